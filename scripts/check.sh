@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
+# real PowerDNS), then all of it again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Installs missing Debian packages first. Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+
+# Count meson test results from the build's test log.
+count_meson() {
+	local log=$1/meson-logs/testlog.json
+	[ -f "$log" ] || return 0
+	read -r p f < <(/usr/bin/python3 - "$log" <<'PY'
+import json, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
+        p += 1
+    else:
+        f += 1
+print(p, f)
+PY
+)
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# Count pytest results from its junit report.
+count_junit() {
+	local xml=$1
+	[ -f "$xml" ] || { failed=$((failed + 1)); return 0; }
+	read -r p f < <(/usr/bin/python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+s = r if r.tag == "testsuite" else r.find("testsuite")
+t, fl, er, sk = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+print(t - fl - er, fl + er)
+PY
+)
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+run_suite() {
+	local name=$1 dir=$2
+	shift 2
+	echo "==> [$name] building in $dir"
+	if ! bash scripts/build.sh "$dir" "$@"; then
+		failed=$((failed + 1)); failures+=("$name: build"); return
+	fi
+	echo "==> [$name] unit tests and fuzz corpus replay"
+	rm -f "$dir/meson-logs/testlog.json"
+	if ! meson test -C "$dir" --suite unit --suite fuzz --print-errorlogs; then
+		failures+=("$name: unit/fuzz")
+	fi
+	count_meson "$dir"
+	echo "==> [$name] integration tests (real PowerDNS)"
+	local junit="$dir/pytest-junit.xml"
+	rm -f "$junit"
+	if ! PRISM_BUILD_DIR="$root/$dir" /usr/bin/python3 -m pytest -p no:cacheprovider \
+		-q -rfE --junitxml="$junit" tests/integration; then
+		failures+=("$name: integration")
+	fi
+	count_junit "$junit"
+}
+
+run_suite normal build
+
+# Sanitizer build: every test again, with reports made fatal.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export PRISM_SANITIZER=1
+run_suite sanitizer build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dbuildtype=debug
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "FAILED: ${failures[*]}"
+fi
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failures[@]} -eq 0 ]

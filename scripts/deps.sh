@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install the Debian packages Prism needs to build, run and test.
+# Idempotent: installs only what is missing; runs `apt-get update` at most once.
+set -euo pipefail
+
+PKGS=(
+	build-essential pkg-config meson ninja-build clang
+	libuv1-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
+	libcmocka-dev
+	pdns-server pdns-backend-sqlite3 sqlite3
+	python3 python3-pytest python3-dnspython python3-requests
+	bind9-dnsutils curl procps iproute2 util-linux
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	# dpkg-query prints "install ok installed" only for a fully installed package
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+	SUDO=sudo
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# On a systemd host the packages' postinst may have started pdns on :53; Prism never needs it.
+if [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now pdns 2>/dev/null || true
+fi

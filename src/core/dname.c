@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/dname.h"
+#include "core/error.h"
+
+#define LABEL_MAX 63u
+
+__attribute__((format(printf, 3, 4)))
+static void set_reason(char *reason, size_t reason_len, const char *fmt, ...)
+{
+	if (reason == NULL || reason_len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, reason_len, fmt, ap);
+	va_end(ap);
+}
+
+static bool is_ldh(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-';
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Report a bad byte; non-printable and non-ASCII bytes as hex, so the reason stays valid
+ * UTF-8 whatever the input was. */
+static int bad_char(unsigned char c, char *reason, size_t reason_len)
+{
+	if (c > 0x20 && c < 0x7f && c != '\'')
+		set_reason(reason, reason_len, "invalid character '%c'", c);
+	else
+		set_reason(reason, reason_len, "invalid character 0x%02x", c);
+	return PRISM_EMSG;
+}
+
+/* One label of @p len bytes (len > 0 checked by the caller). */
+static int check_label(const char *l, size_t len, bool underscore, char *reason,
+		       size_t reason_len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)l[i];
+		if (!is_ldh(c) && !(underscore && c == '_'))
+			return bad_char(c, reason, reason_len);
+	}
+	if (len > LABEL_MAX) {
+		set_reason(reason, reason_len, "label too long (%zu > %u)", len, LABEL_MAX);
+		return PRISM_EMSG;
+	}
+	if (l[0] == '-' || l[len - 1] == '-') {
+		set_reason(reason, reason_len, "label starts or ends with '-'");
+		return PRISM_EMSG;
+	}
+	return 0;
+}
+
+/* A name without trailing dot: 1–253 bytes of dot-separated labels. */
+static int check_name(const char *name, size_t len, bool underscore, char *reason,
+		      size_t reason_len)
+{
+	if (len == 0) {
+		set_reason(reason, reason_len, "empty");
+		return PRISM_EMSG;
+	}
+	if (len > PRISM_HOSTNAME_MAX) {
+		set_reason(reason, reason_len, "too long (%zu > %u)", len, PRISM_HOSTNAME_MAX);
+		return PRISM_EMSG;
+	}
+	if (name[0] == '.' || name[len - 1] == '.') {
+		set_reason(reason, reason_len, "leading or trailing dot");
+		return PRISM_EMSG;
+	}
+	size_t start = 0;
+	while (start <= len) {
+		const char *dot = memchr(name + start, '.', len - start);
+		size_t end = dot ? (size_t)(dot - name) : len;
+		if (end == start) {
+			set_reason(reason, reason_len, "empty label");
+			return PRISM_EMSG;
+		}
+		int ret = check_label(name + start, end - start, underscore, reason, reason_len);
+		if (ret != 0)
+			return ret;
+		start = end + 1;
+	}
+	return 0;
+}
+
+int prism_hostname_check(const char *name, size_t len, char *reason, size_t reason_len)
+{
+	if (name == NULL) {
+		set_reason(reason, reason_len, "missing");
+		return PRISM_EINVAL;
+	}
+	return check_name(name, len, false, reason, reason_len);
+}
+
+int prism_name_lower(const char *in, size_t len, char *out, size_t outlen)
+{
+	if (in == NULL || out == NULL)
+		return PRISM_EINVAL;
+	if (len >= outlen)
+		return PRISM_ETOOBIG;
+	for (size_t i = 0; i < len; i++)
+		out[i] = lower(in[i]);
+	out[len] = '\0';
+	return 0;
+}
+
+int prism_zone_normalize(const char *in, char *out, size_t outlen)
+{
+	if (in == NULL || out == NULL)
+		return PRISM_EINVAL;
+	size_t len = strlen(in);
+	if (len == 1 && in[0] == '.') {
+		if (outlen < 2)
+			return PRISM_ETOOBIG;
+		memcpy(out, ".", 2);
+		return 0;
+	}
+	if (len > 1 && in[len - 1] == '.')
+		len--;
+	int ret = check_name(in, len, true, NULL, 0);
+	if (ret != 0)
+		return ret;
+	if (len + 2 > outlen)
+		return PRISM_ETOOBIG;
+	for (size_t i = 0; i < len; i++)
+		out[i] = lower(in[i]);
+	out[len] = '.';
+	out[len + 1] = '\0';
+	return 0;
+}
+
+int prism_fqdn_join(const char *host, const char *zone, char *out, size_t outlen)
+{
+	if (host == NULL || zone == NULL || out == NULL)
+		return PRISM_EINVAL;
+	size_t zlen = strlen(zone);
+	bool root = zlen == 0 || (zlen == 1 && zone[0] == '.');
+	bool zdot = zlen > 0 && zone[zlen - 1] == '.';
+	int n;
+	/* an empty host is the zone apex; the root zone must not double the dot */
+	if (root)
+		n = snprintf(out, outlen, "%s.", host);
+	else
+		n = snprintf(out, outlen, "%s%s%s%s", host, host[0] ? "." : "", zone,
+			     zdot ? "" : ".");
+	if (n < 0 || (size_t)n >= outlen || (size_t)n > PRISM_DNAME_MAX - 1) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return PRISM_ETOOBIG;
+	}
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file dname.h
+ * Host names and DNS zone names in presentation form.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#define PRISM_HOSTNAME_MAX 253u /**< longest hostname, without trailing dot */
+#define PRISM_DNAME_MAX 255u    /**< longest FQDN text incl. trailing dot and NUL room */
+
+/**
+ * Validate an agent hostname (PROTOCOL.md): 1–253 characters, dot-separated labels of
+ * 1–63 characters from [A-Za-z0-9-], not starting or ending with '-', no leading or trailing
+ * dot.
+ * @param[out] reason  on error, a short lower-case reason ("empty", "too long (300 > 253)",
+ *                     "label too long", "empty label", "invalid character '_'",
+ *                     "label starts or ends with '-'", "leading or trailing dot"); may be NULL
+ * @return 0 valid, PRISM_EMSG invalid, PRISM_EINVAL NULL name
+ */
+int prism_hostname_check(const char *name, size_t len, char *reason, size_t reason_len);
+
+/** Lower-case ASCII copy of @p in (len bytes) into @p out (size outlen, NUL-terminated).
+ *  @return 0 or PRISM_ETOOBIG. */
+int prism_name_lower(const char *in, size_t len, char *out, size_t outlen);
+
+/**
+ * Normalise a zone name: lower-case, exactly one trailing dot ("Example.COM" → "example.com.").
+ * Validates labels like a hostname but also accepts '_' and a single "." (root).
+ * @return 0, PRISM_EMSG invalid, PRISM_ETOOBIG output too small.
+ */
+int prism_zone_normalize(const char *in, char *out, size_t outlen);
+
+/**
+ * Join a relative host name and a normalised zone: ("web1", "example.com.") → "web1.example.com.".
+ * @return 0 or PRISM_ETOOBIG (result over 254 characters or @p outlen).
+ */
+int prism_fqdn_join(const char *host, const char *zone, char *out, size_t outlen);

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PowerDNS HTTP API JSON mapping. Bodies are built as jansson trees and serialised into a
+ * buffer from malloc() (not jansson's allocator), so callers always release them with free().
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/pdns_json.h"
+
+#define NAME_MAX_LEN 254u  /* presentation form with trailing dot */
+#define LABEL_MAX_LEN 63u
+#define TYPE_MAX_LEN 16u
+#define FALLBACK_MAX 200u  /* bytes of a non-JSON error body kept */
+
+/*
+ * A name we are willing to send: 1–254 printable ASCII characters without spaces, ending in a
+ * dot, no empty label (except the root "."), labels of at most 63 characters. PowerDNS does
+ * the full validation; this only keeps obvious garbage out of the request.
+ */
+static bool name_ok(const char *name)
+{
+	size_t len, label = 0;
+
+	if (name == NULL)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len > NAME_MAX_LEN || name[len - 1] != '.')
+		return false;
+	if (len == 1)
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return false;
+		if (c != '.') {
+			if (++label > LABEL_MAX_LEN)
+				return false;
+			continue;
+		}
+		if (label == 0)
+			return false;
+		label = 0;
+	}
+	return true;
+}
+
+/* "A", "AAAA", "TYPE65534": upper-case letters and digits. */
+static bool type_ok(const char *type)
+{
+	size_t len;
+
+	if (type == NULL)
+		return false;
+	len = strlen(type);
+	if (len == 0 || len > TYPE_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = type[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
+/* Length of the UTF-8 sequence starting at s (at most len bytes), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	size_t n;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static bool utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+static bool change_ok(const struct prism_rr_change *c)
+{
+	if (!name_ok(c->name) || !type_ok(c->type))
+		return false;
+	if (c->nrecords == 0)
+		return true;
+	if (c->records == NULL)
+		return false;
+	for (size_t i = 0; i < c->nrecords; i++)
+		if (c->records[i] == NULL || !utf8_ok(c->records[i]))
+			return false;
+	return true;
+}
+
+/* Serialise into a malloc()ed, NUL-terminated buffer. Consumes nothing. */
+static int dump(const json_t *root, char **body, size_t *len)
+{
+	size_t need = json_dumpb(root, NULL, 0, JSON_COMPACT);
+	char *buf;
+
+	if (need == 0)
+		return PRISM_ENOMEM;
+	buf = malloc(need + 1);
+	if (buf == NULL)
+		return PRISM_ENOMEM;
+	if (json_dumpb(root, buf, need, JSON_COMPACT) != need) {
+		free(buf);
+		return PRISM_ENOMEM;
+	}
+	buf[need] = '\0';
+	*body = buf;
+	if (len != NULL)
+		*len = need;
+	return 0;
+}
+
+static json_t *delete_rrset(const struct prism_rr_change *c)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", c->name, "type", c->type,
+			 "changetype", "DELETE");
+}
+
+static json_t *replace_rrset(const struct prism_rr_change *c, const char *account,
+			     const char *comment)
+{
+	json_t *records = json_array();
+
+	if (records == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->nrecords; i++) {
+		json_t *r = json_pack("{s:s, s:b}", "content", c->records[i], "disabled", 0);
+
+		if (r == NULL || json_array_append_new(records, r) != 0) {
+			json_decref(records);
+			return NULL;
+		}
+	}
+	/* "o" steals records, also when json_pack fails */
+	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:[{s:s, s:s}]}", "name", c->name,
+			 "type", c->type, "ttl", (json_int_t)c->ttl, "changetype", "REPLACE",
+			 "records", records, "comments", "content", comment, "account", account);
+}
+
+/* Append the changes of one kind (deletions or replacements) in input order. */
+static int append_pass(json_t *rrsets, const struct prism_rr_change *changes, size_t n,
+		       bool deletes, const char *account, const char *comment)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct prism_rr_change *c = &changes[i];
+		json_t *o;
+
+		if ((c->nrecords == 0) != deletes)
+			continue;
+		o = deletes ? delete_rrset(c) : replace_rrset(c, account, comment);
+		if (o == NULL || json_array_append_new(rrsets, o) != 0)
+			return PRISM_ENOMEM;
+	}
+	return 0;
+}
+
+int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const char *account,
+			  const char *comment, char **body, size_t *len)
+{
+	json_t *root, *rrsets;
+	int rc;
+
+	if (changes == NULL || n == 0 || account == NULL || comment == NULL || body == NULL)
+		return PRISM_EINVAL;
+	if (!utf8_ok(account) || !utf8_ok(comment))
+		return PRISM_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!change_ok(&changes[i]))
+			return PRISM_EINVAL;
+
+	rrsets = json_array();
+	if (rrsets == NULL)
+		return PRISM_ENOMEM;
+	root = json_pack("{s:o}", "rrsets", rrsets);
+	if (root == NULL)
+		return PRISM_ENOMEM;
+	rc = append_pass(rrsets, changes, n, true, account, comment);
+	if (rc == 0)
+		rc = append_pass(rrsets, changes, n, false, account, comment);
+	if (rc == 0)
+		rc = dump(root, body, len);
+	json_decref(root);
+	return rc;
+}
+
+int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers, char **body,
+				size_t *len)
+{
+	json_t *root, *ns;
+	int rc = 0;
+
+	if (!name_ok(zone) || nameservers == NULL || nameservers[0] == NULL || body == NULL)
+		return PRISM_EINVAL;
+	for (size_t i = 0; nameservers[i] != NULL; i++)
+		if (!name_ok(nameservers[i]))
+			return PRISM_EINVAL;
+
+	ns = json_array();
+	if (ns == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; nameservers[i] != NULL && rc == 0; i++)
+		if (json_array_append_new(ns, json_string(nameservers[i])) != 0)
+			rc = PRISM_ENOMEM;
+	if (rc != 0) {
+		json_decref(ns);
+		return rc;
+	}
+	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", "Native",
+			 "nameservers", ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
+	if (root == NULL)
+		return PRISM_ENOMEM;
+	rc = dump(root, body, len);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * Copy a message that is valid UTF-8 (from jansson): control characters become spaces, and
+ * truncation never splits a multi-byte sequence.
+ */
+static void copy_utf8(const char *s, size_t len, char *out, size_t outlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+
+		if (n > 1) {
+			if (o + n > outlen - 1)
+				break;
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (o + 1 > outlen - 1)
+			break;
+		/* n == 0 cannot happen with jansson's strings; degrade to '?' anyway */
+		if (n == 0 || p[i] >= 0x7f)
+			out[o++] = '?';
+		else
+			out[o++] = p[i] < 0x20 ? ' ' : (char)p[i];
+		i++;
+	}
+	out[o] = '\0';
+}
+
+/* First FALLBACK_MAX bytes of an arbitrary body, printable ASCII only, trailing blanks cut. */
+static void copy_printable(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (len > FALLBACK_MAX)
+		len = FALLBACK_MAX;
+	for (size_t i = 0; i < len && o < outlen - 1; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			out[o++] = ' ';
+		else
+			out[o++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+void prism_pdns_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t *root, *msg;
+
+	if (out == NULL || outlen == 0)
+		return;
+	out[0] = '\0';
+	if (body == NULL || len == 0)
+		return;
+
+	root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	msg = json_is_object(root) ? json_object_get(root, "error") : NULL;
+	if (json_is_string(msg))
+		copy_utf8(json_string_value(msg), json_string_length(msg), out, outlen);
+	else
+		copy_printable(body, len, out, outlen);
+	json_decref(root);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file pdns_json.h
+ * PowerDNS HTTP API JSON mapping: build PATCH and zone-create bodies, read error answers.
+ * Pure: no I/O.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "core/rrset.h"
+
+/**
+ * Build the body of PATCH /api/v1/servers/{id}/zones/{zone}: {"rrsets":[…]}.
+ * All DELETEs (nrecords 0) come before all REPLACEs, whatever the input order (PowerDNS
+ * rejects a type change otherwise). Every REPLACE carries an RRset comment
+ * {"content": @p comment, "account": @p account} marking it as owned by Prism.
+ * @param[out] body NUL-terminated JSON, caller frees with free()
+ * @return 0, PRISM_EINVAL (NULL/empty input, bad name), PRISM_ENOMEM
+ */
+int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const char *account,
+			  const char *comment, char **body, size_t *len);
+
+/**
+ * Build the body of POST /api/v1/servers/{id}/zones creating a Native zone with the given
+ * nameservers, "soa_edit_api": "DEFAULT", "api_rectify": false.
+ * @param nameservers NULL-terminated list of FQDNs (trailing dot), at least one
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers, char **body,
+				size_t *len);
+
+/**
+ * Extract the human message of a PowerDNS error answer ({"error": "..."}); falls back to the
+ * first 200 bytes of the body made printable, or "" for an empty body. Always NUL-terminates.
+ */
+void prism_pdns_error_message(const char *body, size_t len, char *out, size_t outlen);

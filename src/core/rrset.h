@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file rrset.h
+ * The RRset model shared by the engine, the planner and the targets.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** One wanted change of an RRset at a target. Borrowed strings. */
+struct prism_rr_change {
+	const char *name;            /**< FQDN, lower-case, trailing dot */
+	const char *type;            /**< "A", "AAAA", "PTR", … */
+	uint32_t ttl;
+	const char *const *records;  /**< contents in presentation form */
+	size_t nrecords;             /**< 0 = delete the whole RRset */
+};
+
+/**
+ * Stable 64-bit hash of an RRset (FNV-1a over name, type, ttl and the *sorted* record
+ * contents), so the same set in any order hashes equal; nrecords 0 hashes the deletion.
+ */
+uint64_t prism_rrset_hash(const struct prism_rr_change *rr);

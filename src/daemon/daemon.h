@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file daemon.h
+ * Wires the modules together and runs the loop until SIGINT/SIGTERM.
+ */
+#pragma once
+
+#include "core/config.h"
+
+/** Run prismd with @p cfg (borrowed for the whole run). Returns the process exit status. */
+int prism_daemon_run(const struct prism_config *cfg);

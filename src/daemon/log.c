@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/log.h"
+
+/* The process has one log; this is the daemon's only mutable global, set once at start. */
+static struct {
+	enum prism_log_level level;
+	FILE *file;
+} g_log = { PRISM_LOG_INFO, NULL };
+
+static const char *const level_names[] = { "debug", "info", "warning", "error", "critical" };
+
+enum prism_log_level prism_log_level_parse(const char *name)
+{
+	for (int i = 0; name != NULL && i <= PRISM_LOG_CRITICAL; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (enum prism_log_level)i;
+	return PRISM_LOG_INFO;
+}
+
+int prism_log_init(enum prism_log_level level, const char *path)
+{
+	g_log.level = level;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	FILE *f = fopen(path, "a");
+	if (f == NULL)
+		return -errno;
+	setvbuf(f, NULL, _IOLBF, 0);
+	g_log.file = f;
+	return 0;
+}
+
+void prism_log_deinit(void)
+{
+	if (g_log.file != NULL)
+		fclose(g_log.file);
+	g_log.file = NULL;
+}
+
+bool prism_log_enabled(enum prism_log_level level)
+{
+	return level >= g_log.level;
+}
+
+void prism_log(enum prism_log_level level, const char *tag, const char *fmt, ...)
+{
+	if (level < g_log.level)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], tag);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	FILE *out = g_log.file ? g_log.file : stderr;
+	fprintf(out, "%s\n", line);
+	fflush(out);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* prismd: parse arguments, load the configuration, run the daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "prism_version.h"
+
+extern char **environ;
+
+#define CONFIG_MAX (4u << 20)
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: prismd [--config FILE] [--check-config]\n"
+		"\n"
+		"Prism keeps authoritative DNS in step with the hosts that announce themselves.\n"
+		"prismd runs in the foreground and logs to stderr (or logging.file).\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   server.yaml to load (default: built-in defaults and\n"
+		"                      PRISM_* environment overrides only)\n"
+		"      --check-config  validate the configuration, print the result, and exit\n"
+		"  -h, --help          show this help and exit\n"
+		"  -V, --version       show the version and exit\n"
+		"\n"
+		"Environment overrides take precedence over the file, e.g.\n"
+		"  PRISM_POWERDNS_ENABLED, PRISM_POWERDNS_API_URL, PRISM_POWERDNS_API_KEY,\n"
+		"  PRISM_POWERDNS_DEFAULT_ZONE, PRISM_POWERDNS_DEFAULT_TTL, PRISM_SERVER_TCP_PORT.\n"
+		"See docs/configuration.md for every option.\n");
+}
+
+/* Read the whole file; returns NULL and sets *err on failure. */
+static char *read_file(const char *path, size_t *len, int *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		*err = -errno;
+		return NULL;
+	}
+	char *buf = malloc(CONFIG_MAX + 1);
+	if (buf == NULL) {
+		fclose(f);
+		*err = PRISM_ENOMEM;
+		return NULL;
+	}
+	*len = fread(buf, 1, CONFIG_MAX + 1, f);
+	int rerr = ferror(f);
+	fclose(f);
+	if (rerr || *len > CONFIG_MAX) {
+		free(buf);
+		*err = rerr ? -EIO : PRISM_ETOOBIG;
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+static struct prism_config *load_config(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (path != NULL) {
+		int err = 0;
+		text = read_file(path, &len, &err);
+		if (text == NULL) {
+			fprintf(stderr, "prismd: cannot read config %s (%s)\n", path,
+				prism_strerror(err));
+			return NULL;
+		}
+	}
+	struct prism_config *cfg = NULL;
+	char msg[512] = "";
+	int rc = prism_config_parse(text ? text : "", len, (const char *const *)environ, &cfg,
+				    msg, sizeof(msg));
+	free(text);
+	if (rc != 0) {
+		fprintf(stderr, "prismd: invalid configuration%s%s: %s\n", path ? " in " : "",
+			path ? path : "", msg[0] ? msg : prism_strerror(rc));
+		return NULL;
+	}
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int check = 0, c;
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'C': check = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("prismd %s\n", PRISM_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "prismd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	struct prism_config *cfg = load_config(path);
+	if (cfg == NULL)
+		return 1;
+	if (check) {
+		printf("prismd: configuration %s is valid\n", path ? path : "(defaults)");
+		prism_config_free(cfg);
+		return 0;
+	}
+	if (prism_log_init(prism_log_level_parse(cfg->logging_level), cfg->logging_file) != 0) {
+		fprintf(stderr, "prismd: logging.file: cannot open %s (%s)\n", cfg->logging_file,
+			strerror(errno));
+		prism_config_free(cfg);
+		return 1;
+	}
+	int rc = prism_daemon_run(cfg);
+	prism_config_free(cfg);
+	prism_log_deinit();
+	return rc;
+}

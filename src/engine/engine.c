@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sync engine: one worker per target, each a small state machine driven by its timer.
+ *
+ *   idle ──wake/timer──► (zones not ensured) ensure_zone ──► fetch due rows (store job)
+ *        ──► one apply per zone group ──► mark results (store job) ──► idle, or next round
+ *
+ * At most one round per target is in flight, so at most one write per (target, zone).
+ * A 422 on a group of several RRsets splits the group in halves to find the bad one;
+ * the rest are pushed. Transport errors and 5xx back the whole target off.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "daemon/log.h"
+#include "engine/engine.h"
+
+#define TAG "engine"
+
+struct worker;
+
+/* One group of rows of one zone sent in one request. */
+struct group {
+	size_t lo, hi; /* row range */
+	struct group *next;
+};
+
+struct round;
+
+/* One request the target still owes an answer for. */
+struct apply_ctx {
+	struct round *r;
+	size_t lo, hi;
+	struct apply_ctx *next;
+};
+
+struct round {
+	struct prism_store_job job; /* fetch, then mark */
+	struct apply_ctx *inflight;      /* requests the target still owes an answer */
+	struct worker *w;
+	struct prism_ledger_row *rows;
+	size_t nrows;
+	int64_t next_due;
+	struct prism_ledger_mark *marks; /* one per row */
+	char **errors;                   /* owned error texts, one per row */
+	unsigned outstanding;            /* apply requests in flight */
+	bool transport_failed;           /* a failure that backs the target off */
+	bool unauthorised;
+	int64_t fail_at;                 /* next_attempt for failed rows */
+};
+
+enum wstate { W_IDLE, W_ENSURING, W_FETCHING, W_APPLYING, W_MARKING };
+
+struct worker {
+	struct prism_engine *e;
+	struct prism_engine_target t;
+	uv_timer_t timer;
+	enum wstate state;
+	bool zone_ready;
+	bool wanted;          /* woken while busy: run again after this round */
+	unsigned failures;    /* consecutive target-level failures */
+	uint64_t backoff_until; /* loop time, ms */
+	struct round *round;
+};
+
+struct prism_engine {
+	uv_loop_t *loop;
+	struct prism_store_writer *writer;
+	struct prism_engine_opts opts;
+	struct worker *workers;
+	size_t nworkers;
+	unsigned refs; /* timers not yet closed + store jobs in flight + 1 while running */
+	bool stopping;
+};
+
+static void worker_run(struct worker *w);
+
+static void engine_unref(struct prism_engine *e)
+{
+	if (--e->refs > 0)
+		return;
+	free(e->workers);
+	free(e);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void round_free(struct round *r)
+{
+	if (r == NULL)
+		return;
+	while (r->inflight != NULL) {
+		struct apply_ctx *c = r->inflight;
+		r->inflight = c->next;
+		free(c);
+	}
+	if (r->errors != NULL)
+		for (size_t i = 0; i < r->nrows; i++)
+			free(r->errors[i]);
+	free(r->errors);
+	free(r->marks);
+	prism_ledger_rows_free(r->rows, r->nrows);
+	free(r);
+}
+
+/* Exponential backoff with equal jitter: half fixed, half random. */
+static uint64_t backoff_ms(const struct prism_engine *e, unsigned failures)
+{
+	double d = e->opts.retry_delay;
+	for (unsigned i = 1; i < failures && d < e->opts.retry_max; i++)
+		d *= 2;
+	if (d > e->opts.retry_max)
+		d = e->opts.retry_max;
+	double ms = d * 1000.0;
+	return (uint64_t)(ms / 2 + (ms / 2) * ((double)rand() / RAND_MAX));
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	worker_run(t->data);
+}
+
+static void schedule(struct worker *w, uint64_t delay_ms)
+{
+	if (w->e->stopping)
+		return;
+	uint64_t due = uv_now(w->e->loop) + delay_ms;
+	if (due < w->backoff_until)
+		due = w->backoff_until;
+	uv_timer_start(&w->timer, timer_cb, due - uv_now(w->e->loop), 0);
+}
+
+static void target_failed(struct worker *w, const char *what, int status, const char *msg)
+{
+	w->failures++;
+	uint64_t delay = backoff_ms(w->e, w->failures);
+	if (status == 401 || status == 403)
+		delay = (uint64_t)(w->e->opts.retry_max * 1000);
+	w->backoff_until = uv_now(w->e->loop) + delay;
+	prism_log(w->failures == 1 ? PRISM_LOG_WARNING : PRISM_LOG_DEBUG, TAG,
+		  "target %s: %s failed (%s), retry in %.1f s (failure %u)", w->t.name, what, msg,
+		  delay / 1000.0, w->failures);
+}
+
+static void target_ok(struct worker *w)
+{
+	if (w->failures > 0)
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: reachable again after %u failure(s)",
+			  w->t.name, w->failures);
+	w->failures = 0;
+	w->backoff_until = 0;
+}
+
+static void round_done(struct worker *w)
+{
+	w->state = W_IDLE;
+	struct round *r = w->round;
+	w->round = NULL;
+	bool more = r != NULL && r->nrows == w->e->opts.batch_max;
+	int64_t next_due = r != NULL ? r->next_due : 0;
+	round_free(r);
+	if (w->e->stopping)
+		return;
+	if (w->failures > 0) {
+		schedule(w, 0); /* the backoff decides when */
+	} else if (more || w->wanted) {
+		w->wanted = false;
+		schedule(w, 0);
+	} else if (next_due > 0) {
+		int64_t d = next_due - now_ms();
+		schedule(w, d > 0 ? (uint64_t)d : 0);
+	}
+}
+
+/* ---- marking ---- */
+
+static int mark_run(struct prism_store *s, const struct prism_store_api *api,
+		    struct prism_store_job *job)
+{
+	struct round *r = (struct round *)job;
+	return api->ledger_mark(s, r->w->t.name, r->marks, r->nrows, now_ms());
+}
+
+static void mark_done(struct prism_store_job *job, int err)
+{
+	struct round *r = (struct round *)job;
+	struct worker *w = r->w;
+	struct prism_engine *e = w->e;
+	if (err != 0 && err != -ECANCELED)
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot record sync results (%s)",
+			  w->t.name, prism_strerror(err));
+	round_done(w);
+	engine_unref(e);
+}
+
+static void submit_marks(struct worker *w, struct round *r)
+{
+	w->state = W_MARKING;
+	r->job.run = mark_run;
+	r->job.done = mark_done;
+	w->e->refs++;
+	prism_store_writer_submit(w->e->writer, &r->job);
+}
+
+/* ---- applying ---- */
+
+static void inflight_remove(struct round *r, struct apply_ctx *c)
+{
+	for (struct apply_ctx **p = &r->inflight; *p != NULL; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			return;
+		}
+	}
+}
+
+static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi);
+
+static void set_result(struct round *r, size_t lo, size_t hi, bool ok, const char *msg)
+{
+	for (size_t i = lo; i < hi; i++) {
+		r->marks[i].ok = ok;
+		if (!ok) {
+			free(r->errors[i]);
+			r->errors[i] = strdup(msg && msg[0] ? msg : "unknown error");
+			r->marks[i].error = r->errors[i];
+		}
+	}
+}
+
+static int64_t row_retry_at(const struct prism_engine *e, const struct prism_ledger_row *row)
+{
+	/* a rejected RRset is retried, slowly: nothing is ever dropped */
+	return now_ms() + (int64_t)backoff_ms(e, row->attempts + 4);
+}
+
+static void apply_cb(void *arg, int err, int status, const char *msg)
+{
+	struct apply_ctx *c = arg;
+	struct round *r = c->r;
+	struct worker *w = r->w;
+	size_t lo = c->lo, hi = c->hi;
+	inflight_remove(r, c);
+	free(c);
+	r->outstanding--;
+	if (err == 0) {
+		set_result(r, lo, hi, true, NULL);
+	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		send_group(w, r, lo, mid);
+		send_group(w, r, mid, hi);
+	} else if (err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
+		   status != 403 && status != 404 && status != 429) {
+		/* this RRset itself was refused: quarantine it, keep the target going */
+		set_result(r, lo, hi, false, msg);
+		for (size_t i = lo; i < hi; i++)
+			r->marks[i].next_attempt = row_retry_at(w->e, &r->rows[i]);
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s %s refused: HTTP %d %s",
+			  w->t.name, r->rows[lo].name, r->rows[lo].type, status, msg);
+	} else {
+		char buf[512];
+		if (status)
+			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
+		else
+			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
+				 msg);
+		set_result(r, lo, hi, false, buf);
+		r->transport_failed = true;
+		if (!r->unauthorised) {
+			r->unauthorised = status == 401 || status == 403;
+			target_failed(w, "push", status, buf);
+		}
+		for (size_t i = lo; i < hi; i++)
+			r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
+									uv_now(w->e->loop));
+	}
+	if (r->outstanding > 0)
+		return;
+	if (!r->transport_failed)
+		target_ok(w);
+	submit_marks(w, r);
+}
+
+/* Split a row's content ("a\nb") into record pointers, in place. */
+static size_t split_records(char *content, const char **out, size_t max)
+{
+	size_t n = 0;
+	char *p = content;
+	while (*p && n < max) {
+		out[n++] = p;
+		char *nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	return n;
+}
+
+#define MAX_RECORDS 64
+
+static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
+{
+	size_t n = hi - lo;
+	struct prism_rr_change *ch = calloc(n, sizeof(*ch));
+	const char **recs = calloc(n * MAX_RECORDS, sizeof(*recs));
+	char **copies = calloc(n, sizeof(*copies));
+	struct apply_ctx *c = malloc(sizeof(*c));
+	int rc = PRISM_ENOMEM;
+	if (ch == NULL || recs == NULL || copies == NULL || c == NULL)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		struct prism_ledger_row *row = &r->rows[lo + i];
+		/* split a copy: rows keep their content for a retry of half the group */
+		copies[i] = strdup(row->content);
+		if (copies[i] == NULL)
+			goto done;
+		const char **rr = recs + i * MAX_RECORDS;
+		size_t k = split_records(copies[i], rr, MAX_RECORDS);
+		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k };
+	}
+	*c = (struct apply_ctx){ r, lo, hi, NULL };
+	rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, ch, n, apply_cb, c);
+	if (rc == 0) {
+		c->next = r->inflight;
+		r->inflight = c;
+		r->outstanding++;
+		c = NULL;
+	}
+done:
+	for (size_t i = 0; copies != NULL && i < n; i++)
+		free(copies[i]);
+	free(copies);
+	free(ch);
+	free(recs);
+	free(c);
+	if (rc == 0)
+		return;
+	set_result(r, lo, hi, false, prism_strerror(rc));
+	r->transport_failed = true;
+	for (size_t i = lo; i < hi; i++)
+		r->marks[i].next_attempt = now_ms() + 1000;
+}
+
+static void apply_rows(struct worker *w, struct round *r)
+{
+	r->marks = calloc(r->nrows, sizeof(*r->marks));
+	r->errors = calloc(r->nrows, sizeof(*r->errors));
+	if (r->marks == NULL || r->errors == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
+		round_done(w);
+		return;
+	}
+	for (size_t i = 0; i < r->nrows; i++)
+		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
+							  r->rows[i].type,
+							  r->rows[i].desired_hash };
+	w->state = W_APPLYING;
+	/* rows come ordered by zone: one request per zone */
+	size_t lo = 0;
+	for (size_t i = 1; i <= r->nrows; i++) {
+		if (i == r->nrows || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0) {
+			send_group(w, r, lo, i);
+			lo = i;
+		}
+	}
+	if (r->outstanding == 0)
+		submit_marks(w, r); /* every group failed to start */
+}
+
+/* ---- fetching ---- */
+
+static int fetch_run(struct prism_store *s, const struct prism_store_api *api,
+		     struct prism_store_job *job)
+{
+	struct round *r = (struct round *)job;
+	return api->ledger_due(s, r->w->t.name, now_ms(), r->w->e->opts.batch_max, &r->rows,
+			       &r->nrows, &r->next_due);
+}
+
+static void fetch_done(struct prism_store_job *job, int err)
+{
+	struct round *r = (struct round *)job;
+	struct worker *w = r->w;
+	struct prism_engine *e = w->e;
+	if (err != 0 || e->stopping) {
+		if (err != 0 && err != -ECANCELED)
+			prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot read the ledger (%s)",
+				  w->t.name, prism_strerror(err));
+		if (err != 0)
+			w->backoff_until = uv_now(e->loop) + 1000;
+		round_done(w);
+	} else if (r->nrows == 0) {
+		round_done(w);
+	} else {
+		apply_rows(w, r);
+	}
+	engine_unref(e);
+}
+
+static void fetch(struct worker *w)
+{
+	struct round *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		schedule(w, 0);
+		return;
+	}
+	r->w = w;
+	r->job.run = fetch_run;
+	r->job.done = fetch_done;
+	w->round = r;
+	w->state = W_FETCHING;
+	w->e->refs++;
+	prism_store_writer_submit(w->e->writer, &r->job);
+}
+
+/* ---- zones ---- */
+
+static void ensure_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	w->state = W_IDLE;
+	if (err != 0) {
+		char buf[512];
+		if (status)
+			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
+		else
+			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
+				 msg);
+		target_failed(w, "zone check", status, buf);
+		schedule(w, 0);
+		return;
+	}
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name, w->t.zone);
+	target_ok(w);
+	w->zone_ready = true;
+	schedule(w, 0);
+}
+
+static void worker_run(struct worker *w)
+{
+	if (w->e->stopping)
+		return;
+	if (w->state != W_IDLE) {
+		w->wanted = true;
+		return;
+	}
+	uint64_t now = uv_now(w->e->loop);
+	if (now < w->backoff_until) {
+		schedule(w, 0);
+		return;
+	}
+	if (!w->zone_ready) {
+		w->state = W_ENSURING;
+		int rc = w->t.api->ensure_zone(w->t.handle, w->t.zone, w->t.nameservers, ensure_cb,
+					      w);
+		if (rc != 0) {
+			w->state = W_IDLE;
+			target_failed(w, "zone check", 0, prism_strerror(rc));
+			schedule(w, 0);
+		}
+		return;
+	}
+	fetch(w);
+}
+
+int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
+		     const struct prism_engine_opts *opts, struct prism_engine **out)
+{
+	if (loop == NULL || writer == NULL || opts == NULL || out == NULL || opts->batch_max == 0)
+		return PRISM_EINVAL;
+	struct prism_engine *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return PRISM_ENOMEM;
+	e->workers = calloc(opts->ntargets ? opts->ntargets : 1, sizeof(*e->workers));
+	if (e->workers == NULL) {
+		free(e);
+		return PRISM_ENOMEM;
+	}
+	e->loop = loop;
+	e->writer = writer;
+	e->opts = *opts;
+	e->nworkers = opts->ntargets;
+	e->refs = 1;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		w->e = e;
+		w->t = opts->targets[i];
+		uv_timer_init(loop, &w->timer);
+		w->timer.data = w;
+		e->refs++;
+		schedule(w, 0);
+	}
+	*out = e;
+	return 0;
+}
+
+void prism_engine_wake(struct prism_engine *e)
+{
+	if (e == NULL || e->stopping)
+		return;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		if (w->state != W_IDLE) {
+			w->wanted = true;
+			continue;
+		}
+		/* keep an earlier retry timer; only pull a later one forward */
+		uint64_t due = uv_now(e->loop) + e->opts.coalesce_ms;
+		if (!uv_is_active((uv_handle_t *)&w->timer) ||
+		    uv_timer_get_due_in(&w->timer) > e->opts.coalesce_ms)
+			if (due >= w->backoff_until)
+				schedule(w, e->opts.coalesce_ms);
+	}
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	struct worker *w = h->data;
+	engine_unref(w->e);
+}
+
+void prism_engine_stop(struct prism_engine *e)
+{
+	if (e == NULL)
+		return;
+	e->stopping = true;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		/* a round waiting for its target is abandoned: the target closes next and
+		 * never calls back; rounds waiting for the store are freed by their done */
+		if (w->state == W_APPLYING) {
+			round_free(w->round);
+			w->round = NULL;
+		}
+		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
+	}
+	engine_unref(e);
+}

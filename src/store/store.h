@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file store.h
+ * The registry: hosts and the per-target sync ledger behind one const function table
+ * (SQLite first; PostgreSQL later). These functions are synchronous and are called only
+ * from the store writer's thread (writer.h), inside a transaction the writer opened — so a
+ * batch of registrations becomes one commit.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/dname.h"
+
+struct prism_store;
+
+/** Open options. */
+struct prism_store_opts {
+	const char *path;        /**< database file */
+	bool synchronous_full;   /**< PRAGMA synchronous=FULL (survives power loss) vs NORMAL */
+};
+
+/** Outcome of a registration. */
+enum prism_reg_result {
+	PRISM_REG_NEW = 0,           /**< new host */
+	PRISM_REG_IP_CHANGED,        /**< known host, new address */
+	PRISM_REG_HEARTBEAT,         /**< known host, same address */
+	PRISM_REG_RECONNECTED,       /**< back from offline, same address */
+	PRISM_REG_RECONNECTED_IP,    /**< back from offline, new address */
+};
+
+/** Where a host's record goes: one (target, zone) pair; NULL target = DNS disabled. */
+struct prism_dns_dest {
+	const char *target;   /**< target name, e.g. "default" */
+	const char *zone;     /**< normalised zone, trailing dot */
+	uint32_t ttl;
+};
+
+/** A registration to record. Borrowed strings. */
+struct prism_host_reg {
+	const char *hostname;  /**< validated, lower-case */
+	const char *ip;        /**< peer address text */
+	bool ipv6;             /**< AAAA instead of A */
+	int64_t now;           /**< unix seconds */
+	struct prism_dns_dest dns;
+};
+
+struct prism_host_reg_out {
+	enum prism_reg_result result;
+	int64_t host_id;
+	char old_ip[64];                 /**< previous address, for the change messages */
+	char fqdn[PRISM_DNAME_MAX + 1];  /**< "" when DNS is disabled */
+	bool dns_changed;                /**< ledger rows were marked pending */
+};
+
+/** One ledger row that is due. Strings are owned by the row array (free with store_rows_free). */
+struct prism_ledger_row {
+	char *zone;
+	char *name;
+	char *type;
+	uint32_t ttl;
+	char *content;        /**< records separated by '\n'; "" = delete the RRset */
+	uint64_t desired_hash;
+	uint32_t attempts;
+	int64_t host_id;      /**< 0 when not a host record */
+};
+
+/** Result to write back for one row after a push. */
+struct prism_ledger_mark {
+	const char *zone;
+	const char *name;
+	const char *type;
+	uint64_t desired_hash; /**< the hash that was pushed: a newer desired state stays pending */
+	bool ok;
+	const char *error;     /**< when !ok */
+	int64_t next_attempt;  /**< when !ok: unix ms of the next try */
+};
+
+struct prism_store_api {
+	const char *name;
+	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
+	int (*open)(const struct prism_store_opts *opts, struct prism_store **out, char *err,
+		    size_t errlen);
+	/** Close. NULL is a no-op. */
+	void (*close)(struct prism_store *s);
+	int (*begin)(struct prism_store *s);
+	int (*commit)(struct prism_store *s);
+	int (*rollback)(struct prism_store *s);
+	/** Savepoints let one bad job in a group commit fail alone. */
+	int (*savepoint)(struct prism_store *s);
+	int (*release)(struct prism_store *s, bool keep);
+	/** Record a registration (upsert host, mark its ledger row pending when DNS changes). */
+	int (*host_register)(struct prism_store *s, const struct prism_host_reg *reg,
+			     struct prism_host_reg_out *out);
+	/**
+	 * Take up to @p max rows of @p target that are pending or failed and due at @p now_ms,
+	 * ordered by zone. @p next_due receives the earliest not yet due next_attempt (ms), or
+	 * 0 when none.
+	 */
+	int (*ledger_due)(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
+			  struct prism_ledger_row **rows, size_t *n, int64_t *next_due);
+	/** Write back push results; updates the hosts' dns_sync_status. */
+	int (*ledger_mark)(struct prism_store *s, const char *target,
+			   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);
+};
+
+/** Free rows returned by ledger_due. */
+void prism_ledger_rows_free(struct prism_ledger_row *rows, size_t n);
+
+/** The SQLite backend (WAL). */
+extern const struct prism_store_api prism_store_sqlite;

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Group commit. The loop pushes jobs to `in` under the mutex and signals the thread; the
+ * thread swaps the whole list out, runs up to max_batch jobs in one transaction, commits,
+ * appends them to `out` and wakes the loop with uv_async_send. If COMMIT fails every job of
+ * the batch fails: nothing is acknowledged that was not durably written.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "store/writer.h"
+
+struct prism_store_writer {
+	uv_loop_t *loop;
+	uv_async_t async;
+	const struct prism_store_api *api;
+	struct prism_store *store;
+	size_t max_batch;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct prism_store_job *in_head, *in_tail;   /* queued, not yet run */
+	struct prism_store_job *out_head, *out_tail; /* finished, done not yet called */
+	bool stopping;
+	bool started;
+	struct prism_store_writer_stats stats;
+};
+
+static void list_push(struct prism_store_job **head, struct prism_store_job **tail,
+		      struct prism_store_job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+/* Take at most max jobs from the input queue; the caller holds the lock. */
+static struct prism_store_job *take_batch(struct prism_store_writer *w, size_t *count)
+{
+	struct prism_store_job *head = w->in_head, *last = NULL, *j = head;
+	size_t n = 0;
+	while (j != NULL && n < w->max_batch) {
+		last = j;
+		j = j->next;
+		n++;
+	}
+	if (last == NULL)
+		return NULL;
+	w->in_head = j;
+	if (j == NULL)
+		w->in_tail = NULL;
+	last->next = NULL;
+	*count = n;
+	return head;
+}
+
+static void run_batch(struct prism_store_writer *w, struct prism_store_job *batch)
+{
+	int rc = w->api->begin(w->store);
+	for (struct prism_store_job *j = batch; j != NULL; j = j->next) {
+		if (rc != 0) {
+			j->err = rc;
+			continue;
+		}
+		if (w->api->savepoint(w->store) != 0) {
+			j->err = PRISM_ESTORE;
+			continue;
+		}
+		j->err = j->run(w->store, w->api, j);
+		if (w->api->release(w->store, j->err == 0) != 0 && j->err == 0)
+			j->err = PRISM_ESTORE;
+	}
+	if (rc == 0 && w->api->commit(w->store) != 0) {
+		w->api->rollback(w->store);
+		rc = PRISM_ESTORE;
+		for (struct prism_store_job *j = batch; j != NULL; j = j->next)
+			j->err = rc;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.batches++;
+	if (rc != 0)
+		w->stats.failed_batches++;
+	for (struct prism_store_job *j = batch, *next; j != NULL; j = next) {
+		next = j->next;
+		w->stats.jobs++;
+		list_push(&w->out_head, &w->out_tail, j);
+	}
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->async);
+}
+
+static void *writer_main(void *arg)
+{
+	struct prism_store_writer *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->in_head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->in_head == NULL && w->stopping)
+			break;
+		size_t n = 0;
+		struct prism_store_job *batch = take_batch(w, &n);
+		pthread_mutex_unlock(&w->lock);
+		run_batch(w, batch);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void deliver(struct prism_store_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	struct prism_store_job *j = w->out_head;
+	w->out_head = w->out_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (j != NULL) {
+		struct prism_store_job *next = j->next;
+		j->done(j, j->err); /* may free j */
+		j = next;
+	}
+}
+
+static void async_cb(uv_async_t *h)
+{
+	deliver(h->data);
+}
+
+int prism_store_writer_start(uv_loop_t *loop, const struct prism_store_api *api,
+			     struct prism_store *store, size_t max_batch,
+			     struct prism_store_writer **out)
+{
+	if (loop == NULL || api == NULL || store == NULL || out == NULL || max_batch == 0)
+		return PRISM_EINVAL;
+	struct prism_store_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return PRISM_ENOMEM;
+	w->loop = loop;
+	w->api = api;
+	w->store = store;
+	w->max_batch = max_batch;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	int rc = uv_async_init(loop, &w->async, async_cb);
+	if (rc != 0) {
+		free(w);
+		return rc;
+	}
+	w->async.data = w;
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&w->async, (uv_close_cb)free);
+		return -rc;
+	}
+	w->started = true;
+	*out = w;
+	return 0;
+}
+
+void prism_store_writer_submit(struct prism_store_writer *w, struct prism_store_job *job)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		/* the thread is gone or going: refuse now rather than lose the job silently */
+		pthread_mutex_unlock(&w->lock);
+		job->err = -ECANCELED;
+		job->done(job, job->err);
+		return;
+	}
+	list_push(&w->in_head, &w->in_tail, job);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void writer_closed_cb(uv_handle_t *h)
+{
+	struct prism_store_writer *w = h->data;
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+void prism_store_writer_stop(struct prism_store_writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	deliver(w);
+	uv_close((uv_handle_t *)&w->async, writer_closed_cb);
+}
+
+void prism_store_writer_stats(struct prism_store_writer *w,
+			      struct prism_store_writer_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,722 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PowerDNS HTTP API target: libcurl's multi-socket API driven by the libuv loop.
+ *
+ * Wiring (as in curl's docs/examples/multi-uv.c): curl tells us which sockets to watch
+ * (socket_cb) and when to wake it up (timer_fn); one uv_poll_t per socket and one uv_timer_t
+ * per target feed readiness back through curl_multi_socket_action(), after which finished
+ * transfers are collected with curl_multi_info_read() and their callbacks run.
+ *
+ * Lifetimes. The target is reference counted: one reference for the owner (dropped by
+ * close()), one for the timer and one per poll context, each dropped in its uv_close callback;
+ * the struct is freed when the last one goes. Poll contexts are only ever freed from their
+ * close callback, because libuv may still hold the handle after curl has forgotten the socket.
+ * Requests live on a list so close() can abandon them (without callbacks). A request is taken
+ * off the list before its callback runs, so a callback may call apply(), ensure_zone() or
+ * close() on the same target.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "core/pdns_json.h"
+#include "targets/target.h"
+
+#define RESP_MAX (4u << 20)          /* cap on a response body */
+#define CONNECT_TIMEOUT_MAX_MS 5000L
+#define DEFAULT_TIMEOUT_MS 10000L    /* when opts->timeout is not positive */
+#define TIMEOUT_MAX_S 86400.0
+#define ERRMSG_MAX 512u
+/* Connections open at once per target; curl queues further requests. PowerDNS 4.7's
+ * webserver listens with a backlog of 10: a burst of 50 connects overflowed it and cost
+ * 1 s SYN retransmits, so stay below that. */
+#define MAX_CONNECTIONS 8L
+#define OWNER_ACCOUNT "prism"
+
+enum req_step {
+	STEP_PATCH,     /* apply(): PATCH zones/<zone> */
+	STEP_ZONE_GET,  /* ensure_zone(): GET zones/<zone>?rrsets=false */
+	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
+};
+
+struct pdns_req {
+	struct prism_target *t;
+	struct pdns_req *prev, *next;
+	CURL *easy;
+	enum req_step step;
+	char *url;           /* URL of the current step */
+	char *body;          /* body of the current step, NULL for GET; owned */
+	size_t body_len;
+	char *post_url;      /* ensure_zone(): the POST step, prepared up front; owned */
+	char *post_body;
+	size_t post_len;
+	char *resp;          /* response body of the current step; owned */
+	size_t resp_len, resp_cap;
+	bool resp_too_big;
+	prism_target_done_cb cb;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct poll_ctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct prism_target *t;
+	struct poll_ctx *prev, *next;
+};
+
+struct prism_target {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	struct curl_slist *headers;
+	char *name;
+	char *base_url;      /* <api_url>/servers/<server_id> */
+	char *comment;       /* "managed by prism instance <instance>" */
+	long timeout_ms;
+	long connect_timeout_ms;
+	unsigned refs;
+	bool closing;
+	struct pdns_req *reqs;
+	struct poll_ctx *polls;
+	/* counters for metrics; read with a debugger or a future accessor */
+	uint64_t requests;   /* HTTP requests started (an ensure_zone may be two) */
+	uint64_t failures;   /* operations completed with an error */
+};
+
+/* ---- helpers ---- */
+
+static void target_unref(struct prism_target *t)
+{
+	if (--t->refs > 0)
+		return;
+	curl_slist_free_all(t->headers);
+	free(t->name);
+	free(t->base_url);
+	free(t->comment);
+	free(t);
+	curl_global_cleanup();
+}
+
+/* Percent-encode one URL path segment (RFC 3986 unreserved characters kept). */
+static char *path_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(s);
+	char *out = malloc(3 * len + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* <base>/zones/<zone><suffix> */
+static char *zone_url(const struct prism_target *t, const char *zone, const char *suffix)
+{
+	char *z = path_escape(zone), *url = NULL;
+
+	if (z == NULL)
+		return NULL;
+	if (asprintf(&url, "%s/zones/%s%s", t->base_url, z, suffix) < 0)
+		url = NULL;
+	free(z);
+	return url;
+}
+
+static bool zone_ok(const char *zone)
+{
+	size_t len = zone != NULL ? strlen(zone) : 0;
+
+	return len > 0 && len <= 254 && zone[len - 1] == '.';
+}
+
+/* ---- sockets and timer (curl ↔ libuv) ---- */
+
+static void check_done(struct prism_target *t);
+
+static void poll_close_cb(uv_handle_t *h)
+{
+	struct poll_ctx *ctx = h->data;
+	struct prism_target *t = ctx->t;
+
+	free(ctx);
+	target_unref(t);
+}
+
+/* Stop watching: unlink now, free in the close callback (never directly). */
+static void poll_ctx_close(struct poll_ctx *ctx)
+{
+	struct prism_target *t = ctx->t;
+
+	if (ctx->prev != NULL)
+		ctx->prev->next = ctx->next;
+	else
+		t->polls = ctx->next;
+	if (ctx->next != NULL)
+		ctx->next->prev = ctx->prev;
+	ctx->prev = ctx->next = NULL;
+	uv_close((uv_handle_t *)&ctx->poll, poll_close_cb);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct poll_ctx *ctx = h->data;
+	struct prism_target *t = ctx->t;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	/* ctx may be closed (not freed) by socket_cb inside this call: only t is used after */
+	curl_multi_socket_action(t->multi, ctx->fd, flags, &running);
+	check_done(t);
+}
+
+static struct poll_ctx *poll_ctx_new(struct prism_target *t, curl_socket_t fd)
+{
+	struct poll_ctx *ctx;
+
+	/* A context still registered for this fd number belongs to a socket curl closed without
+	 * telling us; release it before libuv sees the new socket. */
+	for (ctx = t->polls; ctx != NULL; ctx = ctx->next) {
+		if (ctx->fd == fd) {
+			poll_ctx_close(ctx);
+			break;
+		}
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return NULL;
+	if (uv_poll_init_socket(t->loop, &ctx->poll, fd) != 0) {
+		free(ctx);
+		return NULL;
+	}
+	ctx->fd = fd;
+	ctx->t = t;
+	ctx->poll.data = ctx;
+	ctx->next = t->polls;
+	if (t->polls != NULL)
+		t->polls->prev = ctx;
+	t->polls = ctx;
+	t->refs++;
+	return ctx;
+}
+
+/* CURLMOPT_SOCKETFUNCTION. Also called with CURL_POLL_REMOVE during close(). */
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct prism_target *t = userp;
+	struct poll_ctx *ctx = socketp;
+	int events = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		/* curl drops its socketp for fd after this returns */
+		if (ctx != NULL)
+			poll_ctx_close(ctx);
+		return 0;
+	}
+	if (t->closing)
+		return 0;
+	if (ctx == NULL) {
+		ctx = poll_ctx_new(t, fd);
+		if (ctx == NULL)
+			return -1; /* curl fails the transfers on this socket */
+		curl_multi_assign(t->multi, fd, ctx);
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= UV_READABLE;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= UV_WRITABLE;
+	if (uv_poll_start(&ctx->poll, events, poll_cb) != 0)
+		return -1;
+	return 0;
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	struct prism_target *t = h->data;
+	int running;
+
+	curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(t);
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 stops the timer; 0 fires on the next loop iteration, never
+ * synchronously, so no transfer completes inside apply()/ensure_zone(). */
+static int timer_fn(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct prism_target *t = userp;
+
+	if (timeout_ms < 0 || t->closing)
+		uv_timer_stop(&t->timer);
+	else
+		uv_timer_start(&t->timer, timer_cb, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+	target_unref(h->data);
+}
+
+/* ---- requests ---- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct pdns_req *r = userdata;
+	size_t n = size * nmemb;
+
+	if (n > RESP_MAX - r->resp_len) {
+		r->resp_too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (r->resp_len + n + 1 > r->resp_cap) {
+		size_t cap = r->resp_cap ? r->resp_cap : 1024;
+		char *p;
+
+		while (cap < r->resp_len + n + 1)
+			cap *= 2;
+		p = realloc(r->resp, cap);
+		if (p == NULL)
+			return 0;
+		r->resp = p;
+		r->resp_cap = cap;
+	}
+	memcpy(r->resp + r->resp_len, ptr, n);
+	r->resp_len += n;
+	r->resp[r->resp_len] = '\0';
+	return n;
+}
+
+static void req_free(struct pdns_req *r)
+{
+	if (r->easy != NULL)
+		curl_easy_cleanup(r->easy);
+	free(r->url);
+	free(r->body);
+	free(r->post_url);
+	free(r->post_body);
+	free(r->resp);
+	free(r);
+}
+
+static void req_unlink(struct pdns_req *r)
+{
+	struct prism_target *t = r->t;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		t->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static struct pdns_req *req_new(struct prism_target *t, prism_target_done_cb cb, void *arg)
+{
+	struct pdns_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->easy = curl_easy_init();
+	if (r->easy == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->t = t;
+	r->cb = cb;
+	r->arg = arg;
+	return r;
+}
+
+static int set_common(struct pdns_req *r)
+{
+	struct prism_target *t = r->t;
+	CURL *e = r->easy;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+	SET(CURLOPT_URL, r->url);
+	SET(CURLOPT_PRIVATE, r);
+	SET(CURLOPT_HTTPHEADER, t->headers);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, r);
+	SET(CURLOPT_ERRORBUFFER, r->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	switch (r->step) {
+	case STEP_ZONE_GET:
+		SET(CURLOPT_HTTPGET, 1L);
+		break;
+	case STEP_PATCH:
+		SET(CURLOPT_CUSTOMREQUEST, "PATCH");
+		/* fall through */
+	case STEP_ZONE_POST:
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		SET(CURLOPT_POSTFIELDS, r->body); /* owned by r until it is freed */
+		break;
+	}
+#undef SET
+	return rc == CURLE_OK ? 0 : PRISM_EINVAL;
+}
+
+/* Configure the easy handle for r->step and hand it to the multi handle. */
+static int req_start(struct pdns_req *r)
+{
+	struct prism_target *t = r->t;
+	int rc;
+
+	r->errbuf[0] = '\0';
+	r->resp_len = 0;
+	r->resp_too_big = false;
+	rc = set_common(r);
+	if (rc != 0)
+		return rc;
+	if (curl_multi_add_handle(t->multi, r->easy) != CURLM_OK)
+		return PRISM_ENOMEM;
+	t->requests++;
+	return 0;
+}
+
+/* Link a new request and start it; on failure r is freed and no callback runs. */
+static int req_submit(struct prism_target *t, struct pdns_req *r)
+{
+	int rc = req_start(r);
+
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	r->next = t->reqs;
+	if (t->reqs != NULL)
+		t->reqs->prev = r;
+	t->reqs = r;
+	return 0;
+}
+
+static void req_complete(struct pdns_req *r, int err, int status, const char *msg)
+{
+	struct prism_target *t = r->t;
+
+	if (err != 0)
+		t->failures++;
+	req_unlink(r);
+	if (r->cb != NULL)
+		r->cb(r->arg, err, status, msg);
+	req_free(r);
+}
+
+/* Map a transport failure to the error space; the message is curl's error buffer. */
+static int transport_error(const struct pdns_req *r, CURLcode cc, char *msg, size_t msglen)
+{
+	if (r->resp_too_big) {
+		snprintf(msg, msglen, "response larger than %u bytes", RESP_MAX);
+		return PRISM_EUPSTREAM;
+	}
+	snprintf(msg, msglen, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return PRISM_ETIMEOUT;
+	default:
+		return PRISM_EUPSTREAM;
+	}
+}
+
+/* ensure_zone(): the zone is missing, go on with the POST on the same easy handle. */
+static int req_next_post(struct pdns_req *r)
+{
+	free(r->url);
+	free(r->body);
+	r->url = r->post_url;
+	r->body = r->post_body;
+	r->body_len = r->post_len;
+	r->post_url = NULL;
+	r->post_body = NULL;
+	r->step = STEP_ZONE_POST;
+	curl_easy_reset(r->easy);
+	return req_start(r);
+}
+
+/* A transfer of r ended (its easy handle is already out of the multi handle). */
+static void req_done(struct pdns_req *r, CURLcode cc)
+{
+	char msg[ERRMSG_MAX] = "";
+	long status = 0;
+	int err;
+
+	if (cc != CURLE_OK) {
+		err = transport_error(r, cc, msg, sizeof(msg));
+		req_complete(r, err, 0, msg);
+		return;
+	}
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (r->step == STEP_ZONE_GET && (status == 404 || status == 422)) {
+		/* missing zone; some PowerDNS versions answer 422 "Could not find domain" */
+		err = req_next_post(r);
+		if (err == 0)
+			return;
+		snprintf(msg, sizeof(msg), "cannot start zone creation (%s)", prism_strerror(err));
+		req_complete(r, err, 0, msg);
+		return;
+	}
+	if ((status >= 200 && status < 300) || (r->step == STEP_ZONE_POST && status == 409)) {
+		req_complete(r, 0, (int)status, "");
+		return;
+	}
+	prism_pdns_error_message(r->resp, r->resp_len, msg, sizeof(msg));
+	req_complete(r, PRISM_EUPSTREAM, (int)status, msg);
+}
+
+/* Collect finished transfers. A callback may close the target: stop reading then. */
+static void check_done(struct prism_target *t)
+{
+	CURLMsg *m;
+	int pending;
+
+	t->refs++;
+	while (!t->closing && (m = curl_multi_info_read(t->multi, &pending)) != NULL) {
+		CURL *easy = m->easy_handle;
+		CURLcode cc = m->data.result;
+		char *priv = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+		curl_multi_remove_handle(t->multi, easy); /* invalidates m */
+		if (priv != NULL)
+			req_done((struct pdns_req *)(void *)priv, cc);
+	}
+	target_unref(t);
+}
+
+/* ---- the API table ---- */
+
+static int target_open_fail(struct prism_target *t, int rc)
+{
+	curl_slist_free_all(t->headers);
+	free(t->name);
+	free(t->base_url);
+	free(t->comment);
+	free(t);
+	curl_global_cleanup();
+	return rc;
+}
+
+static int build_headers(struct prism_target *t, const char *api_key)
+{
+	static const char *const fixed[] = {
+		"Content-Type: application/json",
+		"Accept: application/json",
+		"Expect:", /* no 100-continue round trip for large bodies */
+	};
+	char *key = NULL;
+	struct curl_slist *l;
+
+	if (asprintf(&key, "X-API-Key: %s", api_key) < 0)
+		return PRISM_ENOMEM;
+	l = curl_slist_append(NULL, key);
+	free(key);
+	for (size_t i = 0; l != NULL && i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		struct curl_slist *n = curl_slist_append(l, fixed[i]);
+
+		if (n == NULL) {
+			curl_slist_free_all(l);
+			l = NULL;
+		} else {
+			l = n;
+		}
+	}
+	if (l == NULL)
+		return PRISM_ENOMEM;
+	t->headers = l;
+	return 0;
+}
+
+/* Seconds → milliseconds, 1 ms to 1 day; not positive (or NaN) means the default. */
+static long timeout_ms(double seconds)
+{
+	if (!(seconds > 0))
+		return DEFAULT_TIMEOUT_MS;
+	if (seconds > TIMEOUT_MAX_S)
+		seconds = TIMEOUT_MAX_S;
+	long ms = (long)(seconds * 1000.0 + 0.5);
+
+	return ms < 1 ? 1 : ms;
+}
+
+static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
+		     struct prism_target **out)
+{
+	struct prism_target *t;
+	size_t ulen;
+	char *sid;
+	int rc;
+
+	if (loop == NULL || opts == NULL || out == NULL || opts->api_url == NULL ||
+	    opts->api_key == NULL || opts->server_id == NULL || opts->server_id[0] == '\0' ||
+	    strchr(opts->api_key, '\r') != NULL || strchr(opts->api_key, '\n') != NULL)
+		return PRISM_EINVAL;
+	ulen = strlen(opts->api_url);
+	while (ulen > 0 && opts->api_url[ulen - 1] == '/')
+		ulen--;
+	if (ulen == 0)
+		return PRISM_EINVAL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return PRISM_ENOMEM;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		curl_global_cleanup();
+		return PRISM_ENOMEM;
+	}
+	t->loop = loop;
+	t->name = strdup(opts->name != NULL ? opts->name : "default");
+	sid = path_escape(opts->server_id);
+	if (sid == NULL || asprintf(&t->base_url, "%.*s/servers/%s", (int)ulen, opts->api_url,
+				    sid) < 0)
+		t->base_url = NULL;
+	free(sid);
+	if (asprintf(&t->comment, "managed by prism instance %s",
+		     opts->instance != NULL ? opts->instance : "default") < 0)
+		t->comment = NULL;
+	if (t->name == NULL || t->base_url == NULL || t->comment == NULL)
+		return target_open_fail(t, PRISM_ENOMEM);
+	rc = build_headers(t, opts->api_key);
+	if (rc != 0)
+		return target_open_fail(t, rc);
+
+	t->timeout_ms = timeout_ms(opts->timeout);
+	t->connect_timeout_ms = t->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? t->timeout_ms
+								       : CONNECT_TIMEOUT_MAX_MS;
+
+	t->multi = curl_multi_init();
+	if (t->multi == NULL)
+		return target_open_fail(t, PRISM_ENOMEM);
+	curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+	curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+	curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
+	curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, MAX_CONNECTIONS);
+
+	uv_timer_init(loop, &t->timer); /* cannot fail */
+	t->timer.data = t;
+	t->refs = 2; /* owner + timer */
+	*out = t;
+	return 0;
+}
+
+static void pdns_close(struct prism_target *t)
+{
+	if (t == NULL || t->closing)
+		return;
+	t->closing = true;
+	/* Abandon requests without callbacks. curl may call socket_cb (CURL_POLL_REMOVE) and
+	 * timer_fn from these calls; both cope with closing. */
+	while (t->reqs != NULL) {
+		struct pdns_req *r = t->reqs;
+
+		req_unlink(r);
+		curl_multi_remove_handle(t->multi, r->easy);
+		req_free(r);
+	}
+	curl_multi_cleanup(t->multi); /* closes cached connections, may call socket_cb */
+	t->multi = NULL;
+	while (t->polls != NULL)
+		poll_ctx_close(t->polls);
+	uv_timer_stop(&t->timer);
+	uv_close((uv_handle_t *)&t->timer, timer_close_cb);
+	target_unref(t); /* the owner's reference */
+}
+
+static int pdns_apply(struct prism_target *t, const char *zone,
+		      const struct prism_rr_change *changes, size_t n, prism_target_done_cb cb,
+		      void *arg)
+{
+	struct pdns_req *r;
+	int rc;
+
+	if (t == NULL || t->closing || !zone_ok(zone) || changes == NULL || n == 0)
+		return PRISM_EINVAL;
+	r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_PATCH;
+	rc = prism_pdns_patch_body(changes, n, OWNER_ACCOUNT, t->comment, &r->body, &r->body_len);
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_ensure_zone(struct prism_target *t, const char *zone,
+			    const char *const *nameservers, prism_target_done_cb cb, void *arg)
+{
+	struct pdns_req *r;
+	int rc;
+
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return PRISM_EINVAL;
+	r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_GET;
+	/* the POST body is built now so bad input fails here, not in a callback */
+	rc = prism_pdns_zone_create_body(zone, nameservers, &r->post_body, &r->post_len);
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	r->url = zone_url(t, zone, "?rrsets=false");
+	if (r->url == NULL || asprintf(&r->post_url, "%s/zones", t->base_url) < 0) {
+		r->post_url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+const struct prism_target_api prism_target_powerdns = {
+	.kind = "powerdns",
+	.open = pdns_open,
+	.close = pdns_close,
+	.ensure_zone = pdns_ensure_zone,
+	.apply = pdns_apply,
+};

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file target.h
+ * DNS targets: one const function table per kind of DNS server (PowerDNS HTTP API first).
+ * Every operation runs on the libuv loop and never blocks; its result arrives through a
+ * callback on the loop.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/rrset.h"
+
+struct prism_target;
+
+struct prism_target_opts {
+	const char *name;       /**< target name for logs and metrics, e.g. "default" */
+	const char *api_url;    /**< "http://127.0.0.1:8053/api/v1" (with or without trailing /) */
+	const char *api_key;    /**< sent as X-API-Key */
+	const char *server_id;  /**< "localhost" */
+	double timeout;         /**< seconds for a whole request */
+	const char *instance;   /**< names this Prism instance in ownership comments */
+};
+
+/**
+ * Completion of a target operation, called on the loop exactly once per accepted request,
+ * never from inside the call that started it, never after close.
+ * @param err 0; PRISM_EUPSTREAM (HTTP status not 2xx, see @p http_status and @p errmsg);
+ *            PRISM_ETIMEOUT; -ECONNREFUSED or another -errno for transport failures.
+ * @param errmsg server's message or transport error text, "" on success; borrowed for the call
+ */
+typedef void (*prism_target_done_cb)(void *arg, int err, int http_status, const char *errmsg);
+
+struct prism_target_api {
+	const char *kind; /**< "powerdns" */
+	/** Create a target on @p loop. Options are copied. */
+	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
+	/** Start closing: pending requests are abandoned without callbacks, handles are closed
+	 *  and memory freed from close callbacks, so the loop must run afterwards. NULL ok. */
+	void (*close)(struct prism_target *t);
+	/** Ensure @p zone (trailing dot) exists; create it as Native with @p nameservers
+	 *  (NULL-terminated) when missing. */
+	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
+			   prism_target_done_cb cb, void *arg);
+	/** Apply changes to one zone in one request (one PATCH). The changes are copied. */
+	int (*apply)(struct prism_target *t, const char *zone, const struct prism_rr_change *changes,
+		     size_t n, prism_target_done_cb cb, void *arg);
+};
+
+/** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */
+extern const struct prism_target_api prism_target_powerdns;

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz the PowerDNS JSON mapping: prism_pdns_error_message() on the raw input, then a PATCH
+ * body built from records split out of the input (one change per line, "name type ttl
+ * content..." with fields separated by spaces, no content = DELETE). Any body that is built
+ * must be valid JSON with DELETEs before REPLACEs.
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pdns_json.h"
+#include "core/rrset.h"
+
+#define MAX_CHANGES 64
+#define MAX_FIELDS 16
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_error_message(const uint8_t *data, size_t size)
+{
+	char small[7], out[512];
+
+	prism_pdns_error_message((const char *)data, size, out, sizeof(out));
+	if (strlen(out) >= sizeof(out))
+		abort();
+	prism_pdns_error_message((const char *)data, size, small, sizeof(small));
+	if (strlen(small) >= sizeof(small))
+		abort();
+}
+
+static void check_body(const char *body, size_t len, size_t n)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	json_t *rrsets = json_object_get(root, "rrsets");
+	int seen_replace = 0;
+
+	if (root == NULL || strlen(body) != len || json_array_size(rrsets) != n)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		const char *ct = json_string_value(json_object_get(json_array_get(rrsets, i),
+								   "changetype"));
+		int is_replace = ct != NULL && strcmp(ct, "REPLACE") == 0;
+
+		if (ct == NULL || (seen_replace && !is_replace))
+			abort();
+		seen_replace |= is_replace;
+	}
+	json_decref(root);
+}
+
+/* Split one line in place into space-separated fields. */
+static size_t split_fields(char *line, char **fields)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *f = strtok_r(line, " ", &save); f != NULL && n < MAX_FIELDS;
+	     f = strtok_r(NULL, " ", &save))
+		fields[n++] = f;
+	return n;
+}
+
+static void check_patch(const uint8_t *data, size_t size)
+{
+	struct prism_rr_change changes[MAX_CHANGES];
+	char *fields[MAX_CHANGES][MAX_FIELDS];
+	char *text = malloc(size + 1), *save = NULL, *body = NULL;
+	size_t n = 0, len = 0;
+
+	if (text == NULL)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0'; /* an embedded NUL just ends the text early */
+	for (char *line = strtok_r(text, "\n", &save); line != NULL && n < MAX_CHANGES;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char **f = fields[n];
+		size_t nf = split_fields(line, f);
+
+		if (nf < 2)
+			continue;
+		changes[n] = (struct prism_rr_change){
+			.name = f[0],
+			.type = f[1],
+			.ttl = nf > 2 ? (uint32_t)strtoul(f[2], NULL, 10) : 0,
+			.records = (const char *const *)&f[3],
+			.nrecords = nf > 3 ? nf - 3 : 0,
+		};
+		(void)prism_rrset_hash(&changes[n]);
+		n++;
+	}
+	if (n > 0 && prism_pdns_patch_body(changes, n, "prism", "fuzz", &body, &len) == 0) {
+		check_body(body, len, n);
+		free(body);
+	}
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_error_message(data, size);
+	check_patch(data, size);
+	return 0;
+}

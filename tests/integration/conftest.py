@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT
+"""pytest fixtures: a real PowerDNS and the built prismd per test, on free loopback ports.
+Teardown fails the test if prismd died on its own, exited uncleanly, or its log shows a
+sanitizer report."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prismlib import PRISMD, PowerDNS, Prismd  # noqa: E402
+
+
+def pytest_configure(config):
+    if not os.access(PRISMD, os.X_OK):
+        raise pytest.UsageError(f"{PRISMD} is not built; run scripts/check.sh or set "
+                                "PRISM_BUILD_DIR")
+
+
+@pytest.fixture
+def pdns():
+    p = PowerDNS().start()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture
+def prismd_factory(tmp_path):
+    started = []
+
+    def make(pdns=None, name="prismd", start=True, **kw):
+        d = Prismd(tmp_path / f"{name}{len(started)}", pdns=pdns, **kw)
+        started.append(d)
+        if start:
+            d.start()
+        return d
+    yield make
+    problems = []
+    for d in started:
+        if d.proc is not None:
+            if d.proc.poll() is not None and not d.expect_dead:
+                problems.append(f"prismd died during the test (exit {d.proc.returncode})")
+            rc = d.stop()
+            if rc != 0 and not d.expect_dead:
+                problems.append(f"prismd exited with status {rc} on SIGTERM")
+        found = d.sanitizer_report()
+        if found:
+            problems.append(f"sanitizer report in prismd log: {found}\n{d.read_log()[-4000:]}")
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+@pytest.fixture
+def prismd(pdns, prismd_factory):
+    return prismd_factory(pdns)

@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for Prism's integration tests and benchmarks: start a real PowerDNS and the built
+prismd on free loopback ports, speak the agent protocol, query DNS."""
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PRISM_BUILD_DIR", os.path.join(ROOT, "build"))
+PRISMD = os.path.join(BUILD, "src", "daemon", "prismd")
+PRISM = os.path.join(BUILD, "src", "cli", "prism")
+PDNS_SCHEMA = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a truthy value; raise after timeout (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port(udp_too=False):
+    """A port free on 127.0.0.1 for TCP (and UDP when asked)."""
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if not udp_too:
+            return port
+        try:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind(("127.0.0.1", port))
+            u.close()
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def stop_pid(proc, timeout=10.0):
+    """SIGTERM, wait, then SIGKILL. Returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(5)
+
+
+class PowerDNS:
+    """A private pdns_server (gsqlite3) with its API and DNS on loopback high ports."""
+
+    def __init__(self, key="prism-test-key"):
+        # pdns runs as its own user: the directory must be reachable (mkdtemp gives 0700)
+        self.dir = tempfile.mkdtemp(prefix="prism-pdns-")
+        os.chmod(self.dir, 0o755)
+        self.key = key
+        self.dns_port = free_port(udp_too=True)
+        self.api_port = free_port()
+        self.proc = None
+        self.db = os.path.join(self.dir, "pdns.sqlite3")
+        subprocess.run(["sqlite3", self.db], stdin=open(PDNS_SCHEMA), check=True)
+
+    @property
+    def api_url(self):
+        return f"http://127.0.0.1:{self.api_port}/api/v1"
+
+    def start(self):
+        conf = f"""launch=gsqlite3
+gsqlite3-database={self.db}
+gsqlite3-pragma-synchronous=0
+local-address=127.0.0.1
+local-port={self.dns_port}
+daemon=no
+guardian=no
+write-pid=no
+socket-dir={self.dir}
+disable-syslog=yes
+security-poll-suffix=
+default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600
+default-api-rectify=no
+webserver=yes
+api=yes
+api-key={self.key}
+webserver-address=127.0.0.1
+webserver-port={self.api_port}
+webserver-allow-from=127.0.0.0/8,::1
+webserver-max-bodysize=64
+"""
+        with open(os.path.join(self.dir, "pdns.conf"), "w") as f:
+            f.write(conf)
+        cmd = ["pdns_server", f"--config-dir={self.dir}"]
+        if os.getuid() == 0:
+            pw = pwd.getpwnam("pdns")
+            for dirpath, _, files in os.walk(self.dir):
+                os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+                for fn in files:
+                    os.chown(os.path.join(dirpath, fn), pw.pw_uid, pw.pw_gid)
+            cmd = ["setpriv", "--reuid=pdns", "--regid=pdns", "--clear-groups"] + cmd
+        self.log = open(os.path.join(self.dir, "log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("pdns_server exited: " + self.read_log())
+            try:
+                r = requests.get(f"{self.api_url}/servers/localhost",
+                                 headers={"X-API-Key": self.key}, timeout=1)
+                return r.status_code == 200
+            except requests.RequestException:
+                return False
+        wait_for(ready, 15, what="PowerDNS API")
+        return self
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "log"), errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc is not None:
+            stop_pid(self.proc)
+            self.proc = None
+            self.log.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def api(self, method, path, **kw):
+        return requests.request(method, f"{self.api_url}/servers/localhost{path}",
+                                headers={"X-API-Key": self.key}, timeout=5, **kw)
+
+    def query(self, name, rdtype="A"):
+        """Addresses (sorted) answering name/rdtype at the DNS port; [] when none."""
+        q = dns.message.make_query(name, rdtype)
+        r = dns.query.udp(q, "127.0.0.1", port=self.dns_port, timeout=2)
+        out = []
+        for rrset in r.answer:
+            if rrset.rdtype == dns.rdatatype.from_text(rdtype):
+                out += [rd.to_text() for rd in rrset]
+        return sorted(out)
+
+    def rrset(self, zone, name, rdtype):
+        """The RRset as the API shows it (with comments), or None."""
+        r = self.api("GET", f"/zones/{zone}")
+        if r.status_code != 200:
+            return None
+        for rr in r.json().get("rrsets", []):
+            if rr["name"] == name and rr["type"] == rdtype:
+                return rr
+        return None
+
+
+def frame(obj):
+    data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+
+
+def registration(hostname, token=None, **extra):
+    msg = {"version": "1.0", "type": "registration",
+           "timestamp": datetime.now(timezone.utc).isoformat(), "hostname": hostname}
+    if token is not None:
+        msg["auth_token"] = token
+    msg.update(extra)
+    return msg
+
+
+def recv_frame(sock, timeout=10.0):
+    """Read one response frame; None when the peer closed first."""
+    sock.settimeout(timeout)
+    hdr = _recv_exact(sock, 4)
+    if hdr is None:
+        return None
+    (n,) = struct.unpack(">I", hdr)
+    body = _recv_exact(sock, n)
+    return json.loads(body)
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+class Prismd:
+    """The built prismd with a config of its own in a test directory."""
+
+    def __init__(self, workdir, pdns=None, extra_yaml="", env=None, synchronous="normal"):
+        self.dir = str(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.api_port = free_port()
+        self.db = os.path.join(self.dir, "prism.db")
+        self.log_path = os.path.join(self.dir, "prismd.log")
+        self.config = os.path.join(self.dir, "server.yaml")
+        self.pdns = pdns
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        pd = ""
+        if pdns is not None:
+            pd = f"""powerdns:
+  enabled: true
+  api_url: "{pdns.api_url}"
+  api_key: "{pdns.key}"
+  default_zone: "managed.prism.local."
+  default_ttl: 60
+  timeout: 2
+  retry_delay: 0.2
+"""
+        with open(self.config, "w") as f:
+            f.write(f"""server:
+  host: "127.0.0.1"
+  tcp_port: {self.port}
+  api_port: {self.api_port}
+database:
+  path: "{self.db}"
+  synchronous: {synchronous}
+logging:
+  level: debug
+{pd}{extra_yaml}""")
+        self.proc = None
+        self.expect_dead = False
+
+    def start(self, wait=True):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([PRISMD, "--config", self.config], stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            def ready():
+                if self.proc.poll() is not None:
+                    raise RuntimeError("prismd exited during start:\n" + self.read_log())
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    return True
+                except OSError:
+                    return False
+            wait_for(ready, 20, what="prismd agent port")
+        return self
+
+    def read_log(self):
+        if not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """Stop with SIGTERM; returns the exit code."""
+        if self.proc is None:
+            return 0
+        rc = stop_pid(self.proc, 20)
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        self.logf.close()
+
+    def connect(self, source=None):
+        s = socket.socket()
+        if source:
+            s.bind((source, 0))
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def register(self, hostname, source=None, token=None, **extra):
+        with self.connect(source) as s:
+            s.sendall(frame(registration(hostname, token, **extra)))
+            return recv_frame(s)
+
+    def db_query(self, sql, args=()):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def host(self, hostname):
+        con = sqlite3.connect(self.db, timeout=10)
+        con.row_factory = sqlite3.Row
+        try:
+            row = con.execute("SELECT * FROM hosts WHERE hostname = ?", (hostname,)).fetchone()
+            return dict(row) if row else None
+        finally:
+            con.close()
+
+    def sanitizer_report(self):
+        log = self.read_log()
+        return [m for m in SANITIZER_MARKS if m in log]

@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: MIT
+"""The agent protocol over real TCP against the built prismd (PROTOCOL.md)."""
+import json
+import socket
+import struct
+import time
+
+import pytest
+
+from prismlib import frame, recv_frame, registration, wait_for
+
+
+@pytest.fixture
+def agentd(prismd_factory):
+    """prismd without DNS: these tests are about the wire protocol."""
+    return prismd_factory(None)
+
+
+def closed_by_peer(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_many_frames_one_connection_in_order(agentd):
+    with agentd.connect() as s:
+        s.sendall(b"".join(frame(registration(f"h{i}")) for i in range(20)))
+        for i in range(20):
+            r = recv_frame(s)
+            assert r["status"] == "success", r
+            assert r["hostname"] == f"h{i}"
+        # and the connection is still usable
+        s.sendall(frame(registration("h0")))
+        assert recv_frame(s)["message"] == "Heartbeat updated"
+
+
+def test_frame_split_byte_by_byte(agentd):
+    data = frame(registration("split"))
+    with agentd.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for b in data:
+            s.send(bytes([b]))
+        r = recv_frame(s)
+        assert r["message"] == "New host registered with IP 127.0.0.1"
+
+
+def test_message_error_keeps_connection_open(agentd):
+    with agentd.connect() as s:
+        bad = registration("ok")
+        del bad["hostname"]
+        s.sendall(frame(bad))
+        r = recv_frame(s)
+        assert r["status"] == "error"
+        assert r["message"] == "Invalid message: Missing required field: hostname"
+        s.sendall(frame(registration("bad_name")))
+        r = recv_frame(s)
+        assert r["message"].startswith("Invalid message: Invalid hostname: ")
+        s.sendall(frame(dict(registration("v"), version="2.0")))
+        assert recv_frame(s)["message"] == "Invalid message: Unsupported version: 2.0"
+        s.sendall(frame(dict(registration("v"), type="ping")))
+        assert recv_frame(s)["message"] == "Invalid message: Unsupported message type: ping"
+        s.sendall(frame(dict(registration("v"), timestamp="yesterday")))
+        assert recv_frame(s)["message"].startswith("Invalid message: Invalid timestamp: ")
+        s.sendall(frame(dict(registration("v"), hostname=5)))
+        assert recv_frame(s)["message"] == "Invalid message: Field 'hostname' must be a string"
+        s.sendall(frame(registration("ok")))
+        assert recv_frame(s)["status"] == "success"
+
+
+def test_too_large_answers_once_and_closes(agentd):
+    with agentd.connect() as s:
+        s.sendall(struct.pack(">I", 65537) + b"{" * 100)
+        r = recv_frame(s)
+        assert r["status"] == "error"
+        assert r["message"] == "Protocol error: Message too large: 65537 > 65536"
+        assert closed_by_peer(s)
+
+
+@pytest.mark.parametrize("payload,prefix", [
+    (b"not json", "Protocol error: Message decoding failed: "),
+    (b"", "Protocol error: Message decoding failed: "),
+    (b"\xff\xfe{}", "Protocol error: Message decoding failed: "),
+    (b"[1, 2]", "Protocol error: Message must be a JSON object"),
+])
+def test_undecodable_answers_once_and_closes(agentd, payload, prefix):
+    with agentd.connect() as s:
+        s.sendall(frame(payload) + frame(registration("after")))
+        r = recv_frame(s)
+        assert r["status"] == "error"
+        assert r["message"].startswith(prefix), r["message"]
+        assert closed_by_peer(s)
+    # the frame after the bad one was not processed
+    assert agentd.host("after") is None
+
+
+def test_max_size_frame_accepted(agentd):
+    msg = registration("big")
+    base = len(json.dumps(dict(msg, pad="")).encode())
+    msg["pad"] = "x" * (65536 - base)
+    data = json.dumps(msg).encode()
+    assert len(data) == 65536
+    with agentd.connect() as s:
+        s.sendall(frame(data))
+        assert recv_frame(s)["status"] == "success"
+
+
+def test_reference_client_sends_and_closes(agentd):
+    """One frame, then close without reading: the registration still counts."""
+    s = agentd.connect()
+    s.sendall(frame(registration("fireandforget")))
+    s.close()
+    wait_for(lambda: agentd.host("fireandforget"), what="host stored")
+
+
+def test_half_close_still_answered(agentd):
+    with agentd.connect() as s:
+        s.sendall(frame(registration("half1")) + frame(registration("half2")))
+        s.shutdown(socket.SHUT_WR)
+        assert recv_frame(s)["hostname"] == "half1"
+        assert recv_frame(s)["hostname"] == "half2"
+        assert closed_by_peer(s)
+
+
+def configured(prismd_factory, server_extra, pdns=None):
+    d = prismd_factory(pdns, start=False)
+    text = open(d.config).read().replace('host: "127.0.0.1"',
+                                         'host: "127.0.0.1"\n' + server_extra)
+    open(d.config, "w").write(text)
+    return d.start()
+
+
+def test_idle_timeout(prismd_factory):
+    d = configured(prismd_factory, "  idle_timeout: 1\n  frame_timeout: 30")
+    with d.connect() as s:
+        t0 = time.monotonic()
+        r = recv_frame(s, timeout=10)
+        assert r["message"] == "Connection timeout"
+        assert 0.5 < time.monotonic() - t0 < 5
+        assert closed_by_peer(s)
+
+
+def test_frame_deadline_beats_trickling(prismd_factory):
+    """A client trickling one byte at a time never goes idle, but must finish its frame."""
+    d = configured(prismd_factory, "  idle_timeout: 30\n  frame_timeout: 1")
+    data = frame(registration("slow"))
+    with d.connect() as s:
+        t0 = time.monotonic()
+        got = None
+        for b in data[:-1]:
+            if time.monotonic() - t0 > 10:
+                break
+            s.send(bytes([b]))
+            s.settimeout(0.2)
+            try:
+                got = recv_frame(s, timeout=0.2)
+                break
+            except socket.timeout:
+                continue
+        assert got is not None and got["message"] == "Connection timeout"
+        assert time.monotonic() - t0 < 5
+    assert d.host("slow") is None
+
+
+def test_capacity(prismd_factory):
+    d = configured(prismd_factory, "  max_connections: 2")
+    a, b = d.connect(), d.connect()
+    try:
+        # make sure both are accepted before the third
+        a.sendall(frame(registration("cap-a")))
+        assert recv_frame(a)["status"] == "success"
+        b.sendall(frame(registration("cap-b")))
+        assert recv_frame(b)["status"] == "success"
+        with d.connect() as c:
+            r = recv_frame(c)
+            assert r["status"] == "error"
+            assert r["message"] == "Server at capacity"
+            assert closed_by_peer(c)
+    finally:
+        a.close()
+        b.close()
+    # slots free again once they closed
+    wait_for(lambda: d.register("cap-c")["status"] == "success", what="slot freed")
+
+
+def test_ipv6_peer_gets_aaaa(prismd_factory, pdns):
+    d = prismd_factory(pdns, start=False)
+    text = open(d.config).read().replace('host: "127.0.0.1"', 'host: "::"')
+    open(d.config, "w").write(text)
+    d.start()
+    try:
+        s = socket.create_connection(("::1", d.port), timeout=5)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with s:
+        s.sendall(frame(registration("six")))
+        r = recv_frame(s)
+    assert r["message"] == "New host registered with IP ::1"
+    wait_for(lambda: pdns.query("six.managed.prism.local.", "AAAA") == ["::1"],
+             what="AAAA record")
+    # an IPv4 peer on the dual-stack socket counts as IPv4 (IPv4-mapped)
+    r = d.register("four")
+    assert r["message"] == "New host registered with IP 127.0.0.1"

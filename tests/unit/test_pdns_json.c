@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bodies come from the library's malloc(); release them with the real free(), defined before
+ * cmocka.h turns free into test_free under UNIT_TESTING. */
+static void lib_free(void *p)
+{
+	free(p);
+}
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/pdns_json.h"
+
+#define ACCOUNT "prism"
+#define COMMENT "managed by prism instance test"
+
+static const char *const www_rec[] = { "192.0.2.1", "192.0.2.2" };
+
+static json_t *parse(const char *body, size_t len)
+{
+	json_error_t err;
+	json_t *root = json_loadb(body, len, 0, &err);
+
+	if (root == NULL)
+		fail_msg("invalid JSON (%s): %s", err.text, body);
+	assert_int_equal(strlen(body), len);
+	return root;
+}
+
+static json_t *patch(const struct prism_rr_change *c, size_t n)
+{
+	char *body = NULL;
+	size_t len = 0;
+
+	assert_int_equal(prism_pdns_patch_body(c, n, ACCOUNT, COMMENT, &body, &len), 0);
+	assert_non_null(body);
+	json_t *root = parse(body, len);
+
+	lib_free(body);
+	return root;
+}
+
+static void expect_patch_einval(const struct prism_rr_change *c, size_t n)
+{
+	char *body = NULL;
+	size_t len = 0;
+
+	assert_int_equal(prism_pdns_patch_body(c, n, ACCOUNT, COMMENT, &body, &len), PRISM_EINVAL);
+	assert_null(body);
+}
+
+/* ---- PATCH body ---- */
+
+static void test_patch_null_args(void **state)
+{
+	struct prism_rr_change c = { "www.example.com.", "A", 60, www_rec, 2 };
+	char *body = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(prism_pdns_patch_body(NULL, 1, ACCOUNT, COMMENT, &body, &len),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_patch_body(&c, 0, ACCOUNT, COMMENT, &body, &len),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_patch_body(&c, 1, NULL, COMMENT, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_patch_body(&c, 1, ACCOUNT, NULL, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_patch_body(&c, 1, ACCOUNT, COMMENT, NULL, &len), PRISM_EINVAL);
+	assert_null(body);
+	/* len is optional */
+	assert_int_equal(prism_pdns_patch_body(&c, 1, ACCOUNT, COMMENT, &body, NULL), 0);
+	assert_non_null(body);
+	lib_free(body);
+}
+
+/* A valid-looking name of exactly @p total characters: labels of up to 63, trailing dot. */
+static void make_name(char *out, size_t total)
+{
+	size_t o = 0;
+
+	while (o < total) {
+		size_t label = total - o - 1 > 63 ? 63 : total - o - 1;
+
+		memset(out + o, 'a', label);
+		o += label;
+		out[o++] = '.';
+	}
+	out[o] = '\0';
+	assert_int_equal(strlen(out), total);
+}
+
+static void test_patch_bad_names(void **state)
+{
+	static const char *const bad[] = {
+		"", "www.example.com", ".", "a..example.", ".example.", "white space.example.",
+		"tab\t.example.", "ctl\x01.example.", "\xc3\xa9.example.",
+		/* 64-character label */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.",
+	};
+	struct prism_rr_change c = { NULL, "A", 60, www_rec, 2 };
+	char longname[300];
+
+	(void)state;
+	expect_patch_einval(&c, 1); /* NULL name */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c.name = bad[i];
+		if (strcmp(bad[i], ".") == 0)
+			continue; /* the root is a valid name, checked below */
+		expect_patch_einval(&c, 1);
+	}
+	/* 255 characters: over the 254 limit */
+	make_name(longname, 255);
+	c.name = longname;
+	expect_patch_einval(&c, 1);
+	/* 254 characters with the dot: accepted */
+	make_name(longname, 254);
+	c.name = longname;
+	json_decref(patch(&c, 1));
+
+	c.name = ".";
+	json_decref(patch(&c, 1));
+	c.name = "_srv._tcp.*.example.";
+	json_decref(patch(&c, 1));
+}
+
+static void test_patch_bad_types_and_records(void **state)
+{
+	static const char *const null_rec[] = { "192.0.2.1", NULL };
+	static const char *const bad_utf8[] = { "\"\xff\xfe\"" };
+	static const char *const surrogate[] = { "\"\xed\xa0\x80\"" };
+	static const char *const overlong[] = { "\"\xc0\xaf\"" };
+	struct prism_rr_change c = { "www.example.com.", NULL, 60, www_rec, 2 };
+
+	(void)state;
+	expect_patch_einval(&c, 1);
+	c.type = "";
+	expect_patch_einval(&c, 1);
+	c.type = "a";
+	expect_patch_einval(&c, 1);
+	c.type = "A A";
+	expect_patch_einval(&c, 1);
+	c.type = "AAAAAAAAAAAAAAAAA"; /* 17 */
+	expect_patch_einval(&c, 1);
+	c.type = "TYPE65534";
+	json_decref(patch(&c, 1));
+
+	c.type = "A";
+	c.records = NULL; /* nrecords 2 but no array */
+	expect_patch_einval(&c, 1);
+	c.records = null_rec;
+	expect_patch_einval(&c, 1);
+	c.type = "TXT";
+	c.nrecords = 1;
+	c.records = bad_utf8;
+	expect_patch_einval(&c, 1);
+	c.records = surrogate;
+	expect_patch_einval(&c, 1);
+	c.records = overlong;
+	expect_patch_einval(&c, 1);
+
+	/* one bad change fails the whole body */
+	struct prism_rr_change two[] = {
+		{ "ok.example.", "A", 60, www_rec, 2 },
+		{ "bad name.example.", "A", 60, www_rec, 2 },
+	};
+	expect_patch_einval(two, 2);
+
+	/* invalid UTF-8 in the comment */
+	char *body = NULL;
+	size_t len;
+
+	assert_int_equal(prism_pdns_patch_body(two, 1, ACCOUNT, "bad \xff", &body, &len),
+			 PRISM_EINVAL);
+	assert_null(body);
+}
+
+static void test_patch_delete_first(void **state)
+{
+	static const char *const a[] = { "192.0.2.1" };
+	static const char *const cname[] = { "target.example." };
+	const struct prism_rr_change c[] = {
+		{ "r1.example.", "A", 60, a, 1 },
+		{ "d1.example.", "CNAME", 60, NULL, 0 },
+		{ "r2.example.", "CNAME", 120, cname, 1 },
+		{ "d2.example.", "AAAA", 0, NULL, 0 },
+		{ "r3.example.", "A", 30, a, 1 },
+	};
+	static const char *const order[] = {
+		"d1.example.", "d2.example.", "r1.example.", "r2.example.", "r3.example.",
+	};
+
+	(void)state;
+	json_t *root = patch(c, 5);
+	json_t *rrsets = json_object_get(root, "rrsets");
+
+	assert_int_equal(json_object_size(root), 1);
+	assert_true(json_is_array(rrsets));
+	assert_int_equal(json_array_size(rrsets), 5);
+	for (size_t i = 0; i < 5; i++) {
+		json_t *o = json_array_get(rrsets, i);
+		const char *ct = json_string_value(json_object_get(o, "changetype"));
+
+		assert_string_equal(json_string_value(json_object_get(o, "name")), order[i]);
+		assert_string_equal(ct, i < 2 ? "DELETE" : "REPLACE");
+	}
+	json_decref(root);
+}
+
+static void test_patch_structure(void **state)
+{
+	static const char *const txt[] = { "\"v=spf1 -all\"", "\"with \\\"quotes\\\" and \\\\\"" };
+	const struct prism_rr_change c[] = {
+		{ "www.example.com.", "A", 300, www_rec, 2 },
+		{ "old.example.com.", "AAAA", 300, NULL, 0 },
+		{ "txt.example.com.", "TXT", 4294967295u, txt, 2 },
+	};
+
+	(void)state;
+	json_t *root = patch(c, 3);
+	json_t *rrsets = json_object_get(root, "rrsets");
+
+	/* DELETE: exactly name, type, changetype */
+	json_t *del = json_array_get(rrsets, 0);
+
+	assert_int_equal(json_object_size(del), 3);
+	assert_string_equal(json_string_value(json_object_get(del, "name")), "old.example.com.");
+	assert_string_equal(json_string_value(json_object_get(del, "type")), "AAAA");
+	assert_string_equal(json_string_value(json_object_get(del, "changetype")), "DELETE");
+
+	/* REPLACE: name, type, ttl, changetype, records, comments */
+	json_t *rep = json_array_get(rrsets, 1);
+
+	assert_int_equal(json_object_size(rep), 6);
+	assert_string_equal(json_string_value(json_object_get(rep, "name")), "www.example.com.");
+	assert_string_equal(json_string_value(json_object_get(rep, "type")), "A");
+	assert_true(json_is_integer(json_object_get(rep, "ttl")));
+	assert_int_equal(json_integer_value(json_object_get(rep, "ttl")), 300);
+	assert_string_equal(json_string_value(json_object_get(rep, "changetype")), "REPLACE");
+	json_t *records = json_object_get(rep, "records");
+
+	assert_int_equal(json_array_size(records), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *r = json_array_get(records, i);
+
+		assert_int_equal(json_object_size(r), 2);
+		assert_string_equal(json_string_value(json_object_get(r, "content")), www_rec[i]);
+		assert_true(json_is_false(json_object_get(r, "disabled")));
+	}
+	json_t *comments = json_object_get(rep, "comments");
+
+	assert_int_equal(json_array_size(comments), 1);
+	json_t *cm = json_array_get(comments, 0);
+
+	assert_int_equal(json_object_size(cm), 2);
+	assert_string_equal(json_string_value(json_object_get(cm, "content")), COMMENT);
+	assert_string_equal(json_string_value(json_object_get(cm, "account")), ACCOUNT);
+
+	/* escaping round-trips; the TTL keeps its full 32-bit range */
+	json_t *t = json_array_get(rrsets, 2);
+
+	assert_int_equal(json_integer_value(json_object_get(t, "ttl")), 4294967295LL);
+	records = json_object_get(t, "records");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(records, 1), "content")),
+			    txt[1]);
+	json_decref(root);
+}
+
+static void test_patch_exact_text(void **state)
+{
+	static const char *const a[] = { "192.0.2.1" };
+	const struct prism_rr_change c[] = {
+		{ "a.example.", "A", 60, a, 1 },
+		{ "b.example.", "A", 60, NULL, 0 },
+	};
+	char *body = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(prism_pdns_patch_body(c, 2, "prism", "managed by prism instance x",
+					       &body, &len), 0);
+	assert_string_equal(body,
+		"{\"rrsets\":["
+		"{\"name\":\"b.example.\",\"type\":\"A\",\"changetype\":\"DELETE\"},"
+		"{\"name\":\"a.example.\",\"type\":\"A\",\"ttl\":60,\"changetype\":\"REPLACE\","
+		"\"records\":[{\"content\":\"192.0.2.1\",\"disabled\":false}],"
+		"\"comments\":[{\"content\":\"managed by prism instance x\","
+		"\"account\":\"prism\"}]}]}");
+	assert_int_equal(len, strlen(body));
+	lib_free(body);
+}
+
+/* ---- zone create body ---- */
+
+static void test_zone_null_args(void **state)
+{
+	static const char *const ns[] = { "ns1.example.", NULL };
+	static const char *const none[] = { NULL };
+	static const char *const bad_ns[] = { "ns1.example.", "ns2 .example.", NULL };
+	static const char *const rel_ns[] = { "ns1", NULL };
+	char *body = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(prism_pdns_zone_create_body(NULL, ns, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example", ns, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("", ns, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example.", NULL, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example.", none, &body, &len), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example.", bad_ns, &body, &len),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example.", rel_ns, &body, &len),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body("example.", ns, NULL, &len), PRISM_EINVAL);
+	assert_null(body);
+}
+
+static void test_zone_body(void **state)
+{
+	static const char *const ns[] = { "ns1.example.", "ns2.example.", NULL };
+	char *body = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(prism_pdns_zone_create_body("example.", ns, &body, &len), 0);
+	assert_string_equal(body, "{\"name\":\"example.\",\"kind\":\"Native\","
+				  "\"nameservers\":[\"ns1.example.\",\"ns2.example.\"],"
+				  "\"soa_edit_api\":\"DEFAULT\",\"api_rectify\":false}");
+	json_t *root = parse(body, len);
+
+	lib_free(body);
+	assert_int_equal(json_object_size(root), 5);
+	assert_string_equal(json_string_value(json_object_get(root, "kind")), "Native");
+	assert_int_equal(json_array_size(json_object_get(root, "nameservers")), 2);
+	assert_true(json_is_false(json_object_get(root, "api_rectify")));
+	json_decref(root);
+}
+
+/* ---- error messages ---- */
+
+static void test_error_null_args(void **state)
+{
+	char out[16] = "untouched";
+
+	(void)state;
+	prism_pdns_error_message("{\"error\":\"x\"}", 13, NULL, 16);  /* no crash */
+	prism_pdns_error_message("{\"error\":\"x\"}", 13, out, 0);    /* no write */
+	assert_string_equal(out, "untouched");
+	prism_pdns_error_message(NULL, 10, out, sizeof(out));
+	assert_string_equal(out, "");
+	strcpy(out, "untouched");
+	prism_pdns_error_message("", 0, out, sizeof(out));
+	assert_string_equal(out, "");
+	strcpy(out, "untouched");
+	prism_pdns_error_message("abc", 0, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
+static void test_error_json(void **state)
+{
+	static const char body[] =
+		"{\"error\": \"Record www.example.com./A 'not-an-ip': Parsing record content "
+		"(try 'pdnsutil check-zone'): unable to parse IP address\"}";
+	char out[512];
+
+	(void)state;
+	prism_pdns_error_message(body, strlen(body), out, sizeof(out));
+	assert_string_equal(out, "Record www.example.com./A 'not-an-ip': Parsing record content "
+				 "(try 'pdnsutil check-zone'): unable to parse IP address");
+
+	/* extra members are ignored; control characters become spaces */
+	static const char multi[] = "{\"errors\":[\"a\"],\"error\":\"line1\\nline2\\u0000x\"}";
+
+	prism_pdns_error_message(multi, strlen(multi), out, sizeof(out));
+	assert_string_equal(out, "line1 line2 x");
+}
+
+static void test_error_fallback(void **state)
+{
+	char out[512];
+
+	(void)state;
+	static const char html[] = "<html><body>Not Found</body></html>\r\n";
+
+	prism_pdns_error_message(html, strlen(html), out, sizeof(out));
+	assert_string_equal(out, "<html><body>Not Found</body></html>");
+
+	/* JSON without a string "error" falls back to the raw text */
+	static const char noerr[] = "{\"message\":\"x\"}";
+
+	prism_pdns_error_message(noerr, strlen(noerr), out, sizeof(out));
+	assert_string_equal(out, noerr);
+	static const char num[] = "{\"error\":42}";
+
+	prism_pdns_error_message(num, strlen(num), out, sizeof(out));
+	assert_string_equal(out, num);
+
+	/* non-printable and non-ASCII bytes are replaced, embedded NUL included */
+	static const char bin[] = { 'o', 'k', '\0', '\x01', '\xff', '\t', 'z' };
+
+	prism_pdns_error_message(bin, sizeof(bin), out, sizeof(out));
+	assert_string_equal(out, "ok??? z");
+
+	/* only the first 200 bytes */
+	char big[1000];
+
+	memset(big, 'x', sizeof(big));
+	prism_pdns_error_message(big, sizeof(big), out, sizeof(out));
+	assert_int_equal(strlen(out), 200);
+}
+
+static void test_error_truncation(void **state)
+{
+	static const char body[] = "{\"error\":\"0123456789abcdef\"}";
+	static const char utf[] = "{\"error\":\"h\xc3\xa9llo\"}";
+	char out[8];
+
+	(void)state;
+	prism_pdns_error_message(body, strlen(body), out, sizeof(out));
+	assert_string_equal(out, "0123456");
+	prism_pdns_error_message(body, strlen(body), out, 1);
+	assert_string_equal(out, "");
+	/* a multi-byte character is never split */
+	prism_pdns_error_message(utf, strlen(utf), out, 3);
+	assert_string_equal(out, "h");
+	prism_pdns_error_message(utf, strlen(utf), out, 4);
+	assert_string_equal(out, "h\xc3\xa9");
+	/* non-JSON truncation */
+	prism_pdns_error_message("plain text body", 15, out, sizeof(out));
+	assert_string_equal(out, "plain t");
+	/* the body need not be NUL-terminated: only len bytes are read */
+	prism_pdns_error_message("abcdef", 3, out, sizeof(out));
+	assert_string_equal(out, "abc");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_patch_null_args),
+		cmocka_unit_test(test_patch_bad_names),
+		cmocka_unit_test(test_patch_bad_types_and_records),
+		cmocka_unit_test(test_patch_delete_first),
+		cmocka_unit_test(test_patch_structure),
+		cmocka_unit_test(test_patch_exact_text),
+		cmocka_unit_test(test_zone_null_args),
+		cmocka_unit_test(test_zone_body),
+		cmocka_unit_test(test_error_null_args),
+		cmocka_unit_test(test_error_json),
+		cmocka_unit_test(test_error_fallback),
+		cmocka_unit_test(test_error_truncation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
