@@ -140,8 +140,8 @@ static int check_values(json_t *root, struct prism_agent_req *req, char *err, si
 		return set_err(err, errlen, PRISM_EMSG, ERR_INVALID "Unsupported version: %s",
 			       json_string_value(version));
 	if (!str_is(type, MSG_TYPE))
-		return set_err(err, errlen, PRISM_EMSG,
-			       ERR_INVALID "Unsupported message type: %s", json_string_value(type));
+		return set_err(err, errlen, PRISM_EMSG, ERR_INVALID "Unsupported message type: %s",
+			       json_string_value(type));
 	if (prism_iso8601_check(json_string_value(ts), json_string_length(ts), reason,
 				sizeof(reason)) != 0)
 		return set_err(err, errlen, PRISM_EMSG, ERR_INVALID "Invalid timestamp: %s",

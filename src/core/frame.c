@@ -51,8 +51,8 @@ void prism_frame_reader_set_limit(struct prism_frame_reader *r, size_t limit)
 		r->limit = limit;
 }
 
-/* Make room for @p need bytes in total; grows geometrically but never past the limit
- * unless one request needs more (it cannot: feed checks the limit first). */
+/* Make room for @p need bytes in total (feed has checked need <= limit): grow
+ * geometrically, but do not allocate past the limit. */
 static int reserve(struct prism_frame_reader *r, size_t need)
 {
 	if (need <= r->cap)

@@ -16,7 +16,10 @@
  * rejects a type change otherwise). Every REPLACE carries an RRset comment
  * {"content": @p comment, "account": @p account} marking it as owned by Prism.
  * @param[out] body NUL-terminated JSON, caller frees with free()
- * @return 0, PRISM_EINVAL (NULL/empty input, bad name), PRISM_ENOMEM
+ * @param[out] len  strlen of @p body; may be NULL
+ * @return 0, PRISM_EINVAL (NULL/empty input, bad name, bad type, NULL record, invalid UTF-8),
+ *         PRISM_ENOMEM. A name must end in a dot, be at most 254 characters of printable
+ *         ASCII without spaces, with labels of 1–63 characters; a type is [A-Z0-9]{1,16}.
  */
 int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const char *account,
 			  const char *comment, char **body, size_t *len);
@@ -25,6 +28,8 @@ int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const
  * Build the body of POST /api/v1/servers/{id}/zones creating a Native zone with the given
  * nameservers, "soa_edit_api": "DEFAULT", "api_rectify": false.
  * @param nameservers NULL-terminated list of FQDNs (trailing dot), at least one
+ * @param[out] body NUL-terminated JSON, caller frees with free()
+ * @param[out] len  strlen of @p body; may be NULL
  * @return 0, PRISM_EINVAL, PRISM_ENOMEM
  */
 int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers, char **body,
@@ -33,5 +38,7 @@ int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers
 /**
  * Extract the human message of a PowerDNS error answer ({"error": "..."}); falls back to the
  * first 200 bytes of the body made printable, or "" for an empty body. Always NUL-terminates.
+ * Control characters become spaces; truncation to @p outlen never splits a UTF-8 character.
+ * @p body need not be NUL-terminated. Does nothing when @p out is NULL or @p outlen is 0.
  */
 void prism_pdns_error_message(const char *body, size_t len, char *out, size_t outlen);

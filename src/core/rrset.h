@@ -20,5 +20,9 @@ struct prism_rr_change {
 /**
  * Stable 64-bit hash of an RRset (FNV-1a over name, type, ttl and the *sorted* record
  * contents), so the same set in any order hashes equal; nrecords 0 hashes the deletion.
+ * Fields are framed (0 byte after each string, integers as fixed-width big-endian), so
+ * ("ab","c") and ("a","bc") differ. A deletion hashes name and type only: its TTL is ignored.
+ * records == NULL is treated as nrecords 0; NULL strings hash as "". Does not modify @p rr.
+ * @return the hash, 0 for a NULL @p rr
  */
 uint64_t prism_rrset_hash(const struct prism_rr_change *rr);

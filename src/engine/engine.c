@@ -42,6 +42,7 @@ struct apply_ctx {
 struct round {
 	struct prism_store_job job; /* fetch, then mark */
 	struct apply_ctx *inflight;      /* requests the target still owes an answer */
+	struct group *queue, *queue_tail; /* zone groups not yet sent */
 	struct worker *w;
 	struct prism_ledger_row *rows;
 	size_t nrows;
@@ -103,6 +104,11 @@ static void round_free(struct round *r)
 		struct apply_ctx *c = r->inflight;
 		r->inflight = c->next;
 		free(c);
+	}
+	while (r->queue != NULL) {
+		struct group *g = r->queue;
+		r->queue = g->next;
+		free(g);
 	}
 	if (r->errors != NULL)
 		for (size_t i = 0; i < r->nrows; i++)
@@ -225,6 +231,26 @@ static void inflight_remove(struct round *r, struct apply_ctx *c)
 }
 
 static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi);
+static void pump(struct worker *w, struct round *r);
+static void set_result(struct round *r, size_t lo, size_t hi, bool ok, const char *msg);
+
+/* Queue a group of rows [lo, hi) for sending. */
+static void enqueue(struct round *r, size_t lo, size_t hi)
+{
+	struct group *g = malloc(sizeof(*g));
+	if (g == NULL) {
+		set_result(r, lo, hi, false, "out of memory");
+		for (size_t i = lo; i < hi; i++)
+			r->marks[i].next_attempt = now_ms() + 1000;
+		return;
+	}
+	*g = (struct group){ lo, hi, NULL };
+	if (r->queue_tail)
+		r->queue_tail->next = g;
+	else
+		r->queue = g;
+	r->queue_tail = g;
+}
 
 static void set_result(struct round *r, size_t lo, size_t hi, bool ok, const char *msg)
 {
@@ -257,8 +283,8 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		set_result(r, lo, hi, true, NULL);
 	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		send_group(w, r, lo, mid);
-		send_group(w, r, mid, hi);
+		enqueue(r, lo, mid);
+		enqueue(r, mid, hi);
 	} else if (err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
 		   status != 403 && status != 404 && status != 429) {
 		/* this RRset itself was refused: quarantine it, keep the target going */
@@ -276,6 +302,8 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 				 msg);
 		set_result(r, lo, hi, false, buf);
 		r->transport_failed = true;
+		if (status == 404)
+			w->zone_ready = false; /* the zone went away: check (and create) it again */
 		if (!r->unauthorised) {
 			r->unauthorised = status == 401 || status == 403;
 			target_failed(w, "push", status, buf);
@@ -283,6 +311,31 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		for (size_t i = lo; i < hi; i++)
 			r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
 									uv_now(w->e->loop));
+	}
+	pump(w, r);
+}
+
+/*
+ * Send the next queued group, one request at a time per target: PowerDNS's gsqlite3 backend
+ * answers 500 ("database is locked") to concurrent writes, even to different zones. Once the
+ * target failed, the rest of the round fails with it instead of hammering it.
+ */
+static void pump(struct worker *w, struct round *r)
+{
+	while (r->outstanding == 0 && r->queue != NULL) {
+		struct group *g = r->queue;
+		r->queue = g->next;
+		if (r->queue == NULL)
+			r->queue_tail = NULL;
+		if (r->transport_failed) {
+			set_result(r, g->lo, g->hi, false, "not sent: the target is failing");
+			for (size_t i = g->lo; i < g->hi; i++)
+				r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
+										uv_now(w->e->loop));
+		} else {
+			send_group(w, r, g->lo, g->hi);
+		}
+		free(g);
 	}
 	if (r->outstanding > 0)
 		return;
@@ -370,12 +423,11 @@ static void apply_rows(struct worker *w, struct round *r)
 	size_t lo = 0;
 	for (size_t i = 1; i <= r->nrows; i++) {
 		if (i == r->nrows || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0) {
-			send_group(w, r, lo, i);
+			enqueue(r, lo, i);
 			lo = i;
 		}
 	}
-	if (r->outstanding == 0)
-		submit_marks(w, r); /* every group failed to start */
+	pump(w, r);
 }
 
 /* ---- fetching ---- */

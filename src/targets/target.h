@@ -19,7 +19,8 @@ struct prism_target_opts {
 	const char *api_url;    /**< "http://127.0.0.1:8053/api/v1" (with or without trailing /) */
 	const char *api_key;    /**< sent as X-API-Key */
 	const char *server_id;  /**< "localhost" */
-	double timeout;         /**< seconds for a whole request */
+	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
+				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
 };
 
@@ -37,13 +38,19 @@ struct prism_target_api {
 	/** Create a target on @p loop. Options are copied. */
 	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed
-	 *  and memory freed from close callbacks, so the loop must run afterwards. NULL ok. */
+	 *  and memory freed from close callbacks, so the loop must run afterwards. NULL ok.
+	 *  May be called from inside a completion callback of the same target. */
 	void (*close)(struct prism_target *t);
 	/** Ensure @p zone (trailing dot) exists; create it as Native with @p nameservers
-	 *  (NULL-terminated) when missing. */
+	 *  (NULL-terminated) when missing. PowerDNS: GET (200 done; 404 or 422 missing), then
+	 *  POST (201 created; 409 someone else created it: also success).
+	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
 			   prism_target_done_cb cb, void *arg);
-	/** Apply changes to one zone in one request (one PATCH). The changes are copied. */
+	/** Apply changes to one zone in one request (one PATCH). The changes are copied.
+	 *  Keep one write in flight per target for PowerDNS with gsqlite3: concurrent PATCHes
+	 *  (even to different zones) can fail with 500 "database is locked".
+	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*apply)(struct prism_target *t, const char *zone, const struct prism_rr_change *changes,
 		     size_t n, prism_target_done_cb cb, void *arg);
 };

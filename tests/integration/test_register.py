@@ -112,3 +112,26 @@ def test_many_hosts_converge(pdns, prismd):
     for n in names[::37]:
         assert pdns.query(n + "." + ZONE) == ["127.0.0.1"]
 
+
+
+def test_zone_deleted_behind_our_back_is_recreated(pdns, prismd):
+    prismd.register("early")
+    resolves(pdns, "early." + ZONE, ["127.0.0.1"])
+    assert pdns.api("DELETE", f"/zones/{ZONE}").status_code == 204
+    prismd.register("late")
+    resolves(pdns, "late." + ZONE, ["127.0.0.1"])
+
+
+def test_wrong_api_key_reported_on_host(pdns, prismd_factory):
+    real = pdns.key
+    pdns.key = "not-the-key"
+    try:
+        d = prismd_factory(pdns)
+    finally:
+        pdns.key = real
+    assert d.register("unauth")["status"] == "success"
+    wait_for(lambda: "401" in (d.db_query(
+        "SELECT coalesce(last_error, '') FROM ledger WHERE name = ?",
+        ("unauth." + ZONE,)) or [("",)])[0][0] or "401" in d.read_log(), 10,
+        what="401 reported")
+    assert "401" in d.read_log()

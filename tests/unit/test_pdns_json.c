@@ -267,8 +267,9 @@ static void test_patch_structure(void **state)
 
 	assert_int_equal(json_integer_value(json_object_get(t, "ttl")), 4294967295LL);
 	records = json_object_get(t, "records");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(records, 1), "content")),
-			    txt[1]);
+	json_t *second = json_array_get(records, 1);
+
+	assert_string_equal(json_string_value(json_object_get(second, "content")), txt[1]);
 	json_decref(root);
 }
 

@@ -156,7 +156,8 @@ static void test_null_fields(void **state)
 	(void)state;
 	/* NULL strings hash as "" rather than crashing */
 	assert_true(hash_of(NULL, NULL, 0, NULL, 0) == hash_of("", "", 0, NULL, 0));
-	assert_true(hash_of("n.", "TXT", 1, with_null, 2) == hash_of("n.", "TXT", 1, with_empty, 2));
+	assert_true(hash_of("n.", "TXT", 1, with_null, 2) ==
+		    hash_of("n.", "TXT", 1, with_empty, 2));
 }
 
 int main(void)
