@@ -81,6 +81,14 @@ export PRISM_SANITIZER=1
 run_suite sanitizer build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug
 
+# Short libFuzzer runs (clang, sanitizers) from the seed corpora; longer: scripts/fuzz.sh N
+echo "==> [fuzz] each libFuzzer target for ${PRISM_FUZZ_SECONDS:-20}s"
+if bash scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("fuzz")
+fi
+
 echo
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "FAILED: ${failures[*]}"

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-	build-essential pkg-config meson ninja-build clang
+	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 	libuv1-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
 	libcmocka-dev
 	pdns-server pdns-backend-sqlite3 sqlite3

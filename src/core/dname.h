@@ -22,18 +22,19 @@
 int prism_hostname_check(const char *name, size_t len, char *reason, size_t reason_len);
 
 /** Lower-case ASCII copy of @p in (len bytes) into @p out (size outlen, NUL-terminated).
- *  @return 0 or PRISM_ETOOBIG. */
+ *  @return 0 or PRISM_ETOOBIG; PRISM_EINVAL NULL args. */
 int prism_name_lower(const char *in, size_t len, char *out, size_t outlen);
 
 /**
  * Normalise a zone name: lower-case, exactly one trailing dot ("Example.COM" → "example.com.").
  * Validates labels like a hostname but also accepts '_' and a single "." (root).
- * @return 0, PRISM_EMSG invalid, PRISM_ETOOBIG output too small.
+ * @return 0, PRISM_EMSG invalid, PRISM_ETOOBIG output too small, PRISM_EINVAL NULL args.
  */
 int prism_zone_normalize(const char *in, char *out, size_t outlen);
 
 /**
  * Join a relative host name and a normalised zone: ("web1", "example.com.") → "web1.example.com.".
- * @return 0 or PRISM_ETOOBIG (result over 254 characters or @p outlen).
+ * @return 0 or PRISM_ETOOBIG (result over 254 characters or @p outlen; @p out is then "");
+ *         PRISM_EINVAL NULL args. An empty @p host gives the zone itself.
  */
 int prism_fqdn_join(const char *host, const char *zone, char *out, size_t outlen);

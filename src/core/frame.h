@@ -37,7 +37,7 @@ void prism_frame_reader_set_limit(struct prism_frame_reader *r, size_t limit);
 /**
  * Append @p len bytes. Invalidates payload pointers returned earlier.
  * @return 0, PRISM_ETOOBIG if the unconsumed bytes would exceed the limit (nothing is
- *         appended), PRISM_ENOMEM.
+ *         appended), PRISM_ENOMEM, PRISM_EINVAL (NULL @p r, or NULL @p data with len > 0).
  */
 int prism_frame_feed(struct prism_frame_reader *r, const uint8_t *data, size_t len);
 
@@ -48,7 +48,8 @@ int prism_frame_feed(struct prism_frame_reader *r, const uint8_t *data, size_t l
  *                      caller, not for the framer)
  * @param[out] declared when PRISM_ETOOBIG is returned: the declared length N
  * @return 1 a frame was taken; 0 more bytes are needed; PRISM_ETOOBIG the declared length is
- *         over PRISM_FRAME_MAX (the stream cannot be resynchronised: answer and close).
+ *         over PRISM_FRAME_MAX (the stream cannot be resynchronised: answer and close);
+ *         PRISM_EINVAL NULL @p r, @p payload or @p plen (@p declared may be NULL).
  */
 int prism_frame_next(struct prism_frame_reader *r, const uint8_t **payload, size_t *plen,
 		     uint32_t *declared);

@@ -346,8 +346,7 @@ static void conn_process(struct conn *c)
 			break;
 		if (rc == PRISM_ETOOBIG) {
 			char msg[96];
-			snprintf(msg, sizeof(msg), "Protocol error: Message too large: %" PRIu32
-				 " > %u", declared, PRISM_FRAME_MAX);
+			prism_agent_err_too_large(declared, msg, sizeof(msg));
 			conn_error(c, msg, "protocol_error", true);
 			break;
 		}
