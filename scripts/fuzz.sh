@@ -11,7 +11,7 @@ bash scripts/deps.sh
 CC=clang bash scripts/build.sh build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dunit_tests=disabled
 status=0
-for t in agent config pdns_json; do
+for t in agent config pdns_json agent_config; do
 	scratch=build-fuzz/corpus-$t
 	mkdir -p "$scratch"
 	echo "==> fuzz_$t for ${secs}s"

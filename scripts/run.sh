@@ -23,6 +23,9 @@ RUN=$(cd "$RUN" && pwd)
 KEY_FILE=$RUN/pdns-api-key
 [ -s "$KEY_FILE" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$KEY_FILE"
 KEY=$(cat "$KEY_FILE")
+TOKEN_FILE=$RUN/agent-token
+[ -s "$TOKEN_FILE" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TOKEN_FILE"
+chmod 600 "$KEY_FILE" "$TOKEN_FILE"
 
 # Stop what an earlier run left behind (only processes it recorded itself).
 pdns_stop "$RUN/pdns"
@@ -86,6 +89,11 @@ database:
   path: "$RUN/prism.db"
 logging:
   level: info
+auth:
+  required: true
+  tokens:
+    - name: run-sh
+      token_file: "$TOKEN_FILE"
 powerdns:
   enabled: true
   api_url: "http://127.0.0.1:$API_PORT/api/v1"
@@ -111,8 +119,9 @@ HOST=${PRISM_RUN_HOSTNAME:-$(hostname -s 2>/dev/null || hostname)}
 HOST=$(echo "$HOST" | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9.-' | sed 's/^-*//; s/-*$//')
 [ -n "$HOST" ] || HOST=prism-demo
 echo "==> registering this machine as '$HOST'"
-echo "    \$ prism register --server 127.0.0.1:$AGENT_PORT --hostname $HOST"
-build/src/cli/prism register --server "127.0.0.1:$AGENT_PORT" --hostname "$HOST" | sed 's/^/    /'
+echo "    \$ prism register --server 127.0.0.1:$AGENT_PORT --hostname $HOST --token \"\$(cat $TOKEN_FILE)\""
+PRISM_AUTH_TOKEN=$(cat "$TOKEN_FILE") build/src/cli/prism register \
+	--server "127.0.0.1:$AGENT_PORT" --hostname "$HOST" | sed 's/^/    /'
 
 FQDN="$HOST.${ZONE%.}"
 echo "==> asking PowerDNS"

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/agent.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
@@ -29,6 +30,8 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  register    send one registration (or heartbeat) to prismd and print its answer\n"
+		"  agent       keep this machine registered: at start and every heartbeat\n"
+		"              interval (see `prism agent --help`)\n"
 		"\n"
 		"prism register options:\n"
 		"  -s, --server HOST:PORT  prismd agent address (default 127.0.0.1:8080;\n"
@@ -319,6 +322,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "register") == 0)
 		return cmd_register(argc - 1, argv + 1);
+	if (strcmp(cmd, "agent") == 0)
+		return prism_agent_main(argc - 1, argv + 1);
 	fprintf(stderr, "prism: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

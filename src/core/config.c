@@ -24,13 +24,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <yaml.h>
 
 #include "core/config.h"
 #include "core/dname.h"
 #include "core/error.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_BOOL, OPT_FLOAT, OPT_LIST, OPT_ENUM };
+/*
+ * OPT_STRS: a list of strings that also takes one plain string (server.host: "::"), may be
+ * empty, comma-separated in the environment. OPT_CREDS: a list of mappings {name, <secret>,
+ * <secret>_file[, role]} where <secret> is the option name without its plural 's'
+ * (auth.tokens → token); in the environment "name:secret,name:secret".
+ */
+enum opt_type { OPT_STR, OPT_INT, OPT_BOOL, OPT_FLOAT, OPT_LIST, OPT_ENUM, OPT_STRS, OPT_CREDS };
 
 /** An accepted spelling (matched case-insensitively) and the value stored for it. */
 struct choice {
@@ -39,18 +46,19 @@ struct choice {
 };
 
 struct opt {
-	const char *key;        /* "section.name" */
-	const char *env;        /* "PRISM_SECTION_NAME" */
+	const char *key; /* "section.name" */
+	const char *env; /* "PRISM_SECTION_NAME" */
 	enum opt_type type;
-	size_t off;             /* offsetof(struct prism_config, section_name) */
-	size_t size;            /* sizeof the field (integer width) */
-	uint64_t imin, imax;    /* OPT_INT bounds */
-	double fmin, fmax;      /* OPT_FLOAT bounds */
+	size_t off;		      /* offsetof(struct prism_config, section_name) */
+	size_t size;		      /* sizeof the field (integer width) */
+	uint64_t imin, imax;	      /* OPT_INT bounds */
+	double fmin, fmax;	      /* OPT_FLOAT bounds */
 	const struct choice *choices; /* OPT_ENUM, OPT_LIST (NULL: any string) */
-	const char *def;        /* default as text; "" = unset (NULL) */
+	const char *def;	      /* default as text; "" = unset (NULL) */
 	const char *help;
 };
 
+/* clang-format off */
 static const struct choice level_choices[] = {
 	{ "debug", "debug" }, { "info", "info" }, { "warning", "warning" },
 	{ "warn", "warning" }, { "error", "error" }, { "critical", "critical" },
@@ -65,76 +73,83 @@ static const struct choice offline_choices[] = {
 static const struct choice rrtype_choices[] = {
 	{ "A", "A" }, { "AAAA", "AAAA" }, { NULL, NULL },
 };
+/* clang-format on */
 
 /*
  * X(section, name, type, min, max, choices, default, env, help)
  * The row order is the struct order and the order of prism_config_options().
  */
-#define OPTIONS(X) \
-	X(server, host, STR, 0, 0, NULL, "0.0.0.0", "PRISM_SERVER_HOST", \
-	  "listen address of the agent and API ports") \
-	X(server, tcp_port, INT, 1, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT", \
-	  "agent protocol TCP port") \
-	X(server, api_port, INT, 1, 65535, NULL, "8081", "PRISM_SERVER_API_PORT", \
-	  "REST API port") \
-	X(server, max_connections, INT, 1, 1000000, NULL, "1000", \
-	  "PRISM_SERVER_MAX_CONNECTIONS", "most agent connections open at once") \
-	X(server, idle_timeout, INT, 1, 86400, NULL, "30", "PRISM_SERVER_IDLE_TIMEOUT", \
-	  "seconds an agent connection may stay silent") \
-	X(server, frame_timeout, INT, 1, 3600, NULL, "10", "PRISM_SERVER_FRAME_TIMEOUT", \
-	  "seconds to finish a frame once it has started") \
-	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE", \
-	  "instance name written in ownership comments") \
-	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH", \
-	  "SQLite registry file") \
-	X(database, connection_pool_size, INT, 1, 1000, NULL, "20", \
-	  "PRISM_DATABASE_CONNECTION_POOL_SIZE", "accepted for compatibility; unused") \
-	X(database, synchronous, ENUM, 0, 0, sync_choices, "normal", \
-	  "PRISM_DATABASE_SYNCHRONOUS", "SQLite synchronous mode: normal or full") \
-	X(heartbeat, interval, INT, 1, 86400, NULL, "60", "PRISM_HEARTBEAT_INTERVAL", \
-	  "seconds between heartbeats asked of agents") \
-	X(heartbeat, check_interval, INT, 1, 86400, NULL, "30", \
-	  "PRISM_HEARTBEAT_CHECK_INTERVAL", "seconds between checks for silent hosts") \
-	X(heartbeat, timeout_multiplier, INT, 1, 100, NULL, "2", \
-	  "PRISM_HEARTBEAT_TIMEOUT_MULTIPLIER", "missed intervals before a host is offline") \
-	X(heartbeat, grace_period, INT, 0, 86400, NULL, "30", "PRISM_HEARTBEAT_GRACE_PERIOD", \
-	  "extra seconds before a host is marked offline") \
-	X(heartbeat, cleanup_after_days, INT, 0, 3650, NULL, "30", \
-	  "PRISM_HEARTBEAT_CLEANUP_AFTER_DAYS", "days before offline hosts are deleted (0 = never)") \
-	X(heartbeat, offline_dns, ENUM, 0, 0, offline_choices, "keep", \
-	  "PRISM_HEARTBEAT_OFFLINE_DNS", "records of offline hosts: keep or remove") \
-	X(logging, level, ENUM, 0, 0, level_choices, "info", "PRISM_LOGGING_LEVEL", \
-	  "debug, info, warning, error or critical") \
-	X(logging, file, STR, 0, 0, NULL, "", "PRISM_LOGGING_FILE", \
-	  "log file; unset = standard error") \
-	X(logging, max_size, INT, 0, 9223372036854775807u, NULL, "104857600", \
-	  "PRISM_LOGGING_MAX_SIZE", "accepted for compatibility") \
-	X(logging, backup_count, INT, 0, 1000, NULL, "5", "PRISM_LOGGING_BACKUP_COUNT", \
-	  "accepted for compatibility") \
-	X(powerdns, enabled, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_ENABLED", \
-	  "push records to PowerDNS") \
-	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1", \
-	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL") \
-	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY", \
-	  "PowerDNS API key (X-API-Key)") \
-	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE", \
-	  "file holding the PowerDNS API key, instead of api_key") \
-	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID", \
-	  "PowerDNS server id in API paths") \
-	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.", \
-	  "PRISM_POWERDNS_DEFAULT_ZONE", "zone for hosts registered without one") \
-	X(powerdns, default_ttl, INT, 1, 2147483647, NULL, "300", "PRISM_POWERDNS_DEFAULT_TTL", \
-	  "TTL of created records, seconds") \
-	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT", \
-	  "seconds per PowerDNS API request") \
-	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS", \
-	  "quick retries before backing off longer") \
-	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY", \
-	  "seconds of the first backoff step") \
-	X(powerdns, record_types, LIST, 0, 0, rrtype_choices, "A,AAAA", \
-	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA") \
-	X(powerdns, auto_ptr, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_AUTO_PTR", \
-	  "also manage PTR records")
+#define OPTIONS(X)                                                                                \
+	X(server, host, STRS, 0, 0, NULL, "0.0.0.0", "PRISM_SERVER_HOST",                         \
+	  "listen addresses (IP literals) of the agent and API ports; one or a list")             \
+	X(server, tcp_port, INT, 1, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
+	  "agent protocol TCP port")                                                              \
+	X(server, api_port, INT, 1, 65535, NULL, "8081", "PRISM_SERVER_API_PORT",                 \
+	  "REST API port")                                                                        \
+	X(server, max_connections, INT, 1, 1000000, NULL, "1000", "PRISM_SERVER_MAX_CONNECTIONS", \
+	  "most agent connections open at once")                                                  \
+	X(server, idle_timeout, INT, 1, 86400, NULL, "30", "PRISM_SERVER_IDLE_TIMEOUT",           \
+	  "seconds an agent connection may stay silent")                                          \
+	X(server, frame_timeout, INT, 1, 3600, NULL, "10", "PRISM_SERVER_FRAME_TIMEOUT",          \
+	  "seconds to finish a frame once it has started")                                        \
+	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE",                    \
+	  "instance name written in ownership comments")                                          \
+	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH",                   \
+	  "SQLite registry file")                                                                 \
+	X(database, connection_pool_size, INT, 1, 1000, NULL, "20",                               \
+	  "PRISM_DATABASE_CONNECTION_POOL_SIZE", "accepted for compatibility; unused")            \
+	X(database, synchronous, ENUM, 0, 0, sync_choices, "normal",                              \
+	  "PRISM_DATABASE_SYNCHRONOUS", "SQLite synchronous mode: normal or full")                \
+	X(heartbeat, interval, INT, 1, 86400, NULL, "60", "PRISM_HEARTBEAT_INTERVAL",             \
+	  "seconds between heartbeats asked of agents")                                           \
+	X(heartbeat, check_interval, INT, 1, 86400, NULL, "30", "PRISM_HEARTBEAT_CHECK_INTERVAL", \
+	  "seconds between checks for silent hosts")                                              \
+	X(heartbeat, timeout_multiplier, INT, 1, 100, NULL, "2",                                  \
+	  "PRISM_HEARTBEAT_TIMEOUT_MULTIPLIER", "missed intervals before a host is offline")      \
+	X(heartbeat, grace_period, INT, 0, 86400, NULL, "30", "PRISM_HEARTBEAT_GRACE_PERIOD",     \
+	  "extra seconds before a host is marked offline")                                        \
+	X(heartbeat, cleanup_after_days, INT, 0, 3650, NULL, "30",                                \
+	  "PRISM_HEARTBEAT_CLEANUP_AFTER_DAYS", "days to keep offline hosts (0 = forever)")       \
+	X(heartbeat, offline_dns, ENUM, 0, 0, offline_choices, "keep",                            \
+	  "PRISM_HEARTBEAT_OFFLINE_DNS", "records of offline hosts: keep or remove")              \
+	X(logging, level, ENUM, 0, 0, level_choices, "info", "PRISM_LOGGING_LEVEL",               \
+	  "debug, info, warning, error or critical")                                              \
+	X(logging, file, STR, 0, 0, NULL, "", "PRISM_LOGGING_FILE",                               \
+	  "log file; unset = standard error")                                                     \
+	X(logging, max_size, INT, 0, 9223372036854775807u, NULL, "104857600",                     \
+	  "PRISM_LOGGING_MAX_SIZE", "accepted for compatibility")                                 \
+	X(logging, backup_count, INT, 0, 1000, NULL, "5", "PRISM_LOGGING_BACKUP_COUNT",           \
+	  "accepted for compatibility")                                                           \
+	X(powerdns, enabled, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_ENABLED",                 \
+	  "push records to PowerDNS")                                                             \
+	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1",                     \
+	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL")                                 \
+	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY",                       \
+	  "PowerDNS API key (X-API-Key)")                                                         \
+	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE",             \
+	  "file holding the PowerDNS API key, instead of api_key")                                \
+	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID",          \
+	  "PowerDNS server id in API paths")                                                      \
+	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.",                        \
+	  "PRISM_POWERDNS_DEFAULT_ZONE", "zone for hosts registered without one")                 \
+	X(powerdns, default_ttl, INT, 1, 2147483647, NULL, "300", "PRISM_POWERDNS_DEFAULT_TTL",   \
+	  "TTL of created records, seconds")                                                      \
+	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT",                \
+	  "seconds per PowerDNS API request")                                                     \
+	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS",      \
+	  "quick retries before backing off longer")                                              \
+	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
+	  "seconds of the first backoff step")                                                    \
+	X(powerdns, record_types, LIST, 0, 0, rrtype_choices, "A,AAAA",                           \
+	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA")                      \
+	X(powerdns, auto_ptr, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_AUTO_PTR",               \
+	  "also manage PTR records")                                                              \
+	X(auth, required, BOOL, 0, 0, NULL, "true", "PRISM_AUTH_REQUIRED",                        \
+	  "agents must send a valid auth_token")                                                  \
+	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
+	  "agent tokens: list of {name, token | token_file}")                                     \
+	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \
+	  "hostnames agents may not claim (besides the zone's ns names)")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -142,68 +157,82 @@ static const struct choice rrtype_choices[] = {
 #define BOUNDS_ENUM(lo, hi)
 #define BOUNDS_BOOL(lo, hi)
 #define BOUNDS_LIST(lo, hi)
-#define BOUNDS_INT(lo, hi) .imin = (lo), .imax = (hi),
-#define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi),
+#define BOUNDS_STRS(lo, hi)
+#define BOUNDS_CREDS(lo, hi)
+#define BOUNDS_INT(lo, hi)   .imin = (lo), .imax = (hi)
+#define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi)
 
-#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h) { \
-	.key = #sec "." #name, .env = e, .type = OPT_##t, \
-	.off = offsetof(struct prism_config, sec##_##name), .size = sizeof(FIELD(sec, name)), \
-	BOUNDS_##t(lo, hi) .choices = ch, .def = d, .help = h },
+#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h)                                                \
+	{.key = #sec "." #name,                                                                   \
+	 .env = e,                                                                                \
+	 .type = OPT_##t,                                                                         \
+	 .off = offsetof(struct prism_config, sec##_##name),                                      \
+	 .size = sizeof(FIELD(sec, name)),                                                        \
+	 .choices = ch,                                                                           \
+	 .def = d,                                                                                \
+	 .help = h,                                                                               \
+	 BOUNDS_##t(lo, hi)},
 
-static const struct opt opts[] = { OPTIONS(OPT_ROW) };
+static const struct opt opts[] = {OPTIONS(OPT_ROW)};
 
 #define IDX_ROW(sec, name, ...) IDX_##sec##_##name,
 enum { OPTIONS(IDX_ROW) NOPTS };
 
-#define TYPE_NAME_STR "string"
-#define TYPE_NAME_INT "int"
-#define TYPE_NAME_BOOL "bool"
+#define TYPE_NAME_STR	"string"
+#define TYPE_NAME_INT	"int"
+#define TYPE_NAME_BOOL	"bool"
 #define TYPE_NAME_FLOAT "float"
-#define TYPE_NAME_LIST "list"
-#define TYPE_NAME_ENUM "enum"
+#define TYPE_NAME_LIST	"list"
+#define TYPE_NAME_ENUM	"enum"
+#define TYPE_NAME_STRS	"strings"
+#define TYPE_NAME_CREDS "credentials"
 
-#define INFO_ROW(sec, name, t, lo, hi, ch, d, e, h) { \
-	.key = #sec "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h },
+#define INFO_ROW(sec, name, t, lo, hi, ch, d, e, h)                                               \
+	{.key = #sec "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h},
 
-static const struct prism_config_opt_info infos[] = { OPTIONS(INFO_ROW) };
+static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)};
 
 /* Compile-time checks: the type column matches the field's C type, int bounds fit it. */
-#define KIND_OF(f) _Generic((f), char *: 1, uint16_t: 2, uint32_t: 2, uint64_t: 2, \
-	bool: 3, double: 4, char **: 5, default: 0)
-#define KIND_STR 1
-#define KIND_ENUM 1
-#define KIND_INT 2
-#define KIND_BOOL 3
-#define KIND_FLOAT 4
-#define KIND_LIST 5
+#define KIND_OF(f)                                                                                \
+	_Generic((f), char * : 1, uint16_t : 2, uint32_t : 2, uint64_t : 2, bool : 3, double : 4, \
+		 char ** : 5, struct prism_config_cred ** : 6, default : 0)
+#define KIND_STR     1
+#define KIND_ENUM    1
+#define KIND_INT     2
+#define KIND_BOOL    3
+#define KIND_FLOAT   4
+#define KIND_LIST    5
+#define KIND_STRS    5
+#define KIND_CREDS   6
 #define WIDTH_MAX(f) (sizeof(f) >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * sizeof(f) % 64)) - 1)
-#define FITS_INT(sec, name, hi) \
-	_Static_assert((uint64_t)(hi) <= WIDTH_MAX(FIELD(sec, name)), \
+#define FITS_INT(sec, name, hi)                                                                   \
+	_Static_assert((uint64_t)(hi) <= WIDTH_MAX(FIELD(sec, name)),                             \
 		       #sec "." #name ": bound wider than the field");
 #define FITS_STR(sec, name, hi)
 #define FITS_ENUM(sec, name, hi)
 #define FITS_BOOL(sec, name, hi)
 #define FITS_FLOAT(sec, name, hi)
 #define FITS_LIST(sec, name, hi)
-#define CHECK_ROW(sec, name, t, lo, hi, ...) \
-	_Static_assert(KIND_OF(FIELD(sec, name)) == KIND_##t, #sec "." #name ": type"); \
+#define FITS_STRS(sec, name, hi)
+#define FITS_CREDS(sec, name, hi)
+#define CHECK_ROW(sec, name, t, lo, hi, ...)                                                      \
+	_Static_assert(KIND_OF(FIELD(sec, name)) == KIND_##t, #sec "." #name ": type");           \
 	FITS_##t(sec, name, hi)
 OPTIONS(CHECK_ROW)
 
 #define SRC_DEFAULT 0
-#define SRC_ENV SIZE_MAX
+#define SRC_ENV	    SIZE_MAX
 
 struct ctx {
 	struct prism_config *cfg;
-	size_t src[NOPTS];      /* SRC_DEFAULT, a file line, or SRC_ENV */
+	size_t src[NOPTS]; /* SRC_DEFAULT, a file line, or SRC_ENV */
 	char *err;
 	size_t errlen;
 };
 
 #define WHY_MAX 160
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ctx *c, int rc, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -228,7 +257,7 @@ static void printable(char *dst, size_t dstlen, const char *s, size_t n)
 	for (i = 0; i < n && i < max && i < 48; i++)
 		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	dst[i] = '\0';
-	if (i < n)
+	if (i < n && dstlen >= 4)
 		strcat(dst, "...");
 }
 
@@ -264,22 +293,29 @@ static void choices_text(const struct choice *ch, char *buf, size_t len)
 	}
 }
 
+/** "auth.tokens" → "token": the key that holds a credential's secret. */
+static void secret_name(const struct opt *o, char *buf, size_t len)
+{
+	const char *dot = strchr(o->key, '.');
+	const char *name = dot ? dot + 1 : o->key;
+	size_t n = strlen(name);
+	if (n > 1 && name[n - 1] == 's')
+		n--;
+	snprintf(buf, len, "%.*s", (int)n, name);
+}
+
 /** The reason given for any value of the wrong shape for @p o. */
 static void type_reason(const struct opt *o, char *why, size_t wl)
 {
 	char list[80];
 
 	switch (o->type) {
-	case OPT_STR:
-		snprintf(why, wl, "must be a string");
-		break;
+	case OPT_STR: snprintf(why, wl, "must be a string"); break;
 	case OPT_INT:
-		snprintf(why, wl, "must be an integer between %" PRIu64 " and %" PRIu64,
-			 o->imin, o->imax);
+		snprintf(why, wl, "must be an integer between %" PRIu64 " and %" PRIu64, o->imin,
+			 o->imax);
 		break;
-	case OPT_BOOL:
-		snprintf(why, wl, "must be true or false");
-		break;
+	case OPT_BOOL: snprintf(why, wl, "must be true or false"); break;
 	case OPT_FLOAT:
 		snprintf(why, wl, "must be a number between %g and %g", o->fmin, o->fmax);
 		break;
@@ -295,6 +331,14 @@ static void type_reason(const struct opt *o, char *why, size_t wl)
 		choices_text(o->choices, list, sizeof(list));
 		snprintf(why, wl, "must be a non-empty list of %s", list);
 		break;
+	case OPT_STRS: snprintf(why, wl, "must be a string or a list of strings"); break;
+	case OPT_CREDS: {
+		char sec[32];
+		secret_name(o, sec, sizeof(sec));
+		snprintf(why, wl, "must be a list of {name, %s | %s_file%s}", sec, sec,
+			 o->choices ? ", role" : "");
+		break;
+	}
 	}
 }
 
@@ -321,7 +365,8 @@ static bool parse_uint(const char *s, size_t n, uint64_t lo, uint64_t hi, uint64
 
 /*
  * strtod, but only plain decimal notation ("5", "0.5", "1e-3"): no hex, inf, nan or
- * surrounding space, and the whole text must be consumed.
+ * surrounding space, and the whole text must be consumed. strtod follows LC_NUMERIC; Prism
+ * never calls setlocale(), so the decimal point is always '.'.
  */
 static bool parse_double(const char *s, size_t n, double lo, double hi, double *out)
 {
@@ -399,13 +444,13 @@ static int store_str(char **f, const char *s, size_t n)
 /* ---- lists ---- */
 
 struct list {
-	char **v;       /* NULL-terminated once non-empty */
+	char **v; /* NULL-terminated once non-empty */
 	size_t n;
 };
 
 /** Validate one list entry and append its canonical form. */
-static int list_add(struct list *l, const struct opt *o, const char *s, size_t n,
-		    char *why, size_t wl)
+static int list_add(struct list *l, const struct opt *o, const char *s, size_t n, char *why,
+		    size_t wl)
 {
 	char shown[64], names[80];
 	const char *val = NULL;
@@ -447,12 +492,12 @@ static int list_add(struct list *l, const struct opt *o, const char *s, size_t n
 }
 
 /** Move a finished list into its field; an empty list is an error. Frees @p l on error. */
-static int list_commit(struct prism_config *cfg, const struct opt *o, struct list *l,
-		       char *why, size_t wl)
+static int list_commit(struct prism_config *cfg, const struct opt *o, struct list *l, char *why,
+		       size_t wl)
 {
 	char ***f = field(cfg, o);
 
-	if (l->n == 0) {
+	if (l->n == 0 && o->type != OPT_STRS) {
 		free(l->v);
 		type_reason(o, why, wl);
 		return PRISM_ECONFIG;
@@ -463,10 +508,10 @@ static int list_commit(struct prism_config *cfg, const struct opt *o, struct lis
 }
 
 /** Comma-separated list ("A, AAAA"): the environment and default form. */
-static int list_from_text(struct prism_config *cfg, const struct opt *o, const char *s,
-			  size_t n, char *why, size_t wl)
+static int list_from_text(struct prism_config *cfg, const struct opt *o, const char *s, size_t n,
+			  char *why, size_t wl)
 {
-	struct list l = { 0 };
+	struct list l = {0};
 	size_t i = 0;
 	int rc;
 
@@ -488,6 +533,172 @@ static int list_from_text(struct prism_config *cfg, const struct opt *o, const c
 		i = j + 1;
 	}
 	return list_commit(cfg, o, &l, why, wl);
+}
+
+/* ---- credentials ---- */
+
+static void cred_free(struct prism_config_cred *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->secret);
+	free(c->secret_file);
+	free(c->role);
+	free(c);
+}
+
+static void creds_free(struct prism_config_cred **v)
+{
+	if (v == NULL)
+		return;
+	for (struct prism_config_cred **p = v; *p != NULL; p++)
+		cred_free(*p);
+	free(v);
+}
+
+struct creds {
+	struct prism_config_cred **v; /* NULL-terminated once non-empty */
+	size_t n;
+};
+
+/** Check one finished entry (index @p i, 1-based in messages) and append it. */
+static int creds_add(struct creds *l, const struct opt *o, struct prism_config_cred *c,
+		     char *why, size_t wl)
+{
+	char sec[32], shown[64];
+
+	secret_name(o, sec, sizeof(sec));
+	if (c->name == NULL || c->name[0] == '\0') {
+		snprintf(why, wl, "entry %zu: name is required", l->n + 1);
+		goto fail;
+	}
+	if ((c->secret == NULL) == (c->secret_file == NULL)) {
+		snprintf(why, wl, "entry %zu: give exactly one of %s and %s_file", l->n + 1, sec,
+			 sec);
+		goto fail;
+	}
+	if (o->choices != NULL && c->role == NULL) {
+		snprintf(why, wl, "entry %zu: role is required", l->n + 1);
+		goto fail;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i]->name, c->name) == 0) {
+			printable(shown, sizeof(shown), c->name, strlen(c->name));
+			snprintf(why, wl, "entry %zu: name '%s' is used twice", l->n + 1, shown);
+			goto fail;
+		}
+	}
+	struct prism_config_cred **v = realloc(l->v, (l->n + 2) * sizeof(*v));
+	if (v == NULL) {
+		cred_free(c);
+		return PRISM_ENOMEM;
+	}
+	l->v = v;
+	v[l->n++] = c;
+	v[l->n] = NULL;
+	return 0;
+fail:
+	cred_free(c);
+	return PRISM_ECONFIG;
+}
+
+static void creds_commit(struct prism_config *cfg, const struct opt *o, struct creds *l)
+{
+	struct prism_config_cred ***f = field(cfg, o);
+
+	creds_free(*f);
+	*f = l->v;
+}
+
+/** Set one key of an entry; @p key is "name", the secret, "<secret>_file" or "role". */
+static int cred_set(const struct opt *o, struct prism_config_cred *c, const char *key,
+		    size_t kl, const char *val, size_t vl, char *why, size_t wl)
+{
+	char sec[32], file[40], shown[64];
+	char **slot = NULL;
+
+	secret_name(o, sec, sizeof(sec));
+	snprintf(file, sizeof(file), "%s_file", sec);
+	if (kl == 4 && memcmp(key, "name", 4) == 0)
+		slot = &c->name;
+	else if (kl == strlen(sec) && memcmp(key, sec, kl) == 0)
+		slot = &c->secret;
+	else if (kl == strlen(file) && memcmp(key, file, kl) == 0)
+		slot = &c->secret_file;
+	else if (o->choices != NULL && kl == 4 && memcmp(key, "role", 4) == 0)
+		slot = &c->role;
+	if (slot == NULL) {
+		printable(shown, sizeof(shown), key, kl);
+		snprintf(why, wl, "unknown key '%s'", shown);
+		return PRISM_ECONFIG;
+	}
+	if (*slot != NULL) {
+		printable(shown, sizeof(shown), key, kl);
+		snprintf(why, wl, "duplicate key '%s'", shown);
+		return PRISM_ECONFIG;
+	}
+	if (vl == 0 || memchr(val, '\0', vl) != NULL) {
+		printable(shown, sizeof(shown), key, kl);
+		snprintf(why, wl, "'%s' must be a non-empty string", shown);
+		return PRISM_ECONFIG;
+	}
+	if (slot == &c->role) {
+		const char *r = find_choice(o->choices, val, vl);
+		if (r == NULL) {
+			choices_text(o->choices, shown, sizeof(shown));
+			snprintf(why, wl, "role must be one of %s", shown);
+			return PRISM_ECONFIG;
+		}
+		val = r;
+		vl = strlen(r);
+	}
+	*slot = strndup(val, vl);
+	return *slot ? 0 : PRISM_ENOMEM;
+}
+
+/** Environment form: "name:secret,name:secret" (secrets from files need the YAML form). */
+static int creds_from_text(struct prism_config *cfg, const struct opt *o, const char *s,
+			   size_t n, char *why, size_t wl)
+{
+	struct creds l = {0};
+	char sec[32];
+	size_t i = 0;
+	int rc = 0;
+
+	secret_name(o, sec, sizeof(sec));
+	while (i < n && rc == 0) {
+		size_t j = i;
+		while (j < n && s[j] != ',')
+			j++;
+		const char *colon = memchr(s + i, ':', j - i);
+		struct prism_config_cred *c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			rc = PRISM_ENOMEM;
+			break;
+		}
+		if (colon == NULL) {
+			cred_free(c);
+			snprintf(why, wl, "entry %zu: must be name:%s", l.n + 1, sec);
+			rc = PRISM_ECONFIG;
+			break;
+		}
+		rc = cred_set(o, c, "name", 4, s + i, (size_t)(colon - (s + i)), why, wl);
+		if (rc == 0)
+			rc = cred_set(o, c, sec, strlen(sec), colon + 1,
+				      (size_t)(s + j - colon - 1), why, wl);
+		if (rc != 0)
+			cred_free(c);
+		else
+			rc = creds_add(&l, o, c, why, wl);
+		i = j + 1;
+	}
+	if (rc != 0) {
+		creds_free(l.v);
+		return rc;
+	}
+	creds_commit(cfg, o, &l);
+	return 0;
 }
 
 /* ---- setting one option from text ---- */
@@ -537,7 +748,8 @@ static int set_text(struct prism_config *cfg, const struct opt *o, const char *s
 			break;
 		return store_str(f, val, strlen(val));
 	case OPT_LIST:
-		return list_from_text(cfg, o, s, n, why, wl);
+	case OPT_STRS: return list_from_text(cfg, o, s, n, why, wl);
+	case OPT_CREDS: return creds_from_text(cfg, o, s, n, why, wl);
 	}
 	type_reason(o, why, wl);
 	return PRISM_ECONFIG;
@@ -614,7 +826,7 @@ static bool is_section(const char *sec, size_t sl)
 static int set_list_node(struct ctx *c, int idx, yaml_document_t *doc, yaml_node_t *seq)
 {
 	const struct opt *o = &opts[idx];
-	struct list l = { 0 };
+	struct list l = {0};
 	char why[WHY_MAX];
 	int rc;
 
@@ -643,6 +855,73 @@ static int set_list_node(struct ctx *c, int idx, yaml_document_t *doc, yaml_node
 	return 0;
 }
 
+/** One {name, secret | secret_file[, role]} mapping. */
+static int cred_node(struct ctx *c, const struct opt *o, yaml_document_t *doc, yaml_node_t *m,
+		     struct creds *l)
+{
+	char why[WHY_MAX];
+	int rc = 0;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		type_reason(o, why, sizeof(why));
+		return fail(c, PRISM_ECONFIG, "%s: %s (line %zu)", o->key, why, node_line(m));
+	}
+	struct prism_config_cred *cr = calloc(1, sizeof(*cr));
+	if (cr == NULL)
+		return nomem(c);
+	size_t line = node_line(m);
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		line = node_line(k);
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE || is_null(v)) {
+			snprintf(why, sizeof(why), "entry %zu: keys and values must be strings",
+				 l->n + 1);
+			rc = PRISM_ECONFIG;
+			break;
+		}
+		rc = cred_set(o, cr, (const char *)k->data.scalar.value, k->data.scalar.length,
+			      (const char *)v->data.scalar.value, v->data.scalar.length, why,
+			      sizeof(why));
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) {
+		cred_free(cr);
+	} else {
+		line = node_line(m);
+		rc = creds_add(l, o, cr, why, sizeof(why));
+	}
+	if (rc == PRISM_ENOMEM)
+		return nomem(c);
+	if (rc != 0)
+		return fail(c, rc, "%s: %s (line %zu)", o->key, why, line);
+	return 0;
+}
+
+static int set_creds_node(struct ctx *c, int idx, yaml_document_t *doc, yaml_node_t *seq)
+{
+	const struct opt *o = &opts[idx];
+	struct creds l = {0};
+	char why[WHY_MAX];
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		type_reason(o, why, sizeof(why));
+		return fail(c, PRISM_ECONFIG, "%s: %s (line %zu)", o->key, why, node_line(seq));
+	}
+	for (yaml_node_item_t *it = seq->data.sequence.items.start;
+	     it < seq->data.sequence.items.top; it++) {
+		int rc = cred_node(c, o, doc, yaml_document_get_node(doc, *it), &l);
+		if (rc != 0) {
+			creds_free(l.v);
+			return rc;
+		}
+	}
+	creds_commit(c->cfg, o, &l);
+	return 0;
+}
+
 static int set_node(struct ctx *c, int idx, yaml_document_t *doc, yaml_node_t *v)
 {
 	const struct opt *o = &opts[idx];
@@ -652,14 +931,31 @@ static int set_node(struct ctx *c, int idx, yaml_document_t *doc, yaml_node_t *v
 	c->src[idx] = node_line(v);
 	if (is_null(v))
 		return 0; /* "key:" with no value keeps the default */
-	if (o->type == OPT_LIST && v->type == YAML_SEQUENCE_NODE)
+	if ((o->type == OPT_LIST || o->type == OPT_STRS) && v->type == YAML_SEQUENCE_NODE)
 		return set_list_node(c, idx, doc, v);
+	if (o->type == OPT_CREDS)
+		return set_creds_node(c, idx, doc, v);
+	if (o->type == OPT_STRS && v->type == YAML_SCALAR_NODE) {
+		/* one string is a list of one (no comma splitting in YAML) */
+		struct list l = {0};
+		rc = list_add(&l, o, (const char *)v->data.scalar.value, v->data.scalar.length,
+			      why, sizeof(why));
+		if (rc == 0)
+			rc = list_commit(c->cfg, o, &l, why, sizeof(why));
+		else
+			strv_free(l.v);
+		if (rc == PRISM_ENOMEM)
+			return nomem(c);
+		if (rc != 0)
+			return fail(c, rc, "%s: %s (line %zu)", o->key, why, node_line(v));
+		return 0;
+	}
 	if (o->type == OPT_LIST || v->type != YAML_SCALAR_NODE) {
 		type_reason(o, why, sizeof(why));
 		return fail(c, PRISM_ECONFIG, "%s: %s (line %zu)", o->key, why, node_line(v));
 	}
-	rc = set_text(c->cfg, o, (const char *)v->data.scalar.value, v->data.scalar.length,
-		      false, why, sizeof(why));
+	rc = set_text(c->cfg, o, (const char *)v->data.scalar.value, v->data.scalar.length, false,
+		      why, sizeof(why));
 	if (rc == PRISM_ENOMEM)
 		return nomem(c);
 	if (rc != 0)
@@ -723,8 +1019,8 @@ static int walk_root(struct ctx *c, yaml_document_t *doc)
 		int rc;
 
 		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, PRISM_ECONFIG, "section names must be plain names (line %zu)",
-				    node_line(k));
+			return fail(c, PRISM_ECONFIG,
+				    "section names must be plain names (line %zu)", node_line(k));
 		if (!is_section((const char *)k->data.scalar.value, k->data.scalar.length)) {
 			printable(shown, sizeof(shown), (const char *)k->data.scalar.value,
 				  k->data.scalar.length);
@@ -765,22 +1061,53 @@ static int yaml_fail(struct ctx *c, const yaml_parser_t *p, const char *yaml, si
 	return fail(c, PRISM_ECONFIG, "yaml: %s (line %zu, column %zu)", problem, line, col);
 }
 
-/** A second document in the stream would be silently ignored: refuse it. */
-static int check_one_document(struct ctx *c, yaml_parser_t *p, const char *yaml, size_t len)
-{
-	yaml_document_t next;
-	yaml_node_t *root;
-	size_t line;
+/*
+ * First pass over the event stream, before libyaml builds the document: refuses a second
+ * document (yaml_parser_load would silently ignore it) and nesting deeper than any config
+ * needs. The depth limit matters because libyaml's scanner does work quadratic in the flow
+ * nesting depth ("[[[[...", a minute for a few hundred kilobytes); stopping early bounds it.
+ */
+#define MAX_DEPTH 16
 
-	if (!yaml_parser_load(p, &next))
-		return yaml_fail(c, p, yaml, len);
-	root = yaml_document_get_root_node(&next);
-	line = root != NULL ? node_line(root) : 0;
-	yaml_document_delete(&next);
-	if (root != NULL)
-		return fail(c, PRISM_ECONFIG,
-			    "yaml: only one document is allowed (line %zu)", line);
-	return 0;
+static int check_stream(struct ctx *c, const char *yaml, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, docs = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return nomem(c);
+	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = yaml_fail(c, &p, yaml, len);
+			break;
+		}
+		yaml_event_type_t type = ev.type;
+		size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+			rc = fail(c, PRISM_ECONFIG,
+				  "yaml: only one document is allowed (line %zu)", line);
+			break;
+		}
+		if (type == YAML_MAPPING_START_EVENT || type == YAML_SEQUENCE_START_EVENT) {
+			if (++depth > MAX_DEPTH) {
+				rc = fail(c, PRISM_ECONFIG,
+					  "yaml: nested more than %d levels deep (line %zu, "
+					  "column %zu)",
+					  MAX_DEPTH, line, col);
+				break;
+			}
+		} else if (type == YAML_MAPPING_END_EVENT || type == YAML_SEQUENCE_END_EVENT) {
+			depth--;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
 }
 
 static int load_yaml(struct ctx *c, const char *yaml, size_t len)
@@ -791,6 +1118,9 @@ static int load_yaml(struct ctx *c, const char *yaml, size_t len)
 
 	if (len == 0)
 		return 0;
+	rc = check_stream(c, yaml, len);
+	if (rc != 0)
+		return rc;
 	if (!yaml_parser_initialize(&p))
 		return nomem(c);
 	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
@@ -799,11 +1129,7 @@ static int load_yaml(struct ctx *c, const char *yaml, size_t len)
 		yaml_parser_delete(&p);
 		return rc;
 	}
-	rc = 0;
-	if (yaml_document_get_root_node(&doc) != NULL)
-		rc = check_one_document(c, &p, yaml, len);
-	if (rc == 0)
-		rc = walk_root(c, &doc);
+	rc = walk_root(c, &doc);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
 	return rc;
@@ -879,12 +1205,33 @@ static int validate(struct ctx *c)
 				"cannot be combined with powerdns.api_key");
 	if (cfg->powerdns_enabled && cfg->powerdns_api_key == NULL &&
 	    cfg->powerdns_api_key_file == NULL)
-		return fail(c, PRISM_ECONFIG, "powerdns.api_key: required when powerdns.enabled "
+		return fail(c, PRISM_ECONFIG,
+			    "powerdns.api_key: required when powerdns.enabled "
 			    "is true (or set powerdns.api_key_file)");
+	if (cfg->server_host == NULL || cfg->server_host[0] == NULL)
+		return fail_opt(c, IDX_server_host, "must name at least one address");
+	for (char **h = cfg->server_host; *h != NULL; h++) {
+		unsigned char buf[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, *h, buf) != 1 && inet_pton(AF_INET6, *h, buf) != 1) {
+			char why[WHY_MAX], shown[64];
+			printable(shown, sizeof(shown), *h, strlen(*h));
+			snprintf(why, sizeof(why), "'%s' is not an IPv4 or IPv6 address", shown);
+			return fail_opt(c, IDX_server_host, why);
+		}
+	}
+	size_t nhosts = 0;
+	while (cfg->server_host[nhosts] != NULL)
+		nhosts++;
+	if (nhosts > 16)
+		return fail_opt(c, IDX_server_host, "at most 16 addresses");
+	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
+		for (char *p = *r; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
 	if (cfg->server_tcp_port == cfg->server_api_port) {
 		/* blame the one the user set; api_port when both were set */
 		if (c->src[IDX_server_api_port] == SRC_DEFAULT)
-			return fail_opt(c, IDX_server_tcp_port, "must differ from server.api_port");
+			return fail_opt(c, IDX_server_tcp_port,
+					"must differ from server.api_port");
 		return fail_opt(c, IDX_server_api_port, "must differ from server.tcp_port");
 	}
 	return 0;
@@ -895,7 +1242,7 @@ static int validate(struct ctx *c)
 int prism_config_parse(const char *yaml, size_t len, const char *const *envp,
 		       struct prism_config **out, char *err, size_t errlen)
 {
-	struct ctx c = { .err = err, .errlen = errlen };
+	struct ctx c = {.err = err, .errlen = errlen};
 	int rc;
 
 	if (err != NULL && errlen > 0)
@@ -938,8 +1285,10 @@ void prism_config_free(struct prism_config *cfg)
 		void *f = field(cfg, &opts[i]);
 		if (opts[i].type == OPT_STR || opts[i].type == OPT_ENUM)
 			free(*(char **)f);
-		else if (opts[i].type == OPT_LIST)
+		else if (opts[i].type == OPT_LIST || opts[i].type == OPT_STRS)
 			strv_free(*(char ***)f);
+		else if (opts[i].type == OPT_CREDS)
+			creds_free(*(struct prism_config_cred ***)f);
 	}
 	free(cfg);
 }

@@ -12,10 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * A named credential from a list like auth.tokens: [{name, token | token_file}]. Exactly one
+ * of @c secret (given inline) and @c secret_file is set; the daemon reads the file.
+ */
+struct prism_config_cred {
+	char *name;
+	char *secret;
+	char *secret_file;
+	char *role;                 /**< for lists with roles; NULL otherwise */
+};
+
 /** One parsed configuration. Plain value struct; strings are owned by it. */
 struct prism_config {
 	/* server: */
-	char *server_host;          /**< "0.0.0.0"; listen address of agent and API ports */
+	char **server_host;         /**< NULL-terminated IP literals, default {"0.0.0.0"}; a
+	                             *   single string or a list ("::" serves IPv4 and IPv6) */
 	uint16_t server_tcp_port;   /**< 8080, 1–65535 */
 	uint16_t server_api_port;   /**< 8081, 1–65535 */
 	uint32_t server_max_connections; /**< 1000, 1–1000000 */
@@ -24,7 +36,7 @@ struct prism_config {
 	char *server_instance;      /**< instance name in ownership comments; default "prism" */
 	/* database: */
 	char *database_path;        /**< "./prism.db" */
-	uint32_t database_connection_pool_size; /**< accepted for seed compatibility (20), unused */
+	uint32_t database_connection_pool_size; /**< seed compatibility (20, 1–1000), unused */
 	char *database_synchronous; /**< "normal" | "full", default "normal" */
 	/* heartbeat: */
 	uint32_t heartbeat_interval;           /**< 60 s, 1–86400 */
@@ -34,23 +46,30 @@ struct prism_config {
 	uint32_t heartbeat_cleanup_after_days; /**< 30, 0–3650 (0 = never) */
 	char *heartbeat_offline_dns;           /**< "keep" | "remove", default "keep" */
 	/* logging: */
-	char *logging_level;        /**< "debug" | "info" | "warning" | "error" (any case), "info" */
+	char *logging_level;        /**< "debug" | "info" | "warning" | "error" | "critical",
+	                             *   default "info"; input in any case, "warn" = "warning";
+	                             *   stored lower-case */
 	char *logging_file;         /**< NULL = stderr */
-	uint64_t logging_max_size;  /**< accepted for seed compatibility */
-	uint32_t logging_backup_count; /**< accepted for seed compatibility */
+	uint64_t logging_max_size;  /**< seed compatibility (104857600, 0–2^63-1), unused */
+	uint32_t logging_backup_count; /**< seed compatibility (5, 0–1000), unused */
 	/* powerdns: */
 	bool powerdns_enabled;      /**< false; env PRISM_POWERDNS_ENABLED */
 	char *powerdns_api_url;     /**< "http://127.0.0.1:8053/api/v1"; env PRISM_POWERDNS_API_URL */
-	char *powerdns_api_key;     /**< env PRISM_POWERDNS_API_KEY */
-	char *powerdns_api_key_file;/**< alternative to api_key: read by the daemon */
+	char *powerdns_api_key;     /**< NULL = unset; env PRISM_POWERDNS_API_KEY */
+	char *powerdns_api_key_file;/**< alternative to api_key (not both): read by the daemon */
 	char *powerdns_server_id;   /**< "localhost" */
 	char *powerdns_default_zone;/**< normalised, trailing dot: "managed.prism.local." */
 	uint32_t powerdns_default_ttl; /**< 300, 1–2147483647; env PRISM_POWERDNS_DEFAULT_TTL */
 	double powerdns_timeout;    /**< seconds, 5, 0.1–600 */
 	uint32_t powerdns_retry_attempts; /**< 3, 0–100 (attempts before backing off longer) */
 	double powerdns_retry_delay;/**< seconds, 1, 0.01–3600 (first backoff step) */
-	char **powerdns_record_types; /**< NULL-terminated; default {"A","AAAA"} */
+	char **powerdns_record_types; /**< NULL-terminated, non-empty, each "A" or "AAAA"
+	                               *   (input in any case); default {"A","AAAA"} */
 	bool powerdns_auto_ptr;     /**< false */
+	/* auth: */
+	bool auth_required;         /**< true: registrations need a valid token */
+	struct prism_config_cred **auth_tokens; /**< NULL-terminated, or NULL for none */
+	char **auth_reserved_names; /**< lower-cased hostnames agents may not claim; may be NULL */
 };
 
 /**
@@ -58,6 +77,15 @@ struct prism_config {
  * overrides (PRISM_<SECTION>_<KEY>, e.g. PRISM_POWERDNS_API_URL, PRISM_SERVER_TCP_PORT) are
  * applied after the file and validated like file values. Unknown keys are errors naming the
  * key and line ("unknown key 'powerdns.apiurl' (line 12)").
+ *
+ * Values: a key with no value (null) or a section with no keys keeps the defaults; an empty
+ * string unsets an option without a default (api_key, api_key_file, logging.file) and is an
+ * error for the others. Integers are decimal digits only; booleans are true/false/yes/no/
+ * on/off in any case (the environment also takes 1/0); lists are YAML sequences, or
+ * comma-separated in the environment ("A,AAAA"). Unknown PRISM_* variables are ignored.
+ * After file and environment: default_zone is normalised, api_url must be http(s)://,
+ * enabled needs api_key or api_key_file (not both), tcp_port and api_port must differ.
+ * Only one YAML document, nested at most 16 levels deep, is accepted.
  *
  * @param yaml   text, need not be NUL-terminated; len 0 = empty file = all defaults
  * @param envp   NULL-terminated "KEY=VALUE" array, or NULL for none
@@ -79,9 +107,10 @@ void prism_config_free(struct prism_config *cfg);
 /** Description of one option, for --help style listings and docs. */
 struct prism_config_opt_info {
 	const char *key;     /**< "powerdns.api_url" */
-	const char *type;    /**< "string", "int", "bool", "float", "list" */
+	const char *type;    /**< "string", "int", "bool", "float", "list", "enum", "strings",
+	                      *   "credentials" */
 	const char *def;     /**< default as text, "" if none */
-	const char *env;     /**< environment override name */
+	const char *env;     /**< environment override name: "PRISM_" + upper(key), '.' → '_' */
 	const char *help;    /**< one line */
 };
 

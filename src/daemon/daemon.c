@@ -10,7 +10,9 @@
 #include "core/error.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "core/token.h"
 #include "engine/engine.h"
+#include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
 #include "store/store.h"
@@ -29,6 +31,11 @@ struct daemon {
 	struct prism_target *target;
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
+	struct prism_liveness *liveness;
+	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
+	const char **reserved;          /* hostnames agents may not claim */
+	size_t nreserved;
+	char apex[PRISM_DNAME_MAX + 1];
 	char *api_key;     /* from api_key or api_key_file */
 	char ns1[PRISM_DNAME_MAX + 8];
 	const char *nameservers[2];
@@ -73,6 +80,8 @@ static void shutdown_daemon(struct daemon *d)
 	/* reverse order of start: sources, engine, targets, then the writer drains */
 	prism_agent_server_stop(d->agent);
 	d->agent = NULL;
+	prism_liveness_stop(d->liveness);
+	d->liveness = NULL;
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	if (d->target != NULL)
@@ -139,15 +148,99 @@ static int start_dns(struct daemon *d)
 	return rc;
 }
 
+/* Agent tokens from the config: hashed at once, clear text never kept. */
+static int load_tokens(struct daemon *d)
+{
+	d->tokens = prism_token_set_new();
+	if (d->tokens == NULL)
+		return PRISM_ENOMEM;
+	for (struct prism_config_cred **c = d->cfg->auth_tokens; c && *c; c++) {
+		char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
+		char *secret = (*c)->secret;
+		if ((*c)->secret_file != NULL) {
+			secret = read_secret((*c)->secret_file, err, sizeof(err));
+			if (secret == NULL) {
+				prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s",
+					  (*c)->name, err);
+				return PRISM_ECONFIG;
+			}
+		}
+		int rc = prism_token_hash(secret, strlen(secret), hash);
+		if (secret != (*c)->secret)
+			free(secret);
+		if (rc == 0)
+			rc = prism_token_set_add(d->tokens, hash, (*c)->name);
+		if (rc != 0) {
+			prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", (*c)->name,
+				  rc == PRISM_ECONFLICT ? "the same token is listed twice"
+							: prism_strerror(rc));
+			return PRISM_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+/* Names agents may not claim: the operator's list and the zone apex itself. */
+static int load_reserved(struct daemon *d)
+{
+	size_t n = 0;
+	for (char **r = d->cfg->auth_reserved_names; r && *r; r++)
+		n++;
+	d->reserved = calloc(n + 1, sizeof(*d->reserved));
+	if (d->reserved == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		d->reserved[i] = d->cfg->auth_reserved_names[i];
+	snprintf(d->apex, sizeof(d->apex), "%s", d->cfg->powerdns_default_zone);
+	size_t len = strlen(d->apex);
+	if (len > 1 && d->apex[len - 1] == '.')
+		d->apex[len - 1] = '\0';
+	d->reserved[n++] = d->apex;
+	d->nreserved = n;
+	return 0;
+}
+
+static int start_liveness(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	struct prism_liveness_opts lopts = {
+		.check_interval = cfg->heartbeat_check_interval,
+		.remove_dns = strcmp(cfg->heartbeat_offline_dns, "remove") == 0,
+		.cleanup_after_days = cfg->heartbeat_cleanup_after_days,
+		.changed_cb = changed_cb,
+		.changed_arg = d,
+	};
+	int rc = prism_liveness_start(&d->loop, d->writer, &lopts, &d->liveness);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot start the heartbeat monitor (%s)",
+			  prism_strerror(rc));
+	return rc;
+}
+
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
+	int rc = load_tokens(d);
+	if (rc == 0)
+		rc = load_reserved(d);
+	if (rc != 0)
+		return rc;
+	size_t nhosts = 0;
+	while (cfg->server_host[nhosts] != NULL)
+		nhosts++;
 	struct prism_agent_server_opts aopts = {
-		.host = cfg->server_host,
+		.hosts = (const char *const *)cfg->server_host,
+		.nhosts = nhosts,
 		.port = cfg->server_tcp_port,
 		.max_connections = cfg->server_max_connections,
 		.idle_timeout = cfg->server_idle_timeout,
 		.frame_timeout = cfg->server_frame_timeout,
+		.offline_after = cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
+				 cfg->heartbeat_grace_period,
+		.auth_required = cfg->auth_required,
+		.tokens = d->tokens,
+		.reserved = d->reserved,
+		.nreserved = d->nreserved,
 		.writer = d->writer,
 		.dns = {
 			.target = cfg->powerdns_enabled ? TARGET_NAME : NULL,
@@ -158,9 +251,12 @@ static int start_agent(struct daemon *d)
 		.changed_arg = d,
 	};
 	char err[512] = "";
-	int rc = prism_agent_server_start(&d->loop, &aopts, &d->agent, err, sizeof(err));
+	rc = prism_agent_server_start(&d->loop, &aopts, &d->agent, err, sizeof(err));
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "%s", err);
+	else if (!cfg->auth_required)
+		prism_log(PRISM_LOG_WARNING, TAG, "auth.required is false: agents without a "
+			  "token are accepted");
 	return rc;
 }
 
@@ -186,13 +282,14 @@ static int start(struct daemon *d)
 	}
 	if (cfg->powerdns_enabled && (rc = start_dns(d)) != 0)
 		return rc;
-	if ((rc = start_agent(d)) != 0)
+	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0)
 		return rc;
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	prism_log(PRISM_LOG_INFO, TAG,
-		  "prismd %s ready: agents on %s port %u, registry %s, DNS %s%s%s", PRISM_VERSION,
-		  cfg->server_host, cfg->server_tcp_port, cfg->database_path,
+		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS %s%s%s",
+		  PRISM_VERSION, cfg->server_host[0], cfg->server_host[1] ? " (and more)" : "",
+		  cfg->server_tcp_port, cfg->database_path,
 		  cfg->powerdns_enabled ? "PowerDNS " : "disabled",
 		  cfg->powerdns_enabled ? cfg->powerdns_api_url : "",
 		  cfg->powerdns_enabled ? "" : " (powerdns.enabled is false)");
@@ -223,6 +320,8 @@ int prism_daemon_run(const struct prism_config *cfg)
 	if (uv_loop_close(&d.loop) != 0)
 		prism_log(PRISM_LOG_WARNING, TAG, "loop closed with handles still open");
 	store_api->close(d.store);
+	prism_token_set_free(d.tokens);
+	free(d.reserved);
 	free(d.api_key);
 	curl_global_cleanup();
 	return d.exit_code;

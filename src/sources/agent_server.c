@@ -2,18 +2,22 @@
 /*
  * Agent TCP server.
  *
- * Each connection owns a frame reader, one timer (idle timeout and started-frame deadline)
- * and processes its frames strictly in order: while a registration waits for its commit
- * the following frames stay buffered, so responses go out in request order. Reads go into
- * the reader's free room only (alloc_cb never offers more than the buffering limit allows),
- * which gives natural backpressure instead of dropping bytes.
+ * Pipelining with ordered answers: every request frame gets a slot in its connection's
+ * answer queue, in arrival order. Validation errors fill their slot at once; registrations
+ * fill theirs when the store writer has committed them. The queue is flushed from its head
+ * only, so answers leave in request order however the work completes. Up to MAX_INFLIGHT
+ * registrations per connection are in flight; beyond that frames wait in the buffer.
+ *
+ * Reads go into the reader's free room only (alloc_cb never offers more than the buffering
+ * limit allows: one frame before a valid token, 1 MiB after), which gives TCP backpressure
+ * instead of dropped bytes.
  *
  * Lifetime: a connection holds a reference for its TCP handle, one for its timer and one
- * per store job in flight; it is freed when the last is dropped (STYLE.md rule 11).
+ * per store job in flight; it is freed when the last is dropped (STYLE.md rule 11). The
+ * server is freed when its listeners are closed and its last connection is gone.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,19 @@
 
 #define TAG "agent"
 #define READ_CHUNK 65536u
+#define MAX_INFLIGHT 128u
+#define MAX_LISTENERS 16u
+
+/* One answer in a connection's ordered queue; also the write request once sent. */
+struct slot {
+	uv_write_t req;
+	struct slot *next;
+	struct conn *c;
+	uint8_t *frame;
+	size_t len;
+	bool ready;
+	bool close_after;
+};
 
 struct conn {
 	uv_tcp_t tcp;
@@ -35,59 +52,50 @@ struct conn {
 	struct prism_agent_server *srv;
 	struct prism_frame_reader rd;
 	struct conn *prev, *next; /* server's list, for stop */
+	struct slot *head, *tail; /* answers not yet written, in request order */
 	char ip[INET6_ADDRSTRLEN];
+	unsigned inflight;        /* registrations waiting for their commit */
+	unsigned refs;
 	bool ipv6;
-	bool counted;    /* counts against max_connections */
-	bool busy;       /* a registration is waiting for its commit */
+	bool counted;   /* counts against max_connections */
 	bool closing;
 	bool reading;
-	bool drain;      /* answer what is queued, then close */
-	bool eof;        /* the peer finished sending */
-	bool shutting;   /* uv_shutdown in progress */
-	uint64_t last_rx;      /* loop ms */
-	uint64_t frame_start;  /* loop ms when the current partial frame began, 0 = none */
-	unsigned refs;
+	bool drain;     /* a final answer is queued: read and process nothing more */
+	bool eof;       /* the peer finished sending */
+	bool shutting;  /* uv_shutdown in progress */
+	bool authed;    /* a valid token was seen: full buffering allowed */
+	uint64_t last_rx;     /* loop ms */
+	uint64_t frame_start; /* loop ms when the current partial frame began, 0 = none */
 };
 
 struct prism_agent_server {
 	uv_loop_t *loop;
-	uv_tcp_t listener;
-	unsigned refs; /* the listener + one per connection not yet freed */
+	uv_tcp_t *listeners[MAX_LISTENERS];
+	size_t nlisteners;
+	unsigned refs; /* listeners + connections not yet freed */
 	struct prism_agent_server_opts opts;
 	struct conn *conns;
 	uint8_t rxbuf[READ_CHUNK];
 	bool rx_busy;
-	struct prism_agent_server_stats stats;
 	bool stopping;
+	struct prism_agent_server_stats stats;
 };
 
 struct reg_job {
 	struct prism_store_job job;
 	struct conn *c;
+	struct slot *slot;
 	struct prism_host_reg reg;
 	char hostname[PRISM_HOSTNAME_MAX + 1];
 	char ip[INET6_ADDRSTRLEN];
+	char owner[PRISM_TOKEN_HASH_LEN + 1];
 	struct prism_host_reg_out out;
-};
-
-struct write_req {
-	uv_write_t req;
-	struct conn *c;
-	bool close_after;
-	size_t len;
-	uint8_t data[];
 };
 
 static void conn_process(struct conn *c);
 static void conn_arm_timer(struct conn *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
-
-static void server_unref(struct prism_agent_server *s)
-{
-	if (--s->refs == 0)
-		free(s);
-}
 
 static int64_t now_usec(void)
 {
@@ -96,11 +104,28 @@ static int64_t now_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void server_unref(struct prism_agent_server *s)
+{
+	if (--s->refs == 0)
+		free(s);
+}
+
+static void slot_free(struct slot *sl)
+{
+	free(sl->frame);
+	free(sl);
+}
+
 static void conn_unref(struct conn *c)
 {
 	if (--c->refs > 0)
 		return;
 	struct prism_agent_server *s = c->srv;
+	while (c->head != NULL) {
+		struct slot *sl = c->head;
+		c->head = sl->next;
+		slot_free(sl);
+	}
 	prism_frame_reader_deinit(&c->rd);
 	free(c);
 	server_unref(s);
@@ -129,64 +154,287 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed_cb);
 }
 
+/* ---- ordered answers ---- */
+
+static struct slot *slot_new(struct conn *c)
+{
+	struct slot *sl = calloc(1, sizeof(*sl));
+	if (sl == NULL)
+		return NULL;
+	sl->c = c;
+	if (c->tail)
+		c->tail->next = sl;
+	else
+		c->head = sl;
+	c->tail = sl;
+	return sl;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
-	struct write_req *w = (struct write_req *)req;
-	struct conn *c = w->c;
-	bool close_after = w->close_after;
-	free(w);
+	struct slot *sl = (struct slot *)req;
+	struct conn *c = sl->c;
+	bool close_after = sl->close_after;
+	slot_free(sl);
 	if (c->closing)
 		return;
-	if (status < 0) {
-		conn_close(c);
-		return;
-	}
-	if (close_after)
+	if (status < 0 || close_after)
 		conn_close(c);
 }
 
-/* Queue one already framed response. Takes ownership of @p frame. */
-static void conn_send(struct conn *c, uint8_t *frame, size_t len, bool close_after)
+/* Write every answer that is ready at the head of the queue. */
+static void conn_flush(struct conn *c)
 {
-	struct write_req *w = malloc(sizeof(*w) + len);
-	if (w == NULL) {
-		free(frame);
-		conn_close(c);
-		return;
-	}
-	memcpy(w->data, frame, len);
-	free(frame);
-	w->c = c;
-	w->close_after = close_after;
-	w->len = len;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
-		free(w);
-		conn_close(c);
+	while (!c->closing && c->head != NULL && c->head->ready) {
+		struct slot *sl = c->head;
+		c->head = sl->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		uv_buf_t buf = uv_buf_init((char *)sl->frame, (unsigned)sl->len);
+		if (uv_write(&sl->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
+			slot_free(sl);
+			conn_close(c);
+			return;
+		}
 	}
 }
 
-static void conn_respond(struct conn *c, const struct prism_agent_resp *resp, bool close_after)
+/* Encode an answer into its slot. */
+static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_resp *resp,
+		      bool close_after)
 {
-	uint8_t *frame;
-	size_t len;
 	struct prism_agent_resp r = *resp;
 	r.now_usec = now_usec();
-	if (prism_agent_resp_encode(&r, &frame, &len) != 0) {
-		conn_close(c);
-		return;
+	if (prism_agent_resp_encode(&r, &sl->frame, &sl->len) != 0) {
+		sl->frame = NULL;
+		sl->len = 0;
+		close_after = true; /* cannot answer: end the connection at this point */
 	}
 	if (!resp->success)
 		c->srv->stats.errors++;
-	conn_send(c, frame, len, close_after);
+	sl->ready = true;
+	sl->close_after = close_after;
 }
 
-static void conn_error(struct conn *c, const char *message, const char *code, bool close_after)
+/* Queue an immediate error answer; @p final ends the connection after it. */
+static void conn_error(struct conn *c, const char *message, const char *code, bool final)
 {
+	struct slot *sl = slot_new(c);
+	if (sl == NULL) {
+		conn_close(c);
+		return;
+	}
 	struct prism_agent_resp r = { .success = false, .message = message, .code = code };
-	conn_respond(c, &r, close_after);
-	if (close_after)
+	slot_fill(c, sl, &r, final);
+	if (final)
 		c->drain = true;
+}
+
+/* ---- registration ---- */
+
+static int reg_run(struct prism_store *s, const struct prism_store_api *api,
+		   struct prism_store_job *job)
+{
+	struct reg_job *j = (struct reg_job *)job;
+	return api->host_register(s, &j->reg, &j->out);
+}
+
+static const char *const result_names[] = {
+	[PRISM_REG_NEW] = "new",
+	[PRISM_REG_IP_CHANGED] = "ip_changed",
+	[PRISM_REG_HEARTBEAT] = "heartbeat",
+	[PRISM_REG_RECONNECTED] = "reconnected",
+	[PRISM_REG_RECONNECTED_IP] = "reconnected_ip_changed",
+};
+
+static void reg_message(const struct reg_job *j, char *msg, size_t len)
+{
+	switch (j->out.result) {
+	case PRISM_REG_NEW:
+		snprintf(msg, len, "New host registered with IP %s", j->ip);
+		break;
+	case PRISM_REG_IP_CHANGED:
+		snprintf(msg, len, "IP address changed from %s to %s", j->out.old_ip, j->ip);
+		break;
+	case PRISM_REG_HEARTBEAT:
+		snprintf(msg, len, "Heartbeat updated");
+		break;
+	case PRISM_REG_RECONNECTED:
+		snprintf(msg, len, "Host reconnected");
+		break;
+	case PRISM_REG_RECONNECTED_IP:
+		snprintf(msg, len, "Host reconnected with IP change from %s to %s", j->out.old_ip,
+			 j->ip);
+		break;
+	}
+}
+
+static const char *const token_reasons[] = {
+	[PRISM_TOKEN_OK] = "ok",
+	[PRISM_TOKEN_NOT_FOUND] = "token_not_found",
+	[PRISM_TOKEN_EXPIRED] = "token_expired",
+	[PRISM_TOKEN_INACTIVE] = "token_inactive",
+};
+
+/* Turn a finished registration into its answer. */
+static void reg_answer(struct conn *c, struct reg_job *j, int err)
+{
+	struct prism_agent_server *s = c->srv;
+	char msg[320];
+	struct prism_agent_resp r = { .success = false, .message = msg, .hostname = j->hostname };
+	if (err != 0) {
+		prism_log(PRISM_LOG_ERROR, TAG, "cannot store registration of %s (%s)",
+			  j->hostname, prism_strerror(err));
+		snprintf(msg, sizeof(msg), "Server error: registration could not be stored");
+		r.code = "store_error";
+	} else if (j->out.token != PRISM_TOKEN_OK) {
+		snprintf(msg, sizeof(msg), "Invalid authentication token: %s",
+			 token_reasons[j->out.token]);
+		r.code = "invalid_token";
+		s->stats.auth_failures++;
+	} else if (j->out.owned_by_other) {
+		snprintf(msg, sizeof(msg), "Hostname '%s' is registered to another client",
+			 j->hostname);
+		r.code = "hostname_owned";
+		s->stats.auth_failures++;
+	} else {
+		reg_message(j, msg, sizeof(msg));
+		r.success = true;
+		r.result = result_names[j->out.result];
+		r.ip = j->ip;
+		r.fqdn = j->out.fqdn[0] ? j->out.fqdn : NULL;
+		s->stats.registrations++;
+		s->stats.results[j->out.result]++;
+		if (j->reg.owner != NULL && !c->authed) {
+			/* a valid token: this client may now pipeline up to the full buffer */
+			c->authed = true;
+			prism_frame_reader_set_limit(&c->rd, PRISM_FRAME_BUF_MAX);
+		}
+	}
+	slot_fill(c, j->slot, &r, false);
+}
+
+static void reg_done(struct prism_store_job *job, int err)
+{
+	struct reg_job *j = (struct reg_job *)job;
+	struct conn *c = j->c;
+	struct prism_agent_server *s = c->srv;
+	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other;
+	if (ok && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
+		s->opts.changed_cb(s->opts.changed_arg);
+	if (ok && j->out.result != PRISM_REG_HEARTBEAT && prism_log_enabled(PRISM_LOG_INFO))
+		prism_log(PRISM_LOG_INFO, TAG, "host %s from %s: %s", j->hostname, j->ip,
+			  result_names[j->out.result]);
+	c->inflight--;
+	if (c->closing) {
+		/* the slot stays on the queue and is freed with the connection */
+		j->slot->ready = true;
+	} else {
+		reg_answer(c, j, err);
+		conn_process(c);
+	}
+	free(j);
+	conn_unref(c);
+}
+
+static bool reserved(const struct prism_agent_server *s, const char *hostname)
+{
+	for (size_t i = 0; i < s->opts.nreserved; i++)
+		if (strcmp(s->opts.reserved[i], hostname) == 0)
+			return true;
+	/* ns, ns1, ns2, …: the zone's name server names */
+	if (hostname[0] == 'n' && hostname[1] == 's') {
+		const char *p = hostname + 2;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '\0')
+			return true;
+	}
+	return false;
+}
+
+/* Authentication before any work: fills @p j's owner or queues the error answer. */
+static bool authenticate(struct conn *c, const struct prism_agent_req *req, struct reg_job *j)
+{
+	struct prism_agent_server *s = c->srv;
+	if (!req->has_token) {
+		if (!s->opts.auth_required)
+			return true;
+		conn_error(c, "Authentication required. Please configure auth_token.",
+			   "auth_required", false);
+		s->stats.auth_failures++;
+		return false;
+	}
+	if (req->token_too_long ||
+	    prism_token_hash(req->token, strlen(req->token), j->owner) != 0) {
+		conn_error(c, "Invalid authentication token: token_not_found", "invalid_token",
+			   false);
+		s->stats.auth_failures++;
+		return false;
+	}
+	j->reg.owner = j->owner;
+	/* configured tokens are checked here; registry tokens by the store, in the job */
+	j->reg.check_token = prism_token_set_find(s->opts.tokens, j->owner) == NULL;
+	return true;
+}
+
+static void conn_register(struct conn *c, const struct prism_agent_req *req)
+{
+	struct prism_agent_server *s = c->srv;
+	if (reserved(s, req->hostname)) {
+		char msg[320];
+		snprintf(msg, sizeof(msg), "Hostname '%s' is reserved", req->hostname);
+		conn_error(c, msg, "hostname_reserved", false);
+		return;
+	}
+	struct reg_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		conn_error(c, "Server error: out of memory", "internal", true);
+		return;
+	}
+	int64_t now = now_usec() / 1000000;
+	snprintf(j->hostname, sizeof(j->hostname), "%s", req->hostname);
+	snprintf(j->ip, sizeof(j->ip), "%s", c->ip);
+	j->reg = (struct prism_host_reg){
+		.hostname = j->hostname,
+		.ip = j->ip,
+		.ipv6 = c->ipv6,
+		.now = now,
+		.expires_at = now + s->opts.offline_after,
+		.dns = s->opts.dns,
+	};
+	if (!authenticate(c, req, j)) {
+		free(j);
+		return;
+	}
+	j->slot = slot_new(c);
+	if (j->slot == NULL) {
+		free(j);
+		conn_close(c);
+		return;
+	}
+	j->c = c;
+	j->job.run = reg_run;
+	j->job.done = reg_done;
+	c->inflight++;
+	c->refs++;
+	prism_store_writer_submit(s->opts.writer, &j->job);
+}
+
+/* ---- frames ---- */
+
+static void conn_frame(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct prism_agent_req req;
+	char msg[PRISM_AGENT_ERRMSG_MAX];
+	c->srv->stats.frames++;
+	int rc = prism_agent_parse(p, len, &req, msg, sizeof(msg));
+	if (rc == PRISM_EPROTO)
+		conn_error(c, msg, "protocol_error", true);
+	else if (rc != 0)
+		conn_error(c, msg, "invalid_message", false);
+	else
+		conn_register(c, &req);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -210,6 +458,11 @@ static void conn_finish(struct conn *c)
 	req->data = c;
 	c->shutting = true;
 	c->refs++;
+	if (c->counted) {
+		/* nothing more will come: the slot is free for the next client */
+		c->counted = false;
+		c->srv->stats.active--;
+	}
 	uv_timer_stop(&c->timer);
 	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {
 		free(req);
@@ -218,126 +471,9 @@ static void conn_finish(struct conn *c)
 	}
 }
 
-/* ---- registration ---- */
-
-static int reg_run(struct prism_store *s, const struct prism_store_api *api,
-		   struct prism_store_job *job)
-{
-	struct reg_job *j = (struct reg_job *)job;
-	return api->host_register(s, &j->reg, &j->out);
-}
-
-static void reg_respond(struct conn *c, struct reg_job *j)
-{
-	char msg[256];
-	const char *result = NULL;
-	switch (j->out.result) {
-	case PRISM_REG_NEW:
-		snprintf(msg, sizeof(msg), "New host registered with IP %s", j->ip);
-		result = "new";
-		break;
-	case PRISM_REG_IP_CHANGED:
-		snprintf(msg, sizeof(msg), "IP address changed from %s to %s", j->out.old_ip, j->ip);
-		result = "ip_changed";
-		break;
-	case PRISM_REG_HEARTBEAT:
-		snprintf(msg, sizeof(msg), "Heartbeat updated");
-		result = "heartbeat";
-		break;
-	case PRISM_REG_RECONNECTED:
-		snprintf(msg, sizeof(msg), "Host reconnected");
-		result = "reconnected";
-		break;
-	case PRISM_REG_RECONNECTED_IP:
-		snprintf(msg, sizeof(msg), "Host reconnected with IP change from %s to %s",
-			 j->out.old_ip, j->ip);
-		result = "reconnected_ip_changed";
-		break;
-	}
-	struct prism_agent_resp r = {
-		.success = true,
-		.message = msg,
-		.result = result,
-		.hostname = j->hostname,
-		.ip = j->ip,
-		.fqdn = j->out.fqdn[0] ? j->out.fqdn : NULL,
-	};
-	conn_respond(c, &r, false);
-}
-
-static void reg_done(struct prism_store_job *job, int err)
-{
-	struct reg_job *j = (struct reg_job *)job;
-	struct conn *c = j->c;
-	struct prism_agent_server *s = c->srv;
-	if (err == 0 && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
-		s->opts.changed_cb(s->opts.changed_arg);
-	if (err == 0 && j->out.result != PRISM_REG_HEARTBEAT)
-		prism_log(PRISM_LOG_INFO, TAG, "host %s registered from %s (%s)", j->hostname,
-			  j->ip, j->out.result == PRISM_REG_NEW ? "new" : "changed");
-	if (!c->closing) {
-		if (err == 0) {
-			s->stats.registrations++;
-			reg_respond(c, j);
-		} else {
-			prism_log(PRISM_LOG_ERROR, TAG, "cannot store registration of %s (%s)",
-				  j->hostname, prism_strerror(err));
-			conn_error(c, "Server error: registration could not be stored",
-				   "store_error", false);
-		}
-		c->busy = false;
-		conn_process(c);
-	}
-	free(j);
-	conn_unref(c);
-}
-
-static void conn_register(struct conn *c, const struct prism_agent_req *req)
-{
-	struct reg_job *j = calloc(1, sizeof(*j));
-	if (j == NULL) {
-		conn_error(c, "Server error: out of memory", "internal", true);
-		return;
-	}
-	snprintf(j->hostname, sizeof(j->hostname), "%s", req->hostname);
-	snprintf(j->ip, sizeof(j->ip), "%s", c->ip);
-	j->c = c;
-	j->job.run = reg_run;
-	j->job.done = reg_done;
-	j->reg = (struct prism_host_reg){
-		.hostname = j->hostname,
-		.ip = j->ip,
-		.ipv6 = c->ipv6,
-		.now = now_usec() / 1000000,
-		.dns = c->srv->opts.dns,
-	};
-	c->busy = true;
-	c->refs++;
-	prism_store_writer_submit(c->srv->opts.writer, &j->job);
-}
-
-/* ---- frames ---- */
-
-static void conn_frame(struct conn *c, const uint8_t *p, size_t len)
-{
-	struct prism_agent_req req;
-	char msg[PRISM_AGENT_ERRMSG_MAX];
-	c->srv->stats.frames++;
-	int rc = prism_agent_parse(p, len, &req, msg, sizeof(msg));
-	if (rc == PRISM_EPROTO) {
-		conn_error(c, msg, "protocol_error", true);
-		return;
-	}
-	if (rc != 0) {
-		conn_error(c, msg, "invalid_message", false);
-		return;
-	}
-	conn_register(c, &req);
-}
-
 static void conn_process(struct conn *c)
 {
-	while (!c->busy && !c->closing && !c->drain) {
+	while (!c->closing && !c->drain && c->inflight < MAX_INFLIGHT) {
 		const uint8_t *p;
 		size_t len;
 		uint32_t declared = 0;
@@ -352,10 +488,12 @@ static void conn_process(struct conn *c)
 		}
 		conn_frame(c, p, len);
 	}
-	if (c->closing || c->drain || c->busy)
+	conn_flush(c);
+	if (c->closing || c->drain || c->shutting)
 		return;
 	if (c->eof) {
-		conn_finish(c);
+		if (c->inflight == 0)
+			conn_finish(c);
 		return;
 	}
 	if (!prism_frame_partial(&c->rd))
@@ -391,7 +529,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	if (buf->base == (char *)s->rxbuf)
 		s->rx_busy = false;
 	if (n == UV_ENOBUFS) {
-		/* buffer full while a registration is in flight: wait for it */
+		/* buffer full while registrations are in flight: wait for them */
 		uv_read_stop(stream);
 		c->reading = false;
 		return;
@@ -414,6 +552,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	if (prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) != 0) {
 		conn_error(c, "Protocol error: connection buffer limit exceeded", "protocol_error",
 			   true);
+		conn_flush(c);
 		return;
 	}
 	conn_process(c);
@@ -426,7 +565,7 @@ static void timer_cb(uv_timer_t *t)
 	struct conn *c = t->data;
 	if (c->closing || c->drain)
 		return;
-	if (c->busy) {
+	if (c->inflight > 0) {
 		conn_arm_timer(c); /* we are the slow party; don't blame the client */
 		return;
 	}
@@ -438,6 +577,7 @@ static void timer_cb(uv_timer_t *t)
 	if (idle || slow) {
 		c->srv->stats.timeouts++;
 		conn_error(c, "Connection timeout", idle ? "idle_timeout" : "frame_timeout", true);
+		conn_flush(c);
 		return;
 	}
 	conn_arm_timer(c);
@@ -510,6 +650,7 @@ static void on_connection(uv_stream_t *l, int status)
 	if (s->stats.active >= s->opts.max_connections) {
 		s->stats.rejected_capacity++;
 		conn_error(c, "Server at capacity", "capacity", true);
+		conn_flush(c);
 		return;
 	}
 	s->stats.accepted++;
@@ -525,46 +666,61 @@ static void on_connection(uv_stream_t *l, int status)
 
 static void listener_closed_cb(uv_handle_t *h)
 {
-	server_unref(h->data);
+	struct prism_agent_server *s = h->data;
+	free(h);
+	server_unref(s);
 }
 
-static int parse_listen(const char *host, uint16_t port, struct sockaddr_storage *ss)
+static int listen_one(struct prism_agent_server *s, const char *host, char *err,
+		      size_t errlen)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
-		return 0;
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
-		return 0;
-	return PRISM_EINVAL;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	int v6 = 0;
+	if (uv_ip4_addr(host, s->opts.port, (struct sockaddr_in *)&ss) != 0) {
+		if (uv_ip6_addr(host, s->opts.port, (struct sockaddr_in6 *)&ss) != 0) {
+			snprintf(err, errlen, "server.host: '%s' is not an IPv4 or IPv6 address",
+				 host);
+			return PRISM_ECONFIG;
+		}
+		v6 = 1;
+	}
+	uv_tcp_t *l = malloc(sizeof(*l));
+	if (l == NULL)
+		return PRISM_ENOMEM;
+	uv_tcp_init(s->loop, l);
+	l->data = s;
+	s->listeners[s->nlisteners++] = l;
+	s->refs++;
+	/* "::" alone serves both families; next to an IPv4 listener it must be IPv6-only */
+	unsigned flags = v6 && s->opts.nhosts > 1 ? UV_TCP_IPV6ONLY : 0;
+	int rc = uv_tcp_bind(l, (struct sockaddr *)&ss, flags);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)l, 4096, on_connection);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot listen on %s port %u (%s)", host, s->opts.port,
+			 uv_strerror(rc));
+	return rc;
 }
 
 int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_opts *opts,
 			     struct prism_agent_server **out, char *err, size_t errlen)
 {
-	if (loop == NULL || opts == NULL || out == NULL || opts->writer == NULL)
+	if (loop == NULL || opts == NULL || out == NULL || opts->writer == NULL ||
+	    opts->nhosts == 0 || opts->nhosts > MAX_LISTENERS)
 		return PRISM_EINVAL;
-	struct sockaddr_storage ss;
-	const char *host = opts->host ? opts->host : "0.0.0.0";
-	if (parse_listen(host, opts->port, &ss) != 0) {
-		snprintf(err, errlen, "server.host: '%s' is not an IPv4 or IPv6 address", host);
-		return PRISM_ECONFIG;
-	}
 	struct prism_agent_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return PRISM_ENOMEM;
 	s->loop = loop;
 	s->opts = *opts;
 	s->refs = 1;
-	uv_tcp_init(loop, &s->listener);
-	s->listener.data = s;
-	int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot listen on %s port %u (%s)", host, opts->port,
-			 uv_strerror(rc));
-		uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
-		return rc;
+	for (size_t i = 0; i < opts->nhosts; i++) {
+		int rc = listen_one(s, opts->hosts[i], err, errlen);
+		if (rc != 0) {
+			prism_agent_server_stop(s);
+			return rc;
+		}
 	}
 	*out = s;
 	return 0;
@@ -577,7 +733,10 @@ void prism_agent_server_stop(struct prism_agent_server *s)
 	s->stopping = true;
 	while (s->conns != NULL)
 		conn_close(s->conns);
-	uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+	for (size_t i = 0; i < s->nlisteners; i++)
+		uv_close((uv_handle_t *)s->listeners[i], listener_closed_cb);
+	s->nlisteners = 0;
+	server_unref(s);
 }
 
 void prism_agent_server_stats(const struct prism_agent_server *s,

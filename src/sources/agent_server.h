@@ -1,26 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file agent_server.h
- * The agent TCP server (PROTOCOL.md): framing, validation, one response per frame in order,
- * registrations committed through the store writer and answered only after the commit.
+ * The agent TCP server (PROTOCOL.md): framing, validation, authentication and hostname
+ * ownership, pipelined registrations committed through the store writer and answered in
+ * request order, each only after its commit.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/token.h"
 #include "store/store.h"
 #include "store/writer.h"
 
 struct prism_agent_server;
 
 struct prism_agent_server_opts {
-	const char *host;            /**< listen address literal: "0.0.0.0", "::", "127.0.0.1" */
+	const char *const *hosts;    /**< listen address literals ("0.0.0.0", "::", …) */
+	size_t nhosts;
 	uint16_t port;
 	uint32_t max_connections;
 	uint32_t idle_timeout;       /**< seconds without any byte */
 	uint32_t frame_timeout;      /**< seconds to complete a started frame */
+	uint32_t offline_after;      /**< seconds without registration until a host is offline */
+	bool auth_required;          /**< refuse registrations without a token */
+	const struct prism_token_set *tokens; /**< tokens from the config (borrowed), or NULL */
+	const char *const *reserved; /**< lower-case hostnames agents may not claim */
+	size_t nreserved;
 	struct prism_store_writer *writer;
 	struct prism_dns_dest dns;   /**< where host records go; target NULL = DNS disabled */
 	/** Called on the loop after a committed registration changed desired DNS state. */
@@ -28,11 +37,11 @@ struct prism_agent_server_opts {
 	void *changed_arg;
 };
 
-/** Bind and listen. @p err receives a reason on failure ("cannot listen on …: …"). */
+/** Bind and listen on every host. @p err receives a reason on failure. */
 int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_opts *opts,
 			     struct prism_agent_server **out, char *err, size_t errlen);
 
-/** Close the listener and every connection; memory is freed from close callbacks. */
+/** Close the listeners and every connection; memory is freed from close callbacks. */
 void prism_agent_server_stop(struct prism_agent_server *s);
 
 struct prism_agent_server_stats {
@@ -40,7 +49,9 @@ struct prism_agent_server_stats {
 	unsigned long long rejected_capacity;
 	unsigned long long frames;
 	unsigned long long registrations;
-	unsigned long long errors;
+	unsigned long long results[5];   /**< by enum prism_reg_result */
+	unsigned long long errors;       /**< error answers of any kind */
+	unsigned long long auth_failures;
 	unsigned long long timeouts;
 	unsigned active;
 };

@@ -27,20 +27,31 @@ enum stmt_id {
 	ST_LEDGER_OK_DELETE,
 	ST_LEDGER_FAIL,
 	ST_HOST_SYNC,
+	ST_TOKEN_GET,
+	ST_TOKEN_ADD,
+	ST_HOST_EXPIRED,
+	ST_HOST_OFFLINE,
+	ST_HOST_STALE,
+	ST_HOST_DELETE,
+	ST_LEDGER_OF_HOST,
+	ST_LEDGER_WANT_DELETE,
 	ST_COUNT,
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status FROM hosts WHERE hostname = ?1",
+	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash "
+			"FROM hosts WHERE hostname = ?1",
 	[ST_HOST_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
-		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status) "
-		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, ?9)",
+		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
+		"owner_token_hash) "
+		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_HOST_UPDATE] =
 		"UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
 		"ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = ?5, "
 		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
-		"dns_sync_status = coalesce(?9, dns_sync_status) WHERE id = ?1",
+		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
+		"owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
 	[ST_LEDGER_GET] = "SELECT desired_hash, status FROM ledger "
 			  "WHERE target = ?1 AND zone = ?2 AND name = ?3 AND type = ?4",
 	[ST_LEDGER_UPSERT] =
@@ -75,6 +86,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
 		"AND l.status = 'pending') THEN 'pending' ELSE 'synced' END, "
 		"dns_last_sync = CASE WHEN ?2 THEN ?3 ELSE dns_last_sync END WHERE id = ?1",
+	[ST_TOKEN_GET] = "SELECT active, expires_at FROM tokens WHERE hash = ?1",
+	[ST_TOKEN_ADD] = "INSERT INTO tokens (hash, name, created_at, expires_at, active) "
+			 "VALUES (?1, ?2, ?3, ?4, 1)",
+	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at <= ?1 "
+			    "ORDER BY expires_at LIMIT ?2",
+	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
+	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "
+			  "ORDER BY last_seen LIMIT ?2",
+	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
+	[ST_LEDGER_OF_HOST] = "SELECT target, zone, name, type, content FROM ledger "
+			      "WHERE host_id = ?1",
+	[ST_LEDGER_WANT_DELETE] =
+		"UPDATE ledger SET content = '', desired_hash = ?5, status = 'pending', "
+		"attempts = 0, next_attempt = 0, last_error = NULL, host_id = ?6, updated_at = ?7 "
+		"WHERE target = ?1 AND zone = ?2 AND name = ?3 AND type = ?4",
 };
 
 /* Migrations: index i brings the schema from version i to i + 1. */
@@ -116,6 +142,16 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE INDEX ledger_due ON ledger (target, status, next_attempt);"
 	"CREATE INDEX ledger_host ON ledger (host_id);",
+	/* 2: liveness by expiry time, tokens kept as hashes */
+	"ALTER TABLE hosts ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX hosts_expiry ON hosts (status, expires_at);"
+	"CREATE TABLE tokens ("
+	" hash TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER,"
+	" active INTEGER NOT NULL DEFAULT 1"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -321,7 +357,29 @@ static int host_write(struct prism_store *s, const struct prism_host_reg *reg, b
 	else
 		sqlite3_bind_null(st, 8);
 	bind_text(st, 9, sync);
+	sqlite3_bind_int64(st, 10, reg->expires_at);
+	bind_text(st, 11, reg->owner);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static int token_check(struct prism_store *s, const char *hash, int64_t now,
+		       enum prism_token_state *state)
+{
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_GET);
+	bind_text(st, 1, hash);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		*state = PRISM_TOKEN_NOT_FOUND;
+	else if (rc != SQLITE_ROW)
+		return PRISM_ESTORE;
+	else if (sqlite3_column_int(st, 0) == 0)
+		*state = PRISM_TOKEN_INACTIVE;
+	else if (sqlite3_column_type(st, 1) != SQLITE_NULL && sqlite3_column_int64(st, 1) <= now)
+		*state = PRISM_TOKEN_EXPIRED;
+	else
+		*state = PRISM_TOKEN_OK;
+	sqlite3_reset(st);
+	return 0;
 }
 
 static int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
@@ -330,6 +388,12 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 	if (s == NULL || reg == NULL || out == NULL || reg->hostname == NULL || reg->ip == NULL)
 		return PRISM_EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (reg->check_token && reg->owner != NULL) {
+		if (token_check(s, reg->owner, reg->now, &out->token) != 0)
+			return PRISM_ESTORE;
+		if (out->token != PRISM_TOKEN_OK)
+			return 0;
+	}
 	if (reg->dns.target != NULL &&
 	    prism_fqdn_join(reg->hostname, reg->dns.zone, out->fqdn, sizeof(out->fqdn)) != 0)
 		return PRISM_ETOOBIG;
@@ -347,6 +411,14 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? 2 : 1);
 		const unsigned char *cur = sqlite3_column_text(st, 3);
 		const unsigned char *status = sqlite3_column_text(st, 4);
+		const unsigned char *owner = sqlite3_column_text(st, 5);
+		/* no hijacking: a bound name answers only to its token */
+		if (owner != NULL && (reg->owner == NULL ||
+				      strcmp((const char *)owner, reg->owner) != 0)) {
+			out->owned_by_other = true;
+			sqlite3_reset(st);
+			return 0;
+		}
 		/* a change is measured within the family: a dual-stack host keeps both */
 		const char *prev = (const char *)(fam ? fam : cur);
 		ip_changed = prev == NULL || strcmp(prev, reg->ip) != 0;
@@ -498,6 +570,125 @@ static int sq_ledger_mark(struct prism_store *s, const char *target,
 	return 0;
 }
 
+/* Mark every record of a host for deletion; @p link keeps the host_id on the rows. */
+static int host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_t now,
+			   bool *changed)
+{
+	enum { MAXR = 16 };
+	struct { char *f[4]; } rows[MAXR];
+	size_t n = 0;
+	sqlite3_stmt *st = stmt(s, ST_LEDGER_OF_HOST);
+	sqlite3_bind_int64(st, 1, host_id);
+	int rc;
+	while (n < MAXR && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *content = sqlite3_column_text(st, 4);
+		if (content != NULL && content[0] == '\0')
+			continue; /* already going */
+		for (int i = 0; i < 4; i++)
+			rows[n].f[i] = col_dup(st, i);
+		n++;
+	}
+	sqlite3_reset(st);
+	int err = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (err == 0) {
+			struct prism_rr_change rr = { rows[i].f[2], rows[i].f[3], 0, NULL, 0 };
+			st = stmt(s, ST_LEDGER_WANT_DELETE);
+			for (int k = 0; k < 4; k++)
+				bind_text(st, k + 1, rows[i].f[k]);
+			sqlite3_bind_int64(st, 5, (sqlite3_int64)prism_rrset_hash(&rr));
+			if (link)
+				sqlite3_bind_int64(st, 6, host_id);
+			else
+				sqlite3_bind_null(st, 6);
+			sqlite3_bind_int64(st, 7, now);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				err = PRISM_ESTORE;
+			else
+				*changed = true;
+		}
+		for (int k = 0; k < 4; k++)
+			free(rows[i].f[k]);
+	}
+	return err;
+}
+
+/* Ids of up to @p max hosts selected by @p id (?1 = time, ?2 = limit). */
+static int select_ids(struct prism_store *s, enum stmt_id id, int64_t t, size_t max,
+		      int64_t **ids, size_t *n)
+{
+	*ids = calloc(max, sizeof(**ids));
+	*n = 0;
+	if (*ids == NULL)
+		return PRISM_ENOMEM;
+	sqlite3_stmt *st = stmt(s, id);
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	int rc;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns,
+			   size_t *n, bool *dns_changed)
+{
+	if (s == NULL || n == NULL || dns_changed == NULL || max == 0)
+		return PRISM_EINVAL;
+	int64_t *ids;
+	int rc = select_ids(s, ST_HOST_EXPIRED, now, max, &ids, n);
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_HOST_OFFLINE);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+		else if (remove_dns)
+			rc = host_dns_delete(s, ids[i], true, now, dns_changed);
+	}
+	free(ids);
+	return rc;
+}
+
+static int sq_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *n,
+			    bool *dns_changed)
+{
+	if (s == NULL || n == NULL || dns_changed == NULL || max == 0)
+		return PRISM_EINVAL;
+	int64_t *ids;
+	int rc = select_ids(s, ST_HOST_STALE, before, max, &ids, n);
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		rc = host_dns_delete(s, ids[i], false, before, dns_changed);
+		if (rc != 0)
+			break;
+		sqlite3_stmt *st = stmt(s, ST_HOST_DELETE);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	free(ids);
+	return rc;
+}
+
+static int sq_token_add(struct prism_store *s, const char *name, const char *hash, int64_t now,
+			int64_t expires_at)
+{
+	if (s == NULL || name == NULL || hash == NULL)
+		return PRISM_EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_TOKEN_ADD);
+	bind_text(st, 1, hash);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, now);
+	if (expires_at > 0)
+		sqlite3_bind_int64(st, 4, expires_at);
+	else
+		sqlite3_bind_null(st, 4);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return PRISM_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -510,4 +701,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.host_register = sq_host_register,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,
+	.hosts_expire = sq_hosts_expire,
+	.hosts_cleanup = sq_hosts_cleanup,
+	.token_add = sq_token_add,
 };

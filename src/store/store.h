@@ -38,16 +38,31 @@ struct prism_dns_dest {
 	uint32_t ttl;
 };
 
+/** Token states a registration can meet (PROTOCOL.md "Invalid authentication token: …"). */
+enum prism_token_state {
+	PRISM_TOKEN_OK = 0,
+	PRISM_TOKEN_NOT_FOUND,
+	PRISM_TOKEN_EXPIRED,
+	PRISM_TOKEN_INACTIVE,
+};
+
 /** A registration to record. Borrowed strings. */
 struct prism_host_reg {
 	const char *hostname;  /**< validated, lower-case */
 	const char *ip;        /**< peer address text */
 	bool ipv6;             /**< AAAA instead of A */
 	int64_t now;           /**< unix seconds */
+	int64_t expires_at;    /**< unix seconds when the host goes offline without heartbeat */
+	/** SHA-256 hex of the client's token, NULL without one. Binds the hostname. */
+	const char *owner;
+	/** The token was not found in the configuration: look it up in the registry first. */
+	bool check_token;
 	struct prism_dns_dest dns;
 };
 
 struct prism_host_reg_out {
+	enum prism_token_state token; /**< when check_token: the registry's verdict */
+	bool owned_by_other;          /**< the hostname is bound to another token: nothing changed */
 	enum prism_reg_result result;
 	int64_t host_id;
 	char old_ip[64];                 /**< previous address, for the change messages */
@@ -91,7 +106,11 @@ struct prism_store_api {
 	/** Savepoints let one bad job in a group commit fail alone. */
 	int (*savepoint)(struct prism_store *s);
 	int (*release)(struct prism_store *s, bool keep);
-	/** Record a registration (upsert host, mark its ledger row pending when DNS changes). */
+	/**
+	 * Record a registration (upsert host, mark its ledger row pending when DNS changes).
+	 * Returns 0 also when the token is refused or the name is owned by another token (see
+	 * @p out): nothing is written then.
+	 */
 	int (*host_register)(struct prism_store *s, const struct prism_host_reg *reg,
 			     struct prism_host_reg_out *out);
 	/**
@@ -101,6 +120,19 @@ struct prism_store_api {
 	 */
 	int (*ledger_due)(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
 			  struct prism_ledger_row **rows, size_t *n, int64_t *next_due);
+	/**
+	 * Mark up to @p max online hosts whose expiry passed as offline. With @p remove_dns their
+	 * records are marked for deletion. @p n receives the number of hosts changed,
+	 * @p dns_changed whether any ledger row became pending.
+	 */
+	int (*hosts_expire)(struct prism_store *s, int64_t now, size_t max, bool remove_dns,
+			    size_t *n, bool *dns_changed);
+	/** Delete up to @p max hosts offline since before @p before, and their records. */
+	int (*hosts_cleanup)(struct prism_store *s, int64_t before, size_t max, size_t *n,
+			     bool *dns_changed);
+	/** Add a token (by hash) to the registry; used by the API and tests. */
+	int (*token_add)(struct prism_store *s, const char *name, const char *hash, int64_t now,
+			 int64_t expires_at);
 	/** Write back push results; updates the hosts' dns_sync_status. */
 	int (*ledger_mark)(struct prism_store *s, const char *target,
 			   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);

@@ -213,7 +213,8 @@ def _recv_exact(sock, n):
 class Prismd:
     """The built prismd with a config of its own in a test directory."""
 
-    def __init__(self, workdir, pdns=None, extra_yaml="", env=None, synchronous="normal"):
+    def __init__(self, workdir, pdns=None, extra_yaml="", env=None, synchronous="normal",
+                 auth_yaml="auth:\n  required: false\n"):
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -245,7 +246,7 @@ database:
   synchronous: {synchronous}
 logging:
   level: debug
-{pd}{extra_yaml}""")
+{pd}{auth_yaml}{extra_yaml}""")
         self.proc = None
         self.expect_dead = False
 

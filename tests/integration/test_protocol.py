@@ -165,21 +165,29 @@ def test_frame_deadline_beats_trickling(prismd_factory):
 
 def test_capacity(prismd_factory):
     d = configured(prismd_factory, "  max_connections: 2")
-    a, b = d.connect(), d.connect()
+    held = []
+
+    def take_slot(name):
+        # the readiness probe's connection may take a moment to be released
+        s = d.connect()
+        s.sendall(frame(registration(name)))
+        if recv_frame(s)["status"] == "success":
+            held.append(s)
+            return True
+        s.close()
+        return False
     try:
-        # make sure both are accepted before the third
-        a.sendall(frame(registration("cap-a")))
-        assert recv_frame(a)["status"] == "success"
-        b.sendall(frame(registration("cap-b")))
-        assert recv_frame(b)["status"] == "success"
+        wait_for(lambda: take_slot("cap-a"), what="first slot")
+        wait_for(lambda: take_slot("cap-b"), what="second slot")
+        a, b = held
         with d.connect() as c:
             r = recv_frame(c)
             assert r["status"] == "error"
             assert r["message"] == "Server at capacity"
             assert closed_by_peer(c)
     finally:
-        a.close()
-        b.close()
+        for s in held:
+            s.close()
     # slots free again once they closed
     wait_for(lambda: d.register("cap-c")["status"] == "success", what="slot freed")
 

@@ -20,36 +20,35 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char seed_yaml[] =
-	"server:\n"
-	"  tcp_port: 8080\n"
-	"  api_port: 8081\n"
-	"  host: \"0.0.0.0\"\n"
-	"  max_connections: 1000\n"
-	"database:\n"
-	"  path: \"/app/data/prism.db\"\n"
-	"  connection_pool_size: 20\n"
-	"heartbeat:\n"
-	"  check_interval: 30  # seconds\n"
-	"  timeout_multiplier: 2\n"
-	"  grace_period: 30  # seconds\n"
-	"  cleanup_after_days: 30\n"
-	"logging:\n"
-	"  level: INFO\n"
-	"  file: \"/app/data/server.log\"\n"
-	"  max_size: 104857600  # 100MB\n"
-	"  backup_count: 5\n"
-	"powerdns:\n"
-	"  enabled: true\n"
-	"  api_url: \"http://localhost:8053/api/v1\"\n"
-	"  api_key: \"changeme\"\n"
-	"  default_zone: \"managed.prism.local.\"\n"
-	"  default_ttl: 300\n"
-	"  timeout: 5\n"
-	"  retry_attempts: 3\n"
-	"  retry_delay: 1\n"
-	"  record_types: [\"A\", \"AAAA\"]\n"
-	"  auto_ptr: false\n";
+static const char seed_yaml[] = "server:\n"
+				"  tcp_port: 8080\n"
+				"  api_port: 8081\n"
+				"  host: \"0.0.0.0\"\n"
+				"  max_connections: 1000\n"
+				"database:\n"
+				"  path: \"/app/data/prism.db\"\n"
+				"  connection_pool_size: 20\n"
+				"heartbeat:\n"
+				"  check_interval: 30  # seconds\n"
+				"  timeout_multiplier: 2\n"
+				"  grace_period: 30  # seconds\n"
+				"  cleanup_after_days: 30\n"
+				"logging:\n"
+				"  level: INFO\n"
+				"  file: \"/app/data/server.log\"\n"
+				"  max_size: 104857600  # 100MB\n"
+				"  backup_count: 5\n"
+				"powerdns:\n"
+				"  enabled: true\n"
+				"  api_url: \"http://localhost:8053/api/v1\"\n"
+				"  api_key: \"changeme\"\n"
+				"  default_zone: \"managed.prism.local.\"\n"
+				"  default_ttl: 300\n"
+				"  timeout: 5\n"
+				"  retry_attempts: 3\n"
+				"  retry_delay: 1\n"
+				"  record_types: [\"A\", \"AAAA\"]\n"
+				"  auto_ptr: false\n";
 
 /* ---- helpers ---- */
 
@@ -172,7 +171,8 @@ static void test_not_nul_terminated(void **state)
 
 static void check_defaults(const struct prism_config *c)
 {
-	assert_string_equal(c->server_host, "0.0.0.0");
+	assert_string_equal(c->server_host[0], "0.0.0.0");
+	assert_null(c->server_host[1]);
 	assert_int_equal(c->server_tcp_port, 8080);
 	assert_int_equal(c->server_api_port, 8081);
 	assert_int_equal(c->server_max_connections, 1000);
@@ -212,9 +212,18 @@ static void check_defaults(const struct prism_config *c)
 static void test_defaults(void **state)
 {
 	static const char *const empty_docs[] = {
-		"", "\n", "# only a comment\n\n   # another\n", "---\n", "---\n...\n", "~\n",
-		"null\n", "{}\n", "server:\nlogging:\npowerdns: ~\n", "server: {}\ndatabase: null\n",
-		"server:\n  host:\n  tcp_port: ~\n", "powerdns:\n  record_types:\n",
+		"",
+		"\n",
+		"# only a comment\n\n   # another\n",
+		"---\n",
+		"---\n...\n",
+		"~\n",
+		"null\n",
+		"{}\n",
+		"server:\nlogging:\npowerdns: ~\n",
+		"server: {}\ndatabase: null\n",
+		"server:\n  host:\n  tcp_port: ~\n",
+		"powerdns:\n  record_types:\n",
 	};
 	struct prism_config *c = prism_config_defaults();
 
@@ -238,7 +247,8 @@ static void test_seed(void **state)
 	(void)state;
 	assert_int_equal(c->server_tcp_port, 8080);
 	assert_int_equal(c->server_api_port, 8081);
-	assert_string_equal(c->server_host, "0.0.0.0");
+	assert_string_equal(c->server_host[0], "0.0.0.0");
+	assert_null(c->server_host[1]);
 	assert_int_equal(c->server_max_connections, 1000);
 	assert_string_equal(c->database_path, "/app/data/prism.db");
 	assert_int_equal(c->database_connection_pool_size, 20);
@@ -272,28 +282,27 @@ static void test_seed(void **state)
 /* Options the seed does not have, and other spellings. */
 static void test_extended(void **state)
 {
-	static const char yaml[] =
-		"server:\n"
-		"  idle_timeout: 120\n"
-		"  frame_timeout: 5\n"
-		"  instance: prism-eu1\n"
-		"database:\n"
-		"  synchronous: FULL\n"
-		"heartbeat:\n"
-		"  interval: 15\n"
-		"  offline_dns: Remove\n"
-		"logging:\n"
-		"  level: warn\n"
-		"powerdns:\n"
-		"  enabled: yes\n"
-		"  api_key_file: /run/secrets/pdns\n"
-		"  server_id: ns1\n"
-		"  default_zone: Example.COM\n"
-		"  timeout: 0.5\n"
-		"  retry_delay: 2.5e-1\n"
-		"  record_types:\n"
-		"    - aaaa\n"
-		"  auto_ptr: On\n";
+	static const char yaml[] = "server:\n"
+				   "  idle_timeout: 120\n"
+				   "  frame_timeout: 5\n"
+				   "  instance: prism-eu1\n"
+				   "database:\n"
+				   "  synchronous: FULL\n"
+				   "heartbeat:\n"
+				   "  interval: 15\n"
+				   "  offline_dns: Remove\n"
+				   "logging:\n"
+				   "  level: warn\n"
+				   "powerdns:\n"
+				   "  enabled: yes\n"
+				   "  api_key_file: /run/secrets/pdns\n"
+				   "  server_id: ns1\n"
+				   "  default_zone: Example.COM\n"
+				   "  timeout: 0.5\n"
+				   "  retry_delay: 2.5e-1\n"
+				   "  record_types:\n"
+				   "    - aaaa\n"
+				   "  auto_ptr: On\n";
 	struct prism_config *c = parse_ok(yaml, NULL);
 
 	(void)state;
@@ -338,8 +347,10 @@ static void test_unknown_keys(void **state)
 		  "unknown key 'server.tcp_port?' (line 2)");
 	parse_err("\"server\\0\":\n  tcp_port: 1\n", NULL, "unknown key 'server?' (line 1)");
 	/* long names are cut */
-	parse_err("server:\n  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: 1\n",
-		  NULL, "unknown key 'server.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
+	parse_err("server:\n  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: 1\n",
+		  NULL,
+		  "unknown key 'server.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
 		  "(line 2)");
 	/* aliases are followed: the mapping now sits under another section */
 	parse_err("server: &s\n  tcp_port: 1\ndatabase: *s\n", NULL,
@@ -361,7 +372,15 @@ static void test_shape_errors(void **state)
 	parse_err("server:\n  ? {a: 1}\n  : 1\n", NULL,
 		  "server: keys must be plain names (line 2)");
 	parse_err("server:\n  tcp_port: 1\n---\nserver:\n  tcp_port: 2\n", NULL,
-		  "yaml: only one document is allowed (line 4)");
+		  "yaml: only one document is allowed (line 3)");
+	parse_err("server: {}\n...\n---\nserver: {}\n", NULL,
+		  "yaml: only one document is allowed (line 3)");
+	parse_err("---\n---\n", NULL, "yaml: only one document is allowed (line 2)");
+	/* a second document comes before a syntax error in it */
+	parse_err("server: {}\n---\n[\n", NULL, "yaml: only one document is allowed (line 2)");
+	/* nesting is limited (libyaml's scanner is quadratic in flow depth) */
+	parse_err("server:\n  host: [[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]\n", NULL,
+		  "yaml: nested more than 16 levels deep (line 2, column 23)");
 }
 
 static void test_duplicates(void **state)
@@ -387,8 +406,8 @@ static void test_yaml_syntax(void **state)
 	parse_err_yaml("server: *nope\n", "(line 1, column 9)");
 	/* encoding errors have no mark: the position is computed from the byte offset */
 	parse_err_yaml("server:\n  host: ab\xff\n", "(line 2, column 11)");
-	/* a syntax error in a second document is still reported */
-	parse_err_yaml("server: {}\n---\n[\n", "(line 4, column 1)");
+	/* a syntax error after the first document is still reported */
+	parse_err_yaml("server: {}\n...\n]\n", "(line 3, column 1)");
 }
 
 /* ---- value errors per type ---- */
@@ -409,39 +428,39 @@ static void run_bad(const struct bad *b, size_t n)
 static void test_int_errors(void **state)
 {
 	static const struct bad bad[] = {
-		{ "server:\n  tcp_port: 0\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 65536\n", PORT_MSG " (line 2)" },
-		{ "\n\nserver:\n  tcp_port: -1\n", PORT_MSG " (line 4)" },
-		{ "server:\n  tcp_port: +80\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 80x\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: \"80 \"\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 080\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 0x50\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 1_000\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 80.0\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 1e3\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: \"\"\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: eighty\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: true\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 18446744073709551616\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: 99999999999999999999999999999\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port: [80]\n", PORT_MSG " (line 2)" },
-		{ "server:\n  tcp_port:\n    a: 1\n", PORT_MSG " (line 3)" },
-		{ "powerdns:\n  default_ttl: 2147483648\n",
-		  "powerdns.default_ttl: must be an integer between 1 and 2147483647 (line 2)" },
-		{ "powerdns:\n  default_ttl: 0\n",
-		  "powerdns.default_ttl: must be an integer between 1 and 2147483647 (line 2)" },
-		{ "server:\n  max_connections: 1000001\n",
-		  "server.max_connections: must be an integer between 1 and 1000000 (line 2)" },
-		{ "heartbeat:\n  timeout_multiplier: 101\n",
-		  "heartbeat.timeout_multiplier: must be an integer between 1 and 100 (line 2)" },
-		{ "heartbeat:\n  cleanup_after_days: 3651\n",
-		  "heartbeat.cleanup_after_days: must be an integer between 0 and 3650 (line 2)" },
-		{ "logging:\n  max_size: 9223372036854775808\n",
-		  "logging.max_size: must be an integer between 0 and 9223372036854775807 "
-		  "(line 2)" },
-		{ "powerdns:\n  retry_attempts: 101\n",
-		  "powerdns.retry_attempts: must be an integer between 0 and 100 (line 2)" },
+		{"server:\n  tcp_port: 0\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 65536\n", PORT_MSG " (line 2)"},
+		{"\n\nserver:\n  tcp_port: -1\n", PORT_MSG " (line 4)"},
+		{"server:\n  tcp_port: +80\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 80x\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: \"80 \"\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 080\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 0x50\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 1_000\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 80.0\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 1e3\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: \"\"\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: eighty\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: true\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 18446744073709551616\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: 99999999999999999999999999999\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: [80]\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port:\n    a: 1\n", PORT_MSG " (line 3)"},
+		{"powerdns:\n  default_ttl: 2147483648\n",
+		 "powerdns.default_ttl: must be an integer between 1 and 2147483647 (line 2)"},
+		{"powerdns:\n  default_ttl: 0\n",
+		 "powerdns.default_ttl: must be an integer between 1 and 2147483647 (line 2)"},
+		{"server:\n  max_connections: 1000001\n",
+		 "server.max_connections: must be an integer between 1 and 1000000 (line 2)"},
+		{"heartbeat:\n  timeout_multiplier: 101\n",
+		 "heartbeat.timeout_multiplier: must be an integer between 1 and 100 (line 2)"},
+		{"heartbeat:\n  cleanup_after_days: 3651\n",
+		 "heartbeat.cleanup_after_days: must be an integer between 0 and 3650 (line 2)"},
+		{"logging:\n  max_size: 9223372036854775808\n",
+		 "logging.max_size: must be an integer between 0 and 9223372036854775807 "
+		 "(line 2)"},
+		{"powerdns:\n  retry_attempts: 101\n",
+		 "powerdns.retry_attempts: must be an integer between 0 and 100 (line 2)"},
 	};
 
 	(void)state;
@@ -456,7 +475,8 @@ static void test_int_bounds(void **state)
 	c = parse_ok("server:\n  tcp_port: 1\n  api_port: 65535\n  max_connections: \"1000000\"\n"
 		     "heartbeat:\n  grace_period: 0\n  cleanup_after_days: 0\n"
 		     "logging:\n  max_size: 9223372036854775807\n"
-		     "powerdns:\n  default_ttl: 2147483647\n  retry_attempts: 0\n", NULL);
+		     "powerdns:\n  default_ttl: 2147483647\n  retry_attempts: 0\n",
+		     NULL);
 	assert_int_equal(c->server_tcp_port, 1);
 	assert_int_equal(c->server_api_port, 65535);
 	assert_int_equal(c->server_max_connections, 1000000);
@@ -468,19 +488,20 @@ static void test_int_bounds(void **state)
 	prism_config_free(c);
 }
 
-#define ENABLED_MSG "powerdns.enabled: must be true or false"
+#define ENABLED_MSG  "powerdns.enabled: must be true or false"
+#define AUTO_PTR_MSG "powerdns.auto_ptr: must be true or false"
 
 static void test_bool(void **state)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "on", "ON" };
-	static const char *const no[] = { "false", "False", "no", "NO", "off", "Off" };
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "ON"};
+	static const char *const no[] = {"false", "False", "no", "NO", "off", "Off"};
 	static const struct bad bad[] = {
-		{ "powerdns:\n  auto_ptr: 1\n", "powerdns.auto_ptr: must be true or false (line 2)" },
-		{ "powerdns:\n  auto_ptr: 0\n", "powerdns.auto_ptr: must be true or false (line 2)" },
-		{ "powerdns:\n  enabled: y\n", ENABLED_MSG " (line 2)" },
-		{ "powerdns:\n  enabled: truee\n", ENABLED_MSG " (line 2)" },
-		{ "powerdns:\n  enabled: \"\"\n", ENABLED_MSG " (line 2)" },
-		{ "powerdns:\n  enabled: [true]\n", ENABLED_MSG " (line 2)" },
+		{"powerdns:\n  auto_ptr: 1\n", AUTO_PTR_MSG " (line 2)"},
+		{"powerdns:\n  auto_ptr: 0\n", AUTO_PTR_MSG " (line 2)"},
+		{"powerdns:\n  enabled: y\n", ENABLED_MSG " (line 2)"},
+		{"powerdns:\n  enabled: truee\n", ENABLED_MSG " (line 2)"},
+		{"powerdns:\n  enabled: \"\"\n", ENABLED_MSG " (line 2)"},
+		{"powerdns:\n  enabled: [true]\n", ENABLED_MSG " (line 2)"},
 	};
 	char yaml[128];
 
@@ -505,24 +526,24 @@ static void test_bool(void **state)
 static void test_float(void **state)
 {
 	static const struct bad bad[] = {
-		{ "powerdns:\n  timeout: 0.05\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: 600.5\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: -1\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: inf\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: .inf\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: nan\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: 0x10\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: 5s\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: \" 5\"\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: 1e999\n", TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: 5.\n  retry_delay: 1..0\n",
-		  "powerdns.retry_delay: must be a number between 0.01 and 3600 (line 3)" },
-		{ "powerdns:\n  timeout: \"\"\n", TIMEOUT_MSG " (line 2)" },
+		{"powerdns:\n  timeout: 0.05\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: 600.5\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: -1\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: inf\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: .inf\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: nan\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: 0x10\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: 5s\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: \" 5\"\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: 1e999\n", TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: 5.\n  retry_delay: 1..0\n",
+		 "powerdns.retry_delay: must be a number between 0.01 and 3600 (line 3)"},
+		{"powerdns:\n  timeout: \"\"\n", TIMEOUT_MSG " (line 2)"},
 		/* longer than any sensible number */
-		{ "powerdns:\n  timeout: 000000000000000000000000000000"
-		  "0000000000000000000000000000000000005\n",
-		  TIMEOUT_MSG " (line 2)" },
-		{ "powerdns:\n  timeout: {a: 1}\n", TIMEOUT_MSG " (line 2)" },
+		{"powerdns:\n  timeout: 000000000000000000000000000000"
+		 "0000000000000000000000000000000000005\n",
+		 TIMEOUT_MSG " (line 2)"},
+		{"powerdns:\n  timeout: {a: 1}\n", TIMEOUT_MSG " (line 2)"},
 	};
 	struct prism_config *c;
 
@@ -541,20 +562,24 @@ static void test_float(void **state)
 static void test_string(void **state)
 {
 	static const struct bad bad[] = {
-		{ "server:\n  host: [a]\n", "server.host: must be a string (line 2)" },
-		{ "server:\n  host:\n    a: b\n", "server.host: must be a string (line 3)" },
-		{ "server:\n  host: \"\"\n", "server.host: must not be empty (line 2)" },
-		{ "database:\n  path: ''\n", "database.path: must not be empty (line 2)" },
-		{ "server:\n  host: \"a\\0b\"\n",
-		  "server.host: must not contain NUL characters (line 2)" },
+		{"server:\n  host: [a]\n",
+		 "server.host: 'a' is not an IPv4 or IPv6 address (line 2)"},
+		{"server:\n  host:\n    a: b\n",
+		 "server.host: must be a string or a list of strings (line 3)"},
+		{"server:\n  host: \"\"\n",
+		 "server.host: must be a string or a list of strings (line 2)"},
+		{"database:\n  path: ''\n", "database.path: must not be empty (line 2)"},
+		{"database:\n  path: \"a\\0b\"\n",
+		 "database.path: must not contain NUL characters (line 2)"},
 	};
 	struct prism_config *c;
 
 	(void)state;
 	/* quoted and unquoted numbers and booleans are strings where a string is wanted */
 	c = parse_ok("server:\n  host: 127.0.0.1\n  instance: 42\n"
-		     "powerdns:\n  api_key: 12345\n  server_id: \"yes\"\n", NULL);
-	assert_string_equal(c->server_host, "127.0.0.1");
+		     "powerdns:\n  api_key: 12345\n  server_id: \"yes\"\n",
+		     NULL);
+	assert_string_equal(c->server_host[0], "127.0.0.1");
 	assert_string_equal(c->server_instance, "42");
 	assert_string_equal(c->powerdns_api_key, "12345");
 	assert_string_equal(c->powerdns_server_id, "yes");
@@ -576,20 +601,20 @@ static void test_string(void **state)
 static void test_list(void **state)
 {
 	static const struct bad bad[] = {
-		{ "powerdns:\n  record_types: [A, MX]\n",
-		  "powerdns.record_types: 'MX' is not one of A, AAAA (line 2)" },
-		{ "powerdns:\n  record_types:\n    - A\n    - AAAA\n    - CNAME\n",
-		  "powerdns.record_types: 'CNAME' is not one of A, AAAA (line 5)" },
-		{ "powerdns:\n  record_types: [A, a]\n",
-		  "powerdns.record_types: 'A' is listed twice (line 2)" },
-		{ "powerdns:\n  record_types: []\n", RT_MSG " (line 2)" },
-		{ "powerdns:\n  record_types: A\n", RT_MSG " (line 2)" },
-		{ "powerdns:\n  record_types: \"A,AAAA\"\n", RT_MSG " (line 2)" },
-		{ "powerdns:\n  record_types: {A: 1}\n", RT_MSG " (line 2)" },
-		{ "powerdns:\n  record_types:\n    - A\n    - [AAAA]\n", RT_MSG " (line 4)" },
-		{ "powerdns:\n  record_types:\n    - A\n    -\n", RT_MSG " (line 4)" },
-		{ "powerdns:\n  record_types: [\"\"]\n", RT_MSG " (line 2)" },
-		{ "powerdns:\n  record_types: [\"A\\0\"]\n", RT_MSG " (line 2)" },
+		{"powerdns:\n  record_types: [A, MX]\n",
+		 "powerdns.record_types: 'MX' is not one of A, AAAA (line 2)"},
+		{"powerdns:\n  record_types:\n    - A\n    - AAAA\n    - CNAME\n",
+		 "powerdns.record_types: 'CNAME' is not one of A, AAAA (line 5)"},
+		{"powerdns:\n  record_types: [A, a]\n",
+		 "powerdns.record_types: 'A' is listed twice (line 2)"},
+		{"powerdns:\n  record_types: []\n", RT_MSG " (line 2)"},
+		{"powerdns:\n  record_types: A\n", RT_MSG " (line 2)"},
+		{"powerdns:\n  record_types: \"A,AAAA\"\n", RT_MSG " (line 2)"},
+		{"powerdns:\n  record_types: {A: 1}\n", RT_MSG " (line 2)"},
+		{"powerdns:\n  record_types:\n    - A\n    - [AAAA]\n", RT_MSG " (line 4)"},
+		{"powerdns:\n  record_types:\n    - A\n    -\n", RT_MSG " (line 4)"},
+		{"powerdns:\n  record_types: [\"\"]\n", RT_MSG " (line 2)"},
+		{"powerdns:\n  record_types: [\"A\\0\"]\n", RT_MSG " (line 2)"},
 	};
 	struct prism_config *c;
 
@@ -610,19 +635,21 @@ static void test_list(void **state)
 
 static void test_enum(void **state)
 {
-	static const struct { const char *in, *out; } levels[] = {
-		{ "debug", "debug" }, { "INFO", "info" }, { "Warning", "warning" },
-		{ "WARN", "warning" }, { "error", "error" }, { "CRITICAL", "critical" },
+	static const struct {
+		const char *in, *out;
+	} levels[] = {
+		{"debug", "debug"},  {"INFO", "info"},	 {"Warning", "warning"},
+		{"WARN", "warning"}, {"error", "error"}, {"CRITICAL", "critical"},
 	};
 	static const struct bad bad[] = {
-		{ "logging:\n  level: verbose\n", LEVEL_MSG " (line 2)" },
-		{ "logging:\n  level: \"info \"\n", LEVEL_MSG " (line 2)" },
-		{ "logging:\n  level: \"\"\n", LEVEL_MSG " (line 2)" },
-		{ "logging:\n  level: [info]\n", LEVEL_MSG " (line 2)" },
-		{ "database:\n  synchronous: off\n",
-		  "database.synchronous: must be one of normal, full (line 2)" },
-		{ "heartbeat:\n  offline_dns: delete\n",
-		  "heartbeat.offline_dns: must be one of keep, remove (line 2)" },
+		{"logging:\n  level: verbose\n", LEVEL_MSG " (line 2)"},
+		{"logging:\n  level: \"info \"\n", LEVEL_MSG " (line 2)"},
+		{"logging:\n  level: \"\"\n", LEVEL_MSG " (line 2)"},
+		{"logging:\n  level: [info]\n", LEVEL_MSG " (line 2)"},
+		{"database:\n  synchronous: off\n",
+		 "database.synchronous: must be one of normal, full (line 2)"},
+		{"heartbeat:\n  offline_dns: delete\n",
+		 "heartbeat.offline_dns: must be one of keep, remove (line 2)"},
 	};
 	char yaml[128];
 
@@ -652,7 +679,7 @@ static void test_env_overrides(void **state)
 		"PRISM_POWERDNS_API_KEY=secret=with=equals",
 		"PRISM_SERVER_TCP_PORT=1", /* the first occurrence wins, as with getenv */
 		"PRISM_UNKNOWN_THING=1",   /* other tools share the prefix */
-		"PRISM_SERVER_HOST",       /* no '=': ignored */
+		"PRISM_SERVER_HOST",	   /* no '=': ignored */
 		"PRISM_SERVER=x",
 		NULL,
 	};
@@ -668,18 +695,18 @@ static void test_env_overrides(void **state)
 	assert_string_equal(c->logging_level, "debug");
 	assert_true(c->powerdns_timeout == 2.5);
 	assert_string_equal(c->powerdns_api_key, "secret=with=equals");
-	assert_string_equal(c->server_host, "0.0.0.0");
+	assert_string_equal(c->server_host[0], "0.0.0.0");
+	assert_null(c->server_host[1]);
 	prism_config_free(c);
 }
 
 static void test_env_bool_and_list(void **state)
 {
-	static const char *const on[] = { "PRISM_POWERDNS_ENABLED=1",
-					  "PRISM_POWERDNS_API_KEY=k",
-					  "PRISM_POWERDNS_AUTO_PTR=yes",
-					  "PRISM_POWERDNS_RECORD_TYPES=A,AAAA", NULL };
-	static const char *const off[] = { "PRISM_POWERDNS_ENABLED=False",
-					   "PRISM_POWERDNS_RECORD_TYPES=AAAA, a", NULL };
+	static const char *const on[] = {"PRISM_POWERDNS_ENABLED=1", "PRISM_POWERDNS_API_KEY=k",
+					 "PRISM_POWERDNS_AUTO_PTR=yes",
+					 "PRISM_POWERDNS_RECORD_TYPES=A,AAAA", NULL};
+	static const char *const off[] = {"PRISM_POWERDNS_ENABLED=False",
+					  "PRISM_POWERDNS_RECORD_TYPES=AAAA, a", NULL};
 	struct prism_config *c;
 
 	(void)state;
@@ -704,40 +731,42 @@ static void test_env_errors(void **state)
 		const char *var;
 		const char *msg;
 	} bad[] = {
-		{ "PRISM_POWERDNS_DEFAULT_TTL=0", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
-		  "between 1 and 2147483647 (environment)" },
-		{ "PRISM_POWERDNS_DEFAULT_TTL=", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
-		  "between 1 and 2147483647 (environment)" },
-		{ "PRISM_SERVER_TCP_PORT=80 ", "PRISM_SERVER_TCP_PORT: must be an integer between "
-		  "1 and 65535 (environment)" },
-		{ "PRISM_POWERDNS_ENABLED=2", "PRISM_POWERDNS_ENABLED: must be true or false "
-		  "(environment)" },
-		{ "PRISM_POWERDNS_TIMEOUT=fast", "PRISM_POWERDNS_TIMEOUT: must be a number between "
-		  "0.1 and 600 (environment)" },
-		{ "PRISM_POWERDNS_RECORD_TYPES=A,MX", "PRISM_POWERDNS_RECORD_TYPES: 'MX' is not "
-		  "one of A, AAAA (environment)" },
-		{ "PRISM_POWERDNS_RECORD_TYPES= , ", "PRISM_POWERDNS_RECORD_TYPES: must be a "
-		  "non-empty list of A, AAAA (environment)" },
-		{ "PRISM_LOGGING_LEVEL=loud", "PRISM_LOGGING_LEVEL: must be one of debug, info, "
-		  "warning, warn, error, critical (environment)" },
-		{ "PRISM_SERVER_HOST=", "PRISM_SERVER_HOST: must not be empty (environment)" },
-		{ "PRISM_POWERDNS_API_URL=localhost:8053", "PRISM_POWERDNS_API_URL: must start "
-		  "with http:// or https:// (environment)" },
-		{ "PRISM_POWERDNS_DEFAULT_ZONE=bad zone", "PRISM_POWERDNS_DEFAULT_ZONE: not a valid "
-		  "zone name (environment)" },
-		{ "PRISM_SERVER_API_PORT=8080", "PRISM_SERVER_API_PORT: must differ from "
-		  "server.tcp_port (environment)" },
+		{"PRISM_POWERDNS_DEFAULT_TTL=0", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
+						 "between 1 and 2147483647 (environment)"},
+		{"PRISM_POWERDNS_DEFAULT_TTL=", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
+						"between 1 and 2147483647 (environment)"},
+		{"PRISM_SERVER_TCP_PORT=80 ", "PRISM_SERVER_TCP_PORT: must be an integer between "
+					      "1 and 65535 (environment)"},
+		{"PRISM_POWERDNS_ENABLED=2", "PRISM_POWERDNS_ENABLED: must be true or false "
+					     "(environment)"},
+		{"PRISM_POWERDNS_TIMEOUT=fast", "PRISM_POWERDNS_TIMEOUT: must be a number "
+						"between 0.1 and 600 (environment)"},
+		{"PRISM_POWERDNS_RECORD_TYPES=A,MX", "PRISM_POWERDNS_RECORD_TYPES: 'MX' is not "
+						     "one of A, AAAA (environment)"},
+		{"PRISM_POWERDNS_RECORD_TYPES= , ", "PRISM_POWERDNS_RECORD_TYPES: must be a "
+						    "non-empty list of A, AAAA (environment)"},
+		{"PRISM_LOGGING_LEVEL=loud", "PRISM_LOGGING_LEVEL: must be one of debug, info, "
+					     "warning, warn, error, critical (environment)"},
+		{"PRISM_SERVER_HOST=", "PRISM_SERVER_HOST: must name at least one address (environment)"},
+		{"PRISM_POWERDNS_API_URL=localhost:8053",
+		 "PRISM_POWERDNS_API_URL: must start "
+		 "with http:// or https:// (environment)"},
+		{"PRISM_POWERDNS_DEFAULT_ZONE=bad zone", "PRISM_POWERDNS_DEFAULT_ZONE: not a "
+							 "valid zone name (environment)"},
+		{"PRISM_SERVER_API_PORT=8080", "PRISM_SERVER_API_PORT: must differ from "
+					       "server.tcp_port (environment)"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		const char *env[] = { "HOME=/root", bad[i].var, NULL };
+		const char *env[] = {"HOME=/root", bad[i].var, NULL};
 		parse_err("", env, bad[i].msg);
 		parse_err(seed_yaml, env, bad[i].msg);
 	}
 	/* an empty value unsets an optional string, so the key rule applies again */
-	const char *env[] = { "PRISM_POWERDNS_API_KEY=", NULL };
-	parse_err(seed_yaml, env, "powerdns.api_key: required when powerdns.enabled is true "
+	const char *env[] = {"PRISM_POWERDNS_API_KEY=", NULL};
+	parse_err(seed_yaml, env,
+		  "powerdns.api_key: required when powerdns.enabled is true "
 		  "(or set powerdns.api_key_file)");
 }
 
@@ -746,26 +775,28 @@ static void test_env_errors(void **state)
 static void test_validation(void **state)
 {
 	static const struct bad bad[] = {
-		{ "powerdns:\n  enabled: true\n", "powerdns.api_key: required when "
-		  "powerdns.enabled is true (or set powerdns.api_key_file)" },
-		{ "powerdns:\n  enabled: true\n  api_key: \"\"\n", "powerdns.api_key: required when "
-		  "powerdns.enabled is true (or set powerdns.api_key_file)" },
-		{ "powerdns:\n  api_key: a\n  api_key_file: /k\n",
-		  "powerdns.api_key_file: cannot be combined with powerdns.api_key (line 3)" },
-		{ "powerdns:\n\n  api_url: ftp://pdns/api/v1\n",
-		  "powerdns.api_url: must start with http:// or https:// (line 3)" },
-		{ "powerdns:\n  api_url: http://\n",
-		  "powerdns.api_url: must start with http:// or https:// (line 2)" },
-		{ "powerdns:\n  default_zone: \"bad zone\"\n",
-		  "powerdns.default_zone: not a valid zone name (line 2)" },
-		{ "powerdns:\n  default_zone: a..b\n",
-		  "powerdns.default_zone: not a valid zone name (line 2)" },
-		{ "server:\n  tcp_port: 8081\n",
-		  "server.tcp_port: must differ from server.api_port (line 2)" },
-		{ "server:\n  tcp_port: 9000\n  api_port: 9000\n",
-		  "server.api_port: must differ from server.tcp_port (line 3)" },
+		{"powerdns:\n  enabled: true\n",
+		 "powerdns.api_key: required when "
+		 "powerdns.enabled is true (or set powerdns.api_key_file)"},
+		{"powerdns:\n  enabled: true\n  api_key: \"\"\n",
+		 "powerdns.api_key: required "
+		 "when powerdns.enabled is true (or set powerdns.api_key_file)"},
+		{"powerdns:\n  api_key: a\n  api_key_file: /k\n",
+		 "powerdns.api_key_file: cannot be combined with powerdns.api_key (line 3)"},
+		{"powerdns:\n\n  api_url: ftp://pdns/api/v1\n",
+		 "powerdns.api_url: must start with http:// or https:// (line 3)"},
+		{"powerdns:\n  api_url: http://\n",
+		 "powerdns.api_url: must start with http:// or https:// (line 2)"},
+		{"powerdns:\n  default_zone: \"bad zone\"\n",
+		 "powerdns.default_zone: not a valid zone name (line 2)"},
+		{"powerdns:\n  default_zone: a..b\n",
+		 "powerdns.default_zone: not a valid zone name (line 2)"},
+		{"server:\n  tcp_port: 8081\n",
+		 "server.tcp_port: must differ from server.api_port (line 2)"},
+		{"server:\n  tcp_port: 9000\n  api_port: 9000\n",
+		 "server.api_port: must differ from server.tcp_port (line 3)"},
 	};
-	static const char *const key_env[] = { "PRISM_POWERDNS_API_KEY=k", NULL };
+	static const char *const key_env[] = {"PRISM_POWERDNS_API_KEY=k", NULL};
 	struct prism_config *c;
 
 	(void)state;
@@ -785,13 +816,14 @@ static void test_validation(void **state)
 
 static void test_options_table(void **state)
 {
-	static const char *const types[] = { "string", "int", "bool", "float", "list", "enum" };
+	static const char *const types[] = {"string", "int",  "bool",    "float",
+					    "list",   "enum", "strings", "credentials"};
 	size_t n = 0;
 	const struct prism_config_opt_info *o = prism_config_options(&n);
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 32); /* one row per field of struct prism_config */
+	assert_int_equal(n, 35); /* one row per field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -827,11 +859,15 @@ static void test_options_roundtrip(void **state)
 		char yaml[256], envvar[256];
 		const char *dot = strchr(o[i].key, '.');
 		const char *val = o[i].def[0] != '\0' ? o[i].def : "x";
-		const char *env[] = { envvar, NULL };
+		const char *env[] = {envvar, NULL};
 		struct prism_config *c;
 
 		assert_non_null(dot);
-		if (strcmp(o[i].type, "list") == 0)
+		if (strcmp(o[i].type, "credentials") == 0) {
+			val = "agent:secret";
+			snprintf(yaml, sizeof(yaml), "%.*s:\n  %s: [{name: agent, token: s}]\n",
+				 (int)(dot - o[i].key), o[i].key, dot + 1);
+		} else if (strcmp(o[i].type, "list") == 0)
 			snprintf(yaml, sizeof(yaml), "%.*s:\n  %s: [%s]\n", (int)(dot - o[i].key),
 				 o[i].key, dot + 1, val);
 		else
@@ -844,32 +880,110 @@ static void test_options_roundtrip(void **state)
 		prism_config_free(c);
 		/* and unknown neighbours are rejected with the full key */
 		char msg[128];
-		snprintf(yaml, sizeof(yaml), "%.*s:\n  %s_x: 1\n", (int)(dot - o[i].key),
-			 o[i].key, dot + 1);
+		snprintf(yaml, sizeof(yaml), "%.*s:\n  %s_x: 1\n", (int)(dot - o[i].key), o[i].key,
+			 dot + 1);
 		snprintf(msg, sizeof(msg), "unknown key '%s_x' (line 2)", o[i].key);
 		parse_err(yaml, NULL, msg);
 	}
 }
 
 /* Failure must not touch a previously parsed config: parse into new snapshots only. */
+static void test_hosts_list(void **state)
+{
+	static const struct bad bad[] = {
+		{"server:\n  host: [\"::\", \"::\"]\n",
+		 "server.host: '::' is listed twice (line 2)"},
+		{"server:\n  host: []\n", "server.host: must name at least one address (line 2)"},
+		{"server:\n  host: example.com\n",
+		 "server.host: 'example.com' is not an IPv4 or IPv6 address (line 2)"},
+	};
+	const char *env[] = {"PRISM_SERVER_HOST=127.0.0.1, ::1", NULL};
+	struct prism_config *c;
+
+	(void)state;
+	c = parse_ok("server:\n  host: [\"0.0.0.0\", \"::\"]\n", NULL);
+	assert_string_equal(c->server_host[0], "0.0.0.0");
+	assert_string_equal(c->server_host[1], "::");
+	assert_null(c->server_host[2]);
+	prism_config_free(c);
+	c = parse_ok("server:\n  host: \"::\"\n", env);
+	assert_string_equal(c->server_host[0], "127.0.0.1");
+	assert_string_equal(c->server_host[1], "::1");
+	assert_null(c->server_host[2]);
+	prism_config_free(c);
+	run_bad(bad, ARRAY_SIZE(bad));
+}
+
+static void test_auth(void **state)
+{
+	static const struct bad bad[] = {
+		{"auth:\n  tokens: x\n",
+		 "auth.tokens: must be a list of {name, token | token_file} (line 2)"},
+		{"auth:\n  tokens:\n    - name: a\n",
+		 "auth.tokens: entry 1: give exactly one of token and token_file (line 3)"},
+		{"auth:\n  tokens:\n    - {name: a, token: x, token_file: /f}\n",
+		 "auth.tokens: entry 1: give exactly one of token and token_file (line 3)"},
+		{"auth:\n  tokens:\n    - {token: x}\n",
+		 "auth.tokens: entry 1: name is required (line 3)"},
+		{"auth:\n  tokens:\n    - {name: a, token: x}\n    - {name: a, token: y}\n",
+		 "auth.tokens: entry 2: name 'a' is used twice (line 4)"},
+		{"auth:\n  tokens:\n    - {name: a, tokn: x}\n",
+		 "auth.tokens: unknown key 'tokn' (line 3)"},
+		{"auth:\n  tokens:\n    - {name: a, token: \"\"}\n",
+		 "auth.tokens: 'token' must be a non-empty string (line 3)"},
+		{"auth:\n  required: maybe\n", "auth.required: must be true or false (line 2)"},
+	};
+	const char *env[] = {"PRISM_AUTH_TOKENS=e1:s1,e2:s2", "PRISM_AUTH_REQUIRED=0", NULL};
+	const char *bad_env[] = {"PRISM_AUTH_TOKENS=nocolon", NULL};
+	struct prism_config *c;
+
+	(void)state;
+	c = parse_ok("", NULL);
+	assert_true(c->auth_required); /* secure by default */
+	assert_null(c->auth_tokens);
+	prism_config_free(c);
+	c = parse_ok("auth:\n  required: false\n  reserved_names: [Gateway, www]\n"
+		     "  tokens:\n    - name: rack1\n      token: s3cret\n"
+		     "    - {name: rack2, token_file: /etc/prism/rack2}\n",
+		     NULL);
+	assert_false(c->auth_required);
+	assert_string_equal(c->auth_tokens[0]->name, "rack1");
+	assert_string_equal(c->auth_tokens[0]->secret, "s3cret");
+	assert_null(c->auth_tokens[0]->secret_file);
+	assert_string_equal(c->auth_tokens[1]->secret_file, "/etc/prism/rack2");
+	assert_null(c->auth_tokens[2]);
+	assert_string_equal(c->auth_reserved_names[0], "gateway");
+	assert_string_equal(c->auth_reserved_names[1], "www");
+	prism_config_free(c);
+	c = parse_ok("auth:\n  tokens: [{name: f, token: t}]\n", env);
+	assert_false(c->auth_required);
+	assert_string_equal(c->auth_tokens[0]->name, "e1");
+	assert_string_equal(c->auth_tokens[1]->secret, "s2");
+	assert_null(c->auth_tokens[2]);
+	prism_config_free(c);
+	parse_err("", bad_env, "PRISM_AUTH_TOKENS: entry 1: must be name:token (environment)");
+	run_bad(bad, ARRAY_SIZE(bad));
+}
+
 static void test_atomic(void **state)
 {
+	static const char *const file_env[] = {"PRISM_POWERDNS_API_KEY_FILE=/k", NULL};
 	struct prism_config *good = parse_ok(seed_yaml, NULL);
 	struct prism_config *cfg = good;
 	char err[128];
 
 	(void)state;
-	assert_int_equal(prism_config_parse("server:\n  tcp_port: 0\n", 22, NULL, &cfg, err,
-					    sizeof(err)), PRISM_ECONFIG);
+	assert_int_equal(
+		prism_config_parse("server:\n  tcp_port: 0\n", 22, NULL, &cfg, err, sizeof(err)),
+		PRISM_ECONFIG);
 	assert_null(cfg);
 	/* errors late in the pipeline free everything built before them */
-	assert_int_equal(prism_config_parse(seed_yaml, strlen(seed_yaml),
-					    (const char *const[]){ "PRISM_POWERDNS_API_KEY_FILE=/k",
-								   NULL },
-					    &cfg, err, sizeof(err)), PRISM_ECONFIG);
+	assert_int_equal(
+		prism_config_parse(seed_yaml, strlen(seed_yaml), file_env, &cfg, err, sizeof(err)),
+		PRISM_ECONFIG);
 	assert_null(cfg);
 	assert_string_equal(err, "PRISM_POWERDNS_API_KEY_FILE: cannot be combined with "
-			    "powerdns.api_key (environment)");
+				 "powerdns.api_key (environment)");
 	assert_string_equal(good->powerdns_api_key, "changeme");
 	prism_config_free(good);
 }
@@ -900,6 +1014,8 @@ int main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test(test_options_roundtrip),
+		cmocka_unit_test(test_hosts_list),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_atomic),
 	};
 

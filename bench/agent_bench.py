@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Agent-port throughput, latency and connection capacity of the built prismd.
+
+Starts a real PowerDNS and prismd (tests/integration/prismlib.py), drives the agent port with
+bench/agent-load and prints one table, all figures measured side by side in this run:
+
+  oneshot     one TCP connection per registration, 64 clients          (goal >= 20,000/s)
+  persistent  64 long-lived connections, 16 frames in flight each       (goal >= 100,000/s)
+  ... the same two with PowerDNS sync disabled (what the DNS push costs)
+  idle        10,000 connections that send nothing, held open; prismd's RSS per connection
+  registry    bytes on disk per host after the loaded runs
+
+After each loaded run with sync enabled it waits (bounded) until every host of the run is
+dns_sync_status 'synced' and prints how long that took. The goals are printed next to the
+figures; nothing is asserted (STYLE.md rule 19).
+
+usage: bench/agent_bench.py [--duration S] [--hosts H] [--idle N] [--hold S] [--quick]
+                            [--json FILE]
+Environment: PRISM_BUILD_DIR (prismd, default ./build), AGENT_LOAD (default
+$PRISM_BUILD_DIR/bench/agent-load).
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import prismlib  # noqa: E402
+from prismlib import PowerDNS, Prismd  # noqa: E402
+
+AGENT_LOAD = os.environ.get("AGENT_LOAD", os.path.join(prismlib.BUILD, "bench", "agent-load"))
+TOKEN = "bench-token-7f3a9c1e5b2d4f608a1c3e5f7b9d0e2f"
+GOAL_ONESHOT = 20000
+GOAL_PERSISTENT = 100000
+CONVERGE_LIMIT = 180.0  # seconds to wait for PowerDNS to catch up after a run
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def raise_nofile():
+    """Soft open-files limit up to the hard one; children (prismd, agent-load) inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def supports_auth():
+    """Does this prismd know the auth section (token auth)? Older builds reject the key."""
+    with open(prismlib.PRISMD, "rb") as f:
+        return b"PRISM_AUTH_REQUIRED" in f.read()
+
+
+def configure(d, auth):
+    """Rewrite the config Prismd wrote: info logging (a production level: debug logs a line
+    per connection), room for 10,000+ connections, and tokens when prismd has them."""
+    with open(d.config) as f:
+        text = f.read()
+    # drop an auth section a newer prismlib may have added; ours follows
+    text = re.sub(r"(?m)^auth:\n(?:[ \t].*\n?)*", "", text)
+    text = text.replace("level: debug", "level: info")
+    text = text.replace('host: "127.0.0.1"', 'host: "127.0.0.1"\n  idle_timeout: 120\n'
+                        '  max_connections: 20000', 1)
+    if auth:
+        text = text.rstrip("\n") + (f'\nauth:\n  required: true\n  tokens:\n'
+                                    f'    - name: bench\n      token: "{TOKEN}"\n')
+    with open(d.config, "w") as f:
+        f.write(text)
+
+
+def start_prismd(pdns, auth):
+    work = tempfile.mkdtemp(prefix="prism-agent-bench-")
+    d = Prismd(work, pdns=pdns)
+    configure(d, auth)
+    d.start()
+    return d
+
+
+def cpu_ticks(pid):
+    """utime+stime of a process (all threads), and per thread {name: ticks}."""
+    threads = {}
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            ticks = int(fields[11]) + int(fields[12])
+            threads[f"{name}/{tid}"] = ticks
+            total += ticks
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total, threads
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_load(d, args, limit):
+    """Run agent-load against prismd d; returns its JSON summary plus CPU of the others."""
+    cmd = [AGENT_LOAD, "--server", f"127.0.0.1:{d.port}", "--json"] + args
+    if d.token:
+        cmd += ["--token", TOKEN]
+    log("  $ " + " ".join(cmd))
+    p0, t0 = cpu_ticks(d.proc.pid)
+    n0 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
+    w0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    wall = time.monotonic() - w0
+    p1, t1 = cpu_ticks(d.proc.pid)
+    n1 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
+    if r.returncode not in (0, 1) or not r.stdout.strip():
+        raise RuntimeError(f"agent-load failed ({r.returncode}): {r.stderr}")
+    res = json.loads(r.stdout)
+    res["cmd"] = " ".join(cmd)
+    res["wall_s"] = wall
+    res["prismd_cpu_pct"] = 100.0 * (p1 - p0) / HZ / wall
+    res["pdns_cpu_pct"] = 100.0 * (n1 - n0) / HZ / wall if d.pdns else None
+    res["prismd_threads_pct"] = {k: 100.0 * (v - t0.get(k, 0)) / HZ / wall
+                                 for k, v in t1.items() if v - t0.get(k, 0) > 0}
+    return res
+
+
+def converge(d, prefix):
+    """Seconds until every host of this run is synced to PowerDNS (None: not within limit)."""
+    like = prefix + "%"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < CONVERGE_LIMIT:
+        rows = d.db_query("SELECT COUNT(*) FROM hosts WHERE hostname LIKE ? AND "
+                          "dns_sync_status != 'synced'", (like,))
+        if rows[0][0] == 0:
+            return time.monotonic() - t0, 0
+        time.sleep(0.05)
+    return None, rows[0][0]
+
+
+def loaded(d, name, mode, prefix, a, with_sync, rst=False):
+    args = ["--mode", mode, "--clients", "64", "--duration", str(a.duration),
+            "--hosts", str(a.hosts), "--prefix", prefix, "--timeout", "10"]
+    if mode == "oneshot":
+        args += ["--count", str(GOAL_ONESHOT * 5 * int(a.duration)), "--sources", "16"]
+        if rst:
+            args += ["--linger0"]
+    else:
+        args += ["--count", str(GOAL_PERSISTENT * 5 * int(a.duration)), "--pipeline", "16"]
+    res = run_load(d, args, a.duration + 120)
+    res["name"] = name
+    res["sync"] = with_sync
+    res["converge_s"] = None
+    if with_sync:
+        res["converge_s"], res["unsynced"] = converge(d, prefix)
+    log(f"  {name}: {res['registrations_per_s']:.0f}/s, converged "
+        f"{res['converge_s']}")
+    return res
+
+
+def idle_run(a):
+    """Hold a.idle connections on a fresh prismd; RSS before, while holding, after."""
+    d = start_prismd(None, supports_auth())
+    d.token = None
+    try:
+        before = rss_kib(d.proc.pid)
+        cmd = [AGENT_LOAD, "--server", f"127.0.0.1:{d.port}", "--mode", "idle", "--clients",
+               str(a.idle), "--duration", str(a.hold), "--timeout", "10", "--json"]
+        log("  $ " + " ".join(cmd))
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = ""
+        try:
+            line = p.stderr.readline()  # "agent-load: holding N of M connections"
+            time.sleep(min(1.0, a.hold / 3))  # let prismd settle its accept backlog
+            holding = max(rss_kib(d.proc.pid) for _ in range(5))
+            out, err = p.communicate(timeout=a.hold + 60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise
+        time.sleep(0.5)
+        after = rss_kib(d.proc.pid)
+        res = json.loads(out)
+        res.update(cmd=" ".join(cmd), holding_line=line.strip(), rss_before_kib=before,
+                   rss_holding_kib=holding, rss_after_kib=after)
+        held = res["idle"]["held_open"]
+        res["bytes_per_conn"] = (holding - before) * 1024 / held if held else None
+        return res
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def registry_size(d):
+    """After prismd stopped: bytes of the registry files per host."""
+    files = [d.db + s for s in ("", "-wal", "-shm") if os.path.exists(d.db + s)]
+    total = sum(os.path.getsize(f) for f in files[:2])  # -shm is an index, not data
+    hosts = d.db_query("SELECT COUNT(*) FROM hosts")[0][0]
+    ledger = d.db_query("SELECT COUNT(*) FROM ledger")[0][0]
+    return {"db_bytes": os.path.getsize(d.db), "total_bytes": total, "hosts": hosts,
+            "ledger_rows": ledger, "bytes_per_host": total / hosts if hosts else None}
+
+
+def fmt(v, spec=".0f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+def print_table(runs, idle, reg, a, auth):
+    print()
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    print(f"agent port benchmark: nproc {nproc}, {a.duration} s per loaded run, "
+          f"{a.hosts} hosts per run, "
+          f"auth {'token' if auth else 'off (this prismd has no auth)'}")
+    print(f"prismd: {prismlib.PRISMD}   agent-load: {AGENT_LOAD}")
+    hdr = (f"{'scenario':<30} {'reg/s':>8} {'goal':>8} {'p50 ms':>7} {'p99 ms':>7} "
+           f"{'p99.9':>7} {'max ms':>7} {'not ok':>7} {'new':>6} {'load%':>6} "
+           f"{'prismd%':>7} {'pdns%':>6} {'synced after':>12}")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in runs:
+        lat = r["latency_ms"]
+        notok = sum(v for k, v in r["outcomes"].items() if k != "ok")
+        goal = GOAL_ONESHOT if r["mode"] == "oneshot" else GOAL_PERSISTENT
+        new = r["answers_ok"].get("New host registered", 0)
+        conv = "-" if not r["sync"] else (
+            f"{r['converge_s']:.2f} s" if r["converge_s"] is not None
+            else f">{CONVERGE_LIMIT:.0f}s ({r['unsynced']})")
+        print(f"{r['name']:<30} {r['registrations_per_s']:>8.0f} {goal:>8} "
+              f"{lat['p50']:>7.2f} {lat['p99']:>7.2f} {lat['p999']:>7.2f} {lat['max']:>7.1f} "
+              f"{notok:>7} {new:>6} {r['cpu']['pct_one_core']:>6.0f} "
+              f"{r['prismd_cpu_pct']:>7.0f} {fmt(r['pdns_cpu_pct']):>6} {conv:>12}")
+    by = {r["name"]: r for r in runs}
+    print()
+    for mode in ("oneshot", "persistent"):
+        on, off = by.get(f"{mode}, sync on"), by.get(f"{mode}, sync off")
+        if on and off and on["registrations_per_s"] > 0:
+            print(f"ratio {mode} sync off / sync on: "
+                  f"{off['registrations_per_s'] / on['registrations_per_s']:.2f}x")
+    on, pp = by.get("oneshot, sync on"), by.get("persistent, sync on")
+    if on and pp and on["registrations_per_s"] > 0:
+        print(f"ratio persistent / oneshot (sync on): "
+              f"{pp['registrations_per_s'] / on['registrations_per_s']:.2f}x")
+    for r in runs:
+        bad = {k: v for k, v in r["outcomes"].items() if k != "ok" and v}
+        if bad or r["answers_error"] or r["connection_events"]:
+            print(f"{r['name']}: not ok {bad} answers {r['answers_error']} "
+                  f"connections {r['connection_events']}")
+    print("busiest prismd threads (% of one core), per run:")
+    for r in runs:
+        top = sorted(r["prismd_threads_pct"].items(), key=lambda kv: -kv[1])[:4]
+        print(f"  {r['name']:<28} " + ", ".join(f"{k} {v:.0f}%" for k, v in top))
+    if idle:
+        i = idle["idle"]
+        print()
+        print(f"idle: {i['held_open']} of {i['requested']} connections held open for "
+              f"{i['hold_s']:.0f} s (goal 10,000); connect p50 {idle['connect_ms']['p50']:.2f}"
+              f" ms p99 {idle['connect_ms']['p99']:.2f} ms")
+        print(f"      prismd RSS {idle['rss_before_kib']} KiB before, "
+              f"{idle['rss_holding_kib']} KiB holding, {idle['rss_after_kib']} KiB after; "
+              f"{fmt(idle['bytes_per_conn'])} bytes per held connection")
+        if idle["connection_events"] or idle["answers_error"]:
+            print(f"      closed/failed: {idle['connection_events']} "
+                  f"server said: {idle['answers_error']}")
+    if reg:
+        print(f"registry: {reg['total_bytes']} bytes on disk (db {reg['db_bytes']}) for "
+              f"{reg['hosts']} hosts and {reg['ledger_rows']} ledger rows: "
+              f"{fmt(reg['bytes_per_host'])} bytes per host")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--duration", type=int, default=10, help="seconds per loaded run")
+    ap.add_argument("--hosts", type=int, default=20000, help="distinct hosts per run")
+    ap.add_argument("--idle", type=int, default=10000, help="idle connections to hold")
+    ap.add_argument("--hold", type=float, default=5, help="seconds to hold them")
+    ap.add_argument("--quick", action="store_true", help="2 s runs, 2,000 idle")
+    ap.add_argument("--json", help="also write every raw result to this file")
+    a = ap.parse_args()
+    if a.quick:
+        a.duration, a.idle, a.hold = 2, 2000, 2
+    a.duration = max(1, min(a.duration, 600))
+    a.hold = max(1.0, min(a.hold, 100.0))
+    for exe in (AGENT_LOAD, prismlib.PRISMD):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"{exe} not built (PRISM_BUILD_DIR / AGENT_LOAD)")
+    nofile = raise_nofile()
+    if nofile < a.idle + 100:
+        log(f"open files limit {nofile}: holding {nofile - 100} idle connections instead")
+        a.idle = max(1, nofile - 100)
+    auth = supports_auth()
+    runs, reg = [], None
+
+    pdns = PowerDNS().start()
+    try:
+        log("PowerDNS sync on:")
+        d = start_prismd(pdns, auth)
+        d.token = TOKEN if auth else None
+        try:
+            runs.append(loaded(d, "oneshot, sync on", "oneshot", "os-", a, True))
+            runs.append(loaded(d, "oneshot RST, sync on", "oneshot", "rst-", a, True,
+                               rst=True))
+            runs.append(loaded(d, "persistent, sync on", "persistent", "pp-", a, True))
+        finally:
+            d.stop()
+        reg = registry_size(d)
+        shutil.rmtree(d.dir, ignore_errors=True)
+    finally:
+        pdns.cleanup()
+
+    log("PowerDNS sync off:")
+    d = start_prismd(None, auth)
+    d.token = TOKEN if auth else None
+    try:
+        runs.append(loaded(d, "oneshot, sync off", "oneshot", "os-", a, False))
+        runs.append(loaded(d, "persistent, sync off", "persistent", "pp-", a, False))
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+    log(f"idle: {a.idle} connections:")
+    idle = idle_run(a)
+    print_table(runs, idle, reg, a, auth)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"runs": runs, "idle": idle, "registry": reg,
+                       "nproc": os.cpu_count()}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

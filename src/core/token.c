@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/token.h"
+
+int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	if (token == NULL || out == NULL)
+		return PRISM_EINVAL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return PRISM_ENOMEM;
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[PRISM_TOKEN_HASH_LEN] = '\0';
+	return 0;
+}
+
+bool prism_secret_equal(const char *a, const char *b, size_t len)
+{
+	if (a == NULL || b == NULL)
+		return false;
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+struct entry {
+	char *hash; /* NULL = empty slot */
+	char *name;
+};
+
+struct prism_token_set {
+	struct entry *slots;
+	size_t cap; /* power of two */
+	size_t count;
+};
+
+/* The hash is already uniformly distributed: its first 16 hex digits index the table. */
+static size_t slot_of(const char *hash, size_t cap)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16 && hash[i]; i++) {
+		char c = hash[i];
+		v = (v << 4) | (uint64_t)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+	}
+	return (size_t)(v & (cap - 1));
+}
+
+struct prism_token_set *prism_token_set_new(void)
+{
+	struct prism_token_set *set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return NULL;
+	set->cap = 16;
+	set->slots = calloc(set->cap, sizeof(*set->slots));
+	if (set->slots == NULL) {
+		free(set);
+		return NULL;
+	}
+	return set;
+}
+
+void prism_token_set_free(struct prism_token_set *set)
+{
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->cap; i++) {
+		free(set->slots[i].hash);
+		free(set->slots[i].name);
+	}
+	free(set->slots);
+	free(set);
+}
+
+static struct entry *probe(const struct prism_token_set *set, const char *hash)
+{
+	size_t i = slot_of(hash, set->cap);
+	for (size_t n = 0; n < set->cap; n++, i = (i + 1) & (set->cap - 1)) {
+		struct entry *e = &set->slots[i];
+		if (e->hash == NULL || strcmp(e->hash, hash) == 0)
+			return e;
+	}
+	return NULL; /* full: cannot happen, the table grows at 1/2 load */
+}
+
+static int grow(struct prism_token_set *set)
+{
+	struct prism_token_set bigger = { calloc(set->cap * 2, sizeof(struct entry)),
+					  set->cap * 2, 0 };
+	if (bigger.slots == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; i < set->cap; i++) {
+		if (set->slots[i].hash != NULL)
+			*probe(&bigger, set->slots[i].hash) = set->slots[i];
+	}
+	free(set->slots);
+	set->slots = bigger.slots;
+	set->cap = bigger.cap;
+	return 0;
+}
+
+int prism_token_set_add(struct prism_token_set *set, const char *hash, const char *name)
+{
+	if (set == NULL || hash == NULL || name == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
+		return PRISM_EINVAL;
+	if ((set->count + 1) * 2 > set->cap && grow(set) != 0)
+		return PRISM_ENOMEM;
+	struct entry *e = probe(set, hash);
+	if (e->hash != NULL)
+		return PRISM_ECONFLICT;
+	e->hash = strdup(hash);
+	e->name = strdup(name);
+	if (e->hash == NULL || e->name == NULL) {
+		free(e->hash);
+		free(e->name);
+		e->hash = e->name = NULL;
+		return PRISM_ENOMEM;
+	}
+	set->count++;
+	return 0;
+}
+
+const char *prism_token_set_find(const struct prism_token_set *set, const char *hash)
+{
+	if (set == NULL || hash == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
+		return NULL;
+	const struct entry *e = probe(set, hash);
+	return e != NULL && e->hash != NULL ? e->name : NULL;
+}
+
+size_t prism_token_set_count(const struct prism_token_set *set)
+{
+	return set ? set->count : 0;
+}

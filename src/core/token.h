@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file token.h
+ * Agent tokens and API keys are never stored in clear: only their SHA-256, as 64 lower-case
+ * hex characters. A token set maps hashes to names with O(1) lookups (open addressing);
+ * nothing ever tries every stored hash.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PRISM_TOKEN_HASH_LEN 64u /**< hex characters, without the NUL */
+
+/** SHA-256 of @p len bytes of @p token as hex into @p out (65 bytes). @return 0 or error. */
+int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1]);
+
+/** Constant-time comparison of two equal-length strings (e.g. two hashes). */
+bool prism_secret_equal(const char *a, const char *b, size_t len);
+
+struct prism_token_set;
+
+/** New empty set. NULL on out of memory. */
+struct prism_token_set *prism_token_set_new(void);
+
+/** Free. NULL is a no-op. */
+void prism_token_set_free(struct prism_token_set *set);
+
+/**
+ * Add a token by its hash with a name (both copied).
+ * @return 0, PRISM_ECONFLICT if the hash is already present, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_token_set_add(struct prism_token_set *set, const char *hash, const char *name);
+
+/** The name of the token with this hash, or NULL. */
+const char *prism_token_set_find(const struct prism_token_set *set, const char *hash);
+
+/** Number of tokens in the set. */
+size_t prism_token_set_count(const struct prism_token_set *set);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/token.h"
+
+static void test_hash_known_vector(void **state)
+{
+	char out[PRISM_TOKEN_HASH_LEN + 1];
+	assert_int_equal(prism_token_hash("abc", 3, out), 0);
+	/* FIPS 180-2 test vector */
+	assert_string_equal(out,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(prism_token_hash("", 0, out), 0);
+	assert_string_equal(out,
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_int_equal(prism_token_hash(NULL, 0, out), PRISM_EINVAL);
+}
+
+static void test_secret_equal(void **state)
+{
+	assert_true(prism_secret_equal("abcd", "abcd", 4));
+	assert_false(prism_secret_equal("abcd", "abce", 4));
+	assert_false(prism_secret_equal(NULL, "abce", 4));
+}
+
+static void test_set_add_find(void **state)
+{
+	struct prism_token_set *set = prism_token_set_new();
+	assert_non_null(set);
+	assert_null(prism_token_set_find(set, "nope"));
+	char h[PRISM_TOKEN_HASH_LEN + 1], name[32];
+	/* enough to force several grows */
+	for (int i = 0; i < 1000; i++) {
+		char tok[32];
+		snprintf(tok, sizeof(tok), "token-%d", i);
+		snprintf(name, sizeof(name), "agent-%d", i);
+		assert_int_equal(prism_token_hash(tok, strlen(tok), h), 0);
+		assert_int_equal(prism_token_set_add(set, h, name), 0);
+	}
+	assert_int_equal(prism_token_set_count(set), 1000);
+	for (int i = 0; i < 1000; i += 7) {
+		char tok[32];
+		snprintf(tok, sizeof(tok), "token-%d", i);
+		snprintf(name, sizeof(name), "agent-%d", i);
+		prism_token_hash(tok, strlen(tok), h);
+		assert_string_equal(prism_token_set_find(set, h), name);
+	}
+	prism_token_hash("token-5", 7, h);
+	assert_int_equal(prism_token_set_add(set, h, "dup"), PRISM_ECONFLICT);
+	prism_token_hash("unknown", 7, h);
+	assert_null(prism_token_set_find(set, h));
+	assert_int_equal(prism_token_set_add(set, "short", "x"), PRISM_EINVAL);
+	assert_int_equal(prism_token_set_add(NULL, h, "x"), PRISM_EINVAL);
+	prism_token_set_free(set);
+	prism_token_set_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_known_vector),
+		cmocka_unit_test(test_secret_equal),
+		cmocka_unit_test(test_set_add_find),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
