@@ -24,9 +24,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,25 +45,25 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-#define MAX_DURATION_S 600.0
-#define MAX_CLIENTS 100000u
-#define MAX_PIPELINE 4096u
-#define MAX_SOURCES 254u
-#define RETRY_MS 10
+#define MAX_DURATION_S	    600.0
+#define MAX_CLIENTS	    100000u
+#define MAX_PIPELINE	    4096u
+#define MAX_SOURCES	    254u
+#define RETRY_MS	    10
 #define IDLE_CONNECT_WINDOW 256u /* idle mode: connects in progress at once */
-#define MSG_SLOTS 32u
-#define MSG_LEN 96u
-#define REQ_MAX 1536u
-#define PREFIX_MAX 100u
-#define TOKEN_MAX 128u
-#define RX_CHUNK 65536u
-#define READER_LIMIT (1u << 20)
+#define MSG_SLOTS	    32u
+#define MSG_LEN		    96u
+#define REQ_MAX		    1536u
+#define PREFIX_MAX	    100u
+#define TOKEN_MAX	    128u
+#define RX_CHUNK	    65536u
+#define READER_LIMIT	    (1u << 20)
 
 /* ---- histogram ---- */
 
 #define HIST_SUB_BITS 6
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS (2 * HIST_SUB + (64 - HIST_SUB_BITS - 1) * HIST_SUB)
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS  (2 * HIST_SUB + (64 - HIST_SUB_BITS - 1) * HIST_SUB)
 
 struct hist {
 	uint64_t n[HIST_BUCKETS];
@@ -174,13 +174,13 @@ struct client {
 	struct bench *b;
 	struct prism_frame_reader rd;
 	enum cstate state;
-	bool tcp_live;    /* tcp initialised and not yet uv_close()d */
-	bool failed;      /* back off before the next connection */
+	bool tcp_live;	  /* tcp initialised and not yet uv_close()d */
+	bool failed;	  /* back off before the next connection */
 	uint64_t conn_t0; /* ns, start of the connect */
-	uint64_t tsend;   /* oneshot: ns, when the frame was written */
-	uint64_t *sent;   /* ring of request start times (ns), --pipeline long */
+	uint64_t tsend;	  /* oneshot: ns, when the frame was written */
+	uint64_t *sent;	  /* ring of request start times (ns), --pipeline long */
 	unsigned head, inflight;
-	unsigned host;    /* oneshot: host of the request */
+	unsigned host; /* oneshot: host of the request */
 	size_t olen;
 	uint8_t obuf[REQ_MAX];
 };
@@ -304,8 +304,7 @@ enum answer { ANS_OK, ANS_ERR, ANS_BAD };
  * match the fixed prefix, take the message up to its closing quote (no escapes), require
  * the timestamp key next and a closing brace. Anything else goes to the full parser.
  */
-static bool check_fast(const char *p, size_t len, enum answer *res, const char **msg,
-		       size_t *mlen)
+static bool check_fast(const char *p, size_t len, enum answer *res, const char **msg, size_t *mlen)
 {
 	static const char head[] = "{\"version\":\"1.0\",\"type\":\"response\",\"status\":\"";
 	static const char ok[] = "success\",\"message\":\"";
@@ -343,8 +342,9 @@ static bool str_is(json_t *obj, const char *key, const char *want)
 static size_t ok_kind_len(const char *msg, size_t len)
 {
 	static const char *const kinds[] = {
-		"New host registered", "IP address changed", "Heartbeat updated",
-		"Host reconnected with IP change", "Host reconnected",
+		"New host registered", "IP address changed",
+		"Heartbeat updated",   "Host reconnected with IP change",
+		"Host reconnected",
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		size_t k = strlen(kinds[i]);
@@ -422,7 +422,7 @@ static int open_socket(struct client *c, unsigned host)
 		int one = 1;
 		/* take the port at connect time, unique per 4-tuple, not per address */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		struct sockaddr_in sa = { .sin_family = AF_INET };
+		struct sockaddr_in sa = {.sin_family = AF_INET};
 		sa.sin_addr.s_addr = htonl(0x7f000001u + host % b->o.sources);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 			int e = uv_translate_sys_error(errno);
@@ -481,7 +481,7 @@ static void client_close(struct client *c, bool rst)
 	}
 	if (rst) {
 		uv_os_fd_t fd;
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
@@ -689,8 +689,7 @@ static int client_connect(struct client *c, unsigned host)
 		return rc;
 	c->state = C_CONNECTING;
 	c->creq.data = c;
-	return uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&c->b->o.server,
-			      connect_cb);
+	return uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&c->b->o.server, connect_cb);
 }
 
 /* Start a connection and, in oneshot mode, its one request. */
@@ -734,8 +733,7 @@ static void idle_more(struct bench *b)
 	if (b->holding || b->stopping || b->idle_next < b->o.clients || b->idle_pending > 0)
 		return;
 	b->holding = true;
-	fprintf(stderr, "agent-load: holding %u of %u connections\n", b->idle_open,
-		b->o.clients);
+	fprintf(stderr, "agent-load: holding %u of %u connections\n", b->idle_open, b->o.clients);
 	fflush(stderr);
 	uv_timer_start(&b->phase, duration_cb, (uint64_t)(b->o.duration * 1000), 0);
 }
@@ -826,9 +824,9 @@ static double tv_s(struct timeval tv)
 
 static double window_s(const struct bench *b)
 {
-	return b->t_measure != 0 && b->t_end > b->t_measure ?
-		       (double)(b->t_end - b->t_measure) / 1e9 :
-		       0;
+	return b->t_measure != 0 && b->t_end > b->t_measure
+		       ? (double)(b->t_end - b->t_measure) / 1e9
+		       : 0;
 }
 
 static double cpu_user(const struct bench *b)
@@ -841,7 +839,7 @@ static double cpu_sys(const struct bench *b)
 	return tv_s(b->ru1.ru_stime) - tv_s(b->ru0.ru_stime);
 }
 
-static const char *const mode_names[] = { "oneshot", "persistent", "idle" };
+static const char *const mode_names[] = {"oneshot", "persistent", "idle"};
 
 static void print_hist(const char *name, const struct hist *h)
 {
@@ -931,11 +929,11 @@ static void print_json(const struct bench *b)
 		(int)b->o.clients, "pipeline", (int)b->o.pipeline, "hosts", (int)b->o.hosts,
 		"sources", (int)b->o.sources, "window_s", w, "warmup_s", b->o.warmup, "started",
 		(json_int_t)b->measured_started, "outcomes", out, "registrations_per_s",
-		w > 0 ? b->out[OUT_OK] / w : 0.0, "connections_per_s", w > 0 ? b->connects / w : 0.0,
-		"latency_ms", json_hist(&b->lat), "connect_ms", json_hist(&b->conn_lat),
-		"answers_ok", json_msgs(&b->answers_ok), "answers_error", json_msgs(&b->answers_err),
-		"connection_events", json_msgs(&b->conn_errs), "cpu", "user_s", cpu_user(b),
-		"sys_s", cpu_sys(b), "pct_one_core",
+		w > 0 ? b->out[OUT_OK] / w : 0.0, "connections_per_s",
+		w > 0 ? b->connects / w : 0.0, "latency_ms", json_hist(&b->lat), "connect_ms",
+		json_hist(&b->conn_lat), "answers_ok", json_msgs(&b->answers_ok), "answers_error",
+		json_msgs(&b->answers_err), "connection_events", json_msgs(&b->conn_errs), "cpu",
+		"user_s", cpu_user(b), "sys_s", cpu_sys(b), "pct_one_core",
 		w > 0 ? 100 * (cpu_user(b) + cpu_sys(b)) / w : 0.0);
 	if (b->o.mode == MODE_IDLE)
 		json_object_set_new(root, "idle",
@@ -963,7 +961,8 @@ static void usage(FILE *out)
 		"  --duration S         stop after S seconds (at most 600); idle: hold time\n"
 		"  --warmup S           run S seconds before measuring (default 0)\n"
 		"  --timeout S          deadline per request, and per connect (default 5)\n"
-		"  --hosts H            distinct hostnames <prefix>load-<i>, cycled (default 1000)\n"
+		"  --hosts H            distinct hostnames <prefix>load-<i>, cycled (default "
+		"1000)\n"
 		"  --prefix P           hostname prefix ([A-Za-z0-9.-], default empty)\n"
 		"  --token T            auth_token to send (default none)\n"
 		"  --sources N          oneshot/idle, IPv4: bind host i to 127.0.0.(1 + i %% N)\n"
@@ -1100,26 +1099,31 @@ static const char *check_opts(struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, 's' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "clients", required_argument, NULL, 'c' },
-		{ "pipeline", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "hosts", required_argument, NULL, 'H' },
-		{ "prefix", required_argument, NULL, 'P' },
-		{ "token", required_argument, NULL, 'T' },
-		{ "sources", required_argument, NULL, 'S' },
-		{ "linger0", no_argument, NULL, OPT_LINGER0 },
-		{ "full-parse", no_argument, NULL, OPT_FULL_PARSE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"server", required_argument, NULL, 's'},
+		{"mode", required_argument, NULL, 'm'},
+		{"clients", required_argument, NULL, 'c'},
+		{"pipeline", required_argument, NULL, 'p'},
+		{"count", required_argument, NULL, 'n'},
+		{"duration", required_argument, NULL, 'd'},
+		{"warmup", required_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
+		{"hosts", required_argument, NULL, 'H'},
+		{"prefix", required_argument, NULL, 'P'},
+		{"token", required_argument, NULL, 'T'},
+		{"sources", required_argument, NULL, 'S'},
+		{"linger0", no_argument, NULL, OPT_LINGER0},
+		{"full-parse", no_argument, NULL, OPT_FULL_PARSE},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	*o = (struct opts){ .mode = MODE_ONESHOT, .clients = 64, .pipeline = 1, .hosts = 1000,
-			    .sources = 1, .timeout = 5, .prefix = "" };
+	*o = (struct opts){.mode = MODE_ONESHOT,
+			   .clients = 64,
+			   .pipeline = 1,
+			   .hosts = 1000,
+			   .sources = 1,
+			   .timeout = 5,
+			   .prefix = ""};
 	int opt, idx = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		if (opt == 'h') {
@@ -1197,8 +1201,13 @@ static int bench_init(struct bench *b, uv_loop_t *loop)
 static void bench_run(struct bench *b)
 {
 	uint64_t tick = (uint64_t)(b->o.timeout * 1000 / 10);
-	uv_timer_start(&b->sweep, sweep_cb, tick < 10 ? 10 : tick > 100 ? 100 : tick,
-		       tick < 10 ? 10 : tick > 100 ? 100 : tick);
+	uv_timer_start(&b->sweep, sweep_cb,
+		       tick < 10    ? 10
+		       : tick > 100 ? 100
+				    : tick,
+		       tick < 10    ? 10
+		       : tick > 100 ? 100
+				    : tick);
 	uv_signal_start(&b->sigint, signal_cb, SIGINT);
 	uv_signal_start(&b->sigterm, signal_cb, SIGTERM);
 	b->t_start = uv_hrtime();

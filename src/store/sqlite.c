@@ -89,7 +89,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TOKEN_GET] = "SELECT active, expires_at FROM tokens WHERE hash = ?1",
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (hash, name, created_at, expires_at, active) "
 			 "VALUES (?1, ?2, ?3, ?4, 1)",
-	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at <= ?1 "
+	/* strictly past: seconds are truncated, so a host is never marked offline early */
+	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at < ?1 "
 			    "ORDER BY expires_at LIMIT ?2",
 	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
 	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "

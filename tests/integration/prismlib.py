@@ -306,6 +306,15 @@ logging:
         finally:
             con.close()
 
+    def db_exec(self, sql, args=()):
+        """Write to the registry behind prismd's back (tests only), committed."""
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            with con:
+                con.execute(sql, args)
+        finally:
+            con.close()
+
     def host(self, hostname):
         con = sqlite3.connect(self.db, timeout=10)
         con.row_factory = sqlite3.Row
