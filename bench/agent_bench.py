@@ -89,22 +89,33 @@ def start_prismd(pdns, auth):
     return d
 
 
+def stat_ticks(path):
+    """utime+stime and the name from a /proc stat file."""
+    with open(path) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12]), stat[stat.index("(") + 1:stat.rindex(")")]
+
+
 def cpu_ticks(pid):
-    """utime+stime of a process (all threads), and per thread {name: ticks}."""
+    """CPU ticks of a process (with its exited threads) and of each live thread; the thread
+    that is the process's main one is called "loop" (prismd's event loop)."""
     threads = {}
-    total = 0
     try:
+        total = stat_ticks(f"/proc/{pid}/stat")[0]
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                stat = f.read()
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2:].split()
-            ticks = int(fields[11]) + int(fields[12])
-            threads[f"{name}/{tid}"] = ticks
-            total += ticks
+            ticks, name = stat_ticks(f"/proc/{pid}/task/{tid}/stat")
+            threads["loop" if tid == str(pid) else f"{name}/{tid}"] = ticks
     except (FileNotFoundError, ProcessLookupError):
-        pass
+        return 0, threads
     return total, threads
+
+
+def machine_busy_ticks():
+    """Busy CPU ticks of the whole machine (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]  # minus idle and iowait
 
 
 def rss_kib(pid):
@@ -123,9 +134,12 @@ def run_load(d, args, limit):
     log("  $ " + " ".join(cmd))
     p0, t0 = cpu_ticks(d.proc.pid)
     n0 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
-    w0 = time.monotonic()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m0, w0 = machine_busy_ticks(), time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-    wall = time.monotonic() - w0
+    m1, wall = machine_busy_ticks(), time.monotonic() - w0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
     p1, t1 = cpu_ticks(d.proc.pid)
     n1 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
     if r.returncode not in (0, 1) or not r.stdout.strip():
@@ -135,6 +149,9 @@ def run_load(d, args, limit):
     res["wall_s"] = wall
     res["prismd_cpu_pct"] = 100.0 * (p1 - p0) / HZ / wall
     res["pdns_cpu_pct"] = 100.0 * (n1 - n0) / HZ / wall if d.pdns else None
+    # whatever else ran on the machine meanwhile (other jobs skew the figures: say so)
+    res["others_cpu_pct"] = (100.0 * (m1 - m0) / HZ / wall - res["prismd_cpu_pct"]
+                             - (res["pdns_cpu_pct"] or 0) - 100.0 * load_cpu / wall)
     res["prismd_threads_pct"] = {k: 100.0 * (v - t0.get(k, 0)) / HZ / wall
                                  for k, v in t1.items() if v - t0.get(k, 0) > 0}
     return res
@@ -153,7 +170,7 @@ def converge(d, prefix):
     return None, rows[0][0]
 
 
-def loaded(d, name, mode, prefix, a, with_sync, rst=False):
+def loaded(d, name, mode, prefix, a, with_sync, rst=False, depth=16):
     args = ["--mode", mode, "--clients", "64", "--duration", str(a.duration),
             "--hosts", str(a.hosts), "--prefix", prefix, "--timeout", "10"]
     if mode == "oneshot":
@@ -161,10 +178,11 @@ def loaded(d, name, mode, prefix, a, with_sync, rst=False):
         if rst:
             args += ["--linger0"]
     else:
-        args += ["--count", str(GOAL_PERSISTENT * 5 * int(a.duration)), "--pipeline", "16"]
+        args += ["--count", str(GOAL_PERSISTENT * 5 * int(a.duration)), "--pipeline", str(depth)]
     res = run_load(d, args, a.duration + 120)
     res["name"] = name
     res["sync"] = with_sync
+    res["goal"] = GOAL_ONESHOT if mode == "oneshot" else GOAL_PERSISTENT if depth == 16 else None
     res["converge_s"] = None
     if with_sync:
         res["converge_s"], res["unsynced"] = converge(d, prefix)
@@ -229,21 +247,27 @@ def print_table(runs, idle, reg, a, auth):
     print(f"prismd: {prismlib.PRISMD}   agent-load: {AGENT_LOAD}")
     hdr = (f"{'scenario':<30} {'reg/s':>8} {'goal':>8} {'p50 ms':>7} {'p99 ms':>7} "
            f"{'p99.9':>7} {'max ms':>7} {'not ok':>7} {'new':>6} {'load%':>6} "
-           f"{'prismd%':>7} {'pdns%':>6} {'synced after':>12}")
+           f"{'prismd%':>7} {'pdns%':>6} {'other%':>6} {'synced after':>12}")
     print(hdr)
     print("-" * len(hdr))
     for r in runs:
         lat = r["latency_ms"]
         notok = sum(v for k, v in r["outcomes"].items() if k != "ok")
-        goal = GOAL_ONESHOT if r["mode"] == "oneshot" else GOAL_PERSISTENT
         new = r["answers_ok"].get("New host registered", 0)
         conv = "-" if not r["sync"] else (
             f"{r['converge_s']:.2f} s" if r["converge_s"] is not None
             else f">{CONVERGE_LIMIT:.0f}s ({r['unsynced']})")
-        print(f"{r['name']:<30} {r['registrations_per_s']:>8.0f} {goal:>8} "
+        print(f"{r['name']:<30} {r['registrations_per_s']:>8.0f} {fmt(r['goal']):>8} "
               f"{lat['p50']:>7.2f} {lat['p99']:>7.2f} {lat['p999']:>7.2f} {lat['max']:>7.1f} "
               f"{notok:>7} {new:>6} {r['cpu']['pct_one_core']:>6.0f} "
-              f"{r['prismd_cpu_pct']:>7.0f} {fmt(r['pdns_cpu_pct']):>6} {conv:>12}")
+              f"{r['prismd_cpu_pct']:>7.0f} {fmt(r['pdns_cpu_pct']):>6} "
+              f"{r['others_cpu_pct']:>6.0f} {conv:>12}")
+    print("reg/s: successful answers per second; p50..max: send -> answer latency; not ok: "
+          "requests without a success answer;\nnew: 'New host registered' answers (the rest "
+          "are heartbeats); load%, prismd%, pdns%: CPU of agent-load, prismd, PowerDNS in % "
+          "of one core;\nother%: the rest of the machine's busy CPU meanwhile; synced after: "
+          "seconds from the end of the run until\nevery host of the run is synced to PowerDNS."
+          " Persistent rows: 64 connections, 16 frames in flight each unless noted.")
     by = {r["name"]: r for r in runs}
     print()
     for mode in ("oneshot", "persistent"):
@@ -260,7 +284,8 @@ def print_table(runs, idle, reg, a, auth):
         if bad or r["answers_error"] or r["connection_events"]:
             print(f"{r['name']}: not ok {bad} answers {r['answers_error']} "
                   f"connections {r['connection_events']}")
-    print("busiest prismd threads (% of one core), per run:")
+    print("busiest prismd threads (% of one core; loop = the event loop, the other is the "
+          "store writer):")
     for r in runs:
         top = sorted(r["prismd_threads_pct"].items(), key=lambda kv: -kv[1])[:4]
         print(f"  {r['name']:<28} " + ", ".join(f"{k} {v:.0f}%" for k, v in top))
@@ -315,6 +340,8 @@ def main():
             runs.append(loaded(d, "oneshot RST, sync on", "oneshot", "rst-", a, True,
                                rst=True))
             runs.append(loaded(d, "persistent, sync on", "persistent", "pp-", a, True))
+            runs.append(loaded(d, "persistent depth 1, sync on", "persistent", "p1-", a,
+                               True, depth=1))
         finally:
             d.stop()
         reg = registry_size(d)

@@ -565,6 +565,14 @@ static bool client_frames(struct client *c, uint64_t now)
 	return true;
 }
 
+/* What ended a connection whose read returned @p n (> 0: data that did not fit). */
+static const char *read_error(ssize_t n)
+{
+	if (n > 0)
+		return "answers over the buffer limit";
+	return n == UV_EOF ? "closed by server" : uv_err_name((int)n);
+}
+
 static void client_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct client *c = s->data;
@@ -572,7 +580,7 @@ static void client_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0 || c->state != C_OPEN)
 		return;
 	if (n < 0) {
-		client_fail(c, OUT_CONN, n == UV_EOF ? "closed by server" : uv_err_name((int)n));
+		client_fail(c, OUT_CONN, read_error(n));
 		return;
 	}
 	if (prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) != 0) {
@@ -628,7 +636,7 @@ static void idle_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			check_full(b, (const char *)p, len, true);
 		return;
 	}
-	count_conn_error(b, n == UV_EOF ? "closed by server" : uv_err_name((int)n));
+	count_conn_error(b, read_error(n));
 	b->idle_open--;
 	client_close(c, false);
 }
@@ -961,8 +969,7 @@ static void usage(FILE *out)
 		"  --duration S         stop after S seconds (at most 600); idle: hold time\n"
 		"  --warmup S           run S seconds before measuring (default 0)\n"
 		"  --timeout S          deadline per request, and per connect (default 5)\n"
-		"  --hosts H            distinct hostnames <prefix>load-<i>, cycled (default "
-		"1000)\n"
+		"  --hosts H            hostnames <prefix>load-<i>, cycled (default 1000)\n"
 		"  --prefix P           hostname prefix ([A-Za-z0-9.-], default empty)\n"
 		"  --token T            auth_token to send (default none)\n"
 		"  --sources N          oneshot/idle, IPv4: bind host i to 127.0.0.(1 + i %% N)\n"
@@ -1200,14 +1207,10 @@ static int bench_init(struct bench *b, uv_loop_t *loop)
 
 static void bench_run(struct bench *b)
 {
+	/* a tenth of the deadline, between 10 and 100 ms */
 	uint64_t tick = (uint64_t)(b->o.timeout * 1000 / 10);
-	uv_timer_start(&b->sweep, sweep_cb,
-		       tick < 10    ? 10
-		       : tick > 100 ? 100
-				    : tick,
-		       tick < 10    ? 10
-		       : tick > 100 ? 100
-				    : tick);
+	tick = tick < 10 ? 10 : tick > 100 ? 100 : tick;
+	uv_timer_start(&b->sweep, sweep_cb, tick, tick);
 	uv_signal_start(&b->sigint, signal_cb, SIGINT);
 	uv_signal_start(&b->sigterm, signal_cb, SIGTERM);
 	b->t_start = uv_hrtime();

@@ -70,6 +70,9 @@ static const struct choice sync_choices[] = {
 static const struct choice offline_choices[] = {
 	{ "keep", "keep" }, { "remove", "remove" }, { NULL, NULL },
 };
+static const struct choice role_choices[] = {
+	{ "read", "read" }, { "write", "write" }, { "admin", "admin" }, { NULL, NULL },
+};
 static const struct choice rrtype_choices[] = {
 	{ "A", "A" }, { "AAAA", "AAAA" }, { NULL, NULL },
 };
@@ -149,7 +152,19 @@ static const struct choice rrtype_choices[] = {
 	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
 	  "agent tokens: list of {name, token | token_file}")                                     \
 	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \
-	  "hostnames agents may not claim (besides the zone's ns names)")
+	  "hostnames agents may not claim (besides the zone's ns names)")                         \
+	X(api, keys, CREDS, 0, 0, role_choices, "", "PRISM_API_KEYS",                             \
+	  "REST API keys: list of {name, key | key_file, role: read|write|admin}")                \
+	X(api, public_health, BOOL, 0, 0, NULL, "true", "PRISM_API_PUBLIC_HEALTH",                \
+	  "serve /api/health without a key")                                                      \
+	X(api, public_metrics, BOOL, 0, 0, NULL, "false", "PRISM_API_PUBLIC_METRICS",             \
+	  "serve /metrics without a key")                                                         \
+	X(api, tls_cert, STR, 0, 0, NULL, "", "PRISM_API_TLS_CERT",                               \
+	  "PEM certificate file: serve the API over HTTPS")                                       \
+	X(api, tls_key, STR, 0, 0, NULL, "", "PRISM_API_TLS_KEY",                                 \
+	  "PEM private key file for tls_cert")                                                    \
+	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
+	  "largest accepted request body, bytes")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -1227,6 +1242,9 @@ static int validate(struct ctx *c)
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+	if ((cfg->api_tls_cert == NULL) != (cfg->api_tls_key == NULL))
+		return fail_opt(c, cfg->api_tls_cert ? IDX_api_tls_cert : IDX_api_tls_key,
+				"api.tls_cert and api.tls_key go together");
 	if (cfg->server_tcp_port == cfg->server_api_port) {
 		/* blame the one the user set; api_port when both were set */
 		if (c->src[IDX_server_api_port] == SRC_DEFAULT)

@@ -70,6 +70,13 @@ struct prism_config {
 	bool auth_required;         /**< true: registrations need a valid token */
 	struct prism_config_cred **auth_tokens; /**< NULL-terminated, or NULL for none */
 	char **auth_reserved_names; /**< lower-cased hostnames agents may not claim; may be NULL */
+	/* api: */
+	struct prism_config_cred **api_keys; /**< {name, key | key_file, role}; NULL = none */
+	bool api_public_health;     /**< true: /api/health needs no key */
+	bool api_public_metrics;    /**< false: /metrics needs a key */
+	char *api_tls_cert;         /**< PEM certificate file; NULL = plain HTTP */
+	char *api_tls_key;          /**< PEM private key file, with tls_cert */
+	uint32_t api_max_body;      /**< largest request body, bytes (1048576) */
 };
 
 /**

@@ -65,6 +65,10 @@ struct worker {
 	bool zone_ready;
 	bool wanted;          /* woken while busy: run again after this round */
 	unsigned failures;    /* consecutive target-level failures */
+	bool paused;          /* maintenance: send nothing */
+	bool unauthorised;    /* the last failure was 401/403 */
+	unsigned long long requests, request_failures, rrsets_applied, rrsets_failed;
+	int64_t last_success; /* unix seconds */
 	uint64_t backoff_until; /* loop time, ms */
 	struct round *round;
 };
@@ -150,7 +154,8 @@ static void target_failed(struct worker *w, const char *what, int status, const 
 {
 	w->failures++;
 	uint64_t delay = backoff_ms(w->e, w->failures);
-	if (status == 401 || status == 403)
+	w->unauthorised = status == 401 || status == 403;
+	if (w->unauthorised)
 		delay = (uint64_t)(w->e->opts.retry_max * 1000);
 	w->backoff_until = uv_now(w->e->loop) + delay;
 	prism_log(w->failures == 1 ? PRISM_LOG_WARNING : PRISM_LOG_DEBUG, TAG,
@@ -164,6 +169,7 @@ static void target_ok(struct worker *w)
 		prism_log(PRISM_LOG_INFO, TAG, "target %s: reachable again after %u failure(s)",
 			  w->t.name, w->failures);
 	w->failures = 0;
+	w->unauthorised = false;
 	w->backoff_until = 0;
 }
 
@@ -279,8 +285,13 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 	inflight_remove(r, c);
 	free(c);
 	r->outstanding--;
+	w->requests++;
+	if (err != 0)
+		w->request_failures++;
 	if (err == 0) {
 		set_result(r, lo, hi, true, NULL);
+		w->rrsets_applied += hi - lo;
+		w->last_success = now_ms() / 1000;
 	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		enqueue(r, lo, mid);
@@ -289,6 +300,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		   status != 403 && status != 404 && status != 429) {
 		/* this RRset itself was refused: quarantine it, keep the target going */
 		set_result(r, lo, hi, false, msg);
+		w->rrsets_failed += hi - lo;
 		for (size_t i = lo; i < hi; i++)
 			r->marks[i].next_attempt = row_retry_at(w->e, &r->rows[i]);
 		prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s %s refused: HTTP %d %s",
@@ -508,6 +520,8 @@ static void worker_run(struct worker *w)
 		w->wanted = true;
 		return;
 	}
+	if (w->paused)
+		return; /* resumed by prism_engine_pause(…, false) */
 	uint64_t now = uv_now(w->e->loop);
 	if (now < w->backoff_until) {
 		schedule(w, 0);
@@ -599,4 +613,53 @@ void prism_engine_stop(struct prism_engine *e)
 		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
 	}
 	engine_unref(e);
+}
+
+size_t prism_engine_ntargets(const struct prism_engine *e)
+{
+	return e ? e->nworkers : 0;
+}
+
+int prism_engine_target_info(const struct prism_engine *e, size_t i,
+			     struct prism_engine_target_info *out)
+{
+	if (e == NULL || out == NULL || i >= e->nworkers)
+		return PRISM_ENOTFOUND;
+	const struct worker *w = &e->workers[i];
+	uint64_t now = uv_now(e->loop);
+	*out = (struct prism_engine_target_info){
+		.name = w->t.name,
+		.state = w->paused ? "paused"
+			 : w->unauthorised ? "unauthorised"
+			 : w->failures > 0 ? "backoff"
+					   : "ok",
+		.zone_ready = w->zone_ready,
+		.failures = w->failures,
+		.retry_in = w->backoff_until > now ? (w->backoff_until - now) / 1000.0 : 0,
+		.requests = w->requests,
+		.request_failures = w->request_failures,
+		.rrsets_applied = w->rrsets_applied,
+		.rrsets_failed = w->rrsets_failed,
+		.last_success = w->last_success,
+	};
+	return 0;
+}
+
+int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
+{
+	if (e == NULL || name == NULL)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, name) != 0)
+			continue;
+		if (w->paused != paused)
+			prism_log(PRISM_LOG_INFO, TAG, "target %s: %s", name,
+				  paused ? "paused" : "resumed");
+		w->paused = paused;
+		if (!paused)
+			schedule(w, 0);
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
 }

@@ -9,7 +9,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "store/writer.h"
@@ -41,6 +43,31 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *w,
 
 /** Something changed in the registry: look at the ledger soon. Cheap; call freely. */
 void prism_engine_wake(struct prism_engine *e);
+
+/** What a target's worker is doing, for the API, metrics and logs. Plain snapshot. */
+struct prism_engine_target_info {
+	const char *name;
+	const char *state;            /**< "ok", "backoff", "unauthorised", "paused" */
+	bool zone_ready;              /**< managed zone checked/created on the target */
+	unsigned failures;            /**< consecutive target-level failures */
+	double retry_in;              /**< seconds until the next try while backing off */
+	unsigned long long requests;  /**< change requests sent */
+	unsigned long long request_failures;
+	unsigned long long rrsets_applied;
+	unsigned long long rrsets_failed;
+	int64_t last_success;         /**< unix seconds of the last successful push, 0 = never */
+};
+
+/** Number of targets. */
+size_t prism_engine_ntargets(const struct prism_engine *e);
+
+/** Snapshot of target @p i. @return 0 or PRISM_ENOTFOUND. */
+int prism_engine_target_info(const struct prism_engine *e, size_t i,
+			     struct prism_engine_target_info *out);
+
+/** Pause a target for maintenance (nothing is sent until resumed) or resume it.
+ *  @return 0 or PRISM_ENOTFOUND. Rows keep accumulating in the ledger while paused. */
+int prism_engine_pause(struct prism_engine *e, const char *name, bool paused);
 
 /** Stop: no new rounds or store jobs; handles close and memory is freed from close callbacks.
  *  Close the targets first so no completion arrives afterwards. NULL is a no-op. */
