@@ -164,7 +164,15 @@ static const struct choice rrtype_choices[] = {
 	X(api, tls_key, STR, 0, 0, NULL, "", "PRISM_API_TLS_KEY",                                 \
 	  "PEM private key file for tls_cert")                                                    \
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
-	  "largest accepted request body, bytes")
+	  "largest accepted request body, bytes")                                                 \
+	X(sync, reconcile_interval, INT, 0, 604800, NULL, "300", "PRISM_SYNC_RECONCILE_INTERVAL",  \
+	  "seconds between reconciler passes over every zone and target (0 = off)")               \
+	X(sync, batch_max, INT, 1, 20000, NULL, "1000", "PRISM_SYNC_BATCH_MAX",                   \
+	  "most RRsets in one change request")                                                    \
+	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
+	  "milliseconds to wait after a change so a burst becomes one request")                   \
+	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
+	  "longest backoff between retries of a failing target, seconds")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -1016,6 +1024,221 @@ static int walk_section(struct ctx *c, yaml_document_t *doc, yaml_node_t *k, yam
 	return 0;
 }
 
+/* ---- top-level lists: targets and zones ---- */
+
+enum fkind { F_STR, F_STRS, F_U32, F_BOOL };
+
+struct field {
+	const char *key;
+	enum fkind kind;
+	size_t off;
+	bool required;
+	uint32_t min, max; /* F_U32 */
+};
+
+#define TF(k, kind, req) {#k, kind, offsetof(struct prism_config_target, k), req, 0, 0}
+static const struct field target_fields[] = {
+	TF(name, F_STR, true),       TF(api_url, F_STR, true),  TF(api_key, F_STR, false),
+	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
+	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
+	TF(paused, F_BOOL, false),   {NULL, F_STR, 0, false, 0, 0},
+};
+#define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
+static const struct field zone_fields[] = {
+	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
+	ZF(soa, F_STR, false), {NULL, F_STR, 0, false, 0, 0},
+};
+
+struct list_kind {
+	const char *key; /* "targets" */
+	size_t size;     /* of one entry */
+	const struct field *fields;
+	size_t off;      /* of the list in struct prism_config */
+};
+
+static const struct list_kind list_kinds[] = {
+	{"targets", sizeof(struct prism_config_target), target_fields,
+	 offsetof(struct prism_config, targets)},
+	{"zones", sizeof(struct prism_config_zone), zone_fields,
+	 offsetof(struct prism_config, zones)},
+};
+
+static const struct list_kind *find_list_kind(const char *k, size_t n)
+{
+	for (size_t i = 0; i < sizeof(list_kinds) / sizeof(list_kinds[0]); i++)
+		if (strlen(list_kinds[i].key) == n && memcmp(list_kinds[i].key, k, n) == 0)
+			return &list_kinds[i];
+	return NULL;
+}
+
+static void entry_free(const struct list_kind *lk, void *e)
+{
+	if (e == NULL)
+		return;
+	for (const struct field *f = lk->fields; f->key != NULL; f++) {
+		if (f->kind == F_STR)
+			free(*(char **)((char *)e + f->off));
+		else if (f->kind == F_STRS)
+			strv_free(*(char ***)((char *)e + f->off));
+	}
+	free(e);
+}
+
+static void entries_free(const struct list_kind *lk, void **v)
+{
+	if (v == NULL)
+		return;
+	for (void **p = v; *p != NULL; p++)
+		entry_free(lk, *p);
+	free(v);
+}
+
+/* Set one field of an entry from its YAML value. */
+static int entry_field(struct ctx *c, const struct list_kind *lk, size_t idx, void *e,
+		       const struct field *f, yaml_document_t *doc, yaml_node_t *v)
+{
+	void *slot = (char *)e + f->off;
+	const char *txt = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+	size_t n = v->type == YAML_SCALAR_NODE ? v->data.scalar.length : 0;
+	uint64_t u;
+	bool b;
+
+	if (f->kind == F_STRS) {
+		if (v->type != YAML_SEQUENCE_NODE)
+			goto bad;
+		size_t cnt = 0;
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++)
+			cnt++;
+		char **list = calloc(cnt + 1, sizeof(*list));
+		if (list == NULL)
+			return nomem(c);
+		size_t i = 0;
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++) {
+			yaml_node_t *x = yaml_document_get_node(doc, *it);
+			if (x->type != YAML_SCALAR_NODE || x->data.scalar.length == 0 ||
+			    memchr(x->data.scalar.value, '\0', x->data.scalar.length) != NULL) {
+				strv_free(list);
+				goto bad;
+			}
+			list[i] = strndup((const char *)x->data.scalar.value,
+					  x->data.scalar.length);
+			if (list[i++] == NULL) {
+				strv_free(list);
+				return nomem(c);
+			}
+		}
+		*(char ***)slot = list;
+		return 0;
+	}
+	if (v->type != YAML_SCALAR_NODE || is_null(v) || n == 0 || memchr(txt, '\0', n) != NULL)
+		goto bad;
+	switch (f->kind) {
+	case F_STR:
+		*(char **)slot = strndup(txt, n);
+		return *(char **)slot ? 0 : nomem(c);
+	case F_U32:
+		if (!parse_uint(txt, n, f->min, f->max, &u))
+			goto bad;
+		*(uint32_t *)slot = (uint32_t)u;
+		return 0;
+	case F_BOOL:
+		if (!parse_bool(txt, n, false, &b))
+			goto bad;
+		*(bool *)slot = b;
+		return 0;
+	default: break;
+	}
+bad:
+	return fail(c, PRISM_ECONFIG, "%s[%zu].%s: must be %s (line %zu)", lk->key, idx + 1,
+		    f->key,
+		    f->kind == F_STRS  ? "a list of strings"
+		    : f->kind == F_U32 ? "a positive integer"
+		    : f->kind == F_BOOL ? "true or false"
+					: "a non-empty string",
+		    node_line(v));
+}
+
+static int entry_node(struct ctx *c, const struct list_kind *lk, size_t idx,
+		      yaml_document_t *doc, yaml_node_t *m, void **out)
+{
+	char shown[64];
+
+	if (m->type != YAML_MAPPING_NODE)
+		return fail(c, PRISM_ECONFIG, "%s[%zu]: must be a mapping (line %zu)", lk->key,
+			    idx + 1, node_line(m));
+	void *e = calloc(1, lk->size);
+	if (e == NULL)
+		return nomem(c);
+	int rc = 0;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+	     rc == 0 && p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		const struct field *f = lk->fields;
+		while (k->type == YAML_SCALAR_NODE && f->key != NULL &&
+		       !(strlen(f->key) == k->data.scalar.length &&
+			 memcmp(f->key, k->data.scalar.value, k->data.scalar.length) == 0))
+			f++;
+		if (k->type != YAML_SCALAR_NODE || f->key == NULL) {
+			printable(shown, sizeof(shown),
+				  k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value
+							      : "?",
+				  k->type == YAML_SCALAR_NODE ? k->data.scalar.length : 1);
+			rc = fail(c, PRISM_ECONFIG, "unknown key '%s[%zu].%s' (line %zu)", lk->key,
+				  idx + 1, shown, node_line(k));
+			break;
+		}
+		for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++)
+			if (same_scalar(yaml_document_get_node(doc, q->key), k))
+				rc = fail(c, PRISM_ECONFIG, "duplicate key '%s[%zu].%s' (line %zu)",
+					  lk->key, idx + 1, f->key, node_line(k));
+		if (rc == 0)
+			rc = entry_field(c, lk, idx, e, f, doc, v);
+	}
+	for (const struct field *f = lk->fields; rc == 0 && f->key != NULL; f++)
+		if (f->required && *(char **)((char *)e + f->off) == NULL)
+			rc = fail(c, PRISM_ECONFIG, "%s[%zu].%s: required (line %zu)", lk->key,
+				  idx + 1, f->key, node_line(m));
+	if (rc != 0) {
+		entry_free(lk, e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+static int walk_list(struct ctx *c, const struct list_kind *lk, yaml_document_t *doc,
+		     yaml_node_t *v)
+{
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, PRISM_ECONFIG, "%s: must be a list of mappings (line %zu)", lk->key,
+			    node_line(v));
+	size_t n = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++)
+		n++;
+	void **list = calloc(n + 1, sizeof(*list));
+	if (list == NULL)
+		return nomem(c);
+	size_t i = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++, i++) {
+		int rc = entry_node(c, lk, i, doc, yaml_document_get_node(doc, *it), &list[i]);
+		if (rc != 0) {
+			entries_free(lk, list);
+			return rc;
+		}
+	}
+	void ***slot = (void ***)((char *)c->cfg + lk->off);
+	entries_free(lk, *slot);
+	*slot = list;
+	return 0;
+}
+
 static int walk_root(struct ctx *c, yaml_document_t *doc)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
@@ -1036,7 +1259,10 @@ static int walk_root(struct ctx *c, yaml_document_t *doc)
 		if (k->type != YAML_SCALAR_NODE)
 			return fail(c, PRISM_ECONFIG,
 				    "section names must be plain names (line %zu)", node_line(k));
-		if (!is_section((const char *)k->data.scalar.value, k->data.scalar.length)) {
+		const struct list_kind *lk =
+			find_list_kind((const char *)k->data.scalar.value, k->data.scalar.length);
+		if (lk == NULL &&
+		    !is_section((const char *)k->data.scalar.value, k->data.scalar.length)) {
 			printable(shown, sizeof(shown), (const char *)k->data.scalar.value,
 				  k->data.scalar.length);
 			return fail(c, PRISM_ECONFIG, "unknown key '%s' (line %zu)", shown,
@@ -1047,7 +1273,7 @@ static int walk_root(struct ctx *c, yaml_document_t *doc)
 			if (same_scalar(yaml_document_get_node(doc, q->key), k))
 				return fail(c, PRISM_ECONFIG, "duplicate key '%s' (line %zu)",
 					    (const char *)k->data.scalar.value, node_line(k));
-		rc = walk_section(c, doc, k, v);
+		rc = lk != NULL ? walk_list(c, lk, doc, v) : walk_section(c, doc, k, v);
 		if (rc != 0)
 			return rc;
 	}
@@ -1201,6 +1427,157 @@ static bool has_scheme(const char *url, const char *scheme)
 	return strncasecmp(url, scheme, n) == 0 && url[n] != '\0';
 }
 
+static char *cat3(const char *a, const char *b, const char *c3)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c3) + 1;
+	char *out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s%s%s", a, b, c3);
+	return out;
+}
+
+/* Normalise a zone-like name in place (lower-case, one trailing dot). */
+static int normalize_in_place(char **name)
+{
+	char buf[PRISM_DNAME_MAX];
+	if (prism_zone_normalize(*name, buf, sizeof(buf)) != 0)
+		return PRISM_ECONFIG;
+	char *d = strdup(buf);
+	if (d == NULL)
+		return PRISM_ENOMEM;
+	free(*name);
+	*name = d;
+	return 0;
+}
+
+static int validate_zones(struct ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	char shown[64];
+
+	if (cfg->zones == NULL) {
+		/* the seed's single zone */
+		cfg->zones = calloc(2, sizeof(*cfg->zones));
+		if (cfg->zones == NULL || (cfg->zones[0] = calloc(1, sizeof(**cfg->zones))) == NULL)
+			return nomem(c);
+		cfg->zones[0]->name = strdup(cfg->powerdns_default_zone);
+		if (cfg->zones[0]->name == NULL)
+			return nomem(c);
+	} else if (cfg->zones[0] == NULL) {
+		return fail(c, PRISM_ECONFIG, "zones: must list at least one zone");
+	}
+	for (size_t i = 0; cfg->zones[i] != NULL; i++) {
+		struct prism_config_zone *z = cfg->zones[i];
+		int rc = normalize_in_place(&z->name);
+		if (rc == PRISM_ENOMEM)
+			return nomem(c);
+		printable(shown, sizeof(shown), z->name, strlen(z->name));
+		if (rc != 0)
+			return fail(c, PRISM_ECONFIG, "zones[%zu].name: '%s' is not a zone name",
+				    i + 1, shown);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->zones[j]->name, z->name) == 0)
+				return fail(c, PRISM_ECONFIG, "zones[%zu].name: '%s' is listed twice",
+					    i + 1, shown);
+		if (z->ttl == 0)
+			z->ttl = cfg->powerdns_default_ttl;
+		if (z->nameservers == NULL) {
+			z->nameservers = calloc(2, sizeof(char *));
+			if (z->nameservers == NULL ||
+			    (z->nameservers[0] = cat3("ns1.", z->name, "")) == NULL)
+				return nomem(c);
+		}
+		for (char **ns = z->nameservers; *ns != NULL; ns++)
+			if ((rc = normalize_in_place(ns)) != 0)
+				return rc == PRISM_ENOMEM ? nomem(c)
+							  : fail(c, PRISM_ECONFIG,
+								 "zones[%zu].nameservers: not a "
+								 "host name",
+								 i + 1);
+	}
+	/* agents register into default_zone: it must be managed */
+	bool found = false;
+	for (size_t i = 0; cfg->zones[i] != NULL; i++)
+		found |= strcmp(cfg->zones[i]->name, cfg->powerdns_default_zone) == 0;
+	if (!found) {
+		if (c->src[IDX_powerdns_default_zone] != SRC_DEFAULT)
+			return fail_opt(c, IDX_powerdns_default_zone, "is not one of zones");
+		if (store_str(&cfg->powerdns_default_zone, cfg->zones[0]->name,
+			      strlen(cfg->zones[0]->name)) != 0)
+			return nomem(c);
+	}
+	return 0;
+}
+
+/* The powerdns: section as target "default" serving every zone. */
+static int seed_target(struct ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	cfg->targets = calloc(2, sizeof(*cfg->targets));
+	if (cfg->targets == NULL)
+		return nomem(c);
+	if (!cfg->powerdns_enabled)
+		return 0;
+	struct prism_config_target *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return nomem(c);
+	cfg->targets[0] = t;
+	t->name = strdup("default");
+	t->api_url = strdup(cfg->powerdns_api_url);
+	t->server_id = strdup(cfg->powerdns_server_id);
+	if (cfg->powerdns_api_key)
+		t->api_key = strdup(cfg->powerdns_api_key);
+	if (cfg->powerdns_api_key_file)
+		t->api_key_file = strdup(cfg->powerdns_api_key_file);
+	if (!t->name || !t->api_url || !t->server_id ||
+	    (cfg->powerdns_api_key && !t->api_key) ||
+	    (cfg->powerdns_api_key_file && !t->api_key_file))
+		return nomem(c);
+	return 0;
+}
+
+static int validate_targets(struct ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	char shown[64];
+
+	if (cfg->targets == NULL)
+		return seed_target(c);
+	for (size_t i = 0; cfg->targets[i] != NULL; i++) {
+		struct prism_config_target *t = cfg->targets[i];
+		printable(shown, sizeof(shown), t->name, strlen(t->name));
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->targets[j]->name, t->name) == 0)
+				return fail(c, PRISM_ECONFIG,
+					    "targets[%zu].name: '%s' is listed twice", i + 1, shown);
+		if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
+			return fail(c, PRISM_ECONFIG,
+				    "targets[%zu].api_url: must start with http:// or https://",
+				    i + 1);
+		if ((t->api_key == NULL) == (t->api_key_file == NULL))
+			return fail(c, PRISM_ECONFIG,
+				    "targets[%zu]: give exactly one of api_key and api_key_file",
+				    i + 1);
+		if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
+			return nomem(c);
+		for (char **z = t->zones; z != NULL && *z != NULL; z++) {
+			int rc = normalize_in_place(z);
+			if (rc == PRISM_ENOMEM)
+				return nomem(c);
+			bool known = false;
+			for (size_t k = 0; rc == 0 && cfg->zones[k] != NULL; k++)
+				known |= strcmp(cfg->zones[k]->name, *z) == 0;
+			if (!known) {
+				printable(shown, sizeof(shown), *z, strlen(*z));
+				return fail(c, PRISM_ECONFIG,
+					    "targets[%zu].zones: '%s' is not one of zones", i + 1,
+					    shown);
+			}
+		}
+	}
+	return 0;
+}
+
 static int validate(struct ctx *c)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1242,6 +1619,8 @@ static int validate(struct ctx *c)
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+	if ((rc = validate_zones(c)) != 0 || (rc = validate_targets(c)) != 0)
+		return rc;
 	if ((cfg->api_tls_cert == NULL) != (cfg->api_tls_key == NULL))
 		return fail_opt(c, cfg->api_tls_cert ? IDX_api_tls_cert : IDX_api_tls_key,
 				"api.tls_cert and api.tls_key go together");
@@ -1308,6 +1687,8 @@ void prism_config_free(struct prism_config *cfg)
 		else if (opts[i].type == OPT_CREDS)
 			creds_free(*(struct prism_config_cred ***)f);
 	}
+	for (size_t i = 0; i < sizeof(list_kinds) / sizeof(list_kinds[0]); i++)
+		entries_free(&list_kinds[i], *(void ***)((char *)cfg + list_kinds[i].off));
 	free(cfg);
 }
 

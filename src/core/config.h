@@ -23,6 +23,27 @@ struct prism_config_cred {
 	char *role;                 /**< for lists with roles; NULL otherwise */
 };
 
+/** A DNS server Prism keeps in step (targets: [...]). */
+struct prism_config_target {
+	char *name;          /**< unique; ledger key ("default" for the powerdns: section) */
+	char *api_url;       /**< PowerDNS API base URL, http(s)://…/api/v1 */
+	char *api_key;       /**< exactly one of api_key and api_key_file */
+	char *api_key_file;
+	char *server_id;     /**< "localhost" */
+	char *dns_address;   /**< "127.0.0.1:53" for DNS probes; NULL = unknown */
+	char **zones;        /**< normalised names of the zones it serves; NULL = all zones */
+	bool adopt;          /**< take over foreign RRsets at names Prism wants */
+	bool paused;         /**< start paused (maintenance) */
+};
+
+/** A zone Prism manages on its targets (zones: [...]). */
+struct prism_config_zone {
+	char *name;          /**< normalised, trailing dot */
+	char **nameservers;  /**< normalised FQDNs; default {"ns1.<zone>"} */
+	uint32_t ttl;        /**< default TTL of its records; default powerdns.default_ttl */
+	char *soa;           /**< SOA content when the zone is created; NULL = server default */
+};
+
 /** One parsed configuration. Plain value struct; strings are owned by it. */
 struct prism_config {
 	/* server: */
@@ -77,6 +98,19 @@ struct prism_config {
 	char *api_tls_cert;         /**< PEM certificate file; NULL = plain HTTP */
 	char *api_tls_key;          /**< PEM private key file, with tls_cert */
 	uint32_t api_max_body;      /**< largest request body, bytes (1048576) */
+	/* sync: */
+	uint32_t sync_reconcile_interval; /**< seconds between reconciler passes (300; 0 = off) */
+	uint32_t sync_batch_max;    /**< most RRsets per change request (1000) */
+	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
+	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
+	/*
+	 * Top-level lists, not in the option table (no environment overrides). After a
+	 * successful parse both are non-NULL: without `zones:` there is one zone, default_zone;
+	 * without `targets:` and with powerdns.enabled there is one target "default" built from
+	 * the powerdns: section (an empty list when DNS is disabled).
+	 */
+	struct prism_config_target **targets; /**< NULL-terminated */
+	struct prism_config_zone **zones;     /**< NULL-terminated, at least one */
 };
 
 /**

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "core/error.h"
@@ -20,7 +21,6 @@
 #include "targets/target.h"
 
 #define TAG "prismd"
-#define TARGET_NAME "default"
 
 struct daemon {
 	const struct prism_config *cfg;
@@ -28,7 +28,10 @@ struct daemon {
 	uv_signal_t sigint, sigterm;
 	struct prism_store *store;
 	struct prism_store_writer *writer;
-	struct prism_target *target;
+	struct prism_target **targets;      /* one per cfg->targets entry */
+	struct prism_engine_target *etargets;
+	struct prism_engine_zone *ezones;   /* every zone, in cfg->zones order */
+	size_t ntargets, nzones;
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
 	struct prism_liveness *liveness;
@@ -36,9 +39,6 @@ struct daemon {
 	const char **reserved;          /* hostnames agents may not claim */
 	size_t nreserved;
 	char apex[PRISM_DNAME_MAX + 1];
-	char *api_key;     /* from api_key or api_key_file */
-	char ns1[PRISM_DNAME_MAX + 8];
-	const char *nameservers[2];
 	int exit_code;
 };
 
@@ -84,9 +84,10 @@ static void shutdown_daemon(struct daemon *d)
 	d->liveness = NULL;
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
-	if (d->target != NULL)
-		target_api->close(d->target);
-	d->target = NULL;
+	for (size_t i = 0; i < d->ntargets; i++) {
+		target_api->close(d->targets[i]);
+		d->targets[i] = NULL;
+	}
 	prism_store_writer_stop(d->writer);
 	d->writer = NULL;
 }
@@ -98,54 +99,151 @@ static void signal_cb(uv_signal_t *h, int signum)
 	shutdown_daemon(d);
 }
 
-static int start_dns(struct daemon *d)
+static int open_target(struct daemon *d, const struct prism_config_target *ct,
+		       struct prism_target **out)
 {
-	const struct prism_config *cfg = d->cfg;
 	char err[512];
-	if (cfg->powerdns_api_key_file != NULL) {
-		d->api_key = read_secret(cfg->powerdns_api_key_file, err, sizeof(err));
-		if (d->api_key == NULL) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "powerdns.api_key_file: %s", err);
+	char *key = NULL;
+	if (ct->api_key_file != NULL) {
+		key = read_secret(ct->api_key_file, err, sizeof(err));
+		if (key == NULL) {
+			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: api_key_file: %s", ct->name,
+				  err);
 			return PRISM_ECONFIG;
 		}
 	}
 	struct prism_target_opts topts = {
-		.name = TARGET_NAME,
-		.api_url = cfg->powerdns_api_url,
-		.api_key = d->api_key ? d->api_key : cfg->powerdns_api_key,
-		.server_id = cfg->powerdns_server_id,
-		.timeout = cfg->powerdns_timeout,
-		.instance = cfg->server_instance,
+		.name = ct->name,
+		.api_url = ct->api_url,
+		.api_key = key ? key : ct->api_key,
+		.server_id = ct->server_id,
+		.timeout = d->cfg->powerdns_timeout,
+		.instance = d->cfg->server_instance,
 	};
-	int rc = target_api->open(&d->loop, &topts, &d->target);
+	int rc = target_api->open(&d->loop, &topts, out);
+	free(key); /* the target keeps its own copy */
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: cannot set it up (%s)", ct->name,
+			  prism_strerror(rc));
+	return rc;
+}
+
+/* The zones a target serves: its list, or every zone. Points into d->ezones. */
+static int target_zones(struct daemon *d, const struct prism_config_target *ct,
+			struct prism_engine_zone **zones, size_t *n)
+{
+	*zones = calloc(d->nzones, sizeof(**zones));
+	if (*zones == NULL)
+		return PRISM_ENOMEM;
+	*n = 0;
+	for (size_t z = 0; z < d->nzones; z++) {
+		bool served = ct->zones == NULL;
+		for (char **name = ct->zones; !served && *name != NULL; name++)
+			served = strcmp(*name, d->ezones[z].name) == 0;
+		if (served)
+			(*zones)[(*n)++] = d->ezones[z];
+	}
+	return 0;
+}
+
+/* Tell the registry which (target, zone) pairs exist; a new pair catches up by itself. */
+struct tz_job {
+	struct prism_store_job job;
+	struct daemon *d;
+	struct prism_target_zone *pairs;
+	size_t n, caught_up;
+};
+
+static int tz_run(struct prism_store *s, const struct prism_store_api *api,
+		  struct prism_store_job *job)
+{
+	struct tz_job *j = (struct tz_job *)job;
+	return api->targets_sync(s, j->pairs, j->n, (int64_t)time(NULL), &j->caught_up);
+}
+
+static void tz_done(struct prism_store_job *job, int err)
+{
+	struct tz_job *j = (struct tz_job *)job;
+	if (err != 0 && err != -ECANCELED)
+		prism_log(PRISM_LOG_ERROR, "store", "cannot record the targets' zones (%s)",
+			  prism_strerror(err));
+	else if (err == 0 && j->caught_up > 0)
+		prism_log(PRISM_LOG_INFO, TAG, "%zu record set(s) queued for new targets or zones",
+			  j->caught_up);
+	if (err == 0)
+		prism_engine_wake(j->d->engine);
+	free(j->pairs);
+	free(j);
+}
+
+static int sync_target_zones(struct daemon *d)
+{
+	struct tz_job *j = calloc(1, sizeof(*j));
+	size_t max = 0;
+	for (size_t t = 0; t < d->ntargets; t++)
+		max += d->etargets[t].nzones;
+	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL) {
+		free(j);
+		return PRISM_ENOMEM;
+	}
+	for (size_t t = 0; t < d->ntargets; t++)
+		for (size_t z = 0; z < d->etargets[t].nzones; z++)
+			j->pairs[j->n++] = (struct prism_target_zone){
+				d->etargets[t].name, d->etargets[t].zones[z].name };
+	j->d = d;
+	j->job.run = tz_run;
+	j->job.done = tz_done;
+	prism_store_writer_submit(d->writer, &j->job);
+	return 0;
+}
+
+static int start_dns(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	for (d->nzones = 0; cfg->zones[d->nzones] != NULL; d->nzones++)
+		;
+	size_t n = 0;
+	while (cfg->targets[n] != NULL)
+		n++;
+	d->ezones = calloc(d->nzones, sizeof(*d->ezones));
+	d->targets = calloc(n ? n : 1, sizeof(*d->targets));
+	d->etargets = calloc(n ? n : 1, sizeof(*d->etargets));
+	if (d->ezones == NULL || d->targets == NULL || d->etargets == NULL)
+		return PRISM_ENOMEM;
+	for (size_t z = 0; z < d->nzones; z++)
+		d->ezones[z] = (struct prism_engine_zone){
+			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers };
+	for (size_t t = 0; t < n; t++) {
+		const struct prism_config_target *ct = cfg->targets[t];
+		struct prism_engine_target *et = &d->etargets[t];
+		int rc = open_target(d, ct, &d->targets[t]);
+		if (rc != 0)
+			return rc;
+		d->ntargets++;
+		struct prism_engine_zone *zones;
+		if ((rc = target_zones(d, ct, &zones, &et->nzones)) != 0)
+			return rc;
+		et->zones = zones;
+		et->name = ct->name;
+		et->api = target_api;
+		et->handle = d->targets[t];
+		et->paused = ct->paused;
+	}
+	struct prism_engine_opts eopts = {
+		.targets = d->etargets,
+		.ntargets = n,
+		.retry_delay = cfg->powerdns_retry_delay,
+		.retry_max = cfg->sync_retry_max,
+		.coalesce_ms = cfg->sync_coalesce_ms,
+		.batch_max = cfg->sync_batch_max,
+	};
+	int rc = prism_engine_new(&d->loop, d->writer, &eopts, &d->engine);
 	if (rc != 0) {
-		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot set up the PowerDNS target (%s)",
+		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot start the sync engine (%s)",
 			  prism_strerror(rc));
 		return rc;
 	}
-	snprintf(d->ns1, sizeof(d->ns1), "ns1.%s", cfg->powerdns_default_zone);
-	d->nameservers[0] = d->ns1;
-	d->nameservers[1] = NULL;
-	struct prism_engine_target t = {
-		.name = TARGET_NAME,
-		.api = target_api,
-		.handle = d->target,
-		.zone = cfg->powerdns_default_zone,
-		.nameservers = d->nameservers,
-	};
-	struct prism_engine_opts eopts = {
-		.targets = &t,
-		.ntargets = 1,
-		.retry_delay = cfg->powerdns_retry_delay,
-		.retry_max = 60.0,
-		.coalesce_ms = 2,
-		.batch_max = 1000,
-	};
-	rc = prism_engine_new(&d->loop, d->writer, &eopts, &d->engine);
-	if (rc != 0)
-		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot start the sync engine (%s)",
-			  prism_strerror(rc));
-	return rc;
+	return sync_target_zones(d);
 }
 
 /* Agent tokens from the config: hashed at once, clear text never kept. */
@@ -217,6 +315,22 @@ static int start_liveness(struct daemon *d)
 	return rc;
 }
 
+static uint32_t default_ttl(const struct prism_config *cfg)
+{
+	for (size_t z = 0; cfg->zones[z] != NULL; z++)
+		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
+			return cfg->zones[z]->ttl;
+	return cfg->powerdns_default_ttl;
+}
+
+static bool has_type(const struct prism_config *cfg, const char *type)
+{
+	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -243,9 +357,11 @@ static int start_agent(struct daemon *d)
 		.nreserved = d->nreserved,
 		.writer = d->writer,
 		.dns = {
-			.target = cfg->powerdns_enabled ? TARGET_NAME : NULL,
+			.enabled = cfg->targets[0] != NULL,
 			.zone = cfg->powerdns_default_zone,
-			.ttl = cfg->powerdns_default_ttl,
+			.ttl = default_ttl(cfg),
+			.publish_a = has_type(cfg, "A"),
+			.publish_aaaa = has_type(cfg, "AAAA"),
 		},
 		.changed_cb = changed_cb,
 		.changed_arg = d,
@@ -280,19 +396,18 @@ static int start(struct daemon *d)
 			  prism_strerror(rc));
 		return rc;
 	}
-	if (cfg->powerdns_enabled && (rc = start_dns(d)) != 0)
+	if (cfg->targets[0] != NULL && (rc = start_dns(d)) != 0)
 		return rc;
 	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0)
 		return rc;
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	prism_log(PRISM_LOG_INFO, TAG,
-		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS %s%s%s",
+		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS: %zu target(s), "
+		  "agents' zone %s",
 		  PRISM_VERSION, cfg->server_host[0], cfg->server_host[1] ? " (and more)" : "",
-		  cfg->server_tcp_port, cfg->database_path,
-		  cfg->powerdns_enabled ? "PowerDNS " : "disabled",
-		  cfg->powerdns_enabled ? cfg->powerdns_api_url : "",
-		  cfg->powerdns_enabled ? "" : " (powerdns.enabled is false)");
+		  cfg->server_tcp_port, cfg->database_path, d->ntargets,
+		  d->ntargets ? cfg->powerdns_default_zone : "- (DNS disabled)");
 	return 0;
 }
 
@@ -321,8 +436,12 @@ int prism_daemon_run(const struct prism_config *cfg)
 		prism_log(PRISM_LOG_WARNING, TAG, "loop closed with handles still open");
 	store_api->close(d.store);
 	prism_token_set_free(d.tokens);
+	for (size_t t = 0; d.etargets != NULL && t < d.ntargets; t++)
+		free((void *)d.etargets[t].zones);
+	free(d.etargets);
+	free(d.targets);
+	free(d.ezones);
 	free(d.reserved);
-	free(d.api_key);
 	curl_global_cleanup();
 	return d.exit_code;
 }

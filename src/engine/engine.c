@@ -62,7 +62,8 @@ struct worker {
 	struct prism_engine_target t;
 	uv_timer_t timer;
 	enum wstate state;
-	bool zone_ready;
+	bool zone_ready;      /* every zone checked */
+	bool *zone_ok;        /* per zone of t.zones */
 	bool wanted;          /* woken while busy: run again after this round */
 	unsigned failures;    /* consecutive target-level failures */
 	bool paused;          /* maintenance: send nothing */
@@ -89,6 +90,8 @@ static void engine_unref(struct prism_engine *e)
 {
 	if (--e->refs > 0)
 		return;
+	for (size_t i = 0; i < e->nworkers; i++)
+		free(e->workers[i].zone_ok);
 	free(e->workers);
 	free(e);
 }
@@ -314,8 +317,13 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 				 msg);
 		set_result(r, lo, hi, false, buf);
 		r->transport_failed = true;
-		if (status == 404)
-			w->zone_ready = false; /* the zone went away: check (and create) it again */
+		if (status == 404) {
+			/* the zone went away: check (and create) it again */
+			for (size_t z = 0; z < w->t.nzones; z++)
+				if (strcmp(w->t.zones[z].name, r->rows[lo].zone) == 0)
+					w->zone_ok[z] = false;
+			w->zone_ready = false;
+		}
 		if (!r->unauthorised) {
 			r->unauthorised = status == 401 || status == 403;
 			target_failed(w, "push", status, buf);
@@ -491,10 +499,19 @@ static void fetch(struct worker *w)
 
 /* ---- zones ---- */
 
+static size_t next_zone(const struct worker *w)
+{
+	size_t z = 0;
+	while (z < w->t.nzones && w->zone_ok[z])
+		z++;
+	return z;
+}
+
 static void ensure_cb(void *arg, int err, int status, const char *msg)
 {
 	struct worker *w = arg;
 	w->state = W_IDLE;
+	size_t z = next_zone(w);
 	if (err != 0) {
 		char buf[512];
 		if (status)
@@ -506,9 +523,13 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 		schedule(w, 0);
 		return;
 	}
-	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name, w->t.zone);
+	if (z < w->t.nzones) {
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name,
+			  w->t.zones[z].name);
+		w->zone_ok[z] = true;
+	}
 	target_ok(w);
-	w->zone_ready = true;
+	w->zone_ready = next_zone(w) == w->t.nzones;
 	schedule(w, 0);
 }
 
@@ -527,10 +548,11 @@ static void worker_run(struct worker *w)
 		schedule(w, 0);
 		return;
 	}
-	if (!w->zone_ready) {
+	size_t z = next_zone(w);
+	if (z < w->t.nzones) {
 		w->state = W_ENSURING;
-		int rc = w->t.api->ensure_zone(w->t.handle, w->t.zone, w->t.nameservers, ensure_cb,
-					      w);
+		int rc = w->t.api->ensure_zone(w->t.handle, w->t.zones[z].name,
+					      w->t.zones[z].nameservers, ensure_cb, w);
 		if (rc != 0) {
 			w->state = W_IDLE;
 			target_failed(w, "zone check", 0, prism_strerror(rc));
@@ -538,6 +560,7 @@ static void worker_run(struct worker *w)
 		}
 		return;
 	}
+	w->zone_ready = true;
 	fetch(w);
 }
 
@@ -563,6 +586,13 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		struct worker *w = &e->workers[i];
 		w->e = e;
 		w->t = opts->targets[i];
+		w->paused = w->t.paused;
+		w->zone_ok = calloc(w->t.nzones ? w->t.nzones : 1, sizeof(*w->zone_ok));
+		if (w->zone_ok == NULL) {
+			e->nworkers = i;
+			prism_engine_stop(e);
+			return PRISM_ENOMEM;
+		}
 		uv_timer_init(loop, &w->timer);
 		w->timer.data = w;
 		e->refs++;

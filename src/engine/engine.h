@@ -19,13 +19,20 @@
 
 struct prism_engine;
 
-/** One DNS server the engine keeps in step. The handle is borrowed for the engine's life. */
+/** A zone a target serves: checked (and created if missing) before anything is pushed. */
+struct prism_engine_zone {
+	const char *name;                    /**< trailing dot */
+	const char *const *nameservers;      /**< NS set used if the zone must be created */
+};
+
+/** One DNS server the engine keeps in step. Everything is borrowed for the engine's life. */
 struct prism_engine_target {
 	const char *name;                    /**< ledger key, e.g. "default" */
 	const struct prism_target_api *api;
 	struct prism_target *handle;
-	const char *zone;                    /**< managed zone (trailing dot) */
-	const char *const *nameservers;      /**< NS set used if the zone must be created */
+	const struct prism_engine_zone *zones;
+	size_t nzones;
+	bool paused;                         /**< start paused */
 };
 
 struct prism_engine_opts {

@@ -35,6 +35,10 @@ enum stmt_id {
 	ST_HOST_DELETE,
 	ST_LEDGER_OF_HOST,
 	ST_LEDGER_WANT_DELETE,
+	ST_DESIRED_UPSERT,
+	ST_DESIRED_DELETE,
+	ST_TZ_ADD,
+	ST_TZ_CATCHUP,
 	ST_COUNT,
 };
 
@@ -52,20 +56,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
 		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
 		"owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
-	[ST_LEDGER_GET] = "SELECT desired_hash, status FROM ledger "
-			  "WHERE target = ?1 AND zone = ?2 AND name = ?3 AND type = ?4",
+	[ST_LEDGER_GET] = "SELECT hash FROM desired WHERE zone = ?1 AND name = ?2 AND type = ?3",
+	/* fan a desired change out to every target serving the zone */
 	[ST_LEDGER_UPSERT] =
-		"INSERT INTO ledger (target, zone, name, type, ttl, content, desired_hash, "
-		"status, attempts, next_attempt, host_id, updated_at) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, 0, ?8, ?9) "
-		"ON CONFLICT (target, zone, name, type) DO UPDATE SET ttl = excluded.ttl, "
-		"content = excluded.content, desired_hash = excluded.desired_hash, "
-		"status = 'pending', attempts = 0, next_attempt = 0, last_error = NULL, "
-		"host_id = excluded.host_id, updated_at = excluded.updated_at",
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
+		"next_attempt, host_id, updated_at) "
+		"SELECT target, ?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?6 FROM target_zones "
+		"WHERE zone = ?1 "
+		"ON CONFLICT (target, zone, name, type) DO UPDATE SET "
+		"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
+		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
+		"updated_at = excluded.updated_at",
+	/* no desired row = the RRset is to be deleted */
 	[ST_LEDGER_DUE] =
-		"SELECT zone, name, type, ttl, content, desired_hash, attempts, host_id "
-		"FROM ledger WHERE target = ?1 AND status IN ('pending', 'failed') "
-		"AND next_attempt <= ?2 ORDER BY zone, next_attempt LIMIT ?3",
+		"SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0), coalesce(d.content, ''), "
+		"l.desired_hash, l.attempts, l.host_id FROM ledger l LEFT JOIN desired d "
+		"ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "
+		"WHERE l.target = ?1 AND l.status IN ('pending', 'failed') "
+		"AND l.next_attempt <= ?2 ORDER BY l.zone, l.next_attempt LIMIT ?3",
 	[ST_LEDGER_NEXT] = "SELECT min(next_attempt) FROM ledger WHERE target = ?1 "
 			   "AND status IN ('pending', 'failed') AND next_attempt > ?2",
 	[ST_LEDGER_OK] =
@@ -74,7 +82,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND name = ?3 AND type = ?4 AND desired_hash = ?5 RETURNING host_id",
 	[ST_LEDGER_OK_DELETE] =
 		"DELETE FROM ledger WHERE target = ?1 AND zone = ?2 AND name = ?3 AND type = ?4 "
-		"AND desired_hash = ?5 AND content = ''",
+		"AND desired_hash = ?5 AND NOT EXISTS (SELECT 1 FROM desired d WHERE "
+		"d.zone = ?2 AND d.name = ?3 AND d.type = ?4)",
 	[ST_LEDGER_FAIL] =
 		"UPDATE ledger SET status = 'failed', attempts = attempts + 1, "
 		"next_attempt = ?6, last_error = ?7, updated_at = ?8 WHERE target = ?1 "
@@ -96,12 +105,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "
 			  "ORDER BY last_seen LIMIT ?2",
 	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
-	[ST_LEDGER_OF_HOST] = "SELECT target, zone, name, type, content FROM ledger "
-			      "WHERE host_id = ?1",
+	[ST_LEDGER_OF_HOST] = "SELECT zone, name, type FROM desired WHERE host_id = ?1",
 	[ST_LEDGER_WANT_DELETE] =
-		"UPDATE ledger SET content = '', desired_hash = ?5, status = 'pending', "
-		"attempts = 0, next_attempt = 0, last_error = NULL, host_id = ?6, updated_at = ?7 "
-		"WHERE target = ?1 AND zone = ?2 AND name = ?3 AND type = ?4",
+		"UPDATE ledger SET desired_hash = ?4, status = 'pending', attempts = 0, "
+		"next_attempt = 0, last_error = NULL, host_id = ?5, updated_at = ?6 "
+		"WHERE zone = ?1 AND name = ?2 AND type = ?3",
+	[ST_DESIRED_UPSERT] =
+		"INSERT INTO desired (zone, name, type, ttl, content, hash, host_id) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone, name, type) DO UPDATE SET "
+		"ttl = excluded.ttl, content = excluded.content, hash = excluded.hash, "
+		"host_id = excluded.host_id",
+	[ST_DESIRED_DELETE] = "DELETE FROM desired WHERE zone = ?1 AND name = ?2 AND type = ?3",
+	[ST_TZ_ADD] = "INSERT OR IGNORE INTO target_zones (target, zone) VALUES (?1, ?2)",
+	[ST_TZ_CATCHUP] =
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
+		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
+		"0, 0, host_id, ?3 FROM desired WHERE zone = ?2 ON CONFLICT DO NOTHING",
 };
 
 /* Migrations: index i brings the schema from version i to i + 1. */
@@ -153,6 +172,29 @@ static const char *const migrations[] = {
 	" expires_at INTEGER,"
 	" active INTEGER NOT NULL DEFAULT 1"
 	") WITHOUT ROWID;",
+	/* 3: desired state once, per-target ledger rows only hold sync state */
+	"CREATE TABLE desired ("
+	" zone TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" ttl INTEGER NOT NULL,"
+	" content TEXT NOT NULL,"
+	" hash INTEGER NOT NULL,"
+	" host_id INTEGER REFERENCES hosts (id) ON DELETE SET NULL,"
+	" PRIMARY KEY (zone, name, type)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX desired_host ON desired (host_id);"
+	"INSERT OR IGNORE INTO desired (zone, name, type, ttl, content, hash, host_id)"
+	" SELECT zone, name, type, ttl, content, desired_hash, host_id FROM ledger"
+	" WHERE content != '';"
+	"CREATE TABLE target_zones ("
+	" target TEXT NOT NULL,"
+	" zone TEXT NOT NULL,"
+	" PRIMARY KEY (target, zone)"
+	") WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO target_zones SELECT DISTINCT target, zone FROM ledger;"
+	"ALTER TABLE ledger DROP COLUMN content;"
+	"ALTER TABLE ledger DROP COLUMN ttl;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -293,42 +335,56 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-/* Mark the host's record pending when its desired content changed. */
-static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
-		       const char *fqdn, bool *changed)
+/* Desired RRset changed: store it once and mark it pending on every target of its zone. */
+static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
+		       int64_t host_id, int64_t now, bool *changed)
 {
-	const char *type = reg->ipv6 ? "AAAA" : "A";
-	const char *recs[1] = { reg->ip };
-	struct prism_rr_change rr = { fqdn, type, reg->dns.ttl, recs, 1 };
-	int64_t hash = (int64_t)prism_rrset_hash(&rr);
-
+	int64_t hash = (int64_t)prism_rrset_hash(rr);
 	sqlite3_stmt *st = stmt(s, ST_LEDGER_GET);
-	bind_text(st, 1, reg->dns.target);
-	bind_text(st, 2, reg->dns.zone);
-	bind_text(st, 3, fqdn);
-	bind_text(st, 4, type);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash) {
-		*changed = false;
-		return 0;
-	}
+	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash;
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
-
+	if (same)
+		return 0;
+	/* one record per RRset for hosts; content is the records joined by '\n' */
+	st = stmt(s, ST_DESIRED_UPSERT);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	sqlite3_bind_int64(st, 4, rr->ttl);
+	bind_text(st, 5, rr->nrecords ? rr->records[0] : "");
+	sqlite3_bind_int64(st, 6, hash);
+	sqlite3_bind_int64(st, 7, host_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
 	st = stmt(s, ST_LEDGER_UPSERT);
-	bind_text(st, 1, reg->dns.target);
-	bind_text(st, 2, reg->dns.zone);
-	bind_text(st, 3, fqdn);
-	bind_text(st, 4, type);
-	sqlite3_bind_int64(st, 5, reg->dns.ttl);
-	bind_text(st, 6, reg->ip);
-	sqlite3_bind_int64(st, 7, hash);
-	sqlite3_bind_int64(st, 8, host_id);
-	sqlite3_bind_int64(st, 9, reg->now);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	sqlite3_bind_int64(st, 4, hash);
+	sqlite3_bind_int64(st, 5, host_id);
+	sqlite3_bind_int64(st, 6, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return PRISM_ESTORE;
 	*changed = true;
 	return 0;
+}
+
+/* Mark the host's record pending when its desired content changed. */
+static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		       const char *fqdn, bool *changed)
+{
+	*changed = false;
+	if (reg->ipv6 ? !reg->dns.publish_aaaa : !reg->dns.publish_a)
+		return 0; /* record_types leaves this family out */
+	const char *recs[1] = { reg->ip };
+	struct prism_rr_change rr = { fqdn, reg->ipv6 ? "AAAA" : "A", reg->dns.ttl, recs, 1 };
+	return desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
 }
 
 static enum prism_reg_result classify(bool was_offline, bool ip_changed)
@@ -351,9 +407,9 @@ static int host_write(struct prism_store *s, const struct prism_host_reg *reg, b
 	bind_text(st, 3, reg->ipv6 ? NULL : reg->ip);
 	bind_text(st, 4, reg->ipv6 ? reg->ip : NULL);
 	sqlite3_bind_int64(st, 5, reg->now);
-	bind_text(st, 6, reg->dns.target ? reg->dns.zone : NULL);
+	bind_text(st, 6, reg->dns.enabled ? reg->dns.zone : NULL);
 	bind_text(st, 7, fqdn[0] ? fqdn : NULL);
-	if (reg->dns.target)
+	if (reg->dns.enabled)
 		sqlite3_bind_int64(st, 8, reg->dns.ttl);
 	else
 		sqlite3_bind_null(st, 8);
@@ -395,7 +451,7 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		if (out->token != PRISM_TOKEN_OK)
 			return 0;
 	}
-	if (reg->dns.target != NULL &&
+	if (reg->dns.enabled &&
 	    prism_fqdn_join(reg->hostname, reg->dns.zone, out->fqdn, sizeof(out->fqdn)) != 0)
 		return PRISM_ETOOBIG;
 
@@ -429,13 +485,13 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 	}
 	sqlite3_reset(st);
 
-	const char *sync = reg->dns.target ? NULL : "disabled";
+	const char *sync = reg->dns.enabled ? NULL : "disabled";
 	if (!exists) {
 		if (host_write(s, reg, false, 0, out->fqdn, sync ? sync : "pending") != 0)
 			return PRISM_ESTORE;
 		id = sqlite3_last_insert_rowid(s->db);
 	}
-	if (reg->dns.target != NULL && ledger_want(s, reg, id, out->fqdn, &out->dns_changed) != 0)
+	if (reg->dns.enabled && ledger_want(s, reg, id, out->fqdn, &out->dns_changed) != 0)
 		return PRISM_ESTORE;
 	if (exists) {
 		if (out->dns_changed)
@@ -576,39 +632,38 @@ static int host_dns_delete(struct prism_store *s, int64_t host_id, bool link, in
 			   bool *changed)
 {
 	enum { MAXR = 16 };
-	struct { char *f[4]; } rows[MAXR];
+	struct { char *f[3]; } rows[MAXR];
 	size_t n = 0;
 	sqlite3_stmt *st = stmt(s, ST_LEDGER_OF_HOST);
 	sqlite3_bind_int64(st, 1, host_id);
-	int rc;
-	while (n < MAXR && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *content = sqlite3_column_text(st, 4);
-		if (content != NULL && content[0] == '\0')
-			continue; /* already going */
-		for (int i = 0; i < 4; i++)
+	while (n < MAXR && sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < 3; i++)
 			rows[n].f[i] = col_dup(st, i);
 		n++;
 	}
 	sqlite3_reset(st);
 	int err = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (err == 0) {
-			struct prism_rr_change rr = { rows[i].f[2], rows[i].f[3], 0, NULL, 0 };
-			st = stmt(s, ST_LEDGER_WANT_DELETE);
-			for (int k = 0; k < 4; k++)
-				bind_text(st, k + 1, rows[i].f[k]);
-			sqlite3_bind_int64(st, 5, (sqlite3_int64)prism_rrset_hash(&rr));
-			if (link)
-				sqlite3_bind_int64(st, 6, host_id);
-			else
-				sqlite3_bind_null(st, 6);
-			sqlite3_bind_int64(st, 7, now);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				err = PRISM_ESTORE;
-			else
-				*changed = true;
-		}
-		for (int k = 0; k < 4; k++)
+		struct prism_rr_change rr = { rows[i].f[1], rows[i].f[2], 0, NULL, 0 };
+		st = stmt(s, ST_DESIRED_DELETE);
+		for (int k = 0; k < 3; k++)
+			bind_text(st, k + 1, rows[i].f[k]);
+		if (err == 0 && sqlite3_step(st) != SQLITE_DONE)
+			err = PRISM_ESTORE;
+		st = stmt(s, ST_LEDGER_WANT_DELETE);
+		for (int k = 0; k < 3; k++)
+			bind_text(st, k + 1, rows[i].f[k]);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)prism_rrset_hash(&rr));
+		if (link)
+			sqlite3_bind_int64(st, 5, host_id);
+		else
+			sqlite3_bind_null(st, 5);
+		sqlite3_bind_int64(st, 6, now);
+		if (err == 0 && sqlite3_step(st) != SQLITE_DONE)
+			err = PRISM_ESTORE;
+		if (err == 0)
+			*changed = true;
+		for (int k = 0; k < 3; k++)
 			free(rows[i].f[k]);
 	}
 	return err;
@@ -690,6 +745,57 @@ static int sq_token_add(struct prism_store *s, const char *name, const char *has
 	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
+static int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
+			   size_t n, int64_t now, size_t *caught_up)
+{
+	if (s == NULL || (pairs == NULL && n > 0) || caught_up == NULL)
+		return PRISM_EINVAL;
+	*caught_up = 0;
+	/* forget pairs no longer served: a temporary table of the wanted ones */
+	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS want_tz (target TEXT, zone TEXT);"
+		    "DELETE FROM want_tz;") != 0)
+		return PRISM_ESTORE;
+	sqlite3_stmt *ins;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO want_tz VALUES (?1, ?2)", -1, &ins, NULL) !=
+	    SQLITE_OK)
+		return PRISM_ESTORE;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_reset(ins);
+		bind_text(ins, 1, pairs[i].target);
+		bind_text(ins, 2, pairs[i].zone);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	sqlite3_finalize(ins);
+	if (rc == 0 &&
+	    exec(s, "DELETE FROM ledger WHERE (target, zone) NOT IN "
+		    "(SELECT target, zone FROM want_tz);"
+		    "DELETE FROM target_zones WHERE (target, zone) NOT IN "
+		    "(SELECT target, zone FROM want_tz);") != 0)
+		rc = PRISM_ESTORE;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_stmt *st = stmt(s, ST_TZ_ADD);
+		bind_text(st, 1, pairs[i].target);
+		bind_text(st, 2, pairs[i].zone);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = PRISM_ESTORE;
+			break;
+		}
+		if (sqlite3_changes(s->db) == 0)
+			continue; /* served before: its rows exist */
+		st = stmt(s, ST_TZ_CATCHUP);
+		bind_text(st, 1, pairs[i].target);
+		bind_text(st, 2, pairs[i].zone);
+		sqlite3_bind_int64(st, 3, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+		else
+			*caught_up += (size_t)sqlite3_changes(s->db);
+	}
+	return rc;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -705,4 +811,5 @@ const struct prism_store_api prism_store_sqlite = {
 	.hosts_expire = sq_hosts_expire,
 	.hosts_cleanup = sq_hosts_cleanup,
 	.token_add = sq_token_add,
+	.targets_sync = sq_targets_sync,
 };

@@ -31,11 +31,19 @@ enum prism_reg_result {
 	PRISM_REG_RECONNECTED_IP,    /**< back from offline, new address */
 };
 
-/** Where a host's record goes: one (target, zone) pair; NULL target = DNS disabled. */
+/** Where a host's records go. Every target serving @c zone gets them (target_zones). */
 struct prism_dns_dest {
-	const char *target;   /**< target name, e.g. "default" */
+	bool enabled;         /**< false: DNS is off, hosts are only stored */
 	const char *zone;     /**< normalised zone, trailing dot */
 	uint32_t ttl;
+	bool publish_a;       /**< record_types has A */
+	bool publish_aaaa;    /**< record_types has AAAA */
+};
+
+/** One (target, zone) pair a target serves. */
+struct prism_target_zone {
+	const char *target;
+	const char *zone;
 };
 
 /** Token states a registration can meet (PROTOCOL.md "Invalid authentication token: …"). */
@@ -133,6 +141,13 @@ struct prism_store_api {
 	/** Add a token (by hash) to the registry; used by the API and tests. */
 	int (*token_add)(struct prism_store *s, const char *name, const char *hash, int64_t now,
 			 int64_t expires_at);
+	/**
+	 * Make the served (target, zone) pairs exactly @p pairs: a new pair gets a ledger row
+	 * for every desired RRset of its zone (a new target catches up by itself); rows of pairs
+	 * no longer served are dropped. @p caught_up receives the number of rows added.
+	 */
+	int (*targets_sync)(struct prism_store *s, const struct prism_target_zone *pairs,
+			    size_t n, int64_t now, size_t *caught_up);
 	/** Write back push results; updates the hosts' dns_sync_status. */
 	int (*ledger_mark)(struct prism_store *s, const char *target,
 			   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);

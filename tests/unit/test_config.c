@@ -823,7 +823,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 41); /* one row per field of struct prism_config */
+	assert_int_equal(n, 45); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -995,6 +995,70 @@ static void test_api_keys(void **state)
 	run_bad(bad, ARRAY_SIZE(bad));
 }
 
+static void test_targets_and_zones(void **state)
+{
+	static const struct bad bad[] = {
+		{"targets: x\n", "targets: must be a list of mappings (line 1)"},
+		{"targets:\n  - {name: a}\n", "targets[1].api_url: required (line 2)"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, colour: red}\n",
+		 "unknown key 'targets[1].colour' (line 2)"},
+		{"targets:\n  - {name: a, api_url: ftp://x, api_key: k}\n",
+		 "targets[1].api_url: must start with http:// or https://"},
+		{"targets:\n  - {name: a, api_url: http://x}\n",
+		 "targets[1]: give exactly one of api_key and api_key_file"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k}\n"
+		 "  - {name: a, api_url: http://y, api_key: k}\n",
+		 "targets[2].name: 'a' is listed twice"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, zones: [other.test]}\n",
+		 "targets[1].zones: 'other.test.' is not one of zones"},
+		{"zones:\n  - {name: a.test, ttl: 0}\n",
+		 "zones[1].ttl: must be a positive integer (line 2)"},
+		{"zones:\n  - {name: a.test}\n  - {name: A.TEST.}\n",
+		 "zones[2].name: 'a.test.' is listed twice"},
+		{"zones: []\n", "zones: must list at least one zone"},
+		{"zones:\n  - {name: a.test}\npowerdns:\n  default_zone: b.test\n",
+		 "powerdns.default_zone: is not one of zones (line 4)"},
+	};
+	struct prism_config *c;
+
+	(void)state;
+	/* seed form: one zone, one target "default" from powerdns: */
+	c = parse_ok("powerdns:\n  enabled: true\n  api_key: k\n  default_ttl: 77\n", NULL);
+	assert_string_equal(c->zones[0]->name, "managed.prism.local.");
+	assert_string_equal(c->zones[0]->nameservers[0], "ns1.managed.prism.local.");
+	assert_int_equal(c->zones[0]->ttl, 77);
+	assert_null(c->zones[1]);
+	assert_string_equal(c->targets[0]->name, "default");
+	assert_string_equal(c->targets[0]->api_key, "k");
+	assert_string_equal(c->targets[0]->server_id, "localhost");
+	assert_null(c->targets[0]->zones);
+	assert_null(c->targets[1]);
+	prism_config_free(c);
+	/* DNS disabled: no target */
+	c = parse_ok("", NULL);
+	assert_non_null(c->targets);
+	assert_null(c->targets[0]);
+	prism_config_free(c);
+	c = parse_ok("zones:\n  - name: Example.COM\n    nameservers: [ns1.example.com, ns2.example.com]\n"
+		     "    ttl: 120\n  - {name: 10.in-addr.arpa}\n"
+		     "targets:\n  - {name: pdns1, api_url: http://a/api/v1, api_key: k1}\n"
+		     "  - name: pdns2\n    api_url: http://b/api/v1\n    api_key_file: /k\n"
+		     "    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n",
+		     NULL);
+	assert_string_equal(c->powerdns_default_zone, "example.com.");
+	assert_string_equal(c->zones[0]->nameservers[1], "ns2.example.com.");
+	assert_int_equal(c->zones[0]->ttl, 120);
+	assert_string_equal(c->zones[1]->name, "10.in-addr.arpa.");
+	assert_int_equal(c->zones[1]->ttl, 300);
+	assert_string_equal(c->targets[1]->zones[0], "example.com.");
+	assert_true(c->targets[1]->adopt);
+	assert_false(c->targets[0]->adopt);
+	assert_string_equal(c->targets[1]->dns_address, "127.0.0.1:53");
+	assert_null(c->targets[2]);
+	prism_config_free(c);
+	run_bad(bad, ARRAY_SIZE(bad));
+}
+
 static void test_atomic(void **state)
 {
 	static const char *const file_env[] = {"PRISM_POWERDNS_API_KEY_FILE=/k", NULL};
@@ -1047,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_hosts_list),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_api_keys),
+		cmocka_unit_test(test_targets_and_zones),
 		cmocka_unit_test(test_atomic),
 	};
 
