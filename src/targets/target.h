@@ -33,6 +33,22 @@ struct prism_target_opts {
  */
 typedef void (*prism_target_done_cb)(void *arg, int err, int http_status, const char *errmsg);
 
+/** One finished HTTP request of a target, for metrics. Every string is a bounded constant
+ *  (never a URL or a zone name) except @c target, the configured target name. */
+struct prism_target_event {
+	const char *target;     /**< target name */
+	const char *method;     /**< "GET", "POST", "PATCH" */
+	const char *endpoint;   /**< "zone" (one zone), "zones" (the zone list) */
+	int http_status;        /**< 0 when no HTTP answer arrived (refused, timeout, …) */
+	double seconds;         /**< from start to end of the request */
+	const char *zone_op;    /**< "check" or "create" for zone operations, else NULL */
+	unsigned replaced;      /**< PATCH: RRsets replaced */
+	unsigned deleted;       /**< PATCH: RRsets deleted */
+};
+
+/** Called on the loop after each HTTP request of a target; @p ev is borrowed for the call. */
+typedef void (*prism_target_observer_cb)(void *arg, const struct prism_target_event *ev);
+
 struct prism_target_api {
 	const char *kind; /**< "powerdns" */
 	/** Create a target on @p loop. Options are copied. */
@@ -53,6 +69,9 @@ struct prism_target_api {
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*apply)(struct prism_target *t, const char *zone, const struct prism_rr_change *changes,
 		     size_t n, prism_target_done_cb cb, void *arg);
+	/** Set the observer told about every finished HTTP request (metrics), or clear it with
+	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
+	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);
 };
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */
