@@ -326,3 +326,97 @@ void prism_pdns_error_message(const char *body, size_t len, char *out, size_t ou
 		copy_printable(body, len, out, outlen);
 	json_decref(root);
 }
+
+/* ---- reading a zone ---- */
+
+void prism_actual_zone_free(struct prism_actual_zone *z)
+{
+	if (z == NULL)
+		return;
+	for (size_t i = 0; i < z->n; i++) {
+		free(z->v[i].name);
+		free(z->v[i].type);
+	}
+	free(z->v);
+	z->v = NULL;
+	z->n = 0;
+}
+
+static bool owned_by(json_t *comments, const char *account)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(comments, i, c) {
+		const char *a = json_string_value(json_object_get(c, "account"));
+		if (a != NULL && strcmp(a, account) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One rrset object into @p out; records that are disabled count as absent. */
+static int parse_rrset(json_t *rr, const char *account, struct prism_actual_rrset *out)
+{
+	const char *name = json_string_value(json_object_get(rr, "name"));
+	const char *type = json_string_value(json_object_get(rr, "type"));
+	json_t *ttl = json_object_get(rr, "ttl");
+	json_t *records = json_object_get(rr, "records");
+	if (name == NULL || type == NULL || !json_is_integer(ttl) || !json_is_array(records) ||
+	    json_integer_value(ttl) < 0 || json_integer_value(ttl) > UINT32_MAX)
+		return PRISM_EPROTO;
+	size_t n = json_array_size(records), k = 0;
+	const char **contents = calloc(n ? n : 1, sizeof(*contents));
+	if (contents == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_array_get(records, i);
+		const char *content = json_string_value(json_object_get(r, "content"));
+		if (content == NULL) {
+			free(contents);
+			return PRISM_EPROTO;
+		}
+		if (!json_is_true(json_object_get(r, "disabled")))
+			contents[k++] = content;
+	}
+	out->name = strdup(name);
+	out->type = strdup(type);
+	if (out->name == NULL || out->type == NULL) {
+		free(contents);
+		return PRISM_ENOMEM;
+	}
+	for (char *p = out->name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	out->ttl = (uint32_t)json_integer_value(ttl);
+	struct prism_rr_change rc = { out->name, out->type, out->ttl, contents, k };
+	out->hash = prism_rrset_hash(&rc);
+	out->owned = owned_by(json_object_get(rr, "comments"), account);
+	free(contents);
+	return 0;
+}
+
+int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
+			  struct prism_actual_zone *out)
+{
+	if (body == NULL || account == NULL || out == NULL)
+		return PRISM_EINVAL;
+	out->v = NULL;
+	out->n = 0;
+	json_t *root = json_loadb(body, len, 0, NULL);
+	json_t *rrsets = json_object_get(root, "rrsets");
+	if (!json_is_array(rrsets)) {
+		json_decref(root);
+		return PRISM_EPROTO;
+	}
+	size_t n = json_array_size(rrsets);
+	out->v = calloc(n ? n : 1, sizeof(*out->v));
+	int rc = out->v ? 0 : PRISM_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = parse_rrset(json_array_get(rrsets, i), account, &out->v[out->n]);
+		out->n++; /* a half-filled entry is freed below like the others */
+	}
+	json_decref(root);
+	if (rc != 0)
+		prism_actual_zone_free(out);
+	return rc;
+}

@@ -6,7 +6,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/rrset.h"
 
@@ -42,3 +44,30 @@ int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers
  * @p body need not be NUL-terminated. Does nothing when @p out is NULL or @p outlen is 0.
  */
 void prism_pdns_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+/** One RRset as a target holds it. */
+struct prism_actual_rrset {
+	char *name;     /**< lower-case FQDN, trailing dot */
+	char *type;     /**< "A", … */
+	uint32_t ttl;
+	uint64_t hash;  /**< prism_rrset_hash of name, type, ttl and the records */
+	bool owned;     /**< carries a comment with Prism's account */
+};
+
+/** A zone's RRsets as read from a target. */
+struct prism_actual_zone {
+	struct prism_actual_rrset *v;
+	size_t n;
+};
+
+/**
+ * Parse the answer of GET /api/v1/servers/{id}/zones/{zone} (with rrsets).
+ * @param account the ownership comment account ("prism")
+ * @param[out] out caller frees with prism_actual_zone_free()
+ * @return 0, PRISM_EPROTO (not the expected JSON), PRISM_ENOMEM, PRISM_EINVAL
+ */
+int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
+			  struct prism_actual_zone *out);
+
+/** Free the RRsets of @p z (not @p z itself). NULL is a no-op. */
+void prism_actual_zone_free(struct prism_actual_zone *z);

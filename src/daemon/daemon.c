@@ -228,6 +228,7 @@ static int start_dns(struct daemon *d)
 		et->api = target_api;
 		et->handle = d->targets[t];
 		et->paused = ct->paused;
+		et->adopt = ct->adopt;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,
@@ -236,6 +237,7 @@ static int start_dns(struct daemon *d)
 		.retry_max = cfg->sync_retry_max,
 		.coalesce_ms = cfg->sync_coalesce_ms,
 		.batch_max = cfg->sync_batch_max,
+		.reconcile_interval = cfg->sync_reconcile_interval,
 	};
 	int rc = prism_engine_new(&d->loop, d->writer, &eopts, &d->engine);
 	if (rc != 0) {

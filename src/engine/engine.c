@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/pdns_json.h"
 #include "daemon/log.h"
 #include "engine/engine.h"
 
@@ -55,7 +56,87 @@ struct round {
 	int64_t fail_at;                 /* next_attempt for failed rows */
 };
 
-enum wstate { W_IDLE, W_ENSURING, W_FETCHING, W_APPLYING, W_MARKING };
+enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_MARKING };
+
+/* A set of "name type" strings: the foreign RRsets of a zone at one target. */
+struct strset {
+	char **slots;
+	size_t cap, n;
+};
+
+static uint64_t fnv(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 1099511628211ull;
+	h = (h ^ ' ') * 1099511628211ull;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 1099511628211ull;
+	return h;
+}
+
+static void strset_clear(struct strset *ss)
+{
+	for (size_t i = 0; i < ss->cap; i++)
+		free(ss->slots[i]);
+	free(ss->slots);
+	*ss = (struct strset){ NULL, 0, 0 };
+}
+
+static bool strset_has(const struct strset *ss, const char *name, const char *type)
+{
+	if (ss->n == 0)
+		return false;
+	size_t nl = strlen(name);
+	for (size_t i = fnv(name, type) & (ss->cap - 1), k = 0; k < ss->cap;
+	     k++, i = (i + 1) & (ss->cap - 1)) {
+		const char *e = ss->slots[i];
+		if (e == NULL)
+			return false;
+		if (strncmp(e, name, nl) == 0 && e[nl] == ' ' && strcmp(e + nl + 1, type) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Build from the non-owned RRsets of @p z. */
+static int strset_build(struct strset *ss, const struct prism_actual_zone *z)
+{
+	strset_clear(ss);
+	size_t foreign = 0;
+	for (size_t i = 0; i < z->n; i++)
+		foreign += !z->v[i].owned;
+	if (foreign == 0)
+		return 0;
+	size_t cap = 16;
+	while (cap < foreign * 2)
+		cap *= 2;
+	ss->slots = calloc(cap, sizeof(*ss->slots));
+	if (ss->slots == NULL)
+		return PRISM_ENOMEM;
+	ss->cap = cap;
+	for (size_t i = 0; i < z->n; i++) {
+		if (z->v[i].owned)
+			continue;
+		size_t j = fnv(z->v[i].name, z->v[i].type) & (cap - 1);
+		while (ss->slots[j] != NULL)
+			j = (j + 1) & (cap - 1);
+		if (asprintf(&ss->slots[j], "%s %s", z->v[i].name, z->v[i].type) < 0) {
+			ss->slots[j] = NULL;
+			return PRISM_ENOMEM;
+		}
+		ss->n++;
+	}
+	return 0;
+}
+
+/* Reconciler state of one zone at one target. */
+struct zstate {
+	bool read;           /* read at least once */
+	bool force;          /* reconcile at the next chance */
+	uint64_t last_read;  /* loop ms */
+	struct strset foreign;
+};
 
 struct worker {
 	struct prism_engine *e;
@@ -64,6 +145,8 @@ struct worker {
 	enum wstate state;
 	bool zone_ready;      /* every zone checked */
 	bool *zone_ok;        /* per zone of t.zones */
+	struct zstate *zs;    /* per zone of t.zones */
+	size_t reading;       /* zone index being read/reconciled */
 	bool wanted;          /* woken while busy: run again after this round */
 	unsigned failures;    /* consecutive target-level failures */
 	bool paused;          /* maintenance: send nothing */
@@ -90,8 +173,12 @@ static void engine_unref(struct prism_engine *e)
 {
 	if (--e->refs > 0)
 		return;
-	for (size_t i = 0; i < e->nworkers; i++)
+	for (size_t i = 0; i < e->nworkers; i++) {
 		free(e->workers[i].zone_ok);
+		for (size_t z = 0; e->workers[i].zs != NULL && z < e->workers[i].t.nzones; z++)
+			strset_clear(&e->workers[i].zs[z].foreign);
+		free(e->workers[i].zs);
+	}
 	free(e->workers);
 	free(e);
 }
@@ -176,6 +263,25 @@ static void target_ok(struct worker *w)
 	w->backoff_until = 0;
 }
 
+/* Milliseconds until a zone of @p w is due for reconciliation; UINT64_MAX when never. */
+static uint64_t reconcile_due_in(const struct worker *w)
+{
+	uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000, best = UINT64_MAX;
+	uint64_t now = uv_now(w->e->loop);
+	for (size_t z = 0; z < w->t.nzones; z++) {
+		const struct zstate *zs = &w->zs[z];
+		if (!zs->read || zs->force)
+			return 0;
+		if (ival == 0)
+			continue;
+		uint64_t due = zs->last_read + ival;
+		uint64_t in = due > now ? due - now : 0;
+		if (in < best)
+			best = in;
+	}
+	return best;
+}
+
 static void round_done(struct worker *w)
 {
 	w->state = W_IDLE;
@@ -191,9 +297,17 @@ static void round_done(struct worker *w)
 	} else if (more || w->wanted) {
 		w->wanted = false;
 		schedule(w, 0);
-	} else if (next_due > 0) {
-		int64_t d = next_due - now_ms();
-		schedule(w, d > 0 ? (uint64_t)d : 0);
+	} else {
+		uint64_t delay = UINT64_MAX;
+		if (next_due > 0) {
+			int64_t d = next_due - now_ms();
+			delay = d > 0 ? (uint64_t)d : 0;
+		}
+		uint64_t rec = reconcile_due_in(w);
+		if (rec < delay)
+			delay = rec;
+		if (delay != UINT64_MAX)
+			schedule(w, delay);
 	}
 }
 
@@ -425,6 +539,44 @@ done:
 		r->marks[i].next_attempt = now_ms() + 1000;
 }
 
+static const struct zstate *zone_state(const struct worker *w, const char *zone)
+{
+	for (size_t z = 0; z < w->t.nzones; z++)
+		if (strcmp(w->t.zones[z].name, zone) == 0)
+			return &w->zs[z];
+	return NULL;
+}
+
+static bool is_conflict(const struct worker *w, const struct prism_ledger_row *row)
+{
+	if (w->t.adopt)
+		return false;
+	const struct zstate *zs = zone_state(w, row->zone);
+	if (zs == NULL)
+		return false;
+	return strset_has(&zs->foreign, row->name, row->type) ||
+	       (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME"));
+}
+
+/* Stable partition: rows to send first (still ordered by zone), conflicts last. */
+static size_t partition_conflicts(const struct worker *w, struct round *r)
+{
+	size_t n = r->nrows, k = 0;
+	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
+	if (tmp == NULL)
+		return n; /* send everything rather than nothing */
+	for (size_t i = 0; i < n; i++)
+		if (!is_conflict(w, &r->rows[i]))
+			tmp[k++] = r->rows[i];
+	size_t nsend = k;
+	for (size_t i = 0; i < n; i++)
+		if (is_conflict(w, &r->rows[i]))
+			tmp[k++] = r->rows[i];
+	memcpy(r->rows, tmp, n * sizeof(*tmp));
+	free(tmp);
+	return nsend;
+}
+
 static void apply_rows(struct worker *w, struct round *r)
 {
 	r->marks = calloc(r->nrows, sizeof(*r->marks));
@@ -434,15 +586,25 @@ static void apply_rows(struct worker *w, struct round *r)
 		round_done(w);
 		return;
 	}
-	for (size_t i = 0; i < r->nrows; i++)
+	/* rows whose name a foreign RRset holds are not sent: move them to the end */
+	size_t nsend = partition_conflicts(w, r);
+	for (size_t i = 0; i < r->nrows; i++) {
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
 							  r->rows[i].desired_hash };
+		if (i >= nsend) {
+			r->marks[i].conflict = true;
+			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
+					    "set adopt to take it over";
+			prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone",
+				  w->t.name, r->rows[i].name, r->rows[i].type);
+		}
+	}
 	w->state = W_APPLYING;
 	/* rows come ordered by zone: one request per zone */
 	size_t lo = 0;
-	for (size_t i = 1; i <= r->nrows; i++) {
-		if (i == r->nrows || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0) {
+	for (size_t i = 1; nsend > 0 && i <= nsend; i++) {
+		if (i == nsend || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0) {
 			enqueue(r, lo, i);
 			lo = i;
 		}
@@ -498,6 +660,111 @@ static void fetch(struct worker *w)
 }
 
 /* ---- zones ---- */
+
+/* ---- reconciling ---- */
+
+struct rec_job {
+	struct prism_store_job job;
+	struct worker *w;
+	size_t z;
+	struct prism_actual_zone *actual;
+	struct prism_reconcile_result res;
+};
+
+static int rec_run(struct prism_store *s, const struct prism_store_api *api,
+		   struct prism_store_job *job)
+{
+	struct rec_job *j = (struct rec_job *)job;
+	struct worker *w = j->w;
+	return api->reconcile(s, w->t.name, w->t.zones[j->z].name, j->actual, w->t.adopt, false,
+			      now_ms() / 1000, &j->res);
+}
+
+static void rec_done(struct prism_store_job *job, int err)
+{
+	struct rec_job *j = (struct rec_job *)job;
+	struct worker *w = j->w;
+	struct prism_engine *e = w->e;
+	const char *zone = w->t.zones[j->z].name;
+	if (err != 0 && err != -ECANCELED) {
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot reconcile %s (%s)", w->t.name,
+			  zone, prism_strerror(err));
+	} else if (err == 0) {
+		const struct prism_reconcile_result *r = &j->res;
+		enum prism_log_level lvl = r->create || r->update || r->remove || r->conflict
+						   ? PRISM_LOG_INFO
+						   : PRISM_LOG_DEBUG;
+		prism_log(lvl, TAG,
+			  "target %s: reconciled %s: %zu in step, %zu to create, %zu to update, "
+			  "%zu to delete, %zu conflict(s)",
+			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
+		w->zs[j->z].read = true;
+		w->zs[j->z].force = false;
+		w->zs[j->z].last_read = uv_now(e->loop);
+	}
+	prism_reconcile_result_free(&j->res);
+	prism_actual_zone_free(j->actual);
+	free(j->actual);
+	free(j);
+	if (!e->stopping) {
+		w->state = W_IDLE;
+		if (err != 0)
+			w->backoff_until = uv_now(e->loop) + 1000;
+		schedule(w, 0);
+	}
+	engine_unref(e);
+}
+
+static void read_cb(void *arg, int err, int status, const char *msg,
+		    struct prism_actual_zone *actual)
+{
+	struct worker *w = arg;
+	size_t z = w->reading;
+	w->state = W_IDLE;
+	if (err != 0) {
+		char buf[512];
+		if (status)
+			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
+		else
+			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
+				 msg);
+		if (status == 404)
+			w->zone_ok[z] = false;
+		target_failed(w, "zone read", status, buf);
+		schedule(w, 0);
+		return;
+	}
+	struct rec_job *j = calloc(1, sizeof(*j));
+	if (j == NULL || strset_build(&w->zs[z].foreign, actual) != 0) {
+		free(j);
+		prism_actual_zone_free(actual);
+		free(actual);
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		schedule(w, 0);
+		return;
+	}
+	target_ok(w);
+	j->w = w;
+	j->z = z;
+	j->actual = actual;
+	j->job.run = rec_run;
+	j->job.done = rec_done;
+	w->state = W_RECONCILING;
+	w->e->refs++;
+	prism_store_writer_submit(w->e->writer, &j->job);
+}
+
+static void read_zone(struct worker *w, size_t z)
+{
+	w->state = W_READING;
+	w->reading = z;
+	int rc = w->t.api->read_zone(w->t.handle, w->t.zones[z].name, read_cb, w);
+	if (rc != 0) {
+		w->state = W_IDLE;
+		target_failed(w, "zone read", 0, prism_strerror(rc));
+		schedule(w, 0);
+	}
+}
 
 static size_t next_zone(const struct worker *w)
 {
@@ -561,6 +828,14 @@ static void worker_run(struct worker *w)
 		return;
 	}
 	w->zone_ready = true;
+	for (z = 0; z < w->t.nzones; z++) {
+		const struct zstate *zs = &w->zs[z];
+		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
+		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival)) {
+			read_zone(w, z);
+			return;
+		}
+	}
 	fetch(w);
 }
 
@@ -588,7 +863,8 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		w->t = opts->targets[i];
 		w->paused = w->t.paused;
 		w->zone_ok = calloc(w->t.nzones ? w->t.nzones : 1, sizeof(*w->zone_ok));
-		if (w->zone_ok == NULL) {
+		w->zs = calloc(w->t.nzones ? w->t.nzones : 1, sizeof(*w->zs));
+		if (w->zone_ok == NULL || w->zs == NULL) {
 			e->nworkers = i;
 			prism_engine_stop(e);
 			return PRISM_ENOMEM;
@@ -692,4 +968,18 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 		return 0;
 	}
 	return PRISM_ENOTFOUND;
+}
+
+void prism_engine_reconcile(struct prism_engine *e)
+{
+	if (e == NULL || e->stopping)
+		return;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		for (size_t z = 0; z < e->workers[i].t.nzones; z++)
+			e->workers[i].zs[z].force = true;
+		if (e->workers[i].state == W_IDLE)
+			schedule(&e->workers[i], 0);
+		else
+			e->workers[i].wanted = true;
+	}
 }

@@ -33,6 +33,7 @@ struct prism_engine_target {
 	const struct prism_engine_zone *zones;
 	size_t nzones;
 	bool paused;                         /**< start paused */
+	bool adopt;                          /**< take over foreign RRsets at wanted names */
 };
 
 struct prism_engine_opts {
@@ -42,6 +43,7 @@ struct prism_engine_opts {
 	double retry_max;         /**< backoff cap, seconds */
 	unsigned coalesce_ms;     /**< wait this long after a wake so a burst becomes one batch */
 	size_t batch_max;         /**< most RRsets per round (and per PATCH) */
+	unsigned reconcile_interval; /**< seconds between reconciler passes; 0 = at start only */
 };
 
 /** Create the engine; it starts a first round at once (catching up after a restart). */
@@ -75,6 +77,9 @@ int prism_engine_target_info(const struct prism_engine *e, size_t i,
 /** Pause a target for maintenance (nothing is sent until resumed) or resume it.
  *  @return 0 or PRISM_ENOTFOUND. Rows keep accumulating in the ledger while paused. */
 int prism_engine_pause(struct prism_engine *e, const char *name, bool paused);
+
+/** Reconcile every zone of every target now (read it, compare, repair). */
+void prism_engine_reconcile(struct prism_engine *e);
 
 /** Stop: no new rounds or store jobs; handles close and memory is freed from close callbacks.
  *  Close the targets first so no completion arrives afterwards. NULL is a no-op. */

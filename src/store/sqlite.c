@@ -12,6 +12,7 @@
 
 #include "core/dname.h"
 #include "core/error.h"
+#include "core/pdns_json.h"
 #include "core/rrset.h"
 #include "store/store.h"
 
@@ -85,7 +86,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND desired_hash = ?5 AND NOT EXISTS (SELECT 1 FROM desired d WHERE "
 		"d.zone = ?2 AND d.name = ?3 AND d.type = ?4)",
 	[ST_LEDGER_FAIL] =
-		"UPDATE ledger SET status = 'failed', attempts = attempts + 1, "
+		"UPDATE ledger SET status = CASE WHEN ?9 THEN 'conflict' ELSE 'failed' END, "
+		"attempts = attempts + 1, "
 		"next_attempt = ?6, last_error = ?7, updated_at = ?8 WHERE target = ?1 "
 		"AND zone = ?2 AND name = ?3 AND type = ?4 AND desired_hash = ?5 RETURNING host_id",
 	[ST_HOST_SYNC] =
@@ -195,6 +197,40 @@ static const char *const migrations[] = {
 	"INSERT OR IGNORE INTO target_zones SELECT DISTINCT target, zone FROM ledger;"
 	"ALTER TABLE ledger DROP COLUMN content;"
 	"ALTER TABLE ledger DROP COLUMN ttl;",
+	/* 4 (REST API): API keys and the audit log as tables; host counts by status kept by
+	 * triggers so the API never counts a million rows; hosts by status in id order */
+	"CREATE TABLE api_keys ("
+	" hash TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" role TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),"
+	" created_at INTEGER NOT NULL,"
+	" revoked INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE INDEX api_keys_name ON api_keys (name);"
+	"CREATE INDEX tokens_name ON tokens (name);"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" object TEXT NOT NULL,"
+	" before TEXT,"
+	" after TEXT"
+	");"
+	"CREATE INDEX hosts_status ON hosts (status);"
+	"CREATE TABLE host_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO host_counts (status, n) SELECT 'online', count(*) FROM hosts"
+	" WHERE status = 'online';"
+	"INSERT INTO host_counts (status, n) SELECT 'offline', count(*) FROM hosts"
+	" WHERE status = 'offline';"
+	"CREATE TRIGGER host_counts_insert AFTER INSERT ON hosts BEGIN"
+	" UPDATE host_counts SET n = n + 1 WHERE status = new.status; END;"
+	"CREATE TRIGGER host_counts_delete AFTER DELETE ON hosts BEGIN"
+	" UPDATE host_counts SET n = n - 1 WHERE status = old.status; END;"
+	"CREATE TRIGGER host_counts_update AFTER UPDATE OF status ON hosts"
+	" WHEN old.status <> new.status BEGIN"
+	" UPDATE host_counts SET n = n - 1 WHERE status = old.status;"
+	" UPDATE host_counts SET n = n + 1 WHERE status = new.status; END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -591,6 +627,7 @@ static int mark_one(struct prism_store *s, const char *target, const struct pris
 		sqlite3_bind_int64(st, 6, m->next_attempt);
 		bind_text(st, 7, m->error ? m->error : "unknown error");
 		sqlite3_bind_int64(st, 8, now_ms / 1000);
+		sqlite3_bind_int(st, 9, m->conflict);
 	}
 	int rc = sqlite3_step(st);
 	int64_t host_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -796,6 +833,414 @@ static int sq_targets_sync(struct prism_store *s, const struct prism_target_zone
 	return rc;
 }
 
+/* ==== REST API writes (src/api) ====
+ * Admin operations: rare, so their statements are prepared on use and kept out of the
+ * registration path's statement table. */
+
+static int prep(struct prism_store *s, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : PRISM_ESTORE;
+}
+
+/* One statement run to completion; @p changes receives the rows it changed. */
+static int step_done(struct prism_store *s, sqlite3_stmt *st, size_t *changes)
+{
+	int rc = sqlite3_step(st);
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (changes != NULL)
+		*changes = (size_t)sqlite3_changes(s->db);
+	if (rc == SQLITE_CONSTRAINT)
+		return PRISM_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static int host_brief(struct prism_store *s, int64_t id, struct prism_host_brief *b)
+{
+	sqlite3_stmt *st;
+	if (prep(s, "SELECT hostname, current_ip, status, owner_token_hash IS NOT NULL "
+		    "FROM hosts WHERE id = ?1", &st) != 0)
+		return PRISM_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && b != NULL) {
+		memset(b, 0, sizeof(*b));
+		b->id = id;
+		snprintf(b->hostname, sizeof(b->hostname), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		snprintf(b->current_ip, sizeof(b->current_ip), "%s",
+			 (const char *)sqlite3_column_text(st, 1));
+		snprintf(b->status, sizeof(b->status), "%s",
+			 (const char *)sqlite3_column_text(st, 2));
+		b->owned = sqlite3_column_int(st, 3) != 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return PRISM_ENOTFOUND;
+	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
+}
+
+static int sq_host_delete(struct prism_store *s, int64_t id, int64_t now,
+			  struct prism_host_brief *before, bool *dns_changed)
+{
+	if (s == NULL || dns_changed == NULL)
+		return PRISM_EINVAL;
+	int rc = host_brief(s, id, before);
+	if (rc == 0)
+		rc = host_dns_delete(s, id, false, now, dns_changed);
+	if (rc != 0)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_HOST_DELETE);
+	sqlite3_bind_int64(st, 1, id);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static int sq_host_release(struct prism_store *s, int64_t id, struct prism_host_brief *before)
+{
+	sqlite3_stmt *st;
+	int rc = s != NULL ? host_brief(s, id, before) : PRISM_EINVAL;
+	if (rc != 0)
+		return rc;
+	if (prep(s, "UPDATE hosts SET owner_token_hash = NULL WHERE id = ?1", &st) != 0)
+		return PRISM_ESTORE;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(s, st, NULL);
+}
+
+/* Whether an active row called @p name exists in @p sql's table. */
+static int name_active(struct prism_store *s, const char *sql, const char *name, bool *found)
+{
+	sqlite3_stmt *st;
+	if (prep(s, sql, &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, name);
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static int sq_token_create(struct prism_store *s, const char *name, const char *hash,
+			   int64_t now, int64_t expires_at)
+{
+	bool found;
+	if (s == NULL || name == NULL || hash == NULL)
+		return PRISM_EINVAL;
+	int rc = name_active(s, "SELECT 1 FROM tokens WHERE name = ?1 AND active = 1", name,
+			     &found);
+	if (rc != 0)
+		return rc;
+	if (found)
+		return PRISM_ECONFLICT;
+	return sq_token_add(s, name, hash, now, expires_at);
+}
+
+/* Deactivate rows by name with @p update; @p exists tells a name never used. */
+static int revoke_named(struct prism_store *s, const char *update, const char *exists,
+			const char *name, size_t *changed)
+{
+	sqlite3_stmt *st;
+	bool found;
+	size_t n = 0;
+	if (s == NULL || name == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, update, &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, name);
+	int rc = step_done(s, st, &n);
+	if (rc == 0 && n == 0 && (rc = name_active(s, exists, name, &found)) == 0 && !found)
+		rc = PRISM_ENOTFOUND;
+	if (changed != NULL)
+		*changed = n;
+	return rc;
+}
+
+static int sq_token_revoke(struct prism_store *s, const char *name, size_t *changed)
+{
+	return revoke_named(s, "UPDATE tokens SET active = 0 WHERE name = ?1 AND active = 1",
+			    "SELECT 1 FROM tokens WHERE name = ?1", name, changed);
+}
+
+static int sq_apikey_add(struct prism_store *s, const char *name, const char *hash,
+			 const char *role, int64_t now)
+{
+	sqlite3_stmt *st;
+	bool found;
+	if (s == NULL || name == NULL || hash == NULL || role == NULL)
+		return PRISM_EINVAL;
+	int rc = name_active(s, "SELECT 1 FROM api_keys WHERE name = ?1 AND revoked = 0", name,
+			     &found);
+	if (rc != 0)
+		return rc;
+	if (found)
+		return PRISM_ECONFLICT;
+	if (prep(s, "INSERT INTO api_keys (hash, name, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+		 &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, name);
+	bind_text(st, 3, role);
+	sqlite3_bind_int64(st, 4, now);
+	return step_done(s, st, NULL);
+}
+
+static int sq_apikey_revoke(struct prism_store *s, const char *name, size_t *changed)
+{
+	return revoke_named(s, "UPDATE api_keys SET revoked = 1 WHERE name = ?1 AND revoked = 0",
+			    "SELECT 1 FROM api_keys WHERE name = ?1", name, changed);
+}
+
+static int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || n == NULL)
+		return PRISM_EINVAL;
+	/* through the (target, status, next_attempt) index: only failed rows are visited */
+	const char *sql = target != NULL
+		? "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
+		  "WHERE target = ?1 AND status = 'failed'"
+		: "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
+		  "WHERE status = 'failed' AND target IN (SELECT target FROM target_zones)";
+	if (prep(s, sql, &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, target);
+	sqlite3_bind_int64(st, 2, now);
+	int rc = step_done(s, st, n);
+	if (rc != 0 || *n == 0)
+		return rc;
+	/* hosts whose only failure was retried are pending again */
+	if (prep(s, "UPDATE hosts SET dns_sync_status = 'pending' WHERE dns_sync_status = "
+		    "'failed' AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
+		    "AND l.status IN ('failed', 'conflict'))", &st) != 0)
+		return PRISM_ESTORE;
+	return step_done(s, st, NULL);
+}
+
+static int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || e == NULL || e->actor == NULL || e->action == NULL || e->object == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "INSERT INTO audit (at, actor, action, object, before, after) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st) != 0)
+		return PRISM_ESTORE;
+	sqlite3_bind_int64(st, 1, e->at);
+	bind_text(st, 2, e->actor);
+	bind_text(st, 3, e->action);
+	bind_text(st, 4, e->object);
+	bind_text(st, 5, e->before);
+	bind_text(st, 6, e->after);
+	return step_done(s, st, NULL);
+}
+
+/* ==== end of REST API writes ==== */
+
+/* ---- reconciler ---- */
+
+void prism_reconcile_result_free(struct prism_reconcile_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nitems; i++) {
+		free(r->items[i].name);
+		free(r->items[i].type);
+	}
+	free(r->items);
+	r->items = NULL;
+	r->nitems = 0;
+}
+
+static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
+		    const char *name, const char *type)
+{
+	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
+		/* grow at powers of two */
+		size_t cap = r->nitems ? (r->nitems + 1) * 2 : 16;
+		struct prism_plan_item *v = realloc(r->items, cap * sizeof(*v));
+		if (v == NULL)
+			return PRISM_ENOMEM;
+		r->items = v;
+	}
+	struct prism_plan_item *it = &r->items[r->nitems];
+	it->action = a;
+	it->name = strdup(name);
+	it->type = strdup(type);
+	if (it->name == NULL || it->type == NULL) {
+		free(it->name);
+		free(it->type);
+		return PRISM_ENOMEM;
+	}
+	r->nitems++;
+	return 0;
+}
+
+static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
+{
+	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS actual (name TEXT, type TEXT, "
+		    "hash INTEGER, owned INTEGER, PRIMARY KEY (name, type)) WITHOUT ROWID;"
+		    "DELETE FROM actual;") != 0)
+		return PRISM_ESTORE;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO actual VALUES (?1, ?2, ?3, ?4)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < a->n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, a->v[i].name);
+		bind_text(st, 2, a->v[i].type);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)a->v[i].hash);
+		sqlite3_bind_int(st, 4, a->v[i].owned);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Set one ledger row of (target, zone, name, type) to a state; creates it when missing. */
+static int ledger_set(struct prism_store *s, const char *target, const char *zone,
+		      const char *name, const char *type, int64_t hash, const char *status,
+		      const char *error, int64_t host_id, int64_t now)
+{
+	static const char sql[] =
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, applied_hash, status, "
+		"attempts, next_attempt, last_error, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, "
+		"?5, CASE WHEN ?6 = 'synced' THEN ?5 END, ?6, 0, 0, ?7, ?8, ?9) "
+		"ON CONFLICT (target, zone, name, type) DO UPDATE SET desired_hash = ?5, "
+		"applied_hash = CASE WHEN ?6 = 'synced' THEN ?5 ELSE applied_hash END, status = ?6, "
+		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
+		"last_error = ?7, updated_at = ?9";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, target);
+	bind_text(st, 2, zone);
+	bind_text(st, 3, name);
+	bind_text(st, 4, type);
+	sqlite3_bind_int64(st, 5, hash);
+	bind_text(st, 6, status);
+	bind_text(st, 7, error);
+	if (host_id > 0)
+		sqlite3_bind_int64(st, 8, host_id);
+	else
+		sqlite3_bind_null(st, 8);
+	sqlite3_bind_int64(st, 9, now);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	sqlite3_finalize(st);
+	if (rc == 0 && host_id > 0)
+		rc = host_sync(s, host_id, strcmp(status, "synced") == 0, now * 1000);
+	return rc;
+}
+
+/* Desired RRsets of the zone against the target's. */
+static int reconcile_desired(struct prism_store *s, const char *target, const char *zone,
+			     bool adopt, bool dry, int64_t now, struct prism_reconcile_result *out)
+{
+	static const char sql[] =
+		"SELECT d.name, d.type, d.hash, a.hash, a.owned, l.status, l.desired_hash, "
+		"d.host_id, EXISTS (SELECT 1 FROM actual c WHERE c.name = d.name AND "
+		"c.type = 'CNAME' AND c.owned = 0 AND d.type != 'CNAME') "
+		"FROM desired d LEFT JOIN actual a ON a.name = d.name AND a.type = d.type "
+		"LEFT JOIN ledger l ON l.target = ?1 AND l.zone = d.zone AND l.name = d.name "
+		"AND l.type = d.type WHERE d.zone = ?2";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, target);
+	bind_text(st, 2, zone);
+	int rc = 0, step;
+	/* rows are changed while the select runs; they are ledger rows, not desired ones */
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		int64_t want = sqlite3_column_int64(st, 2);
+		bool present = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		int64_t have = sqlite3_column_int64(st, 3);
+		bool foreign = (present && !sqlite3_column_int(st, 4)) || sqlite3_column_int(st, 8);
+		const unsigned char *lstatus = sqlite3_column_text(st, 5);
+		int64_t lhash = sqlite3_column_int64(st, 6);
+		int64_t host_id = sqlite3_column_int64(st, 7);
+		if (foreign && !adopt) {
+			out->conflict++;
+			if (dry)
+				rc = plan_add(out, PRISM_PLAN_CONFLICT, name, type);
+			else if (lstatus == NULL || strcmp((const char *)lstatus, "conflict") != 0)
+				rc = ledger_set(s, target, zone, name, type, want, "conflict",
+						"a foreign RRset (not owned by prism) is at this "
+						"name; set adopt to take it over",
+						host_id, now);
+		} else if (present && !foreign && have == want) {
+			out->in_sync++;
+			if (!dry && (lstatus == NULL || lhash != want ||
+				     strcmp((const char *)lstatus, "synced") != 0))
+				rc = ledger_set(s, target, zone, name, type, want, "synced", NULL,
+						host_id, now);
+		} else {
+			enum prism_plan_action a = present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE;
+			if (present)
+				out->update++;
+			else
+				out->create++;
+			if (dry)
+				rc = plan_add(out, a, name, type);
+			else if (lstatus == NULL || lhash != want ||
+				 strcmp((const char *)lstatus, "synced") == 0 ||
+				 strcmp((const char *)lstatus, "conflict") == 0)
+				rc = ledger_set(s, target, zone, name, type, want, "pending", NULL,
+						host_id, now);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Owned RRsets on the target that nothing wants any more. */
+static int reconcile_orphans(struct prism_store *s, const char *target, const char *zone,
+			     bool dry, int64_t now, struct prism_reconcile_result *out)
+{
+	static const char sql[] =
+		"SELECT a.name, a.type FROM actual a WHERE a.owned = 1 AND NOT EXISTS "
+		"(SELECT 1 FROM desired d WHERE d.zone = ?1 AND d.name = a.name "
+		"AND d.type = a.type)";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, zone);
+	int rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		struct prism_rr_change del = { name, type, 0, NULL, 0 };
+		out->remove++;
+		if (dry)
+			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
+		else
+			rc = ledger_set(s, target, zone, name, type,
+					(int64_t)prism_rrset_hash(&del), "pending", NULL, 0, now);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_reconcile(struct prism_store *s, const char *target, const char *zone,
+			const struct prism_actual_zone *actual, bool adopt, bool dry_run,
+			int64_t now, struct prism_reconcile_result *out)
+{
+	if (s == NULL || target == NULL || zone == NULL || actual == NULL || out == NULL)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	int rc = load_actual(s, actual);
+	if (rc == 0)
+		rc = reconcile_desired(s, target, zone, adopt, dry_run, now, out);
+	if (rc == 0)
+		rc = reconcile_orphans(s, target, zone, dry_run, now, out);
+	if (rc != 0)
+		prism_reconcile_result_free(out);
+	return rc;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -812,4 +1257,14 @@ const struct prism_store_api prism_store_sqlite = {
 	.hosts_cleanup = sq_hosts_cleanup,
 	.token_add = sq_token_add,
 	.targets_sync = sq_targets_sync,
+	.reconcile = sq_reconcile,
+	/* REST API writes */
+	.host_delete = sq_host_delete,
+	.host_release = sq_host_release,
+	.token_create = sq_token_create,
+	.token_revoke = sq_token_revoke,
+	.apikey_add = sq_apikey_add,
+	.apikey_revoke = sq_apikey_revoke,
+	.ledger_retry = sq_ledger_retry,
+	.audit_add = sq_audit_add,
 };

@@ -15,6 +15,8 @@
 #include "core/dname.h"
 
 struct prism_store;
+struct prism_actual_zone;
+struct prism_reconcile_result;
 
 /** Open options. */
 struct prism_store_opts {
@@ -97,8 +99,30 @@ struct prism_ledger_mark {
 	const char *type;
 	uint64_t desired_hash; /**< the hash that was pushed: a newer desired state stays pending */
 	bool ok;
+	bool conflict;         /**< not sent: a foreign RRset holds the name (status conflict) */
 	const char *error;     /**< when !ok */
 	int64_t next_attempt;  /**< when !ok: unix ms of the next try */
+};
+
+/* ---- REST API writes (src/api) ---- */
+
+/** What a host was before an API change, for the audit log. */
+struct prism_host_brief {
+	int64_t id;
+	char hostname[PRISM_DNAME_MAX + 1];
+	char current_ip[64];
+	char status[16];
+	bool owned;               /**< bound to a token (owner_token_hash set) */
+};
+
+/** One audit log entry. Borrowed strings; before/after are JSON texts or NULL. */
+struct prism_audit_entry {
+	int64_t at;               /**< unix seconds */
+	const char *actor;        /**< API key name, "agent:<token name>" or "system" */
+	const char *action;       /**< "host.delete", "token.create", … */
+	const char *object;       /**< what was changed: "host:12", "token:rack1", … */
+	const char *before;
+	const char *after;
 };
 
 struct prism_store_api {
@@ -148,10 +172,69 @@ struct prism_store_api {
 	 */
 	int (*targets_sync)(struct prism_store *s, const struct prism_target_zone *pairs,
 			    size_t n, int64_t now, size_t *caught_up);
+	/**
+	 * Compare what @p target holds for @p zone (@p actual, just read) with the desired
+	 * state. Unless @p dry_run: drift becomes pending, owned RRsets nothing wants are
+	 * queued for deletion, foreign RRsets at wanted names mark the row `conflict` (or, with
+	 * @p adopt, pending: Prism takes them over), rows found in step become synced.
+	 */
+	int (*reconcile)(struct prism_store *s, const char *target, const char *zone,
+			 const struct prism_actual_zone *actual, bool adopt, bool dry_run,
+			 int64_t now, struct prism_reconcile_result *out);
 	/** Write back push results; updates the hosts' dns_sync_status. */
 	int (*ledger_mark)(struct prism_store *s, const char *target,
 			   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);
+
+	/* ---- REST API writes (src/api); admin operations, rare ---- */
+	/** Delete host @p id; its records are marked for deletion like cleanup does.
+	 *  @return 0, PRISM_ENOTFOUND */
+	int (*host_delete)(struct prism_store *s, int64_t id, int64_t now,
+			   struct prism_host_brief *before, bool *dns_changed);
+	/** Clear the host's token binding so another token may claim the name.
+	 *  @return 0, PRISM_ENOTFOUND */
+	int (*host_release)(struct prism_store *s, int64_t id, struct prism_host_brief *before);
+	/** Add an agent token by hash; @p expires_at 0 = never.
+	 *  @return 0, PRISM_ECONFLICT (the hash, or an active token with this name, exists) */
+	int (*token_create)(struct prism_store *s, const char *name, const char *hash,
+			    int64_t now, int64_t expires_at);
+	/** Deactivate every token called @p name. @p changed receives how many were active.
+	 *  @return 0, PRISM_ENOTFOUND (no token has this name) */
+	int (*token_revoke)(struct prism_store *s, const char *name, size_t *changed);
+	/** Add an API key by hash with a role ("read", "write", "admin").
+	 *  @return 0, PRISM_ECONFLICT (hash exists, or an active key has this name) */
+	int (*apikey_add)(struct prism_store *s, const char *name, const char *hash,
+			  const char *role, int64_t now);
+	/** Revoke the API keys called @p name. @return 0, PRISM_ENOTFOUND */
+	int (*apikey_revoke)(struct prism_store *s, const char *name, size_t *changed);
+	/** Failed ledger rows of @p target (NULL = all) become pending, due now.
+	 *  @p n receives the number of rows. */
+	int (*ledger_retry)(struct prism_store *s, const char *target, int64_t now, size_t *n);
+	/** Append an audit log entry. */
+	int (*audit_add)(struct prism_store *s, const struct prism_audit_entry *e);
 };
+
+/** What the reconciler found for one RRset, or plans to do about it. */
+enum prism_plan_action {
+	PRISM_PLAN_CREATE,   /**< desired, missing on the target */
+	PRISM_PLAN_UPDATE,   /**< desired, different on the target */
+	PRISM_PLAN_DELETE,   /**< owned by Prism on the target, no longer desired */
+	PRISM_PLAN_CONFLICT, /**< desired, but a foreign RRset holds the name: left alone */
+};
+
+struct prism_plan_item {
+	enum prism_plan_action action;
+	char *name;
+	char *type;
+};
+
+struct prism_reconcile_result {
+	size_t in_sync, create, update, remove, conflict;
+	struct prism_plan_item *items; /**< dry runs only */
+	size_t nitems;
+};
+
+/** Free the items of @p r. */
+void prism_reconcile_result_free(struct prism_reconcile_result *r);
 
 /** Free rows returned by ledger_due. */
 void prism_ledger_rows_free(struct prism_ledger_row *rows, size_t n);

@@ -29,6 +29,7 @@
 #include "targets/target.h"
 
 #define RESP_MAX (4u << 20)          /* cap on a response body */
+#define ZONE_RESP_MAX (1024u << 20)  /* a whole zone: ~150 bytes per RRset, 1M RRsets fit */
 #define CONNECT_TIMEOUT_MAX_MS 5000L
 #define DEFAULT_TIMEOUT_MS 10000L    /* when opts->timeout is not positive */
 #define TIMEOUT_MAX_S 86400.0
@@ -44,6 +45,7 @@ enum req_step {
 	STEP_ZONE_GET,  /* ensure_zone(): GET zones/<zone>?rrsets=false */
 	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
 	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
+	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
 };
 
 struct pdns_req {
@@ -62,6 +64,7 @@ struct pdns_req {
 	size_t resp_len, resp_cap;
 	bool resp_too_big;
 	prism_target_done_cb cb;
+	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -294,7 +297,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct pdns_req *r = userdata;
 	size_t n = size * nmemb;
 
-	if (n > RESP_MAX - r->resp_len) {
+	size_t limit = r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX;
+	if (n > limit - r->resp_len) {
 		r->resp_too_big = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
@@ -383,6 +387,7 @@ static int set_common(struct pdns_req *r)
 #endif
 	switch (r->step) {
 	case STEP_ZONE_GET:
+	case STEP_ZONE_READ:
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_FLUSH:
@@ -444,8 +449,25 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 	if (err != 0)
 		t->failures++;
 	req_unlink(r);
-	if (r->cb != NULL)
+	if (r->zone_cb != NULL) {
+		struct prism_actual_zone *z = NULL;
+		if (err == 0) {
+			z = calloc(1, sizeof(*z));
+			int rc = z ? prism_pdns_zone_parse(r->resp ? r->resp : "", r->resp_len,
+							   OWNER_ACCOUNT, z)
+				   : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(z);
+				z = NULL;
+				err = rc;
+				msg = "cannot parse the zone PowerDNS returned";
+				t->failures++;
+			}
+		}
+		r->zone_cb(r->arg, err, status, msg, z);
+	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
+	}
 	req_free(r);
 }
 
@@ -453,7 +475,8 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 static int transport_error(const struct pdns_req *r, CURLcode cc, char *msg, size_t msglen)
 {
 	if (r->resp_too_big) {
-		snprintf(msg, msglen, "response larger than %u bytes", RESP_MAX);
+		snprintf(msg, msglen, "response larger than %u bytes",
+			 r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX);
 		return PRISM_EUPSTREAM;
 	}
 	snprintf(msg, msglen, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
@@ -504,9 +527,9 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL };
+	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET" };
+	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone" };
+	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -799,11 +822,30 @@ static void pdns_observe(struct prism_target *t, prism_target_observer_cb cb, vo
 	t->observer_arg = cb != NULL ? arg : NULL;
 }
 
+static int pdns_read_zone(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
+			  void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone) || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->zone_cb = cb;
+	r->step = STEP_ZONE_READ;
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
 	.close = pdns_close,
 	.ensure_zone = pdns_ensure_zone,
 	.apply = pdns_apply,
+	.read_zone = pdns_read_zone,
 	.observe = pdns_observe,
 };

@@ -33,6 +33,13 @@ struct prism_target_opts {
  */
 typedef void (*prism_target_done_cb)(void *arg, int err, int http_status, const char *errmsg);
 
+struct prism_actual_zone;
+
+/** Completion of read_zone: on success @p zone holds the RRsets and the callee takes it
+ *  (free with prism_actual_zone_free, then free()); NULL on error. */
+typedef void (*prism_target_zone_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     struct prism_actual_zone *zone);
+
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
@@ -69,6 +76,9 @@ struct prism_target_api {
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*apply)(struct prism_target *t, const char *zone, const struct prism_rr_change *changes,
 		     size_t n, prism_target_done_cb cb, void *arg);
+	/** Read every RRset of @p zone with its ownership (reconciler, conflict checks). */
+	int (*read_zone)(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
+			 void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);

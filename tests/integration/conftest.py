@@ -47,7 +47,8 @@ def prismd_factory(tmp_path):
         if found:
             problems.append(f"sanitizer report in prismd log: {found}\n{d.read_log()[-4000:]}")
     if problems:
-        pytest.fail("; ".join(problems))
+        tails = "\n".join(f"--- {d.log_path}:\n{d.read_log()[-3000:]}" for d in started)
+        pytest.fail("; ".join(problems) + "\n" + tails)
 
 
 @pytest.fixture
