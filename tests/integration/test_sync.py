@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: MIT
+"""The sync engine against real PowerDNS servers: several targets, outages, restarts,
+drift repair, ownership conflicts, quarantine, new targets catching up."""
+import os
+import signal
+
+import pytest
+
+from prismlib import PowerDNS, wait_for
+
+ZONE = "managed.prism.local."
+
+
+def targets_yaml(*servers, adopt=False, paused=()):
+    y = "targets:\n"
+    for i, p in enumerate(servers):
+        name = f"pdns{i + 1}"
+        y += (f"  - name: {name}\n    api_url: \"{p.api_url}\"\n    api_key: \"{p.key}\"\n"
+              f"    adopt: {'true' if adopt else 'false'}\n"
+              f"    paused: {'true' if name in paused else 'false'}\n")
+    return y
+
+
+SYNC_FAST = "sync:\n  reconcile_interval: 1\n"
+
+
+@pytest.fixture
+def pdns2():
+    p = PowerDNS().start()
+    yield p
+    p.cleanup()
+
+
+def converged(d, n):
+    return d.db_query("SELECT count(*) FROM hosts WHERE dns_sync_status = 'synced'")[0][0] == n
+
+
+def test_two_targets_converge(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2))
+    names = [f"dual{i}" for i in range(50)]
+    for n in names:
+        assert d.register(n)["status"] == "success"
+    for p in (pdns, pdns2):
+        for n in names[::7]:
+            wait_for(lambda: p.query(n + "." + ZONE) == ["127.0.0.1"], 15,
+                     what=f"{n} at {p.api_url}")
+    wait_for(lambda: converged(d, len(names)), 15, what="all synced")
+    rows = d.db_query("SELECT target, count(*) FROM ledger WHERE status = 'synced' "
+                      "GROUP BY target ORDER BY target")
+    assert rows == [("pdns1", 50), ("pdns2", 50)]
+
+
+def test_one_target_down_during_burst(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2))
+    d.register("warm")
+    wait_for(lambda: converged(d, 1), 15, what="warm synced")
+    pdns2.stop()
+    names = [f"burst{i}" for i in range(100)]
+    for n in names:
+        assert d.register(n)["status"] == "success"
+    # the live target gets everything; the dead one keeps them pending/failed
+    wait_for(lambda: pdns.query(names[-1] + "." + ZONE) == ["127.0.0.1"], 15,
+             what="live target has the burst")
+    states = {s for (s,) in d.db_query(
+        "SELECT DISTINCT dns_sync_status FROM hosts WHERE hostname LIKE 'burst%'")}
+    assert states <= {"pending", "failed"}, states
+    pdns2.start()
+    wait_for(lambda: converged(d, 101), 40, what="everything synced after the restart")
+    for n in names[::9]:
+        assert pdns2.query(n + "." + ZONE) == ["127.0.0.1"]
+
+
+def test_kill9_during_sync_then_converges(prismd_factory, pdns):
+    d = prismd_factory(pdns)
+    acked = []
+    for i in range(300):
+        r = d.register(f"k{i}")
+        assert r["status"] == "success"
+        acked.append(f"k{i}")
+        if i == 150:
+            os.kill(d.proc.pid, signal.SIGKILL)
+            d.proc.wait()
+            d.proc = None
+            d.logf.close()
+            d.start()
+    wait_for(lambda: converged(d, len(acked)), 40, what="all acknowledged hosts synced")
+    for n in acked[::25]:
+        assert pdns.query(n + "." + ZONE) == ["127.0.0.1"]
+
+
+def test_drift_repaired(prismd_factory, pdns):
+    d = prismd_factory(pdns, extra_yaml=SYNC_FAST)
+    d.register("drifty")
+    d.register("gone")
+    wait_for(lambda: pdns.query("gone." + ZONE) == ["127.0.0.1"], what="records")
+    wait_for(lambda: converged(d, 2), what="synced")
+    comment = [{"content": "managed by prism instance prism", "account": "prism"}]
+    body = {"rrsets": [
+        {"name": "drifty." + ZONE, "type": "A", "ttl": 60, "changetype": "REPLACE",
+         "records": [{"content": "192.0.2.66", "disabled": False}], "comments": comment},
+        {"name": "gone." + ZONE, "type": "A", "changetype": "DELETE"}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    wait_for(lambda: pdns.query("drifty." + ZONE) == ["127.0.0.1"], 15, what="drift repaired")
+    wait_for(lambda: pdns.query("gone." + ZONE) == ["127.0.0.1"], 15, what="deletion repaired")
+
+
+def test_orphan_owned_record_deleted(prismd_factory, pdns):
+    """An RRset marked as Prism's that nothing wants any more is removed."""
+    d = prismd_factory(pdns, extra_yaml=SYNC_FAST)
+    d.register("anchor")
+    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], what="zone ready")
+    comment = [{"content": "managed by prism instance prism", "account": "prism"}]
+    body = {"rrsets": [{"name": "orphan." + ZONE, "type": "A", "ttl": 60,
+                        "changetype": "REPLACE", "comments": comment,
+                        "records": [{"content": "192.0.2.7", "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    wait_for(lambda: pdns.query("orphan." + ZONE) == [], 15, what="orphan deleted")
+
+
+def test_foreign_rrset_is_a_conflict_and_left_alone(prismd_factory, pdns):
+    d = prismd_factory(pdns, extra_yaml=SYNC_FAST)
+    d.register("anchor")
+    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], what="zone ready")
+    body = {"rrsets": [{"name": "taken." + ZONE, "type": "A", "ttl": 300,
+                        "changetype": "REPLACE",
+                        "records": [{"content": "198.51.100.1", "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    # let the reconciler see the foreign RRset
+    wait_for(lambda: d.read_log().count("reconciled managed.prism.local.") >= 2, 15,
+             what="a reconcile pass after the foreign write")
+    assert d.register("taken")["status"] == "success"
+    wait_for(lambda: d.db_query("SELECT status FROM ledger WHERE name = ?",
+                                ("taken." + ZONE,)) == [("conflict",)], 15,
+             what="conflict recorded")
+    assert pdns.query("taken." + ZONE) == ["198.51.100.1"]
+    assert d.host("taken")["dns_sync_status"] == "failed"
+    assert "conflict" in d.read_log()
+
+
+def test_adopt_takes_over_and_422_is_quarantined(prismd_factory, pdns):
+    """With adopt, a foreign A RRset is taken over; a name held by a foreign CNAME makes
+    PowerDNS answer 422, which quarantines that RRset only while the rest lands."""
+    body = {"rrsets": [
+        {"name": "adoptme." + ZONE, "type": "A", "ttl": 300, "changetype": "REPLACE",
+         "records": [{"content": "198.51.100.2", "disabled": False}]},
+        {"name": "aliased." + ZONE, "type": "CNAME", "ttl": 300, "changetype": "REPLACE",
+         "records": [{"content": "elsewhere.example.", "disabled": False}]}]}
+    zone = {"name": ZONE, "kind": "Native", "nameservers": ["ns1." + ZONE]}
+    assert pdns.api("POST", "/zones", json=zone).status_code == 201
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, adopt=True))
+    for n in ("adoptme", "aliased", "fine1", "fine2"):
+        assert d.register(n)["status"] == "success"
+    wait_for(lambda: pdns.query("adoptme." + ZONE) == ["127.0.0.1"], 15, what="adopted")
+    wait_for(lambda: pdns.query("fine2." + ZONE) == ["127.0.0.1"], 15, what="rest landed")
+    row = wait_for(lambda: (r := d.db_query(
+        "SELECT status, last_error FROM ledger WHERE name = ?", ("aliased." + ZONE,)))
+        and r[0][0] == "failed" and r[0], 15, what="quarantined")
+    assert "aliased" in row[1] or "CNAME" in row[1] or "onflict" in row[1], row
+    rr = pdns.rrset(ZONE, "adoptme." + ZONE, "A")
+    assert rr["comments"][0]["account"] == "prism"
+
+
+def test_new_target_catches_up(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns))
+    for i in range(40):
+        d.register(f"early{i}")
+    wait_for(lambda: converged(d, 40), 15, what="first target synced")
+    assert d.stop() == 0
+    text = open(d.config).read()
+    i = text.index("targets:\n")
+    open(d.config, "w").write(text[:i] + targets_yaml(pdns, pdns2))
+    d.start()
+    wait_for(lambda: pdns2.query("early39." + ZONE) == ["127.0.0.1"], 15,
+             what="new target caught up")
+    assert pdns2.query("early0." + ZONE) == ["127.0.0.1"]
+    assert "queued for new targets" in d.read_log()
+
+
+def test_paused_target_gets_nothing(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2, paused=("pdns2",)))
+    d.register("p1")
+    wait_for(lambda: pdns.query("p1." + ZONE) == ["127.0.0.1"], what="live target")
+    assert pdns2.api("GET", f"/zones/{ZONE}").status_code in (404, 422)
+    assert d.db_query("SELECT status FROM ledger WHERE target = 'pdns2'") == [("pending",)]
