@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -160,4 +161,46 @@ int prism_fqdn_join(const char *host, const char *zone, char *out, size_t outlen
 		return PRISM_ETOOBIG;
 	}
 	return 0;
+}
+
+int prism_reverse_name(const char *ip, char *out, size_t outlen)
+{
+	unsigned char a[16];
+	if (ip == NULL || out == NULL)
+		return PRISM_EINVAL;
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		int n = snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa.", a[3], a[2], a[1], a[0]);
+		return n > 0 && (size_t)n < outlen ? 0 : PRISM_ETOOBIG;
+	}
+	if (inet_pton(AF_INET6, ip, a) != 1)
+		return PRISM_EINVAL;
+	static const char hex[] = "0123456789abcdef";
+	if (outlen < 16 * 4 + sizeof("ip6.arpa."))
+		return PRISM_ETOOBIG;
+	char *p = out;
+	for (int i = 15; i >= 0; i--) {
+		*p++ = hex[a[i] & 15];
+		*p++ = '.';
+		*p++ = hex[a[i] >> 4];
+		*p++ = '.';
+	}
+	memcpy(p, "ip6.arpa.", sizeof("ip6.arpa."));
+	return 0;
+}
+
+const char *prism_zone_of(const char *name, const char *const *zones)
+{
+	const char *best = NULL;
+	size_t nl = name ? strlen(name) : 0, bl = 0;
+	for (; zones != NULL && name != NULL && *zones != NULL; zones++) {
+		size_t zl = strlen(*zones);
+		bool inside = (zl == nl && strcmp(name, *zones) == 0) ||
+			      (zl < nl && strcmp(name + nl - zl, *zones) == 0 &&
+			       name[nl - zl - 1] == '.');
+		if (inside && zl > bl) {
+			best = *zones;
+			bl = zl;
+		}
+	}
+	return best;
 }

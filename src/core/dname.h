@@ -38,3 +38,17 @@ int prism_zone_normalize(const char *in, char *out, size_t outlen);
  *         PRISM_EINVAL NULL args. An empty @p host gives the zone itself.
  */
 int prism_fqdn_join(const char *host, const char *zone, char *out, size_t outlen);
+
+/**
+ * The reverse-mapping name of an IPv4 or IPv6 address in presentation form:
+ * "192.0.2.1" → "1.2.0.192.in-addr.arpa.", "2001:db8::1" → "1.0.0.0…8.b.d.0.1.0.0.2.ip6.arpa.".
+ * @param out at least 74 bytes
+ * @return 0, PRISM_EINVAL (not an address), PRISM_ETOOBIG
+ */
+int prism_reverse_name(const char *ip, char *out, size_t outlen);
+
+/**
+ * The longest of @p zones (NULL-terminated, normalised) that contains @p name (normalised),
+ * or NULL. A zone contains itself and every name ending in "." + zone.
+ */
+const char *prism_zone_of(const char *name, const char *const *zones);

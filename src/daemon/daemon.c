@@ -31,6 +31,7 @@ struct daemon {
 	struct prism_target **targets;      /* one per cfg->targets entry */
 	struct prism_engine_target *etargets;
 	struct prism_engine_zone *ezones;   /* every zone, in cfg->zones order */
+	const char **zone_names;            /* the same names, NULL-terminated */
 	size_t ntargets, nzones;
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
@@ -210,9 +211,14 @@ static int start_dns(struct daemon *d)
 	d->etargets = calloc(n ? n : 1, sizeof(*d->etargets));
 	if (d->ezones == NULL || d->targets == NULL || d->etargets == NULL)
 		return PRISM_ENOMEM;
-	for (size_t z = 0; z < d->nzones; z++)
+	d->zone_names = calloc(d->nzones + 1, sizeof(*d->zone_names));
+	if (d->zone_names == NULL)
+		return PRISM_ENOMEM;
+	for (size_t z = 0; z < d->nzones; z++) {
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers };
+		d->zone_names[z] = cfg->zones[z]->name;
+	}
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
@@ -364,6 +370,8 @@ static int start_agent(struct daemon *d)
 			.ttl = default_ttl(cfg),
 			.publish_a = has_type(cfg, "A"),
 			.publish_aaaa = has_type(cfg, "AAAA"),
+			.auto_ptr = cfg->powerdns_auto_ptr,
+			.zones = d->zone_names,
 		},
 		.changed_cb = changed_cb,
 		.changed_arg = d,
@@ -443,6 +451,7 @@ int prism_daemon_run(const struct prism_config *cfg)
 	free(d.etargets);
 	free(d.targets);
 	free(d.ezones);
+	free(d.zone_names);
 	free(d.reserved);
 	curl_global_cleanup();
 	return d.exit_code;

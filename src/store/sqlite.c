@@ -411,6 +411,77 @@ static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, 
 	return 0;
 }
 
+static char *col_dup(sqlite3_stmt *st, int i);
+
+/* Withdraw one desired RRset and queue its deletion on every target that has it. */
+static int desired_drop(struct prism_store *s, const char *zone, const char *name,
+			const char *type, int64_t host_id, int64_t now)
+{
+	struct prism_rr_change del = { name, type, 0, NULL, 0 };
+	sqlite3_stmt *st = stmt(s, ST_DESIRED_DELETE);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, name);
+	bind_text(st, 3, type);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	st = stmt(s, ST_LEDGER_WANT_DELETE);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, name);
+	bind_text(st, 3, type);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)prism_rrset_hash(&del));
+	sqlite3_bind_int64(st, 5, host_id);
+	sqlite3_bind_int64(st, 6, now);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* The host's PTR of one family: the new one, and the old one withdrawn. */
+static int ptr_want(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed)
+{
+	char rev[PRISM_DNAME_MAX + 1];
+	if (prism_reverse_name(reg->ip, rev, sizeof(rev)) != 0)
+		return 0;
+	const char *rzone = prism_zone_of(rev, reg->dns.zones);
+	const char *suffix = reg->ipv6 ? ".ip6.arpa." : ".in-addr.arpa.";
+	/* an earlier address of the same family leaves a PTR behind: withdraw it */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, "SELECT zone, name FROM desired WHERE host_id = ?1 AND "
+				      "type = 'PTR' AND name != ?2",
+			       -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, rev);
+	char *old[8][2];
+	size_t n = 0;
+	while (n < 8 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		size_t nl = strlen(name), sl = strlen(suffix);
+		if (nl > sl && strcmp(name + nl - sl, suffix) == 0) {
+			old[n][0] = col_dup(st, 0);
+			old[n][1] = col_dup(st, 1);
+			n++;
+		}
+	}
+	sqlite3_finalize(st);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && old[i][0] && old[i][1])
+			rc = desired_drop(s, old[i][0], old[i][1], "PTR", host_id, reg->now);
+		if (rc == 0)
+			*changed = true;
+		free(old[i][0]);
+		free(old[i][1]);
+	}
+	if (rc != 0 || rzone == NULL)
+		return rc; /* no managed reverse zone for this address */
+	const char *recs[1] = { fqdn };
+	struct prism_rr_change rr = { rev, "PTR", reg->dns.ttl, recs, 1 };
+	bool ch = false;
+	rc = desired_set(s, &rr, rzone, host_id, reg->now, &ch);
+	*changed |= ch;
+	return rc;
+}
+
 /* Mark the host's record pending when its desired content changed. */
 static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
 		       const char *fqdn, bool *changed)
@@ -420,7 +491,10 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 		return 0; /* record_types leaves this family out */
 	const char *recs[1] = { reg->ip };
 	struct prism_rr_change rr = { fqdn, reg->ipv6 ? "AAAA" : "A", reg->dns.ttl, recs, 1 };
-	return desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
+	int rc = desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
+	if (rc == 0 && reg->dns.auto_ptr)
+		rc = ptr_want(s, reg, host_id, fqdn, changed);
+	return rc;
 }
 
 static enum prism_reg_result classify(bool was_offline, bool ip_changed)

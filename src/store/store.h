@@ -40,6 +40,8 @@ struct prism_dns_dest {
 	uint32_t ttl;
 	bool publish_a;       /**< record_types has A */
 	bool publish_aaaa;    /**< record_types has AAAA */
+	bool auto_ptr;        /**< also a PTR in the managed reverse zone, when there is one */
+	const char *const *zones; /**< every managed zone (NULL-terminated), for PTRs */
 };
 
 /** One (target, zone) pair a target serves. */

@@ -97,9 +97,23 @@ static void check_patch(const uint8_t *data, size_t size)
 	free(text);
 }
 
+/* A zone answer from a target: parsed or refused, never crashing or leaking. */
+static void check_zone(const uint8_t *data, size_t size)
+{
+	struct prism_actual_zone z;
+
+	if (prism_pdns_zone_parse((const char *)data, size, "prism", &z) == 0) {
+		for (size_t i = 0; i < z.n; i++)
+			if (z.v[i].name == NULL || z.v[i].type == NULL)
+				abort();
+		prism_actual_zone_free(&z);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_error_message(data, size);
 	check_patch(data, size);
+	check_zone(data, size);
 	return 0;
 }

@@ -183,3 +183,24 @@ def test_paused_target_gets_nothing(prismd_factory, pdns, pdns2):
     wait_for(lambda: pdns.query("p1." + ZONE) == ["127.0.0.1"], what="live target")
     assert pdns2.api("GET", f"/zones/{ZONE}").status_code in (404, 422)
     assert d.db_query("SELECT status FROM ledger WHERE target = 'pdns2'") == [("pending",)]
+
+
+def test_ptr_records_follow_addresses(prismd_factory, pdns):
+    rev = "127.in-addr.arpa."
+    d = prismd_factory(None, extra_yaml=(
+        targets_yaml(pdns) +
+        f"zones:\n  - name: {ZONE}\n  - name: {rev}\n"
+        "powerdns:\n  auto_ptr: true\n  default_zone: managed.prism.local.\n"))
+    assert d.register("ptrhost")["status"] == "success"
+    wait_for(lambda: pdns.query("1.0.0.127.in-addr.arpa.", "PTR") ==
+             ["ptrhost." + ZONE], 15, what="PTR for 127.0.0.1")
+    r = d.register("ptrhost", source="127.0.0.8")
+    assert r["message"] == "IP address changed from 127.0.0.1 to 127.0.0.8"
+    wait_for(lambda: pdns.query("8.0.0.127.in-addr.arpa.", "PTR") ==
+             ["ptrhost." + ZONE], 15, what="PTR for the new address")
+    wait_for(lambda: pdns.query("1.0.0.127.in-addr.arpa.", "PTR") == [], 15,
+             what="old PTR removed")
+    assert pdns.query("ptrhost." + ZONE) == ["127.0.0.8"]
+    # the reverse zone was created like the forward one
+    z = pdns.api("GET", f"/zones/{rev}").json()
+    assert z["kind"] == "Native"

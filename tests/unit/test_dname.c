@@ -189,6 +189,38 @@ static void test_fqdn_join(void **state)
 	assert_int_equal(prism_fqdn_join("web1", "example.com.", out, 0), PRISM_ETOOBIG);
 }
 
+static void test_reverse_name(void **state)
+{
+	char out[80];
+	(void)state;
+	assert_int_equal(prism_reverse_name("192.0.2.1", out, sizeof(out)), 0);
+	assert_string_equal(out, "1.2.0.192.in-addr.arpa.");
+	assert_int_equal(prism_reverse_name("2001:db8::1", out, sizeof(out)), 0);
+	assert_string_equal(out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+				 "ip6.arpa.");
+	assert_int_equal(prism_reverse_name("host", out, sizeof(out)), PRISM_EINVAL);
+	assert_int_equal(prism_reverse_name(NULL, out, sizeof(out)), PRISM_EINVAL);
+	assert_int_equal(prism_reverse_name("2001:db8::1", out, 20), PRISM_ETOOBIG);
+	assert_int_equal(prism_reverse_name("10.0.0.1", out, 5), PRISM_ETOOBIG);
+}
+
+static void test_zone_of(void **state)
+{
+	const char *zones[] = { "example.com.", "in-addr.arpa.", "2.0.192.in-addr.arpa.",
+				"le.com.", NULL };
+	(void)state;
+	assert_string_equal(prism_zone_of("a.example.com.", zones), "example.com.");
+	assert_string_equal(prism_zone_of("example.com.", zones), "example.com.");
+	/* label boundaries: "exampLE.COM" must not match "le.com." */
+	assert_string_equal(prism_zone_of("x.example.com.", zones), "example.com.");
+	assert_null(prism_zone_of("sample.com.", zones));
+	assert_string_equal(prism_zone_of("1.2.0.192.in-addr.arpa.", zones),
+			    "2.0.192.in-addr.arpa.");
+	assert_string_equal(prism_zone_of("1.2.0.10.in-addr.arpa.", zones), "in-addr.arpa.");
+	assert_null(prism_zone_of(NULL, zones));
+	assert_null(prism_zone_of("a.b.", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +232,8 @@ int main(void)
 		cmocka_unit_test(test_name_lower),
 		cmocka_unit_test(test_zone_normalize),
 		cmocka_unit_test(test_fqdn_join),
+		cmocka_unit_test(test_reverse_name),
+		cmocka_unit_test(test_zone_of),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -440,6 +440,36 @@ static void test_error_truncation(void **state)
 	assert_string_equal(out, "abc");
 }
 
+static void test_zone_parse(void **state)
+{
+	static const char body[] =
+		"{\"name\": \"z.test.\", \"rrsets\": ["
+		"{\"name\": \"WWW.z.test.\", \"type\": \"A\", \"ttl\": 60, \"records\": ["
+		"{\"content\": \"192.0.2.2\", \"disabled\": false},"
+		"{\"content\": \"192.0.2.1\", \"disabled\": false},"
+		"{\"content\": \"192.0.2.9\", \"disabled\": true}],"
+		"\"comments\": [{\"content\": \"x\", \"account\": \"prism\"}]},"
+		"{\"name\": \"z.test.\", \"type\": \"SOA\", \"ttl\": 3600, \"records\": ["
+		"{\"content\": \"a. b. 1 2 3 4 5\", \"disabled\": false}], \"comments\": []}]}";
+	struct prism_actual_zone z;
+	(void)state;
+	assert_int_equal(prism_pdns_zone_parse(body, strlen(body), "prism", &z), 0);
+	assert_int_equal(z.n, 2);
+	assert_string_equal(z.v[0].name, "www.z.test.");
+	assert_true(z.v[0].owned);
+	assert_false(z.v[1].owned);
+	/* same hash as the desired RRset, whatever the record order; disabled ones ignored */
+	const char *recs[] = { "192.0.2.1", "192.0.2.2" };
+	struct prism_rr_change rr = { "www.z.test.", "A", 60, recs, 2 };
+	assert_true(z.v[0].hash == prism_rrset_hash(&rr));
+	prism_actual_zone_free(&z);
+	assert_int_equal(prism_pdns_zone_parse("[]", 2, "prism", &z), PRISM_EPROTO);
+	assert_int_equal(prism_pdns_zone_parse("{\"rrsets\": [{\"name\": 1}]}", 22, "prism", &z),
+			 PRISM_EPROTO);
+	assert_int_equal(prism_pdns_zone_parse(NULL, 0, "prism", &z), PRISM_EINVAL);
+	prism_actual_zone_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_error_json),
 		cmocka_unit_test(test_error_fallback),
 		cmocka_unit_test(test_error_truncation),
+		cmocka_unit_test(test_zone_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
