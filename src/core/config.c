@@ -1698,3 +1698,30 @@ const struct prism_config_opt_info *prism_config_options(size_t *n)
 		*n = NOPTS;
 	return infos;
 }
+
+void prism_config_option_bounds(size_t i, char *buf, size_t len)
+{
+	if (buf == NULL || len == 0)
+		return;
+	buf[0] = '\0';
+	if (i >= NOPTS)
+		return;
+	const struct opt *o = &opts[i];
+	switch (o->type) {
+	case OPT_INT: snprintf(buf, len, "%" PRIu64 "–%" PRIu64, o->imin, o->imax); break;
+	case OPT_FLOAT: snprintf(buf, len, "%g–%g", o->fmin, o->fmax); break;
+	case OPT_ENUM:
+	case OPT_LIST:
+		if (o->choices != NULL)
+			choices_text(o->choices, buf, len);
+		break;
+	case OPT_CREDS:
+		if (o->choices != NULL) {
+			char roles[64];
+			choices_text(o->choices, roles, sizeof(roles));
+			snprintf(buf, len, "role: %s", roles);
+		}
+		break;
+	default: break;
+	}
+}

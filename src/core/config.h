@@ -157,3 +157,6 @@ struct prism_config_opt_info {
 
 /** The option table: @p n receives the number of rows. */
 const struct prism_config_opt_info *prism_config_options(size_t *n);
+
+/** Bounds or choices of option row @p i as text ("1–65535", "keep, remove"), "" if none. */
+void prism_config_option_bounds(size_t i, char *buf, size_t len);

@@ -28,6 +28,8 @@ static void usage(FILE *out)
 		"  -c, --config FILE   server.yaml to load (default: built-in defaults and\n"
 		"                      PRISM_* environment overrides only)\n"
 		"      --check-config  validate the configuration, print the result, and exit\n"
+		"      --config-reference\n"
+		"                      print every option as a Markdown table and exit\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
 		"\n"
@@ -89,11 +91,35 @@ static struct prism_config *load_config(const char *path)
 	return cfg;
 }
 
+/* The option table as Markdown, one table per section: docs/configuration.md embeds it. */
+static void config_reference(void)
+{
+	size_t n = 0;
+	const struct prism_config_opt_info *o = prism_config_options(&n);
+	char section[32] = "";
+	for (size_t i = 0; i < n; i++) {
+		const char *dot = strchr(o[i].key, '.');
+		size_t sl = dot ? (size_t)(dot - o[i].key) : strlen(o[i].key);
+		if (strlen(section) != sl || strncmp(section, o[i].key, sl) != 0) {
+			snprintf(section, sizeof(section), "%.*s", (int)sl, o[i].key);
+			printf("%s### %s\n\n| Key | Type | Default | Bounds | Environment | Meaning |\n"
+			       "|---|---|---|---|---|---|\n",
+			       i ? "\n" : "", section);
+		}
+		char bounds[160];
+		prism_config_option_bounds(i, bounds, sizeof(bounds));
+		printf("| `%s` | %s | %s%s%s | %s | `%s` | %s |\n", o[i].key, o[i].type,
+		       o[i].def[0] ? "`" : "", o[i].def[0] ? o[i].def : "*(unset)*",
+		       o[i].def[0] ? "`" : "", bounds, o[i].env, o[i].help);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "config-reference", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -104,6 +130,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'C': check = 1; break;
+		case 'R': config_reference(); return 0;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("prismd %s\n", PRISM_VERSION); return 0;
 		default: usage(stderr); return 2;

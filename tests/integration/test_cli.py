@@ -100,3 +100,16 @@ def test_prism_register_unreachable_and_usage():
     assert r.returncode == 0 and "register" in r.stdout
     r = run([PRISM, "frobnicate"])
     assert r.returncode == 2
+
+
+def test_configuration_reference_is_current():
+    """docs/configuration.md embeds `prismd --config-reference`: it cannot drift."""
+    import os
+    from prismlib import ROOT
+    doc = open(os.path.join(ROOT, "docs", "configuration.md")).read()
+    begin = doc.index("<!-- BEGIN GENERATED")
+    begin = doc.index("\n", begin) + 1
+    end = doc.index("<!-- END GENERATED -->")
+    r = run([PRISMD, "--config-reference"])
+    assert r.returncode == 0
+    assert doc[begin:end] == r.stdout, "regenerate the block with prismd --config-reference"
