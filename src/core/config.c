@@ -167,7 +167,7 @@ static const struct choice rrtype_choices[] = {
 	  "largest accepted request body, bytes")                                                 \
 	X(sync, reconcile_interval, INT, 0, 604800, NULL, "300", "PRISM_SYNC_RECONCILE_INTERVAL",  \
 	  "seconds between reconciler passes over every zone and target (0 = off)")               \
-	X(sync, batch_max, INT, 1, 20000, NULL, "1000", "PRISM_SYNC_BATCH_MAX",                   \
+	X(sync, batch_max, INT, 1, 20000, NULL, "5000", "PRISM_SYNC_BATCH_MAX",                   \
 	  "most RRsets in one change request")                                                    \
 	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
 	  "milliseconds to wait after a change so a burst becomes one request")                   \

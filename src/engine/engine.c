@@ -54,6 +54,7 @@ struct round {
 	bool transport_failed;           /* a failure that backs the target off */
 	bool unauthorised;
 	int64_t fail_at;                 /* next_attempt for failed rows */
+	uint64_t t_fetch, t_apply, t_mark; /* uv_hrtime() at each phase's start, for debug */
 };
 
 enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_MARKING };
@@ -328,12 +329,19 @@ static void mark_done(struct prism_store_job *job, int err)
 	if (err != 0 && err != -ECANCELED)
 		prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot record sync results (%s)",
 			  w->t.name, prism_strerror(err));
+	else if (prism_log_enabled(PRISM_LOG_DEBUG))
+		prism_log(PRISM_LOG_DEBUG, TAG,
+			  "target %s: round of %zu RRset(s): fetch %.1f ms, push %.1f ms, "
+			  "record %.1f ms",
+			  w->t.name, r->nrows, (r->t_apply - r->t_fetch) / 1e6,
+			  (r->t_mark - r->t_apply) / 1e6, (uv_hrtime() - r->t_mark) / 1e6);
 	round_done(w);
 	engine_unref(e);
 }
 
 static void submit_marks(struct worker *w, struct round *r)
 {
+	r->t_mark = uv_hrtime();
 	w->state = W_MARKING;
 	r->job.run = mark_run;
 	r->job.done = mark_done;
@@ -558,7 +566,24 @@ static bool is_conflict(const struct worker *w, const struct prism_ledger_row *r
 	       (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME"));
 }
 
-/* Stable partition: rows to send first (still ordered by zone), conflicts last. */
+/*
+ * PowerDNS refuses bodies over webserver-max-bodysize (2 MB by default): stay at half.
+ * A row costs its strings plus the JSON around them, the ownership comment included.
+ */
+#define BODY_MAX (1u << 20)
+
+static size_t row_bytes(const struct prism_ledger_row *row)
+{
+	return strlen(row->name) + strlen(row->type) + strlen(row->content) + 200;
+}
+
+static int row_zone_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct prism_ledger_row *)a)->zone,
+		      ((const struct prism_ledger_row *)b)->zone);
+}
+
+/* Partition: rows to send first, sorted by zone; conflicts last. */
 static size_t partition_conflicts(const struct worker *w, struct round *r)
 {
 	size_t n = r->nrows, k = 0;
@@ -574,11 +599,13 @@ static size_t partition_conflicts(const struct worker *w, struct round *r)
 			tmp[k++] = r->rows[i];
 	memcpy(r->rows, tmp, n * sizeof(*tmp));
 	free(tmp);
+	qsort(r->rows, nsend, sizeof(*r->rows), row_zone_cmp);
 	return nsend;
 }
 
 static void apply_rows(struct worker *w, struct round *r)
 {
+	r->t_apply = uv_hrtime();
 	r->marks = calloc(r->nrows, sizeof(*r->marks));
 	r->errors = calloc(r->nrows, sizeof(*r->errors));
 	if (r->marks == NULL || r->errors == NULL) {
@@ -592,6 +619,7 @@ static void apply_rows(struct worker *w, struct round *r)
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
 							  r->rows[i].desired_hash };
+		r->marks[i].deletion = r->rows[i].content[0] == '\0';
 		if (i >= nsend) {
 			r->marks[i].conflict = true;
 			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
@@ -601,14 +629,20 @@ static void apply_rows(struct worker *w, struct round *r)
 		}
 	}
 	w->state = W_APPLYING;
-	/* rows come ordered by zone: one request per zone */
-	size_t lo = 0;
-	for (size_t i = 1; nsend > 0 && i <= nsend; i++) {
-		if (i == nsend || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0) {
+	/* one request per zone, cut where the body would outgrow the server's request limit */
+	size_t lo = 0, bytes = 0;
+	for (size_t i = 0; i < nsend; i++) {
+		size_t est = row_bytes(&r->rows[i]);
+		if (i > lo && (strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 ||
+			       bytes + est > BODY_MAX)) {
 			enqueue(r, lo, i);
 			lo = i;
+			bytes = 0;
 		}
+		bytes += est;
 	}
+	if (nsend > lo)
+		enqueue(r, lo, nsend);
 	pump(w, r);
 }
 
@@ -651,6 +685,7 @@ static void fetch(struct worker *w)
 		return;
 	}
 	r->w = w;
+	r->t_fetch = uv_hrtime();
 	r->job.run = fetch_run;
 	r->job.done = fetch_done;
 	w->round = r;

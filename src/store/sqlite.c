@@ -5,6 +5,7 @@
  * transaction. Statements are prepared once and reused.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"l.desired_hash, l.attempts, l.host_id FROM ledger l LEFT JOIN desired d "
 		"ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "
 		"WHERE l.target = ?1 AND l.status IN ('pending', 'failed') "
-		"AND l.next_attempt <= ?2 ORDER BY l.zone, l.next_attempt LIMIT ?3",
+		"AND l.next_attempt <= ?2 LIMIT ?3",
 	[ST_LEDGER_NEXT] = "SELECT min(next_attempt) FROM ledger WHERE target = ?1 "
 			   "AND status IN ('pending', 'failed') AND next_attempt > ?2",
 	[ST_LEDGER_OK] =
@@ -725,17 +726,107 @@ static int mark_one(struct prism_store *s, const char *target, const struct pris
 	return 0;
 }
 
+/*
+ * Successful pushes are recorded set-based: the marks go into a temporary in-memory table,
+ * then two joined statements update the ledger and the hosts — instead of three statements
+ * per RRset (~40 µs each), which bounded bulk sync throughput.
+ */
+static const char mark_ok_sql[] =
+	"UPDATE ledger SET applied_hash = desired_hash, status = 'synced', attempts = 0, "
+	"last_error = NULL, updated_at = ?2 FROM marked m WHERE ledger.target = ?1 "
+	"AND ledger.zone = m.zone AND ledger.name = m.name AND ledger.type = m.type "
+	"AND ledger.desired_hash = m.hash";
+static const char mark_hosts_sql[] =
+	"UPDATE hosts SET dns_sync_status = CASE "
+	"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
+	"AND l.status IN ('failed', 'conflict')) THEN 'failed' "
+	"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
+	"AND l.status = 'pending') THEN 'pending' ELSE 'synced' END, dns_last_sync = ?2 "
+	"FROM (SELECT DISTINCT l.host_id AS id FROM marked m JOIN ledger l ON l.target = ?1 "
+	"AND l.zone = m.zone AND l.name = m.name AND l.type = m.type) AS x "
+	"WHERE hosts.id = x.id";
+
+static int run_marks_sql(struct prism_store *s, const char *sql, const char *target,
+			 int64_t now_s)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, target);
+	sqlite3_bind_int64(st, 2, now_s);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_marks(struct prism_store *s, const struct prism_ledger_mark *marks, size_t n,
+		      size_t *loaded)
+{
+	*loaded = 0;
+	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS marked (zone TEXT, name TEXT, type TEXT, "
+		    "hash INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
+		    "DELETE FROM marked;") != 0)
+		return PRISM_ESTORE;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO marked VALUES (?1, ?2, ?3, ?4)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!marks[i].ok)
+			continue;
+		sqlite3_reset(st);
+		bind_text(st, 1, marks[i].zone);
+		bind_text(st, 2, marks[i].name);
+		bind_text(st, 3, marks[i].type);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)marks[i].desired_hash);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+		(*loaded)++;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int marks_ok(struct prism_store *s, const char *target,
+		    const struct prism_ledger_mark *marks, size_t n, int64_t now_ms)
+{
+	size_t k;
+	int rc = load_marks(s, marks, n, &k);
+	if (rc != 0 || k == 0)
+		return rc;
+	int64_t now_s = now_ms / 1000;
+	rc = run_marks_sql(s, mark_ok_sql, target, now_s);
+	if (rc == 0)
+		rc = run_marks_sql(s, mark_hosts_sql, target, now_s);
+	/* an applied deletion leaves nothing to track */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!marks[i].ok || !marks[i].deletion)
+			continue;
+		sqlite3_stmt *st = stmt(s, ST_LEDGER_OK_DELETE);
+		bind_text(st, 1, target);
+		bind_text(st, 2, marks[i].zone);
+		bind_text(st, 3, marks[i].name);
+		bind_text(st, 4, marks[i].type);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)marks[i].desired_hash);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	return rc;
+}
+
 static int sq_ledger_mark(struct prism_store *s, const char *target,
 			  const struct prism_ledger_mark *marks, size_t n, int64_t now_ms)
 {
 	if (s == NULL || target == NULL || (marks == NULL && n > 0))
 		return PRISM_EINVAL;
 	for (size_t i = 0; i < n; i++) {
+		if (marks[i].ok)
+			continue;
 		int rc = mark_one(s, target, &marks[i], now_ms);
 		if (rc != 0)
 			return rc;
 	}
-	return 0;
+	return marks_ok(s, target, marks, n, now_ms);
 }
 
 /* Mark every record of a host for deletion; @p link keeps the host_id on the rows. */

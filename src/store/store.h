@@ -102,6 +102,7 @@ struct prism_ledger_mark {
 	uint64_t desired_hash; /**< the hash that was pushed: a newer desired state stays pending */
 	bool ok;
 	bool conflict;         /**< not sent: a foreign RRset holds the name (status conflict) */
+	bool deletion;         /**< the push deleted the RRset */
 	const char *error;     /**< when !ok */
 	int64_t next_attempt;  /**< when !ok: unix ms of the next try */
 };
@@ -149,7 +150,7 @@ struct prism_store_api {
 			     struct prism_host_reg_out *out);
 	/**
 	 * Take up to @p max rows of @p target that are pending or failed and due at @p now_ms,
-	 * ordered by zone. @p next_due receives the earliest not yet due next_attempt (ms), or
+	 * in index order (the caller groups them by zone). @p next_due receives the earliest not yet due next_attempt (ms), or
 	 * 0 when none.
 	 */
 	int (*ledger_due)(struct prism_store *s, const char *target, int64_t now_ms, size_t max,

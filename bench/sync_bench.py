@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Sync engine benchmarks against a real PowerDNS (gsqlite3), side by side in one run.
+
+1. Bulk sync: N hosts registered while the target is paused, then prismd restarted with the
+   target live; time until every host is synced. Floors measured in the same run on a
+   second, fresh PowerDNS: the same RRsets uploaded directly in the fewest PATCHes
+   (batches of 10,000, under PowerDNS's request limit), and one PATCH per record
+   (sampled over 2,000 records, extrapolated).
+2. Reconcile: prismd restarted with N owned records and no drift: time of the reconcile
+   pass, bytes read, and writes (the zone's SOA serial must not move).
+3. Convergence latency at a steady registration rate: acknowledgement to the record
+   answering at PowerDNS's DNS port, sampled, p50/p99.
+
+usage: bench/sync_bench.py [N] [RATE] [SECONDS]   (defaults 100000, 1000, 10)
+"""
+import os
+import re
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from prismlib import PowerDNS, Prismd, frame, recv_frame, registration, wait_for  # noqa
+
+ZONE = "managed.prism.local."
+
+
+def targets_yaml(p, paused=False):
+    return (f"targets:\n  - name: pdns1\n    api_url: \"{p.api_url}\"\n"
+            f"    api_key: \"{p.key}\"\n    paused: {'true' if paused else 'false'}\n"
+            "sync:\n  reconcile_interval: 0\n")
+
+
+def register_many(d, names, conns=8, depth=256):
+    """Pipelined registrations over a few connections; returns when all are answered."""
+    chunks = [names[i::conns] for i in range(conns)]
+    errors = []
+
+    def worker(chunk):
+        s = d.connect()
+        try:
+            for i in range(0, len(chunk), depth):
+                part = chunk[i:i + depth]
+                s.sendall(b"".join(frame(registration(n)) for n in part))
+                for _ in part:
+                    r = recv_frame(s, 60)
+                    if r["status"] != "success":
+                        errors.append(r)
+        finally:
+            s.close()
+    ts = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} registrations failed: {errors[:2]}")
+
+
+def synced(d):
+    return d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")[0][0]
+
+
+def soa_serial(p):
+    z = p.api("GET", f"/zones/{ZONE}").json()
+    return z.get("serial")
+
+
+def floor_bulk(p, names, batch=10000):
+    z = {"name": ZONE, "kind": "Native", "nameservers": ["ns1." + ZONE]}
+    p.api("POST", "/zones", json=z)
+    t0 = time.perf_counter()
+    for i in range(0, len(names), batch):
+        # the same RRsets Prism writes: with the ownership comment
+        rrsets = [{"name": f"{n}.{ZONE}", "type": "A", "ttl": 60, "changetype": "REPLACE",
+                   "records": [{"content": "127.0.0.1", "disabled": False}],
+                   "comments": [{"content": "managed by prism instance prism",
+                                 "account": "prism"}]}
+                  for n in names[i:i + batch]]
+        r = p.api("PATCH", f"/zones/{ZONE}", json={"rrsets": rrsets})
+        assert r.status_code == 204, r.text
+    return time.perf_counter() - t0
+
+
+def floor_one_by_one(p, count=2000):
+    t0 = time.perf_counter()
+    for i in range(count):
+        rr = [{"name": f"single{i}.{ZONE}", "type": "A", "ttl": 60, "changetype": "REPLACE",
+               "records": [{"content": "127.0.0.1", "disabled": False}]}]
+        assert p.api("PATCH", f"/zones/{ZONE}", json={"rrsets": rr}).status_code == 204
+    return (time.perf_counter() - t0) / count
+
+
+def latency_run(d, p, rate, seconds):
+    """Register at a steady rate; sample every 10th name's ack -> DNS answer time."""
+    samples, lock, stop = [], threading.Lock(), threading.Event()
+    pending = []
+
+    def poller():
+        q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        while not stop.is_set() or pending:
+            with lock:
+                items = list(pending)
+            if not items:
+                time.sleep(0.0005)
+                continue
+            for name, t_ack in items:
+                if p.query(name) == ["127.0.0.1"]:
+                    with lock:
+                        pending.remove((name, t_ack))
+                    samples.append((time.perf_counter() - t_ack) * 1000)
+                elif time.perf_counter() - t_ack > 10:
+                    with lock:
+                        pending.remove((name, t_ack))
+                    samples.append(float("inf"))
+        q.close()
+    th = threading.Thread(target=poller)
+    th.start()
+    s = d.connect()
+    total = int(rate * seconds)
+    t_start = time.perf_counter()
+    for i in range(total):
+        due = t_start + i / rate
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        name = f"steady{i}"
+        s.sendall(frame(registration(name)))
+        r = recv_frame(s, 30)
+        t_ack = time.perf_counter()
+        assert r["status"] == "success"
+        if i % 10 == 0:
+            with lock:
+                pending.append((f"{name}.{ZONE}", t_ack))
+    achieved = total / (time.perf_counter() - t_start)
+    s.close()
+    stop.set()
+    th.join(60)
+    return achieved, samples
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))]
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+    names = [f"bulk{i}" for i in range(n)]
+    pdns, floor = PowerDNS().start(), PowerDNS().start()
+    work = tempfile.mkdtemp(prefix="prism-syncbench-")
+    d = Prismd(work, extra_yaml=targets_yaml(pdns, paused=True))
+    try:
+        d.start()
+        t0 = time.perf_counter()
+        register_many(d, names)
+        t_reg = time.perf_counter() - t0
+        assert d.stop() == 0
+        text = open(d.config).read().replace("paused: true", "paused: false")
+        open(d.config, "w").write(text)
+        t0 = time.perf_counter()
+        d.start(wait=False)
+        wait_for(lambda: synced(d) == n, 600, interval=0.05, what="bulk sync")
+        t_sync = time.perf_counter() - t0
+        t_floor = floor_bulk(floor, names)
+        per_patch = floor_one_by_one(floor)
+        print(f"bulk sync of {n} hosts into an empty zone (PowerDNS gsqlite3, nproc "
+              f"{os.cpu_count()})")
+        print(f"  registrations (8 pipelined connections): {n / t_reg:,.0f}/s")
+        print(f"  Prism, restart to all synced:     {t_sync:7.2f} s  {n / t_sync:9,.0f} RRsets/s")
+        print(f"  floor, direct 10k-RRset PATCHes (same RRsets, with the ownership comment):\n                                     {t_floor:7.2f} s  {n / t_floor:9,.0f} RRsets/s")
+        print(f"  one PATCH per record (sampled):   {per_patch * n:7.2f} s  "
+              f"{1 / per_patch:9,.0f} RRsets/s (extrapolated)")
+        print(f"  ratio Prism / floor throughput:   {t_floor / t_sync:.2f}x  (goal >= 0.8)")
+        print(f"  ratio Prism / one-by-one:         {per_patch * n / t_sync:.1f}x  (goal >= 40)")
+
+        # reconcile with no drift
+        serial = soa_serial(pdns)
+        zone_bytes = len(pdns.api("GET", f"/zones/{ZONE}").content)
+        assert d.stop() == 0
+        log_before = len(d.read_log())
+        d.start()
+        m = wait_for(lambda: re.search(r"reconciled managed\.prism\.local\.: (\d+) in step",
+                                       d.read_log()[log_before:]), 300, what="reconcile")
+        lines = d.read_log()[log_before:].splitlines()
+        t_start = next(ln for ln in lines if "ready:" in ln)[:23]
+        t_done = next(ln for ln in lines if "reconciled managed" in ln)[:23]
+        fmt = "%Y-%m-%dT%H:%M:%S.%f"
+        from datetime import datetime
+        dt = (datetime.strptime(t_done, fmt) - datetime.strptime(t_start, fmt)).total_seconds()
+        print(f"reconcile of {n} owned records, no drift")
+        print(f"  time from ready to reconciled:    {dt:7.2f} s   in step: {m.group(1)}")
+        print(f"  bytes read (zone JSON):           {zone_bytes:,}")
+        print(f"  writes: SOA serial {serial} -> {soa_serial(pdns)} "
+              f"({'none' if soa_serial(pdns) == serial else 'CHANGED'})")
+
+        achieved, samples = latency_run(d, pdns, rate, seconds)
+        finite = [x for x in samples if x != float("inf")]
+        print(f"convergence latency at a steady {rate}/s for {seconds} s "
+              f"(achieved {achieved:,.0f}/s), {len(samples)} samples")
+        if finite:
+            print(f"  ack -> answer: p50 {pct(finite, 0.5):.1f} ms  p90 {pct(finite, 0.9):.1f} ms"
+                  f"  p99 {pct(finite, 0.99):.1f} ms  max {max(finite):.1f} ms (goal p99 <= 250)")
+        print(f"  not visible within 10 s: {len(samples) - len(finite)}")
+    finally:
+        d.stop()
+        pdns.cleanup()
+        floor.cleanup()
+
+
+if __name__ == "__main__":
+    main()
