@@ -55,9 +55,16 @@ struct round {
 	bool unauthorised;
 	int64_t fail_at;                 /* next_attempt for failed rows */
 	uint64_t t_fetch, t_apply, t_mark; /* uv_hrtime() at each phase's start, for debug */
+	uint64_t *exclude;               /* prefetch: fingerprints of the rows being pushed */
+	size_t nexclude;
 };
 
-enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_MARKING };
+/*
+ * W_WAITNEXT: a push ended and the next batch, prefetched while it ran, is still being
+ * read from the registry. Recording results never blocks the worker: the writer runs the
+ * record job before any later fetch (its queue is FIFO), so a fetch always sees them.
+ */
+enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT };
 
 /* A set of "name type" strings: the foreign RRsets of a zone at one target. */
 struct strset {
@@ -155,7 +162,9 @@ struct worker {
 	unsigned long long requests, request_failures, rrsets_applied, rrsets_failed;
 	int64_t last_success; /* unix seconds */
 	uint64_t backoff_until; /* loop time, ms */
-	struct round *round;
+	struct round *round;  /* being pushed */
+	struct round *next;   /* prefetched while round was pushed, ready */
+	bool prefetching;     /* a prefetch job is in the writer */
 };
 
 struct prism_engine {
@@ -210,6 +219,7 @@ static void round_free(struct round *r)
 			free(r->errors[i]);
 	free(r->errors);
 	free(r->marks);
+	free(r->exclude);
 	prism_ledger_rows_free(r->rows, r->nrows);
 	free(r);
 }
@@ -283,14 +293,10 @@ static uint64_t reconcile_due_in(const struct worker *w)
 	return best;
 }
 
-static void round_done(struct worker *w)
+/* Nothing more to push right now: go idle until a wake-up, a retry or a reconcile. */
+static void go_idle(struct worker *w, bool more, int64_t next_due)
 {
 	w->state = W_IDLE;
-	struct round *r = w->round;
-	w->round = NULL;
-	bool more = r != NULL && r->nrows == w->e->opts.batch_max;
-	int64_t next_due = r != NULL ? r->next_due : 0;
-	round_free(r);
 	if (w->e->stopping)
 		return;
 	if (w->failures > 0) {
@@ -309,6 +315,30 @@ static void round_done(struct worker *w)
 			delay = rec;
 		if (delay != UINT64_MAX)
 			schedule(w, delay);
+	}
+}
+
+static void apply_rows(struct worker *w, struct round *r);
+static void prefetch(struct worker *w, const struct round *r);
+
+/* A push ended (results are being recorded): go on with the prefetched batch, if any. */
+static void after_push(struct worker *w, bool more, int64_t next_due)
+{
+	if (w->e->stopping)
+		return;
+	if (w->failures > 0 && w->next != NULL) {
+		round_free(w->next); /* the target is failing: back off instead */
+		w->next = NULL;
+	}
+	if (w->next != NULL) {
+		struct round *n = w->next;
+		w->next = NULL;
+		w->round = n;
+		apply_rows(w, n);
+	} else if (w->prefetching && w->failures == 0) {
+		w->state = W_WAITNEXT;
+	} else {
+		go_idle(w, more, next_due);
 	}
 }
 
@@ -335,14 +365,13 @@ static void mark_done(struct prism_store_job *job, int err)
 			  "record %.1f ms",
 			  w->t.name, r->nrows, (r->t_apply - r->t_fetch) / 1e6,
 			  (r->t_mark - r->t_apply) / 1e6, (uv_hrtime() - r->t_mark) / 1e6);
-	round_done(w);
+	round_free(r);
 	engine_unref(e);
 }
 
 static void submit_marks(struct worker *w, struct round *r)
 {
 	r->t_mark = uv_hrtime();
-	w->state = W_MARKING;
 	r->job.run = mark_run;
 	r->job.done = mark_done;
 	w->e->refs++;
@@ -483,7 +512,11 @@ static void pump(struct worker *w, struct round *r)
 		return;
 	if (!r->transport_failed)
 		target_ok(w);
-	submit_marks(w, r);
+	bool more = r->nrows >= w->e->opts.batch_max;
+	int64_t next_due = r->next_due;
+	w->round = NULL;
+	submit_marks(w, r); /* the record job owns r from here */
+	after_push(w, more, next_due);
 }
 
 /* Split a row's content ("a\nb") into record pointers, in place. */
@@ -610,7 +643,10 @@ static void apply_rows(struct worker *w, struct round *r)
 	r->errors = calloc(r->nrows, sizeof(*r->errors));
 	if (r->marks == NULL || r->errors == NULL) {
 		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
-		round_done(w);
+		w->round = NULL;
+		round_free(r);
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		go_idle(w, false, 0);
 		return;
 	}
 	/* rows whose name a foreign RRset holds are not sent: move them to the end */
@@ -643,17 +679,103 @@ static void apply_rows(struct worker *w, struct round *r)
 	}
 	if (nsend > lo)
 		enqueue(r, lo, nsend);
+	prefetch(w, r);
 	pump(w, r);
 }
 
 /* ---- fetching ---- */
 
+static uint64_t row_print(const char *zone, const char *name, const char *type)
+{
+	return fnv(name, type) ^ (fnv(zone, "") * 31);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Drop rows being pushed by the previous round (still pending until it is recorded). */
+static void drop_excluded(struct round *r, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		struct prism_ledger_row *row = &r->rows[i];
+		uint64_t fp = row_print(row->zone, row->name, row->type);
+		bool skip = k >= max || bsearch(&fp, r->exclude, r->nexclude, sizeof(fp),
+						u64_cmp) != NULL;
+		if (skip) {
+			free(row->zone);
+			free(row->name);
+			free(row->type);
+			free(row->content);
+		} else {
+			r->rows[k++] = *row;
+		}
+	}
+	r->nrows = k;
+}
+
 static int fetch_run(struct prism_store *s, const struct prism_store_api *api,
 		     struct prism_store_job *job)
 {
 	struct round *r = (struct round *)job;
-	return api->ledger_due(s, r->w->t.name, now_ms(), r->w->e->opts.batch_max, &r->rows,
-			       &r->nrows, &r->next_due);
+	size_t max = r->w->e->opts.batch_max;
+	int rc = api->ledger_due(s, r->w->t.name, now_ms(), max + r->nexclude, &r->rows,
+				 &r->nrows, &r->next_due);
+	if (rc == 0 && r->exclude != NULL)
+		drop_excluded(r, max);
+	return rc;
+}
+
+static void prefetch_done(struct prism_store_job *job, int err)
+{
+	struct round *n = (struct round *)job;
+	struct worker *w = n->w;
+	struct prism_engine *e = w->e;
+	w->prefetching = false;
+	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0) {
+		bool waiting = w->state == W_WAITNEXT && !e->stopping;
+		int64_t next_due = n->next_due;
+		round_free(n);
+		if (waiting)
+			go_idle(w, false, next_due);
+	} else {
+		free(n->exclude);
+		n->exclude = NULL;
+		n->nexclude = 0;
+		w->next = n;
+		if (w->state == W_WAITNEXT)
+			after_push(w, true, 0);
+	}
+	engine_unref(e);
+}
+
+/* While @p r is pushed, read the next batch: the writer is idle meanwhile. */
+static void prefetch(struct worker *w, const struct round *r)
+{
+	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max)
+		return;
+	struct round *n = calloc(1, sizeof(*n));
+	uint64_t *ex = malloc(r->nrows * sizeof(*ex));
+	if (n == NULL || ex == NULL) {
+		free(n);
+		free(ex);
+		return; /* no prefetch: the next round fetches as usual */
+	}
+	for (size_t i = 0; i < r->nrows; i++)
+		ex[i] = row_print(r->rows[i].zone, r->rows[i].name, r->rows[i].type);
+	qsort(ex, r->nrows, sizeof(*ex), u64_cmp);
+	n->w = w;
+	n->exclude = ex;
+	n->nexclude = r->nrows;
+	n->t_fetch = uv_hrtime();
+	n->job.run = fetch_run;
+	n->job.done = prefetch_done;
+	w->prefetching = true;
+	w->e->refs++;
+	prism_store_writer_submit(w->e->writer, &n->job);
 }
 
 static void fetch_done(struct prism_store_job *job, int err)
@@ -667,9 +789,14 @@ static void fetch_done(struct prism_store_job *job, int err)
 				  w->t.name, prism_strerror(err));
 		if (err != 0)
 			w->backoff_until = uv_now(e->loop) + 1000;
-		round_done(w);
+		w->round = NULL;
+		round_free(r);
+		go_idle(w, false, 0);
 	} else if (r->nrows == 0) {
-		round_done(w);
+		int64_t next_due = r->next_due;
+		w->round = NULL;
+		round_free(r);
+		go_idle(w, false, next_due);
 	} else {
 		apply_rows(w, r);
 	}
@@ -951,6 +1078,8 @@ void prism_engine_stop(struct prism_engine *e)
 			round_free(w->round);
 			w->round = NULL;
 		}
+		round_free(w->next); /* prefetched, not started */
+		w->next = NULL;
 		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
 	}
 	engine_unref(e);
