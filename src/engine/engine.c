@@ -174,6 +174,7 @@ struct prism_engine {
 	struct worker *workers;
 	size_t nworkers;
 	unsigned refs; /* timers not yet closed + store jobs in flight + 1 while running */
+	struct plan_step *plan_reads; /* plan steps waiting for a target's answer */
 	bool stopping;
 };
 
@@ -1059,6 +1060,8 @@ void prism_engine_wake(struct prism_engine *e)
 	}
 }
 
+static void plan_abandon_all(struct prism_engine *e);
+
 static void timer_closed_cb(uv_handle_t *h)
 {
 	struct worker *w = h->data;
@@ -1080,6 +1083,10 @@ void prism_engine_stop(struct prism_engine *e)
 		}
 		round_free(w->next); /* prefetched, not started */
 		w->next = NULL;
+	}
+	plan_abandon_all(e);
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
 		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
 	}
 	engine_unref(e);
@@ -1145,5 +1152,156 @@ void prism_engine_reconcile(struct prism_engine *e)
 			schedule(&e->workers[i], 0);
 		else
 			e->workers[i].wanted = true;
+	}
+}
+
+/* ---- the plan: a dry run over every (target, zone) ---- */
+
+struct plan {
+	struct prism_engine *e;
+	prism_engine_plan_cb cb;
+	void *arg;
+	struct prism_plan_zone *zones;
+	size_t n, pending;
+};
+
+struct plan_step {
+	struct prism_store_job job;
+	struct plan *p;
+	size_t i;
+	struct worker *w;
+	struct prism_actual_zone *actual;
+	struct plan_step *prev, *next; /* engine's list of steps waiting for a target */
+};
+
+static void step_unlink(struct plan_step *st)
+{
+	struct prism_engine *e = st->p->e;
+	if (st->prev)
+		st->prev->next = st->next;
+	else if (e->plan_reads == st)
+		e->plan_reads = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	st->prev = st->next = NULL;
+}
+
+static void plan_finish_one(struct plan *p)
+{
+	if (--p->pending > 0)
+		return;
+	if (!p->e->stopping)
+		p->cb(p->arg, p->zones, p->n);
+	for (size_t i = 0; i < p->n; i++)
+		prism_reconcile_result_free(&p->zones[i].res);
+	free(p->zones);
+	struct prism_engine *e = p->e;
+	free(p);
+	engine_unref(e);
+}
+
+static int plan_run(struct prism_store *s, const struct prism_store_api *api,
+		    struct prism_store_job *job)
+{
+	struct plan_step *st = (struct plan_step *)job;
+	struct prism_plan_zone *pz = &st->p->zones[st->i];
+	return api->reconcile(s, pz->target, pz->zone, st->actual, st->w->t.adopt, true,
+			      now_ms() / 1000, &pz->res);
+}
+
+static void plan_done(struct prism_store_job *job, int err)
+{
+	struct plan_step *st = (struct plan_step *)job;
+	struct prism_plan_zone *pz = &st->p->zones[st->i];
+	if (err != 0) {
+		pz->err = err;
+		snprintf(pz->errmsg, sizeof(pz->errmsg), "cannot compare: %s",
+			 prism_strerror(err));
+	}
+	prism_actual_zone_free(st->actual);
+	free(st->actual);
+	struct plan *p = st->p;
+	free(st);
+	plan_finish_one(p);
+}
+
+static void plan_read_cb(void *arg, int err, int status, const char *msg,
+			 struct prism_actual_zone *actual)
+{
+	struct plan_step *st = arg;
+	struct prism_plan_zone *pz = &st->p->zones[st->i];
+	step_unlink(st);
+	if (err != 0 || st->p->e->stopping) {
+		pz->err = err ? err : -ECANCELED;
+		snprintf(pz->errmsg, sizeof(pz->errmsg), "%s%s%s",
+			 status ? "cannot read the zone: HTTP error" : prism_strerror(err),
+			 msg && msg[0] ? ": " : "", msg ? msg : "");
+		prism_actual_zone_free(actual);
+		free(actual);
+		struct plan *p = st->p;
+		free(st);
+		plan_finish_one(p);
+		return;
+	}
+	st->actual = actual;
+	st->job.run = plan_run;
+	st->job.done = plan_done;
+	prism_store_writer_submit(st->p->e->writer, &st->job);
+}
+
+int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg)
+{
+	if (e == NULL || cb == NULL || e->stopping)
+		return PRISM_EINVAL;
+	size_t n = 0;
+	for (size_t i = 0; i < e->nworkers; i++)
+		n += e->workers[i].t.nzones;
+	struct plan *p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
+		free(p);
+		return PRISM_ENOMEM;
+	}
+	*p = (struct plan){ e, cb, arg, p->zones, n, 1 };
+	e->refs++;
+	size_t k = 0;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		for (size_t z = 0; z < w->t.nzones; z++, k++) {
+			p->zones[k].target = w->t.name;
+			p->zones[k].zone = w->t.zones[z].name;
+			struct plan_step *st = calloc(1, sizeof(*st));
+			int rc = st ? w->t.api->read_zone(w->t.handle, w->t.zones[z].name,
+							  plan_read_cb, st)
+				    : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(st);
+				p->zones[k].err = rc;
+				snprintf(p->zones[k].errmsg, sizeof(p->zones[k].errmsg), "%s",
+					 prism_strerror(rc));
+				continue;
+			}
+			st->p = p;
+			st->i = k;
+			st->w = w;
+			st->next = e->plan_reads;
+			if (e->plan_reads)
+				e->plan_reads->prev = st;
+			e->plan_reads = st;
+			p->pending++;
+		}
+	}
+	plan_finish_one(p); /* drops the initial hold; calls back now if nothing started */
+	return 0;
+}
+
+/* Plan reads are abandoned with their targets at stop: finish them here. */
+static void plan_abandon_all(struct prism_engine *e)
+{
+	while (e->plan_reads != NULL) {
+		struct plan_step *st = e->plan_reads;
+		step_unlink(st);
+		struct plan *p = st->p;
+		free(st);
+		plan_finish_one(p);
 	}
 }

@@ -78,6 +78,28 @@ int prism_engine_target_info(const struct prism_engine *e, size_t i,
  *  @return 0 or PRISM_ENOTFOUND. Rows keep accumulating in the ledger while paused. */
 int prism_engine_pause(struct prism_engine *e, const char *name, bool paused);
 
+/** The plan for one zone at one target: what a reconcile would do now. */
+struct prism_plan_zone {
+	const char *target;
+	const char *zone;
+	int err;                      /**< 0, or why the zone could not be read */
+	char errmsg[256];
+	struct prism_reconcile_result res; /**< counts and items (create/update/delete/conflict) */
+};
+
+/** Called once with every (target, zone) of the plan; the engine frees them after it. */
+typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zones,
+				     size_t n);
+
+/**
+ * Compute the plan (a dry run of the reconciler): read every managed zone from every target
+ * and compare it with the desired state, changing nothing. @p cb runs on the loop once
+ * everything answered (before this returns when there is nothing to read); not at all if
+ * the engine stops first.
+ * @return 0, PRISM_ENOMEM, PRISM_EINVAL
+ */
+int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg);
+
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);
 
