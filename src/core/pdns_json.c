@@ -228,6 +228,12 @@ int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const
 int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers, char **body,
 				size_t *len)
 {
+	return prism_pdns_zone_create_body_soa(zone, nameservers, NULL, 0, body, len);
+}
+
+int prism_pdns_zone_create_body_soa(const char *zone, const char *const *nameservers,
+				    const char *soa, uint32_t ttl, char **body, size_t *len)
+{
 	json_t *root, *ns;
 	int rc = 0;
 
@@ -251,6 +257,16 @@ int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers
 			 "nameservers", ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
 	if (root == NULL)
 		return PRISM_ENOMEM;
+	if (soa != NULL && soa[0] != '\0') {
+		/* the operator's SOA instead of the server's default-soa-content */
+		json_t *rr = json_pack("[{s:s, s:s, s:I, s:[{s:s, s:b}]}]", "name", zone, "type",
+				       "SOA", "ttl", (json_int_t)(ttl ? ttl : 3600), "records",
+				       "content", soa, "disabled", 0);
+		if (rr == NULL || json_object_set_new(root, "rrsets", rr) != 0) {
+			json_decref(root);
+			return PRISM_ENOMEM;
+		}
+	}
 	rc = dump(root, body, len);
 	json_decref(root);
 	return rc;

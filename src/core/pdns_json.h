@@ -37,6 +37,11 @@ int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const
 int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers, char **body,
 				size_t *len);
 
+/** Like prism_pdns_zone_create_body, with the zone's SOA content (NULL = the server's
+ *  default-soa-content) and its TTL (0 = 3600). */
+int prism_pdns_zone_create_body_soa(const char *zone, const char *const *nameservers,
+				    const char *soa, uint32_t ttl, char **body, size_t *len);
+
 /**
  * Extract the human message of a PowerDNS error answer ({"error": "..."}); falls back to the
  * first 200 bytes of the body made printable, or "" for an empty body. Always NUL-terminates.

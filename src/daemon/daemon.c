@@ -8,6 +8,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "core/error.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -36,6 +37,7 @@ struct daemon {
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
 	struct prism_liveness *liveness;
+	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
 	const char **reserved;          /* hostnames agents may not claim */
 	size_t nreserved;
@@ -74,6 +76,8 @@ static void changed_cb(void *arg)
 static void shutdown_daemon(struct daemon *d)
 {
 	prism_log(PRISM_LOG_INFO, TAG, "shutting down");
+	prism_api_stop(d->api); /* first: it reads every other module */
+	d->api = NULL;
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sigterm);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -216,7 +220,8 @@ static int start_dns(struct daemon *d)
 		return PRISM_ENOMEM;
 	for (size_t z = 0; z < d->nzones; z++) {
 		d->ezones[z] = (struct prism_engine_zone){
-			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers };
+			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
+			cfg->zones[z]->soa };
 		d->zone_names[z] = cfg->zones[z]->name;
 	}
 	for (size_t t = 0; t < n; t++) {
@@ -386,6 +391,71 @@ static int start_agent(struct daemon *d)
 	return rc;
 }
 
+/* API keys from the config: hashed at once like the agent tokens, clear text never kept. */
+static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct prism_config_cred *c = cfg->api_keys[i];
+		char err[512];
+		char *secret = c->secret;
+		if (c->secret_file != NULL) {
+			secret = read_secret(c->secret_file, err, sizeof(err));
+			if (secret == NULL) {
+				prism_log(PRISM_LOG_CRITICAL, TAG, "api.keys '%s': %s", c->name, err);
+				return PRISM_ECONFIG;
+			}
+		}
+		keys[i].name = c->name;
+		keys[i].role = prism_api_role_parse(c->role);
+		int rc = prism_token_hash(secret, strlen(secret), keys[i].hash);
+		if (secret != c->secret) {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int start_api(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	size_t n = 0;
+	while (cfg->api_keys != NULL && cfg->api_keys[n] != NULL)
+		n++;
+	struct prism_api_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	if (keys == NULL)
+		return PRISM_ENOMEM;
+	int rc = hash_api_keys(cfg, keys, n);
+	if (rc == 0) {
+		struct prism_api_opts aopts = {
+			.cfg = cfg,
+			.keys = keys,
+			.nkeys = n,
+			.writer = d->writer,
+			.engine = d->engine,
+			.targets = d->etargets,
+			.ntargets = d->ntargets,
+			.agent = d->agent,
+			.liveness = d->liveness,
+		};
+		char err[512] = "";
+		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
+		if (rc != 0)
+			prism_log(PRISM_LOG_CRITICAL, "api", "%s", err);
+		else
+			prism_log(PRISM_LOG_INFO, "api", "REST API on port %u (%s)",
+				  cfg->server_api_port, cfg->api_tls_cert ? "HTTPS" : "HTTP");
+		if (rc == 0 && n == 0)
+			prism_log(PRISM_LOG_WARNING, "api", "api.keys is empty: only the public "
+				  "routes answer, every other one is 401 until an admin key is set");
+	}
+	explicit_bzero(keys, n * sizeof(*keys));
+	free(keys);
+	return rc;
+}
+
 static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -408,7 +478,8 @@ static int start(struct daemon *d)
 	}
 	if (cfg->targets[0] != NULL && (rc = start_dns(d)) != 0)
 		return rc;
-	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0)
+	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0 ||
+	    (rc = start_api(d)) != 0)
 		return rc;
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);

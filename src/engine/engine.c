@@ -982,7 +982,8 @@ static void worker_run(struct worker *w)
 	if (z < w->t.nzones) {
 		w->state = W_ENSURING;
 		int rc = w->t.api->ensure_zone(w->t.handle, w->t.zones[z].name,
-					      w->t.zones[z].nameservers, ensure_cb, w);
+					      w->t.zones[z].nameservers, w->t.zones[z].soa,
+					      ensure_cb, w);
 		if (rc != 0) {
 			w->state = W_IDLE;
 			target_failed(w, "zone check", 0, prism_strerror(rc));

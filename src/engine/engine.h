@@ -23,6 +23,7 @@ struct prism_engine;
 struct prism_engine_zone {
 	const char *name;                    /**< trailing dot */
 	const char *const *nameservers;      /**< NS set used if the zone must be created */
+	const char *soa;                     /**< SOA content for a new zone; NULL = default */
 };
 
 /** One DNS server the engine keeps in step. Everything is borrowed for the engine's life. */

@@ -788,7 +788,8 @@ static int pdns_apply(struct prism_target *t, const char *zone,
 }
 
 static int pdns_ensure_zone(struct prism_target *t, const char *zone,
-			    const char *const *nameservers, prism_target_done_cb cb, void *arg)
+			    const char *const *nameservers, const char *soa,
+			    prism_target_done_cb cb, void *arg)
 {
 	struct pdns_req *r;
 	int rc;
@@ -800,7 +801,8 @@ static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 		return PRISM_ENOMEM;
 	r->step = STEP_ZONE_GET;
 	/* the POST body is built now so bad input fails here, not in a callback */
-	rc = prism_pdns_zone_create_body(zone, nameservers, &r->post_body, &r->post_len);
+	rc = prism_pdns_zone_create_body_soa(zone, nameservers, soa, 0, &r->post_body,
+					     &r->post_len);
 	if (rc != 0) {
 		req_free(r);
 		return rc;

@@ -69,7 +69,7 @@ struct prism_target_api {
 	 *  POST (201 created; 409 someone else created it: also success).
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
-			   prism_target_done_cb cb, void *arg);
+			   const char *soa, prism_target_done_cb cb, void *arg);
 	/** Apply changes to one zone in one request (one PATCH). The changes are copied.
 	 *  Keep one write in flight per target for PowerDNS with gsqlite3: concurrent PATCHes
 	 *  (even to different zones) can fail with 500 "database is locked".

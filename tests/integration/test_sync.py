@@ -190,6 +190,7 @@ def test_ptr_records_follow_addresses(prismd_factory, pdns):
     d = prismd_factory(None, extra_yaml=(
         targets_yaml(pdns) +
         f"zones:\n  - name: {ZONE}\n  - name: {rev}\n"
+        f"    soa: \"ns9.example. admin.example. 7 3600 600 86400 60\"\n"
         "powerdns:\n  auto_ptr: true\n  default_zone: managed.prism.local.\n"))
     assert d.register("ptrhost")["status"] == "success"
     wait_for(lambda: pdns.query("1.0.0.127.in-addr.arpa.", "PTR") ==
@@ -204,3 +205,5 @@ def test_ptr_records_follow_addresses(prismd_factory, pdns):
     # the reverse zone was created like the forward one
     z = pdns.api("GET", f"/zones/{rev}").json()
     assert z["kind"] == "Native"
+    soa = [rr for rr in z["rrsets"] if rr["type"] == "SOA"][0]
+    assert soa["records"][0]["content"].startswith("ns9.example. admin.example. ")
