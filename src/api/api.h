@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file api.h
+ * The REST API and /metrics on server.api_port: libmicrohttpd without threads of its own,
+ * driven by the libuv loop (its epoll descriptor on a uv_poll_t, its timeouts on a
+ * uv_timer_t). Reads use a read-only SQLite connection of the API's own; writes are store
+ * writer jobs, and a request waiting for its commit is suspended, never blocking the loop.
+ * Authentication: API keys (config, hashed by the daemon; or created through the API, kept
+ * hashed in the registry) with the roles read < write < admin.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/token.h"
+#include "engine/engine.h"
+#include "engine/liveness.h"
+#include "sources/agent_server.h"
+#include "store/writer.h"
+
+struct prism_api;
+
+/** Roles of API keys, ordered: a role may do everything a lower one may. */
+enum prism_api_role {
+	PRISM_API_ROLE_NONE = 0,
+	PRISM_API_ROLE_READ,
+	PRISM_API_ROLE_WRITE,
+	PRISM_API_ROLE_ADMIN,
+};
+
+/** "read" | "write" | "admin" → role; PRISM_API_ROLE_NONE for anything else. */
+enum prism_api_role prism_api_role_parse(const char *name);
+
+/** An API key from the configuration, already hashed (the clear key is never kept). */
+struct prism_api_key {
+	const char *name;                       /**< copied */
+	char hash[PRISM_TOKEN_HASH_LEN + 1];    /**< prism_token_hash() of the key */
+	enum prism_api_role role;
+};
+
+struct prism_api_opts {
+	/** server.host, server.api_port, database.path and the api section are read from here
+	 *  at start (borrowed for the API's life). */
+	const struct prism_config *cfg;
+	const struct prism_api_key *keys;       /**< copied */
+	size_t nkeys;
+	struct prism_store_writer *writer;
+	struct prism_engine *engine;            /**< NULL when DNS is disabled */
+	/** The engine's targets, to observe their HTTP requests for metrics (borrowed; the
+	 *  observers are removed by prism_api_stop()). */
+	const struct prism_engine_target *targets;
+	size_t ntargets;
+	struct prism_agent_server *agent;       /**< for metrics; may be NULL */
+	struct prism_liveness *liveness;        /**< for metrics; may be NULL */
+};
+
+/**
+ * Listen on every server.host address at server.api_port and serve.
+ * @param[out] err one line naming the option at fault, e.g.
+ *                 "server.api_port 8081: cannot listen on 127.0.0.1 (address already in use)"
+ * @return 0, PRISM_ECONFIG (TLS files), -errno (listen), PRISM_ESTORE (registry), ENOMEM
+ */
+int prism_api_start(uv_loop_t *loop, const struct prism_api_opts *opts, struct prism_api **out,
+		    char *err, size_t errlen);
+
+/**
+ * Stop: requests waiting for the store are answered 503, connections are closed, handles
+ * closed; memory is freed from close callbacks and the last store job's completion, so the
+ * loop must run afterwards. Call before stopping the engine, targets and writer. NULL ok.
+ */
+void prism_api_stop(struct prism_api *api);

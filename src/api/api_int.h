@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/api: the server (api.c) and the routes (routes.c) share these types.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "api/jw.h"
+#include "core/metrics.h"
+#include "store/store.h"
+
+#define API_MAX_PARAMS 2
+#define API_ACTOR_MAX 128
+
+struct api_req;
+
+/** Who may call a route. HEALTH and METRICS are public or READ by configuration. */
+enum api_access {
+	ACCESS_READ = PRISM_API_ROLE_READ,
+	ACCESS_WRITE = PRISM_API_ROLE_WRITE,
+	ACCESS_ADMIN = PRISM_API_ROLE_ADMIN,
+	ACCESS_HEALTH,
+	ACCESS_METRICS,
+};
+
+struct api_route {
+	const char *method;
+	const char *path;          /**< template: "/api/v1/hosts/{id}"; also the metric label */
+	enum api_access access;
+	bool body;                 /**< takes a JSON body (POST) */
+	void (*fn)(struct api_req *r);
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+struct listener;
+
+/** A store job started by a request. Outlives the request if the client goes away. */
+struct api_job {
+	struct prism_store_job job;   /* first: the writer hands this pointer back */
+	struct prism_api *api;
+	struct api_req *req;          /* NULL once the request is gone */
+	/* set up by the route before submit, read by run on the writer thread */
+	int (*run)(struct prism_store *s, const struct prism_store_api *st, struct api_job *j);
+	/* on the loop after commit; writes the response (req is attached) */
+	void (*done)(struct api_req *r, struct api_job *j, int err);
+	int64_t now;
+	int64_t id;
+	char actor[API_ACTOR_MAX];
+	char name[256];
+	char text[256];               /* route specific (role, target, …) */
+	char hash[PRISM_TOKEN_HASH_LEN + 1];
+	int64_t when;                 /* route specific (expires_at) */
+	size_t count;
+	bool flag;
+	struct prism_host_brief brief;
+};
+
+struct api_req {
+	struct prism_api *api;
+	struct listener *l;
+	struct MHD_Connection *conn;
+	const struct api_route *route;
+	const char *params[API_MAX_PARAMS];
+	char pathbuf[512];            /* the URL's segments, NUL-separated, for params */
+	enum prism_api_role role;
+	char actor[API_ACTOR_MAX];    /* the key's name, for the audit log */
+	uint64_t started;             /* uv_hrtime() */
+	bool heap;                    /* allocated: has a body or waits for the store */
+	char *body;
+	size_t body_len, body_cap;
+	bool too_big;
+	json_t *json;                 /* parsed body (object) */
+	struct api_job *job;          /* in flight */
+	bool suspended;
+	const char *allow;            /* 405: the Allow header */
+	bool answered;                /* a response was queued */
+	struct MHD_Response *resp;    /* ready after the job */
+	unsigned status;
+	struct api_req *prev, *next;  /* suspended requests, for stop */
+};
+
+/** Read statements on the API's own read-only connection. */
+enum api_query {
+	Q_COUNTS,
+	Q_LAST_SEEN,
+	Q_HOST_BY_ID,
+	Q_HOST_BY_NAME,
+	Q_HOST_LEDGER,
+	Q_PAGE_LEDGER,
+	Q_KEY_BY_HASH,
+	Q_TOKENS,
+	Q_KEYS,
+	Q_AUDIT,
+	Q_LEDGER_COUNT,
+	Q_LEDGER_OLDEST,
+	Q_SEARCH_COUNT,
+	Q_MAX_ID,
+	Q_COUNT,
+};
+
+/* host list statements: variants by filter (bit 0 status, bit 1 search) */
+#define API_LIST_VARIANTS 4
+
+struct api_ledger_counts {
+	char target[64];
+	int64_t n[4];              /* pending, synced, failed, conflict */
+	int64_t oldest_pending;    /* unix seconds, 0 = none */
+};
+
+#define API_MAX_TARGETS 64
+extern const char *const api_sync_states[4];
+
+struct prism_api {
+	uv_loop_t *loop;
+	struct prism_api_opts opts;
+	const struct prism_config *cfg;
+	struct listener *listeners;
+	size_t nlisteners;
+	struct prism_api_key *keys;
+	size_t nkeys;
+	bool have_db_keys;            /* the registry held API keys at the last check */
+	uint64_t db_keys_checked;     /* uv_now() of that check */
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	sqlite3_stmt *list_compat[API_LIST_VARIANTS];
+	sqlite3_stmt *list_v1[API_LIST_VARIANTS];
+	struct jw jw;                 /* response text, reused */
+	unsigned refs;
+	bool stopping;
+	struct api_req *suspended;
+	int64_t started_at;           /* unix seconds */
+	/* cached counts, refreshed at most once a second */
+	uint64_t counts_at;
+	int64_t online, offline, last_seen;
+	uint64_t ledger_at;
+	struct api_ledger_counts ledger[API_MAX_TARGETS];
+	size_t nledger;
+	/* registry health: the writer's failed batches as last seen and when they grew */
+	unsigned long long failed_batches;
+	uint64_t failed_at;
+	/* metrics */
+	struct prism_metrics *metrics;
+	struct prism_metric *m_api_requests, *m_api_duration;
+	struct prism_metric *m_pdns_requests, *m_pdns_duration, *m_pdns_records, *m_pdns_zones;
+	char *metrics_buf;
+	size_t metrics_len, metrics_cap;
+};
+
+/* ---- api.c: responses and jobs ---- */
+
+/** Answer with the JSON text in api->jw. */
+void api_reply(struct api_req *r, unsigned status);
+/** Answer {"error": {"code", "message"}}. */
+void api_error(struct api_req *r, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/** Answer with a text body of @p type (copied). */
+void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
+		    size_t len);
+/** New job for @p r; route fills it then calls api_submit. NULL on out of memory (answered). */
+struct api_job *api_job_new(struct api_req *r);
+/** Hand the job to the writer; the request waits (suspended) for its done. */
+void api_submit(struct api_req *r, struct api_job *j);
+/** A query argument, or NULL. */
+const char *api_arg(struct api_req *r, const char *name);
+
+/** Refresh the cached host counts when older than a second. 0 or PRISM_ESTORE. */
+int api_refresh_counts(struct prism_api *api);
+/** Refresh the cached ledger counts per target. */
+int api_refresh_ledger(struct prism_api *api);
+/** Collect every metric and format them into api->metrics_buf. */
+int api_metrics_collect(struct prism_api *api);
+/** Whether any API key exists (config or registry). */
+bool api_any_key(struct prism_api *api);
