@@ -130,7 +130,9 @@ static void escaped(struct jw *w, const char *s, size_t n)
 		run = i + 1;
 		char e[7] = { '\\', (char)c, 0 };
 		switch (c) {
-		case '"': case '\\': break;
+		case '"':
+		case '\\':
+			break;
 		case '\n': e[1] = 'n'; break;
 		case '\r': e[1] = 'r'; break;
 		case '\t': e[1] = 't'; break;

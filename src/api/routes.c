@@ -1143,6 +1143,12 @@ static void h_v1_token_revoke(struct api_req *r)
 	api_submit(r, j);
 }
 
+static const char *role_name(enum prism_api_role role)
+{
+	return role == PRISM_API_ROLE_ADMIN ? "admin"
+	       : role == PRISM_API_ROLE_WRITE ? "write" : "read";
+}
+
 static bool config_key(struct prism_api *api, const char *name)
 {
 	for (size_t i = 0; i < api->nkeys; i++)
@@ -1237,9 +1243,7 @@ static void h_v1_keys(struct api_req *r)
 		for (size_t i = 0; i < api->nkeys; i++) {
 			jw_obj(w);
 			jw_kstr(w, "name", api->keys[i].name);
-			jw_kstr(w, "role", prism_api_role_parse("admin") == api->keys[i].role
-					   ? "admin" : api->keys[i].role == PRISM_API_ROLE_WRITE
-					   ? "write" : "read");
+			jw_kstr(w, "role", role_name(api->keys[i].role));
 			jw_kstr(w, "source", "config");
 			jw_kbool(w, "active", true);
 			jw_end_obj(w);
@@ -1397,14 +1401,7 @@ static void target_pause(struct api_req *r, bool paused)
 	if (!body_fields(r, fields))
 		return;
 	const char *name = r->params[0];
-	struct prism_engine_target_info ti = { .state = NULL };
-	bool was = false;
-	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
-		if (prism_engine_target_info(api->opts.engine, i, &ti) == 0 &&
-		    strcmp(ti.name, name) == 0) {
-			was = strcmp(ti.state, "paused") == 0;
-			break;
-		}
+	struct prism_engine_target_info ti;
 	if (prism_engine_pause(api->opts.engine, name, paused) != 0) {
 		api_error(r, 404, "not_found", "no target called '%s'", name);
 		return;
@@ -1418,7 +1415,6 @@ static void target_pause(struct api_req *r, bool paused)
 		    strcmp(ti.name, name) == 0)
 			snprintf(j->text, sizeof(j->text), "%s", ti.state);
 	j->flag = paused;
-	(void)was;
 	j->run = run_audit_only;
 	j->done = done_target_state;
 	api_submit(r, j);
