@@ -8,10 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 bash scripts/deps.sh
-CC=clang bash scripts/build.sh build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
-	-Db_lundef=false -Dunit_tests=disabled
+targets=(agent config pdns_json agent_config)
+if [ ! -f build-fuzz/build.ninja ]; then
+	CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dunit_tests=disabled > /dev/null
+fi
+# only the fuzz targets: the daemon is built and tested by the other suites
+if ! ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" > build-fuzz/.ninja-output 2>&1; then
+	cat build-fuzz/.ninja-output >&2
+	echo "fuzz: building the fuzz targets failed" >&2
+	exit 1
+fi
 status=0
-for t in agent config pdns_json agent_config; do
+for t in "${targets[@]}"; do
 	scratch=build-fuzz/corpus-$t
 	mkdir -p "$scratch"
 	echo "==> fuzz_$t for ${secs}s"

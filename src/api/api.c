@@ -264,6 +264,18 @@ struct api_job *api_job_new(struct api_req *r)
 	return j;
 }
 
+void api_job_complete(struct api_job *j, int err)
+{
+	job_done(&j->job, err);
+}
+
+void api_job_attach(struct api_req *r, struct api_job *j)
+{
+	j->req = r;
+	r->job = j;
+	r->api->refs++;
+}
+
 void api_submit(struct api_req *r, struct api_job *j)
 {
 	j->req = r;
@@ -499,10 +511,23 @@ static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, c
 	return tmp.answered ? MHD_YES : MHD_NO;
 }
 
+/* A read that waits for something (the plan): it needs a heap context like a write. */
+static bool async_read(const char *url, const char *method)
+{
+	size_t n = strlen(url);
+	if (n > 1 && url[n - 1] == '/')
+		n--;
+	for (size_t i = 0; i < api_nroutes; i++)
+		if (api_routes[i].async && strcmp(api_routes[i].method, method) == 0 &&
+		    strlen(api_routes[i].path) == n && strncmp(api_routes[i].path, url, n) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result first_call(struct listener *l, struct MHD_Connection *c, const char *url,
 				  const char *method, void **con_cls)
 {
-	if (!body_method(method)) {
+	if (!body_method(method) && !async_read(url, method)) {
 		*con_cls = &read_marker;
 		return MHD_YES;
 	}
@@ -656,6 +681,9 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r);
 }
 
+/* MHD's format strings are its own, not user input: this is the one non-literal format. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -663,6 +691,7 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
 	buf[strcspn(buf, "\n")] = '\0';
 	prism_log(PRISM_LOG_DEBUG, TAG, "libmicrohttpd: %s", buf);
 }
+#pragma GCC diagnostic pop
 
 /* ---- start and stop ---- */
 

@@ -36,6 +36,8 @@ struct api_route {
 	enum api_access access;
 	bool body;                 /**< takes a JSON body (POST) */
 	void (*fn)(struct api_req *r);
+	bool async;                /**< a read answered later (waits for the engine): heap
+				    *   context like a write; its path has no parameters */
 };
 
 extern const struct api_route api_routes[];
@@ -62,6 +64,7 @@ struct api_job {
 	size_t count;
 	bool flag;
 	struct prism_host_brief brief;
+	const void *data;             /* route specific, valid during done (the plan) */
 };
 
 struct api_req {
@@ -169,6 +172,14 @@ void api_reply_text(struct api_req *r, unsigned status, const char *type, const 
 struct api_job *api_job_new(struct api_req *r);
 /** Hand the job to the writer; the request waits (suspended) for its done. */
 void api_submit(struct api_req *r, struct api_job *j);
+
+/** Finish a job that waited for something other than the store writer (the engine):
+ *  answers through j->done when the request is still there, frees @p j. */
+void api_job_complete(struct api_job *j, int err);
+
+/** Attach @p j to @p r as if submitted, without the store writer: the caller completes
+ *  it later with api_job_complete. */
+void api_job_attach(struct api_req *r, struct api_job *j);
 /** A query argument, or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 

@@ -1518,6 +1518,100 @@ static void h_v1_sync_retry(struct api_req *r)
 	api_submit(r, j);
 }
 
+/* ---- plan and reconcile ---- */
+
+static const char *const plan_actions[] = {
+	[PRISM_PLAN_CREATE] = "create",
+	[PRISM_PLAN_UPDATE] = "update",
+	[PRISM_PLAN_DELETE] = "delete",
+	[PRISM_PLAN_CONFLICT] = "conflict",
+};
+
+static void done_plan(struct api_req *r, struct api_job *j, int err)
+{
+	const struct prism_plan_zone *zones = j->data;
+	struct jw *w = &r->api->jw;
+	jw_reset(w);
+	jw_obj(w);
+	jw_key(w, "zones");
+	jw_arr(w);
+	for (size_t i = 0; i < j->count; i++) {
+		const struct prism_plan_zone *z = &zones[i];
+		jw_obj(w);
+		jw_kstr(w, "target", z->target);
+		jw_kstr(w, "zone", z->zone);
+		if (z->err != 0) {
+			jw_kstr(w, "error", z->errmsg);
+		} else {
+			jw_kint(w, "in_sync", (int64_t)z->res.in_sync);
+			jw_kint(w, "create", (int64_t)z->res.create);
+			jw_kint(w, "update", (int64_t)z->res.update);
+			jw_kint(w, "delete", (int64_t)z->res.remove);
+			jw_kint(w, "conflict", (int64_t)z->res.conflict);
+			jw_key(w, "changes");
+			jw_arr(w);
+			for (size_t k = 0; k < z->res.nitems; k++) {
+				jw_obj(w);
+				jw_kstr(w, "action", plan_actions[z->res.items[k].action]);
+				jw_kstr(w, "name", z->res.items[k].name);
+				jw_kstr(w, "type", z->res.items[k].type);
+				jw_end_obj(w);
+			}
+			jw_end_arr(w);
+		}
+		jw_end_obj(w);
+	}
+	jw_end_arr(w);
+	jw_end_obj(w);
+	if (err != 0) {
+		api_error(r, 500, "internal", "cannot compute the plan: %s", prism_strerror(err));
+		return;
+	}
+	api_reply(r, 200);
+}
+
+static void plan_cb(void *arg, const struct prism_plan_zone *zones, size_t n)
+{
+	struct api_job *j = arg;
+	j->data = zones;
+	j->count = n;
+	api_job_complete(j, 0);
+}
+
+static void h_v1_sync_plan(struct api_req *r)
+{
+	if (r->api->opts.engine == NULL) {
+		api_error(r, 503, "unavailable", "DNS sync is disabled: there is no target");
+		return;
+	}
+	struct api_job *j = api_job_new(r);
+	if (j == NULL)
+		return;
+	j->done = done_plan;
+	api_job_attach(r, j);
+	int rc = prism_engine_plan(r->api->opts.engine, plan_cb, j);
+	if (rc != 0) {
+		j->data = NULL;
+		j->count = 0;
+		api_job_complete(j, rc);
+	}
+}
+
+static void h_v1_sync_reconcile(struct api_req *r)
+{
+	if (r->api->opts.engine == NULL) {
+		api_error(r, 503, "unavailable", "DNS sync is disabled: there is no target");
+		return;
+	}
+	prism_engine_reconcile(r->api->opts.engine);
+	struct jw *w = &r->api->jw;
+	jw_reset(w);
+	jw_obj(w);
+	jw_kstr(w, "status", "reconcile started");
+	jw_end_obj(w);
+	api_reply(r, 202);
+}
+
 /* ---- audit and routes ---- */
 
 static void h_v1_audit(struct api_req *r)
@@ -1620,6 +1714,8 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume },
 	{ "GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync },
 	{ "POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry },
+	{ "GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true },
+	{ "POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },
 };

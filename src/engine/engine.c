@@ -1191,8 +1191,14 @@ static void plan_finish_one(struct plan *p)
 {
 	if (--p->pending > 0)
 		return;
-	if (!p->e->stopping)
-		p->cb(p->arg, p->zones, p->n);
+	if (p->e->stopping) /* the caller must hear back to free what it holds */
+		for (size_t i = 0; i < p->n; i++)
+			if (p->zones[i].err == 0) {
+				p->zones[i].err = -ECANCELED;
+				snprintf(p->zones[i].errmsg, sizeof(p->zones[i].errmsg),
+					 "prismd is shutting down");
+			}
+	p->cb(p->arg, p->zones, p->n);
 	for (size_t i = 0; i < p->n; i++)
 		prism_reconcile_result_free(&p->zones[i].res);
 	free(p->zones);

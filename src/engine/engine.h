@@ -95,8 +95,8 @@ typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zo
 /**
  * Compute the plan (a dry run of the reconciler): read every managed zone from every target
  * and compare it with the desired state, changing nothing. @p cb runs on the loop once
- * everything answered (before this returns when there is nothing to read); not at all if
- * the engine stops first.
+ * everything answered (before this returns when there is nothing to read), also when the
+ * engine stops first (then with errors).
  * @return 0, PRISM_ENOMEM, PRISM_EINVAL
  */
 int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg);

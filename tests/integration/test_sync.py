@@ -207,3 +207,37 @@ def test_ptr_records_follow_addresses(prismd_factory, pdns):
     assert z["kind"] == "Native"
     soa = [rr for rr in z["rrsets"] if rr["type"] == "SOA"][0]
     assert soa["records"][0]["content"].startswith("ns9.example. admin.example. ")
+
+
+API_KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
+            "    - {name: ro, key: r3ad, role: read}\n")
+
+
+def test_plan_and_reconcile_through_the_api(prismd_factory, pdns):
+    import requests
+    d = prismd_factory(pdns, extra_yaml=API_KEYS)
+    for n in ("one", "two"):
+        d.register(n)
+    wait_for(lambda: converged(d, 2), 15, what="synced")
+    url = f"http://127.0.0.1:{d.api_port}/api/v1/sync"
+    ro = {"X-API-Key": "r3ad"}
+    adm = {"Authorization": "Bearer adm1n"}
+    plan = requests.get(url + "/plan", headers=ro, timeout=10).json()
+    z = plan["zones"][0]
+    assert (z["target"], z["zone"], z["in_sync"], z["changes"]) == ("default", ZONE, 2, [])
+    # drift behind Prism's back shows in the plan, and nothing is changed by looking
+    body = {"rrsets": [{"name": "two." + ZONE, "type": "A", "changetype": "DELETE"},
+                       {"name": "foreign." + ZONE, "type": "TXT", "ttl": 60,
+                        "changetype": "REPLACE",
+                        "records": [{"content": "\"x\"", "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    plan = requests.get(url + "/plan", headers=ro, timeout=10).json()
+    changes = plan["zones"][0]["changes"]
+    assert {"action": "create", "name": "two." + ZONE, "type": "A"} in changes
+    assert pdns.query("two." + ZONE) == []
+    # a read key may not trigger a reconcile; a write one may, and it repairs
+    assert requests.post(url + "/reconcile", headers=ro, timeout=10).status_code == 403
+    assert requests.post(url + "/reconcile", headers=adm, timeout=10).status_code == 202
+    wait_for(lambda: pdns.query("two." + ZONE) == ["127.0.0.1"], 15, what="repaired")
+    # the foreign TXT record is not Prism's: never touched
+    assert pdns.rrset(ZONE, "foreign." + ZONE, "TXT") is not None
