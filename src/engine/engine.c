@@ -252,6 +252,15 @@ static void schedule(struct worker *w, uint64_t delay_ms)
 	uv_timer_start(&w->timer, timer_cb, due - uv_now(w->e->loop), 0);
 }
 
+/* "HTTP 422: <server's message>" or "<error>: <transport message>", for logs and rows. */
+static void describe(char *buf, size_t len, int err, int status, const char *msg)
+{
+	if (status)
+		snprintf(buf, len, "HTTP %d: %s", status, msg);
+	else
+		snprintf(buf, len, "%s%s%s", prism_strerror(err), msg[0] ? ": " : "", msg);
+}
+
 static void target_failed(struct worker *w, const char *what, int status, const char *msg)
 {
 	w->failures++;
@@ -462,11 +471,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 			  w->t.name, r->rows[lo].name, r->rows[lo].type, status, msg);
 	} else {
 		char buf[512];
-		if (status)
-			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
-		else
-			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
-				 msg);
+		describe(buf, sizeof(buf), err, status, msg);
 		set_result(r, lo, hi, false, buf);
 		r->transport_failed = true;
 		if (status == 404) {
@@ -886,11 +891,7 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 	w->state = W_IDLE;
 	if (err != 0) {
 		char buf[512];
-		if (status)
-			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
-		else
-			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
-				 msg);
+		describe(buf, sizeof(buf), err, status, msg);
 		if (status == 404)
 			w->zone_ok[z] = false;
 		target_failed(w, "zone read", status, buf);
@@ -944,11 +945,7 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	size_t z = next_zone(w);
 	if (err != 0) {
 		char buf[512];
-		if (status)
-			snprintf(buf, sizeof(buf), "HTTP %d: %s", status, msg);
-		else
-			snprintf(buf, sizeof(buf), "%s%s%s", prism_strerror(err), msg[0] ? ": " : "",
-				 msg);
+		describe(buf, sizeof(buf), err, status, msg);
 		target_failed(w, "zone check", status, buf);
 		schedule(w, 0);
 		return;
