@@ -41,6 +41,9 @@ enum stmt_id {
 	ST_DESIRED_DELETE,
 	ST_TZ_ADD,
 	ST_TZ_CATCHUP,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_COUNT,
 };
 
@@ -120,6 +123,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"host_id = excluded.host_id",
 	[ST_DESIRED_DELETE] = "DELETE FROM desired WHERE zone = ?1 AND name = ?2 AND type = ?3",
 	[ST_TZ_ADD] = "INSERT OR IGNORE INTO target_zones (target, zone) VALUES (?1, ?2)",
+	/* one per job of a group commit: prepared once, not parsed every time */
+	[ST_SAVEPOINT] = "SAVEPOINT job",
+	[ST_RELEASE] = "RELEASE job",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO job",
 	[ST_TZ_CATCHUP] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
@@ -344,16 +351,24 @@ static int sq_rollback(struct prism_store *s)
 	return exec(s, "ROLLBACK");
 }
 
+static int step_once(struct prism_store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 static int sq_savepoint(struct prism_store *s)
 {
-	return exec(s, "SAVEPOINT job");
+	return step_once(s, ST_SAVEPOINT);
 }
 
 static int sq_release(struct prism_store *s, bool keep)
 {
-	if (!keep && exec(s, "ROLLBACK TO job") != 0)
+	if (!keep && step_once(s, ST_ROLLBACK_TO) != 0)
 		return PRISM_ESTORE;
-	return exec(s, "RELEASE job");
+	return step_once(s, ST_RELEASE);
 }
 
 static sqlite3_stmt *stmt(struct prism_store *s, enum stmt_id id)
