@@ -35,9 +35,8 @@
 #define MAX_INFLIGHT 128u
 #define MAX_LISTENERS 16u
 
-/* One answer in a connection's ordered queue; also the write request once sent. */
+/* One answer in a connection's ordered queue. */
 struct slot {
-	uv_write_t req;
 	struct slot *next;
 	struct conn *c;
 	uint8_t *frame;
@@ -170,12 +169,25 @@ static struct slot *slot_new(struct conn *c)
 	return sl;
 }
 
+/* One write of several ready answers: pipelined clients cost one syscall, not one each. */
+#define WRITE_BATCH 64u
+
+struct wbatch {
+	uv_write_t req;
+	struct conn *c;
+	size_t n;
+	bool close_after;
+	struct slot *slots[WRITE_BATCH];
+};
+
 static void write_cb(uv_write_t *req, int status)
 {
-	struct slot *sl = (struct slot *)req;
-	struct conn *c = sl->c;
-	bool close_after = sl->close_after;
-	slot_free(sl);
+	struct wbatch *b = (struct wbatch *)req;
+	struct conn *c = b->c;
+	bool close_after = b->close_after;
+	for (size_t i = 0; i < b->n; i++)
+		slot_free(b->slots[i]);
+	free(b);
 	if (c->closing)
 		return;
 	if (status < 0 || close_after)
@@ -186,16 +198,33 @@ static void write_cb(uv_write_t *req, int status)
 static void conn_flush(struct conn *c)
 {
 	while (!c->closing && c->head != NULL && c->head->ready) {
-		struct slot *sl = c->head;
-		c->head = sl->next;
-		if (c->head == NULL)
-			c->tail = NULL;
-		uv_buf_t buf = uv_buf_init((char *)sl->frame, (unsigned)sl->len);
-		if (uv_write(&sl->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
-			slot_free(sl);
+		struct wbatch *b = malloc(sizeof(*b));
+		if (b == NULL) {
 			conn_close(c);
 			return;
 		}
+		uv_buf_t bufs[WRITE_BATCH];
+		b->c = c;
+		b->n = 0;
+		b->close_after = false;
+		while (b->n < WRITE_BATCH && c->head != NULL && c->head->ready && !b->close_after) {
+			struct slot *sl = c->head;
+			c->head = sl->next;
+			if (c->head == NULL)
+				c->tail = NULL;
+			bufs[b->n] = uv_buf_init((char *)sl->frame, (unsigned)sl->len);
+			b->slots[b->n++] = sl;
+			b->close_after = sl->close_after;
+		}
+		if (uv_write(&b->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)b->n, write_cb) != 0) {
+			for (size_t i = 0; i < b->n; i++)
+				slot_free(b->slots[i]);
+			free(b);
+			conn_close(c);
+			return;
+		}
+		if (b->close_after)
+			return;
 	}
 }
 

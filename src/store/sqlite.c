@@ -302,6 +302,9 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 {
 	if (opts == NULL || opts->path == NULL || out == NULL)
 		return PRISM_EINVAL;
+	/* no global allocation statistics: they take a mutex on every malloc. Only possible
+	 * before SQLite initialises; later calls answer SQLITE_MISUSE and change nothing. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	struct prism_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return PRISM_ENOMEM;
