@@ -213,23 +213,84 @@ int prism_agent_err_too_large(uint32_t declared, char *errmsg, size_t errmsg_len
 		       PRISM_FRAME_MAX);
 }
 
-/* Add a string member unless @p val is NULL. */
-static int put_str(json_t *obj, const char *key, const char *val)
+/*
+ * Responses are written directly, not through jansson: this runs once per registration
+ * on the agent port's hot path. The output is exactly jansson's compact form (keys in
+ * order, '"', '\\' and control characters escaped, UTF-8 passed through), which the unit
+ * tests compare byte for byte.
+ */
+struct obuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool fail;
+	bool too_big;
+};
+
+static void ob_put(struct obuf *b, const void *data, size_t n)
 {
-	if (val == NULL)
-		return 0;
-	size_t len = strlen(val);
-	if (utf8_valid_prefix((const uint8_t *)val, len) != len)
-		return PRISM_EINVAL;
-	json_t *s = json_stringn(val, len);
-	if (s == NULL)
-		return PRISM_ENOMEM;
-	/* steals the reference even when it fails */
-	return json_object_set_new(obj, key, s) == 0 ? 0 : PRISM_ENOMEM;
+	if (b->fail)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap * 2;
+		while (cap < b->len + n)
+			cap *= 2;
+		if (b->len + n > PRISM_FRAME_MAX + PRISM_FRAME_HDR) {
+			b->fail = b->too_big = true;
+			return;
+		}
+		if (cap > PRISM_FRAME_MAX + PRISM_FRAME_HDR)
+			cap = PRISM_FRAME_MAX + PRISM_FRAME_HDR;
+		uint8_t *q = realloc(b->p, cap);
+		if (q == NULL) {
+			b->fail = true;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
 }
 
-static int build_resp(json_t *obj, const struct prism_agent_resp *resp, const char *ts)
+static void ob_str(struct obuf *b, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
+	ob_put(b, "\"", 1);
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		ob_put(b, run, (size_t)(s - run));
+		char esc[6] = { '\\', (char)c, 0, 0, 0, 0 };
+		size_t n = 2;
+		switch (c) {
+		case '"': case '\\': break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		ob_put(b, esc, n);
+		run = s + 1;
+	}
+	ob_put(b, run, (size_t)(s - run));
+	ob_put(b, "\"", 1);
+}
+
+int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, size_t *outlen)
+{
+	if (resp == NULL || resp->message == NULL || out == NULL || outlen == NULL)
+		return PRISM_EINVAL;
+	char ts[40];
+	if (prism_time_format(resp->now_usec, ts, sizeof(ts)) != 0)
+		return PRISM_EINVAL;
 	const char *const kv[][2] = {
 		{ "version", PROTO_VERSION },
 		{ "type", "response" },
@@ -242,45 +303,42 @@ static int build_resp(json_t *obj, const struct prism_agent_resp *resp, const ch
 		{ "fqdn", resp->fqdn },
 		{ "code", resp->code },
 	};
+	struct obuf b = { malloc(512), PRISM_FRAME_HDR, 512, false, false };
+	if (b.p == NULL)
+		return PRISM_ENOMEM;
+	bool first = true;
+	ob_put(&b, "{", 1);
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
-		int ret = put_str(obj, kv[i][0], kv[i][1]);
-		if (ret != 0)
-			return ret;
+		const char *val = kv[i][1];
+		if (val == NULL)
+			continue;
+		size_t len = strlen(val);
+		if (utf8_valid_prefix((const uint8_t *)val, len) != len) {
+			free(b.p);
+			return PRISM_EINVAL;
+		}
+		if (!first)
+			ob_put(&b, ",", 1);
+		first = false;
+		ob_str(&b, kv[i][0]);
+		ob_put(&b, ":", 1);
+		ob_str(&b, val);
 	}
+	ob_put(&b, "}", 1);
+	if (b.fail) {
+		free(b.p);
+		return b.too_big ? PRISM_EINVAL : PRISM_ENOMEM;
+	}
+	uint32_t n = (uint32_t)(b.len - PRISM_FRAME_HDR);
+	if (n > PRISM_FRAME_MAX) {
+		free(b.p);
+		return PRISM_EINVAL;
+	}
+	b.p[0] = (uint8_t)(n >> 24);
+	b.p[1] = (uint8_t)(n >> 16);
+	b.p[2] = (uint8_t)(n >> 8);
+	b.p[3] = (uint8_t)n;
+	*out = b.p;
+	*outlen = b.len;
 	return 0;
-}
-
-/* Serialise compactly (jansson keeps insertion order) and add the length prefix. */
-static int dump_frame(const json_t *obj, uint8_t **out, size_t *outlen)
-{
-	size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	if (n == 0)
-		return PRISM_ENOMEM;
-	if (n > PRISM_FRAME_MAX)
-		return PRISM_EINVAL;
-	char *text = malloc(n);
-	if (text == NULL)
-		return PRISM_ENOMEM;
-	int ret = PRISM_ENOMEM;
-	if (json_dumpb(obj, text, n, JSON_COMPACT) == n)
-		ret = prism_frame_encode(text, n, out, outlen);
-	free(text);
-	return ret;
-}
-
-int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, size_t *outlen)
-{
-	if (resp == NULL || resp->message == NULL || out == NULL || outlen == NULL)
-		return PRISM_EINVAL;
-	char ts[40];
-	if (prism_time_format(resp->now_usec, ts, sizeof(ts)) != 0)
-		return PRISM_EINVAL;
-	json_t *obj = json_object();
-	if (obj == NULL)
-		return PRISM_ENOMEM;
-	int ret = build_resp(obj, resp, ts);
-	if (ret == 0)
-		ret = dump_frame(obj, out, outlen);
-	json_decref(obj);
-	return ret;
 }
