@@ -42,14 +42,18 @@ enum stmt_id {
 	ST_TZ_ADD,
 	ST_TZ_CATCHUP,
 	ST_SAVEPOINT,
+	ST_HOST_BEAT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
 	ST_COUNT,
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash "
-			"FROM hosts WHERE hostname = ?1",
+	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash, dns_zone, "
+			"dns_ttl FROM hosts WHERE hostname = ?1",
+	/* a heartbeat that changes nothing but the time */
+	[ST_HOST_BEAT] = "UPDATE hosts SET last_seen = ?2, expires_at = ?3, "
+			 "owner_token_hash = coalesce(owner_token_hash, ?4) WHERE id = ?1",
 	[ST_HOST_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
@@ -568,6 +572,22 @@ static int token_check(struct prism_store *s, const char *hash, int64_t now,
 	return 0;
 }
 
+/* The common case, every interval from every agent: only the times change. */
+static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, int64_t id,
+		     struct prism_host_reg_out *out)
+{
+	sqlite3_stmt *st = stmt(s, ST_HOST_BEAT);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, reg->now);
+	sqlite3_bind_int64(st, 3, reg->expires_at);
+	bind_text(st, 4, reg->owner);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	out->host_id = id;
+	out->result = PRISM_REG_HEARTBEAT;
+	return 0;
+}
+
 static int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 			    struct prism_host_reg_out *out)
 {
@@ -591,10 +611,17 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		return PRISM_ESTORE;
 	bool exists = rc == SQLITE_ROW;
 	int64_t id = 0;
-	bool ip_changed = false, was_offline = false;
+	bool ip_changed = false, was_offline = false, same_dns = false, fam_known = false;
 	if (exists) {
 		id = sqlite3_column_int64(st, 0);
+		const unsigned char *zone = sqlite3_column_text(st, 6);
+		same_dns = reg->dns.enabled
+				   ? zone != NULL && strcmp((const char *)zone, reg->dns.zone) == 0 &&
+					     sqlite3_column_int64(st, 7) == reg->dns.ttl &&
+					     !reg->dns.auto_ptr
+				   : zone == NULL;
 		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? 2 : 1);
+		fam_known = fam != NULL;
 		const unsigned char *cur = sqlite3_column_text(st, 3);
 		const unsigned char *status = sqlite3_column_text(st, 4);
 		const unsigned char *owner = sqlite3_column_text(st, 5);
@@ -613,6 +640,9 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		was_offline = status != NULL && strcmp((const char *)status, "offline") == 0;
 	}
 	sqlite3_reset(st);
+
+	if (exists && !ip_changed && !was_offline && same_dns && fam_known)
+		return heartbeat(s, reg, id, out);
 
 	const char *sync = reg->dns.enabled ? NULL : "disabled";
 	if (!exists) {
