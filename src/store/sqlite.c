@@ -779,18 +779,19 @@ static int mark_one(struct prism_store *s, const char *target, const struct pris
  * then two joined statements update the ledger and the hosts — instead of three statements
  * per RRset (~40 µs each), which bounded bulk sync throughput.
  */
+/* row-value IN drives the update from the (small) marked table through the primary key;
+ * a join lets the planner scan every ledger row of the target instead */
 static const char mark_ok_sql[] =
 	"UPDATE ledger SET applied_hash = desired_hash, status = 'synced', attempts = 0, "
-	"last_error = NULL, updated_at = ?2 FROM marked m WHERE ledger.target = ?1 "
-	"AND ledger.zone = m.zone AND ledger.name = m.name AND ledger.type = m.type "
-	"AND ledger.desired_hash = m.hash";
+	"last_error = NULL, updated_at = ?2 WHERE target = ?1 AND (zone, name, type, "
+	"desired_hash) IN (SELECT zone, name, type, hash FROM marked)";
 static const char mark_hosts_sql[] =
 	"UPDATE hosts SET dns_sync_status = CASE "
 	"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
 	"AND l.status IN ('failed', 'conflict')) THEN 'failed' "
 	"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
 	"AND l.status = 'pending') THEN 'pending' ELSE 'synced' END, dns_last_sync = ?2 "
-	"FROM (SELECT DISTINCT l.host_id AS id FROM marked m JOIN ledger l ON l.target = ?1 "
+	"FROM (SELECT DISTINCT l.host_id AS id FROM marked m CROSS JOIN ledger l ON l.target = ?1 "
 	"AND l.zone = m.zone AND l.name = m.name AND l.type = m.type) AS x "
 	"WHERE hosts.id = x.id";
 
