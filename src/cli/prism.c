@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* prism: the command-line tool. `prism register` sends one registration to prismd. */
+/* prism: the command-line tool. `prism register` sends one registration to prismd; `prism agent`
+ * keeps a machine registered (agent.c); the admin commands talk to the REST API (admin.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/admin.h"
 #include "cli/agent.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
@@ -28,10 +30,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: prism <command> [options]\n"
 		"\n"
-		"Commands:\n"
+		"Agent commands:\n"
 		"  register    send one registration (or heartbeat) to prismd and print its answer\n"
 		"  agent       keep this machine registered: at start and every heartbeat\n"
 		"              interval (see `prism agent --help`)\n"
+		"\n");
+	prism_admin_usage(out);
+	fprintf(out,
 		"\n"
 		"prism register options:\n"
 		"  -s, --server HOST:PORT  prismd agent address (default 127.0.0.1:8080;\n"
@@ -42,8 +47,8 @@ static void usage(FILE *out)
 		"  -w, --timeout SECONDS   give up after this long (default 10)\n"
 		"  -j, --json              print the server's whole JSON answer\n"
 		"\n"
-		"Exit status: 0 registered, 1 the server answered with an error,\n"
-		"             2 usage error, 3 the server could not be reached or answered badly.\n"
+		"Exit status of prism register: 0 registered, 1 the server answered with an\n"
+		"  error, 2 usage error, 3 the server could not be reached or answered badly.\n"
 		"\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -324,6 +329,9 @@ int main(int argc, char **argv)
 		return cmd_register(argc - 1, argv + 1);
 	if (strcmp(cmd, "agent") == 0)
 		return prism_agent_main(argc - 1, argv + 1);
+	/* admin options may come before the command: `prism --json hosts` */
+	if (prism_admin_is_command(cmd) || cmd[0] == '-')
+		return prism_admin_main(argc, argv);
 	fprintf(stderr, "prism: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
