@@ -933,3 +933,25 @@ void prism_api_stop(struct prism_api *api)
 	}
 	api_unref(api);
 }
+
+int prism_api_set_keys(struct prism_api *api, const struct prism_api_key *keys, size_t n)
+{
+	if (api == NULL)
+		return PRISM_EINVAL;
+	struct prism_api_key *old = api->keys;
+	size_t nold = api->nkeys;
+	api->keys = NULL;
+	api->nkeys = 0;
+	if (copy_keys(api, keys, n) != 0) {
+		for (size_t i = 0; i < api->nkeys; i++)
+			free((char *)api->keys[i].name);
+		free(api->keys);
+		api->keys = old;
+		api->nkeys = nold;
+		return PRISM_ENOMEM;
+	}
+	for (size_t i = 0; i < nold; i++)
+		free((char *)old[i].name);
+	free(old);
+	return 0;
+}

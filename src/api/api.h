@@ -72,3 +72,7 @@ int prism_api_start(uv_loop_t *loop, const struct prism_api_opts *opts, struct p
  * loop must run afterwards. Call before stopping the engine, targets and writer. NULL ok.
  */
 void prism_api_stop(struct prism_api *api);
+
+/** Replace the configured API keys (a reload). Keys are copied. @return 0 or PRISM_ENOMEM
+ *  (the old keys stay). */
+int prism_api_set_keys(struct prism_api *api, const struct prism_api_key *keys, size_t n);

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "daemon/conffile.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "core/token.h"
@@ -24,9 +25,13 @@
 #define TAG "prismd"
 
 struct daemon {
-	const struct prism_config *cfg;
+	const struct prism_config *cfg;  /* the one in force */
+	const char *config_path;         /* read again on SIGHUP */
+	struct prism_config **retired;   /* configs replaced by reloads: modules may still
+					  * point into them, so they live until exit */
+	size_t nretired;
 	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	struct prism_store *store;
 	struct prism_store_writer *writer;
 	struct prism_target **targets;      /* one per cfg->targets entry */
@@ -80,6 +85,8 @@ static void shutdown_daemon(struct daemon *d)
 	d->api = NULL;
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sigterm);
+	uv_signal_stop(&d->sighup);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	/* reverse order of start: sources, engine, targets, then the writer drains */
@@ -260,12 +267,13 @@ static int start_dns(struct daemon *d)
 }
 
 /* Agent tokens from the config: hashed at once, clear text never kept. */
-static int load_tokens(struct daemon *d)
+static int build_tokens(const struct prism_config *cfg, struct prism_token_set **out)
 {
-	d->tokens = prism_token_set_new();
-	if (d->tokens == NULL)
+	struct prism_token_set *set = prism_token_set_new();
+	*out = set;
+	if (set == NULL)
 		return PRISM_ENOMEM;
-	for (struct prism_config_cred **c = d->cfg->auth_tokens; c && *c; c++) {
+	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
 		char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
 		char *secret = (*c)->secret;
 		if ((*c)->secret_file != NULL) {
@@ -280,7 +288,7 @@ static int load_tokens(struct daemon *d)
 		if (secret != (*c)->secret)
 			free(secret);
 		if (rc == 0)
-			rc = prism_token_set_add(d->tokens, hash, (*c)->name);
+			rc = prism_token_set_add(set, hash, (*c)->name);
 		if (rc != 0) {
 			prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", (*c)->name,
 				  rc == PRISM_ECONFLICT ? "the same token is listed twice"
@@ -291,24 +299,34 @@ static int load_tokens(struct daemon *d)
 	return 0;
 }
 
-/* Names agents may not claim: the operator's list and the zone apex itself. */
-static int load_reserved(struct daemon *d)
+/* Names agents may not claim: the operator's list and the zone apex itself (d->apex). */
+static int build_reserved(struct daemon *d, const struct prism_config *cfg,
+			  const char ***out, size_t *nout)
 {
 	size_t n = 0;
-	for (char **r = d->cfg->auth_reserved_names; r && *r; r++)
+	for (char **r = cfg->auth_reserved_names; r && *r; r++)
 		n++;
-	d->reserved = calloc(n + 1, sizeof(*d->reserved));
-	if (d->reserved == NULL)
+	const char **v = calloc(n + 1, sizeof(*v));
+	if (v == NULL)
 		return PRISM_ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		d->reserved[i] = d->cfg->auth_reserved_names[i];
-	snprintf(d->apex, sizeof(d->apex), "%s", d->cfg->powerdns_default_zone);
-	size_t len = strlen(d->apex);
-	if (len > 1 && d->apex[len - 1] == '.')
-		d->apex[len - 1] = '\0';
-	d->reserved[n++] = d->apex;
-	d->nreserved = n;
+		v[i] = cfg->auth_reserved_names[i];
+	v[n++] = d->apex;
+	*out = v;
+	*nout = n;
 	return 0;
+}
+
+static struct prism_liveness_opts liveness_opts(struct daemon *d,
+						const struct prism_config *cfg)
+{
+	return (struct prism_liveness_opts){
+		.check_interval = cfg->heartbeat_check_interval,
+		.remove_dns = strcmp(cfg->heartbeat_offline_dns, "remove") == 0,
+		.cleanup_after_days = cfg->heartbeat_cleanup_after_days,
+		.changed_cb = changed_cb,
+		.changed_arg = d,
+	};
 }
 
 static int start_liveness(struct daemon *d)
@@ -344,12 +362,22 @@ static bool has_type(const struct prism_config *cfg, const char *type)
 	return false;
 }
 
+static uint32_t offline_after(const struct prism_config *cfg)
+{
+	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
+	       cfg->heartbeat_grace_period;
+}
+
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
-	int rc = load_tokens(d);
+	snprintf(d->apex, sizeof(d->apex), "%s", cfg->powerdns_default_zone);
+	size_t alen = strlen(d->apex);
+	if (alen > 1 && d->apex[alen - 1] == '.')
+		d->apex[alen - 1] = '\0';
+	int rc = build_tokens(cfg, &d->tokens);
 	if (rc == 0)
-		rc = load_reserved(d);
+		rc = build_reserved(d, cfg, &d->reserved, &d->nreserved);
 	if (rc != 0)
 		return rc;
 	size_t nhosts = 0;
@@ -362,8 +390,7 @@ static int start_agent(struct daemon *d)
 		.max_connections = cfg->server_max_connections,
 		.idle_timeout = cfg->server_idle_timeout,
 		.frame_timeout = cfg->server_frame_timeout,
-		.offline_after = cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
-				 cfg->heartbeat_grace_period,
+		.offline_after = offline_after(cfg),
 		.auth_required = cfg->auth_required,
 		.tokens = d->tokens,
 		.reserved = d->reserved,
@@ -456,6 +483,150 @@ static int start_api(struct daemon *d)
 	return rc;
 }
 
+/* ---- SIGHUP: reload what can change without a restart ---- */
+
+static bool strv_eq(char **a, char **b)
+{
+	for (; a && b && *a && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return false;
+	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Log every changed option that only a restart applies. */
+static void warn_restart_needed(const struct prism_config *o, const struct prism_config *n)
+{
+	struct {
+		const char *key;
+		bool same;
+	} checks[] = {
+		{ "server.host", strv_eq(o->server_host, n->server_host) },
+		{ "server.tcp_port", o->server_tcp_port == n->server_tcp_port },
+		{ "server.api_port", o->server_api_port == n->server_api_port },
+		{ "server.instance", str_eq(o->server_instance, n->server_instance) },
+		{ "database.path", str_eq(o->database_path, n->database_path) },
+		{ "database.synchronous", str_eq(o->database_synchronous, n->database_synchronous) },
+		{ "powerdns.default_zone", str_eq(o->powerdns_default_zone,
+						  n->powerdns_default_zone) },
+		{ "powerdns.default_ttl", o->powerdns_default_ttl == n->powerdns_default_ttl },
+		{ "powerdns.api_url", str_eq(o->powerdns_api_url, n->powerdns_api_url) },
+		{ "powerdns.api_key", str_eq(o->powerdns_api_key, n->powerdns_api_key) },
+		{ "powerdns.enabled", o->powerdns_enabled == n->powerdns_enabled },
+		{ "powerdns.timeout", o->powerdns_timeout == n->powerdns_timeout },
+		{ "powerdns.record_types", strv_eq(o->powerdns_record_types,
+						  n->powerdns_record_types) },
+		{ "powerdns.auto_ptr", o->powerdns_auto_ptr == n->powerdns_auto_ptr },
+		{ "api.tls_cert", str_eq(o->api_tls_cert, n->api_tls_cert) },
+		{ "api.public_health", o->api_public_health == n->api_public_health },
+		{ "api.public_metrics", o->api_public_metrics == n->api_public_metrics },
+		{ "api.max_body", o->api_max_body == n->api_max_body },
+	};
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if (!checks[i].same)
+			prism_log(PRISM_LOG_WARNING, TAG, "reload: %s changed: it takes effect "
+				  "at the next restart", checks[i].key);
+	size_t nt = 0, ot = 0, nz = 0, oz = 0;
+	while (n->targets[nt] != NULL)
+		nt++;
+	while (o->targets[ot] != NULL)
+		ot++;
+	while (n->zones[nz] != NULL)
+		nz++;
+	while (o->zones[oz] != NULL)
+		oz++;
+	bool same = nt == ot && nz == oz;
+	for (size_t i = 0; same && i < nt; i++)
+		same = strcmp(n->targets[i]->name, o->targets[i]->name) == 0 &&
+		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0;
+	for (size_t i = 0; same && i < nz; i++)
+		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
+	if (!same)
+		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
+			  "effect at the next restart");
+}
+
+static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n);
+
+/* Everything that can fail first (files, hashes), then apply: all or nothing. */
+static void reload(struct daemon *d)
+{
+	char err[768];
+	struct prism_config *n = prism_config_load_file(d->config_path, err, sizeof(err));
+	if (n == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "reload refused, the running configuration "
+			  "stays: %s", err);
+		return;
+	}
+	struct prism_token_set *tokens = NULL;
+	const char **reserved = NULL;
+	size_t nreserved = 0, nkeys = 0;
+	while (n->api_keys != NULL && n->api_keys[nkeys] != NULL)
+		nkeys++;
+	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
+	struct prism_config **retired = realloc(d->retired, (d->nretired + 1) * sizeof(*retired));
+	if (retired != NULL)
+		d->retired = retired;
+	if (retired == NULL || keys == NULL || build_tokens(n, &tokens) != 0 ||
+	    build_reserved(d, n, &reserved, &nreserved) != 0 ||
+	    hash_api_keys(n, keys, nkeys) != 0 ||
+	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
+		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
+			  "configuration stays");
+		prism_token_set_free(tokens);
+		free(reserved);
+		free(keys);
+		prism_config_free(n);
+		return;
+	}
+	warn_restart_needed(d->cfg, n);
+	struct prism_agent_server_opts ao = {
+		.max_connections = n->server_max_connections,
+		.idle_timeout = n->server_idle_timeout,
+		.frame_timeout = n->server_frame_timeout,
+		.offline_after = offline_after(n),
+		.auth_required = n->auth_required,
+		.tokens = tokens,
+		.reserved = reserved,
+		.nreserved = nreserved,
+	};
+	prism_agent_server_reload(d->agent, &ao);
+	prism_token_set_free(d->tokens);
+	free(d->reserved);
+	d->tokens = tokens;
+	d->reserved = reserved;
+	d->nreserved = nreserved;
+	struct prism_liveness_opts lo = liveness_opts(d, n);
+	prism_liveness_reload(d->liveness, &lo);
+	struct prism_engine_opts eo = {
+		.retry_delay = n->powerdns_retry_delay,
+		.retry_max = n->sync_retry_max,
+		.coalesce_ms = n->sync_coalesce_ms,
+		.batch_max = n->sync_batch_max,
+		.reconcile_interval = n->sync_reconcile_interval,
+	};
+	prism_engine_reload(d->engine, &eo);
+	if (d->api != NULL && prism_api_set_keys(d->api, keys, nkeys) != 0)
+		prism_log(PRISM_LOG_ERROR, TAG, "reload: api.keys kept (out of memory)");
+	explicit_bzero(keys, nkeys * sizeof(*keys));
+	free(keys);
+	/* modules may still point into the old config (names, zones): it lives until exit */
+	d->retired[d->nretired++] = n;
+	d->cfg = n;
+	prism_log(PRISM_LOG_INFO, TAG, "configuration reloaded from %s: %zu agent token(s), "
+		  "%zu API key(s)", d->config_path ? d->config_path : "the environment",
+		  prism_token_set_count(tokens), nkeys);
+}
+
+static void sighup_cb(uv_signal_t *h, int signum)
+{
+	reload(h->data);
+}
+
 static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -483,6 +654,7 @@ static int start(struct daemon *d)
 		return rc;
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d->sighup, sighup_cb, SIGHUP);
 	prism_log(PRISM_LOG_INFO, TAG,
 		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS: %zu target(s), "
 		  "agents' zone %s",
@@ -492,9 +664,9 @@ static int start(struct daemon *d)
 	return 0;
 }
 
-int prism_daemon_run(const struct prism_config *cfg)
+int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
-	struct daemon d = { .cfg = cfg, .exit_code = 0 };
+	struct daemon d = { .cfg = cfg, .config_path = path, .exit_code = 0 };
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot initialise libcurl");
@@ -503,7 +675,8 @@ int prism_daemon_run(const struct prism_config *cfg)
 	uv_loop_init(&d.loop);
 	uv_signal_init(&d.loop, &d.sigint);
 	uv_signal_init(&d.loop, &d.sigterm);
-	d.sigint.data = d.sigterm.data = &d;
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
 	int rc = start(&d);
 	if (rc == 0) {
 		uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -523,6 +696,9 @@ int prism_daemon_run(const struct prism_config *cfg)
 	free(d.targets);
 	free(d.ezones);
 	free(d.zone_names);
+	for (size_t i = 0; i < d.nretired; i++)
+		prism_config_free(d.retired[i]);
+	free(d.retired);
 	free(d.reserved);
 	curl_global_cleanup();
 	return d.exit_code;

@@ -7,5 +7,8 @@
 
 #include "core/config.h"
 
-/** Run prismd with @p cfg (borrowed for the whole run). Returns the process exit status. */
-int prism_daemon_run(const struct prism_config *cfg);
+/**
+ * Run prismd with @p cfg (borrowed for the whole run). @p path is the config file to read
+ * again on SIGHUP (NULL: defaults and environment). Returns the process exit status.
+ */
+int prism_daemon_run(const struct prism_config *cfg, const char *path);

@@ -25,14 +25,18 @@ enum prism_log_level prism_log_level_parse(const char *name)
 
 int prism_log_init(enum prism_log_level level, const char *path)
 {
-	g_log.level = level;
-	if (path == NULL || path[0] == '\0')
-		return 0;
-	FILE *f = fopen(path, "a");
-	if (f == NULL)
-		return -errno;
-	setvbuf(f, NULL, _IOLBF, 0);
+	FILE *f = NULL;
+	if (path != NULL && path[0] != '\0') {
+		/* opened before the old one is closed: a failure changes nothing */
+		f = fopen(path, "a");
+		if (f == NULL)
+			return -errno;
+		setvbuf(f, NULL, _IOLBF, 0);
+	}
+	if (g_log.file != NULL)
+		fclose(g_log.file); /* also what a reload after log rotation needs */
 	g_log.file = f;
+	g_log.level = level;
 	return 0;
 }
 

@@ -19,7 +19,8 @@ enum prism_log_level {
 /** Parse "debug" | "info" | "warning" | "error" | "critical" (as validated by the config). */
 enum prism_log_level prism_log_level_parse(const char *name);
 
-/** Set the threshold and the destination (NULL path = stderr). Returns 0 or -errno. */
+/** Set the threshold and the destination (NULL path = stderr), reopening the file: call
+ *  again after log rotation. On failure nothing changes. Returns 0 or -errno. */
 int prism_log_init(enum prism_log_level level, const char *path);
 
 /** Close a log file opened by prism_log_init. */

@@ -8,13 +8,11 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "daemon/conffile.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "prism_version.h"
 
-extern char **environ;
-
-#define CONFIG_MAX (4u << 20)
 
 static void usage(FILE *out)
 {
@@ -33,61 +31,21 @@ static void usage(FILE *out)
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
 		"\n"
+		"SIGHUP reloads the file (see docs/configuration.md for what applies at once);\n"
+		"SIGTERM and SIGINT stop prismd cleanly.\n"
+		"\n"
 		"Environment overrides take precedence over the file, e.g.\n"
 		"  PRISM_POWERDNS_ENABLED, PRISM_POWERDNS_API_URL, PRISM_POWERDNS_API_KEY,\n"
 		"  PRISM_POWERDNS_DEFAULT_ZONE, PRISM_POWERDNS_DEFAULT_TTL, PRISM_SERVER_TCP_PORT.\n"
 		"See docs/configuration.md for every option.\n");
 }
 
-/* Read the whole file; returns NULL and sets *err on failure. */
-static char *read_file(const char *path, size_t *len, int *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		*err = -errno;
-		return NULL;
-	}
-	char *buf = malloc(CONFIG_MAX + 1);
-	if (buf == NULL) {
-		fclose(f);
-		*err = PRISM_ENOMEM;
-		return NULL;
-	}
-	*len = fread(buf, 1, CONFIG_MAX + 1, f);
-	int rerr = ferror(f);
-	fclose(f);
-	if (rerr || *len > CONFIG_MAX) {
-		free(buf);
-		*err = rerr ? -EIO : PRISM_ETOOBIG;
-		return NULL;
-	}
-	buf[*len] = '\0';
-	return buf;
-}
-
 static struct prism_config *load_config(const char *path)
 {
-	char *text = NULL;
-	size_t len = 0;
-	if (path != NULL) {
-		int err = 0;
-		text = read_file(path, &len, &err);
-		if (text == NULL) {
-			fprintf(stderr, "prismd: cannot read config %s (%s)\n", path,
-				prism_strerror(err));
-			return NULL;
-		}
-	}
-	struct prism_config *cfg = NULL;
-	char msg[512] = "";
-	int rc = prism_config_parse(text ? text : "", len, (const char *const *)environ, &cfg,
-				    msg, sizeof(msg));
-	free(text);
-	if (rc != 0) {
-		fprintf(stderr, "prismd: invalid configuration%s%s: %s\n", path ? " in " : "",
-			path ? path : "", msg[0] ? msg : prism_strerror(rc));
-		return NULL;
-	}
+	char err[768];
+	struct prism_config *cfg = prism_config_load_file(path, err, sizeof(err));
+	if (cfg == NULL)
+		fprintf(stderr, "prismd: %s\n", err);
 	return cfg;
 }
 
@@ -155,7 +113,7 @@ int main(int argc, char **argv)
 		prism_config_free(cfg);
 		return 1;
 	}
-	int rc = prism_daemon_run(cfg);
+	int rc = prism_daemon_run(cfg, path);
 	prism_config_free(cfg);
 	prism_log_deinit();
 	return rc;

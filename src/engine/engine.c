@@ -1309,3 +1309,15 @@ static void plan_abandon_all(struct prism_engine *e)
 		plan_finish_one(p);
 	}
 }
+
+void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts)
+{
+	if (e == NULL || opts == NULL || opts->batch_max == 0)
+		return;
+	e->opts.retry_delay = opts->retry_delay;
+	e->opts.retry_max = opts->retry_max;
+	e->opts.coalesce_ms = opts->coalesce_ms;
+	e->opts.batch_max = opts->batch_max;
+	e->opts.reconcile_interval = opts->reconcile_interval;
+	prism_engine_wake(e);
+}

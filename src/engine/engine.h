@@ -101,6 +101,10 @@ typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zo
  */
 int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg);
 
+/** Apply reloaded tuning: backoff, coalescing, batch size, reconcile interval. Targets and
+ *  zones are not reloadable (they need a restart). */
+void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
+
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);
 

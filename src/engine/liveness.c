@@ -118,6 +118,20 @@ int prism_liveness_start(uv_loop_t *loop, struct prism_store_writer *w,
 	return 0;
 }
 
+void prism_liveness_reload(struct prism_liveness *l, const struct prism_liveness_opts *opts)
+{
+	if (l == NULL || opts == NULL || opts->check_interval == 0 || l->stopping)
+		return;
+	bool restart = opts->check_interval != l->opts.check_interval;
+	l->opts.check_interval = opts->check_interval;
+	l->opts.remove_dns = opts->remove_dns;
+	l->opts.cleanup_after_days = opts->cleanup_after_days;
+	if (restart) {
+		uint64_t ms = (uint64_t)opts->check_interval * 1000;
+		uv_timer_start(&l->timer, timer_cb, ms, ms);
+	}
+}
+
 static void closed_cb(uv_handle_t *h)
 {
 	unref(h->data);

@@ -35,6 +35,9 @@ struct prism_liveness_stats {
 int prism_liveness_start(uv_loop_t *loop, struct prism_store_writer *w,
 			 const struct prism_liveness_opts *opts, struct prism_liveness **out);
 
+/** Apply reloaded settings (interval, offline policy, cleanup age). */
+void prism_liveness_reload(struct prism_liveness *l, const struct prism_liveness_opts *opts);
+
 /** Stop; memory is freed once the timer is closed and no check is in flight. NULL ok. */
 void prism_liveness_stop(struct prism_liveness *l);
 

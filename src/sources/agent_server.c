@@ -755,6 +755,21 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 	return 0;
 }
 
+void prism_agent_server_reload(struct prism_agent_server *s,
+			       const struct prism_agent_server_opts *o)
+{
+	if (s == NULL || o == NULL)
+		return;
+	s->opts.max_connections = o->max_connections;
+	s->opts.idle_timeout = o->idle_timeout;
+	s->opts.frame_timeout = o->frame_timeout;
+	s->opts.offline_after = o->offline_after;
+	s->opts.auth_required = o->auth_required;
+	s->opts.tokens = o->tokens;
+	s->opts.reserved = o->reserved;
+	s->opts.nreserved = o->nreserved;
+}
+
 void prism_agent_server_stop(struct prism_agent_server *s)
 {
 	if (s == NULL)

@@ -41,6 +41,14 @@ struct prism_agent_server_opts {
 int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_opts *opts,
 			     struct prism_agent_server **out, char *err, size_t errlen);
 
+/**
+ * Apply a reloaded configuration: the limits and timeouts, offline_after, authentication
+ * (required, tokens, reserved names). Listen addresses, port, writer and DNS destination
+ * are kept. The token set and reserved names are borrowed from now on.
+ */
+void prism_agent_server_reload(struct prism_agent_server *s,
+			       const struct prism_agent_server_opts *opts);
+
 /** Close the listeners and every connection; memory is freed from close callbacks. */
 void prism_agent_server_stop(struct prism_agent_server *s);
 
