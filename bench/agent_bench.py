@@ -6,14 +6,17 @@ Starts a real PowerDNS and prismd (tests/integration/prismlib.py), drives the ag
 bench/agent-load and prints one table, all figures measured side by side in this run:
 
   oneshot     one TCP connection per registration, 64 clients          (goal >= 20,000/s)
+              (and the same closing with RST: what the FIN/TIME_WAIT path costs)
   persistent  64 long-lived connections, 16 frames in flight each       (goal >= 100,000/s)
-  ... the same two with PowerDNS sync disabled (what the DNS push costs)
+              (and with one frame in flight: what pipelining buys)
+  ... oneshot and persistent with PowerDNS sync disabled (what the DNS push costs)
   idle        10,000 connections that send nothing, held open; prismd's RSS per connection
-  registry    bytes on disk per host after the loaded runs
+  registry    bytes on disk per host after the last loaded run with sync on
 
-After each loaded run with sync enabled it waits (bounded) until every host of the run is
-dns_sync_status 'synced' and prints how long that took. The goals are printed next to the
-figures; nothing is asserted (STYLE.md rule 19).
+Every loaded run gets a fresh prismd (and PowerDNS), so the rows do not depend on their
+order. After each loaded run with sync enabled it waits (bounded) until every host of the
+run is dns_sync_status 'synced' and prints how long that took. The goals are printed next to
+the figures; nothing is asserted (STYLE.md rule 19).
 
 usage: bench/agent_bench.py [--duration S] [--hosts H] [--idle N] [--hold S] [--quick]
                             [--json FILE]
@@ -40,6 +43,15 @@ AGENT_LOAD = os.environ.get("AGENT_LOAD", os.path.join(prismlib.BUILD, "bench", 
 TOKEN = "bench-token-7f3a9c1e5b2d4f608a1c3e5f7b9d0e2f"
 GOAL_ONESHOT = 20000
 GOAL_PERSISTENT = 100000
+# name, mode, hostname prefix, PowerDNS sync, RST close, pipeline depth
+SCENARIOS = [
+    ("oneshot, sync on", "oneshot", "os-", True, False, 1),
+    ("oneshot RST, sync on", "oneshot", "rst-", True, True, 1),
+    ("persistent, sync on", "persistent", "pp-", True, False, 16),
+    ("persistent depth 1, sync on", "persistent", "p1-", True, False, 1),
+    ("oneshot, sync off", "oneshot", "os-", False, False, 1),
+    ("persistent, sync off", "persistent", "pp-", False, False, 16),
+]
 CONVERGE_LIMIT = 180.0  # seconds to wait for PowerDNS to catch up after a run
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -118,6 +130,16 @@ def machine_busy_ticks():
     return sum(v) - v[3] - v[4]  # minus idle and iowait
 
 
+def tcp_sockstat():
+    """(sockets in use, pages of kernel memory) for TCP, machine-wide."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                v = line.split()
+                return int(v[v.index("inuse") + 1]), int(v[v.index("mem") + 1])
+    return 0, 0
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -170,7 +192,7 @@ def converge(d, prefix):
     return None, rows[0][0]
 
 
-def loaded(d, name, mode, prefix, a, with_sync, rst=False, depth=16):
+def loaded(d, name, mode, prefix, a, with_sync, rst, depth):
     args = ["--mode", mode, "--clients", "64", "--duration", str(a.duration),
             "--hosts", str(a.hosts), "--prefix", prefix, "--timeout", "10"]
     if mode == "oneshot":
@@ -196,7 +218,7 @@ def idle_run(a):
     d = start_prismd(None, supports_auth())
     d.token = None
     try:
-        before = rss_kib(d.proc.pid)
+        before, sock_before = rss_kib(d.proc.pid), tcp_sockstat()
         cmd = [AGENT_LOAD, "--server", f"127.0.0.1:{d.port}", "--mode", "idle", "--clients",
                str(a.idle), "--duration", str(a.hold), "--timeout", "10", "--json"]
         log("  $ " + " ".join(cmd))
@@ -206,6 +228,7 @@ def idle_run(a):
             line = p.stderr.readline()  # "agent-load: holding N of M connections"
             time.sleep(min(1.0, a.hold / 3))  # let prismd settle its accept backlog
             holding = max(rss_kib(d.proc.pid) for _ in range(5))
+            sock_holding = tcp_sockstat()
             out, err = p.communicate(timeout=a.hold + 60)
         except subprocess.TimeoutExpired:
             p.kill()
@@ -215,7 +238,9 @@ def idle_run(a):
         after = rss_kib(d.proc.pid)
         res = json.loads(out)
         res.update(cmd=" ".join(cmd), holding_line=line.strip(), rss_before_kib=before,
-                   rss_holding_kib=holding, rss_after_kib=after)
+                   rss_holding_kib=holding, rss_after_kib=after,
+                   tcp_sockets=[sock_before[0], sock_holding[0]],
+                   tcp_mem_pages=[sock_before[1], sock_holding[1]])
         held = res["idle"]["held_open"]
         res["bytes_per_conn"] = (holding - before) * 1024 / held if held else None
         return res
@@ -298,6 +323,10 @@ def print_table(runs, idle, reg, a, auth):
         print(f"      prismd RSS {idle['rss_before_kib']} KiB before, "
               f"{idle['rss_holding_kib']} KiB holding, {idle['rss_after_kib']} KiB after; "
               f"{fmt(idle['bytes_per_conn'])} bytes per held connection")
+        sk, pages = idle["tcp_sockets"], idle["tcp_mem_pages"]
+        print(f"      kernel, machine-wide: TCP sockets {sk[0]} -> {sk[1]}, TCP buffer memory "
+              f"{pages[0]} -> {pages[1]} pages (both ends of loopback connections; idle "
+              f"sockets hold no buffers)")
         if idle["connection_events"] or idle["answers_error"]:
             print(f"      closed/failed: {idle['connection_events']} "
                   f"server said: {idle['answers_error']}")
@@ -329,35 +358,26 @@ def main():
         a.idle = max(1, nofile - 100)
     auth = supports_auth()
     runs, reg = [], None
-
-    pdns = PowerDNS().start()
-    try:
-        log("PowerDNS sync on:")
-        d = start_prismd(pdns, auth)
-        d.token = TOKEN if auth else None
+    # every run on a fresh registry (and a fresh PowerDNS): rows are comparable, not
+    # skewed by what the runs before them left in the registry
+    for name, mode, prefix, sync, rst, depth in SCENARIOS:
+        log(name + ":")
+        pdns = PowerDNS().start() if sync else None
+        d = None
         try:
-            runs.append(loaded(d, "oneshot, sync on", "oneshot", "os-", a, True))
-            runs.append(loaded(d, "oneshot RST, sync on", "oneshot", "rst-", a, True,
-                               rst=True))
-            runs.append(loaded(d, "persistent, sync on", "persistent", "pp-", a, True))
-            runs.append(loaded(d, "persistent depth 1, sync on", "persistent", "p1-", a,
-                               True, depth=1))
+            d = start_prismd(pdns, auth)
+            d.token = TOKEN if auth else None
+            try:
+                runs.append(loaded(d, name, mode, prefix, a, sync, rst=rst, depth=depth))
+            finally:
+                d.stop()
+            if sync:
+                reg = registry_size(d)
         finally:
-            d.stop()
-        reg = registry_size(d)
-        shutil.rmtree(d.dir, ignore_errors=True)
-    finally:
-        pdns.cleanup()
-
-    log("PowerDNS sync off:")
-    d = start_prismd(None, auth)
-    d.token = TOKEN if auth else None
-    try:
-        runs.append(loaded(d, "oneshot, sync off", "oneshot", "os-", a, False))
-        runs.append(loaded(d, "persistent, sync off", "persistent", "pp-", a, False))
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
+            if d is not None:
+                shutil.rmtree(d.dir, ignore_errors=True)
+            if pdns is not None:
+                pdns.cleanup()
 
     log(f"idle: {a.idle} connections:")
     idle = idle_run(a)

@@ -83,8 +83,8 @@ def main():
     fill(d.db, n)
     print(f"registry filled with {n:,} hosts in {time.perf_counter() - t0:.1f} s "
           f"(nproc {os.cpu_count()}, wrk 1 thread 16 connections, {secs} s each)")
-    d.start()
     base = f"http://127.0.0.1:{d.api_port}"
+    d.start()
     lua = os.path.join(work, "cursors.lua")
     with open(lua, "w") as f:
         f.write("local i = 0\nrequest = function()\n  i = (i + 997) %% %d\n"

@@ -652,9 +652,7 @@ static int start(struct daemon *d)
 	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0 ||
 	    (rc = start_api(d)) != 0)
 		return rc;
-	uv_signal_start(&d->sigint, signal_cb, SIGINT);
-	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
-	uv_signal_start(&d->sighup, sighup_cb, SIGHUP);
+
 	prism_log(PRISM_LOG_INFO, TAG,
 		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS: %zu target(s), "
 		  "agents' zone %s",
@@ -677,6 +675,11 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sighup);
 	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+	/* before any port is open: a SIGTERM during start must stop prismd cleanly, not kill
+	 * it (the handler runs once the loop does, after start) */
+	uv_signal_start(&d.sigint, signal_cb, SIGINT);
+	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d.sighup, sighup_cb, SIGHUP);
 	int rc = start(&d);
 	if (rc == 0) {
 		uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -76,14 +76,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
 		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
 		"updated_at = excluded.updated_at",
-	/* no desired row = the RRset is to be deleted */
+	/* no desired row = the RRset is to be deleted. INDEXED BY: without statistics SQLite
+	 * picks the primary key and walks every row of the target (16-21 ms at 120,000 rows
+	 * against 0.02-0.06 ms through ledger_due), on the writer thread */
 	[ST_LEDGER_DUE] =
 		"SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0), coalesce(d.content, ''), "
-		"l.desired_hash, l.attempts, l.host_id FROM ledger l LEFT JOIN desired d "
+		"l.desired_hash, l.attempts, l.host_id FROM ledger l INDEXED BY ledger_due "
+		"LEFT JOIN desired d "
 		"ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "
 		"WHERE l.target = ?1 AND l.status IN ('pending', 'failed') "
 		"AND l.next_attempt <= ?2 LIMIT ?3",
-	[ST_LEDGER_NEXT] = "SELECT min(next_attempt) FROM ledger WHERE target = ?1 "
+	[ST_LEDGER_NEXT] = "SELECT min(next_attempt) FROM ledger INDEXED BY ledger_due "
+			   "WHERE target = ?1 "
 			   "AND status IN ('pending', 'failed') AND next_attempt > ?2",
 	[ST_LEDGER_OK] =
 		"UPDATE ledger SET applied_hash = desired_hash, status = 'synced', attempts = 0, "
