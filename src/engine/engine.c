@@ -606,14 +606,15 @@ static bool is_conflict(const struct worker *w, const struct prism_ledger_row *r
 }
 
 /*
- * PowerDNS refuses bodies over webserver-max-bodysize (2 MB by default): stay at half.
- * A row costs its strings plus the JSON around them, the ownership comment included.
+ * PowerDNS refuses bodies over webserver-max-bodysize (2 MB by default): stay at 3/4 of
+ * it. A row costs its strings plus the JSON around them, the ownership comment included
+ * (measured: 174 bytes besides name, type and content for a one-record REPLACE).
  */
-#define BODY_MAX (1u << 20)
+#define BODY_MAX (1536u * 1024u)
 
 static size_t row_bytes(const struct prism_ledger_row *row)
 {
-	return strlen(row->name) + strlen(row->type) + strlen(row->content) + 200;
+	return strlen(row->name) + strlen(row->type) + strlen(row->content) + 180;
 }
 
 static int row_zone_cmp(const void *a, const void *b)
