@@ -12,7 +12,7 @@
 #include <uv.h>
 
 #include "api/api.h"
-#include "api/jw.h"
+#include "core/jw.h"
 #include "core/metrics.h"
 #include "store/store.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/jw.h"
+#include "core/jw.h"
 
 static bool grow(struct jw *w, size_t n)
 {
