@@ -15,6 +15,7 @@
 
 #include "core/agent_msg.h"
 #include "core/error.h"
+#include "core/jw.h"
 #include "core/frame.h"
 #include "core/timefmt.h"
 
@@ -213,77 +214,8 @@ int prism_agent_err_too_large(uint32_t declared, char *errmsg, size_t errmsg_len
 		       PRISM_FRAME_MAX);
 }
 
-/*
- * Responses are written directly, not through jansson: this runs once per registration
- * on the agent port's hot path. The output is exactly jansson's compact form (keys in
- * order, '"', '\\' and control characters escaped, UTF-8 passed through), which the unit
- * tests compare byte for byte.
- */
-struct obuf {
-	uint8_t *p;
-	size_t len, cap;
-	bool fail;
-	bool too_big;
-};
-
-static void ob_put(struct obuf *b, const void *data, size_t n)
-{
-	if (b->fail)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap * 2;
-		while (cap < b->len + n)
-			cap *= 2;
-		if (b->len + n > PRISM_FRAME_MAX + PRISM_FRAME_HDR) {
-			b->fail = b->too_big = true;
-			return;
-		}
-		if (cap > PRISM_FRAME_MAX + PRISM_FRAME_HDR)
-			cap = PRISM_FRAME_MAX + PRISM_FRAME_HDR;
-		uint8_t *q = realloc(b->p, cap);
-		if (q == NULL) {
-			b->fail = true;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void ob_str(struct obuf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	ob_put(b, "\"", 1);
-	const char *run = s;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		ob_put(b, run, (size_t)(s - run));
-		char esc[6] = { '\\', (char)c, 0, 0, 0, 0 };
-		size_t n = 2;
-		switch (c) {
-		case '"': case '\\': break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		ob_put(b, esc, n);
-		run = s + 1;
-	}
-	ob_put(b, run, (size_t)(s - run));
-	ob_put(b, "\"", 1);
-}
-
+/* Responses are written with core/jw.h, not through jansson: this runs once per
+ * registration on the agent port's hot path. Keys come out in the order below. */
 int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, size_t *outlen)
 {
 	if (resp == NULL || resp->message == NULL || out == NULL || outlen == NULL)
@@ -303,42 +235,21 @@ int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, 
 		{ "fqdn", resp->fqdn },
 		{ "code", resp->code },
 	};
-	struct obuf b = { malloc(512), PRISM_FRAME_HDR, 512, false, false };
-	if (b.p == NULL)
-		return PRISM_ENOMEM;
-	bool first = true;
-	ob_put(&b, "{", 1);
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
-		const char *val = kv[i][1];
-		if (val == NULL)
-			continue;
-		size_t len = strlen(val);
-		if (utf8_valid_prefix((const uint8_t *)val, len) != len) {
-			free(b.p);
+		size_t len = kv[i][1] ? strlen(kv[i][1]) : 0;
+		if (kv[i][1] != NULL && utf8_valid_prefix((const uint8_t *)kv[i][1], len) != len)
 			return PRISM_EINVAL;
-		}
-		if (!first)
-			ob_put(&b, ",", 1);
-		first = false;
-		ob_str(&b, kv[i][0]);
-		ob_put(&b, ":", 1);
-		ob_str(&b, val);
 	}
-	ob_put(&b, "}", 1);
-	if (b.fail) {
-		free(b.p);
-		return b.too_big ? PRISM_EINVAL : PRISM_ENOMEM;
-	}
-	uint32_t n = (uint32_t)(b.len - PRISM_FRAME_HDR);
-	if (n > PRISM_FRAME_MAX) {
-		free(b.p);
-		return PRISM_EINVAL;
-	}
-	b.p[0] = (uint8_t)(n >> 24);
-	b.p[1] = (uint8_t)(n >> 16);
-	b.p[2] = (uint8_t)(n >> 8);
-	b.p[3] = (uint8_t)n;
-	*out = b.p;
-	*outlen = b.len;
-	return 0;
+	struct jw w = { 0 };
+	jw_obj(&w);
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (kv[i][1] != NULL)
+			jw_kstr(&w, kv[i][0], kv[i][1]);
+	jw_end_obj(&w);
+	int ret = PRISM_ENOMEM;
+	if (jw_text(&w) != NULL)
+		ret = w.len > PRISM_FRAME_MAX ? PRISM_EINVAL
+					      : prism_frame_encode(w.buf, w.len, out, outlen);
+	jw_free(&w);
+	return ret;
 }

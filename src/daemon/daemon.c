@@ -267,6 +267,28 @@ static int start_dns(struct daemon *d)
 }
 
 /* Agent tokens from the config: hashed at once, clear text never kept. */
+/* The SHA-256 of a credential's secret, given inline or in a file; the clear text read
+ * from a file is wiped. @p what names the list in the log ("auth.tokens"). */
+static int hash_cred(const struct prism_config_cred *c, const char *what,
+		     char hash[PRISM_TOKEN_HASH_LEN + 1])
+{
+	char err[512];
+	char *secret = c->secret;
+	if (c->secret_file != NULL) {
+		secret = read_secret(c->secret_file, err, sizeof(err));
+		if (secret == NULL) {
+			prism_log(PRISM_LOG_CRITICAL, TAG, "%s '%s': %s", what, c->name, err);
+			return PRISM_ECONFIG;
+		}
+	}
+	int rc = prism_token_hash(secret, strlen(secret), hash);
+	if (secret != c->secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	return rc;
+}
+
 static int build_tokens(const struct prism_config *cfg, struct prism_token_set **out)
 {
 	struct prism_token_set *set = prism_token_set_new();
@@ -274,19 +296,10 @@ static int build_tokens(const struct prism_config *cfg, struct prism_token_set *
 	if (set == NULL)
 		return PRISM_ENOMEM;
 	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
-		char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
-		char *secret = (*c)->secret;
-		if ((*c)->secret_file != NULL) {
-			secret = read_secret((*c)->secret_file, err, sizeof(err));
-			if (secret == NULL) {
-				prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s",
-					  (*c)->name, err);
-				return PRISM_ECONFIG;
-			}
-		}
-		int rc = prism_token_hash(secret, strlen(secret), hash);
-		if (secret != (*c)->secret)
-			free(secret);
+		char hash[PRISM_TOKEN_HASH_LEN + 1];
+		int rc = hash_cred(*c, "auth.tokens", hash);
+		if (rc == PRISM_ECONFIG)
+			return rc;
 		if (rc == 0)
 			rc = prism_token_set_add(set, hash, (*c)->name);
 		if (rc != 0) {
@@ -423,22 +436,9 @@ static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *k
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct prism_config_cred *c = cfg->api_keys[i];
-		char err[512];
-		char *secret = c->secret;
-		if (c->secret_file != NULL) {
-			secret = read_secret(c->secret_file, err, sizeof(err));
-			if (secret == NULL) {
-				prism_log(PRISM_LOG_CRITICAL, TAG, "api.keys '%s': %s", c->name, err);
-				return PRISM_ECONFIG;
-			}
-		}
 		keys[i].name = c->name;
 		keys[i].role = prism_api_role_parse(c->role);
-		int rc = prism_token_hash(secret, strlen(secret), keys[i].hash);
-		if (secret != c->secret) {
-			explicit_bzero(secret, strlen(secret));
-			free(secret);
-		}
+		int rc = hash_cred(c, "api.keys", keys[i].hash);
 		if (rc != 0)
 			return rc;
 	}

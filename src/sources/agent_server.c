@@ -38,7 +38,6 @@
 /* One answer in a connection's ordered queue. */
 struct slot {
 	struct slot *next;
-	struct conn *c;
 	uint8_t *frame;
 	size_t len;
 	bool ready;
@@ -160,7 +159,6 @@ static struct slot *slot_new(struct conn *c)
 	struct slot *sl = calloc(1, sizeof(*sl));
 	if (sl == NULL)
 		return NULL;
-	sl->c = c;
 	if (c->tail)
 		c->tail->next = sl;
 	else

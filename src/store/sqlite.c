@@ -43,6 +43,8 @@ enum stmt_id {
 	ST_TZ_CATCHUP,
 	ST_SAVEPOINT,
 	ST_HOST_BEAT,
+	ST_HOST_PTRS,
+	ST_LEDGER_SET,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
 	ST_COUNT,
@@ -52,6 +54,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash, dns_zone, "
 			"dns_ttl FROM hosts WHERE hostname = ?1",
 	/* a heartbeat that changes nothing but the time */
+	[ST_HOST_PTRS] = "SELECT zone, name FROM desired WHERE host_id = ?1 AND type = 'PTR' "
+			 "AND name != ?2",
+	/* reconciler: one row to a state, created when missing */
+	[ST_LEDGER_SET] =
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, applied_hash, status, "
+		"attempts, next_attempt, last_error, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, "
+		"?5, CASE WHEN ?6 = 'synced' THEN ?5 END, ?6, 0, 0, ?7, ?8, ?9) "
+		"ON CONFLICT (target, zone, name, type) DO UPDATE SET desired_hash = ?5, "
+		"applied_hash = CASE WHEN ?6 = 'synced' THEN ?5 ELSE applied_hash END, status = ?6, "
+		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
+		"last_error = ?7, updated_at = ?9",
 	[ST_HOST_BEAT] = "UPDATE hosts SET last_seen = ?2, expires_at = ?3, "
 			 "owner_token_hash = coalesce(owner_token_hash, ?4) WHERE id = ?1",
 	[ST_HOST_INSERT] =
@@ -471,11 +484,7 @@ static int ptr_want(struct prism_store *s, const struct prism_host_reg *reg, int
 	const char *rzone = prism_zone_of(rev, reg->dns.zones);
 	const char *suffix = reg->ipv6 ? ".ip6.arpa." : ".in-addr.arpa.";
 	/* an earlier address of the same family leaves a PTR behind: withdraw it */
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(s->db, "SELECT zone, name FROM desired WHERE host_id = ?1 AND "
-				      "type = 'PTR' AND name != ?2",
-			       -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = stmt(s, ST_HOST_PTRS);
 	sqlite3_bind_int64(st, 1, host_id);
 	bind_text(st, 2, rev);
 	char *old[8][2];
@@ -489,7 +498,7 @@ static int ptr_want(struct prism_store *s, const struct prism_host_reg *reg, int
 			n++;
 		}
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0 && old[i][0] && old[i][1])
@@ -1322,17 +1331,7 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 		      const char *name, const char *type, int64_t hash, const char *status,
 		      const char *error, int64_t host_id, int64_t now)
 {
-	static const char sql[] =
-		"INSERT INTO ledger (target, zone, name, type, desired_hash, applied_hash, status, "
-		"attempts, next_attempt, last_error, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, "
-		"?5, CASE WHEN ?6 = 'synced' THEN ?5 END, ?6, 0, 0, ?7, ?8, ?9) "
-		"ON CONFLICT (target, zone, name, type) DO UPDATE SET desired_hash = ?5, "
-		"applied_hash = CASE WHEN ?6 = 'synced' THEN ?5 ELSE applied_hash END, status = ?6, "
-		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
-		"last_error = ?7, updated_at = ?9";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = stmt(s, ST_LEDGER_SET);
 	bind_text(st, 1, target);
 	bind_text(st, 2, zone);
 	bind_text(st, 3, name);
@@ -1346,7 +1345,6 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 		sqlite3_bind_null(st, 8);
 	sqlite3_bind_int64(st, 9, now);
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
-	sqlite3_finalize(st);
 	if (rc == 0 && host_id > 0)
 		rc = host_sync(s, host_id, strcmp(status, "synced") == 0, now * 1000);
 	return rc;
