@@ -726,11 +726,13 @@ struct field {
 };
 
 #define TF(k, kind, req) {#k, kind, offsetof(struct prism_config_target, k), req, 0, 0}
+#define TFU(k, lo, hi) {#k, F_U32, offsetof(struct prism_config_target, k), false, lo, hi}
 static const struct field target_fields[] = {
 	TF(name, F_STR, true),       TF(api_url, F_STR, true),  TF(api_key, F_STR, false),
 	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
 	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
-	TF(paused, F_BOOL, false),   {NULL, F_STR, 0, false, 0, 0},
+	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
+	{NULL, F_STR, 0, false, 0, 0},
 };
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
 static const struct field zone_fields[] = {
@@ -841,6 +843,11 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 	default: break;
 	}
 bad:
+	if (f->kind == F_U32)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "%s[%zu].%s: must be an integer from %" PRIu32 " to %" PRIu32
+				       " (line %zu)",
+				       lk->key, idx + 1, f->key, f->min, f->max, prism_yaml_line(v));
 	return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].%s: must be %s (line %zu)", lk->key,
 			       idx + 1, f->key,
 			       f->kind == F_STRS   ? "a list of strings"

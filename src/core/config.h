@@ -34,6 +34,7 @@ struct prism_config_target {
 	char **zones;        /**< normalised names of the zones it serves; NULL = all zones */
 	bool adopt;          /**< take over foreign RRsets at names Prism wants */
 	bool paused;         /**< start paused (maintenance) */
+	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */

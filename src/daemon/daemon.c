@@ -247,6 +247,7 @@ static int start_dns(struct daemon *d)
 		et->handle = d->targets[t];
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
+		et->max_body = ct->max_body_bytes;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,

@@ -607,7 +607,7 @@ static bool is_conflict(const struct worker *w, const struct prism_ledger_row *r
 
 /*
  * PowerDNS refuses bodies over webserver-max-bodysize (2 MB by default): stay at 3/4 of
- * it. A row costs its strings plus the JSON around them, the ownership comment included
+ * it unless the target says otherwise (targets[].max_body_bytes). A row costs its strings plus the JSON around them, the ownership comment included
  * (measured: 174 bytes besides name, type and content for a one-record REPLACE).
  */
 #define BODY_MAX (1536u * 1024u)
@@ -673,11 +673,11 @@ static void apply_rows(struct worker *w, struct round *r)
 	}
 	w->state = W_APPLYING;
 	/* one request per zone, cut where the body would outgrow the server's request limit */
-	size_t lo = 0, bytes = 0;
+	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
 	for (size_t i = 0; i < nsend; i++) {
 		size_t est = row_bytes(&r->rows[i]);
 		if (i > lo && (strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 ||
-			       bytes + est > BODY_MAX)) {
+			       bytes + est > cap)) {
 			enqueue(r, lo, i);
 			lo = i;
 			bytes = 0;

@@ -35,6 +35,7 @@ struct prism_engine_target {
 	size_t nzones;
 	bool paused;                         /**< start paused */
 	bool adopt;                          /**< take over foreign RRsets at wanted names */
+	size_t max_body;                     /**< largest PATCH body in bytes; 0 = 1.5 MiB */
 };
 
 struct prism_engine_opts {
