@@ -25,6 +25,14 @@ def pdns():
 
 
 @pytest.fixture
+def pdns2():
+    """A second PowerDNS, for tests with several targets."""
+    p = PowerDNS().start()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture
 def prismd_factory(tmp_path):
     started = []
 

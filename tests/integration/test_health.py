@@ -2,20 +2,14 @@
 """Target health checks against real PowerDNS servers: API, statistics, zone consistency
 and the ldns DNS probe; a zone deleted behind Prism's back is detected and restored; a
 stopped server is unavailable and comes back; a paused target is in maintenance."""
-import pytest
+import subprocess
+
 import requests
 
-from prismlib import PowerDNS, wait_for
+from prismlib import PRISMD, free_port, wait_for
 
 ZONE = "managed.prism.local."
 KEY = "h3alth-admin"
-
-
-@pytest.fixture
-def pdns2():
-    p = PowerDNS().start()
-    yield p
-    p.cleanup()
 
 
 def config(*servers, interval=1, paused=()):
@@ -120,7 +114,6 @@ def test_stopped_server_is_unavailable_then_recovers(prismd_factory, pdns, pdns2
 
 def test_dns_probe_failure_degrades(prismd_factory, pdns):
     # the API answers but nothing listens at the DNS address given
-    from prismlib import free_port
     y = config(pdns).replace(f"127.0.0.1:{pdns.dns_port}", f"127.0.0.1:{free_port(udp_too=True)}")
     d = prismd_factory(None, extra_yaml=y)
     wait_for(lambda: state_is(d, "pdns1", "degraded"), 20, what="degraded by the DNS probe")
@@ -149,8 +142,6 @@ def test_health_checks_off(prismd_factory, pdns):
 def test_bad_dns_address_is_a_config_error(prismd_factory, pdns):
     y = config(pdns).replace(f"127.0.0.1:{pdns.dns_port}", "dns.example:53")
     d = prismd_factory(None, extra_yaml=y, start=False)
-    import subprocess
-    from prismlib import PRISMD
     r = subprocess.run([PRISMD, "--check-config", "--config", d.config], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode != 0

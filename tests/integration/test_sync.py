@@ -4,9 +4,8 @@ drift repair, ownership conflicts, quarantine, new targets catching up."""
 import os
 import signal
 
-import pytest
 
-from prismlib import PowerDNS, wait_for
+from prismlib import wait_for
 
 ZONE = "managed.prism.local."
 
@@ -22,13 +21,6 @@ def targets_yaml(*servers, adopt=False, paused=()):
 
 
 SYNC_FAST = "sync:\n  reconcile_interval: 1\n"
-
-
-@pytest.fixture
-def pdns2():
-    p = PowerDNS().start()
-    yield p
-    p.cleanup()
 
 
 def converged(d, n):
