@@ -178,8 +178,138 @@ static int take_token(json_t *root, struct prism_agent_req *req, char *err, size
 	return 0;
 }
 
+/*
+ * The fast path: the message every agent sends is one flat object of plain strings. It is
+ * scanned in place, without building a JSON tree. Anything outside that shape (an escape,
+ * a number, nesting, a key given twice, a control character, trailing data) or any failed
+ * check goes to the jansson path, which decides and words every error: both paths accept
+ * exactly the same messages with the same result (the agent fuzz target compares them).
+ */
+enum { F_VERSION, F_TYPE, F_TIMESTAMP, F_HOSTNAME, F_TOKEN, F_COUNT };
+
+struct flat {
+	const char *v[F_COUNT];
+	size_t n[F_COUNT];
+	bool seen[F_COUNT];
+	bool token_null;
+};
+
+static const char *const flat_keys[F_COUNT] = {
+	"version", "type", "timestamp", "hostname", "auth_token",
+};
+
+static size_t skip_ws(const uint8_t *p, size_t i, size_t len)
+{
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* A string without escapes or control characters starting at p[i] == '"'; its bytes are
+ * p[*start, *end). Returns the index after the closing quote, or 0. */
+static size_t plain_string(const uint8_t *p, size_t i, size_t len, size_t *start,
+			   size_t *end)
+{
+	if (i >= len || p[i] != '"')
+		return 0;
+	size_t j = ++i;
+	while (j < len && p[j] != '"' && p[j] != '\\' && p[j] >= 0x20)
+		j++;
+	if (j >= len || p[j] != '"')
+		return 0;
+	*start = i;
+	*end = j;
+	return j + 1;
+}
+
+static bool fast_scan(const uint8_t *p, size_t len, struct flat *f)
+{
+	memset(f, 0, sizeof(*f));
+	size_t i = skip_ws(p, 0, len);
+	if (i >= len || p[i] != '{')
+		return false;
+	for (size_t fields = 0; fields < 64; fields++) {
+		size_t ks, ke, vs = 0, ve = 0;
+		i = skip_ws(p, i + 1, len);
+		if ((i = plain_string(p, i, len, &ks, &ke)) == 0)
+			return false;
+		i = skip_ws(p, i, len);
+		if (i >= len || p[i] != ':')
+			return false;
+		i = skip_ws(p, i + 1, len);
+		bool null = len - i >= 4 && memcmp(p + i, "null", 4) == 0;
+		if (null)
+			i += 4;
+		else if ((i = plain_string(p, i, len, &vs, &ve)) == 0)
+			return false;
+		int k = F_COUNT;
+		for (int x = 0; x < F_COUNT; x++)
+			if (strlen(flat_keys[x]) == ke - ks && memcmp(flat_keys[x], p + ks, ke - ks) == 0)
+				k = x;
+		if (k < F_COUNT) {
+			if (f->seen[k] || (null && k != F_TOKEN))
+				return false;
+			f->seen[k] = true;
+			f->v[k] = (const char *)p + vs;
+			f->n[k] = ve - vs;
+			f->token_null = null && k == F_TOKEN;
+		}
+		i = skip_ws(p, i, len);
+		if (i < len && p[i] == '}')
+			return skip_ws(p, i + 1, len) == len;
+		if (i >= len || p[i] != ',')
+			return false;
+	}
+	return false;
+}
+
+static bool flat_is(const struct flat *f, int k, const char *want)
+{
+	return f->n[k] == strlen(want) && memcmp(f->v[k], want, f->n[k]) == 0;
+}
+
+/* The checks of check_values and take_token on a scanned message; false: let jansson say. */
+static bool fast_values(const struct flat *f, struct prism_agent_req *req)
+{
+	for (int k = 0; k < F_TOKEN; k++)
+		if (!f->seen[k])
+			return false;
+	if (!flat_is(f, F_VERSION, PROTO_VERSION) || !flat_is(f, F_TYPE, MSG_TYPE) ||
+	    prism_iso8601_check(f->v[F_TIMESTAMP], f->n[F_TIMESTAMP], NULL, 0) != 0 ||
+	    prism_hostname_check(f->v[F_HOSTNAME], f->n[F_HOSTNAME], NULL, 0) != 0 ||
+	    prism_name_lower(f->v[F_HOSTNAME], f->n[F_HOSTNAME], req->hostname,
+			     sizeof(req->hostname)) != 0)
+		return false;
+	size_t n = f->seen[F_TOKEN] && !f->token_null ? f->n[F_TOKEN] : 0;
+	if (n == 0)
+		return true;
+	req->has_token = true;
+	if (n > PRISM_TOKEN_MAX) {
+		req->token_too_long = true;
+		return true;
+	}
+	memcpy(req->token, f->v[F_TOKEN], n);
+	req->token[n] = '\0';
+	return true;
+}
+
 int prism_agent_parse(const uint8_t *payload, size_t len, struct prism_agent_req *req,
 		      char *errmsg, size_t errmsg_len)
+{
+	if (payload == NULL || req == NULL || errmsg == NULL || errmsg_len == 0)
+		return PRISM_EINVAL;
+	memset(req, 0, sizeof(*req));
+	errmsg[0] = '\0';
+	struct flat f;
+	if (len > 0 && utf8_valid_prefix(payload, len) == len && fast_scan(payload, len, &f) &&
+	    fast_values(&f, req))
+		return 0;
+	memset(req, 0, sizeof(*req));
+	return prism_agent_parse_reference(payload, len, req, errmsg, errmsg_len);
+}
+
+int prism_agent_parse_reference(const uint8_t *payload, size_t len,
+				struct prism_agent_req *req, char *errmsg, size_t errmsg_len)
 {
 	if (payload == NULL || req == NULL || errmsg == NULL || errmsg_len == 0)
 		return PRISM_EINVAL;

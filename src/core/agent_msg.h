@@ -47,6 +47,11 @@ struct prism_agent_req {
 int prism_agent_parse(const uint8_t *payload, size_t len, struct prism_agent_req *req,
 		      char *errmsg, size_t errmsg_len);
 
+/** prism_agent_parse() through jansson only, without the in-place fast path for the usual
+ *  flat message: the reference the fuzz target compares the fast path with. */
+int prism_agent_parse_reference(const uint8_t *payload, size_t len,
+				struct prism_agent_req *req, char *errmsg, size_t errmsg_len);
+
 /**
  * Write the framing error for a declared frame length over PRISM_FRAME_MAX (see
  * prism_frame_next()): "Protocol error: Message too large: <n> > 65536". Kept here so that

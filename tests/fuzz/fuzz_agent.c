@@ -6,7 +6,8 @@
  * so a seed file is simply what a client would send. Invariants checked on the way:
  *  - every error text the parser produces can be encoded as a response;
  *  - an accepted hostname passes the hostname check again and is lower-case;
- *  - the same frames come out whatever the chunking (counted).
+ *  - the same frames come out whatever the chunking (counted);
+ *  - the fast path of prism_agent_parse() gives exactly what the jansson reference gives.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,6 +58,14 @@ static int handle(const uint8_t *payload, size_t len)
 	struct prism_agent_req req;
 	char err[PRISM_AGENT_ERRMSG_MAX];
 	int ret = prism_agent_parse(payload, len, &req, err, sizeof(err));
+	/* the in-place fast path must agree with the jansson reference in every respect */
+	struct prism_agent_req ref;
+	char ref_err[PRISM_AGENT_ERRMSG_MAX];
+	int ref_ret = prism_agent_parse_reference(payload, len, &ref, ref_err, sizeof(ref_err));
+	if (ref_ret != ret || strcmp(ref_err, err) != 0 ||
+	    strcmp(ref.hostname, req.hostname) != 0 || strcmp(ref.token, req.token) != 0 ||
+	    ref.has_token != req.has_token || ref.token_too_long != req.token_too_long)
+		abort();
 	if (ret == 0) {
 		check_req(&req);
 		respond("Heartbeat updated", &req, true);
