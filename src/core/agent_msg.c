@@ -370,7 +370,9 @@ int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, 
 		if (kv[i][1] != NULL && utf8_valid_prefix((const uint8_t *)kv[i][1], len) != len)
 			return PRISM_EINVAL;
 	}
-	struct jw w = { 0 };
+	char stack[1024]; /* an answer is a few hundred bytes: no allocation for the text */
+	struct jw w;
+	jw_init_buf(&w, stack, sizeof(stack));
 	jw_obj(&w);
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
 		if (kv[i][1] != NULL)

@@ -17,14 +17,24 @@ static bool grow(struct jw *w, size_t n)
 	size_t cap = w->cap ? w->cap : 4096;
 	while (cap < w->len + n + 1)
 		cap *= 2;
-	char *p = realloc(w->buf, cap);
+	char *p = w->borrowed ? malloc(cap) : realloc(w->buf, cap);
 	if (p == NULL) {
 		w->oom = true;
 		return false;
 	}
+	if (w->borrowed && w->len > 0)
+		memcpy(p, w->buf, w->len);
+	w->borrowed = false;
 	w->buf = p;
 	w->cap = cap;
 	return true;
+}
+
+void jw_init_buf(struct jw *w, char *buf, size_t cap)
+{
+	*w = (struct jw){ .buf = buf, .cap = cap, .borrowed = cap > 0 };
+	if (cap == 0)
+		w->buf = NULL;
 }
 
 /* The text is NUL-terminated only by jw_text(): appends skip it (hot path). */
@@ -70,7 +80,8 @@ void jw_reset(struct jw *w)
 
 void jw_free(struct jw *w)
 {
-	free(w->buf);
+	if (!w->borrowed)
+		free(w->buf);
 	*w = (struct jw){ 0 };
 }
 

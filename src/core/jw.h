@@ -17,10 +17,15 @@ struct jw {
 	size_t len, cap;
 	bool comma;   /* a value was written at this level: the next one needs a comma */
 	bool oom;     /* a grow failed: the text is incomplete */
+	bool borrowed;/* buf is the caller's (jw_init_buf): moved to the heap if it must grow */
 	int64_t day;  /* cache: the day of the last timestamp written (+1, 0 = none) */
 	char date[11];/* and its "YYYY-MM-DD" */
 };
 
+/** Start writing into the caller's @p buf of @p cap bytes (e.g. on the stack): no
+ *  allocation while the text fits; beyond it the text moves to a heap buffer, which
+ *  jw_free() releases (jw_free() leaves a borrowed buffer alone). */
+void jw_init_buf(struct jw *w, char *buf, size_t cap);
 /** The text so far, NUL-terminated; NULL after an out-of-memory. */
 const char *jw_text(struct jw *w);
 /** Empty the buffer (keeps its memory). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/timefmt.h"
@@ -205,7 +206,15 @@ int prism_time_format(int64_t usec, char *out, size_t outlen)
 		out[0] = '\0';
 		return PRISM_ETOOBIG;
 	}
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", (int)y, m, d,
-		 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+	/* "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" digit by digit: every agent answer carries one */
+	static const char tmpl[] = "0000-00-00T00:00:00.000000+00:00";
+	unsigned v[] = { (unsigned)y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600),
+			 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac };
+	static const unsigned char at[] = { 0, 5, 8, 11, 14, 17, 20 };
+	static const unsigned char width[] = { 4, 2, 2, 2, 2, 2, 6 };
+	memcpy(out, tmpl, sizeof(tmpl));
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		for (unsigned k = width[i], x = v[i]; k > 0; k--, x /= 10)
+			out[at[i] + k - 1] = (char)('0' + x % 10);
 	return 0;
 }
