@@ -443,6 +443,7 @@ static void conn_register(struct conn *c, const struct prism_agent_req *req)
 	j->c = c;
 	j->job.run = reg_run;
 	j->job.done = reg_done;
+	j->job.self_atomic = true; /* host_register: one statement or its own savepoint */
 	c->inflight++;
 	c->refs++;
 	prism_store_writer_submit(s->opts.writer, &j->job);

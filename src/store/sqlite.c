@@ -601,6 +601,10 @@ static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, in
 	return 0;
 }
 
+static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
+			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
+			  bool was_offline);
+
 static int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 			    struct prism_host_reg_out *out)
 {
@@ -655,8 +659,21 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 	sqlite3_reset(st);
 
 	if (exists && !ip_changed && !was_offline && same_dns && fam_known)
-		return heartbeat(s, reg, id, out);
+		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
+	/* several statements: all or nothing (the writer puts no savepoint around this job) */
+	if (sq_savepoint(s) != 0)
+		return PRISM_ESTORE;
+	rc = register_write(s, reg, out, exists, id, ip_changed, was_offline);
+	if (sq_release(s, rc == 0) != 0 && rc == 0)
+		rc = PRISM_ESTORE;
+	return rc;
+}
 
+/* The writes of a registration that is not a plain heartbeat. */
+static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
+			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
+			  bool was_offline)
+{
 	const char *sync = reg->dns.enabled ? NULL : "disabled";
 	if (!exists) {
 		if (host_write(s, reg, false, 0, out->fqdn, sync ? sync : "pending") != 0)

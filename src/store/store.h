@@ -144,7 +144,8 @@ struct prism_store_api {
 	/**
 	 * Record a registration (upsert host, mark its ledger row pending when DNS changes).
 	 * Returns 0 also when the token is refused or the name is owned by another token (see
-	 * @p out): nothing is written then.
+	 * @p out): nothing is written then. Atomic by itself (a heartbeat is one statement,
+	 * anything more runs in a savepoint of its own): a failure leaves nothing half-done.
 	 */
 	int (*host_register)(struct prism_store *s, const struct prism_host_reg *reg,
 			     struct prism_host_reg_out *out);

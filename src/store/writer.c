@@ -68,6 +68,10 @@ static void run_batch(struct prism_store_writer *w, struct prism_store_job *batc
 			j->err = rc;
 			continue;
 		}
+		if (j->self_atomic) {
+			j->err = j->run(w->store, w->api, j);
+			continue;
+		}
 		if (w->api->savepoint(w->store) != 0) {
 			j->err = PRISM_ESTORE;
 			continue;

@@ -27,6 +27,9 @@ typedef void (*prism_store_done_cb)(struct prism_store_job *job, int err);
 struct prism_store_job {
 	prism_store_run_cb run;
 	prism_store_done_cb done;
+	/** run() leaves nothing half-done when it fails (one statement, or a savepoint of its
+	 *  own): the writer then spares it the savepoint it puts around every other job. */
+	bool self_atomic;
 	int err;
 	struct prism_store_job *next;
 };
