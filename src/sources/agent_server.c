@@ -62,6 +62,8 @@ struct conn {
 	bool eof;       /* the peer finished sending */
 	bool shutting;  /* uv_shutdown in progress */
 	bool authed;    /* a valid token was seen: full buffering allowed */
+	bool flush_queued;      /* on the server's flush list */
+	struct conn *flush_next;
 	uint64_t last_rx;     /* loop ms */
 	uint64_t frame_start; /* loop ms when the current partial frame began, 0 = none */
 };
@@ -73,6 +75,10 @@ struct prism_agent_server {
 	unsigned refs; /* listeners + connections not yet freed */
 	struct prism_agent_server_opts opts;
 	struct conn *conns;
+	/* connections with answers to write, flushed once per loop iteration: the answers of
+	 * one group commit leave a connection in one write, not one write each */
+	uv_check_t flusher;
+	struct conn *flush_head;
 	uint8_t rxbuf[READ_CHUNK];
 	bool rx_busy;
 	bool stopping;
@@ -93,6 +99,7 @@ struct reg_job {
 static void conn_process(struct conn *c);
 static void conn_arm_timer(struct conn *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void flush_cb(uv_check_t *h);
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
 static int64_t now_usec(void)
@@ -224,6 +231,36 @@ static void conn_flush(struct conn *c)
 		if (b->close_after)
 			return;
 	}
+}
+
+/* Write @p c's ready answers after the callbacks of this loop iteration (see flusher). */
+static void conn_flush_soon(struct conn *c)
+{
+	struct prism_agent_server *s = c->srv;
+	if (c->flush_queued || c->closing)
+		return;
+	if (s->flush_head == NULL && uv_check_start(&s->flusher, flush_cb) != 0) {
+		conn_flush(c);
+		return;
+	}
+	c->flush_queued = true;
+	c->refs++;
+	c->flush_next = s->flush_head;
+	s->flush_head = c;
+}
+
+static void flush_cb(uv_check_t *h)
+{
+	struct prism_agent_server *s = h->data;
+	struct conn *c;
+	while ((c = s->flush_head) != NULL) {
+		s->flush_head = c->flush_next;
+		c->flush_queued = false;
+		if (!c->closing)
+			conn_flush(c);
+		conn_unref(c);
+	}
+	uv_check_stop(&s->flusher);
 }
 
 /* Encode an answer into its slot. */
@@ -516,7 +553,10 @@ static void conn_process(struct conn *c)
 		}
 		conn_frame(c, p, len);
 	}
-	conn_flush(c);
+	if (c->eof && c->inflight == 0)
+		conn_flush(c); /* conn_finish() below: the answers go before the shutdown */
+	else
+		conn_flush_soon(c);
 	if (c->closing || c->drain || c->shutting)
 		return;
 	if (c->eof) {
@@ -742,7 +782,9 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 		return PRISM_ENOMEM;
 	s->loop = loop;
 	s->opts = *opts;
-	s->refs = 1;
+	s->refs = 2; /* the caller's and the flusher's */
+	uv_check_init(loop, &s->flusher);
+	s->flusher.data = s;
 	for (size_t i = 0; i < opts->nhosts; i++) {
 		int rc = listen_one(s, opts->hosts[i], err, errlen);
 		if (rc != 0) {
@@ -769,6 +811,11 @@ void prism_agent_server_reload(struct prism_agent_server *s,
 	s->opts.nreserved = o->nreserved;
 }
 
+static void flusher_closed_cb(uv_handle_t *h)
+{
+	server_unref(h->data);
+}
+
 void prism_agent_server_stop(struct prism_agent_server *s)
 {
 	if (s == NULL)
@@ -776,6 +823,8 @@ void prism_agent_server_stop(struct prism_agent_server *s)
 	s->stopping = true;
 	while (s->conns != NULL)
 		conn_close(s->conns);
+	flush_cb(&s->flusher); /* releases the connections still queued */
+	uv_close((uv_handle_t *)&s->flusher, flusher_closed_cb);
 	for (size_t i = 0; i < s->nlisteners; i++)
 		uv_close((uv_handle_t *)s->listeners[i], listener_closed_cb);
 	s->nlisteners = 0;
