@@ -75,9 +75,9 @@ struct prism_agent_server {
 	unsigned refs; /* listeners + connections not yet freed */
 	struct prism_agent_server_opts opts;
 	struct conn *conns;
-	/* connections with answers to write, flushed once per loop iteration: the answers of
-	 * one group commit leave a connection in one write, not one write each */
-	uv_check_t flusher;
+	/* connections with answers to write, flushed once per loop iteration (before the loop
+	 * waits again): the answers of one group commit leave a connection in one write */
+	uv_prepare_t flusher;
 	struct conn *flush_head;
 	uint8_t rxbuf[READ_CHUNK];
 	bool rx_busy;
@@ -99,7 +99,7 @@ struct reg_job {
 static void conn_process(struct conn *c);
 static void conn_arm_timer(struct conn *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void flush_cb(uv_check_t *h);
+static void flush_cb(uv_prepare_t *h);
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
 static int64_t now_usec(void)
@@ -233,13 +233,13 @@ static void conn_flush(struct conn *c)
 	}
 }
 
-/* Write @p c's ready answers after the callbacks of this loop iteration (see flusher). */
+/* Write @p c's ready answers before the loop next waits for events (see flusher). */
 static void conn_flush_soon(struct conn *c)
 {
 	struct prism_agent_server *s = c->srv;
 	if (c->flush_queued || c->closing)
 		return;
-	if (s->flush_head == NULL && uv_check_start(&s->flusher, flush_cb) != 0) {
+	if (s->flush_head == NULL && uv_prepare_start(&s->flusher, flush_cb) != 0) {
 		conn_flush(c);
 		return;
 	}
@@ -249,7 +249,7 @@ static void conn_flush_soon(struct conn *c)
 	s->flush_head = c;
 }
 
-static void flush_cb(uv_check_t *h)
+static void flush_cb(uv_prepare_t *h)
 {
 	struct prism_agent_server *s = h->data;
 	struct conn *c;
@@ -260,7 +260,7 @@ static void flush_cb(uv_check_t *h)
 			conn_flush(c);
 		conn_unref(c);
 	}
-	uv_check_stop(&s->flusher);
+	uv_prepare_stop(&s->flusher);
 }
 
 /* Encode an answer into its slot. */
@@ -783,7 +783,7 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 	s->loop = loop;
 	s->opts = *opts;
 	s->refs = 2; /* the caller's and the flusher's */
-	uv_check_init(loop, &s->flusher);
+	uv_prepare_init(loop, &s->flusher);
 	s->flusher.data = s;
 	for (size_t i = 0; i < opts->nhosts; i++) {
 		int rc = listen_one(s, opts->hosts[i], err, errlen);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Group commit. The loop pushes jobs to `in` under the mutex and signals the thread; the
- * thread swaps the whole list out, runs up to max_batch jobs in one transaction, commits,
+ * Group commit. The loop collects the jobs submitted during one loop iteration and, from a
+ * uv_prepare handle (run before the loop next waits for events), moves them to `in` under
+ * the mutex and signals the thread once: a burst becomes one batch and one wake-up instead
+ * of one each.
+ * The thread swaps the whole list out, runs up to max_batch jobs in one transaction, commits,
  * appends them to `out` and wakes the loop with uv_async_send. If COMMIT fails every job of
  * the batch fails: nothing is acknowledged that was not durably written.
  */
@@ -16,6 +19,8 @@
 struct prism_store_writer {
 	uv_loop_t *loop;
 	uv_async_t async;
+	uv_prepare_t kick;  /* hands the iteration's jobs to the thread */
+	struct prism_store_job *pend_head, *pend_tail; /* loop only: submitted, not yet handed */
 	const struct prism_store_api *api;
 	struct prism_store *store;
 	size_t max_batch;
@@ -26,6 +31,7 @@ struct prism_store_writer {
 	struct prism_store_job *out_head, *out_tail; /* finished, done not yet called */
 	bool stopping;
 	bool started;
+	unsigned open_handles; /* async and kick: w is freed when both are closed */
 	struct prism_store_writer_stats stats;
 };
 
@@ -131,9 +137,34 @@ static void deliver(struct prism_store_writer *w)
 	}
 }
 
+static void writer_closed_cb(uv_handle_t *h);
+
 static void async_cb(uv_async_t *h)
 {
 	deliver(h->data);
+}
+
+/* Hand the jobs submitted so far to the thread (loop thread). */
+static void hand_over(struct prism_store_writer *w)
+{
+	if (w->pend_head == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (w->in_tail != NULL)
+		w->in_tail->next = w->pend_head;
+	else
+		w->in_head = w->pend_head;
+	w->in_tail = w->pend_tail;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	w->pend_head = w->pend_tail = NULL;
+}
+
+static void kick_cb(uv_prepare_t *h)
+{
+	struct prism_store_writer *w = h->data;
+	hand_over(w);
+	uv_prepare_stop(&w->kick);
 }
 
 int prism_store_writer_start(uv_loop_t *loop, const struct prism_store_api *api,
@@ -157,9 +188,13 @@ int prism_store_writer_start(uv_loop_t *loop, const struct prism_store_api *api,
 		return rc;
 	}
 	w->async.data = w;
+	uv_prepare_init(loop, &w->kick);
+	w->kick.data = w;
+	w->open_handles = 2;
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {
-		uv_close((uv_handle_t *)&w->async, (uv_close_cb)free);
+		uv_close((uv_handle_t *)&w->kick, writer_closed_cb);
+		uv_close((uv_handle_t *)&w->async, writer_closed_cb);
 		return -rc;
 	}
 	w->started = true;
@@ -169,22 +204,22 @@ int prism_store_writer_start(uv_loop_t *loop, const struct prism_store_api *api,
 
 void prism_store_writer_submit(struct prism_store_writer *w, struct prism_store_job *job)
 {
-	pthread_mutex_lock(&w->lock);
-	if (w->stopping) {
+	if (w->stopping) { /* only the loop thread sets it */
 		/* the thread is gone or going: refuse now rather than lose the job silently */
-		pthread_mutex_unlock(&w->lock);
 		job->err = -ECANCELED;
 		job->done(job, job->err);
 		return;
 	}
-	list_push(&w->in_head, &w->in_tail, job);
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	list_push(&w->pend_head, &w->pend_tail, job);
+	if (!uv_is_active((uv_handle_t *)&w->kick) && uv_prepare_start(&w->kick, kick_cb) != 0)
+		hand_over(w); /* cannot defer: hand it over now */
 }
 
 static void writer_closed_cb(uv_handle_t *h)
 {
 	struct prism_store_writer *w = h->data;
+	if (--w->open_handles > 0)
+		return;
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);
@@ -194,6 +229,8 @@ void prism_store_writer_stop(struct prism_store_writer *w)
 {
 	if (w == NULL)
 		return;
+	hand_over(w); /* what was submitted is run before the thread ends */
+	uv_close((uv_handle_t *)&w->kick, writer_closed_cb);
 	pthread_mutex_lock(&w->lock);
 	w->stopping = true;
 	pthread_cond_signal(&w->cond);

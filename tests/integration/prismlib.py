@@ -283,11 +283,13 @@ logging:
                 if self.proc.poll() is not None:
                     raise RuntimeError("prismd exited during start:\n" + self.read_log())
                 try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    # the agent port opens first, the API port last: wait for both
+                    for port in (self.port, self.api_port):
+                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                     return True
                 except OSError:
                     return False
-            wait_for(ready, 20, what="prismd agent port")
+            wait_for(ready, 20, what="prismd agent and API ports")
         return self
 
     def read_log(self):
