@@ -47,7 +47,6 @@ struct family {
 };
 
 #define TARGETS_SERIES (API_MAX_TARGETS * 4)
-#define HEALTH_SERIES (API_MAX_TARGETS * PRISM_HEALTH_NSTATES)
 
 static const struct family families[] = {
 	{ "prism_build_info", "Version of this prismd (always 1).", PRISM_METRIC_GAUGE,
@@ -90,18 +89,6 @@ static const struct family families[] = {
 	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
 	{ "prism_target_ledger_rows", "Ledger rows of each target by status.", PRISM_METRIC_GAUGE,
 	  l_target_status, NULL, 0, TARGETS_SERIES },
-	{ "prism_target_health", "1 for the health state each target is in.", PRISM_METRIC_GAUGE,
-	  l_target_state, NULL, 0, HEALTH_SERIES },
-	{ "prism_target_health_transitions_total", "Entries of each target into each health state.",
-	  PRISM_METRIC_COUNTER, l_target_state, NULL, 0, HEALTH_SERIES },
-	{ "prism_target_health_checks_total", "Health checks finished for each target.",
-	  PRISM_METRIC_COUNTER, l_target, NULL, 0, API_MAX_TARGETS },
-	{ "prism_target_zones_missing", "Managed zones the last health check did not find.",
-	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
-	{ "prism_target_zones_extra", "Zones on the target that Prism does not manage.",
-	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
-	{ "prism_target_serial_mismatches", "Managed zones whose SOA serial differs between DNS and API.",
-	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
 	{ "prism_powerdns_api_requests_total", "HTTP requests to PowerDNS APIs.",
 	  PRISM_METRIC_COUNTER, l_pdns, NULL, 0, 128 },
 	{ "prism_powerdns_api_request_duration_seconds", "Duration of PowerDNS API requests.",
@@ -301,31 +288,10 @@ static void collect_targets(struct prism_api *api)
 		put1(api, "prism_dns_sync_status", api_sync_states[s], total[s]);
 }
 
-static void collect_health(struct prism_api *api)
-{
-	struct prism_health *h = api->opts.health;
-	for (size_t i = 0; i < prism_health_ntargets(h) && i < API_MAX_TARGETS; i++) {
-		struct prism_health_info hi;
-		if (prism_health_info(h, i, &hi) != 0)
-			continue;
-		for (int s = 0; s < PRISM_HEALTH_NSTATES; s++) {
-			const char *name = prism_health_state_name((enum prism_health_state)s);
-			put2(api, "prism_target_health", hi.name, name, (int)hi.state == s);
-			put2(api, "prism_target_health_transitions_total", hi.name, name,
-			     (double)hi.transitions[s]);
-		}
-		put1(api, "prism_target_health_checks_total", hi.name, (double)hi.checks);
-		put1(api, "prism_target_zones_missing", hi.name, (double)hi.zones_missing);
-		put1(api, "prism_target_zones_extra", hi.name, (double)hi.zones_extra);
-		put1(api, "prism_target_serial_mismatches", hi.name, (double)hi.serial_mismatches);
-	}
-}
-
 int api_metrics_collect(struct prism_api *api)
 {
 	collect_agent(api);
 	collect_targets(api);
-	collect_health(api);
 	api->metrics_len = 0;
 	return prism_metrics_format(api->metrics, &api->metrics_buf, &api->metrics_len,
 				    &api->metrics_cap);

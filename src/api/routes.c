@@ -511,14 +511,6 @@ static void h_health(struct api_req *r)
 			snprintf(reasons[nr++], sizeof(reasons[0]), "target %s: %s", ti.name,
 				 ti.state);
 	}
-	for (size_t i = 0; i < prism_health_ntargets(api->opts.health); i++) {
-		struct prism_health_info hi;
-		if (prism_health_info(api->opts.health, i, &hi) == 0 &&
-		    (hi.state == PRISM_HEALTH_DEGRADED || hi.state == PRISM_HEALTH_UNAVAILABLE) &&
-		    bad++ == 0 && nr < 4)
-			snprintf(reasons[nr++], sizeof(reasons[0]), "target %s: %s: %.100s",
-				 hi.name, prism_health_state_name(hi.state), hi.reason);
-	}
 	if (bad > 1 && nr < 4)
 		snprintf(reasons[nr++], sizeof(reasons[0]), "%zu targets not ok", bad);
 	const char *status = !readable ? "unhealthy" : nr > 0 ? "degraded" : "healthy";
@@ -1333,36 +1325,6 @@ static void ledger_json(struct jw *w, const struct api_ledger_counts *c, int64_t
 		jw_null(w);
 }
 
-/* "health": what the last check of target @p name found; null when not checked. */
-static void health_json(struct jw *w, struct prism_health *h, const char *name)
-{
-	jw_key(w, "health");
-	for (size_t i = 0; i < prism_health_ntargets(h); i++) {
-		struct prism_health_info hi;
-		if (prism_health_info(h, i, &hi) != 0 || strcmp(hi.name, name) != 0)
-			continue;
-		jw_obj(w);
-		jw_kstr(w, "state", prism_health_state_name(hi.state));
-		jw_kstr(w, "reason", hi.reason);
-		jw_kstr(w, "version", hi.version[0] ? hi.version : NULL);
-		jw_kbool(w, "api", hi.api_ok);
-		jw_kbool(w, "statistics", hi.stats_ok);
-		jw_key(w, "dns");
-		if (hi.dns < 0)
-			jw_null(w);
-		else
-			jw_bool(w, hi.dns > 0);
-		jw_kint(w, "zones_missing", (int64_t)hi.zones_missing);
-		jw_kint(w, "zones_extra", (int64_t)hi.zones_extra);
-		jw_kint(w, "serial_mismatches", (int64_t)hi.serial_mismatches);
-		jw_ktime(w, "checked_at", hi.checked_at);
-		jw_ktime(w, "since", hi.since);
-		jw_end_obj(w);
-		return;
-	}
-	jw_null(w);
-}
-
 static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -1400,7 +1362,6 @@ static void h_v1_targets(struct api_req *r)
 		jw_obj(w);
 		ledger_json(w, ledger_of(api, ti.name), now);
 		jw_end_obj(w);
-		health_json(w, api->opts.health, ti.name);
 		jw_end_obj(w);
 	}
 	jw_end_arr(w);

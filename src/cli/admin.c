@@ -711,9 +711,9 @@ static int tokens_revoke(struct admin *a)
 
 static void targets_human(const json_t *j)
 {
-	static const char *const head[] = { "NAME",     "STATE",   "HEALTH", "ZONE READY",
-					    "FAILURES", "RETRY IN", "PENDING", "SYNCED",
-					    "FAILED",   "CONFLICT", "LAST SUCCESS" };
+	static const char *const head[] = { "NAME",    "STATE",  "ZONE READY", "FAILURES",
+					    "RETRY IN", "PENDING", "SYNCED",     "FAILED",
+					    "CONFLICT", "LAST SUCCESS" };
 	const json_t *targets = json_object_get(j, "targets"), *tg;
 	size_t i;
 	if (json_array_size(targets) == 0) {
@@ -721,14 +721,11 @@ static void targets_human(const json_t *j)
 		return;
 	}
 	struct table t;
-	table_init(&t, 11, head, 0x3f0u);
+	table_init(&t, 10, head, 0x1f8u);
 	json_array_foreach (targets, i, tg) {
 		const json_t *lg = json_object_get(tg, "ledger");
-		const json_t *h = json_object_get(tg, "health");
 		table_json(&t, json_object_get(tg, "name"));
 		table_json(&t, json_object_get(tg, "state"));
-		const char *hs = json_string_value(json_object_get(h, "state"));
-		table_cellf(&t, "%s", hs ? hs : "-");
 		table_json(&t, json_object_get(tg, "zone_ready"));
 		table_json(&t, json_object_get(tg, "failures"));
 		table_cellf(&t, "%gs", json_number_value(json_object_get(tg, "retry_in")));
@@ -739,15 +736,6 @@ static void targets_human(const json_t *j)
 		table_json(&t, json_object_get(tg, "last_success"));
 	}
 	table_print(&t, stdout);
-	/* why a target is not healthy, one line each */
-	json_array_foreach (targets, i, tg) {
-		const json_t *h = json_object_get(tg, "health");
-		const char *why = json_string_value(json_object_get(h, "reason"));
-		const char *name = json_string_value(json_object_get(tg, "name"));
-		const char *hs = json_string_value(json_object_get(h, "state"));
-		if (why != NULL && why[0] != '\0' && name != NULL && hs != NULL)
-			printf("%s: %s: %s\n", name, hs, why);
-	}
 }
 
 static int targets_list(struct admin *a)
@@ -1105,9 +1093,8 @@ static const struct admin_cmd cmds[] = {
 	{ "tokens", "revoke", 1, 0, tokens_revoke, "prism tokens revoke NAME",
 	  "Revoke every active agent token called NAME (admin role).\n" },
 	{ "targets", "list", 0, 0, targets_list, "prism targets [list]",
-	  "List the DNS targets: state (ok, backoff, unauthorised, paused), health (healthy,\n"
-	  "degraded, unavailable, maintenance; with the reason below the table), failures,\n"
-	  "and DNS records per sync status.\n" },
+	  "List the DNS targets: state (ok, backoff, unauthorised, paused), failures, and\n"
+	  "DNS records per sync status.\n" },
 	{ "targets", "pause", 1, 0, targets_pause, "prism targets pause NAME",
 	  "Pause a target: nothing is sent to it until it is resumed (admin role).\n" },
 	{ "targets", "resume", 1, 0, targets_resume, "prism targets resume NAME",

@@ -40,7 +40,6 @@
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/frame.h"
-#include "core/hostport.h"
 #include "core/timefmt.h"
 
 extern char **environ;
@@ -163,17 +162,34 @@ static void usage(FILE *out)
 		"5 (--once) server unreachable.\n");
 }
 
-/** "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address; port "" when absent. */
+/** "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address. */
 static int split_server(const char *s, char *host, size_t hl, char *port, size_t pl)
 {
-	uint16_t p;
+	const char *p = NULL, *colon = strchr(s, ':');
+	char *end;
+	long v;
 
-	if (prism_hostport_split(s, host, hl, &p, 0) != 0)
+	port[0] = '\0';
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			return -1;
+		snprintf(host, hl, "%.*s", (int)(rb - s - 1), s + 1);
+		p = rb[1] == ':' ? rb + 2 : NULL;
+	} else if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+		snprintf(host, hl, "%.*s", (int)(colon - s), s);
+		p = colon + 1;
+	} else {
+		snprintf(host, hl, "%s", s); /* no colon, or a bare IPv6 address */
+	}
+	if (host[0] == '\0' || strlen(s) >= hl)
 		return -1;
-	if (p == 0)
-		port[0] = '\0';
-	else
-		snprintf(port, pl, "%u", (unsigned)p);
+	if (p == NULL)
+		return 0;
+	v = strtol(p, &end, 10);
+	if (*p < '0' || *p > '9' || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	snprintf(port, pl, "%ld", v);
 	return 0;
 }
 

@@ -29,7 +29,6 @@
 #include "core/config.h"
 #include "core/dname.h"
 #include "core/error.h"
-#include "core/hostport.h"
 #include "core/yamlutil.h"
 
 /*
@@ -163,11 +162,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
 	  "milliseconds to wait after a change so a burst becomes one request")                   \
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
-	  "longest backoff between retries of a failing target, seconds")                         \
-	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)")                              \
-	X(sync, probe_timeout, FLOAT, 0.1, 60, NULL, "2", "PRISM_SYNC_PROBE_TIMEOUT",             \
-	  "seconds to wait for a target's DNS answer to a health probe")
+	  "longest backoff between retries of a failing target, seconds")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -957,15 +952,6 @@ static int root_key_cb(struct prism_yaml_ctx *c, yaml_document_t *doc, yaml_node
 
 /* ---- validation across options ---- */
 
-static bool dns_address_ok(const char *s)
-{
-	char host[64];
-	unsigned char addr[16];
-	uint16_t port;
-	return prism_hostport_split(s, host, sizeof(host), &port, 53) == 0 &&
-	       (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1);
-}
-
 static bool has_scheme(const char *url, const char *scheme)
 {
 	size_t n = strlen(scheme);
@@ -1113,11 +1099,6 @@ static int validate_targets(struct prism_yaml_ctx *c)
 				i + 1);
 		if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
 			return prism_yaml_nomem(c);
-		if (t->dns_address != NULL && !dns_address_ok(t->dns_address))
-			return prism_yaml_fail(c, PRISM_ECONFIG,
-					       "targets[%zu].dns_address: must be an IP address with "
-					       "an optional port (192.0.2.1:53, [2001:db8::1]:53)",
-					       i + 1);
 		for (char **z = t->zones; z != NULL && *z != NULL; z++) {
 			int rc = normalize_in_place(z);
 			if (rc == PRISM_ENOMEM)

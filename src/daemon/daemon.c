@@ -15,7 +15,6 @@
 #include "daemon/log.h"
 #include "core/token.h"
 #include "engine/engine.h"
-#include "engine/health.h"
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
@@ -41,9 +40,6 @@ struct daemon {
 	const char **zone_names;            /* the same names, NULL-terminated */
 	size_t ntargets, nzones;
 	struct prism_engine *engine;
-	struct prism_health *health;
-	struct prism_health_target *htargets; /* one per target */
-	const char **hzone_names;           /* every target's zone names, in one block */
 	struct prism_agent_server *agent;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
@@ -98,8 +94,6 @@ static void shutdown_daemon(struct daemon *d)
 	d->agent = NULL;
 	prism_liveness_stop(d->liveness);
 	d->liveness = NULL;
-	prism_health_stop(d->health); /* before the targets close: its requests are dropped */
-	d->health = NULL;
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
@@ -215,46 +209,6 @@ static int sync_target_zones(struct daemon *d)
 	return 0;
 }
 
-/* Health checks of every target: the engine's targets with their zone names. */
-static int start_health(struct daemon *d)
-{
-	const struct prism_config *cfg = d->cfg;
-	size_t total = 0;
-	for (size_t t = 0; t < d->ntargets; t++)
-		total += d->etargets[t].nzones;
-	d->htargets = calloc(d->ntargets ? d->ntargets : 1, sizeof(*d->htargets));
-	d->hzone_names = calloc(total ? total : 1, sizeof(*d->hzone_names));
-	if (d->htargets == NULL || d->hzone_names == NULL)
-		return PRISM_ENOMEM;
-	const char **names = d->hzone_names;
-	for (size_t t = 0; t < d->ntargets; t++) {
-		const struct prism_engine_target *et = &d->etargets[t];
-		for (size_t z = 0; z < et->nzones; z++)
-			names[z] = et->zones[z].name;
-		d->htargets[t] = (struct prism_health_target){
-			.name = et->name,
-			.api = et->api,
-			.handle = et->handle,
-			.dns_address = cfg->targets[t]->dns_address,
-			.zones = names,
-			.nzones = et->nzones,
-		};
-		names += et->nzones;
-	}
-	struct prism_health_opts hopts = {
-		.targets = d->htargets,
-		.ntargets = d->ntargets,
-		.interval = cfg->sync_health_interval,
-		.probe_timeout = cfg->sync_probe_timeout,
-		.engine = d->engine,
-	};
-	int rc = prism_health_start(&d->loop, &hopts, &d->health);
-	if (rc != 0)
-		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot start the target health checks (%s)",
-			  prism_strerror(rc));
-	return rc;
-}
-
 static int start_dns(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -310,9 +264,7 @@ static int start_dns(struct daemon *d)
 			  prism_strerror(rc));
 		return rc;
 	}
-	if ((rc = sync_target_zones(d)) != 0)
-		return rc;
-	return start_health(d);
+	return sync_target_zones(d);
 }
 
 /* Agent tokens from the config: hashed at once, clear text never kept. */
@@ -511,7 +463,6 @@ static int start_api(struct daemon *d)
 			.nkeys = n,
 			.writer = d->writer,
 			.engine = d->engine,
-			.health = d->health,
 			.targets = d->etargets,
 			.ntargets = d->ntargets,
 			.agent = d->agent,
@@ -660,7 +611,6 @@ static void reload(struct daemon *d)
 		.reconcile_interval = n->sync_reconcile_interval,
 	};
 	prism_engine_reload(d->engine, &eo);
-	prism_health_reload(d->health, n->sync_health_interval, n->sync_probe_timeout);
 	if (d->api != NULL && prism_api_set_keys(d->api, keys, nkeys) != 0)
 		prism_log(PRISM_LOG_ERROR, TAG, "reload: api.keys kept (out of memory)");
 	explicit_bzero(keys, nkeys * sizeof(*keys));
@@ -747,8 +697,6 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 	for (size_t t = 0; d.etargets != NULL && t < d.ntargets; t++)
 		free((void *)d.etargets[t].zones);
 	free(d.etargets);
-	free(d.htargets);
-	free(d.hzone_names);
 	free(d.targets);
 	free(d.ezones);
 	free(d.zone_names);

@@ -1140,34 +1140,6 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 	return PRISM_ENOTFOUND;
 }
 
-int prism_engine_zone_lost(struct prism_engine *e, const char *target, const char *zone)
-{
-	if (e == NULL || target == NULL || zone == NULL || e->stopping)
-		return PRISM_ENOTFOUND;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		if (strcmp(w->t.name, target) != 0)
-			continue;
-		for (size_t z = 0; z < w->t.nzones; z++) {
-			if (strcmp(w->t.zones[z].name, zone) != 0)
-				continue;
-			prism_log(PRISM_LOG_WARNING, TAG,
-				  "target %s: zone %s is missing: creating it again and "
-				  "re-sending its records",
-				  target, zone);
-			w->zone_ok[z] = false;
-			w->zone_ready = false;
-			w->zs[z].force = true;
-			if (w->state == W_IDLE)
-				schedule(w, 0);
-			else
-				w->wanted = true;
-			return 0;
-		}
-	}
-	return PRISM_ENOTFOUND;
-}
-
 void prism_engine_reconcile(struct prism_engine *e)
 {
 	if (e == NULL || e->stopping)

@@ -106,11 +106,6 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
  *  zones are not reloadable (they need a restart). */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
-/** A health check found @p zone missing on @p target: ensure (create) it again and
- *  reconcile it, so every record Prism wants there is sent again.
- *  @return 0 or PRISM_ENOTFOUND (no such target, or it does not serve the zone). */
-int prism_engine_zone_lost(struct prism_engine *e, const char *target, const char *zone);
-
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);
 

@@ -46,7 +46,6 @@ enum req_step {
 	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
 	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
 	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
-	STEP_GET,       /* get(): GET <server>/<path> (health checks) */
 };
 
 struct pdns_req {
@@ -66,8 +65,6 @@ struct pdns_req {
 	bool resp_too_big;
 	prism_target_done_cb cb;
 	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
-	prism_target_body_cb body_cb; /* get() instead of cb */
-	const char *endpoint;         /* get(): constant metric label */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -300,7 +297,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct pdns_req *r = userdata;
 	size_t n = size * nmemb;
 
-	size_t limit = r->step == STEP_ZONE_READ || r->step == STEP_GET ? ZONE_RESP_MAX : RESP_MAX;
+	size_t limit = r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX;
 	if (n > limit - r->resp_len) {
 		r->resp_too_big = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -391,7 +388,6 @@ static int set_common(struct pdns_req *r)
 	switch (r->step) {
 	case STEP_ZONE_GET:
 	case STEP_ZONE_READ:
-	case STEP_GET:
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_FLUSH:
@@ -469,9 +465,6 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 			}
 		}
 		r->zone_cb(r->arg, err, status, msg, z);
-	} else if (r->body_cb != NULL) {
-		r->body_cb(r->arg, err, status, msg, err == 0 && r->resp ? r->resp : "",
-			   err == 0 ? r->resp_len : 0);
 	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
 	}
@@ -483,7 +476,7 @@ static int transport_error(const struct pdns_req *r, CURLcode cc, char *msg, siz
 {
 	if (r->resp_too_big) {
 		snprintf(msg, msglen, "response larger than %u bytes",
-			 r->step == STEP_ZONE_READ || r->step == STEP_GET ? ZONE_RESP_MAX : RESP_MAX);
+			 r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX);
 		return PRISM_EUPSTREAM;
 	}
 	snprintf(msg, msglen, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
@@ -534,9 +527,9 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "GET" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", NULL };
+	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET" };
+	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone" };
+	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -544,7 +537,7 @@ static void observe_step(const struct pdns_req *r, long status)
 	struct prism_target_event ev = {
 		.target = t->name,
 		.method = method[r->step],
-		.endpoint = r->step == STEP_GET ? r->endpoint : endpoint[r->step],
+		.endpoint = endpoint[r->step],
 		.http_status = (int)status,
 		.seconds = (double)(uv_hrtime() - r->started) / 1e9,
 		.zone_op = zone_op[r->step],
@@ -849,26 +842,6 @@ static int pdns_read_zone(struct prism_target *t, const char *zone, prism_target
 	return req_submit(t, r);
 }
 
-static int pdns_get(struct prism_target *t, const char *path, const char *endpoint,
-		    prism_target_body_cb cb, void *arg)
-{
-	if (t == NULL || t->closing || path == NULL || endpoint == NULL || cb == NULL ||
-	    (path[0] != '\0' && path[0] != '/'))
-		return PRISM_EINVAL;
-	struct pdns_req *r = req_new(t, NULL, arg);
-	if (r == NULL)
-		return PRISM_ENOMEM;
-	r->body_cb = cb;
-	r->endpoint = endpoint;
-	r->step = STEP_GET;
-	if (asprintf(&r->url, "%s%s", t->base_url, path) < 0) {
-		r->url = NULL;
-		req_free(r);
-		return PRISM_ENOMEM;
-	}
-	return req_submit(t, r);
-}
-
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
@@ -876,6 +849,5 @@ const struct prism_target_api prism_target_powerdns = {
 	.ensure_zone = pdns_ensure_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,
-	.get = pdns_get,
 	.observe = pdns_observe,
 };

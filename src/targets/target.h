@@ -40,17 +40,12 @@ struct prism_actual_zone;
 typedef void (*prism_target_zone_cb)(void *arg, int err, int http_status, const char *errmsg,
 				     struct prism_actual_zone *zone);
 
-/** Completion of get(): @p body (NUL-terminated, @p len bytes) is borrowed for the call;
- *  "" on error. */
-typedef void (*prism_target_body_cb)(void *arg, int err, int http_status, const char *errmsg,
-				     const char *body, size_t len);
-
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
 	const char *target;     /**< target name */
 	const char *method;     /**< "GET", "POST", "PATCH" */
-	const char *endpoint;   /**< "zone" (one zone), "zones" (the zone list), or get()'s label */
+	const char *endpoint;   /**< "zone" (one zone), "zones" (the zone list) */
 	int http_status;        /**< 0 when no HTTP answer arrived (refused, timeout, …) */
 	double seconds;         /**< from start to end of the request */
 	const char *zone_op;    /**< "check" or "create" for zone operations, else NULL */
@@ -84,11 +79,6 @@ struct prism_target_api {
 	/** Read every RRset of @p zone with its ownership (reconciler, conflict checks). */
 	int (*read_zone)(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
 			 void *arg);
-	/** GET a resource of the server (health checks): @p path is relative to the server's
-	 *  URL ("" the server itself, "/statistics", "/zones"); @p endpoint is a constant label
-	 *  for metrics ("server", "statistics", "zones"). A non-2xx answer is PRISM_EUPSTREAM. */
-	int (*get)(struct prism_target *t, const char *path, const char *endpoint,
-		   prism_target_body_cb cb, void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);
