@@ -247,6 +247,8 @@ static void job_done(struct prism_store_job *job, int err)
 			pump(r->l);
 		}
 	}
+	if (j->cleanup != NULL)
+		j->cleanup(j);
 	free(j);
 	api_unref(api);
 }
@@ -274,6 +276,13 @@ void api_job_attach(struct api_req *r, struct api_job *j)
 	j->req = r;
 	r->job = j;
 	r->api->refs++;
+}
+
+void api_job_resubmit(struct api_job *j)
+{
+	j->job.run = job_run;
+	j->job.done = job_done;
+	prism_store_writer_submit(j->api->opts.writer, &j->job);
 }
 
 void api_submit(struct api_req *r, struct api_job *j)

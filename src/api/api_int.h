@@ -16,7 +16,7 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
-#define API_MAX_PARAMS 2
+#define API_MAX_PARAMS 3
 #define API_ACTOR_MAX 128
 
 struct api_req;
@@ -65,6 +65,8 @@ struct api_job {
 	bool flag;
 	struct prism_host_brief brief;
 	const void *data;             /* route specific, valid during done (the plan) */
+	/* frees what the route hung on the job (data), whether or not done ran: NULL = none */
+	void (*cleanup)(struct api_job *j);
 };
 
 struct api_req {
@@ -180,6 +182,9 @@ void api_job_complete(struct api_job *j, int err);
 /** Attach @p j to @p r as if submitted, without the store writer: the caller completes
  *  it later with api_job_complete. */
 void api_job_attach(struct api_req *r, struct api_job *j);
+/** Hand an attached job (api_job_attach) to the store writer after all: its run and done
+ *  follow as for api_submit, without another reference. */
+void api_job_resubmit(struct api_job *j);
 /** A query argument, or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/routes_zones.h"
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "prism_version.h"
@@ -1716,6 +1717,15 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry },
 	{ "GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true },
 	{ "POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile },
+	{ "GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones },
+	{ "POST", "/api/v1/zones", ACCESS_ADMIN, true, h_v1_zone_create },
+	{ "GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone },
+	{ "DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete },
+	{ "GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records },
+	{ "POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put },
+	{ "DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
+	  h_v1_record_delete },
+	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },
 };

@@ -164,13 +164,16 @@ struct tz_job {
 	struct daemon *d;
 	struct prism_target_zone *pairs;
 	size_t n, caught_up;
+	struct prism_target_group *groups; /* for the registry's zones (API, imports) */
+	size_t ngroups;
 };
 
 static int tz_run(struct prism_store *s, const struct prism_store_api *api,
 		  struct prism_store_job *job)
 {
 	struct tz_job *j = (struct tz_job *)job;
-	return api->targets_sync(s, j->pairs, j->n, (int64_t)time(NULL), &j->caught_up);
+	return api->zones_targets_sync(s, j->pairs, j->n, j->groups, j->ngroups,
+				       (int64_t)time(NULL), &j->caught_up);
 }
 
 static void tz_done(struct prism_store_job *job, int err)
@@ -185,6 +188,7 @@ static void tz_done(struct prism_store_job *job, int err)
 	if (err == 0)
 		prism_engine_wake(j->d->engine);
 	free(j->pairs);
+	free(j->groups);
 	free(j);
 }
 
@@ -194,10 +198,16 @@ static int sync_target_zones(struct daemon *d)
 	size_t max = 0;
 	for (size_t t = 0; t < d->ntargets; t++)
 		max += d->etargets[t].nzones;
-	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL) {
+	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL ||
+	    (j->groups = calloc(d->ntargets ? d->ntargets : 1, sizeof(*j->groups))) == NULL) {
+		if (j != NULL)
+			free(j->pairs);
 		free(j);
 		return PRISM_ENOMEM;
 	}
+	for (size_t t = 0; t < d->ntargets; t++)
+		j->groups[j->ngroups++] = (struct prism_target_group){
+			d->cfg->targets[t]->name, d->cfg->targets[t]->group };
 	for (size_t t = 0; t < d->ntargets; t++)
 		for (size_t z = 0; z < d->etargets[t].nzones; z++)
 			j->pairs[j->n++] = (struct prism_target_zone){

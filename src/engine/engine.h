@@ -106,6 +106,15 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
  *  zones are not reloadable (they need a restart). */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
+/** The registry's zones changed (created, deleted, imported): every target loads its list
+ *  again, creates the new zones, deletes the deleted ones, then pushes as usual. */
+void prism_engine_zones_changed(struct prism_engine *e);
+
+/** Whether @p target serves @p zone and has it checked/created (@p ready).
+ *  @return 0, PRISM_ENOTFOUND (no such target, or the target does not list the zone yet) */
+int prism_engine_zone_state(const struct prism_engine *e, const char *target,
+			    const char *zone, bool *ready);
+
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);
 

@@ -46,6 +46,7 @@ enum req_step {
 	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
 	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
 	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
+	STEP_ZONE_DELETE, /* delete_zone(): DELETE zones/<zone> */
 };
 
 struct pdns_req {
@@ -390,6 +391,9 @@ static int set_common(struct pdns_req *r)
 	case STEP_ZONE_READ:
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
+	case STEP_ZONE_DELETE:
+		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+		break;
 	case STEP_FLUSH:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -527,9 +531,9 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read" };
+	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE" };
+	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone" };
+	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -583,7 +587,8 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 		req_complete(r, 0, (int)status, "");
 		return;
 	}
-	if ((status >= 200 && status < 300) || (r->step == STEP_ZONE_POST && status == 409)) {
+	if ((status >= 200 && status < 300) || (r->step == STEP_ZONE_POST && status == 409) ||
+	    (r->step == STEP_ZONE_DELETE && (status == 404 || status == 422))) {
 		req_complete(r, 0, (int)status, "");
 		return;
 	}
@@ -787,9 +792,37 @@ static int pdns_apply(struct prism_target *t, const char *zone,
 	return req_submit(t, r);
 }
 
+static int pdns_ensure_zone_kind(struct prism_target *t, const char *zone,
+				 const char *const *nameservers, const char *soa, const char *kind,
+				 prism_target_done_cb cb, void *arg);
+
 static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 			    const char *const *nameservers, const char *soa,
 			    prism_target_done_cb cb, void *arg)
+{
+	return pdns_ensure_zone_kind(t, zone, nameservers, soa, NULL, cb, arg);
+}
+
+static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+			    void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_DELETE;
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_ensure_zone_kind(struct prism_target *t, const char *zone,
+				 const char *const *nameservers, const char *soa, const char *kind,
+				 prism_target_done_cb cb, void *arg)
 {
 	struct pdns_req *r;
 	int rc;
@@ -801,8 +834,8 @@ static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 		return PRISM_ENOMEM;
 	r->step = STEP_ZONE_GET;
 	/* the POST body is built now so bad input fails here, not in a callback */
-	rc = prism_pdns_zone_create_body_soa(zone, nameservers, soa, 0, &r->post_body,
-					     &r->post_len);
+	rc = prism_pdns_zone_create_body_kind(zone, nameservers, soa, 0, kind, &r->post_body,
+					      &r->post_len);
 	if (rc != 0) {
 		req_free(r);
 		return rc;
@@ -847,6 +880,8 @@ const struct prism_target_api prism_target_powerdns = {
 	.open = pdns_open,
 	.close = pdns_close,
 	.ensure_zone = pdns_ensure_zone,
+	.ensure_zone_kind = pdns_ensure_zone_kind,
+	.delete_zone = pdns_delete_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,
 	.observe = pdns_observe,

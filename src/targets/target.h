@@ -70,6 +70,15 @@ struct prism_target_api {
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
 			   const char *soa, prism_target_done_cb cb, void *arg);
+	/** Like ensure_zone, creating the zone of @p kind ("Native", "Master"; NULL = Native). */
+	int (*ensure_zone_kind)(struct prism_target *t, const char *zone,
+				const char *const *nameservers, const char *soa, const char *kind,
+				prism_target_done_cb cb, void *arg);
+	/** Delete @p zone and all its data from the server. A zone already missing is a
+	 *  success (PowerDNS: 204, or 404/422 for a missing zone).
+	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
+	int (*delete_zone)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+			   void *arg);
 	/** Apply changes to one zone in one request (one PATCH). The changes are copied.
 	 *  Keep one write in flight per target for PowerDNS with gsqlite3: concurrent PATCHes
 	 *  (even to different zones) can fail with 500 "database is locked".

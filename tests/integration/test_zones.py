@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: MIT
+"""Zones, records, import/export and repoint through the REST API and the CLI, against two
+real PowerDNS servers: zones created and deleted on every target, every record type and
+its validation errors, answers at each server's DNS port, host-name collisions, bulk
+writes in one transaction, import and export, failover repoint."""
+import json
+import os
+import subprocess
+
+import pytest
+import requests
+
+from prismlib import PRISM, PowerDNS, wait_for
+
+ZONE = "managed.prism.local."
+ADMIN = {"X-API-Key": "adm1n"}
+WRITE = {"X-API-Key": "wr1te"}
+KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
+        "    - {name: rw, key: wr1te, role: write}\n")
+TEMPLATES = ("zone_templates:\n  - name: web\n    records:\n"
+             "      - \"www CNAME @\"\n      - \"@ 600 MX 10 mail\"\n"
+             "      - \"mail A 192.0.2.25\"\n      - \"@ TXT v=spf1 mx -all\"\n")
+
+
+def targets_yaml(*servers, groups=None):
+    y = "targets:\n"
+    for i, p in enumerate(servers):
+        y += (f"  - name: pdns{i + 1}\n    api_url: \"{p.api_url}\"\n"
+              f"    api_key: \"{p.key}\"\n")
+        if groups and groups[i]:
+            y += f"    group: {groups[i]}\n"
+    return y
+
+
+@pytest.fixture
+def pdns2():
+    p = PowerDNS().start()
+    yield p
+    p.cleanup()
+
+
+class Api:
+    def __init__(self, d):
+        self.base = f"http://127.0.0.1:{d.api_port}"
+        self.s = requests.Session()
+        wait_for(lambda: self._up(), 10, what="API port")
+
+    def _up(self):
+        try:
+            return self.s.get(self.base + "/api/health", timeout=1).status_code in (200, 401)
+        except requests.RequestException:
+            return False
+
+    def __call__(self, method, path, headers=ADMIN, **kw):
+        return self.s.request(method, self.base + path, headers=headers, timeout=15, **kw)
+
+
+@pytest.fixture
+def cluster(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2, groups=["edge", None]) +
+                       KEYS + TEMPLATES + "sync:\n  reconcile_interval: 2\n")
+    return d, Api(d), (pdns, pdns2)
+
+
+def err(r, status, code=None):
+    assert r.status_code == status, (r.status_code, r.text)
+    e = r.json()["error"]
+    if code:
+        assert e["code"] == code, e
+    return e["message"]
+
+
+def zone_on(p, zone):
+    return p.api("GET", f"/zones/{zone}").status_code == 200
+
+
+def answers(p, name, rdtype):
+    try:
+        return p.query(name, rdtype)
+    except Exception:  # noqa: BLE001 (a timeout while the server reloads)
+        return None
+
+
+def test_zone_lifecycle_on_all_targets(cluster):
+    d, api, servers = cluster
+    r = api("POST", "/api/v1/zones", json={"name": "Example.TEST", "nameservers":
+                                          ["ns1.example.test.", "ns2.example.net."],
+                                          "ttl": 120, "kind": "Master", "dnssec": True})
+    assert r.status_code == 201, r.text
+    z = r.json()
+    assert z["name"] == "example.test." and z["kind"] == "Master" and z["origin"] == "api"
+    assert z["nameservers"] == ["ns1.example.test.", "ns2.example.net."]
+    assert z["dnssec"] is True and z["targets"] == "all"
+    for p in servers:
+        wait_for(lambda: zone_on(p, "example.test."), 15, what=f"zone on {p.api_url}")
+        info = p.api("GET", "/zones/example.test.").json()
+        assert info["kind"] == "Master"
+        ns = sorted(rr["content"] for s in info["rrsets"] if s["type"] == "NS"
+                    for rr in s["records"])
+        assert ns == ["ns1.example.test.", "ns2.example.net."]
+    wait_for(lambda: all(t["ready"] for t in
+                         api("GET", "/api/v1/zones/example.test").json()["served_by"]), 15,
+             what="ready on both")
+    names = [z["name"] for z in api("GET", "/api/v1/zones").json()["zones"]]
+    assert names == [ZONE, "example.test."]
+    origins = {z["name"]: z["origin"] for z in api("GET", "/api/v1/zones").json()["zones"]}
+    assert origins[ZONE] == "config"
+    # errors: twice, config zone, bad kind, bad group, unknown field, bad name
+    err(api("POST", "/api/v1/zones", json={"name": "example.test"}), 409, "conflict")
+    err(api("POST", "/api/v1/zones", json={"name": ZONE}), 409, "conflict")
+    assert "kind" in err(api("POST", "/api/v1/zones", json={"name": "a.test", "kind": "Slave"}),
+                         422)
+    assert "group" in err(api("POST", "/api/v1/zones", json={"name": "a.test",
+                                                             "targets": "nowhere"}), 422)
+    err(api("POST", "/api/v1/zones", json={"name": "a.test", "colour": 1}), 400,
+        "unknown_field")
+    err(api("POST", "/api/v1/zones", json={"name": "bad..name"}), 422)
+    err(api("POST", "/api/v1/zones", json={"name": "a.test"}, headers=WRITE), 403)
+    # delete: confirmation, config zone, then gone from both
+    err(api("DELETE", "/api/v1/zones/example.test"), 400, "confirmation_required")
+    err(api("DELETE", f"/api/v1/zones/{ZONE}?confirm=true"), 409)
+    err(api("DELETE", "/api/v1/zones/nothere.test?confirm=true"), 404)
+    r = api("DELETE", "/api/v1/zones/example.test?confirm=true")
+    assert r.status_code == 200 and r.json()["deleted"]["targets"] == 2, r.text
+    for p in servers:
+        wait_for(lambda: not zone_on(p, "example.test."), 15, what="zone deleted")
+    err(api("GET", "/api/v1/zones/example.test"), 404)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM zone_deletions")[0][0] == 0, 10,
+             what="deletions recorded")
+    actions = [e["action"] for e in api("GET", "/api/v1/audit").json()["entries"]]
+    assert "zone.create" in actions and "zone.delete" in actions
+
+
+def test_zone_for_a_group_and_restart(cluster):
+    d, api, (p1, p2) = cluster
+    r = api("POST", "/api/v1/zones", json={"name": "edge.test", "targets": "edge",
+                                          "template": "web"})
+    assert r.status_code == 201, r.text
+    assert [t["target"] for t in r.json()["served_by"]] == ["pdns1"]
+    wait_for(lambda: answers(p1, "www.edge.test.", "CNAME") == ["edge.test."], 15,
+             what="template CNAME on pdns1")
+    assert p1.query("edge.test.", "MX") == ["10 mail.edge.test."]
+    assert p1.query("edge.test.", "TXT") == ['"v=spf1 mx -all"']
+    assert not zone_on(p2, "edge.test.")
+    # a restart keeps the zone, its records and its assignment; nothing is pushed again
+    d.stop()
+    d.start()
+    api2 = Api(d)
+    z = api2("GET", "/api/v1/zones/edge.test").json()
+    assert z["records"] == 4 and z["targets"] == "edge"
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status != 'synced'")[0][0]
+             == 0, 15, what="all synced")
+    assert d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2' AND "
+                      "zone = 'edge.test.'")[0][0] == 0
+
+
+def test_zone_added_while_a_target_is_down_catches_up(cluster):
+    d, api, (p1, p2) = cluster
+    p2.stop()
+    r = api("POST", "/api/v1/zones", json={"name": "late.test", "records": [
+        {"name": "a", "type": "A", "content": "192.0.2.1"}]})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: answers(p1, "a.late.test.", "A") == ["192.0.2.1"], 15, what="on pdns1")
+    p2.start()
+    wait_for(lambda: answers(p2, "a.late.test.", "A") == ["192.0.2.1"], 40, what="on pdns2")
+
+
+EVERY_TYPE = [
+    {"name": "@", "type": "MX", "content": ["10 mail", "20 mx2.example.net."]},
+    {"name": "mail", "type": "A", "content": ["192.0.2.10", "192.0.2.11"]},
+    {"name": "mail", "type": "AAAA", "content": "2001:DB8:0:0::10"},
+    {"name": "www", "type": "CNAME", "content": "@"},
+    {"name": "@", "type": "TXT", "content": ["v=spf1 mx -all", '"quoted \\"part\\"" "two"']},
+    {"name": "long", "type": "TXT", "content": "x" * 300},
+    {"name": "sub", "type": "NS", "content": ["ns1.sub.rec.test", "ns2.example.net."]},
+    {"name": "_sip._tcp", "type": "SRV", "content": "10 60 5060 sip.rec.test."},
+    {"name": "4.2.0.192.in-addr.arpa.", "type": "PTR", "content": "host.example.net."},
+    {"name": "@", "type": "CAA", "content": ["0 issue letsencrypt.org",
+                                           '128 iodef "mailto:sec@rec.test"']},
+]
+
+
+def plan_for(api, zone):
+    r = api("GET", "/api/v1/sync/plan")
+    assert r.status_code == 200, r.text
+    return [z for z in r.json()["zones"] if z["zone"] == zone]
+
+
+def test_every_record_type_answers_at_both_servers(cluster):
+    d, api, servers = cluster
+    assert api("POST", "/api/v1/zones", json={"name": "rec.test"}).status_code == 201
+    assert api("POST", "/api/v1/zones", json={"name": "2.0.192.in-addr.arpa"}).status_code \
+        == 201
+    recs = [r for r in EVERY_TYPE if r["type"] != "PTR"]
+    r = api("POST", "/api/v1/zones/rec.test/records", json={"records": recs}, headers=WRITE)
+    assert r.status_code == 200 and r.json()["changed"] == len(recs), r.text
+    ptr = [r for r in EVERY_TYPE if r["type"] == "PTR"]
+    r = api("POST", "/api/v1/zones/2.0.192.in-addr.arpa/records", json={"records": ptr})
+    assert r.status_code == 200, r.text
+    want = {
+        ("rec.test.", "MX"): ["10 mail.rec.test.", "20 mx2.example.net."],
+        ("mail.rec.test.", "A"): ["192.0.2.10", "192.0.2.11"],
+        ("mail.rec.test.", "AAAA"): ["2001:db8::10"],
+        ("www.rec.test.", "CNAME"): ["rec.test."],
+        ("rec.test.", "TXT"): ['"quoted \\"part\\"" "two"', '"v=spf1 mx -all"'],
+        ("long.rec.test.", "TXT"): ['"' + "x" * 255 + '" "' + "x" * 45 + '"'],
+        ("_sip._tcp.rec.test.", "SRV"): ["10 60 5060 sip.rec.test."],
+        ("4.2.0.192.in-addr.arpa.", "PTR"): ["host.example.net."],
+        ("rec.test.", "CAA"): ['0 issue "letsencrypt.org"', '128 iodef "mailto:sec@rec.test"'],
+    }
+    for p in servers:
+        for (name, t), v in want.items():
+            wait_for(lambda: answers(p, name, t) == v, 15,
+                     what=f"{name} {t} at {p.api_url}: {answers(p, name, t)}")
+    # a delegation: PowerDNS answers with a referral, the NS RRset is in the zone
+    for p in servers:
+        ns = p.rrset("rec.test.", "sub.rec.test.", "NS")
+        assert sorted(r["content"] for r in ns["records"]) == ["ns1.sub.rec.test.",
+                                                               "ns2.example.net."]
+        assert ns["comments"][0]["account"] == "prism"
+    # what the registry holds is what the servers hold: the plan has nothing to do
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status != 'synced'")[0][0]
+             == 0, 15, what="synced")
+    for z in plan_for(api, "rec.test.") + plan_for(api, "2.0.192.in-addr.arpa."):
+        assert (z["create"], z["update"], z["delete"], z["conflict"]) == (0, 0, 0, 0), z
+    got = api("GET", "/api/v1/zones/rec.test/records?type=mx").json()["records"]
+    assert got == [{"name": "rec.test.", "type": "MX", "ttl": 300, "host_id": None,
+                    "content": ["10 mail.rec.test.", "20 mx2.example.net."]}]
+    # delete one RRset, by path
+    r = api("DELETE", "/api/v1/zones/rec.test/records/www/CNAME", headers=WRITE)
+    assert r.status_code == 200 and r.json()["changed"] == 1, r.text
+    for p in servers:
+        wait_for(lambda: answers(p, "www.rec.test.", "CNAME") == [], 15, what="CNAME gone")
+    err(api("DELETE", "/api/v1/zones/rec.test/records/www/CNAME"), 404)
+
+
+BAD = [
+    ({"name": "a", "type": "A", "content": "192.0.2.300"}, "records[0].content: not an IPv4"),
+    ({"name": "a", "type": "A", "content": ["192.0.2.1", "::1"]},
+     "records[0].content[1]: not an IPv4"),
+    ({"name": "a", "type": "AAAA", "content": "192.0.2.1"}, "records[0].content: not an IPv6"),
+    ({"name": "a", "type": "CNAME", "content": ["x.test.", "y.test."]},
+     "records[0].content: a CNAME has exactly one"),
+    ({"name": "a", "type": "CNAME", "content": "web.other.org"}, "ambiguous name"),
+    ({"name": "a", "type": "MX", "content": "70000 mail"}, "MX priority"),
+    ({"name": "a", "type": "MX", "content": "10"}, "MX exchange missing"),
+    ({"name": "a", "type": "SRV", "content": "1 2 99999 x.test."}, "SRV port"),
+    ({"name": "a", "type": "SRV", "content": "1 x 3 x.test."}, "SRV weight"),
+    ({"name": "a", "type": "TXT", "content": '"' + "y" * 256 + '"'}, "longer than 255"),
+    ({"name": "a", "type": "TXT", "content": '"open'}, "unterminated"),
+    ({"name": "a", "type": "TXT", "content": '"a" b'}, "quote every part"),
+    ({"name": "a", "type": "CAA", "content": "256 issue x"}, "CAA flags"),
+    ({"name": "a", "type": "CAA", "content": "0 is-sue x"}, "CAA tag"),
+    ({"name": "a", "type": "CAA", "content": "0 issue"}, "CAA value"),
+    ({"name": "a", "type": "PTR", "content": "bad_char!.test."}, "invalid character"),
+    ({"name": "a", "type": "SOA", "content": "x"}, "records[0].type: SOA is not supported"),
+    ({"name": "other.org.", "type": "A", "content": "192.0.2.1"}, "records[0].name"),
+    ({"name": "a", "type": "A", "content": "192.0.2.1", "ttl": -1}, "records[0].ttl"),
+    ({"name": "a", "type": "A"}, "records[0].content: required"),
+    ({"name": "a", "type": "A", "content": ["192.0.2.1", "192.0.2.1"]}, "listed twice"),
+]
+
+
+def test_validation_errors_name_the_field(cluster):
+    d, api, _ = cluster
+    assert api("POST", "/api/v1/zones", json={"name": "val.test"}).status_code == 201
+    for rec, msg in BAD:
+        m = err(api("POST", "/api/v1/zones/val.test/records", json={"records": [rec]}), 422)
+        assert msg in m, (rec, m)
+    # the third RRset of a bulk request is named
+    recs = [{"name": f"h{i}", "type": "A", "content": "192.0.2.1"} for i in range(3)]
+    recs.append({"name": "h3", "type": "A", "content": "nope"})
+    assert "records[3].content" in err(api("POST", "/api/v1/zones/val.test/records",
+                                           json={"records": recs}), 422)
+    # CNAME next to other data, in the same request or against the registry
+    both = [{"name": "c", "type": "A", "content": "192.0.2.1"},
+            {"name": "c", "type": "CNAME", "content": "@"}]
+    assert "CNAME" in err(api("POST", "/api/v1/zones/val.test/records",
+                              json={"records": both}), 422)
+    assert api("POST", "/api/v1/zones/val.test/records",
+               json={"records": both[:1]}).status_code == 200
+    m = err(api("POST", "/api/v1/zones/val.test/records", json={"records": both[1:]}), 422)
+    assert "records[0]" in m and "CNAME" in m
+    # … but replacing the A by the CNAME in one request is fine
+    swap = [{"name": "c", "type": "A", "changetype": "DELETE"}, both[1]]
+    assert api("POST", "/api/v1/zones/val.test/records",
+               json={"records": swap}).status_code == 200
+    # nothing of a refused request was written (one transaction)
+    assert d.db_query("SELECT count(*) FROM desired WHERE zone = 'val.test.' AND "
+                      "name LIKE 'h%'")[0][0] == 0
+    err(api("POST", "/api/v1/zones/nothere.test/records", json={"records": recs[:1]}), 404)
+    err(api("POST", "/api/v1/zones/val.test/records", json={"records": [
+        {"name": "x", "type": "A", "content": "192.0.2.1", "colour": 1}]}), 400)
+    err(api("POST", "/api/v1/zones/val.test/records", json={}), 400)
+    err(api("POST", "/api/v1/zones/val.test/records", json={"records": recs[:1]},
+            headers={"X-API-Key": "nope"}), 401)
+
+
+def test_bulk_is_one_transaction_and_audited(cluster):
+    d, api, (p1, p2) = cluster
+    assert api("POST", "/api/v1/zones", json={"name": "bulk.test"}).status_code == 201
+    recs = [{"name": f"n{i}", "type": "A", "content": f"198.51.100.{i % 250 + 1}"}
+            for i in range(2000)]
+    r = api("POST", "/api/v1/zones/bulk.test/records", json={"records": recs}, headers=WRITE)
+    assert r.status_code == 200 and r.json()["changed"] == 2000, r.text
+    for p in (p1, p2):
+        wait_for(lambda: answers(p, "n1999.bulk.test.", "A") == ["198.51.100.0"[:-1] + "250"],
+                 30, what="last record")
+    assert d.db_query("SELECT count(*) FROM audit WHERE action = 'record.put' AND "
+                      "actor = 'rw'")[0][0] == 2000
+    # the same request again changes nothing
+    r = api("POST", "/api/v1/zones/bulk.test/records", json={"records": recs})
+    assert r.json()["changed"] == 0
+
+
+def test_host_records_cannot_be_overwritten(cluster):
+    d, api, (p1, _) = cluster
+    assert d.register("web1")["status"] == "success"
+    wait_for(lambda: answers(p1, "web1." + ZONE, "A") == ["127.0.0.1"], 15, what="host")
+    m = err(api("POST", f"/api/v1/zones/{ZONE}/records", json={"records": [
+        {"name": "web1", "type": "A", "content": "192.0.2.9"}]}), 409, "conflict")
+    assert "host" in m
+    err(api("POST", f"/api/v1/zones/{ZONE}/records", json={"records": [
+        {"name": "web1", "type": "CNAME", "content": "other.test."}]}), 409)
+    err(api("DELETE", f"/api/v1/zones/{ZONE}/records/web1/A"), 409)
+    # other types at the host's name are fine, and records in a config zone work
+    r = api("POST", f"/api/v1/zones/{ZONE}/records", json={"records": [
+        {"name": "web1", "type": "TXT", "content": "owner=ops"}]})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: answers(p1, "web1." + ZONE, "TXT") == ['"owner=ops"'], 15, what="TXT")
+    hosts = api("GET", f"/api/v1/zones/{ZONE}/records?name=web1").json()["records"]
+    assert [(h["type"], h["host_id"] is not None) for h in hosts] == [("A", True),
+                                                                       ("TXT", False)]
+
+
+def cli(d, *args, check=True, stdin=None):
+    env = dict(os.environ, PRISM_API_KEY="adm1n")
+    r = subprocess.run([PRISM, "-s", f"http://127.0.0.1:{d.api_port}", *args],
+                       capture_output=True, text=True, env=env, input=stdin, timeout=30)
+    if check:
+        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def test_cli_zones_and_records(cluster, tmp_path):
+    d, api, (p1, p2) = cluster
+    out = cli(d, "zones", "create", "cli.test", "--ns", "ns1.cli.test.", "--ttl", "90",
+              "--template", "web").stdout
+    assert "zone cli.test. created (4 RRsets)" in out
+    assert "cli.test." in cli(d, "zones").stdout
+    show = json.loads(cli(d, "--json", "zones", "show", "cli.test").stdout)
+    assert show["ttl"] == 90 and show["records"] == 4
+    cli(d, "records", "set", "cli.test", "api", "A", "192.0.2.7", "192.0.2.8", "--ttl", "30")
+    wait_for(lambda: answers(p2, "api.cli.test.", "A") == ["192.0.2.7", "192.0.2.8"], 15,
+             what="CLI record")
+    listing = cli(d, "records", "cli.test", "--type", "A").stdout
+    assert "api.cli.test." in listing and "192.0.2.8" in listing
+    bulk = tmp_path / "bulk.json"
+    bulk.write_text(json.dumps({"records": [{"name": "b1", "type": "TXT", "content": "one"},
+                                            {"name": "b2", "type": "TXT", "content": "two"}]}))
+    assert "2 RRset(s) sent, 2 changed" in cli(d, "records", "apply", "cli.test",
+                                               str(bulk)).stdout
+    bad = cli(d, "records", "set", "cli.test", "x", "MX", "nope", check=False)
+    assert bad.returncode == 1 and "records[0].content" in bad.stderr
+    cli(d, "records", "delete", "cli.test", "api", "A")
+    wait_for(lambda: answers(p1, "api.cli.test.", "A") == [], 15, what="deleted")
+    refused = cli(d, "zones", "delete", "cli.test", check=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert "deleted (from 2 target(s))" in cli(d, "zones", "delete", "cli.test",
+                                               "--yes").stdout
+    for p in (p1, p2):
+        wait_for(lambda: not zone_on(p, "cli.test."), 15, what="zone deleted")
+    assert cli(d, "zones", "show", "cli.test", check=False).returncode == 1
