@@ -1725,6 +1725,8 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put },
 	{ "DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
 	  h_v1_record_delete },
+	{ "GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export },
+	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
 	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },

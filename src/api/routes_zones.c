@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/rr_validate.h"
+#include "core/zonefile.h"
 
 #define RRSETS_MAX 10000      /* RRsets in one request */
 #define RECORDS_PAGE_MAX 5000
@@ -646,6 +648,9 @@ struct zone_ctx {
 	struct prism_rrset_err err;
 	bool imported;               /* import: the zone may exist (then it adopts) */
 	bool existed;
+	unsigned fail_status;        /* import: refused before the store job (0 = no) */
+	char fail_code[32];
+	char fail_msg[300];
 	size_t ntargets;
 	char *summary;               /* import: what was skipped (JSON), owned */
 };
@@ -719,6 +724,10 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 {
 	struct zone_ctx *c = (struct zone_ctx *)j->data;
 	struct zone_info z;
+	if (c->fail_status != 0) {
+		api_error(r, c->fail_status, c->fail_code, "%s", c->fail_msg);
+		return;
+	}
 	if (err == PRISM_ECONFLICT && c->err.message[0] == '\0') {
 		api_error(r, 409, "conflict", "zone %s exists", c->name);
 		return;
@@ -1423,4 +1432,427 @@ void h_v1_repoint(struct api_req *r)
 		}
 	}
 	repoint_cleanup(&tmp);
+}
+
+/* ---- GET /api/v1/zones/{zone}/export ---- */
+
+struct export_rows {
+	struct prism_export_rrset *v;
+	char **strings;          /* every string the rows point at */
+	size_t n, cap, nstr;
+};
+
+static void export_rows_free(struct export_rows *x)
+{
+	for (size_t i = 0; i < x->nstr; i++)
+		free(x->strings[i]);
+	free(x->strings);
+	free(x->v);
+}
+
+/* Every RRset of @p zone, in name and type order. 0, PRISM_ESTORE, PRISM_ENOMEM */
+static int export_load(struct prism_api *api, const char *zone, struct export_rows *x)
+{
+	sqlite3_stmt *st;
+	memset(x, 0, sizeof(*x));
+	if (sqlite3_prepare_v2(api->db, "SELECT name, type, ttl, content FROM desired WHERE "
+			       "zone = ?1 ORDER BY name, type", -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+	int rc = 0, step;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (x->n == x->cap) {
+			size_t cap = x->cap ? x->cap * 2 : 64;
+			struct prism_export_rrset *v = realloc(x->v, cap * sizeof(*v));
+			char **s = realloc(x->strings, cap * 3 * sizeof(*s));
+			if (v != NULL)
+				x->v = v;
+			if (s != NULL)
+				x->strings = s;
+			if (v == NULL || s == NULL) {
+				rc = PRISM_ENOMEM;
+				break;
+			}
+			x->cap = cap;
+		}
+		char *f[3];
+		for (int i = 0; i < 3; i++) {
+			const unsigned char *t = sqlite3_column_text(st, i == 2 ? 3 : i);
+			f[i] = strdup(t ? (const char *)t : "");
+			x->strings[x->nstr++] = f[i];
+			if (f[i] == NULL)
+				rc = PRISM_ENOMEM;
+		}
+		x->v[x->n++] = (struct prism_export_rrset){ f[0], f[1],
+							    (uint32_t)sqlite3_column_int64(st, 2),
+							    f[2] };
+	}
+	sqlite3_finalize(st);
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = PRISM_ESTORE;
+	return rc;
+}
+
+/* The zone's SOA content; the server's default shape for a config zone without one. */
+static void export_soa(const struct zone_info *z, const char *zone, char *out, size_t len)
+{
+	if (z->soa[0] != '\0') {
+		snprintf(out, len, "%s", z->soa);
+		return;
+	}
+	const char *nl = strchr(z->nameservers, '\n');
+	int n = (int)(nl ? (size_t)(nl - z->nameservers) : strlen(z->nameservers));
+	snprintf(out, len, "%.*s hostmaster.%s 1 10800 3600 604800 3600", n, z->nameservers,
+		 zone);
+}
+
+static void export_json(struct api_req *r, const char *zone, const struct zone_info *z,
+			const struct export_rows *x)
+{
+	struct jw *w = &r->api->jw;
+	jw_reset(w);
+	jw_obj(w);
+	jw_key(w, "zone");
+	zone_json(r->api, w, zone, z, (int64_t)x->n);
+	jw_key(w, "records");
+	jw_arr(w);
+	for (size_t i = 0; i < x->n; i++) {
+		jw_obj(w);
+		jw_kstr(w, "name", x->v[i].name);
+		jw_kstr(w, "type", x->v[i].type);
+		jw_kint(w, "ttl", x->v[i].ttl);
+		jw_key(w, "content");
+		jw_arr(w);
+		for (const char *p = x->v[i].content; *p;) {
+			const char *e = strchr(p, '\n');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			jw_strn(w, p, n);
+			p += n + (e != NULL);
+		}
+		jw_end_arr(w);
+		jw_end_obj(w);
+	}
+	jw_end_arr(w);
+	jw_end_obj(w);
+	api_reply(r, 200);
+}
+
+void h_v1_zone_export(struct api_req *r)
+{
+	char name[PRISM_DNAME_MAX + 1], soa[sizeof(((struct zone_info *)0)->soa) + 300];
+	struct zone_info z;
+	struct export_rows x;
+	const char *format = api_arg(r, "format");
+	format = format ? format : "bind";
+	if (strcmp(format, "bind") != 0 && strcmp(format, "json") != 0) {
+		api_error(r, 400, "invalid_parameter", "format must be bind or json");
+		return;
+	}
+	if (!path_zone(r, name, sizeof(name), &z))
+		return;
+	int rc = export_load(r->api, name, &x);
+	if (rc != 0) {
+		export_rows_free(&x);
+		if (rc == PRISM_ENOMEM)
+			api_error(r, 500, "internal", "out of memory");
+		else
+			db_failed(r);
+		return;
+	}
+	if (strcmp(format, "json") == 0) {
+		export_json(r, name, &z, &x);
+		export_rows_free(&x);
+		return;
+	}
+	const char *ns[NS_MAX + 1] = { NULL };
+	char nsbuf[sizeof(z.nameservers)];
+	snprintf(nsbuf, sizeof(nsbuf), "%s", z.nameservers);
+	size_t k = 0;
+	for (char *p = nsbuf; *p && k < NS_MAX;) {
+		ns[k++] = p;
+		char *e = strchr(p, '\n');
+		if (e == NULL)
+			break;
+		*e = '\0';
+		p = e + 1;
+	}
+	export_soa(&z, name, soa, sizeof(soa));
+	char *text = NULL;
+	rc = prism_zonefile_write(name, z.ttl, soa, ns, x.v, x.n, &text);
+	export_rows_free(&x);
+	if (rc != 0) {
+		api_error(r, 500, "internal", "cannot write the zone file (%s)", prism_strerror(rc));
+		return;
+	}
+	api_reply_text(r, 200, "text/dns; charset=utf-8", text, strlen(text));
+	free(text);
+}
+
+/* ---- POST /api/v1/zones/{zone}/import ---- */
+
+#define IMPORT_RRSETS_MAX 500000
+#define SKIPPED_SHOWN 100
+
+__attribute__((format(printf, 4, 5))) static bool import_fail(struct zone_ctx *c,
+							     unsigned status, const char *code,
+							     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->fail_msg, sizeof(c->fail_msg), fmt, ap);
+	va_end(ap);
+	c->fail_status = status;
+	snprintf(c->fail_code, sizeof(c->fail_code), "%s", code);
+	return false;
+}
+
+static int rr_cmp(const void *a, const void *b)
+{
+	const struct prism_zone_rr *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->type, y->type);
+}
+
+/* SOA and apex NS set of imported data become the new zone's. */
+static bool import_apex(struct zone_ctx *c, const struct prism_zone_data *d, const char *src)
+{
+	char why[PRISM_RR_WHY_MAX], ns[PRISM_DNAME_MAX + 1];
+	size_t off = 0, nns = 0;
+	bool soa = false;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct prism_zone_rr *rr = &d->v[i];
+		if (strcmp(rr->name, c->name) != 0)
+			continue;
+		if (strcmp(rr->type, "SOA") == 0 && !soa) {
+			snprintf(c->soa, sizeof(c->soa), "%s", rr->content);
+			soa = true;
+		} else if (strcmp(rr->type, "NS") == 0 && nns < NS_MAX) {
+			if (prism_rr_content("NS", rr->content, c->name, ns, sizeof(ns), why,
+					     sizeof(why)) != 0)
+				return import_fail(c, 422, "invalid_value", "%s: %s NS %s: %s", src,
+						   rr->name, rr->content, why);
+			off += (size_t)snprintf(c->nameservers + off, sizeof(c->nameservers) - off,
+						"%s%s", off ? "\n" : "", ns);
+			nns++;
+		}
+	}
+	if (!soa)
+		return import_fail(c, 422, "invalid_value", "%s: no SOA record at %s", src,
+				   c->name);
+	if (nns == 0)
+		return import_fail(c, 422, "invalid_value", "%s: no NS record at %s", src, c->name);
+	return true;
+}
+
+/* The records of @p d as the zone's RRsets (canonical), unsupported types skipped. */
+static bool import_records(struct zone_ctx *c, struct prism_zone_data *d, const char *src)
+{
+	char why[PRISM_RR_WHY_MAX], owner[PRISM_DNAME_MAX + 1];
+	char *buf = malloc(PRISM_RR_CONTENT_MAX);
+	json_t *skipped = json_array();
+	size_t nskipped = 0;
+	bool ok = buf != NULL && skipped != NULL;
+	if (!ok)
+		import_fail(c, 500, "internal", "out of memory");
+	qsort(d->v, d->n, sizeof(*d->v), rr_cmp);
+	struct rrset_in *e = NULL;
+	for (size_t i = 0; ok && i < d->n; i++) {
+		struct prism_zone_rr *rr = &d->v[i];
+		bool apex = strcmp(rr->name, c->name) == 0;
+		if (strcmp(rr->type, "SOA") == 0 || (apex && strcmp(rr->type, "NS") == 0))
+			continue; /* the zone's own */
+		bool in_zone = prism_rr_owner(rr->name, c->name, owner, sizeof(owner), why,
+					      sizeof(why)) == 0;
+		if (!in_zone || !prism_rr_type_supported(rr->type)) {
+			char item[PRISM_DNAME_MAX + 40];
+			snprintf(item, sizeof(item), "%s %s", rr->name, rr->type);
+			if (nskipped++ < SKIPPED_SHOWN &&
+			    json_array_append_new(skipped, json_string(item)) != 0)
+				ok = import_fail(c, 500, "internal", "out of memory");
+			continue;
+		}
+		int rc = prism_rr_content(rr->type, rr->content, c->name, buf, PRISM_RR_CONTENT_MAX,
+					  why, sizeof(why));
+		if (rc != 0) {
+			ok = import_fail(c, 422, "invalid_value", "%s: %s %s %s: %s", src, rr->name,
+					 rr->type, rr->content, rc == PRISM_EMSG ? why : "too long");
+			break;
+		}
+		if (e == NULL || strcmp(e->name, owner) != 0 || strcmp(e->type, rr->type) != 0) {
+			if (c->rrsets.n == IMPORT_RRSETS_MAX) {
+				ok = import_fail(c, 422, "invalid_value", "%s: more than %d RRsets",
+						 src, IMPORT_RRSETS_MAX);
+				break;
+			}
+			if ((e = rrsets_add(&c->rrsets)) == NULL) {
+				ok = import_fail(c, 500, "internal", "out of memory");
+				break;
+			}
+			snprintf(e->name, sizeof(e->name), "%s", owner);
+			snprintf(e->type, sizeof(e->type), "%s", rr->type);
+			e->ttl = rr->ttl;
+		}
+		rc = rrset_push(e, buf);
+		if (rc == PRISM_ENOMEM || rc == PRISM_ETOOBIG)
+			ok = import_fail(c, rc == PRISM_ENOMEM ? 500 : 422, rc == PRISM_ENOMEM ?
+					 "internal" : "invalid_value", "%s: %s %s: %s", src, owner,
+					 rr->type, rc == PRISM_ENOMEM ? "out of memory" :
+					 "more than 64 records in one RRset");
+	}
+	if (ok) {
+		if (nskipped > SKIPPED_SHOWN) {
+			char more[64];
+			snprintf(more, sizeof(more), "... and %zu more", nskipped - SKIPPED_SHOWN);
+			json_array_append_new(skipped, json_string(more));
+		}
+		c->summary = json_dumps(skipped, JSON_COMPACT);
+		if (c->summary == NULL)
+			ok = import_fail(c, 500, "internal", "out of memory");
+	}
+	json_decref(skipped);
+	free(buf);
+	return ok;
+}
+
+/* Imported data into @p c (the zone and its RRsets); false with c->fail_* set. */
+static bool import_build(struct zone_ctx *c, struct prism_zone_data *d, const char *src)
+{
+	if (!import_apex(c, d, src) || !import_records(c, d, src))
+		return false;
+	c->spec = (struct prism_zone_spec){ c->name, c->kind, c->targets, c->nameservers,
+					    c->soa, c->spec.ttl, false, true, "import" };
+	c->view = rrsets_view(&c->rrsets);
+	return c->view != NULL || import_fail(c, 500, "internal", "out of memory");
+}
+
+static void import_read_cb(void *arg, int err, int status, const char *msg,
+			   struct prism_zone_data *d)
+{
+	struct api_job *j = arg;
+	struct zone_ctx *c = (struct zone_ctx *)j->data;
+	char src[sizeof(j->name) + 8];
+	snprintf(src, sizeof(src), "target %s", j->name);
+	if (err != 0) {
+		if (status == 404 || status == 422)
+			import_fail(c, 404, "not_found", "target %s does not have zone %s", j->name,
+				    c->name);
+		else
+			import_fail(c, 502, "upstream", "cannot read %s from target %s (%s%s%s)",
+				    c->name, j->name, prism_strerror(err), msg && msg[0] ? ": " : "",
+				    msg ? msg : "");
+		api_job_complete(j, err);
+		return;
+	}
+	bool ok = import_build(c, d, src);
+	prism_zone_data_free(d);
+	free(d);
+	if (!ok) {
+		api_job_complete(j, PRISM_EMSG);
+		return;
+	}
+	api_job_resubmit(j);
+}
+
+static const struct prism_engine_target *engine_target(struct prism_api *api, const char *name)
+{
+	for (size_t i = 0; i < api->opts.ntargets; i++)
+		if (strcmp(api->opts.targets[i].name, name) == 0)
+			return &api->opts.targets[i];
+	return NULL;
+}
+
+static void import_from_target(struct api_req *r, struct zone_ctx *c, const char *target)
+{
+	const struct prism_engine_target *t = engine_target(r->api, target);
+	if (t == NULL) {
+		api_error(r, 404, "not_found", "no target called '%s'", target);
+		struct api_job tmp = { .data = c };
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	struct api_job *j = api_job_new(r);
+	if (j == NULL) {
+		struct api_job tmp = { .data = c };
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	snprintf(j->name, sizeof(j->name), "%s", target);
+	j->data = c;
+	j->cleanup = zone_ctx_cleanup;
+	j->run = run_zone_create;
+	j->done = done_zone_create;
+	api_job_attach(r, j);
+	int rc = t->api->read_zone_records(t->handle, c->name, import_read_cb, j);
+	if (rc != 0) {
+		import_fail(c, 502, "upstream", "cannot read from target %s (%s)", target,
+			    prism_strerror(rc));
+		api_job_complete(j, rc);
+	}
+}
+
+void h_v1_zone_import(struct api_req *r)
+{
+	static const char *const fields[] = { "target", "zonefile", "targets", "ttl", NULL };
+	char name[PRISM_DNAME_MAX + 1], err[256];
+	const char *target, *text, *targets;
+	if (!dns_enabled(r) || !body_fields(r, r->json, "", fields) ||
+	    !opt_string(r, r->json, "target", &target) ||
+	    !opt_string(r, r->json, "zonefile", &text) ||
+	    !opt_string(r, r->json, "targets", &targets) ||
+	    !zone_name(r, r->params[0], name, sizeof(name), true))
+		return;
+	if (config_zone(r->api->cfg, name) != NULL) {
+		api_error(r, 409, "conflict", "zone %s is in the configuration: set "
+			  "targets[].adopt there instead of importing", name);
+		return;
+	}
+	if ((target == NULL) == (text == NULL)) {
+		api_error(r, 400, "missing_field", "give 'target' (a target's name) or "
+			  "'zonefile' (a BIND zone file), not both");
+		return;
+	}
+	struct zone_ctx *c = zone_ctx_new(r, name);
+	if (c == NULL)
+		return;
+	c->imported = true;
+	snprintf(c->kind, sizeof(c->kind), "Native");
+	snprintf(c->targets, sizeof(c->targets), "%s", targets ? targets : "all");
+	c->spec.ttl = r->api->cfg->powerdns_default_ttl;
+	struct api_job tmp = { .data = c };
+	if (!opt_uint(r, r->json, "ttl", "ttl", 1, PRISM_RR_TTL_MAX, &c->spec.ttl) ||
+	    !assign_targets(r, c)) {
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	if (target != NULL) {
+		import_from_target(r, c, target);
+		return;
+	}
+	struct prism_zone_data d;
+	int rc = prism_zonefile_parse(text, strlen(text), name, &d, err, sizeof(err));
+	if (rc != 0) {
+		if (rc == PRISM_ENOMEM)
+			api_error(r, 500, "internal", "out of memory");
+		else
+			api_error(r, 422, "invalid_value", "zonefile: %s", err);
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	bool ok = import_build(c, &d, "zonefile");
+	prism_zone_data_free(&d);
+	if (!ok) {
+		api_error(r, c->fail_status, c->fail_code, "%s", c->fail_msg);
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	struct api_job *j = api_job_new(r);
+	if (j == NULL) {
+		zone_ctx_cleanup(&tmp);
+		return;
+	}
+	j->data = c;
+	j->cleanup = zone_ctx_cleanup;
+	j->run = run_zone_create;
+	j->done = done_zone_create;
+	api_submit(r, j);
 }

@@ -976,12 +976,13 @@ static int zones_run(struct prism_store *s, const struct prism_store_api *api,
 	return api->zones_served(s, j->w->t.name, &j->served);
 }
 
-static bool served_has(const struct prism_served *sv, const char *name)
+static const struct prism_served_zone *served_find(const struct prism_served *sv,
+						   const char *name)
 {
 	for (size_t i = 0; i < sv->nzones; i++)
 		if (strcmp(sv->zones[i].name, name) == 0)
-			return true;
-	return false;
+			return &sv->zones[i];
+	return NULL;
 }
 
 /* The worker's list becomes: its config zones and the registry's zones for it. */
@@ -990,7 +991,13 @@ static int zones_merge(struct worker *w, struct prism_served *sv)
 	size_t k = 0;
 	for (size_t z = 0; z < w->nzones; z++) {
 		struct wzone *wz = w->zones[z];
-		if (wz->config || served_has(sv, wz->name)) {
+		const struct prism_served_zone *sz = served_find(sv, wz->name);
+		if (sz != NULL && !wz->config && sz->adopt != wz->adopt) {
+			/* an import made the zone adopt foreign RRsets: compare again now */
+			wz->adopt = sz->adopt;
+			wz->zs.force = true;
+		}
+		if (wz->config || sz != NULL) {
 			w->zones[k++] = wz;
 		} else {
 			prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s no longer served",

@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/pdns_json.h"
+#include "core/zonefile.h"
 #include "targets/target.h"
 
 #define RESP_MAX (4u << 20)          /* cap on a response body */
@@ -66,6 +67,7 @@ struct pdns_req {
 	bool resp_too_big;
 	prism_target_done_cb cb;
 	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
+	prism_target_data_cb data_cb; /* read_zone_records() instead of cb */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -469,6 +471,21 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 			}
 		}
 		r->zone_cb(r->arg, err, status, msg, z);
+	} else if (r->data_cb != NULL) {
+		struct prism_zone_data *d = NULL;
+		if (err == 0) {
+			d = calloc(1, sizeof(*d));
+			int rc = d ? prism_pdns_zone_records(r->resp ? r->resp : "", r->resp_len, d)
+				   : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(d);
+				d = NULL;
+				err = rc;
+				msg = "cannot parse the zone PowerDNS returned";
+				t->failures++;
+			}
+		}
+		r->data_cb(r->arg, err, status, msg, d);
 	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
 	}
@@ -875,6 +892,24 @@ static int pdns_read_zone(struct prism_target *t, const char *zone, prism_target
 	return req_submit(t, r);
 }
 
+static int pdns_read_zone_records(struct prism_target *t, const char *zone,
+				  prism_target_data_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone) || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->data_cb = cb;
+	r->step = STEP_ZONE_READ;
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
@@ -884,5 +919,6 @@ const struct prism_target_api prism_target_powerdns = {
 	.delete_zone = pdns_delete_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,
+	.read_zone_records = pdns_read_zone_records,
 	.observe = pdns_observe,
 };

@@ -40,6 +40,13 @@ struct prism_actual_zone;
 typedef void (*prism_target_zone_cb)(void *arg, int err, int http_status, const char *errmsg,
 				     struct prism_actual_zone *zone);
 
+struct prism_zone_data;
+
+/** Completion of read_zone_records: on success @p data holds every record and the callee
+ *  takes it (free with prism_zone_data_free, then free()); NULL on error. */
+typedef void (*prism_target_data_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     struct prism_zone_data *data);
+
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
@@ -88,6 +95,9 @@ struct prism_target_api {
 	/** Read every RRset of @p zone with its ownership (reconciler, conflict checks). */
 	int (*read_zone)(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
 			 void *arg);
+	/** Read every record of @p zone with its content (an import). */
+	int (*read_zone_records)(struct prism_target *t, const char *zone,
+				 prism_target_data_cb cb, void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);

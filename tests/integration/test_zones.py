@@ -371,3 +371,124 @@ def test_cli_zones_and_records(cluster, tmp_path):
     for p in (p1, p2):
         wait_for(lambda: not zone_on(p, "cli.test."), 15, what="zone deleted")
     assert cli(d, "zones", "show", "cli.test", check=False).returncode == 1
+
+
+def legacy_zone(p, zone="legacy.test."):
+    """A zone made on a server behind Prism's back, as an existing installation has."""
+    body = {"name": zone, "kind": "Native", "nameservers": [f"ns1.{zone}", "ns2.example.net."],
+            "rrsets": [
+                {"name": f"www.{zone}", "type": "A", "ttl": 120, "changetype": "REPLACE",
+                 "records": [{"content": "192.0.2.80", "disabled": False},
+                             {"content": "192.0.2.81", "disabled": False}]},
+                {"name": zone, "type": "MX", "ttl": 3600, "changetype": "REPLACE",
+                 "records": [{"content": f"10 mail.{zone}", "disabled": False}]},
+                {"name": zone, "type": "TXT", "ttl": 3600, "changetype": "REPLACE",
+                 "records": [{"content": '"v=spf1 -all"', "disabled": False}]},
+                {"name": f"ssh.{zone}", "type": "SSHFP", "ttl": 3600, "changetype": "REPLACE",
+                 "records": [{"content": "1 1 0123456789abcdef0123456789abcdef01234567",
+                              "disabled": False}]},
+            ]}
+    r = p.api("POST", "/zones", json=body)
+    assert r.status_code == 201, r.text
+
+
+def test_import_from_a_target_then_changes_are_pushed(cluster):
+    d, api, (p1, p2) = cluster
+    legacy_zone(p1)
+    err(api("POST", "/api/v1/zones/legacy.test/import", json={"target": "nope"}), 404)
+    err(api("POST", "/api/v1/zones/legacy.test/import", json={"target": "pdns2"}), 404)
+    err(api("POST", "/api/v1/zones/legacy.test/import", json={}), 400)
+    err(api("POST", f"/api/v1/zones/{ZONE}/import", json={"target": "pdns1"}), 409)
+    r = api("POST", "/api/v1/zones/legacy.test/import", json={"target": "pdns1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["created"] is True and body["rrsets"] == 3, body
+    assert body["skipped"] == ["ssh.legacy.test. SSHFP"]
+    z = body["zone"]
+    assert z["origin"] == "import" and z["adopt"] is True
+    assert z["nameservers"] == ["ns1.legacy.test.", "ns2.example.net."]
+    # pdns2 gets the zone; pdns1's RRsets are taken over (Prism's comment), not conflicts
+    wait_for(lambda: answers(p2, "www.legacy.test.", "A") == ["192.0.2.80", "192.0.2.81"], 20,
+             what="imported zone on pdns2")
+
+    def owned():
+        rr = p1.rrset("legacy.test.", "www.legacy.test.", "A")
+        return rr and rr["comments"] and rr["comments"][0]["account"] == "prism"
+    wait_for(owned, 20, what="adopted on pdns1")
+    assert d.db_query("SELECT count(*) FROM ledger WHERE status = 'conflict'")[0][0] == 0
+    # the foreign SSHFP stays as it was
+    assert p1.rrset("legacy.test.", "ssh.legacy.test.", "SSHFP")["comments"] == []
+    # a change made in Prism goes to both
+    r = api("POST", "/api/v1/zones/legacy.test/records", json={"records": [
+        {"name": "www", "type": "A", "ttl": 120, "content": "192.0.2.99"}]})
+    assert r.status_code == 200, r.text
+    for p in (p1, p2):
+        wait_for(lambda: answers(p, "www.legacy.test.", "A") == ["192.0.2.99"], 15,
+                 what=f"change at {p.api_url}")
+    # importing again (an existing registry zone) is an update
+    r = api("POST", "/api/v1/zones/legacy.test/import", json={"target": "pdns2"})
+    assert r.status_code == 200 and r.json()["created"] is False, r.text
+
+
+def test_export_and_import_round_trip(cluster):
+    d, api, (p1, p2) = cluster
+    assert api("POST", "/api/v1/zones", json={
+        "name": "trip.test", "nameservers": ["ns1.trip.test.", "ns2.trip.test."],
+        "soa": {"rname": "dns.trip.test.", "refresh": 7200},
+        "records": [r for r in json.loads(json.dumps(EVERY_TYPE).replace("rec.test", "trip.test"))
+                    if r["type"] != "PTR"] +
+        [{"name": "ns1", "type": "A", "content": "192.0.2.53"},
+         {"name": "*.dyn", "type": "A", "content": "192.0.2.77"}]}).status_code == 201
+    before = api("GET", "/api/v1/zones/trip.test/export?format=json").json()
+    assert len(before["records"]) == 11
+    text = api("GET", "/api/v1/zones/trip.test/export").text
+    assert text.startswith("$ORIGIN trip.test.\n")
+    assert "trip.test. 300 IN SOA ns1.trip.test. dns.trip.test. 1 7200 3600 604800 3600" in text
+    assert "www.trip.test. 300 IN CNAME trip.test." in text
+    cli_text = cli(d, "zones", "export", "trip.test").stdout
+    assert cli_text == text
+    err(api("GET", "/api/v1/zones/trip.test/export?format=xml"), 400)
+    # delete the zone everywhere, then import the file: the same zone comes back
+    assert api("DELETE", "/api/v1/zones/trip.test?confirm=true").status_code == 200
+    for p in (p1, p2):
+        wait_for(lambda: not zone_on(p, "trip.test."), 15, what="deleted")
+    r = api("POST", "/api/v1/zones/trip.test/import", json={"zonefile": text})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] is True and r.json()["skipped"] == []
+    after = api("GET", "/api/v1/zones/trip.test/export?format=json").json()
+    assert after["records"] == before["records"]
+    assert after["zone"]["soa"] == before["zone"]["soa"]
+    assert after["zone"]["nameservers"] == before["zone"]["nameservers"]
+    for p in (p1, p2):
+        wait_for(lambda: answers(p, "x.dyn.trip.test.", "A") == ["192.0.2.77"], 15,
+                 what="wildcard back")
+        wait_for(lambda: answers(p, "trip.test.", "CAA") ==
+                 ['0 issue "letsencrypt.org"', '128 iodef "mailto:sec@trip.test"'], 15,
+                 what="CAA back")
+    # the CLI imports a file too
+    f = d.dir + "/cli.zone"
+    with open(f, "w") as fh:
+        fh.write("$ORIGIN file.test.\n$TTL 600\n@ IN SOA ns1 hostmaster 5 1 1 1 1\n"
+                 "@ IN NS ns1\nns1 IN A 192.0.2.1\nweb IN AAAA 2001:db8::1\n"
+                 "txt IN TXT \"a b\" c\n")
+    out = cli(d, "zones", "import", "file.test", "--file", f).stdout
+    assert "zone file.test. created: 3 RRsets" in out
+    recs = api("GET", "/api/v1/zones/file.test/records?name=txt").json()["records"]
+    assert recs[0]["content"] == ['"a b" "c"'] and recs[0]["ttl"] == 600
+
+
+def test_zonefile_errors(cluster):
+    d, api, _ = cluster
+    imp = "/api/v1/zones/bad.test/import"
+    m = err(api("POST", imp, json={"zonefile": "$INCLUDE /etc/passwd\n"}), 422)
+    assert "$INCLUDE" in m
+    m = err(api("POST", imp, json={"zonefile": "@ IN SOA a b 1 1 1 1 1\n@ IN A nope\n"}), 422)
+    assert m.startswith("zonefile: line 2")
+    m = err(api("POST", imp, json={"zonefile": "@ IN NS ns1.bad.test.\n"}), 422)
+    assert "no SOA" in m
+    m = err(api("POST", imp, json={"zonefile": "@ IN SOA a b 1 1 1 1 1\n"}), 422)
+    assert "no NS" in m
+    m = err(api("POST", imp, json={"zonefile": "@ IN SOA a b 1 1 1 1 1\n@ IN NS ns1\n"
+                                   "x IN CNAME a.test.\nx IN TXT hi\n"}), 422)
+    assert "CNAME" in m
+    assert api("GET", "/api/v1/zones/bad.test").status_code == 404
