@@ -492,3 +492,83 @@ def test_zonefile_errors(cluster):
                                    "x IN CNAME a.test.\nx IN TXT hi\n"}), 422)
     assert "CNAME" in m
     assert api("GET", "/api/v1/zones/bad.test").status_code == 404
+
+
+def test_repoint_dry_run_and_apply(cluster):
+    d, api, servers = cluster
+    assert d.register("db1", source="127.0.0.2")["status"] == "success"
+    assert api("POST", "/api/v1/zones", json={"name": "rp.test", "records": [
+        {"name": "www", "type": "A", "content": ["192.0.2.1", "192.0.2.5"]},
+        {"name": "web2", "type": "A", "content": "192.0.2.1"},
+        {"name": "db", "type": "A", "content": "127.0.0.2"},
+        {"name": "other", "type": "A", "content": "192.0.2.9"}]}).status_code == 201
+    assert api("POST", f"/api/v1/zones/{ZONE}/records", json={"records": [
+        {"name": "api", "type": "A", "content": "192.0.2.1"}]}).status_code == 200
+    for p in servers:
+        wait_for(lambda: answers(p, "web2.rp.test.", "A") == ["192.0.2.1"], 15, what="ready")
+        wait_for(lambda: answers(p, "db1." + ZONE, "A") == ["127.0.0.2"], 15, what="host")
+    # bad input
+    assert "from" in err(api("POST", "/api/v1/repoint", json={"from": "x", "to": "192.0.2.2"}),
+                         422)
+    assert "family" in err(api("POST", "/api/v1/repoint", json={"from": "192.0.2.1",
+                                                                "to": "::1"}), 422)
+    assert "zones[0]" in err(api("POST", "/api/v1/repoint", json={
+        "from": "192.0.2.1", "to": "192.0.2.2", "zones": ["nothere.test"]}), 422)
+    err(api("POST", "/api/v1/repoint", json={"from": "192.0.2.1"}), 422)
+    # a dry run lists and changes nothing
+    r = api("POST", "/api/v1/repoint", json={"from": "192.0.2.1", "to": "192.0.2.2",
+                                             "dry_run": True}, headers=WRITE)
+    assert r.status_code == 200, r.text
+    dry = r.json()
+    assert dry["dry_run"] is True and dry["count"] == 3 and dry["hosts"] == 0
+    assert sorted(c["name"] for c in dry["changes"]) == ["api." + ZONE, "web2.rp.test.",
+                                                         "www.rp.test."]
+    assert "would change www.rp.test. A" in cli(d, "repoint", "192.0.2.1", "192.0.2.2",
+                                                 "--dry-run").stdout
+    assert answers(servers[0], "www.rp.test.", "A") == ["192.0.2.1", "192.0.2.5"]
+    # only one zone, only names matching the pattern
+    r = api("POST", "/api/v1/repoint", json={"from": "192.0.2.1", "to": "192.0.2.2",
+                                             "zones": ["rp.test"], "name_pattern": "WWW.*."})
+    assert r.json()["count"] == 1, r.text
+    for p in servers:
+        wait_for(lambda: answers(p, "www.rp.test.", "A") == ["192.0.2.2", "192.0.2.5"], 15,
+                 what="www moved")
+    assert answers(servers[1], "web2.rp.test.", "A") == ["192.0.2.1"]
+    # the rest, through the CLI
+    out = cli(d, "repoint", "192.0.2.1", "192.0.2.2").stdout
+    assert "2 RRset(s) from 192.0.2.1 to 192.0.2.2" in out
+    for p in servers:
+        wait_for(lambda: answers(p, "web2.rp.test.", "A") == ["192.0.2.2"], 15, what="web2")
+        wait_for(lambda: answers(p, "api." + ZONE, "A") == ["192.0.2.2"], 15, what="api")
+    assert answers(servers[0], "other.rp.test.", "A") == ["192.0.2.9"]
+    # a host's record: the host's address changes with it, in the same transaction
+    r = api("POST", "/api/v1/repoint", json={"from": "127.0.0.2", "to": "127.0.0.3"})
+    body = r.json()
+    assert body["count"] == 2 and body["hosts"] == 1, body
+    assert d.host("db1")["current_ip"] == "127.0.0.3"
+    for p in servers:
+        wait_for(lambda: answers(p, "db1." + ZONE, "A") == ["127.0.0.3"], 15, what="host moved")
+        wait_for(lambda: answers(p, "db.rp.test.", "A") == ["127.0.0.3"], 15, what="db moved")
+    wait_for(lambda: d.host("db1")["dns_sync_status"] == "synced", 15, what="host synced")
+    audit = [e for e in api("GET", "/api/v1/audit").json()["entries"] if e["action"] == "repoint"]
+    assert len(audit) == 3 and audit[0]["object"] == "address:127.0.0.2"
+    # nothing left to move
+    assert api("POST", "/api/v1/repoint", json={"from": "192.0.2.1",
+                                                "to": "192.0.2.2"}).json()["count"] == 0
+
+
+def test_repoint_moves_a_hosts_ptr(prismd_factory, pdns):
+    zones = ("zones:\n  - name: managed.prism.local\n  - name: 0.0.127.in-addr.arpa\n"
+             "powerdns:\n  auto_ptr: true\n")
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns) + KEYS + zones)
+    api = Api(d)
+    assert d.register("db2", source="127.0.0.2")["status"] == "success"
+    wait_for(lambda: answers(pdns, "2.0.0.127.in-addr.arpa.", "PTR") == ["db2." + ZONE], 15,
+             what="PTR")
+    r = api("POST", "/api/v1/repoint", json={"from": "127.0.0.2", "to": "127.0.0.4"})
+    assert r.json()["hosts"] == 1, r.text
+    wait_for(lambda: answers(pdns, "4.0.0.127.in-addr.arpa.", "PTR") == ["db2." + ZONE], 15,
+             what="PTR moved")
+    wait_for(lambda: answers(pdns, "2.0.0.127.in-addr.arpa.", "PTR") == [], 15,
+             what="old PTR gone")
+    assert answers(pdns, "db2." + ZONE, "A") == ["127.0.0.4"]
