@@ -921,6 +921,7 @@ void prism_api_stop(struct prism_api *api)
 		return;
 	api->stopping = true;
 	api_metrics_detach(api);
+	api_zones_stop(api); /* before the suspended requests lose their jobs */
 	/* MHD must not be stopped with suspended connections: resume them, their jobs
 	 * finish alone (done only drops its reference) */
 	while (api->suspended != NULL) {

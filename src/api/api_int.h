@@ -142,6 +142,7 @@ struct prism_api {
 	unsigned refs;
 	bool stopping;
 	struct api_req *suspended;
+	void *imports;                /* routes_zones.c: imports waiting for a target's answer */
 	int64_t started_at;           /* unix seconds */
 	/* cached counts, refreshed at most once a second */
 	uint64_t counts_at;
@@ -194,5 +195,7 @@ int api_refresh_counts(struct prism_api *api);
 int api_refresh_ledger(struct prism_api *api);
 /** Collect every metric and format them into api->metrics_buf. */
 int api_metrics_collect(struct prism_api *api);
+/** routes_zones.c: end the imports still waiting for a target (the API stops). */
+void api_zones_stop(struct prism_api *api);
 /** Whether any API key exists (config or registry). */
 bool api_any_key(struct prism_api *api);

@@ -10,6 +10,7 @@
  * or deletes zones on the servers.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -493,6 +494,12 @@ static bool rrset_parse(struct api_req *r, const json_t *o, const char *path, co
 	}
 	if (!rr_type(r, json_object_get(o, "type"), path, e->type, sizeof(e->type)))
 		return false;
+	if (strcmp(e->type, "NS") == 0 && strcmp(e->name, zone) == 0) {
+		api_error(r, 422, "invalid_value", "%s.name: the NS set at the apex is the zone's "
+			  "nameservers (set when the zone is created); NS records here delegate "
+			  "subdomains", path);
+		return false;
+	}
 	char tp[64];
 	snprintf(tp, sizeof(tp), "%s.ttl", path);
 	e->ttl = default_ttl;
@@ -653,6 +660,8 @@ struct zone_ctx {
 	char fail_msg[300];
 	size_t ntargets;
 	char *summary;               /* import: what was skipped (JSON), owned */
+	struct api_job *job;         /* import: while the target is read */
+	struct zone_ctx *prev, *next; /* api->imports */
 };
 
 static void zone_ctx_cleanup(struct api_job *j)
@@ -1725,11 +1734,36 @@ static bool import_build(struct zone_ctx *c, struct prism_zone_data *d, const ch
 	return c->view != NULL || import_fail(c, 500, "internal", "out of memory");
 }
 
+static void import_unlink(struct prism_api *api, struct zone_ctx *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (api->imports == c)
+		api->imports = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->job = NULL;
+}
+
+/* The targets close right after the API without calling back: end the reads here. */
+void api_zones_stop(struct prism_api *api)
+{
+	for (unsigned n = 0; api->imports != NULL && n < 100000; n++) {
+		struct zone_ctx *c = api->imports;
+		struct api_job *j = c->job;
+		import_unlink(api, c);
+		import_fail(c, 503, "unavailable", "the daemon is shutting down");
+		api_job_complete(j, -ECANCELED);
+	}
+}
+
 static void import_read_cb(void *arg, int err, int status, const char *msg,
 			   struct prism_zone_data *d)
 {
 	struct api_job *j = arg;
 	struct zone_ctx *c = (struct zone_ctx *)j->data;
+	import_unlink(j->api, c);
 	char src[sizeof(j->name) + 8];
 	snprintf(src, sizeof(src), "target %s", j->name);
 	if (err != 0) {
@@ -1783,7 +1817,14 @@ static void import_from_target(struct api_req *r, struct zone_ctx *c, const char
 	j->done = done_zone_create;
 	api_job_attach(r, j);
 	int rc = t->api->read_zone_records(t->handle, c->name, import_read_cb, j);
-	if (rc != 0) {
+	if (rc == 0) {
+		struct prism_api *api = r->api;
+		c->job = j;
+		c->next = api->imports;
+		if (c->next != NULL)
+			c->next->prev = c;
+		api->imports = c;
+	} else {
 		import_fail(c, 502, "upstream", "cannot read from target %s (%s)", target,
 			    prism_strerror(rc));
 		api_job_complete(j, rc);

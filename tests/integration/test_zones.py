@@ -5,7 +5,10 @@ its validation errors, answers at each server's DNS port, host-name collisions, 
 writes in one transaction, import and export, failover repoint."""
 import json
 import os
+import signal
 import subprocess
+import threading
+import time
 
 import pytest
 import requests
@@ -254,6 +257,7 @@ BAD = [
     ({"name": "a", "type": "CAA", "content": "0 issue"}, "CAA value"),
     ({"name": "a", "type": "PTR", "content": "bad_char!.test."}, "invalid character"),
     ({"name": "a", "type": "SOA", "content": "x"}, "records[0].type: SOA is not supported"),
+    ({"name": "@", "type": "NS", "content": "ns9.test."}, "records[0].name: the NS set at the apex"),
     ({"name": "other.org.", "type": "A", "content": "192.0.2.1"}, "records[0].name"),
     ({"name": "a", "type": "A", "content": "192.0.2.1", "ttl": -1}, "records[0].ttl"),
     ({"name": "a", "type": "A"}, "records[0].content: required"),
@@ -572,3 +576,25 @@ def test_repoint_moves_a_hosts_ptr(prismd_factory, pdns):
     wait_for(lambda: answers(pdns, "2.0.0.127.in-addr.arpa.", "PTR") == [], 15,
              what="old PTR gone")
     assert answers(pdns, "db2." + ZONE, "A") == ["127.0.0.4"]
+
+
+def test_stop_during_an_import_from_a_silent_target(cluster):
+    d, api, (p1, _) = cluster
+    legacy_zone(p1, "slow.test.")
+    os.kill(p1.proc.pid, signal.SIGSTOP)
+    try:
+        got = {}
+
+        def call():
+            try:
+                got["r"] = api("POST", "/api/v1/zones/slow.test/import", json={"target": "pdns1"})
+            except requests.RequestException as e:
+                got["e"] = e
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.5)  # let the request reach prismd; either way the stop must be clean
+        assert d.stop() == 0
+        t.join(15)
+        assert "e" in got or got["r"].status_code == 503, got
+    finally:
+        os.kill(p1.proc.pid, signal.SIGCONT)
