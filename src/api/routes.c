@@ -1713,6 +1713,8 @@ const struct api_route api_routes[] = {
 	{ "GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets },
 	{ "POST", "/api/v1/targets/{name}/pause", ACCESS_ADMIN, true, h_v1_target_pause },
 	{ "POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume },
+	{ "POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync },
+	{ "GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true },
 	{ "GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync },
 	{ "POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry },
 	{ "GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true },

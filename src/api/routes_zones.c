@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,7 +662,7 @@ struct zone_ctx {
 	size_t ntargets;
 	char *summary;               /* import: what was skipped (JSON), owned */
 	struct api_job *job;         /* import: while the target is read */
-	struct zone_ctx *prev, *next; /* api->imports */
+	struct api_wait wait;        /* import: in api->imports while the target is read */
 };
 
 static void zone_ctx_cleanup(struct api_job *j)
@@ -1734,28 +1735,43 @@ static bool import_build(struct zone_ctx *c, struct prism_zone_data *d, const ch
 	return c->view != NULL || import_fail(c, 500, "internal", "out of memory");
 }
 
-static void import_unlink(struct prism_api *api, struct zone_ctx *c)
+void api_wait_add(struct prism_api *api, struct api_wait *w)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else if (api->imports == c)
-		api->imports = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-	c->job = NULL;
+	w->prev = NULL;
+	w->next = api->imports;
+	if (w->next != NULL)
+		w->next->prev = w;
+	api->imports = w;
+}
+
+void api_wait_remove(struct prism_api *api, struct api_wait *w)
+{
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else if (api->imports == w)
+		api->imports = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
 }
 
 /* The targets close right after the API without calling back: end the reads here. */
 void api_zones_stop(struct prism_api *api)
 {
 	for (unsigned n = 0; api->imports != NULL && n < 100000; n++) {
-		struct zone_ctx *c = api->imports;
-		struct api_job *j = c->job;
-		import_unlink(api, c);
-		import_fail(c, 503, "unavailable", "the daemon is shutting down");
-		api_job_complete(j, -ECANCELED);
+		struct api_wait *w = api->imports;
+		api_wait_remove(api, w);
+		w->abort(w);
 	}
+}
+
+static void import_abort(struct api_wait *w)
+{
+	struct zone_ctx *c = (struct zone_ctx *)((char *)w - offsetof(struct zone_ctx, wait));
+	struct api_job *j = c->job;
+	c->job = NULL;
+	import_fail(c, 503, "unavailable", "the daemon is shutting down");
+	api_job_complete(j, -ECANCELED);
 }
 
 static void import_read_cb(void *arg, int err, int status, const char *msg,
@@ -1763,7 +1779,8 @@ static void import_read_cb(void *arg, int err, int status, const char *msg,
 {
 	struct api_job *j = arg;
 	struct zone_ctx *c = (struct zone_ctx *)j->data;
-	import_unlink(j->api, c);
+	api_wait_remove(j->api, &c->wait);
+	c->job = NULL;
 	char src[sizeof(j->name) + 8];
 	snprintf(src, sizeof(src), "target %s", j->name);
 	if (err != 0) {
@@ -1818,12 +1835,9 @@ static void import_from_target(struct api_req *r, struct zone_ctx *c, const char
 	api_job_attach(r, j);
 	int rc = t->api->read_zone_records(t->handle, c->name, import_read_cb, j);
 	if (rc == 0) {
-		struct prism_api *api = r->api;
 		c->job = j;
-		c->next = api->imports;
-		if (c->next != NULL)
-			c->next->prev = c;
-		api->imports = c;
+		c->wait.abort = import_abort;
+		api_wait_add(r->api, &c->wait);
 	} else {
 		import_fail(c, 502, "upstream", "cannot read from target %s (%s)", target,
 			    prism_strerror(rc));

@@ -52,7 +52,7 @@ struct zcli {
 	struct cli_http *http;
 };
 
-static const char *const cmd_names[] = { "zones", "records", "repoint" };
+static const char *const cmd_names[] = { "zones", "records", "repoint", "cluster" };
 
 bool prism_zones_is_command(const char *word)
 {
@@ -79,7 +79,10 @@ static const char usage_text[] =
 	"                                        stdin), in one transaction\n"
 	"  prism repoint FROM TO [--zone ZONE]... [--match GLOB] [--dry-run]\n"
 	"                                        move every A/AAAA record (and host) with\n"
-	"                                        address FROM to TO, in one transaction\n";
+	"                                        address FROM to TO, in one transaction\n"
+	"  prism cluster [show]                  per target: managed zones present or\n"
+	"                                        missing (with SOA serials), extra zones\n"
+	"  prism cluster resync TARGET           sync every zone to TARGET again (admin role)\n";
 
 void prism_zones_usage(FILE *out)
 {
@@ -575,6 +578,72 @@ static int repoint(struct zcli *c)
 	return EXIT_OK;
 }
 
+/* ---- cluster ---- */
+
+static int cluster_show(struct zcli *c)
+{
+	json_t *j;
+	int rc = call(c, "GET", "/api/v1/cluster", NULL, &j, NULL);
+	if (rc != 0)
+		return rc;
+	if (c->json) {
+		print_json(j);
+		json_decref(j);
+		return EXIT_OK;
+	}
+	const json_t *t, *z, *x;
+	size_t i, k;
+	bool trouble = false;
+	printf("%-16s %-9s %7s %7s %7s %5s\n", "TARGET", "STATE", "MANAGED", "PRESENT",
+	       "MISSING", "EXTRA");
+	json_array_foreach (json_object_get(j, "targets"), i, t) {
+		bool up = json_is_true(json_object_get(t, "reachable"));
+		printf("%-16s %-9s %7lld %7lld %7lld %5lld\n", jstr(t, "name"),
+		       up ? "reachable" : "down", jint(t, "managed"), jint(t, "present"),
+		       jint(t, "missing"), jint(t, "extra_count"));
+		trouble |= !up || jint(t, "missing") > 0;
+	}
+	json_array_foreach (json_object_get(j, "targets"), i, t) {
+		if (!json_is_true(json_object_get(t, "reachable"))) {
+			printf("%s: ", jstr(t, "name"));
+			put_clean(stdout, jstr(t, "error"));
+			putchar('\n');
+		}
+		json_array_foreach (json_object_get(t, "zones"), k, z)
+			if (strcmp(jstr(z, "state"), "missing") == 0)
+				printf("%s: missing %s\n", jstr(t, "name"), jstr(z, "name"));
+		json_array_foreach (json_object_get(t, "extra"), k, x) {
+			printf("%s: extra ", jstr(t, "name"));
+			put_clean(stdout, json_string_value(x));
+			putchar('\n');
+		}
+	}
+	json_decref(j);
+	return trouble ? EXIT_ERROR : EXIT_OK;
+}
+
+static int cluster_resync(struct zcli *c)
+{
+	char path[PATH_LEN], esc[256];
+	json_t *j, *b = json_object();
+	if (cli_http_escape(c->words[2], esc, sizeof(esc)) != 0 || b == NULL) {
+		json_decref(b);
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/api/v1/targets/%s/resync", esc);
+	int rc = call(c, "POST", path, b, &j, NULL);
+	json_decref(b);
+	if (rc != 0)
+		return rc;
+	if (c->json)
+		print_json(j);
+	else
+		printf("target %s: %lld RRset(s) queued, every zone checked again\n",
+		       jstr(j, "target"), jint(j, "rrsets"));
+	json_decref(j);
+	return EXIT_OK;
+}
+
 /* ---- command line ---- */
 
 struct zcmd {
@@ -594,6 +663,8 @@ static const struct zcmd zcmds[] = {
 	{ "records", "set", 4, MAX_WORDS, records_set },
 	{ "records", "delete", 3, 3, records_delete },
 	{ "records", "apply", 2, 2, records_apply },
+	{ "cluster", "show", 0, 0, cluster_show },
+	{ "cluster", "resync", 1, 1, cluster_resync },
 	{ "repoint", NULL, 2, 2, repoint },
 };
 
@@ -719,12 +790,21 @@ static int parse(struct zcli *c, int argc, char **argv)
 	return rc;
 }
 
+static const struct zcmd *find_sub(const char *group, const char *sub)
+{
+	for (size_t i = 0; i < sizeof(zcmds) / sizeof(zcmds[0]); i++)
+		if (strcmp(zcmds[i].group, group) == 0 && zcmds[i].sub &&
+		    strcmp(zcmds[i].sub, sub) == 0)
+			return &zcmds[i];
+	return NULL;
+}
+
 /* The command's row; `zones` and `records` default to list (records: ZONE only). */
 static const struct zcmd *resolve(struct zcli *c)
 {
 	const char *group = c->words[0];
 	if (c->nwords == 1 && strcmp(group, "repoint") != 0) {
-		c->words[1] = "list";
+		c->words[1] = strcmp(group, "cluster") == 0 ? "show" : "list";
 		c->nwords = 2;
 	}
 	const char *sub = c->words[1];
@@ -739,7 +819,7 @@ static const struct zcmd *resolve(struct zcli *c)
 		memmove(c->words + 2, c->words + 1, sizeof(c->words[0]));
 		c->words[1] = "list";
 		c->nwords = 3;
-		return &zcmds[6];
+		return find_sub("records", "list");
 	}
 	return NULL;
 }

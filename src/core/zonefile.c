@@ -223,6 +223,60 @@ int prism_pdns_zone_records(const char *body, size_t len, struct prism_zone_data
 	return rc;
 }
 
+void prism_zone_list_free(struct prism_zone_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].kind);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int prism_pdns_zone_list(const char *body, size_t len, struct prism_zone_list *out)
+{
+	if (body == NULL || out == NULL)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(body, len, 0, NULL), *z;
+	size_t i;
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return PRISM_EPROTO;
+	}
+	int rc = 0;
+	out->v = calloc(json_array_size(root) ? json_array_size(root) : 1, sizeof(*out->v));
+	if (out->v == NULL)
+		rc = PRISM_ENOMEM;
+	json_array_foreach (root, i, z) {
+		const char *name = json_string_value(json_object_get(z, "name"));
+		const char *kind = json_string_value(json_object_get(z, "kind"));
+		json_t *serial = json_object_get(z, "serial");
+		if (rc != 0)
+			break;
+		if (name == NULL) {
+			rc = PRISM_EPROTO;
+			break;
+		}
+		struct prism_zone_entry *e = &out->v[out->n++];
+		e->name = strdup(name);
+		e->kind = strdup(kind ? kind : "");
+		lower(e->name);
+		if (json_is_integer(serial) && json_integer_value(serial) >= 0 &&
+		    json_integer_value(serial) <= UINT32_MAX)
+			e->serial = (uint32_t)json_integer_value(serial);
+		if (e->name == NULL || e->kind == NULL)
+			rc = PRISM_ENOMEM;
+	}
+	json_decref(root);
+	if (rc != 0)
+		prism_zone_list_free(out);
+	return rc;
+}
+
 /* A growing text buffer. */
 struct sbuf {
 	char *p;

@@ -42,6 +42,27 @@ int prism_zonefile_parse(const char *text, size_t len, const char *zone,
  */
 int prism_pdns_zone_records(const char *body, size_t len, struct prism_zone_data *out);
 
+/** One zone of a server's zone list. */
+struct prism_zone_entry {
+	char *name;     /**< lower-case FQDN */
+	char *kind;     /**< "Native", "Master", "Slave", … */
+	uint32_t serial;
+};
+
+struct prism_zone_list {
+	struct prism_zone_entry *v;
+	size_t n;
+};
+
+/** Free the entries of @p l (not @p l itself). NULL is a no-op. */
+void prism_zone_list_free(struct prism_zone_list *l);
+
+/**
+ * Parse a PowerDNS answer of GET zones (every zone of the server, without RRsets).
+ * @return 0, PRISM_EPROTO, PRISM_ENOMEM, PRISM_EINVAL
+ */
+int prism_pdns_zone_list(const char *body, size_t len, struct prism_zone_list *out);
+
 /** One RRset to export. Borrowed. */
 struct prism_export_rrset {
 	const char *name, *type;

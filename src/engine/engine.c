@@ -1490,6 +1490,29 @@ void prism_engine_zones_changed(struct prism_engine *e)
 	}
 }
 
+int prism_engine_resync(struct prism_engine *e, const char *target)
+{
+	if (e == NULL || target == NULL || e->stopping)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, target) != 0)
+			continue;
+		for (size_t z = 0; z < w->nzones; z++) {
+			w->zones[z]->ok = false;
+			w->zones[z]->zs.force = true;
+		}
+		w->zone_ready = false;
+		w->zones_dirty = true;
+		if (w->state == W_IDLE)
+			schedule(w, 0);
+		else
+			w->wanted = true;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
 int prism_engine_zone_state(const struct prism_engine *e, const char *target,
 			    const char *zone, bool *ready)
 {

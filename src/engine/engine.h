@@ -110,6 +110,11 @@ void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts 
  *  again, creates the new zones, deletes the deleted ones, then pushes as usual. */
 void prism_engine_zones_changed(struct prism_engine *e);
 
+/** "Sync every zone to this target": check (and create) every zone it serves again and
+ *  reconcile them now; with the registry's rows made pending (store target_resync), the
+ *  target gets everything again. @return 0 or PRISM_ENOTFOUND */
+int prism_engine_resync(struct prism_engine *e, const char *target);
+
 /** Whether @p target serves @p zone and has it checked/created (@p ready).
  *  @return 0, PRISM_ENOTFOUND (no such target, or the target does not list the zone yet) */
 int prism_engine_zone_state(const struct prism_engine *e, const char *target,

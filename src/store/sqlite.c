@@ -1518,4 +1518,5 @@ const struct prism_store_api prism_store_sqlite = {
 	.zones_served = zq_zones_served,
 	.zone_deletion_done = zq_zone_deletion_done,
 	.repoint = zq_repoint,
+	.target_resync = zq_target_resync,
 };

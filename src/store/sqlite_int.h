@@ -29,3 +29,4 @@ int zq_zone_deletion_done(struct prism_store *s, const char *target, const char 
 int zq_repoint(struct prism_store *s, const char *from, const char *to,
 	       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
 	       struct prism_repoint_result *out);
+int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);

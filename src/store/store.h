@@ -334,6 +334,9 @@ struct prism_store_api {
 	int (*repoint)(struct prism_store *s, const char *from, const char *to,
 		       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
 		       struct prism_repoint_result *out);
+	/** "Sync every zone to this target": every desired RRset of every zone @p target
+	 *  serves becomes pending for it (rows created where missing). @p n receives the rows. */
+	int (*target_resync)(struct prism_store *s, const char *target, int64_t now, size_t *n);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */

@@ -866,3 +866,19 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 		prism_repoint_result_free(out);
 	return rc;
 }
+
+int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n)
+{
+	if (s == NULL || target == NULL || n == NULL)
+		return PRISM_EINVAL;
+	/* the rows of zones the target still serves; rows queued for deletion stay as they are */
+	return exec4(s,
+		     "INSERT INTO ledger (target, zone, name, type, desired_hash, status, "
+		     "attempts, next_attempt, host_id, updated_at) SELECT t.target, d.zone, "
+		     "d.name, d.type, d.hash, 'pending', 0, 0, d.host_id, ?4 FROM target_zones t "
+		     "JOIN desired d ON d.zone = t.zone WHERE t.target = ?1 "
+		     "ON CONFLICT (target, zone, name, type) DO UPDATE SET "
+		     "desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
+		     "next_attempt = 0, last_error = NULL, updated_at = excluded.updated_at",
+		     target, NULL, NULL, now, n);
+}

@@ -48,6 +48,7 @@ enum req_step {
 	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
 	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
 	STEP_ZONE_DELETE, /* delete_zone(): DELETE zones/<zone> */
+	STEP_ZONE_LIST, /* list_zones(): GET zones */
 };
 
 struct pdns_req {
@@ -68,6 +69,7 @@ struct pdns_req {
 	prism_target_done_cb cb;
 	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
 	prism_target_data_cb data_cb; /* read_zone_records() instead of cb */
+	prism_target_list_cb list_cb; /* list_zones() instead of cb */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -300,7 +302,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct pdns_req *r = userdata;
 	size_t n = size * nmemb;
 
-	size_t limit = r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX;
+	size_t limit = r->step == STEP_ZONE_READ || r->step == STEP_ZONE_LIST ? ZONE_RESP_MAX
+									      : RESP_MAX;
 	if (n > limit - r->resp_len) {
 		r->resp_too_big = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -391,6 +394,7 @@ static int set_common(struct pdns_req *r)
 	switch (r->step) {
 	case STEP_ZONE_GET:
 	case STEP_ZONE_READ:
+	case STEP_ZONE_LIST:
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_ZONE_DELETE:
@@ -486,6 +490,21 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 			}
 		}
 		r->data_cb(r->arg, err, status, msg, d);
+	} else if (r->list_cb != NULL) {
+		struct prism_zone_list *l = NULL;
+		if (err == 0) {
+			l = calloc(1, sizeof(*l));
+			int rc = l ? prism_pdns_zone_list(r->resp ? r->resp : "", r->resp_len, l)
+				   : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(l);
+				l = NULL;
+				err = rc;
+				msg = "cannot parse the zone list PowerDNS returned";
+				t->failures++;
+			}
+		}
+		r->list_cb(r->arg, err, status, msg, l);
 	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
 	}
@@ -548,9 +567,12 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete" };
+	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
+					      "GET" };
+	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
+						"zones" };
+	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
+					       "list" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -910,6 +932,23 @@ static int pdns_read_zone_records(struct prism_target *t, const char *zone,
 	return req_submit(t, r);
 }
 
+static int pdns_list_zones(struct prism_target *t, prism_target_list_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->list_cb = cb;
+	r->step = STEP_ZONE_LIST;
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
@@ -920,5 +959,6 @@ const struct prism_target_api prism_target_powerdns = {
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,
 	.read_zone_records = pdns_read_zone_records,
+	.list_zones = pdns_list_zones,
 	.observe = pdns_observe,
 };

@@ -47,6 +47,13 @@ struct prism_zone_data;
 typedef void (*prism_target_data_cb)(void *arg, int err, int http_status, const char *errmsg,
 				     struct prism_zone_data *data);
 
+struct prism_zone_list;
+
+/** Completion of list_zones: on success @p list holds the server's zones and the callee
+ *  takes it (free with prism_zone_list_free, then free()); NULL on error. */
+typedef void (*prism_target_list_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     struct prism_zone_list *list);
+
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
@@ -98,6 +105,8 @@ struct prism_target_api {
 	/** Read every record of @p zone with its content (an import). */
 	int (*read_zone_records)(struct prism_target *t, const char *zone,
 				 prism_target_data_cb cb, void *arg);
+	/** List every zone of the server with its SOA serial (the cluster view). */
+	int (*list_zones)(struct prism_target *t, prism_target_list_cb cb, void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);

@@ -598,3 +598,50 @@ def test_stop_during_an_import_from_a_silent_target(cluster):
         assert "e" in got or got["r"].status_code == 503, got
     finally:
         os.kill(p1.proc.pid, signal.SIGCONT)
+
+
+def cluster_view(api):
+    r = api("GET", "/api/v1/cluster")
+    assert r.status_code == 200, r.text
+    return {t["name"]: t for t in r.json()["targets"]}
+
+
+def test_cluster_view_and_resync(cluster):
+    d, api, (p1, p2) = cluster
+    assert api("POST", "/api/v1/zones", json={"name": "cl.test", "records": [
+        {"name": "a", "type": "A", "content": "192.0.2.1"}]}).status_code == 201
+    for p in (p1, p2):
+        wait_for(lambda: answers(p, "a.cl.test.", "A") == ["192.0.2.1"], 15, what="zone")
+    # a zone Prism does not manage, made on pdns2 behind its back
+    assert p2.api("POST", "/zones", json={"name": "foreign.test.", "kind": "Native",
+                                          "nameservers": ["ns1.foreign.test."]}).status_code \
+        == 201
+    v = cluster_view(api)
+    assert v["pdns1"]["reachable"] and v["pdns1"]["missing"] == 0
+    assert v["pdns1"]["managed"] == 2 and v["pdns1"]["present"] == 2
+    zones = {z["name"]: z for z in v["pdns1"]["zones"]}
+    assert zones["cl.test."]["state"] == "present" and zones["cl.test."]["serial"] > 0
+    assert v["pdns2"]["extra"] == ["foreign.test."]
+    # pdns2 loses the zone: the view shows it missing, the reconciler recreates it
+    assert p2.api("DELETE", "/zones/cl.test.").status_code == 204
+    v = cluster_view(api)
+    assert [z["name"] for z in v["pdns2"]["zones"] if z["state"] == "missing"] == ["cl.test."]
+    out = cli(d, "cluster", check=False)
+    assert out.returncode == 1 and "pdns2: missing cl.test." in out.stdout
+    wait_for(lambda: answers(p2, "a.cl.test.", "A") == ["192.0.2.1"], 20,
+             what="repaired by the reconciler")
+    wait_for(lambda: cluster_view(api)["pdns2"]["missing"] == 0, 10, what="view in step")
+    # "sync every zone to pdns1": its records are pushed again
+    p1.api("PATCH", "/zones/cl.test.", json={"rrsets": [
+        {"name": "a.cl.test.", "type": "A", "changetype": "DELETE"}]})
+    assert answers(p1, "a.cl.test.", "A") == []
+    out = cli(d, "cluster", "resync", "pdns1").stdout
+    assert "target pdns1:" in out and "queued" in out
+    wait_for(lambda: answers(p1, "a.cl.test.", "A") == ["192.0.2.1"], 15, what="resynced")
+    err(api("POST", "/api/v1/targets/nope/resync"), 404)
+    err(api("POST", "/api/v1/targets/pdns1/resync", headers=WRITE), 403)
+    # a target that is down is shown as such
+    p1.stop()
+    v = cluster_view(api)
+    assert v["pdns1"]["reachable"] is False and v["pdns1"]["error"]
+    p1.start()
