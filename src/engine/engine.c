@@ -757,9 +757,16 @@ static size_t partition_conflicts(const struct worker *w, struct round *r, size_
 	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
 	if (tmp == NULL)
 		return n; /* send everything rather than nothing */
+	unsigned char *cls = malloc(n);
+	if (cls == NULL) {
+		free(tmp);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++)
+		cls[i] = (unsigned char)classify_row(w, &r->rows[i]);
 	for (int c = ROW_SEND; c <= ROW_CONFLICT; c++) {
 		for (size_t i = 0; i < n; i++)
-			if (classify_row(w, &r->rows[i]) == (enum row_class)c)
+			if (cls[i] == c)
 				tmp[k++] = r->rows[i];
 		if (c == ROW_SEND)
 			nsend = k;
@@ -768,6 +775,7 @@ static size_t partition_conflicts(const struct worker *w, struct round *r, size_
 	}
 	memcpy(r->rows, tmp, n * sizeof(*tmp));
 	free(tmp);
+	free(cls);
 	qsort(r->rows, nsend, sizeof(*r->rows), row_zone_cmp);
 	return nsend;
 }
@@ -1265,8 +1273,15 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 		schedule(w, 0);
 		return;
 	}
-	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name, z->name);
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+		  status == 201 ? "created" : "ready");
 	z->ok = true;
+	if (status == 201 && !z->zs.force) {
+		/* just created: nothing but its SOA and NS set is there, no read needed */
+		strset_clear(&z->zs.foreign);
+		z->zs.read = true;
+		z->zs.last_read = uv_now(w->e->loop);
+	}
 	wzone_unref(z);
 	target_ok(w);
 	w->zone_ready = next_zone(w) == NULL;
@@ -1277,9 +1292,13 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_ENSURING;
 	w->ensuring = wzone_ref(z);
-	int rc = w->t.api->ensure_zone_kind(w->t.handle, z->name,
-					    (const char *const *)z->nameservers, z->soa, z->kind,
-					    ensure_cb, w);
+	/* a registry zone is usually new to the target: create it at once (409: it exists) */
+	int rc = z->config ? w->t.api->ensure_zone_kind(w->t.handle, z->name,
+							(const char *const *)z->nameservers,
+							z->soa, z->kind, ensure_cb, w)
+			   : w->t.api->create_zone(w->t.handle, z->name,
+						   (const char *const *)z->nameservers, z->soa,
+						   z->kind, ensure_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
 		wzone_unref(w->ensuring);

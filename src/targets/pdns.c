@@ -842,6 +842,30 @@ static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 	return pdns_ensure_zone_kind(t, zone, nameservers, soa, NULL, cb, arg);
 }
 
+static int pdns_create_zone(struct prism_target *t, const char *zone,
+			    const char *const *nameservers, const char *soa, const char *kind,
+			    prism_target_done_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_POST;
+	int rc = prism_pdns_zone_create_body_kind(zone, nameservers, soa, 0, kind, &r->body,
+						  &r->body_len);
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 			    void *arg)
 {
@@ -955,6 +979,7 @@ const struct prism_target_api prism_target_powerdns = {
 	.close = pdns_close,
 	.ensure_zone = pdns_ensure_zone,
 	.ensure_zone_kind = pdns_ensure_zone_kind,
+	.create_zone = pdns_create_zone,
 	.delete_zone = pdns_delete_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,

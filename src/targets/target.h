@@ -88,6 +88,12 @@ struct prism_target_api {
 	int (*ensure_zone_kind)(struct prism_target *t, const char *zone,
 				const char *const *nameservers, const char *soa, const char *kind,
 				prism_target_done_cb cb, void *arg);
+	/** Create @p zone at once (one POST; no check first): the callback's status is 201
+	 *  when it was created, 409 when it existed (both successes). For zones that are
+	 *  usually missing (new zones, new targets): one request instead of two. */
+	int (*create_zone)(struct prism_target *t, const char *zone,
+			   const char *const *nameservers, const char *soa, const char *kind,
+			   prism_target_done_cb cb, void *arg);
 	/** Delete @p zone and all its data from the server. A zone already missing is a
 	 *  success (PowerDNS: 204, or 404/422 for a missing zone).
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
