@@ -520,6 +520,29 @@ static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, c
 	return tmp.answered ? MHD_YES : MHD_NO;
 }
 
+/* Whether @p url (n bytes) has the shape of @p tmpl: a "{param}" is one non-empty segment. */
+static bool same_shape(const char *tmpl, const char *url, size_t n)
+{
+	const char *u = url, *end = url + n;
+	while (*tmpl != '\0') {
+		if (*tmpl == '{') {
+			const char *q = u;
+			while (q < end && *q != '/')
+				q++;
+			if (q == u)
+				return false;
+			u = q;
+			tmpl = strchr(tmpl, '}') + 1;
+			continue;
+		}
+		if (u == end || *u != *tmpl)
+			return false;
+		u++;
+		tmpl++;
+	}
+	return u == end;
+}
+
 /* A read that waits for something (the plan): it needs a heap context like a write. */
 static bool async_read(const char *url, const char *method)
 {
@@ -528,7 +551,7 @@ static bool async_read(const char *url, const char *method)
 		n--;
 	for (size_t i = 0; i < api_nroutes; i++)
 		if (api_routes[i].async && strcmp(api_routes[i].method, method) == 0 &&
-		    strlen(api_routes[i].path) == n && strncmp(api_routes[i].path, url, n) == 0)
+		    same_shape(api_routes[i].path, url, n))
 			return true;
 	return false;
 }

@@ -36,8 +36,8 @@ struct api_route {
 	enum api_access access;
 	bool body;                 /**< takes a JSON body (POST) */
 	void (*fn)(struct api_req *r);
-	bool async;                /**< a read answered later (waits for the engine): heap
-				    *   context like a write; its path has no parameters */
+	bool async;                /**< a read answered later (waits for the engine or a
+				    *   target): heap context like a write */
 };
 
 extern const struct api_route api_routes[];

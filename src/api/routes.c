@@ -1729,6 +1729,8 @@ const struct api_route api_routes[] = {
 	  h_v1_record_delete },
 	{ "GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export },
 	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
+	{ "GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true },
+	{ "POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set },
 	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },

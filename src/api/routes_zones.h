@@ -19,6 +19,8 @@ void h_v1_zone_import(struct api_req *r);
 void h_v1_repoint(struct api_req *r);
 void h_v1_cluster(struct api_req *r);
 void h_v1_target_resync(struct api_req *r);
+void h_v1_zone_dnssec(struct api_req *r);
+void h_v1_zone_dnssec_set(struct api_req *r);
 
 /**
  * A request waiting for a target's answer (an import, the cluster view). The targets are

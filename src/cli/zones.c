@@ -70,6 +70,8 @@ static const char usage_text[] =
 	"                     [--targets all|GROUP] [--template NAME] [--dnssec]\n"
 	"  prism zones delete ZONE --yes         delete it, its records, and the zone on\n"
 	"                                        every target serving it (admin role)\n"
+	"  prism zones dnssec ZONE [on|off]      show the keys and DS records, or sign the\n"
+	"                                        zone on every target (admin role)\n"
 	"  prism zones export ZONE [--format bind|json]\n"
 	"  prism zones import ZONE --from-target TARGET | --file ZONEFILE [--targets GROUP]\n"
 	"  prism records [list] ZONE [--name NAME] [--type TYPE]\n"
@@ -238,7 +240,7 @@ static void zone_human(const json_t *z)
 		printf(" %s", json_string_value(v));
 	printf("\nsoa:         %s\nttl:         %lld\ndnssec:      %s\nrrsets:      %lld\n",
 	       jstr(z, "soa") ? jstr(z, "soa") : "(server default)", jint(z, "ttl"),
-	       json_is_true(json_object_get(z, "dnssec")) ? "yes (stored)" : "no",
+	       json_is_true(json_object_get(z, "dnssec")) ? "yes" : "no",
 	       jint(z, "records"));
 	json_array_foreach (json_object_get(z, "served_by"), i, v)
 		printf("target:      %s (%s)\n", jstr(v, "target"),
@@ -420,6 +422,57 @@ static int zones_import(struct zcli *c)
 		       json_is_true(json_object_get(j, "created")) ? "created" : "updated",
 		       jint(j, "rrsets"), jint(j, "changed"),
 		       json_array_size(json_object_get(j, "skipped")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int zones_dnssec(struct zcli *c)
+{
+	char path[PATH_LEN];
+	json_t *j, *b = NULL;
+	const char *want = c->nwords > 3 ? c->words[3] : NULL;
+	if (want != NULL && strcmp(want, "on") != 0 && strcmp(want, "off") != 0) {
+		fprintf(stderr, "prism: zones dnssec ZONE takes on or off\n");
+		return EXIT_USAGE;
+	}
+	int rc = zone_path(path, c->words[2], "/dnssec");
+	if (rc != 0)
+		return rc;
+	if (want != NULL) {
+		b = json_pack("{s:b}", "enabled", strcmp(want, "on") == 0);
+		rc = call(c, "POST", path, b, &j, NULL);
+		json_decref(b);
+	} else {
+		rc = call(c, "GET", path, NULL, &j, NULL);
+	}
+	if (rc != 0)
+		return rc;
+	if (c->json) {
+		print_json(j);
+	} else if (want != NULL) {
+		printf("zone %s: DNSSEC %s on every target serving it\n", jstr(j, "zone"),
+		       json_is_true(json_object_get(j, "dnssec")) ? "being turned on"
+								 : "being turned off");
+	} else {
+		const json_t *t, *k, *ds;
+		size_t i, m, n;
+		printf("zone %s: DNSSEC %s\n", jstr(j, "zone"),
+		       json_is_true(json_object_get(j, "dnssec")) ? "on" : "off");
+		json_array_foreach (json_object_get(j, "targets"), i, t) {
+			if (jstr(t, "error") != NULL) {
+				printf("%s: ", jstr(t, "target"));
+				put_clean(stdout, jstr(t, "error"));
+				putchar('\n');
+			}
+			json_array_foreach (json_object_get(t, "keys"), m, k)
+				json_array_foreach (json_object_get(k, "ds"), n, ds) {
+					printf("%s: %s %s IN DS ", jstr(t, "target"),
+					       jstr(k, "keytype"), jstr(j, "zone"));
+					put_clean(stdout, json_string_value(ds));
+					putchar('\n');
+				}
+		}
+	}
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -658,6 +711,7 @@ static const struct zcmd zcmds[] = {
 	{ "zones", "create", 1, 1, zones_create },
 	{ "zones", "delete", 1, 1, zones_delete },
 	{ "zones", "export", 1, 1, zones_export },
+	{ "zones", "dnssec", 1, 2, zones_dnssec },
 	{ "zones", "import", 1, 1, zones_import },
 	{ "records", "list", 1, 1, records_list },
 	{ "records", "set", 4, MAX_WORDS, records_set },

@@ -159,6 +159,9 @@ struct wzone {
 	char *soa;
 	char *kind;          /* NULL: Native */
 	bool adopt;          /* take over foreign RRsets (an imported zone) */
+	bool dnssec;         /* to be signed (registry zones) */
+	bool dnssec_done;    /* signed or unsigned as wanted, in this session */
+	bool master;         /* kind Master: NOTIFY after changes */
 	bool config;         /* from the configuration: never dropped */
 	bool ok;             /* checked (and created if missing) on the target */
 	struct zstate zs;
@@ -253,6 +256,8 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 	z->kind = kind ? strdup(kind) : NULL;
 	z->adopt = adopt;
 	z->config = config;
+	z->master = kind != NULL && strcmp(kind, "Master") == 0;
+	z->dnssec_done = true;
 	if (z->name == NULL || z->nameservers == NULL || (soa && !z->soa) || (kind && !z->kind)) {
 		wzone_unref(z);
 		return NULL;
@@ -449,6 +454,7 @@ static void go_idle(struct worker *w, bool more, int64_t next_due)
 }
 
 static void apply_rows(struct worker *w, struct round *r);
+static void send_notify(struct worker *w, const char *zone);
 static void prefetch(struct worker *w, const struct round *r);
 
 /* A push ended (results are being recorded): go on with the prefetched batch, if any. */
@@ -576,6 +582,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		set_result(r, lo, hi, true, NULL);
 		w->rrsets_applied += hi - lo;
 		w->last_success = now_ms() / 1000;
+		send_notify(w, r->rows[lo].zone);
 	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		enqueue(r, lo, mid);
@@ -1000,6 +1007,10 @@ static int zones_merge(struct worker *w, struct prism_served *sv)
 	for (size_t z = 0; z < w->nzones; z++) {
 		struct wzone *wz = w->zones[z];
 		const struct prism_served_zone *sz = served_find(sv, wz->name);
+		if (sz != NULL && !wz->config && sz->dnssec != wz->dnssec) {
+			wz->dnssec = sz->dnssec;
+			wz->dnssec_done = false;
+		}
 		if (sz != NULL && !wz->config && sz->adopt != wz->adopt) {
 			/* an import made the zone adopt foreign RRsets: compare again now */
 			wz->adopt = sz->adopt;
@@ -1024,6 +1035,8 @@ static int zones_merge(struct worker *w, struct prism_served *sv)
 			wzone_unref(wz);
 			return PRISM_ENOMEM;
 		}
+		wz->dnssec = sz->dnssec;
+		wz->dnssec_done = !sz->dnssec; /* signed at start; never unsigned unasked */
 		w->zone_ready = false;
 	}
 	dels_free(w);
@@ -1308,6 +1321,69 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 	}
 }
 
+/* ---- DNSSEC ---- */
+
+static struct wzone *next_dnssec(const struct worker *w)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		if (w->zones[z]->ok && !w->zones[z]->dnssec_done)
+			return w->zones[z];
+	return NULL;
+}
+
+static void dnssec_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	struct wzone *z = w->ensuring;
+	w->ensuring = NULL;
+	w->state = W_IDLE;
+	if (err != 0) {
+		char buf[512];
+		describe(buf, sizeof(buf), err, status, msg);
+		wzone_unref(z);
+		target_failed(w, "DNSSEC change", status, buf);
+		schedule(w, 0);
+		return;
+	}
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+		  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
+	z->dnssec_done = true;
+	wzone_unref(z);
+	target_ok(w);
+	schedule(w, 0);
+}
+
+static void set_dnssec(struct worker *w, struct wzone *z)
+{
+	w->state = W_ENSURING;
+	w->ensuring = wzone_ref(z);
+	int rc = w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, dnssec_cb, w);
+	if (rc != 0) {
+		w->state = W_IDLE;
+		wzone_unref(w->ensuring);
+		w->ensuring = NULL;
+		target_failed(w, "DNSSEC change", 0, prism_strerror(rc));
+		schedule(w, 0);
+	}
+}
+
+static void notify_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	if (err != 0)
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: NOTIFY not sent (%s%s%s)", w->t.name,
+			  prism_strerror(err), msg && msg[0] ? ": " : "", msg ? msg : "");
+}
+
+/* A Master zone changed on the target: tell its secondaries. The answer only logs (the
+ * target never calls back after it is closed, so no reference is needed). */
+static void send_notify(struct worker *w, const char *zone)
+{
+	const struct wzone *wz = find_zone(w, zone);
+	if (wz != NULL && wz->master && w->t.api->notify != NULL)
+		(void)w->t.api->notify(w->t.handle, zone, notify_cb, w);
+}
+
 static void worker_run(struct worker *w)
 {
 	if (w->e->stopping)
@@ -1334,6 +1410,11 @@ static void worker_run(struct worker *w)
 	struct wzone *ez = next_zone(w);
 	if (ez != NULL) {
 		ensure_zone(w, ez);
+		return;
+	}
+	ez = next_dnssec(w);
+	if (ez != NULL) {
+		set_dnssec(w, ez);
 		return;
 	}
 	w->zone_ready = true;

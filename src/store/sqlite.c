@@ -1517,6 +1517,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.zone_create = zq_zone_create,
 	.zone_delete = zq_zone_delete,
 	.zone_set_adopt = zq_zone_set_adopt,
+	.zone_set_dnssec = zq_zone_set_dnssec,
 	.rrsets_put = zq_rrsets_put,
 	.zones_served = zq_zones_served,
 	.zone_deletion_done = zq_zone_deletion_done,

@@ -21,6 +21,7 @@ int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
 		   const char *const *targets, int64_t now);
 int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now, size_t *ntargets);
 int zq_zone_set_adopt(struct prism_store *s, const char *zone);
+int zq_zone_set_dnssec(struct prism_store *s, const char *zone, bool on, bool *changed);
 int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
 		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
 		  size_t *changed, struct prism_rrset_err *err);

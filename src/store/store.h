@@ -165,6 +165,7 @@ struct prism_served_zone {
 	char **nameservers;        /**< NULL-terminated */
 	char *soa;
 	bool adopt;
+	bool dnssec;               /**< to be signed */
 };
 
 /** What a target must do about registry zones: serve these, delete those. */
@@ -308,6 +309,8 @@ struct prism_store_api {
 	 */
 	int (*zone_delete)(struct prism_store *s, const char *zone, int64_t now,
 			   size_t *ntargets);
+	/** Sign a registry zone, or not. @p changed: the flag changed. 0 or PRISM_ENOTFOUND */
+	int (*zone_set_dnssec)(struct prism_store *s, const char *zone, bool on, bool *changed);
 	/** Mark a registry zone as adopting foreign RRsets (an import). 0 or PRISM_ENOTFOUND */
 	int (*zone_set_adopt)(struct prism_store *s, const char *zone);
 	/**

@@ -179,6 +179,21 @@ int zq_zone_set_adopt(struct prism_store *s, const char *zone)
 	return rc != 0 ? rc : n == 0 ? PRISM_ENOTFOUND : 0;
 }
 
+int zq_zone_set_dnssec(struct prism_store *s, const char *zone, bool on, bool *changed)
+{
+	int err;
+	size_t n = 0;
+	if (s == NULL || zone == NULL || changed == NULL)
+		return PRISM_EINVAL;
+	*changed = false;
+	if (!exists(s, "SELECT 1 FROM zones WHERE name = ?1", zone, &err))
+		return err != 0 ? err : PRISM_ENOTFOUND;
+	int rc = exec4(s, "UPDATE zones SET dnssec = ?4 WHERE name = ?1 AND dnssec != ?4", zone,
+		       NULL, NULL, on, &n);
+	*changed = n > 0;
+	return rc;
+}
+
 int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 				 size_t n, const struct prism_target_group *groups,
 				 size_t ngroups, int64_t now, size_t *caught_up)
@@ -309,6 +324,7 @@ static int served_zone_row(sqlite3_stmt *st, struct prism_served_zone *z)
 	z->nameservers = split_lines((const char *)sqlite3_column_text(st, 2));
 	z->soa = col_dup(st, 3);
 	z->adopt = sqlite3_column_int(st, 4) != 0;
+	z->dnssec = sqlite3_column_int(st, 5) != 0;
 	return z->name && z->kind && z->nameservers && z->soa ? 0 : PRISM_ENOMEM;
 }
 
@@ -319,7 +335,8 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	if (s == NULL || target == NULL || out == NULL)
 		return PRISM_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (prep(s, "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt FROM target_zones t "
+	if (prep(s, "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt, z.dnssec FROM "
+		    "target_zones t "
 		    "JOIN zones z ON z.name = t.zone WHERE t.target = ?1 ORDER BY z.name", &st) != 0)
 		return PRISM_ESTORE;
 	bind_text(st, 1, target);

@@ -49,6 +49,10 @@ enum req_step {
 	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
 	STEP_ZONE_DELETE, /* delete_zone(): DELETE zones/<zone> */
 	STEP_ZONE_LIST, /* list_zones(): GET zones */
+	STEP_DNSSEC,    /* set_dnssec(): PUT zones/<zone> {"dnssec": …}, then rectify, flush */
+	STEP_RECTIFY,   /* set_dnssec(): PUT zones/<zone>/rectify */
+	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
+	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
 };
 
 struct pdns_req {
@@ -70,6 +74,8 @@ struct pdns_req {
 	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
 	prism_target_data_cb data_cb; /* read_zone_records() instead of cb */
 	prism_target_list_cb list_cb; /* list_zones() instead of cb */
+	prism_target_body_cb body_cb; /* read_keys() instead of cb */
+	char *rectify_url;   /* set_dnssec(): the rectify step, when signing; owned */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -334,6 +340,7 @@ static void req_free(struct pdns_req *r)
 	free(r->body);
 	free(r->post_url);
 	free(r->post_body);
+	free(r->rectify_url);
 	free(r->resp);
 	free(r);
 }
@@ -395,7 +402,19 @@ static int set_common(struct pdns_req *r)
 	case STEP_ZONE_GET:
 	case STEP_ZONE_READ:
 	case STEP_ZONE_LIST:
+	case STEP_KEYS:
 		SET(CURLOPT_HTTPGET, 1L);
+		break;
+	case STEP_DNSSEC:
+		SET(CURLOPT_CUSTOMREQUEST, "PUT");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		SET(CURLOPT_POSTFIELDS, r->body);
+		break;
+	case STEP_RECTIFY:
+	case STEP_NOTIFY:
+		SET(CURLOPT_CUSTOMREQUEST, "PUT");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		SET(CURLOPT_POSTFIELDS, "");
 		break;
 	case STEP_ZONE_DELETE:
 		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
@@ -505,6 +524,9 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 			}
 		}
 		r->list_cb(r->arg, err, status, msg, l);
+	} else if (r->body_cb != NULL) {
+		r->body_cb(r->arg, err, status, msg, err == 0 && r->resp ? r->resp : "",
+			   err == 0 ? r->resp_len : 0);
 	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
 	}
@@ -568,11 +590,12 @@ static int req_next_flush(struct pdns_req *r)
 static void observe_step(const struct pdns_req *r, long status)
 {
 	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
-					      "GET" };
+					      "GET", "PUT", "PUT", "GET", "PUT" };
 	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
-						"zones" };
+						"zones", "zone", "rectify", "cryptokeys",
+						"notify" };
 	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
-					       "list" };
+					       "list", "dnssec", "rectify", "keys", "notify" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -612,6 +635,28 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 			return;
 		snprintf(msg, sizeof(msg), "cannot start zone creation (%s)", prism_strerror(err));
 		req_complete(r, err, 0, msg);
+		return;
+	}
+	if ((r->step == STEP_DNSSEC || r->step == STEP_RECTIFY) && status >= 200 &&
+	    status < 300) {
+		/* signing: rectify next; then (or when unsigning) flush the caches */
+		bool rectify = r->step == STEP_DNSSEC && r->rectify_url != NULL;
+		if (rectify) {
+			free(r->url);
+			r->url = r->rectify_url;
+			r->rectify_url = NULL;
+			free(r->body);
+			r->body = NULL;
+			r->body_len = 0;
+			r->step = STEP_RECTIFY;
+			curl_easy_reset(r->easy);
+			err = req_start(r);
+		} else {
+			err = req_next_flush(r);
+		}
+		if (err == 0)
+			return;
+		req_complete(r, 0, (int)status, "");
 		return;
 	}
 	if (r->step == STEP_FLUSH) {
@@ -973,6 +1018,68 @@ static int pdns_list_zones(struct prism_target *t, prism_target_list_cb cb, void
 	return req_submit(t, r);
 }
 
+/* A request of one step on <base>/zones/<zone><suffix>. */
+static struct pdns_req *zone_req(struct prism_target *t, const char *zone, const char *suffix,
+				 enum req_step step, prism_target_done_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return NULL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return NULL;
+	r->step = step;
+	r->url = zone_url(t, zone, suffix);
+	if (r->url == NULL) {
+		req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int pdns_set_dnssec(struct prism_target *t, const char *zone, bool on,
+			   prism_target_done_cb cb, void *arg)
+{
+	struct pdns_req *r = zone_req(t, zone, "", STEP_DNSSEC, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	/* api_rectify with signing: later changes through the API are rectified too */
+	r->body = strdup(on ? "{\"dnssec\":true,\"api_rectify\":true}"
+			    : "{\"dnssec\":false,\"api_rectify\":false}");
+	r->body_len = r->body ? strlen(r->body) : 0;
+	char *z = path_escape(zone);
+	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
+		r->post_url = NULL;
+	free(z);
+	if (on)
+		r->rectify_url = zone_url(t, zone, "/rectify");
+	if (r->body == NULL || r->post_url == NULL || (on && r->rectify_url == NULL)) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target_body_cb cb,
+			  void *arg)
+{
+	if (cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = zone_req(t, zone, "/cryptokeys", STEP_KEYS, NULL, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	r->body_cb = cb;
+	return req_submit(t, r);
+}
+
+static int pdns_notify(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+		       void *arg)
+{
+	struct pdns_req *r = zone_req(t, zone, "/notify", STEP_NOTIFY, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	return req_submit(t, r);
+}
+
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
@@ -985,5 +1092,8 @@ const struct prism_target_api prism_target_powerdns = {
 	.read_zone = pdns_read_zone,
 	.read_zone_records = pdns_read_zone_records,
 	.list_zones = pdns_list_zones,
+	.set_dnssec = pdns_set_dnssec,
+	.read_keys = pdns_read_keys,
+	.notify = pdns_notify,
 	.observe = pdns_observe,
 };

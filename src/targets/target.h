@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -53,6 +54,10 @@ struct prism_zone_list;
  *  takes it (free with prism_zone_list_free, then free()); NULL on error. */
 typedef void (*prism_target_list_cb)(void *arg, int err, int http_status, const char *errmsg,
 				     struct prism_zone_list *list);
+
+/** Completion of a read whose answer is handed over as it came (borrowed for the call). */
+typedef void (*prism_target_body_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     const char *body, size_t len);
 
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
@@ -111,6 +116,16 @@ struct prism_target_api {
 	/** Read every record of @p zone with its content (an import). */
 	int (*read_zone_records)(struct prism_target *t, const char *zone,
 				 prism_target_data_cb cb, void *arg);
+	/** Sign @p zone (DNSSEC on: keys created by the server, rectified) or remove its keys
+	 *  (off), then flush it from the server's caches. */
+	int (*set_dnssec)(struct prism_target *t, const char *zone, bool on,
+			  prism_target_done_cb cb, void *arg);
+	/** The zone's DNSSEC keys as the server's JSON (PowerDNS: its cryptokeys, with DS). */
+	int (*read_keys)(struct prism_target *t, const char *zone, prism_target_body_cb cb,
+			 void *arg);
+	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
+	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+		      void *arg);
 	/** List every zone of the server with its SOA serial (the cluster view). */
 	int (*list_zones)(struct prism_target *t, prism_target_list_cb cb, void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with

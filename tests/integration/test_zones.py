@@ -6,10 +6,16 @@ writes in one transaction, import and export, failover repoint."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 
+import dns.exception
+import dns.message
+import dns.opcode
+import dns.query
+import dns.rdatatype
 import pytest
 import requests
 
@@ -645,3 +651,85 @@ def test_cluster_view_and_resync(cluster):
     v = cluster_view(api)
     assert v["pdns1"]["reachable"] is False and v["pdns1"]["error"]
     p1.start()
+
+
+DNSSEC_CONF = "gsqlite3-dnssec=yes\nprimary=yes\n"
+
+
+@pytest.fixture
+def signed_cluster(prismd_factory):
+    servers = [PowerDNS(extra_conf=DNSSEC_CONF).start() for _ in range(2)]
+    d = prismd_factory(None, extra_yaml=targets_yaml(*servers) + KEYS)
+    yield d, Api(d), servers
+    for p in servers:
+        p.cleanup()
+
+
+def dnskeys(p, zone):
+    q = dns.message.make_query(zone, "DNSKEY", want_dnssec=True)
+    r = dns.query.udp(q, "127.0.0.1", port=p.dns_port, timeout=2)
+    return [rd.to_text() for rrset in r.answer if rrset.rdtype == dns.rdatatype.DNSKEY
+            for rd in rrset]
+
+
+def test_dnssec_on_and_off(signed_cluster):
+    d, api, servers = signed_cluster
+    r = api("POST", "/api/v1/zones", json={"name": "sec.test", "dnssec": True, "records": [
+        {"name": "www", "type": "A", "content": "192.0.2.1"}]})
+    assert r.status_code == 201, r.text
+    for p in servers:
+        wait_for(lambda: dnskeys(p, "sec.test.") != [], 20, what=f"DNSKEY at {p.api_url}")
+        wait_for(lambda: answers(p, "www.sec.test.", "A") == ["192.0.2.1"], 15, what="www")
+    keys = api("GET", "/api/v1/zones/sec.test/dnssec").json()
+    assert keys["dnssec"] is True and len(keys["targets"]) == 2
+    for t in keys["targets"]:
+        assert t["error"] is None and t["keys"] and t["keys"][0]["ds"], t
+    out = cli(d, "zones", "dnssec", "sec.test").stdout
+    assert "DNSSEC on" in out and "IN DS" in out
+    # a record added later is signed too (api_rectify)
+    api("POST", "/api/v1/zones/sec.test/records", json={"records": [
+        {"name": "new", "type": "TXT", "content": "signed"}]})
+    q = dns.message.make_query("new.sec.test.", "TXT", want_dnssec=True)
+    wait_for(lambda: any(rr.rdtype == dns.rdatatype.RRSIG for rr in dns.query.udp(
+        q, "127.0.0.1", port=servers[1].dns_port, timeout=2).answer), 15, what="RRSIG")
+    # off: the keys go, DNSKEY no longer answers
+    assert "being turned off" in cli(d, "zones", "dnssec", "sec.test", "off").stdout
+    for p in servers:
+        wait_for(lambda: dnskeys(p, "sec.test.") == [], 20, what="DNSKEY gone")
+    assert api("GET", "/api/v1/zones/sec.test/dnssec").json()["targets"][0]["keys"] == []
+    err(api("POST", f"/api/v1/zones/{ZONE}/dnssec", json={"enabled": True}), 409)
+    err(api("POST", "/api/v1/zones/nothere.test/dnssec", json={"enabled": True}), 404)
+    err(api("POST", "/api/v1/zones/sec.test/dnssec", json={"enabled": "yes"}), 400)
+    actions = [e["action"] for e in api("GET", "/api/v1/audit").json()["entries"]]
+    assert actions.count("zone.dnssec") == 1
+
+
+def test_notify_after_changes_of_a_master_zone(signed_cluster):
+    d, api, (p1, _) = signed_cluster
+    assert api("POST", "/api/v1/zones", json={"name": "prim.test", "kind": "Master"}
+               ).status_code == 201
+    wait_for(lambda: zone_on(p1, "prim.test."), 15, what="zone")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port = sock.getsockname()[1]
+    try:
+        r = p1.api("PUT", "/zones/prim.test./metadata/ALSO-NOTIFY",
+                   json={"metadata": [f"127.0.0.1:{port}"]})
+        assert r.status_code == 200, r.text
+
+        def notified():
+            try:
+                while True:
+                    m = dns.message.from_wire(sock.recv(4096))
+                    if m.opcode() == dns.opcode.NOTIFY and \
+                            m.question[0].name.to_text() == "prim.test.":
+                        return True
+            except (socket.timeout, dns.exception.DNSException):
+                return False
+        notified()  # nothing is expected yet; drain whatever came
+        api("POST", "/api/v1/zones/prim.test/records", json={"records": [
+            {"name": "www", "type": "A", "content": "192.0.2.1"}]})
+        wait_for(notified, 15, interval=0, what="NOTIFY from pdns1")
+    finally:
+        sock.close()
