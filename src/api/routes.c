@@ -1359,6 +1359,19 @@ static void h_v1_targets(struct api_req *r)
 		jw_key(w, "rrsets_failed");
 		jw_uint(w, ti.rrsets_failed);
 		jw_ktime(w, "last_success", ti.last_success);
+		struct prism_health_info hi;
+		jw_key(w, "health");
+		if (prism_health_get(api->opts.health, ti.name, &hi) == 0) {
+			jw_obj(w);
+			jw_kstr(w, "state", hi.state);
+			jw_kstr(w, "reason", hi.reason);
+			jw_kstr(w, "version", hi.version);
+			jw_ktime(w, "since", hi.since);
+			jw_ktime(w, "checked", hi.checked);
+			jw_end_obj(w);
+		} else {
+			jw_null(w);
+		}
 		jw_key(w, "ledger");
 		jw_obj(w);
 		ledger_json(w, ledger_of(api, ti.name), now);

@@ -163,7 +163,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
 	  "milliseconds to wait after a change so a burst becomes one request")                   \
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
-	  "longest backoff between retries of a failing target, seconds")
+	  "longest backoff between retries of a failing target, seconds")                        \
+	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
+	  "seconds between health checks of every target (0 = off)")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 

@@ -112,6 +112,7 @@ struct prism_config {
 	uint32_t sync_batch_max;    /**< most RRsets per change request (1000) */
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
+	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
 	/*
 	 * Top-level lists, not in the option table (no environment overrides). After a
 	 * successful parse both are non-NULL: without `zones:` there is one zone, default_zone;

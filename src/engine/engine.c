@@ -1613,6 +1613,33 @@ int prism_engine_resync(struct prism_engine *e, const char *target)
 	return PRISM_ENOTFOUND;
 }
 
+int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
+			    size_t *n)
+{
+	if (e == NULL || target == NULL || names == NULL || n == NULL)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		const struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, target) != 0)
+			continue;
+		char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
+		if (v == NULL)
+			return PRISM_ENOMEM;
+		for (size_t z = 0; z < w->nzones; z++) {
+			if ((v[z] = strdup(w->zones[z]->name)) == NULL) {
+				for (size_t k = 0; k < z; k++)
+					free(v[k]);
+				free(v);
+				return PRISM_ENOMEM;
+			}
+		}
+		*names = v;
+		*n = w->nzones;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
 int prism_engine_zone_state(const struct prism_engine *e, const char *target,
 			    const char *zone, bool *ready)
 {

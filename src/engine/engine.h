@@ -115,6 +115,11 @@ void prism_engine_zones_changed(struct prism_engine *e);
  *  target gets everything again. @return 0 or PRISM_ENOTFOUND */
 int prism_engine_resync(struct prism_engine *e, const char *target);
 
+/** Copies of the names of the zones @p target serves (free each, then the array).
+ *  @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM */
+int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
+			    size_t *n);
+
 /** Whether @p target serves @p zone and has it checked/created (@p ready).
  *  @return 0, PRISM_ENOTFOUND (no such target, or the target does not list the zone yet) */
 int prism_engine_zone_state(const struct prism_engine *e, const char *target,

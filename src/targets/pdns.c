@@ -53,6 +53,7 @@ enum req_step {
 	STEP_RECTIFY,   /* set_dnssec(): PUT zones/<zone>/rectify */
 	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
 	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
+	STEP_GET,       /* server_get(): GET servers/<id><suffix> */
 };
 
 struct pdns_req {
@@ -403,6 +404,7 @@ static int set_common(struct pdns_req *r)
 	case STEP_ZONE_READ:
 	case STEP_ZONE_LIST:
 	case STEP_KEYS:
+	case STEP_GET:
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_DNSSEC:
@@ -590,12 +592,13 @@ static int req_next_flush(struct pdns_req *r)
 static void observe_step(const struct pdns_req *r, long status)
 {
 	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
-					      "GET", "PUT", "PUT", "GET", "PUT" };
+					      "GET", "PUT", "PUT", "GET", "PUT", "GET" };
 	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
 						"zones", "zone", "rectify", "cryptokeys",
-						"notify" };
+						"notify", "server" };
 	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
-					       "list", "dnssec", "rectify", "keys", "notify" };
+					       "list", "dnssec", "rectify", "keys", "notify",
+					       NULL };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -1071,6 +1074,24 @@ static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target
 	return req_submit(t, r);
 }
 
+static int pdns_server_get(struct prism_target *t, const char *suffix,
+			   prism_target_body_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || suffix == NULL || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->body_cb = cb;
+	r->step = STEP_GET;
+	if (asprintf(&r->url, "%s%s", t->base_url, suffix) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 static int pdns_notify(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 		       void *arg)
 {
@@ -1095,5 +1116,6 @@ const struct prism_target_api prism_target_powerdns = {
 	.set_dnssec = pdns_set_dnssec,
 	.read_keys = pdns_read_keys,
 	.notify = pdns_notify,
+	.server_get = pdns_server_get,
 	.observe = pdns_observe,
 };

@@ -123,6 +123,10 @@ struct prism_target_api {
 	/** The zone's DNSSEC keys as the server's JSON (PowerDNS: its cryptokeys, with DS). */
 	int (*read_keys)(struct prism_target *t, const char *zone, prism_target_body_cb cb,
 			 void *arg);
+	/** GET <server URL><@p suffix> ("" = the server itself, "/statistics"), the answer
+	 *  handed over as it came (health checks). */
+	int (*server_get)(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
+			  void *arg);
 	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
 	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 		      void *arg);

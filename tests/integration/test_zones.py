@@ -733,3 +733,67 @@ def test_notify_after_changes_of_a_master_zone(signed_cluster):
         wait_for(notified, 15, interval=0, what="NOTIFY from pdns1")
     finally:
         sock.close()
+
+
+def health(api):
+    r = api("GET", "/api/v1/targets")
+    assert r.status_code == 200, r.text
+    return {t["name"]: t["health"] for t in r.json()["targets"]}
+
+
+def test_health_checks_per_target(prismd_factory, pdns, pdns2):
+    y = targets_yaml(pdns, pdns2)
+    y = y.replace(f"    api_key: \"{pdns.key}\"\n",
+                  f"    api_key: \"{pdns.key}\"\n    dns_address: \"127.0.0.1:{pdns.dns_port}\"\n",
+                  1)
+    y = y.replace(f"api_url: \"{pdns2.api_url}\"\n",
+                  f"api_url: \"{pdns2.api_url}\"\n    dns_address: 127.0.0.1:{pdns2.dns_port}\n")
+    d = prismd_factory(None, extra_yaml=y + KEYS +
+                       "sync:\n  health_interval: 1\n  reconcile_interval: 0\n")
+    api = Api(d)
+    assert api("POST", "/api/v1/zones", json={"name": "hc.test", "records": [
+        {"name": "a", "type": "A", "content": "192.0.2.1"}]}).status_code == 201
+    wait_for(lambda: all(h["state"] == "healthy" for h in health(api).values()), 20,
+             what=f"both healthy: {health(api)}")
+    h = health(api)["pdns1"]
+    assert h["version"].startswith("4.") and h["reason"] == ""
+    # a zone lost behind Prism's back: degraded, naming it; repaired, healthy again
+    assert pdns2.api("DELETE", "/zones/hc.test.").status_code == 204
+    wait_for(lambda: health(api)["pdns2"]["state"] == "degraded", 10, what="degraded")
+    assert "1 zone(s) missing: hc.test." in health(api)["pdns2"]["reason"]
+    assert health(api)["pdns1"]["state"] == "healthy"
+    assert api("POST", "/api/v1/sync/reconcile", headers=WRITE).status_code == 202
+    wait_for(lambda: answers(pdns2, "a.hc.test.", "A") == ["192.0.2.1"], 15, what="repaired")
+    wait_for(lambda: health(api)["pdns2"]["state"] == "healthy", 10, what="healthy again")
+    # the server stops answering: unavailable
+    os.kill(pdns2.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: health(api)["pdns2"]["state"] == "unavailable", 15,
+                 what="unavailable while stopped")
+    finally:
+        os.kill(pdns2.proc.pid, signal.SIGCONT)
+    wait_for(lambda: health(api)["pdns2"]["state"] == "healthy", 15, what="back")
+    # paused: maintenance
+    assert api("POST", "/api/v1/targets/pdns1/pause").status_code == 200
+    wait_for(lambda: health(api)["pdns1"]["state"] == "maintenance", 10, what="maintenance")
+    out = cli(d, "targets").stdout
+    assert "maintenance" in out and "pdns1: paused" in out
+    r = api("GET", "/metrics")
+    assert 'prism_target_health{target="pdns1",state="maintenance"} 1' in r.text
+    assert 'prism_target_health_transitions_total{target="pdns2"}' in r.text
+    assert "target pdns2: healthy -> degraded (1 zone(s) missing: hc.test.)" in d.read_log()
+
+
+def test_health_dns_probe_without_answer_is_degraded(prismd_factory, pdns):
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # takes the datagrams, never answers
+    try:
+        y = targets_yaml(pdns).replace(
+            f"    api_key: \"{pdns.key}\"\n",
+            f"    api_key: \"{pdns.key}\"\n    dns_address: \"127.0.0.1:{silent.getsockname()[1]}\"\n")
+        d = prismd_factory(None, extra_yaml=y + KEYS + "sync:\n  health_interval: 1\n")
+        api = Api(d)
+        wait_for(lambda: health(api)["pdns1"]["state"] == "degraded", 15, what="degraded")
+        assert "DNS: no SOA answer for managed.prism.local." in health(api)["pdns1"]["reason"]
+    finally:
+        silent.close()
