@@ -19,3 +19,4 @@ shift || true
 /usr/bin/python3 bench/sync_bench.py 100000 1000 10
 /usr/bin/python3 bench/api_bench.py 1000000 8
 /usr/bin/python3 bench/registry_size.py 1000000
+/usr/bin/python3 bench/zones_bench.py 1000 100 300

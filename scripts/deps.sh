@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 	libuv1-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
-	libcmocka-dev libssl-dev libmicrohttpd-dev
+	libcmocka-dev libssl-dev libmicrohttpd-dev libldns-dev
 	pdns-server pdns-backend-sqlite3 sqlite3
 	python3 python3-pytest python3-dnspython python3-requests
 	bind9-dnsutils curl procps iproute2 util-linux

@@ -247,6 +247,8 @@ static void job_done(struct prism_store_job *job, int err)
 			pump(r->l);
 		}
 	}
+	if (j->cleanup != NULL)
+		j->cleanup(j);
 	free(j);
 	api_unref(api);
 }
@@ -274,6 +276,13 @@ void api_job_attach(struct api_req *r, struct api_job *j)
 	j->req = r;
 	r->job = j;
 	r->api->refs++;
+}
+
+void api_job_resubmit(struct api_job *j)
+{
+	j->job.run = job_run;
+	j->job.done = job_done;
+	prism_store_writer_submit(j->api->opts.writer, &j->job);
 }
 
 void api_submit(struct api_req *r, struct api_job *j)
@@ -511,6 +520,29 @@ static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, c
 	return tmp.answered ? MHD_YES : MHD_NO;
 }
 
+/* Whether @p url (n bytes) has the shape of @p tmpl: a "{param}" is one non-empty segment. */
+static bool same_shape(const char *tmpl, const char *url, size_t n)
+{
+	const char *u = url, *end = url + n;
+	while (*tmpl != '\0') {
+		if (*tmpl == '{') {
+			const char *q = u;
+			while (q < end && *q != '/')
+				q++;
+			if (q == u)
+				return false;
+			u = q;
+			tmpl = strchr(tmpl, '}') + 1;
+			continue;
+		}
+		if (u == end || *u != *tmpl)
+			return false;
+		u++;
+		tmpl++;
+	}
+	return u == end;
+}
+
 /* A read that waits for something (the plan): it needs a heap context like a write. */
 static bool async_read(const char *url, const char *method)
 {
@@ -519,7 +551,7 @@ static bool async_read(const char *url, const char *method)
 		n--;
 	for (size_t i = 0; i < api_nroutes; i++)
 		if (api_routes[i].async && strcmp(api_routes[i].method, method) == 0 &&
-		    strlen(api_routes[i].path) == n && strncmp(api_routes[i].path, url, n) == 0)
+		    same_shape(api_routes[i].path, url, n))
 			return true;
 	return false;
 }
@@ -912,6 +944,7 @@ void prism_api_stop(struct prism_api *api)
 		return;
 	api->stopping = true;
 	api_metrics_detach(api);
+	api_zones_stop(api); /* before the suspended requests lose their jobs */
 	/* MHD must not be stopped with suspended connections: resume them, their jobs
 	 * finish alone (done only drops its reference) */
 	while (api->suspended != NULL) {

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/token.h"
 #include "engine/engine.h"
+#include "engine/health.h"
 #include "engine/liveness.h"
 #include "sources/agent_server.h"
 #include "store/writer.h"
@@ -49,6 +50,7 @@ struct prism_api_opts {
 	size_t nkeys;
 	struct prism_store_writer *writer;
 	struct prism_engine *engine;            /**< NULL when DNS is disabled */
+	struct prism_health *health;            /**< target health checks; may be NULL */
 	/** The engine's targets, to observe their HTTP requests for metrics (borrowed; the
 	 *  observers are removed by prism_api_stop()). */
 	const struct prism_engine_target *targets;

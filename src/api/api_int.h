@@ -16,7 +16,7 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
-#define API_MAX_PARAMS 2
+#define API_MAX_PARAMS 3
 #define API_ACTOR_MAX 128
 
 struct api_req;
@@ -36,8 +36,8 @@ struct api_route {
 	enum api_access access;
 	bool body;                 /**< takes a JSON body (POST) */
 	void (*fn)(struct api_req *r);
-	bool async;                /**< a read answered later (waits for the engine): heap
-				    *   context like a write; its path has no parameters */
+	bool async;                /**< a read answered later (waits for the engine or a
+				    *   target): heap context like a write */
 };
 
 extern const struct api_route api_routes[];
@@ -65,6 +65,8 @@ struct api_job {
 	bool flag;
 	struct prism_host_brief brief;
 	const void *data;             /* route specific, valid during done (the plan) */
+	/* frees what the route hung on the job (data), whether or not done ran: NULL = none */
+	void (*cleanup)(struct api_job *j);
 };
 
 struct api_req {
@@ -140,6 +142,7 @@ struct prism_api {
 	unsigned refs;
 	bool stopping;
 	struct api_req *suspended;
+	void *imports;                /* routes_zones.c: imports waiting for a target's answer */
 	int64_t started_at;           /* unix seconds */
 	/* cached counts, refreshed at most once a second */
 	uint64_t counts_at;
@@ -180,6 +183,9 @@ void api_job_complete(struct api_job *j, int err);
 /** Attach @p j to @p r as if submitted, without the store writer: the caller completes
  *  it later with api_job_complete. */
 void api_job_attach(struct api_req *r, struct api_job *j);
+/** Hand an attached job (api_job_attach) to the store writer after all: its run and done
+ *  follow as for api_submit, without another reference. */
+void api_job_resubmit(struct api_job *j);
 /** A query argument, or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 
@@ -189,5 +195,7 @@ int api_refresh_counts(struct prism_api *api);
 int api_refresh_ledger(struct prism_api *api);
 /** Collect every metric and format them into api->metrics_buf. */
 int api_metrics_collect(struct prism_api *api);
+/** routes_zones.c: end the imports still waiting for a target (the API stops). */
+void api_zones_stop(struct prism_api *api);
 /** Whether any API key exists (config or registry). */
 bool api_any_key(struct prism_api *api);

@@ -89,6 +89,10 @@ static const struct family families[] = {
 	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
 	{ "prism_target_ledger_rows", "Ledger rows of each target by status.", PRISM_METRIC_GAUGE,
 	  l_target_status, NULL, 0, TARGETS_SERIES },
+	{ "prism_target_health", "1 for the health state each target is in.", PRISM_METRIC_GAUGE,
+	  l_target_state, NULL, 0, API_MAX_TARGETS * 5 },
+	{ "prism_target_health_transitions_total", "Changes of each target's health state.",
+	  PRISM_METRIC_COUNTER, l_target, NULL, 0, API_MAX_TARGETS },
 	{ "prism_powerdns_api_requests_total", "HTTP requests to PowerDNS APIs.",
 	  PRISM_METRIC_COUNTER, l_pdns, NULL, 0, 128 },
 	{ "prism_powerdns_api_request_duration_seconds", "Duration of PowerDNS API requests.",
@@ -272,6 +276,16 @@ static void collect_targets(struct prism_api *api)
 		put1(api, "prism_target_rrsets_failed_total", ti.name, (double)ti.rrsets_failed);
 		put1(api, "prism_target_last_success_timestamp_seconds", ti.name,
 		     (double)ti.last_success);
+		static const char *const health[] = { "healthy", "degraded", "unavailable",
+						      "maintenance", "unknown" };
+		struct prism_health_info hi;
+		if (prism_health_get(api->opts.health, ti.name, &hi) == 0) {
+			for (size_t s = 0; s < 5; s++)
+				put2(api, "prism_target_health", ti.name, health[s],
+				     strcmp(hi.state, health[s]) == 0);
+			put1(api, "prism_target_health_transitions_total", ti.name,
+			     (double)hi.transitions);
+		}
 		if (!ledger || i >= api->nledger)
 			continue;
 		const struct api_ledger_counts *c = &api->ledger[i];

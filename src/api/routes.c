@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/routes_zones.h"
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "prism_version.h"
@@ -1358,6 +1359,19 @@ static void h_v1_targets(struct api_req *r)
 		jw_key(w, "rrsets_failed");
 		jw_uint(w, ti.rrsets_failed);
 		jw_ktime(w, "last_success", ti.last_success);
+		struct prism_health_info hi;
+		jw_key(w, "health");
+		if (prism_health_get(api->opts.health, ti.name, &hi) == 0) {
+			jw_obj(w);
+			jw_kstr(w, "state", hi.state);
+			jw_kstr(w, "reason", hi.reason);
+			jw_kstr(w, "version", hi.version);
+			jw_ktime(w, "since", hi.since);
+			jw_ktime(w, "checked", hi.checked);
+			jw_end_obj(w);
+		} else {
+			jw_null(w);
+		}
 		jw_key(w, "ledger");
 		jw_obj(w);
 		ledger_json(w, ledger_of(api, ti.name), now);
@@ -1712,10 +1726,25 @@ const struct api_route api_routes[] = {
 	{ "GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets },
 	{ "POST", "/api/v1/targets/{name}/pause", ACCESS_ADMIN, true, h_v1_target_pause },
 	{ "POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume },
+	{ "POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync },
+	{ "GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true },
 	{ "GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync },
 	{ "POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry },
 	{ "GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true },
 	{ "POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile },
+	{ "GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones },
+	{ "POST", "/api/v1/zones", ACCESS_ADMIN, true, h_v1_zone_create },
+	{ "GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone },
+	{ "DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete },
+	{ "GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records },
+	{ "POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put },
+	{ "DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
+	  h_v1_record_delete },
+	{ "GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export },
+	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
+	{ "GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true },
+	{ "POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set },
+	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },
 };

@@ -713,7 +713,7 @@ static void targets_human(const json_t *j)
 {
 	static const char *const head[] = { "NAME",    "STATE",  "ZONE READY", "FAILURES",
 					    "RETRY IN", "PENDING", "SYNCED",     "FAILED",
-					    "CONFLICT", "LAST SUCCESS" };
+					    "CONFLICT", "LAST SUCCESS", "HEALTH" };
 	const json_t *targets = json_object_get(j, "targets"), *tg;
 	size_t i;
 	if (json_array_size(targets) == 0) {
@@ -721,7 +721,7 @@ static void targets_human(const json_t *j)
 		return;
 	}
 	struct table t;
-	table_init(&t, 10, head, 0x1f8u);
+	table_init(&t, 11, head, 0x1f8u);
 	json_array_foreach (targets, i, tg) {
 		const json_t *lg = json_object_get(tg, "ledger");
 		table_json(&t, json_object_get(tg, "name"));
@@ -734,8 +734,18 @@ static void targets_human(const json_t *j)
 		table_json(&t, json_object_get(lg, "failed"));
 		table_json(&t, json_object_get(lg, "conflict"));
 		table_json(&t, json_object_get(tg, "last_success"));
+		table_json(&t, json_object_get(json_object_get(tg, "health"), "state"));
 	}
 	table_print(&t, stdout);
+	json_array_foreach (targets, i, tg) {
+		const char *why = jstr(json_object_get(tg, "health"), "reason");
+		if (why != NULL && why[0] != '\0') {
+			put_clean(stdout, jstr(tg, "name"));
+			fputs(": ", stdout);
+			put_clean(stdout, why);
+			putchar('\n');
+		}
+	}
 }
 
 static int targets_list(struct admin *a)

@@ -17,6 +17,7 @@
 
 #include "cli/admin.h"
 #include "cli/agent.h"
+#include "cli/zones.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
@@ -36,6 +37,8 @@ static void usage(FILE *out)
 		"              interval (see `prism agent --help`)\n"
 		"\n");
 	prism_admin_usage(out);
+	fputc('\n', out);
+	prism_zones_usage(out);
 	fprintf(out,
 		"\n"
 		"prism register options:\n"
@@ -329,6 +332,8 @@ int main(int argc, char **argv)
 		return cmd_register(argc - 1, argv + 1);
 	if (strcmp(cmd, "agent") == 0)
 		return prism_agent_main(argc - 1, argv + 1);
+	if (prism_zones_wants(argc, argv))
+		return prism_zones_main(argc, argv);
 	/* admin options may come before the command: `prism --json hosts` */
 	if (prism_admin_is_command(cmd) || cmd[0] == '-')
 		return prism_admin_main(argc, argv);

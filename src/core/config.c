@@ -28,6 +28,7 @@
 
 #include "core/config.h"
 #include "core/dname.h"
+#include "core/rr_validate.h"
 #include "core/error.h"
 #include "core/yamlutil.h"
 
@@ -162,7 +163,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
 	  "milliseconds to wait after a change so a burst becomes one request")                   \
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
-	  "longest backoff between retries of a failing target, seconds")
+	  "longest backoff between retries of a failing target, seconds")                        \
+	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
+	  "seconds between health checks of every target (0 = off)")
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -732,12 +735,18 @@ static const struct field target_fields[] = {
 	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
 	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
 	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
+	TF(group, F_STR, false),
 	{NULL, F_STR, 0, false, 0, 0},
 };
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
 static const struct field zone_fields[] = {
 	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
 	ZF(soa, F_STR, false), {NULL, F_STR, 0, false, 0, 0},
+};
+
+#define XF(k, kind, req) {#k, kind, offsetof(struct prism_config_template, k), req, 0, 0}
+static const struct field template_fields[] = {
+	XF(name, F_STR, true), XF(records, F_STRS, true), {NULL, F_STR, 0, false, 0, 0},
 };
 
 struct list_kind {
@@ -752,6 +761,8 @@ static const struct list_kind list_kinds[] = {
 	 offsetof(struct prism_config, targets)},
 	{"zones", sizeof(struct prism_config_zone), zone_fields,
 	 offsetof(struct prism_config, zones)},
+	{"zone_templates", sizeof(struct prism_config_template), template_fields,
+	 offsetof(struct prism_config, zone_templates)},
 };
 
 static const struct list_kind *find_list_kind(const char *k, size_t n)
@@ -1118,6 +1129,37 @@ static int validate_targets(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* zone_templates: unique names, every record line valid (checked against a stand-in zone:
+ * names in templates are relative to the zone they are applied to). */
+static int validate_templates(struct prism_yaml_ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	struct prism_config_template **t = cfg->zone_templates;
+	char shown[64], why[PRISM_RR_WHY_MAX];
+	if (t == NULL || t[0] == NULL)
+		return 0;
+	struct prism_rr_line *rr = malloc(sizeof(*rr)); /* 4 KiB: not on the stack */
+	if (rr == NULL)
+		return prism_yaml_nomem(c);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && t[i] != NULL; i++) {
+		prism_yaml_printable(shown, sizeof(shown), t[i]->name, strlen(t[i]->name));
+		for (size_t j = 0; rc == 0 && j < i; j++)
+			if (strcmp(t[j]->name, t[i]->name) == 0)
+				rc = prism_yaml_fail(c, PRISM_ECONFIG,
+						     "zone_templates[%zu].name: '%s' is listed twice",
+						     i + 1, shown);
+		for (size_t k = 0; rc == 0 && t[i]->records[k] != NULL; k++)
+			if (prism_rr_line(t[i]->records[k], "template.invalid.", 3600, rr, why,
+					  sizeof(why)) != 0)
+				rc = prism_yaml_fail(c, PRISM_ECONFIG,
+						     "zone_templates[%zu].records[%zu]: %s", i + 1,
+						     k + 1, why);
+	}
+	free(rr);
+	return rc;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1160,7 +1202,8 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-	if ((rc = validate_zones(c)) != 0 || (rc = validate_targets(c)) != 0)
+	if ((rc = validate_zones(c)) != 0 || (rc = validate_targets(c)) != 0 ||
+	    (rc = validate_templates(c)) != 0)
 		return rc;
 	if ((cfg->api_tls_cert == NULL) != (cfg->api_tls_key == NULL))
 		return prism_yaml_fail_opt(c,

@@ -35,6 +35,7 @@ struct prism_config_target {
 	bool adopt;          /**< take over foreign RRsets at names Prism wants */
 	bool paused;         /**< start paused (maintenance) */
 	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
+	char *group;         /**< cluster group name for API zones (`targets: GROUP`); NULL = none */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */
@@ -43,6 +44,13 @@ struct prism_config_zone {
 	char **nameservers;  /**< normalised FQDNs; default {"ns1.<zone>"} */
 	uint32_t ttl;        /**< default TTL of its records; default powerdns.default_ttl */
 	char *soa;           /**< SOA content when the zone is created; NULL = server default */
+};
+
+/** Records added to a zone created through the API with `"template": NAME` (zone_templates:). */
+struct prism_config_template {
+	char *name;          /**< unique */
+	char **records;      /**< "NAME [TTL] TYPE CONTENT" lines, names relative to the zone,
+			      *   '@' = the apex (also in CONTENT); checked at load */
 };
 
 /** One parsed configuration. Plain value struct; strings are owned by it. */
@@ -104,6 +112,7 @@ struct prism_config {
 	uint32_t sync_batch_max;    /**< most RRsets per change request (1000) */
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
+	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
 	/*
 	 * Top-level lists, not in the option table (no environment overrides). After a
 	 * successful parse both are non-NULL: without `zones:` there is one zone, default_zone;
@@ -112,6 +121,7 @@ struct prism_config {
 	 */
 	struct prism_config_target **targets; /**< NULL-terminated */
 	struct prism_config_zone **zones;     /**< NULL-terminated, at least one */
+	struct prism_config_template **zone_templates; /**< NULL-terminated, or NULL for none */
 };
 
 /**

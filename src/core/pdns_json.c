@@ -234,10 +234,20 @@ int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers
 int prism_pdns_zone_create_body_soa(const char *zone, const char *const *nameservers,
 				    const char *soa, uint32_t ttl, char **body, size_t *len)
 {
+	return prism_pdns_zone_create_body_kind(zone, nameservers, soa, ttl, NULL, body, len);
+}
+
+int prism_pdns_zone_create_body_kind(const char *zone, const char *const *nameservers,
+				     const char *soa, uint32_t ttl, const char *kind, char **body,
+				     size_t *len)
+{
 	json_t *root, *ns;
 	int rc = 0;
 
-	if (!name_ok(zone) || nameservers == NULL || nameservers[0] == NULL || body == NULL)
+	if (kind == NULL)
+		kind = "Native";
+	if (!name_ok(zone) || nameservers == NULL || nameservers[0] == NULL || body == NULL ||
+	    (strcmp(kind, "Native") != 0 && strcmp(kind, "Master") != 0))
 		return PRISM_EINVAL;
 	for (size_t i = 0; nameservers[i] != NULL; i++)
 		if (!name_ok(nameservers[i]))
@@ -253,7 +263,7 @@ int prism_pdns_zone_create_body_soa(const char *zone, const char *const *nameser
 		json_decref(ns);
 		return rc;
 	}
-	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", "Native",
+	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", kind,
 			 "nameservers", ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
 	if (root == NULL)
 		return PRISM_ENOMEM;

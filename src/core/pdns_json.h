@@ -42,6 +42,11 @@ int prism_pdns_zone_create_body(const char *zone, const char *const *nameservers
 int prism_pdns_zone_create_body_soa(const char *zone, const char *const *nameservers,
 				    const char *soa, uint32_t ttl, char **body, size_t *len);
 
+/** Like prism_pdns_zone_create_body_soa, of @p kind "Native" or "Master" (NULL = Native). */
+int prism_pdns_zone_create_body_kind(const char *zone, const char *const *nameservers,
+				     const char *soa, uint32_t ttl, const char *kind, char **body,
+				     size_t *len);
+
 /**
  * Extract the human message of a PowerDNS error answer ({"error": "..."}); falls back to the
  * first 200 bytes of the body made printable, or "" for an empty body. Always NUL-terminates.

@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "core/token.h"
 #include "engine/engine.h"
+#include "engine/health.h"
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
@@ -40,6 +41,8 @@ struct daemon {
 	const char **zone_names;            /* the same names, NULL-terminated */
 	size_t ntargets, nzones;
 	struct prism_engine *engine;
+	struct prism_health *health;        /* target health checks (docs/zones.md) */
+	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
 	struct prism_agent_server *agent;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
@@ -94,6 +97,8 @@ static void shutdown_daemon(struct daemon *d)
 	d->agent = NULL;
 	prism_liveness_stop(d->liveness);
 	d->liveness = NULL;
+	prism_health_stop(d->health);
+	d->health = NULL;
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
@@ -164,13 +169,16 @@ struct tz_job {
 	struct daemon *d;
 	struct prism_target_zone *pairs;
 	size_t n, caught_up;
+	struct prism_target_group *groups; /* for the registry's zones (API, imports) */
+	size_t ngroups;
 };
 
 static int tz_run(struct prism_store *s, const struct prism_store_api *api,
 		  struct prism_store_job *job)
 {
 	struct tz_job *j = (struct tz_job *)job;
-	return api->targets_sync(s, j->pairs, j->n, (int64_t)time(NULL), &j->caught_up);
+	return api->zones_targets_sync(s, j->pairs, j->n, j->groups, j->ngroups,
+				       (int64_t)time(NULL), &j->caught_up);
 }
 
 static void tz_done(struct prism_store_job *job, int err)
@@ -185,6 +193,7 @@ static void tz_done(struct prism_store_job *job, int err)
 	if (err == 0)
 		prism_engine_wake(j->d->engine);
 	free(j->pairs);
+	free(j->groups);
 	free(j);
 }
 
@@ -194,10 +203,16 @@ static int sync_target_zones(struct daemon *d)
 	size_t max = 0;
 	for (size_t t = 0; t < d->ntargets; t++)
 		max += d->etargets[t].nzones;
-	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL) {
+	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL ||
+	    (j->groups = calloc(d->ntargets ? d->ntargets : 1, sizeof(*j->groups))) == NULL) {
+		if (j != NULL)
+			free(j->pairs);
 		free(j);
 		return PRISM_ENOMEM;
 	}
+	for (size_t t = 0; t < d->ntargets; t++)
+		j->groups[j->ngroups++] = (struct prism_target_group){
+			d->cfg->targets[t]->name, d->cfg->targets[t]->group };
 	for (size_t t = 0; t < d->ntargets; t++)
 		for (size_t z = 0; z < d->etargets[t].nzones; z++)
 			j->pairs[j->n++] = (struct prism_target_zone){
@@ -264,6 +279,19 @@ static int start_dns(struct daemon *d)
 			  prism_strerror(rc));
 		return rc;
 	}
+	if ((d->dns_addresses = calloc(n ? n : 1, sizeof(*d->dns_addresses))) == NULL)
+		return PRISM_ENOMEM;
+	for (size_t t = 0; t < n; t++)
+		d->dns_addresses[t] = cfg->targets[t]->dns_address;
+	struct prism_health_opts hopts = {
+		.targets = d->etargets,
+		.ntargets = n,
+		.dns_addresses = d->dns_addresses,
+		.engine = d->engine,
+		.interval = cfg->sync_health_interval,
+	};
+	if ((rc = prism_health_start(&d->loop, &hopts, &d->health)) != 0)
+		return rc;
 	return sync_target_zones(d);
 }
 
@@ -463,6 +491,7 @@ static int start_api(struct daemon *d)
 			.nkeys = n,
 			.writer = d->writer,
 			.engine = d->engine,
+			.health = d->health,
 			.targets = d->etargets,
 			.ntargets = d->ntargets,
 			.agent = d->agent,
@@ -700,6 +729,7 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 	free(d.targets);
 	free(d.ezones);
 	free(d.zone_names);
+	free(d.dns_addresses);
 	for (size_t i = 0; i < d.nretired; i++)
 		prism_config_free(d.retired[i]);
 	free(d.retired);

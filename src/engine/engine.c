@@ -64,7 +64,8 @@ struct round {
  * read from the registry. Recording results never blocks the worker: the writer runs the
  * record job before any later fetch (its queue is FIFO), so a fetch always sees them.
  */
-enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT };
+enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT,
+	      W_ZONES, W_DELETING };
 
 /* A set of "name type" strings: the foreign RRsets of a zone at one target. */
 struct strset {
@@ -146,15 +147,40 @@ struct zstate {
 	struct strset foreign;
 };
 
+/*
+ * A zone a worker serves: from the configuration (t.zones, for the engine's life) or from
+ * the registry (zones created through the API, loaded by a store job whenever they change).
+ * Reference counted: the worker's list holds one, and so does every job or request that
+ * points at it, so a zone dropped from the list meanwhile stays valid for them.
+ */
+struct wzone {
+	char *name;
+	char **nameservers;  /* NULL-terminated */
+	char *soa;
+	char *kind;          /* NULL: Native */
+	bool adopt;          /* take over foreign RRsets (an imported zone) */
+	bool dnssec;         /* to be signed (registry zones) */
+	bool dnssec_done;    /* signed or unsigned as wanted, in this session */
+	bool master;         /* kind Master: NOTIFY after changes */
+	bool config;         /* from the configuration: never dropped */
+	bool ok;             /* checked (and created if missing) on the target */
+	struct zstate zs;
+	unsigned refs;
+};
+
 struct worker {
 	struct prism_engine *e;
 	struct prism_engine_target t;
 	uv_timer_t timer;
 	enum wstate state;
 	bool zone_ready;      /* every zone checked */
-	bool *zone_ok;        /* per zone of t.zones */
-	struct zstate *zs;    /* per zone of t.zones */
-	size_t reading;       /* zone index being read/reconciled */
+	struct wzone **zones; /* the zones this target serves */
+	size_t nzones, zcap;
+	struct wzone *reading;  /* being read/reconciled (a reference) */
+	struct wzone *ensuring; /* being checked/created (a reference) */
+	char **dels;          /* registry zones to delete from the target */
+	size_t ndels;
+	bool zones_dirty;     /* the registry's zones changed: load them again */
 	bool wanted;          /* woken while busy: run again after this round */
 	unsigned failures;    /* consecutive target-level failures */
 	bool paused;          /* maintenance: send nothing */
@@ -180,16 +206,115 @@ struct prism_engine {
 
 static void worker_run(struct worker *w);
 
+static void wzone_unref(struct wzone *z)
+{
+	if (z == NULL || --z->refs > 0)
+		return;
+	free(z->name);
+	for (char **p = z->nameservers; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(z->nameservers);
+	free(z->soa);
+	free(z->kind);
+	strset_clear(&z->zs.foreign);
+	free(z);
+}
+
+static struct wzone *wzone_ref(struct wzone *z)
+{
+	z->refs++;
+	return z;
+}
+
+static char **strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	while (v != NULL && v[n] != NULL)
+		n++;
+	char **out = calloc(n + 1, sizeof(*out));
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		if ((out[i] = strdup(v[i])) == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(out[k]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static struct wzone *wzone_new(const char *name, const char *const *ns, const char *soa,
+			       const char *kind, bool adopt, bool config)
+{
+	struct wzone *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return NULL;
+	z->refs = 1;
+	z->name = strdup(name);
+	z->nameservers = strv_dup(ns);
+	z->soa = soa ? strdup(soa) : NULL;
+	z->kind = kind ? strdup(kind) : NULL;
+	z->adopt = adopt;
+	z->config = config;
+	z->master = kind != NULL && strcmp(kind, "Master") == 0;
+	z->dnssec_done = true;
+	if (z->name == NULL || z->nameservers == NULL || (soa && !z->soa) || (kind && !z->kind)) {
+		wzone_unref(z);
+		return NULL;
+	}
+	return z;
+}
+
+static int worker_add_zone(struct worker *w, struct wzone *z)
+{
+	if (w->nzones == w->zcap) {
+		size_t cap = w->zcap ? w->zcap * 2 : 8;
+		struct wzone **v = realloc(w->zones, cap * sizeof(*v));
+		if (v == NULL)
+			return PRISM_ENOMEM;
+		w->zones = v;
+		w->zcap = cap;
+	}
+	w->zones[w->nzones++] = z;
+	return 0;
+}
+
+static struct wzone *find_zone(const struct worker *w, const char *name)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		if (strcmp(w->zones[z]->name, name) == 0)
+			return w->zones[z];
+	return NULL;
+}
+
+static void dels_free(struct worker *w)
+{
+	for (size_t i = 0; i < w->ndels; i++)
+		free(w->dels[i]);
+	free(w->dels);
+	w->dels = NULL;
+	w->ndels = 0;
+}
+
+static void worker_zones_free(struct worker *w)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		wzone_unref(w->zones[z]);
+	free(w->zones);
+	w->zones = NULL;
+	w->nzones = 0;
+	wzone_unref(w->reading);
+	wzone_unref(w->ensuring);
+	w->reading = w->ensuring = NULL;
+	dels_free(w);
+}
+
 static void engine_unref(struct prism_engine *e)
 {
 	if (--e->refs > 0)
 		return;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		free(e->workers[i].zone_ok);
-		for (size_t z = 0; e->workers[i].zs != NULL && z < e->workers[i].t.nzones; z++)
-			strset_clear(&e->workers[i].zs[z].foreign);
-		free(e->workers[i].zs);
-	}
+	for (size_t i = 0; i < e->nworkers; i++)
+		worker_zones_free(&e->workers[i]);
 	free(e->workers);
 	free(e);
 }
@@ -289,8 +414,8 @@ static uint64_t reconcile_due_in(const struct worker *w)
 {
 	uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000, best = UINT64_MAX;
 	uint64_t now = uv_now(w->e->loop);
-	for (size_t z = 0; z < w->t.nzones; z++) {
-		const struct zstate *zs = &w->zs[z];
+	for (size_t z = 0; z < w->nzones; z++) {
+		const struct zstate *zs = &w->zones[z]->zs;
 		if (!zs->read || zs->force)
 			return 0;
 		if (ival == 0)
@@ -329,6 +454,7 @@ static void go_idle(struct worker *w, bool more, int64_t next_due)
 }
 
 static void apply_rows(struct worker *w, struct round *r);
+static void send_notify(struct worker *w, const char *zone);
 static void prefetch(struct worker *w, const struct round *r);
 
 /* A push ended (results are being recorded): go on with the prefetched batch, if any. */
@@ -456,6 +582,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		set_result(r, lo, hi, true, NULL);
 		w->rrsets_applied += hi - lo;
 		w->last_success = now_ms() / 1000;
+		send_notify(w, r->rows[lo].zone);
 	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		enqueue(r, lo, mid);
@@ -476,9 +603,9 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		r->transport_failed = true;
 		if (status == 404) {
 			/* the zone went away: check (and create) it again */
-			for (size_t z = 0; z < w->t.nzones; z++)
-				if (strcmp(w->t.zones[z].name, r->rows[lo].zone) == 0)
-					w->zone_ok[z] = false;
+			struct wzone *wz = find_zone(w, r->rows[lo].zone);
+			if (wz != NULL)
+				wz->ok = false;
 			w->zone_ready = false;
 		}
 		if (!r->unauthorised) {
@@ -586,21 +713,14 @@ done:
 		r->marks[i].next_attempt = now_ms() + 1000;
 }
 
-static const struct zstate *zone_state(const struct worker *w, const char *zone)
-{
-	for (size_t z = 0; z < w->t.nzones; z++)
-		if (strcmp(w->t.zones[z].name, zone) == 0)
-			return &w->zs[z];
-	return NULL;
-}
-
 static bool is_conflict(const struct worker *w, const struct prism_ledger_row *row)
 {
 	if (w->t.adopt)
 		return false;
-	const struct zstate *zs = zone_state(w, row->zone);
-	if (zs == NULL)
+	const struct wzone *wz = find_zone(w, row->zone);
+	if (wz == NULL || wz->adopt)
 		return false;
+	const struct zstate *zs = &wz->zs;
 	return strset_has(&zs->foreign, row->name, row->type) ||
 	       (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME"));
 }
@@ -623,22 +743,46 @@ static int row_zone_cmp(const void *a, const void *b)
 		      ((const struct prism_ledger_row *)b)->zone);
 }
 
-/* Partition: rows to send first, sorted by zone; conflicts last. */
-static size_t partition_conflicts(const struct worker *w, struct round *r)
+/* What becomes of a fetched row: sent, held back (its zone is not ready on the target
+ * yet: one added moments ago), or left alone (a conflict). */
+enum row_class { ROW_SEND, ROW_NOT_READY, ROW_CONFLICT };
+
+static enum row_class classify_row(const struct worker *w, const struct prism_ledger_row *row)
 {
-	size_t n = r->nrows, k = 0;
+	const struct wzone *wz = find_zone(w, row->zone);
+	if (wz == NULL || !wz->ok)
+		return ROW_NOT_READY;
+	return is_conflict(w, row) ? ROW_CONFLICT : ROW_SEND;
+}
+
+/* Partition: rows to send first, sorted by zone; then rows held back; conflicts last.
+ * @p nready receives where the conflicts start. */
+static size_t partition_conflicts(const struct worker *w, struct round *r, size_t *nready)
+{
+	size_t n = r->nrows, k = 0, nsend = 0;
+	*nready = n;
 	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
 	if (tmp == NULL)
 		return n; /* send everything rather than nothing */
+	unsigned char *cls = malloc(n);
+	if (cls == NULL) {
+		free(tmp);
+		return n;
+	}
 	for (size_t i = 0; i < n; i++)
-		if (!is_conflict(w, &r->rows[i]))
-			tmp[k++] = r->rows[i];
-	size_t nsend = k;
-	for (size_t i = 0; i < n; i++)
-		if (is_conflict(w, &r->rows[i]))
-			tmp[k++] = r->rows[i];
+		cls[i] = (unsigned char)classify_row(w, &r->rows[i]);
+	for (int c = ROW_SEND; c <= ROW_CONFLICT; c++) {
+		for (size_t i = 0; i < n; i++)
+			if (cls[i] == c)
+				tmp[k++] = r->rows[i];
+		if (c == ROW_SEND)
+			nsend = k;
+		else if (c == ROW_NOT_READY)
+			*nready = k;
+	}
 	memcpy(r->rows, tmp, n * sizeof(*tmp));
 	free(tmp);
+	free(cls);
 	qsort(r->rows, nsend, sizeof(*r->rows), row_zone_cmp);
 	return nsend;
 }
@@ -657,13 +801,16 @@ static void apply_rows(struct worker *w, struct round *r)
 		return;
 	}
 	/* rows whose name a foreign RRset holds are not sent: move them to the end */
-	size_t nsend = partition_conflicts(w, r);
+	size_t nready, nsend = partition_conflicts(w, r, &nready);
 	for (size_t i = 0; i < r->nrows; i++) {
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
 							  r->rows[i].desired_hash };
 		r->marks[i].deletion = r->rows[i].content[0] == '\0';
-		if (i >= nsend) {
+		if (i >= nsend && i < nready) {
+			r->marks[i].error = "the zone is not ready on this target yet";
+			r->marks[i].next_attempt = now_ms() + 1000;
+		} else if (i >= nsend) {
 			r->marks[i].conflict = true;
 			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
 					    "set adopt to take it over";
@@ -830,12 +977,192 @@ static void fetch(struct worker *w)
 
 /* ---- zones ---- */
 
+/* Load the registry's zones for this target, and the zone deletions it owes. */
+struct zones_job {
+	struct prism_store_job job;
+	struct worker *w;
+	struct prism_served served;
+};
+
+static int zones_run(struct prism_store *s, const struct prism_store_api *api,
+		     struct prism_store_job *job)
+{
+	struct zones_job *j = (struct zones_job *)job;
+	return api->zones_served(s, j->w->t.name, &j->served);
+}
+
+static const struct prism_served_zone *served_find(const struct prism_served *sv,
+						   const char *name)
+{
+	for (size_t i = 0; i < sv->nzones; i++)
+		if (strcmp(sv->zones[i].name, name) == 0)
+			return &sv->zones[i];
+	return NULL;
+}
+
+/* The worker's list becomes: its config zones and the registry's zones for it. */
+static int zones_merge(struct worker *w, struct prism_served *sv)
+{
+	size_t k = 0;
+	for (size_t z = 0; z < w->nzones; z++) {
+		struct wzone *wz = w->zones[z];
+		const struct prism_served_zone *sz = served_find(sv, wz->name);
+		if (sz != NULL && !wz->config && sz->dnssec != wz->dnssec) {
+			wz->dnssec = sz->dnssec;
+			wz->dnssec_done = false;
+		}
+		if (sz != NULL && !wz->config && sz->adopt != wz->adopt) {
+			/* an import made the zone adopt foreign RRsets: compare again now */
+			wz->adopt = sz->adopt;
+			wz->zs.force = true;
+		}
+		if (wz->config || sz != NULL) {
+			w->zones[k++] = wz;
+		} else {
+			prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s no longer served",
+				  w->t.name, wz->name);
+			wzone_unref(wz);
+		}
+	}
+	w->nzones = k;
+	for (size_t i = 0; i < sv->nzones; i++) {
+		const struct prism_served_zone *sz = &sv->zones[i];
+		if (find_zone(w, sz->name) != NULL)
+			continue;
+		struct wzone *wz = wzone_new(sz->name, (const char *const *)sz->nameservers,
+					     sz->soa, sz->kind, sz->adopt, false);
+		if (wz == NULL || worker_add_zone(w, wz) != 0) {
+			wzone_unref(wz);
+			return PRISM_ENOMEM;
+		}
+		wz->dnssec = sz->dnssec;
+		wz->dnssec_done = !sz->dnssec; /* signed at start; never unsigned unasked */
+		w->zone_ready = false;
+	}
+	dels_free(w);
+	w->dels = sv->deletions;
+	w->ndels = sv->ndeletions;
+	sv->deletions = NULL;
+	sv->ndeletions = 0;
+	return 0;
+}
+
+static void zones_done(struct prism_store_job *job, int err)
+{
+	struct zones_job *j = (struct zones_job *)job;
+	struct worker *w = j->w;
+	struct prism_engine *e = w->e;
+	if (!e->stopping) {
+		w->state = W_IDLE;
+		if (err == 0)
+			err = zones_merge(w, &j->served);
+		if (err != 0) {
+			if (err != -ECANCELED)
+				prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot load the "
+					  "registry's zones (%s)", w->t.name, prism_strerror(err));
+			w->zones_dirty = true;
+			w->backoff_until = uv_now(e->loop) + 1000;
+		}
+		schedule(w, 0);
+	}
+	prism_served_free(&j->served);
+	free(j);
+	engine_unref(e);
+}
+
+static void load_zones(struct worker *w)
+{
+	struct zones_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		schedule(w, 0);
+		return;
+	}
+	w->zones_dirty = false;
+	j->w = w;
+	j->job.run = zones_run;
+	j->job.done = zones_done;
+	w->state = W_ZONES;
+	w->e->refs++;
+	prism_store_writer_submit(w->e->writer, &j->job);
+}
+
+/* A zone deletion carried out: forget it in the registry. */
+struct deleted_job {
+	struct prism_store_job job;
+	struct prism_engine *e;
+	char *target, *zone;
+};
+
+static int deleted_run(struct prism_store *s, const struct prism_store_api *api,
+		       struct prism_store_job *job)
+{
+	struct deleted_job *j = (struct deleted_job *)job;
+	return api->zone_deletion_done(s, j->target, j->zone);
+}
+
+static void deleted_done(struct prism_store_job *job, int err)
+{
+	struct deleted_job *j = (struct deleted_job *)job;
+	if (err != 0 && err != -ECANCELED)
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot record the deletion of %s (%s)",
+			  j->target, j->zone, prism_strerror(err));
+	struct prism_engine *e = j->e;
+	free(j->target);
+	free(j->zone);
+	free(j);
+	engine_unref(e);
+}
+
+static void delete_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	w->state = W_IDLE;
+	if (err != 0) {
+		char buf[512];
+		describe(buf, sizeof(buf), err, status, msg);
+		target_failed(w, "zone deletion", status, buf);
+		schedule(w, 0);
+		return;
+	}
+	target_ok(w);
+	char *zone = w->dels[0];
+	memmove(w->dels, w->dels + 1, (w->ndels - 1) * sizeof(*w->dels));
+	w->ndels--;
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s deleted", w->t.name, zone);
+	struct deleted_job *j = calloc(1, sizeof(*j));
+	if (j != NULL && (j->target = strdup(w->t.name)) != NULL) {
+		j->e = w->e;
+		j->zone = zone;
+		j->job.run = deleted_run;
+		j->job.done = deleted_done;
+		w->e->refs++;
+		prism_store_writer_submit(w->e->writer, &j->job);
+	} else {
+		/* the row stays: the next load asks for the (harmless) deletion again */
+		free(j);
+		free(zone);
+	}
+	schedule(w, 0);
+}
+
+static void delete_zone(struct worker *w)
+{
+	w->state = W_DELETING;
+	int rc = w->t.api->delete_zone(w->t.handle, w->dels[0], delete_cb, w);
+	if (rc != 0) {
+		w->state = W_IDLE;
+		target_failed(w, "zone deletion", 0, prism_strerror(rc));
+		schedule(w, 0);
+	}
+}
+
 /* ---- reconciling ---- */
 
 struct rec_job {
 	struct prism_store_job job;
 	struct worker *w;
-	size_t z;
+	struct wzone *z; /* a reference */
 	struct prism_actual_zone *actual;
 	struct prism_reconcile_result res;
 };
@@ -845,8 +1172,8 @@ static int rec_run(struct prism_store *s, const struct prism_store_api *api,
 {
 	struct rec_job *j = (struct rec_job *)job;
 	struct worker *w = j->w;
-	return api->reconcile(s, w->t.name, w->t.zones[j->z].name, j->actual, w->t.adopt, false,
-			      now_ms() / 1000, &j->res);
+	return api->reconcile(s, w->t.name, j->z->name, j->actual, w->t.adopt || j->z->adopt,
+			      false, now_ms() / 1000, &j->res);
 }
 
 static void rec_done(struct prism_store_job *job, int err)
@@ -854,7 +1181,7 @@ static void rec_done(struct prism_store_job *job, int err)
 	struct rec_job *j = (struct rec_job *)job;
 	struct worker *w = j->w;
 	struct prism_engine *e = w->e;
-	const char *zone = w->t.zones[j->z].name;
+	const char *zone = j->z->name;
 	if (err != 0 && err != -ECANCELED) {
 		prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot reconcile %s (%s)", w->t.name,
 			  zone, prism_strerror(err));
@@ -867,13 +1194,14 @@ static void rec_done(struct prism_store_job *job, int err)
 			  "target %s: reconciled %s: %zu in step, %zu to create, %zu to update, "
 			  "%zu to delete, %zu conflict(s)",
 			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
-		w->zs[j->z].read = true;
-		w->zs[j->z].force = false;
-		w->zs[j->z].last_read = uv_now(e->loop);
+		j->z->zs.read = true;
+		j->z->zs.force = false;
+		j->z->zs.last_read = uv_now(e->loop);
 	}
 	prism_reconcile_result_free(&j->res);
 	prism_actual_zone_free(j->actual);
 	free(j->actual);
+	wzone_unref(j->z);
 	free(j);
 	if (!e->stopping) {
 		w->state = W_IDLE;
@@ -888,20 +1216,23 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		    struct prism_actual_zone *actual)
 {
 	struct worker *w = arg;
-	size_t z = w->reading;
+	struct wzone *z = w->reading;
+	w->reading = NULL;
 	w->state = W_IDLE;
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
 		if (status == 404)
-			w->zone_ok[z] = false;
+			z->ok = false;
+		wzone_unref(z);
 		target_failed(w, "zone read", status, buf);
 		schedule(w, 0);
 		return;
 	}
 	struct rec_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || strset_build(&w->zs[z].foreign, actual) != 0) {
+	if (j == NULL || strset_build(&z->zs.foreign, actual) != 0) {
 		free(j);
+		wzone_unref(z);
 		prism_actual_zone_free(actual);
 		free(actual);
 		w->backoff_until = uv_now(w->e->loop) + 1000;
@@ -910,7 +1241,7 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 	}
 	target_ok(w);
 	j->w = w;
-	j->z = z;
+	j->z = z; /* the reference moves to the job */
 	j->actual = actual;
 	j->job.run = rec_run;
 	j->job.done = rec_done;
@@ -919,46 +1250,138 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 	prism_store_writer_submit(w->e->writer, &j->job);
 }
 
-static void read_zone(struct worker *w, size_t z)
+static void read_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_READING;
-	w->reading = z;
-	int rc = w->t.api->read_zone(w->t.handle, w->t.zones[z].name, read_cb, w);
+	w->reading = wzone_ref(z);
+	int rc = w->t.api->read_zone(w->t.handle, z->name, read_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
+		wzone_unref(w->reading);
+		w->reading = NULL;
 		target_failed(w, "zone read", 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
 
-static size_t next_zone(const struct worker *w)
+static struct wzone *next_zone(const struct worker *w)
 {
-	size_t z = 0;
-	while (z < w->t.nzones && w->zone_ok[z])
-		z++;
-	return z;
+	for (size_t z = 0; z < w->nzones; z++)
+		if (!w->zones[z]->ok)
+			return w->zones[z];
+	return NULL;
 }
 
 static void ensure_cb(void *arg, int err, int status, const char *msg)
 {
 	struct worker *w = arg;
+	struct wzone *z = w->ensuring;
+	w->ensuring = NULL;
 	w->state = W_IDLE;
-	size_t z = next_zone(w);
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
+		wzone_unref(z);
 		target_failed(w, "zone check", status, buf);
 		schedule(w, 0);
 		return;
 	}
-	if (z < w->t.nzones) {
-		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name,
-			  w->t.zones[z].name);
-		w->zone_ok[z] = true;
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+		  status == 201 ? "created" : "ready");
+	z->ok = true;
+	if (status == 201 && !z->zs.force) {
+		/* just created: nothing but its SOA and NS set is there, no read needed */
+		strset_clear(&z->zs.foreign);
+		z->zs.read = true;
+		z->zs.last_read = uv_now(w->e->loop);
 	}
+	wzone_unref(z);
 	target_ok(w);
-	w->zone_ready = next_zone(w) == w->t.nzones;
+	w->zone_ready = next_zone(w) == NULL;
 	schedule(w, 0);
+}
+
+static void ensure_zone(struct worker *w, struct wzone *z)
+{
+	w->state = W_ENSURING;
+	w->ensuring = wzone_ref(z);
+	/* a registry zone is usually new to the target: create it at once (409: it exists) */
+	int rc = z->config ? w->t.api->ensure_zone_kind(w->t.handle, z->name,
+							(const char *const *)z->nameservers,
+							z->soa, z->kind, ensure_cb, w)
+			   : w->t.api->create_zone(w->t.handle, z->name,
+						   (const char *const *)z->nameservers, z->soa,
+						   z->kind, ensure_cb, w);
+	if (rc != 0) {
+		w->state = W_IDLE;
+		wzone_unref(w->ensuring);
+		w->ensuring = NULL;
+		target_failed(w, "zone check", 0, prism_strerror(rc));
+		schedule(w, 0);
+	}
+}
+
+/* ---- DNSSEC ---- */
+
+static struct wzone *next_dnssec(const struct worker *w)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		if (w->zones[z]->ok && !w->zones[z]->dnssec_done)
+			return w->zones[z];
+	return NULL;
+}
+
+static void dnssec_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	struct wzone *z = w->ensuring;
+	w->ensuring = NULL;
+	w->state = W_IDLE;
+	if (err != 0) {
+		char buf[512];
+		describe(buf, sizeof(buf), err, status, msg);
+		wzone_unref(z);
+		target_failed(w, "DNSSEC change", status, buf);
+		schedule(w, 0);
+		return;
+	}
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+		  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
+	z->dnssec_done = true;
+	wzone_unref(z);
+	target_ok(w);
+	schedule(w, 0);
+}
+
+static void set_dnssec(struct worker *w, struct wzone *z)
+{
+	w->state = W_ENSURING;
+	w->ensuring = wzone_ref(z);
+	int rc = w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, dnssec_cb, w);
+	if (rc != 0) {
+		w->state = W_IDLE;
+		wzone_unref(w->ensuring);
+		w->ensuring = NULL;
+		target_failed(w, "DNSSEC change", 0, prism_strerror(rc));
+		schedule(w, 0);
+	}
+}
+
+static void notify_cb(void *arg, int err, int status, const char *msg)
+{
+	struct worker *w = arg;
+	if (err != 0)
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: NOTIFY not sent (%s%s%s)", w->t.name,
+			  prism_strerror(err), msg && msg[0] ? ": " : "", msg ? msg : "");
+}
+
+/* A Master zone changed on the target: tell its secondaries. The answer only logs (the
+ * target never calls back after it is closed, so no reference is needed). */
+static void send_notify(struct worker *w, const char *zone)
+{
+	const struct wzone *wz = find_zone(w, zone);
+	if (wz != NULL && wz->master && w->t.api->notify != NULL)
+		(void)w->t.api->notify(w->t.handle, zone, notify_cb, w);
 }
 
 static void worker_run(struct worker *w)
@@ -976,25 +1399,30 @@ static void worker_run(struct worker *w)
 		schedule(w, 0);
 		return;
 	}
-	size_t z = next_zone(w);
-	if (z < w->t.nzones) {
-		w->state = W_ENSURING;
-		int rc = w->t.api->ensure_zone(w->t.handle, w->t.zones[z].name,
-					      w->t.zones[z].nameservers, w->t.zones[z].soa,
-					      ensure_cb, w);
-		if (rc != 0) {
-			w->state = W_IDLE;
-			target_failed(w, "zone check", 0, prism_strerror(rc));
-			schedule(w, 0);
-		}
+	if (w->zones_dirty) {
+		load_zones(w);
+		return;
+	}
+	if (w->ndels > 0) {
+		delete_zone(w);
+		return;
+	}
+	struct wzone *ez = next_zone(w);
+	if (ez != NULL) {
+		ensure_zone(w, ez);
+		return;
+	}
+	ez = next_dnssec(w);
+	if (ez != NULL) {
+		set_dnssec(w, ez);
 		return;
 	}
 	w->zone_ready = true;
-	for (z = 0; z < w->t.nzones; z++) {
-		const struct zstate *zs = &w->zs[z];
+	for (size_t z = 0; z < w->nzones; z++) {
+		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival)) {
-			read_zone(w, z);
+			read_zone(w, w->zones[z]);
 			return;
 		}
 	}
@@ -1024,9 +1452,18 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		w->e = e;
 		w->t = opts->targets[i];
 		w->paused = w->t.paused;
-		w->zone_ok = calloc(w->t.nzones ? w->t.nzones : 1, sizeof(*w->zone_ok));
-		w->zs = calloc(w->t.nzones ? w->t.nzones : 1, sizeof(*w->zs));
-		if (w->zone_ok == NULL || w->zs == NULL) {
+		w->zones_dirty = true; /* the registry's zones: loaded by the first round */
+		int rc = 0;
+		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
+			const struct prism_engine_zone *cz = &w->t.zones[z];
+			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, NULL,
+						     false, true);
+			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
+			if (rc != 0)
+				wzone_unref(wz);
+		}
+		if (rc != 0) {
+			worker_zones_free(w);
 			e->nworkers = i;
 			prism_engine_stop(e);
 			return PRISM_ENOMEM;
@@ -1140,13 +1577,93 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 	return PRISM_ENOTFOUND;
 }
 
+void prism_engine_zones_changed(struct prism_engine *e)
+{
+	if (e == NULL || e->stopping)
+		return;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		e->workers[i].zones_dirty = true;
+		if (e->workers[i].state == W_IDLE)
+			schedule(&e->workers[i], 0);
+		else
+			e->workers[i].wanted = true;
+	}
+}
+
+int prism_engine_resync(struct prism_engine *e, const char *target)
+{
+	if (e == NULL || target == NULL || e->stopping)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, target) != 0)
+			continue;
+		for (size_t z = 0; z < w->nzones; z++) {
+			w->zones[z]->ok = false;
+			w->zones[z]->zs.force = true;
+		}
+		w->zone_ready = false;
+		w->zones_dirty = true;
+		if (w->state == W_IDLE)
+			schedule(w, 0);
+		else
+			w->wanted = true;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
+int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
+			    size_t *n)
+{
+	if (e == NULL || target == NULL || names == NULL || n == NULL)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		const struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, target) != 0)
+			continue;
+		char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
+		if (v == NULL)
+			return PRISM_ENOMEM;
+		for (size_t z = 0; z < w->nzones; z++) {
+			if ((v[z] = strdup(w->zones[z]->name)) == NULL) {
+				for (size_t k = 0; k < z; k++)
+					free(v[k]);
+				free(v);
+				return PRISM_ENOMEM;
+			}
+		}
+		*names = v;
+		*n = w->nzones;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
+int prism_engine_zone_state(const struct prism_engine *e, const char *target,
+			    const char *zone, bool *ready)
+{
+	if (e == NULL || target == NULL || zone == NULL || ready == NULL)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		if (strcmp(e->workers[i].t.name, target) != 0)
+			continue;
+		const struct wzone *wz = find_zone(&e->workers[i], zone);
+		if (wz == NULL)
+			return PRISM_ENOTFOUND;
+		*ready = wz->ok;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
 void prism_engine_reconcile(struct prism_engine *e)
 {
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		for (size_t z = 0; z < e->workers[i].t.nzones; z++)
-			e->workers[i].zs[z].force = true;
+		for (size_t z = 0; z < e->workers[i].nzones; z++)
+			e->workers[i].zones[z]->zs.force = true;
 		if (e->workers[i].state == W_IDLE)
 			schedule(&e->workers[i], 0);
 		else
@@ -1162,6 +1679,7 @@ struct plan {
 	void *arg;
 	struct prism_plan_zone *zones;
 	size_t n, pending;
+	struct wzone **zrefs; /* the zones of zones[], held until the callback ran */
 };
 
 struct plan_step {
@@ -1169,6 +1687,7 @@ struct plan_step {
 	struct plan *p;
 	size_t i;
 	struct worker *w;
+	struct wzone *z; /* borrowed from the plan's references */
 	struct prism_actual_zone *actual;
 	struct plan_step *prev, *next; /* engine's list of steps waiting for a target */
 };
@@ -1197,8 +1716,11 @@ static void plan_finish_one(struct plan *p)
 					 "prismd is shutting down");
 			}
 	p->cb(p->arg, p->zones, p->n);
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		prism_reconcile_result_free(&p->zones[i].res);
+		wzone_unref(p->zrefs[i]);
+	}
+	free(p->zrefs);
 	free(p->zones);
 	struct prism_engine *e = p->e;
 	free(p);
@@ -1210,8 +1732,8 @@ static int plan_run(struct prism_store *s, const struct prism_store_api *api,
 {
 	struct plan_step *st = (struct plan_step *)job;
 	struct prism_plan_zone *pz = &st->p->zones[st->i];
-	return api->reconcile(s, pz->target, pz->zone, st->actual, st->w->t.adopt, true,
-			      now_ms() / 1000, &pz->res);
+	return api->reconcile(s, pz->target, pz->zone, st->actual, st->w->t.adopt || st->z->adopt,
+			      true, now_ms() / 1000, &pz->res);
 }
 
 static void plan_done(struct prism_store_job *job, int err)
@@ -1260,23 +1782,26 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 		return PRISM_EINVAL;
 	size_t n = 0;
 	for (size_t i = 0; i < e->nworkers; i++)
-		n += e->workers[i].t.nzones;
+		n += e->workers[i].nzones;
 	struct plan *p = calloc(1, sizeof(*p));
-	if (p == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
+	struct wzone **zrefs = calloc(n ? n : 1, sizeof(*zrefs));
+	if (p == NULL || zrefs == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
 		free(p);
+		free(zrefs);
 		return PRISM_ENOMEM;
 	}
-	*p = (struct plan){ e, cb, arg, p->zones, n, 1 };
+	*p = (struct plan){ e, cb, arg, p->zones, n, 1, zrefs };
 	e->refs++;
 	size_t k = 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->workers[i];
-		for (size_t z = 0; z < w->t.nzones; z++, k++) {
+		for (size_t z = 0; z < w->nzones; z++, k++) {
+			struct wzone *wz = wzone_ref(w->zones[z]);
+			p->zrefs[k] = wz;
 			p->zones[k].target = w->t.name;
-			p->zones[k].zone = w->t.zones[z].name;
+			p->zones[k].zone = wz->name;
 			struct plan_step *st = calloc(1, sizeof(*st));
-			int rc = st ? w->t.api->read_zone(w->t.handle, w->t.zones[z].name,
-							  plan_read_cb, st)
+			int rc = st ? w->t.api->read_zone(w->t.handle, wz->name, plan_read_cb, st)
 				    : PRISM_ENOMEM;
 			if (rc != 0) {
 				free(st);
@@ -1288,6 +1813,7 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 			st->p = p;
 			st->i = k;
 			st->w = w;
+			st->z = wz;
 			st->next = e->plan_reads;
 			if (e->plan_reads)
 				e->plan_reads->prev = st;

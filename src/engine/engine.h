@@ -106,6 +106,25 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
  *  zones are not reloadable (they need a restart). */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
+/** The registry's zones changed (created, deleted, imported): every target loads its list
+ *  again, creates the new zones, deletes the deleted ones, then pushes as usual. */
+void prism_engine_zones_changed(struct prism_engine *e);
+
+/** "Sync every zone to this target": check (and create) every zone it serves again and
+ *  reconcile them now; with the registry's rows made pending (store target_resync), the
+ *  target gets everything again. @return 0 or PRISM_ENOTFOUND */
+int prism_engine_resync(struct prism_engine *e, const char *target);
+
+/** Copies of the names of the zones @p target serves (free each, then the array).
+ *  @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM */
+int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
+			    size_t *n);
+
+/** Whether @p target serves @p zone and has it checked/created (@p ready).
+ *  @return 0, PRISM_ENOTFOUND (no such target, or the target does not list the zone yet) */
+int prism_engine_zone_state(const struct prism_engine *e, const char *target,
+			    const char *zone, bool *ready);
+
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);
 

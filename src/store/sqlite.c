@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "core/rrset.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 enum stmt_id {
@@ -260,6 +261,29 @@ static const char *const migrations[] = {
 	" WHEN old.status <> new.status BEGIN"
 	" UPDATE host_counts SET n = n - 1 WHERE status = old.status;"
 	" UPDATE host_counts SET n = n + 1 WHERE status = new.status; END;",
+	/* 5 (zones): zones created through the API or imported (config zones stay in the
+	 * config), and the zone deletions each target still owes */
+	"CREATE TABLE zones ("
+	" name TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL CHECK (kind IN ('Native', 'Master')),"
+	" targets TEXT NOT NULL,"
+	" nameservers TEXT NOT NULL,"
+	" soa TEXT NOT NULL,"
+	" ttl INTEGER NOT NULL,"
+	" dnssec INTEGER NOT NULL DEFAULT 0,"
+	" adopt INTEGER NOT NULL DEFAULT 0,"
+	" origin TEXT NOT NULL DEFAULT 'api',"
+	" created_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE zone_deletions ("
+	" target TEXT NOT NULL,"
+	" zone TEXT NOT NULL,"
+	" at INTEGER NOT NULL,"
+	" PRIMARY KEY (target, zone)"
+	") WITHOUT ROWID;"
+	/* a desired change fans out to the targets of its zone: found by zone, not by a
+	 * scan of every (target, zone) pair (1,000 zones on 3 targets: 5.7 ms a record) */
+	"CREATE INDEX target_zones_zone ON target_zones (zone);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -269,6 +293,11 @@ struct prism_store {
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned savepoint_depth;
 };
+
+sqlite3 *prism_sqlite_db(struct prism_store *s)
+{
+	return s->db;
+}
 
 static void set_err(char *err, size_t errlen, const char *what, sqlite3 *db)
 {
@@ -1500,4 +1529,15 @@ const struct prism_store_api prism_store_sqlite = {
 	.apikey_revoke = sq_apikey_revoke,
 	.ledger_retry = sq_ledger_retry,
 	.audit_add = sq_audit_add,
+	/* zones and records (zones.c) */
+	.zones_targets_sync = zq_zones_targets_sync,
+	.zone_create = zq_zone_create,
+	.zone_delete = zq_zone_delete,
+	.zone_set_adopt = zq_zone_set_adopt,
+	.zone_set_dnssec = zq_zone_set_dnssec,
+	.rrsets_put = zq_rrsets_put,
+	.zones_served = zq_zones_served,
+	.zone_deletion_done = zq_zone_deletion_done,
+	.repoint = zq_repoint,
+	.target_resync = zq_target_resync,
 };

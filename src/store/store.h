@@ -128,6 +128,78 @@ struct prism_audit_entry {
 	const char *after;
 };
 
+/* ---- zones and records (src/store/zones.c) ---- */
+
+/** A zone kept in the registry (created through the API or imported). Borrowed strings. */
+struct prism_zone_spec {
+	const char *name;          /**< normalised, trailing dot */
+	const char *kind;          /**< "Native" or "Master" */
+	const char *targets;       /**< "all" or a target group name */
+	const char *nameservers;   /**< FQDNs separated by '\n' */
+	const char *soa;           /**< SOA content "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MIN" */
+	uint32_t ttl;              /**< default TTL of its records */
+	bool dnssec;               /**< stored for later */
+	bool adopt;                /**< take over foreign RRsets at the names it wants */
+	const char *origin;        /**< "api" or "import" */
+};
+
+/** One RRset to write. Borrowed strings; records in canonical form (core/rr_validate.h). */
+struct prism_rrset_put {
+	const char *name;          /**< FQDN in the zone */
+	const char *type;
+	uint32_t ttl;
+	const char *const *records;
+	size_t nrecords;           /**< 0 = delete the RRset */
+};
+
+/** Why a write of RRsets was refused: the index of the RRset at fault and a reason. */
+struct prism_rrset_err {
+	size_t index;
+	char message[256];
+};
+
+/** A zone a target serves, as the engine needs it; strings owned (prism_served_free). */
+struct prism_served_zone {
+	char *name;
+	char *kind;
+	char **nameservers;        /**< NULL-terminated */
+	char *soa;
+	bool adopt;
+	bool dnssec;               /**< to be signed */
+};
+
+/** What a target must do about registry zones: serve these, delete those. */
+struct prism_served {
+	struct prism_served_zone *zones;
+	size_t nzones;
+	char **deletions;          /**< zones to delete from the target */
+	size_t ndeletions;
+};
+
+/** Free what prism_store_api.zones_served returned. NULL is a no-op. */
+void prism_served_free(struct prism_served *s);
+
+/** A target and its group, for the zones assigned to groups. */
+struct prism_target_group {
+	const char *target;
+	const char *group;         /**< NULL: only zones for "all" */
+};
+
+/** One record a repoint changes (or would change). */
+struct prism_repoint_item {
+	char *zone, *name, *type;
+	int64_t host_id;           /**< 0: not a host record */
+};
+
+struct prism_repoint_result {
+	struct prism_repoint_item *items;
+	size_t n;
+	size_t hosts;              /**< hosts whose address changed */
+};
+
+/** Free the items of @p r. NULL is a no-op. */
+void prism_repoint_result_free(struct prism_repoint_result *r);
+
 struct prism_store_api {
 	const char *name;
 	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
@@ -215,6 +287,60 @@ struct prism_store_api {
 	int (*ledger_retry)(struct prism_store *s, const char *target, int64_t now, size_t *n);
 	/** Append an audit log entry. */
 	int (*audit_add)(struct prism_store *s, const struct prism_audit_entry *e);
+
+	/* ---- zones and records (src/store/zones.c) ---- */
+	/**
+	 * Like targets_sync, with the registry's zones added: each is served by every target
+	 * of @p groups when its targets field is "all", else by the targets of that group.
+	 */
+	int (*zones_targets_sync)(struct prism_store *s, const struct prism_target_zone *pairs,
+				  size_t n, const struct prism_target_group *groups,
+				  size_t ngroups, int64_t now, size_t *caught_up);
+	/**
+	 * Add a zone served by @p targets (NULL-terminated names): target_zones pairs, no
+	 * pending deletion of the same name left.
+	 * @return 0, PRISM_ECONFLICT (the zone exists)
+	 */
+	int (*zone_create)(struct prism_store *s, const struct prism_zone_spec *z,
+			   const char *const *targets, int64_t now);
+	/**
+	 * Delete a registry zone: its records, ledger rows and target pairs go; every target
+	 * that served it gets a pending deletion (zones_served). @p ntargets receives their
+	 * number. @return 0, PRISM_ENOTFOUND
+	 */
+	int (*zone_delete)(struct prism_store *s, const char *zone, int64_t now,
+			   size_t *ntargets);
+	/** Sign a registry zone, or not. @p changed: the flag changed. 0 or PRISM_ENOTFOUND */
+	int (*zone_set_dnssec)(struct prism_store *s, const char *zone, bool on, bool *changed);
+	/** Mark a registry zone as adopting foreign RRsets (an import). 0 or PRISM_ENOTFOUND */
+	int (*zone_set_adopt)(struct prism_store *s, const char *zone);
+	/**
+	 * Create, replace or delete RRsets of @p zone, all or nothing. Refused (with @p err):
+	 * PRISM_ENOTFOUND a registry zone that is gone (unless @p config_zone), PRISM_ECONFLICT
+	 * an RRset held by a host, or a CNAME next to a host's records; PRISM_EMSG a CNAME next
+	 * to other records at the same name (after every change of the call), deleting an
+	 * RRset that does not exist. @p changed receives the number of RRsets that changed.
+	 * When @p audit_actor is set, each change gets an audit entry.
+	 */
+	int (*rrsets_put)(struct prism_store *s, const char *zone, bool config_zone,
+			  const struct prism_rrset_put *v, size_t n, int64_t now,
+			  const char *audit_actor, size_t *changed, struct prism_rrset_err *err);
+	/** The registry zones @p target serves and the deletions it owes. */
+	int (*zones_served)(struct prism_store *s, const char *target, struct prism_served *out);
+	/** A zone deletion was carried out on @p target. */
+	int (*zone_deletion_done)(struct prism_store *s, const char *target, const char *zone);
+	/**
+	 * Move every A/AAAA record whose content is @p from to @p to (same family), in
+	 * @p zones only when given (NULL-terminated), names matching the glob @p pattern when
+	 * given (SQLite GLOB on the FQDN without its trailing dot). Host records change their
+	 * host's address too. With @p dry_run only lists what would change.
+	 */
+	int (*repoint)(struct prism_store *s, const char *from, const char *to,
+		       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
+		       struct prism_repoint_result *out);
+	/** "Sync every zone to this target": every desired RRset of every zone @p target
+	 *  serves becomes pending for it (rows created where missing). @p n receives the rows. */
+	int (*target_resync)(struct prism_store *s, const char *target, int64_t now, size_t *n);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */

@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/pdns_json.h"
+#include "core/zonefile.h"
 #include "targets/target.h"
 
 #define RESP_MAX (4u << 20)          /* cap on a response body */
@@ -46,6 +47,13 @@ enum req_step {
 	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
 	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
 	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
+	STEP_ZONE_DELETE, /* delete_zone(): DELETE zones/<zone> */
+	STEP_ZONE_LIST, /* list_zones(): GET zones */
+	STEP_DNSSEC,    /* set_dnssec(): PUT zones/<zone> {"dnssec": …}, then rectify, flush */
+	STEP_RECTIFY,   /* set_dnssec(): PUT zones/<zone>/rectify */
+	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
+	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
+	STEP_GET,       /* server_get(): GET servers/<id><suffix> */
 };
 
 struct pdns_req {
@@ -65,6 +73,10 @@ struct pdns_req {
 	bool resp_too_big;
 	prism_target_done_cb cb;
 	prism_target_zone_cb zone_cb; /* read_zone() instead of cb */
+	prism_target_data_cb data_cb; /* read_zone_records() instead of cb */
+	prism_target_list_cb list_cb; /* list_zones() instead of cb */
+	prism_target_body_cb body_cb; /* read_keys() instead of cb */
+	char *rectify_url;   /* set_dnssec(): the rectify step, when signing; owned */
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
@@ -297,7 +309,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct pdns_req *r = userdata;
 	size_t n = size * nmemb;
 
-	size_t limit = r->step == STEP_ZONE_READ ? ZONE_RESP_MAX : RESP_MAX;
+	size_t limit = r->step == STEP_ZONE_READ || r->step == STEP_ZONE_LIST ? ZONE_RESP_MAX
+									      : RESP_MAX;
 	if (n > limit - r->resp_len) {
 		r->resp_too_big = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -328,6 +341,7 @@ static void req_free(struct pdns_req *r)
 	free(r->body);
 	free(r->post_url);
 	free(r->post_body);
+	free(r->rectify_url);
 	free(r->resp);
 	free(r);
 }
@@ -388,7 +402,24 @@ static int set_common(struct pdns_req *r)
 	switch (r->step) {
 	case STEP_ZONE_GET:
 	case STEP_ZONE_READ:
+	case STEP_ZONE_LIST:
+	case STEP_KEYS:
+	case STEP_GET:
 		SET(CURLOPT_HTTPGET, 1L);
+		break;
+	case STEP_DNSSEC:
+		SET(CURLOPT_CUSTOMREQUEST, "PUT");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		SET(CURLOPT_POSTFIELDS, r->body);
+		break;
+	case STEP_RECTIFY:
+	case STEP_NOTIFY:
+		SET(CURLOPT_CUSTOMREQUEST, "PUT");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		SET(CURLOPT_POSTFIELDS, "");
+		break;
+	case STEP_ZONE_DELETE:
+		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
 		break;
 	case STEP_FLUSH:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
@@ -465,6 +496,39 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 			}
 		}
 		r->zone_cb(r->arg, err, status, msg, z);
+	} else if (r->data_cb != NULL) {
+		struct prism_zone_data *d = NULL;
+		if (err == 0) {
+			d = calloc(1, sizeof(*d));
+			int rc = d ? prism_pdns_zone_records(r->resp ? r->resp : "", r->resp_len, d)
+				   : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(d);
+				d = NULL;
+				err = rc;
+				msg = "cannot parse the zone PowerDNS returned";
+				t->failures++;
+			}
+		}
+		r->data_cb(r->arg, err, status, msg, d);
+	} else if (r->list_cb != NULL) {
+		struct prism_zone_list *l = NULL;
+		if (err == 0) {
+			l = calloc(1, sizeof(*l));
+			int rc = l ? prism_pdns_zone_list(r->resp ? r->resp : "", r->resp_len, l)
+				   : PRISM_ENOMEM;
+			if (rc != 0) {
+				free(l);
+				l = NULL;
+				err = rc;
+				msg = "cannot parse the zone list PowerDNS returned";
+				t->failures++;
+			}
+		}
+		r->list_cb(r->arg, err, status, msg, l);
+	} else if (r->body_cb != NULL) {
+		r->body_cb(r->arg, err, status, msg, err == 0 && r->resp ? r->resp : "",
+			   err == 0 ? r->resp_len : 0);
 	} else if (r->cb != NULL) {
 		r->cb(r->arg, err, status, msg);
 	}
@@ -527,9 +591,14 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read" };
+	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
+					      "GET", "PUT", "PUT", "GET", "PUT", "GET" };
+	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
+						"zones", "zone", "rectify", "cryptokeys",
+						"notify", "server" };
+	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
+					       "list", "dnssec", "rectify", "keys", "notify",
+					       NULL };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -571,6 +640,28 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 		req_complete(r, err, 0, msg);
 		return;
 	}
+	if ((r->step == STEP_DNSSEC || r->step == STEP_RECTIFY) && status >= 200 &&
+	    status < 300) {
+		/* signing: rectify next; then (or when unsigning) flush the caches */
+		bool rectify = r->step == STEP_DNSSEC && r->rectify_url != NULL;
+		if (rectify) {
+			free(r->url);
+			r->url = r->rectify_url;
+			r->rectify_url = NULL;
+			free(r->body);
+			r->body = NULL;
+			r->body_len = 0;
+			r->step = STEP_RECTIFY;
+			curl_easy_reset(r->easy);
+			err = req_start(r);
+		} else {
+			err = req_next_flush(r);
+		}
+		if (err == 0)
+			return;
+		req_complete(r, 0, (int)status, "");
+		return;
+	}
 	if (r->step == STEP_FLUSH) {
 		/* the PATCH itself succeeded; a failed flush only delays visibility */
 		req_complete(r, 0, 204, "");
@@ -583,7 +674,8 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 		req_complete(r, 0, (int)status, "");
 		return;
 	}
-	if ((status >= 200 && status < 300) || (r->step == STEP_ZONE_POST && status == 409)) {
+	if ((status >= 200 && status < 300) || (r->step == STEP_ZONE_POST && status == 409) ||
+	    (r->step == STEP_ZONE_DELETE && (status == 404 || status == 422))) {
 		req_complete(r, 0, (int)status, "");
 		return;
 	}
@@ -787,9 +879,61 @@ static int pdns_apply(struct prism_target *t, const char *zone,
 	return req_submit(t, r);
 }
 
+static int pdns_ensure_zone_kind(struct prism_target *t, const char *zone,
+				 const char *const *nameservers, const char *soa, const char *kind,
+				 prism_target_done_cb cb, void *arg);
+
 static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 			    const char *const *nameservers, const char *soa,
 			    prism_target_done_cb cb, void *arg)
+{
+	return pdns_ensure_zone_kind(t, zone, nameservers, soa, NULL, cb, arg);
+}
+
+static int pdns_create_zone(struct prism_target *t, const char *zone,
+			    const char *const *nameservers, const char *soa, const char *kind,
+			    prism_target_done_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_POST;
+	int rc = prism_pdns_zone_create_body_kind(zone, nameservers, soa, 0, kind, &r->body,
+						  &r->body_len);
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+			    void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_DELETE;
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_ensure_zone_kind(struct prism_target *t, const char *zone,
+				 const char *const *nameservers, const char *soa, const char *kind,
+				 prism_target_done_cb cb, void *arg)
 {
 	struct pdns_req *r;
 	int rc;
@@ -801,8 +945,8 @@ static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 		return PRISM_ENOMEM;
 	r->step = STEP_ZONE_GET;
 	/* the POST body is built now so bad input fails here, not in a callback */
-	rc = prism_pdns_zone_create_body_soa(zone, nameservers, soa, 0, &r->post_body,
-					     &r->post_len);
+	rc = prism_pdns_zone_create_body_kind(zone, nameservers, soa, 0, kind, &r->post_body,
+					      &r->post_len);
 	if (rc != 0) {
 		req_free(r);
 		return rc;
@@ -842,12 +986,136 @@ static int pdns_read_zone(struct prism_target *t, const char *zone, prism_target
 	return req_submit(t, r);
 }
 
+static int pdns_read_zone_records(struct prism_target *t, const char *zone,
+				  prism_target_data_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone) || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->data_cb = cb;
+	r->step = STEP_ZONE_READ;
+	r->url = zone_url(t, zone, "");
+	if (r->url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_list_zones(struct prism_target *t, prism_target_list_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->list_cb = cb;
+	r->step = STEP_ZONE_LIST;
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+/* A request of one step on <base>/zones/<zone><suffix>. */
+static struct pdns_req *zone_req(struct prism_target *t, const char *zone, const char *suffix,
+				 enum req_step step, prism_target_done_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone))
+		return NULL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return NULL;
+	r->step = step;
+	r->url = zone_url(t, zone, suffix);
+	if (r->url == NULL) {
+		req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int pdns_set_dnssec(struct prism_target *t, const char *zone, bool on,
+			   prism_target_done_cb cb, void *arg)
+{
+	struct pdns_req *r = zone_req(t, zone, "", STEP_DNSSEC, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	/* api_rectify with signing: later changes through the API are rectified too */
+	r->body = strdup(on ? "{\"dnssec\":true,\"api_rectify\":true}"
+			    : "{\"dnssec\":false,\"api_rectify\":false}");
+	r->body_len = r->body ? strlen(r->body) : 0;
+	char *z = path_escape(zone);
+	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
+		r->post_url = NULL;
+	free(z);
+	if (on)
+		r->rectify_url = zone_url(t, zone, "/rectify");
+	if (r->body == NULL || r->post_url == NULL || (on && r->rectify_url == NULL)) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target_body_cb cb,
+			  void *arg)
+{
+	if (cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = zone_req(t, zone, "/cryptokeys", STEP_KEYS, NULL, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	r->body_cb = cb;
+	return req_submit(t, r);
+}
+
+static int pdns_server_get(struct prism_target *t, const char *suffix,
+			   prism_target_body_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || suffix == NULL || cb == NULL)
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, NULL, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->body_cb = cb;
+	r->step = STEP_GET;
+	if (asprintf(&r->url, "%s%s", t->base_url, suffix) < 0) {
+		r->url = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
+static int pdns_notify(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+		       void *arg)
+{
+	struct pdns_req *r = zone_req(t, zone, "/notify", STEP_NOTIFY, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	return req_submit(t, r);
+}
+
 const struct prism_target_api prism_target_powerdns = {
 	.kind = "powerdns",
 	.open = pdns_open,
 	.close = pdns_close,
 	.ensure_zone = pdns_ensure_zone,
+	.ensure_zone_kind = pdns_ensure_zone_kind,
+	.create_zone = pdns_create_zone,
+	.delete_zone = pdns_delete_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,
+	.read_zone_records = pdns_read_zone_records,
+	.list_zones = pdns_list_zones,
+	.set_dnssec = pdns_set_dnssec,
+	.read_keys = pdns_read_keys,
+	.notify = pdns_notify,
+	.server_get = pdns_server_get,
 	.observe = pdns_observe,
 };

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -40,6 +41,24 @@ struct prism_actual_zone;
 typedef void (*prism_target_zone_cb)(void *arg, int err, int http_status, const char *errmsg,
 				     struct prism_actual_zone *zone);
 
+struct prism_zone_data;
+
+/** Completion of read_zone_records: on success @p data holds every record and the callee
+ *  takes it (free with prism_zone_data_free, then free()); NULL on error. */
+typedef void (*prism_target_data_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     struct prism_zone_data *data);
+
+struct prism_zone_list;
+
+/** Completion of list_zones: on success @p list holds the server's zones and the callee
+ *  takes it (free with prism_zone_list_free, then free()); NULL on error. */
+typedef void (*prism_target_list_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     struct prism_zone_list *list);
+
+/** Completion of a read whose answer is handed over as it came (borrowed for the call). */
+typedef void (*prism_target_body_cb)(void *arg, int err, int http_status, const char *errmsg,
+				     const char *body, size_t len);
+
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
@@ -70,6 +89,21 @@ struct prism_target_api {
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
 	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
 			   const char *soa, prism_target_done_cb cb, void *arg);
+	/** Like ensure_zone, creating the zone of @p kind ("Native", "Master"; NULL = Native). */
+	int (*ensure_zone_kind)(struct prism_target *t, const char *zone,
+				const char *const *nameservers, const char *soa, const char *kind,
+				prism_target_done_cb cb, void *arg);
+	/** Create @p zone at once (one POST; no check first): the callback's status is 201
+	 *  when it was created, 409 when it existed (both successes). For zones that are
+	 *  usually missing (new zones, new targets): one request instead of two. */
+	int (*create_zone)(struct prism_target *t, const char *zone,
+			   const char *const *nameservers, const char *soa, const char *kind,
+			   prism_target_done_cb cb, void *arg);
+	/** Delete @p zone and all its data from the server. A zone already missing is a
+	 *  success (PowerDNS: 204, or 404/422 for a missing zone).
+	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
+	int (*delete_zone)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+			   void *arg);
 	/** Apply changes to one zone in one request (one PATCH). The changes are copied.
 	 *  Keep one write in flight per target for PowerDNS with gsqlite3: concurrent PATCHes
 	 *  (even to different zones) can fail with 500 "database is locked".
@@ -79,6 +113,25 @@ struct prism_target_api {
 	/** Read every RRset of @p zone with its ownership (reconciler, conflict checks). */
 	int (*read_zone)(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
 			 void *arg);
+	/** Read every record of @p zone with its content (an import). */
+	int (*read_zone_records)(struct prism_target *t, const char *zone,
+				 prism_target_data_cb cb, void *arg);
+	/** Sign @p zone (DNSSEC on: keys created by the server, rectified) or remove its keys
+	 *  (off), then flush it from the server's caches. */
+	int (*set_dnssec)(struct prism_target *t, const char *zone, bool on,
+			  prism_target_done_cb cb, void *arg);
+	/** The zone's DNSSEC keys as the server's JSON (PowerDNS: its cryptokeys, with DS). */
+	int (*read_keys)(struct prism_target *t, const char *zone, prism_target_body_cb cb,
+			 void *arg);
+	/** GET <server URL><@p suffix> ("" = the server itself, "/statistics"), the answer
+	 *  handed over as it came (health checks). */
+	int (*server_get)(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
+			  void *arg);
+	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
+	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
+		      void *arg);
+	/** List every zone of the server with its SOA serial (the cluster view). */
+	int (*list_zones)(struct prism_target *t, prism_target_list_cb cb, void *arg);
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);

@@ -98,11 +98,12 @@ def stop_pid(proc, timeout=10.0):
 class PowerDNS:
     """A private pdns_server (gsqlite3) with its API and DNS on loopback high ports."""
 
-    def __init__(self, key="prism-test-key"):
+    def __init__(self, key="prism-test-key", extra_conf=""):
         # pdns runs as its own user: the directory must be reachable (mkdtemp gives 0700)
         self.dir = tempfile.mkdtemp(prefix="prism-pdns-")
         os.chmod(self.dir, 0o755)
         self.key = key
+        self.extra_conf = extra_conf  # more pdns.conf lines (e.g. DNSSEC, primary)
         self.dns_port = free_port(udp_too=True)
         self.api_port = free_port()
         self.proc = None
@@ -134,7 +135,7 @@ webserver-address=127.0.0.1
 webserver-port={self.api_port}
 webserver-allow-from=127.0.0.0/8,::1
 webserver-max-bodysize=64
-"""
+{self.extra_conf}"""
         with open(os.path.join(self.dir, "pdns.conf"), "w") as f:
             f.write(conf)
         cmd = ["pdns_server", f"--config-dir={self.dir}"]

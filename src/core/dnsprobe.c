@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* SOA probes in wire format through ldns (the DNS field's own codec, not ours). */
+#include <ldns/ldns.h>
+#include <string.h>
+
+#include "core/dnsprobe.h"
+#include "core/error.h"
+
+int prism_soa_query(const char *zone, uint16_t id, uint8_t *buf, size_t cap, size_t *len)
+{
+	if (zone == NULL || buf == NULL || len == NULL)
+		return PRISM_EINVAL;
+	ldns_rdf *name = ldns_dname_new_frm_str(zone);
+	if (name == NULL)
+		return PRISM_EINVAL;
+	/* the packet takes the name */
+	ldns_pkt *q = ldns_pkt_query_new(name, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0);
+	if (q == NULL) {
+		ldns_rdf_deep_free(name);
+		return PRISM_ENOMEM;
+	}
+	ldns_pkt_set_id(q, id);
+	ldns_pkt_set_rd(q, false);
+	uint8_t *wire = NULL;
+	size_t n = 0;
+	int rc = ldns_pkt2wire(&wire, q, &n) == LDNS_STATUS_OK ? 0 : PRISM_ENOMEM;
+	ldns_pkt_free(q);
+	if (rc == 0 && n > cap)
+		rc = PRISM_ETOOBIG;
+	if (rc == 0) {
+		memcpy(buf, wire, n);
+		*len = n;
+	}
+	free(wire);
+	return rc;
+}
+
+int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id,
+		     int *rcode, uint32_t *serial)
+{
+	if (buf == NULL || zone == NULL || id == NULL || rcode == NULL || serial == NULL)
+		return PRISM_EINVAL;
+	ldns_pkt *p = NULL;
+	if (len < 12 || ldns_wire2pkt(&p, buf, len) != LDNS_STATUS_OK)
+		return PRISM_EPROTO;
+	*id = ldns_pkt_id(p);
+	*rcode = ldns_pkt_get_rcode(p);
+	int rc = PRISM_ENOTFOUND;
+	ldns_rdf *want = ldns_dname_new_frm_str(zone);
+	const ldns_rr_list *ans = ldns_pkt_answer(p);
+	if (!ldns_pkt_qr(p)) {
+		rc = PRISM_EPROTO;
+	} else if (want != NULL) {
+		for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(ans, i);
+			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(rr) < 3 ||
+			    ldns_dname_compare(ldns_rr_owner(rr), want) != 0)
+				continue;
+			const ldns_rdf *s = ldns_rr_rdf(rr, 2);
+			if (ldns_rdf_get_type(s) != LDNS_RDF_TYPE_INT32)
+				continue;
+			*serial = ldns_rdf2native_int32(s);
+			rc = 0;
+			break;
+		}
+	}
+	ldns_rdf_deep_free(want);
+	ldns_pkt_free(p);
+	return rc;
+}
