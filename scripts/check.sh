@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
-# real PowerDNS), then all of it again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
+# replays under valgrind, then all of it again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time.
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +15,9 @@ passed=0
 failed=0
 failures=()
 
-# Count meson test results from the build's test log.
+# Count meson test results from the build's test log (LOGBASE: meson's --logbase).
 count_meson() {
-	local log=$1/meson-logs/testlog.json
+	local log=$1/meson-logs/${2:-testlog}.json
 	[ -f "$log" ] || return 0
 	read -r p f < <(/usr/bin/python3 - "$log" <<'PY'
 import json, sys
@@ -73,6 +75,18 @@ run_suite() {
 }
 
 run_suite normal build
+
+# Memory safety without the sanitizers' own runtime: unit tests and corpus replays under
+# valgrind (memcheck), any error or leak (definite, indirect, possible) fails.
+echo "==> [valgrind] unit tests and fuzz corpus replay under valgrind"
+rm -f build/meson-logs/testlog-valgrind.json
+if ! meson test -C build --suite unit --suite fuzz --logbase testlog-valgrind --print-errorlogs \
+	--wrapper "valgrind --error-exitcode=1 --leak-check=full --track-origins=yes -q \
+	--errors-for-leak-kinds=definite,indirect,possible \
+	--show-leak-kinds=definite,indirect,possible"; then
+	failures+=("valgrind: unit/fuzz")
+fi
+count_meson build testlog-valgrind
 
 # Sanitizer build: every test again, with reports made fatal.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1"
