@@ -77,10 +77,11 @@ run_suite() {
 run_suite normal build
 
 # Memory safety without the sanitizers' own runtime: unit tests and corpus replays under
-# valgrind (memcheck), any error or leak (definite, indirect, possible) fails.
+# valgrind (memcheck), any error or leak (definite, indirect, possible) fails. With a
+# wrapper, meson names its log after it: testlog-valgrind.json.
 echo "==> [valgrind] unit tests and fuzz corpus replay under valgrind"
 rm -f build/meson-logs/testlog-valgrind.json
-if ! meson test -C build --suite unit --suite fuzz --logbase testlog-valgrind --print-errorlogs \
+if ! meson test -C build --suite unit --suite fuzz --print-errorlogs \
 	--wrapper "valgrind --error-exitcode=1 --leak-check=full --track-origins=yes -q \
 	--errors-for-leak-kinds=definite,indirect,possible \
 	--show-leak-kinds=definite,indirect,possible"; then
