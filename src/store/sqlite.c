@@ -1486,6 +1486,11 @@ static int sq_reconcile(struct prism_store *s, const char *target, const char *z
 	return rc;
 }
 
+static int sq_last_error(struct prism_store *s)
+{
+	return sqlite3_errcode(s->db) == SQLITE_FULL ? PRISM_ESTOREFULL : PRISM_ESTORE;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1495,6 +1500,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.rollback = sq_rollback,
 	.savepoint = sq_savepoint,
 	.release = sq_release,
+	.last_error = sq_last_error,
 	.host_register = sq_host_register,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,
