@@ -66,12 +66,28 @@ run_suite() {
 	count_meson "$dir"
 	echo "==> [$name] integration tests (real PowerDNS)"
 	local junit="$dir/pytest-junit.xml"
-	rm -f "$junit"
+	rm -f "$junit" "$dir/drill-report.txt"
 	if ! PRISM_BUILD_DIR="$root/$dir" /usr/bin/python3 -m pytest -p no:cacheprovider \
 		-q -rfE --junitxml="$junit" tests/integration; then
 		failures+=("$name: integration")
 	fi
 	count_junit "$junit"
+	print_drills "$name" "$dir/drill-report.txt"
+}
+
+# The figures the reliability drills measured (docs/reliability.md), one line per drill.
+print_drills() {
+	[ -f "$2" ] || return 0
+	echo "==> [$1] reliability drills (PRISM_DRILL_LONG=1 for the long versions)"
+	/usr/bin/python3 - "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    name = r.pop("drill")
+    for k in ("at", "sanitizer", "long"):
+        r.pop(k, None)
+    print(f"    {name}: " + ", ".join(f"{k}={v}" for k, v in r.items()))
+PY
 }
 
 run_suite normal build
