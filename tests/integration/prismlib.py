@@ -4,6 +4,7 @@ prismd on free loopback ports, speak the agent protocol, query DNS."""
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -40,22 +41,45 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def free_port(udp_too=False):
-    """A port free on 127.0.0.1 for TCP (and UDP when asked)."""
-    for _ in range(100):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def _bindable(family, kind, addr, port, v6only=True):
+    s = socket.socket(family, kind)
+    try:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
+        s.bind((addr, port))
+        return True
+    except OSError:
+        return False
+    finally:
         s.close()
-        if not udp_too:
-            return port
-        try:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            u.bind(("127.0.0.1", port))
-            u.close()
-            return port
-        except OSError:
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(udp_too=False):
+    """A port free for TCP on every address, IPv4 and IPv6 (tests may listen on "::"), and for
+    UDP on 127.0.0.1 when asked. Taken below the kernel's ephemeral range: an outgoing
+    connection of any other process can take an ephemeral port between this check and the
+    bind of the server that gets it (seen with load tests running beside the suite)."""
+    lo, _ = _ephemeral_range()
+    first, last = (10000, lo - 1) if lo > 12000 else (lo // 2, lo - 1)
+    for _ in range(200):
+        port = random.randint(first, last)
+        if socket.has_ipv6:
+            if not _bindable(socket.AF_INET6, socket.SOCK_STREAM, "::", port, v6only=False):
+                continue
+        elif not _bindable(socket.AF_INET, socket.SOCK_STREAM, "0.0.0.0", port):
             continue
+        if udp_too and not _bindable(socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1", port):
+            continue
+        return port
     raise RuntimeError("no free port")
 
 
