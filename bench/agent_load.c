@@ -10,6 +10,9 @@
  *    them.
  *  - idle: open --clients connections, send nothing, hold them for --duration seconds and
  *    report how many the server kept open.
+ * In persistent mode --rate caps the requests started per second over all connections (a
+ * token bucket refilled every PACE_MS), for a load of a fixed size rather than "as fast as
+ * the server answers".
  *
  * Every request ends exactly once, in one bucket: success, error answer (counted by
  * message), protocol error, connection error or timeout (--timeout, from the start of the
@@ -58,6 +61,8 @@
 #define TOKEN_MAX	    128u
 #define RX_CHUNK	    65536u
 #define READER_LIMIT	    (1u << 20)
+#define PACE_MS		    5u
+#define MAX_RATE	    10000000u
 
 /* ---- histogram ---- */
 
@@ -162,6 +167,7 @@ struct opts {
 	unsigned clients, pipeline, hosts, sources;
 	uint64_t count;
 	double duration, warmup, timeout;
+	unsigned rate; /* persistent: requests per second over all clients, 0 = no cap */
 	const char *prefix, *token;
 	bool json, linger0, full_parse;
 };
@@ -189,7 +195,10 @@ struct bench {
 	struct opts o;
 	uv_loop_t *loop;
 	struct client *cl;
-	uv_timer_t sweep, phase;
+	uv_timer_t sweep, phase, pace;
+	double tokens;     /* --rate: requests that may start now */
+	uint64_t tokens_t; /* ns of the last refill */
+	bool starved;      /* a client wanted to send and had no token */
 	uv_signal_t sigint, sigterm;
 	bool stopping, finished;
 	uint64_t t_start, t_measure, t_end; /* ns; t_measure 0 during the warm-up */
@@ -249,6 +258,18 @@ static bool take_request(struct bench *b, uint64_t t0)
 {
 	if (b->stopping)
 		return false;
+	if (b->o.rate != 0) {
+		double burst = b->o.rate * (PACE_MS / 1000.0) + 1;
+		b->tokens += (double)(t0 - b->tokens_t) / 1e9 * b->o.rate;
+		if (b->tokens > burst)
+			b->tokens = burst;
+		b->tokens_t = t0;
+		if (b->tokens < 1) {
+			b->starved = true;
+			return false;
+		}
+		b->tokens -= 1;
+	}
 	if (is_measured(b, t0)) {
 		if (b->o.count != 0 && b->measured_started >= b->o.count) {
 			begin_stop(b);
@@ -763,6 +784,7 @@ static void finish_if_done(struct bench *b)
 	}
 	uv_close((uv_handle_t *)&b->sweep, NULL);
 	uv_close((uv_handle_t *)&b->phase, NULL);
+	uv_close((uv_handle_t *)&b->pace, NULL);
 	uv_close((uv_handle_t *)&b->sigint, NULL);
 	uv_close((uv_handle_t *)&b->sigterm, NULL);
 }
@@ -790,6 +812,19 @@ static void measure_start(struct bench *b)
 static void warmup_cb(uv_timer_t *t)
 {
 	measure_start(t->data);
+}
+
+/* --rate: tokens came back, let the connections that ran out send again. */
+static void pace_cb(uv_timer_t *t)
+{
+	struct bench *b = t->data;
+	if (!b->starved || b->stopping)
+		return;
+	b->starved = false;
+	/* start at a different connection each time, so none is always served last */
+	unsigned first = (unsigned)(b->tokens_t / 1000) % b->o.clients;
+	for (unsigned k = 0; k < b->o.clients && !b->starved; k++)
+		persistent_fill(&b->cl[(first + k) % b->o.clients]);
 }
 
 /* Fail what is past its deadline: connects, and the oldest request of each connection
@@ -972,6 +1007,8 @@ static void usage(FILE *out)
 		"  --hosts H            hostnames <prefix>load-<i>, cycled (default 1000)\n"
 		"  --prefix P           hostname prefix ([A-Za-z0-9.-], default empty)\n"
 		"  --token T            auth_token to send (default none)\n"
+		"  --rate R             persistent: start at most R requests per second over\n"
+		"                       all connections (default: as fast as answered)\n"
 		"  --sources N          oneshot/idle, IPv4: bind host i to 127.0.0.(1 + i %% N)\n"
 		"                       (default 1: no explicit bind)\n"
 		"  --linger0            oneshot: close with RST after the answer (no TIME_WAIT;\n"
@@ -1071,6 +1108,7 @@ static bool parse_opt(struct opts *o, int opt, const char *arg)
 	case 'n': return parse_num(arg, UINT64_MAX, &o->count, true);
 	case 'H': return parse_num(arg, UINT32_MAX, &o->hosts, false);
 	case 'S': return parse_num(arg, MAX_SOURCES, &o->sources, false);
+	case 'r': return parse_num(arg, MAX_RATE, &o->rate, false);
 	case 'd': return parse_secs(arg, &o->duration) && o->duration > 0;
 	case 'w': return parse_secs(arg, &o->warmup);
 	case 't': return parse_secs(arg, &o->timeout) && o->timeout > 0;
@@ -1097,6 +1135,8 @@ static const char *check_opts(struct opts *o)
 	if (o->sources > 1 && o->mode == MODE_PERSISTENT)
 		return "--sources is for oneshot and idle mode (a connection would carry hosts of "
 		       "several addresses)";
+	if (o->rate != 0 && o->mode != MODE_PERSISTENT)
+		return "--rate is for persistent mode";
 	if (o->mode != MODE_PERSISTENT)
 		o->pipeline = 1;
 	return NULL;
@@ -1118,6 +1158,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"prefix", required_argument, NULL, 'P'},
 		{"token", required_argument, NULL, 'T'},
 		{"sources", required_argument, NULL, 'S'},
+		{"rate", required_argument, NULL, 'r'},
 		{"linger0", no_argument, NULL, OPT_LINGER0},
 		{"full-parse", no_argument, NULL, OPT_FULL_PARSE},
 		{"json", no_argument, NULL, 'j'},
@@ -1199,6 +1240,8 @@ static int bench_init(struct bench *b, uv_loop_t *loop)
 	}
 	uv_timer_init(loop, &b->sweep);
 	uv_timer_init(loop, &b->phase);
+	uv_timer_init(loop, &b->pace);
+	b->pace.data = b;
 	uv_signal_init(loop, &b->sigint);
 	uv_signal_init(loop, &b->sigterm);
 	b->sweep.data = b->phase.data = b->sigint.data = b->sigterm.data = b;
@@ -1211,6 +1254,10 @@ static void bench_run(struct bench *b)
 	uint64_t tick = (uint64_t)(b->o.timeout * 1000 / 10);
 	tick = tick < 10 ? 10 : tick > 100 ? 100 : tick;
 	uv_timer_start(&b->sweep, sweep_cb, tick, tick);
+	if (b->o.rate != 0) {
+		b->tokens_t = uv_hrtime();
+		uv_timer_start(&b->pace, pace_cb, PACE_MS, PACE_MS);
+	}
 	uv_signal_start(&b->sigint, signal_cb, SIGINT);
 	uv_signal_start(&b->sigterm, signal_cb, SIGTERM);
 	b->t_start = uv_hrtime();

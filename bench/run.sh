@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Run every benchmark against the normal build. Benchmarks print figures and ratios; they
-# never assert timings. About 12 minutes on 2 cores (1,000,000-host runs included).
+# never assert timings. About 15 minutes on 2 cores (1,000,000-host runs included).
 #   bench/run.sh [LATENCY_HOSTS [agent_bench.py options...]]
 #   e.g. bench/run.sh 100 --quick
 set -euo pipefail
@@ -20,3 +20,4 @@ shift || true
 /usr/bin/python3 bench/api_bench.py 1000000 8
 /usr/bin/python3 bench/registry_size.py 1000000
 /usr/bin/python3 bench/zones_bench.py 1000 100 300
+/usr/bin/python3 bench/abuse_bench.py

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
-# real PowerDNS), then all of it again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
+# replays under valgrind, then all of it again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time.
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +15,9 @@ passed=0
 failed=0
 failures=()
 
-# Count meson test results from the build's test log.
+# Count meson test results from the build's test log (LOGBASE: meson's --logbase).
 count_meson() {
-	local log=$1/meson-logs/testlog.json
+	local log=$1/meson-logs/${2:-testlog}.json
 	[ -f "$log" ] || return 0
 	read -r p f < <(/usr/bin/python3 - "$log" <<'PY'
 import json, sys
@@ -64,15 +66,44 @@ run_suite() {
 	count_meson "$dir"
 	echo "==> [$name] integration tests (real PowerDNS)"
 	local junit="$dir/pytest-junit.xml"
-	rm -f "$junit"
+	rm -f "$junit" "$dir/drill-report.txt"
 	if ! PRISM_BUILD_DIR="$root/$dir" /usr/bin/python3 -m pytest -p no:cacheprovider \
 		-q -rfE --junitxml="$junit" tests/integration; then
 		failures+=("$name: integration")
 	fi
 	count_junit "$junit"
+	print_drills "$name" "$dir/drill-report.txt"
+}
+
+# The figures the reliability drills measured (docs/reliability.md), one line per drill.
+print_drills() {
+	[ -f "$2" ] || return 0
+	echo "==> [$1] reliability drills (PRISM_DRILL_LONG=1 for the long versions)"
+	/usr/bin/python3 - "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    name = r.pop("drill")
+    for k in ("at", "sanitizer", "long"):
+        r.pop(k, None)
+    print(f"    {name}: " + ", ".join(f"{k}={v}" for k, v in r.items()))
+PY
 }
 
 run_suite normal build
+
+# Memory safety without the sanitizers' own runtime: unit tests and corpus replays under
+# valgrind (memcheck), any error or leak (definite, indirect, possible) fails. With a
+# wrapper, meson names its log after it: testlog-valgrind.json.
+echo "==> [valgrind] unit tests and fuzz corpus replay under valgrind"
+rm -f build/meson-logs/testlog-valgrind.json
+if ! meson test -C build --suite unit --suite fuzz --print-errorlogs \
+	--wrapper "valgrind --error-exitcode=1 --leak-check=full --track-origins=yes -q \
+	--errors-for-leak-kinds=definite,indirect,possible \
+	--show-leak-kinds=definite,indirect,possible"; then
+	failures+=("valgrind: unit/fuzz")
+fi
+count_meson build testlog-valgrind
 
 # Sanitizer build: every test again, with reports made fatal.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1"

@@ -10,7 +10,7 @@ PKGS=(
 	libcmocka-dev libssl-dev libmicrohttpd-dev libldns-dev
 	pdns-server pdns-backend-sqlite3 sqlite3
 	python3 python3-pytest python3-dnspython python3-requests
-	bind9-dnsutils curl procps iproute2 util-linux
+	bind9-dnsutils curl procps iproute2 util-linux valgrind
 )
 
 missing=()

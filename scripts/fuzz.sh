@@ -2,36 +2,52 @@
 # SPDX-License-Identifier: MIT
 # Run every libFuzzer target for a bounded time, with ASan + UBSan, starting from its seed
 # corpus. New inputs found go to a scratch corpus; crashes are saved as crash-* files in
-# build-fuzz/ and make this script fail (copy them into tests/fuzz/corpus/<target>/ once fixed).
+# the build directory and make this script fail (copy them into tests/fuzz/corpus/<target>/
+# once fixed, so that the corpus replay under `meson test` keeps them fixed).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
+# Environment: PRISM_FUZZ_BUILD_DIR (default build-fuzz, relative to the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 secs=${1:-60}
+bdir=${PRISM_FUZZ_BUILD_DIR:-build-fuzz}
 bash scripts/deps.sh
-targets=(agent config pdns_json agent_config rr_validate zonefile dnsprobe)
-if [ ! -f build-fuzz/build.ninja ]; then
-	CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+# the targets are the ones tests/fuzz/meson.build builds: one list, no drift
+read -ra targets <<< "$(sed -n "s/^fuzz_targets = \[\(.*\)\]/\1/p" tests/fuzz/meson.build |
+	tr -d "' " | tr ',' ' ')"
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "fuzz: no fuzz_targets list found in tests/fuzz/meson.build" >&2
+	exit 1
+fi
+for t in "${targets[@]}"; do
+	if [ -z "$(ls -A "tests/fuzz/corpus/$t" 2>/dev/null)" ]; then
+		echo "fuzz: target $t has no seed corpus in tests/fuzz/corpus/$t" >&2
+		exit 1
+	fi
+done
+if [ ! -f "$bdir/build.ninja" ]; then
+	CC=clang meson setup "$bdir" -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dunit_tests=disabled > /dev/null
 fi
 # only the fuzz targets: the daemon is built and tested by the other suites
-if ! ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" > build-fuzz/.ninja-output 2>&1; then
-	cat build-fuzz/.ninja-output >&2
+if ! ninja -C "$bdir" "${targets[@]/#/tests/fuzz/fuzz_}" > "$bdir/.ninja-output" 2>&1; then
+	cat "$bdir/.ninja-output" >&2
 	echo "fuzz: building the fuzz targets failed" >&2
 	exit 1
 fi
 status=0
 for t in "${targets[@]}"; do
-	scratch=build-fuzz/corpus-$t
+	scratch=$bdir/corpus-$t
 	mkdir -p "$scratch"
 	echo "==> fuzz_$t for ${secs}s"
-	if ! (cd build-fuzz && ./tests/fuzz/fuzz_$t -max_total_time="$secs" -timeout=10 \
-		-rss_limit_mb=2048 -print_final_stats=1 "corpus-$t" "../tests/fuzz/corpus/$t" \
+	if ! (cd "$bdir" && ./tests/fuzz/fuzz_$t -max_total_time="$secs" -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 "corpus-$t" "$root/tests/fuzz/corpus/$t" \
 		> "fuzz-$t.log" 2>&1); then
-		echo "fuzz_$t: FAILED, see build-fuzz/fuzz-$t.log" >&2
-		tail -30 "build-fuzz/fuzz-$t.log" >&2
+		echo "fuzz_$t: FAILED, see $bdir/fuzz-$t.log" >&2
+		tail -30 "$bdir/fuzz-$t.log" >&2
 		status=1
 	else
-		grep -E "stat::number_of_executed_units|stat::new_units_added" "build-fuzz/fuzz-$t.log" |
+		grep -E "stat::number_of_executed_units|stat::new_units_added" "$bdir/fuzz-$t.log" |
 			sed "s/^/    /"
 	fi
 done

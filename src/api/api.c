@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "core/api_body.h"
 #include "core/error.h"
 #include "daemon/log.h"
 
@@ -190,6 +191,7 @@ void api_error(struct api_req *r, unsigned status, const char *code, const char 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	prism_utf8_sanitize(msg); /* it may quote peer input: JSON answers must be UTF-8 */
 	struct jw *w = &r->api->jw;
 	jw_reset(w);
 	jw_obj(w);
@@ -612,26 +614,11 @@ static void take_body(struct api_req *r, const char *data, size_t n)
 /* Parse the body into r->json (an object); answers 400 itself on failure. */
 static bool parse_body(struct api_req *r)
 {
-	if (r->body_len == 0 || !r->route->body) {
-		if (r->body_len > 0) {
-			api_error(r, 400, "invalid_body", "this route takes no request body");
-			return false;
-		}
-		r->json = json_object();
-		return r->json != NULL;
-	}
-	json_error_t e;
-	r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
-	if (r->json == NULL) {
-		api_error(r, 400, "invalid_json", "malformed JSON (%s, at character %d)", e.text,
-			  e.position);
-		return false;
-	}
-	if (!json_is_object(r->json)) {
-		api_error(r, 400, "invalid_json", "the body must be a JSON object");
-		return false;
-	}
-	return true;
+	struct prism_api_body_err e;
+	int rc = prism_api_body_parse(r->body, r->body_len, r->route->body, &r->json, &e);
+	if (rc == PRISM_EMSG)
+		api_error(r, e.status, e.code, "%s", e.message);
+	return rc == 0;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,

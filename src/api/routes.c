@@ -16,6 +16,7 @@
 
 #include "api/api_int.h"
 #include "api/routes_zones.h"
+#include "core/api_body.h"
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "prism_version.h"
@@ -24,7 +25,7 @@
 #define PAGE_DEFAULT 50
 #define SEARCH_MAX 253
 #define SEARCH_WINDOW 100000   /* ids a v1 search looks at per page */
-#define NAME_MAX_LEN 64
+#define NAME_MAX_LEN PRISM_API_NAME_MAX
 #define HEALTH_FAILED_WINDOW_MS 60000
 
 const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
@@ -325,97 +326,15 @@ static void db_failed(struct api_req *r)
 
 /* ---- body helpers ---- */
 
-/* Every key of the body must be in @p allowed (NULL-terminated). */
-static bool body_fields(struct api_req *r, const char *const *allowed)
+/* Check the parsed body against the route's fields (core/api_body.h); answers when refused. */
+static bool body_check(struct api_req *r, const struct prism_api_field *fields,
+		       struct prism_api_value *values)
 {
-	const char *key;
-	json_t *v;
-	json_object_foreach(r->json, key, v) {
-		const char *const *a = allowed;
-		while (*a != NULL && strcmp(*a, key) != 0)
-			a++;
-		if (*a == NULL) {
-			api_error(r, 400, "unknown_field", "unknown field '%s'", key);
-			return false;
-		}
-	}
-	return true;
-}
-
-/* A string field: required or optional (NULL when absent or null). */
-static bool body_string(struct api_req *r, const char *key, bool required, const char **out)
-{
-	json_t *v = json_object_get(r->json, key);
-	*out = NULL;
-	if (v == NULL || (json_is_null(v) && !required)) {
-		if (!required)
-			return true;
-		api_error(r, 400, "missing_field", "'%s' is required", key);
-		return false;
-	}
-	if (!json_is_string(v)) {
-		api_error(r, 400, "wrong_type", "'%s' must be a string", key);
-		return false;
-	}
-	*out = json_string_value(v);
-	return true;
-}
-
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > NAME_MAX_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-@:", s[i]))
-			return false;
-	return true;
-}
-
-static bool body_name(struct api_req *r, const char **out)
-{
-	if (!body_string(r, "name", true, out))
-		return false;
-	if (!name_ok(*out)) {
-		api_error(r, 422, "invalid_value", "'name' must be 1 to %d characters of letters, "
-			  "digits and . _ - @ :", NAME_MAX_LEN);
-		return false;
-	}
-	return true;
-}
-
-/* ISO 8601 date-time (checked by the core) to unix seconds. */
-static bool iso_to_unix(const char *s, int64_t *out)
-{
-	if (prism_iso8601_check(s, strlen(s), NULL, 0) != 0)
-		return false;
-	struct tm tm = { 0 };
-	int sec = 0, n = 0;
-	if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &n) != 5)
-		return false;
-	const char *p = s + n;
-	if (*p == ':' && sscanf(p + 1, "%2d", &sec) == 1)
-		p += 3;
-	if (*p == '.' || *p == ',')
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	tm.tm_sec = sec > 59 ? 59 : sec;
-	int64_t t = (int64_t)timegm(&tm), off = 0;
-	if (*p == '+' || *p == '-') {
-		int hh = 0, mm = 0;
-		sscanf(p + 1, "%2d", &hh);
-		const char *q = p + 3;
-		if (*q == ':')
-			q++;
-		if (isdigit((unsigned char)*q))
-			sscanf(q, "%2d", &mm);
-		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
-	}
-	*out = t - off;
-	return true;
+	struct prism_api_body_err e = { .status = 500, .code = "internal", .message = "no body" };
+	if (prism_api_body_fields(r->json, fields, (int64_t)time(NULL), values, &e) == 0)
+		return true;
+	api_error(r, e.status, e.code, "%s", e.message);
+	return false;
 }
 
 /* ---- JSON of hosts ---- */
@@ -935,9 +854,9 @@ static void done_host_release(struct api_req *r, struct api_job *j, int err)
 
 static void h_v1_host_release(struct api_req *r)
 {
-	static const char *const fields[] = { NULL };
+	struct prism_api_value v[1];
 	int64_t id;
-	if (!body_fields(r, fields) || !path_host_id(r, r->params[0], &id))
+	if (!body_check(r, prism_api_body_none, v) || !path_host_id(r, r->params[0], &id))
 		return;
 	struct api_job *j = api_job_new(r);
 	if (j == NULL)
@@ -1018,20 +937,11 @@ static void done_token_create(struct api_req *r, struct api_job *j, int err)
 
 static void h_v1_tokens_create(struct api_req *r)
 {
-	static const char *const fields[] = { "name", "expires_at", NULL };
-	const char *name, *exp;
-	int64_t when = 0;
-	if (!body_fields(r, fields) || !body_name(r, &name) ||
-	    !body_string(r, "expires_at", false, &exp))
+	struct prism_api_value v[2];
+	if (!body_check(r, prism_api_body_token_create, v))
 		return;
-	if (exp != NULL && !iso_to_unix(exp, &when)) {
-		api_error(r, 422, "invalid_value", "'expires_at' must be an ISO 8601 date-time");
-		return;
-	}
-	if (exp != NULL && when <= (int64_t)time(NULL)) {
-		api_error(r, 422, "invalid_value", "'expires_at' is in the past");
-		return;
-	}
+	const char *name = v[0].str;
+	int64_t when = v[1].str != NULL ? v[1].unix_time : 0;
 	struct api_job *j = api_job_new(r);
 	if (j == NULL)
 		return;
@@ -1197,11 +1107,10 @@ static void done_key_add(struct api_req *r, struct api_job *j, int err)
 
 static void h_v1_keys_create(struct api_req *r)
 {
-	static const char *const fields[] = { "name", "role", NULL };
-	const char *name, *role;
-	if (!body_fields(r, fields) || !body_name(r, &name) ||
-	    !body_string(r, "role", true, &role))
+	struct prism_api_value v[2];
+	if (!body_check(r, prism_api_body_key_create, v))
 		return;
+	const char *name = v[0].str, *role = v[1].str;
 	if (prism_api_role_parse(role) == PRISM_API_ROLE_NONE) {
 		api_error(r, 422, "invalid_value", "'role' must be read, write or admin");
 		return;
@@ -1410,9 +1319,9 @@ static void done_target_state(struct api_req *r, struct api_job *j, int err)
 
 static void target_pause(struct api_req *r, bool paused)
 {
-	static const char *const fields[] = { NULL };
+	struct prism_api_value v[1];
 	struct prism_api *api = r->api;
-	if (!body_fields(r, fields))
+	if (!body_check(r, prism_api_body_none, v))
 		return;
 	const char *name = r->params[0];
 	struct prism_engine_target_info ti;
@@ -1507,10 +1416,10 @@ static void done_retry(struct api_req *r, struct api_job *j, int err)
 
 static void h_v1_sync_retry(struct api_req *r)
 {
-	static const char *const fields[] = { "target", NULL };
-	const char *target;
-	if (!body_fields(r, fields) || !body_string(r, "target", false, &target))
+	struct prism_api_value v[1];
+	if (!body_check(r, prism_api_body_sync_retry, v))
 		return;
+	const char *target = v[0].str;
 	if (target != NULL) {
 		bool known = false;
 		struct prism_engine_target_info ti;

@@ -579,8 +579,10 @@ static enum result classify_error(const char *msg)
 		return RES_AUTH;
 	if (starts_with(msg, "Hostname '") && strstr(msg, "' is registered to another client"))
 		return RES_OWNED;
-	/* the server is there but cannot take us now: like no answer, retry later */
-	if (strcmp(msg, "Server at capacity") == 0 || strcmp(msg, "Connection timeout") == 0)
+	/* the server is there but cannot take us now (busy, or its registry failed, e.g. its
+	 * disk is full): like no answer, retry later */
+	if (strcmp(msg, "Server at capacity") == 0 || strcmp(msg, "Connection timeout") == 0 ||
+	    starts_with(msg, "Server error"))
 		return RES_UNREACHABLE;
 	return RES_REFUSED;
 }

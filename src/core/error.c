@@ -20,6 +20,7 @@ const char *prism_strerror(int err)
 	case PRISM_EAGAIN: return "need more data";
 	case PRISM_EINVAL: return "invalid argument";
 	case PRISM_ENOMEM: return "out of memory";
+	case PRISM_ESTOREFULL: return "registry full: no space left";
 	default: break;
 	}
 	if (err < 0 && err > -1000)

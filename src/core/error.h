@@ -21,6 +21,7 @@ enum prism_error {
 	PRISM_EAGAIN = -1010,    /**< need more input */
 	PRISM_EINVAL = -1011,    /**< invalid argument */
 	PRISM_ENOMEM = -1012,    /**< out of memory */
+	PRISM_ESTOREFULL = -1013,/**< registry full: no space left on its disk (or size limit) */
 };
 
 /** Human-readable text for any Prism error code (also -errno). Never NULL. */

@@ -22,6 +22,9 @@
 #include "engine/engine.h"
 
 #define TAG "engine"
+/* A conflict found when pushing comes from the zone as last read: read it again this soon,
+ * once, to confirm it (the read may be stale, or torn by a write racing it). */
+#define CONFLICT_RECHECK_MS 2000u
 
 struct worker;
 
@@ -144,6 +147,7 @@ struct zstate {
 	bool read;           /* read at least once */
 	bool force;          /* reconcile at the next chance */
 	uint64_t last_read;  /* loop ms */
+	uint64_t recheck_at; /* loop ms: read again then to confirm conflicts; 0 = no need */
 	struct strset foreign;
 };
 
@@ -418,6 +422,11 @@ static uint64_t reconcile_due_in(const struct worker *w)
 		const struct zstate *zs = &w->zones[z]->zs;
 		if (!zs->read || zs->force)
 			return 0;
+		if (zs->recheck_at != 0) {
+			uint64_t in = zs->recheck_at > now ? zs->recheck_at - now : 0;
+			if (in < best)
+				best = in;
+		}
 		if (ival == 0)
 			continue;
 		uint64_t due = zs->last_read + ival;
@@ -713,6 +722,12 @@ done:
 		r->marks[i].next_attempt = now_ms() + 1000;
 }
 
+static struct zstate *zone_state(const struct worker *w, const char *zone)
+{
+	struct wzone *wz = find_zone(w, zone);
+	return wz != NULL ? &wz->zs : NULL;
+}
+
 static bool is_conflict(const struct worker *w, const struct prism_ledger_row *row)
 {
 	if (w->t.adopt)
@@ -811,6 +826,9 @@ static void apply_rows(struct worker *w, struct round *r)
 			r->marks[i].error = "the zone is not ready on this target yet";
 			r->marks[i].next_attempt = now_ms() + 1000;
 		} else if (i >= nsend) {
+			struct zstate *zs = zone_state(w, r->rows[i].zone);
+			if (zs != NULL && zs->recheck_at == 0)
+				zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
 			r->marks[i].conflict = true;
 			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
 					    "set adopt to take it over";
@@ -1196,6 +1214,7 @@ static void rec_done(struct prism_store_job *job, int err)
 			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
 		j->z->zs.read = true;
 		j->z->zs.force = false;
+		j->z->zs.recheck_at = 0;
 		j->z->zs.last_read = uv_now(e->loop);
 	}
 	prism_reconcile_result_free(&j->res);
@@ -1421,7 +1440,8 @@ static void worker_run(struct worker *w)
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
-		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival)) {
+		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
+		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
 			return;
 		}

@@ -349,8 +349,15 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 	if (err != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "cannot store registration of %s (%s)",
 			  j->hostname, prism_strerror(err));
-		snprintf(msg, sizeof(msg), "Server error: registration could not be stored");
-		r.code = "store_error";
+		if (err == PRISM_ESTOREFULL) {
+			/* the operator's problem, not the agent's: say which, agents retry */
+			snprintf(msg, sizeof(msg), "Server error: registration could not be stored "
+				 "(registry full: no space left)");
+			r.code = "registry_full";
+		} else {
+			snprintf(msg, sizeof(msg), "Server error: registration could not be stored");
+			r.code = "store_error";
+		}
 	} else if (j->out.token != PRISM_TOKEN_OK) {
 		snprintf(msg, sizeof(msg), "Invalid authentication token: %s",
 			 token_reasons[j->out.token]);

@@ -1486,6 +1486,33 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 	return rc;
 }
 
+/*
+ * Deletions left in conflict whose RRset is gone from the target: nothing is left to delete.
+ * The desired pass never sees them (nothing desires them), so without this they stayed in
+ * conflict forever once the foreign RRset went away (or was never there: a read of the zone
+ * racing a write shows records whose comments are already gone).
+ */
+static int reconcile_gone(struct prism_store *s, const char *target, const char *zone,
+			  struct prism_reconcile_result *out)
+{
+	static const char sql[] =
+		"DELETE FROM ledger WHERE target = ?1 AND zone = ?2 AND status = 'conflict' "
+		"AND NOT EXISTS (SELECT 1 FROM desired d WHERE d.zone = ledger.zone "
+		"AND d.name = ledger.name AND d.type = ledger.type) "
+		"AND NOT EXISTS (SELECT 1 FROM actual a WHERE a.name = ledger.name "
+		"AND a.type = ledger.type)";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, target);
+	bind_text(st, 2, zone);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	if (rc == 0)
+		out->in_sync += (size_t)sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int sq_reconcile(struct prism_store *s, const char *target, const char *zone,
 			const struct prism_actual_zone *actual, bool adopt, bool dry_run,
 			int64_t now, struct prism_reconcile_result *out)
@@ -1498,9 +1525,16 @@ static int sq_reconcile(struct prism_store *s, const char *target, const char *z
 		rc = reconcile_desired(s, target, zone, adopt, dry_run, now, out);
 	if (rc == 0)
 		rc = reconcile_orphans(s, target, zone, dry_run, now, out);
+	if (rc == 0 && !dry_run)
+		rc = reconcile_gone(s, target, zone, out);
 	if (rc != 0)
 		prism_reconcile_result_free(out);
 	return rc;
+}
+
+static int sq_last_error(struct prism_store *s)
+{
+	return sqlite3_errcode(s->db) == SQLITE_FULL ? PRISM_ESTOREFULL : PRISM_ESTORE;
 }
 
 const struct prism_store_api prism_store_sqlite = {
@@ -1512,6 +1546,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.rollback = sq_rollback,
 	.savepoint = sq_savepoint,
 	.release = sq_release,
+	.last_error = sq_last_error,
 	.host_register = sq_host_register,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,

@@ -214,6 +214,12 @@ struct prism_store_api {
 	int (*savepoint)(struct prism_store *s);
 	int (*release)(struct prism_store *s, bool keep);
 	/**
+	 * What the last failed call on the connection failed of, called right after it (before
+	 * any other call): PRISM_ESTOREFULL when the disk or the registry's size limit is full,
+	 * else PRISM_ESTORE. May be NULL (then PRISM_ESTORE).
+	 */
+	int (*last_error)(struct prism_store *s);
+	/**
 	 * Record a registration (upsert host, mark its ledger row pending when DNS changes).
 	 * Returns 0 also when the token is refused or the name is owned by another token (see
 	 * @p out): nothing is written then. Atomic by itself (a heartbeat is one statement,

@@ -66,9 +66,17 @@ static struct prism_store_job *take_batch(struct prism_store_writer *w, size_t *
 	return head;
 }
 
+/* A registry failure, told apart (disk full) while the store still knows why. */
+static int why(struct prism_store_writer *w, int err)
+{
+	if (err != PRISM_ESTORE || w->api->last_error == NULL)
+		return err;
+	return w->api->last_error(w->store);
+}
+
 static void run_batch(struct prism_store_writer *w, struct prism_store_job *batch)
 {
-	int rc = w->api->begin(w->store);
+	int rc = why(w, w->api->begin(w->store));
 	for (struct prism_store_job *j = batch; j != NULL; j = j->next) {
 		if (rc != 0) {
 			j->err = rc;
@@ -79,16 +87,16 @@ static void run_batch(struct prism_store_writer *w, struct prism_store_job *batc
 			continue;
 		}
 		if (w->api->savepoint(w->store) != 0) {
-			j->err = PRISM_ESTORE;
+			j->err = why(w, PRISM_ESTORE);
 			continue;
 		}
-		j->err = j->run(w->store, w->api, j);
+		j->err = why(w, j->run(w->store, w->api, j));
 		if (w->api->release(w->store, j->err == 0) != 0 && j->err == 0)
-			j->err = PRISM_ESTORE;
+			j->err = why(w, PRISM_ESTORE);
 	}
 	if (rc == 0 && w->api->commit(w->store) != 0) {
+		rc = why(w, PRISM_ESTORE);
 		w->api->rollback(w->store);
-		rc = PRISM_ESTORE;
 		for (struct prism_store_job *j = batch; j != NULL; j = j->next)
 			j->err = rc;
 	}

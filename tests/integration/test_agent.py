@@ -551,6 +551,31 @@ def test_busy_and_silent_servers_are_retried(fake_server, agents):
     assert time.monotonic() - t0 < 5
 
 
+@pytest.mark.parametrize("message", [
+    "Server error: registration could not be stored (registry full: no space left)",
+    "Server error: registration could not be stored",
+])
+def test_server_errors_are_retried(fake_server, agents, message):
+    """prismd's registry could not take the registration (its disk is full, say): the
+    operator's problem, not the agent's, so the agent retries instead of exiting (found by
+    the disk-full drill: the agent exited with status 2 and never came back)."""
+    answers = iter([response("error", message)])
+
+    def answer(req):
+        return next(answers, response("success", "Heartbeat updated"))
+    srv = fake_server(answer)
+    a = agents(["-s", f"127.0.0.1:{srv.port}", "-n", "full1", "-i", "2", "-l", "debug"])
+    wait_for(lambda: a.lines(None, "registered 'full1'"), 15, what="success after a retry")
+    assert f"answered '{message}'" in a.log()
+    assert a.proc.poll() is None
+    assert len(srv.requests) >= 2
+    assert a.stop() == 0
+    # --once: the server could not take it now, like no answer (status 5), not a refusal
+    srv2 = fake_server(lambda req: response("error", message))
+    r = run_agent(["-s", f"127.0.0.1:{srv2.port}", "-n", "full2", "--once"])
+    assert r.returncode == 5, r.stderr
+
+
 def test_connect_timeout(agents):
     """A listener whose accept queue is full: the connect hangs until the deadline."""
     with socket.socket() as lsn:

@@ -233,3 +233,68 @@ def test_plan_and_reconcile_through_the_api(prismd_factory, pdns):
     wait_for(lambda: pdns.query("two." + ZONE) == ["127.0.0.1"], 15, what="repaired")
     # the foreign TXT record is not Prism's: never touched
     assert pdns.rrset(ZONE, "foreign." + ZONE, "TXT") is not None
+
+
+def _reconcile(d):
+    import requests
+    n = d.read_log().count("reconciled " + ZONE)
+    r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/sync/reconcile",
+                      headers={"X-API-Key": "adm1n"}, timeout=10)
+    assert r.status_code == 202
+    wait_for(lambda: d.read_log().count("reconciled " + ZONE) > n, 15, what="a reconcile pass")
+
+
+def _ledger(d, name):
+    return d.db_query("SELECT status FROM ledger WHERE name = ?", (name + "." + ZONE,))
+
+
+def test_conflict_from_a_stale_read_is_rechecked(prismd_factory, pdns):
+    """Found by the crash drill: a conflict decided when pushing comes from the zone as last
+    read, which may be stale (or torn by a write racing the read). It is read again soon
+    after; before, the row stayed in conflict until the next reconcile pass (300 s here)."""
+    d = prismd_factory(pdns, extra_yaml=API_KEYS)
+    d.register("anchor")
+    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], what="zone ready")
+    body = {"rrsets": [{"name": "stale." + ZONE, "type": "A", "ttl": 60,
+                        "changetype": "REPLACE",
+                        "records": [{"content": "198.51.100.9", "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    _reconcile(d)  # prismd now knows a foreign RRset at stale
+    body = {"rrsets": [{"name": "stale." + ZONE, "type": "A", "changetype": "DELETE"}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    assert d.register("stale")["status"] == "success"
+    wait_for(lambda: "conflict at stale." + ZONE in d.read_log(), 15,
+             what="the push sees the (stale) conflict")
+    wait_for(lambda: pdns.query("stale." + ZONE) == ["127.0.0.1"], 15,
+             what="the conflict rechecked and the record pushed")
+    wait_for(lambda: _ledger(d, "stale") == [("synced",)], 15, what="synced")
+
+
+def test_deletion_in_conflict_ends_when_the_foreign_rrset_goes(prismd_factory, pdns):
+    """Found by the crash drill: a host deleted while a foreign RRset holds its name leaves a
+    deletion in conflict (the foreign RRset is left alone). Once that RRset is gone there is
+    nothing left to delete: the next reconcile pass ends the row. Before, nothing ever
+    looked at it again and the ledger never converged."""
+    import requests
+    d = prismd_factory(pdns, extra_yaml=API_KEYS)
+    d.register("doomed")
+    wait_for(lambda: pdns.query("doomed." + ZONE) == ["127.0.0.1"], what="record")
+    # someone else takes the name over at PowerDNS (no ownership comment any more)
+    body = {"rrsets": [{"name": "doomed." + ZONE, "type": "A", "ttl": 60,
+                        "changetype": "REPLACE", "comments": [],
+                        "records": [{"content": "198.51.100.7", "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    _reconcile(d)
+    assert _ledger(d, "doomed") == [("conflict",)]
+    r = requests.delete(f"http://127.0.0.1:{d.api_port}/api/v1/hosts/doomed",
+                        headers={"X-API-Key": "adm1n"}, timeout=10)
+    assert r.status_code == 200
+    wait_for(lambda: "conflict at doomed." + ZONE in d.read_log(), 15,
+             what="the deletion meets the foreign RRset")
+    wait_for(lambda: _ledger(d, "doomed") == [("conflict",)], 15, what="deletion in conflict")
+    assert pdns.query("doomed." + ZONE) == ["198.51.100.7"]  # left alone
+    body = {"rrsets": [{"name": "doomed." + ZONE, "type": "A", "changetype": "DELETE"}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    _reconcile(d)
+    wait_for(lambda: _ledger(d, "doomed") == [], 15, what="the deletion row ends")
+    assert d.db_query("SELECT count(*) FROM ledger WHERE status != 'synced'") == [(0,)]
