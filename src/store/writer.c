@@ -83,7 +83,7 @@ static void run_batch(struct prism_store_writer *w, struct prism_store_job *batc
 			continue;
 		}
 		if (j->self_atomic) {
-			j->err = j->run(w->store, w->api, j);
+			j->err = why(w, j->run(w->store, w->api, j));
 			continue;
 		}
 		if (w->api->savepoint(w->store) != 0) {
