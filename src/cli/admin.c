@@ -498,6 +498,7 @@ static void host_row(struct table *t, const json_t *h)
 	table_json(t, json_object_get(h, "id"));
 	table_json(t, json_object_get(h, "hostname"));
 	table_json(t, json_object_get(h, "status"));
+	table_json(t, json_object_get(h, "source"));
 	table_json(t, json_object_get(h, "ipv4"));
 	table_json(t, json_object_get(h, "ipv6"));
 	table_json(t, json_object_get(h, "dns_sync_status"));
@@ -506,7 +507,7 @@ static void host_row(struct table *t, const json_t *h)
 
 static int hosts_list(struct admin *a)
 {
-	static const char *const head[] = { "ID", "HOSTNAME", "STATUS", "IPV4", "IPV6",
+	static const char *const head[] = { "ID", "HOSTNAME", "STATUS", "SOURCE", "IPV4", "IPV6",
 					    "DNS", "LAST SEEN" };
 	struct query q;
 	struct table t;
@@ -517,7 +518,7 @@ static int hosts_list(struct admin *a)
 		fprintf(stderr, "prism: --search is too long\n");
 		return EXIT_USAGE;
 	}
-	table_init(&t, 7, head, 1u);
+	table_init(&t, 8, head, 1u);
 	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .row = host_row,
 			  .t = &t, .after = a->after, .progress = a->all };
 	w.page = a->limit ? a->limit : a->all ? PAGE_MAX : 100;
@@ -568,6 +569,7 @@ static void host_human(const json_t *h)
 		{ "id", "id" },
 		{ "hostname", "hostname" },
 		{ "status", "status" },
+		{ "source", "source" },
 		{ "current_ip", "address" },
 		{ "ipv4", "ipv4" },
 		{ "ipv6", "ipv6" },
