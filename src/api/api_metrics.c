@@ -36,6 +36,7 @@ static const char *const l_pdns[] = { "method", "endpoint", "status", NULL };
 static const char *const l_pdns_dur[] = { "method", "endpoint", NULL };
 static const char *const l_op_status[] = { "operation", "status", NULL };
 static const char *const l_version[] = { "version", NULL };
+static const char *const l_source_result[] = { "source", "result", NULL };
 
 struct family {
 	const char *name, *help;
@@ -103,6 +104,19 @@ static const struct family families[] = {
 	{ "prism_store_batches_total", "Registry transactions (group commits).",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_store_failed_batches_total", "Registry transactions that failed.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_source_changes_total",
+	  "Host changes from each source by result (added, updated, removed, unchanged, "
+	  "conflict: the name is another source's, key's or client's; rejected: bad or "
+	  "filtered name; failed: registry error).",
+	  PRISM_METRIC_COUNTER, l_source_result, NULL, 0, 64 },
+	{ "prism_ncr_received_total", "NameChangeRequest datagrams received.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_invalid_total", "NameChangeRequest datagrams refused as malformed.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_dropped_total", "Valid NameChangeRequests dropped: the queue was full.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_committed_total", "NameChangeRequests written to the registry.",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_api_requests_total", "REST API requests by route template, method and status.",
 	  PRISM_METRIC_COUNTER, l_api, NULL, 0, 512 },
@@ -250,6 +264,38 @@ static void collect_agent(struct prism_api *api)
 	}
 }
 
+static void put_source(struct prism_api *api, enum prism_source src,
+		       const struct prism_source_stats *st)
+{
+	const char *name = prism_source_name(src);
+	put2(api, "prism_source_changes_total", name, "added", (double)st->added);
+	put2(api, "prism_source_changes_total", name, "updated", (double)st->updated);
+	put2(api, "prism_source_changes_total", name, "removed", (double)st->removed);
+	put2(api, "prism_source_changes_total", name, "unchanged", (double)st->unchanged);
+	put2(api, "prism_source_changes_total", name, "conflict", (double)st->conflicts);
+	put2(api, "prism_source_changes_total", name, "rejected", (double)st->rejected);
+	put2(api, "prism_source_changes_total", name, "failed", (double)st->failed);
+}
+
+static void collect_sources(struct prism_api *api)
+{
+	if (api->opts.agent != NULL) {
+		struct prism_agent_server_stats as;
+		prism_agent_server_stats(api->opts.agent, &as);
+		put2(api, "prism_source_changes_total", "agent", "conflict",
+		     (double)as.source_conflicts);
+	}
+	if (api->opts.ncr != NULL) {
+		struct prism_ncr_server_stats ns;
+		prism_ncr_server_stats(api->opts.ncr, &ns);
+		put0(api, "prism_ncr_received_total", (double)ns.received);
+		put0(api, "prism_ncr_invalid_total", (double)ns.invalid);
+		put0(api, "prism_ncr_dropped_total", (double)ns.dropped);
+		put0(api, "prism_ncr_committed_total", (double)ns.committed);
+		put_source(api, PRISM_SOURCE_KEA_DDNS, &ns.src);
+	}
+}
+
 static void collect_targets(struct prism_api *api)
 {
 	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused" };
@@ -291,6 +337,7 @@ static void collect_targets(struct prism_api *api)
 int api_metrics_collect(struct prism_api *api)
 {
 	collect_agent(api);
+	collect_sources(api);
 	collect_targets(api);
 	api->metrics_len = 0;
 	return prism_metrics_format(api->metrics, &api->metrics_buf, &api->metrics_len,

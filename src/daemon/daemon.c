@@ -18,6 +18,7 @@
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
+#include "sources/ncr_server.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "targets/target.h"
@@ -41,6 +42,7 @@ struct daemon {
 	size_t ntargets, nzones;
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
+	struct prism_ncr_server *ncr;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
@@ -92,6 +94,8 @@ static void shutdown_daemon(struct daemon *d)
 	/* reverse order of start: sources, engine, targets, then the writer drains */
 	prism_agent_server_stop(d->agent);
 	d->agent = NULL;
+	prism_ncr_server_stop(d->ncr);
+	d->ncr = NULL;
 	prism_liveness_stop(d->liveness);
 	d->liveness = NULL;
 	prism_engine_stop(d->engine);
@@ -212,8 +216,6 @@ static int sync_target_zones(struct daemon *d)
 static int start_dns(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
-	for (d->nzones = 0; cfg->zones[d->nzones] != NULL; d->nzones++)
-		;
 	size_t n = 0;
 	while (cfg->targets[n] != NULL)
 		n++;
@@ -222,15 +224,10 @@ static int start_dns(struct daemon *d)
 	d->etargets = calloc(n ? n : 1, sizeof(*d->etargets));
 	if (d->ezones == NULL || d->targets == NULL || d->etargets == NULL)
 		return PRISM_ENOMEM;
-	d->zone_names = calloc(d->nzones + 1, sizeof(*d->zone_names));
-	if (d->zone_names == NULL)
-		return PRISM_ENOMEM;
-	for (size_t z = 0; z < d->nzones; z++) {
+	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
 			cfg->zones[z]->soa };
-		d->zone_names[z] = cfg->zones[z]->name;
-	}
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
@@ -467,6 +464,7 @@ static int start_api(struct daemon *d)
 			.ntargets = d->ntargets,
 			.agent = d->agent,
 			.liveness = d->liveness,
+			.ncr = d->ncr,
 		};
 		char err[512] = "";
 		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
@@ -628,10 +626,64 @@ static void sighup_cb(uv_signal_t *h, int signum)
 	reload(h->data);
 }
 
+/* Every managed zone's name, NULL-terminated (d->zone_names), for PTRs and Kea names. */
+static int build_zone_names(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	for (d->nzones = 0; cfg->zones[d->nzones] != NULL; d->nzones++)
+		;
+	d->zone_names = calloc(d->nzones + 1, sizeof(*d->zone_names));
+	if (d->zone_names == NULL)
+		return PRISM_ENOMEM;
+	for (size_t z = 0; z < d->nzones; z++)
+		d->zone_names[z] = cfg->zones[z]->name;
+	return 0;
+}
+
+static struct prism_source_dns source_dns(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	return (struct prism_source_dns){
+		.enabled = cfg->targets[0] != NULL,
+		.publish_a = has_type(cfg, "A"),
+		.publish_aaaa = has_type(cfg, "AAAA"),
+		.auto_ptr = cfg->powerdns_auto_ptr,
+		.zones = d->zone_names,
+	};
+}
+
+/* The Kea sources that are configured. */
+static int start_kea(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	char err[512] = "";
+	if (cfg->kea_ncr_enabled) {
+		struct prism_ncr_server_opts o = {
+			.listen = cfg->kea_ncr_listen,
+			.ttl_min = cfg->kea_ncr_ttl_min,
+			.ttl_max = cfg->kea_ncr_ttl_max,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.changed_arg = d,
+		};
+		int rc = prism_ncr_server_start(&d->loop, &o, &d->ncr, err, sizeof(err));
+		if (rc != 0) {
+			prism_log(PRISM_LOG_CRITICAL, "kea-ddns", "%s", err);
+			return rc;
+		}
+		prism_log(PRISM_LOG_INFO, "kea-ddns", "NameChangeRequests on UDP %s",
+			  cfg->kea_ncr_listen);
+	}
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
+	if (build_zone_names(d) != 0)
+		return PRISM_ENOMEM;
 	struct prism_store_opts sopts = {
 		.path = cfg->database_path,
 		.synchronous_full = strcmp(cfg->database_synchronous, "full") == 0,
@@ -650,8 +702,8 @@ static int start(struct daemon *d)
 	}
 	if (cfg->targets[0] != NULL && (rc = start_dns(d)) != 0)
 		return rc;
-	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0 ||
-	    (rc = start_api(d)) != 0)
+	if ((rc = start_agent(d)) != 0 || (rc = start_kea(d)) != 0 ||
+	    (rc = start_liveness(d)) != 0 || (rc = start_api(d)) != 0)
 		return rc;
 
 	prism_log(PRISM_LOG_INFO, TAG,

@@ -54,6 +54,8 @@ enum stmt_id {
 	ST_SRC_INSERT,
 	ST_SRC_UPDATE,
 	ST_DESIRED_DROP_OWNED,
+	ST_SRC_LEDGER_UPSERT,
+	ST_TZ_ALL,
 	ST_COUNT,
 };
 
@@ -144,10 +146,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "ORDER BY last_seen LIMIT ?2",
 	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[ST_LEDGER_OF_HOST] = "SELECT zone, name, type FROM desired WHERE host_id = ?1",
+	/* through the primary key: without the target SQLite walks every ledger row */
 	[ST_LEDGER_WANT_DELETE] =
 		"UPDATE ledger SET desired_hash = ?4, status = 'pending', attempts = 0, "
 		"next_attempt = 0, last_error = NULL, host_id = ?5, updated_at = ?6 "
-		"WHERE zone = ?1 AND name = ?2 AND type = ?3",
+		"WHERE target IN (SELECT target FROM target_zones WHERE zone = ?1) "
+		"AND zone = ?1 AND name = ?2 AND type = ?3",
 	[ST_DESIRED_UPSERT] =
 		"INSERT INTO desired (zone, name, type, ttl, content, hash, host_id) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone, name, type) DO UPDATE SET "
@@ -178,6 +182,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* withdraw a record only while this host owns it: a PTR may have moved on */
 	[ST_DESIRED_DROP_OWNED] = "DELETE FROM desired WHERE zone = ?1 AND name = ?2 AND "
 				  "type = ?3 AND host_id = ?4",
+	/* one target's row: a single-row insert needs no statement journal, whose truncation
+	 * inside a job's savepoint costs O(pages the job touched) per statement */
+	[ST_SRC_LEDGER_UPSERT] =
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
+		"next_attempt, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, "
+		"?6, ?7) ON CONFLICT (target, zone, name, type) DO UPDATE SET "
+		"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
+		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
+		"updated_at = excluded.updated_at",
+	[ST_TZ_ALL] = "SELECT target, zone FROM target_zones",
 	[ST_TZ_CATCHUP] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
@@ -308,6 +322,10 @@ struct prism_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned savepoint_depth;
+	/* target_zones, read once for source writes (see src_desired_set); NULL = not read */
+	struct prism_target_zone *tz;
+	size_t ntz;
+	bool tz_loaded;
 };
 
 static void set_err(char *err, size_t errlen, const char *what, sqlite3 *db)
@@ -348,6 +366,18 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void tz_forget(struct prism_store *s)
+{
+	for (size_t i = 0; i < s->ntz; i++) {
+		free((char *)s->tz[i].target);
+		free((char *)s->tz[i].zone);
+	}
+	free(s->tz);
+	s->tz = NULL;
+	s->ntz = 0;
+	s->tz_loaded = false;
+}
+
 static void sq_close(struct prism_store *s)
 {
 	if (s == NULL)
@@ -355,6 +385,7 @@ static void sq_close(struct prism_store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	tz_forget(s);
 	free(s);
 }
 
@@ -425,14 +456,35 @@ static int step_once(struct prism_store *s, enum stmt_id id)
 
 static int sq_savepoint(struct prism_store *s)
 {
-	return step_once(s, ST_SAVEPOINT);
+	int rc = step_once(s, ST_SAVEPOINT);
+	if (rc == 0)
+		s->savepoint_depth++;
+	return rc;
 }
 
 static int sq_release(struct prism_store *s, bool keep)
 {
 	if (!keep && step_once(s, ST_ROLLBACK_TO) != 0)
 		return PRISM_ESTORE;
+	if (s->savepoint_depth > 0)
+		s->savepoint_depth--;
 	return step_once(s, ST_RELEASE);
+}
+
+/*
+ * Inside a job: keep what the job wrote so far and open a fresh savepoint for the rest.
+ * SQLite keeps every page a savepoint changed in an in-memory sub-journal, and each
+ * statement that needs a statement journal (inserts with triggers, upserts) truncates it
+ * by walking it from the start: a job writing thousands of hosts became quadratic (a 4,096
+ * request job: 2 s). Outside a job (no savepoint open) this does nothing.
+ */
+static int sq_job_mark(struct prism_store *s)
+{
+	if (s == NULL || s->savepoint_depth == 0)
+		return 0;
+	if (step_once(s, ST_RELEASE) != 0 || step_once(s, ST_SAVEPOINT) != 0)
+		return PRISM_ESTORE;
+	return 0;
 }
 
 static sqlite3_stmt *stmt(struct prism_store *s, enum stmt_id id)
@@ -1092,6 +1144,7 @@ static int sq_targets_sync(struct prism_store *s, const struct prism_target_zone
 	if (s == NULL || (pairs == NULL && n > 0) || caught_up == NULL)
 		return PRISM_EINVAL;
 	*caught_up = 0;
+	tz_forget(s);
 	/* forget pairs no longer served: a temporary table of the wanted ones */
 	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS want_tz (target TEXT, zone TEXT);"
 		    "DELETE FROM want_tz;") != 0)
@@ -1537,6 +1590,7 @@ static int sq_reconcile(struct prism_store *s, const char *target, const char *z
 /* ==== hosts of other sources (Kea) ==== */
 
 #define DHCID_MAX 160 /* hex text; RFC 4701 DHCIDs are 70 */
+#define SYNC_MARK 32  /* hosts a sync writes between job marks (sq_job_mark) */
 
 /* A source host as stored. Family 0 is IPv4, 1 IPv6; "" is none. */
 struct src_row {
@@ -1603,6 +1657,78 @@ static int src_by_name(struct prism_store *s, const char *fqdn, int64_t *id,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
+/* target_zones into s->tz (until targets_sync changes it). */
+static int tz_load(struct prism_store *s)
+{
+	if (s->tz_loaded)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_TZ_ALL);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prism_target_zone *v = realloc(s->tz, (s->ntz + 1) * sizeof(*v));
+		if (v == NULL)
+			break;
+		s->tz = v;
+		v[s->ntz].target = col_dup(st, 0);
+		v[s->ntz].zone = col_dup(st, 1);
+		s->ntz++;
+		if (v[s->ntz - 1].target == NULL || v[s->ntz - 1].zone == NULL)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		tz_forget(s);
+		return rc == SQLITE_ROW ? PRISM_ENOMEM : PRISM_ESTORE;
+	}
+	s->tz_loaded = true;
+	return 0;
+}
+
+/* desired_set for source hosts: the ledger row of each target serving the zone is written
+ * by a single-row statement (see ST_SRC_LEDGER_UPSERT). */
+static int src_desired_set(struct prism_store *s, const struct prism_rr_change *rr,
+			   const char *zone, int64_t host_id, int64_t now, bool *changed)
+{
+	int64_t hash = (int64_t)prism_rrset_hash(rr);
+	sqlite3_stmt *st = stmt(s, ST_LEDGER_GET);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	int rc = sqlite3_step(st);
+	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	if (same)
+		return 0;
+	st = stmt(s, ST_DESIRED_UPSERT);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	sqlite3_bind_int64(st, 4, rr->ttl);
+	bind_text(st, 5, rr->nrecords ? rr->records[0] : "");
+	sqlite3_bind_int64(st, 6, hash);
+	sqlite3_bind_int64(st, 7, host_id);
+	if (sqlite3_step(st) != SQLITE_DONE || tz_load(s) != 0)
+		return PRISM_ESTORE;
+	for (size_t i = 0; i < s->ntz; i++) {
+		if (strcmp(s->tz[i].zone, zone) != 0)
+			continue;
+		st = stmt(s, ST_SRC_LEDGER_UPSERT);
+		bind_text(st, 1, s->tz[i].target);
+		bind_text(st, 2, zone);
+		bind_text(st, 3, rr->name);
+		bind_text(st, 4, rr->type);
+		sqlite3_bind_int64(st, 5, hash);
+		sqlite3_bind_int64(st, 6, host_id);
+		sqlite3_bind_int64(st, 7, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return PRISM_ESTORE;
+	}
+	*changed = true;
+	return 0;
+}
+
 /* Withdraw one desired RRset while host @p id owns it, and queue its deletion. */
 static int drop_owned(struct prism_store *s, const char *zone, const char *name,
 		      const char *type, int64_t id, int64_t now, bool *changed)
@@ -1649,7 +1775,7 @@ static int src_family(struct prism_store *s, const struct prism_source_entry *e,
 		if (ip != NULL) {
 			const char *recs[1] = { ip };
 			struct prism_rr_change rr = { e->fqdn, fam_type[f], e->ttl, recs, 1 };
-			rc = desired_set(s, &rr, e->zone, id, ctx->now, &ch);
+			rc = src_desired_set(s, &rr, e->zone, id, ctx->now, &ch);
 		} else {
 			rc = drop_owned(s, e->zone, e->fqdn, fam_type[f], id, ctx->now, &ch);
 		}
@@ -1665,7 +1791,7 @@ static int src_family(struct prism_store *s, const struct prism_source_entry *e,
 		const char *recs[1] = { e->fqdn };
 		struct prism_rr_change rr = { rev, "PTR", e->ttl, recs, 1 };
 		bool set = false;
-		rc = desired_set(s, &rr, rzone, id, ctx->now, &set);
+		rc = src_desired_set(s, &rr, rzone, id, ctx->now, &set);
 		ch |= set;
 	}
 out:
@@ -1825,6 +1951,8 @@ static int sq_source_put(struct prism_store *s, const struct prism_source_entry 
 	memcpy(dhcid, row.dhcid, sizeof(dhcid));
 	const char *want[2] = { e.ipv4, e.ipv6 };
 	for (int f = 0; f < 2; f++) {
+		if (want[f] == NULL && e.only_ip != NULL && strcmp(row.ip[f], e.only_ip) != 0)
+			e.families &= ~(1u << f); /* it holds another address now: keep it */
 		if (!(e.families & (1u << f)))
 			continue;
 		if (want[f] != NULL) {
@@ -1991,6 +2119,8 @@ static int sq_source_sync(struct prism_store *s, enum prism_source source,
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);
 		out->removed++;
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
 	}
 	free(v);
 	v = NULL;
@@ -2009,6 +2139,8 @@ static int sq_source_sync(struct prism_store *s, enum prism_source source,
 		rc = sq_source_put(s, e, ctx, &r);
 		if (rc == 0)
 			sync_tally(out, e, &r);
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
 	}
 	free(v);
 	exec(s, "DELETE FROM sync_in");
@@ -2045,4 +2177,5 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_put = sq_source_put,
 	.source_remove = sq_source_remove,
 	.source_sync = sq_source_sync,
+	.job_mark = sq_job_mark,
 };

@@ -149,6 +149,9 @@ struct prism_source_entry {
 	/** Another key of the same source holding the name yields it (a newer lease takes the
 	 *  name over); otherwise that is a conflict. */
 	bool takeover;
+	/** A withdrawal of one address: a family holding another address keeps it (a late
+	 *  remove for a client's old lease). NULL: withdraw whatever the family holds. */
+	const char *only_ip;
 };
 
 /** Where source hosts' records go; the zone and TTL come with each entry. */
@@ -328,11 +331,19 @@ struct prism_store_api {
 	 * Consistency sync: make the hosts of @p source exactly @p entries (each setting both
 	 * families; keys unique): entries that differ from their host are applied, hosts whose
 	 * key is not among them are removed. Compared set-based in one statement against an
-	 * in-memory table, so a second identical sync writes nothing to the registry.
+	 * in-memory table, so a second identical sync writes nothing to the registry. Inside a
+	 * writer job it marks its progress (job_mark) as it goes: a failure keeps the hosts
+	 * written before it, and a later sync finishes the work.
 	 */
 	int (*source_sync)(struct prism_store *s, enum prism_source source,
 			   const struct prism_source_entry *entries, size_t n,
 			   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out);
+	/**
+	 * Inside a writer job that writes many hosts: keep what it wrote so far (a later
+	 * failure of the job undoes only what follows). Keeps SQLite's savepoint journal short;
+	 * source_sync does it itself. A no-op outside a job.
+	 */
+	int (*job_mark)(struct prism_store *s);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */

@@ -190,8 +190,15 @@ static void test_dhcid_and_families(void **state)
 	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname = 'd.example.test' AND "
 			      "ipv4 = '10.0.1.2' AND dhcid4 = 'cc' AND dhcid6 = 'bb'"), 1);
-	/* withdrawing the A leaves the AAAA; withdrawing that too removes the host */
+	/* a late withdrawal of an address the client no longer has changes nothing */
 	rm.dhcid = "cc";
+	rm.only_ip = "10.0.1.1";
+	assert_int_equal(put(f, &rm, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.' AND "
+			      "content = '10.0.1.2'"), 1);
+	/* withdrawing the A leaves the AAAA; withdrawing that too removes the host */
+	rm.only_ip = "10.0.1.2";
 	assert_int_equal(put(f, &rm, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.'"), 1);

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: MIT
+"""The real thing: kea-dhcp4 in a network namespace hands a lease to a real DHCP client
+(busybox udhcpc) in another namespace, and prismd turns it into DNS at a real PowerDNS:
+through Kea's NameChangeRequests (kea.ncr) and through its memfile lease file
+(kea.leases). Needs root (network namespaces, raw sockets)."""
+import os
+
+import pytest
+
+from kealib import Kea, Netns, Udhcpc, have, is_root, metric
+from prismlib import free_port, wait_for
+
+pytestmark = [
+    pytest.mark.skipif(not is_root(), reason="needs root: network namespaces and raw sockets"),
+    pytest.mark.skipif(not (have("kea-dhcp4") and have("udhcpc") and have("ip")),
+                       reason="needs kea-dhcp4, udhcpc and iproute2 (scripts/deps.sh)"),
+]
+
+ZONES = """zones:
+  - name: managed.prism.local.
+  - name: lab.test.
+  - name: 10.in-addr.arpa.
+api:
+  public_metrics: true
+"""
+
+
+def rev(ip):
+    return ".".join(reversed(ip.split("."))) + ".in-addr.arpa."
+
+
+@pytest.fixture
+def netns():
+    n = Netns().start()
+    yield n
+    n.cleanup()
+
+
+@pytest.fixture
+def cleanup():
+    items = []
+    yield items.append
+    for x in reversed(items):
+        x.cleanup()
+
+
+def test_lease_and_release_through_ncr(netns, cleanup, prismd_factory, pdns):
+    port = free_port(udp_too=True)
+    d = prismd_factory(pdns, extra_yaml=ZONES + f"""kea:
+  ncr:
+    enabled: true
+    listen: "{netns.root_ip}:{port}"
+""")
+    kea = Kea(netns, ncr_port=port)
+    cleanup(kea)
+    kea.start()
+    client = Udhcpc(netns, "client1")
+    cleanup(client)
+    ip = client.start().lease()
+    assert ip.startswith("10.99.0.")
+    wait_for(lambda: pdns.query("client1.lab.test.") == [ip], 20, what="A from Kea's NCR")
+    wait_for(lambda: pdns.query(rev(ip), "PTR") == ["client1.lab.test."], 20, what="PTR")
+    h = d.host("client1.lab.test")
+    assert h["source"] == "kea-ddns" and h["ipv4"] == ip and h["dhcid4"]
+    # Kea's TTL: lease-length (1/3 of valid-lifetime 3600), within kea.ncr.ttl_max 3600
+    assert pdns.rrset("lab.test.", "client1.lab.test.", "A")["ttl"] == 1200
+    # RELEASE: Kea sends the remove, the records go
+    client.release()
+    wait_for(lambda: pdns.query("client1.lab.test.") == [], 20, what="A removed on release")
+    wait_for(lambda: pdns.query(rev(ip), "PTR") == [], 20, what="PTR removed on release")
+    assert d.host("client1.lab.test") is None
+    assert metric(d, "prism_ncr_invalid_total") == 0
+    assert metric(d, "prism_source_changes_total", source="kea-ddns", result="added") == 1
+    assert metric(d, "prism_source_changes_total", source="kea-ddns", result="removed") == 1
