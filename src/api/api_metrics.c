@@ -118,6 +118,19 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_ncr_committed_total", "NameChangeRequests written to the registry.",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_connected", "1 while the connection to Kea's PostgreSQL is up.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_connects_total", "Connections made to Kea's PostgreSQL.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_disconnects_total",
+	  "Connections to Kea's PostgreSQL lost or refused (each followed by a retry).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_notifications_total", "Notifications of the reservation trigger.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_syncs_total", "Consistency syncs of the reservations.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_last_sync_seconds", "Duration of the last consistency sync.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
 	{ "prism_api_requests_total", "REST API requests by route template, method and status.",
 	  PRISM_METRIC_COUNTER, l_api, NULL, 0, 512 },
 	{ "prism_api_request_duration_seconds", "REST API request handling time by route.",
@@ -293,6 +306,18 @@ static void collect_sources(struct prism_api *api)
 		put0(api, "prism_ncr_dropped_total", (double)ns.dropped);
 		put0(api, "prism_ncr_committed_total", (double)ns.committed);
 		put_source(api, PRISM_SOURCE_KEA_DDNS, &ns.src);
+	}
+	if (api->opts.kea_pg != NULL) {
+		struct prism_kea_pg_stats ks;
+		prism_kea_pg_stats(api->opts.kea_pg, &ks);
+		put0(api, "prism_kea_db_connected", ks.connected);
+		put0(api, "prism_kea_db_connects_total", (double)ks.connects);
+		put0(api, "prism_kea_db_disconnects_total", (double)ks.disconnects);
+		put0(api, "prism_kea_db_notifications_total", (double)ks.notifications);
+		put0(api, "prism_kea_db_syncs_total", (double)ks.syncs);
+		put0(api, "prism_kea_db_last_sync_seconds", ks.last_sync_seconds);
+		ks.src.rejected += ks.bad_notifications;
+		put_source(api, PRISM_SOURCE_KEA_RESERVATION, &ks.src);
 	}
 }
 

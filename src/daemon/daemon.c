@@ -18,6 +18,7 @@
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
+#include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -43,6 +44,8 @@ struct daemon {
 	struct prism_engine *engine;
 	struct prism_agent_server *agent;
 	struct prism_ncr_server *ncr;
+	struct prism_kea_pg *kea_pg;
+	struct prism_name_filter *kea_pg_filter;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
@@ -50,6 +53,13 @@ struct daemon {
 	size_t nreserved;
 	char apex[PRISM_DNAME_MAX + 1];
 	int exit_code;
+	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
+	bool once;
+	double once_timeout;        /* seconds */
+	uint64_t once_deadline;     /* loop ms */
+	uv_timer_t once_timer;
+	bool once_checking;
+	size_t once_conflicts;      /* reservations refused by the sync */
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
@@ -96,6 +106,10 @@ static void shutdown_daemon(struct daemon *d)
 	d->agent = NULL;
 	prism_ncr_server_stop(d->ncr);
 	d->ncr = NULL;
+	prism_kea_pg_stop(d->kea_pg);
+	d->kea_pg = NULL;
+	if (d->once)
+		uv_close((uv_handle_t *)&d->once_timer, NULL);
 	prism_liveness_stop(d->liveness);
 	d->liveness = NULL;
 	prism_engine_stop(d->engine);
@@ -465,6 +479,7 @@ static int start_api(struct daemon *d)
 			.agent = d->agent,
 			.liveness = d->liveness,
 			.ncr = d->ncr,
+			.kea_pg = d->kea_pg,
 		};
 		char err[512] = "";
 		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
@@ -652,11 +667,54 @@ static struct prism_source_dns source_dns(struct daemon *d)
 	};
 }
 
+static void once_synced_cb(void *arg, int err, const struct prism_source_sync_result *r);
+
+static int start_kea_pg(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	char err[512] = "";
+	char **keys, **vals;
+	int rc = prism_kea_pg_params(cfg, d->once ? "prismd --once" : "prismd", &keys, &vals,
+				     err, sizeof(err));
+	if (rc != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "kea-reservations", "%s", err);
+		return rc;
+	}
+	rc = prism_name_filter_new((const char *const *)cfg->kea_reservations_filter,
+				   cfg->kea_reservations_filter_regex, &d->kea_pg_filter);
+	if (rc == 0) {
+		struct prism_kea_pg_opts o = {
+			.keys = (const char *const *)keys,
+			.values = (const char *const *)vals,
+			.channel = cfg->kea_reservations_channel,
+			.zone = cfg->kea_reservations_zone,
+			.filter = d->kea_pg_filter,
+			.ttl = cfg->kea_reservations_ttl,
+			.reconnect_max = cfg->kea_reservations_reconnect_max,
+			.resync_interval = cfg->kea_reservations_resync_interval,
+			.once = d->once,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.synced_cb = d->once ? once_synced_cb : NULL,
+			.arg = d,
+		};
+		rc = prism_kea_pg_start(&d->loop, &o, &d->kea_pg);
+	}
+	prism_kea_pg_params_free(keys, vals);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "kea-reservations", "cannot start (%s)",
+			  prism_strerror(rc));
+	return rc;
+}
+
 /* The Kea sources that are configured. */
 static int start_kea(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
+	if (cfg->kea_reservations_enabled && start_kea_pg(d) != 0)
+		return PRISM_ECONFIG;
 	if (cfg->kea_ncr_enabled) {
 		struct prism_ncr_server_opts o = {
 			.listen = cfg->kea_ncr_listen,
@@ -676,6 +734,104 @@ static int start_kea(struct daemon *d)
 			  cfg->kea_ncr_listen);
 	}
 	return 0;
+}
+
+/* ---- prismd --once ---- */
+
+struct once_job {
+	struct prism_store_job job;
+	struct daemon *d;
+	size_t pending, conflict;
+};
+
+static void once_finish(struct daemon *d, int code)
+{
+	d->exit_code = code;
+	shutdown_daemon(d);
+}
+
+static int once_run(struct prism_store *s, const struct prism_store_api *api,
+		    struct prism_store_job *job)
+{
+	struct once_job *j = (struct once_job *)job;
+	return api->source_unsynced(s, PRISM_SOURCE_KEA_RESERVATION, &j->pending, &j->conflict);
+}
+
+static void once_timer_cb(uv_timer_t *t);
+
+static void once_done(struct prism_store_job *job, int err)
+{
+	struct once_job *j = (struct once_job *)job;
+	struct daemon *d = j->d;
+	size_t pending = j->pending, conflict = j->conflict;
+	free(j);
+	d->once_checking = false;
+	if (err == -ECANCELED || d->writer == NULL)
+		return;
+	if (err != 0) {
+		prism_log(PRISM_LOG_ERROR, TAG, "--once: cannot read the ledger (%s)",
+			  prism_strerror(err));
+		once_finish(d, 1);
+	} else if (pending == 0 && conflict == 0) {
+		printf("prismd --once: converged: every reservation's records are on every "
+		       "target%s\n", d->once_conflicts ? ", but some names were refused (see the "
+		       "log)" : "");
+		once_finish(d, d->once_conflicts ? 1 : 0);
+	} else if (uv_now(&d->loop) >= d->once_deadline) {
+		printf("prismd --once: not converged after %.0f s: %zu record set(s) pending or "
+		       "failed, %zu in conflict\n", d->once_timeout, pending, conflict);
+		once_finish(d, 1);
+	} else {
+		uv_timer_start(&d->once_timer, once_timer_cb, 200, 0);
+	}
+}
+
+static void once_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct once_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		once_finish(d, 1);
+		return;
+	}
+	j->d = d;
+	j->job.run = once_run;
+	j->job.done = once_done;
+	d->once_checking = true;
+	prism_engine_wake(d->engine);
+	prism_store_writer_submit(d->writer, &j->job);
+}
+
+static void once_synced_cb(void *arg, int err, const struct prism_source_sync_result *r)
+{
+	struct daemon *d = arg;
+	if (err != 0 || r == NULL) {
+		printf("prismd --once: the consistency sync failed (%s)\n", prism_strerror(err));
+		once_finish(d, 1);
+		return;
+	}
+	printf("prismd --once: %zu added, %zu updated, %zu removed, %zu unchanged, %zu "
+	       "conflict(s)\n", r->added, r->updated, r->removed, r->unchanged, r->conflicts);
+	d->once_conflicts = r->conflicts;
+	if (d->ntargets == 0) {
+		once_finish(d, r->conflicts ? 1 : 0);
+		return;
+	}
+	d->once_deadline = uv_now(&d->loop) + (uint64_t)(d->once_timeout * 1000);
+	once_timer_cb(&d->once_timer);
+}
+
+static int start_once(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	if (!cfg->kea_reservations_enabled) {
+		prism_log(PRISM_LOG_CRITICAL, TAG, "--once: kea.reservations.enabled is false: "
+			  "nothing to do");
+		return PRISM_ECONFIG;
+	}
+	uv_timer_init(&d->loop, &d->once_timer);
+	d->once_timer.data = d;
+	return start_kea_pg(d);
 }
 
 static int start(struct daemon *d)
@@ -702,6 +858,8 @@ static int start(struct daemon *d)
 	}
 	if (cfg->targets[0] != NULL && (rc = start_dns(d)) != 0)
 		return rc;
+	if (d->once)
+		return start_once(d);
 	if ((rc = start_agent(d)) != 0 || (rc = start_kea(d)) != 0 ||
 	    (rc = start_liveness(d)) != 0 || (rc = start_api(d)) != 0)
 		return rc;
@@ -715,9 +873,23 @@ static int start(struct daemon *d)
 	return 0;
 }
 
+static int run(struct daemon *d);
+
 int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
 	struct daemon d = { .cfg = cfg, .config_path = path, .exit_code = 0 };
+	return run(&d);
+}
+
+int prism_daemon_once(const struct prism_config *cfg, double timeout)
+{
+	struct daemon d = { .cfg = cfg, .exit_code = 0, .once = true, .once_timeout = timeout };
+	return run(&d);
+}
+
+static int run(struct daemon *dp)
+{
+	struct daemon d = *dp;
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot initialise libcurl");
@@ -756,6 +928,7 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 		prism_config_free(d.retired[i]);
 	free(d.retired);
 	free(d.reserved);
+	prism_name_filter_free(d.kea_pg_filter);
 	curl_global_cleanup();
 	return d.exit_code;
 }

@@ -2147,6 +2147,25 @@ static int sq_source_sync(struct prism_store *s, enum prism_source source,
 	return rc;
 }
 
+static int sq_source_unsynced(struct prism_store *s, enum prism_source source,
+			      size_t *pending, size_t *conflict)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || pending == NULL || conflict == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "SELECT count(*) FILTER (WHERE l.status IN ('pending', 'failed')), "
+		    "count(*) FILTER (WHERE l.status = 'conflict') FROM ledger l "
+		    "LEFT JOIN hosts h ON h.id = l.host_id WHERE l.status != 'synced' AND "
+		    "(l.host_id IS NULL OR h.source = ?1)", &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, prism_source_name(source));
+	int rc = sqlite3_step(st);
+	*pending = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	*conflict = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 1) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2178,4 +2197,5 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_remove = sq_source_remove,
 	.source_sync = sq_source_sync,
 	.job_mark = sq_job_mark,
+	.source_unsynced = sq_source_unsynced,
 };

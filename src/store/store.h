@@ -344,6 +344,13 @@ struct prism_store_api {
 	 * source_sync does it itself. A no-op outside a job.
 	 */
 	int (*job_mark)(struct prism_store *s);
+	/**
+	 * How far the records of @p source's hosts are from their targets: ledger rows of
+	 * those hosts, and deletions (rows of no host), that are pending or failed
+	 * (@p pending) or in conflict (@p conflict). For `prismd --once`.
+	 */
+	int (*source_unsynced)(struct prism_store *s, enum prism_source source, size_t *pending,
+			       size_t *conflict);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */
