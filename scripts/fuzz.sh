@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 bash scripts/deps.sh
-targets=(agent config pdns_json agent_config ncr)
+targets=(agent config pdns_json agent_config ncr kea)
 if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dunit_tests=disabled > /dev/null
