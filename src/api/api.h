@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/liveness.h"
 #include "sources/agent_server.h"
+#include "sources/kea_leases.h"
 #include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
 #include "store/writer.h"
@@ -59,6 +60,7 @@ struct prism_api_opts {
 	struct prism_liveness *liveness;        /**< for metrics; may be NULL */
 	struct prism_ncr_server *ncr;           /**< for metrics; may be NULL */
 	struct prism_kea_pg *kea_pg;            /**< for metrics; may be NULL */
+	struct prism_kea_leases_src *kea_leases; /**< for metrics; may be NULL */
 };
 
 /**

@@ -131,6 +131,15 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_kea_db_last_sync_seconds", "Duration of the last consistency sync.",
 	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_lines_total", "Lines read from Kea's lease file.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_bad_lines_total", "Lines of Kea's lease file refused.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_reloads_total",
+	  "Whole reads of Kea's lease file (at start and after each rotation by LFC).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_leases", "Addresses known from Kea's lease file.", PRISM_METRIC_GAUGE,
+	  l_none, NULL, 0, 1 },
 	{ "prism_api_requests_total", "REST API requests by route template, method and status.",
 	  PRISM_METRIC_COUNTER, l_api, NULL, 0, 512 },
 	{ "prism_api_request_duration_seconds", "REST API request handling time by route.",
@@ -318,6 +327,15 @@ static void collect_sources(struct prism_api *api)
 		put0(api, "prism_kea_db_last_sync_seconds", ks.last_sync_seconds);
 		ks.src.rejected += ks.bad_notifications;
 		put_source(api, PRISM_SOURCE_KEA_RESERVATION, &ks.src);
+	}
+	if (api->opts.kea_leases != NULL) {
+		struct prism_kea_leases_stats ls;
+		prism_kea_leases_stats(api->opts.kea_leases, &ls);
+		put0(api, "prism_kea_lease_lines_total", (double)ls.lines);
+		put0(api, "prism_kea_lease_bad_lines_total", (double)ls.bad_lines);
+		put0(api, "prism_kea_lease_reloads_total", (double)ls.reloads);
+		put0(api, "prism_kea_leases", (double)ls.leases);
+		put_source(api, PRISM_SOURCE_KEA_LEASE, &ls.src);
 	}
 }
 

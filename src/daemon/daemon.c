@@ -18,6 +18,7 @@
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
+#include "sources/kea_leases.h"
 #include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
 #include "store/store.h"
@@ -46,6 +47,8 @@ struct daemon {
 	struct prism_ncr_server *ncr;
 	struct prism_kea_pg *kea_pg;
 	struct prism_name_filter *kea_pg_filter;
+	struct prism_kea_leases_src *kea_leases;
+	struct prism_name_filter *kea_leases_filter;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
@@ -108,6 +111,8 @@ static void shutdown_daemon(struct daemon *d)
 	d->ncr = NULL;
 	prism_kea_pg_stop(d->kea_pg);
 	d->kea_pg = NULL;
+	prism_kea_leases_stop(d->kea_leases);
+	d->kea_leases = NULL;
 	if (d->once)
 		uv_close((uv_handle_t *)&d->once_timer, NULL);
 	prism_liveness_stop(d->liveness);
@@ -480,6 +485,7 @@ static int start_api(struct daemon *d)
 			.liveness = d->liveness,
 			.ncr = d->ncr,
 			.kea_pg = d->kea_pg,
+			.kea_leases = d->kea_leases,
 		};
 		char err[512] = "";
 		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
@@ -708,12 +714,41 @@ static int start_kea_pg(struct daemon *d)
 	return rc;
 }
 
+static int start_kea_leases(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	int rc = prism_name_filter_new((const char *const *)cfg->kea_leases_filter,
+				       cfg->kea_leases_filter_regex, &d->kea_leases_filter);
+	if (rc == 0) {
+		struct prism_kea_leases_opts o = {
+			.path = cfg->kea_leases_file,
+			.zone = cfg->kea_leases_zone,
+			.filter = d->kea_leases_filter,
+			.ttl = cfg->kea_leases_ttl,
+			.poll_interval = cfg->kea_leases_poll_interval,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.arg = d,
+		};
+		rc = prism_kea_leases_start(&d->loop, &o, &d->kea_leases);
+	}
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "kea-leases", "cannot start (%s)",
+			  prism_strerror(rc));
+	else
+		prism_log(PRISM_LOG_INFO, "kea-leases", "following %s", cfg->kea_leases_file);
+	return rc;
+}
+
 /* The Kea sources that are configured. */
 static int start_kea(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
 	if (cfg->kea_reservations_enabled && start_kea_pg(d) != 0)
+		return PRISM_ECONFIG;
+	if (cfg->kea_leases_file != NULL && start_kea_leases(d) != 0)
 		return PRISM_ECONFIG;
 	if (cfg->kea_ncr_enabled) {
 		struct prism_ncr_server_opts o = {
@@ -929,6 +964,7 @@ static int run(struct daemon *dp)
 	free(d.retired);
 	free(d.reserved);
 	prism_name_filter_free(d.kea_pg_filter);
+	prism_name_filter_free(d.kea_leases_filter);
 	curl_global_cleanup();
 	return d.exit_code;
 }

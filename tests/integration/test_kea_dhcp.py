@@ -72,3 +72,40 @@ def test_lease_and_release_through_ncr(netns, cleanup, prismd_factory, pdns):
     assert metric(d, "prism_ncr_invalid_total") == 0
     assert metric(d, "prism_source_changes_total", source="kea-ddns", result="added") == 1
     assert metric(d, "prism_source_changes_total", source="kea-ddns", result="removed") == 1
+
+
+def test_memfile_lease_renew_release(netns, cleanup, prismd_factory, pdns):
+    # no DDNS: the names come from Kea's lease file alone; LFC runs every 2 s
+    kea = Kea(netns, extra={"lease-database": {"type": "memfile", "persist": True,
+                                               "lfc-interval": 2}})
+    kea.extra["lease-database"]["name"] = kea.lease_file
+    cleanup(kea)
+    d = prismd_factory(pdns, extra_yaml=ZONES + f"""kea:
+  leases:
+    file: "{kea.lease_file}"
+    zone: lab.test.
+    poll_interval: 200
+""", env={"PRISM_POWERDNS_AUTO_PTR": "true"})
+    kea.start()
+    client = Udhcpc(netns, "client2")
+    cleanup(client)
+    ip = client.start().lease()
+    wait_for(lambda: pdns.query("client2.lab.test.") == [ip], 20, what="A from the lease file")
+    wait_for(lambda: pdns.query(rev(ip), "PTR") == ["client2.lab.test."], 20, what="PTR")
+    assert d.host("client2.lab.test")["source"] == "kea-lease"
+    # renewals append lines (and LFC rotates the file meanwhile): the name stays
+    lines = metric(d, "prism_kea_lease_lines_total")
+    for _ in range(2):
+        client.renew()
+        wait_for(lambda: metric(d, "prism_kea_lease_lines_total") > lines, 20,
+                 what="renewal read")
+        lines = metric(d, "prism_kea_lease_lines_total")
+    wait_for(lambda: os.path.exists(kea.lease_file + ".2"), 20, what="LFC ran")
+    wait_for(lambda: metric(d, "prism_kea_lease_reloads_total") >= 2, 20,
+             what="the rotation read whole")
+    assert pdns.query("client2.lab.test.") == [ip]
+    # RELEASE: Kea writes the lease with lifetime 0
+    client.release()
+    wait_for(lambda: pdns.query("client2.lab.test.") == [], 20, what="removed on release")
+    wait_for(lambda: pdns.query(rev(ip), "PTR") == [], 20, what="PTR removed on release")
+    assert metric(d, "prism_kea_lease_bad_lines_total") == 0
