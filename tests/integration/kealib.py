@@ -60,8 +60,12 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def metrics(d):
-    """prismd's /metrics (api.public_metrics must be on) as {(name, labels): value}."""
-    r = requests.get(f"http://127.0.0.1:{d.api_port}/metrics", timeout=5)
+    """prismd's /metrics (api.public_metrics must be on) as {(name, labels): value}; empty
+    while the API port is not listening yet (prismd opens it after the agent port)."""
+    try:
+        r = requests.get(f"http://127.0.0.1:{d.api_port}/metrics", timeout=5)
+    except requests.ConnectionError:
+        return {}
     r.raise_for_status()
     out = {}
     for line in r.text.splitlines():
