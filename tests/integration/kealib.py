@@ -77,6 +77,13 @@ def metrics(d):
     return out
 
 
+def wait_sources(d):
+    """Wait until prismd serves /metrics: its API starts after the Kea sources, so their
+    sockets are bound by then (prismlib's start only waits for the agent port)."""
+    wait_for(lambda: metrics(d), 20, what="prismd's API (after the Kea sources)")
+    return d
+
+
 def metric(d, name, **labels):
     return metrics(d).get((name, frozenset(labels.items())), 0.0)
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from kealib import metric, ncr, send_udp
+from kealib import metric, ncr, send_udp, wait_sources
 from prismlib import PRISM, free_port, wait_for
 
 KEY = "admin-key-0123456789"
@@ -28,6 +28,7 @@ kea:
     enabled: true
     listen: "127.0.0.1:{port}"
 """)
+    wait_sources(d)
     names = [("us3-cab10-ru20-idrac", "10.0.1.20"), ("us3-cab10-ru21-ilo", "10.0.1.21"),
              ("us3-cab11-ru01-bmc", "10.0.1.30"), ("eu1-cab2-ru5-idrac", "10.0.2.5")]
     send_udp(port, *[ncr(f"{n}.dc.test.", ip) for n, ip in names])

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from kealib import Kea, Netns, Udhcpc, have, is_root, metric
+from kealib import Kea, Netns, Udhcpc, have, is_root, metric, wait_sources
 from prismlib import free_port, wait_for
 
 pytestmark = [
@@ -51,6 +51,7 @@ def test_lease_and_release_through_ncr(netns, cleanup, prismd_factory, pdns):
     enabled: true
     listen: "{netns.root_ip}:{port}"
 """)
+    wait_sources(d)
     kea = Kea(netns, ncr_port=port)
     cleanup(kea)
     kea.start()

@@ -10,7 +10,7 @@ import struct
 import pytest
 import requests
 
-from kealib import metric, ncr, send_udp
+from kealib import metric, ncr, send_udp, wait_sources
 from prismlib import free_port, wait_for
 
 V6REV = "8.b.d.0.1.0.0.2.ip6.arpa."
@@ -40,7 +40,7 @@ def ncrd(prismd_factory, pdns):
     port = free_port(udp_too=True)
     d = prismd_factory(pdns, extra_yaml=kea_yaml(port))
     d.ncr_port = port
-    return d
+    return wait_sources(d)
 
 
 def ttl_of(pdns, zone, name, rtype):

@@ -304,7 +304,7 @@ static void test_rename_and_takeover(void **state)
 
 struct sync_set {
 	struct prism_source_entry e[NSYNC];
-	char key[NSYNC][16], fqdn[NSYNC][64], ip[NSYNC][20];
+	char key[NSYNC][24], fqdn[NSYNC][64], ip[NSYNC][48];
 };
 
 static void sync_fill(struct sync_set *v, size_t n, unsigned shift)
