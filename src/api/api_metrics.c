@@ -116,8 +116,14 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_ncr_dropped_total", "Valid NameChangeRequests dropped: the queue was full.",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
-	{ "prism_ncr_committed_total", "NameChangeRequests written to the registry.",
+	{ "prism_ncr_committed_total",
+	  "NameChangeRequests committed to the registry (its intake queue).",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_applied_total",
+	  "NameChangeRequests applied to their hosts and records (in order, behind intake).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_queued", "NameChangeRequests committed but not applied yet.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
 	{ "prism_kea_db_connected", "1 while the connection to Kea's PostgreSQL is up.",
 	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
 	{ "prism_kea_db_connects_total", "Connections made to Kea's PostgreSQL.",
@@ -314,6 +320,9 @@ static void collect_sources(struct prism_api *api)
 		put0(api, "prism_ncr_invalid_total", (double)ns.invalid);
 		put0(api, "prism_ncr_dropped_total", (double)ns.dropped);
 		put0(api, "prism_ncr_committed_total", (double)ns.committed);
+		put0(api, "prism_ncr_applied_total", (double)ns.applied);
+		put0(api, "prism_ncr_queued", (double)(ns.committed > ns.applied
+							? ns.committed - ns.applied : 0));
 		put_source(api, PRISM_SOURCE_KEA_DDNS, &ns.src);
 	}
 	if (api->opts.kea_pg != NULL) {

@@ -4,11 +4,14 @@
  *
  * Datagrams are read with recvmmsg (UV_UDP_RECVMMSG: up to RECV_MSGS per system call) into
  * one buffer. Each valid request is appended to the pending batch; a check handle (run once
- * per loop iteration, after I/O) hands the batch to the store writer as one job when fewer
- * than MAX_INFLIGHT jobs are in flight, so a burst becomes a few large transactions instead
- * of one per request. The writer runs jobs in order, so an add and a later remove of the
- * same name apply in the order Kea sent them. Beyond QUEUE_MAX waiting requests new ones
- * are dropped and counted (the kernel would drop them otherwise, uncounted).
+ * per loop iteration, after I/O) hands the batch to the store writer as one intake job when
+ * fewer than MAX_INFLIGHT are in flight. An intake job only appends the requests to the
+ * registry's intake queue (one cheap insert each), so a burst is committed as fast as it
+ * comes; apply jobs then apply the queue in order (APPLY_MAX at a time, one job in flight)
+ * — the writer runs jobs in order, so an add and a later remove of the same name apply in
+ * the order Kea sent them, also across a restart (leftovers are applied at start). Beyond
+ * QUEUE_MAX requests waiting for intake new ones are dropped and counted (the kernel would
+ * drop them otherwise, uncounted).
  *
  * Lifetime: the server holds a reference for its UDP handle, one for its check handle and
  * one per job in flight; it is freed when the last is dropped.
@@ -30,8 +33,8 @@
 #define TAG "kea-ddns"
 #define RECV_MSGS 32u          /* datagrams per recvmmsg */
 #define DGRAM_MAX 65536u       /* libuv's slot size per datagram */
-#define BATCH_MAX 512u         /* requests per store job */
-#define MARK_EVERY 16u         /* requests between job marks (see store.h job_mark) */
+#define BATCH_MAX 512u         /* requests per intake job */
+#define APPLY_MAX 256u         /* queued requests applied per job */
 #define QUEUE_MAX 65536u       /* requests waiting while jobs are in flight */
 #define MAX_INFLIGHT 16u
 #define RCVBUF (8u << 20)      /* socket receive buffer asked for: bursts wait here */
@@ -51,8 +54,6 @@ struct job {
 	struct prism_ncr_server *s;
 	struct prism_source_ctx ctx;
 	size_t n, cap;
-	size_t failed_from;         /* the first request not kept when job_run failed, else
-				     * SIZE_MAX */
 	struct item *items;
 };
 
@@ -70,6 +71,8 @@ struct prism_ncr_server {
 	struct job *waiting_tail;
 	bool stopping;
 	char *rxbuf;
+	bool applying;              /* an apply job is in flight */
+	bool apply_again;           /* more came in meanwhile */
 	struct prism_ratelimit bad_log, conflict_log, drop_log;
 	struct prism_ncr_server_stats stats;
 };
@@ -94,7 +97,6 @@ static struct job *job_new(struct prism_ncr_server *s)
 	if (j == NULL)
 		return NULL;
 	j->cap = 256;
-	j->failed_from = SIZE_MAX;
 	j->items = malloc(j->cap * sizeof(*j->items));
 	if (j->items == NULL) {
 		free(j);
@@ -121,37 +123,93 @@ static int job_run(struct prism_store *st, const struct prism_store_api *api,
 			it->e.ipv4 = it->ip;
 		else
 			it->e.ipv6 = it->ip;
-		int rc = api->source_put(st, &it->e, &j->ctx, &it->res);
-		if (rc == 0 && i % MARK_EVERY == MARK_EVERY - 1)
-			rc = api->job_mark(st);
-		if (rc != 0) {
-			/* what went before the last mark stays, the rest fails */
-			j->failed_from = i - i % MARK_EVERY;
-			return rc;
-		}
+		int rc = api->source_enqueue(st, &it->e);
+		if (rc != 0)
+			return rc; /* the job's savepoint undoes it: the batch is lost, counted */
 	}
 	return 0;
 }
 
-static void log_item(struct prism_ncr_server *s, const struct item *it)
+/* ---- applying what was taken in ---- */
+
+struct apply_job {
+	struct prism_store_job job;
+	struct prism_ncr_server *s;
+	struct prism_source_ctx ctx;
+	struct prism_source_sync_result res;
+	size_t applied, left;
+};
+
+static void apply_start(struct prism_ncr_server *s);
+
+static int apply_run(struct prism_store *st, const struct prism_store_api *api,
+		     struct prism_store_job *job)
 {
-	char why[96];
+	struct apply_job *j = (struct apply_job *)job;
+	return api->source_apply(st, PRISM_SOURCE_KEA_DDNS, APPLY_MAX, &j->ctx, &j->res,
+				 &j->applied, &j->left);
+}
+
+static void apply_log(struct prism_ncr_server *s, const struct prism_source_sync_result *r)
+{
 	unsigned long long skipped;
-	if (it->res.outcome == PRISM_SOURCE_CONFLICT) {
+	for (size_t i = 0; i < r->conflicts && i < PRISM_SOURCE_SYNC_SHOWN; i++)
 		if (prism_ratelimit_ok(&s->conflict_log, uv_now(s->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "%s %s %s refused: the name is %s "
-				  "(%llu more conflicts not logged)", it->remove ? "remove" : "add",
-				  it->fqdn, it->ip, prism_source_conflict_text(&it->res, why,
-									      sizeof(why)),
+			prism_log(PRISM_LOG_WARNING, TAG, "%s refused: the name is %s%s (%llu more "
+				  "conflicts not logged)", r->shown[i].name,
+				  r->shown[i].holder == PRISM_SOURCE_KEA_DDNS
+					  ? "held by another client (another DHCID)"
+					  : "held by a host of source ",
+				  r->shown[i].holder == PRISM_SOURCE_KEA_DDNS
+					  ? ""
+					  : prism_source_name(r->shown[i].holder),
 				  skipped);
+	if (prism_log_enabled(PRISM_LOG_DEBUG))
+		prism_log(PRISM_LOG_DEBUG, TAG, "applied: %zu added, %zu updated, %zu removed, "
+			  "%zu unchanged, %zu conflict(s)", r->added, r->updated, r->removed,
+			  r->unchanged, r->conflicts);
+}
+
+static void apply_done(struct prism_store_job *job, int err)
+{
+	struct apply_job *j = (struct apply_job *)job;
+	struct prism_ncr_server *s = j->s;
+	s->applying = false;
+	if (err == 0) {
+		s->stats.applied += j->applied;
+		s->stats.queued = j->left;
+		prism_source_stats_sync(&s->stats.src, &j->res);
+		apply_log(s, &j->res);
+		if (j->res.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
+			s->opts.changed_cb(s->opts.changed_arg);
+	} else if (err != -ECANCELED) {
+		prism_log(PRISM_LOG_ERROR, TAG, "cannot apply queued requests (%s); they stay "
+			  "queued for the next try", prism_strerror(err));
+	}
+	bool again = s->apply_again || (err == 0 && j->left > 0);
+	free(j);
+	s->apply_again = false;
+	if (again && !s->stopping)
+		apply_start(s);
+	server_unref(s);
+}
+
+static void apply_start(struct prism_ncr_server *s)
+{
+	if (s->applying) {
+		s->apply_again = true;
 		return;
 	}
-	if (it->res.outcome != PRISM_SOURCE_UNCHANGED && prism_log_enabled(PRISM_LOG_DEBUG))
-		prism_log(PRISM_LOG_DEBUG, TAG, "%s %s %s: %s", it->remove ? "remove" : "add",
-			  it->fqdn, it->ip,
-			  it->res.outcome == PRISM_SOURCE_ADDED     ? "added"
-			  : it->res.outcome == PRISM_SOURCE_UPDATED ? "updated"
-								    : "removed");
+	struct apply_job *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->s = s;
+	j->ctx = prism_source_ctx(&s->opts.dns, (int64_t)time(NULL));
+	j->job.run = apply_run;
+	j->job.done = apply_done;
+	s->applying = true;
+	s->refs++;
+	prism_store_writer_submit(s->opts.writer, &j->job);
 }
 
 static void submit_next(struct prism_ncr_server *s);
@@ -160,29 +218,18 @@ static void job_done(struct prism_store_job *job, int err)
 {
 	struct job *j = (struct job *)job;
 	struct prism_ncr_server *s = j->s;
-	bool changed = false;
 	s->inflight--;
 	s->queued -= j->n;
-	size_t kept = j->n;
 	if (err != 0) {
-		/* a job that failed itself kept the requests before its last mark; a failed
-		 * transaction (or a cancelled job) kept none */
-		kept = j->failed_from < j->n ? j->failed_from : 0;
-		s->stats.src.failed += j->n - kept;
+		s->stats.src.failed += j->n;
 		if (err != -ECANCELED)
-			prism_log(PRISM_LOG_ERROR, TAG, "cannot store %zu request(s) (%s)",
-				  j->n - kept, prism_strerror(err));
+			prism_log(PRISM_LOG_ERROR, TAG, "cannot store %zu request(s) (%s)", j->n,
+				  prism_strerror(err));
+	} else {
+		s->stats.committed += j->n;
+		if (!s->stopping)
+			apply_start(s);
 	}
-	if (kept > 0) {
-		s->stats.committed += kept;
-		for (size_t i = 0; i < kept; i++) {
-			prism_source_stats_add(&s->stats.src, &j->items[i].res);
-			changed |= j->items[i].res.dns_changed;
-			log_item(s, &j->items[i]);
-		}
-	}
-	if (changed && s->opts.changed_cb != NULL && !s->stopping)
-		s->opts.changed_cb(s->opts.changed_arg);
 	job_free(j);
 	submit_next(s);
 	server_unref(s);
@@ -403,6 +450,7 @@ int prism_ncr_server_start(uv_loop_t *loop, const struct prism_ncr_server_opts *
 		prism_ncr_server_stop(s);
 		return rc;
 	}
+	apply_start(s); /* what a previous run took in but did not apply */
 	*out = s;
 	return 0;
 }

@@ -3,7 +3,8 @@
  * @file ncr_server.h
  * The NameChangeRequest listener (kea.ncr): UDP on the loop, Kea's dhcp-ddns wire format
  * (core/ncr.h). Each valid request becomes a change of a kea-ddns host; requests are taken
- * in batches and written through the store writer (group commit), in arrival order. Invalid
+ * in batches and committed to the registry's intake queue through the store writer (group
+ * commit), then applied from it in arrival order. Invalid
  * datagrams are counted and logged (rate-limited); Kea expects no answer.
  */
 #pragma once
@@ -38,7 +39,9 @@ struct prism_ncr_server_stats {
 	unsigned long long received;  /**< datagrams */
 	unsigned long long invalid;   /**< refused by the parser */
 	unsigned long long dropped;   /**< valid, but the queue was full */
-	unsigned long long committed; /**< requests written (in a committed batch) */
+	unsigned long long committed; /**< requests taken in (committed to the intake queue) */
+	unsigned long long applied;   /**< requests applied to the hosts and their records */
+	unsigned long long queued;    /**< committed, not applied yet (after the last apply) */
 	struct prism_source_stats src;
 };
 void prism_ncr_server_stats(const struct prism_ncr_server *s,

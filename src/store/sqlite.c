@@ -56,6 +56,10 @@ enum stmt_id {
 	ST_DESIRED_DROP_OWNED,
 	ST_SRC_LEDGER_UPSERT,
 	ST_TZ_ALL,
+	ST_QUEUE_ADD,
+	ST_QUEUE_TAKE,
+	ST_QUEUE_DROP,
+	ST_QUEUE_COUNT,
 	ST_COUNT,
 };
 
@@ -192,6 +196,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
 		"updated_at = excluded.updated_at",
 	[ST_TZ_ALL] = "SELECT target, zone FROM target_zones",
+	[ST_QUEUE_ADD] = "INSERT INTO source_queue (source, key, fqdn, zone, families, ipv4, "
+			 "ipv6, ttl, flags, dhcid, only_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			 "?8, ?9, ?10, ?11)",
+	[ST_QUEUE_TAKE] = "SELECT seq, key, fqdn, zone, families, ipv4, ipv6, ttl, flags, dhcid, "
+			  "only_ip FROM source_queue WHERE source = ?1 ORDER BY seq LIMIT ?2",
+	[ST_QUEUE_DROP] = "DELETE FROM source_queue WHERE source = ?1 AND seq <= ?2",
+	[ST_QUEUE_COUNT] = "SELECT count(*) FROM source_queue WHERE source = ?1",
 	[ST_TZ_CATCHUP] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
@@ -313,7 +324,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN dhcid4 TEXT;"
 	"ALTER TABLE hosts ADD COLUMN dhcid6 TEXT;"
 	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key);"
-	"CREATE INDEX hosts_dns_name ON hosts (dns_record_id);",
+	"CREATE INDEX hosts_dns_name ON hosts (dns_record_id);"
+	/* changes taken in but not applied yet (source_enqueue): a burst is committed at
+	 * the cost of one append each and applied in order behind it */
+	"CREATE TABLE source_queue ("
+	" seq INTEGER PRIMARY KEY,"
+	" source TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" fqdn TEXT NOT NULL,"
+	" zone TEXT NOT NULL,"
+	" families INTEGER NOT NULL,"
+	" ipv4 TEXT,"
+	" ipv6 TEXT,"
+	" ttl INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" dhcid TEXT,"
+	" only_ip TEXT"
+	");",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -2147,6 +2174,128 @@ static int sq_source_sync(struct prism_store *s, enum prism_source source,
 	return rc;
 }
 
+/* ---- the intake queue ---- */
+
+enum { QF_FORWARD = 1, QF_REVERSE = 2, QF_CHECK = 4, QF_TAKEOVER = 8 };
+
+static int sq_source_enqueue(struct prism_store *s, const struct prism_source_entry *e)
+{
+	if (s == NULL || !entry_valid(e))
+		return PRISM_EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_ADD);
+	bind_text(st, 1, prism_source_name(e->source));
+	bind_text(st, 2, e->key);
+	bind_text(st, 3, e->fqdn);
+	bind_text(st, 4, e->zone);
+	sqlite3_bind_int(st, 5, (int)e->families);
+	bind_text(st, 6, e->ipv4);
+	bind_text(st, 7, e->ipv6);
+	sqlite3_bind_int64(st, 8, e->ttl);
+	sqlite3_bind_int(st, 9, (e->forward ? QF_FORWARD : 0) | (e->reverse ? QF_REVERSE : 0) |
+				(e->check_dhcid ? QF_CHECK : 0) | (e->takeover ? QF_TAKEOVER : 0));
+	bind_text(st, 10, e->dhcid);
+	bind_text(st, 11, e->only_ip);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* One queued row as an entry; the strings are the caller's copies (cols). */
+struct queued {
+	int64_t seq;
+	char *col[8]; /* key fqdn zone ipv4 ipv6 dhcid only_ip (7 used) */
+	struct prism_source_entry e;
+};
+
+static void queued_free(struct queued *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 8; c++)
+			free(q[i].col[c]);
+	free(q);
+}
+
+static char *col_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_dup(st, i);
+}
+
+static int queue_take(struct prism_store *s, enum prism_source source, size_t max,
+		      struct queued **out, size_t *n)
+{
+	struct queued *q = calloc(max, sizeof(*q));
+	*out = q;
+	*n = 0;
+	if (q == NULL)
+		return PRISM_ENOMEM;
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_TAKE);
+	bind_text(st, 1, prism_source_name(source));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	int rc;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct queued *x = &q[(*n)++];
+		static const int cols[] = { 1, 2, 3, 5, 6, 9, 10 };
+		x->seq = sqlite3_column_int64(st, 0);
+		for (int c = 0; c < 7; c++)
+			x->col[c] = col_or_null(st, cols[c]);
+		int flags = sqlite3_column_int(st, 8);
+		x->e = (struct prism_source_entry){
+			.source = source, .key = x->col[0], .fqdn = x->col[1], .zone = x->col[2],
+			.families = (unsigned)sqlite3_column_int(st, 4), .ipv4 = x->col[3],
+			.ipv6 = x->col[4], .ttl = (uint32_t)sqlite3_column_int64(st, 7),
+			.forward = flags & QF_FORWARD, .reverse = flags & QF_REVERSE,
+			.check_dhcid = flags & QF_CHECK, .takeover = flags & QF_TAKEOVER,
+			.dhcid = x->col[5], .only_ip = x->col[6],
+		};
+		if (x->e.key == NULL || x->e.fqdn == NULL || x->e.zone == NULL) {
+			sqlite3_reset(st);
+			return PRISM_ENOMEM;
+		}
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_source_apply(struct prism_store *s, enum prism_source source, size_t max,
+			   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out,
+			   size_t *applied, size_t *left)
+{
+	if (s == NULL || ctx == NULL || out == NULL || applied == NULL || max == 0)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*applied = 0;
+	struct queued *q;
+	size_t n;
+	int rc = queue_take(s, source, max, &q, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct prism_source_result r;
+		rc = sq_source_put(s, &q[i].e, ctx, &r);
+		if (rc == PRISM_EINVAL) {
+			rc = 0; /* cannot be applied: dropped, not retried forever */
+			continue;
+		}
+		if (rc == 0)
+			sync_tally(out, &q[i].e, &r);
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
+	}
+	if (rc == 0 && n > 0) {
+		sqlite3_stmt *st = stmt(s, ST_QUEUE_DROP);
+		bind_text(st, 1, prism_source_name(source));
+		sqlite3_bind_int64(st, 2, q[n - 1].seq);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	}
+	if (rc == 0)
+		*applied = n;
+	queued_free(q, n);
+	if (rc == 0 && left != NULL) {
+		sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNT);
+		bind_text(st, 1, prism_source_name(source));
+		rc = sqlite3_step(st) == SQLITE_ROW ? 0 : PRISM_ESTORE;
+		*left = rc == 0 ? (size_t)sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
 static int sq_source_unsynced(struct prism_store *s, enum prism_source source,
 			      size_t *pending, size_t *conflict)
 {
@@ -2198,4 +2347,6 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_sync = sq_source_sync,
 	.job_mark = sq_job_mark,
 	.source_unsynced = sq_source_unsynced,
+	.source_enqueue = sq_source_enqueue,
+	.source_apply = sq_source_apply,
 };

@@ -351,6 +351,21 @@ struct prism_store_api {
 	 */
 	int (*source_unsynced)(struct prism_store *s, enum prism_source source, size_t *pending,
 			       size_t *conflict);
+	/**
+	 * Take an entry in without applying it: one append to the intake queue, so a burst
+	 * (Kea's NameChangeRequests) is committed at once and applied in order behind it by
+	 * source_apply. Strings are copied.
+	 */
+	int (*source_enqueue)(struct prism_store *s, const struct prism_source_entry *e);
+	/**
+	 * Apply up to @p max queued entries of @p source in the order they came (source_put
+	 * each, marking progress) and drop them from the queue. @p out tallies the outcomes
+	 * (its shown[] names the first conflicts), @p applied counts the entries taken, @p left
+	 * (may be NULL) the entries still queued.
+	 */
+	int (*source_apply)(struct prism_store *s, enum prism_source source, size_t max,
+			    const struct prism_source_ctx *ctx,
+			    struct prism_source_sync_result *out, size_t *applied, size_t *left);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */

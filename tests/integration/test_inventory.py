@@ -32,7 +32,7 @@ kea:
     names = [("us3-cab10-ru20-idrac", "10.0.1.20"), ("us3-cab10-ru21-ilo", "10.0.1.21"),
              ("us3-cab11-ru01-bmc", "10.0.1.30"), ("eu1-cab2-ru5-idrac", "10.0.2.5")]
     send_udp(port, *[ncr(f"{n}.dc.test.", ip) for n, ip in names])
-    wait_for(lambda: metric(d, "prism_ncr_committed_total") == 4, 10, what="hosts in")
+    wait_for(lambda: metric(d, "prism_ncr_applied_total") == 4, 10, what="hosts in")
     assert d.register("web1")["status"] == "success"
     return d
 

@@ -67,7 +67,7 @@ def test_add_then_remove(ncrd, pdns):
     assert h["dns_name"] == "client1.lab.test."
     # a renewal (the same request again) changes nothing
     send_udp(d.ncr_port, ncr("client1.lab.test.", "10.99.0.100", length=1200))
-    wait_for(lambda: metric(d, "prism_ncr_committed_total") == 2, 10, what="renewal")
+    wait_for(lambda: metric(d, "prism_ncr_applied_total") == 2, 10, what="renewal")
     assert metric(d, "prism_source_changes_total", source="kea-ddns", result="unchanged") == 1
     # the RELEASE
     send_udp(d.ncr_port, ncr("client1.lab.test.", "10.99.0.100", change=1))
@@ -104,7 +104,7 @@ def test_dhcid_conflict(ncrd, pdns):
     wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-ddns",
                             result="conflict") == 2, 10, what="second conflict")
     assert pdns.query("shared.lab.test.") == ["10.99.0.30"]
-    assert "shared.lab.test. 10.99.0.31 refused: the name is held by another client" \
+    assert "shared.lab.test. refused: the name is held by another client (another DHCID)" \
         in d.read_log()
     # with conflict resolution off in the request, the name moves
     send_udp(d.ncr_port, ncr("shared.lab.test.", "10.99.0.31", dhcid="0001BB", conflict=False))
@@ -139,7 +139,7 @@ def test_a_and_aaaa_of_one_client_do_not_fight(ncrd, pdns):
     assert h["ipv4"] is None and h["ipv6"] == "2001:db8::40"
     # a late remove for an address the client no longer has changes nothing
     send_udp(d.ncr_port, ncr("dual.lab.test.", "2001:db8::99", change=1, dhcid="000201BB"))
-    wait_for(lambda: metric(d, "prism_ncr_committed_total") == 4, 10, what="late remove")
+    wait_for(lambda: metric(d, "prism_ncr_applied_total") == 4, 10, what="late remove")
     assert pdns.query("dual.lab.test.", "AAAA") == ["2001:db8::40"]
 
 

@@ -384,6 +384,50 @@ static void test_sync(void **state)
 	free(v);
 }
 
+static void test_queue(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_sync_result r;
+	size_t applied, left;
+	struct prism_source_entry a = ddns("q1.example.test.", PRISM_FAM_V4, "10.0.9.1", "aa");
+	struct prism_source_entry b = ddns("q2.example.test.", PRISM_FAM_V4, "10.0.9.2", "bb");
+	struct prism_source_entry rm = ddns("q1.example.test.", PRISM_FAM_V4, NULL, "aa");
+	rm.only_ip = "10.0.9.1";
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_enqueue(f->s, &a), 0);
+	assert_int_equal(api->source_enqueue(f->s, &b), 0);
+	assert_int_equal(api->source_enqueue(f->s, &rm), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	/* taken in, nothing applied yet */
+	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 3);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 0);
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 2);
+	assert_int_equal(left, 1);
+	assert_int_equal(r.added, 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 2);
+	/* in order: the remove comes after the add of the same name */
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 1);
+	assert_int_equal(left, 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 0);
+	/* another source's queue is its own */
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_LEASE, 10, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 0);
+	assert_int_equal(api->source_enqueue(f->s, NULL), PRISM_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sources_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_and_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
