@@ -19,3 +19,5 @@ shift || true
 /usr/bin/python3 bench/sync_bench.py 100000 1000 10
 /usr/bin/python3 bench/api_bench.py 1000000 8
 /usr/bin/python3 bench/registry_size.py 1000000
+/usr/bin/python3 bench/ncr_bench.py 100000 20000 40000 max
+/usr/bin/python3 bench/kea_bench.py 100000 200

@@ -518,6 +518,25 @@ static bool str_eq(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static bool kea_pg_same(const struct prism_config *o, const struct prism_config *n)
+{
+	return o->kea_reservations_enabled == n->kea_reservations_enabled &&
+	       str_eq(o->kea_reservations_conninfo, n->kea_reservations_conninfo) &&
+	       str_eq(o->kea_reservations_host, n->kea_reservations_host) &&
+	       o->kea_reservations_port == n->kea_reservations_port &&
+	       str_eq(o->kea_reservations_dbname, n->kea_reservations_dbname) &&
+	       str_eq(o->kea_reservations_user, n->kea_reservations_user) &&
+	       str_eq(o->kea_reservations_password_file, n->kea_reservations_password_file) &&
+	       str_eq(o->kea_reservations_password_env, n->kea_reservations_password_env) &&
+	       str_eq(o->kea_reservations_channel, n->kea_reservations_channel) &&
+	       str_eq(o->kea_reservations_zone, n->kea_reservations_zone) &&
+	       strv_eq(o->kea_reservations_filter, n->kea_reservations_filter) &&
+	       str_eq(o->kea_reservations_filter_regex, n->kea_reservations_filter_regex) &&
+	       o->kea_reservations_ttl == n->kea_reservations_ttl &&
+	       o->kea_reservations_reconnect_max == n->kea_reservations_reconnect_max &&
+	       o->kea_reservations_resync_interval == n->kea_reservations_resync_interval;
+}
+
 /* Log every changed option that only a restart applies. */
 static void warn_restart_needed(const struct prism_config *o, const struct prism_config *n)
 {
@@ -545,6 +564,18 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 		{ "api.public_health", o->api_public_health == n->api_public_health },
 		{ "api.public_metrics", o->api_public_metrics == n->api_public_metrics },
 		{ "api.max_body", o->api_max_body == n->api_max_body },
+		{ "kea.ncr", o->kea_ncr_enabled == n->kea_ncr_enabled &&
+				     str_eq(o->kea_ncr_listen, n->kea_ncr_listen) &&
+				     o->kea_ncr_ttl_min == n->kea_ncr_ttl_min &&
+				     o->kea_ncr_ttl_max == n->kea_ncr_ttl_max },
+		{ "kea.reservations", kea_pg_same(o, n) },
+		{ "kea.leases", str_eq(o->kea_leases_file, n->kea_leases_file) &&
+					str_eq(o->kea_leases_zone, n->kea_leases_zone) &&
+					strv_eq(o->kea_leases_filter, n->kea_leases_filter) &&
+					str_eq(o->kea_leases_filter_regex,
+					       n->kea_leases_filter_regex) &&
+					o->kea_leases_ttl == n->kea_leases_ttl &&
+					o->kea_leases_poll_interval == n->kea_leases_poll_interval },
 	};
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		if (!checks[i].same)
