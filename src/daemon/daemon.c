@@ -56,6 +56,7 @@ struct daemon {
 	size_t nreserved;
 	char apex[PRISM_DNAME_MAX + 1];
 	int exit_code;
+	bool shut;                  /* shutdown_daemon ran */
 	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
 	bool once;
 	double once_timeout;        /* seconds */
@@ -95,6 +96,9 @@ static void changed_cb(void *arg)
 
 static void shutdown_daemon(struct daemon *d)
 {
+	if (d->shut)
+		return; /* --once finished, then a signal came: already done */
+	d->shut = true;
 	prism_log(PRISM_LOG_INFO, TAG, "shutting down");
 	prism_api_stop(d->api); /* first: it reads every other module */
 	d->api = NULL;
@@ -895,8 +899,6 @@ static int start_once(struct daemon *d)
 			  "nothing to do");
 		return PRISM_ECONFIG;
 	}
-	uv_timer_init(&d->loop, &d->once_timer);
-	d->once_timer.data = d;
 	return start_kea_pg(d);
 }
 
@@ -971,6 +973,10 @@ static int run(struct daemon *dp)
 	uv_signal_start(&d.sigint, signal_cb, SIGINT);
 	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d.sighup, sighup_cb, SIGHUP);
+	if (d.once) {
+		uv_timer_init(&d.loop, &d.once_timer);
+		d.once_timer.data = &d;
+	}
 	int rc = start(&d);
 	if (rc == 0) {
 		uv_run(&d.loop, UV_RUN_DEFAULT);
