@@ -38,11 +38,16 @@ from kealib import metrics, ncr  # noqa: E402
 from prismlib import PowerDNS, Prismd, free_port, wait_for  # noqa: E402
 
 
+COALESCE_MS = int(os.environ.get("NCR_BENCH_COALESCE_MS", "0"))
+
+
 def configure(d, port):
     """info logging (debug logs a line per change), the reverse zone, the listener."""
     with open(d.config) as f:
         text = f.read()
     text = text.replace("level: debug", "level: info")
+    if COALESCE_MS:
+        text += f"sync:\n  coalesce_ms: {COALESCE_MS}\n"
     text += f"""zones:
   - name: managed.prism.local.
   - name: lab.test.
