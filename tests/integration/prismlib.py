@@ -258,12 +258,14 @@ logging:
             def ready():
                 if self.proc.poll() is not None:
                     raise RuntimeError("prismd exited during start:\n" + self.read_log())
+                # the API port opens last, after the agent port and the Kea sources
                 try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    for port in (self.port, self.api_port):
+                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                     return True
                 except OSError:
                     return False
-            wait_for(ready, 20, what="prismd agent port")
+            wait_for(ready, 20, what="prismd agent and API ports")
         return self
 
     def read_log(self):
