@@ -21,3 +21,5 @@ shift || true
 /usr/bin/python3 bench/registry_size.py 1000000
 /usr/bin/python3 bench/zones_bench.py 1000 100 300
 /usr/bin/python3 bench/abuse_bench.py
+/usr/bin/python3 bench/ncr_bench.py 100000 20000 40000 max
+/usr/bin/python3 bench/kea_bench.py 100000 200

@@ -20,6 +20,9 @@
 #include "engine/health.h"
 #include "engine/liveness.h"
 #include "sources/agent_server.h"
+#include "sources/kea_leases.h"
+#include "sources/kea_pg.h"
+#include "sources/ncr_server.h"
 #include "store/writer.h"
 
 struct prism_api;
@@ -57,6 +60,9 @@ struct prism_api_opts {
 	size_t ntargets;
 	struct prism_agent_server *agent;       /**< for metrics; may be NULL */
 	struct prism_liveness *liveness;        /**< for metrics; may be NULL */
+	struct prism_ncr_server *ncr;           /**< for metrics; may be NULL */
+	struct prism_kea_pg *kea_pg;            /**< for metrics; may be NULL */
+	struct prism_kea_leases_src *kea_leases; /**< for metrics; may be NULL */
 };
 
 /**

@@ -36,6 +36,7 @@ static const char *const l_pdns[] = { "method", "endpoint", "status", NULL };
 static const char *const l_pdns_dur[] = { "method", "endpoint", NULL };
 static const char *const l_op_status[] = { "operation", "status", NULL };
 static const char *const l_version[] = { "version", NULL };
+static const char *const l_source_result[] = { "source", "result", NULL };
 
 struct family {
 	const char *name, *help;
@@ -108,6 +109,47 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_store_failed_batches_total", "Registry transactions that failed.",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_source_changes_total",
+	  "Host changes from each source by result (added, updated, removed, unchanged, "
+	  "conflict: the name is another source's, key's or client's; rejected: bad or "
+	  "filtered name; failed: registry error).",
+	  PRISM_METRIC_COUNTER, l_source_result, NULL, 0, 64 },
+	{ "prism_ncr_received_total", "NameChangeRequest datagrams received.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_invalid_total", "NameChangeRequest datagrams refused as malformed.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_dropped_total", "Valid NameChangeRequests dropped: the queue was full.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_committed_total",
+	  "NameChangeRequests committed to the registry (its intake queue).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_applied_total",
+	  "NameChangeRequests applied to their hosts and records (in order, behind intake).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_ncr_queued", "NameChangeRequests committed but not applied yet.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_connected", "1 while the connection to Kea's PostgreSQL is up.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_connects_total", "Connections made to Kea's PostgreSQL.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_disconnects_total",
+	  "Connections to Kea's PostgreSQL lost or refused (each followed by a retry).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_notifications_total", "Notifications of the reservation trigger.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_syncs_total", "Consistency syncs of the reservations.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_db_last_sync_seconds", "Duration of the last consistency sync.",
+	  PRISM_METRIC_GAUGE, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_lines_total", "Lines read from Kea's lease file.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_bad_lines_total", "Lines of Kea's lease file refused.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_lease_reloads_total",
+	  "Whole reads of Kea's lease file (at start and after each rotation by LFC).",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_kea_leases", "Addresses known from Kea's lease file.", PRISM_METRIC_GAUGE,
+	  l_none, NULL, 0, 1 },
 	{ "prism_api_requests_total", "REST API requests by route template, method and status.",
 	  PRISM_METRIC_COUNTER, l_api, NULL, 0, 512 },
 	{ "prism_api_request_duration_seconds", "REST API request handling time by route.",
@@ -254,6 +296,62 @@ static void collect_agent(struct prism_api *api)
 	}
 }
 
+static void put_source(struct prism_api *api, enum prism_source src,
+		       const struct prism_source_stats *st)
+{
+	const char *name = prism_source_name(src);
+	put2(api, "prism_source_changes_total", name, "added", (double)st->added);
+	put2(api, "prism_source_changes_total", name, "updated", (double)st->updated);
+	put2(api, "prism_source_changes_total", name, "removed", (double)st->removed);
+	put2(api, "prism_source_changes_total", name, "unchanged", (double)st->unchanged);
+	put2(api, "prism_source_changes_total", name, "conflict", (double)st->conflicts);
+	put2(api, "prism_source_changes_total", name, "rejected", (double)st->rejected);
+	put2(api, "prism_source_changes_total", name, "failed", (double)st->failed);
+}
+
+static void collect_sources(struct prism_api *api)
+{
+	if (api->opts.agent != NULL) {
+		struct prism_agent_server_stats as;
+		prism_agent_server_stats(api->opts.agent, &as);
+		put2(api, "prism_source_changes_total", "agent", "conflict",
+		     (double)as.source_conflicts);
+	}
+	if (api->opts.ncr != NULL) {
+		struct prism_ncr_server_stats ns;
+		prism_ncr_server_stats(api->opts.ncr, &ns);
+		put0(api, "prism_ncr_received_total", (double)ns.received);
+		put0(api, "prism_ncr_invalid_total", (double)ns.invalid);
+		put0(api, "prism_ncr_dropped_total", (double)ns.dropped);
+		put0(api, "prism_ncr_committed_total", (double)ns.committed);
+		put0(api, "prism_ncr_applied_total", (double)ns.applied);
+		put0(api, "prism_ncr_queued", (double)(ns.committed > ns.applied
+							? ns.committed - ns.applied : 0));
+		put_source(api, PRISM_SOURCE_KEA_DDNS, &ns.src);
+	}
+	if (api->opts.kea_pg != NULL) {
+		struct prism_kea_pg_stats ks;
+		prism_kea_pg_stats(api->opts.kea_pg, &ks);
+		put0(api, "prism_kea_db_connected", ks.connected);
+		put0(api, "prism_kea_db_connects_total", (double)ks.connects);
+		put0(api, "prism_kea_db_disconnects_total", (double)ks.disconnects);
+		put0(api, "prism_kea_db_notifications_total", (double)ks.notifications);
+		put0(api, "prism_kea_db_syncs_total", (double)ks.syncs);
+		put0(api, "prism_kea_db_last_sync_seconds", ks.last_sync_seconds);
+		ks.src.rejected += ks.bad_notifications;
+		put_source(api, PRISM_SOURCE_KEA_RESERVATION, &ks.src);
+	}
+	if (api->opts.kea_leases != NULL) {
+		struct prism_kea_leases_stats ls;
+		prism_kea_leases_stats(api->opts.kea_leases, &ls);
+		put0(api, "prism_kea_lease_lines_total", (double)ls.lines);
+		put0(api, "prism_kea_lease_bad_lines_total", (double)ls.bad_lines);
+		put0(api, "prism_kea_lease_reloads_total", (double)ls.reloads);
+		put0(api, "prism_kea_leases", (double)ls.leases);
+		put_source(api, PRISM_SOURCE_KEA_LEASE, &ls.src);
+	}
+}
+
 static void collect_targets(struct prism_api *api)
 {
 	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused" };
@@ -305,6 +403,7 @@ static void collect_targets(struct prism_api *api)
 int api_metrics_collect(struct prism_api *api)
 {
 	collect_agent(api);
+	collect_sources(api);
 	collect_targets(api);
 	api->metrics_len = 0;
 	return prism_metrics_format(api->metrics, &api->metrics_buf, &api->metrics_len,

@@ -33,9 +33,9 @@ const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflic
 #define HOST_COLS                                                                          \
 	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "  \
 	"dns_record_id, dns_ttl, dns_sync_status, dns_last_sync, "                          \
-	"owner_token_hash IS NOT NULL"
+	"owner_token_hash IS NOT NULL, source"
 enum { HC_ID, HC_NAME, HC_IP, HC_V4, HC_V6, HC_STATUS, HC_FIRST, HC_LAST, HC_ZONE, HC_RECORD,
-       HC_TTL, HC_SYNC, HC_LAST_SYNC, HC_OWNED };
+       HC_TTL, HC_SYNC, HC_LAST_SYNC, HC_OWNED, HC_SOURCE };
 
 static const char *const query_sql[Q_COUNT] = {
 	[Q_COUNTS] = "SELECT status, n FROM host_counts",
@@ -353,6 +353,7 @@ static void host_compat(struct jw *w, sqlite3_stmt *st, bool detail)
 	if (detail) {
 		kcol(w, "dns_zone", st, HC_ZONE);
 		kcol(w, "dns_sync_status", st, HC_SYNC);
+		kcol(w, "source", st, HC_SOURCE);
 	}
 	jw_end_obj(w);
 }
@@ -382,6 +383,7 @@ static void host_v1_open(struct jw *w, sqlite3_stmt *st)
 	jw_kstr(w, "ipv4", col(st, HC_V4));
 	jw_kstr(w, "ipv6", col(st, HC_V6));
 	kcol(w, "status", st, HC_STATUS);
+	kcol(w, "source", st, HC_SOURCE);
 	jw_ktime(w, "first_seen", sqlite3_column_int64(st, HC_FIRST));
 	jw_ktime(w, "last_seen", sqlite3_column_int64(st, HC_LAST));
 	jw_kbool(w, "bound", sqlite3_column_int(st, HC_OWNED) != 0);

@@ -24,6 +24,7 @@
 #include "cli/admin.h"
 #include "cli/http.h"
 #include "core/error.h"
+#include "core/inventory.h"
 
 enum {
 	EXIT_OK = PRISM_ADMIN_EXIT_OK,
@@ -50,6 +51,10 @@ enum {
 	OPT_YES = 1u << 5,
 	OPT_EXPIRES = 1u << 6,
 	OPT_TARGET = 1u << 7,
+	OPT_PATTERN = 1u << 8,
+	OPT_GROUP = 1u << 9,
+	OPT_OUTDIR = 1u << 10,
+	OPT_SOURCE = 1u << 11,
 };
 
 /* getopt codes of the long-only options */
@@ -64,6 +69,10 @@ enum {
 	O_AFTER,
 	O_EXPIRES,
 	O_TARGET,
+	O_PATTERN,
+	O_GROUP,
+	O_OUTDIR,
+	O_SOURCE,
 };
 
 struct admin_cmd;
@@ -76,6 +85,7 @@ struct admin {
 	size_t nargs;
 	const char *server, *api_key, *key_file, *cacert;
 	const char *status, *search, *after, *expires, *target;
+	const char *pattern, *group, *out_dir, *source; /* prism inventory */
 	long limit;
 	double timeout;
 	unsigned given; /* OPT_* seen on the command line */
@@ -405,6 +415,8 @@ struct walk {
 	const char *after; /* start here (a `next` value) */
 	void (*row)(struct table *t, const json_t *item);
 	struct table *t;
+	void (*item)(void *arg, const json_t *item); /* instead of row (never with --json) */
+	void *arg;
 	size_t got;
 	json_t *next; /* `next` of the last page fetched (a string, or NULL at the end) */
 	bool progress;
@@ -452,11 +464,13 @@ static int walk_page(struct admin *a, struct walk *w, const char *cursor)
 		json_decref(j);
 		return bad_answer("no list in the page");
 	}
-	if (a->json && !w->opened)
+	if (a->json && !w->opened && w->item == NULL)
 		printf("{\n  \"%s\": [", w->key);
-	w->opened = a->json;
+	w->opened = a->json && w->item == NULL;
 	json_array_foreach (items, i, item) {
-		if (a->json)
+		if (w->item != NULL)
+			w->item(w->arg, item);
+		else if (a->json)
 			stream_item(item, w->got);
 		else
 			w->row(w->t, item);
@@ -498,6 +512,7 @@ static void host_row(struct table *t, const json_t *h)
 	table_json(t, json_object_get(h, "id"));
 	table_json(t, json_object_get(h, "hostname"));
 	table_json(t, json_object_get(h, "status"));
+	table_json(t, json_object_get(h, "source"));
 	table_json(t, json_object_get(h, "ipv4"));
 	table_json(t, json_object_get(h, "ipv6"));
 	table_json(t, json_object_get(h, "dns_sync_status"));
@@ -506,7 +521,7 @@ static void host_row(struct table *t, const json_t *h)
 
 static int hosts_list(struct admin *a)
 {
-	static const char *const head[] = { "ID", "HOSTNAME", "STATUS", "IPV4", "IPV6",
+	static const char *const head[] = { "ID", "HOSTNAME", "STATUS", "SOURCE", "IPV4", "IPV6",
 					    "DNS", "LAST SEEN" };
 	struct query q;
 	struct table t;
@@ -517,7 +532,7 @@ static int hosts_list(struct admin *a)
 		fprintf(stderr, "prism: --search is too long\n");
 		return EXIT_USAGE;
 	}
-	table_init(&t, 7, head, 1u);
+	table_init(&t, 8, head, 1u);
 	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .row = host_row,
 			  .t = &t, .after = a->after, .progress = a->all };
 	w.page = a->limit ? a->limit : a->all ? PAGE_MAX : 100;
@@ -568,6 +583,7 @@ static void host_human(const json_t *h)
 		{ "id", "id" },
 		{ "hostname", "hostname" },
 		{ "status", "status" },
+		{ "source", "source" },
 		{ "current_ip", "address" },
 		{ "ipv4", "ipv4" },
 		{ "ipv6", "ipv6" },
@@ -1070,6 +1086,95 @@ static int health(struct admin *a)
 	return status == 200 ? EXIT_OK : EXIT_ERROR;
 }
 
+/* ---- inventory ---- */
+
+static int usage_error(const char *what, const char *arg);
+
+struct inv_walk {
+	struct prism_inventory *inv;
+	const char *source;
+	size_t hosts, ungrouped;
+	int err;
+};
+
+static void inv_item(void *arg, const json_t *h)
+{
+	struct inv_walk *w = arg;
+	const char *host = jstr(h, "hostname"), *dns = jstr(h, "dns_name");
+	const char *src = jstr(h, "source"), *addr = jstr(h, "ipv4");
+	char name[300];
+	if (host == NULL || w->err != 0 || (w->source && (!src || strcmp(src, w->source) != 0)))
+		return;
+	if (addr == NULL)
+		addr = jstr(h, "ipv6");
+	/* the inventory name: the DNS name without its dot, else the hostname */
+	snprintf(name, sizeof(name), "%s", dns ? dns : host);
+	size_t n = strlen(name);
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	int rc = prism_inventory_add(w->inv, host, name, addr, src);
+	if (rc == PRISM_ENOTFOUND)
+		w->ungrouped++;
+	else if (rc != 0)
+		w->err = rc;
+	w->hosts++;
+}
+
+/* DIR/NAME.yml through a temporary file: a reader never sees half a file. */
+static int write_group(const char *dir, const char *name, const char *text, size_t len)
+{
+	char path[PATH_MAX_LEN], tmp[PATH_MAX_LEN + 8];
+	snprintf(path, sizeof(path), "%s/%s.yml", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		fprintf(stderr, "prism: cannot write %s (%s)\n", path, strerror(errno));
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
+static int inventory(struct admin *a)
+{
+	char err[256] = "";
+	struct inv_walk iw = { .source = a->source };
+	if (a->pattern == NULL)
+		return usage_error("inventory needs --pattern REGEX", NULL);
+	if (prism_inventory_new(a->pattern, a->group, &iw.inv, err, sizeof(err)) != 0)
+		return usage_error(err, NULL);
+	struct query q;
+	query_init(&q, "/api/v1/hosts");
+	query_add(&q, "status", a->status);
+	query_add(&q, "search", a->search);
+	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .item = inv_item,
+			  .arg = &iw, .page = PAGE_MAX, .progress = true };
+	int rc = q.failed ? usage_error("--search is too long", NULL) : walk(a, &w);
+	if (rc == 0 && iw.err != 0)
+		rc = EXIT_ERROR;
+	const char *dir = a->out_dir ? a->out_dir : ".";
+	for (size_t g = 0; rc == 0 && g < prism_inventory_ngroups(iw.inv); g++) {
+		const char *name;
+		char *text;
+		size_t n, len;
+		if (prism_inventory_render(iw.inv, g, &name, &n, &text, &len) != 0) {
+			rc = EXIT_ERROR;
+			break;
+		}
+		rc = write_group(dir, name, text, len);
+		if (rc == 0)
+			printf("%s/%s.yml: %zu host(s)\n", dir, name, n);
+		free(text);
+	}
+	if (rc == 0)
+		printf("%zu host(s) in %zu group(s)%s\n", iw.hosts,
+		       prism_inventory_ngroups(iw.inv),
+		       iw.ungrouped ? " (the pattern did not match some: ungrouped.yml)" : "");
+	json_decref(w.next);
+	prism_inventory_free(iw.inv);
+	return rc;
+}
+
 /* ---- the commands ---- */
 
 static const struct admin_cmd cmds[] = {
@@ -1125,6 +1230,21 @@ static const struct admin_cmd cmds[] = {
 	{ "audit", NULL, 0, OPT_LIMIT, audit, "prism audit [--limit N]",
 	  "Changes made through the API, newest first: who, what, when, before and after.\n"
 	  "  --limit N       the N newest entries (1-1000, default 50)\n" },
+	{ "inventory", NULL, 0, OPT_PATTERN | OPT_GROUP | OPT_OUTDIR | OPT_SOURCE | OPT_STATUS |
+	  OPT_SEARCH, inventory,
+	  "prism inventory --pattern REGEX [--group TEMPLATE] [--out-dir DIR]\n"
+	  "                [--source SOURCE] [--status S] [--search TEXT]",
+	  "Write the registry's hosts as Ansible YAML inventories, one file per group\n"
+	  "(DIR/GROUP.yml): the group comes from the pattern's captures on the hostname.\n"
+	  "Each host is its DNS name, with ansible_host (its address) and prism_source.\n"
+	  "  --pattern REGEX   POSIX extended regular expression, any case, e.g.\n"
+	  "                    '^([a-z0-9]+)-(cab[0-9]+)-' groups us3-cab10-ru20-idrac\n"
+	  "                    into us3_cab10; hosts it does not match: ungrouped.yml\n"
+	  "  --group TEMPLATE  the group's name: {1}..{9} the captures, {0} the match\n"
+	  "                    (default: the captures joined with _)\n"
+	  "  --out-dir DIR     where the files go (default: the current directory)\n"
+	  "  --source SOURCE   only hosts of this source (agent, kea-reservation, ...)\n"
+	  "  --status, --search as for prism hosts\n" },
 	{ "health", NULL, 0, 0, health, "prism health",
 	  "prismd's health: status, version, uptime, the registry and each target. Exit\n"
 	  "status 0 when healthy or degraded (HTTP 200), 1 when unhealthy (HTTP 503).\n" },
@@ -1161,6 +1281,7 @@ void prism_admin_usage(FILE *out)
 	fprintf(out,
 		"Admin commands, over prismd's REST API (`prism COMMAND --help` for each):\n"
 		"  hosts [list|show|delete|release]  registered hosts\n"
+		"  inventory --pattern REGEX         hosts as Ansible inventories, by group\n"
 		"  tokens [list|create|revoke]       agent tokens\n"
 		"  targets [list|pause|resume]       DNS targets\n"
 		"  sync [status|retry|reconcile]     DNS sync per target\n"
@@ -1207,12 +1328,17 @@ static const struct option long_opts[] = {
 	{ "yes", no_argument, NULL, 'y' },
 	{ "expires", required_argument, NULL, O_EXPIRES },
 	{ "target", required_argument, NULL, O_TARGET },
+	{ "pattern", required_argument, NULL, O_PATTERN },
+	{ "group", required_argument, NULL, O_GROUP },
+	{ "out-dir", required_argument, NULL, O_OUTDIR },
+	{ "source", required_argument, NULL, O_SOURCE },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* the names of the OPT_* bits, in bit order */
-static const char *const opt_names[] = { "--status", "--search", "--limit", "--all",
-					 "--after",  "--yes",    "--expires", "--target" };
+static const char *const opt_names[] = { "--status", "--search",  "--limit",   "--all",
+					 "--after",  "--yes",     "--expires", "--target",
+					 "--pattern", "--group",  "--out-dir", "--source" };
 
 static int usage_error(const char *what, const char *arg)
 {
@@ -1249,8 +1375,9 @@ static int parse_timeout(struct admin *a, const char *s)
 /* The options that only some commands take: remember the bit, check the value. */
 static int set_cmd_option(struct admin *a, int c, const char *v)
 {
-	static const int codes[] = { O_STATUS, O_SEARCH, O_LIMIT,   O_ALL,
-				     O_AFTER,  'y',      O_EXPIRES, O_TARGET };
+	static const int codes[] = { O_STATUS,  O_SEARCH, O_LIMIT,   O_ALL,
+				     O_AFTER,   'y',      O_EXPIRES, O_TARGET,
+				     O_PATTERN, O_GROUP,  O_OUTDIR,  O_SOURCE };
 	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i] == c)
 			a->given |= 1u << i;
@@ -1267,6 +1394,10 @@ static int set_cmd_option(struct admin *a, int c, const char *v)
 	case 'y': a->yes = true; return 0;
 	case O_EXPIRES: a->expires = v; return 0;
 	case O_TARGET: a->target = v; return 0;
+	case O_PATTERN: a->pattern = v; return v[0] ? 0 : usage_error("--pattern is empty", NULL);
+	case O_GROUP: a->group = v; return 0;
+	case O_OUTDIR: a->out_dir = v; return v[0] ? 0 : usage_error("--out-dir is empty", NULL);
+	case O_SOURCE: a->source = v; return 0;
 	default: return usage_error("unknown option", NULL);
 	}
 }

@@ -18,6 +18,7 @@
 #include "cli/admin.h"
 #include "cli/agent.h"
 #include "cli/zones.h"
+#include "cli/kea.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
@@ -35,6 +36,11 @@ static void usage(FILE *out)
 		"  register    send one registration (or heartbeat) to prismd and print its answer\n"
 		"  agent       keep this machine registered: at start and every heartbeat\n"
 		"              interval (see `prism agent --help`)\n"
+		"\n"
+		"Kea commands:\n"
+		"  kea install-trigger [--uninstall]\n"
+		"              the notification trigger on Kea's PostgreSQL hosts table\n"
+		"              (see `prism kea --help`)\n"
 		"\n");
 	prism_admin_usage(out);
 	fputc('\n', out);
@@ -334,6 +340,8 @@ int main(int argc, char **argv)
 		return prism_agent_main(argc - 1, argv + 1);
 	if (prism_zones_wants(argc, argv))
 		return prism_zones_main(argc, argv);
+	if (strcmp(cmd, "kea") == 0)
+		return prism_kea_main(argc - 1, argv + 1);
 	/* admin options may come before the command: `prism --json hosts` */
 	if (prism_admin_is_command(cmd) || cmd[0] == '-')
 		return prism_admin_main(argc, argv);

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <regex.h>
 
 #include "core/config.h"
 #include "core/dname.h"
@@ -167,6 +168,66 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
 	  "seconds between health checks of every target (0 = off)")
 
+/*
+ * Y(section, subsection, name, type, min, max, choices, default, env, help): options of a
+ * nested section (kea.ncr.enabled); the field is section_subsection_name.
+ */
+#define OPTIONS_NESTED(Y)                                                                         \
+	Y(kea, ncr, enabled, BOOL, 0, 0, NULL, "false", "PRISM_KEA_NCR_ENABLED",                  \
+	  "listen for Kea's NameChangeRequests (kea-dhcp4/6 dhcp-ddns)")                         \
+	Y(kea, ncr, listen, STR, 0, 0, NULL, "127.0.0.1:53001", "PRISM_KEA_NCR_LISTEN",           \
+	  "UDP address:port of the NameChangeRequest listener ([::1]:53001 for IPv6)")           \
+	Y(kea, ncr, ttl_min, INT, 1, 2147483647, NULL, "60", "PRISM_KEA_NCR_TTL_MIN",             \
+	  "lowest TTL taken from a request's lease-length, seconds")                              \
+	Y(kea, ncr, ttl_max, INT, 1, 2147483647, NULL, "3600", "PRISM_KEA_NCR_TTL_MAX",           \
+	  "highest TTL taken from a request's lease-length, seconds")                             \
+	Y(kea, reservations, enabled, BOOL, 0, 0, NULL, "false", "PRISM_KEA_RESERVATIONS_ENABLED", \
+	  "follow Kea's host reservations in PostgreSQL (LISTEN/NOTIFY)")                        \
+	Y(kea, reservations, conninfo, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_CONNINFO",    \
+	  "libpq connection string (postgresql://... or key=value); the parts below override it") \
+	Y(kea, reservations, host, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_HOST",            \
+	  "PostgreSQL host, or the directory of its Unix socket")                                 \
+	Y(kea, reservations, port, INT, 0, 65535, NULL, "0", "PRISM_KEA_RESERVATIONS_PORT",       \
+	  "PostgreSQL port (0 = libpq's default)")                                                \
+	Y(kea, reservations, dbname, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_DBNAME",        \
+	  "Kea's database")                                                                       \
+	Y(kea, reservations, user, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_USER",            \
+	  "database user")                                                                        \
+	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password")           \
+	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
+	  "name of an environment variable holding the database password")                        \
+	Y(kea, reservations, channel, STR, 0, 0, NULL, "prism_kea_hosts",                         \
+	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)")  \
+	Y(kea, reservations, zone, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_ZONE",            \
+	  "zone of short hostnames (unset = powerdns.default_zone)")                              \
+	Y(kea, reservations, filter, STRS, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_FILTER",       \
+	  "globs (e.g. *-idrac); a reservation counts when its hostname matches one")             \
+	Y(kea, reservations, filter_regex, STR, 0, 0, NULL, "",                                   \
+	  "PRISM_KEA_RESERVATIONS_FILTER_REGEX",                                                  \
+	  "POSIX extended regular expression a hostname must match (any case)")                   \
+	Y(kea, reservations, ttl, INT, 1, 2147483647, NULL, "600", "PRISM_KEA_RESERVATIONS_TTL",  \
+	  "TTL of reservation records, seconds")                                                  \
+	Y(kea, reservations, reconnect_max, INT, 1, 3600, NULL, "30",                             \
+	  "PRISM_KEA_RESERVATIONS_RECONNECT_MAX", "longest wait between reconnections, seconds")  \
+	Y(kea, reservations, resync_interval, INT, 0, 604800, NULL, "0",                          \
+	  "PRISM_KEA_RESERVATIONS_RESYNC_INTERVAL",                                               \
+	  "seconds between full consistency syncs (0 = at start and after reconnecting only)")    \
+	Y(kea, leases, file, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILE",                        \
+	  "Kea's memfile lease file to follow (kea-leases4.csv); unset = off")                    \
+	Y(kea, leases, zone, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_ZONE",                        \
+	  "zone of short hostnames (unset = powerdns.default_zone)")                              \
+	Y(kea, leases, filter, STRS, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILTER",                   \
+	  "globs a lease's hostname must match (one of them); empty = any")                       \
+	Y(kea, leases, filter_regex, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILTER_REGEX",        \
+	  "POSIX extended regular expression a lease's hostname must match (any case)")           \
+	Y(kea, leases, ttl, INT, 1, 2147483647, NULL, "300", "PRISM_KEA_LEASES_TTL",              \
+	  "TTL of lease records, seconds")                                                        \
+	Y(kea, leases, poll_interval, INT, 100, 60000, NULL, "1000",                              \
+	  "PRISM_KEA_LEASES_POLL_INTERVAL",                                                       \
+	  "milliseconds between checks of the file besides change notifications")
+
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
 #define BOUNDS_STR(lo, hi)
@@ -188,10 +249,21 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	 .def = d,                                                                                \
 	 BOUNDS_##t(lo, hi)},
 
-static const struct prism_yaml_opt opts[] = {OPTIONS(OPT_ROW)};
+#define OPT_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h)                                         \
+	{.key = #sec "." #sub "." #name,                                                          \
+	 .env = e,                                                                                \
+	 .type = OPT_##t,                                                                         \
+	 .off = offsetof(struct prism_config, sec##_##sub##_##name),                              \
+	 .size = sizeof(FIELD(sec, sub##_##name)),                                                \
+	 .choices = ch,                                                                           \
+	 .def = d,                                                                                \
+	 BOUNDS_##t(lo, hi)},
+
+static const struct prism_yaml_opt opts[] = {OPTIONS(OPT_ROW) OPTIONS_NESTED(OPT_ROW3)};
 
 #define IDX_ROW(sec, name, ...) IDX_##sec##_##name,
-enum { OPTIONS(IDX_ROW) NOPTS };
+#define IDX_ROW3(sec, sub, name, ...) IDX_##sec##_##sub##_##name,
+enum { OPTIONS(IDX_ROW) OPTIONS_NESTED(IDX_ROW3) NOPTS };
 _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 
 #define TYPE_NAME_STR	"string"
@@ -206,7 +278,11 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 #define INFO_ROW(sec, name, t, lo, hi, ch, d, e, h)                                               \
 	{.key = #sec "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h},
 
-static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)};
+#define INFO_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h)                                        \
+	{.key = #sec "." #sub "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h},
+
+static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)
+							     OPTIONS_NESTED(INFO_ROW3)};
 
 /* Compile-time checks: the type column matches the field's C type, int bounds fit it. */
 #define KIND_OF(f)                                                                                \
@@ -235,6 +311,8 @@ static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)};
 	_Static_assert(KIND_OF(FIELD(sec, name)) == KIND_##t, #sec "." #name ": type");           \
 	FITS_##t(sec, name, hi)
 OPTIONS(CHECK_ROW)
+#define CHECK_ROW3(sec, sub, name, t, lo, hi, ...) CHECK_ROW(sec, sub##_##name, t, lo, hi)
+OPTIONS_NESTED(CHECK_ROW3)
 
 static void strv_free(char **v)
 {
@@ -1160,6 +1238,115 @@ static int validate_templates(struct prism_yaml_ctx *c)
 	return rc;
 }
 
+int prism_config_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	if (s == NULL || host == NULL || port == NULL)
+		return PRISM_EINVAL;
+	const char *colon;
+	size_t hl;
+	const char *h = s;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return PRISM_ECONFIG;
+		h = s + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || strchr(s, ':') != colon)
+			return PRISM_ECONFIG;
+		hl = (size_t)(colon - s);
+	}
+	uint64_t p;
+	if (hl == 0 || hl >= hostlen ||
+	    !prism_yaml_parse_uint(colon + 1, strlen(colon + 1), 1, 65535, &p))
+		return PRISM_ECONFIG;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	unsigned char buf[sizeof(struct in6_addr)];
+	bool v6 = s[0] == '[';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, buf) != 1)
+		return PRISM_ECONFIG;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* A kea.* zone: normalised, one of zones; unset = powerdns.default_zone. */
+static int kea_zone(struct prism_yaml_ctx *c, size_t idx, char **zone)
+{
+	struct prism_config *cfg = c->cfg;
+	char buf[PRISM_DNAME_MAX];
+	if (*zone == NULL)
+		return prism_yaml_store_str(zone, cfg->powerdns_default_zone,
+					    strlen(cfg->powerdns_default_zone)) == 0
+			       ? 0 : prism_yaml_nomem(c);
+	if (prism_zone_normalize(*zone, buf, sizeof(buf)) != 0)
+		return prism_yaml_fail_opt(c, idx, "not a valid zone name");
+	bool known = false;
+	for (size_t i = 0; cfg->zones[i] != NULL; i++)
+		known |= strcmp(cfg->zones[i]->name, buf) == 0;
+	if (!known)
+		return prism_yaml_fail_opt(c, idx, "is not one of zones");
+	return prism_yaml_store_str(zone, buf, strlen(buf)) == 0 ? 0 : prism_yaml_nomem(c);
+}
+
+static int kea_regex(struct prism_yaml_ctx *c, size_t idx, const char *re)
+{
+	regex_t rx;
+	if (re == NULL)
+		return 0;
+	int rc = regcomp(&rx, re, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+	if (rc != 0) {
+		char why[PRISM_YAML_WHY_MAX], msg[96];
+		regerror(rc, &rx, msg, sizeof(msg));
+		snprintf(why, sizeof(why), "not a regular expression (%s)", msg);
+		return prism_yaml_fail_opt(c, idx, why);
+	}
+	regfree(&rx);
+	return 0;
+}
+
+static bool sql_identifier(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static int validate_kea(struct prism_yaml_ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	char host[64];
+	uint16_t port;
+	int rc;
+	if (prism_config_hostport(cfg->kea_ncr_listen, host, sizeof(host), &port) != 0)
+		return prism_yaml_fail_opt(c, IDX_kea_ncr_listen,
+					   "must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001");
+	if (cfg->kea_ncr_ttl_min > cfg->kea_ncr_ttl_max)
+		return prism_yaml_fail_opt(c, IDX_kea_ncr_ttl_min,
+					   "must not be above kea.ncr.ttl_max");
+	if (cfg->kea_reservations_password_file != NULL &&
+	    cfg->kea_reservations_password_env != NULL)
+		return prism_yaml_fail_opt(c, IDX_kea_reservations_password_env,
+					   "cannot be combined with kea.reservations.password_file");
+	if (!sql_identifier(cfg->kea_reservations_channel))
+		return prism_yaml_fail_opt(c, IDX_kea_reservations_channel,
+					   "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, "
+					   "at most 63 characters)");
+	if ((rc = kea_zone(c, IDX_kea_reservations_zone, &cfg->kea_reservations_zone)) != 0 ||
+	    (rc = kea_zone(c, IDX_kea_leases_zone, &cfg->kea_leases_zone)) != 0 ||
+	    (rc = kea_regex(c, IDX_kea_reservations_filter_regex,
+			    cfg->kea_reservations_filter_regex)) != 0 ||
+	    (rc = kea_regex(c, IDX_kea_leases_filter_regex, cfg->kea_leases_filter_regex)) != 0)
+		return rc;
+	return 0;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1203,7 +1390,7 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 	if ((rc = validate_zones(c)) != 0 || (rc = validate_targets(c)) != 0 ||
-	    (rc = validate_templates(c)) != 0)
+	    (rc = validate_templates(c)) != 0 || (rc = validate_kea(c)) != 0)
 		return rc;
 	if ((cfg->api_tls_cert == NULL) != (cfg->api_tls_key == NULL))
 		return prism_yaml_fail_opt(c,

@@ -113,6 +113,34 @@ struct prism_config {
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
 	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
+	/* kea.ncr: Kea's NameChangeRequests (UDP) */
+	bool kea_ncr_enabled;       /**< false */
+	char *kea_ncr_listen;       /**< "127.0.0.1:53001"; validated address:port */
+	uint32_t kea_ncr_ttl_min;   /**< 60: lease-length below this is raised to it */
+	uint32_t kea_ncr_ttl_max;   /**< 3600: and above this lowered to it */
+	/* kea.reservations: Kea's host reservations in PostgreSQL */
+	bool kea_reservations_enabled;
+	char *kea_reservations_conninfo;      /**< libpq connection string; NULL = none */
+	char *kea_reservations_host;          /**< parts: NULL = not given */
+	uint32_t kea_reservations_port;       /**< 0 = not given */
+	char *kea_reservations_dbname;
+	char *kea_reservations_user;
+	char *kea_reservations_password_file; /**< not with password_env */
+	char *kea_reservations_password_env;
+	char *kea_reservations_channel;       /**< SQL identifier, "prism_kea_hosts" */
+	char *kea_reservations_zone;          /**< normalised; default powerdns.default_zone */
+	char **kea_reservations_filter;       /**< globs, NULL-terminated; empty/NULL = any */
+	char *kea_reservations_filter_regex;  /**< compiles as a POSIX ERE; NULL = none */
+	uint32_t kea_reservations_ttl;        /**< 600 */
+	uint32_t kea_reservations_reconnect_max;   /**< seconds, 30 */
+	uint32_t kea_reservations_resync_interval; /**< seconds, 0 = none */
+	/* kea.leases: Kea's memfile lease file */
+	char *kea_leases_file;                /**< NULL = off */
+	char *kea_leases_zone;                /**< normalised; default powerdns.default_zone */
+	char **kea_leases_filter;
+	char *kea_leases_filter_regex;
+	uint32_t kea_leases_ttl;              /**< 300 */
+	uint32_t kea_leases_poll_interval;    /**< ms, 1000 */
 	/*
 	 * Top-level lists, not in the option table (no environment overrides). After a
 	 * successful parse both are non-NULL: without `zones:` there is one zone, default_zone;
@@ -168,6 +196,13 @@ struct prism_config_opt_info {
 
 /** The option table: @p n receives the number of rows. */
 const struct prism_config_opt_info *prism_config_options(size_t *n);
+
+/**
+ * Split "192.0.2.1:53001" or "[2001:db8::1]:53001" into an address literal and a port
+ * (kea.ncr.listen). @return 0, PRISM_ECONFIG (not that form, port 0 or over 65535, not an
+ * address), PRISM_EINVAL
+ */
+int prism_config_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /** Bounds or choices of option row @p i as text ("1–65535", "keep, remove"), "" if none. */
 void prism_config_option_bounds(size_t i, char *buf, size_t len);

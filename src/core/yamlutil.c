@@ -356,18 +356,21 @@ static int set_node(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, 
 	return prism_yaml_report(c, rc, o, why, prism_yaml_line(v));
 }
 
-static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, yaml_node_t *k,
-			yaml_node_t *v)
+/*
+ * The keys of section sec[0..sl) ("server", or a nested one like "kea.ncr"). A key that is
+ * no option but names a deeper section ("kea" → "ncr") is walked the same way, so option
+ * keys may have more than two parts ("kea.ncr.enabled").
+ */
+static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, const char *sec,
+			size_t sl, yaml_node_t *v)
 {
-	const char *sec = (const char *)k->data.scalar.value;
-	size_t sl = k->data.scalar.length;
 	char shown[64];
 
 	if (prism_yaml_is_null(v))
 		return 0;
 	if (v->type != YAML_MAPPING_NODE)
 		return prism_yaml_fail(c, PRISM_ECONFIG,
-				       "%s: must be a mapping of keys (line %zu)", sec,
+				       "%.*s: must be a mapping of keys (line %zu)", (int)sl, sec,
 				       prism_yaml_line(v));
 	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
 	     p++) {
@@ -379,14 +382,34 @@ static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, yaml_nod
 
 		if (pk->type != YAML_SCALAR_NODE)
 			return prism_yaml_fail(c, PRISM_ECONFIG,
-					       "%s: keys must be plain names (line %zu)", sec,
-					       prism_yaml_line(pk));
+					       "%.*s: keys must be plain names (line %zu)", (int)sl,
+					       sec, prism_yaml_line(pk));
 		name = (const char *)pk->data.scalar.value;
 		idx = find_opt(c->schema, sec, sl, name, pk->data.scalar.length);
+		if (idx < 0 && sl + 1 + pk->data.scalar.length < PRISM_YAML_KEY_MAX &&
+		    memchr(name, '.', pk->data.scalar.length) == NULL) {
+			char sub[PRISM_YAML_KEY_MAX];
+			size_t subl = (size_t)snprintf(sub, sizeof(sub), "%.*s.%.*s", (int)sl, sec,
+						       (int)pk->data.scalar.length, name);
+			if (is_section(c->schema, sub, subl)) {
+				for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < p; q++)
+					if (prism_yaml_same_scalar(
+						    yaml_document_get_node(doc, q->key), pk))
+						return prism_yaml_fail(
+							c, PRISM_ECONFIG,
+							"duplicate key '%s' (line %zu)", sub,
+							prism_yaml_line(pk));
+				rc = walk_section(c, doc, sub, subl, pv);
+				if (rc != 0)
+					return rc;
+				continue;
+			}
+		}
 		if (idx < 0) {
 			prism_yaml_printable(shown, sizeof(shown), name, pk->data.scalar.length);
-			return prism_yaml_fail(c, PRISM_ECONFIG, "unknown key '%s.%s' (line %zu)",
-					       sec, shown, prism_yaml_line(pk));
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "unknown key '%.*s.%s' (line %zu)", (int)sl, sec,
+					       shown, prism_yaml_line(pk));
 		}
 		if (c->src[idx] != PRISM_YAML_SRC_DEFAULT)
 			return prism_yaml_fail(c, PRISM_ECONFIG, "duplicate key '%s' (line %zu)",
@@ -440,7 +463,7 @@ static int walk_root(struct prism_yaml_ctx *c, yaml_document_t *doc)
 						       "unknown key '%s' (line %zu)", shown,
 						       prism_yaml_line(k));
 			}
-			rc = walk_section(c, doc, k, v);
+			rc = walk_section(c, doc, name, k->data.scalar.length, v);
 		}
 		if (rc != 0)
 			return rc;

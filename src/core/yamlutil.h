@@ -41,7 +41,7 @@ struct prism_yaml_choice {
 
 /** One option: a row of a parser's table. */
 struct prism_yaml_opt {
-	const char *key;  /**< "section.name" */
+	const char *key;  /**< "section.name", or "section.sub.name" in a nested section */
 	const char *env;  /**< "PRISM_SECTION_NAME" */
 	int type;         /**< enum prism_yaml_type, or the parser's own (>= PRISM_YAML_CUSTOM) */
 	size_t off;       /**< offsetof the field in the parser's struct */
@@ -55,7 +55,10 @@ struct prism_yaml_opt {
 };
 
 /** Most options one table may have (struct prism_yaml_ctx holds one slot per option). */
-#define PRISM_YAML_MAX_OPTS 64
+#define PRISM_YAML_MAX_OPTS 128
+
+/** Longest option key ("kea.reservations.password_file"); keys may nest sections. */
+#define PRISM_YAML_KEY_MAX 64
 
 /** prism_yaml_ctx.src[]: the value is the default, or came from the environment. */
 #define PRISM_YAML_SRC_DEFAULT 0

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "daemon/conffile.h"
@@ -60,4 +61,100 @@ struct prism_config *prism_config_load_file(const char *path, char *err, size_t 
 		return NULL;
 	}
 	return cfg;
+}
+
+char *prism_secret_read(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s (%s)", path, strerror(errno));
+		return NULL;
+	}
+	char buf[1024];
+	char *line = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (line == NULL) {
+		snprintf(err, errlen, "%s is empty", path);
+		return NULL;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	char *s = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (s == NULL)
+		snprintf(err, errlen, "out of memory");
+	return s;
+}
+
+void prism_kea_pg_params_free(char **keys, char **vals)
+{
+	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
+		free(keys[i]);
+		if (vals[i] != NULL)
+			explicit_bzero(vals[i], strlen(vals[i]));
+		free(vals[i]);
+	}
+	free(keys);
+	free(vals);
+}
+
+static int param(char **keys, char **vals, size_t *n, const char *k, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	keys[*n] = strdup(k);
+	vals[*n] = strdup(v);
+	(*n)++;
+	return keys[*n - 1] && vals[*n - 1] ? 0 : PRISM_ENOMEM;
+}
+
+int prism_kea_pg_params(const struct prism_config *cfg, const char *application, char ***keys,
+			char ***vals, char *err, size_t errlen)
+{
+	enum { MAXP = 8 };
+	char **k = calloc(MAXP + 1, sizeof(*k)), **v = calloc(MAXP + 1, sizeof(*v));
+	char port[8], *password = NULL;
+	size_t n = 0;
+	int rc = k && v ? 0 : PRISM_ENOMEM;
+	if (rc == 0 && cfg->kea_reservations_password_file != NULL) {
+		password = prism_secret_read(cfg->kea_reservations_password_file, err, errlen);
+		if (password == NULL)
+			rc = PRISM_ECONFIG;
+	} else if (rc == 0 && cfg->kea_reservations_password_env != NULL) {
+		const char *e = getenv(cfg->kea_reservations_password_env);
+		if (e == NULL) {
+			snprintf(err, errlen, "kea.reservations.password_env: %s is not set",
+				 cfg->kea_reservations_password_env);
+			rc = PRISM_ECONFIG;
+		} else if ((password = strdup(e)) == NULL) {
+			rc = PRISM_ENOMEM;
+		}
+	}
+	snprintf(port, sizeof(port), "%u", (unsigned)cfg->kea_reservations_port);
+	if (rc == 0)
+		rc = param(k, v, &n, "dbname", cfg->kea_reservations_conninfo);
+	if (rc == 0)
+		rc = param(k, v, &n, "host", cfg->kea_reservations_host);
+	if (rc == 0)
+		rc = param(k, v, &n, "port", cfg->kea_reservations_port ? port : NULL);
+	if (rc == 0)
+		rc = param(k, v, &n, "dbname", cfg->kea_reservations_dbname);
+	if (rc == 0)
+		rc = param(k, v, &n, "user", cfg->kea_reservations_user);
+	if (rc == 0)
+		rc = param(k, v, &n, "password", password);
+	if (rc == 0)
+		rc = param(k, v, &n, "application_name", application);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	if (rc != 0) {
+		if (rc == PRISM_ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		prism_kea_pg_params_free(k, v);
+		return rc;
+	}
+	*keys = k;
+	*vals = v;
+	return 0;
 }

@@ -17,3 +17,24 @@
  * @return the new config (free with prism_config_free) or NULL
  */
 struct prism_config *prism_config_load_file(const char *path, char *err, size_t errlen);
+
+/**
+ * Read a secret from a file: its first line, without the line end.
+ * @return the secret (caller wipes and frees it), or NULL with a reason in @p err
+ */
+char *prism_secret_read(const char *path, char *err, size_t errlen);
+
+/**
+ * The libpq connection parameters of kea.reservations, for PQconnectStartParams with
+ * expand_dbname: the connection string first (as "dbname", expanded), then the parts that
+ * are set (host, port, dbname, user), then the password from password_file or from the
+ * variable named by password_env, and application_name.
+ * @param[out] keys,vals NULL-terminated arrays; free with prism_kea_pg_params_free()
+ * @return 0, PRISM_ECONFIG (the password cannot be read: reason in @p err), PRISM_ENOMEM
+ */
+int prism_kea_pg_params(const struct prism_config *cfg, const char *application, char ***keys,
+			char ***vals, char *err, size_t errlen);
+
+/** Free what prism_kea_pg_params() returned, wiping the values (the password). */
+void prism_kea_pg_params_free(char **keys, char **vals);
+

@@ -19,6 +19,9 @@
 #include "engine/liveness.h"
 #include "prism_version.h"
 #include "sources/agent_server.h"
+#include "sources/kea_leases.h"
+#include "sources/kea_pg.h"
+#include "sources/ncr_server.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "targets/target.h"
@@ -44,6 +47,11 @@ struct daemon {
 	struct prism_health *health;        /* target health checks (docs/zones.md) */
 	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
 	struct prism_agent_server *agent;
+	struct prism_ncr_server *ncr;
+	struct prism_kea_pg *kea_pg;
+	struct prism_name_filter *kea_pg_filter;
+	struct prism_kea_leases_src *kea_leases;
+	struct prism_name_filter *kea_leases_filter;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
@@ -51,6 +59,14 @@ struct daemon {
 	size_t nreserved;
 	char apex[PRISM_DNAME_MAX + 1];
 	int exit_code;
+	bool shut;                  /* shutdown_daemon ran */
+	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
+	bool once;
+	double once_timeout;        /* seconds */
+	uint64_t once_deadline;     /* loop ms */
+	uv_timer_t once_timer;
+	bool once_checking;
+	size_t once_conflicts;      /* reservations refused by the sync */
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
@@ -83,6 +99,9 @@ static void changed_cb(void *arg)
 
 static void shutdown_daemon(struct daemon *d)
 {
+	if (d->shut)
+		return; /* --once finished, then a signal came: already done */
+	d->shut = true;
 	prism_log(PRISM_LOG_INFO, TAG, "shutting down");
 	prism_api_stop(d->api); /* first: it reads every other module */
 	d->api = NULL;
@@ -95,6 +114,14 @@ static void shutdown_daemon(struct daemon *d)
 	/* reverse order of start: sources, engine, targets, then the writer drains */
 	prism_agent_server_stop(d->agent);
 	d->agent = NULL;
+	prism_ncr_server_stop(d->ncr);
+	d->ncr = NULL;
+	prism_kea_pg_stop(d->kea_pg);
+	d->kea_pg = NULL;
+	prism_kea_leases_stop(d->kea_leases);
+	d->kea_leases = NULL;
+	if (d->once)
+		uv_close((uv_handle_t *)&d->once_timer, NULL);
 	prism_liveness_stop(d->liveness);
 	d->liveness = NULL;
 	prism_health_stop(d->health);
@@ -227,8 +254,6 @@ static int sync_target_zones(struct daemon *d)
 static int start_dns(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
-	for (d->nzones = 0; cfg->zones[d->nzones] != NULL; d->nzones++)
-		;
 	size_t n = 0;
 	while (cfg->targets[n] != NULL)
 		n++;
@@ -237,15 +262,10 @@ static int start_dns(struct daemon *d)
 	d->etargets = calloc(n ? n : 1, sizeof(*d->etargets));
 	if (d->ezones == NULL || d->targets == NULL || d->etargets == NULL)
 		return PRISM_ENOMEM;
-	d->zone_names = calloc(d->nzones + 1, sizeof(*d->zone_names));
-	if (d->zone_names == NULL)
-		return PRISM_ENOMEM;
-	for (size_t z = 0; z < d->nzones; z++) {
+	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
 			cfg->zones[z]->soa };
-		d->zone_names[z] = cfg->zones[z]->name;
-	}
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
@@ -496,6 +516,9 @@ static int start_api(struct daemon *d)
 			.ntargets = d->ntargets,
 			.agent = d->agent,
 			.liveness = d->liveness,
+			.ncr = d->ncr,
+			.kea_pg = d->kea_pg,
+			.kea_leases = d->kea_leases,
 		};
 		char err[512] = "";
 		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
@@ -528,6 +551,25 @@ static bool str_eq(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static bool kea_pg_same(const struct prism_config *o, const struct prism_config *n)
+{
+	return o->kea_reservations_enabled == n->kea_reservations_enabled &&
+	       str_eq(o->kea_reservations_conninfo, n->kea_reservations_conninfo) &&
+	       str_eq(o->kea_reservations_host, n->kea_reservations_host) &&
+	       o->kea_reservations_port == n->kea_reservations_port &&
+	       str_eq(o->kea_reservations_dbname, n->kea_reservations_dbname) &&
+	       str_eq(o->kea_reservations_user, n->kea_reservations_user) &&
+	       str_eq(o->kea_reservations_password_file, n->kea_reservations_password_file) &&
+	       str_eq(o->kea_reservations_password_env, n->kea_reservations_password_env) &&
+	       str_eq(o->kea_reservations_channel, n->kea_reservations_channel) &&
+	       str_eq(o->kea_reservations_zone, n->kea_reservations_zone) &&
+	       strv_eq(o->kea_reservations_filter, n->kea_reservations_filter) &&
+	       str_eq(o->kea_reservations_filter_regex, n->kea_reservations_filter_regex) &&
+	       o->kea_reservations_ttl == n->kea_reservations_ttl &&
+	       o->kea_reservations_reconnect_max == n->kea_reservations_reconnect_max &&
+	       o->kea_reservations_resync_interval == n->kea_reservations_resync_interval;
+}
+
 /* Log every changed option that only a restart applies. */
 static void warn_restart_needed(const struct prism_config *o, const struct prism_config *n)
 {
@@ -555,6 +597,18 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 		{ "api.public_health", o->api_public_health == n->api_public_health },
 		{ "api.public_metrics", o->api_public_metrics == n->api_public_metrics },
 		{ "api.max_body", o->api_max_body == n->api_max_body },
+		{ "kea.ncr", o->kea_ncr_enabled == n->kea_ncr_enabled &&
+				     str_eq(o->kea_ncr_listen, n->kea_ncr_listen) &&
+				     o->kea_ncr_ttl_min == n->kea_ncr_ttl_min &&
+				     o->kea_ncr_ttl_max == n->kea_ncr_ttl_max },
+		{ "kea.reservations", kea_pg_same(o, n) },
+		{ "kea.leases", str_eq(o->kea_leases_file, n->kea_leases_file) &&
+					str_eq(o->kea_leases_zone, n->kea_leases_zone) &&
+					strv_eq(o->kea_leases_filter, n->kea_leases_filter) &&
+					str_eq(o->kea_leases_filter_regex,
+					       n->kea_leases_filter_regex) &&
+					o->kea_leases_ttl == n->kea_leases_ttl &&
+					o->kea_leases_poll_interval == n->kea_leases_poll_interval },
 	};
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		if (!checks[i].same)
@@ -657,10 +711,232 @@ static void sighup_cb(uv_signal_t *h, int signum)
 	reload(h->data);
 }
 
+/* Every managed zone's name, NULL-terminated (d->zone_names), for PTRs and Kea names. */
+static int build_zone_names(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	for (d->nzones = 0; cfg->zones[d->nzones] != NULL; d->nzones++)
+		;
+	d->zone_names = calloc(d->nzones + 1, sizeof(*d->zone_names));
+	if (d->zone_names == NULL)
+		return PRISM_ENOMEM;
+	for (size_t z = 0; z < d->nzones; z++)
+		d->zone_names[z] = cfg->zones[z]->name;
+	return 0;
+}
+
+static struct prism_source_dns source_dns(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	return (struct prism_source_dns){
+		.enabled = cfg->targets[0] != NULL,
+		.publish_a = has_type(cfg, "A"),
+		.publish_aaaa = has_type(cfg, "AAAA"),
+		.auto_ptr = cfg->powerdns_auto_ptr,
+		.zones = d->zone_names,
+	};
+}
+
+static void once_synced_cb(void *arg, int err, const struct prism_source_sync_result *r);
+
+static int start_kea_pg(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	char err[512] = "";
+	char **keys, **vals;
+	int rc = prism_kea_pg_params(cfg, d->once ? "prismd --once" : "prismd", &keys, &vals,
+				     err, sizeof(err));
+	if (rc != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "kea-reservations", "%s", err);
+		return rc;
+	}
+	rc = prism_name_filter_new((const char *const *)cfg->kea_reservations_filter,
+				   cfg->kea_reservations_filter_regex, &d->kea_pg_filter);
+	if (rc == 0) {
+		struct prism_kea_pg_opts o = {
+			.keys = (const char *const *)keys,
+			.values = (const char *const *)vals,
+			.channel = cfg->kea_reservations_channel,
+			.zone = cfg->kea_reservations_zone,
+			.filter = d->kea_pg_filter,
+			.ttl = cfg->kea_reservations_ttl,
+			.reconnect_max = cfg->kea_reservations_reconnect_max,
+			.resync_interval = cfg->kea_reservations_resync_interval,
+			.once = d->once,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.synced_cb = d->once ? once_synced_cb : NULL,
+			.arg = d,
+		};
+		rc = prism_kea_pg_start(&d->loop, &o, &d->kea_pg);
+	}
+	prism_kea_pg_params_free(keys, vals);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "kea-reservations", "cannot start (%s)",
+			  prism_strerror(rc));
+	return rc;
+}
+
+static int start_kea_leases(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	int rc = prism_name_filter_new((const char *const *)cfg->kea_leases_filter,
+				       cfg->kea_leases_filter_regex, &d->kea_leases_filter);
+	if (rc == 0) {
+		struct prism_kea_leases_opts o = {
+			.path = cfg->kea_leases_file,
+			.zone = cfg->kea_leases_zone,
+			.filter = d->kea_leases_filter,
+			.ttl = cfg->kea_leases_ttl,
+			.poll_interval = cfg->kea_leases_poll_interval,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.arg = d,
+		};
+		rc = prism_kea_leases_start(&d->loop, &o, &d->kea_leases);
+	}
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "kea-leases", "cannot start (%s)",
+			  prism_strerror(rc));
+	else
+		prism_log(PRISM_LOG_INFO, "kea-leases", "following %s", cfg->kea_leases_file);
+	return rc;
+}
+
+/* The Kea sources that are configured. */
+static int start_kea(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	char err[512] = "";
+	if (cfg->kea_reservations_enabled && start_kea_pg(d) != 0)
+		return PRISM_ECONFIG;
+	if (cfg->kea_leases_file != NULL && start_kea_leases(d) != 0)
+		return PRISM_ECONFIG;
+	if (cfg->kea_ncr_enabled) {
+		struct prism_ncr_server_opts o = {
+			.listen = cfg->kea_ncr_listen,
+			.ttl_min = cfg->kea_ncr_ttl_min,
+			.ttl_max = cfg->kea_ncr_ttl_max,
+			.dns = source_dns(d),
+			.writer = d->writer,
+			.changed_cb = changed_cb,
+			.changed_arg = d,
+		};
+		int rc = prism_ncr_server_start(&d->loop, &o, &d->ncr, err, sizeof(err));
+		if (rc != 0) {
+			prism_log(PRISM_LOG_CRITICAL, "kea-ddns", "%s", err);
+			return rc;
+		}
+		prism_log(PRISM_LOG_INFO, "kea-ddns", "NameChangeRequests on UDP %s",
+			  cfg->kea_ncr_listen);
+	}
+	return 0;
+}
+
+/* ---- prismd --once ---- */
+
+struct once_job {
+	struct prism_store_job job;
+	struct daemon *d;
+	size_t pending, conflict;
+};
+
+static void once_finish(struct daemon *d, int code)
+{
+	d->exit_code = code;
+	shutdown_daemon(d);
+}
+
+static int once_run(struct prism_store *s, const struct prism_store_api *api,
+		    struct prism_store_job *job)
+{
+	struct once_job *j = (struct once_job *)job;
+	return api->source_unsynced(s, PRISM_SOURCE_KEA_RESERVATION, &j->pending, &j->conflict);
+}
+
+static void once_timer_cb(uv_timer_t *t);
+
+static void once_done(struct prism_store_job *job, int err)
+{
+	struct once_job *j = (struct once_job *)job;
+	struct daemon *d = j->d;
+	size_t pending = j->pending, conflict = j->conflict;
+	free(j);
+	d->once_checking = false;
+	if (err == -ECANCELED || d->writer == NULL)
+		return;
+	if (err != 0) {
+		prism_log(PRISM_LOG_ERROR, TAG, "--once: cannot read the ledger (%s)",
+			  prism_strerror(err));
+		once_finish(d, 1);
+	} else if (pending == 0 && conflict == 0) {
+		printf("prismd --once: converged: every reservation's records are on every "
+		       "target%s\n", d->once_conflicts ? ", but some names were refused (see the "
+		       "log)" : "");
+		once_finish(d, d->once_conflicts ? 1 : 0);
+	} else if (uv_now(&d->loop) >= d->once_deadline) {
+		printf("prismd --once: not converged after %.0f s: %zu record set(s) pending or "
+		       "failed, %zu in conflict\n", d->once_timeout, pending, conflict);
+		once_finish(d, 1);
+	} else {
+		uv_timer_start(&d->once_timer, once_timer_cb, 200, 0);
+	}
+}
+
+static void once_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct once_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		once_finish(d, 1);
+		return;
+	}
+	j->d = d;
+	j->job.run = once_run;
+	j->job.done = once_done;
+	d->once_checking = true;
+	prism_engine_wake(d->engine);
+	prism_store_writer_submit(d->writer, &j->job);
+}
+
+static void once_synced_cb(void *arg, int err, const struct prism_source_sync_result *r)
+{
+	struct daemon *d = arg;
+	if (err != 0 || r == NULL) {
+		printf("prismd --once: the consistency sync failed (%s)\n", prism_strerror(err));
+		once_finish(d, 1);
+		return;
+	}
+	printf("prismd --once: %zu added, %zu updated, %zu removed, %zu unchanged, %zu "
+	       "conflict(s)\n", r->added, r->updated, r->removed, r->unchanged, r->conflicts);
+	d->once_conflicts = r->conflicts;
+	if (d->ntargets == 0) {
+		once_finish(d, r->conflicts ? 1 : 0);
+		return;
+	}
+	d->once_deadline = uv_now(&d->loop) + (uint64_t)(d->once_timeout * 1000);
+	once_timer_cb(&d->once_timer);
+}
+
+static int start_once(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	if (!cfg->kea_reservations_enabled) {
+		prism_log(PRISM_LOG_CRITICAL, TAG, "--once: kea.reservations.enabled is false: "
+			  "nothing to do");
+		return PRISM_ECONFIG;
+	}
+	return start_kea_pg(d);
+}
+
 static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
+	if (build_zone_names(d) != 0)
+		return PRISM_ENOMEM;
 	struct prism_store_opts sopts = {
 		.path = cfg->database_path,
 		.synchronous_full = strcmp(cfg->database_synchronous, "full") == 0,
@@ -679,8 +955,10 @@ static int start(struct daemon *d)
 	}
 	if (cfg->targets[0] != NULL && (rc = start_dns(d)) != 0)
 		return rc;
-	if ((rc = start_agent(d)) != 0 || (rc = start_liveness(d)) != 0 ||
-	    (rc = start_api(d)) != 0)
+	if (d->once)
+		return start_once(d);
+	if ((rc = start_agent(d)) != 0 || (rc = start_kea(d)) != 0 ||
+	    (rc = start_liveness(d)) != 0 || (rc = start_api(d)) != 0)
 		return rc;
 
 	prism_log(PRISM_LOG_INFO, TAG,
@@ -692,9 +970,23 @@ static int start(struct daemon *d)
 	return 0;
 }
 
+static int run(struct daemon *d);
+
 int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
 	struct daemon d = { .cfg = cfg, .config_path = path, .exit_code = 0 };
+	return run(&d);
+}
+
+int prism_daemon_once(const struct prism_config *cfg, double timeout)
+{
+	struct daemon d = { .cfg = cfg, .exit_code = 0, .once = true, .once_timeout = timeout };
+	return run(&d);
+}
+
+static int run(struct daemon *dp)
+{
+	struct daemon d = *dp;
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		prism_log(PRISM_LOG_CRITICAL, TAG, "cannot initialise libcurl");
@@ -710,6 +1002,10 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 	uv_signal_start(&d.sigint, signal_cb, SIGINT);
 	uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d.sighup, sighup_cb, SIGHUP);
+	if (d.once) {
+		uv_timer_init(&d.loop, &d.once_timer);
+		d.once_timer.data = &d;
+	}
 	int rc = start(&d);
 	if (rc == 0) {
 		uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -734,6 +1030,8 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path)
 		prism_config_free(d.retired[i]);
 	free(d.retired);
 	free(d.reserved);
+	prism_name_filter_free(d.kea_pg_filter);
+	prism_name_filter_free(d.kea_leases_filter);
 	curl_global_cleanup();
 	return d.exit_code;
 }

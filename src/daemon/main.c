@@ -17,7 +17,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: prismd [--config FILE] [--check-config]\n"
+		"Usage: prismd [--config FILE] [--check-config | --once [--once-timeout S]]\n"
 		"\n"
 		"Prism keeps authoritative DNS in step with the hosts that announce themselves.\n"
 		"prismd runs in the foreground and logs to stderr (or logging.file).\n"
@@ -26,6 +26,12 @@ static void usage(FILE *out)
 		"  -c, --config FILE   server.yaml to load (default: built-in defaults and\n"
 		"                      PRISM_* environment overrides only)\n"
 		"      --check-config  validate the configuration, print the result, and exit\n"
+		"      --once          one consistency sync of Kea's reservations\n"
+		"                      (kea.reservations), push, wait until the targets have every\n"
+		"                      record, exit 0 (converged) or 1 (not converged, a name\n"
+		"                      refused, the database unreachable); nothing else starts\n"
+		"      --once-timeout SECONDS\n"
+		"                      how long --once waits for the targets (default 60)\n"
 		"      --config-reference\n"
 		"                      print every option as a Markdown table and exit\n"
 		"  -h, --help          show this help and exit\n"
@@ -77,17 +83,31 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "once", no_argument, NULL, 'O' },
+		{ "once-timeout", required_argument, NULL, 'T' },
 		{ "config-reference", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	int check = 0, c;
+	int check = 0, once = 0, c;
+	double once_timeout = 60;
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'C': check = 1; break;
+		case 'O': once = 1; break;
+		case 'T': {
+			char *end;
+			once_timeout = strtod(optarg, &end);
+			if (*end != '\0' || !(once_timeout > 0 && once_timeout <= 86400)) {
+				fprintf(stderr, "prismd: --once-timeout must be seconds, 0 < s <= "
+					"86400\n");
+				return 2;
+			}
+			break;
+		}
 		case 'R': config_reference(); return 0;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("prismd %s\n", PRISM_VERSION); return 0;
@@ -113,7 +133,7 @@ int main(int argc, char **argv)
 		prism_config_free(cfg);
 		return 1;
 	}
-	int rc = prism_daemon_run(cfg, path);
+	int rc = once ? prism_daemon_once(cfg, once_timeout) : prism_daemon_run(cfg, path);
 	prism_config_free(cfg);
 	prism_log_deinit();
 	return rc;

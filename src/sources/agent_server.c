@@ -363,6 +363,11 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 			 token_reasons[j->out.token]);
 		r.code = "invalid_token";
 		s->stats.auth_failures++;
+	} else if (j->out.source_conflict) {
+		snprintf(msg, sizeof(msg), "Hostname '%s' is managed by another source (%s)",
+			 j->hostname, prism_source_name(j->out.holder));
+		r.code = "hostname_conflict";
+		s->stats.source_conflicts++;
 	} else if (j->out.owned_by_other) {
 		snprintf(msg, sizeof(msg), "Hostname '%s' is registered to another client",
 			 j->hostname);
@@ -390,7 +395,12 @@ static void reg_done(struct prism_store_job *job, int err)
 	struct reg_job *j = (struct reg_job *)job;
 	struct conn *c = j->c;
 	struct prism_agent_server *s = c->srv;
-	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other;
+	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other &&
+		  !j->out.source_conflict;
+	if (err == 0 && j->out.source_conflict)
+		prism_log(PRISM_LOG_WARNING, TAG, "host %s from %s refused: the name belongs to "
+			  "a host of source %s", j->hostname, j->ip,
+			  prism_source_name(j->out.holder));
 	if (ok && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
 		s->opts.changed_cb(s->opts.changed_arg);
 	if (ok && j->out.result != PRISM_REG_HEARTBEAT && prism_log_enabled(PRISM_LOG_INFO))

@@ -60,6 +60,7 @@ struct prism_agent_server_stats {
 	unsigned long long results[5];   /**< by enum prism_reg_result */
 	unsigned long long errors;       /**< error answers of any kind */
 	unsigned long long auth_failures;
+	unsigned long long source_conflicts; /**< names held by a host of another source */
 	unsigned long long timeouts;
 	unsigned active;
 };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/dname.h"
 #include "core/error.h"
@@ -20,6 +21,7 @@
 
 enum stmt_id {
 	ST_HOST_GET,
+	ST_HOST_NAME_SOURCE,
 	ST_HOST_INSERT,
 	ST_HOST_UPDATE,
 	ST_LEDGER_GET,
@@ -48,12 +50,26 @@ enum stmt_id {
 	ST_LEDGER_SET,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
+	ST_SRC_BY_KEY,
+	ST_SRC_BY_NAME,
+	ST_SRC_INSERT,
+	ST_SRC_UPDATE,
+	ST_DESIRED_DROP_OWNED,
+	ST_SRC_LEDGER_UPSERT,
+	ST_TZ_ALL,
+	ST_QUEUE_ADD,
+	ST_QUEUE_TAKE,
+	ST_QUEUE_DROP,
+	ST_QUEUE_COUNT,
 	ST_COUNT,
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash, dns_zone, "
-			"dns_ttl FROM hosts WHERE hostname = ?1",
+			"dns_ttl, source FROM hosts WHERE hostname = ?1",
+	/* a new agent name: is its FQDN held by a host of another source? */
+	[ST_HOST_NAME_SOURCE] = "SELECT source FROM hosts WHERE dns_record_id = ?1 "
+				"AND source != 'agent' LIMIT 1",
 	/* a heartbeat that changes nothing but the time */
 	[ST_HOST_PTRS] = "SELECT zone, name FROM desired WHERE host_id = ?1 AND type = 'PTR' "
 			 "AND name != ?2",
@@ -128,16 +144,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "VALUES (?1, ?2, ?3, ?4, 1)",
 	/* strictly past: seconds are truncated, so a host is never marked offline early */
 	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at < ?1 "
+			    "AND source = 'agent' "
 			    "ORDER BY expires_at LIMIT ?2",
 	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
 	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "
 			  "ORDER BY last_seen LIMIT ?2",
 	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[ST_LEDGER_OF_HOST] = "SELECT zone, name, type FROM desired WHERE host_id = ?1",
+	/* through the primary key: without the target SQLite walks every ledger row */
 	[ST_LEDGER_WANT_DELETE] =
 		"UPDATE ledger SET desired_hash = ?4, status = 'pending', attempts = 0, "
 		"next_attempt = 0, last_error = NULL, host_id = ?5, updated_at = ?6 "
-		"WHERE zone = ?1 AND name = ?2 AND type = ?3",
+		"WHERE target IN (SELECT target FROM target_zones WHERE zone = ?1) "
+		"AND zone = ?1 AND name = ?2 AND type = ?3",
 	[ST_DESIRED_UPSERT] =
 		"INSERT INTO desired (zone, name, type, ttl, content, hash, host_id) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (zone, name, type) DO UPDATE SET "
@@ -149,6 +168,42 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SAVEPOINT] = "SAVEPOINT job",
 	[ST_RELEASE] = "RELEASE job",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO job",
+	/* hosts of other sources: by their key, by their name (FQDN, or the same text as an
+	 * agent's hostname), written with a far expiry (never offline) */
+	[ST_SRC_BY_KEY] = "SELECT id, dns_record_id, ipv4, ipv6, dhcid4, dhcid6, dns_ttl, "
+			  "dns_zone FROM hosts WHERE source = ?1 AND source_key = ?2",
+	[ST_SRC_BY_NAME] = "SELECT id, source, source_key FROM hosts WHERE dns_record_id = ?1 "
+			   "UNION ALL SELECT id, source, source_key FROM hosts "
+			   "WHERE hostname = ?2 LIMIT 1",
+	[ST_SRC_INSERT] =
+		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
+		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, source, "
+		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, "
+		"?9, 9223372036854775807, ?10, ?11, ?12, ?13)",
+	[ST_SRC_UPDATE] =
+		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = ?5, "
+		"dns_zone = ?6, dns_ttl = ?7, dns_sync_status = coalesce(?8, dns_sync_status), "
+		"dhcid4 = ?9, dhcid6 = ?10 WHERE id = ?1",
+	/* withdraw a record only while this host owns it: a PTR may have moved on */
+	[ST_DESIRED_DROP_OWNED] = "DELETE FROM desired WHERE zone = ?1 AND name = ?2 AND "
+				  "type = ?3 AND host_id = ?4",
+	/* one target's row: a single-row insert needs no statement journal, whose truncation
+	 * inside a job's savepoint costs O(pages the job touched) per statement */
+	[ST_SRC_LEDGER_UPSERT] =
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
+		"next_attempt, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, "
+		"?6, ?7) ON CONFLICT (target, zone, name, type) DO UPDATE SET "
+		"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
+		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
+		"updated_at = excluded.updated_at",
+	[ST_TZ_ALL] = "SELECT target, zone FROM target_zones",
+	[ST_QUEUE_ADD] = "INSERT INTO source_queue (source, key, fqdn, zone, families, ipv4, "
+			 "ipv6, ttl, flags, dhcid, only_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			 "?8, ?9, ?10, ?11)",
+	[ST_QUEUE_TAKE] = "SELECT seq, key, fqdn, zone, families, ipv4, ipv6, ttl, flags, dhcid, "
+			  "only_ip FROM source_queue WHERE source = ?1 ORDER BY seq LIMIT ?2",
+	[ST_QUEUE_DROP] = "DELETE FROM source_queue WHERE source = ?1 AND seq <= ?2",
+	[ST_QUEUE_COUNT] = "SELECT count(*) FROM source_queue WHERE source = ?1",
 	[ST_TZ_CATCHUP] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
@@ -284,6 +339,32 @@ static const char *const migrations[] = {
 	/* a desired change fans out to the targets of its zone: found by zone, not by a
 	 * scan of every (target, zone) pair (1,000 zones on 3 targets: 5.7 ms a record) */
 	"CREATE INDEX target_zones_zone ON target_zones (zone);",
+	/* 6 (Kea sources): where each host comes from and its key there (a reservation id, a
+	 * lease address, a name); DDNS clients' DHCIDs per family; hosts by DNS name for the
+	 * one-owner-per-name check */
+	"ALTER TABLE hosts ADD COLUMN source TEXT NOT NULL DEFAULT 'agent'"
+	" CHECK (source IN ('agent', 'kea-reservation', 'kea-lease', 'kea-ddns', 'api'));"
+	"ALTER TABLE hosts ADD COLUMN source_key TEXT;"
+	"ALTER TABLE hosts ADD COLUMN dhcid4 TEXT;"
+	"ALTER TABLE hosts ADD COLUMN dhcid6 TEXT;"
+	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key);"
+	"CREATE INDEX hosts_dns_name ON hosts (dns_record_id);"
+	/* changes taken in but not applied yet (source_enqueue): a burst is committed at
+	 * the cost of one append each and applied in order behind it */
+	"CREATE TABLE source_queue ("
+	" seq INTEGER PRIMARY KEY,"
+	" source TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" fqdn TEXT NOT NULL,"
+	" zone TEXT NOT NULL,"
+	" families INTEGER NOT NULL,"
+	" ipv4 TEXT,"
+	" ipv6 TEXT,"
+	" ttl INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" dhcid TEXT,"
+	" only_ip TEXT"
+	");",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -292,6 +373,10 @@ struct prism_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned savepoint_depth;
+	/* target_zones, read once for source writes (see src_desired_set); NULL = not read */
+	struct prism_target_zone *tz;
+	size_t ntz;
+	bool tz_loaded;
 };
 
 sqlite3 *prism_sqlite_db(struct prism_store *s)
@@ -337,6 +422,18 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void tz_forget(struct prism_store *s)
+{
+	for (size_t i = 0; i < s->ntz; i++) {
+		free((char *)s->tz[i].target);
+		free((char *)s->tz[i].zone);
+	}
+	free(s->tz);
+	s->tz = NULL;
+	s->ntz = 0;
+	s->tz_loaded = false;
+}
+
 static void sq_close(struct prism_store *s)
 {
 	if (s == NULL)
@@ -344,6 +441,7 @@ static void sq_close(struct prism_store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	tz_forget(s);
 	free(s);
 }
 
@@ -414,14 +512,35 @@ static int step_once(struct prism_store *s, enum stmt_id id)
 
 static int sq_savepoint(struct prism_store *s)
 {
-	return step_once(s, ST_SAVEPOINT);
+	int rc = step_once(s, ST_SAVEPOINT);
+	if (rc == 0)
+		s->savepoint_depth++;
+	return rc;
 }
 
 static int sq_release(struct prism_store *s, bool keep)
 {
 	if (!keep && step_once(s, ST_ROLLBACK_TO) != 0)
 		return PRISM_ESTORE;
+	if (s->savepoint_depth > 0)
+		s->savepoint_depth--;
 	return step_once(s, ST_RELEASE);
+}
+
+/*
+ * Inside a job: keep what the job wrote so far and open a fresh savepoint for the rest.
+ * SQLite keeps every page a savepoint changed in an in-memory sub-journal, and each
+ * statement that needs a statement journal (inserts with triggers, upserts) truncates it
+ * by walking it from the start: a job writing thousands of hosts became quadratic (a 4,096
+ * request job: 2 s). Outside a job (no savepoint open) this does nothing.
+ */
+static int sq_job_mark(struct prism_store *s)
+{
+	if (s == NULL || s->savepoint_depth == 0)
+		return 0;
+	if (step_once(s, ST_RELEASE) != 0 || step_once(s, ST_SAVEPOINT) != 0)
+		return PRISM_ESTORE;
+	return 0;
 }
 
 static sqlite3_stmt *stmt(struct prism_store *s, enum stmt_id id)
@@ -630,6 +749,28 @@ static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, in
 	return 0;
 }
 
+static enum prism_source source_parse(const char *name)
+{
+	for (int i = 0; i < PRISM_SOURCE_COUNT; i++)
+		if (strcmp(name, prism_source_name((enum prism_source)i)) == 0)
+			return (enum prism_source)i;
+	return PRISM_SOURCE_API; /* the schema's CHECK allows nothing else */
+}
+
+/* PRISM_ECONFLICT when a host of another source than the agents holds @p fqdn. */
+static int name_source(struct prism_store *s, const char *fqdn, enum prism_source *holder)
+{
+	sqlite3_stmt *st = stmt(s, ST_HOST_NAME_SOURCE);
+	bind_text(st, 1, fqdn);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return PRISM_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
 			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
 			  bool was_offline);
@@ -671,6 +812,14 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		const unsigned char *cur = sqlite3_column_text(st, 3);
 		const unsigned char *status = sqlite3_column_text(st, 4);
 		const unsigned char *owner = sqlite3_column_text(st, 5);
+		const unsigned char *src = sqlite3_column_text(st, 8);
+		if (src != NULL && strcmp((const char *)src, "agent") != 0) {
+			/* one owner per name: a Kea host's name is not an agent's to take */
+			out->source_conflict = true;
+			out->holder = source_parse((const char *)src);
+			sqlite3_reset(st);
+			return 0;
+		}
 		/* no hijacking: a bound name answers only to its token */
 		if (owner != NULL && (reg->owner == NULL ||
 				      strcmp((const char *)owner, reg->owner) != 0)) {
@@ -689,6 +838,13 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 
 	if (exists && !ip_changed && !was_offline && same_dns && fam_known)
 		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
+	if (reg->dns.enabled && (!exists || !same_dns) &&
+	    (rc = name_source(s, out->fqdn, &out->holder)) != 0) {
+		if (rc != PRISM_ECONFLICT)
+			return rc;
+		out->source_conflict = true;
+		return 0;
+	}
 	/* several statements: all or nothing (the writer puts no savepoint around this job) */
 	if (sq_savepoint(s) != 0)
 		return PRISM_ESTORE;
@@ -1061,6 +1217,7 @@ static int sq_targets_sync(struct prism_store *s, const struct prism_target_zone
 	if (s == NULL || (pairs == NULL && n > 0) || caught_up == NULL)
 		return PRISM_EINVAL;
 	*caught_up = 0;
+	tz_forget(s);
 	/* forget pairs no longer served: a temporary table of the wanted ones */
 	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS want_tz (target TEXT, zone TEXT);"
 		    "DELETE FROM want_tz;") != 0)
@@ -1537,6 +1694,707 @@ static int sq_last_error(struct prism_store *s)
 	return sqlite3_errcode(s->db) == SQLITE_FULL ? PRISM_ESTOREFULL : PRISM_ESTORE;
 }
 
+/* ==== hosts of other sources (Kea) ==== */
+
+#define DHCID_MAX 160 /* hex text; RFC 4701 DHCIDs are 70 */
+#define SYNC_MARK 32  /* hosts a sync writes between job marks (sq_job_mark) */
+
+/* A source host as stored. Family 0 is IPv4, 1 IPv6; "" is none. */
+struct src_row {
+	bool found;
+	int64_t id;
+	char name[PRISM_DNAME_MAX + 1];
+	char zone[PRISM_DNAME_MAX + 1];
+	char ip[2][64];
+	char dhcid[2][DHCID_MAX];
+	uint32_t ttl;
+};
+
+static const char *const fam_type[2] = { "A", "AAAA" };
+
+static void col_copy(char *dst, size_t len, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, len, "%s", t ? (const char *)t : "");
+}
+
+static int src_by_key(struct prism_store *s, enum prism_source src, const char *key,
+		      struct src_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	sqlite3_stmt *st = stmt(s, ST_SRC_BY_KEY);
+	bind_text(st, 1, prism_source_name(src));
+	bind_text(st, 2, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->found = true;
+		r->id = sqlite3_column_int64(st, 0);
+		col_copy(r->name, sizeof(r->name), st, 1);
+		col_copy(r->ip[0], sizeof(r->ip[0]), st, 2);
+		col_copy(r->ip[1], sizeof(r->ip[1]), st, 3);
+		col_copy(r->dhcid[0], sizeof(r->dhcid[0]), st, 4);
+		col_copy(r->dhcid[1], sizeof(r->dhcid[1]), st, 5);
+		r->ttl = (uint32_t)sqlite3_column_int64(st, 6);
+		col_copy(r->zone, sizeof(r->zone), st, 7);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* Who holds @p fqdn: *id 0 when nobody; else its source and key (copied). */
+static int src_by_name(struct prism_store *s, const char *fqdn, int64_t *id,
+		       enum prism_source *src, char *key, size_t keylen)
+{
+	char host[PRISM_DNAME_MAX + 1];
+	snprintf(host, sizeof(host), "%s", fqdn);
+	size_t n = strlen(host);
+	if (n > 1 && host[n - 1] == '.')
+		host[n - 1] = '\0';
+	sqlite3_stmt *st = stmt(s, ST_SRC_BY_NAME);
+	bind_text(st, 1, fqdn);
+	bind_text(st, 2, host);
+	int rc = sqlite3_step(st);
+	*id = 0;
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*src = source_parse((const char *)sqlite3_column_text(st, 1));
+		col_copy(key, keylen, st, 2);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* target_zones into s->tz (until targets_sync changes it). */
+static int tz_load(struct prism_store *s)
+{
+	if (s->tz_loaded)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_TZ_ALL);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prism_target_zone *v = realloc(s->tz, (s->ntz + 1) * sizeof(*v));
+		if (v == NULL)
+			break;
+		s->tz = v;
+		v[s->ntz].target = col_dup(st, 0);
+		v[s->ntz].zone = col_dup(st, 1);
+		s->ntz++;
+		if (v[s->ntz - 1].target == NULL || v[s->ntz - 1].zone == NULL)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		tz_forget(s);
+		return rc == SQLITE_ROW ? PRISM_ENOMEM : PRISM_ESTORE;
+	}
+	s->tz_loaded = true;
+	return 0;
+}
+
+/* desired_set for source hosts: the ledger row of each target serving the zone is written
+ * by a single-row statement (see ST_SRC_LEDGER_UPSERT). */
+static int src_desired_set(struct prism_store *s, const struct prism_rr_change *rr,
+			   const char *zone, int64_t host_id, int64_t now, bool *changed)
+{
+	int64_t hash = (int64_t)prism_rrset_hash(rr);
+	sqlite3_stmt *st = stmt(s, ST_LEDGER_GET);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	int rc = sqlite3_step(st);
+	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	if (same)
+		return 0;
+	st = stmt(s, ST_DESIRED_UPSERT);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, rr->name);
+	bind_text(st, 3, rr->type);
+	sqlite3_bind_int64(st, 4, rr->ttl);
+	bind_text(st, 5, rr->nrecords ? rr->records[0] : "");
+	sqlite3_bind_int64(st, 6, hash);
+	sqlite3_bind_int64(st, 7, host_id);
+	if (sqlite3_step(st) != SQLITE_DONE || tz_load(s) != 0)
+		return PRISM_ESTORE;
+	for (size_t i = 0; i < s->ntz; i++) {
+		if (strcmp(s->tz[i].zone, zone) != 0)
+			continue;
+		st = stmt(s, ST_SRC_LEDGER_UPSERT);
+		bind_text(st, 1, s->tz[i].target);
+		bind_text(st, 2, zone);
+		bind_text(st, 3, rr->name);
+		bind_text(st, 4, rr->type);
+		sqlite3_bind_int64(st, 5, hash);
+		sqlite3_bind_int64(st, 6, host_id);
+		sqlite3_bind_int64(st, 7, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return PRISM_ESTORE;
+	}
+	*changed = true;
+	return 0;
+}
+
+/* Withdraw one desired RRset while host @p id owns it, and queue its deletion. */
+static int drop_owned(struct prism_store *s, const char *zone, const char *name,
+		      const char *type, int64_t id, int64_t now, bool *changed)
+{
+	sqlite3_stmt *st = stmt(s, ST_DESIRED_DROP_OWNED);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, name);
+	bind_text(st, 3, type);
+	sqlite3_bind_int64(st, 4, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;
+	struct prism_rr_change del = { name, type, 0, NULL, 0 };
+	st = stmt(s, ST_LEDGER_WANT_DELETE);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, name);
+	bind_text(st, 3, type);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)prism_rrset_hash(&del));
+	sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, now);
+	*changed = true;
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* The reverse name of @p ip and the managed zone holding it, or NULL (no PTR then). */
+static const char *reverse_zone(const char *ip, const char *const *zones, char *rev,
+				size_t len)
+{
+	if (prism_reverse_name(ip, rev, len) != 0)
+		return NULL;
+	return prism_zone_of(rev, zones);
+}
+
+/* Family @p f of host @p id goes from @p old ("" = none) to @p ip (NULL = none). */
+static int src_family(struct prism_store *s, const struct prism_source_entry *e,
+		      const struct prism_source_ctx *ctx, int64_t id, int f, const char *old,
+		      const char *ip, bool *changed)
+{
+	bool publish = f == 0 ? ctx->publish_a : ctx->publish_aaaa;
+	bool ch = false;
+	int rc = 0;
+	if (e->forward && publish) {
+		if (ip != NULL) {
+			const char *recs[1] = { ip };
+			struct prism_rr_change rr = { e->fqdn, fam_type[f], e->ttl, recs, 1 };
+			rc = src_desired_set(s, &rr, e->zone, id, ctx->now, &ch);
+		} else {
+			rc = drop_owned(s, e->zone, e->fqdn, fam_type[f], id, ctx->now, &ch);
+		}
+	}
+	if (rc != 0 || !e->reverse)
+		goto out;
+	char rev[PRISM_DNAME_MAX + 1];
+	const char *rzone;
+	if (old[0] != '\0' && (ip == NULL || strcmp(old, ip) != 0) &&
+	    (rzone = reverse_zone(old, ctx->zones, rev, sizeof(rev))) != NULL)
+		rc = drop_owned(s, rzone, rev, "PTR", id, ctx->now, &ch);
+	if (rc == 0 && ip != NULL && (rzone = reverse_zone(ip, ctx->zones, rev, sizeof(rev)))) {
+		const char *recs[1] = { e->fqdn };
+		struct prism_rr_change rr = { rev, "PTR", e->ttl, recs, 1 };
+		bool set = false;
+		rc = src_desired_set(s, &rr, rzone, id, ctx->now, &set);
+		ch |= set;
+	}
+out:
+	*changed |= ch;
+	return rc;
+}
+
+/* Delete a source host and every record it owns. */
+static int src_drop_host(struct prism_store *s, int64_t id, int64_t now, bool *changed)
+{
+	int rc = host_dns_delete(s, id, false, now, changed);
+	if (rc != 0)
+		return rc;
+	sqlite3_stmt *st = stmt(s, ST_HOST_DELETE);
+	sqlite3_bind_int64(st, 1, id);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static const char *nz(const char *v)
+{
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static int src_insert(struct prism_store *s, const struct prism_source_entry *e,
+		      const struct prism_source_ctx *ctx, char ip[2][64],
+		      char dhcid[2][DHCID_MAX], int64_t *id)
+{
+	char host[PRISM_DNAME_MAX + 1];
+	snprintf(host, sizeof(host), "%s", e->fqdn);
+	size_t n = strlen(host);
+	if (n > 1 && host[n - 1] == '.')
+		host[n - 1] = '\0';
+	sqlite3_stmt *st = stmt(s, ST_SRC_INSERT);
+	bind_text(st, 1, host);
+	bind_text(st, 2, ip[0][0] ? ip[0] : ip[1]);
+	bind_text(st, 3, nz(ip[0]));
+	bind_text(st, 4, nz(ip[1]));
+	sqlite3_bind_int64(st, 5, ctx->now);
+	bind_text(st, 6, e->zone);
+	bind_text(st, 7, e->fqdn);
+	sqlite3_bind_int64(st, 8, e->ttl);
+	bind_text(st, 9, ctx->dns_enabled ? "pending" : "disabled");
+	bind_text(st, 10, prism_source_name(e->source));
+	bind_text(st, 11, e->key);
+	bind_text(st, 12, nz(dhcid[0]));
+	bind_text(st, 13, nz(dhcid[1]));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return PRISM_ECONFLICT; /* the hostname text is an agent's */
+	if (rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static int src_update(struct prism_store *s, const struct prism_source_entry *e,
+		      const struct prism_source_ctx *ctx, int64_t id, char ip[2][64],
+		      char dhcid[2][DHCID_MAX], bool dns_changed)
+{
+	sqlite3_stmt *st = stmt(s, ST_SRC_UPDATE);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, ip[0][0] ? ip[0] : ip[1]);
+	bind_text(st, 3, nz(ip[0]));
+	bind_text(st, 4, nz(ip[1]));
+	sqlite3_bind_int64(st, 5, ctx->now);
+	bind_text(st, 6, e->zone);
+	sqlite3_bind_int64(st, 7, e->ttl);
+	bind_text(st, 8, dns_changed && ctx->dns_enabled ? "pending" : NULL);
+	bind_text(st, 9, nz(dhcid[0]));
+	bind_text(st, 10, nz(dhcid[1]));
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static void conflict(struct prism_source_result *out, enum prism_source holder, bool dhcid)
+{
+	out->outcome = PRISM_SOURCE_CONFLICT;
+	out->holder = holder;
+	out->dhcid_conflict = dhcid;
+}
+
+/* May the entry take its name? Frees it from a yielding key of its own source. */
+static int src_claim(struct prism_store *s, const struct prism_source_entry *e,
+		     const struct prism_source_ctx *ctx, struct prism_source_result *out)
+{
+	int64_t id;
+	enum prism_source holder = PRISM_SOURCE_AGENT;
+	char key[256];
+	int rc = src_by_name(s, e->fqdn, &id, &holder, key, sizeof(key));
+	if (rc != 0 || id == 0)
+		return rc;
+	if (holder != e->source || !e->takeover) {
+		conflict(out, holder, false);
+		return 0;
+	}
+	return src_drop_host(s, id, ctx->now, &out->dns_changed);
+}
+
+/* Another DHCID holds a family the entry touches (Kea's check-with-dhcid). */
+static bool dhcid_refused(const struct prism_source_entry *e, const struct src_row *r)
+{
+	if (e->dhcid == NULL || !e->check_dhcid || !r->found)
+		return false;
+	for (int f = 0; f < 2; f++)
+		if ((e->families & (1u << f)) && r->ip[f][0] && r->dhcid[f][0] &&
+		    strcasecmp(r->dhcid[f], e->dhcid) != 0)
+			return true;
+	return false;
+}
+
+static bool entry_valid(const struct prism_source_entry *e)
+{
+	return e != NULL && e->key != NULL && strlen(e->key) < 256 && e->fqdn != NULL &&
+	       e->zone != NULL && e->families != 0 && (e->families & ~3u) == 0 &&
+	       (unsigned)e->source < PRISM_SOURCE_COUNT && e->source != PRISM_SOURCE_AGENT &&
+	       (e->dhcid == NULL || strlen(e->dhcid) < DHCID_MAX) &&
+	       (e->ipv4 == NULL || strlen(e->ipv4) < 64) && (e->ipv6 == NULL || strlen(e->ipv6) < 64);
+}
+
+static int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
+			 const struct prism_source_ctx *ctx, struct prism_source_result *out)
+{
+	if (s == NULL || !entry_valid(e0) || ctx == NULL || out == NULL)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	struct prism_source_entry e = *e0;
+	struct src_row row;
+	int rc = src_by_key(s, e.source, e.key, &row);
+	if (rc != 0)
+		return rc;
+	bool sets = ((e.families & PRISM_FAM_V4) && e.ipv4) ||
+		    ((e.families & PRISM_FAM_V6) && e.ipv6);
+	if (!sets && row.found) {
+		/* a withdrawal concerns the key's host, whatever name it came with */
+		e.fqdn = row.name;
+		e.zone = row.zone;
+	} else if (sets && (!row.found || strcmp(row.name, e.fqdn) != 0)) {
+		if ((rc = src_claim(s, &e, ctx, out)) != 0)
+			return rc;
+		if (row.found) {
+			/* renamed: the old name's records go with the old host, also when the
+			 * new name turns out to be someone else's */
+			if ((rc = src_drop_host(s, row.id, ctx->now, &out->dns_changed)) != 0)
+				return rc;
+			row = (struct src_row){ 0 };
+		}
+		if (out->outcome == PRISM_SOURCE_CONFLICT)
+			return 0;
+	}
+	if (!row.found && !sets)
+		return 0; /* nothing held, nothing to withdraw */
+	if (dhcid_refused(&e, &row)) {
+		conflict(out, e.source, true);
+		return 0;
+	}
+	char ip[2][64], dhcid[2][DHCID_MAX];
+	memcpy(ip, row.ip, sizeof(ip));
+	memcpy(dhcid, row.dhcid, sizeof(dhcid));
+	const char *want[2] = { e.ipv4, e.ipv6 };
+	for (int f = 0; f < 2; f++) {
+		if (want[f] == NULL && e.only_ip != NULL && strcmp(row.ip[f], e.only_ip) != 0)
+			e.families &= ~(1u << f); /* it holds another address now: keep it */
+		if (!(e.families & (1u << f)))
+			continue;
+		if (want[f] != NULL) {
+			snprintf(ip[f], sizeof(ip[f]), "%s", want[f]);
+			if (e.dhcid != NULL)
+				snprintf(dhcid[f], sizeof(dhcid[f]), "%s", e.dhcid);
+		} else if (e.forward) {
+			ip[f][0] = dhcid[f][0] = '\0';
+		}
+	}
+	int64_t id = row.id;
+	if (!row.found) {
+		rc = src_insert(s, &e, ctx, ip, dhcid, &id);
+		if (rc == PRISM_ECONFLICT) {
+			conflict(out, PRISM_SOURCE_AGENT, false);
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	out->host_id = id;
+	for (int f = 0; ctx->dns_enabled && f < 2; f++)
+		if ((e.families & (1u << f)) &&
+		    (rc = src_family(s, &e, ctx, id, f, row.ip[f], want[f],
+				     &out->dns_changed)) != 0)
+			return rc;
+	if (ip[0][0] == '\0' && ip[1][0] == '\0') {
+		out->outcome = PRISM_SOURCE_REMOVED;
+		return src_drop_host(s, id, ctx->now, &out->dns_changed);
+	}
+	if (!row.found) {
+		out->outcome = PRISM_SOURCE_ADDED;
+		return 0;
+	}
+	bool same = memcmp(ip, row.ip, sizeof(ip)) == 0 &&
+		    memcmp(dhcid, row.dhcid, sizeof(dhcid)) == 0 && row.ttl == e.ttl &&
+		    strcmp(row.zone, e.zone) == 0;
+	if (same && !out->dns_changed)
+		return 0;
+	out->outcome = PRISM_SOURCE_UPDATED;
+	return src_update(s, &e, ctx, id, ip, dhcid, out->dns_changed);
+}
+
+static int sq_source_remove(struct prism_store *s, enum prism_source source, const char *key,
+			    const struct prism_source_ctx *ctx, struct prism_source_result *out)
+{
+	if (s == NULL || key == NULL || ctx == NULL || out == NULL)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	struct src_row row;
+	int rc = src_by_key(s, source, key, &row);
+	if (rc != 0 || !row.found)
+		return rc;
+	out->host_id = row.id;
+	out->outcome = PRISM_SOURCE_REMOVED;
+	return src_drop_host(s, row.id, ctx->now, &out->dns_changed);
+}
+
+/* Ids (or indexes) a statement yields in its first column, into a growing array. */
+static int collect_ids(sqlite3_stmt *st, int64_t **v, size_t *n)
+{
+	size_t cap = 0;
+	int rc;
+	*v = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			int64_t *g = realloc(*v, cap * sizeof(**v));
+			if (g == NULL) {
+				sqlite3_reset(st);
+				return PRISM_ENOMEM;
+			}
+			*v = g;
+		}
+		(*v)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* The entries into the in-memory table sync_in (temp_store is MEMORY: not the registry). */
+static int sync_load(struct prism_store *s, const struct prism_source_entry *entries, size_t n)
+{
+	if (exec(s, "CREATE TEMP TABLE IF NOT EXISTS sync_in (key TEXT PRIMARY KEY, "
+		    "idx INTEGER, fqdn TEXT, ipv4 TEXT, ipv6 TEXT, ttl INTEGER) WITHOUT ROWID;"
+		    "DELETE FROM sync_in;") != 0)
+		return PRISM_ESTORE;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO sync_in VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct prism_source_entry *e = &entries[i];
+		if (!entry_valid(e)) {
+			rc = PRISM_EINVAL;
+			break;
+		}
+		sqlite3_reset(st);
+		bind_text(st, 1, e->key);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+		bind_text(st, 3, e->fqdn);
+		bind_text(st, 4, (e->families & PRISM_FAM_V4) ? e->ipv4 : NULL);
+		bind_text(st, 5, (e->families & PRISM_FAM_V6) ? e->ipv6 : NULL);
+		sqlite3_bind_int64(st, 6, e->ttl);
+		int step = sqlite3_step(st);
+		if (step == SQLITE_CONSTRAINT)
+			rc = PRISM_EINVAL; /* a key given twice */
+		else if (step != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sync_select(struct prism_store *s, const char *sql, enum prism_source source,
+		       int64_t **v, size_t *n)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	bind_text(st, 1, prism_source_name(source));
+	int rc = collect_ids(st, v, n);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void sync_tally(struct prism_source_sync_result *out, const struct prism_source_entry *e,
+		       const struct prism_source_result *r)
+{
+	out->dns_changed |= r->dns_changed;
+	switch (r->outcome) {
+	case PRISM_SOURCE_ADDED: out->added++; break;
+	case PRISM_SOURCE_UPDATED: out->updated++; break;
+	case PRISM_SOURCE_REMOVED: out->removed++; break;
+	case PRISM_SOURCE_UNCHANGED: out->unchanged++; break;
+	case PRISM_SOURCE_CONFLICT:
+		if (out->conflicts < PRISM_SOURCE_SYNC_SHOWN) {
+			struct prism_source_conflict *c = &out->shown[out->conflicts];
+			snprintf(c->name, sizeof(c->name), "%s", e->fqdn);
+			c->holder = r->holder;
+		}
+		out->conflicts++;
+		break;
+	}
+}
+
+static int sq_source_sync(struct prism_store *s, enum prism_source source,
+			  const struct prism_source_entry *entries, size_t n,
+			  const struct prism_source_ctx *ctx, struct prism_source_sync_result *out)
+{
+	if (s == NULL || (entries == NULL && n > 0) || ctx == NULL || out == NULL ||
+	    source == PRISM_SOURCE_AGENT || (unsigned)source >= PRISM_SOURCE_COUNT)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	int64_t *v = NULL;
+	size_t k = 0;
+	int rc = sync_load(s, entries, n);
+	/* hosts whose key is gone first: a name may move from one key to another */
+	if (rc == 0)
+		rc = sync_select(s, "SELECT id FROM hosts WHERE source = ?1 AND source_key NOT IN "
+				    "(SELECT key FROM sync_in)", source, &v, &k);
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);
+		out->removed++;
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
+	}
+	free(v);
+	v = NULL;
+	/* entries that are new or differ from their host, in the caller's order */
+	if (rc == 0)
+		rc = sync_select(s, "SELECT i.idx FROM sync_in i LEFT JOIN hosts h ON "
+				    "h.source = ?1 AND h.source_key = i.key WHERE h.id IS NULL OR "
+				    "h.dns_record_id IS NOT i.fqdn OR h.ipv4 IS NOT i.ipv4 OR "
+				    "h.ipv6 IS NOT i.ipv6 OR h.dns_ttl IS NOT i.ttl ORDER BY i.idx",
+				 source, &v, &k);
+	if (rc == 0)
+		out->unchanged = n - k;
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		struct prism_source_result r;
+		const struct prism_source_entry *e = &entries[v[i]];
+		rc = sq_source_put(s, e, ctx, &r);
+		if (rc == 0)
+			sync_tally(out, e, &r);
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
+	}
+	free(v);
+	exec(s, "DELETE FROM sync_in");
+	return rc;
+}
+
+/* ---- the intake queue ---- */
+
+enum { QF_FORWARD = 1, QF_REVERSE = 2, QF_CHECK = 4, QF_TAKEOVER = 8 };
+
+static int sq_source_enqueue(struct prism_store *s, const struct prism_source_entry *e)
+{
+	if (s == NULL || !entry_valid(e))
+		return PRISM_EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_ADD);
+	bind_text(st, 1, prism_source_name(e->source));
+	bind_text(st, 2, e->key);
+	bind_text(st, 3, e->fqdn);
+	bind_text(st, 4, e->zone);
+	sqlite3_bind_int(st, 5, (int)e->families);
+	bind_text(st, 6, e->ipv4);
+	bind_text(st, 7, e->ipv6);
+	sqlite3_bind_int64(st, 8, e->ttl);
+	sqlite3_bind_int(st, 9, (e->forward ? QF_FORWARD : 0) | (e->reverse ? QF_REVERSE : 0) |
+				(e->check_dhcid ? QF_CHECK : 0) | (e->takeover ? QF_TAKEOVER : 0));
+	bind_text(st, 10, e->dhcid);
+	bind_text(st, 11, e->only_ip);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/* One queued row as an entry; the strings are the caller's copies (cols). */
+struct queued {
+	int64_t seq;
+	char *col[8]; /* key fqdn zone ipv4 ipv6 dhcid only_ip (7 used) */
+	struct prism_source_entry e;
+};
+
+static void queued_free(struct queued *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 8; c++)
+			free(q[i].col[c]);
+	free(q);
+}
+
+static char *col_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_dup(st, i);
+}
+
+static int queue_take(struct prism_store *s, enum prism_source source, size_t max,
+		      struct queued **out, size_t *n)
+{
+	struct queued *q = calloc(max, sizeof(*q));
+	*out = q;
+	*n = 0;
+	if (q == NULL)
+		return PRISM_ENOMEM;
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_TAKE);
+	bind_text(st, 1, prism_source_name(source));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	int rc;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct queued *x = &q[(*n)++];
+		static const int cols[] = { 1, 2, 3, 5, 6, 9, 10 };
+		x->seq = sqlite3_column_int64(st, 0);
+		for (int c = 0; c < 7; c++)
+			x->col[c] = col_or_null(st, cols[c]);
+		int flags = sqlite3_column_int(st, 8);
+		x->e = (struct prism_source_entry){
+			.source = source, .key = x->col[0], .fqdn = x->col[1], .zone = x->col[2],
+			.families = (unsigned)sqlite3_column_int(st, 4), .ipv4 = x->col[3],
+			.ipv6 = x->col[4], .ttl = (uint32_t)sqlite3_column_int64(st, 7),
+			.forward = flags & QF_FORWARD, .reverse = flags & QF_REVERSE,
+			.check_dhcid = flags & QF_CHECK, .takeover = flags & QF_TAKEOVER,
+			.dhcid = x->col[5], .only_ip = x->col[6],
+		};
+		if (x->e.key == NULL || x->e.fqdn == NULL || x->e.zone == NULL) {
+			sqlite3_reset(st);
+			return PRISM_ENOMEM;
+		}
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_source_apply(struct prism_store *s, enum prism_source source, size_t max,
+			   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out,
+			   size_t *applied, size_t *left)
+{
+	if (s == NULL || ctx == NULL || out == NULL || applied == NULL || max == 0)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*applied = 0;
+	struct queued *q;
+	size_t n;
+	int rc = queue_take(s, source, max, &q, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct prism_source_result r;
+		rc = sq_source_put(s, &q[i].e, ctx, &r);
+		if (rc == PRISM_EINVAL) {
+			rc = 0; /* cannot be applied: dropped, not retried forever */
+			continue;
+		}
+		if (rc == 0)
+			sync_tally(out, &q[i].e, &r);
+		if (rc == 0 && i % SYNC_MARK == SYNC_MARK - 1)
+			rc = sq_job_mark(s);
+	}
+	if (rc == 0 && n > 0) {
+		sqlite3_stmt *st = stmt(s, ST_QUEUE_DROP);
+		bind_text(st, 1, prism_source_name(source));
+		sqlite3_bind_int64(st, 2, q[n - 1].seq);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	}
+	if (rc == 0)
+		*applied = n;
+	queued_free(q, n);
+	if (rc == 0 && left != NULL) {
+		sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNT);
+		bind_text(st, 1, prism_source_name(source));
+		rc = sqlite3_step(st) == SQLITE_ROW ? 0 : PRISM_ESTORE;
+		*left = rc == 0 ? (size_t)sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
+static int sq_source_unsynced(struct prism_store *s, enum prism_source source,
+			      size_t *pending, size_t *conflict)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || pending == NULL || conflict == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "SELECT count(*) FILTER (WHERE l.status IN ('pending', 'failed')), "
+		    "count(*) FILTER (WHERE l.status = 'conflict') FROM ledger l "
+		    "LEFT JOIN hosts h ON h.id = l.host_id WHERE l.status != 'synced' AND "
+		    "(l.host_id IS NULL OR h.source = ?1)", &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, prism_source_name(source));
+	int rc = sqlite3_step(st);
+	*pending = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	*conflict = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 1) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
+}
+
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1575,4 +2433,12 @@ const struct prism_store_api prism_store_sqlite = {
 	.zone_deletion_done = zq_zone_deletion_done,
 	.repoint = zq_repoint,
 	.target_resync = zq_target_resync,
+	/* hosts of other sources */
+	.source_put = sq_source_put,
+	.source_remove = sq_source_remove,
+	.source_sync = sq_source_sync,
+	.job_mark = sq_job_mark,
+	.source_unsynced = sq_source_unsynced,
+	.source_enqueue = sq_source_enqueue,
+	.source_apply = sq_source_apply,
 };

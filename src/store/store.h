@@ -24,6 +24,25 @@ struct prism_store_opts {
 	bool synchronous_full;   /**< PRAGMA synchronous=FULL (survives power loss) vs NORMAL */
 };
 
+/** Where a host comes from (hosts.source). */
+enum prism_source {
+	PRISM_SOURCE_AGENT = 0,       /**< the agent protocol (TCP) */
+	PRISM_SOURCE_KEA_RESERVATION, /**< Kea's host reservations (PostgreSQL) */
+	PRISM_SOURCE_KEA_LEASE,       /**< Kea's memfile lease file */
+	PRISM_SOURCE_KEA_DDNS,        /**< Kea's NameChangeRequests (UDP) */
+	PRISM_SOURCE_API,             /**< the REST API */
+	PRISM_SOURCE_COUNT,
+};
+
+/** "agent", "kea-reservation", "kea-lease", "kea-ddns", "api" (the hosts.source values). */
+static inline const char *prism_source_name(enum prism_source s)
+{
+	static const char *const names[PRISM_SOURCE_COUNT] = {
+		"agent", "kea-reservation", "kea-lease", "kea-ddns", "api",
+	};
+	return (unsigned)s < PRISM_SOURCE_COUNT ? names[s] : "unknown";
+}
+
 /** Outcome of a registration. */
 enum prism_reg_result {
 	PRISM_REG_NEW = 0,           /**< new host */
@@ -75,6 +94,10 @@ struct prism_host_reg {
 struct prism_host_reg_out {
 	enum prism_token_state token; /**< when check_token: the registry's verdict */
 	bool owned_by_other;          /**< the hostname is bound to another token: nothing changed */
+	/** The name belongs to a host of another source (a Kea reservation, …): nothing
+	 *  changed; @c holder says which. */
+	bool source_conflict;
+	enum prism_source holder;
 	enum prism_reg_result result;
 	int64_t host_id;
 	char old_ip[64];                 /**< previous address, for the change messages */
@@ -92,6 +115,81 @@ struct prism_ledger_row {
 	uint64_t desired_hash;
 	uint32_t attempts;
 	int64_t host_id;      /**< 0 when not a host record */
+};
+
+/* ---- hosts of other sources (Kea reservations, leases, DDNS requests) ----
+ *
+ * Such a host is one name (its FQDN is its hostname) identified within its source by a key:
+ * a reservation's id, a lease's address, or the name itself for DDNS requests. It never
+ * expires through the heartbeat monitor. A name is owned by one host: a host of another
+ * source (or another key of the same source) holding it is a conflict, reported and
+ * changing nothing.
+ */
+
+#define PRISM_FAM_V4 1u /**< prism_source_entry.families: the IPv4 address (A, its PTR) */
+#define PRISM_FAM_V6 2u /**< the IPv6 address (AAAA, its PTR) */
+
+/** What a source says about one name. Borrowed strings. */
+struct prism_source_entry {
+	enum prism_source source;
+	const char *key;       /**< the entry's identity within its source (at most 255 bytes) */
+	const char *fqdn;      /**< validated, lower-case, trailing dot, inside @c zone */
+	const char *zone;      /**< the managed zone holding @c fqdn */
+	unsigned families;     /**< PRISM_FAM_*: the families this entry sets */
+	const char *ipv4;      /**< with PRISM_FAM_V4: the address, or NULL to withdraw it */
+	const char *ipv6;      /**< with PRISM_FAM_V6: likewise */
+	uint32_t ttl;
+	bool forward;          /**< set (or withdraw) the A/AAAA record */
+	bool reverse;          /**< set (or withdraw) the PTR, in the longest managed reverse
+				*   zone holding the address (none: no PTR) */
+	/** DDNS: the client's DHCID (hex), kept per family. With @c check_dhcid, a family held
+	 *  under another DHCID is a conflict (Kea's check-with-dhcid). NULL: none. */
+	const char *dhcid;
+	bool check_dhcid;
+	/** Another key of the same source holding the name yields it (a newer lease takes the
+	 *  name over); otherwise that is a conflict. */
+	bool takeover;
+	/** A withdrawal of one address: a family holding another address keeps it (a late
+	 *  remove for a client's old lease). NULL: withdraw whatever the family holds. */
+	const char *only_ip;
+};
+
+/** Where source hosts' records go; the zone and TTL come with each entry. */
+struct prism_source_ctx {
+	bool dns_enabled;               /**< false: hosts are only stored */
+	bool publish_a, publish_aaaa;   /**< powerdns.record_types */
+	const char *const *zones;       /**< every managed zone (NULL-terminated), for PTRs */
+	int64_t now;                    /**< unix seconds */
+};
+
+enum prism_source_outcome {
+	PRISM_SOURCE_UNCHANGED = 0,
+	PRISM_SOURCE_ADDED,
+	PRISM_SOURCE_UPDATED,
+	PRISM_SOURCE_REMOVED,
+	PRISM_SOURCE_CONFLICT,
+};
+
+struct prism_source_result {
+	enum prism_source_outcome outcome;
+	enum prism_source holder;   /**< conflict: the source holding the name */
+	bool dhcid_conflict;        /**< conflict: the same source, another DHCID */
+	bool dns_changed;           /**< ledger rows were marked pending */
+	int64_t host_id;
+};
+
+/** A conflict found by a sync, for the caller's log. */
+struct prism_source_conflict {
+	char name[PRISM_DNAME_MAX + 1];
+	enum prism_source holder;
+};
+
+#define PRISM_SOURCE_SYNC_SHOWN 8 /**< conflicts a sync names (it counts them all) */
+
+struct prism_source_sync_result {
+	size_t added, updated, removed, unchanged, conflicts;
+	bool dns_changed;
+	struct prism_source_conflict shown[PRISM_SOURCE_SYNC_SHOWN]; /**< the first conflicts */
 };
 
 /** Result to write back for one row after a push. */
@@ -347,6 +445,59 @@ struct prism_store_api {
 	/** "Sync every zone to this target": every desired RRset of every zone @p target
 	 *  serves becomes pending for it (rows created where missing). @p n receives the rows. */
 	int (*target_resync)(struct prism_store *s, const char *target, int64_t now, size_t *n);
+	/* ---- hosts of other sources ---- */
+	/**
+	 * Apply one entry: the host keyed (source, key) gets the entry's name and addresses of
+	 * @c families (a NULL address withdraws that family; a host left without any address is
+	 * deleted with its records). A different name under the same key renames the host (the
+	 * old name's records go). A conflict (see above) changes nothing; @p out says so.
+	 * @return 0 (also on a conflict), PRISM_EINVAL, PRISM_ESTORE
+	 */
+	int (*source_put)(struct prism_store *s, const struct prism_source_entry *e,
+			  const struct prism_source_ctx *ctx, struct prism_source_result *out);
+	/** Delete the host keyed (@p source, @p key) with its records; nothing when there is
+	 *  none (@p out: unchanged). */
+	int (*source_remove)(struct prism_store *s, enum prism_source source, const char *key,
+			     const struct prism_source_ctx *ctx, struct prism_source_result *out);
+	/**
+	 * Consistency sync: make the hosts of @p source exactly @p entries (each setting both
+	 * families; keys unique): entries that differ from their host are applied, hosts whose
+	 * key is not among them are removed. Compared set-based in one statement against an
+	 * in-memory table, so a second identical sync writes nothing to the registry. Inside a
+	 * writer job it marks its progress (job_mark) as it goes: a failure keeps the hosts
+	 * written before it, and a later sync finishes the work.
+	 */
+	int (*source_sync)(struct prism_store *s, enum prism_source source,
+			   const struct prism_source_entry *entries, size_t n,
+			   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out);
+	/**
+	 * Inside a writer job that writes many hosts: keep what it wrote so far (a later
+	 * failure of the job undoes only what follows). Keeps SQLite's savepoint journal short;
+	 * source_sync does it itself. A no-op outside a job.
+	 */
+	int (*job_mark)(struct prism_store *s);
+	/**
+	 * How far the records of @p source's hosts are from their targets: ledger rows of
+	 * those hosts, and deletions (rows of no host), that are pending or failed
+	 * (@p pending) or in conflict (@p conflict). For `prismd --once`.
+	 */
+	int (*source_unsynced)(struct prism_store *s, enum prism_source source, size_t *pending,
+			       size_t *conflict);
+	/**
+	 * Take an entry in without applying it: one append to the intake queue, so a burst
+	 * (Kea's NameChangeRequests) is committed at once and applied in order behind it by
+	 * source_apply. Strings are copied.
+	 */
+	int (*source_enqueue)(struct prism_store *s, const struct prism_source_entry *e);
+	/**
+	 * Apply up to @p max queued entries of @p source in the order they came (source_put
+	 * each, marking progress) and drop them from the queue. @p out tallies the outcomes
+	 * (its shown[] names the first conflicts), @p applied counts the entries taken, @p left
+	 * (may be NULL) the entries still queued.
+	 */
+	int (*source_apply)(struct prism_store *s, enum prism_source source, size_t max,
+			    const struct prism_source_ctx *ctx,
+			    struct prism_source_sync_result *out, size_t *applied, size_t *left);
 };
 
 /** What the reconciler found for one RRset, or plans to do about it. */

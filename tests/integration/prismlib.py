@@ -283,6 +283,7 @@ logging:
             def ready():
                 if self.proc.poll() is not None:
                     raise RuntimeError("prismd exited during start:\n" + self.read_log())
+                # the API port opens last, after the agent port and the Kea sources
                 try:
                     # the agent port opens first, the API port last: wait for both
                     for port in (self.port, self.api_port):

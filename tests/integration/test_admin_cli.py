@@ -193,10 +193,11 @@ def test_hosts_list_table_filters_and_json(apid):
     r = prism(d, "hosts", "list")
     assert r.returncode == 0 and r.stderr == ""
     rows = table(r.stdout)
-    assert rows[0][0] == ["ID", "HOSTNAME", "STATUS", "IPV4", "IPV6", "DNS", "LAST SEEN"]
+    assert rows[0][0] == ["ID", "HOSTNAME", "STATUS", "SOURCE", "IPV4", "IPV6", "DNS",
+                          "LAST SEEN"]
     assert [c[1] for c, _ in rows[1:]] == ["web1", "web2", "db1"]
-    assert rows[1][0][:5] == ["1", "web1", "online", "127.0.0.1", "-"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", rows[1][0][6])
+    assert rows[1][0][:6] == ["1", "web1", "online", "agent", "127.0.0.1", "-"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", rows[1][0][7])
     assert_aligned(rows, right={0})
     # filters
     r = prism(d, "hosts", "--status", "offline")

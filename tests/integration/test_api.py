@@ -248,7 +248,8 @@ def test_compat_hosts_shapes_and_pagination(dnsd, pdns):
     wait_for(lambda: api.get(f"/api/hosts/{hid}").json()["dns_sync_status"] == "synced",
              what="synced")
     one = api.get(f"/api/hosts/{hid}").json()
-    assert set(one) == COMPAT_HOST | {"dns_zone", "dns_sync_status"}
+    assert set(one) == COMPAT_HOST | {"dns_zone", "dns_sync_status", "source"}
+    assert one["source"] == "agent"
     assert one["dns_zone"] == ZONE
     err(api.get("/api/hosts/99999"), 404, "not_found")
     err(api.get("/api/hosts/abc"), 400)
@@ -292,7 +293,7 @@ def test_v1_hosts_keyset_pagination(apid):
     assert {"id", "hostname", "current_ip", "ipv4", "ipv6", "status", "first_seen",
             "last_seen", "dns_zone", "dns_name", "dns_ttl", "dns_sync_status",
             "sync"} <= set(h)
-    assert h["ipv4"] == "127.0.0.1" and h["ipv6"] is None
+    assert h["ipv4"] == "127.0.0.1" and h["ipv6"] is None and h["source"] == "agent"
     b = api.get("/api/v1/hosts", params={"search": "N1", "limit": 100}).json()
     assert [x["hostname"] for x in b["hosts"]] == [f"n1{i}" for i in range(10)]
     assert b["next"] is None

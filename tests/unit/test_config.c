@@ -812,6 +812,103 @@ static void test_validation(void **state)
 	prism_config_free(c);
 }
 
+/* ---- kea: nested sections ---- */
+
+static void test_kea(void **state)
+{
+	static const struct bad bad[] = {
+		{"kea:\n  ncr:\n    listen: 127.0.0.1\n",
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		{"kea:\n  ncr:\n    listen: \"::1:53001\"\n",
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		{"kea:\n  ncr:\n    listen: \"localhost:53001\"\n",
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		{"kea:\n  ncr:\n    listen: \"127.0.0.1:0\"\n",
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		{"kea:\n  ncr:\n    ttl_min: 700\n    ttl_max: 600\n",
+		 "kea.ncr.ttl_min: must not be above kea.ncr.ttl_max (line 3)"},
+		{"kea:\n  ncr:\n    enabled: maybe\n",
+		 "kea.ncr.enabled: must be true or false (line 3)"},
+		{"kea:\n  ncr: 1\n", "kea.ncr: must be a mapping of keys (line 2)"},
+		{"kea:\n  ncr:\n    enabled: true\n  ncr:\n    enabled: false\n",
+		 "duplicate key 'kea.ncr' (line 4)"},
+		{"kea:\n  ncr:\n    enabled: true\n    enabled: false\n",
+		 "duplicate key 'kea.ncr.enabled' (line 4)"},
+		{"kea:\n  dhcp:\n    x: 1\n", "unknown key 'kea.dhcp' (line 2)"},
+		{"kea:\n  reservations:\n    channel: \"Bad-Name\"\n",
+		 "kea.reservations.channel: must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, "
+		 "at most 63 characters) (line 3)"},
+		{"kea:\n  reservations:\n    zone: other.test\n",
+		 "kea.reservations.zone: is not one of zones (line 3)"},
+		{"kea:\n  leases:\n    zone: \"bad zone\"\n",
+		 "kea.leases.zone: not a valid zone name (line 3)"},
+		{"kea:\n  reservations:\n    filter_regex: \"(\"\n",
+		 "kea.reservations.filter_regex: not a regular expression (Unmatched ( or \\() "
+		 "(line 3)"},
+		{"kea:\n  reservations:\n    password_file: /p\n    password_env: PW\n",
+		 "kea.reservations.password_env: cannot be combined with "
+		 "kea.reservations.password_file (line 4)"},
+	};
+	static const char *const env[] = {"PRISM_KEA_NCR_ENABLED=1",
+					   "PRISM_KEA_RESERVATIONS_FILTER=*-ilo, *-idrac", NULL};
+	struct prism_config *c;
+
+	(void)state;
+	run_bad(bad, ARRAY_SIZE(bad));
+	c = parse_ok("", NULL);
+	assert_false(c->kea_ncr_enabled);
+	assert_string_equal(c->kea_ncr_listen, "127.0.0.1:53001");
+	assert_int_equal(c->kea_reservations_ttl, 600);
+	assert_string_equal(c->kea_reservations_channel, "prism_kea_hosts");
+	assert_string_equal(c->kea_reservations_zone, "managed.prism.local.");
+	assert_null(c->kea_reservations_filter);
+	assert_null(c->kea_leases_file);
+	prism_config_free(c);
+	c = parse_ok("zones:\n  - name: dc.example\n  - name: 10.in-addr.arpa\n"
+		     "kea:\n  ncr:\n    enabled: yes\n    listen: \"[::1]:5301\"\n"
+		     "  reservations:\n    zone: DC.example.\n    filter: [\"*-bmc\"]\n"
+		     "    filter_regex: \"^us[0-9]+-\"\n  leases:\n    file: /var/lib/kea/l.csv\n",
+		     NULL);
+	assert_true(c->kea_ncr_enabled);
+	assert_string_equal(c->kea_ncr_listen, "[::1]:5301");
+	assert_string_equal(c->kea_reservations_zone, "dc.example.");
+	assert_string_equal(c->kea_reservations_filter[0], "*-bmc");
+	assert_null(c->kea_reservations_filter[1]);
+	assert_string_equal(c->kea_reservations_filter_regex, "^us[0-9]+-");
+	assert_string_equal(c->kea_leases_file, "/var/lib/kea/l.csv");
+	assert_string_equal(c->kea_leases_zone, "dc.example.");
+	prism_config_free(c);
+	c = parse_ok("", env);
+	assert_true(c->kea_ncr_enabled);
+	assert_string_equal(c->kea_reservations_filter[0], "*-ilo");
+	assert_string_equal(c->kea_reservations_filter[1], "*-idrac");
+	prism_config_free(c);
+}
+
+static void test_hostport(void **state)
+{
+	char host[64];
+	uint16_t port = 0;
+
+	(void)state;
+	assert_int_equal(prism_config_hostport("10.0.0.1:67", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "10.0.0.1");
+	assert_int_equal(port, 67);
+	assert_int_equal(prism_config_hostport("[2001:db8::1]:65535", host, sizeof(host), &port),
+			 0);
+	assert_string_equal(host, "2001:db8::1");
+	assert_int_equal(port, 65535);
+	assert_int_equal(prism_config_hostport("[::1]:65536", host, sizeof(host), &port),
+			 PRISM_ECONFIG);
+	assert_int_equal(prism_config_hostport("[::1]53", host, sizeof(host), &port),
+			 PRISM_ECONFIG);
+	assert_int_equal(prism_config_hostport(":53", host, sizeof(host), &port), PRISM_ECONFIG);
+	assert_int_equal(prism_config_hostport("1.2.3.4:053", host, sizeof(host), &port),
+			 PRISM_ECONFIG);
+	assert_int_equal(prism_config_hostport("1.2.3.4:53", host, 4, &port), PRISM_ECONFIG);
+	assert_int_equal(prism_config_hostport(NULL, host, sizeof(host), &port), PRISM_EINVAL);
+}
+
 /* ---- the option table ---- */
 
 static void test_options_table(void **state)
@@ -823,7 +920,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 46); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 71); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -845,6 +942,30 @@ static void test_options_table(void **state)
 	}
 }
 
+/* test_options_roundtrip for a key of a nested section ("kea.ncr.enabled"). */
+static void test_nested_roundtrip(const struct prism_config_opt_info *o, const char *val)
+{
+	char yaml[256], envvar[256], msg[128];
+	const char *d1 = strchr(o->key, '.'), *d2 = strrchr(o->key, '.');
+	const char *env[] = {envvar, NULL};
+
+	if (strstr(o->key, ".zone") != NULL)
+		val = "managed.prism.local."; /* must be a managed zone */
+	if (strcmp(o->type, "strings") == 0)
+		snprintf(yaml, sizeof(yaml), "%.*s:\n  %.*s:\n    %s: [\"%s\"]\n",
+			 (int)(d1 - o->key), o->key, (int)(d2 - d1 - 1), d1 + 1, d2 + 1, val);
+	else
+		snprintf(yaml, sizeof(yaml), "%.*s:\n  %.*s:\n    %s: \"%s\"\n",
+			 (int)(d1 - o->key), o->key, (int)(d2 - d1 - 1), d1 + 1, d2 + 1, val);
+	prism_config_free(parse_ok(yaml, NULL));
+	snprintf(envvar, sizeof(envvar), "%s=%s", o->env, val);
+	prism_config_free(parse_ok("", env));
+	snprintf(yaml, sizeof(yaml), "%.*s:\n  %.*s:\n    %s_x: 1\n", (int)(d1 - o->key), o->key,
+		 (int)(d2 - d1 - 1), d1 + 1, d2 + 1);
+	snprintf(msg, sizeof(msg), "unknown key '%s_x' (line 3)", o->key);
+	parse_err(yaml, NULL, msg);
+}
+
 /*
  * Every row can be set from the file and from the environment with its documented default,
  * and doing so gives the same config as not setting it.
@@ -857,12 +978,17 @@ static void test_options_roundtrip(void **state)
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
 		char yaml[256], envvar[256];
-		const char *dot = strchr(o[i].key, '.');
+		const char *dot = strrchr(o[i].key, '.');
 		const char *val = o[i].def[0] != '\0' ? o[i].def : "x";
 		const char *env[] = {envvar, NULL};
 		struct prism_config *c;
 
 		assert_non_null(dot);
+		if (strchr(o[i].key, '.') != dot) {
+			/* a nested section: kea.ncr.enabled */
+			test_nested_roundtrip(&o[i], val);
+			continue;
+		}
 		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0) {
 			continue; /* need a role / each other: covered by test_api_keys */
 		} else if (strcmp(o[i].type, "credentials") == 0) {
@@ -1108,6 +1234,8 @@ int main(void)
 		cmocka_unit_test(test_env_bool_and_list),
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_kea),
+		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test(test_options_roundtrip),
 		cmocka_unit_test(test_hosts_list),

@@ -1,0 +1,755 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kea host reservations from PostgreSQL, on the loop.
+ *
+ * States: DOWN (waiting for the reconnect timer) → CONNECTING (PQconnectPoll steered by
+ * uv_poll on PQsocket, which may change while libpq tries addresses) → LISTEN (the LISTEN
+ * command in flight) → SELECT (the consistency query in flight) → READY (notifications).
+ * LISTEN is sent before the query, so a change made while the query runs arrives as a
+ * notification after it: nothing falls between the snapshot and the stream.
+ *
+ * The snapshot becomes one store job (source_sync). Notifications are queued and applied
+ * in arrival order as jobs of up to NOTIFY_BATCH, one at a time, never while a sync job
+ * runs (they follow it). Each notification carries the row itself (the trigger sends it),
+ * and a reservation is keyed by its host_id, so a rename, a new address or a deletion needs
+ * no further query.
+ *
+ * Lifetime: a reference for the timer, one per poll handle not yet closed, one per store job
+ * in flight, and one until stop; freed when the last goes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dname.h"
+#include "core/error.h"
+#include "core/kea.h"
+#include "daemon/log.h"
+#include "sources/kea_pg.h"
+
+#define TAG "kea-reservations"
+#define NOTIFY_BATCH 512u
+#define NOTIFY_QUEUE_MAX 1000000u /* beyond: drop the queue and resync instead */
+#define MARK_EVERY 16u
+#define LOG_BURST 5u
+#define BACKOFF_FIRST_MS 500u
+#define SYNC_RETRY_MS 5000u
+
+enum state { S_DOWN, S_CONNECTING, S_LISTEN, S_SELECT, S_READY };
+
+/* One reservation to apply: a put (fqdn set) or a removal of its key. */
+struct item {
+	char key[24];
+	char ip[16];
+	char *fqdn;          /* NULL: remove the key */
+	const char *zone;
+	struct prism_source_result res;
+};
+
+struct notify_job {
+	struct prism_store_job job;
+	struct prism_kea_pg *k;
+	struct prism_source_ctx ctx;
+	struct item *items;
+	size_t n;
+};
+
+struct sync_job {
+	struct prism_store_job job;
+	struct prism_kea_pg *k;
+	struct prism_source_ctx ctx;
+	struct item *items;
+	struct prism_source_entry *entries;
+	size_t n;
+	uint64_t t0;         /* loop ms when the query was sent */
+	struct prism_source_sync_result res;
+};
+
+struct prism_kea_pg {
+	uv_loop_t *loop;
+	struct prism_kea_pg_opts opts;
+	char **keys, **vals;
+	char channel[64];
+	PGconn *conn;
+	uv_poll_t *poll;
+	int poll_fd;
+	uv_timer_t timer;
+	enum state state;
+	unsigned attempt;
+	bool query_inflight;
+	bool syncing;          /* a sync job is in flight */
+	bool sync_again;       /* another sync was asked for meanwhile */
+	bool notify_inflight;
+	bool stopping;
+	bool once_done;
+	uint64_t sync_t0;
+	struct item *queue;    /* notifications waiting, in order */
+	size_t nqueue, capqueue;
+	unsigned refs;
+	struct prism_ratelimit bad_log, name_log;
+	struct prism_kea_pg_stats stats;
+};
+
+static void fail(struct prism_kea_pg *k, const char *what);
+static void flush_notifies(struct prism_kea_pg *k);
+static void start_sync(struct prism_kea_pg *k);
+
+static void unref(struct prism_kea_pg *k)
+{
+	if (--k->refs > 0)
+		return;
+	for (size_t i = 0; k->keys != NULL && k->keys[i] != NULL; i++) {
+		free(k->keys[i]);
+		if (k->vals[i] != NULL)
+			explicit_bzero(k->vals[i], strlen(k->vals[i]));
+		free(k->vals[i]);
+	}
+	free(k->keys);
+	free(k->vals);
+	for (size_t i = 0; i < k->nqueue; i++)
+		free(k->queue[i].fqdn);
+	free(k->queue);
+	free(k);
+}
+
+static void items_free(struct item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].fqdn);
+	free(v);
+}
+
+/* ---- poll handles ---- */
+
+static void poll_closed_cb(uv_handle_t *h)
+{
+	struct prism_kea_pg *k = h->data;
+	free(h);
+	unref(k);
+}
+
+static void poll_drop(struct prism_kea_pg *k)
+{
+	if (k->poll == NULL)
+		return;
+	uv_poll_stop(k->poll);
+	uv_close((uv_handle_t *)k->poll, poll_closed_cb);
+	k->poll = NULL;
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events);
+
+/* Watch PQsocket for @p events; a new socket gets a new handle. */
+static int poll_set(struct prism_kea_pg *k, int events)
+{
+	int fd = PQsocket(k->conn);
+	if (fd < 0)
+		return PRISM_EINVAL;
+	if (k->poll != NULL && k->poll_fd != fd)
+		poll_drop(k);
+	if (k->poll == NULL) {
+		k->poll = malloc(sizeof(*k->poll));
+		if (k->poll == NULL)
+			return PRISM_ENOMEM;
+		if (uv_poll_init(k->loop, k->poll, fd) != 0) {
+			free(k->poll);
+			k->poll = NULL;
+			return PRISM_EINVAL;
+		}
+		k->poll->data = k;
+		k->poll_fd = fd;
+		k->refs++;
+	}
+	return uv_poll_start(k->poll, events, poll_cb);
+}
+
+/* ---- connection ---- */
+
+static uint64_t backoff_ms(struct prism_kea_pg *k)
+{
+	uint64_t cap = (uint64_t)k->opts.reconnect_max * 1000;
+	uint64_t d = BACKOFF_FIRST_MS << (k->attempt < 16 ? k->attempt : 16);
+	if (d > cap)
+		d = cap;
+	k->attempt++;
+	/* jitter: 75 % to 125 %, so many prismd do not reconnect in step */
+	return d * 3 / 4 + uv_hrtime() % (d / 2 + 1);
+}
+
+static void timer_cb(uv_timer_t *t);
+
+static void disconnect(struct prism_kea_pg *k)
+{
+	poll_drop(k);
+	if (k->conn != NULL)
+		PQfinish(k->conn);
+	k->conn = NULL;
+	k->query_inflight = false;
+	k->state = S_DOWN;
+	if (k->stats.connected)
+		k->stats.connected = false;
+}
+
+static void fail(struct prism_kea_pg *k, const char *what)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", k->conn ? PQerrorMessage(k->conn) : "");
+	msg[strcspn(msg, "\n")] = '\0';
+	bool was_up = k->stats.connected;
+	disconnect(k);
+	k->stats.disconnects++;
+	if (k->stopping)
+		return;
+	if (k->opts.once) {
+		prism_log(PRISM_LOG_ERROR, TAG, "%s (%s)", what, msg[0] ? msg : "no reason given");
+		k->once_done = true;
+		if (k->opts.synced_cb != NULL)
+			k->opts.synced_cb(k->opts.arg, PRISM_EUPSTREAM, NULL);
+		return;
+	}
+	uint64_t delay = backoff_ms(k);
+	prism_log(was_up ? PRISM_LOG_WARNING : PRISM_LOG_ERROR, TAG,
+		  "%s (%s); trying again in %.1f s", what, msg[0] ? msg : "no reason given",
+		  (double)delay / 1000);
+	uv_timer_start(&k->timer, timer_cb, delay, 0);
+}
+
+static int send_query(struct prism_kea_pg *k, const char *sql)
+{
+	if (!PQsendQuery(k->conn, sql))
+		return PRISM_EUPSTREAM;
+	k->query_inflight = true;
+	int f = PQflush(k->conn);
+	if (f < 0)
+		return PRISM_EUPSTREAM;
+	return poll_set(k, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+static void connected(struct prism_kea_pg *k)
+{
+	char sql[96];
+	PQsetnonblocking(k->conn, 1);
+	k->stats.connects++;
+	k->stats.connected = true;
+	k->attempt = 0;
+	prism_log(PRISM_LOG_INFO, TAG, "connected to PostgreSQL %s:%s, database %s",
+		  PQhost(k->conn) ? PQhost(k->conn) : "?", PQport(k->conn) ? PQport(k->conn) : "?",
+		  PQdb(k->conn) ? PQdb(k->conn) : "?");
+	if (k->opts.once) {
+		k->state = S_SELECT;
+		k->sync_t0 = uv_now(k->loop);
+		if (send_query(k, prism_kea_select_sql()) != 0)
+			fail(k, "cannot query the reservations");
+		return;
+	}
+	k->state = S_LISTEN;
+	snprintf(sql, sizeof(sql), "LISTEN \"%s\"", k->channel);
+	if (send_query(k, sql) != 0)
+		fail(k, "cannot LISTEN");
+}
+
+static void connect_poll(struct prism_kea_pg *k)
+{
+	switch (PQconnectPoll(k->conn)) {
+	case PGRES_POLLING_READING:
+		if (poll_set(k, UV_READABLE) != 0)
+			fail(k, "cannot connect to PostgreSQL");
+		break;
+	case PGRES_POLLING_WRITING:
+		if (poll_set(k, UV_WRITABLE) != 0)
+			fail(k, "cannot connect to PostgreSQL");
+		break;
+	case PGRES_POLLING_OK:
+		connected(k);
+		break;
+	default:
+		fail(k, "cannot connect to PostgreSQL");
+		break;
+	}
+}
+
+static void connect_start(struct prism_kea_pg *k)
+{
+	k->conn = PQconnectStartParams((const char *const *)k->keys,
+				       (const char *const *)k->vals, 1);
+	if (k->conn == NULL || PQstatus(k->conn) == CONNECTION_BAD) {
+		fail(k, "cannot connect to PostgreSQL");
+		return;
+	}
+	k->state = S_CONNECTING;
+	/* libpq: start as if PQconnectPoll had answered PGRES_POLLING_WRITING */
+	if (poll_set(k, UV_WRITABLE) != 0)
+		fail(k, "cannot connect to PostgreSQL");
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct prism_kea_pg *k = t->data;
+	if (k->stopping)
+		return;
+	if (k->state == S_DOWN && !k->once_done)
+		connect_start(k);
+	else if (k->state == S_READY)
+		prism_kea_pg_resync(k);
+}
+
+/* ---- turning rows into items ---- */
+
+/* A reservation's name as an item: the FQDN, or a removal when it does not count. */
+static void item_fill(struct prism_kea_pg *k, struct item *it, int64_t id, const char *host,
+		      bool has_ip, int64_t ip)
+{
+	char fqdn[PRISM_DNAME_MAX + 1], why[96];
+	const char *zone = NULL;
+	unsigned long long skipped;
+	snprintf(it->key, sizeof(it->key), "%" PRId64, id);
+	it->fqdn = NULL;
+	if (host == NULL || host[0] == '\0' || !has_ip || prism_kea_ipv4(ip, it->ip,
+									 sizeof(it->ip)) != 0)
+		return;
+	size_t hl = strlen(host);
+	if (hl > 1 && host[hl - 1] == '.')
+		hl--;
+	char name[PRISM_DNAME_MAX + 1];
+	snprintf(name, sizeof(name), "%.*s", (int)hl, host);
+	if (!prism_name_filter_match(k->opts.filter, name))
+		return;
+	if (prism_srcname_fqdn(host, strlen(host), k->opts.zone, k->opts.dns.zones, fqdn,
+			       sizeof(fqdn), &zone, why, sizeof(why)) != 0) {
+		k->stats.src.rejected++;
+		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
+			prism_log(PRISM_LOG_WARNING, TAG, "reservation %" PRId64 ": hostname '%.64s' "
+				  "ignored: %s (%llu more not logged)", id, host, why, skipped);
+		return;
+	}
+	it->fqdn = strdup(fqdn);
+	it->zone = zone;
+}
+
+static struct prism_source_entry entry_of(const struct prism_kea_pg *k, const struct item *it)
+{
+	return (struct prism_source_entry){
+		.source = PRISM_SOURCE_KEA_RESERVATION,
+		.key = it->key,
+		.fqdn = it->fqdn,
+		.zone = it->zone,
+		.families = PRISM_FAM_V4 | PRISM_FAM_V6,
+		.ipv4 = it->ip,
+		.ttl = k->opts.ttl,
+		.forward = true,
+		.reverse = k->opts.dns.auto_ptr,
+	};
+}
+
+/* ---- the consistency sync ---- */
+
+static int sync_run(struct prism_store *s, const struct prism_store_api *api,
+		    struct prism_store_job *job)
+{
+	struct sync_job *j = (struct sync_job *)job;
+	return api->source_sync(s, PRISM_SOURCE_KEA_RESERVATION, j->entries, j->n, &j->ctx,
+				&j->res);
+}
+
+static void log_conflicts(struct prism_kea_pg *k, const struct prism_source_sync_result *r)
+{
+	for (size_t i = 0; i < r->conflicts && i < PRISM_SOURCE_SYNC_SHOWN; i++)
+		prism_log(PRISM_LOG_WARNING, TAG, "%s refused: the name is held by a host of "
+			  "source %s", r->shown[i].name, prism_source_name(r->shown[i].holder));
+	if (r->conflicts > PRISM_SOURCE_SYNC_SHOWN)
+		prism_log(PRISM_LOG_WARNING, TAG, "%zu more names refused for conflicts",
+			  r->conflicts - PRISM_SOURCE_SYNC_SHOWN);
+}
+
+static void sync_done(struct prism_store_job *job, int err)
+{
+	struct sync_job *j = (struct sync_job *)job;
+	struct prism_kea_pg *k = j->k;
+	k->syncing = false;
+	double secs = (double)(uv_now(k->loop) - j->t0) / 1000;
+	if (err == 0) {
+		k->stats.syncs++;
+		k->stats.last_sync_seconds = secs;
+		prism_source_stats_sync(&k->stats.src, &j->res);
+		prism_log(PRISM_LOG_INFO, TAG, "consistency sync of %zu reservation(s) in %.3f s: "
+			  "%zu added, %zu updated, %zu removed, %zu unchanged, %zu conflict(s)",
+			  j->n, secs, j->res.added, j->res.updated, j->res.removed,
+			  j->res.unchanged, j->res.conflicts);
+		log_conflicts(k, &j->res);
+		if (j->res.dns_changed && k->opts.changed_cb != NULL && !k->stopping)
+			k->opts.changed_cb(k->opts.arg);
+	} else if (err != -ECANCELED) {
+		prism_log(PRISM_LOG_ERROR, TAG, "consistency sync failed (%s)", prism_strerror(err));
+	}
+	if (k->opts.synced_cb != NULL && !k->stopping)
+		k->opts.synced_cb(k->opts.arg, err, err == 0 ? &j->res : NULL);
+	items_free(j->items, j->n);
+	free(j->entries);
+	free(j);
+	if (!k->stopping && !k->opts.once) {
+		if (k->sync_again || (err != 0 && err != -ECANCELED)) {
+			k->sync_again = false;
+			uv_timer_start(&k->timer, timer_cb, err ? SYNC_RETRY_MS : 0, 0);
+		} else if (k->opts.resync_interval > 0 && k->state == S_READY) {
+			uv_timer_start(&k->timer, timer_cb,
+				       (uint64_t)k->opts.resync_interval * 1000, 0);
+		}
+		flush_notifies(k);
+	}
+	unref(k);
+}
+
+/* The snapshot's rows into a sync job. */
+static void snapshot(struct prism_kea_pg *k, PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res);
+	struct sync_job *j = calloc(1, sizeof(*j));
+	if (j != NULL) {
+		j->items = calloc(n ? n : 1, sizeof(*j->items));
+		j->entries = calloc(n ? n : 1, sizeof(*j->entries));
+	}
+	if (j == NULL || j->items == NULL || j->entries == NULL) {
+		if (j != NULL) {
+			free(j->items);
+			free(j->entries);
+		}
+		free(j);
+		prism_log(PRISM_LOG_ERROR, TAG, "consistency sync: out of memory");
+		return;
+	}
+	for (size_t r = 0; r < n; r++) {
+		const char *ip = PQgetvalue(res, (int)r, 2);
+		struct item it;
+		item_fill(k, &it, strtoll(PQgetvalue(res, (int)r, 0), NULL, 10),
+			  PQgetvalue(res, (int)r, 1), !PQgetisnull(res, (int)r, 2),
+			  strtoll(ip, NULL, 10));
+		if (it.fqdn == NULL)
+			continue; /* filtered out or not a name: its host, if any, goes */
+		j->items[j->n] = it;
+		j->entries[j->n] = entry_of(k, &j->items[j->n]);
+		j->n++;
+	}
+	j->k = k;
+	j->t0 = k->sync_t0;
+	j->ctx = prism_source_ctx(&k->opts.dns, (int64_t)time(NULL));
+	j->job.run = sync_run;
+	j->job.done = sync_done;
+	k->syncing = true;
+	k->refs++;
+	prism_store_writer_submit(k->opts.writer, &j->job);
+}
+
+static void start_sync(struct prism_kea_pg *k)
+{
+	if (k->state != S_READY || k->syncing || k->query_inflight) {
+		k->sync_again = true;
+		return;
+	}
+	k->state = S_SELECT;
+	k->sync_t0 = uv_now(k->loop);
+	if (send_query(k, prism_kea_select_sql()) != 0)
+		fail(k, "cannot query the reservations");
+}
+
+void prism_kea_pg_resync(struct prism_kea_pg *k)
+{
+	if (k != NULL && !k->stopping)
+		start_sync(k);
+}
+
+/* ---- notifications ---- */
+
+static int notify_run(struct prism_store *s, const struct prism_store_api *api,
+		      struct prism_store_job *job)
+{
+	struct notify_job *j = (struct notify_job *)job;
+	for (size_t i = 0; i < j->n; i++) {
+		struct item *it = &j->items[i];
+		int rc;
+		if (it->fqdn == NULL) {
+			rc = api->source_remove(s, PRISM_SOURCE_KEA_RESERVATION, it->key, &j->ctx,
+						&it->res);
+		} else {
+			struct prism_source_entry e = entry_of(j->k, it);
+			rc = api->source_put(s, &e, &j->ctx, &it->res);
+		}
+		if (rc == 0 && i % MARK_EVERY == MARK_EVERY - 1)
+			rc = api->job_mark(s);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void notify_done(struct prism_store_job *job, int err)
+{
+	struct notify_job *j = (struct notify_job *)job;
+	struct prism_kea_pg *k = j->k;
+	bool changed = false;
+	k->notify_inflight = false;
+	if (err != 0) {
+		k->stats.src.failed += j->n;
+		if (err != -ECANCELED) {
+			prism_log(PRISM_LOG_ERROR, TAG, "cannot apply %zu change(s) (%s); a "
+				  "consistency sync follows", j->n, prism_strerror(err));
+			k->sync_again = true;
+		}
+	} else {
+		for (size_t i = 0; i < j->n; i++) {
+			struct item *it = &j->items[i];
+			char why[96];
+			unsigned long long skipped;
+			prism_source_stats_add(&k->stats.src, &it->res);
+			changed |= it->res.dns_changed;
+			if (it->res.outcome == PRISM_SOURCE_CONFLICT &&
+			    prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
+				prism_log(PRISM_LOG_WARNING, TAG, "reservation %s: %s refused: the "
+					  "name is %s (%llu more not logged)", it->key, it->fqdn,
+					  prism_source_conflict_text(&it->res, why, sizeof(why)),
+					  skipped);
+			else if (it->res.outcome != PRISM_SOURCE_UNCHANGED)
+				prism_log(PRISM_LOG_INFO, TAG, "reservation %s: %s %s", it->key,
+					  it->fqdn ? it->fqdn : "(removed)",
+					  it->res.outcome == PRISM_SOURCE_ADDED ? "added"
+					  : it->res.outcome == PRISM_SOURCE_UPDATED ? "updated"
+					  : "removed");
+		}
+	}
+	if (changed && k->opts.changed_cb != NULL && !k->stopping)
+		k->opts.changed_cb(k->opts.arg);
+	items_free(j->items, j->n);
+	free(j);
+	if (!k->stopping) {
+		if (k->sync_again && !k->syncing)
+			start_sync(k);
+		flush_notifies(k);
+	}
+	unref(k);
+}
+
+/* Hand the queued notifications to the writer, one job at a time, never during a sync. */
+static void flush_notifies(struct prism_kea_pg *k)
+{
+	if (k->nqueue == 0 || k->notify_inflight || k->syncing || k->stopping)
+		return;
+	size_t n = k->nqueue < NOTIFY_BATCH ? k->nqueue : NOTIFY_BATCH;
+	struct notify_job *j = calloc(1, sizeof(*j));
+	struct item *v = j ? malloc(n * sizeof(*v)) : NULL;
+	if (v == NULL) {
+		free(j);
+		return; /* tried again at the next notification or job */
+	}
+	memcpy(v, k->queue, n * sizeof(*v));
+	memmove(k->queue, k->queue + n, (k->nqueue - n) * sizeof(*v));
+	k->nqueue -= n;
+	j->items = v;
+	j->n = n;
+	j->k = k;
+	j->ctx = prism_source_ctx(&k->opts.dns, (int64_t)time(NULL));
+	j->job.run = notify_run;
+	j->job.done = notify_done;
+	k->notify_inflight = true;
+	k->refs++;
+	prism_store_writer_submit(k->opts.writer, &j->job);
+}
+
+static void queue_item(struct prism_kea_pg *k, const struct prism_kea_notify *n)
+{
+	if (k->nqueue >= NOTIFY_QUEUE_MAX) {
+		/* far behind: forget the queue, the sync reads the state instead */
+		for (size_t i = 0; i < k->nqueue; i++)
+			free(k->queue[i].fqdn);
+		k->nqueue = 0;
+		k->sync_again = true;
+		return;
+	}
+	if (k->nqueue == k->capqueue) {
+		size_t cap = k->capqueue ? k->capqueue * 2 : 64;
+		struct item *v = realloc(k->queue, cap * sizeof(*v));
+		if (v == NULL) {
+			k->sync_again = true;
+			return;
+		}
+		k->queue = v;
+		k->capqueue = cap;
+	}
+	struct item *it = &k->queue[k->nqueue];
+	memset(it, 0, sizeof(*it));
+	if (n->op == PRISM_KEA_DELETE)
+		snprintf(it->key, sizeof(it->key), "%" PRId64, n->id);
+	else
+		item_fill(k, it, n->id, n->has_hostname ? n->hostname : NULL, n->has_ipv4,
+			  n->ipv4);
+	k->nqueue++;
+}
+
+static void handle_notify(struct prism_kea_pg *k, const char *payload)
+{
+	struct prism_kea_notify n;
+	char why[96];
+	unsigned long long skipped;
+	k->stats.notifications++;
+	if (prism_kea_notify_parse(payload, strlen(payload), &n, why, sizeof(why)) != 0) {
+		k->stats.bad_notifications++;
+		if (prism_ratelimit_ok(&k->bad_log, uv_now(k->loop), LOG_BURST, &skipped))
+			prism_log(PRISM_LOG_WARNING, TAG, "notification ignored: %s (%llu more not "
+				  "logged)", why, skipped);
+		return;
+	}
+	if (n.op == PRISM_KEA_TRUNCATE) {
+		prism_log(PRISM_LOG_INFO, TAG, "hosts was truncated: consistency sync");
+		start_sync(k);
+		return;
+	}
+	queue_item(k, &n);
+}
+
+/* ---- I/O ---- */
+
+static void query_done(struct prism_kea_pg *k)
+{
+	k->query_inflight = false;
+	if (k->state == S_LISTEN) {
+		k->state = S_READY;
+		start_sync(k);
+	} else if (k->state == S_SELECT) {
+		k->state = S_READY;
+		if (k->opts.once)
+			disconnect(k); /* the snapshot is taken: nothing more to read */
+	}
+}
+
+static void take_result(struct prism_kea_pg *k, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	if (k->state == S_LISTEN && st != PGRES_COMMAND_OK) {
+		prism_log(PRISM_LOG_ERROR, TAG, "LISTEN %s failed (%s)", k->channel,
+			  PQresultErrorMessage(res));
+	} else if (k->state == S_SELECT) {
+		if (st == PGRES_TUPLES_OK) {
+			snapshot(k, res);
+		} else {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+			msg[strcspn(msg, "\n")] = '\0';
+			prism_log(PRISM_LOG_ERROR, TAG, "reading the reservations failed (%s)", msg);
+			if (k->opts.once && k->opts.synced_cb != NULL) {
+				k->once_done = true;
+				k->opts.synced_cb(k->opts.arg, PRISM_EUPSTREAM, NULL);
+			}
+		}
+	}
+}
+
+static void io(struct prism_kea_pg *k, int events)
+{
+	if ((events & UV_WRITABLE) && k->query_inflight) {
+		int f = PQflush(k->conn);
+		if (f < 0 || poll_set(k, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0) {
+			fail(k, "connection to PostgreSQL lost");
+			return;
+		}
+	}
+	if (!(events & UV_READABLE))
+		return;
+	if (!PQconsumeInput(k->conn) || PQstatus(k->conn) == CONNECTION_BAD) {
+		fail(k, "connection to PostgreSQL lost");
+		return;
+	}
+	while (k->conn != NULL && k->query_inflight && !PQisBusy(k->conn)) {
+		PGresult *res = PQgetResult(k->conn);
+		if (res == NULL) {
+			query_done(k);
+			break;
+		}
+		take_result(k, res);
+		PQclear(res);
+	}
+	PGnotify *n;
+	while (k->conn != NULL && (n = PQnotifies(k->conn)) != NULL) {
+		if (strcmp(n->relname, k->channel) == 0)
+			handle_notify(k, n->extra);
+		PQfreemem(n);
+	}
+	flush_notifies(k);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct prism_kea_pg *k = h->data;
+	if (k->stopping || h != k->poll)
+		return;
+	if (status < 0) {
+		fail(k, "connection to PostgreSQL lost");
+		return;
+	}
+	if (k->state == S_CONNECTING)
+		connect_poll(k);
+	else
+		io(k, events);
+}
+
+/* ---- start and stop ---- */
+
+static char **strv_dup(const char *const *v)
+{
+	size_t n = 0;
+	while (v != NULL && v[n] != NULL)
+		n++;
+	char **d = calloc(n + 1, sizeof(*d));
+	for (size_t i = 0; d != NULL && i < n; i++)
+		if ((d[i] = strdup(v[i])) == NULL)
+			return d; /* the caller sees the hole: a shorter list */
+	return d;
+}
+
+int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
+		       struct prism_kea_pg **out)
+{
+	if (loop == NULL || opts == NULL || out == NULL || opts->writer == NULL ||
+	    opts->keys == NULL || opts->values == NULL || opts->channel == NULL ||
+	    opts->zone == NULL)
+		return PRISM_EINVAL;
+	struct prism_kea_pg *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return PRISM_ENOMEM;
+	k->loop = loop;
+	k->opts = *opts;
+	k->refs = 2; /* until stop, and the timer */
+	k->keys = strv_dup(opts->keys);
+	k->vals = strv_dup(opts->values);
+	snprintf(k->channel, sizeof(k->channel), "%s", opts->channel);
+	uv_timer_init(loop, &k->timer);
+	k->timer.data = k;
+	if (k->keys == NULL || k->vals == NULL) {
+		prism_kea_pg_stop(k);
+		return PRISM_ENOMEM;
+	}
+	connect_start(k);
+	*out = k;
+	return 0;
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	unref(h->data);
+}
+
+void prism_kea_pg_stop(struct prism_kea_pg *k)
+{
+	if (k == NULL)
+		return;
+	k->stopping = true;
+	disconnect(k);
+	uv_close((uv_handle_t *)&k->timer, timer_closed_cb);
+	unref(k);
+}
+
+void prism_kea_pg_stats(const struct prism_kea_pg *k, struct prism_kea_pg_stats *out)
+{
+	*out = k->stats;
+}

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The registry's hosts of other sources (store.h "hosts of other sources") against a real
+ * SQLite file: names, keys, conflicts between sources and between DHCIDs, renames, takeover,
+ * PTRs, and the consistency sync (a second identical sync writes nothing).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/error.h"
+#include "store/store.h"
+
+static const struct prism_store_api *api = &prism_store_sqlite;
+
+static const char *const zones[] = { "example.test.", "10.in-addr.arpa.", "ip6.arpa.", NULL };
+
+struct fx {
+	char path[64];
+	struct prism_store *s;
+	sqlite3 *peek; /* a second connection: what the registry file holds */
+	struct prism_source_ctx ctx;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	snprintf(f->path, sizeof(f->path), "/tmp/prism-test-store-XXXXXX");
+	int fd = mkstemp(f->path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct prism_store_opts o = { .path = f->path };
+	assert_int_equal(api->open(&o, &f->s, err, sizeof(err)), 0);
+	static const struct prism_target_zone tz[] = {
+		{ "t1", "example.test." }, { "t1", "10.in-addr.arpa." }, { "t1", "ip6.arpa." },
+	};
+	size_t caught;
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->targets_sync(f->s, tz, 3, 1000, &caught), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(sqlite3_open(f->path, &f->peek), SQLITE_OK);
+	f->ctx = (struct prism_source_ctx){ .dns_enabled = true, .publish_a = true,
+					    .publish_aaaa = true, .zones = zones, .now = 1000 };
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_close(f->peek);
+	api->close(f->s);
+	char p[80];
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	free(f);
+	return 0;
+}
+
+/* One integer from the registry file, through the second connection. */
+static long long q(struct fx *f, const char *sql)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(f->peek, sql, -1, &st, NULL), SQLITE_OK);
+	long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int put(struct fx *f, const struct prism_source_entry *e, struct prism_source_result *r)
+{
+	assert_int_equal(api->begin(f->s), 0);
+	int rc = api->source_put(f->s, e, &f->ctx, r);
+	assert_int_equal(api->commit(f->s), 0);
+	return rc;
+}
+
+static struct prism_source_entry ddns(const char *fqdn, unsigned fam, const char *ip,
+				      const char *dhcid)
+{
+	return (struct prism_source_entry){
+		.source = PRISM_SOURCE_KEA_DDNS, .key = fqdn, .fqdn = fqdn,
+		.zone = "example.test.", .families = fam,
+		.ipv4 = fam == PRISM_FAM_V4 ? ip : NULL, .ipv6 = fam == PRISM_FAM_V6 ? ip : NULL,
+		.ttl = 600, .forward = true, .reverse = true, .dhcid = dhcid, .check_dhcid = true,
+	};
+}
+
+static void test_invalid(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	struct prism_source_entry e = ddns("a.example.test.", PRISM_FAM_V4, "10.0.0.1", NULL);
+	assert_int_equal(api->source_put(NULL, &e, &f->ctx, &r), PRISM_EINVAL);
+	assert_int_equal(api->source_put(f->s, NULL, &f->ctx, &r), PRISM_EINVAL);
+	assert_int_equal(api->source_put(f->s, &e, NULL, &r), PRISM_EINVAL);
+	e.families = 0;
+	assert_int_equal(api->source_put(f->s, &e, &f->ctx, &r), PRISM_EINVAL);
+	e.families = PRISM_FAM_V4;
+	e.source = PRISM_SOURCE_AGENT; /* agents register through host_register */
+	assert_int_equal(api->source_put(f->s, &e, &f->ctx, &r), PRISM_EINVAL);
+	struct prism_source_sync_result sr;
+	assert_int_equal(api->source_sync(f->s, PRISM_SOURCE_AGENT, NULL, 0, &f->ctx, &sr),
+			 PRISM_EINVAL);
+	assert_int_equal(api->source_remove(f->s, PRISM_SOURCE_KEA_DDNS, NULL, &f->ctx, &r),
+			 PRISM_EINVAL);
+}
+
+static void test_add_records_and_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	struct prism_source_entry e = ddns("c1.example.test.", PRISM_FAM_V4, "10.0.0.5", "0a01");
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	assert_true(r.dns_changed);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-ddns' AND "
+			      "hostname = 'c1.example.test' AND ipv4 = '10.0.0.5' AND "
+			      "dhcid4 = '0a01' AND expires_at > 4000000000"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'c1.example.test.' AND "
+			      "type = 'A' AND content = '10.0.0.5' AND ttl = 600"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'5.0.0.10.in-addr.arpa.' AND type = 'PTR' AND "
+			      "content = 'c1.example.test.'"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE target = 't1' AND "
+			      "status = 'pending'"), 2);
+	long long v = q(f, "PRAGMA data_version");
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
+	assert_false(r.dns_changed);
+	assert_int_equal(q(f, "PRAGMA data_version"), v); /* a renewal writes nothing */
+	/* a new address moves the A and the PTR */
+	e.ipv4 = "10.0.0.6";
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'5.0.0.10.in-addr.arpa.'"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'6.0.0.10.in-addr.arpa.' AND content = 'c1.example.test.'"), 1);
+	/* the old PTR is queued for deletion at the target */
+	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE name = "
+			      "'5.0.0.10.in-addr.arpa.' AND status = 'pending'"), 1);
+	/* the host never goes offline through the heartbeat monitor */
+	size_t n = 99;
+	bool ch = false;
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->hosts_expire(f->s, 5000000000LL, 100, true, &n, &ch), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(n, 0);
+}
+
+static void test_dhcid_and_families(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	struct prism_source_entry a = ddns("d.example.test.", PRISM_FAM_V4, "10.0.1.1", "aa");
+	assert_int_equal(put(f, &a, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	/* the same client's AAAA comes with another DHCID (DUID-based): no fight */
+	struct prism_source_entry six = ddns("d.example.test.", PRISM_FAM_V6, "2001:db8::1", "bb");
+	assert_int_equal(put(f, &six, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.'"), 2);
+	/* another client (DHCID cc) may not take the A */
+	struct prism_source_entry b = ddns("d.example.test.", PRISM_FAM_V4, "10.0.1.2", "cc");
+	assert_int_equal(put(f, &b, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
+	assert_true(r.dhcid_conflict);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.' AND "
+			      "content = '10.0.1.1'"), 1);
+	/* nor remove it */
+	struct prism_source_entry rm = ddns("d.example.test.", PRISM_FAM_V4, NULL, "cc");
+	assert_int_equal(put(f, &rm, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
+	/* unless the request turns conflict resolution off */
+	b.check_dhcid = false;
+	assert_int_equal(put(f, &b, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname = 'd.example.test' AND "
+			      "ipv4 = '10.0.1.2' AND dhcid4 = 'cc' AND dhcid6 = 'bb'"), 1);
+	/* a late withdrawal of an address the client no longer has changes nothing */
+	rm.dhcid = "cc";
+	rm.only_ip = "10.0.1.1";
+	assert_int_equal(put(f, &rm, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.' AND "
+			      "content = '10.0.1.2'"), 1);
+	/* withdrawing the A leaves the AAAA; withdrawing that too removes the host */
+	rm.only_ip = "10.0.1.2";
+	assert_int_equal(put(f, &rm, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.'"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'2.1.0.10.in-addr.arpa.'"), 0);
+	struct prism_source_entry rm6 = ddns("d.example.test.", PRISM_FAM_V6, NULL, "bb");
+	assert_int_equal(put(f, &rm6, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_REMOVED);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname = 'd.example.test'"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired"), 0);
+	/* withdrawing what nobody holds changes nothing */
+	assert_int_equal(put(f, &rm6, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
+}
+
+static void test_sources_conflict(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	struct prism_host_reg_out out;
+	struct prism_host_reg reg = {
+		.hostname = "web1", .ip = "10.0.2.1", .now = 1000, .expires_at = 2000,
+		.dns = { .enabled = true, .zone = "example.test.", .ttl = 60, .publish_a = true,
+			 .zones = zones },
+	};
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_false(out.source_conflict);
+	/* a reservation for the agent's name is refused and changes nothing */
+	struct prism_source_entry e = {
+		.source = PRISM_SOURCE_KEA_RESERVATION, .key = "7", .fqdn = "web1.example.test.",
+		.zone = "example.test.", .families = PRISM_FAM_V4 | PRISM_FAM_V6,
+		.ipv4 = "10.0.2.9", .ttl = 600, .forward = true,
+	};
+	long long v = q(f, "PRAGMA data_version");
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
+	assert_int_equal(r.holder, PRISM_SOURCE_AGENT);
+	assert_int_equal(q(f, "PRAGMA data_version"), v);
+	/* and the other way: an agent may not take a reservation's name */
+	e.fqdn = "web2.example.test.";
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	reg.hostname = "web2";
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_true(out.source_conflict);
+	assert_int_equal(out.holder, PRISM_SOURCE_KEA_RESERVATION);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'web2.example.test.' "
+			      "AND content = '10.0.2.9'"), 1);
+	/* nor may a DDNS request, even with conflict resolution off */
+	struct prism_source_entry d = ddns("web2.example.test.", PRISM_FAM_V4, "10.0.2.3", "ee");
+	d.check_dhcid = false;
+	assert_int_equal(put(f, &d, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
+	assert_int_equal(r.holder, PRISM_SOURCE_KEA_RESERVATION);
+}
+
+static void test_rename_and_takeover(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	struct prism_source_entry e = {
+		.source = PRISM_SOURCE_KEA_LEASE, .key = "10.0.3.1", .fqdn = "old.example.test.",
+		.zone = "example.test.", .families = PRISM_FAM_V4 | PRISM_FAM_V6,
+		.ipv4 = "10.0.3.1", .ttl = 300, .forward = true, .reverse = true,
+	};
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	e.fqdn = "new.example.test."; /* the same lease, another name */
+	assert_int_equal(put(f, &e, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'old.example.test.'"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE name = 'old.example.test.' AND "
+			      "status = 'pending'"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'1.3.0.10.in-addr.arpa.' AND content = 'new.example.test.'"), 1);
+	/* another lease with that name: a conflict without takeover, the name moves with it */
+	struct prism_source_entry g = e;
+	g.key = g.ipv4 = "10.0.3.2";
+	assert_int_equal(put(f, &g, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
+	assert_int_equal(r.holder, PRISM_SOURCE_KEA_LEASE);
+	g.takeover = true;
+	assert_int_equal(put(f, &g, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-lease'"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'new.example.test.' AND "
+			      "content = '10.0.3.2'"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
+			      "'1.3.0.10.in-addr.arpa.'"), 0);
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_remove(f->s, PRISM_SOURCE_KEA_LEASE, "10.0.3.2", &f->ctx, &r),
+			 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_REMOVED);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired"), 0);
+}
+
+#define NSYNC 2000
+
+struct sync_set {
+	struct prism_source_entry e[NSYNC];
+	char key[NSYNC][24], fqdn[NSYNC][64], ip[NSYNC][48];
+};
+
+static void sync_fill(struct sync_set *v, size_t n, unsigned shift)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(v->key[i], sizeof(v->key[i]), "%zu", i + 1);
+		snprintf(v->fqdn[i], sizeof(v->fqdn[i]), "h%zu-bmc.example.test.", i);
+		snprintf(v->ip[i], sizeof(v->ip[i]), "10.1.%zu.%zu", (i + shift) / 250,
+			 (i + shift) % 250 + 1);
+		v->e[i] = (struct prism_source_entry){
+			.source = PRISM_SOURCE_KEA_RESERVATION, .key = v->key[i],
+			.fqdn = v->fqdn[i], .zone = "example.test.",
+			.families = PRISM_FAM_V4 | PRISM_FAM_V6, .ipv4 = v->ip[i], .ttl = 600,
+			.forward = true, .reverse = true,
+		};
+	}
+}
+
+static int do_sync(struct fx *f, const struct sync_set *v, size_t n,
+		struct prism_source_sync_result *out)
+{
+	assert_int_equal(api->begin(f->s), 0);
+	int rc = api->source_sync(f->s, PRISM_SOURCE_KEA_RESERVATION, v->e, n, &f->ctx, out);
+	assert_int_equal(api->commit(f->s), 0);
+	return rc;
+}
+
+static void test_sync(void **state)
+{
+	struct fx *f = *state;
+	struct sync_set *v = calloc(1, sizeof(*v));
+	struct prism_source_sync_result out;
+	sync_fill(v, NSYNC, 0);
+	assert_int_equal(do_sync(f, v, NSYNC, &out), 0);
+	assert_int_equal(out.added, NSYNC);
+	assert_true(out.dns_changed);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired"), 2 * NSYNC);
+	/* the same again: nothing written to the registry at all */
+	long long ver = q(f, "PRAGMA data_version");
+	assert_int_equal(do_sync(f, v, NSYNC, &out), 0);
+	assert_int_equal(out.unchanged, NSYNC);
+	assert_int_equal(out.added + out.updated + out.removed + out.conflicts, 0);
+	assert_false(out.dns_changed);
+	assert_int_equal(q(f, "PRAGMA data_version"), ver);
+	/* the last 10 gone, the first 10 with new addresses */
+	sync_fill(v, 10, 5000);
+	assert_int_equal(do_sync(f, v, NSYNC - 10, &out), 0);
+	assert_int_equal(out.removed, 10);
+	assert_int_equal(out.updated, 10);
+	assert_int_equal(out.unchanged, NSYNC - 20);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-reservation'"),
+			 NSYNC - 10);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired"), 2 * (NSYNC - 10));
+	/* a duplicate name within the source: the first key keeps it; the other key's old
+	 * name (h2) goes, since its reservation no longer has it */
+	struct sync_set *w = calloc(1, sizeof(*w));
+	sync_fill(w, 3, 0);
+	snprintf(w->fqdn[2], sizeof(w->fqdn[2]), "%s", w->fqdn[0]);
+	assert_int_equal(do_sync(f, w, 3, &out), 0);
+	assert_int_equal(out.conflicts, 1);
+	assert_string_equal(out.shown[0].name, "h0-bmc.example.test.");
+	assert_int_equal(out.shown[0].holder, PRISM_SOURCE_KEA_RESERVATION);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-reservation'"), 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'h2-bmc.example.test.'"),
+			 0);
+	/* a key given twice is a caller's error, and nothing changes */
+	snprintf(w->key[1], sizeof(w->key[1]), "%s", w->key[0]);
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_sync(f->s, PRISM_SOURCE_KEA_RESERVATION, w->e, 3, &f->ctx,
+					  &out), PRISM_EINVAL);
+	assert_int_equal(api->rollback(f->s), 0);
+	/* an empty set removes every host of the source, and only of that source */
+	assert_int_equal(do_sync(f, v, 0, &out), 0);
+	assert_int_equal(out.removed, 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 0);
+	free(w);
+	free(v);
+}
+
+static void test_queue(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_sync_result r;
+	size_t applied, left;
+	struct prism_source_entry a = ddns("q1.example.test.", PRISM_FAM_V4, "10.0.9.1", "aa");
+	struct prism_source_entry b = ddns("q2.example.test.", PRISM_FAM_V4, "10.0.9.2", "bb");
+	struct prism_source_entry rm = ddns("q1.example.test.", PRISM_FAM_V4, NULL, "aa");
+	rm.only_ip = "10.0.9.1";
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_enqueue(f->s, &a), 0);
+	assert_int_equal(api->source_enqueue(f->s, &b), 0);
+	assert_int_equal(api->source_enqueue(f->s, &rm), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	/* taken in, nothing applied yet */
+	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 3);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 0);
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 2);
+	assert_int_equal(left, 1);
+	assert_int_equal(r.added, 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 2);
+	/* in order: the remove comes after the add of the same name */
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 1);
+	assert_int_equal(left, 0);
+	assert_int_equal(r.removed, 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 0);
+	/* another source's queue is its own */
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_LEASE, 10, &f->ctx, &r, &applied,
+					   &left), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(applied, 0);
+	assert_int_equal(api->source_enqueue(f->s, NULL), PRISM_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_records_and_unchanged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dhcid_and_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sources_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_and_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
