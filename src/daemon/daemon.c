@@ -72,25 +72,6 @@ struct daemon {
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
 static const struct prism_target_api *const target_api = &prism_target_powerdns;
 
-/* Read a secret from a file: the first line, without the newline. */
-static char *read_secret(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot read %s (%s)", path, strerror(errno));
-		return NULL;
-	}
-	char buf[1024];
-	char *line = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	if (line == NULL) {
-		snprintf(err, errlen, "%s is empty", path);
-		return NULL;
-	}
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
-}
-
 static void changed_cb(void *arg)
 {
 	struct daemon *d = arg;
@@ -149,7 +130,7 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 	char err[512];
 	char *key = NULL;
 	if (ct->api_key_file != NULL) {
-		key = read_secret(ct->api_key_file, err, sizeof(err));
+		key = prism_secret_read(ct->api_key_file, err, sizeof(err));
 		if (key == NULL) {
 			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: api_key_file: %s", ct->name,
 				  err);
@@ -324,7 +305,7 @@ static int hash_cred(const struct prism_config_cred *c, const char *what,
 	char err[512];
 	char *secret = c->secret;
 	if (c->secret_file != NULL) {
-		secret = read_secret(c->secret_file, err, sizeof(err));
+		secret = prism_secret_read(c->secret_file, err, sizeof(err));
 		if (secret == NULL) {
 			prism_log(PRISM_LOG_CRITICAL, TAG, "%s '%s': %s", what, c->name, err);
 			return PRISM_ECONFIG;
