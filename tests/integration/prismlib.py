@@ -63,6 +63,9 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+_handed_out = set()  # every port free_port() gave in this process: never the same one twice
+
+
 def free_port(udp_too=False):
     """A port free for TCP on every address, IPv4 and IPv6 (tests may listen on "::"), and for
     UDP on 127.0.0.1 when asked. Taken below the kernel's ephemeral range: an outgoing
@@ -72,6 +75,8 @@ def free_port(udp_too=False):
     first, last = (10000, lo - 1) if lo > 12000 else (lo // 2, lo - 1)
     for _ in range(200):
         port = random.randint(first, last)
+        if port in _handed_out:
+            continue  # e.g. a tcp_port and an api_port picked before either server binds
         if socket.has_ipv6:
             if not _bindable(socket.AF_INET6, socket.SOCK_STREAM, "::", port, v6only=False):
                 continue
@@ -79,6 +84,7 @@ def free_port(udp_too=False):
             continue
         if udp_too and not _bindable(socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1", port):
             continue
+        _handed_out.add(port)
         return port
     raise RuntimeError("no free port")
 
