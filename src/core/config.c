@@ -1188,6 +1188,14 @@ static int validate_targets(struct prism_yaml_ctx *c)
 				i + 1);
 		if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
 			return prism_yaml_nomem(c);
+		char dns_host[64];
+		uint16_t dns_port;
+		if (t->dns_address != NULL &&
+		    prism_config_hostport(t->dns_address, dns_host, sizeof(dns_host), &dns_port) != 0)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "targets[%zu].dns_address: must be IP:port "
+					       "(192.0.2.1:53, [2001:db8::1]:53)",
+					       i + 1);
 		for (char **z = t->zones; z != NULL && *z != NULL; z++) {
 			int rc = normalize_in_place(z);
 			if (rc == PRISM_ENOMEM)
