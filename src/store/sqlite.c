@@ -559,17 +559,22 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-/* Desired RRset changed: store it once and mark it pending on every target of its zone. */
-static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
-		       int64_t host_id, int64_t now, bool *changed)
+/*
+ * Store a host's desired RRset once (the `desired` row). @p hash receives its hash,
+ * @p differs whether it differed from what was stored (and was written): only then do the
+ * targets' ledger rows need marking, which the callers do.
+ */
+static int desired_row(struct prism_store *s, const struct prism_rr_change *rr,
+		       const char *zone, int64_t host_id, int64_t *hash, bool *differs)
 {
-	int64_t hash = (int64_t)prism_rrset_hash(rr);
+	*hash = (int64_t)prism_rrset_hash(rr);
+	*differs = false;
 	sqlite3_stmt *st = stmt(s, ST_LEDGER_GET);
 	bind_text(st, 1, zone);
 	bind_text(st, 2, rr->name);
 	bind_text(st, 3, rr->type);
 	int rc = sqlite3_step(st);
-	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash;
+	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == *hash;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
@@ -582,11 +587,25 @@ static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, 
 	bind_text(st, 3, rr->type);
 	sqlite3_bind_int64(st, 4, rr->ttl);
 	bind_text(st, 5, rr->nrecords ? rr->records[0] : "");
-	sqlite3_bind_int64(st, 6, hash);
+	sqlite3_bind_int64(st, 6, *hash);
 	sqlite3_bind_int64(st, 7, host_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return PRISM_ESTORE;
-	st = stmt(s, ST_LEDGER_UPSERT);
+	*differs = true;
+	return 0;
+}
+
+/* Desired RRset changed: store it once and mark it pending on every target of its zone. */
+static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
+		       int64_t host_id, int64_t now, bool *changed)
+{
+	int64_t hash;
+	bool differs;
+	if (desired_row(s, rr, zone, host_id, &hash, &differs) != 0)
+		return PRISM_ESTORE;
+	if (!differs)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_LEDGER_UPSERT);
 	bind_text(st, 1, zone);
 	bind_text(st, 2, rr->name);
 	bind_text(st, 3, rr->type);
@@ -1796,28 +1815,15 @@ static int tz_load(struct prism_store *s)
 static int src_desired_set(struct prism_store *s, const struct prism_rr_change *rr,
 			   const char *zone, int64_t host_id, int64_t now, bool *changed)
 {
-	int64_t hash = (int64_t)prism_rrset_hash(rr);
-	sqlite3_stmt *st = stmt(s, ST_LEDGER_GET);
-	bind_text(st, 1, zone);
-	bind_text(st, 2, rr->name);
-	bind_text(st, 3, rr->type);
-	int rc = sqlite3_step(st);
-	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hash;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	int64_t hash;
+	bool differs;
+	if (desired_row(s, rr, zone, host_id, &hash, &differs) != 0)
 		return PRISM_ESTORE;
-	if (same)
+	if (!differs)
 		return 0;
-	st = stmt(s, ST_DESIRED_UPSERT);
-	bind_text(st, 1, zone);
-	bind_text(st, 2, rr->name);
-	bind_text(st, 3, rr->type);
-	sqlite3_bind_int64(st, 4, rr->ttl);
-	bind_text(st, 5, rr->nrecords ? rr->records[0] : "");
-	sqlite3_bind_int64(st, 6, hash);
-	sqlite3_bind_int64(st, 7, host_id);
-	if (sqlite3_step(st) != SQLITE_DONE || tz_load(s) != 0)
+	if (tz_load(s) != 0)
 		return PRISM_ESTORE;
+	sqlite3_stmt *st;
 	for (size_t i = 0; i < s->ntz; i++) {
 		if (strcmp(s->tz[i].zone, zone) != 0)
 			continue;
