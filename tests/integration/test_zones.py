@@ -757,6 +757,11 @@ def test_health_checks_per_target(prismd_factory, pdns, pdns2):
              what=f"both healthy: {health(api)}")
     h = health(api)["pdns1"]
     assert h["version"].startswith("4.") and h["reason"] == ""
+    # the record's PATCH follows the zone's creation: wait for it, or the PATCH answered 404
+    # after the DELETE below re-creates the zone (rightly) before health can see it missing
+    for srv in (pdns, pdns2):
+        wait_for(lambda: answers(srv, "a.hc.test.", "A") == ["192.0.2.1"], 15,
+                 what=f"record pushed to {srv.api_url}")
     # a zone lost behind Prism's back: degraded, naming it; repaired, healthy again
     assert pdns2.api("DELETE", "/zones/hc.test.").status_code == 204
     wait_for(lambda: health(api)["pdns2"]["state"] == "degraded", 10, what="degraded")
