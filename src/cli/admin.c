@@ -23,6 +23,7 @@
 
 #include "cli/admin.h"
 #include "cli/http.h"
+#include "cli/session.h"
 #include "core/error.h"
 #include "core/inventory.h"
 
@@ -35,7 +36,6 @@ enum {
 	EXIT_AUTH = PRISM_ADMIN_EXIT_AUTH,
 };
 
-#define DEFAULT_SERVER  "http://127.0.0.1:8081"
 #define DEFAULT_TIMEOUT 30.0
 #define PAGE_MAX        1000 /* the API's largest `limit` */
 #define MAX_WORDS       8
@@ -89,9 +89,8 @@ struct admin {
 	long limit;
 	double timeout;
 	unsigned given; /* OPT_* seen on the command line */
-	bool json, all, yes, help, have_key;
-	char base[1024];
-	struct cli_http *http;
+	bool json, all, yes, help;
+	struct cli_session s;
 };
 
 struct admin_cmd {
@@ -105,31 +104,6 @@ struct admin_cmd {
 };
 
 /* ---- output ---- */
-
-/* Server text for the terminal: control characters become '?'. */
-static void put_clean(FILE *out, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
-}
-
-static void print_json(const json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2));
-	if (text != NULL)
-		printf("%s\n", text);
-	free(text);
-}
-
-static const char *jstr(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
-static long long jint(const json_t *obj, const char *key)
-{
-	return json_integer_value(json_object_get(obj, key));
-}
 
 /*
  * The table printer. Cells are appended row after row into one buffer (NUL after each),
@@ -271,68 +245,11 @@ static int bad_answer(const char *what)
 	return EXIT_UNREACHABLE;
 }
 
-/*
- * One request. Returns 0 with *out the parsed answer (any status), or prints why there is
- * none and returns the exit status.
- */
-static int request(struct admin *a, const char *method, const char *path, const json_t *body,
-		   long *status, json_t **out)
-{
-	*out = NULL;
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (body != NULL && text == NULL) {
-		fprintf(stderr, "prism: out of memory\n");
-		return EXIT_ERROR;
-	}
-	struct cli_http_resp resp;
-	int rc = cli_http_request(a->http, method, path, text, &resp);
-	free(text);
-	if (rc != 0) {
-		fprintf(stderr, "prism: cannot reach %s (%s)\n", a->base,
-			rc == -ENOMEM ? "out of memory" : cli_http_error(a->http));
-		return EXIT_UNREACHABLE;
-	}
-	*status = resp.status;
-	*out = json_loadb(resp.body, resp.len, 0, NULL);
-	cli_http_resp_deinit(&resp);
-	if (*out == NULL && *status < 300)
-		return bad_answer("not JSON");
-	return 0;
-}
-
-/* An answer that is not 2xx: print it as `prism: message (HTTP status, code)`. */
-static int answer_error(struct admin *a, long status, const json_t *j)
-{
-	const json_t *e = json_object_get(j, "error");
-	const char *msg = jstr(e, "message"), *code = jstr(e, "code");
-	fputs("prism: ", stderr);
-	put_clean(stderr, msg ? msg : "the server answered without details");
-	fprintf(stderr, " (HTTP %ld", status);
-	if (code != NULL) {
-		fputs(", ", stderr);
-		put_clean(stderr, code);
-	}
-	fputs(")\n", stderr);
-	if (status == 401 && !a->have_key)
-		fprintf(stderr, "prism: no API key was given: use --api-key-file, --api-key or "
-				"$PRISM_API_KEY\n");
-	return status == 401 || status == 403 ? EXIT_AUTH : EXIT_ERROR;
-}
-
 /* A request whose answer must be 2xx JSON: 0 and *out (caller decrefs), or an exit status. */
 static int call(struct admin *a, const char *method, const char *path, const json_t *body,
 		json_t **out)
 {
-	long status = 0;
-	int rc = request(a, method, path, body, &status, out);
-	if (rc != 0)
-		return rc;
-	if (status >= 200 && status < 300)
-		return 0;
-	rc = answer_error(a, status, *out);
-	json_decref(*out);
-	*out = NULL;
-	return rc;
+	return cli_session_call(&a->s, method, path, body, out, NULL);
 }
 
 /* A call whose answer is shown whole with --json, or summed up in one line otherwise. */
@@ -344,7 +261,7 @@ static int call_print(struct admin *a, const char *method, const char *path, con
 	if (rc != 0)
 		return rc;
 	if (a->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		human(j);
 	json_decref(j);
@@ -545,7 +462,7 @@ static int hosts_list(struct admin *a)
 			printf(a->status || a->search ? "no hosts match\n" : "no hosts\n");
 		if (w.next != NULL) {
 			fputs("prism: more hosts follow: --all lists every one, --after ", stderr);
-			put_clean(stderr, json_string_value(w.next));
+			cli_put_clean(stderr, json_string_value(w.next));
 			fputs(" goes on from here\n", stderr);
 		}
 	}
@@ -617,9 +534,9 @@ static void deleted_human(const json_t *j)
 {
 	const json_t *h = json_object_get(j, "deleted");
 	printf("deleted host ");
-	put_clean(stdout, jstr(h, "hostname"));
+	cli_put_clean(stdout, cli_jstr(h, "hostname"));
 	printf(" (id %lld): its DNS records are being removed from every target\n",
-	       jint(h, "id"));
+	       cli_jint(h, "id"));
 }
 
 static int hosts_delete(struct admin *a)
@@ -639,8 +556,8 @@ static void released_human(const json_t *j)
 {
 	const json_t *h = json_object_get(j, "released");
 	printf("released host ");
-	put_clean(stdout, jstr(h, "hostname"));
-	printf(" (id %lld): the next agent token to register it owns it\n", jint(h, "id"));
+	cli_put_clean(stdout, cli_jstr(h, "hostname"));
+	printf(" (id %lld): the next agent token to register it owns it\n", cli_jint(h, "id"));
 }
 
 static int hosts_release(struct admin *a)
@@ -659,7 +576,7 @@ static void token_row(struct table *t, const json_t *tk)
 		      : json_is_true(json_object_get(tk, "expired")) ? "expired"
 								     : "active");
 	table_json(t, json_object_get(tk, "created_at"));
-	table_cell(t, jstr(tk, "expires_at") ? jstr(tk, "expires_at") : "never");
+	table_cell(t, cli_jstr(tk, "expires_at") ? cli_jstr(tk, "expires_at") : "never");
 }
 
 static int tokens_list(struct admin *a)
@@ -685,11 +602,11 @@ static int tokens_list(struct admin *a)
 static void token_created_human(const json_t *j)
 {
 	printf("created agent token '");
-	put_clean(stdout, jstr(j, "name"));
+	cli_put_clean(stdout, cli_jstr(j, "name"));
 	printf("' (expires: ");
-	put_clean(stdout, jstr(j, "expires_at") ? jstr(j, "expires_at") : "never");
+	cli_put_clean(stdout, cli_jstr(j, "expires_at") ? cli_jstr(j, "expires_at") : "never");
 	printf(")\n\n    ");
-	put_clean(stdout, jstr(j, "token"));
+	cli_put_clean(stdout, cli_jstr(j, "token"));
 	printf("\n\nThis is the only time the token is shown: store it now. Agents send it as "
 	       "auth_token\n(prism agent --token, or server.auth_token_file).\n");
 }
@@ -711,9 +628,9 @@ static int tokens_create(struct admin *a)
 static void revoked_human(const json_t *j)
 {
 	printf("revoked agent token '");
-	put_clean(stdout, jstr(j, "name"));
+	cli_put_clean(stdout, cli_jstr(j, "name"));
 	printf("' (%lld active token%s): agents using it are refused from now on\n",
-	       jint(j, "revoked"), jint(j, "revoked") == 1 ? "" : "s");
+	       cli_jint(j, "revoked"), cli_jint(j, "revoked") == 1 ? "" : "s");
 }
 
 static int tokens_revoke(struct admin *a)
@@ -754,11 +671,11 @@ static void targets_human(const json_t *j)
 	}
 	table_print(&t, stdout);
 	json_array_foreach (targets, i, tg) {
-		const char *why = jstr(json_object_get(tg, "health"), "reason");
+		const char *why = cli_jstr(json_object_get(tg, "health"), "reason");
 		if (why != NULL && why[0] != '\0') {
-			put_clean(stdout, jstr(tg, "name"));
+			cli_put_clean(stdout, cli_jstr(tg, "name"));
 			fputs(": ", stdout);
-			put_clean(stdout, why);
+			cli_put_clean(stdout, why);
 			putchar('\n');
 		}
 	}
@@ -772,9 +689,9 @@ static int targets_list(struct admin *a)
 static void target_state_human(const json_t *j)
 {
 	printf("target '");
-	put_clean(stdout, jstr(j, "name"));
+	cli_put_clean(stdout, cli_jstr(j, "name"));
 	printf("' is now ");
-	put_clean(stdout, jstr(j, "state"));
+	cli_put_clean(stdout, cli_jstr(j, "state"));
 	putchar('\n');
 }
 
@@ -823,7 +740,7 @@ static void sync_human(const json_t *j)
 	struct table t;
 	table_init(&t, 6, head, 0x3eu);
 	json_array_foreach (targets, i, tg)
-		sync_row(&t, jstr(tg, "name"), tg);
+		sync_row(&t, cli_jstr(tg, "name"), tg);
 	if (json_array_size(targets) > 1)
 		sync_row(&t, "total", json_object_get(j, "totals"));
 	table_print(&t, stdout);
@@ -836,7 +753,7 @@ static int sync_status(struct admin *a)
 
 static void retried_human(const json_t *j)
 {
-	long long n = jint(j, "retried");
+	long long n = cli_jint(j, "retried");
 	if (n == 0)
 		printf("no failed DNS records to retry\n");
 	else
@@ -884,7 +801,7 @@ static void plan_sum(const json_t *zones, struct plan_sum *s)
 		if (json_object_get(z, "error") != NULL)
 			s->errors++;
 		for (size_t k = 0; k < 5; k++)
-			s->n[k] += jint(z, plan_keys[k]);
+			s->n[k] += cli_jint(z, plan_keys[k]);
 	}
 }
 
@@ -954,14 +871,14 @@ static void plan_errors(const json_t *zones)
 	const json_t *z;
 	size_t i;
 	json_array_foreach (zones, i, z) {
-		if (jstr(z, "error") == NULL)
+		if (cli_jstr(z, "error") == NULL)
 			continue;
 		fputs("prism: target ", stderr);
-		put_clean(stderr, jstr(z, "target"));
+		cli_put_clean(stderr, cli_jstr(z, "target"));
 		fputs(", zone ", stderr);
-		put_clean(stderr, jstr(z, "zone"));
+		cli_put_clean(stderr, cli_jstr(z, "zone"));
 		fputs(": cannot be read (", stderr);
-		put_clean(stderr, jstr(z, "error"));
+		cli_put_clean(stderr, cli_jstr(z, "error"));
 		fputs(")\n", stderr);
 	}
 }
@@ -981,7 +898,7 @@ static int plan(struct admin *a)
 	struct plan_sum s;
 	plan_sum(zones, &s);
 	if (a->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		plan_human(zones, &s);
 	plan_errors(zones);
@@ -1049,7 +966,7 @@ static void health_human(const json_t *j)
 	table_cell(&t, "version");
 	table_json(&t, json_object_get(j, "version"));
 	table_cell(&t, "uptime");
-	uptime_cell(&t, jint(j, "uptime_seconds"));
+	uptime_cell(&t, cli_jint(j, "uptime_seconds"));
 	table_cell(&t, "registry");
 	table_json(&t, json_object_get(checks, "registry"));
 	json_object_foreach (json_object_get(checks, "targets"), name, v) {
@@ -1068,16 +985,16 @@ static int health(struct admin *a)
 {
 	long status = 0;
 	json_t *j;
-	int rc = request(a, "GET", "/api/health", NULL, &status, &j);
+	int rc = cli_session_request(&a->s, "GET", "/api/health", NULL, &status, &j);
 	if (rc != 0)
 		return rc;
 	if ((status != 200 && status != 503) || !json_is_string(json_object_get(j, "status"))) {
-		rc = status >= 300 ? answer_error(a, status, j) : bad_answer("no status");
+		rc = status >= 300 ? cli_answer_error(&a->s, status, j) : bad_answer("no status");
 		json_decref(j);
 		return rc;
 	}
 	if (a->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		health_human(j);
 	json_decref(j);
@@ -1088,7 +1005,6 @@ static int health(struct admin *a)
 
 /* ---- inventory ---- */
 
-static int usage_error(const char *what, const char *arg);
 
 struct inv_walk {
 	struct prism_inventory *inv;
@@ -1100,13 +1016,13 @@ struct inv_walk {
 static void inv_item(void *arg, const json_t *h)
 {
 	struct inv_walk *w = arg;
-	const char *host = jstr(h, "hostname"), *dns = jstr(h, "dns_name");
-	const char *src = jstr(h, "source"), *addr = jstr(h, "ipv4");
+	const char *host = cli_jstr(h, "hostname"), *dns = cli_jstr(h, "dns_name");
+	const char *src = cli_jstr(h, "source"), *addr = cli_jstr(h, "ipv4");
 	char name[300];
 	if (host == NULL || w->err != 0 || (w->source && (!src || strcmp(src, w->source) != 0)))
 		return;
 	if (addr == NULL)
-		addr = jstr(h, "ipv6");
+		addr = cli_jstr(h, "ipv6");
 	/* the inventory name: the DNS name without its dot, else the hostname */
 	snprintf(name, sizeof(name), "%s", dns ? dns : host);
 	size_t n = strlen(name);
@@ -1140,16 +1056,16 @@ static int inventory(struct admin *a)
 	char err[256] = "";
 	struct inv_walk iw = { .source = a->source };
 	if (a->pattern == NULL)
-		return usage_error("inventory needs --pattern REGEX", NULL);
+		return cli_usage_error("inventory needs --pattern REGEX", NULL);
 	if (prism_inventory_new(a->pattern, a->group, &iw.inv, err, sizeof(err)) != 0)
-		return usage_error(err, NULL);
+		return cli_usage_error(err, NULL);
 	struct query q;
 	query_init(&q, "/api/v1/hosts");
 	query_add(&q, "status", a->status);
 	query_add(&q, "search", a->search);
 	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .item = inv_item,
 			  .arg = &iw, .page = PAGE_MAX, .progress = true };
-	int rc = q.failed ? usage_error("--search is too long", NULL) : walk(a, &w);
+	int rc = q.failed ? cli_usage_error("--search is too long", NULL) : walk(a, &w);
 	if (rc == 0 && iw.err != 0)
 		rc = EXIT_ERROR;
 	const char *dir = a->out_dir ? a->out_dir : ".";
@@ -1254,7 +1170,7 @@ static const struct admin_cmd cmds[] = {
 
 static const char global_help[] =
 	"Options of every admin command:\n"
-	"  -s, --server URL       prismd's API (default $PRISM_URL, else " DEFAULT_SERVER ")\n"
+	"  -s, --server URL       prismd's API (default $PRISM_URL, else " CLI_DEFAULT_SERVER ")\n"
 	"      --api-key KEY      API key (default $PRISM_API_KEY); other local users can see\n"
 	"                         it in the process list: prefer the file or the variable\n"
 	"      --api-key-file F   read the API key from the first line of F\n"
@@ -1340,25 +1256,13 @@ static const char *const opt_names[] = { "--status", "--search",  "--limit",   "
 					 "--after",  "--yes",     "--expires", "--target",
 					 "--pattern", "--group",  "--out-dir", "--source" };
 
-static int usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, "prism: %s", what);
-	if (arg != NULL) {
-		fputs(" '", stderr);
-		put_clean(stderr, arg);
-		fputc('\'', stderr);
-	}
-	fputs(" (see prism --help)\n", stderr);
-	return EXIT_USAGE;
-}
-
 static int parse_limit(struct admin *a, const char *s)
 {
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > PAGE_MAX)
-		return usage_error("--limit must be a number from 1 to 1000, not", s);
+		return cli_usage_error("--limit must be a number from 1 to 1000, not", s);
 	a->limit = v;
 	return 0;
 }
@@ -1368,7 +1272,7 @@ static int parse_timeout(struct admin *a, const char *s)
 	char *end;
 	a->timeout = strtod(s, &end);
 	if (end == s || *end != '\0' || !(a->timeout > 0 && a->timeout <= 3600))
-		return usage_error("--timeout must be seconds, 0 < seconds <= 3600, not", s);
+		return cli_usage_error("--timeout must be seconds, 0 < seconds <= 3600, not", s);
 	return 0;
 }
 
@@ -1385,20 +1289,20 @@ static int set_cmd_option(struct admin *a, int c, const char *v)
 	case O_STATUS:
 		a->status = v;
 		if (strcmp(v, "online") != 0 && strcmp(v, "offline") != 0)
-			return usage_error("--status must be online or offline, not", v);
+			return cli_usage_error("--status must be online or offline, not", v);
 		return 0;
-	case O_SEARCH: a->search = v; return v[0] ? 0 : usage_error("--search is empty", NULL);
+	case O_SEARCH: a->search = v; return v[0] ? 0 : cli_usage_error("--search is empty", NULL);
 	case O_LIMIT: return parse_limit(a, v);
 	case O_ALL: a->all = true; return 0;
-	case O_AFTER: a->after = v; return v[0] ? 0 : usage_error("--after is empty", NULL);
+	case O_AFTER: a->after = v; return v[0] ? 0 : cli_usage_error("--after is empty", NULL);
 	case 'y': a->yes = true; return 0;
 	case O_EXPIRES: a->expires = v; return 0;
 	case O_TARGET: a->target = v; return 0;
-	case O_PATTERN: a->pattern = v; return v[0] ? 0 : usage_error("--pattern is empty", NULL);
+	case O_PATTERN: a->pattern = v; return v[0] ? 0 : cli_usage_error("--pattern is empty", NULL);
 	case O_GROUP: a->group = v; return 0;
-	case O_OUTDIR: a->out_dir = v; return v[0] ? 0 : usage_error("--out-dir is empty", NULL);
+	case O_OUTDIR: a->out_dir = v; return v[0] ? 0 : cli_usage_error("--out-dir is empty", NULL);
 	case O_SOURCE: a->source = v; return 0;
-	default: return usage_error("unknown option", NULL);
+	default: return cli_usage_error("unknown option", NULL);
 	}
 }
 
@@ -1419,7 +1323,7 @@ static int set_option(struct admin *a, int c, const char *v)
 static int add_word(struct admin *a, const char *w)
 {
 	if (a->nwords == MAX_WORDS)
-		return usage_error("too many arguments, from", w);
+		return cli_usage_error("too many arguments, from", w);
 	a->words[a->nwords++] = w;
 	return 0;
 }
@@ -1432,13 +1336,13 @@ static int bad_option(int c, const char *last)
 {
 	char shortopt[3] = { '-', (char)optopt, '\0' };
 	if (c == ':')
-		return usage_error("missing value for",
+		return cli_usage_error("missing value for",
 				   strncmp(last, "--", 2) == 0 ? last : shortopt);
 	if (optopt == 0)
-		return usage_error("unknown option", last);
+		return cli_usage_error("unknown option", last);
 	if (optopt >= 256 || strchr("sjwhy", optopt) != NULL)
-		return usage_error("this option takes no value:", last);
-	return usage_error("unknown option", shortopt);
+		return cli_usage_error("this option takes no value:", last);
+	return cli_usage_error("unknown option", shortopt);
 }
 
 static int parse_args(struct admin *a, int argc, char **argv)
@@ -1473,9 +1377,9 @@ static const struct admin_cmd *find_cmd(const char *group, const char *sub)
 static int unknown_sub(const char *group, const char *word)
 {
 	fputs("prism: unknown command '", stderr);
-	put_clean(stderr, group);
+	cli_put_clean(stderr, group);
 	fputc(' ', stderr);
-	put_clean(stderr, word);
+	cli_put_clean(stderr, word);
 	fprintf(stderr, "': %s takes", group);
 	for (size_t i = 0; i < NCMDS; i++)
 		if (strcmp(cmds[i].group, group) == 0)
@@ -1488,10 +1392,10 @@ static int unknown_sub(const char *group, const char *word)
 static int resolve(struct admin *a, bool *whole_group)
 {
 	if (a->nwords == 0)
-		return usage_error("which command?", NULL);
+		return cli_usage_error("which command?", NULL);
 	a->cmd = find_cmd(a->words[0], NULL);
 	if (a->cmd == NULL)
-		return usage_error("unknown command", a->words[0]);
+		return cli_usage_error("unknown command", a->words[0]);
 	size_t used = 1;
 	*whole_group = a->cmd->sub != NULL;
 	if (a->cmd->sub != NULL && a->nwords > 1) {
@@ -1533,82 +1437,8 @@ static int check_command(struct admin *a)
 		}
 	}
 	if (a->cmd->run == hosts_list && a->all && a->after != NULL)
-		return usage_error("--all lists every host: it does not take --after", NULL);
+		return cli_usage_error("--all lists every host: it does not take --after", NULL);
 	return 0;
-}
-
-/* The first line of the key file, blanks around it removed; the caller wipes *cap bytes. */
-static int read_key_file(const char *path, char **key, size_t *cap)
-{
-	FILE *f = fopen(path, "r");
-	*key = NULL;
-	*cap = 0;
-	if (f == NULL || getline(key, cap, f) < 0) {
-		int err = f != NULL && !ferror(f) ? 0 : errno;
-		fprintf(stderr, "prism: cannot read --api-key-file %s (%s)\n", path,
-			err ? strerror(err) : "empty file");
-		if (f != NULL)
-			fclose(f);
-		return EXIT_USAGE;
-	}
-	fclose(f);
-	char *s = *key, *e = s + strlen(s);
-	while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	size_t lead = strspn(s, " \t");
-	memmove(s, s + lead, (size_t)(e - s) - lead + 1);
-	if (s[0] == '\0') {
-		fprintf(stderr, "prism: --api-key-file %s: the first line is empty\n", path);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
-static int set_base(struct admin *a)
-{
-	const char *env = getenv("PRISM_URL");
-	const char *url = a->server ? a->server : env && env[0] ? env : DEFAULT_SERVER;
-	size_t n = strlen(url);
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-	    n >= sizeof(a->base) || n <= 8)
-		return usage_error("the server must be a URL like http://127.0.0.1:8081, not",
-				   url);
-	memcpy(a->base, url, n);
-	a->base[n] = '\0';
-	return 0;
-}
-
-static int setup_http(struct admin *a)
-{
-	char *file_key = NULL;
-	size_t cap = 0;
-	int rc = set_base(a);
-	if (rc != 0)
-		return rc;
-	if (a->api_key != NULL && a->key_file != NULL)
-		return usage_error("give --api-key or --api-key-file, not both", NULL);
-	if (a->key_file != NULL && (rc = read_key_file(a->key_file, &file_key, &cap)) != 0) {
-		if (file_key != NULL)
-			explicit_bzero(file_key, cap);
-		free(file_key);
-		return rc;
-	}
-	const char *key = file_key ? file_key : a->api_key ? a->api_key : getenv("PRISM_API_KEY");
-	a->have_key = key != NULL && key[0] != '\0';
-	struct cli_http_opts o = { .base = a->base, .api_key = key, .cacert = a->cacert,
-				   .timeout = a->timeout };
-	rc = cli_http_new(&o, &a->http);
-	if (file_key != NULL) {
-		explicit_bzero(file_key, cap);
-		free(file_key);
-	}
-	if (rc == PRISM_EINVAL)
-		return usage_error("the API key holds control characters", NULL);
-	if (rc != 0)
-		fprintf(stderr, "prism: cannot set up HTTP (%s)\n", prism_strerror(rc));
-	return rc ? EXIT_ERROR : 0;
 }
 
 int prism_admin_main(int argc, char **argv)
@@ -1634,10 +1464,13 @@ int prism_admin_main(int argc, char **argv)
 		fprintf(stderr, "prism: cannot initialise libcurl\n");
 		return EXIT_ERROR;
 	}
-	rc = setup_http(&a);
+	struct cli_session_opts so = { .server = a.server, .api_key = a.api_key,
+				       .key_file = a.key_file, .cacert = a.cacert,
+				       .timeout = a.timeout };
+	rc = cli_session_open(&a.s, &so);
 	if (rc == 0)
 		rc = a.cmd->run(&a);
-	cli_http_free(a.http);
+	cli_session_close(&a.s);
 	curl_global_cleanup();
 	if (fflush(stdout) != 0 && rc == EXIT_OK) {
 		fprintf(stderr, "prism: cannot write the output (%s)\n", strerror(errno));

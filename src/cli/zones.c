@@ -16,6 +16,7 @@
 
 #include "cli/admin.h"
 #include "cli/http.h"
+#include "cli/session.h"
 #include "cli/zones.h"
 #include "core/error.h"
 
@@ -27,7 +28,6 @@ enum {
 	EXIT_AUTH = PRISM_ADMIN_EXIT_AUTH,
 };
 
-#define DEFAULT_SERVER "http://127.0.0.1:8081"
 #define MAX_WORDS 72
 #define MAX_LIST 64
 #define PATH_LEN 2048
@@ -47,9 +47,8 @@ struct zcli {
 	const char *ns[MAX_LIST], *zones[MAX_LIST];
 	size_t nns, nzones;
 	double timeout;
-	bool json, help, dnssec, dry_run, yes, have_key;
-	char base[1024];
-	struct cli_http *http;
+	bool json, help, dnssec, dry_run, yes;
+	struct cli_session s;
 };
 
 static const char *const cmd_names[] = { "zones", "records", "repoint", "cluster" };
@@ -91,85 +90,14 @@ void prism_zones_usage(FILE *out)
 	fputs(usage_text, out);
 }
 
-/* ---- output ---- */
-
-static void put_clean(FILE *out, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
-}
-
-static void print_json(const json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2));
-	if (text != NULL)
-		printf("%s\n", text);
-	free(text);
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static long long jint(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 /* ---- requests ---- */
-
-static int answer_error(struct zcli *c, long status, const json_t *j)
-{
-	const json_t *e = json_object_get(j, "error");
-	fputs("prism: ", stderr);
-	put_clean(stderr, jstr(e, "message") ? jstr(e, "message") : "the server answered "
-		  "without details");
-	fprintf(stderr, " (HTTP %ld", status);
-	if (jstr(e, "code") != NULL) {
-		fputs(", ", stderr);
-		put_clean(stderr, jstr(e, "code"));
-	}
-	fputs(")\n", stderr);
-	if (status == 401 && !c->have_key)
-		fprintf(stderr, "prism: no API key was given: use --api-key-file, --api-key or "
-				"$PRISM_API_KEY\n");
-	return status == 401 || status == 403 ? EXIT_AUTH : EXIT_ERROR;
-}
 
 /* One request whose answer must be 2xx: 0 with *out (JSON, or NULL with @p text for a
  * non-JSON answer), or an exit status. */
 static int call(struct zcli *c, const char *method, const char *path, const json_t *body,
 		json_t **out, char **text)
 {
-	*out = NULL;
-	char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (body != NULL && b == NULL) {
-		fprintf(stderr, "prism: out of memory\n");
-		return EXIT_ERROR;
-	}
-	struct cli_http_resp resp;
-	int rc = cli_http_request(c->http, method, path, b, &resp);
-	free(b);
-	if (rc != 0) {
-		fprintf(stderr, "prism: cannot reach %s (%s)\n", c->base,
-			rc == -ENOMEM ? "out of memory" : cli_http_error(c->http));
-		return EXIT_UNREACHABLE;
-	}
-	*out = json_loadb(resp.body, resp.len, 0, NULL);
-	if (resp.status < 200 || resp.status >= 300) {
-		rc = answer_error(c, resp.status, *out);
-		json_decref(*out);
-		*out = NULL;
-	} else if (*out == NULL && text != NULL) {
-		*text = resp.body;
-		resp.body = NULL;
-	} else if (*out == NULL) {
-		fprintf(stderr, "prism: unexpected answer from the server (not JSON)\n");
-		rc = EXIT_UNREACHABLE;
-	}
-	cli_http_resp_deinit(&resp);
-	return rc;
+	return cli_session_call(&c->s, method, path, body, out, text);
 }
 
 /* "/api/v1/zones/<zone escaped><suffix>" */
@@ -203,9 +131,9 @@ static void zone_line(const json_t *z)
 		n++;
 		ready += json_is_true(json_object_get(t, "ready"));
 	}
-	printf("%-32s %-7s %-7s %-10s %7lld  %zu/%zu ready\n", jstr(z, "name"), jstr(z, "kind"),
-	       jstr(z, "origin"), jstr(z, "targets") ? jstr(z, "targets") : "-",
-	       jint(z, "records"), ready, n);
+	printf("%-32s %-7s %-7s %-10s %7lld  %zu/%zu ready\n", cli_jstr(z, "name"), cli_jstr(z, "kind"),
+	       cli_jstr(z, "origin"), cli_jstr(z, "targets") ? cli_jstr(z, "targets") : "-",
+	       cli_jint(z, "records"), ready, n);
 }
 
 static int zones_list(struct zcli *c)
@@ -215,7 +143,7 @@ static int zones_list(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json) {
-		print_json(j);
+		cli_print_json(j);
 	} else {
 		const json_t *z;
 		size_t i;
@@ -233,17 +161,17 @@ static void zone_human(const json_t *z)
 	const json_t *v;
 	size_t i;
 	printf("zone:        %s\nkind:        %s\norigin:      %s\ntargets:     %s\n",
-	       jstr(z, "name"), jstr(z, "kind"), jstr(z, "origin"),
-	       jstr(z, "targets") ? jstr(z, "targets") : "(configuration)");
+	       cli_jstr(z, "name"), cli_jstr(z, "kind"), cli_jstr(z, "origin"),
+	       cli_jstr(z, "targets") ? cli_jstr(z, "targets") : "(configuration)");
 	printf("nameservers:");
 	json_array_foreach (json_object_get(z, "nameservers"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\nsoa:         %s\nttl:         %lld\ndnssec:      %s\nrrsets:      %lld\n",
-	       jstr(z, "soa") ? jstr(z, "soa") : "(server default)", jint(z, "ttl"),
+	       cli_jstr(z, "soa") ? cli_jstr(z, "soa") : "(server default)", cli_jint(z, "ttl"),
 	       json_is_true(json_object_get(z, "dnssec")) ? "yes" : "no",
-	       jint(z, "records"));
+	       cli_jint(z, "records"));
 	json_array_foreach (json_object_get(z, "served_by"), i, v)
-		printf("target:      %s (%s)\n", jstr(v, "target"),
+		printf("target:      %s (%s)\n", cli_jstr(v, "target"),
 		       json_is_true(json_object_get(v, "ready")) ? "ready" : "not ready yet");
 }
 
@@ -257,7 +185,7 @@ static int zones_show(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		zone_human(j);
 	json_decref(j);
@@ -290,9 +218,9 @@ static int zones_create(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
-		printf("zone %s created (%lld RRsets)\n", jstr(j, "name"), jint(j, "records"));
+		printf("zone %s created (%lld RRsets)\n", cli_jstr(j, "name"), cli_jint(j, "records"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -312,11 +240,11 @@ static int zones_delete(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		printf("zone %s deleted (from %lld target(s))\n",
-		       jstr(json_object_get(j, "deleted"), "name"),
-		       jint(json_object_get(j, "deleted"), "targets"));
+		       cli_jstr(json_object_get(j, "deleted"), "name"),
+		       cli_jint(json_object_get(j, "deleted"), "targets"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -338,7 +266,7 @@ static int zones_export(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (j != NULL)
-		print_json(j);
+		cli_print_json(j);
 	else
 		fputs(text, stdout);
 	json_decref(j);
@@ -415,12 +343,12 @@ static int zones_import(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		printf("zone %s %s: %lld RRsets, %lld changed, %zu skipped\n",
-		       jstr(json_object_get(j, "zone"), "name"),
+		       cli_jstr(json_object_get(j, "zone"), "name"),
 		       json_is_true(json_object_get(j, "created")) ? "created" : "updated",
-		       jint(j, "rrsets"), jint(j, "changed"),
+		       cli_jint(j, "rrsets"), cli_jint(j, "changed"),
 		       json_array_size(json_object_get(j, "skipped")));
 	json_decref(j);
 	return EXIT_OK;
@@ -448,27 +376,27 @@ static int zones_dnssec(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json) {
-		print_json(j);
+		cli_print_json(j);
 	} else if (want != NULL) {
-		printf("zone %s: DNSSEC %s on every target serving it\n", jstr(j, "zone"),
+		printf("zone %s: DNSSEC %s on every target serving it\n", cli_jstr(j, "zone"),
 		       json_is_true(json_object_get(j, "dnssec")) ? "being turned on"
 								 : "being turned off");
 	} else {
 		const json_t *t, *k, *ds;
 		size_t i, m, n;
-		printf("zone %s: DNSSEC %s\n", jstr(j, "zone"),
+		printf("zone %s: DNSSEC %s\n", cli_jstr(j, "zone"),
 		       json_is_true(json_object_get(j, "dnssec")) ? "on" : "off");
 		json_array_foreach (json_object_get(j, "targets"), i, t) {
-			if (jstr(t, "error") != NULL) {
-				printf("%s: ", jstr(t, "target"));
-				put_clean(stdout, jstr(t, "error"));
+			if (cli_jstr(t, "error") != NULL) {
+				printf("%s: ", cli_jstr(t, "target"));
+				cli_put_clean(stdout, cli_jstr(t, "error"));
 				putchar('\n');
 			}
 			json_array_foreach (json_object_get(t, "keys"), m, k)
 				json_array_foreach (json_object_get(k, "ds"), n, ds) {
-					printf("%s: %s %s IN DS ", jstr(t, "target"),
-					       jstr(k, "keytype"), jstr(j, "zone"));
-					put_clean(stdout, json_string_value(ds));
+					printf("%s: %s %s IN DS ", cli_jstr(t, "target"),
+					       cli_jstr(k, "keytype"), cli_jstr(j, "zone"));
+					cli_put_clean(stdout, json_string_value(ds));
 					putchar('\n');
 				}
 		}
@@ -491,22 +419,22 @@ static int records_list(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json) {
-		print_json(j);
+		cli_print_json(j);
 	} else {
 		const json_t *r, *v;
 		size_t i, k;
 		json_array_foreach (json_object_get(j, "records"), i, r) {
 			json_array_foreach (json_object_get(r, "content"), k, v) {
-				printf("%-40s %6lld %-6s ", jstr(r, "name"), jint(r, "ttl"),
-				       jstr(r, "type"));
-				put_clean(stdout, json_string_value(v));
+				printf("%-40s %6lld %-6s ", cli_jstr(r, "name"), cli_jint(r, "ttl"),
+				       cli_jstr(r, "type"));
+				cli_put_clean(stdout, json_string_value(v));
 				if (!json_is_null(json_object_get(r, "host_id")))
-					printf("    ; host %lld", jint(r, "host_id"));
+					printf("    ; host %lld", cli_jint(r, "host_id"));
 				putchar('\n');
 			}
 		}
-		if (jstr(j, "next") != NULL)
-			printf("; more: the API's `next` is %s\n", jstr(j, "next"));
+		if (cli_jstr(j, "next") != NULL)
+			printf("; more: the API's `next` is %s\n", cli_jstr(j, "next"));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -523,9 +451,9 @@ static int records_post(struct zcli *c, json_t *body)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
-		printf("%lld RRset(s) sent, %lld changed\n", jint(j, "rrsets"), jint(j, "changed"));
+		printf("%lld RRset(s) sent, %lld changed\n", cli_jint(j, "rrsets"), cli_jint(j, "changed"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -563,7 +491,7 @@ static int records_delete(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		printf("deleted %s %s\n", c->words[3], c->words[4]);
 	json_decref(j);
@@ -612,20 +540,20 @@ static int repoint(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json) {
-		print_json(j);
+		cli_print_json(j);
 	} else {
 		const json_t *it;
 		size_t i;
 		json_array_foreach (json_object_get(j, "changes"), i, it) {
-			printf("%s %s %s", c->dry_run ? "would change" : "changed", jstr(it, "name"),
-			       jstr(it, "type"));
+			printf("%s %s %s", c->dry_run ? "would change" : "changed", cli_jstr(it, "name"),
+			       cli_jstr(it, "type"));
 			if (!json_is_null(json_object_get(it, "host_id")))
-				printf(" (host %lld)", jint(it, "host_id"));
+				printf(" (host %lld)", cli_jint(it, "host_id"));
 			putchar('\n');
 		}
 		printf("%s%lld RRset(s) from %s to %s, %lld host(s)\n",
-		       c->dry_run ? "dry run: " : "", jint(j, "count"), jstr(j, "from"),
-		       jstr(j, "to"), jint(j, "hosts"));
+		       c->dry_run ? "dry run: " : "", cli_jint(j, "count"), cli_jstr(j, "from"),
+		       cli_jstr(j, "to"), cli_jint(j, "hosts"));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -640,7 +568,7 @@ static int cluster_show(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json) {
-		print_json(j);
+		cli_print_json(j);
 		json_decref(j);
 		return EXIT_OK;
 	}
@@ -651,23 +579,23 @@ static int cluster_show(struct zcli *c)
 	       "MISSING", "EXTRA");
 	json_array_foreach (json_object_get(j, "targets"), i, t) {
 		bool up = json_is_true(json_object_get(t, "reachable"));
-		printf("%-16s %-9s %7lld %7lld %7lld %5lld\n", jstr(t, "name"),
-		       up ? "reachable" : "down", jint(t, "managed"), jint(t, "present"),
-		       jint(t, "missing"), jint(t, "extra_count"));
-		trouble |= !up || jint(t, "missing") > 0;
+		printf("%-16s %-9s %7lld %7lld %7lld %5lld\n", cli_jstr(t, "name"),
+		       up ? "reachable" : "down", cli_jint(t, "managed"), cli_jint(t, "present"),
+		       cli_jint(t, "missing"), cli_jint(t, "extra_count"));
+		trouble |= !up || cli_jint(t, "missing") > 0;
 	}
 	json_array_foreach (json_object_get(j, "targets"), i, t) {
 		if (!json_is_true(json_object_get(t, "reachable"))) {
-			printf("%s: ", jstr(t, "name"));
-			put_clean(stdout, jstr(t, "error"));
+			printf("%s: ", cli_jstr(t, "name"));
+			cli_put_clean(stdout, cli_jstr(t, "error"));
 			putchar('\n');
 		}
 		json_array_foreach (json_object_get(t, "zones"), k, z)
-			if (strcmp(jstr(z, "state"), "missing") == 0)
-				printf("%s: missing %s\n", jstr(t, "name"), jstr(z, "name"));
+			if (strcmp(cli_jstr(z, "state"), "missing") == 0)
+				printf("%s: missing %s\n", cli_jstr(t, "name"), cli_jstr(z, "name"));
 		json_array_foreach (json_object_get(t, "extra"), k, x) {
-			printf("%s: extra ", jstr(t, "name"));
-			put_clean(stdout, json_string_value(x));
+			printf("%s: extra ", cli_jstr(t, "name"));
+			cli_put_clean(stdout, json_string_value(x));
 			putchar('\n');
 		}
 	}
@@ -689,10 +617,10 @@ static int cluster_resync(struct zcli *c)
 	if (rc != 0)
 		return rc;
 	if (c->json)
-		print_json(j);
+		cli_print_json(j);
 	else
 		printf("target %s: %lld RRset(s) queued, every zone checked again\n",
-		       jstr(j, "target"), jint(j, "rrsets"));
+		       cli_jstr(j, "target"), cli_jint(j, "rrsets"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -878,48 +806,6 @@ static const struct zcmd *resolve(struct zcli *c)
 	return NULL;
 }
 
-static int read_key(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL || fgets(buf, (int)len, f) == NULL) {
-		fprintf(stderr, "prism: cannot read --api-key-file %s\n", path);
-		if (f)
-			fclose(f);
-		return EXIT_USAGE;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return 0;
-}
-
-static int setup(struct zcli *c)
-{
-	char key[1024] = "";
-	const char *env = getenv("PRISM_URL");
-	const char *url = c->server ? c->server : env && env[0] ? env : DEFAULT_SERVER;
-	size_t n = strlen(url);
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-	    n >= sizeof(c->base) || n <= 8) {
-		fprintf(stderr, "prism: the server must be a URL like http://127.0.0.1:8081\n");
-		return EXIT_USAGE;
-	}
-	memcpy(c->base, url, n);
-	c->base[n] = '\0';
-	if (c->key_file != NULL && read_key(c->key_file, key, sizeof(key)) != 0)
-		return EXIT_USAGE;
-	const char *k = key[0] ? key : c->api_key ? c->api_key : getenv("PRISM_API_KEY");
-	c->have_key = k != NULL && k[0] != '\0';
-	struct cli_http_opts o = { .base = c->base, .api_key = k, .cacert = c->cacert,
-				   .timeout = c->timeout };
-	int rc = cli_http_new(&o, &c->http);
-	explicit_bzero(key, sizeof(key));
-	if (rc != 0)
-		fprintf(stderr, "prism: cannot set up HTTP (%s)\n", prism_strerror(rc));
-	return rc ? EXIT_USAGE : 0;
-}
-
 int prism_zones_main(int argc, char **argv)
 {
 	struct zcli c = { .timeout = 30.0 };
@@ -940,10 +826,13 @@ int prism_zones_main(int argc, char **argv)
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return EXIT_ERROR;
-	rc = setup(&c);
+	struct cli_session_opts so = { .server = c.server, .api_key = c.api_key,
+				       .key_file = c.key_file, .cacert = c.cacert,
+				       .timeout = c.timeout };
+	rc = cli_session_open(&c.s, &so);
 	if (rc == 0)
 		rc = cmd->run(&c);
-	cli_http_free(c.http);
+	cli_session_close(&c.s);
 	curl_global_cleanup();
 	return rc;
 }
