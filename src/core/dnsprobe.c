@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* SOA probes in wire format through ldns (the DNS field's own codec, not ours). */
 #include <ldns/ldns.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dnsprobe.h"
@@ -40,8 +41,22 @@ int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t 
 {
 	if (buf == NULL || zone == NULL || id == NULL || rcode == NULL || serial == NULL)
 		return PRISM_EINVAL;
+	if (len < 12 || len > 65535)
+		return PRISM_EPROTO;
+	/*
+	 * Only the question and answer sections matter here. ldns 1.8 leaks a TSIG record
+	 * of the additional section when a second one follows it, so the authority and
+	 * additional counts are zeroed in a copy and ldns never reads those sections.
+	 */
+	uint8_t *wire = malloc(len);
+	if (wire == NULL)
+		return PRISM_ENOMEM;
+	memcpy(wire, buf, len);
+	memset(wire + 8, 0, 4);
 	ldns_pkt *p = NULL;
-	if (len < 12 || ldns_wire2pkt(&p, buf, len) != LDNS_STATUS_OK)
+	ldns_status st = ldns_wire2pkt(&p, wire, len);
+	free(wire);
+	if (st != LDNS_STATUS_OK)
 		return PRISM_EPROTO;
 	*id = ldns_pkt_id(p);
 	*rcode = ldns_pkt_get_rcode(p);
