@@ -71,162 +71,168 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 /* clang-format on */
 
 /*
- * X(section, name, type, min, max, choices, default, env, help)
+ * X(section, name, type, min, max, choices, default, env, help, reload)
+ * reload: LIVE (a SIGHUP applies it) or RESTART (a SIGHUP that changes it logs the key).
  * The row order is the struct order and the order of prism_config_options().
  */
 #define OPTIONS(X)                                                                                \
 	X(server, host, STRS, 0, 0, NULL, "0.0.0.0", "PRISM_SERVER_HOST",                         \
-	  "listen addresses (IP literals) of the agent and API ports; one or a list")             \
+	  "listen addresses (IP literals) of the agent and API ports; one or a list", RESTART)    \
 	X(server, tcp_port, INT, 1, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
-	  "agent protocol TCP port")                                                              \
+	  "agent protocol TCP port", RESTART)                                                     \
 	X(server, api_port, INT, 1, 65535, NULL, "8081", "PRISM_SERVER_API_PORT",                 \
-	  "REST API port")                                                                        \
+	  "REST API port", RESTART)                                                               \
 	X(server, max_connections, INT, 1, 1000000, NULL, "1000", "PRISM_SERVER_MAX_CONNECTIONS", \
-	  "most agent connections open at once")                                                  \
+	  "most agent connections open at once", LIVE)                                            \
 	X(server, idle_timeout, INT, 1, 86400, NULL, "30", "PRISM_SERVER_IDLE_TIMEOUT",           \
-	  "seconds an agent connection may stay silent")                                          \
+	  "seconds an agent connection may stay silent", LIVE)                                    \
 	X(server, frame_timeout, INT, 1, 3600, NULL, "10", "PRISM_SERVER_FRAME_TIMEOUT",          \
-	  "seconds to finish a frame once it has started")                                        \
+	  "seconds to finish a frame once it has started", LIVE)                                  \
 	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE",                    \
-	  "instance name written in ownership comments")                                          \
+	  "instance name written in ownership comments", RESTART)                                 \
 	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH",                   \
-	  "SQLite registry file")                                                                 \
+	  "SQLite registry file", RESTART)                                                        \
 	X(database, connection_pool_size, INT, 1, 1000, NULL, "20",                               \
-	  "PRISM_DATABASE_CONNECTION_POOL_SIZE", "accepted for compatibility; unused")            \
+	  "PRISM_DATABASE_CONNECTION_POOL_SIZE", "accepted for compatibility; unused", RESTART)   \
 	X(database, synchronous, ENUM, 0, 0, sync_choices, "normal",                              \
-	  "PRISM_DATABASE_SYNCHRONOUS", "SQLite synchronous mode: normal or full")                \
+	  "PRISM_DATABASE_SYNCHRONOUS", "SQLite synchronous mode: normal or full", RESTART)       \
 	X(heartbeat, interval, INT, 1, 86400, NULL, "60", "PRISM_HEARTBEAT_INTERVAL",             \
-	  "seconds between heartbeats asked of agents")                                           \
+	  "seconds between heartbeats asked of agents", LIVE)                                     \
 	X(heartbeat, check_interval, INT, 1, 86400, NULL, "30", "PRISM_HEARTBEAT_CHECK_INTERVAL", \
-	  "seconds between checks for silent hosts")                                              \
+	  "seconds between checks for silent hosts", LIVE)                                        \
 	X(heartbeat, timeout_multiplier, INT, 1, 100, NULL, "2",                                  \
-	  "PRISM_HEARTBEAT_TIMEOUT_MULTIPLIER", "missed intervals before a host is offline")      \
+	  "PRISM_HEARTBEAT_TIMEOUT_MULTIPLIER", "missed intervals before a host is offline",      \
+	  LIVE)                                                                                   \
 	X(heartbeat, grace_period, INT, 0, 86400, NULL, "30", "PRISM_HEARTBEAT_GRACE_PERIOD",     \
-	  "extra seconds before a host is marked offline")                                        \
+	  "extra seconds before a host is marked offline", LIVE)                                  \
 	X(heartbeat, cleanup_after_days, INT, 0, 3650, NULL, "30",                                \
-	  "PRISM_HEARTBEAT_CLEANUP_AFTER_DAYS", "days to keep offline hosts (0 = forever)")       \
+	  "PRISM_HEARTBEAT_CLEANUP_AFTER_DAYS", "days to keep offline hosts (0 = forever)", LIVE) \
 	X(heartbeat, offline_dns, ENUM, 0, 0, offline_choices, "keep",                            \
-	  "PRISM_HEARTBEAT_OFFLINE_DNS", "records of offline hosts: keep or remove")              \
+	  "PRISM_HEARTBEAT_OFFLINE_DNS", "records of offline hosts: keep or remove", LIVE)        \
 	X(logging, level, ENUM, 0, 0, level_choices, "info", "PRISM_LOGGING_LEVEL",               \
-	  "debug, info, warning, error or critical")                                              \
+	  "debug, info, warning, error or critical", LIVE)                                        \
 	X(logging, file, STR, 0, 0, NULL, "", "PRISM_LOGGING_FILE",                               \
-	  "log file; unset = standard error")                                                     \
+	  "log file; unset = standard error", LIVE)                                               \
 	X(logging, max_size, INT, 0, 9223372036854775807u, NULL, "104857600",                     \
-	  "PRISM_LOGGING_MAX_SIZE", "accepted for compatibility")                                 \
+	  "PRISM_LOGGING_MAX_SIZE", "accepted for compatibility", LIVE)                           \
 	X(logging, backup_count, INT, 0, 1000, NULL, "5", "PRISM_LOGGING_BACKUP_COUNT",           \
-	  "accepted for compatibility")                                                           \
+	  "accepted for compatibility", LIVE)                                                     \
 	X(powerdns, enabled, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_ENABLED",                 \
-	  "push records to PowerDNS")                                                             \
+	  "push records to PowerDNS", RESTART)                                                    \
 	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1",                     \
-	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL")                                 \
+	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL", RESTART)                        \
 	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY",                       \
-	  "PowerDNS API key (X-API-Key)")                                                         \
+	  "PowerDNS API key (X-API-Key)", RESTART)                                                \
 	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE",             \
-	  "file holding the PowerDNS API key, instead of api_key")                                \
+	  "file holding the PowerDNS API key, instead of api_key", RESTART)                       \
 	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID",          \
-	  "PowerDNS server id in API paths")                                                      \
+	  "PowerDNS server id in API paths", RESTART)                                             \
 	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.",                        \
-	  "PRISM_POWERDNS_DEFAULT_ZONE", "zone for hosts registered without one")                 \
+	  "PRISM_POWERDNS_DEFAULT_ZONE", "zone for hosts registered without one", RESTART)        \
 	X(powerdns, default_ttl, INT, 1, 2147483647, NULL, "300", "PRISM_POWERDNS_DEFAULT_TTL",   \
-	  "TTL of created records, seconds")                                                      \
+	  "TTL of created records, seconds", RESTART)                                             \
 	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT",                \
-	  "seconds per PowerDNS API request")                                                     \
+	  "seconds per PowerDNS API request", RESTART)                                            \
 	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS",      \
-	  "quick retries before backing off longer")                                              \
+	  "quick retries before backing off longer", RESTART)                                     \
 	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
-	  "seconds of the first backoff step")                                                    \
+	  "seconds of the first backoff step", LIVE)                                              \
 	X(powerdns, record_types, LIST, 0, 0, rrtype_choices, "A,AAAA",                           \
-	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA")                      \
+	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA", RESTART)             \
 	X(powerdns, auto_ptr, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_AUTO_PTR",               \
-	  "also manage PTR records")                                                              \
+	  "also manage PTR records", RESTART)                                                     \
 	X(auth, required, BOOL, 0, 0, NULL, "true", "PRISM_AUTH_REQUIRED",                        \
-	  "agents must send a valid auth_token")                                                  \
+	  "agents must send a valid auth_token", LIVE)                                            \
 	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
-	  "agent tokens: list of {name, token | token_file}")                                     \
+	  "agent tokens: list of {name, token | token_file}", LIVE)                               \
 	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \
-	  "hostnames agents may not claim (besides the zone's ns names)")                         \
+	  "hostnames agents may not claim (besides the zone's ns names)", LIVE)                   \
 	X(api, keys, CREDS, 0, 0, role_choices, "", "PRISM_API_KEYS",                             \
-	  "REST API keys: list of {name, key | key_file, role: read|write|admin}")                \
+	  "REST API keys: list of {name, key | key_file, role: read|write|admin}", LIVE)          \
 	X(api, public_health, BOOL, 0, 0, NULL, "true", "PRISM_API_PUBLIC_HEALTH",                \
-	  "serve /api/health without a key")                                                      \
+	  "serve /api/health without a key", RESTART)                                             \
 	X(api, public_metrics, BOOL, 0, 0, NULL, "false", "PRISM_API_PUBLIC_METRICS",             \
-	  "serve /metrics without a key")                                                         \
+	  "serve /metrics without a key", RESTART)                                                \
 	X(api, tls_cert, STR, 0, 0, NULL, "", "PRISM_API_TLS_CERT",                               \
-	  "PEM certificate file: serve the API over HTTPS")                                       \
+	  "PEM certificate file: serve the API over HTTPS", RESTART)                              \
 	X(api, tls_key, STR, 0, 0, NULL, "", "PRISM_API_TLS_KEY",                                 \
-	  "PEM private key file for tls_cert")                                                    \
+	  "PEM private key file for tls_cert", RESTART)                                           \
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
-	  "largest accepted request body, bytes")                                                 \
-	X(sync, reconcile_interval, INT, 0, 604800, NULL, "300", "PRISM_SYNC_RECONCILE_INTERVAL",  \
-	  "seconds between reconciler passes over every zone and target (0 = off)")               \
+	  "largest accepted request body, bytes", RESTART)                                        \
+	X(sync, reconcile_interval, INT, 0, 604800, NULL, "300", "PRISM_SYNC_RECONCILE_INTERVAL", \
+	  "seconds between reconciler passes over every zone and target (0 = off)", LIVE)         \
 	X(sync, batch_max, INT, 1, 20000, NULL, "5000", "PRISM_SYNC_BATCH_MAX",                   \
-	  "most RRsets in one change request")                                                    \
+	  "most RRsets in one change request", LIVE)                                              \
 	X(sync, coalesce_ms, INT, 0, 10000, NULL, "2", "PRISM_SYNC_COALESCE_MS",                  \
-	  "milliseconds to wait after a change so a burst becomes one request")                   \
+	  "milliseconds to wait after a change so a burst becomes one request", LIVE)             \
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
-	  "longest backoff between retries of a failing target, seconds")                        \
+	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)")
+	  "seconds between health checks of every target (0 = off)", RESTART)
 
 /*
- * Y(section, subsection, name, type, min, max, choices, default, env, help): options of a
- * nested section (kea.ncr.enabled); the field is section_subsection_name.
+ * Y(section, subsection, name, type, min, max, choices, default, env, help, reload): options
+ * of a nested section (kea.ncr.enabled); the field is section_subsection_name.
  */
 #define OPTIONS_NESTED(Y)                                                                         \
 	Y(kea, ncr, enabled, BOOL, 0, 0, NULL, "false", "PRISM_KEA_NCR_ENABLED",                  \
-	  "listen for Kea's NameChangeRequests (kea-dhcp4/6 dhcp-ddns)")                         \
+	  "listen for Kea's NameChangeRequests (kea-dhcp4/6 dhcp-ddns)", RESTART)                 \
 	Y(kea, ncr, listen, STR, 0, 0, NULL, "127.0.0.1:53001", "PRISM_KEA_NCR_LISTEN",           \
-	  "UDP address:port of the NameChangeRequest listener ([::1]:53001 for IPv6)")           \
+	  "UDP address:port of the NameChangeRequest listener ([::1]:53001 for IPv6)", RESTART)   \
 	Y(kea, ncr, ttl_min, INT, 1, 2147483647, NULL, "60", "PRISM_KEA_NCR_TTL_MIN",             \
-	  "lowest TTL taken from a request's lease-length, seconds")                              \
+	  "lowest TTL taken from a request's lease-length, seconds", RESTART)                     \
 	Y(kea, ncr, ttl_max, INT, 1, 2147483647, NULL, "3600", "PRISM_KEA_NCR_TTL_MAX",           \
-	  "highest TTL taken from a request's lease-length, seconds")                             \
+	  "highest TTL taken from a request's lease-length, seconds", RESTART)                    \
 	Y(kea, reservations, enabled, BOOL, 0, 0, NULL, "false", "PRISM_KEA_RESERVATIONS_ENABLED", \
-	  "follow Kea's host reservations in PostgreSQL (LISTEN/NOTIFY)")                        \
+	  "follow Kea's host reservations in PostgreSQL (LISTEN/NOTIFY)", RESTART)                \
 	Y(kea, reservations, conninfo, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_CONNINFO",    \
-	  "libpq connection string (postgresql://... or key=value); the parts below override it") \
+	  "libpq connection string (postgresql://... or key=value); the parts below override it", \
+	  RESTART)                                                                                \
 	Y(kea, reservations, host, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_HOST",            \
-	  "PostgreSQL host, or the directory of its Unix socket")                                 \
+	  "PostgreSQL host, or the directory of its Unix socket", RESTART)                        \
 	Y(kea, reservations, port, INT, 0, 65535, NULL, "0", "PRISM_KEA_RESERVATIONS_PORT",       \
-	  "PostgreSQL port (0 = libpq's default)")                                                \
+	  "PostgreSQL port (0 = libpq's default)", RESTART)                                       \
 	Y(kea, reservations, dbname, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_DBNAME",        \
-	  "Kea's database")                                                                       \
+	  "Kea's database", RESTART)                                                              \
 	Y(kea, reservations, user, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_USER",            \
-	  "database user")                                                                        \
+	  "database user", RESTART)                                                               \
 	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
-	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password")           \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password", RESTART)  \
 	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
-	  "name of an environment variable holding the database password")                        \
+	  "name of an environment variable holding the database password", RESTART)               \
 	Y(kea, reservations, channel, STR, 0, 0, NULL, "prism_kea_hosts",                         \
-	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)")  \
+	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)",  \
+	  RESTART)                                                                                \
 	Y(kea, reservations, zone, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_ZONE",            \
-	  "zone of short hostnames (unset = powerdns.default_zone)")                              \
+	  "zone of short hostnames (unset = powerdns.default_zone)", RESTART)                     \
 	Y(kea, reservations, filter, STRS, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_FILTER",       \
-	  "globs (e.g. *-idrac); a reservation counts when its hostname matches one")             \
+	  "globs (e.g. *-idrac); a reservation counts when its hostname matches one", RESTART)    \
 	Y(kea, reservations, filter_regex, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_FILTER_REGEX",                                                  \
-	  "POSIX extended regular expression a hostname must match (any case)")                   \
+	  "POSIX extended regular expression a hostname must match (any case)", RESTART)          \
 	Y(kea, reservations, ttl, INT, 1, 2147483647, NULL, "600", "PRISM_KEA_RESERVATIONS_TTL",  \
-	  "TTL of reservation records, seconds")                                                  \
+	  "TTL of reservation records, seconds", RESTART)                                         \
 	Y(kea, reservations, reconnect_max, INT, 1, 3600, NULL, "30",                             \
-	  "PRISM_KEA_RESERVATIONS_RECONNECT_MAX", "longest wait between reconnections, seconds")  \
+	  "PRISM_KEA_RESERVATIONS_RECONNECT_MAX", "longest wait between reconnections, seconds",  \
+	  RESTART)                                                                                \
 	Y(kea, reservations, resync_interval, INT, 0, 604800, NULL, "0",                          \
 	  "PRISM_KEA_RESERVATIONS_RESYNC_INTERVAL",                                               \
-	  "seconds between full consistency syncs (0 = at start and after reconnecting only)")    \
+	  "seconds between full consistency syncs (0 = at start and after reconnecting only)",    \
+	  RESTART)                                                                                \
 	Y(kea, leases, file, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILE",                        \
-	  "Kea's memfile lease file to follow (kea-leases4.csv); unset = off")                    \
+	  "Kea's memfile lease file to follow (kea-leases4.csv); unset = off", RESTART)           \
 	Y(kea, leases, zone, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_ZONE",                        \
-	  "zone of short hostnames (unset = powerdns.default_zone)")                              \
+	  "zone of short hostnames (unset = powerdns.default_zone)", RESTART)                     \
 	Y(kea, leases, filter, STRS, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILTER",                   \
-	  "globs a lease's hostname must match (one of them); empty = any")                       \
+	  "globs a lease's hostname must match (one of them); empty = any", RESTART)              \
 	Y(kea, leases, filter_regex, STR, 0, 0, NULL, "", "PRISM_KEA_LEASES_FILTER_REGEX",        \
-	  "POSIX extended regular expression a lease's hostname must match (any case)")           \
+	  "POSIX extended regular expression a lease's hostname must match (any case)", RESTART)  \
 	Y(kea, leases, ttl, INT, 1, 2147483647, NULL, "300", "PRISM_KEA_LEASES_TTL",              \
-	  "TTL of lease records, seconds")                                                        \
+	  "TTL of lease records, seconds", RESTART)                                               \
 	Y(kea, leases, poll_interval, INT, 100, 60000, NULL, "1000",                              \
 	  "PRISM_KEA_LEASES_POLL_INTERVAL",                                                       \
-	  "milliseconds between checks of the file besides change notifications")
+	  "milliseconds between checks of the file besides change notifications", RESTART)
 
 #define FIELD(sec, name) (((struct prism_config *)0)->sec##_##name)
 
@@ -239,7 +245,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 #define BOUNDS_INT(lo, hi)   .imin = (lo), .imax = (hi)
 #define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi)
 
-#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h)                                                \
+#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h, r)                                                \
 	{.key = #sec "." #name,                                                                   \
 	 .env = e,                                                                                \
 	 .type = OPT_##t,                                                                         \
@@ -249,7 +255,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	 .def = d,                                                                                \
 	 BOUNDS_##t(lo, hi)},
 
-#define OPT_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h)                                         \
+#define OPT_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                         \
 	{.key = #sec "." #sub "." #name,                                                          \
 	 .env = e,                                                                                \
 	 .type = OPT_##t,                                                                         \
@@ -275,11 +281,24 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 #define TYPE_NAME_STRS	"strings"
 #define TYPE_NAME_CREDS "credentials"
 
-#define INFO_ROW(sec, name, t, lo, hi, ch, d, e, h)                                               \
-	{.key = #sec "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h},
+#define RELOAD_LIVE    true
+#define RELOAD_RESTART false
 
-#define INFO_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h)                                        \
-	{.key = #sec "." #sub "." #name, .type = TYPE_NAME_##t, .def = d, .env = e, .help = h},
+#define INFO_ROW(sec, name, t, lo, hi, ch, d, e, h, r)                                            \
+	{.key = #sec "." #name,                                                                   \
+	 .type = TYPE_NAME_##t,                                                                   \
+	 .def = d,                                                                                \
+	 .env = e,                                                                                \
+	 .help = h,                                                                               \
+	 .reload = RELOAD_##r},
+
+#define INFO_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                     \
+	{.key = #sec "." #sub "." #name,                                                          \
+	 .type = TYPE_NAME_##t,                                                                   \
+	 .def = d,                                                                                \
+	 .env = e,                                                                                \
+	 .help = h,                                                                               \
+	 .reload = RELOAD_##r},
 
 static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)
 							     OPTIONS_NESTED(INFO_ROW3)};
@@ -1476,6 +1495,49 @@ const struct prism_config_opt_info *prism_config_options(size_t *n)
 	if (n != NULL)
 		*n = NOPTS;
 	return infos;
+}
+
+static bool text_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool strv_same(char **a, char **b)
+{
+	for (; a && b && *a && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return false;
+	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
+static bool creds_same(struct prism_config_cred **a, struct prism_config_cred **b)
+{
+	for (; a && b && *a && *b; a++, b++)
+		if (!text_same((*a)->name, (*b)->name) || !text_same((*a)->secret, (*b)->secret) ||
+		    !text_same((*a)->secret_file, (*b)->secret_file) ||
+		    !text_same((*a)->role, (*b)->role))
+			return false;
+	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
+bool prism_config_option_same(const struct prism_config *a, const struct prism_config *b,
+			      size_t i)
+{
+	if (a == NULL || b == NULL || i >= NOPTS)
+		return false;
+	const struct prism_yaml_opt *o = &opts[i];
+	const char *pa = (const char *)a + o->off, *pb = (const char *)b + o->off;
+	switch (o->type) {
+	case OPT_STR:
+	case OPT_ENUM: return text_same(*(char *const *)pa, *(char *const *)pb);
+	case OPT_FLOAT: return *(const double *)pa == *(const double *)pb;
+	case OPT_LIST:
+	case OPT_STRS: return strv_same(*(char **const *)pa, *(char **const *)pb);
+	case OPT_CREDS:
+		return creds_same(*(struct prism_config_cred **const *)pa,
+				  *(struct prism_config_cred **const *)pb);
+	default: return memcmp(pa, pb, o->size) == 0; /* integers, bool */
+	}
 }
 
 void prism_config_option_bounds(size_t i, char *buf, size_t len)

@@ -192,6 +192,7 @@ struct prism_config_opt_info {
 	const char *def;     /**< default as text, "" if none */
 	const char *env;     /**< environment override name: "PRISM_" + upper(key), '.' → '_' */
 	const char *help;    /**< one line */
+	bool reload;         /**< true: SIGHUP applies a change; false: only a restart does */
 };
 
 /** The option table: @p n receives the number of rows. */
@@ -203,6 +204,13 @@ const struct prism_config_opt_info *prism_config_options(size_t *n);
  * address), PRISM_EINVAL
  */
 int prism_config_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+/**
+ * Whether option row @p i has the same value in @p a and @p b (strings, lists and
+ * credentials compared by content). @return false also for NULL configs or a bad @p i
+ */
+bool prism_config_option_same(const struct prism_config *a, const struct prism_config *b,
+			      size_t i);
 
 /** Bounds or choices of option row @p i as text ("1–65535", "keep, remove"), "" if none. */
 void prism_config_option_bounds(size_t i, char *buf, size_t len);

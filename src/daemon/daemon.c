@@ -519,82 +519,15 @@ static int start_api(struct daemon *d)
 
 /* ---- SIGHUP: reload what can change without a restart ---- */
 
-static bool strv_eq(char **a, char **b)
-{
-	for (; a && b && *a && *b; a++, b++)
-		if (strcmp(*a, *b) != 0)
-			return false;
-	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-static bool kea_pg_same(const struct prism_config *o, const struct prism_config *n)
-{
-	return o->kea_reservations_enabled == n->kea_reservations_enabled &&
-	       str_eq(o->kea_reservations_conninfo, n->kea_reservations_conninfo) &&
-	       str_eq(o->kea_reservations_host, n->kea_reservations_host) &&
-	       o->kea_reservations_port == n->kea_reservations_port &&
-	       str_eq(o->kea_reservations_dbname, n->kea_reservations_dbname) &&
-	       str_eq(o->kea_reservations_user, n->kea_reservations_user) &&
-	       str_eq(o->kea_reservations_password_file, n->kea_reservations_password_file) &&
-	       str_eq(o->kea_reservations_password_env, n->kea_reservations_password_env) &&
-	       str_eq(o->kea_reservations_channel, n->kea_reservations_channel) &&
-	       str_eq(o->kea_reservations_zone, n->kea_reservations_zone) &&
-	       strv_eq(o->kea_reservations_filter, n->kea_reservations_filter) &&
-	       str_eq(o->kea_reservations_filter_regex, n->kea_reservations_filter_regex) &&
-	       o->kea_reservations_ttl == n->kea_reservations_ttl &&
-	       o->kea_reservations_reconnect_max == n->kea_reservations_reconnect_max &&
-	       o->kea_reservations_resync_interval == n->kea_reservations_resync_interval;
-}
-
-/* Log every changed option that only a restart applies. */
+/* Log every changed option that only a restart applies (the table's reload column). */
 static void warn_restart_needed(const struct prism_config *o, const struct prism_config *n)
 {
-	struct {
-		const char *key;
-		bool same;
-	} checks[] = {
-		{ "server.host", strv_eq(o->server_host, n->server_host) },
-		{ "server.tcp_port", o->server_tcp_port == n->server_tcp_port },
-		{ "server.api_port", o->server_api_port == n->server_api_port },
-		{ "server.instance", str_eq(o->server_instance, n->server_instance) },
-		{ "database.path", str_eq(o->database_path, n->database_path) },
-		{ "database.synchronous", str_eq(o->database_synchronous, n->database_synchronous) },
-		{ "powerdns.default_zone", str_eq(o->powerdns_default_zone,
-						  n->powerdns_default_zone) },
-		{ "powerdns.default_ttl", o->powerdns_default_ttl == n->powerdns_default_ttl },
-		{ "powerdns.api_url", str_eq(o->powerdns_api_url, n->powerdns_api_url) },
-		{ "powerdns.api_key", str_eq(o->powerdns_api_key, n->powerdns_api_key) },
-		{ "powerdns.enabled", o->powerdns_enabled == n->powerdns_enabled },
-		{ "powerdns.timeout", o->powerdns_timeout == n->powerdns_timeout },
-		{ "powerdns.record_types", strv_eq(o->powerdns_record_types,
-						  n->powerdns_record_types) },
-		{ "powerdns.auto_ptr", o->powerdns_auto_ptr == n->powerdns_auto_ptr },
-		{ "api.tls_cert", str_eq(o->api_tls_cert, n->api_tls_cert) },
-		{ "api.public_health", o->api_public_health == n->api_public_health },
-		{ "api.public_metrics", o->api_public_metrics == n->api_public_metrics },
-		{ "api.max_body", o->api_max_body == n->api_max_body },
-		{ "kea.ncr", o->kea_ncr_enabled == n->kea_ncr_enabled &&
-				     str_eq(o->kea_ncr_listen, n->kea_ncr_listen) &&
-				     o->kea_ncr_ttl_min == n->kea_ncr_ttl_min &&
-				     o->kea_ncr_ttl_max == n->kea_ncr_ttl_max },
-		{ "kea.reservations", kea_pg_same(o, n) },
-		{ "kea.leases", str_eq(o->kea_leases_file, n->kea_leases_file) &&
-					str_eq(o->kea_leases_zone, n->kea_leases_zone) &&
-					strv_eq(o->kea_leases_filter, n->kea_leases_filter) &&
-					str_eq(o->kea_leases_filter_regex,
-					       n->kea_leases_filter_regex) &&
-					o->kea_leases_ttl == n->kea_leases_ttl &&
-					o->kea_leases_poll_interval == n->kea_leases_poll_interval },
-	};
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
-		if (!checks[i].same)
+	size_t count = 0;
+	const struct prism_config_opt_info *info = prism_config_options(&count);
+	for (size_t i = 0; i < count; i++)
+		if (!info[i].reload && !prism_config_option_same(o, n, i))
 			prism_log(PRISM_LOG_WARNING, TAG, "reload: %s changed: it takes effect "
-				  "at the next restart", checks[i].key);
+				  "at the next restart", info[i].key);
 	size_t nt = 0, ot = 0, nz = 0, oz = 0;
 	while (n->targets[nt] != NULL)
 		nt++;

@@ -66,15 +66,16 @@ static void config_reference(void)
 		size_t sl = dot ? (size_t)(dot - o[i].key) : strlen(o[i].key);
 		if (strlen(section) != sl || strncmp(section, o[i].key, sl) != 0) {
 			snprintf(section, sizeof(section), "%.*s", (int)sl, o[i].key);
-			printf("%s### %s\n\n| Key | Type | Default | Bounds | Environment | Meaning |\n"
-			       "|---|---|---|---|---|---|\n",
+			printf("%s### %s\n\n| Key | Type | Default | Bounds | Environment | Reload "
+			       "| Meaning |\n|---|---|---|---|---|---|---|\n",
 			       i ? "\n" : "", section);
 		}
 		char bounds[160];
 		prism_config_option_bounds(i, bounds, sizeof(bounds));
-		printf("| `%s` | %s | %s%s%s | %s | `%s` | %s |\n", o[i].key, o[i].type,
+		printf("| `%s` | %s | %s%s%s | %s | `%s` | %s | %s |\n", o[i].key, o[i].type,
 		       o[i].def[0] ? "`" : "", o[i].def[0] ? o[i].def : "*(unset)*",
-		       o[i].def[0] ? "`" : "", bounds, o[i].env, o[i].help);
+		       o[i].def[0] ? "`" : "", bounds, o[i].env, o[i].reload ? "live" : "restart",
+		       o[i].help);
 	}
 }
 

@@ -942,6 +942,79 @@ static void test_options_table(void **state)
 	}
 }
 
+/* prism_config_option_same: a change of one option shows in that row only, for each type. */
+static void test_option_same(void **state)
+{
+	static const char *const changes[][2] = {
+		{"server.tcp_port", "PRISM_SERVER_TCP_PORT=9090"},
+		{"server.host", "PRISM_SERVER_HOST=::1"},
+		{"database.path", "PRISM_DATABASE_PATH=/tmp/other.db"},
+		{"logging.level", "PRISM_LOGGING_LEVEL=debug"},
+		{"powerdns.timeout", "PRISM_POWERDNS_TIMEOUT=7"},
+		{"powerdns.auto_ptr", "PRISM_POWERDNS_AUTO_PTR=true"},
+		{"powerdns.record_types", "PRISM_POWERDNS_RECORD_TYPES=A"},
+		{"auth.tokens", "PRISM_AUTH_TOKENS=agent:secret"},
+		{"kea.ncr.ttl_max", "PRISM_KEA_NCR_TTL_MAX=7200"},
+	};
+	size_t n = 0;
+	const struct prism_config_opt_info *o = prism_config_options(&n);
+	struct prism_config *a = parse_ok("", NULL), *b = parse_ok("", NULL);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		assert_true(prism_config_option_same(a, b, i));
+	assert_false(prism_config_option_same(a, NULL, 0));
+	assert_false(prism_config_option_same(NULL, b, 0));
+	assert_false(prism_config_option_same(a, b, n));
+	for (size_t c = 0; c < ARRAY_SIZE(changes); c++) {
+		const char *env[] = {changes[c][1], NULL};
+		struct prism_config *x = parse_ok("", env);
+		bool seen = false;
+
+		for (size_t i = 0; i < n; i++) {
+			bool changed = strcmp(o[i].key, changes[c][0]) == 0;
+
+			seen |= changed;
+			if (prism_config_option_same(a, x, i) == changed)
+				print_error("%s: row %s\n", changes[c][0], o[i].key);
+			assert_true(prism_config_option_same(a, x, i) != changed);
+			assert_true(prism_config_option_same(x, x, i));
+		}
+		assert_true(seen);
+		prism_config_free(x);
+	}
+	prism_config_free(a);
+	prism_config_free(b);
+}
+
+/* The reload column: what a SIGHUP applies, and what it only reports. */
+static void test_options_reload(void **state)
+{
+	static const char *const live[] = {"logging.level", "auth.tokens", "api.keys",
+					   "heartbeat.interval", "sync.batch_max",
+					   "powerdns.retry_delay"};
+	static const char *const restart[] = {"server.tcp_port", "database.path",
+					      "powerdns.api_url", "sync.health_interval",
+					      "kea.ncr.listen"};
+	size_t n = 0, found = 0;
+	const struct prism_config_opt_info *o = prism_config_options(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < ARRAY_SIZE(live); k++)
+			if (strcmp(o[i].key, live[k]) == 0) {
+				assert_true(o[i].reload);
+				found++;
+			}
+		for (size_t k = 0; k < ARRAY_SIZE(restart); k++)
+			if (strcmp(o[i].key, restart[k]) == 0) {
+				assert_false(o[i].reload);
+				found++;
+			}
+	}
+	assert_int_equal(found, ARRAY_SIZE(live) + ARRAY_SIZE(restart));
+}
+
 /* test_options_roundtrip for a key of a nested section ("kea.ncr.enabled"). */
 static void test_nested_roundtrip(const struct prism_config_opt_info *o, const char *val)
 {
@@ -1241,6 +1314,8 @@ int main(void)
 		cmocka_unit_test(test_kea),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_options_table),
+		cmocka_unit_test(test_option_same),
+		cmocka_unit_test(test_options_reload),
 		cmocka_unit_test(test_options_roundtrip),
 		cmocka_unit_test(test_hosts_list),
 		cmocka_unit_test(test_auth),
