@@ -1279,6 +1279,8 @@ static void h_v1_targets(struct api_req *r)
 			jw_kstr(w, "version", hi.version);
 			jw_ktime(w, "since", hi.since);
 			jw_ktime(w, "checked", hi.checked);
+			jw_kint(w, "zones_missing", (int64_t)hi.zones_missing);
+			jw_kint(w, "zones_extra", (int64_t)hi.zones_extra);
 			jw_end_obj(w);
 		} else {
 			jw_null(w);

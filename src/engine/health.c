@@ -6,7 +6,8 @@
  *        ──► SOA query per zone at the DNS address (UDP, all at once, 2 s) ──► verdict
  *
  * The verdict compares the zone list with the zones the engine serves there (missing ones
- * make the target degraded) and each SOA serial at the DNS port with the API's (a
+ * make the target degraded; extra ones, which Prism does not manage there, are counted and
+ * shown but are no fault: a server may hold zones of its own) and each SOA serial at the DNS port with the API's (a
  * difference makes it degraded when it is still there at the next check: a change can be
  * between the two for a moment). Targets answer on the loop; after prism_health_stop()
  * the targets are closed before the loop runs again, so no answer arrives afterwards.
@@ -59,7 +60,7 @@ struct ptarget {
 	size_t nprobes, waiting;
 	uint16_t qbase;
 	char missing[256];
-	size_t nmissing;
+	size_t nmissing, nextra;
 	unsigned mismatch_streak;
 	unsigned char rbuf[4096];
 	/* published */
@@ -68,6 +69,7 @@ struct ptarget {
 	char version[64];
 	int64_t since, checked;
 	unsigned long long transitions;
+	size_t zones_missing, zones_extra; /* of the last check that read the zone list */
 };
 
 struct prism_health {
@@ -191,6 +193,10 @@ static void finish(struct ptarget *p)
 		p->state = s;
 	}
 	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	if (p->list_ok) {
+		p->zones_missing = p->nmissing;
+		p->zones_extra = p->nextra;
+	}
 	p->checked = now;
 	probes_free(p);
 	p->busy = false;
@@ -291,6 +297,13 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 	size_t nz = 0;
 	if (err == 0 &&
 	    prism_engine_zone_names(p->h->opts.engine, p->t->name, &zones, &nz) == 0) {
+		/* first, while every name is still here: the target's zones Prism has not */
+		for (size_t k = 0; k < list->n; k++) {
+			bool known = false;
+			for (size_t z = 0; z < nz && !known; z++)
+				known = strcmp(list->v[k].name, zones[z]) == 0;
+			p->nextra += !known;
+		}
 		p->probes = calloc(nz ? nz : 1, sizeof(*p->probes));
 		for (size_t z = 0; z < nz; z++) {
 			const struct prism_zone_entry *e = NULL;
@@ -361,7 +374,7 @@ static void check(struct ptarget *p)
 	p->busy = true;
 	p->api_ok = p->stats_ok = p->list_ok = false;
 	p->err[0] = p->missing[0] = '\0';
-	p->nmissing = 0;
+	p->nmissing = p->nextra = 0;
 	if (paused(p)) {
 		p->api_ok = true; /* not asked: maintenance */
 		finish(p);
@@ -490,8 +503,16 @@ int prism_health_get(const struct prism_health *h, const char *target,
 		const struct ptarget *p = &h->pt[i];
 		if (strcmp(p->t->name, target) != 0)
 			continue;
-		*out = (struct prism_health_info){ hnames[p->state], p->reason, p->version,
-						   p->since, p->checked, p->transitions };
+		*out = (struct prism_health_info){
+			.state = hnames[p->state],
+			.reason = p->reason,
+			.version = p->version,
+			.since = p->since,
+			.checked = p->checked,
+			.transitions = p->transitions,
+			.zones_missing = p->zones_missing,
+			.zones_extra = p->zones_extra,
+		};
 		return 0;
 	}
 	return PRISM_ENOTFOUND;

@@ -4,7 +4,8 @@
  * Health checks per target, every sync.health_interval seconds: the API answers (and its
  * version), the statistics are readable, every zone the target should serve is there and
  * none is missing, and — when targets[].dns_address is set — each zone's SOA answers at the
- * DNS port with the serial the API shows. The state is `healthy`, `degraded` (with the
+ * DNS port with the serial the API shows; zones it has beyond those are counted (no fault:
+ * a server may hold zones of its own). The state is `healthy`, `degraded` (with the
  * reasons), `unavailable` (the API does not answer) or `maintenance` (paused); transitions
  * are logged and counted.
  */
@@ -34,6 +35,8 @@ struct prism_health_info {
 	int64_t since;            /**< unix seconds of the last transition */
 	int64_t checked;          /**< unix seconds of the last finished check */
 	unsigned long long transitions;
+	size_t zones_missing;     /**< zones it should serve and has not (last zone list read) */
+	size_t zones_extra;       /**< zones it has that Prism does not manage there */
 };
 
 int prism_health_start(uv_loop_t *loop, const struct prism_health_opts *opts,

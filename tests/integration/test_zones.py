@@ -757,6 +757,14 @@ def test_health_checks_per_target(prismd_factory, pdns, pdns2):
              what=f"both healthy: {health(api)}")
     h = health(api)["pdns1"]
     assert h["version"].startswith("4.") and h["reason"] == ""
+    assert h["zones_missing"] == 0 and h["zones_extra"] == 0
+    # a zone of the server's own, which Prism does not manage: counted, no fault
+    assert pdns2.api("POST", "/zones", json={
+        "name": "own.test.", "kind": "Native", "nameservers": ["ns1.own.test."]}
+    ).status_code == 201
+    wait_for(lambda: health(api)["pdns2"]["zones_extra"] == 1, 10, what="extra zone counted")
+    assert health(api)["pdns2"]["state"] == "healthy"
+    assert health(api)["pdns1"]["zones_extra"] == 0
     # the record's PATCH follows the zone's creation: wait for it, or the PATCH answered 404
     # after the DELETE below re-creates the zone (rightly) before health can see it missing
     for srv in (pdns, pdns2):
@@ -766,6 +774,7 @@ def test_health_checks_per_target(prismd_factory, pdns, pdns2):
     assert pdns2.api("DELETE", "/zones/hc.test.").status_code == 204
     wait_for(lambda: health(api)["pdns2"]["state"] == "degraded", 10, what="degraded")
     assert "1 zone(s) missing: hc.test." in health(api)["pdns2"]["reason"]
+    assert health(api)["pdns2"]["zones_missing"] == 1
     assert health(api)["pdns1"]["state"] == "healthy"
     assert api("POST", "/api/v1/sync/reconcile", headers=WRITE).status_code == 202
     wait_for(lambda: answers(pdns2, "a.hc.test.", "A") == ["192.0.2.1"], 15, what="repaired")
