@@ -245,7 +245,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 #define BOUNDS_INT(lo, hi)   .imin = (lo), .imax = (hi)
 #define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi)
 
-#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h, r)                                                \
+#define OPT_ROW(sec, name, t, lo, hi, ch, d, e, h, r)                                             \
 	{.key = #sec "." #name,                                                                   \
 	 .env = e,                                                                                \
 	 .type = OPT_##t,                                                                         \
@@ -255,7 +255,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	 .def = d,                                                                                \
 	 BOUNDS_##t(lo, hi)},
 
-#define OPT_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                         \
+#define OPT_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                       \
 	{.key = #sec "." #sub "." #name,                                                          \
 	 .env = e,                                                                                \
 	 .type = OPT_##t,                                                                         \

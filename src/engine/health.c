@@ -7,10 +7,11 @@
  *
  * The verdict compares the zone list with the zones the engine serves there (missing ones
  * make the target degraded; extra ones, which Prism does not manage there, are counted and
- * shown but are no fault: a server may hold zones of its own) and each SOA serial at the DNS port with the API's (a
- * difference makes it degraded when it is still there at the next check: a change can be
- * between the two for a moment). Targets answer on the loop; after prism_health_stop()
- * the targets are closed before the loop runs again, so no answer arrives afterwards.
+ * shown but are no fault: a server may hold zones of its own) and each SOA serial at the
+ * DNS port with the API's (a difference makes it degraded when it is still there at the
+ * next check: a change can be between the two for a moment). Targets answer on the loop;
+ * after prism_health_stop() the targets are closed before the loop runs again, so no answer
+ * arrives afterwards.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -297,13 +298,6 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 	size_t nz = 0;
 	if (err == 0 &&
 	    prism_engine_zone_names(p->h->opts.engine, p->t->name, &zones, &nz) == 0) {
-		/* first, while every name is still here: the target's zones Prism has not */
-		for (size_t k = 0; k < list->n; k++) {
-			bool known = false;
-			for (size_t z = 0; z < nz && !known; z++)
-				known = strcmp(list->v[k].name, zones[z]) == 0;
-			p->nextra += !known;
-		}
 		p->probes = calloc(nz ? nz : 1, sizeof(*p->probes));
 		for (size_t z = 0; z < nz; z++) {
 			const struct prism_zone_entry *e = NULL;
@@ -322,6 +316,9 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 			}
 		}
 		free(zones);
+		/* both lists hold each name once: what the target has beyond the found ones */
+		size_t found = nz - p->nmissing;
+		p->nextra = list->n > found ? list->n - found : 0;
 	}
 	prism_zone_list_free(list);
 	free(list);
