@@ -12,6 +12,12 @@
  * limit allows: one frame before a valid token, 1 MiB after), which gives TCP backpressure
  * instead of dropped bytes.
  *
+ * Output is bounded too: once a connection's unsent answers pass OUTQ_MAX bytes (a client that
+ * pipelines and never reads), it is neither read nor processed until its writes drain. Every
+ * state has a deadline: reading (idle, frame), waiting for the peer to take its answers (idle
+ * from the last write progress), draining after a final answer or a shutdown (idle from the
+ * start of the drain). Past it the connection is closed and its memory returned.
+ *
  * Lifetime: a connection holds a reference for its TCP handle, one for its timer and one
  * per store job in flight; it is freed when the last is dropped (STYLE.md rule 11). The
  * server is freed when its listeners are closed and its last connection is gone.
@@ -34,6 +40,8 @@
 #define READ_CHUNK 65536u
 #define MAX_INFLIGHT 128u
 #define MAX_LISTENERS 16u
+/* unsent answer bytes (libuv's write queue) above which a connection is not read */
+#define OUTQ_MAX 65536u
 
 /* One answer in a connection's ordered queue. */
 struct slot {
@@ -63,9 +71,13 @@ struct conn {
 	bool shutting;  /* uv_shutdown in progress */
 	bool authed;    /* a valid token was seen: full buffering allowed */
 	bool flush_queued;      /* on the server's flush list */
+	bool blocked;   /* unsent output over OUTQ_MAX: not read until it drains */
 	struct conn *flush_next;
+	unsigned writes;      /* uv_write requests not yet completed */
 	uint64_t last_rx;     /* loop ms */
 	uint64_t frame_start; /* loop ms when the current partial frame began, 0 = none */
+	uint64_t tx_progress; /* loop ms of the last write completed (or first queued) */
+	uint64_t drain_start; /* loop ms when drain or shutting began */
 };
 
 struct prism_agent_server {
@@ -98,6 +110,7 @@ struct reg_job {
 
 static void conn_process(struct conn *c);
 static void conn_arm_timer(struct conn *c);
+static bool conn_out_full(struct conn *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void flush_cb(uv_prepare_t *h);
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
@@ -193,10 +206,26 @@ static void write_cb(uv_write_t *req, int status)
 	for (size_t i = 0; i < b->n; i++)
 		slot_free(b->slots[i]);
 	free(b);
+	c->writes--;
 	if (c->closing)
 		return;
-	if (status < 0 || close_after)
+	if (status < 0 || close_after) {
 		conn_close(c);
+		return;
+	}
+	c->tx_progress = uv_now(c->srv->loop);
+	if (c->blocked && !conn_out_full(c)) {
+		/* the peer reads again: so do we. Its silence meanwhile was ours, not idleness */
+		c->blocked = false;
+		c->last_rx = c->tx_progress;
+		conn_process(c);
+	}
+}
+
+/* The peer does not take its answers as fast as it sends requests. */
+static bool conn_out_full(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > OUTQ_MAX;
 }
 
 /* Write every answer that is ready at the head of the queue. */
@@ -228,6 +257,8 @@ static void conn_flush(struct conn *c)
 			conn_close(c);
 			return;
 		}
+		if (c->writes++ == 0)
+			c->tx_progress = uv_now(c->srv->loop); /* the write deadline starts now */
 		if (b->close_after)
 			return;
 	}
@@ -280,6 +311,15 @@ static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_
 	sl->close_after = close_after;
 }
 
+/* Draining (a final answer queued, or a shutdown): the peer has idle_timeout to take it. */
+static void conn_drain_deadline(struct conn *c)
+{
+	if (c->drain_start == 0) {
+		c->drain_start = uv_now(c->srv->loop);
+		conn_arm_timer(c);
+	}
+}
+
 /* Queue an immediate error answer; @p final ends the connection after it. */
 static void conn_error(struct conn *c, const char *message, const char *code, bool final)
 {
@@ -290,8 +330,10 @@ static void conn_error(struct conn *c, const char *message, const char *code, bo
 	}
 	struct prism_agent_resp r = { .success = false, .message = message, .code = code };
 	slot_fill(c, sl, &r, final);
-	if (final)
+	if (final && !c->drain) {
 		c->drain = true;
+		conn_drain_deadline(c);
+	}
 }
 
 /* ---- registration ---- */
@@ -545,7 +587,7 @@ static void conn_finish(struct conn *c)
 		c->counted = false;
 		c->srv->stats.active--;
 	}
-	uv_timer_stop(&c->timer);
+	conn_drain_deadline(c);
 	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {
 		free(req);
 		c->refs--;
@@ -555,7 +597,9 @@ static void conn_finish(struct conn *c)
 
 static void conn_process(struct conn *c)
 {
-	while (!c->closing && !c->drain && c->inflight < MAX_INFLIGHT) {
+	if (!c->closing && !c->blocked && conn_out_full(c))
+		c->blocked = true;
+	while (!c->closing && !c->drain && !c->blocked && c->inflight < MAX_INFLIGHT) {
 		const uint8_t *p;
 		size_t len;
 		uint32_t declared = 0;
@@ -585,9 +629,16 @@ static void conn_process(struct conn *c)
 		c->frame_start = 0;
 	else if (c->frame_start == 0)
 		c->frame_start = uv_now(c->srv->loop);
-	/* room freed: resume reading if backpressure had stopped it */
-	if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
-		c->reading = true;
+	if (!c->blocked && conn_out_full(c))
+		c->blocked = true;
+	if (c->blocked && c->reading) {
+		/* answers pile up unread: stop taking requests until the peer reads them */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	} else if (!c->blocked && !c->reading &&
+		   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) {
+		c->reading = true; /* room freed: resume reading if backpressure had stopped it */
+	}
 	conn_arm_timer(c);
 }
 
@@ -648,19 +699,35 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 static void timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	if (c->closing || c->drain)
+	if (c->closing)
 		return;
-	if (c->inflight > 0) {
-		conn_arm_timer(c); /* we are the slow party; don't blame the client */
+	struct prism_agent_server *s = c->srv;
+	uint64_t now = uv_now(s->loop);
+	uint64_t idle_ms = (uint64_t)s->opts.idle_timeout * 1000;
+	uint64_t frame_ms = (uint64_t)s->opts.frame_timeout * 1000;
+	if ((c->writes > 0 && now - c->tx_progress >= idle_ms) ||
+	    (c->drain_start != 0 && now - c->drain_start >= idle_ms)) {
+		/* the peer does not take its answers: no answer can reach it, just close */
+		s->stats.timeouts++;
+		s->stats.write_timeouts++;
+		prism_log(PRISM_LOG_INFO, TAG, "closing the connection from %s: its answers "
+			  "were not read within %u s", c->ip, s->opts.idle_timeout);
+		conn_close(c);
 		return;
 	}
-	uint64_t now = uv_now(c->srv->loop);
-	uint64_t idle_ms = (uint64_t)c->srv->opts.idle_timeout * 1000;
-	uint64_t frame_ms = (uint64_t)c->srv->opts.frame_timeout * 1000;
+	if (c->drain || c->shutting || c->blocked) {
+		conn_arm_timer(c);
+		return;
+	}
+	if (c->inflight > 0) {
+		/* we are the slow party; don't blame the client */
+		uv_timer_start(&c->timer, timer_cb, 1000, 0);
+		return;
+	}
 	bool idle = now - c->last_rx >= idle_ms;
 	bool slow = c->frame_start != 0 && now - c->frame_start >= frame_ms;
 	if (idle || slow) {
-		c->srv->stats.timeouts++;
+		s->stats.timeouts++;
 		conn_error(c, "Connection timeout", idle ? "idle_timeout" : "frame_timeout", true);
 		conn_flush(c);
 		return;
@@ -668,15 +735,26 @@ static void timer_cb(uv_timer_t *t)
 	conn_arm_timer(c);
 }
 
+/* The nearest deadline of the connection's state (see the design comment). */
 static void conn_arm_timer(struct conn *c)
 {
-	uint64_t now = uv_now(c->srv->loop);
-	uint64_t due = c->last_rx + (uint64_t)c->srv->opts.idle_timeout * 1000;
-	if (c->frame_start != 0) {
-		uint64_t f = c->frame_start + (uint64_t)c->srv->opts.frame_timeout * 1000;
-		if (f < due)
+	struct prism_agent_server *s = c->srv;
+	uint64_t now = uv_now(s->loop);
+	uint64_t idle_ms = (uint64_t)s->opts.idle_timeout * 1000;
+	uint64_t due = UINT64_MAX;
+	if (c->writes > 0)
+		due = c->tx_progress + idle_ms;
+	if (c->drain_start != 0 && c->drain_start + idle_ms < due)
+		due = c->drain_start + idle_ms;
+	if (!c->drain && !c->shutting && !c->blocked) {
+		if (c->last_rx + idle_ms < due)
+			due = c->last_rx + idle_ms;
+		uint64_t f = c->frame_start + (uint64_t)s->opts.frame_timeout * 1000;
+		if (c->frame_start != 0 && f < due)
 			due = f;
 	}
+	if (due == UINT64_MAX)
+		due = now + idle_ms; /* blocked with nothing written yet: check again later */
 	uv_timer_start(&c->timer, timer_cb, due > now ? due - now : 0, 0);
 }
 

@@ -62,6 +62,7 @@ struct prism_agent_server_stats {
 	unsigned long long auth_failures;
 	unsigned long long source_conflicts; /**< names held by a host of another source */
 	unsigned long long timeouts;
+	unsigned long long write_timeouts; /**< closed: answers not read within idle_timeout */
 	unsigned active;
 };
 void prism_agent_server_stats(const struct prism_agent_server *s,
