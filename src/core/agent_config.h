@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,10 @@ struct prism_agent_config {
 	double server_timeout;        /**< seconds per step (connect, answer), 10, 0.1–3600 */
 	char *server_auth_token;      /**< NULL = none; at most PRISM_TOKEN_MAX characters */
 	char *server_auth_token_file; /**< file holding the token; excludes server_auth_token */
+	bool server_tls;              /**< connect with TLS (to prismd's server.tls_port) */
+	char *server_ca_file;         /**< CA file for the server's certificate; NULL = system */
+	char *server_cert_file;       /**< client certificate (PEM chain); NULL = none */
+	char *server_key_file;        /**< its private key; with cert_file */
 	/* heartbeat: */
 	uint32_t heartbeat_interval;  /**< seconds between registrations, 60, 1–86400 */
 	/* logging: */

@@ -11,6 +11,7 @@
  * A reload builds a whole new SSL_CTX; the old one is freed when the last session made from
  * it ends (OpenSSL counts references), so connections are never dropped by a reload.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +216,60 @@ void prism_agent_tls_free(struct prism_agent_tls *t)
 	free(t);
 }
 
+int prism_agent_tls_client_new(const char *ca, const char *cert, const char *key,
+			       struct prism_agent_tls **out, char *err, size_t errlen)
+{
+	if (out == NULL || (cert == NULL) != (key == NULL))
+		return PRISM_EINVAL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int rc = 0;
+	if (ctx == NULL)
+		return ctx_fail(err, errlen, "TLS", "(no TLS context)");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL); /* the server is always verified */
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+		rc = ctx_fail(err, errlen, "TLS", "(cipher list)");
+	else if (ca != NULL && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		rc = ctx_fail(err, errlen, "CA file", ca);
+	else if (ca == NULL && SSL_CTX_set_default_verify_paths(ctx) != 1)
+		rc = ctx_fail(err, errlen, "CA file", "(the system's)");
+	else if (cert != NULL && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		rc = ctx_fail(err, errlen, "certificate", cert);
+	else if (key != NULL && SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		rc = ctx_fail(err, errlen, "key", key);
+	else if (cert != NULL && SSL_CTX_check_private_key(ctx) != 1)
+		rc = ctx_fail(err, errlen, "key", key);
+	struct prism_agent_tls *t = rc == 0 ? calloc(1, sizeof(*t)) : NULL;
+	if (t == NULL) {
+		SSL_CTX_free(ctx);
+		return rc != 0 ? rc : PRISM_ENOMEM;
+	}
+	t->ctx = ctx;
+	*out = t;
+	return 0;
+}
+
 /* ---- a session ---- */
+
+struct prism_tls_conn *prism_tls_conn_client(struct prism_agent_tls *t, const char *host)
+{
+	struct prism_tls_conn *c = prism_tls_conn_new(t);
+	unsigned char ip[16];
+	if (c == NULL)
+		return NULL;
+	SSL_set_connect_state(c->ssl);
+	bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+	int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host)
+			 : SSL_set_tlsext_host_name(c->ssl, host) == 1 &&
+				   SSL_set1_host(c->ssl, host) == 1;
+	if (!ok) {
+		ERR_clear_error();
+		prism_tls_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
 
 struct prism_tls_conn *prism_tls_conn_new(struct prism_agent_tls *t)
 {

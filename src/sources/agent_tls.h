@@ -63,6 +63,14 @@ int prism_agent_tls_reload(struct prism_agent_tls *t, const struct prism_agent_t
 /** Free the context. NULL is a no-op. Sessions made from it keep what they need. */
 void prism_agent_tls_free(struct prism_agent_tls *t);
 
+/**
+ * A client context (prism agent, prism register): TLS 1.2 or 1.3, the server's certificate
+ * verified against @p ca (NULL: the system's CAs); @p cert and @p key, when given, are the
+ * client certificate. Free with prism_agent_tls_free().
+ */
+int prism_agent_tls_client_new(const char *ca, const char *cert, const char *key,
+			       struct prism_agent_tls **out, char *err, size_t errlen);
+
 /* ---- one connection ---- */
 
 struct prism_tls_conn;
@@ -70,6 +78,13 @@ struct prism_tls_conn;
 /** A new server-side session (accept state). NULL when out of memory. */
 struct prism_tls_conn *prism_tls_conn_new(struct prism_agent_tls *t);
 void prism_tls_conn_free(struct prism_tls_conn *c);
+
+/**
+ * A new client-side session to @p host: the server's certificate must name it (an IP
+ * literal is checked against IP subjectAltNames; a name is also sent as SNI). Start the
+ * handshake with prism_tls_conn_read() and send what prism_tls_conn_take_out() gives.
+ */
+struct prism_tls_conn *prism_tls_conn_client(struct prism_agent_tls *t, const char *host);
 
 /** Take ciphertext received from the peer. 0, PRISM_ENOMEM, or a failure (see below). */
 int prism_tls_conn_feed(struct prism_tls_conn *c, const uint8_t *p, size_t len);
