@@ -301,17 +301,23 @@ static void conn_send_tls(struct conn *c, bool close_after)
 	conn_write(c, b, &buf, 1);
 }
 
-/* TLS: encrypt a batch of answers into its ciphertext; the slots are freed. */
+/* TLS: encrypt a batch of answers into its ciphertext; the slots are freed. The answers go
+ * into one SSL_write, so a pipelined batch costs a few TLS records, not one per answer. */
 static bool encrypt_batch(struct conn *c, struct wbatch *b, uv_buf_t *buf)
 {
-	bool ok = true;
+	size_t total = 0, off = 0, len = 0;
+	for (size_t i = 0; i < b->n; i++)
+		total += b->slots[i]->len;
+	uint8_t *plain = malloc(total ? total : 1);
 	for (size_t i = 0; i < b->n; i++) {
-		if (ok && prism_tls_conn_write(c->tls, b->slots[i]->frame, b->slots[i]->len) != 0)
-			ok = false;
+		if (plain != NULL && b->slots[i]->len > 0)
+			memcpy(plain + off, b->slots[i]->frame, b->slots[i]->len);
+		off += b->slots[i]->len;
 		slot_free(b->slots[i]);
 	}
 	b->n = 0;
-	size_t len = 0;
+	bool ok = plain != NULL && prism_tls_conn_write(c->tls, plain, total) == 0;
+	free(plain);
 	if (ok && b->close_after)
 		prism_tls_conn_close_notify(c->tls);
 	if (ok && prism_tls_conn_take_out(c->tls, &b->raw, &len) != 0)

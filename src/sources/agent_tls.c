@@ -513,6 +513,31 @@ int prism_tls_conn_take_out(struct prism_tls_conn *c, uint8_t **out, size_t *len
 	return 0;
 }
 
+struct prism_tls_saved *prism_tls_conn_save(const struct prism_tls_conn *c)
+{
+	/* a copy: OpenSSL marks a connection's own session not resumable when the connection
+	 * ends without close_notify, as a oneshot client's does */
+	SSL_SESSION *sess = SSL_get0_session(c->ssl);
+	if (sess == NULL || !SSL_SESSION_is_resumable(sess))
+		return NULL;
+	return (struct prism_tls_saved *)SSL_SESSION_dup(sess);
+}
+
+void prism_tls_saved_free(struct prism_tls_saved *s)
+{
+	SSL_SESSION_free((SSL_SESSION *)s);
+}
+
+int prism_tls_conn_resume(struct prism_tls_conn *c, const struct prism_tls_saved *s)
+{
+	return SSL_set_session(c->ssl, (SSL_SESSION *)s) == 1 ? 0 : PRISM_EINVAL;
+}
+
+bool prism_tls_conn_resumed(const struct prism_tls_conn *c)
+{
+	return SSL_session_reused(c->ssl) == 1;
+}
+
 enum prism_tls_failure prism_tls_conn_failure(const struct prism_tls_conn *c, char *why,
 					      size_t whylen)
 {

@@ -116,6 +116,16 @@ void prism_tls_conn_close_notify(struct prism_tls_conn *c);
  */
 int prism_tls_conn_take_out(struct prism_tls_conn *c, uint8_t **out, size_t *len);
 
+/** A client session's TLS session state, to resume with later (NULL: none yet). Free with
+ *  prism_tls_saved_free(). */
+struct prism_tls_saved;
+struct prism_tls_saved *prism_tls_conn_save(const struct prism_tls_conn *c);
+void prism_tls_saved_free(struct prism_tls_saved *s);
+/** Offer @p s for resumption (before the handshake starts). 0 or PRISM_EINVAL. */
+int prism_tls_conn_resume(struct prism_tls_conn *c, const struct prism_tls_saved *s);
+/** The handshake resumed a session (no certificate exchange). */
+bool prism_tls_conn_resumed(const struct prism_tls_conn *c);
+
 /** Why the session failed, and OpenSSL's words for the log. */
 enum prism_tls_failure prism_tls_conn_failure(const struct prism_tls_conn *c, char *why,
 					      size_t whylen);
