@@ -115,7 +115,8 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	if (c == NULL || !c->established)
 		return;
 	/* TLS 1.2: a ClientHello after the handshake is refused with no_renegotiation */
-	if ((where & SSL_CB_WRITE_ALERT) && (ret & 0xff) == SSL_AD_NO_RENEGOTIATION)
+	if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT &&
+	    (ret & 0xff) == SSL_AD_NO_RENEGOTIATION)
 		c->renegotiation = true;
 	/* TLS 1.3 runs "handshakes" for tickets and key updates: those are fine */
 	if ((where & SSL_CB_HANDSHAKE_START) && SSL_version(ssl) != TLS1_3_VERSION)
@@ -175,6 +176,8 @@ static SSL_CTX *ctx_build(const struct prism_agent_tls_opts *o, char *err, size_
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_info_callback(ctx, info_cb);
+	/* an idle connection gives its 16 KiB record buffers back */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return ctx;
 }
 
