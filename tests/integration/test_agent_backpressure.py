@@ -4,6 +4,7 @@ connection state (reading, waiting for the peer to read, draining after a final 
 deadline, so non-readers cannot hold memory or max_connections."""
 import errno
 import json
+import os
 import socket
 import struct
 import time
@@ -35,6 +36,11 @@ def non_reader(d):
     s.setblocking(False)
     return s
 
+
+# ASan's quarantine keeps freed memory for a while: a looser bound, still far below the
+# unbounded growth (197 MiB without the fix in a normal build, more under ASan)
+SANITIZER = os.environ.get("PRISM_SANITIZER", "") not in ("", "0")
+RSS_BOUND_KIB = (96 if SANITIZER else 24) * 1024
 
 # an invalid hostname: a message-level error, answered at once, the connection stays open
 BAD = frame(registration("-bad-")) * 600
@@ -93,8 +99,8 @@ def test_non_reader_output_bounded_and_closed(prismd_factory):
     try:
         sent = pipeline(s, seconds=8, max_bytes=80 << 20)
         grown = rss_kib(d.proc.pid) - base
-        # unbounded, 80 MB of requests queue ~130 MB of answers; bounded: a few MB at most
-        assert grown < 24 * 1024, f"prismd RSS grew by {grown} KiB after {sent} bytes sent"
+        # unbounded, 80 MB of requests queue ~190 MB of answers; bounded: a few MB at most
+        assert grown < RSS_BOUND_KIB, f"prismd RSS grew by {grown} KiB after {sent} bytes sent"
         assert sent < (40 << 20), f"the server kept reading ({sent} bytes) from a non-reader"
         # closed within idle_timeout of no progress, without our reading a byte (reading
         # would let it write again)
@@ -141,7 +147,7 @@ def test_slow_reader_is_served_in_full(prismd_factory):
 def test_draining_non_readers_do_not_hold_capacity(prismd_factory):
     """Connections ending with a final answer (a zero-length frame) that their peer never
     reads are closed within idle_timeout, so other agents get in at max_connections."""
-    d = configured(prismd_factory, "  max_connections: 2\n  idle_timeout: 5")
+    d = configured(prismd_factory, "  max_connections: 2\n  idle_timeout: 8")
     held = []
     try:
         def take_slot():
@@ -158,10 +164,10 @@ def test_draining_non_readers_do_not_hold_capacity(prismd_factory):
             r = recv_frame(c)
             assert r["message"] == "Server at capacity"
         t0 = time.monotonic()
-        wait_for(lambda: d.register("gets-in")["status"] == "success", timeout=15,
+        wait_for(lambda: d.register("gets-in")["status"] == "success", timeout=20,
                  interval=0.25, what="a slot freed by the drain deadline")
-        assert time.monotonic() - t0 < 12
-        wait_for(lambda: d.read_log().count("were not read within 5 s") == 2, timeout=10,
+        assert time.monotonic() - t0 < 15
+        wait_for(lambda: d.read_log().count("were not read within 8 s") == 2, timeout=15,
                  interval=0.1, what="both non-readers closed")
         for s in held:
             assert closed_by_server(s, timeout=10)
