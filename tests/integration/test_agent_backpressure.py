@@ -9,23 +9,13 @@ import socket
 import struct
 import time
 
+from drill import mem_kib
 from prismlib import frame, recv_frame, registration, wait_for
-
-
-def configured(prismd_factory, server_extra):
-    d = prismd_factory(None, start=False)
-    text = open(d.config).read().replace('host: "127.0.0.1"',
-                                         'host: "127.0.0.1"\n' + server_extra)
-    open(d.config, "w").write(text)
-    return d.start()
+from test_protocol import configured
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return mem_kib(pid)[0]
 
 
 def non_reader(d):

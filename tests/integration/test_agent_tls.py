@@ -105,6 +105,7 @@ def test_other_name_refused(prismd_factory, pki):
     assert d.host("web9") is None and d.host("db1") is None
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TLS 1.1 is offered on purpose
 def test_refused_peers_and_the_daemon_keeps_serving(prismd_factory, pki, tmp_path):
     d = tls_prismd(prismd_factory, pki)
     other = PKI(tmp_path / "other", name="other")
