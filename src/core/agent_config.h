@@ -3,7 +3,8 @@
  * @file agent_config.h
  * `prism agent` configuration: the reference client's YAML (server.host, server.port,
  * server.timeout, server.auth_token, heartbeat.interval, logging.level, logging.file) plus
- * server.auth_token_file, parsed from a buffer into a new snapshot with errors naming the key
+ * server.auth_token_file and the TLS keys (server.tls, server.ca_file, server.cert_file,
+ * server.key_file), parsed from a buffer into a new snapshot with errors naming the key
  * and line; and the hostname sanitiser the agent applies to the machine's name. Pure: no file
  * or environment access — the caller passes the text and the environment.
  */
