@@ -341,7 +341,7 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented)
 	const char *key = presented_key(r->conn);
 	char hash[PRISM_TOKEN_HASH_LEN + 1];
 	*presented = key != NULL;
-	if (key == NULL || prism_token_hash(key, strlen(key), hash) != 0)
+	if (key == NULL || prism_cred_hash(api->opts.cred_key, key, strlen(key), hash) != 0)
 		return PRISM_API_ROLE_NONE;
 	/* every configured key is compared, in constant time, whatever matches */
 	const struct prism_api_key *found = NULL;

@@ -55,6 +55,7 @@ struct daemon {
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
+	struct prism_cred_key cred_key; /* the registry's: credentials are hashed with it */
 	const char **reserved;          /* hostnames agents may not claim */
 	size_t nreserved;
 	char apex[PRISM_DNAME_MAX + 1];
@@ -299,8 +300,8 @@ static int start_dns(struct daemon *d)
 /* Agent tokens from the config: hashed at once, clear text never kept. */
 /* The SHA-256 of a credential's secret, given inline or in a file; the clear text read
  * from a file is wiped. @p what names the list in the log ("auth.tokens"). */
-static int hash_cred(const struct prism_config_cred *c, const char *what,
-		     char hash[PRISM_TOKEN_HASH_LEN + 1])
+static int hash_cred(const struct prism_cred_key *key, const struct prism_config_cred *c,
+		     const char *what, char hash[PRISM_TOKEN_HASH_LEN + 1])
 {
 	char err[512];
 	char *secret = c->secret;
@@ -311,7 +312,7 @@ static int hash_cred(const struct prism_config_cred *c, const char *what,
 			return PRISM_ECONFIG;
 		}
 	}
-	int rc = prism_token_hash(secret, strlen(secret), hash);
+	int rc = prism_cred_hash(key, secret, strlen(secret), hash);
 	if (secret != c->secret) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
@@ -319,7 +320,8 @@ static int hash_cred(const struct prism_config_cred *c, const char *what,
 	return rc;
 }
 
-static int build_tokens(const struct prism_config *cfg, struct prism_token_set **out)
+static int build_tokens(const struct prism_cred_key *key, const struct prism_config *cfg,
+			struct prism_token_set **out)
 {
 	struct prism_token_set *set = prism_token_set_new();
 	*out = set;
@@ -327,7 +329,7 @@ static int build_tokens(const struct prism_config *cfg, struct prism_token_set *
 		return PRISM_ENOMEM;
 	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
 		char hash[PRISM_TOKEN_HASH_LEN + 1];
-		int rc = hash_cred(*c, "auth.tokens", hash);
+		int rc = hash_cred(key, *c, "auth.tokens", hash);
 		if (rc == PRISM_ECONFIG)
 			return rc;
 		if (rc == 0)
@@ -418,7 +420,7 @@ static int start_agent(struct daemon *d)
 	size_t alen = strlen(d->apex);
 	if (alen > 1 && d->apex[alen - 1] == '.')
 		d->apex[alen - 1] = '\0';
-	int rc = build_tokens(cfg, &d->tokens);
+	int rc = build_tokens(&d->cred_key, cfg, &d->tokens);
 	if (rc == 0)
 		rc = build_reserved(d, cfg, &d->reserved, &d->nreserved);
 	if (rc != 0)
@@ -436,6 +438,7 @@ static int start_agent(struct daemon *d)
 		.offline_after = offline_after(cfg),
 		.auth_required = cfg->auth_required,
 		.tokens = d->tokens,
+		.cred_key = &d->cred_key,
 		.reserved = d->reserved,
 		.nreserved = d->nreserved,
 		.writer = d->writer,
@@ -462,13 +465,14 @@ static int start_agent(struct daemon *d)
 }
 
 /* API keys from the config: hashed at once like the agent tokens, clear text never kept. */
-static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n)
+static int hash_api_keys(const struct prism_cred_key *key, const struct prism_config *cfg,
+			 struct prism_api_key *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct prism_config_cred *c = cfg->api_keys[i];
 		keys[i].name = c->name;
 		keys[i].role = prism_api_role_parse(c->role);
-		int rc = hash_cred(c, "api.keys", keys[i].hash);
+		int rc = hash_cred(key, c, "api.keys", keys[i].hash);
 		if (rc != 0)
 			return rc;
 	}
@@ -484,11 +488,12 @@ static int start_api(struct daemon *d)
 	struct prism_api_key *keys = calloc(n ? n : 1, sizeof(*keys));
 	if (keys == NULL)
 		return PRISM_ENOMEM;
-	int rc = hash_api_keys(cfg, keys, n);
+	int rc = hash_api_keys(&d->cred_key, cfg, keys, n);
 	if (rc == 0) {
 		struct prism_api_opts aopts = {
 			.cfg = cfg,
 			.keys = keys,
+			.cred_key = &d->cred_key,
 			.nkeys = n,
 			.writer = d->writer,
 			.engine = d->engine,
@@ -548,7 +553,8 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 			  "effect at the next restart");
 }
 
-static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n);
+static int hash_api_keys(const struct prism_cred_key *key, const struct prism_config *cfg,
+			 struct prism_api_key *keys, size_t n);
 
 /* Everything that can fail first (files, hashes), then apply: all or nothing. */
 static void reload(struct daemon *d)
@@ -569,9 +575,9 @@ static void reload(struct daemon *d)
 	struct prism_config **retired = realloc(d->retired, (d->nretired + 1) * sizeof(*retired));
 	if (retired != NULL)
 		d->retired = retired;
-	if (retired == NULL || keys == NULL || build_tokens(n, &tokens) != 0 ||
+	if (retired == NULL || keys == NULL || build_tokens(&d->cred_key, n, &tokens) != 0 ||
 	    build_reserved(d, n, &reserved, &nreserved) != 0 ||
-	    hash_api_keys(n, keys, nkeys) != 0 ||
+	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
 			  "configuration stays");
@@ -861,6 +867,11 @@ static int start(struct daemon *d)
 			  err);
 		return rc;
 	}
+	if ((rc = store_api->cred_key(d->store, &d->cred_key)) != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "store", "database.path %s: no credential key in "
+			  "the registry (%s)", cfg->database_path, prism_strerror(rc));
+		return rc;
+	}
 	rc = prism_store_writer_start(&d->loop, store_api, d->store, 512, &d->writer);
 	if (rc != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "store", "cannot start the writer (%s)",
@@ -933,6 +944,7 @@ static int run(struct daemon *dp)
 		prism_log(PRISM_LOG_WARNING, TAG, "loop closed with handles still open");
 	store_api->close(d.store);
 	prism_token_set_free(d.tokens);
+	explicit_bzero(&d.cred_key, sizeof(d.cred_key));
 	for (size_t t = 0; d.etargets != NULL && t < d.ntargets; t++)
 		free((void *)d.etargets[t].zones);
 	free(d.etargets);

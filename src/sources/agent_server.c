@@ -447,7 +447,7 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 		return false;
 	}
 	if (req->token_too_long ||
-	    prism_token_hash(req->token, strlen(req->token), j->owner) != 0) {
+	    prism_cred_hash(s->opts.cred_key, req->token, strlen(req->token), j->owner) != 0) {
 		conn_error(c, "Invalid authentication token: token_not_found", "invalid_token",
 			   false);
 		s->stats.auth_failures++;

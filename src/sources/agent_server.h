@@ -28,6 +28,8 @@ struct prism_agent_server_opts {
 	uint32_t offline_after;      /**< seconds without registration until a host is offline */
 	bool auth_required;          /**< refuse registrations without a token */
 	const struct prism_token_set *tokens; /**< tokens from the config (borrowed), or NULL */
+	const struct prism_cred_key *cred_key; /**< the registry's, tokens are hashed with it
+						*   (borrowed for the server's life) */
 	const char *const *reserved; /**< lower-case hostnames agents may not claim */
 	size_t nreserved;
 	struct prism_store_writer *writer;
