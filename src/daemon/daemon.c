@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "core/reserved.h"
 #include "daemon/conffile.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -56,9 +57,7 @@ struct daemon {
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
 	struct prism_cred_key cred_key; /* the registry's: credentials are hashed with it */
-	const char **reserved;          /* hostnames agents may not claim */
-	size_t nreserved;
-	char apex[PRISM_DNAME_MAX + 1];
+	struct prism_reserved *reserved; /* names no source may claim; updated in place */
 	int exit_code;
 	bool shut;                  /* shutdown_daemon ran */
 	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
@@ -344,22 +343,12 @@ static int build_tokens(const struct prism_cred_key *key, const struct prism_con
 	return 0;
 }
 
-/* Names agents may not claim: the operator's list and the zone apex itself (d->apex). */
-static int build_reserved(struct daemon *d, const struct prism_config *cfg,
-			  const char ***out, size_t *nout)
+/* Names no source may claim: the apex, ns/nsN, the operator's list, the zones' name
+ * servers (core/reserved.h). */
+static int build_reserved(const struct prism_config *cfg, struct prism_reserved **out)
 {
-	size_t n = 0;
-	for (char **r = cfg->auth_reserved_names; r && *r; r++)
-		n++;
-	const char **v = calloc(n + 1, sizeof(*v));
-	if (v == NULL)
-		return PRISM_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = cfg->auth_reserved_names[i];
-	v[n++] = d->apex;
-	*out = v;
-	*nout = n;
-	return 0;
+	return prism_reserved_new((const char *const *)cfg->auth_reserved_names,
+				  (const struct prism_config_zone *const *)cfg->zones, out);
 }
 
 static struct prism_liveness_opts liveness_opts(struct daemon *d,
@@ -416,13 +405,7 @@ static uint32_t offline_after(const struct prism_config *cfg)
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
-	snprintf(d->apex, sizeof(d->apex), "%s", cfg->powerdns_default_zone);
-	size_t alen = strlen(d->apex);
-	if (alen > 1 && d->apex[alen - 1] == '.')
-		d->apex[alen - 1] = '\0';
 	int rc = build_tokens(&d->cred_key, cfg, &d->tokens);
-	if (rc == 0)
-		rc = build_reserved(d, cfg, &d->reserved, &d->nreserved);
 	if (rc != 0)
 		return rc;
 	size_t nhosts = 0;
@@ -440,7 +423,6 @@ static int start_agent(struct daemon *d)
 		.tokens = d->tokens,
 		.cred_key = &d->cred_key,
 		.reserved = d->reserved,
-		.nreserved = d->nreserved,
 		.writer = d->writer,
 		.dns = {
 			.enabled = cfg->targets[0] != NULL,
@@ -567,8 +549,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	struct prism_token_set *tokens = NULL;
-	const char **reserved = NULL;
-	size_t nreserved = 0, nkeys = 0;
+	struct prism_reserved *reserved = NULL;
+	size_t nkeys = 0;
 	while (n->api_keys != NULL && n->api_keys[nkeys] != NULL)
 		nkeys++;
 	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
@@ -576,13 +558,13 @@ static void reload(struct daemon *d)
 	if (retired != NULL)
 		d->retired = retired;
 	if (retired == NULL || keys == NULL || build_tokens(&d->cred_key, n, &tokens) != 0 ||
-	    build_reserved(d, n, &reserved, &nreserved) != 0 ||
+	    build_reserved(n, &reserved) != 0 ||
 	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
 			  "configuration stays");
 		prism_token_set_free(tokens);
-		free(reserved);
+		prism_reserved_free(reserved);
 		free(keys);
 		prism_config_free(n);
 		return;
@@ -595,15 +577,14 @@ static void reload(struct daemon *d)
 		.offline_after = offline_after(n),
 		.auth_required = n->auth_required,
 		.tokens = tokens,
-		.reserved = reserved,
-		.nreserved = nreserved,
+		.reserved = d->reserved,
 	};
+	/* the agent server and the Kea sources hold d->reserved: it takes the new names */
+	prism_reserved_swap(d->reserved, reserved);
+	prism_reserved_free(reserved);
 	prism_agent_server_reload(d->agent, &ao);
 	prism_token_set_free(d->tokens);
-	free(d->reserved);
 	d->tokens = tokens;
-	d->reserved = reserved;
-	d->nreserved = nreserved;
 	struct prism_liveness_opts lo = liveness_opts(d, n);
 	prism_liveness_reload(d->liveness, &lo);
 	struct prism_engine_opts eo = {
@@ -654,6 +635,7 @@ static struct prism_source_dns source_dns(struct daemon *d)
 		.publish_aaaa = has_type(cfg, "AAAA"),
 		.auto_ptr = cfg->powerdns_auto_ptr,
 		.zones = d->zone_names,
+		.reserved = d->reserved,
 	};
 }
 
@@ -855,7 +837,7 @@ static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
-	if (build_zone_names(d) != 0)
+	if (build_zone_names(d) != 0 || build_reserved(cfg, &d->reserved) != 0)
 		return PRISM_ENOMEM;
 	struct prism_store_opts sopts = {
 		.path = cfg->database_path,
@@ -955,7 +937,7 @@ static int run(struct daemon *dp)
 	for (size_t i = 0; i < d.nretired; i++)
 		prism_config_free(d.retired[i]);
 	free(d.retired);
-	free(d.reserved);
+	prism_reserved_free(d.reserved);
 	prism_name_filter_free(d.kea_pg_filter);
 	prism_name_filter_free(d.kea_leases_filter);
 	curl_global_cleanup();

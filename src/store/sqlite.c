@@ -32,6 +32,7 @@ enum stmt_id {
 	ST_HOST_INSERT,
 	ST_HOST_UPDATE,
 	ST_LEDGER_GET,
+	ST_NAME_HOLDER,
 	ST_LEDGER_UPSERT,
 	ST_LEDGER_DUE,
 	ST_LEDGER_NEXT,
@@ -102,7 +103,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
 		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
 		"owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
-	[ST_LEDGER_GET] = "SELECT hash FROM desired WHERE zone = ?1 AND name = ?2 AND type = ?3",
+	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
+			  "name = ?2 AND type = ?3",
+	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
+	 * another host (?4: the asking host, 0 for a new one) */
+	[ST_NAME_HOLDER] = "SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h "
+			   "ON h.id = d.host_id WHERE d.zone = ?1 AND d.name = ?2 AND "
+			   "(d.type = ?3 OR d.type = 'CNAME') AND d.host_id IS NOT ?4 LIMIT 1",
 	/* fan a desired change out to every target serving the zone */
 	[ST_LEDGER_UPSERT] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
@@ -705,10 +712,13 @@ static int desired_row(struct prism_store *s, const struct prism_rr_change *rr,
 	bind_text(st, 3, rr->type);
 	int rc = sqlite3_step(st);
 	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == *hash;
+	/* an RRset made through the API is never a host's to take (a PTR at an address the
+	 * operator mapped by hand stays his; forward names are refused before, name_holder) */
+	bool api = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0 && host_id > 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
-	if (same)
+	if (same || api)
 		return 0;
 	/* one record per RRset for hosts; content is the records joined by '\n' */
 	st = stmt(s, ST_DESIRED_UPSERT);
@@ -906,6 +916,28 @@ static enum prism_source source_parse(const char *name)
 	return PRISM_SOURCE_API; /* the schema's CHECK allows nothing else */
 }
 
+/*
+ * PRISM_ECONFLICT when the API or another host than @p host_id (0: a new host) holds an
+ * RRset of @p type, or a CNAME, at @p fqdn in @p zone; @p holder then says which source.
+ * Precedence between sources (docs/architecture.md): the first holder keeps the name.
+ */
+static int name_holder(struct prism_store *s, const char *zone, const char *fqdn,
+		       const char *type, int64_t host_id, enum prism_source *holder)
+{
+	sqlite3_stmt *st = stmt(s, ST_NAME_HOLDER);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, fqdn);
+	bind_text(st, 3, type);
+	sqlite3_bind_int64(st, 4, host_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return PRISM_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 /* PRISM_ECONFLICT when a host of another source than the agents holds @p fqdn. */
 static int name_source(struct prism_store *s, const char *fqdn, enum prism_source *holder)
 {
@@ -989,6 +1021,15 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
 	if (reg->dns.enabled && (!exists || !same_dns) &&
 	    (rc = name_source(s, out->fqdn, &out->holder)) != 0) {
+		if (rc != PRISM_ECONFLICT)
+			return rc;
+		out->source_conflict = true;
+		return 0;
+	}
+	/* the record it would write: refused when the API or another host has it */
+	if (reg->dns.enabled && (reg->ipv6 ? reg->dns.publish_aaaa : reg->dns.publish_a) &&
+	    (rc = name_holder(s, reg->dns.zone, out->fqdn, reg->ipv6 ? "AAAA" : "A",
+			      exists ? id : 0, &out->holder)) != 0) {
 		if (rc != PRISM_ECONFLICT)
 			return rc;
 		out->source_conflict = true;
@@ -2205,6 +2246,19 @@ static int sq_source_put(struct prism_store *s, const struct prism_source_entry 
 		} else if (e.forward) {
 			ip[f][0] = dhcid[f][0] = '\0';
 		}
+	}
+	for (int f = 0; ctx->dns_enabled && e.forward && f < 2; f++) {
+		enum prism_source holder;
+		if (!(e.families & (1u << f)) || want[f] == NULL ||
+		    !(f == 0 ? ctx->publish_a : ctx->publish_aaaa))
+			continue;
+		rc = name_holder(s, e.zone, e.fqdn, fam_type[f], row.found ? row.id : 0, &holder);
+		if (rc == PRISM_ECONFLICT) {
+			conflict(out, holder, false);
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
 	}
 	int64_t id = row.id;
 	if (!row.found) {

@@ -9,7 +9,8 @@ import stat
 
 import requests
 
-from prismlib import wait_for
+from kealib import metric, ncr, send_udp, wait_sources
+from prismlib import free_port, wait_for
 
 ZONE = "managed.prism.local."
 KEYS = "api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
@@ -26,6 +27,121 @@ def mode(path):
 
 def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sources_yaml(ncr_port, leases):
+    return f"""zones:
+  - name: managed.prism.local.
+    nameservers: [dns-a.managed.prism.local., dns-b.managed.prism.local.]
+  - name: lab.test.
+    nameservers: [dns-a.lab.test.]
+  - name: 10.in-addr.arpa.
+api:
+  public_metrics: true
+  keys:
+    - {{name: admin, key: adm1n, role: admin}}
+kea:
+  ncr:
+    enabled: true
+    listen: "127.0.0.1:{ncr_port}"
+  leases:
+    file: "{leases}"
+    zone: lab.test.
+    poll_interval: 200
+"""
+
+
+def sourced(prismd_factory, pdns, tmp_path):
+    port = free_port(udp_too=True)
+    leases = str(tmp_path / "kea-leases4.csv")
+    with open(leases, "w") as f:
+        f.write("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,"
+                "hostname,state,user_context\n")
+    d = prismd_factory(pdns, extra_yaml=sources_yaml(port, leases),
+                       auth_yaml="auth:\n  required: false\n  reserved_names: [gateway, www]\n")
+    d.ncr_port, d.leases = port, leases
+    return wait_sources(d)
+
+
+def records(d, zone, recs):
+    r = requests.post(api_url(d, f"/api/v1/zones/{zone}/records"), headers=ADMIN,
+                      json={"records": recs}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def desired(d, zone, name):
+    return sorted(d.db_query("SELECT type, content, host_id FROM desired WHERE zone = ? AND "
+                             "name = ?", (zone, name)))
+
+
+# ---- 4: sources take over records the operator made ----
+
+def test_sources_do_not_take_the_apis_records(prismd_factory, pdns, tmp_path):
+    d = sourced(prismd_factory, pdns, tmp_path)
+    records(d, "managed.prism.local", [
+        {"name": "mail", "type": "A", "content": "192.0.2.25"},
+        {"name": "alias", "type": "CNAME", "content": "mail"}])
+    records(d, "lab.test", [{"name": "printer", "type": "A", "content": "192.0.2.26"}])
+    wait_for(lambda: pdns.query("mail." + ZONE) == ["192.0.2.25"], 15, what="API record")
+    # an agent claiming either name is refused (before: "New host registered")
+    for name in ("mail", "alias"):
+        r = d.register(name)
+        assert r["status"] == "error", r
+        assert r["message"] == f"Hostname '{name}' is managed by another source (api)"
+        assert r["code"] == "hostname_conflict", r
+        assert d.host(name) is None
+    # Kea: a DDNS request and a lease for names the API holds: refused, counted, logged
+    send_udp(d.ncr_port, ncr("mail." + ZONE, "10.0.0.5", reverse=False),
+             ncr("alias." + ZONE, "10.0.0.6", reverse=False))
+    with open(d.leases, "a") as f:
+        f.write("10.0.0.7,02:00:00:00:00:07,,3600,%d,1,1,1,printer,0,\n" % 2000000000)
+    wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-ddns",
+                            result="conflict") == 2, 15, what="NCRs refused")
+    wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-lease",
+                            result="conflict") == 1, 15, what="lease refused")
+    assert "mail.managed.prism.local. refused: the name is held by a host of source api" \
+        in d.read_log()
+    # nothing moved: the API's rows are the API's, PowerDNS has no A next to the CNAME
+    assert desired(d, ZONE, "mail." + ZONE) == [("A", "192.0.2.25", None)]
+    assert desired(d, ZONE, "alias." + ZONE) == [("CNAME", "mail." + ZONE, None)]
+    assert desired(d, "lab.test.", "printer.lab.test.") == [("A", "192.0.2.26", None)]
+    assert pdns.rrset(ZONE, "alias." + ZONE, "A") is None
+    assert pdns.query("mail." + ZONE) == ["192.0.2.25"]
+    assert d.db_query("SELECT count(*) FROM hosts")[0][0] == 0
+    # the other way round stays refused too: the API cannot take a host's name
+    assert d.register("web1")["status"] == "success"
+    r = requests.post(api_url(d, "/api/v1/zones/managed.prism.local/records"), headers=ADMIN,
+                      json={"records": [{"name": "web1", "type": "CNAME", "content": "mail"}]},
+                      timeout=10)
+    assert r.status_code == 409, r.text
+
+
+# ---- 5: one reserved set for every source ----
+
+def test_reserved_names_for_every_source(prismd_factory, pdns, tmp_path):
+    d = sourced(prismd_factory, pdns, tmp_path)
+    # the zone's own name servers join ns/nsN, the apex and auth.reserved_names
+    for name in ("dns-a", "dns-b", "ns1", "www", "gateway"):
+        r = d.register(name)
+        assert r["message"] == f"Hostname '{name}' is reserved", r
+    assert d.register("dns-c")["status"] == "success"
+    names = ["ns1.lab.test.", "www.lab.test.", "gateway." + ZONE, "dns-a.lab.test.",
+             "dns-b." + ZONE]
+    send_udp(d.ncr_port, *[ncr(n, f"10.0.1.{i}", reverse=False) for i, n in enumerate(names)])
+    with open(d.leases, "a") as f:
+        for i, n in enumerate(("ns2", "www", "dns-a")):
+            f.write(f"10.0.2.{i},02:00:00:00:01:0{i},,3600,2000000000,1,1,1,{n},0,\n")
+        f.write("10.0.2.9,02:00:00:00:01:09,,3600,2000000000,1,1,1,laptop,0,\n")
+    wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-ddns",
+                            result="rejected") == len(names), 15, what="NCRs rejected")
+    wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-lease",
+                            result="rejected") == 3, 15, what="leases rejected")
+    wait_for(lambda: pdns.query("laptop.lab.test.") == ["10.0.2.9"], 15, what="lease applied")
+    hosts = {h for (h,) in d.db_query("SELECT hostname FROM hosts")}
+    assert hosts == {"dns-c", "laptop.lab.test"}, hosts
+    for n in names:
+        assert pdns.query(n) == [], n
+    assert "www.lab.test. is a reserved name" in d.read_log()
 
 
 # ---- 7: world-readable state, unkeyed credential hashes ----
