@@ -223,11 +223,11 @@ int prism_ip_canon(const char *in, char out[PRISM_IP_TEXT_MAX], bool *ipv6, cons
 	*ipv6 = true;
 	/* inet_ntop writes exactly the embedded-IPv4 forms with dots */
 	if (strchr(out, '.') != NULL) {
-		*why = strncmp(out, "::ffff:", 7) == 0
-			       ? "an IPv4-mapped IPv6 address (::ffff:a.b.c.d): DNS servers refuse it "
-				 "in an AAAA record; use an A record"
-			       : "an IPv4-compatible IPv6 address (::a.b.c.d): DNS servers refuse it "
-				 "in an AAAA record";
+		bool mapped = strncmp(out, "::ffff:", 7) == 0;
+		*why = mapped ? "an IPv4-mapped IPv6 address (::ffff:a.b.c.d): DNS servers "
+				"refuse it in an AAAA record; use an A record"
+			      : "an IPv4-compatible IPv6 address (::a.b.c.d): DNS servers "
+				"refuse it in an AAAA record";
 		out[0] = '\0';
 		return PRISM_EMSG;
 	}

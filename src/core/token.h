@@ -4,8 +4,9 @@
  * Agent tokens and API keys are never stored in clear: only a keyed hash, as 64 lower-case
  * hex characters — HMAC-SHA256, keyed with the registry's own secret, of the token's
  * SHA-256 in hex. Keying the hash of the hash (not the token itself) is what let the
- * registries that held plain SHA-256 hashes be migrated without knowing a single token. A token set maps hashes to names with O(1) lookups (open addressing);
- * nothing ever tries every stored hash.
+ * registries that held plain SHA-256 hashes be migrated without knowing a single token.
+ * A token set maps hashes to names with O(1) lookups (open addressing); nothing ever tries
+ * every stored hash.
  */
 #pragma once
 

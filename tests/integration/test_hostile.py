@@ -5,7 +5,10 @@ fix. Real prismd, real PowerDNS, loopback only."""
 import hashlib
 import hmac
 import os
+import select
+import socket
 import stat
+import time
 
 import requests
 
@@ -27,6 +30,72 @@ def mode(path):
 
 def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---- 3: slow or partial request heads on the REST API ----
+
+def closed_by_server(s):
+    """True once the server has ended the connection (FIN or RST), without blocking."""
+    try:
+        if select.select([s], [], [], 0)[0]:
+            return s.recv(64) == b""
+    except OSError:
+        return True
+    return False
+
+
+def test_api_slow_heads_and_flood_from_one_address(prismd_factory):
+    d = prismd_factory(None, extra_yaml=KEYS + "  public_metrics: true\n"
+                       "  header_timeout: 2\n  max_connections_per_ip: 20\n")
+    flood = []
+    try:
+        # 120 connections from 127.0.0.2, each with a partial head (the probe's pattern)
+        for _ in range(120):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.connect(("127.0.0.1", d.api_port))
+            s.sendall(b"GET / HTTP/1.1\r\nX")
+            flood.append(s)
+        # over the per-address cap: closed at once
+        wait_for(lambda: sum(closed_by_server(s) for s in flood) >= 100, 10,
+                 what="connections over api.max_connections_per_ip closed")
+        held = [s for s in flood if not closed_by_server(s)]
+        assert len(held) <= 20, len(held)
+        # the administrator (127.0.0.1) gets in meanwhile, and so does a slow but timely head
+        r = requests.get(api_url(d, "/api/v1/hosts"), headers=ADMIN, timeout=5)
+        assert r.status_code == 200, r.text
+        with socket.create_connection(("127.0.0.1", d.api_port)) as a:
+            a.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.5)
+            a.sendall(b"\r\n")
+            a.settimeout(5)
+            assert a.recv(64).startswith(b"HTTP/1.1 200")
+        # the rest keep trickling a byte every 0.2 s — never idle — and are closed anyway
+        # when api.header_timeout (2 s) is over (before: held until the client gave up)
+        start = time.monotonic()
+        while held and time.monotonic() - start < 15:
+            for s in list(held):
+                if closed_by_server(s):
+                    held.remove(s)
+                    continue
+                try:
+                    s.send(b"X")
+                except OSError:
+                    held.remove(s)
+            time.sleep(0.2)
+        assert not held, f"{len(held)} connections with a partial head still open"
+        print(f"head deadline: every partial head closed after {time.monotonic() - start:.1f} s")
+        r = requests.get(api_url(d, "/metrics"), timeout=5)
+        late = [ln for ln in r.text.splitlines()
+                if ln.startswith("prism_api_header_timeouts_total ")]
+        assert late and float(late[0].split()[1]) >= 1, late
+        # a kept-alive connection serves one request after another
+        with requests.Session() as sess:
+            for _ in range(3):
+                assert sess.get(api_url(d, "/api/health"), timeout=5).status_code == 200
+    finally:
+        for s in flood:
+            s.close()
 
 
 def sources_yaml(ncr_port, leases):

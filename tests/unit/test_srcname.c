@@ -30,7 +30,8 @@ static void test_fqdn_reserved(void **state)
 	const char *z = NULL, *names[] = { "www", NULL };
 	struct prism_reserved *r;
 	assert_int_equal(prism_reserved_new(names, NULL, &r), 0);
-	static const char *const refused[] = { "www", "WWW.lab.dc.example.", "ns1", "ns.other.test" };
+	static const char *const refused[] = { "www", "WWW.lab.dc.example.", "ns1",
+					       "ns.other.test" };
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		assert_int_equal(prism_srcname_fqdn(refused[i], strlen(refused[i]), "dc.example.",
 						    zones, r, out, sizeof(out), &z, why,
