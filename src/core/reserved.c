@@ -13,18 +13,16 @@ struct prism_reserved {
 	size_t nrel, nabs;
 };
 
-static int push(char ***v, size_t *n, const char *s, size_t len, bool dot)
+static int push(char ***v, size_t *n, const char *s, size_t len)
 {
 	char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
 	if (nv == NULL)
 		return PRISM_ENOMEM;
 	*v = nv;
-	char *c = malloc(len + 2);
+	char *c = malloc(len + 1);
 	if (c == NULL)
 		return PRISM_ENOMEM;
 	memcpy(c, s, len);
-	if (dot)
-		c[len++] = '.';
 	c[len] = '\0';
 	nv[(*n)++] = c;
 	nv[*n] = NULL;
@@ -37,8 +35,8 @@ static int add_name(struct prism_reserved *r, const char *name)
 	if (len == 0)
 		return 0;
 	if (name[len - 1] == '.')
-		return push(&r->abs, &r->nabs, name, len, false);
-	return push(&r->rel, &r->nrel, name, len, false);
+		return push(&r->abs, &r->nabs, name, len);
+	return push(&r->rel, &r->nrel, name, len);
 }
 
 int prism_reserved_new(const char *const *names, const struct prism_config_zone *const *zones,
@@ -55,7 +53,7 @@ int prism_reserved_new(const char *const *names, const struct prism_config_zone 
 		rc = add_name(r, names[i]);
 	for (size_t z = 0; rc == 0 && zones != NULL && zones[z] != NULL; z++)
 		for (char **ns = zones[z]->nameservers; rc == 0 && ns && *ns; ns++)
-			rc = push(&r->abs, &r->nabs, *ns, strlen(*ns), false);
+			rc = push(&r->abs, &r->nabs, *ns, strlen(*ns));
 	if (rc != 0) {
 		prism_reserved_free(r);
 		return rc;

@@ -916,6 +916,18 @@ static enum prism_source source_parse(const char *name)
 	return PRISM_SOURCE_API; /* the schema's CHECK allows nothing else */
 }
 
+/* Run a bound holder query: PRISM_ECONFLICT with @p holder when it finds one. */
+static int holder_step(sqlite3_stmt *st, enum prism_source *holder)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return PRISM_ECONFLICT;
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 /*
  * PRISM_ECONFLICT when the API or another host than @p host_id (0: a new host) holds an
  * RRset of @p type, or a CNAME, at @p fqdn in @p zone; @p holder then says which source.
@@ -929,13 +941,7 @@ static int name_holder(struct prism_store *s, const char *zone, const char *fqdn
 	bind_text(st, 2, fqdn);
 	bind_text(st, 3, type);
 	sqlite3_bind_int64(st, 4, host_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return PRISM_ECONFLICT;
-	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	return holder_step(st, holder);
 }
 
 /* PRISM_ECONFLICT when a host of another source than the agents holds @p fqdn. */
@@ -943,13 +949,7 @@ static int name_source(struct prism_store *s, const char *fqdn, enum prism_sourc
 {
 	sqlite3_stmt *st = stmt(s, ST_HOST_NAME_SOURCE);
 	bind_text(st, 1, fqdn);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return PRISM_ECONFLICT;
-	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	return holder_step(st, holder);
 }
 
 static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
