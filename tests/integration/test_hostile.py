@@ -45,8 +45,10 @@ def closed_by_server(s):
 
 
 def test_api_slow_heads_and_flood_from_one_address(prismd_factory):
-    d = prismd_factory(None, extra_yaml=KEYS + "  public_metrics: true\n"
-                       "  header_timeout: 2\n  max_connections_per_ip: 20\n")
+    # set from the environment: a prismd without the options starts too, and fails below
+    d = prismd_factory(None, extra_yaml=KEYS + "  public_metrics: true\n",
+                       env={"PRISM_API_HEADER_TIMEOUT": "2",
+                            "PRISM_API_MAX_CONNECTIONS_PER_IP": "20"})
     flood = []
     try:
         # 120 connections from 127.0.0.2, each with a partial head (the probe's pattern)
