@@ -8,9 +8,14 @@ import os
 import select
 import socket
 import stat
+import subprocess
+import sys
 import time
 
+import pytest
 import requests
+
+from drill import raise_nofile
 
 from kealib import metric, ncr, send_udp, wait_sources
 from prismlib import free_port, wait_for
@@ -98,6 +103,85 @@ def test_api_slow_heads_and_flood_from_one_address(prismd_factory):
     finally:
         for s in flood:
             s.close()
+
+
+FLOOD = r"""
+import resource, select, socket, sys, time
+host, port, first, naddr, per = sys.argv[1], int(sys.argv[2]), sys.argv[3], *map(int, sys.argv[4:])
+resource.setrlimit(resource.RLIMIT_NOFILE, (naddr * per + 100, naddr * per + 100))
+base = first.rsplit(".", 1)
+socks = []
+for a in range(naddr):
+    for _ in range(per):
+        s = socket.socket()
+        s.bind((f"{base[0]}.{int(base[1]) + a}", 0))
+        s.setblocking(False)
+        try:
+            s.connect((host, port))
+        except BlockingIOError:
+            pass
+        socks.append(s)
+time.sleep(1)
+for s in socks:
+    try:
+        s.send(b"GET / HTTP/1.1\r\nX")
+    except OSError:
+        pass
+time.sleep(2)
+p, by_fd = select.poll(), {s.fileno(): s for s in socks}
+for s in socks:
+    p.register(s, select.POLLIN)
+ended = 0
+for fd, ev in p.poll(0):
+    try:
+        ended += by_fd[fd].recv(64) == b"" if ev & select.POLLIN else 1
+    except OSError:
+        ended += 1
+print(f"held {len(socks) - ended} closed {ended}", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace")
+def test_api_flood_from_many_addresses_leaves_loopback_in(prismd_factory):
+    """4,480 partial heads from 70 addresses (64 each, within the per-address cap) of a test
+    network namespace: 4,096 are held (the total), the rest closed, and the administrator on
+    loopback gets in (before: the total was full and loopback waited like everyone else)."""
+    if raise_nofile(12000) < 12000:
+        pytest.skip("open-files limit too low for 4,480 connections")
+    tag = os.getpid() % 100000
+    ns, veth = f"phf{tag}", f"phv{tag}"
+    net = f"10.{200 + tag % 50}.{tag % 250}"
+    ip = lambda *a: subprocess.run(["ip", *a], check=True, capture_output=True)  # noqa
+    flood = None
+    try:
+        ip("netns", "add", ns)
+        ip("link", "add", veth, "type", "veth", "peer", "name", "vflood", "netns", ns)
+        ip("addr", "add", f"{net}.1/24", "dev", veth)
+        ip("link", "set", veth, "up")
+        for a in range(70):
+            ip("-n", ns, "addr", "add", f"{net}.{10 + a}/24", "dev", "vflood")
+        ip("-n", ns, "link", "set", "vflood", "up")
+        # one listener for both (the default 0.0.0.0): one MHD daemon, one total; only the
+        # test's namespace and loopback reach it
+        d = prismd_factory(None, extra_yaml=KEYS,
+                           env={"PRISM_SERVER_HOST": "0.0.0.0",
+                                "PRISM_API_HEADER_TIMEOUT": "120"})
+        flood = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", FLOOD,
+                                  f"{net}.1", str(d.api_port), f"{net}.10", "70", "64"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = flood.stdout.readline()
+        print("flood:", line.strip())
+        r = requests.get(api_url(d, "/api/v1/hosts"), headers=ADMIN, timeout=5)
+        assert r.status_code == 200, r.text
+        held = int(line.split()[1])
+        assert 0 < held <= 4096, line
+    finally:
+        if flood is not None:
+            flood.stdin.close()
+            flood.wait(timeout=20)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
 
 
 def sources_yaml(ncr_port, leases):
