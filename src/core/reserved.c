@@ -8,8 +8,8 @@
 #include "core/reserved.h"
 
 struct prism_reserved {
-	char **rel;  /* relative names, no trailing dot; NULL-terminated */
-	char **abs;  /* FQDNs with the trailing dot; NULL-terminated */
+	char **rel; /* relative names, no trailing dot; NULL-terminated */
+	char **abs; /* FQDNs with the trailing dot; NULL-terminated */
 	size_t nrel, nabs;
 };
 

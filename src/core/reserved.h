@@ -36,5 +36,4 @@ void prism_reserved_free(struct prism_reserved *r);
 bool prism_reserved_match(const struct prism_reserved *r, const char *fqdn, const char *zone);
 
 /** The same for an agent's @p hostname (lower-case, no trailing dot) in @p zone. */
-bool prism_reserved_host(const struct prism_reserved *r, const char *hostname,
-			 const char *zone);
+bool prism_reserved_host(const struct prism_reserved *r, const char *hostname, const char *zone);
