@@ -141,6 +141,7 @@ struct prism_api {
 	struct jw jw;                 /* response text, reused */
 	unsigned refs;
 	bool stopping;
+	unsigned long long heads_late; /* connections closed for a late request head */
 	struct api_req *suspended;
 	void *imports;                /* routes_zones.c: imports waiting for a target's answer */
 	int64_t started_at;           /* unix seconds */

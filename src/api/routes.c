@@ -948,7 +948,7 @@ static void h_v1_tokens_create(struct api_req *r)
 	if (j == NULL)
 		return;
 	if (random_secret(j->text) != 0 ||
-	    prism_token_hash(j->text, strlen(j->text), j->hash) != 0) {
+	    prism_cred_hash(r->api->opts.cred_key, j->text, strlen(j->text), j->hash) != 0) {
 		free(j);
 		api_error(r, 500, "internal", "cannot generate a token");
 		return;
@@ -1128,7 +1128,7 @@ static void h_v1_keys_create(struct api_req *r)
 	size_t rl = strlen(role);
 	memcpy(j->text, role, rl + 1);
 	if (random_secret(j->text + rl + 1) != 0 ||
-	    prism_token_hash(j->text + rl + 1, 64, j->hash) != 0) {
+	    prism_cred_hash(r->api->opts.cred_key, j->text + rl + 1, 64, j->hash) != 0) {
 		free(j);
 		api_error(r, 500, "internal", "cannot generate a key");
 		return;

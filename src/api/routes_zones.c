@@ -1354,17 +1354,15 @@ static void done_repoint(struct api_req *r, struct api_job *j, int err)
 	api_reply(r, 200);
 }
 
-/* An address in canonical form; its family (AF_INET, AF_INET6), 0 when invalid. */
-static int canonical_ip(const char *in, char *out)
+/* An address in canonical form; its family (AF_INET, AF_INET6), 0 when invalid or one DNS
+ * servers refuse (an IPv4-mapped IPv6 address: @p why says so). */
+static int canonical_ip(const char *in, char *out, const char **why)
 {
-	unsigned char buf[16];
-	if (in == NULL)
+	bool v6;
+	*why = "must be an IPv4 or IPv6 address";
+	if (in == NULL || prism_ip_canon(in, out, &v6, why) != 0)
 		return 0;
-	if (inet_pton(AF_INET, in, buf) == 1 && inet_ntop(AF_INET, buf, out, INET6_ADDRSTRLEN))
-		return AF_INET;
-	if (inet_pton(AF_INET6, in, buf) == 1 && inet_ntop(AF_INET6, buf, out, INET6_ADDRSTRLEN))
-		return AF_INET6;
-	return 0;
+	return v6 ? AF_INET6 : AF_INET;
 }
 
 static bool repoint_zones(struct api_req *r, const json_t *v, struct repoint_ctx *c)
@@ -1410,10 +1408,11 @@ void h_v1_repoint(struct api_req *r)
 		return;
 	}
 	struct api_job tmp = { .data = c };
-	int ff = canonical_ip(from, c->from), ft = canonical_ip(to, c->to);
+	const char *wf, *wt;
+	int ff = canonical_ip(from, c->from, &wf), ft = canonical_ip(to, c->to, &wt);
 	if (ff == 0 || ft == 0) {
-		api_error(r, 422, "invalid_value", "%s: must be an IPv4 or IPv6 address",
-			  ff == 0 ? "from" : "to");
+		api_error(r, 422, "invalid_value", "%s: %s", ff == 0 ? "from" : "to",
+			  ff == 0 ? wf : wt);
 	} else if (ff != ft) {
 		api_error(r, 422, "invalid_value", "to: must be of the same family as from");
 	} else if (strcmp(c->from, c->to) == 0) {
