@@ -6,7 +6,8 @@
 #  2. lintian: no error, no warning (justified ones are overridden in debian/);
 #  3. install them on this machine, run prismd --version and --check-config from them (as
 #     the prism user), start the installed prismd as the unit would, for a moment, on free
-#     loopback ports; reinstall over it (a local edit of server.yaml is kept);
+#     loopback ports, and rotate its log file with the packaged logrotate configuration;
+#     reinstall over it (a local edit of server.yaml is kept);
 #  4. purge them and check that nothing is left: files, the user, the stat override.
 # Needs root (or sudo) for 3 and 4. prismd is never left running: on a machine running
 # systemd a policy-rc.d keeps the postinst from starting the unit.
@@ -14,7 +15,6 @@
 # DEB_BUILD_OPTIONS defaults to "nocheck parallel=2" (check.sh has run the unit tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 fail() {
 	echo "deb: $*" >&2
@@ -186,6 +186,12 @@ wait "$pid" || fail "the installed prismd exited with status $? ($(cat "$work/pr
 [ -n "$ok" ] || fail "the installed prismd did not answer /api/health: $(cat "$work/prismd.out")"
 [ "$($SUDO stat -c %U /var/lib/prism/prism.db)" = prism ] || fail "no registry made by prism"
 $SUDO test -s /var/log/prism/prismd.log || fail "prismd wrote no /var/log/prism/prismd.log"
+if command -v logrotate > /dev/null; then
+	$SUDO logrotate -f -s "$work/logrotate.state" /etc/logrotate.d/prismd ||
+		fail "logrotate /etc/logrotate.d/prismd failed"
+	$SUDO test -s /var/log/prism/prismd.log.1 || fail "logrotate did not rotate prismd.log"
+	check_stat /var/log/prism/prismd.log "prism:prism 640"
+fi
 
 # an upgrade (here: the same version again) keeps a local edit of the conffile
 echo "# local edit $$" | $SUDO tee -a /etc/prism/server.yaml > /dev/null
@@ -199,7 +205,8 @@ echo "deb: purging"
 $SUDO dpkg --purge prism prismd prism-agent > "$work/purge.log" 2>&1 ||
 	{ cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
 for f in /usr/sbin/prismd /usr/bin/prism /etc/prism /var/lib/prism /var/log/prism \
-	/lib/systemd/system/prismd.service /usr/share/bash-completion/completions/prism; do
+	/lib/systemd/system/prismd.service /usr/share/bash-completion/completions/prism \
+	/etc/logrotate.d/prismd; do
 	[ ! -e "$f" ] || fail "$f is left after purge"
 done
 ! getent passwd prism > /dev/null || fail "the user prism is left after purge"
