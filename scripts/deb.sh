@@ -96,9 +96,13 @@ if [ -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 	$SUDO chmod 0755 /usr/sbin/policy-rc.d
 	policy_added=1
 fi
+# dpkg ARGS..., its output shown only when it fails
+dpkg_do() {
+	$SUDO dpkg "$@" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg $1 failed"; }
+}
 $SUDO touch "$marker"
 echo "deb: installing ${debs[*]##*/}"
-$SUDO dpkg -i "${debs[@]}" > "$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "dpkg -i failed"; }
+dpkg_do -i "${debs[@]}"
 
 as_prism() {
 	$SUDO setpriv --reuid=prism --regid=prism --init-groups "$@"
@@ -113,6 +117,10 @@ installed_prismd_pids() {
 }
 
 [ -z "$(installed_prismd_pids)" ] || fail "the postinst started prismd"
+# enabled (started at boot on a systemd machine); the agent waits for its configuration
+wants=/etc/systemd/system/multi-user.target.wants
+[ -L $wants/prismd.service ] || fail "prismd.service is not enabled"
+[ ! -e $wants/prism-agent.service ] || fail "prism-agent.service is enabled before it is configured"
 got=$(/usr/sbin/prismd --version)
 [ "$got" = "prismd $upstream" ] || fail "prismd --version says '$got', expected 'prismd $upstream'"
 echo "deb: $got"
@@ -195,19 +203,18 @@ fi
 
 # an upgrade (here: the same version again) keeps a local edit of the conffile
 echo "# local edit $$" | $SUDO tee -a /etc/prism/server.yaml > /dev/null
-$SUDO dpkg -i "${debs[@]}" > "$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "reinstall failed"; }
+dpkg_do -i "${debs[@]}"
 $SUDO grep -q "^# local edit $$\$" /etc/prism/server.yaml || fail "the reinstall lost a local edit"
 check_stat /etc/prism/server.yaml "root:prism 640"
 [ -z "$(installed_prismd_pids)" ] || fail "the reinstall started prismd"
 
 # 4. purge: nothing left
 echo "deb: purging"
-$SUDO dpkg --purge prism prismd prism-agent > "$work/purge.log" 2>&1 ||
-	{ cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
+dpkg_do --purge prism prismd prism-agent
 for f in /usr/sbin/prismd /usr/bin/prism /etc/prism /var/lib/prism /var/log/prism \
 	/lib/systemd/system/prismd.service /usr/share/bash-completion/completions/prism \
-	/etc/logrotate.d/prismd; do
-	[ ! -e "$f" ] || fail "$f is left after purge"
+	/etc/logrotate.d/prismd $wants/prismd.service; do
+	[ ! -e "$f" ] && [ ! -L "$f" ] || fail "$f is left after purge"
 done
 ! getent passwd prism > /dev/null || fail "the user prism is left after purge"
 ! getent group prism > /dev/null || fail "the group prism is left after purge"
