@@ -11,7 +11,7 @@
 #  4. purge them and check that nothing is left: files, the user, the stat override.
 # Needs root (or sudo) for 3 and 4. prismd is never left running: on a machine running
 # systemd a policy-rc.d keeps the postinst from starting the unit.
-#   scripts/deb.sh [OUT_DIR]    (default: a temporary directory, removed at the end)
+#   scripts/deb.sh [OUT_DIR]    (keeps the packages and build.log; default: none kept)
 # DEB_BUILD_OPTIONS defaults to "nocheck parallel=2" (check.sh has run the unit tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,7 @@ if ! (cd "$src" && DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-nocheck parallel=2} \
 	fail "dpkg-buildpackage failed"
 fi
 if [ "$out" != "$work" ]; then
-	cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$out"/
+	cp "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$work/build.log" "$out"/
 fi
 debs=("$work/prismd_${version}_"*.deb "$work/prism-agent_${version}_"*.deb
 	"$work/prism_${version}_all.deb")
