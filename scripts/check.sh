@@ -3,7 +3,8 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time.
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the Debian
+# packages are built, installed and purged (scripts/deb.sh).
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -118,6 +119,16 @@ if bash scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); failures+=("fuzz")
+fi
+
+# The Debian packages (scripts/deb.sh): built without their unit tests (they ran above),
+# lintian, installed on this machine, run, reinstalled, purged. Last: nothing else runs
+# while the packaged prismd is on the machine, and the purge leaves nothing behind.
+echo "==> [deb] Debian packages: build, lintian, install, run, purge"
+if DEB_BUILD_OPTIONS="nocheck parallel=2" bash scripts/deb.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("deb")
 fi
 
 echo

@@ -12,6 +12,7 @@ PKGS=(
 	postgresql postgresql-client kea-dhcp4-server kea-admin kea-common udhcpc
 	python3 python3-pytest python3-dnspython python3-requests
 	bind9-dnsutils curl procps iproute2 util-linux valgrind
+	debhelper dpkg-dev lintian pandoc man-db bash-completion adduser logrotate
 )
 
 missing=()
