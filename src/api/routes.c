@@ -64,6 +64,8 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_SEARCH_COUNT] = "SELECT count(*) FROM hosts WHERE instr(hostname, ?2) > 0 "
 			   "AND (?1 IS NULL OR status = ?1)",
 	[Q_MAX_ID] = "SELECT max(id) FROM hosts",
+	[Q_HOST_RECORDS] = "SELECT zone, name, type, ttl, content FROM desired WHERE host_id = ?1 "
+			   "ORDER BY zone, name, type LIMIT 256",
 };
 
 /* ---- the read-only connection ---- */
@@ -744,6 +746,22 @@ static void h_v1_host(struct api_req *r)
 		ledger_row(w, lg);
 	sqlite3_reset(lg);
 	jw_end_arr(w);
+	/* the host's records as the registry wants them (the same on every target) */
+	jw_key(w, "records");
+	jw_arr(w);
+	sqlite3_stmt *rs = query(api, Q_HOST_RECORDS);
+	sqlite3_bind_int64(rs, 1, id);
+	while (sqlite3_step(rs) == SQLITE_ROW) {
+		jw_obj(w);
+		kcol(w, "zone", rs, 0);
+		kcol(w, "name", rs, 1);
+		kcol(w, "type", rs, 2);
+		jw_kint(w, "ttl", sqlite3_column_int64(rs, 3));
+		api_content_list(w, "content", col(rs, 4));
+		jw_end_obj(w);
+	}
+	sqlite3_reset(rs);
+	jw_end_arr(w);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1060,6 +1078,18 @@ static const char *role_name(enum prism_api_role role)
 {
 	return role == PRISM_API_ROLE_ADMIN ? "admin"
 	       : role == PRISM_API_ROLE_WRITE ? "write" : "read";
+}
+
+/* The caller's key: its name and role (the dashboard draws only what the role may use). */
+static void h_v1_whoami(struct api_req *r)
+{
+	struct jw *w = &r->api->jw;
+	jw_reset(w);
+	jw_obj(w);
+	jw_kstr(w, "name", r->actor);
+	jw_kstr(w, "role", role_name(r->role));
+	jw_end_obj(w);
+	api_reply(r, 200);
 }
 
 static bool config_key(struct prism_api *api, const char *name)
@@ -1660,6 +1690,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },
+	{ "GET", "/api/v1/whoami", ACCESS_READ, false, h_v1_whoami },
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
