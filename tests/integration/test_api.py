@@ -315,7 +315,11 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
         "target": "default", "name": "gone1." + ZONE, "type": "A", "status": "synced",
         "attempts": 0, "last_error": None}
     assert api.get(f"/api/v1/hosts/{h['id']}").json()["hostname"] == "gone1"
+    # its records as the registry wants them; the list leaves them out
+    assert h["records"] == [{"zone": ZONE, "name": "gone1." + ZONE, "type": "A", "ttl": 60,
+                             "content": ["127.0.0.1"]}]
     lst = api.get("/api/v1/hosts").json()["hosts"]
+    assert "records" not in lst[0]
     assert lst[0]["sync"][0]["target"] == "default"
     err(api.get("/api/v1/hosts/nosuch"), 404, "not_found")
     r = api("DELETE", f"/api/v1/hosts/{h['id']}", WRITE)
@@ -331,6 +335,21 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
     assert [e["action"] for e in a[:2]] == ["host.delete", "host.delete"]
     assert a[1]["actor"] == "rw" and a[0]["actor"] == "admin"
     assert a[1]["before"]["hostname"] == "gone1" and a[1]["after"] is None
+
+
+def test_whoami_names_the_key_and_its_role(apid):
+    d, api = apid
+    for headers, name, role in ((ADMIN, "admin", "admin"), (READ, "ro", "read"),
+                                (WRITE, "rw", "write")):
+        r = api.get("/api/v1/whoami", headers=headers)
+        assert r.status_code == 200 and r.json() == {"name": name, "role": role}, r.text
+        assert r.headers["Cache-Control"] == "no-store"
+    err(api.get("/api/v1/whoami", headers=None), 401, "unauthorized")
+    err(api.get("/api/v1/whoami", headers={"X-API-Key": "nope"}), 401, "unauthorized")
+    r = api("POST", "/api/v1/keys", ADMIN, json={"name": "made", "role": "write"})
+    assert r.status_code == 201, r.text
+    assert api.get("/api/v1/whoami", headers={"X-API-Key": r.json()["key"]}).json() == \
+        {"name": "made", "role": "write"}
 
 
 def test_release_lets_another_token_claim(prismd_factory):

@@ -447,7 +447,7 @@
       num(t.ledger.pending), num(t.ledger.failed), num(t.ledger.conflict),
       td(fmtAge(t.ledger.oldest_pending_seconds)),
       td(`${Number(t.requests).toLocaleString("en")} (${t.request_failures})`),
-      td(fmtTime(t.last_success)), td(acts, "row"));
+      td(fmtTime(t.last_success)), td(el("div", { class: "row" }, acts)));
   }
 
   async function loadCluster(card) {
@@ -536,7 +536,7 @@
     }
     return el("tr", { "data-record": r.name + " " + r.type }, td(r.name, "wrap"), td(r.type),
       num(r.ttl), td(el("div", { class: "mono wrap" }, r.content.map((c) =>
-        el("div", null, c)))), td(acts, "row"));
+        el("div", null, c)))), td(el("div", { class: "row" }, acts)));
   }
 
   function recordForm(zone, reload) {
