@@ -82,9 +82,12 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, s
 /* Host list statements: bit 0 = status filter (?1), bit 1 = search (?2). */
 static void list_sql(char *buf, size_t len, unsigned variant, bool v1)
 {
-	int n = snprintf(buf, len, "SELECT %s FROM hosts WHERE %s",
+	/* with a status, the status index in id order: the planner, knowing only two
+	 * statuses, would scan the table in id order for the few offline hosts of a million
+	 * (measured: 190 ms a page at 1,000,000 hosts, 10 offline; bench/ui_bench.py) */
+	int n = snprintf(buf, len, "SELECT %s FROM hosts%s WHERE %s",
 			 v1 ? HOST_COLS : "id, hostname, current_ip, status, first_seen, last_seen",
-			 v1 ? "id > ?3" : "1");
+			 variant & 1 ? " INDEXED BY hosts_status" : "", v1 ? "id > ?3" : "1");
 	if (variant & 1)
 		n += snprintf(buf + n, len - (size_t)n, " AND status = ?1");
 	if (variant & 2)
