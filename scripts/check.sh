@@ -3,7 +3,8 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time.
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time; the Prometheus
+# alert rules with promtool.
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -89,6 +90,17 @@ for line in open(sys.argv[1]):
     print(f"    {name}: " + ", ".join(f"{k}={v}" for k, v in r.items()))
 PY
 }
+
+# The monitoring kit: the alert rules checked and unit-tested by Prometheus's promtool
+# (the dashboard and the rules' metrics are checked against a running prismd by
+# tests/integration/test_monitoring.py).
+echo "==> [monitoring] promtool check rules, promtool test rules (packaging/prometheus)"
+if promtool check rules packaging/prometheus/prism-alerts.yml &&
+	promtool test rules packaging/prometheus/prism-alerts.test.yml; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("monitoring: promtool")
+fi
 
 run_suite normal build
 
