@@ -11,12 +11,12 @@
 #include "api/ui.h"
 
 #define UI_PREFIX "/ui/"
-#define UI_CSP                                                                             \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "        \
+#define UI_CSP                                                                                    \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "               \
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* the metric label of every dashboard request */
-static const struct api_route ui_route = { "GET", "/ui/", ACCESS_HEALTH, false, NULL };
+static const struct api_route ui_route = {"GET", "/ui/", ACCESS_HEALTH, false, NULL};
 
 const struct api_ui_asset *api_ui_find(const char *url)
 {
@@ -54,14 +54,14 @@ bool api_ui_request(struct api_req *r, const char *url, const char *method)
 	r->route = &ui_route;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		r->allow = "GET, HEAD";
-		api_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: GET, "
-			  "HEAD)", method);
+		api_error(r, 405, "method_not_allowed",
+			  "%s is not allowed here (allowed: GET, HEAD)", method);
 		r->allow = NULL;
 		return true;
 	}
 	if (strcmp(url, "/ui") == 0) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
+		struct MHD_Response *resp =
+			MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		if (resp != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, UI_PREFIX);
 		api_reply_response(r, 308, resp);

@@ -13,11 +13,11 @@ struct api_req;
 
 /** One embedded file. */
 struct api_ui_asset {
-	const char *name;           /**< file name: "/ui/<name>" */
-	const char *type;           /**< Content-Type */
-	const unsigned char *data;  /**< the bytes (static) */
+	const char *name;	   /**< file name: "/ui/<name>" */
+	const char *type;	   /**< Content-Type */
+	const unsigned char *data; /**< the bytes (static) */
 	size_t len;
-	const char *etag;           /**< quoted hash of the bytes */
+	const char *etag; /**< quoted hash of the bytes */
 };
 
 extern const struct api_ui_asset api_ui_assets[];

@@ -576,6 +576,11 @@ def test_tls(prismd_factory, tmp_path):
     api = Api(d, scheme="https", verify=str(cert))
     wait_for(lambda: _tls_ok(api), 10, what="HTTPS")
     assert api.get("/api/v1/hosts").status_code == 200
+    # the dashboard too, over the same TLS
+    ui = api.get("/ui/", headers=None)
+    assert ui.status_code == 200 and ui.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in ui.headers["Content-Security-Policy"]
+    assert api.get("/ui/app.js", headers=None).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://127.0.0.1:{d.api_port}/api/health", timeout=2)
 
