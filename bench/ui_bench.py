@@ -17,7 +17,6 @@ usage: bench/ui_bench.py [N] [ROUNDS]     (defaults 1000000, 7)
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,8 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 import requests  # noqa: E402
 
-from api_bench import KEY, fill  # noqa: E402
-from prismlib import Prismd  # noqa: E402
+from api_bench import KEY, filled_prismd  # noqa: E402
 
 WINDOWS = 10  # app.js SEARCH_WINDOWS
 
@@ -64,17 +62,9 @@ def timed(fn, rounds):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
-    work = tempfile.mkdtemp(prefix="prism-uibench-")
-    d = Prismd(work, extra_yaml=f"api:\n  keys:\n    - {{name: bench, key: {KEY}, "
-                                 "role: admin}\n")
-    text = open(d.config).read().replace("level: debug", "level: warning")
-    open(d.config, "w").write(text)
-    d.start()  # creates the schema
-    d.stop()
-    t0 = time.time()
-    fill(d.db, n)
+    d = filled_prismd("prism-uibench-", n)
     d.db_exec(f"UPDATE hosts SET status = 'offline' WHERE id > {n - 10}")
-    print(f"registry: {n:,} hosts filled in {time.time() - t0:.1f} s (10 offline, the last)")
+    print(f"registry: {n:,} hosts filled in {d.fill_seconds:.1f} s (10 offline, the last)")
     d.start()
     base = f"http://127.0.0.1:{d.api_port}"
     s = requests.Session()

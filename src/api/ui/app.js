@@ -133,6 +133,25 @@
     return b;
   }
 
+  /**
+   * Keyset paging: @p cur.after is the cursor of the page shown, @p cur.stack those of the
+   * pages before it. The buttons move by one page and call @p load again.
+   */
+  function pager(cur, next, load, labels = ["Previous", "Next"]) {
+    const p = el("div", { class: "pager" },
+      button(labels[0], async () => {
+        cur.after = cur.stack.pop();
+        await load();
+      }), button(labels[1], async () => {
+        cur.stack.push(cur.after);
+        cur.after = next;
+        await load();
+      }));
+    p.firstChild.disabled = cur.stack.length === 0;
+    p.lastChild.disabled = !next;
+    return p;
+  }
+
   const can = (role) => me !== null && RANK[me.role] >= RANK[role];
 
   // ---- the API ----
@@ -320,14 +339,13 @@
     } }, input, sel, el("button", { type: "submit" }, "Search"));
     sel.addEventListener("change", go);
     const body = el("div", { id: "hosts-table" });
-    const pager = el("div", { class: "pager" });
+    const pages = el("div");
     root.append(el("div", { class: "card" }, el("div", { class: "spread" }, form,
-      el("span", { class: "muted small", id: "host-count" })), body, pager));
-    const stack = [];
-    let after = null;
+      el("span", { class: "muted small", id: "host-count" })), body, pages));
+    const cur = { after: null, stack: [] };
     const load = async () => {
       const t0 = performance.now();
-      const d = await hostPage(limit, after, search, status);
+      const d = await hostPage(limit, cur.after, search, status);
       const ms = Math.round(performance.now() - t0);
       fill(body, table(["Hostname", "Address", "IPv6", "Status", "Source", "DNS",
         "Last seen"], d.hosts.map((h) => el("tr", { "data-host": h.hostname },
@@ -335,19 +353,9 @@
         td(h.ipv6, "mono"), td(badge(h.status)), td(h.source), td(badge(h.dns_sync_status)),
         td(fmtTime(h.last_seen))))), search && d.next ? "No match in this part of the " +
         "registry: press Next to search further." : "No host matches.");
-      $("#host-count").textContent = (stack.length ? "page " + (stack.length + 1) + " · " : "") +
-        d.hosts.length + " shown · " + ms + " ms";
-      fill(pager,
-        button("Previous", async () => {
-          after = stack.pop();
-          await load();
-        }), button("Next", async () => {
-          stack.push(after);
-          after = d.next;
-          await load();
-        }));
-      pager.firstChild.disabled = stack.length === 0;
-      pager.lastChild.disabled = !d.next;
+      $("#host-count").textContent = (cur.stack.length ? "page " + (cur.stack.length + 1) +
+        " · " : "") + d.hosts.length + " shown · " + ms + " ms";
+      fill(pages, pager(cur, d.next, load));
     };
     await load();
   }
@@ -498,25 +506,14 @@
     }
     const list = el("div", { class: "card", id: "records-table" });
     root.append(list);
-    const stack = [];
-    let after = null;
+    const cur = { after: null, stack: [] };
     const loadRecords = async () => {
       const d = await api("GET", `/api/v1/zones/${encodeURIComponent(z.name)}/records` +
-        q({ limit: 100, after }));
-      const pager = el("div", { class: "pager" },
-        button("Previous", async () => {
-          after = stack.pop();
-          await loadRecords();
-        }), button("Next", async () => {
-          stack.push(after);
-          after = d.next;
-          await loadRecords();
-        }));
-      pager.firstChild.disabled = stack.length === 0;
-      pager.lastChild.disabled = !d.next;
+        q({ limit: 100, after: cur.after }));
       fill(list, el("h2", null, "Records"), table(["Name", "Type",
         { text: "TTL", class: "num" }, "Content", ""], d.records.map((r) =>
-        recordRow(z.name, r, form, loadRecords)), "No records yet."), pager);
+        recordRow(z.name, r, form, loadRecords)), "No records yet."),
+      pager(cur, d.next, loadRecords));
     };
     await loadRecords();
   }
@@ -642,6 +639,23 @@
 
   // -- tokens and keys --
 
+  /** A form of @p fields and a submit button; what @p submit throws goes to its field. */
+  function createForm(fields, label, submit) {
+    const form = el("form", { class: "form", novalidate: true }, fields,
+      el("div", null, el("label", null, " "), el("button", { type: "submit" }, label)),
+      el("p", { class: "form-error wide", role: "alert" }));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      try {
+        await submit();
+      } catch (err) {
+        showError(form, err);
+      }
+    });
+    return form;
+  }
+
   function secretBox(what, secret) {
     return el("div", { class: "secret", id: "secret" }, el("strong", null,
       `The new ${what}. It is shown only now: copy it.`), el("code", null, secret));
@@ -656,21 +670,12 @@
       const d = await api("GET", "/api/v1/tokens?limit=1000");
       const name = el("input", { placeholder: "rack7", autocomplete: "off" });
       const exp = el("input", { type: "datetime-local" });
-      const form = el("form", { class: "form", novalidate: true },
-        field("name", "Name", name), field("expires_at", "Expires (optional, UTC)", exp),
-        el("div", null, el("label", null, " "), el("button", { type: "submit" },
-          "Create token")), el("p", { class: "form-error wide", role: "alert" }));
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        clearErrors(form);
+      const form = createForm([field("name", "Name", name),
+        field("expires_at", "Expires (optional, UTC)", exp)], "Create token", async () => {
         const b = { name: name.value.trim() };
         if (exp.value) b.expires_at = exp.value + (exp.value.length === 16 ? ":00Z" : "Z");
-        try {
-          const r = await api("POST", "/api/v1/tokens", b);
-          await loadTokens(secretBox("agent token '" + r.name + "'", r.token));
-        } catch (err) {
-          showError(form, err);
-        }
+        const r = await api("POST", "/api/v1/tokens", b);
+        await loadTokens(secretBox("agent token '" + r.name + "'", r.token));
       });
       fill(tokens, el("h2", null, "Agent tokens"), form, secret || null,
         table(["Name", "Created", "Expires", "State", ""], d.tokens.map((t) => el("tr",
@@ -688,21 +693,12 @@
       const name = el("input", { placeholder: "grafana", autocomplete: "off" });
       const role = el("select", null, ["read", "write", "admin"].map((r) =>
         el("option", { value: r }, r)));
-      const form = el("form", { class: "form", novalidate: true },
-        field("name", "Name", name), field("role", "Role", role),
-        el("div", null, el("label", null, " "), el("button", { type: "submit" },
-          "Create key")), el("p", { class: "form-error wide", role: "alert" }));
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        clearErrors(form);
-        try {
+      const form = createForm([field("name", "Name", name), field("role", "Role", role)],
+        "Create key", async () => {
           const r = await api("POST", "/api/v1/keys", { name: name.value.trim(),
             role: role.value });
           await loadKeys(secretBox(`${r.role} API key '${r.name}'`, r.key));
-        } catch (err) {
-          showError(form, err);
-        }
-      });
+        });
       fill(keys, el("h2", null, "API keys"), form, secret || null,
         table(["Name", "Role", "Source", "Created", ""], d.keys.map((k) => el("tr",
           { "data-key": k.name }, td(k.name), td(badge(k.role)), td(k.source),
@@ -722,22 +718,10 @@
     const root = page(main, "Audit log");
     const card = el("div", { class: "card", id: "audit-table" });
     root.append(card);
-    const stack = [];
-    let after = null;
+    const cur = { after: null, stack: [] };
     const load = async () => {
-      const d = await api("GET", "/api/v1/audit" + q({ limit: 50, after }));
-      const pager = el("div", { class: "pager" },
-        button("Newer", async () => {
-          after = stack.pop();
-          await load();
-        }), button("Older", async () => {
-          stack.push(after);
-          after = d.next;
-          await load();
-        }));
-      pager.firstChild.disabled = stack.length === 0;
-      pager.lastChild.disabled = !d.next;
-      fill(card, auditTable(d.entries, false), pager);
+      const d = await api("GET", "/api/v1/audit" + q({ limit: 50, after: cur.after }));
+      fill(card, auditTable(d.entries, false), pager(cur, d.next, load, ["Newer", "Older"]));
     };
     await load();
   }
@@ -825,8 +809,17 @@
     showLogin(message);
   }
 
-  async function whoami() {
-    me = await api("GET", "/api/v1/whoami");
+  /** Sign in with the stored key: null, or the error (the key is then forgotten). */
+  async function signIn() {
+    try {
+      me = await api("GET", "/api/v1/whoami");
+      showApp();
+      return null;
+    } catch (err) {
+      sessionStorage.removeItem(KEY);
+      me = null;
+      return err;
+    }
   }
 
   async function login(e) {
@@ -838,17 +831,11 @@
     }
     $("#login-submit").disabled = true;
     sessionStorage.setItem(KEY, key);
-    try {
-      await whoami();
-      showApp();
-    } catch (err) {
-      sessionStorage.removeItem(KEY);
-      me = null;
+    const err = await signIn();
+    $("#login-submit").disabled = false;
+    if (err !== null)
       $("#login-error").textContent = err.status === 401 ? "This API key is not valid." :
         err.message;
-    } finally {
-      $("#login-submit").disabled = false;
-    }
   }
 
   async function start() {
@@ -859,14 +846,8 @@
       showLogin("");
       return;
     }
-    try {
-      await whoami();
-      showApp();
-    } catch (err) {
-      sessionStorage.removeItem(KEY);
-      me = null;
-      showLogin(err.status === 401 ? "" : err.message);
-    }
+    const err = await signIn();
+    if (err !== null) showLogin(err.status === 401 ? "" : err.message);
   }
 
   start();
