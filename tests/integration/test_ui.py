@@ -257,6 +257,10 @@ def test_hosts_list_search_paging_and_host_page(ui):
     assert nxt.is_enabled()
     nxt.click()
     wait(b, lambda: len(find(b, "#hosts-table tr[data-host]")) == total - 50, "page 2")
+    assert "No host" not in text_of(b, "#hosts-table")
+    # a search nothing matches: the table says so
+    go(env, "#/hosts?search=nothing-like-this", "#hosts-table td.empty")
+    assert "No host matches." in text_of(b, "#hosts-table td.empty")
     shot(b, "03-hosts")
     # search (any case), from the box
     go(env, "#/hosts", "#host-search")

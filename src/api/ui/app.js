@@ -142,10 +142,12 @@
       button(labels[0], async () => {
         cur.after = cur.stack.pop();
         await load();
+        window.scrollTo(0, 0);
       }), button(labels[1], async () => {
         cur.stack.push(cur.after);
         cur.after = next;
         await load();
+        window.scrollTo(0, 0);
       }));
     p.firstChild.disabled = cur.stack.length === 0;
     p.lastChild.disabled = !next;
@@ -351,8 +353,8 @@
         "Last seen"], d.hosts.map((h) => el("tr", { "data-host": h.hostname },
         td(link(hostHref(h.id), h.hostname)), td(h.ipv4 || h.current_ip, "mono"),
         td(h.ipv6, "mono"), td(badge(h.status)), td(h.source), td(badge(h.dns_sync_status)),
-        td(fmtTime(h.last_seen))))), search && d.next ? "No match in this part of the " +
-        "registry: press Next to search further." : "No host matches.");
+        td(fmtTime(h.last_seen)))), search && d.next ? "No match in this part of the " +
+        "registry: press Next to search further." : "No host matches."));
       $("#host-count").textContent = (cur.stack.length ? "page " + (cur.stack.length + 1) +
         " · " : "") + d.hosts.length + " shown · " + ms + " ms";
       fill(pages, pager(cur, d.next, load));
