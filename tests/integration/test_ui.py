@@ -210,6 +210,8 @@ def test_login_logout_and_key_handling(ui):
     assert b.execute_script("return sessionStorage.getItem('prism.apiKey')") == ADMIN
     assert ADMIN not in b.current_url
     assert b.get_cookies() == []
+    urls = b.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/api/v1/" in u for u in urls) and not any(ADMIN in u for u in urls), urls
     assert find(b, "#login-key")[0].get_attribute("type") == "password"
     # a reload keeps the session (same tab)
     b.refresh()
