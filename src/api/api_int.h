@@ -110,6 +110,7 @@ enum api_query {
 	Q_SEARCH_COUNT,
 	Q_MAX_ID,
 	Q_HOST_RECORDS,
+	Q_SYNC_ROWS,
 	Q_COUNT,
 };
 

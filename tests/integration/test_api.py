@@ -337,6 +337,31 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
     assert a[1]["before"]["hostname"] == "gone1" and a[1]["after"] is None
 
 
+def test_sync_rows_say_what_failed_and_why(dnsd, pdns):
+    d, api = dnsd
+    register_many(d, ["ok1"])
+    wait_for(lambda: pdns.query("ok1." + ZONE) == ["127.0.0.1"], what="record")
+    assert api.get("/api/v1/sync/rows").json() == {"rows": [], "truncated": False}
+    pdns.stop()
+    register_many(d, ["down1", "down2"])
+    rows = wait_for(lambda: (lambda x: x if len(x) == 2 and all(r["last_error"] for r in x)
+                             else None)(api.get("/api/v1/sync/rows").json()["rows"]),
+                    15, what="two failed rows with their errors")
+    assert sorted(r["name"] for r in rows) == ["down1." + ZONE, "down2." + ZONE]
+    hosts = {api.get("/api/v1/hosts/" + n).json()["id"] for n in ("down1", "down2")}
+    for r in rows:
+        assert r["target"] == "default" and r["status"] == "failed" and r["type"] == "A"
+        assert r["host_id"] in hosts and r["attempts"] >= 1
+        assert ISO.match(r["next_attempt"]) and ISO.match(r["updated_at"])
+    one = api.get("/api/v1/sync/rows", params={"limit": 1, "target": "default"}).json()
+    assert len(one["rows"]) == 1 and one["truncated"] is True
+    assert api.get("/api/v1/sync/rows", params={"status": "conflict"}).json()["rows"] == []
+    err(api.get("/api/v1/sync/rows", params={"status": "synced"}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"limit": 0}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"target": "nope"}), 404, "not_found")
+    err(api.get("/api/v1/sync/rows", headers=None), 401)
+
+
 def test_whoami_names_the_key_and_its_role(apid):
     d, api = apid
     for headers, name, role in ((ADMIN, "admin", "admin"), (READ, "ro", "read"),

@@ -498,3 +498,28 @@ def test_tokens_and_keys_secret_shown_once(ui):
     go(env, "#/audit", "#audit-table tr")
     wait(b, lambda: "key.revoke" in text_of(b, "#audit-table"), "the audit log")
     shot(b, "14-audit")
+
+
+# ---- last: PowerDNS goes away ----
+
+def test_overview_says_what_failed_and_why(ui):
+    env = ui
+    b = env.browser
+    login(env, READ)
+    wait(b, lambda: "Nothing failed" in text_of(b, "#sync-problems"), "no problem yet")
+    env.pdns.stop()
+    try:
+        assert env.d.register("fail-1")["status"] == "success"
+        wait(b, lambda: find(b, "#sync-problems tr[data-problem='fail-1.managed.prism.local. A']")
+             and "failed" in text_of(b, "#sync-problems") and
+             find(b, "#sync-problems .error-text"), "the failed row and its error", timeout=20)
+        wait(b, lambda: find(b, "#overview-stats") and
+             text_of(b, "tr[data-target='default']").split()[1] == "backoff",
+             "the target in backoff", timeout=20)
+        shot(b, "15-overview-failing")
+    finally:
+        env.pdns.start()
+    wait(b, lambda: "Nothing failed" in text_of(b, "#sync-problems"), "recovered", timeout=40)
+    wait_for(lambda: answers(env.pdns, "fail-1.managed.prism.local.", "A") == ["127.0.0.1"],
+             20, what="fail-1 at PowerDNS after the restart")
+

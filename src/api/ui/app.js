@@ -260,9 +260,11 @@
     const stamp = el("span", { class: "muted small" });
     const root = page(main, "Overview", stamp);
     const load = async () => {
-      const [sum, tg, sync, audit] = await Promise.all([
+      const [sum, tg, sync, audit, failed, conflict] = await Promise.all([
         api("GET", "/api/hosts/stats/summary"), api("GET", "/api/v1/targets"),
-        api("GET", "/api/v1/sync"), api("GET", "/api/v1/audit?limit=10")]);
+        api("GET", "/api/v1/sync"), api("GET", "/api/v1/audit?limit=10"),
+        api("GET", "/api/v1/sync/rows?status=failed&limit=20"),
+        api("GET", "/api/v1/sync/rows?status=conflict&limit=20")]);
       const t = sync.totals;
       const stat = (n, label, cls, href) => el("div", { class: "card stat " + (cls || "") },
         el("div", { class: "num" }, href ? link(href, Number(n).toLocaleString("en")) :
@@ -274,6 +276,8 @@
           stat(sum.offline_hosts, "offline", "", "#/hosts?status=offline"),
           stat(t.pending, "records pending"), stat(t.failed, "records failed"),
           stat(t.conflict, "records in conflict")),
+        el("div", { class: "card", id: "sync-problems" },
+          el("h2", null, "Failed and in conflict"), problemTable(failed, conflict)),
         el("div", { class: "cols" },
           el("div", { class: "card" }, el("h2", null, "Targets"), targetSummary(tg.targets)),
           el("div", { class: "card" }, el("h2", null, "Recent changes"),
@@ -294,6 +298,21 @@
       num(t.ledger.pending), num(t.ledger.failed), num(t.ledger.conflict),
       td(fmtAge(t.ledger.oldest_pending_seconds)), td(fmtTime(t.last_success)))),
     "No DNS target is configured.");
+  }
+
+  /** The record sets a target refuses or a foreign RRset holds, with the reason. */
+  function problemTable(failed, conflict) {
+    const rows = failed.rows.concat(conflict.rows);
+    const more = failed.truncated || conflict.truncated;
+    return [table(["Target", "Name", "Type", "Status", { text: "Attempts", class: "num" },
+      "Why", "Host"], rows.map((r) => el("tr", { "data-problem": r.name + " " + r.type },
+      td(r.target), td(r.name, "wrap"), td(r.type), td(badge(r.status)), num(r.attempts),
+      td(r.last_error ? el("span", { class: "error-text" }, r.last_error) :
+        r.status === "conflict" ? "a record set Prism does not own holds the name" : null),
+      td(r.host_id == null ? null : link(hostHref(r.host_id), "#" + r.host_id)))),
+    "Nothing failed, nothing in conflict."),
+    more ? el("p", { class: "muted small" }, "The first 20 of each; GET /api/v1/sync/rows " +
+      "lists more.") : null];
   }
 
   function auditTable(entries, short) {
