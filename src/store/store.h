@@ -15,6 +15,7 @@
 #include "core/dname.h"
 
 struct prism_store;
+struct prism_cred_key;
 struct prism_actual_zone;
 struct prism_reconcile_result;
 
@@ -305,6 +306,10 @@ struct prism_store_api {
 		    size_t errlen);
 	/** Close. NULL is a no-op. */
 	void (*close)(struct prism_store *s);
+	/** The registry's credential key (token.h), made with the registry; stored hashes of
+	 *  tokens and API keys are keyed with it. Before the writer starts, or on its thread.
+	 *  @return 0, PRISM_ESTORE */
+	int (*cred_key)(struct prism_store *s, struct prism_cred_key *out);
 	int (*begin)(struct prism_store *s);
 	int (*commit)(struct prism_store *s);
 	int (*rollback)(struct prism_store *s);
