@@ -360,3 +360,33 @@ def test_prism_agent_over_tls_heartbeats_and_reconnects(prismd_factory, pki, tmp
         assert a.poll() is None
     finally:
         assert stop_pid(a) == 0
+
+
+def test_tls_non_reader_is_bounded_and_closed(prismd_factory, pki):
+    """The output bound and the write deadline hold for ciphertext too."""
+    from drill import mem_kib
+    d = tls_prismd(prismd_factory, pki, mode="none", auth="auth:\n  required: false\n",
+                   server_extra="  idle_timeout: 3\n")
+    base = mem_kib(d.proc.pid)[0]
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", d.tls_port))
+    s = client_context(pki.ca).wrap_socket(raw, server_hostname="localhost")
+    burst = frame(registration("-bad-")) * 600  # message errors: answered, kept open
+    sent, t0 = 0, time.monotonic()
+    s.settimeout(2)
+    try:
+        while time.monotonic() - t0 < 10 and sent < (60 << 20):
+            s.sendall(burst)  # blocks, then times out once prismd stops reading
+            sent += len(burst)
+    except (socket.timeout, ssl.SSLError, OSError):
+        pass
+    try:
+        assert sent < (30 << 20), f"prismd kept reading ({sent} bytes) from a non-reader"
+        assert mem_kib(d.proc.pid)[0] - base < 96 * 1024
+        wait_for(lambda: "were not read within 3 s" in d.read_log(), 10, interval=0.1,
+                 what="the blocked TLS connection closed")
+    finally:
+        raw.close()
+    still = tls_register(d.tls_port, client_context(pki.ca), "after")
+    assert still["status"] == "success"
