@@ -3,9 +3,10 @@
 every document, and the documents' relative links lead to files that exist."""
 import os
 import re
+import struct
 import subprocess
 
-from prismlib import ROOT
+from prismlib import ROOT, frame, recv_frame, registration
 
 # Names of documents that are not part of the repository, built so that this file does
 # not match itself.
@@ -83,3 +84,103 @@ def test_relative_links_lead_to_files():
             if not os.path.exists(full):
                 broken.append(f"{page}: {target}")
     assert not broken, "links to files that do not exist:\n" + "\n".join(broken)
+
+
+# ---- docs/protocol.md against prismd's answers ----
+
+def doc_pattern(text):
+    """A documented text as a regular expression: `<...>` stands for a value; a line break
+    inside a code span is a space, as Markdown renders it."""
+    text = re.sub(r"\s+", " ", text)
+    return re.compile(".+".join(re.escape(p) for p in re.split(r"<[^>]+>", text)) + r"\Z",
+                      re.S)
+
+
+def documented_answers(text):
+    """(message pattern, code or result) of every row of protocol.md's answer tables."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        ticked = [re.fullmatch(r"`([^`]+)`", c) for c in cells]
+        if len(cells) == 3 and ticked[1] and ticked[2]:
+            rows.append((doc_pattern(ticked[1].group(1)), ticked[2].group(1)))
+    return rows
+
+
+def documented_reasons(text, of):
+    """The reasons listed after "Reasons in `Invalid <of>: <reason>`:", as patterns."""
+    para = text.split(f"Reasons in `Invalid {of}: <reason>`:", 1)[1].split("\n\n", 1)[0]
+    return [doc_pattern(r) for r in re.findall(r"`([^`]+)`", para)]
+
+
+def exchange(d, data, source=None):
+    with d.connect(source) as s:
+        s.sendall(data)
+        return recv_frame(s)
+
+
+def test_protocol_answers_are_documented(prismd_factory, pdns):
+    """Every answer prismd gives to these frames is, word for word and with its code or
+    result, a row of docs/protocol.md; every hostname and timestamp reason is listed."""
+    auth = ("auth:\n  required: true\n  tokens:\n    - {name: a, token: tok-one}\n"
+            "    - {name: b, token: tok-two}\n")
+    server = "  idle_timeout: 2\n  frame_timeout: 1\n"
+    d = prismd_factory(pdns, start=False, auth_yaml=auth)
+    text = open(d.config).read().replace('host: "127.0.0.1"\n',
+                                         'host: "127.0.0.1"\n' + server)
+    open(d.config, "w").write(text)
+    d.start()
+
+    def reg(name="doc1", token="tok-one", **kw):
+        return frame(registration(name, token, **kw))
+
+    answers = [exchange(d, data) for data in (
+        struct.pack(">I", 65537), frame(b""), frame(b"\xff{}"), frame(b"not json"),
+        frame(b"[1]"), frame({k: v for k, v in registration("x").items() if k != "hostname"}),
+        reg(5), reg(auth_token=5), reg(version="2.0"), reg(type="ping"),
+        reg("ns1"), reg(token=None), reg(token="nope"), reg(), reg(),
+        reg(token="tok-two"), reg(".".join(["a" * 63] * 3) + "." + "b" * 61))]
+    answers.append(exchange(d, reg(), source="127.0.0.2"))
+    bad_times = ["yesterday", "0000-01-01T00:00", "2025-13-01T00:00", "2025-02-30T00:00",
+                 "2025-01-01", "2025-01-01X00:00", "2025-01-01T0:00", "2025-01-01T00:00:5",
+                 "2025-01-01T24:00", "2025-01-01T00:60", "2025-01-01T00:00:61",
+                 "2025-01-01T00:00.x", "2025-01-01T00:00+5", "2025-01-01T00:00+24:00",
+                 "2025-01-01T00:00Zz"]
+    bad_names = ["", "a" * 254, ".a", "a..b", "a b", "a_b", "a'b", "\u00e9", "-a", "a" * 64]
+    reasons = {"timestamp": [], "hostname": []}
+    for field, values in (("timestamp", bad_times), ("hostname", bad_names)):
+        for v in values:
+            r = exchange(d, reg(v) if field == "hostname" else reg(timestamp=v))
+            answers.append(r)
+            prefix = f"Invalid message: Invalid {field}: "
+            assert r["message"].startswith(prefix), (v, r)
+            reasons[field].append(r["message"][len(prefix):])
+    with d.connect() as s:  # silent
+        answers.append(recv_frame(s))
+    with d.connect() as s:  # a frame begun and never finished
+        s.sendall(b"\0\0")
+        answers.append(recv_frame(s))
+
+    doc = open(os.path.join(ROOT, "docs", "protocol.md"), encoding="utf-8").read()
+    rows = documented_answers(doc)
+    assert len(rows) > 30, "protocol.md's answer tables were not found"
+    undocumented = []
+    for r in answers:
+        assert list(r)[:5] == ["version", "type", "status", "message", "timestamp"], r
+        extras = [k for k in ("result", "hostname", "ip", "fqdn", "code") if k in r]
+        assert list(r)[5:] == extras, r
+        tag = r.get("result") if r["status"] == "success" else r.get("code")
+        if not any(p.match(r["message"]) and tag == t for p, t in rows):
+            undocumented.append((r["message"], tag))
+    assert not undocumented, f"answers protocol.md does not list: {undocumented}"
+    for field, got in reasons.items():
+        listed = documented_reasons(doc, field)
+        missing = [g for g in got if not any(p.match(g) for p in listed)]
+        assert not missing, f"{field} reasons protocol.md does not list: {missing}"
+    # the exchanges above reached every kind of answer they were meant to
+    tags = {r.get("result") or r.get("code") for r in answers}
+    assert {"new", "heartbeat", "ip_changed", "protocol_error", "invalid_message",
+            "hostname_reserved", "auth_required", "invalid_token", "hostname_owned",
+            "store_error", "idle_timeout", "frame_timeout"} <= tags, tags
