@@ -4,7 +4,8 @@
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
 # UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the Debian
-# packages are built, installed and purged (scripts/deb.sh).
+# packages are built, installed and purged (scripts/deb.sh); the Prometheus alert rules with
+# promtool.
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -90,6 +91,17 @@ for line in open(sys.argv[1]):
     print(f"    {name}: " + ", ".join(f"{k}={v}" for k, v in r.items()))
 PY
 }
+
+# The monitoring kit: the alert rules checked and unit-tested by Prometheus's promtool
+# (the dashboard and the rules' metrics are checked against a running prismd by
+# tests/integration/test_monitoring.py).
+echo "==> [monitoring] promtool check rules, promtool test rules (packaging/prometheus)"
+if promtool check rules packaging/prometheus/prism-alerts.yml &&
+	promtool test rules packaging/prometheus/prism-alerts.test.yml; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("monitoring: promtool")
+fi
 
 run_suite normal build
 

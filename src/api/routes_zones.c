@@ -1049,6 +1049,19 @@ void h_v1_zone_delete(struct api_req *r)
 
 /* ---- records ---- */
 
+void api_content_list(struct jw *w, const char *key, const char *content)
+{
+	jw_key(w, key);
+	jw_arr(w);
+	for (const char *p = content ? content : ""; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		jw_strn(w, p, len);
+		p += len + (e != NULL);
+	}
+	jw_end_arr(w);
+}
+
 void h_v1_records(struct api_req *r)
 {
 	char name[PRISM_DNAME_MAX + 1], want[PRISM_DNAME_MAX + 1], why[PRISM_RR_WHY_MAX];
@@ -1115,15 +1128,7 @@ void h_v1_records(struct api_req *r)
 		jw_kstr(w, "name", rn);
 		jw_kstr(w, "type", rt);
 		jw_kint(w, "ttl", sqlite3_column_int64(st, 2));
-		jw_key(w, "content");
-		jw_arr(w);
-		for (const char *p = content ? content : ""; *p;) {
-			const char *e = strchr(p, '\n');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			jw_strn(w, p, len);
-			p += len + (e != NULL);
-		}
-		jw_end_arr(w);
+		api_content_list(w, "content", content);
 		jw_key(w, "host_id");
 		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
 			jw_null(w);
@@ -1530,15 +1535,7 @@ static void export_json(struct api_req *r, const char *zone, const struct zone_i
 		jw_kstr(w, "name", x->v[i].name);
 		jw_kstr(w, "type", x->v[i].type);
 		jw_kint(w, "ttl", x->v[i].ttl);
-		jw_key(w, "content");
-		jw_arr(w);
-		for (const char *p = x->v[i].content; *p;) {
-			const char *e = strchr(p, '\n');
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			jw_strn(w, p, n);
-			p += n + (e != NULL);
-		}
-		jw_end_arr(w);
+		api_content_list(w, "content", x->v[i].content);
 		jw_end_obj(w);
 	}
 	jw_end_arr(w);
