@@ -20,7 +20,7 @@ bench/agent-load and prints one table, all figures measured side by side in this
 Every loaded run gets a fresh prismd (and PowerDNS), so the rows do not depend on their
 order. After each loaded run with sync enabled it waits (bounded) until every host of the
 run is dns_sync_status 'synced' and prints how long that took. The goals are printed next to
-the figures; nothing is asserted (STYLE.md rule 19).
+the figures; nothing is asserted (CONTRIBUTING.md rule 19).
 
 usage: bench/agent_bench.py [--duration S] [--hosts H] [--idle N] [--hold S] [--quick]
                             [--tls | --tls-only] [--json FILE]

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * agent-load: a load generator for Prism's agent port (PROTOCOL.md).
+ * agent-load: a load generator for Prism's agent port (docs/protocol.md).
  *
  * One libuv loop drives every client. Three modes:
  *  - oneshot: each client slot repeats connect, send one registration, read its answer,
@@ -333,7 +333,7 @@ static size_t build_request(struct bench *b, unsigned host, uint8_t *dst)
 enum answer { ANS_OK, ANS_ERR, ANS_BAD };
 
 /*
- * Fast path for the compact answer Prism sends (five keys first, in order, PROTOCOL.md):
+ * Fast path for the compact answer Prism sends (five keys first, in order, docs/protocol.md):
  * match the fixed prefix, take the message up to its closing quote (no escapes), require
  * the timestamp key next and a closing brace. Anything else goes to the full parser.
  */

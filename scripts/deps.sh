@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev clang-format
 	libuv1-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
 	libcmocka-dev libssl-dev openssl libmicrohttpd-dev libldns-dev libpq-dev
 	pdns-server pdns-backend-sqlite3 sqlite3

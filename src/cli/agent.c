@@ -611,7 +611,7 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/** Classify an error answer by its PROTOCOL.md message. */
+/** Classify an error answer by its docs/protocol.md message. */
 static enum result classify_error(const char *msg)
 {
 	if (starts_with(msg, "Invalid authentication token") ||

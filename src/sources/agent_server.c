@@ -26,7 +26,7 @@
  * frame_timeout, and at most TLS_MAX_HANDSHAKES run at once.
  *
  * Lifetime: a connection holds a reference for its TCP handle, one for its timer and one
- * per store job in flight; it is freed when the last is dropped (STYLE.md rule 11). The
+ * per store job in flight; it is freed when the last is dropped (CONTRIBUTING.md rule 11). The
  * server is freed when its listeners are closed and its last connection is gone.
  */
 #include <arpa/inet.h>

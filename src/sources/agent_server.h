@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file agent_server.h
- * The agent TCP server (PROTOCOL.md): framing, validation, authentication and hostname
+ * The agent TCP server (docs/protocol.md): framing, validation, authentication and hostname
  * ownership, pipelined registrations committed through the store writer and answered in
  * request order, each only after its commit.
  */

@@ -70,7 +70,7 @@ struct prism_target_zone {
 	const char *zone;
 };
 
-/** Token states a registration can meet (PROTOCOL.md "Invalid authentication token: …"). */
+/** Token states a registration can meet (docs/protocol.md "Invalid authentication token: …"). */
 enum prism_token_state {
 	PRISM_TOKEN_OK = 0,
 	PRISM_TOKEN_NOT_FOUND,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The agent protocol over real TCP against the built prismd (PROTOCOL.md)."""
+"""The agent protocol over real TCP against the built prismd (docs/protocol.md)."""
 import json
 import socket
 import struct

@@ -104,7 +104,7 @@ static void test_csv(void **state)
 	assert_false(h.v6);
 	assert_int_equal(h.hostname, 8);
 	assert_int_equal(h.state, 9);
-	/* the lines LAB.md shows: a lease, then its RELEASE */
+	/* the lines a real kea-dhcp4 wrote: a lease, then its RELEASE */
 	static const char a[] = "10.99.0.100,3a:08:d8:de:ad:ab,01:3a:08:d8:de:ad:ab,3600,"
 				"1795316519,1,1,1,client1.lab.test,0,";
 	assert_int_equal(prism_kea_csv_line(&h, a, strlen(a), &l, why, sizeof(why)), 0);
