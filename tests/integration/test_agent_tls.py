@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from prismlib import PRISM, frame, free_port, recv_frame, registration, stop_pid, wait_for
+from prismlib import PRISM, ROOT, frame, free_port, recv_frame, registration, stop_pid, wait_for
+from test_docs import documented_answers
 from tlslib import PKI, client_context, tls_connect, tls_register
 
 ZONE = "managed.prism.local"
@@ -99,6 +100,10 @@ def test_other_name_refused(prismd_factory, pki):
             assert r["status"] == "error" and r["code"] == "certificate_mismatch", r
             assert r["message"] == (f"Hostname '{name}' is not named by the client "
                                     f"certificate (web1.{ZONE})")
+            # the answer is a row of docs/protocol.md, word for word
+            doc = open(os.path.join(ROOT, "docs", "protocol.md"), encoding="utf-8").read()
+            assert any(p.match(r["message"]) and code == r["code"]
+                       for p, code in documented_answers(doc)), r
         # a message-level refusal: the connection stays open for the right name
         s.sendall(frame(registration("web1")))
         assert recv_frame(s)["status"] == "success"
