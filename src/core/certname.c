@@ -26,8 +26,7 @@ static size_t short_len(const char *name, const char *const *zones)
 	return best;
 }
 
-bool prism_cert_name_allows(const char *cert_name, const char *hostname,
-			    const char *const *zones)
+bool prism_cert_name_allows(const char *cert_name, const char *hostname, const char *const *zones)
 {
 	if (cert_name == NULL || hostname == NULL)
 		return false;

@@ -22,5 +22,4 @@
  * @param zones      NULL-terminated managed zones, with or without a trailing dot; may be NULL
  * @return true when allowed
  */
-bool prism_cert_name_allows(const char *cert_name, const char *hostname,
-			    const char *const *zones);
+bool prism_cert_name_allows(const char *cert_name, const char *hostname, const char *const *zones);

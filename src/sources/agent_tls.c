@@ -27,7 +27,7 @@
 #include "core/error.h"
 #include "sources/agent_tls.h"
 
-#define MAX_NAMES 8u
+#define MAX_NAMES     8u
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
 
 struct prism_agent_tls {
@@ -310,18 +310,14 @@ static enum prism_tls_failure verify_failure(long v)
 {
 	switch (v) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return PRISM_TLS_FAIL_EXPIRED;
-	case X509_V_ERR_CERT_REVOKED:
-		return PRISM_TLS_FAIL_REVOKED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return PRISM_TLS_FAIL_EXPIRED;
+	case X509_V_ERR_CERT_REVOKED: return PRISM_TLS_FAIL_REVOKED;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		return PRISM_TLS_FAIL_UNKNOWN_CA;
-	default:
-		return PRISM_TLS_FAIL_BAD_CERT;
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return PRISM_TLS_FAIL_UNKNOWN_CA;
+	default: return PRISM_TLS_FAIL_BAD_CERT;
 	}
 }
 
@@ -371,8 +367,8 @@ int prism_tls_conn_feed(struct prism_tls_conn *c, const uint8_t *p, size_t len)
 		if (p[0] != 0x16) {
 			c->failed = true;
 			c->failure = PRISM_TLS_FAIL_NOT_TLS;
-			snprintf(c->why, sizeof(c->why), "first byte 0x%02x is not a TLS handshake",
-				 p[0]);
+			snprintf(c->why, sizeof(c->why),
+				 "first byte 0x%02x is not a TLS handshake", p[0]);
 			return PRISM_EPROTO;
 		}
 	}
@@ -402,7 +398,8 @@ static void take_identity(struct prism_tls_conn *c)
 			continue;
 		const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
 		int n = ASN1_STRING_length(g->d.dNSName);
-		if (n <= 0 || n > (int)PRISM_HOSTNAME_MAX + 1 || memchr(d, '\0', (size_t)n) != NULL)
+		if (n <= 0 || n > (int)PRISM_HOSTNAME_MAX + 1 ||
+		    memchr(d, '\0', (size_t)n) != NULL)
 			continue; /* cannot name a host: skipped */
 		memcpy(c->names[c->nnames], d, (size_t)n);
 		c->names[c->nnames++][n] = '\0';
@@ -417,8 +414,8 @@ static void take_identity(struct prism_tls_conn *c)
 	if (last < 0)
 		return;
 	unsigned char *utf8 = NULL;
-	int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-						   X509_NAME_get_entry(subj, last)));
+	int n = ASN1_STRING_to_UTF8(&utf8,
+				    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, last)));
 	if (n > 0 && n <= (int)PRISM_HOSTNAME_MAX + 1 && memchr(utf8, '\0', (size_t)n) == NULL) {
 		memcpy(c->names[0], utf8, (size_t)n);
 		c->names[0][n] = '\0';

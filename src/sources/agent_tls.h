@@ -14,25 +14,25 @@
 
 /** Client certificates asked for (server.tls_client_cert). */
 enum prism_tls_client_cert {
-	PRISM_TLS_CLIENT_NONE,     /**< not asked for */
+	PRISM_TLS_CLIENT_NONE,	   /**< not asked for */
 	PRISM_TLS_CLIENT_OPTIONAL, /**< asked for; when sent it must verify */
 	PRISM_TLS_CLIENT_REQUIRED, /**< a handshake without a valid one fails */
 };
 
 /** Why a TLS connection failed: the label of prism_agent_tls_failures_total{reason}. */
 enum prism_tls_failure {
-	PRISM_TLS_FAIL_NOT_TLS,           /**< "not_tls": plaintext (or anything) on the port */
+	PRISM_TLS_FAIL_NOT_TLS,		  /**< "not_tls": plaintext (or anything) on the port */
 	PRISM_TLS_FAIL_HANDSHAKE_TIMEOUT, /**< "handshake_timeout": stalled or slow handshake */
-	PRISM_TLS_FAIL_HANDSHAKE_LIMIT,   /**< "handshake_limit": too many in progress */
+	PRISM_TLS_FAIL_HANDSHAKE_LIMIT,	  /**< "handshake_limit": too many in progress */
 	PRISM_TLS_FAIL_PROTOCOL_VERSION,  /**< "protocol_version": below TLS 1.2 */
-	PRISM_TLS_FAIL_NO_CLIENT_CERT,    /**< "no_client_cert": required and none sent */
-	PRISM_TLS_FAIL_UNKNOWN_CA,        /**< "unknown_ca" */
-	PRISM_TLS_FAIL_EXPIRED,           /**< "expired" (or not yet valid) */
-	PRISM_TLS_FAIL_REVOKED,           /**< "revoked" by tls_client_crl */
-	PRISM_TLS_FAIL_BAD_CERT,          /**< "bad_certificate": any other verify failure */
-	PRISM_TLS_FAIL_RENEGOTIATION,     /**< "renegotiation" attempted */
-	PRISM_TLS_FAIL_HANDSHAKE,         /**< "handshake": any other handshake failure */
-	PRISM_TLS_FAIL_ERROR,             /**< "error": a TLS error after the handshake */
+	PRISM_TLS_FAIL_NO_CLIENT_CERT,	  /**< "no_client_cert": required and none sent */
+	PRISM_TLS_FAIL_UNKNOWN_CA,	  /**< "unknown_ca" */
+	PRISM_TLS_FAIL_EXPIRED,		  /**< "expired" (or not yet valid) */
+	PRISM_TLS_FAIL_REVOKED,		  /**< "revoked" by tls_client_crl */
+	PRISM_TLS_FAIL_BAD_CERT,	  /**< "bad_certificate": any other verify failure */
+	PRISM_TLS_FAIL_RENEGOTIATION,	  /**< "renegotiation" attempted */
+	PRISM_TLS_FAIL_HANDSHAKE,	  /**< "handshake": any other handshake failure */
+	PRISM_TLS_FAIL_ERROR,		  /**< "error": a TLS error after the handshake */
 	PRISM_TLS_FAIL_COUNT,
 };
 

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const zones[] = { "managed.prism.local.", "lab.example", "x.", NULL };
+	static const char *const zones[] = {"managed.prism.local.", "lab.example", "x.", NULL};
 	char *buf = malloc(size + 1);
 	if (buf == NULL)
 		return 0;

@@ -9,7 +9,7 @@
 
 #include "core/certname.h"
 
-static const char *const zones[] = { "managed.prism.local.", "lab.example", NULL };
+static const char *const zones[] = {"managed.prism.local.", "lab.example", NULL};
 
 static void test_null(void **state)
 {
