@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev clang-format
 	libuv1-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev
-	libcmocka-dev libssl-dev libmicrohttpd-dev libldns-dev libpq-dev
+	libcmocka-dev libssl-dev openssl libmicrohttpd-dev libldns-dev libpq-dev
 	pdns-server pdns-backend-sqlite3 sqlite3
 	postgresql postgresql-client kea-dhcp4-server kea-admin kea-common udhcpc
 	python3 python3-pytest python3-dnspython python3-requests

@@ -37,6 +37,7 @@ static const char *const l_pdns_dur[] = { "method", "endpoint", NULL };
 static const char *const l_op_status[] = { "operation", "status", NULL };
 static const char *const l_version[] = { "version", NULL };
 static const char *const l_source_result[] = { "source", "result", NULL };
+static const char *const l_reason[] = { "reason", NULL };
 
 struct family {
 	const char *name, *help;
@@ -62,6 +63,12 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_agent_errors_total", "Error answers sent to agents.", PRISM_METRIC_COUNTER,
 	  l_none, NULL, 0, 1 },
+	{ "prism_agent_tls_failures_total", "TLS agent connections closed for a TLS failure, "
+	  "by reason.", PRISM_METRIC_COUNTER, l_reason, NULL, 0, PRISM_TLS_FAIL_COUNT },
+	{ "prism_agent_tls_handshakes_total", "TLS handshakes completed on the agent port.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_agent_write_timeouts_total", "Agent connections closed because their answers "
+	  "were not read within idle_timeout.", PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_online_hosts_total", "Hosts online now.", PRISM_METRIC_GAUGE, l_none, NULL, 0,
 	  1 },
 	{ "prism_offline_hosts_total", "Hosts offline now.", PRISM_METRIC_GAUGE, l_none, NULL,
@@ -281,6 +288,11 @@ static void collect_agent(struct prism_api *api)
 			     (double)as.results[i]);
 		put0(api, "prism_agent_auth_failures_total", (double)as.auth_failures);
 		put0(api, "prism_agent_errors_total", (double)as.errors);
+		for (int r = 0; r < PRISM_TLS_FAIL_COUNT; r++)
+			put1(api, "prism_agent_tls_failures_total", prism_tls_failure_name(r),
+			     (double)as.tls_failures[r]);
+		put0(api, "prism_agent_tls_handshakes_total", (double)as.tls_handshakes);
+		put0(api, "prism_agent_write_timeouts_total", (double)as.write_timeouts);
 	}
 	struct prism_liveness_stats ls;
 	if (api->opts.liveness != NULL) {

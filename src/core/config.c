@@ -65,6 +65,10 @@ static const struct prism_yaml_choice offline_choices[] = {
 static const struct prism_yaml_choice role_choices[] = {
 	{ "read", "read" }, { "write", "write" }, { "admin", "admin" }, { NULL, NULL },
 };
+static const struct prism_yaml_choice client_cert_choices[] = {
+	{ "none", "none" }, { "optional", "optional" }, { "required", "required" },
+	{ NULL, NULL },
+};
 static const struct prism_yaml_choice rrtype_choices[] = {
 	{ "A", "A" }, { "AAAA", "AAAA" }, { NULL, NULL },
 };
@@ -78,8 +82,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 #define OPTIONS(X)                                                                                \
 	X(server, host, STRS, 0, 0, NULL, "0.0.0.0", "PRISM_SERVER_HOST",                         \
 	  "listen addresses (IP literals) of the agent and API ports; one or a list", RESTART)    \
-	X(server, tcp_port, INT, 1, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
-	  "agent protocol TCP port", RESTART)                                                     \
+	X(server, tcp_port, INT, 0, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
+	  "agent protocol TCP port (plain); 0 = off", RESTART)                                    \
 	X(server, api_port, INT, 1, 65535, NULL, "8081", "PRISM_SERVER_API_PORT",                 \
 	  "REST API port", RESTART)                                                               \
 	X(server, max_connections, INT, 1, 1000000, NULL, "1000", "PRISM_SERVER_MAX_CONNECTIONS", \
@@ -88,6 +92,19 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "seconds an agent connection may stay silent", LIVE)                                    \
 	X(server, frame_timeout, INT, 1, 3600, NULL, "10", "PRISM_SERVER_FRAME_TIMEOUT",          \
 	  "seconds to finish a frame once it has started", LIVE)                                  \
+	X(server, tls_port, INT, 0, 65535, NULL, "0", "PRISM_SERVER_TLS_PORT",                    \
+	  "agent protocol TLS port; 0 = off", RESTART)                                            \
+	X(server, tls_cert, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CERT",                         \
+	  "PEM certificate chain of the TLS agent port (re-read on SIGHUP)", LIVE)                \
+	X(server, tls_key, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_KEY",                           \
+	  "PEM private key of tls_cert (re-read on SIGHUP)", LIVE)                                \
+	X(server, tls_client_ca, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CLIENT_CA",               \
+	  "PEM CA certificates that sign agents' client certificates", LIVE)                      \
+	X(server, tls_client_cert, ENUM, 0, 0, client_cert_choices, "none",                       \
+	  "PRISM_SERVER_TLS_CLIENT_CERT", "client certificates: none, optional or required",      \
+	  LIVE)                                                                                   \
+	X(server, tls_client_crl, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CLIENT_CRL",             \
+	  "PEM CRL file checked against client certificates (re-read on SIGHUP)", LIVE)           \
 	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE",                    \
 	  "instance name written in ownership comments", RESTART)                                 \
 	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH",                   \
@@ -1380,6 +1397,33 @@ static int validate_kea(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* The TLS agent port: its files, the client certificate mode, distinct ports. */
+static int validate_tls(struct prism_yaml_ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	if (cfg->server_tcp_port == 0 && cfg->server_tls_port == 0)
+		return prism_yaml_fail_opt(c, IDX_server_tcp_port,
+					   "0 turns the plain agent port off: set server.tls_port "
+					   "for agents to have one");
+	if (cfg->server_tls_port != 0 && (cfg->server_tls_cert == NULL ||
+					  cfg->server_tls_key == NULL))
+		return prism_yaml_fail_opt(c, cfg->server_tls_cert ? IDX_server_tls_key
+								   : IDX_server_tls_cert,
+					   "required when server.tls_port is set");
+	if (strcmp(cfg->server_tls_client_cert, "none") != 0 && cfg->server_tls_client_ca == NULL)
+		return prism_yaml_fail_opt(c, IDX_server_tls_client_ca,
+					   "required when server.tls_client_cert is optional or "
+					   "required");
+	if (cfg->server_tls_client_crl != NULL && cfg->server_tls_client_ca == NULL)
+		return prism_yaml_fail_opt(c, IDX_server_tls_client_ca,
+					   "required with server.tls_client_crl");
+	if (cfg->server_tls_port != 0 && (cfg->server_tls_port == cfg->server_tcp_port ||
+					  cfg->server_tls_port == cfg->server_api_port))
+		return prism_yaml_fail_opt(c, IDX_server_tls_port,
+					   "must differ from server.tcp_port and server.api_port");
+	return 0;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1429,6 +1473,8 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		return prism_yaml_fail_opt(c,
 					   cfg->api_tls_cert ? IDX_api_tls_cert : IDX_api_tls_key,
 					   "api.tls_cert and api.tls_key go together");
+	if ((rc = validate_tls(c)) != 0)
+		return rc;
 	if (cfg->server_tcp_port == cfg->server_api_port) {
 		/* blame the one the user set; api_port when both were set */
 		if (c->src[IDX_server_api_port] == PRISM_YAML_SRC_DEFAULT)

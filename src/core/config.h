@@ -58,11 +58,17 @@ struct prism_config {
 	/* server: */
 	char **server_host;         /**< NULL-terminated IP literals, default {"0.0.0.0"}; a
 	                             *   single string or a list ("::" serves IPv4 and IPv6) */
-	uint16_t server_tcp_port;   /**< 8080, 1–65535 */
+	uint16_t server_tcp_port;   /**< 8080, 0–65535 (0 = plain agent port off) */
 	uint16_t server_api_port;   /**< 8081, 1–65535 */
 	uint32_t server_max_connections; /**< 1000, 1–1000000 */
 	uint32_t server_idle_timeout;    /**< seconds, 30, 1–86400 */
 	uint32_t server_frame_timeout;   /**< seconds to finish a started frame, 10, 1–3600 */
+	uint16_t server_tls_port;   /**< TLS agent port, 0 = off */
+	char *server_tls_cert;      /**< PEM chain for tls_port; NULL = unset */
+	char *server_tls_key;       /**< PEM private key for tls_cert */
+	char *server_tls_client_ca; /**< PEM CA file for client certificates; NULL = unset */
+	char *server_tls_client_cert; /**< "none", "optional" or "required" */
+	char *server_tls_client_crl;  /**< PEM CRL file; NULL = unset */
 	char *server_instance;      /**< instance name in ownership comments; default "prism" */
 	/* database: */
 	char *database_path;        /**< "./prism.db" */

@@ -48,6 +48,7 @@ struct daemon {
 	struct prism_health *health;        /* target health checks (docs/zones.md) */
 	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
 	struct prism_agent_server *agent;
+	struct prism_agent_tls *agent_tls;  /* the TLS agent port's context, NULL when off */
 	struct prism_ncr_server *ncr;
 	struct prism_kea_pg *kea_pg;
 	struct prism_name_filter *kea_pg_filter;
@@ -95,6 +96,8 @@ static void shutdown_daemon(struct daemon *d)
 	/* reverse order of start: sources, engine, targets, then the writer drains */
 	prism_agent_server_stop(d->agent);
 	d->agent = NULL;
+	prism_agent_tls_free(d->agent_tls); /* open sessions keep what they need */
+	d->agent_tls = NULL;
 	prism_ncr_server_stop(d->ncr);
 	d->ncr = NULL;
 	prism_kea_pg_stop(d->kea_pg);
@@ -402,6 +405,43 @@ static uint32_t offline_after(const struct prism_config *cfg)
 	       cfg->heartbeat_grace_period;
 }
 
+/* The TLS agent port's files and client certificate mode from a config. */
+static struct prism_agent_tls_opts agent_tls_opts(const struct prism_config *cfg)
+{
+	const char *m = cfg->server_tls_client_cert;
+	return (struct prism_agent_tls_opts){
+		.cert = cfg->server_tls_cert,
+		.key = cfg->server_tls_key,
+		.client_ca = cfg->server_tls_client_ca,
+		.crl = cfg->server_tls_client_crl,
+		.client_cert = strcmp(m, "required") == 0   ? PRISM_TLS_CLIENT_REQUIRED
+			       : strcmp(m, "optional") == 0 ? PRISM_TLS_CLIENT_OPTIONAL
+							    : PRISM_TLS_CLIENT_NONE,
+	};
+}
+
+/* SIGHUP: read the TLS files again; a bad one is refused and the context in use kept. */
+static void reload_agent_tls(struct daemon *d, const struct prism_config *n)
+{
+	char err[512] = "";
+	if (d->agent_tls == NULL)
+		return; /* tls_port is restart-only: its warning is logged with the others */
+	if (n->server_tls_cert == NULL || n->server_tls_key == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: no server.tls_cert or "
+			  "server.tls_key; the certificate in use is kept");
+		return;
+	}
+	struct prism_agent_tls_opts to = agent_tls_opts(n);
+	if (prism_agent_tls_reload(d->agent_tls, &to, err, sizeof(err)) != 0)
+		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: %s; the certificate, key "
+			  "and CRL in use are kept", err);
+	else
+		prism_log(PRISM_LOG_INFO, TAG, "reload: TLS agent port: certificate %s, key %s%s%s "
+			  "loaded; open connections keep theirs", n->server_tls_cert,
+			  n->server_tls_key, n->server_tls_client_crl ? ", CRL " : "",
+			  n->server_tls_client_crl ? n->server_tls_client_crl : "");
+}
+
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -411,10 +451,21 @@ static int start_agent(struct daemon *d)
 	size_t nhosts = 0;
 	while (cfg->server_host[nhosts] != NULL)
 		nhosts++;
+	char err[512] = "";
+	if (cfg->server_tls_port != 0) {
+		struct prism_agent_tls_opts to = agent_tls_opts(cfg);
+		rc = prism_agent_tls_new(&to, &d->agent_tls, err, sizeof(err));
+		if (rc != 0) {
+			prism_log(PRISM_LOG_CRITICAL, TAG, "TLS agent port: %s", err);
+			return rc;
+		}
+	}
 	struct prism_agent_server_opts aopts = {
 		.hosts = (const char *const *)cfg->server_host,
 		.nhosts = nhosts,
 		.port = cfg->server_tcp_port,
+		.tls_port = cfg->server_tls_port,
+		.tls = d->agent_tls,
 		.max_connections = cfg->server_max_connections,
 		.idle_timeout = cfg->server_idle_timeout,
 		.frame_timeout = cfg->server_frame_timeout,
@@ -436,7 +487,6 @@ static int start_agent(struct daemon *d)
 		.changed_cb = changed_cb,
 		.changed_arg = d,
 	};
-	char err[512] = "";
 	rc = prism_agent_server_start(&d->loop, &aopts, &d->agent, err, sizeof(err));
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "%s", err);
@@ -583,6 +633,7 @@ static void reload(struct daemon *d)
 	prism_reserved_swap(d->reserved, reserved);
 	prism_reserved_free(reserved);
 	prism_agent_server_reload(d->agent, &ao);
+	reload_agent_tls(d, n);
 	prism_token_set_free(d->tokens);
 	d->tokens = tokens;
 	struct prism_liveness_opts lo = liveness_opts(d, n);
@@ -869,10 +920,10 @@ static int start(struct daemon *d)
 		return rc;
 
 	prism_log(PRISM_LOG_INFO, TAG,
-		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS: %zu target(s), "
-		  "agents' zone %s",
+		  "prismd %s ready: agents on %s%s port %u, TLS port %u, registry %s, DNS: %zu "
+		  "target(s), agents' zone %s",
 		  PRISM_VERSION, cfg->server_host[0], cfg->server_host[1] ? " (and more)" : "",
-		  cfg->server_tcp_port, cfg->database_path, d->ntargets,
+		  cfg->server_tcp_port, cfg->server_tls_port, cfg->database_path, d->ntargets,
 		  d->ntargets ? cfg->powerdns_default_zone : "- (DNS disabled)");
 	return 0;
 }

@@ -423,12 +423,12 @@ static void run_bad(const struct bad *b, size_t n)
 		parse_err(b[i].yaml, NULL, b[i].msg);
 }
 
-#define PORT_MSG "server.tcp_port: must be an integer between 1 and 65535"
+#define PORT_MSG "server.tcp_port: must be an integer between 0 and 65535"
 
 static void test_int_errors(void **state)
 {
 	static const struct bad bad[] = {
-		{"server:\n  tcp_port: 0\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: -0\n", PORT_MSG " (line 2)"},
 		{"server:\n  tcp_port: 65536\n", PORT_MSG " (line 2)"},
 		{"\n\nserver:\n  tcp_port: -1\n", PORT_MSG " (line 4)"},
 		{"server:\n  tcp_port: +80\n", PORT_MSG " (line 2)"},
@@ -736,7 +736,7 @@ static void test_env_errors(void **state)
 		{"PRISM_POWERDNS_DEFAULT_TTL=", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
 						"between 1 and 2147483647 (environment)"},
 		{"PRISM_SERVER_TCP_PORT=80 ", "PRISM_SERVER_TCP_PORT: must be an integer between "
-					      "1 and 65535 (environment)"},
+					      "0 and 65535 (environment)"},
 		{"PRISM_POWERDNS_ENABLED=2", "PRISM_POWERDNS_ENABLED: must be true or false "
 					     "(environment)"},
 		{"PRISM_POWERDNS_TIMEOUT=fast", "PRISM_POWERDNS_TIMEOUT: must be a number "
@@ -771,6 +771,43 @@ static void test_env_errors(void **state)
 }
 
 /* ---- validation across options ---- */
+
+/* The TLS agent port: files that go together, the client certificate mode, ports. */
+static void test_tls(void **state)
+{
+	static const char port[] = "server:\n  tls_port: 8443\n";
+	struct prism_config *c;
+	(void)state;
+	parse_err(port, NULL, "server.tls_cert: required when server.tls_port is set");
+	parse_err("server:\n  tls_port: 8443\n  tls_cert: c.pem\n", NULL,
+		  "server.tls_key: required when server.tls_port is set");
+	parse_err("server:\n  tls_client_cert: required\n", NULL,
+		  "server.tls_client_ca: required when server.tls_client_cert is optional or "
+		  "required");
+	parse_err("server:\n  tls_client_crl: r.pem\n", NULL,
+		  "server.tls_client_ca: required with server.tls_client_crl");
+	parse_err("server:\n  tls_client_cert: sometimes\n", NULL,
+		  "server.tls_client_cert: must be one of none, optional, required (line 2)");
+	parse_err("server:\n  tcp_port: 0\n", NULL, "server.tcp_port: 0 turns the plain agent "
+		  "port off: set server.tls_port for agents to have one (line 2)");
+	parse_err("server:\n  tls_port: 8081\n  tls_cert: c\n  tls_key: k\n", NULL,
+		  "server.tls_port: must differ from server.tcp_port and server.api_port (line 2)");
+	c = parse_ok("server:\n  tcp_port: 0\n  tls_port: 8443\n  tls_cert: c.pem\n"
+		     "  tls_key: k.pem\n  tls_client_ca: ca.pem\n  tls_client_cert: Optional\n"
+		     "  tls_client_crl: crl.pem\n", NULL);
+	assert_int_equal(c->server_tcp_port, 0);
+	assert_int_equal(c->server_tls_port, 8443);
+	assert_string_equal(c->server_tls_client_cert, "optional");
+	assert_string_equal(c->server_tls_client_crl, "crl.pem");
+	prism_config_free(c);
+	const char *env[] = { "PRISM_SERVER_TLS_PORT=9443", "PRISM_SERVER_TLS_CERT=/e/c.pem",
+			      "PRISM_SERVER_TLS_KEY=/e/k.pem", NULL };
+	c = parse_ok("", env);
+	assert_int_equal(c->server_tls_port, 9443);
+	assert_string_equal(c->server_tls_cert, "/e/c.pem");
+	assert_string_equal(c->server_tls_client_cert, "none");
+	prism_config_free(c);
+}
 
 static void test_validation(void **state)
 {
@@ -920,7 +957,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 73); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 79); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -1062,7 +1099,8 @@ static void test_options_roundtrip(void **state)
 			test_nested_roundtrip(&o[i], val);
 			continue;
 		}
-		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0) {
+		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0 ||
+		    strcmp(o[i].key, "server.tls_client_crl") == 0) {
 			continue; /* need a role / each other: covered by test_api_keys */
 		} else if (strcmp(o[i].type, "credentials") == 0) {
 			val = "agent:secret";
@@ -1311,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(test_env_bool_and_list),
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_kea),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_options_table),
