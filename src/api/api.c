@@ -438,13 +438,9 @@ bool api_any_key(struct prism_api *api)
 		return true;
 	uint64_t now = uv_now(api->loop);
 	if (api->db_keys_checked == 0 || now - api->db_keys_checked >= 1000) {
-		sqlite3_stmt *any;
-		api->have_db_keys = false;
-		if (sqlite3_prepare_v2(api->db, "SELECT 1 FROM api_keys WHERE revoked = 0 LIMIT 1",
-				       -1, &any, NULL) == SQLITE_OK) {
-			api->have_db_keys = sqlite3_step(any) == SQLITE_ROW;
-			sqlite3_finalize(any);
-		}
+		bool any;
+		/* a registry that cannot be read holds no key we could check */
+		api->have_db_keys = api->rd->apikeys_any(api->reader, &any) == 0 && any;
 		api->db_keys_checked = now ? now : 1;
 	}
 	return api->have_db_keys;
@@ -484,15 +480,11 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented)
 		snprintf(r->actor, sizeof(r->actor), "%s", found->name);
 		return found->role;
 	}
-	sqlite3_stmt *st = api->q[Q_KEY_BY_HASH];
-	enum prism_api_role role = PRISM_API_ROLE_NONE;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(r->actor, sizeof(r->actor), "%s", (const char *)sqlite3_column_text(st, 0));
-		role = prism_api_role_parse((const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_reset(st);
-	return role;
+	char role[16];
+	if (api->rd->apikey_by_hash(api->reader, hash, r->actor, sizeof(r->actor), role,
+				    sizeof(role)) != 0)
+		return PRISM_API_ROLE_NONE;
+	return prism_api_role_parse(role);
 }
 
 static const char *const role_names[] = { "none", "read", "write", "admin" };

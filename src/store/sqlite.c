@@ -2587,6 +2587,7 @@ static int sq_source_unsynced(struct prism_store *s, enum prism_source source,
 
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
+	.read = &prism_sqlite_read,
 	.open = sq_open,
 	.close = sq_close,
 	.cred_key = sq_cred_key,

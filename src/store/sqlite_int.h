@@ -10,6 +10,9 @@
 
 #include "store/store.h"
 
+/** sqlite_read.c: the reads (struct prism_store_read_api). */
+extern const struct prism_store_read_api prism_sqlite_read;
+
 /** The backend's connection (writer thread only). */
 sqlite3 *prism_sqlite_db(struct prism_store *s);
 
