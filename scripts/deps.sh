@@ -13,7 +13,7 @@ PKGS=(
 	python3 python3-pytest python3-dnspython python3-requests
 	bind9-dnsutils curl procps iproute2 util-linux valgrind
 	debhelper dpkg-dev lintian pandoc man-db bash-completion adduser logrotate
-	chromium chromium-driver python3-selenium python3-yaml prometheus
+	chromium chromium-driver python3-selenium python3-yaml prometheus wrk
 )
 
 missing=()

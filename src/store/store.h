@@ -601,10 +601,10 @@ struct prism_store_api {
 	int (*zone_set_adopt)(struct prism_store *s, const char *zone);
 	/**
 	 * Create, replace or delete RRsets of @p zone, all or nothing. Refused (with @p err):
-	 * PRISM_ENOTFOUND a registry zone that is gone (unless @p config_zone), PRISM_ECONFLICT
-	 * an RRset held by a host, or a CNAME next to a host's records; PRISM_EMSG a CNAME next
-	 * to other records at the same name (after every change of the call), deleting an
-	 * RRset that does not exist. @p changed receives the number of RRsets that changed.
+	 * PRISM_ENOTFOUND a registry zone that is gone (unless @p config_zone), or deleting an
+	 * RRset that does not exist; PRISM_ECONFLICT an RRset held by a host, or a CNAME next
+	 * to a host's records; PRISM_EMSG a CNAME next to other records at the same name (after
+	 * every change of the call). @p changed receives the number of RRsets that changed.
 	 * When @p audit_actor is set, each change gets an audit entry.
 	 */
 	int (*rrsets_put)(struct prism_store *s, const char *zone, bool config_zone,
