@@ -1566,3 +1566,25 @@ void prism_config_option_bounds(size_t i, char *buf, size_t len)
 	default: break;
 	}
 }
+
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg)
+{
+	for (size_t z = 0; cfg->zones[z] != NULL; z++)
+		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
+			return cfg->zones[z]->ttl;
+	return cfg->powerdns_default_ttl;
+}
+
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type)
+{
+	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
+uint32_t prism_config_offline_after(const struct prism_config *cfg)
+{
+	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
+	       cfg->heartbeat_grace_period;
+}

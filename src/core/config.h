@@ -184,6 +184,16 @@ struct prism_config *prism_config_defaults(void);
 /** Free a config. NULL is a no-op. */
 void prism_config_free(struct prism_config *cfg);
 
+/** The TTL of agents' records: the default zone's own TTL, else powerdns.default_ttl. */
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg);
+
+/** powerdns.record_types lists @p type ("A", "AAAA"). */
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type);
+
+/** Seconds without a heartbeat after which an agent's host goes offline:
+ *  interval × timeout_multiplier + grace_period. */
+uint32_t prism_config_offline_after(const struct prism_config *cfg);
+
 /** Description of one option, for --help style listings and docs. */
 struct prism_config_opt_info {
 	const char *key;     /**< "powerdns.api_url" */

@@ -389,28 +389,6 @@ static int start_liveness(struct daemon *d)
 	return rc;
 }
 
-static uint32_t default_ttl(const struct prism_config *cfg)
-{
-	for (size_t z = 0; cfg->zones[z] != NULL; z++)
-		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
-			return cfg->zones[z]->ttl;
-	return cfg->powerdns_default_ttl;
-}
-
-static bool has_type(const struct prism_config *cfg, const char *type)
-{
-	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
-		if (strcmp(*t, type) == 0)
-			return true;
-	return false;
-}
-
-static uint32_t offline_after(const struct prism_config *cfg)
-{
-	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
-	       cfg->heartbeat_grace_period;
-}
-
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -433,7 +411,7 @@ static int start_agent(struct daemon *d)
 		.max_connections = cfg->server_max_connections,
 		.idle_timeout = cfg->server_idle_timeout,
 		.frame_timeout = cfg->server_frame_timeout,
-		.offline_after = offline_after(cfg),
+		.offline_after = prism_config_offline_after(cfg),
 		.auth_required = cfg->auth_required,
 		.tokens = d->tokens,
 		.reserved = d->reserved,
@@ -442,9 +420,9 @@ static int start_agent(struct daemon *d)
 		.dns = {
 			.enabled = cfg->targets[0] != NULL,
 			.zone = cfg->powerdns_default_zone,
-			.ttl = default_ttl(cfg),
-			.publish_a = has_type(cfg, "A"),
-			.publish_aaaa = has_type(cfg, "AAAA"),
+			.ttl = prism_config_agent_ttl(cfg),
+			.publish_a = prism_config_has_record_type(cfg, "A"),
+			.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
 			.auto_ptr = cfg->powerdns_auto_ptr,
 			.zones = d->zone_names,
 		},
@@ -586,7 +564,7 @@ static void reload(struct daemon *d)
 		.max_connections = n->server_max_connections,
 		.idle_timeout = n->server_idle_timeout,
 		.frame_timeout = n->server_frame_timeout,
-		.offline_after = offline_after(n),
+		.offline_after = prism_config_offline_after(n),
 		.auth_required = n->auth_required,
 		.tokens = tokens,
 		.reserved = reserved,
@@ -644,8 +622,8 @@ static struct prism_source_dns source_dns(struct daemon *d)
 	const struct prism_config *cfg = d->cfg;
 	return (struct prism_source_dns){
 		.enabled = cfg->targets[0] != NULL,
-		.publish_a = has_type(cfg, "A"),
-		.publish_aaaa = has_type(cfg, "AAAA"),
+		.publish_a = prism_config_has_record_type(cfg, "A"),
+		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
 		.auto_ptr = cfg->powerdns_auto_ptr,
 		.zones = d->zone_names,
 	};

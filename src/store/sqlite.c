@@ -700,6 +700,12 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 	return rc;
 }
 
+int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed)
+{
+	return ledger_want(s, reg, host_id, fqdn, changed);
+}
+
 static enum prism_reg_result classify(bool was_offline, bool ip_changed)
 {
 	if (was_offline)
@@ -2412,6 +2418,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.release = sq_release,
 	.last_error = sq_last_error,
 	.host_register = sq_host_register,
+	.host_import = iq_host_import,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,
 	.hosts_expire = sq_hosts_expire,
