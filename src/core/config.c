@@ -202,7 +202,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
 	  "name of an environment variable holding the database password", RESTART)               \
 	Y(kea, reservations, channel, STR, 0, 0, NULL, "prism_kea_hosts",                         \
-	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)",  \
+	  "PRISM_KEA_RESERVATIONS_CHANNEL",                                                       \
+	  "NOTIFY channel of the trigger, Prism's or the Kea service's (kea_lease_events)",       \
 	  RESTART)                                                                                \
 	Y(kea, reservations, zone, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_ZONE",            \
 	  "zone of short hostnames (unset = powerdns.default_zone)", RESTART)                     \

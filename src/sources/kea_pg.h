@@ -4,8 +4,9 @@
  * Kea's host reservations in PostgreSQL (kea.reservations): libpq's asynchronous API on
  * the loop (uv_poll on PQsocket). After connecting it LISTENs on the trigger's channel,
  * then reads every reservation and runs a consistency sync of the kea-reservation hosts;
- * from then on each notification (INSERT, UPDATE, DELETE of a row of Kea's `hosts`) is
- * applied as it comes. A lost connection is retried with exponential backoff (with jitter,
+ * from then on the reservations each notification names (by host_id: Prism's trigger on
+ * `hosts` and `ipv6_reservations`; by dhcp_identifier: the Kea service's own trigger) are
+ * read back and applied as they are. A lost connection is retried with exponential backoff (with jitter,
  * capped) and followed by a consistency sync, so nothing missed meanwhile is lost.
  */
 #pragma once
