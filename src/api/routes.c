@@ -539,7 +539,8 @@ static void compat_list(struct api_req *r, const char *status)
 	jw_kint(w, "total", total);
 	jw_kint(w, "page", page);
 	jw_kint(w, "per_page", per_page);
-	jw_kint(w, "pages", (total + per_page - 1) / per_page);
+	/* an empty list is one (empty) page, as the original server answers */
+	jw_kint(w, "pages", total > 0 ? (total + per_page - 1) / per_page : 1);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }

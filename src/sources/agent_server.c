@@ -29,11 +29,13 @@
 #include "core/frame.h"
 #include "daemon/log.h"
 #include "sources/agent_server.h"
+#include "sources/source.h"
 
 #define TAG "agent"
 #define READ_CHUNK 65536u
 #define MAX_INFLIGHT 128u
 #define MAX_LISTENERS 16u
+#define REFUSED_LOG_BURST 10u /* warnings a second for refused messages; the rest counted */
 
 /* One answer in a connection's ordered queue. */
 struct slot {
@@ -83,6 +85,7 @@ struct prism_agent_server {
 	bool rx_busy;
 	bool stopping;
 	struct prism_agent_server_stats stats;
+	struct prism_ratelimit refused_log;
 };
 
 struct reg_job {
@@ -263,11 +266,40 @@ static void flush_cb(uv_prepare_t *h)
 	uv_prepare_stop(&s->flusher);
 }
 
+/*
+ * A refused message is a warning, at most REFUSED_LOG_BURST lines a second (a flood of bad
+ * frames must not flood the log; the next line says how many were left out). Not: an idle
+ * connection closed (nothing was refused), a registry failure (logged as an error).
+ */
+static void log_refused(struct conn *c, const struct prism_agent_resp *r)
+{
+	static const char *const quiet[] = { "idle_timeout", "store_error", "registry_full" };
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		if (r->code != NULL && strcmp(r->code, quiet[i]) == 0)
+			return;
+	unsigned long long skipped;
+	if (!prism_ratelimit_ok(&c->srv->refused_log, uv_now(c->srv->loop), REFUSED_LOG_BURST,
+				&skipped))
+		return;
+	char more[64] = "", text[160];
+	if (skipped > 0)
+		snprintf(more, sizeof(more), " (%llu more refused, not logged)", skipped);
+	/* the message may quote the peer (an unsupported version): one line, printable */
+	snprintf(text, sizeof(text), "%s", r->message ? r->message : "");
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	prism_log(PRISM_LOG_WARNING, TAG, "message from %s refused (%s): %s%s", c->ip,
+		  r->code ? r->code : "error", text, more);
+}
+
 /* Encode an answer into its slot. */
 static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_resp *resp,
 		      bool close_after)
 {
 	struct prism_agent_resp r = *resp;
+	if (!resp->success)
+		log_refused(c, resp);
 	r.now_usec = now_usec();
 	if (prism_agent_resp_encode(&r, &sl->frame, &sl->len) != 0) {
 		sl->frame = NULL;
@@ -397,10 +429,6 @@ static void reg_done(struct prism_store_job *job, int err)
 	struct prism_agent_server *s = c->srv;
 	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other &&
 		  !j->out.source_conflict;
-	if (err == 0 && j->out.source_conflict)
-		prism_log(PRISM_LOG_WARNING, TAG, "host %s from %s refused: the name belongs to "
-			  "a host of source %s", j->hostname, j->ip,
-			  prism_source_name(j->out.holder));
 	if (ok && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
 		s->opts.changed_cb(s->opts.changed_arg);
 	if (ok && j->out.result != PRISM_REG_HEARTBEAT && prism_log_enabled(PRISM_LOG_INFO))

@@ -219,6 +219,14 @@ def test_metrics_parse_and_move(dnsd, pdns):
 
 # ---- compatibility routes ----
 
+def test_compat_hosts_empty_is_one_page(apid):
+    """An empty registry: one empty page, as the original server answers."""
+    d, api = apid
+    for path in ("/api/hosts", "/api/hosts/status/offline", "/api/hosts?search=x"):
+        b = api.get(path).json()
+        assert (b["hosts"], b["total"], b["page"], b["pages"]) == ([], 0, 1, 1), path
+
+
 def test_compat_hosts_shapes_and_pagination(dnsd, pdns):
     d, api = dnsd
     register_many(d, [f"web{i:02d}" for i in range(7)] + ["db1"])
