@@ -122,9 +122,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1",                     \
 	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL", RESTART)                        \
 	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY",                       \
-	  "PowerDNS API key (X-API-Key)", RESTART)                                                \
+	  "PowerDNS API key (X-API-Key)", LIVE)                                                   \
 	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE",             \
-	  "file holding the PowerDNS API key, instead of api_key", RESTART)                       \
+	  "file holding the PowerDNS API key, instead of api_key (read again on SIGHUP)", LIVE)   \
 	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID",          \
 	  "PowerDNS server id in API paths", RESTART)                                             \
 	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.",                        \
@@ -197,7 +197,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	Y(kea, reservations, user, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_USER",            \
 	  "database user", RESTART)                                                               \
 	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
-	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password", RESTART)  \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE",                                                 \
+	  "file holding the database password (read again on SIGHUP for the next connection)",  \
+	  RESTART)                                                                                \
 	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
 	  "name of an environment variable holding the database password", RESTART)               \

@@ -2,6 +2,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +140,50 @@ const char *prism_token_set_find(const struct prism_token_set *set, const char *
 size_t prism_token_set_count(const struct prism_token_set *set)
 {
 	return set ? set->count : 0;
+}
+
+/* The one entry called @p name, NULL when none or several. */
+static const struct entry *only_named(const struct prism_token_set *set, const char *name)
+{
+	const struct entry *found = NULL;
+	for (size_t i = 0; i < set->cap; i++) {
+		const struct entry *e = &set->slots[i];
+		if (e->hash == NULL || strcmp(e->name, name) != 0)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = e;
+	}
+	return found;
+}
+
+int prism_token_set_rotations(const struct prism_token_set *before,
+			      const struct prism_token_set *after,
+			      struct prism_token_rotation **out, size_t *n)
+{
+	if (before == NULL || after == NULL || out == NULL || n == NULL)
+		return PRISM_EINVAL;
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < before->cap; i++) {
+		const struct entry *old = &before->slots[i];
+		if (old->hash == NULL || only_named(before, old->name) != old)
+			continue;
+		const struct entry *cur = only_named(after, old->name);
+		if (cur == NULL || strcmp(cur->hash, old->hash) == 0)
+			continue;
+		struct prism_token_rotation *v = realloc(*out, (*n + 1) * sizeof(*v));
+		if (v == NULL) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return PRISM_ENOMEM;
+		}
+		*out = v;
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", old->name);
+		memcpy(v[*n].old_hash, old->hash, PRISM_TOKEN_HASH_LEN + 1);
+		memcpy(v[*n].new_hash, cur->hash, PRISM_TOKEN_HASH_LEN + 1);
+		(*n)++;
+	}
+	return 0;
 }

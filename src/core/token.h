@@ -37,3 +37,20 @@ const char *prism_token_set_find(const struct prism_token_set *set, const char *
 
 /** Number of tokens in the set. */
 size_t prism_token_set_count(const struct prism_token_set *set);
+
+/** A configured token whose secret changed (same name, new hash). */
+struct prism_token_rotation {
+	char name[128];                          /**< truncated for logs */
+	char old_hash[PRISM_TOKEN_HASH_LEN + 1];
+	char new_hash[PRISM_TOKEN_HASH_LEN + 1];
+};
+
+/**
+ * The tokens rotated from @p before to @p after: every name that has exactly one hash in
+ * each set, a different one (a name listed twice is ambiguous and left out).
+ * @param[out] out array the caller frees (NULL when @p n is 0)
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_token_set_rotations(const struct prism_token_set *before,
+			      const struct prism_token_set *after,
+			      struct prism_token_rotation **out, size_t *n);

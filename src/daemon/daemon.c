@@ -30,6 +30,7 @@
 
 struct daemon {
 	const struct prism_config *cfg;  /* the one in force */
+	const struct prism_config *started; /* the one prismd started with (restart-only) */
 	const char *config_path;         /* read again on SIGHUP */
 	struct prism_config **retired;   /* configs replaced by reloads: modules may still
 					  * point into them, so they live until exit */
@@ -528,6 +529,182 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 
 static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n);
 
+/*
+ * Secrets read again on SIGHUP besides tokens and API keys (a Vault Agent renders them to
+ * their files): each running target's PowerDNS API key from the new config (api_key or
+ * api_key_file, for the target of the same name), and the Kea database password from the
+ * password_file named at start (the connection options are restart-only).
+ */
+struct secrets {
+	char **target_keys;        /* per running target; NULL: no longer configured */
+	char **kea_keys, **kea_vals;
+};
+
+static void secrets_free(struct daemon *d, struct secrets *s)
+{
+	for (size_t i = 0; s->target_keys != NULL && i < d->ntargets; i++)
+		if (s->target_keys[i] != NULL) {
+			explicit_bzero(s->target_keys[i], strlen(s->target_keys[i]));
+			free(s->target_keys[i]);
+		}
+	free(s->target_keys);
+	if (s->kea_keys != NULL)
+		prism_kea_pg_params_free(s->kea_keys, s->kea_vals);
+}
+
+static int target_key(const struct prism_config_target *ct, char **out)
+{
+	char err[512];
+	*out = ct->api_key_file ? prism_secret_read(ct->api_key_file, err, sizeof(err))
+				: strdup(ct->api_key);
+	if (*out != NULL)
+		return 0;
+	if (ct->api_key_file)
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: api_key_file: %s", ct->name, err);
+	return PRISM_ECONFIG;
+}
+
+static int secrets_read(struct daemon *d, const struct prism_config *n, struct secrets *s)
+{
+	*s = (struct secrets){ 0 };
+	s->target_keys = calloc(d->ntargets ? d->ntargets : 1, sizeof(*s->target_keys));
+	if (s->target_keys == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; i < d->ntargets; i++)
+		for (size_t t = 0; n->targets[t] != NULL; t++)
+			if (strcmp(n->targets[t]->name, d->etargets[i].name) == 0 &&
+			    target_key(n->targets[t], &s->target_keys[i]) != 0)
+				return PRISM_ECONFIG;
+	if (d->kea_pg == NULL || d->started->kea_reservations_password_file == NULL)
+		return 0;
+	char err[512];
+	int rc = prism_kea_pg_params(d->started, "prismd", &s->kea_keys, &s->kea_vals, err,
+				     sizeof(err));
+	if (rc != 0)
+		prism_log(PRISM_LOG_ERROR, "kea-reservations", "%s", err);
+	return rc;
+}
+
+/* A target with a new API key: its failed rows due now (they may have failed for the old
+ * key, with the long backoff of a 401), then the engine tries again at once. */
+struct retry_job {
+	struct prism_store_job job;
+	struct daemon *d;
+	const char *target;  /* the engine target's name: lives as long as prismd */
+	size_t n;
+};
+
+static int retry_run(struct prism_store *s, const struct prism_store_api *api,
+		     struct prism_store_job *job)
+{
+	struct retry_job *j = (struct retry_job *)job;
+	return api->ledger_retry(s, j->target, (int64_t)time(NULL), &j->n);
+}
+
+static void retry_done(struct prism_store_job *job, int err)
+{
+	struct retry_job *j = (struct retry_job *)job;
+	if (err != -ECANCELED) {
+		prism_engine_credentials_changed(j->d->engine, j->target);
+		prism_engine_wake(j->d->engine);
+	}
+	free(j);
+}
+
+static void retry_target(struct daemon *d, const char *target)
+{
+	struct retry_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		prism_engine_credentials_changed(d->engine, target);
+		return;
+	}
+	j->d = d;
+	j->target = target;
+	j->job.run = retry_run;
+	j->job.done = retry_done;
+	prism_store_writer_submit(d->writer, &j->job);
+}
+
+static void secrets_apply(struct daemon *d, const struct secrets *s)
+{
+	for (size_t i = 0; i < d->ntargets; i++) {
+		bool changed = false;
+		if (s->target_keys[i] == NULL || target_api->set_api_key == NULL)
+			continue;
+		int rc = target_api->set_api_key(d->targets[i], s->target_keys[i], &changed);
+		if (rc != 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
+				  d->etargets[i].name, prism_strerror(rc));
+		else if (changed) {
+			prism_log(PRISM_LOG_INFO, TAG, "reload: target %s: new API key",
+				  d->etargets[i].name);
+			retry_target(d, d->etargets[i].name);
+		}
+	}
+	if (s->kea_keys != NULL &&
+	    prism_kea_pg_set_params(d->kea_pg, (const char *const *)s->kea_keys,
+				    (const char *const *)s->kea_vals) != 0)
+		prism_log(PRISM_LOG_ERROR, "kea-reservations", "reload: the database password "
+			  "was not replaced (out of memory)");
+}
+
+/* Configured tokens rotated by a reload keep the hosts bound to them (store token_rebind):
+ * the job runs before any registration submitted after the reload (the writer is FIFO). */
+struct rebind_job {
+	struct prism_store_job job;
+	struct prism_token_rotation *rot;
+	size_t n;
+	size_t *hosts;
+};
+
+static int rebind_run(struct prism_store *s, const struct prism_store_api *api,
+		      struct prism_store_job *job)
+{
+	struct rebind_job *j = (struct rebind_job *)job;
+	for (size_t i = 0; i < j->n; i++) {
+		int rc = api->token_rebind(s, j->rot[i].old_hash, j->rot[i].new_hash,
+					   &j->hosts[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void rebind_done(struct prism_store_job *job, int err)
+{
+	struct rebind_job *j = (struct rebind_job *)job;
+	for (size_t i = 0; i < j->n; i++)
+		if (err == 0)
+			prism_log(PRISM_LOG_INFO, TAG, "auth.tokens '%s': new secret, %zu host(s) "
+				  "bound to it keep their names", j->rot[i].name, j->hosts[i]);
+	if (err != 0 && err != -ECANCELED)
+		prism_log(PRISM_LOG_ERROR, TAG, "the hosts of rotated tokens could not be moved "
+			  "to the new ones (%s): release them (prism hosts release)",
+			  prism_strerror(err));
+	explicit_bzero(j->rot, j->n * sizeof(*j->rot));
+	free(j->rot);
+	free(j->hosts);
+	free(j);
+}
+
+static void rebind_tokens(struct daemon *d, const struct prism_token_set *before,
+			  const struct prism_token_set *after)
+{
+	struct rebind_job *j = calloc(1, sizeof(*j));
+	if (j == NULL || prism_token_set_rotations(before, after, &j->rot, &j->n) != 0 ||
+	    j->n == 0 || (j->hosts = calloc(j->n, sizeof(*j->hosts))) == NULL) {
+		if (j != NULL && j->n > 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "rotated tokens: out of memory");
+		if (j != NULL)
+			free(j->rot);
+		free(j);
+		return;
+	}
+	j->job.run = rebind_run;
+	j->job.done = rebind_done;
+	prism_store_writer_submit(d->writer, &j->job);
+}
+
 /* Everything that can fail first (files, hashes), then apply: all or nothing. */
 static void reload(struct daemon *d)
 {
@@ -545,20 +722,24 @@ static void reload(struct daemon *d)
 		nkeys++;
 	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
 	struct prism_config **retired = realloc(d->retired, (d->nretired + 1) * sizeof(*retired));
+	struct secrets sec = { 0 };
 	if (retired != NULL)
 		d->retired = retired;
 	if (retired == NULL || keys == NULL || build_tokens(n, &tokens) != 0 ||
 	    build_reserved(d, n, &reserved, &nreserved) != 0 ||
-	    hash_api_keys(n, keys, nkeys) != 0 ||
+	    hash_api_keys(n, keys, nkeys) != 0 || secrets_read(d, n, &sec) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
 			  "configuration stays");
 		prism_token_set_free(tokens);
 		free(reserved);
 		free(keys);
+		secrets_free(d, &sec);
 		prism_config_free(n);
 		return;
 	}
+	secrets_apply(d, &sec);
+	secrets_free(d, &sec);
 	warn_restart_needed(d->cfg, n);
 	struct prism_agent_server_opts ao = {
 		.max_connections = n->server_max_connections,
@@ -570,6 +751,7 @@ static void reload(struct daemon *d)
 		.reserved = reserved,
 		.nreserved = nreserved,
 	};
+	rebind_tokens(d, d->tokens, tokens);
 	prism_agent_server_reload(d->agent, &ao);
 	prism_token_set_free(d->tokens);
 	free(d->reserved);
@@ -866,13 +1048,14 @@ static int run(struct daemon *d);
 
 int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
-	struct daemon d = { .cfg = cfg, .config_path = path, .exit_code = 0 };
+	struct daemon d = { .cfg = cfg, .started = cfg, .config_path = path, .exit_code = 0 };
 	return run(&d);
 }
 
 int prism_daemon_once(const struct prism_config *cfg, double timeout)
 {
-	struct daemon d = { .cfg = cfg, .exit_code = 0, .once = true, .once_timeout = timeout };
+	struct daemon d = { .cfg = cfg, .started = cfg, .exit_code = 0, .once = true,
+			    .once_timeout = timeout };
 	return run(&d);
 }
 

@@ -1633,6 +1633,30 @@ int prism_engine_resync(struct prism_engine *e, const char *target)
 	return PRISM_ENOTFOUND;
 }
 
+int prism_engine_credentials_changed(struct prism_engine *e, const char *target)
+{
+	if (e == NULL || target == NULL || e->stopping)
+		return PRISM_ENOTFOUND;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		if (strcmp(w->t.name, target) != 0)
+			continue;
+		if (!w->unauthorised)
+			return 0; /* the next request carries the new key anyway */
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: new credentials, trying again now",
+			  w->t.name);
+		w->backoff_until = 0;
+		for (size_t z = 0; z < w->nzones; z++)
+			w->zones[z]->zs.force = true;
+		if (w->state == W_IDLE)
+			schedule(w, 0);
+		else
+			w->wanted = true;
+		return 0;
+	}
+	return PRISM_ENOTFOUND;
+}
+
 int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
 			    size_t *n)
 {

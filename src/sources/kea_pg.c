@@ -129,18 +129,24 @@ static void wants_drop(struct prism_kea_pg *k)
 	k->nwant = k->capwant = k->ninflight = 0;
 }
 
+/* Free connection parameters, wiping the values (the password). */
+static void params_free(char **keys, char **vals)
+{
+	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
+		free(keys[i]);
+		if (vals[i] != NULL)
+			explicit_bzero(vals[i], strlen(vals[i]));
+		free(vals[i]);
+	}
+	free(keys);
+	free(vals);
+}
+
 static void unref(struct prism_kea_pg *k)
 {
 	if (--k->refs > 0)
 		return;
-	for (size_t i = 0; k->keys != NULL && k->keys[i] != NULL; i++) {
-		free(k->keys[i]);
-		if (k->vals[i] != NULL)
-			explicit_bzero(k->vals[i], strlen(k->vals[i]));
-		free(k->vals[i]);
-	}
-	free(k->keys);
-	free(k->vals);
+	params_free(k->keys, k->vals);
 	for (size_t i = 0; i < k->nqueue; i++)
 		free(k->queue[i].fqdn);
 	free(k->queue);
@@ -896,6 +902,30 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 	}
 	connect_start(k);
 	*out = k;
+	return 0;
+}
+
+int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
+			    const char *const *values)
+{
+	if (k == NULL || keys == NULL || values == NULL)
+		return PRISM_EINVAL;
+	char **nk = strv_dup(keys), **nv = strv_dup(values);
+	size_t n = 0, m = 0;
+	while (keys[n] != NULL)
+		n++;
+	while (nk != NULL && nk[m] != NULL)
+		m++;
+	size_t mv = 0;
+	while (nv != NULL && nv[mv] != NULL)
+		mv++;
+	if (nk == NULL || nv == NULL || m != n || mv != n) {
+		params_free(nk, nv);
+		return PRISM_ENOMEM;
+	}
+	params_free(k->keys, k->vals);
+	k->keys = nk;
+	k->vals = nv;
 	return 0;
 }
 

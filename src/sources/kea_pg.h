@@ -48,6 +48,14 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 /** Run a consistency sync now (also while one runs: then once more after it). */
 void prism_kea_pg_resync(struct prism_kea_pg *k);
 
+/**
+ * Connect with these libpq parameters from the next connection on (a password file read
+ * again on SIGHUP); the connection in use stays. Copied; the old values are wiped.
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM (the old parameters stay)
+ */
+int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
+			    const char *const *values);
+
 /** Disconnect and stop; memory is freed once handles are closed and jobs are done. */
 void prism_kea_pg_stop(struct prism_kea_pg *k);
 

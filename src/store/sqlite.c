@@ -1392,6 +1392,21 @@ static int sq_token_create(struct prism_store *s, const char *name, const char *
 }
 
 /* Deactivate rows by name with @p update; @p exists tells a name never used. */
+/* Rare (a SIGHUP that rotated a token): prepared per call; a scan of the hosts. */
+static int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash,
+			   size_t *n)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || old_hash == NULL || new_hash == NULL || n == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "UPDATE hosts SET owner_token_hash = ?2 WHERE owner_token_hash = ?1",
+		 &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, old_hash);
+	bind_text(st, 2, new_hash);
+	return step_done(s, st, n);
+}
+
 static int revoke_named(struct prism_store *s, const char *update, const char *exists,
 			const char *name, size_t *changed)
 {
@@ -2431,6 +2446,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.host_release = sq_host_release,
 	.token_create = sq_token_create,
 	.token_revoke = sq_token_revoke,
+	.token_rebind = sq_token_rebind,
 	.apikey_add = sq_apikey_add,
 	.apikey_revoke = sq_apikey_revoke,
 	.ledger_retry = sq_ledger_retry,

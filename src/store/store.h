@@ -398,6 +398,10 @@ struct prism_store_api {
 	 *  @return 0, PRISM_ECONFLICT (the hash, or an active token with this name, exists) */
 	int (*token_create)(struct prism_store *s, const char *name, const char *hash,
 			    int64_t now, int64_t expires_at);
+	/** A configured token was rotated (same name, new secret): the hosts bound to
+	 *  @p old_hash are bound to @p new_hash. @p n receives their number. */
+	int (*token_rebind)(struct prism_store *s, const char *old_hash, const char *new_hash,
+			    size_t *n);
 	/** Deactivate every token called @p name. @p changed receives how many were active.
 	 *  @return 0, PRISM_ENOTFOUND (no token has this name) */
 	int (*token_revoke)(struct prism_store *s, const char *name, size_t *changed);
