@@ -77,15 +77,7 @@ static struct prism_host_import import_of(const struct import_ctx *c,
 		.expires_at = c->now + prism_config_offline_after(cfg),
 		.records = h->online || !remove_offline,
 		.now = c->now,
-		.dns = {
-			.enabled = cfg->targets[0] != NULL,
-			.zone = cfg->powerdns_default_zone,
-			.ttl = prism_config_agent_ttl(cfg),
-			.publish_a = prism_config_has_record_type(cfg, "A"),
-			.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
-			.auto_ptr = cfg->powerdns_auto_ptr,
-			.zones = c->zones,
-		},
+		.dns = prism_agent_dns_dest(cfg, c->zones),
 	};
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/config.h"
+#include "store/store.h"
 
 /**
  * Read @p path (NULL = no file: defaults and environment only) and parse it.
@@ -38,3 +39,8 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 /** Free what prism_kea_pg_params() returned, wiping the values (the password). */
 void prism_kea_pg_params_free(char **keys, char **vals);
 
+
+/** Where agents' records go: powerdns.default_zone with its TTL, the record types, auto_ptr;
+ *  DNS is off without targets. @p zones (every managed zone, NULL-terminated) is borrowed. */
+struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
+					   const char *const *zones);

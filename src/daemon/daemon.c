@@ -418,15 +418,7 @@ static int start_agent(struct daemon *d)
 		.reserved = d->reserved,
 		.nreserved = d->nreserved,
 		.writer = d->writer,
-		.dns = {
-			.enabled = cfg->targets[0] != NULL,
-			.zone = cfg->powerdns_default_zone,
-			.ttl = prism_config_agent_ttl(cfg),
-			.publish_a = prism_config_has_record_type(cfg, "A"),
-			.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
-			.auto_ptr = cfg->powerdns_auto_ptr,
-			.zones = d->zone_names,
-		},
+		.dns = prism_agent_dns_dest(cfg, d->zone_names),
 		.changed_cb = changed_cb,
 		.changed_arg = d,
 	};

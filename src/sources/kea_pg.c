@@ -32,6 +32,7 @@
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/kea.h"
+#include "daemon/conffile.h"
 #include "daemon/log.h"
 #include "sources/kea_pg.h"
 
@@ -129,24 +130,11 @@ static void wants_drop(struct prism_kea_pg *k)
 	k->nwant = k->capwant = k->ninflight = 0;
 }
 
-/* Free connection parameters, wiping the values (the password). */
-static void params_free(char **keys, char **vals)
-{
-	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
-		free(keys[i]);
-		if (vals[i] != NULL)
-			explicit_bzero(vals[i], strlen(vals[i]));
-		free(vals[i]);
-	}
-	free(keys);
-	free(vals);
-}
-
 static void unref(struct prism_kea_pg *k)
 {
 	if (--k->refs > 0)
 		return;
-	params_free(k->keys, k->vals);
+	prism_kea_pg_params_free(k->keys, k->vals);
 	for (size_t i = 0; i < k->nqueue; i++)
 		free(k->queue[i].fqdn);
 	free(k->queue);
@@ -920,10 +908,10 @@ int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
 	while (nv != NULL && nv[mv] != NULL)
 		mv++;
 	if (nk == NULL || nv == NULL || m != n || mv != n) {
-		params_free(nk, nv);
+		prism_kea_pg_params_free(nk, nv);
 		return PRISM_ENOMEM;
 	}
-	params_free(k->keys, k->vals);
+	prism_kea_pg_params_free(k->keys, k->vals);
 	k->keys = nk;
 	k->vals = nv;
 	return 0;
