@@ -29,6 +29,7 @@
 #define HEALTH_FAILED_WINDOW_MS 60000
 
 const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
+const char *const api_host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
 
 #define HOST_COLS                                                                          \
 	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "  \
@@ -39,6 +40,7 @@ enum { HC_ID, HC_NAME, HC_IP, HC_V4, HC_V6, HC_STATUS, HC_FIRST, HC_LAST, HC_ZON
 
 static const char *const query_sql[Q_COUNT] = {
 	[Q_COUNTS] = "SELECT status, n FROM host_counts",
+	[Q_SYNC_COUNTS] = "SELECT status, n FROM host_sync_counts",
 	[Q_LAST_SEEN] = "SELECT max(coalesce((SELECT max(last_seen) FROM hosts WHERE status = "
 			"'online'), 0), coalesce((SELECT max(last_seen) FROM hosts WHERE "
 			"status = 'offline'), 0))",
@@ -173,6 +175,16 @@ int api_refresh_counts(struct prism_api *api)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return PRISM_ESTORE;
+	int64_t sync[4] = { 0 };
+	st = query(api, Q_SYNC_COUNTS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (size_t i = 0; i < 4; i++)
+			if (col(st, 0) != NULL && strcmp(col(st, 0), api_host_sync_states[i]) == 0)
+				sync[i] = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	memcpy(api->sync_hosts, sync, sizeof(sync));
 	st = query(api, Q_LAST_SEEN);
 	rc = sqlite3_step(st);
 	int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;

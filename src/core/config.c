@@ -168,7 +168,10 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
 	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)", RESTART)
+	  "seconds between health checks of every target (0 = off)", RESTART)                     \
+	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
+	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
+	  RESTART)
 
 /*
  * Y(section, subsection, name, type, min, max, choices, default, env, help, reload): options

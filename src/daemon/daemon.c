@@ -291,6 +291,7 @@ static int start_dns(struct daemon *d)
 		.dns_addresses = d->dns_addresses,
 		.engine = d->engine,
 		.interval = cfg->sync_health_interval,
+		.response_time_ms = cfg->health_response_time_ms,
 	};
 	if ((rc = prism_health_start(&d->loop, &hopts, &d->health)) != 0)
 		return rc;

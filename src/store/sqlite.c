@@ -365,6 +365,21 @@ static const char *const migrations[] = {
 	" dhcid TEXT,"
 	" only_ip TEXT"
 	");",
+	/* 7 (metrics): hosts by dns_sync_status kept by triggers, like host_counts: the
+	 * metrics never count a million rows */
+	"CREATE TABLE host_sync_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"INSERT INTO host_sync_counts (status, n) SELECT column1, (SELECT count(*) FROM hosts"
+	" WHERE dns_sync_status = column1) FROM (VALUES ('pending'), ('synced'), ('failed'),"
+	" ('disabled'));"
+	"CREATE TRIGGER host_sync_counts_insert AFTER INSERT ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_delete AFTER DELETE ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_update AFTER UPDATE OF dns_sync_status ON hosts"
+	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
