@@ -110,6 +110,8 @@ enum api_query {
 	Q_LEDGER_OLDEST,
 	Q_SEARCH_COUNT,
 	Q_MAX_ID,
+	Q_HOST_RECORDS,
+	Q_SYNC_ROWS,
 	Q_COUNT,
 };
 
@@ -144,6 +146,7 @@ struct prism_api {
 	struct jw jw;                 /* response text, reused */
 	unsigned refs;
 	bool stopping;
+	unsigned long long heads_late; /* connections closed for a late request head */
 	struct api_req *suspended;
 	void *imports;                /* routes_zones.c: imports waiting for a target's answer */
 	int64_t started_at;           /* unix seconds */
@@ -172,6 +175,8 @@ void api_reply(struct api_req *r, unsigned status);
 /** Answer {"error": {"code", "message"}}. */
 void api_error(struct api_req *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/** Answer with @p resp (takes it; NULL: out of memory, nothing is answered). */
+void api_reply_response(struct api_req *r, unsigned status, struct MHD_Response *resp);
 /** Answer with a text body of @p type (copied). */
 void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
 		    size_t len);

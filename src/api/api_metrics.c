@@ -168,6 +168,9 @@ static const struct family families[] = {
 	{ "prism_api_request_duration_seconds", "REST API request handling time by route.",
 	  PRISM_METRIC_HISTOGRAM, l_route, api_buckets,
 	  sizeof(api_buckets) / sizeof(api_buckets[0]), 64 },
+	{ "prism_api_header_timeouts_total",
+	  "REST API connections closed for not sending a whole request head within "
+	  "api.header_timeout.", PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 };
 
 static struct prism_metric *fam(struct prism_api *api, const char *name)
@@ -444,6 +447,7 @@ int api_metrics_collect(struct prism_api *api)
 	collect_agent(api);
 	collect_sources(api);
 	collect_targets(api);
+	put0(api, "prism_api_header_timeouts_total", (double)api->heads_late);
 	api->metrics_len = 0;
 	return prism_metrics_format(api->metrics, &api->metrics_buf, &api->metrics_len,
 				    &api->metrics_cap);

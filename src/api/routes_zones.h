@@ -7,6 +7,9 @@
 
 #include "api/api_int.h"
 
+/** "key": [...], the records of a desired row's content (one a line, as stored). */
+void api_content_list(struct jw *w, const char *key, const char *content);
+
 void h_v1_zones(struct api_req *r);
 void h_v1_zone_create(struct api_req *r);
 void h_v1_zone(struct api_req *r);

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/import_prism.h"
+#include "core/reserved.h"
 #include "daemon/conffile.h"
 #include "store/import.h"
 #include "store/store.h"
@@ -43,13 +44,14 @@ static void usage(FILE *out)
 }
 
 struct tally {
-	size_t rows, imported, exists, taken, other_zone, invalid, shown;
+	size_t rows, imported, exists, taken, reserved, other_zone, invalid, shown;
 };
 
 struct import_ctx {
 	const struct prism_config *cfg;
 	struct prism_store *store;
 	const char **zones;   /* every managed zone, NULL-terminated, for PTRs */
+	struct prism_reserved *reserved; /* names no agent may claim (apex, ns, the list) */
 	int64_t now;
 	struct tally t;
 };
@@ -100,6 +102,11 @@ static int import_row(struct import_ctx *c, const struct prism_orig_row *row)
 		note(&c->t, row->hostname, reason);
 		return 0;
 	}
+	if (prism_reserved_host(c->reserved, h.hostname, c->cfg->powerdns_default_zone)) {
+		c->t.reserved++;
+		note(&c->t, row->hostname, "a reserved name (no agent may claim it)");
+		return 0;
+	}
 	struct prism_host_import in = import_of(c, &h);
 	enum prism_import_outcome out;
 	int rc = prism_store_sqlite.host_import(c->store, &in, &out);
@@ -116,7 +123,8 @@ static int import_row(struct import_ctx *c, const struct prism_orig_row *row)
 		c->t.exists++;
 	else {
 		c->t.taken++;
-		note(&c->t, row->hostname, "the name is held by a host of another source");
+		note(&c->t, row->hostname, "the name is held by a host of another source or by "
+		     "records made through the API");
 	}
 	return 0;
 }
@@ -180,7 +188,14 @@ static int run_import(const struct prism_config *cfg, const char *file)
 		.path = cfg->database_path,
 		.synchronous_full = strcmp(cfg->database_synchronous, "full") == 0,
 	};
-	int rc = c.zones ? prism_store_sqlite.open(&so, &c.store, err, sizeof(err)) : PRISM_ENOMEM;
+	int rc = c.zones ? prism_reserved_new((const char *const *)cfg->auth_reserved_names,
+					      (const struct prism_config_zone *const *)cfg->zones,
+					      &c.reserved)
+			 : PRISM_ENOMEM;
+	if (rc == 0)
+		rc = prism_store_sqlite.open(&so, &c.store, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", prism_strerror(rc));
 	if (rc != 0) {
 		fprintf(stderr, "%s: registry %s: %s\n", cmd, cfg->database_path,
 			c.zones ? err : prism_strerror(rc));
@@ -197,11 +212,12 @@ static int run_import(const struct prism_config *cfg, const char *file)
 		fprintf(stderr, "%s: %s; the hosts committed before stay, running it again "
 			"finishes the work\n", cmd, err);
 	printf("%zu rows: %zu imported, %zu skipped (%zu already in the registry, %zu held by "
-	       "another source, %zu in another zone), %zu invalid\n",
-	       c.t.rows, c.t.imported, c.t.exists + c.t.taken + c.t.other_zone, c.t.exists,
-	       c.t.taken, c.t.other_zone, c.t.invalid);
+	       "another source, %zu reserved, %zu in another zone), %zu invalid\n",
+	       c.t.rows, c.t.imported, c.t.exists + c.t.taken + c.t.reserved + c.t.other_zone,
+	       c.t.exists, c.t.taken, c.t.reserved, c.t.other_zone, c.t.invalid);
 out:
 	prism_store_sqlite.close(c.store);
+	prism_reserved_free(c.reserved);
 	prism_orig_close(r);
 	free(c.zones);
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;

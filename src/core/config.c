@@ -146,7 +146,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
 	  "agent tokens: list of {name, token | token_file}", LIVE)                               \
 	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \
-	  "hostnames agents may not claim (besides the zone's ns names)", LIVE)                   \
+	  "names no source may claim (besides apex, ns/nsN, nameservers)", LIVE)        \
 	X(api, keys, CREDS, 0, 0, role_choices, "", "PRISM_API_KEYS",                             \
 	  "REST API keys: list of {name, key | key_file, role: read|write|admin}", LIVE)          \
 	X(api, public_health, BOOL, 0, 0, NULL, "true", "PRISM_API_PUBLIC_HEALTH",                \
@@ -159,6 +159,12 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "PEM private key file for tls_cert", RESTART)                                           \
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
 	  "largest accepted request body, bytes", RESTART)                                        \
+	X(api, header_timeout, INT, 1, 3600, NULL, "10", "PRISM_API_HEADER_TIMEOUT",              \
+	  "seconds a client has to send a whole request head (from connect or its last answer)",   \
+	  RESTART)                                                                                \
+	X(api, max_connections_per_ip, INT, 1, 4096, NULL, "64",                                  \
+	  "PRISM_API_MAX_CONNECTIONS_PER_IP",                                                     \
+	  "most API connections from one client address (the total stays 4096)", RESTART)         \
 	X(sync, reconcile_interval, INT, 0, 604800, NULL, "300", "PRISM_SYNC_RECONCILE_INTERVAL", \
 	  "seconds between reconciler passes over every zone and target (0 = off)", LIVE)         \
 	X(sync, batch_max, INT, 1, 20000, NULL, "5000", "PRISM_SYNC_BATCH_MAX",                   \

@@ -99,7 +99,7 @@ struct prism_config {
 	/* auth: */
 	bool auth_required;         /**< true: registrations need a valid token */
 	struct prism_config_cred **auth_tokens; /**< NULL-terminated, or NULL for none */
-	char **auth_reserved_names; /**< lower-cased hostnames agents may not claim; may be NULL */
+	char **auth_reserved_names; /**< lower-cased names no source may claim; may be NULL */
 	/* api: */
 	struct prism_config_cred **api_keys; /**< {name, key | key_file, role}; NULL = none */
 	bool api_public_health;     /**< true: /api/health needs no key */
@@ -107,6 +107,8 @@ struct prism_config {
 	char *api_tls_cert;         /**< PEM certificate file; NULL = plain HTTP */
 	char *api_tls_key;          /**< PEM private key file, with tls_cert */
 	uint32_t api_max_body;      /**< largest request body, bytes (1048576) */
+	uint32_t api_header_timeout; /**< seconds to receive a whole request head (10) */
+	uint32_t api_max_connections_per_ip; /**< API connections per client address (64) */
 	/* sync: */
 	uint32_t sync_reconcile_interval; /**< seconds between reconciler passes (300; 0 = off) */
 	uint32_t sync_batch_max;    /**< most RRsets per change request (1000) */

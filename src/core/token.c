@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,16 @@
 
 #include "core/error.h"
 #include "core/token.h"
+
+static void to_hex(const unsigned char md[32], char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[PRISM_TOKEN_HASH_LEN] = '\0';
+}
 
 int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1])
 {
@@ -17,13 +28,35 @@ int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LE
 	unsigned int mdlen = 0;
 	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return PRISM_ENOMEM;
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[PRISM_TOKEN_HASH_LEN] = '\0';
+	to_hex(md, out);
 	return 0;
+}
+
+int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size_t len,
+		     char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	if (key == NULL || sha_hex == NULL || out == NULL)
+		return PRISM_EINVAL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), (const unsigned char *)sha_hex, len,
+		 md, &mdlen) == NULL || mdlen != 32)
+		return PRISM_ENOMEM;
+	to_hex(md, out);
+	return 0;
+}
+
+int prism_cred_hash(const struct prism_cred_key *key, const char *token, size_t len,
+		    char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	char sha[PRISM_TOKEN_HASH_LEN + 1];
+	if (key == NULL)
+		return PRISM_EINVAL;
+	int rc = prism_token_hash(token, len, sha);
+	if (rc == 0)
+		rc = prism_cred_rekey(key, sha, PRISM_TOKEN_HASH_LEN, out);
+	explicit_bzero(sha, sizeof(sha));
+	return rc;
 }
 
 bool prism_secret_equal(const char *a, const char *b, size_t len)

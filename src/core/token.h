@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file token.h
- * Agent tokens and API keys are never stored in clear: only their SHA-256, as 64 lower-case
- * hex characters. A token set maps hashes to names with O(1) lookups (open addressing);
- * nothing ever tries every stored hash.
+ * Agent tokens and API keys are never stored in clear: only a keyed hash, as 64 lower-case
+ * hex characters — HMAC-SHA256, keyed with the registry's own secret, of the token's
+ * SHA-256 in hex. Keying the hash of the hash (not the token itself) is what let the
+ * registries that held plain SHA-256 hashes be migrated without knowing a single token.
+ * A token set maps hashes to names with O(1) lookups (open addressing); nothing ever tries
+ * every stored hash.
  */
 #pragma once
 
@@ -14,6 +17,26 @@
 
 /** SHA-256 of @p len bytes of @p token as hex into @p out (65 bytes). @return 0 or error. */
 int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1]);
+
+#define PRISM_CRED_KEY_LEN 32u /**< bytes of a registry's credential key */
+
+/** A registry's credential key (random, made once with the registry). */
+struct prism_cred_key {
+	unsigned char k[PRISM_CRED_KEY_LEN];
+};
+
+/**
+ * HMAC-SHA256 under @p key of @p len bytes of @p sha_hex (a prism_token_hash() value, or
+ * the plain hash a registry held before it had a key), as hex into @p out (65 bytes).
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size_t len,
+		     char out[PRISM_TOKEN_HASH_LEN + 1]);
+
+/** The stored form of a token or API key: prism_cred_rekey(key, SHA-256 of @p token).
+ *  @return 0, PRISM_EINVAL, PRISM_ENOMEM */
+int prism_cred_hash(const struct prism_cred_key *key, const char *token, size_t len,
+		    char out[PRISM_TOKEN_HASH_LEN + 1]);
 
 /** Constant-time comparison of two equal-length strings (e.g. two hashes). */
 bool prism_secret_equal(const char *a, const char *b, size_t len);

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "core/reserved.h"
 #include "daemon/conffile.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -56,9 +57,8 @@ struct daemon {
 	struct prism_liveness *liveness;
 	struct prism_api *api;
 	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
-	const char **reserved;          /* hostnames agents may not claim */
-	size_t nreserved;
-	char apex[PRISM_DNAME_MAX + 1];
+	struct prism_cred_key cred_key; /* the registry's: credentials are hashed with it */
+	struct prism_reserved *reserved; /* names no source may claim; updated in place */
 	int exit_code;
 	bool shut;                  /* shutdown_daemon ran */
 	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
@@ -301,8 +301,8 @@ static int start_dns(struct daemon *d)
 /* Agent tokens from the config: hashed at once, clear text never kept. */
 /* The SHA-256 of a credential's secret, given inline or in a file; the clear text read
  * from a file is wiped. @p what names the list in the log ("auth.tokens"). */
-static int hash_cred(const struct prism_config_cred *c, const char *what,
-		     char hash[PRISM_TOKEN_HASH_LEN + 1])
+static int hash_cred(const struct prism_cred_key *key, const struct prism_config_cred *c,
+		     const char *what, char hash[PRISM_TOKEN_HASH_LEN + 1])
 {
 	char err[512];
 	char *secret = c->secret;
@@ -313,7 +313,7 @@ static int hash_cred(const struct prism_config_cred *c, const char *what,
 			return PRISM_ECONFIG;
 		}
 	}
-	int rc = prism_token_hash(secret, strlen(secret), hash);
+	int rc = prism_cred_hash(key, secret, strlen(secret), hash);
 	if (secret != c->secret) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
@@ -321,7 +321,8 @@ static int hash_cred(const struct prism_config_cred *c, const char *what,
 	return rc;
 }
 
-static int build_tokens(const struct prism_config *cfg, struct prism_token_set **out)
+static int build_tokens(const struct prism_cred_key *key, const struct prism_config *cfg,
+			struct prism_token_set **out)
 {
 	struct prism_token_set *set = prism_token_set_new();
 	*out = set;
@@ -329,7 +330,7 @@ static int build_tokens(const struct prism_config *cfg, struct prism_token_set *
 		return PRISM_ENOMEM;
 	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
 		char hash[PRISM_TOKEN_HASH_LEN + 1];
-		int rc = hash_cred(*c, "auth.tokens", hash);
+		int rc = hash_cred(key, *c, "auth.tokens", hash);
 		if (rc == PRISM_ECONFIG)
 			return rc;
 		if (rc == 0)
@@ -344,22 +345,12 @@ static int build_tokens(const struct prism_config *cfg, struct prism_token_set *
 	return 0;
 }
 
-/* Names agents may not claim: the operator's list and the zone apex itself (d->apex). */
-static int build_reserved(struct daemon *d, const struct prism_config *cfg,
-			  const char ***out, size_t *nout)
+/* Names no source may claim: the apex, ns/nsN, the operator's list, the zones' name
+ * servers (core/reserved.h). */
+static int build_reserved(const struct prism_config *cfg, struct prism_reserved **out)
 {
-	size_t n = 0;
-	for (char **r = cfg->auth_reserved_names; r && *r; r++)
-		n++;
-	const char **v = calloc(n + 1, sizeof(*v));
-	if (v == NULL)
-		return PRISM_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = cfg->auth_reserved_names[i];
-	v[n++] = d->apex;
-	*out = v;
-	*nout = n;
-	return 0;
+	return prism_reserved_new((const char *const *)cfg->auth_reserved_names,
+				  (const struct prism_config_zone *const *)cfg->zones, out);
 }
 
 static struct prism_liveness_opts liveness_opts(struct daemon *d,
@@ -394,13 +385,7 @@ static int start_liveness(struct daemon *d)
 static int start_agent(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
-	snprintf(d->apex, sizeof(d->apex), "%s", cfg->powerdns_default_zone);
-	size_t alen = strlen(d->apex);
-	if (alen > 1 && d->apex[alen - 1] == '.')
-		d->apex[alen - 1] = '\0';
-	int rc = build_tokens(cfg, &d->tokens);
-	if (rc == 0)
-		rc = build_reserved(d, cfg, &d->reserved, &d->nreserved);
+	int rc = build_tokens(&d->cred_key, cfg, &d->tokens);
 	if (rc != 0)
 		return rc;
 	size_t nhosts = 0;
@@ -416,8 +401,8 @@ static int start_agent(struct daemon *d)
 		.offline_after = prism_config_offline_after(cfg),
 		.auth_required = cfg->auth_required,
 		.tokens = d->tokens,
+		.cred_key = &d->cred_key,
 		.reserved = d->reserved,
-		.nreserved = d->nreserved,
 		.writer = d->writer,
 		.dns = prism_agent_dns_dest(cfg, d->zone_names),
 		.changed_cb = changed_cb,
@@ -434,13 +419,14 @@ static int start_agent(struct daemon *d)
 }
 
 /* API keys from the config: hashed at once like the agent tokens, clear text never kept. */
-static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n)
+static int hash_api_keys(const struct prism_cred_key *key, const struct prism_config *cfg,
+			 struct prism_api_key *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct prism_config_cred *c = cfg->api_keys[i];
 		keys[i].name = c->name;
 		keys[i].role = prism_api_role_parse(c->role);
-		int rc = hash_cred(c, "api.keys", keys[i].hash);
+		int rc = hash_cred(key, c, "api.keys", keys[i].hash);
 		if (rc != 0)
 			return rc;
 	}
@@ -456,11 +442,12 @@ static int start_api(struct daemon *d)
 	struct prism_api_key *keys = calloc(n ? n : 1, sizeof(*keys));
 	if (keys == NULL)
 		return PRISM_ENOMEM;
-	int rc = hash_api_keys(cfg, keys, n);
+	int rc = hash_api_keys(&d->cred_key, cfg, keys, n);
 	if (rc == 0) {
 		struct prism_api_opts aopts = {
 			.cfg = cfg,
 			.keys = keys,
+			.cred_key = &d->cred_key,
 			.nkeys = n,
 			.writer = d->writer,
 			.engine = d->engine,
@@ -520,7 +507,8 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 			  "effect at the next restart");
 }
 
-static int hash_api_keys(const struct prism_config *cfg, struct prism_api_key *keys, size_t n);
+static int hash_api_keys(const struct prism_cred_key *key, const struct prism_config *cfg,
+			 struct prism_api_key *keys, size_t n);
 
 /*
  * Secrets read again on SIGHUP besides tokens and API keys (a Vault Agent renders them to
@@ -709,8 +697,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	struct prism_token_set *tokens = NULL;
-	const char **reserved = NULL;
-	size_t nreserved = 0, nkeys = 0;
+	struct prism_reserved *reserved = NULL;
+	size_t nkeys = 0;
 	while (n->api_keys != NULL && n->api_keys[nkeys] != NULL)
 		nkeys++;
 	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
@@ -718,14 +706,14 @@ static void reload(struct daemon *d)
 	struct secrets sec = { 0 };
 	if (retired != NULL)
 		d->retired = retired;
-	if (retired == NULL || keys == NULL || build_tokens(n, &tokens) != 0 ||
-	    build_reserved(d, n, &reserved, &nreserved) != 0 ||
-	    hash_api_keys(n, keys, nkeys) != 0 || secrets_read(d, n, &sec) != 0 ||
+	if (retired == NULL || keys == NULL || build_tokens(&d->cred_key, n, &tokens) != 0 ||
+	    build_reserved(n, &reserved) != 0 ||
+	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 || secrets_read(d, n, &sec) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
 			  "configuration stays");
 		prism_token_set_free(tokens);
-		free(reserved);
+		prism_reserved_free(reserved);
 		free(keys);
 		secrets_free(d, &sec);
 		prism_config_free(n);
@@ -741,16 +729,15 @@ static void reload(struct daemon *d)
 		.offline_after = prism_config_offline_after(n),
 		.auth_required = n->auth_required,
 		.tokens = tokens,
-		.reserved = reserved,
-		.nreserved = nreserved,
+		.reserved = d->reserved,
 	};
 	rebind_tokens(d, d->tokens, tokens);
+	/* the agent server and the Kea sources hold d->reserved: it takes the new names */
+	prism_reserved_swap(d->reserved, reserved);
+	prism_reserved_free(reserved);
 	prism_agent_server_reload(d->agent, &ao);
 	prism_token_set_free(d->tokens);
-	free(d->reserved);
 	d->tokens = tokens;
-	d->reserved = reserved;
-	d->nreserved = nreserved;
 	struct prism_liveness_opts lo = liveness_opts(d, n);
 	prism_liveness_reload(d->liveness, &lo);
 	struct prism_engine_opts eo = {
@@ -801,6 +788,7 @@ static struct prism_source_dns source_dns(struct daemon *d)
 		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
 		.auto_ptr = cfg->powerdns_auto_ptr,
 		.zones = d->zone_names,
+		.reserved = d->reserved,
 	};
 }
 
@@ -1002,7 +990,7 @@ static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
-	if (build_zone_names(d) != 0)
+	if (build_zone_names(d) != 0 || build_reserved(cfg, &d->reserved) != 0)
 		return PRISM_ENOMEM;
 	struct prism_store_opts sopts = {
 		.path = cfg->database_path,
@@ -1012,6 +1000,11 @@ static int start(struct daemon *d)
 	if (rc != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "store", "database.path %s: %s", cfg->database_path,
 			  err);
+		return rc;
+	}
+	if ((rc = store_api->cred_key(d->store, &d->cred_key)) != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "store", "database.path %s: no credential key in "
+			  "the registry (%s)", cfg->database_path, prism_strerror(rc));
 		return rc;
 	}
 	rc = prism_store_writer_start(&d->loop, store_api, d->store, 512, &d->writer);
@@ -1087,6 +1080,7 @@ static int run(struct daemon *dp)
 		prism_log(PRISM_LOG_WARNING, TAG, "loop closed with handles still open");
 	store_api->close(d.store);
 	prism_token_set_free(d.tokens);
+	explicit_bzero(&d.cred_key, sizeof(d.cred_key));
 	for (size_t t = 0; d.etargets != NULL && t < d.ntargets; t++)
 		free((void *)d.etargets[t].zones);
 	free(d.etargets);
@@ -1097,7 +1091,7 @@ static int run(struct daemon *dp)
 	for (size_t i = 0; i < d.nretired; i++)
 		prism_config_free(d.retired[i]);
 	free(d.retired);
-	free(d.reserved);
+	prism_reserved_free(d.reserved);
 	prism_name_filter_free(d.kea_pg_filter);
 	prism_name_filter_free(d.kea_leases_filter);
 	curl_global_cleanup();

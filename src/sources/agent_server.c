@@ -27,6 +27,7 @@
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
+#include "core/reserved.h"
 #include "daemon/log.h"
 #include "sources/agent_server.h"
 #include "sources/source.h"
@@ -446,22 +447,6 @@ static void reg_done(struct prism_store_job *job, int err)
 	conn_unref(c);
 }
 
-static bool reserved(const struct prism_agent_server *s, const char *hostname)
-{
-	for (size_t i = 0; i < s->opts.nreserved; i++)
-		if (strcmp(s->opts.reserved[i], hostname) == 0)
-			return true;
-	/* ns, ns1, ns2, …: the zone's name server names */
-	if (hostname[0] == 'n' && hostname[1] == 's') {
-		const char *p = hostname + 2;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p == '\0')
-			return true;
-	}
-	return false;
-}
-
 /* Authentication before any work: fills @p j's owner or queues the error answer. */
 static bool authenticate(struct conn *c, const struct prism_agent_req *req, struct reg_job *j)
 {
@@ -475,7 +460,7 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 		return false;
 	}
 	if (req->token_too_long ||
-	    prism_token_hash(req->token, strlen(req->token), j->owner) != 0) {
+	    prism_cred_hash(s->opts.cred_key, req->token, strlen(req->token), j->owner) != 0) {
 		conn_error(c, "Invalid authentication token: token_not_found", "invalid_token",
 			   false);
 		s->stats.auth_failures++;
@@ -490,7 +475,7 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 static void conn_register(struct conn *c, const struct prism_agent_req *req)
 {
 	struct prism_agent_server *s = c->srv;
-	if (reserved(s, req->hostname)) {
+	if (prism_reserved_host(s->opts.reserved, req->hostname, s->opts.dns.zone)) {
 		char msg[320];
 		snprintf(msg, sizeof(msg), "Hostname '%s' is reserved", req->hostname);
 		conn_error(c, msg, "hostname_reserved", false);
@@ -853,7 +838,6 @@ void prism_agent_server_reload(struct prism_agent_server *s,
 	s->opts.auth_required = o->auth_required;
 	s->opts.tokens = o->tokens;
 	s->opts.reserved = o->reserved;
-	s->opts.nreserved = o->nreserved;
 }
 
 static void flusher_closed_cb(uv_handle_t *h)

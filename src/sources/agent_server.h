@@ -28,8 +28,11 @@ struct prism_agent_server_opts {
 	uint32_t offline_after;      /**< seconds without registration until a host is offline */
 	bool auth_required;          /**< refuse registrations without a token */
 	const struct prism_token_set *tokens; /**< tokens from the config (borrowed), or NULL */
-	const char *const *reserved; /**< lower-case hostnames agents may not claim */
-	size_t nreserved;
+	const struct prism_cred_key *cred_key; /**< the registry's, tokens are hashed with it
+						*   (borrowed for the server's life) */
+	/** names no source may claim (core/reserved.h; borrowed: the daemon updates it in
+	 *  place on a reload) */
+	const struct prism_reserved *reserved;
 	struct prism_store_writer *writer;
 	struct prism_dns_dest dns;   /**< where host records go; target NULL = DNS disabled */
 	/** Called on the loop after a committed registration changed desired DNS state. */
@@ -44,7 +47,7 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 /**
  * Apply a reloaded configuration: the limits and timeouts, offline_after, authentication
  * (required, tokens, reserved names). Listen addresses, port, writer and DNS destination
- * are kept. The token set and reserved names are borrowed from now on.
+ * are kept. The token set and the reserved set are borrowed from now on.
  */
 void prism_agent_server_reload(struct prism_agent_server *s,
 			       const struct prism_agent_server_opts *opts);

@@ -348,8 +348,9 @@ static void item_fill(struct prism_kea_pg *k, struct item *it, int64_t id, const
 	snprintf(name, sizeof(name), "%.*s", (int)hl, host);
 	if (!prism_name_filter_match(k->opts.filter, name))
 		return;
-	if (prism_srcname_fqdn(host, strlen(host), k->opts.zone, k->opts.dns.zones, fqdn,
-			       sizeof(fqdn), &zone, why, sizeof(why)) != 0) {
+	if (prism_srcname_fqdn(host, strlen(host), k->opts.zone, k->opts.dns.zones,
+			       k->opts.dns.reserved, fqdn, sizeof(fqdn), &zone, why,
+			       sizeof(why)) != 0) {
 		k->stats.src.rejected++;
 		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
 			prism_log(PRISM_LOG_WARNING, TAG, "reservation %" PRId64 ": hostname '%.64s' "

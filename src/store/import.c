@@ -30,6 +30,22 @@ static int lookup(sqlite3 *db, const char *sql, const char *arg, bool *found)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
+static int name_used(sqlite3 *db, const struct prism_host_import *h, const char *fqdn,
+		     bool *found)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM desired WHERE zone = ?1 AND name = ?2 AND "
+			       "(type = ?3 OR type = 'CNAME') LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	sqlite3_bind_text(st, 1, h->dns.zone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, fqdn, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->ipv6 ? "AAAA" : "A", -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	*found = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 static int host_insert(sqlite3 *db, const struct prism_host_import *h, const char *fqdn,
 		       int64_t *id)
 {
@@ -97,9 +113,11 @@ int iq_host_import(struct prism_store *s, const struct prism_host_import *h,
 	*out = PRISM_IMPORT_EXISTS;
 	if (found)
 		return 0;
-	/* a Kea host (or any other) holding the FQDN keeps it, as against a registration */
+	/* a Kea host (or any other), or an RRset made through the API (of the record's type,
+	 * or a CNAME), holding the FQDN keeps it, as against a registration */
 	if (fqdn[0] != '\0' &&
-	    lookup(db, "SELECT 1 FROM hosts WHERE dns_record_id = ?1", fqdn, &found) != 0)
+	    (lookup(db, "SELECT 1 FROM hosts WHERE dns_record_id = ?1", fqdn, &found) != 0 ||
+	     (!found && name_used(db, h, fqdn, &found) != 0)))
 		return PRISM_ESTORE;
 	*out = PRISM_IMPORT_NAME_TAKEN;
 	if (found)

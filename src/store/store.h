@@ -15,6 +15,7 @@
 #include "core/dname.h"
 
 struct prism_store;
+struct prism_cred_key;
 struct prism_actual_zone;
 struct prism_reconcile_result;
 
@@ -244,7 +245,7 @@ struct prism_host_import {
 enum prism_import_outcome {
 	PRISM_IMPORT_ADDED = 0,    /**< the host and its records were written */
 	PRISM_IMPORT_EXISTS,       /**< a host of this name is in the registry: left alone */
-	PRISM_IMPORT_NAME_TAKEN,   /**< a host of another source holds the name */
+	PRISM_IMPORT_NAME_TAKEN,   /**< a host of another source, or the API, holds the name */
 };
 
 /* ---- zones and records (src/store/zones.c) ---- */
@@ -326,6 +327,10 @@ struct prism_store_api {
 		    size_t errlen);
 	/** Close. NULL is a no-op. */
 	void (*close)(struct prism_store *s);
+	/** The registry's credential key (token.h), made with the registry; stored hashes of
+	 *  tokens and API keys are keyed with it. Before the writer starts, or on its thread.
+	 *  @return 0, PRISM_ESTORE */
+	int (*cred_key)(struct prism_store *s, struct prism_cred_key *out);
 	int (*begin)(struct prism_store *s);
 	int (*commit)(struct prism_store *s);
 	int (*rollback)(struct prism_store *s);

@@ -235,17 +235,17 @@ def test_sync_status_counts_hosts(prismd_factory):
              what="kept by the triggers")
     assert metric(metrics(api), "prism_dns_sync_status", status="failed") == 1
     d.stop()
-    # back to schema 6: no counts; the migration counts the hosts there are
+    # back to schema 7 (host_sync_counts is migration 8): the migration counts the hosts
     for sql in ("DROP TRIGGER host_sync_counts_insert", "DROP TRIGGER host_sync_counts_delete",
                 "DROP TRIGGER host_sync_counts_update", "DROP TABLE host_sync_counts",
-                "PRAGMA user_version = 6"):
+                "PRAGMA user_version = 7"):
         d.db_exec(sql)
     d.db_exec("UPDATE hosts SET dns_sync_status = 'pending' WHERE hostname = 's1'")
     d.start()
     ms = metrics(Api(d))
     assert [metric(ms, "prism_dns_sync_status", status=s)
             for s in ("pending", "synced", "failed", "disabled")] == [1, 0, 1, 0]
-    assert d.db_query("PRAGMA user_version")[0][0] >= 7
+    assert d.db_query("PRAGMA user_version")[0][0] >= 8
 
 
 # ---- compatibility routes ----
@@ -354,7 +354,11 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
         "target": "default", "name": "gone1." + ZONE, "type": "A", "status": "synced",
         "attempts": 0, "last_error": None}
     assert api.get(f"/api/v1/hosts/{h['id']}").json()["hostname"] == "gone1"
+    # its records as the registry wants them; the list leaves them out
+    assert h["records"] == [{"zone": ZONE, "name": "gone1." + ZONE, "type": "A", "ttl": 60,
+                             "content": ["127.0.0.1"]}]
     lst = api.get("/api/v1/hosts").json()["hosts"]
+    assert "records" not in lst[0]
     assert lst[0]["sync"][0]["target"] == "default"
     err(api.get("/api/v1/hosts/nosuch"), 404, "not_found")
     r = api("DELETE", f"/api/v1/hosts/{h['id']}", WRITE)
@@ -370,6 +374,46 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
     assert [e["action"] for e in a[:2]] == ["host.delete", "host.delete"]
     assert a[1]["actor"] == "rw" and a[0]["actor"] == "admin"
     assert a[1]["before"]["hostname"] == "gone1" and a[1]["after"] is None
+
+
+def test_sync_rows_say_what_failed_and_why(dnsd, pdns):
+    d, api = dnsd
+    register_many(d, ["ok1"])
+    wait_for(lambda: pdns.query("ok1." + ZONE) == ["127.0.0.1"], what="record")
+    assert api.get("/api/v1/sync/rows").json() == {"rows": [], "truncated": False}
+    pdns.stop()
+    register_many(d, ["down1", "down2"])
+    rows = wait_for(lambda: (lambda x: x if len(x) == 2 and all(r["last_error"] for r in x)
+                             else None)(api.get("/api/v1/sync/rows").json()["rows"]),
+                    15, what="two failed rows with their errors")
+    assert sorted(r["name"] for r in rows) == ["down1." + ZONE, "down2." + ZONE]
+    hosts = {api.get("/api/v1/hosts/" + n).json()["id"] for n in ("down1", "down2")}
+    for r in rows:
+        assert r["target"] == "default" and r["status"] == "failed" and r["type"] == "A"
+        assert r["host_id"] in hosts and r["attempts"] >= 1
+        assert ISO.match(r["next_attempt"]) and ISO.match(r["updated_at"])
+    one = api.get("/api/v1/sync/rows", params={"limit": 1, "target": "default"}).json()
+    assert len(one["rows"]) == 1 and one["truncated"] is True
+    assert api.get("/api/v1/sync/rows", params={"status": "conflict"}).json()["rows"] == []
+    err(api.get("/api/v1/sync/rows", params={"status": "synced"}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"limit": 0}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"target": "nope"}), 404, "not_found")
+    err(api.get("/api/v1/sync/rows", headers=None), 401)
+
+
+def test_whoami_names_the_key_and_its_role(apid):
+    d, api = apid
+    for headers, name, role in ((ADMIN, "admin", "admin"), (READ, "ro", "read"),
+                                (WRITE, "rw", "write")):
+        r = api.get("/api/v1/whoami", headers=headers)
+        assert r.status_code == 200 and r.json() == {"name": name, "role": role}, r.text
+        assert r.headers["Cache-Control"] == "no-store"
+    err(api.get("/api/v1/whoami", headers=None), 401, "unauthorized")
+    err(api.get("/api/v1/whoami", headers={"X-API-Key": "nope"}), 401, "unauthorized")
+    r = api("POST", "/api/v1/keys", ADMIN, json={"name": "made", "role": "write"})
+    assert r.status_code == 201, r.text
+    assert api.get("/api/v1/whoami", headers={"X-API-Key": r.json()["key"]}).json() == \
+        {"name": "made", "role": "write"}
 
 
 def test_release_lets_another_token_claim(prismd_factory):
@@ -596,6 +640,11 @@ def test_tls(prismd_factory, tmp_path):
     api = Api(d, scheme="https", verify=str(cert))
     wait_for(lambda: _tls_ok(api), 10, what="HTTPS")
     assert api.get("/api/v1/hosts").status_code == 200
+    # the dashboard too, over the same TLS
+    ui = api.get("/ui/", headers=None)
+    assert ui.status_code == 200 and ui.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in ui.headers["Content-Security-Policy"]
+    assert api.get("/ui/app.js", headers=None).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://127.0.0.1:{d.api_port}/api/health", timeout=2)
 

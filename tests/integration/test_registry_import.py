@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import time
 
+import requests
+
 from prismlib import PRISM, SANITIZER_MARKS, wait_for
 
 
@@ -17,8 +19,8 @@ def utc(text):
 
 ZONE = "managed.prism.local."
 SUMMARY = re.compile(r"^(\d+) rows: (\d+) imported, (\d+) skipped \((\d+) already in the "
-                     r"registry, (\d+) held by another source, (\d+) in another zone\), "
-                     r"(\d+) invalid$", re.M)
+                     r"registry, (\d+) held by another source, (\d+) reserved, (\d+) in "
+                     r"another zone\), (\d+) invalid$", re.M)
 
 # the original server's table (SQLAlchemy model): more columns than Prism reads
 ORIG_SCHEMA = """CREATE TABLE hosts (
@@ -46,7 +48,10 @@ GOOD = [
      None, "failed"),
 ]
 OTHER_ZONE = [("db1", "192.0.2.12", "online", "2024-01-01 00:00:00", "2026-12-06 00:00:00",
-               "corp.example", 300, "synced")]
+               "corp.example", 300, "synced"),
+              # the zone's name server: reserved, no agent may claim it
+              ("ns1", "192.0.2.13", "online", "2024-01-01 00:00:00", "2026-12-06 00:00:00",
+               None, None, None)]
 INVALID = [
     ("bad_host", "192.0.2.20", "online", "2024-01-01 00:00:00", "2024-01-02 00:00:00",
      None, None, None),
@@ -81,7 +86,8 @@ def import_prism(d, path):
 def summary(r):
     m = SUMMARY.search(r.stdout)
     assert m, r.stdout + r.stderr
-    keys = ("rows", "imported", "skipped", "exists", "taken", "other_zone", "invalid")
+    keys = ("rows", "imported", "skipped", "exists", "taken", "reserved", "other_zone",
+            "invalid")
     return dict(zip(keys, (int(x) for x in m.groups())))
 
 
@@ -98,10 +104,11 @@ def test_import_then_push(prismd_factory, pdns, tmp_path):
 
     r = import_prism(d, orig)
     assert r.returncode == 0, r.stderr
-    assert summary(r) == {"rows": 9, "imported": 3, "skipped": 1, "exists": 0, "taken": 0,
-                          "other_zone": 1, "invalid": 5}
+    assert summary(r) == {"rows": 10, "imported": 3, "skipped": 2, "exists": 0, "taken": 0,
+                          "reserved": 1, "other_zone": 1, "invalid": 5}
     # each refused row is named with its reason
-    assert "row 5 (bad_host): hostname: invalid character '_'" in r.stderr
+    assert "row 6 (bad_host): hostname: invalid character '_'" in r.stderr
+    assert "(ns1): a reserved name" in r.stderr
     assert "(noip): current_ip: not an IP address" in r.stderr
     assert "(zombie): status: not online or offline" in r.stderr
     assert "(badtime): first_seen: not YYYY-MM-DD HH:MM:SS" in r.stderr
@@ -132,8 +139,8 @@ def test_import_then_push(prismd_factory, pdns, tmp_path):
     # again: nothing changes, the same rows refused
     r = import_prism(d, orig)
     assert r.returncode == 0, r.stderr
-    assert summary(r) == {"rows": 9, "imported": 0, "skipped": 4, "exists": 3, "taken": 0,
-                          "other_zone": 1, "invalid": 5}
+    assert summary(r) == {"rows": 10, "imported": 0, "skipped": 5, "exists": 3, "taken": 0,
+                          "reserved": 1, "other_zone": 1, "invalid": 5}
     assert snapshot(d)[1] == before[1]
     assert [h[:5] for h in snapshot(d)[0]] == [h[:5] for h in before[0]]
 
@@ -143,18 +150,26 @@ def test_import_while_running(prismd_factory, pdns, tmp_path):
     transactions, and the engine pushes the new rows at its next pass."""
     orig = tmp_path / "orig.db"
     make_orig(orig, GOOD)
-    d = prismd_factory(pdns, extra_yaml="sync:\n  reconcile_interval: 1\n")
+    d = prismd_factory(pdns, extra_yaml="sync:\n  reconcile_interval: 1\napi:\n  keys:\n"
+                       "    - {name: w, key: write-key-0123456789, role: write}\n")
     assert d.register("agent1")["status"] == "success"
     # an agent registered the same name since: the registry's host is kept
     assert d.register("web1")["status"] == "success"
+    # an operator made a CNAME at another name through the API: it keeps it
+    r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/zones/{ZONE}/records",
+                      headers={"X-API-Key": "write-key-0123456789"}, timeout=5,
+                      json={"records": [{"name": "web6", "type": "CNAME",
+                                         "content": "elsewhere.example."}]})
+    assert r.status_code in (200, 201), r.text
     r = import_prism(d, orig)
     assert r.returncode == 0, r.stderr
     s = summary(r)
-    assert (s["imported"], s["exists"], s["invalid"]) == (2, 1, 0)
-    assert d.host("web1")["current_ip"] == "127.0.0.1"
-    wait_for(lambda: pdns.query("web6." + ZONE, "AAAA") == ["2001:db8::6"], 20,
-             what="web6 AAAA pushed by the running prismd")
-    wait_for(lambda: pdns.query("old1." + ZONE) == ["192.0.2.11"], 20, what="old1 A")
+    assert (s["imported"], s["exists"], s["taken"], s["invalid"]) == (1, 1, 1, 0)
+    assert "(Web6): the name is held by a host of another source or by records made " \
+        "through the API" in r.stderr
+    assert d.host("web1")["current_ip"] == "127.0.0.1" and d.host("web6") is None
+    wait_for(lambda: pdns.query("old1." + ZONE) == ["192.0.2.11"], 20,
+             what="old1 A pushed by the running prismd")
     # the agent of an imported host carries on: its first_seen stays the original's
     r = d.register("old1")
     assert r["message"] == "Host reconnected with IP change from 192.0.2.11 to 127.0.0.1"

@@ -248,6 +248,11 @@ BAD = [
     ({"name": "a", "type": "A", "content": ["192.0.2.1", "::1"]},
      "records[0].content[1]: not an IPv4"),
     ({"name": "a", "type": "AAAA", "content": "192.0.2.1"}, "records[0].content: not an IPv6"),
+    # PowerDNS refuses it ("Invalid IPv6 address"): it would fail at every target forever
+    ({"name": "a", "type": "AAAA", "content": "::ffff:1.2.3.4"},
+     "records[0].content: an IPv4-mapped IPv6 address"),
+    ({"name": "a", "type": "AAAA", "content": ["2001:db8::1", "::1.2.3.4"]},
+     "records[0].content[1]: an IPv4-compatible"),
     ({"name": "a", "type": "CNAME", "content": ["x.test.", "y.test."]},
      "records[0].content: a CNAME has exactly one"),
     ({"name": "a", "type": "CNAME", "content": "web.other.org"}, "ambiguous name"),

@@ -31,6 +31,27 @@ static void test_hash_known_vector(void **state)
 	assert_int_equal(prism_token_hash(NULL, 0, out), PRISM_EINVAL);
 }
 
+static void test_cred_hash(void **state)
+{
+	struct prism_cred_key key;
+	char out[PRISM_TOKEN_HASH_LEN + 1], sha[PRISM_TOKEN_HASH_LEN + 1], again[sizeof(out)];
+	for (unsigned i = 0; i < sizeof(key.k); i++)
+		key.k[i] = (unsigned char)i;
+	assert_int_equal(prism_cred_hash(NULL, "abc", 3, out), PRISM_EINVAL);
+	assert_int_equal(prism_cred_hash(&key, NULL, 0, out), PRISM_EINVAL);
+	/* HMAC-SHA256(key 00..1f, hex SHA-256 of "abc"): Python's hmac gives the same */
+	assert_int_equal(prism_cred_hash(&key, "abc", 3, out), 0);
+	assert_string_equal(out,
+			    "4632ec1a59eabb3ab887302285075d12cd1cc5addf71cd432adcfde274b74f3b");
+	/* a plain hash stored before the key, re-keyed, is what the token now hashes to */
+	assert_int_equal(prism_token_hash("abc", 3, sha), 0);
+	assert_int_equal(prism_cred_rekey(&key, sha, strlen(sha), again), 0);
+	assert_string_equal(out, again);
+	key.k[0] ^= 1; /* another registry: another hash */
+	assert_int_equal(prism_cred_hash(&key, "abc", 3, again), 0);
+	assert_string_not_equal(out, again);
+}
+
 static void test_secret_equal(void **state)
 {
 	assert_true(prism_secret_equal("abcd", "abcd", 4));
@@ -114,6 +135,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_known_vector),
+		cmocka_unit_test(test_cred_hash),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_set_add_find),
 		cmocka_unit_test(test_rotations),
