@@ -383,9 +383,14 @@ static const char *const migrations[] = {
 	 * plain SHA-256 hashes of tokens and API keys are re-keyed in the same transaction */
 	"CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
 	/* 8 (metrics): hosts by dns_sync_status kept by triggers, like host_counts: the
-	 * metrics never count a million rows */
-	"CREATE TABLE host_sync_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)"
-	" WITHOUT ROWID;"
+	 * metrics never count a million rows. Counted afresh if it runs again (a registry whose
+	 * user_version was set back) */
+	"CREATE TABLE IF NOT EXISTS host_sync_counts (status TEXT PRIMARY KEY,"
+	" n INTEGER NOT NULL) WITHOUT ROWID;"
+	"DELETE FROM host_sync_counts;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_insert;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_delete;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_update;"
 	"INSERT INTO host_sync_counts (status, n) SELECT column1, (SELECT count(*) FROM hosts"
 	" WHERE dns_sync_status = column1) FROM (VALUES ('pending'), ('synced'), ('failed'),"
 	" ('disabled'));"
