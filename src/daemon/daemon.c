@@ -321,6 +321,40 @@ static int hash_cred(const struct prism_cred_key *key, const struct prism_config
 	return rc;
 }
 
+/* One configured token's secrets into the set: its inline token, or every line of its
+ * token file (the current token first: it owns the name's hosts; a previous one after it
+ * stays valid during a rotation). */
+static int add_token(const struct prism_cred_key *key, const struct prism_config_cred *c,
+		     struct prism_token_set *set)
+{
+	char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
+	size_t n = 1;
+	char *inline_secret[1] = { c->secret };
+	char **lines = c->secret_file ? prism_secret_lines(c->secret_file, &n, err, sizeof(err))
+				      : inline_secret;
+	if (lines == NULL) {
+		prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", c->name, err);
+		return PRISM_ECONFIG;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = prism_cred_hash(key, lines[i], strlen(lines[i]), hash);
+		if (rc == 0)
+			rc = prism_token_set_add(set, hash, c->name);
+		/* a line repeated (a first rotation renders the same secret twice) */
+		if (rc == PRISM_ECONFLICT && i > 0 &&
+		    strcmp(prism_token_set_find(set, hash), c->name) == 0)
+			rc = 0;
+	}
+	if (lines != inline_secret)
+		prism_secret_lines_free(lines, n);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", c->name,
+			  rc == PRISM_ECONFLICT ? "the same token is listed twice"
+						: prism_strerror(rc));
+	return rc == 0 ? 0 : PRISM_ECONFIG;
+}
+
 static int build_tokens(const struct prism_cred_key *key, const struct prism_config *cfg,
 			struct prism_token_set **out)
 {
@@ -328,20 +362,9 @@ static int build_tokens(const struct prism_cred_key *key, const struct prism_con
 	*out = set;
 	if (set == NULL)
 		return PRISM_ENOMEM;
-	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
-		char hash[PRISM_TOKEN_HASH_LEN + 1];
-		int rc = hash_cred(key, *c, "auth.tokens", hash);
-		if (rc == PRISM_ECONFIG)
-			return rc;
-		if (rc == 0)
-			rc = prism_token_set_add(set, hash, (*c)->name);
-		if (rc != 0) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", (*c)->name,
-				  rc == PRISM_ECONFLICT ? "the same token is listed twice"
-							: prism_strerror(rc));
+	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++)
+		if (add_token(key, *c, set) != 0)
 			return PRISM_ECONFIG;
-		}
-	}
 	return 0;
 }
 

@@ -466,9 +466,14 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 		s->stats.auth_failures++;
 		return false;
 	}
+	/* configured tokens are checked here; registry tokens by the store, in the job. A
+	 * configured token binds hosts by its name's first secret: during a rotation (the old
+	 * and the new secret under one name) both register the same hosts */
+	const char *owner = prism_token_set_owner(s->opts.tokens, j->owner);
+	j->reg.check_token = owner == NULL;
+	if (owner != NULL)
+		memcpy(j->owner, owner, PRISM_TOKEN_HASH_LEN + 1);
 	j->reg.owner = j->owner;
-	/* configured tokens are checked here; registry tokens by the store, in the job */
-	j->reg.check_token = prism_token_set_find(s->opts.tokens, j->owner) == NULL;
 	return true;
 }
 

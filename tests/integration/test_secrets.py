@@ -5,12 +5,14 @@ prismd reads from a file — agent tokens, API keys, the PowerDNS API key, the K
 password — the new one is in force after the SIGHUP and the old one refused."""
 import os
 import signal
+import subprocess
+import time
 
 import pytest
 import requests
 
 from kealib import Postgres, have, metric, reservation_sql, wait_sources
-from prismlib import frame, recv_frame, registration, wait_for
+from prismlib import PRISM, SANITIZER_MARKS, frame, recv_frame, registration, stop_pid, wait_for
 
 ZONE = "managed.prism.local."
 
@@ -51,6 +53,64 @@ def test_agent_token_file(prismd_factory, tmp_path):
     sighup(d, 2)
     assert "reload refused" in d.read_log()
     assert d.register("t1", token="token-new-0123456789")["status"] == "success"
+
+
+def test_agent_token_rotation_with_overlap(prismd_factory, tmp_path):
+    """A running `prism agent` keeps its host through a token rotation: prismd's token file
+    holds the new token and, after it, the old one (both valid, the host now bound to the
+    new); the agent reads its new token on SIGHUP; then the old line goes and the old token
+    is refused. The agent is never refused."""
+    server_tok, agent_tok = tmp_path / "rack1.token", tmp_path / "agent.token"
+    render(server_tok, "rotate-old-0123456789")
+    render(agent_tok, "rotate-old-0123456789")
+    d = prismd_factory(None, auth_yaml="auth:\n  required: true\n  tokens:\n"
+                       f"    - {{name: rack1, token_file: \"{server_tok}\"}}\n")
+    log = open(tmp_path / "agent.log", "ab")
+    env = {k: v for k, v in os.environ.items() if k not in ("PRISM_AUTH_TOKEN",
+                                                            "NOTIFY_SOCKET")}
+    agent = subprocess.Popen([PRISM, "agent", "--server", f"127.0.0.1:{d.port}", "--hostname",
+                              "rot1", "--token-file", str(agent_tok), "--interval", "1"],
+                             stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def agent_log():
+        with open(tmp_path / "agent.log", errors="replace") as f:
+            return f.read()
+
+    def heartbeats_go_on():
+        t = int(time.time())
+        wait_for(lambda: (d.host("rot1") or {}).get("last_seen", 0) > t + 1, 10,
+                 what="heartbeats go on")
+    try:
+        wait_for(lambda: d.host("rot1") is not None, 15, what="the agent registered")
+        bound = d.host("rot1")["owner_token_hash"]
+        assert bound
+        # 1. prismd: the new token first, the old one after it (Vault renders both)
+        render(server_tok, "rotate-new-0123456789\nrotate-old-0123456789")
+        sighup(d, 1)
+        wait_for(lambda: "auth.tokens 'rack1': new secret, 1 host(s) bound to it keep their "
+                 "names" in d.read_log(), 10, what="the host bound to the new token")
+        heartbeats_go_on()  # still with the old token: accepted
+        assert d.host("rot1")["owner_token_hash"] != bound
+        # 2. the agent gets its new token (Vault Agent renders it, then SIGHUP)
+        render(agent_tok, "rotate-new-0123456789")
+        agent.send_signal(signal.SIGHUP)
+        wait_for(lambda: "a new token from the next registration on" in agent_log(), 10,
+                 what="the agent read its token again")
+        heartbeats_go_on()
+        # 3. the old line goes: the old token is refused, the agent carries on
+        render(server_tok, "rotate-new-0123456789")
+        sighup(d, 2)
+        assert d.register("rot1", token="rotate-old-0123456789")["message"] == \
+            "Invalid authentication token: token_not_found"
+        heartbeats_go_on()
+        assert agent.poll() is None, agent_log()
+        assert "refused" not in agent_log()
+        refusals = [line for line in d.read_log().splitlines() if "refused (" in line]
+        assert len(refusals) == 1 and "invalid_token" in refusals[0], refusals
+    finally:
+        stop_pid(agent)
+        log.close()
+    assert not [m for m in SANITIZER_MARKS if m in agent_log()], agent_log()
 
 
 def test_api_key_file(prismd_factory, tmp_path):

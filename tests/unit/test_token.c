@@ -113,8 +113,13 @@ static void test_rotations(void **state)
 	assert_int_equal(prism_token_set_add(before, d, "rack-d"), 0);
 	assert_int_equal(prism_token_set_add(after, a2, "rack-a"), 0);   /* rotated */
 	assert_int_equal(prism_token_set_add(after, b, "rack-b"), 0);    /* unchanged */
-	assert_int_equal(prism_token_set_add(after, c1, "rack-c"), 0);   /* two now: ambiguous */
-	assert_int_equal(prism_token_set_add(after, c2, "rack-c"), 0);
+	assert_int_equal(prism_token_set_add(after, c1, "rack-c"), 0);   /* c2 added beside: */
+	assert_int_equal(prism_token_set_add(after, c2, "rack-c"), 0);   /* c1 still owns */
+	/* both secrets of rack-c bind hosts by the first one */
+	assert_string_equal(prism_token_set_owner(after, c2), c1);
+	assert_string_equal(prism_token_set_owner(after, c1), c1);
+	assert_string_equal(prism_token_set_owner(after, a2), a2);
+	assert_null(prism_token_set_owner(after, d));
 	struct prism_token_rotation *r;
 	size_t n;
 	assert_int_equal(prism_token_set_rotations(before, after, &r, &n), 0);
@@ -126,6 +131,15 @@ static void test_rotations(void **state)
 	assert_int_equal(prism_token_set_rotations(after, after, &r, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(r);
+	/* the rotation ends: the old secret goes, the new one owns rack-c's hosts */
+	struct prism_token_set *last = prism_token_set_new();
+	assert_int_equal(prism_token_set_add(last, c2, "rack-c"), 0);
+	assert_int_equal(prism_token_set_rotations(after, last, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].old_hash, c1);
+	assert_string_equal(r[0].new_hash, c2);
+	lib_free(r);
+	prism_token_set_free(last);
 	assert_int_equal(prism_token_set_rotations(NULL, after, &r, &n), PRISM_EINVAL);
 	prism_token_set_free(before);
 	prism_token_set_free(after);
