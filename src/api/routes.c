@@ -1292,6 +1292,30 @@ static void ledger_json(struct jw *w, const struct api_ledger_counts *c, int64_t
 		jw_null(w);
 }
 
+/* What the last health checks measured: the API's answer time, PowerDNS's statistics. */
+static void health_stats_json(struct jw *w, const struct prism_health_info *hi)
+{
+	jw_kint(w, "response_ms", (int64_t)(hi->response_ms + 0.5));
+	jw_key(w, "statistics");
+	if (!hi->has_stats) {
+		jw_null(w);
+		return;
+	}
+	const struct prism_pdns_stats *st = &hi->stats;
+	jw_obj(w);
+	if (st->has_uptime)
+		jw_kint(w, "uptime_seconds", (int64_t)st->uptime);
+	if (st->has_queries)
+		jw_kint(w, "queries", (int64_t)st->queries);
+	if (st->has_cache) {
+		jw_kint(w, "cache_hits", (int64_t)st->cache_hits);
+		jw_kint(w, "cache_misses", (int64_t)st->cache_misses);
+	}
+	if (st->has_latency)
+		jw_kint(w, "latency_us", (int64_t)st->latency_us);
+	jw_end_obj(w);
+}
+
 static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -1336,6 +1360,7 @@ static void h_v1_targets(struct api_req *r)
 			jw_ktime(w, "checked", hi.checked);
 			jw_kint(w, "zones_missing", (int64_t)hi.zones_missing);
 			jw_kint(w, "zones_extra", (int64_t)hi.zones_extra);
+			health_stats_json(w, &hi);
 			jw_end_obj(w);
 		} else {
 			jw_null(w);

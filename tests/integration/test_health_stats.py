@@ -109,7 +109,11 @@ def test_statistics_exported_per_target(prismd_factory, pdns):
     assert 0.5 < m["prism_powerdns_cache_hit_ratio"] <= 1.0, m
     assert m["prism_powerdns_latency_seconds"] >= 0
     assert 0 < m["prism_target_response_seconds"] < 5
-    assert health(d)["state"] == "healthy"
+    h = health(d)
+    assert h["state"] == "healthy" and h["response_ms"] >= 0
+    st = h["statistics"]
+    assert st["queries"] >= 21 and st["uptime_seconds"] >= 0 and st["latency_us"] >= 0
+    assert st["cache_hits"] > st["cache_misses"] > 0
 
 
 def test_slow_target_is_degraded(prismd_factory, pdns):
