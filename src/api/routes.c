@@ -29,6 +29,7 @@
 #define HEALTH_FAILED_WINDOW_MS 60000
 
 const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
+const char *const api_host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
 
 #define HOST_COLS                                                                          \
 	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "  \
@@ -39,6 +40,7 @@ enum { HC_ID, HC_NAME, HC_IP, HC_V4, HC_V6, HC_STATUS, HC_FIRST, HC_LAST, HC_ZON
 
 static const char *const query_sql[Q_COUNT] = {
 	[Q_COUNTS] = "SELECT status, n FROM host_counts",
+	[Q_SYNC_COUNTS] = "SELECT status, n FROM host_sync_counts",
 	[Q_LAST_SEEN] = "SELECT max(coalesce((SELECT max(last_seen) FROM hosts WHERE status = "
 			"'online'), 0), coalesce((SELECT max(last_seen) FROM hosts WHERE "
 			"status = 'offline'), 0))",
@@ -182,6 +184,16 @@ int api_refresh_counts(struct prism_api *api)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return PRISM_ESTORE;
+	int64_t sync[4] = { 0 };
+	st = query(api, Q_SYNC_COUNTS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (size_t i = 0; i < 4; i++)
+			if (col(st, 0) != NULL && strcmp(col(st, 0), api_host_sync_states[i]) == 0)
+				sync[i] = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	memcpy(api->sync_hosts, sync, sizeof(sync));
 	st = query(api, Q_LAST_SEEN);
 	rc = sqlite3_step(st);
 	int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -553,7 +565,8 @@ static void compat_list(struct api_req *r, const char *status)
 	jw_kint(w, "total", total);
 	jw_kint(w, "page", page);
 	jw_kint(w, "per_page", per_page);
-	jw_kint(w, "pages", (total + per_page - 1) / per_page);
+	/* an empty list is one (empty) page, as the original server answers */
+	jw_kint(w, "pages", total > 0 ? (total + per_page - 1) / per_page : 1);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1279,6 +1292,30 @@ static void ledger_json(struct jw *w, const struct api_ledger_counts *c, int64_t
 		jw_null(w);
 }
 
+/* What the last health checks measured: the API's answer time, PowerDNS's statistics. */
+static void health_stats_json(struct jw *w, const struct prism_health_info *hi)
+{
+	jw_kint(w, "response_ms", (int64_t)(hi->response_ms + 0.5));
+	jw_key(w, "statistics");
+	if (!hi->has_stats) {
+		jw_null(w);
+		return;
+	}
+	const struct prism_pdns_stats *st = &hi->stats;
+	jw_obj(w);
+	if (st->has_uptime)
+		jw_kint(w, "uptime_seconds", (int64_t)st->uptime);
+	if (st->has_queries)
+		jw_kint(w, "queries", (int64_t)st->queries);
+	if (st->has_cache) {
+		jw_kint(w, "cache_hits", (int64_t)st->cache_hits);
+		jw_kint(w, "cache_misses", (int64_t)st->cache_misses);
+	}
+	if (st->has_latency)
+		jw_kint(w, "latency_us", (int64_t)st->latency_us);
+	jw_end_obj(w);
+}
+
 static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -1323,6 +1360,7 @@ static void h_v1_targets(struct api_req *r)
 			jw_ktime(w, "checked", hi.checked);
 			jw_kint(w, "zones_missing", (int64_t)hi.zones_missing);
 			jw_kint(w, "zones_extra", (int64_t)hi.zones_extra);
+			health_stats_json(w, &hi);
 			jw_end_obj(w);
 		} else {
 			jw_null(w);
