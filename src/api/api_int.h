@@ -100,6 +100,8 @@ struct api_ledger_counts {
 
 #define API_MAX_TARGETS 64
 extern const char *const api_sync_states[4];
+/** A host's dns_sync_status values: "pending", "synced", "failed", "disabled". */
+extern const char *const api_host_sync_states[4];
 
 struct prism_api {
 	uv_loop_t *loop;
@@ -123,6 +125,7 @@ struct prism_api {
 	/* cached counts, refreshed at most once a second */
 	uint64_t counts_at;
 	int64_t online, offline, last_seen;
+	int64_t sync_hosts[4];    /* hosts by dns_sync_status, api_host_sync_states order */
 	uint64_t ledger_at;
 	struct api_ledger_counts ledger[API_MAX_TARGETS];
 	size_t nledger;

@@ -29,6 +29,7 @@
 #define HEALTH_FAILED_WINDOW_MS 60000
 
 const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
+const char *const api_host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
 
 /* ---- the store reader ---- */
 
@@ -66,12 +67,13 @@ int api_refresh_counts(struct prism_api *api)
 	uint64_t now = uv_now(api->loop);
 	if (api->counts_at != 0 && now - api->counts_at < 1000)
 		return 0;
-	int64_t online, offline, last;
-	if (api->rd->host_counts(api->reader, &online, &offline, &last) != 0)
+	struct prism_host_counts c;
+	if (api->rd->host_counts(api->reader, &c) != 0)
 		return PRISM_ESTORE;
-	api->online = online;
-	api->offline = offline;
-	api->last_seen = last;
+	api->online = c.online;
+	api->offline = c.offline;
+	api->last_seen = c.last_seen;
+	memcpy(api->sync_hosts, c.sync, sizeof(c.sync));
 	api->counts_at = now ? now : 1;
 	return 0;
 }
@@ -413,7 +415,8 @@ static void compat_list(struct api_req *r, const char *status)
 	jw_kint(w, "total", total);
 	jw_kint(w, "page", page);
 	jw_kint(w, "per_page", per_page);
-	jw_kint(w, "pages", (total + per_page - 1) / per_page);
+	/* an empty list is one (empty) page, as the original server answers */
+	jw_kint(w, "pages", total > 0 ? (total + per_page - 1) / per_page : 1);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1146,6 +1149,30 @@ static void ledger_json(struct jw *w, const struct api_ledger_counts *c, int64_t
 		jw_null(w);
 }
 
+/* What the last health checks measured: the API's answer time, PowerDNS's statistics. */
+static void health_stats_json(struct jw *w, const struct prism_health_info *hi)
+{
+	jw_kint(w, "response_ms", (int64_t)(hi->response_ms + 0.5));
+	jw_key(w, "statistics");
+	if (!hi->has_stats) {
+		jw_null(w);
+		return;
+	}
+	const struct prism_pdns_stats *st = &hi->stats;
+	jw_obj(w);
+	if (st->has_uptime)
+		jw_kint(w, "uptime_seconds", (int64_t)st->uptime);
+	if (st->has_queries)
+		jw_kint(w, "queries", (int64_t)st->queries);
+	if (st->has_cache) {
+		jw_kint(w, "cache_hits", (int64_t)st->cache_hits);
+		jw_kint(w, "cache_misses", (int64_t)st->cache_misses);
+	}
+	if (st->has_latency)
+		jw_kint(w, "latency_us", (int64_t)st->latency_us);
+	jw_end_obj(w);
+}
+
 static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -1190,6 +1217,7 @@ static void h_v1_targets(struct api_req *r)
 			jw_ktime(w, "checked", hi.checked);
 			jw_kint(w, "zones_missing", (int64_t)hi.zones_missing);
 			jw_kint(w, "zones_extra", (int64_t)hi.zones_extra);
+			health_stats_json(w, &hi);
 			jw_end_obj(w);
 		} else {
 			jw_null(w);

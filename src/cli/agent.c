@@ -127,6 +127,7 @@ struct settings {
 	char server[272];                      /* "host:port" / "[v6]:port" for messages */
 	char hostname[PRISM_HOSTNAME_MAX + 1];
 	char token[PRISM_TOKEN_MAX + 1];       /* "" = none */
+	char token_file[4096];                 /* read again on SIGHUP; "" = none */
 	uint64_t interval_ms;
 	uint64_t timeout_ms;
 	bool once;
@@ -447,6 +448,7 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 		const char *path = f->token_file ? f->token_file : cfg->server_auth_token_file;
 		if (load_token_file(path, s->token, sizeof(s->token)) != 0)
 			return PRISM_AGENT_EXIT_CONFIG;
+		snprintf(s->token_file, sizeof(s->token_file), "%s", path);
 	} else if (cfg->server_auth_token != NULL) {
 		snprintf(s->token, sizeof(s->token), "%s", cfg->server_auth_token);
 	}
@@ -507,9 +509,9 @@ struct agent {
 	uv_loop_t *loop;
 	uv_timer_t next;     /* the next attempt */
 	uv_timer_t deadline; /* the current step: connect, or send and answer */
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_getaddrinfo_t gai;
-	const struct settings *s;
+	struct settings *s;  /* the token changes on SIGHUP */
 	struct prism_agent_tls *tls; /* client context, with --tls */
 	enum phase phase;
 	struct addrinfo *ai_list, *ai_next;
@@ -982,6 +984,7 @@ static void agent_stop(struct agent *a, int code)
 	close_handle((uv_handle_t *)&a->deadline);
 	close_handle((uv_handle_t *)&a->sigint);
 	close_handle((uv_handle_t *)&a->sigterm);
+	close_handle((uv_handle_t *)&a->sighup);
 }
 
 static void on_success(struct agent *a)
@@ -1092,7 +1095,30 @@ static void signal_cb(uv_signal_t *h, int signum)
 	agent_stop(a, PRISM_AGENT_EXIT_OK);
 }
 
-static int agent_run(const struct settings *s)
+/* SIGHUP: the token file again (a secret rotated by Vault Agent, say); the next
+ * registration carries what it holds now. A file that cannot be read keeps the token. */
+static void sighup_cb(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	char token[PRISM_TOKEN_MAX + 1];
+	(void)signum;
+	if (a->s->token_file[0] == '\0') {
+		alog(PRISM_AGENT_LOG_INFO, "SIGHUP: no token file to read again");
+		return;
+	}
+	if (load_token_file(a->s->token_file, token, sizeof(token)) != 0) {
+		alog(PRISM_AGENT_LOG_ERROR, "SIGHUP: the token file %s cannot be read: the token "
+		     "stays", a->s->token_file);
+		return;
+	}
+	bool changed = strcmp(token, a->s->token) != 0;
+	memcpy(a->s->token, token, sizeof(token));
+	explicit_bzero(token, sizeof(token));
+	alog(PRISM_AGENT_LOG_INFO, "SIGHUP: token file %s read again (%s)", a->s->token_file,
+	     changed ? "a new token from the next registration on" : "the same token");
+}
+
+static int agent_run(struct settings *s)
 {
 	uv_loop_t loop;
 	char every[32];
@@ -1123,9 +1149,12 @@ static int agent_run(const struct settings *s)
 	uv_timer_init(&loop, &a.deadline);
 	uv_signal_init(&loop, &a.sigint);
 	uv_signal_init(&loop, &a.sigterm);
+	uv_signal_init(&loop, &a.sighup);
 	a.next.data = a.deadline.data = a.sigint.data = a.sigterm.data = a.gai.data = &a;
+	a.sighup.data = &a;
 	uv_signal_start(&a.sigint, signal_cb, SIGINT);
 	uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&a.sighup, sighup_cb, SIGHUP);
 
 	if (s->once)
 		snprintf(every, sizeof(every), "once");

@@ -19,6 +19,7 @@
 #include "cli/agent.h"
 #include "cli/zones.h"
 #include "cli/kea.h"
+#include "cli/registry.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
@@ -42,6 +43,11 @@ static void usage(FILE *out)
 		"  kea install-trigger [--uninstall]\n"
 		"              the notification trigger on Kea's PostgreSQL hosts table\n"
 		"              (see `prism kea --help`)\n"
+		"\n"
+		"Registry commands:\n"
+		"  registry import-prism FILE [--config FILE]\n"
+		"              the hosts of the original Prism server's database\n"
+		"              (see `prism registry --help`)\n"
 		"\n");
 	prism_admin_usage(out);
 	fputc('\n', out);
@@ -448,6 +454,8 @@ int main(int argc, char **argv)
 		return prism_zones_main(argc, argv);
 	if (strcmp(cmd, "kea") == 0)
 		return prism_kea_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "registry") == 0)
+		return prism_registry_main(argc - 1, argv + 1);
 	/* admin options may come before the command: `prism --json hosts` */
 	if (prism_admin_is_command(cmd) || cmd[0] == '-')
 		return prism_admin_main(argc, argv);

@@ -139,9 +139,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1",                     \
 	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL", RESTART)                        \
 	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY",                       \
-	  "PowerDNS API key (X-API-Key)", RESTART)                                                \
+	  "PowerDNS API key (X-API-Key)", LIVE)                                                   \
 	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE",             \
-	  "file holding the PowerDNS API key, instead of api_key", RESTART)                       \
+	  "file holding the PowerDNS API key, instead of api_key (read again on SIGHUP)", LIVE)   \
 	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID",          \
 	  "PowerDNS server id in API paths", RESTART)                                             \
 	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.",                        \
@@ -191,7 +191,10 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
 	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)", RESTART)
+	  "seconds between health checks of every target (0 = off)", RESTART)                     \
+	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
+	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
+	  RESTART)
 
 /*
  * Y(section, subsection, name, type, min, max, choices, default, env, help, reload): options
@@ -220,12 +223,15 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	Y(kea, reservations, user, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_USER",            \
 	  "database user", RESTART)                                                               \
 	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
-	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password", RESTART)  \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE",                                                 \
+	  "file holding the database password (read again on SIGHUP for the next connection)",  \
+	  RESTART)                                                                                \
 	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
 	  "name of an environment variable holding the database password", RESTART)               \
 	Y(kea, reservations, channel, STR, 0, 0, NULL, "prism_kea_hosts",                         \
-	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)",  \
+	  "PRISM_KEA_RESERVATIONS_CHANNEL",                                                       \
+	  "NOTIFY channel of the trigger, Prism's or the Kea service's (kea_lease_events)",       \
 	  RESTART)                                                                                \
 	Y(kea, reservations, zone, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_ZONE",            \
 	  "zone of short hostnames (unset = powerdns.default_zone)", RESTART)                     \
@@ -1617,4 +1623,26 @@ void prism_config_option_bounds(size_t i, char *buf, size_t len)
 		break;
 	default: break;
 	}
+}
+
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg)
+{
+	for (size_t z = 0; cfg->zones[z] != NULL; z++)
+		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
+			return cfg->zones[z]->ttl;
+	return cfg->powerdns_default_ttl;
+}
+
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type)
+{
+	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
+uint32_t prism_config_offline_after(const struct prism_config *cfg)
+{
+	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
+	       cfg->heartbeat_grace_period;
 }

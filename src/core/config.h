@@ -121,6 +121,8 @@ struct prism_config {
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
 	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
+	/* health: */
+	uint32_t health_response_time_ms; /**< slower API answers: degraded (0 = off) */
 	/* kea.ncr: Kea's NameChangeRequests (UDP) */
 	bool kea_ncr_enabled;       /**< false */
 	char *kea_ncr_listen;       /**< "127.0.0.1:53001"; validated address:port */
@@ -191,6 +193,16 @@ struct prism_config *prism_config_defaults(void);
 
 /** Free a config. NULL is a no-op. */
 void prism_config_free(struct prism_config *cfg);
+
+/** The TTL of agents' records: the default zone's own TTL, else powerdns.default_ttl. */
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg);
+
+/** powerdns.record_types lists @p type ("A", "AAAA"). */
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type);
+
+/** Seconds without a heartbeat after which an agent's host goes offline:
+ *  interval × timeout_multiplier + grace_period. */
+uint32_t prism_config_offline_after(const struct prism_config *cfg);
 
 /** Description of one option, for --help style listings and docs. */
 struct prism_config_opt_info {

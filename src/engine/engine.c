@@ -1610,27 +1610,54 @@ void prism_engine_zones_changed(struct prism_engine *e)
 	}
 }
 
-int prism_engine_resync(struct prism_engine *e, const char *target)
+/* The worker of @p target, NULL when none (or the engine stops). */
+static struct worker *find_worker(struct prism_engine *e, const char *target)
 {
 	if (e == NULL || target == NULL || e->stopping)
+		return NULL;
+	for (size_t i = 0; i < e->nworkers; i++)
+		if (strcmp(e->workers[i].t.name, target) == 0)
+			return &e->workers[i];
+	return NULL;
+}
+
+/* Run @p w now, or as soon as what it does now is done. */
+static void run_soon(struct worker *w)
+{
+	if (w->state == W_IDLE)
+		schedule(w, 0);
+	else
+		w->wanted = true;
+}
+
+int prism_engine_resync(struct prism_engine *e, const char *target)
+{
+	struct worker *w = find_worker(e, target);
+	if (w == NULL)
 		return PRISM_ENOTFOUND;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		if (strcmp(w->t.name, target) != 0)
-			continue;
-		for (size_t z = 0; z < w->nzones; z++) {
-			w->zones[z]->ok = false;
-			w->zones[z]->zs.force = true;
-		}
-		w->zone_ready = false;
-		w->zones_dirty = true;
-		if (w->state == W_IDLE)
-			schedule(w, 0);
-		else
-			w->wanted = true;
-		return 0;
+	for (size_t z = 0; z < w->nzones; z++) {
+		w->zones[z]->ok = false;
+		w->zones[z]->zs.force = true;
 	}
-	return PRISM_ENOTFOUND;
+	w->zone_ready = false;
+	w->zones_dirty = true;
+	run_soon(w);
+	return 0;
+}
+
+int prism_engine_credentials_changed(struct prism_engine *e, const char *target)
+{
+	struct worker *w = find_worker(e, target);
+	if (w == NULL)
+		return PRISM_ENOTFOUND;
+	if (!w->unauthorised)
+		return 0; /* the next request carries the new key anyway */
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: new credentials, trying again now", w->t.name);
+	w->backoff_until = 0;
+	for (size_t z = 0; z < w->nzones; z++)
+		w->zones[z]->zs.force = true;
+	run_soon(w);
+	return 0;
 }
 
 int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,

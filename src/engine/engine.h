@@ -106,6 +106,11 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
  *  zones are not reloadable (they need a restart). */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
+/** @p target's credentials changed (SIGHUP): a target refusing the old ones (401/403) is
+ *  tried again now instead of after its backoff, every zone reconciled (so the rows that
+ *  failed meanwhile are pushed). @return 0 or PRISM_ENOTFOUND */
+int prism_engine_credentials_changed(struct prism_engine *e, const char *target);
+
 /** The registry's zones changed (created, deleted, imported): every target loads its list
  *  again, creates the new zones, deletes the deleted ones, then pushes as usual. */
 void prism_engine_zones_changed(struct prism_engine *e);

@@ -45,6 +45,7 @@
 #include "daemon/log.h"
 #include "sources/agent_server.h"
 #include "sources/agent_tls.h"
+#include "sources/source.h"
 
 #define TAG "agent"
 #define READ_CHUNK 65536u
@@ -54,6 +55,7 @@
 #define OUTQ_MAX 65536u
 /* TLS handshakes in progress at once: a handshake flood costs at most this many sessions */
 #define TLS_MAX_HANDSHAKES 256u
+#define REFUSED_LOG_BURST 10u /* warnings a second for refused messages; the rest counted */
 
 /* One answer in a connection's ordered queue. */
 struct slot {
@@ -117,6 +119,7 @@ struct prism_agent_server {
 	bool rx_busy;
 	bool stopping;
 	struct prism_agent_server_stats stats;
+	struct prism_ratelimit refused_log;
 };
 
 struct reg_job {
@@ -395,11 +398,40 @@ static void flush_cb(uv_prepare_t *h)
 	uv_prepare_stop(&s->flusher);
 }
 
+/*
+ * A refused message is a warning, at most REFUSED_LOG_BURST lines a second (a flood of bad
+ * frames must not flood the log; the next line says how many were left out). Not: an idle
+ * connection closed (nothing was refused), a registry failure (logged as an error).
+ */
+static void log_refused(struct conn *c, const struct prism_agent_resp *r)
+{
+	static const char *const quiet[] = { "idle_timeout", "store_error", "registry_full" };
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		if (r->code != NULL && strcmp(r->code, quiet[i]) == 0)
+			return;
+	unsigned long long skipped;
+	if (!prism_ratelimit_ok(&c->srv->refused_log, uv_now(c->srv->loop), REFUSED_LOG_BURST,
+				&skipped))
+		return;
+	char more[64] = "", text[160];
+	if (skipped > 0)
+		snprintf(more, sizeof(more), " (%llu more refused, not logged)", skipped);
+	/* the message may quote the peer (an unsupported version): one line, printable */
+	snprintf(text, sizeof(text), "%s", r->message ? r->message : "");
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	prism_log(PRISM_LOG_WARNING, TAG, "message from %s refused (%s): %s%s", c->ip,
+		  r->code ? r->code : "error", text, more);
+}
+
 /* Encode an answer into its slot. */
 static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_resp *resp,
 		      bool close_after)
 {
 	struct prism_agent_resp r = *resp;
+	if (!resp->success)
+		log_refused(c, resp);
 	r.now_usec = now_usec();
 	if (prism_agent_resp_encode(&r, &sl->frame, &sl->len) != 0) {
 		sl->frame = NULL;
@@ -560,10 +592,6 @@ static void reg_done(struct prism_store_job *job, int err)
 	struct prism_agent_server *s = c->srv;
 	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other &&
 		  !j->out.source_conflict;
-	if (err == 0 && j->out.source_conflict)
-		prism_log(PRISM_LOG_WARNING, TAG, "host %s from %s refused: the name belongs to "
-			  "a host of source %s", j->hostname, j->ip,
-			  prism_source_name(j->out.holder));
 	if (ok && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
 		s->opts.changed_cb(s->opts.changed_arg);
 	if (ok && j->out.result != PRISM_REG_HEARTBEAT && prism_log_enabled(PRISM_LOG_INFO))
@@ -622,9 +650,14 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 		s->stats.auth_failures++;
 		return false;
 	}
+	/* configured tokens are checked here; registry tokens by the store, in the job. A
+	 * configured token binds hosts by its name's first secret: during a rotation (the old
+	 * and the new secret under one name) both register the same hosts */
+	const char *owner = prism_token_set_owner(s->opts.tokens, j->owner);
+	j->reg.check_token = owner == NULL;
+	if (owner != NULL)
+		memcpy(j->owner, owner, PRISM_TOKEN_HASH_LEN + 1);
 	j->reg.owner = j->owner;
-	/* configured tokens are checked here; registry tokens by the store, in the job */
-	j->reg.check_token = prism_token_set_find(s->opts.tokens, j->owner) == NULL;
 	return true;
 }
 

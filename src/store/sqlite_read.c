@@ -37,6 +37,7 @@ enum { ZC_NAME, ZC_KIND, ZC_TARGETS, ZC_NS, ZC_SOA, ZC_TTL, ZC_DNSSEC, ZC_ADOPT,
 
 enum rd_query {
 	Q_COUNTS,
+	Q_SYNC_COUNTS,
 	Q_LAST_SEEN,
 	Q_HOST_BY_ID,
 	Q_HOST_BY_NAME,
@@ -65,6 +66,7 @@ enum rd_query {
 
 static const char *const query_sql[Q_COUNT] = {
 	[Q_COUNTS] = "SELECT status, n FROM host_counts",
+	[Q_SYNC_COUNTS] = "SELECT status, n FROM host_sync_counts",
 	[Q_LAST_SEEN] = "SELECT max(coalesce((SELECT max(last_seen) FROM hosts WHERE status = "
 			"'online'), 0), coalesce((SELECT max(last_seen) FROM hosts WHERE "
 			"status = 'offline'), 0))",
@@ -237,23 +239,34 @@ static int one_int(sqlite3_stmt *st, int64_t *v)
 	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
 }
 
-static int rd_host_counts(struct prism_store_reader *r, int64_t *online, int64_t *offline,
-			  int64_t *last_seen)
+static const char *const host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
+
+/* (status, n) rows into @p n by @p names */
+static int status_counts(sqlite3_stmt *st, const char *const *names, size_t k, int64_t *n)
 {
-	sqlite3_stmt *st = query(r, Q_COUNTS);
 	int rc;
-	*online = *offline = 0;
+	memset(n, 0, k * sizeof(*n));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(st, 0);
-		if (status != NULL && strcmp(status, "online") == 0)
-			*online = sqlite3_column_int64(st, 1);
-		else if (status != NULL && strcmp(status, "offline") == 0)
-			*offline = sqlite3_column_int64(st, 1);
+		for (size_t i = 0; status != NULL && i < k; i++)
+			if (strcmp(status, names[i]) == 0)
+				n[i] = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+static int rd_host_counts(struct prism_store_reader *r, struct prism_host_counts *out)
+{
+	static const char *const host_states[2] = { "online", "offline" };
+	int64_t n[2];
+	memset(out, 0, sizeof(*out));
+	if (status_counts(query(r, Q_COUNTS), host_states, 2, n) != 0 ||
+	    status_counts(query(r, Q_SYNC_COUNTS), host_sync_states, 4, out->sync) != 0)
 		return PRISM_ESTORE;
-	return one_int(query(r, Q_LAST_SEEN), last_seen);
+	out->online = n[0];
+	out->offline = n[1];
+	return one_int(query(r, Q_LAST_SEEN), &out->last_seen);
 }
 
 static const char *const ledger_states[4] = { "pending", "synced", "failed", "conflict" };

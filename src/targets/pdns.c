@@ -95,6 +95,12 @@ struct prism_target {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_slist *headers;
+	/* headers of earlier API keys: requests in flight still point at them (libcurl does
+	 * not copy the list); freed with the target. One per key change, so few. */
+	struct retired_headers {
+		struct curl_slist *list;
+		struct retired_headers *next;
+	} *retired;
 	char *name;
 	char *base_url;      /* <api_url>/servers/<server_id> */
 	char *comment;       /* "managed by prism instance <instance>" */
@@ -118,6 +124,12 @@ static void target_unref(struct prism_target *t)
 	if (--t->refs > 0)
 		return;
 	curl_slist_free_all(t->headers);
+	while (t->retired != NULL) {
+		struct retired_headers *r = t->retired;
+		t->retired = r->next;
+		curl_slist_free_all(r->list);
+		free(r);
+	}
 	free(t->name);
 	free(t->base_url);
 	free(t->comment);
@@ -718,6 +730,11 @@ static int target_open_fail(struct prism_target *t, int rc)
 	return rc;
 }
 
+static bool api_key_ok(const char *api_key)
+{
+	return api_key != NULL && strchr(api_key, '\r') == NULL && strchr(api_key, '\n') == NULL;
+}
+
 static int build_headers(struct prism_target *t, const char *api_key)
 {
 	static const char *const fixed[] = {
@@ -769,8 +786,7 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	int rc;
 
 	if (loop == NULL || opts == NULL || out == NULL || opts->api_url == NULL ||
-	    opts->api_key == NULL || opts->server_id == NULL || opts->server_id[0] == '\0' ||
-	    strchr(opts->api_key, '\r') != NULL || strchr(opts->api_key, '\n') != NULL)
+	    !api_key_ok(opts->api_key) || opts->server_id == NULL || opts->server_id[0] == '\0')
 		return PRISM_EINVAL;
 	ulen = strlen(opts->api_url);
 	while (ulen > 0 && opts->api_url[ulen - 1] == '/')
@@ -817,6 +833,36 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	t->timer.data = t;
 	t->refs = 2; /* owner + timer */
 	*out = t;
+	return 0;
+}
+
+/* The requests started from now on send @p api_key; those in flight finish with theirs. */
+static int pdns_set_api_key(struct prism_target *t, const char *api_key, bool *changed)
+{
+	*changed = false;
+	if (t == NULL || !api_key_ok(api_key))
+		return PRISM_EINVAL;
+	char *line = NULL;
+	if (asprintf(&line, "X-API-Key: %s", api_key) < 0)
+		return PRISM_ENOMEM;
+	bool same = strcmp(line, t->headers->data) == 0;
+	explicit_bzero(line, strlen(line));
+	free(line);
+	if (same)
+		return 0;
+	struct retired_headers *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->list = t->headers;
+	int rc = build_headers(t, api_key);
+	if (rc != 0) {
+		t->headers = r->list;
+		free(r);
+		return rc;
+	}
+	r->next = t->retired;
+	t->retired = r;
+	*changed = true;
 	return 0;
 }
 
@@ -1118,4 +1164,5 @@ const struct prism_target_api prism_target_powerdns = {
 	.notify = pdns_notify,
 	.server_get = pdns_server_get,
 	.observe = pdns_observe,
+	.set_api_key = pdns_set_api_key,
 };

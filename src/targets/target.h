@@ -135,6 +135,11 @@ struct prism_target_api {
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);
+	/** Use @p api_key from the next request on (a key rotated by SIGHUP); requests in flight
+	 *  finish with the old one. @p changed: it differs from the key in use. May be NULL
+	 *  for a kind whose credentials are not reloadable. @return 0, PRISM_EINVAL (a line
+	 *  break in the key), PRISM_ENOMEM */
+	int (*set_api_key)(struct prism_target *t, const char *api_key, bool *changed);
 };
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */

@@ -208,16 +208,55 @@ def test_metrics_parse_and_move(dnsd, pdns):
                   status="success") >= 3
     assert metric(ms, "prism_powerdns_zone_operations_total", operation="check",
                   status="success") >= 1
-    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="synced") >= 3,
-             what="synced rows")
+    # hosts by their sync status (the original's meaning); ledger rows on their own
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="synced") == 3,
+             what="synced hosts")
     ms = metrics(api)
+    assert metric(ms, "prism_dns_sync_status", status="pending") == 0
+    assert metric(ms, "prism_ledger_rows", status="synced") >= 3
+    assert ("prism_dns_sync_status", frozenset({("status", "disabled")})) in ms
     assert metric(ms, "prism_target_state", target="default", state="ok") == 1
     assert metric(ms, "prism_target_rrsets_applied_total", target="default") >= 3
     assert metric(ms, "prism_target_last_success_timestamp_seconds", target="default") > 0
     assert metric(ms, "prism_target_ledger_rows", target="default", status="synced") >= 3
 
 
+def test_sync_status_counts_hosts(prismd_factory):
+    """prism_dns_sync_status counts hosts by dns_sync_status, kept by triggers; a registry
+    of the schema before them gets its counts from the hosts when it is migrated."""
+    d = prismd_factory(None, extra_yaml=KEYS)
+    api = Api(d)
+    register_many(d, ["s1", "s2", "s3"])   # no DNS: disabled
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="disabled") == 3,
+             what="3 hosts, DNS disabled")
+    d.db_exec("DELETE FROM hosts WHERE hostname = 's3'")
+    d.db_exec("UPDATE hosts SET dns_sync_status = 'failed' WHERE hostname = 's2'")
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="disabled") == 1,
+             what="kept by the triggers")
+    assert metric(metrics(api), "prism_dns_sync_status", status="failed") == 1
+    d.stop()
+    # back to schema 7 (host_sync_counts is migration 8): the migration counts the hosts
+    for sql in ("DROP TRIGGER host_sync_counts_insert", "DROP TRIGGER host_sync_counts_delete",
+                "DROP TRIGGER host_sync_counts_update", "DROP TABLE host_sync_counts",
+                "PRAGMA user_version = 7"):
+        d.db_exec(sql)
+    d.db_exec("UPDATE hosts SET dns_sync_status = 'pending' WHERE hostname = 's1'")
+    d.start()
+    ms = metrics(Api(d))
+    assert [metric(ms, "prism_dns_sync_status", status=s)
+            for s in ("pending", "synced", "failed", "disabled")] == [1, 0, 1, 0]
+    assert d.db_query("PRAGMA user_version")[0][0] >= 8
+
+
 # ---- compatibility routes ----
+
+def test_compat_hosts_empty_is_one_page(apid):
+    """An empty registry: one empty page, as the original server answers."""
+    d, api = apid
+    for path in ("/api/hosts", "/api/hosts/status/offline", "/api/hosts?search=x"):
+        b = api.get(path).json()
+        assert (b["hosts"], b["total"], b["page"], b["pages"]) == ([], 0, 1, 1), path
+
 
 def test_compat_hosts_shapes_and_pagination(dnsd, pdns):
     d, api = dnsd

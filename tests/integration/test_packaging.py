@@ -147,6 +147,10 @@ def test_completion_completes():
     assert complete("-s", "http://x", "zones", "create", "--k") == {"--kind"}
     assert complete("agent", "--log-level", "w") == {"warning"}
     assert complete("records", "--type", "AA") == {"AAAA"}
+    assert complete("reg") == {"register", "registry"}
+    assert complete("registry", "imp") == {"import-prism"}
+    assert complete("registry", "import-prism", os.path.join(PACKAGING, "agent.yaml.ex")) == {
+        os.path.join(PACKAGING, "agent.yaml.example")}
     assert complete("agent", "-c", os.path.join(PACKAGING, "agent.yaml.ex")) == {
         os.path.join(PACKAGING, "agent.yaml.example")}
 

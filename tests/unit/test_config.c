@@ -957,7 +957,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 79); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 80); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -1029,10 +1029,12 @@ static void test_options_reload(void **state)
 {
 	static const char *const live[] = {"logging.level", "auth.tokens", "api.keys",
 					   "heartbeat.interval", "sync.batch_max",
-					   "powerdns.retry_delay"};
+					   "powerdns.retry_delay", "powerdns.api_key",
+					   "powerdns.api_key_file"};
 	static const char *const restart[] = {"server.tcp_port", "database.path",
 					      "powerdns.api_url", "sync.health_interval",
-					      "kea.ncr.listen"};
+					      "kea.ncr.listen", "kea.reservations.password_file",
+					      "health.response_time_ms"};
 	size_t n = 0, found = 0;
 	const struct prism_config_opt_info *o = prism_config_options(&n);
 

@@ -199,11 +199,12 @@ static void test_hosts(void **state)
 	assert_int_equal(o.result, PRISM_REG_IP_CHANGED);
 	assert_string_equal(o.old_ip, "10.0.0.1");
 	reg(f, "web2", "10.0.0.3", 1020);
-	int64_t online, offline, last;
-	assert_int_equal(f->rd->host_counts(f->r, &online, &offline, &last), 0);
-	assert_int_equal(online, 2);
-	assert_int_equal(offline, 0);
-	assert_int_equal(last, 1020);
+	struct prism_host_counts hc;
+	assert_int_equal(f->rd->host_counts(f->r, &hc), 0);
+	assert_int_equal(hc.online, 2);
+	assert_int_equal(hc.offline, 0);
+	assert_int_equal(hc.last_seen, 1020);
+	assert_int_equal(hc.sync[0], 2); /* both pending */
 	int64_t n, max;
 	assert_int_equal(f->rd->hosts_search_count(f->r, NULL, "web", &n), 0);
 	assert_int_equal(n, 2);
