@@ -14,26 +14,61 @@
 #include "core/error.h"
 #include "store/sqlite_int.h"
 
-#define HOST_COLS                                                                          \
-	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "  \
-	"dns_record_id, dns_ttl, dns_sync_status, dns_last_sync, "                          \
+#define HOST_COLS                                                                                 \
+	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "         \
+	"dns_record_id, dns_ttl, dns_sync_status, dns_last_sync, "                                \
 	"owner_token_hash IS NOT NULL, source"
-enum { HC_ID, HC_NAME, HC_IP, HC_V4, HC_V6, HC_STATUS, HC_FIRST, HC_LAST, HC_ZONE, HC_RECORD,
-       HC_TTL, HC_SYNC, HC_LAST_SYNC, HC_OWNED, HC_SOURCE };
+enum {
+	HC_ID,
+	HC_NAME,
+	HC_IP,
+	HC_V4,
+	HC_V6,
+	HC_STATUS,
+	HC_FIRST,
+	HC_LAST,
+	HC_ZONE,
+	HC_RECORD,
+	HC_TTL,
+	HC_SYNC,
+	HC_LAST_SYNC,
+	HC_OWNED,
+	HC_SOURCE
+};
 /* the compatibility list's columns */
 #define COMPAT_COLS "id, hostname, current_ip, status, first_seen, last_seen"
 enum { CC_ID, CC_NAME, CC_IP, CC_STATUS, CC_FIRST, CC_LAST };
 
-#define LEDGER_COLS                                                                        \
-	"host_id, target, zone, name, type, status, attempts, last_error, updated_at, "    \
+#define LEDGER_COLS                                                                               \
+	"host_id, target, zone, name, type, status, attempts, last_error, updated_at, "           \
 	"next_attempt"
-enum { LC_HOST, LC_TARGET, LC_ZONE, LC_NAME, LC_TYPE, LC_STATUS, LC_ATTEMPTS, LC_ERROR,
-       LC_UPDATED, LC_NEXT };
+enum {
+	LC_HOST,
+	LC_TARGET,
+	LC_ZONE,
+	LC_NAME,
+	LC_TYPE,
+	LC_STATUS,
+	LC_ATTEMPTS,
+	LC_ERROR,
+	LC_UPDATED,
+	LC_NEXT
+};
 
-#define ZONE_COLS                                                                          \
-	"name, kind, targets, nameservers, soa, ttl, dnssec, adopt, origin, created_at"
-enum { ZC_NAME, ZC_KIND, ZC_TARGETS, ZC_NS, ZC_SOA, ZC_TTL, ZC_DNSSEC, ZC_ADOPT, ZC_ORIGIN,
-       ZC_CREATED, ZC_RECORDS };
+#define ZONE_COLS "name, kind, targets, nameservers, soa, ttl, dnssec, adopt, origin, created_at"
+enum {
+	ZC_NAME,
+	ZC_KIND,
+	ZC_TARGETS,
+	ZC_NS,
+	ZC_SOA,
+	ZC_TTL,
+	ZC_DNSSEC,
+	ZC_ADOPT,
+	ZC_ORIGIN,
+	ZC_CREATED,
+	ZC_RECORDS
+};
 
 enum rd_query {
 	Q_COUNTS,
@@ -144,8 +179,8 @@ static void list_sql(char *buf, size_t len, unsigned variant, bool v1)
 	if (variant & 2)
 		n += snprintf(buf + n, len - (size_t)n, " AND instr(hostname, ?2) > 0%s",
 			      v1 ? " AND id <= ?5" : "");
-	snprintf(buf + n, len - (size_t)n, v1 ? " ORDER BY id LIMIT ?4"
-					      : " ORDER BY id LIMIT ?3 OFFSET ?4");
+	snprintf(buf + n, len - (size_t)n,
+		 v1 ? " ORDER BY id LIMIT ?4" : " ORDER BY id LIMIT ?3 OFFSET ?4");
 }
 
 static void rd_close(struct prism_store_reader *r)
@@ -179,8 +214,8 @@ static int rd_prepare_all(struct prism_store_reader *r, char *err, size_t errlen
 	return 0;
 }
 
-static int rd_open(const struct prism_store_opts *opts, struct prism_store_reader **out,
-		   char *err, size_t errlen)
+static int rd_open(const struct prism_store_opts *opts, struct prism_store_reader **out, char *err,
+		   size_t errlen)
 {
 	struct prism_store_reader *r = calloc(1, sizeof(*r));
 	*out = NULL;
@@ -221,7 +256,7 @@ static sqlite3_stmt *query(struct prism_store_reader *r, enum rd_query q)
 static struct prism_text text(sqlite3_stmt *st, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(st, i);
-	return (struct prism_text){ t, t != NULL ? (size_t)sqlite3_column_bytes(st, i) : 0 };
+	return (struct prism_text){t, t != NULL ? (size_t)sqlite3_column_bytes(st, i) : 0};
 }
 
 /* SQLITE_DONE (or a stop by the callback, SQLITE_ROW) is 0, anything else an error */
@@ -239,7 +274,7 @@ static int one_int(sqlite3_stmt *st, int64_t *v)
 	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
 }
 
-static const char *const host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
+static const char *const host_sync_states[4] = {"pending", "synced", "failed", "disabled"};
 
 /* (status, n) rows into @p n by @p names */
 static int status_counts(sqlite3_stmt *st, const char *const *names, size_t k, int64_t *n)
@@ -258,7 +293,7 @@ static int status_counts(sqlite3_stmt *st, const char *const *names, size_t k, i
 
 static int rd_host_counts(struct prism_store_reader *r, struct prism_host_counts *out)
 {
-	static const char *const host_states[2] = { "online", "offline" };
+	static const char *const host_states[2] = {"online", "offline"};
 	int64_t n[2];
 	memset(out, 0, sizeof(*out));
 	if (status_counts(query(r, Q_COUNTS), host_states, 2, n) != 0 ||
@@ -269,7 +304,7 @@ static int rd_host_counts(struct prism_store_reader *r, struct prism_host_counts
 	return one_int(query(r, Q_LAST_SEEN), &out->last_seen);
 }
 
-static const char *const ledger_states[4] = { "pending", "synced", "failed", "conflict" };
+static const char *const ledger_states[4] = {"pending", "synced", "failed", "conflict"};
 
 static int rd_ledger_counts(struct prism_store_reader *r, const char *target, int64_t n[4],
 			    int64_t *oldest_pending)
@@ -359,8 +394,8 @@ static int rd_host_get(struct prism_store_reader *r, int64_t id, const char *nam
 }
 
 /* The ledger rows of host @p id from @p lg (host_id order), stepped as far as past it. */
-static int merge_ledger(sqlite3_stmt *lg, int *lrc, int64_t id,
-			const struct prism_hosts_visit *v, void *ctx)
+static int merge_ledger(sqlite3_stmt *lg, int *lrc, int64_t id, const struct prism_hosts_visit *v,
+			void *ctx)
 {
 	while (*lrc == SQLITE_ROW && sqlite3_column_int64(lg, LC_HOST) < id)
 		*lrc = sqlite3_step(lg);
@@ -482,8 +517,8 @@ static int rd_sync_rows(struct prism_store_reader *r, const char *target, const 
 	return ledger_rows(st, cb, ctx);
 }
 
-static int record_rows(sqlite3_stmt *st,
-		       int (*cb)(void *ctx, const struct prism_record_view *rec), void *ctx);
+static int record_rows(sqlite3_stmt *st, int (*cb)(void *ctx, const struct prism_record_view *rec),
+		       void *ctx);
 
 static int rd_host_records(struct prism_store_reader *r, int64_t id,
 			   int (*cb)(void *ctx, const struct prism_record_view *rec), void *ctx)

@@ -39,7 +39,7 @@ static int sqlite_make(char *path, size_t len, struct prism_store_opts *o)
 	if (fd < 0)
 		return -1;
 	close(fd);
-	*o = (struct prism_store_opts){ .path = path };
+	*o = (struct prism_store_opts){.path = path};
 	return 0;
 }
 
@@ -54,14 +54,14 @@ static void sqlite_drop(const char *path)
 }
 
 static const struct backend backends[] = {
-	{ "sqlite", &prism_store_sqlite, sqlite_make, sqlite_drop },
+	{"sqlite", &prism_store_sqlite, sqlite_make, sqlite_drop},
 };
 
 /* ---- fixture ---- */
 
 #define ZONE "example.test."
 
-static const char *const zones[] = { ZONE, "10.in-addr.arpa.", NULL };
+static const char *const zones[] = {ZONE, "10.in-addr.arpa.", NULL};
 
 struct fx {
 	const struct backend *b;
@@ -88,7 +88,9 @@ static int setup(void **state)
 	assert_int_equal(f->api->open(&o, &f->s, err, sizeof(err)), 0);
 	assert_int_equal(f->rd->open(&o, &f->r, err, sizeof(err)), 0);
 	static const struct prism_target_zone tz[] = {
-		{ "t1", ZONE }, { "t1", "10.in-addr.arpa." }, { "t2", ZONE },
+		{"t1", ZONE},
+		{"t1", "10.in-addr.arpa."},
+		{"t2", ZONE},
 	};
 	size_t caught;
 	assert_int_equal(f->api->begin(f->s), 0);
@@ -120,13 +122,20 @@ static void commit(struct fx *f)
 	assert_int_equal(f->api->commit(f->s), 0);
 }
 
-static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip,
-				     int64_t now)
+static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip, int64_t now)
 {
 	struct prism_host_reg g = {
-		.hostname = host, .ip = ip, .now = now, .expires_at = now + 60,
-		.dns = { .enabled = true, .zone = ZONE, .ttl = 300, .publish_a = true,
-			 .publish_aaaa = true, .auto_ptr = true, .zones = zones },
+		.hostname = host,
+		.ip = ip,
+		.now = now,
+		.expires_at = now + 60,
+		.dns = {.enabled = true,
+			.zone = ZONE,
+			.ttl = 300,
+			.publish_a = true,
+			.publish_aaaa = true,
+			.auto_ptr = true,
+			.zones = zones},
 	};
 	struct prism_host_reg_out out;
 	begin(f);
@@ -186,7 +195,7 @@ static void test_hosts(void **state)
 	assert_int_equal(o.result, PRISM_REG_NEW);
 	assert_string_equal(o.fqdn, "web1." ZONE);
 	assert_true(o.dns_changed);
-	struct host_seen h = { 0 };
+	struct host_seen h = {0};
 	assert_int_equal(f->rd->host_get(f->r, 0, "web1", host_copy, &h), 0);
 	assert_int_equal(h.id, o.host_id);
 	assert_string_equal(h.ip, "10.0.0.1");
@@ -213,7 +222,7 @@ static void test_hosts(void **state)
 	assert_int_equal(f->rd->hosts_max_id(f->r, &max), 0);
 	assert_true(max >= o.host_id);
 	/* the host's rows: its A and its PTR where they are served */
-	struct ledger_seen lg = { 0 };
+	struct ledger_seen lg = {0};
 	assert_int_equal(f->rd->host_ledger(f->r, o.host_id, ledger_copy, &lg), 0);
 	/* A on t1 and t2, the PTR on t1, and on t1 the deletion of the old address's PTR */
 	assert_int_equal(lg.n, 4);
@@ -269,9 +278,9 @@ static void test_host_list(void **state)
 	int64_t a = reg(f, "a1", "10.0.1.1", 1000).host_id;
 	int64_t b = reg(f, "b1", "10.0.1.2", 1000).host_id;
 	int64_t c = reg(f, "a2", "10.0.1.3", 1000).host_id;
-	struct prism_hosts_visit v = { list_host, list_row, NULL };
-	struct list_seen s = { 0 };
-	struct prism_hosts_query q = { .limit = 2, .with_ledger = true };
+	struct prism_hosts_visit v = {list_host, list_row, NULL};
+	struct list_seen s = {0};
+	struct prism_hosts_query q = {.limit = 2, .with_ledger = true};
 	assert_int_equal(f->rd->hosts_list(f->r, &q, &v, &s), 0);
 	assert_int_equal(s.hosts, 2);
 	assert_int_equal(s.ids[0], a);
@@ -285,13 +294,13 @@ static void test_host_list(void **state)
 	assert_int_equal(s.ids[0], c);
 	/* a search, and the compatibility list's offsets */
 	memset(&s, 0, sizeof(s));
-	q = (struct prism_hosts_query){ .search = "a", .limit = 10 };
+	q = (struct prism_hosts_query){.search = "a", .limit = 10};
 	assert_int_equal(f->rd->hosts_list(f->r, &q, &v, &s), 0);
 	assert_int_equal(s.hosts, 2);
 	assert_int_equal(s.rows, 0);
 	memset(&s, 0, sizeof(s));
-	q = (struct prism_hosts_query){ .compat = true, .offset = 1, .limit = 10,
-					.status = "online" };
+	q = (struct prism_hosts_query){
+		.compat = true, .offset = 1, .limit = 10, .status = "online"};
 	assert_int_equal(f->rd->hosts_list(f->r, &q, &v, &s), 0);
 	assert_int_equal(s.hosts, 2);
 	assert_int_equal(s.ids[0], b);
@@ -330,7 +339,7 @@ static void test_tokens(void **state)
 	assert_int_equal(f->api->token_create(f->s, "rack2", "h1", 1000, 0), PRISM_ECONFLICT);
 	assert_int_equal(f->api->token_create(f->s, "rack2", "h3", 1000, 5000), 0);
 	commit(f);
-	struct names_seen s = { 0 };
+	struct names_seen s = {0};
 	assert_int_equal(f->rd->tokens_list(f->r, NULL, 10, token_copy, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.names[0], "rack1");
@@ -350,8 +359,12 @@ static void test_tokens(void **state)
 	assert_int_equal(s.n, 1);
 	assert_false(s.flag[0]);
 	/* a registration with a revoked token is refused, with a known one it binds the name */
-	struct prism_host_reg g = { .hostname = "bound", .ip = "10.0.2.1", .now = 1000,
-				    .expires_at = 1060, .owner = "h3", .check_token = true };
+	struct prism_host_reg g = {.hostname = "bound",
+				   .ip = "10.0.2.1",
+				   .now = 1000,
+				   .expires_at = 1060,
+				   .owner = "h3",
+				   .check_token = true};
 	struct prism_host_reg_out out;
 	begin(f);
 	assert_int_equal(f->api->host_register(f->s, &g, &out), 0);
@@ -389,20 +402,22 @@ static void test_keys(void **state)
 	assert_int_equal(f->rd->apikeys_any(f->r, &any), 0);
 	assert_true(any);
 	char name[64], role[16];
-	assert_int_equal(f->rd->apikey_by_hash(f->r, "kh1", name, sizeof(name), role,
-					       sizeof(role)), 0);
+	assert_int_equal(
+		f->rd->apikey_by_hash(f->r, "kh1", name, sizeof(name), role, sizeof(role)), 0);
 	assert_string_equal(name, "ops");
 	assert_string_equal(role, "admin");
-	assert_int_equal(f->rd->apikey_by_hash(f->r, "kh9", name, sizeof(name), role,
-					       sizeof(role)), PRISM_ENOTFOUND);
+	assert_int_equal(
+		f->rd->apikey_by_hash(f->r, "kh9", name, sizeof(name), role, sizeof(role)),
+		PRISM_ENOTFOUND);
 	size_t changed;
 	begin(f);
 	assert_int_equal(f->api->apikey_revoke(f->s, "ops", &changed), 0);
 	assert_int_equal(f->api->apikey_revoke(f->s, "nope", &changed), PRISM_ENOTFOUND);
 	commit(f);
-	assert_int_equal(f->rd->apikey_by_hash(f->r, "kh1", name, sizeof(name), role,
-					       sizeof(role)), PRISM_ENOTFOUND);
-	struct names_seen s = { 0 };
+	assert_int_equal(
+		f->rd->apikey_by_hash(f->r, "kh1", name, sizeof(name), role, sizeof(role)),
+		PRISM_ENOTFOUND);
+	struct names_seen s = {0};
 	assert_int_equal(f->rd->apikeys_list(f->r, NULL, 10, key_copy, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.names[0], "ops");
@@ -426,9 +441,10 @@ static void test_ledger_transitions(void **state)
 	assert_int_equal(n, 2);
 	struct prism_ledger_mark m[2];
 	for (size_t i = 0; i < n; i++)
-		m[i] = (struct prism_ledger_mark){ rows[i].zone, rows[i].name, rows[i].type,
-						   rows[i].desired_hash, .ok = i == 0,
-						   .error = "refused", .next_attempt = 2000000 };
+		m[i] = (struct prism_ledger_mark){rows[i].zone,		  rows[i].name,
+						  rows[i].type,		  rows[i].desired_hash,
+						  .ok = i == 0,		  .error = "refused",
+						  .next_attempt = 2000000};
 	begin(f);
 	assert_int_equal(f->api->ledger_mark(f->s, "t1", m, n, 1000000), 0);
 	commit(f);
@@ -440,7 +456,7 @@ static void test_ledger_transitions(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(next, 2000000);
 	prism_ledger_rows_free(rows, n);
-	struct ledger_seen s = { 0 };
+	struct ledger_seen s = {0};
 	assert_int_equal(f->rd->sync_rows(f->r, "t1", "failed", 10, ledger_copy, &s), 0);
 	assert_int_equal(s.n, 1);
 	/* retry: pending, due now */
@@ -455,8 +471,8 @@ static void test_ledger_transitions(void **state)
 	assert_int_equal(f->api->ledger_due(f->s, "t2", 1600000, 10, &rows, &n, &next), 0);
 	assert_int_equal(n, 1);
 	reg(f, "db1", "10.0.3.2", 1700); /* the address changes while the push is on its way */
-	struct prism_ledger_mark late = { rows[0].zone, rows[0].name, rows[0].type,
-					  rows[0].desired_hash, .ok = true };
+	struct prism_ledger_mark late = {rows[0].zone, rows[0].name, rows[0].type,
+					 rows[0].desired_hash, .ok = true};
 	begin(f);
 	assert_int_equal(f->api->ledger_mark(f->s, "t2", &late, 1, 1700000), 0);
 	commit(f);
@@ -466,8 +482,8 @@ static void test_ledger_transitions(void **state)
 	/* conflict */
 	assert_int_equal(f->api->ledger_due(f->s, "t2", 1800000, 10, &rows, &n, &next), 0);
 	assert_int_equal(n, 1);
-	struct prism_ledger_mark c = { rows[0].zone, rows[0].name, rows[0].type,
-				       rows[0].desired_hash, .conflict = true };
+	struct prism_ledger_mark c = {rows[0].zone, rows[0].name, rows[0].type,
+				      rows[0].desired_hash, .conflict = true};
 	begin(f);
 	assert_int_equal(f->api->ledger_mark(f->s, "t2", &c, 1, 1800000), 0);
 	commit(f);
@@ -481,22 +497,21 @@ static void test_reconcile_marks(void **state)
 	reg(f, "app", "10.0.4.1", 1000);
 	reg(f, "api", "10.0.4.2", 1000);
 	/* t2 holds app's A as wanted (synced), a foreign RRset at api, an owned leftover */
-	const char *app_rec[] = { "10.0.4.1" }, *api_rec[] = { "192.0.2.9" },
-		   *old_rec[] = { "10.9.9.9" };
-	struct prism_rr_change app = { "app." ZONE, "A", 300, app_rec, 1 };
-	struct prism_rr_change apia = { "api." ZONE, "A", 300, api_rec, 1 };
-	struct prism_rr_change old = { "old." ZONE, "A", 300, old_rec, 1 };
+	const char *app_rec[] = {"10.0.4.1"}, *api_rec[] = {"192.0.2.9"},
+		   *old_rec[] = {"10.9.9.9"};
+	struct prism_rr_change app = {"app." ZONE, "A", 300, app_rec, 1};
+	struct prism_rr_change apia = {"api." ZONE, "A", 300, api_rec, 1};
+	struct prism_rr_change old = {"old." ZONE, "A", 300, old_rec, 1};
 	struct prism_actual_rrset v[] = {
-		{ (char *)"app." ZONE, (char *)"A", 300, prism_rrset_hash(&app), true },
-		{ (char *)"api." ZONE, (char *)"A", 300, prism_rrset_hash(&apia), false },
-		{ (char *)"old." ZONE, (char *)"A", 300, prism_rrset_hash(&old), true },
+		{(char *)"app." ZONE, (char *)"A", 300, prism_rrset_hash(&app), true},
+		{(char *)"api." ZONE, (char *)"A", 300, prism_rrset_hash(&apia), false},
+		{(char *)"old." ZONE, (char *)"A", 300, prism_rrset_hash(&old), true},
 	};
-	struct prism_actual_zone actual = { v, 3 };
-	struct prism_reconcile_result res = { 0 };
+	struct prism_actual_zone actual = {v, 3};
+	struct prism_reconcile_result res = {0};
 	/* a dry run plans and changes nothing */
 	begin(f);
-	assert_int_equal(f->api->reconcile(f->s, "t2", ZONE, &actual, false, true, 1100, &res),
-			 0);
+	assert_int_equal(f->api->reconcile(f->s, "t2", ZONE, &actual, false, true, 1100, &res), 0);
 	commit(f);
 	assert_int_equal(res.in_sync, 1);
 	assert_int_equal(res.conflict, 1);
@@ -516,8 +531,7 @@ static void test_reconcile_marks(void **state)
 	/* adopting takes the foreign RRset over: pending again */
 	memset(&res, 0, sizeof(res));
 	begin(f);
-	assert_int_equal(f->api->reconcile(f->s, "t2", ZONE, &actual, true, false, 1200, &res),
-			 0);
+	assert_int_equal(f->api->reconcile(f->s, "t2", ZONE, &actual, true, false, 1200, &res), 0);
 	commit(f);
 	prism_reconcile_result_free(&res);
 	assert_int_equal(count_of(f, "t2", CONFLICT), 0);
@@ -554,38 +568,44 @@ static int zone_seen(void *ctx, const struct prism_zone_view *z)
 static void test_zones_records(void **state)
 {
 	struct fx *f = *state;
-	struct prism_zone_spec z = { .name = "z.test.", .kind = "Native", .targets = "all",
-				     .nameservers = "ns1.z.test.", .ttl = 3600,
-				     .soa = "ns1.z.test. hostmaster.z.test. 1 10800 3600 604800 3600",
-				     .origin = "api" };
-	const char *const tgt[] = { "t1", NULL };
+	struct prism_zone_spec z = {
+		.name = "z.test.",
+		.kind = "Native",
+		.targets = "all",
+		.nameservers = "ns1.z.test.",
+		.ttl = 3600,
+		.soa = "ns1.z.test. hostmaster.z.test. 1 10800 3600 604800 3600",
+		.origin = "api"};
+	const char *const tgt[] = {"t1", NULL};
 	begin(f);
 	assert_int_equal(f->api->zone_create(f->s, &z, tgt, 1000), 0);
 	assert_int_equal(f->api->zone_create(f->s, &z, tgt, 1000), PRISM_ECONFLICT);
 	commit(f);
-	const char *www[] = { "192.0.2.1", "192.0.2.2" }, *txt[] = { "\"hello\"" };
+	const char *www[] = {"192.0.2.1", "192.0.2.2"}, *txt[] = {"\"hello\""};
 	struct prism_rrset_put puts[] = {
-		{ "www.z.test.", "A", 300, www, 2 }, { "z.test.", "TXT", 300, txt, 1 },
+		{"www.z.test.", "A", 300, www, 2},
+		{"z.test.", "TXT", 300, txt, 1},
 	};
 	size_t changed;
 	struct prism_rrset_err e;
 	begin(f);
-	assert_int_equal(f->api->rrsets_put(f->s, "z.test.", false, puts, 2, 1000, "tester",
-					    &changed, &e), 0);
+	assert_int_equal(
+		f->api->rrsets_put(f->s, "z.test.", false, puts, 2, 1000, "tester", &changed, &e),
+		0);
 	commit(f);
 	assert_int_equal(changed, 2);
-	struct rec_seen s = { 0 };
-	struct prism_records_query q = { .zone = "z.test." };
+	struct rec_seen s = {0};
+	struct prism_records_query q = {.zone = "z.test."};
 	assert_int_equal(f->rd->records_list(f->r, &q, rec_copy, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.last, "z.test. TXT \"hello\"");
 	memset(&s, 0, sizeof(s));
-	q = (struct prism_records_query){ .zone = "z.test.", .after_name = "www.z.test.",
-					  .after_type = "A" };
+	q = (struct prism_records_query){
+		.zone = "z.test.", .after_name = "www.z.test.", .after_type = "A"};
 	assert_int_equal(f->rd->records_list(f->r, &q, rec_copy, &s), 0);
 	assert_int_equal(s.n, 1);
 	memset(&s, 0, sizeof(s));
-	q = (struct prism_records_query){ .zone = "z.test.", .type = "A", .limit = 1 };
+	q = (struct prism_records_query){.zone = "z.test.", .type = "A", .limit = 1};
 	assert_int_equal(f->rd->records_list(f->r, &q, rec_copy, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.last, "www.z.test. A 192.0.2.1\n192.0.2.2");
@@ -616,11 +636,12 @@ static void test_zones_records(void **state)
 	assert_true(on);
 	assert_int_equal(f->rd->zone_dnssec(f->r, "nope.test.", &on), PRISM_ENOTFOUND);
 	/* deleting an RRset that is not there is refused, all or nothing */
-	struct prism_rrset_put del[] = { { "www.z.test.", "A", 0, NULL, 0 },
-					 { "none.z.test.", "A", 0, NULL, 0 } };
+	struct prism_rrset_put del[] = {{"www.z.test.", "A", 0, NULL, 0},
+					{"none.z.test.", "A", 0, NULL, 0}};
 	begin(f);
-	assert_int_equal(f->api->rrsets_put(f->s, "z.test.", false, del, 2, 1100, NULL,
-					    &changed, &e), PRISM_ENOTFOUND);
+	assert_int_equal(
+		f->api->rrsets_put(f->s, "z.test.", false, del, 2, 1100, NULL, &changed, &e),
+		PRISM_ENOTFOUND);
 	assert_int_equal(e.index, 1);
 	assert_int_equal(f->api->rollback(f->s), 0);
 	assert_int_equal(f->rd->zone_record_count(f->r, "z.test.", &n), 0);
@@ -665,13 +686,13 @@ static int audit_copy(void *ctx, const struct prism_audit_view *a)
 static void test_audit(void **state)
 {
 	struct fx *f = *state;
-	struct prism_audit_entry e1 = { 1000, "ops", "token.create", "token:a", NULL, "{}" };
-	struct prism_audit_entry e2 = { 1001, "ops", "host.delete", "host:1", "{}", NULL };
+	struct prism_audit_entry e1 = {1000, "ops", "token.create", "token:a", NULL, "{}"};
+	struct prism_audit_entry e2 = {1001, "ops", "host.delete", "host:1", "{}", NULL};
 	begin(f);
 	assert_int_equal(f->api->audit_add(f->s, &e1), 0);
 	assert_int_equal(f->api->audit_add(f->s, &e2), 0);
 	commit(f);
-	struct audit_seen s = { 0 };
+	struct audit_seen s = {0};
 	assert_int_equal(f->rd->audit_list(f->r, INT64_MAX, 10, audit_copy, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.first, "ops host.delete "); /* newest first */
@@ -690,12 +711,21 @@ static void test_audit(void **state)
 static void test_intake_queue(void **state)
 {
 	struct fx *f = *state;
-	struct prism_source_ctx ctx = { .dns_enabled = true, .publish_a = true,
-					.publish_aaaa = true, .zones = zones, .now = 1000 };
+	struct prism_source_ctx ctx = {.dns_enabled = true,
+				       .publish_a = true,
+				       .publish_aaaa = true,
+				       .zones = zones,
+				       .now = 1000};
 	struct prism_source_entry a = {
-		.source = PRISM_SOURCE_KEA_DDNS, .key = "q1." ZONE, .fqdn = "q1." ZONE,
-		.zone = ZONE, .families = PRISM_FAM_V4, .ipv4 = "10.0.9.1", .ttl = 600,
-		.forward = true, .reverse = true,
+		.source = PRISM_SOURCE_KEA_DDNS,
+		.key = "q1." ZONE,
+		.fqdn = "q1." ZONE,
+		.zone = ZONE,
+		.families = PRISM_FAM_V4,
+		.ipv4 = "10.0.9.1",
+		.ttl = 600,
+		.forward = true,
+		.reverse = true,
 	};
 	struct prism_source_entry b = a;
 	b.key = b.fqdn = "q2." ZONE;
@@ -708,12 +738,14 @@ static void test_intake_queue(void **state)
 	assert_int_equal(f->api->source_enqueue(f->s, &rm), 0);
 	commit(f);
 	struct host_seen h;
-	assert_int_equal(f->rd->host_get(f->r, 0, "q1.example.test", host_copy, &h), PRISM_ENOTFOUND);
+	assert_int_equal(f->rd->host_get(f->r, 0, "q1.example.test", host_copy, &h),
+			 PRISM_ENOTFOUND);
 	struct prism_source_sync_result r;
 	size_t applied, left;
 	begin(f);
-	assert_int_equal(f->api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &ctx, &r, &applied,
-					      &left), 0);
+	assert_int_equal(
+		f->api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &ctx, &r, &applied, &left),
+		0);
 	commit(f);
 	assert_int_equal(applied, 2);
 	assert_int_equal(left, 1);
@@ -721,16 +753,18 @@ static void test_intake_queue(void **state)
 	assert_int_equal(f->rd->host_get(f->r, 0, "q1.example.test", host_copy, &h), 0);
 	/* in order: the remove comes after the add */
 	begin(f);
-	assert_int_equal(f->api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 10, &ctx, &r,
-					      &applied, &left), 0);
+	assert_int_equal(
+		f->api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 10, &ctx, &r, &applied, &left),
+		0);
 	commit(f);
 	assert_int_equal(applied, 1);
 	assert_int_equal(left, 0);
 	assert_int_equal(r.removed, 1);
-	assert_int_equal(f->rd->host_get(f->r, 0, "q1.example.test", host_copy, &h), PRISM_ENOTFOUND);
+	assert_int_equal(f->rd->host_get(f->r, 0, "q1.example.test", host_copy, &h),
+			 PRISM_ENOTFOUND);
 	size_t pending, conflict;
-	assert_int_equal(f->api->source_unsynced(f->s, PRISM_SOURCE_KEA_DDNS, &pending,
-						 &conflict), 0);
+	assert_int_equal(f->api->source_unsynced(f->s, PRISM_SOURCE_KEA_DDNS, &pending, &conflict),
+			 0);
 	assert_true(pending > 0);
 	assert_int_equal(conflict, 0);
 }
