@@ -314,19 +314,19 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	int64_t id = 0;
 	bool ip_changed = false, was_offline = false, same_dns = false, fam_known = false;
 	if (exists) {
-		id = sqlite3_column_int64(st, 0);
-		const unsigned char *zone = sqlite3_column_text(st, 6);
+		id = sqlite3_column_int64(st, HG_ID);
+		const unsigned char *zone = sqlite3_column_text(st, HG_ZONE);
 		same_dns = reg->dns.enabled
 				   ? zone != NULL && strcmp((const char *)zone, reg->dns.zone) == 0 &&
-					     sqlite3_column_int64(st, 7) == reg->dns.ttl &&
+					     sqlite3_column_int64(st, HG_TTL) == reg->dns.ttl &&
 					     !reg->dns.auto_ptr
 				   : zone == NULL;
-		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? 2 : 1);
+		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? HG_IPV6 : HG_IPV4);
 		fam_known = fam != NULL;
-		const unsigned char *cur = sqlite3_column_text(st, 3);
-		const unsigned char *status = sqlite3_column_text(st, 4);
-		const unsigned char *owner = sqlite3_column_text(st, 5);
-		const unsigned char *src = sqlite3_column_text(st, 8);
+		const unsigned char *cur = sqlite3_column_text(st, HG_IP);
+		const unsigned char *status = sqlite3_column_text(st, HG_STATUS);
+		const unsigned char *owner = sqlite3_column_text(st, HG_OWNER);
+		const unsigned char *src = sqlite3_column_text(st, HG_SOURCE);
 		if (src != NULL && strcmp((const char *)src, "agent") != 0) {
 			/* one owner per name: a Kea host's name is not an agent's to take */
 			out->source_conflict = true;

@@ -63,6 +63,19 @@ enum stmt_id {
 	ST_COUNT,
 };
 
+/* Columns of the table's statements read by more than one or two columns (sqlite.c). */
+/* ST_HOST_GET */
+enum { HG_ID, HG_IPV4, HG_IPV6, HG_IP, HG_STATUS, HG_OWNER, HG_ZONE, HG_TTL, HG_SOURCE };
+/* ST_LEDGER_DUE */
+enum { LD_ZONE, LD_NAME, LD_TYPE, LD_TTL, LD_CONTENT, LD_HASH, LD_ATTEMPTS, LD_HOST };
+/* ST_SRC_BY_KEY */
+enum { SK_ID, SK_NAME, SK_IPV4, SK_IPV6, SK_DHCID4, SK_DHCID6, SK_TTL, SK_ZONE };
+/* ST_SRC_BY_NAME */
+enum { SN_ID, SN_SOURCE, SN_KEY };
+/* ST_QUEUE_TAKE */
+enum { QT_SEQ, QT_KEY, QT_FQDN, QT_ZONE, QT_FAMILIES, QT_IPV4, QT_IPV6, QT_TTL, QT_FLAGS,
+       QT_DHCID, QT_ONLY_IP };
+
 struct prism_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];

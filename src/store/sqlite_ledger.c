@@ -56,14 +56,14 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 	int rc;
 	while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct prism_ledger_row *row = &r[k++];
-		row->zone = sq_col_dup(st, 0);
-		row->name = sq_col_dup(st, 1);
-		row->type = sq_col_dup(st, 2);
-		row->ttl = (uint32_t)sqlite3_column_int64(st, 3);
-		row->content = sq_col_dup(st, 4);
-		row->desired_hash = (uint64_t)sqlite3_column_int64(st, 5);
-		row->attempts = (uint32_t)sqlite3_column_int(st, 6);
-		row->host_id = sqlite3_column_int64(st, 7);
+		row->zone = sq_col_dup(st, LD_ZONE);
+		row->name = sq_col_dup(st, LD_NAME);
+		row->type = sq_col_dup(st, LD_TYPE);
+		row->ttl = (uint32_t)sqlite3_column_int64(st, LD_TTL);
+		row->content = sq_col_dup(st, LD_CONTENT);
+		row->desired_hash = (uint64_t)sqlite3_column_int64(st, LD_HASH);
+		row->attempts = (uint32_t)sqlite3_column_int(st, LD_ATTEMPTS);
+		row->host_id = sqlite3_column_int64(st, LD_HOST);
 		if (!row->zone || !row->name || !row->type || !row->content) {
 			prism_ledger_rows_free(r, k);
 			return PRISM_ENOMEM;
@@ -376,6 +376,10 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 	return rc;
 }
 
+/* the columns of reconcile_desired's select */
+enum { RD_NAME, RD_TYPE, RD_WANT, RD_HAVE, RD_OWNED, RD_STATUS, RD_LEDGER_HASH, RD_HOST,
+       RD_FOREIGN_CNAME };
+
 /* Desired RRsets of the zone against the target's. */
 static int reconcile_desired(struct prism_store *s, const char *target, const char *zone,
 			     bool adopt, bool dry, int64_t now, struct prism_reconcile_result *out)
@@ -395,15 +399,16 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 	int rc = 0, step;
 	/* rows are changed while the select runs; they are ledger rows, not desired ones */
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *type = (const char *)sqlite3_column_text(st, 1);
-		int64_t want = sqlite3_column_int64(st, 2);
-		bool present = sqlite3_column_type(st, 3) != SQLITE_NULL;
-		int64_t have = sqlite3_column_int64(st, 3);
-		bool foreign = (present && !sqlite3_column_int(st, 4)) || sqlite3_column_int(st, 8);
-		const unsigned char *lstatus = sqlite3_column_text(st, 5);
-		int64_t lhash = sqlite3_column_int64(st, 6);
-		int64_t host_id = sqlite3_column_int64(st, 7);
+		const char *name = (const char *)sqlite3_column_text(st, RD_NAME);
+		const char *type = (const char *)sqlite3_column_text(st, RD_TYPE);
+		int64_t want = sqlite3_column_int64(st, RD_WANT);
+		bool present = sqlite3_column_type(st, RD_HAVE) != SQLITE_NULL;
+		int64_t have = sqlite3_column_int64(st, RD_HAVE);
+		bool foreign = (present && !sqlite3_column_int(st, RD_OWNED)) ||
+			       sqlite3_column_int(st, RD_FOREIGN_CNAME);
+		const unsigned char *lstatus = sqlite3_column_text(st, RD_STATUS);
+		int64_t lhash = sqlite3_column_int64(st, RD_LEDGER_HASH);
+		int64_t host_id = sqlite3_column_int64(st, RD_HOST);
 		if (foreign && !adopt) {
 			out->conflict++;
 			if (dry)

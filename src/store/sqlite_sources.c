@@ -60,14 +60,14 @@ static int src_by_key(struct prism_store *s, enum prism_source src, const char *
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		r->found = true;
-		r->id = sqlite3_column_int64(st, 0);
-		col_copy(r->name, sizeof(r->name), st, 1);
-		col_copy(r->ip[0], sizeof(r->ip[0]), st, 2);
-		col_copy(r->ip[1], sizeof(r->ip[1]), st, 3);
-		col_copy(r->dhcid[0], sizeof(r->dhcid[0]), st, 4);
-		col_copy(r->dhcid[1], sizeof(r->dhcid[1]), st, 5);
-		r->ttl = (uint32_t)sqlite3_column_int64(st, 6);
-		col_copy(r->zone, sizeof(r->zone), st, 7);
+		r->id = sqlite3_column_int64(st, SK_ID);
+		col_copy(r->name, sizeof(r->name), st, SK_NAME);
+		col_copy(r->ip[0], sizeof(r->ip[0]), st, SK_IPV4);
+		col_copy(r->ip[1], sizeof(r->ip[1]), st, SK_IPV6);
+		col_copy(r->dhcid[0], sizeof(r->dhcid[0]), st, SK_DHCID4);
+		col_copy(r->dhcid[1], sizeof(r->dhcid[1]), st, SK_DHCID6);
+		r->ttl = (uint32_t)sqlite3_column_int64(st, SK_TTL);
+		col_copy(r->zone, sizeof(r->zone), st, SK_ZONE);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
@@ -88,9 +88,9 @@ static int src_by_name(struct prism_store *s, const char *fqdn, int64_t *id,
 	int rc = sqlite3_step(st);
 	*id = 0;
 	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		*src = sq_source_parse((const char *)sqlite3_column_text(st, 1));
-		col_copy(key, keylen, st, 2);
+		*id = sqlite3_column_int64(st, SN_ID);
+		*src = sq_source_parse((const char *)sqlite3_column_text(st, SN_SOURCE));
+		col_copy(key, keylen, st, SN_KEY);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
@@ -644,15 +644,16 @@ static int queue_take(struct prism_store *s, enum prism_source source, size_t ma
 	int rc;
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct queued *x = &q[(*n)++];
-		static const int cols[] = { 1, 2, 3, 5, 6, 9, 10 };
-		x->seq = sqlite3_column_int64(st, 0);
+		static const int cols[] = { QT_KEY,  QT_FQDN,  QT_ZONE,   QT_IPV4,
+					    QT_IPV6, QT_DHCID, QT_ONLY_IP };
+		x->seq = sqlite3_column_int64(st, QT_SEQ);
 		for (int c = 0; c < 7; c++)
 			x->col[c] = col_or_null(st, cols[c]);
-		int flags = sqlite3_column_int(st, 8);
+		int flags = sqlite3_column_int(st, QT_FLAGS);
 		x->e = (struct prism_source_entry){
 			.source = source, .key = x->col[0], .fqdn = x->col[1], .zone = x->col[2],
-			.families = (unsigned)sqlite3_column_int(st, 4), .ipv4 = x->col[3],
-			.ipv6 = x->col[4], .ttl = (uint32_t)sqlite3_column_int64(st, 7),
+			.families = (unsigned)sqlite3_column_int(st, QT_FAMILIES), .ipv4 = x->col[3],
+			.ipv6 = x->col[4], .ttl = (uint32_t)sqlite3_column_int64(st, QT_TTL),
 			.forward = flags & QF_FORWARD, .reverse = flags & QF_REVERSE,
 			.check_dhcid = flags & QF_CHECK, .takeover = flags & QF_TAKEOVER,
 			.dhcid = x->col[5], .only_ip = x->col[6],
