@@ -34,11 +34,6 @@
 
 /* ---- small helpers (the same shapes as routes.c) ---- */
 
-static void db_failed(struct api_req *r)
-{
-	api_db_failed(r);
-}
-
 static void store_failed(struct api_req *r, int err)
 {
 	if (err == PRISM_ENOMEM)
@@ -196,7 +191,7 @@ static bool path_zone(struct api_req *r, char *name, size_t len, struct zone_inf
 	if (rc == PRISM_ENOTFOUND)
 		api_error(r, 404, "not_found", "no zone %s", name);
 	else if (rc != 0)
-		db_failed(r);
+		api_db_failed(r);
 	return rc == 0;
 }
 
@@ -303,14 +298,14 @@ void h_v1_zones(struct api_req *r)
 	for (size_t i = 0; api->cfg->zones[i] != NULL; i++) {
 		const char *name = api->cfg->zones[i]->name;
 		if (zone_lookup(api, name, &z) != 0) {
-			db_failed(r);
+			api_db_failed(r);
 			return;
 		}
 		zone_json(api, w, name, &z, count_records(api, name));
 	}
 	struct zones_ctx c = { api, w };
 	if (api->rd->zones_list(api->reader, zones_row, &c) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
@@ -740,7 +735,7 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 	prism_engine_zones_changed(r->api->opts.engine);
 	prism_engine_wake(r->api->opts.engine);
 	if (zone_lookup(r->api, c->name, &z) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	struct jw *w = &r->api->jw;
@@ -1124,7 +1119,7 @@ void h_v1_records(struct api_req *r)
 	jw_key(w, "records");
 	jw_arr(w);
 	if (r->api->rd->records_list(r->api->reader, &q, records_row, &c) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
@@ -1548,7 +1543,7 @@ void h_v1_zone_export(struct api_req *r)
 		if (rc == PRISM_ENOMEM)
 			api_error(r, 500, "internal", "out of memory");
 		else
-			db_failed(r);
+			api_db_failed(r);
 		return;
 	}
 	if (strcmp(format, "json") == 0) {
