@@ -70,7 +70,6 @@ struct daemon {
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
-static const struct prism_target_api *const target_api = &prism_target_powerdns;
 
 static void changed_cb(void *arg)
 {
@@ -110,7 +109,7 @@ static void shutdown_daemon(struct daemon *d)
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
-		target_api->close(d->targets[i]);
+		d->etargets[i].api->close(d->targets[i]);
 		d->targets[i] = NULL;
 	}
 	prism_store_writer_stop(d->writer);
@@ -125,15 +124,16 @@ static void signal_cb(uv_signal_t *h, int signum)
 }
 
 static int open_target(struct daemon *d, const struct prism_config_target *ct,
-		       struct prism_target **out)
+		       const struct prism_target_api *api, struct prism_target **out)
 {
 	char err[512];
 	char *key = NULL;
-	if (ct->api_key_file != NULL) {
-		key = prism_secret_read(ct->api_key_file, err, sizeof(err));
+	const char *file = ct->api_key_file ? ct->api_key_file : ct->tsig.secret_file;
+	if (file != NULL) {
+		key = prism_secret_read(file, err, sizeof(err));
 		if (key == NULL) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: api_key_file: %s", ct->name,
-				  err);
+			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: %s: %s", ct->name,
+				  ct->api_key_file ? "api_key_file" : "tsig.secret_file", err);
 			return PRISM_ECONFIG;
 		}
 	}
@@ -144,8 +144,15 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
+		.owner_id = "prism",
+		.server = ct->server,
+		.tsig_name = ct->tsig.name,
+		.tsig_algorithm = ct->tsig.algorithm,
+		.tsig_secret = ct->tsig.secret_file ? key : ct->tsig.secret,
 	};
-	int rc = target_api->open(&d->loop, &topts, out);
+	if (ct->tsig.secret_file != NULL)
+		topts.api_key = NULL;
+	int rc = api->open(&d->loop, &topts, out);
 	free(key); /* the target keeps its own copy */
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: cannot set it up (%s)", ct->name,
@@ -250,7 +257,10 @@ static int start_dns(struct daemon *d)
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
-		int rc = open_target(d, ct, &d->targets[t]);
+		et->api = prism_target_find(ct->type);
+		if (et->api == NULL)
+			return PRISM_ECONFIG; /* the configuration's check refuses other types */
+		int rc = open_target(d, ct, et->api, &d->targets[t]);
 		if (rc != 0)
 			return rc;
 		d->ntargets++;
@@ -259,7 +269,6 @@ static int start_dns(struct daemon *d)
 			return rc;
 		et->zones = zones;
 		et->name = ct->name;
-		et->api = target_api;
 		et->handle = d->targets[t];
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
@@ -540,7 +549,10 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 	bool same = nt == ot && nz == oz;
 	for (size_t i = 0; same && i < nt; i++)
 		same = strcmp(n->targets[i]->name, o->targets[i]->name) == 0 &&
-		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0;
+		       strcmp(n->targets[i]->api_url ? n->targets[i]->api_url : "",
+			      o->targets[i]->api_url ? o->targets[i]->api_url : "") == 0 &&
+		       strcmp(n->targets[i]->server ? n->targets[i]->server : "",
+			      o->targets[i]->server ? o->targets[i]->server : "") == 0;
 	for (size_t i = 0; same && i < nz; i++)
 		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
 	if (!same)
