@@ -280,16 +280,58 @@ const char *prism_rcode_name(int rcode, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * Parse an answer. ldns 1.8 leaks a TSIG record of the additional section when a second
- * record follows it: answers with more than one additional record are refused here (the
- * servers add nothing but the TSIG, as no EDNS is asked for).
- */
+/* Skip a (possibly compressed) name at @p *off; false when it runs past the end. */
+static bool skip_name(const uint8_t *w, size_t len, size_t *off)
+{
+	size_t o = *off;
+	for (unsigned labels = 0; labels < 128; labels++) {
+		if (o >= len)
+			return false;
+		uint8_t l = w[o];
+		if ((l & 0xc0) == 0xc0) {
+			*off = o + 2;
+			return o + 2 <= len;
+		}
+		if (l & 0xc0)
+			return false;
+		o += 1u + l;
+		if (l == 0) {
+			*off = o;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A TSIG record may only be the very last one (RFC 8945 5.1); ldns 1.8 leaks one that a
+ * second record follows, so such messages are refused before ldns reads them. */
+static bool tsig_last(const uint8_t *w, size_t len)
+{
+	size_t qd = (size_t)w[4] << 8 | w[5];
+	size_t rrs = ((size_t)w[6] << 8 | w[7]) + ((size_t)w[8] << 8 | w[9]) +
+		     ((size_t)w[10] << 8 | w[11]);
+	size_t off = 12;
+	for (size_t i = 0; i < qd; i++) {
+		if (!skip_name(w, len, &off) || off + 4 > len)
+			return false;
+		off += 4;
+	}
+	for (size_t i = 0; i < rrs; i++) {
+		if (!skip_name(w, len, &off) || off + 10 > len)
+			return false;
+		unsigned type = (unsigned)w[off] << 8 | w[off + 1];
+		size_t rdlen = (size_t)w[off + 8] << 8 | w[off + 9];
+		off += 10 + rdlen;
+		if (off > len || (type == LDNS_RR_TYPE_TSIG && i + 1 != rrs))
+			return false;
+	}
+	return true;
+}
+
+/* Parse an answer (refused unless it is one, with any TSIG last). */
 static int parse(const uint8_t *wire, size_t len, ldns_pkt **out)
 {
-	if (wire == NULL || len < 12 || len > PRISM_DNS_MSG_MAX)
-		return PRISM_EPROTO;
-	if (((unsigned)wire[10] << 8 | wire[11]) > 1)
+	if (wire == NULL || len < 12 || len > PRISM_DNS_MSG_MAX || !tsig_last(wire, len))
 		return PRISM_EPROTO;
 	if (ldns_wire2pkt(out, wire, len) != LDNS_STATUS_OK)
 		return PRISM_EPROTO;
