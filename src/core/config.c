@@ -1069,6 +1069,14 @@ static int entry_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size
 		if (rc == 0)
 			rc = entry_field(c, lk, idx, e, f, doc, v);
 	}
+	if (rc == 0 && lk->fields == target_fields) {
+		/* api_url is required of PowerDNS targets (the default type) only */
+		const struct prism_config_target *t = e;
+		if (t->api_url == NULL && (t->type == NULL || strcmp(t->type, "rfc2136") != 0))
+			rc = prism_yaml_fail(c, PRISM_ECONFIG,
+					     "%s[%zu].api_url: required (line %zu)", lk->key,
+					     idx + 1, prism_yaml_line(m));
+	}
 	for (const struct field *f = lk->fields; rc == 0 && f->key != NULL; f++)
 		if (f->required && *(char **)((char *)e + f->off) == NULL)
 			rc = prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].%s: required (line %zu)",

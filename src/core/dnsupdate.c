@@ -176,8 +176,23 @@ static bool add_change(const struct prism_rr_change *c, bool owned, const char *
 	return push(upd, rr_text(cname, c->ttl, "TXT", text));
 }
 
+/* Room left for the TSIG record: key and algorithm names, a MAC of up to 64 bytes. */
+#define TSIG_ROOM 600u
+
 static int sign_and_wire(ldns_pkt *p, const struct prism_tsig *k, struct prism_dns_msg *out)
 {
+	/* measure first in a buffer that may grow: ldns's TSIG code asserts (aborts) on a
+	 * message over 64 KiB */
+	ldns_buffer *b = ldns_buffer_new(PRISM_DNS_MSG_MAX);
+	if (b == NULL)
+		return PRISM_ENOMEM;
+	ldns_status st = ldns_pkt2buffer_wire(b, p);
+	size_t unsigned_len = ldns_buffer_position(b);
+	ldns_buffer_free(b);
+	if (st != LDNS_STATUS_OK)
+		return PRISM_ENOMEM;
+	if (unsigned_len + TSIG_ROOM > PRISM_DNS_MSG_MAX)
+		return PRISM_ETOOBIG;
 	if (k != NULL) {
 		char alg[32];
 		snprintf(alg, sizeof(alg), "%s.", k->algorithm);
