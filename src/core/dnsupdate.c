@@ -374,6 +374,10 @@ static void tsig_verdict(ldns_pkt *p, const uint8_t *wire, size_t len,
 		return;
 	out->tsig_ok = next ? ldns_pkt_tsig_verify_next(p, wire, len, k->name, k->secret, mac, 1)
 			    : ldns_pkt_tsig_verify(p, wire, len, k->name, k->secret, mac);
+	/* ldns 1.8 takes the TSIG off the packet while it computes, and does not put it back
+	 * when that fails (an unknown algorithm): put it back, so the packet frees it */
+	if (ldns_pkt_tsig(p) == NULL)
+		ldns_pkt_set_tsig(p, (ldns_rr *)t);
 }
 
 int prism_answer_read(const uint8_t *wire, size_t len, const struct prism_dns_msg *q,
@@ -469,9 +473,43 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* Types shown in their presentation form: the ones Prism writes, and the SOA. ldns 1.8's
+ * printers of some others abort on malformed rdata (SVCB's, found by fuzz_dnsupdate), so
+ * every other type is shown in the generic form of RFC 3597: "\# <length> <hex>". */
+static bool presentable(ldns_rr_type t)
+{
+	static const ldns_rr_type ok[] = { LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME,
+					   LDNS_RR_TYPE_MX,  LDNS_RR_TYPE_TXT,  LDNS_RR_TYPE_NS,
+					   LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR,  LDNS_RR_TYPE_CAA,
+					   LDNS_RR_TYPE_SOA };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (ok[i] == t)
+			return true;
+	return false;
+}
+
+static char *generic_text(const ldns_rr *rr)
+{
+	ldns_buffer *w = ldns_buffer_new(64), *b = ldns_buffer_new(64);
+	char *s = NULL;
+	if (w != NULL && b != NULL && ldns_rr_rdata2buffer_wire(w, rr) == LDNS_STATUS_OK) {
+		size_t n = ldns_buffer_position(w);
+		const uint8_t *d = ldns_buffer_begin(w);
+		ldns_buffer_printf(b, "\\# %zu%s", n, n ? " " : "");
+		for (size_t i = 0; i < n; i++)
+			ldns_buffer_printf(b, "%02x", d[i]);
+		s = ldns_buffer_export2str(b);
+	}
+	ldns_buffer_free(w);
+	ldns_buffer_free(b);
+	return s;
+}
+
 /* The rdata of @p rr in presentation form, fields joined by one space. */
 static char *rdata_text(const ldns_rr *rr)
 {
+	if (!presentable(ldns_rr_get_type(rr)))
+		return generic_text(rr);
 	ldns_buffer *b = ldns_buffer_new(64);
 	if (b == NULL)
 		return NULL;
