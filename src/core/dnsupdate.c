@@ -240,11 +240,23 @@ int prism_update_build(const char *zone, const struct prism_rr_change *ch, const
 			}
 		}
 	}
-	p = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, pre, upd, NULL);
+	ldns_rr_list *none = ldns_rr_list_new();
+	if (none == NULL)
+		goto done;
+	/* (NULL lists make it fail) */
+	p = ldns_update_pkt_new(zname, LDNS_RR_CLASS_IN, none, none, NULL);
+	ldns_rr_list_free(none);
 	if (p == NULL)
 		goto done;
-	zname = NULL;
-	pre = upd = NULL; /* the packet holds them now */
+	zname = NULL; /* the packet holds the name */
+	/* the sections are handed over as they are (ldns_update_pkt_new would copy them) */
+	ldns_rr_list_deep_free(ldns_pkt_answer(p));
+	ldns_rr_list_deep_free(ldns_pkt_authority(p));
+	ldns_pkt_set_answer(p, pre);
+	ldns_pkt_set_authority(p, upd);
+	ldns_update_set_prcount(p, (uint16_t)ldns_rr_list_rr_count(pre));
+	ldns_update_set_upcount(p, (uint16_t)ldns_rr_list_rr_count(upd));
+	pre = upd = NULL;
 	ldns_pkt_set_id(p, id);
 	rc = sign_and_wire(p, k, out);
 done:
