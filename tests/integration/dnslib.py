@@ -44,12 +44,13 @@ class DnsServer:
 
     kind = "?"
 
-    def __init__(self, zones, secret=None):
+    def __init__(self, zones, secret=None, algorithm=ALGORITHM):
         # the server runs as its own user: the directory must be reachable (0700 from mkdtemp)
         self.dir = tempfile.mkdtemp(prefix=f"prism-{self.kind}-")
         os.chmod(self.dir, 0o755)
         self.zones = [z.rstrip(".") + "." for z in zones]
         self.secret = secret or new_secret()
+        self.algorithm = algorithm
         self.port = free_port(udp_too=True)
         self.proc = None
         self.log = None
@@ -61,14 +62,14 @@ class DnsServer:
     def target_yaml(self, name, zones=None, secret=None, extra=""):
         """A targets: entry for prismd."""
         y = (f"  - name: {name}\n    type: rfc2136\n    server: \"{self.server}\"\n"
-             f"    tsig:\n      name: {KEY_NAME}\n      algorithm: {ALGORITHM}\n"
+             f"    tsig:\n      name: {KEY_NAME}\n      algorithm: {self.algorithm}\n"
              f"      secret: \"{secret or self.secret}\"\n")
         if zones is not None:
             y += "    zones: [" + ", ".join(zones) + "]\n"
         return y + extra
 
     def keyring(self):
-        return dns.tsigkeyring.from_text({KEY_NAME: (ALGORITHM, self.secret)})
+        return dns.tsigkeyring.from_text({KEY_NAME: (self.algorithm, self.secret)})
 
     def ready(self):
         if self.proc.poll() is not None:
@@ -99,18 +100,16 @@ class DnsServer:
     def update(self, zone, fn):
         """Send a signed update built by fn(dns.update.UpdateMessage); returns the rcode."""
         u = dns.update.UpdateMessage(zone, keyring=self.keyring(), keyname=KEY_NAME,
-                                     keyalgorithm=ALGORITHM)
+                                     keyalgorithm=self.algorithm)
         fn(u)
         r = dns.query.tcp(u, "127.0.0.1", port=self.port, timeout=5)
         return dns.rcode.to_text(r.rcode())
 
     def axfr(self, zone):
         """Every record of the zone: [(name, type, text)]."""
-        q = dns.message.make_query(zone, "AXFR")
-        q.use_tsig(self.keyring(), keyname=KEY_NAME, algorithm=ALGORITHM)
         out = []
         for m in dns.query.xfr("127.0.0.1", zone, port=self.port, keyring=self.keyring(),
-                               keyname=KEY_NAME, keyalgorithm=ALGORITHM, timeout=10, relativize=False,
+                               keyname=KEY_NAME, keyalgorithm=self.algorithm, timeout=10, relativize=False,
                                lifetime=60):
             for rrset in m.answer:
                 for rd in rrset:
@@ -165,7 +164,7 @@ class Bind(DnsServer):
   recursion no; dnssec-validation no; notify no;
   allow-transfer {{ key "{KEY_NAME}"; }}; }};
 controls {{ }};
-key "{KEY_NAME}" {{ algorithm {ALGORITHM}; secret "{self.secret}"; }};
+key "{KEY_NAME}" {{ algorithm {self.algorithm}; secret "{self.secret}"; }};
 {zones}"""
         with open(os.path.join(d, "named.conf"), "w") as f:
             f.write(conf)
@@ -201,7 +200,7 @@ database:
     journal-db-mode: asynchronous
 key:
   - id: {KEY_NAME}
-    algorithm: {ALGORITHM}
+    algorithm: {self.algorithm}
     secret: {self.secret}
 acl:
   - id: prism

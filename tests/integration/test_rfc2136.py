@@ -199,3 +199,25 @@ def test_missing_zone_is_reported_not_created(prismd_factory, bind):
     assert "zones are not created on RFC 2136 targets" in d.read_log()
     assert bind.query(other, "SOA") == []
     assert targets(d)["bind"]["state"] == "backoff"
+
+
+@pytest.mark.parametrize("algorithm", ["hmac-sha1", "hmac-sha224", "hmac-sha256",
+                                       "hmac-sha384", "hmac-sha512"])
+def test_every_tsig_algorithm(prismd_factory, algorithm, tmp_path):
+    """Each algorithm of the configuration signs updates and transfers BIND accepts, and
+    Prism checks BIND's signed answers (a transfer is read before anything is pushed)."""
+    srv = Bind([ZONE], algorithm=algorithm).start()
+    try:
+        key_file = tmp_path / "bind.key"
+        key_file.write_text(srv.secret + "\n")
+        y = srv.target_yaml("bind").replace(f"      secret: \"{srv.secret}\"\n",
+                                            f"      secret_file: \"{key_file}\"\n")
+        d = prismd_factory(None, extra_yaml=base_yaml() + "targets:\n" + y)
+        d.register("alg")
+        wait_for(lambda: srv.query("alg." + ZONE) == ["127.0.0.1"], 15, what="pushed")
+        wait_for(lambda: d.read_log().count("reconciled " + ZONE) >= 2, 15,
+                 what="a transfer after the push")
+        assert "reconciled managed.prism.local.: 1 in step" in d.read_log()
+        assert targets(d)["bind"]["state"] == "ok"
+    finally:
+        srv.cleanup()

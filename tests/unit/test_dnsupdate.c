@@ -114,6 +114,9 @@ static void test_update_content(void **state)
 	assert_int_equal(ldns_pkt_get_opcode(p), LDNS_PACKET_UPDATE);
 	assert_int_equal(ldns_pkt_id(p), 77);
 	assert_non_null(ldns_pkt_tsig(p));
+	/* ldns checks the MAC computed here, and refuses it with another secret */
+	assert_true(ldns_pkt_tsig_verify(p, m.wire, m.len, key.name, key.secret, NULL));
+	assert_false(ldns_pkt_tsig_verify(p, m.wire, m.len, wrong.name, wrong.secret, NULL));
 	/* prerequisites: 2 "does not exist" (A, CNAME) for new, the companions of gone/mine */
 	const ldns_rr_list *pre = ldns_pkt_answer(p), *upd = ldns_pkt_authority(p);
 	assert_int_equal(ldns_rr_list_rr_count(pre), 4);
@@ -141,6 +144,32 @@ static void test_update_content(void **state)
 			 PRISM_EMSG);
 	assert_int_equal(bad, 1);
 	assert_null(m.wire);
+}
+
+static void test_algorithms(void **state)
+{
+	(void)state;
+	static const char *const algs[] = { "hmac-sha1", "hmac-sha224", "hmac-sha256",
+					    "hmac-sha384", "hmac-sha512" };
+	const char *a[] = { "2001:db8::1" };
+	struct prism_rr_change ch[] = { { "v6.example.com.", "AAAA", 60, a, 1 } };
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		struct prism_tsig k = { "k.", algs[i], SECRET };
+		struct prism_dns_msg m;
+		size_t bad;
+		char why[100];
+		assert_int_equal(prism_update_build("example.com.", ch, NULL, 1, "prism", &k, 3, &m,
+						    &bad, why, sizeof(why)),
+				 0);
+		ldns_pkt *p = parse_request(&m);
+		/* ldns 1.8 knows hmac-sha1, -sha256 and -sha512 (BIND checks all five in
+		 * test_rfc2136.py) */
+		if (strcmp(algs[i], "hmac-sha224") != 0 && strcmp(algs[i], "hmac-sha384") != 0 &&
+		    !ldns_pkt_tsig_verify(p, m.wire, m.len, k.name, k.secret, NULL))
+			fail_msg("%s: the MAC does not verify", algs[i]);
+		ldns_pkt_free(p);
+		prism_dns_msg_free(&m);
+	}
 }
 
 static void test_update_too_big(void **state)
@@ -291,6 +320,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_name),   cmocka_unit_test(test_tsig_check),
 		cmocka_unit_test(test_update_content), cmocka_unit_test(test_update_too_big),
+		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_answers),      cmocka_unit_test(test_axfr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
