@@ -39,6 +39,7 @@
  * names compress well, so start above 64 KiB and shrink when a message comes out too big. */
 #define BUDGET_START 160000u
 #define BUDGET_MIN 8000u
+#define BUDGET_MAX (16u * 65536u)
 
 /* ---- a set of "name TYPE" strings (the RRsets Prism owns in one zone) ---- */
 
@@ -482,6 +483,15 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 		if (rc != 0)
 			return rc == PRISM_ETOOBIG ? PRISM_EMSG : rc;
 		r->hi = hi;
+		if (hi < r->n && r->msg.len > 0) {
+			/* aim the next message at 95 % of the largest one, from this one's ratio of
+			 * wire bytes to estimated bytes (names compress well) */
+			double want = 0.95 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
+				      (double)r->msg.len;
+			t->budget = want < BUDGET_MIN ? BUDGET_MIN
+				    : want > BUDGET_MAX ? BUDGET_MAX
+							: (size_t)want;
+		}
 		return 0;
 	}
 }
