@@ -169,6 +169,8 @@ struct wzone {
 	bool master;         /* kind Master: NOTIFY after changes */
 	bool config;         /* from the configuration: never dropped */
 	bool ok;             /* checked (and created if missing) on the target */
+	uint64_t missing_until; /* loop ms: the target said it does not have the zone (and
+				   cannot create it): the other zones go on until then */
 	struct zstate zs;
 	unsigned refs;
 };
@@ -438,6 +440,14 @@ static uint64_t reconcile_due_in(const struct worker *w)
 	uint64_t now = uv_now(w->e->loop);
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
+		if (!w->zones[z]->ok) {
+			/* a zone reported missing: its next check */
+			uint64_t at = w->zones[z]->missing_until;
+			uint64_t in = at > now ? at - now : 0;
+			if (in < best)
+				best = in;
+			continue;
+		}
 		if (!zs->read || zs->force)
 			return 0;
 		if (zs->recheck_at != 0) {
@@ -1316,12 +1326,32 @@ static void read_zone(struct worker *w, struct wzone *z)
 	}
 }
 
+/* The next zone to check; zones the target reported missing wait their turn. */
 static struct wzone *next_zone(const struct worker *w)
+{
+	uint64_t now = uv_now(w->e->loop);
+	for (size_t z = 0; z < w->nzones; z++)
+		if (!w->zones[z]->ok && w->zones[z]->missing_until <= now)
+			return w->zones[z];
+	return NULL;
+}
+
+static bool all_zones_ok(const struct worker *w)
 {
 	for (size_t z = 0; z < w->nzones; z++)
 		if (!w->zones[z]->ok)
-			return w->zones[z];
-	return NULL;
+			return false;
+	return true;
+}
+
+/* A target that does not create zones (RFC 2136) reports one missing: set it aside and
+ * check it again after sync.retry_max; the target itself is fine. */
+static void zone_missing(struct worker *w, struct wzone *z, const char *msg)
+{
+	z->missing_until = uv_now(w->e->loop) + (uint64_t)(w->e->opts.retry_max * 1000);
+	w->zone_ready = false;
+	prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s; its records wait, checked again in "
+		  "%.0f s", w->t.name, msg, w->e->opts.retry_max);
 }
 
 static void ensure_cb(void *arg, int err, int status, const char *msg)
@@ -1330,6 +1360,12 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	struct wzone *z = w->ensuring;
 	w->ensuring = NULL;
 	w->state = W_IDLE;
+	if (err == PRISM_ENOTFOUND && status == 0) {
+		zone_missing(w, z, msg);
+		wzone_unref(z);
+		schedule(w, 0);
+		return;
+	}
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
@@ -1341,6 +1377,7 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
 		  status == 201 ? "created" : "ready");
 	z->ok = true;
+	z->missing_until = 0;
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
 		strset_clear(&z->zs.foreign);
@@ -1349,7 +1386,7 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	}
 	wzone_unref(z);
 	target_ok(w);
-	w->zone_ready = next_zone(w) == NULL;
+	w->zone_ready = all_zones_ok(w);
 	schedule(w, 0);
 }
 
@@ -1469,10 +1506,12 @@ static void worker_run(struct worker *w)
 		set_dnssec(w, ez);
 		return;
 	}
-	w->zone_ready = true;
+	w->zone_ready = all_zones_ok(w);
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
+		if (!w->zones[z]->ok)
+			continue; /* reported missing: checked again later */
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
