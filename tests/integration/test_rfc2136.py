@@ -227,3 +227,31 @@ def test_every_tsig_algorithm(prismd_factory, algorithm, tmp_path):
         assert targets(d)["bind"]["state"] == "ok"
     finally:
         srv.cleanup()
+
+
+def test_kea_requests_reach_knot(prismd_factory):
+    """Kea's DDNS requests (NameChangeRequests) go through the same engine: the A record and
+    its PTR appear on Knot, and the RELEASE removes both with their companions."""
+    from kealib import ncr, send_udp, wait_sources
+    from prismlib import free_port
+    srv = Knot(["lab.test.", "10.in-addr.arpa."]).start()
+    try:
+        port = free_port(udp_too=True)
+        y = (f"powerdns:\n  default_zone: lab.test.\n  retry_delay: 0.2\nzones:\n"
+             "  - name: lab.test.\n  - name: 10.in-addr.arpa.\n"
+             f"kea:\n  ncr:\n    enabled: true\n    listen: \"127.0.0.1:{port}\"\n"
+             + API_KEYS + "  public_metrics: true\n" + "targets:\n" + srv.target_yaml("knot"))
+        d = wait_sources(prismd_factory(None, extra_yaml=y))
+        send_udp(port, ncr("client1.lab.test.", "10.99.0.100", length=1200))
+        wait_for(lambda: srv.query("client1.lab.test.") == ["10.99.0.100"], 15, what="A")
+        wait_for(lambda: srv.query("100.0.99.10.in-addr.arpa.", "PTR") ==
+                 ["client1.lab.test."], 15, what="PTR")
+        assert srv.query("_prism-ptr.100.0.99.10.in-addr.arpa.", "TXT") == [
+            '"heritage=prism,prism/owner=prism"']
+        send_udp(port, ncr("client1.lab.test.", "10.99.0.100", change=1))
+        wait_for(lambda: srv.query("client1.lab.test.") == [], 15, what="A gone")
+        wait_for(lambda: srv.query("100.0.99.10.in-addr.arpa.", "PTR") == [], 15,
+                 what="PTR gone")
+        assert srv.query("_prism-a.client1.lab.test.", "TXT") == []
+    finally:
+        srv.cleanup()
