@@ -127,7 +127,7 @@ struct wbuf {
 
 static void wput(struct wbuf *b, const void *d, size_t n)
 {
-	if (b->fail)
+	if (b->fail || n == 0)
 		return;
 	if (b->n + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 8192;

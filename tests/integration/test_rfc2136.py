@@ -180,8 +180,10 @@ def test_powerdns_and_bind_converge_together(prismd_factory, pdns, bind):
     d.register("m0", source="127.0.3.1")
     wait_for(lambda: bind.query("m0." + ZONE) == ["127.0.3.1"] and
              pdns.query("m0." + ZONE) == ["127.0.3.1"], 20, what="both repointed")
-    rows = d.db_query("SELECT target, status, count(*) FROM ledger GROUP BY target, status")
-    assert sorted(rows) == [("bind", "synced", 50), ("pdns", "synced", 50)]
+    # the results are recorded just after the records answer
+    wait_for(lambda: sorted(d.db_query("SELECT target, status, count(*) FROM ledger "
+                                       "GROUP BY target, status")) ==
+             [("bind", "synced", 50), ("pdns", "synced", 50)], 10, what="both ledgers synced")
     # the plan compares both, and both are in step
     plan = requests.get(f"http://127.0.0.1:{d.api_port}/api/v1/sync/plan",
                         headers={"X-API-Key": "r3ad"}, timeout=10).json()
