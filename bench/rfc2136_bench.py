@@ -25,10 +25,7 @@ import time
 
 import dns.exception
 import dns.message
-import dns.name
 import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 import dns.update
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
@@ -43,7 +40,6 @@ MSG_MAX = 65535 - 600  # room for the TSIG record
 
 def build_updates(b, names, owned=True):
     """Maximal signed UPDATE messages (wire) carrying the names' records."""
-    origin = dns.name.from_text(ZONE)
     msgs = []
 
     def make(chunk):

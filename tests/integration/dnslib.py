@@ -16,7 +16,7 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 
-from prismlib import free_port, stop_pid, wait_for
+from prismlib import dns_answers, free_port, stop_pid, wait_for
 
 KEY_NAME = "prism-key"
 ALGORITHM = "hmac-sha256"
@@ -88,14 +88,8 @@ class DnsServer:
         return None
 
     def query(self, name, rdtype="A"):
-        """Contents (sorted) answering name/rdtype; [] when none."""
-        q = dns.message.make_query(name, rdtype)
-        r = dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=3)
-        out = []
-        for rrset in r.answer:
-            if rrset.rdtype == dns.rdatatype.from_text(rdtype):
-                out += [rd.to_text() for rd in rrset]
-        return sorted(out)
+        """Contents (sorted) answering name/rdtype (over TCP); [] when none."""
+        return dns_answers(self.port, name, rdtype, tcp=True)
 
     def update(self, zone, fn):
         """Send a signed update built by fn(dns.update.UpdateMessage); returns the rcode."""

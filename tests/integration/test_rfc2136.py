@@ -243,7 +243,7 @@ def test_kea_requests_reach_knot(prismd_factory):
              "  - name: lab.test.\n  - name: 10.in-addr.arpa.\n"
              f"kea:\n  ncr:\n    enabled: true\n    listen: \"127.0.0.1:{port}\"\n"
              + API_KEYS + "  public_metrics: true\n" + "targets:\n" + srv.target_yaml("knot"))
-        d = wait_sources(prismd_factory(None, extra_yaml=y))
+        wait_sources(prismd_factory(None, extra_yaml=y))
         send_udp(port, ncr("client1.lab.test.", "10.99.0.100", length=1200))
         wait_for(lambda: srv.query("client1.lab.test.") == ["10.99.0.100"], 15, what="A")
         wait_for(lambda: srv.query("100.0.99.10.in-addr.arpa.", "PTR") ==
