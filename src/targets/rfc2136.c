@@ -144,6 +144,7 @@ struct zown {
 	struct zown *next;
 	char *zone;
 	bool known;
+	bool served;     /* the server answered its SOA (the health check's transfer uses it) */
 	struct sset owned;
 };
 
@@ -615,6 +616,9 @@ static void on_soa_answer(struct rreq *r, const uint8_t *m, size_t len)
 		req_finish(r, PRISM_EDENIED, "the SOA answer's TSIG does not verify (wrong key?)");
 		return;
 	}
+	struct zown *zo = r->purpose == P_ENSURE ? zown_get(r->t, r->zone, false) : NULL;
+	if (zo != NULL)
+		zo->served = ok;
 	if (!ok && r->purpose != P_PING) {
 		snprintf(msg, sizeof(msg), "zone %s is not served by the server (%s); zones are "
 					   "not created on RFC 2136 targets: add it to the "
@@ -1031,8 +1035,8 @@ static int r_read_keys(struct prism_target *t, const char *zone, prism_target_bo
 
 /*
  * Health: server_get("") is a signed transfer check (the first message of an AXFR of a
- * zone Prism serves there, its TSIG verified), or an SOA query of the root when no zone is
- * known yet; "/statistics" has no DNS equivalent (-ENOTSUP: not asked).
+ * zone the server answered for, its TSIG verified), or a signed SOA query of the root when
+ * there is none yet; "/statistics" has no DNS equivalent (-ENOTSUP: not asked).
  */
 static int r_server_get(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
 			void *arg)
@@ -1042,8 +1046,8 @@ static int r_server_get(struct prism_target *t, const char *suffix, prism_target
 	if (suffix[0] != '\0')
 		return -ENOTSUP;
 	struct zown *z = t->zones;
-	while (z != NULL && z->next != NULL)
-		z = z->next; /* the first one added */
+	while (z != NULL && !z->served)
+		z = z->next; /* a zone the server answered for */
 	struct rreq *r;
 	int rc = z != NULL ? query_req(t, R_AXFR, P_PING, z->zone, &r)
 			   : query_req(t, R_SOA, P_PING, ".", &r);

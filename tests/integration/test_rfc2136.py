@@ -17,12 +17,13 @@ API_KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
             "    - {name: ro, key: r3ad, role: read}\n")
 
 
-def base_yaml(zones=(ZONE,), reconcile=1, ptr=False):
+def base_yaml(zones=(ZONE,), reconcile=1, ptr=False, health=30):
     y = f"powerdns:\n  default_zone: \"{ZONE}\"\n  default_ttl: 60\n  retry_delay: 0.2\n"
     if ptr:
         y += "  auto_ptr: true\n"
     y += "zones:\n" + "".join(f"  - name: {z}\n" for z in zones)
-    y += f"sync:\n  reconcile_interval: {reconcile}\n  retry_max: 5\n"
+    y += (f"sync:\n  reconcile_interval: {reconcile}\n  retry_max: 5\n"
+          f"  health_interval: {health}\n")
     return y + API_KEYS
 
 
@@ -196,7 +197,7 @@ def test_missing_zone_is_reported_not_created(prismd_factory, bind):
     """A zone the server does not have is reported and set aside (never created); the
     target's other zones go on."""
     other = "absent.prism.local."
-    y = base_yaml(zones=(other, ZONE)) + "targets:\n" + bind.target_yaml("bind")
+    y = base_yaml(zones=(other, ZONE), health=1) + "targets:\n" + bind.target_yaml("bind")
     d = prismd_factory(None, extra_yaml=y)
     wait_for(lambda: f"zone {other} is not served by the server" in d.read_log(), 15,
              what="missing zone reported")
@@ -207,6 +208,11 @@ def test_missing_zone_is_reported_not_created(prismd_factory, bind):
     assert bind.query(other, "SOA") == []
     t = targets(d)["bind"]
     assert t["state"] == "ok" and t["zone_ready"] is False
+    # the health check (a signed transfer check, SOA queries) sees it missing too
+    wait_for(lambda: targets(d)["bind"]["health"]["zones_missing"] == 1, 15,
+             what="health: zone missing")
+    h = targets(d)["bind"]["health"]
+    assert h["state"] == "degraded" and other in h["reason"]
 
 
 @pytest.mark.parametrize("algorithm", ["hmac-sha1", "hmac-sha224", "hmac-sha256",
