@@ -90,7 +90,7 @@ struct prism_target_event {
 typedef void (*prism_target_observer_cb)(void *arg, const struct prism_target_event *ev);
 
 struct prism_target_api {
-	const char *kind; /**< "powerdns" */
+	const char *kind; /**< "powerdns", "rfc2136" */
 	/** Create a target on @p loop. Options are copied. */
 	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed
