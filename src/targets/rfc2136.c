@@ -17,6 +17,7 @@
  * a request holds its timer and (when connected) its TCP handle, and is freed from the close
  * callback of the last one. close() abandons requests without callbacks.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -817,9 +818,21 @@ static bool zone_ok(const char *zone)
 	return n > 1 && zone[n - 1] == '.';
 }
 
+/* The owner id goes into TXT records and is compared with what transfers show: letters,
+ * digits, '.', '_' and '-' only (nothing a TXT string would escape), at most 200. */
+static bool owner_ok(const char *id)
+{
+	size_t n = strlen(id);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && strchr("._-", id[i]) == NULL)
+			return false;
+	return n > 0 && n <= 200;
+}
+
 static int r_open(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out)
 {
-	if (loop == NULL || opts == NULL || out == NULL || opts->server == NULL)
+	if (loop == NULL || opts == NULL || out == NULL || opts->server == NULL ||
+	    (opts->owner_id != NULL && !owner_ok(opts->owner_id)))
 		return PRISM_EINVAL;
 	struct prism_target *t = calloc(1, sizeof(*t));
 	if (t == NULL)
