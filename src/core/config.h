@@ -23,9 +23,18 @@ struct prism_config_cred {
 	char *role;                 /**< for lists with roles; NULL otherwise */
 };
 
+/** A TSIG key of an rfc2136 target (targets[].tsig). */
+struct prism_config_tsig {
+	char *name;          /**< key name, as the server knows it */
+	char *algorithm;     /**< hmac-sha1/224/256/384/512; default hmac-sha256 */
+	char *secret;        /**< base64; exactly one of secret and secret_file */
+	char *secret_file;
+};
+
 /** A DNS server Prism keeps in step (targets: [...]). */
 struct prism_config_target {
 	char *name;          /**< unique; ledger key ("default" for the powerdns: section) */
+	char *type;          /**< "powerdns" (the default) or "rfc2136" */
 	char *api_url;       /**< PowerDNS API base URL, http(s)://…/api/v1 */
 	char *api_key;       /**< exactly one of api_key and api_key_file */
 	char *api_key_file;
@@ -36,6 +45,8 @@ struct prism_config_target {
 	bool paused;         /**< start paused (maintenance) */
 	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
 	char *group;         /**< cluster group name for API zones (`targets: GROUP`); NULL = none */
+	char *server;        /**< rfc2136: "192.0.2.53:53" (IP:port) */
+	struct prism_config_tsig tsig; /**< rfc2136: the key updates and transfers are signed with */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */

@@ -23,6 +23,13 @@ struct prism_target_opts {
 	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
 				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
+	const char *owner_id;   /**< owner written into ownership records (rfc2136: the
+				     companion TXT records); NULL = "prism" */
+	/* rfc2136 targets */
+	const char *server;     /**< "192.0.2.53:53" (IP:port; TCP) */
+	const char *tsig_name;  /**< TSIG key name; NULL = unsigned */
+	const char *tsig_algorithm; /**< "hmac-sha256", … */
+	const char *tsig_secret;    /**< base64 */
 };
 
 /**
@@ -30,6 +37,13 @@ struct prism_target_opts {
  * never from inside the call that started it, never after close.
  * @param err 0; PRISM_EUPSTREAM (HTTP status not 2xx, see @p http_status and @p errmsg);
  *            PRISM_ETIMEOUT; -ECONNREFUSED or another -errno for transport failures.
+ *            Targets that do not speak HTTP (@p http_status 0) tell the engine what an
+ *            answer means with a project code instead: PRISM_EDENIED (not authorised, like
+ *            401/403), PRISM_ECONFIG (the server refuses by its configuration: no retry
+ *            storm), PRISM_EMSG (a bad RRset in the request, like 422: split and
+ *            quarantine), PRISM_ECONFLICT (someone else holds a name: the RRset is a
+ *            conflict), PRISM_ENOTFOUND (the zone is missing, like 404), PRISM_EUPSTREAM
+ *            (a server failure: back off).
  * @param errmsg server's message or transport error text, "" on success; borrowed for the call
  */
 typedef void (*prism_target_done_cb)(void *arg, int err, int http_status, const char *errmsg);
@@ -76,7 +90,7 @@ struct prism_target_event {
 typedef void (*prism_target_observer_cb)(void *arg, const struct prism_target_event *ev);
 
 struct prism_target_api {
-	const char *kind; /**< "powerdns" */
+	const char *kind; /**< "powerdns", "rfc2136" */
 	/** Create a target on @p loop. Options are copied. */
 	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed
@@ -144,3 +158,9 @@ struct prism_target_api {
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */
 extern const struct prism_target_api prism_target_powerdns;
+
+/** RFC 2136 dynamic updates signed with TSIG, AXFR reads (BIND, Knot DNS, …; uv_tcp). */
+extern const struct prism_target_api prism_target_rfc2136;
+
+/** The backend of @p kind ("powerdns", "rfc2136"); NULL when unknown. */
+const struct prism_target_api *prism_target_find(const char *kind);

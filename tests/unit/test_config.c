@@ -1261,6 +1261,30 @@ static void test_targets_and_zones(void **state)
 		{"zones:\n  - {name: a.test}\n  - {name: A.TEST.}\n",
 		 "zones[2].name: 'a.test.' is listed twice"},
 		{"zones: []\n", "zones: must list at least one zone"},
+		{"targets:\n  - {name: a, type: bind, api_url: http://x, api_key: k}\n",
+		 "targets[1].type: must be powerdns or rfc2136"},
+		{"targets:\n  - {name: a, type: rfc2136, tsig: {name: k, secret: AAAA}}\n",
+		 "targets[1].server: required, IP:port (192.0.2.53:53, [2001:db8::53]:53)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53}\n",
+		 "targets[1].tsig.name: required (updates are signed)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: AAAA, secret_file: /k}}\n",
+		 "targets[1].tsig: give exactly one of secret and secret_file"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, algorithm: hmac-md5, secret: AAAA}}\n",
+		 "targets[1].tsig: algorithm must be one of hmac-sha1, hmac-sha224, hmac-sha256, "
+		 "hmac-sha384, hmac-sha512"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: 'no base64'}}\n",
+		 "targets[1].tsig: secret is not base64"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: AAAA, colour: red}}\n",
+		 "unknown key 'targets[1].tsig.colour' (line 3)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53, api_key: x,\n"
+		 "     tsig: {name: k, secret: AAAA}}\n",
+		 "targets[1]: api_url, api_key, api_key_file and server_id are for type: powerdns"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, server: 127.0.0.1:53}\n",
+		 "targets[1]: server and tsig are for type: rfc2136"},
 		{"zones:\n  - {name: a.test}\npowerdns:\n  default_zone: b.test\n",
 		 "powerdns.default_zone: is not one of zones (line 4)"},
 	};
@@ -1300,6 +1324,21 @@ static void test_targets_and_zones(void **state)
 	assert_false(c->targets[0]->adopt);
 	assert_string_equal(c->targets[1]->dns_address, "127.0.0.1:53");
 	assert_null(c->targets[2]);
+	prism_config_free(c);
+	/* an RFC 2136 target: server, TSIG key (algorithm defaults to hmac-sha256) */
+	c = parse_ok("targets:\n  - name: bind\n    type: rfc2136\n    server: \"192.0.2.53:53\"\n"
+		     "    tsig:\n      name: prism-key\n      secret_file: /etc/prism/bind.key\n"
+		     "  - {name: knot, type: rfc2136, server: \"[2001:db8::53]:53\",\n"
+		     "     tsig: {name: k2, algorithm: hmac-sha512, secret: AAAA}}\n",
+		     NULL);
+	assert_string_equal(c->targets[0]->type, "rfc2136");
+	assert_string_equal(c->targets[0]->server, "192.0.2.53:53");
+	assert_string_equal(c->targets[0]->tsig.name, "prism-key");
+	assert_string_equal(c->targets[0]->tsig.algorithm, "hmac-sha256");
+	assert_string_equal(c->targets[0]->tsig.secret_file, "/etc/prism/bind.key");
+	assert_null(c->targets[0]->api_url);
+	assert_string_equal(c->targets[1]->tsig.algorithm, "hmac-sha512");
+	assert_string_equal(c->targets[1]->tsig.secret, "AAAA");
 	prism_config_free(c);
 	run_bad(bad, ARRAY_SIZE(bad));
 }
