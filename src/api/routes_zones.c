@@ -161,7 +161,8 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 	z->cz = config_zone(api->cfg, name);
 	if (z->cz != NULL) {
 		z->config = true;
-		snprintf(z->kind, sizeof(z->kind), "Native");
+		snprintf(z->kind, sizeof(z->kind), "%s", z->cz->kind ? z->cz->kind : "Native");
+		z->dnssec = z->cz->dnssec;
 		snprintf(z->origin, sizeof(z->origin), "config");
 		z->ttl = z->cz->ttl;
 		size_t off = 0;

@@ -867,7 +867,8 @@ static const struct field target_fields[] = {
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
 static const struct field zone_fields[] = {
 	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
-	ZF(soa, F_STR, false), {NULL, F_STR, 0, false, 0, 0},
+	ZF(soa, F_STR, false), ZF(kind, F_STR, false), ZF(dnssec, F_BOOL, false),
+	{NULL, F_STR, 0, false, 0, 0},
 };
 
 #define XF(k, kind, req) {#k, kind, offsetof(struct prism_config_template, k), req, 0, 0}
@@ -1152,6 +1153,14 @@ static int validate_zones(struct prism_yaml_ctx *c)
 						       i + 1, shown);
 		if (z->ttl == 0)
 			z->ttl = cfg->powerdns_default_ttl;
+		const char *kind = z->kind ? z->kind : "Native";
+		if (strcasecmp(kind, "Native") != 0 && strcasecmp(kind, "Master") != 0)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "zones[%zu].kind: Native or Master", i + 1);
+		if (prism_yaml_store_str(&z->kind, strcasecmp(kind, "Master") == 0 ? "Master"
+											 : "Native",
+					 6) != 0)
+			return prism_yaml_nomem(c);
 		if (z->nameservers == NULL) {
 			z->nameservers = calloc(2, sizeof(char *));
 			if (z->nameservers == NULL ||

@@ -44,6 +44,8 @@ struct prism_config_zone {
 	char **nameservers;  /**< normalised FQDNs; default {"ns1.<zone>"} */
 	uint32_t ttl;        /**< default TTL of its records; default powerdns.default_ttl */
 	char *soa;           /**< SOA content when the zone is created; NULL = server default */
+	char *kind;          /**< "Native" (default) or "Master" (NOTIFY after changes) */
+	bool dnssec;         /**< signed on its targets (keys made by the server) */
 };
 
 /** Records added to a zone created through the API with `"template": NAME` (zone_templates:). */

@@ -250,7 +250,7 @@ static int start_dns(struct daemon *d)
 	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
-			cfg->zones[z]->soa };
+			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec };
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];

@@ -1476,8 +1476,12 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		int rc = 0;
 		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
 			const struct prism_engine_zone *cz = &w->t.zones[z];
-			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, NULL,
+			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind,
 						     false, true);
+			if (wz != NULL) {
+				wz->dnssec = cz->dnssec;
+				wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
+			}
 			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
 			if (rc != 0)
 				wzone_unref(wz);

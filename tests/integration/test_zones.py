@@ -19,7 +19,7 @@ import dns.rdatatype
 import pytest
 import requests
 
-from prismlib import PRISM, PowerDNS, wait_for
+from prismlib import PRISM, PRISMD, PowerDNS, wait_for
 
 ZONE = "managed.prism.local."
 ADMIN = {"X-API-Key": "adm1n"}
@@ -738,6 +738,67 @@ def test_notify_after_changes_of_a_master_zone(signed_cluster):
         wait_for(notified, 15, interval=0, what="NOTIFY from pdns1")
     finally:
         sock.close()
+
+
+def notifies(sock, zone):
+    """True when a NOTIFY for zone is waiting on sock (the others are read and dropped)."""
+    try:
+        while True:
+            m = dns.message.from_wire(sock.recv(4096))
+            if m.opcode() == dns.opcode.NOTIFY and m.question[0].name.to_text() == zone:
+                return True
+    except (socket.timeout, dns.exception.DNSException):
+        return False
+
+
+def test_configured_zone_kinds_dnssec_and_notify_for_agents(prismd_factory):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port = sock.getsockname()[1]
+    servers = [PowerDNS(extra_conf=DNSSEC_CONF + f"also-notify=127.0.0.1:{port}\n").start()
+               for _ in range(2)]
+    try:
+        zones = (f"zones:\n  - name: {ZONE}\n    kind: master\n    dnssec: true\n"
+                 "  - name: plain.test\n")
+        d = prismd_factory(None, extra_yaml=targets_yaml(*servers) + KEYS + zones)
+        api = Api(d)
+        for p in servers:
+            wait_for(lambda: zone_on(p, ZONE) and zone_on(p, "plain.test."), 15, what="zones")
+            wait_for(lambda: dnskeys(p, ZONE) != [], 20, what=f"DNSKEY at {p.api_url}")
+            z = p.api("GET", f"/zones/{ZONE}?rrsets=false").json()
+            assert z["kind"] == "Master" and z["dnssec"] is True, z
+            z = p.api("GET", "/zones/plain.test.?rrsets=false").json()
+            assert z["kind"] == "Native" and z["dnssec"] is False, z
+        z = api("GET", f"/api/v1/zones/{ZONE}").json()
+        assert z["kind"] == "Master" and z["dnssec"] is True and z["origin"] == "config", z
+        assert api("GET", "/api/v1/zones/plain.test").json()["kind"] == "Native"
+        notifies(sock, ZONE)  # drain: only what follows a change counts
+        notifies(sock, "plain.test.")
+        # the agents' zone: a registration is a change of a Master zone, NOTIFY follows
+        assert d.register("web1")["status"] == "success"
+        wait_for(lambda: notifies(sock, ZONE), 15, interval=0, what="NOTIFY for agents' zone")
+        for p in servers:
+            wait_for(lambda: answers(p, f"web1.{ZONE}", "A") == ["127.0.0.1"], 15, what="A")
+        # a Native zone changes without NOTIFY
+        r = api("POST", "/api/v1/zones/plain.test/records", json={"records": [
+            {"name": "www", "type": "A", "content": "192.0.2.1"}]})
+        assert r.status_code in (200, 201), r.text
+        for p in servers:
+            wait_for(lambda: answers(p, "www.plain.test.", "A") == ["192.0.2.1"], 15, what="www")
+        assert not notifies(sock, "plain.test.")
+    finally:
+        sock.close()
+        for p in servers:
+            p.cleanup()
+
+
+def test_configured_zone_kind_is_checked(tmp_path):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("zones:\n  - name: a.test\n    kind: Slave\n")
+    r = subprocess.run([PRISMD, "--config", str(conf), "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "zones[1].kind: Native or Master" in r.stderr + r.stdout, r
 
 
 def health(api):

@@ -1261,6 +1261,9 @@ static void test_targets_and_zones(void **state)
 		{"zones:\n  - {name: a.test}\n  - {name: A.TEST.}\n",
 		 "zones[2].name: 'a.test.' is listed twice"},
 		{"zones: []\n", "zones: must list at least one zone"},
+		{"zones:\n  - {name: a.test, kind: Slave}\n", "zones[1].kind: Native or Master"},
+		{"zones:\n  - {name: a.test, dnssec: maybe}\n",
+		 "zones[1].dnssec: must be true or false (line 2)"},
 		{"zones:\n  - {name: a.test}\npowerdns:\n  default_zone: b.test\n",
 		 "powerdns.default_zone: is not one of zones (line 4)"},
 	};
@@ -1285,7 +1288,7 @@ static void test_targets_and_zones(void **state)
 	assert_null(c->targets[0]);
 	prism_config_free(c);
 	c = parse_ok("zones:\n  - name: Example.COM\n    nameservers: [ns1.example.com, ns2.example.com]\n"
-		     "    ttl: 120\n  - {name: 10.in-addr.arpa}\n"
+		     "    ttl: 120\n    kind: MASTER\n    dnssec: true\n  - {name: 10.in-addr.arpa}\n"
 		     "targets:\n  - {name: pdns1, api_url: http://a/api/v1, api_key: k1}\n"
 		     "  - name: pdns2\n    api_url: http://b/api/v1\n    api_key_file: /k\n"
 		     "    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n",
@@ -1293,6 +1296,10 @@ static void test_targets_and_zones(void **state)
 	assert_string_equal(c->powerdns_default_zone, "example.com.");
 	assert_string_equal(c->zones[0]->nameservers[1], "ns2.example.com.");
 	assert_int_equal(c->zones[0]->ttl, 120);
+	assert_string_equal(c->zones[0]->kind, "Master");
+	assert_true(c->zones[0]->dnssec);
+	assert_string_equal(c->zones[1]->kind, "Native");
+	assert_false(c->zones[1]->dnssec);
 	assert_string_equal(c->zones[1]->name, "10.in-addr.arpa.");
 	assert_int_equal(c->zones[1]->ttl, 300);
 	assert_string_equal(c->targets[1]->zones[0], "example.com.");
