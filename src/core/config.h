@@ -36,6 +36,9 @@ struct prism_config_target {
 	bool paused;         /**< start paused (maintenance) */
 	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
 	char *group;         /**< cluster group name for API zones (`targets: GROUP`); NULL = none */
+	uint32_t rate_limit_qps;   /**< most API requests a second (token bucket); 0 = no limit */
+	uint32_t breaker_threshold; /**< breaker: open after this many failures in a row; 0 = off */
+	uint32_t breaker_recovery_seconds; /**< breaker: seconds open before one probe */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */
@@ -101,6 +104,9 @@ struct prism_config {
 	double powerdns_timeout;    /**< seconds, 5, 0.1–600 */
 	uint32_t powerdns_retry_attempts; /**< 3, 0–100 (attempts before backing off longer) */
 	double powerdns_retry_delay;/**< seconds, 1, 0.01–3600 (first backoff step) */
+	uint32_t powerdns_rate_limit_qps;   /**< 0 = none; default of targets[].rate_limit_qps */
+	uint32_t powerdns_breaker_threshold; /**< 0 = off; default of targets[].breaker */
+	uint32_t powerdns_breaker_recovery_seconds; /**< 30 */
 	char **powerdns_record_types; /**< NULL-terminated, non-empty, each "A" or "AAAA"
 	                               *   (input in any case); default {"A","AAAA"} */
 	bool powerdns_auto_ptr;     /**< false */

@@ -148,6 +148,10 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
+		.retry_attempts = d->cfg->powerdns_retry_attempts,
+		.rate_limit_qps = ct->rate_limit_qps,
+		.breaker_threshold = ct->breaker_threshold,
+		.breaker_recovery = ct->breaker_recovery_seconds,
 	};
 	int rc = target_api->open(&d->loop, &topts, out);
 	free(key); /* the target keeps its own copy */

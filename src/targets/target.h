@@ -23,6 +23,14 @@ struct prism_target_opts {
 	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
 				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
+	/* gateway limits (0 = off) */
+	unsigned retry_attempts;     /**< quick retries of a failed request (transport error
+				      *   or HTTP 5xx), after 0.1 s, 0.2 s, ... */
+	double rate_limit_qps;       /**< most requests a second: a token bucket holding one
+				      *   second's worth */
+	unsigned breaker_threshold;  /**< failures in a row that open the circuit breaker:
+				      *   requests then fail at once until a probe succeeds */
+	double breaker_recovery;     /**< seconds open before one probe request (half-open) */
 };
 
 /**
