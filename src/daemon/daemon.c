@@ -576,9 +576,15 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 	bool same = nt == ot && nz == oz;
 	for (size_t i = 0; same && i < nt; i++)
 		same = strcmp(n->targets[i]->name, o->targets[i]->name) == 0 &&
-		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0;
+		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0 &&
+		       n->targets[i]->rate_limit_qps == o->targets[i]->rate_limit_qps &&
+		       n->targets[i]->breaker_threshold == o->targets[i]->breaker_threshold &&
+		       n->targets[i]->breaker_recovery_seconds ==
+			       o->targets[i]->breaker_recovery_seconds;
 	for (size_t i = 0; same && i < nz; i++)
-		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
+		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0 &&
+		       strcmp(n->zones[i]->kind, o->zones[i]->kind) == 0 &&
+		       n->zones[i]->dnssec == o->zones[i]->dnssec;
 	if (!same)
 		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
 			  "effect at the next restart");

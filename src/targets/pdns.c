@@ -799,8 +799,10 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 	observe_step(r, cc == CURLE_OK ? status : 0);
 	bool failed = cc != CURLE_OK || status >= 500;
 	breaker_note(r->t, r, failed);
-	if (failed && !r->resp_too_big && r->attempts < r->t->retry_attempts && !r->t->closing) {
-		/* a quick retry of the same step, after 0.1 s, 0.2 s, ... (the gate holds it) */
+	if (failed && !r->resp_too_big && cc != CURLE_OPERATION_TIMEDOUT &&
+	    r->attempts < r->t->retry_attempts && !r->t->closing) {
+		/* a quick retry of the same step, after 0.1 s, 0.2 s, ... (the gate holds it);
+		 * not after a timeout, which has waited long enough */
 		r->attempts++;
 		r->not_before = uv_now(r->t->loop) + 100u * r->attempts;
 		err = req_start(r);
