@@ -1810,6 +1810,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
 	{ "GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true },
 	{ "POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set },
+	{ "POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync },
 	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },

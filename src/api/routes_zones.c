@@ -215,6 +215,21 @@ static bool dns_enabled(struct api_req *r)
 	return false;
 }
 
+/* ---- POST /api/v1/zones/{zone}/resync ---- */
+
+void h_v1_zone_resync(struct api_req *r)
+{
+	char name[PRISM_DNAME_MAX + 1];
+	struct zone_info z;
+	if (json_object_size(r->json) > 0) {
+		api_error(r, 400, "unknown_field", "this route takes no fields");
+		return;
+	}
+	if (!dns_enabled(r) || !path_zone(r, name, sizeof(name), &z))
+		return;
+	api_resync_submit(r, name, true);
+}
+
 /* Whether config target @p t serves @p z. */
 static bool serves(const struct prism_config_target *t, const struct zone_info *z,
 		   const char *zone)

@@ -1649,6 +1649,26 @@ int prism_engine_resync(struct prism_engine *e, const char *target)
 	return 0;
 }
 
+size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone)
+{
+	size_t n = 0;
+	if (e == NULL || zone == NULL || e->stopping)
+		return 0;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		struct wzone *z = find_zone(w, zone);
+		if (z == NULL)
+			continue;
+		z->ok = false;
+		z->zs.force = true;
+		w->zone_ready = false;
+		w->zones_dirty = true;
+		run_soon(w);
+		n++;
+	}
+	return n;
+}
+
 int prism_engine_credentials_changed(struct prism_engine *e, const char *target)
 {
 	struct worker *w = find_worker(e, target);

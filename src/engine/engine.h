@@ -122,6 +122,10 @@ void prism_engine_zones_changed(struct prism_engine *e);
  *  target gets everything again. @return 0 or PRISM_ENOTFOUND */
 int prism_engine_resync(struct prism_engine *e, const char *target);
 
+/** "Sync this zone to its targets": every target serving @p zone checks (creates) it again
+ *  and reconciles it now. @return the number of targets serving it */
+size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone);
+
 /** Copies of the names of the zones @p target serves (free each, then the array).
  *  @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM */
 int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,

@@ -658,6 +658,42 @@ def test_cluster_view_and_resync(cluster):
     p1.start()
 
 
+def test_zone_resync_repairs_one_zone_on_its_targets(prismd_factory, pdns, pdns2):
+    # no reconciler: only the resync can repair what was removed behind Prism's back
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2) + KEYS +
+                       "sync:\n  reconcile_interval: 0\n")
+    api = Api(d)
+    for z in ("rs.test", "other.test"):
+        assert api("POST", "/api/v1/zones", json={"name": z, "records": [
+            {"name": "a", "type": "A", "content": "192.0.2.7"}]}).status_code == 201
+    for p in (pdns, pdns2):
+        for z in ("rs.test.", "other.test."):
+            wait_for(lambda: answers(p, f"a.{z}", "A") == ["192.0.2.7"], 15, what=z)
+    for p in (pdns, pdns2):
+        for z in ("rs.test.", "other.test."):
+            assert p.api("PATCH", f"/zones/{z}", json={"rrsets": [
+                {"name": f"a.{z}", "type": "A", "changetype": "DELETE"}]}).status_code == 204
+    r = api("POST", "/api/v1/zones/rs.test/resync")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"zone": "rs.test.", "rrsets": r.json()["rrsets"], "targets": 2}
+    assert r.json()["rrsets"] >= 2  # at least a.rs.test. A on each target
+    for p in (pdns, pdns2):
+        wait_for(lambda: answers(p, "a.rs.test.", "A") == ["192.0.2.7"], 15, what="resynced")
+    time.sleep(1)
+    for p in (pdns, pdns2):
+        assert answers(p, "a.other.test.", "A") == [], "only the zone asked for is synced"
+    out = cli(d, "zones", "resync", "other.test").stdout
+    assert "zone other.test.:" in out and "2 target(s)" in out, out
+    for p in (pdns, pdns2):
+        wait_for(lambda: answers(p, "a.other.test.", "A") == ["192.0.2.7"], 15, what="cli")
+    err(api("POST", "/api/v1/zones/nothere.test/resync"), 404)
+    err(api("POST", "/api/v1/zones/rs.test/resync", headers=WRITE), 403)
+    err(api("POST", "/api/v1/zones/rs.test/resync", json={"x": 1}), 400)
+    entries = api("GET", "/api/v1/audit").json()["entries"]
+    assert [e["object"] for e in entries if e["action"] == "zone.resync"] == \
+        ["zone:other.test.", "zone:rs.test."], entries
+
+
 DNSSEC_CONF = "gsqlite3-dnssec=yes\nprimary=yes\n"
 
 
