@@ -1047,6 +1047,27 @@ static int pdns_set_api_key(struct prism_target *t, const char *api_key, bool *c
 	return 0;
 }
 
+static void pdns_gateway(const struct prism_target *t, struct prism_target_gateway *out)
+{
+	static const char *const names[] = { "closed", "open", "half-open" };
+	uint64_t now = uv_now(t->loop);
+	size_t queued = 0;
+	for (const struct pdns_req *r = t->waiting; r != NULL; r = r->wait_next)
+		queued++;
+	bool open = t->breaker == BREAKER_OPEN && now < t->breaker_until;
+	*out = (struct prism_target_gateway){
+		.rate_limit_qps = t->qps,
+		.retry_attempts = t->retry_attempts,
+		.breaker_threshold = t->breaker_threshold,
+		.breaker = open ? names[BREAKER_OPEN]
+			   : t->breaker == BREAKER_CLOSED ? names[BREAKER_CLOSED]
+							   : names[BREAKER_HALF_OPEN],
+		.failures_in_row = t->failures_in_row,
+		.probe_in = open ? (double)(t->breaker_until - now) / 1000.0 : 0,
+		.queued = queued,
+	};
+}
+
 static void pdns_close(struct prism_target *t)
 {
 	if (t == NULL || t->closing)
@@ -1350,4 +1371,5 @@ const struct prism_target_api prism_target_powerdns = {
 	.server_get = pdns_server_get,
 	.observe = pdns_observe,
 	.set_api_key = pdns_set_api_key,
+	.gateway = pdns_gateway,
 };

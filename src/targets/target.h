@@ -33,6 +33,17 @@ struct prism_target_opts {
 	double breaker_recovery;     /**< seconds open before one probe request (half-open) */
 };
 
+/** A target's gateway limits (prism_target_opts) and their state now. */
+struct prism_target_gateway {
+	double rate_limit_qps;      /**< 0: no limit */
+	unsigned retry_attempts;
+	unsigned breaker_threshold; /**< 0: no breaker */
+	const char *breaker;        /**< "closed", "open", "half-open" (static) */
+	unsigned failures_in_row;   /**< requests failed in a row (no answer or 5xx) */
+	double probe_in;            /**< open: seconds until one probe may go; else 0 */
+	size_t queued;              /**< requests held by the gate (tokens, retry delays) */
+};
+
 /**
  * Completion of a target operation, called on the loop exactly once per accepted request,
  * never from inside the call that started it, never after close.
@@ -148,6 +159,8 @@ struct prism_target_api {
 	 *  for a kind whose credentials are not reloadable. @return 0, PRISM_EINVAL (a line
 	 *  break in the key), PRISM_ENOMEM */
 	int (*set_api_key)(struct prism_target *t, const char *api_key, bool *changed);
+	/** The gateway limits and their state now (GET /api/v1/targets). NULL: none. */
+	void (*gateway)(const struct prism_target *t, struct prism_target_gateway *out);
 };
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */

@@ -13,6 +13,7 @@ import requests
 from prismlib import PowerDNS, wait_for
 
 ZONE = "managed.prism.local."
+KEYS = "api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
 
 
 class Proxy:
@@ -96,6 +97,13 @@ def zone_on(p, zone):
     return p.api("GET", f"/zones/{zone}").status_code == 200
 
 
+def gateway(d):
+    r = requests.get(f"http://127.0.0.1:{d.api_port}/api/v1/targets", timeout=5,
+                     headers={"X-API-Key": "adm1n"})
+    assert r.status_code == 200, r.text
+    return r.json()["targets"][0]["gateway"]
+
+
 def test_rate_limit_caps_requests_a_second(prismd_factory, pdns_proxy):
     pdns, proxy = pdns_proxy
     qps = 5
@@ -121,7 +129,7 @@ def test_circuit_breaker_opens_probes_and_closes(prismd_factory, pdns_proxy):
     d = prismd_factory(None, extra_yaml=target_yaml(
         proxy, pdns.key, "    breaker: {threshold: 3, recovery_seconds: 2}\n") +
         "powerdns:\n  retry_attempts: 0\n  retry_delay: 0.1\n"
-        "sync:\n  health_interval: 1\n  retry_max: 1\n")
+        "sync:\n  health_interval: 1\n  retry_max: 1\n" + KEYS)
     wait_for(lambda: zone_on(pdns, ZONE), 15, what="zone")
     proxy.fail_all = True
     assert d.register("web1")["status"] == "success"
@@ -132,6 +140,9 @@ def test_circuit_breaker_opens_probes_and_closes(prismd_factory, pdns_proxy):
     # after the third failure in a row the breaker is open: nothing for 2 s, then one
     # probe; the probe fails, so it opens again for 2 s (health checks every second and
     # engine retries every second would otherwise reach the proxy)
+    g = gateway(d)
+    assert g["breaker"] in ("open", "half-open") and g["breaker_threshold"] == 3, g
+    assert g["failures_in_row"] >= 3 and g["retry_attempts"] == 0, g
     times = [e[0] for e in failed]
     gaps = [b - a for a, b in zip(times[2:], times[3:])]
     assert gaps and all(g >= 1.9 for g in gaps), (times, gaps)
@@ -140,6 +151,8 @@ def test_circuit_breaker_opens_probes_and_closes(prismd_factory, pdns_proxy):
     wait_for(lambda: pdns.rrset(ZONE, f"web1.{ZONE}", "A") is not None, 15,
              what="record after the target heals")
     assert "circuit breaker open after 3 failed requests in a row" in d.read_log()
+    wait_for(lambda: gateway(d)["breaker"] == "closed", 10, what="breaker closed")
+    assert gateway(d)["failures_in_row"] == 0
 
 
 def test_quick_retries_hide_short_failures(prismd_factory, pdns_proxy):
