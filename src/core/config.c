@@ -151,7 +151,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT",                \
 	  "seconds per PowerDNS API request", RESTART)                                            \
 	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS",      \
-	  "quick retries of a failed request (after 0.1 s, 0.2 s, ...) before backing off", RESTART) \
+	  "quick retries of a failed request (after 0.1 s, 0.2 s, ...) before backing off",       \
+	  RESTART)                                                                                \
 	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
 	  "seconds of the first backoff step", LIVE)                                              \
 	X(powerdns, rate_limit_qps, INT, 0, 1000000, NULL, "0", "PRISM_POWERDNS_RATE_LIMIT_QPS",  \
@@ -870,7 +871,8 @@ static const struct field target_fields[] = {
 	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
 	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
 	TF(group, F_STR, false),     TFU(rate_limit_qps, 1, 1000000),
-	{"breaker", F_BREAKER, offsetof(struct prism_config_target, breaker_threshold), false, 0, 0},
+	{"breaker", F_BREAKER, offsetof(struct prism_config_target, breaker_threshold), false, 0,
+	 0},
 	{NULL, F_STR, 0, false, 0, 0},
 };
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
@@ -957,11 +959,10 @@ static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, s
 			i++;
 		char shown[64];
 		if (i == 2) {
+			bool s = k->type == YAML_SCALAR_NODE;
 			prism_yaml_printable(shown, sizeof(shown),
-					     k->type == YAML_SCALAR_NODE
-						     ? (const char *)k->data.scalar.value
-						     : "",
-					     k->type == YAML_SCALAR_NODE ? k->data.scalar.length : 0);
+					     s ? (const char *)k->data.scalar.value : "",
+					     s ? k->data.scalar.length : 0);
 			return prism_yaml_fail(c, PRISM_ECONFIG,
 					       "unknown key '%s[%zu].breaker.%s' (line %zu)",
 					       lk->key, idx + 1, shown, prism_yaml_line(k));
@@ -973,14 +974,16 @@ static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, s
 			return prism_yaml_fail(c, PRISM_ECONFIG,
 					       "%s[%zu].breaker.%s: must be an integer from 1 to "
 					       "%" PRIu32 " (line %zu)",
-					       lk->key, idx + 1, keys[i], max[i], prism_yaml_line(x));
+					       lk->key, idx + 1, keys[i], max[i],
+					       prism_yaml_line(x));
 		*slot[i] = (uint32_t)u;
 		seen[i] = true;
 	}
 	for (size_t i = 0; i < 2; i++)
 		if (!seen[i])
-			return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].breaker.%s: required (line %zu)",
-					       lk->key, idx + 1, keys[i], prism_yaml_line(v));
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].breaker.%s: required (line %zu)", lk->key,
+					       idx + 1, keys[i], prism_yaml_line(v));
 	return 0;
 }
 

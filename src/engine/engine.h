@@ -24,7 +24,7 @@ struct prism_engine_zone {
 	const char *name;                    /**< trailing dot */
 	const char *const *nameservers;      /**< NS set used if the zone must be created */
 	const char *soa;                     /**< SOA content for a new zone; NULL = default */
-	const char *kind;                    /**< "Native"/NULL, or "Master": NOTIFY after changes */
+	const char *kind;                    /**< NULL/"Native", "Master" (NOTIFY after changes) */
 	bool dnssec;                         /**< signed on the target */
 };
 

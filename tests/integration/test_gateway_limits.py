@@ -155,15 +155,21 @@ def test_circuit_breaker_opens_probes_and_closes(prismd_factory, pdns_proxy):
     assert gateway(d)["failures_in_row"] == 0
 
 
-def test_quick_retries_hide_short_failures(prismd_factory, pdns_proxy):
-    pdns, proxy = pdns_proxy
-    d = prismd_factory(None, extra_yaml=target_yaml(proxy, pdns.key) +
-                       "powerdns:\n  retry_attempts: 3\n  retry_delay: 5\n"
-                       "sync:\n  health_interval: 0\n")
+def register_with_failing_patches(prismd_factory, pdns, proxy, powerdns_yaml, failures):
+    """prismd behind the proxy; the next `failures` PATCHes answer 503; web1 registers."""
+    d = prismd_factory(None, extra_yaml=target_yaml(proxy, pdns.key) + "powerdns:\n" +
+                       powerdns_yaml + "sync:\n  health_interval: 0\n")
     wait_for(lambda: zone_on(pdns, ZONE), 15, what="zone")
-    proxy.fail_method, proxy.fail_next = "PATCH", 2
+    proxy.fail_method, proxy.fail_next = "PATCH", failures
     t0 = time.monotonic()
     assert d.register("web1")["status"] == "success"
+    return d, t0
+
+
+def test_quick_retries_hide_short_failures(prismd_factory, pdns_proxy):
+    pdns, proxy = pdns_proxy
+    d, t0 = register_with_failing_patches(prismd_factory, pdns, proxy,
+                                          "  retry_attempts: 3\n  retry_delay: 5\n", 2)
     wait_for(lambda: pdns.rrset(ZONE, f"web1.{ZONE}", "A") is not None, 4,
              what="record despite two failed PATCHes (the backoff would take 5 s)")
     patches = [e for e in proxy.entries() if e[0] >= t0 and e[1] == "PATCH"]
@@ -174,11 +180,7 @@ def test_quick_retries_hide_short_failures(prismd_factory, pdns_proxy):
 
 def test_no_quick_retry_backs_off(prismd_factory, pdns_proxy):
     pdns, proxy = pdns_proxy
-    d = prismd_factory(None, extra_yaml=target_yaml(proxy, pdns.key) +
-                       "powerdns:\n  retry_attempts: 0\n  retry_delay: 0.5\n"
-                       "sync:\n  health_interval: 0\n")
-    wait_for(lambda: zone_on(pdns, ZONE), 15, what="zone")
-    proxy.fail_method, proxy.fail_next = "PATCH", 1
-    assert d.register("web1")["status"] == "success"
+    d, _ = register_with_failing_patches(prismd_factory, pdns, proxy,
+                                         "  retry_attempts: 0\n  retry_delay: 0.5\n", 1)
     wait_for(lambda: pdns.rrset(ZONE, f"web1.{ZONE}", "A") is not None, 10, what="record")
     assert "retry in 0.5 s" in d.read_log()
