@@ -54,6 +54,7 @@ enum req_step {
 	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
 	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
 	STEP_GET,       /* server_get(): GET servers/<id><suffix> */
+	STEP_KIND,      /* set_kind(): PUT zones/<zone> {"kind": …} */
 };
 
 struct pdns_req {
@@ -440,6 +441,7 @@ static int set_common(struct pdns_req *r)
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_DNSSEC:
+	case STEP_KIND:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 		SET(CURLOPT_POSTFIELDS, r->body);
@@ -763,13 +765,13 @@ static int req_next_flush(struct pdns_req *r)
 static void observe_step(const struct pdns_req *r, long status)
 {
 	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
-					      "GET", "PUT", "PUT", "GET", "PUT", "GET" };
+					      "GET", "PUT", "PUT", "GET", "PUT", "GET", "PUT" };
 	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
 						"zones", "zone", "rectify", "cryptokeys",
-						"notify", "server" };
+						"notify", "server", "zone" };
 	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
 					       "list", "dnssec", "rectify", "keys", "notify",
-					       NULL };
+					       NULL, "kind" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -1314,6 +1316,23 @@ static int pdns_set_dnssec(struct prism_target *t, const char *zone, bool on,
 	return req_submit(t, r);
 }
 
+static int pdns_set_kind(struct prism_target *t, const char *zone, const char *kind,
+			 prism_target_done_cb cb, void *arg)
+{
+	if (kind == NULL || (strcmp(kind, "Native") != 0 && strcmp(kind, "Master") != 0))
+		return PRISM_EINVAL;
+	struct pdns_req *r = zone_req(t, zone, "", STEP_KIND, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	if (asprintf(&r->body, "{\"kind\":\"%s\"}", kind) < 0) {
+		r->body = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	r->body_len = strlen(r->body);
+	return req_submit(t, r);
+}
+
 static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target_body_cb cb,
 			  void *arg)
 {
@@ -1367,6 +1386,7 @@ const struct prism_target_api prism_target_powerdns = {
 	.list_zones = pdns_list_zones,
 	.set_dnssec = pdns_set_dnssec,
 	.read_keys = pdns_read_keys,
+	.set_kind = pdns_set_kind,
 	.notify = pdns_notify,
 	.server_get = pdns_server_get,
 	.observe = pdns_observe,

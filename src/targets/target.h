@@ -146,6 +146,9 @@ struct prism_target_api {
 	 *  handed over as it came (health checks). */
 	int (*server_get)(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
 			  void *arg);
+	/** Make an existing @p zone of @p kind ("Native", "Master"). NULL: not supported. */
+	int (*set_kind)(struct prism_target *t, const char *zone, const char *kind,
+			prism_target_done_cb cb, void *arg);
 	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
 	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 		      void *arg);

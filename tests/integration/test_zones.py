@@ -795,6 +795,9 @@ def test_configured_zone_kinds_dnssec_and_notify_for_agents(prismd_factory):
     servers = [PowerDNS(extra_conf=DNSSEC_CONF + f"also-notify=127.0.0.1:{port}\n").start()
                for _ in range(2)]
     try:
+        # the agents' zone exists already, Native, on the first server: it becomes Master
+        assert servers[0].api("POST", "/zones", json={
+            "name": ZONE, "kind": "Native", "nameservers": [f"ns1.{ZONE}"]}).status_code == 201
         zones = (f"zones:\n  - name: {ZONE}\n    kind: master\n    dnssec: true\n"
                  "  - name: plain.test\n")
         d = prismd_factory(None, extra_yaml=targets_yaml(*servers) + KEYS + zones)
@@ -808,6 +811,7 @@ def test_configured_zone_kinds_dnssec_and_notify_for_agents(prismd_factory):
             assert z["kind"] == "Native" and z["dnssec"] is False, z
         z = api("GET", f"/api/v1/zones/{ZONE}").json()
         assert z["kind"] == "Master" and z["dnssec"] is True and z["origin"] == "config", z
+        assert f"zone {ZONE} is of kind Master" in d.read_log()
         assert api("GET", "/api/v1/zones/plain.test").json()["kind"] == "Native"
         notifies(sock, ZONE)  # drain: only what follows a change counts
         notifies(sock, "plain.test.")
