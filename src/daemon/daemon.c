@@ -153,6 +153,10 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.tsig_name = ct->tsig.name,
 		.tsig_algorithm = ct->tsig.algorithm,
 		.tsig_secret = ct->tsig.secret_file ? key : ct->tsig.secret,
+		.retry_attempts = d->cfg->powerdns_retry_attempts,
+		.rate_limit_qps = ct->rate_limit_qps,
+		.breaker_threshold = ct->breaker_threshold,
+		.breaker_recovery = ct->breaker_recovery_seconds,
 	};
 	if (ct->tsig.secret_file != NULL)
 		topts.api_key = NULL;
@@ -257,7 +261,7 @@ static int start_dns(struct daemon *d)
 	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
-			cfg->zones[z]->soa };
+			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec };
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
@@ -584,9 +588,15 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 		       strcmp(n->targets[i]->api_url ? n->targets[i]->api_url : "",
 			      o->targets[i]->api_url ? o->targets[i]->api_url : "") == 0 &&
 		       strcmp(n->targets[i]->server ? n->targets[i]->server : "",
-			      o->targets[i]->server ? o->targets[i]->server : "") == 0;
+			      o->targets[i]->server ? o->targets[i]->server : "") == 0 &&
+		       n->targets[i]->rate_limit_qps == o->targets[i]->rate_limit_qps &&
+		       n->targets[i]->breaker_threshold == o->targets[i]->breaker_threshold &&
+		       n->targets[i]->breaker_recovery_seconds ==
+			       o->targets[i]->breaker_recovery_seconds;
 	for (size_t i = 0; same && i < nz; i++)
-		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
+		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0 &&
+		       strcmp(n->zones[i]->kind, o->zones[i]->kind) == 0 &&
+		       n->zones[i]->dnssec == o->zones[i]->dnssec;
 	if (!same)
 		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
 			  "effect at the next restart");

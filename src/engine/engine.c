@@ -167,6 +167,7 @@ struct wzone {
 	bool dnssec;         /* to be signed (registry zones) */
 	bool dnssec_done;    /* signed or unsigned as wanted, in this session */
 	bool master;         /* kind Master: NOTIFY after changes */
+	bool kind_done;      /* a config zone of kind Master: made Master if it was not */
 	bool config;         /* from the configuration: never dropped */
 	bool ok;             /* checked (and created if missing) on the target */
 	uint64_t missing_until; /* loop ms: the target said it does not have the zone (and
@@ -266,6 +267,7 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 	z->config = config;
 	z->master = kind != NULL && strcmp(kind, "Master") == 0;
 	z->dnssec_done = true;
+	z->kind_done = true;
 	if (z->name == NULL || z->nameservers == NULL || (soa && !z->soa) || (kind && !z->kind)) {
 		wzone_unref(z);
 		return NULL;
@@ -1410,17 +1412,22 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 	}
 }
 
-/* ---- DNSSEC ---- */
+/* ---- zone settings: kind (config zones of kind Master), then DNSSEC ---- */
 
-static struct wzone *next_dnssec(const struct worker *w)
+static struct wzone *next_setting(const struct worker *w)
 {
 	for (size_t z = 0; z < w->nzones; z++)
-		if (w->zones[z]->ok && !w->zones[z]->dnssec_done)
+		if (w->zones[z]->ok && (!w->zones[z]->kind_done || !w->zones[z]->dnssec_done))
 			return w->zones[z];
 	return NULL;
 }
 
-static void dnssec_cb(void *arg, int err, int status, const char *msg)
+static const char *setting_name(const struct wzone *z)
+{
+	return z->kind_done ? "DNSSEC change" : "zone kind change";
+}
+
+static void setting_cb(void *arg, int err, int status, const char *msg)
 {
 	struct worker *w = arg;
 	struct wzone *z = w->ensuring;
@@ -1429,29 +1436,37 @@ static void dnssec_cb(void *arg, int err, int status, const char *msg)
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
+		target_failed(w, setting_name(z), err, status, buf);
 		wzone_unref(z);
-		target_failed(w, "DNSSEC change", err, status, buf);
 		schedule(w, 0);
 		return;
 	}
-	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
-		  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
-	z->dnssec_done = true;
+	if (!z->kind_done) {
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s is of kind %s", w->t.name,
+			  z->name, z->kind);
+		z->kind_done = true;
+	} else {
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+			  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
+		z->dnssec_done = true;
+	}
 	wzone_unref(z);
 	target_ok(w);
 	schedule(w, 0);
 }
 
-static void set_dnssec(struct worker *w, struct wzone *z)
+static void set_setting(struct worker *w, struct wzone *z)
 {
 	w->state = W_ENSURING;
 	w->ensuring = wzone_ref(z);
-	int rc = w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, dnssec_cb, w);
+	int rc = !z->kind_done
+			 ? w->t.api->set_kind(w->t.handle, z->name, z->kind, setting_cb, w)
+			 : w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, setting_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
 		wzone_unref(w->ensuring);
 		w->ensuring = NULL;
-		target_failed(w, "DNSSEC change", rc, 0, prism_strerror(rc));
+		target_failed(w, setting_name(z), rc, 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
@@ -1501,9 +1516,9 @@ static void worker_run(struct worker *w)
 		ensure_zone(w, ez);
 		return;
 	}
-	ez = next_dnssec(w);
+	ez = next_setting(w);
 	if (ez != NULL) {
-		set_dnssec(w, ez);
+		set_setting(w, ez);
 		return;
 	}
 	w->zone_ready = all_zones_ok(w);
@@ -1548,8 +1563,14 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		int rc = 0;
 		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
 			const struct prism_engine_zone *cz = &w->t.zones[z];
-			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, NULL,
+			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind,
 						     false, true);
+			if (wz != NULL) {
+				wz->dnssec = cz->dnssec;
+				wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
+				/* an existing zone becomes Master; never made Native again */
+				wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
+			}
 			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
 			if (rc != 0)
 				wzone_unref(wz);
@@ -1716,6 +1737,26 @@ int prism_engine_resync(struct prism_engine *e, const char *target)
 	w->zones_dirty = true;
 	run_soon(w);
 	return 0;
+}
+
+size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone)
+{
+	size_t n = 0;
+	if (e == NULL || zone == NULL || e->stopping)
+		return 0;
+	for (size_t i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		struct wzone *z = find_zone(w, zone);
+		if (z == NULL)
+			continue;
+		z->ok = false;
+		z->zs.force = true;
+		w->zone_ready = false;
+		w->zones_dirty = true;
+		run_soon(w);
+		n++;
+	}
+	return n;
 }
 
 int prism_engine_credentials_changed(struct prism_engine *e, const char *target)

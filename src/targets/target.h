@@ -30,6 +30,25 @@ struct prism_target_opts {
 	const char *tsig_name;  /**< TSIG key name; NULL = unsigned */
 	const char *tsig_algorithm; /**< "hmac-sha256", … */
 	const char *tsig_secret;    /**< base64 */
+	/* gateway limits (0 = off) */
+	unsigned retry_attempts;     /**< quick retries of a failed request (transport error
+				      *   or HTTP 5xx), after 0.1 s, 0.2 s, ... */
+	double rate_limit_qps;       /**< most requests a second: a token bucket holding one
+				      *   second's worth */
+	unsigned breaker_threshold;  /**< failures in a row that open the circuit breaker:
+				      *   requests then fail at once until a probe succeeds */
+	double breaker_recovery;     /**< seconds open before one probe request (half-open) */
+};
+
+/** A target's gateway limits (prism_target_opts) and their state now. */
+struct prism_target_gateway {
+	double rate_limit_qps;      /**< 0: no limit */
+	unsigned retry_attempts;
+	unsigned breaker_threshold; /**< 0: no breaker */
+	const char *breaker;        /**< "closed", "open", "half-open" (static) */
+	unsigned failures_in_row;   /**< requests failed in a row (no answer or 5xx) */
+	double probe_in;            /**< open: seconds until one probe may go; else 0 */
+	size_t queued;              /**< requests held by the gate (tokens, retry delays) */
 };
 
 /**
@@ -141,6 +160,9 @@ struct prism_target_api {
 	 *  handed over as it came (health checks). */
 	int (*server_get)(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
 			  void *arg);
+	/** Make an existing @p zone of @p kind ("Native", "Master"). NULL: not supported. */
+	int (*set_kind)(struct prism_target *t, const char *zone, const char *kind,
+			prism_target_done_cb cb, void *arg);
 	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
 	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 		      void *arg);
@@ -154,6 +176,8 @@ struct prism_target_api {
 	 *  for a kind whose credentials are not reloadable. @return 0, PRISM_EINVAL (a line
 	 *  break in the key), PRISM_ENOMEM */
 	int (*set_api_key)(struct prism_target *t, const char *api_key, bool *changed);
+	/** The gateway limits and their state now (GET /api/v1/targets). NULL: none. */
+	void (*gateway)(const struct prism_target *t, struct prism_target_gateway *out);
 };
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */
