@@ -11,7 +11,8 @@ PKGS=(
 	pdns-server pdns-backend-sqlite3 sqlite3
 	postgresql postgresql-client kea-dhcp4-server kea-admin kea-common udhcpc
 	python3 python3-pytest python3-dnspython python3-requests
-	bind9-dnsutils curl procps iproute2 util-linux valgrind
+	bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
+	curl procps iproute2 util-linux valgrind
 	debhelper dpkg-dev lintian pandoc man-db bash-completion adduser logrotate
 	chromium chromium-driver python3-selenium python3-yaml prometheus wrk
 )

@@ -404,7 +404,8 @@ static void put_health_stats(struct prism_api *api, const char *target,
 
 static void collect_targets(struct prism_api *api)
 {
-	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused" };
+	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused",
+					      "misconfigured" };
 	struct prism_engine *e = api->opts.engine;
 	bool ledger = api_refresh_ledger(api) == 0;
 	int64_t now = (int64_t)time(NULL);
@@ -413,7 +414,7 @@ static void collect_targets(struct prism_api *api)
 		struct prism_engine_target_info ti;
 		if (prism_engine_target_info(e, i, &ti) != 0)
 			continue;
-		for (size_t s = 0; s < 4; s++)
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
 			put2(api, "prism_target_state", ti.name, states[s],
 			     strcmp(ti.state, states[s]) == 0);
 		put1(api, "prism_target_consecutive_failures", ti.name, ti.failures);

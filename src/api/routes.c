@@ -1173,6 +1173,33 @@ static void health_stats_json(struct jw *w, const struct prism_health_info *hi)
 	jw_end_obj(w);
 }
 
+/* "gateway": the target's limits and the breaker's state, null for a kind without them */
+static void gateway_json(struct jw *w, const struct prism_api *api, const char *name)
+{
+	const struct prism_engine_target *t = NULL;
+	for (size_t i = 0; i < api->opts.ntargets; i++)
+		if (strcmp(api->opts.targets[i].name, name) == 0)
+			t = &api->opts.targets[i];
+	jw_key(w, "gateway");
+	if (t == NULL || t->api->gateway == NULL) {
+		jw_null(w);
+		return;
+	}
+	struct prism_target_gateway g;
+	t->api->gateway(t->handle, &g);
+	jw_obj(w);
+	jw_key(w, "rate_limit_qps");
+	jw_double(w, g.rate_limit_qps);
+	jw_kint(w, "retry_attempts", g.retry_attempts);
+	jw_kint(w, "breaker_threshold", g.breaker_threshold);
+	jw_kstr(w, "breaker", g.breaker);
+	jw_kint(w, "failures_in_row", g.failures_in_row);
+	jw_key(w, "probe_in");
+	jw_double(w, g.probe_in);
+	jw_kint(w, "queued", (int64_t)g.queued);
+	jw_end_obj(w);
+}
+
 static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -1222,6 +1249,7 @@ static void h_v1_targets(struct api_req *r)
 		} else {
 			jw_null(w);
 		}
+		gateway_json(w, api, ti.name);
 		jw_key(w, "ledger");
 		jw_obj(w);
 		ledger_json(w, ledger_of(api, ti.name), now);
@@ -1674,6 +1702,7 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
 	{ "GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true },
 	{ "POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set },
+	{ "POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync },
 	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
 	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
 	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },

@@ -169,7 +169,8 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 	z->cz = config_zone(api->cfg, name);
 	if (z->cz != NULL) {
 		z->config = true;
-		snprintf(z->kind, sizeof(z->kind), "Native");
+		snprintf(z->kind, sizeof(z->kind), "%s", z->cz->kind ? z->cz->kind : "Native");
+		z->dnssec = z->cz->dnssec;
 		snprintf(z->origin, sizeof(z->origin), "config");
 		z->ttl = z->cz->ttl;
 		size_t off = 0;
@@ -201,6 +202,21 @@ static bool dns_enabled(struct api_req *r)
 		return true;
 	api_error(r, 503, "unavailable", "DNS sync is disabled: there is no target");
 	return false;
+}
+
+/* ---- POST /api/v1/zones/{zone}/resync ---- */
+
+void h_v1_zone_resync(struct api_req *r)
+{
+	char name[PRISM_DNAME_MAX + 1];
+	struct zone_info z;
+	if (json_object_size(r->json) > 0) {
+		api_error(r, 400, "unknown_field", "this route takes no fields");
+		return;
+	}
+	if (!dns_enabled(r) || !path_zone(r, name, sizeof(name), &z))
+		return;
+	api_resync_submit(r, name, true);
 }
 
 /* Whether config target @p t serves @p z. */

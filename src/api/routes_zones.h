@@ -22,6 +22,10 @@ void h_v1_zone_import(struct api_req *r);
 void h_v1_repoint(struct api_req *r);
 void h_v1_cluster(struct api_req *r);
 void h_v1_target_resync(struct api_req *r);
+void h_v1_zone_resync(struct api_req *r);
+/** Queue a resync of @p name (a zone to its targets when @p zone, else a target's zones):
+ *  rows made pending and audited, the engine told, answered 200. */
+void api_resync_submit(struct api_req *r, const char *name, bool zone);
 void h_v1_zone_dnssec(struct api_req *r);
 void h_v1_zone_dnssec_set(struct api_req *r);
 

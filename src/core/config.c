@@ -29,6 +29,7 @@
 
 #include "core/config.h"
 #include "core/dname.h"
+#include "core/dnsupdate.h"
 #include "core/rr_validate.h"
 #include "core/error.h"
 #include "core/yamlutil.h"
@@ -151,9 +152,18 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT",                \
 	  "seconds per PowerDNS API request", RESTART)                                            \
 	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS",      \
-	  "quick retries before backing off longer", RESTART)                                     \
+	  "quick retries of a failed request (after 0.1 s, 0.2 s, ...) before backing off",       \
+	  RESTART)                                                                                \
 	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
 	  "seconds of the first backoff step", LIVE)                                              \
+	X(powerdns, rate_limit_qps, INT, 0, 1000000, NULL, "0", "PRISM_POWERDNS_RATE_LIMIT_QPS",  \
+	  "most API requests a second to each target without its own (0 = no limit)", RESTART)   \
+	X(powerdns, breaker_threshold, INT, 0, 1000000, NULL, "0",                                \
+	  "PRISM_POWERDNS_BREAKER_THRESHOLD",                                                     \
+	  "failed requests in a row that open a target's circuit breaker (0 = off)", RESTART)     \
+	X(powerdns, breaker_recovery_seconds, INT, 1, 86400, NULL, "30",                          \
+	  "PRISM_POWERDNS_BREAKER_RECOVERY_SECONDS",                                              \
+	  "seconds a circuit breaker stays open before one probe request", RESTART)               \
 	X(powerdns, record_types, LIST, 0, 0, rrtype_choices, "A,AAAA",                           \
 	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA", RESTART)             \
 	X(powerdns, auto_ptr, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_AUTO_PTR",               \
@@ -844,7 +854,7 @@ static int node_cb(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, y
 
 /* ---- top-level lists: targets and zones ---- */
 
-enum fkind { F_STR, F_STRS, F_U32, F_BOOL };
+enum fkind { F_STR, F_STRS, F_U32, F_BOOL, F_TSIG, F_BREAKER };
 
 struct field {
 	const char *key;
@@ -857,17 +867,21 @@ struct field {
 #define TF(k, kind, req) {#k, kind, offsetof(struct prism_config_target, k), req, 0, 0}
 #define TFU(k, lo, hi) {#k, F_U32, offsetof(struct prism_config_target, k), false, lo, hi}
 static const struct field target_fields[] = {
-	TF(name, F_STR, true),       TF(api_url, F_STR, true),  TF(api_key, F_STR, false),
+	TF(name, F_STR, true),       TF(api_url, F_STR, false), TF(api_key, F_STR, false),
 	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
 	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
 	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
-	TF(group, F_STR, false),
+	TF(group, F_STR, false),     TF(type, F_STR, false),    TF(server, F_STR, false),
+	TF(tsig, F_TSIG, false),     TFU(rate_limit_qps, 1, 1000000),
+	{"breaker", F_BREAKER, offsetof(struct prism_config_target, breaker_threshold), false, 0,
+	 0},
 	{NULL, F_STR, 0, false, 0, 0},
 };
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
 static const struct field zone_fields[] = {
 	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
-	ZF(soa, F_STR, false), {NULL, F_STR, 0, false, 0, 0},
+	ZF(soa, F_STR, false), ZF(kind, F_STR, false), ZF(dnssec, F_BOOL, false),
+	{NULL, F_STR, 0, false, 0, 0},
 };
 
 #define XF(k, kind, req) {#k, kind, offsetof(struct prism_config_template, k), req, 0, 0}
@@ -899,6 +913,64 @@ static const struct list_kind *find_list_kind(const char *k, size_t n)
 	return NULL;
 }
 
+static void tsig_free(struct prism_config_tsig *k)
+{
+	free(k->name);
+	free(k->algorithm);
+	if (k->secret != NULL)
+		memset(k->secret, 0, strlen(k->secret));
+	free(k->secret);
+	free(k->secret_file);
+}
+
+/* targets[].tsig: a mapping of name, algorithm, secret, secret_file (strings). */
+static int tsig_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
+		     struct prism_config_tsig *k, yaml_document_t *doc, yaml_node_t *m)
+{
+	static const char *const keys[] = { "name", "algorithm", "secret", "secret_file" };
+	char **slots[] = { &k->name, &k->algorithm, &k->secret, &k->secret_file };
+	char shown[64];
+	if (m->type != YAML_MAPPING_NODE)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].tsig: must be a mapping of "
+				       "name, algorithm and secret or secret_file (line %zu)",
+				       lk->key, idx + 1, prism_yaml_line(m));
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		size_t i = 0;
+		while (kn->type == YAML_SCALAR_NODE && i < 4 &&
+		       !(strlen(keys[i]) == kn->data.scalar.length &&
+			 memcmp(keys[i], kn->data.scalar.value, kn->data.scalar.length) == 0))
+			i++;
+		if (kn->type != YAML_SCALAR_NODE || i == 4) {
+			prism_yaml_printable(shown, sizeof(shown),
+					     kn->type == YAML_SCALAR_NODE
+						     ? (const char *)kn->data.scalar.value : "?",
+					     kn->type == YAML_SCALAR_NODE ? kn->data.scalar.length
+									  : 1);
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "unknown key '%s[%zu].tsig.%s' (line %zu)", lk->key,
+					       idx + 1, shown, prism_yaml_line(kn));
+		}
+		if (v->type != YAML_SCALAR_NODE || prism_yaml_is_null(v) ||
+		    v->data.scalar.length == 0 ||
+		    memchr(v->data.scalar.value, '\0', v->data.scalar.length) != NULL)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].tsig.%s: must be a non-empty string "
+					       "(line %zu)",
+					       lk->key, idx + 1, keys[i], prism_yaml_line(v));
+		if (*slots[i] != NULL)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "duplicate key '%s[%zu].tsig.%s' (line %zu)", lk->key,
+					       idx + 1, keys[i], prism_yaml_line(kn));
+		*slots[i] = strndup((const char *)v->data.scalar.value, v->data.scalar.length);
+		if (*slots[i] == NULL)
+			return prism_yaml_nomem(c);
+	}
+	return 0;
+}
+
 static void entry_free(const struct list_kind *lk, void *e)
 {
 	if (e == NULL)
@@ -906,6 +978,8 @@ static void entry_free(const struct list_kind *lk, void *e)
 	for (const struct field *f = lk->fields; f->key != NULL; f++) {
 		if (f->kind == F_STR)
 			free(*(char **)((char *)e + f->off));
+		else if (f->kind == F_TSIG)
+			tsig_free((struct prism_config_tsig *)((char *)e + f->off));
 		else if (f->kind == F_STRS)
 			strv_free(*(char ***)((char *)e + f->off));
 	}
@@ -921,6 +995,60 @@ static void entries_free(const struct list_kind *lk, void **v)
 	free(v);
 }
 
+/* targets[].breaker: {threshold: N, recovery_seconds: S}, both required. */
+static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
+			 void *e, yaml_document_t *doc, yaml_node_t *v)
+{
+	struct prism_config_target *t = e;
+	uint32_t *slot[2] = { &t->breaker_threshold, &t->breaker_recovery_seconds };
+	static const char *const keys[2] = { "threshold", "recovery_seconds" };
+	static const uint32_t max[2] = { 1000000, 86400 };
+	bool seen[2] = { false, false };
+
+	if (v->type != YAML_MAPPING_NODE)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "%s[%zu].breaker: must be a mapping {threshold, "
+				       "recovery_seconds} (line %zu)",
+				       lk->key, idx + 1, prism_yaml_line(v));
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *x = yaml_document_get_node(doc, p->value);
+		size_t i = 0;
+		while (i < 2 && !(k->type == YAML_SCALAR_NODE &&
+				  k->data.scalar.length == strlen(keys[i]) &&
+				  memcmp(k->data.scalar.value, keys[i], strlen(keys[i])) == 0))
+			i++;
+		char shown[64];
+		if (i == 2) {
+			bool s = k->type == YAML_SCALAR_NODE;
+			prism_yaml_printable(shown, sizeof(shown),
+					     s ? (const char *)k->data.scalar.value : "",
+					     s ? k->data.scalar.length : 0);
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "unknown key '%s[%zu].breaker.%s' (line %zu)",
+					       lk->key, idx + 1, shown, prism_yaml_line(k));
+		}
+		uint64_t u;
+		if (x->type != YAML_SCALAR_NODE ||
+		    !prism_yaml_parse_uint((const char *)x->data.scalar.value,
+					   x->data.scalar.length, 1, max[i], &u))
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].breaker.%s: must be an integer from 1 to "
+					       "%" PRIu32 " (line %zu)",
+					       lk->key, idx + 1, keys[i], max[i],
+					       prism_yaml_line(x));
+		*slot[i] = (uint32_t)u;
+		seen[i] = true;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (!seen[i])
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].breaker.%s: required (line %zu)", lk->key,
+					       idx + 1, keys[i], prism_yaml_line(v));
+	return 0;
+}
+
 /* Set one field of an entry from its YAML value. */
 static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx, void *e,
 		       const struct field *f, yaml_document_t *doc, yaml_node_t *v)
@@ -931,6 +1059,10 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 	uint64_t u;
 	bool b;
 
+	if (f->kind == F_TSIG)
+		return tsig_node(c, lk, idx, slot, doc, v);
+	if (f->kind == F_BREAKER)
+		return entry_breaker(c, lk, idx, e, doc, v);
 	if (f->kind == F_STRS) {
 		if (v->type != YAML_SEQUENCE_NODE)
 			goto bad;
@@ -1033,6 +1165,14 @@ static int entry_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size
 						     lk->key, idx + 1, f->key, prism_yaml_line(k));
 		if (rc == 0)
 			rc = entry_field(c, lk, idx, e, f, doc, v);
+	}
+	if (rc == 0 && lk->fields == target_fields) {
+		/* api_url is required of PowerDNS targets (the default type) only */
+		const struct prism_config_target *t = e;
+		if (t->api_url == NULL && (t->type == NULL || strcmp(t->type, "rfc2136") != 0))
+			rc = prism_yaml_fail(c, PRISM_ECONFIG,
+					     "%s[%zu].api_url: required (line %zu)", lk->key,
+					     idx + 1, prism_yaml_line(m));
 	}
 	for (const struct field *f = lk->fields; rc == 0 && f->key != NULL; f++)
 		if (f->required && *(char **)((char *)e + f->off) == NULL)
@@ -1152,6 +1292,14 @@ static int validate_zones(struct prism_yaml_ctx *c)
 						       i + 1, shown);
 		if (z->ttl == 0)
 			z->ttl = cfg->powerdns_default_ttl;
+		const char *kind = z->kind ? z->kind : "Native";
+		if (strcasecmp(kind, "Native") != 0 && strcasecmp(kind, "Master") != 0)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "zones[%zu].kind: Native or Master", i + 1);
+		if (prism_yaml_store_str(&z->kind, strcasecmp(kind, "Master") == 0 ? "Master"
+											 : "Native",
+					 6) != 0)
+			return prism_yaml_nomem(c);
 		if (z->nameservers == NULL) {
 			z->nameservers = calloc(2, sizeof(char *));
 			if (z->nameservers == NULL ||
@@ -1202,10 +1350,72 @@ static int seed_target(struct prism_yaml_ctx *c)
 		t->api_key = strdup(cfg->powerdns_api_key);
 	if (cfg->powerdns_api_key_file)
 		t->api_key_file = strdup(cfg->powerdns_api_key_file);
+	t->rate_limit_qps = cfg->powerdns_rate_limit_qps;
+	t->breaker_threshold = cfg->powerdns_breaker_threshold;
+	t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
 	if (!t->name || !t->api_url || !t->server_id ||
 	    (cfg->powerdns_api_key && !t->api_key) ||
 	    (cfg->powerdns_api_key_file && !t->api_key_file))
 		return prism_yaml_nomem(c);
+	return 0;
+}
+
+static int validate_powerdns(struct prism_yaml_ctx *c, struct prism_config_target *t, size_t i)
+{
+	if (t->type != NULL && strcmp(t->type, "powerdns") != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].type: must be powerdns or rfc2136", i + 1);
+	if (t->server != NULL || t->tsig.name != NULL || t->tsig.algorithm != NULL ||
+	    t->tsig.secret != NULL || t->tsig.secret_file != NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: server and tsig are for type: rfc2136",
+				       i + 1);
+	if (t->api_url == NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].api_url: required", i + 1);
+	if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].api_url: must start with http:// or https://",
+				       i + 1);
+	if ((t->api_key == NULL) == (t->api_key_file == NULL))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: give exactly one of api_key and api_key_file",
+				       i + 1);
+	if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
+		return prism_yaml_nomem(c);
+	return 0;
+}
+
+/* type: rfc2136: server IP:port and a TSIG key; nothing of the PowerDNS API. */
+static int validate_rfc2136(struct prism_yaml_ctx *c, struct prism_config_target *t, size_t i)
+{
+	char host[64], why[160];
+	uint16_t port;
+	if (t->api_url != NULL || t->api_key != NULL || t->api_key_file != NULL ||
+	    t->server_id != NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: api_url, api_key, api_key_file and "
+				       "server_id are for type: powerdns",
+				       i + 1);
+	if (t->server == NULL || prism_config_hostport(t->server, host, sizeof(host), &port) != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].server: required, IP:port (192.0.2.53:53, "
+				       "[2001:db8::53]:53)",
+				       i + 1);
+	struct prism_config_tsig *k = &t->tsig;
+	if (k->name == NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].tsig.name: required (updates are signed)",
+				       i + 1);
+	if ((k->secret == NULL) == (k->secret_file == NULL))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].tsig: give exactly one of secret and "
+				       "secret_file",
+				       i + 1);
+	if (k->algorithm == NULL && (k->algorithm = strdup("hmac-sha256")) == NULL)
+		return prism_yaml_nomem(c);
+	struct prism_tsig key = { k->name, k->algorithm, k->secret ? k->secret : "AA==" };
+	if (prism_tsig_check(&key, why, sizeof(why)) != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].tsig: %s", i + 1, why);
 	return 0;
 }
 
@@ -1224,18 +1434,17 @@ static int validate_targets(struct prism_yaml_ctx *c)
 				return prism_yaml_fail(c, PRISM_ECONFIG,
 						       "targets[%zu].name: '%s' is listed twice",
 						       i + 1, shown);
-		if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
-			return prism_yaml_fail(
-				c, PRISM_ECONFIG,
-				"targets[%zu].api_url: must start with http:// or https://",
-				i + 1);
-		if ((t->api_key == NULL) == (t->api_key_file == NULL))
-			return prism_yaml_fail(
-				c, PRISM_ECONFIG,
-				"targets[%zu]: give exactly one of api_key and api_key_file",
-				i + 1);
-		if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
-			return prism_yaml_nomem(c);
+		int vrc = t->type != NULL && strcmp(t->type, "rfc2136") == 0
+				  ? validate_rfc2136(c, t, i)
+				  : validate_powerdns(c, t, i);
+		if (vrc != 0)
+			return vrc;
+		if (t->rate_limit_qps == 0)
+			t->rate_limit_qps = cfg->powerdns_rate_limit_qps;
+		if (t->breaker_threshold == 0) {
+			t->breaker_threshold = cfg->powerdns_breaker_threshold;
+			t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
+		}
 		char dns_host[64];
 		uint16_t dns_port;
 		if (t->dns_address != NULL &&

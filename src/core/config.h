@@ -23,9 +23,18 @@ struct prism_config_cred {
 	char *role;                 /**< for lists with roles; NULL otherwise */
 };
 
+/** A TSIG key of an rfc2136 target (targets[].tsig). */
+struct prism_config_tsig {
+	char *name;          /**< key name, as the server knows it */
+	char *algorithm;     /**< hmac-sha1/224/256/384/512; default hmac-sha256 */
+	char *secret;        /**< base64; exactly one of secret and secret_file */
+	char *secret_file;
+};
+
 /** A DNS server Prism keeps in step (targets: [...]). */
 struct prism_config_target {
 	char *name;          /**< unique; ledger key ("default" for the powerdns: section) */
+	char *type;          /**< "powerdns" (the default) or "rfc2136" */
 	char *api_url;       /**< PowerDNS API base URL, http(s)://…/api/v1 */
 	char *api_key;       /**< exactly one of api_key and api_key_file */
 	char *api_key_file;
@@ -36,6 +45,11 @@ struct prism_config_target {
 	bool paused;         /**< start paused (maintenance) */
 	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
 	char *group;         /**< cluster group name for API zones (`targets: GROUP`); NULL = none */
+	char *server;        /**< rfc2136: "192.0.2.53:53" (IP:port) */
+	struct prism_config_tsig tsig; /**< rfc2136: the key updates and transfers are signed with */
+	uint32_t rate_limit_qps;   /**< most API requests a second (token bucket); 0 = no limit */
+	uint32_t breaker_threshold; /**< breaker: open after this many failures in a row; 0 = off */
+	uint32_t breaker_recovery_seconds; /**< breaker: seconds open before one probe */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */
@@ -44,6 +58,8 @@ struct prism_config_zone {
 	char **nameservers;  /**< normalised FQDNs; default {"ns1.<zone>"} */
 	uint32_t ttl;        /**< default TTL of its records; default powerdns.default_ttl */
 	char *soa;           /**< SOA content when the zone is created; NULL = server default */
+	char *kind;          /**< "Native" (default) or "Master" (NOTIFY after changes) */
+	bool dnssec;         /**< signed on its targets (keys made by the server) */
 };
 
 /** Records added to a zone created through the API with `"template": NAME` (zone_templates:). */
@@ -99,6 +115,9 @@ struct prism_config {
 	double powerdns_timeout;    /**< seconds, 5, 0.1–600 */
 	uint32_t powerdns_retry_attempts; /**< 3, 0–100 (attempts before backing off longer) */
 	double powerdns_retry_delay;/**< seconds, 1, 0.01–3600 (first backoff step) */
+	uint32_t powerdns_rate_limit_qps;   /**< 0 = none; default of targets[].rate_limit_qps */
+	uint32_t powerdns_breaker_threshold; /**< 0 = off; default of targets[].breaker */
+	uint32_t powerdns_breaker_recovery_seconds; /**< 30 */
 	char **powerdns_record_types; /**< NULL-terminated, non-empty, each "A" or "AAAA"
 	                               *   (input in any case); default {"A","AAAA"} */
 	bool powerdns_auto_ptr;     /**< false */

@@ -72,7 +72,6 @@ struct daemon {
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
-static const struct prism_target_api *const target_api = &prism_target_powerdns;
 
 static void changed_cb(void *arg)
 {
@@ -114,7 +113,7 @@ static void shutdown_daemon(struct daemon *d)
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
-		target_api->close(d->targets[i]);
+		d->etargets[i].api->close(d->targets[i]);
 		d->targets[i] = NULL;
 	}
 	prism_store_writer_stop(d->writer);
@@ -129,15 +128,16 @@ static void signal_cb(uv_signal_t *h, int signum)
 }
 
 static int open_target(struct daemon *d, const struct prism_config_target *ct,
-		       struct prism_target **out)
+		       const struct prism_target_api *api, struct prism_target **out)
 {
 	char err[512];
 	char *key = NULL;
-	if (ct->api_key_file != NULL) {
-		key = prism_secret_read(ct->api_key_file, err, sizeof(err));
+	const char *file = ct->api_key_file ? ct->api_key_file : ct->tsig.secret_file;
+	if (file != NULL) {
+		key = prism_secret_read(file, err, sizeof(err));
 		if (key == NULL) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: api_key_file: %s", ct->name,
-				  err);
+			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: %s: %s", ct->name,
+				  ct->api_key_file ? "api_key_file" : "tsig.secret_file", err);
 			return PRISM_ECONFIG;
 		}
 	}
@@ -148,8 +148,19 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
+		.owner_id = "prism",
+		.server = ct->server,
+		.tsig_name = ct->tsig.name,
+		.tsig_algorithm = ct->tsig.algorithm,
+		.tsig_secret = ct->tsig.secret_file ? key : ct->tsig.secret,
+		.retry_attempts = d->cfg->powerdns_retry_attempts,
+		.rate_limit_qps = ct->rate_limit_qps,
+		.breaker_threshold = ct->breaker_threshold,
+		.breaker_recovery = ct->breaker_recovery_seconds,
 	};
-	int rc = target_api->open(&d->loop, &topts, out);
+	if (ct->tsig.secret_file != NULL)
+		topts.api_key = NULL;
+	int rc = api->open(&d->loop, &topts, out);
 	free(key); /* the target keeps its own copy */
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: cannot set it up (%s)", ct->name,
@@ -250,11 +261,14 @@ static int start_dns(struct daemon *d)
 	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
-			cfg->zones[z]->soa };
+			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec };
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
-		int rc = open_target(d, ct, &d->targets[t]);
+		et->api = prism_target_find(ct->type);
+		if (et->api == NULL)
+			return PRISM_ECONFIG; /* the configuration's check refuses other types */
+		int rc = open_target(d, ct, et->api, &d->targets[t]);
 		if (rc != 0)
 			return rc;
 		d->ntargets++;
@@ -263,7 +277,6 @@ static int start_dns(struct daemon *d)
 			return rc;
 		et->zones = zones;
 		et->name = ct->name;
-		et->api = target_api;
 		et->handle = d->targets[t];
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
@@ -572,9 +585,18 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 	bool same = nt == ot && nz == oz;
 	for (size_t i = 0; same && i < nt; i++)
 		same = strcmp(n->targets[i]->name, o->targets[i]->name) == 0 &&
-		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0;
+		       strcmp(n->targets[i]->api_url ? n->targets[i]->api_url : "",
+			      o->targets[i]->api_url ? o->targets[i]->api_url : "") == 0 &&
+		       strcmp(n->targets[i]->server ? n->targets[i]->server : "",
+			      o->targets[i]->server ? o->targets[i]->server : "") == 0 &&
+		       n->targets[i]->rate_limit_qps == o->targets[i]->rate_limit_qps &&
+		       n->targets[i]->breaker_threshold == o->targets[i]->breaker_threshold &&
+		       n->targets[i]->breaker_recovery_seconds ==
+			       o->targets[i]->breaker_recovery_seconds;
 	for (size_t i = 0; same && i < nz; i++)
-		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
+		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0 &&
+		       strcmp(n->zones[i]->kind, o->zones[i]->kind) == 0 &&
+		       n->zones[i]->dnssec == o->zones[i]->dnssec;
 	if (!same)
 		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
 			  "effect at the next restart");
@@ -609,12 +631,18 @@ static void secrets_free(struct daemon *d, struct secrets *s)
 static int target_key(const struct prism_config_target *ct, char **out)
 {
 	char err[512];
-	*out = ct->api_key_file ? prism_secret_read(ct->api_key_file, err, sizeof(err))
-				: strdup(ct->api_key);
+	/* PowerDNS: the API key; RFC 2136: the TSIG secret (NULL for an unsigned target) */
+	const char *file = ct->api_key_file ? ct->api_key_file : ct->tsig.secret_file;
+	const char *inline_ = ct->api_key ? ct->api_key : ct->tsig.secret;
+	*out = NULL;
+	if (file == NULL && inline_ == NULL)
+		return 0;
+	*out = file ? prism_secret_read(file, err, sizeof(err)) : strdup(inline_);
 	if (*out != NULL)
 		return 0;
-	if (ct->api_key_file)
-		prism_log(PRISM_LOG_ERROR, TAG, "target %s: api_key_file: %s", ct->name, err);
+	if (file != NULL)
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: %s: %s", ct->name,
+			  ct->api_key_file ? "api_key_file" : "tsig.secret_file", err);
 	return PRISM_ECONFIG;
 }
 
@@ -683,9 +711,10 @@ static void secrets_apply(struct daemon *d, const struct secrets *s)
 {
 	for (size_t i = 0; i < d->ntargets; i++) {
 		bool changed = false;
-		if (s->target_keys[i] == NULL || target_api->set_api_key == NULL)
+		const struct prism_target_api *api = d->etargets[i].api;
+		if (s->target_keys[i] == NULL || api->set_api_key == NULL)
 			continue;
-		int rc = target_api->set_api_key(d->targets[i], s->target_keys[i], &changed);
+		int rc = api->set_api_key(d->targets[i], s->target_keys[i], &changed);
 		if (rc != 0)
 			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
 				  d->etargets[i].name, prism_strerror(rc));

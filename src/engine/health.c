@@ -16,6 +16,7 @@
  * arrives afterwards.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -347,17 +348,22 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 		probe_send(p);
 }
 
-static void stats_cb(void *arg, int err, int status, const char *msg, const char *body,
-		     size_t len)
+static void ask_list(struct ptarget *p)
 {
-	struct ptarget *p = arg;
-	p->stats_ok = err == 0 && len > 0 && prism_pdns_stats_parse(body, len, &p->cur) == 0;
 	int rc = p->h->stopping ? PRISM_EINVAL
 				: p->t->api->list_zones(p->t->handle, list_cb, p);
 	if (rc != 0) {
 		snprintf(p->err, sizeof(p->err), "%s", prism_strerror(rc));
 		finish(p);
 	}
+}
+
+static void stats_cb(void *arg, int err, int status, const char *msg, const char *body,
+		     size_t len)
+{
+	struct ptarget *p = arg;
+	p->stats_ok = err == 0 && len > 0 && prism_pdns_stats_parse(body, len, &p->cur) == 0;
+	ask_list(p);
 }
 
 static void server_cb(void *arg, int err, int status, const char *msg, const char *body,
@@ -378,7 +384,11 @@ static void server_cb(void *arg, int err, int status, const char *msg, const cha
 	json_decref(j);
 	int rc = p->h->stopping ? PRISM_EINVAL
 				: p->t->api->server_get(p->t->handle, "/statistics", stats_cb, p);
-	if (rc != 0) {
+	if (rc == -ENOTSUP) {
+		/* a server without statistics (a DNS target): not asked, no fault */
+		p->stats_ok = true;
+		ask_list(p);
+	} else if (rc != 0) {
 		p->stats_ok = false;
 		finish(p);
 	}

@@ -741,6 +741,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.zone_deletion_done = zq_zone_deletion_done,
 	.repoint = zq_repoint,
 	.target_resync = zq_target_resync,
+	.zone_resync = zq_zone_resync,
 	/* hosts of other sources */
 	.source_put = sq_source_put,
 	.source_remove = sq_source_remove,

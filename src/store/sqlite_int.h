@@ -194,6 +194,7 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 	       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
 	       struct prism_repoint_result *out);
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);
+int zq_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n);
 
 /* sqlite.c: a host's A/AAAA record (and PTR) desired and pending, as a registration writes
  * them; @p changed: ledger rows were marked */

@@ -658,6 +658,9 @@ struct prism_store_api {
 	/** "Sync every zone to this target": every desired RRset of every zone @p target
 	 *  serves becomes pending for it (rows created where missing). @p n receives the rows. */
 	int (*target_resync)(struct prism_store *s, const char *target, int64_t now, size_t *n);
+	/** "Sync this zone to its targets": every desired RRset of @p zone becomes pending for
+	 *  every target serving it (rows created where missing). @p n receives the rows. */
+	int (*zone_resync)(struct prism_store *s, const char *zone, int64_t now, size_t *n);
 	/**
 	 * Add a host of the original Prism server's registry as an agent host: first and last
 	 * seen and status kept, its records (and PTR with auto_ptr) desired and pending on
