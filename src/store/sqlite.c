@@ -2,26 +2,22 @@
 /*
  * SQLite registry backend. One connection, used only by the store writer thread.
  * The schema is versioned with PRAGMA user_version; each migration runs in its own
- * transaction. Statements are prepared once and reused.
+ * transaction. Statements are prepared once and reused. This file holds the schema, the
+ * migrations, the connection, transactions, the statement table and the helpers the
+ * backend's other files share (sqlite_int.h), and the function table.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/dname.h"
 #include "core/error.h"
-#include "core/pdns_json.h"
-#include "core/rrset.h"
 #include "core/token.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"

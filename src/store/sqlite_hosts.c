@@ -3,23 +3,13 @@
  * The SQLite backend: hosts (registrations, expiry, cleanup, the API's deletes and
  * releases), tokens, API keys and the audit log.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <jansson.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/dname.h"
 #include "core/error.h"
-#include "core/pdns_json.h"
 #include "core/rrset.h"
 #include "core/token.h"
 #include "store/sqlite_int.h"
@@ -656,8 +646,9 @@ int sq_apikey_add(struct prism_store *s, const char *name, const char *hash, con
 		return rc;
 	if (found)
 		return PRISM_ECONFLICT;
-	if (sq_prep(s, "INSERT INTO api_keys (hash, name, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-		 &st) != 0)
+	if (sq_prep(s,
+		    "INSERT INTO api_keys (hash, name, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_text(st, 1, hash);
 	sq_bind_text(st, 2, name);
@@ -670,32 +661,6 @@ int sq_apikey_revoke(struct prism_store *s, const char *name, size_t *changed)
 {
 	return revoke_named(s, "UPDATE api_keys SET revoked = 1 WHERE name = ?1 AND revoked = 0",
 			    "SELECT 1 FROM api_keys WHERE name = ?1", name, changed);
-}
-
-int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n)
-{
-	sqlite3_stmt *st;
-	if (s == NULL || n == NULL)
-		return PRISM_EINVAL;
-	/* through the (target, status, next_attempt) index: only failed rows are visited */
-	const char *sql = target != NULL
-		? "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
-		  "WHERE target = ?1 AND status = 'failed'"
-		: "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
-		  "WHERE status = 'failed' AND target IN (SELECT target FROM target_zones)";
-	if (sq_prep(s, sql, &st) != 0)
-		return PRISM_ESTORE;
-	sq_bind_text(st, 1, target);
-	sqlite3_bind_int64(st, 2, now);
-	int rc = sq_step_done(s, st, n);
-	if (rc != 0 || *n == 0)
-		return rc;
-	/* hosts whose only failure was retried are pending again */
-	if (sq_prep(s, "UPDATE hosts SET dns_sync_status = 'pending' WHERE dns_sync_status = "
-		    "'failed' AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
-		    "AND l.status IN ('failed', 'conflict'))", &st) != 0)
-		return PRISM_ESTORE;
-	return sq_step_done(s, st, NULL);
 }
 
 int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e)

@@ -130,7 +130,6 @@ int sq_token_revoke(struct prism_store *s, const char *name, size_t *changed);
 int sq_apikey_add(struct prism_store *s, const char *name, const char *hash,
 		  const char *role, int64_t now);
 int sq_apikey_revoke(struct prism_store *s, const char *name, size_t *changed);
-int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n);
 int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e);
 /* Store a desired RRset once; @p hash receives its hash, @p differs whether it changed. */
 int sq_desired_row(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
@@ -149,6 +148,7 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 		  struct prism_ledger_row **rows, size_t *n, int64_t *next_due);
 int sq_ledger_mark(struct prism_store *s, const char *target,
 		   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);
+int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n);
 int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 		    size_t n, int64_t now, size_t *caught_up);
 int sq_reconcile(struct prism_store *s, const char *target, const char *zone,
@@ -196,8 +196,8 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);
 int zq_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n);
 
-/* sqlite.c: a host's A/AAAA record (and PTR) desired and pending, as a registration writes
- * them; @p changed: ledger rows were marked */
+/* sqlite_hosts.c: a host's A/AAAA record (and PTR) desired and pending, as a registration
+ * writes them; @p changed: ledger rows were marked */
 int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
 		    const char *fqdn, bool *changed);
 

@@ -3,25 +3,14 @@
  * The SQLite backend: the per-target sync ledger (due rows, push results, retries,
  * the served pairs) and the reconciler.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <jansson.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "core/dname.h"
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "core/rrset.h"
-#include "core/token.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -288,6 +277,32 @@ int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs
 }
 
 /* ==== end of REST API writes ==== */
+
+int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || n == NULL)
+		return PRISM_EINVAL;
+	/* through the (target, status, next_attempt) index: only failed rows are visited */
+	const char *sql = target != NULL
+		? "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
+		  "WHERE target = ?1 AND status = 'failed'"
+		: "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
+		  "WHERE status = 'failed' AND target IN (SELECT target FROM target_zones)";
+	if (sq_prep(s, sql, &st) != 0)
+		return PRISM_ESTORE;
+	sq_bind_text(st, 1, target);
+	sqlite3_bind_int64(st, 2, now);
+	int rc = sq_step_done(s, st, n);
+	if (rc != 0 || *n == 0)
+		return rc;
+	/* hosts whose only failure was retried are pending again */
+	if (sq_prep(s, "UPDATE hosts SET dns_sync_status = 'pending' WHERE dns_sync_status = "
+		    "'failed' AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
+		    "AND l.status IN ('failed', 'conflict'))", &st) != 0)
+		return PRISM_ESTORE;
+	return sq_step_done(s, st, NULL);
+}
 
 /* ---- reconciler ---- */
 

@@ -3,25 +3,15 @@
  * The SQLite backend: hosts of other sources (Kea reservations, leases, DDNS) and
  * the intake queue.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <jansson.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/dname.h"
 #include "core/error.h"
-#include "core/pdns_json.h"
 #include "core/rrset.h"
-#include "core/token.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -394,7 +384,8 @@ int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
 		if (!(e.families & (1u << f)) || want[f] == NULL ||
 		    !(f == 0 ? ctx->publish_a : ctx->publish_aaaa))
 			continue;
-		rc = sq_name_holder(s, e.zone, e.fqdn, fam_type[f], row.found ? row.id : 0, &holder);
+		rc = sq_name_holder(s, e.zone, e.fqdn, fam_type[f], row.found ? row.id : 0,
+				    &holder);
 		if (rc == PRISM_ECONFLICT) {
 			conflict(out, holder, false);
 			return 0;
@@ -651,12 +642,20 @@ static int queue_take(struct prism_store *s, enum prism_source source, size_t ma
 			x->col[c] = col_or_null(st, cols[c]);
 		int flags = sqlite3_column_int(st, QT_FLAGS);
 		x->e = (struct prism_source_entry){
-			.source = source, .key = x->col[0], .fqdn = x->col[1], .zone = x->col[2],
-			.families = (unsigned)sqlite3_column_int(st, QT_FAMILIES), .ipv4 = x->col[3],
-			.ipv6 = x->col[4], .ttl = (uint32_t)sqlite3_column_int64(st, QT_TTL),
-			.forward = flags & QF_FORWARD, .reverse = flags & QF_REVERSE,
-			.check_dhcid = flags & QF_CHECK, .takeover = flags & QF_TAKEOVER,
-			.dhcid = x->col[5], .only_ip = x->col[6],
+			.source = source,
+			.key = x->col[0],
+			.fqdn = x->col[1],
+			.zone = x->col[2],
+			.families = (unsigned)sqlite3_column_int(st, QT_FAMILIES),
+			.ipv4 = x->col[3],
+			.ipv6 = x->col[4],
+			.ttl = (uint32_t)sqlite3_column_int64(st, QT_TTL),
+			.forward = flags & QF_FORWARD,
+			.reverse = flags & QF_REVERSE,
+			.check_dhcid = flags & QF_CHECK,
+			.takeover = flags & QF_TAKEOVER,
+			.dhcid = x->col[5],
+			.only_ip = x->col[6],
 		};
 		if (x->e.key == NULL || x->e.fqdn == NULL || x->e.zone == NULL) {
 			sqlite3_reset(st);
