@@ -462,8 +462,10 @@ static const char *presented_key(struct MHD_Connection *c)
 	return *auth ? auth : NULL;
 }
 
-/* The role of the presented key; NONE when absent (@p presented false) or unknown. */
-static enum prism_api_role authenticate(struct api_req *r, bool *presented)
+/* The role of the presented key; NONE when absent (@p presented false) or unknown, or when
+ * the registry could not be read to look it up (@p unreadable true). */
+static enum prism_api_role authenticate(struct api_req *r, bool *presented,
+					bool *unreadable)
 {
 	struct prism_api *api = r->api;
 	const char *key = presented_key(r->conn);
@@ -481,9 +483,12 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented)
 		return found->role;
 	}
 	char role[16];
-	if (api->rd->apikey_by_hash(api->reader, hash, r->actor, sizeof(r->actor), role,
-				    sizeof(role)) != 0)
+	int rc = api->rd->apikey_by_hash(api->reader, hash, r->actor, sizeof(r->actor), role,
+					 sizeof(role));
+	if (rc != 0) {
+		*unreadable = rc != PRISM_ENOTFOUND;
 		return PRISM_API_ROLE_NONE;
+	}
 	return prism_api_role_parse(role);
 }
 
@@ -499,10 +504,12 @@ static bool authorise(struct api_req *r)
 		return true;
 	enum prism_api_role want = need >= ACCESS_HEALTH ? PRISM_API_ROLE_READ
 							 : (enum prism_api_role)need;
-	bool presented;
-	r->role = authenticate(r, &presented);
+	bool presented, unreadable = false;
+	r->role = authenticate(r, &presented, &unreadable);
 	if (r->role == PRISM_API_ROLE_NONE) {
-		if (!api_any_key(api))
+		if (unreadable)
+			api_db_failed(r); /* the key may be valid: not a 401 */
+		else if (!api_any_key(api))
 			api_error(r, 401, "unauthorized", "no API key is configured: add an admin "
 				  "key to api.keys in the configuration");
 		else if (!presented)
