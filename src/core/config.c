@@ -168,7 +168,10 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
 	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)", RESTART)
+	  "seconds between health checks of every target (0 = off)", RESTART)                   \
+	X(sync, owner_id, STR, 0, 0, NULL, "prism", "PRISM_SYNC_OWNER_ID",                        \
+	  "names this deployment in every ownership mark; deployments sharing a zone need "       \
+	  "different ids", RESTART)
 
 /*
  * Y(section, subsection, name, type, min, max, choices, default, env, help, reload): options
@@ -1374,6 +1377,19 @@ static int validate_kea(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* An owner id goes into every ownership mark (PowerDNS: the comment's account): short,
+ * printable, no spaces, so a mark never needs quoting anywhere. */
+static bool owner_id_ok(const char *id)
+{
+	size_t n = id != NULL ? strlen(id) : 0;
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && strchr("._-", id[i]) == NULL)
+			return false;
+	return true;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1413,6 +1429,9 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		nhosts++;
 	if (nhosts > 16)
 		return prism_yaml_fail_opt(c, IDX_server_host, "at most 16 addresses");
+	if (!owner_id_ok(cfg->sync_owner_id))
+		return prism_yaml_fail_opt(c, IDX_sync_owner_id,
+					   "must be 1-64 of the characters a-z A-Z 0-9 . _ -");
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);

@@ -113,6 +113,7 @@ struct prism_config {
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
 	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
+	char *sync_owner_id;        /**< names this deployment in ownership marks ("prism") */
 	/* kea.ncr: Kea's NameChangeRequests (UDP) */
 	bool kea_ncr_enabled;       /**< false */
 	char *kea_ncr_listen;       /**< "127.0.0.1:53001"; validated address:port */

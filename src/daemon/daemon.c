@@ -144,6 +144,7 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
+		.owner_id = d->cfg->sync_owner_id,
 	};
 	int rc = target_api->open(&d->loop, &topts, out);
 	free(key); /* the target keeps its own copy */

@@ -60,6 +60,8 @@ struct round {
 	uint64_t t_fetch, t_apply, t_mark; /* uv_hrtime() at each phase's start, for debug */
 	uint64_t *exclude;               /* prefetch: fingerprints of the rows being pushed */
 	size_t nexclude;
+	size_t nmark;                    /* rows recorded: the rest wait for a check */
+	unsigned char *cls;              /* row classes while a DNS check runs */
 };
 
 /*
@@ -111,24 +113,24 @@ static bool strset_has(const struct strset *ss, const char *name, const char *ty
 	return false;
 }
 
-/* Build from the non-owned RRsets of @p z. */
-static int strset_build(struct strset *ss, const struct prism_actual_zone *z)
+/* Build from the RRsets of @p z that are Prism's (@p owned) or not. */
+static int strset_build(struct strset *ss, const struct prism_actual_zone *z, bool owned)
 {
 	strset_clear(ss);
-	size_t foreign = 0;
+	size_t count = 0;
 	for (size_t i = 0; i < z->n; i++)
-		foreign += !z->v[i].owned;
-	if (foreign == 0)
+		count += z->v[i].owned == owned;
+	if (count == 0)
 		return 0;
 	size_t cap = 16;
-	while (cap < foreign * 2)
+	while (cap < count * 2)
 		cap *= 2;
 	ss->slots = calloc(cap, sizeof(*ss->slots));
 	if (ss->slots == NULL)
 		return PRISM_ENOMEM;
 	ss->cap = cap;
 	for (size_t i = 0; i < z->n; i++) {
-		if (z->v[i].owned)
+		if (z->v[i].owned != owned)
 			continue;
 		size_t j = fnv(z->v[i].name, z->v[i].type) & (cap - 1);
 		while (ss->slots[j] != NULL)
@@ -148,7 +150,14 @@ struct zstate {
 	bool force;          /* reconcile at the next chance */
 	uint64_t last_read;  /* loop ms */
 	uint64_t recheck_at; /* loop ms: read again then to confirm conflicts; 0 = no need */
-	struct strset foreign;
+	/* The ownership check (see check_row): the zone as its last read saw it, and when that
+	 * read started. It stands for a fresh read of every row due a second before it started,
+	 * while it is young (fresh_ms); other rows need a check of their own. */
+	struct strset foreign, owned;
+	int64_t read_at;     /* unix ms when the read began; 0 = no usable read */
+	uint64_t read_took;  /* ms the read and its comparison took */
+	int64_t read_after;  /* forced read wanted, not before this unix ms (rows due within
+			      * the second of the last read need a read in the next second) */
 };
 
 /*
@@ -182,6 +191,7 @@ struct worker {
 	size_t nzones, zcap;
 	struct wzone *reading;  /* being read/reconciled (a reference) */
 	struct wzone *ensuring; /* being checked/created (a reference) */
+	int64_t op_started;   /* unix ms when the read or zone check in flight began */
 	char **dels;          /* registry zones to delete from the target */
 	size_t ndels;
 	bool zones_dirty;     /* the registry's zones changed: load them again */
@@ -221,6 +231,7 @@ static void wzone_unref(struct wzone *z)
 	free(z->soa);
 	free(z->kind);
 	strset_clear(&z->zs.foreign);
+	strset_clear(&z->zs.owned);
 	free(z);
 }
 
@@ -350,6 +361,7 @@ static void round_free(struct round *r)
 	free(r->errors);
 	free(r->marks);
 	free(r->exclude);
+	free(r->cls);
 	prism_ledger_rows_free(r->rows, r->nrows);
 	free(r);
 }
@@ -420,6 +432,12 @@ static uint64_t reconcile_due_in(const struct worker *w)
 	uint64_t now = uv_now(w->e->loop);
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
+		if (zs->force && zs->read && zs->read_after > now_ms()) {
+			uint64_t in = (uint64_t)(zs->read_after - now_ms());
+			if (in < best)
+				best = in;
+			continue;
+		}
 		if (!zs->read || zs->force)
 			return 0;
 		if (zs->recheck_at != 0) {
@@ -493,7 +511,7 @@ static int mark_run(struct prism_store *s, const struct prism_store_api *api,
 		    struct prism_store_job *job)
 {
 	struct round *r = (struct round *)job;
-	return api->ledger_mark(s, r->w->t.name, r->marks, r->nrows, now_ms());
+	return api->ledger_mark(s, r->w->t.name, r->marks, r->nmark, now_ms());
 }
 
 static void mark_done(struct prism_store_job *job, int err)
@@ -722,22 +740,37 @@ done:
 		r->marks[i].next_attempt = now_ms() + 1000;
 }
 
-static struct zstate *zone_state(const struct worker *w, const char *zone)
+/*
+ * Ownership check. Prism writes or deletes an RRset only when a read of the target that
+ * began after the row became due says it may: nothing is at that name and type (and no
+ * foreign CNAME at the name), or what is there carries Prism's mark with this deployment's
+ * owner id. A zone read (the reconciler's, or one forced here) is such a read for every row
+ * due a second before it began, while it is young; rows it does not cover are checked by
+ * a DNS query when the target has a dns_address (nothing there: write; anything there:
+ * read the zone), else by reading the zone again. See docs/architecture.md.
+ */
+#define FRESH_MS 10000u /* a zone read covers rows for this long (3x its own time if more) */
+
+enum owner { OWN_UNKNOWN, OWN_ABSENT, OWN_OURS, OWN_FOREIGN };
+
+static bool read_covers(const struct zstate *zs, const struct prism_ledger_row *row,
+			int64_t now)
 {
-	struct wzone *wz = find_zone(w, zone);
-	return wz != NULL ? &wz->zs : NULL;
+	uint64_t fresh = zs->read_took * 3 > FRESH_MS ? zs->read_took * 3 : FRESH_MS;
+	return zs->read && zs->read_at > 0 && (row->since + 1) * 1000 <= zs->read_at &&
+	       now - zs->read_at <= (int64_t)fresh;
 }
 
-static bool is_conflict(const struct worker *w, const struct prism_ledger_row *row)
+static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_row *row,
+			    int64_t now)
 {
-	if (w->t.adopt)
-		return false;
-	const struct wzone *wz = find_zone(w, row->zone);
-	if (wz == NULL || wz->adopt)
-		return false;
 	const struct zstate *zs = &wz->zs;
-	return strset_has(&zs->foreign, row->name, row->type) ||
-	       (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME"));
+	if (!read_covers(zs, row, now))
+		return OWN_UNKNOWN;
+	if (strset_has(&zs->foreign, row->name, row->type) ||
+	    (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME")))
+		return OWN_FOREIGN;
+	return strset_has(&zs->owned, row->name, row->type) ? OWN_OURS : OWN_ABSENT;
 }
 
 /*
@@ -758,84 +791,120 @@ static int row_zone_cmp(const void *a, const void *b)
 		      ((const struct prism_ledger_row *)b)->zone);
 }
 
-/* What becomes of a fetched row: sent, held back (its zone is not ready on the target
- * yet: one added moments ago), or left alone (a conflict). */
-enum row_class { ROW_SEND, ROW_NOT_READY, ROW_CONFLICT };
+/* What becomes of a fetched row, in the order the round keeps them: sent; done without a
+ * request (a deletion of what is gone already); held back (its zone is not ready on the
+ * target yet: one added moments ago); left alone (a conflict); not decided this round
+ * (not checked yet: left due, not recorded). */
+enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_CHECK, ROW_NCLASS };
 
-static enum row_class classify_row(const struct worker *w, const struct prism_ledger_row *row)
+static enum row_class classify_row(const struct worker *w, const struct prism_ledger_row *row,
+				   int64_t now)
 {
 	const struct wzone *wz = find_zone(w, row->zone);
 	if (wz == NULL || !wz->ok)
 		return ROW_NOT_READY;
-	return is_conflict(w, row) ? ROW_CONFLICT : ROW_SEND;
+	bool deletion = row->content[0] == '\0';
+	switch (row_owner(wz, row, now)) {
+	case OWN_UNKNOWN:
+		return ROW_CHECK;
+	case OWN_ABSENT:
+		return deletion ? ROW_GONE : ROW_SEND;
+	case OWN_OURS:
+		return ROW_SEND;
+	case OWN_FOREIGN:
+	default:
+		/* adopt takes over what stands at wanted names, never deletes a foreign RRset */
+		return !deletion && (w->t.adopt || wz->adopt) ? ROW_SEND : ROW_CONFLICT;
+	}
 }
 
-/* Partition: rows to send first, sorted by zone; then rows held back; conflicts last.
- * @p nready receives where the conflicts start. */
-static size_t partition_conflicts(const struct worker *w, struct round *r, size_t *nready)
+/* Order the rows by class (rows to send sorted by zone); @p bound[c] receives where class
+ * c ends. @p cls holds each row's class and is reordered along. */
+static void partition_rows(struct round *r, unsigned char *cls, size_t bound[ROW_NCLASS])
 {
-	size_t n = r->nrows, k = 0, nsend = 0;
-	*nready = n;
+	size_t n = r->nrows, k = 0;
 	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
-	if (tmp == NULL)
-		return n; /* send everything rather than nothing */
-	unsigned char *cls = malloc(n);
-	if (cls == NULL) {
+	unsigned char *tcls = malloc(n);
+	if (tmp == NULL || tcls == NULL) {
+		/* keep the order; leave everything but sendable rows for the next round */
 		free(tmp);
-		return n;
-	}
-	for (size_t i = 0; i < n; i++)
-		cls[i] = (unsigned char)classify_row(w, &r->rows[i]);
-	for (int c = ROW_SEND; c <= ROW_CONFLICT; c++) {
+		free(tcls);
 		for (size_t i = 0; i < n; i++)
-			if (cls[i] == c)
-				tmp[k++] = r->rows[i];
-		if (c == ROW_SEND)
-			nsend = k;
-		else if (c == ROW_NOT_READY)
-			*nready = k;
-	}
-	memcpy(r->rows, tmp, n * sizeof(*tmp));
-	free(tmp);
-	free(cls);
-	qsort(r->rows, nsend, sizeof(*r->rows), row_zone_cmp);
-	return nsend;
-}
-
-static void apply_rows(struct worker *w, struct round *r)
-{
-	r->t_apply = uv_hrtime();
-	r->marks = calloc(r->nrows, sizeof(*r->marks));
-	r->errors = calloc(r->nrows, sizeof(*r->errors));
-	if (r->marks == NULL || r->errors == NULL) {
-		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
-		w->round = NULL;
-		round_free(r);
-		w->backoff_until = uv_now(w->e->loop) + 1000;
-		go_idle(w, false, 0);
+			if (cls[i] != ROW_SEND)
+				cls[i] = ROW_CHECK;
+		for (int c = 0; c < ROW_NCLASS; c++)
+			bound[c] = c < ROW_CHECK ? 0 : n;
 		return;
 	}
-	/* rows whose name a foreign RRset holds are not sent: move them to the end */
-	size_t nready, nsend = partition_conflicts(w, r, &nready);
+	for (int c = 0; c < ROW_NCLASS; c++) {
+		for (size_t i = 0; i < n; i++)
+			if (cls[i] == c) {
+				tcls[k] = cls[i];
+				tmp[k++] = r->rows[i];
+			}
+		bound[c] = k;
+	}
+	memcpy(r->rows, tmp, n * sizeof(*tmp));
+	memcpy(cls, tcls, n);
+	free(tmp);
+	free(tcls);
+	qsort(r->rows, bound[ROW_SEND], sizeof(*r->rows), row_zone_cmp);
+}
+
+/* Rows not covered by a read: their zones are read again (in the next second at the
+ * earliest, see zstate.read_after) before they are fetched once more. */
+static void want_reads(struct worker *w, const struct round *r, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		struct wzone *wz = find_zone(w, r->rows[i].zone);
+		if (wz == NULL || wz->zs.force)
+			continue;
+		wz->zs.force = true;
+		wz->zs.read_after = (r->rows[i].since + 1) * 1000;
+	}
+}
+
+static const char conflict_msg[] =
+	"a foreign RRset (not owned by prism) is at this name; set adopt to take it over";
+static const char taken_msg[] =
+	"the RRset no longer carries prism's ownership mark (taken over): not deleted";
+
+static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_class c)
+{
+	struct prism_ledger_mark *m = &r->marks[i];
+	const struct prism_ledger_row *row = &r->rows[i];
+	if (c == ROW_GONE) {
+		m->ok = true; /* nothing left to delete: the deletion is done */
+	} else if (c == ROW_NOT_READY) {
+		m->error = "the zone is not ready on this target yet";
+		m->next_attempt = now_ms() + 1000;
+	} else if (c == ROW_CONFLICT) {
+		struct zstate *zs = &find_zone(w, row->zone)->zs;
+		if (zs->recheck_at == 0)
+			zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
+		m->conflict = true;
+		m->error = m->deletion ? taken_msg : conflict_msg;
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: %s", w->t.name,
+			  row->name, row->type,
+			  m->deletion ? "no longer marked as prism's, not deleted" : "left alone");
+	}
+}
+
+static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
+{
+	size_t bound[ROW_NCLASS];
+	partition_rows(r, cls, bound);
+	size_t nsend = bound[ROW_SEND];
+	r->nmark = bound[ROW_CONFLICT]; /* unchecked rows stay due, unrecorded */
 	for (size_t i = 0; i < r->nrows; i++) {
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
 							  r->rows[i].desired_hash };
 		r->marks[i].deletion = r->rows[i].content[0] == '\0';
-		if (i >= nsend && i < nready) {
-			r->marks[i].error = "the zone is not ready on this target yet";
-			r->marks[i].next_attempt = now_ms() + 1000;
-		} else if (i >= nsend) {
-			struct zstate *zs = zone_state(w, r->rows[i].zone);
-			if (zs != NULL && zs->recheck_at == 0)
-				zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
-			r->marks[i].conflict = true;
-			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
-					    "set adopt to take it over";
-			prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone",
-				  w->t.name, r->rows[i].name, r->rows[i].type);
-		}
+		if (i >= nsend && i < r->nmark)
+			mark_unsent(w, r, i, (enum row_class)cls[i]);
 	}
+	want_reads(w, r, r->nmark, r->nrows);
 	w->state = W_APPLYING;
 	/* one request per zone, cut where the body would outgrow the server's request limit */
 	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
@@ -853,6 +922,45 @@ static void apply_rows(struct worker *w, struct round *r)
 		enqueue(r, lo, nsend);
 	prefetch(w, r);
 	pump(w, r);
+}
+
+static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked);
+
+static void apply_rows(struct worker *w, struct round *r)
+{
+	r->t_apply = uv_hrtime();
+	r->marks = calloc(r->nrows, sizeof(*r->marks));
+	r->errors = calloc(r->nrows, sizeof(*r->errors));
+	unsigned char *cls = malloc(r->nrows);
+	if (r->marks == NULL || r->errors == NULL || cls == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
+		free(cls);
+		w->round = NULL;
+		round_free(r);
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		go_idle(w, false, 0);
+		return;
+	}
+	int64_t now = now_ms();
+	size_t unchecked = 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		cls[i] = (unsigned char)classify_row(w, &r->rows[i], now);
+		unchecked += cls[i] == ROW_CHECK;
+	}
+	r->cls = cls;
+	if (unchecked > 0 && check_dns_start(w, r, unchecked))
+		return; /* check_dns_done goes on */
+	r->cls = NULL;
+	apply_send(w, r, cls);
+	free(cls);
+}
+
+static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
+{
+	(void)w;
+	(void)r;
+	(void)unchecked;
+	return false;
 }
 
 /* ---- fetching ---- */
@@ -1216,6 +1324,7 @@ static void rec_done(struct prism_store_job *job, int err)
 		j->z->zs.force = false;
 		j->z->zs.recheck_at = 0;
 		j->z->zs.last_read = uv_now(e->loop);
+		j->z->zs.read_took = (uint64_t)(now_ms() - j->z->zs.read_at);
 	}
 	prism_reconcile_result_free(&j->res);
 	prism_actual_zone_free(j->actual);
@@ -1249,7 +1358,9 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		return;
 	}
 	struct rec_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || strset_build(&z->zs.foreign, actual) != 0) {
+	z->zs.read_at = 0;
+	if (j == NULL || strset_build(&z->zs.foreign, actual, false) != 0 ||
+	    strset_build(&z->zs.owned, actual, true) != 0) {
 		free(j);
 		wzone_unref(z);
 		prism_actual_zone_free(actual);
@@ -1259,6 +1370,7 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		return;
 	}
 	target_ok(w);
+	z->zs.read_at = w->op_started;
 	j->w = w;
 	j->z = z; /* the reference moves to the job */
 	j->actual = actual;
@@ -1273,6 +1385,7 @@ static void read_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_READING;
 	w->reading = wzone_ref(z);
+	w->op_started = now_ms();
 	int rc = w->t.api->read_zone(w->t.handle, z->name, read_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
@@ -1311,6 +1424,8 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
 		strset_clear(&z->zs.foreign);
+		strset_clear(&z->zs.owned);
+		z->zs.read_at = w->op_started;
 		z->zs.read = true;
 		z->zs.last_read = uv_now(w->e->loop);
 	}
@@ -1324,6 +1439,7 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_ENSURING;
 	w->ensuring = wzone_ref(z);
+	w->op_started = now_ms();
 	/* a registry zone is usually new to the target: create it at once (409: it exists) */
 	int rc = z->config ? w->t.api->ensure_zone_kind(w->t.handle, z->name,
 							(const char *const *)z->nameservers,
@@ -1437,14 +1553,25 @@ static void worker_run(struct worker *w)
 		return;
 	}
 	w->zone_ready = true;
+	int64_t wait = 0, wall = now_ms();
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
+		if (zs->force && zs->read && wall < zs->read_after) {
+			/* rows wait for this read: fetching them again now would only spin */
+			if (wait == 0 || zs->read_after - wall < wait)
+				wait = zs->read_after - wall;
+			continue;
+		}
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
 			return;
 		}
+	}
+	if (wait > 0) {
+		schedule(w, (uint64_t)wait);
+		return;
 	}
 	fetch(w);
 }

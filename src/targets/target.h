@@ -23,6 +23,10 @@ struct prism_target_opts {
 	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
 				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
+	/** Names the deployment (sync.owner_id) in every ownership mark: an RRset is Prism's
+	 *  only when its mark carries exactly this id. NULL = "prism" (the marks written before
+	 *  owner ids existed). Instances of one deployment share it. */
+	const char *owner_id;
 };
 
 /**

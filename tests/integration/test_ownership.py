@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: MIT
+"""Ownership against a real PowerDNS: Prism changes or deletes only RRsets that carry its
+mark with its owner id (sync.owner_id), checked by a read that began after the change was
+due; foreign RRsets are conflicts, reported and left alone; two deployments share a zone."""
+import requests
+
+from prismlib import wait_for
+
+ZONE = "managed.prism.local."
+API_KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n")
+SLOW = "sync:\n  reconcile_interval: 300\n"   # no reconcile pass during the test
+H = {"X-API-Key": "adm1n"}
+
+
+def rrset(p, name, rdtype="A"):
+    z = p.api("GET", f"/zones/{ZONE}").json()
+    for rr in z.get("rrsets", []):
+        if rr["name"] == name + "." + ZONE and rr["type"] == rdtype:
+            return rr
+    return None
+
+
+def put_foreign(p, name, ip="192.0.2.1", comments=None):
+    rr = {"name": name + "." + ZONE, "type": "A", "ttl": 300, "changetype": "REPLACE",
+          "records": [{"content": ip, "disabled": False}]}
+    if comments is not None:
+        rr["comments"] = comments
+    assert p.api("PATCH", f"/zones/{ZONE}", json={"rrsets": [rr]}).status_code == 204
+
+
+def delete_rrset(p, name):
+    body = {"rrsets": [{"name": name + "." + ZONE, "type": "A", "changetype": "DELETE"}]}
+    assert p.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+
+
+def ledger(d, name):
+    return d.db_query("SELECT status FROM ledger WHERE name = ?", (name + "." + ZONE,))
+
+
+def conflict(d, name):
+    wait_for(lambda: ledger(d, name) == [("conflict",)], 15, what=f"conflict at {name}")
+
+
+def anchor(d, p):
+    d.register("anchor")
+    wait_for(lambda: p.query("anchor." + ZONE) == ["127.0.0.1"], 15, what="zone ready")
+
+
+def reconcile(d):
+    n = d.read_log().count("reconciled " + ZONE)
+    r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/sync/reconcile", headers=H,
+                      timeout=10)
+    assert r.status_code == 202
+    wait_for(lambda: d.read_log().count("reconciled " + ZONE) > n, 15, what="a reconcile pass")
+
+
+def test_foreign_rrset_made_before_start_is_never_overwritten(prismd_factory, pdns):
+    z = {"name": ZONE, "kind": "Native", "nameservers": ["ns1." + ZONE]}
+    assert pdns.api("POST", "/zones", json=z).status_code == 201
+    put_foreign(pdns, "early")
+    d = prismd_factory(pdns, extra_yaml=SLOW)
+    anchor(d, pdns)
+    assert d.register("early")["status"] == "success"
+    conflict(d, "early")
+    assert pdns.query("early." + ZONE) == ["192.0.2.1"]
+    assert d.host("early")["dns_sync_status"] == "failed"
+
+
+def test_foreign_rrset_between_passes_and_just_before_registration(prismd_factory, pdns):
+    """The last reconcile pass did not see these RRsets (the next is 300 s away): each is
+    made right before the registration of its name, and each is still the operator's."""
+    d = prismd_factory(pdns, extra_yaml=SLOW)
+    anchor(d, pdns)
+    names = [f"late{i}" for i in range(8)]
+    for i, n in enumerate(names):
+        put_foreign(pdns, n, f"192.0.2.{10 + i}")
+        assert d.register(n)["status"] == "success"
+    for i, n in enumerate(names):
+        conflict(d, n)
+        assert pdns.query(n + "." + ZONE) == [f"192.0.2.{10 + i}"]
+    assert "conflict" in d.read_log()
+    # a name nobody else holds, registered meanwhile, goes through
+    d.register("free")
+    wait_for(lambda: pdns.query("free." + ZONE) == ["127.0.0.1"], 15, what="free name")
+
+
+def test_conflict_is_reported_then_resolves_when_the_foreign_rrset_goes(prismd_factory, pdns):
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS)
+    anchor(d, pdns)
+    put_foreign(pdns, "clash")
+    d.register("clash")
+    conflict(d, "clash")
+    api = f"http://127.0.0.1:{d.api_port}"
+    host = requests.get(f"{api}/api/v1/hosts/clash", headers=H, timeout=10).json()
+    assert host["dns_sync_status"] == "failed", host
+    metrics = requests.get(f"{api}/metrics", headers=H, timeout=10).text
+    assert 'prism_dns_sync_status{status="conflict"} 1' in metrics
+    assert pdns.query("clash." + ZONE) == ["192.0.2.1"]
+    delete_rrset(pdns, "clash")
+    reconcile(d)
+    wait_for(lambda: pdns.query("clash." + ZONE) == ["127.0.0.1"], 15, what="resolved")
+    wait_for(lambda: ledger(d, "clash") == [("synced",)], 15, what="synced")
+    wait_for(lambda: d.host("clash")["dns_sync_status"] == "synced", 15, what="host synced")
+
+
+def test_rrset_whose_mark_was_removed_is_neither_changed_nor_deleted(prismd_factory, pdns):
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS)
+    anchor(d, pdns)
+    d.register("kept", source="127.0.0.1")
+    wait_for(lambda: pdns.query("kept." + ZONE) == ["127.0.0.1"], 15, what="kept synced")
+    d.register("gone", source="127.0.0.2")
+    wait_for(lambda: pdns.query("gone." + ZONE) == ["127.0.0.2"], 15, what="gone synced")
+    # an operator takes both over: the records stay, the mark goes
+    put_foreign(pdns, "kept", "127.0.0.1", comments=[])
+    put_foreign(pdns, "gone", "127.0.0.2", comments=[])
+    assert rrset(pdns, "kept")["comments"] == []
+    # a change of address is not written ...
+    d.register("kept", source="127.0.0.9")
+    conflict(d, "kept")
+    assert pdns.query("kept." + ZONE) == ["127.0.0.1"]
+    # ... and a deletion does not delete
+    api = f"http://127.0.0.1:{d.api_port}"
+    r = requests.delete(f"{api}/api/v1/hosts/gone", headers=H, timeout=10)
+    assert r.status_code in (200, 204), r.text
+    conflict(d, "gone")
+    assert pdns.query("gone." + ZONE) == ["127.0.0.2"]
+    assert "not deleted" in d.read_log()
+    reconcile(d)
+    assert pdns.query("kept." + ZONE) == ["127.0.0.1"]
+    assert pdns.query("gone." + ZONE) == ["127.0.0.2"]
+
+
+def owners_yaml(owner):
+    return f"sync:\n  reconcile_interval: 1\n  owner_id: {owner}\n"
+
+
+def test_two_deployments_share_a_zone(prismd_factory, pdns):
+    """alpha and beta (separate registries) write to one zone; through many reconcile
+    passes and deletions on each side neither changes nor deletes the other's records."""
+    a = prismd_factory(pdns, name="alpha", extra_yaml=owners_yaml("alpha") + API_KEYS)
+    b = prismd_factory(pdns, name="beta", extra_yaml=owners_yaml("beta") + API_KEYS)
+    an = [f"a{i}" for i in range(12)]
+    bn = [f"b{i}" for i in range(12)]
+    for n in an:
+        a.register(n, source="127.1.0.1")
+    for n in bn:
+        b.register(n, source="127.2.0.1")
+    for n in an:
+        wait_for(lambda: pdns.query(n + "." + ZONE) == ["127.1.0.1"], 15, what=n)
+    for n in bn:
+        wait_for(lambda: pdns.query(n + "." + ZONE) == ["127.2.0.1"], 15, what=n)
+    assert rrset(pdns, "a0")["comments"][0]["account"] == "alpha"
+    assert rrset(pdns, "b0")["comments"][0]["account"] == "beta"
+    # one name wanted by both: the first one's, a conflict for the other
+    a.register("both", source="127.1.0.7")
+    wait_for(lambda: pdns.query("both." + ZONE) == ["127.1.0.7"], 15, what="both by alpha")
+    b.register("both", source="127.2.0.7")
+    conflict(b, "both")
+    # deletions on each side, with reconcile passes (every second) in between
+    for i in range(6):
+        for d, name in ((a, an[i]), (b, bn[i])):
+            r = requests.delete(f"http://127.0.0.1:{d.api_port}/api/v1/hosts/{name}",
+                                headers=H, timeout=10)
+            assert r.status_code in (200, 204), r.text
+        wait_for(lambda: pdns.query(an[i] + "." + ZONE) == [], 15, what="a deleted")
+        wait_for(lambda: pdns.query(bn[i] + "." + ZONE) == [], 15, what="b deleted")
+    for d in (a, b):
+        n = d.read_log().count("reconciled " + ZONE)
+        wait_for(lambda: d.read_log().count("reconciled " + ZONE) >= n + 3, 20,
+                 what="three more reconcile passes")
+    for n in an[6:]:
+        assert pdns.query(n + "." + ZONE) == ["127.1.0.1"], n
+    for n in bn[6:]:
+        assert pdns.query(n + "." + ZONE) == ["127.2.0.1"], n
+    assert pdns.query("both." + ZONE) == ["127.1.0.7"]
+    assert ledger(b, "both") == [("conflict",)]
+    for d in (a, b):
+        st = d.db_query("SELECT status, count(*) FROM ledger GROUP BY status")
+        assert dict(st).get("failed", 0) == 0, st
