@@ -265,6 +265,7 @@ static int start_dns(struct daemon *d)
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
 		et->max_body = ct->max_body_bytes;
+		et->dns_address = ct->dns_address;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/config.h"
+#include "core/dnsprobe.h"
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "daemon/log.h"
@@ -69,8 +71,8 @@ struct round {
  * read from the registry. Recording results never blocks the worker: the writer runs the
  * record job before any later fetch (its queue is FIFO), so a fetch always sees them.
  */
-enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT,
-	      W_ZONES, W_DELETING };
+enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_CHECKING, W_APPLYING,
+	      W_WAITNEXT, W_ZONES, W_DELETING };
 
 /* A set of "name type" strings: the foreign RRsets of a zone at one target. */
 struct strset {
@@ -181,6 +183,21 @@ struct wzone {
 	unsigned refs;
 };
 
+/* The DNS side of the ownership check (check_dns_start). */
+struct dnscheck {
+	uv_udp_t udp;
+	uv_timer_t timer;
+	bool open;            /* udp and timer initialised (closed at stop) */
+	bool broken;          /* the socket could not be opened: zone reads only */
+	struct sockaddr_storage addr;
+	struct round *r;      /* the round waiting for answers; NULL when idle */
+	size_t *rows;         /* the round's row of each query */
+	unsigned char *state; /* DQ_* per query */
+	size_t nq, waiting;
+	uint16_t qbase;       /* message id of query 0 */
+	uint8_t rbuf[4096];
+};
+
 struct worker {
 	struct prism_engine *e;
 	struct prism_engine_target t;
@@ -205,6 +222,7 @@ struct worker {
 	struct round *round;  /* being pushed */
 	struct round *next;   /* prefetched while round was pushed, ready */
 	bool prefetching;     /* a prefetch job is in the writer */
+	struct dnscheck dns;
 };
 
 struct prism_engine {
@@ -955,12 +973,182 @@ static void apply_rows(struct worker *w, struct round *r)
 	free(cls);
 }
 
+/* ---- the ownership check through DNS ---- */
+
+/*
+ * Rows no zone read covers are asked of the target's DNS port (targets[].dns_address):
+ * one query per row, all at once. NXDOMAIN, or NOERROR without an RRset of the type or a
+ * CNAME at the name, means nothing is there: the row is written (a deletion is done). Any
+ * other answer, or none within DNS_CHECK_MS, leaves the row to a read of the zone. PowerDNS
+ * purges its caches on every API write, so a foreign RRset made through the API is seen
+ * at once; see docs/architecture.md for what remains.
+ */
+#define DNS_CHECK_MAX 512  /* more unchecked rows than this: read the zone instead */
+#define DNS_CHECK_MS 1000u
+
+enum { DQ_WAITING, DQ_ABSENT, DQ_PRESENT };
+
+static void dns_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct worker *w = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)w->dns.rbuf, sizeof(w->dns.rbuf));
+}
+
+static void dns_finish(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	struct round *r = dc->r;
+	uv_timer_stop(&dc->timer);
+	dc->r = NULL;
+	size_t absent = 0;
+	for (size_t q = 0; q < dc->nq; q++) {
+		size_t i = dc->rows[q];
+		if (dc->state[q] != DQ_ABSENT)
+			continue;
+		r->cls[i] = r->rows[i].content[0] == '\0' ? ROW_GONE : ROW_SEND;
+		absent++;
+	}
+	prism_log(PRISM_LOG_DEBUG, TAG, "target %s: DNS check of %zu RRset(s): %zu free, %zu "
+		  "left to a zone read", w->t.name, dc->nq, absent, dc->nq - absent);
+	free(dc->rows);
+	free(dc->state);
+	dc->rows = NULL;
+	dc->state = NULL;
+	unsigned char *cls = r->cls;
+	r->cls = NULL;
+	apply_send(w, r, cls);
+	free(cls);
+}
+
+static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+			const struct sockaddr *from, unsigned flags)
+{
+	struct worker *w = u->data;
+	struct dnscheck *dc = &w->dns;
+	(void)from;
+	(void)flags;
+	if (n < 2 || dc->r == NULL)
+		return;
+	const uint8_t *b = (const uint8_t *)buf->base;
+	size_t q = (uint16_t)((uint16_t)(b[0] << 8 | b[1]) - dc->qbase);
+	if (q >= dc->nq || dc->state[q] != DQ_WAITING)
+		return;
+	const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
+	uint16_t id;
+	int rcode;
+	bool present;
+	if (prism_rr_answer(b, (size_t)n, row->name, row->type, &id, &rcode, &present) != 0)
+		return; /* not the answer to this question */
+	/* only NOERROR and NXDOMAIN say what is there */
+	dc->state[q] = (rcode == 0 || rcode == 3) && !present ? DQ_ABSENT : DQ_PRESENT;
+	if (--dc->waiting == 0)
+		dns_finish(w);
+}
+
+static void dns_timeout_cb(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	if (w->dns.r != NULL)
+		dns_finish(w);
+}
+
+static void dns_closed_cb(uv_handle_t *h)
+{
+	struct worker *w = h->data;
+	engine_unref(w->e);
+}
+
+/* The socket and timer, made at the first check; false when the target has no DNS port. */
+static bool dns_open(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->open)
+		return true;
+	char host[64];
+	uint16_t port;
+	if (w->t.dns_address == NULL ||
+	    prism_config_hostport(w->t.dns_address, host, sizeof(host), &port) != 0)
+		return false;
+	struct sockaddr_storage any;
+	memset(&any, 0, sizeof(any));
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&dc->addr) == 0) {
+		uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
+	} else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&dc->addr) == 0) {
+		uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
+	} else {
+		return false;
+	}
+	if (uv_udp_init(w->e->loop, &dc->udp) != 0)
+		return false;
+	uv_timer_init(w->e->loop, &dc->timer);
+	dc->udp.data = dc->timer.data = w;
+	dc->open = true;
+	w->e->refs += 2; /* dropped by the handles' close callbacks */
+	if (uv_udp_bind(&dc->udp, (const struct sockaddr *)&any, 0) != 0 ||
+	    uv_udp_recv_start(&dc->udp, dns_alloc_cb, dns_recv_cb) != 0) {
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: no DNS ownership checks (cannot "
+			  "open a UDP socket); zone reads instead", w->t.name);
+		dc->broken = true;
+	}
+	return !dc->broken;
+}
+
+static void dns_sent_cb(uv_udp_send_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
 static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 {
-	(void)w;
-	(void)r;
-	(void)unchecked;
-	return false;
+	struct dnscheck *dc = &w->dns;
+	if (unchecked > DNS_CHECK_MAX || dc->broken || !dns_open(w))
+		return false;
+	dc->rows = malloc(unchecked * sizeof(*dc->rows));
+	dc->state = calloc(unchecked, 1);
+	if (dc->rows == NULL || dc->state == NULL) {
+		free(dc->rows);
+		free(dc->state);
+		dc->rows = NULL;
+		dc->state = NULL;
+		return false;
+	}
+	dc->nq = dc->waiting = 0;
+	dc->qbase = (uint16_t)rand();
+	for (size_t i = 0; i < r->nrows; i++) {
+		if (r->cls[i] != ROW_CHECK)
+			continue;
+		uint8_t wire[512];
+		size_t len;
+		size_t q = dc->nq++;
+		dc->rows[q] = i;
+		dc->state[q] = DQ_PRESENT; /* unless answered */
+		if (prism_rr_query(r->rows[i].name, r->rows[i].type, (uint16_t)(dc->qbase + q),
+				   wire, sizeof(wire), &len) != 0)
+			continue;
+		/* the request and its buffer in one block, freed once sent */
+		uv_udp_send_t *req = malloc(sizeof(*req) + len);
+		if (req == NULL)
+			continue;
+		memcpy(req + 1, wire, len);
+		uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
+		if (uv_udp_send(req, &dc->udp, &b, 1, (const struct sockaddr *)&dc->addr,
+				dns_sent_cb) != 0) {
+			free(req);
+			continue;
+		}
+		dc->state[q] = DQ_WAITING;
+		dc->waiting++;
+	}
+	dc->r = r;
+	w->state = W_CHECKING;
+	if (dc->waiting == 0) {
+		dns_finish(w);
+		return true;
+	}
+	uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
+	return true;
 }
 
 /* ---- fetching ---- */
@@ -1660,10 +1848,15 @@ void prism_engine_stop(struct prism_engine *e)
 		struct worker *w = &e->workers[i];
 		/* a round waiting for its target is abandoned: the target closes next and
 		 * never calls back; rounds waiting for the store are freed by their done */
-		if (w->state == W_APPLYING) {
+		if (w->state == W_APPLYING || w->state == W_CHECKING) {
 			round_free(w->round);
 			w->round = NULL;
+			w->dns.r = NULL;
 		}
+		free(w->dns.rows);
+		free(w->dns.state);
+		w->dns.rows = NULL;
+		w->dns.state = NULL;
 		round_free(w->next); /* prefetched, not started */
 		w->next = NULL;
 	}
@@ -1671,6 +1864,10 @@ void prism_engine_stop(struct prism_engine *e)
 	for (size_t i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->workers[i];
 		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
+		if (w->dns.open) {
+			uv_close((uv_handle_t *)&w->dns.udp, dns_closed_cb);
+			uv_close((uv_handle_t *)&w->dns.timer, dns_closed_cb);
+		}
 	}
 	engine_unref(e);
 }

@@ -177,3 +177,30 @@ def test_two_deployments_share_a_zone(prismd_factory, pdns):
     for d in (a, b):
         st = d.db_query("SELECT status, count(*) FROM ledger GROUP BY status")
         assert dict(st).get("failed", 0) == 0, st
+
+
+def dns_target_yaml(p):
+    return (f"targets:\n  - name: pdns1\n    api_url: \"{p.api_url}\"\n"
+            f"    api_key: \"{p.key}\"\n    dns_address: \"127.0.0.1:{p.dns_port}\"\n")
+
+
+def test_dns_check_writes_free_names_and_leaves_foreign_ones(prismd_factory, pdns):
+    """With targets[].dns_address the check asks the DNS port first: a free name is written
+    at once, a name with anything at it goes through a read of the zone."""
+    d = prismd_factory(pdns, extra_yaml=SLOW + dns_target_yaml(pdns))
+    anchor(d, pdns)
+    for i in range(5):
+        put_foreign(pdns, f"dnsf{i}", f"192.0.2.{40 + i}")
+        assert d.register(f"dnsf{i}")["status"] == "success"
+        assert d.register(f"dnsok{i}")["status"] == "success"
+    for i in range(5):
+        wait_for(lambda: pdns.query(f"dnsok{i}." + ZONE) == ["127.0.0.1"], 15, what="free")
+        conflict(d, f"dnsf{i}")
+        assert pdns.query(f"dnsf{i}." + ZONE) == [f"192.0.2.{40 + i}"]
+    log = d.read_log()
+    assert "DNS check of" in log and "free" in log
+    # the mark removed from a record of ours: the DNS answer shows it, the read decides
+    put_foreign(pdns, "dnsok0", "127.0.0.1", comments=[])
+    d.register("dnsok0", source="127.0.0.5")
+    conflict(d, "dnsok0")
+    assert pdns.query("dnsok0." + ZONE) == ["127.0.0.1"]
