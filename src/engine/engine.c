@@ -733,7 +733,8 @@ static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
 			goto done;
 		const char **rr = recs + i * MAX_RECORDS;
 		size_t k = split_records(copies[i], rr, MAX_RECORDS);
-		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k };
+		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k,
+						  row->marked };
 	}
 	*c = (struct apply_ctx){ r, lo, hi, NULL };
 	rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, ch, n, apply_cb, c);
@@ -815,7 +816,7 @@ static int row_zone_cmp(const void *a, const void *b)
  * (not checked yet: left due, not recorded). */
 enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_CHECK, ROW_NCLASS };
 
-static enum row_class classify_row(const struct worker *w, const struct prism_ledger_row *row,
+static enum row_class classify_row(const struct worker *w, struct prism_ledger_row *row,
 				   int64_t now)
 {
 	const struct wzone *wz = find_zone(w, row->zone);
@@ -828,6 +829,7 @@ static enum row_class classify_row(const struct worker *w, const struct prism_le
 	case OWN_ABSENT:
 		return deletion ? ROW_GONE : ROW_SEND;
 	case OWN_OURS:
+		row->marked = true; /* a replacement keeps the mark it has: cheaper */
 		return ROW_SEND;
 	case OWN_FOREIGN:
 	default:

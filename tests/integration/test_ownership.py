@@ -204,3 +204,16 @@ def test_dns_check_writes_free_names_and_leaves_foreign_ones(prismd_factory, pdn
     d.register("dnsok0", source="127.0.0.5")
     conflict(d, "dnsok0")
     assert pdns.query("dnsok0." + ZONE) == ["127.0.0.1"]
+
+
+def test_address_change_keeps_the_mark(prismd_factory, pdns):
+    """A replacement of an RRset that carries the mark leaves the mark as it is (not written
+    again: cheaper), and it is still there afterwards."""
+    d = prismd_factory(pdns, extra_yaml=SLOW + dns_target_yaml(pdns))
+    d.register("mv", source="127.0.0.1")
+    wait_for(lambda: pdns.query("mv." + ZONE) == ["127.0.0.1"], 15, what="created")
+    first = rrset(pdns, "mv")["comments"]
+    assert [c["account"] for c in first] == ["prism"]
+    d.register("mv", source="127.0.0.2")
+    wait_for(lambda: pdns.query("mv." + ZONE) == ["127.0.0.2"], 15, what="moved")
+    assert rrset(pdns, "mv")["comments"] == first  # the same mark, not rewritten
