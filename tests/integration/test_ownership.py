@@ -217,3 +217,21 @@ def test_address_change_keeps_the_mark(prismd_factory, pdns):
     d.register("mv", source="127.0.0.2")
     wait_for(lambda: pdns.query("mv." + ZONE) == ["127.0.0.2"], 15, what="moved")
     assert rrset(pdns, "mv")["comments"] == first  # the same mark, not rewritten
+
+
+def test_zones_api_records_follow_the_same_rules(prismd_factory, pdns):
+    """A record written through the zones API at a name a foreign RRset holds is a conflict
+    too, and a record of the API whose RRset was taken over is not deleted."""
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS)
+    anchor(d, pdns)
+    body = {"rrsets": [{"name": "ops." + ZONE, "type": "TXT", "ttl": 300,
+                        "changetype": "REPLACE",
+                        "records": [{"content": '"hand-made"', "disabled": False}]}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json=body).status_code == 204
+    api = f"http://127.0.0.1:{d.api_port}/api/v1/zones/{ZONE}/records"
+    r = requests.post(api, headers=H, timeout=10, json={"records": [
+        {"name": "ops", "type": "TXT", "content": "from-prism"}]})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: d.db_query("SELECT status FROM ledger WHERE name = ? AND type = 'TXT'",
+                                ("ops." + ZONE,)) == [("conflict",)], 15, what="conflict")
+    assert pdns.query("ops." + ZONE, "TXT") == ['"hand-made"']
