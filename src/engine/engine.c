@@ -22,6 +22,7 @@
 #include "core/pdns_json.h"
 #include "daemon/log.h"
 #include "engine/engine.h"
+#include "engine/udp.h"
 
 #define TAG "engine"
 /* A conflict found when pushing comes from the zone as last read: read it again this soon,
@@ -1096,12 +1097,6 @@ static bool dns_open(struct worker *w)
 	return !dc->broken;
 }
 
-static void dns_sent_cb(uv_udp_send_t *req, int status)
-{
-	(void)status;
-	free(req);
-}
-
 static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 {
 	struct dnscheck *dc = &w->dns;
@@ -1127,19 +1122,9 @@ static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 		dc->rows[q] = i;
 		dc->state[q] = DQ_PRESENT; /* unless answered */
 		if (prism_rr_query(r->rows[i].name, r->rows[i].type, (uint16_t)(dc->qbase + q),
-				   wire, sizeof(wire), &len) != 0)
+				   wire, sizeof(wire), &len) != 0 ||
+		    prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) != 0)
 			continue;
-		/* the request and its buffer in one block, freed once sent */
-		uv_udp_send_t *req = malloc(sizeof(*req) + len);
-		if (req == NULL)
-			continue;
-		memcpy(req + 1, wire, len);
-		uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
-		if (uv_udp_send(req, &dc->udp, &b, 1, (const struct sockaddr *)&dc->addr,
-				dns_sent_cb) != 0) {
-			free(req);
-			continue;
-		}
 		dc->state[q] = DQ_WAITING;
 		dc->waiting++;
 	}
