@@ -888,7 +888,8 @@ static void want_reads(struct worker *w, const struct round *r, size_t lo, size_
 static const char conflict_msg[] =
 	"a foreign RRset (not owned by prism) is at this name; set adopt to take it over";
 static const char taken_msg[] =
-	"the RRset no longer carries prism's ownership mark (taken over): not deleted";
+	"the RRset does not carry prism's ownership mark (taken over, or never prism's): "
+	"not deleted";
 
 static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_class c)
 {
