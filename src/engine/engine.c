@@ -769,7 +769,11 @@ done:
  * a DNS query when the target has a dns_address (nothing there: write; anything there:
  * read the zone), else by reading the zone again. See docs/architecture.md.
  */
-#define FRESH_MS 10000u /* a zone read covers rows for this long (3x its own time if more) */
+/* A zone read covers rows for this long (three times its own duration if that is more):
+ * long enough for a bulk sync of 100,000 RRsets after a start to go out on the start-up
+ * read, as external-dns's and octoDNS's runs do on the state they read first; a re-read
+ * would cost as much as the sync. */
+#define FRESH_MS 30000u
 
 enum owner { OWN_UNKNOWN, OWN_ABSENT, OWN_OURS, OWN_FOREIGN };
 
