@@ -25,8 +25,9 @@
 #include "engine/udp.h"
 
 #define TAG "engine"
-/* A conflict found when pushing comes from the zone as last read: read it again this soon,
- * once, to confirm it (the read may be stale, or torn by a write racing it). */
+/* A conflict found when pushing: read the zone again this soon, once, so a conflict whose
+ * RRset went away meanwhile (or a read torn by a write racing it) does not wait for the
+ * next reconcile pass. */
 #define CONFLICT_RECHECK_MS 2000u
 
 struct worker;
@@ -851,12 +852,10 @@ static void partition_rows(struct round *r, unsigned char *cls, size_t bound[ROW
 	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
 	unsigned char *tcls = malloc(n);
 	if (tmp == NULL || tcls == NULL) {
-		/* keep the order; leave everything but sendable rows for the next round */
+		/* send nothing: every row stays due for the next round */
 		free(tmp);
 		free(tcls);
-		for (size_t i = 0; i < n; i++)
-			if (cls[i] != ROW_SEND)
-				cls[i] = ROW_CHECK;
+		memset(cls, ROW_CHECK, n);
 		for (int c = 0; c < ROW_NCLASS; c++)
 			bound[c] = c < ROW_CHECK ? 0 : n;
 		return;
@@ -905,9 +904,10 @@ static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_cl
 		m->error = "the zone is not ready on this target yet";
 		m->next_attempt = now_ms() + 1000;
 	} else if (c == ROW_CONFLICT) {
-		struct zstate *zs = &find_zone(w, row->zone)->zs;
-		if (zs->recheck_at == 0)
-			zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
+		/* read again soon: a conflict resolves by itself once the RRset is gone */
+		struct wzone *wz = find_zone(w, row->zone);
+		if (wz != NULL && wz->zs.recheck_at == 0)
+			wz->zs.recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
 		m->conflict = true;
 		m->error = m->deletion ? taken_msg : conflict_msg;
 		prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: %s", w->t.name,
