@@ -212,11 +212,14 @@ def test_address_change_keeps_the_mark(prismd_factory, pdns):
     d = prismd_factory(pdns, extra_yaml=SLOW + dns_target_yaml(pdns))
     d.register("mv", source="127.0.0.1")
     wait_for(lambda: pdns.query("mv." + ZONE) == ["127.0.0.1"], 15, what="created")
-    first = rrset(pdns, "mv")["comments"]
-    assert [c["account"] for c in first] == ["prism"]
+    assert [c["account"] for c in rrset(pdns, "mv")["comments"]] == ["prism"]
+    # the operator annotates the mark (same account): a rewrite would replace the text
+    note = [{"account": "prism", "content": "ops: moved to rack 7"}]
+    put_foreign(pdns, "mv", "127.0.0.1", comments=note)
     d.register("mv", source="127.0.0.2")
     wait_for(lambda: pdns.query("mv." + ZONE) == ["127.0.0.2"], 15, what="moved")
-    assert rrset(pdns, "mv")["comments"] == first  # the same mark, not rewritten
+    assert [(c["account"], c["content"]) for c in rrset(pdns, "mv")["comments"]] == \
+        [("prism", "ops: moved to rack 7")]
 
 
 def test_zones_api_records_follow_the_same_rules(prismd_factory, pdns):
