@@ -238,3 +238,24 @@ def test_zones_api_records_follow_the_same_rules(prismd_factory, pdns):
     wait_for(lambda: d.db_query("SELECT status FROM ledger WHERE name = ? AND type = 'TXT'",
                                 ("ops." + ZONE,)) == [("conflict",)], 15, what="conflict")
     assert pdns.query("ops." + ZONE, "TXT") == ['"hand-made"']
+
+
+def test_repoint_leaves_a_taken_over_rrset_alone(prismd_factory, pdns):
+    """A failover repoint moves Prism's RRsets; one an operator took over (mark removed)
+    keeps its address."""
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS)
+    anchor(d, pdns)
+    api = f"http://127.0.0.1:{d.api_port}/api/v1"
+    r = requests.post(f"{api}/zones/{ZONE}/records", headers=H, timeout=10, json={"records": [
+        {"name": "svc1", "type": "A", "content": "192.0.2.1"},
+        {"name": "svc2", "type": "A", "content": "192.0.2.1"}]})
+    assert r.status_code == 200, r.text
+    for n in ("svc1", "svc2"):
+        wait_for(lambda: pdns.query(n + "." + ZONE) == ["192.0.2.1"], 15, what=n)
+    put_foreign(pdns, "svc2", "192.0.2.1", comments=[])
+    r = requests.post(f"{api}/repoint", headers=H, timeout=10,
+                      json={"from": "192.0.2.1", "to": "192.0.2.2"})
+    assert r.status_code == 200 and r.json()["count"] == 2, r.text
+    wait_for(lambda: pdns.query("svc1." + ZONE) == ["192.0.2.2"], 15, what="svc1 moved")
+    conflict(d, "svc2")
+    assert pdns.query("svc2." + ZONE) == ["192.0.2.1"]
