@@ -504,13 +504,25 @@ static void apply_rows(struct worker *w, struct round *r);
 static void send_notify(struct worker *w, const char *zone);
 static void prefetch(struct worker *w, const struct round *r);
 
+/* A zone is to be read (the ownership check asked for it, or a reconcile pass): rounds
+ * prefetched meanwhile would keep the worker from ever getting to it. */
+static bool read_wanted(const struct worker *w)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		if (w->zones[z]->zs.force)
+			return true;
+	return false;
+}
+
 /* A push ended (results are being recorded): go on with the prefetched batch, if any. */
 static void after_push(struct worker *w, bool more, int64_t next_due)
 {
 	if (w->e->stopping)
 		return;
-	if (w->failures > 0 && w->next != NULL) {
-		round_free(w->next); /* the target is failing: back off instead */
+	bool stop = w->failures > 0 || read_wanted(w);
+	if (stop && w->next != NULL) {
+		/* the target is failing (back off instead), or a read comes first */
+		round_free(w->next);
 		w->next = NULL;
 	}
 	if (w->next != NULL) {
@@ -518,7 +530,7 @@ static void after_push(struct worker *w, bool more, int64_t next_due)
 		w->next = NULL;
 		w->round = n;
 		apply_rows(w, n);
-	} else if (w->prefetching && w->failures == 0) {
+	} else if (w->prefetching && !stop) {
 		w->state = W_WAITNEXT;
 	} else {
 		go_idle(w, more, next_due);
@@ -1195,7 +1207,11 @@ static void prefetch_done(struct prism_store_job *job, int err)
 	struct worker *w = n->w;
 	struct prism_engine *e = w->e;
 	w->prefetching = false;
-	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0) {
+	/* kept only for the push it was read beside: once the worker went another way (a
+	 * read first, a backoff), its rows are fetched again in their turn */
+	bool pushing = w->state == W_APPLYING || w->state == W_CHECKING || w->state == W_WAITNEXT;
+	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0 || read_wanted(w) ||
+	    !pushing) {
 		bool waiting = w->state == W_WAITNEXT && !e->stopping;
 		int64_t next_due = n->next_due;
 		round_free(n);
@@ -1215,7 +1231,8 @@ static void prefetch_done(struct prism_store_job *job, int err)
 /* While @p r is pushed, read the next batch: the writer is idle meanwhile. */
 static void prefetch(struct worker *w, const struct round *r)
 {
-	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max)
+	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max ||
+	    read_wanted(w))
 		return;
 	struct round *n = calloc(1, sizeof(*n));
 	uint64_t *ex = malloc(r->nrows * sizeof(*ex));

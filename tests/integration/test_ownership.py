@@ -259,3 +259,24 @@ def test_repoint_leaves_a_taken_over_rrset_alone(prismd_factory, pdns):
     wait_for(lambda: pdns.query("svc1." + ZONE) == ["192.0.2.2"], 15, what="svc1 moved")
     conflict(d, "svc2")
     assert pdns.query("svc2." + ZONE) == ["192.0.2.1"]
+
+
+def test_unchecked_rows_in_full_batches_wait_for_a_read_not_forever(prismd_factory, pdns):
+    """Found by the bulk benchmark: rows no read covers, in batches as large as
+    sync.batch_max, kept the worker pushing prefetched batches (sending nothing) instead of
+    reading the zone they waited for."""
+    d = prismd_factory(pdns, extra_yaml="sync:\n  reconcile_interval: 300\n  batch_max: 10\n" +
+                       API_KEYS)
+    anchor(d, pdns)
+    api = f"http://127.0.0.1:{d.api_port}/api/v1/targets/default"
+    assert requests.post(f"{api}/pause", headers=H, timeout=10).status_code in (200, 202)
+    names = [f"batch{i}" for i in range(35)]
+    for n in names:
+        assert d.register(n)["status"] == "success"
+    put_foreign(pdns, "batch7")
+    assert requests.post(f"{api}/resume", headers=H, timeout=10).status_code in (200, 202)
+    for n in names:
+        if n != "batch7":
+            wait_for(lambda: pdns.query(n + "." + ZONE) == ["127.0.0.1"], 15, what=n)
+    conflict(d, "batch7")
+    assert pdns.query("batch7." + ZONE) == ["192.0.2.1"]
