@@ -195,7 +195,8 @@ struct dnscheck {
 	struct round *r;      /* the round waiting for answers; NULL when idle */
 	size_t *rows;         /* the round's row of each query */
 	unsigned char *state; /* DQ_* per query */
-	size_t nq, waiting;
+	size_t nq, waiting;   /* queries, answers still awaited for those sent */
+	size_t next;          /* the next query to send */
 	uint16_t qbase;       /* message id of query 0 */
 	uint8_t rbuf[4096];
 };
@@ -997,14 +998,15 @@ static void apply_rows(struct worker *w, struct round *r)
 
 /*
  * Rows no zone read covers are asked of the target's DNS port (targets[].dns_address):
- * one query per row, all at once. NXDOMAIN, or NOERROR without an RRset of the type or a
+ * one query per row, DNS_CHECK_WINDOW at a time. NXDOMAIN, or NOERROR without an RRset of the type or a
  * CNAME at the name, means nothing is there: the row is written (a deletion is done). Any
  * other answer, or none within DNS_CHECK_MS, leaves the row to a read of the zone. PowerDNS
  * purges its caches on every API write, so a foreign RRset made through the API is seen
  * at once; see docs/architecture.md for what remains.
  */
-#define DNS_CHECK_MAX 512  /* more unchecked rows than this: read the zone instead */
-#define DNS_CHECK_MS 1000u
+#define DNS_CHECK_WINDOW 256 /* queries in flight at once: a burst would overflow the
+			      * server's socket buffer and be lost */
+#define DNS_CHECK_MS 1000u   /* no answer for this long: the rest go to a zone read */
 
 enum { DQ_WAITING, DQ_ABSENT, DQ_PRESENT };
 
@@ -1014,6 +1016,9 @@ static void dns_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 	*buf = uv_buf_init((char *)w->dns.rbuf, sizeof(w->dns.rbuf));
 }
+
+static void dns_send_more(struct worker *w);
+static void dns_timeout_cb(uv_timer_t *t);
 
 static void dns_finish(struct worker *w)
 {
@@ -1062,8 +1067,34 @@ static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
 		return; /* not the answer to this question */
 	/* only NOERROR and NXDOMAIN say what is there */
 	dc->state[q] = (rcode == 0 || rcode == 3) && !present ? DQ_ABSENT : DQ_PRESENT;
-	if (--dc->waiting == 0)
+	dc->waiting--;
+	dns_send_more(w);
+}
+
+/* Keep DNS_CHECK_WINDOW queries in flight; finish when every query is answered or lost. */
+static void dns_send_more(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	bool sent = false;
+	while (dc->waiting < DNS_CHECK_WINDOW && dc->next < dc->nq) {
+		size_t q = dc->next++;
+		const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
+		uint8_t wire[512];
+		size_t len;
+		if (prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire,
+				   sizeof(wire), &len) != 0 ||
+		    prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) != 0)
+			continue; /* stays DQ_PRESENT: a zone read decides */
+		dc->state[q] = DQ_WAITING;
+		dc->waiting++;
+		sent = true;
+	}
+	if (dc->waiting == 0) {
 		dns_finish(w);
+		return;
+	}
+	if (sent) /* the timeout runs from the last progress */
+		uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
 }
 
 static void dns_timeout_cb(uv_timer_t *t)
@@ -1117,10 +1148,10 @@ static bool dns_open(struct worker *w)
 static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 {
 	struct dnscheck *dc = &w->dns;
-	if (unchecked > DNS_CHECK_MAX || dc->broken || !dns_open(w))
+	if (dc->broken || !dns_open(w))
 		return false;
 	dc->rows = malloc(unchecked * sizeof(*dc->rows));
-	dc->state = calloc(unchecked, 1);
+	dc->state = malloc(unchecked);
 	if (dc->rows == NULL || dc->state == NULL) {
 		free(dc->rows);
 		free(dc->state);
@@ -1128,30 +1159,17 @@ static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 		dc->state = NULL;
 		return false;
 	}
-	dc->nq = dc->waiting = 0;
+	dc->nq = dc->waiting = dc->next = 0;
 	dc->qbase = (uint16_t)rand();
 	for (size_t i = 0; i < r->nrows; i++) {
 		if (r->cls[i] != ROW_CHECK)
 			continue;
-		uint8_t wire[512];
-		size_t len;
-		size_t q = dc->nq++;
-		dc->rows[q] = i;
-		dc->state[q] = DQ_PRESENT; /* unless answered */
-		if (prism_rr_query(r->rows[i].name, r->rows[i].type, (uint16_t)(dc->qbase + q),
-				   wire, sizeof(wire), &len) != 0 ||
-		    prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) != 0)
-			continue;
-		dc->state[q] = DQ_WAITING;
-		dc->waiting++;
+		dc->rows[dc->nq] = i;
+		dc->state[dc->nq++] = DQ_PRESENT; /* unless answered */
 	}
 	dc->r = r;
 	w->state = W_CHECKING;
-	if (dc->waiting == 0) {
-		dns_finish(w);
-		return true;
-	}
-	uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
+	dns_send_more(w);
 	return true;
 }
 

@@ -280,3 +280,26 @@ def test_unchecked_rows_in_full_batches_wait_for_a_read_not_forever(prismd_facto
             wait_for(lambda: pdns.query(n + "." + ZONE) == ["127.0.0.1"], 15, what=n)
     conflict(d, "batch7")
     assert pdns.query("batch7." + ZONE) == ["192.0.2.1"]
+
+
+def test_dns_check_of_a_large_batch(prismd_factory, pdns):
+    """More names than the DNS check keeps in flight (256) go through it in one round."""
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS + dns_target_yaml(pdns))
+    d.register("anchor")
+    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], 15, what="zone ready")
+    api = f"http://127.0.0.1:{d.api_port}/api/v1/targets/pdns1"
+    assert requests.post(f"{api}/pause", headers=H, timeout=10).status_code in (200, 202)
+    names = [f"many{i}" for i in range(700)]
+    s = d.connect()
+    try:
+        from prismlib import frame, recv_frame, registration
+        s.sendall(b"".join(frame(registration(n)) for n in names))
+        for _ in names:
+            assert recv_frame(s)["status"] == "success"
+    finally:
+        s.close()
+    assert requests.post(f"{api}/resume", headers=H, timeout=10).status_code in (200, 202)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")
+             == [(701,)], 30, what="all synced")
+    assert pdns.query("many699." + ZONE) == ["127.0.0.1"]
+    assert "DNS check of 700 RRset(s): 700 free" in d.read_log()
