@@ -197,6 +197,7 @@ struct dnscheck {
 	unsigned char *state; /* DQ_* per query */
 	size_t nq, waiting;   /* queries, answers still awaited for those sent */
 	size_t next;          /* the next query to send */
+	bool retried;         /* the queries unanswered at a timeout were sent again */
 	uint16_t qbase;       /* message id of query 0 */
 	uint8_t rbuf[4096];
 };
@@ -1018,6 +1019,7 @@ static void dns_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void dns_send_more(struct worker *w);
+static bool dns_send_one(struct dnscheck *dc, size_t q);
 static void dns_timeout_cb(uv_timer_t *t);
 
 static void dns_finish(struct worker *w)
@@ -1078,12 +1080,7 @@ static void dns_send_more(struct worker *w)
 	bool sent = false;
 	while (dc->waiting < DNS_CHECK_WINDOW && dc->next < dc->nq) {
 		size_t q = dc->next++;
-		const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
-		uint8_t wire[512];
-		size_t len;
-		if (prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire,
-				   sizeof(wire), &len) != 0 ||
-		    prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) != 0)
+		if (!dns_send_one(dc, q))
 			continue; /* stays DQ_PRESENT: a zone read decides */
 		dc->state[q] = DQ_WAITING;
 		dc->waiting++;
@@ -1097,11 +1094,34 @@ static void dns_send_more(struct worker *w)
 		uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
 }
 
+/* Send query @p q (again); false when it cannot go out (it then stays unanswered). */
+static bool dns_send_one(struct dnscheck *dc, size_t q)
+{
+	const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
+	uint8_t wire[512];
+	size_t len;
+	return prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire,
+			      sizeof(wire), &len) == 0 &&
+	       prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) == 0;
+}
+
+/* No progress for DNS_CHECK_MS: the unanswered queries are sent once more (a datagram lost
+ * under load should not cost a read of the whole zone), then given up. */
 static void dns_timeout_cb(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	if (w->dns.r != NULL)
-		dns_finish(w);
+	struct dnscheck *dc = &w->dns;
+	if (dc->r == NULL)
+		return;
+	if (!dc->retried) {
+		dc->retried = true;
+		for (size_t q = 0; q < dc->next; q++)
+			if (dc->state[q] == DQ_WAITING)
+				(void)dns_send_one(dc, q);
+		uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
+		return;
+	}
+	dns_finish(w);
 }
 
 static void dns_closed_cb(uv_handle_t *h)
@@ -1160,6 +1180,7 @@ static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 		return false;
 	}
 	dc->nq = dc->waiting = dc->next = 0;
+	dc->retried = false;
 	dc->qbase = (uint16_t)rand();
 	for (size_t i = 0; i < r->nrows; i++) {
 		if (r->cls[i] != ROW_CHECK)
