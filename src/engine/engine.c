@@ -162,6 +162,8 @@ struct zstate {
 	uint64_t read_took;  /* ms the read and its comparison took */
 	int64_t read_after;  /* forced read wanted, not before this unix ms (rows due within
 			      * the second of the last read need a read in the next second) */
+	bool check_read;     /* force comes from the check: a failed read drops it, so the
+			      * rows waiting are fetched and shown as failed meanwhile */
 };
 
 /*
@@ -832,9 +834,10 @@ static int row_zone_cmp(const void *a, const void *b)
 
 /* What becomes of a fetched row, in the order the round keeps them: sent; done without a
  * request (a deletion of what is gone already); held back (its zone is not ready on the
- * target yet: one added moments ago); left alone (a conflict); not decided this round
- * (not checked yet: left due, not recorded). */
-enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_CHECK, ROW_NCLASS };
+ * target yet: one added moments ago); left alone (a conflict); failed (not checked: the
+ * target is failing); not decided this round (not checked yet: left due, not recorded). */
+enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_UNCHECKABLE, ROW_CHECK,
+		 ROW_NCLASS };
 
 static enum row_class classify_row(const struct worker *w, struct prism_ledger_row *row,
 				   int64_t now)
@@ -898,6 +901,7 @@ static void want_reads(struct worker *w, const struct round *r, size_t lo, size_
 		if (wz == NULL || wz->zs.force)
 			continue;
 		wz->zs.force = true;
+		wz->zs.check_read = true;
 		wz->zs.read_after = (r->rows[i].since + 1) * 1000;
 	}
 }
@@ -917,6 +921,11 @@ static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_cl
 	} else if (c == ROW_NOT_READY) {
 		m->error = "the zone is not ready on this target yet";
 		m->next_attempt = now_ms() + 1000;
+	} else if (c == ROW_UNCHECKABLE) {
+		m->error = "not checked: the target is failing";
+		m->next_attempt = now_ms() + (int64_t)(w->backoff_until > uv_now(w->e->loop)
+							   ? w->backoff_until - uv_now(w->e->loop)
+							   : 1000);
 	} else if (c == ROW_CONFLICT) {
 		/* read again soon: a conflict resolves by itself once the RRset is gone */
 		struct wzone *wz = find_zone(w, row->zone);
@@ -933,9 +942,13 @@ static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_cl
 static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
 {
 	size_t bound[ROW_NCLASS];
+	if (w->failures > 0) /* no read to check them with: show them as failed meanwhile */
+		for (size_t i = 0; i < r->nrows; i++)
+			if (cls[i] == ROW_CHECK)
+				cls[i] = ROW_UNCHECKABLE;
 	partition_rows(r, cls, bound);
 	size_t nsend = bound[ROW_SEND];
-	r->nmark = bound[ROW_CONFLICT]; /* unchecked rows stay due, unrecorded */
+	r->nmark = bound[ROW_UNCHECKABLE]; /* unchecked rows stay due, unrecorded */
 	for (size_t i = 0; i < r->nrows; i++) {
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
@@ -944,7 +957,7 @@ static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
 		if (i >= nsend && i < r->nmark)
 			mark_unsent(w, r, i, (enum row_class)cls[i]);
 	}
-	want_reads(w, r, r->nmark, r->nrows);
+	want_reads(w, r, bound[ROW_CONFLICT], r->nrows);
 	w->state = W_APPLYING;
 	/* one request per zone, cut where the body would outgrow the server's request limit */
 	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
@@ -1558,6 +1571,7 @@ static void rec_done(struct prism_store_job *job, int err)
 			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
 		j->z->zs.read = true;
 		j->z->zs.force = false;
+		j->z->zs.check_read = false;
 		j->z->zs.recheck_at = 0;
 		j->z->zs.last_read = uv_now(e->loop);
 		j->z->zs.read_took = (uint64_t)(now_ms() - j->z->zs.read_at);
@@ -1588,6 +1602,8 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		describe(buf, sizeof(buf), err, status, msg);
 		if (status == 404)
 			z->ok = false;
+		if (z->zs.check_read) /* fetch the rows meanwhile: they show as failed */
+			z->zs.force = z->zs.check_read = false;
 		wzone_unref(z);
 		target_failed(w, "zone read", status, buf);
 		schedule(w, 0);
@@ -1624,6 +1640,8 @@ static void read_zone(struct worker *w, struct wzone *z)
 	w->op_started = now_ms();
 	int rc = w->t.api->read_zone(w->t.handle, z->name, read_cb, w);
 	if (rc != 0) {
+		if (z->zs.check_read)
+			z->zs.force = z->zs.check_read = false;
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;
