@@ -93,6 +93,8 @@ def test_conflict_is_reported_then_resolves_when_the_foreign_rrset_goes(prismd_f
     api = f"http://127.0.0.1:{d.api_port}"
     host = requests.get(f"{api}/api/v1/hosts/clash", headers=H, timeout=10).json()
     assert host["dns_sync_status"] == "failed", host
+    text = str(host)  # the host's ledger rows: status and why
+    assert "'status': 'conflict'" in text and "foreign RRset" in text, host
     metrics = requests.get(f"{api}/metrics", headers=H, timeout=10).text
     assert 'prism_dns_sync_status{status="conflict"} 1' in metrics
     assert pdns.query("clash." + ZONE) == ["192.0.2.1"]
