@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/ui.h"
 #include "core/api_body.h"
 #include "core/error.h"
 #include "daemon/log.h"
@@ -38,6 +39,7 @@
 #define MAX_LISTENERS 16
 #define CONNECTION_LIMIT 4096u
 #define CONNECTION_TIMEOUT 60u /* seconds without activity */
+#define LOOPBACK_RESERVE 64u /* connections over CONNECTION_LIMIT only loopback clients get */
 #define TLS_FILE_MAX (1u << 20)
 #define HANDOFF_MIN 8192u /* answers this large are handed to MHD, not copied */
 #define DISCARD_MAX (64u << 20) /* larger bodies over the limit are refused unread */
@@ -48,6 +50,15 @@ struct listener {
 	uv_poll_t poll;
 	uv_timer_t timer;
 	bool started;
+	unsigned remote; /* connections from other addresses than loopback */
+};
+
+/* MHD's socket context of a connection: the deadline of its request head. */
+struct conn_guard {
+	uv_timer_t timer;
+	struct listener *l;
+	struct MHD_Connection *c;
+	bool remote;
 };
 
 static void api_unref(struct prism_api *api);
@@ -96,6 +107,107 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 	pump(h->data);
 }
 
+/*
+ * ---- connection guard ----
+ *
+ * libmicrohttpd's CONNECTION_TIMEOUT counts inactivity: a client sending one byte of its
+ * request head now and then would hold its connection forever, and 4,096 of them the whole
+ * API. So each connection gets api.header_timeout seconds, from its accept (or from its last
+ * answer, on a kept-alive connection) to a complete request head; late, its socket is shut
+ * down and MHD closes it. One address holds at most api.max_connections_per_ip connections
+ * (MHD's per-IP limit), and the last LOOPBACK_RESERVE places of the total are kept for
+ * loopback clients: the administrator on the host gets in while a flood goes on.
+ */
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct listener *l = cls;
+	(void)len;
+	if (addr != NULL && is_loopback(addr))
+		return MHD_YES;
+	return l->remote < CONNECTION_LIMIT ? MHD_YES : MHD_NO;
+}
+
+static void guard_closed_cb(uv_handle_t *h)
+{
+	struct conn_guard *g = h->data;
+	struct prism_api *api = g->l->api;
+	free(g);
+	api_unref(api);
+}
+
+/* The head is late: shut the socket down; MHD reads its end and closes the connection. */
+static void head_late_cb(uv_timer_t *h)
+{
+	struct conn_guard *g = h->data;
+	if (g->l->api->stopping)
+		return;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(g->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	g->l->api->heads_late++;
+	pump(g->l);
+}
+
+/* Start (@p on) or stop the head deadline of connection @p c. */
+static void guard_arm(struct MHD_Connection *c, bool on)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_guard *g = ci != NULL ? ci->socket_context : NULL;
+	if (g == NULL)
+		return;
+	if (on)
+		uv_timer_start(&g->timer, head_late_cb,
+			       (uint64_t)g->l->api->cfg->api_header_timeout * 1000, 0);
+	else
+		uv_timer_stop(&g->timer);
+}
+
+static void notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+		      enum MHD_ConnectionNotificationCode toe)
+{
+	struct listener *l = cls;
+	struct conn_guard *g = *socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (g == NULL)
+			return;
+		*socket_context = NULL;
+		l->remote -= g->remote;
+		uv_close((uv_handle_t *)&g->timer, guard_closed_cb);
+		return;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		/* no deadline possible: not served */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	g->l = l;
+	g->c = c;
+	g->remote = ci == NULL || ci->client_addr == NULL || !is_loopback(ci->client_addr);
+	l->remote += g->remote;
+	uv_timer_init(l->api->loop, &g->timer);
+	g->timer.data = g;
+	l->api->refs++;
+	*socket_context = g;
+	guard_arm(c, true);
+}
+
 /* ---- responses ---- */
 
 static const char *status_text(unsigned status, char *buf, size_t len)
@@ -125,11 +237,26 @@ static struct MHD_Response *make_response(const char *type, const char *text, si
 	return resp;
 }
 
+/* Headers of every answer: API answers are never cached nor framed; the dashboard's
+ * files (ui.c) set their own Cache-Control and Content-Security-Policy first. */
+static void safe_headers(struct MHD_Response *resp)
+{
+	if (MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (MHD_get_response_header(resp, "Content-Security-Policy") == NULL)
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
 /* Queue now, or keep for after the resume when answering from a job's done. */
 static void answer(struct api_req *r, unsigned status, struct MHD_Response *resp)
 {
 	if (resp == NULL)
 		return; /* out of memory: MHD closes the connection when nothing is queued */
+	safe_headers(resp);
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (r->allow != NULL)
@@ -144,6 +271,11 @@ static void answer(struct api_req *r, unsigned status, struct MHD_Response *resp
 	}
 	r->answered = MHD_queue_response(r->conn, status, resp) == MHD_YES;
 	MHD_destroy_response(resp);
+}
+
+void api_reply_response(struct api_req *r, unsigned status, struct MHD_Response *resp)
+{
+	answer(r, status, resp);
 }
 
 void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
@@ -341,7 +473,7 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented)
 	const char *key = presented_key(r->conn);
 	char hash[PRISM_TOKEN_HASH_LEN + 1];
 	*presented = key != NULL;
-	if (key == NULL || prism_token_hash(key, strlen(key), hash) != 0)
+	if (key == NULL || prism_cred_hash(api->opts.cred_key, key, strlen(key), hash) != 0)
 		return PRISM_API_ROLE_NONE;
 	/* every configured key is compared, in constant time, whatever matches */
 	const struct prism_api_key *found = NULL;
@@ -517,7 +649,7 @@ static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, c
 				 const char *method)
 {
 	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
-	if (route(&tmp, url, method) && authorise(&tmp))
+	if (!api_ui_request(&tmp, url, method) && route(&tmp, url, method) && authorise(&tmp))
 		tmp.route->fn(&tmp);
 	return tmp.answered ? MHD_YES : MHD_NO;
 }
@@ -566,7 +698,7 @@ static enum MHD_Result first_call(struct listener *l, struct MHD_Connection *c, 
 		return MHD_YES;
 	}
 	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
-	if (!route(&tmp, url, method) || !authorise(&tmp))
+	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method) || !authorise(&tmp))
 		return MHD_YES;
 	enum too_big big = body_too_big(&tmp);
 	if (big == REFUSE_NOW) {
@@ -627,8 +759,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 {
 	struct listener *l = cls;
 	struct api_req *r = *con_cls;
-	if (r == NULL)
+	if (r == NULL) {
+		guard_arm(c, false); /* the head is in */
 		return first_call(l, c, url, method, con_cls);
+	}
 	if (*con_cls == &read_marker) {
 		if (*upload_size > 0) {
 			*upload_size = 0; /* a body on a read is ignored */
@@ -679,6 +813,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct api_req *r = *con_cls;
+	guard_arm(c, true); /* the next request's head, on a kept-alive connection */
 	if (r == NULL || *con_cls == &read_marker)
 		return;
 	*con_cls = NULL;
@@ -770,11 +905,14 @@ static int listener_start(struct prism_api *api, struct listener *l, const char 
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	l->api = api;
-	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, l,
+	l->mhd = MHD_start_daemon(flags, 0, accept_cb, l, access_cb, l,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l,
-				  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+				  MHD_OPTION_NOTIFY_CONNECTION, notify_cb, l,
+				  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT + LOOPBACK_RESERVE,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned)api->cfg->api_max_connections_per_ip,
 				  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT,
 				  MHD_OPTION_ARRAY, tls,
 				  MHD_OPTION_END);

@@ -41,7 +41,7 @@ enum prism_api_role prism_api_role_parse(const char *name);
 /** An API key from the configuration, already hashed (the clear key is never kept). */
 struct prism_api_key {
 	const char *name;                       /**< copied */
-	char hash[PRISM_TOKEN_HASH_LEN + 1];    /**< prism_token_hash() of the key */
+	char hash[PRISM_TOKEN_HASH_LEN + 1];    /**< prism_cred_hash() of the key */
 	enum prism_api_role role;
 };
 
@@ -50,6 +50,8 @@ struct prism_api_opts {
 	 *  at start (borrowed for the API's life). */
 	const struct prism_config *cfg;
 	const struct prism_api_key *keys;       /**< copied */
+	const struct prism_cred_key *cred_key;  /**< the registry's, keys and tokens are hashed
+						 *   with it (borrowed for the API's life) */
 	size_t nkeys;
 	struct prism_store_writer *writer;
 	struct prism_engine *engine;            /**< NULL when DNS is disabled */

@@ -204,3 +204,32 @@ const char *prism_zone_of(const char *name, const char *const *zones)
 	}
 	return best;
 }
+
+int prism_ip_canon(const char *in, char out[PRISM_IP_TEXT_MAX], bool *ipv6, const char **why)
+{
+	unsigned char a[16];
+	const char *dummy;
+	if (why == NULL)
+		why = &dummy;
+	if (in == NULL || out == NULL || ipv6 == NULL)
+		return PRISM_EINVAL;
+	*ipv6 = false;
+	if (inet_pton(AF_INET, in, a) == 1 && inet_ntop(AF_INET, a, out, PRISM_IP_TEXT_MAX))
+		return 0;
+	if (inet_pton(AF_INET6, in, a) != 1 || !inet_ntop(AF_INET6, a, out, PRISM_IP_TEXT_MAX)) {
+		*why = "not an IPv4 or IPv6 address";
+		return PRISM_EMSG;
+	}
+	*ipv6 = true;
+	/* inet_ntop writes exactly the embedded-IPv4 forms with dots */
+	if (strchr(out, '.') != NULL) {
+		bool mapped = strncmp(out, "::ffff:", 7) == 0;
+		*why = mapped ? "an IPv4-mapped IPv6 address (::ffff:a.b.c.d): DNS servers "
+				"refuse it in an AAAA record; use an A record"
+			      : "an IPv4-compatible IPv6 address (::a.b.c.d): DNS servers "
+				"refuse it in an AAAA record";
+		out[0] = '\0';
+		return PRISM_EMSG;
+	}
+	return 0;
+}

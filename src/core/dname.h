@@ -5,13 +5,14 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PRISM_HOSTNAME_MAX 253u /**< longest hostname, without trailing dot */
 #define PRISM_DNAME_MAX 255u    /**< longest FQDN text incl. trailing dot and NUL room */
 
 /**
- * Validate an agent hostname (PROTOCOL.md): 1–253 characters, dot-separated labels of
+ * Validate an agent hostname (docs/protocol.md): 1–253 characters, dot-separated labels of
  * 1–63 characters from [A-Za-z0-9-], not starting or ending with '-', no leading or trailing
  * dot.
  * @param[out] reason  on error, a short lower-case reason ("empty", "too long (300 > 253)",
@@ -52,3 +53,17 @@ int prism_reverse_name(const char *ip, char *out, size_t outlen);
  * or NULL. A zone contains itself and every name ending in "." + zone.
  */
 const char *prism_zone_of(const char *name, const char *const *zones);
+
+#define PRISM_IP_TEXT_MAX 46u /**< INET6_ADDRSTRLEN: an address in text, NUL included */
+
+/**
+ * An address as DNS servers take it in an A or AAAA record, in canonical form (inet_ntop).
+ * IPv6 addresses that embed an IPv4 address (IPv4-mapped ::ffff:0:0/96 and the deprecated
+ * IPv4-compatible ::/96) are refused: their canonical text holds dots, and PowerDNS refuses
+ * an AAAA written so ("Invalid IPv6 address") — it would fail at the target forever.
+ * @param[out] out    PRISM_IP_TEXT_MAX bytes
+ * @param[out] ipv6   the family
+ * @param[out] why    on PRISM_EMSG, a short lower-case reason (static text); may be NULL
+ * @return 0, PRISM_EMSG (not an address, or refused), PRISM_EINVAL (NULL arguments)
+ */
+int prism_ip_canon(const char *in, char out[PRISM_IP_TEXT_MAX], bool *ipv6, const char **why);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dname.h"
 #include "core/error.h"
 #include "core/kea_lease.h"
 
@@ -92,19 +93,13 @@ static int take_address(const char *f, size_t fl, struct prism_kea_lease *out, c
 			size_t rl)
 {
 	char text[64];
-	unsigned char a[16];
+	const char *why = "bad address";
 	if (fl == 0 || fl >= sizeof(text))
 		return bad(reason, rl, "bad address");
 	memcpy(text, f, fl);
 	text[fl] = '\0';
-	if (inet_pton(AF_INET, text, a) == 1) {
-		inet_ntop(AF_INET, a, out->address, sizeof(out->address));
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, a) != 1)
-		return bad(reason, rl, "bad address");
-	inet_ntop(AF_INET6, a, out->address, sizeof(out->address));
-	out->ipv6 = true;
+	if (prism_ip_canon(text, out->address, &out->ipv6, &why) != 0)
+		return bad(reason, rl, "%s", strncmp(why, "not ", 4) == 0 ? "bad address" : why);
 	return 0;
 }
 

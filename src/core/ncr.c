@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/dname.h"
 #include "core/error.h"
 #include "core/ncr.h"
 
@@ -95,19 +96,12 @@ static int take_name(json_t *v, struct prism_ncr *n, char *reason, size_t rl)
 
 static int take_ip(json_t *v, struct prism_ncr *n, char *reason, size_t rl)
 {
-	unsigned char a[16];
-	const char *s = json_string_value(v);
+	const char *s = json_string_value(v), *why = NULL;
 	if (json_string_length(v) >= sizeof(n->ip) || strlen(s) != json_string_length(v))
 		return fail(PRISM_EMSG, reason, rl, "ip-address: not an address");
-	if (inet_pton(AF_INET, s, a) == 1) {
-		inet_ntop(AF_INET, a, n->ip, sizeof(n->ip));
-		n->ipv6 = false;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, a) != 1)
-		return fail(PRISM_EMSG, reason, rl, "ip-address: not an address");
-	inet_ntop(AF_INET6, a, n->ip, sizeof(n->ip));
-	n->ipv6 = true;
+	if (prism_ip_canon(s, n->ip, &n->ipv6, &why) != 0)
+		return fail(PRISM_EMSG, reason, rl, "ip-address: %s",
+			    strncmp(why, "not ", 4) == 0 ? "not an address" : why);
 	return 0;
 }
 

@@ -399,18 +399,22 @@ static int content_nums_name(const char *in, unsigned nnum, const char *const *w
 
 static int content_addr(int af, const char *in, struct outbuf *o, char *why, size_t whylen)
 {
-	unsigned char buf[16];
-	char text[INET6_ADDRSTRLEN];
+	char text[PRISM_IP_TEXT_MAX], canon[PRISM_IP_TEXT_MAX];
+	const char *fam = af == AF_INET ? "IPv4" : "IPv6", *reason = NULL;
 	struct cursor c = { in };
 	const char *s, *rest;
+	bool v6;
 	size_t n = word(&c, &s);
 	if (n == 0 || n >= sizeof(text) || word(&c, &rest) != 0)
-		return refuse(why, whylen, "not an %s address", af == AF_INET ? "IPv4" : "IPv6");
+		return refuse(why, whylen, "not an %s address", fam);
 	memcpy(text, s, n);
 	text[n] = '\0';
-	if (inet_pton(af, text, buf) != 1 || inet_ntop(af, buf, text, sizeof(text)) == NULL)
-		return refuse(why, whylen, "not an %s address", af == AF_INET ? "IPv4" : "IPv6");
-	puts_(o, text);
+	int rc = prism_ip_canon(text, canon, &v6, &reason);
+	if (rc == PRISM_EMSG && v6 && af == AF_INET6)
+		return refuse(why, whylen, "%s", reason); /* IPv6, but refused by DNS servers */
+	if (rc != 0 || v6 != (af == AF_INET6))
+		return refuse(why, whylen, "not an %s address", fam);
+	puts_(o, canon);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/dname.h"
 #include "core/error.h"
+#include "core/reserved.h"
 #include "core/srcname.h"
 
 static void say(char *reason, size_t len, const char *what)
@@ -16,8 +17,8 @@ static void say(char *reason, size_t len, const char *what)
 }
 
 int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
-		       const char *const *zones, char *out, size_t outlen, const char **out_zone,
-		       char *reason, size_t reason_len)
+		       const char *const *zones, const struct prism_reserved *reserved, char *out,
+		       size_t outlen, const char **out_zone, char *reason, size_t reason_len)
 {
 	char why[96];
 	if (name == NULL || zone == NULL || out == NULL || out_zone == NULL)
@@ -49,6 +50,12 @@ int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
 	}
 	if (strcmp(z, out) == 0) {
 		say(reason, reason_len, "the zone apex is not a host name");
+		out[0] = '\0';
+		return PRISM_EMSG;
+	}
+	if (prism_reserved_match(reserved, out, z)) {
+		say(reason, reason_len, "a reserved name (auth.reserved_names, ns names, the "
+		    "zones' name servers)");
 		out[0] = '\0';
 		return PRISM_EMSG;
 	}

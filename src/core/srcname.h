@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct prism_reserved;
+
 /**
  * The FQDN a hostname from Kea stands for.
  *
@@ -17,12 +19,13 @@
  * - A name with a dot ("web1.dc.example.com", with or without the trailing dot) is an FQDN:
  *   kept when it lies inside one of @p zones (below its apex), refused otherwise.
  *
- * Labels are checked like agent hostnames (PROTOCOL.md: [A-Za-z0-9-], 1–63 characters, not
+ * Labels are checked like agent hostnames (docs/protocol.md: [A-Za-z0-9-], 1–63 characters, not
  * starting or ending with '-'); the result is lower-case with a trailing dot.
  *
  * @param name,len  the hostname as Kea has it (need not be NUL-terminated)
  * @param zone      normalised zone of short names (trailing dot); must be one of @p zones
  * @param zones     every managed zone, normalised, NULL-terminated
+ * @param reserved  names no source may claim (reserved.h): refused; may be NULL
  * @param[out] out      the FQDN; at least PRISM_DNAME_MAX + 1 bytes
  * @param[out] out_zone the managed zone holding it (one of @p zones)
  * @param[out] reason   on error, a short lower-case reason; may be NULL
@@ -30,8 +33,8 @@
  *         is over 253 characters), PRISM_EINVAL (NULL arguments)
  */
 int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
-		       const char *const *zones, char *out, size_t outlen, const char **out_zone,
-		       char *reason, size_t reason_len);
+		       const char *const *zones, const struct prism_reserved *reserved, char *out,
+		       size_t outlen, const char **out_zone, char *reason, size_t reason_len);
 
 struct prism_name_filter;
 

@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/token.h"
+
+static void to_hex(const unsigned char md[32], char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[PRISM_TOKEN_HASH_LEN] = '\0';
+}
 
 int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1])
 {
@@ -16,13 +28,35 @@ int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LE
 	unsigned int mdlen = 0;
 	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return PRISM_ENOMEM;
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[PRISM_TOKEN_HASH_LEN] = '\0';
+	to_hex(md, out);
 	return 0;
+}
+
+int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size_t len,
+		     char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	if (key == NULL || sha_hex == NULL || out == NULL)
+		return PRISM_EINVAL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), (const unsigned char *)sha_hex, len,
+		 md, &mdlen) == NULL || mdlen != 32)
+		return PRISM_ENOMEM;
+	to_hex(md, out);
+	return 0;
+}
+
+int prism_cred_hash(const struct prism_cred_key *key, const char *token, size_t len,
+		    char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	char sha[PRISM_TOKEN_HASH_LEN + 1];
+	if (key == NULL)
+		return PRISM_EINVAL;
+	int rc = prism_token_hash(token, len, sha);
+	if (rc == 0)
+		rc = prism_cred_rekey(key, sha, PRISM_TOKEN_HASH_LEN, out);
+	explicit_bzero(sha, sizeof(sha));
+	return rc;
 }
 
 bool prism_secret_equal(const char *a, const char *b, size_t len)
@@ -33,8 +67,9 @@ bool prism_secret_equal(const char *a, const char *b, size_t len)
 }
 
 struct entry {
-	char *hash; /* NULL = empty slot */
+	char *hash;  /* NULL = empty slot */
 	char *name;
+	char *owner; /* the hash of the first entry with this name (borrowed; may be hash) */
 };
 
 struct prism_token_set {
@@ -107,6 +142,17 @@ static int grow(struct prism_token_set *set)
 	return 0;
 }
 
+/* The first entry added with @p name (the one that owns its name's hosts), or NULL. */
+static const struct entry *first_named(const struct prism_token_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->cap; i++) {
+		const struct entry *e = &set->slots[i];
+		if (e->hash != NULL && e->owner == e->hash && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 int prism_token_set_add(struct prism_token_set *set, const char *hash, const char *name)
 {
 	if (set == NULL || hash == NULL || name == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
@@ -116,6 +162,7 @@ int prism_token_set_add(struct prism_token_set *set, const char *hash, const cha
 	struct entry *e = probe(set, hash);
 	if (e->hash != NULL)
 		return PRISM_ECONFLICT;
+	const struct entry *first = first_named(set, name);
 	e->hash = strdup(hash);
 	e->name = strdup(name);
 	if (e->hash == NULL || e->name == NULL) {
@@ -124,8 +171,17 @@ int prism_token_set_add(struct prism_token_set *set, const char *hash, const cha
 		e->hash = e->name = NULL;
 		return PRISM_ENOMEM;
 	}
+	e->owner = first != NULL ? first->hash : e->hash;
 	set->count++;
 	return 0;
+}
+
+const char *prism_token_set_owner(const struct prism_token_set *set, const char *hash)
+{
+	if (set == NULL || hash == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
+		return NULL;
+	const struct entry *e = probe(set, hash);
+	return e != NULL && e->hash != NULL ? e->owner : NULL;
 }
 
 const char *prism_token_set_find(const struct prism_token_set *set, const char *hash)
@@ -139,4 +195,35 @@ const char *prism_token_set_find(const struct prism_token_set *set, const char *
 size_t prism_token_set_count(const struct prism_token_set *set)
 {
 	return set ? set->count : 0;
+}
+
+int prism_token_set_rotations(const struct prism_token_set *before,
+			      const struct prism_token_set *after,
+			      struct prism_token_rotation **out, size_t *n)
+{
+	if (before == NULL || after == NULL || out == NULL || n == NULL)
+		return PRISM_EINVAL;
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < before->cap; i++) {
+		const struct entry *old = &before->slots[i];
+		if (old->hash == NULL || old->owner != old->hash)
+			continue;
+		const struct entry *cur = first_named(after, old->name);
+		if (cur == NULL || strcmp(cur->hash, old->hash) == 0)
+			continue;
+		struct prism_token_rotation *v = realloc(*out, (*n + 1) * sizeof(*v));
+		if (v == NULL) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return PRISM_ENOMEM;
+		}
+		*out = v;
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", old->name);
+		memcpy(v[*n].old_hash, old->hash, PRISM_TOKEN_HASH_LEN + 1);
+		memcpy(v[*n].new_hash, cur->hash, PRISM_TOKEN_HASH_LEN + 1);
+		(*n)++;
+	}
+	return 0;
 }

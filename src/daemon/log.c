@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 
@@ -23,12 +26,34 @@ enum prism_log_level prism_log_level_parse(const char *name)
 	return PRISM_LOG_INFO;
 }
 
+/*
+ * The log names hosts, addresses and clients: it is created 0640 whatever the umask, and
+ * an existing one readable by everyone loses the bits for others.
+ */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0007) != 0 && fchmod(fd, st.st_mode & 0770) != 0)
+		goto fail;
+	FILE *f = fdopen(fd, "a");
+	if (f != NULL)
+		return f;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return NULL;
+}
+
 int prism_log_init(enum prism_log_level level, const char *path)
 {
 	FILE *f = NULL;
 	if (path != NULL && path[0] != '\0') {
 		/* opened before the old one is closed: a failure changes nothing */
-		f = fopen(path, "a");
+		f = open_private(path);
 		if (f == NULL)
 			return -errno;
 		setvbuf(f, NULL, _IOLBF, 0);

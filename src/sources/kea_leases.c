@@ -146,7 +146,8 @@ static char *lease_fqdn(struct prism_kea_leases_src *k, const struct prism_kea_l
 	if (!prism_name_filter_match(k->opts.filter, name))
 		return NULL;
 	if (prism_srcname_fqdn(l->hostname, strlen(l->hostname), k->opts.zone, k->opts.dns.zones,
-			       fqdn, sizeof(fqdn), zone, why, sizeof(why)) != 0) {
+			       k->opts.dns.reserved, fqdn, sizeof(fqdn), zone, why,
+			       sizeof(why)) != 0) {
 		k->stats.src.rejected++;
 		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
 			prism_log(PRISM_LOG_WARNING, TAG, "lease %s: hostname '%.64s' ignored: %s "

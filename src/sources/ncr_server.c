@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/ncr.h"
+#include "core/reserved.h"
 #include "daemon/log.h"
 #include "sources/ncr_server.h"
 
@@ -329,6 +330,12 @@ static void handle(struct prism_ncr_server *s, const uint8_t *p, size_t len,
 	if (zone == NULL || strcmp(zone, n.fqdn) == 0) {
 		s->stats.src.rejected++;
 		snprintf(why, sizeof(why), "%s is not inside a managed zone", n.fqdn);
+		bad(s, peer, why);
+		return;
+	}
+	if (prism_reserved_match(s->opts.dns.reserved, n.fqdn, zone)) {
+		s->stats.src.rejected++;
+		snprintf(why, sizeof(why), "%.200s is a reserved name", n.fqdn);
 		bad(s, peer, why);
 		return;
 	}

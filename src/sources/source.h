@@ -12,6 +12,8 @@
 
 #include "store/store.h"
 
+struct prism_reserved;
+
 /** Counters of one source (metrics: prism_source_changes_total{source,result}). */
 struct prism_source_stats {
 	unsigned long long added, updated, removed, unchanged;
@@ -34,6 +36,8 @@ struct prism_source_dns {
 	bool publish_a, publish_aaaa; /**< powerdns.record_types */
 	bool auto_ptr;                /**< powerdns.auto_ptr: reservations and leases get PTRs */
 	const char *const *zones;     /**< managed zones, NULL-terminated */
+	const struct prism_reserved *reserved; /**< names no source may claim (core/reserved.h);
+						*   may be NULL */
 };
 
 /** The store's context for a write now. */

@@ -4,19 +4,26 @@
  * The schema is versioned with PRAGMA user_version; each migration runs in its own
  * transaction. Statements are prepared once and reused.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "core/rrset.h"
+#include "core/token.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -26,6 +33,7 @@ enum stmt_id {
 	ST_HOST_INSERT,
 	ST_HOST_UPDATE,
 	ST_LEDGER_GET,
+	ST_NAME_HOLDER,
 	ST_LEDGER_UPSERT,
 	ST_LEDGER_DUE,
 	ST_LEDGER_NEXT,
@@ -96,7 +104,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
 		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
 		"owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
-	[ST_LEDGER_GET] = "SELECT hash FROM desired WHERE zone = ?1 AND name = ?2 AND type = ?3",
+	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
+			  "name = ?2 AND type = ?3",
+	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
+	 * another host (?4: the asking host, 0 for a new one) */
+	[ST_NAME_HOLDER] = "SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h "
+			   "ON h.id = d.host_id WHERE d.zone = ?1 AND d.name = ?2 AND "
+			   "(d.type = ?3 OR d.type = 'CNAME') AND d.host_id IS NOT ?4 LIMIT 1",
 	/* fan a desired change out to every target serving the zone */
 	[ST_LEDGER_UPSERT] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
@@ -367,7 +381,32 @@ static const char *const migrations[] = {
 	" dhcid TEXT,"
 	" only_ip TEXT"
 	");",
+	/* 7: the registry's own values: its credential key (cred_key_create), with which the
+	 * plain SHA-256 hashes of tokens and API keys are re-keyed in the same transaction */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+	/* 8 (metrics): hosts by dns_sync_status kept by triggers, like host_counts: the
+	 * metrics never count a million rows. Counted afresh if it runs again (a registry whose
+	 * user_version was set back) */
+	"CREATE TABLE IF NOT EXISTS host_sync_counts (status TEXT PRIMARY KEY,"
+	" n INTEGER NOT NULL) WITHOUT ROWID;"
+	"DELETE FROM host_sync_counts;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_insert;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_delete;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_update;"
+	"INSERT INTO host_sync_counts (status, n) SELECT column1, (SELECT count(*) FROM hosts"
+	" WHERE dns_sync_status = column1) FROM (VALUES ('pending'), ('synced'), ('failed'),"
+	" ('disabled'));"
+	"CREATE TRIGGER host_sync_counts_insert AFTER INSERT ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_delete AFTER DELETE ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_update AFTER UPDATE OF dns_sync_status ON hosts"
+	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
 };
+
+#define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -397,6 +436,77 @@ static int exec(struct prism_store *s, const char *sql)
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : PRISM_ESTORE;
 }
 
+/* prism_rekey(hash): a stored plain SHA-256 hash, keyed (the key is the user data). */
+static void rekey_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	char out[PRISM_TOKEN_HASH_LEN + 1];
+	const char *in = (const char *)sqlite3_value_text(argv[0]);
+	(void)argc;
+	if (in == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (prism_cred_rekey(sqlite3_user_data(ctx), in, strlen(in), out) != 0) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, out, PRISM_TOKEN_HASH_LEN, SQLITE_TRANSIENT);
+}
+
+/*
+ * The credential key, made once with the registry (or by the migration of one that had
+ * none), and every hash stored before it re-keyed: the tokens and API keys in use keep
+ * working, and the hashes can no longer be attacked offline without the key.
+ */
+static int cred_key_create(struct prism_store *s)
+{
+	struct prism_cred_key key;
+	size_t got = 0;
+	while (got < sizeof(key.k)) {
+		ssize_t n = getrandom(key.k + got, sizeof(key.k) - got, 0);
+		if (n < 0 && errno != EINTR)
+			return PRISM_ESTORE;
+		got += n > 0 ? (size_t)n : 0;
+	}
+	sqlite3_stmt *st;
+	int rc = PRISM_ESTORE;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('cred_key', ?1)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, key.k, sizeof(key.k), SQLITE_STATIC);
+	bool ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok || sqlite3_create_function(s->db, "prism_rekey", 1, SQLITE_UTF8, &key, rekey_fn,
+					   NULL, NULL) != SQLITE_OK)
+		goto out;
+	if (exec(s, "UPDATE tokens SET hash = prism_rekey(hash);"
+		    "UPDATE api_keys SET hash = prism_rekey(hash);"
+		    "UPDATE hosts SET owner_token_hash = prism_rekey(owner_token_hash) "
+		    "WHERE owner_token_hash IS NOT NULL;") == 0)
+		rc = 0;
+	sqlite3_create_function(s->db, "prism_rekey", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+out:
+	explicit_bzero(&key, sizeof(key));
+	return rc;
+}
+
+static int sq_cred_key(struct prism_store *s, struct prism_cred_key *out)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || out == NULL ||
+	    sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'cred_key'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return PRISM_EINVAL;
+	int rc = PRISM_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == (int)sizeof(out->k)) {
+		memcpy(out->k, sqlite3_column_blob(st, 0), sizeof(out->k));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int migrate(struct prism_store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -415,6 +525,7 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
 		if (exec(s, "BEGIN IMMEDIATE") != 0 || exec(s, migrations[v]) != 0 ||
+		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
 		    exec(s, pragma) != 0 || exec(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->db);
 			exec(s, "ROLLBACK");
@@ -447,6 +558,47 @@ static void sq_close(struct prism_store *s)
 	free(s);
 }
 
+/* Drop the bits for others from an existing file; 0 when absent or done. */
+static int restrict_file(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return (st.st_mode & 0007) == 0 ? 0 : chmod(path, st.st_mode & 07770);
+}
+
+/*
+ * The registry holds the credentials' hashes: created 0600 whatever the umask, before SQLite
+ * opens it — SQLite gives its -wal and -shm files the database file's mode. Files left
+ * readable by everyone by an older prismd lose the bits for others.
+ */
+static int private_files(const char *path)
+{
+	if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+		return 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		int rc = fchmod(fd, 0600);
+		close(fd);
+		if (rc != 0)
+			return -1;
+	} else if (errno != EEXIST) {
+		return -1;
+	}
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char side[PATH_MAX];
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		int n = snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+		if (n < 0 || (size_t)n >= sizeof(side)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (restrict_file(side) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int sq_open(const struct prism_store_opts *opts, struct prism_store **out, char *err,
 		   size_t errlen)
 {
@@ -459,6 +611,11 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 	if (s == NULL)
 		return PRISM_ENOMEM;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (private_files(opts->path) != 0) {
+		snprintf(err, errlen, "cannot create or restrict %s (%s)", opts->path,
+			 strerror(errno));
+		goto fail;
+	}
 	if (sqlite3_open_v2(opts->path, &s->db, flags, NULL) != SQLITE_OK) {
 		set_err(err, errlen, "cannot open database", s->db);
 		goto fail;
@@ -577,10 +734,13 @@ static int desired_row(struct prism_store *s, const struct prism_rr_change *rr,
 	bind_text(st, 3, rr->type);
 	int rc = sqlite3_step(st);
 	bool same = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == *hash;
+	/* an RRset made through the API is never a host's to take (a PTR at an address the
+	 * operator mapped by hand stays his; forward names are refused before, name_holder) */
+	bool api = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0 && host_id > 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
-	if (same)
+	if (same || api)
 		return 0;
 	/* one record per RRset for hosts; content is the records joined by '\n' */
 	st = stmt(s, ST_DESIRED_UPSERT);
@@ -702,6 +862,12 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 	return rc;
 }
 
+int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed)
+{
+	return ledger_want(s, reg, host_id, fqdn, changed);
+}
+
 static enum prism_reg_result classify(bool was_offline, bool ip_changed)
 {
 	if (was_offline)
@@ -778,11 +944,9 @@ static enum prism_source source_parse(const char *name)
 	return PRISM_SOURCE_API; /* the schema's CHECK allows nothing else */
 }
 
-/* PRISM_ECONFLICT when a host of another source than the agents holds @p fqdn. */
-static int name_source(struct prism_store *s, const char *fqdn, enum prism_source *holder)
+/* Run a bound holder query: PRISM_ECONFLICT with @p holder when it finds one. */
+static int holder_step(sqlite3_stmt *st, enum prism_source *holder)
 {
-	sqlite3_stmt *st = stmt(s, ST_HOST_NAME_SOURCE);
-	bind_text(st, 1, fqdn);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*holder = source_parse((const char *)sqlite3_column_text(st, 0));
@@ -790,6 +954,30 @@ static int name_source(struct prism_store *s, const char *fqdn, enum prism_sourc
 	if (rc == SQLITE_ROW)
 		return PRISM_ECONFLICT;
 	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
+/*
+ * PRISM_ECONFLICT when the API or another host than @p host_id (0: a new host) holds an
+ * RRset of @p type, or a CNAME, at @p fqdn in @p zone; @p holder then says which source.
+ * Precedence between sources (docs/architecture.md): the first holder keeps the name.
+ */
+static int name_holder(struct prism_store *s, const char *zone, const char *fqdn,
+		       const char *type, int64_t host_id, enum prism_source *holder)
+{
+	sqlite3_stmt *st = stmt(s, ST_NAME_HOLDER);
+	bind_text(st, 1, zone);
+	bind_text(st, 2, fqdn);
+	bind_text(st, 3, type);
+	sqlite3_bind_int64(st, 4, host_id);
+	return holder_step(st, holder);
+}
+
+/* PRISM_ECONFLICT when a host of another source than the agents holds @p fqdn. */
+static int name_source(struct prism_store *s, const char *fqdn, enum prism_source *holder)
+{
+	sqlite3_stmt *st = stmt(s, ST_HOST_NAME_SOURCE);
+	bind_text(st, 1, fqdn);
+	return holder_step(st, holder);
 }
 
 static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
@@ -861,6 +1049,15 @@ static int sq_host_register(struct prism_store *s, const struct prism_host_reg *
 		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
 	if (reg->dns.enabled && (!exists || !same_dns) &&
 	    (rc = name_source(s, out->fqdn, &out->holder)) != 0) {
+		if (rc != PRISM_ECONFLICT)
+			return rc;
+		out->source_conflict = true;
+		return 0;
+	}
+	/* the record it would write: refused when the API or another host has it */
+	if (reg->dns.enabled && (reg->ipv6 ? reg->dns.publish_aaaa : reg->dns.publish_a) &&
+	    (rc = name_holder(s, reg->dns.zone, out->fqdn, reg->ipv6 ? "AAAA" : "A",
+			      exists ? id : 0, &out->holder)) != 0) {
 		if (rc != PRISM_ECONFLICT)
 			return rc;
 		out->source_conflict = true;
@@ -1392,6 +1589,21 @@ static int sq_token_create(struct prism_store *s, const char *name, const char *
 }
 
 /* Deactivate rows by name with @p update; @p exists tells a name never used. */
+/* Rare (a SIGHUP that rotated a token): prepared per call; a scan of the hosts. */
+static int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash,
+			   size_t *n)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || old_hash == NULL || new_hash == NULL || n == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "UPDATE hosts SET owner_token_hash = ?2 WHERE owner_token_hash = ?1",
+		 &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, old_hash);
+	bind_text(st, 2, new_hash);
+	return step_done(s, st, n);
+}
+
 static int revoke_named(struct prism_store *s, const char *update, const char *exists,
 			const char *name, size_t *changed)
 {
@@ -2090,6 +2302,19 @@ static int sq_source_put(struct prism_store *s, const struct prism_source_entry 
 			ip[f][0] = dhcid[f][0] = '\0';
 		}
 	}
+	for (int f = 0; ctx->dns_enabled && e.forward && f < 2; f++) {
+		enum prism_source holder;
+		if (!(e.families & (1u << f)) || want[f] == NULL ||
+		    !(f == 0 ? ctx->publish_a : ctx->publish_aaaa))
+			continue;
+		rc = name_holder(s, e.zone, e.fqdn, fam_type[f], row.found ? row.id : 0, &holder);
+		if (rc == PRISM_ECONFLICT) {
+			conflict(out, holder, false);
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
+	}
 	int64_t id = row.id;
 	if (!row.found) {
 		rc = src_insert(s, &e, ctx, ip, dhcid, &id);
@@ -2419,6 +2644,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,
+	.cred_key = sq_cred_key,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
@@ -2426,6 +2652,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.release = sq_release,
 	.last_error = sq_last_error,
 	.host_register = sq_host_register,
+	.host_import = iq_host_import,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,
 	.hosts_expire = sq_hosts_expire,
@@ -2438,6 +2665,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.host_release = sq_host_release,
 	.token_create = sq_token_create,
 	.token_revoke = sq_token_revoke,
+	.token_rebind = sq_token_rebind,
 	.apikey_add = sq_apikey_add,
 	.apikey_revoke = sq_apikey_revoke,
 	.ledger_retry = sq_ledger_retry,
@@ -2453,6 +2681,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.zone_deletion_done = zq_zone_deletion_done,
 	.repoint = zq_repoint,
 	.target_resync = zq_target_resync,
+	.zone_resync = zq_zone_resync,
 	/* hosts of other sources */
 	.source_put = sq_source_put,
 	.source_remove = sq_source_remove,

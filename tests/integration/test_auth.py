@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Tokens, hostname ownership and reserved names against the built prismd."""
 import hashlib
+import hmac
 import socket
 import time
 
@@ -84,8 +85,12 @@ def test_registry_tokens_expired_and_inactive(prismd_factory):
     d = prismd_factory(None, auth_yaml=auth_yaml())
     now = int(time.time())
 
+    key = d.db_query("SELECT value FROM meta WHERE name = 'cred_key'")[0][0]
+
     def add(token, active=1, expires=None):
-        h = hashlib.sha256(token.encode()).hexdigest()
+        # the registry keeps HMAC-SHA256 (its own key) of the token's hex SHA-256
+        sha = hashlib.sha256(token.encode()).hexdigest()
+        h = hmac.new(key, sha.encode(), hashlib.sha256).hexdigest()
         d.db_exec("INSERT INTO tokens (hash, name, created_at, expires_at, active) "
                    "VALUES (?, ?, ?, ?, ?)", (h, token, now, expires, active))
     add("reg-good")

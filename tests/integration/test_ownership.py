@@ -96,7 +96,9 @@ def test_conflict_is_reported_then_resolves_when_the_foreign_rrset_goes(prismd_f
     text = str(host)  # the host's ledger rows: status and why
     assert "'status': 'conflict'" in text and "foreign RRset" in text, host
     metrics = requests.get(f"{api}/metrics", headers=H, timeout=10).text
-    assert 'prism_dns_sync_status{status="conflict"} 1' in metrics
+    rows = [ln for ln in metrics.splitlines()
+            if ln.startswith("prism_target_ledger_rows{") and 'status="conflict"' in ln]
+    assert rows and rows[0].endswith(" 1"), rows
     assert pdns.query("clash." + ZONE) == ["192.0.2.1"]
     delete_rrset(pdns, "clash")
     reconcile(d)

@@ -221,6 +221,29 @@ static void test_zone_of(void **state)
 	assert_null(prism_zone_of("a.b.", NULL));
 }
 
+static void test_ip_canon(void **state)
+{
+	(void)state;
+	char out[PRISM_IP_TEXT_MAX];
+	bool v6 = true;
+	const char *why = NULL;
+	assert_int_equal(prism_ip_canon(NULL, out, &v6, &why), PRISM_EINVAL);
+	assert_int_equal(prism_ip_canon("192.0.2.1", out, &v6, &why), 0);
+	assert_false(v6);
+	assert_string_equal(out, "192.0.2.1");
+	assert_int_equal(prism_ip_canon("2001:DB8::0:1", out, &v6, NULL), 0);
+	assert_true(v6);
+	assert_string_equal(out, "2001:db8::1");
+	assert_int_equal(prism_ip_canon("::ffff:1.2.3.4", out, &v6, &why), PRISM_EMSG);
+	assert_non_null(strstr(why, "IPv4-mapped"));
+	assert_int_equal(prism_ip_canon("::ffff:102:304", out, &v6, &why), PRISM_EMSG);
+	assert_int_equal(prism_ip_canon("::1.2.3.4", out, &v6, &why), PRISM_EMSG);
+	assert_non_null(strstr(why, "IPv4-compatible"));
+	assert_int_equal(prism_ip_canon("::", out, &v6, &why), 0);
+	assert_int_equal(prism_ip_canon("1.2.3", out, &v6, &why), PRISM_EMSG);
+	assert_non_null(strstr(why, "not an"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_fqdn_join),
 		cmocka_unit_test(test_reverse_name),
 		cmocka_unit_test(test_zone_of),
+		cmocka_unit_test(test_ip_canon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,12 @@ static void test_fields(void **state)
 	assert_string_equal(n.dhcid, "0A0B");
 	assert_int_equal(n.lease_length, 0);
 	assert_false(n.conflict_resolution);
+	/* an AAAA PowerDNS would refuse forever: refused here */
+	assert_int_equal(parse("{\"change-type\":0,\"forward-change\":true,\"reverse-change\":"
+			       "false,\"fqdn\":\"a.lab.test\",\"ip-address\":\"::ffff:1.2.3.4\","
+			       "\"dhcid\":\"01\",\"lease-expires-on\":\"20240101000000\","
+			       "\"lease-length\":0}", &n, why), PRISM_EMSG);
+	assert_non_null(strstr(why, "ip-address: an IPv4-mapped"));
 	/* Kea 2.4's conflict-resolution-mode; absent: on */
 	static const char base[] =
 		"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":false,"

@@ -95,7 +95,12 @@ static void test_addresses(void **state)
 	bad("A", "192.0.2.1 5", "not an IPv4");
 	bad("A", "", "not an IPv4");
 	good("AAAA", "2001:DB8:0:0:0:0:0:1", "2001:db8::1");
-	good("AAAA", "::ffff:192.0.2.1", "::ffff:192.0.2.1");
+	/* PowerDNS refuses the embedded-IPv4 forms ("Invalid IPv6 address") */
+	bad("AAAA", "::ffff:192.0.2.1", "IPv4-mapped");
+	bad("AAAA", "::FFFF:c000:201", "IPv4-mapped");
+	bad("AAAA", "::192.0.2.1", "IPv4-compatible");
+	good("AAAA", "64:ff9b::192.0.2.1", "64:ff9b::c000:201");
+	good("AAAA", "::1", "::1");
 	bad("AAAA", "192.0.2.1", "not an IPv6");
 	bad("AAAA", "2001:db8::g", "not an IPv6");
 }

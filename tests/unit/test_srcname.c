@@ -10,6 +10,7 @@
 
 #include "core/dname.h"
 #include "core/error.h"
+#include "core/reserved.h"
 #include "core/srcname.h"
 
 static const char *const zones[] = { "dc.example.", "lab.dc.example.", "other.test.",
@@ -17,8 +18,31 @@ static const char *const zones[] = { "dc.example.", "lab.dc.example.", "other.te
 
 static int fqdn(const char *name, char *out, const char **zone, char *why)
 {
-	return prism_srcname_fqdn(name, strlen(name), "dc.example.", zones, out,
+	return prism_srcname_fqdn(name, strlen(name), "dc.example.", zones, NULL, out,
 				  PRISM_DNAME_MAX + 1, zone, why, 96);
+}
+
+/* Kea's names meet the same reserved set as the agents' */
+static void test_fqdn_reserved(void **state)
+{
+	(void)state;
+	char out[PRISM_DNAME_MAX + 1], why[96];
+	const char *z = NULL, *names[] = { "www", NULL };
+	struct prism_reserved *r;
+	assert_int_equal(prism_reserved_new(names, NULL, &r), 0);
+	static const char *const refused[] = { "www", "WWW.lab.dc.example.", "ns1",
+					       "ns.other.test" };
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(prism_srcname_fqdn(refused[i], strlen(refused[i]), "dc.example.",
+						    zones, r, out, sizeof(out), &z, why,
+						    sizeof(why)), PRISM_EMSG);
+		assert_non_null(strstr(why, "reserved"));
+		assert_string_equal(out, "");
+	}
+	assert_int_equal(prism_srcname_fqdn("www2", 4, "dc.example.", zones, r, out, sizeof(out),
+					    &z, why, sizeof(why)), 0);
+	assert_string_equal(out, "www2.dc.example.");
+	prism_reserved_free(r);
 }
 
 static void test_fqdn_null(void **state)
@@ -26,14 +50,14 @@ static void test_fqdn_null(void **state)
 	char out[PRISM_DNAME_MAX + 1];
 	const char *z;
 	(void)state;
-	assert_int_equal(prism_srcname_fqdn(NULL, 0, "dc.example.", zones, out, sizeof(out), &z,
-					    NULL, 0), PRISM_EINVAL);
-	assert_int_equal(prism_srcname_fqdn("a", 1, NULL, zones, out, sizeof(out), &z, NULL, 0),
-			 PRISM_EINVAL);
-	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", zones, NULL, 0, &z, NULL, 0),
-			 PRISM_EINVAL);
+	assert_int_equal(prism_srcname_fqdn(NULL, 0, "dc.example.", zones, NULL, out, sizeof(out),
+					    &z, NULL, 0), PRISM_EINVAL);
+	assert_int_equal(prism_srcname_fqdn("a", 1, NULL, zones, NULL, out, sizeof(out), &z, NULL,
+					    0), PRISM_EINVAL);
+	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", zones, NULL, NULL, 0, &z, NULL,
+					    0), PRISM_EINVAL);
 	/* no zones at all: nothing is inside one */
-	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", NULL, out, sizeof(out), &z,
+	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", NULL, NULL, out, sizeof(out), &z,
 					    NULL, 0), PRISM_EMSG);
 }
 
@@ -69,8 +93,8 @@ static void test_fqdn(void **state)
 	assert_int_equal(fqdn("a..dc.example", out, &z, why), PRISM_EMSG);
 	assert_int_equal(fqdn("..", out, &z, why), PRISM_EMSG);
 	assert_int_equal(fqdn("host\xc3\xa9", out, &z, why), PRISM_EMSG);
-	assert_int_equal(prism_srcname_fqdn("a\0b", 3, "dc.example.", zones, out, sizeof(out), &z,
-					    why, sizeof(why)), PRISM_EMSG);
+	assert_int_equal(prism_srcname_fqdn("a\0b", 3, "dc.example.", zones, NULL, out,
+					    sizeof(out), &z, why, sizeof(why)), PRISM_EMSG);
 	/* a label over 63 characters */
 	char longlabel[80];
 	memset(longlabel, 'a', 64);
@@ -95,7 +119,7 @@ static void test_filter(void **state)
 	assert_true(prism_name_filter_match(f, "web1"));
 	assert_false(prism_name_filter_match(f, NULL));
 	prism_name_filter_free(f);
-	/* the seed's BMC names, short or FQDN, any case */
+	/* BMC names, short or FQDN, any case */
 	assert_int_equal(prism_name_filter_new(bmc, NULL, &f), 0);
 	assert_true(prism_name_filter_match(f, "us3-cab10-ru20-idrac"));
 	assert_true(prism_name_filter_match(f, "us3-cab10-ru20-iDRAC.dc.example"));
@@ -120,6 +144,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fqdn_null),
+		cmocka_unit_test(test_fqdn_reserved),
 		cmocka_unit_test(test_fqdn),
 		cmocka_unit_test(test_filter),
 	};
