@@ -148,7 +148,7 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
-		.owner_id = "prism",
+		.owner_id = d->cfg->sync_owner_id,
 		.server = ct->server,
 		.tsig_name = ct->tsig.name,
 		.tsig_algorithm = ct->tsig.algorithm,
@@ -281,6 +281,7 @@ static int start_dns(struct daemon *d)
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
 		et->max_body = ct->max_body_bytes;
+		et->dns_address = ct->dns_address;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,

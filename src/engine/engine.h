@@ -38,6 +38,9 @@ struct prism_engine_target {
 	bool paused;                         /**< start paused */
 	bool adopt;                          /**< take over foreign RRsets at wanted names */
 	size_t max_body;                     /**< largest PATCH body in bytes; 0 = 1.5 MiB */
+	/** The target's DNS port ("IP:port", validated), NULL = none: the ownership check then
+	 *  asks it whether anything is at a name before reading the whole zone. */
+	const char *dns_address;
 };
 
 struct prism_engine_opts {

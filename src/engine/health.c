@@ -32,6 +32,7 @@
 #include "core/zonefile.h"
 #include "daemon/log.h"
 #include "engine/health.h"
+#include "engine/udp.h"
 
 #define TAG "health"
 #define PROBE_TIMEOUT_MS 2000
@@ -269,11 +270,6 @@ static void probe_timeout_cb(uv_timer_t *t)
 		probes_done(p);
 }
 
-static void send_done_cb(uv_udp_send_t *req, int status)
-{
-	free(req);
-}
-
 static void probe_send(struct ptarget *p)
 {
 	uint8_t wire[512];
@@ -284,18 +280,8 @@ static void probe_send(struct ptarget *p)
 		if (prism_soa_query(p->probes[i].zone, (uint16_t)(p->qbase + i), wire,
 				    sizeof(wire), &len) != 0)
 			continue;
-		/* the request and its buffer in one block, freed when sent */
-		uv_udp_send_t *req = malloc(sizeof(*req) + len);
-		if (req == NULL)
-			continue;
-		memcpy(req + 1, wire, len);
-		uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
-		if (uv_udp_send(req, &p->udp, &b, 1, (const struct sockaddr *)&p->addr,
-				send_done_cb) != 0) {
-			free(req);
-			continue;
-		}
-		p->waiting++;
+		if (prism_udp_send_copy(&p->udp, (const struct sockaddr *)&p->addr, wire, len) == 0)
+			p->waiting++;
 	}
 	if (p->waiting == 0) {
 		finish(p);

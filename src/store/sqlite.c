@@ -75,7 +75,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * against 0.02-0.06 ms through ledger_due), on the writer thread */
 	[ST_LEDGER_DUE] =
 		"SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0), coalesce(d.content, ''), "
-		"l.desired_hash, l.attempts, l.host_id FROM ledger l INDEXED BY ledger_due "
+		"l.desired_hash, l.attempts, l.host_id, coalesce(l.updated_at, 0) "
+		"FROM ledger l INDEXED BY ledger_due "
 		"LEFT JOIN desired d "
 		"ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "
 		"WHERE l.target = ?1 AND l.status IN ('pending', 'failed') "

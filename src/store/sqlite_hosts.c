@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/dname.h"
 #include "core/error.h"
@@ -477,8 +478,11 @@ int sq_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *
 		return PRISM_EINVAL;
 	int64_t *ids;
 	int rc = select_ids(s, ST_HOST_STALE, before, max, &ids, n);
+	/* the deletions are due now, not at the cutoff: the engine's ownership check needs a
+	 * read of the target that began after them (engine.c, read_covers) */
+	int64_t now = (int64_t)time(NULL);
 	for (size_t i = 0; rc == 0 && i < *n; i++) {
-		rc = sq_host_dns_delete(s, ids[i], false, before, dns_changed);
+		rc = sq_host_dns_delete(s, ids[i], false, now, dns_changed);
 		if (rc != 0)
 			break;
 		sqlite3_stmt *st = sq_stmt(s, ST_HOST_DELETE);

@@ -53,6 +53,7 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 		row->desired_hash = (uint64_t)sqlite3_column_int64(st, LD_HASH);
 		row->attempts = (uint32_t)sqlite3_column_int(st, LD_ATTEMPTS);
 		row->host_id = sqlite3_column_int64(st, LD_HOST);
+		row->since = sqlite3_column_int64(st, LD_SINCE);
 		if (!row->zone || !row->name || !row->type || !row->content) {
 			prism_ledger_rows_free(r, k);
 			return PRISM_ENOMEM;
@@ -463,24 +464,32 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 			     bool dry, int64_t now, struct prism_reconcile_result *out)
 {
 	static const char sql[] =
-		"SELECT a.name, a.type FROM actual a WHERE a.owned = 1 AND NOT EXISTS "
+		"SELECT a.name, a.type, l.status, l.desired_hash FROM actual a "
+		"LEFT JOIN ledger l ON l.target = ?2 AND l.zone = ?1 AND l.name = a.name "
+		"AND l.type = a.type WHERE a.owned = 1 AND NOT EXISTS "
 		"(SELECT 1 FROM desired d WHERE d.zone = ?1 AND d.name = a.name "
 		"AND d.type = a.type)";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	sq_bind_text(st, 1, zone);
+	sq_bind_text(st, 2, target);
 	int rc = 0;
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *type = (const char *)sqlite3_column_text(st, 1);
+		const char *lstatus = (const char *)sqlite3_column_text(st, 2);
 		struct prism_rr_change del = { name, type, 0, NULL, 0 };
+		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)
 			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
-		else
-			rc = ledger_set(s, target, zone, name, type,
-					(int64_t)prism_rrset_hash(&del), "pending", NULL, 0, now);
+		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
+			 sqlite3_column_int64(st, 3) != hash)
+			/* a deletion already queued keeps its time: the engine's ownership
+			 * check needs a read that began after it (engine.c, read_covers) */
+			rc = ledger_set(s, target, zone, name, type, hash, "pending", NULL, 0,
+					now);
 	}
 	sqlite3_finalize(st);
 	return rc;

@@ -116,6 +116,12 @@ struct prism_ledger_row {
 	uint64_t desired_hash;
 	uint32_t attempts;
 	int64_t host_id;      /**< 0 when not a host record */
+	bool marked;          /**< engine: the target holds it with Prism's mark (checked) */
+	int64_t since;        /**< unix seconds of the row's last change (it is due since then
+			       *   at the latest): a read of the target started a second later
+			       *   saw every RRset made before the row was due. Every writer of
+			       *   ledger rows stamps updated_at with the time of the change, never
+			       *   an older one (the ownership check relies on it) */
 };
 
 /* ---- hosts of other sources (Kea reservations, leases, DDNS requests) ----
