@@ -790,11 +790,14 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 /* The target names serving a new zone assigned to @p targets ("all" or a group). */
 static bool assign_targets(struct api_req *r, struct zone_ctx *c)
 {
-	const struct prism_config *cfg = r->api->cfg;
-	for (size_t i = 0; cfg->targets[i] != NULL && c->ntargets < API_MAX_TARGETS; i++) {
-		const struct prism_config_target *t = cfg->targets[i];
-		if (strcmp(c->targets, "all") == 0 || (t->group && strcmp(t->group, c->targets) == 0))
-			c->target_names[c->ntargets++] = t->name;
+	/* the engine's targets: the configuration's and those added at run time */
+	const struct prism_engine *e = r->api->opts.engine;
+	const struct prism_api_target_ops *ops = r->api->opts.target_ops;
+	for (size_t i = 0; i < prism_engine_ntargets(e) && c->ntargets < API_MAX_TARGETS; i++) {
+		const char *name = prism_engine_target(e, i)->name;
+		const char *group = ops ? ops->group(ops->arg, name) : NULL;
+		if (strcmp(c->targets, "all") == 0 || (group && strcmp(group, c->targets) == 0))
+			c->target_names[c->ntargets++] = name;
 	}
 	c->target_names[c->ntargets] = NULL;
 	if (c->ntargets > 0)
@@ -1818,9 +1821,9 @@ static void import_read_cb(void *arg, int err, int status, const char *msg,
 
 static const struct prism_engine_target *engine_target(struct prism_api *api, const char *name)
 {
-	for (size_t i = 0; i < api->opts.ntargets; i++)
-		if (strcmp(api->opts.targets[i].name, name) == 0)
-			return &api->opts.targets[i];
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
+		if (strcmp(prism_engine_target(api->opts.engine, i)->name, name) == 0)
+			return prism_engine_target(api->opts.engine, i);
 	return NULL;
 }
 
