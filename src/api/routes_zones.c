@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "api/routes_zones.h"
+#include "store/store.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/rr_validate.h"
@@ -245,6 +246,31 @@ static bool serves(const struct prism_config_target *t, const struct zone_info *
 	return strcmp(z->targets, "all") == 0 || (t->group && strcmp(t->group, z->targets) == 0);
 }
 
+/* Whether the run-time target @p t (store.h, zones one a line) serves @p z. */
+static bool serves_rt(const struct prism_runtime_target *t, const struct zone_info *z,
+		      const char *zone)
+{
+	if (!z->config)
+		return strcmp(z->targets, "all") == 0 ||
+		       (t->group && strcmp(t->group, z->targets) == 0);
+	size_t len = strlen(zone);
+	for (const char *p = t->zones; p != NULL; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, zone, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return t->zones == NULL;
+}
+
+static void served_by_json(struct prism_api *api, struct jw *w, const char *name,
+			   const struct zone_info *z, const char *target)
+{
+	bool ready = false;
+	prism_engine_zone_state(api->opts.engine, target, name, &ready);
+	jw_obj(w);
+	jw_kstr(w, "target", target);
+	jw_kbool(w, "ready", ready);
+	jw_end_obj(w);
+}
+
 static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 		      const struct zone_info *z, int64_t nrecords)
 {
@@ -270,16 +296,15 @@ static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 	jw_ktime(w, "created_at", z->created_at);
 	jw_key(w, "served_by");
 	jw_arr(w);
-	for (size_t i = 0; api->cfg->targets[i] != NULL; i++) {
-		const struct prism_config_target *t = api->cfg->targets[i];
-		if (!serves(t, z, name))
-			continue;
-		bool ready = false;
-		prism_engine_zone_state(api->opts.engine, t->name, name, &ready);
-		jw_obj(w);
-		jw_kstr(w, "target", t->name);
-		jw_kbool(w, "ready", ready);
-		jw_end_obj(w);
+	for (size_t i = 0; api->cfg->targets[i] != NULL; i++)
+		if (serves(api->cfg->targets[i], z, name))
+			served_by_json(api, w, name, z, api->cfg->targets[i]->name);
+	const struct prism_api_target_ops *ops = api->opts.target_ops;
+	for (size_t i = 0; ops != NULL && i < prism_engine_ntargets(api->opts.engine); i++) {
+		const char *t = prism_engine_target(api->opts.engine, i)->name;
+		const struct prism_runtime_target *rt = ops->find(ops->arg, t);
+		if (rt != NULL && serves_rt(rt, z, name))
+			served_by_json(api, w, name, z, t);
 	}
 	jw_end_arr(w);
 	jw_end_obj(w);
