@@ -201,3 +201,44 @@ def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
     # the clear key is kept in the registry, which only its owner can read
     assert d.db_query("SELECT api_key FROM runtime_targets")[0][0] == pdns2.key
     assert os.stat(d.db).st_mode & 0o077 == 0
+
+
+def cli(d, *args, check=True, stdin=None):
+    env = dict(os.environ, PRISM_API_KEY="adm1n")
+    r = subprocess.run([PRISM, "-s", f"http://127.0.0.1:{d.api_port}", *args],
+                       capture_output=True, text=True, env=env, input=stdin, timeout=30)
+    if check:
+        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    register(d, "web1")
+    # the key on standard input: never on the command line
+    r = cli(d, "targets", "add", "pdns2", "--url", pdns2.api_url, "--key-stdin",
+            "--zones", f"{ZONE},{SECOND}", "--dns-address", f"127.0.0.1:{pdns2.dns_port}",
+            stdin=pdns2.key + "\n")
+    assert "target 'pdns2' added" in r.stdout
+    wait_for(lambda: answers(pdns2, "web1." + ZONE) not in (None, []), 20,
+             what="web1 caught up on pdns2")
+    t = targets(api)["pdns2"]
+    assert t["origin"] == "api"
+    r = cli(d, "targets", "list")
+    assert "pdns2" in r.stdout
+    r = cli(d, "--json", "targets", "list")
+    assert '"origin": "api"' in r.stdout
+    # refusals come back with the server's reason
+    r = cli(d, "targets", "add", "pdns1", "--url", pdns.api_url, "--key-stdin",
+            stdin="k\n", check=False)
+    assert r.returncode != 0 and "configuration file" in r.stderr
+    r = cli(d, "targets", "add", "x", "--url", pdns.api_url, check=False)
+    assert r.returncode == 2 and "--key-file" in r.stderr
+    r = cli(d, "targets", "remove", "pdns2", check=False)
+    assert r.returncode == 2 and "--yes" in r.stderr
+    r = cli(d, "targets", "remove", "pdns2", "--yes")
+    assert "target 'pdns2' removed" in r.stdout
+    assert "pdns2" not in targets(api)
+    r = cli(d, "targets", "remove", "pdns2", "--yes", check=False)
+    assert r.returncode != 0 and "no target called 'pdns2'" in r.stderr
