@@ -402,8 +402,9 @@ static const char *const migrations[] = {
 	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
 	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
 	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
-	/* 9: targets added at run time (POST /api/v1/targets), beside the config's */
-	"CREATE TABLE runtime_targets ("
+	/* 9: targets added at run time (POST /api/v1/targets), beside the config's (IF NOT
+	 * EXISTS: a registry whose user_version was set back runs it again) */
+	"CREATE TABLE IF NOT EXISTS runtime_targets ("
 	" name TEXT PRIMARY KEY,"
 	" api_url TEXT NOT NULL,"
 	" api_key TEXT,"
