@@ -1075,6 +1075,36 @@ static void retry_target(struct daemon *d, const char *target)
 	prism_store_writer_submit(d->writer, &j->job);
 }
 
+/* SIGHUP: the run-time targets' api_key_file read again (a key kept in the registry is
+ * changed with PATCH). A file that cannot be read keeps the key in use. */
+static void rt_reload_keys(struct daemon *d)
+{
+	char err[512];
+	for (size_t i = 0; i < d->nrt; i++) {
+		struct rt_target *r = d->rt[i];
+		bool changed = false;
+		if (!r->running || r->spec.api_key_file == NULL || r->et.api->set_api_key == NULL)
+			continue;
+		char *key = prism_secret_read(r->spec.api_key_file, err, sizeof(err));
+		int rc = key ? r->et.api->set_api_key(r->handle, key, &changed) : PRISM_ECONFIG;
+		if (key == NULL)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key "
+				  "(api_key_file: %s)", r->spec.name, err);
+		else if (rc != 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
+				  r->spec.name, prism_strerror(rc));
+		else if (changed) {
+			prism_log(PRISM_LOG_INFO, TAG, "reload: target %s: new API key",
+				  r->spec.name);
+			retry_target(d, r->spec.name);
+		}
+		if (key != NULL) {
+			explicit_bzero(key, strlen(key));
+			free(key);
+		}
+	}
+}
+
 static void secrets_apply(struct daemon *d, const struct secrets *s)
 {
 	for (size_t i = 0; i < d->ntargets; i++) {
@@ -1092,6 +1122,7 @@ static void secrets_apply(struct daemon *d, const struct secrets *s)
 			retry_target(d, d->etargets[i].name);
 		}
 	}
+	rt_reload_keys(d);
 	if (s->kea_keys != NULL &&
 	    prism_kea_pg_set_params(d->kea_pg, (const char *const *)s->kea_keys,
 				    (const char *const *)s->kea_vals) != 0)

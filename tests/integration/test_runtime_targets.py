@@ -5,6 +5,7 @@ and catches up at once, a PATCH of its zones takes effect, a DELETE stops the pu
 forgets its ledger rows (its records stay on the server), it survives a restart, the
 refusals say why, every change is audited and a read key cannot change targets."""
 import os
+import signal
 import subprocess
 
 import pytest
@@ -146,6 +147,7 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
     wait_for(lambda: answers(pdns, "web3." + ZONE) not in (None, []), 15, what="web3 on pdns1")
     wait_for(lambda: targets(api)["pdns1"]["state"] == "ok", 5, what="pdns1 idle")
     assert answers(pdns2, "web3." + ZONE) == []
+    assert d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2'")[0][0] == 0
     assert answers(pdns2, "web1." + ZONE) not in (None, [])  # left alone
     assert audit(api, "target.delete")[0]["object"] == "target:pdns2"
     err(api("DELETE", "/api/v1/targets/pdns2"), 404, "not_found")
@@ -242,3 +244,23 @@ def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
     assert "pdns2" not in targets(api)
     r = cli(d, "targets", "remove", "pdns2", "--yes", check=False)
     assert r.returncode != 0 and "no target called 'pdns2'" in r.stderr
+
+
+def test_key_file_read_again_on_sighup(prismd_factory, pdns, pdns2, tmp_path):
+    """A Vault Agent renders the key to the file and sends SIGHUP: a run-time target with
+    api_key_file takes the new key, like the configuration's targets."""
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    register(d, "web1")
+    key = tmp_path / "rotated.key"
+    key.write_text("not-the-key\n")
+    r = api("POST", "/api/v1/targets", json={"name": "pdns2", "api_url": pdns2.api_url,
+                                             "api_key_file": str(key)})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: targets(api)["pdns2"]["state"] == "unauthorised", 15,
+             what="pdns2 refuses the wrong key")
+    key.write_text(pdns2.key + "\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: answers(pdns2, "web1." + ZONE) not in (None, []), 20,
+             what="web1 on pdns2 with the new key")
+    assert "reload: target pdns2: new API key" in d.read_log()
