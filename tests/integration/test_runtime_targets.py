@@ -6,12 +6,11 @@ forgets its ledger rows (its records stay on the server), it survives a restart,
 refusals say why, every change is audited and a read key cannot change targets."""
 import os
 import signal
-import subprocess
 
 import pytest
-import requests
 
-from prismlib import PRISM, wait_for
+from prismlib import wait_for
+from test_zones import Api, answers, cli, err, zone_on  # the same keys and helpers
 
 ZONE = "managed.prism.local."
 SECOND = "second.test."
@@ -26,34 +25,6 @@ def config(p1):
             f"    api_key: \"{p1.key}\"\n"
             f"zones:\n  - name: {ZONE}\n  - name: {SECOND}\n" + KEYS +
             "sync:\n  reconcile_interval: 2\n")
-
-
-class Api:
-    def __init__(self, d):
-        self.base = f"http://127.0.0.1:{d.api_port}"
-        self.s = requests.Session()
-
-    def __call__(self, method, path, headers=ADMIN, **kw):
-        return self.s.request(method, self.base + path, headers=headers, timeout=15, **kw)
-
-
-def err(r, status, code=None):
-    assert r.status_code == status, (r.status_code, r.text)
-    e = r.json()["error"]
-    if code:
-        assert e["code"] == code, e
-    return e["message"]
-
-
-def answers(p, name, rdtype="A"):
-    try:
-        return p.query(name, rdtype)
-    except Exception:  # noqa: BLE001 (a timeout while the server starts a zone)
-        return None
-
-
-def zone_on(p, zone):
-    return p.api("GET", f"/zones/{zone}").status_code == 200
 
 
 def register(d, host):
@@ -84,8 +55,8 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
     d = prismd_factory(None, extra_yaml=config(pdns))
     api = Api(d)
     register(d, "web1")
-    wait_for(lambda: answers(pdns, "web1." + ZONE) is not None and
-             len(answers(pdns, "web1." + ZONE)) == 1, 15, what="web1 on pdns1")
+    wait_for(lambda: answers(pdns, "web1." + ZONE, "A") is not None and
+             len(answers(pdns, "web1." + ZONE, "A")) == 1, 15, what="web1 on pdns1")
     assert not zone_on(pdns2, ZONE)
 
     # added with only the second zone: that zone is made there, the agents' zone is not
@@ -116,8 +87,8 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
     r = api("PATCH", "/api/v1/targets/pdns2", json={"zones": None})
     assert r.status_code == 200, r.text
     assert r.json()["zones"] is None and r.json()["group"] == "edge"
-    wait_for(lambda: answers(pdns2, "web1." + ZONE) == answers(pdns, "web1." + ZONE), 20,
-             what="web1 caught up on pdns2")
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") ==
+             answers(pdns, "web1." + ZONE, "A"), 20, what="web1 caught up on pdns2")
     assert audit(api, "target.update")[0]["object"] == "target:pdns2"
     # a zone made through the API for the group goes to the run-time target
     r = api("POST", "/api/v1/zones", json={"name": "edge.test", "targets": "edge"})
@@ -133,7 +104,7 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
     wait_for(lambda: "pdns2" in targets(api), 10, what="pdns2 after restart")
     assert targets(api)["pdns2"]["origin"] == "api"
     register(d, "web2")
-    wait_for(lambda: answers(pdns2, "web2." + ZONE) not in (None, []), 20,
+    wait_for(lambda: answers(pdns2, "web2." + ZONE, "A") not in (None, []), 20,
              what="web2 on pdns2 after restart")
 
     # DELETE: no more pushes, the ledger forgets it, its records stay on the server
@@ -144,11 +115,11 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
     wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2'")[0][0]
              == 0, 10, what="pdns2's ledger rows forgotten")
     register(d, "web3")
-    wait_for(lambda: answers(pdns, "web3." + ZONE) not in (None, []), 15, what="web3 on pdns1")
+    wait_for(lambda: answers(pdns, "web3." + ZONE, "A") not in (None, []), 15, what="web3 on pdns1")
     wait_for(lambda: targets(api)["pdns1"]["state"] == "ok", 5, what="pdns1 idle")
-    assert answers(pdns2, "web3." + ZONE) == []
+    assert answers(pdns2, "web3." + ZONE, "A") == []
     assert d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2'")[0][0] == 0
-    assert answers(pdns2, "web1." + ZONE) not in (None, [])  # left alone
+    assert answers(pdns2, "web1." + ZONE, "A") not in (None, [])  # left alone
     assert audit(api, "target.delete")[0]["object"] == "target:pdns2"
     err(api("DELETE", "/api/v1/targets/pdns2"), 404, "not_found")
     d.stop()
@@ -205,15 +176,6 @@ def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
     assert os.stat(d.db).st_mode & 0o077 == 0
 
 
-def cli(d, *args, check=True, stdin=None):
-    env = dict(os.environ, PRISM_API_KEY="adm1n")
-    r = subprocess.run([PRISM, "-s", f"http://127.0.0.1:{d.api_port}", *args],
-                       capture_output=True, text=True, env=env, input=stdin, timeout=30)
-    if check:
-        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
-    return r
-
-
 def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
     d = prismd_factory(None, extra_yaml=config(pdns))
     api = Api(d)
@@ -223,7 +185,7 @@ def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
             "--zones", f"{ZONE},{SECOND}", "--dns-address", f"127.0.0.1:{pdns2.dns_port}",
             stdin=pdns2.key + "\n")
     assert "target 'pdns2' added" in r.stdout
-    wait_for(lambda: answers(pdns2, "web1." + ZONE) not in (None, []), 20,
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") not in (None, []), 20,
              what="web1 caught up on pdns2")
     t = targets(api)["pdns2"]
     assert t["origin"] == "api"
@@ -261,6 +223,6 @@ def test_key_file_read_again_on_sighup(prismd_factory, pdns, pdns2, tmp_path):
              what="pdns2 refuses the wrong key")
     key.write_text(pdns2.key + "\n")
     d.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: answers(pdns2, "web1." + ZONE) not in (None, []), 20,
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") not in (None, []), 20,
              what="web1 on pdns2 with the new key")
     assert "reload: target pdns2: new API key" in d.read_log()
