@@ -125,8 +125,8 @@ typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zo
  */
 int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg);
 
-/** Apply reloaded tuning: backoff, coalescing, batch size, reconcile interval. Targets and
- *  zones are not reloadable (they need a restart). */
+/** Apply reloaded tuning: backoff, coalescing, batch size, reconcile interval. Targets
+ *  change through prism_engine_add_target and prism_engine_remove_target. */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
 /** @p target's credentials changed (SIGHUP): a target refusing the old ones (401/403) is
