@@ -367,6 +367,9 @@ void h_v1_target_create(struct api_req *r)
 	} else if (not_config(r, name, "choose another name")) {
 		if (engine_has(r->api->opts.engine, name))
 			api_error(r, 409, "conflict", "a target called '%s' exists", name);
+		else if (prism_engine_ntargets(r->api->opts.engine) >= API_MAX_TARGETS)
+			api_error(r, 409, "conflict", "there are %d targets already, the most "
+				  "prismd takes", API_MAX_TARGETS);
 		else if (target_ok(r, &c->t)) {
 			api_submit(r, j);
 			return;
