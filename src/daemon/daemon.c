@@ -319,7 +319,12 @@ static void rt_free(struct rt_target *r)
 {
 	if (r == NULL)
 		return;
+	for (char **z = r->zones; z != NULL && *z != NULL; z++)
+		free(*z);
+	free(r->zones);
+	free(r->ezones);
 	prism_runtime_target_clear(&r->spec);
+	free(r);
 }
 
 static struct rt_target *rt_new(const struct prism_runtime_target *t)
@@ -507,10 +512,7 @@ static int rt_start(void *arg, const struct prism_runtime_target *t, bool replac
 	struct daemon *d = arg;
 	struct rt_target *r = rt_new(t);
 	if (r == NULL || rt_keep(d, r) != 0) {
-		if (r != NULL) {
-			rt_free(r);
-			free(r);
-		}
+		rt_free(r);
 		snprintf(err, len, "out of memory");
 		return PRISM_ENOMEM;
 	}
@@ -573,10 +575,8 @@ static int rt_load(struct daemon *d)
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct rt_target *r = rt_new(&t[i]);
 		rc = r ? rt_keep(d, r) : PRISM_ENOMEM;
-		if (rc != 0 && r != NULL) {
+		if (rc != 0)
 			rt_free(r);
-			free(r);
-		}
 	}
 	prism_runtime_targets_free(t, n);
 	if (rc != 0)
@@ -599,15 +599,8 @@ static void rt_close_all(struct daemon *d)
 /* After the loop ended: the memory. */
 static void rt_free_all(struct daemon *d)
 {
-	for (size_t i = 0; i < d->nrt; i++) {
-		struct rt_target *r = d->rt[i];
-		for (char **z = r->zones; z != NULL && *z != NULL; z++)
-			free(*z);
-		free(r->zones);
-		free(r->ezones);
-		rt_free(r);
-		free(r);
-	}
+	for (size_t i = 0; i < d->nrt; i++)
+		rt_free(d->rt[i]);
 	free(d->rt);
 	d->rt = NULL;
 	d->nrt = 0;
