@@ -1238,7 +1238,7 @@ static const struct admin_cmd cmds[] = {
 	  "  --key-file FILE      its API key file, a path on prismd's host (read by prismd\n"
 	  "                       now, at each start; the registry keeps the path)\n"
 	  "  --key-stdin          read its API key from the first line of standard input\n"
-	  "                       (kept in the registry, a file only its owner can read)\n"
+	  "                       (kept in the registry, a file prismd creates 0600)\n"
 	  "  --server-id ID       the PowerDNS server id (default localhost)\n"
 	  "  --zones Z1,Z2        the configured zones it serves (default: every one)\n"
 	  "  --group G            zones created with \"targets\": \"G\" go to it too\n"

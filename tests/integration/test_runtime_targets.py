@@ -171,7 +171,7 @@ def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
     assert d.db_query("SELECT name FROM runtime_targets") == [("pdns2",)]
     assert len(audit(api, "target.create")) == 1
     assert not audit(api, "target.update")
-    # the clear key is kept in the registry, which only its owner can read
+    # the clear key is kept in the registry, which prismd made 0600
     assert d.db_query("SELECT api_key FROM runtime_targets")[0][0] == pdns2.key
     assert os.stat(d.db).st_mode & 0o077 == 0
 
