@@ -1675,6 +1675,9 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 			z->ok = false;
 		if (z->zs.check_read) /* fetch the rows meanwhile: they show as failed */
 			z->zs.force = z->zs.check_read = false;
+		/* a failed pass counts as one: with a short reconcile_interval the next turn
+		 * would read again and never fetch the rows that should show the failure */
+		z->zs.last_read = uv_now(w->e->loop);
 		wzone_unref(z);
 		target_failed(w, "zone read", err, status, buf);
 		schedule(w, 0);
@@ -1713,6 +1716,7 @@ static void read_zone(struct worker *w, struct wzone *z)
 	if (rc != 0) {
 		if (z->zs.check_read)
 			z->zs.force = z->zs.check_read = false;
+		z->zs.last_read = uv_now(w->e->loop); /* as for a failed read: see read_cb */
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;
