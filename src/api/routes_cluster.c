@@ -177,7 +177,7 @@ void h_v1_cluster(struct api_req *r)
 		return;
 	}
 	struct cluster_ctx *c = calloc(1, sizeof(*c));
-	size_t n = api->opts.ntargets;
+	size_t n = prism_engine_ntargets(api->opts.engine);
 	if (c == NULL || (c->slots = calloc(n ? n : 1, sizeof(*c->slots))) == NULL) {
 		free(c);
 		api_error(r, 500, "internal", "out of memory");
@@ -199,7 +199,7 @@ void h_v1_cluster(struct api_req *r)
 	c->wait.abort = cluster_abort;
 	api_wait_add(api, &c->wait);
 	for (size_t i = 0; i < n; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		struct cluster_slot *s = &c->slots[i];
 		s->c = c;
 		s->target = t->name;
@@ -275,8 +275,8 @@ void h_v1_target_resync(struct api_req *r)
 		return;
 	}
 	bool known = false;
-	for (size_t i = 0; i < api->opts.ntargets; i++)
-		known |= strcmp(api->opts.targets[i].name, r->params[0]) == 0;
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
+		known |= strcmp(prism_engine_target(api->opts.engine, i)->name, r->params[0]) == 0;
 	if (api->opts.engine == NULL || !known) {
 		api_error(r, 404, "not_found", "no target called '%s'", r->params[0]);
 		return;
@@ -489,7 +489,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 		return;
 	}
 	struct keys_ctx *c = calloc(1, sizeof(*c));
-	size_t n = api->opts.ntargets;
+	size_t n = prism_engine_ntargets(api->opts.engine);
 	if (c == NULL || (c->slots = calloc(n ? n : 1, sizeof(*c->slots))) == NULL) {
 		free(c);
 		api_error(r, 500, "internal", "out of memory");
@@ -498,7 +498,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 	/* the targets serving the zone: those with a (target, zone) pair; a registry that
 	 * cannot be read is an error answer, not "no target serves the zone" */
 	for (size_t i = 0; i < n; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		bool serves;
 		if (api->rd->target_serves(api->reader, t->name, name, &serves) != 0) {
 			free(c->slots);
@@ -528,7 +528,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 	api_wait_add(api, &c->wait);
 	c->pending = 1;
 	for (size_t i = 0, k = 0; i < n && k < c->n; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		struct keys_slot *s = &c->slots[k];
 		if (s->target != t->name)
 			continue;

@@ -240,14 +240,17 @@ struct prism_engine {
 	uv_loop_t *loop;
 	struct prism_store_writer *writer;
 	struct prism_engine_opts opts;
-	struct worker *workers;
-	size_t nworkers;
+	struct worker **workers; /* each allocated alone: handles and jobs point at them */
+	size_t nworkers, wcap;
+	struct worker **removed; /* removed at run time: freed at the end (jobs may hold them) */
+	size_t nremoved;
 	unsigned refs; /* timers not yet closed + store jobs in flight + 1 while running */
 	struct plan_step *plan_reads; /* plan steps waiting for a target's answer */
 	bool stopping;
 };
 
 static void worker_run(struct worker *w);
+static struct worker *find_worker(struct prism_engine *e, const char *target);
 
 static void wzone_unref(struct wzone *z)
 {
@@ -358,9 +361,16 @@ static void engine_unref(struct prism_engine *e)
 {
 	if (--e->refs > 0)
 		return;
-	for (size_t i = 0; i < e->nworkers; i++)
-		worker_zones_free(&e->workers[i]);
+	for (size_t i = 0; i < e->nworkers; i++) {
+		worker_zones_free(e->workers[i]);
+		free(e->workers[i]);
+	}
+	for (size_t i = 0; i < e->nremoved; i++) {
+		worker_zones_free(e->removed[i]);
+		free(e->removed[i]);
+	}
 	free(e->workers);
+	free(e->removed);
 	free(e);
 }
 
@@ -1665,6 +1675,9 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 			z->ok = false;
 		if (z->zs.check_read) /* fetch the rows meanwhile: they show as failed */
 			z->zs.force = z->zs.check_read = false;
+		/* a failed pass counts as one: with a short reconcile_interval the next turn
+		 * would read again and never fetch the rows that should show the failure */
+		z->zs.last_read = uv_now(w->e->loop);
 		wzone_unref(z);
 		target_failed(w, "zone read", err, status, buf);
 		schedule(w, 0);
@@ -1703,6 +1716,7 @@ static void read_zone(struct worker *w, struct wzone *z)
 	if (rc != 0) {
 		if (z->zs.check_read)
 			z->zs.force = z->zs.check_read = false;
+		z->zs.last_read = uv_now(w->e->loop); /* as for a failed read: see read_cb */
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;
@@ -1941,49 +1955,93 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 	struct prism_engine *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return PRISM_ENOMEM;
-	e->workers = calloc(opts->ntargets ? opts->ntargets : 1, sizeof(*e->workers));
-	if (e->workers == NULL) {
-		free(e);
-		return PRISM_ENOMEM;
-	}
 	e->loop = loop;
 	e->writer = writer;
 	e->opts = *opts;
-	e->nworkers = opts->ntargets;
+	e->opts.targets = NULL; /* each worker keeps its own copy */
 	e->refs = 1;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		w->e = e;
-		w->t = opts->targets[i];
-		w->paused = w->t.paused;
-		w->zones_dirty = true; /* the registry's zones: loaded by the first round */
-		int rc = 0;
-		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
-			const struct prism_engine_zone *cz = &w->t.zones[z];
-			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind,
-						     false, true);
-			if (wz != NULL) {
-				wz->dnssec = cz->dnssec;
-				wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
-				/* an existing zone becomes Master; never made Native again */
-				wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
-			}
-			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
-			if (rc != 0)
-				wzone_unref(wz);
-		}
+	for (size_t i = 0; i < opts->ntargets; i++) {
+		int rc = prism_engine_add_target(e, &opts->targets[i]);
 		if (rc != 0) {
-			worker_zones_free(w);
-			e->nworkers = i;
 			prism_engine_stop(e);
-			return PRISM_ENOMEM;
+			return rc;
 		}
-		uv_timer_init(loop, &w->timer);
-		w->timer.data = w;
-		e->refs++;
-		schedule(w, 0);
 	}
 	*out = e;
+	return 0;
+}
+
+int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_target *t)
+{
+	if (e == NULL || t == NULL || t->name == NULL || e->stopping)
+		return PRISM_EINVAL;
+	if (find_worker(e, t->name) != NULL)
+		return PRISM_ECONFLICT;
+	if (e->nworkers == e->wcap) {
+		size_t nc = e->wcap ? e->wcap * 2 : 4;
+		struct worker **g = realloc(e->workers, nc * sizeof(*g));
+		if (g == NULL)
+			return PRISM_ENOMEM;
+		e->workers = g;
+		e->wcap = nc;
+	}
+	struct worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return PRISM_ENOMEM;
+	w->e = e;
+	w->t = *t;
+	w->paused = w->t.paused;
+	w->zones_dirty = true; /* the registry's zones: loaded by the first round */
+	int rc = 0;
+	for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
+		const struct prism_engine_zone *cz = &w->t.zones[z];
+		struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind, false,
+					     true);
+		if (wz != NULL) {
+			wz->dnssec = cz->dnssec;
+			wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
+			/* an existing zone becomes Master; never made Native again */
+			wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
+		}
+		rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
+		if (rc != 0)
+			wzone_unref(wz);
+	}
+	if (rc != 0) {
+		worker_zones_free(w);
+		free(w);
+		return PRISM_ENOMEM;
+	}
+	uv_timer_init(e->loop, &w->timer);
+	w->timer.data = w;
+	e->refs++;
+	e->workers[e->nworkers++] = w;
+	schedule(w, 0);
+	return 0;
+}
+
+int prism_engine_remove_target(struct prism_engine *e, const char *name)
+{
+	size_t i = 0;
+	if (e == NULL || name == NULL)
+		return PRISM_EINVAL;
+	while (i < e->nworkers && strcmp(e->workers[i]->t.name, name) != 0)
+		i++;
+	if (i == e->nworkers)
+		return PRISM_ENOTFOUND;
+	struct worker **g = realloc(e->removed, (e->nremoved + 1) * sizeof(*g));
+	if (g == NULL)
+		return PRISM_ENOMEM;
+	e->removed = g;
+	struct worker *w = e->workers[i];
+	/* like a pause for good: a request in flight ends and its results are recorded, then
+	 * the worker sends nothing more; its store jobs and the target's callbacks still
+	 * point at it, so it is freed with the engine */
+	w->paused = true;
+	uv_timer_stop(&w->timer);
+	memmove(&e->workers[i], &e->workers[i + 1], (e->nworkers - i - 1) * sizeof(*g));
+	e->nworkers--;
+	e->removed[e->nremoved++] = w;
 	return 0;
 }
 
@@ -1992,7 +2050,7 @@ void prism_engine_wake(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		if (w->state != W_IDLE) {
 			w->wanted = true;
 			continue;
@@ -2014,36 +2072,47 @@ static void timer_closed_cb(uv_handle_t *h)
 	engine_unref(w->e);
 }
 
+/* A round waiting for its target is abandoned: the target closes next and never calls
+ * back; rounds waiting for the store are freed by their done. */
+static void worker_abandon(struct worker *w)
+{
+	if (w->state == W_APPLYING || w->state == W_CHECKING) {
+		round_free(w->round);
+		w->round = NULL;
+		w->dns.r = NULL;
+	}
+	free(w->dns.rows);
+	free(w->dns.state);
+	w->dns.rows = NULL;
+	w->dns.state = NULL;
+	round_free(w->next); /* prefetched, not started */
+	w->next = NULL;
+}
+
+/* The worker's handles: each close callback drops one reference of the engine. */
+static void worker_close(struct worker *w)
+{
+	uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
+	if (w->dns.open) {
+		uv_close((uv_handle_t *)&w->dns.udp, dns_closed_cb);
+		uv_close((uv_handle_t *)&w->dns.timer, dns_closed_cb);
+	}
+}
+
 void prism_engine_stop(struct prism_engine *e)
 {
 	if (e == NULL)
 		return;
 	e->stopping = true;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		/* a round waiting for its target is abandoned: the target closes next and
-		 * never calls back; rounds waiting for the store are freed by their done */
-		if (w->state == W_APPLYING || w->state == W_CHECKING) {
-			round_free(w->round);
-			w->round = NULL;
-			w->dns.r = NULL;
-		}
-		free(w->dns.rows);
-		free(w->dns.state);
-		w->dns.rows = NULL;
-		w->dns.state = NULL;
-		round_free(w->next); /* prefetched, not started */
-		w->next = NULL;
-	}
+	for (size_t i = 0; i < e->nworkers; i++)
+		worker_abandon(e->workers[i]);
+	for (size_t i = 0; i < e->nremoved; i++)
+		worker_abandon(e->removed[i]);
 	plan_abandon_all(e);
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
-		if (w->dns.open) {
-			uv_close((uv_handle_t *)&w->dns.udp, dns_closed_cb);
-			uv_close((uv_handle_t *)&w->dns.timer, dns_closed_cb);
-		}
-	}
+	for (size_t i = 0; i < e->nworkers; i++)
+		worker_close(e->workers[i]);
+	for (size_t i = 0; i < e->nremoved; i++)
+		worker_close(e->removed[i]);
 	engine_unref(e);
 }
 
@@ -2052,12 +2121,17 @@ size_t prism_engine_ntargets(const struct prism_engine *e)
 	return e ? e->nworkers : 0;
 }
 
+const struct prism_engine_target *prism_engine_target(const struct prism_engine *e, size_t i)
+{
+	return e != NULL && i < e->nworkers ? &e->workers[i]->t : NULL;
+}
+
 int prism_engine_target_info(const struct prism_engine *e, size_t i,
 			     struct prism_engine_target_info *out)
 {
 	if (e == NULL || out == NULL || i >= e->nworkers)
 		return PRISM_ENOTFOUND;
-	const struct worker *w = &e->workers[i];
+	const struct worker *w = e->workers[i];
 	uint64_t now = uv_now(e->loop);
 	*out = (struct prism_engine_target_info){
 		.name = w->t.name,
@@ -2083,7 +2157,7 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 	if (e == NULL || name == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		if (strcmp(w->t.name, name) != 0)
 			continue;
 		if (w->paused != paused)
@@ -2102,11 +2176,11 @@ void prism_engine_zones_changed(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		e->workers[i].zones_dirty = true;
-		if (e->workers[i].state == W_IDLE)
-			schedule(&e->workers[i], 0);
+		e->workers[i]->zones_dirty = true;
+		if (e->workers[i]->state == W_IDLE)
+			schedule(e->workers[i], 0);
 		else
-			e->workers[i].wanted = true;
+			e->workers[i]->wanted = true;
 	}
 }
 
@@ -2116,8 +2190,8 @@ static struct worker *find_worker(struct prism_engine *e, const char *target)
 	if (e == NULL || target == NULL || e->stopping)
 		return NULL;
 	for (size_t i = 0; i < e->nworkers; i++)
-		if (strcmp(e->workers[i].t.name, target) == 0)
-			return &e->workers[i];
+		if (strcmp(e->workers[i]->t.name, target) == 0)
+			return e->workers[i];
 	return NULL;
 }
 
@@ -2151,7 +2225,7 @@ size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone)
 	if (e == NULL || zone == NULL || e->stopping)
 		return 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		struct wzone *z = find_zone(w, zone);
 		if (z == NULL)
 			continue;
@@ -2186,7 +2260,7 @@ int prism_engine_zone_names(const struct prism_engine *e, const char *target, ch
 	if (e == NULL || target == NULL || names == NULL || n == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		const struct worker *w = &e->workers[i];
+		const struct worker *w = e->workers[i];
 		if (strcmp(w->t.name, target) != 0)
 			continue;
 		char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
@@ -2213,9 +2287,9 @@ int prism_engine_zone_state(const struct prism_engine *e, const char *target,
 	if (e == NULL || target == NULL || zone == NULL || ready == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		if (strcmp(e->workers[i].t.name, target) != 0)
+		if (strcmp(e->workers[i]->t.name, target) != 0)
 			continue;
-		const struct wzone *wz = find_zone(&e->workers[i], zone);
+		const struct wzone *wz = find_zone(e->workers[i], zone);
 		if (wz == NULL)
 			return PRISM_ENOTFOUND;
 		*ready = wz->ok;
@@ -2229,12 +2303,12 @@ void prism_engine_reconcile(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		for (size_t z = 0; z < e->workers[i].nzones; z++)
-			e->workers[i].zones[z]->zs.force = true;
-		if (e->workers[i].state == W_IDLE)
-			schedule(&e->workers[i], 0);
+		for (size_t z = 0; z < e->workers[i]->nzones; z++)
+			e->workers[i]->zones[z]->zs.force = true;
+		if (e->workers[i]->state == W_IDLE)
+			schedule(e->workers[i], 0);
 		else
-			e->workers[i].wanted = true;
+			e->workers[i]->wanted = true;
 	}
 }
 
@@ -2349,7 +2423,7 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 		return PRISM_EINVAL;
 	size_t n = 0;
 	for (size_t i = 0; i < e->nworkers; i++)
-		n += e->workers[i].nzones;
+		n += e->workers[i]->nzones;
 	struct plan *p = calloc(1, sizeof(*p));
 	struct wzone **zrefs = calloc(n ? n : 1, sizeof(*zrefs));
 	if (p == NULL || zrefs == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
@@ -2361,7 +2435,7 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 	e->refs++;
 	size_t k = 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		for (size_t z = 0; z < w->nzones; z++, k++) {
 			struct wzone *wz = wzone_ref(w->zones[z]);
 			p->zrefs[k] = wz;

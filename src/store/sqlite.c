@@ -353,6 +353,19 @@ static const char *const migrations[] = {
 	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
 	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
 	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
+	/* 9: targets added at run time (POST /api/v1/targets), beside the config's (IF NOT
+	 * EXISTS: a registry whose user_version was set back runs it again) */
+	"CREATE TABLE IF NOT EXISTS runtime_targets ("
+	" name TEXT PRIMARY KEY,"
+	" api_url TEXT NOT NULL,"
+	" api_key TEXT,"
+	" api_key_file TEXT,"
+	" server_id TEXT NOT NULL,"
+	" zones TEXT,"
+	" grp TEXT,"
+	" dns_address TEXT,"
+	" created INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
@@ -747,4 +760,9 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_unsynced = sq_source_unsynced,
 	.source_enqueue = sq_source_enqueue,
 	.source_apply = sq_source_apply,
+	/* targets added at run time (targets.c) */
+	.runtime_target_add = tq_runtime_target_add,
+	.runtime_target_update = tq_runtime_target_update,
+	.runtime_target_delete = tq_runtime_target_delete,
+	.runtime_targets = tq_runtime_targets,
 };
