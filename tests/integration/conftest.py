@@ -12,6 +12,15 @@ from prismlib import PRISMD, PowerDNS, Prismd  # noqa: E402
 
 
 def pytest_configure(config):
+    # scripts/check.sh runs the suite in two passes (docs/development.md): everything not
+    # marked serial in parallel under pytest-xdist (-n N --dist loadgroup -m "not serial"),
+    # then the serial tests alone (-m serial).
+    config.addinivalue_line(
+        "markers", "serial: needs the machine to itself (measures figures, floods, tight "
+                   "timing bounds); run after the parallel pass, one test at a time")
+    config.addinivalue_line(
+        "markers", "xdist_group(name): tests of one group run on one xdist worker, one at a "
+                   "time (for shared system state, e.g. network namespace addresses)")
     if not os.access(PRISMD, os.X_OK):
         raise pytest.UsageError(f"{PRISMD} is not built; run scripts/check.sh or set "
                                 "PRISM_BUILD_DIR")
