@@ -3,7 +3,9 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time.
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time. Integration tests
+# run in two passes: in parallel on PRISM_TEST_WORKERS pytest-xdist workers (default twice
+# the cores), then the ones marked serial alone (docs/development.md).
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -139,6 +141,7 @@ else
 fi
 
 echo
+echo "check took ${SECONDS} s"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "FAILED: ${failures[*]}"
 fi
