@@ -193,7 +193,8 @@ def test_ptr_records_follow_addresses(prismd_factory, pdns):
              ["ptrhost." + ZONE], 15, what="PTR for the new address")
     wait_for(lambda: pdns.query("1.0.0.127.in-addr.arpa.", "PTR") == [], 15,
              what="old PTR removed")
-    assert pdns.query("ptrhost." + ZONE) == ["127.0.0.8"]
+    # the forward and reverse zones are separate writes, in no promised order
+    wait_for(lambda: pdns.query("ptrhost." + ZONE) == ["127.0.0.8"], 15, what="new A record")
     # the reverse zone was created like the forward one
     z = pdns.api("GET", f"/zones/{rev}").json()
     assert z["kind"] == "Native"
