@@ -18,7 +18,7 @@ a second agent-load does the abuse of the row, as fast as prismd answers it:
 and prints the valid agents' registrations per second, the ratio to the baseline, the
 abusers' answered frames per second, and prismd's CPU, memory peak (VmHWM) and its share
 of the machine. The goal (issue 8): a bad-token flood must not slow valid agents by more
-than 20 %. Nothing is asserted (STYLE.md rule 19); tests/integration/test_drill_abuse.py
+than 20 %. Nothing is asserted (CONTRIBUTING.md rule 19); tests/integration/test_drill_abuse.py
 checks correctness.
 
 usage: bench/abuse_bench.py [--duration S] [--quick] [--json FILE]

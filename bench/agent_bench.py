@@ -12,14 +12,18 @@ bench/agent-load and prints one table, all figures measured side by side in this
   ... oneshot and persistent with PowerDNS sync disabled (what the DNS push costs)
   idle        10,000 connections that send nothing, held open; prismd's RSS per connection
   registry    bytes on disk per host after the last loaded run with sync on
+  --tls       adds, with sync off, the same loads over the TLS agent port next to plain ones:
+              persistent 64 x 16 over TLS (goal >= 0.7 x plain), oneshot with a full TLS
+              handshake per registration, and oneshot resuming the TLS session
+              (--tls-only: just these rows and their plain counterparts)
 
 Every loaded run gets a fresh prismd (and PowerDNS), so the rows do not depend on their
 order. After each loaded run with sync enabled it waits (bounded) until every host of the
 run is dns_sync_status 'synced' and prints how long that took. The goals are printed next to
-the figures; nothing is asserted (STYLE.md rule 19).
+the figures; nothing is asserted (CONTRIBUTING.md rule 19).
 
 usage: bench/agent_bench.py [--duration S] [--hosts H] [--idle N] [--hold S] [--quick]
-                            [--json FILE]
+                            [--tls | --tls-only] [--json FILE]
 Environment: PRISM_BUILD_DIR (prismd, default ./build), AGENT_LOAD (default
 $PRISM_BUILD_DIR/bench/agent-load).
 """
@@ -37,20 +41,28 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 import prismlib  # noqa: E402
-from prismlib import PowerDNS, Prismd  # noqa: E402
+from prismlib import PowerDNS, Prismd, free_port  # noqa: E402
+from tlslib import PKI  # noqa: E402
 
 AGENT_LOAD = os.environ.get("AGENT_LOAD", os.path.join(prismlib.BUILD, "bench", "agent-load"))
 TOKEN = "bench-token-7f3a9c1e5b2d4f608a1c3e5f7b9d0e2f"
 GOAL_ONESHOT = 20000
 GOAL_PERSISTENT = 100000
-# name, mode, hostname prefix, PowerDNS sync, RST close, pipeline depth
+GOAL_TLS_RATIO = 0.7
+# name, mode, hostname prefix, PowerDNS sync, RST close, pipeline depth, TLS (None, "full",
+# "resume")
 SCENARIOS = [
-    ("oneshot, sync on", "oneshot", "os-", True, False, 1),
-    ("oneshot RST, sync on", "oneshot", "rst-", True, True, 1),
-    ("persistent, sync on", "persistent", "pp-", True, False, 16),
-    ("persistent depth 1, sync on", "persistent", "p1-", True, False, 1),
-    ("oneshot, sync off", "oneshot", "os-", False, False, 1),
-    ("persistent, sync off", "persistent", "pp-", False, False, 16),
+    ("oneshot, sync on", "oneshot", "os-", True, False, 1, None),
+    ("oneshot RST, sync on", "oneshot", "rst-", True, True, 1, None),
+    ("persistent, sync on", "persistent", "pp-", True, False, 16, None),
+    ("persistent depth 1, sync on", "persistent", "p1-", True, False, 1, None),
+    ("oneshot, sync off", "oneshot", "os-", False, False, 1, None),
+    ("persistent, sync off", "persistent", "pp-", False, False, 16, None),
+]
+TLS_SCENARIOS = [
+    ("persistent TLS, sync off", "persistent", "tp-", False, False, 16, "full"),
+    ("oneshot TLS full, sync off", "oneshot", "tf-", False, False, 1, "full"),
+    ("oneshot TLS resumed, sync off", "oneshot", "tr-", False, False, 1, "resume"),
 ]
 CONVERGE_LIMIT = 180.0  # seconds to wait for PowerDNS to catch up after a run
 HZ = os.sysconf("SC_CLK_TCK")
@@ -93,10 +105,18 @@ def configure(d, auth):
         f.write(text)
 
 
-def start_prismd(pdns, auth):
+def start_prismd(pdns, auth, pki=None):
     work = tempfile.mkdtemp(prefix="prism-agent-bench-")
     d = Prismd(work, pdns=pdns)
     configure(d, auth)
+    d.tls_port = None
+    if pki is not None:
+        d.tls_port = free_port()
+        cert, key = pki.server
+        text = open(d.config).read().replace(
+            'host: "127.0.0.1"\n', f'host: "127.0.0.1"\n  tls_port: {d.tls_port}\n'
+            f'  tls_cert: "{cert}"\n  tls_key: "{key}"\n', 1)
+        open(d.config, "w").write(text)
     d.start()
     return d
 
@@ -148,9 +168,12 @@ def rss_kib(pid):
     return 0
 
 
-def run_load(d, args, limit):
+def run_load(d, args, limit, tls=None, pki=None):
     """Run agent-load against prismd d; returns its JSON summary plus CPU of the others."""
-    cmd = [AGENT_LOAD, "--server", f"127.0.0.1:{d.port}", "--json"] + args
+    port = d.tls_port if tls else d.port
+    cmd = [AGENT_LOAD, "--server", f"127.0.0.1:{port}", "--json"] + args
+    if tls:
+        cmd += ["--tls-ca", pki.ca] + (["--tls-resume"] if tls == "resume" else [])
     if d.token:
         cmd += ["--token", TOKEN]
     log("  $ " + " ".join(cmd))
@@ -192,7 +215,7 @@ def converge(d, prefix):
     return None, rows[0][0]
 
 
-def loaded(d, name, mode, prefix, a, with_sync, rst, depth):
+def loaded(d, name, mode, prefix, a, with_sync, rst, depth, tls=None, pki=None):
     args = ["--mode", mode, "--clients", "64", "--duration", str(a.duration),
             "--hosts", str(a.hosts), "--prefix", prefix, "--timeout", "10"]
     if mode == "oneshot":
@@ -201,7 +224,7 @@ def loaded(d, name, mode, prefix, a, with_sync, rst, depth):
             args += ["--linger0"]
     else:
         args += ["--count", str(GOAL_PERSISTENT * 5 * int(a.duration)), "--pipeline", str(depth)]
-    res = run_load(d, args, a.duration + 120)
+    res = run_load(d, args, a.duration + 120, tls, pki)
     res["name"] = name
     res["sync"] = with_sync
     res["goal"] = GOAL_ONESHOT if mode == "oneshot" else GOAL_PERSISTENT if depth == 16 else None
@@ -295,6 +318,18 @@ def print_table(runs, idle, reg, a, auth):
           " Persistent rows: 64 connections, 16 frames in flight each unless noted.")
     by = {r["name"]: r for r in runs}
     print()
+    plain_pp, plain_os = by.get("persistent, sync off"), by.get("oneshot, sync off")
+    for name, base, goal in (("persistent TLS, sync off", plain_pp, GOAL_TLS_RATIO),
+                             ("oneshot TLS full, sync off", plain_os, None),
+                             ("oneshot TLS resumed, sync off", plain_os, None)):
+        r = by.get(name)
+        if r and base and base["registrations_per_s"] > 0:
+            t = r.get("tls", {})
+            print(f"ratio {name} / {base['name']}: "
+                  f"{r['registrations_per_s'] / base['registrations_per_s']:.2f}x"
+                  + (f" (goal >= {goal}x)" if goal else "")
+                  + f"; handshakes {t.get('full_handshakes', 0)} full, "
+                  f"{t.get('resumed', 0)} resumed")
     for mode in ("oneshot", "persistent"):
         on, off = by.get(f"{mode}, sync on"), by.get(f"{mode}, sync off")
         if on and off and on["registrations_per_s"] > 0:
@@ -344,6 +379,9 @@ def main():
     ap.add_argument("--hold", type=float, default=5, help="seconds to hold them")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 2,000 idle")
     ap.add_argument("--json", help="also write every raw result to this file")
+    ap.add_argument("--tls", action="store_true", help="add the TLS rows (sync off)")
+    ap.add_argument("--tls-only", action="store_true",
+                    help="only the TLS rows and their plain counterparts, no idle run")
     a = ap.parse_args()
     if a.quick:
         a.duration, a.idle, a.hold = 2, 2000, 2
@@ -358,17 +396,24 @@ def main():
         a.idle = max(1, nofile - 100)
     auth = supports_auth()
     runs, reg = [], None
+    scenarios = SCENARIOS
+    pki = None
+    if a.tls or a.tls_only:
+        pki = PKI(tempfile.mkdtemp(prefix="prism-agent-bench-pki-"))
+        pki.server = pki.issue("server", "localhost", dns=["localhost"], server=True)
+        scenarios = [s for s in SCENARIOS if not a.tls_only or not s[3]] + TLS_SCENARIOS
     # every run on a fresh registry (and a fresh PowerDNS): rows are comparable, not
     # skewed by what the runs before them left in the registry
-    for name, mode, prefix, sync, rst, depth in SCENARIOS:
+    for name, mode, prefix, sync, rst, depth, tls in scenarios:
         log(name + ":")
         pdns = PowerDNS().start() if sync else None
         d = None
         try:
-            d = start_prismd(pdns, auth)
+            d = start_prismd(pdns, auth, pki if tls else None)
             d.token = TOKEN if auth else None
             try:
-                runs.append(loaded(d, name, mode, prefix, a, sync, rst=rst, depth=depth))
+                runs.append(loaded(d, name, mode, prefix, a, sync, rst=rst, depth=depth,
+                                   tls=tls, pki=pki))
             finally:
                 d.stop()
             if sync:
@@ -379,8 +424,12 @@ def main():
             if pdns is not None:
                 pdns.cleanup()
 
-    log(f"idle: {a.idle} connections:")
-    idle = idle_run(a)
+    idle = None
+    if not a.tls_only:
+        log(f"idle: {a.idle} connections:")
+        idle = idle_run(a)
+    if pki is not None:
+        shutil.rmtree(pki.dir, ignore_errors=True)
     print_table(runs, idle, reg, a, auth)
     if a.json:
         with open(a.json, "w") as f:

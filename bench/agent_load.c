@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * agent-load: a load generator for Prism's agent port (PROTOCOL.md).
+ * agent-load: a load generator for Prism's agent port (docs/protocol.md).
  *
  * One libuv loop drives every client. Three modes:
  *  - oneshot: each client slot repeats connect, send one registration, read its answer,
@@ -19,6 +19,11 @@
  * request: the connect in oneshot mode, the write in persistent mode). Only requests
  * started after the warm-up count. The latency histogram is log-bucketed (64 sub-buckets
  * per power of two, under 1.6 % relative error), so memory does not grow with the count.
+ *
+ * With --tls-ca every connection runs TLS (the session code prismd and prism agent use,
+ * sources/agent_tls.c): requests wait for the handshake, then go out encrypted. With
+ * --tls-resume each client offers its last session again (TLS 1.3 tickets or 1.2 IDs), so
+ * oneshot mode measures resumed handshakes instead of full ones.
  *
  * Benchmark-only shortcuts, never for a real client: --linger0 closes oneshot connections
  * with SO_LINGER {1, 0} after the answer was read, which sends RST and leaves no TIME_WAIT
@@ -43,6 +48,7 @@
 #include <uv.h>
 
 #include "core/frame.h"
+#include "sources/agent_tls.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -169,7 +175,8 @@ struct opts {
 	double duration, warmup, timeout;
 	unsigned rate; /* persistent: requests per second over all clients, 0 = no cap */
 	const char *prefix, *token;
-	bool json, linger0, full_parse;
+	const char *tls_ca, *tls_cert, *tls_key; /* TLS when tls_ca is set */
+	bool json, linger0, full_parse, tls_resume;
 };
 
 struct client {
@@ -179,6 +186,8 @@ struct client {
 	uv_write_t wreq; /* oneshot: its one write */
 	struct bench *b;
 	struct prism_frame_reader rd;
+	struct prism_tls_conn *tls;
+	struct prism_tls_saved *saved; /* --tls-resume: the last session */
 	enum cstate state;
 	bool tcp_live;	  /* tcp initialised and not yet uv_close()d */
 	bool failed;	  /* back off before the next connection */
@@ -215,7 +224,10 @@ struct bench {
 	time_t ts_sec;
 	unsigned idle_next, idle_pending, idle_open;
 	bool holding;
+	struct prism_agent_tls *tls;
+	uint64_t tls_full, tls_resumed; /* handshakes completed */
 	uint8_t rx[RX_CHUNK];
+	uint8_t plain[RX_CHUNK];
 };
 
 static void client_start(struct client *c);
@@ -321,7 +333,7 @@ static size_t build_request(struct bench *b, unsigned host, uint8_t *dst)
 enum answer { ANS_OK, ANS_ERR, ANS_BAD };
 
 /*
- * Fast path for the compact answer Prism sends (five keys first, in order, PROTOCOL.md):
+ * Fast path for the compact answer Prism sends (five keys first, in order, docs/protocol.md):
  * match the fixed prefix, take the message up to its closing quote (no escapes), require
  * the timestamp key next and a closing brace. Anything else goes to the full parser.
  */
@@ -490,6 +502,8 @@ static void client_closed_cb(uv_handle_t *h)
 	struct client *c = h->data;
 	c->state = C_FREE;
 	prism_frame_reader_deinit(&c->rd);
+	prism_tls_conn_free(c->tls);
+	c->tls = NULL;
 	if (!c->b->finished)
 		client_next(c);
 }
@@ -538,10 +552,48 @@ static void write_cb(uv_write_t *req, int status)
 		client_fail(c, OUT_CONN, uv_err_name(status));
 }
 
+/* TLS: send the session's ciphertext in one heap write. */
+static void tls_flush(struct client *c)
+{
+	uint8_t *out;
+	size_t len;
+	if (prism_tls_conn_take_out(c->tls, &out, &len) != 0) {
+		client_fail(c, OUT_CONN, "out of memory");
+		return;
+	}
+	if (len == 0)
+		return;
+	uv_write_t *req = malloc(sizeof(*req) + len);
+	if (req == NULL) {
+		free(out);
+		client_fail(c, OUT_CONN, "out of memory");
+		return;
+	}
+	memcpy(req + 1, out, len);
+	free(out);
+	uv_buf_t buf = uv_buf_init((char *)(req + 1), (unsigned)len);
+	req->data = c;
+	int rc = uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
+	if (rc != 0) {
+		free(req);
+		client_fail(c, OUT_CONN, uv_err_name(rc));
+	}
+}
+
 /* Queue @p len bytes; @p req is c->wreq (oneshot, data in the client) or heap (freed here
- * or in write_cb). */
+ * or in write_cb). With TLS the bytes are encrypted into a write of their own. */
 static void client_write(struct client *c, uv_write_t *req, const uint8_t *data, size_t len)
 {
+	if (c->tls != NULL) {
+		int rc = prism_tls_conn_write(c->tls, data, len);
+		if (req != &c->wreq)
+			free(req);
+		if (rc != 0)
+			client_fail(c, OUT_PROTO, "TLS write failed");
+		else
+			tls_flush(c);
+		return;
+	}
 	uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
 	req->data = c;
 	int rc = uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
@@ -574,6 +626,13 @@ static bool client_frames(struct client *c, uint64_t now)
 			return false;
 		}
 		if (b->o.mode == MODE_ONESHOT) {
+			if (c->tls != NULL && b->o.tls_resume) {
+				struct prism_tls_saved *sv = prism_tls_conn_save(c->tls);
+				if (sv != NULL) {
+					prism_tls_saved_free(c->saved);
+					c->saved = sv;
+				}
+			}
 			client_close(c, b->o.linger0);
 			finish_if_done(b);
 			return false;
@@ -594,6 +653,42 @@ static const char *read_error(ssize_t n)
 	return n == UV_EOF ? "closed by server" : uv_err_name((int)n);
 }
 
+static void client_send_first(struct client *c);
+
+/* TLS: ciphertext in, handshake on, plaintext into the reader. false: the client failed. */
+static bool tls_pump(struct client *c, const uint8_t *p, size_t n)
+{
+	struct bench *b = c->b;
+	bool was = prism_tls_conn_established(c->tls), eof = false;
+	size_t got = 0;
+	int rc = prism_tls_conn_feed(c->tls, p, n);
+	do {
+		if (rc == 0)
+			rc = prism_tls_conn_read(c->tls, b->plain, sizeof(b->plain), &got, &eof);
+		if (rc == 0 && got > 0 && prism_frame_feed(&c->rd, b->plain, got) != 0) {
+			client_fail(c, OUT_PROTO, "answers over the buffer limit");
+			return false;
+		}
+	} while (rc == 0 && got == sizeof(b->plain));
+	if (rc != 0) {
+		char why[200];
+		prism_tls_conn_failure(c->tls, why, sizeof(why));
+		client_fail(c, OUT_CONN, why);
+		return false;
+	}
+	tls_flush(c);
+	if (c->state != C_OPEN)
+		return false;
+	if (!was && prism_tls_conn_established(c->tls)) {
+		if (prism_tls_conn_resumed(c->tls))
+			b->tls_resumed++;
+		else
+			b->tls_full++;
+		client_send_first(c);
+	}
+	return c->state == C_OPEN;
+}
+
 static void client_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct client *c = s->data;
@@ -604,7 +699,10 @@ static void client_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		client_fail(c, OUT_CONN, read_error(n));
 		return;
 	}
-	if (prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) != 0) {
+	if (c->tls != NULL) {
+		if (!tls_pump(c, (const uint8_t *)buf->base, (size_t)n))
+			return;
+	} else if (prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) != 0) {
 		client_fail(c, OUT_PROTO, "answers over the buffer limit");
 		return;
 	}
@@ -702,8 +800,26 @@ static void connect_cb(uv_connect_t *req, int status)
 	c->state = C_OPEN;
 	prism_frame_reader_init(&c->rd, READER_LIMIT);
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, client_read_cb);
+	if (b->tls == NULL) {
+		client_send_first(c);
+		return;
+	}
+	c->tls = prism_tls_conn_client(b->tls, "localhost");
+	if (c->tls == NULL) {
+		client_fail(c, OUT_CONN, "out of memory");
+		return;
+	}
+	if (c->saved != NULL)
+		prism_tls_conn_resume(c->tls, c->saved);
+	tls_pump(c, NULL, 0); /* the ClientHello; requests once the handshake is done */
+}
+
+/* The connection is ready (after the TLS handshake): the first requests. */
+static void client_send_first(struct client *c)
+{
+	struct bench *b = c->b;
 	if (b->o.mode == MODE_ONESHOT) {
-		c->tsend = now;
+		c->tsend = uv_hrtime();
 		client_write(c, &c->wreq, c->obuf, c->olen);
 	} else {
 		persistent_fill(c);
@@ -978,6 +1094,10 @@ static void print_json(const struct bench *b)
 		json_msgs(&b->answers_err), "connection_events", json_msgs(&b->conn_errs), "cpu",
 		"user_s", cpu_user(b), "sys_s", cpu_sys(b), "pct_one_core",
 		w > 0 ? 100 * (cpu_user(b) + cpu_sys(b)) / w : 0.0);
+	if (b->tls != NULL)
+		json_object_set_new(root, "tls", json_pack("{s:I,s:I}", "full_handshakes",
+							   (json_int_t)b->tls_full, "resumed",
+							   (json_int_t)b->tls_resumed));
 	if (b->o.mode == MODE_IDLE)
 		json_object_set_new(root, "idle",
 				    json_pack("{s:i,s:I,s:i,s:f}", "requested", (int)b->o.clients,
@@ -1013,6 +1133,9 @@ static void usage(FILE *out)
 		"                       (default 1: no explicit bind)\n"
 		"  --linger0            oneshot: close with RST after the answer (no TIME_WAIT;\n"
 		"                       a benchmark shortcut, not client behaviour)\n"
+		"  --tls-ca FILE        TLS to the server (its certificate must name localhost)\n"
+		"  --tls-cert FILE, --tls-key FILE   client certificate and key\n"
+		"  --tls-resume         resume each client's last TLS session (oneshot)\n"
 		"  --full-parse         parse every answer with jansson (default: fast path for\n"
 		"                       Prism's compact answers, full parse otherwise)\n"
 		"  --json               print the summary as JSON\n");
@@ -1071,7 +1194,8 @@ static bool valid_prefix(const char *p)
 	return true;
 }
 
-enum { OPT_LINGER0 = 256, OPT_FULL_PARSE };
+enum { OPT_LINGER0 = 256, OPT_FULL_PARSE, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
+       OPT_TLS_RESUME };
 
 static bool parse_mode(const char *arg, enum mode *m)
 {
@@ -1117,6 +1241,10 @@ static bool parse_opt(struct opts *o, int opt, const char *arg)
 	case 'j': o->json = true; return true;
 	case OPT_LINGER0: o->linger0 = true; return true;
 	case OPT_FULL_PARSE: o->full_parse = true; return true;
+	case OPT_TLS_CA: o->tls_ca = arg; return true;
+	case OPT_TLS_CERT: o->tls_cert = arg; return true;
+	case OPT_TLS_KEY: o->tls_key = arg; return true;
+	case OPT_TLS_RESUME: o->tls_resume = true; return true;
 	}
 	return false;
 }
@@ -1161,6 +1289,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"rate", required_argument, NULL, 'r'},
 		{"linger0", no_argument, NULL, OPT_LINGER0},
 		{"full-parse", no_argument, NULL, OPT_FULL_PARSE},
+		{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1224,6 +1356,14 @@ static int bench_init(struct bench *b, uv_loop_t *loop)
 		strcpy(b->token_json, text);
 		free(text);
 	}
+	if (b->o.tls_ca != NULL) {
+		char err[512];
+		if (prism_agent_tls_client_new(b->o.tls_ca, b->o.tls_cert, b->o.tls_key, &b->tls,
+					       err, sizeof(err)) != 0) {
+			fprintf(stderr, "agent-load: %s\n", err);
+			return -1;
+		}
+	}
 	/* fixed text ~110 bytes, timestamp 20, host number 10, "auth_token" 15 */
 	b->req_len_max = PRISM_FRAME_HDR + 200 + strlen(b->o.prefix) + strlen(b->token_json);
 	b->cl = calloc(b->o.clients, sizeof(*b->cl));
@@ -1276,9 +1416,12 @@ static void bench_run(struct bench *b)
 static void bench_free(struct bench *b)
 {
 	if (b->cl != NULL)
-		for (unsigned i = 0; i < b->o.clients; i++)
+		for (unsigned i = 0; i < b->o.clients; i++) {
 			free(b->cl[i].sent);
+			prism_tls_saved_free(b->cl[i].saved);
+		}
 	free(b->cl);
+	prism_agent_tls_free(b->tls);
 }
 
 int main(int argc, char **argv)

@@ -44,6 +44,20 @@ def fill(db, n):
     con.close()
 
 
+def filled_prismd(prefix, n):
+    """A prismd (not running) with an admin key, warning-level logs and n hosts."""
+    d = Prismd(tempfile.mkdtemp(prefix=prefix),
+               extra_yaml=f"api:\n  keys:\n    - {{name: bench, key: {KEY}, role: admin}}\n")
+    text = open(d.config).read().replace("level: debug", "level: warning")
+    open(d.config, "w").write(text)
+    d.start()          # creates the schema
+    assert d.stop() == 0
+    t0 = time.perf_counter()
+    fill(d.db, n)
+    d.fill_seconds = time.perf_counter() - t0
+    return d
+
+
 def wrk(url, seconds, script=None):
     cmd = ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-H", f"X-API-Key: {KEY}"]
     if script:
@@ -72,20 +86,12 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     secs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     load = os.environ.get("AGENT_LOAD", os.path.join(BUILD, "bench", "agent-load"))
-    work = tempfile.mkdtemp(prefix="prism-apibench-")
-    d = Prismd(work, extra_yaml=f"api:\n  keys:\n    - {{name: bench, key: {KEY}, "
-                                 "role: admin}\n")
-    text = open(d.config).read().replace("level: debug", "level: warning")
-    open(d.config, "w").write(text)
-    d.start()          # creates the schema
-    assert d.stop() == 0
-    t0 = time.perf_counter()
-    fill(d.db, n)
-    print(f"registry filled with {n:,} hosts in {time.perf_counter() - t0:.1f} s "
+    d = filled_prismd("prism-apibench-", n)
+    print(f"registry filled with {n:,} hosts in {d.fill_seconds:.1f} s "
           f"(nproc {os.cpu_count()}, wrk 1 thread 16 connections, {secs} s each)")
     base = f"http://127.0.0.1:{d.api_port}"
     d.start()
-    lua = os.path.join(work, "cursors.lua")
+    lua = os.path.join(d.dir, "cursors.lua")
     with open(lua, "w") as f:
         f.write("local i = 0\nrequest = function()\n  i = (i + 997) %% %d\n"
                 "  return wrk.format(nil, '/api/v1/hosts?limit=100&after=' .. i)\nend\n"

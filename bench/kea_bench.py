@@ -6,7 +6,7 @@ a real PowerDNS.
 1. Latency: a reservation INSERTed (and committed) in PostgreSQL → its A record answering
    at PowerDNS's DNS port. One INSERT at a time through a long-lived psql session, the
    clock starts when psql reports the commit; the DNS port is polled every millisecond.
-   p50/p99/max over SAMPLES inserts (the seed document promises under 200 ms).
+   p50/p99/max over SAMPLES inserts (the goal: under 200 ms).
 2. Start-up consistency sync of N reservations: prismd started on an empty registry; the
    sync's own time (query to commit, from its log line), the time until prismd is ready
    and until every record is at PowerDNS. Then prismd restarted on the same registry: the

@@ -23,3 +23,4 @@ shift || true
 /usr/bin/python3 bench/abuse_bench.py
 /usr/bin/python3 bench/ncr_bench.py 100000 20000 40000 max
 /usr/bin/python3 bench/kea_bench.py 100000 200
+/usr/bin/python3 bench/rfc2136_bench.py 100000

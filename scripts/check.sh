@@ -3,9 +3,11 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time. Integration tests
-# run in two passes: in parallel on PRISM_TEST_WORKERS pytest-xdist workers (default twice
-# the cores), then the ones marked serial alone (docs/development.md).
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the Debian
+# packages are built, installed and purged (scripts/deb.sh); the Prometheus alert rules with
+# promtool. Integration tests run in two passes: in parallel on PRISM_TEST_WORKERS
+# pytest-xdist workers (default twice the cores), then the ones marked serial alone
+# (docs/development.md).
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -110,6 +112,17 @@ for line in open(sys.argv[1]):
 PY
 }
 
+# The monitoring kit: the alert rules checked and unit-tested by Prometheus's promtool
+# (the dashboard and the rules' metrics are checked against a running prismd by
+# tests/integration/test_monitoring.py).
+echo "==> [monitoring] promtool check rules, promtool test rules (packaging/prometheus)"
+if promtool check rules packaging/prometheus/prism-alerts.yml &&
+	promtool test rules packaging/prometheus/prism-alerts.test.yml; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("monitoring: promtool")
+fi
+
 run_suite normal build
 
 # Memory safety without the sanitizers' own runtime: unit tests and corpus replays under
@@ -138,6 +151,16 @@ if bash scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); failures+=("fuzz")
+fi
+
+# The Debian packages (scripts/deb.sh): built without their unit tests (they ran above),
+# lintian, installed on this machine, run, reinstalled, purged. Last: nothing else runs
+# while the packaged prismd is on the machine, and the purge leaves nothing behind.
+echo "==> [deb] Debian packages: build, lintian, install, run, purge"
+if DEB_BUILD_OPTIONS="nocheck parallel=2" bash scripts/deb.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("deb")
 fi
 
 echo

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/ui.h"
 #include "core/api_body.h"
 #include "core/error.h"
 #include "daemon/log.h"
@@ -236,11 +237,26 @@ static struct MHD_Response *make_response(const char *type, const char *text, si
 	return resp;
 }
 
+/* Headers of every answer: API answers are never cached nor framed; the dashboard's
+ * files (ui.c) set their own Cache-Control and Content-Security-Policy first. */
+static void safe_headers(struct MHD_Response *resp)
+{
+	if (MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (MHD_get_response_header(resp, "Content-Security-Policy") == NULL)
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
 /* Queue now, or keep for after the resume when answering from a job's done. */
 static void answer(struct api_req *r, unsigned status, struct MHD_Response *resp)
 {
 	if (resp == NULL)
 		return; /* out of memory: MHD closes the connection when nothing is queued */
+	safe_headers(resp);
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (r->allow != NULL)
@@ -255,6 +271,11 @@ static void answer(struct api_req *r, unsigned status, struct MHD_Response *resp
 	}
 	r->answered = MHD_queue_response(r->conn, status, resp) == MHD_YES;
 	MHD_destroy_response(resp);
+}
+
+void api_reply_response(struct api_req *r, unsigned status, struct MHD_Response *resp)
+{
+	answer(r, status, resp);
 }
 
 void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
@@ -628,7 +649,7 @@ static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, c
 				 const char *method)
 {
 	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
-	if (route(&tmp, url, method) && authorise(&tmp))
+	if (!api_ui_request(&tmp, url, method) && route(&tmp, url, method) && authorise(&tmp))
 		tmp.route->fn(&tmp);
 	return tmp.answered ? MHD_YES : MHD_NO;
 }
@@ -677,7 +698,7 @@ static enum MHD_Result first_call(struct listener *l, struct MHD_Connection *c, 
 		return MHD_YES;
 	}
 	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
-	if (!route(&tmp, url, method) || !authorise(&tmp))
+	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method) || !authorise(&tmp))
 		return MHD_YES;
 	enum too_big big = body_too_big(&tmp);
 	if (big == REFUSE_NOW) {

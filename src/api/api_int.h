@@ -96,6 +96,7 @@ struct api_req {
 /** Read statements on the API's own read-only connection. */
 enum api_query {
 	Q_COUNTS,
+	Q_SYNC_COUNTS,
 	Q_LAST_SEEN,
 	Q_HOST_BY_ID,
 	Q_HOST_BY_NAME,
@@ -109,6 +110,8 @@ enum api_query {
 	Q_LEDGER_OLDEST,
 	Q_SEARCH_COUNT,
 	Q_MAX_ID,
+	Q_HOST_RECORDS,
+	Q_SYNC_ROWS,
 	Q_COUNT,
 };
 
@@ -123,6 +126,8 @@ struct api_ledger_counts {
 
 #define API_MAX_TARGETS 64
 extern const char *const api_sync_states[4];
+/** A host's dns_sync_status values: "pending", "synced", "failed", "disabled". */
+extern const char *const api_host_sync_states[4];
 
 struct prism_api {
 	uv_loop_t *loop;
@@ -148,6 +153,7 @@ struct prism_api {
 	/* cached counts, refreshed at most once a second */
 	uint64_t counts_at;
 	int64_t online, offline, last_seen;
+	int64_t sync_hosts[4];    /* hosts by dns_sync_status, api_host_sync_states order */
 	uint64_t ledger_at;
 	struct api_ledger_counts ledger[API_MAX_TARGETS];
 	size_t nledger;
@@ -169,6 +175,8 @@ void api_reply(struct api_req *r, unsigned status);
 /** Answer {"error": {"code", "message"}}. */
 void api_error(struct api_req *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/** Answer with @p resp (takes it; NULL: out of memory, nothing is answered). */
+void api_reply_response(struct api_req *r, unsigned status, struct MHD_Response *resp);
 /** Answer with a text body of @p type (copied). */
 void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
 		    size_t len);

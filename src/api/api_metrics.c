@@ -37,6 +37,7 @@ static const char *const l_pdns_dur[] = { "method", "endpoint", NULL };
 static const char *const l_op_status[] = { "operation", "status", NULL };
 static const char *const l_version[] = { "version", NULL };
 static const char *const l_source_result[] = { "source", "result", NULL };
+static const char *const l_reason[] = { "reason", NULL };
 
 struct family {
 	const char *name, *help;
@@ -62,6 +63,12 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_agent_errors_total", "Error answers sent to agents.", PRISM_METRIC_COUNTER,
 	  l_none, NULL, 0, 1 },
+	{ "prism_agent_tls_failures_total", "TLS agent connections closed for a TLS failure, "
+	  "by reason.", PRISM_METRIC_COUNTER, l_reason, NULL, 0, PRISM_TLS_FAIL_COUNT },
+	{ "prism_agent_tls_handshakes_total", "TLS handshakes completed on the agent port.",
+	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
+	{ "prism_agent_write_timeouts_total", "Agent connections closed because their answers "
+	  "were not read within idle_timeout.", PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_online_hosts_total", "Hosts online now.", PRISM_METRIC_GAUGE, l_none, NULL, 0,
 	  1 },
 	{ "prism_offline_hosts_total", "Hosts offline now.", PRISM_METRIC_GAUGE, l_none, NULL,
@@ -70,7 +77,9 @@ static const struct family families[] = {
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
 	{ "prism_hosts_cleaned_up_total", "Offline hosts deleted after cleanup_after_days.",
 	  PRISM_METRIC_COUNTER, l_none, NULL, 0, 1 },
-	{ "prism_dns_sync_status", "Ledger rows (record sets on targets) by sync status.",
+	{ "prism_dns_sync_status", "Hosts by DNS sync status (their records on every target).",
+	  PRISM_METRIC_GAUGE, l_status, NULL, 0, 4 },
+	{ "prism_ledger_rows", "Ledger rows (record sets on targets) by sync status.",
 	  PRISM_METRIC_GAUGE, l_status, NULL, 0, 4 },
 	{ "prism_target_state", "1 for the state each target is in.", PRISM_METRIC_GAUGE,
 	  l_target_state, NULL, 0, TARGETS_SERIES },
@@ -94,6 +103,17 @@ static const struct family families[] = {
 	  l_target_state, NULL, 0, API_MAX_TARGETS * 5 },
 	{ "prism_target_health_transitions_total", "Changes of each target's health state.",
 	  PRISM_METRIC_COUNTER, l_target, NULL, 0, API_MAX_TARGETS },
+	{ "prism_target_response_seconds",
+	  "Time the target's API took to answer the last health check.", PRISM_METRIC_GAUGE,
+	  l_target, NULL, 0, API_MAX_TARGETS },
+	{ "prism_powerdns_uptime_seconds", "PowerDNS's uptime (statistics, last health check).",
+	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
+	{ "prism_powerdns_queries_total", "Queries PowerDNS answered (UDP and TCP, since its "
+	  "start).", PRISM_METRIC_COUNTER, l_target, NULL, 0, API_MAX_TARGETS },
+	{ "prism_powerdns_cache_hit_ratio", "PowerDNS's packet cache hits / (hits + misses).",
+	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
+	{ "prism_powerdns_latency_seconds", "PowerDNS's average answer time (its own figure).",
+	  PRISM_METRIC_GAUGE, l_target, NULL, 0, API_MAX_TARGETS },
 	{ "prism_powerdns_api_requests_total", "HTTP requests to PowerDNS APIs.",
 	  PRISM_METRIC_COUNTER, l_pdns, NULL, 0, 128 },
 	{ "prism_powerdns_api_request_duration_seconds", "Duration of PowerDNS API requests.",
@@ -281,6 +301,11 @@ static void collect_agent(struct prism_api *api)
 			     (double)as.results[i]);
 		put0(api, "prism_agent_auth_failures_total", (double)as.auth_failures);
 		put0(api, "prism_agent_errors_total", (double)as.errors);
+		for (int r = 0; r < PRISM_TLS_FAIL_COUNT; r++)
+			put1(api, "prism_agent_tls_failures_total", prism_tls_failure_name(r),
+			     (double)as.tls_failures[r]);
+		put0(api, "prism_agent_tls_handshakes_total", (double)as.tls_handshakes);
+		put0(api, "prism_agent_write_timeouts_total", (double)as.write_timeouts);
 	}
 	struct prism_liveness_stats ls;
 	if (api->opts.liveness != NULL) {
@@ -355,9 +380,32 @@ static void collect_sources(struct prism_api *api)
 	}
 }
 
+/* What the last health checks read from the target (nothing before the first one). */
+static void put_health_stats(struct prism_api *api, const char *target,
+			     const struct prism_health_info *hi)
+{
+	if (hi->checked > 0)
+		put1(api, "prism_target_response_seconds", target, hi->response_ms / 1000);
+	if (!hi->has_stats)
+		return;
+	const struct prism_pdns_stats *st = &hi->stats;
+	if (st->has_uptime)
+		put1(api, "prism_powerdns_uptime_seconds", target, (double)st->uptime);
+	if (st->has_queries)
+		put1(api, "prism_powerdns_queries_total", target, (double)st->queries);
+	if (st->has_cache) {
+		uint64_t all = st->cache_hits + st->cache_misses;
+		put1(api, "prism_powerdns_cache_hit_ratio", target,
+		     all ? (double)st->cache_hits / (double)all : 0);
+	}
+	if (st->has_latency)
+		put1(api, "prism_powerdns_latency_seconds", target, (double)st->latency_us / 1e6);
+}
+
 static void collect_targets(struct prism_api *api)
 {
-	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused" };
+	static const char *const states[] = { "ok", "backoff", "unauthorised", "paused",
+					      "misconfigured" };
 	struct prism_engine *e = api->opts.engine;
 	bool ledger = api_refresh_ledger(api) == 0;
 	int64_t now = (int64_t)time(NULL);
@@ -366,7 +414,7 @@ static void collect_targets(struct prism_api *api)
 		struct prism_engine_target_info ti;
 		if (prism_engine_target_info(e, i, &ti) != 0)
 			continue;
-		for (size_t s = 0; s < 4; s++)
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
 			put2(api, "prism_target_state", ti.name, states[s],
 			     strcmp(ti.state, states[s]) == 0);
 		put1(api, "prism_target_consecutive_failures", ti.name, ti.failures);
@@ -386,6 +434,7 @@ static void collect_targets(struct prism_api *api)
 				     strcmp(hi.state, health[s]) == 0);
 			put1(api, "prism_target_health_transitions_total", ti.name,
 			     (double)hi.transitions);
+			put_health_stats(api, ti.name, &hi);
 		}
 		if (!ledger || i >= api->nledger)
 			continue;
@@ -399,8 +448,11 @@ static void collect_targets(struct prism_api *api)
 		     c->oldest_pending > 0 && now > c->oldest_pending
 			     ? (double)(now - c->oldest_pending) : 0);
 	}
-	for (size_t s = 0; s < 4; s++)
-		put1(api, "prism_dns_sync_status", api_sync_states[s], total[s]);
+	for (size_t s = 0; s < 4 && ledger; s++)
+		put1(api, "prism_ledger_rows", api_sync_states[s], total[s]);
+	for (size_t s = 0; s < 4 && api_refresh_counts(api) == 0; s++)
+		put1(api, "prism_dns_sync_status", api_host_sync_states[s],
+		     (double)api->sync_hosts[s]);
 }
 
 int api_metrics_collect(struct prism_api *api)

@@ -214,18 +214,22 @@ void h_v1_cluster(struct api_req *r)
 	cluster_finish_one(c);
 }
 
-/* ---- POST /api/v1/targets/{name}/resync ---- */
+/* ---- POST /api/v1/targets/{name}/resync and /api/v1/zones/{zone}/resync ---- */
 
+/* j->flag: a zone to its targets, else a target's zones */
 static int run_resync(struct prism_store *s, const struct prism_store_api *st,
 		      struct api_job *j)
 {
-	int rc = st->target_resync(s, j->name, j->now, &j->count);
+	int rc = j->flag ? st->zone_resync(s, j->name, j->now, &j->count)
+			 : st->target_resync(s, j->name, j->now, &j->count);
 	if (rc != 0)
 		return rc;
 	char object[300], after[64];
-	snprintf(object, sizeof(object), "target:%s", j->name);
+	snprintf(object, sizeof(object), "%s:%s", j->flag ? "zone" : "target", j->name);
 	snprintf(after, sizeof(after), "{\"rrsets\":%zu}", j->count);
-	struct prism_audit_entry e = { j->now, j->actor, "target.resync", object, NULL, after };
+	struct prism_audit_entry e = { j->now, j->actor,
+				       j->flag ? "zone.resync" : "target.resync", object, NULL,
+				       after };
 	return st->audit_add(s, &e);
 }
 
@@ -236,14 +240,32 @@ static void done_resync(struct api_req *r, struct api_job *j, int err)
 			  prism_strerror(err));
 		return;
 	}
-	prism_engine_resync(r->api->opts.engine, j->name);
+	size_t targets = 0;
+	if (j->flag)
+		targets = prism_engine_resync_zone(r->api->opts.engine, j->name);
+	else
+		prism_engine_resync(r->api->opts.engine, j->name);
 	struct jw *w = &r->api->jw;
 	jw_reset(w);
 	jw_obj(w);
-	jw_kstr(w, "target", j->name);
+	jw_kstr(w, j->flag ? "zone" : "target", j->name);
 	jw_kint(w, "rrsets", (int64_t)j->count);
+	if (j->flag)
+		jw_kint(w, "targets", (int64_t)targets);
 	jw_end_obj(w);
 	api_reply(r, 200);
+}
+
+void api_resync_submit(struct api_req *r, const char *name, bool zone)
+{
+	struct api_job *j = api_job_new(r);
+	if (j == NULL)
+		return;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->flag = zone;
+	j->run = run_resync;
+	j->done = done_resync;
+	api_submit(r, j);
 }
 
 void h_v1_target_resync(struct api_req *r)
@@ -260,13 +282,7 @@ void h_v1_target_resync(struct api_req *r)
 		api_error(r, 404, "not_found", "no target called '%s'", r->params[0]);
 		return;
 	}
-	struct api_job *j = api_job_new(r);
-	if (j == NULL)
-		return;
-	snprintf(j->name, sizeof(j->name), "%s", r->params[0]);
-	j->run = run_resync;
-	j->done = done_resync;
-	api_submit(r, j);
+	api_resync_submit(r, r->params[0], false);
 }
 
 /* ---- DNSSEC: POST and GET /api/v1/zones/{zone}/dnssec ---- */

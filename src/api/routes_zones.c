@@ -161,7 +161,8 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 	z->cz = config_zone(api->cfg, name);
 	if (z->cz != NULL) {
 		z->config = true;
-		snprintf(z->kind, sizeof(z->kind), "Native");
+		snprintf(z->kind, sizeof(z->kind), "%s", z->cz->kind ? z->cz->kind : "Native");
+		z->dnssec = z->cz->dnssec;
 		snprintf(z->origin, sizeof(z->origin), "config");
 		z->ttl = z->cz->ttl;
 		size_t off = 0;
@@ -212,6 +213,21 @@ static bool dns_enabled(struct api_req *r)
 		return true;
 	api_error(r, 503, "unavailable", "DNS sync is disabled: there is no target");
 	return false;
+}
+
+/* ---- POST /api/v1/zones/{zone}/resync ---- */
+
+void h_v1_zone_resync(struct api_req *r)
+{
+	char name[PRISM_DNAME_MAX + 1];
+	struct zone_info z;
+	if (json_object_size(r->json) > 0) {
+		api_error(r, 400, "unknown_field", "this route takes no fields");
+		return;
+	}
+	if (!dns_enabled(r) || !path_zone(r, name, sizeof(name), &z))
+		return;
+	api_resync_submit(r, name, true);
 }
 
 /* Whether config target @p t serves @p z. */
@@ -1049,6 +1065,19 @@ void h_v1_zone_delete(struct api_req *r)
 
 /* ---- records ---- */
 
+void api_content_list(struct jw *w, const char *key, const char *content)
+{
+	jw_key(w, key);
+	jw_arr(w);
+	for (const char *p = content ? content : ""; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		jw_strn(w, p, len);
+		p += len + (e != NULL);
+	}
+	jw_end_arr(w);
+}
+
 void h_v1_records(struct api_req *r)
 {
 	char name[PRISM_DNAME_MAX + 1], want[PRISM_DNAME_MAX + 1], why[PRISM_RR_WHY_MAX];
@@ -1115,15 +1144,7 @@ void h_v1_records(struct api_req *r)
 		jw_kstr(w, "name", rn);
 		jw_kstr(w, "type", rt);
 		jw_kint(w, "ttl", sqlite3_column_int64(st, 2));
-		jw_key(w, "content");
-		jw_arr(w);
-		for (const char *p = content ? content : ""; *p;) {
-			const char *e = strchr(p, '\n');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			jw_strn(w, p, len);
-			p += len + (e != NULL);
-		}
-		jw_end_arr(w);
+		api_content_list(w, "content", content);
 		jw_key(w, "host_id");
 		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
 			jw_null(w);
@@ -1530,15 +1551,7 @@ static void export_json(struct api_req *r, const char *zone, const struct zone_i
 		jw_kstr(w, "name", x->v[i].name);
 		jw_kstr(w, "type", x->v[i].type);
 		jw_kint(w, "ttl", x->v[i].ttl);
-		jw_key(w, "content");
-		jw_arr(w);
-		for (const char *p = x->v[i].content; *p;) {
-			const char *e = strchr(p, '\n');
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			jw_strn(w, p, n);
-			p += n + (e != NULL);
-		}
-		jw_end_arr(w);
+		api_content_list(w, "content", x->v[i].content);
 		jw_end_obj(w);
 	}
 	jw_end_arr(w);

@@ -7,6 +7,9 @@
 
 #include "api/api_int.h"
 
+/** "key": [...], the records of a desired row's content (one a line, as stored). */
+void api_content_list(struct jw *w, const char *key, const char *content);
+
 void h_v1_zones(struct api_req *r);
 void h_v1_zone_create(struct api_req *r);
 void h_v1_zone(struct api_req *r);
@@ -19,6 +22,10 @@ void h_v1_zone_import(struct api_req *r);
 void h_v1_repoint(struct api_req *r);
 void h_v1_cluster(struct api_req *r);
 void h_v1_target_resync(struct api_req *r);
+void h_v1_zone_resync(struct api_req *r);
+/** Queue a resync of @p name (a zone to its targets when @p zone, else a target's zones):
+ *  rows made pending and audited, the engine told, answered 200. */
+void api_resync_submit(struct api_req *r, const char *name, bool zone);
 void h_v1_zone_dnssec(struct api_req *r);
 void h_v1_zone_dnssec_set(struct api_req *r);
 

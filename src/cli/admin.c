@@ -1382,7 +1382,7 @@ static int unknown_sub(const char *group, const char *word)
 	cli_put_clean(stderr, word);
 	fprintf(stderr, "': %s takes", group);
 	for (size_t i = 0; i < NCMDS; i++)
-		if (strcmp(cmds[i].group, group) == 0)
+		if (strcmp(cmds[i].group, group) == 0 && cmds[i].sub != NULL)
 			fprintf(stderr, " %s", cmds[i].sub);
 	fprintf(stderr, " (see prism %s --help)\n", group);
 	return EXIT_USAGE;

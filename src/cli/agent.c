@@ -12,6 +12,11 @@
  * (token refused, hostname owned by another client, message refused) end the process with a
  * status of their own, which the systemd unit does not restart for.
  *
+ * With TLS (--tls, server.tls) the same exchange runs inside a TLS session over memory BIOs
+ * (sources/agent_tls.c, shared with prismd): the server's certificate is verified against
+ * --ca (or the system's CAs) and must name the server host; --cert/--key present a client
+ * certificate. A TLS failure counts as no answer (retried), with OpenSSL's reason logged.
+ *
  * Lifetimes: the agent and its timers, signals and getaddrinfo request live in prism_agent_main's
  * frame until uv_run returns. Each TCP connection is a heap `struct conn` that libuv owns until
  * its close callback frees it; when the agent lets go of one (deadline, error, stop) it clears
@@ -41,6 +46,7 @@
 #include "core/error.h"
 #include "core/frame.h"
 #include "core/timefmt.h"
+#include "sources/agent_tls.h"
 
 extern char **environ;
 
@@ -121,13 +127,18 @@ struct settings {
 	char server[272];                      /* "host:port" / "[v6]:port" for messages */
 	char hostname[PRISM_HOSTNAME_MAX + 1];
 	char token[PRISM_TOKEN_MAX + 1];       /* "" = none */
+	char token_file[4096];                 /* read again on SIGHUP; "" = none */
 	uint64_t interval_ms;
 	uint64_t timeout_ms;
 	bool once;
+	bool tls;
+	char ca[1024], cert[1024], key[1024];  /* "" = none */
 };
 
 struct flags {
 	const char *config, *server, *hostname, *token, *token_file, *log_level, *log_file;
+	const char *ca, *cert, *key;
+	bool tls;
 	long interval;  /* 0 = not given */
 	double timeout; /* 0 = not given */
 	bool once;
@@ -142,7 +153,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE       agent YAML (the reference client's keys: server.host,\n"
 		"                          server.port, server.timeout, server.auth_token,\n"
-		"                          heartbeat.interval, logging.level, logging.file)\n"
+		"                          heartbeat.interval, logging.level, logging.file;\n"
+		"                          server.tls, server.ca_file, server.cert_file,\n"
+		"                          server.key_file)\n"
 		"  -s, --server HOST[:PORT] prismd agent address (IPv6 as [::1]:8080)\n"
 		"  -n, --hostname NAME     name to register (default: this machine's hostname);\n"
 		"                          sanitised like the machine's name\n"
@@ -150,6 +163,11 @@ static void usage(FILE *out)
 		"  -T, --token-file FILE   read the auth token from FILE\n"
 		"  -i, --interval SECONDS  heartbeat interval, 1-86400 (default 60)\n"
 		"  -w, --timeout SECONDS   deadline to connect and to get an answer (default 10)\n"
+		"      --tls               connect with TLS (prismd's server.tls_port)\n"
+		"      --ca FILE           CA file that signed prismd's certificate (default:\n"
+		"                          the system's CAs); the certificate must name the host\n"
+		"      --cert FILE         client certificate (PEM chain) to present\n"
+		"      --key FILE          its private key\n"
 		"  -1, --once              register once and exit\n"
 		"  -l, --log-level LEVEL   debug, info, warning, error or critical\n"
 		"                          (default info)\n"
@@ -206,6 +224,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{ "once", no_argument, NULL, '1' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log-file", required_argument, NULL, 'L' },
+		{ "tls", no_argument, NULL, 1000 },
+		{ "ca", required_argument, NULL, 1001 },
+		{ "cert", required_argument, NULL, 1002 },
+		{ "key", required_argument, NULL, 1003 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -214,6 +236,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 
 	while ((c = getopt_long(argc, argv, "c:s:n:t:T:i:w:1l:L:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 1000: f->tls = true; break;
+		case 1001: f->ca = optarg; break;
+		case 1002: f->cert = optarg; break;
+		case 1003: f->key = optarg; break;
 		case 'c': f->config = optarg; break;
 		case 's': f->server = optarg; break;
 		case 'n': f->hostname = optarg; break;
@@ -422,6 +448,7 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 		const char *path = f->token_file ? f->token_file : cfg->server_auth_token_file;
 		if (load_token_file(path, s->token, sizeof(s->token)) != 0)
 			return PRISM_AGENT_EXIT_CONFIG;
+		snprintf(s->token_file, sizeof(s->token_file), "%s", path);
 	} else if (cfg->server_auth_token != NULL) {
 		snprintf(s->token, sizeof(s->token), "%s", cfg->server_auth_token);
 	}
@@ -432,6 +459,17 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 			return PRISM_AGENT_EXIT_CONFIG;
 		}
 		json_decref(t);
+	}
+	const char *ca = f->ca ? f->ca : cfg->server_ca_file;
+	const char *cert = f->cert ? f->cert : cfg->server_cert_file;
+	const char *key = f->key ? f->key : cfg->server_key_file;
+	s->tls = f->tls || cfg->server_tls || f->ca || f->cert;
+	snprintf(s->ca, sizeof(s->ca), "%s", ca ? ca : "");
+	snprintf(s->cert, sizeof(s->cert), "%s", cert ? cert : "");
+	snprintf(s->key, sizeof(s->key), "%s", key ? key : "");
+	if ((cert == NULL) != (key == NULL)) {
+		fprintf(stderr, "prism agent: --cert and --key go together\n");
+		return PRISM_AGENT_EXIT_CONFIG;
 	}
 	if (pick_hostname(f->hostname, s->hostname, sizeof(s->hostname)) != 0)
 		return PRISM_AGENT_EXIT_CONFIG;
@@ -458,6 +496,8 @@ struct conn {
 	uv_connect_t connect;
 	uv_write_t write;
 	struct prism_frame_reader rd;
+	struct prism_tls_conn *tls; /* with --tls */
+	bool sent;         /* the request went into the TLS session */
 	struct agent *a;   /* NULL once the agent has let go of it */
 	uint8_t *frame;    /* the request, owned */
 	size_t frame_len;
@@ -469,9 +509,10 @@ struct agent {
 	uv_loop_t *loop;
 	uv_timer_t next;     /* the next attempt */
 	uv_timer_t deadline; /* the current step: connect, or send and answer */
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_getaddrinfo_t gai;
-	const struct settings *s;
+	struct settings *s;  /* the token changes on SIGHUP */
+	struct prism_agent_tls *tls; /* client context, with --tls */
 	enum phase phase;
 	struct addrinfo *ai_list, *ai_next;
 	struct conn *conn;
@@ -503,6 +544,7 @@ static void conn_close_cb(uv_handle_t *h)
 	struct conn *c = h->data;
 
 	prism_frame_reader_deinit(&c->rd);
+	prism_tls_conn_free(c->tls);
 	free(c->frame);
 	free(c);
 }
@@ -571,7 +613,7 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/** Classify an error answer by its PROTOCOL.md message. */
+/** Classify an error answer by its docs/protocol.md message. */
 static enum result classify_error(const char *msg)
 {
 	if (starts_with(msg, "Invalid authentication token") ||
@@ -628,6 +670,80 @@ static void fail_conn(struct agent *a, int err, const char *what)
 	attempt_done(a, RES_UNREACHABLE);
 }
 
+static void tls_write_cb(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	free(((uv_buf_t *)(req + 1))->base);
+	free(req);
+	if (c->a == NULL || status == 0)
+		return;
+	fail_conn(c->a, status, "cannot send to");
+}
+
+/* Send the ciphertext the session has for the server. 0 or a libuv error. */
+static int tls_flush(struct conn *c)
+{
+	uint8_t *out;
+	size_t len;
+
+	if (prism_tls_conn_take_out(c->tls, &out, &len) != 0)
+		return UV_ENOMEM;
+	if (len == 0)
+		return 0;
+	/* the request and its buffer in one block, freed by tls_write_cb */
+	uv_write_t *req = malloc(sizeof(*req) + sizeof(uv_buf_t));
+	if (req == NULL) {
+		free(out);
+		return UV_ENOMEM;
+	}
+	uv_buf_t *b = (uv_buf_t *)(req + 1);
+	*b = uv_buf_init((char *)out, (unsigned)len);
+	req->data = c;
+	int rc = uv_write(req, (uv_stream_t *)&c->tcp, b, 1, tls_write_cb);
+	if (rc != 0) {
+		free(out);
+		free(req);
+	}
+	return rc;
+}
+
+/* Feed ciphertext (none at the start), advance the handshake, send the request once it is
+ * done, and put the plaintext answer into the frame reader. PRISM_EPROTO: the attempt
+ * ended (logged in a->why). */
+static int tls_step(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct agent *a = c->a;
+	uint8_t plain[4096];
+	size_t got = 0;
+	bool eof = false; /* close_notify: the TCP end follows, read_cb reports it */
+	int rc = prism_tls_conn_feed(c->tls, p, len);
+
+	if (rc == 0)
+		rc = prism_tls_conn_read(c->tls, plain, sizeof(plain), &got, &eof);
+	if (rc == 0 && !c->sent && prism_tls_conn_established(c->tls)) {
+		c->sent = true;
+		rc = prism_tls_conn_write(c->tls, c->frame, c->frame_len);
+	}
+	if (rc != 0) {
+		char why[200];
+		prism_tls_conn_failure(c->tls, why, sizeof(why));
+		snprintf(a->why, sizeof(a->why), "TLS with %s failed (%s)", c->addr, why);
+		drop_conn(a);
+		attempt_done(a, RES_UNREACHABLE);
+		return PRISM_EPROTO;
+	}
+	rc = tls_flush(c);
+	if (rc != 0) {
+		fail_conn(a, rc, "cannot send to");
+		return PRISM_EPROTO;
+	}
+	rc = got > 0 ? prism_frame_feed(&c->rd, plain, got) : 0;
+	if (rc == 0 && got == sizeof(plain))
+		return tls_step(c, NULL, 0); /* more may be waiting in the session */
+	return rc;
+}
+
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
@@ -650,7 +766,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		fail_conn(a, (int)nread, "reading from");
 		return;
 	}
-	rc = prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)nread);
+	if (c->tls != NULL)
+		rc = tls_step(c, (const uint8_t *)buf->base, (size_t)nread);
+	else
+		rc = prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)nread);
+	if (rc == PRISM_EPROTO)
+		return; /* tls_step ended the attempt */
 	if (rc == 0)
 		rc = prism_frame_next(&c->rd, &p, &len, &declared);
 	if (rc == 0)
@@ -713,8 +834,17 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	a->phase = EXCHANGING;
 	uv_timer_start(&a->deadline, deadline_cb, a->s->timeout_ms, 0);
-	buf = uv_buf_init((char *)c->frame, (unsigned)c->frame_len);
 	rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+	if (rc == 0 && a->tls != NULL) {
+		c->tls = prism_tls_conn_client(a->tls, a->s->host);
+		if (c->tls == NULL)
+			rc = UV_ENOMEM;
+		else
+			(void)tls_step(c, NULL, 0); /* the ClientHello */
+		if (rc == 0)
+			return;
+	}
+	buf = uv_buf_init((char *)c->frame, (unsigned)c->frame_len);
 	if (rc == 0)
 		rc = uv_write(&c->write, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
 	if (rc != 0)
@@ -854,6 +984,7 @@ static void agent_stop(struct agent *a, int code)
 	close_handle((uv_handle_t *)&a->deadline);
 	close_handle((uv_handle_t *)&a->sigint);
 	close_handle((uv_handle_t *)&a->sigterm);
+	close_handle((uv_handle_t *)&a->sighup);
 }
 
 static void on_success(struct agent *a)
@@ -964,7 +1095,30 @@ static void signal_cb(uv_signal_t *h, int signum)
 	agent_stop(a, PRISM_AGENT_EXIT_OK);
 }
 
-static int agent_run(const struct settings *s)
+/* SIGHUP: the token file again (a secret rotated by Vault Agent, say); the next
+ * registration carries what it holds now. A file that cannot be read keeps the token. */
+static void sighup_cb(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	char token[PRISM_TOKEN_MAX + 1];
+	(void)signum;
+	if (a->s->token_file[0] == '\0') {
+		alog(PRISM_AGENT_LOG_INFO, "SIGHUP: no token file to read again");
+		return;
+	}
+	if (load_token_file(a->s->token_file, token, sizeof(token)) != 0) {
+		alog(PRISM_AGENT_LOG_ERROR, "SIGHUP: the token file %s cannot be read: the token "
+		     "stays", a->s->token_file);
+		return;
+	}
+	bool changed = strcmp(token, a->s->token) != 0;
+	memcpy(a->s->token, token, sizeof(token));
+	explicit_bzero(token, sizeof(token));
+	alog(PRISM_AGENT_LOG_INFO, "SIGHUP: token file %s read again (%s)", a->s->token_file,
+	     changed ? "a new token from the next registration on" : "the same token");
+}
+
+static int agent_run(struct settings *s)
 {
 	uv_loop_t loop;
 	char every[32];
@@ -974,20 +1128,33 @@ static int agent_run(const struct settings *s)
 		.backoff_ms = BACKOFF_FIRST_MS,
 		.rng = uv_hrtime() ^ ((uint64_t)getpid() << 32),
 	};
-	int rc = uv_loop_init(&loop);
+	char err[512];
+	int rc;
 
+	if (s->tls && prism_agent_tls_client_new(s->ca[0] ? s->ca : NULL,
+						 s->cert[0] ? s->cert : NULL,
+						 s->key[0] ? s->key : NULL, &a.tls, err,
+						 sizeof(err)) != 0) {
+		alog(PRISM_AGENT_LOG_CRITICAL, "cannot set up TLS: %s", err);
+		return PRISM_AGENT_EXIT_CONFIG;
+	}
+	rc = uv_loop_init(&loop);
 	if (rc != 0) {
 		alog(PRISM_AGENT_LOG_CRITICAL, "cannot start the event loop (%s)",
 		     uv_strerror(rc));
+		prism_agent_tls_free(a.tls);
 		return PRISM_AGENT_EXIT_INTERNAL;
 	}
 	uv_timer_init(&loop, &a.next);
 	uv_timer_init(&loop, &a.deadline);
 	uv_signal_init(&loop, &a.sigint);
 	uv_signal_init(&loop, &a.sigterm);
+	uv_signal_init(&loop, &a.sighup);
 	a.next.data = a.deadline.data = a.sigint.data = a.sigterm.data = a.gai.data = &a;
+	a.sighup.data = &a;
 	uv_signal_start(&a.sigint, signal_cb, SIGINT);
 	uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&a.sighup, sighup_cb, SIGHUP);
 
 	if (s->once)
 		snprintf(every, sizeof(every), "once");
@@ -995,14 +1162,16 @@ static int agent_run(const struct settings *s)
 		snprintf(every, sizeof(every), "every %llu s",
 			 (unsigned long long)(s->interval_ms / 1000));
 	alog(PRISM_AGENT_LOG_INFO, "starting: registering '%s' with prismd at %s %s (timeout "
-	     "%g s, %s)", s->hostname, s->server, every, (double)s->timeout_ms / 1000.0,
-	     s->token[0] ? "with a token" : "without a token");
+	     "%g s, %s%s%s)", s->hostname, s->server, every, (double)s->timeout_ms / 1000.0,
+	     s->token[0] ? "with a token" : "without a token", s->tls ? ", TLS" : "",
+	     s->cert[0] ? " with a client certificate" : "");
 	notify("READY=1\nSTATUS=registering '%s' with %s", s->hostname, s->server);
 	attempt_start(&a);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
 	if (rc != 0)
 		alog(PRISM_AGENT_LOG_ERROR, "event loop not empty at exit (%s)", uv_strerror(rc));
+	prism_agent_tls_free(a.tls);
 	return a.exit_code;
 }
 

@@ -4,7 +4,7 @@
  * A small blocking HTTP client for the `prism` admin commands (libcurl easy interface).
  * One handle keeps its connection alive across requests, so following many pages costs one
  * TCP (and TLS) handshake. This is a command-line tool: blocking is fine here, unlike in
- * prismd (STYLE.md rule 12).
+ * prismd (CONTRIBUTING.md rule 12).
  */
 #pragma once
 

@@ -31,7 +31,8 @@ static void usage(FILE *out)
 		"      --print          print the SQL and do nothing\n"
 		"  -h, --help           show this help\n"
 		"\n"
-		"The database user must own Kea's hosts table (kea-admin's user does).\n"
+		"The database user must own Kea's hosts and ipv6_reservations tables\n"
+		"(kea-admin's user does).\n"
 		"Exit status: 0 done, 1 the database refused, 2 usage or configuration error,\n"
 		"3 the database could not be reached.\n");
 }
@@ -144,11 +145,13 @@ static int install(const struct prism_config *cfg, const struct opts *o)
 	int rc = exec_tx(conn, text) == 0 ? EXIT_OK : EXIT_FAILED;
 	long n = rc == EXIT_OK ? count_triggers(conn) : -1;
 	if (rc == EXIT_OK && o->uninstall && n == 0)
-		printf("removed: no Prism trigger on %s's hosts table\n", PQdb(conn));
-	else if (rc == EXIT_OK && !o->uninstall && n == 2)
+		printf("removed: no Prism trigger on %s's hosts and ipv6_reservations tables\n",
+		       PQdb(conn));
+	else if (rc == EXIT_OK && !o->uninstall && n == PRISM_KEA_TRIGGERS)
 		printf("installed: %s on %s's hosts table notifies channel %s (INSERT, UPDATE, "
-		       "DELETE, TRUNCATE)\n", PRISM_KEA_TRIGGER, PQdb(conn),
-		       cfg->kea_reservations_channel);
+		       "DELETE, TRUNCATE), and %s on its ipv6_reservations table\n",
+		       PRISM_KEA_TRIGGER, PQdb(conn), cfg->kea_reservations_channel,
+		       PRISM_KEA_V6_TRIGGER);
 	else if (rc == EXIT_OK) {
 		fprintf(stderr, "prism kea install-trigger: the triggers did not come out as "
 			"expected (%ld found)\n", n);

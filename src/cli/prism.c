@@ -19,10 +19,12 @@
 #include "cli/agent.h"
 #include "cli/zones.h"
 #include "cli/kea.h"
+#include "cli/registry.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
 #include "core/timefmt.h"
+#include "sources/agent_tls.h"
 #include "prism_version.h"
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -41,6 +43,11 @@ static void usage(FILE *out)
 		"  kea install-trigger [--uninstall]\n"
 		"              the notification trigger on Kea's PostgreSQL hosts table\n"
 		"              (see `prism kea --help`)\n"
+		"\n"
+		"Registry commands:\n"
+		"  registry import-prism FILE [--config FILE]\n"
+		"              the hosts of the original Prism server's database\n"
+		"              (see `prism registry --help`)\n"
 		"\n");
 	prism_admin_usage(out);
 	fputc('\n', out);
@@ -55,6 +62,11 @@ static void usage(FILE *out)
 		"  -b, --source ADDR       local address to connect from (e.g. 127.0.0.2)\n"
 		"  -w, --timeout SECONDS   give up after this long (default 10)\n"
 		"  -j, --json              print the server's whole JSON answer\n"
+		"      --tls               connect with TLS (prismd's server.tls_port)\n"
+		"      --ca FILE           CA file that signed prismd's certificate (default: the\n"
+		"                          system's CAs); the certificate must name the host\n"
+		"      --cert FILE         client certificate (PEM chain) to present\n"
+		"      --key FILE          its private key\n"
 		"\n"
 		"Exit status of prism register: 0 registered, 1 the server answered with an\n"
 		"  error, 2 usage error, 3 the server could not be reached or answered badly.\n"
@@ -71,6 +83,8 @@ struct reg_opts {
 	const char *source;
 	double timeout;
 	int json;
+	bool tls;
+	const char *ca, *cert, *key;
 };
 
 static int split_server(const char *s, struct reg_opts *o)
@@ -236,6 +250,87 @@ static int print_response(json_t *resp, int as_json)
 	return status != NULL && strcmp(status, "error") == 0 ? EXIT_REFUSED : EXIT_UNREACHABLE;
 }
 
+/* One request and its answer inside a TLS session over the connected socket @p fd. */
+static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *frame,
+			    size_t flen)
+{
+	struct prism_frame_reader rd;
+	json_t *resp = NULL;
+	bool sent = false, done = false;
+	prism_frame_reader_init(&rd, PRISM_FRAME_BUF_PREAUTH);
+	for (int i = 0; i < 100000 && !done; i++) {
+		uint8_t plain[4096], *out = NULL, buf[4096];
+		size_t got = 0, olen = 0;
+		bool eof = false;
+		int rc = prism_tls_conn_read(tc, plain, sizeof(plain), &got, &eof);
+		if (rc == 0 && !sent && prism_tls_conn_established(tc)) {
+			sent = true;
+			rc = prism_tls_conn_write(tc, frame, flen);
+		}
+		if (rc != 0) {
+			char why[200];
+			prism_tls_conn_failure(tc, why, sizeof(why));
+			fprintf(stderr, "prism: TLS with the server failed (%s)\n", why);
+			break;
+		}
+		if (prism_tls_conn_take_out(tc, &out, &olen) != 0 ||
+		    (olen > 0 && send_all(fd, out, olen) != 0)) {
+			free(out);
+			fprintf(stderr, "prism: cannot send to the server (%s)\n", strerror(errno));
+			break;
+		}
+		free(out);
+		const uint8_t *p;
+		size_t len;
+		uint32_t declared;
+		if (got > 0 && prism_frame_feed(&rd, plain, got) != 0)
+			break;
+		rc = prism_frame_next(&rd, &p, &len, &declared);
+		if (rc != 0) {
+			resp = rc == 1 ? json_loadb((const char *)p, len, 0, NULL) : NULL;
+			if (resp == NULL)
+				fprintf(stderr, "prism: the server's answer is not a Prism response\n");
+			break;
+		}
+		if (got == sizeof(plain))
+			continue; /* more plaintext may wait in the session */
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || eof) {
+			fprintf(stderr, "prism: no answer from the server (%s)\n",
+				n == 0 || eof ? "connection closed" : strerror(errno));
+			done = true;
+		} else if (prism_tls_conn_feed(tc, buf, (size_t)n) != 0) {
+			fprintf(stderr, "prism: the server does not speak TLS\n");
+			done = true;
+		}
+	}
+	prism_frame_reader_deinit(&rd);
+	return resp;
+}
+
+/* The request over TLS: the client context and session, then tls_exchange. */
+static json_t *tls_request(const struct reg_opts *o, int fd, const uint8_t *frame,
+			   size_t flen)
+{
+	struct prism_agent_tls *t = NULL;
+	char err[512];
+	if (prism_agent_tls_client_new(o->ca, o->cert, o->key, &t, err, sizeof(err)) != 0) {
+		fprintf(stderr, "prism: cannot set up TLS: %s\n", err);
+		return NULL;
+	}
+	json_t *resp = NULL;
+	struct prism_tls_conn *tc = prism_tls_conn_client(t, o->host);
+	if (tc == NULL)
+		fprintf(stderr, "prism: cannot start a TLS session with %s\n", o->host);
+	else
+		resp = tls_exchange(fd, tc, frame, flen);
+	prism_tls_conn_free(tc);
+	prism_agent_tls_free(t);
+	return resp;
+}
+
 static int do_register(const struct reg_opts *o)
 {
 	/* the server validates the hostname and answers with the protocol's exact message */
@@ -254,7 +349,12 @@ static int do_register(const struct reg_opts *o)
 		return EXIT_UNREACHABLE;
 	}
 	int rc = EXIT_UNREACHABLE;
-	if (send_all(fd, frame, flen) != 0) {
+	if (o->tls) {
+		json_t *resp = tls_request(o, fd, frame, flen);
+		if (resp != NULL)
+			rc = print_response(resp, o->json);
+		json_decref(resp);
+	} else if (send_all(fd, frame, flen) != 0) {
 		fprintf(stderr, "prism: cannot send to the server (%s)\n", strerror(errno));
 	} else {
 		json_t *resp = read_response(fd);
@@ -276,6 +376,10 @@ static int cmd_register(int argc, char **argv)
 		{ "source", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "tls", no_argument, NULL, 1000 },
+		{ "ca", required_argument, NULL, 1001 },
+		{ "cert", required_argument, NULL, 1002 },
+		{ "key", required_argument, NULL, 1003 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -299,9 +403,17 @@ static int cmd_register(int argc, char **argv)
 			break;
 		}
 		case 'j': o.json = 1; break;
+		case 1000: o.tls = true; break;
+		case 1001: o.ca = optarg; o.tls = true; break;
+		case 1002: o.cert = optarg; o.tls = true; break;
+		case 1003: o.key = optarg; o.tls = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+	}
+	if ((o.cert == NULL) != (o.key == NULL)) {
+		fprintf(stderr, "prism: --cert and --key go together\n");
+		return EXIT_USAGE;
 	}
 	if (split_server(server, &o) != 0) {
 		fprintf(stderr, "prism: --server must be HOST:PORT (or [IPv6]:PORT), not '%s'\n",
@@ -342,6 +454,8 @@ int main(int argc, char **argv)
 		return prism_zones_main(argc, argv);
 	if (strcmp(cmd, "kea") == 0)
 		return prism_kea_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "registry") == 0)
+		return prism_registry_main(argc - 1, argv + 1);
 	/* admin options may come before the command: `prism --json hosts` */
 	if (prism_admin_is_command(cmd) || cmd[0] == '-')
 		return prism_admin_main(argc, argv);

@@ -71,6 +71,8 @@ static const char usage_text[] =
 	"                                        every target serving it (admin role)\n"
 	"  prism zones dnssec ZONE [on|off]      show the keys and DS records, or sign the\n"
 	"                                        zone on every target (admin role)\n"
+	"  prism zones resync ZONE               sync ZONE to every target serving it again\n"
+	"                                        (admin role)\n"
 	"  prism zones export ZONE [--format bind|json]\n"
 	"  prism zones import ZONE --from-target TARGET | --file ZONEFILE [--targets GROUP]\n"
 	"  prism records [list] ZONE [--name NAME] [--type TYPE]\n"
@@ -603,21 +605,26 @@ static int cluster_show(struct zcli *c)
 	return trouble ? EXIT_ERROR : EXIT_OK;
 }
 
-static int cluster_resync(struct zcli *c)
+/* prism cluster resync TARGET, prism zones resync ZONE */
+static int resync(struct zcli *c)
 {
 	char path[PATH_LEN], esc[256];
+	bool zone = strcmp(c->words[0], "zones") == 0;
 	json_t *j, *b = json_object();
 	if (cli_http_escape(c->words[2], esc, sizeof(esc)) != 0 || b == NULL) {
 		json_decref(b);
 		return EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/api/v1/targets/%s/resync", esc);
+	snprintf(path, sizeof(path), "/api/v1/%s/%s/resync", zone ? "zones" : "targets", esc);
 	int rc = call(c, "POST", path, b, &j, NULL);
 	json_decref(b);
 	if (rc != 0)
 		return rc;
 	if (c->json)
 		cli_print_json(j);
+	else if (zone)
+		printf("zone %s: %lld RRset(s) queued for %lld target(s), checked again\n",
+		       cli_jstr(j, "zone"), cli_jint(j, "rrsets"), cli_jint(j, "targets"));
 	else
 		printf("target %s: %lld RRset(s) queued, every zone checked again\n",
 		       cli_jstr(j, "target"), cli_jint(j, "rrsets"));
@@ -641,12 +648,13 @@ static const struct zcmd zcmds[] = {
 	{ "zones", "export", 1, 1, zones_export },
 	{ "zones", "dnssec", 1, 2, zones_dnssec },
 	{ "zones", "import", 1, 1, zones_import },
+	{ "zones", "resync", 1, 1, resync },
 	{ "records", "list", 1, 1, records_list },
 	{ "records", "set", 4, MAX_WORDS, records_set },
 	{ "records", "delete", 3, 3, records_delete },
 	{ "records", "apply", 2, 2, records_apply },
 	{ "cluster", "show", 0, 0, cluster_show },
-	{ "cluster", "resync", 1, 1, cluster_resync },
+	{ "cluster", "resync", 1, 1, resync },
 	{ "repoint", NULL, 2, 2, repoint },
 };
 

@@ -25,7 +25,7 @@
 
 /* the log level is this parser's own type: a C enum, not a string */
 enum { OPT_STR = PRISM_YAML_STR, OPT_INT = PRISM_YAML_INT, OPT_FLOAT = PRISM_YAML_FLOAT,
-       OPT_LEVEL = PRISM_YAML_CUSTOM };
+       OPT_BOOL = PRISM_YAML_BOOL, OPT_LEVEL = PRISM_YAML_CUSTOM };
 
 /* X(section, name, type, min, max, default, env) — in struct order */
 #define OPTIONS(X) \
@@ -34,6 +34,10 @@ enum { OPT_STR = PRISM_YAML_STR, OPT_INT = PRISM_YAML_INT, OPT_FLOAT = PRISM_YAM
 	X(server, timeout, FLOAT, 0.1, 3600, "10", "PRISM_AGENT_SERVER_TIMEOUT") \
 	X(server, auth_token, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN") \
 	X(server, auth_token_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN_FILE") \
+	X(server, tls, BOOL, 0, 0, "false", "PRISM_AGENT_SERVER_TLS") \
+	X(server, ca_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CA_FILE") \
+	X(server, cert_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CERT_FILE") \
+	X(server, key_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_KEY_FILE") \
 	X(heartbeat, interval, INT, 1, 86400, "60", "PRISM_AGENT_HEARTBEAT_INTERVAL") \
 	X(logging, level, LEVEL, 0, 0, "info", "PRISM_AGENT_LOGGING_LEVEL") \
 	X(logging, file, STR, 0, 0, "", "PRISM_AGENT_LOGGING_FILE")
@@ -41,6 +45,7 @@ enum { OPT_STR = PRISM_YAML_STR, OPT_INT = PRISM_YAML_INT, OPT_FLOAT = PRISM_YAM
 #define FIELD(sec, name) (((struct prism_agent_config *)0)->sec##_##name)
 
 #define BOUNDS_STR(lo, hi)
+#define BOUNDS_BOOL(lo, hi)
 #define BOUNDS_LEVEL(lo, hi)
 #define BOUNDS_INT(lo, hi) .imin = (lo), .imax = (hi),
 #define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi),
@@ -61,6 +66,7 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 #define TYPE_OK_STR(f) _Generic((f), char *: 1, default: 0)
 #define TYPE_OK_INT(f) _Generic((f), uint16_t: 1, uint32_t: 1, default: 0)
 #define TYPE_OK_FLOAT(f) _Generic((f), double: 1, default: 0)
+#define TYPE_OK_BOOL(f) _Generic((f), bool: 1, default: 0)
 #define TYPE_OK_LEVEL(f) _Generic((f), enum prism_agent_log_level: 1, default: 0)
 #define WIDTH_MAX(f) ((UINT64_C(1) << (8 * sizeof(f))) - 1)
 #define FITS_INT(sec, name, hi) \
@@ -68,6 +74,7 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 		       #sec "." #name ": bound wider than the field");
 #define FITS_STR(sec, name, hi)
 #define FITS_FLOAT(sec, name, hi)
+#define FITS_BOOL(sec, name, hi)
 #define FITS_LEVEL(sec, name, hi)
 #define CHECK_ROW(sec, name, t, lo, hi, ...) \
 	_Static_assert(TYPE_OK_##t(FIELD(sec, name)), #sec "." #name ": type"); \
@@ -145,6 +152,10 @@ static int validate_cb(struct prism_yaml_ctx *c, const char *const *envp)
 		if (rc != 0)
 			return rc;
 	}
+	if ((cfg->server_cert_file == NULL) != (cfg->server_key_file == NULL))
+		return prism_yaml_fail_opt(c, cfg->server_cert_file ? IDX_server_key_file
+								    : IDX_server_cert_file,
+					   "server.cert_file and server.key_file go together");
 	if (cfg->server_auth_token != NULL && cfg->server_auth_token_file != NULL)
 		return prism_yaml_fail_opt(c, IDX_server_auth_token_file,
 					   "cannot be combined with server.auth_token");

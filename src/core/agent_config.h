@@ -3,12 +3,14 @@
  * @file agent_config.h
  * `prism agent` configuration: the reference client's YAML (server.host, server.port,
  * server.timeout, server.auth_token, heartbeat.interval, logging.level, logging.file) plus
- * server.auth_token_file, parsed from a buffer into a new snapshot with errors naming the key
+ * server.auth_token_file and the TLS keys (server.tls, server.ca_file, server.cert_file,
+ * server.key_file), parsed from a buffer into a new snapshot with errors naming the key
  * and line; and the hostname sanitiser the agent applies to the machine's name. Pure: no file
  * or environment access — the caller passes the text and the environment.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +31,10 @@ struct prism_agent_config {
 	double server_timeout;        /**< seconds per step (connect, answer), 10, 0.1–3600 */
 	char *server_auth_token;      /**< NULL = none; at most PRISM_TOKEN_MAX characters */
 	char *server_auth_token_file; /**< file holding the token; excludes server_auth_token */
+	bool server_tls;              /**< connect with TLS (to prismd's server.tls_port) */
+	char *server_ca_file;         /**< CA file for the server's certificate; NULL = system */
+	char *server_cert_file;       /**< client certificate (PEM chain); NULL = none */
+	char *server_key_file;        /**< its private key; with cert_file */
 	/* heartbeat: */
 	uint32_t heartbeat_interval;  /**< seconds between registrations, 60, 1–86400 */
 	/* logging: */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file agent_msg.h
- * Agent protocol messages (PROTOCOL.md "Request" / "Response"): validation of a registration
+ * Agent protocol messages (docs/protocol.md "Request" / "Response"): validation of a registration
  * request and encoding of responses. Pure: bytes in, structs and bytes out.
  */
 #pragma once
@@ -31,7 +31,7 @@ struct prism_agent_req {
  * version "1.0", type "registration", timestamp, hostname, auth_token a string when present
  * and not null. Unknown fields (client_ip, …) are ignored.
  *
- * @param[out] errmsg on error: the exact PROTOCOL.md message, e.g.
+ * @param[out] errmsg on error: the exact docs/protocol.md message, e.g.
  *   "Protocol error: Message decoding failed: <reason>",
  *   "Protocol error: Message must be a JSON object",
  *   "Invalid message: Missing required field: hostname",
@@ -55,7 +55,7 @@ int prism_agent_parse_reference(const uint8_t *payload, size_t len,
 /**
  * Write the framing error for a declared frame length over PRISM_FRAME_MAX (see
  * prism_frame_next()): "Protocol error: Message too large: <n> > 65536". Kept here so that
- * every PROTOCOL.md error text of the agent protocol lives in one module.
+ * every docs/protocol.md error text of the agent protocol lives in one module.
  * @param[out] errmsg NUL-terminated, truncated to @p errmsg_len
  * @return PRISM_EPROTO (the class of the error: answer once, close the connection);
  *         PRISM_EINVAL NULL args
@@ -65,7 +65,7 @@ int prism_agent_err_too_large(uint32_t declared, char *errmsg, size_t errmsg_len
 /** A response to encode. Optional strings may be NULL (then the key is omitted). */
 struct prism_agent_resp {
 	bool success;          /**< "status": "success" | "error" */
-	const char *message;   /**< exact PROTOCOL.md text */
+	const char *message;   /**< exact docs/protocol.md text */
 	int64_t now_usec;      /**< server UTC time for "timestamp" */
 	const char *result;    /**< extra key, e.g. "new", "ip_changed", "heartbeat", "reconnected" */
 	const char *code;      /**< extra key, machine-readable error code */

@@ -29,6 +29,7 @@
 
 #include "core/config.h"
 #include "core/dname.h"
+#include "core/dnsupdate.h"
 #include "core/rr_validate.h"
 #include "core/error.h"
 #include "core/yamlutil.h"
@@ -65,6 +66,10 @@ static const struct prism_yaml_choice offline_choices[] = {
 static const struct prism_yaml_choice role_choices[] = {
 	{ "read", "read" }, { "write", "write" }, { "admin", "admin" }, { NULL, NULL },
 };
+static const struct prism_yaml_choice client_cert_choices[] = {
+	{ "none", "none" }, { "optional", "optional" }, { "required", "required" },
+	{ NULL, NULL },
+};
 static const struct prism_yaml_choice rrtype_choices[] = {
 	{ "A", "A" }, { "AAAA", "AAAA" }, { NULL, NULL },
 };
@@ -78,8 +83,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 #define OPTIONS(X)                                                                                \
 	X(server, host, STRS, 0, 0, NULL, "0.0.0.0", "PRISM_SERVER_HOST",                         \
 	  "listen addresses (IP literals) of the agent and API ports; one or a list", RESTART)    \
-	X(server, tcp_port, INT, 1, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
-	  "agent protocol TCP port", RESTART)                                                     \
+	X(server, tcp_port, INT, 0, 65535, NULL, "8080", "PRISM_SERVER_TCP_PORT",                 \
+	  "agent protocol TCP port (plain); 0 = off", RESTART)                                    \
 	X(server, api_port, INT, 1, 65535, NULL, "8081", "PRISM_SERVER_API_PORT",                 \
 	  "REST API port", RESTART)                                                               \
 	X(server, max_connections, INT, 1, 1000000, NULL, "1000", "PRISM_SERVER_MAX_CONNECTIONS", \
@@ -88,6 +93,19 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "seconds an agent connection may stay silent", LIVE)                                    \
 	X(server, frame_timeout, INT, 1, 3600, NULL, "10", "PRISM_SERVER_FRAME_TIMEOUT",          \
 	  "seconds to finish a frame once it has started", LIVE)                                  \
+	X(server, tls_port, INT, 0, 65535, NULL, "0", "PRISM_SERVER_TLS_PORT",                    \
+	  "agent protocol TLS port; 0 = off", RESTART)                                            \
+	X(server, tls_cert, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CERT",                         \
+	  "PEM certificate chain of the TLS agent port (re-read on SIGHUP)", LIVE)                \
+	X(server, tls_key, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_KEY",                           \
+	  "PEM private key of tls_cert (re-read on SIGHUP)", LIVE)                                \
+	X(server, tls_client_ca, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CLIENT_CA",               \
+	  "PEM CA certificates that sign agents' client certificates", LIVE)                      \
+	X(server, tls_client_cert, ENUM, 0, 0, client_cert_choices, "none",                       \
+	  "PRISM_SERVER_TLS_CLIENT_CERT", "client certificates: none, optional or required",      \
+	  LIVE)                                                                                   \
+	X(server, tls_client_crl, STR, 0, 0, NULL, "", "PRISM_SERVER_TLS_CLIENT_CRL",             \
+	  "PEM CRL file checked against client certificates (re-read on SIGHUP)", LIVE)           \
 	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE",                    \
 	  "instance name written in ownership comments", RESTART)                                 \
 	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH",                   \
@@ -122,9 +140,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, api_url, STR, 0, 0, NULL, "http://127.0.0.1:8053/api/v1",                     \
 	  "PRISM_POWERDNS_API_URL", "PowerDNS HTTP API base URL", RESTART)                        \
 	X(powerdns, api_key, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY",                       \
-	  "PowerDNS API key (X-API-Key)", RESTART)                                                \
+	  "PowerDNS API key (X-API-Key)", LIVE)                                                   \
 	X(powerdns, api_key_file, STR, 0, 0, NULL, "", "PRISM_POWERDNS_API_KEY_FILE",             \
-	  "file holding the PowerDNS API key, instead of api_key", RESTART)                       \
+	  "file holding the PowerDNS API key, instead of api_key (read again on SIGHUP)", LIVE)   \
 	X(powerdns, server_id, STR, 0, 0, NULL, "localhost", "PRISM_POWERDNS_SERVER_ID",          \
 	  "PowerDNS server id in API paths", RESTART)                                             \
 	X(powerdns, default_zone, STR, 0, 0, NULL, "managed.prism.local.",                        \
@@ -134,9 +152,18 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, timeout, FLOAT, 0.1, 600, NULL, "5", "PRISM_POWERDNS_TIMEOUT",                \
 	  "seconds per PowerDNS API request", RESTART)                                            \
 	X(powerdns, retry_attempts, INT, 0, 100, NULL, "3", "PRISM_POWERDNS_RETRY_ATTEMPTS",      \
-	  "quick retries before backing off longer", RESTART)                                     \
+	  "quick retries of a failed request (after 0.1 s, 0.2 s, ...) before backing off",       \
+	  RESTART)                                                                                \
 	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
 	  "seconds of the first backoff step", LIVE)                                              \
+	X(powerdns, rate_limit_qps, INT, 0, 1000000, NULL, "0", "PRISM_POWERDNS_RATE_LIMIT_QPS",  \
+	  "most API requests a second to each target without its own (0 = no limit)", RESTART)   \
+	X(powerdns, breaker_threshold, INT, 0, 1000000, NULL, "0",                                \
+	  "PRISM_POWERDNS_BREAKER_THRESHOLD",                                                     \
+	  "failed requests in a row that open a target's circuit breaker (0 = off)", RESTART)     \
+	X(powerdns, breaker_recovery_seconds, INT, 1, 86400, NULL, "30",                          \
+	  "PRISM_POWERDNS_BREAKER_RECOVERY_SECONDS",                                              \
+	  "seconds a circuit breaker stays open before one probe request", RESTART)               \
 	X(powerdns, record_types, LIST, 0, 0, rrtype_choices, "A,AAAA",                           \
 	  "PRISM_POWERDNS_RECORD_TYPES", "record types to publish: A, AAAA", RESTART)             \
 	X(powerdns, auto_ptr, BOOL, 0, 0, NULL, "false", "PRISM_POWERDNS_AUTO_PTR",               \
@@ -174,7 +201,10 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(sync, retry_max, INT, 1, 86400, NULL, "60", "PRISM_SYNC_RETRY_MAX",                     \
 	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
-	  "seconds between health checks of every target (0 = off)", RESTART)
+	  "seconds between health checks of every target (0 = off)", RESTART)                     \
+	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
+	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
+	  RESTART)
 
 /*
  * Y(section, subsection, name, type, min, max, choices, default, env, help, reload): options
@@ -203,12 +233,15 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	Y(kea, reservations, user, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_USER",            \
 	  "database user", RESTART)                                                               \
 	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
-	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE", "file holding the database password", RESTART)  \
+	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE",                                                 \
+	  "file holding the database password (read again on SIGHUP for the next connection)",  \
+	  RESTART)                                                                                \
 	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
 	  "name of an environment variable holding the database password", RESTART)               \
 	Y(kea, reservations, channel, STR, 0, 0, NULL, "prism_kea_hosts",                         \
-	  "PRISM_KEA_RESERVATIONS_CHANNEL", "NOTIFY channel of the trigger (an SQL identifier)",  \
+	  "PRISM_KEA_RESERVATIONS_CHANNEL",                                                       \
+	  "NOTIFY channel of the trigger, Prism's or the Kea service's (kea_lease_events)",       \
 	  RESTART)                                                                                \
 	Y(kea, reservations, zone, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_ZONE",            \
 	  "zone of short hostnames (unset = powerdns.default_zone)", RESTART)                     \
@@ -821,7 +854,7 @@ static int node_cb(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, y
 
 /* ---- top-level lists: targets and zones ---- */
 
-enum fkind { F_STR, F_STRS, F_U32, F_BOOL };
+enum fkind { F_STR, F_STRS, F_U32, F_BOOL, F_TSIG, F_BREAKER };
 
 struct field {
 	const char *key;
@@ -834,17 +867,21 @@ struct field {
 #define TF(k, kind, req) {#k, kind, offsetof(struct prism_config_target, k), req, 0, 0}
 #define TFU(k, lo, hi) {#k, F_U32, offsetof(struct prism_config_target, k), false, lo, hi}
 static const struct field target_fields[] = {
-	TF(name, F_STR, true),       TF(api_url, F_STR, true),  TF(api_key, F_STR, false),
+	TF(name, F_STR, true),       TF(api_url, F_STR, false), TF(api_key, F_STR, false),
 	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
 	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
 	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
-	TF(group, F_STR, false),
+	TF(group, F_STR, false),     TF(type, F_STR, false),    TF(server, F_STR, false),
+	TF(tsig, F_TSIG, false),     TFU(rate_limit_qps, 1, 1000000),
+	{"breaker", F_BREAKER, offsetof(struct prism_config_target, breaker_threshold), false, 0,
+	 0},
 	{NULL, F_STR, 0, false, 0, 0},
 };
 #define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
 static const struct field zone_fields[] = {
 	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
-	ZF(soa, F_STR, false), {NULL, F_STR, 0, false, 0, 0},
+	ZF(soa, F_STR, false), ZF(kind, F_STR, false), ZF(dnssec, F_BOOL, false),
+	{NULL, F_STR, 0, false, 0, 0},
 };
 
 #define XF(k, kind, req) {#k, kind, offsetof(struct prism_config_template, k), req, 0, 0}
@@ -876,6 +913,64 @@ static const struct list_kind *find_list_kind(const char *k, size_t n)
 	return NULL;
 }
 
+static void tsig_free(struct prism_config_tsig *k)
+{
+	free(k->name);
+	free(k->algorithm);
+	if (k->secret != NULL)
+		memset(k->secret, 0, strlen(k->secret));
+	free(k->secret);
+	free(k->secret_file);
+}
+
+/* targets[].tsig: a mapping of name, algorithm, secret, secret_file (strings). */
+static int tsig_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
+		     struct prism_config_tsig *k, yaml_document_t *doc, yaml_node_t *m)
+{
+	static const char *const keys[] = { "name", "algorithm", "secret", "secret_file" };
+	char **slots[] = { &k->name, &k->algorithm, &k->secret, &k->secret_file };
+	char shown[64];
+	if (m->type != YAML_MAPPING_NODE)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].tsig: must be a mapping of "
+				       "name, algorithm and secret or secret_file (line %zu)",
+				       lk->key, idx + 1, prism_yaml_line(m));
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		size_t i = 0;
+		while (kn->type == YAML_SCALAR_NODE && i < 4 &&
+		       !(strlen(keys[i]) == kn->data.scalar.length &&
+			 memcmp(keys[i], kn->data.scalar.value, kn->data.scalar.length) == 0))
+			i++;
+		if (kn->type != YAML_SCALAR_NODE || i == 4) {
+			prism_yaml_printable(shown, sizeof(shown),
+					     kn->type == YAML_SCALAR_NODE
+						     ? (const char *)kn->data.scalar.value : "?",
+					     kn->type == YAML_SCALAR_NODE ? kn->data.scalar.length
+									  : 1);
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "unknown key '%s[%zu].tsig.%s' (line %zu)", lk->key,
+					       idx + 1, shown, prism_yaml_line(kn));
+		}
+		if (v->type != YAML_SCALAR_NODE || prism_yaml_is_null(v) ||
+		    v->data.scalar.length == 0 ||
+		    memchr(v->data.scalar.value, '\0', v->data.scalar.length) != NULL)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].tsig.%s: must be a non-empty string "
+					       "(line %zu)",
+					       lk->key, idx + 1, keys[i], prism_yaml_line(v));
+		if (*slots[i] != NULL)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "duplicate key '%s[%zu].tsig.%s' (line %zu)", lk->key,
+					       idx + 1, keys[i], prism_yaml_line(kn));
+		*slots[i] = strndup((const char *)v->data.scalar.value, v->data.scalar.length);
+		if (*slots[i] == NULL)
+			return prism_yaml_nomem(c);
+	}
+	return 0;
+}
+
 static void entry_free(const struct list_kind *lk, void *e)
 {
 	if (e == NULL)
@@ -883,6 +978,8 @@ static void entry_free(const struct list_kind *lk, void *e)
 	for (const struct field *f = lk->fields; f->key != NULL; f++) {
 		if (f->kind == F_STR)
 			free(*(char **)((char *)e + f->off));
+		else if (f->kind == F_TSIG)
+			tsig_free((struct prism_config_tsig *)((char *)e + f->off));
 		else if (f->kind == F_STRS)
 			strv_free(*(char ***)((char *)e + f->off));
 	}
@@ -898,6 +995,60 @@ static void entries_free(const struct list_kind *lk, void **v)
 	free(v);
 }
 
+/* targets[].breaker: {threshold: N, recovery_seconds: S}, both required. */
+static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
+			 void *e, yaml_document_t *doc, yaml_node_t *v)
+{
+	struct prism_config_target *t = e;
+	uint32_t *slot[2] = { &t->breaker_threshold, &t->breaker_recovery_seconds };
+	static const char *const keys[2] = { "threshold", "recovery_seconds" };
+	static const uint32_t max[2] = { 1000000, 86400 };
+	bool seen[2] = { false, false };
+
+	if (v->type != YAML_MAPPING_NODE)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "%s[%zu].breaker: must be a mapping {threshold, "
+				       "recovery_seconds} (line %zu)",
+				       lk->key, idx + 1, prism_yaml_line(v));
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *x = yaml_document_get_node(doc, p->value);
+		size_t i = 0;
+		while (i < 2 && !(k->type == YAML_SCALAR_NODE &&
+				  k->data.scalar.length == strlen(keys[i]) &&
+				  memcmp(k->data.scalar.value, keys[i], strlen(keys[i])) == 0))
+			i++;
+		char shown[64];
+		if (i == 2) {
+			bool s = k->type == YAML_SCALAR_NODE;
+			prism_yaml_printable(shown, sizeof(shown),
+					     s ? (const char *)k->data.scalar.value : "",
+					     s ? k->data.scalar.length : 0);
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "unknown key '%s[%zu].breaker.%s' (line %zu)",
+					       lk->key, idx + 1, shown, prism_yaml_line(k));
+		}
+		uint64_t u;
+		if (x->type != YAML_SCALAR_NODE ||
+		    !prism_yaml_parse_uint((const char *)x->data.scalar.value,
+					   x->data.scalar.length, 1, max[i], &u))
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].breaker.%s: must be an integer from 1 to "
+					       "%" PRIu32 " (line %zu)",
+					       lk->key, idx + 1, keys[i], max[i],
+					       prism_yaml_line(x));
+		*slot[i] = (uint32_t)u;
+		seen[i] = true;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (!seen[i])
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "%s[%zu].breaker.%s: required (line %zu)", lk->key,
+					       idx + 1, keys[i], prism_yaml_line(v));
+	return 0;
+}
+
 /* Set one field of an entry from its YAML value. */
 static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx, void *e,
 		       const struct field *f, yaml_document_t *doc, yaml_node_t *v)
@@ -908,6 +1059,10 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 	uint64_t u;
 	bool b;
 
+	if (f->kind == F_TSIG)
+		return tsig_node(c, lk, idx, slot, doc, v);
+	if (f->kind == F_BREAKER)
+		return entry_breaker(c, lk, idx, e, doc, v);
 	if (f->kind == F_STRS) {
 		if (v->type != YAML_SEQUENCE_NODE)
 			goto bad;
@@ -1010,6 +1165,14 @@ static int entry_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size
 						     lk->key, idx + 1, f->key, prism_yaml_line(k));
 		if (rc == 0)
 			rc = entry_field(c, lk, idx, e, f, doc, v);
+	}
+	if (rc == 0 && lk->fields == target_fields) {
+		/* api_url is required of PowerDNS targets (the default type) only */
+		const struct prism_config_target *t = e;
+		if (t->api_url == NULL && (t->type == NULL || strcmp(t->type, "rfc2136") != 0))
+			rc = prism_yaml_fail(c, PRISM_ECONFIG,
+					     "%s[%zu].api_url: required (line %zu)", lk->key,
+					     idx + 1, prism_yaml_line(m));
 	}
 	for (const struct field *f = lk->fields; rc == 0 && f->key != NULL; f++)
 		if (f->required && *(char **)((char *)e + f->off) == NULL)
@@ -1129,6 +1292,14 @@ static int validate_zones(struct prism_yaml_ctx *c)
 						       i + 1, shown);
 		if (z->ttl == 0)
 			z->ttl = cfg->powerdns_default_ttl;
+		const char *kind = z->kind ? z->kind : "Native";
+		if (strcasecmp(kind, "Native") != 0 && strcasecmp(kind, "Master") != 0)
+			return prism_yaml_fail(c, PRISM_ECONFIG,
+					       "zones[%zu].kind: Native or Master", i + 1);
+		if (prism_yaml_store_str(&z->kind, strcasecmp(kind, "Master") == 0 ? "Master"
+											 : "Native",
+					 6) != 0)
+			return prism_yaml_nomem(c);
 		if (z->nameservers == NULL) {
 			z->nameservers = calloc(2, sizeof(char *));
 			if (z->nameservers == NULL ||
@@ -1179,10 +1350,72 @@ static int seed_target(struct prism_yaml_ctx *c)
 		t->api_key = strdup(cfg->powerdns_api_key);
 	if (cfg->powerdns_api_key_file)
 		t->api_key_file = strdup(cfg->powerdns_api_key_file);
+	t->rate_limit_qps = cfg->powerdns_rate_limit_qps;
+	t->breaker_threshold = cfg->powerdns_breaker_threshold;
+	t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
 	if (!t->name || !t->api_url || !t->server_id ||
 	    (cfg->powerdns_api_key && !t->api_key) ||
 	    (cfg->powerdns_api_key_file && !t->api_key_file))
 		return prism_yaml_nomem(c);
+	return 0;
+}
+
+static int validate_powerdns(struct prism_yaml_ctx *c, struct prism_config_target *t, size_t i)
+{
+	if (t->type != NULL && strcmp(t->type, "powerdns") != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].type: must be powerdns or rfc2136", i + 1);
+	if (t->server != NULL || t->tsig.name != NULL || t->tsig.algorithm != NULL ||
+	    t->tsig.secret != NULL || t->tsig.secret_file != NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: server and tsig are for type: rfc2136",
+				       i + 1);
+	if (t->api_url == NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].api_url: required", i + 1);
+	if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].api_url: must start with http:// or https://",
+				       i + 1);
+	if ((t->api_key == NULL) == (t->api_key_file == NULL))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: give exactly one of api_key and api_key_file",
+				       i + 1);
+	if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
+		return prism_yaml_nomem(c);
+	return 0;
+}
+
+/* type: rfc2136: server IP:port and a TSIG key; nothing of the PowerDNS API. */
+static int validate_rfc2136(struct prism_yaml_ctx *c, struct prism_config_target *t, size_t i)
+{
+	char host[64], why[160];
+	uint16_t port;
+	if (t->api_url != NULL || t->api_key != NULL || t->api_key_file != NULL ||
+	    t->server_id != NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu]: api_url, api_key, api_key_file and "
+				       "server_id are for type: powerdns",
+				       i + 1);
+	if (t->server == NULL || prism_config_hostport(t->server, host, sizeof(host), &port) != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].server: required, IP:port (192.0.2.53:53, "
+				       "[2001:db8::53]:53)",
+				       i + 1);
+	struct prism_config_tsig *k = &t->tsig;
+	if (k->name == NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].tsig.name: required (updates are signed)",
+				       i + 1);
+	if ((k->secret == NULL) == (k->secret_file == NULL))
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "targets[%zu].tsig: give exactly one of secret and "
+				       "secret_file",
+				       i + 1);
+	if (k->algorithm == NULL && (k->algorithm = strdup("hmac-sha256")) == NULL)
+		return prism_yaml_nomem(c);
+	struct prism_tsig key = { k->name, k->algorithm, k->secret ? k->secret : "AA==" };
+	if (prism_tsig_check(&key, why, sizeof(why)) != 0)
+		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].tsig: %s", i + 1, why);
 	return 0;
 }
 
@@ -1201,18 +1434,17 @@ static int validate_targets(struct prism_yaml_ctx *c)
 				return prism_yaml_fail(c, PRISM_ECONFIG,
 						       "targets[%zu].name: '%s' is listed twice",
 						       i + 1, shown);
-		if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
-			return prism_yaml_fail(
-				c, PRISM_ECONFIG,
-				"targets[%zu].api_url: must start with http:// or https://",
-				i + 1);
-		if ((t->api_key == NULL) == (t->api_key_file == NULL))
-			return prism_yaml_fail(
-				c, PRISM_ECONFIG,
-				"targets[%zu]: give exactly one of api_key and api_key_file",
-				i + 1);
-		if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
-			return prism_yaml_nomem(c);
+		int vrc = t->type != NULL && strcmp(t->type, "rfc2136") == 0
+				  ? validate_rfc2136(c, t, i)
+				  : validate_powerdns(c, t, i);
+		if (vrc != 0)
+			return vrc;
+		if (t->rate_limit_qps == 0)
+			t->rate_limit_qps = cfg->powerdns_rate_limit_qps;
+		if (t->breaker_threshold == 0) {
+			t->breaker_threshold = cfg->powerdns_breaker_threshold;
+			t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
+		}
 		char dns_host[64];
 		uint16_t dns_port;
 		if (t->dns_address != NULL &&
@@ -1380,6 +1612,33 @@ static int validate_kea(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* The TLS agent port: its files, the client certificate mode, distinct ports. */
+static int validate_tls(struct prism_yaml_ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	if (cfg->server_tcp_port == 0 && cfg->server_tls_port == 0)
+		return prism_yaml_fail_opt(c, IDX_server_tcp_port,
+					   "0 turns the plain agent port off: set server.tls_port "
+					   "for agents to have one");
+	if (cfg->server_tls_port != 0 && (cfg->server_tls_cert == NULL ||
+					  cfg->server_tls_key == NULL))
+		return prism_yaml_fail_opt(c, cfg->server_tls_cert ? IDX_server_tls_key
+								   : IDX_server_tls_cert,
+					   "required when server.tls_port is set");
+	if (strcmp(cfg->server_tls_client_cert, "none") != 0 && cfg->server_tls_client_ca == NULL)
+		return prism_yaml_fail_opt(c, IDX_server_tls_client_ca,
+					   "required when server.tls_client_cert is optional or "
+					   "required");
+	if (cfg->server_tls_client_crl != NULL && cfg->server_tls_client_ca == NULL)
+		return prism_yaml_fail_opt(c, IDX_server_tls_client_ca,
+					   "required with server.tls_client_crl");
+	if (cfg->server_tls_port != 0 && (cfg->server_tls_port == cfg->server_tcp_port ||
+					  cfg->server_tls_port == cfg->server_api_port))
+		return prism_yaml_fail_opt(c, IDX_server_tls_port,
+					   "must differ from server.tcp_port and server.api_port");
+	return 0;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1429,6 +1688,8 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		return prism_yaml_fail_opt(c,
 					   cfg->api_tls_cert ? IDX_api_tls_cert : IDX_api_tls_key,
 					   "api.tls_cert and api.tls_key go together");
+	if ((rc = validate_tls(c)) != 0)
+		return rc;
 	if (cfg->server_tcp_port == cfg->server_api_port) {
 		/* blame the one the user set; api_port when both were set */
 		if (c->src[IDX_server_api_port] == PRISM_YAML_SRC_DEFAULT)
@@ -1571,4 +1832,26 @@ void prism_config_option_bounds(size_t i, char *buf, size_t len)
 		break;
 	default: break;
 	}
+}
+
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg)
+{
+	for (size_t z = 0; cfg->zones[z] != NULL; z++)
+		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
+			return cfg->zones[z]->ttl;
+	return cfg->powerdns_default_ttl;
+}
+
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type)
+{
+	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
+uint32_t prism_config_offline_after(const struct prism_config *cfg)
+{
+	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
+	       cfg->heartbeat_grace_period;
 }

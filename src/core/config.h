@@ -23,9 +23,18 @@ struct prism_config_cred {
 	char *role;                 /**< for lists with roles; NULL otherwise */
 };
 
+/** A TSIG key of an rfc2136 target (targets[].tsig). */
+struct prism_config_tsig {
+	char *name;          /**< key name, as the server knows it */
+	char *algorithm;     /**< hmac-sha1/224/256/384/512; default hmac-sha256 */
+	char *secret;        /**< base64; exactly one of secret and secret_file */
+	char *secret_file;
+};
+
 /** A DNS server Prism keeps in step (targets: [...]). */
 struct prism_config_target {
 	char *name;          /**< unique; ledger key ("default" for the powerdns: section) */
+	char *type;          /**< "powerdns" (the default) or "rfc2136" */
 	char *api_url;       /**< PowerDNS API base URL, http(s)://…/api/v1 */
 	char *api_key;       /**< exactly one of api_key and api_key_file */
 	char *api_key_file;
@@ -36,6 +45,11 @@ struct prism_config_target {
 	bool paused;         /**< start paused (maintenance) */
 	uint32_t max_body_bytes; /**< largest PATCH body; 0 = default (1.5 MiB, under PowerDNS's 2 MB) */
 	char *group;         /**< cluster group name for API zones (`targets: GROUP`); NULL = none */
+	char *server;        /**< rfc2136: "192.0.2.53:53" (IP:port) */
+	struct prism_config_tsig tsig; /**< rfc2136: the key updates and transfers are signed with */
+	uint32_t rate_limit_qps;   /**< most API requests a second (token bucket); 0 = no limit */
+	uint32_t breaker_threshold; /**< breaker: open after this many failures in a row; 0 = off */
+	uint32_t breaker_recovery_seconds; /**< breaker: seconds open before one probe */
 };
 
 /** A zone Prism manages on its targets (zones: [...]). */
@@ -44,6 +58,8 @@ struct prism_config_zone {
 	char **nameservers;  /**< normalised FQDNs; default {"ns1.<zone>"} */
 	uint32_t ttl;        /**< default TTL of its records; default powerdns.default_ttl */
 	char *soa;           /**< SOA content when the zone is created; NULL = server default */
+	char *kind;          /**< "Native" (default) or "Master" (NOTIFY after changes) */
+	bool dnssec;         /**< signed on its targets (keys made by the server) */
 };
 
 /** Records added to a zone created through the API with `"template": NAME` (zone_templates:). */
@@ -58,11 +74,17 @@ struct prism_config {
 	/* server: */
 	char **server_host;         /**< NULL-terminated IP literals, default {"0.0.0.0"}; a
 	                             *   single string or a list ("::" serves IPv4 and IPv6) */
-	uint16_t server_tcp_port;   /**< 8080, 1–65535 */
+	uint16_t server_tcp_port;   /**< 8080, 0–65535 (0 = plain agent port off) */
 	uint16_t server_api_port;   /**< 8081, 1–65535 */
 	uint32_t server_max_connections; /**< 1000, 1–1000000 */
 	uint32_t server_idle_timeout;    /**< seconds, 30, 1–86400 */
 	uint32_t server_frame_timeout;   /**< seconds to finish a started frame, 10, 1–3600 */
+	uint16_t server_tls_port;   /**< TLS agent port, 0 = off */
+	char *server_tls_cert;      /**< PEM chain for tls_port; NULL = unset */
+	char *server_tls_key;       /**< PEM private key for tls_cert */
+	char *server_tls_client_ca; /**< PEM CA file for client certificates; NULL = unset */
+	char *server_tls_client_cert; /**< "none", "optional" or "required" */
+	char *server_tls_client_crl;  /**< PEM CRL file; NULL = unset */
 	char *server_instance;      /**< instance name in ownership comments; default "prism" */
 	/* database: */
 	char *database_path;        /**< "./prism.db" */
@@ -93,6 +115,9 @@ struct prism_config {
 	double powerdns_timeout;    /**< seconds, 5, 0.1–600 */
 	uint32_t powerdns_retry_attempts; /**< 3, 0–100 (attempts before backing off longer) */
 	double powerdns_retry_delay;/**< seconds, 1, 0.01–3600 (first backoff step) */
+	uint32_t powerdns_rate_limit_qps;   /**< 0 = none; default of targets[].rate_limit_qps */
+	uint32_t powerdns_breaker_threshold; /**< 0 = off; default of targets[].breaker */
+	uint32_t powerdns_breaker_recovery_seconds; /**< 30 */
 	char **powerdns_record_types; /**< NULL-terminated, non-empty, each "A" or "AAAA"
 	                               *   (input in any case); default {"A","AAAA"} */
 	bool powerdns_auto_ptr;     /**< false */
@@ -115,6 +140,8 @@ struct prism_config {
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
 	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
+	/* health: */
+	uint32_t health_response_time_ms; /**< slower API answers: degraded (0 = off) */
 	/* kea.ncr: Kea's NameChangeRequests (UDP) */
 	bool kea_ncr_enabled;       /**< false */
 	char *kea_ncr_listen;       /**< "127.0.0.1:53001"; validated address:port */
@@ -185,6 +212,16 @@ struct prism_config *prism_config_defaults(void);
 
 /** Free a config. NULL is a no-op. */
 void prism_config_free(struct prism_config *cfg);
+
+/** The TTL of agents' records: the default zone's own TTL, else powerdns.default_ttl. */
+uint32_t prism_config_agent_ttl(const struct prism_config *cfg);
+
+/** powerdns.record_types lists @p type ("A", "AAAA"). */
+bool prism_config_has_record_type(const struct prism_config *cfg, const char *type);
+
+/** Seconds without a heartbeat after which an agent's host goes offline:
+ *  interval × timeout_multiplier + grace_period. */
+uint32_t prism_config_offline_after(const struct prism_config *cfg);
 
 /** Description of one option, for --help style listings and docs. */
 struct prism_config_opt_info {

@@ -12,7 +12,7 @@
 #define PRISM_DNAME_MAX 255u    /**< longest FQDN text incl. trailing dot and NUL room */
 
 /**
- * Validate an agent hostname (PROTOCOL.md): 1–253 characters, dot-separated labels of
+ * Validate an agent hostname (docs/protocol.md): 1–253 characters, dot-separated labels of
  * 1–63 characters from [A-Za-z0-9-], not starting or ending with '-', no leading or trailing
  * dot.
  * @param[out] reason  on error, a short lower-case reason ("empty", "too long (300 > 253)",

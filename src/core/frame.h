@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file frame.h
- * Agent protocol framing (PROTOCOL.md "Framing"): a 4-byte big-endian length N, then N
+ * Agent protocol framing (docs/protocol.md "Framing"): a 4-byte big-endian length N, then N
  * bytes of JSON. Pure buffer code, no I/O: the daemon feeds bytes as they arrive and takes
  * complete frames out.
  */

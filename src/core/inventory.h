@@ -2,7 +2,7 @@
 /**
  * @file inventory.h
  * `prism inventory`: the registry's hosts as Ansible YAML inventories, one per group, the
- * group taken from a pattern with captures on the hostname — the seed's BMC names
+ * group taken from a pattern with captures on the hostname — BMC names such as
  * "us3-cab10-ru20-idrac" grouped by site and cabinet with `^([a-z0-9]+)-(cab[0-9]+)-` give
  * group "us3_cab10". Pure: hosts in, YAML text out.
  *

@@ -446,3 +446,62 @@ int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
 		prism_actual_zone_free(out);
 	return rc;
 }
+
+/* A decimal string (or a JSON integer) that fits 64 bits. */
+static bool stat_value(json_t *v, uint64_t *out)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return true;
+	}
+	const char *s = json_string_value(v);
+	if (s == NULL || *s == '\0' || strlen(s) > 19)
+		return false;
+	uint64_t n = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*out = n;
+	return true;
+}
+
+int prism_pdns_stats_parse(const char *body, size_t len, struct prism_pdns_stats *out)
+{
+	if (body == NULL || out == NULL)
+		return PRISM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(body, len, 0, NULL);
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return PRISM_EMSG;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(root, i, item) {
+		const char *name = json_string_value(json_object_get(item, "name"));
+		uint64_t v;
+		if (name == NULL || !stat_value(json_object_get(item, "value"), &v))
+			continue;
+		if (strcmp(name, "uptime") == 0) {
+			out->uptime = v;
+			out->has_uptime = true;
+		} else if (strcmp(name, "udp-queries") == 0 || strcmp(name, "tcp-queries") == 0) {
+			/* both families each (udp4-/udp6-queries are parts of them) */
+			out->queries += v;
+			out->has_queries = true;
+		} else if (strcmp(name, "packetcache-hit") == 0) {
+			out->cache_hits = v;
+			out->has_cache = true;
+		} else if (strcmp(name, "packetcache-miss") == 0) {
+			out->cache_misses = v;
+			out->has_cache = true;
+		} else if (strcmp(name, "latency") == 0) {
+			out->latency_us = v;
+			out->has_latency = true;
+		}
+	}
+	json_decref(root);
+	return 0;
+}

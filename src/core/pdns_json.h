@@ -81,3 +81,21 @@ int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
 
 /** Free the RRsets of @p z (not @p z itself). NULL is a no-op. */
 void prism_actual_zone_free(struct prism_actual_zone *z);
+
+/** What the health checks read from a PowerDNS server's statistics. */
+struct prism_pdns_stats {
+	bool has_uptime, has_queries, has_cache, has_latency;
+	uint64_t uptime;          /**< seconds ("uptime") */
+	uint64_t queries;         /**< "udp-queries" + "tcp-queries" (both families) */
+	uint64_t cache_hits;      /**< "packetcache-hit" */
+	uint64_t cache_misses;    /**< "packetcache-miss" */
+	uint64_t latency_us;      /**< "latency": average answer time, microseconds */
+};
+
+/**
+ * Parse GET /servers/{id}/statistics: an array of {"name", "type", "value"} whose plain
+ * items (StatisticItem) carry the value as a decimal string; other items are skipped. A
+ * value that is not a non-negative decimal integer leaves its field unset.
+ * @return 0, PRISM_EMSG (not such an array), PRISM_EINVAL (NULL)
+ */
+int prism_pdns_stats_parse(const char *body, size_t len, struct prism_pdns_stats *out);

@@ -19,7 +19,7 @@ struct prism_reserved;
  * - A name with a dot ("web1.dc.example.com", with or without the trailing dot) is an FQDN:
  *   kept when it lies inside one of @p zones (below its apex), refused otherwise.
  *
- * Labels are checked like agent hostnames (PROTOCOL.md: [A-Za-z0-9-], 1–63 characters, not
+ * Labels are checked like agent hostnames (docs/protocol.md: [A-Za-z0-9-], 1–63 characters, not
  * starting or ending with '-'); the result is lower-case with a trailing dot.
  *
  * @param name,len  the hostname as Kea has it (need not be NUL-terminated)

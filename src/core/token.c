@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +67,9 @@ bool prism_secret_equal(const char *a, const char *b, size_t len)
 }
 
 struct entry {
-	char *hash; /* NULL = empty slot */
+	char *hash;  /* NULL = empty slot */
 	char *name;
+	char *owner; /* the hash of the first entry with this name (borrowed; may be hash) */
 };
 
 struct prism_token_set {
@@ -140,6 +142,17 @@ static int grow(struct prism_token_set *set)
 	return 0;
 }
 
+/* The first entry added with @p name (the one that owns its name's hosts), or NULL. */
+static const struct entry *first_named(const struct prism_token_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->cap; i++) {
+		const struct entry *e = &set->slots[i];
+		if (e->hash != NULL && e->owner == e->hash && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 int prism_token_set_add(struct prism_token_set *set, const char *hash, const char *name)
 {
 	if (set == NULL || hash == NULL || name == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
@@ -149,6 +162,7 @@ int prism_token_set_add(struct prism_token_set *set, const char *hash, const cha
 	struct entry *e = probe(set, hash);
 	if (e->hash != NULL)
 		return PRISM_ECONFLICT;
+	const struct entry *first = first_named(set, name);
 	e->hash = strdup(hash);
 	e->name = strdup(name);
 	if (e->hash == NULL || e->name == NULL) {
@@ -157,8 +171,17 @@ int prism_token_set_add(struct prism_token_set *set, const char *hash, const cha
 		e->hash = e->name = NULL;
 		return PRISM_ENOMEM;
 	}
+	e->owner = first != NULL ? first->hash : e->hash;
 	set->count++;
 	return 0;
+}
+
+const char *prism_token_set_owner(const struct prism_token_set *set, const char *hash)
+{
+	if (set == NULL || hash == NULL || strlen(hash) != PRISM_TOKEN_HASH_LEN)
+		return NULL;
+	const struct entry *e = probe(set, hash);
+	return e != NULL && e->hash != NULL ? e->owner : NULL;
 }
 
 const char *prism_token_set_find(const struct prism_token_set *set, const char *hash)
@@ -172,4 +195,35 @@ const char *prism_token_set_find(const struct prism_token_set *set, const char *
 size_t prism_token_set_count(const struct prism_token_set *set)
 {
 	return set ? set->count : 0;
+}
+
+int prism_token_set_rotations(const struct prism_token_set *before,
+			      const struct prism_token_set *after,
+			      struct prism_token_rotation **out, size_t *n)
+{
+	if (before == NULL || after == NULL || out == NULL || n == NULL)
+		return PRISM_EINVAL;
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < before->cap; i++) {
+		const struct entry *old = &before->slots[i];
+		if (old->hash == NULL || old->owner != old->hash)
+			continue;
+		const struct entry *cur = first_named(after, old->name);
+		if (cur == NULL || strcmp(cur->hash, old->hash) == 0)
+			continue;
+		struct prism_token_rotation *v = realloc(*out, (*n + 1) * sizeof(*v));
+		if (v == NULL) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return PRISM_ENOMEM;
+		}
+		*out = v;
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", old->name);
+		memcpy(v[*n].old_hash, old->hash, PRISM_TOKEN_HASH_LEN + 1);
+		memcpy(v[*n].new_hash, cur->hash, PRISM_TOKEN_HASH_LEN + 1);
+		(*n)++;
+	}
+	return 0;
 }

@@ -55,8 +55,33 @@ void prism_token_set_free(struct prism_token_set *set);
  */
 int prism_token_set_add(struct prism_token_set *set, const char *hash, const char *name);
 
+/**
+ * The hash hosts registered with the token @p hash are bound by: that of the first token
+ * added with the same name. A name listed twice (a rotation in progress: the old secret and
+ * the new) binds its hosts once, so either secret may register them. NULL when @p hash is
+ * not in the set.
+ */
+const char *prism_token_set_owner(const struct prism_token_set *set, const char *hash);
+
 /** The name of the token with this hash, or NULL. */
 const char *prism_token_set_find(const struct prism_token_set *set, const char *hash);
 
 /** Number of tokens in the set. */
 size_t prism_token_set_count(const struct prism_token_set *set);
+
+/** A configured token name whose owning secret changed (see prism_token_set_owner). */
+struct prism_token_rotation {
+	char name[128];                          /**< truncated for logs */
+	char old_hash[PRISM_TOKEN_HASH_LEN + 1];
+	char new_hash[PRISM_TOKEN_HASH_LEN + 1];
+};
+
+/**
+ * The tokens rotated from @p before to @p after: every name in both whose owning hash (the
+ * first listed with it) differs — its hosts are to be bound to the new one.
+ * @param[out] out array the caller frees (NULL when @p n is 0)
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_token_set_rotations(const struct prism_token_set *before,
+			      const struct prism_token_set *after,
+			      struct prism_token_rotation **out, size_t *n);

@@ -85,6 +85,55 @@ char *prism_secret_read(const char *path, char *err, size_t errlen)
 	return s;
 }
 
+void prism_secret_lines_free(char **lines, size_t n)
+{
+	for (size_t i = 0; lines != NULL && i < n; i++) {
+		explicit_bzero(lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	free(lines);
+}
+
+char **prism_secret_lines(const char *path, size_t *n, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	*n = 0;
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s (%s)", path, strerror(errno));
+		return NULL;
+	}
+	char **v = calloc(PRISM_SECRET_LINES_MAX, sizeof(*v));
+	char buf[1024];
+	bool ok = v != NULL;
+	while (ok && fgets(buf, sizeof(buf), f) != NULL) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (buf[0] == '\0')
+			continue;
+		if (*n == PRISM_SECRET_LINES_MAX) {
+			snprintf(err, errlen, "%s holds more than %d secrets", path,
+				 PRISM_SECRET_LINES_MAX);
+			ok = false;
+		} else if ((v[*n] = strdup(buf)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			ok = false;
+		} else {
+			(*n)++;
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	fclose(f);
+	if (ok && *n == 0) {
+		snprintf(err, errlen, "%s is empty", path);
+		ok = false;
+	}
+	if (!ok) {
+		prism_secret_lines_free(v, *n);
+		*n = 0;
+		return NULL;
+	}
+	return v;
+}
+
 void prism_kea_pg_params_free(char **keys, char **vals)
 {
 	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
@@ -157,4 +206,18 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 	*keys = k;
 	*vals = v;
 	return 0;
+}
+
+struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
+					   const char *const *zones)
+{
+	return (struct prism_dns_dest){
+		.enabled = cfg->targets[0] != NULL,
+		.zone = cfg->powerdns_default_zone,
+		.ttl = prism_config_agent_ttl(cfg),
+		.publish_a = prism_config_has_record_type(cfg, "A"),
+		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
+		.auto_ptr = cfg->powerdns_auto_ptr,
+		.zones = zones,
+	};
 }

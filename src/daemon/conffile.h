@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/config.h"
+#include "store/store.h"
 
 /**
  * Read @p path (NULL = no file: defaults and environment only) and parse it.
@@ -24,6 +25,20 @@ struct prism_config *prism_config_load_file(const char *path, char *err, size_t 
  */
 char *prism_secret_read(const char *path, char *err, size_t errlen);
 
+#define PRISM_SECRET_LINES_MAX 4 /**< secrets one agent token file may hold */
+
+/**
+ * Every non-empty line of a secret file (an agent token file: the current token first and,
+ * during a rotation, the previous one after it), without line ends; at most
+ * PRISM_SECRET_LINES_MAX. @p n receives their number.
+ * @return the lines (free with prism_secret_lines_free), or NULL with a reason in @p err
+ *         (unreadable, no line, too many lines)
+ */
+char **prism_secret_lines(const char *path, size_t *n, char *err, size_t errlen);
+
+/** Wipe and free what prism_secret_lines() returned. NULL is a no-op. */
+void prism_secret_lines_free(char **lines, size_t n);
+
 /**
  * The libpq connection parameters of kea.reservations, for PQconnectStartParams with
  * expand_dbname: the connection string first (as "dbname", expanded), then the parts that
@@ -38,3 +53,8 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 /** Free what prism_kea_pg_params() returned, wiping the values (the password). */
 void prism_kea_pg_params_free(char **keys, char **vals);
 
+
+/** Where agents' records go: powerdns.default_zone with its TTL, the record types, auto_ptr;
+ *  DNS is off without targets. @p zones (every managed zone, NULL-terminated) is borrowed. */
+struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
+					   const char *const *zones);

@@ -31,6 +31,7 @@
 
 struct daemon {
 	const struct prism_config *cfg;  /* the one in force */
+	const struct prism_config *started; /* the one prismd started with (restart-only) */
 	const char *config_path;         /* read again on SIGHUP */
 	struct prism_config **retired;   /* configs replaced by reloads: modules may still
 					  * point into them, so they live until exit */
@@ -48,6 +49,7 @@ struct daemon {
 	struct prism_health *health;        /* target health checks (docs/zones.md) */
 	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
 	struct prism_agent_server *agent;
+	struct prism_agent_tls *agent_tls;  /* the TLS agent port's context, NULL when off */
 	struct prism_ncr_server *ncr;
 	struct prism_kea_pg *kea_pg;
 	struct prism_name_filter *kea_pg_filter;
@@ -70,7 +72,6 @@ struct daemon {
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
-static const struct prism_target_api *const target_api = &prism_target_powerdns;
 
 static void changed_cb(void *arg)
 {
@@ -95,6 +96,8 @@ static void shutdown_daemon(struct daemon *d)
 	/* reverse order of start: sources, engine, targets, then the writer drains */
 	prism_agent_server_stop(d->agent);
 	d->agent = NULL;
+	prism_agent_tls_free(d->agent_tls); /* open sessions keep what they need */
+	d->agent_tls = NULL;
 	prism_ncr_server_stop(d->ncr);
 	d->ncr = NULL;
 	prism_kea_pg_stop(d->kea_pg);
@@ -110,7 +113,7 @@ static void shutdown_daemon(struct daemon *d)
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
-		target_api->close(d->targets[i]);
+		d->etargets[i].api->close(d->targets[i]);
 		d->targets[i] = NULL;
 	}
 	prism_store_writer_stop(d->writer);
@@ -125,15 +128,16 @@ static void signal_cb(uv_signal_t *h, int signum)
 }
 
 static int open_target(struct daemon *d, const struct prism_config_target *ct,
-		       struct prism_target **out)
+		       const struct prism_target_api *api, struct prism_target **out)
 {
 	char err[512];
 	char *key = NULL;
-	if (ct->api_key_file != NULL) {
-		key = prism_secret_read(ct->api_key_file, err, sizeof(err));
+	const char *file = ct->api_key_file ? ct->api_key_file : ct->tsig.secret_file;
+	if (file != NULL) {
+		key = prism_secret_read(file, err, sizeof(err));
 		if (key == NULL) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: api_key_file: %s", ct->name,
-				  err);
+			prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: %s: %s", ct->name,
+				  ct->api_key_file ? "api_key_file" : "tsig.secret_file", err);
 			return PRISM_ECONFIG;
 		}
 	}
@@ -144,8 +148,19 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
+		.owner_id = "prism",
+		.server = ct->server,
+		.tsig_name = ct->tsig.name,
+		.tsig_algorithm = ct->tsig.algorithm,
+		.tsig_secret = ct->tsig.secret_file ? key : ct->tsig.secret,
+		.retry_attempts = d->cfg->powerdns_retry_attempts,
+		.rate_limit_qps = ct->rate_limit_qps,
+		.breaker_threshold = ct->breaker_threshold,
+		.breaker_recovery = ct->breaker_recovery_seconds,
 	};
-	int rc = target_api->open(&d->loop, &topts, out);
+	if (ct->tsig.secret_file != NULL)
+		topts.api_key = NULL;
+	int rc = api->open(&d->loop, &topts, out);
 	free(key); /* the target keeps its own copy */
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: cannot set it up (%s)", ct->name,
@@ -246,11 +261,14 @@ static int start_dns(struct daemon *d)
 	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
-			cfg->zones[z]->soa };
+			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec };
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
-		int rc = open_target(d, ct, &d->targets[t]);
+		et->api = prism_target_find(ct->type);
+		if (et->api == NULL)
+			return PRISM_ECONFIG; /* the configuration's check refuses other types */
+		int rc = open_target(d, ct, et->api, &d->targets[t]);
 		if (rc != 0)
 			return rc;
 		d->ntargets++;
@@ -259,7 +277,6 @@ static int start_dns(struct daemon *d)
 			return rc;
 		et->zones = zones;
 		et->name = ct->name;
-		et->api = target_api;
 		et->handle = d->targets[t];
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
@@ -290,6 +307,7 @@ static int start_dns(struct daemon *d)
 		.dns_addresses = d->dns_addresses,
 		.engine = d->engine,
 		.interval = cfg->sync_health_interval,
+		.response_time_ms = cfg->health_response_time_ms,
 	};
 	if ((rc = prism_health_start(&d->loop, &hopts, &d->health)) != 0)
 		return rc;
@@ -319,6 +337,40 @@ static int hash_cred(const struct prism_cred_key *key, const struct prism_config
 	return rc;
 }
 
+/* One configured token's secrets into the set: its inline token, or every line of its
+ * token file (the current token first: it owns the name's hosts; a previous one after it
+ * stays valid during a rotation). */
+static int add_token(const struct prism_cred_key *key, const struct prism_config_cred *c,
+		     struct prism_token_set *set)
+{
+	char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
+	size_t n = 1;
+	char *inline_secret[1] = { c->secret };
+	char **lines = c->secret_file ? prism_secret_lines(c->secret_file, &n, err, sizeof(err))
+				      : inline_secret;
+	if (lines == NULL) {
+		prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", c->name, err);
+		return PRISM_ECONFIG;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = prism_cred_hash(key, lines[i], strlen(lines[i]), hash);
+		if (rc == 0)
+			rc = prism_token_set_add(set, hash, c->name);
+		/* a line repeated (a first rotation renders the same secret twice) */
+		if (rc == PRISM_ECONFLICT && i > 0 &&
+		    strcmp(prism_token_set_find(set, hash), c->name) == 0)
+			rc = 0;
+	}
+	if (lines != inline_secret)
+		prism_secret_lines_free(lines, n);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", c->name,
+			  rc == PRISM_ECONFLICT ? "the same token is listed twice"
+						: prism_strerror(rc));
+	return rc == 0 ? 0 : PRISM_ECONFIG;
+}
+
 static int build_tokens(const struct prism_cred_key *key, const struct prism_config *cfg,
 			struct prism_token_set **out)
 {
@@ -326,20 +378,9 @@ static int build_tokens(const struct prism_cred_key *key, const struct prism_con
 	*out = set;
 	if (set == NULL)
 		return PRISM_ENOMEM;
-	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++) {
-		char hash[PRISM_TOKEN_HASH_LEN + 1];
-		int rc = hash_cred(key, *c, "auth.tokens", hash);
-		if (rc == PRISM_ECONFIG)
-			return rc;
-		if (rc == 0)
-			rc = prism_token_set_add(set, hash, (*c)->name);
-		if (rc != 0) {
-			prism_log(PRISM_LOG_CRITICAL, TAG, "auth.tokens '%s': %s", (*c)->name,
-				  rc == PRISM_ECONFLICT ? "the same token is listed twice"
-							: prism_strerror(rc));
+	for (struct prism_config_cred **c = cfg->auth_tokens; c && *c; c++)
+		if (add_token(key, *c, set) != 0)
 			return PRISM_ECONFIG;
-		}
-	}
 	return 0;
 }
 
@@ -380,26 +421,41 @@ static int start_liveness(struct daemon *d)
 	return rc;
 }
 
-static uint32_t default_ttl(const struct prism_config *cfg)
+/* The TLS agent port's files and client certificate mode from a config. */
+static struct prism_agent_tls_opts agent_tls_opts(const struct prism_config *cfg)
 {
-	for (size_t z = 0; cfg->zones[z] != NULL; z++)
-		if (strcmp(cfg->zones[z]->name, cfg->powerdns_default_zone) == 0)
-			return cfg->zones[z]->ttl;
-	return cfg->powerdns_default_ttl;
+	const char *m = cfg->server_tls_client_cert;
+	return (struct prism_agent_tls_opts){
+		.cert = cfg->server_tls_cert,
+		.key = cfg->server_tls_key,
+		.client_ca = cfg->server_tls_client_ca,
+		.crl = cfg->server_tls_client_crl,
+		.client_cert = strcmp(m, "required") == 0   ? PRISM_TLS_CLIENT_REQUIRED
+			       : strcmp(m, "optional") == 0 ? PRISM_TLS_CLIENT_OPTIONAL
+							    : PRISM_TLS_CLIENT_NONE,
+	};
 }
 
-static bool has_type(const struct prism_config *cfg, const char *type)
+/* SIGHUP: read the TLS files again; a bad one is refused and the context in use kept. */
+static void reload_agent_tls(struct daemon *d, const struct prism_config *n)
 {
-	for (char **t = cfg->powerdns_record_types; t != NULL && *t != NULL; t++)
-		if (strcmp(*t, type) == 0)
-			return true;
-	return false;
-}
-
-static uint32_t offline_after(const struct prism_config *cfg)
-{
-	return cfg->heartbeat_interval * cfg->heartbeat_timeout_multiplier +
-	       cfg->heartbeat_grace_period;
+	char err[512] = "";
+	if (d->agent_tls == NULL)
+		return; /* tls_port is restart-only: its warning is logged with the others */
+	if (n->server_tls_cert == NULL || n->server_tls_key == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: no server.tls_cert or "
+			  "server.tls_key; the certificate in use is kept");
+		return;
+	}
+	struct prism_agent_tls_opts to = agent_tls_opts(n);
+	if (prism_agent_tls_reload(d->agent_tls, &to, err, sizeof(err)) != 0)
+		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: %s; the certificate, key "
+			  "and CRL in use are kept", err);
+	else
+		prism_log(PRISM_LOG_INFO, TAG, "reload: TLS agent port: certificate %s, key %s%s%s "
+			  "loaded; open connections keep theirs", n->server_tls_cert,
+			  n->server_tls_key, n->server_tls_client_crl ? ", CRL " : "",
+			  n->server_tls_client_crl ? n->server_tls_client_crl : "");
 }
 
 static int start_agent(struct daemon *d)
@@ -411,32 +467,34 @@ static int start_agent(struct daemon *d)
 	size_t nhosts = 0;
 	while (cfg->server_host[nhosts] != NULL)
 		nhosts++;
+	char err[512] = "";
+	if (cfg->server_tls_port != 0) {
+		struct prism_agent_tls_opts to = agent_tls_opts(cfg);
+		rc = prism_agent_tls_new(&to, &d->agent_tls, err, sizeof(err));
+		if (rc != 0) {
+			prism_log(PRISM_LOG_CRITICAL, TAG, "TLS agent port: %s", err);
+			return rc;
+		}
+	}
 	struct prism_agent_server_opts aopts = {
 		.hosts = (const char *const *)cfg->server_host,
 		.nhosts = nhosts,
 		.port = cfg->server_tcp_port,
+		.tls_port = cfg->server_tls_port,
+		.tls = d->agent_tls,
 		.max_connections = cfg->server_max_connections,
 		.idle_timeout = cfg->server_idle_timeout,
 		.frame_timeout = cfg->server_frame_timeout,
-		.offline_after = offline_after(cfg),
+		.offline_after = prism_config_offline_after(cfg),
 		.auth_required = cfg->auth_required,
 		.tokens = d->tokens,
 		.cred_key = &d->cred_key,
 		.reserved = d->reserved,
 		.writer = d->writer,
-		.dns = {
-			.enabled = cfg->targets[0] != NULL,
-			.zone = cfg->powerdns_default_zone,
-			.ttl = default_ttl(cfg),
-			.publish_a = has_type(cfg, "A"),
-			.publish_aaaa = has_type(cfg, "AAAA"),
-			.auto_ptr = cfg->powerdns_auto_ptr,
-			.zones = d->zone_names,
-		},
+		.dns = prism_agent_dns_dest(cfg, d->zone_names),
 		.changed_cb = changed_cb,
 		.changed_arg = d,
 	};
-	char err[512] = "";
 	rc = prism_agent_server_start(&d->loop, &aopts, &d->agent, err, sizeof(err));
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "%s", err);
@@ -527,9 +585,18 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 	bool same = nt == ot && nz == oz;
 	for (size_t i = 0; same && i < nt; i++)
 		same = strcmp(n->targets[i]->name, o->targets[i]->name) == 0 &&
-		       strcmp(n->targets[i]->api_url, o->targets[i]->api_url) == 0;
+		       strcmp(n->targets[i]->api_url ? n->targets[i]->api_url : "",
+			      o->targets[i]->api_url ? o->targets[i]->api_url : "") == 0 &&
+		       strcmp(n->targets[i]->server ? n->targets[i]->server : "",
+			      o->targets[i]->server ? o->targets[i]->server : "") == 0 &&
+		       n->targets[i]->rate_limit_qps == o->targets[i]->rate_limit_qps &&
+		       n->targets[i]->breaker_threshold == o->targets[i]->breaker_threshold &&
+		       n->targets[i]->breaker_recovery_seconds ==
+			       o->targets[i]->breaker_recovery_seconds;
 	for (size_t i = 0; same && i < nz; i++)
-		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0;
+		same = strcmp(n->zones[i]->name, o->zones[i]->name) == 0 &&
+		       strcmp(n->zones[i]->kind, o->zones[i]->kind) == 0 &&
+		       n->zones[i]->dnssec == o->zones[i]->dnssec;
 	if (!same)
 		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
 			  "effect at the next restart");
@@ -537,6 +604,189 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 
 static int hash_api_keys(const struct prism_cred_key *key, const struct prism_config *cfg,
 			 struct prism_api_key *keys, size_t n);
+
+/*
+ * Secrets read again on SIGHUP besides tokens and API keys (a Vault Agent renders them to
+ * their files): each running target's PowerDNS API key from the new config (api_key or
+ * api_key_file, for the target of the same name), and the Kea database password from the
+ * password_file named at start (the connection options are restart-only).
+ */
+struct secrets {
+	char **target_keys;        /* per running target; NULL: no longer configured */
+	char **kea_keys, **kea_vals;
+};
+
+static void secrets_free(struct daemon *d, struct secrets *s)
+{
+	for (size_t i = 0; s->target_keys != NULL && i < d->ntargets; i++)
+		if (s->target_keys[i] != NULL) {
+			explicit_bzero(s->target_keys[i], strlen(s->target_keys[i]));
+			free(s->target_keys[i]);
+		}
+	free(s->target_keys);
+	if (s->kea_keys != NULL)
+		prism_kea_pg_params_free(s->kea_keys, s->kea_vals);
+}
+
+static int target_key(const struct prism_config_target *ct, char **out)
+{
+	char err[512];
+	/* PowerDNS: the API key; RFC 2136: the TSIG secret (NULL for an unsigned target) */
+	const char *file = ct->api_key_file ? ct->api_key_file : ct->tsig.secret_file;
+	const char *inline_ = ct->api_key ? ct->api_key : ct->tsig.secret;
+	*out = NULL;
+	if (file == NULL && inline_ == NULL)
+		return 0;
+	*out = file ? prism_secret_read(file, err, sizeof(err)) : strdup(inline_);
+	if (*out != NULL)
+		return 0;
+	if (file != NULL)
+		prism_log(PRISM_LOG_ERROR, TAG, "target %s: %s: %s", ct->name,
+			  ct->api_key_file ? "api_key_file" : "tsig.secret_file", err);
+	return PRISM_ECONFIG;
+}
+
+static int secrets_read(struct daemon *d, const struct prism_config *n, struct secrets *s)
+{
+	*s = (struct secrets){ 0 };
+	s->target_keys = calloc(d->ntargets ? d->ntargets : 1, sizeof(*s->target_keys));
+	if (s->target_keys == NULL)
+		return PRISM_ENOMEM;
+	for (size_t i = 0; i < d->ntargets; i++)
+		for (size_t t = 0; n->targets[t] != NULL; t++)
+			if (strcmp(n->targets[t]->name, d->etargets[i].name) == 0 &&
+			    target_key(n->targets[t], &s->target_keys[i]) != 0)
+				return PRISM_ECONFIG;
+	if (d->kea_pg == NULL || d->started->kea_reservations_password_file == NULL)
+		return 0;
+	char err[512];
+	int rc = prism_kea_pg_params(d->started, "prismd", &s->kea_keys, &s->kea_vals, err,
+				     sizeof(err));
+	if (rc != 0)
+		prism_log(PRISM_LOG_ERROR, "kea-reservations", "%s", err);
+	return rc;
+}
+
+/* A target with a new API key: its failed rows due now (they may have failed for the old
+ * key, with the long backoff of a 401), then the engine tries again at once. */
+struct retry_job {
+	struct prism_store_job job;
+	struct daemon *d;
+	const char *target;  /* the engine target's name: lives as long as prismd */
+	size_t n;
+};
+
+static int retry_run(struct prism_store *s, const struct prism_store_api *api,
+		     struct prism_store_job *job)
+{
+	struct retry_job *j = (struct retry_job *)job;
+	return api->ledger_retry(s, j->target, (int64_t)time(NULL), &j->n);
+}
+
+static void retry_done(struct prism_store_job *job, int err)
+{
+	struct retry_job *j = (struct retry_job *)job;
+	if (err != -ECANCELED) {
+		prism_engine_credentials_changed(j->d->engine, j->target);
+		prism_engine_wake(j->d->engine);
+	}
+	free(j);
+}
+
+static void retry_target(struct daemon *d, const char *target)
+{
+	struct retry_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		prism_engine_credentials_changed(d->engine, target);
+		return;
+	}
+	j->d = d;
+	j->target = target;
+	j->job.run = retry_run;
+	j->job.done = retry_done;
+	prism_store_writer_submit(d->writer, &j->job);
+}
+
+static void secrets_apply(struct daemon *d, const struct secrets *s)
+{
+	for (size_t i = 0; i < d->ntargets; i++) {
+		bool changed = false;
+		const struct prism_target_api *api = d->etargets[i].api;
+		if (s->target_keys[i] == NULL || api->set_api_key == NULL)
+			continue;
+		int rc = api->set_api_key(d->targets[i], s->target_keys[i], &changed);
+		if (rc != 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
+				  d->etargets[i].name, prism_strerror(rc));
+		else if (changed) {
+			prism_log(PRISM_LOG_INFO, TAG, "reload: target %s: new API key",
+				  d->etargets[i].name);
+			retry_target(d, d->etargets[i].name);
+		}
+	}
+	if (s->kea_keys != NULL &&
+	    prism_kea_pg_set_params(d->kea_pg, (const char *const *)s->kea_keys,
+				    (const char *const *)s->kea_vals) != 0)
+		prism_log(PRISM_LOG_ERROR, "kea-reservations", "reload: the database password "
+			  "was not replaced (out of memory)");
+}
+
+/* Configured tokens rotated by a reload keep the hosts bound to them (store token_rebind):
+ * the job runs before any registration submitted after the reload (the writer is FIFO). */
+struct rebind_job {
+	struct prism_store_job job;
+	struct prism_token_rotation *rot;
+	size_t n;
+	size_t *hosts;
+};
+
+static int rebind_run(struct prism_store *s, const struct prism_store_api *api,
+		      struct prism_store_job *job)
+{
+	struct rebind_job *j = (struct rebind_job *)job;
+	for (size_t i = 0; i < j->n; i++) {
+		int rc = api->token_rebind(s, j->rot[i].old_hash, j->rot[i].new_hash,
+					   &j->hosts[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void rebind_done(struct prism_store_job *job, int err)
+{
+	struct rebind_job *j = (struct rebind_job *)job;
+	for (size_t i = 0; i < j->n; i++)
+		if (err == 0)
+			prism_log(PRISM_LOG_INFO, TAG, "auth.tokens '%s': new secret, %zu host(s) "
+				  "bound to it keep their names", j->rot[i].name, j->hosts[i]);
+	if (err != 0 && err != -ECANCELED)
+		prism_log(PRISM_LOG_ERROR, TAG, "the hosts of rotated tokens could not be moved "
+			  "to the new ones (%s): release them (prism hosts release)",
+			  prism_strerror(err));
+	explicit_bzero(j->rot, j->n * sizeof(*j->rot));
+	free(j->rot);
+	free(j->hosts);
+	free(j);
+}
+
+static void rebind_tokens(struct daemon *d, const struct prism_token_set *before,
+			  const struct prism_token_set *after)
+{
+	struct rebind_job *j = calloc(1, sizeof(*j));
+	if (j == NULL || prism_token_set_rotations(before, after, &j->rot, &j->n) != 0 ||
+	    j->n == 0 || (j->hosts = calloc(j->n, sizeof(*j->hosts))) == NULL) {
+		if (j != NULL && j->n > 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "rotated tokens: out of memory");
+		if (j != NULL)
+			free(j->rot);
+		free(j);
+		return;
+	}
+	j->job.run = rebind_run;
+	j->job.done = rebind_done;
+	prism_store_writer_submit(d->writer, &j->job);
+}
 
 /* Everything that can fail first (files, hashes), then apply: all or nothing. */
 static void reload(struct daemon *d)
@@ -555,34 +805,40 @@ static void reload(struct daemon *d)
 		nkeys++;
 	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
 	struct prism_config **retired = realloc(d->retired, (d->nretired + 1) * sizeof(*retired));
+	struct secrets sec = { 0 };
 	if (retired != NULL)
 		d->retired = retired;
 	if (retired == NULL || keys == NULL || build_tokens(&d->cred_key, n, &tokens) != 0 ||
 	    build_reserved(n, &reserved) != 0 ||
-	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 ||
+	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 || secrets_read(d, n, &sec) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
 			  "configuration stays");
 		prism_token_set_free(tokens);
 		prism_reserved_free(reserved);
 		free(keys);
+		secrets_free(d, &sec);
 		prism_config_free(n);
 		return;
 	}
+	secrets_apply(d, &sec);
+	secrets_free(d, &sec);
 	warn_restart_needed(d->cfg, n);
 	struct prism_agent_server_opts ao = {
 		.max_connections = n->server_max_connections,
 		.idle_timeout = n->server_idle_timeout,
 		.frame_timeout = n->server_frame_timeout,
-		.offline_after = offline_after(n),
+		.offline_after = prism_config_offline_after(n),
 		.auth_required = n->auth_required,
 		.tokens = tokens,
 		.reserved = d->reserved,
 	};
+	rebind_tokens(d, d->tokens, tokens);
 	/* the agent server and the Kea sources hold d->reserved: it takes the new names */
 	prism_reserved_swap(d->reserved, reserved);
 	prism_reserved_free(reserved);
 	prism_agent_server_reload(d->agent, &ao);
+	reload_agent_tls(d, n);
 	prism_token_set_free(d->tokens);
 	d->tokens = tokens;
 	struct prism_liveness_opts lo = liveness_opts(d, n);
@@ -631,8 +887,8 @@ static struct prism_source_dns source_dns(struct daemon *d)
 	const struct prism_config *cfg = d->cfg;
 	return (struct prism_source_dns){
 		.enabled = cfg->targets[0] != NULL,
-		.publish_a = has_type(cfg, "A"),
-		.publish_aaaa = has_type(cfg, "AAAA"),
+		.publish_a = prism_config_has_record_type(cfg, "A"),
+		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
 		.auto_ptr = cfg->powerdns_auto_ptr,
 		.zones = d->zone_names,
 		.reserved = d->reserved,
@@ -869,10 +1125,10 @@ static int start(struct daemon *d)
 		return rc;
 
 	prism_log(PRISM_LOG_INFO, TAG,
-		  "prismd %s ready: agents on %s%s port %u, registry %s, DNS: %zu target(s), "
-		  "agents' zone %s",
+		  "prismd %s ready: agents on %s%s port %u, TLS port %u, registry %s, DNS: %zu "
+		  "target(s), agents' zone %s",
 		  PRISM_VERSION, cfg->server_host[0], cfg->server_host[1] ? " (and more)" : "",
-		  cfg->server_tcp_port, cfg->database_path, d->ntargets,
+		  cfg->server_tcp_port, cfg->server_tls_port, cfg->database_path, d->ntargets,
 		  d->ntargets ? cfg->powerdns_default_zone : "- (DNS disabled)");
 	return 0;
 }
@@ -881,13 +1137,14 @@ static int run(struct daemon *d);
 
 int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
-	struct daemon d = { .cfg = cfg, .config_path = path, .exit_code = 0 };
+	struct daemon d = { .cfg = cfg, .started = cfg, .config_path = path, .exit_code = 0 };
 	return run(&d);
 }
 
 int prism_daemon_once(const struct prism_config *cfg, double timeout)
 {
-	struct daemon d = { .cfg = cfg, .exit_code = 0, .once = true, .once_timeout = timeout };
+	struct daemon d = { .cfg = cfg, .started = cfg, .exit_code = 0, .once = true,
+			    .once_timeout = timeout };
 	return run(&d);
 }
 

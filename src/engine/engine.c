@@ -25,6 +25,7 @@
 /* A conflict found when pushing comes from the zone as last read: read it again this soon,
  * once, to confirm it (the read may be stale, or torn by a write racing it). */
 #define CONFLICT_RECHECK_MS 2000u
+#define CONFLICT_MSG "a foreign RRset (not owned by prism) is at this name; set adopt to take it over"
 
 struct worker;
 
@@ -166,8 +167,11 @@ struct wzone {
 	bool dnssec;         /* to be signed (registry zones) */
 	bool dnssec_done;    /* signed or unsigned as wanted, in this session */
 	bool master;         /* kind Master: NOTIFY after changes */
+	bool kind_done;      /* a config zone of kind Master: made Master if it was not */
 	bool config;         /* from the configuration: never dropped */
 	bool ok;             /* checked (and created if missing) on the target */
+	uint64_t missing_until; /* loop ms: the target said it does not have the zone (and
+				   cannot create it): the other zones go on until then */
 	struct zstate zs;
 	unsigned refs;
 };
@@ -189,6 +193,7 @@ struct worker {
 	unsigned failures;    /* consecutive target-level failures */
 	bool paused;          /* maintenance: send nothing */
 	bool unauthorised;    /* the last failure was 401/403 */
+	bool misconfigured;   /* the last failure was the server's configuration refusing */
 	unsigned long long requests, request_failures, rrsets_applied, rrsets_failed;
 	int64_t last_success; /* unix seconds */
 	uint64_t backoff_until; /* loop time, ms */
@@ -262,6 +267,7 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 	z->config = config;
 	z->master = kind != NULL && strcmp(kind, "Master") == 0;
 	z->dnssec_done = true;
+	z->kind_done = true;
 	if (z->name == NULL || z->nameservers == NULL || (soa && !z->soa) || (kind && !z->kind)) {
 		wzone_unref(z);
 		return NULL;
@@ -390,12 +396,27 @@ static void describe(char *buf, size_t len, int err, int status, const char *msg
 		snprintf(buf, len, "%s%s%s", prism_strerror(err), msg[0] ? ": " : "", msg);
 }
 
-static void target_failed(struct worker *w, const char *what, int status, const char *msg)
+/* The server refused the credentials (HTTP 401/403, or a DNS target's NOTAUTH/BADSIG). */
+static bool is_unauthorised(int err, int status)
+{
+	return status == 401 || status == 403 || (status == 0 && err == PRISM_EDENIED);
+}
+
+/* The server refuses by its configuration (a DNS target's REFUSED or NOTZONE). */
+static bool is_misconfigured(int err, int status)
+{
+	return status == 0 && err == PRISM_ECONFIG;
+}
+
+static void target_failed(struct worker *w, const char *what, int err, int status,
+			      const char *msg)
 {
 	w->failures++;
 	uint64_t delay = backoff_ms(w->e, w->failures);
-	w->unauthorised = status == 401 || status == 403;
-	if (w->unauthorised)
+	w->unauthorised = is_unauthorised(err, status);
+	w->misconfigured = is_misconfigured(err, status);
+	/* retrying sooner would not help: wait the longest step (no retry storm) */
+	if (w->unauthorised || w->misconfigured)
 		delay = (uint64_t)(w->e->opts.retry_max * 1000);
 	w->backoff_until = uv_now(w->e->loop) + delay;
 	prism_log(w->failures == 1 ? PRISM_LOG_WARNING : PRISM_LOG_DEBUG, TAG,
@@ -410,6 +431,7 @@ static void target_ok(struct worker *w)
 			  w->t.name, w->failures);
 	w->failures = 0;
 	w->unauthorised = false;
+	w->misconfigured = false;
 	w->backoff_until = 0;
 }
 
@@ -420,6 +442,14 @@ static uint64_t reconcile_due_in(const struct worker *w)
 	uint64_t now = uv_now(w->e->loop);
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
+		if (!w->zones[z]->ok) {
+			/* a zone reported missing: its next check */
+			uint64_t at = w->zones[z]->missing_until;
+			uint64_t in = at > now ? at - now : 0;
+			if (in < best)
+				best = in;
+			continue;
+		}
 		if (!zs->read || zs->force)
 			return 0;
 		if (zs->recheck_at != 0) {
@@ -536,6 +566,7 @@ static void inflight_remove(struct round *r, struct apply_ctx *c)
 }
 
 static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi);
+static struct zstate *zone_state(const struct worker *w, const char *zone);
 static void pump(struct worker *w, struct round *r);
 static void set_result(struct round *r, size_t lo, size_t hi, bool ok, const char *msg);
 
@@ -592,12 +623,26 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		w->rrsets_applied += hi - lo;
 		w->last_success = now_ms() / 1000;
 		send_notify(w, r->rows[lo].zone);
-	} else if (err == PRISM_EUPSTREAM && status == 422 && hi - lo > 1) {
+	} else if (((err == PRISM_EUPSTREAM && status == 422) ||
+		    (status == 0 && (err == PRISM_EMSG || err == PRISM_ECONFLICT))) &&
+		   hi - lo > 1) {
+		/* one RRset spoils the request (or holds a foreign name): split to find it */
 		size_t mid = lo + (hi - lo) / 2;
 		enqueue(r, lo, mid);
 		enqueue(r, mid, hi);
-	} else if (err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
-		   status != 403 && status != 404 && status != 429) {
+	} else if (status == 0 && err == PRISM_ECONFLICT) {
+		/* the server refused to touch a name someone else holds (prerequisites) */
+		struct zstate *zs = zone_state(w, r->rows[lo].zone);
+		if (zs != NULL && zs->recheck_at == 0)
+			zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
+		set_result(r, lo, hi, false, CONFLICT_MSG);
+		r->marks[lo].conflict = true;
+		r->marks[lo].next_attempt = row_retry_at(w->e, &r->rows[lo]);
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone (%s)",
+			  w->t.name, r->rows[lo].name, r->rows[lo].type, msg);
+	} else if ((err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
+		    status != 403 && status != 404 && status != 429) ||
+		   (status == 0 && err == PRISM_EMSG)) {
 		/* this RRset itself was refused: quarantine it, keep the target going */
 		set_result(r, lo, hi, false, msg);
 		w->rrsets_failed += hi - lo;
@@ -610,7 +655,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		describe(buf, sizeof(buf), err, status, msg);
 		set_result(r, lo, hi, false, buf);
 		r->transport_failed = true;
-		if (status == 404) {
+		if (status == 404 || (status == 0 && err == PRISM_ENOTFOUND)) {
 			/* the zone went away: check (and create) it again */
 			struct wzone *wz = find_zone(w, r->rows[lo].zone);
 			if (wz != NULL)
@@ -618,8 +663,9 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 			w->zone_ready = false;
 		}
 		if (!r->unauthorised) {
-			r->unauthorised = status == 401 || status == 403;
-			target_failed(w, "push", status, buf);
+			r->unauthorised = is_unauthorised(err, status) ||
+					  is_misconfigured(err, status);
+			target_failed(w, "push", err, status, buf);
 		}
 		for (size_t i = lo; i < hi; i++)
 			r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
@@ -830,8 +876,7 @@ static void apply_rows(struct worker *w, struct round *r)
 			if (zs != NULL && zs->recheck_at == 0)
 				zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
 			r->marks[i].conflict = true;
-			r->marks[i].error = "a foreign RRset (not owned by prism) is at this name; "
-					    "set adopt to take it over";
+			r->marks[i].error = CONFLICT_MSG;
 			prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone",
 				  w->t.name, r->rows[i].name, r->rows[i].type);
 		}
@@ -1139,7 +1184,7 @@ static void delete_cb(void *arg, int err, int status, const char *msg)
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
-		target_failed(w, "zone deletion", status, buf);
+		target_failed(w, "zone deletion", err, status, buf);
 		schedule(w, 0);
 		return;
 	}
@@ -1170,7 +1215,7 @@ static void delete_zone(struct worker *w)
 	int rc = w->t.api->delete_zone(w->t.handle, w->dels[0], delete_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
-		target_failed(w, "zone deletion", 0, prism_strerror(rc));
+		target_failed(w, "zone deletion", rc, 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
@@ -1241,10 +1286,10 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
-		if (status == 404)
+		if (status == 404 || (status == 0 && err == PRISM_ENOTFOUND))
 			z->ok = false;
 		wzone_unref(z);
-		target_failed(w, "zone read", status, buf);
+		target_failed(w, "zone read", err, status, buf);
 		schedule(w, 0);
 		return;
 	}
@@ -1278,17 +1323,37 @@ static void read_zone(struct worker *w, struct wzone *z)
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;
-		target_failed(w, "zone read", 0, prism_strerror(rc));
+		target_failed(w, "zone read", rc, 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
 
+/* The next zone to check; zones the target reported missing wait their turn. */
 static struct wzone *next_zone(const struct worker *w)
+{
+	uint64_t now = uv_now(w->e->loop);
+	for (size_t z = 0; z < w->nzones; z++)
+		if (!w->zones[z]->ok && w->zones[z]->missing_until <= now)
+			return w->zones[z];
+	return NULL;
+}
+
+static bool all_zones_ok(const struct worker *w)
 {
 	for (size_t z = 0; z < w->nzones; z++)
 		if (!w->zones[z]->ok)
-			return w->zones[z];
-	return NULL;
+			return false;
+	return true;
+}
+
+/* A target that does not create zones (RFC 2136) reports one missing: set it aside and
+ * check it again after sync.retry_max; the target itself is fine. */
+static void zone_missing(struct worker *w, struct wzone *z, const char *msg)
+{
+	z->missing_until = uv_now(w->e->loop) + (uint64_t)(w->e->opts.retry_max * 1000);
+	w->zone_ready = false;
+	prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s; its records wait, checked again in "
+		  "%.0f s", w->t.name, msg, w->e->opts.retry_max);
 }
 
 static void ensure_cb(void *arg, int err, int status, const char *msg)
@@ -1297,17 +1362,24 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	struct wzone *z = w->ensuring;
 	w->ensuring = NULL;
 	w->state = W_IDLE;
+	if (err == PRISM_ENOTFOUND && status == 0) {
+		zone_missing(w, z, msg);
+		wzone_unref(z);
+		schedule(w, 0);
+		return;
+	}
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
 		wzone_unref(z);
-		target_failed(w, "zone check", status, buf);
+		target_failed(w, "zone check", err, status, buf);
 		schedule(w, 0);
 		return;
 	}
 	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
 		  status == 201 ? "created" : "ready");
 	z->ok = true;
+	z->missing_until = 0;
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
 		strset_clear(&z->zs.foreign);
@@ -1316,7 +1388,7 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	}
 	wzone_unref(z);
 	target_ok(w);
-	w->zone_ready = next_zone(w) == NULL;
+	w->zone_ready = all_zones_ok(w);
 	schedule(w, 0);
 }
 
@@ -1335,22 +1407,27 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 		w->state = W_IDLE;
 		wzone_unref(w->ensuring);
 		w->ensuring = NULL;
-		target_failed(w, "zone check", 0, prism_strerror(rc));
+		target_failed(w, "zone check", rc, 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
 
-/* ---- DNSSEC ---- */
+/* ---- zone settings: kind (config zones of kind Master), then DNSSEC ---- */
 
-static struct wzone *next_dnssec(const struct worker *w)
+static struct wzone *next_setting(const struct worker *w)
 {
 	for (size_t z = 0; z < w->nzones; z++)
-		if (w->zones[z]->ok && !w->zones[z]->dnssec_done)
+		if (w->zones[z]->ok && (!w->zones[z]->kind_done || !w->zones[z]->dnssec_done))
 			return w->zones[z];
 	return NULL;
 }
 
-static void dnssec_cb(void *arg, int err, int status, const char *msg)
+static const char *setting_name(const struct wzone *z)
+{
+	return z->kind_done ? "DNSSEC change" : "zone kind change";
+}
+
+static void setting_cb(void *arg, int err, int status, const char *msg)
 {
 	struct worker *w = arg;
 	struct wzone *z = w->ensuring;
@@ -1359,29 +1436,37 @@ static void dnssec_cb(void *arg, int err, int status, const char *msg)
 	if (err != 0) {
 		char buf[512];
 		describe(buf, sizeof(buf), err, status, msg);
+		target_failed(w, setting_name(z), err, status, buf);
 		wzone_unref(z);
-		target_failed(w, "DNSSEC change", status, buf);
 		schedule(w, 0);
 		return;
 	}
-	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
-		  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
-	z->dnssec_done = true;
+	if (!z->kind_done) {
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s is of kind %s", w->t.name,
+			  z->name, z->kind);
+		z->kind_done = true;
+	} else {
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
+			  z->dnssec ? "signed (DNSSEC on, rectified)" : "unsigned (DNSSEC off)");
+		z->dnssec_done = true;
+	}
 	wzone_unref(z);
 	target_ok(w);
 	schedule(w, 0);
 }
 
-static void set_dnssec(struct worker *w, struct wzone *z)
+static void set_setting(struct worker *w, struct wzone *z)
 {
 	w->state = W_ENSURING;
 	w->ensuring = wzone_ref(z);
-	int rc = w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, dnssec_cb, w);
+	int rc = !z->kind_done
+			 ? w->t.api->set_kind(w->t.handle, z->name, z->kind, setting_cb, w)
+			 : w->t.api->set_dnssec(w->t.handle, z->name, z->dnssec, setting_cb, w);
 	if (rc != 0) {
 		w->state = W_IDLE;
 		wzone_unref(w->ensuring);
 		w->ensuring = NULL;
-		target_failed(w, "DNSSEC change", 0, prism_strerror(rc));
+		target_failed(w, setting_name(z), rc, 0, prism_strerror(rc));
 		schedule(w, 0);
 	}
 }
@@ -1431,15 +1516,17 @@ static void worker_run(struct worker *w)
 		ensure_zone(w, ez);
 		return;
 	}
-	ez = next_dnssec(w);
+	ez = next_setting(w);
 	if (ez != NULL) {
-		set_dnssec(w, ez);
+		set_setting(w, ez);
 		return;
 	}
-	w->zone_ready = true;
+	w->zone_ready = all_zones_ok(w);
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
+		if (!w->zones[z]->ok)
+			continue; /* reported missing: checked again later */
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
@@ -1476,8 +1563,14 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 		int rc = 0;
 		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
 			const struct prism_engine_zone *cz = &w->t.zones[z];
-			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, NULL,
+			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind,
 						     false, true);
+			if (wz != NULL) {
+				wz->dnssec = cz->dnssec;
+				wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
+				/* an existing zone becomes Master; never made Native again */
+				wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
+			}
 			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
 			if (rc != 0)
 				wzone_unref(wz);
@@ -1564,6 +1657,7 @@ int prism_engine_target_info(const struct prism_engine *e, size_t i,
 		.name = w->t.name,
 		.state = w->paused ? "paused"
 			 : w->unauthorised ? "unauthorised"
+			 : w->misconfigured ? "misconfigured"
 			 : w->failures > 0 ? "backoff"
 					   : "ok",
 		.zone_ready = w->zone_ready,
@@ -1610,27 +1704,74 @@ void prism_engine_zones_changed(struct prism_engine *e)
 	}
 }
 
-int prism_engine_resync(struct prism_engine *e, const char *target)
+/* The worker of @p target, NULL when none (or the engine stops). */
+static struct worker *find_worker(struct prism_engine *e, const char *target)
 {
 	if (e == NULL || target == NULL || e->stopping)
+		return NULL;
+	for (size_t i = 0; i < e->nworkers; i++)
+		if (strcmp(e->workers[i].t.name, target) == 0)
+			return &e->workers[i];
+	return NULL;
+}
+
+/* Run @p w now, or as soon as what it does now is done. */
+static void run_soon(struct worker *w)
+{
+	if (w->state == W_IDLE)
+		schedule(w, 0);
+	else
+		w->wanted = true;
+}
+
+int prism_engine_resync(struct prism_engine *e, const char *target)
+{
+	struct worker *w = find_worker(e, target);
+	if (w == NULL)
 		return PRISM_ENOTFOUND;
+	for (size_t z = 0; z < w->nzones; z++) {
+		w->zones[z]->ok = false;
+		w->zones[z]->zs.force = true;
+	}
+	w->zone_ready = false;
+	w->zones_dirty = true;
+	run_soon(w);
+	return 0;
+}
+
+size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone)
+{
+	size_t n = 0;
+	if (e == NULL || zone == NULL || e->stopping)
+		return 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
 		struct worker *w = &e->workers[i];
-		if (strcmp(w->t.name, target) != 0)
+		struct wzone *z = find_zone(w, zone);
+		if (z == NULL)
 			continue;
-		for (size_t z = 0; z < w->nzones; z++) {
-			w->zones[z]->ok = false;
-			w->zones[z]->zs.force = true;
-		}
+		z->ok = false;
+		z->zs.force = true;
 		w->zone_ready = false;
 		w->zones_dirty = true;
-		if (w->state == W_IDLE)
-			schedule(w, 0);
-		else
-			w->wanted = true;
-		return 0;
+		run_soon(w);
+		n++;
 	}
-	return PRISM_ENOTFOUND;
+	return n;
+}
+
+int prism_engine_credentials_changed(struct prism_engine *e, const char *target)
+{
+	struct worker *w = find_worker(e, target);
+	if (w == NULL)
+		return PRISM_ENOTFOUND;
+	if (!w->unauthorised)
+		return 0; /* the next request carries the new key anyway */
+	prism_log(PRISM_LOG_INFO, TAG, "target %s: new credentials, trying again now", w->t.name);
+	w->backoff_until = 0;
+	for (size_t z = 0; z < w->nzones; z++)
+		w->zones[z]->zs.force = true;
+	run_soon(w);
+	return 0;
 }
 
 int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,

@@ -24,6 +24,8 @@ struct prism_engine_zone {
 	const char *name;                    /**< trailing dot */
 	const char *const *nameservers;      /**< NS set used if the zone must be created */
 	const char *soa;                     /**< SOA content for a new zone; NULL = default */
+	const char *kind;                    /**< NULL/"Native", "Master" (NOTIFY after changes) */
+	bool dnssec;                         /**< signed on the target */
 };
 
 /** One DNS server the engine keeps in step. Everything is borrowed for the engine's life. */
@@ -106,6 +108,11 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
  *  zones are not reloadable (they need a restart). */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
+/** @p target's credentials changed (SIGHUP): a target refusing the old ones (401/403) is
+ *  tried again now instead of after its backoff, every zone reconciled (so the rows that
+ *  failed meanwhile are pushed). @return 0 or PRISM_ENOTFOUND */
+int prism_engine_credentials_changed(struct prism_engine *e, const char *target);
+
 /** The registry's zones changed (created, deleted, imported): every target loads its list
  *  again, creates the new zones, deletes the deleted ones, then pushes as usual. */
 void prism_engine_zones_changed(struct prism_engine *e);
@@ -114,6 +121,10 @@ void prism_engine_zones_changed(struct prism_engine *e);
  *  reconcile them now; with the registry's rows made pending (store target_resync), the
  *  target gets everything again. @return 0 or PRISM_ENOTFOUND */
 int prism_engine_resync(struct prism_engine *e, const char *target);
+
+/** "Sync this zone to its targets": every target serving @p zone checks (creates) it again
+ *  and reconciles it now. @return the number of targets serving it */
+size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone);
 
 /** Copies of the names of the zones @p target serves (free each, then the array).
  *  @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM */

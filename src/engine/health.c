@@ -9,11 +9,14 @@
  * make the target degraded; extra ones, which Prism does not manage there, are counted and
  * shown but are no fault: a server may hold zones of its own) and each SOA serial at the
  * DNS port with the API's (a difference makes it degraded when it is still there at the
- * next check: a change can be between the two for a moment). Targets answer on the loop;
+ * next check: a change can be between the two for a moment). With health.response_time_ms,
+ * an API slower than that to answer the first request is degraded too. The statistics read
+ * (uptime, queries, packet cache, latency) are kept for /metrics. Targets answer on the loop;
  * after prism_health_stop() the targets are closed before the loop runs again, so no answer
  * arrives afterwards.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -25,6 +28,7 @@
 
 #include "core/dnsprobe.h"
 #include "core/error.h"
+#include "core/pdns_json.h"
 #include "core/zonefile.h"
 #include "daemon/log.h"
 #include "engine/health.h"
@@ -56,6 +60,9 @@ struct ptarget {
 	bool busy;
 	/* the check in progress */
 	bool api_ok, stats_ok, list_ok;
+	uint64_t t0;                     /* uv_hrtime() when the check asked the API */
+	double response_ms;              /* the API's first answer */
+	struct prism_pdns_stats cur;
 	char err[256];
 	struct probe *probes;
 	size_t nprobes, waiting;
@@ -71,6 +78,9 @@ struct ptarget {
 	int64_t since, checked;
 	unsigned long long transitions;
 	size_t zones_missing, zones_extra; /* of the last check that read the zone list */
+	double last_response_ms;           /* of the last check the API answered */
+	bool has_stats;                    /* stats: of the last check that read them */
+	struct prism_pdns_stats stats;
 };
 
 struct prism_health {
@@ -166,6 +176,10 @@ static enum hstate verdict(struct ptarget *p, char *reason, size_t len)
 		snprintf(reason, len, "API: %s", p->err);
 		return H_UNAVAILABLE;
 	}
+	unsigned limit = p->h->opts.response_time_ms;
+	if (limit > 0 && p->response_ms > limit && shown++ < REASONS_MAX)
+		add_reason(reason, len, "API: answered in %.0f ms (health.response_time_ms %u)",
+			   p->response_ms, limit);
 	if (!p->stats_ok && shown++ < REASONS_MAX)
 		add_reason(reason, len, "statistics unreadable");
 	if (!p->list_ok && shown++ < REASONS_MAX)
@@ -197,6 +211,12 @@ static void finish(struct ptarget *p)
 	if (p->list_ok) {
 		p->zones_missing = p->nmissing;
 		p->zones_extra = p->nextra;
+	}
+	if (p->api_ok)
+		p->last_response_ms = p->response_ms;
+	if (p->stats_ok) {
+		p->stats = p->cur;
+		p->has_stats = true;
 	}
 	p->checked = now;
 	probes_free(p);
@@ -328,11 +348,8 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 		probe_send(p);
 }
 
-static void stats_cb(void *arg, int err, int status, const char *msg, const char *body,
-		     size_t len)
+static void ask_list(struct ptarget *p)
 {
-	struct ptarget *p = arg;
-	p->stats_ok = err == 0 && len > 0 && body[0] == '[';
 	int rc = p->h->stopping ? PRISM_EINVAL
 				: p->t->api->list_zones(p->t->handle, list_cb, p);
 	if (rc != 0) {
@@ -341,11 +358,20 @@ static void stats_cb(void *arg, int err, int status, const char *msg, const char
 	}
 }
 
+static void stats_cb(void *arg, int err, int status, const char *msg, const char *body,
+		     size_t len)
+{
+	struct ptarget *p = arg;
+	p->stats_ok = err == 0 && len > 0 && prism_pdns_stats_parse(body, len, &p->cur) == 0;
+	ask_list(p);
+}
+
 static void server_cb(void *arg, int err, int status, const char *msg, const char *body,
 		      size_t len)
 {
 	struct ptarget *p = arg;
 	p->api_ok = err == 0;
+	p->response_ms = (double)(uv_hrtime() - p->t0) / 1e6;
 	if (err != 0) {
 		snprintf(p->err, sizeof(p->err), "%s%s%s%s", prism_strerror(err),
 			 status ? " (HTTP error)" : "", msg && msg[0] ? ": " : "", msg ? msg : "");
@@ -358,7 +384,11 @@ static void server_cb(void *arg, int err, int status, const char *msg, const cha
 	json_decref(j);
 	int rc = p->h->stopping ? PRISM_EINVAL
 				: p->t->api->server_get(p->t->handle, "/statistics", stats_cb, p);
-	if (rc != 0) {
+	if (rc == -ENOTSUP) {
+		/* a server without statistics (a DNS target): not asked, no fault */
+		p->stats_ok = true;
+		ask_list(p);
+	} else if (rc != 0) {
 		p->stats_ok = false;
 		finish(p);
 	}
@@ -377,6 +407,7 @@ static void check(struct ptarget *p)
 		finish(p);
 		return;
 	}
+	p->t0 = uv_hrtime();
 	int rc = p->t->api->server_get(p->t->handle, "", server_cb, p);
 	if (rc != 0) {
 		snprintf(p->err, sizeof(p->err), "%s", prism_strerror(rc));
@@ -509,6 +540,9 @@ int prism_health_get(const struct prism_health *h, const char *target,
 			.transitions = p->transitions,
 			.zones_missing = p->zones_missing,
 			.zones_extra = p->zones_extra,
+			.response_ms = p->last_response_ms,
+			.has_stats = p->has_stats,
+			.stats = p->stats,
 		};
 		return 0;
 	}

@@ -5,7 +5,8 @@
  * version), the statistics are readable, every zone the target should serve is there and
  * none is missing, and — when targets[].dns_address is set — each zone's SOA answers at the
  * DNS port with the serial the API shows; zones it has beyond those are counted (no fault:
- * a server may hold zones of its own). The state is `healthy`, `degraded` (with the
+ * a server may hold zones of its own); with response_time_ms, the API answers in time. The
+ * statistics are kept (uptime, queries, packet cache, latency). The state is `healthy`, `degraded` (with the
  * reasons), `unavailable` (the API does not answer) or `maintenance` (paused); transitions
  * are logged and counted.
  */
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/pdns_json.h"
 #include "engine/engine.h"
 
 struct prism_health;
@@ -25,6 +27,7 @@ struct prism_health_opts {
 	const char *const *dns_addresses; /**< per target "host:port" or NULL; borrowed */
 	struct prism_engine *engine;      /**< the zones each target serves, paused state */
 	unsigned interval;                /**< seconds between checks; 0 = never */
+	unsigned response_time_ms;        /**< slower first API answer: degraded; 0 = off */
 };
 
 /** A target's health, a snapshot. */
@@ -37,6 +40,9 @@ struct prism_health_info {
 	unsigned long long transitions;
 	size_t zones_missing;     /**< zones it should serve and has not (last zone list read) */
 	size_t zones_extra;       /**< zones it has that Prism does not manage there */
+	double response_ms;       /**< the API's answer time in the last check it answered */
+	bool has_stats;           /**< @c stats: from the last check that read them */
+	struct prism_pdns_stats stats;
 };
 
 int prism_health_start(uv_loop_t *loop, const struct prism_health_opts *opts,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file liveness.h
- * The heartbeat monitor (PROTOCOL.md "Heartbeats and liveness"). Every check_interval it
+ * The heartbeat monitor (docs/protocol.md "Heartbeats and liveness"). Every check_interval it
  * marks online hosts whose expiry time has passed as offline — found through the index on
  * (status, expires_at), in batches, so the cost follows the hosts that expire, not the
  * hosts that exist — applies the offline DNS policy, and deletes hosts offline for longer

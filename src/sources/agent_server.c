@@ -12,8 +12,21 @@
  * limit allows: one frame before a valid token, 1 MiB after), which gives TCP backpressure
  * instead of dropped bytes.
  *
+ * Output is bounded too: once a connection's unsent answers pass OUTQ_MAX bytes (a client that
+ * pipelines and never reads), it is neither read nor processed until its writes drain. Every
+ * state has a deadline: reading (idle, frame), waiting for the peer to take its answers (idle
+ * from the last write progress), draining after a final answer or a shutdown (idle from the
+ * start of the drain). Past it the connection is closed and its memory returned.
+ *
+ * TLS (agent_tls.c) sits between the socket and the frame reader: ciphertext read is fed to
+ * the connection's session, which decrypts into the reader as room allows (ciphertext not yet
+ * decrypted counts against the reader's room, so buffering stays bounded); answers are
+ * encrypted when they are flushed, and only ciphertext reaches libuv's write queue, so the
+ * output bound and the deadlines above apply as they are. A handshake must complete within
+ * frame_timeout, and at most TLS_MAX_HANDSHAKES run at once.
+ *
  * Lifetime: a connection holds a reference for its TCP handle, one for its timer and one
- * per store job in flight; it is freed when the last is dropped (STYLE.md rule 11). The
+ * per store job in flight; it is freed when the last is dropped (CONTRIBUTING.md rule 11). The
  * server is freed when its listeners are closed and its last connection is gone.
  */
 #include <arpa/inet.h>
@@ -25,16 +38,24 @@
 #include <time.h>
 
 #include "core/agent_msg.h"
+#include "core/certname.h"
 #include "core/error.h"
 #include "core/frame.h"
 #include "core/reserved.h"
 #include "daemon/log.h"
 #include "sources/agent_server.h"
+#include "sources/agent_tls.h"
+#include "sources/source.h"
 
 #define TAG "agent"
 #define READ_CHUNK 65536u
 #define MAX_INFLIGHT 128u
 #define MAX_LISTENERS 16u
+/* unsent answer bytes (libuv's write queue) above which a connection is not read */
+#define OUTQ_MAX 65536u
+/* TLS handshakes in progress at once: a handshake flood costs at most this many sessions */
+#define TLS_MAX_HANDSHAKES 256u
+#define REFUSED_LOG_BURST 10u /* warnings a second for refused messages; the rest counted */
 
 /* One answer in a connection's ordered queue. */
 struct slot {
@@ -49,6 +70,9 @@ struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	struct prism_agent_server *srv;
+	struct prism_tls_conn *tls; /* NULL on the plain port */
+	bool handshaking;           /* counted in the server's handshakes */
+	bool rx_any;                /* a byte was received */
 	struct prism_frame_reader rd;
 	struct conn *prev, *next; /* server's list, for stop */
 	struct slot *head, *tail; /* answers not yet written, in request order */
@@ -64,15 +88,26 @@ struct conn {
 	bool shutting;  /* uv_shutdown in progress */
 	bool authed;    /* a valid token was seen: full buffering allowed */
 	bool flush_queued;      /* on the server's flush list */
+	bool blocked;   /* unsent output over OUTQ_MAX: not read until it drains */
 	struct conn *flush_next;
+	unsigned writes;      /* uv_write requests not yet completed */
 	uint64_t last_rx;     /* loop ms */
 	uint64_t frame_start; /* loop ms when the current partial frame began, 0 = none */
+	uint64_t tx_progress; /* loop ms of the last write completed (or first queued) */
+	uint64_t drain_start; /* loop ms when drain or shutting began */
+};
+
+struct listener {
+	uv_tcp_t tcp;
+	struct prism_agent_server *srv;
+	bool tls;
 };
 
 struct prism_agent_server {
 	uv_loop_t *loop;
-	uv_tcp_t *listeners[MAX_LISTENERS];
+	struct listener *listeners[2 * MAX_LISTENERS];
 	size_t nlisteners;
+	unsigned handshakes; /* TLS handshakes in progress */
 	unsigned refs; /* listeners + connections not yet freed */
 	struct prism_agent_server_opts opts;
 	struct conn *conns;
@@ -84,6 +119,7 @@ struct prism_agent_server {
 	bool rx_busy;
 	bool stopping;
 	struct prism_agent_server_stats stats;
+	struct prism_ratelimit refused_log;
 };
 
 struct reg_job {
@@ -99,6 +135,7 @@ struct reg_job {
 
 static void conn_process(struct conn *c);
 static void conn_arm_timer(struct conn *c);
+static bool conn_out_full(struct conn *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void flush_cb(uv_prepare_t *h);
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
@@ -133,6 +170,7 @@ static void conn_unref(struct conn *c)
 		slot_free(sl);
 	}
 	prism_frame_reader_deinit(&c->rd);
+	prism_tls_conn_free(c->tls);
 	free(c);
 	server_unref(s);
 }
@@ -150,6 +188,10 @@ static void conn_close(struct conn *c)
 	struct prism_agent_server *s = c->srv;
 	if (c->counted)
 		s->stats.active--;
+	if (c->handshaking) {
+		c->handshaking = false;
+		s->handshakes--;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -183,6 +225,7 @@ struct wbatch {
 	struct conn *c;
 	size_t n;
 	bool close_after;
+	uint8_t *raw; /* TLS: the ciphertext written (the slots are freed once encrypted) */
 	struct slot *slots[WRITE_BATCH];
 };
 
@@ -193,26 +236,113 @@ static void write_cb(uv_write_t *req, int status)
 	bool close_after = b->close_after;
 	for (size_t i = 0; i < b->n; i++)
 		slot_free(b->slots[i]);
+	free(b->raw);
 	free(b);
+	c->writes--;
 	if (c->closing)
 		return;
-	if (status < 0 || close_after)
+	if (status < 0 || close_after) {
 		conn_close(c);
+		return;
+	}
+	c->tx_progress = uv_now(c->srv->loop);
+	if (c->blocked && !conn_out_full(c)) {
+		/* the peer reads again: so do we. Its silence meanwhile was ours, not idleness */
+		c->blocked = false;
+		c->last_rx = c->tx_progress;
+		conn_process(c);
+	}
+}
+
+/* The peer does not take its answers as fast as it sends requests. */
+static bool conn_out_full(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > OUTQ_MAX;
+}
+
+static void tls_fail(struct conn *c, enum prism_tls_failure reason, const char *why);
+
+/* Queue @p b's buffers (or its ciphertext) on the socket. Takes @p b; false: closed. */
+static bool conn_write(struct conn *c, struct wbatch *b, uv_buf_t *bufs, unsigned n)
+{
+	if (uv_write(&b->req, (uv_stream_t *)&c->tcp, bufs, n, write_cb) != 0) {
+		for (size_t i = 0; i < b->n; i++)
+			slot_free(b->slots[i]);
+		free(b->raw);
+		free(b);
+		conn_close(c);
+		return false;
+	}
+	if (c->writes++ == 0)
+		c->tx_progress = uv_now(c->srv->loop); /* the write deadline starts now */
+	return true;
+}
+
+/* TLS: send the ciphertext the session has for the peer (handshake records, alerts);
+ * @p close_after closes the connection once it is written (or at once if there is none). */
+static void conn_send_tls(struct conn *c, bool close_after)
+{
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	struct wbatch *b = NULL;
+	if (c->closing)
+		return;
+	if (prism_tls_conn_take_out(c->tls, &raw, &len) != 0 ||
+	    (len > 0 && (b = calloc(1, sizeof(*b))) == NULL)) {
+		free(raw);
+		conn_close(c);
+		return;
+	}
+	if (len == 0) {
+		if (close_after)
+			conn_close(c);
+		return;
+	}
+	b->c = c;
+	b->raw = raw;
+	b->close_after = close_after;
+	uv_buf_t buf = uv_buf_init((char *)raw, (unsigned)len);
+	conn_write(c, b, &buf, 1);
+}
+
+/* TLS: encrypt a batch of answers into its ciphertext; the slots are freed. The answers go
+ * into one SSL_write, so a pipelined batch costs a few TLS records, not one per answer. */
+static bool encrypt_batch(struct conn *c, struct wbatch *b, uv_buf_t *buf)
+{
+	size_t total = 0, off = 0, len = 0;
+	for (size_t i = 0; i < b->n; i++)
+		total += b->slots[i]->len;
+	uint8_t *plain = malloc(total ? total : 1);
+	for (size_t i = 0; i < b->n; i++) {
+		if (plain != NULL && b->slots[i]->len > 0)
+			memcpy(plain + off, b->slots[i]->frame, b->slots[i]->len);
+		off += b->slots[i]->len;
+		slot_free(b->slots[i]);
+	}
+	b->n = 0;
+	bool ok = plain != NULL && prism_tls_conn_write(c->tls, plain, total) == 0;
+	free(plain);
+	if (ok && b->close_after)
+		prism_tls_conn_close_notify(c->tls);
+	if (ok && prism_tls_conn_take_out(c->tls, &b->raw, &len) != 0)
+		ok = false;
+	*buf = uv_buf_init((char *)b->raw, (unsigned)len);
+	return ok;
 }
 
 /* Write every answer that is ready at the head of the queue. */
 static void conn_flush(struct conn *c)
 {
+	if (c->tls != NULL && !prism_tls_conn_established(c->tls))
+		return; /* nothing can be answered before the handshake */
 	while (!c->closing && c->head != NULL && c->head->ready) {
-		struct wbatch *b = malloc(sizeof(*b));
+		struct wbatch *b = calloc(1, sizeof(*b));
 		if (b == NULL) {
 			conn_close(c);
 			return;
 		}
 		uv_buf_t bufs[WRITE_BATCH];
 		b->c = c;
-		b->n = 0;
-		b->close_after = false;
 		while (b->n < WRITE_BATCH && c->head != NULL && c->head->ready && !b->close_after) {
 			struct slot *sl = c->head;
 			c->head = sl->next;
@@ -222,14 +352,18 @@ static void conn_flush(struct conn *c)
 			b->slots[b->n++] = sl;
 			b->close_after = sl->close_after;
 		}
-		if (uv_write(&b->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)b->n, write_cb) != 0) {
-			for (size_t i = 0; i < b->n; i++)
-				slot_free(b->slots[i]);
-			free(b);
-			conn_close(c);
-			return;
+		unsigned n = (unsigned)b->n;
+		if (c->tls != NULL) {
+			n = 1;
+			if (!encrypt_batch(c, b, &bufs[0])) {
+				free(b->raw);
+				free(b);
+				tls_fail(c, PRISM_TLS_FAIL_ERROR, NULL);
+				return;
+			}
 		}
-		if (b->close_after)
+		bool close_after = b->close_after;
+		if (!conn_write(c, b, bufs, n) || close_after)
 			return;
 	}
 }
@@ -264,11 +398,40 @@ static void flush_cb(uv_prepare_t *h)
 	uv_prepare_stop(&s->flusher);
 }
 
+/*
+ * A refused message is a warning, at most REFUSED_LOG_BURST lines a second (a flood of bad
+ * frames must not flood the log; the next line says how many were left out). Not: an idle
+ * connection closed (nothing was refused), a registry failure (logged as an error).
+ */
+static void log_refused(struct conn *c, const struct prism_agent_resp *r)
+{
+	static const char *const quiet[] = { "idle_timeout", "store_error", "registry_full" };
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		if (r->code != NULL && strcmp(r->code, quiet[i]) == 0)
+			return;
+	unsigned long long skipped;
+	if (!prism_ratelimit_ok(&c->srv->refused_log, uv_now(c->srv->loop), REFUSED_LOG_BURST,
+				&skipped))
+		return;
+	char more[64] = "", text[160];
+	if (skipped > 0)
+		snprintf(more, sizeof(more), " (%llu more refused, not logged)", skipped);
+	/* the message may quote the peer (an unsupported version): one line, printable */
+	snprintf(text, sizeof(text), "%s", r->message ? r->message : "");
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	prism_log(PRISM_LOG_WARNING, TAG, "message from %s refused (%s): %s%s", c->ip,
+		  r->code ? r->code : "error", text, more);
+}
+
 /* Encode an answer into its slot. */
 static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_resp *resp,
 		      bool close_after)
 {
 	struct prism_agent_resp r = *resp;
+	if (!resp->success)
+		log_refused(c, resp);
 	r.now_usec = now_usec();
 	if (prism_agent_resp_encode(&r, &sl->frame, &sl->len) != 0) {
 		sl->frame = NULL;
@@ -281,6 +444,15 @@ static void slot_fill(struct conn *c, struct slot *sl, const struct prism_agent_
 	sl->close_after = close_after;
 }
 
+/* Draining (a final answer queued, or a shutdown): the peer has idle_timeout to take it. */
+static void conn_drain_deadline(struct conn *c)
+{
+	if (c->drain_start == 0) {
+		c->drain_start = uv_now(c->srv->loop);
+		conn_arm_timer(c);
+	}
+}
+
 /* Queue an immediate error answer; @p final ends the connection after it. */
 static void conn_error(struct conn *c, const char *message, const char *code, bool final)
 {
@@ -291,8 +463,30 @@ static void conn_error(struct conn *c, const char *message, const char *code, bo
 	}
 	struct prism_agent_resp r = { .success = false, .message = message, .code = code };
 	slot_fill(c, sl, &r, final);
-	if (final)
+	if (final && !c->drain) {
 		c->drain = true;
+		conn_drain_deadline(c);
+	}
+}
+
+/* A TLS connection failed: count, log, send OpenSSL's alert (if any), close. @p why NULL:
+ * the session says what happened (and its reason replaces @p reason). */
+static void tls_fail(struct conn *c, enum prism_tls_failure reason, const char *why)
+{
+	struct prism_agent_server *s = c->srv;
+	char text[200];
+	if (c->closing || c->drain)
+		return;
+	if (why == NULL) {
+		reason = prism_tls_conn_failure(c->tls, text, sizeof(text));
+		why = text;
+	}
+	s->stats.tls_failures[reason]++;
+	prism_log(PRISM_LOG_WARNING, TAG, "TLS connection from %s closed: %s (%s)", c->ip,
+		  prism_tls_failure_name(reason), why);
+	c->drain = true;
+	conn_drain_deadline(c);
+	conn_send_tls(c, true);
 }
 
 /* ---- registration ---- */
@@ -398,10 +592,6 @@ static void reg_done(struct prism_store_job *job, int err)
 	struct prism_agent_server *s = c->srv;
 	bool ok = err == 0 && j->out.token == PRISM_TOKEN_OK && !j->out.owned_by_other &&
 		  !j->out.source_conflict;
-	if (err == 0 && j->out.source_conflict)
-		prism_log(PRISM_LOG_WARNING, TAG, "host %s from %s refused: the name belongs to "
-			  "a host of source %s", j->hostname, j->ip,
-			  prism_source_name(j->out.holder));
 	if (ok && j->out.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
 		s->opts.changed_cb(s->opts.changed_arg);
 	if (ok && j->out.result != PRISM_REG_HEARTBEAT && prism_log_enabled(PRISM_LOG_INFO))
@@ -419,10 +609,32 @@ static void reg_done(struct prism_store_job *job, int err)
 	conn_unref(c);
 }
 
+/* The verified client certificate names @p hostname (in any managed zone). */
+static bool cert_allows(const struct prism_agent_server *s, const struct conn *c,
+			const char *hostname)
+{
+	const char *const def[] = { s->opts.dns.zone, NULL };
+	return prism_tls_conn_allows(c->tls, hostname, s->opts.dns.zones) ||
+	       (s->opts.dns.zone != NULL && prism_tls_conn_allows(c->tls, hostname, def));
+}
+
 /* Authentication before any work: fills @p j's owner or queues the error answer. */
 static bool authenticate(struct conn *c, const struct prism_agent_req *req, struct reg_job *j)
 {
 	struct prism_agent_server *s = c->srv;
+	if (!req->has_token && c->tls != NULL && prism_tls_conn_has_identity(c->tls)) {
+		/* the certificate stands in for a token: the name is bound to the certificate's
+		 * identity, so neither a token nor a plain connection can take it over */
+		char id[PRISM_HOSTNAME_MAX + 8];
+		snprintf(id, sizeof(id), "x509:%s", req->hostname);
+		if (prism_cred_hash(s->opts.cred_key, id, strlen(id), j->owner) != 0) {
+			conn_error(c, "Server error: out of memory", "internal", true);
+			return false;
+		}
+		j->reg.owner = j->owner;
+		j->reg.check_token = false;
+		return true;
+	}
 	if (!req->has_token) {
 		if (!s->opts.auth_required)
 			return true;
@@ -438,9 +650,14 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 		s->stats.auth_failures++;
 		return false;
 	}
+	/* configured tokens are checked here; registry tokens by the store, in the job. A
+	 * configured token binds hosts by its name's first secret: during a rotation (the old
+	 * and the new secret under one name) both register the same hosts */
+	const char *owner = prism_token_set_owner(s->opts.tokens, j->owner);
+	j->reg.check_token = owner == NULL;
+	if (owner != NULL)
+		memcpy(j->owner, owner, PRISM_TOKEN_HASH_LEN + 1);
 	j->reg.owner = j->owner;
-	/* configured tokens are checked here; registry tokens by the store, in the job */
-	j->reg.check_token = prism_token_set_find(s->opts.tokens, j->owner) == NULL;
 	return true;
 }
 
@@ -451,6 +668,16 @@ static void conn_register(struct conn *c, const struct prism_agent_req *req)
 		char msg[320];
 		snprintf(msg, sizeof(msg), "Hostname '%s' is reserved", req->hostname);
 		conn_error(c, msg, "hostname_reserved", false);
+		return;
+	}
+	if (c->tls != NULL && prism_tls_conn_has_identity(c->tls) &&
+	    !cert_allows(s, c, req->hostname)) {
+		char names[256], msg[600];
+		prism_tls_conn_names(c->tls, names, sizeof(names));
+		snprintf(msg, sizeof(msg), "Hostname '%s' is not named by the client certificate "
+			 "(%s)", req->hostname, names);
+		conn_error(c, msg, "certificate_mismatch", false);
+		s->stats.auth_failures++;
 		return;
 	}
 	struct reg_job *j = calloc(1, sizeof(*j));
@@ -530,7 +757,11 @@ static void conn_finish(struct conn *c)
 		c->counted = false;
 		c->srv->stats.active--;
 	}
-	uv_timer_stop(&c->timer);
+	conn_drain_deadline(c);
+	if (c->tls != NULL) {
+		prism_tls_conn_close_notify(c->tls);
+		conn_send_tls(c, false);
+	}
 	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {
 		free(req);
 		c->refs--;
@@ -538,13 +769,62 @@ static void conn_finish(struct conn *c)
 	}
 }
 
+/* TLS: advance the handshake, send what it has to say, decrypt into the reader's free room.
+ * @p more: plaintext was added. false: the connection failed (and is being closed). */
+static bool conn_tls_pump(struct conn *c, bool *more)
+{
+	struct prism_agent_server *s = c->srv;
+	bool was = prism_tls_conn_established(c->tls), eof = false;
+	size_t held = c->rd.len - c->rd.off, got = 0;
+	size_t room = c->rd.limit > held ? c->rd.limit - held : 0;
+	*more = false;
+	if (room > READ_CHUNK)
+		room = READ_CHUNK;
+	if (prism_tls_conn_read(c->tls, s->rxbuf, room, &got, &eof) != 0) {
+		tls_fail(c, PRISM_TLS_FAIL_ERROR, NULL);
+		return false;
+	}
+	if (!was && prism_tls_conn_established(c->tls)) {
+		if (c->handshaking) {
+			c->handshaking = false;
+			s->handshakes--;
+		}
+		s->stats.tls_handshakes++;
+		c->frame_start = 0; /* the handshake's deadline is met */
+	}
+	conn_send_tls(c, false);
+	if (got > 0 && prism_frame_feed(&c->rd, s->rxbuf, got) == 0)
+		*more = true;
+	if (eof)
+		c->eof = true; /* close_notify: like a half-close */
+	return !c->closing;
+}
+
 static void conn_process(struct conn *c)
 {
-	while (!c->closing && !c->drain && c->inflight < MAX_INFLIGHT) {
+	bool more = false;
+	if (c->tls != NULL && !c->closing && !c->drain && !conn_tls_pump(c, &more))
+		return;
+	if (c->tls != NULL && c->eof && !prism_tls_conn_established(c->tls)) {
+		if (c->rx_any && !c->closing)
+			tls_fail(c, PRISM_TLS_FAIL_HANDSHAKE, "closed during the handshake");
+		else
+			conn_close(c); /* connected and left: a port check, not a failure */
+		return;
+	}
+	if (!c->closing && !c->blocked && conn_out_full(c))
+		c->blocked = true;
+	while (!c->closing && !c->drain && !c->blocked && c->inflight < MAX_INFLIGHT) {
 		const uint8_t *p;
 		size_t len;
 		uint32_t declared = 0;
 		int rc = prism_frame_next(&c->rd, &p, &len, &declared);
+		if (rc == 0 && c->tls != NULL) {
+			if (!conn_tls_pump(c, &more))
+				return;
+			if (more)
+				continue;
+		}
 		if (rc == 0)
 			break;
 		if (rc == PRISM_ETOOBIG) {
@@ -566,13 +846,22 @@ static void conn_process(struct conn *c)
 			conn_finish(c);
 		return;
 	}
-	if (!prism_frame_partial(&c->rd))
+	if (c->tls != NULL && !prism_tls_conn_established(c->tls))
+		; /* the handshake's deadline runs from the accept */
+	else if (!prism_frame_partial(&c->rd))
 		c->frame_start = 0;
 	else if (c->frame_start == 0)
 		c->frame_start = uv_now(c->srv->loop);
-	/* room freed: resume reading if backpressure had stopped it */
-	if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
-		c->reading = true;
+	if (!c->blocked && conn_out_full(c))
+		c->blocked = true;
+	if (c->blocked && c->reading) {
+		/* answers pile up unread: stop taking requests until the peer reads them */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	} else if (!c->blocked && !c->reading &&
+		   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) {
+		c->reading = true; /* room freed: resume reading if backpressure had stopped it */
+	}
 	conn_arm_timer(c);
 }
 
@@ -581,6 +870,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct conn *c = h->data;
 	struct prism_agent_server *s = c->srv;
 	size_t held = c->rd.len - c->rd.off;
+	if (c->tls != NULL)
+		held += prism_tls_conn_pending_in(c->tls); /* ciphertext not yet decrypted */
 	size_t room = c->rd.limit > held ? c->rd.limit - held : 0;
 	if (room > READ_CHUNK)
 		room = READ_CHUNK;
@@ -619,6 +910,15 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	if (n == 0 || c->drain)
 		return;
 	c->last_rx = uv_now(s->loop);
+	c->rx_any = true;
+	if (c->tls != NULL) {
+		int rc = prism_tls_conn_feed(c->tls, (const uint8_t *)buf->base, (size_t)n);
+		if (rc != 0)
+			tls_fail(c, PRISM_TLS_FAIL_ERROR, NULL);
+		else
+			conn_process(c);
+		return;
+	}
 	if (prism_frame_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) != 0) {
 		conn_error(c, "Protocol error: connection buffer limit exceeded", "protocol_error",
 			   true);
@@ -633,19 +933,43 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 static void timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	if (c->closing || c->drain)
+	if (c->closing)
 		return;
-	if (c->inflight > 0) {
-		conn_arm_timer(c); /* we are the slow party; don't blame the client */
+	struct prism_agent_server *s = c->srv;
+	uint64_t now = uv_now(s->loop);
+	uint64_t idle_ms = (uint64_t)s->opts.idle_timeout * 1000;
+	uint64_t frame_ms = (uint64_t)s->opts.frame_timeout * 1000;
+	if ((c->writes > 0 && now - c->tx_progress >= idle_ms) ||
+	    (c->drain_start != 0 && now - c->drain_start >= idle_ms)) {
+		/* the peer does not take its answers: no answer can reach it, just close */
+		s->stats.timeouts++;
+		s->stats.write_timeouts++;
+		prism_log(PRISM_LOG_INFO, TAG, "closing the connection from %s: its answers "
+			  "were not read within %u s", c->ip, s->opts.idle_timeout);
+		conn_close(c);
 		return;
 	}
-	uint64_t now = uv_now(c->srv->loop);
-	uint64_t idle_ms = (uint64_t)c->srv->opts.idle_timeout * 1000;
-	uint64_t frame_ms = (uint64_t)c->srv->opts.frame_timeout * 1000;
+	if (c->drain || c->shutting || c->blocked) {
+		conn_arm_timer(c);
+		return;
+	}
+	if (c->inflight > 0) {
+		/* we are the slow party; don't blame the client */
+		uv_timer_start(&c->timer, timer_cb, 1000, 0);
+		return;
+	}
 	bool idle = now - c->last_rx >= idle_ms;
 	bool slow = c->frame_start != 0 && now - c->frame_start >= frame_ms;
+	if ((idle || slow) && c->tls != NULL && !prism_tls_conn_established(c->tls)) {
+		char why[64];
+		snprintf(why, sizeof(why), "no complete handshake within %u s",
+			 s->opts.frame_timeout);
+		s->stats.timeouts++;
+		tls_fail(c, PRISM_TLS_FAIL_HANDSHAKE_TIMEOUT, why);
+		return;
+	}
 	if (idle || slow) {
-		c->srv->stats.timeouts++;
+		s->stats.timeouts++;
 		conn_error(c, "Connection timeout", idle ? "idle_timeout" : "frame_timeout", true);
 		conn_flush(c);
 		return;
@@ -653,15 +977,26 @@ static void timer_cb(uv_timer_t *t)
 	conn_arm_timer(c);
 }
 
+/* The nearest deadline of the connection's state (see the design comment). */
 static void conn_arm_timer(struct conn *c)
 {
-	uint64_t now = uv_now(c->srv->loop);
-	uint64_t due = c->last_rx + (uint64_t)c->srv->opts.idle_timeout * 1000;
-	if (c->frame_start != 0) {
-		uint64_t f = c->frame_start + (uint64_t)c->srv->opts.frame_timeout * 1000;
-		if (f < due)
+	struct prism_agent_server *s = c->srv;
+	uint64_t now = uv_now(s->loop);
+	uint64_t idle_ms = (uint64_t)s->opts.idle_timeout * 1000;
+	uint64_t due = UINT64_MAX;
+	if (c->writes > 0)
+		due = c->tx_progress + idle_ms;
+	if (c->drain_start != 0 && c->drain_start + idle_ms < due)
+		due = c->drain_start + idle_ms;
+	if (!c->drain && !c->shutting && !c->blocked) {
+		if (c->last_rx + idle_ms < due)
+			due = c->last_rx + idle_ms;
+		uint64_t f = c->frame_start + (uint64_t)s->opts.frame_timeout * 1000;
+		if (c->frame_start != 0 && f < due)
 			due = f;
 	}
+	if (due == UINT64_MAX)
+		due = now + idle_ms; /* blocked with nothing written yet: check again later */
 	uv_timer_start(&c->timer, timer_cb, due > now ? due - now : 0, 0);
 }
 
@@ -688,9 +1023,27 @@ static void peer_address(struct conn *c)
 	c->ipv6 = true;
 }
 
+/* A connection on the TLS port: its session, within the limit of handshakes at once. */
+static bool conn_start_tls(struct conn *c)
+{
+	struct prism_agent_server *s = c->srv;
+	if (s->handshakes >= TLS_MAX_HANDSHAKES) {
+		s->stats.tls_failures[PRISM_TLS_FAIL_HANDSHAKE_LIMIT]++;
+		return false; /* no log line: a flood would fill the log */
+	}
+	c->tls = prism_tls_conn_new(s->opts.tls);
+	if (c->tls == NULL)
+		return false;
+	c->handshaking = true;
+	s->handshakes++;
+	c->frame_start = uv_now(s->loop); /* the handshake has frame_timeout */
+	return true;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
-	struct prism_agent_server *s = l->data;
+	struct listener *lis = l->data;
+	struct prism_agent_server *s = lis->srv;
 	if (status < 0) {
 		prism_log(PRISM_LOG_WARNING, TAG, "accept failed (%s)", uv_strerror(status));
 		return;
@@ -719,8 +1072,16 @@ static void on_connection(uv_stream_t *l, int status)
 	c->last_rx = uv_now(s->loop);
 	if (s->stats.active >= s->opts.max_connections) {
 		s->stats.rejected_capacity++;
+		if (lis->tls) {
+			conn_close(c); /* no answer can be sent before a handshake */
+			return;
+		}
 		conn_error(c, "Server at capacity", "capacity", true);
 		conn_flush(c);
+		return;
+	}
+	if (lis->tls && !conn_start_tls(c)) {
+		conn_close(c);
 		return;
 	}
 	s->stats.accepted++;
@@ -736,39 +1097,42 @@ static void on_connection(uv_stream_t *l, int status)
 
 static void listener_closed_cb(uv_handle_t *h)
 {
-	struct prism_agent_server *s = h->data;
-	free(h);
+	struct listener *l = h->data;
+	struct prism_agent_server *s = l->srv;
+	free(l);
 	server_unref(s);
 }
 
-static int listen_one(struct prism_agent_server *s, const char *host, char *err,
-		      size_t errlen)
+static int listen_one(struct prism_agent_server *s, const char *host, uint16_t port, bool tls,
+		      char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	int v6 = 0;
-	if (uv_ip4_addr(host, s->opts.port, (struct sockaddr_in *)&ss) != 0) {
-		if (uv_ip6_addr(host, s->opts.port, (struct sockaddr_in6 *)&ss) != 0) {
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0) {
+		if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
 			snprintf(err, errlen, "server.host: '%s' is not an IPv4 or IPv6 address",
 				 host);
 			return PRISM_ECONFIG;
 		}
 		v6 = 1;
 	}
-	uv_tcp_t *l = malloc(sizeof(*l));
+	struct listener *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return PRISM_ENOMEM;
-	uv_tcp_init(s->loop, l);
-	l->data = s;
+	uv_tcp_init(s->loop, &l->tcp);
+	l->tcp.data = l;
+	l->srv = s;
+	l->tls = tls;
 	s->listeners[s->nlisteners++] = l;
 	s->refs++;
 	/* "::" alone serves both families; next to an IPv4 listener it must be IPv6-only */
 	unsigned flags = v6 && s->opts.nhosts > 1 ? UV_TCP_IPV6ONLY : 0;
-	int rc = uv_tcp_bind(l, (struct sockaddr *)&ss, flags);
+	int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, flags);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)l, 4096, on_connection);
+		rc = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
 	if (rc != 0)
-		snprintf(err, errlen, "cannot listen on %s port %u (%s)", host, s->opts.port,
+		snprintf(err, errlen, "cannot listen on %s port %u (%s)", host, port,
 			 uv_strerror(rc));
 	return rc;
 }
@@ -777,7 +1141,8 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 			     struct prism_agent_server **out, char *err, size_t errlen)
 {
 	if (loop == NULL || opts == NULL || out == NULL || opts->writer == NULL ||
-	    opts->nhosts == 0 || opts->nhosts > MAX_LISTENERS)
+	    opts->nhosts == 0 || opts->nhosts > MAX_LISTENERS ||
+	    (opts->port == 0 && opts->tls_port == 0) || (opts->tls_port != 0 && opts->tls == NULL))
 		return PRISM_EINVAL;
 	struct prism_agent_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -787,8 +1152,12 @@ int prism_agent_server_start(uv_loop_t *loop, const struct prism_agent_server_op
 	s->refs = 2; /* the caller's and the flusher's */
 	uv_prepare_init(loop, &s->flusher);
 	s->flusher.data = s;
-	for (size_t i = 0; i < opts->nhosts; i++) {
-		int rc = listen_one(s, opts->hosts[i], err, errlen);
+	for (size_t i = 0; i < 2 * opts->nhosts; i++) {
+		bool tls = i >= opts->nhosts;
+		uint16_t port = tls ? opts->tls_port : opts->port;
+		if (port == 0)
+			continue; /* that port is off */
+		int rc = listen_one(s, opts->hosts[i % opts->nhosts], port, tls, err, errlen);
 		if (rc != 0) {
 			prism_agent_server_stop(s);
 			return rc;
@@ -827,7 +1196,7 @@ void prism_agent_server_stop(struct prism_agent_server *s)
 	flush_cb(&s->flusher); /* releases the connections still queued */
 	uv_close((uv_handle_t *)&s->flusher, flusher_closed_cb);
 	for (size_t i = 0; i < s->nlisteners; i++)
-		uv_close((uv_handle_t *)s->listeners[i], listener_closed_cb);
+		uv_close((uv_handle_t *)&s->listeners[i]->tcp, listener_closed_cb);
 	s->nlisteners = 0;
 	server_unref(s);
 }

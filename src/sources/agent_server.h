@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file agent_server.h
- * The agent TCP server (PROTOCOL.md): framing, validation, authentication and hostname
+ * The agent TCP server (docs/protocol.md): framing, validation, authentication and hostname
  * ownership, pipelined registrations committed through the store writer and answered in
  * request order, each only after its commit.
  */
@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "core/token.h"
+#include "sources/agent_tls.h"
 #include "store/store.h"
 #include "store/writer.h"
 
@@ -21,7 +22,10 @@ struct prism_agent_server;
 struct prism_agent_server_opts {
 	const char *const *hosts;    /**< listen address literals ("0.0.0.0", "::", …) */
 	size_t nhosts;
-	uint16_t port;
+	uint16_t port;               /**< plain agent port; 0 = off */
+	uint16_t tls_port;           /**< TLS agent port; 0 = off */
+	/** TLS context for tls_port (borrowed; the caller reloads it and frees it after stop) */
+	struct prism_agent_tls *tls;
 	uint32_t max_connections;
 	uint32_t idle_timeout;       /**< seconds without any byte */
 	uint32_t frame_timeout;      /**< seconds to complete a started frame */
@@ -65,6 +69,9 @@ struct prism_agent_server_stats {
 	unsigned long long auth_failures;
 	unsigned long long source_conflicts; /**< names held by a host of another source */
 	unsigned long long timeouts;
+	unsigned long long write_timeouts; /**< closed: answers not read within idle_timeout */
+	unsigned long long tls_handshakes; /**< TLS handshakes completed */
+	unsigned long long tls_failures[PRISM_TLS_FAIL_COUNT]; /**< by enum prism_tls_failure */
 	unsigned active;
 };
 void prism_agent_server_stats(const struct prism_agent_server *s,

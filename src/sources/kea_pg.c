@@ -4,15 +4,19 @@
  *
  * States: DOWN (waiting for the reconnect timer) → CONNECTING (PQconnectPoll steered by
  * uv_poll on PQsocket, which may change while libpq tries addresses) → LISTEN (the LISTEN
- * command in flight) → SELECT (the consistency query in flight) → READY (notifications).
- * LISTEN is sent before the query, so a change made while the query runs arrives as a
- * notification after it: nothing falls between the snapshot and the stream.
+ * command in flight) → SELECT (the consistency query in flight) → READY (notifications)
+ * ⇄ LOOKUP (a lookup of changed reservations in flight). LISTEN is sent before the query,
+ * so a change made while the query runs arrives as a notification after it: nothing falls
+ * between the snapshot and the stream.
  *
- * The snapshot becomes one store job (source_sync). Notifications are queued and applied
- * in arrival order as jobs of up to NOTIFY_BATCH, one at a time, never while a sync job
- * runs (they follow it). Each notification carries the row itself (the trigger sends it),
- * and a reservation is keyed by its host_id, so a rename, a new address or a deletion needs
- * no further query.
+ * The snapshot becomes one store job (source_sync). A notification only names what changed
+ * — a host_id (Prism's trigger, on hosts and on ipv6_reservations) or a dhcp_identifier
+ * (the Kea service's own trigger, which has no host_id) — and the reservations named are
+ * read back, up to LOOKUP_BATCH in one query, whenever the connection is idle: what is
+ * applied is the rows as they are then, with their IPv6 reservation (which lives in another
+ * table, written after the hosts row). A host_id that no longer exists is a deletion. The
+ * rows are queued and applied in order as jobs of up to NOTIFY_BATCH, one at a time, never
+ * while a sync job runs (they follow it). A reservation is keyed by its host_id.
  *
  * Lifetime: a reference for the timer, one per poll handle not yet closed, one per store job
  * in flight, and one until stop; freed when the last goes.
@@ -28,6 +32,7 @@
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/kea.h"
+#include "daemon/conffile.h"
 #include "daemon/log.h"
 #include "sources/kea_pg.h"
 
@@ -38,13 +43,17 @@
 #define LOG_BURST 5u
 #define BACKOFF_FIRST_MS 500u
 #define SYNC_RETRY_MS 5000u
+#define LOOKUP_BATCH 512u
+#define WANT_MAX 100000u /* reservations named and not yet read back; beyond: resync */
 
-enum state { S_DOWN, S_CONNECTING, S_LISTEN, S_SELECT, S_READY };
+enum state { S_DOWN, S_CONNECTING, S_LISTEN, S_SELECT, S_READY, S_LOOKUP };
 
 /* One reservation to apply: a put (fqdn set) or a removal of its key. */
 struct item {
 	char key[24];
 	char ip[16];
+	char ip6[46];
+	bool has4, has6;
 	char *fqdn;          /* NULL: remove the key */
 	const char *zone;
 	struct prism_source_result res;
@@ -92,27 +101,44 @@ struct prism_kea_pg {
 	unsigned refs;
 	struct prism_ratelimit bad_log, name_log;
 	struct prism_kea_pg_stats stats;
+	/* reservations to read back: a host_id, or (ident set) a dhcp_identifier */
+	struct want {
+		int64_t id;
+		char *ident;
+	} *want, *inflight;
+	size_t nwant, capwant, ninflight;
+	bool service_seen;     /* a payload of the Kea service's trigger came */
 };
 
 static void fail(struct prism_kea_pg *k, const char *what);
 static void flush_notifies(struct prism_kea_pg *k);
 static void start_sync(struct prism_kea_pg *k);
 
+static void wants_free(struct want *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].ident);
+	free(v);
+}
+
+/* Forget what was to be read back (a consistency sync reads everything instead). */
+static void wants_drop(struct prism_kea_pg *k)
+{
+	wants_free(k->want, k->nwant);
+	wants_free(k->inflight, k->ninflight);
+	k->want = k->inflight = NULL;
+	k->nwant = k->capwant = k->ninflight = 0;
+}
+
 static void unref(struct prism_kea_pg *k)
 {
 	if (--k->refs > 0)
 		return;
-	for (size_t i = 0; k->keys != NULL && k->keys[i] != NULL; i++) {
-		free(k->keys[i]);
-		if (k->vals[i] != NULL)
-			explicit_bzero(k->vals[i], strlen(k->vals[i]));
-		free(k->vals[i]);
-	}
-	free(k->keys);
-	free(k->vals);
+	prism_kea_pg_params_free(k->keys, k->vals);
 	for (size_t i = 0; i < k->nqueue; i++)
 		free(k->queue[i].fqdn);
 	free(k->queue);
+	wants_drop(k);
 	free(k);
 }
 
@@ -218,9 +244,10 @@ static void fail(struct prism_kea_pg *k, const char *what)
 	uv_timer_start(&k->timer, timer_cb, delay, 0);
 }
 
-static int send_query(struct prism_kea_pg *k, const char *sql)
+static int send_query(struct prism_kea_pg *k, const char *sql, int nparams,
+		      const char *const *params)
 {
-	if (!PQsendQuery(k->conn, sql))
+	if (!PQsendQueryParams(k->conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return PRISM_EUPSTREAM;
 	k->query_inflight = true;
 	int f = PQflush(k->conn);
@@ -242,13 +269,14 @@ static void connected(struct prism_kea_pg *k)
 	if (k->opts.once) {
 		k->state = S_SELECT;
 		k->sync_t0 = uv_now(k->loop);
-		if (send_query(k, prism_kea_select_sql()) != 0)
+		if (send_query(k, prism_kea_select_sql(), 0, NULL) != 0)
 			fail(k, "cannot query the reservations");
 		return;
 	}
+	wants_drop(k); /* the consistency sync that follows LISTEN reads them all */
 	k->state = S_LISTEN;
 	snprintf(sql, sizeof(sql), "LISTEN \"%s\"", k->channel);
-	if (send_query(k, sql) != 0)
+	if (send_query(k, sql, 0, NULL) != 0)
 		fail(k, "cannot LISTEN");
 }
 
@@ -293,23 +321,25 @@ static void timer_cb(uv_timer_t *t)
 		return;
 	if (k->state == S_DOWN && !k->once_done)
 		connect_start(k);
-	else if (k->state == S_READY)
+	else if (k->state == S_READY || k->state == S_LOOKUP)
 		prism_kea_pg_resync(k);
 }
 
 /* ---- turning rows into items ---- */
 
-/* A reservation's name as an item: the FQDN, or a removal when it does not count. */
+/* A reservation's name as an item: the FQDN, or a removal when it does not count. Its
+ * addresses: @p ip (Kea's bigint; 0 is none) when @p has_ip, @p ip6 (text) when not NULL. */
 static void item_fill(struct prism_kea_pg *k, struct item *it, int64_t id, const char *host,
-		      bool has_ip, int64_t ip)
+		      bool has_ip, int64_t ip, const char *ip6)
 {
 	char fqdn[PRISM_DNAME_MAX + 1], why[96];
 	const char *zone = NULL;
 	unsigned long long skipped;
 	snprintf(it->key, sizeof(it->key), "%" PRId64, id);
 	it->fqdn = NULL;
-	if (host == NULL || host[0] == '\0' || !has_ip || prism_kea_ipv4(ip, it->ip,
-									 sizeof(it->ip)) != 0)
+	it->has4 = has_ip && ip != 0 && prism_kea_ipv4(ip, it->ip, sizeof(it->ip)) == 0;
+	it->has6 = ip6 != NULL && prism_kea_ipv6(ip6, it->ip6, sizeof(it->ip6)) == 0;
+	if (host == NULL || host[0] == '\0' || !(it->has4 || it->has6))
 		return;
 	size_t hl = strlen(host);
 	if (hl > 1 && host[hl - 1] == '.')
@@ -339,7 +369,8 @@ static struct prism_source_entry entry_of(const struct prism_kea_pg *k, const st
 		.fqdn = it->fqdn,
 		.zone = it->zone,
 		.families = PRISM_FAM_V4 | PRISM_FAM_V6,
-		.ipv4 = it->ip,
+		.ipv4 = it->has4 ? it->ip : NULL,
+		.ipv6 = it->has6 ? it->ip6 : NULL,
 		.ttl = k->opts.ttl,
 		.forward = true,
 		.reverse = k->opts.dns.auto_ptr,
@@ -395,7 +426,8 @@ static void sync_done(struct prism_store_job *job, int err)
 		if (k->sync_again || (err != 0 && err != -ECANCELED)) {
 			k->sync_again = false;
 			uv_timer_start(&k->timer, timer_cb, err ? SYNC_RETRY_MS : 0, 0);
-		} else if (k->opts.resync_interval > 0 && k->state == S_READY) {
+		} else if (k->opts.resync_interval > 0 &&
+			   (k->state == S_READY || k->state == S_LOOKUP)) {
 			uv_timer_start(&k->timer, timer_cb,
 				       (uint64_t)k->opts.resync_interval * 1000, 0);
 		}
@@ -427,7 +459,8 @@ static void snapshot(struct prism_kea_pg *k, PGresult *res)
 		struct item it;
 		item_fill(k, &it, strtoll(PQgetvalue(res, (int)r, 0), NULL, 10),
 			  PQgetvalue(res, (int)r, 1), !PQgetisnull(res, (int)r, 2),
-			  strtoll(ip, NULL, 10));
+			  strtoll(ip, NULL, 10),
+			  PQgetisnull(res, (int)r, 3) ? NULL : PQgetvalue(res, (int)r, 3));
 		if (it.fqdn == NULL)
 			continue; /* filtered out or not a name: its host, if any, goes */
 		j->items[j->n] = it;
@@ -452,7 +485,7 @@ static void start_sync(struct prism_kea_pg *k)
 	}
 	k->state = S_SELECT;
 	k->sync_t0 = uv_now(k->loop);
-	if (send_query(k, prism_kea_select_sql()) != 0)
+	if (send_query(k, prism_kea_select_sql(), 0, NULL) != 0)
 		fail(k, "cannot query the reservations");
 }
 
@@ -558,7 +591,8 @@ static void flush_notifies(struct prism_kea_pg *k)
 	prism_store_writer_submit(k->opts.writer, &j->job);
 }
 
-static void queue_item(struct prism_kea_pg *k, const struct prism_kea_notify *n)
+/* Queue one item (taking its fqdn); on overflow the queue gives way to a resync. */
+static void queue_push(struct prism_kea_pg *k, struct item *it)
 {
 	if (k->nqueue >= NOTIFY_QUEUE_MAX) {
 		/* far behind: forget the queue, the sync reads the state instead */
@@ -566,26 +600,122 @@ static void queue_item(struct prism_kea_pg *k, const struct prism_kea_notify *n)
 			free(k->queue[i].fqdn);
 		k->nqueue = 0;
 		k->sync_again = true;
-		return;
 	}
 	if (k->nqueue == k->capqueue) {
 		size_t cap = k->capqueue ? k->capqueue * 2 : 64;
 		struct item *v = realloc(k->queue, cap * sizeof(*v));
 		if (v == NULL) {
+			free(it->fqdn);
 			k->sync_again = true;
 			return;
 		}
 		k->queue = v;
 		k->capqueue = cap;
 	}
-	struct item *it = &k->queue[k->nqueue];
-	memset(it, 0, sizeof(*it));
-	if (n->op == PRISM_KEA_DELETE)
-		snprintf(it->key, sizeof(it->key), "%" PRId64, n->id);
-	else
-		item_fill(k, it, n->id, n->has_hostname ? n->hostname : NULL, n->has_ipv4,
-			  n->ipv4);
-	k->nqueue++;
+	k->queue[k->nqueue++] = *it;
+}
+
+/* ---- reading changed reservations back ---- */
+
+static void want_add(struct prism_kea_pg *k, const struct prism_kea_notify *n)
+{
+	if (k->nwant >= WANT_MAX) {
+		wants_drop(k); /* far behind: one consistency sync instead */
+		start_sync(k);
+		return;
+	}
+	if (k->nwant == k->capwant) {
+		size_t cap = k->capwant ? k->capwant * 2 : 64;
+		struct want *v = realloc(k->want, cap * sizeof(*v));
+		if (v == NULL) {
+			start_sync(k);
+			return;
+		}
+		k->want = v;
+		k->capwant = cap;
+	}
+	struct want *w = &k->want[k->nwant];
+	w->id = n->id;
+	w->ident = NULL;
+	if (n->kea_service && (w->ident = strdup(n->identifier)) == NULL) {
+		start_sync(k);
+		return;
+	}
+	k->nwant++;
+}
+
+/* Send the next lookup when the connection is idle. */
+static void lookup_next(struct prism_kea_pg *k)
+{
+	if (k->state != S_READY || k->query_inflight || k->nwant == 0 || k->stopping)
+		return;
+	size_t n = k->nwant < LOOKUP_BATCH ? k->nwant : LOOKUP_BATCH, ni = 0, nh = 0;
+	int64_t ids[LOOKUP_BATCH];
+	const char *idents[LOOKUP_BATCH];
+	for (size_t i = 0; i < n; i++) {
+		if (k->want[i].ident != NULL)
+			idents[nh++] = k->want[i].ident;
+		else
+			ids[ni++] = k->want[i].id;
+	}
+	char *p1 = prism_kea_array_literal(ids, NULL, ni);
+	char *p2 = prism_kea_array_literal(NULL, idents, nh);
+	const char *params[2] = { p1, p2 };
+	k->inflight = k->want;
+	k->ninflight = n;
+	k->want = NULL;
+	k->nwant -= n;
+	k->capwant = 0;
+	if (k->nwant > 0 && (k->want = malloc(k->nwant * sizeof(*k->want))) != NULL) {
+		memcpy(k->want, k->inflight + n, k->nwant * sizeof(*k->want));
+		k->capwant = k->nwant;
+	} else if (k->nwant > 0) {
+		for (size_t i = n; i < n + k->nwant; i++)
+			free(k->inflight[i].ident);
+		k->nwant = 0;
+		k->sync_again = true;
+	}
+	k->state = S_LOOKUP;
+	if (p1 == NULL || p2 == NULL || send_query(k, prism_kea_lookup_sql(), 2, params) != 0)
+		fail(k, "cannot read the changed reservations");
+	free(p1);
+	free(p2);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The rows read back become items; a host_id asked for and not found is a deletion. */
+static void lookup_rows(struct prism_kea_pg *k, PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res);
+	int64_t *found = malloc((n ? n : 1) * sizeof(*found));
+	if (found == NULL) {
+		k->sync_again = true;
+		return;
+	}
+	for (size_t r = 0; r < n; r++) {
+		struct item it = { 0 };
+		found[r] = strtoll(PQgetvalue(res, (int)r, 0), NULL, 10);
+		item_fill(k, &it, found[r],
+			  PQgetisnull(res, (int)r, 1) ? NULL : PQgetvalue(res, (int)r, 1),
+			  !PQgetisnull(res, (int)r, 2), strtoll(PQgetvalue(res, (int)r, 2), NULL, 10),
+			  PQgetisnull(res, (int)r, 3) ? NULL : PQgetvalue(res, (int)r, 3));
+		queue_push(k, &it);
+	}
+	qsort(found, n, sizeof(*found), id_cmp);
+	for (size_t i = 0; i < k->ninflight; i++) {
+		const struct want *w = &k->inflight[i];
+		if (w->ident != NULL || bsearch(&w->id, found, n, sizeof(*found), id_cmp))
+			continue;
+		struct item it = { 0 };
+		snprintf(it.key, sizeof(it.key), "%" PRId64, w->id);
+		queue_push(k, &it);
+	}
+	free(found);
 }
 
 static void handle_notify(struct prism_kea_pg *k, const char *payload)
@@ -601,12 +731,21 @@ static void handle_notify(struct prism_kea_pg *k, const char *payload)
 				  "logged)", why, skipped);
 		return;
 	}
+	if (n.kea_service && !k->service_seen) {
+		k->service_seen = true;
+		prism_log(k->opts.resync_interval ? PRISM_LOG_INFO : PRISM_LOG_WARNING, TAG,
+			  "notifications of the Kea service's trigger on channel %s: reservations "
+			  "are read back by dhcp_identifier; deletions are not notified and come "
+			  "with the consistency syncs (kea.reservations.resync_interval: %u%s)",
+			  k->channel, k->opts.resync_interval,
+			  k->opts.resync_interval ? " s" : ", none: set one");
+	}
 	if (n.op == PRISM_KEA_TRUNCATE) {
-		prism_log(PRISM_LOG_INFO, TAG, "hosts was truncated: consistency sync");
+		prism_log(PRISM_LOG_INFO, TAG, "a table was truncated: consistency sync");
 		start_sync(k);
 		return;
 	}
-	queue_item(k, &n);
+	want_add(k, &n);
 }
 
 /* ---- I/O ---- */
@@ -621,7 +760,17 @@ static void query_done(struct prism_kea_pg *k)
 		k->state = S_READY;
 		if (k->opts.once)
 			disconnect(k); /* the snapshot is taken: nothing more to read */
+	} else if (k->state == S_LOOKUP) {
+		k->state = S_READY;
+		wants_free(k->inflight, k->ninflight);
+		k->inflight = NULL;
+		k->ninflight = 0;
+		if (k->sync_again && !k->syncing) {
+			k->sync_again = false;
+			start_sync(k);
+		}
 	}
+	lookup_next(k);
 }
 
 static void take_result(struct prism_kea_pg *k, PGresult *res)
@@ -642,6 +791,15 @@ static void take_result(struct prism_kea_pg *k, PGresult *res)
 				k->once_done = true;
 				k->opts.synced_cb(k->opts.arg, PRISM_EUPSTREAM, NULL);
 			}
+		}
+	} else if (k->state == S_LOOKUP) {
+		if (st == PGRES_TUPLES_OK) {
+			lookup_rows(k, res);
+		} else {
+			/* what was asked for is lost: a consistency sync reads it all */
+			prism_log(PRISM_LOG_ERROR, TAG, "reading changed reservations failed (%s); a "
+				  "consistency sync follows", PQresultErrorMessage(res));
+			k->sync_again = true;
 		}
 	}
 }
@@ -676,6 +834,7 @@ static void io(struct prism_kea_pg *k, int events)
 			handle_notify(k, n->extra);
 		PQfreemem(n);
 	}
+	lookup_next(k);
 	flush_notifies(k);
 }
 
@@ -732,6 +891,30 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 	}
 	connect_start(k);
 	*out = k;
+	return 0;
+}
+
+int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
+			    const char *const *values)
+{
+	if (k == NULL || keys == NULL || values == NULL)
+		return PRISM_EINVAL;
+	char **nk = strv_dup(keys), **nv = strv_dup(values);
+	size_t n = 0, m = 0;
+	while (keys[n] != NULL)
+		n++;
+	while (nk != NULL && nk[m] != NULL)
+		m++;
+	size_t mv = 0;
+	while (nv != NULL && nv[mv] != NULL)
+		mv++;
+	if (nk == NULL || nv == NULL || m != n || mv != n) {
+		prism_kea_pg_params_free(nk, nv);
+		return PRISM_ENOMEM;
+	}
+	prism_kea_pg_params_free(k->keys, k->vals);
+	k->keys = nk;
+	k->vals = nv;
 	return 0;
 }
 

@@ -4,8 +4,9 @@
  * Kea's host reservations in PostgreSQL (kea.reservations): libpq's asynchronous API on
  * the loop (uv_poll on PQsocket). After connecting it LISTENs on the trigger's channel,
  * then reads every reservation and runs a consistency sync of the kea-reservation hosts;
- * from then on each notification (INSERT, UPDATE, DELETE of a row of Kea's `hosts`) is
- * applied as it comes. A lost connection is retried with exponential backoff (with jitter,
+ * from then on the reservations each notification names (by host_id: Prism's trigger on
+ * `hosts` and `ipv6_reservations`; by dhcp_identifier: the Kea service's own trigger) are
+ * read back and applied as they are. A lost connection is retried with exponential backoff (with jitter,
  * capped) and followed by a consistency sync, so nothing missed meanwhile is lost.
  */
 #pragma once
@@ -46,6 +47,14 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 
 /** Run a consistency sync now (also while one runs: then once more after it). */
 void prism_kea_pg_resync(struct prism_kea_pg *k);
+
+/**
+ * Connect with these libpq parameters from the next connection on (a password file read
+ * again on SIGHUP); the connection in use stays. Copied; the old values are wiped.
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM (the old parameters stay)
+ */
+int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
+			    const char *const *values);
 
 /** Disconnect and stop; memory is freed once handles are closed and jobs are done. */
 void prism_kea_pg_stop(struct prism_kea_pg *k);

@@ -382,6 +382,26 @@ static const char *const migrations[] = {
 	/* 7: the registry's own values: its credential key (cred_key_create), with which the
 	 * plain SHA-256 hashes of tokens and API keys are re-keyed in the same transaction */
 	"CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
+	/* 8 (metrics): hosts by dns_sync_status kept by triggers, like host_counts: the
+	 * metrics never count a million rows. Counted afresh if it runs again (a registry whose
+	 * user_version was set back) */
+	"CREATE TABLE IF NOT EXISTS host_sync_counts (status TEXT PRIMARY KEY,"
+	" n INTEGER NOT NULL) WITHOUT ROWID;"
+	"DELETE FROM host_sync_counts;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_insert;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_delete;"
+	"DROP TRIGGER IF EXISTS host_sync_counts_update;"
+	"INSERT INTO host_sync_counts (status, n) SELECT column1, (SELECT count(*) FROM hosts"
+	" WHERE dns_sync_status = column1) FROM (VALUES ('pending'), ('synced'), ('failed'),"
+	" ('disabled'));"
+	"CREATE TRIGGER host_sync_counts_insert AFTER INSERT ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_delete AFTER DELETE ON hosts BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status; END;"
+	"CREATE TRIGGER host_sync_counts_update AFTER UPDATE OF dns_sync_status ON hosts"
+	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
+	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
+	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
 };
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
@@ -838,6 +858,12 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 	if (rc == 0 && reg->dns.auto_ptr)
 		rc = ptr_want(s, reg, host_id, fqdn, changed);
 	return rc;
+}
+
+int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed)
+{
+	return ledger_want(s, reg, host_id, fqdn, changed);
 }
 
 static enum prism_reg_result classify(bool was_offline, bool ip_changed)
@@ -1557,6 +1583,21 @@ static int sq_token_create(struct prism_store *s, const char *name, const char *
 }
 
 /* Deactivate rows by name with @p update; @p exists tells a name never used. */
+/* Rare (a SIGHUP that rotated a token): prepared per call; a scan of the hosts. */
+static int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash,
+			   size_t *n)
+{
+	sqlite3_stmt *st;
+	if (s == NULL || old_hash == NULL || new_hash == NULL || n == NULL)
+		return PRISM_EINVAL;
+	if (prep(s, "UPDATE hosts SET owner_token_hash = ?2 WHERE owner_token_hash = ?1",
+		 &st) != 0)
+		return PRISM_ESTORE;
+	bind_text(st, 1, old_hash);
+	bind_text(st, 2, new_hash);
+	return step_done(s, st, n);
+}
+
 static int revoke_named(struct prism_store *s, const char *update, const char *exists,
 			const char *name, size_t *changed)
 {
@@ -2597,6 +2638,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.release = sq_release,
 	.last_error = sq_last_error,
 	.host_register = sq_host_register,
+	.host_import = iq_host_import,
 	.ledger_due = sq_ledger_due,
 	.ledger_mark = sq_ledger_mark,
 	.hosts_expire = sq_hosts_expire,
@@ -2609,6 +2651,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.host_release = sq_host_release,
 	.token_create = sq_token_create,
 	.token_revoke = sq_token_revoke,
+	.token_rebind = sq_token_rebind,
 	.apikey_add = sq_apikey_add,
 	.apikey_revoke = sq_apikey_revoke,
 	.ledger_retry = sq_ledger_retry,
@@ -2624,6 +2667,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.zone_deletion_done = zq_zone_deletion_done,
 	.repoint = zq_repoint,
 	.target_resync = zq_target_resync,
+	.zone_resync = zq_zone_resync,
 	/* hosts of other sources */
 	.source_put = sq_source_put,
 	.source_remove = sq_source_remove,

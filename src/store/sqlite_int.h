@@ -31,3 +31,13 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 	       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
 	       struct prism_repoint_result *out);
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);
+int zq_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n);
+
+/* sqlite.c: a host's A/AAAA record (and PTR) desired and pending, as a registration writes
+ * them; @p changed: ledger rows were marked */
+int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed);
+
+/* import.c: the operation of struct prism_store_api, documented in store.h */
+int iq_host_import(struct prism_store *s, const struct prism_host_import *h,
+		   enum prism_import_outcome *out);

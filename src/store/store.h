@@ -70,7 +70,7 @@ struct prism_target_zone {
 	const char *zone;
 };
 
-/** Token states a registration can meet (PROTOCOL.md "Invalid authentication token: …"). */
+/** Token states a registration can meet (docs/protocol.md "Invalid authentication token: …"). */
 enum prism_token_state {
 	PRISM_TOKEN_OK = 0,
 	PRISM_TOKEN_NOT_FOUND,
@@ -225,6 +225,27 @@ struct prism_audit_entry {
 	const char *object;       /**< what was changed: "host:12", "token:rack1", … */
 	const char *before;
 	const char *after;
+};
+
+/* ---- migration from the original Prism server (src/store/import.c) ---- */
+
+/** One agent host of the original registry to add (prism registry import-prism). */
+struct prism_host_import {
+	const char *hostname;   /**< validated, lower-case */
+	const char *ip;         /**< canonical address text */
+	bool ipv6;
+	bool online;            /**< its status is kept */
+	int64_t first_seen, last_seen; /**< unix seconds, kept */
+	int64_t expires_at;     /**< online: when it goes offline without a heartbeat */
+	bool records;           /**< write its records (false: offline with offline_dns remove) */
+	int64_t now;            /**< unix seconds */
+	struct prism_dns_dest dns; /**< the agents' zone, TTL and record types */
+};
+
+enum prism_import_outcome {
+	PRISM_IMPORT_ADDED = 0,    /**< the host and its records were written */
+	PRISM_IMPORT_EXISTS,       /**< a host of this name is in the registry: left alone */
+	PRISM_IMPORT_NAME_TAKEN,   /**< a host of another source, or the API, holds the name */
 };
 
 /* ---- zones and records (src/store/zones.c) ---- */
@@ -382,6 +403,10 @@ struct prism_store_api {
 	 *  @return 0, PRISM_ECONFLICT (the hash, or an active token with this name, exists) */
 	int (*token_create)(struct prism_store *s, const char *name, const char *hash,
 			    int64_t now, int64_t expires_at);
+	/** A configured token was rotated (same name, new secret): the hosts bound to
+	 *  @p old_hash are bound to @p new_hash. @p n receives their number. */
+	int (*token_rebind)(struct prism_store *s, const char *old_hash, const char *new_hash,
+			    size_t *n);
 	/** Deactivate every token called @p name. @p changed receives how many were active.
 	 *  @return 0, PRISM_ENOTFOUND (no token has this name) */
 	int (*token_revoke)(struct prism_store *s, const char *name, size_t *changed);
@@ -450,6 +475,18 @@ struct prism_store_api {
 	/** "Sync every zone to this target": every desired RRset of every zone @p target
 	 *  serves becomes pending for it (rows created where missing). @p n receives the rows. */
 	int (*target_resync)(struct prism_store *s, const char *target, int64_t now, size_t *n);
+	/** "Sync this zone to its targets": every desired RRset of @p zone becomes pending for
+	 *  every target serving it (rows created where missing). @p n receives the rows. */
+	int (*zone_resync)(struct prism_store *s, const char *zone, int64_t now, size_t *n);
+	/**
+	 * Add a host of the original Prism server's registry as an agent host: first and last
+	 * seen and status kept, its records (and PTR with auto_ptr) desired and pending on
+	 * every target serving the zone. A host of the same name, or a name held by a host of
+	 * another source, is left alone (@p out says which): importing twice changes nothing.
+	 * Atomic by itself. @return 0, PRISM_EINVAL, PRISM_ETOOBIG (name too long), PRISM_ESTORE
+	 */
+	int (*host_import)(struct prism_store *s, const struct prism_host_import *h,
+			   enum prism_import_outcome *out);
 	/* ---- hosts of other sources ---- */
 	/**
 	 * Apply one entry: the host keyed (source, key) gets the entry's name and addresses of

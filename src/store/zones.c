@@ -911,18 +911,27 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 	return rc;
 }
 
+/* Every desired RRset of the (target, zone) pairs WHERE picks becomes pending (?1: its key);
+ * rows queued for deletion stay as they are. */
+#define RESYNC_SQL(where)                                                                   \
+	"INSERT INTO ledger (target, zone, name, type, desired_hash, status, "               \
+	"attempts, next_attempt, host_id, updated_at) SELECT t.target, d.zone, "             \
+	"d.name, d.type, d.hash, 'pending', 0, 0, d.host_id, ?4 FROM target_zones t "        \
+	"JOIN desired d ON d.zone = t.zone WHERE " where " "                                 \
+	"ON CONFLICT (target, zone, name, type) DO UPDATE SET "                              \
+	"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "           \
+	"next_attempt = 0, last_error = NULL, updated_at = excluded.updated_at"
+
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n)
 {
 	if (s == NULL || target == NULL || n == NULL)
 		return PRISM_EINVAL;
-	/* the rows of zones the target still serves; rows queued for deletion stay as they are */
-	return exec4(s,
-		     "INSERT INTO ledger (target, zone, name, type, desired_hash, status, "
-		     "attempts, next_attempt, host_id, updated_at) SELECT t.target, d.zone, "
-		     "d.name, d.type, d.hash, 'pending', 0, 0, d.host_id, ?4 FROM target_zones t "
-		     "JOIN desired d ON d.zone = t.zone WHERE t.target = ?1 "
-		     "ON CONFLICT (target, zone, name, type) DO UPDATE SET "
-		     "desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
-		     "next_attempt = 0, last_error = NULL, updated_at = excluded.updated_at",
-		     target, NULL, NULL, now, n);
+	return exec4(s, RESYNC_SQL("t.target = ?1"), target, NULL, NULL, now, n);
+}
+
+int zq_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n)
+{
+	if (s == NULL || zone == NULL || n == NULL)
+		return PRISM_EINVAL;
+	return exec4(s, RESYNC_SQL("t.zone = ?1"), zone, NULL, NULL, now, n);
 }

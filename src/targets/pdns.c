@@ -54,6 +54,7 @@ enum req_step {
 	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
 	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
 	STEP_GET,       /* server_get(): GET servers/<id><suffix> */
+	STEP_KIND,      /* set_kind(): PUT zones/<zone> {"kind": …} */
 };
 
 struct pdns_req {
@@ -80,8 +81,13 @@ struct pdns_req {
 	void *arg;
 	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
+	struct pdns_req *wait_next; /* on the target's gate queue */
+	uint64_t not_before; /* gate: a quick retry waits until then (uv_now) */
+	unsigned attempts;   /* quick retries made */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
 
 struct poll_ctx {
 	uv_poll_t poll;
@@ -95,6 +101,12 @@ struct prism_target {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_slist *headers;
+	/* headers of earlier API keys: requests in flight still point at them (libcurl does
+	 * not copy the list); freed with the target. One per key change, so few. */
+	struct retired_headers {
+		struct curl_slist *list;
+		struct retired_headers *next;
+	} *retired;
 	char *name;
 	char *base_url;      /* <api_url>/servers/<server_id> */
 	char *comment;       /* "managed by prism instance <instance>" */
@@ -109,6 +121,21 @@ struct prism_target {
 	uint64_t failures;   /* operations completed with an error */
 	prism_target_observer_cb observer; /* metrics: told about every finished request */
 	void *observer_arg;
+	/* Gateway limits. Every HTTP request passes the gate: a quick retry waits its delay,
+	 * a request waits for a token of the bucket, and fails at once (asynchronously) while
+	 * the breaker is open or its one probe is out. Held requests queue in order. */
+	uv_timer_t gate;
+	struct pdns_req *waiting;  /* FIFO through wait_next */
+	unsigned retry_attempts;
+	double qps;                /* 0: no rate limit */
+	double tokens;             /* at most max(1, qps) */
+	uint64_t tokens_at;        /* uv_now of the last refill */
+	unsigned breaker_threshold; /* 0: no breaker */
+	uint64_t breaker_recovery_ms;
+	unsigned failures_in_row;
+	enum breaker_state breaker;
+	uint64_t breaker_until;    /* open: when the probe may go */
+	struct pdns_req *probe;    /* half-open: the request in flight */
 };
 
 /* ---- helpers ---- */
@@ -118,6 +145,12 @@ static void target_unref(struct prism_target *t)
 	if (--t->refs > 0)
 		return;
 	curl_slist_free_all(t->headers);
+	while (t->retired != NULL) {
+		struct retired_headers *r = t->retired;
+		t->retired = r->next;
+		curl_slist_free_all(r->list);
+		free(r);
+	}
 	free(t->name);
 	free(t->base_url);
 	free(t->comment);
@@ -408,6 +441,7 @@ static int set_common(struct pdns_req *r)
 		SET(CURLOPT_HTTPGET, 1L);
 		break;
 	case STEP_DNSSEC:
+	case STEP_KIND:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 		SET(CURLOPT_POSTFIELDS, r->body);
@@ -439,7 +473,7 @@ static int set_common(struct pdns_req *r)
 }
 
 /* Configure the easy handle for r->step and hand it to the multi handle. */
-static int req_start(struct pdns_req *r)
+static int req_launch(struct pdns_req *r)
 {
 	struct prism_target *t = r->t;
 	int rc;
@@ -455,6 +489,145 @@ static int req_start(struct pdns_req *r)
 	t->requests++;
 	r->started = uv_hrtime();
 	return 0;
+}
+
+static void req_complete(struct pdns_req *r, int err, int status, const char *msg);
+
+/* ---- the gate: rate limit, circuit breaker, quick retries ---- */
+
+static void gate_refill(struct prism_target *t, uint64_t now)
+{
+	double cap = t->qps > 1 ? t->qps : 1;
+	t->tokens += (double)(now - t->tokens_at) * t->qps / 1000.0;
+	if (t->tokens > cap)
+		t->tokens = cap;
+	t->tokens_at = now;
+}
+
+/* Whether r may go now; if not, *wait is the milliseconds to wait (0: fail it now). */
+static bool gate_open_for(struct prism_target *t, const struct pdns_req *r, uint64_t now,
+			  uint64_t *wait)
+{
+	if (r->not_before > now) {
+		*wait = r->not_before - now;
+		return false;
+	}
+	if (t->breaker == BREAKER_OPEN && now >= t->breaker_until)
+		t->breaker = BREAKER_HALF_OPEN;
+	if (t->breaker == BREAKER_OPEN || (t->breaker == BREAKER_HALF_OPEN && t->probe != NULL)) {
+		*wait = 0;
+		return false;
+	}
+	if (t->qps > 0) {
+		gate_refill(t, now);
+		if (t->tokens < 1) {
+			*wait = (uint64_t)((1 - t->tokens) * 1000.0 / t->qps) + 1;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* r passed the gate: take its token, make it the probe when half-open, start it. */
+static int gate_pass(struct prism_target *t, struct pdns_req *r)
+{
+	if (t->qps > 0)
+		t->tokens -= 1;
+	if (t->breaker == BREAKER_HALF_OPEN)
+		t->probe = r;
+	int rc = req_launch(r);
+	if (rc != 0 && t->probe == r)
+		t->probe = NULL;
+	return rc;
+}
+
+static void gate_cb(uv_timer_t *h);
+
+/* Go through the held requests in order: start, fail or keep each; arm the timer. */
+static void gate_run(struct prism_target *t)
+{
+	uint64_t now = uv_now(t->loop), next = UINT64_MAX;
+	struct pdns_req **pp = &t->waiting;
+
+	t->refs++; /* a callback may close the target */
+	while (!t->closing && *pp != NULL) {
+		struct pdns_req *r = *pp;
+		uint64_t wait = 0;
+		bool go = gate_open_for(t, r, now, &wait);
+		if (!go && wait > 0) {
+			if (wait < next)
+				next = wait;
+			if (r->not_before > now) {
+				pp = &r->wait_next; /* a retry waiting its delay: look further */
+				continue;
+			}
+			break; /* out of tokens: the rest waits its turn */
+		}
+		*pp = r->wait_next;
+		r->wait_next = NULL;
+		char msg[ERRMSG_MAX];
+		if (!go) { /* the breaker is open, or its probe is out */
+			snprintf(msg, sizeof(msg),
+				 "circuit breaker open after %u failed requests in a row",
+				 t->failures_in_row);
+			req_complete(r, PRISM_EUPSTREAM, 0, msg);
+			continue;
+		}
+		int rc = gate_pass(t, r);
+		if (rc != 0) {
+			snprintf(msg, sizeof(msg), "cannot start the request (%s)",
+				 prism_strerror(rc));
+			req_complete(r, rc, 0, msg);
+		}
+	}
+	if (!t->closing && t->waiting != NULL && next != UINT64_MAX)
+		uv_timer_start(&t->gate, gate_cb, next, 0);
+	target_unref(t);
+}
+
+static void gate_cb(uv_timer_t *h)
+{
+	gate_run(h->data);
+}
+
+/* Start r now when the gate lets it through and nothing waits before it; else hold it
+ * (a refusal is delivered from the gate's timer, never from inside this call). */
+static int req_start(struct pdns_req *r)
+{
+	struct prism_target *t = r->t;
+	uint64_t now = uv_now(t->loop), wait = 0;
+
+	if (t->waiting == NULL && gate_open_for(t, r, now, &wait))
+		return gate_pass(t, r);
+	struct pdns_req **pp = &t->waiting;
+	while (*pp != NULL)
+		pp = &(*pp)->wait_next;
+	*pp = r;
+	r->wait_next = NULL;
+	uv_timer_start(&t->gate, gate_cb, t->waiting == r ? wait : 0, 0);
+	return 0;
+}
+
+/* An HTTP attempt of r ended; failed: no answer, or a 5xx. Moves the breaker. */
+static void breaker_note(struct prism_target *t, const struct pdns_req *r, bool failed)
+{
+	bool probe = t->probe == r;
+
+	if (probe)
+		t->probe = NULL;
+	if (!failed) {
+		t->breaker = BREAKER_CLOSED;
+		t->failures_in_row = 0;
+		return;
+	}
+	t->failures_in_row++;
+	if (t->breaker_threshold == 0)
+		return;
+	if ((t->breaker == BREAKER_CLOSED && t->failures_in_row >= t->breaker_threshold) ||
+	    (t->breaker == BREAKER_HALF_OPEN && probe)) {
+		t->breaker = BREAKER_OPEN;
+		t->breaker_until = uv_now(t->loop) + t->breaker_recovery_ms;
+	}
 }
 
 /* Link a new request and start it; on failure r is freed and no callback runs. */
@@ -592,13 +765,13 @@ static int req_next_flush(struct pdns_req *r)
 static void observe_step(const struct pdns_req *r, long status)
 {
 	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
-					      "GET", "PUT", "PUT", "GET", "PUT", "GET" };
+					      "GET", "PUT", "PUT", "GET", "PUT", "GET", "PUT" };
 	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
 						"zones", "zone", "rectify", "cryptokeys",
-						"notify", "server" };
+						"notify", "server", "zone" };
 	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
 					       "list", "dnssec", "rectify", "keys", "notify",
-					       NULL };
+					       NULL, "kind" };
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -626,6 +799,18 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	observe_step(r, cc == CURLE_OK ? status : 0);
+	bool failed = cc != CURLE_OK || status >= 500;
+	breaker_note(r->t, r, failed);
+	if (failed && !r->resp_too_big && cc != CURLE_OPERATION_TIMEDOUT &&
+	    r->attempts < r->t->retry_attempts && !r->t->closing) {
+		/* a quick retry of the same step, after 0.1 s, 0.2 s, ... (the gate holds it);
+		 * not after a timeout, which has waited long enough */
+		r->attempts++;
+		r->not_before = uv_now(r->t->loop) + 100u * r->attempts;
+		err = req_start(r);
+		if (err == 0)
+			return;
+	}
 	if (cc != CURLE_OK) {
 		err = transport_error(r, cc, msg, sizeof(msg));
 		req_complete(r, err, 0, msg);
@@ -718,6 +903,11 @@ static int target_open_fail(struct prism_target *t, int rc)
 	return rc;
 }
 
+static bool api_key_ok(const char *api_key)
+{
+	return api_key != NULL && strchr(api_key, '\r') == NULL && strchr(api_key, '\n') == NULL;
+}
+
 static int build_headers(struct prism_target *t, const char *api_key)
 {
 	static const char *const fixed[] = {
@@ -769,8 +959,7 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	int rc;
 
 	if (loop == NULL || opts == NULL || out == NULL || opts->api_url == NULL ||
-	    opts->api_key == NULL || opts->server_id == NULL || opts->server_id[0] == '\0' ||
-	    strchr(opts->api_key, '\r') != NULL || strchr(opts->api_key, '\n') != NULL)
+	    !api_key_ok(opts->api_key) || opts->server_id == NULL || opts->server_id[0] == '\0')
 		return PRISM_EINVAL;
 	ulen = strlen(opts->api_url);
 	while (ulen > 0 && opts->api_url[ulen - 1] == '/')
@@ -813,11 +1002,72 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
 	curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, MAX_CONNECTIONS);
 
+	t->retry_attempts = opts->retry_attempts;
+	t->qps = opts->rate_limit_qps > 0 ? opts->rate_limit_qps : 0;
+	t->tokens = t->qps > 1 ? t->qps : 1;
+	t->tokens_at = uv_now(loop);
+	t->breaker_threshold = opts->breaker_threshold;
+	t->breaker_recovery_ms = opts->breaker_recovery > 0
+					 ? (uint64_t)(opts->breaker_recovery * 1000.0)
+					 : 30000;
 	uv_timer_init(loop, &t->timer); /* cannot fail */
 	t->timer.data = t;
-	t->refs = 2; /* owner + timer */
+	uv_timer_init(loop, &t->gate);
+	t->gate.data = t;
+	t->refs = 3; /* owner + timer + gate */
 	*out = t;
 	return 0;
+}
+
+/* The requests started from now on send @p api_key; those in flight finish with theirs. */
+static int pdns_set_api_key(struct prism_target *t, const char *api_key, bool *changed)
+{
+	*changed = false;
+	if (t == NULL || !api_key_ok(api_key))
+		return PRISM_EINVAL;
+	char *line = NULL;
+	if (asprintf(&line, "X-API-Key: %s", api_key) < 0)
+		return PRISM_ENOMEM;
+	bool same = strcmp(line, t->headers->data) == 0;
+	explicit_bzero(line, strlen(line));
+	free(line);
+	if (same)
+		return 0;
+	struct retired_headers *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->list = t->headers;
+	int rc = build_headers(t, api_key);
+	if (rc != 0) {
+		t->headers = r->list;
+		free(r);
+		return rc;
+	}
+	r->next = t->retired;
+	t->retired = r;
+	*changed = true;
+	return 0;
+}
+
+static void pdns_gateway(const struct prism_target *t, struct prism_target_gateway *out)
+{
+	static const char *const names[] = { "closed", "open", "half-open" };
+	uint64_t now = uv_now(t->loop);
+	size_t queued = 0;
+	for (const struct pdns_req *r = t->waiting; r != NULL; r = r->wait_next)
+		queued++;
+	bool open = t->breaker == BREAKER_OPEN && now < t->breaker_until;
+	*out = (struct prism_target_gateway){
+		.rate_limit_qps = t->qps,
+		.retry_attempts = t->retry_attempts,
+		.breaker_threshold = t->breaker_threshold,
+		.breaker = open ? names[BREAKER_OPEN]
+			   : t->breaker == BREAKER_CLOSED ? names[BREAKER_CLOSED]
+							   : names[BREAKER_HALF_OPEN],
+		.failures_in_row = t->failures_in_row,
+		.probe_in = open ? (double)(t->breaker_until - now) / 1000.0 : 0,
+		.queued = queued,
+	};
 }
 
 static void pdns_close(struct prism_target *t)
@@ -838,8 +1088,12 @@ static void pdns_close(struct prism_target *t)
 	t->multi = NULL;
 	while (t->polls != NULL)
 		poll_ctx_close(t->polls);
+	t->waiting = NULL; /* freed with the list above */
+	t->probe = NULL;
 	uv_timer_stop(&t->timer);
 	uv_close((uv_handle_t *)&t->timer, timer_close_cb);
+	uv_timer_stop(&t->gate);
+	uv_close((uv_handle_t *)&t->gate, timer_close_cb);
 	target_unref(t); /* the owner's reference */
 }
 
@@ -1062,6 +1316,23 @@ static int pdns_set_dnssec(struct prism_target *t, const char *zone, bool on,
 	return req_submit(t, r);
 }
 
+static int pdns_set_kind(struct prism_target *t, const char *zone, const char *kind,
+			 prism_target_done_cb cb, void *arg)
+{
+	if (kind == NULL || (strcmp(kind, "Native") != 0 && strcmp(kind, "Master") != 0))
+		return PRISM_EINVAL;
+	struct pdns_req *r = zone_req(t, zone, "", STEP_KIND, cb, arg);
+	if (r == NULL)
+		return t == NULL || t->closing || !zone_ok(zone) ? PRISM_EINVAL : PRISM_ENOMEM;
+	if (asprintf(&r->body, "{\"kind\":\"%s\"}", kind) < 0) {
+		r->body = NULL;
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	r->body_len = strlen(r->body);
+	return req_submit(t, r);
+}
+
 static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target_body_cb cb,
 			  void *arg)
 {
@@ -1115,7 +1386,10 @@ const struct prism_target_api prism_target_powerdns = {
 	.list_zones = pdns_list_zones,
 	.set_dnssec = pdns_set_dnssec,
 	.read_keys = pdns_read_keys,
+	.set_kind = pdns_set_kind,
 	.notify = pdns_notify,
 	.server_get = pdns_server_get,
 	.observe = pdns_observe,
+	.set_api_key = pdns_set_api_key,
+	.gateway = pdns_gateway,
 };

@@ -23,6 +23,32 @@ struct prism_target_opts {
 	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
 				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
+	const char *owner_id;   /**< owner written into ownership records (rfc2136: the
+				     companion TXT records); NULL = "prism" */
+	/* rfc2136 targets */
+	const char *server;     /**< "192.0.2.53:53" (IP:port; TCP) */
+	const char *tsig_name;  /**< TSIG key name; NULL = unsigned */
+	const char *tsig_algorithm; /**< "hmac-sha256", … */
+	const char *tsig_secret;    /**< base64 */
+	/* gateway limits (0 = off) */
+	unsigned retry_attempts;     /**< quick retries of a failed request (transport error
+				      *   or HTTP 5xx), after 0.1 s, 0.2 s, ... */
+	double rate_limit_qps;       /**< most requests a second: a token bucket holding one
+				      *   second's worth */
+	unsigned breaker_threshold;  /**< failures in a row that open the circuit breaker:
+				      *   requests then fail at once until a probe succeeds */
+	double breaker_recovery;     /**< seconds open before one probe request (half-open) */
+};
+
+/** A target's gateway limits (prism_target_opts) and their state now. */
+struct prism_target_gateway {
+	double rate_limit_qps;      /**< 0: no limit */
+	unsigned retry_attempts;
+	unsigned breaker_threshold; /**< 0: no breaker */
+	const char *breaker;        /**< "closed", "open", "half-open" (static) */
+	unsigned failures_in_row;   /**< requests failed in a row (no answer or 5xx) */
+	double probe_in;            /**< open: seconds until one probe may go; else 0 */
+	size_t queued;              /**< requests held by the gate (tokens, retry delays) */
 };
 
 /**
@@ -30,6 +56,13 @@ struct prism_target_opts {
  * never from inside the call that started it, never after close.
  * @param err 0; PRISM_EUPSTREAM (HTTP status not 2xx, see @p http_status and @p errmsg);
  *            PRISM_ETIMEOUT; -ECONNREFUSED or another -errno for transport failures.
+ *            Targets that do not speak HTTP (@p http_status 0) tell the engine what an
+ *            answer means with a project code instead: PRISM_EDENIED (not authorised, like
+ *            401/403), PRISM_ECONFIG (the server refuses by its configuration: no retry
+ *            storm), PRISM_EMSG (a bad RRset in the request, like 422: split and
+ *            quarantine), PRISM_ECONFLICT (someone else holds a name: the RRset is a
+ *            conflict), PRISM_ENOTFOUND (the zone is missing, like 404), PRISM_EUPSTREAM
+ *            (a server failure: back off).
  * @param errmsg server's message or transport error text, "" on success; borrowed for the call
  */
 typedef void (*prism_target_done_cb)(void *arg, int err, int http_status, const char *errmsg);
@@ -76,7 +109,7 @@ struct prism_target_event {
 typedef void (*prism_target_observer_cb)(void *arg, const struct prism_target_event *ev);
 
 struct prism_target_api {
-	const char *kind; /**< "powerdns" */
+	const char *kind; /**< "powerdns", "rfc2136" */
 	/** Create a target on @p loop. Options are copied. */
 	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed
@@ -127,6 +160,9 @@ struct prism_target_api {
 	 *  handed over as it came (health checks). */
 	int (*server_get)(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
 			  void *arg);
+	/** Make an existing @p zone of @p kind ("Native", "Master"). NULL: not supported. */
+	int (*set_kind)(struct prism_target *t, const char *zone, const char *kind,
+			prism_target_done_cb cb, void *arg);
 	/** Send NOTIFY for @p zone to its secondaries (a Master zone changed). */
 	int (*notify)(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 		      void *arg);
@@ -135,7 +171,20 @@ struct prism_target_api {
 	/** Set the observer told about every finished HTTP request (metrics), or clear it with
 	 *  a NULL @p cb. One observer per target; @p arg is borrowed until cleared. */
 	void (*observe)(struct prism_target *t, prism_target_observer_cb cb, void *arg);
+	/** Use @p api_key from the next request on (a key rotated by SIGHUP); requests in flight
+	 *  finish with the old one. @p changed: it differs from the key in use. May be NULL
+	 *  for a kind whose credentials are not reloadable. @return 0, PRISM_EINVAL (a line
+	 *  break in the key), PRISM_ENOMEM */
+	int (*set_api_key)(struct prism_target *t, const char *api_key, bool *changed);
+	/** The gateway limits and their state now (GET /api/v1/targets). NULL: none. */
+	void (*gateway)(const struct prism_target *t, struct prism_target_gateway *out);
 };
 
 /** The PowerDNS HTTP API backend (libcurl multi-socket on the loop). */
 extern const struct prism_target_api prism_target_powerdns;
+
+/** RFC 2136 dynamic updates signed with TSIG, AXFR reads (BIND, Knot DNS, …; uv_tcp). */
+extern const struct prism_target_api prism_target_rfc2136;
+
+/** The backend of @p kind ("powerdns", "rfc2136"); NULL when unknown. */
+const struct prism_target_api *prism_target_find(const char *kind);

@@ -4,7 +4,8 @@
  *  - even: a notification payload of the reservation trigger (prism_kea_notify_parse);
  *  - odd: a memfile lease file: the first line is the header, every other line a lease,
  *    each put into a lease table (the last line of an address wins).
- * Invariants: accepted notifications have a known op, a non-negative id and a NUL-free
+ * Invariants: accepted notifications have a known op, a non-negative id (Prism's trigger)
+ * or a lower-case hex dhcp_identifier of even length (the Kea service's), and a NUL-free
  * hostname; accepted leases have a canonical address that reads back, an active lease has
  * a hostname, a lifetime and state 0; the table holds exactly the distinct addresses put.
  */
@@ -25,6 +26,18 @@ static void notify(const char *p, size_t n)
 		return;
 	if ((unsigned)k.op > PRISM_KEA_TRUNCATE || (k.op != PRISM_KEA_TRUNCATE && k.id < 0))
 		abort();
+	size_t il = strlen(k.identifier);
+	if (k.kea_service && k.op != PRISM_KEA_TRUNCATE &&
+	    (il == 0 || il % 2 != 0 || il > PRISM_KEA_IDENT_MAX ||
+	     strspn(k.identifier, "0123456789abcdef") != il))
+		abort();
+	if (!k.kea_service && il != 0)
+		abort();
+	const char *const one[1] = { k.identifier };
+	char *lit = k.kea_service && il ? prism_kea_array_literal(NULL, one, 1) : NULL;
+	if (lit != NULL && (strlen(lit) != il + 2 || lit[0] != '{' || lit[il + 1] != '}'))
+		abort();
+	free(lit);
 	if (strlen(k.hostname) >= sizeof(k.hostname) || (!k.has_hostname && k.hostname[0]))
 		abort();
 	char ip[16];

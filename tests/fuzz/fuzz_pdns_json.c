@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz the PowerDNS JSON mapping: prism_pdns_error_message() on the raw input, then a PATCH
+ * Fuzz the PowerDNS JSON mapping: prism_pdns_error_message() and the statistics parser
+ * (prism_pdns_stats_parse) on the raw input, then a PATCH
  * body built from records split out of the input (one change per line, "name type ttl
  * content..." with fields separated by spaces, no content = DELETE). Any body that is built
  * must be valid JSON with DELETEs before REPLACEs.
@@ -110,9 +111,21 @@ static void check_zone(const uint8_t *data, size_t size)
 	}
 }
 
+/* The statistics: any input, a result or a refusal; the ratio's parts add up. */
+static void check_stats(const uint8_t *data, size_t size)
+{
+	struct prism_pdns_stats st;
+	int rc = prism_pdns_stats_parse((const char *)data, size, &st);
+	if (rc != 0 && (st.has_uptime || st.has_queries || st.has_cache || st.has_latency))
+		abort();
+	if (!st.has_cache && (st.cache_hits || st.cache_misses))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_error_message(data, size);
+	check_stats(data, size);
 	check_patch(data, size);
 	check_zone(data, size);
 	return 0;

@@ -3,7 +3,7 @@
 asyncio, prismd's memory from /proc, DNS checks of many names, and the drill report.
 
 Every loop here is bounded in count and in time. Figures are printed and appended to the
-report file; tests assert correctness only, never timings (STYLE.md rule 19)."""
+report file; tests assert correctness only, never timings (CONTRIBUTING.md rule 19)."""
 import asyncio
 import fcntl
 import json

@@ -118,6 +118,20 @@ def stop_pid(proc, timeout=10.0):
         return proc.wait(5)
 
 
+def dns_answers(port, name, rdtype="A", tcp=False):
+    """Contents (sorted) answering name/rdtype at 127.0.0.1:port; [] when none."""
+    q = dns.message.make_query(name, rdtype)
+    if tcp:
+        r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=3)
+    else:
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+    out = []
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.from_text(rdtype):
+            out += [rd.to_text() for rd in rrset]
+    return sorted(out)
+
+
 _template_db = None  # this process's empty PowerDNS database, made once
 
 
@@ -221,13 +235,7 @@ webserver-max-bodysize=64
 
     def query(self, name, rdtype="A"):
         """Addresses (sorted) answering name/rdtype at the DNS port; [] when none."""
-        q = dns.message.make_query(name, rdtype)
-        r = dns.query.udp(q, "127.0.0.1", port=self.dns_port, timeout=2)
-        out = []
-        for rrset in r.answer:
-            if rrset.rdtype == dns.rdatatype.from_text(rdtype):
-                out += [rd.to_text() for rd in rrset]
-        return sorted(out)
+        return dns_answers(self.dns_port, name, rdtype)
 
     def rrset(self, zone, name, rdtype):
         """The RRset as the API shows it (with comments), or None."""

@@ -208,16 +208,55 @@ def test_metrics_parse_and_move(dnsd, pdns):
                   status="success") >= 3
     assert metric(ms, "prism_powerdns_zone_operations_total", operation="check",
                   status="success") >= 1
-    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="synced") >= 3,
-             what="synced rows")
+    # hosts by their sync status (the original's meaning); ledger rows on their own
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="synced") == 3,
+             what="synced hosts")
     ms = metrics(api)
+    assert metric(ms, "prism_dns_sync_status", status="pending") == 0
+    assert metric(ms, "prism_ledger_rows", status="synced") >= 3
+    assert ("prism_dns_sync_status", frozenset({("status", "disabled")})) in ms
     assert metric(ms, "prism_target_state", target="default", state="ok") == 1
     assert metric(ms, "prism_target_rrsets_applied_total", target="default") >= 3
     assert metric(ms, "prism_target_last_success_timestamp_seconds", target="default") > 0
     assert metric(ms, "prism_target_ledger_rows", target="default", status="synced") >= 3
 
 
+def test_sync_status_counts_hosts(prismd_factory):
+    """prism_dns_sync_status counts hosts by dns_sync_status, kept by triggers; a registry
+    of the schema before them gets its counts from the hosts when it is migrated."""
+    d = prismd_factory(None, extra_yaml=KEYS)
+    api = Api(d)
+    register_many(d, ["s1", "s2", "s3"])   # no DNS: disabled
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="disabled") == 3,
+             what="3 hosts, DNS disabled")
+    d.db_exec("DELETE FROM hosts WHERE hostname = 's3'")
+    d.db_exec("UPDATE hosts SET dns_sync_status = 'failed' WHERE hostname = 's2'")
+    wait_for(lambda: metric(metrics(api), "prism_dns_sync_status", status="disabled") == 1,
+             what="kept by the triggers")
+    assert metric(metrics(api), "prism_dns_sync_status", status="failed") == 1
+    d.stop()
+    # back to schema 7 (host_sync_counts is migration 8): the migration counts the hosts
+    for sql in ("DROP TRIGGER host_sync_counts_insert", "DROP TRIGGER host_sync_counts_delete",
+                "DROP TRIGGER host_sync_counts_update", "DROP TABLE host_sync_counts",
+                "PRAGMA user_version = 7"):
+        d.db_exec(sql)
+    d.db_exec("UPDATE hosts SET dns_sync_status = 'pending' WHERE hostname = 's1'")
+    d.start()
+    ms = metrics(Api(d))
+    assert [metric(ms, "prism_dns_sync_status", status=s)
+            for s in ("pending", "synced", "failed", "disabled")] == [1, 0, 1, 0]
+    assert d.db_query("PRAGMA user_version")[0][0] >= 8
+
+
 # ---- compatibility routes ----
+
+def test_compat_hosts_empty_is_one_page(apid):
+    """An empty registry: one empty page, as the original server answers."""
+    d, api = apid
+    for path in ("/api/hosts", "/api/hosts/status/offline", "/api/hosts?search=x"):
+        b = api.get(path).json()
+        assert (b["hosts"], b["total"], b["page"], b["pages"]) == ([], 0, 1, 1), path
+
 
 def test_compat_hosts_shapes_and_pagination(dnsd, pdns):
     d, api = dnsd
@@ -315,7 +354,11 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
         "target": "default", "name": "gone1." + ZONE, "type": "A", "status": "synced",
         "attempts": 0, "last_error": None}
     assert api.get(f"/api/v1/hosts/{h['id']}").json()["hostname"] == "gone1"
+    # its records as the registry wants them; the list leaves them out
+    assert h["records"] == [{"zone": ZONE, "name": "gone1." + ZONE, "type": "A", "ttl": 60,
+                             "content": ["127.0.0.1"]}]
     lst = api.get("/api/v1/hosts").json()["hosts"]
+    assert "records" not in lst[0]
     assert lst[0]["sync"][0]["target"] == "default"
     err(api.get("/api/v1/hosts/nosuch"), 404, "not_found")
     r = api("DELETE", f"/api/v1/hosts/{h['id']}", WRITE)
@@ -331,6 +374,46 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
     assert [e["action"] for e in a[:2]] == ["host.delete", "host.delete"]
     assert a[1]["actor"] == "rw" and a[0]["actor"] == "admin"
     assert a[1]["before"]["hostname"] == "gone1" and a[1]["after"] is None
+
+
+def test_sync_rows_say_what_failed_and_why(dnsd, pdns):
+    d, api = dnsd
+    register_many(d, ["ok1"])
+    wait_for(lambda: pdns.query("ok1." + ZONE) == ["127.0.0.1"], what="record")
+    assert api.get("/api/v1/sync/rows").json() == {"rows": [], "truncated": False}
+    pdns.stop()
+    register_many(d, ["down1", "down2"])
+    rows = wait_for(lambda: (lambda x: x if len(x) == 2 and all(r["last_error"] for r in x)
+                             else None)(api.get("/api/v1/sync/rows").json()["rows"]),
+                    15, what="two failed rows with their errors")
+    assert sorted(r["name"] for r in rows) == ["down1." + ZONE, "down2." + ZONE]
+    hosts = {api.get("/api/v1/hosts/" + n).json()["id"] for n in ("down1", "down2")}
+    for r in rows:
+        assert r["target"] == "default" and r["status"] == "failed" and r["type"] == "A"
+        assert r["host_id"] in hosts and r["attempts"] >= 1
+        assert ISO.match(r["next_attempt"]) and ISO.match(r["updated_at"])
+    one = api.get("/api/v1/sync/rows", params={"limit": 1, "target": "default"}).json()
+    assert len(one["rows"]) == 1 and one["truncated"] is True
+    assert api.get("/api/v1/sync/rows", params={"status": "conflict"}).json()["rows"] == []
+    err(api.get("/api/v1/sync/rows", params={"status": "synced"}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"limit": 0}), 400, "invalid_parameter")
+    err(api.get("/api/v1/sync/rows", params={"target": "nope"}), 404, "not_found")
+    err(api.get("/api/v1/sync/rows", headers=None), 401)
+
+
+def test_whoami_names_the_key_and_its_role(apid):
+    d, api = apid
+    for headers, name, role in ((ADMIN, "admin", "admin"), (READ, "ro", "read"),
+                                (WRITE, "rw", "write")):
+        r = api.get("/api/v1/whoami", headers=headers)
+        assert r.status_code == 200 and r.json() == {"name": name, "role": role}, r.text
+        assert r.headers["Cache-Control"] == "no-store"
+    err(api.get("/api/v1/whoami", headers=None), 401, "unauthorized")
+    err(api.get("/api/v1/whoami", headers={"X-API-Key": "nope"}), 401, "unauthorized")
+    r = api("POST", "/api/v1/keys", ADMIN, json={"name": "made", "role": "write"})
+    assert r.status_code == 201, r.text
+    assert api.get("/api/v1/whoami", headers={"X-API-Key": r.json()["key"]}).json() == \
+        {"name": "made", "role": "write"}
 
 
 def test_release_lets_another_token_claim(prismd_factory):
@@ -557,6 +640,11 @@ def test_tls(prismd_factory, tmp_path):
     api = Api(d, scheme="https", verify=str(cert))
     wait_for(lambda: _tls_ok(api), 10, what="HTTPS")
     assert api.get("/api/v1/hosts").status_code == 200
+    # the dashboard too, over the same TLS
+    ui = api.get("/ui/", headers=None)
+    assert ui.status_code == 200 and ui.headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in ui.headers["Content-Security-Policy"]
+    assert api.get("/ui/app.js", headers=None).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://127.0.0.1:{d.api_port}/api/health", timeout=2)
 

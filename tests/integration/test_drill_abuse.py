@@ -2,7 +2,7 @@
 """Abuse drills (docs/reliability.md): 10,000 slow clients trickling bytes; 10,000
 connections at once over server.max_connections; a flood of invalid frames; a flood of
 registrations with bad tokens while valid agents register; oversized and malformed REST API
-requests. Each checks that every abusive client gets the answer PROTOCOL.md promises, that
+requests. Each checks that every abusive client gets the answer docs/protocol.md promises, that
 valid agents keep being served, that prismd survives, and that its memory stays under a
 ceiling (VmRSS sampled, VmHWM from /proc: reported). Throughput under abuse is measured by
 bench/abuse_bench.py, not asserted here."""

@@ -4,6 +4,7 @@ notification trigger installed by `prism kea install-trigger`, and prismd follow
 into a real PowerDNS: the start-up consistency sync, inserts, changes, deletions, the hostname
 filter, losing the database and catching up, and `prismd --once`."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -87,7 +88,7 @@ def test_install_trigger(prismd_factory, pg, keadb):
         r = install(d)
         assert r.returncode == 0, r.stderr
         assert "installed: prism_kea_hosts_trigger" in r.stdout
-        assert pg.psql(count, db=keadb) == "2"
+        assert pg.psql(count, db=keadb) == "4"
     # it notifies: a LISTENing session sees an INSERT (the same session, so no race)
     out = subprocess.run(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(pg.port), "-U",
                           "kea", "-d", keadb, "-c", "LISTEN prism_kea_hosts",
@@ -251,3 +252,125 @@ def test_once(prismd_factory, pdns, pg, keadb):
         assert r.returncode == 1 and "consistency sync failed" in r.stdout
     finally:
         pg.start()
+
+
+# The trigger sites already run for the Kea service (not Prism's): on hosts only, after
+# INSERT or UPDATE of a row with a hostname, no host_id in the payload
+KEA_SERVICE_TRIGGER = """
+CREATE OR REPLACE FUNCTION notify_kea_lease_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('kea_lease_events', json_build_object(
+    'operation', TG_OP, 'hostname', NEW.hostname, 'ipv4_address', NEW.ipv4_address,
+    'dhcp_identifier', encode(NEW.dhcp_identifier, 'hex'))::text);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER kea_lease_events_trigger AFTER INSERT OR UPDATE ON hosts FOR EACH ROW
+  WHEN (NEW.hostname IS NOT NULL) EXECUTE FUNCTION notify_kea_lease_events();
+"""
+
+
+def v6_sql(hostname, address, kind=0):
+    return ("INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) VALUES "
+            f"('{address}', {128 if kind == 0 else 56}, {kind}, "
+            f"(SELECT host_id FROM hosts WHERE hostname = '{hostname}'))")
+
+
+def v6_host_sql(hostname, mac, ipv4="NULL"):
+    """A DHCPv6 reservation's host row (ipv4_address NULL, or 0 as Kea writes it)."""
+    return ("INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp6_subnet_id, "
+            f"ipv4_address, hostname) VALUES (decode('{mac.replace(':', '')}', 'hex'), 0, 1, "
+            f"{ipv4}, '{hostname}')")
+
+
+def test_kea_service_trigger(prismd_factory, pdns, pg, keadb):
+    """kea.reservations.channel: kea_lease_events follows the Kea service's own trigger as it
+    is: changes by their dhcp_identifier, deletions by the consistency syncs."""
+    sql(pg, keadb, KEA_SERVICE_TRIGGER,
+        reservation_sql("svc0", "10.0.5.10", "02:00:00:00:05:10"))
+    d = start(prismd_factory, pdns, pg, keadb, trigger=False,
+              extra="    channel: kea_lease_events\n    resync_interval: 2\n")
+    wait_for(lambda: pdns.query("svc0.dc.test.") == ["10.0.5.10"], 20, what="start-up sync")
+    # insert, new address, rename: each one notification, applied as it comes (the log
+    # names each reservation applied from a notification; a sync only counts them)
+    sql(pg, keadb, reservation_sql("svc1", "10.0.5.11", "02:00:00:00:05:11"))
+    wait_for(lambda: pdns.query("svc1.dc.test.") == ["10.0.5.11"], 10, what="insert")
+    sql(pg, keadb, f"UPDATE hosts SET ipv4_address = {ip_int('10.0.5.12')} "
+        "WHERE hostname = 'svc1'")
+    wait_for(lambda: pdns.query("svc1.dc.test.") == ["10.0.5.12"], 10, what="new address")
+    sql(pg, keadb, "UPDATE hosts SET hostname = 'svc2' WHERE hostname = 'svc1'")
+    wait_for(lambda: pdns.query("svc2.dc.test.") == ["10.0.5.12"], 10, what="renamed")
+    wait_for(lambda: pdns.query("svc1.dc.test.") == [], 10, what="old name gone")
+    assert metric(d, "prism_kea_db_notifications_total") >= 3
+    assert metric(d, "prism_kea_db_bad_notifications_total") == 0
+    log = d.read_log()
+    for change in (r"svc1\.dc\.test\. added", r"svc1\.dc\.test\. updated",
+                   r"svc2\.dc\.test\. (added|updated)"):
+        assert re.search(r"reservation \d+: " + change, log), change
+    assert "notifications of the Kea service's trigger on channel kea_lease_events" in log
+    assert "notification ignored" not in log
+    # a new identifier on the same reservation: found by the new one
+    sql(pg, keadb, "UPDATE hosts SET dhcp_identifier = decode('020000000599', 'hex'), "
+        f"ipv4_address = {ip_int('10.0.5.13')} WHERE hostname = 'svc2'")
+    wait_for(lambda: pdns.query("svc2.dc.test.") == ["10.0.5.13"], 10, what="new identifier")
+    # not notified by that trigger: a deletion, a hostname cleared; the syncs catch them
+    sql(pg, keadb, "DELETE FROM hosts WHERE hostname = 'svc2'",
+        "UPDATE hosts SET hostname = NULL WHERE hostname = 'svc0'")
+    wait_for(lambda: pdns.query("svc2.dc.test.") == [], 15, what="deletion at a resync")
+    wait_for(lambda: pdns.query("svc0.dc.test.") == [], 15, what="cleared at a resync")
+    # IPv6: the host row and its IPv6 reservation in one transaction, as Kea writes them
+    pg.psql("BEGIN; " + v6_host_sql("svc6", "02:00:00:00:05:66", ipv4="0") + "; " +
+            v6_sql("svc6", "2001:db8:5::66") + "; COMMIT", db=keadb, user="kea")
+    wait_for(lambda: pdns.query("svc6.dc.test.", "AAAA") == ["2001:db8:5::66"], 10,
+             what="AAAA of the Kea service's notification")
+    assert pdns.query("svc6.dc.test.") == []
+
+
+def test_ipv6_reservations(prismd_factory, pdns, pg, keadb):
+    """Kea's ipv6_reservations become AAAA records: at the start-up sync and as they change
+    (Prism's trigger is on that table too)."""
+    sql(pg, keadb,
+        reservation_sql("dual1", "10.0.6.1", "02:00:00:00:06:01"),
+        v6_sql("dual1", "2001:DB8:6:0::1"),
+        v6_sql("dual1", "2001:db8:6:100::", kind=2),   # a prefix: no record
+        v6_host_sql("only6", "02:00:00:00:06:02"),
+        v6_sql("only6", "2001:db8:6::2"),
+        v6_host_sql("zero4", "02:00:00:00:06:03", ipv4="0"),
+        v6_sql("zero4", "2001:db8:6::3"),
+        v6_host_sql("noaddr", "02:00:00:00:06:04"))
+    d = start(prismd_factory, pdns, pg, keadb)
+    wait_for(lambda: pdns.query("dual1.dc.test.", "AAAA") == ["2001:db8:6::1"], 20,
+             what="AAAA at the start-up sync (canonical text)")
+    assert pdns.query("dual1.dc.test.") == ["10.0.6.1"]
+    wait_for(lambda: pdns.query("only6.dc.test.", "AAAA") == ["2001:db8:6::2"], 20,
+             what="IPv6-only reservation")
+    wait_for(lambda: pdns.query("zero4.dc.test.", "AAAA") == ["2001:db8:6::3"], 20,
+             what="ipv4_address 0 is no address")
+    assert pdns.query("only6.dc.test.") == [] and pdns.query("zero4.dc.test.") == []
+    assert pdns.query("noaddr.dc.test.", "AAAA") == []
+    assert "consistency sync of 3 reservation(s)" in d.read_log()
+    # live, through the trigger on ipv6_reservations
+    sql(pg, keadb, v6_sql("noaddr", "2001:db8:6::4"))
+    wait_for(lambda: pdns.query("noaddr.dc.test.", "AAAA") == ["2001:db8:6::4"], 10,
+             what="an IPv6 reservation added to a host")
+    sql(pg, keadb, "UPDATE ipv6_reservations SET address = '2001:db8:6::14' "
+        "WHERE address = '2001:db8:6::4'")
+    wait_for(lambda: pdns.query("noaddr.dc.test.", "AAAA") == ["2001:db8:6::14"], 10,
+             what="an IPv6 reservation changed")
+    sql(pg, keadb, "DELETE FROM ipv6_reservations WHERE address = '2001:DB8:6:0::1'")
+    wait_for(lambda: pdns.query("dual1.dc.test.", "AAAA") == [], 10, what="AAAA withdrawn")
+    assert pdns.query("dual1.dc.test.") == ["10.0.6.1"]
+    sql(pg, keadb, "DELETE FROM ipv6_reservations WHERE address = '2001:db8:6::14'")
+    wait_for(lambda: pdns.query("noaddr.dc.test.", "AAAA") == [], 10,
+             what="the host's only address gone")
+    # a host row changed: its IPv6 reservation stays (read back with it)
+    sql(pg, keadb, "UPDATE hosts SET hostname = 'only6b' WHERE hostname = 'only6'")
+    wait_for(lambda: pdns.query("only6b.dc.test.", "AAAA") == ["2001:db8:6::2"], 10,
+             what="renamed IPv6-only host")
+    wait_for(lambda: pdns.query("only6.dc.test.", "AAAA") == [], 10, what="old name gone")
+    sql(pg, keadb, "DELETE FROM hosts WHERE hostname = 'only6b'")
+    wait_for(lambda: pdns.query("only6b.dc.test.", "AAAA") == [], 10, what="host deleted")
+    # a second start changes nothing
+    d.stop()
+    d.start()
+    wait_for(lambda: "0 added, 0 updated, 0 removed, 2 unchanged" in d.read_log(), 20,
+             what="second sync unchanged")

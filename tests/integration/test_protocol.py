@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The agent protocol over real TCP against the built prismd (PROTOCOL.md)."""
+"""The agent protocol over real TCP against the built prismd (docs/protocol.md)."""
 import json
+import re
 import socket
 import struct
 import time
@@ -67,6 +68,53 @@ def test_message_error_keeps_connection_open(agentd):
         assert recv_frame(s)["message"] == "Invalid message: Field 'hostname' must be a string"
         s.sendall(frame(registration("ok")))
         assert recv_frame(s)["status"] == "success"
+
+
+def test_refused_messages_logged_at_warning_rate_limited(prismd_factory):
+    """Every refused message is a warning line naming the peer, the code and the answer;
+    a flood is cut to 10 lines a second, the next line saying how many were left out; a
+    message quoting the peer cannot forge log lines."""
+    d = prismd_factory(None, auth_yaml="auth:\n  required: true\n  tokens:\n"
+                       "    - {name: t, token: good-token-0123456789}\n")
+    with d.connect() as s:
+        bad = registration("ok", token="good-token-0123456789")
+        del bad["hostname"]
+        s.sendall(frame(bad))
+        assert recv_frame(s)["status"] == "error"
+        s.sendall(frame(registration("noauth")))
+        assert recv_frame(s)["message"].startswith("Authentication required")
+        s.sendall(frame(registration("h", token="wrong-token-0123456789")))
+        assert recv_frame(s)["message"] == "Invalid authentication token: token_not_found"
+        s.sendall(frame(dict(registration("v", token="good-token-0123456789"),
+                             version="2.0\nFAKE error prismd: forged")))
+        assert recv_frame(s)["status"] == "error"
+    log = wait_for(lambda: (lambda t: t if "forged" in t else None)(d.read_log()), 10,
+                   what="the last refusal logged")
+    assert ("warning agent: message from 127.0.0.1 refused (invalid_message): Invalid "
+            "message: Missing required field: hostname") in log
+    assert ("message from 127.0.0.1 refused (auth_required): Authentication required. "
+            "Please configure auth_token.") in log
+    assert ("message from 127.0.0.1 refused (invalid_token): Invalid authentication token: "
+            "token_not_found") in log
+    assert "Unsupported version: 2.0?FAKE error prismd: forged" in log
+    assert not any(line.startswith("FAKE") for line in log.splitlines())
+    # a flood: 200 refusals in well under a second
+    start = len(d.read_log())
+    with d.connect() as s:
+        s.sendall(b"".join(frame(dict(registration("v"), type="ping")) for _ in range(200)))
+        for _ in range(200):
+            assert recv_frame(s)["status"] == "error"
+    time.sleep(1.1)  # the next second's budget
+    with d.connect() as s:
+        s.sendall(frame(dict(registration("v"), type="ping")))
+        recv_frame(s)
+    log = wait_for(lambda: (lambda t: t if "more refused, not logged" in t else None)(
+        d.read_log()), 10, what="the count of lines left out")
+    flood = log[start:]
+    lines = flood.count("refused (invalid_message)")
+    assert 2 <= lines <= 21, lines   # at most 10 a second (the flood may span two seconds)
+    left_out = sum(int(n) for n in re.findall(r"\((\d+) more refused, not logged\)", flood))
+    assert left_out + lines == 201
 
 
 def test_too_large_answers_once_and_closes(agentd):

@@ -19,7 +19,7 @@ import dns.rdatatype
 import pytest
 import requests
 
-from prismlib import PRISM, PowerDNS, wait_for
+from prismlib import PRISM, PRISMD, PowerDNS, wait_for
 
 ZONE = "managed.prism.local."
 ADMIN = {"X-API-Key": "adm1n"}
@@ -658,6 +658,42 @@ def test_cluster_view_and_resync(cluster):
     p1.start()
 
 
+def test_zone_resync_repairs_one_zone_on_its_targets(prismd_factory, pdns, pdns2):
+    # no reconciler: only the resync can repair what was removed behind Prism's back
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns, pdns2) + KEYS +
+                       "sync:\n  reconcile_interval: 0\n")
+    api = Api(d)
+    for z in ("rs.test", "other.test"):
+        assert api("POST", "/api/v1/zones", json={"name": z, "records": [
+            {"name": "a", "type": "A", "content": "192.0.2.7"}]}).status_code == 201
+    for p in (pdns, pdns2):
+        for z in ("rs.test.", "other.test."):
+            wait_for(lambda: answers(p, f"a.{z}", "A") == ["192.0.2.7"], 15, what=z)
+    for p in (pdns, pdns2):
+        for z in ("rs.test.", "other.test."):
+            assert p.api("PATCH", f"/zones/{z}", json={"rrsets": [
+                {"name": f"a.{z}", "type": "A", "changetype": "DELETE"}]}).status_code == 204
+    r = api("POST", "/api/v1/zones/rs.test/resync")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"zone": "rs.test.", "rrsets": r.json()["rrsets"], "targets": 2}
+    assert r.json()["rrsets"] >= 2  # at least a.rs.test. A on each target
+    for p in (pdns, pdns2):
+        wait_for(lambda: answers(p, "a.rs.test.", "A") == ["192.0.2.7"], 15, what="resynced")
+    time.sleep(1)
+    for p in (pdns, pdns2):
+        assert answers(p, "a.other.test.", "A") == [], "only the zone asked for is synced"
+    out = cli(d, "zones", "resync", "other.test").stdout
+    assert "zone other.test.:" in out and "2 target(s)" in out, out
+    for p in (pdns, pdns2):
+        wait_for(lambda: answers(p, "a.other.test.", "A") == ["192.0.2.7"], 15, what="cli")
+    err(api("POST", "/api/v1/zones/nothere.test/resync"), 404)
+    err(api("POST", "/api/v1/zones/rs.test/resync", headers=WRITE), 403)
+    err(api("POST", "/api/v1/zones/rs.test/resync", json={"x": 1}), 400)
+    entries = api("GET", "/api/v1/audit").json()["entries"]
+    assert [e["object"] for e in entries if e["action"] == "zone.resync"] == \
+        ["zone:other.test.", "zone:rs.test."], entries
+
+
 DNSSEC_CONF = "gsqlite3-dnssec=yes\nprimary=yes\n"
 
 
@@ -738,6 +774,71 @@ def test_notify_after_changes_of_a_master_zone(signed_cluster):
         wait_for(notified, 15, interval=0, what="NOTIFY from pdns1")
     finally:
         sock.close()
+
+
+def notifies(sock, zone):
+    """True when a NOTIFY for zone is waiting on sock (the others are read and dropped)."""
+    try:
+        while True:
+            m = dns.message.from_wire(sock.recv(4096))
+            if m.opcode() == dns.opcode.NOTIFY and m.question[0].name.to_text() == zone:
+                return True
+    except (socket.timeout, dns.exception.DNSException):
+        return False
+
+
+def test_configured_zone_kinds_dnssec_and_notify_for_agents(prismd_factory):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    port = sock.getsockname()[1]
+    servers = [PowerDNS(extra_conf=DNSSEC_CONF + f"also-notify=127.0.0.1:{port}\n").start()
+               for _ in range(2)]
+    try:
+        # the agents' zone exists already, Native, on the first server: it becomes Master
+        assert servers[0].api("POST", "/zones", json={
+            "name": ZONE, "kind": "Native", "nameservers": [f"ns1.{ZONE}"]}).status_code == 201
+        zones = (f"zones:\n  - name: {ZONE}\n    kind: master\n    dnssec: true\n"
+                 "  - name: plain.test\n")
+        d = prismd_factory(None, extra_yaml=targets_yaml(*servers) + KEYS + zones)
+        api = Api(d)
+        for p in servers:
+            wait_for(lambda: zone_on(p, ZONE) and zone_on(p, "plain.test."), 15, what="zones")
+            wait_for(lambda: dnskeys(p, ZONE) != [], 20, what=f"DNSKEY at {p.api_url}")
+            z = p.api("GET", f"/zones/{ZONE}?rrsets=false").json()
+            assert z["kind"] == "Master" and z["dnssec"] is True, z
+            z = p.api("GET", "/zones/plain.test.?rrsets=false").json()
+            assert z["kind"] == "Native" and z["dnssec"] is False, z
+        z = api("GET", f"/api/v1/zones/{ZONE}").json()
+        assert z["kind"] == "Master" and z["dnssec"] is True and z["origin"] == "config", z
+        assert f"zone {ZONE} is of kind Master" in d.read_log()
+        assert api("GET", "/api/v1/zones/plain.test").json()["kind"] == "Native"
+        notifies(sock, ZONE)  # drain: only what follows a change counts
+        notifies(sock, "plain.test.")
+        # the agents' zone: a registration is a change of a Master zone, NOTIFY follows
+        assert d.register("web1")["status"] == "success"
+        wait_for(lambda: notifies(sock, ZONE), 15, interval=0, what="NOTIFY for agents' zone")
+        for p in servers:
+            wait_for(lambda: answers(p, f"web1.{ZONE}", "A") == ["127.0.0.1"], 15, what="A")
+        # a Native zone changes without NOTIFY
+        r = api("POST", "/api/v1/zones/plain.test/records", json={"records": [
+            {"name": "www", "type": "A", "content": "192.0.2.1"}]})
+        assert r.status_code in (200, 201), r.text
+        for p in servers:
+            wait_for(lambda: answers(p, "www.plain.test.", "A") == ["192.0.2.1"], 15, what="www")
+        assert not notifies(sock, "plain.test.")
+    finally:
+        sock.close()
+        for p in servers:
+            p.cleanup()
+
+
+def test_configured_zone_kind_is_checked(tmp_path):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("zones:\n  - name: a.test\n    kind: Slave\n")
+    r = subprocess.run([PRISMD, "--config", str(conf), "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "zones[1].kind: Native or Master" in r.stderr + r.stdout, r
 
 
 def health(api):

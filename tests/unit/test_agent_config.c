@@ -396,6 +396,37 @@ static void test_token(void **state)
 	}
 }
 
+static void test_tls(void **state)
+{
+	static const char *const env[] = { "PRISM_AGENT_SERVER_TLS=1",
+					   "PRISM_AGENT_SERVER_CA_FILE=/e/ca.pem", NULL };
+	struct prism_agent_config *c;
+
+	(void)state;
+	c = parse_ok("", NULL);
+	assert_false(c->server_tls);
+	assert_null(c->server_ca_file);
+	assert_null(c->server_cert_file);
+	prism_agent_config_free(c);
+	c = parse_ok("server:\n  tls: yes\n  ca_file: /etc/prism/ca.pem\n"
+		     "  cert_file: /etc/prism/agent.pem\n  key_file: /etc/prism/agent.key\n", NULL);
+	assert_true(c->server_tls);
+	assert_string_equal(c->server_ca_file, "/etc/prism/ca.pem");
+	assert_string_equal(c->server_cert_file, "/etc/prism/agent.pem");
+	assert_string_equal(c->server_key_file, "/etc/prism/agent.key");
+	prism_agent_config_free(c);
+	c = parse_ok("", env);
+	assert_true(c->server_tls);
+	assert_string_equal(c->server_ca_file, "/e/ca.pem");
+	prism_agent_config_free(c);
+	parse_err("server:\n  cert_file: /c.pem\n", NULL,
+		  "server.key_file: server.cert_file and server.key_file go together");
+	parse_err("server:\n  key_file: /k.pem\n", NULL,
+		  "server.cert_file: server.cert_file and server.key_file go together");
+	parse_err("server:\n  tls: maybe\n", NULL,
+		  "server.tls: must be true or false (line 2)");
+}
+
 static void test_env_overrides(void **state)
 {
 	static const char *const envp[] = {
@@ -560,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_host_errors),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_env_overrides),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_sanitize_lengths),

@@ -423,12 +423,12 @@ static void run_bad(const struct bad *b, size_t n)
 		parse_err(b[i].yaml, NULL, b[i].msg);
 }
 
-#define PORT_MSG "server.tcp_port: must be an integer between 1 and 65535"
+#define PORT_MSG "server.tcp_port: must be an integer between 0 and 65535"
 
 static void test_int_errors(void **state)
 {
 	static const struct bad bad[] = {
-		{"server:\n  tcp_port: 0\n", PORT_MSG " (line 2)"},
+		{"server:\n  tcp_port: -0\n", PORT_MSG " (line 2)"},
 		{"server:\n  tcp_port: 65536\n", PORT_MSG " (line 2)"},
 		{"\n\nserver:\n  tcp_port: -1\n", PORT_MSG " (line 4)"},
 		{"server:\n  tcp_port: +80\n", PORT_MSG " (line 2)"},
@@ -736,7 +736,7 @@ static void test_env_errors(void **state)
 		{"PRISM_POWERDNS_DEFAULT_TTL=", "PRISM_POWERDNS_DEFAULT_TTL: must be an integer "
 						"between 1 and 2147483647 (environment)"},
 		{"PRISM_SERVER_TCP_PORT=80 ", "PRISM_SERVER_TCP_PORT: must be an integer between "
-					      "1 and 65535 (environment)"},
+					      "0 and 65535 (environment)"},
 		{"PRISM_POWERDNS_ENABLED=2", "PRISM_POWERDNS_ENABLED: must be true or false "
 					     "(environment)"},
 		{"PRISM_POWERDNS_TIMEOUT=fast", "PRISM_POWERDNS_TIMEOUT: must be a number "
@@ -771,6 +771,43 @@ static void test_env_errors(void **state)
 }
 
 /* ---- validation across options ---- */
+
+/* The TLS agent port: files that go together, the client certificate mode, ports. */
+static void test_tls(void **state)
+{
+	static const char port[] = "server:\n  tls_port: 8443\n";
+	struct prism_config *c;
+	(void)state;
+	parse_err(port, NULL, "server.tls_cert: required when server.tls_port is set");
+	parse_err("server:\n  tls_port: 8443\n  tls_cert: c.pem\n", NULL,
+		  "server.tls_key: required when server.tls_port is set");
+	parse_err("server:\n  tls_client_cert: required\n", NULL,
+		  "server.tls_client_ca: required when server.tls_client_cert is optional or "
+		  "required");
+	parse_err("server:\n  tls_client_crl: r.pem\n", NULL,
+		  "server.tls_client_ca: required with server.tls_client_crl");
+	parse_err("server:\n  tls_client_cert: sometimes\n", NULL,
+		  "server.tls_client_cert: must be one of none, optional, required (line 2)");
+	parse_err("server:\n  tcp_port: 0\n", NULL, "server.tcp_port: 0 turns the plain agent "
+		  "port off: set server.tls_port for agents to have one (line 2)");
+	parse_err("server:\n  tls_port: 8081\n  tls_cert: c\n  tls_key: k\n", NULL,
+		  "server.tls_port: must differ from server.tcp_port and server.api_port (line 2)");
+	c = parse_ok("server:\n  tcp_port: 0\n  tls_port: 8443\n  tls_cert: c.pem\n"
+		     "  tls_key: k.pem\n  tls_client_ca: ca.pem\n  tls_client_cert: Optional\n"
+		     "  tls_client_crl: crl.pem\n", NULL);
+	assert_int_equal(c->server_tcp_port, 0);
+	assert_int_equal(c->server_tls_port, 8443);
+	assert_string_equal(c->server_tls_client_cert, "optional");
+	assert_string_equal(c->server_tls_client_crl, "crl.pem");
+	prism_config_free(c);
+	const char *env[] = { "PRISM_SERVER_TLS_PORT=9443", "PRISM_SERVER_TLS_CERT=/e/c.pem",
+			      "PRISM_SERVER_TLS_KEY=/e/k.pem", NULL };
+	c = parse_ok("", env);
+	assert_int_equal(c->server_tls_port, 9443);
+	assert_string_equal(c->server_tls_cert, "/e/c.pem");
+	assert_string_equal(c->server_tls_client_cert, "none");
+	prism_config_free(c);
+}
 
 static void test_validation(void **state)
 {
@@ -920,7 +957,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 73); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 83); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -992,10 +1029,12 @@ static void test_options_reload(void **state)
 {
 	static const char *const live[] = {"logging.level", "auth.tokens", "api.keys",
 					   "heartbeat.interval", "sync.batch_max",
-					   "powerdns.retry_delay"};
+					   "powerdns.retry_delay", "powerdns.api_key",
+					   "powerdns.api_key_file"};
 	static const char *const restart[] = {"server.tcp_port", "database.path",
 					      "powerdns.api_url", "sync.health_interval",
-					      "kea.ncr.listen"};
+					      "kea.ncr.listen", "kea.reservations.password_file",
+					      "health.response_time_ms"};
 	size_t n = 0, found = 0;
 	const struct prism_config_opt_info *o = prism_config_options(&n);
 
@@ -1062,7 +1101,8 @@ static void test_options_roundtrip(void **state)
 			test_nested_roundtrip(&o[i], val);
 			continue;
 		}
-		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0) {
+		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0 ||
+		    strcmp(o[i].key, "server.tls_client_crl") == 0) {
 			continue; /* need a role / each other: covered by test_api_keys */
 		} else if (strcmp(o[i].type, "credentials") == 0) {
 			val = "agent:secret";
@@ -1221,6 +1261,45 @@ static void test_targets_and_zones(void **state)
 		{"zones:\n  - {name: a.test}\n  - {name: A.TEST.}\n",
 		 "zones[2].name: 'a.test.' is listed twice"},
 		{"zones: []\n", "zones: must list at least one zone"},
+		{"targets:\n  - {name: a, type: bind, api_url: http://x, api_key: k}\n",
+		 "targets[1].type: must be powerdns or rfc2136"},
+		{"targets:\n  - {name: a, type: rfc2136, tsig: {name: k, secret: AAAA}}\n",
+		 "targets[1].server: required, IP:port (192.0.2.53:53, [2001:db8::53]:53)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53}\n",
+		 "targets[1].tsig.name: required (updates are signed)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: AAAA, secret_file: /k}}\n",
+		 "targets[1].tsig: give exactly one of secret and secret_file"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, algorithm: hmac-md5, secret: AAAA}}\n",
+		 "targets[1].tsig: algorithm must be one of hmac-sha1, hmac-sha224, hmac-sha256, "
+		 "hmac-sha384, hmac-sha512"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: 'no base64'}}\n",
+		 "targets[1].tsig: secret is not base64"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53,\n"
+		 "     tsig: {name: k, secret: AAAA, colour: red}}\n",
+		 "unknown key 'targets[1].tsig.colour' (line 3)"},
+		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53, api_key: x,\n"
+		 "     tsig: {name: k, secret: AAAA}}\n",
+		 "targets[1]: api_url, api_key, api_key_file and server_id are for type: powerdns"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, server: 127.0.0.1:53}\n",
+		 "targets[1]: server and tsig are for type: rfc2136"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, breaker: 3}\n",
+		 "targets[1].breaker: must be a mapping {threshold, recovery_seconds} (line 2)"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, breaker: {threshold: 3}}\n",
+		 "targets[1].breaker.recovery_seconds: required (line 2)"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k,\n"
+		 "     breaker: {threshold: 0, recovery_seconds: 5}}\n",
+		 "targets[1].breaker.threshold: must be an integer from 1 to 1000000 (line 3)"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k,\n"
+		 "     breaker: {threshold: 2, recovery: 5}}\n",
+		 "unknown key 'targets[1].breaker.recovery' (line 3)"},
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, rate_limit_qps: 0}\n",
+		 "targets[1].rate_limit_qps: must be an integer from 1 to 1000000 (line 2)"},
+		{"zones:\n  - {name: a.test, kind: Slave}\n", "zones[1].kind: Native or Master"},
+		{"zones:\n  - {name: a.test, dnssec: maybe}\n",
+		 "zones[1].dnssec: must be true or false (line 2)"},
 		{"zones:\n  - {name: a.test}\npowerdns:\n  default_zone: b.test\n",
 		 "powerdns.default_zone: is not one of zones (line 4)"},
 	};
@@ -1228,7 +1307,11 @@ static void test_targets_and_zones(void **state)
 
 	(void)state;
 	/* seed form: one zone, one target "default" from powerdns: */
-	c = parse_ok("powerdns:\n  enabled: true\n  api_key: k\n  default_ttl: 77\n", NULL);
+	c = parse_ok("powerdns:\n  enabled: true\n  api_key: k\n  default_ttl: 77\n"
+		     "  rate_limit_qps: 7\n  breaker_threshold: 2\n", NULL);
+	assert_int_equal(c->targets[0]->rate_limit_qps, 7);
+	assert_int_equal(c->targets[0]->breaker_threshold, 2);
+	assert_int_equal(c->targets[0]->breaker_recovery_seconds, 30);
 	assert_string_equal(c->zones[0]->name, "managed.prism.local.");
 	assert_string_equal(c->zones[0]->nameservers[0], "ns1.managed.prism.local.");
 	assert_int_equal(c->zones[0]->ttl, 77);
@@ -1245,21 +1328,46 @@ static void test_targets_and_zones(void **state)
 	assert_null(c->targets[0]);
 	prism_config_free(c);
 	c = parse_ok("zones:\n  - name: Example.COM\n    nameservers: [ns1.example.com, ns2.example.com]\n"
-		     "    ttl: 120\n  - {name: 10.in-addr.arpa}\n"
+		     "    ttl: 120\n    kind: MASTER\n    dnssec: true\n  - {name: 10.in-addr.arpa}\n"
 		     "targets:\n  - {name: pdns1, api_url: http://a/api/v1, api_key: k1}\n"
 		     "  - name: pdns2\n    api_url: http://b/api/v1\n    api_key_file: /k\n"
-		     "    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n",
+		     "    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n"
+		     "    rate_limit_qps: 25\n    breaker: {threshold: 4, recovery_seconds: 9}\n",
 		     NULL);
 	assert_string_equal(c->powerdns_default_zone, "example.com.");
 	assert_string_equal(c->zones[0]->nameservers[1], "ns2.example.com.");
 	assert_int_equal(c->zones[0]->ttl, 120);
+	assert_string_equal(c->zones[0]->kind, "Master");
+	assert_true(c->zones[0]->dnssec);
+	assert_string_equal(c->zones[1]->kind, "Native");
+	assert_false(c->zones[1]->dnssec);
 	assert_string_equal(c->zones[1]->name, "10.in-addr.arpa.");
 	assert_int_equal(c->zones[1]->ttl, 300);
 	assert_string_equal(c->targets[1]->zones[0], "example.com.");
 	assert_true(c->targets[1]->adopt);
 	assert_false(c->targets[0]->adopt);
 	assert_string_equal(c->targets[1]->dns_address, "127.0.0.1:53");
+	assert_int_equal(c->targets[0]->rate_limit_qps, 0);
+	assert_int_equal(c->targets[0]->breaker_threshold, 0);
+	assert_int_equal(c->targets[1]->rate_limit_qps, 25);
+	assert_int_equal(c->targets[1]->breaker_threshold, 4);
+	assert_int_equal(c->targets[1]->breaker_recovery_seconds, 9);
 	assert_null(c->targets[2]);
+	prism_config_free(c);
+	/* an RFC 2136 target: server, TSIG key (algorithm defaults to hmac-sha256) */
+	c = parse_ok("targets:\n  - name: bind\n    type: rfc2136\n    server: \"192.0.2.53:53\"\n"
+		     "    tsig:\n      name: prism-key\n      secret_file: /etc/prism/bind.key\n"
+		     "  - {name: knot, type: rfc2136, server: \"[2001:db8::53]:53\",\n"
+		     "     tsig: {name: k2, algorithm: hmac-sha512, secret: AAAA}}\n",
+		     NULL);
+	assert_string_equal(c->targets[0]->type, "rfc2136");
+	assert_string_equal(c->targets[0]->server, "192.0.2.53:53");
+	assert_string_equal(c->targets[0]->tsig.name, "prism-key");
+	assert_string_equal(c->targets[0]->tsig.algorithm, "hmac-sha256");
+	assert_string_equal(c->targets[0]->tsig.secret_file, "/etc/prism/bind.key");
+	assert_null(c->targets[0]->api_url);
+	assert_string_equal(c->targets[1]->tsig.algorithm, "hmac-sha512");
+	assert_string_equal(c->targets[1]->tsig.secret, "AAAA");
 	prism_config_free(c);
 	run_bad(bad, ARRAY_SIZE(bad));
 }
@@ -1311,6 +1419,7 @@ int main(void)
 		cmocka_unit_test(test_env_bool_and_list),
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_kea),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_options_table),

@@ -4,7 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* what the library allocates is freed with the C library's free, not cmocka's test_free */
+static void lib_free(void *p)
+{
+	free(p);
+}
 
 #include <cmocka.h>
 
@@ -20,6 +27,13 @@ static void test_trigger_sql(void **state)
 	assert_non_null(strstr(buf, "pg_notify('prism_kea_hosts', json_build_object("));
 	assert_non_null(strstr(buf, "AFTER INSERT OR UPDATE OR DELETE ON hosts"));
 	assert_non_null(strstr(buf, "AFTER TRUNCATE ON hosts"));
+	assert_non_null(strstr(buf, "AFTER INSERT OR UPDATE OR DELETE ON ipv6_reservations"));
+	assert_non_null(strstr(buf, "AFTER TRUNCATE ON ipv6_reservations"));
+	/* the channel in every notify */
+	size_t uses = 0;
+	for (const char *p = buf; (p = strstr(p, "pg_notify('prism_kea_hosts'")); p++)
+		uses++;
+	assert_int_equal(uses, 4);
 	assert_int_equal(prism_kea_trigger_sql("bad'chan", buf, sizeof(buf)), PRISM_EINVAL);
 	assert_int_equal(prism_kea_trigger_sql("Upper", buf, sizeof(buf)), PRISM_EINVAL);
 	assert_int_equal(prism_kea_trigger_sql("", buf, sizeof(buf)), PRISM_EINVAL);
@@ -90,6 +104,86 @@ static void test_notify(void **state)
 	assert_int_equal(prism_kea_notify_parse(NULL, 0, &n, NULL, 0), PRISM_EINVAL);
 }
 
+static void test_notify_kea_service(void **state)
+{
+	struct prism_kea_notify n;
+	char why[128];
+	(void)state;
+	/* the Kea service's own trigger: no host_id, the identifier in hex */
+	assert_int_equal(notify("{\"operation\" : \"INSERT\", \"hostname\" : \"bmc-7\", "
+				"\"ipv4_address\" : 167772161, \"dhcp_identifier\" : "
+				"\"0200AABBccdd\"}", &n, why), 0);
+	assert_true(n.kea_service);
+	assert_int_equal(n.op, PRISM_KEA_INSERT);
+	assert_string_equal(n.identifier, "0200aabbccdd");
+	assert_true(n.has_hostname && n.has_ipv4);
+	assert_string_equal(n.hostname, "bmc-7");
+	assert_int_equal(n.ipv4, 167772161);
+	assert_int_equal(notify("{\"operation\":\"UPDATE\",\"hostname\":\"x\",\"ipv4_address\":"
+				"null,\"dhcp_identifier\":\"01\"}", &n, why), 0);
+	assert_int_equal(n.op, PRISM_KEA_UPDATE);
+	assert_false(n.has_ipv4);
+	/* Prism's trigger on ipv6_reservations: the host's id */
+	assert_int_equal(notify("{\"op\":\"DELETE\",\"id\":9,\"table\":\"ipv6_reservations\"}", &n,
+				why), 0);
+	assert_false(n.kea_service);
+	assert_int_equal(n.id, 9);
+	static const struct { const char *s, *why; } bad[] = {
+		{ "{\"operation\":\"INSERT\"}", "dhcp_identifier must be an even number of hex "
+		  "digits (at most 510)" },
+		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"abc\"}", "dhcp_identifier "
+		  "must be an even number of hex digits (at most 510)" },
+		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"zz\"}", "dhcp_identifier "
+		  "must be an even number of hex digits (at most 510)" },
+		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"\"}", "dhcp_identifier "
+		  "must be an even number of hex digits (at most 510)" },
+		{ "{\"operation\":1,\"dhcp_identifier\":\"01\"}", "missing operation" },
+		{ "{\"operation\":\"COPY\",\"dhcp_identifier\":\"01\"}", "unknown op" },
+		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"ipv4_address\":\"1\"}",
+		  "ipv4_address must be an integer" },
+		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"hostname\":[]}",
+		  "hostname must be a string of at most 255 bytes" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(notify(bad[i].s, &n, why), PRISM_EMSG);
+		assert_string_equal(why, bad[i].why);
+	}
+	char big[700] = "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"";
+	memset(big + strlen(big), 'a', 512);
+	strcat(big, "\"}");
+	assert_int_equal(notify(big, &n, why), PRISM_EMSG);
+	big[strlen(big) - 4] = '\0';
+	strcat(big, "\"}"); /* 510 digits: the most */
+	assert_int_equal(notify(big, &n, why), 0);
+	assert_int_equal(strlen(n.identifier), 510);
+}
+
+static void test_lookup(void **state)
+{
+	char ip6[46];
+	(void)state;
+	const int64_t ids[] = { 1, 42, 9223372036854775807LL };
+	char *a = prism_kea_array_literal(ids, NULL, 3);
+	assert_string_equal(a, "{1,42,9223372036854775807}");
+	lib_free(a);
+	a = prism_kea_array_literal(NULL, NULL, 0);
+	assert_string_equal(a, "{}");
+	lib_free(a);
+	const char *hex[] = { "0a1b", "FFee" };
+	a = prism_kea_array_literal(NULL, hex, 2);
+	assert_string_equal(a, "{0a1b,FFee}");
+	lib_free(a);
+	const char *bad[] = { "0a", "x\"}" };
+	assert_null(prism_kea_array_literal(NULL, bad, 2));
+	assert_non_null(strstr(prism_kea_lookup_sql(), "ANY($1::bigint[])"));
+	assert_non_null(strstr(prism_kea_select_sql(), "ipv6_reservations"));
+	assert_int_equal(prism_kea_ipv6("2001:DB8:0::1", ip6, sizeof(ip6)), 0);
+	assert_string_equal(ip6, "2001:db8::1");
+	assert_int_equal(prism_kea_ipv6("10.0.0.1", ip6, sizeof(ip6)), PRISM_EINVAL);
+	assert_int_equal(prism_kea_ipv6(NULL, ip6, sizeof(ip6)), PRISM_EINVAL);
+	assert_int_equal(prism_kea_ipv6("::1", ip6, 2), PRISM_ETOOBIG);
+}
+
 static const char v4head[] =
 	"address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,"
 	"state,user_context";
@@ -104,7 +198,7 @@ static void test_csv(void **state)
 	assert_false(h.v6);
 	assert_int_equal(h.hostname, 8);
 	assert_int_equal(h.state, 9);
-	/* the lines LAB.md shows: a lease, then its RELEASE */
+	/* the lines a real kea-dhcp4 wrote: a lease, then its RELEASE */
 	static const char a[] = "10.99.0.100,3a:08:d8:de:ad:ab,01:3a:08:d8:de:ad:ab,3600,"
 				"1795316519,1,1,1,client1.lab.test,0,";
 	assert_int_equal(prism_kea_csv_line(&h, a, strlen(a), &l, why, sizeof(why)), 0);
@@ -233,6 +327,8 @@ int main(void)
 		cmocka_unit_test(test_trigger_sql),
 		cmocka_unit_test(test_ipv4),
 		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_notify_kea_service),
+		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_table),
 	};

@@ -470,9 +470,44 @@ static void test_zone_parse(void **state)
 	prism_actual_zone_free(NULL);
 }
 
+static void test_stats(void **state)
+{
+	struct prism_pdns_stats st;
+	(void)state;
+	static const char body[] =
+		"[{\"name\": \"latency\", \"type\": \"StatisticItem\", \"value\": \"250\"},"
+		" {\"name\": \"packetcache-hit\", \"type\": \"StatisticItem\", \"value\": \"75\"},"
+		" {\"name\": \"packetcache-miss\", \"type\": \"StatisticItem\", \"value\": \"25\"},"
+		" {\"name\": \"tcp-queries\", \"type\": \"StatisticItem\", \"value\": \"3\"},"
+		" {\"name\": \"udp-queries\", \"type\": \"StatisticItem\", \"value\": \"97\"},"
+		" {\"name\": \"udp6-queries\", \"type\": \"StatisticItem\", \"value\": \"40\"},"
+		" {\"name\": \"uptime\", \"type\": \"StatisticItem\", \"value\": \"3600\"},"
+		" {\"name\": \"response-by-qtype\", \"type\": \"MapStatisticItem\", \"value\": []},"
+		" {\"name\": \"queries\", \"type\": \"RingStatisticItem\", \"size\": 10000}]";
+	assert_int_equal(prism_pdns_stats_parse(body, strlen(body), &st), 0);
+	assert_true(st.has_uptime && st.has_queries && st.has_cache && st.has_latency);
+	assert_int_equal(st.uptime, 3600);
+	assert_int_equal(st.queries, 100);
+	assert_int_equal(st.cache_hits, 75);
+	assert_int_equal(st.cache_misses, 25);
+	assert_int_equal(st.latency_us, 250);
+	/* unreadable values leave their fields unset; other shapes are refused */
+	static const char odd[] = "[{\"name\":\"uptime\",\"value\":\"-1\"},"
+				  "{\"name\":\"latency\",\"value\":\"12345678901234567890\"},"
+				  "{\"name\":\"packetcache-hit\",\"value\":7}, 5, {\"value\":\"1\"}]";
+	assert_int_equal(prism_pdns_stats_parse(odd, strlen(odd), &st), 0);
+	assert_false(st.has_uptime || st.has_latency || st.has_queries);
+	assert_true(st.has_cache);
+	assert_int_equal(st.cache_hits, 7);
+	assert_int_equal(prism_pdns_stats_parse("{}", 2, &st), PRISM_EMSG);
+	assert_int_equal(prism_pdns_stats_parse("[", 1, &st), PRISM_EMSG);
+	assert_int_equal(prism_pdns_stats_parse(NULL, 0, &st), PRISM_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_patch_null_args),
 		cmocka_unit_test(test_patch_bad_names),
 		cmocka_unit_test(test_patch_bad_types_and_records),

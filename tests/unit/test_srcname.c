@@ -119,7 +119,7 @@ static void test_filter(void **state)
 	assert_true(prism_name_filter_match(f, "web1"));
 	assert_false(prism_name_filter_match(f, NULL));
 	prism_name_filter_free(f);
-	/* the seed's BMC names, short or FQDN, any case */
+	/* BMC names, short or FQDN, any case */
 	assert_int_equal(prism_name_filter_new(bmc, NULL, &f), 0);
 	assert_true(prism_name_filter_match(f, "us3-cab10-ru20-idrac"));
 	assert_true(prism_name_filter_match(f, "us3-cab10-ru20-iDRAC.dc.example"));

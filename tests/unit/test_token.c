@@ -2,9 +2,16 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* what the library allocates is freed with the C library's free, not cmocka's test_free */
+static void lib_free(void *p)
+{
+	free(p);
+}
 
 #include <cmocka.h>
 
@@ -84,6 +91,60 @@ static void test_set_add_find(void **state)
 	prism_token_set_free(NULL);
 }
 
+static void hash_of(const char *secret, char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	assert_int_equal(prism_token_hash(secret, strlen(secret), out), 0);
+}
+
+static void test_rotations(void **state)
+{
+	(void)state;
+	char a1[65], a2[65], b[65], c1[65], c2[65], d[65];
+	hash_of("a-old", a1);
+	hash_of("a-new", a2);
+	hash_of("b-same", b);
+	hash_of("c-one", c1);
+	hash_of("c-two", c2);
+	hash_of("d-gone", d);
+	struct prism_token_set *before = prism_token_set_new(), *after = prism_token_set_new();
+	assert_int_equal(prism_token_set_add(before, a1, "rack-a"), 0);
+	assert_int_equal(prism_token_set_add(before, b, "rack-b"), 0);
+	assert_int_equal(prism_token_set_add(before, c1, "rack-c"), 0);
+	assert_int_equal(prism_token_set_add(before, d, "rack-d"), 0);
+	assert_int_equal(prism_token_set_add(after, a2, "rack-a"), 0);   /* rotated */
+	assert_int_equal(prism_token_set_add(after, b, "rack-b"), 0);    /* unchanged */
+	assert_int_equal(prism_token_set_add(after, c1, "rack-c"), 0);   /* c2 added beside: */
+	assert_int_equal(prism_token_set_add(after, c2, "rack-c"), 0);   /* c1 still owns */
+	/* both secrets of rack-c bind hosts by the first one */
+	assert_string_equal(prism_token_set_owner(after, c2), c1);
+	assert_string_equal(prism_token_set_owner(after, c1), c1);
+	assert_string_equal(prism_token_set_owner(after, a2), a2);
+	assert_null(prism_token_set_owner(after, d));
+	struct prism_token_rotation *r;
+	size_t n;
+	assert_int_equal(prism_token_set_rotations(before, after, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].name, "rack-a");
+	assert_string_equal(r[0].old_hash, a1);
+	assert_string_equal(r[0].new_hash, a2);
+	lib_free(r);
+	assert_int_equal(prism_token_set_rotations(after, after, &r, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(r);
+	/* the rotation ends: the old secret goes, the new one owns rack-c's hosts */
+	struct prism_token_set *last = prism_token_set_new();
+	assert_int_equal(prism_token_set_add(last, c2, "rack-c"), 0);
+	assert_int_equal(prism_token_set_rotations(after, last, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].old_hash, c1);
+	assert_string_equal(r[0].new_hash, c2);
+	lib_free(r);
+	prism_token_set_free(last);
+	assert_int_equal(prism_token_set_rotations(NULL, after, &r, &n), PRISM_EINVAL);
+	prism_token_set_free(before);
+	prism_token_set_free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_cred_hash),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_set_add_find),
+		cmocka_unit_test(test_rotations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
