@@ -28,13 +28,13 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Tests that share a module-scoped (or wider) fixture, e.g. one browser for a module, run
+    """Tests that share a module- or class-scoped fixture, e.g. one browser for a module, run
     on one xdist worker (an xdist_group named after the module), so it is set up once."""
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         info = getattr(item, "_fixtureinfo", None)
-        if info and any(fd.scope in ("module", "package", "session")
+        if info and any(fd.scope in ("module", "class")
                         for fds in info.name2fixturedefs.values() for fd in fds):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
