@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strv.h"
 #include "daemon/conffile.h"
 
 extern char **environ;
@@ -136,14 +137,10 @@ char **prism_secret_lines(const char *path, size_t *n, char *err, size_t errlen)
 
 void prism_kea_pg_params_free(char **keys, char **vals)
 {
-	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
-		free(keys[i]);
-		if (vals[i] != NULL)
-			explicit_bzero(vals[i], strlen(vals[i]));
-		free(vals[i]);
-	}
-	free(keys);
-	free(vals);
+	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+		explicit_bzero(vals[i], strlen(vals[i]));
+	prism_strv_free(keys);
+	prism_strv_free(vals);
 }
 
 static int param(char **keys, char **vals, size_t *n, const char *k, const char *v)

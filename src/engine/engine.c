@@ -17,7 +17,10 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/pdns_json.h"
+#include "core/strset.h"
+#include "core/strv.h"
 #include "daemon/log.h"
 #include "engine/engine.h"
 
@@ -71,74 +74,27 @@ struct round {
 enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT,
 	      W_ZONES, W_DELETING };
 
-/* A set of "name type" strings: the foreign RRsets of a zone at one target. */
-struct strset {
-	char **slots;
-	size_t cap, n;
-};
-
+/* The FNV-1a hash of "a b" (rows are fingerprinted by it). */
 static uint64_t fnv(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ull;
-	h = (h ^ ' ') * 1099511628211ull;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ull;
-	return h;
+	uint64_t h = prism_fnv1a_str(PRISM_FNV64_OFFSET, a);
+	return prism_fnv1a_str(prism_fnv1a(h, " ", 1), b);
 }
 
-static void strset_clear(struct strset *ss)
+/* The set of "name type" of the non-owned RRsets of @p z. */
+static int strset_build(struct prism_strset *ss, const struct prism_actual_zone *z)
 {
-	for (size_t i = 0; i < ss->cap; i++)
-		free(ss->slots[i]);
-	free(ss->slots);
-	*ss = (struct strset){ NULL, 0, 0 };
-}
-
-static bool strset_has(const struct strset *ss, const char *name, const char *type)
-{
-	if (ss->n == 0)
-		return false;
-	size_t nl = strlen(name);
-	for (size_t i = fnv(name, type) & (ss->cap - 1), k = 0; k < ss->cap;
-	     k++, i = (i + 1) & (ss->cap - 1)) {
-		const char *e = ss->slots[i];
-		if (e == NULL)
-			return false;
-		if (strncmp(e, name, nl) == 0 && e[nl] == ' ' && strcmp(e + nl + 1, type) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Build from the non-owned RRsets of @p z. */
-static int strset_build(struct strset *ss, const struct prism_actual_zone *z)
-{
-	strset_clear(ss);
-	size_t foreign = 0;
-	for (size_t i = 0; i < z->n; i++)
-		foreign += !z->v[i].owned;
-	if (foreign == 0)
-		return 0;
-	size_t cap = 16;
-	while (cap < foreign * 2)
-		cap *= 2;
-	ss->slots = calloc(cap, sizeof(*ss->slots));
-	if (ss->slots == NULL)
-		return PRISM_ENOMEM;
-	ss->cap = cap;
+	prism_strset_clear(ss);
 	for (size_t i = 0; i < z->n; i++) {
 		if (z->v[i].owned)
 			continue;
-		size_t j = fnv(z->v[i].name, z->v[i].type) & (cap - 1);
-		while (ss->slots[j] != NULL)
-			j = (j + 1) & (cap - 1);
-		if (asprintf(&ss->slots[j], "%s %s", z->v[i].name, z->v[i].type) < 0) {
-			ss->slots[j] = NULL;
+		char *key;
+		if (asprintf(&key, "%s %s", z->v[i].name, z->v[i].type) < 0)
 			return PRISM_ENOMEM;
-		}
-		ss->n++;
+		int rc = prism_strset_add(ss, key);
+		free(key);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -149,7 +105,7 @@ struct zstate {
 	bool force;          /* reconcile at the next chance */
 	uint64_t last_read;  /* loop ms */
 	uint64_t recheck_at; /* loop ms: read again then to confirm conflicts; 0 = no need */
-	struct strset foreign;
+	struct prism_strset foreign; /* "name type" */
 };
 
 /*
@@ -220,12 +176,10 @@ static void wzone_unref(struct wzone *z)
 	if (z == NULL || --z->refs > 0)
 		return;
 	free(z->name);
-	for (char **p = z->nameservers; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(z->nameservers);
+	prism_strv_free(z->nameservers);
 	free(z->soa);
 	free(z->kind);
-	strset_clear(&z->zs.foreign);
+	prism_strset_clear(&z->zs.foreign);
 	free(z);
 }
 
@@ -233,23 +187,6 @@ static struct wzone *wzone_ref(struct wzone *z)
 {
 	z->refs++;
 	return z;
-}
-
-static char **strv_dup(const char *const *v)
-{
-	size_t n = 0;
-	while (v != NULL && v[n] != NULL)
-		n++;
-	char **out = calloc(n + 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < n; i++) {
-		if ((out[i] = strdup(v[i])) == NULL) {
-			for (size_t k = 0; k < i; k++)
-				free(out[k]);
-			free(out);
-			return NULL;
-		}
-	}
-	return out;
 }
 
 static struct wzone *wzone_new(const char *name, const char *const *ns, const char *soa,
@@ -260,7 +197,7 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 		return NULL;
 	z->refs = 1;
 	z->name = strdup(name);
-	z->nameservers = strv_dup(ns);
+	z->nameservers = prism_strv_dup(ns);
 	z->soa = soa ? strdup(soa) : NULL;
 	z->kind = kind ? strdup(kind) : NULL;
 	z->adopt = adopt;
@@ -782,8 +719,9 @@ static bool is_conflict(const struct worker *w, const struct prism_ledger_row *r
 	if (wz == NULL || wz->adopt)
 		return false;
 	const struct zstate *zs = &wz->zs;
-	return strset_has(&zs->foreign, row->name, row->type) ||
-	       (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME"));
+	return prism_strset_has_joined(&zs->foreign, row->name, ' ', row->type) ||
+	       (strcmp(row->type, "CNAME") != 0 &&
+		prism_strset_has_joined(&zs->foreign, row->name, ' ', "CNAME"));
 }
 
 /*
@@ -1382,7 +1320,7 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	z->missing_until = 0;
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
-		strset_clear(&z->zs.foreign);
+		prism_strset_clear(&z->zs.foreign);
 		z->zs.read = true;
 		z->zs.last_read = uv_now(w->e->loop);
 	}
