@@ -16,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/pdns_json.h"
 #include "core/strset.h"
 #include "core/strv.h"
-#include "daemon/log.h"
 #include "engine/engine.h"
 
 #define TAG "engine"

@@ -29,12 +29,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/conffile.h"
+#include "common/log.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/kea.h"
 #include "core/strv.h"
-#include "daemon/conffile.h"
-#include "daemon/log.h"
 #include "sources/kea_pg.h"
 
 #define TAG "kea-reservations"

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conffile.h"
 #include "core/error.h"
 #include "core/strv.h"
-#include "daemon/conffile.h"
 
 extern char **environ;
 
@@ -203,18 +203,4 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 	*keys = k;
 	*vals = v;
 	return 0;
-}
-
-struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
-					   const char *const *zones)
-{
-	return (struct prism_dns_dest){
-		.enabled = cfg->targets[0] != NULL,
-		.zone = cfg->powerdns_default_zone,
-		.ttl = prism_config_agent_ttl(cfg),
-		.publish_a = prism_config_has_record_type(cfg, "A"),
-		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
-		.auto_ptr = cfg->powerdns_auto_ptr,
-		.zones = zones,
-	};
 }

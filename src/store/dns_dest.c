@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#include "store/dns_dest.h"
+
+struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
+					   const char *const *zones)
+{
+	return (struct prism_dns_dest){
+		.enabled = cfg->targets[0] != NULL,
+		.zone = cfg->powerdns_default_zone,
+		.ttl = prism_config_agent_ttl(cfg),
+		.publish_a = prism_config_has_record_type(cfg, "A"),
+		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
+		.auto_ptr = cfg->powerdns_auto_ptr,
+		.zones = zones,
+	};
+}
