@@ -3,9 +3,9 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the Debian
-# packages are built, installed and purged (scripts/deb.sh); the Prometheus alert rules with
-# promtool.
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then a clang
+# release build (compile only), then the Debian packages are built, installed and purged
+# (scripts/deb.sh); the Prometheus alert rules with promtool.
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -131,6 +131,15 @@ if bash scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); failures+=("fuzz")
+fi
+
+# A packager's build with the other compiler: clang, --buildtype=release (-O3, NDEBUG), warnings
+# still errors; compile only. (gcc's plain build with dpkg-buildflags is the deb step's.)
+echo "==> [clang-release] compile with CC=clang --buildtype=release"
+if CC=clang bash scripts/build.sh build-clang-release --buildtype=release; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("clang-release: build")
 fi
 
 # The Debian packages (scripts/deb.sh): built without their unit tests (they ran above),
