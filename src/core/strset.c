@@ -86,24 +86,33 @@ static int grow(struct prism_strset *s)
 	return 0;
 }
 
-int prism_strset_add(struct prism_strset *s, const char *key)
+int prism_strset_add_joined(struct prism_strset *s, const char *a, char sep, const char *b)
 {
 	if (s->n >= s->nb && grow(s) != 0)
 		return PRISM_ENOMEM;
-	uint64_t h = key_hash(key, 0, NULL);
-	struct prism_strset_node **p = slot(s, h, key, 0, NULL);
+	uint64_t h = key_hash(a, sep, b);
+	struct prism_strset_node **p = slot(s, h, a, sep, b);
 	if (*p != NULL)
 		return 0;
-	size_t len = strlen(key) + 1;
-	struct prism_strset_node *n = malloc(sizeof(*n) + len);
+	size_t la = strlen(a), lb = b != NULL ? strlen(b) + 1 : 0;
+	struct prism_strset_node *n = malloc(sizeof(*n) + la + 1 + lb);
 	if (n == NULL)
 		return PRISM_ENOMEM;
-	memcpy(n->key, key, len);
+	memcpy(n->key, a, la + 1);
+	if (b != NULL) {
+		n->key[la] = sep;
+		memcpy(n->key + la + 1, b, lb);
+	}
 	n->hash = h;
 	n->next = NULL;
 	*p = n;
 	s->n++;
 	return 0;
+}
+
+int prism_strset_add(struct prism_strset *s, const char *key)
+{
+	return prism_strset_add_joined(s, key, 0, NULL);
 }
 
 void prism_strset_del(struct prism_strset *s, const char *key)

@@ -36,5 +36,8 @@ bool prism_strset_has_joined(const struct prism_strset *s, const char *a, char s
  */
 int prism_strset_add(struct prism_strset *s, const char *key);
 
+/** Add the key @p a, @p sep, @p b (joined, as if by "%s%c%s"). @return as prism_strset_add() */
+int prism_strset_add_joined(struct prism_strset *s, const char *a, char sep, const char *b);
+
 /** Remove @p key if present. */
 void prism_strset_del(struct prism_strset *s, const char *key);

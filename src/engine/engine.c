@@ -88,11 +88,7 @@ static int strset_build(struct prism_strset *ss, const struct prism_actual_zone 
 	for (size_t i = 0; i < z->n; i++) {
 		if (z->v[i].owned)
 			continue;
-		char *key;
-		if (asprintf(&key, "%s %s", z->v[i].name, z->v[i].type) < 0)
-			return PRISM_ENOMEM;
-		int rc = prism_strset_add(ss, key);
-		free(key);
+		int rc = prism_strset_add_joined(ss, z->v[i].name, ' ', z->v[i].type);
 		if (rc != 0)
 			return rc;
 	}

@@ -44,6 +44,12 @@ static void test_strset_basic(void **state)
 	assert_false(prism_strset_has_joined(&s, "www.example.", '/', "A"));
 	assert_false(prism_strset_has_joined(&s, "www.example", ' ', "A"));
 	assert_false(prism_strset_has_joined(&s, "www.example.", ' ', "AA"));
+	assert_int_equal(prism_strset_add_joined(&s, "www.example.", ' ', "A"), 0); /* there */
+	assert_int_equal(s.n, 1);
+	assert_int_equal(prism_strset_add_joined(&s, "mail.example.", ' ', "MX"), 0);
+	assert_true(prism_strset_has(&s, "mail.example. MX"));
+	prism_strset_del(&s, "mail.example. MX");
+	assert_int_equal(s.n, 1);
 	assert_int_equal(prism_strset_add(&s, ""), 0);
 	assert_true(prism_strset_has(&s, ""));
 	prism_strset_del(&s, "www.example. A");
