@@ -56,16 +56,43 @@ struct prism_api_opts {
 	struct prism_store_writer *writer;
 	struct prism_engine *engine;            /**< NULL when DNS is disabled */
 	struct prism_health *health;            /**< target health checks; may be NULL */
-	/** The engine's targets, to observe their HTTP requests for metrics (borrowed; the
-	 *  observers are removed by prism_api_stop()). */
-	const struct prism_engine_target *targets;
-	size_t ntargets;
 	struct prism_agent_server *agent;       /**< for metrics; may be NULL */
 	struct prism_liveness *liveness;        /**< for metrics; may be NULL */
 	struct prism_ncr_server *ncr;           /**< for metrics; may be NULL */
 	struct prism_kea_pg *kea_pg;            /**< for metrics; may be NULL */
 	struct prism_kea_leases_src *kea_leases; /**< for metrics; may be NULL */
+	const struct prism_api_target_ops *target_ops; /**< run-time targets; NULL = refused */
 };
+
+struct prism_runtime_target;
+
+/**
+ * Targets added at run time (POST, PATCH and DELETE /api/v1/targets): the API checks the
+ * request, keeps the target in the registry (with its audit entry), then the daemon starts
+ * or stops it. Every call is on the loop.
+ */
+struct prism_api_target_ops {
+	void *arg;
+	/** Whether @p t can be started (URL, key or key file readable, zones configured,
+	 *  dns_address). @return 0, or PRISM_EINVAL with @p err (answered 422) */
+	int (*check)(void *arg, const struct prism_runtime_target *t, char *err, size_t len);
+	/** Start @p t (copied): the engine, health checks and metrics take it, its zones are
+	 *  recorded and it catches up. With @p replace the running one of that name is
+	 *  removed first (PATCH). @return 0, or an error with @p err */
+	int (*start)(void *arg, const struct prism_runtime_target *t, bool replace, char *err,
+		     size_t len);
+	/** Stop and forget @p name: nothing more is pushed, its ledger rows go, records on
+	 *  the server stay. @return 0, PRISM_ENOTFOUND */
+	int (*remove)(void *arg, const char *name);
+	/** The run-time target @p name (borrowed until the next start or remove), or NULL. */
+	const struct prism_runtime_target *(*find)(void *arg, const char *name);
+	/** The group of a running target of either origin, NULL when none. */
+	const char *(*group)(void *arg, const char *target);
+};
+
+/** Observe @p t's HTTP requests for the metrics (@p on) or stop (before it is removed). */
+void prism_api_observe_target(struct prism_api *api, const struct prism_engine_target *t,
+			      bool on);
 
 /**
  * Listen on every server.host address at server.api_port and serve.

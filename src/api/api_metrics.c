@@ -250,18 +250,25 @@ int api_metrics_init(struct prism_api *api)
 		const char *l[] = { results[i] };
 		prism_metric_inc(fam(api, "prism_host_registrations_total"), l, 0);
 	}
-	for (size_t i = 0; i < api->opts.ntargets; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++) {
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		if (t->api != NULL && t->api->observe != NULL)
 			t->api->observe(t->handle, pdns_observer, api);
 	}
 	return 0;
 }
 
+void prism_api_observe_target(struct prism_api *api, const struct prism_engine_target *t,
+			      bool on)
+{
+	if (api != NULL && t != NULL && t->api->observe != NULL && t->handle != NULL)
+		t->api->observe(t->handle, on ? pdns_observer : NULL, on ? api : NULL);
+}
+
 void api_metrics_detach(struct prism_api *api)
 {
-	for (size_t i = 0; i < api->opts.ntargets; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++) {
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		if (t->api != NULL && t->api->observe != NULL && t->handle != NULL)
 			t->api->observe(t->handle, NULL, NULL);
 	}

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/routes_targets.h"
 #include "api/routes_zones.h"
 #include "core/api_body.h"
 #include "core/error.h"
@@ -1320,9 +1321,9 @@ static void health_stats_json(struct jw *w, const struct prism_health_info *hi)
 static void gateway_json(struct jw *w, const struct prism_api *api, const char *name)
 {
 	const struct prism_engine_target *t = NULL;
-	for (size_t i = 0; i < api->opts.ntargets; i++)
-		if (strcmp(api->opts.targets[i].name, name) == 0)
-			t = &api->opts.targets[i];
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
+		if (strcmp(prism_engine_target(api->opts.engine, i)->name, name) == 0)
+			t = prism_engine_target(api->opts.engine, i);
 	jw_key(w, "gateway");
 	if (t == NULL || t->api->gateway == NULL) {
 		jw_null(w);
@@ -1360,8 +1361,10 @@ static void h_v1_targets(struct api_req *r)
 		struct prism_engine_target_info ti;
 		if (prism_engine_target_info(api->opts.engine, i, &ti) != 0)
 			continue;
+		const struct prism_api_target_ops *ops = api->opts.target_ops;
 		jw_obj(w);
 		jw_kstr(w, "name", ti.name);
+		jw_kstr(w, "origin", ops && ops->find(ops->arg, ti.name) ? "api" : "config");
 		jw_kstr(w, "state", ti.state);
 		jw_kbool(w, "zone_ready", ti.zone_ready);
 		jw_kint(w, "failures", ti.failures);
@@ -1817,6 +1820,9 @@ const struct api_route api_routes[] = {
 	{ "POST", "/api/v1/keys", ACCESS_ADMIN, true, h_v1_keys_create },
 	{ "DELETE", "/api/v1/keys/{name}", ACCESS_ADMIN, false, h_v1_key_revoke },
 	{ "GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets },
+	{ "POST", "/api/v1/targets", ACCESS_ADMIN, true, h_v1_target_create },
+	{ "PATCH", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_update },
+	{ "DELETE", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_delete },
 	{ "POST", "/api/v1/targets/{name}/pause", ACCESS_ADMIN, true, h_v1_target_pause },
 	{ "POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume },
 	{ "POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync },

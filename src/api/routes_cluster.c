@@ -178,7 +178,7 @@ void h_v1_cluster(struct api_req *r)
 		return;
 	}
 	struct cluster_ctx *c = calloc(1, sizeof(*c));
-	size_t n = api->opts.ntargets;
+	size_t n = prism_engine_ntargets(api->opts.engine);
 	if (c == NULL || (c->slots = calloc(n ? n : 1, sizeof(*c->slots))) == NULL) {
 		free(c);
 		api_error(r, 500, "internal", "out of memory");
@@ -200,7 +200,7 @@ void h_v1_cluster(struct api_req *r)
 	c->wait.abort = cluster_abort;
 	api_wait_add(api, &c->wait);
 	for (size_t i = 0; i < n; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		struct cluster_slot *s = &c->slots[i];
 		s->c = c;
 		s->target = t->name;
@@ -276,8 +276,8 @@ void h_v1_target_resync(struct api_req *r)
 		return;
 	}
 	bool known = false;
-	for (size_t i = 0; i < api->opts.ntargets; i++)
-		known |= strcmp(api->opts.targets[i].name, r->params[0]) == 0;
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
+		known |= strcmp(prism_engine_target(api->opts.engine, i)->name, r->params[0]) == 0;
 	if (api->opts.engine == NULL || !known) {
 		api_error(r, 404, "not_found", "no target called '%s'", r->params[0]);
 		return;
@@ -504,7 +504,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 		return;
 	}
 	struct keys_ctx *c = calloc(1, sizeof(*c));
-	size_t n = api->opts.ntargets;
+	size_t n = prism_engine_ntargets(api->opts.engine);
 	if (c == NULL || (c->slots = calloc(n ? n : 1, sizeof(*c->slots))) == NULL) {
 		free(c);
 		api_error(r, 500, "internal", "out of memory");
@@ -531,7 +531,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 			   -1, &st, NULL);
 	c->pending = 1;
 	for (size_t i = 0; i < n; i++) {
-		const struct prism_engine_target *t = &api->opts.targets[i];
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		bool serves = false;
 		if (st != NULL) {
 			sqlite3_reset(st);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "api/routes_zones.h"
+#include "store/store.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/rr_validate.h"
@@ -245,6 +246,31 @@ static bool serves(const struct prism_config_target *t, const struct zone_info *
 	return strcmp(z->targets, "all") == 0 || (t->group && strcmp(t->group, z->targets) == 0);
 }
 
+/* Whether the run-time target @p t (store.h, zones one a line) serves @p z. */
+static bool serves_rt(const struct prism_runtime_target *t, const struct zone_info *z,
+		      const char *zone)
+{
+	if (!z->config)
+		return strcmp(z->targets, "all") == 0 ||
+		       (t->group && strcmp(t->group, z->targets) == 0);
+	size_t len = strlen(zone);
+	for (const char *p = t->zones; p != NULL; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, zone, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return t->zones == NULL;
+}
+
+static void served_by_json(struct prism_api *api, struct jw *w, const char *name,
+			   const struct zone_info *z, const char *target)
+{
+	bool ready = false;
+	prism_engine_zone_state(api->opts.engine, target, name, &ready);
+	jw_obj(w);
+	jw_kstr(w, "target", target);
+	jw_kbool(w, "ready", ready);
+	jw_end_obj(w);
+}
+
 static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 		      const struct zone_info *z, int64_t nrecords)
 {
@@ -270,16 +296,15 @@ static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 	jw_ktime(w, "created_at", z->created_at);
 	jw_key(w, "served_by");
 	jw_arr(w);
-	for (size_t i = 0; api->cfg->targets[i] != NULL; i++) {
-		const struct prism_config_target *t = api->cfg->targets[i];
-		if (!serves(t, z, name))
-			continue;
-		bool ready = false;
-		prism_engine_zone_state(api->opts.engine, t->name, name, &ready);
-		jw_obj(w);
-		jw_kstr(w, "target", t->name);
-		jw_kbool(w, "ready", ready);
-		jw_end_obj(w);
+	for (size_t i = 0; api->cfg->targets[i] != NULL; i++)
+		if (serves(api->cfg->targets[i], z, name))
+			served_by_json(api, w, name, z, api->cfg->targets[i]->name);
+	const struct prism_api_target_ops *ops = api->opts.target_ops;
+	for (size_t i = 0; ops != NULL && i < prism_engine_ntargets(api->opts.engine); i++) {
+		const char *t = prism_engine_target(api->opts.engine, i)->name;
+		const struct prism_runtime_target *rt = ops->find(ops->arg, t);
+		if (rt != NULL && serves_rt(rt, z, name))
+			served_by_json(api, w, name, z, t);
 	}
 	jw_end_arr(w);
 	jw_end_obj(w);
@@ -790,11 +815,14 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 /* The target names serving a new zone assigned to @p targets ("all" or a group). */
 static bool assign_targets(struct api_req *r, struct zone_ctx *c)
 {
-	const struct prism_config *cfg = r->api->cfg;
-	for (size_t i = 0; cfg->targets[i] != NULL && c->ntargets < API_MAX_TARGETS; i++) {
-		const struct prism_config_target *t = cfg->targets[i];
-		if (strcmp(c->targets, "all") == 0 || (t->group && strcmp(t->group, c->targets) == 0))
-			c->target_names[c->ntargets++] = t->name;
+	/* the engine's targets: the configuration's and those added at run time */
+	const struct prism_engine *e = r->api->opts.engine;
+	const struct prism_api_target_ops *ops = r->api->opts.target_ops;
+	for (size_t i = 0; i < prism_engine_ntargets(e) && c->ntargets < API_MAX_TARGETS; i++) {
+		const char *name = prism_engine_target(e, i)->name;
+		const char *group = ops ? ops->group(ops->arg, name) : NULL;
+		if (strcmp(c->targets, "all") == 0 || (group && strcmp(group, c->targets) == 0))
+			c->target_names[c->ntargets++] = name;
 	}
 	c->target_names[c->ntargets] = NULL;
 	if (c->ntargets > 0)
@@ -1818,9 +1846,9 @@ static void import_read_cb(void *arg, int err, int status, const char *msg,
 
 static const struct prism_engine_target *engine_target(struct prism_api *api, const char *name)
 {
-	for (size_t i = 0; i < api->opts.ntargets; i++)
-		if (strcmp(api->opts.targets[i].name, name) == 0)
-			return &api->opts.targets[i];
+	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
+		if (strcmp(prism_engine_target(api->opts.engine, i)->name, name) == 0)
+			return prism_engine_target(api->opts.engine, i);
 	return NULL;
 }
 

@@ -55,6 +55,12 @@ enum {
 	OPT_GROUP = 1u << 9,
 	OPT_OUTDIR = 1u << 10,
 	OPT_SOURCE = 1u << 11,
+	OPT_URL = 1u << 12,       /* prism targets add */
+	OPT_KEYFILE_T = 1u << 13,
+	OPT_KEYSTDIN = 1u << 14,
+	OPT_SERVERID = 1u << 15,
+	OPT_ZONES = 1u << 16,
+	OPT_DNSADDR = 1u << 17,
 };
 
 /* getopt codes of the long-only options */
@@ -70,6 +76,12 @@ enum {
 	O_GROUP,
 	O_OUTDIR,
 	O_SOURCE,
+	O_URL,
+	O_KEYFILE_T,
+	O_KEYSTDIN,
+	O_SERVERID,
+	O_ZONES,
+	O_DNSADDR,
 };
 
 struct admin_cmd;
@@ -83,6 +95,8 @@ struct admin {
 	struct cli_global g; /* the options every API command takes */
 	const char *status, *search, *after, *expires, *target;
 	const char *pattern, *group, *out_dir, *source; /* prism inventory */
+	const char *url, *target_key_file, *server_id, *zones, *dns_address; /* targets add */
+	bool key_stdin;
 	long limit;
 	unsigned given; /* OPT_* seen on the command line */
 	bool all, yes;
@@ -708,6 +722,89 @@ static int targets_resume(struct admin *a)
 	return target_pause(a, "/resume");
 }
 
+static void target_added_human(const json_t *j)
+{
+	printf("target '");
+	cli_put_clean(stdout, cli_jstr(j, "name"));
+	printf("' added: ");
+	cli_put_clean(stdout, cli_jstr(j, "api_url"));
+	printf("; it catches up now\n");
+}
+
+static void target_removed_human(const json_t *j)
+{
+	printf("target '");
+	cli_put_clean(stdout, cli_jstr(json_object_get(j, "deleted"), "name"));
+	printf("' removed: nothing more is pushed to it; its records stay on the server\n");
+}
+
+/* The key from the first line of standard input (--key-stdin). */
+static char *key_from_stdin(void)
+{
+	char buf[4096];
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	char *k = buf[0] ? strdup(buf) : NULL;
+	explicit_bzero(buf, sizeof(buf));
+	return k;
+}
+
+static int targets_add(struct admin *a)
+{
+	if (a->url == NULL || (a->target_key_file == NULL) == !a->key_stdin) {
+		fprintf(stderr, "prism: give --url and one of --key-file and --key-stdin; usage: "
+			"%s\n", a->cmd->synopsis);
+		return EXIT_USAGE;
+	}
+	json_t *body = json_object(), *zones = NULL;
+	char *key = a->key_stdin ? key_from_stdin() : NULL;
+	if (a->key_stdin && key == NULL) {
+		json_decref(body);
+		fprintf(stderr, "prism: --key-stdin: no key on standard input\n");
+		return EXIT_USAGE;
+	}
+	if (a->zones != NULL) {
+		zones = json_array();
+		for (const char *p = a->zones; *p != '\0';) {
+			size_t len = strcspn(p, ",");
+			if (len > 0)
+				json_array_append_new(zones, json_stringn(p, len));
+			p += len + (p[len] == ',');
+		}
+	}
+	json_object_set_new(body, "name", json_string(a->args[0]));
+	json_object_set_new(body, "api_url", json_string(a->url));
+	if (key != NULL)
+		json_object_set_new(body, "api_key", json_string(key));
+	const char *keys[] = { "api_key_file", "server_id", "group", "dns_address" };
+	const char *vals[] = { a->target_key_file, a->server_id, a->group, a->dns_address };
+	for (size_t i = 0; i < 4; i++)
+		if (vals[i] != NULL)
+			json_object_set_new(body, keys[i], json_string(vals[i]));
+	if (zones != NULL)
+		json_object_set_new(body, "zones", zones);
+	int rc = call_print(a, "POST", "/api/v1/targets", body, target_added_human);
+	json_decref(body);
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	return rc;
+}
+
+static int targets_remove(struct admin *a)
+{
+	char path[PATH_MAX_LEN];
+	if (!a->yes) {
+		fprintf(stderr, "prism: removing a target needs --yes; usage: %s\n",
+			a->cmd->synopsis);
+		return EXIT_USAGE;
+	}
+	int rc = seg_path(path, sizeof(path), "targets", a->args[0], "");
+	return rc ? rc : call_print(a, "DELETE", path, NULL, target_removed_human);
+}
+
 /* ---- sync and plan ---- */
 
 static void sync_row(struct table *t, const char *name, const json_t *c)
@@ -1126,6 +1223,26 @@ static const struct admin_cmd cmds[] = {
 	  "Pause a target: nothing is sent to it until it is resumed (admin role).\n" },
 	{ "targets", "resume", 1, 0, targets_resume, "prism targets resume NAME",
 	  "Resume a paused target; it catches up on its own (admin role).\n" },
+	{ "targets", "add", 1,
+	  OPT_URL | OPT_KEYFILE_T | OPT_KEYSTDIN | OPT_SERVERID | OPT_ZONES | OPT_GROUP |
+	  OPT_DNSADDR, targets_add,
+	  "prism targets add NAME --url URL (--key-file FILE | --key-stdin)\n"
+	  "                  [--server-id ID] [--zones Z1,Z2] [--group G] [--dns-address IP:PORT]",
+	  "Add a PowerDNS target while prismd runs (POST /api/v1/targets, admin role): kept\n"
+	  "in the registry (it comes back after a restart) and caught up at once.\n"
+	  "  --url URL            its API, http(s)://HOST:PORT/api/v1\n"
+	  "  --key-file FILE      its API key file, a path on prismd's host (read by prismd\n"
+	  "                       now, at each start; the registry keeps the path)\n"
+	  "  --key-stdin          read its API key from the first line of standard input\n"
+	  "                       (kept in the registry, a file prismd creates 0600)\n"
+	  "  --server-id ID       the PowerDNS server id (default localhost)\n"
+	  "  --zones Z1,Z2        the configured zones it serves (default: every one)\n"
+	  "  --group G            zones created with \"targets\": \"G\" go to it too\n"
+	  "  --dns-address A      IP:PORT of its DNS, for the health checks' SOA probe\n" },
+	{ "targets", "remove", 1, OPT_YES, targets_remove, "prism targets remove NAME --yes",
+	  "Remove a target added at run time (DELETE /api/v1/targets/NAME, admin role):\n"
+	  "nothing more is pushed to it and its sync rows are forgotten; its records stay on\n"
+	  "the server. The configuration file's targets are removed there.\n" },
 	{ "sync", "status", 0, 0, sync_status, "prism sync [status]",
 	  "DNS records per target and sync status, and the age of the oldest pending one.\n" },
 	{ "sync", "retry", 0, OPT_TARGET, sync_retry, "prism sync retry [--target NAME]",
@@ -1195,7 +1312,8 @@ void prism_admin_usage(FILE *out)
 		"  hosts [list|show|delete|release]  registered hosts\n"
 		"  inventory --pattern REGEX         hosts as Ansible inventories, by group\n"
 		"  tokens [list|create|revoke]       agent tokens\n"
-		"  targets [list|pause|resume]       DNS targets\n"
+		"  targets [list|pause|resume|add|remove]\n"
+		"                                    DNS targets\n"
 		"  sync [status|retry|reconcile]     DNS sync per target\n"
 		"  plan                              what a reconcile would change (exit 2:\n"
 		"                                    changes pending)\n"
@@ -1238,13 +1356,21 @@ static const struct option long_opts[] = {
 	{ "group", required_argument, NULL, O_GROUP },
 	{ "out-dir", required_argument, NULL, O_OUTDIR },
 	{ "source", required_argument, NULL, O_SOURCE },
+	{ "url", required_argument, NULL, O_URL },
+	{ "key-file", required_argument, NULL, O_KEYFILE_T },
+	{ "key-stdin", no_argument, NULL, O_KEYSTDIN },
+	{ "server-id", required_argument, NULL, O_SERVERID },
+	{ "zones", required_argument, NULL, O_ZONES },
+	{ "dns-address", required_argument, NULL, O_DNSADDR },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* the names of the OPT_* bits, in bit order */
 static const char *const opt_names[] = { "--status", "--search",  "--limit",   "--all",
 					 "--after",  "--yes",     "--expires", "--target",
-					 "--pattern", "--group",  "--out-dir", "--source" };
+					 "--pattern", "--group",  "--out-dir", "--source",
+					 "--url", "--key-file", "--key-stdin", "--server-id",
+					 "--zones", "--dns-address" };
 
 static int parse_limit(struct admin *a, const char *s)
 {
@@ -1263,7 +1389,9 @@ static int set_cmd_option(void *ctx, int c, const char *v)
 	struct admin *a = ctx;
 	static const int codes[] = { O_STATUS,  O_SEARCH, O_LIMIT,   O_ALL,
 				     O_AFTER,   'y',      O_EXPIRES, O_TARGET,
-				     O_PATTERN, O_GROUP,  O_OUTDIR,  O_SOURCE };
+				     O_PATTERN, O_GROUP,  O_OUTDIR,  O_SOURCE,
+				     O_URL,     O_KEYFILE_T, O_KEYSTDIN, O_SERVERID,
+				     O_ZONES,   O_DNSADDR };
 	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i] == c)
 			a->given |= 1u << i;
@@ -1284,6 +1412,12 @@ static int set_cmd_option(void *ctx, int c, const char *v)
 	case O_GROUP: a->group = v; return 0;
 	case O_OUTDIR: a->out_dir = v; return v[0] ? 0 : cli_usage_error("--out-dir is empty", NULL);
 	case O_SOURCE: a->source = v; return 0;
+	case O_URL: a->url = v; return 0;
+	case O_KEYFILE_T: a->target_key_file = v; return 0;
+	case O_KEYSTDIN: a->key_stdin = true; return 0;
+	case O_SERVERID: a->server_id = v; return 0;
+	case O_ZONES: a->zones = v; return 0;
+	case O_DNSADDR: a->dns_address = v; return 0;
 	default: return cli_usage_error("unknown option", NULL);
 	}
 }

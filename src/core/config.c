@@ -202,6 +202,9 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "longest backoff between retries of a failing target, seconds", LIVE)                   \
 	X(sync, health_interval, INT, 0, 86400, NULL, "30", "PRISM_SYNC_HEALTH_INTERVAL",         \
 	  "seconds between health checks of every target (0 = off)", RESTART)                     \
+	X(sync, owner_id, STR, 0, 0, NULL, "prism", "PRISM_SYNC_OWNER_ID",                        \
+	  "names this deployment in every ownership mark; deployments sharing a zone need "       \
+	  "different ids", RESTART)                                                               \
 	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
 	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
 	  RESTART)
@@ -1612,6 +1615,19 @@ static int validate_kea(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* An owner id goes into every ownership mark (PowerDNS: the comment's account): short,
+ * printable, no spaces, so a mark never needs quoting anywhere. */
+static bool owner_id_ok(const char *id)
+{
+	size_t n = id != NULL ? strlen(id) : 0;
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && strchr("._-", id[i]) == NULL)
+			return false;
+	return true;
+}
+
 /* The TLS agent port: its files, the client certificate mode, distinct ports. */
 static int validate_tls(struct prism_yaml_ctx *c)
 {
@@ -1678,6 +1694,9 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		nhosts++;
 	if (nhosts > 16)
 		return prism_yaml_fail_opt(c, IDX_server_host, "at most 16 addresses");
+	if (!owner_id_ok(cfg->sync_owner_id))
+		return prism_yaml_fail_opt(c, IDX_sync_owner_id,
+					   "must be 1-64 of the characters a-z A-Z 0-9 . _ -");
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);

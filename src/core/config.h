@@ -140,6 +140,7 @@ struct prism_config {
 	uint32_t sync_coalesce_ms;  /**< wait after a wake so a burst becomes one batch (2) */
 	uint32_t sync_retry_max;    /**< backoff cap, seconds (60) */
 	uint32_t sync_health_interval; /**< seconds between target health checks (30; 0 = off) */
+	char *sync_owner_id;        /**< names this deployment in ownership marks ("prism") */
 	/* health: */
 	uint32_t health_response_time_ms; /**< slower API answers: degraded (0 = off) */
 	/* kea.ncr: Kea's NameChangeRequests (UDP) */

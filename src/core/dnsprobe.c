@@ -7,17 +7,21 @@
 #include "core/dnsprobe.h"
 #include "core/error.h"
 
-int prism_soa_query(const char *zone, uint16_t id, uint8_t *buf, size_t cap, size_t *len)
+int prism_rr_query(const char *name, const char *type, uint16_t id, uint8_t *buf, size_t cap,
+		   size_t *len)
 {
-	if (zone == NULL || buf == NULL || len == NULL)
+	if (name == NULL || type == NULL || buf == NULL || len == NULL)
 		return PRISM_EINVAL;
-	ldns_rdf *name = ldns_dname_new_frm_str(zone);
-	if (name == NULL)
+	ldns_rr_type t = ldns_get_rr_type_by_name(type);
+	if (t == 0)
+		return PRISM_EINVAL;
+	ldns_rdf *owner = ldns_dname_new_frm_str(name);
+	if (owner == NULL)
 		return PRISM_EINVAL;
 	/* the packet takes the name */
-	ldns_pkt *q = ldns_pkt_query_new(name, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0);
+	ldns_pkt *q = ldns_pkt_query_new(owner, t, LDNS_RR_CLASS_IN, 0);
 	if (q == NULL) {
-		ldns_rdf_deep_free(name);
+		ldns_rdf_deep_free(owner);
 		return PRISM_ENOMEM;
 	}
 	ldns_pkt_set_id(q, id);
@@ -36,28 +40,39 @@ int prism_soa_query(const char *zone, uint16_t id, uint8_t *buf, size_t cap, siz
 	return rc;
 }
 
-int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id,
-		     int *rcode, uint32_t *serial)
+int prism_soa_query(const char *zone, uint16_t id, uint8_t *buf, size_t cap, size_t *len)
 {
-	if (buf == NULL || zone == NULL || id == NULL || rcode == NULL || serial == NULL)
-		return PRISM_EINVAL;
+	return prism_rr_query(zone, "SOA", id, buf, cap, len);
+}
+
+/*
+ * Only the question and answer sections matter here. ldns 1.8 leaks a TSIG record of the
+ * additional section when a second one follows it, so the authority and additional counts
+ * are zeroed in a copy and ldns never reads those sections.
+ */
+static int parse_answer(const uint8_t *buf, size_t len, ldns_pkt **out)
+{
 	if (len < 12 || len > 65535)
 		return PRISM_EPROTO;
-	/*
-	 * Only the question and answer sections matter here. ldns 1.8 leaks a TSIG record
-	 * of the additional section when a second one follows it, so the authority and
-	 * additional counts are zeroed in a copy and ldns never reads those sections.
-	 */
 	uint8_t *wire = malloc(len);
 	if (wire == NULL)
 		return PRISM_ENOMEM;
 	memcpy(wire, buf, len);
 	memset(wire + 8, 0, 4);
-	ldns_pkt *p = NULL;
-	ldns_status st = ldns_wire2pkt(&p, wire, len);
+	ldns_status st = ldns_wire2pkt(out, wire, len);
 	free(wire);
-	if (st != LDNS_STATUS_OK)
-		return PRISM_EPROTO;
+	return st == LDNS_STATUS_OK ? 0 : PRISM_EPROTO;
+}
+
+int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id,
+		     int *rcode, uint32_t *serial)
+{
+	if (buf == NULL || zone == NULL || id == NULL || rcode == NULL || serial == NULL)
+		return PRISM_EINVAL;
+	ldns_pkt *p = NULL;
+	int prc = parse_answer(buf, len, &p);
+	if (prc != 0)
+		return prc;
 	*id = ldns_pkt_id(p);
 	*rcode = ldns_pkt_get_rcode(p);
 	int rc = PRISM_ENOTFOUND;
@@ -77,6 +92,45 @@ int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t 
 			*serial = ldns_rdf2native_int32(s);
 			rc = 0;
 			break;
+		}
+	}
+	ldns_rdf_deep_free(want);
+	ldns_pkt_free(p);
+	return rc;
+}
+
+int prism_rr_answer(const uint8_t *buf, size_t len, const char *name, const char *type,
+		    uint16_t *id, int *rcode, bool *present)
+{
+	if (buf == NULL || name == NULL || type == NULL || id == NULL || rcode == NULL ||
+	    present == NULL)
+		return PRISM_EINVAL;
+	ldns_rr_type t = ldns_get_rr_type_by_name(type);
+	if (t == 0)
+		return PRISM_EINVAL;
+	ldns_pkt *p = NULL;
+	int rc = parse_answer(buf, len, &p);
+	if (rc != 0)
+		return rc;
+	*id = ldns_pkt_id(p);
+	*rcode = ldns_pkt_get_rcode(p);
+	ldns_rdf *want = ldns_dname_new_frm_str(name);
+	const ldns_rr_list *qs = ldns_pkt_question(p);
+	const ldns_rr *q = ldns_rr_list_rr_count(qs) == 1 ? ldns_rr_list_rr(qs, 0) : NULL;
+	if (want == NULL) {
+		rc = PRISM_ENOMEM;
+	} else if (!ldns_pkt_qr(p) || q == NULL || ldns_rr_get_type(q) != t ||
+		   ldns_dname_compare(ldns_rr_owner(q), want) != 0) {
+		rc = PRISM_EPROTO; /* not the answer to this question */
+	} else {
+		/* a truncated answer may hide what is there: count it as something */
+		*present = ldns_pkt_tc(p);
+		const ldns_rr_list *ans = ldns_pkt_answer(p);
+		for (size_t i = 0; i < ldns_rr_list_rr_count(ans) && !*present; i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(ans, i);
+			ldns_rr_type rt = ldns_rr_get_type(rr);
+			*present = (rt == t || rt == LDNS_RR_TYPE_CNAME) &&
+				   ldns_dname_compare(ldns_rr_owner(rr), want) == 0;
 		}
 	}
 	ldns_rdf_deep_free(want);

@@ -182,6 +182,10 @@ static void write_rrset(struct jw *w, const struct prism_rr_change *c, const cha
 		jw_end_obj(w);
 	}
 	jw_end_arr(w);
+	if (c->keep_mark) {
+		jw_end_obj(w); /* without "comments", PowerDNS keeps the mark the RRset has */
+		return;
+	}
 	jw_key(w, "comments");
 	jw_arr(w);
 	jw_obj(w);

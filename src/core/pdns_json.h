@@ -16,7 +16,8 @@
  * Build the body of PATCH /api/v1/servers/{id}/zones/{zone}: {"rrsets":[…]}.
  * All DELETEs (nrecords 0) come before all REPLACEs, whatever the input order (PowerDNS
  * rejects a type change otherwise). Every REPLACE carries an RRset comment
- * {"content": @p comment, "account": @p account} marking it as owned by Prism.
+ * {"content": @p comment, "account": @p account} marking it as owned by Prism, except one
+ * with keep_mark (the RRset carries that mark already: its comments are left alone).
  * @param[out] body NUL-terminated JSON, caller frees with free()
  * @param[out] len  strlen of @p body; may be NULL
  * @return 0, PRISM_EINVAL (NULL/empty input, bad name, bad type, NULL record, invalid UTF-8),

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,10 @@ struct prism_rr_change {
 	uint32_t ttl;
 	const char *const *records;  /**< contents in presentation form */
 	size_t nrecords;             /**< 0 = delete the whole RRset */
+	/** A replacement of an RRset the target holds with Prism's mark already: the mark is
+	 *  left as it is instead of written again (PowerDNS: no "comments" in the PATCH, which
+	 *  keeps the RRset's comments). Ignored by the hash. */
+	bool keep_mark;
 };
 
 /**

@@ -30,6 +30,19 @@
 
 #define TAG "prismd"
 
+/* One run-time target. Never freed before exit: the engine, the health checks and the
+ * target's callbacks may point into it after it is removed (rt_close_all frees it). */
+struct rt_target {
+	struct prism_runtime_target spec; /* owned */
+	char **zones;                     /* spec.zones split, NULL = every config zone */
+	struct prism_config_target ct;    /* a view of spec, as open_target wants it */
+	struct prism_engine_target et;
+	struct prism_engine_zone *ezones; /* et.zones, owned */
+	struct prism_target *handle;
+	bool running;                     /* in the engine (not removed, started) */
+	bool removed;                     /* deleted or replaced: only memory now */
+};
+
 struct daemon {
 	const struct prism_config *cfg;  /* the one in force */
 	const struct prism_config *started; /* the one prismd started with (restart-only) */
@@ -49,6 +62,10 @@ struct daemon {
 	struct prism_engine *engine;
 	struct prism_health *health;        /* target health checks (docs/zones.md) */
 	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
+	struct rt_target **rt;              /* targets added at run time (API), never freed
+					     * before exit: the engine may still point at them */
+	size_t nrt;
+	struct prism_api_target_ops rt_ops; /* for the API: rt_check, rt_start, … */
 	struct prism_agent_server *agent;
 	struct prism_agent_tls *agent_tls;  /* the TLS agent port's context, NULL when off */
 	struct prism_ncr_server *ncr;
@@ -79,6 +96,8 @@ static void changed_cb(void *arg)
 	struct daemon *d = arg;
 	prism_engine_wake(d->engine);
 }
+
+static void rt_close_all(struct daemon *d);
 
 static void shutdown_daemon(struct daemon *d)
 {
@@ -117,6 +136,7 @@ static void shutdown_daemon(struct daemon *d)
 		d->etargets[i].api->close(d->targets[i]);
 		d->targets[i] = NULL;
 	}
+	rt_close_all(d);
 	prism_store_writer_stop(d->writer);
 	d->writer = NULL;
 }
@@ -149,7 +169,7 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 		.server_id = ct->server_id,
 		.timeout = d->cfg->powerdns_timeout,
 		.instance = d->cfg->server_instance,
-		.owner_id = "prism",
+		.owner_id = d->cfg->sync_owner_id,
 		.server = ct->server,
 		.tsig_name = ct->tsig.name,
 		.tsig_algorithm = ct->tsig.algorithm,
@@ -224,11 +244,13 @@ static void tz_done(struct prism_store_job *job, int err)
 static int sync_target_zones(struct daemon *d)
 {
 	struct tz_job *j = calloc(1, sizeof(*j));
-	size_t max = 0;
+	size_t max = 0, nt = d->ntargets + d->nrt;
 	for (size_t t = 0; t < d->ntargets; t++)
 		max += d->etargets[t].nzones;
+	for (size_t t = 0; t < d->nrt; t++)
+		max += d->rt[t]->et.nzones;
 	if (j == NULL || (j->pairs = calloc(max ? max : 1, sizeof(*j->pairs))) == NULL ||
-	    (j->groups = calloc(d->ntargets ? d->ntargets : 1, sizeof(*j->groups))) == NULL) {
+	    (j->groups = calloc(nt ? nt : 1, sizeof(*j->groups))) == NULL) {
 		if (j != NULL)
 			free(j->pairs);
 		free(j);
@@ -241,11 +263,348 @@ static int sync_target_zones(struct daemon *d)
 		for (size_t z = 0; z < d->etargets[t].nzones; z++)
 			j->pairs[j->n++] = (struct prism_target_zone){
 				d->etargets[t].name, d->etargets[t].zones[z].name };
+	for (size_t t = 0; t < d->nrt; t++) {
+		const struct rt_target *r = d->rt[t];
+		if (!r->running)
+			continue; /* removed, or could not start: its rows go */
+		j->groups[j->ngroups++] = (struct prism_target_group){ r->et.name, r->ct.group };
+		for (size_t z = 0; z < r->et.nzones; z++)
+			j->pairs[j->n++] = (struct prism_target_zone){ r->et.name,
+								       r->et.zones[z].name };
+	}
 	j->d = d;
 	j->job.run = tz_run;
 	j->job.done = tz_done;
 	prism_store_writer_submit(d->writer, &j->job);
 	return 0;
+}
+
+/* ---- targets added at run time (POST /api/v1/targets, docs/api.md) ---- */
+
+static char *dup_opt(const char *s, bool *fail)
+{
+	char *c = s ? strdup(s) : NULL;
+	*fail |= s != NULL && c == NULL;
+	return c;
+}
+
+/* "a\nb" into {"a", "b", NULL}; NULL stays NULL. */
+static int split_zones(const char *text, char ***out)
+{
+	size_t n = 1;
+	*out = NULL;
+	if (text == NULL)
+		return 0;
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	char **v = calloc(n + 1, sizeof(*v));
+	if (v == NULL)
+		return PRISM_ENOMEM;
+	const char *p = text;
+	for (size_t i = 0; i < n; i++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if ((v[i] = strndup(p, len)) == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return PRISM_ENOMEM;
+		}
+		p += len + (nl != NULL);
+	}
+	*out = v;
+	return 0;
+}
+
+static void rt_free(struct rt_target *r)
+{
+	if (r == NULL)
+		return;
+	for (char **z = r->zones; z != NULL && *z != NULL; z++)
+		free(*z);
+	free(r->zones);
+	free(r->ezones);
+	prism_runtime_target_clear(&r->spec);
+	free(r);
+}
+
+static struct rt_target *rt_new(const struct prism_runtime_target *t)
+{
+	bool fail = false;
+	struct rt_target *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->spec = (struct prism_runtime_target){
+		dup_opt(t->name, &fail),      dup_opt(t->api_url, &fail),
+		dup_opt(t->api_key, &fail),   dup_opt(t->api_key_file, &fail),
+		dup_opt(t->server_id, &fail), dup_opt(t->zones, &fail),
+		dup_opt(t->group, &fail),     dup_opt(t->dns_address, &fail),
+		t->created,
+	};
+	if (fail || split_zones(r->spec.zones, &r->zones) != 0) {
+		rt_free(r);
+		return NULL;
+	}
+	r->ct = (struct prism_config_target){
+		.name = r->spec.name,
+		.type = "powerdns",
+		.api_url = r->spec.api_url,
+		.api_key = r->spec.api_key,
+		.api_key_file = r->spec.api_key_file,
+		.server_id = r->spec.server_id,
+		.dns_address = r->spec.dns_address,
+		.zones = r->zones,
+		.group = r->spec.group,
+	};
+	return r;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int rt_check(void *arg, const struct prism_runtime_target *t, char *err, size_t len)
+{
+	struct daemon *d = arg;
+	char host[64];
+	uint16_t port;
+	if (t->api_url == NULL ||
+	    (!has_prefix(t->api_url, "http://") && !has_prefix(t->api_url, "https://")) ||
+	    strlen(t->api_url) < 9) {
+		snprintf(err, len, "api_url: must start with http:// or https://");
+		return PRISM_EINVAL;
+	}
+	if ((t->api_key == NULL) == (t->api_key_file == NULL)) {
+		snprintf(err, len, "give exactly one of api_key and api_key_file");
+		return PRISM_EINVAL;
+	}
+	if (t->api_key != NULL && t->api_key[0] == '\0') {
+		snprintf(err, len, "api_key: must not be empty");
+		return PRISM_EINVAL;
+	}
+	if (t->api_key_file != NULL) {
+		char why[400];
+		char *key = prism_secret_read(t->api_key_file, why, sizeof(why));
+		if (key == NULL) {
+			snprintf(err, len, "api_key_file: %s", why);
+			return PRISM_EINVAL;
+		}
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	if (t->dns_address != NULL &&
+	    prism_config_hostport(t->dns_address, host, sizeof(host), &port) != 0) {
+		snprintf(err, len, "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
+		return PRISM_EINVAL;
+	}
+	char **zones;
+	if (split_zones(t->zones, &zones) != 0)
+		return PRISM_ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; zones != NULL && zones[i] != NULL && rc == 0; i++) {
+		bool known = false;
+		for (size_t z = 0; z < d->nzones && !known; z++)
+			known = strcmp(zones[i], d->ezones[z].name) == 0;
+		if (!known) {
+			snprintf(err, len, "zones: %s is not a zone of the configuration (zones:)",
+				 zones[i]);
+			rc = PRISM_EINVAL;
+		}
+	}
+	for (size_t i = 0; zones != NULL && zones[i] != NULL; i++)
+		free(zones[i]);
+	free(zones);
+	return rc;
+}
+
+/* Open @p r's target and hand it to the engine, the health checks and the metrics. */
+static int rt_run(struct daemon *d, struct rt_target *r)
+{
+	r->et.api = prism_target_find("powerdns");
+	int rc = open_target(d, &r->ct, r->et.api, &r->handle);
+	if (rc != 0)
+		return rc;
+	if ((rc = target_zones(d, &r->ct, &r->ezones, &r->et.nzones)) != 0)
+		return rc;
+	r->et.zones = r->ezones;
+	r->et.name = r->spec.name;
+	r->et.handle = r->handle;
+	if ((rc = prism_engine_add_target(d->engine, &r->et)) != 0)
+		return rc;
+	r->running = true;
+	if (prism_health_add(d->health, &r->et, r->spec.dns_address) != 0)
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: no health checks (out of memory)",
+			  r->spec.name);
+	prism_api_observe_target(d->api, &r->et, true);
+	return 0;
+}
+
+static struct rt_target *rt_find(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nrt; i++)
+		if (d->rt[i]->running && strcmp(d->rt[i]->spec.name, name) == 0)
+			return d->rt[i];
+	return NULL;
+}
+
+/* Kept in the registry (running, or not started for a fault), not removed. */
+static struct rt_target *rt_kept(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nrt; i++)
+		if (!d->rt[i]->removed && strcmp(d->rt[i]->spec.name, name) == 0)
+			return d->rt[i];
+	return NULL;
+}
+
+static const struct prism_runtime_target *rt_find_spec(void *arg, const char *name)
+{
+	struct rt_target *r = rt_kept(arg, name);
+	return r ? &r->spec : NULL;
+}
+
+static const char *rt_group(void *arg, const char *target)
+{
+	struct daemon *d = arg;
+	for (size_t t = 0; t < d->ntargets; t++)
+		if (strcmp(d->cfg->targets[t]->name, target) == 0)
+			return d->cfg->targets[t]->group;
+	struct rt_target *r = rt_find(d, target);
+	return r ? r->spec.group : NULL;
+}
+
+/* Stop @p r for good: the engine and health checks keep its memory until exit. */
+static void rt_stop(struct daemon *d, struct rt_target *r)
+{
+	r->removed = true;
+	if (!r->running)
+		return;
+	prism_api_observe_target(d->api, &r->et, false);
+	prism_health_remove(d->health, r->spec.name);
+	prism_engine_remove_target(d->engine, r->spec.name);
+	r->running = false;
+}
+
+static int rt_remove(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+	struct rt_target *r = rt_kept(d, name);
+	if (r == NULL)
+		return PRISM_ENOTFOUND;
+	rt_stop(d, r);
+	prism_log(PRISM_LOG_INFO, TAG, "target %s removed (its ledger rows go; records on the "
+		  "server stay)", name);
+	return sync_target_zones(d);
+}
+
+static int rt_keep(struct daemon *d, struct rt_target *r)
+{
+	struct rt_target **g = realloc(d->rt, (d->nrt + 1) * sizeof(*g));
+	if (g == NULL)
+		return PRISM_ENOMEM;
+	d->rt = g;
+	d->rt[d->nrt++] = r;
+	return 0;
+}
+
+static int rt_start(void *arg, const struct prism_runtime_target *t, bool replace, char *err,
+		    size_t len)
+{
+	struct daemon *d = arg;
+	struct rt_target *r = rt_new(t);
+	if (r == NULL || rt_keep(d, r) != 0) {
+		rt_free(r);
+		snprintf(err, len, "out of memory");
+		return PRISM_ENOMEM;
+	}
+	struct rt_target *old = replace ? rt_kept(d, t->name) : NULL;
+	if (old != NULL)
+		rt_stop(d, old);
+	int rc = rt_run(d, r);
+	if (rc != 0) {
+		snprintf(err, len, "cannot start the target (%s)", prism_strerror(rc));
+		return rc;
+	}
+	prism_log(PRISM_LOG_INFO, TAG, "target %s %s at run time: %s, %zu zone(s)", t->name,
+		  old ? "changed" : "added", t->api_url, r->et.nzones);
+	return sync_target_zones(d);
+}
+
+static const struct prism_api_target_ops rt_ops_template = {
+	.check = rt_check,
+	.start = rt_start,
+	.remove = rt_remove,
+	.find = rt_find_spec,
+	.group = rt_group,
+};
+
+/* At start: the run-time targets read from the registry, beside the configuration's. */
+static void rt_start_all(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nrt; i++) {
+		struct rt_target *r = d->rt[i];
+		char err[512];
+		bool clash = false;
+		for (size_t t = 0; t < d->ntargets; t++)
+			clash |= strcmp(d->cfg->targets[t]->name, r->spec.name) == 0;
+		if (clash) {
+			prism_log(PRISM_LOG_WARNING, TAG, "target %s (added at run time) is also "
+				  "in the configuration: the configuration's is used",
+				  r->spec.name);
+			r->removed = true; /* its registry row stays; DELETE answers 409 */
+			continue;
+		}
+		int rc = rt_check(d, &r->spec, err, sizeof(err));
+		if (rc == 0)
+			rc = rt_run(d, r);
+		else
+			prism_log(PRISM_LOG_ERROR, TAG, "target %s (added at run time): %s",
+				  r->spec.name, err);
+		if (rc != 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "target %s (added at run time) is not "
+				  "started; DELETE /api/v1/targets/%s forgets it", r->spec.name,
+				  r->spec.name);
+	}
+}
+
+/* Before the writer starts: the registry's run-time targets into d->rt. */
+static int rt_load(struct daemon *d)
+{
+	struct prism_runtime_target *t;
+	size_t n;
+	int rc = store_api->runtime_targets(d->store, &t, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct rt_target *r = rt_new(&t[i]);
+		rc = r ? rt_keep(d, r) : PRISM_ENOMEM;
+		if (rc != 0)
+			rt_free(r);
+	}
+	prism_runtime_targets_free(t, n);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "store", "cannot read the targets added at run "
+			  "time (%s)", prism_strerror(rc));
+	return rc;
+}
+
+/* At exit, after the engine stopped: close every run-time target's handle. */
+static void rt_close_all(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nrt; i++) {
+		struct rt_target *r = d->rt[i];
+		if (r->handle != NULL)
+			r->et.api->close(r->handle);
+		r->handle = NULL;
+	}
+}
+
+/* After the loop ended: the memory. */
+static void rt_free_all(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nrt; i++)
+		rt_free(d->rt[i]);
+	free(d->rt);
+	d->rt = NULL;
+	d->nrt = 0;
 }
 
 static int start_dns(struct daemon *d)
@@ -282,6 +641,7 @@ static int start_dns(struct daemon *d)
 		et->paused = ct->paused;
 		et->adopt = ct->adopt;
 		et->max_body = ct->max_body_bytes;
+		et->dns_address = ct->dns_address;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,
@@ -312,6 +672,7 @@ static int start_dns(struct daemon *d)
 	};
 	if ((rc = prism_health_start(&d->loop, &hopts, &d->health)) != 0)
 		return rc;
+	rt_start_all(d);
 	return sync_target_zones(d);
 }
 
@@ -539,14 +900,15 @@ static int start_api(struct daemon *d)
 			.writer = d->writer,
 			.engine = d->engine,
 			.health = d->health,
-			.targets = d->etargets,
-			.ntargets = d->ntargets,
 			.agent = d->agent,
 			.liveness = d->liveness,
 			.ncr = d->ncr,
 			.kea_pg = d->kea_pg,
 			.kea_leases = d->kea_leases,
+			.target_ops = d->engine ? &d->rt_ops : NULL,
 		};
+		d->rt_ops = rt_ops_template;
+		d->rt_ops.arg = d;
 		char err[512] = "";
 		rc = prism_api_start(&d->loop, &aopts, &d->api, err, sizeof(err));
 		if (rc != 0)
@@ -708,6 +1070,36 @@ static void retry_target(struct daemon *d, const char *target)
 	prism_store_writer_submit(d->writer, &j->job);
 }
 
+/* SIGHUP: the run-time targets' api_key_file read again (a key kept in the registry is
+ * changed with PATCH). A file that cannot be read keeps the key in use. */
+static void rt_reload_keys(struct daemon *d)
+{
+	char err[512];
+	for (size_t i = 0; i < d->nrt; i++) {
+		struct rt_target *r = d->rt[i];
+		bool changed = false;
+		if (!r->running || r->spec.api_key_file == NULL || r->et.api->set_api_key == NULL)
+			continue;
+		char *key = prism_secret_read(r->spec.api_key_file, err, sizeof(err));
+		int rc = key ? r->et.api->set_api_key(r->handle, key, &changed) : PRISM_ECONFIG;
+		if (key == NULL)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key "
+				  "(api_key_file: %s)", r->spec.name, err);
+		else if (rc != 0)
+			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
+				  r->spec.name, prism_strerror(rc));
+		else if (changed) {
+			prism_log(PRISM_LOG_INFO, TAG, "reload: target %s: new API key",
+				  r->spec.name);
+			retry_target(d, r->spec.name);
+		}
+		if (key != NULL) {
+			explicit_bzero(key, strlen(key));
+			free(key);
+		}
+	}
+}
+
 static void secrets_apply(struct daemon *d, const struct secrets *s)
 {
 	for (size_t i = 0; i < d->ntargets; i++) {
@@ -725,6 +1117,7 @@ static void secrets_apply(struct daemon *d, const struct secrets *s)
 			retry_target(d, d->etargets[i].name);
 		}
 	}
+	rt_reload_keys(d);
 	if (s->kea_keys != NULL &&
 	    prism_kea_pg_set_params(d->kea_pg, (const char *const *)s->kea_keys,
 				    (const char *const *)s->kea_vals) != 0)
@@ -1111,6 +1504,11 @@ static int start(struct daemon *d)
 			  "the registry (%s)", cfg->database_path, prism_strerror(rc));
 		return rc;
 	}
+	if ((rc = rt_load(d)) != 0)
+		return rc;
+	if (d->nrt > 0 && cfg->targets[0] == NULL)
+		prism_log(PRISM_LOG_WARNING, TAG, "%zu target(s) added at run time are not started: "
+			  "DNS sync is disabled (no target in the configuration)", d->nrt);
 	rc = prism_store_writer_start(&d->loop, store_api, d->store, 512, &d->writer);
 	if (rc != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "store", "cannot start the writer (%s)",
@@ -1192,6 +1590,7 @@ static int run(struct daemon *dp)
 	free(d.ezones);
 	free(d.zone_names);
 	free(d.dns_addresses);
+	rt_free_all(&d);
 	for (size_t i = 0; i < d.nretired; i++)
 		prism_config_free(d.retired[i]);
 	free(d.retired);

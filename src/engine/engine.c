@@ -17,16 +17,20 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "core/config.h"
+#include "core/dnsprobe.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/pdns_json.h"
 #include "core/strset.h"
 #include "core/strv.h"
 #include "engine/engine.h"
+#include "engine/udp.h"
 
 #define TAG "engine"
-/* A conflict found when pushing comes from the zone as last read: read it again this soon,
- * once, to confirm it (the read may be stale, or torn by a write racing it). */
+/* A conflict found when pushing: read the zone again this soon, once, so a conflict whose
+ * RRset went away meanwhile (or a read torn by a write racing it) does not wait for the
+ * next reconcile pass. */
 #define CONFLICT_RECHECK_MS 2000u
 #define CONFLICT_MSG "a foreign RRset (not owned by prism) is at this name; set adopt to take it over"
 
@@ -64,6 +68,8 @@ struct round {
 	uint64_t t_fetch, t_apply, t_mark; /* uv_hrtime() at each phase's start, for debug */
 	uint64_t *exclude;               /* prefetch: fingerprints of the rows being pushed */
 	size_t nexclude;
+	size_t nmark;                    /* rows recorded: the rest wait for a check */
+	unsigned char *cls;              /* row classes while a DNS check runs */
 };
 
 /*
@@ -71,8 +77,8 @@ struct round {
  * read from the registry. Recording results never blocks the worker: the writer runs the
  * record job before any later fetch (its queue is FIFO), so a fetch always sees them.
  */
-enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_APPLYING, W_WAITNEXT,
-	      W_ZONES, W_DELETING };
+enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_CHECKING, W_APPLYING,
+	      W_WAITNEXT, W_ZONES, W_DELETING };
 
 /* The FNV-1a hash of "a b" (rows are fingerprinted by it). */
 static uint64_t fnv(const char *a, const char *b)
@@ -81,12 +87,12 @@ static uint64_t fnv(const char *a, const char *b)
 	return prism_fnv1a_str(prism_fnv1a(h, " ", 1), b);
 }
 
-/* The set of "name type" of the non-owned RRsets of @p z. */
-static int strset_build(struct prism_strset *ss, const struct prism_actual_zone *z)
+/* The set of "name type" of the RRsets of @p z that are Prism's (@p owned) or not. */
+static int strset_build(struct prism_strset *ss, const struct prism_actual_zone *z, bool owned)
 {
 	prism_strset_clear(ss);
 	for (size_t i = 0; i < z->n; i++) {
-		if (z->v[i].owned)
+		if (z->v[i].owned != owned)
 			continue;
 		int rc = prism_strset_add_joined(ss, z->v[i].name, ' ', z->v[i].type);
 		if (rc != 0)
@@ -101,7 +107,16 @@ struct zstate {
 	bool force;          /* reconcile at the next chance */
 	uint64_t last_read;  /* loop ms */
 	uint64_t recheck_at; /* loop ms: read again then to confirm conflicts; 0 = no need */
-	struct prism_strset foreign; /* "name type" */
+	/* The ownership check (see check_row): the zone as its last read saw it, and when that
+	 * read started. It stands for a fresh read of every row due a second before it started,
+	 * while it is young (fresh_ms); other rows need a check of their own. */
+	struct prism_strset foreign, owned; /* "name type" */
+	int64_t read_at;     /* unix ms when the read began; 0 = no usable read */
+	uint64_t read_took;  /* ms the read and its comparison took */
+	int64_t read_after;  /* forced read wanted, not before this unix ms (rows due within
+			      * the second of the last read need a read in the next second) */
+	bool check_read;     /* force comes from the check: a failed read drops it, so the
+			      * rows waiting are fetched and shown as failed meanwhile */
 };
 
 /*
@@ -128,6 +143,23 @@ struct wzone {
 	unsigned refs;
 };
 
+/* The DNS side of the ownership check (check_dns_start). */
+struct dnscheck {
+	uv_udp_t udp;
+	uv_timer_t timer;
+	bool open;            /* udp and timer initialised (closed at stop) */
+	bool broken;          /* the socket could not be opened: zone reads only */
+	struct sockaddr_storage addr;
+	struct round *r;      /* the round waiting for answers; NULL when idle */
+	size_t *rows;         /* the round's row of each query */
+	unsigned char *state; /* DQ_* per query */
+	size_t nq, waiting;   /* queries, answers still awaited for those sent */
+	size_t next;          /* the next query to send */
+	bool retried;         /* the queries unanswered at a timeout were sent again */
+	uint16_t qbase;       /* message id of query 0 */
+	uint8_t rbuf[4096];
+};
+
 struct worker {
 	struct prism_engine *e;
 	struct prism_engine_target t;
@@ -138,6 +170,7 @@ struct worker {
 	size_t nzones, zcap;
 	struct wzone *reading;  /* being read/reconciled (a reference) */
 	struct wzone *ensuring; /* being checked/created (a reference) */
+	int64_t op_started;   /* unix ms when the read or zone check in flight began */
 	char **dels;          /* registry zones to delete from the target */
 	size_t ndels;
 	bool zones_dirty;     /* the registry's zones changed: load them again */
@@ -152,20 +185,24 @@ struct worker {
 	struct round *round;  /* being pushed */
 	struct round *next;   /* prefetched while round was pushed, ready */
 	bool prefetching;     /* a prefetch job is in the writer */
+	struct dnscheck dns;
 };
 
 struct prism_engine {
 	uv_loop_t *loop;
 	struct prism_store_writer *writer;
 	struct prism_engine_opts opts;
-	struct worker *workers;
-	size_t nworkers;
+	struct worker **workers; /* each allocated alone: handles and jobs point at them */
+	size_t nworkers, wcap;
+	struct worker **removed; /* removed at run time: freed at the end (jobs may hold them) */
+	size_t nremoved;
 	unsigned refs; /* timers not yet closed + store jobs in flight + 1 while running */
 	struct plan_step *plan_reads; /* plan steps waiting for a target's answer */
 	bool stopping;
 };
 
 static void worker_run(struct worker *w);
+static struct worker *find_worker(struct prism_engine *e, const char *target);
 
 static void wzone_unref(struct wzone *z)
 {
@@ -176,6 +213,7 @@ static void wzone_unref(struct wzone *z)
 	free(z->soa);
 	free(z->kind);
 	prism_strset_clear(&z->zs.foreign);
+	prism_strset_clear(&z->zs.owned);
 	free(z);
 }
 
@@ -256,9 +294,16 @@ static void engine_unref(struct prism_engine *e)
 {
 	if (--e->refs > 0)
 		return;
-	for (size_t i = 0; i < e->nworkers; i++)
-		worker_zones_free(&e->workers[i]);
+	for (size_t i = 0; i < e->nworkers; i++) {
+		worker_zones_free(e->workers[i]);
+		free(e->workers[i]);
+	}
+	for (size_t i = 0; i < e->nremoved; i++) {
+		worker_zones_free(e->removed[i]);
+		free(e->removed[i]);
+	}
 	free(e->workers);
+	free(e->removed);
 	free(e);
 }
 
@@ -289,6 +334,7 @@ static void round_free(struct round *r)
 	free(r->errors);
 	free(r->marks);
 	free(r->exclude);
+	free(r->cls);
 	prism_ledger_rows_free(r->rows, r->nrows);
 	free(r);
 }
@@ -383,6 +429,12 @@ static uint64_t reconcile_due_in(const struct worker *w)
 				best = in;
 			continue;
 		}
+		if (zs->force && zs->read && zs->read_after > now_ms()) {
+			uint64_t in = (uint64_t)(zs->read_after - now_ms());
+			if (in < best)
+				best = in;
+			continue;
+		}
 		if (!zs->read || zs->force)
 			return 0;
 		if (zs->recheck_at != 0) {
@@ -429,13 +481,25 @@ static void apply_rows(struct worker *w, struct round *r);
 static void send_notify(struct worker *w, const char *zone);
 static void prefetch(struct worker *w, const struct round *r);
 
+/* A zone is to be read (the ownership check asked for it, or a reconcile pass): rounds
+ * prefetched meanwhile would keep the worker from ever getting to it. */
+static bool read_wanted(const struct worker *w)
+{
+	for (size_t z = 0; z < w->nzones; z++)
+		if (w->zones[z]->zs.force)
+			return true;
+	return false;
+}
+
 /* A push ended (results are being recorded): go on with the prefetched batch, if any. */
 static void after_push(struct worker *w, bool more, int64_t next_due)
 {
 	if (w->e->stopping)
 		return;
-	if (w->failures > 0 && w->next != NULL) {
-		round_free(w->next); /* the target is failing: back off instead */
+	bool stop = w->failures > 0 || read_wanted(w);
+	if (stop && w->next != NULL) {
+		/* the target is failing (back off instead), or a read comes first */
+		round_free(w->next);
 		w->next = NULL;
 	}
 	if (w->next != NULL) {
@@ -443,7 +507,7 @@ static void after_push(struct worker *w, bool more, int64_t next_due)
 		w->next = NULL;
 		w->round = n;
 		apply_rows(w, n);
-	} else if (w->prefetching && w->failures == 0) {
+	} else if (w->prefetching && !stop) {
 		w->state = W_WAITNEXT;
 	} else {
 		go_idle(w, more, next_due);
@@ -456,7 +520,7 @@ static int mark_run(struct prism_store *s, const struct prism_store_api *api,
 		    struct prism_store_job *job)
 {
 	struct round *r = (struct round *)job;
-	return api->ledger_mark(s, r->w->t.name, r->marks, r->nrows, now_ms());
+	return api->ledger_mark(s, r->w->t.name, r->marks, r->nmark, now_ms());
 }
 
 static void mark_done(struct prism_store_job *job, int err)
@@ -676,7 +740,8 @@ static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
 			goto done;
 		const char **rr = recs + i * MAX_RECORDS;
 		size_t k = split_records(copies[i], rr, MAX_RECORDS);
-		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k };
+		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k,
+						  row->marked };
 	}
 	*c = (struct apply_ctx){ r, lo, hi, NULL };
 	rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, ch, n, apply_cb, c);
@@ -701,23 +766,55 @@ done:
 		r->marks[i].next_attempt = now_ms() + 1000;
 }
 
+/*
+ * Ownership check. Prism writes or deletes an RRset only when a read of the target that
+ * began after the row became due says it may: nothing is at that name and type (and no
+ * foreign CNAME at the name), or what is there carries Prism's mark with this deployment's
+ * owner id. A zone read (the reconciler's, or one forced here) is such a read for every row
+ * due a second before it began, while it is young; rows it does not cover are checked by
+ * a DNS query when the target has a dns_address (nothing there: write; anything there:
+ * read the zone), else by reading the zone again. See docs/architecture.md.
+ */
+/* A zone read covers rows for this long (three times its own duration if that is more):
+ * long enough for a bulk sync of 100,000 RRsets after a start to go out on the start-up
+ * read, as external-dns's and octoDNS's runs do on the state they read first; a re-read
+ * would cost as much as the sync. */
+#define FRESH_MS 30000u
+
+enum owner { OWN_UNKNOWN, OWN_ABSENT, OWN_OURS, OWN_FOREIGN };
+
 static struct zstate *zone_state(const struct worker *w, const char *zone)
 {
 	struct wzone *wz = find_zone(w, zone);
 	return wz != NULL ? &wz->zs : NULL;
 }
 
-static bool is_conflict(const struct worker *w, const struct prism_ledger_row *row)
+static bool read_covers(const struct zstate *zs, const struct prism_ledger_row *row,
+			int64_t now)
 {
-	if (w->t.adopt)
-		return false;
-	const struct wzone *wz = find_zone(w, row->zone);
-	if (wz == NULL || wz->adopt)
-		return false;
-	const struct zstate *zs = &wz->zs;
+	uint64_t fresh = zs->read_took * 3 > FRESH_MS ? zs->read_took * 3 : FRESH_MS;
+	return zs->read && zs->read_at > 0 && (row->since + 1) * 1000 <= zs->read_at &&
+	       now - zs->read_at <= (int64_t)fresh;
+}
+
+/* Whether the last read showed a foreign RRset at the row's name and type (or a CNAME). */
+static bool held_by_foreign(const struct zstate *zs, const struct prism_ledger_row *row)
+{
 	return prism_strset_has_joined(&zs->foreign, row->name, ' ', row->type) ||
 	       (strcmp(row->type, "CNAME") != 0 &&
 		prism_strset_has_joined(&zs->foreign, row->name, ' ', "CNAME"));
+}
+
+static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_row *row,
+			    int64_t now)
+{
+	const struct zstate *zs = &wz->zs;
+	if (!read_covers(zs, row, now))
+		return OWN_UNKNOWN;
+	if (held_by_foreign(zs, row))
+		return OWN_FOREIGN;
+	return prism_strset_has_joined(&zs->owned, row->name, ' ', row->type) ? OWN_OURS
+									       : OWN_ABSENT;
 }
 
 /*
@@ -738,83 +835,139 @@ static int row_zone_cmp(const void *a, const void *b)
 		      ((const struct prism_ledger_row *)b)->zone);
 }
 
-/* What becomes of a fetched row: sent, held back (its zone is not ready on the target
- * yet: one added moments ago), or left alone (a conflict). */
-enum row_class { ROW_SEND, ROW_NOT_READY, ROW_CONFLICT };
+/* What becomes of a fetched row, in the order the round keeps them: sent; done without a
+ * request (a deletion of what is gone already); held back (its zone is not ready on the
+ * target yet: one added moments ago); left alone (a conflict); failed (not checked: the
+ * target is failing); not decided this round (not checked yet: left due, not recorded). */
+enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_UNCHECKABLE, ROW_CHECK,
+		 ROW_NCLASS };
 
-static enum row_class classify_row(const struct worker *w, const struct prism_ledger_row *row)
+static enum row_class classify_row(const struct worker *w, struct prism_ledger_row *row,
+				   int64_t now)
 {
 	const struct wzone *wz = find_zone(w, row->zone);
 	if (wz == NULL || !wz->ok)
 		return ROW_NOT_READY;
-	return is_conflict(w, row) ? ROW_CONFLICT : ROW_SEND;
+	bool deletion = row->content[0] == '\0';
+	enum owner own = row_owner(wz, row, now);
+	if (own == OWN_UNKNOWN && w->t.api->conditional_writes) {
+		/* the server checks each write itself: hold back only what the last read
+		 * showed as foreign */
+		bool foreign = held_by_foreign(&wz->zs, row);
+		own = foreign ? OWN_FOREIGN : OWN_ABSENT;
+		if (!foreign && deletion)
+			return ROW_SEND; /* the server deletes only what carries our mark */
+	}
+	switch (own) {
+	case OWN_UNKNOWN:
+		return ROW_CHECK;
+	case OWN_ABSENT:
+		return deletion ? ROW_GONE : ROW_SEND;
+	case OWN_OURS:
+		row->marked = true; /* a replacement keeps the mark it has: cheaper */
+		return ROW_SEND;
+	case OWN_FOREIGN:
+	default:
+		/* adopt takes over what stands at wanted names, never deletes a foreign RRset */
+		return !deletion && (w->t.adopt || wz->adopt) ? ROW_SEND : ROW_CONFLICT;
+	}
 }
 
-/* Partition: rows to send first, sorted by zone; then rows held back; conflicts last.
- * @p nready receives where the conflicts start. */
-static size_t partition_conflicts(const struct worker *w, struct round *r, size_t *nready)
+/* Order the rows by class (rows to send sorted by zone); @p bound[c] receives where class
+ * c ends. @p cls holds each row's class and is reordered along. */
+static void partition_rows(struct round *r, unsigned char *cls, size_t bound[ROW_NCLASS])
 {
-	size_t n = r->nrows, k = 0, nsend = 0;
-	*nready = n;
+	size_t n = r->nrows, k = 0;
 	struct prism_ledger_row *tmp = malloc(n * sizeof(*tmp));
-	if (tmp == NULL)
-		return n; /* send everything rather than nothing */
-	unsigned char *cls = malloc(n);
-	if (cls == NULL) {
+	unsigned char *tcls = malloc(n);
+	if (tmp == NULL || tcls == NULL) {
+		/* send nothing: every row stays due for the next round */
 		free(tmp);
-		return n;
-	}
-	for (size_t i = 0; i < n; i++)
-		cls[i] = (unsigned char)classify_row(w, &r->rows[i]);
-	for (int c = ROW_SEND; c <= ROW_CONFLICT; c++) {
-		for (size_t i = 0; i < n; i++)
-			if (cls[i] == c)
-				tmp[k++] = r->rows[i];
-		if (c == ROW_SEND)
-			nsend = k;
-		else if (c == ROW_NOT_READY)
-			*nready = k;
-	}
-	memcpy(r->rows, tmp, n * sizeof(*tmp));
-	free(tmp);
-	free(cls);
-	qsort(r->rows, nsend, sizeof(*r->rows), row_zone_cmp);
-	return nsend;
-}
-
-static void apply_rows(struct worker *w, struct round *r)
-{
-	r->t_apply = uv_hrtime();
-	r->marks = calloc(r->nrows, sizeof(*r->marks));
-	r->errors = calloc(r->nrows, sizeof(*r->errors));
-	if (r->marks == NULL || r->errors == NULL) {
-		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
-		w->round = NULL;
-		round_free(r);
-		w->backoff_until = uv_now(w->e->loop) + 1000;
-		go_idle(w, false, 0);
+		free(tcls);
+		memset(cls, ROW_CHECK, n);
+		for (int c = 0; c < ROW_NCLASS; c++)
+			bound[c] = c < ROW_CHECK ? 0 : n;
 		return;
 	}
-	/* rows whose name a foreign RRset holds are not sent: move them to the end */
-	size_t nready, nsend = partition_conflicts(w, r, &nready);
+	for (int c = 0; c < ROW_NCLASS; c++) {
+		for (size_t i = 0; i < n; i++)
+			if (cls[i] == c) {
+				tcls[k] = cls[i];
+				tmp[k++] = r->rows[i];
+			}
+		bound[c] = k;
+	}
+	memcpy(r->rows, tmp, n * sizeof(*tmp));
+	memcpy(cls, tcls, n);
+	free(tmp);
+	free(tcls);
+	qsort(r->rows, bound[ROW_SEND], sizeof(*r->rows), row_zone_cmp);
+}
+
+/* Rows not covered by a read: their zones are read again (in the next second at the
+ * earliest, see zstate.read_after) before they are fetched once more. */
+static void want_reads(struct worker *w, const struct round *r, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		struct wzone *wz = find_zone(w, r->rows[i].zone);
+		if (wz == NULL || wz->zs.force)
+			continue;
+		wz->zs.force = true;
+		wz->zs.check_read = true;
+		wz->zs.read_after = (r->rows[i].since + 1) * 1000;
+	}
+}
+
+static const char taken_msg[] =
+	"the RRset does not carry prism's ownership mark (taken over, or never prism's): "
+	"not deleted";
+
+static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_class c)
+{
+	struct prism_ledger_mark *m = &r->marks[i];
+	const struct prism_ledger_row *row = &r->rows[i];
+	if (c == ROW_GONE) {
+		m->ok = true; /* nothing left to delete: the deletion is done */
+	} else if (c == ROW_NOT_READY) {
+		m->error = "the zone is not ready on this target yet";
+		m->next_attempt = now_ms() + 1000;
+	} else if (c == ROW_UNCHECKABLE) {
+		m->error = "not checked: the target is failing";
+		m->next_attempt = now_ms() + (int64_t)(w->backoff_until > uv_now(w->e->loop)
+							   ? w->backoff_until - uv_now(w->e->loop)
+							   : 1000);
+	} else if (c == ROW_CONFLICT) {
+		/* read again soon: a conflict resolves by itself once the RRset is gone */
+		struct zstate *zs = zone_state(w, row->zone);
+		if (zs != NULL && zs->recheck_at == 0)
+			zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
+		m->conflict = true;
+		m->error = m->deletion ? taken_msg : CONFLICT_MSG;
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: %s", w->t.name,
+			  row->name, row->type,
+			  m->deletion ? "no longer marked as prism's, not deleted" : "left alone");
+	}
+}
+
+static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
+{
+	size_t bound[ROW_NCLASS];
+	if (w->failures > 0) /* no read to check them with: show them as failed meanwhile */
+		for (size_t i = 0; i < r->nrows; i++)
+			if (cls[i] == ROW_CHECK)
+				cls[i] = ROW_UNCHECKABLE;
+	partition_rows(r, cls, bound);
+	size_t nsend = bound[ROW_SEND];
+	r->nmark = bound[ROW_UNCHECKABLE]; /* unchecked rows stay due, unrecorded */
 	for (size_t i = 0; i < r->nrows; i++) {
 		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
 							  r->rows[i].type,
 							  r->rows[i].desired_hash };
 		r->marks[i].deletion = r->rows[i].content[0] == '\0';
-		if (i >= nsend && i < nready) {
-			r->marks[i].error = "the zone is not ready on this target yet";
-			r->marks[i].next_attempt = now_ms() + 1000;
-		} else if (i >= nsend) {
-			struct zstate *zs = zone_state(w, r->rows[i].zone);
-			if (zs != NULL && zs->recheck_at == 0)
-				zs->recheck_at = uv_now(w->e->loop) + CONFLICT_RECHECK_MS;
-			r->marks[i].conflict = true;
-			r->marks[i].error = CONFLICT_MSG;
-			prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone",
-				  w->t.name, r->rows[i].name, r->rows[i].type);
-		}
+		if (i >= nsend && i < r->nmark)
+			mark_unsent(w, r, i, (enum row_class)cls[i]);
 	}
+	want_reads(w, r, bound[ROW_CONFLICT], r->nrows);
 	w->state = W_APPLYING;
 	/* one request per zone, cut where the body would outgrow the server's request limit */
 	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
@@ -832,6 +985,236 @@ static void apply_rows(struct worker *w, struct round *r)
 		enqueue(r, lo, nsend);
 	prefetch(w, r);
 	pump(w, r);
+}
+
+static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked);
+
+static void apply_rows(struct worker *w, struct round *r)
+{
+	r->t_apply = uv_hrtime();
+	r->marks = calloc(r->nrows, sizeof(*r->marks));
+	r->errors = calloc(r->nrows, sizeof(*r->errors));
+	unsigned char *cls = malloc(r->nrows);
+	if (r->marks == NULL || r->errors == NULL || cls == NULL) {
+		prism_log(PRISM_LOG_ERROR, TAG, "out of memory");
+		free(cls);
+		w->round = NULL;
+		round_free(r);
+		w->backoff_until = uv_now(w->e->loop) + 1000;
+		go_idle(w, false, 0);
+		return;
+	}
+	int64_t now = now_ms();
+	size_t unchecked = 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		cls[i] = (unsigned char)classify_row(w, &r->rows[i], now);
+		unchecked += cls[i] == ROW_CHECK;
+	}
+	r->cls = cls;
+	if (unchecked > 0 && check_dns_start(w, r, unchecked))
+		return; /* check_dns_done goes on */
+	r->cls = NULL;
+	apply_send(w, r, cls);
+	free(cls);
+}
+
+/* ---- the ownership check through DNS ---- */
+
+/*
+ * Rows no zone read covers are asked of the target's DNS port (targets[].dns_address):
+ * one query per row, DNS_CHECK_WINDOW at a time. NXDOMAIN, or NOERROR without an RRset of the type or a
+ * CNAME at the name, means nothing is there: the row is written (a deletion is done). Any
+ * other answer, or none within DNS_CHECK_MS, leaves the row to a read of the zone. PowerDNS
+ * purges its caches on every API write, so a foreign RRset made through the API is seen
+ * at once; see docs/architecture.md for what remains.
+ */
+#define DNS_CHECK_WINDOW 256 /* queries in flight at once: a burst would overflow the
+			      * server's socket buffer and be lost */
+#define DNS_CHECK_MS 1000u   /* no answer for this long: the rest go to a zone read */
+
+enum { DQ_WAITING, DQ_ABSENT, DQ_PRESENT };
+
+static void dns_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct worker *w = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)w->dns.rbuf, sizeof(w->dns.rbuf));
+}
+
+static void dns_send_more(struct worker *w);
+static bool dns_send_one(struct dnscheck *dc, size_t q);
+static void dns_timeout_cb(uv_timer_t *t);
+
+static void dns_finish(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	struct round *r = dc->r;
+	uv_timer_stop(&dc->timer);
+	dc->r = NULL;
+	size_t absent = 0;
+	for (size_t q = 0; q < dc->nq; q++) {
+		size_t i = dc->rows[q];
+		if (dc->state[q] != DQ_ABSENT)
+			continue;
+		r->cls[i] = r->rows[i].content[0] == '\0' ? ROW_GONE : ROW_SEND;
+		absent++;
+	}
+	prism_log(PRISM_LOG_DEBUG, TAG, "target %s: DNS check of %zu RRset(s): %zu free, %zu "
+		  "left to a zone read", w->t.name, dc->nq, absent, dc->nq - absent);
+	free(dc->rows);
+	free(dc->state);
+	dc->rows = NULL;
+	dc->state = NULL;
+	unsigned char *cls = r->cls;
+	r->cls = NULL;
+	apply_send(w, r, cls);
+	free(cls);
+}
+
+static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+			const struct sockaddr *from, unsigned flags)
+{
+	struct worker *w = u->data;
+	struct dnscheck *dc = &w->dns;
+	(void)from;
+	(void)flags;
+	if (n < 2 || dc->r == NULL)
+		return;
+	const uint8_t *b = (const uint8_t *)buf->base;
+	size_t q = (uint16_t)((uint16_t)(b[0] << 8 | b[1]) - dc->qbase);
+	if (q >= dc->nq || dc->state[q] != DQ_WAITING)
+		return;
+	const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
+	uint16_t id;
+	int rcode;
+	bool present;
+	if (prism_rr_answer(b, (size_t)n, row->name, row->type, &id, &rcode, &present) != 0)
+		return; /* not the answer to this question */
+	/* only NOERROR and NXDOMAIN say what is there */
+	dc->state[q] = (rcode == 0 || rcode == 3) && !present ? DQ_ABSENT : DQ_PRESENT;
+	dc->waiting--;
+	dns_send_more(w);
+}
+
+/* Keep DNS_CHECK_WINDOW queries in flight; finish when every query is answered or lost. */
+static void dns_send_more(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	bool sent = false;
+	while (dc->waiting < DNS_CHECK_WINDOW && dc->next < dc->nq) {
+		size_t q = dc->next++;
+		if (!dns_send_one(dc, q))
+			continue; /* stays DQ_PRESENT: a zone read decides */
+		dc->state[q] = DQ_WAITING;
+		dc->waiting++;
+		sent = true;
+	}
+	if (dc->waiting == 0) {
+		dns_finish(w);
+		return;
+	}
+	if (sent) /* the timeout runs from the last progress */
+		uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
+}
+
+/* Send query @p q (again); false when it cannot go out (it then stays unanswered). */
+static bool dns_send_one(struct dnscheck *dc, size_t q)
+{
+	const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
+	uint8_t wire[512];
+	size_t len;
+	return prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire,
+			      sizeof(wire), &len) == 0 &&
+	       prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) == 0;
+}
+
+/* No progress for DNS_CHECK_MS: the unanswered queries are sent once more (a datagram lost
+ * under load should not cost a read of the whole zone), then given up. */
+static void dns_timeout_cb(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	struct dnscheck *dc = &w->dns;
+	if (dc->r == NULL)
+		return;
+	if (!dc->retried) {
+		dc->retried = true;
+		for (size_t q = 0; q < dc->next; q++)
+			if (dc->state[q] == DQ_WAITING)
+				(void)dns_send_one(dc, q);
+		uv_timer_start(&dc->timer, dns_timeout_cb, DNS_CHECK_MS, 0);
+		return;
+	}
+	dns_finish(w);
+}
+
+static void dns_closed_cb(uv_handle_t *h)
+{
+	struct worker *w = h->data;
+	engine_unref(w->e);
+}
+
+/* The socket and timer, made at the first check; false when the target has no DNS port. */
+static bool dns_open(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->open)
+		return true;
+	char host[64];
+	uint16_t port;
+	if (w->t.dns_address == NULL ||
+	    prism_config_hostport(w->t.dns_address, host, sizeof(host), &port) != 0)
+		return false;
+	struct sockaddr_storage any;
+	memset(&any, 0, sizeof(any));
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&dc->addr) == 0) {
+		uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
+	} else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&dc->addr) == 0) {
+		uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
+	} else {
+		return false;
+	}
+	if (uv_udp_init(w->e->loop, &dc->udp) != 0)
+		return false;
+	uv_timer_init(w->e->loop, &dc->timer);
+	dc->udp.data = dc->timer.data = w;
+	dc->open = true;
+	w->e->refs += 2; /* dropped by the handles' close callbacks */
+	if (uv_udp_bind(&dc->udp, (const struct sockaddr *)&any, 0) != 0 ||
+	    uv_udp_recv_start(&dc->udp, dns_alloc_cb, dns_recv_cb) != 0) {
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: no DNS ownership checks (cannot "
+			  "open a UDP socket); zone reads instead", w->t.name);
+		dc->broken = true;
+	}
+	return !dc->broken;
+}
+
+static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->broken || !dns_open(w))
+		return false;
+	dc->rows = malloc(unchecked * sizeof(*dc->rows));
+	dc->state = malloc(unchecked);
+	if (dc->rows == NULL || dc->state == NULL) {
+		free(dc->rows);
+		free(dc->state);
+		dc->rows = NULL;
+		dc->state = NULL;
+		return false;
+	}
+	dc->nq = dc->waiting = dc->next = 0;
+	dc->retried = false;
+	dc->qbase = (uint16_t)rand();
+	for (size_t i = 0; i < r->nrows; i++) {
+		if (r->cls[i] != ROW_CHECK)
+			continue;
+		dc->rows[dc->nq] = i;
+		dc->state[dc->nq++] = DQ_PRESENT; /* unless answered */
+	}
+	dc->r = r;
+	w->state = W_CHECKING;
+	dns_send_more(w);
+	return true;
 }
 
 /* ---- fetching ---- */
@@ -886,7 +1269,11 @@ static void prefetch_done(struct prism_store_job *job, int err)
 	struct worker *w = n->w;
 	struct prism_engine *e = w->e;
 	w->prefetching = false;
-	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0) {
+	/* kept only for the push it was read beside: once the worker went another way (a
+	 * read first, a backoff), its rows are fetched again in their turn */
+	bool pushing = w->state == W_APPLYING || w->state == W_CHECKING || w->state == W_WAITNEXT;
+	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0 || read_wanted(w) ||
+	    !pushing) {
 		bool waiting = w->state == W_WAITNEXT && !e->stopping;
 		int64_t next_due = n->next_due;
 		round_free(n);
@@ -906,7 +1293,8 @@ static void prefetch_done(struct prism_store_job *job, int err)
 /* While @p r is pushed, read the next batch: the writer is idle meanwhile. */
 static void prefetch(struct worker *w, const struct round *r)
 {
-	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max)
+	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max ||
+	    read_wanted(w))
 		return;
 	struct round *n = calloc(1, sizeof(*n));
 	uint64_t *ex = malloc(r->nrows * sizeof(*ex));
@@ -1193,8 +1581,10 @@ static void rec_done(struct prism_store_job *job, int err)
 			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
 		j->z->zs.read = true;
 		j->z->zs.force = false;
+		j->z->zs.check_read = false;
 		j->z->zs.recheck_at = 0;
 		j->z->zs.last_read = uv_now(e->loop);
+		j->z->zs.read_took = (uint64_t)(now_ms() - j->z->zs.read_at);
 	}
 	prism_reconcile_result_free(&j->res);
 	prism_actual_zone_free(j->actual);
@@ -1222,13 +1612,17 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		describe(buf, sizeof(buf), err, status, msg);
 		if (status == 404 || (status == 0 && err == PRISM_ENOTFOUND))
 			z->ok = false;
+		if (z->zs.check_read) /* fetch the rows meanwhile: they show as failed */
+			z->zs.force = z->zs.check_read = false;
 		wzone_unref(z);
 		target_failed(w, "zone read", err, status, buf);
 		schedule(w, 0);
 		return;
 	}
 	struct rec_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || strset_build(&z->zs.foreign, actual) != 0) {
+	z->zs.read_at = 0;
+	if (j == NULL || strset_build(&z->zs.foreign, actual, false) != 0 ||
+	    strset_build(&z->zs.owned, actual, true) != 0) {
 		free(j);
 		wzone_unref(z);
 		prism_actual_zone_free(actual);
@@ -1238,6 +1632,7 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 		return;
 	}
 	target_ok(w);
+	z->zs.read_at = w->op_started;
 	j->w = w;
 	j->z = z; /* the reference moves to the job */
 	j->actual = actual;
@@ -1252,8 +1647,11 @@ static void read_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_READING;
 	w->reading = wzone_ref(z);
+	w->op_started = now_ms();
 	int rc = w->t.api->read_zone(w->t.handle, z->name, read_cb, w);
 	if (rc != 0) {
+		if (z->zs.check_read)
+			z->zs.force = z->zs.check_read = false;
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;
@@ -1317,6 +1715,8 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
 		prism_strset_clear(&z->zs.foreign);
+		prism_strset_clear(&z->zs.owned);
+		z->zs.read_at = w->op_started;
 		z->zs.read = true;
 		z->zs.last_read = uv_now(w->e->loop);
 	}
@@ -1330,6 +1730,7 @@ static void ensure_zone(struct worker *w, struct wzone *z)
 {
 	w->state = W_ENSURING;
 	w->ensuring = wzone_ref(z);
+	w->op_started = now_ms();
 	/* a registry zone is usually new to the target: create it at once (409: it exists) */
 	int rc = z->config ? w->t.api->ensure_zone_kind(w->t.handle, z->name,
 							(const char *const *)z->nameservers,
@@ -1456,16 +1857,27 @@ static void worker_run(struct worker *w)
 		return;
 	}
 	w->zone_ready = all_zones_ok(w);
+	int64_t wait = 0, wall = now_ms();
 	for (size_t z = 0; z < w->nzones; z++) {
 		const struct zstate *zs = &w->zones[z]->zs;
 		uint64_t ival = (uint64_t)w->e->opts.reconcile_interval * 1000;
 		if (!w->zones[z]->ok)
 			continue; /* reported missing: checked again later */
+		if (zs->force && zs->read && wall < zs->read_after) {
+			/* rows wait for this read: fetching them again now would only spin */
+			if (wait == 0 || zs->read_after - wall < wait)
+				wait = zs->read_after - wall;
+			continue;
+		}
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
 			return;
 		}
+	}
+	if (wait > 0) {
+		schedule(w, (uint64_t)wait);
+		return;
 	}
 	fetch(w);
 }
@@ -1478,49 +1890,93 @@ int prism_engine_new(uv_loop_t *loop, struct prism_store_writer *writer,
 	struct prism_engine *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return PRISM_ENOMEM;
-	e->workers = calloc(opts->ntargets ? opts->ntargets : 1, sizeof(*e->workers));
-	if (e->workers == NULL) {
-		free(e);
-		return PRISM_ENOMEM;
-	}
 	e->loop = loop;
 	e->writer = writer;
 	e->opts = *opts;
-	e->nworkers = opts->ntargets;
+	e->opts.targets = NULL; /* each worker keeps its own copy */
 	e->refs = 1;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		w->e = e;
-		w->t = opts->targets[i];
-		w->paused = w->t.paused;
-		w->zones_dirty = true; /* the registry's zones: loaded by the first round */
-		int rc = 0;
-		for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
-			const struct prism_engine_zone *cz = &w->t.zones[z];
-			struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind,
-						     false, true);
-			if (wz != NULL) {
-				wz->dnssec = cz->dnssec;
-				wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
-				/* an existing zone becomes Master; never made Native again */
-				wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
-			}
-			rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
-			if (rc != 0)
-				wzone_unref(wz);
-		}
+	for (size_t i = 0; i < opts->ntargets; i++) {
+		int rc = prism_engine_add_target(e, &opts->targets[i]);
 		if (rc != 0) {
-			worker_zones_free(w);
-			e->nworkers = i;
 			prism_engine_stop(e);
-			return PRISM_ENOMEM;
+			return rc;
 		}
-		uv_timer_init(loop, &w->timer);
-		w->timer.data = w;
-		e->refs++;
-		schedule(w, 0);
 	}
 	*out = e;
+	return 0;
+}
+
+int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_target *t)
+{
+	if (e == NULL || t == NULL || t->name == NULL || e->stopping)
+		return PRISM_EINVAL;
+	if (find_worker(e, t->name) != NULL)
+		return PRISM_ECONFLICT;
+	if (e->nworkers == e->wcap) {
+		size_t nc = e->wcap ? e->wcap * 2 : 4;
+		struct worker **g = realloc(e->workers, nc * sizeof(*g));
+		if (g == NULL)
+			return PRISM_ENOMEM;
+		e->workers = g;
+		e->wcap = nc;
+	}
+	struct worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return PRISM_ENOMEM;
+	w->e = e;
+	w->t = *t;
+	w->paused = w->t.paused;
+	w->zones_dirty = true; /* the registry's zones: loaded by the first round */
+	int rc = 0;
+	for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
+		const struct prism_engine_zone *cz = &w->t.zones[z];
+		struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind, false,
+					     true);
+		if (wz != NULL) {
+			wz->dnssec = cz->dnssec;
+			wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
+			/* an existing zone becomes Master; never made Native again */
+			wz->kind_done = !wz->master || w->t.api->set_kind == NULL;
+		}
+		rc = wz ? worker_add_zone(w, wz) : PRISM_ENOMEM;
+		if (rc != 0)
+			wzone_unref(wz);
+	}
+	if (rc != 0) {
+		worker_zones_free(w);
+		free(w);
+		return PRISM_ENOMEM;
+	}
+	uv_timer_init(e->loop, &w->timer);
+	w->timer.data = w;
+	e->refs++;
+	e->workers[e->nworkers++] = w;
+	schedule(w, 0);
+	return 0;
+}
+
+int prism_engine_remove_target(struct prism_engine *e, const char *name)
+{
+	size_t i = 0;
+	if (e == NULL || name == NULL)
+		return PRISM_EINVAL;
+	while (i < e->nworkers && strcmp(e->workers[i]->t.name, name) != 0)
+		i++;
+	if (i == e->nworkers)
+		return PRISM_ENOTFOUND;
+	struct worker **g = realloc(e->removed, (e->nremoved + 1) * sizeof(*g));
+	if (g == NULL)
+		return PRISM_ENOMEM;
+	e->removed = g;
+	struct worker *w = e->workers[i];
+	/* like a pause for good: a request in flight ends and its results are recorded, then
+	 * the worker sends nothing more; its store jobs and the target's callbacks still
+	 * point at it, so it is freed with the engine */
+	w->paused = true;
+	uv_timer_stop(&w->timer);
+	memmove(&e->workers[i], &e->workers[i + 1], (e->nworkers - i - 1) * sizeof(*g));
+	e->nworkers--;
+	e->removed[e->nremoved++] = w;
 	return 0;
 }
 
@@ -1529,7 +1985,7 @@ void prism_engine_wake(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		if (w->state != W_IDLE) {
 			w->wanted = true;
 			continue;
@@ -1551,27 +2007,47 @@ static void timer_closed_cb(uv_handle_t *h)
 	engine_unref(w->e);
 }
 
+/* A round waiting for its target is abandoned: the target closes next and never calls
+ * back; rounds waiting for the store are freed by their done. */
+static void worker_abandon(struct worker *w)
+{
+	if (w->state == W_APPLYING || w->state == W_CHECKING) {
+		round_free(w->round);
+		w->round = NULL;
+		w->dns.r = NULL;
+	}
+	free(w->dns.rows);
+	free(w->dns.state);
+	w->dns.rows = NULL;
+	w->dns.state = NULL;
+	round_free(w->next); /* prefetched, not started */
+	w->next = NULL;
+}
+
+/* The worker's handles: each close callback drops one reference of the engine. */
+static void worker_close(struct worker *w)
+{
+	uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
+	if (w->dns.open) {
+		uv_close((uv_handle_t *)&w->dns.udp, dns_closed_cb);
+		uv_close((uv_handle_t *)&w->dns.timer, dns_closed_cb);
+	}
+}
+
 void prism_engine_stop(struct prism_engine *e)
 {
 	if (e == NULL)
 		return;
 	e->stopping = true;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		/* a round waiting for its target is abandoned: the target closes next and
-		 * never calls back; rounds waiting for the store are freed by their done */
-		if (w->state == W_APPLYING) {
-			round_free(w->round);
-			w->round = NULL;
-		}
-		round_free(w->next); /* prefetched, not started */
-		w->next = NULL;
-	}
+	for (size_t i = 0; i < e->nworkers; i++)
+		worker_abandon(e->workers[i]);
+	for (size_t i = 0; i < e->nremoved; i++)
+		worker_abandon(e->removed[i]);
 	plan_abandon_all(e);
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
-		uv_close((uv_handle_t *)&w->timer, timer_closed_cb);
-	}
+	for (size_t i = 0; i < e->nworkers; i++)
+		worker_close(e->workers[i]);
+	for (size_t i = 0; i < e->nremoved; i++)
+		worker_close(e->removed[i]);
 	engine_unref(e);
 }
 
@@ -1580,12 +2056,17 @@ size_t prism_engine_ntargets(const struct prism_engine *e)
 	return e ? e->nworkers : 0;
 }
 
+const struct prism_engine_target *prism_engine_target(const struct prism_engine *e, size_t i)
+{
+	return e != NULL && i < e->nworkers ? &e->workers[i]->t : NULL;
+}
+
 int prism_engine_target_info(const struct prism_engine *e, size_t i,
 			     struct prism_engine_target_info *out)
 {
 	if (e == NULL || out == NULL || i >= e->nworkers)
 		return PRISM_ENOTFOUND;
-	const struct worker *w = &e->workers[i];
+	const struct worker *w = e->workers[i];
 	uint64_t now = uv_now(e->loop);
 	*out = (struct prism_engine_target_info){
 		.name = w->t.name,
@@ -1611,7 +2092,7 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 	if (e == NULL || name == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		if (strcmp(w->t.name, name) != 0)
 			continue;
 		if (w->paused != paused)
@@ -1630,11 +2111,11 @@ void prism_engine_zones_changed(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		e->workers[i].zones_dirty = true;
-		if (e->workers[i].state == W_IDLE)
-			schedule(&e->workers[i], 0);
+		e->workers[i]->zones_dirty = true;
+		if (e->workers[i]->state == W_IDLE)
+			schedule(e->workers[i], 0);
 		else
-			e->workers[i].wanted = true;
+			e->workers[i]->wanted = true;
 	}
 }
 
@@ -1644,8 +2125,8 @@ static struct worker *find_worker(struct prism_engine *e, const char *target)
 	if (e == NULL || target == NULL || e->stopping)
 		return NULL;
 	for (size_t i = 0; i < e->nworkers; i++)
-		if (strcmp(e->workers[i].t.name, target) == 0)
-			return &e->workers[i];
+		if (strcmp(e->workers[i]->t.name, target) == 0)
+			return e->workers[i];
 	return NULL;
 }
 
@@ -1679,7 +2160,7 @@ size_t prism_engine_resync_zone(struct prism_engine *e, const char *zone)
 	if (e == NULL || zone == NULL || e->stopping)
 		return 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		struct wzone *z = find_zone(w, zone);
 		if (z == NULL)
 			continue;
@@ -1714,7 +2195,7 @@ int prism_engine_zone_names(const struct prism_engine *e, const char *target, ch
 	if (e == NULL || target == NULL || names == NULL || n == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		const struct worker *w = &e->workers[i];
+		const struct worker *w = e->workers[i];
 		if (strcmp(w->t.name, target) != 0)
 			continue;
 		char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
@@ -1741,9 +2222,9 @@ int prism_engine_zone_state(const struct prism_engine *e, const char *target,
 	if (e == NULL || target == NULL || zone == NULL || ready == NULL)
 		return PRISM_ENOTFOUND;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		if (strcmp(e->workers[i].t.name, target) != 0)
+		if (strcmp(e->workers[i]->t.name, target) != 0)
 			continue;
-		const struct wzone *wz = find_zone(&e->workers[i], zone);
+		const struct wzone *wz = find_zone(e->workers[i], zone);
 		if (wz == NULL)
 			return PRISM_ENOTFOUND;
 		*ready = wz->ok;
@@ -1757,12 +2238,12 @@ void prism_engine_reconcile(struct prism_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		for (size_t z = 0; z < e->workers[i].nzones; z++)
-			e->workers[i].zones[z]->zs.force = true;
-		if (e->workers[i].state == W_IDLE)
-			schedule(&e->workers[i], 0);
+		for (size_t z = 0; z < e->workers[i]->nzones; z++)
+			e->workers[i]->zones[z]->zs.force = true;
+		if (e->workers[i]->state == W_IDLE)
+			schedule(e->workers[i], 0);
 		else
-			e->workers[i].wanted = true;
+			e->workers[i]->wanted = true;
 	}
 }
 
@@ -1877,7 +2358,7 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 		return PRISM_EINVAL;
 	size_t n = 0;
 	for (size_t i = 0; i < e->nworkers; i++)
-		n += e->workers[i].nzones;
+		n += e->workers[i]->nzones;
 	struct plan *p = calloc(1, sizeof(*p));
 	struct wzone **zrefs = calloc(n ? n : 1, sizeof(*zrefs));
 	if (p == NULL || zrefs == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
@@ -1889,7 +2370,7 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 	e->refs++;
 	size_t k = 0;
 	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = &e->workers[i];
+		struct worker *w = e->workers[i];
 		for (size_t z = 0; z < w->nzones; z++, k++) {
 			struct wzone *wz = wzone_ref(w->zones[z]);
 			p->zrefs[k] = wz;

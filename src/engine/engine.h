@@ -28,7 +28,8 @@ struct prism_engine_zone {
 	bool dnssec;                         /**< signed on the target */
 };
 
-/** One DNS server the engine keeps in step. Everything is borrowed for the engine's life. */
+/** One DNS server the engine keeps in step (copied; what it points to is borrowed for the
+ *  engine's life). */
 struct prism_engine_target {
 	const char *name;                    /**< ledger key, e.g. "default" */
 	const struct prism_target_api *api;
@@ -38,6 +39,9 @@ struct prism_engine_target {
 	bool paused;                         /**< start paused */
 	bool adopt;                          /**< take over foreign RRsets at wanted names */
 	size_t max_body;                     /**< largest PATCH body in bytes; 0 = 1.5 MiB */
+	/** The target's DNS port ("IP:port", validated), NULL = none: the ownership check then
+	 *  asks it whether anything is at a name before reading the whole zone. */
+	const char *dns_address;
 };
 
 struct prism_engine_opts {
@@ -71,8 +75,28 @@ struct prism_engine_target_info {
 	int64_t last_success;         /**< unix seconds of the last successful push, 0 = never */
 };
 
+/**
+ * Add a target at run time; it starts at once (zones checked, its rows pushed). @p t is
+ * copied; what it points to is borrowed for the engine's life.
+ * @return 0, PRISM_ECONFLICT (a target of that name), PRISM_ENOMEM, PRISM_EINVAL
+ */
+int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_target *t);
+
+/**
+ * Remove a target at run time: nothing more is sent to it (a request in flight ends and is
+ * recorded); it no longer counts among the targets. Its memory lives until the engine is
+ * freed (store jobs and the target's callbacks may still point at it), so the target's
+ * handle must stay open until prism_engine_stop, like the others.
+ * @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM
+ */
+int prism_engine_remove_target(struct prism_engine *e, const char *name);
+
 /** Number of targets. */
 size_t prism_engine_ntargets(const struct prism_engine *e);
+
+/** Target @p i as it was given (the worker's copy: valid until the engine is freed, also
+ *  after the target is removed), or NULL. Indexes move when a target is removed. */
+const struct prism_engine_target *prism_engine_target(const struct prism_engine *e, size_t i);
 
 /** Snapshot of target @p i. @return 0 or PRISM_ENOTFOUND. */
 int prism_engine_target_info(const struct prism_engine *e, size_t i,
@@ -104,8 +128,8 @@ typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zo
  */
 int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg);
 
-/** Apply reloaded tuning: backoff, coalescing, batch size, reconcile interval. Targets and
- *  zones are not reloadable (they need a restart). */
+/** Apply reloaded tuning: backoff, coalescing, batch size, reconcile interval. Targets
+ *  change through prism_engine_add_target and prism_engine_remove_target. */
 void prism_engine_reload(struct prism_engine *e, const struct prism_engine_opts *opts);
 
 /** @p target's credentials changed (SIGHUP): a target refusing the old ones (401/403) is

@@ -32,6 +32,7 @@
 #include "core/pdns_json.h"
 #include "core/zonefile.h"
 #include "engine/health.h"
+#include "engine/udp.h"
 
 #define TAG "health"
 #define PROBE_TIMEOUT_MS 2000
@@ -51,8 +52,9 @@ struct probe {
 
 struct ptarget {
 	struct prism_health *h;
-	size_t index;
-	const struct prism_engine_target *t;
+	const struct prism_engine_target *t; /* &tc */
+	struct prism_engine_target tc;
+	bool gone;                       /* removed at run time: no more checks */
 	bool has_dns;
 	struct sockaddr_storage addr;
 	uv_udp_t udp;
@@ -87,8 +89,10 @@ struct prism_health {
 	uv_loop_t *loop;
 	struct prism_health_opts opts;
 	uv_timer_t tick;
-	struct ptarget *pt;
-	size_t n;
+	struct ptarget **pt; /* each alone: callbacks point at them */
+	size_t n, cap;
+	struct ptarget **gone; /* removed at run time, freed at the end */
+	size_t ngone;
 	unsigned refs;
 	bool stopping;
 };
@@ -97,7 +101,12 @@ static void health_unref(struct prism_health *h)
 {
 	if (--h->refs > 0)
 		return;
+	for (size_t i = 0; i < h->n; i++)
+		free(h->pt[i]);
+	for (size_t i = 0; i < h->ngone; i++)
+		free(h->gone[i]);
 	free(h->pt);
+	free(h->gone);
 	free(h);
 }
 
@@ -134,8 +143,11 @@ __attribute__((format(printf, 3, 4))) static void add_reason(char *buf, size_t l
 static bool paused(const struct ptarget *p)
 {
 	struct prism_engine_target_info ti;
-	return prism_engine_target_info(p->h->opts.engine, p->index, &ti) == 0 &&
-	       strcmp(ti.state, "paused") == 0;
+	struct prism_engine *e = p->h->opts.engine;
+	for (size_t i = 0; i < prism_engine_ntargets(e); i++) /* by name: indexes move */
+		if (prism_engine_target_info(e, i, &ti) == 0 && strcmp(ti.name, p->t->name) == 0)
+			return strcmp(ti.state, "paused") == 0;
+	return false;
 }
 
 /* The DNS probe's findings; whether a serial differs from the API's. */
@@ -269,11 +281,6 @@ static void probe_timeout_cb(uv_timer_t *t)
 		probes_done(p);
 }
 
-static void send_done_cb(uv_udp_send_t *req, int status)
-{
-	free(req);
-}
-
 static void probe_send(struct ptarget *p)
 {
 	uint8_t wire[512];
@@ -284,18 +291,8 @@ static void probe_send(struct ptarget *p)
 		if (prism_soa_query(p->probes[i].zone, (uint16_t)(p->qbase + i), wire,
 				    sizeof(wire), &len) != 0)
 			continue;
-		/* the request and its buffer in one block, freed when sent */
-		uv_udp_send_t *req = malloc(sizeof(*req) + len);
-		if (req == NULL)
-			continue;
-		memcpy(req + 1, wire, len);
-		uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
-		if (uv_udp_send(req, &p->udp, &b, 1, (const struct sockaddr *)&p->addr,
-				send_done_cb) != 0) {
-			free(req);
-			continue;
-		}
-		p->waiting++;
+		if (prism_udp_send_copy(&p->udp, (const struct sockaddr *)&p->addr, wire, len) == 0)
+			p->waiting++;
 	}
 	if (p->waiting == 0) {
 		finish(p);
@@ -396,7 +393,7 @@ static void server_cb(void *arg, int err, int status, const char *msg, const cha
 
 static void check(struct ptarget *p)
 {
-	if (p->busy || p->h->stopping)
+	if (p->busy || p->h->stopping || p->gone)
 		return;
 	p->busy = true;
 	p->api_ok = p->stats_ok = p->list_ok = false;
@@ -419,7 +416,7 @@ static void tick_cb(uv_timer_t *t)
 {
 	struct prism_health *h = t->data;
 	for (size_t i = 0; i < h->n; i++)
-		check(&h->pt[i]);
+		check(h->pt[i]);
 }
 
 /* "host:port", "[v6]:port" or a bare address (port 53). */
@@ -477,44 +474,86 @@ int prism_health_start(uv_loop_t *loop, const struct prism_health_opts *opts,
 	if (loop == NULL || opts == NULL || out == NULL)
 		return PRISM_EINVAL;
 	struct prism_health *h = calloc(1, sizeof(*h));
-	if (h == NULL || (h->pt = calloc(opts->ntargets ? opts->ntargets : 1,
-					 sizeof(*h->pt))) == NULL) {
-		free(h);
+	if (h == NULL)
 		return PRISM_ENOMEM;
-	}
 	h->loop = loop;
 	h->opts = *opts;
-	h->n = opts->ntargets;
+	h->opts.targets = NULL; /* each ptarget keeps its own copy */
+	h->opts.dns_addresses = NULL;
 	h->refs = 2; /* owner + tick */
 	uv_timer_init(loop, &h->tick);
 	h->tick.data = h;
-	int rc = 0;
-	for (size_t i = 0; i < h->n; i++) {
-		struct ptarget *p = &h->pt[i];
-		p->h = h;
-		p->index = i;
-		p->t = &opts->targets[i];
-		p->since = (int64_t)time(NULL);
-		uv_timer_init(loop, &p->timer);
-		p->timer.data = p;
-		h->refs++;
-		const char *a = opts->dns_addresses ? opts->dns_addresses[i] : NULL;
-		if (a == NULL || rc != 0)
-			continue;
-		if (parse_addr(a, &p->addr) != 0) {
-			prism_log(PRISM_LOG_WARNING, TAG, "target %s: dns_address '%s' is not "
-				  "IP:port: no DNS probe", p->t->name, a);
-			continue;
+	for (size_t i = 0; i < opts->ntargets; i++) {
+		int rc = prism_health_add(h, &opts->targets[i],
+					  opts->dns_addresses ? opts->dns_addresses[i] : NULL);
+		if (rc != 0) {
+			*out = h;
+			return rc; /* the caller stops it */
 		}
-		rc = open_udp(h, p);
-		p->has_dns = rc == 0;
 	}
-	if (rc == 0 && opts->interval > 0)
+	if (opts->interval > 0)
 		uv_timer_start(&h->tick, tick_cb, 1000, (uint64_t)opts->interval * 1000);
 	*out = h;
+	return 0;
+}
+
+int prism_health_add(struct prism_health *h, const struct prism_engine_target *t,
+		     const char *dns_address)
+{
+	if (h == NULL || t == NULL || h->stopping)
+		return PRISM_EINVAL;
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 4;
+		struct ptarget **g = realloc(h->pt, nc * sizeof(*g));
+		if (g == NULL)
+			return PRISM_ENOMEM;
+		h->pt = g;
+		h->cap = nc;
+	}
+	struct ptarget *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return PRISM_ENOMEM;
+	h->pt[h->n++] = p;
+	p->h = h;
+	p->tc = *t;
+	p->t = &p->tc;
+	p->since = (int64_t)time(NULL);
+	uv_timer_init(h->loop, &p->timer);
+	p->timer.data = p;
+	h->refs++;
+	if (dns_address == NULL)
+		return 0;
+	if (parse_addr(dns_address, &p->addr) != 0) {
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: dns_address '%s' is not "
+			  "IP:port: no DNS probe", p->t->name, dns_address);
+		return 0;
+	}
+	int rc = open_udp(h, p);
+	p->has_dns = rc == 0;
 	if (rc != 0)
-		prism_log(PRISM_LOG_WARNING, TAG, "cannot open a socket for DNS probes (%s)",
-			  prism_strerror(rc));
+		prism_log(PRISM_LOG_WARNING, TAG, "target %s: cannot open a socket for DNS "
+			  "probes (%s)", p->t->name, prism_strerror(rc));
+	return 0;
+}
+
+int prism_health_remove(struct prism_health *h, const char *target)
+{
+	size_t i = 0;
+	if (h == NULL || target == NULL)
+		return PRISM_EINVAL;
+	while (i < h->n && strcmp(h->pt[i]->t->name, target) != 0)
+		i++;
+	if (i == h->n)
+		return PRISM_ENOTFOUND;
+	struct ptarget **g = realloc(h->gone, (h->ngone + 1) * sizeof(*g));
+	if (g == NULL)
+		return PRISM_ENOMEM;
+	h->gone = g;
+	struct ptarget *p = h->pt[i];
+	p->gone = true; /* a check in progress ends; its handles close at stop */
+	memmove(&h->pt[i], &h->pt[i + 1], (h->n - i - 1) * sizeof(*g));
+	h->n--;
+	h->gone[h->ngone++] = p;
 	return 0;
 }
 
@@ -528,7 +567,7 @@ int prism_health_get(const struct prism_health *h, const char *target,
 		     struct prism_health_info *out)
 {
 	for (size_t i = 0; h != NULL && target != NULL && i < h->n; i++) {
-		const struct ptarget *p = &h->pt[i];
+		const struct ptarget *p = h->pt[i];
 		if (strcmp(p->t->name, target) != 0)
 			continue;
 		*out = (struct prism_health_info){
@@ -549,19 +588,25 @@ int prism_health_get(const struct prism_health *h, const char *target,
 	return PRISM_ENOTFOUND;
 }
 
+static void ptarget_close(struct ptarget *p)
+{
+	struct prism_health *h = p->h;
+	probes_free(p);
+	p->timer.data = h;
+	uv_close((uv_handle_t *)&p->timer, closed_cb);
+	if (uv_is_active((uv_handle_t *)&p->udp) || p->udp.data == h)
+		uv_close((uv_handle_t *)&p->udp, closed_cb);
+}
+
 void prism_health_stop(struct prism_health *h)
 {
 	if (h == NULL || h->stopping)
 		return;
 	h->stopping = true;
 	uv_close((uv_handle_t *)&h->tick, closed_cb);
-	for (size_t i = 0; i < h->n; i++) {
-		struct ptarget *p = &h->pt[i];
-		probes_free(p);
-		p->timer.data = h;
-		uv_close((uv_handle_t *)&p->timer, closed_cb);
-		if (uv_is_active((uv_handle_t *)&p->udp) || p->udp.data == h)
-			uv_close((uv_handle_t *)&p->udp, closed_cb);
-	}
+	for (size_t i = 0; i < h->n; i++)
+		ptarget_close(h->pt[i]);
+	for (size_t i = 0; i < h->ngone; i++)
+		ptarget_close(h->gone[i]);
 	health_unref(h);
 }

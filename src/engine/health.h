@@ -48,6 +48,14 @@ struct prism_health_info {
 int prism_health_start(uv_loop_t *loop, const struct prism_health_opts *opts,
 		       struct prism_health **out);
 
+/** Check @p t too from now on (a target added at run time); @p t is copied, what it points
+ *  to borrowed for the checker's life. @return 0, PRISM_ENOMEM, PRISM_EINVAL */
+int prism_health_add(struct prism_health *h, const struct prism_engine_target *t,
+		     const char *dns_address);
+
+/** Stop checking @p target (removed at run time). @return 0, PRISM_ENOTFOUND */
+int prism_health_remove(struct prism_health *h, const char *target);
+
 /** Check every target now (a check in progress finishes first). */
 void prism_health_check_now(struct prism_health *h);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -125,7 +126,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * against 0.02-0.06 ms through ledger_due), on the writer thread */
 	[ST_LEDGER_DUE] =
 		"SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0), coalesce(d.content, ''), "
-		"l.desired_hash, l.attempts, l.host_id FROM ledger l INDEXED BY ledger_due "
+		"l.desired_hash, l.attempts, l.host_id, coalesce(l.updated_at, 0) "
+		"FROM ledger l INDEXED BY ledger_due "
 		"LEFT JOIN desired d "
 		"ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "
 		"WHERE l.target = ?1 AND l.status IN ('pending', 'failed') "
@@ -402,6 +404,19 @@ static const char *const migrations[] = {
 	" WHEN old.dns_sync_status <> new.dns_sync_status BEGIN"
 	" UPDATE host_sync_counts SET n = n - 1 WHERE status = old.dns_sync_status;"
 	" UPDATE host_sync_counts SET n = n + 1 WHERE status = new.dns_sync_status; END;",
+	/* 9: targets added at run time (POST /api/v1/targets), beside the config's (IF NOT
+	 * EXISTS: a registry whose user_version was set back runs it again) */
+	"CREATE TABLE IF NOT EXISTS runtime_targets ("
+	" name TEXT PRIMARY KEY,"
+	" api_url TEXT NOT NULL,"
+	" api_key TEXT,"
+	" api_key_file TEXT,"
+	" server_id TEXT NOT NULL,"
+	" zones TEXT,"
+	" grp TEXT,"
+	" dns_address TEXT,"
+	" created INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
@@ -1139,6 +1154,7 @@ static int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_
 		row->desired_hash = (uint64_t)sqlite3_column_int64(st, 5);
 		row->attempts = (uint32_t)sqlite3_column_int(st, 6);
 		row->host_id = sqlite3_column_int64(st, 7);
+		row->since = sqlite3_column_int64(st, 8);
 		if (!row->zone || !row->name || !row->type || !row->content) {
 			prism_ledger_rows_free(r, k);
 			return PRISM_ENOMEM;
@@ -1395,8 +1411,11 @@ static int sq_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, s
 		return PRISM_EINVAL;
 	int64_t *ids;
 	int rc = select_ids(s, ST_HOST_STALE, before, max, &ids, n);
+	/* the deletions are due now, not at the cutoff: the engine's ownership check needs a
+	 * read of the target that began after them (engine.c, read_covers) */
+	int64_t now = (int64_t)time(NULL);
 	for (size_t i = 0; rc == 0 && i < *n; i++) {
-		rc = host_dns_delete(s, ids[i], false, before, dns_changed);
+		rc = host_dns_delete(s, ids[i], false, now, dns_changed);
 		if (rc != 0)
 			break;
 		sqlite3_stmt *st = stmt(s, ST_HOST_DELETE);
@@ -1851,24 +1870,32 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 			     bool dry, int64_t now, struct prism_reconcile_result *out)
 {
 	static const char sql[] =
-		"SELECT a.name, a.type FROM actual a WHERE a.owned = 1 AND NOT EXISTS "
+		"SELECT a.name, a.type, l.status, l.desired_hash FROM actual a "
+		"LEFT JOIN ledger l ON l.target = ?2 AND l.zone = ?1 AND l.name = a.name "
+		"AND l.type = a.type WHERE a.owned = 1 AND NOT EXISTS "
 		"(SELECT 1 FROM desired d WHERE d.zone = ?1 AND d.name = a.name "
 		"AND d.type = a.type)";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	bind_text(st, 1, zone);
+	bind_text(st, 2, target);
 	int rc = 0;
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *type = (const char *)sqlite3_column_text(st, 1);
+		const char *lstatus = (const char *)sqlite3_column_text(st, 2);
 		struct prism_rr_change del = { name, type, 0, NULL, 0 };
+		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)
 			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
-		else
-			rc = ledger_set(s, target, zone, name, type,
-					(int64_t)prism_rrset_hash(&del), "pending", NULL, 0, now);
+		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
+			 sqlite3_column_int64(st, 3) != hash)
+			/* a deletion already queued keeps its time: the engine's ownership
+			 * check needs a read that began after it (engine.c, read_covers) */
+			rc = ledger_set(s, target, zone, name, type, hash, "pending", NULL, 0,
+					now);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -2676,4 +2703,9 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_unsynced = sq_source_unsynced,
 	.source_enqueue = sq_source_enqueue,
 	.source_apply = sq_source_apply,
+	/* targets added at run time (targets.c) */
+	.runtime_target_add = tq_runtime_target_add,
+	.runtime_target_update = tq_runtime_target_update,
+	.runtime_target_delete = tq_runtime_target_delete,
+	.runtime_targets = tq_runtime_targets,
 };

@@ -41,3 +41,9 @@ int sq_host_records(struct prism_store *s, const struct prism_host_reg *reg, int
 /* import.c: the operation of struct prism_store_api, documented in store.h */
 int iq_host_import(struct prism_store *s, const struct prism_host_import *h,
 		   enum prism_import_outcome *out);
+
+/* targets.c: the run-time target operations of struct prism_store_api (store.h) */
+int tq_runtime_target_add(struct prism_store *s, const struct prism_runtime_target *t);
+int tq_runtime_target_update(struct prism_store *s, const struct prism_runtime_target *t);
+int tq_runtime_target_delete(struct prism_store *s, const char *name);
+int tq_runtime_targets(struct prism_store *s, struct prism_runtime_target **out, size_t *n);

@@ -116,6 +116,12 @@ struct prism_ledger_row {
 	uint64_t desired_hash;
 	uint32_t attempts;
 	int64_t host_id;      /**< 0 when not a host record */
+	bool marked;          /**< engine: the target holds it with Prism's mark (checked) */
+	int64_t since;        /**< unix seconds of the row's last change (it is due since then
+			       *   at the latest): a read of the target started a second later
+			       *   saw every RRset made before the row was due. Every writer of
+			       *   ledger rows stamps updated_at with the time of the change, never
+			       *   an older one (the ownership check relies on it) */
 };
 
 /* ---- hosts of other sources (Kea reservations, leases, DDNS requests) ----
@@ -305,6 +311,29 @@ struct prism_target_group {
 	const char *group;         /**< NULL: only zones for "all" */
 };
 
+/**
+ * A target added at run time (POST /api/v1/targets), kept in the registry so that it comes
+ * back after a restart beside the configuration's targets. Strings owned when returned by
+ * runtime_targets (prism_runtime_targets_free), borrowed when passed in.
+ */
+struct prism_runtime_target {
+	char *name;
+	char *api_url;
+	char *api_key;             /**< NULL when api_key_file is set (the registry is 0600) */
+	char *api_key_file;        /**< read at start and when the target is added */
+	char *server_id;
+	char *zones;               /**< configuration zone names, one a line; NULL = every one */
+	char *group;               /**< NULL: only registry zones for "all" */
+	char *dns_address;         /**< "host:port" for the health checks' DNS probe, or NULL */
+	int64_t created;           /**< unix seconds */
+};
+
+/** Free the strings of @p t (the key wiped) and zero it. NULL is a no-op. */
+void prism_runtime_target_clear(struct prism_runtime_target *t);
+
+/** Free @p n targets returned by runtime_targets, then the array. NULL is a no-op. */
+void prism_runtime_targets_free(struct prism_runtime_target *t, size_t n);
+
 /** One record a repoint changes (or would change). */
 struct prism_repoint_item {
 	char *zone, *name, *type;
@@ -487,6 +516,17 @@ struct prism_store_api {
 	 */
 	int (*host_import)(struct prism_store *s, const struct prism_host_import *h,
 			   enum prism_import_outcome *out);
+	/* ---- targets added at run time (targets.c) ---- */
+	/** Keep @p t. @return 0, PRISM_ECONFLICT (a target of that name is kept), PRISM_ESTORE */
+	int (*runtime_target_add)(struct prism_store *s, const struct prism_runtime_target *t);
+	/** Replace the kept @p t (by name). @return 0, PRISM_ENOTFOUND, PRISM_ESTORE */
+	int (*runtime_target_update)(struct prism_store *s, const struct prism_runtime_target *t);
+	/** Forget the target @p name. @return 0, PRISM_ENOTFOUND, PRISM_ESTORE */
+	int (*runtime_target_delete)(struct prism_store *s, const char *name);
+	/** Every kept target, by name (before the writer starts, or on its thread).
+	 *  @return 0, PRISM_ENOMEM, PRISM_ESTORE; free with prism_runtime_targets_free */
+	int (*runtime_targets)(struct prism_store *s, struct prism_runtime_target **out,
+			       size_t *n);
 	/* ---- hosts of other sources ---- */
 	/**
 	 * Apply one entry: the host keyed (source, key) gets the entry's name and addresses of

@@ -39,7 +39,7 @@
  * webserver listens with a backlog of 10: a burst of 50 connects overflowed it and cost
  * 1 s SYN retransmits, so stay below that. */
 #define MAX_CONNECTIONS 8L
-#define OWNER_ACCOUNT "prism"
+#define OWNER_DEFAULT "prism" /* the marks written before owner ids existed */
 
 enum req_step {
 	STEP_PATCH,     /* apply(): PATCH zones/<zone> */
@@ -110,6 +110,7 @@ struct prism_target {
 	char *name;
 	char *base_url;      /* <api_url>/servers/<server_id> */
 	char *comment;       /* "managed by prism instance <instance>" */
+	char *owner;         /* the mark's account: sync.owner_id */
 	long timeout_ms;
 	long connect_timeout_ms;
 	unsigned refs;
@@ -154,6 +155,7 @@ static void target_unref(struct prism_target *t)
 	free(t->name);
 	free(t->base_url);
 	free(t->comment);
+	free(t->owner);
 	free(t);
 	curl_global_cleanup();
 }
@@ -658,7 +660,7 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 		if (err == 0) {
 			z = calloc(1, sizeof(*z));
 			int rc = z ? prism_pdns_zone_parse(r->resp ? r->resp : "", r->resp_len,
-							   OWNER_ACCOUNT, z)
+							   t->owner, z)
 				   : PRISM_ENOMEM;
 			if (rc != 0) {
 				free(z);
@@ -898,6 +900,7 @@ static int target_open_fail(struct prism_target *t, int rc)
 	free(t->name);
 	free(t->base_url);
 	free(t->comment);
+	free(t->owner);
 	free(t);
 	curl_global_cleanup();
 	return rc;
@@ -983,7 +986,9 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	if (asprintf(&t->comment, "managed by prism instance %s",
 		     opts->instance != NULL ? opts->instance : "default") < 0)
 		t->comment = NULL;
-	if (t->name == NULL || t->base_url == NULL || t->comment == NULL)
+	t->owner = strdup(opts->owner_id != NULL && opts->owner_id[0] ? opts->owner_id
+								       : OWNER_DEFAULT);
+	if (t->name == NULL || t->base_url == NULL || t->comment == NULL || t->owner == NULL)
 		return target_open_fail(t, PRISM_ENOMEM);
 	rc = build_headers(t, opts->api_key);
 	if (rc != 0)
@@ -1116,7 +1121,7 @@ static int pdns_apply(struct prism_target *t, const char *zone,
 		else
 			r->replaced++;
 	}
-	rc = prism_pdns_patch_body(changes, n, OWNER_ACCOUNT, t->comment, &r->body, &r->body_len);
+	rc = prism_pdns_patch_body(changes, n, t->owner, t->comment, &r->body, &r->body_len);
 	if (rc != 0) {
 		req_free(r);
 		return rc;

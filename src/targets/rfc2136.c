@@ -1052,6 +1052,7 @@ static void r_observe(struct prism_target *t, prism_target_observer_cb cb, void 
 
 const struct prism_target_api prism_target_rfc2136 = {
 	.kind = "rfc2136",
+	.conditional_writes = true,
 	.open = r_open,
 	.close = r_close,
 	.ensure_zone = r_ensure_zone,

@@ -23,8 +23,11 @@ struct prism_target_opts {
 	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
 				     connect phase gets at most min(timeout, 5 s) */
 	const char *instance;   /**< names this Prism instance in ownership comments */
-	const char *owner_id;   /**< owner written into ownership records (rfc2136: the
-				     companion TXT records); NULL = "prism" */
+	/** Names the deployment (sync.owner_id) in every ownership mark (PowerDNS: the RRset
+	 *  comment's account; rfc2136: the companion TXT records): an RRset is Prism's only
+	 *  when its mark carries exactly this id. NULL = "prism" (the marks written before
+	 *  owner ids existed). Instances of one deployment share it. */
+	const char *owner_id;
 	/* rfc2136 targets */
 	const char *server;     /**< "192.0.2.53:53" (IP:port; TCP) */
 	const char *tsig_name;  /**< TSIG key name; NULL = unsigned */
@@ -110,6 +113,13 @@ typedef void (*prism_target_observer_cb)(void *arg, const struct prism_target_ev
 
 struct prism_target_api {
 	const char *kind; /**< "powerdns", "rfc2136" */
+	/** The target's writes are conditional on ownership by themselves (RFC 2136
+	 *  prerequisites: the server refuses a write to a name it does not hold as Prism's,
+	 *  answered PRISM_ECONFLICT), so the engine sends without a check of its own and
+	 *  only holds back names its last read showed as foreign. false: the engine checks
+	 *  with a fresh read before every write and deletion (PowerDNS's API has no
+	 *  conditional writes). */
+	bool conditional_writes;
 	/** Create a target on @p loop. Options are copied. */
 	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz the health check's DNS answer reader: any bytes from the network, never a crash. */
+/* Fuzz the DNS answer readers (health check, ownership check): any bytes from the network,
+ * never a crash. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -12,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t id;
 	int rcode;
 	uint32_t serial;
+	bool present;
 	(void)prism_soa_answer(data, size, "fuzz.example.", &id, &rcode, &serial);
+	(void)prism_rr_answer(data, size, "fuzz.example.", "A", &id, &rcode, &present);
 	return 0;
 }

@@ -232,3 +232,27 @@ def test_ncr_listen_refused_when_taken(prismd_factory, pdns):
         assert f"kea.ncr.listen: cannot bind 127.0.0.1:{port}" in d.read_log()
     finally:
         u.close()
+
+
+def test_ncr_never_overwrites_a_foreign_rrset(ncrd, pdns):
+    """A Kea name a foreign RRset holds is a conflict like an agent's: checked at the target
+    right before the write, left alone, and a removal does not delete it."""
+    d = ncrd
+    send_udp(d.ncr_port, ncr("seed.lab.test.", "10.99.0.1"))
+    wait_for(lambda: pdns.query("seed.lab.test.") == ["10.99.0.1"], 15, what="zone ready")
+    body = {"rrsets": [{"name": "printer.lab.test.", "type": "A", "ttl": 300,
+                        "changetype": "REPLACE",
+                        "records": [{"content": "192.0.2.50", "disabled": False}]}]}
+    assert pdns.api("PATCH", "/zones/lab.test.", json=body).status_code == 204
+    send_udp(d.ncr_port, ncr("printer.lab.test.", "10.99.0.50"))
+    wait_for(lambda: d.db_query("SELECT status FROM ledger WHERE name = ? AND type = 'A'",
+                                ("printer.lab.test.",)) == [("conflict",)], 15,
+             what="conflict")
+    assert pdns.query("printer.lab.test.") == ["192.0.2.50"]
+    send_udp(d.ncr_port, ncr("printer.lab.test.", "10.99.0.50", change=1))
+    wait_for(lambda: d.db_query("SELECT count(*) FROM desired WHERE name = ?",
+                                ("printer.lab.test.",)) == [(0,)], 15, what="name withdrawn")
+    wait_for(lambda: d.db_query("SELECT status, last_error LIKE '%not deleted%' FROM ledger "
+                                "WHERE name = ? AND type = 'A'", ("printer.lab.test.",))
+             == [("conflict", 1)], 15, what="the deletion left alone")
+    assert pdns.query("printer.lab.test.") == ["192.0.2.50"]

@@ -181,7 +181,9 @@ def test_filter_and_conflict(prismd_factory, pdns, pg, keadb):
                                    "02:00:00:00:02:06"))
     wait_for(lambda: metric(d, "prism_source_changes_total", source="kea-reservation",
                             result="conflict") == 2, 10, what="conflict with the agent")
-    assert pdns.query("r5-bmc.managed.prism.local.") == ["127.0.0.1"]
+    # the agent's record goes out once its ownership check (a read of the zone) is done
+    wait_for(lambda: pdns.query("r5-bmc.managed.prism.local.") == ["127.0.0.1"], 15,
+             what="the agent's record")
     assert "r5-bmc.managed.prism.local. refused: the name is held by a host of source " \
         "agent" in d.read_log()
 

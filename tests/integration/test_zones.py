@@ -586,7 +586,7 @@ def test_repoint_moves_a_hosts_ptr(prismd_factory, pdns):
              what="PTR moved")
     wait_for(lambda: answers(pdns, "2.0.0.127.in-addr.arpa.", "PTR") == [], 15,
              what="old PTR gone")
-    # the A record is in another zone, pushed on its own: it may land after the PTRs
+    # a change of Prism's own RRset waits for a read of its zone (the ownership check)
     wait_for(lambda: answers(pdns, "db2." + ZONE, "A") == ["127.0.0.4"], 15, what="A moved")
 
 

@@ -922,6 +922,24 @@ static void test_kea(void **state)
 	prism_config_free(c);
 }
 
+static void test_owner_id(void **state)
+{
+	(void)state;
+	struct prism_config *cfg = parse_ok("server:\n  tcp_port: 1\n", NULL);
+	assert_string_equal(cfg->sync_owner_id, "prism"); /* the marks written so far */
+	prism_config_free(cfg);
+	cfg = parse_ok("sync:\n  owner_id: dc-1.alpha_2\n", NULL);
+	assert_string_equal(cfg->sync_owner_id, "dc-1.alpha_2");
+	prism_config_free(cfg);
+	static const char *const env[] = { "PRISM_SYNC_OWNER_ID=beta", NULL };
+	cfg = parse_ok("server:\n  tcp_port: 1\n", env);
+	assert_string_equal(cfg->sync_owner_id, "beta");
+	prism_config_free(cfg);
+	parse_err("sync:\n  owner_id: \"two words\"\n", NULL,
+		  "sync.owner_id: must be 1-64 of the characters a-z A-Z 0-9 . _ - (line 2)");
+	parse_err("sync:\n  owner_id: \"\"\n", NULL, "sync.owner_id: must not be empty (line 2)");
+}
+
 static void test_hostport(void **state)
 {
 	char host[64];
@@ -957,7 +975,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 83); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 84); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -1421,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_kea),
+		cmocka_unit_test(test_owner_id),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_options_table),
 		cmocka_unit_test(test_option_same),

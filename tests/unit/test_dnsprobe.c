@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,6 +56,68 @@ static void test_query_and_answer(void **state)
 			 PRISM_EPROTO);
 }
 
+/* An answer to @p q with one RR of @p type at the question's name (compressed pointer). */
+static size_t answer_with(const uint8_t *q, size_t n, uint8_t *out, uint16_t type,
+			  const uint8_t *rdata, size_t rdlen, uint8_t rcode)
+{
+	memcpy(out, q, n);
+	out[2] |= 0x84; /* QR, AA */
+	out[3] = (uint8_t)((out[3] & 0xf0) | rcode);
+	if (type == 0)
+		return n;
+	out[7] = 1;
+	uint8_t rr[] = { 0xc0, 0x0c, (uint8_t)(type >> 8), (uint8_t)type, 0x00, 0x01,
+			 0x00, 0x00, 0x00, 0x3c, 0x00, (uint8_t)rdlen };
+	memcpy(out + n, rr, sizeof(rr));
+	memcpy(out + n + sizeof(rr), rdata, rdlen);
+	return n + sizeof(rr) + rdlen;
+}
+
+static void test_rr_presence(void **state)
+{
+	(void)state;
+	static const uint8_t ip[] = { 192, 0, 2, 1 };
+	static const uint8_t target[] = { 1, 'x', 0 };
+	uint8_t q[512], a[600];
+	size_t n, an;
+	uint16_t id;
+	int rcode;
+	bool present;
+	assert_int_equal(prism_rr_query("h.example.com.", "A", 0x4242, q, sizeof(q), &n), 0);
+	/* an A at the name */
+	an = answer_with(q, n, a, 1, ip, sizeof(ip), 0);
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "A", &id, &rcode, &present), 0);
+	assert_int_equal(id, 0x4242);
+	assert_true(present);
+	/* a CNAME at the name counts too */
+	an = answer_with(q, n, a, 5, target, sizeof(target), 0);
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "A", &id, &rcode, &present), 0);
+	assert_true(present);
+	/* NXDOMAIN, and NOERROR without an answer: nothing there */
+	an = answer_with(q, n, a, 0, NULL, 0, 3);
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "A", &id, &rcode, &present), 0);
+	assert_int_equal(rcode, 3);
+	assert_false(present);
+	an = answer_with(q, n, a, 0, NULL, 0, 0);
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "A", &id, &rcode, &present), 0);
+	assert_false(present);
+	/* truncated: may hide one */
+	a[2] |= 0x02;
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "A", &id, &rcode, &present), 0);
+	assert_true(present);
+	/* an answer to another question is refused */
+	assert_int_equal(prism_rr_answer(a, an, "g.example.com.", "A", &id, &rcode, &present),
+			 PRISM_EPROTO);
+	assert_int_equal(prism_rr_answer(a, an, "h.example.com.", "AAAA", &id, &rcode, &present),
+			 PRISM_EPROTO);
+	assert_int_equal(prism_rr_answer(q, n, "h.example.com.", "A", &id, &rcode, &present),
+			 PRISM_EPROTO);
+	assert_int_equal(prism_rr_query("h.example.com.", "NOTATYPE", 1, q, sizeof(q), &n),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_rr_answer(NULL, 0, "x.", "A", &id, &rcode, &present),
+			 PRISM_EINVAL);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -72,6 +135,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_and_answer),
+		cmocka_unit_test(test_rr_presence),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

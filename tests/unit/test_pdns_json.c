@@ -80,6 +80,28 @@ static void test_patch_null_args(void **state)
 	lib_free(body);
 }
 
+/* A replacement of an RRset that carries the mark already leaves its comments alone. */
+static void test_patch_keep_mark(void **state)
+{
+	struct prism_rr_change c[2] = { { "www.example.com.", "A", 60, www_rec, 2, true },
+					{ "new.example.com.", "A", 60, www_rec, 2, false } };
+	char *body = NULL;
+
+	(void)state;
+	assert_int_equal(prism_pdns_patch_body(c, 2, ACCOUNT, COMMENT, &body, NULL), 0);
+	const char *www = strstr(body, "www.example.com.");
+	const char *nw = strstr(body, "new.example.com.");
+	assert_non_null(www);
+	assert_non_null(nw);
+	assert_true(www < nw);
+	/* one comments array, after the new RRset's name */
+	const char *com = strstr(body, "\"comments\"");
+	assert_non_null(com);
+	assert_true(com > nw);
+	assert_null(strstr(com + 1, "\"comments\""));
+	lib_free(body);
+}
+
 /* A valid-looking name of exactly @p total characters: labels of up to 63, trailing dot. */
 static void make_name(char *out, size_t total)
 {
@@ -509,6 +531,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_patch_null_args),
+		cmocka_unit_test(test_patch_keep_mark),
 		cmocka_unit_test(test_patch_bad_names),
 		cmocka_unit_test(test_patch_bad_types_and_records),
 		cmocka_unit_test(test_patch_delete_first),

@@ -428,6 +428,50 @@ static void test_queue(void **state)
 	assert_int_equal(api->source_enqueue(f->s, NULL), PRISM_EINVAL);
 }
 
+/* Targets added at run time: kept, listed by name with NULLs kept, changed, forgotten. */
+static void test_runtime_targets(void **state)
+{
+	struct fx *f = *state;
+	struct prism_runtime_target a = { "pdns2", "http://127.0.0.1:1/api/v1", NULL,
+					  "/etc/prism/k", "localhost", "example.test.", "edge",
+					  NULL, 42 };
+	struct prism_runtime_target b = { "a-first", "https://x/api/v1", "secret", NULL,
+					  "localhost", NULL, NULL, "127.0.0.1:53", 43 };
+	struct prism_runtime_target *out;
+	size_t n;
+	assert_int_equal(api->runtime_target_add(NULL, &a), PRISM_EINVAL);
+	assert_int_equal(api->runtime_target_add(f->s, &a), 0);
+	assert_int_equal(api->runtime_target_add(f->s, &a), PRISM_ECONFLICT);
+	assert_int_equal(api->runtime_target_add(f->s, &b), 0);
+	assert_int_equal(api->runtime_targets(f->s, &out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].name, "a-first"); /* by name */
+	assert_string_equal(out[0].api_key, "secret");
+	assert_null(out[0].api_key_file);
+	assert_null(out[0].zones);
+	assert_string_equal(out[0].dns_address, "127.0.0.1:53");
+	assert_string_equal(out[1].api_key_file, "/etc/prism/k");
+	assert_string_equal(out[1].zones, "example.test.");
+	assert_string_equal(out[1].group, "edge");
+	assert_int_equal(out[1].created, 42);
+	prism_runtime_targets_free(out, n);
+	a.zones = NULL;
+	a.group = NULL;
+	assert_int_equal(api->runtime_target_update(f->s, &a), 0);
+	b.name = "nope";
+	assert_int_equal(api->runtime_target_update(f->s, &b), PRISM_ENOTFOUND);
+	assert_int_equal(api->runtime_target_delete(f->s, "a-first"), 0);
+	assert_int_equal(api->runtime_target_delete(f->s, "a-first"), PRISM_ENOTFOUND);
+	assert_int_equal(api->runtime_targets(f->s, &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_null(out[0].zones);
+	assert_null(out[0].group);
+	assert_int_equal(out[0].created, 42); /* kept by an update */
+	prism_runtime_targets_free(out, n);
+	prism_runtime_targets_free(NULL, 0);
+	prism_runtime_target_clear(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_and_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: MIT
+"""Targets added at run time (POST, PATCH and DELETE /api/v1/targets, prism targets
+add|remove) against two real PowerDNS servers: the second one is added while prismd runs
+and catches up at once, a PATCH of its zones takes effect, a DELETE stops the pushes and
+forgets its ledger rows (its records stay on the server), it survives a restart, the
+refusals say why, every change is audited and a read key cannot change targets."""
+import os
+import signal
+
+import pytest
+
+from prismlib import wait_for
+from test_zones import Api, answers, cli, err, zone_on  # the same keys and helpers
+
+ZONE = "managed.prism.local."
+SECOND = "second.test."
+ADMIN = {"X-API-Key": "adm1n"}
+READ = {"X-API-Key": "r3ad"}
+KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
+        "    - {name: ro, key: r3ad, role: read}\n")
+
+
+def config(p1):
+    return (f"targets:\n  - name: pdns1\n    api_url: \"{p1.api_url}\"\n"
+            f"    api_key: \"{p1.key}\"\n"
+            f"zones:\n  - name: {ZONE}\n  - name: {SECOND}\n" + KEYS +
+            "sync:\n  reconcile_interval: 2\n")
+
+
+def register(d, host):
+    reply = d.register(host)
+    assert reply.get("status") == "success", reply
+
+
+def targets(api):
+    r = api("GET", "/api/v1/targets")
+    assert r.status_code == 200, r.text
+    return {t["name"]: t for t in r.json()["targets"]}
+
+
+def audit(api, action):
+    r = api("GET", "/api/v1/audit")
+    assert r.status_code == 200, r.text
+    return [e for e in r.json()["entries"] if e["action"] == action]
+
+
+@pytest.fixture
+def keyfile(tmp_path, pdns2):
+    path = tmp_path / "pdns2.key"
+    path.write_text(pdns2.key + "\n")
+    return str(path)
+
+
+def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    register(d, "web1")
+    wait_for(lambda: answers(pdns, "web1." + ZONE, "A") is not None and
+             len(answers(pdns, "web1." + ZONE, "A")) == 1, 15, what="web1 on pdns1")
+    assert not zone_on(pdns2, ZONE)
+
+    # added with only the second zone: that zone is made there, the agents' zone is not
+    r = api("POST", "/api/v1/targets", json={
+        "name": "pdns2", "api_url": pdns2.api_url, "api_key_file": keyfile,
+        "zones": ["Second.Test"], "group": "edge",
+        "dns_address": f"127.0.0.1:{pdns2.dns_port}"})
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert t["name"] == "pdns2" and t["origin"] == "api" and t["zones"] == [SECOND]
+    assert t["api_key_set"] is False and t["api_key_file"] == keyfile
+    assert t["server_id"] == "localhost" and t["group"] == "edge"
+    wait_for(lambda: zone_on(pdns2, SECOND), 15, what="second.test on pdns2")
+    assert not zone_on(pdns2, ZONE)
+    z = api("GET", f"/api/v1/zones/{SECOND}").json()
+    assert [s["target"] for s in z["served_by"]] == ["pdns1", "pdns2"]
+    z = api("GET", f"/api/v1/zones/{ZONE}").json()
+    assert [s["target"] for s in z["served_by"]] == ["pdns1"]
+    listed = targets(api)
+    assert listed["pdns1"]["origin"] == "config" and listed["pdns2"]["origin"] == "api"
+    wait_for(lambda: (targets(api)["pdns2"]["health"] or {}).get("state") == "healthy", 20,
+             what="pdns2 health-checked")
+    entry = audit(api, "target.create")[0]
+    assert entry["object"] == "target:pdns2" and entry["actor"] == "admin"
+    assert pdns2.key not in str(entry)
+
+    # PATCH: every zone; the agents' zone is made there and web1 catches up
+    r = api("PATCH", "/api/v1/targets/pdns2", json={"zones": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["zones"] is None and r.json()["group"] == "edge"
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") ==
+             answers(pdns, "web1." + ZONE, "A"), 20, what="web1 caught up on pdns2")
+    assert audit(api, "target.update")[0]["object"] == "target:pdns2"
+    # a zone made through the API for the group goes to the run-time target
+    r = api("POST", "/api/v1/zones", json={"name": "edge.test", "targets": "edge"})
+    assert r.status_code == 201, r.text
+    assert [s["target"] for s in r.json()["served_by"]] == ["pdns2"]
+    wait_for(lambda: zone_on(pdns2, "edge.test."), 15, what="edge.test on pdns2")
+    assert not zone_on(pdns, "edge.test.")
+
+    # restart: the target comes back from the registry and keeps pushing
+    d.stop()
+    d.start()
+    api = Api(d)
+    wait_for(lambda: "pdns2" in targets(api), 10, what="pdns2 after restart")
+    assert targets(api)["pdns2"]["origin"] == "api"
+    register(d, "web2")
+    wait_for(lambda: answers(pdns2, "web2." + ZONE, "A") not in (None, []), 20,
+             what="web2 on pdns2 after restart")
+
+    # DELETE: no more pushes, the ledger forgets it, its records stay on the server
+    r = api("DELETE", "/api/v1/targets/pdns2")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"deleted": {"name": "pdns2"}}
+    assert "pdns2" not in targets(api)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2'")[0][0]
+             == 0, 10, what="pdns2's ledger rows forgotten")
+    register(d, "web3")
+    wait_for(lambda: answers(pdns, "web3." + ZONE, "A") not in (None, []), 15, what="web3 on pdns1")
+    wait_for(lambda: targets(api)["pdns1"]["state"] == "ok", 5, what="pdns1 idle")
+    assert answers(pdns2, "web3." + ZONE, "A") == []
+    assert d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2'")[0][0] == 0
+    assert answers(pdns2, "web1." + ZONE, "A") not in (None, [])  # left alone
+    assert audit(api, "target.delete")[0]["object"] == "target:pdns2"
+    err(api("DELETE", "/api/v1/targets/pdns2"), 404, "not_found")
+    d.stop()
+    d.start()
+    api = Api(d)
+    assert "pdns2" not in targets(api)
+    assert d.db_query("SELECT count(*) FROM runtime_targets")[0][0] == 0
+
+
+def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    good = {"name": "pdns2", "api_url": pdns2.api_url, "api_key": pdns2.key}
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, name="pdns1")), 409, "conflict")
+    assert "configuration file" in msg
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, api_url="ftp://x/api/v1")), 422,
+              "invalid_value")
+    assert "api_url" in msg
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, api_key_file=keyfile)), 422)
+    assert "exactly one of api_key and api_key_file" in msg
+    missing = str(tmp_path / "nope.key")
+    g2 = {k: v for k, v in good.items() if k != "api_key"}
+    msg = err(api("POST", "/api/v1/targets", json=dict(g2, api_key_file=missing)), 422)
+    assert msg.startswith("api_key_file:") and "nope.key" in msg
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, zones=["other.test"])), 422)
+    assert "other.test. is not a zone of the configuration" in msg
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, dns_address="localhost")), 422)
+    assert "dns_address" in msg
+    err(api("POST", "/api/v1/targets", json=dict(good, name="a b")), 422, "invalid_value")
+    err(api("POST", "/api/v1/targets", json=dict(good, colour="red")), 400, "unknown_field")
+    err(api("POST", "/api/v1/targets", json={"name": "x"}), 400, "missing_field")
+    # a read key changes nothing
+    assert api("POST", "/api/v1/targets", headers=READ, json=good).status_code == 403
+    assert api("PATCH", "/api/v1/targets/pdns1", headers=READ, json={}).status_code == 403
+    assert api("DELETE", "/api/v1/targets/pdns1", headers=READ).status_code == 403
+    # the configuration's targets are left as they are
+    msg = err(api("PATCH", "/api/v1/targets/pdns1", json={"group": "x"}), 409, "conflict")
+    assert "configuration file" in msg
+    err(api("DELETE", "/api/v1/targets/pdns1"), 409, "conflict")
+    err(api("DELETE", "/api/v1/targets/nope"), 404, "not_found")
+    err(api("PATCH", "/api/v1/targets/nope", json={}), 404, "not_found")
+    # added once; the same name again is refused
+    assert api("POST", "/api/v1/targets", json=good).status_code == 201
+    msg = err(api("POST", "/api/v1/targets", json=good), 409, "conflict")
+    assert "exists" in msg
+    err(api("PATCH", "/api/v1/targets/pdns2", json={"name": "x"}), 400, "unknown_field")
+    err(api("PATCH", "/api/v1/targets/pdns2", json={"api_url": "nope"}), 422)
+    # nothing refused was kept or audited
+    assert d.db_query("SELECT name FROM runtime_targets") == [("pdns2",)]
+    assert len(audit(api, "target.create")) == 1
+    assert not audit(api, "target.update")
+    # the clear key is kept in the registry, which prismd made 0600
+    assert d.db_query("SELECT api_key FROM runtime_targets")[0][0] == pdns2.key
+    assert os.stat(d.db).st_mode & 0o077 == 0
+
+
+def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    register(d, "web1")
+    # the key on standard input: never on the command line
+    r = cli(d, "targets", "add", "pdns2", "--url", pdns2.api_url, "--key-stdin",
+            "--zones", f"{ZONE},{SECOND}", "--dns-address", f"127.0.0.1:{pdns2.dns_port}",
+            stdin=pdns2.key + "\n")
+    assert "target 'pdns2' added" in r.stdout
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") not in (None, []), 20,
+             what="web1 caught up on pdns2")
+    t = targets(api)["pdns2"]
+    assert t["origin"] == "api"
+    r = cli(d, "targets", "list")
+    assert "pdns2" in r.stdout
+    r = cli(d, "--json", "targets", "list")
+    assert '"origin": "api"' in r.stdout
+    # refusals come back with the server's reason
+    r = cli(d, "targets", "add", "pdns1", "--url", pdns.api_url, "--key-stdin",
+            stdin="k\n", check=False)
+    assert r.returncode != 0 and "configuration file" in r.stderr
+    r = cli(d, "targets", "add", "x", "--url", pdns.api_url, check=False)
+    assert r.returncode == 2 and "--key-file" in r.stderr
+    r = cli(d, "targets", "remove", "pdns2", check=False)
+    assert r.returncode == 2 and "--yes" in r.stderr
+    r = cli(d, "targets", "remove", "pdns2", "--yes")
+    assert "target 'pdns2' removed" in r.stdout
+    assert "pdns2" not in targets(api)
+    r = cli(d, "targets", "remove", "pdns2", "--yes", check=False)
+    assert r.returncode != 0 and "no target called 'pdns2'" in r.stderr
+
+
+def test_key_file_read_again_on_sighup(prismd_factory, pdns, pdns2, tmp_path):
+    """A Vault Agent renders the key to the file and sends SIGHUP: a run-time target with
+    api_key_file takes the new key, like the configuration's targets."""
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    register(d, "web1")
+    key = tmp_path / "rotated.key"
+    key.write_text("not-the-key\n")
+    r = api("POST", "/api/v1/targets", json={"name": "pdns2", "api_url": pdns2.api_url,
+                                             "api_key_file": str(key)})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: targets(api)["pdns2"]["state"] == "unauthorised", 15,
+             what="pdns2 refuses the wrong key")
+    key.write_text(pdns2.key + "\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") not in (None, []), 20,
+             what="web1 on pdns2 with the new key")
+    assert "reload: target pdns2: new API key" in d.read_log()
