@@ -10,7 +10,7 @@ PKGS=(
 	libcmocka-dev libssl-dev openssl libmicrohttpd-dev libldns-dev libpq-dev
 	pdns-server pdns-backend-sqlite3 sqlite3
 	postgresql postgresql-client kea-dhcp4-server kea-admin kea-common udhcpc
-	python3 python3-pytest python3-dnspython python3-requests
+	python3 python3-pytest python3-pytest-xdist python3-dnspython python3-requests
 	bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
 	curl procps iproute2 util-linux valgrind
 	debhelper dpkg-dev lintian pandoc man-db bash-completion adduser logrotate

@@ -3,7 +3,9 @@
  * PowerDNS HTTP API JSON mapping. Bodies are built as jansson trees and serialised into a
  * buffer from malloc() (not jansson's allocator), so callers always release them with free().
  */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,5 +509,125 @@ int prism_pdns_stats_parse(const char *body, size_t len, struct prism_pdns_stats
 		}
 	}
 	json_decref(root);
+	return 0;
+}
+
+/* The setting @p name of a config answer, or NULL. */
+static const char *config_value(json_t *root, const char *name)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(root, i, item) {
+		const char *n = json_string_value(json_object_get(item, "name"));
+		if (n != NULL && strcmp(n, name) == 0)
+			return json_string_value(json_object_get(item, "value"));
+	}
+	return NULL;
+}
+
+/* The host of an http(s) URL, brackets of an IPv6 literal removed; false when none fits. */
+static bool url_host(const char *url, char *host, size_t len)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	if (p == NULL)
+		return false;
+	p += 3;
+	size_t n;
+	if (*p == '[') {
+		const char *e = strchr(++p, ']');
+		if (e == NULL)
+			return false;
+		n = (size_t)(e - p);
+	} else {
+		n = strcspn(p, ":/?#");
+	}
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	return true;
+}
+
+static int addr_family(const char *ip)
+{
+	unsigned char buf[16];
+	if (inet_pton(AF_INET, ip, buf) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, ip, buf) == 1)
+		return AF_INET6;
+	return 0;
+}
+
+/* Split the first entry of local-address ("127.0.0.1", "127.0.0.1:5300", "[::1]:5300",
+ * "::1", entries separated by commas or spaces) into @p ip and a port (0: none given). */
+static bool first_address(const char *v, char ip[64], unsigned *port)
+{
+	v += strspn(v, ", \t");
+	size_t n = strcspn(v, ", \t");
+	char e[64];
+	if (n == 0 || n >= sizeof(e))
+		return false;
+	memcpy(e, v, n);
+	e[n] = '\0';
+	*port = 0;
+	char *colon = strrchr(e, ':');
+	if (e[0] == '[') {
+		char *close = strchr(e, ']');
+		if (close == NULL)
+			return false;
+		*close = '\0';
+		if (close[1] == ':')
+			*port = (unsigned)strtoul(close + 2, NULL, 10);
+		snprintf(ip, 64, "%s", e + 1);
+	} else if (colon != NULL && strchr(e, ':') == colon) {
+		*colon = '\0'; /* one colon: IPv4 with a port */
+		*port = (unsigned)strtoul(colon + 1, NULL, 10);
+		snprintf(ip, 64, "%s", e);
+	} else {
+		snprintf(ip, 64, "%s", e);
+	}
+	return addr_family(ip) != 0 && *port < 65536;
+}
+
+int prism_pdns_dns_address(const char *body, size_t len, const char *api_url, char *out,
+			   size_t outlen)
+{
+	if (body == NULL || out == NULL || outlen < 48)
+		return PRISM_EINVAL;
+	out[0] = '\0';
+	json_t *root = json_loadb(body, len, 0, NULL);
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return PRISM_EMSG;
+	}
+	const char *la = config_value(root, "local-address");
+	const char *lp = config_value(root, "local-port");
+	char ip[64];
+	unsigned port = 0;
+	int rc = 0;
+	if (!first_address(la ? la : "0.0.0.0", ip, &port))
+		rc = PRISM_ENOTFOUND;
+	if (rc == 0 && port == 0) {
+		char *end = NULL;
+		unsigned long p = lp ? strtoul(lp, &end, 10) : 53;
+		port = lp && (end == lp || *end != '\0' || p == 0 || p > 65535) ? 0 : (unsigned)p;
+		if (port == 0)
+			rc = PRISM_ENOTFOUND;
+	}
+	if (rc == 0 && (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)) {
+		char host[64];
+		if (!url_host(api_url, host, sizeof(host)))
+			rc = PRISM_ENOTFOUND;
+		else if (strcmp(host, "localhost") == 0)
+			snprintf(ip, sizeof(ip), "127.0.0.1");
+		else if (addr_family(host) != 0)
+			snprintf(ip, sizeof(ip), "%s", host);
+		else
+			rc = PRISM_ENOTFOUND;
+	}
+	json_decref(root);
+	if (rc != 0)
+		return rc;
+	snprintf(out, outlen, addr_family(ip) == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 	return 0;
 }

@@ -100,3 +100,16 @@ struct prism_pdns_stats {
  * @return 0, PRISM_EMSG (not such an array), PRISM_EINVAL (NULL)
  */
 int prism_pdns_stats_parse(const char *body, size_t len, struct prism_pdns_stats *out);
+
+/**
+ * The address a PowerDNS server answers DNS on, from GET /servers/{id}/config (an array of
+ * {"name", "type", "value"}): the first address of its "local-address" setting with the
+ * port written there or "local-port" (53 when neither says). A wildcard address (0.0.0.0,
+ * ::) is replaced by the host of @p api_url when that is an IP address (the server answers
+ * DNS where its API is), "localhost" by 127.0.0.1.
+ * @param out receives "IP:port" or "[IPv6]:port"
+ * @return 0, PRISM_ENOTFOUND (no usable address: a wildcard behind a named API host),
+ *         PRISM_EMSG (not such an array), PRISM_EINVAL (NULL or @p outlen too small)
+ */
+int prism_pdns_dns_address(const char *body, size_t len, const char *api_url, char *out,
+			   size_t outlen);

@@ -430,6 +430,8 @@ static int rt_run(struct daemon *d, struct rt_target *r)
 	r->et.zones = r->ezones;
 	r->et.name = r->spec.name;
 	r->et.handle = r->handle;
+	r->et.dns_address = r->spec.dns_address;
+	r->et.api_url = r->spec.api_url;
 	if ((rc = prism_engine_add_target(d->engine, &r->et)) != 0)
 		return rc;
 	r->running = true;
@@ -642,6 +644,7 @@ static int start_dns(struct daemon *d)
 		et->adopt = ct->adopt;
 		et->max_body = ct->max_body_bytes;
 		et->dns_address = ct->dns_address;
+		et->api_url = ct->api_url;
 	}
 	struct prism_engine_opts eopts = {
 		.targets = d->etargets,

@@ -156,6 +156,8 @@ struct dnscheck {
 	size_t nq, waiting;   /* queries, answers still awaited for those sent */
 	size_t next;          /* the next query to send */
 	bool retried;         /* the queries unanswered at a timeout were sent again */
+	enum { DISC_NONE, DISC_ASKING, DISC_DONE } disc; /* finding the DNS port by the API */
+	char found[64];       /* "IP:port" found that way, when dns_address is not set */
 	uint16_t qbase;       /* message id of query 0 */
 	uint8_t rbuf[4096];
 };
@@ -1153,6 +1155,37 @@ static void dns_closed_cb(uv_handle_t *h)
 	engine_unref(w->e);
 }
 
+static void config_cb(void *arg, int err, int status, const char *msg, const char *body,
+		      size_t len)
+{
+	struct worker *w = arg;
+	struct dnscheck *dc = &w->dns;
+	dc->disc = DISC_DONE;
+	if (err == 0 && prism_pdns_dns_address(body, len, w->t.api_url, dc->found,
+					       sizeof(dc->found)) == 0)
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: ownership checks ask its DNS port %s "
+			  "(its local-address; targets[].dns_address sets another)", w->t.name,
+			  dc->found);
+	else
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: its DNS port is not known (set "
+			  "targets[].dns_address): ownership checks read zones", w->t.name);
+}
+
+/* Without targets[].dns_address, ask the server once where it answers DNS (PowerDNS:
+ * GET config, local-address and local-port): a default setup gets the cheap check too.
+ * Meanwhile rows are checked by zone reads. */
+static void dns_discover(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->disc != DISC_NONE)
+		return;
+	dc->disc = DISC_DONE;
+	if (w->t.api->server_get == NULL || w->t.api_url == NULL)
+		return;
+	if (w->t.api->server_get(w->t.handle, "/config", config_cb, w) == 0)
+		dc->disc = DISC_ASKING;
+}
+
 /* The socket and timer, made at the first check; false when the target has no DNS port. */
 static bool dns_open(struct worker *w)
 {
@@ -1161,8 +1194,12 @@ static bool dns_open(struct worker *w)
 		return true;
 	char host[64];
 	uint16_t port;
-	if (w->t.dns_address == NULL ||
-	    prism_config_hostport(w->t.dns_address, host, sizeof(host), &port) != 0)
+	const char *addr = w->t.dns_address ? w->t.dns_address : dc->found[0] ? dc->found : NULL;
+	if (addr == NULL) {
+		dns_discover(w);
+		return false;
+	}
+	if (prism_config_hostport(addr, host, sizeof(host), &port) != 0)
 		return false;
 	struct sockaddr_storage any;
 	memset(&any, 0, sizeof(any));
@@ -1614,6 +1651,9 @@ static void read_cb(void *arg, int err, int status, const char *msg,
 			z->ok = false;
 		if (z->zs.check_read) /* fetch the rows meanwhile: they show as failed */
 			z->zs.force = z->zs.check_read = false;
+		/* a failed pass counts as one: with a short reconcile_interval the next turn
+		 * would read again and never fetch the rows that should show the failure */
+		z->zs.last_read = uv_now(w->e->loop);
 		wzone_unref(z);
 		target_failed(w, "zone read", err, status, buf);
 		schedule(w, 0);
@@ -1652,6 +1692,7 @@ static void read_zone(struct worker *w, struct wzone *z)
 	if (rc != 0) {
 		if (z->zs.check_read)
 			z->zs.force = z->zs.check_read = false;
+		z->zs.last_read = uv_now(w->e->loop); /* as for a failed read: see read_cb */
 		w->state = W_IDLE;
 		wzone_unref(w->reading);
 		w->reading = NULL;

@@ -42,6 +42,9 @@ struct prism_engine_target {
 	/** The target's DNS port ("IP:port", validated), NULL = none: the ownership check then
 	 *  asks it whether anything is at a name before reading the whole zone. */
 	const char *dns_address;
+	/** The target's API (PowerDNS), NULL = none: without a dns_address the DNS port is
+	 *  asked of the server once, and a wildcard local-address taken to be this host. */
+	const char *api_url;
 };
 
 struct prism_engine_opts {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz the PowerDNS JSON mapping: prism_pdns_error_message() and the statistics parser
- * (prism_pdns_stats_parse) on the raw input, then a PATCH
+ * (prism_pdns_stats_parse) and the DNS address of a config answer (prism_pdns_dns_address)
+ * on the raw input, then a PATCH
  * body built from records split out of the input (one change per line, "name type ttl
  * content..." with fields separated by spaces, no content = DELETE). Any body that is built
  * must be valid JSON with DELETEs before REPLACEs.
@@ -122,10 +123,21 @@ static void check_stats(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* The DNS address from a config answer: a result is a bounded "IP:port" string. */
+static void check_dns_address(const uint8_t *data, size_t size)
+{
+	char out[64];
+	int rc = prism_pdns_dns_address((const char *)data, size, "http://[::1]:8081/api/v1", out,
+					sizeof(out));
+	if (strlen(out) >= sizeof(out) || (rc == 0) != (out[0] != '\0'))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_error_message(data, size);
 	check_stats(data, size);
+	check_dns_address(data, size);
 	check_patch(data, size);
 	check_zone(data, size);
 	return 0;

@@ -12,9 +12,31 @@ from prismlib import PRISMD, PowerDNS, Prismd  # noqa: E402
 
 
 def pytest_configure(config):
+    # scripts/check.sh runs the suite in two passes (docs/development.md): everything not
+    # marked serial in parallel under pytest-xdist (-n N --dist loadgroup -m "not serial"),
+    # then the serial tests alone (-m serial).
+    config.addinivalue_line(
+        "markers", "serial: needs the machine to itself (measures figures, floods, tight "
+                   "timing bounds); run after the parallel pass, one test at a time")
+    config.addinivalue_line(
+        "markers", "xdist_group(name): tests of one group run on one xdist worker, one at a "
+                   "time (for shared system state, e.g. network namespace addresses)")
     if not os.access(PRISMD, os.X_OK):
         raise pytest.UsageError(f"{PRISMD} is not built; run scripts/check.sh or set "
                                 "PRISM_BUILD_DIR")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Tests that share a module- or class-scoped fixture, e.g. one browser for a module, run
+    on one xdist worker (an xdist_group named after the module), so it is set up once."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        if info and any(fd.scope in ("module", "class")
+                        for fds in info.name2fixturedefs.values() for fd in fds):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture

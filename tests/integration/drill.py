@@ -5,6 +5,7 @@ asyncio, prismd's memory from /proc, DNS checks of many names, and the drill rep
 Every loop here is bounded in count and in time. Figures are printed and appended to the
 report file; tests assert correctness only, never timings (CONTRIBUTING.md rule 19)."""
 import asyncio
+import fcntl
 import json
 import os
 import resource
@@ -39,12 +40,27 @@ def report(drill, **figures):
     """Print a drill's figures and append them to the report file (one line each)."""
     text = f"DRILL {drill}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
     print(text, flush=True)
+    line = json.dumps({"drill": drill, "at": datetime.now(timezone.utc).isoformat(
+        timespec="seconds"), "sanitizer": SANITIZER, "long": LONG, **figures}) + "\n"
+    append_line(REPORT, line)
+
+
+def append_line(path, line):
+    """Append one line whole, safe with several test processes (pytest-xdist) appending to the
+    same file: one write(2) with O_APPEND, under an exclusive flock."""
     try:
-        with open(REPORT, "a") as f:
-            f.write(json.dumps({"drill": drill, "at": datetime.now(timezone.utc).isoformat(
-                timespec="seconds"), "sanitizer": SANITIZER, "long": LONG, **figures}) + "\n")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = line.encode()
+        while data:
+            data = data[os.write(fd, data):]
     except OSError:
         pass
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def raise_nofile(need):

@@ -256,6 +256,7 @@ def test_registers_at_start_not_after_an_interval(prismd_factory, agents):
     assert a.lines("info", "stopping (SIGTERM)")
 
 
+@pytest.mark.serial  # asserts each heartbeat gap within 0.8-1.6 s
 def test_heartbeats_every_interval_without_drift(prismd_factory, agents):
     d = open_prismd(prismd_factory)
     a = agents(["-s", f"127.0.0.1:{d.port}", "-n", "beat1", "-i", "1", "-l", "debug"])

@@ -9,9 +9,13 @@ import socket
 import struct
 import time
 
+import pytest
+
 from drill import mem_kib
 from prismlib import frame, recv_frame, registration, wait_for
 from test_protocol import configured
+
+pytestmark = pytest.mark.serial  # memory growth and deadlines are measured
 
 
 def rss_kib(pid):

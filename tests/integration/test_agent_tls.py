@@ -145,6 +145,7 @@ def test_refused_peers_and_the_daemon_keeps_serving(prismd_factory, pki, tmp_pat
     assert d.host("web1")["status"] == "online"
 
 
+@pytest.mark.serial  # a handshake flood, with deadlines measured
 def test_stalled_handshake_and_handshake_flood(prismd_factory, pki):
     d = tls_prismd(prismd_factory, pki, server_extra="  frame_timeout: 1\n  idle_timeout: 30\n")
     # a ClientHello cut short: the handshake has frame_timeout to finish
@@ -367,6 +368,7 @@ def test_prism_agent_over_tls_heartbeats_and_reconnects(prismd_factory, pki, tmp
         assert stop_pid(a) == 0
 
 
+@pytest.mark.serial  # memory growth and a write deadline are measured
 def test_tls_non_reader_is_bounded_and_closed(prismd_factory, pki):
     """The output bound and the write deadline hold for ciphertext too."""
     from drill import mem_kib

@@ -376,6 +376,7 @@ def test_v1_host_detail_and_delete(dnsd, pdns):
     assert a[1]["before"]["hostname"] == "gone1" and a[1]["after"] is None
 
 
+@pytest.mark.serial  # waits up to 15 s for failures that take ~8 s alone: timed out in parallel
 def test_sync_rows_say_what_failed_and_why(dnsd, pdns):
     d, api = dnsd
     register_many(d, ["ok1"])

@@ -19,6 +19,9 @@ import requests
 import drill
 from drill import ADMIN_KEY, KEYS_YAML, MEM_CEILING_KIB, mem_kib, report, scale
 
+# figures measured and floods: alone on the machine, after the parallel pass (development.md)
+pytestmark = pytest.mark.serial
+
 WANT_CLIENTS = scale(10000, 30000)
 CLIENTS = WANT_CLIENTS  # the long version takes what the open-files limit allows
 TOKEN = "abuse-drill-valid-token-4b1d"

@@ -11,10 +11,14 @@ import sqlite3
 import threading
 import time
 
+import pytest
 import requests
 
 import drill
 from drill import ADMIN_KEY, KEYS_YAML, ZONE, report, scale
+
+# figures measured and floods: alone on the machine, after the parallel pass (development.md)
+pytestmark = pytest.mark.serial
 
 CYCLES = 20
 HOSTS = scale(1500, 20000)   # distinct hosts, re-registered over and over

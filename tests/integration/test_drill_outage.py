@@ -21,6 +21,9 @@ import drill
 from drill import ADMIN_KEY, KEYS_YAML, ZONE, report, scale
 from prismlib import PRISM, wait_for
 
+# figures measured and floods: alone on the machine, after the parallel pass (development.md)
+pytestmark = pytest.mark.serial
+
 CONNS = 4
 DEPTH = 32
 CONVERGE_LIMIT = scale(120, 600)

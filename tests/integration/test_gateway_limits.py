@@ -12,6 +12,8 @@ import requests
 
 from prismlib import PowerDNS, wait_for
 
+pytestmark = pytest.mark.serial  # requests per second and breaker gaps are measured
+
 ZONE = "managed.prism.local."
 KEYS = "api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
 

@@ -6,9 +6,12 @@ import socket
 import threading
 import time
 
+import pytest
 import requests
 
 from prismlib import free_port, wait_for
+
+pytestmark = pytest.mark.serial  # a target's answer time is measured
 
 KEYS = "api:\n  keys:\n    - {name: r, key: read-key-0123456789, role: read}\n"
 

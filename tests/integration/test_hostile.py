@@ -49,6 +49,7 @@ def closed_by_server(s):
     return False
 
 
+@pytest.mark.serial  # a flood, with a 2 s header deadline measured
 def test_api_slow_heads_and_flood_from_one_address(prismd_factory):
     # set from the environment: a prismd without the options starts too, and fails below
     d = prismd_factory(None, extra_yaml=KEYS + "  public_metrics: true\n",
@@ -142,6 +143,7 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.serial  # 4,480 connections from a network namespace
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace")
 def test_api_flood_from_many_addresses_leaves_loopback_in(prismd_factory):
     """4,480 partial heads from 70 addresses (64 each, within the per-address cap) of a test

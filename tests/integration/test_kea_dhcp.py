@@ -14,6 +14,8 @@ pytestmark = [
     pytest.mark.skipif(not is_root(), reason="needs root: network namespaces and raw sockets"),
     pytest.mark.skipif(not (have("kea-dhcp4") and have("udhcpc") and have("ip")),
                        reason="needs kea-dhcp4, udhcpc and iproute2 (scripts/deps.sh)"),
+    # Netns picks its addresses from the process id: one worker, one namespace at a time
+    pytest.mark.xdist_group("netns"),
 ]
 
 ZONES = """zones:

@@ -54,6 +54,7 @@ def test_reconnect_with_ip_change_updates_dns_keep(prismd_factory, pdns):
     wait_for(lambda: pdns.query("mover." + ZONE) == ["127.0.0.6"], what="record updated")
 
 
+@pytest.mark.serial  # heartbeats every 0.3 s against a 1 s offline timeout
 def test_heartbeats_keep_host_online(prismd_factory):
     d = prismd_factory(None, extra_yaml=fast_heartbeat())
     d.register("steady")

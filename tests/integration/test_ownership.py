@@ -210,6 +210,25 @@ def test_dns_check_writes_free_names_and_leaves_foreign_ones(prismd_factory, pdn
     assert pdns.query("dnsok0." + ZONE) == ["127.0.0.1"]
 
 
+def test_dns_port_found_without_dns_address(prismd_factory, pdns):
+    """Defaults (no dns_address): prismd asks PowerDNS once where it answers DNS (its
+    local-address and local-port), so new names are checked by a DNS query, not a zone
+    read, and a foreign name is still left alone."""
+    d = prismd_factory(pdns, extra_yaml=SLOW)
+    anchor(d, pdns)
+    put_foreign(pdns, "dflt-foreign", "192.0.2.60")
+    assert d.register("dflt-foreign")["status"] == "success"
+    for i in range(5):
+        assert d.register(f"dflt{i}")["status"] == "success"
+    for i in range(5):
+        wait_for(lambda: pdns.query(f"dflt{i}." + ZONE) == ["127.0.0.1"], 15, what="free")
+    conflict(d, "dflt-foreign")
+    assert pdns.query("dflt-foreign." + ZONE) == ["192.0.2.60"]
+    log = d.read_log()
+    assert f"ownership checks ask its DNS port 127.0.0.1:{pdns.dns_port}" in log
+    assert "DNS check of" in log
+
+
 def test_address_change_keeps_the_mark(prismd_factory, pdns):
     """A replacement of an RRset that carries the mark leaves the mark as it is (not written
     again: cheaper), and it is still there afterwards."""

@@ -502,6 +502,7 @@ def test_tokens_and_keys_secret_shown_once(ui):
 
 # ---- last: PowerDNS goes away ----
 
+@pytest.mark.serial  # 20 s waits for a failure and backoff that take ~10 s alone
 def test_overview_says_what_failed_and_why(ui):
     env = ui
     b = env.browser

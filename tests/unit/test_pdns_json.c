@@ -526,10 +526,50 @@ static void test_stats(void **state)
 	assert_int_equal(prism_pdns_stats_parse(NULL, 0, &st), PRISM_EINVAL);
 }
 
+/* The DNS address from GET /servers/localhost/config: local-address and local-port. */
+static void test_dns_address(void **state)
+{
+	(void)state;
+	char out[64];
+	const char *api = "http://127.0.0.1:8081/api/v1";
+#define CFG(la, lp)                                                                        \
+	"[{\"name\": \"local-address\", \"type\": \"ConfigSetting\", \"value\": \"" la "\"},"  \
+	" {\"name\": \"local-port\", \"type\": \"ConfigSetting\", \"value\": \"" lp "\"}]"
+	static const struct {
+		const char *body, *api, *want;
+		int rc;
+	} cases[] = {
+		{CFG("127.0.0.1", "5300"), NULL, "127.0.0.1:5300", 0},
+		{CFG("127.0.0.2:5301, ::1", "53"), NULL, "127.0.0.2:5301", 0},
+		{CFG("::1", "5302"), NULL, "[::1]:5302", 0},
+		{CFG("[2001:db8::5]:5303", "53"), NULL, "[2001:db8::5]:5303", 0},
+		{CFG("0.0.0.0", "53"), "http://192.0.2.7:8081/api/v1", "192.0.2.7:53", 0},
+		{CFG("0.0.0.0, ::", "5304"), "http://localhost:8081", "127.0.0.1:5304", 0},
+		{CFG("::", "53"), "https://[2001:db8::9]:8443/api", "[2001:db8::9]:53", 0},
+		{CFG("0.0.0.0", "53"), "http://pdns.example:8081", "", PRISM_ENOTFOUND},
+		{CFG("127.0.0.1", "0"), NULL, "", PRISM_ENOTFOUND},
+		{CFG("127.0.0.1", "x"), NULL, "", PRISM_ENOTFOUND},
+		{CFG("not-an-ip", "53"), NULL, "", PRISM_ENOTFOUND},
+		{"[{\"name\": \"local-port\", \"value\": \"5305\"}]", NULL, "127.0.0.1:5305", 0},
+		{"[]", NULL, "127.0.0.1:53", 0},
+		{"{}", NULL, "", PRISM_EMSG},
+	};
+#undef CFG
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = prism_pdns_dns_address(cases[i].body, strlen(cases[i].body),
+						cases[i].api ? cases[i].api : api, out, sizeof(out));
+		assert_int_equal(rc, cases[i].rc);
+		assert_string_equal(out, cases[i].want);
+	}
+	assert_int_equal(prism_pdns_dns_address(NULL, 0, api, out, sizeof(out)), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_dns_address("[]", 2, api, out, 8), PRISM_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_dns_address),
 		cmocka_unit_test(test_patch_null_args),
 		cmocka_unit_test(test_patch_keep_mark),
 		cmocka_unit_test(test_patch_bad_names),
