@@ -3,11 +3,12 @@
 # Build and run every test: unit (cmocka), fuzz corpus replay, integration (pytest against
 # real PowerDNS, with the reliability drills: docs/reliability.md), the unit tests and corpus
 # replays under valgrind, then all of it again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the Debian
-# packages are built, installed and purged (scripts/deb.sh); the Prometheus alert rules with
-# promtool. Integration tests run in two passes: in parallel on PRISM_TEST_WORKERS
-# pytest-xdist workers (default twice the cores), then the ones marked serial alone
-# (docs/development.md).
+# UndefinedBehaviorSanitizer, then each libFuzzer target for a short time, then the
+# packagers' builds (clang release, gcc plain with dpkg-buildflags; compile only), then the
+# Debian packages are built, installed and purged (scripts/deb.sh); the Prometheus alert
+# rules with promtool. Integration tests run in two passes: in parallel on
+# PRISM_TEST_WORKERS pytest-xdist workers (default twice the cores), then the ones marked
+# serial alone (docs/development.md).
 # Installs missing Debian packages first. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -151,6 +152,19 @@ if bash scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1)); failures+=("fuzz")
+fi
+
+# The packagers' builds stay warning-free (errors here; debian/rules turns -Werror off only
+# for distributions' newer compilers): clang with --buildtype=release (-O3, NDEBUG), gcc with
+# --buildtype=plain and Debian's dpkg-buildflags (as debian/rules: hardening=+all). Compile only.
+echo "==> [packager-builds] clang release; gcc plain with dpkg-buildflags (compile only)"
+dbf() { DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get "$1"; }
+if CC=clang bash scripts/build.sh build-clang-release --buildtype=release &&
+	CC=gcc CFLAGS="$(dbf CFLAGS)" CPPFLAGS="$(dbf CPPFLAGS)" LDFLAGS="$(dbf LDFLAGS)" \
+		bash scripts/build.sh build-gcc-plain --buildtype=plain; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("packager-builds")
 fi
 
 # The Debian packages (scripts/deb.sh): built without their unit tests (they ran above),

@@ -31,9 +31,9 @@
 
 #include "api/api_int.h"
 #include "api/ui.h"
+#include "common/log.h"
 #include "core/api_body.h"
 #include "core/error.h"
-#include "daemon/log.h"
 
 #define TAG "api"
 #define MAX_LISTENERS 16

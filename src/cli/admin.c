@@ -65,10 +65,7 @@ enum {
 
 /* getopt codes of the long-only options */
 enum {
-	O_KEY = 256,
-	O_KEYFILE,
-	O_CACERT,
-	O_STATUS,
+	O_STATUS = CLI_OPT_OWN,
 	O_SEARCH,
 	O_LIMIT,
 	O_ALL,
@@ -95,15 +92,14 @@ struct admin {
 	size_t nwords;
 	const char *const *args; /* the command's own arguments (after its name) */
 	size_t nargs;
-	const char *server, *api_key, *key_file, *cacert;
+	struct cli_global g; /* the options every API command takes */
 	const char *status, *search, *after, *expires, *target;
 	const char *pattern, *group, *out_dir, *source; /* prism inventory */
 	const char *url, *target_key_file, *server_id, *zones, *dns_address; /* targets add */
 	bool key_stdin;
 	long limit;
-	double timeout;
 	unsigned given; /* OPT_* seen on the command line */
-	bool json, all, yes, help;
+	bool all, yes;
 	struct cli_session s;
 };
 
@@ -274,7 +270,7 @@ static int call_print(struct admin *a, const char *method, const char *path, con
 	int rc = call(a, method, path, body, &j);
 	if (rc != 0)
 		return rc;
-	if (a->json)
+	if (a->g.json)
 		cli_print_json(j);
 	else
 		human(j);
@@ -395,13 +391,13 @@ static int walk_page(struct admin *a, struct walk *w, const char *cursor)
 		json_decref(j);
 		return bad_answer("no list in the page");
 	}
-	if (a->json && !w->opened && w->item == NULL)
+	if (a->g.json && !w->opened && w->item == NULL)
 		printf("{\n  \"%s\": [", w->key);
-	w->opened = a->json && w->item == NULL;
+	w->opened = a->g.json && w->item == NULL;
 	json_array_foreach (items, i, item) {
 		if (w->item != NULL)
 			w->item(w->arg, item);
-		else if (a->json)
+		else if (a->g.json)
 			stream_item(item, w->got);
 		else
 			w->row(w->t, item);
@@ -469,7 +465,7 @@ static int hosts_list(struct admin *a)
 	w.page = a->limit ? a->limit : a->all ? PAGE_MAX : 100;
 	w.want = a->all ? 0 : w.page;
 	int rc = walk(a, &w);
-	if (rc == 0 && !a->json) {
+	if (rc == 0 && !a->g.json) {
 		if (w.got > 0)
 			rc = table_print(&t, stdout) ? EXIT_ERROR : 0;
 		else
@@ -601,7 +597,7 @@ static int tokens_list(struct admin *a)
 	struct walk w = { .path = "/api/v1/tokens", .key = "tokens", .what = "tokens",
 			  .page = PAGE_MAX, .row = token_row, .t = &t };
 	int rc = walk(a, &w);
-	if (rc == 0 && !a->json) {
+	if (rc == 0 && !a->g.json) {
 		if (w.got > 0)
 			rc = table_print(&t, stdout) ? EXIT_ERROR : 0;
 		else
@@ -994,7 +990,7 @@ static int plan(struct admin *a)
 	}
 	struct plan_sum s;
 	plan_sum(zones, &s);
-	if (a->json)
+	if (a->g.json)
 		cli_print_json(j);
 	else
 		plan_human(zones, &s);
@@ -1030,7 +1026,7 @@ static int audit(struct admin *a)
 			  .page = PAGE_MAX, .row = audit_row, .t = &t };
 	w.want = a->limit ? a->limit : 50;
 	int rc = walk(a, &w);
-	if (rc == 0 && !a->json) {
+	if (rc == 0 && !a->g.json) {
 		if (w.got > 0)
 			rc = table_print(&t, stdout) ? EXIT_ERROR : 0;
 		else
@@ -1090,7 +1086,7 @@ static int health(struct admin *a)
 		json_decref(j);
 		return rc;
 	}
-	if (a->json)
+	if (a->g.json)
 		cli_print_json(j);
 	else
 		health_human(j);
@@ -1346,14 +1342,8 @@ static void print_help(const struct admin *a, bool whole_group)
 
 /* ---- the command line ---- */
 
+/* the admin commands' own options; the global ones are session.c's */
 static const struct option long_opts[] = {
-	{ "server", required_argument, NULL, 's' },
-	{ "api-key", required_argument, NULL, O_KEY },
-	{ "api-key-file", required_argument, NULL, O_KEYFILE },
-	{ "cacert", required_argument, NULL, O_CACERT },
-	{ "json", no_argument, NULL, 'j' },
-	{ "timeout", required_argument, NULL, 'w' },
-	{ "help", no_argument, NULL, 'h' },
 	{ "status", required_argument, NULL, O_STATUS },
 	{ "search", required_argument, NULL, O_SEARCH },
 	{ "limit", required_argument, NULL, O_LIMIT },
@@ -1393,18 +1383,10 @@ static int parse_limit(struct admin *a, const char *s)
 	return 0;
 }
 
-static int parse_timeout(struct admin *a, const char *s)
-{
-	char *end;
-	a->timeout = strtod(s, &end);
-	if (end == s || *end != '\0' || !(a->timeout > 0 && a->timeout <= 3600))
-		return cli_usage_error("--timeout must be seconds, 0 < seconds <= 3600, not", s);
-	return 0;
-}
-
 /* The options that only some commands take: remember the bit, check the value. */
-static int set_cmd_option(struct admin *a, int c, const char *v)
+static int set_cmd_option(void *ctx, int c, const char *v)
 {
+	struct admin *a = ctx;
 	static const int codes[] = { O_STATUS,  O_SEARCH, O_LIMIT,   O_ALL,
 				     O_AFTER,   'y',      O_EXPIRES, O_TARGET,
 				     O_PATTERN, O_GROUP,  O_OUTDIR,  O_SOURCE,
@@ -1440,63 +1422,10 @@ static int set_cmd_option(struct admin *a, int c, const char *v)
 	}
 }
 
-static int set_option(struct admin *a, int c, const char *v)
-{
-	switch (c) {
-	case 's': a->server = v; return 0;
-	case O_KEY: a->api_key = v; return 0;
-	case O_KEYFILE: a->key_file = v; return 0;
-	case O_CACERT: a->cacert = v; return 0;
-	case 'j': a->json = true; return 0;
-	case 'w': return parse_timeout(a, v);
-	case 'h': a->help = true; return 0;
-	default: return set_cmd_option(a, c, v);
-	}
-}
-
-static int add_word(struct admin *a, const char *w)
-{
-	if (a->nwords == MAX_WORDS)
-		return cli_usage_error("too many arguments, from", w);
-	a->words[a->nwords++] = w;
-	return 0;
-}
-
-/*
- * getopt's complaint, in our words. A long option is the word just read (optopt is 0 when
- * unknown, its code when it was given a value it does not take); a short one is optopt.
- */
-static int bad_option(int c, const char *last)
-{
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-	if (c == ':')
-		return cli_usage_error("missing value for",
-				   strncmp(last, "--", 2) == 0 ? last : shortopt);
-	if (optopt == 0)
-		return cli_usage_error("unknown option", last);
-	if (optopt >= 256 || strchr("sjwhy", optopt) != NULL)
-		return cli_usage_error("this option takes no value:", last);
-	return cli_usage_error("unknown option", shortopt);
-}
-
 static int parse_args(struct admin *a, int argc, char **argv)
 {
-	int c, rc = 0;
-	optind = 1;
-	opterr = 0;
-	/* '-': words are returned in place (whatever POSIXLY_CORRECT says); ':': we report */
-	while (rc == 0 && (c = getopt_long(argc, argv, "-:s:jw:hy", long_opts, NULL)) != -1) {
-		if (c == 1) {
-			rc = add_word(a, optarg);
-		} else if (c == '?' || c == ':') {
-			rc = bad_option(c, argv[optind - 1]);
-		} else {
-			rc = set_option(a, c, optarg);
-		}
-	}
-	for (; rc == 0 && optind < argc; optind++)
-		rc = add_word(a, argv[optind]);
-	return rc;
+	const struct cli_own_opts own = { long_opts, "y", set_cmd_option, a };
+	return cli_parse(argc, argv, &a->g, &own, a->words, &a->nwords, MAX_WORDS);
 }
 
 static const struct admin_cmd *find_cmd(const char *group, const char *sub)
@@ -1534,7 +1463,7 @@ static int resolve(struct admin *a, bool *whole_group)
 	*whole_group = a->cmd->sub != NULL;
 	if (a->cmd->sub != NULL && a->nwords > 1) {
 		const struct admin_cmd *sub = find_cmd(a->words[0], a->words[1]);
-		if (sub == NULL && !a->help)
+		if (sub == NULL && !a->g.help)
 			return unknown_sub(a->words[0], a->words[1]);
 		if (sub != NULL) {
 			a->cmd = sub;
@@ -1577,10 +1506,10 @@ static int check_command(struct admin *a)
 
 int prism_admin_main(int argc, char **argv)
 {
-	struct admin a = { .timeout = DEFAULT_TIMEOUT };
+	struct admin a = { .g.so.timeout = DEFAULT_TIMEOUT };
 	bool whole_group = false;
 	int rc = parse_args(&a, argc, argv);
-	if (rc == 0 && a.help && a.nwords == 0) {
+	if (rc == 0 && a.g.help && a.nwords == 0) {
 		prism_admin_usage(stdout);
 		return EXIT_OK;
 	}
@@ -1588,7 +1517,7 @@ int prism_admin_main(int argc, char **argv)
 		rc = resolve(&a, &whole_group);
 	if (rc != 0)
 		return rc;
-	if (a.help) {
+	if (a.g.help) {
 		print_help(&a, whole_group);
 		return EXIT_OK;
 	}
@@ -1598,10 +1527,7 @@ int prism_admin_main(int argc, char **argv)
 		fprintf(stderr, "prism: cannot initialise libcurl\n");
 		return EXIT_ERROR;
 	}
-	struct cli_session_opts so = { .server = a.server, .api_key = a.api_key,
-				       .key_file = a.key_file, .cacert = a.cacert,
-				       .timeout = a.timeout };
-	rc = cli_session_open(&a.s, &so);
+	rc = cli_session_open(&a.s, &a.g.so);
 	if (rc == 0)
 		rc = a.cmd->run(&a);
 	cli_session_close(&a.s);

@@ -40,6 +40,7 @@
 #include <uv.h>
 
 #include "cli/agent.h"
+#include "common/log.h"
 #include "core/agent_config.h"
 #include "core/agent_msg.h"
 #include "core/dname.h"
@@ -54,38 +55,13 @@ extern char **environ;
 #define BACKOFF_MAX_MS 60000u
 #define CONFIG_MAX (1u << 20)
 
-/* ---- logging: "2026-01-01T12:00:00.123Z level agent: text" ---- */
+/* ---- logging: "2026-01-01T12:00:00.123Z level agent: text" (common/log.h, as prismd's) ---- */
 
-/* The process has one log; set once at start, like prismd's. */
-static struct {
-	enum prism_agent_log_level level;
-	FILE *file;
-} g_log = { PRISM_AGENT_LOG_INFO, NULL };
+_Static_assert((int)PRISM_AGENT_LOG_DEBUG == (int)PRISM_LOG_DEBUG &&
+		       (int)PRISM_AGENT_LOG_CRITICAL == (int)PRISM_LOG_CRITICAL,
+	       "the agent's log levels are the log's");
 
-__attribute__((format(printf, 2, 3)))
-static void alog(enum prism_agent_log_level level, const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	char line[2048];
-	va_list ap;
-	int n;
-
-	if (level < g_log.level)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s agent: ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, prism_agent_log_level_name(level));
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	FILE *out = g_log.file ? g_log.file : stderr;
-	fprintf(out, "%s\n", line);
-	fflush(out);
-}
+#define alog(level, ...) prism_log((enum prism_log_level)(level), "agent", __VA_ARGS__)
 
 /* ---- sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET ---- */
 
@@ -348,21 +324,17 @@ static int load_token_file(const char *path, char *token, size_t tl)
 	return rc;
 }
 
-static void open_log(const char *path)
+static void open_log(enum prism_agent_log_level level, const char *path)
 {
-	FILE *f;
+	int rc = prism_log_init((enum prism_log_level)level, NULL);
 
-	if (path == NULL || path[0] == '\0')
-		return;
-	f = fopen(path, "a");
-	if (f == NULL) {
+	if (rc == 0 && path != NULL && path[0] != '\0')
+		rc = prism_log_init((enum prism_log_level)level, path);
+	if (rc != 0) {
 		/* keep running: under systemd standard error still reaches the journal */
 		alog(PRISM_AGENT_LOG_WARNING, "cannot open log file %s (%s); logging to standard "
-		     "error", path, strerror(errno));
-		return;
+		     "error", path, strerror(-rc));
 	}
-	setvbuf(f, NULL, _IOLBF, 0);
-	g_log.file = f;
 }
 
 /** The name to register: --hostname or this machine's name, sanitised; else the fallback. */
@@ -1203,9 +1175,9 @@ int prism_agent_main(int argc, char **argv)
 			f.config ? ": " : "", err);
 		return rc == PRISM_ENOMEM ? PRISM_AGENT_EXIT_INTERNAL : PRISM_AGENT_EXIT_CONFIG;
 	}
-	g_log.level = f.log_level ? (enum prism_agent_log_level)prism_agent_log_level_parse(
-					    f.log_level) : cfg->logging_level;
-	open_log(f.log_file ? f.log_file : cfg->logging_file);
+	open_log(f.log_level ? (enum prism_agent_log_level)prism_agent_log_level_parse(f.log_level)
+			     : cfg->logging_level,
+		 f.log_file ? f.log_file : cfg->logging_file);
 	rc = build_settings(cfg, &f, &s);
 	prism_agent_config_free(cfg);
 	if (rc == 0) {
@@ -1213,8 +1185,6 @@ int prism_agent_main(int argc, char **argv)
 		rc = agent_run(&s);
 	}
 	memset(s.token, 0, sizeof(s.token));
-	if (g_log.file != NULL)
-		fclose(g_log.file);
-	g_log.file = NULL;
+	prism_log_deinit();
 	return rc;
 }

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "cli/kea.h"
+#include "common/conffile.h"
 #include "core/config.h"
 #include "core/kea.h"
-#include "daemon/conffile.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 

@@ -17,15 +17,16 @@
 
 #include "cli/admin.h"
 #include "cli/agent.h"
-#include "cli/zones.h"
 #include "cli/kea.h"
 #include "cli/registry.h"
+#include "cli/session.h"
+#include "cli/zones.h"
 #include "core/agent_msg.h"
 #include "core/error.h"
 #include "core/frame.h"
 #include "core/timefmt.h"
-#include "sources/agent_tls.h"
 #include "prism_version.h"
+#include "sources/agent_tls.h"
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -431,6 +432,28 @@ static int cmd_register(int argc, char **argv)
 	return do_register(&o);
 }
 
+/*
+ * Every `prism` command. The API commands (admin.c, zones.c) take the global options
+ * (session.h), which may come before the command (`prism --json hosts`): they get the whole
+ * command line. The others get it from their name on.
+ */
+struct command {
+	const char *name;                 /* NULL: the API command names @c owns accepts */
+	bool (*owns)(const char *word);
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "register", NULL, cmd_register },
+	{ "agent", NULL, prism_agent_main },
+	{ "kea", NULL, prism_kea_main },
+	{ "registry", NULL, prism_registry_main },
+	{ NULL, prism_zones_is_command, prism_zones_main },
+	{ NULL, prism_admin_is_command, prism_admin_main },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -446,18 +469,15 @@ int main(int argc, char **argv)
 		printf("prism %s\n", PRISM_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "register") == 0)
-		return cmd_register(argc - 1, argv + 1);
-	if (strcmp(cmd, "agent") == 0)
-		return prism_agent_main(argc - 1, argv + 1);
-	if (prism_zones_wants(argc, argv))
-		return prism_zones_main(argc, argv);
-	if (strcmp(cmd, "kea") == 0)
-		return prism_kea_main(argc - 1, argv + 1);
-	if (strcmp(cmd, "registry") == 0)
-		return prism_registry_main(argc - 1, argv + 1);
-	/* admin options may come before the command: `prism --json hosts` */
-	if (prism_admin_is_command(cmd) || cmd[0] == '-')
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (commands[i].name != NULL && strcmp(cmd, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	const char *word = cli_command_word(argc, argv);
+	for (size_t i = 0; word != NULL && i < NCOMMANDS; i++)
+		if (commands[i].owns != NULL && commands[i].owns(word))
+			return commands[i].run(argc, argv);
+	/* options and no API command: the admin commands say what is wrong */
+	if (cmd[0] == '-')
 		return prism_admin_main(argc, argv);
 	fprintf(stderr, "prism: unknown command '%s'\n", cmd);
 	usage(stderr);

@@ -10,12 +10,13 @@
 #include <time.h>
 
 #include "cli/registry.h"
+#include "common/conffile.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/import_prism.h"
 #include "core/reserved.h"
-#include "daemon/conffile.h"
 #include "store/import.h"
+#include "store/dns_dest.h"
 #include "store/store.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREADABLE = 3 };

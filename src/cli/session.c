@@ -5,6 +5,8 @@
  * helpers for untrusted server text.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,4 +210,113 @@ int cli_session_call(struct cli_session *s, const char *method, const char *path
 	}
 	cli_http_resp_deinit(&resp);
 	return rc;
+}
+
+/* ---- the command line ---- */
+
+static const struct option global_opts[] = {
+	{ "server", required_argument, NULL, 's' },
+	{ "api-key", required_argument, NULL, CLI_O_KEY },
+	{ "api-key-file", required_argument, NULL, CLI_O_KEYFILE },
+	{ "cacert", required_argument, NULL, CLI_O_CACERT },
+	{ "json", no_argument, NULL, 'j' },
+	{ "timeout", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+};
+
+#define NGLOBAL (sizeof(global_opts) / sizeof(global_opts[0]))
+#define GLOBAL_SHORT "s:jw:h"
+
+static int parse_timeout(struct cli_global *g, const char *s)
+{
+	char *end;
+	g->so.timeout = strtod(s, &end);
+	if (end == s || *end != '\0' || !(g->so.timeout > 0 && g->so.timeout <= 3600))
+		return cli_usage_error("--timeout must be seconds, 0 < seconds <= 3600, not", s);
+	return 0;
+}
+
+/* 0 when @p c is a global option (applied), 1 when it is not, or a usage exit status. */
+static int global_option(struct cli_global *g, int c, const char *v)
+{
+	switch (c) {
+	case 's': g->so.server = v; return 0;
+	case CLI_O_KEY: g->so.api_key = v; return 0;
+	case CLI_O_KEYFILE: g->so.key_file = v; return 0;
+	case CLI_O_CACERT: g->so.cacert = v; return 0;
+	case 'j': g->json = true; return 0;
+	case 'w': return parse_timeout(g, v);
+	case 'h': g->help = true; return 0;
+	default: return 1;
+	}
+}
+
+/*
+ * getopt's complaint, in our words. A long option is the word just read (optopt is 0 when
+ * unknown, its code when it was given a value it does not take); a short one is optopt.
+ */
+static int bad_option(int c, const char *last, const char *shortopts)
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	if (c == ':')
+		return cli_usage_error("missing value for",
+				       strncmp(last, "--", 2) == 0 ? last : shortopt);
+	if (optopt == 0)
+		return cli_usage_error("unknown option", last);
+	if (optopt >= 256 || (optopt != ':' && strchr(shortopts, optopt) != NULL))
+		return cli_usage_error("this option takes no value:", last);
+	return cli_usage_error("unknown option", shortopt);
+}
+
+static int add_word(const char **words, size_t *nwords, size_t maxwords, const char *w)
+{
+	if (*nwords == maxwords)
+		return cli_usage_error("too many arguments, from", w);
+	words[(*nwords)++] = w;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_global *g, const struct cli_own_opts *own,
+	      const char **words, size_t *nwords, size_t maxwords)
+{
+	struct option opts[64];
+	char shortopts[64];
+	size_t n = 0;
+	for (size_t i = 0; i < NGLOBAL; i++)
+		opts[n++] = global_opts[i];
+	for (const struct option *o = own->longopts; o->name != NULL && n + 1 < 64; o++)
+		opts[n++] = *o;
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+	/* '-': words are returned in place (whatever POSIXLY_CORRECT says); ':': we report */
+	snprintf(shortopts, sizeof(shortopts), "-:" GLOBAL_SHORT "%s", own->shortopts);
+	int c, rc = 0;
+	optind = 1;
+	opterr = 0;
+	while (rc == 0 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (c == 1)
+			rc = add_word(words, nwords, maxwords, optarg);
+		else if (c == '?' || c == ':')
+			rc = bad_option(c, argv[optind - 1], shortopts + 2);
+		else if ((rc = global_option(g, c, optarg)) == 1)
+			rc = own->set(own->ctx, c, optarg);
+	}
+	for (; rc == 0 && optind < argc; optind++)
+		rc = add_word(words, nwords, maxwords, argv[optind]);
+	return rc;
+}
+
+const char *cli_command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			return argv[i];
+		for (size_t k = 0; k < NGLOBAL; k++) {
+			const struct option *o = &global_opts[k];
+			if (o->has_arg == required_argument &&
+			    ((argv[i][1] == '-' && strcmp(argv[i] + 2, o->name) == 0) ||
+			     (o->val < 256 && argv[i][1] == o->val && argv[i][2] == '\0')))
+				i++;
+		}
+	}
+	return NULL;
 }

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,39 @@ struct cli_session {
 	struct cli_http *http; /**< NULL until opened */
 	bool have_key;	       /**< whether a key is sent (a 401 without one says so) */
 };
+
+/** Codes of the global long-only options; a command's own option codes start at CLI_OPT_OWN. */
+enum { CLI_O_KEY = 256, CLI_O_KEYFILE, CLI_O_CACERT, CLI_OPT_OWN = 300 };
+
+/** The options every API command takes: -s/--server, --api-key, --api-key-file, --cacert,
+ *  -j/--json, -w/--timeout, -h/--help. */
+struct cli_global {
+	struct cli_session_opts so; /**< timeout: set it to the default before parsing */
+	bool json, help;
+};
+
+/** A command's own options, parsed along with the global ones. */
+struct cli_own_opts {
+	const struct option *longopts; /**< NULL-terminated; codes CLI_OPT_OWN and up, or a
+					    letter of @c shortopts */
+	const char *shortopts;         /**< its short options, getopt style ("y") */
+	int (*set)(void *ctx, int code, const char *value); /**< 0 or an exit status */
+	void *ctx;
+};
+
+/**
+ * The one command-line parser of the API commands. @p argv is the whole command line
+ * (argv[0] the program); options and words may come in any order (`prism --json hosts`).
+ * Global options go into @p g, the command's own through @p own, the other words in order
+ * into @p words (at most @p maxwords; more is a usage error).
+ * @return 0, or the usage exit status with the reason printed
+ */
+int cli_parse(int argc, char **argv, struct cli_global *g, const struct cli_own_opts *own,
+	      const char **words, size_t *nwords, size_t maxwords);
+
+/** The first word of @p argv (argv[0] the program) that is neither an option nor the value of
+ *  a global option; NULL when there is none. */
+const char *cli_command_word(int argc, char **argv);
 
 /** Resolve the server and the key and make the HTTP client (curl_global_init first). */
 int cli_session_open(struct cli_session *s, const struct cli_session_opts *o);

@@ -34,20 +34,19 @@ enum {
 #define FILE_MAX (64u << 20)
 
 enum {
-	O_KEY = 256, O_KEYFILE, O_CACERT, O_KIND, O_NS, O_TTL, O_TARGETS, O_TEMPLATE, O_DNSSEC,
+	O_KIND = CLI_OPT_OWN, O_NS, O_TTL, O_TARGETS, O_TEMPLATE, O_DNSSEC,
 	O_FORMAT, O_FROM_TARGET, O_FILE, O_NAME, O_TYPE, O_ZONE, O_MATCH, O_DRY_RUN, O_CONFIRM,
 };
 
 struct zcli {
 	const char *words[MAX_WORDS];
 	size_t nwords;
-	const char *server, *api_key, *key_file, *cacert;
+	struct cli_global g; /* the options every API command takes */
 	const char *kind, *ttl, *targets, *tmpl, *format, *from_target, *file, *name, *type;
 	const char *match;
 	const char *ns[MAX_LIST], *zones[MAX_LIST];
 	size_t nns, nzones;
-	double timeout;
-	bool json, help, dnssec, dry_run, yes;
+	bool dnssec, dry_run, yes;
 	struct cli_session s;
 };
 
@@ -144,7 +143,7 @@ static int zones_list(struct zcli *c)
 	int rc = call(c, "GET", "/api/v1/zones", NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json) {
+	if (c->g.json) {
 		cli_print_json(j);
 	} else {
 		const json_t *z;
@@ -186,7 +185,7 @@ static int zones_show(struct zcli *c)
 		rc = call(c, "GET", path, NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		zone_human(j);
@@ -219,7 +218,7 @@ static int zones_create(struct zcli *c)
 	json_decref(b);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		printf("zone %s created (%lld RRsets)\n", cli_jstr(j, "name"), cli_jint(j, "records"));
@@ -241,7 +240,7 @@ static int zones_delete(struct zcli *c)
 		rc = call(c, "DELETE", path, NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		printf("zone %s deleted (from %lld target(s))\n",
@@ -344,7 +343,7 @@ static int zones_import(struct zcli *c)
 	json_decref(b);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		printf("zone %s %s: %lld RRsets, %lld changed, %zu skipped\n",
@@ -377,7 +376,7 @@ static int zones_dnssec(struct zcli *c)
 	}
 	if (rc != 0)
 		return rc;
-	if (c->json) {
+	if (c->g.json) {
 		cli_print_json(j);
 	} else if (want != NULL) {
 		printf("zone %s: DNSSEC %s on every target serving it\n", cli_jstr(j, "zone"),
@@ -420,7 +419,7 @@ static int records_list(struct zcli *c)
 		rc = call(c, "GET", path, NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json) {
+	if (c->g.json) {
 		cli_print_json(j);
 	} else {
 		const json_t *r, *v;
@@ -452,7 +451,7 @@ static int records_post(struct zcli *c, json_t *body)
 	json_decref(body);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		printf("%lld RRset(s) sent, %lld changed\n", cli_jint(j, "rrsets"), cli_jint(j, "changed"));
@@ -492,7 +491,7 @@ static int records_delete(struct zcli *c)
 		rc = call(c, "DELETE", path, NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else
 		printf("deleted %s %s\n", c->words[3], c->words[4]);
@@ -541,7 +540,7 @@ static int repoint(struct zcli *c)
 	json_decref(b);
 	if (rc != 0)
 		return rc;
-	if (c->json) {
+	if (c->g.json) {
 		cli_print_json(j);
 	} else {
 		const json_t *it;
@@ -569,7 +568,7 @@ static int cluster_show(struct zcli *c)
 	int rc = call(c, "GET", "/api/v1/cluster", NULL, &j, NULL);
 	if (rc != 0)
 		return rc;
-	if (c->json) {
+	if (c->g.json) {
 		cli_print_json(j);
 		json_decref(j);
 		return EXIT_OK;
@@ -620,7 +619,7 @@ static int resync(struct zcli *c)
 	json_decref(b);
 	if (rc != 0)
 		return rc;
-	if (c->json)
+	if (c->g.json)
 		cli_print_json(j);
 	else if (zone)
 		printf("zone %s: %lld RRset(s) queued for %lld target(s), checked again\n",
@@ -658,14 +657,8 @@ static const struct zcmd zcmds[] = {
 	{ "repoint", NULL, 2, 2, repoint },
 };
 
+/* these commands' own options; the global ones are session.c's */
 static const struct option long_opts[] = {
-	{ "server", required_argument, NULL, 's' },
-	{ "api-key", required_argument, NULL, O_KEY },
-	{ "api-key-file", required_argument, NULL, O_KEYFILE },
-	{ "cacert", required_argument, NULL, O_CACERT },
-	{ "json", no_argument, NULL, 'j' },
-	{ "timeout", required_argument, NULL, 'w' },
-	{ "help", no_argument, NULL, 'h' },
 	{ "yes", no_argument, NULL, 'y' },
 	{ "kind", required_argument, NULL, O_KIND },
 	{ "ns", required_argument, NULL, O_NS },
@@ -684,21 +677,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-bool prism_zones_wants(int argc, char **argv)
-{
-	/* the first word that is neither an option nor an option's value */
-	static const char *const with_value[] = { "-s", "--server", "--api-key",
-						  "--api-key-file", "--cacert", "-w", "--timeout" };
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] != '-')
-			return prism_zones_is_command(argv[i]);
-		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-			if (strcmp(argv[i], with_value[k]) == 0)
-				i++;
-	}
-	return false;
-}
-
 static int add_list(const char **v, size_t *n, const char *s)
 {
 	if (*n == MAX_LIST) {
@@ -709,24 +687,12 @@ static int add_list(const char **v, size_t *n, const char *s)
 	return 0;
 }
 
-static int set_option(struct zcli *c, int opt, const char *v)
+static int set_option(void *ctx, int opt, const char *v)
 {
+	struct zcli *c = ctx;
 	char *end;
 	switch (opt) {
-	case 's': c->server = v; return 0;
-	case O_KEY: c->api_key = v; return 0;
-	case O_KEYFILE: c->key_file = v; return 0;
-	case O_CACERT: c->cacert = v; return 0;
-	case 'j': c->json = true; return 0;
-	case 'h': c->help = true; return 0;
 	case 'y': c->yes = true; return 0;
-	case 'w':
-		c->timeout = strtod(v, &end);
-		if (end == v || *end != '\0' || !(c->timeout > 0 && c->timeout <= 3600)) {
-			fprintf(stderr, "prism: --timeout must be seconds, 0 < seconds <= 3600\n");
-			return EXIT_USAGE;
-		}
-		return 0;
 	case O_KIND: c->kind = v; return 0;
 	case O_NS: return add_list(c->ns, &c->nns, v);
 	case O_TTL:
@@ -756,28 +722,8 @@ static int set_option(struct zcli *c, int opt, const char *v)
 
 static int parse(struct zcli *c, int argc, char **argv)
 {
-	int opt, rc = 0;
-	optind = 1;
-	opterr = 0;
-	while (rc == 0 && (opt = getopt_long(argc, argv, "-:s:jw:hy", long_opts, NULL)) != -1) {
-		if (opt == 1) {
-			if (c->nwords == MAX_WORDS) {
-				fprintf(stderr, "prism: too many arguments\n");
-				return EXIT_USAGE;
-			}
-			c->words[c->nwords++] = optarg;
-		} else if (opt == '?' || opt == ':') {
-			fprintf(stderr, "prism: %s '%s' (see prism --help)\n",
-				opt == ':' ? "missing value for" : "unknown option",
-				argv[optind - 1]);
-			return EXIT_USAGE;
-		} else {
-			rc = set_option(c, opt, optarg);
-		}
-	}
-	for (; rc == 0 && optind < argc && c->nwords < MAX_WORDS; optind++)
-		c->words[c->nwords++] = argv[optind];
-	return rc;
+	const struct cli_own_opts own = { long_opts, "y", set_option, c };
+	return cli_parse(argc, argv, &c->g, &own, c->words, &c->nwords, MAX_WORDS);
 }
 
 static const struct zcmd *find_sub(const char *group, const char *sub)
@@ -816,13 +762,13 @@ static const struct zcmd *resolve(struct zcli *c)
 
 int prism_zones_main(int argc, char **argv)
 {
-	struct zcli c = { .timeout = 30.0 };
+	struct zcli c = { .g.so.timeout = 30.0 };
 	int rc = parse(&c, argc, argv);
 	if (rc != 0)
 		return rc;
-	if (c.help || c.nwords == 0) {
+	if (c.g.help || c.nwords == 0) {
 		prism_zones_usage(stdout);
-		return c.nwords == 0 && !c.help ? EXIT_USAGE : EXIT_OK;
+		return c.nwords == 0 && !c.g.help ? EXIT_USAGE : EXIT_OK;
 	}
 	const struct zcmd *cmd = resolve(&c);
 	size_t args = c.nwords - (cmd && cmd->sub ? 2 : 1);
@@ -834,10 +780,7 @@ int prism_zones_main(int argc, char **argv)
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return EXIT_ERROR;
-	struct cli_session_opts so = { .server = c.server, .api_key = c.api_key,
-				       .key_file = c.key_file, .cacert = c.cacert,
-				       .timeout = c.timeout };
-	rc = cli_session_open(&c.s, &so);
+	rc = cli_session_open(&c.s, &c.g.so);
 	if (rc == 0)
 		rc = cmd->run(&c);
 	cli_session_close(&c.s);

@@ -12,9 +12,6 @@
 /** Whether @p word is one of these commands. */
 bool prism_zones_is_command(const char *word);
 
-/** Whether the command line names one of these commands (options may come first). */
-bool prism_zones_wants(int argc, char **argv);
-
 /** Run the command; @p argv is the whole command line. @return the exit status. */
 int prism_zones_main(int argc, char **argv);
 

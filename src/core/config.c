@@ -31,6 +31,7 @@
 #include "core/dname.h"
 #include "core/dnsupdate.h"
 #include "core/rr_validate.h"
+#include "core/strv.h"
 #include "core/error.h"
 #include "core/yamlutil.h"
 
@@ -375,15 +376,6 @@ OPTIONS(CHECK_ROW)
 #define CHECK_ROW3(sec, sub, name, t, lo, hi, ...) CHECK_ROW(sec, sub##_##name, t, lo, hi)
 OPTIONS_NESTED(CHECK_ROW3)
 
-static void strv_free(char **v)
-{
-	if (v == NULL)
-		return;
-	for (char **p = v; *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
 static void choices_text(const struct prism_yaml_choice *ch, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -506,7 +498,7 @@ static int list_commit(struct prism_config *cfg, const struct prism_yaml_opt *o,
 		type_reason(o, why, wl);
 		return PRISM_ECONFIG;
 	}
-	strv_free(*f);
+	prism_strv_free(*f);
 	*f = l->v;
 	return 0;
 }
@@ -530,7 +522,7 @@ static int list_from_text(struct prism_config *cfg, const struct prism_yaml_opt 
 		if (b > a) {
 			rc = list_add(&l, o, s + a, b - a, why, wl);
 			if (rc != 0) {
-				strv_free(l.v);
+				prism_strv_free(l.v);
 				return rc;
 			}
 		}
@@ -752,7 +744,7 @@ static int set_list_node(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *
 				      e->data.scalar.length, why, sizeof(why));
 		}
 		if (rc != 0) {
-			strv_free(l.v);
+			prism_strv_free(l.v);
 			return prism_yaml_report(c, rc, o, why, prism_yaml_line(e));
 		}
 	}
@@ -844,7 +836,7 @@ static int node_cb(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, y
 		if (rc == 0)
 			rc = list_commit(c->cfg, o, &l, why, sizeof(why));
 		else
-			strv_free(l.v);
+			prism_strv_free(l.v);
 		return prism_yaml_report(c, rc, o, why, prism_yaml_line(v));
 	}
 	if (o->type == OPT_LIST) {
@@ -984,7 +976,7 @@ static void entry_free(const struct list_kind *lk, void *e)
 		else if (f->kind == F_TSIG)
 			tsig_free((struct prism_config_tsig *)((char *)e + f->off));
 		else if (f->kind == F_STRS)
-			strv_free(*(char ***)((char *)e + f->off));
+			prism_strv_free(*(char ***)((char *)e + f->off));
 	}
 	free(e);
 }
@@ -1082,13 +1074,13 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 			yaml_node_t *x = yaml_document_get_node(doc, *it);
 			if (x->type != YAML_SCALAR_NODE || x->data.scalar.length == 0 ||
 			    memchr(x->data.scalar.value, '\0', x->data.scalar.length) != NULL) {
-				strv_free(list);
+				prism_strv_free(list);
 				goto bad;
 			}
 			list[i] = strndup((const char *)x->data.scalar.value,
 					  x->data.scalar.length);
 			if (list[i++] == NULL) {
-				strv_free(list);
+				prism_strv_free(list);
 				return prism_yaml_nomem(c);
 			}
 		}
@@ -1728,7 +1720,7 @@ static void release_cb(void *cfg)
 		if (opts[i].type == OPT_ENUM)
 			free(*(char **)f);
 		else if (opts[i].type == OPT_LIST || opts[i].type == OPT_STRS)
-			strv_free(*(char ***)f);
+			prism_strv_free(*(char ***)f);
 		else if (opts[i].type == OPT_CREDS)
 			creds_free(*(struct prism_config_cred ***)f);
 	}

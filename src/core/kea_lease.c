@@ -8,6 +8,7 @@
 
 #include "core/dname.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/kea_lease.h"
 
 __attribute__((format(printf, 3, 4)))
@@ -158,14 +159,6 @@ struct prism_kea_leases {
 	size_t n;
 };
 
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 struct prism_kea_leases *prism_kea_leases_new(void)
 {
 	struct prism_kea_leases *t = calloc(1, sizeof(*t));
@@ -199,7 +192,7 @@ size_t prism_kea_leases_count(const struct prism_kea_leases *t)
 
 static struct rec *slot(const struct prism_kea_leases *t, const char *address)
 {
-	size_t i = hash(address) & (t->cap - 1);
+	size_t i = prism_fnv1a_str(PRISM_FNV64_OFFSET, address) & (t->cap - 1);
 	while (t->v[i].address != NULL && strcmp(t->v[i].address, address) != 0)
 		i = (i + 1) & (t->cap - 1);
 	return &t->v[i];

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/metrics.h"
 
 #define MAX_LABELS 8
@@ -206,12 +207,9 @@ int prism_metrics_add(struct prism_metrics *m, const struct prism_metric_desc *d
 
 static uint64_t values_hash(const char *const *values, size_t n)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		for (const unsigned char *p = (const unsigned char *)values[i]; *p; p++)
-			h = (h ^ *p) * 1099511628211ull;
-		h = (h ^ 0xffu) * 1099511628211ull; /* separator no value contains */
-	}
+	uint64_t h = PRISM_FNV64_OFFSET;
+	for (size_t i = 0; i < n; i++) /* 0xff: a separator no value contains */
+		h = prism_fnv1a(prism_fnv1a_str(h, values[i]), "\xff", 1);
 	return h;
 }
 

@@ -11,31 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/rrset.h"
-
-#define FNV64_OFFSET 0xcbf29ce484222325ULL
-#define FNV64_PRIME 0x100000001b3ULL
 
 /* Records sorted on the stack up to this count; beyond it a heap copy. */
 #define SORT_STACK_MAX 32
 
-static uint64_t fnv_bytes(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV64_PRIME;
-	}
-	return h;
-}
-
 /* A string and its terminating 0 byte (NULL hashes as ""). */
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-	if (s != NULL)
-		h = fnv_bytes(h, s, strlen(s));
-	return fnv_bytes(h, "", 1);
+	return prism_fnv1a(prism_fnv1a_str(h, s), "", 1);
 }
 
 /* Fixed-width big-endian, so the hash does not depend on the host's byte order. */
@@ -45,7 +30,7 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v)
 
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (56 - 8 * i));
-	return fnv_bytes(h, b, sizeof(b));
+	return prism_fnv1a(h, b, sizeof(b));
 }
 
 static int str_cmp(const char *a, const char *b)
@@ -112,7 +97,7 @@ static uint64_t hash_records(uint64_t h, const char *const *rec, size_t n)
 
 uint64_t prism_rrset_hash(const struct prism_rr_change *rr)
 {
-	uint64_t h = FNV64_OFFSET;
+	uint64_t h = PRISM_FNV64_OFFSET;
 
 	if (rr == NULL)
 		return 0;

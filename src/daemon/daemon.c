@@ -9,12 +9,12 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "common/conffile.h"
+#include "common/log.h"
 #include "core/error.h"
 #include "core/reserved.h"
-#include "daemon/conffile.h"
-#include "daemon/daemon.h"
-#include "daemon/log.h"
 #include "core/token.h"
+#include "daemon/daemon.h"
 #include "engine/engine.h"
 #include "engine/health.h"
 #include "engine/liveness.h"
@@ -23,6 +23,7 @@
 #include "sources/kea_leases.h"
 #include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
+#include "store/dns_dest.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "targets/target.h"

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conffile.h"
+#include "common/log.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "daemon/conffile.h"
 #include "daemon/daemon.h"
-#include "daemon/log.h"
 #include "prism_version.h"
 
 

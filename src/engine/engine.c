@@ -16,11 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/config.h"
 #include "core/dnsprobe.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/pdns_json.h"
-#include "daemon/log.h"
+#include "core/strset.h"
+#include "core/strv.h"
 #include "engine/engine.h"
 #include "engine/udp.h"
 
@@ -77,74 +80,23 @@ struct round {
 enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_CHECKING, W_APPLYING,
 	      W_WAITNEXT, W_ZONES, W_DELETING };
 
-/* A set of "name type" strings: the foreign RRsets of a zone at one target. */
-struct strset {
-	char **slots;
-	size_t cap, n;
-};
-
+/* The FNV-1a hash of "a b" (rows are fingerprinted by it). */
 static uint64_t fnv(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ull;
-	h = (h ^ ' ') * 1099511628211ull;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ull;
-	return h;
+	uint64_t h = prism_fnv1a_str(PRISM_FNV64_OFFSET, a);
+	return prism_fnv1a_str(prism_fnv1a(h, " ", 1), b);
 }
 
-static void strset_clear(struct strset *ss)
+/* The set of "name type" of the RRsets of @p z that are Prism's (@p owned) or not. */
+static int strset_build(struct prism_strset *ss, const struct prism_actual_zone *z, bool owned)
 {
-	for (size_t i = 0; i < ss->cap; i++)
-		free(ss->slots[i]);
-	free(ss->slots);
-	*ss = (struct strset){ NULL, 0, 0 };
-}
-
-static bool strset_has(const struct strset *ss, const char *name, const char *type)
-{
-	if (ss->n == 0)
-		return false;
-	size_t nl = strlen(name);
-	for (size_t i = fnv(name, type) & (ss->cap - 1), k = 0; k < ss->cap;
-	     k++, i = (i + 1) & (ss->cap - 1)) {
-		const char *e = ss->slots[i];
-		if (e == NULL)
-			return false;
-		if (strncmp(e, name, nl) == 0 && e[nl] == ' ' && strcmp(e + nl + 1, type) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Build from the RRsets of @p z that are Prism's (@p owned) or not. */
-static int strset_build(struct strset *ss, const struct prism_actual_zone *z, bool owned)
-{
-	strset_clear(ss);
-	size_t count = 0;
-	for (size_t i = 0; i < z->n; i++)
-		count += z->v[i].owned == owned;
-	if (count == 0)
-		return 0;
-	size_t cap = 16;
-	while (cap < count * 2)
-		cap *= 2;
-	ss->slots = calloc(cap, sizeof(*ss->slots));
-	if (ss->slots == NULL)
-		return PRISM_ENOMEM;
-	ss->cap = cap;
+	prism_strset_clear(ss);
 	for (size_t i = 0; i < z->n; i++) {
 		if (z->v[i].owned != owned)
 			continue;
-		size_t j = fnv(z->v[i].name, z->v[i].type) & (cap - 1);
-		while (ss->slots[j] != NULL)
-			j = (j + 1) & (cap - 1);
-		if (asprintf(&ss->slots[j], "%s %s", z->v[i].name, z->v[i].type) < 0) {
-			ss->slots[j] = NULL;
-			return PRISM_ENOMEM;
-		}
-		ss->n++;
+		int rc = prism_strset_add_joined(ss, z->v[i].name, ' ', z->v[i].type);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -158,7 +110,7 @@ struct zstate {
 	/* The ownership check (see check_row): the zone as its last read saw it, and when that
 	 * read started. It stands for a fresh read of every row due a second before it started,
 	 * while it is young (fresh_ms); other rows need a check of their own. */
-	struct strset foreign, owned;
+	struct prism_strset foreign, owned; /* "name type" */
 	int64_t read_at;     /* unix ms when the read began; 0 = no usable read */
 	uint64_t read_took;  /* ms the read and its comparison took */
 	int64_t read_after;  /* forced read wanted, not before this unix ms (rows due within
@@ -259,13 +211,11 @@ static void wzone_unref(struct wzone *z)
 	if (z == NULL || --z->refs > 0)
 		return;
 	free(z->name);
-	for (char **p = z->nameservers; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(z->nameservers);
+	prism_strv_free(z->nameservers);
 	free(z->soa);
 	free(z->kind);
-	strset_clear(&z->zs.foreign);
-	strset_clear(&z->zs.owned);
+	prism_strset_clear(&z->zs.foreign);
+	prism_strset_clear(&z->zs.owned);
 	free(z);
 }
 
@@ -273,23 +223,6 @@ static struct wzone *wzone_ref(struct wzone *z)
 {
 	z->refs++;
 	return z;
-}
-
-static char **strv_dup(const char *const *v)
-{
-	size_t n = 0;
-	while (v != NULL && v[n] != NULL)
-		n++;
-	char **out = calloc(n + 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < n; i++) {
-		if ((out[i] = strdup(v[i])) == NULL) {
-			for (size_t k = 0; k < i; k++)
-				free(out[k]);
-			free(out);
-			return NULL;
-		}
-	}
-	return out;
 }
 
 static struct wzone *wzone_new(const char *name, const char *const *ns, const char *soa,
@@ -300,7 +233,7 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 		return NULL;
 	z->refs = 1;
 	z->name = strdup(name);
-	z->nameservers = strv_dup(ns);
+	z->nameservers = prism_strv_dup(ns);
 	z->soa = soa ? strdup(soa) : NULL;
 	z->kind = kind ? strdup(kind) : NULL;
 	z->adopt = adopt;
@@ -866,16 +799,24 @@ static bool read_covers(const struct zstate *zs, const struct prism_ledger_row *
 	       now - zs->read_at <= (int64_t)fresh;
 }
 
+/* Whether the last read showed a foreign RRset at the row's name and type (or a CNAME). */
+static bool held_by_foreign(const struct zstate *zs, const struct prism_ledger_row *row)
+{
+	return prism_strset_has_joined(&zs->foreign, row->name, ' ', row->type) ||
+	       (strcmp(row->type, "CNAME") != 0 &&
+		prism_strset_has_joined(&zs->foreign, row->name, ' ', "CNAME"));
+}
+
 static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_row *row,
 			    int64_t now)
 {
 	const struct zstate *zs = &wz->zs;
 	if (!read_covers(zs, row, now))
 		return OWN_UNKNOWN;
-	if (strset_has(&zs->foreign, row->name, row->type) ||
-	    (strcmp(row->type, "CNAME") != 0 && strset_has(&zs->foreign, row->name, "CNAME")))
+	if (held_by_foreign(zs, row))
 		return OWN_FOREIGN;
-	return strset_has(&zs->owned, row->name, row->type) ? OWN_OURS : OWN_ABSENT;
+	return prism_strset_has_joined(&zs->owned, row->name, ' ', row->type) ? OWN_OURS
+									       : OWN_ABSENT;
 }
 
 /*
@@ -914,9 +855,7 @@ static enum row_class classify_row(const struct worker *w, struct prism_ledger_r
 	if (own == OWN_UNKNOWN && w->t.api->conditional_writes) {
 		/* the server checks each write itself: hold back only what the last read
 		 * showed as foreign */
-		bool foreign = strset_has(&wz->zs.foreign, row->name, row->type) ||
-			       (strcmp(row->type, "CNAME") != 0 &&
-				strset_has(&wz->zs.foreign, row->name, "CNAME"));
+		bool foreign = held_by_foreign(&wz->zs, row);
 		own = foreign ? OWN_FOREIGN : OWN_ABSENT;
 		if (!foreign && deletion)
 			return ROW_SEND; /* the server deletes only what carries our mark */
@@ -1816,8 +1755,8 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	z->missing_until = 0;
 	if (status == 201 && !z->zs.force) {
 		/* just created: nothing but its SOA and NS set is there, no read needed */
-		strset_clear(&z->zs.foreign);
-		strset_clear(&z->zs.owned);
+		prism_strset_clear(&z->zs.foreign);
+		prism_strset_clear(&z->zs.owned);
 		z->zs.read_at = w->op_started;
 		z->zs.read = true;
 		z->zs.last_read = uv_now(w->e->loop);

@@ -26,11 +26,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/dnsprobe.h"
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "core/zonefile.h"
-#include "daemon/log.h"
 #include "engine/health.h"
 #include "engine/udp.h"
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/error.h"
-#include "daemon/log.h"
 #include "engine/liveness.h"
 
 #define TAG "liveness"

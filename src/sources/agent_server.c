@@ -37,12 +37,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/agent_msg.h"
 #include "core/certname.h"
 #include "core/error.h"
 #include "core/frame.h"
 #include "core/reserved.h"
-#include "daemon/log.h"
 #include "sources/agent_server.h"
 #include "sources/agent_tls.h"
 #include "sources/source.h"

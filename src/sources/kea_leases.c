@@ -23,10 +23,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/kea_lease.h"
-#include "daemon/log.h"
 #include "sources/kea_leases.h"
 
 #define TAG "kea-leases"

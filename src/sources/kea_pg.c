@@ -29,11 +29,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/conffile.h"
+#include "common/log.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/kea.h"
-#include "daemon/conffile.h"
-#include "daemon/log.h"
+#include "core/strv.h"
 #include "sources/kea_pg.h"
 
 #define TAG "kea-reservations"
@@ -855,18 +856,6 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 
 /* ---- start and stop ---- */
 
-static char **strv_dup(const char *const *v)
-{
-	size_t n = 0;
-	while (v != NULL && v[n] != NULL)
-		n++;
-	char **d = calloc(n + 1, sizeof(*d));
-	for (size_t i = 0; d != NULL && i < n; i++)
-		if ((d[i] = strdup(v[i])) == NULL)
-			return d; /* the caller sees the hole: a shorter list */
-	return d;
-}
-
 int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 		       struct prism_kea_pg **out)
 {
@@ -880,8 +869,8 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 	k->loop = loop;
 	k->opts = *opts;
 	k->refs = 2; /* until stop, and the timer */
-	k->keys = strv_dup(opts->keys);
-	k->vals = strv_dup(opts->values);
+	k->keys = prism_strv_dup(opts->keys);
+	k->vals = prism_strv_dup(opts->values);
 	snprintf(k->channel, sizeof(k->channel), "%s", opts->channel);
 	uv_timer_init(loop, &k->timer);
 	k->timer.data = k;
@@ -899,16 +888,8 @@ int prism_kea_pg_set_params(struct prism_kea_pg *k, const char *const *keys,
 {
 	if (k == NULL || keys == NULL || values == NULL)
 		return PRISM_EINVAL;
-	char **nk = strv_dup(keys), **nv = strv_dup(values);
-	size_t n = 0, m = 0;
-	while (keys[n] != NULL)
-		n++;
-	while (nk != NULL && nk[m] != NULL)
-		m++;
-	size_t mv = 0;
-	while (nv != NULL && nv[mv] != NULL)
-		mv++;
-	if (nk == NULL || nv == NULL || m != n || mv != n) {
+	char **nk = prism_strv_dup(keys), **nv = prism_strv_dup(values);
+	if (nk == NULL || nv == NULL || prism_strv_len(values) != prism_strv_len(keys)) {
 		prism_kea_pg_params_free(nk, nv);
 		return PRISM_ENOMEM;
 	}

@@ -24,11 +24,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/ncr.h"
 #include "core/reserved.h"
-#include "daemon/log.h"
 #include "sources/ncr_server.h"
 
 #define TAG "kea-ddns"

@@ -30,6 +30,7 @@
 #include "core/dnsupdate.h"
 #include "core/error.h"
 #include "core/pdns_json.h"
+#include "core/strset.h"
 #include "core/zonefile.h"
 #include "targets/target.h"
 
@@ -42,102 +43,6 @@
 #define BUDGET_MIN 8000u
 #define BUDGET_MAX (16u * 65536u)
 
-/* ---- a set of "name TYPE" strings (the RRsets Prism owns in one zone) ---- */
-
-struct snode {
-	struct snode *next;
-	char key[];
-};
-
-struct sset {
-	struct snode **b;
-	size_t nb, n;
-};
-
-static uint64_t shash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static void sset_clear(struct sset *s)
-{
-	for (size_t i = 0; i < s->nb; i++)
-		while (s->b[i] != NULL) {
-			struct snode *n = s->b[i];
-			s->b[i] = n->next;
-			free(n);
-		}
-	free(s->b);
-	*s = (struct sset){ NULL, 0, 0 };
-}
-
-static struct snode **sset_slot(const struct sset *s, const char *key)
-{
-	struct snode **p = &s->b[shash(key) & (s->nb - 1)];
-	while (*p != NULL && strcmp((*p)->key, key) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-static bool sset_has(const struct sset *s, const char *key)
-{
-	return s->n > 0 && *sset_slot(s, key) != NULL;
-}
-
-static int sset_grow(struct sset *s)
-{
-	size_t nb = s->nb ? s->nb * 2 : 64;
-	struct snode **b = calloc(nb, sizeof(*b));
-	if (b == NULL)
-		return PRISM_ENOMEM;
-	for (size_t i = 0; i < s->nb; i++)
-		while (s->b[i] != NULL) {
-			struct snode *n = s->b[i];
-			s->b[i] = n->next;
-			size_t j = shash(n->key) & (nb - 1);
-			n->next = b[j];
-			b[j] = n;
-		}
-	free(s->b);
-	s->b = b;
-	s->nb = nb;
-	return 0;
-}
-
-static int sset_add(struct sset *s, const char *key)
-{
-	if ((s->n >= s->nb) && sset_grow(s) != 0)
-		return PRISM_ENOMEM;
-	struct snode **p = sset_slot(s, key);
-	if (*p != NULL)
-		return 0;
-	size_t len = strlen(key) + 1;
-	struct snode *n = malloc(sizeof(*n) + len);
-	if (n == NULL)
-		return PRISM_ENOMEM;
-	memcpy(n->key, key, len);
-	n->next = NULL;
-	*p = n;
-	s->n++;
-	return 0;
-}
-
-static void sset_del(struct sset *s, const char *key)
-{
-	if (s->n == 0)
-		return;
-	struct snode **p = sset_slot(s, key);
-	if (*p == NULL)
-		return;
-	struct snode *n = *p;
-	*p = n->next;
-	free(n);
-	s->n--;
-}
-
 /* ---- the target ---- */
 
 /* What Prism owns in one zone, and whether that is known (read at least once). */
@@ -146,7 +51,7 @@ struct zown {
 	char *zone;
 	bool known;
 	bool served;     /* the server answered its SOA (the health check's transfer uses it) */
-	struct sset owned;
+	struct prism_strset owned; /* "name TYPE" of the RRsets Prism owns */
 };
 
 enum rkind { R_UPDATE, R_SOA, R_AXFR, R_NOOP };
@@ -215,7 +120,7 @@ static void target_unref(struct prism_target *t)
 	while (t->zones != NULL) {
 		struct zown *z = t->zones;
 		t->zones = z->next;
-		sset_clear(&z->owned);
+		prism_strset_clear(&z->owned);
 		free(z->zone);
 		free(z);
 	}
@@ -381,10 +286,10 @@ static void req_finish(struct rreq *r, int err, const char *msg)
 		if (err == 0 && (err = prism_axfr_zone(r->axfr, r->t->owner_id, z, &keys)) == 0) {
 			struct zown *zo = zown_get(r->t, r->zone, true);
 			if (zo != NULL) {
-				sset_clear(&zo->owned);
+				prism_strset_clear(&zo->owned);
 				zo->known = true;
 				for (char **k = keys; *k != NULL; k++)
-					if (sset_add(&zo->owned, *k) != 0)
+					if (prism_strset_add(&zo->owned, *k) != 0)
 						zo->known = false;
 			}
 		}
@@ -508,8 +413,8 @@ static void record_owned(struct rreq *r)
 	for (size_t i = r->lo; i < r->hi; i++) {
 		owned_key(key, sizeof(key), r->ch[i].name, r->ch[i].type);
 		if (r->ch[i].nrecords == 0)
-			sset_del(&z->owned, key);
-		else if (sset_add(&z->owned, key) != 0)
+			prism_strset_del(&z->owned, key);
+		else if (prism_strset_add(&z->owned, key) != 0)
 			z->known = false;
 	}
 }
@@ -997,7 +902,7 @@ static int copy_changes(struct rreq *r, const struct prism_rr_change *c, size_t 
 		if (fail)
 			return PRISM_ENOMEM;
 		owned_key(key, sizeof(key), d->name, d->type);
-		r->owned[i] = sset_has(&z->owned, key);
+		r->owned[i] = prism_strset_has(&z->owned, key);
 	}
 	return 0;
 }

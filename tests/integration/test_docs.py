@@ -57,6 +57,68 @@ def test_no_reference_outside_the_repository():
     assert not hits, "files point outside the repository:\n" + "\n".join(hits)
 
 
+# The layers, lowest first: core (pure logic, no I/O), common (logging, configuration-file
+# reading), then store, targets, engine, sources, api and cli, then daemon (the wiring).
+INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+IO_HEADERS = re.compile(r"^(?:uv\.h|curl/|sqlite3\.h|microhttpd\.h|libpq-fe\.h|openssl/ssl\.h|"
+                        r"unistd\.h|fcntl\.h|poll\.h|pthread\.h|netdb\.h|sys/socket\.h|"
+                        r"sys/stat\.h|systemd/)")
+LAYERS = ("core", "common", "store", "targets", "engine", "sources", "api", "cli", "daemon")
+
+
+def layer_violations(files):
+    """files: {path: text}. Returns "path: reason" for each include that runs upward."""
+    hits = []
+    for rel, text in sorted(files.items()):
+        top = rel.split("/")[1] if rel.startswith("src/") else None
+        for inc in INCLUDE.findall(text):
+            part = inc.split("/")[0]
+            if part == "daemon" and top != "daemon":
+                hits.append(f"{rel}: includes {inc} (only src/daemon may)")
+            elif top == "core" and IO_HEADERS.match(inc):
+                hits.append(f"{rel}: includes {inc} (src/core does no I/O)")
+            elif top in ("core", "common") and part in LAYERS and \
+                    LAYERS.index(part) > LAYERS.index(top):
+                hits.append(f"{rel}: includes {inc} (a layer above {top})")
+        if rel.endswith("meson.build") and not rel.startswith("src/daemon/"):
+            for m in re.findall(r"daemon/\w+\.c\b", text):
+                hits.append(f"{rel}: compiles {m} (only src/daemon may)")
+    return hits
+
+
+def test_layer_check_finds_what_it_must():
+    """The check below can fail: each kind of upward include is found, the rest is not."""
+    bad = {
+        "src/engine/x.c": '#include "daemon/log.h"\n',
+        "src/cli/meson.build": "files('../daemon/conffile.c')\n",
+        "src/core/a.c": "#include <uv.h>\n",
+        "src/core/b.c": '#include "common/log.h"\n',
+        "src/core/c.c": "#  include <curl/curl.h>\n",
+        "src/common/d.c": '#include "store/store.h"\n',
+        "tests/unit/e.c": '#include "daemon/daemon.h"\n',
+    }
+    assert len(layer_violations(bad)) == len(bad)
+    good = {
+        "src/daemon/x.c": '#include "daemon/daemon.h"\n#include "common/log.h"\n',
+        "src/core/a.c": '#include <stdio.h>\n#include "core/error.h"\n',
+        "src/common/b.c": '#include <unistd.h>\n#include "core/config.h"\n',
+        "src/engine/c.c": '#include <uv.h>\n#include "common/log.h"\n',
+        "meson.build": "subdir('src/daemon')\n",
+    }
+    assert layer_violations(good) == []
+
+
+def test_layers_run_downward():
+    files = {}
+    for rel in tracked_files():
+        if rel.endswith((".c", ".h", "meson.build")) and os.path.isfile(os.path.join(ROOT, rel)):
+            with open(os.path.join(ROOT, rel), encoding="utf-8", errors="replace") as f:
+                files[rel] = f.read()
+    assert any(r.startswith("src/core/") for r in files)
+    hits = layer_violations(files)
+    assert not hits, "includes that run upward:\n" + "\n".join(hits)
+
+
 def docs():
     return sorted(n for n in os.listdir(os.path.join(ROOT, "docs")) if n.endswith(".md"))
 

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file conffile.h
- * Load server.yaml from a file plus the process environment: the one place the daemon
- * turns a path into a validated config (at start and on SIGHUP).
+ * Load server.yaml from a file plus the process environment: the one place a path becomes a
+ * validated config (prismd at start and on SIGHUP, and the `prism` commands that read it);
+ * secret files and the Kea database's connection parameters.
  */
 #pragma once
 
 #include <stddef.h>
 
 #include "core/config.h"
-#include "store/store.h"
 
 /**
  * Read @p path (NULL = no file: defaults and environment only) and parse it.
@@ -52,9 +52,3 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 
 /** Free what prism_kea_pg_params() returned, wiping the values (the password). */
 void prism_kea_pg_params_free(char **keys, char **vals);
-
-
-/** Where agents' records go: powerdns.default_zone with its TTL, the record types, auto_ptr;
- *  DNS is off without targets. @p zones (every managed zone, NULL-terminated) is borrowed. */
-struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
-					   const char *const *zones);

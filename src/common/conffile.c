@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conffile.h"
 #include "core/error.h"
-#include "daemon/conffile.h"
+#include "core/strv.h"
 
 extern char **environ;
 
@@ -136,14 +137,10 @@ char **prism_secret_lines(const char *path, size_t *n, char *err, size_t errlen)
 
 void prism_kea_pg_params_free(char **keys, char **vals)
 {
-	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
-		free(keys[i]);
-		if (vals[i] != NULL)
-			explicit_bzero(vals[i], strlen(vals[i]));
-		free(vals[i]);
-	}
-	free(keys);
-	free(vals);
+	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+		explicit_bzero(vals[i], strlen(vals[i]));
+	prism_strv_free(keys);
+	prism_strv_free(vals);
 }
 
 static int param(char **keys, char **vals, size_t *n, const char *k, const char *v)
@@ -206,18 +203,4 @@ int prism_kea_pg_params(const struct prism_config *cfg, const char *application,
 	*keys = k;
 	*vals = v;
 	return 0;
-}
-
-struct prism_dns_dest prism_agent_dns_dest(const struct prism_config *cfg,
-					   const char *const *zones)
-{
-	return (struct prism_dns_dest){
-		.enabled = cfg->targets[0] != NULL,
-		.zone = cfg->powerdns_default_zone,
-		.ttl = prism_config_agent_ttl(cfg),
-		.publish_a = prism_config_has_record_type(cfg, "A"),
-		.publish_aaaa = prism_config_has_record_type(cfg, "AAAA"),
-		.auto_ptr = cfg->powerdns_auto_ptr,
-		.zones = zones,
-	};
 }

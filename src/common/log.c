@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "common/log.h"
 
 /* The process has one log; this is the daemon's only mutable global, set once at start. */
 static struct {

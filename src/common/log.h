@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file log.h
- * Daemon logging: one line per event, "2026-01-01T12:00:00.123Z level tag: text", to stderr
- * or a file. Used only at module boundaries in the daemon (never in src/core).
+ * Logging: one line per event, "2026-01-01T12:00:00.123Z level tag: text", to stderr
+ * or a file. Used only at module boundaries (never in src/core, which does no I/O).
  */
 #pragma once
 
