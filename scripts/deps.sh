@@ -14,7 +14,7 @@ PKGS=(
 	bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
 	curl procps iproute2 util-linux valgrind
 	debhelper dpkg-dev lintian pandoc man-db bash-completion adduser logrotate
-	chromium chromium-driver python3-selenium python3-yaml prometheus
+	chromium chromium-driver python3-selenium python3-yaml prometheus wrk
 )
 
 missing=()

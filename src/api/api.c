@@ -438,13 +438,9 @@ bool api_any_key(struct prism_api *api)
 		return true;
 	uint64_t now = uv_now(api->loop);
 	if (api->db_keys_checked == 0 || now - api->db_keys_checked >= 1000) {
-		sqlite3_stmt *any;
-		api->have_db_keys = false;
-		if (sqlite3_prepare_v2(api->db, "SELECT 1 FROM api_keys WHERE revoked = 0 LIMIT 1",
-				       -1, &any, NULL) == SQLITE_OK) {
-			api->have_db_keys = sqlite3_step(any) == SQLITE_ROW;
-			sqlite3_finalize(any);
-		}
+		bool any;
+		/* a registry that cannot be read holds no key we could check */
+		api->have_db_keys = api->rd->apikeys_any(api->reader, &any) == 0 && any;
 		api->db_keys_checked = now ? now : 1;
 	}
 	return api->have_db_keys;
@@ -466,8 +462,10 @@ static const char *presented_key(struct MHD_Connection *c)
 	return *auth ? auth : NULL;
 }
 
-/* The role of the presented key; NONE when absent (@p presented false) or unknown. */
-static enum prism_api_role authenticate(struct api_req *r, bool *presented)
+/* The role of the presented key; NONE when absent (@p presented false) or unknown, or when
+ * the registry could not be read to look it up (@p unreadable true). */
+static enum prism_api_role authenticate(struct api_req *r, bool *presented,
+					bool *unreadable)
 {
 	struct prism_api *api = r->api;
 	const char *key = presented_key(r->conn);
@@ -484,15 +482,14 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented)
 		snprintf(r->actor, sizeof(r->actor), "%s", found->name);
 		return found->role;
 	}
-	sqlite3_stmt *st = api->q[Q_KEY_BY_HASH];
-	enum prism_api_role role = PRISM_API_ROLE_NONE;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(r->actor, sizeof(r->actor), "%s", (const char *)sqlite3_column_text(st, 0));
-		role = prism_api_role_parse((const char *)sqlite3_column_text(st, 1));
+	char role[16];
+	int rc = api->rd->apikey_by_hash(api->reader, hash, r->actor, sizeof(r->actor), role,
+					 sizeof(role));
+	if (rc != 0) {
+		*unreadable = rc != PRISM_ENOTFOUND;
+		return PRISM_API_ROLE_NONE;
 	}
-	sqlite3_reset(st);
-	return role;
+	return prism_api_role_parse(role);
 }
 
 static const char *const role_names[] = { "none", "read", "write", "admin" };
@@ -507,10 +504,12 @@ static bool authorise(struct api_req *r)
 		return true;
 	enum prism_api_role want = need >= ACCESS_HEALTH ? PRISM_API_ROLE_READ
 							 : (enum prism_api_role)need;
-	bool presented;
-	r->role = authenticate(r, &presented);
+	bool presented, unreadable = false;
+	r->role = authenticate(r, &presented, &unreadable);
 	if (r->role == PRISM_API_ROLE_NONE) {
-		if (!api_any_key(api))
+		if (unreadable)
+			api_db_failed(r); /* the key may be valid: not a 401 */
+		else if (!api_any_key(api))
 			api_error(r, 401, "unauthorized", "no API key is configured: add an admin "
 				  "key to api.keys in the configuration");
 		else if (!presented)

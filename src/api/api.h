@@ -3,7 +3,7 @@
  * @file api.h
  * The REST API and /metrics on server.api_port: libmicrohttpd without threads of its own,
  * driven by the libuv loop (its epoll descriptor on a uv_poll_t, its timeouts on a
- * uv_timer_t). Reads use a read-only SQLite connection of the API's own; writes are store
+ * uv_timer_t). Reads use a store reader of the API's own (store.h); writes are store
  * writer jobs, and a request waiting for its commit is suspended, never blocking the loop.
  * Authentication: API keys (config, hashed by the daemon; or created through the API, kept
  * hashed in the registry) with the roles read < write < admin.
@@ -54,6 +54,9 @@ struct prism_api_opts {
 						 *   with it (borrowed for the API's life) */
 	size_t nkeys;
 	struct prism_store_writer *writer;
+	/** The store backend whose reads the API uses (a reader of its own on the loop
+	 *  thread); NULL: SQLite. */
+	const struct prism_store_api *store;
 	struct prism_engine *engine;            /**< NULL when DNS is disabled */
 	struct prism_health *health;            /**< target health checks; may be NULL */
 	struct prism_agent_server *agent;       /**< for metrics; may be NULL */

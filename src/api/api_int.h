@@ -6,7 +6,6 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -93,31 +92,6 @@ struct api_req {
 	struct api_req *prev, *next;  /* suspended requests, for stop */
 };
 
-/** Read statements on the API's own read-only connection. */
-enum api_query {
-	Q_COUNTS,
-	Q_SYNC_COUNTS,
-	Q_LAST_SEEN,
-	Q_HOST_BY_ID,
-	Q_HOST_BY_NAME,
-	Q_HOST_LEDGER,
-	Q_PAGE_LEDGER,
-	Q_KEY_BY_HASH,
-	Q_TOKENS,
-	Q_KEYS,
-	Q_AUDIT,
-	Q_LEDGER_COUNT,
-	Q_LEDGER_OLDEST,
-	Q_SEARCH_COUNT,
-	Q_MAX_ID,
-	Q_HOST_RECORDS,
-	Q_SYNC_ROWS,
-	Q_COUNT,
-};
-
-/* host list statements: variants by filter (bit 0 status, bit 1 search) */
-#define API_LIST_VARIANTS 4
-
 struct api_ledger_counts {
 	char target[64];
 	int64_t n[4];              /* pending, synced, failed, conflict */
@@ -139,10 +113,8 @@ struct prism_api {
 	size_t nkeys;
 	bool have_db_keys;            /* the registry held API keys at the last check */
 	uint64_t db_keys_checked;     /* uv_now() of that check */
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-	sqlite3_stmt *list_compat[API_LIST_VARIANTS];
-	sqlite3_stmt *list_v1[API_LIST_VARIANTS];
+	const struct prism_store_read_api *rd; /* the store's reads, on this loop thread */
+	struct prism_store_reader *reader;
 	struct jw jw;                 /* response text, reused */
 	unsigned refs;
 	bool stopping;
@@ -198,6 +170,8 @@ void api_job_resubmit(struct api_job *j);
 /** A query argument, or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 
+/** Answer 503: the registry could not be read (the reader's reason). */
+void api_db_failed(struct api_req *r);
 /** Refresh the cached host counts when older than a second. 0 or PRISM_ESTORE. */
 int api_refresh_counts(struct prism_api *api);
 /** Refresh the cached ledger counts per target. */

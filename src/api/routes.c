@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The routes: the route table, the read queries (prepared once on the API's read-only
- * connection, bounded: keyset pagination, LIMIT <= 1000, host counts kept by triggers) and
+ * The routes: the route table, the reads (through the API's store reader, bounded: keyset
+ * pagination, LIMIT <= 1000, host counts kept by triggers) and
  * the write routes as store writer jobs, each writing its audit entry in the same
  * transaction.
  */
@@ -32,139 +32,35 @@
 const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
 const char *const api_host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
 
-#define HOST_COLS                                                                          \
-	"id, hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen, dns_zone, "  \
-	"dns_record_id, dns_ttl, dns_sync_status, dns_last_sync, "                          \
-	"owner_token_hash IS NOT NULL, source"
-enum { HC_ID, HC_NAME, HC_IP, HC_V4, HC_V6, HC_STATUS, HC_FIRST, HC_LAST, HC_ZONE, HC_RECORD,
-       HC_TTL, HC_SYNC, HC_LAST_SYNC, HC_OWNED, HC_SOURCE };
-
-static const char *const query_sql[Q_COUNT] = {
-	[Q_COUNTS] = "SELECT status, n FROM host_counts",
-	[Q_SYNC_COUNTS] = "SELECT status, n FROM host_sync_counts",
-	[Q_LAST_SEEN] = "SELECT max(coalesce((SELECT max(last_seen) FROM hosts WHERE status = "
-			"'online'), 0), coalesce((SELECT max(last_seen) FROM hosts WHERE "
-			"status = 'offline'), 0))",
-	[Q_HOST_BY_ID] = "SELECT " HOST_COLS " FROM hosts WHERE id = ?1",
-	[Q_HOST_BY_NAME] = "SELECT " HOST_COLS " FROM hosts WHERE hostname = ?1",
-	[Q_HOST_LEDGER] = "SELECT host_id, target, zone, name, type, status, attempts, "
-			  "last_error, updated_at FROM ledger WHERE host_id = ?1 "
-			  "ORDER BY target, zone, name, type LIMIT 256",
-	/* stepped alongside a page of hosts, only as far as its last host */
-	[Q_PAGE_LEDGER] = "SELECT host_id, target, zone, name, type, status, attempts, "
-			  "last_error, updated_at FROM ledger WHERE host_id > ?1 "
-			  "ORDER BY host_id",
-	[Q_KEY_BY_HASH] = "SELECT name, role FROM api_keys WHERE hash = ?1 AND revoked = 0",
-	[Q_TOKENS] = "SELECT name, created_at, expires_at, active FROM tokens WHERE name > ?1 "
-		     "ORDER BY name, created_at LIMIT ?2",
-	[Q_KEYS] = "SELECT name, role, created_at, revoked FROM api_keys WHERE name > ?1 "
-		   "ORDER BY name, created_at LIMIT ?2",
-	[Q_AUDIT] = "SELECT id, at, actor, action, object, before, after FROM audit "
-		    "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-	[Q_LEDGER_COUNT] = "SELECT count(*) FROM ledger WHERE target = ?1 AND status = ?2",
-	[Q_LEDGER_OLDEST] = "SELECT min(updated_at) FROM ledger WHERE target = ?1 "
-			    "AND status = 'pending'",
-	[Q_SEARCH_COUNT] = "SELECT count(*) FROM hosts WHERE instr(hostname, ?2) > 0 "
-			   "AND (?1 IS NULL OR status = ?1)",
-	[Q_MAX_ID] = "SELECT max(id) FROM hosts",
-	[Q_HOST_RECORDS] = "SELECT zone, name, type, ttl, content FROM desired WHERE host_id = ?1 "
-			   "ORDER BY zone, name, type LIMIT 256",
-	/* through ledger_due (target, status, next_attempt): the soonest due first */
-	[Q_SYNC_ROWS] = "SELECT host_id, target, zone, name, type, status, attempts, last_error, "
-			"updated_at, next_attempt FROM ledger WHERE target = ?1 AND status = ?2 "
-			"ORDER BY next_attempt LIMIT ?3",
-};
-
-/* ---- the read-only connection ---- */
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
-{
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
-		return 0;
-	snprintf(err, errlen, "database.path: cannot prepare the API's queries (%s)",
-		 sqlite3_errmsg(db));
-	return PRISM_ESTORE;
-}
-
-/* Host list statements: bit 0 = status filter (?1), bit 1 = search (?2). */
-static void list_sql(char *buf, size_t len, unsigned variant, bool v1)
-{
-	/* with a status, the status index in id order: the planner, knowing only two
-	 * statuses, would scan the table in id order for the few offline hosts of a million
-	 * (measured: 190 ms a page at 1,000,000 hosts, 10 offline; bench/ui_bench.py) */
-	int n = snprintf(buf, len, "SELECT %s FROM hosts%s WHERE %s",
-			 v1 ? HOST_COLS : "id, hostname, current_ip, status, first_seen, last_seen",
-			 variant & 1 ? " INDEXED BY hosts_status" : "", v1 ? "id > ?3" : "1");
-	if (variant & 1)
-		n += snprintf(buf + n, len - (size_t)n, " AND status = ?1");
-	if (variant & 2)
-		n += snprintf(buf + n, len - (size_t)n, " AND instr(hostname, ?2) > 0%s",
-			      v1 ? " AND id <= ?5" : "");
-	snprintf(buf + n, len - (size_t)n, v1 ? " ORDER BY id LIMIT ?4"
-					      : " ORDER BY id LIMIT ?3 OFFSET ?4");
-}
+/* ---- the store reader ---- */
 
 int api_open_db(struct prism_api *api, char *err, size_t errlen);
 void api_close_db(struct prism_api *api);
 
 int api_open_db(struct prism_api *api, char *err, size_t errlen)
 {
-	const char *path = api->cfg->database_path;
-	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
-	if (sqlite3_open_v2(path, &api->db, flags, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "database.path %s: the API cannot open it (%s)", path,
-			 api->db ? sqlite3_errmsg(api->db) : "out of memory");
-		return PRISM_ESTORE;
-	}
-	sqlite3_busy_timeout(api->db, 1000);
-	for (int i = 0; i < Q_COUNT; i++)
-		if (prepare(api->db, query_sql[i], &api->q[i], err, errlen) != 0)
-			return PRISM_ESTORE;
-	char sql[1024];
-	for (unsigned v = 0; v < API_LIST_VARIANTS; v++) {
-		list_sql(sql, sizeof(sql), v, false);
-		if (prepare(api->db, sql, &api->list_compat[v], err, errlen) != 0)
-			return PRISM_ESTORE;
-		list_sql(sql, sizeof(sql), v, true);
-		if (prepare(api->db, sql, &api->list_v1[v], err, errlen) != 0)
-			return PRISM_ESTORE;
-	}
-	return 0;
+	const struct prism_store_api *store = api->opts.store ? api->opts.store
+							      : &prism_store_sqlite;
+	struct prism_store_opts o = { .path = api->cfg->database_path };
+	api->rd = store->read;
+	return api->rd->open(&o, &api->reader, err, errlen);
 }
 
 void api_close_db(struct prism_api *api)
 {
-	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(api->q[i]);
-	for (unsigned v = 0; v < API_LIST_VARIANTS; v++) {
-		sqlite3_finalize(api->list_compat[v]);
-		sqlite3_finalize(api->list_v1[v]);
-	}
-	sqlite3_close(api->db);
+	if (api->rd != NULL)
+		api->rd->close(api->reader);
+	api->reader = NULL;
 }
 
-static sqlite3_stmt *query(struct prism_api *api, enum api_query q)
+/* "key": a row's text (null when none), with its length */
+static void ktext(struct jw *w, const char *key, struct prism_text t)
 {
-	sqlite3_stmt *st = api->q[q];
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
-}
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
-/* "key": text column (null when NULL), its length from SQLite rather than strlen */
-static void kcol(struct jw *w, const char *key, sqlite3_stmt *st, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
 	jw_key(w, key);
-	if (t == NULL)
+	if (t.s == NULL)
 		jw_null(w);
 	else
-		jw_strn(w, t, (size_t)sqlite3_column_bytes(st, i));
+		jw_strn(w, t.s, t.len);
 }
 
 int api_refresh_counts(struct prism_api *api)
@@ -172,38 +68,13 @@ int api_refresh_counts(struct prism_api *api)
 	uint64_t now = uv_now(api->loop);
 	if (api->counts_at != 0 && now - api->counts_at < 1000)
 		return 0;
-	sqlite3_stmt *st = query(api, Q_COUNTS);
-	int rc;
-	int64_t online = 0, offline = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *status = col(st, 0);
-		if (status != NULL && strcmp(status, "online") == 0)
-			online = sqlite3_column_int64(st, 1);
-		else if (status != NULL && strcmp(status, "offline") == 0)
-			offline = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	struct prism_host_counts c;
+	if (api->rd->host_counts(api->reader, &c) != 0)
 		return PRISM_ESTORE;
-	int64_t sync[4] = { 0 };
-	st = query(api, Q_SYNC_COUNTS);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		for (size_t i = 0; i < 4; i++)
-			if (col(st, 0) != NULL && strcmp(col(st, 0), api_host_sync_states[i]) == 0)
-				sync[i] = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return PRISM_ESTORE;
-	memcpy(api->sync_hosts, sync, sizeof(sync));
-	st = query(api, Q_LAST_SEEN);
-	rc = sqlite3_step(st);
-	int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return PRISM_ESTORE;
-	api->online = online;
-	api->offline = offline;
-	api->last_seen = last;
+	api->online = c.online;
+	api->offline = c.offline;
+	api->last_seen = c.last_seen;
+	memcpy(api->sync_hosts, c.sync, sizeof(c.sync));
 	api->counts_at = now ? now : 1;
 	return 0;
 }
@@ -212,22 +83,7 @@ static int ledger_one(struct prism_api *api, const char *target, struct api_ledg
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->target, sizeof(c->target), "%s", target);
-	for (int s = 0; s < 4; s++) {
-		sqlite3_stmt *st = query(api, Q_LEDGER_COUNT);
-		sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, api_sync_states[s], -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		c->n[s] = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return PRISM_ESTORE;
-	}
-	sqlite3_stmt *st = query(api, Q_LEDGER_OLDEST);
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		c->oldest_pending = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return 0;
+	return api->rd->ledger_counts(api->reader, target, c->n, &c->oldest_pending);
 }
 
 int api_refresh_ledger(struct prism_api *api)
@@ -310,27 +166,6 @@ static bool arg_search(struct api_req *r, char *buf, size_t len, const char **ou
 	return true;
 }
 
-/* A host id from the path: digits, or a hostname looked up now. */
-static bool path_host_id(struct api_req *r, const char *p, int64_t *id)
-{
-	if (parse_int(p, id) && *id > 0)
-		return true;
-	sqlite3_stmt *st = query(r->api, Q_HOST_BY_NAME);
-	char name[SEARCH_MAX + 2];
-	size_t n = strlen(p);
-	for (size_t i = 0; i <= n && i < sizeof(name); i++)
-		name[i] = (char)tolower((unsigned char)p[i]);
-	name[sizeof(name) - 1] = '\0';
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, HC_ID) : 0;
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return true;
-	api_error(r, 404, "not_found", "no host %s", p);
-	return false;
-}
-
 static void store_failed(struct api_req *r, int err)
 {
 	if (err == PRISM_ENOMEM)
@@ -340,10 +175,37 @@ static void store_failed(struct api_req *r, int err)
 			  prism_strerror(err));
 }
 
-static void db_failed(struct api_req *r)
+void api_db_failed(struct api_req *r)
 {
 	api_error(r, 503, "unavailable", "the registry could not be read (%s)",
-		  sqlite3_errmsg(r->api->db));
+		  r->api->rd->error(r->api->reader));
+}
+
+static int host_id_of(void *ctx, const struct prism_host_view *h)
+{
+	*(int64_t *)ctx = h->id;
+	return 0;
+}
+
+/* A host id from the path: digits, or a hostname looked up now. */
+static bool path_host_id(struct api_req *r, const char *p, int64_t *id)
+{
+	if (parse_int(p, id) && *id > 0)
+		return true;
+	char name[SEARCH_MAX + 2];
+	size_t n = strlen(p);
+	for (size_t i = 0; i <= n && i < sizeof(name); i++)
+		name[i] = (char)tolower((unsigned char)p[i]);
+	name[sizeof(name) - 1] = '\0';
+	*id = 0;
+	int rc = r->api->rd->host_get(r->api->reader, 0, name, host_id_of, id);
+	if (rc == 0)
+		return true;
+	if (rc == PRISM_ENOTFOUND)
+		api_error(r, 404, "not_found", "no host %s", p);
+	else
+		api_db_failed(r);
+	return false;
 }
 
 /* ---- body helpers ---- */
@@ -361,70 +223,69 @@ static bool body_check(struct api_req *r, const struct prism_api_field *fields,
 
 /* ---- JSON of hosts ---- */
 
-static void host_compat(struct jw *w, sqlite3_stmt *st, bool detail)
+static void host_compat(struct jw *w, const struct prism_host_view *h, bool detail)
 {
 	jw_obj(w);
-	jw_kint(w, "id", sqlite3_column_int64(st, HC_ID));
-	kcol(w, "hostname", st, HC_NAME);
-	kcol(w, "current_ip", st, HC_IP);
-	/* the compat list statement has fewer columns: status, first, last at 3, 4, 5 */
-	int s = detail ? HC_STATUS : 3, f = detail ? HC_FIRST : 4, l = detail ? HC_LAST : 5;
-	jw_kstr(w, "status", col(st, s));
-	jw_ktime(w, "first_seen", sqlite3_column_int64(st, f));
-	jw_ktime(w, "last_seen", sqlite3_column_int64(st, l));
+	jw_kint(w, "id", h->id);
+	ktext(w, "hostname", h->hostname);
+	ktext(w, "current_ip", h->current_ip);
+	jw_kstr(w, "status", h->status.s);
+	jw_ktime(w, "first_seen", h->first_seen);
+	jw_ktime(w, "last_seen", h->last_seen);
 	if (detail) {
-		kcol(w, "dns_zone", st, HC_ZONE);
-		kcol(w, "dns_sync_status", st, HC_SYNC);
-		kcol(w, "source", st, HC_SOURCE);
+		ktext(w, "dns_zone", h->dns_zone);
+		ktext(w, "dns_sync_status", h->dns_sync_status);
+		ktext(w, "source", h->source);
 	}
 	jw_end_obj(w);
 }
 
-/* The fields of a ledger row (columns of Q_HOST_LEDGER / Q_PAGE_LEDGER / Q_SYNC_ROWS from 1). */
-static void ledger_fields(struct jw *w, sqlite3_stmt *st)
+/* The fields of a ledger row. */
+static void ledger_fields(struct jw *w, const struct prism_ledger_view *l)
 {
-	kcol(w, "target", st, 1);
-	kcol(w, "zone", st, 2);
-	kcol(w, "name", st, 3);
-	kcol(w, "type", st, 4);
-	kcol(w, "status", st, 5);
-	jw_kint(w, "attempts", sqlite3_column_int64(st, 6));
-	kcol(w, "last_error", st, 7);
-	jw_ktime(w, "updated_at", sqlite3_column_int64(st, 8));
+	ktext(w, "target", l->target);
+	ktext(w, "zone", l->zone);
+	ktext(w, "name", l->name);
+	ktext(w, "type", l->type);
+	ktext(w, "status", l->status);
+	jw_kint(w, "attempts", l->attempts);
+	ktext(w, "last_error", l->last_error);
+	jw_ktime(w, "updated_at", l->updated_at);
 }
 
-static void ledger_row(struct jw *w, sqlite3_stmt *st)
+static int ledger_row(void *ctx, const struct prism_ledger_view *l)
 {
+	struct jw *w = ctx;
 	jw_obj(w);
-	ledger_fields(w, st);
+	ledger_fields(w, l);
 	jw_end_obj(w);
+	return 0;
 }
 
 /* A v1 host without its closing brace: the caller adds "sync". */
-static void host_v1_open(struct jw *w, sqlite3_stmt *st)
+static void host_v1_open(struct jw *w, const struct prism_host_view *h)
 {
 	jw_obj(w);
-	jw_kint(w, "id", sqlite3_column_int64(st, HC_ID));
-	kcol(w, "hostname", st, HC_NAME);
-	kcol(w, "current_ip", st, HC_IP);
-	jw_kstr(w, "ipv4", col(st, HC_V4));
-	jw_kstr(w, "ipv6", col(st, HC_V6));
-	kcol(w, "status", st, HC_STATUS);
-	kcol(w, "source", st, HC_SOURCE);
-	jw_ktime(w, "first_seen", sqlite3_column_int64(st, HC_FIRST));
-	jw_ktime(w, "last_seen", sqlite3_column_int64(st, HC_LAST));
-	jw_kbool(w, "bound", sqlite3_column_int(st, HC_OWNED) != 0);
-	kcol(w, "dns_zone", st, HC_ZONE);
-	kcol(w, "dns_name", st, HC_RECORD);
+	jw_kint(w, "id", h->id);
+	ktext(w, "hostname", h->hostname);
+	ktext(w, "current_ip", h->current_ip);
+	jw_kstr(w, "ipv4", h->ipv4.s);
+	jw_kstr(w, "ipv6", h->ipv6.s);
+	ktext(w, "status", h->status);
+	ktext(w, "source", h->source);
+	jw_ktime(w, "first_seen", h->first_seen);
+	jw_ktime(w, "last_seen", h->last_seen);
+	jw_kbool(w, "bound", h->bound);
+	ktext(w, "dns_zone", h->dns_zone);
+	ktext(w, "dns_name", h->dns_name);
 	jw_key(w, "dns_ttl");
-	if (sqlite3_column_type(st, HC_TTL) == SQLITE_NULL)
+	if (!h->has_ttl)
 		jw_null(w);
 	else
-		jw_int(w, sqlite3_column_int64(st, HC_TTL));
-	kcol(w, "dns_sync_status", st, HC_SYNC);
-	jw_ktime(w, "dns_last_sync", sqlite3_column_int64(st, HC_LAST_SYNC));
+		jw_int(w, h->dns_ttl);
+	ktext(w, "dns_sync_status", h->dns_sync_status);
+	jw_ktime(w, "dns_last_sync", h->dns_last_sync);
 }
-
 /* ---- health and metrics ---- */
 
 static bool registry_writable(struct prism_api *api)
@@ -516,14 +377,13 @@ static int compat_total(struct prism_api *api, const char *status, const char *s
 			 : strcmp(status, "online") == 0 ? api->online : api->offline;
 		return 0;
 	}
-	sqlite3_stmt *st = query(api, Q_SEARCH_COUNT);
-	if (status != NULL)
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, search, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
+	return api->rd->hosts_search_count(api->reader, status, search, total);
+}
+
+static int compat_row(void *ctx, const struct prism_host_view *h)
+{
+	host_compat(ctx, h, false);
+	return 0;
 }
 
 static void compat_list(struct api_req *r, const char *status)
@@ -537,29 +397,19 @@ static void compat_list(struct api_req *r, const char *status)
 	    !arg_search(r, sbuf, sizeof(sbuf), &search))
 		return;
 	if (compat_total(api, status, search, &total) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
-	unsigned variant = (status ? 1u : 0u) | (search ? 2u : 0u);
-	sqlite3_stmt *st = api->list_compat[variant];
-	sqlite3_reset(st);
-	if (status != NULL)
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	if (search != NULL)
-		sqlite3_bind_text(st, 2, search, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, per_page);
-	sqlite3_bind_int64(st, 4, (page - 1) * per_page);
+	struct prism_hosts_query q = { .status = status, .search = search, .compat = true,
+				       .limit = per_page, .offset = (page - 1) * per_page };
+	struct prism_hosts_visit v = { .host = compat_row };
 	struct jw *w = &api->jw;
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "hosts");
 	jw_arr(w);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		host_compat(w, st, false);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	if (api->rd->hosts_list(api->reader, &q, &v, w) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
@@ -586,6 +436,14 @@ static void h_compat_hosts_status(struct api_req *r)
 		compat_list(r, status);
 }
 
+static int compat_detail(void *ctx, const struct prism_host_view *h)
+{
+	struct jw *w = ctx;
+	jw_reset(w);
+	host_compat(w, h, true);
+	return 0;
+}
+
 static void h_compat_host(struct api_req *r)
 {
 	int64_t id;
@@ -593,27 +451,20 @@ static void h_compat_host(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "the host id must be an integer");
 		return;
 	}
-	sqlite3_stmt *st = query(r->api, Q_HOST_BY_ID);
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		jw_reset(&r->api->jw);
-		host_compat(&r->api->jw, st, true);
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	int rc = r->api->rd->host_get(r->api->reader, id, NULL, compat_detail, &r->api->jw);
+	if (rc == 0)
 		api_reply(r, 200);
-	else if (rc == SQLITE_DONE)
+	else if (rc == PRISM_ENOTFOUND)
 		api_error(r, 404, "not_found", "no host with id %" PRId64, id);
 	else
-		db_failed(r);
+		api_db_failed(r);
 }
 
 static void h_compat_summary(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	if (api_refresh_counts(api) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	struct jw *w = &api->jw;
@@ -629,58 +480,57 @@ static void h_compat_summary(struct api_req *r)
 
 /* ---- v1 hosts ---- */
 
-/*
- * One pass over a page of hosts, merged with one pass over the ledger rows of the hosts
- * after the cursor (in host_id order through the ledger_host index): each host gets its
- * rows without a query of its own.
- */
-static void v1_page(struct api_req *r, sqlite3_stmt *st, int64_t limit, int64_t after,
-		    int64_t window_end, bool search)
+/* A page of hosts: each host with its ledger rows (the store merges them in one pass). */
+struct v1_page_ctx {
+	struct jw *w;
+	int64_t n, last;
+};
+
+static int v1_host(void *ctx, const struct prism_host_view *h)
+{
+	struct v1_page_ctx *c = ctx;
+	host_v1_open(c->w, h);
+	jw_key(c->w, "sync");
+	jw_arr(c->w);
+	return 0;
+}
+
+static int v1_ledger(void *ctx, const struct prism_ledger_view *l)
+{
+	return ledger_row(((struct v1_page_ctx *)ctx)->w, l);
+}
+
+static int v1_host_end(void *ctx, const struct prism_host_view *h)
+{
+	struct v1_page_ctx *c = ctx;
+	jw_end_arr(c->w);
+	jw_end_obj(c->w);
+	c->last = h->id;
+	c->n++;
+	return 0;
+}
+
+static void v1_page(struct api_req *r, const struct prism_hosts_query *q, int64_t window_end)
 {
 	struct prism_api *api = r->api;
-	struct jw *w = &api->jw;
-	sqlite3_stmt *lg = query(api, Q_PAGE_LEDGER);
-	sqlite3_bind_int64(lg, 1, after);
-	int rc = SQLITE_DONE, lrc = SQLITE_DONE;
-	bool lg_started = false;
-	int64_t n = 0, last = 0;
+	struct v1_page_ctx c = { .w = &api->jw };
+	struct jw *w = c.w;
+	static const struct prism_hosts_visit v = { v1_host, v1_ledger, v1_host_end };
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "hosts");
 	jw_arr(w);
-	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, HC_ID);
-		host_v1_open(w, st);
-		jw_key(w, "sync");
-		jw_arr(w);
-		if (!lg_started) {
-			lrc = sqlite3_step(lg);
-			lg_started = true;
-		}
-		while (lrc == SQLITE_ROW && sqlite3_column_int64(lg, 0) < id)
-			lrc = sqlite3_step(lg);
-		while (lrc == SQLITE_ROW && sqlite3_column_int64(lg, 0) == id) {
-			ledger_row(w, lg);
-			lrc = sqlite3_step(lg);
-		}
-		jw_end_arr(w);
-		jw_end_obj(w);
-		last = id;
-		n++;
-	}
-	sqlite3_reset(st);
-	sqlite3_reset(lg);
-	if ((rc != SQLITE_ROW && rc != SQLITE_DONE) || (lrc != SQLITE_ROW && lrc != SQLITE_DONE)) {
-		db_failed(r);
+	if (api->rd->hosts_list(api->reader, q, &v, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
 	jw_key(w, "next");
 	char cur[24];
-	if (n == limit) {
-		snprintf(cur, sizeof(cur), "%" PRId64, last);
+	if (c.n == q->limit) {
+		snprintf(cur, sizeof(cur), "%" PRId64, c.last);
 		jw_str(w, cur);
-	} else if (search && window_end > 0) {
+	} else if (q->search != NULL && window_end > 0) {
 		snprintf(cur, sizeof(cur), "%" PRId64, window_end);
 		jw_str(w, cur);
 	} else {
@@ -708,38 +558,50 @@ static void h_v1_hosts(struct api_req *r)
 	 * it may come back short (even empty) with a next cursor to go on from */
 	int64_t window_end = 0;
 	if (search != NULL) {
-		sqlite3_stmt *mx = query(api, Q_MAX_ID);
-		int64_t max_id = sqlite3_step(mx) == SQLITE_ROW ? sqlite3_column_int64(mx, 0) : 0;
-		sqlite3_reset(mx);
+		int64_t max_id;
+		if (api->rd->hosts_max_id(api->reader, &max_id) != 0) {
+			api_db_failed(r);
+			return;
+		}
 		window_end = after + SEARCH_WINDOW;
 		if (window_end >= max_id)
 			window_end = 0; /* the window reaches the end: no cursor after it */
 	}
-	unsigned variant = (status ? 1u : 0u) | (search ? 2u : 0u);
-	sqlite3_stmt *st = api->list_v1[variant];
-	sqlite3_reset(st);
-	if (status != NULL)
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	if (search != NULL) {
-		sqlite3_bind_text(st, 2, search, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, window_end ? window_end : INT64_MAX);
-	}
-	sqlite3_bind_int64(st, 3, after);
-	sqlite3_bind_int64(st, 4, limit);
-	v1_page(r, st, limit, after, window_end, search != NULL);
+	struct prism_hosts_query q = { .status = status, .search = search, .after = after,
+				       .upto = window_end, .limit = limit, .with_ledger = true };
+	v1_page(r, &q, window_end);
+}
+
+static int v1_detail(void *ctx, const struct prism_host_view *h)
+{
+	struct v1_page_ctx *c = ctx;
+	jw_reset(c->w);
+	host_v1_open(c->w, h);
+	c->last = h->id;
+	return 0;
+}
+
+static int record_row(void *ctx, const struct prism_record_view *rec)
+{
+	struct jw *w = ctx;
+	jw_obj(w);
+	ktext(w, "zone", rec->zone);
+	ktext(w, "name", rec->name);
+	ktext(w, "type", rec->type);
+	jw_kint(w, "ttl", rec->ttl);
+	api_content_list(w, "content", rec->content.s);
+	jw_end_obj(w);
+	return 0;
 }
 
 static void h_v1_host(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	const char *p = r->params[0];
-	int64_t id;
-	sqlite3_stmt *st;
+	int64_t id = 0;
 	char name[SEARCH_MAX + 2];
-	if (parse_int(p, &id)) {
-		st = query(api, Q_HOST_BY_ID);
-		sqlite3_bind_int64(st, 1, id);
-	} else {
+	const char *by_name = NULL;
+	if (!parse_int(p, &id)) {
 		size_t n = strlen(p);
 		if (n > SEARCH_MAX) {
 			api_error(r, 404, "not_found", "no such host");
@@ -747,51 +609,37 @@ static void h_v1_host(struct api_req *r)
 		}
 		for (size_t i = 0; i <= n; i++)
 			name[i] = (char)tolower((unsigned char)p[i]);
-		st = query(api, Q_HOST_BY_NAME);
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		by_name = name;
 	}
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
+	struct v1_page_ctx c = { .w = &api->jw };
+	struct jw *w = c.w;
+	int rc = api->rd->host_get(api->reader, id, by_name, v1_detail, &c);
+	if (rc != 0) {
+		if (rc == PRISM_ENOTFOUND)
 			api_error(r, 404, "not_found", "no host %s", p);
 		else
-			db_failed(r);
+			api_db_failed(r);
 		return;
 	}
-	struct jw *w = &api->jw;
-	jw_reset(w);
-	id = sqlite3_column_int64(st, HC_ID);
-	host_v1_open(w, st);
-	sqlite3_reset(st);
+	id = c.last;
 	jw_key(w, "sync");
 	jw_arr(w);
-	sqlite3_stmt *lg = query(api, Q_HOST_LEDGER);
-	sqlite3_bind_int64(lg, 1, id);
-	while (sqlite3_step(lg) == SQLITE_ROW)
-		ledger_row(w, lg);
-	sqlite3_reset(lg);
+	if (api->rd->host_ledger(api->reader, id, ledger_row, w) != 0) {
+		api_db_failed(r);
+		return;
+	}
 	jw_end_arr(w);
 	/* the host's records as the registry wants them (the same on every target) */
 	jw_key(w, "records");
 	jw_arr(w);
-	sqlite3_stmt *rs = query(api, Q_HOST_RECORDS);
-	sqlite3_bind_int64(rs, 1, id);
-	while (sqlite3_step(rs) == SQLITE_ROW) {
-		jw_obj(w);
-		kcol(w, "zone", rs, 0);
-		kcol(w, "name", rs, 1);
-		kcol(w, "type", rs, 2);
-		jw_kint(w, "ttl", sqlite3_column_int64(rs, 3));
-		api_content_list(w, "content", col(rs, 4));
-		jw_end_obj(w);
+	if (api->rd->host_records(api->reader, id, record_row, w) != 0) {
+		api_db_failed(r);
+		return;
 	}
-	sqlite3_reset(rs);
 	jw_end_arr(w);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
-
 /* ---- write jobs ---- */
 
 static void brief_json(char *out, size_t len, const struct prism_host_brief *b)
@@ -1016,44 +864,54 @@ static int page_args(struct api_req *r, int64_t *limit, const char **after)
 	return 0;
 }
 
+/* A page of tokens or keys (the last name is the next cursor) or audit entries. */
+struct name_page {
+	struct jw *w;
+	int64_t n, now;
+	int64_t last_id;                 /* audit: ids are the cursor */
+	char last[NAME_MAX_LEN * 4 + 1];
+};
+
+static void name_page_last(struct name_page *c, struct prism_text name)
+{
+	snprintf(c->last, sizeof(c->last), "%.*s", (int)name.len, name.s ? name.s : "");
+	c->n++;
+}
+
+static int token_row(void *ctx, const struct prism_token_view *t)
+{
+	struct name_page *c = ctx;
+	struct jw *w = c->w;
+	jw_obj(w);
+	ktext(w, "name", t->name);
+	jw_ktime(w, "created_at", t->created_at);
+	jw_ktime(w, "expires_at", t->expires_at);
+	jw_kbool(w, "active", t->active);
+	jw_kbool(w, "expired", t->expires_at > 0 && t->expires_at <= c->now);
+	jw_end_obj(w);
+	name_page_last(c, t->name);
+	return 0;
+}
+
 static void h_v1_tokens(struct api_req *r)
 {
 	struct prism_api *api = r->api;
-	int64_t limit, n = 0;
+	int64_t limit;
 	const char *after;
 	if (page_args(r, &limit, &after) != 0)
 		return;
-	sqlite3_stmt *st = query(api, Q_TOKENS);
-	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, limit);
-	struct jw *w = &api->jw;
-	char last[NAME_MAX_LEN * 4 + 1] = "";
+	struct name_page c = { .w = &api->jw, .now = (int64_t)time(NULL) };
+	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "tokens");
 	jw_arr(w);
-	int rc;
-	int64_t now = (int64_t)time(NULL);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t exp = sqlite3_column_int64(st, 2);
-		bool active = sqlite3_column_int(st, 3) != 0;
-		jw_obj(w);
-		kcol(w, "name", st, 0);
-		jw_ktime(w, "created_at", sqlite3_column_int64(st, 1));
-		jw_ktime(w, "expires_at", exp);
-		jw_kbool(w, "active", active);
-		jw_kbool(w, "expired", exp > 0 && exp <= now);
-		jw_end_obj(w);
-		snprintf(last, sizeof(last), "%s", col(st, 0));
-		n++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	if (api->rd->tokens_list(api->reader, after, limit, token_row, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
-	jw_kstr(w, "next", n == limit ? last : NULL);
+	jw_kstr(w, "next", c.n == limit ? c.last : NULL);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1195,10 +1053,25 @@ static void h_v1_keys_create(struct api_req *r)
 	api_submit(r, j);
 }
 
+static int key_row(void *ctx, const struct prism_apikey_view *k)
+{
+	struct name_page *c = ctx;
+	struct jw *w = c->w;
+	jw_obj(w);
+	ktext(w, "name", k->name);
+	ktext(w, "role", k->role);
+	jw_kstr(w, "source", "api");
+	jw_ktime(w, "created_at", k->created_at);
+	jw_kbool(w, "active", !k->revoked);
+	jw_end_obj(w);
+	name_page_last(c, k->name);
+	return 0;
+}
+
 static void h_v1_keys(struct api_req *r)
 {
 	struct prism_api *api = r->api;
-	int64_t limit, n = 0;
+	int64_t limit;
 	const char *after;
 	if (page_args(r, &limit, &after) != 0)
 		return;
@@ -1217,29 +1090,13 @@ static void h_v1_keys(struct api_req *r)
 			jw_end_obj(w);
 		}
 	}
-	sqlite3_stmt *st = query(api, Q_KEYS);
-	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, limit);
-	char last[NAME_MAX_LEN * 4 + 1] = "";
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		jw_obj(w);
-		kcol(w, "name", st, 0);
-		kcol(w, "role", st, 1);
-		jw_kstr(w, "source", "api");
-		jw_ktime(w, "created_at", sqlite3_column_int64(st, 2));
-		jw_kbool(w, "active", sqlite3_column_int(st, 3) == 0);
-		jw_end_obj(w);
-		snprintf(last, sizeof(last), "%s", col(st, 0));
-		n++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	struct name_page c = { .w = w };
+	if (api->rd->apikeys_list(api->reader, after, limit, key_row, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
-	jw_kstr(w, "next", n == limit ? last : NULL);
+	jw_kstr(w, "next", c.n == limit ? c.last : NULL);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1348,7 +1205,7 @@ static void h_v1_targets(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	if (api_refresh_ledger(api) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	struct jw *w = &api->jw;
@@ -1472,7 +1329,7 @@ static void h_v1_sync(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	if (api_refresh_ledger(api) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	struct jw *w = &api->jw;
@@ -1499,34 +1356,39 @@ static void h_v1_sync(struct api_req *r)
 	api_reply(r, 200);
 }
 
+struct sync_rows_ctx {
+	struct jw *w;
+	int64_t max, *n;
+	bool *more;
+};
+
+static int sync_row(void *ctx, const struct prism_ledger_view *l)
+{
+	struct sync_rows_ctx *c = ctx;
+	struct jw *w = c->w;
+	if (*c->n == c->max) {
+		*c->more = true;
+		return 1;
+	}
+	jw_obj(w);
+	ledger_fields(w, l);
+	jw_key(w, "host_id");
+	if (!l->has_host)
+		jw_null(w);
+	else
+		jw_int(w, l->host_id);
+	jw_ktime(w, "next_attempt", l->next_attempt);
+	jw_end_obj(w);
+	(*c->n)++;
+	return 0;
+}
+
 /* The rows of one target in one status, up to @p max; *more when there were more. */
 static int sync_rows_of(struct api_req *r, const char *target, const char *status,
 			int64_t max, int64_t *n, bool *more)
 {
-	struct jw *w = &r->api->jw;
-	sqlite3_stmt *st = query(r->api, Q_SYNC_ROWS);
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, max - *n + 1);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == max) {
-			*more = true;
-			break;
-		}
-		jw_obj(w);
-		ledger_fields(w, st);
-		jw_key(w, "host_id");
-		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
-			jw_null(w);
-		else
-			jw_int(w, sqlite3_column_int64(st, 0));
-		jw_ktime(w, "next_attempt", sqlite3_column_int64(st, 9));
-		jw_end_obj(w);
-		(*n)++;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	struct sync_rows_ctx c = { &r->api->jw, max, n, more };
+	return r->api->rd->sync_rows(r->api->reader, target, status, max - *n + 1, sync_row, &c);
 }
 
 /* Ledger rows in one status (failed by default) with their last errors: what failed and why. */
@@ -1557,7 +1419,7 @@ static void h_v1_sync_rows(struct api_req *r)
 			continue;
 		found = true;
 		if (sync_rows_of(r, ti.name, status, limit, &n, &more) != 0) {
-			db_failed(r);
+			api_db_failed(r);
 			return;
 		}
 	}
@@ -1724,10 +1586,31 @@ static void h_v1_sync_reconcile(struct api_req *r)
 
 /* ---- audit and routes ---- */
 
+/* An audit row. */
+static int audit_row(void *ctx, const struct prism_audit_view *a)
+{
+	struct name_page *c = ctx;
+	struct jw *w = c->w;
+	jw_obj(w);
+	jw_kint(w, "id", a->id);
+	jw_ktime(w, "at", a->at);
+	ktext(w, "actor", a->actor);
+	ktext(w, "action", a->action);
+	ktext(w, "object", a->object);
+	jw_key(w, "before");
+	jw_raw(w, a->before.s); /* JSON written by the API's own jobs */
+	jw_key(w, "after");
+	jw_raw(w, a->after.s);
+	jw_end_obj(w);
+	c->last_id = a->id;
+	c->n++;
+	return 0;
+}
+
 static void h_v1_audit(struct api_req *r)
 {
 	struct prism_api *api = r->api;
-	int64_t limit, after = INT64_MAX, n = 0, last = 0;
+	int64_t limit, after = INT64_MAX;
 	const char *a = api_arg(r, "after");
 	if (!arg_range(r, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit))
 		return;
@@ -1735,40 +1618,21 @@ static void h_v1_audit(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "after must be a cursor from 'next'");
 		return;
 	}
-	sqlite3_stmt *st = query(api, Q_AUDIT);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, limit);
-	struct jw *w = &api->jw;
+	struct name_page c = { .w = &api->jw };
+	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "entries");
 	jw_arr(w);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		jw_obj(w);
-		jw_kint(w, "id", last);
-		jw_ktime(w, "at", sqlite3_column_int64(st, 1));
-		kcol(w, "actor", st, 2);
-		kcol(w, "action", st, 3);
-		kcol(w, "object", st, 4);
-		jw_key(w, "before");
-		jw_raw(w, col(st, 5)); /* JSON written by the API's own jobs */
-		jw_key(w, "after");
-		jw_raw(w, col(st, 6));
-		jw_end_obj(w);
-		n++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	if (api->rd->audit_list(api->reader, after, limit, audit_row, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
 	jw_key(w, "next");
-	if (n == limit) {
+	if (c.n == limit) {
 		char cur[24];
-		snprintf(cur, sizeof(cur), "%" PRId64, last);
+		snprintf(cur, sizeof(cur), "%" PRId64, c.last_id);
 		jw_str(w, cur);
 	} else {
 		jw_null(w);

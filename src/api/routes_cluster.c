@@ -57,63 +57,63 @@ static const struct prism_zone_entry *listed(const struct prism_zone_list *l, co
 	return NULL;
 }
 
+struct zones_ctx {
+	struct jw *w;
+	const struct cluster_slot *s;
+	size_t missing, present, managed;
+};
+
+static int managed_zone(void *ctx, const char *zone)
+{
+	struct zones_ctx *c = ctx;
+	struct jw *w = c->w;
+	const struct prism_zone_entry *e = listed(c->s->list, zone);
+	c->managed++;
+	jw_obj(w);
+	jw_kstr(w, "name", zone);
+	jw_kstr(w, "state", c->s->err ? "unknown" : e ? "present" : "missing");
+	jw_key(w, "serial");
+	if (e != NULL)
+		jw_int(w, e->serial);
+	else
+		jw_null(w);
+	jw_end_obj(w);
+	c->present += e != NULL;
+	c->missing += c->s->err == 0 && e == NULL;
+	return 0;
+}
+
 /* The zones @p target should serve, in name order, into @p w as present/missing arrays. */
 static int target_json(struct prism_api *api, struct jw *w, const struct cluster_slot *s)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(api->db, "SELECT zone FROM target_zones WHERE target = ?1 "
-			       "ORDER BY zone", -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
-	sqlite3_bind_text(st, 1, s->target, -1, SQLITE_STATIC);
+	struct zones_ctx c = { .w = w, .s = s };
 	jw_obj(w);
 	jw_kstr(w, "name", s->target);
 	jw_kbool(w, "reachable", s->err == 0);
 	jw_kstr(w, "error", s->err ? s->msg : NULL);
 	jw_key(w, "zones");
 	jw_arr(w);
-	size_t missing = 0, present = 0, managed = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *zone = (const char *)sqlite3_column_text(st, 0);
-		const struct prism_zone_entry *e = listed(s->list, zone);
-		managed++;
-		jw_obj(w);
-		jw_kstr(w, "name", zone);
-		jw_kstr(w, "state", s->err ? "unknown" : e ? "present" : "missing");
-		jw_key(w, "serial");
-		if (e != NULL)
-			jw_int(w, e->serial);
-		else
-			jw_null(w);
-		jw_end_obj(w);
-		present += e != NULL;
-		missing += s->err == 0 && e == NULL;
-	}
-	jw_end_arr(w);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	if (api->rd->target_zones(api->reader, s->target, managed_zone, &c) != 0)
 		return PRISM_ESTORE;
+	jw_end_arr(w);
 	/* zones on the server that Prism does not manage there */
 	jw_key(w, "extra");
 	jw_arr(w);
 	size_t extra = 0;
-	if (sqlite3_prepare_v2(api->db, "SELECT 1 FROM target_zones WHERE target = ?1 AND "
-			       "zone = ?2", -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
 	for (size_t i = 0; s->list != NULL && i < s->list->n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, s->target, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, s->list->v[i].name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_DONE) {
+		bool serves;
+		if (api->rd->target_serves(api->reader, s->target, s->list->v[i].name,
+					   &serves) != 0)
+			return PRISM_ESTORE;
+		if (!serves) {
 			jw_str(w, s->list->v[i].name);
 			extra++;
 		}
 	}
-	sqlite3_finalize(st);
 	jw_end_arr(w);
-	jw_kint(w, "managed", (int64_t)managed);
-	jw_kint(w, "present", (int64_t)present);
-	jw_kint(w, "missing", (int64_t)missing);
+	jw_kint(w, "managed", (int64_t)c.managed);
+	jw_kint(w, "present", (int64_t)c.present);
+	jw_kint(w, "missing", (int64_t)c.missing);
 	jw_kint(w, "extra_count", (int64_t)extra);
 	jw_end_obj(w);
 	return 0;
@@ -133,8 +133,7 @@ static void done_cluster(struct api_req *r, struct api_job *j, int err)
 	jw_arr(w);
 	for (size_t i = 0; i < c->n; i++) {
 		if (target_json(r->api, w, &c->slots[i]) != 0) {
-			api_error(r, 503, "unavailable", "the registry could not be read (%s)",
-				  sqlite3_errmsg(r->api->db));
+			api_db_failed(r);
 			return;
 		}
 	}
@@ -474,20 +473,6 @@ static void keys_abort(struct api_wait *wt)
 	api_job_complete(c->job, -ECANCELED);
 }
 
-/* Whether the registry says @p zone is signed; PRISM_ENOTFOUND for no registry zone. */
-static int zone_dnssec_flag(struct prism_api *api, const char *zone, bool *on)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(api->db, "SELECT dnssec FROM zones WHERE name = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
-	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	*on = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? PRISM_ENOTFOUND : PRISM_ESTORE;
-}
-
 void h_v1_zone_dnssec(struct api_req *r)
 {
 	struct prism_api *api = r->api;
@@ -495,7 +480,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 	bool on;
 	if (!dnssec_zone(r, name, sizeof(name)))
 		return;
-	int rc = zone_dnssec_flag(api, name, &on);
+	int rc = api->rd->zone_dnssec(api->reader, name, &on);
 	if (rc != 0) {
 		if (rc == PRISM_ENOTFOUND)
 			api_error(r, 404, "not_found", "no zone %s", name);
@@ -509,6 +494,22 @@ void h_v1_zone_dnssec(struct api_req *r)
 		free(c);
 		api_error(r, 500, "internal", "out of memory");
 		return;
+	}
+	/* the targets serving the zone: those with a (target, zone) pair; a registry that
+	 * cannot be read is an error answer, not "no target serves the zone" */
+	for (size_t i = 0; i < n; i++) {
+		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
+		bool serves;
+		if (api->rd->target_serves(api->reader, t->name, name, &serves) != 0) {
+			free(c->slots);
+			free(c);
+			api_db_failed(r);
+			return;
+		}
+		if (serves) {
+			c->slots[c->n].c = c;
+			c->slots[c->n++].target = t->name;
+		}
 	}
 	struct api_job *j = api_job_new(r);
 	if (j == NULL) {
@@ -525,25 +526,13 @@ void h_v1_zone_dnssec(struct api_req *r)
 	api_job_attach(r, j);
 	c->wait.abort = keys_abort;
 	api_wait_add(api, &c->wait);
-	/* the targets serving the zone: those with a (target, zone) pair */
-	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(api->db, "SELECT 1 FROM target_zones WHERE target = ?1 AND zone = ?2",
-			   -1, &st, NULL);
 	c->pending = 1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, k = 0; i < n && k < c->n; i++) {
 		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
-		bool serves = false;
-		if (st != NULL) {
-			sqlite3_reset(st);
-			sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-			serves = sqlite3_step(st) == SQLITE_ROW;
-		}
-		if (!serves)
+		struct keys_slot *s = &c->slots[k];
+		if (s->target != t->name)
 			continue;
-		struct keys_slot *s = &c->slots[c->n++];
-		s->c = c;
-		s->target = t->name;
+		k++;
 		c->pending++;
 		rc = t->api->read_keys(t->handle, name, keys_cb, s);
 		if (rc != 0) {
@@ -552,6 +541,5 @@ void h_v1_zone_dnssec(struct api_req *r)
 			c->pending--;
 		}
 	}
-	sqlite3_finalize(st);
 	keys_finish_one(c);
 }

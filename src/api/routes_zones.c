@@ -35,12 +35,6 @@
 
 /* ---- small helpers (the same shapes as routes.c) ---- */
 
-static void db_failed(struct api_req *r)
-{
-	api_error(r, 503, "unavailable", "the registry could not be read (%s)",
-		  sqlite3_errmsg(r->api->db));
-}
-
 static void store_failed(struct api_req *r, int err)
 {
 	if (err == PRISM_ENOMEM)
@@ -149,10 +143,24 @@ static const struct prism_config_zone *config_zone(const struct prism_config *cf
 	return NULL;
 }
 
-static void copy_col(char *out, size_t len, sqlite3_stmt *st, int i)
+static void copy_text(char *out, size_t len, struct prism_text t)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(out, len, "%s", t ? (const char *)t : "");
+	snprintf(out, len, "%.*s", (int)t.len, t.s ? t.s : "");
+}
+
+static int zone_copy(void *ctx, const struct prism_zone_view *v)
+{
+	struct zone_info *z = ctx;
+	copy_text(z->kind, sizeof(z->kind), v->kind);
+	copy_text(z->targets, sizeof(z->targets), v->targets);
+	copy_text(z->nameservers, sizeof(z->nameservers), v->nameservers);
+	copy_text(z->soa, sizeof(z->soa), v->soa);
+	z->ttl = (uint32_t)v->ttl;
+	z->dnssec = v->dnssec;
+	z->adopt = v->adopt;
+	copy_text(z->origin, sizeof(z->origin), v->origin);
+	z->created_at = v->created_at;
+	return 0;
 }
 
 /* 0 found, PRISM_ENOTFOUND, PRISM_ESTORE */
@@ -173,26 +181,7 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 		snprintf(z->soa, sizeof(z->soa), "%s", z->cz->soa ? z->cz->soa : "");
 		return 0;
 	}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(api->db, "SELECT kind, targets, nameservers, soa, ttl, dnssec, "
-			       "adopt, origin, created_at FROM zones WHERE name = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		copy_col(z->kind, sizeof(z->kind), st, 0);
-		copy_col(z->targets, sizeof(z->targets), st, 1);
-		copy_col(z->nameservers, sizeof(z->nameservers), st, 2);
-		copy_col(z->soa, sizeof(z->soa), st, 3);
-		z->ttl = (uint32_t)sqlite3_column_int64(st, 4);
-		z->dnssec = sqlite3_column_int(st, 5) != 0;
-		z->adopt = sqlite3_column_int(st, 6) != 0;
-		copy_col(z->origin, sizeof(z->origin), st, 7);
-		z->created_at = sqlite3_column_int64(st, 8);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? PRISM_ENOTFOUND : PRISM_ESTORE;
+	return api->rd->zone_get(api->reader, name, zone_copy, z);
 }
 
 /* Find the zone of the path; answers 404/503 itself. */
@@ -204,7 +193,7 @@ static bool path_zone(struct api_req *r, char *name, size_t len, struct zone_inf
 	if (rc == PRISM_ENOTFOUND)
 		api_error(r, 404, "not_found", "no zone %s", name);
 	else if (rc != 0)
-		db_failed(r);
+		api_db_failed(r);
 	return rc == 0;
 }
 
@@ -312,25 +301,36 @@ static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 
 static int64_t count_records(struct prism_api *api, const char *zone)
 {
-	sqlite3_stmt *st;
-	int64_t n = -1;
-	if (sqlite3_prepare_v2(api->db, "SELECT count(*) FROM desired WHERE zone = ?1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	int64_t n;
+	return api->rd->zone_record_count(api->reader, zone, &n) == 0 ? n : -1;
 }
 
 /* ---- GET /api/v1/zones, GET /api/v1/zones/{zone} ---- */
+
+struct zones_ctx {
+	struct prism_api *api;
+	struct jw *w;
+};
+
+/* a registry zone of the list (a configured zone of the same name was listed already) */
+static int zones_row(void *ctx, const struct prism_zone_view *v)
+{
+	struct zones_ctx *c = ctx;
+	char name[PRISM_DNAME_MAX + 1];
+	struct zone_info z;
+	copy_text(name, sizeof(name), v->name);
+	if (config_zone(c->api->cfg, name) != NULL)
+		return 0;
+	memset(&z, 0, sizeof(z));
+	zone_copy(&z, v);
+	zone_json(c->api, c->w, name, &z, v->records);
+	return 0;
+}
 
 void h_v1_zones(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	struct jw *w = &api->jw;
-	sqlite3_stmt *st;
 	struct zone_info z;
 	jw_reset(w);
 	jw_obj(w);
@@ -339,28 +339,14 @@ void h_v1_zones(struct api_req *r)
 	for (size_t i = 0; api->cfg->zones[i] != NULL; i++) {
 		const char *name = api->cfg->zones[i]->name;
 		if (zone_lookup(api, name, &z) != 0) {
-			db_failed(r);
+			api_db_failed(r);
 			return;
 		}
 		zone_json(api, w, name, &z, count_records(api, name));
 	}
-	if (sqlite3_prepare_v2(api->db, "SELECT name, (SELECT count(*) FROM desired d WHERE "
-			       "d.zone = zones.name) FROM zones ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK) {
-		db_failed(r);
-		return;
-	}
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char name[PRISM_DNAME_MAX + 1];
-		copy_col(name, sizeof(name), st, 0);
-		if (config_zone(api->cfg, name) != NULL || zone_lookup(api, name, &z) != 0)
-			continue;
-		zone_json(api, w, name, &z, sqlite3_column_int64(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	struct zones_ctx c = { api, w };
+	if (api->rd->zones_list(api->reader, zones_row, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
@@ -790,7 +776,7 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 	prism_engine_zones_changed(r->api->opts.engine);
 	prism_engine_wake(r->api->opts.engine);
 	if (zone_lookup(r->api, c->name, &z) != 0) {
-		db_failed(r);
+		api_db_failed(r);
 		return;
 	}
 	struct jw *w = &r->api->jw;
@@ -1106,6 +1092,33 @@ void api_content_list(struct jw *w, const char *key, const char *content)
 	jw_end_arr(w);
 }
 
+struct records_page {
+	struct jw *w;
+	long n;
+	char last[PRISM_DNAME_MAX + 20];
+};
+
+static int records_row(void *ctx, const struct prism_record_view *rec)
+{
+	struct records_page *c = ctx;
+	struct jw *w = c->w;
+	jw_obj(w);
+	jw_kstr(w, "name", rec->name.s);
+	jw_kstr(w, "type", rec->type.s);
+	jw_kint(w, "ttl", rec->ttl);
+	api_content_list(w, "content", rec->content.s);
+	jw_key(w, "host_id");
+	if (!rec->has_host)
+		jw_null(w);
+	else
+		jw_int(w, rec->host_id);
+	jw_end_obj(w);
+	snprintf(c->last, sizeof(c->last), "%s %s", rec->name.s ? rec->name.s : "",
+		 rec->type.s ? rec->type.s : "");
+	c->n++;
+	return 0;
+}
+
 void h_v1_records(struct api_req *r)
 {
 	char name[PRISM_DNAME_MAX + 1], want[PRISM_DNAME_MAX + 1], why[PRISM_RR_WHY_MAX];
@@ -1139,56 +1152,22 @@ void h_v1_records(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "after must be a cursor from 'next'");
 		return;
 	}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(r->api->db, "SELECT name, type, ttl, content, host_id FROM desired "
-			       "WHERE zone = ?1 AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR "
-			       "type = ?3) AND (name, type) > (?4, ?5) ORDER BY name, type "
-			       "LIMIT ?6", -1, &st, NULL) != SQLITE_OK) {
-		db_failed(r);
-		return;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (qn != NULL)
-		sqlite3_bind_text(st, 2, want, -1, SQLITE_STATIC);
-	if (qt != NULL)
-		sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, an, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, at, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, limit);
-	struct jw *w = &r->api->jw;
+	struct prism_records_query q = { .zone = name, .name = qn ? want : NULL,
+					  .type = qt ? type : NULL, .after_name = an,
+					  .after_type = at, .limit = limit };
+	struct records_page c = { .w = &r->api->jw };
+	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "zone", name);
 	jw_key(w, "records");
 	jw_arr(w);
-	long n = 0;
-	int rc;
-	char last[PRISM_DNAME_MAX + 20] = "";
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *rn = (const char *)sqlite3_column_text(st, 0);
-		const char *rt = (const char *)sqlite3_column_text(st, 1);
-		const char *content = (const char *)sqlite3_column_text(st, 3);
-		jw_obj(w);
-		jw_kstr(w, "name", rn);
-		jw_kstr(w, "type", rt);
-		jw_kint(w, "ttl", sqlite3_column_int64(st, 2));
-		api_content_list(w, "content", content);
-		jw_key(w, "host_id");
-		if (sqlite3_column_type(st, 4) == SQLITE_NULL)
-			jw_null(w);
-		else
-			jw_int(w, sqlite3_column_int64(st, 4));
-		jw_end_obj(w);
-		snprintf(last, sizeof(last), "%s %s", rn ? rn : "", rt ? rt : "");
-		n++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		db_failed(r);
+	if (r->api->rd->records_list(r->api->reader, &q, records_row, &c) != 0) {
+		api_db_failed(r);
 		return;
 	}
 	jw_end_arr(w);
-	jw_kstr(w, "next", n == limit ? last : NULL);
+	jw_kstr(w, "next", c.n == limit ? c.last : NULL);
 	jw_end_obj(w);
 	api_reply(r, 200);
 }
@@ -1508,47 +1487,49 @@ static void export_rows_free(struct export_rows *x)
 	free(x->v);
 }
 
+struct export_load_ctx {
+	struct export_rows *x;
+	int err;
+};
+
+static int export_row(void *ctx, const struct prism_record_view *rec)
+{
+	struct export_load_ctx *c = ctx;
+	struct export_rows *x = c->x;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		struct prism_export_rrset *v = realloc(x->v, cap * sizeof(*v));
+		char **s = realloc(x->strings, cap * 3 * sizeof(*s));
+		if (v != NULL)
+			x->v = v;
+		if (s != NULL)
+			x->strings = s;
+		if (v == NULL || s == NULL) {
+			c->err = PRISM_ENOMEM;
+			return 1;
+		}
+		x->cap = cap;
+	}
+	const struct prism_text t[3] = { rec->name, rec->type, rec->content };
+	char *f[3];
+	for (int i = 0; i < 3; i++) {
+		f[i] = strndup(t[i].s ? t[i].s : "", t[i].len);
+		x->strings[x->nstr++] = f[i];
+		if (f[i] == NULL)
+			c->err = PRISM_ENOMEM;
+	}
+	x->v[x->n++] = (struct prism_export_rrset){ f[0], f[1], (uint32_t)rec->ttl, f[2] };
+	return c->err != 0;
+}
+
 /* Every RRset of @p zone, in name and type order. 0, PRISM_ESTORE, PRISM_ENOMEM */
 static int export_load(struct prism_api *api, const char *zone, struct export_rows *x)
 {
-	sqlite3_stmt *st;
 	memset(x, 0, sizeof(*x));
-	if (sqlite3_prepare_v2(api->db, "SELECT name, type, ttl, content FROM desired WHERE "
-			       "zone = ?1 ORDER BY name, type", -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
-	sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-	int rc = 0, step;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (x->n == x->cap) {
-			size_t cap = x->cap ? x->cap * 2 : 64;
-			struct prism_export_rrset *v = realloc(x->v, cap * sizeof(*v));
-			char **s = realloc(x->strings, cap * 3 * sizeof(*s));
-			if (v != NULL)
-				x->v = v;
-			if (s != NULL)
-				x->strings = s;
-			if (v == NULL || s == NULL) {
-				rc = PRISM_ENOMEM;
-				break;
-			}
-			x->cap = cap;
-		}
-		char *f[3];
-		for (int i = 0; i < 3; i++) {
-			const unsigned char *t = sqlite3_column_text(st, i == 2 ? 3 : i);
-			f[i] = strdup(t ? (const char *)t : "");
-			x->strings[x->nstr++] = f[i];
-			if (f[i] == NULL)
-				rc = PRISM_ENOMEM;
-		}
-		x->v[x->n++] = (struct prism_export_rrset){ f[0], f[1],
-							    (uint32_t)sqlite3_column_int64(st, 2),
-							    f[2] };
-	}
-	sqlite3_finalize(st);
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = PRISM_ESTORE;
-	return rc;
+	struct prism_records_query q = { .zone = zone };
+	struct export_load_ctx c = { x, 0 };
+	int rc = api->rd->records_list(api->reader, &q, export_row, &c);
+	return c.err != 0 ? c.err : rc;
 }
 
 /* The zone's SOA content; the server's default shape for a config zone without one. */
@@ -1606,7 +1587,7 @@ void h_v1_zone_export(struct api_req *r)
 		if (rc == PRISM_ENOMEM)
 			api_error(r, 500, "internal", "out of memory");
 		else
-			db_failed(r);
+			api_db_failed(r);
 		return;
 	}
 	if (strcmp(format, "json") == 0) {

@@ -349,8 +349,191 @@ struct prism_repoint_result {
 /** Free the items of @p r. NULL is a no-op. */
 void prism_repoint_result_free(struct prism_repoint_result *r);
 
+/* ---- reads (the loop thread: the REST API) ----
+ *
+ * A reader is a read-only connection of its own (one per thread that reads; never shared),
+ * opened with prism_store_api.read->open. Rows come to a callback as views whose texts are
+ * borrowed for the call only: nothing is copied that a caller does not keep. A callback
+ * returns 0 to go on, anything else to stop early (not an error). Every read returns 0,
+ * PRISM_ENOTFOUND where said, or PRISM_ESTORE (read->error says why): a failure is never
+ * an empty answer.
+ */
+
+struct prism_store_reader;
+
+/** A borrowed text of a row: @c s NULL when the column is empty (NULL). */
+struct prism_text {
+	const char *s;
+	size_t len;
+};
+
+/** A host row. The compatibility list fills id, hostname, current_ip, status, first_seen
+ *  and last_seen only. */
+struct prism_host_view {
+	int64_t id;
+	struct prism_text hostname, current_ip, ipv4, ipv6, status, source;
+	struct prism_text dns_zone, dns_name, dns_sync_status;
+	int64_t first_seen, last_seen, dns_last_sync;
+	bool has_ttl;               /**< dns_ttl is set */
+	int64_t dns_ttl;
+	bool bound;                 /**< bound to a token */
+};
+
+/** A ledger row (one RRset on one target). */
+struct prism_ledger_view {
+	bool has_host;              /**< host_id is set (a host's record) */
+	int64_t host_id;
+	struct prism_text target, zone, name, type, status, last_error;
+	int64_t attempts, updated_at, next_attempt;
+};
+
+/** A desired RRset: content holds the records separated by '\n'. */
+struct prism_record_view {
+	struct prism_text zone, name, type, content;
+	int64_t ttl;
+	bool has_host;
+	int64_t host_id;
+};
+
+struct prism_token_view {
+	struct prism_text name;
+	int64_t created_at, expires_at; /**< expires_at 0: never */
+	bool active;
+};
+
+struct prism_apikey_view {
+	struct prism_text name, role;
+	int64_t created_at;
+	bool revoked;
+};
+
+struct prism_audit_view {
+	int64_t id, at;
+	struct prism_text actor, action, object;
+	struct prism_text before, after; /**< JSON texts, or none */
+};
+
+/** A registry zone (zones created through the API or imported). */
+struct prism_zone_view {
+	struct prism_text name, kind, targets, nameservers, soa, origin;
+	int64_t ttl, created_at;
+	bool dnssec, adopt;
+	int64_t records;            /**< zones_list: its desired RRsets; zone_get: -1 */
+};
+
+/** Which desired RRsets of a zone a records list returns, by name and type. */
+struct prism_records_query {
+	const char *zone;
+	const char *name;           /**< only this owner, NULL: any */
+	const char *type;           /**< only this type, NULL: any */
+	const char *after_name;     /**< the cursor: RRsets after (after_name, after_type); */
+	const char *after_type;     /**<   NULL: from the start */
+	int64_t limit;              /**< 0: all */
+};
+
+/** The registry's host counts. */
+struct prism_host_counts {
+	int64_t online, offline;
+	int64_t last_seen;          /**< the last registration (unix seconds), 0: none */
+	/** hosts by dns_sync_status: pending, synced, failed, disabled */
+	int64_t sync[4];
+};
+
+/** Which hosts a list returns, in id order. */
+struct prism_hosts_query {
+	const char *status;         /**< "online", "offline", NULL: any */
+	const char *search;         /**< lower-case substring of the hostname, NULL: none */
+	bool compat;                /**< offset paging (@c offset), the compatibility columns */
+	int64_t after;              /**< !compat: ids after this one */
+	int64_t upto;               /**< !compat with a search: ids up to this one, 0: no bound */
+	int64_t offset;             /**< compat: hosts skipped */
+	int64_t limit;
+	bool with_ledger;           /**< !compat: each host's ledger rows follow it */
+};
+
+/** Callbacks of a host list: host, then its ledger rows (with_ledger), then host_end. */
+struct prism_hosts_visit {
+	int (*host)(void *ctx, const struct prism_host_view *h);
+	int (*ledger)(void *ctx, const struct prism_ledger_view *l);
+	int (*host_end)(void *ctx, const struct prism_host_view *h);
+};
+
+struct prism_store_read_api {
+	/** Open a reader on the registry at @p opts->path (made by the writer's open).
+	 *  @p err receives a one-line reason. @return 0, PRISM_ESTORE */
+	int (*open)(const struct prism_store_opts *opts, struct prism_store_reader **out,
+		    char *err, size_t errlen);
+	/** NULL is a no-op. */
+	void (*close)(struct prism_store_reader *r);
+	/** Why the last read failed, for the error answer. */
+	const char *(*error)(struct prism_store_reader *r);
+	/** How many hosts there are (kept by the registry, not counted). */
+	int (*host_counts)(struct prism_store_reader *r, struct prism_host_counts *out);
+	/** Ledger rows of @p target per status (pending, synced, failed, conflict) and the
+	 *  oldest pending row's update time (0: none). */
+	int (*ledger_counts)(struct prism_store_reader *r, const char *target, int64_t n[4],
+			     int64_t *oldest_pending);
+	/** Host @p id, or by @p name when @p name is set. @return 0, PRISM_ENOTFOUND */
+	int (*host_get)(struct prism_store_reader *r, int64_t id, const char *name,
+			int (*cb)(void *ctx, const struct prism_host_view *h), void *ctx);
+	/** A page of hosts (see prism_hosts_query). */
+	int (*hosts_list)(struct prism_store_reader *r, const struct prism_hosts_query *q,
+			  const struct prism_hosts_visit *v, void *ctx);
+	/** Hosts whose name holds @p search (lower-case), of @p status (NULL: any). */
+	int (*hosts_search_count)(struct prism_store_reader *r, const char *status,
+				  const char *search, int64_t *n);
+	/** The highest host id (0: no host). */
+	int (*hosts_max_id)(struct prism_store_reader *r, int64_t *id);
+	/** The ledger rows of host @p id (at most 256), by target, zone, name, type. */
+	int (*host_ledger)(struct prism_store_reader *r, int64_t id,
+			   int (*cb)(void *ctx, const struct prism_ledger_view *l), void *ctx);
+	/** The desired RRsets of host @p id (at most 256), by zone, name, type. */
+	int (*host_records)(struct prism_store_reader *r, int64_t id,
+			    int (*cb)(void *ctx, const struct prism_record_view *rec), void *ctx);
+	/** Ledger rows of @p target in @p status, the soonest due first, at most @p limit. */
+	int (*sync_rows)(struct prism_store_reader *r, const char *target, const char *status,
+			 int64_t limit, int (*cb)(void *ctx, const struct prism_ledger_view *l),
+			 void *ctx);
+	/** The active API key of @p hash: its name and role (copied). @return 0,
+	 *  PRISM_ENOTFOUND */
+	int (*apikey_by_hash)(struct prism_store_reader *r, const char *hash, char *name,
+			      size_t namelen, char *role, size_t rolelen);
+	/** Whether any API key is active. */
+	int (*apikeys_any)(struct prism_store_reader *r, bool *any);
+	/** Tokens named after @p after (""), by name, at most @p limit. */
+	int (*tokens_list)(struct prism_store_reader *r, const char *after, int64_t limit,
+			   int (*cb)(void *ctx, const struct prism_token_view *t), void *ctx);
+	/** API keys named after @p after (""), by name, at most @p limit. */
+	int (*apikeys_list)(struct prism_store_reader *r, const char *after, int64_t limit,
+			    int (*cb)(void *ctx, const struct prism_apikey_view *k), void *ctx);
+	/** Audit entries with ids below @p before, newest first, at most @p limit. */
+	int (*audit_list)(struct prism_store_reader *r, int64_t before, int64_t limit,
+			  int (*cb)(void *ctx, const struct prism_audit_view *a), void *ctx);
+	/** The zones @p target serves (its target_zones pairs), by name. */
+	int (*target_zones)(struct prism_store_reader *r, const char *target,
+			    int (*cb)(void *ctx, const char *zone), void *ctx);
+	/** Whether @p target serves @p zone. */
+	int (*target_serves)(struct prism_store_reader *r, const char *target, const char *zone,
+			     bool *serves);
+	/** Whether registry zone @p zone is signed. @return 0, PRISM_ENOTFOUND (no such zone) */
+	int (*zone_dnssec)(struct prism_store_reader *r, const char *zone, bool *on);
+	/** Registry zone @p zone. @return 0, PRISM_ENOTFOUND */
+	int (*zone_get)(struct prism_store_reader *r, const char *zone,
+			int (*cb)(void *ctx, const struct prism_zone_view *z), void *ctx);
+	/** Every registry zone by name, with its number of desired RRsets. */
+	int (*zones_list)(struct prism_store_reader *r,
+			  int (*cb)(void *ctx, const struct prism_zone_view *z), void *ctx);
+	/** The number of desired RRsets of @p zone (a registry or configured zone). */
+	int (*zone_record_count)(struct prism_store_reader *r, const char *zone, int64_t *n);
+	/** Desired RRsets of a zone (see prism_records_query). */
+	int (*records_list)(struct prism_store_reader *r, const struct prism_records_query *q,
+			    int (*cb)(void *ctx, const struct prism_record_view *rec), void *ctx);
+};
+
 struct prism_store_api {
 	const char *name;
+	/** The reads (a connection of their own, for the loop thread). */
+	const struct prism_store_read_api *read;
 	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
 	int (*open)(const struct prism_store_opts *opts, struct prism_store **out, char *err,
 		    size_t errlen);
@@ -479,10 +662,10 @@ struct prism_store_api {
 	int (*zone_set_adopt)(struct prism_store *s, const char *zone);
 	/**
 	 * Create, replace or delete RRsets of @p zone, all or nothing. Refused (with @p err):
-	 * PRISM_ENOTFOUND a registry zone that is gone (unless @p config_zone), PRISM_ECONFLICT
-	 * an RRset held by a host, or a CNAME next to a host's records; PRISM_EMSG a CNAME next
-	 * to other records at the same name (after every change of the call), deleting an
-	 * RRset that does not exist. @p changed receives the number of RRsets that changed.
+	 * PRISM_ENOTFOUND a registry zone that is gone (unless @p config_zone), or deleting an
+	 * RRset that does not exist; PRISM_ECONFLICT an RRset held by a host, or a CNAME next
+	 * to a host's records; PRISM_EMSG a CNAME next to other records at the same name (after
+	 * every change of the call). @p changed receives the number of RRsets that changed.
 	 * When @p audit_actor is set, each change gets an audit entry.
 	 */
 	int (*rrsets_put)(struct prism_store *s, const char *zone, bool config_zone,

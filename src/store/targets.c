@@ -11,14 +11,6 @@
 #include "core/error.h"
 #include "store/sqlite_int.h"
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-}
-
 /* NULL stays NULL; PRISM_ENOMEM through @p rc. */
 static char *col_opt(sqlite3_stmt *st, int i, int *rc)
 {
@@ -34,14 +26,14 @@ static char *col_opt(sqlite3_stmt *st, int i, int *rc)
 /* Bind the fields of @p t in table order (name first). */
 static void bind_target(sqlite3_stmt *st, const struct prism_runtime_target *t)
 {
-	bind_opt(st, 1, t->name);
-	bind_opt(st, 2, t->api_url);
-	bind_opt(st, 3, t->api_key);
-	bind_opt(st, 4, t->api_key_file);
-	bind_opt(st, 5, t->server_id);
-	bind_opt(st, 6, t->zones);
-	bind_opt(st, 7, t->group);
-	bind_opt(st, 8, t->dns_address);
+	sq_bind_copy(st, 1, t->name);
+	sq_bind_copy(st, 2, t->api_url);
+	sq_bind_copy(st, 3, t->api_key);
+	sq_bind_copy(st, 4, t->api_key_file);
+	sq_bind_copy(st, 5, t->server_id);
+	sq_bind_copy(st, 6, t->zones);
+	sq_bind_copy(st, 7, t->group);
+	sq_bind_copy(st, 8, t->dns_address);
 	sqlite3_bind_int64(st, 9, t->created);
 }
 

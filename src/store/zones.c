@@ -29,20 +29,6 @@ static sqlite3 *db_of(struct prism_store *s)
 	return prism_sqlite_db(s);
 }
 
-static int prep(struct prism_store *s, const char *sql, sqlite3_stmt **st)
-{
-	*st = NULL;
-	return sqlite3_prepare_v2(db_of(s), sql, -1, st, NULL) == SQLITE_OK ? 0 : PRISM_ESTORE;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-}
-
 /* Run a prepared statement to its end (reset afterwards, not finalised). */
 static int run(sqlite3_stmt *st)
 {
@@ -58,15 +44,15 @@ static int exec4(struct prism_store *s, const char *sql, const char *a, const ch
 		 const char *c, int64_t d, size_t *changes)
 {
 	sqlite3_stmt *st;
-	if (prep(s, sql, &st) != 0)
+	if (sq_prep(s, sql, &st) != 0)
 		return PRISM_ESTORE;
 	int np = sqlite3_bind_parameter_count(st);
 	if (np >= 1)
-		bind_text(st, 1, a);
+		sq_bind_copy(st, 1, a);
 	if (np >= 2)
-		bind_text(st, 2, b);
+		sq_bind_copy(st, 2, b);
 	if (np >= 3)
-		bind_text(st, 3, c);
+		sq_bind_copy(st, 3, c);
 	if (np >= 4)
 		sqlite3_bind_int64(st, 4, d);
 	int rc = run(st);
@@ -79,21 +65,15 @@ static int exec4(struct prism_store *s, const char *sql, const char *a, const ch
 static bool exists(struct prism_store *s, const char *sql, const char *a, int *err)
 {
 	sqlite3_stmt *st;
-	*err = prep(s, sql, &st);
+	*err = sq_prep(s, sql, &st);
 	if (*err != 0)
 		return false;
-	bind_text(st, 1, a);
+	sq_bind_copy(st, 1, a);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		*err = PRISM_ESTORE;
 	return rc == SQLITE_ROW;
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return strdup(t ? (const char *)t : "");
 }
 
 /* ---- zones ---- */
@@ -123,19 +103,19 @@ int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
 		return PRISM_EINVAL;
 	if (exists(s, "SELECT 1 FROM zones WHERE name = ?1", z->name, &err))
 		return PRISM_ECONFLICT;
-	if (err != 0 || prep(s, "INSERT INTO zones (name, kind, targets, nameservers, soa, ttl, "
+	if (err != 0 || sq_prep(s, "INSERT INTO zones (name, kind, targets, nameservers, soa, ttl, "
 			     "dnssec, adopt, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 			     "?7, ?8, ?9, ?10)", &st) != 0)
 		return PRISM_ESTORE;
-	bind_text(st, 1, z->name);
-	bind_text(st, 2, z->kind);
-	bind_text(st, 3, z->targets);
-	bind_text(st, 4, z->nameservers);
-	bind_text(st, 5, z->soa);
+	sq_bind_copy(st, 1, z->name);
+	sq_bind_copy(st, 2, z->kind);
+	sq_bind_copy(st, 3, z->targets);
+	sq_bind_copy(st, 4, z->nameservers);
+	sq_bind_copy(st, 5, z->soa);
 	sqlite3_bind_int64(st, 6, z->ttl);
 	sqlite3_bind_int(st, 7, z->dnssec);
 	sqlite3_bind_int(st, 8, z->adopt);
-	bind_text(st, 9, z->origin ? z->origin : "api");
+	sq_bind_copy(st, 9, z->origin ? z->origin : "api");
 	sqlite3_bind_int64(st, 10, now);
 	int rc = run(st);
 	sqlite3_finalize(st);
@@ -201,7 +181,7 @@ int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone 
 	sqlite3_stmt *st;
 	if (s == NULL || (pairs == NULL && n > 0) || (groups == NULL && ngroups > 0))
 		return PRISM_EINVAL;
-	if (prep(s, "SELECT name, targets FROM zones ORDER BY name", &st) != 0)
+	if (sq_prep(s, "SELECT name, targets FROM zones ORDER BY name", &st) != 0)
 		return PRISM_ESTORE;
 	size_t cap = n + 16, k = 0;
 	struct prism_target_zone *all = malloc(cap * sizeof(*all));
@@ -222,7 +202,7 @@ int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone 
 			names = v;
 		}
 		const char *assign = (const char *)sqlite3_column_text(st, 1);
-		char *name = col_dup(st, 0);
+		char *name = sq_col_dup(st, 0);
 		if (name == NULL || assign == NULL) {
 			free(name);
 			rc = PRISM_ENOMEM;
@@ -319,10 +299,10 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 static int served_zone_row(sqlite3_stmt *st, struct prism_served_zone *z)
 {
 	memset(z, 0, sizeof(*z));
-	z->name = col_dup(st, 0);
-	z->kind = col_dup(st, 1);
+	z->name = sq_col_dup(st, 0);
+	z->kind = sq_col_dup(st, 1);
 	z->nameservers = split_lines((const char *)sqlite3_column_text(st, 2));
-	z->soa = col_dup(st, 3);
+	z->soa = sq_col_dup(st, 3);
 	z->adopt = sqlite3_column_int(st, 4) != 0;
 	z->dnssec = sqlite3_column_int(st, 5) != 0;
 	return z->name && z->kind && z->nameservers && z->soa ? 0 : PRISM_ENOMEM;
@@ -335,11 +315,11 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	if (s == NULL || target == NULL || out == NULL)
 		return PRISM_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (prep(s, "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt, z.dnssec FROM "
+	if (sq_prep(s, "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt, z.dnssec FROM "
 		    "target_zones t "
 		    "JOIN zones z ON z.name = t.zone WHERE t.target = ?1 ORDER BY z.name", &st) != 0)
 		return PRISM_ESTORE;
-	bind_text(st, 1, target);
+	sq_bind_copy(st, 1, target);
 	int rc = 0, step;
 	while (rc == 0 && out->nzones < SERVED_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = grow((void **)&out->zones, &cap, out->nzones, sizeof(*out->zones));
@@ -350,13 +330,13 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	}
 	sqlite3_finalize(st);
 	cap = 0;
-	if (rc == 0 && prep(s, "SELECT zone FROM zone_deletions WHERE target = ?1 ORDER BY zone",
+	if (rc == 0 && sq_prep(s, "SELECT zone FROM zone_deletions WHERE target = ?1 ORDER BY zone",
 			    &st) == 0) {
-		bind_text(st, 1, target);
+		sq_bind_copy(st, 1, target);
 		while (rc == 0 && out->ndeletions < SERVED_MAX && sqlite3_step(st) == SQLITE_ROW) {
 			rc = grow((void **)&out->deletions, &cap, out->ndeletions,
 				  sizeof(*out->deletions));
-			if (rc == 0 && (out->deletions[out->ndeletions++] = col_dup(st, 0)) == NULL)
+			if (rc == 0 && (out->deletions[out->ndeletions++] = sq_col_dup(st, 0)) == NULL)
 				rc = PRISM_ENOMEM;
 		}
 		sqlite3_finalize(st);
@@ -443,7 +423,7 @@ static int put_open(struct put_ctx *c)
 			      "DELETE FROM temp.zput;", NULL, NULL, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	for (int i = 0; i < P_COUNT; i++)
-		if (prep(c->s, put_sql[i], &c->st[i]) != 0)
+		if (sq_prep(c->s, put_sql[i], &c->st[i]) != 0)
 			return PRISM_ESTORE;
 	return 0;
 }
@@ -476,11 +456,11 @@ static int put_audit(struct put_ctx *c, const char *action, const char *name, co
 	snprintf(object, sizeof(object), "record:%s %s", name, type);
 	sqlite3_stmt *st = c->st[P_AUDIT];
 	sqlite3_bind_int64(st, 1, c->now);
-	bind_text(st, 2, c->actor);
-	bind_text(st, 3, action);
-	bind_text(st, 4, object);
-	bind_text(st, 5, before);
-	bind_text(st, 6, after);
+	sq_bind_copy(st, 2, c->actor);
+	sq_bind_copy(st, 3, action);
+	sq_bind_copy(st, 4, object);
+	sq_bind_copy(st, 5, before);
+	sq_bind_copy(st, 6, after);
 	return run(st);
 }
 
@@ -489,9 +469,9 @@ static int put_current(struct put_ctx *c, const char *name, const char *type, in
 		       int64_t *hash, char **json)
 {
 	sqlite3_stmt *st = c->st[P_GET];
-	bind_text(st, 1, c->zone);
-	bind_text(st, 2, name);
-	bind_text(st, 3, type);
+	sq_bind_copy(st, 1, c->zone);
+	sq_bind_copy(st, 2, name);
+	sq_bind_copy(st, 3, type);
 	int rc = sqlite3_step(st);
 	*host = -1;
 	*json = NULL;
@@ -543,11 +523,11 @@ static int put_desired(struct put_ctx *c, const struct prism_rrset_put *rr, int6
 	if (content == NULL)
 		return PRISM_ENOMEM;
 	sqlite3_stmt *st = c->st[P_QUEUE];
-	bind_text(st, 1, c->zone);
-	bind_text(st, 2, rr->name);
-	bind_text(st, 3, rr->type);
+	sq_bind_copy(st, 1, c->zone);
+	sq_bind_copy(st, 2, rr->name);
+	sq_bind_copy(st, 3, rr->type);
 	sqlite3_bind_int64(st, 4, rr->ttl);
-	bind_text(st, 5, content);
+	sq_bind_copy(st, 5, content);
 	sqlite3_bind_int64(st, 6, hash);
 	if (host_id > 0)
 		sqlite3_bind_int64(st, 7, host_id);
@@ -564,11 +544,11 @@ static int drop_desired(struct put_ctx *c, const char *name, const char *type)
 {
 	struct prism_rr_change del = { name, type, 0, NULL, 0 };
 	sqlite3_stmt *st = c->st[P_QUEUE];
-	bind_text(st, 1, c->zone);
-	bind_text(st, 2, name);
-	bind_text(st, 3, type);
+	sq_bind_copy(st, 1, c->zone);
+	sq_bind_copy(st, 2, name);
+	sq_bind_copy(st, 3, type);
 	sqlite3_bind_int64(st, 4, 0);
-	bind_text(st, 5, "");
+	sq_bind_copy(st, 5, "");
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)prism_rrset_hash(&del));
 	sqlite3_bind_null(st, 7);
 	sqlite3_bind_int(st, 8, 1);
@@ -581,7 +561,7 @@ static int put_flush(struct put_ctx *c)
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof(flush_sql) / sizeof(flush_sql[0]); i++) {
 		sqlite3_stmt *st;
-		if (prep(c->s, flush_sql[i], &st) != 0)
+		if (sq_prep(c->s, flush_sql[i], &st) != 0)
 			return PRISM_ESTORE;
 		if (sqlite3_bind_parameter_count(st) > 0)
 			sqlite3_bind_int64(st, 1, c->now);
@@ -639,8 +619,8 @@ static int check_cname(struct put_ctx *c, const struct prism_rrset_put *rr,
 		       struct prism_rrset_err *err)
 {
 	sqlite3_stmt *st = c->st[P_NAME];
-	bind_text(st, 1, c->zone);
-	bind_text(st, 2, rr->name);
+	sq_bind_copy(st, 1, c->zone);
+	sq_bind_copy(st, 2, rr->name);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -732,13 +712,13 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	if (prep(s, "SELECT zone, name, type, ttl, content, coalesce(host_id, 0) FROM desired "
+	if (sq_prep(s, "SELECT zone, name, type, ttl, content, coalesce(host_id, 0) FROM desired "
 		    "WHERE type IN ('A', 'AAAA') AND instr(char(10) || content || char(10), "
 		    "char(10) || ?1 || char(10)) > 0 AND (?2 IS NULL OR "
 		    "rtrim(name, '.') GLOB ?2) ORDER BY zone, name, type", &st) != 0)
 		return PRISM_ESTORE;
-	bind_text(st, 1, from);
-	bind_text(st, 2, pattern);
+	sq_bind_copy(st, 1, from);
+	sq_bind_copy(st, 2, pattern);
 	int rc = 0, step;
 	while (rc == 0 && *n < REPOINT_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!zone_listed((const char *)sqlite3_column_text(st, 0), zones))
@@ -747,11 +727,11 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 		if (rc != 0)
 			break;
 		struct match *m = &(*out)[(*n)++];
-		m->zone = col_dup(st, 0);
-		m->name = col_dup(st, 1);
-		m->type = col_dup(st, 2);
+		m->zone = sq_col_dup(st, 0);
+		m->name = sq_col_dup(st, 1);
+		m->type = sq_col_dup(st, 2);
 		m->ttl = (uint32_t)sqlite3_column_int64(st, 3);
-		m->content = col_dup(st, 4);
+		m->content = sq_col_dup(st, 4);
 		m->host_id = sqlite3_column_int64(st, 5);
 		if (!m->zone || !m->name || !m->type || !m->content)
 			rc = PRISM_ENOMEM;
@@ -801,13 +781,13 @@ static int repoint_records(const struct match *m, const char *from, const char *
 static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, const char *to)
 {
 	sqlite3_stmt *st;
-	if (prep(c->s, "UPDATE hosts SET current_ip = CASE WHEN current_ip = ?1 THEN ?2 ELSE "
+	if (sq_prep(c->s, "UPDATE hosts SET current_ip = CASE WHEN current_ip = ?1 THEN ?2 ELSE "
 		       "current_ip END, ipv4 = CASE WHEN ipv4 = ?1 THEN ?2 ELSE ipv4 END, "
 		       "ipv6 = CASE WHEN ipv6 = ?1 THEN ?2 ELSE ipv6 END, "
 		       "dns_sync_status = 'pending' WHERE id = ?3", &st) != 0)
 		return PRISM_ESTORE;
-	bind_text(st, 1, from);
-	bind_text(st, 2, to);
+	sq_bind_copy(st, 1, from);
+	sq_bind_copy(st, 2, to);
 	sqlite3_bind_int64(st, 3, host_id);
 	int rc = run(st);
 	sqlite3_finalize(st);
@@ -815,17 +795,17 @@ static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, co
 	if (rc != 0 || prism_reverse_name(from, old_rev, sizeof(old_rev)) != 0 ||
 	    prism_reverse_name(to, new_rev, sizeof(new_rev)) != 0)
 		return rc;
-	if (prep(c->s, "SELECT zone, ttl, content FROM desired WHERE host_id = ?1 AND "
+	if (sq_prep(c->s, "SELECT zone, ttl, content FROM desired WHERE host_id = ?1 AND "
 		       "name = ?2 AND type = 'PTR'", &st) != 0)
 		return PRISM_ESTORE;
 	sqlite3_bind_int64(st, 1, host_id);
-	bind_text(st, 2, old_rev);
+	sq_bind_copy(st, 2, old_rev);
 	char *zone = NULL, *target = NULL;
 	uint32_t ttl = 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		zone = col_dup(st, 0);
+		zone = sq_col_dup(st, 0);
 		ttl = (uint32_t)sqlite3_column_int64(st, 1);
-		target = col_dup(st, 2);
+		target = sq_col_dup(st, 2);
 	}
 	sqlite3_finalize(st);
 	if (zone != NULL && target != NULL) {

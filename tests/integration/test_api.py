@@ -415,6 +415,16 @@ def test_whoami_names_the_key_and_its_role(apid):
     assert r.status_code == 201, r.text
     assert api.get("/api/v1/whoami", headers={"X-API-Key": r.json()["key"]}).json() == \
         {"name": "made", "role": "write"}
+    # a registry key that cannot be looked up is an error answer, not "invalid API key"
+    made = {"X-API-Key": r.json()["key"]}
+    d.db_exec("ALTER TABLE api_keys RENAME TO api_keys_gone")
+    try:
+        e = err(api.get("/api/v1/whoami", headers=made), 503, "unavailable")
+        assert "could not be read" in e and "api_keys" in e, e
+        assert api.get("/api/v1/whoami", headers=ADMIN).status_code == 200  # a config key
+    finally:
+        d.db_exec("ALTER TABLE api_keys_gone RENAME TO api_keys")
+    assert api.get("/api/v1/whoami", headers=made).status_code == 200
 
 
 def test_release_lets_another_token_claim(prismd_factory):

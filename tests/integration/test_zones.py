@@ -918,3 +918,22 @@ def test_health_dns_probe_without_answer_is_degraded(prismd_factory, pdns):
         assert "DNS: no SOA answer for managed.prism.local." in health(api)["pdns1"]["reason"]
     finally:
         silent.close()
+
+
+def test_dnssec_keys_when_the_registry_cannot_be_read(prismd_factory, pdns):
+    """A registry read that fails is an error answer, not "no target serves the zone"."""
+    d = prismd_factory(None, extra_yaml=targets_yaml(pdns) + KEYS)
+    api = Api(d)
+    r = api("POST", "/api/v1/zones", json={"name": "keys.test"})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: zone_on(pdns, "keys.test."), 15, what="zone")
+    keys = api("GET", "/api/v1/zones/keys.test/dnssec").json()
+    assert [t["target"] for t in keys["targets"]] == ["pdns1"], keys
+    # the zone is still there; which targets serve it can no longer be read
+    d.db_exec("ALTER TABLE target_zones RENAME TO target_zones_gone")
+    e = err(api("GET", "/api/v1/zones/keys.test/dnssec"), 503, "unavailable")
+    assert "could not be read" in e and "target_zones" in e, e
+    e = err(api("GET", "/api/v1/cluster"), 503, "unavailable")
+    assert "could not be read" in e, e
+    d.db_exec("ALTER TABLE target_zones_gone RENAME TO target_zones")
+    assert api("GET", "/api/v1/zones/keys.test/dnssec").status_code == 200
