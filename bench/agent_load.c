@@ -205,9 +205,9 @@ struct bench {
 	uv_loop_t *loop;
 	struct client *cl;
 	uv_timer_t sweep, phase, pace;
-	double tokens;     /* --rate: requests that may start now */
+	double tokens;	   /* --rate: requests that may start now */
 	uint64_t tokens_t; /* ns of the last refill */
-	bool starved;      /* a client wanted to send and had no token */
+	bool starved;	   /* a client wanted to send and had no token */
 	uv_signal_t sigint, sigterm;
 	bool stopping, finished;
 	uint64_t t_start, t_measure, t_end; /* ns; t_measure 0 during the warm-up */
@@ -1095,9 +1095,10 @@ static void print_json(const struct bench *b)
 		"user_s", cpu_user(b), "sys_s", cpu_sys(b), "pct_one_core",
 		w > 0 ? 100 * (cpu_user(b) + cpu_sys(b)) / w : 0.0);
 	if (b->tls != NULL)
-		json_object_set_new(root, "tls", json_pack("{s:I,s:I}", "full_handshakes",
-							   (json_int_t)b->tls_full, "resumed",
-							   (json_int_t)b->tls_resumed));
+		json_object_set_new(root, "tls",
+				    json_pack("{s:I,s:I}", "full_handshakes",
+					      (json_int_t)b->tls_full, "resumed",
+					      (json_int_t)b->tls_resumed));
 	if (b->o.mode == MODE_IDLE)
 		json_object_set_new(root, "idle",
 				    json_pack("{s:i,s:I,s:i,s:f}", "requested", (int)b->o.clients,
@@ -1194,8 +1195,7 @@ static bool valid_prefix(const char *p)
 	return true;
 }
 
-enum { OPT_LINGER0 = 256, OPT_FULL_PARSE, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TLS_RESUME };
+enum { OPT_LINGER0 = 256, OPT_FULL_PARSE, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_RESUME };
 
 static bool parse_mode(const char *arg, enum mode *m)
 {

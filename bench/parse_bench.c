@@ -34,13 +34,14 @@ int main(int argc, char **argv)
 {
 	long iters = argc > 1 ? atol(argv[1]) : 2000000;
 	static const char *const msgs[][2] = {
-		{ "agent with token",
-		  "{\"version\": \"1.0\", \"type\": \"registration\", \"timestamp\": "
-		  "\"2026-11-22T10:00:00.123456Z\", \"hostname\": \"web-042.rack7\", "
-		  "\"client_ip\": \"10.1.2.3\", \"auth_token\": \"f3a9c0d1e2b4a5968778695a4b3c2d1e\"}" },
-		{ "reference client, no token",
-		  "{\"version\":\"1.0\",\"type\":\"registration\",\"timestamp\":"
-		  "\"2026-11-22T10:00:00\",\"hostname\":\"db1\"}" },
+		{"agent with token",
+		 "{\"version\": \"1.0\", \"type\": \"registration\", \"timestamp\": "
+		 "\"2026-11-22T10:00:00.123456Z\", \"hostname\": \"web-042.rack7\", "
+		 "\"client_ip\": \"10.1.2.3\", \"auth_token\": "
+		 "\"f3a9c0d1e2b4a5968778695a4b3c2d1e\"}"},
+		{"reference client, no token",
+		 "{\"version\":\"1.0\",\"type\":\"registration\",\"timestamp\":"
+		 "\"2026-11-22T10:00:00\",\"hostname\":\"db1\"}"},
 	};
 	if (iters < 1)
 		iters = 1;

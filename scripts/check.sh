@@ -113,6 +113,14 @@ for line in open(sys.argv[1]):
 PY
 }
 
+# The C files' format, as .clang-format says (scripts/format.sh reformats them).
+echo "==> [format] clang-format --dry-run over the C files (scripts/format.sh --check)"
+if bash scripts/format.sh --check; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1)); failures+=("format")
+fi
+
 # The monitoring kit: the alert rules checked and unit-tested by Prometheus's promtool
 # (the dashboard and the rules' metrics are checked against a running prismd by
 # tests/integration/test_monitoring.py).

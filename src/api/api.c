@@ -35,14 +35,14 @@
 #include "core/api_body.h"
 #include "core/error.h"
 
-#define TAG "api"
-#define MAX_LISTENERS 16
-#define CONNECTION_LIMIT 4096u
+#define TAG		   "api"
+#define MAX_LISTENERS	   16
+#define CONNECTION_LIMIT   4096u
 #define CONNECTION_TIMEOUT 60u /* seconds without activity */
-#define LOOPBACK_RESERVE 64u /* connections over CONNECTION_LIMIT only loopback clients get */
-#define TLS_FILE_MAX (1u << 20)
-#define HANDOFF_MIN 8192u /* answers this large are handed to MHD, not copied */
-#define DISCARD_MAX (64u << 20) /* larger bodies over the limit are refused unread */
+#define LOOPBACK_RESERVE   64u /* connections over CONNECTION_LIMIT only loopback clients get */
+#define TLS_FILE_MAX	   (1u << 20)
+#define HANDOFF_MIN	   8192u       /* answers this large are handed to MHD, not copied */
+#define DISCARD_MAX	   (64u << 20) /* larger bodies over the limit are refused unread */
 
 struct listener {
 	struct prism_api *api;
@@ -222,9 +222,9 @@ static void count_request(struct api_req *r, unsigned status)
 	char st[8];
 	const char *route = r->route ? r->route->path : "unmatched";
 	const char *method = r->route ? r->route->method : "other";
-	const char *v[] = { route, method, status_text(status, st, sizeof(st)) };
+	const char *v[] = {route, method, status_text(status, st, sizeof(st))};
 	prism_metric_inc(api->m_api_requests, v, 1);
-	const char *d[] = { route };
+	const char *d[] = {route};
 	prism_metric_inc(api->m_api_duration, d, (double)(uv_hrtime() - r->started) / 1e9);
 }
 
@@ -451,10 +451,10 @@ static const char *presented_key(struct MHD_Connection *c)
 	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
 	if (key != NULL && *key != '\0')
 		return key;
-	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth == NULL || strncasecmp(auth, "Bearer", 6) != 0 || (auth[6] != ' ' &&
-								   auth[6] != '\t'))
+	const char *auth =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL || strncasecmp(auth, "Bearer", 6) != 0 ||
+	    (auth[6] != ' ' && auth[6] != '\t'))
 		return NULL;
 	auth += 6;
 	while (*auth == ' ' || *auth == '\t')
@@ -464,8 +464,7 @@ static const char *presented_key(struct MHD_Connection *c)
 
 /* The role of the presented key; NONE when absent (@p presented false) or unknown, or when
  * the registry could not be read to look it up (@p unreadable true). */
-static enum prism_api_role authenticate(struct api_req *r, bool *presented,
-					bool *unreadable)
+static enum prism_api_role authenticate(struct api_req *r, bool *presented, bool *unreadable)
 {
 	struct prism_api *api = r->api;
 	const char *key = presented_key(r->conn);
@@ -492,7 +491,7 @@ static enum prism_api_role authenticate(struct api_req *r, bool *presented,
 	return prism_api_role_parse(role);
 }
 
-static const char *const role_names[] = { "none", "read", "write", "admin" };
+static const char *const role_names[] = {"none", "read", "write", "admin"};
 
 /* Answers 401/403 itself and returns false when the caller may not use the route. */
 static bool authorise(struct api_req *r)
@@ -502,18 +501,20 @@ static bool authorise(struct api_req *r)
 	if ((need == ACCESS_HEALTH && api->cfg->api_public_health) ||
 	    (need == ACCESS_METRICS && api->cfg->api_public_metrics))
 		return true;
-	enum prism_api_role want = need >= ACCESS_HEALTH ? PRISM_API_ROLE_READ
-							 : (enum prism_api_role)need;
+	enum prism_api_role want =
+		need >= ACCESS_HEALTH ? PRISM_API_ROLE_READ : (enum prism_api_role)need;
 	bool presented, unreadable = false;
 	r->role = authenticate(r, &presented, &unreadable);
 	if (r->role == PRISM_API_ROLE_NONE) {
 		if (unreadable)
 			api_db_failed(r); /* the key may be valid: not a 401 */
 		else if (!api_any_key(api))
-			api_error(r, 401, "unauthorized", "no API key is configured: add an admin "
+			api_error(r, 401, "unauthorized",
+				  "no API key is configured: add an admin "
 				  "key to api.keys in the configuration");
 		else if (!presented)
-			api_error(r, 401, "unauthorized", "missing API key (send Authorization: "
+			api_error(r, 401, "unauthorized",
+				  "missing API key (send Authorization: "
 				  "Bearer <key> or X-API-Key: <key>)");
 		else
 			api_error(r, 401, "unauthorized", "invalid API key");
@@ -624,8 +625,8 @@ static enum too_big body_too_big(struct api_req *r)
 	uint64_t max = r->api->cfg->api_max_body;
 	if (errno == 0 && n <= max)
 		return FITS;
-	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_EXPECT);
+	const char *expect =
+		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	if (errno != 0 || expect != NULL || n > DISCARD_MAX)
 		return REFUSE_NOW;
 	return DISCARD;
@@ -633,8 +634,10 @@ static enum too_big body_too_big(struct api_req *r)
 
 static void answer_too_big(struct api_req *r)
 {
-	api_error(r, 413, "payload_too_large", "the request body is larger than api.max_body "
-		  "(%u bytes)", (unsigned)r->api->cfg->api_max_body);
+	api_error(r, 413, "payload_too_large",
+		  "the request body is larger than api.max_body "
+		  "(%u bytes)",
+		  (unsigned)r->api->cfg->api_max_body);
 }
 
 /*
@@ -647,7 +650,7 @@ static char read_marker;
 static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, const char *url,
 				 const char *method)
 {
-	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
+	struct api_req tmp = {.api = l->api, .l = l, .conn = c, .started = uv_hrtime()};
 	if (!api_ui_request(&tmp, url, method) && route(&tmp, url, method) && authorise(&tmp))
 		tmp.route->fn(&tmp);
 	return tmp.answered ? MHD_YES : MHD_NO;
@@ -696,7 +699,7 @@ static enum MHD_Result first_call(struct listener *l, struct MHD_Connection *c, 
 		*con_cls = &read_marker;
 		return MHD_YES;
 	}
-	struct api_req tmp = { .api = l->api, .l = l, .conn = c, .started = uv_hrtime() };
+	struct api_req tmp = {.api = l->api, .l = l, .conn = c, .started = uv_hrtime()};
 	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method) || !authorise(&tmp))
 		return MHD_YES;
 	enum too_big big = body_too_big(&tmp);
@@ -899,22 +902,18 @@ static int listener_start(struct prism_api *api, struct listener *l, const char 
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
 			 MHD_USE_ERROR_LOG | (cert ? MHD_USE_TLS : 0);
 	struct MHD_OptionItem tls[] = {
-		{ cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key },
-		{ MHD_OPTION_END, 0, NULL },
+		{cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
+		{MHD_OPTION_END, 0, NULL},
 	};
 	l->api = api;
-	l->mhd = MHD_start_daemon(flags, 0, accept_cb, l, access_cb, l,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
-				  MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l,
-				  MHD_OPTION_NOTIFY_CONNECTION, notify_cb, l,
-				  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT + LOOPBACK_RESERVE,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  (unsigned)api->cfg->api_max_connections_per_ip,
-				  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT,
-				  MHD_OPTION_ARRAY, tls,
-				  MHD_OPTION_END);
+	l->mhd = MHD_start_daemon(
+		flags, 0, accept_cb, l, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, l,
+		MHD_OPTION_NOTIFY_CONNECTION, notify_cb, l, MHD_OPTION_CONNECTION_LIMIT,
+		CONNECTION_LIMIT + LOOPBACK_RESERVE, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)api->cfg->api_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+		CONNECTION_TIMEOUT, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (l->mhd == NULL) {
 		close(fd);
 		snprintf(err, errlen, "server.api_port %u: cannot start the HTTP server on %s%s",
@@ -922,8 +921,7 @@ static int listener_start(struct prism_api *api, struct listener *l, const char 
 			 cert ? " (check api.tls_cert and api.tls_key)" : "");
 		return cert ? PRISM_ECONFIG : PRISM_EINVAL;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->mhd,
-							       MHD_DAEMON_INFO_EPOLL_FD);
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL || uv_poll_init(api->loop, &l->poll, info->epoll_fd) != 0) {
 		MHD_stop_daemon(l->mhd);
 		l->mhd = NULL;
@@ -1003,8 +1001,9 @@ static int start_listeners(struct prism_api *api, char *err, size_t errlen)
 	int rc = 0;
 	if (cfg->api_tls_cert != NULL) {
 		cert = read_file(cfg->api_tls_cert, "api.tls_cert", err, errlen);
-		key = cert ? read_file(cfg->api_tls_key ? cfg->api_tls_key : "",
-				       "api.tls_key", err, errlen) : NULL;
+		key = cert ? read_file(cfg->api_tls_key ? cfg->api_tls_key : "", "api.tls_key",
+				       err, errlen)
+			   : NULL;
 		if (key == NULL)
 			rc = PRISM_ECONFIG;
 	}

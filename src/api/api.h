@@ -40,8 +40,8 @@ enum prism_api_role prism_api_role_parse(const char *name);
 
 /** An API key from the configuration, already hashed (the clear key is never kept). */
 struct prism_api_key {
-	const char *name;                       /**< copied */
-	char hash[PRISM_TOKEN_HASH_LEN + 1];    /**< prism_cred_hash() of the key */
+	const char *name;		     /**< copied */
+	char hash[PRISM_TOKEN_HASH_LEN + 1]; /**< prism_cred_hash() of the key */
 	enum prism_api_role role;
 };
 
@@ -49,21 +49,21 @@ struct prism_api_opts {
 	/** server.host, server.api_port, database.path and the api section are read from here
 	 *  at start (borrowed for the API's life). */
 	const struct prism_config *cfg;
-	const struct prism_api_key *keys;       /**< copied */
-	const struct prism_cred_key *cred_key;  /**< the registry's, keys and tokens are hashed
-						 *   with it (borrowed for the API's life) */
+	const struct prism_api_key *keys;      /**< copied */
+	const struct prism_cred_key *cred_key; /**< the registry's, keys and tokens are hashed
+						*   with it (borrowed for the API's life) */
 	size_t nkeys;
 	struct prism_store_writer *writer;
 	/** The store backend whose reads the API uses (a reader of its own on the loop
 	 *  thread); NULL: SQLite. */
 	const struct prism_store_api *store;
-	struct prism_engine *engine;            /**< NULL when DNS is disabled */
-	struct prism_health *health;            /**< target health checks; may be NULL */
-	struct prism_agent_server *agent;       /**< for metrics; may be NULL */
-	struct prism_liveness *liveness;        /**< for metrics; may be NULL */
-	struct prism_ncr_server *ncr;           /**< for metrics; may be NULL */
-	struct prism_kea_pg *kea_pg;            /**< for metrics; may be NULL */
-	struct prism_kea_leases_src *kea_leases; /**< for metrics; may be NULL */
+	struct prism_engine *engine;		       /**< NULL when DNS is disabled */
+	struct prism_health *health;		       /**< target health checks; may be NULL */
+	struct prism_agent_server *agent;	       /**< for metrics; may be NULL */
+	struct prism_liveness *liveness;	       /**< for metrics; may be NULL */
+	struct prism_ncr_server *ncr;		       /**< for metrics; may be NULL */
+	struct prism_kea_pg *kea_pg;		       /**< for metrics; may be NULL */
+	struct prism_kea_leases_src *kea_leases;       /**< for metrics; may be NULL */
 	const struct prism_api_target_ops *target_ops; /**< run-time targets; NULL = refused */
 };
 
@@ -94,8 +94,7 @@ struct prism_api_target_ops {
 };
 
 /** Observe @p t's HTTP requests for the metrics (@p on) or stop (before it is removed). */
-void prism_api_observe_target(struct prism_api *api, const struct prism_engine_target *t,
-			      bool on);
+void prism_api_observe_target(struct prism_api *api, const struct prism_engine_target *t, bool on);
 
 /**
  * Listen on every server.host address at server.api_port and serve.

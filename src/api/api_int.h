@@ -16,7 +16,7 @@
 #include "store/store.h"
 
 #define API_MAX_PARAMS 3
-#define API_ACTOR_MAX 128
+#define API_ACTOR_MAX  128
 
 struct api_req;
 
@@ -31,12 +31,12 @@ enum api_access {
 
 struct api_route {
 	const char *method;
-	const char *path;          /**< template: "/api/v1/hosts/{id}"; also the metric label */
+	const char *path; /**< template: "/api/v1/hosts/{id}"; also the metric label */
 	enum api_access access;
-	bool body;                 /**< takes a JSON body (POST) */
+	bool body; /**< takes a JSON body (POST) */
 	void (*fn)(struct api_req *r);
-	bool async;                /**< a read answered later (waits for the engine or a
-				    *   target): heap context like a write */
+	bool async; /**< a read answered later (waits for the engine or a
+		     *   target): heap context like a write */
 };
 
 extern const struct api_route api_routes[];
@@ -46,9 +46,9 @@ struct listener;
 
 /** A store job started by a request. Outlives the request if the client goes away. */
 struct api_job {
-	struct prism_store_job job;   /* first: the writer hands this pointer back */
+	struct prism_store_job job; /* first: the writer hands this pointer back */
 	struct prism_api *api;
-	struct api_req *req;          /* NULL once the request is gone */
+	struct api_req *req; /* NULL once the request is gone */
 	/* set up by the route before submit, read by run on the writer thread */
 	int (*run)(struct prism_store *s, const struct prism_store_api *st, struct api_job *j);
 	/* on the loop after commit; writes the response (req is attached) */
@@ -57,13 +57,13 @@ struct api_job {
 	int64_t id;
 	char actor[API_ACTOR_MAX];
 	char name[256];
-	char text[256];               /* route specific (role, target, …) */
+	char text[256]; /* route specific (role, target, …) */
 	char hash[PRISM_TOKEN_HASH_LEN + 1];
-	int64_t when;                 /* route specific (expires_at) */
+	int64_t when; /* route specific (expires_at) */
 	size_t count;
 	bool flag;
 	struct prism_host_brief brief;
-	const void *data;             /* route specific, valid during done (the plan) */
+	const void *data; /* route specific, valid during done (the plan) */
 	/* frees what the route hung on the job (data), whether or not done ran: NULL = none */
 	void (*cleanup)(struct api_job *j);
 };
@@ -74,28 +74,28 @@ struct api_req {
 	struct MHD_Connection *conn;
 	const struct api_route *route;
 	const char *params[API_MAX_PARAMS];
-	char pathbuf[512];            /* the URL's segments, NUL-separated, for params */
+	char pathbuf[512]; /* the URL's segments, NUL-separated, for params */
 	enum prism_api_role role;
-	char actor[API_ACTOR_MAX];    /* the key's name, for the audit log */
-	uint64_t started;             /* uv_hrtime() */
-	bool heap;                    /* allocated: has a body or waits for the store */
+	char actor[API_ACTOR_MAX]; /* the key's name, for the audit log */
+	uint64_t started;	   /* uv_hrtime() */
+	bool heap;		   /* allocated: has a body or waits for the store */
 	char *body;
 	size_t body_len, body_cap;
 	bool too_big;
-	json_t *json;                 /* parsed body (object) */
-	struct api_job *job;          /* in flight */
+	json_t *json;	     /* parsed body (object) */
+	struct api_job *job; /* in flight */
 	bool suspended;
-	const char *allow;            /* 405: the Allow header */
-	bool answered;                /* a response was queued */
-	struct MHD_Response *resp;    /* ready after the job */
+	const char *allow;	   /* 405: the Allow header */
+	bool answered;		   /* a response was queued */
+	struct MHD_Response *resp; /* ready after the job */
 	unsigned status;
-	struct api_req *prev, *next;  /* suspended requests, for stop */
+	struct api_req *prev, *next; /* suspended requests, for stop */
 };
 
 struct api_ledger_counts {
 	char target[64];
-	int64_t n[4];              /* pending, synced, failed, conflict */
-	int64_t oldest_pending;    /* unix seconds, 0 = none */
+	int64_t n[4];		/* pending, synced, failed, conflict */
+	int64_t oldest_pending; /* unix seconds, 0 = none */
 };
 
 #define API_MAX_TARGETS 64
@@ -111,21 +111,21 @@ struct prism_api {
 	size_t nlisteners;
 	struct prism_api_key *keys;
 	size_t nkeys;
-	bool have_db_keys;            /* the registry held API keys at the last check */
-	uint64_t db_keys_checked;     /* uv_now() of that check */
+	bool have_db_keys;		       /* the registry held API keys at the last check */
+	uint64_t db_keys_checked;	       /* uv_now() of that check */
 	const struct prism_store_read_api *rd; /* the store's reads, on this loop thread */
 	struct prism_store_reader *reader;
-	struct jw jw;                 /* response text, reused */
+	struct jw jw; /* response text, reused */
 	unsigned refs;
 	bool stopping;
 	unsigned long long heads_late; /* connections closed for a late request head */
 	struct api_req *suspended;
-	void *imports;                /* routes_zones.c: imports waiting for a target's answer */
-	int64_t started_at;           /* unix seconds */
+	void *imports;	    /* routes_zones.c: imports waiting for a target's answer */
+	int64_t started_at; /* unix seconds */
 	/* cached counts, refreshed at most once a second */
 	uint64_t counts_at;
 	int64_t online, offline, last_seen;
-	int64_t sync_hosts[4];    /* hosts by dns_sync_status, api_host_sync_states order */
+	int64_t sync_hosts[4]; /* hosts by dns_sync_status, api_host_sync_states order */
 	uint64_t ledger_at;
 	struct api_ledger_counts ledger[API_MAX_TARGETS];
 	size_t nledger;

@@ -22,15 +22,15 @@
 #include "core/timefmt.h"
 #include "prism_version.h"
 
-#define PAGE_MAX 1000
-#define PAGE_DEFAULT 50
-#define SEARCH_MAX 253
-#define SEARCH_WINDOW 100000   /* ids a v1 search looks at per page */
-#define NAME_MAX_LEN PRISM_API_NAME_MAX
+#define PAGE_MAX		1000
+#define PAGE_DEFAULT		50
+#define SEARCH_MAX		253
+#define SEARCH_WINDOW		100000 /* ids a v1 search looks at per page */
+#define NAME_MAX_LEN		PRISM_API_NAME_MAX
 #define HEALTH_FAILED_WINDOW_MS 60000
 
-const char *const api_sync_states[4] = { "pending", "synced", "failed", "conflict" };
-const char *const api_host_sync_states[4] = { "pending", "synced", "failed", "disabled" };
+const char *const api_sync_states[4] = {"pending", "synced", "failed", "conflict"};
+const char *const api_host_sync_states[4] = {"pending", "synced", "failed", "disabled"};
 
 /* ---- the store reader ---- */
 
@@ -39,9 +39,9 @@ void api_close_db(struct prism_api *api);
 
 int api_open_db(struct prism_api *api, char *err, size_t errlen)
 {
-	const struct prism_store_api *store = api->opts.store ? api->opts.store
-							      : &prism_store_sqlite;
-	struct prism_store_opts o = { .path = api->cfg->database_path };
+	const struct prism_store_api *store =
+		api->opts.store ? api->opts.store : &prism_store_sqlite;
+	struct prism_store_opts o = {.path = api->cfg->database_path};
 	api->rd = store->read;
 	return api->rd->open(&o, &api->reader, err, errlen);
 }
@@ -127,8 +127,8 @@ static bool arg_range(struct api_req *r, const char *name, int64_t def, int64_t 
 		return true;
 	}
 	if (!parse_int(v, out) || *out < lo || *out > hi) {
-		api_error(r, 400, "invalid_parameter", "%s must be an integer between %" PRId64
-			  " and %" PRId64, name, lo, hi);
+		api_error(r, 400, "invalid_parameter",
+			  "%s must be an integer between %" PRId64 " and %" PRId64, name, lo, hi);
 		return false;
 	}
 	return true;
@@ -214,7 +214,7 @@ static bool path_host_id(struct api_req *r, const char *p, int64_t *id)
 static bool body_check(struct api_req *r, const struct prism_api_field *fields,
 		       struct prism_api_value *values)
 {
-	struct prism_api_body_err e = { .status = 500, .code = "internal", .message = "no body" };
+	struct prism_api_body_err e = {.status = 500, .code = "internal", .message = "no body"};
 	if (prism_api_body_fields(r->json, fields, (int64_t)time(NULL), values, &e) == 0)
 		return true;
 	api_error(r, e.status, e.code, "%s", e.message);
@@ -312,7 +312,8 @@ static void h_health(struct api_req *r)
 	if (!readable)
 		snprintf(reasons[nr++], sizeof(reasons[0]), "registry: cannot be read");
 	if (!writable)
-		snprintf(reasons[nr++], sizeof(reasons[0]), "registry: a write failed in the "
+		snprintf(reasons[nr++], sizeof(reasons[0]),
+			 "registry: a write failed in the "
 			 "last minute");
 	for (size_t i = 0; i < nt; i++) {
 		struct prism_engine_target_info ti;
@@ -373,8 +374,9 @@ static int compat_total(struct prism_api *api, const char *status, const char *s
 	if (search == NULL) {
 		if (api_refresh_counts(api) != 0)
 			return PRISM_ESTORE;
-		*total = status == NULL ? api->online + api->offline
-			 : strcmp(status, "online") == 0 ? api->online : api->offline;
+		*total = status == NULL			 ? api->online + api->offline
+			 : strcmp(status, "online") == 0 ? api->online
+							 : api->offline;
 		return 0;
 	}
 	return api->rd->hosts_search_count(api->reader, status, search, total);
@@ -400,9 +402,12 @@ static void compat_list(struct api_req *r, const char *status)
 		api_db_failed(r);
 		return;
 	}
-	struct prism_hosts_query q = { .status = status, .search = search, .compat = true,
-				       .limit = per_page, .offset = (page - 1) * per_page };
-	struct prism_hosts_visit v = { .host = compat_row };
+	struct prism_hosts_query q = {.status = status,
+				      .search = search,
+				      .compat = true,
+				      .limit = per_page,
+				      .offset = (page - 1) * per_page};
+	struct prism_hosts_visit v = {.host = compat_row};
 	struct jw *w = &api->jw;
 	jw_reset(w);
 	jw_obj(w);
@@ -513,9 +518,9 @@ static int v1_host_end(void *ctx, const struct prism_host_view *h)
 static void v1_page(struct api_req *r, const struct prism_hosts_query *q, int64_t window_end)
 {
 	struct prism_api *api = r->api;
-	struct v1_page_ctx c = { .w = &api->jw };
+	struct v1_page_ctx c = {.w = &api->jw};
 	struct jw *w = c.w;
-	static const struct prism_hosts_visit v = { v1_host, v1_ledger, v1_host_end };
+	static const struct prism_hosts_visit v = {v1_host, v1_ledger, v1_host_end};
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "hosts");
@@ -567,8 +572,12 @@ static void h_v1_hosts(struct api_req *r)
 		if (window_end >= max_id)
 			window_end = 0; /* the window reaches the end: no cursor after it */
 	}
-	struct prism_hosts_query q = { .status = status, .search = search, .after = after,
-				       .upto = window_end, .limit = limit, .with_ledger = true };
+	struct prism_hosts_query q = {.status = status,
+				      .search = search,
+				      .after = after,
+				      .upto = window_end,
+				      .limit = limit,
+				      .with_ledger = true};
 	v1_page(r, &q, window_end);
 }
 
@@ -611,7 +620,7 @@ static void h_v1_host(struct api_req *r)
 			name[i] = (char)tolower((unsigned char)p[i]);
 		by_name = name;
 	}
-	struct v1_page_ctx c = { .w = &api->jw };
+	struct v1_page_ctx c = {.w = &api->jw};
 	struct jw *w = c.w;
 	int rc = api->rd->host_get(api->reader, id, by_name, v1_detail, &c);
 	if (rc != 0) {
@@ -644,7 +653,7 @@ static void h_v1_host(struct api_req *r)
 
 static void brief_json(char *out, size_t len, const struct prism_host_brief *b)
 {
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_kint(&w, "id", b->id);
 	jw_kstr(&w, "hostname", b->hostname);
@@ -660,7 +669,7 @@ static void brief_json(char *out, size_t len, const struct prism_host_brief *b)
 static int audit(struct prism_store *s, const struct prism_store_api *st, struct api_job *j,
 		 const char *action, const char *object, const char *before, const char *after)
 {
-	struct prism_audit_entry e = { j->now, j->actor, action, object, before, after };
+	struct prism_audit_entry e = {j->now, j->actor, action, object, before, after};
 	return st->audit_add(s, &e);
 }
 
@@ -794,7 +803,7 @@ static int run_token_create(struct prism_store *s, const struct prism_store_api 
 		jw_time_text(j->when, exp + 1, sizeof(exp) - 2);
 		strcat(exp, "\"");
 	}
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_kstr(&w, "name", j->name);
 	jw_key(&w, "expires_at");
@@ -868,7 +877,7 @@ static int page_args(struct api_req *r, int64_t *limit, const char **after)
 struct name_page {
 	struct jw *w;
 	int64_t n, now;
-	int64_t last_id;                 /* audit: ids are the cursor */
+	int64_t last_id; /* audit: ids are the cursor */
 	char last[NAME_MAX_LEN * 4 + 1];
 };
 
@@ -900,7 +909,7 @@ static void h_v1_tokens(struct api_req *r)
 	const char *after;
 	if (page_args(r, &limit, &after) != 0)
 		return;
-	struct name_page c = { .w = &api->jw, .now = (int64_t)time(NULL) };
+	struct name_page c = {.w = &api->jw, .now = (int64_t)time(NULL)};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
@@ -960,8 +969,9 @@ static void h_v1_token_revoke(struct api_req *r)
 
 static const char *role_name(enum prism_api_role role)
 {
-	return role == PRISM_API_ROLE_ADMIN ? "admin"
-	       : role == PRISM_API_ROLE_WRITE ? "write" : "read";
+	return role == PRISM_API_ROLE_ADMIN   ? "admin"
+	       : role == PRISM_API_ROLE_WRITE ? "write"
+					      : "read";
 }
 
 /* The caller's key: its name and role (the dashboard draws only what the role may use). */
@@ -984,8 +994,7 @@ static bool config_key(struct prism_api *api, const char *name)
 	return false;
 }
 
-static int run_key_add(struct prism_store *s, const struct prism_store_api *st,
-		       struct api_job *j)
+static int run_key_add(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
 	/* j->text holds "role\0key" */
 	const char *role = j->text;
@@ -1090,7 +1099,7 @@ static void h_v1_keys(struct api_req *r)
 			jw_end_obj(w);
 		}
 	}
-	struct name_page c = { .w = w };
+	struct name_page c = {.w = w};
 	if (api->rd->apikeys_list(api->reader, after, limit, key_row, &c) != 0) {
 		api_db_failed(r);
 		return;
@@ -1115,8 +1124,10 @@ static int run_key_revoke(struct prism_store *s, const struct prism_store_api *s
 static void h_v1_key_revoke(struct api_req *r)
 {
 	if (config_key(r->api, r->params[0])) {
-		api_error(r, 409, "conflict", "the API key '%s' is in the configuration: remove "
-			  "it there", r->params[0]);
+		api_error(r, 409, "conflict",
+			  "the API key '%s' is in the configuration: remove "
+			  "it there",
+			  r->params[0]);
 		return;
 	}
 	struct api_job *j = api_job_new(r);
@@ -1333,7 +1344,7 @@ static void h_v1_sync(struct api_req *r)
 		return;
 	}
 	struct jw *w = &api->jw;
-	int64_t now = (int64_t)time(NULL), total[4] = { 0 };
+	int64_t now = (int64_t)time(NULL), total[4] = {0};
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "targets");
@@ -1384,10 +1395,10 @@ static int sync_row(void *ctx, const struct prism_ledger_view *l)
 }
 
 /* The rows of one target in one status, up to @p max; *more when there were more. */
-static int sync_rows_of(struct api_req *r, const char *target, const char *status,
-			int64_t max, int64_t *n, bool *more)
+static int sync_rows_of(struct api_req *r, const char *target, const char *status, int64_t max,
+			int64_t *n, bool *more)
 {
-	struct sync_rows_ctx c = { &r->api->jw, max, n, more };
+	struct sync_rows_ctx c = {&r->api->jw, max, n, more};
 	return r->api->rd->sync_rows(r->api->reader, target, status, max - *n + 1, sync_row, &c);
 }
 
@@ -1404,7 +1415,8 @@ static void h_v1_sync_rows(struct api_req *r)
 		status = "failed";
 	if (strcmp(status, "pending") != 0 && strcmp(status, "failed") != 0 &&
 	    strcmp(status, "conflict") != 0) {
-		api_error(r, 400, "invalid_parameter", "status must be pending, failed or conflict");
+		api_error(r, 400, "invalid_parameter",
+			  "status must be pending, failed or conflict");
 		return;
 	}
 	struct jw *w = &r->api->jw;
@@ -1433,8 +1445,7 @@ static void h_v1_sync_rows(struct api_req *r)
 	api_reply(r, 200);
 }
 
-static int run_retry(struct prism_store *s, const struct prism_store_api *st,
-		     struct api_job *j)
+static int run_retry(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
 	int rc = st->ledger_retry(s, j->name[0] ? j->name : NULL, j->now, &j->count);
 	if (rc != 0 || j->count == 0)
@@ -1618,7 +1629,7 @@ static void h_v1_audit(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "after must be a cursor from 'next'");
 		return;
 	}
-	struct name_page c = { .w = &api->jw };
+	struct name_page c = {.w = &api->jw};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
@@ -1642,7 +1653,7 @@ static void h_v1_audit(struct api_req *r)
 }
 
 static const char *const access_names[] = {
-	[ACCESS_READ] = "read", [ACCESS_WRITE] = "write", [ACCESS_ADMIN] = "admin",
+	[ACCESS_READ] = "read",	    [ACCESS_WRITE] = "write",	  [ACCESS_ADMIN] = "admin",
 	[ACCESS_HEALTH] = "health", [ACCESS_METRICS] = "metrics",
 };
 
@@ -1667,52 +1678,52 @@ static void h_v1_routes(struct api_req *r)
 
 /* Literal routes before templated ones of the same shape: the first match wins. */
 const struct api_route api_routes[] = {
-	{ "GET", "/api/health", ACCESS_HEALTH, false, h_health },
-	{ "GET", "/metrics", ACCESS_METRICS, false, h_metrics },
-	{ "GET", "/api/hosts", ACCESS_READ, false, h_compat_hosts },
-	{ "GET", "/api/hosts/stats/summary", ACCESS_READ, false, h_compat_summary },
-	{ "GET", "/api/hosts/status/{status}", ACCESS_READ, false, h_compat_hosts_status },
-	{ "GET", "/api/hosts/{id}", ACCESS_READ, false, h_compat_host },
-	{ "GET", "/api/v1/hosts", ACCESS_READ, false, h_v1_hosts },
-	{ "GET", "/api/v1/hosts/{host}", ACCESS_READ, false, h_v1_host },
-	{ "DELETE", "/api/v1/hosts/{host}", ACCESS_WRITE, false, h_v1_host_delete },
-	{ "POST", "/api/v1/hosts/{host}/release", ACCESS_ADMIN, true, h_v1_host_release },
-	{ "GET", "/api/v1/tokens", ACCESS_READ, false, h_v1_tokens },
-	{ "POST", "/api/v1/tokens", ACCESS_ADMIN, true, h_v1_tokens_create },
-	{ "DELETE", "/api/v1/tokens/{name}", ACCESS_ADMIN, false, h_v1_token_revoke },
-	{ "GET", "/api/v1/keys", ACCESS_ADMIN, false, h_v1_keys },
-	{ "POST", "/api/v1/keys", ACCESS_ADMIN, true, h_v1_keys_create },
-	{ "DELETE", "/api/v1/keys/{name}", ACCESS_ADMIN, false, h_v1_key_revoke },
-	{ "GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets },
-	{ "POST", "/api/v1/targets", ACCESS_ADMIN, true, h_v1_target_create },
-	{ "PATCH", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_update },
-	{ "DELETE", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_delete },
-	{ "POST", "/api/v1/targets/{name}/pause", ACCESS_ADMIN, true, h_v1_target_pause },
-	{ "POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume },
-	{ "POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync },
-	{ "GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true },
-	{ "GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync },
-	{ "POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry },
-	{ "GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true },
-	{ "GET", "/api/v1/sync/rows", ACCESS_READ, false, h_v1_sync_rows },
-	{ "POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile },
-	{ "GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones },
-	{ "POST", "/api/v1/zones", ACCESS_ADMIN, true, h_v1_zone_create },
-	{ "GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone },
-	{ "DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete },
-	{ "GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records },
-	{ "POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put },
-	{ "DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
-	  h_v1_record_delete },
-	{ "GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export },
-	{ "POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import },
-	{ "GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true },
-	{ "POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set },
-	{ "POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync },
-	{ "POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint },
-	{ "GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit },
-	{ "GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes },
-	{ "GET", "/api/v1/whoami", ACCESS_READ, false, h_v1_whoami },
+	{"GET", "/api/health", ACCESS_HEALTH, false, h_health},
+	{"GET", "/metrics", ACCESS_METRICS, false, h_metrics},
+	{"GET", "/api/hosts", ACCESS_READ, false, h_compat_hosts},
+	{"GET", "/api/hosts/stats/summary", ACCESS_READ, false, h_compat_summary},
+	{"GET", "/api/hosts/status/{status}", ACCESS_READ, false, h_compat_hosts_status},
+	{"GET", "/api/hosts/{id}", ACCESS_READ, false, h_compat_host},
+	{"GET", "/api/v1/hosts", ACCESS_READ, false, h_v1_hosts},
+	{"GET", "/api/v1/hosts/{host}", ACCESS_READ, false, h_v1_host},
+	{"DELETE", "/api/v1/hosts/{host}", ACCESS_WRITE, false, h_v1_host_delete},
+	{"POST", "/api/v1/hosts/{host}/release", ACCESS_ADMIN, true, h_v1_host_release},
+	{"GET", "/api/v1/tokens", ACCESS_READ, false, h_v1_tokens},
+	{"POST", "/api/v1/tokens", ACCESS_ADMIN, true, h_v1_tokens_create},
+	{"DELETE", "/api/v1/tokens/{name}", ACCESS_ADMIN, false, h_v1_token_revoke},
+	{"GET", "/api/v1/keys", ACCESS_ADMIN, false, h_v1_keys},
+	{"POST", "/api/v1/keys", ACCESS_ADMIN, true, h_v1_keys_create},
+	{"DELETE", "/api/v1/keys/{name}", ACCESS_ADMIN, false, h_v1_key_revoke},
+	{"GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets},
+	{"POST", "/api/v1/targets", ACCESS_ADMIN, true, h_v1_target_create},
+	{"PATCH", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_update},
+	{"DELETE", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_delete},
+	{"POST", "/api/v1/targets/{name}/pause", ACCESS_ADMIN, true, h_v1_target_pause},
+	{"POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume},
+	{"POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync},
+	{"GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true},
+	{"GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync},
+	{"POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry},
+	{"GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true},
+	{"GET", "/api/v1/sync/rows", ACCESS_READ, false, h_v1_sync_rows},
+	{"POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile},
+	{"GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones},
+	{"POST", "/api/v1/zones", ACCESS_ADMIN, true, h_v1_zone_create},
+	{"GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone},
+	{"DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete},
+	{"GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records},
+	{"POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put},
+	{"DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
+	 h_v1_record_delete},
+	{"GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export},
+	{"POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import},
+	{"GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true},
+	{"POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set},
+	{"POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync},
+	{"POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint},
+	{"GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit},
+	{"GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes},
+	{"GET", "/api/v1/whoami", ACCESS_READ, false, h_v1_whoami},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -22,10 +22,10 @@ struct cluster_ctx;
 
 struct cluster_slot {
 	struct cluster_ctx *c;
-	const char *target;            /* borrowed from the engine's targets */
+	const char *target; /* borrowed from the engine's targets */
 	int err;
 	char msg[256];
-	struct prism_zone_list *list;  /* owned once answered */
+	struct prism_zone_list *list; /* owned once answered */
 };
 
 struct cluster_ctx {
@@ -86,7 +86,7 @@ static int managed_zone(void *ctx, const char *zone)
 /* The zones @p target should serve, in name order, into @p w as present/missing arrays. */
 static int target_json(struct prism_api *api, struct jw *w, const struct cluster_slot *s)
 {
-	struct zones_ctx c = { .w = w, .s = s };
+	struct zones_ctx c = {.w = w, .s = s};
 	jw_obj(w);
 	jw_kstr(w, "name", s->target);
 	jw_kbool(w, "reachable", s->err == 0);
@@ -102,8 +102,8 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	size_t extra = 0;
 	for (size_t i = 0; s->list != NULL && i < s->list->n; i++) {
 		bool serves;
-		if (api->rd->target_serves(api->reader, s->target, s->list->v[i].name,
-					   &serves) != 0)
+		if (api->rd->target_serves(api->reader, s->target, s->list->v[i].name, &serves) !=
+		    0)
 			return PRISM_ESTORE;
 		if (!serves) {
 			jw_str(w, s->list->v[i].name);
@@ -150,8 +150,7 @@ static void cluster_finish_one(struct cluster_ctx *c)
 	api_job_complete(c->job, 0);
 }
 
-static void list_cb(void *arg, int err, int status, const char *msg,
-		    struct prism_zone_list *list)
+static void list_cb(void *arg, int err, int status, const char *msg, struct prism_zone_list *list)
 {
 	struct cluster_slot *s = arg;
 	s->err = err;
@@ -164,8 +163,8 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 
 static void cluster_abort(struct api_wait *wt)
 {
-	struct cluster_ctx *c = (struct cluster_ctx *)((char *)wt - offsetof(struct cluster_ctx,
-									    wait));
+	struct cluster_ctx *c =
+		(struct cluster_ctx *)((char *)wt - offsetof(struct cluster_ctx, wait));
 	api_job_complete(c->job, -ECANCELED);
 }
 
@@ -216,8 +215,7 @@ void h_v1_cluster(struct api_req *r)
 /* ---- POST /api/v1/targets/{name}/resync and /api/v1/zones/{zone}/resync ---- */
 
 /* j->flag: a zone to its targets, else a target's zones */
-static int run_resync(struct prism_store *s, const struct prism_store_api *st,
-		      struct api_job *j)
+static int run_resync(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
 	int rc = j->flag ? st->zone_resync(s, j->name, j->now, &j->count)
 			 : st->target_resync(s, j->name, j->now, &j->count);
@@ -226,9 +224,8 @@ static int run_resync(struct prism_store *s, const struct prism_store_api *st,
 	char object[300], after[64];
 	snprintf(object, sizeof(object), "%s:%s", j->flag ? "zone" : "target", j->name);
 	snprintf(after, sizeof(after), "{\"rrsets\":%zu}", j->count);
-	struct prism_audit_entry e = { j->now, j->actor,
-				       j->flag ? "zone.resync" : "target.resync", object, NULL,
-				       after };
+	struct prism_audit_entry e = {j->now, j->actor, j->flag ? "zone.resync" : "target.resync",
+				      object, NULL,	after};
 	return st->audit_add(s, &e);
 }
 
@@ -286,8 +283,7 @@ void h_v1_target_resync(struct api_req *r)
 
 /* ---- DNSSEC: POST and GET /api/v1/zones/{zone}/dnssec ---- */
 
-static int run_dnssec(struct prism_store *s, const struct prism_store_api *st,
-		      struct api_job *j)
+static int run_dnssec(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
 	bool changed;
 	int rc = st->zone_set_dnssec(s, j->name, j->flag, &changed);
@@ -295,9 +291,12 @@ static int run_dnssec(struct prism_store *s, const struct prism_store_api *st,
 		return rc;
 	char object[300];
 	snprintf(object, sizeof(object), "zone:%s", j->name);
-	struct prism_audit_entry e = { j->now, j->actor, "zone.dnssec", object,
-				       j->flag ? "{\"dnssec\":false}" : "{\"dnssec\":true}",
-				       j->flag ? "{\"dnssec\":true}" : "{\"dnssec\":false}" };
+	struct prism_audit_entry e = {j->now,
+				      j->actor,
+				      "zone.dnssec",
+				      object,
+				      j->flag ? "{\"dnssec\":false}" : "{\"dnssec\":true}",
+				      j->flag ? "{\"dnssec\":true}" : "{\"dnssec\":false}"};
 	return st->audit_add(s, &e);
 }
 
@@ -335,8 +334,10 @@ static bool dnssec_zone(struct api_req *r, char *name, size_t len)
 	}
 	for (size_t i = 0; r->api->cfg->zones[i] != NULL; i++)
 		if (strcmp(r->api->cfg->zones[i]->name, name) == 0) {
-			api_error(r, 409, "conflict", "zone %s is in the configuration: DNSSEC is "
-				  "managed for registry zones only", name);
+			api_error(r, 409, "conflict",
+				  "zone %s is in the configuration: DNSSEC is "
+				  "managed for registry zones only",
+				  name);
 			return false;
 		}
 	return true;
@@ -404,9 +405,8 @@ static void key_json(struct jw *w, const json_t *k)
 	jw_kstr(w, "dnskey", json_string_value(json_object_get(k, "dnskey")));
 	jw_key(w, "ds");
 	jw_arr(w);
-	json_array_foreach (json_object_get(k, "ds"), i, ds)
-		if (json_is_string(ds))
-			jw_str(w, json_string_value(ds));
+	json_array_foreach(json_object_get(k, "ds"), i, ds) if (json_is_string(ds))
+		jw_str(w, json_string_value(ds));
 	jw_end_arr(w);
 	jw_end_obj(w);
 }
@@ -429,8 +429,7 @@ static void done_keys(struct api_req *r, struct api_job *j, int err)
 		jw_kstr(w, "error", c->slots[t].err ? c->slots[t].msg : NULL);
 		jw_key(w, "keys");
 		jw_arr(w);
-		json_array_foreach (c->slots[t].keys, i, k)
-			key_json(w, k);
+		json_array_foreach(c->slots[t].keys, i, k) key_json(w, k);
 		jw_end_arr(w);
 		jw_end_obj(w);
 	}
@@ -447,8 +446,7 @@ static void keys_finish_one(struct keys_ctx *c)
 	api_job_complete(c->job, 0);
 }
 
-static void keys_cb(void *arg, int err, int status, const char *msg, const char *body,
-		    size_t len)
+static void keys_cb(void *arg, int err, int status, const char *msg, const char *body, size_t len)
 {
 	struct keys_slot *s = arg;
 	s->err = err;
@@ -461,8 +459,9 @@ static void keys_cb(void *arg, int err, int status, const char *msg, const char 
 			snprintf(s->msg, sizeof(s->msg), "the server's keys are not a JSON list");
 		}
 	} else {
-		snprintf(s->msg, sizeof(s->msg), "%s%s%s", status == 404 ? "the zone is missing"
-			 : prism_strerror(err), msg && msg[0] ? ": " : "", msg ? msg : "");
+		snprintf(s->msg, sizeof(s->msg), "%s%s%s",
+			 status == 404 ? "the zone is missing" : prism_strerror(err),
+			 msg && msg[0] ? ": " : "", msg ? msg : "");
 	}
 	keys_finish_one(s->c);
 }

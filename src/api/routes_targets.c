@@ -27,7 +27,7 @@ enum tmode { T_CREATE, T_PATCH, T_DELETE };
 struct tctx {
 	enum tmode mode;
 	struct prism_runtime_target t; /* owned: the new state (the name only for DELETE) */
-	char *before;                  /* PATCH, DELETE: the old state as JSON, owned */
+	char *before;		       /* PATCH, DELETE: the old state as JSON, owned */
 };
 
 static void tctx_cleanup(struct api_job *j)
@@ -42,7 +42,7 @@ static void tctx_cleanup(struct api_job *j)
 }
 
 static const struct prism_config_target *config_target(const struct prism_api *api,
-							const char *name)
+						       const char *name)
 {
 	for (size_t i = 0; api->cfg->targets != NULL && api->cfg->targets[i] != NULL; i++)
 		if (strcmp(api->cfg->targets[i]->name, name) == 0)
@@ -80,7 +80,7 @@ static void target_json(struct jw *w, const struct prism_runtime_target *t)
 
 static char *target_text(const struct prism_runtime_target *t)
 {
-	struct jw w = { 0 };
+	struct jw w = {0};
 	target_json(&w, t);
 	if (jw_text(&w) == NULL) {
 		jw_free(&w);
@@ -91,8 +91,9 @@ static char *target_text(const struct prism_runtime_target *t)
 
 /* ---- the body ---- */
 
-static const char *const fields[] = { "name",   "api_url", "api_key",    "api_key_file",
-				      "server_id", "zones", "group", "dns_address", NULL };
+static const char *const fields[] = {"name",	     "api_url",	    "api_key",
+				     "api_key_file", "server_id",   "zones",
+				     "group",	     "dns_address", NULL};
 
 /* Replace *@p dst by a copy of @p v (a string or null); false after answering. */
 static bool take_string(struct api_req *r, const json_t *v, const char *key, char **dst)
@@ -128,8 +129,10 @@ static bool take_zones(struct api_req *r, const json_t *v, char **dst)
 		return true;
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > ZONES_MAX) {
-		api_error(r, 422, "invalid_value", "zones: a list of 1 to %d zone names, or null "
-			  "(every zone of the configuration)", ZONES_MAX);
+		api_error(r, 422, "invalid_value",
+			  "zones: a list of 1 to %d zone names, or null "
+			  "(every zone of the configuration)",
+			  ZONES_MAX);
 		return false;
 	}
 	size_t cap = json_array_size(v) * (PRISM_DNAME_MAX + 2) + 1, off = 0;
@@ -157,7 +160,8 @@ static bool apply_fields(struct api_req *r, struct prism_runtime_target *t, bool
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(r->json, key, v) {
+	json_object_foreach(r->json, key, v)
+	{
 		const char *const *f = fields;
 		while (*f != NULL && strcmp(*f, key) != 0)
 			f++;
@@ -167,13 +171,14 @@ static bool apply_fields(struct api_req *r, struct prism_runtime_target *t, bool
 			return false;
 		}
 	}
-	char **str[] = { &t->name,  &t->api_url, &t->api_key,     &t->api_key_file,
-			 &t->server_id, NULL,   &t->group,   &t->dns_address };
+	char **str[] = {&t->name,      &t->api_url, &t->api_key, &t->api_key_file,
+			&t->server_id, NULL,	    &t->group,	 &t->dns_address};
 	for (size_t i = 0; fields[i] != NULL; i++) {
 		v = json_object_get(r->json, fields[i]);
 		if (v == NULL)
 			continue;
-		bool ok = str[i] ? take_string(r, v, fields[i], str[i]) : take_zones(r, v, &t->zones);
+		bool ok = str[i] ? take_string(r, v, fields[i], str[i])
+				 : take_zones(r, v, &t->zones);
 		if (!ok)
 			return false;
 	}
@@ -197,13 +202,11 @@ static bool apply_fields(struct api_req *r, struct prism_runtime_target *t, bool
 
 /* ---- the jobs ---- */
 
-static int run_target(struct prism_store *s, const struct prism_store_api *st,
-		      struct api_job *j)
+static int run_target(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
-	static const char *const actions[] = { "target.create", "target.update",
-					       "target.delete" };
+	static const char *const actions[] = {"target.create", "target.update", "target.delete"};
 	struct tctx *c = (struct tctx *)j->data;
-	int rc = c->mode == T_CREATE   ? st->runtime_target_add(s, &c->t)
+	int rc = c->mode == T_CREATE  ? st->runtime_target_add(s, &c->t)
 		 : c->mode == T_PATCH ? st->runtime_target_update(s, &c->t)
 				      : st->runtime_target_delete(s, c->t.name);
 	if (rc != 0)
@@ -213,8 +216,8 @@ static int run_target(struct prism_store *s, const struct prism_store_api *st,
 	char *after = c->mode == T_DELETE ? NULL : target_text(&c->t);
 	if (c->mode != T_DELETE && after == NULL)
 		return PRISM_ENOMEM;
-	struct prism_audit_entry e = { j->now, j->actor, actions[c->mode], object, c->before,
-				       after };
+	struct prism_audit_entry e = {j->now, j->actor,	 actions[c->mode],
+				      object, c->before, after};
 	rc = st->audit_add(s, &e);
 	free(after);
 	return rc;
@@ -240,9 +243,9 @@ static void done_target(struct api_req *r, struct api_job *j, int err)
 			  "the registry could not be written (%s)", prism_strerror(err));
 		return;
 	}
-	int rc = c->mode == T_DELETE ? ops->remove(ops->arg, c->t.name)
-				     : ops->start(ops->arg, &c->t, c->mode == T_PATCH, why,
-						  sizeof(why));
+	int rc = c->mode == T_DELETE
+			 ? ops->remove(ops->arg, c->t.name)
+			 : ops->start(ops->arg, &c->t, c->mode == T_PATCH, why, sizeof(why));
 	if (rc != 0 && rc != PRISM_ENOTFOUND) {
 		api_error(r, 500, "internal", "kept in the registry, but %s", why);
 		return;
@@ -267,7 +270,8 @@ static struct api_job *target_job(struct api_req *r, enum tmode mode, struct tct
 {
 	const struct prism_api_target_ops *ops = r->api->opts.target_ops;
 	if (ops == NULL || r->api->opts.engine == NULL) {
-		api_error(r, 503, "unavailable", "DNS sync is disabled: there is no target in "
+		api_error(r, 503, "unavailable",
+			  "DNS sync is disabled: there is no target in "
 			  "the configuration");
 		return NULL;
 	}
@@ -293,8 +297,7 @@ static bool not_config(struct api_req *r, const char *name, const char *what)
 {
 	if (config_target(r->api, name) == NULL)
 		return true;
-	api_error(r, 409, "conflict", "target '%s' is in the configuration file: %s", name,
-		  what);
+	api_error(r, 409, "conflict", "target '%s' is in the configuration file: %s", name, what);
 	return false;
 }
 
@@ -317,10 +320,10 @@ static bool target_ok(struct api_req *r, const struct prism_runtime_target *t)
 static bool copy_target(struct api_req *r, const struct prism_runtime_target *t,
 			struct prism_runtime_target *out)
 {
-	const char *src[] = { t->name, t->api_url, t->api_key, t->api_key_file, t->server_id,
-			      t->zones, t->group, t->dns_address };
-	char **dst[] = { &out->name, &out->api_url, &out->api_key, &out->api_key_file,
-			 &out->server_id, &out->zones, &out->group, &out->dns_address };
+	const char *src[] = {t->name,	   t->api_url, t->api_key, t->api_key_file,
+			     t->server_id, t->zones,   t->group,   t->dns_address};
+	char **dst[] = {&out->name,	 &out->api_url, &out->api_key, &out->api_key_file,
+			&out->server_id, &out->zones,	&out->group,   &out->dns_address};
 	out->created = t->created;
 	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
 		if (src[i] != NULL && (*dst[i] = strdup(src[i])) == NULL) {
@@ -362,14 +365,16 @@ void h_v1_target_create(struct api_req *r)
 	if (name == NULL || c->t.api_url == NULL) {
 		api_error(r, 400, "missing_field", "'%s' is required", name ? "api_url" : "name");
 	} else if (!prism_api_name_ok(name)) {
-		api_error(r, 422, "invalid_value", "name: 1 to %d of letters, digits and ._-@:",
-			  PRISM_API_NAME_MAX);
+		api_error(r, 422, "invalid_value",
+			  "name: 1 to %d of letters, digits and ._-@:", PRISM_API_NAME_MAX);
 	} else if (not_config(r, name, "choose another name")) {
 		if (engine_has(r->api->opts.engine, name))
 			api_error(r, 409, "conflict", "a target called '%s' exists", name);
 		else if (prism_engine_ntargets(r->api->opts.engine) >= API_MAX_TARGETS)
-			api_error(r, 409, "conflict", "there are %d targets already, the most "
-				  "prismd takes", API_MAX_TARGETS);
+			api_error(r, 409, "conflict",
+				  "there are %d targets already, the most "
+				  "prismd takes",
+				  API_MAX_TARGETS);
 		else if (target_ok(r, &c->t)) {
 			api_submit(r, j);
 			return;
@@ -418,8 +423,7 @@ void h_v1_target_delete(struct api_req *r)
 	const struct prism_runtime_target *old = ops->find(ops->arg, name);
 	if (old == NULL) {
 		api_error(r, 404, "not_found", "no target called '%s'", name);
-	} else if ((c->before = target_text(old)) == NULL ||
-		   (c->t.name = strdup(name)) == NULL) {
+	} else if ((c->before = target_text(old)) == NULL || (c->t.name = strdup(name)) == NULL) {
 		api_error(r, 500, "internal", "out of memory");
 	} else {
 		api_submit(r, j);

@@ -10,8 +10,8 @@
  * or deletes zones on the servers.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,17 +21,17 @@
 #include <time.h>
 
 #include "api/routes_zones.h"
-#include "store/store.h"
 #include "core/dname.h"
 #include "core/error.h"
 #include "core/rr_validate.h"
 #include "core/zonefile.h"
+#include "store/store.h"
 
-#define RRSETS_MAX 10000      /* RRsets in one request */
-#define RECORDS_PAGE_MAX 5000
+#define RRSETS_MAX	     10000 /* RRsets in one request */
+#define RECORDS_PAGE_MAX     5000
 #define RECORDS_PAGE_DEFAULT 1000
-#define NS_MAX 16
-#define GROUP_MAX 64
+#define NS_MAX		     16
+#define GROUP_MAX	     64
 
 /* ---- small helpers (the same shapes as routes.c) ---- */
 
@@ -49,7 +49,8 @@ static bool body_fields(struct api_req *r, const json_t *obj, const char *path,
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		const char *const *a = allowed;
 		while (*a != NULL && strcmp(*a, key) != 0)
 			a++;
@@ -98,8 +99,8 @@ static bool opt_uint(struct api_req *r, const json_t *obj, const char *key, cons
 	if (v == NULL || json_is_null(v))
 		return true;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		api_error(r, 422, "invalid_value", "%s: must be an integer from %" PRIu32
-			  " to %" PRIu32, path, lo, hi);
+		api_error(r, 422, "invalid_value",
+			  "%s: must be an integer from %" PRIu32 " to %" PRIu32, path, lo, hi);
 		return false;
 	}
 	*out = (uint32_t)json_integer_value(v);
@@ -107,8 +108,7 @@ static bool opt_uint(struct api_req *r, const json_t *obj, const char *key, cons
 }
 
 /* A zone name from the path or a body: normalised, or 404/422 answered. */
-static bool zone_name(struct api_req *r, const char *in, char *out, size_t outlen,
-		      bool from_path)
+static bool zone_name(struct api_req *r, const char *in, char *out, size_t outlen, bool from_path)
 {
 	if (in != NULL && prism_zone_normalize(in, out, outlen) == 0 && strcmp(out, ".") != 0)
 		return true;
@@ -122,7 +122,7 @@ static bool zone_name(struct api_req *r, const char *in, char *out, size_t outle
 /* ---- what the API knows about a zone ---- */
 
 struct zone_info {
-	bool config;             /* from the configuration */
+	bool config; /* from the configuration */
 	const struct prism_config_zone *cz;
 	char kind[16];
 	char targets[GROUP_MAX + 1];
@@ -175,7 +175,8 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 		snprintf(z->origin, sizeof(z->origin), "config");
 		z->ttl = z->cz->ttl;
 		size_t off = 0;
-		for (char **ns = z->cz->nameservers; ns && *ns && off < sizeof(z->nameservers); ns++)
+		for (char **ns = z->cz->nameservers; ns && *ns && off < sizeof(z->nameservers);
+		     ns++)
 			off += (size_t)snprintf(z->nameservers + off, sizeof(z->nameservers) - off,
 						"%s%s", off ? "\n" : "", *ns);
 		snprintf(z->soa, sizeof(z->soa), "%s", z->cz->soa ? z->cz->soa : "");
@@ -344,7 +345,7 @@ void h_v1_zones(struct api_req *r)
 		}
 		zone_json(api, w, name, &z, count_records(api, name));
 	}
-	struct zones_ctx c = { api, w };
+	struct zones_ctx c = {api, w};
 	if (api->rd->zones_list(api->reader, zones_row, &c) != 0) {
 		api_db_failed(r);
 		return;
@@ -372,8 +373,8 @@ struct rrset_in {
 	char name[PRISM_DNAME_MAX + 1];
 	char type[16];
 	uint32_t ttl;
-	char **records;  /* canonical; owned */
-	size_t n;        /* 0: delete */
+	char **records; /* canonical; owned */
+	size_t n;	/* 0: delete */
 };
 
 struct rrsets {
@@ -431,15 +432,19 @@ static bool rr_type(struct api_req *r, const json_t *v, const char *path, char *
 	const char *t = json_string_value(v);
 	size_t len = t ? strlen(t) : 0;
 	if (len == 0 || len >= n) {
-		api_error(r, 422, "invalid_value", "%s.type: required, one of A AAAA CNAME MX TXT "
-			  "NS SRV PTR CAA", path);
+		api_error(r, 422, "invalid_value",
+			  "%s.type: required, one of A AAAA CNAME MX TXT "
+			  "NS SRV PTR CAA",
+			  path);
 		return false;
 	}
 	for (size_t i = 0; i <= len; i++)
 		out[i] = (char)toupper((unsigned char)t[i]);
 	if (!prism_rr_type_supported(out)) {
-		api_error(r, 422, "invalid_value", "%s.type: %s is not supported (A AAAA CNAME "
-			  "MX TXT NS SRV PTR CAA)", path, out);
+		api_error(r, 422, "invalid_value",
+			  "%s.type: %s is not supported (A AAAA CNAME "
+			  "MX TXT NS SRV PTR CAA)",
+			  path, out);
 		return false;
 	}
 	return true;
@@ -452,8 +457,10 @@ static bool rr_contents(struct api_req *r, const json_t *v, const char *path, co
 	char why[PRISM_RR_WHY_MAX];
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 	if (!json_is_string(v) && !(json_is_array(v) && n > 0)) {
-		api_error(r, 422, "invalid_value", "%s.content: required, a string or a non-empty "
-			  "list of strings", path);
+		api_error(r, 422, "invalid_value",
+			  "%s.content: required, a string or a non-empty "
+			  "list of strings",
+			  path);
 		return false;
 	}
 	if (n > PRISM_RRSET_MAX) {
@@ -467,7 +474,8 @@ static bool rr_contents(struct api_req *r, const json_t *v, const char *path, co
 		if (json_is_array(v))
 			snprintf(at, sizeof(at), "[%zu]", k);
 		if (!json_is_string(c)) {
-			api_error(r, 422, "invalid_value", "%s.content%s: must be a string", path, at);
+			api_error(r, 422, "invalid_value", "%s.content%s: must be a string", path,
+				  at);
 			return false;
 		}
 		int rc = prism_rr_content(e->type, json_string_value(c), zone, buf,
@@ -497,8 +505,7 @@ static bool rr_contents(struct api_req *r, const json_t *v, const char *path, co
 static bool rrset_parse(struct api_req *r, const json_t *o, const char *path, const char *zone,
 			uint32_t default_ttl, struct rrsets *out, char *buf)
 {
-	static const char *const fields[] = { "name", "type", "ttl", "content", "changetype",
-					      NULL };
+	static const char *const fields[] = {"name", "type", "ttl", "content", "changetype", NULL};
 	char why[PRISM_RR_WHY_MAX];
 	if (!json_is_object(o)) {
 		api_error(r, 422, "invalid_value", "%s: must be an object", path);
@@ -523,9 +530,11 @@ static bool rrset_parse(struct api_req *r, const json_t *o, const char *path, co
 	if (!rr_type(r, json_object_get(o, "type"), path, e->type, sizeof(e->type)))
 		return false;
 	if (strcmp(e->type, "NS") == 0 && strcmp(e->name, zone) == 0) {
-		api_error(r, 422, "invalid_value", "%s.name: the NS set at the apex is the zone's "
+		api_error(r, 422, "invalid_value",
+			  "%s.name: the NS set at the apex is the zone's "
 			  "nameservers (set when the zone is created); NS records here delegate "
-			  "subdomains", path);
+			  "subdomains",
+			  path);
 		return false;
 	}
 	char tp[64];
@@ -535,7 +544,8 @@ static bool rrset_parse(struct api_req *r, const json_t *o, const char *path, co
 		return false;
 	const char *ct = json_string_value(json_object_get(o, "changetype"));
 	json_t *cv = json_object_get(o, "changetype");
-	if (cv != NULL && (ct == NULL || (strcmp(ct, "REPLACE") != 0 && strcmp(ct, "DELETE") != 0))) {
+	if (cv != NULL &&
+	    (ct == NULL || (strcmp(ct, "REPLACE") != 0 && strcmp(ct, "DELETE") != 0))) {
 		api_error(r, 422, "invalid_value", "%s.changetype: REPLACE or DELETE", path);
 		return false;
 	}
@@ -557,9 +567,10 @@ static bool rrsets_unique(struct api_req *r, const struct rrsets *s, const char 
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(s->v[i].name, s->v[k].name) == 0 &&
 			    strcmp(s->v[i].type, s->v[k].type) == 0) {
-				api_error(r, 422, "invalid_value", "%s[%zu]: %s %s is already in "
-					  "%s[%zu]", prefix, i, s->v[i].name, s->v[i].type, prefix,
-					  k);
+				api_error(r, 422, "invalid_value",
+					  "%s[%zu]: %s %s is already in "
+					  "%s[%zu]",
+					  prefix, i, s->v[i].name, s->v[i].type, prefix, k);
 				return false;
 			}
 	return true;
@@ -598,9 +609,8 @@ static struct prism_rrset_put *rrsets_view(const struct rrsets *s)
 {
 	struct prism_rrset_put *v = calloc(s->n ? s->n : 1, sizeof(*v));
 	for (size_t i = 0; v != NULL && i < s->n; i++)
-		v[i] = (struct prism_rrset_put){ s->v[i].name, s->v[i].type, s->v[i].ttl,
-						 (const char *const *)s->v[i].records,
-						 s->v[i].n };
+		v[i] = (struct prism_rrset_put){s->v[i].name, s->v[i].type, s->v[i].ttl,
+						(const char *const *)s->v[i].records, s->v[i].n};
 	return v;
 }
 
@@ -623,16 +633,18 @@ static void put_refused(struct api_req *r, int err, const struct prism_rrset_err
 
 /* ---- record templates (config zone_templates) ---- */
 
-static bool template_rrsets(struct api_req *r, const char *tname, const char *zone,
-			    uint32_t ttl, struct rrsets *out)
+static bool template_rrsets(struct api_req *r, const char *tname, const char *zone, uint32_t ttl,
+			    struct rrsets *out)
 {
 	const struct prism_config_template *t = NULL;
 	for (size_t i = 0; r->api->cfg->zone_templates && r->api->cfg->zone_templates[i]; i++)
 		if (strcmp(r->api->cfg->zone_templates[i]->name, tname) == 0)
 			t = r->api->cfg->zone_templates[i];
 	if (t == NULL) {
-		api_error(r, 422, "invalid_value", "template: no zone template '%s' in the "
-			  "configuration", tname);
+		api_error(r, 422, "invalid_value",
+			  "template: no zone template '%s' in the "
+			  "configuration",
+			  tname);
 		return false;
 	}
 	struct prism_rr_line *line = malloc(sizeof(*line));
@@ -681,15 +693,15 @@ struct zone_ctx {
 	struct rrsets rrsets;
 	struct prism_rrset_put *view;
 	struct prism_rrset_err err;
-	bool imported;               /* import: the zone may exist (then it adopts) */
+	bool imported; /* import: the zone may exist (then it adopts) */
 	bool existed;
-	unsigned fail_status;        /* import: refused before the store job (0 = no) */
+	unsigned fail_status; /* import: refused before the store job (0 = no) */
 	char fail_code[32];
 	char fail_msg[300];
 	size_t ntargets;
-	char *summary;               /* import: what was skipped (JSON), owned */
-	struct api_job *job;         /* import: while the target is read */
-	struct api_wait wait;        /* import: in api->imports while the target is read */
+	char *summary;	      /* import: what was skipped (JSON), owned */
+	struct api_job *job;  /* import: while the target is read */
+	struct api_wait wait; /* import: in api->imports while the target is read */
 };
 
 static void zone_ctx_cleanup(struct api_job *j)
@@ -706,7 +718,7 @@ static void zone_ctx_cleanup(struct api_job *j)
 
 static char *spec_json(const struct prism_zone_spec *z)
 {
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_kstr(&w, "kind", z->kind);
 	jw_kstr(&w, "targets", z->targets);
@@ -723,11 +735,10 @@ static char *spec_json(const struct prism_zone_spec *z)
 	return w.buf;
 }
 
-static int audit_one(struct prism_store *s, const struct prism_store_api *st,
-		     struct api_job *j, const char *action, const char *object,
-		     const char *before, const char *after)
+static int audit_one(struct prism_store *s, const struct prism_store_api *st, struct api_job *j,
+		     const char *action, const char *object, const char *before, const char *after)
 {
-	struct prism_audit_entry e = { j->now, j->actor, action, object, before, after };
+	struct prism_audit_entry e = {j->now, j->actor, action, object, before, after};
 	return st->audit_add(s, &e);
 }
 
@@ -743,7 +754,8 @@ static int run_zone_create(struct prism_store *s, const struct prism_store_api *
 		rc = st->zone_set_adopt(s, c->name);
 	} else if (rc == 0) {
 		char *after = spec_json(&c->spec);
-		rc = after ? audit_one(s, st, j, "zone.create", object, NULL, after) : PRISM_ENOMEM;
+		rc = after ? audit_one(s, st, j, "zone.create", object, NULL, after)
+			   : PRISM_ENOMEM;
 		free(after);
 	}
 	if (rc == 0 && c->rrsets.n > 0)
@@ -813,8 +825,10 @@ static bool assign_targets(struct api_req *r, struct zone_ctx *c)
 	c->target_names[c->ntargets] = NULL;
 	if (c->ntargets > 0)
 		return true;
-	api_error(r, 422, "invalid_value", "targets: no target is in group '%s' (set "
-		  "targets[].group in the configuration, or use \"all\")", c->targets);
+	api_error(r, 422, "invalid_value",
+		  "targets: no target is in group '%s' (set "
+		  "targets[].group in the configuration, or use \"all\")",
+		  c->targets);
 	return false;
 }
 
@@ -834,14 +848,14 @@ static bool zone_nameservers(struct api_req *r, const json_t *v, struct zone_ctx
 	}
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const char *s = json_string_value(json_array_get(v, i));
-		if (s == NULL || prism_rr_content("NS", s, c->name, ns, sizeof(ns), why,
-						  sizeof(why)) != 0) {
+		if (s == NULL ||
+		    prism_rr_content("NS", s, c->name, ns, sizeof(ns), why, sizeof(why)) != 0) {
 			api_error(r, 422, "invalid_value", "nameservers[%zu]: %s", i,
 				  s ? why : "must be a string");
 			return false;
 		}
-		off += (size_t)snprintf(c->nameservers + off, sizeof(c->nameservers) - off,
-					"%s%s", i ? "\n" : "", ns);
+		off += (size_t)snprintf(c->nameservers + off, sizeof(c->nameservers) - off, "%s%s",
+					i ? "\n" : "", ns);
 	}
 	return true;
 }
@@ -849,15 +863,16 @@ static bool zone_nameservers(struct api_req *r, const json_t *v, struct zone_ctx
 /* "soa": {mname, rname, serial, refresh, retry, expire, minimum}, every field optional. */
 static bool zone_soa(struct api_req *r, const json_t *v, struct zone_ctx *c)
 {
-	static const char *const fields[] = { "mname", "rname", "serial", "refresh", "retry",
-					      "expire", "minimum", NULL };
-	static const char *const nums[] = { "serial", "refresh", "retry", "expire", "minimum" };
-	uint32_t val[5] = { 1, 10800, 3600, 604800, 3600 };
+	static const char *const fields[] = {"mname", "rname",	"serial",  "refresh",
+					     "retry", "expire", "minimum", NULL};
+	static const char *const nums[] = {"serial", "refresh", "retry", "expire", "minimum"};
+	uint32_t val[5] = {1, 10800, 3600, 604800, 3600};
 	char mname[PRISM_DNAME_MAX + 1], rname[PRISM_DNAME_MAX + 1], why[PRISM_RR_WHY_MAX];
 	const char *ns1 = c->nameservers, *nl = strchr(ns1, '\n');
 	snprintf(mname, sizeof(mname), "%.*s", (int)(nl ? (size_t)(nl - ns1) : strlen(ns1)), ns1);
 	if (strlen(c->name) + 11 < sizeof(rname))
-		snprintf(rname, sizeof(rname), "hostmaster.%.*s", (int)(sizeof(rname) - 12), c->name);
+		snprintf(rname, sizeof(rname), "hostmaster.%.*s", (int)(sizeof(rname) - 12),
+			 c->name);
 	else
 		snprintf(rname, sizeof(rname), "%s", c->name);
 	if (v != NULL && !json_is_null(v)) {
@@ -867,8 +882,8 @@ static bool zone_soa(struct api_req *r, const json_t *v, struct zone_ctx *c)
 		}
 		if (!body_fields(r, v, "soa", fields))
 			return false;
-		const char *keys[2] = { "mname", "rname" };
-		char *outs[2] = { mname, rname };
+		const char *keys[2] = {"mname", "rname"};
+		char *outs[2] = {mname, rname};
 		for (int i = 0; i < 2; i++) {
 			json_t *s = json_object_get(v, keys[i]);
 			if (s == NULL)
@@ -888,8 +903,9 @@ static bool zone_soa(struct api_req *r, const json_t *v, struct zone_ctx *c)
 				return false;
 		}
 	}
-	snprintf(c->soa, sizeof(c->soa), "%s %s %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32
-		 " %" PRIu32, mname, rname, val[0], val[1], val[2], val[3], val[4]);
+	snprintf(c->soa, sizeof(c->soa),
+		 "%s %s %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32, mname, rname,
+		 val[0], val[1], val[2], val[3], val[4]);
 	return true;
 }
 
@@ -918,8 +934,9 @@ static bool zone_fields(struct api_req *r, const json_t *b, struct zone_ctx *c)
 	    !zone_nameservers(r, json_object_get(b, "nameservers"), c) ||
 	    !zone_soa(r, json_object_get(b, "soa"), c) || !assign_targets(r, c))
 		return false;
-	c->spec = (struct prism_zone_spec){ c->name, c->kind, c->targets, c->nameservers, c->soa,
-					    c->spec.ttl, dnssec, false, "api" };
+	c->spec =
+		(struct prism_zone_spec){c->name,     c->kind, c->targets, c->nameservers, c->soa,
+					 c->spec.ttl, dnssec,  false,	   "api"};
 	return true;
 }
 
@@ -943,7 +960,7 @@ static void zone_submit(struct api_req *r, struct zone_ctx *c)
 	if (j == NULL) {
 		if (c->view == NULL)
 			api_error(r, 500, "internal", "out of memory");
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		zone_ctx_cleanup(&tmp);
 		return;
 	}
@@ -956,8 +973,8 @@ static void zone_submit(struct api_req *r, struct zone_ctx *c)
 
 void h_v1_zone_create(struct api_req *r)
 {
-	static const char *const fields[] = { "name", "kind", "nameservers", "ttl", "soa",
-					      "targets", "dnssec", "template", "records", NULL };
+	static const char *const fields[] = {"name",	"kind",	  "nameservers", "ttl",	    "soa",
+					     "targets", "dnssec", "template",	 "records", NULL};
 	char name[PRISM_DNAME_MAX + 1];
 	const char *in, *tmpl;
 	if (!dns_enabled(r) || !body_fields(r, r->json, "", fields) ||
@@ -982,7 +999,7 @@ void h_v1_zone_create(struct api_req *r)
 	json_t *recs = json_object_get(r->json, "records");
 	if (ok && recs != NULL) {
 		/* inline records replace the template's RRsets of the same name and type */
-		struct rrsets inl = { 0 };
+		struct rrsets inl = {0};
 		ok = records_parse(r, recs, name, c->spec.ttl, &inl);
 		for (size_t i = 0; ok && i < inl.n; i++) {
 			struct rrset_in *e = NULL;
@@ -1005,7 +1022,7 @@ void h_v1_zone_create(struct api_req *r)
 		rrsets_free(&inl);
 	}
 	if (!ok) {
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		zone_ctx_cleanup(&tmp);
 		return;
 	}
@@ -1062,8 +1079,10 @@ void h_v1_zone_delete(struct api_req *r)
 	}
 	const char *confirm = api_arg(r, "confirm");
 	if (confirm == NULL || strcmp(confirm, "true") != 0) {
-		api_error(r, 400, "confirmation_required", "deleting zone %s removes its records "
-			  "and deletes it from every target serving it: add ?confirm=true", name);
+		api_error(r, 400, "confirmation_required",
+			  "deleting zone %s removes its records "
+			  "and deletes it from every target serving it: add ?confirm=true",
+			  name);
 		return;
 	}
 	struct api_job *j = api_job_new(r);
@@ -1126,15 +1145,18 @@ void h_v1_records(struct api_req *r)
 	struct zone_info z;
 	if (!path_zone(r, name, sizeof(name), &z))
 		return;
-	const char *qn = api_arg(r, "name"), *qt = api_arg(r, "type"), *after = api_arg(r, "after");
+	const char *qn = api_arg(r, "name"), *qt = api_arg(r, "type"),
+		   *after = api_arg(r, "after");
 	const char *limit_s = api_arg(r, "limit");
 	long limit = RECORDS_PAGE_DEFAULT;
 	if (limit_s != NULL) {
 		char *end;
 		limit = strtol(limit_s, &end, 10);
 		if (*limit_s == '\0' || *end != '\0' || limit < 1 || limit > RECORDS_PAGE_MAX) {
-			api_error(r, 400, "invalid_parameter", "limit must be an integer between 1 "
-				  "and %d", RECORDS_PAGE_MAX);
+			api_error(r, 400, "invalid_parameter",
+				  "limit must be an integer between 1 "
+				  "and %d",
+				  RECORDS_PAGE_MAX);
 			return;
 		}
 	}
@@ -1152,10 +1174,13 @@ void h_v1_records(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "after must be a cursor from 'next'");
 		return;
 	}
-	struct prism_records_query q = { .zone = name, .name = qn ? want : NULL,
-					  .type = qt ? type : NULL, .after_name = an,
-					  .after_type = at, .limit = limit };
-	struct records_page c = { .w = &r->api->jw };
+	struct prism_records_query q = {.zone = name,
+					.name = qn ? want : NULL,
+					.type = qt ? type : NULL,
+					.after_name = an,
+					.after_type = at,
+					.limit = limit};
+	struct records_page c = {.w = &r->api->jw};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
@@ -1178,7 +1203,7 @@ struct put_ctx {
 	struct rrsets rrsets;
 	struct prism_rrset_put *view;
 	struct prism_rrset_err err;
-	bool single;                 /* one RRset from the path: no "records[i]" in errors */
+	bool single; /* one RRset from the path: no "records[i]" in errors */
 };
 
 static void put_ctx_cleanup(struct api_job *j)
@@ -1228,7 +1253,7 @@ static void records_submit(struct api_req *r, struct put_ctx *c)
 	else
 		j = api_job_new(r);
 	if (j == NULL) {
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		put_ctx_cleanup(&tmp);
 		return;
 	}
@@ -1256,7 +1281,7 @@ static struct put_ctx *put_ctx_new(struct api_req *r, struct zone_info *z)
 
 void h_v1_records_put(struct api_req *r)
 {
-	static const char *const fields[] = { "records", NULL };
+	static const char *const fields[] = {"records", NULL};
 	struct zone_info z;
 	struct put_ctx *c = put_ctx_new(r, &z);
 	if (c == NULL)
@@ -1270,7 +1295,7 @@ void h_v1_records_put(struct api_req *r)
 	if (ok)
 		ok = records_parse(r, list, c->zone, z.ttl, &c->rrsets);
 	if (!ok) {
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		put_ctx_cleanup(&tmp);
 		return;
 	}
@@ -1300,7 +1325,7 @@ void h_v1_record_delete(struct api_req *r)
 		ok = rr_type(r, type, "type", e->type, sizeof(e->type));
 	json_decref(type);
 	if (!ok) {
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		put_ctx_cleanup(&tmp);
 		return;
 	}
@@ -1329,8 +1354,7 @@ static void repoint_cleanup(struct api_job *j)
 	j->data = NULL;
 }
 
-static int run_repoint(struct prism_store *s, const struct prism_store_api *st,
-		       struct api_job *j)
+static int run_repoint(struct prism_store *s, const struct prism_store_api *st, struct api_job *j)
 {
 	struct repoint_ctx *c = (struct repoint_ctx *)j->data;
 	int rc = st->repoint(s, c->from, c->to, c->zones[0] ? (const char *const *)c->zones : NULL,
@@ -1421,8 +1445,8 @@ static bool repoint_zones(struct api_req *r, const json_t *v, struct repoint_ctx
 
 void h_v1_repoint(struct api_req *r)
 {
-	static const char *const fields[] = { "from", "to", "zones", "name_pattern", "dry_run",
-					      NULL };
+	static const char *const fields[] = {"from",	     "to",	"zones",
+					     "name_pattern", "dry_run", NULL};
 	const char *from, *to, *pattern;
 	bool dry = false;
 	if (!dns_enabled(r) || !body_fields(r, r->json, "", fields) ||
@@ -1435,7 +1459,7 @@ void h_v1_repoint(struct api_req *r)
 		api_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	struct api_job tmp = { .data = c };
+	struct api_job tmp = {.data = c};
 	const char *wf, *wt;
 	int ff = canonical_ip(from, c->from, &wf), ft = canonical_ip(to, c->to, &wt);
 	if (ff == 0 || ft == 0) {
@@ -1445,7 +1469,8 @@ void h_v1_repoint(struct api_req *r)
 		api_error(r, 422, "invalid_value", "to: must be of the same family as from");
 	} else if (strcmp(c->from, c->to) == 0) {
 		api_error(r, 422, "invalid_value", "to: the same address as from");
-	} else if (pattern != NULL && (strlen(pattern) == 0 || strlen(pattern) > PRISM_DNAME_MAX)) {
+	} else if (pattern != NULL &&
+		   (strlen(pattern) == 0 || strlen(pattern) > PRISM_DNAME_MAX)) {
 		api_error(r, 422, "invalid_value", "name_pattern: 1 to 255 characters");
 	} else if (repoint_zones(r, json_object_get(r->json, "zones"), c)) {
 		if (pattern != NULL) {
@@ -1475,7 +1500,7 @@ void h_v1_repoint(struct api_req *r)
 
 struct export_rows {
 	struct prism_export_rrset *v;
-	char **strings;          /* every string the rows point at */
+	char **strings; /* every string the rows point at */
 	size_t n, cap, nstr;
 };
 
@@ -1510,7 +1535,7 @@ static int export_row(void *ctx, const struct prism_record_view *rec)
 		}
 		x->cap = cap;
 	}
-	const struct prism_text t[3] = { rec->name, rec->type, rec->content };
+	const struct prism_text t[3] = {rec->name, rec->type, rec->content};
 	char *f[3];
 	for (int i = 0; i < 3; i++) {
 		f[i] = strndup(t[i].s ? t[i].s : "", t[i].len);
@@ -1518,7 +1543,7 @@ static int export_row(void *ctx, const struct prism_record_view *rec)
 		if (f[i] == NULL)
 			c->err = PRISM_ENOMEM;
 	}
-	x->v[x->n++] = (struct prism_export_rrset){ f[0], f[1], (uint32_t)rec->ttl, f[2] };
+	x->v[x->n++] = (struct prism_export_rrset){f[0], f[1], (uint32_t)rec->ttl, f[2]};
 	return c->err != 0;
 }
 
@@ -1526,8 +1551,8 @@ static int export_row(void *ctx, const struct prism_record_view *rec)
 static int export_load(struct prism_api *api, const char *zone, struct export_rows *x)
 {
 	memset(x, 0, sizeof(*x));
-	struct prism_records_query q = { .zone = zone };
-	struct export_load_ctx c = { x, 0 };
+	struct prism_records_query q = {.zone = zone};
+	struct export_load_ctx c = {x, 0};
 	int rc = api->rd->records_list(api->reader, &q, export_row, &c);
 	return c.err != 0 ? c.err : rc;
 }
@@ -1541,8 +1566,7 @@ static void export_soa(const struct zone_info *z, const char *zone, char *out, s
 	}
 	const char *nl = strchr(z->nameservers, '\n');
 	int n = (int)(nl ? (size_t)(nl - z->nameservers) : strlen(z->nameservers));
-	snprintf(out, len, "%.*s hostmaster.%s 1 10800 3600 604800 3600", n, z->nameservers,
-		 zone);
+	snprintf(out, len, "%.*s hostmaster.%s 1 10800 3600 604800 3600", n, z->nameservers, zone);
 }
 
 static void export_json(struct api_req *r, const char *zone, const struct zone_info *z,
@@ -1595,7 +1619,7 @@ void h_v1_zone_export(struct api_req *r)
 		export_rows_free(&x);
 		return;
 	}
-	const char *ns[NS_MAX + 1] = { NULL };
+	const char *ns[NS_MAX + 1] = {NULL};
 	char nsbuf[sizeof(z.nameservers)];
 	snprintf(nsbuf, sizeof(nsbuf), "%s", z.nameservers);
 	size_t k = 0;
@@ -1612,7 +1636,8 @@ void h_v1_zone_export(struct api_req *r)
 	rc = prism_zonefile_write(name, z.ttl, soa, ns, x.v, x.n, &text);
 	export_rows_free(&x);
 	if (rc != 0) {
-		api_error(r, 500, "internal", "cannot write the zone file (%s)", prism_strerror(rc));
+		api_error(r, 500, "internal", "cannot write the zone file (%s)",
+			  prism_strerror(rc));
 		return;
 	}
 	api_reply_text(r, 200, "text/dns; charset=utf-8", text, strlen(text));
@@ -1622,11 +1647,10 @@ void h_v1_zone_export(struct api_req *r)
 /* ---- POST /api/v1/zones/{zone}/import ---- */
 
 #define IMPORT_RRSETS_MAX 500000
-#define SKIPPED_SHOWN 100
+#define SKIPPED_SHOWN	  100
 
-__attribute__((format(printf, 4, 5))) static bool import_fail(struct zone_ctx *c,
-							     unsigned status, const char *code,
-							     const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static bool
+import_fail(struct zone_ctx *c, unsigned status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -1660,8 +1684,8 @@ static bool import_apex(struct zone_ctx *c, const struct prism_zone_data *d, con
 		} else if (strcmp(rr->type, "NS") == 0 && nns < NS_MAX) {
 			if (prism_rr_content("NS", rr->content, c->name, ns, sizeof(ns), why,
 					     sizeof(why)) != 0)
-				return import_fail(c, 422, "invalid_value", "%s: %s NS %s: %s", src,
-						   rr->name, rr->content, why);
+				return import_fail(c, 422, "invalid_value", "%s: %s NS %s: %s",
+						   src, rr->name, rr->content, why);
 			off += (size_t)snprintf(c->nameservers + off, sizeof(c->nameservers) - off,
 						"%s%s", off ? "\n" : "", ns);
 			nns++;
@@ -1671,7 +1695,8 @@ static bool import_apex(struct zone_ctx *c, const struct prism_zone_data *d, con
 		return import_fail(c, 422, "invalid_value", "%s: no SOA record at %s", src,
 				   c->name);
 	if (nns == 0)
-		return import_fail(c, 422, "invalid_value", "%s: no NS record at %s", src, c->name);
+		return import_fail(c, 422, "invalid_value", "%s: no NS record at %s", src,
+				   c->name);
 	return true;
 }
 
@@ -1702,17 +1727,19 @@ static bool import_records(struct zone_ctx *c, struct prism_zone_data *d, const 
 				ok = import_fail(c, 500, "internal", "out of memory");
 			continue;
 		}
-		int rc = prism_rr_content(rr->type, rr->content, c->name, buf, PRISM_RR_CONTENT_MAX,
-					  why, sizeof(why));
+		int rc = prism_rr_content(rr->type, rr->content, c->name, buf,
+					  PRISM_RR_CONTENT_MAX, why, sizeof(why));
 		if (rc != 0) {
-			ok = import_fail(c, 422, "invalid_value", "%s: %s %s %s: %s", src, rr->name,
-					 rr->type, rr->content, rc == PRISM_EMSG ? why : "too long");
+			ok = import_fail(c, 422, "invalid_value", "%s: %s %s %s: %s", src,
+					 rr->name, rr->type, rr->content,
+					 rc == PRISM_EMSG ? why : "too long");
 			break;
 		}
 		if (e == NULL || strcmp(e->name, owner) != 0 || strcmp(e->type, rr->type) != 0) {
 			if (c->rrsets.n == IMPORT_RRSETS_MAX) {
-				ok = import_fail(c, 422, "invalid_value", "%s: more than %d RRsets",
-						 src, IMPORT_RRSETS_MAX);
+				ok = import_fail(c, 422, "invalid_value",
+						 "%s: more than %d RRsets", src,
+						 IMPORT_RRSETS_MAX);
 				break;
 			}
 			if ((e = rrsets_add(&c->rrsets)) == NULL) {
@@ -1725,10 +1752,11 @@ static bool import_records(struct zone_ctx *c, struct prism_zone_data *d, const 
 		}
 		rc = rrset_push(e, buf);
 		if (rc == PRISM_ENOMEM || rc == PRISM_ETOOBIG)
-			ok = import_fail(c, rc == PRISM_ENOMEM ? 500 : 422, rc == PRISM_ENOMEM ?
-					 "internal" : "invalid_value", "%s: %s %s: %s", src, owner,
-					 rr->type, rc == PRISM_ENOMEM ? "out of memory" :
-					 "more than 64 records in one RRset");
+			ok = import_fail(c, rc == PRISM_ENOMEM ? 500 : 422,
+					 rc == PRISM_ENOMEM ? "internal" : "invalid_value",
+					 "%s: %s %s: %s", src, owner, rr->type,
+					 rc == PRISM_ENOMEM ? "out of memory"
+							    : "more than 64 records in one RRset");
 	}
 	if (ok) {
 		if (nskipped > SKIPPED_SHOWN) {
@@ -1750,8 +1778,9 @@ static bool import_build(struct zone_ctx *c, struct prism_zone_data *d, const ch
 {
 	if (!import_apex(c, d, src) || !import_records(c, d, src))
 		return false;
-	c->spec = (struct prism_zone_spec){ c->name, c->kind, c->targets, c->nameservers,
-					    c->soa, c->spec.ttl, false, true, "import" };
+	c->spec =
+		(struct prism_zone_spec){c->name,     c->kind, c->targets, c->nameservers, c->soa,
+					 c->spec.ttl, false,   true,	   "import"};
 	c->view = rrsets_view(&c->rrsets);
 	return c->view != NULL || import_fail(c, 500, "internal", "out of memory");
 }
@@ -1806,12 +1835,12 @@ static void import_read_cb(void *arg, int err, int status, const char *msg,
 	snprintf(src, sizeof(src), "target %s", j->name);
 	if (err != 0) {
 		if (status == 404 || status == 422)
-			import_fail(c, 404, "not_found", "target %s does not have zone %s", j->name,
-				    c->name);
+			import_fail(c, 404, "not_found", "target %s does not have zone %s",
+				    j->name, c->name);
 		else
 			import_fail(c, 502, "upstream", "cannot read %s from target %s (%s%s%s)",
-				    c->name, j->name, prism_strerror(err), msg && msg[0] ? ": " : "",
-				    msg ? msg : "");
+				    c->name, j->name, prism_strerror(err),
+				    msg && msg[0] ? ": " : "", msg ? msg : "");
 		api_job_complete(j, err);
 		return;
 	}
@@ -1838,13 +1867,13 @@ static void import_from_target(struct api_req *r, struct zone_ctx *c, const char
 	const struct prism_engine_target *t = engine_target(r->api, target);
 	if (t == NULL) {
 		api_error(r, 404, "not_found", "no target called '%s'", target);
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		zone_ctx_cleanup(&tmp);
 		return;
 	}
 	struct api_job *j = api_job_new(r);
 	if (j == NULL) {
-		struct api_job tmp = { .data = c };
+		struct api_job tmp = {.data = c};
 		zone_ctx_cleanup(&tmp);
 		return;
 	}
@@ -1868,7 +1897,7 @@ static void import_from_target(struct api_req *r, struct zone_ctx *c, const char
 
 void h_v1_zone_import(struct api_req *r)
 {
-	static const char *const fields[] = { "target", "zonefile", "targets", "ttl", NULL };
+	static const char *const fields[] = {"target", "zonefile", "targets", "ttl", NULL};
 	char name[PRISM_DNAME_MAX + 1], err[256];
 	const char *target, *text, *targets;
 	if (!dns_enabled(r) || !body_fields(r, r->json, "", fields) ||
@@ -1878,12 +1907,15 @@ void h_v1_zone_import(struct api_req *r)
 	    !zone_name(r, r->params[0], name, sizeof(name), true))
 		return;
 	if (config_zone(r->api->cfg, name) != NULL) {
-		api_error(r, 409, "conflict", "zone %s is in the configuration: set "
-			  "targets[].adopt there instead of importing", name);
+		api_error(r, 409, "conflict",
+			  "zone %s is in the configuration: set "
+			  "targets[].adopt there instead of importing",
+			  name);
 		return;
 	}
 	if ((target == NULL) == (text == NULL)) {
-		api_error(r, 400, "missing_field", "give 'target' (a target's name) or "
+		api_error(r, 400, "missing_field",
+			  "give 'target' (a target's name) or "
 			  "'zonefile' (a BIND zone file), not both");
 		return;
 	}
@@ -1894,7 +1926,7 @@ void h_v1_zone_import(struct api_req *r)
 	snprintf(c->kind, sizeof(c->kind), "Native");
 	snprintf(c->targets, sizeof(c->targets), "%s", targets ? targets : "all");
 	c->spec.ttl = r->api->cfg->powerdns_default_ttl;
-	struct api_job tmp = { .data = c };
+	struct api_job tmp = {.data = c};
 	if (!opt_uint(r, r->json, "ttl", "ttl", 1, PRISM_RR_TTL_MAX, &c->spec.ttl) ||
 	    !assign_targets(r, c)) {
 		zone_ctx_cleanup(&tmp);

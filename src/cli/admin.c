@@ -37,9 +37,9 @@ enum {
 };
 
 #define DEFAULT_TIMEOUT 30.0
-#define PAGE_MAX        1000 /* the API's largest `limit` */
-#define MAX_WORDS       8
-#define PATH_MAX_LEN    4096
+#define PAGE_MAX	1000 /* the API's largest `limit` */
+#define MAX_WORDS	8
+#define PATH_MAX_LEN	4096
 
 /* options that only some commands take (the global ones are allowed everywhere) */
 enum {
@@ -55,7 +55,7 @@ enum {
 	OPT_GROUP = 1u << 9,
 	OPT_OUTDIR = 1u << 10,
 	OPT_SOURCE = 1u << 11,
-	OPT_URL = 1u << 12,       /* prism targets add */
+	OPT_URL = 1u << 12, /* prism targets add */
 	OPT_KEYFILE_T = 1u << 13,
 	OPT_KEYSTDIN = 1u << 14,
 	OPT_SERVERID = 1u << 15,
@@ -94,7 +94,7 @@ struct admin {
 	size_t nargs;
 	struct cli_global g; /* the options every API command takes */
 	const char *status, *search, *after, *expires, *target;
-	const char *pattern, *group, *out_dir, *source; /* prism inventory */
+	const char *pattern, *group, *out_dir, *source;			     /* prism inventory */
 	const char *url, *target_key_file, *server_id, *zones, *dns_address; /* targets add */
 	bool key_stdin;
 	long limit;
@@ -204,8 +204,7 @@ static void table_json(struct table *t, const json_t *v)
 }
 
 /* @p headers: @p ncols names, or NULL for a table without a header line. */
-static void table_init(struct table *t, size_t ncols, const char *const *headers,
-		       unsigned right)
+static void table_init(struct table *t, size_t ncols, const char *const *headers, unsigned right)
 {
 	memset(t, 0, sizeof(*t));
 	t->ncols = ncols < TABLE_MAXCOLS ? ncols : TABLE_MAXCOLS;
@@ -337,8 +336,8 @@ struct walk {
 	const char *path;  /* the list's path with its filters */
 	const char *key;   /* the array of each page: "hosts", "tokens", "entries" */
 	const char *what;  /* for the progress line */
-	long want;         /* stop after this many items; 0: follow every page */
-	long page;         /* items per request */
+	long want;	   /* stop after this many items; 0: follow every page */
+	long page;	   /* items per request */
 	const char *after; /* start here (a `next` value) */
 	void (*row)(struct table *t, const json_t *item);
 	struct table *t;
@@ -394,7 +393,8 @@ static int walk_page(struct admin *a, struct walk *w, const char *cursor)
 	if (a->g.json && !w->opened && w->item == NULL)
 		printf("{\n  \"%s\": [", w->key);
 	w->opened = a->g.json && w->item == NULL;
-	json_array_foreach (items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		if (w->item != NULL)
 			w->item(w->arg, item);
 		else if (a->g.json)
@@ -448,8 +448,8 @@ static void host_row(struct table *t, const json_t *h)
 
 static int hosts_list(struct admin *a)
 {
-	static const char *const head[] = { "ID", "HOSTNAME", "STATUS", "SOURCE", "IPV4", "IPV6",
-					    "DNS", "LAST SEEN" };
+	static const char *const head[] = {"ID",   "HOSTNAME", "STATUS", "SOURCE",
+					   "IPV4", "IPV6",     "DNS",	 "LAST SEEN"};
 	struct query q;
 	struct table t;
 	query_init(&q, "/api/v1/hosts");
@@ -460,8 +460,13 @@ static int hosts_list(struct admin *a)
 		return EXIT_USAGE;
 	}
 	table_init(&t, 8, head, 1u);
-	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .row = host_row,
-			  .t = &t, .after = a->after, .progress = a->all };
+	struct walk w = {.path = q.buf,
+			 .key = "hosts",
+			 .what = "hosts",
+			 .row = host_row,
+			 .t = &t,
+			 .after = a->after,
+			 .progress = a->all};
 	w.page = a->limit ? a->limit : a->all ? PAGE_MAX : 100;
 	w.want = a->all ? 0 : w.page;
 	int rc = walk(a, &w);
@@ -483,8 +488,8 @@ static int hosts_list(struct admin *a)
 
 static void ledger_table(const json_t *rows)
 {
-	static const char *const head[] = { "TARGET", "ZONE", "NAME", "TYPE", "STATUS",
-					    "ATTEMPTS", "UPDATED", "LAST ERROR" };
+	static const char *const head[] = {"TARGET", "ZONE",	 "NAME",    "TYPE",
+					   "STATUS", "ATTEMPTS", "UPDATED", "LAST ERROR"};
 	struct table t;
 	const json_t *r;
 	size_t i;
@@ -493,10 +498,11 @@ static void ledger_table(const json_t *rows)
 		return;
 	}
 	table_init(&t, 8, head, 1u << 5);
-	json_array_foreach (rows, i, r) {
-		static const char *const keys[] = { "target", "zone",     "name",
-						    "type",   "status",   "attempts",
-						    "updated_at", "last_error" };
+	json_array_foreach(rows, i, r)
+	{
+		static const char *const keys[] = {"target",	 "zone",      "name",
+						   "type",	 "status",    "attempts",
+						   "updated_at", "last_error"};
 		for (size_t k = 0; k < 8; k++)
 			table_json(&t, json_object_get(r, keys[k]));
 	}
@@ -507,21 +513,21 @@ static void ledger_table(const json_t *rows)
 static void host_human(const json_t *h)
 {
 	static const char *const fields[][2] = {
-		{ "id", "id" },
-		{ "hostname", "hostname" },
-		{ "status", "status" },
-		{ "source", "source" },
-		{ "current_ip", "address" },
-		{ "ipv4", "ipv4" },
-		{ "ipv6", "ipv6" },
-		{ "first_seen", "first seen" },
-		{ "last_seen", "last seen" },
-		{ "bound", "bound to a token" },
-		{ "dns_zone", "dns zone" },
-		{ "dns_name", "dns name" },
-		{ "dns_ttl", "dns ttl" },
-		{ "dns_sync_status", "dns sync" },
-		{ "dns_last_sync", "dns last sync" },
+		{"id", "id"},
+		{"hostname", "hostname"},
+		{"status", "status"},
+		{"source", "source"},
+		{"current_ip", "address"},
+		{"ipv4", "ipv4"},
+		{"ipv6", "ipv6"},
+		{"first_seen", "first seen"},
+		{"last_seen", "last seen"},
+		{"bound", "bound to a token"},
+		{"dns_zone", "dns zone"},
+		{"dns_name", "dns name"},
+		{"dns_ttl", "dns ttl"},
+		{"dns_sync_status", "dns sync"},
+		{"dns_last_sync", "dns last sync"},
 	};
 	struct table t;
 	table_init(&t, 2, NULL, 0);
@@ -591,11 +597,15 @@ static void token_row(struct table *t, const json_t *tk)
 
 static int tokens_list(struct admin *a)
 {
-	static const char *const head[] = { "NAME", "STATUS", "CREATED", "EXPIRES" };
+	static const char *const head[] = {"NAME", "STATUS", "CREATED", "EXPIRES"};
 	struct table t;
 	table_init(&t, 4, head, 0);
-	struct walk w = { .path = "/api/v1/tokens", .key = "tokens", .what = "tokens",
-			  .page = PAGE_MAX, .row = token_row, .t = &t };
+	struct walk w = {.path = "/api/v1/tokens",
+			 .key = "tokens",
+			 .what = "tokens",
+			 .page = PAGE_MAX,
+			 .row = token_row,
+			 .t = &t};
 	int rc = walk(a, &w);
 	if (rc == 0 && !a->g.json) {
 		if (w.got > 0)
@@ -654,9 +664,9 @@ static int tokens_revoke(struct admin *a)
 
 static void targets_human(const json_t *j)
 {
-	static const char *const head[] = { "NAME",    "STATE",  "ZONE READY", "FAILURES",
-					    "RETRY IN", "PENDING", "SYNCED",     "FAILED",
-					    "CONFLICT", "LAST SUCCESS", "HEALTH" };
+	static const char *const head[] = {"NAME",     "STATE",	       "ZONE READY", "FAILURES",
+					   "RETRY IN", "PENDING",      "SYNCED",     "FAILED",
+					   "CONFLICT", "LAST SUCCESS", "HEALTH"};
 	const json_t *targets = json_object_get(j, "targets"), *tg;
 	size_t i;
 	if (json_array_size(targets) == 0) {
@@ -665,7 +675,8 @@ static void targets_human(const json_t *j)
 	}
 	struct table t;
 	table_init(&t, 11, head, 0x1f8u);
-	json_array_foreach (targets, i, tg) {
+	json_array_foreach(targets, i, tg)
+	{
 		const json_t *lg = json_object_get(tg, "ledger");
 		table_json(&t, json_object_get(tg, "name"));
 		table_json(&t, json_object_get(tg, "state"));
@@ -680,7 +691,8 @@ static void targets_human(const json_t *j)
 		table_json(&t, json_object_get(json_object_get(tg, "health"), "state"));
 	}
 	table_print(&t, stdout);
-	json_array_foreach (targets, i, tg) {
+	json_array_foreach(targets, i, tg)
+	{
 		const char *why = cli_jstr(json_object_get(tg, "health"), "reason");
 		if (why != NULL && why[0] != '\0') {
 			cli_put_clean(stdout, cli_jstr(tg, "name"));
@@ -753,8 +765,10 @@ static char *key_from_stdin(void)
 static int targets_add(struct admin *a)
 {
 	if (a->url == NULL || (a->target_key_file == NULL) == !a->key_stdin) {
-		fprintf(stderr, "prism: give --url and one of --key-file and --key-stdin; usage: "
-			"%s\n", a->cmd->synopsis);
+		fprintf(stderr,
+			"prism: give --url and one of --key-file and --key-stdin; usage: "
+			"%s\n",
+			a->cmd->synopsis);
 		return EXIT_USAGE;
 	}
 	json_t *body = json_object(), *zones = NULL;
@@ -777,8 +791,8 @@ static int targets_add(struct admin *a)
 	json_object_set_new(body, "api_url", json_string(a->url));
 	if (key != NULL)
 		json_object_set_new(body, "api_key", json_string(key));
-	const char *keys[] = { "api_key_file", "server_id", "group", "dns_address" };
-	const char *vals[] = { a->target_key_file, a->server_id, a->group, a->dns_address };
+	const char *keys[] = {"api_key_file", "server_id", "group", "dns_address"};
+	const char *vals[] = {a->target_key_file, a->server_id, a->group, a->dns_address};
 	for (size_t i = 0; i < 4; i++)
 		if (vals[i] != NULL)
 			json_object_set_new(body, keys[i], json_string(vals[i]));
@@ -809,7 +823,7 @@ static int targets_remove(struct admin *a)
 
 static void sync_row(struct table *t, const char *name, const json_t *c)
 {
-	static const char *const keys[] = { "pending", "synced", "failed", "conflict" };
+	static const char *const keys[] = {"pending", "synced", "failed", "conflict"};
 	table_cell(t, name);
 	for (size_t k = 0; k < 4; k++)
 		table_json(t, json_object_get(c, keys[k]));
@@ -822,8 +836,8 @@ static void sync_row(struct table *t, const char *name, const json_t *c)
 
 static void sync_human(const json_t *j)
 {
-	static const char *const head[] = { "TARGET", "PENDING", "SYNCED",
-					    "FAILED", "CONFLICT", "OLDEST PENDING" };
+	static const char *const head[] = {"TARGET", "PENDING",	 "SYNCED",
+					   "FAILED", "CONFLICT", "OLDEST PENDING"};
 	const json_t *targets = json_object_get(j, "targets"), *tg;
 	size_t i;
 	if (json_array_size(targets) == 0) {
@@ -832,8 +846,7 @@ static void sync_human(const json_t *j)
 	}
 	struct table t;
 	table_init(&t, 6, head, 0x3eu);
-	json_array_foreach (targets, i, tg)
-		sync_row(&t, cli_jstr(tg, "name"), tg);
+	json_array_foreach(targets, i, tg) sync_row(&t, cli_jstr(tg, "name"), tg);
 	if (json_array_size(targets) > 1)
 		sync_row(&t, "total", json_object_get(j, "totals"));
 	table_print(&t, stdout);
@@ -882,14 +895,15 @@ struct plan_sum {
 	size_t zones, errors;
 };
 
-static const char *const plan_keys[] = { "in_sync", "create", "update", "delete", "conflict" };
+static const char *const plan_keys[] = {"in_sync", "create", "update", "delete", "conflict"};
 
 static void plan_sum(const json_t *zones, struct plan_sum *s)
 {
 	const json_t *z;
 	size_t i;
 	memset(s, 0, sizeof(*s));
-	json_array_foreach (zones, i, z) {
+	json_array_foreach(zones, i, z)
+	{
 		s->zones++;
 		if (json_object_get(z, "error") != NULL)
 			s->errors++;
@@ -900,13 +914,14 @@ static void plan_sum(const json_t *zones, struct plan_sum *s)
 
 static void plan_counts(const json_t *zones)
 {
-	static const char *const head[] = { "TARGET", "ZONE",   "IN SYNC", "CREATE",
-					    "UPDATE", "DELETE", "CONFLICT" };
+	static const char *const head[] = {"TARGET", "ZONE",   "IN SYNC", "CREATE",
+					   "UPDATE", "DELETE", "CONFLICT"};
 	struct table t;
 	const json_t *z;
 	size_t i;
 	table_init(&t, 7, head, 0x7cu);
-	json_array_foreach (zones, i, z) {
+	json_array_foreach(zones, i, z)
+	{
 		table_json(&t, json_object_get(z, "target"));
 		table_json(&t, json_object_get(z, "zone"));
 		bool err = json_object_get(z, "error") != NULL;
@@ -922,13 +937,15 @@ static void plan_counts(const json_t *zones)
 
 static void plan_changes(const json_t *zones)
 {
-	static const char *const head[] = { "ACTION", "TARGET", "ZONE", "NAME", "TYPE" };
+	static const char *const head[] = {"ACTION", "TARGET", "ZONE", "NAME", "TYPE"};
 	struct table t;
 	const json_t *z, *c;
 	size_t i, k;
 	table_init(&t, 5, head, 0);
-	json_array_foreach (zones, i, z) {
-		json_array_foreach (json_object_get(z, "changes"), k, c) {
+	json_array_foreach(zones, i, z)
+	{
+		json_array_foreach(json_object_get(z, "changes"), k, c)
+		{
 			table_json(&t, json_object_get(c, "action"));
 			table_json(&t, json_object_get(z, "target"));
 			table_json(&t, json_object_get(z, "zone"));
@@ -950,7 +967,8 @@ static void plan_human(const json_t *zones, const struct plan_sum *s)
 	if (s->n[1] + s->n[2] + s->n[3] + s->n[4] == 0) {
 		if (s->errors == 0)
 			printf("\nNo changes: DNS matches the registry on every target "
-			       "(%lld RRsets in sync).\n", s->n[0]);
+			       "(%lld RRsets in sync).\n",
+			       s->n[0]);
 		return;
 	}
 	plan_changes(zones);
@@ -963,7 +981,8 @@ static void plan_errors(const json_t *zones)
 {
 	const json_t *z;
 	size_t i;
-	json_array_foreach (zones, i, z) {
+	json_array_foreach(zones, i, z)
+	{
 		if (cli_jstr(z, "error") == NULL)
 			continue;
 		fputs("prism: target ", stderr);
@@ -1019,11 +1038,15 @@ static void audit_row(struct table *t, const json_t *e)
 
 static int audit(struct admin *a)
 {
-	static const char *const head[] = { "ID", "AT", "ACTOR", "ACTION", "OBJECT", "CHANGE" };
+	static const char *const head[] = {"ID", "AT", "ACTOR", "ACTION", "OBJECT", "CHANGE"};
 	struct table t;
 	table_init(&t, 6, head, 1u);
-	struct walk w = { .path = "/api/v1/audit", .key = "entries", .what = "entries",
-			  .page = PAGE_MAX, .row = audit_row, .t = &t };
+	struct walk w = {.path = "/api/v1/audit",
+			 .key = "entries",
+			 .what = "entries",
+			 .page = PAGE_MAX,
+			 .row = audit_row,
+			 .t = &t};
 	w.want = a->limit ? a->limit : 50;
 	int rc = walk(a, &w);
 	if (rc == 0 && !a->g.json) {
@@ -1062,11 +1085,13 @@ static void health_human(const json_t *j)
 	uptime_cell(&t, cli_jint(j, "uptime_seconds"));
 	table_cell(&t, "registry");
 	table_json(&t, json_object_get(checks, "registry"));
-	json_object_foreach (json_object_get(checks, "targets"), name, v) {
+	json_object_foreach(json_object_get(checks, "targets"), name, v)
+	{
 		table_cellf(&t, "target %s", name);
 		table_json(&t, v);
 	}
-	json_array_foreach (json_object_get(j, "reasons"), i, v) {
+	json_array_foreach(json_object_get(j, "reasons"), i, v)
+	{
 		table_cell(&t, "reason");
 		table_json(&t, v);
 	}
@@ -1097,7 +1122,6 @@ static int health(struct admin *a)
 }
 
 /* ---- inventory ---- */
-
 
 struct inv_walk {
 	struct prism_inventory *inv;
@@ -1147,7 +1171,7 @@ static int write_group(const char *dir, const char *name, const char *text, size
 static int inventory(struct admin *a)
 {
 	char err[256] = "";
-	struct inv_walk iw = { .source = a->source };
+	struct inv_walk iw = {.source = a->source};
 	if (a->pattern == NULL)
 		return cli_usage_error("inventory needs --pattern REGEX", NULL);
 	if (prism_inventory_new(a->pattern, a->group, &iw.inv, err, sizeof(err)) != 0)
@@ -1156,8 +1180,13 @@ static int inventory(struct admin *a)
 	query_init(&q, "/api/v1/hosts");
 	query_add(&q, "status", a->status);
 	query_add(&q, "search", a->search);
-	struct walk w = { .path = q.buf, .key = "hosts", .what = "hosts", .item = inv_item,
-			  .arg = &iw, .page = PAGE_MAX, .progress = true };
+	struct walk w = {.path = q.buf,
+			 .key = "hosts",
+			 .what = "hosts",
+			 .item = inv_item,
+			 .arg = &iw,
+			 .page = PAGE_MAX,
+			 .progress = true};
 	int rc = q.failed ? cli_usage_error("--search is too long", NULL) : walk(a, &w);
 	if (rc == 0 && iw.err != 0)
 		rc = EXIT_ERROR;
@@ -1187,96 +1216,96 @@ static int inventory(struct admin *a)
 /* ---- the commands ---- */
 
 static const struct admin_cmd cmds[] = {
-	{ "hosts", "list", 0, OPT_STATUS | OPT_SEARCH | OPT_LIMIT | OPT_ALL | OPT_AFTER,
-	  hosts_list,
-	  "prism hosts [list] [--status online|offline] [--search TEXT] [--limit N] [--all]\n"
-	  "                   [--after CURSOR]",
-	  "List hosts in id order (GET /api/v1/hosts).\n"
-	  "  --status S      only online or only offline hosts\n"
-	  "  --search TEXT   only hostnames containing TEXT (any case)\n"
-	  "  --limit N       at most N hosts (1-1000, default 100); with --all, hosts per\n"
-	  "                  request (default 1000)\n"
-	  "  --all           follow every page to the last host (progress on stderr when it is\n"
-	  "                  a terminal)\n"
-	  "  --after CURSOR  start after CURSOR, the `next` of an earlier page\n" },
-	{ "hosts", "show", 1, 0, hosts_show, "prism hosts show HOST",
-	  "Show one host (by hostname or id): both addresses, DNS fields, and its DNS records\n"
-	  "per target with their sync status and last error.\n" },
-	{ "hosts", "delete", 1, OPT_YES, hosts_delete, "prism hosts delete HOST --yes",
-	  "Delete a host; its DNS records are deleted from every target. Refuses without\n"
-	  "--yes (write role).\n" },
-	{ "hosts", "release", 1, 0, hosts_release, "prism hosts release HOST",
-	  "Unbind the hostname from the agent token that registered it, so that another\n"
-	  "token may claim it (admin role).\n" },
-	{ "tokens", "list", 0, 0, tokens_list, "prism tokens [list]",
-	  "List the agent tokens kept in the registry (names and dates, never secrets).\n" },
-	{ "tokens", "create", 1, OPT_EXPIRES, tokens_create,
-	  "prism tokens create NAME [--expires ISO-8601]",
-	  "Create an agent token and print it: it is shown this once only (admin role).\n"
-	  "  --expires TIME  e.g. 2027-01-01T00:00:00Z; default: never\n" },
-	{ "tokens", "revoke", 1, 0, tokens_revoke, "prism tokens revoke NAME",
-	  "Revoke every active agent token called NAME (admin role).\n" },
-	{ "targets", "list", 0, 0, targets_list, "prism targets [list]",
-	  "List the DNS targets: state (ok, backoff, unauthorised, paused), failures, and\n"
-	  "DNS records per sync status.\n" },
-	{ "targets", "pause", 1, 0, targets_pause, "prism targets pause NAME",
-	  "Pause a target: nothing is sent to it until it is resumed (admin role).\n" },
-	{ "targets", "resume", 1, 0, targets_resume, "prism targets resume NAME",
-	  "Resume a paused target; it catches up on its own (admin role).\n" },
-	{ "targets", "add", 1,
-	  OPT_URL | OPT_KEYFILE_T | OPT_KEYSTDIN | OPT_SERVERID | OPT_ZONES | OPT_GROUP |
-	  OPT_DNSADDR, targets_add,
-	  "prism targets add NAME --url URL (--key-file FILE | --key-stdin)\n"
-	  "                  [--server-id ID] [--zones Z1,Z2] [--group G] [--dns-address IP:PORT]",
-	  "Add a PowerDNS target while prismd runs (POST /api/v1/targets, admin role): kept\n"
-	  "in the registry (it comes back after a restart) and caught up at once.\n"
-	  "  --url URL            its API, http(s)://HOST:PORT/api/v1\n"
-	  "  --key-file FILE      its API key file, a path on prismd's host (read by prismd\n"
-	  "                       now, at each start; the registry keeps the path)\n"
-	  "  --key-stdin          read its API key from the first line of standard input\n"
-	  "                       (kept in the registry, a file prismd creates 0600)\n"
-	  "  --server-id ID       the PowerDNS server id (default localhost)\n"
-	  "  --zones Z1,Z2        the configured zones it serves (default: every one)\n"
-	  "  --group G            zones created with \"targets\": \"G\" go to it too\n"
-	  "  --dns-address A      IP:PORT of its DNS, for the health checks' SOA probe\n" },
-	{ "targets", "remove", 1, OPT_YES, targets_remove, "prism targets remove NAME --yes",
-	  "Remove a target added at run time (DELETE /api/v1/targets/NAME, admin role):\n"
-	  "nothing more is pushed to it and its sync rows are forgotten; its records stay on\n"
-	  "the server. The configuration file's targets are removed there.\n" },
-	{ "sync", "status", 0, 0, sync_status, "prism sync [status]",
-	  "DNS records per target and sync status, and the age of the oldest pending one.\n" },
-	{ "sync", "retry", 0, OPT_TARGET, sync_retry, "prism sync retry [--target NAME]",
-	  "Push failed DNS records again now (write role).\n"
-	  "  --target NAME   only this target's (default: every target's)\n" },
-	{ "sync", "reconcile", 0, 0, sync_reconcile, "prism sync reconcile",
-	  "Reconcile every zone of every target now, in the background (write role).\n" },
-	{ "plan", NULL, 0, 0, plan, "prism plan",
-	  "Compare every managed zone of every target with the registry, changing nothing:\n"
-	  "what a reconcile would create, update or delete, and the conflicts with foreign\n"
-	  "RRsets it leaves alone. Exit status (like `terraform plan -detailed-exitcode`):\n"
-	  "0 DNS is in sync, 2 the plan has changes or conflicts, 1 a zone could not be read\n"
-	  "or the server answered with an error.\n" },
-	{ "audit", NULL, 0, OPT_LIMIT, audit, "prism audit [--limit N]",
-	  "Changes made through the API, newest first: who, what, when, before and after.\n"
-	  "  --limit N       the N newest entries (1-1000, default 50)\n" },
-	{ "inventory", NULL, 0, OPT_PATTERN | OPT_GROUP | OPT_OUTDIR | OPT_SOURCE | OPT_STATUS |
-	  OPT_SEARCH, inventory,
-	  "prism inventory --pattern REGEX [--group TEMPLATE] [--out-dir DIR]\n"
-	  "                [--source SOURCE] [--status S] [--search TEXT]",
-	  "Write the registry's hosts as Ansible YAML inventories, one file per group\n"
-	  "(DIR/GROUP.yml): the group comes from the pattern's captures on the hostname.\n"
-	  "Each host is its DNS name, with ansible_host (its address) and prism_source.\n"
-	  "  --pattern REGEX   POSIX extended regular expression, any case, e.g.\n"
-	  "                    '^([a-z0-9]+)-(cab[0-9]+)-' groups us3-cab10-ru20-idrac\n"
-	  "                    into us3_cab10; hosts it does not match: ungrouped.yml\n"
-	  "  --group TEMPLATE  the group's name: {1}..{9} the captures, {0} the match\n"
-	  "                    (default: the captures joined with _)\n"
-	  "  --out-dir DIR     where the files go (default: the current directory)\n"
-	  "  --source SOURCE   only hosts of this source (agent, kea-reservation, ...)\n"
-	  "  --status, --search as for prism hosts\n" },
-	{ "health", NULL, 0, 0, health, "prism health",
-	  "prismd's health: status, version, uptime, the registry and each target. Exit\n"
-	  "status 0 when healthy or degraded (HTTP 200), 1 when unhealthy (HTTP 503).\n" },
+	{"hosts", "list", 0, OPT_STATUS | OPT_SEARCH | OPT_LIMIT | OPT_ALL | OPT_AFTER, hosts_list,
+	 "prism hosts [list] [--status online|offline] [--search TEXT] [--limit N] [--all]\n"
+	 "                   [--after CURSOR]",
+	 "List hosts in id order (GET /api/v1/hosts).\n"
+	 "  --status S      only online or only offline hosts\n"
+	 "  --search TEXT   only hostnames containing TEXT (any case)\n"
+	 "  --limit N       at most N hosts (1-1000, default 100); with --all, hosts per\n"
+	 "                  request (default 1000)\n"
+	 "  --all           follow every page to the last host (progress on stderr when it is\n"
+	 "                  a terminal)\n"
+	 "  --after CURSOR  start after CURSOR, the `next` of an earlier page\n"},
+	{"hosts", "show", 1, 0, hosts_show, "prism hosts show HOST",
+	 "Show one host (by hostname or id): both addresses, DNS fields, and its DNS records\n"
+	 "per target with their sync status and last error.\n"},
+	{"hosts", "delete", 1, OPT_YES, hosts_delete, "prism hosts delete HOST --yes",
+	 "Delete a host; its DNS records are deleted from every target. Refuses without\n"
+	 "--yes (write role).\n"},
+	{"hosts", "release", 1, 0, hosts_release, "prism hosts release HOST",
+	 "Unbind the hostname from the agent token that registered it, so that another\n"
+	 "token may claim it (admin role).\n"},
+	{"tokens", "list", 0, 0, tokens_list, "prism tokens [list]",
+	 "List the agent tokens kept in the registry (names and dates, never secrets).\n"},
+	{"tokens", "create", 1, OPT_EXPIRES, tokens_create,
+	 "prism tokens create NAME [--expires ISO-8601]",
+	 "Create an agent token and print it: it is shown this once only (admin role).\n"
+	 "  --expires TIME  e.g. 2027-01-01T00:00:00Z; default: never\n"},
+	{"tokens", "revoke", 1, 0, tokens_revoke, "prism tokens revoke NAME",
+	 "Revoke every active agent token called NAME (admin role).\n"},
+	{"targets", "list", 0, 0, targets_list, "prism targets [list]",
+	 "List the DNS targets: state (ok, backoff, unauthorised, paused), failures, and\n"
+	 "DNS records per sync status.\n"},
+	{"targets", "pause", 1, 0, targets_pause, "prism targets pause NAME",
+	 "Pause a target: nothing is sent to it until it is resumed (admin role).\n"},
+	{"targets", "resume", 1, 0, targets_resume, "prism targets resume NAME",
+	 "Resume a paused target; it catches up on its own (admin role).\n"},
+	{"targets", "add", 1,
+	 OPT_URL | OPT_KEYFILE_T | OPT_KEYSTDIN | OPT_SERVERID | OPT_ZONES | OPT_GROUP |
+		 OPT_DNSADDR,
+	 targets_add,
+	 "prism targets add NAME --url URL (--key-file FILE | --key-stdin)\n"
+	 "                  [--server-id ID] [--zones Z1,Z2] [--group G] [--dns-address IP:PORT]",
+	 "Add a PowerDNS target while prismd runs (POST /api/v1/targets, admin role): kept\n"
+	 "in the registry (it comes back after a restart) and caught up at once.\n"
+	 "  --url URL            its API, http(s)://HOST:PORT/api/v1\n"
+	 "  --key-file FILE      its API key file, a path on prismd's host (read by prismd\n"
+	 "                       now, at each start; the registry keeps the path)\n"
+	 "  --key-stdin          read its API key from the first line of standard input\n"
+	 "                       (kept in the registry, a file prismd creates 0600)\n"
+	 "  --server-id ID       the PowerDNS server id (default localhost)\n"
+	 "  --zones Z1,Z2        the configured zones it serves (default: every one)\n"
+	 "  --group G            zones created with \"targets\": \"G\" go to it too\n"
+	 "  --dns-address A      IP:PORT of its DNS, for the health checks' SOA probe\n"},
+	{"targets", "remove", 1, OPT_YES, targets_remove, "prism targets remove NAME --yes",
+	 "Remove a target added at run time (DELETE /api/v1/targets/NAME, admin role):\n"
+	 "nothing more is pushed to it and its sync rows are forgotten; its records stay on\n"
+	 "the server. The configuration file's targets are removed there.\n"},
+	{"sync", "status", 0, 0, sync_status, "prism sync [status]",
+	 "DNS records per target and sync status, and the age of the oldest pending one.\n"},
+	{"sync", "retry", 0, OPT_TARGET, sync_retry, "prism sync retry [--target NAME]",
+	 "Push failed DNS records again now (write role).\n"
+	 "  --target NAME   only this target's (default: every target's)\n"},
+	{"sync", "reconcile", 0, 0, sync_reconcile, "prism sync reconcile",
+	 "Reconcile every zone of every target now, in the background (write role).\n"},
+	{"plan", NULL, 0, 0, plan, "prism plan",
+	 "Compare every managed zone of every target with the registry, changing nothing:\n"
+	 "what a reconcile would create, update or delete, and the conflicts with foreign\n"
+	 "RRsets it leaves alone. Exit status (like `terraform plan -detailed-exitcode`):\n"
+	 "0 DNS is in sync, 2 the plan has changes or conflicts, 1 a zone could not be read\n"
+	 "or the server answered with an error.\n"},
+	{"audit", NULL, 0, OPT_LIMIT, audit, "prism audit [--limit N]",
+	 "Changes made through the API, newest first: who, what, when, before and after.\n"
+	 "  --limit N       the N newest entries (1-1000, default 50)\n"},
+	{"inventory", NULL, 0,
+	 OPT_PATTERN | OPT_GROUP | OPT_OUTDIR | OPT_SOURCE | OPT_STATUS | OPT_SEARCH, inventory,
+	 "prism inventory --pattern REGEX [--group TEMPLATE] [--out-dir DIR]\n"
+	 "                [--source SOURCE] [--status S] [--search TEXT]",
+	 "Write the registry's hosts as Ansible YAML inventories, one file per group\n"
+	 "(DIR/GROUP.yml): the group comes from the pattern's captures on the hostname.\n"
+	 "Each host is its DNS name, with ansible_host (its address) and prism_source.\n"
+	 "  --pattern REGEX   POSIX extended regular expression, any case, e.g.\n"
+	 "                    '^([a-z0-9]+)-(cab[0-9]+)-' groups us3-cab10-ru20-idrac\n"
+	 "                    into us3_cab10; hosts it does not match: ungrouped.yml\n"
+	 "  --group TEMPLATE  the group's name: {1}..{9} the captures, {0} the match\n"
+	 "                    (default: the captures joined with _)\n"
+	 "  --out-dir DIR     where the files go (default: the current directory)\n"
+	 "  --source SOURCE   only hosts of this source (agent, kea-reservation, ...)\n"
+	 "  --status, --search as for prism hosts\n"},
+	{"health", NULL, 0, 0, health, "prism health",
+	 "prismd's health: status, version, uptime, the registry and each target. Exit\n"
+	 "status 0 when healthy or degraded (HTTP 200), 1 when unhealthy (HTTP 503).\n"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -1344,33 +1373,32 @@ static void print_help(const struct admin *a, bool whole_group)
 
 /* the admin commands' own options; the global ones are session.c's */
 static const struct option long_opts[] = {
-	{ "status", required_argument, NULL, O_STATUS },
-	{ "search", required_argument, NULL, O_SEARCH },
-	{ "limit", required_argument, NULL, O_LIMIT },
-	{ "all", no_argument, NULL, O_ALL },
-	{ "after", required_argument, NULL, O_AFTER },
-	{ "yes", no_argument, NULL, 'y' },
-	{ "expires", required_argument, NULL, O_EXPIRES },
-	{ "target", required_argument, NULL, O_TARGET },
-	{ "pattern", required_argument, NULL, O_PATTERN },
-	{ "group", required_argument, NULL, O_GROUP },
-	{ "out-dir", required_argument, NULL, O_OUTDIR },
-	{ "source", required_argument, NULL, O_SOURCE },
-	{ "url", required_argument, NULL, O_URL },
-	{ "key-file", required_argument, NULL, O_KEYFILE_T },
-	{ "key-stdin", no_argument, NULL, O_KEYSTDIN },
-	{ "server-id", required_argument, NULL, O_SERVERID },
-	{ "zones", required_argument, NULL, O_ZONES },
-	{ "dns-address", required_argument, NULL, O_DNSADDR },
-	{ NULL, 0, NULL, 0 },
+	{"status", required_argument, NULL, O_STATUS},
+	{"search", required_argument, NULL, O_SEARCH},
+	{"limit", required_argument, NULL, O_LIMIT},
+	{"all", no_argument, NULL, O_ALL},
+	{"after", required_argument, NULL, O_AFTER},
+	{"yes", no_argument, NULL, 'y'},
+	{"expires", required_argument, NULL, O_EXPIRES},
+	{"target", required_argument, NULL, O_TARGET},
+	{"pattern", required_argument, NULL, O_PATTERN},
+	{"group", required_argument, NULL, O_GROUP},
+	{"out-dir", required_argument, NULL, O_OUTDIR},
+	{"source", required_argument, NULL, O_SOURCE},
+	{"url", required_argument, NULL, O_URL},
+	{"key-file", required_argument, NULL, O_KEYFILE_T},
+	{"key-stdin", no_argument, NULL, O_KEYSTDIN},
+	{"server-id", required_argument, NULL, O_SERVERID},
+	{"zones", required_argument, NULL, O_ZONES},
+	{"dns-address", required_argument, NULL, O_DNSADDR},
+	{NULL, 0, NULL, 0},
 };
 
 /* the names of the OPT_* bits, in bit order */
-static const char *const opt_names[] = { "--status", "--search",  "--limit",   "--all",
-					 "--after",  "--yes",     "--expires", "--target",
-					 "--pattern", "--group",  "--out-dir", "--source",
-					 "--url", "--key-file", "--key-stdin", "--server-id",
-					 "--zones", "--dns-address" };
+static const char *const opt_names[] = {
+	"--status",  "--search",   "--limit",	  "--all",	 "--after",   "--yes",
+	"--expires", "--target",   "--pattern",	  "--group",	 "--out-dir", "--source",
+	"--url",     "--key-file", "--key-stdin", "--server-id", "--zones",   "--dns-address"};
 
 static int parse_limit(struct admin *a, const char *s)
 {
@@ -1387,11 +1415,10 @@ static int parse_limit(struct admin *a, const char *s)
 static int set_cmd_option(void *ctx, int c, const char *v)
 {
 	struct admin *a = ctx;
-	static const int codes[] = { O_STATUS,  O_SEARCH, O_LIMIT,   O_ALL,
-				     O_AFTER,   'y',      O_EXPIRES, O_TARGET,
-				     O_PATTERN, O_GROUP,  O_OUTDIR,  O_SOURCE,
-				     O_URL,     O_KEYFILE_T, O_KEYSTDIN, O_SERVERID,
-				     O_ZONES,   O_DNSADDR };
+	static const int codes[] = {O_STATUS,	O_SEARCH,  O_LIMIT,  O_ALL,	  O_AFTER,
+				    'y',	O_EXPIRES, O_TARGET, O_PATTERN,	  O_GROUP,
+				    O_OUTDIR,	O_SOURCE,  O_URL,    O_KEYFILE_T, O_KEYSTDIN,
+				    O_SERVERID, O_ZONES,   O_DNSADDR};
 	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i] == c)
 			a->given |= 1u << i;
@@ -1408,9 +1435,13 @@ static int set_cmd_option(void *ctx, int c, const char *v)
 	case 'y': a->yes = true; return 0;
 	case O_EXPIRES: a->expires = v; return 0;
 	case O_TARGET: a->target = v; return 0;
-	case O_PATTERN: a->pattern = v; return v[0] ? 0 : cli_usage_error("--pattern is empty", NULL);
+	case O_PATTERN:
+		a->pattern = v;
+		return v[0] ? 0 : cli_usage_error("--pattern is empty", NULL);
 	case O_GROUP: a->group = v; return 0;
-	case O_OUTDIR: a->out_dir = v; return v[0] ? 0 : cli_usage_error("--out-dir is empty", NULL);
+	case O_OUTDIR:
+		a->out_dir = v;
+		return v[0] ? 0 : cli_usage_error("--out-dir is empty", NULL);
 	case O_SOURCE: a->source = v; return 0;
 	case O_URL: a->url = v; return 0;
 	case O_KEYFILE_T: a->target_key_file = v; return 0;
@@ -1424,7 +1455,7 @@ static int set_cmd_option(void *ctx, int c, const char *v)
 
 static int parse_args(struct admin *a, int argc, char **argv)
 {
-	const struct cli_own_opts own = { long_opts, "y", set_cmd_option, a };
+	const struct cli_own_opts own = {long_opts, "y", set_cmd_option, a};
 	return cli_parse(argc, argv, &a->g, &own, a->words, &a->nwords, MAX_WORDS);
 }
 
@@ -1506,7 +1537,7 @@ static int check_command(struct admin *a)
 
 int prism_admin_main(int argc, char **argv)
 {
-	struct admin a = { .g.so.timeout = DEFAULT_TIMEOUT };
+	struct admin a = {.g.so.timeout = DEFAULT_TIMEOUT};
 	bool whole_group = false;
 	int rc = parse_args(&a, argc, argv);
 	if (rc == 0 && a.g.help && a.nwords == 0) {

@@ -12,12 +12,12 @@
 
 /** Exit statuses of the admin commands (documented in `prism --help` and docs/cli.md). */
 enum prism_admin_exit {
-	PRISM_ADMIN_EXIT_OK = 0,          /**< done; `prism plan`: nothing to change */
-	PRISM_ADMIN_EXIT_ERROR = 1,       /**< the server answered with an error */
-	PRISM_ADMIN_EXIT_USAGE = 2,       /**< bad command line, unreadable --api-key-file */
-	PRISM_ADMIN_EXIT_CHANGES = 2,     /**< `prism plan` only: changes are pending */
+	PRISM_ADMIN_EXIT_OK = 0,	  /**< done; `prism plan`: nothing to change */
+	PRISM_ADMIN_EXIT_ERROR = 1,	  /**< the server answered with an error */
+	PRISM_ADMIN_EXIT_USAGE = 2,	  /**< bad command line, unreadable --api-key-file */
+	PRISM_ADMIN_EXIT_CHANGES = 2,	  /**< `prism plan` only: changes are pending */
 	PRISM_ADMIN_EXIT_UNREACHABLE = 3, /**< no answer, or not the API's JSON */
-	PRISM_ADMIN_EXIT_AUTH = 4,        /**< 401 or 403: missing, wrong or too weak API key */
+	PRISM_ADMIN_EXIT_AUTH = 4,	  /**< 401 or 403: missing, wrong or too weak API key */
 };
 
 /** Whether @p word names an admin command ("hosts", "plan", …). */

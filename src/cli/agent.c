@@ -52,8 +52,8 @@
 extern char **environ;
 
 #define BACKOFF_FIRST_MS 1000u
-#define BACKOFF_MAX_MS 60000u
-#define CONFIG_MAX (1u << 20)
+#define BACKOFF_MAX_MS	 60000u
+#define CONFIG_MAX	 (1u << 20)
 
 /* ---- logging: "2026-01-01T12:00:00.123Z level agent: text" (common/log.h, as prismd's) ---- */
 
@@ -65,11 +65,10 @@ _Static_assert((int)PRISM_AGENT_LOG_DEBUG == (int)PRISM_LOG_DEBUG &&
 
 /* ---- sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET ---- */
 
-__attribute__((format(printf, 1, 2)))
-static void notify(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void notify(const char *fmt, ...)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char msg[512];
 	va_list ap;
 	size_t n;
@@ -98,24 +97,24 @@ static void notify(const char *fmt, ...)
 /* ---- settings: config file, then flags ---- */
 
 struct settings {
-	char host[256];                        /* no brackets */
+	char host[256]; /* no brackets */
 	char port[8];
-	char server[272];                      /* "host:port" / "[v6]:port" for messages */
+	char server[272]; /* "host:port" / "[v6]:port" for messages */
 	char hostname[PRISM_HOSTNAME_MAX + 1];
-	char token[PRISM_TOKEN_MAX + 1];       /* "" = none */
-	char token_file[4096];                 /* read again on SIGHUP; "" = none */
+	char token[PRISM_TOKEN_MAX + 1]; /* "" = none */
+	char token_file[4096];		 /* read again on SIGHUP; "" = none */
 	uint64_t interval_ms;
 	uint64_t timeout_ms;
 	bool once;
 	bool tls;
-	char ca[1024], cert[1024], key[1024];  /* "" = none */
+	char ca[1024], cert[1024], key[1024]; /* "" = none */
 };
 
 struct flags {
 	const char *config, *server, *hostname, *token, *token_file, *log_level, *log_file;
 	const char *ca, *cert, *key;
 	bool tls;
-	long interval;  /* 0 = not given */
+	long interval;	/* 0 = not given */
 	double timeout; /* 0 = not given */
 	bool once;
 };
@@ -190,22 +189,22 @@ static int split_server(const char *s, char *host, size_t hl, char *port, size_t
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "server", required_argument, NULL, 's' },
-		{ "hostname", required_argument, NULL, 'n' },
-		{ "token", required_argument, NULL, 't' },
-		{ "token-file", required_argument, NULL, 'T' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "once", no_argument, NULL, '1' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "log-file", required_argument, NULL, 'L' },
-		{ "tls", no_argument, NULL, 1000 },
-		{ "ca", required_argument, NULL, 1001 },
-		{ "cert", required_argument, NULL, 1002 },
-		{ "key", required_argument, NULL, 1003 },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"server", required_argument, NULL, 's'},
+		{"hostname", required_argument, NULL, 'n'},
+		{"token", required_argument, NULL, 't'},
+		{"token-file", required_argument, NULL, 'T'},
+		{"interval", required_argument, NULL, 'i'},
+		{"timeout", required_argument, NULL, 'w'},
+		{"once", no_argument, NULL, '1'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"log-file", required_argument, NULL, 'L'},
+		{"tls", no_argument, NULL, 1000},
+		{"ca", required_argument, NULL, 1001},
+		{"cert", required_argument, NULL, 1002},
+		{"key", required_argument, NULL, 1003},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -240,12 +239,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 				return -1;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return -1;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
 		}
 	}
 	if (optind < argc) {
@@ -258,7 +253,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	}
 	if (f->log_level != NULL && prism_agent_log_level_parse(f->log_level) < 0) {
 		fprintf(stderr, "prism agent: --log-level must be debug, info, warning, error or "
-			"critical\n");
+				"critical\n");
 		return -1;
 	}
 	return 0;
@@ -314,8 +309,10 @@ static int load_token_file(const char *path, char *token, size_t tl)
 	rc = 0;
 	if (n == a || n - a > PRISM_TOKEN_MAX || memchr(buf + a, '\0', n - a) != NULL ||
 	    memchr(buf + a, '\n', n - a) != NULL) {
-		fprintf(stderr, "prism agent: the token file %s must hold one token of 1-%u "
-			"characters\n", path, PRISM_TOKEN_MAX);
+		fprintf(stderr,
+			"prism agent: the token file %s must hold one token of 1-%u "
+			"characters\n",
+			path, PRISM_TOKEN_MAX);
 		rc = -1;
 	} else {
 		snprintf(token, tl, "%.*s", (int)(n - a), buf + a);
@@ -332,8 +329,10 @@ static void open_log(enum prism_agent_log_level level, const char *path)
 		rc = prism_log_init((enum prism_log_level)level, path);
 	if (rc != 0) {
 		/* keep running: under systemd standard error still reaches the journal */
-		alog(PRISM_AGENT_LOG_WARNING, "cannot open log file %s (%s); logging to standard "
-		     "error", path, strerror(-rc));
+		alog(PRISM_AGENT_LOG_WARNING,
+		     "cannot open log file %s (%s); logging to standard "
+		     "error",
+		     path, strerror(-rc));
 	}
 }
 
@@ -345,8 +344,10 @@ static int pick_hostname(const char *flag, char *out, size_t outlen)
 
 	if (flag != NULL) {
 		if (prism_hostname_sanitize(flag, out, outlen) != 0) {
-			fprintf(stderr, "prism agent: --hostname '%s' has no valid hostname "
-				"characters\n", flag);
+			fprintf(stderr,
+				"prism agent: --hostname '%s' has no valid hostname "
+				"characters\n",
+				flag);
 			return -1;
 		}
 		if (strcmp(flag, out) != 0)
@@ -372,8 +373,10 @@ static int pick_hostname(const char *flag, char *out, size_t outlen)
 		fclose(f);
 	}
 	prism_agent_fallback_name(mid, out, outlen);
-	alog(PRISM_AGENT_LOG_WARNING, "machine name '%s' has no valid hostname characters; "
-	     "registering as '%s' (use --hostname to choose)", raw, out);
+	alog(PRISM_AGENT_LOG_WARNING,
+	     "machine name '%s' has no valid hostname characters; "
+	     "registering as '%s' (use --hostname to choose)",
+	     raw, out);
 	return 0;
 }
 
@@ -386,15 +389,17 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 
 	if (f->server != NULL) {
 		if (split_server(f->server, fhost, sizeof(fhost), fport, sizeof(fport)) != 0) {
-			fprintf(stderr, "prism agent: --server must be HOST, HOST:PORT or "
-				"[IPv6]:PORT, not '%s'\n", f->server);
+			fprintf(stderr,
+				"prism agent: --server must be HOST, HOST:PORT or "
+				"[IPv6]:PORT, not '%s'\n",
+				f->server);
 			return PRISM_AGENT_EXIT_CONFIG;
 		}
 		host = fhost;
 	}
 	if (host == NULL) {
 		fprintf(stderr, "prism agent: no server: set server.host in the config file or "
-			"use --server HOST:PORT\n");
+				"use --server HOST:PORT\n");
 		return PRISM_AGENT_EXIT_CONFIG;
 	}
 	snprintf(s->host, sizeof(s->host), "%s", host);
@@ -402,8 +407,8 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 		snprintf(s->port, sizeof(s->port), "%s", fport);
 	else
 		snprintf(s->port, sizeof(s->port), "%u", (unsigned)cfg->server_port);
-	snprintf(s->server, sizeof(s->server), strchr(s->host, ':') ? "[%s]:%s" : "%s:%s",
-		 s->host, s->port);
+	snprintf(s->server, sizeof(s->server), strchr(s->host, ':') ? "[%s]:%s" : "%s:%s", s->host,
+		 s->port);
 	s->interval_ms = 1000u * (uint64_t)(f->interval ? (unsigned long)f->interval
 							: cfg->heartbeat_interval);
 	s->timeout_ms = (uint64_t)(1000.0 * (f->timeout > 0 ? f->timeout : cfg->server_timeout));
@@ -453,11 +458,11 @@ static int build_settings(const struct prism_agent_config *cfg, const struct fla
 enum phase { IDLE, RESOLVING, CONNECTING, EXCHANGING };
 
 enum result {
-	RES_OK,          /* registered */
+	RES_OK,		 /* registered */
 	RES_UNREACHABLE, /* no answer: retry with backoff */
-	RES_AUTH,        /* fatal: token */
-	RES_OWNED,       /* fatal: name owned by another client */
-	RES_REFUSED,     /* fatal: message refused */
+	RES_AUTH,	 /* fatal: token */
+	RES_OWNED,	 /* fatal: name owned by another client */
+	RES_REFUSED,	 /* fatal: message refused */
 };
 
 struct agent;
@@ -469,12 +474,12 @@ struct conn {
 	uv_write_t write;
 	struct prism_frame_reader rd;
 	struct prism_tls_conn *tls; /* with --tls */
-	bool sent;         /* the request went into the TLS session */
-	struct agent *a;   /* NULL once the agent has let go of it */
-	uint8_t *frame;    /* the request, owned */
+	bool sent;		    /* the request went into the TLS session */
+	struct agent *a;	    /* NULL once the agent has let go of it */
+	uint8_t *frame;		    /* the request, owned */
 	size_t frame_len;
 	char rbuf[4096];
-	char addr[64];     /* "[2001:db8::1]:8080" for messages */
+	char addr[64]; /* "[2001:db8::1]:8080" for messages */
 };
 
 struct agent {
@@ -483,7 +488,7 @@ struct agent {
 	uv_timer_t deadline; /* the current step: connect, or send and answer */
 	uv_signal_t sigint, sigterm, sighup;
 	uv_getaddrinfo_t gai;
-	struct settings *s;  /* the token changes on SIGHUP */
+	struct settings *s;	     /* the token changes on SIGHUP */
 	struct prism_agent_tls *tls; /* client context, with --tls */
 	enum phase phase;
 	struct addrinfo *ai_list, *ai_next;
@@ -491,11 +496,11 @@ struct agent {
 	uint64_t attempt_t0; /* loop time the current attempt started */
 	uint64_t backoff_ms; /* the next retry step */
 	uint64_t rng;
-	unsigned failures;   /* consecutive attempts without an answer */
-	bool answered;       /* the server has answered at least once */
+	unsigned failures; /* consecutive attempts without an answer */
+	bool answered;	   /* the server has answered at least once */
 	bool stopping;
 	int exit_code;
-	char why[720];       /* the last failure, for the log */
+	char why[720];			  /* the last failure, for the log */
 	char msg[PRISM_AGENT_ERRMSG_MAX]; /* the server's message */
 };
 
@@ -551,8 +556,8 @@ static int build_frame(const struct settings *s, uint8_t **frame, size_t *len)
 			"timestamp", stamp, "hostname", s->hostname);
 	if (req == NULL)
 		return PRISM_ENOMEM;
-	if (s->token[0] != '\0' && json_object_set_new(req, "auth_token",
-						       json_string(s->token)) != 0) {
+	if (s->token[0] != '\0' &&
+	    json_object_set_new(req, "auth_token", json_string(s->token)) != 0) {
 		json_decref(req);
 		return PRISM_EINVAL; /* not UTF-8 */
 	}
@@ -601,8 +606,7 @@ static enum result classify_error(const char *msg)
 	return RES_REFUSED;
 }
 
-static enum result handle_answer(struct agent *a, const uint8_t *p, size_t len,
-				 const char *from)
+static enum result handle_answer(struct agent *a, const uint8_t *p, size_t len, const char *from)
 {
 	json_t *resp = json_loadb((const char *)p, len, 0, NULL);
 	const char *status = json_string_value(json_object_get(resp, "status"));
@@ -754,8 +758,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		attempt_done(a, res);
 		return;
 	}
-	snprintf(a->why, sizeof(a->why), "the answer from %s is not a Prism response (declared "
-		 "length %lu > %u)", c->addr, (unsigned long)declared, PRISM_FRAME_MAX);
+	snprintf(a->why, sizeof(a->why),
+		 "the answer from %s is not a Prism response (declared "
+		 "length %lu > %u)",
+		 c->addr, (unsigned long)declared, PRISM_FRAME_MAX);
 	drop_conn(a);
 	attempt_done(a, RES_UNREACHABLE);
 }
@@ -965,8 +971,10 @@ static void on_success(struct agent *a)
 	bool routine = a->answered && strcmp(a->msg, "Heartbeat updated") == 0;
 
 	if (a->failures > 0)
-		alog(PRISM_AGENT_LOG_INFO, "prismd at %s is reachable again (after %u failed "
-		     "attempt%s)", a->s->server, a->failures, a->failures == 1 ? "" : "s");
+		alog(PRISM_AGENT_LOG_INFO,
+		     "prismd at %s is reachable again (after %u failed "
+		     "attempt%s)",
+		     a->s->server, a->failures, a->failures == 1 ? "" : "s");
 	alog(routine ? PRISM_AGENT_LOG_DEBUG : PRISM_AGENT_LOG_INFO, "registered '%s' with %s: %s",
 	     a->s->hostname, a->s->server, a->msg);
 	notify("STATUS=registered '%s' with %s: %s", a->s->hostname, a->s->server, a->msg);
@@ -998,8 +1006,10 @@ static void on_unreachable(struct agent *a)
 		alog(PRISM_AGENT_LOG_WARNING, "cannot reach prismd: %s; retrying in %.1f s",
 		     a->why, (double)delay / 1000.0);
 	else
-		alog(PRISM_AGENT_LOG_DEBUG, "still cannot reach prismd: %s; attempt %u failed, "
-		     "retrying in %.1f s", a->why, a->failures, (double)delay / 1000.0);
+		alog(PRISM_AGENT_LOG_DEBUG,
+		     "still cannot reach prismd: %s; attempt %u failed, "
+		     "retrying in %.1f s",
+		     a->why, a->failures, (double)delay / 1000.0);
 	notify("STATUS=cannot reach prismd at %s (%u attempts); retrying", a->s->server,
 	       a->failures);
 	uv_timer_start(&a->next, next_cb, delay, 0);
@@ -1013,19 +1023,25 @@ static void on_fatal(struct agent *a, enum result res)
 	case RES_AUTH:
 		code = PRISM_AGENT_EXIT_AUTH;
 		if (starts_with(a->msg, "Authentication required"))
-			alog(PRISM_AGENT_LOG_ERROR, "prismd at %s requires a token: '%s'. Set "
+			alog(PRISM_AGENT_LOG_ERROR,
+			     "prismd at %s requires a token: '%s'. Set "
 			     "server.auth_token or server.auth_token_file (or --token-file, "
-			     "PRISM_AUTH_TOKEN)", a->s->server, a->msg);
+			     "PRISM_AUTH_TOKEN)",
+			     a->s->server, a->msg);
 		else
-			alog(PRISM_AGENT_LOG_ERROR, "prismd at %s refused the token: '%s'. Check "
+			alog(PRISM_AGENT_LOG_ERROR,
+			     "prismd at %s refused the token: '%s'. Check "
 			     "that the configured token is one the server knows and that it has "
-			     "not expired or been revoked", a->s->server, a->msg);
+			     "not expired or been revoked",
+			     a->s->server, a->msg);
 		break;
 	case RES_OWNED:
 		code = PRISM_AGENT_EXIT_OWNED;
-		alog(PRISM_AGENT_LOG_ERROR, "prismd at %s: '%s'. Another machine registered this "
+		alog(PRISM_AGENT_LOG_ERROR,
+		     "prismd at %s: '%s'. Another machine registered this "
 		     "name with a different token: choose another --hostname, or ask the operator "
-		     "to release or move the name", a->s->server, a->msg);
+		     "to release or move the name",
+		     a->s->server, a->msg);
 		break;
 	default:
 		alog(PRISM_AGENT_LOG_ERROR, "prismd at %s refused the registration of '%s': '%s'",
@@ -1047,15 +1063,9 @@ static void attempt_done(struct agent *a, enum result res)
 	if (a->stopping)
 		return;
 	switch (res) {
-	case RES_OK:
-		on_success(a);
-		break;
-	case RES_UNREACHABLE:
-		on_unreachable(a);
-		break;
-	default:
-		on_fatal(a, res);
-		break;
+	case RES_OK: on_success(a); break;
+	case RES_UNREACHABLE: on_unreachable(a); break;
+	default: on_fatal(a, res); break;
 	}
 }
 
@@ -1079,8 +1089,10 @@ static void sighup_cb(uv_signal_t *h, int signum)
 		return;
 	}
 	if (load_token_file(a->s->token_file, token, sizeof(token)) != 0) {
-		alog(PRISM_AGENT_LOG_ERROR, "SIGHUP: the token file %s cannot be read: the token "
-		     "stays", a->s->token_file);
+		alog(PRISM_AGENT_LOG_ERROR,
+		     "SIGHUP: the token file %s cannot be read: the token "
+		     "stays",
+		     a->s->token_file);
 		return;
 	}
 	bool changed = strcmp(token, a->s->token) != 0;
@@ -1103,10 +1115,9 @@ static int agent_run(struct settings *s)
 	char err[512];
 	int rc;
 
-	if (s->tls && prism_agent_tls_client_new(s->ca[0] ? s->ca : NULL,
-						 s->cert[0] ? s->cert : NULL,
-						 s->key[0] ? s->key : NULL, &a.tls, err,
-						 sizeof(err)) != 0) {
+	if (s->tls &&
+	    prism_agent_tls_client_new(s->ca[0] ? s->ca : NULL, s->cert[0] ? s->cert : NULL,
+				       s->key[0] ? s->key : NULL, &a.tls, err, sizeof(err)) != 0) {
 		alog(PRISM_AGENT_LOG_CRITICAL, "cannot set up TLS: %s", err);
 		return PRISM_AGENT_EXIT_CONFIG;
 	}
@@ -1133,8 +1144,10 @@ static int agent_run(struct settings *s)
 	else
 		snprintf(every, sizeof(every), "every %llu s",
 			 (unsigned long long)(s->interval_ms / 1000));
-	alog(PRISM_AGENT_LOG_INFO, "starting: registering '%s' with prismd at %s %s (timeout "
-	     "%g s, %s%s%s)", s->hostname, s->server, every, (double)s->timeout_ms / 1000.0,
+	alog(PRISM_AGENT_LOG_INFO,
+	     "starting: registering '%s' with prismd at %s %s (timeout "
+	     "%g s, %s%s%s)",
+	     s->hostname, s->server, every, (double)s->timeout_ms / 1000.0,
 	     s->token[0] ? "with a token" : "without a token", s->tls ? ", TLS" : "",
 	     s->cert[0] ? " with a client certificate" : "");
 	notify("READY=1\nSTATUS=registering '%s' with %s", s->hostname, s->server);
@@ -1149,9 +1162,9 @@ static int agent_run(struct settings *s)
 
 int prism_agent_main(int argc, char **argv)
 {
-	struct flags f = { 0 };
+	struct flags f = {0};
 	struct prism_agent_config *cfg = NULL;
-	struct settings s = { 0 };
+	struct settings s = {0};
 	char *text = NULL, err[320];
 	size_t len = 0;
 	int rc;

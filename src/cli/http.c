@@ -76,7 +76,7 @@ static int append(struct curl_slist **l, const char *line)
 /* Both header lists; the key's line is built here and wiped once curl has its copy. */
 static int make_headers(struct cli_http *h, const char *key)
 {
-	static const char *const fixed[] = { "Accept: application/json", "Expect:" };
+	static const char *const fixed[] = {"Accept: application/json", "Expect:"};
 	for (size_t i = 0; i < 2; i++)
 		if (append(&h->hdrs, fixed[i]) != 0 || append(&h->hdrs_body, fixed[i]) != 0)
 			return -ENOMEM;
@@ -184,7 +184,7 @@ int cli_http_request(struct cli_http *h, const char *method, const char *path, c
 	if (url == NULL)
 		return -ENOMEM;
 	snprintf(url, n, "%s%s", h->base, path);
-	struct sink s = { 0 };
+	struct sink s = {0};
 	/* reset keeps the connection cache: the next request reuses the connection */
 	curl_easy_reset(h->curl);
 	h->err[0] = '\0';

@@ -17,7 +17,7 @@ struct cli_http_opts {
 	const char *base;    /**< http:// or https:// URL without a trailing path */
 	const char *api_key; /**< sent as `Authorization: Bearer`; NULL or "" sends none */
 	const char *cacert;  /**< PEM file to verify the server's certificate; NULL: system CAs */
-	double timeout;      /**< seconds for a whole request, connecting included */
+	double timeout;	     /**< seconds for a whole request, connecting included */
 };
 
 /** One answer. The body is NUL-terminated; caller frees with cli_http_resp_deinit(). */

@@ -22,7 +22,8 @@ static void usage(FILE *out)
 		"\n"
 		"Create (or, with --uninstall, remove) the trigger that makes Kea's PostgreSQL\n"
 		"host database notify prismd of every INSERT, UPDATE and DELETE of a reservation\n"
-		"(kea.reservations in docs/kea.md). Idempotent: running it again changes nothing.\n"
+		"(kea.reservations in docs/kea.md). Idempotent: running it again changes "
+		"nothing.\n"
 		"\n"
 		"  -c, --config FILE    server.yaml with kea.reservations (connection, password,\n"
 		"                       channel); default: defaults and PRISM_KEA_* variables\n"
@@ -47,12 +48,12 @@ struct opts {
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "conninfo", required_argument, NULL, 'C' },
-		{ "uninstall", no_argument, NULL, 'u' },
-		{ "print", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"conninfo", required_argument, NULL, 'C'},
+		{"uninstall", no_argument, NULL, 'u'},
+		{"print", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
@@ -96,8 +97,7 @@ static int exec_tx(PGconn *conn, const char *sql)
 static long count_triggers(PGconn *conn)
 {
 	PGresult *r = PQexec(conn, prism_kea_trigger_count_sql());
-	long n = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10)
-						       : -1;
+	long n = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
 	PQclear(r);
 	return n;
 }
@@ -108,8 +108,8 @@ static PGconn *connect_db(const struct prism_config *cfg, const struct opts *o)
 	char err[512];
 	char **keys, **vals;
 	if (o->conninfo != NULL) {
-		const char *k1[] = { "dbname", "application_name", NULL };
-		const char *v1[] = { o->conninfo, "prism kea", NULL };
+		const char *k1[] = {"dbname", "application_name", NULL};
+		const char *v1[] = {o->conninfo, "prism kea", NULL};
 		return PQconnectdbParams(k1, v1, 1);
 	}
 	if (prism_kea_pg_params(cfg, "prism kea", &keys, &vals, err, sizeof(err)) != 0) {
@@ -125,7 +125,8 @@ static int install(const struct prism_config *cfg, const struct opts *o)
 {
 	char sql[4096];
 	if (prism_kea_trigger_sql(cfg->kea_reservations_channel, sql, sizeof(sql)) != 0) {
-		fprintf(stderr, "prism kea install-trigger: kea.reservations.channel is invalid\n");
+		fprintf(stderr,
+			"prism kea install-trigger: kea.reservations.channel is invalid\n");
 		return EXIT_USAGE;
 	}
 	const char *text = o->uninstall ? prism_kea_uninstall_sql() : sql;
@@ -153,8 +154,10 @@ static int install(const struct prism_config *cfg, const struct opts *o)
 		       PRISM_KEA_TRIGGER, PQdb(conn), cfg->kea_reservations_channel,
 		       PRISM_KEA_V6_TRIGGER);
 	else if (rc == EXIT_OK) {
-		fprintf(stderr, "prism kea install-trigger: the triggers did not come out as "
-			"expected (%ld found)\n", n);
+		fprintf(stderr,
+			"prism kea install-trigger: the triggers did not come out as "
+			"expected (%ld found)\n",
+			n);
 		rc = EXIT_FAILED;
 	}
 	PQfinish(conn);
@@ -171,7 +174,7 @@ int prism_kea_main(int argc, char **argv)
 		fprintf(stderr, "prism kea: unknown command '%s' (install-trigger)\n", argv[1]);
 		return EXIT_USAGE;
 	}
-	struct opts o = { 0 };
+	struct opts o = {0};
 	int rc = parse(argc - 1, argv + 1, &o);
 	if (rc != 0)
 		return rc < 0 ? EXIT_OK : rc;

@@ -32,24 +32,24 @@ enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: prism <command> [options]\n"
-		"\n"
-		"Agent commands:\n"
-		"  register    send one registration (or heartbeat) to prismd and print its answer\n"
-		"  agent       keep this machine registered: at start and every heartbeat\n"
-		"              interval (see `prism agent --help`)\n"
-		"\n"
-		"Kea commands:\n"
-		"  kea install-trigger [--uninstall]\n"
-		"              the notification trigger on Kea's PostgreSQL hosts table\n"
-		"              (see `prism kea --help`)\n"
-		"\n"
-		"Registry commands:\n"
-		"  registry import-prism FILE [--config FILE]\n"
-		"              the hosts of the original Prism server's database\n"
-		"              (see `prism registry --help`)\n"
-		"\n");
+	fprintf(out, "Usage: prism <command> [options]\n"
+		     "\n"
+		     "Agent commands:\n"
+		     "  register    send one registration (or heartbeat) to prismd and print its "
+		     "answer\n"
+		     "  agent       keep this machine registered: at start and every heartbeat\n"
+		     "              interval (see `prism agent --help`)\n"
+		     "\n"
+		     "Kea commands:\n"
+		     "  kea install-trigger [--uninstall]\n"
+		     "              the notification trigger on Kea's PostgreSQL hosts table\n"
+		     "              (see `prism kea --help`)\n"
+		     "\n"
+		     "Registry commands:\n"
+		     "  registry import-prism FILE [--config FILE]\n"
+		     "              the hosts of the original Prism server's database\n"
+		     "              (see `prism registry --help`)\n"
+		     "\n");
 	prism_admin_usage(out);
 	fputc('\n', out);
 	prism_zones_usage(out);
@@ -64,7 +64,8 @@ static void usage(FILE *out)
 		"  -w, --timeout SECONDS   give up after this long (default 10)\n"
 		"  -j, --json              print the server's whole JSON answer\n"
 		"      --tls               connect with TLS (prismd's server.tls_port)\n"
-		"      --ca FILE           CA file that signed prismd's certificate (default: the\n"
+		"      --ca FILE           CA file that signed prismd's certificate (default: "
+		"the\n"
 		"                          system's CAs); the certificate must name the host\n"
 		"      --cert FILE         client certificate (PEM chain) to present\n"
 		"      --key FILE          its private key\n"
@@ -113,7 +114,7 @@ static int split_server(const char *s, struct reg_opts *o)
 
 static int bind_source(int fd, int family, const char *source)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -133,7 +134,7 @@ static int bind_source(int fd, int family, const char *source)
 
 static int connect_server(const struct reg_opts *o)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
 	int rc = getaddrinfo(o->host, o->port, &hints, &res);
 	if (rc != 0) {
 		fprintf(stderr, "prism: cannot resolve %s (%s)\n", o->host, gai_strerror(rc));
@@ -144,8 +145,8 @@ static int connect_server(const struct reg_opts *o)
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd < 0)
 			continue;
-		struct timeval tv = { (time_t)o->timeout,
-				      (suseconds_t)((o->timeout - (time_t)o->timeout) * 1e6) };
+		struct timeval tv = {(time_t)o->timeout,
+				     (suseconds_t)((o->timeout - (time_t)o->timeout) * 1e6)};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (o->source != NULL && bind_source(fd, ai->ai_family, o->source) != 0) {
@@ -252,8 +253,7 @@ static int print_response(json_t *resp, int as_json)
 }
 
 /* One request and its answer inside a TLS session over the connected socket @p fd. */
-static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *frame,
-			    size_t flen)
+static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *frame, size_t flen)
 {
 	struct prism_frame_reader rd;
 	json_t *resp = NULL;
@@ -277,7 +277,8 @@ static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *fr
 		if (prism_tls_conn_take_out(tc, &out, &olen) != 0 ||
 		    (olen > 0 && send_all(fd, out, olen) != 0)) {
 			free(out);
-			fprintf(stderr, "prism: cannot send to the server (%s)\n", strerror(errno));
+			fprintf(stderr, "prism: cannot send to the server (%s)\n",
+				strerror(errno));
 			break;
 		}
 		free(out);
@@ -290,7 +291,8 @@ static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *fr
 		if (rc != 0) {
 			resp = rc == 1 ? json_loadb((const char *)p, len, 0, NULL) : NULL;
 			if (resp == NULL)
-				fprintf(stderr, "prism: the server's answer is not a Prism response\n");
+				fprintf(stderr,
+					"prism: the server's answer is not a Prism response\n");
 			break;
 		}
 		if (got == sizeof(plain))
@@ -312,8 +314,7 @@ static json_t *tls_exchange(int fd, struct prism_tls_conn *tc, const uint8_t *fr
 }
 
 /* The request over TLS: the client context and session, then tls_exchange. */
-static json_t *tls_request(const struct reg_opts *o, int fd, const uint8_t *frame,
-			   size_t flen)
+static json_t *tls_request(const struct reg_opts *o, int fd, const uint8_t *frame, size_t flen)
 {
 	struct prism_agent_tls *t = NULL;
 	char err[512];
@@ -371,20 +372,20 @@ static int do_register(const struct reg_opts *o)
 static int cmd_register(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, 's' },
-		{ "hostname", required_argument, NULL, 'n' },
-		{ "token", required_argument, NULL, 't' },
-		{ "source", required_argument, NULL, 'b' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "tls", no_argument, NULL, 1000 },
-		{ "ca", required_argument, NULL, 1001 },
-		{ "cert", required_argument, NULL, 1002 },
-		{ "key", required_argument, NULL, 1003 },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"server", required_argument, NULL, 's'},
+		{"hostname", required_argument, NULL, 'n'},
+		{"token", required_argument, NULL, 't'},
+		{"source", required_argument, NULL, 'b'},
+		{"timeout", required_argument, NULL, 'w'},
+		{"json", no_argument, NULL, 'j'},
+		{"tls", no_argument, NULL, 1000},
+		{"ca", required_argument, NULL, 1001},
+		{"cert", required_argument, NULL, 1002},
+		{"key", required_argument, NULL, 1003},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct reg_opts o = { .timeout = 10.0, .token = getenv("PRISM_AUTH_TOKEN") };
+	struct reg_opts o = {.timeout = 10.0, .token = getenv("PRISM_AUTH_TOKEN")};
 	const char *server = "127.0.0.1:8080";
 	char host[256];
 	int c;
@@ -405,9 +406,18 @@ static int cmd_register(int argc, char **argv)
 		}
 		case 'j': o.json = 1; break;
 		case 1000: o.tls = true; break;
-		case 1001: o.ca = optarg; o.tls = true; break;
-		case 1002: o.cert = optarg; o.tls = true; break;
-		case 1003: o.key = optarg; o.tls = true; break;
+		case 1001:
+			o.ca = optarg;
+			o.tls = true;
+			break;
+		case 1002:
+			o.cert = optarg;
+			o.tls = true;
+			break;
+		case 1003:
+			o.key = optarg;
+			o.tls = true;
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -423,7 +433,8 @@ static int cmd_register(int argc, char **argv)
 	}
 	if (o.hostname == NULL) {
 		if (gethostname(host, sizeof(host)) != 0) {
-			fprintf(stderr, "prism: cannot read this machine's hostname; use --hostname\n");
+			fprintf(stderr,
+				"prism: cannot read this machine's hostname; use --hostname\n");
 			return EXIT_USAGE;
 		}
 		host[sizeof(host) - 1] = '\0';
@@ -438,18 +449,18 @@ static int cmd_register(int argc, char **argv)
  * command line. The others get it from their name on.
  */
 struct command {
-	const char *name;                 /* NULL: the API command names @c owns accepts */
+	const char *name; /* NULL: the API command names @c owns accepts */
 	bool (*owns)(const char *word);
 	int (*run)(int argc, char **argv);
 };
 
 static const struct command commands[] = {
-	{ "register", NULL, cmd_register },
-	{ "agent", NULL, prism_agent_main },
-	{ "kea", NULL, prism_kea_main },
-	{ "registry", NULL, prism_registry_main },
-	{ NULL, prism_zones_is_command, prism_zones_main },
-	{ NULL, prism_admin_is_command, prism_admin_main },
+	{"register", NULL, cmd_register},
+	{"agent", NULL, prism_agent_main},
+	{"kea", NULL, prism_kea_main},
+	{"registry", NULL, prism_registry_main},
+	{NULL, prism_zones_is_command, prism_zones_main},
+	{NULL, prism_admin_is_command, prism_admin_main},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

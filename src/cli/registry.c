@@ -15,14 +15,14 @@
 #include "core/error.h"
 #include "core/import_prism.h"
 #include "core/reserved.h"
-#include "store/import.h"
 #include "store/dns_dest.h"
+#include "store/import.h"
 #include "store/store.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREADABLE = 3 };
 
-#define CHUNK 500     /* hosts per transaction: prismd's writer gets its turn in between */
-#define SHOWN 20      /* rows named on stderr; the rest are counted */
+#define CHUNK 500 /* hosts per transaction: prismd's writer gets its turn in between */
+#define SHOWN 20  /* rows named on stderr; the rest are counted */
 
 static const char *const cmd = "prism registry import-prism";
 
@@ -33,7 +33,8 @@ static void usage(FILE *out)
 		"\n"
 		"Add the hosts of the original Prism server's registry (its SQLite database,\n"
 		"table hosts) to this registry as agent hosts, keeping their first and last seen\n"
-		"times and status; their A or AAAA records are pushed by prismd. Hosts already in\n"
+		"times and status; their A or AAAA records are pushed by prismd. Hosts already "
+		"in\n"
 		"the registry are skipped, so running it again changes nothing.\n"
 		"\n"
 		"  -c, --config FILE    server.yaml naming the registry to fill (database.path)\n"
@@ -51,7 +52,7 @@ struct tally {
 struct import_ctx {
 	const struct prism_config *cfg;
 	struct prism_store *store;
-	const char **zones;   /* every managed zone, NULL-terminated, for PTRs */
+	const char **zones;		 /* every managed zone, NULL-terminated, for PTRs */
 	struct prism_reserved *reserved; /* names no agent may claim (apex, ns, the list) */
 	int64_t now;
 	struct tally t;
@@ -92,8 +93,7 @@ static int import_row(struct import_ctx *c, const struct prism_orig_row *row)
 	c->t.rows++;
 	switch (prism_orig_row_check(row, c->cfg->powerdns_default_zone, &h, reason,
 				     sizeof(reason))) {
-	case PRISM_ORIG_OK:
-		break;
+	case PRISM_ORIG_OK: break;
 	case PRISM_ORIG_OTHER_ZONE:
 		c->t.other_zone++;
 		note(&c->t, row->hostname, reason);
@@ -124,15 +124,16 @@ static int import_row(struct import_ctx *c, const struct prism_orig_row *row)
 		c->t.exists++;
 	else {
 		c->t.taken++;
-		note(&c->t, row->hostname, "the name is held by a host of another source or by "
+		note(&c->t, row->hostname,
+		     "the name is held by a host of another source or by "
 		     "records made through the API");
 	}
 	return 0;
 }
 
 /* Rows in transactions of CHUNK hosts; @p done when the table is read to its end. */
-static int import_chunk(struct import_ctx *c, struct prism_orig_reader *r, bool *done,
-			char *err, size_t errlen)
+static int import_chunk(struct import_ctx *c, struct prism_orig_reader *r, bool *done, char *err,
+			size_t errlen)
 {
 	const struct prism_store_api *api = &prism_store_sqlite;
 	if (api->begin(c->store) != 0) {
@@ -183,7 +184,7 @@ static int run_import(const struct prism_config *cfg, const char *file)
 	size_t nz = 0;
 	while (cfg->zones[nz] != NULL)
 		nz++;
-	struct import_ctx c = { .cfg = cfg, .now = (int64_t)time(NULL) };
+	struct import_ctx c = {.cfg = cfg, .now = (int64_t)time(NULL)};
 	c.zones = calloc(nz + 1, sizeof(*c.zones));
 	struct prism_store_opts so = {
 		.path = cfg->database_path,
@@ -210,8 +211,10 @@ static int run_import(const struct prism_config *cfg, const char *file)
 	if (c.t.shown > SHOWN)
 		fprintf(stderr, "%s: %zu more rows not named\n", cmd, c.t.shown - SHOWN);
 	if (rc != 0)
-		fprintf(stderr, "%s: %s; the hosts committed before stay, running it again "
-			"finishes the work\n", cmd, err);
+		fprintf(stderr,
+			"%s: %s; the hosts committed before stay, running it again "
+			"finishes the work\n",
+			cmd, err);
 	printf("%zu rows: %zu imported, %zu skipped (%zu already in the registry, %zu held by "
 	       "another source, %zu reserved, %zu in another zone), %zu invalid\n",
 	       c.t.rows, c.t.imported, c.t.exists + c.t.taken + c.t.reserved + c.t.other_zone,
@@ -235,9 +238,9 @@ int prism_registry_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
 	int o;

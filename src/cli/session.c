@@ -215,16 +215,16 @@ int cli_session_call(struct cli_session *s, const char *method, const char *path
 /* ---- the command line ---- */
 
 static const struct option global_opts[] = {
-	{ "server", required_argument, NULL, 's' },
-	{ "api-key", required_argument, NULL, CLI_O_KEY },
-	{ "api-key-file", required_argument, NULL, CLI_O_KEYFILE },
-	{ "cacert", required_argument, NULL, CLI_O_CACERT },
-	{ "json", no_argument, NULL, 'j' },
-	{ "timeout", required_argument, NULL, 'w' },
-	{ "help", no_argument, NULL, 'h' },
+	{"server", required_argument, NULL, 's'},
+	{"api-key", required_argument, NULL, CLI_O_KEY},
+	{"api-key-file", required_argument, NULL, CLI_O_KEYFILE},
+	{"cacert", required_argument, NULL, CLI_O_CACERT},
+	{"json", no_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, 'w'},
+	{"help", no_argument, NULL, 'h'},
 };
 
-#define NGLOBAL (sizeof(global_opts) / sizeof(global_opts[0]))
+#define NGLOBAL	     (sizeof(global_opts) / sizeof(global_opts[0]))
 #define GLOBAL_SHORT "s:jw:h"
 
 static int parse_timeout(struct cli_global *g, const char *s)
@@ -257,7 +257,7 @@ static int global_option(struct cli_global *g, int c, const char *v)
  */
 static int bad_option(int c, const char *last, const char *shortopts)
 {
-	char shortopt[3] = { '-', (char)optopt, '\0' };
+	char shortopt[3] = {'-', (char)optopt, '\0'};
 	if (c == ':')
 		return cli_usage_error("missing value for",
 				       strncmp(last, "--", 2) == 0 ? last : shortopt);
@@ -286,7 +286,7 @@ int cli_parse(int argc, char **argv, struct cli_global *g, const struct cli_own_
 		opts[n++] = global_opts[i];
 	for (const struct option *o = own->longopts; o->name != NULL && n + 1 < 64; o++)
 		opts[n++] = *o;
-	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+	opts[n] = (struct option){NULL, 0, NULL, 0};
 	/* '-': words are returned in place (whatever POSIXLY_CORRECT says); ':': we report */
 	snprintf(shortopts, sizeof(shortopts), "-:" GLOBAL_SHORT "%s", own->shortopts);
 	int c, rc = 0;

@@ -49,7 +49,7 @@ struct cli_global {
 struct cli_own_opts {
 	const struct option *longopts; /**< NULL-terminated; codes CLI_OPT_OWN and up, or a
 					    letter of @c shortopts */
-	const char *shortopts;         /**< its short options, getopt style ("y") */
+	const char *shortopts;	       /**< its short options, getopt style ("y") */
 	int (*set)(void *ctx, int code, const char *value); /**< 0 or an exit status */
 	void *ctx;
 };

@@ -29,13 +29,26 @@ enum {
 };
 
 #define MAX_WORDS 72
-#define MAX_LIST 64
-#define PATH_LEN 2048
-#define FILE_MAX (64u << 20)
+#define MAX_LIST  64
+#define PATH_LEN  2048
+#define FILE_MAX  (64u << 20)
 
 enum {
-	O_KIND = CLI_OPT_OWN, O_NS, O_TTL, O_TARGETS, O_TEMPLATE, O_DNSSEC,
-	O_FORMAT, O_FROM_TARGET, O_FILE, O_NAME, O_TYPE, O_ZONE, O_MATCH, O_DRY_RUN, O_CONFIRM,
+	O_KIND = CLI_OPT_OWN,
+	O_NS,
+	O_TTL,
+	O_TARGETS,
+	O_TEMPLATE,
+	O_DNSSEC,
+	O_FORMAT,
+	O_FROM_TARGET,
+	O_FILE,
+	O_NAME,
+	O_TYPE,
+	O_ZONE,
+	O_MATCH,
+	O_DRY_RUN,
+	O_CONFIRM,
 };
 
 struct zcli {
@@ -50,7 +63,7 @@ struct zcli {
 	struct cli_session s;
 };
 
-static const char *const cmd_names[] = { "zones", "records", "repoint", "cluster" };
+static const char *const cmd_names[] = {"zones", "records", "repoint", "cluster"};
 
 bool prism_zones_is_command(const char *word)
 {
@@ -128,13 +141,15 @@ static void zone_line(const json_t *z)
 {
 	const json_t *t;
 	size_t i, ready = 0, n = 0;
-	json_array_foreach (json_object_get(z, "served_by"), i, t) {
+	json_array_foreach(json_object_get(z, "served_by"), i, t)
+	{
 		n++;
 		ready += json_is_true(json_object_get(t, "ready"));
 	}
-	printf("%-32s %-7s %-7s %-10s %7lld  %zu/%zu ready\n", cli_jstr(z, "name"), cli_jstr(z, "kind"),
-	       cli_jstr(z, "origin"), cli_jstr(z, "targets") ? cli_jstr(z, "targets") : "-",
-	       cli_jint(z, "records"), ready, n);
+	printf("%-32s %-7s %-7s %-10s %7lld  %zu/%zu ready\n", cli_jstr(z, "name"),
+	       cli_jstr(z, "kind"), cli_jstr(z, "origin"),
+	       cli_jstr(z, "targets") ? cli_jstr(z, "targets") : "-", cli_jint(z, "records"),
+	       ready, n);
 }
 
 static int zones_list(struct zcli *c)
@@ -150,8 +165,7 @@ static int zones_list(struct zcli *c)
 		size_t i;
 		printf("%-32s %-7s %-7s %-10s %7s  %s\n", "ZONE", "KIND", "ORIGIN", "TARGETS",
 		       "RRSETS", "SERVED");
-		json_array_foreach (json_object_get(j, "zones"), i, z)
-			zone_line(z);
+		json_array_foreach(json_object_get(j, "zones"), i, z) zone_line(z);
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -165,13 +179,12 @@ static void zone_human(const json_t *z)
 	       cli_jstr(z, "name"), cli_jstr(z, "kind"), cli_jstr(z, "origin"),
 	       cli_jstr(z, "targets") ? cli_jstr(z, "targets") : "(configuration)");
 	printf("nameservers:");
-	json_array_foreach (json_object_get(z, "nameservers"), i, v)
+	json_array_foreach(json_object_get(z, "nameservers"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\nsoa:         %s\nttl:         %lld\ndnssec:      %s\nrrsets:      %lld\n",
 	       cli_jstr(z, "soa") ? cli_jstr(z, "soa") : "(server default)", cli_jint(z, "ttl"),
-	       json_is_true(json_object_get(z, "dnssec")) ? "yes" : "no",
-	       cli_jint(z, "records"));
-	json_array_foreach (json_object_get(z, "served_by"), i, v)
+	       json_is_true(json_object_get(z, "dnssec")) ? "yes" : "no", cli_jint(z, "records"));
+	json_array_foreach(json_object_get(z, "served_by"), i, v)
 		printf("target:      %s (%s)\n", cli_jstr(v, "target"),
 		       json_is_true(json_object_get(v, "ready")) ? "ready" : "not ready yet");
 }
@@ -221,7 +234,8 @@ static int zones_create(struct zcli *c)
 	if (c->g.json)
 		cli_print_json(j);
 	else
-		printf("zone %s created (%lld RRsets)\n", cli_jstr(j, "name"), cli_jint(j, "records"));
+		printf("zone %s created (%lld RRsets)\n", cli_jstr(j, "name"),
+		       cli_jint(j, "records"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -231,8 +245,10 @@ static int zones_delete(struct zcli *c)
 	char path[PATH_LEN];
 	json_t *j;
 	if (!c->yes) {
-		fprintf(stderr, "prism: deleting zone %s removes its records and deletes it from "
-			"every target serving it: add --yes\n", c->words[2]);
+		fprintf(stderr,
+			"prism: deleting zone %s removes its records and deletes it from "
+			"every target serving it: add --yes\n",
+			c->words[2]);
 		return EXIT_USAGE;
 	}
 	int rc = zone_path(path, c->words[2], "?confirm=true");
@@ -381,25 +397,27 @@ static int zones_dnssec(struct zcli *c)
 	} else if (want != NULL) {
 		printf("zone %s: DNSSEC %s on every target serving it\n", cli_jstr(j, "zone"),
 		       json_is_true(json_object_get(j, "dnssec")) ? "being turned on"
-								 : "being turned off");
+								  : "being turned off");
 	} else {
 		const json_t *t, *k, *ds;
 		size_t i, m, n;
 		printf("zone %s: DNSSEC %s\n", cli_jstr(j, "zone"),
 		       json_is_true(json_object_get(j, "dnssec")) ? "on" : "off");
-		json_array_foreach (json_object_get(j, "targets"), i, t) {
+		json_array_foreach(json_object_get(j, "targets"), i, t)
+		{
 			if (cli_jstr(t, "error") != NULL) {
 				printf("%s: ", cli_jstr(t, "target"));
 				cli_put_clean(stdout, cli_jstr(t, "error"));
 				putchar('\n');
 			}
-			json_array_foreach (json_object_get(t, "keys"), m, k)
-				json_array_foreach (json_object_get(k, "ds"), n, ds) {
-					printf("%s: %s %s IN DS ", cli_jstr(t, "target"),
-					       cli_jstr(k, "keytype"), cli_jstr(j, "zone"));
-					cli_put_clean(stdout, json_string_value(ds));
-					putchar('\n');
-				}
+			json_array_foreach(json_object_get(t, "keys"), m, k)
+				json_array_foreach(json_object_get(k, "ds"), n, ds)
+			{
+				printf("%s: %s %s IN DS ", cli_jstr(t, "target"),
+				       cli_jstr(k, "keytype"), cli_jstr(j, "zone"));
+				cli_put_clean(stdout, json_string_value(ds));
+				putchar('\n');
+			}
 		}
 	}
 	json_decref(j);
@@ -424,10 +442,12 @@ static int records_list(struct zcli *c)
 	} else {
 		const json_t *r, *v;
 		size_t i, k;
-		json_array_foreach (json_object_get(j, "records"), i, r) {
-			json_array_foreach (json_object_get(r, "content"), k, v) {
-				printf("%-40s %6lld %-6s ", cli_jstr(r, "name"), cli_jint(r, "ttl"),
-				       cli_jstr(r, "type"));
+		json_array_foreach(json_object_get(j, "records"), i, r)
+		{
+			json_array_foreach(json_object_get(r, "content"), k, v)
+			{
+				printf("%-40s %6lld %-6s ", cli_jstr(r, "name"),
+				       cli_jint(r, "ttl"), cli_jstr(r, "type"));
 				cli_put_clean(stdout, json_string_value(v));
 				if (!json_is_null(json_object_get(r, "host_id")))
 					printf("    ; host %lld", cli_jint(r, "host_id"));
@@ -454,7 +474,8 @@ static int records_post(struct zcli *c, json_t *body)
 	if (c->g.json)
 		cli_print_json(j);
 	else
-		printf("%lld RRset(s) sent, %lld changed\n", cli_jint(j, "rrsets"), cli_jint(j, "changed"));
+		printf("%lld RRset(s) sent, %lld changed\n", cli_jint(j, "rrsets"),
+		       cli_jint(j, "changed"));
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -524,8 +545,9 @@ static int records_apply(struct zcli *c)
 
 static int repoint(struct zcli *c)
 {
-	json_t *b = json_pack("{s:s, s:s, s:b}", "from", c->words[1], "to", c->words[2],
-			      "dry_run", c->dry_run), *j;
+	json_t *b = json_pack("{s:s, s:s, s:b}", "from", c->words[1], "to", c->words[2], "dry_run",
+			      c->dry_run),
+	       *j;
 	if (b == NULL)
 		return EXIT_ERROR;
 	if (c->nzones > 0) {
@@ -545,9 +567,10 @@ static int repoint(struct zcli *c)
 	} else {
 		const json_t *it;
 		size_t i;
-		json_array_foreach (json_object_get(j, "changes"), i, it) {
-			printf("%s %s %s", c->dry_run ? "would change" : "changed", cli_jstr(it, "name"),
-			       cli_jstr(it, "type"));
+		json_array_foreach(json_object_get(j, "changes"), i, it)
+		{
+			printf("%s %s %s", c->dry_run ? "would change" : "changed",
+			       cli_jstr(it, "name"), cli_jstr(it, "type"));
 			if (!json_is_null(json_object_get(it, "host_id")))
 				printf(" (host %lld)", cli_jint(it, "host_id"));
 			putchar('\n');
@@ -576,25 +599,28 @@ static int cluster_show(struct zcli *c)
 	const json_t *t, *z, *x;
 	size_t i, k;
 	bool trouble = false;
-	printf("%-16s %-9s %7s %7s %7s %5s\n", "TARGET", "STATE", "MANAGED", "PRESENT",
-	       "MISSING", "EXTRA");
-	json_array_foreach (json_object_get(j, "targets"), i, t) {
+	printf("%-16s %-9s %7s %7s %7s %5s\n", "TARGET", "STATE", "MANAGED", "PRESENT", "MISSING",
+	       "EXTRA");
+	json_array_foreach(json_object_get(j, "targets"), i, t)
+	{
 		bool up = json_is_true(json_object_get(t, "reachable"));
 		printf("%-16s %-9s %7lld %7lld %7lld %5lld\n", cli_jstr(t, "name"),
 		       up ? "reachable" : "down", cli_jint(t, "managed"), cli_jint(t, "present"),
 		       cli_jint(t, "missing"), cli_jint(t, "extra_count"));
 		trouble |= !up || cli_jint(t, "missing") > 0;
 	}
-	json_array_foreach (json_object_get(j, "targets"), i, t) {
+	json_array_foreach(json_object_get(j, "targets"), i, t)
+	{
 		if (!json_is_true(json_object_get(t, "reachable"))) {
 			printf("%s: ", cli_jstr(t, "name"));
 			cli_put_clean(stdout, cli_jstr(t, "error"));
 			putchar('\n');
 		}
-		json_array_foreach (json_object_get(t, "zones"), k, z)
-			if (strcmp(cli_jstr(z, "state"), "missing") == 0)
-				printf("%s: missing %s\n", cli_jstr(t, "name"), cli_jstr(z, "name"));
-		json_array_foreach (json_object_get(t, "extra"), k, x) {
+		json_array_foreach(json_object_get(t, "zones"), k,
+				   z) if (strcmp(cli_jstr(z, "state"), "missing") == 0)
+			printf("%s: missing %s\n", cli_jstr(t, "name"), cli_jstr(z, "name"));
+		json_array_foreach(json_object_get(t, "extra"), k, x)
+		{
 			printf("%s: extra ", cli_jstr(t, "name"));
 			cli_put_clean(stdout, json_string_value(x));
 			putchar('\n');
@@ -635,46 +661,46 @@ static int resync(struct zcli *c)
 
 struct zcmd {
 	const char *group, *sub; /* sub NULL: the group itself (repoint), "" = default */
-	size_t min, max;         /* words after the command (sub included) */
+	size_t min, max;	 /* words after the command (sub included) */
 	int (*run)(struct zcli *c);
 };
 
 static const struct zcmd zcmds[] = {
-	{ "zones", "list", 0, 0, zones_list },
-	{ "zones", "show", 1, 1, zones_show },
-	{ "zones", "create", 1, 1, zones_create },
-	{ "zones", "delete", 1, 1, zones_delete },
-	{ "zones", "export", 1, 1, zones_export },
-	{ "zones", "dnssec", 1, 2, zones_dnssec },
-	{ "zones", "import", 1, 1, zones_import },
-	{ "zones", "resync", 1, 1, resync },
-	{ "records", "list", 1, 1, records_list },
-	{ "records", "set", 4, MAX_WORDS, records_set },
-	{ "records", "delete", 3, 3, records_delete },
-	{ "records", "apply", 2, 2, records_apply },
-	{ "cluster", "show", 0, 0, cluster_show },
-	{ "cluster", "resync", 1, 1, resync },
-	{ "repoint", NULL, 2, 2, repoint },
+	{"zones", "list", 0, 0, zones_list},
+	{"zones", "show", 1, 1, zones_show},
+	{"zones", "create", 1, 1, zones_create},
+	{"zones", "delete", 1, 1, zones_delete},
+	{"zones", "export", 1, 1, zones_export},
+	{"zones", "dnssec", 1, 2, zones_dnssec},
+	{"zones", "import", 1, 1, zones_import},
+	{"zones", "resync", 1, 1, resync},
+	{"records", "list", 1, 1, records_list},
+	{"records", "set", 4, MAX_WORDS, records_set},
+	{"records", "delete", 3, 3, records_delete},
+	{"records", "apply", 2, 2, records_apply},
+	{"cluster", "show", 0, 0, cluster_show},
+	{"cluster", "resync", 1, 1, resync},
+	{"repoint", NULL, 2, 2, repoint},
 };
 
 /* these commands' own options; the global ones are session.c's */
 static const struct option long_opts[] = {
-	{ "yes", no_argument, NULL, 'y' },
-	{ "kind", required_argument, NULL, O_KIND },
-	{ "ns", required_argument, NULL, O_NS },
-	{ "ttl", required_argument, NULL, O_TTL },
-	{ "targets", required_argument, NULL, O_TARGETS },
-	{ "template", required_argument, NULL, O_TEMPLATE },
-	{ "dnssec", no_argument, NULL, O_DNSSEC },
-	{ "format", required_argument, NULL, O_FORMAT },
-	{ "from-target", required_argument, NULL, O_FROM_TARGET },
-	{ "file", required_argument, NULL, O_FILE },
-	{ "name", required_argument, NULL, O_NAME },
-	{ "type", required_argument, NULL, O_TYPE },
-	{ "zone", required_argument, NULL, O_ZONE },
-	{ "match", required_argument, NULL, O_MATCH },
-	{ "dry-run", no_argument, NULL, O_DRY_RUN },
-	{ NULL, 0, NULL, 0 },
+	{"yes", no_argument, NULL, 'y'},
+	{"kind", required_argument, NULL, O_KIND},
+	{"ns", required_argument, NULL, O_NS},
+	{"ttl", required_argument, NULL, O_TTL},
+	{"targets", required_argument, NULL, O_TARGETS},
+	{"template", required_argument, NULL, O_TEMPLATE},
+	{"dnssec", no_argument, NULL, O_DNSSEC},
+	{"format", required_argument, NULL, O_FORMAT},
+	{"from-target", required_argument, NULL, O_FROM_TARGET},
+	{"file", required_argument, NULL, O_FILE},
+	{"name", required_argument, NULL, O_NAME},
+	{"type", required_argument, NULL, O_TYPE},
+	{"zone", required_argument, NULL, O_ZONE},
+	{"match", required_argument, NULL, O_MATCH},
+	{"dry-run", no_argument, NULL, O_DRY_RUN},
+	{NULL, 0, NULL, 0},
 };
 
 static int add_list(const char **v, size_t *n, const char *s)
@@ -714,15 +740,13 @@ static int set_option(void *ctx, int opt, const char *v)
 	case O_ZONE: return add_list(c->zones, &c->nzones, v);
 	case O_MATCH: c->match = v; return 0;
 	case O_DRY_RUN: c->dry_run = true; return 0;
-	default:
-		fprintf(stderr, "prism: unknown option (see prism --help)\n");
-		return EXIT_USAGE;
+	default: fprintf(stderr, "prism: unknown option (see prism --help)\n"); return EXIT_USAGE;
 	}
 }
 
 static int parse(struct zcli *c, int argc, char **argv)
 {
-	const struct cli_own_opts own = { long_opts, "y", set_option, c };
+	const struct cli_own_opts own = {long_opts, "y", set_option, c};
 	return cli_parse(argc, argv, &c->g, &own, c->words, &c->nwords, MAX_WORDS);
 }
 
@@ -762,7 +786,7 @@ static const struct zcmd *resolve(struct zcli *c)
 
 int prism_zones_main(int argc, char **argv)
 {
-	struct zcli c = { .g.so.timeout = 30.0 };
+	struct zcli c = {.g.so.timeout = 30.0};
 	int rc = parse(&c, argc, argv);
 	if (rc != 0)
 		return rc;
@@ -773,8 +797,8 @@ int prism_zones_main(int argc, char **argv)
 	const struct zcmd *cmd = resolve(&c);
 	size_t args = c.nwords - (cmd && cmd->sub ? 2 : 1);
 	if (cmd == NULL || args < cmd->min || args > cmd->max) {
-		fprintf(stderr, "prism: %s; usage:\n", cmd ? "wrong number of arguments"
-							   : "unknown command");
+		fprintf(stderr, "prism: %s; usage:\n",
+			cmd ? "wrong number of arguments" : "unknown command");
 		prism_zones_usage(stderr);
 		return EXIT_USAGE;
 	}

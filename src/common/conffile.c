@@ -53,8 +53,8 @@ struct prism_config *prism_config_load_file(const char *path, char *err, size_t 
 	}
 	struct prism_config *cfg = NULL;
 	char msg[512] = "";
-	int rc = prism_config_parse(text ? text : "", len, (const char *const *)environ, &cfg,
-				    msg, sizeof(msg));
+	int rc = prism_config_parse(text ? text : "", len, (const char *const *)environ, &cfg, msg,
+				    sizeof(msg));
 	free(text);
 	if (rc != 0) {
 		snprintf(err, errlen, "invalid configuration%s%s: %s", path ? " in " : "",

@@ -14,9 +14,9 @@
 static struct {
 	enum prism_log_level level;
 	FILE *file;
-} g_log = { PRISM_LOG_INFO, NULL };
+} g_log = {PRISM_LOG_INFO, NULL};
 
-static const char *const level_names[] = { "debug", "info", "warning", "error", "critical" };
+static const char *const level_names[] = {"debug", "info", "warning", "error", "critical"};
 
 enum prism_log_level prism_log_level_parse(const char *name)
 {
@@ -86,9 +86,10 @@ void prism_log(enum prism_log_level level, const char *tag, const char *fmt, ...
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char line[2048];
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], tag);
+	int n = snprintf(line, sizeof(line),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 ts.tv_nsec / 1000000, level_names[level], tag);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))

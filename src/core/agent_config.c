@@ -24,22 +24,27 @@
 #include "core/yamlutil.h"
 
 /* the log level is this parser's own type: a C enum, not a string */
-enum { OPT_STR = PRISM_YAML_STR, OPT_INT = PRISM_YAML_INT, OPT_FLOAT = PRISM_YAML_FLOAT,
-       OPT_BOOL = PRISM_YAML_BOOL, OPT_LEVEL = PRISM_YAML_CUSTOM };
+enum {
+	OPT_STR = PRISM_YAML_STR,
+	OPT_INT = PRISM_YAML_INT,
+	OPT_FLOAT = PRISM_YAML_FLOAT,
+	OPT_BOOL = PRISM_YAML_BOOL,
+	OPT_LEVEL = PRISM_YAML_CUSTOM
+};
 
 /* X(section, name, type, min, max, default, env) — in struct order */
-#define OPTIONS(X) \
-	X(server, host, STR, 0, 0, "", "PRISM_AGENT_SERVER_HOST") \
-	X(server, port, INT, 1, 65535, "8080", "PRISM_AGENT_SERVER_PORT") \
-	X(server, timeout, FLOAT, 0.1, 3600, "10", "PRISM_AGENT_SERVER_TIMEOUT") \
-	X(server, auth_token, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN") \
-	X(server, auth_token_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN_FILE") \
-	X(server, tls, BOOL, 0, 0, "false", "PRISM_AGENT_SERVER_TLS") \
-	X(server, ca_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CA_FILE") \
-	X(server, cert_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CERT_FILE") \
-	X(server, key_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_KEY_FILE") \
-	X(heartbeat, interval, INT, 1, 86400, "60", "PRISM_AGENT_HEARTBEAT_INTERVAL") \
-	X(logging, level, LEVEL, 0, 0, "info", "PRISM_AGENT_LOGGING_LEVEL") \
+#define OPTIONS(X)                                                                                \
+	X(server, host, STR, 0, 0, "", "PRISM_AGENT_SERVER_HOST")                                 \
+	X(server, port, INT, 1, 65535, "8080", "PRISM_AGENT_SERVER_PORT")                         \
+	X(server, timeout, FLOAT, 0.1, 3600, "10", "PRISM_AGENT_SERVER_TIMEOUT")                  \
+	X(server, auth_token, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN")                     \
+	X(server, auth_token_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_AUTH_TOKEN_FILE")           \
+	X(server, tls, BOOL, 0, 0, "false", "PRISM_AGENT_SERVER_TLS")                             \
+	X(server, ca_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CA_FILE")                           \
+	X(server, cert_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_CERT_FILE")                       \
+	X(server, key_file, STR, 0, 0, "", "PRISM_AGENT_SERVER_KEY_FILE")                         \
+	X(heartbeat, interval, INT, 1, 86400, "60", "PRISM_AGENT_HEARTBEAT_INTERVAL")             \
+	X(logging, level, LEVEL, 0, 0, "info", "PRISM_AGENT_LOGGING_LEVEL")                       \
 	X(logging, file, STR, 0, 0, "", "PRISM_AGENT_LOGGING_FILE")
 
 #define FIELD(sec, name) (((struct prism_agent_config *)0)->sec##_##name)
@@ -47,15 +52,18 @@ enum { OPT_STR = PRISM_YAML_STR, OPT_INT = PRISM_YAML_INT, OPT_FLOAT = PRISM_YAM
 #define BOUNDS_STR(lo, hi)
 #define BOUNDS_BOOL(lo, hi)
 #define BOUNDS_LEVEL(lo, hi)
-#define BOUNDS_INT(lo, hi) .imin = (lo), .imax = (hi),
+#define BOUNDS_INT(lo, hi)   .imin = (lo), .imax = (hi),
 #define BOUNDS_FLOAT(lo, hi) .fmin = (lo), .fmax = (hi),
 
-#define OPT_ROW(sec, name, t, lo, hi, d, e) { \
-	.key = #sec "." #name, .env = e, .type = OPT_##t, \
-	.off = offsetof(struct prism_agent_config, sec##_##name), \
-	.size = sizeof(FIELD(sec, name)), BOUNDS_##t(lo, hi) .def = d },
+#define OPT_ROW(sec, name, t, lo, hi, d, e)                                                       \
+	{.key = #sec "." #name,                                                                   \
+	 .env = e,                                                                                \
+	 .type = OPT_##t,                                                                         \
+	 .off = offsetof(struct prism_agent_config, sec##_##name),                                \
+	 .size = sizeof(FIELD(sec, name)),                                                        \
+	 BOUNDS_##t(lo, hi).def = d},
 
-static const struct prism_yaml_opt opts[] = { OPTIONS(OPT_ROW) };
+static const struct prism_yaml_opt opts[] = {OPTIONS(OPT_ROW)};
 
 #define IDX_ROW(sec, name, ...) IDX_##sec##_##name,
 enum { OPTIONS(IDX_ROW) NOPTS };
@@ -63,25 +71,25 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 
 /* Compile-time checks: the type column matches the field's C type, int bounds fit it. (The
  * level has a _Generic of its own: an enum is compatible with an integer type.) */
-#define TYPE_OK_STR(f) _Generic((f), char *: 1, default: 0)
-#define TYPE_OK_INT(f) _Generic((f), uint16_t: 1, uint32_t: 1, default: 0)
-#define TYPE_OK_FLOAT(f) _Generic((f), double: 1, default: 0)
-#define TYPE_OK_BOOL(f) _Generic((f), bool: 1, default: 0)
-#define TYPE_OK_LEVEL(f) _Generic((f), enum prism_agent_log_level: 1, default: 0)
-#define WIDTH_MAX(f) ((UINT64_C(1) << (8 * sizeof(f))) - 1)
-#define FITS_INT(sec, name, hi) \
-	_Static_assert((uint64_t)(hi) <= WIDTH_MAX(FIELD(sec, name)), \
+#define TYPE_OK_STR(f)	 _Generic((f), char * : 1, default : 0)
+#define TYPE_OK_INT(f)	 _Generic((f), uint16_t : 1, uint32_t : 1, default : 0)
+#define TYPE_OK_FLOAT(f) _Generic((f), double : 1, default : 0)
+#define TYPE_OK_BOOL(f)	 _Generic((f), bool : 1, default : 0)
+#define TYPE_OK_LEVEL(f) _Generic((f), enum prism_agent_log_level : 1, default : 0)
+#define WIDTH_MAX(f)	 ((UINT64_C(1) << (8 * sizeof(f))) - 1)
+#define FITS_INT(sec, name, hi)                                                                   \
+	_Static_assert((uint64_t)(hi) <= WIDTH_MAX(FIELD(sec, name)),                             \
 		       #sec "." #name ": bound wider than the field");
 #define FITS_STR(sec, name, hi)
 #define FITS_FLOAT(sec, name, hi)
 #define FITS_BOOL(sec, name, hi)
 #define FITS_LEVEL(sec, name, hi)
-#define CHECK_ROW(sec, name, t, lo, hi, ...) \
-	_Static_assert(TYPE_OK_##t(FIELD(sec, name)), #sec "." #name ": type"); \
+#define CHECK_ROW(sec, name, t, lo, hi, ...)                                                      \
+	_Static_assert(TYPE_OK_##t(FIELD(sec, name)), #sec "." #name ": type");                   \
 	FITS_##t(sec, name, hi)
 OPTIONS(CHECK_ROW)
 
-static const char *const level_names[] = { "debug", "info", "warning", "error", "critical" };
+static const char *const level_names[] = {"debug", "info", "warning", "error", "critical"};
 
 static int level_from(const char *s, size_t n)
 {
@@ -153,9 +161,9 @@ static int validate_cb(struct prism_yaml_ctx *c, const char *const *envp)
 			return rc;
 	}
 	if ((cfg->server_cert_file == NULL) != (cfg->server_key_file == NULL))
-		return prism_yaml_fail_opt(c, cfg->server_cert_file ? IDX_server_key_file
-								    : IDX_server_cert_file,
-					   "server.cert_file and server.key_file go together");
+		return prism_yaml_fail_opt(
+			c, cfg->server_cert_file ? IDX_server_key_file : IDX_server_cert_file,
+			"server.cert_file and server.key_file go together");
 	if (cfg->server_auth_token != NULL && cfg->server_auth_token_file != NULL)
 		return prism_yaml_fail_opt(c, IDX_server_auth_token_file,
 					   "cannot be combined with server.auth_token");

@@ -26,20 +26,20 @@ enum prism_agent_log_level {
 /** One parsed agent configuration. Plain value struct; strings are owned by it. */
 struct prism_agent_config {
 	/* server: */
-	char *server_host;            /**< NULL when not given (then a --server flag must be) */
-	uint16_t server_port;         /**< 8080, 1–65535 */
-	double server_timeout;        /**< seconds per step (connect, answer), 10, 0.1–3600 */
+	char *server_host;	      /**< NULL when not given (then a --server flag must be) */
+	uint16_t server_port;	      /**< 8080, 1–65535 */
+	double server_timeout;	      /**< seconds per step (connect, answer), 10, 0.1–3600 */
 	char *server_auth_token;      /**< NULL = none; at most PRISM_TOKEN_MAX characters */
 	char *server_auth_token_file; /**< file holding the token; excludes server_auth_token */
-	bool server_tls;              /**< connect with TLS (to prismd's server.tls_port) */
-	char *server_ca_file;         /**< CA file for the server's certificate; NULL = system */
-	char *server_cert_file;       /**< client certificate (PEM chain); NULL = none */
-	char *server_key_file;        /**< its private key; with cert_file */
+	bool server_tls;	      /**< connect with TLS (to prismd's server.tls_port) */
+	char *server_ca_file;	      /**< CA file for the server's certificate; NULL = system */
+	char *server_cert_file;	      /**< client certificate (PEM chain); NULL = none */
+	char *server_key_file;	      /**< its private key; with cert_file */
 	/* heartbeat: */
-	uint32_t heartbeat_interval;  /**< seconds between registrations, 60, 1–86400 */
+	uint32_t heartbeat_interval; /**< seconds between registrations, 60, 1–86400 */
 	/* logging: */
 	enum prism_agent_log_level logging_level; /**< info */
-	char *logging_file;           /**< NULL = standard error */
+	char *logging_file;			  /**< NULL = standard error */
 };
 
 /**

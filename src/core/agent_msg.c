@@ -15,15 +15,15 @@
 
 #include "core/agent_msg.h"
 #include "core/error.h"
-#include "core/jw.h"
 #include "core/frame.h"
+#include "core/jw.h"
 #include "core/timefmt.h"
 
 #define PROTO_VERSION "1.0"
-#define MSG_TYPE "registration"
-#define ERR_DECODE "Protocol error: Message decoding failed: "
-#define ERR_INVALID "Invalid message: "
-#define REASON_MAX 128
+#define MSG_TYPE      "registration"
+#define ERR_DECODE    "Protocol error: Message decoding failed: "
+#define ERR_INVALID   "Invalid message: "
+#define REASON_MAX    128
 
 /* Length of one well-formed UTF-8 sequence at @p s (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF), or 0. */
@@ -75,8 +75,8 @@ static void utf8_trim(char *s)
 	s[utf8_valid_prefix((const uint8_t *)s, strlen(s))] = '\0';
 }
 
-__attribute__((format(printf, 4, 5)))
-static int set_err(char *buf, size_t len, int code, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int set_err(char *buf, size_t len, int code,
+							 const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -107,7 +107,7 @@ static int decode(const uint8_t *payload, size_t len, json_t **root, char *err, 
 		       e.column);
 }
 
-static const char *const required[] = { "version", "type", "timestamp", "hostname" };
+static const char *const required[] = {"version", "type", "timestamp", "hostname"};
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 
 /* All required fields present, then all of them strings, each checked in table order. */
@@ -152,8 +152,8 @@ static int check_values(json_t *root, struct prism_agent_req *req, char *err, si
 				 sizeof(reason)) != 0)
 		return set_err(err, errlen, PRISM_EMSG, ERR_INVALID "Invalid hostname: %s",
 			       reason);
-	return prism_name_lower(json_string_value(host), json_string_length(host),
-				req->hostname, sizeof(req->hostname));
+	return prism_name_lower(json_string_value(host), json_string_length(host), req->hostname,
+				sizeof(req->hostname));
 }
 
 /* auth_token: absent, null and "" all mean no token; an over-long token is not an error
@@ -207,8 +207,7 @@ static size_t skip_ws(const uint8_t *p, size_t i, size_t len)
 
 /* A string without escapes or control characters starting at p[i] == '"'; its bytes are
  * p[*start, *end). Returns the index after the closing quote, or 0. */
-static size_t plain_string(const uint8_t *p, size_t i, size_t len, size_t *start,
-			   size_t *end)
+static size_t plain_string(const uint8_t *p, size_t i, size_t len, size_t *start, size_t *end)
 {
 	if (i >= len || p[i] != '"')
 		return 0;
@@ -244,7 +243,8 @@ static bool fast_scan(const uint8_t *p, size_t len, struct flat *f)
 			return false;
 		int k = F_COUNT;
 		for (int x = 0; x < F_COUNT; x++)
-			if (strlen(flat_keys[x]) == ke - ks && memcmp(flat_keys[x], p + ks, ke - ks) == 0)
+			if (strlen(flat_keys[x]) == ke - ks &&
+			    memcmp(flat_keys[x], p + ks, ke - ks) == 0)
 				k = x;
 		if (k < F_COUNT) {
 			if (f->seen[k] || (null && k != F_TOKEN))
@@ -308,8 +308,8 @@ int prism_agent_parse(const uint8_t *payload, size_t len, struct prism_agent_req
 	return prism_agent_parse_reference(payload, len, req, errmsg, errmsg_len);
 }
 
-int prism_agent_parse_reference(const uint8_t *payload, size_t len,
-				struct prism_agent_req *req, char *errmsg, size_t errmsg_len)
+int prism_agent_parse_reference(const uint8_t *payload, size_t len, struct prism_agent_req *req,
+				char *errmsg, size_t errmsg_len)
 {
 	if (payload == NULL || req == NULL || errmsg == NULL || errmsg_len == 0)
 		return PRISM_EINVAL;
@@ -354,16 +354,16 @@ int prism_agent_resp_encode(const struct prism_agent_resp *resp, uint8_t **out, 
 	if (prism_time_format(resp->now_usec, ts, sizeof(ts)) != 0)
 		return PRISM_EINVAL;
 	const char *const kv[][2] = {
-		{ "version", PROTO_VERSION },
-		{ "type", "response" },
-		{ "status", resp->success ? "success" : "error" },
-		{ "message", resp->message },
-		{ "timestamp", ts },
-		{ "result", resp->result },
-		{ "hostname", resp->hostname },
-		{ "ip", resp->ip },
-		{ "fqdn", resp->fqdn },
-		{ "code", resp->code },
+		{"version", PROTO_VERSION},
+		{"type", "response"},
+		{"status", resp->success ? "success" : "error"},
+		{"message", resp->message},
+		{"timestamp", ts},
+		{"result", resp->result},
+		{"hostname", resp->hostname},
+		{"ip", resp->ip},
+		{"fqdn", resp->fqdn},
+		{"code", resp->code},
 	};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		size_t len = kv[i][1] ? strlen(kv[i][1]) : 0;

@@ -12,15 +12,15 @@
 
 #include "core/dname.h"
 
-#define PRISM_TOKEN_MAX 512u /**< longer tokens are never valid */
+#define PRISM_TOKEN_MAX	       512u /**< longer tokens are never valid */
 #define PRISM_AGENT_ERRMSG_MAX 512u
 
 /** A validated registration request. */
 struct prism_agent_req {
 	char hostname[PRISM_HOSTNAME_MAX + 1]; /**< lower-cased */
 	char token[PRISM_TOKEN_MAX + 1];       /**< auth_token, "" when absent/null/empty */
-	bool has_token;                        /**< a non-empty auth_token was given */
-	bool token_too_long;                   /**< auth_token longer than PRISM_TOKEN_MAX */
+	bool has_token;			       /**< a non-empty auth_token was given */
+	bool token_too_long;		       /**< auth_token longer than PRISM_TOKEN_MAX */
 };
 
 /**
@@ -49,8 +49,8 @@ int prism_agent_parse(const uint8_t *payload, size_t len, struct prism_agent_req
 
 /** prism_agent_parse() through jansson only, without the in-place fast path for the usual
  *  flat message: the reference the fuzz target compares the fast path with. */
-int prism_agent_parse_reference(const uint8_t *payload, size_t len,
-				struct prism_agent_req *req, char *errmsg, size_t errmsg_len);
+int prism_agent_parse_reference(const uint8_t *payload, size_t len, struct prism_agent_req *req,
+				char *errmsg, size_t errmsg_len);
 
 /**
  * Write the framing error for a declared frame length over PRISM_FRAME_MAX (see
@@ -64,14 +64,14 @@ int prism_agent_err_too_large(uint32_t declared, char *errmsg, size_t errmsg_len
 
 /** A response to encode. Optional strings may be NULL (then the key is omitted). */
 struct prism_agent_resp {
-	bool success;          /**< "status": "success" | "error" */
-	const char *message;   /**< exact docs/protocol.md text */
-	int64_t now_usec;      /**< server UTC time for "timestamp" */
-	const char *result;    /**< extra key, e.g. "new", "ip_changed", "heartbeat", "reconnected" */
-	const char *code;      /**< extra key, machine-readable error code */
-	const char *hostname;  /**< extra key */
-	const char *ip;        /**< extra key */
-	const char *fqdn;      /**< extra key */
+	bool success;	     /**< "status": "success" | "error" */
+	const char *message; /**< exact docs/protocol.md text */
+	int64_t now_usec;    /**< server UTC time for "timestamp" */
+	const char *result; /**< extra key, e.g. "new", "ip_changed", "heartbeat", "reconnected" */
+	const char *code;   /**< extra key, machine-readable error code */
+	const char *hostname; /**< extra key */
+	const char *ip;	      /**< extra key */
+	const char *fqdn;     /**< extra key */
 };
 
 /**

@@ -14,20 +14,20 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 
-const struct prism_api_field prism_api_body_none[] = { { NULL } };
+const struct prism_api_field prism_api_body_none[] = {{NULL}};
 const struct prism_api_field prism_api_body_token_create[] = {
-	{ "name", PRISM_API_FIELD_NAME, true },
-	{ "expires_at", PRISM_API_FIELD_FUTURE_TIME, false },
-	{ NULL },
+	{"name", PRISM_API_FIELD_NAME, true},
+	{"expires_at", PRISM_API_FIELD_FUTURE_TIME, false},
+	{NULL},
 };
 const struct prism_api_field prism_api_body_key_create[] = {
-	{ "name", PRISM_API_FIELD_NAME, true },
-	{ "role", PRISM_API_FIELD_STRING, true },
-	{ NULL },
+	{"name", PRISM_API_FIELD_NAME, true},
+	{"role", PRISM_API_FIELD_STRING, true},
+	{NULL},
 };
 const struct prism_api_field prism_api_body_sync_retry[] = {
-	{ "target", PRISM_API_FIELD_STRING, false },
-	{ NULL },
+	{"target", PRISM_API_FIELD_STRING, false},
+	{NULL},
 };
 
 /* Length of the valid UTF-8 sequence at @p p (RFC 3629: no overlong forms, no surrogates,
@@ -70,9 +70,8 @@ void prism_utf8_sanitize(char *s)
 	}
 }
 
-__attribute__((format(printf, 4, 5)))
-static int refuse(struct prism_api_body_err *err, unsigned status, const char *code,
-		  const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+refuse(struct prism_api_body_err *err, unsigned status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	err->status = status;
@@ -92,7 +91,8 @@ int prism_api_body_parse(const char *body, size_t len, bool takes_body, json_t *
 	*out = NULL;
 	if (len == 0 || !takes_body) {
 		if (len > 0)
-			return refuse(err, 400, "invalid_body", "this route takes no request body");
+			return refuse(err, 400, "invalid_body",
+				      "this route takes no request body");
 		*out = json_object();
 		return *out != NULL ? 0 : PRISM_ENOMEM;
 	}
@@ -124,7 +124,7 @@ bool prism_api_iso_to_unix(const char *s, int64_t *out)
 {
 	if (prism_iso8601_check(s, strlen(s), NULL, 0) != 0)
 		return false;
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int sec = 0, n = 0;
 	if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 		   &tm.tm_hour, &tm.tm_min, &n) != 5)
@@ -159,7 +159,8 @@ static int known_keys(const json_t *obj, const struct prism_api_field *fields,
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		const struct prism_api_field *f = fields;
 		while (f->key != NULL && strcmp(f->key, key) != 0)
 			f++;
@@ -169,17 +170,18 @@ static int known_keys(const json_t *obj, const struct prism_api_field *fields,
 	return 0;
 }
 
-static int check_value(const struct prism_api_field *f, int64_t now,
-		       struct prism_api_value *val, struct prism_api_body_err *err)
+static int check_value(const struct prism_api_field *f, int64_t now, struct prism_api_value *val,
+		       struct prism_api_body_err *err)
 {
 	switch (f->kind) {
-	case PRISM_API_FIELD_STRING:
-		return 0;
+	case PRISM_API_FIELD_STRING: return 0;
 	case PRISM_API_FIELD_NAME:
 		if (prism_api_name_ok(val->str))
 			return 0;
-		return refuse(err, 422, "invalid_value", "'%s' must be 1 to %d characters of "
-			      "letters, digits and . _ - @ :", f->key, PRISM_API_NAME_MAX);
+		return refuse(err, 422, "invalid_value",
+			      "'%s' must be 1 to %d characters of "
+			      "letters, digits and . _ - @ :",
+			      f->key, PRISM_API_NAME_MAX);
 	case PRISM_API_FIELD_FUTURE_TIME:
 		if (!prism_api_iso_to_unix(val->str, &val->unix_time))
 			return refuse(err, 422, "invalid_value",
@@ -194,8 +196,7 @@ static int check_value(const struct prism_api_field *f, int64_t now,
 int prism_api_body_fields(const json_t *obj, const struct prism_api_field *fields, int64_t now,
 			  struct prism_api_value *values, struct prism_api_body_err *err)
 {
-	if (obj == NULL || fields == NULL || values == NULL || err == NULL ||
-	    !json_is_object(obj))
+	if (obj == NULL || fields == NULL || values == NULL || err == NULL || !json_is_object(obj))
 		return PRISM_EINVAL;
 	int rc = known_keys(obj, fields, err);
 	if (rc != 0)
@@ -203,7 +204,7 @@ int prism_api_body_fields(const json_t *obj, const struct prism_api_field *field
 	for (size_t i = 0; fields[i].key != NULL; i++) {
 		const struct prism_api_field *f = &fields[i];
 		json_t *v = json_object_get(obj, f->key);
-		values[i] = (struct prism_api_value){ 0 };
+		values[i] = (struct prism_api_value){0};
 		if (v == NULL || (json_is_null(v) && !f->required)) {
 			if (!f->required)
 				continue;

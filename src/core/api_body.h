@@ -19,14 +19,14 @@
 
 /** Why a body was refused: what to answer. */
 struct prism_api_body_err {
-	unsigned status;                     /**< 400 or 422 */
-	const char *code;                    /**< static text: "invalid_json", "unknown_field", … */
-	char message[PRISM_API_ERRMSG_MAX];  /**< valid UTF-8, even when cut short */
+	unsigned status;  /**< 400 or 422 */
+	const char *code; /**< static text: "invalid_json", "unknown_field", … */
+	char message[PRISM_API_ERRMSG_MAX]; /**< valid UTF-8, even when cut short */
 };
 
 enum prism_api_field_kind {
-	PRISM_API_FIELD_STRING,      /**< any string */
-	PRISM_API_FIELD_NAME,        /**< 1–64 of [A-Za-z0-9._-@:] (token and key names) */
+	PRISM_API_FIELD_STRING,	     /**< any string */
+	PRISM_API_FIELD_NAME,	     /**< 1–64 of [A-Za-z0-9._-@:] (token and key names) */
 	PRISM_API_FIELD_FUTURE_TIME, /**< ISO 8601 date-time after `now` */
 };
 
@@ -34,20 +34,20 @@ enum prism_api_field_kind {
 struct prism_api_field {
 	const char *key;
 	enum prism_api_field_kind kind;
-	bool required;   /**< absent (or, when optional, null) is refused */
+	bool required; /**< absent (or, when optional, null) is refused */
 };
 
 /** The field tables of the routes that take a body (src/api/routes.c), shared with the
  *  fuzzer so that it checks what the server checks. */
-extern const struct prism_api_field prism_api_body_none[];         /**< release, pause, resume */
+extern const struct prism_api_field prism_api_body_none[];	   /**< release, pause, resume */
 extern const struct prism_api_field prism_api_body_token_create[]; /**< name, expires_at */
 extern const struct prism_api_field prism_api_body_key_create[];   /**< name, role */
 extern const struct prism_api_field prism_api_body_sync_retry[];   /**< target */
 
 /** A checked field: str NULL when an optional field is absent or null. */
 struct prism_api_value {
-	const char *str;     /**< borrowed from the parsed object */
-	int64_t unix_time;   /**< PRISM_API_FIELD_FUTURE_TIME: the time in unix seconds */
+	const char *str;   /**< borrowed from the parsed object */
+	int64_t unix_time; /**< PRISM_API_FIELD_FUTURE_TIME: the time in unix seconds */
 };
 
 /**

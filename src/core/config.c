@@ -30,9 +30,9 @@
 #include "core/config.h"
 #include "core/dname.h"
 #include "core/dnsupdate.h"
+#include "core/error.h"
 #include "core/rr_validate.h"
 #include "core/strv.h"
-#include "core/error.h"
 #include "core/yamlutil.h"
 
 /*
@@ -158,7 +158,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(powerdns, retry_delay, FLOAT, 0.01, 3600, NULL, "1", "PRISM_POWERDNS_RETRY_DELAY",      \
 	  "seconds of the first backoff step", LIVE)                                              \
 	X(powerdns, rate_limit_qps, INT, 0, 1000000, NULL, "0", "PRISM_POWERDNS_RATE_LIMIT_QPS",  \
-	  "most API requests a second to each target without its own (0 = no limit)", RESTART)   \
+	  "most API requests a second to each target without its own (0 = no limit)", RESTART)    \
 	X(powerdns, breaker_threshold, INT, 0, 1000000, NULL, "0",                                \
 	  "PRISM_POWERDNS_BREAKER_THRESHOLD",                                                     \
 	  "failed requests in a row that open a target's circuit breaker (0 = off)", RESTART)     \
@@ -174,7 +174,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
 	  "agent tokens: list of {name, token | token_file}", LIVE)                               \
 	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \
-	  "names no source may claim (besides apex, ns/nsN, nameservers)", LIVE)        \
+	  "names no source may claim (besides apex, ns/nsN, nameservers)", LIVE)                  \
 	X(api, keys, CREDS, 0, 0, role_choices, "", "PRISM_API_KEYS",                             \
 	  "REST API keys: list of {name, key | key_file, role: read|write|admin}", LIVE)          \
 	X(api, public_health, BOOL, 0, 0, NULL, "true", "PRISM_API_PUBLIC_HEALTH",                \
@@ -188,7 +188,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
 	  "largest accepted request body, bytes", RESTART)                                        \
 	X(api, header_timeout, INT, 1, 3600, NULL, "10", "PRISM_API_HEADER_TIMEOUT",              \
-	  "seconds a client has to send a whole request head (from connect or its last answer)",   \
+	  "seconds a client has to send a whole request head (from connect or its last answer)",  \
 	  RESTART)                                                                                \
 	X(api, max_connections_per_ip, INT, 1, 4096, NULL, "64",                                  \
 	  "PRISM_API_MAX_CONNECTIONS_PER_IP",                                                     \
@@ -205,7 +205,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "seconds between health checks of every target (0 = off)", RESTART)                     \
 	X(sync, owner_id, STR, 0, 0, NULL, "prism", "PRISM_SYNC_OWNER_ID",                        \
 	  "names this deployment in every ownership mark; deployments sharing a zone need "       \
-	  "different ids", RESTART)                                                               \
+	  "different ids",                                                                        \
+	  RESTART)                                                                                \
 	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
 	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
 	  RESTART)
@@ -223,7 +224,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "lowest TTL taken from a request's lease-length, seconds", RESTART)                     \
 	Y(kea, ncr, ttl_max, INT, 1, 2147483647, NULL, "3600", "PRISM_KEA_NCR_TTL_MAX",           \
 	  "highest TTL taken from a request's lease-length, seconds", RESTART)                    \
-	Y(kea, reservations, enabled, BOOL, 0, 0, NULL, "false", "PRISM_KEA_RESERVATIONS_ENABLED", \
+	Y(kea, reservations, enabled, BOOL, 0, 0, NULL, "false",                                  \
+	  "PRISM_KEA_RESERVATIONS_ENABLED",                                                       \
 	  "follow Kea's host reservations in PostgreSQL (LISTEN/NOTIFY)", RESTART)                \
 	Y(kea, reservations, conninfo, STR, 0, 0, NULL, "", "PRISM_KEA_RESERVATIONS_CONNINFO",    \
 	  "libpq connection string (postgresql://... or key=value); the parts below override it", \
@@ -238,7 +240,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "database user", RESTART)                                                               \
 	Y(kea, reservations, password_file, STR, 0, 0, NULL, "",                                  \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_FILE",                                                 \
-	  "file holding the database password (read again on SIGHUP for the next connection)",  \
+	  "file holding the database password (read again on SIGHUP for the next connection)",    \
 	  RESTART)                                                                                \
 	Y(kea, reservations, password_env, STR, 0, 0, NULL, "",                                   \
 	  "PRISM_KEA_RESERVATIONS_PASSWORD_ENV",                                                  \
@@ -310,7 +312,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 
 static const struct prism_yaml_opt opts[] = {OPTIONS(OPT_ROW) OPTIONS_NESTED(OPT_ROW3)};
 
-#define IDX_ROW(sec, name, ...) IDX_##sec##_##name,
+#define IDX_ROW(sec, name, ...)	      IDX_##sec##_##name,
 #define IDX_ROW3(sec, sub, name, ...) IDX_##sec##_##sub##_##name,
 enum { OPTIONS(IDX_ROW) OPTIONS_NESTED(IDX_ROW3) NOPTS };
 _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
@@ -335,7 +337,7 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 	 .help = h,                                                                               \
 	 .reload = RELOAD_##r},
 
-#define INFO_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                     \
+#define INFO_ROW3(sec, sub, name, t, lo, hi, ch, d, e, h, r)                                      \
 	{.key = #sec "." #sub "." #name,                                                          \
 	 .type = TYPE_NAME_##t,                                                                   \
 	 .def = d,                                                                                \
@@ -343,8 +345,7 @@ _Static_assert(NOPTS <= PRISM_YAML_MAX_OPTS, "too many options for yamlutil");
 	 .help = h,                                                                               \
 	 .reload = RELOAD_##r},
 
-static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW)
-							     OPTIONS_NESTED(INFO_ROW3)};
+static const struct prism_config_opt_info infos[] = {OPTIONS(INFO_ROW) OPTIONS_NESTED(INFO_ROW3)};
 
 /* Compile-time checks: the type column matches the field's C type, int bounds fit it. */
 #define KIND_OF(f)                                                                                \
@@ -859,36 +860,59 @@ struct field {
 	uint32_t min, max; /* F_U32 */
 };
 
-#define TF(k, kind, req) {#k, kind, offsetof(struct prism_config_target, k), req, 0, 0}
-#define TFU(k, lo, hi) {#k, F_U32, offsetof(struct prism_config_target, k), false, lo, hi}
+#define TF(k, kind, req)                                                                          \
+	{                                                                                         \
+#k, kind, offsetof(struct prism_config_target, k), req, 0, 0                      \
+	}
+#define TFU(k, lo, hi)                                                                            \
+	{                                                                                         \
+#k, F_U32, offsetof(struct prism_config_target, k), false, lo, hi                 \
+	}
 static const struct field target_fields[] = {
-	TF(name, F_STR, true),       TF(api_url, F_STR, false), TF(api_key, F_STR, false),
-	TF(api_key_file, F_STR, false), TF(server_id, F_STR, false),
-	TF(dns_address, F_STR, false), TF(zones, F_STRS, false), TF(adopt, F_BOOL, false),
-	TF(paused, F_BOOL, false),   TFU(max_body_bytes, 65536, 1073741824),
-	TF(group, F_STR, false),     TF(type, F_STR, false),    TF(server, F_STR, false),
-	TF(tsig, F_TSIG, false),     TFU(rate_limit_qps, 1, 1000000),
+	TF(name, F_STR, true),
+	TF(api_url, F_STR, false),
+	TF(api_key, F_STR, false),
+	TF(api_key_file, F_STR, false),
+	TF(server_id, F_STR, false),
+	TF(dns_address, F_STR, false),
+	TF(zones, F_STRS, false),
+	TF(adopt, F_BOOL, false),
+	TF(paused, F_BOOL, false),
+	TFU(max_body_bytes, 65536, 1073741824),
+	TF(group, F_STR, false),
+	TF(type, F_STR, false),
+	TF(server, F_STR, false),
+	TF(tsig, F_TSIG, false),
+	TFU(rate_limit_qps, 1, 1000000),
 	{"breaker", F_BREAKER, offsetof(struct prism_config_target, breaker_threshold), false, 0,
 	 0},
 	{NULL, F_STR, 0, false, 0, 0},
 };
-#define ZF(k, kind, req) {#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647}
+#define ZF(k, kind, req)                                                                          \
+	{                                                                                         \
+#k, kind, offsetof(struct prism_config_zone, k), req, 1, 2147483647               \
+	}
 static const struct field zone_fields[] = {
-	ZF(name, F_STR, true), ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
-	ZF(soa, F_STR, false), ZF(kind, F_STR, false), ZF(dnssec, F_BOOL, false),
+	ZF(name, F_STR, true),	       ZF(nameservers, F_STRS, false), ZF(ttl, F_U32, false),
+	ZF(soa, F_STR, false),	       ZF(kind, F_STR, false),	       ZF(dnssec, F_BOOL, false),
 	{NULL, F_STR, 0, false, 0, 0},
 };
 
-#define XF(k, kind, req) {#k, kind, offsetof(struct prism_config_template, k), req, 0, 0}
+#define XF(k, kind, req)                                                                          \
+	{                                                                                         \
+#k, kind, offsetof(struct prism_config_template, k), req, 0, 0                    \
+	}
 static const struct field template_fields[] = {
-	XF(name, F_STR, true), XF(records, F_STRS, true), {NULL, F_STR, 0, false, 0, 0},
+	XF(name, F_STR, true),
+	XF(records, F_STRS, true),
+	{NULL, F_STR, 0, false, 0, 0},
 };
 
 struct list_kind {
 	const char *key; /* "targets" */
-	size_t size;     /* of one entry */
+	size_t size;	 /* of one entry */
 	const struct field *fields;
-	size_t off;      /* of the list in struct prism_config */
+	size_t off; /* of the list in struct prism_config */
 };
 
 static const struct list_kind list_kinds[] = {
@@ -922,11 +946,12 @@ static void tsig_free(struct prism_config_tsig *k)
 static int tsig_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
 		     struct prism_config_tsig *k, yaml_document_t *doc, yaml_node_t *m)
 {
-	static const char *const keys[] = { "name", "algorithm", "secret", "secret_file" };
-	char **slots[] = { &k->name, &k->algorithm, &k->secret, &k->secret_file };
+	static const char *const keys[] = {"name", "algorithm", "secret", "secret_file"};
+	char **slots[] = {&k->name, &k->algorithm, &k->secret, &k->secret_file};
 	char shown[64];
 	if (m->type != YAML_MAPPING_NODE)
-		return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].tsig: must be a mapping of "
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "%s[%zu].tsig: must be a mapping of "
 				       "name, algorithm and secret or secret_file (line %zu)",
 				       lk->key, idx + 1, prism_yaml_line(m));
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
@@ -939,11 +964,11 @@ static int tsig_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size_
 			 memcmp(keys[i], kn->data.scalar.value, kn->data.scalar.length) == 0))
 			i++;
 		if (kn->type != YAML_SCALAR_NODE || i == 4) {
-			prism_yaml_printable(shown, sizeof(shown),
-					     kn->type == YAML_SCALAR_NODE
-						     ? (const char *)kn->data.scalar.value : "?",
-					     kn->type == YAML_SCALAR_NODE ? kn->data.scalar.length
-									  : 1);
+			prism_yaml_printable(
+				shown, sizeof(shown),
+				kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value
+							     : "?",
+				kn->type == YAML_SCALAR_NODE ? kn->data.scalar.length : 1);
 			return prism_yaml_fail(c, PRISM_ECONFIG,
 					       "unknown key '%s[%zu].tsig.%s' (line %zu)", lk->key,
 					       idx + 1, shown, prism_yaml_line(kn));
@@ -957,8 +982,8 @@ static int tsig_node(struct prism_yaml_ctx *c, const struct list_kind *lk, size_
 					       lk->key, idx + 1, keys[i], prism_yaml_line(v));
 		if (*slots[i] != NULL)
 			return prism_yaml_fail(c, PRISM_ECONFIG,
-					       "duplicate key '%s[%zu].tsig.%s' (line %zu)", lk->key,
-					       idx + 1, keys[i], prism_yaml_line(kn));
+					       "duplicate key '%s[%zu].tsig.%s' (line %zu)",
+					       lk->key, idx + 1, keys[i], prism_yaml_line(kn));
 		*slots[i] = strndup((const char *)v->data.scalar.value, v->data.scalar.length);
 		if (*slots[i] == NULL)
 			return prism_yaml_nomem(c);
@@ -991,14 +1016,14 @@ static void entries_free(const struct list_kind *lk, void **v)
 }
 
 /* targets[].breaker: {threshold: N, recovery_seconds: S}, both required. */
-static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx,
-			 void *e, yaml_document_t *doc, yaml_node_t *v)
+static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, size_t idx, void *e,
+			 yaml_document_t *doc, yaml_node_t *v)
 {
 	struct prism_config_target *t = e;
-	uint32_t *slot[2] = { &t->breaker_threshold, &t->breaker_recovery_seconds };
-	static const char *const keys[2] = { "threshold", "recovery_seconds" };
-	static const uint32_t max[2] = { 1000000, 86400 };
-	bool seen[2] = { false, false };
+	uint32_t *slot[2] = {&t->breaker_threshold, &t->breaker_recovery_seconds};
+	static const char *const keys[2] = {"threshold", "recovery_seconds"};
+	static const uint32_t max[2] = {1000000, 86400};
+	bool seen[2] = {false, false};
 
 	if (v->type != YAML_MAPPING_NODE)
 		return prism_yaml_fail(c, PRISM_ECONFIG,
@@ -1010,9 +1035,9 @@ static int entry_breaker(struct prism_yaml_ctx *c, const struct list_kind *lk, s
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 		yaml_node_t *x = yaml_document_get_node(doc, p->value);
 		size_t i = 0;
-		while (i < 2 && !(k->type == YAML_SCALAR_NODE &&
-				  k->data.scalar.length == strlen(keys[i]) &&
-				  memcmp(k->data.scalar.value, keys[i], strlen(keys[i])) == 0))
+		while (i < 2 &&
+		       !(k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(keys[i]) &&
+			 memcmp(k->data.scalar.value, keys[i], strlen(keys[i])) == 0))
 			i++;
 		char shown[64];
 		if (i == 2) {
@@ -1077,8 +1102,8 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 				prism_strv_free(list);
 				goto bad;
 			}
-			list[i] = strndup((const char *)x->data.scalar.value,
-					  x->data.scalar.length);
+			list[i] =
+				strndup((const char *)x->data.scalar.value, x->data.scalar.length);
 			if (list[i++] == NULL) {
 				prism_strv_free(list);
 				return prism_yaml_nomem(c);
@@ -1109,9 +1134,10 @@ static int entry_field(struct prism_yaml_ctx *c, const struct list_kind *lk, siz
 bad:
 	if (f->kind == F_U32)
 		return prism_yaml_fail(c, PRISM_ECONFIG,
-				       "%s[%zu].%s: must be an integer from %" PRIu32 " to %" PRIu32
-				       " (line %zu)",
-				       lk->key, idx + 1, f->key, f->min, f->max, prism_yaml_line(v));
+				       "%s[%zu].%s: must be an integer from %" PRIu32
+				       " to %" PRIu32 " (line %zu)",
+				       lk->key, idx + 1, f->key, f->min, f->max,
+				       prism_yaml_line(v));
 	return prism_yaml_fail(c, PRISM_ECONFIG, "%s[%zu].%s: must be %s (line %zu)", lk->key,
 			       idx + 1, f->key,
 			       f->kind == F_STRS   ? "a list of strings"
@@ -1191,15 +1217,15 @@ static int walk_list(struct prism_yaml_ctx *c, const struct list_kind *lk, yaml_
 				       "%s: must be a list of mappings (line %zu)", lk->key,
 				       prism_yaml_line(v));
 	size_t n = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start;
-	     it < v->data.sequence.items.top; it++)
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++)
 		n++;
 	void **list = calloc(n + 1, sizeof(*list));
 	if (list == NULL)
 		return prism_yaml_nomem(c);
 	size_t i = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start;
-	     it < v->data.sequence.items.top; it++, i++) {
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++, i++) {
 		int rc = entry_node(c, lk, i, doc, yaml_document_get_node(doc, *it), &list[i]);
 		if (rc != 0) {
 			entries_free(lk, list);
@@ -1262,7 +1288,8 @@ static int validate_zones(struct prism_yaml_ctx *c)
 	if (cfg->zones == NULL) {
 		/* the seed's single zone */
 		cfg->zones = calloc(2, sizeof(*cfg->zones));
-		if (cfg->zones == NULL || (cfg->zones[0] = calloc(1, sizeof(**cfg->zones))) == NULL)
+		if (cfg->zones == NULL ||
+		    (cfg->zones[0] = calloc(1, sizeof(**cfg->zones))) == NULL)
 			return prism_yaml_nomem(c);
 		cfg->zones[0]->name = strdup(cfg->powerdns_default_zone);
 		if (cfg->zones[0]->name == NULL)
@@ -1291,8 +1318,8 @@ static int validate_zones(struct prism_yaml_ctx *c)
 		if (strcasecmp(kind, "Native") != 0 && strcasecmp(kind, "Master") != 0)
 			return prism_yaml_fail(c, PRISM_ECONFIG,
 					       "zones[%zu].kind: Native or Master", i + 1);
-		if (prism_yaml_store_str(&z->kind, strcasecmp(kind, "Master") == 0 ? "Master"
-											 : "Native",
+		if (prism_yaml_store_str(&z->kind,
+					 strcasecmp(kind, "Master") == 0 ? "Master" : "Native",
 					 6) != 0)
 			return prism_yaml_nomem(c);
 		if (z->nameservers == NULL) {
@@ -1348,8 +1375,7 @@ static int seed_target(struct prism_yaml_ctx *c)
 	t->rate_limit_qps = cfg->powerdns_rate_limit_qps;
 	t->breaker_threshold = cfg->powerdns_breaker_threshold;
 	t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
-	if (!t->name || !t->api_url || !t->server_id ||
-	    (cfg->powerdns_api_key && !t->api_key) ||
+	if (!t->name || !t->api_url || !t->server_id || (cfg->powerdns_api_key && !t->api_key) ||
 	    (cfg->powerdns_api_key_file && !t->api_key_file))
 		return prism_yaml_nomem(c);
 	return 0;
@@ -1372,9 +1398,9 @@ static int validate_powerdns(struct prism_yaml_ctx *c, struct prism_config_targe
 				       "targets[%zu].api_url: must start with http:// or https://",
 				       i + 1);
 	if ((t->api_key == NULL) == (t->api_key_file == NULL))
-		return prism_yaml_fail(c, PRISM_ECONFIG,
-				       "targets[%zu]: give exactly one of api_key and api_key_file",
-				       i + 1);
+		return prism_yaml_fail(
+			c, PRISM_ECONFIG,
+			"targets[%zu]: give exactly one of api_key and api_key_file", i + 1);
 	if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
 		return prism_yaml_nomem(c);
 	return 0;
@@ -1408,7 +1434,7 @@ static int validate_rfc2136(struct prism_yaml_ctx *c, struct prism_config_target
 				       i + 1);
 	if (k->algorithm == NULL && (k->algorithm = strdup("hmac-sha256")) == NULL)
 		return prism_yaml_nomem(c);
-	struct prism_tsig key = { k->name, k->algorithm, k->secret ? k->secret : "AA==" };
+	struct prism_tsig key = {k->name, k->algorithm, k->secret ? k->secret : "AA=="};
 	if (prism_tsig_check(&key, why, sizeof(why)) != 0)
 		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].tsig: %s", i + 1, why);
 	return 0;
@@ -1443,7 +1469,8 @@ static int validate_targets(struct prism_yaml_ctx *c)
 		char dns_host[64];
 		uint16_t dns_port;
 		if (t->dns_address != NULL &&
-		    prism_config_hostport(t->dns_address, dns_host, sizeof(dns_host), &dns_port) != 0)
+		    prism_config_hostport(t->dns_address, dns_host, sizeof(dns_host), &dns_port) !=
+			    0)
 			return prism_yaml_fail(c, PRISM_ECONFIG,
 					       "targets[%zu].dns_address: must be IP:port "
 					       "(192.0.2.1:53, [2001:db8::1]:53)",
@@ -1484,9 +1511,10 @@ static int validate_templates(struct prism_yaml_ctx *c)
 		prism_yaml_printable(shown, sizeof(shown), t[i]->name, strlen(t[i]->name));
 		for (size_t j = 0; rc == 0 && j < i; j++)
 			if (strcmp(t[j]->name, t[i]->name) == 0)
-				rc = prism_yaml_fail(c, PRISM_ECONFIG,
-						     "zone_templates[%zu].name: '%s' is listed twice",
-						     i + 1, shown);
+				rc = prism_yaml_fail(
+					c, PRISM_ECONFIG,
+					"zone_templates[%zu].name: '%s' is listed twice", i + 1,
+					shown);
 		for (size_t k = 0; rc == 0 && t[i]->records[k] != NULL; k++)
 			if (prism_rr_line(t[i]->records[k], "template.invalid.", 3600, rr, why,
 					  sizeof(why)) != 0)
@@ -1540,7 +1568,8 @@ static int kea_zone(struct prism_yaml_ctx *c, size_t idx, char **zone)
 	if (*zone == NULL)
 		return prism_yaml_store_str(zone, cfg->powerdns_default_zone,
 					    strlen(cfg->powerdns_default_zone)) == 0
-			       ? 0 : prism_yaml_nomem(c);
+			       ? 0
+			       : prism_yaml_nomem(c);
 	if (prism_zone_normalize(*zone, buf, sizeof(buf)) != 0)
 		return prism_yaml_fail_opt(c, idx, "not a valid zone name");
 	bool known = false;
@@ -1585,19 +1614,22 @@ static int validate_kea(struct prism_yaml_ctx *c)
 	uint16_t port;
 	int rc;
 	if (prism_config_hostport(cfg->kea_ncr_listen, host, sizeof(host), &port) != 0)
-		return prism_yaml_fail_opt(c, IDX_kea_ncr_listen,
-					   "must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001");
+		return prism_yaml_fail_opt(
+			c, IDX_kea_ncr_listen,
+			"must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001");
 	if (cfg->kea_ncr_ttl_min > cfg->kea_ncr_ttl_max)
 		return prism_yaml_fail_opt(c, IDX_kea_ncr_ttl_min,
 					   "must not be above kea.ncr.ttl_max");
 	if (cfg->kea_reservations_password_file != NULL &&
 	    cfg->kea_reservations_password_env != NULL)
-		return prism_yaml_fail_opt(c, IDX_kea_reservations_password_env,
-					   "cannot be combined with kea.reservations.password_file");
+		return prism_yaml_fail_opt(
+			c, IDX_kea_reservations_password_env,
+			"cannot be combined with kea.reservations.password_file");
 	if (!sql_identifier(cfg->kea_reservations_channel))
-		return prism_yaml_fail_opt(c, IDX_kea_reservations_channel,
-					   "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, "
-					   "at most 63 characters)");
+		return prism_yaml_fail_opt(
+			c, IDX_kea_reservations_channel,
+			"must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, "
+			"at most 63 characters)");
 	if ((rc = kea_zone(c, IDX_kea_reservations_zone, &cfg->kea_reservations_zone)) != 0 ||
 	    (rc = kea_zone(c, IDX_kea_leases_zone, &cfg->kea_leases_zone)) != 0 ||
 	    (rc = kea_regex(c, IDX_kea_reservations_filter_regex,
@@ -1628,11 +1660,11 @@ static int validate_tls(struct prism_yaml_ctx *c)
 		return prism_yaml_fail_opt(c, IDX_server_tcp_port,
 					   "0 turns the plain agent port off: set server.tls_port "
 					   "for agents to have one");
-	if (cfg->server_tls_port != 0 && (cfg->server_tls_cert == NULL ||
-					  cfg->server_tls_key == NULL))
-		return prism_yaml_fail_opt(c, cfg->server_tls_cert ? IDX_server_tls_key
-								   : IDX_server_tls_cert,
-					   "required when server.tls_port is set");
+	if (cfg->server_tls_port != 0 &&
+	    (cfg->server_tls_cert == NULL || cfg->server_tls_key == NULL))
+		return prism_yaml_fail_opt(
+			c, cfg->server_tls_cert ? IDX_server_tls_key : IDX_server_tls_cert,
+			"required when server.tls_port is set");
 	if (strcmp(cfg->server_tls_client_cert, "none") != 0 && cfg->server_tls_client_ca == NULL)
 		return prism_yaml_fail_opt(c, IDX_server_tls_client_ca,
 					   "required when server.tls_client_cert is optional or "
@@ -1798,8 +1830,7 @@ static bool creds_same(struct prism_config_cred **a, struct prism_config_cred **
 	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
 }
 
-bool prism_config_option_same(const struct prism_config *a, const struct prism_config *b,
-			      size_t i)
+bool prism_config_option_same(const struct prism_config *a, const struct prism_config *b, size_t i)
 {
 	if (a == NULL || b == NULL || i >= NOPTS)
 		return false;
@@ -1812,8 +1843,8 @@ bool prism_config_option_same(const struct prism_config *a, const struct prism_c
 	case OPT_LIST:
 	case OPT_STRS: return strv_same(*(char **const *)pa, *(char **const *)pb);
 	case OPT_CREDS:
-		return creds_same(*(struct prism_config_cred **const *)pa,
-				  *(struct prism_config_cred **const *)pb);
+		return creds_same(*(struct prism_config_cred * *const *)pa,
+				  *(struct prism_config_cred * *const *)pb);
 	default: return memcmp(pa, pb, o->size) == 0; /* integers, bool */
 	}
 }

@@ -10,8 +10,8 @@
 
 #define LABEL_MAX 63u
 
-__attribute__((format(printf, 3, 4)))
-static void set_reason(char *reason, size_t reason_len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_reason(char *reason, size_t reason_len,
+							     const char *fmt, ...)
 {
 	if (reason == NULL || reason_len == 0)
 		return;
@@ -44,8 +44,7 @@ static int bad_char(unsigned char c, char *reason, size_t reason_len)
 }
 
 /* One label of @p len bytes (len > 0 checked by the caller). */
-static int check_label(const char *l, size_t len, bool underscore, char *reason,
-		       size_t reason_len)
+static int check_label(const char *l, size_t len, bool underscore, char *reason, size_t reason_len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)l[i];

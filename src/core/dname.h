@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define PRISM_HOSTNAME_MAX 253u /**< longest hostname, without trailing dot */
-#define PRISM_DNAME_MAX 255u    /**< longest FQDN text incl. trailing dot and NUL room */
+#define PRISM_DNAME_MAX	   255u /**< longest FQDN text incl. trailing dot and NUL room */
 
 /**
  * Validate an agent hostname (docs/protocol.md): 1–253 characters, dot-separated labels of

@@ -64,8 +64,8 @@ static int parse_answer(const uint8_t *buf, size_t len, ldns_pkt **out)
 	return st == LDNS_STATUS_OK ? 0 : PRISM_EPROTO;
 }
 
-int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id,
-		     int *rcode, uint32_t *serial)
+int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id, int *rcode,
+		     uint32_t *serial)
 {
 	if (buf == NULL || zone == NULL || id == NULL || rcode == NULL || serial == NULL)
 		return PRISM_EINVAL;

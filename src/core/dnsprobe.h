@@ -25,8 +25,8 @@ int prism_soa_query(const char *zone, uint16_t id, uint8_t *buf, size_t cap, siz
  * @return 0 (serial set), PRISM_ENOTFOUND (an answer without that SOA: @p rcode says why),
  *         PRISM_EPROTO (not a DNS response), PRISM_EINVAL, PRISM_ENOMEM
  */
-int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id,
-		     int *rcode, uint32_t *serial);
+int prism_soa_answer(const uint8_t *buf, size_t len, const char *zone, uint16_t *id, int *rcode,
+		     uint32_t *serial);
 
 /**
  * Build a query for @p name and @p type ("A", "AAAA", "PTR", …) with message id @p id, no

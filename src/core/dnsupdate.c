@@ -7,10 +7,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <ldns/ldns.h>
-#include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +19,12 @@
 #include "core/dnsupdate.h"
 #include "core/error.h"
 
-#define FUDGE 300
-#define OWNER_PREFIX "_prism-"
+#define FUDGE		 300
+#define OWNER_PREFIX	 "_prism-"
 #define AXFR_MAX_RECORDS 2000000u
 
-static const char *const algorithms[] = { "hmac-sha1", "hmac-sha224", "hmac-sha256",
-					  "hmac-sha384", "hmac-sha512", NULL };
+static const char *const algorithms[] = {"hmac-sha1",	"hmac-sha224", "hmac-sha256",
+					 "hmac-sha384", "hmac-sha512", NULL};
 
 /* Standard base64 with its padding, at least one block. */
 static bool is_base64(const char *s)
@@ -54,8 +54,9 @@ int prism_tsig_check(const struct prism_tsig *k, char *why, size_t whylen)
 	for (size_t i = 0; algorithms[i] != NULL; i++)
 		known |= strcmp(algorithms[i], k->algorithm) == 0;
 	if (!known) {
-		snprintf(why, whylen, "algorithm must be one of hmac-sha1, hmac-sha224, "
-				      "hmac-sha256, hmac-sha384, hmac-sha512");
+		snprintf(why, whylen,
+			 "algorithm must be one of hmac-sha1, hmac-sha224, "
+			 "hmac-sha256, hmac-sha384, hmac-sha512");
 		return PRISM_ECONFIG;
 	}
 	ldns_rdf *n = ldns_dname_new_frm_str(k->name);
@@ -147,13 +148,13 @@ static void wput(struct wbuf *b, const void *d, size_t n)
 
 static void wput16(struct wbuf *b, unsigned v)
 {
-	uint8_t x[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 	wput(b, x, 2);
 }
 
 static void wput32(struct wbuf *b, uint32_t v)
 {
-	uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 	wput(b, x, 4);
 }
 
@@ -237,7 +238,7 @@ struct wchange {
 	uint16_t type;
 	bool owned;
 	struct wname name;
-	char clabel[64];      /* "_prism-a" */
+	char clabel[64];	 /* "_prism-a" */
 	size_t name_at, comp_at; /* offsets of full copies (0: none yet) */
 };
 
@@ -264,8 +265,7 @@ static void put_rr_head(struct wbuf *b, unsigned type, unsigned cls, uint32_t tt
 }
 
 /* The rdata of one record in wire form; A and AAAA directly, others through ldns. */
-static bool rdata_wire(uint16_t type, const char *type_name, const char *content,
-		       struct wbuf *out)
+static bool rdata_wire(uint16_t type, const char *type_name, const char *content, struct wbuf *out)
 {
 	out->n = 0;
 	uint8_t a[16];
@@ -321,8 +321,8 @@ static void put_prereqs(struct wbuf *b, struct wchange *w, const struct wbuf *tx
 }
 
 /* The updates of one change; false when a record is not valid. */
-static bool put_updates(struct wbuf *b, struct wchange *w, const struct wbuf *txt,
-			struct wbuf *rd, unsigned *count)
+static bool put_updates(struct wbuf *b, struct wchange *w, const struct wbuf *txt, struct wbuf *rd,
+			unsigned *count)
 {
 	const struct prism_rr_change *c = w->c;
 	if (w->owned) {
@@ -441,7 +441,7 @@ static int tsig_append(struct wbuf *b, const struct prism_tsig *k, uint16_t id,
 		return PRISM_ENOMEM;
 	b->p[10] = 0;
 	b->p[11] = 1; /* ARCOUNT: the TSIG */
-	uint8_t m[2 + EVP_MAX_MD_SIZE] = { (uint8_t)(maclen >> 8), (uint8_t)maclen };
+	uint8_t m[2 + EVP_MAX_MD_SIZE] = {(uint8_t)(maclen >> 8), (uint8_t)maclen};
 	memcpy(m + 2, mac, maclen);
 	out->mac = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2 + maclen, m);
 	return out->mac != NULL ? 0 : PRISM_ENOMEM;
@@ -488,14 +488,14 @@ int prism_update_build(const char *zone, const struct prism_rr_change *ch, const
 	if (zone == NULL || (ch == NULL && n > 0) || owner_id == NULL || out == NULL ||
 	    bad == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_dns_msg){ .id = id };
+	*out = (struct prism_dns_msg){.id = id};
 	struct wname zn;
 	char text[320];
 	owner_text(owner_id, text, sizeof(text));
 	size_t tl = strlen(text) - 2; /* the quotes go */
 	if (!name_wire(zone, &zn) || tl > 255)
 		return PRISM_EINVAL;
-	struct wbuf b = { 0 }, txt = { 0 }, rd = { 0 };
+	struct wbuf b = {0}, txt = {0}, rd = {0};
 	uint8_t tlb = (uint8_t)tl;
 	wput(&txt, &tlb, 1);
 	wput(&txt, text + 1, tl);
@@ -515,7 +515,7 @@ int prism_update_build(const char *zone, const struct prism_rr_change *ch, const
 		}
 	}
 	/* header (UPDATE), zone section */
-	uint8_t hdr[12] = { (uint8_t)(id >> 8), (uint8_t)id, LDNS_PACKET_UPDATE << 3, 0, 0, 1 };
+	uint8_t hdr[12] = {(uint8_t)(id >> 8), (uint8_t)id, LDNS_PACKET_UPDATE << 3, 0, 0, 1};
 	wput(&b, hdr, sizeof(hdr));
 	wput(&b, zn.w, zn.len);
 	put_rr_head(&b, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0);
@@ -567,12 +567,12 @@ int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct 
 {
 	if (zone == NULL || out == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_dns_msg){ .id = id };
+	*out = (struct prism_dns_msg){.id = id};
 	struct wname zn;
 	if (!name_wire(zone, &zn))
 		return PRISM_EINVAL;
-	struct wbuf b = { 0 };
-	uint8_t hdr[12] = { (uint8_t)(id >> 8), (uint8_t)id, 0, 0, 0, 1 };
+	struct wbuf b = {0};
+	uint8_t hdr[12] = {(uint8_t)(id >> 8), (uint8_t)id, 0, 0, 0, 1};
 	wput(&b, hdr, sizeof(hdr));
 	wput(&b, zn.w, zn.len);
 	wput16(&b, kind == PRISM_DNSQ_AXFR ? LDNS_RR_TYPE_AXFR : LDNS_RR_TYPE_SOA);
@@ -592,9 +592,9 @@ int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct 
 
 const char *prism_rcode_name(int rcode, char *buf, size_t len)
 {
-	static const char *const names[] = { "NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN",
-					     "NOTIMP",  "REFUSED",  "YXDOMAIN", "YXRRSET",
-					     "NXRRSET", "NOTAUTH",  "NOTZONE" };
+	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+					    "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+					    "NXRRSET", "NOTAUTH", "NOTZONE"};
 	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
 		return names[rcode];
 	snprintf(buf, len, "RCODE%d", rcode);
@@ -638,7 +638,7 @@ static bool tsig_last(const uint8_t *w, size_t len, struct tsig_loc *loc)
 	size_t rrs = ((size_t)w[6] << 8 | w[7]) + ((size_t)w[8] << 8 | w[9]) +
 		     ((size_t)w[10] << 8 | w[11]);
 	size_t off = 12;
-	*loc = (struct tsig_loc){ false, 0, 0, 0 };
+	*loc = (struct tsig_loc){false, 0, 0, 0};
 	for (size_t i = 0; i < qd; i++) {
 		if (!skip_name(w, len, &off) || off + 4 > len)
 			return false;
@@ -654,7 +654,7 @@ static bool tsig_last(const uint8_t *w, size_t len, struct tsig_loc *loc)
 		if (off > len || (type == LDNS_RR_TYPE_TSIG && i + 1 != rrs))
 			return false;
 		if (type == LDNS_RR_TYPE_TSIG)
-			*loc = (struct tsig_loc){ true, start, off - rdlen, rdlen };
+			*loc = (struct tsig_loc){true, start, off - rdlen, rdlen};
 	}
 	return true;
 }
@@ -695,8 +695,7 @@ struct tsig_rec {
 	const uint8_t *mac, *other;
 };
 
-static bool tsig_read(const uint8_t *w, size_t len, const struct tsig_loc *l,
-		      struct tsig_rec *t)
+static bool tsig_read(const uint8_t *w, size_t len, const struct tsig_loc *l, struct tsig_rec *t)
 {
 	if (!read_name(w, len, l->rr_off, &t->key))
 		return false;
@@ -756,7 +755,7 @@ static void tsig_check(const uint8_t *w, size_t len, const struct tsig_loc *l,
 	    kn.len != t.key.len || memcmp(kn.w, t.key.w, kn.len) != 0 || an.len != t.alg.len ||
 	    memcmp(an.w, t.alg.w, an.len) != 0 || t.maclen > EVP_MAX_MD_SIZE)
 		return;
-	struct wbuf b = { 0 };
+	struct wbuf b = {0};
 	wput(&b, prior, prior_len);
 	wput(&b, pending, pending_len);
 	size_t at = b.n;
@@ -784,9 +783,8 @@ static void tsig_check(const uint8_t *w, size_t len, const struct tsig_loc *l,
 	unsigned char *key = key_decode(k->secret, &klen);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
-	bool ok = !b.fail && key != NULL &&
-		  HMAC(md, key, klen, b.p, b.n, mac, &maclen) != NULL && maclen == t.maclen &&
-		  CRYPTO_memcmp(mac, t.mac, maclen) == 0;
+	bool ok = !b.fail && key != NULL && HMAC(md, key, klen, b.p, b.n, mac, &maclen) != NULL &&
+		  maclen == t.maclen && CRYPTO_memcmp(mac, t.mac, maclen) == 0;
 	key_free(key, klen);
 	free(b.p);
 	out->tsig_ok = ok;
@@ -818,7 +816,7 @@ int prism_answer_read(const uint8_t *wire, size_t len, const struct prism_dns_ms
 {
 	if (q == NULL || out == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_dns_answer){ 0 };
+	*out = (struct prism_dns_answer){0};
 	ldns_pkt *p = NULL;
 	struct tsig_loc loc;
 	int rc = parse(wire, len, &p, &loc);
@@ -864,7 +862,7 @@ struct prism_axfr {
 	size_t maclen;
 	struct wbuf pending; /* unsigned messages since the last signed one */
 	unsigned unsigned_msgs;
-	bool first;      /* no message read yet */
+	bool first; /* no message read yet */
 	bool done;
 	uint32_t serial;
 	struct xrec *v;
@@ -922,10 +920,10 @@ static void lower(char *s)
  * every other type is shown in the generic form of RFC 3597: "\# <length> <hex>". */
 static bool presentable(ldns_rr_type t)
 {
-	static const ldns_rr_type ok[] = { LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME,
-					   LDNS_RR_TYPE_MX,  LDNS_RR_TYPE_TXT,  LDNS_RR_TYPE_NS,
-					   LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR,  LDNS_RR_TYPE_CAA,
-					   LDNS_RR_TYPE_SOA };
+	static const ldns_rr_type ok[] = {LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME,
+					  LDNS_RR_TYPE_MX,  LDNS_RR_TYPE_TXT,  LDNS_RR_TYPE_NS,
+					  LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR,  LDNS_RR_TYPE_CAA,
+					  LDNS_RR_TYPE_SOA};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (ok[i] == t)
 			return true;
@@ -1021,8 +1019,8 @@ static void chain(struct prism_axfr *x, const uint8_t *wire, size_t len,
 	}
 	uint8_t mac[sizeof(x->mac)];
 	size_t maclen = 0;
-	tsig_check(wire, len, loc, x->k, x->mac, x->maclen, x->pending.p, x->pending.n,
-		   !x->first, ans, mac, &maclen);
+	tsig_check(wire, len, loc, x->k, x->mac, x->maclen, x->pending.p, x->pending.n, !x->first,
+		   ans, mac, &maclen);
 	x->pending.n = 0;
 	x->unsigned_msgs = 0;
 	if (ans->tsig_ok) {
@@ -1036,7 +1034,7 @@ int prism_axfr_feed(struct prism_axfr *x, const uint8_t *wire, size_t len,
 {
 	if (x == NULL || ans == NULL)
 		return PRISM_EINVAL;
-	*ans = (struct prism_dns_answer){ 0 };
+	*ans = (struct prism_dns_answer){0};
 	if (x->done)
 		return 1;
 	ldns_pkt *p = NULL;
@@ -1140,7 +1138,7 @@ static uint64_t rrset_hash(struct xrec *const *v, size_t lo, size_t hi)
 		return 0;
 	for (size_t i = lo; i < hi; i++)
 		recs[i - lo] = v[i]->content;
-	struct prism_rr_change c = { v[lo]->name, v[lo]->type, v[lo]->ttl, recs, hi - lo };
+	struct prism_rr_change c = {v[lo]->name, v[lo]->type, v[lo]->ttl, recs, hi - lo};
 	uint64_t h = prism_rrset_hash(&c);
 	free(recs);
 	return h;
@@ -1203,9 +1201,9 @@ static int build_zone(struct xrec *const *v, size_t n, char **keys, size_t nkeys
 			out->v = nv;
 		}
 		struct prism_actual_rrset *a = &out->v[out->n];
-		*a = (struct prism_actual_rrset){ strdup(v[lo]->name), strdup(v[lo]->type),
-						  v[lo]->ttl, rrset_hash(v, lo, hi),
-						  has_key(keys, nkeys, v[lo]->name, v[lo]->type) };
+		*a = (struct prism_actual_rrset){strdup(v[lo]->name), strdup(v[lo]->type),
+						 v[lo]->ttl, rrset_hash(v, lo, hi),
+						 has_key(keys, nkeys, v[lo]->name, v[lo]->type)};
 		if (a->name == NULL || a->type == NULL) {
 			free(a->name);
 			free(a->type);
@@ -1221,7 +1219,7 @@ int prism_axfr_zone(const struct prism_axfr *x, const char *owner_id,
 {
 	if (x == NULL || owner_id == NULL || out == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_actual_zone){ NULL, 0 };
+	*out = (struct prism_actual_zone){NULL, 0};
 	char text[320];
 	owner_text(owner_id, text, sizeof(text));
 	struct xrec **v = malloc((x->n ? x->n : 1) * sizeof(*v));
@@ -1260,7 +1258,7 @@ int prism_axfr_records(const struct prism_axfr *x, struct prism_zone_data *out)
 {
 	if (x == NULL || out == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_zone_data){ NULL, 0 };
+	*out = (struct prism_zone_data){NULL, 0};
 	out->v = calloc(x->n ? x->n : 1, sizeof(*out->v));
 	if (out->v == NULL)
 		return PRISM_ENOMEM;
@@ -1270,8 +1268,8 @@ int prism_axfr_records(const struct prism_axfr *x, struct prism_zone_data *out)
 		    strcmp(r->type, "TXT") == 0)
 			continue;
 		struct prism_zone_rr *z = &out->v[out->n];
-		*z = (struct prism_zone_rr){ strdup(r->name), strdup(r->type), r->ttl,
-					     strdup(r->content) };
+		*z = (struct prism_zone_rr){strdup(r->name), strdup(r->type), r->ttl,
+					    strdup(r->content)};
 		out->n++;
 		if (z->name == NULL || z->type == NULL || z->content == NULL) {
 			prism_zone_data_free(out);

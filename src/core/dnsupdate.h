@@ -41,10 +41,10 @@ int prism_tsig_check(const struct prism_tsig *k, char *why, size_t whylen);
 
 /** One message to send, with what is needed to check its answer. */
 struct prism_dns_msg {
-	uint8_t *wire;   /**< owned */
+	uint8_t *wire; /**< owned */
 	size_t len;
 	uint16_t id;
-	void *mac;       /**< the request's TSIG MAC (an ldns_rdf), owned; NULL when unsigned */
+	void *mac; /**< the request's TSIG MAC (an ldns_rdf), owned; NULL when unsigned */
 };
 
 /** Free the message's buffers (not @p m itself). NULL is a no-op. */
@@ -79,11 +79,11 @@ int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct 
 
 /** The verdict on one answer. */
 struct prism_dns_answer {
-	int rcode;        /**< the response code (extended by nothing: no EDNS is sent) */
-	int tsig_error;   /**< the answer's TSIG error (16 BADSIG, 17 BADKEY, 18 BADTIME), 0 */
-	bool tsig_ok;     /**< signed and verified with the key (or no key was used) */
-	uint32_t serial;  /**< SOA queries: the zone's serial, when answered */
-	bool has_soa;     /**< SOA queries: the SOA of the zone was in the answer */
+	int rcode;	 /**< the response code (extended by nothing: no EDNS is sent) */
+	int tsig_error;	 /**< the answer's TSIG error (16 BADSIG, 17 BADKEY, 18 BADTIME), 0 */
+	bool tsig_ok;	 /**< signed and verified with the key (or no key was used) */
+	uint32_t serial; /**< SOA queries: the zone's serial, when answered */
+	bool has_soa;	 /**< SOA queries: the SOA of the zone was in the answer */
 };
 
 /**

@@ -11,18 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PRISM_FRAME_HDR 4u          /**< length prefix size */
-#define PRISM_FRAME_MAX 65536u      /**< largest payload N allowed */
-#define PRISM_FRAME_BUF_MAX (1u << 20) /**< bytes buffered per connection after auth */
+#define PRISM_FRAME_HDR		4u	   /**< length prefix size */
+#define PRISM_FRAME_MAX		65536u	   /**< largest payload N allowed */
+#define PRISM_FRAME_BUF_MAX	(1u << 20) /**< bytes buffered per connection after auth */
 #define PRISM_FRAME_BUF_PREAUTH (PRISM_FRAME_MAX + PRISM_FRAME_HDR) /**< before a valid token */
 
 /** Incremental frame reader. Plain struct so it can be embedded; use the functions only. */
 struct prism_frame_reader {
-	uint8_t *buf;  /**< heap buffer, owned */
-	size_t len;    /**< bytes held in buf */
-	size_t off;    /**< start of unconsumed bytes */
-	size_t cap;    /**< allocated size of buf */
-	size_t limit;  /**< most bytes that may be held unconsumed */
+	uint8_t *buf; /**< heap buffer, owned */
+	size_t len;   /**< bytes held in buf */
+	size_t off;   /**< start of unconsumed bytes */
+	size_t cap;   /**< allocated size of buf */
+	size_t limit; /**< most bytes that may be held unconsumed */
 };
 
 /** Initialise @p r with a buffering limit (bytes). No allocation until the first feed. */

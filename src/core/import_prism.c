@@ -72,7 +72,7 @@ static int ip_canon(const char *in, char *out, size_t outlen, bool *ipv6)
 	}
 	if (inet_pton(AF_INET6, in, a) != 1)
 		return PRISM_EMSG;
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	*ipv6 = memcmp(a, mapped, 12) != 0; /* an IPv4-mapped address counts as IPv4 */
 	if (*ipv6)
 		return inet_ntop(AF_INET6, a, out, (socklen_t)outlen) ? 0 : PRISM_ETOOBIG;
@@ -85,8 +85,7 @@ static bool same_zone(const char *dns_zone, const char *zone)
 	if (dns_zone == NULL || dns_zone[0] == '\0')
 		return true;
 	char norm[PRISM_DNAME_MAX + 1];
-	return prism_zone_normalize(dns_zone, norm, sizeof(norm)) == 0 &&
-	       strcmp(norm, zone) == 0;
+	return prism_zone_normalize(dns_zone, norm, sizeof(norm)) == 0 && strcmp(norm, zone) == 0;
 }
 
 static enum prism_orig_verdict bad(char *reason, size_t len, const char *field, const char *why)
@@ -126,8 +125,9 @@ enum prism_orig_verdict prism_orig_row_check(const struct prism_orig_row *row, c
 		return bad(reason, reason_len, "first_seen", "after last_seen");
 	if (!same_zone(row->dns_zone, zone)) {
 		if (reason != NULL && reason_len > 0)
-			snprintf(reason, reason_len, "dns_zone: %.200s is not %s (the agents' zone)",
-				 row->dns_zone, zone);
+			snprintf(reason, reason_len,
+				 "dns_zone: %.200s is not %s (the agents' zone)", row->dns_zone,
+				 zone);
 		return PRISM_ORIG_OTHER_ZONE;
 	}
 	return PRISM_ORIG_OK;

@@ -16,29 +16,29 @@
 /** One row of the original's `hosts` table, as text. Borrowed; NULL = SQL NULL. */
 struct prism_orig_row {
 	const char *hostname;
-	const char *current_ip;      /**< IPv4 or IPv6 text */
-	const char *status;          /**< "online" | "offline" (any case) */
-	const char *first_seen;      /**< "YYYY-MM-DD HH:MM:SS", UTC */
+	const char *current_ip; /**< IPv4 or IPv6 text */
+	const char *status;	/**< "online" | "offline" (any case) */
+	const char *first_seen; /**< "YYYY-MM-DD HH:MM:SS", UTC */
 	const char *last_seen;
-	const char *dns_zone;        /**< NULL or "": the default zone */
-	const char *dns_ttl;         /**< read, not used: records take the agents' TTL */
+	const char *dns_zone;	     /**< NULL or "": the default zone */
+	const char *dns_ttl;	     /**< read, not used: records take the agents' TTL */
 	const char *dns_sync_status; /**< read, not used: Prism pushes the records again */
 };
 
 /** A row that passed the checks. */
 struct prism_orig_host {
 	char hostname[PRISM_HOSTNAME_MAX + 1]; /**< lower-case */
-	char ip[64];                           /**< canonical text; IPv4-mapped IPv6 → IPv4 */
+	char ip[64];			       /**< canonical text; IPv4-mapped IPv6 → IPv4 */
 	bool ipv6;
 	bool online;
-	int64_t first_seen, last_seen;         /**< unix seconds */
+	int64_t first_seen, last_seen; /**< unix seconds */
 };
 
 /** What to do with a row. */
 enum prism_orig_verdict {
-	PRISM_ORIG_OK = 0,       /**< import it */
-	PRISM_ORIG_INVALID,      /**< a field is malformed (see the reason) */
-	PRISM_ORIG_OTHER_ZONE,   /**< valid, but its zone is not the agents' zone here */
+	PRISM_ORIG_OK = 0,     /**< import it */
+	PRISM_ORIG_INVALID,    /**< a field is malformed (see the reason) */
+	PRISM_ORIG_OTHER_ZONE, /**< valid, but its zone is not the agents' zone here */
 };
 
 /**

@@ -24,7 +24,7 @@ struct group {
 
 struct prism_inventory {
 	regex_t rx;
-	char *tmpl;        /* NULL: captures joined */
+	char *tmpl; /* NULL: captures joined */
 	struct group *groups;
 	size_t n, cap;
 };
@@ -80,8 +80,10 @@ int prism_inventory_new(const char *pattern, const char *group, struct prism_inv
 		return PRISM_EINVAL;
 	}
 	if (group != NULL && (!template_ok(group, inv->rx.re_nsub) || group[0] == '\0')) {
-		snprintf(err, errlen, "the group template may use {0} to {%zu} (the pattern's "
-			 "captures) and no other braces", inv->rx.re_nsub < 9 ? inv->rx.re_nsub : 9);
+		snprintf(err, errlen,
+			 "the group template may use {0} to {%zu} (the pattern's "
+			 "captures) and no other braces",
+			 inv->rx.re_nsub < 9 ? inv->rx.re_nsub : 9);
 		prism_inventory_free(inv);
 		return PRISM_EINVAL;
 	}
@@ -158,7 +160,7 @@ static struct group *find_group(struct prism_inventory *inv, const char *name)
 	if (copy == NULL)
 		return NULL;
 	memmove(&inv->groups[lo + 1], &inv->groups[lo], (inv->n - lo) * sizeof(*inv->groups));
-	inv->groups[lo] = (struct group){ .name = copy };
+	inv->groups[lo] = (struct group){.name = copy};
 	inv->n++;
 	return &inv->groups[lo];
 }
@@ -323,7 +325,7 @@ int prism_inventory_render(const struct prism_inventory *inv, size_t i, const ch
 	if (inv == NULL || yaml == NULL || i >= inv->n)
 		return inv == NULL || yaml == NULL ? PRISM_EINVAL : PRISM_ENOTFOUND;
 	const struct group *g = &inv->groups[i];
-	struct out o = { 0 };
+	struct out o = {0};
 	yaml_emitter_t e;
 	if (!yaml_emitter_initialize(&e))
 		return PRISM_ENOMEM;

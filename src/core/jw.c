@@ -32,7 +32,7 @@ static bool grow(struct jw *w, size_t n)
 
 void jw_init_buf(struct jw *w, char *buf, size_t cap)
 {
-	*w = (struct jw){ .buf = buf, .cap = cap, .borrowed = cap > 0 };
+	*w = (struct jw){.buf = buf, .cap = cap, .borrowed = cap > 0};
 	if (cap == 0)
 		w->buf = NULL;
 }
@@ -82,7 +82,7 @@ void jw_free(struct jw *w)
 {
 	if (!w->borrowed)
 		free(w->buf);
-	*w = (struct jw){ 0 };
+	*w = (struct jw){0};
 }
 
 void jw_obj(struct jw *w)
@@ -113,7 +113,9 @@ void jw_end_arr(struct jw *w)
 
 /* Bytes a JSON string must escape: control characters, '"' and '\\'. */
 static const unsigned char must_escape[256] = {
-	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
 };
 
 static void escaped(struct jw *w, const char *s, size_t n)
@@ -139,11 +141,10 @@ static void escaped(struct jw *w, const char *s, size_t n)
 			continue;
 		put(w, s + run, i - run);
 		run = i + 1;
-		char e[7] = { '\\', (char)c, 0 };
+		char e[7] = {'\\', (char)c, 0};
 		switch (c) {
 		case '"':
-		case '\\':
-			break;
+		case '\\': break;
 		case '\n': e[1] = 'n'; break;
 		case '\r': e[1] = 'r'; break;
 		case '\t': e[1] = 't'; break;

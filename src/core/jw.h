@@ -15,11 +15,11 @@
 struct jw {
 	char *buf;
 	size_t len, cap;
-	bool comma;   /* a value was written at this level: the next one needs a comma */
-	bool oom;     /* a grow failed: the text is incomplete */
-	bool borrowed;/* buf is the caller's (jw_init_buf): moved to the heap if it must grow */
-	int64_t day;  /* cache: the day of the last timestamp written (+1, 0 = none) */
-	char date[11];/* and its "YYYY-MM-DD" */
+	bool comma;    /* a value was written at this level: the next one needs a comma */
+	bool oom;      /* a grow failed: the text is incomplete */
+	bool borrowed; /* buf is the caller's (jw_init_buf): moved to the heap if it must grow */
+	int64_t day;   /* cache: the day of the last timestamp written (+1, 0 = none) */
+	char date[11]; /* and its "YYYY-MM-DD" */
 };
 
 /** Start writing into the caller's @p buf of @p cap bytes (e.g. on the stack): no
@@ -33,20 +33,20 @@ void jw_reset(struct jw *w);
 /** Free the buffer. */
 void jw_free(struct jw *w);
 
-void jw_obj(struct jw *w);   /**< '{' */
+void jw_obj(struct jw *w); /**< '{' */
 void jw_end_obj(struct jw *w);
-void jw_arr(struct jw *w);   /**< '[' */
+void jw_arr(struct jw *w); /**< '[' */
 void jw_end_arr(struct jw *w);
 /** Object key, one of the API's own constants (written as is: no quote, backslash or control
  *  character in it); the next call writes its value. */
 void jw_key(struct jw *w, const char *k);
 /** Object key from data (escaped). */
 void jw_key_escaped(struct jw *w, const char *k);
-void jw_str(struct jw *w, const char *s);        /**< NULL writes null */
+void jw_str(struct jw *w, const char *s); /**< NULL writes null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
 void jw_uint(struct jw *w, uint64_t v);
-void jw_double(struct jw *w, double v);          /**< non-finite values write null */
+void jw_double(struct jw *w, double v); /**< non-finite values write null */
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 /** Pre-serialised JSON text (trusted: written as is), NULL writes null. */

@@ -90,9 +90,9 @@ const char *prism_kea_trigger_count_sql(void)
 
 /* A reservation's columns: its first IPv6 reservation of type address (0; 2 is a
  * prefix), as text (a varchar in Kea's schema 13, inet later) */
-#define KEA_COLUMNS                                                                        \
-	"SELECT h.host_id, h.hostname, h.ipv4_address, (SELECT r.address::text FROM "       \
-	"ipv6_reservations r WHERE r.host_id = h.host_id AND r.type = 0 "                    \
+#define KEA_COLUMNS                                                                               \
+	"SELECT h.host_id, h.hostname, h.ipv4_address, (SELECT r.address::text FROM "             \
+	"ipv6_reservations r WHERE r.host_id = h.host_id AND r.type = 0 "                         \
 	"ORDER BY r.reservation_id LIMIT 1) FROM hosts h "
 
 const char *prism_kea_select_sql(void)
@@ -158,8 +158,8 @@ int prism_kea_ipv4(int64_t v, char *out, size_t outlen)
 	return n > 0 && (size_t)n < outlen ? 0 : PRISM_ETOOBIG;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *reason, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int bad(char *reason, size_t len, const char *fmt,
+						     ...)
 {
 	if (reason != NULL && len > 0) {
 		va_list ap;
@@ -173,7 +173,7 @@ static int bad(char *reason, size_t len, const char *fmt, ...)
 static int take_op(json_t *root, const char *key, struct prism_kea_notify *n, char *reason,
 		   size_t rl)
 {
-	static const char *const ops[] = { "INSERT", "UPDATE", "DELETE", "TRUNCATE" };
+	static const char *const ops[] = {"INSERT", "UPDATE", "DELETE", "TRUNCATE"};
 	const char *op = json_string_value(json_object_get(root, key));
 	if (op == NULL)
 		return bad(reason, rl, "missing %s", key);
@@ -185,8 +185,8 @@ static int take_op(json_t *root, const char *key, struct prism_kea_notify *n, ch
 	return bad(reason, rl, "unknown op");
 }
 
-static int take_fields(json_t *root, const char *ipkey, struct prism_kea_notify *n,
-		       char *reason, size_t rl)
+static int take_fields(json_t *root, const char *ipkey, struct prism_kea_notify *n, char *reason,
+		       size_t rl)
 {
 	json_t *host = json_object_get(root, "hostname");
 	json_t *ip = json_object_get(root, ipkey);
@@ -230,8 +230,10 @@ static int take_service(json_t *root, struct prism_kea_notify *n, char *reason, 
 	size_t hl = json_string_length(ident);
 	if (hex == NULL || hl == 0 || hl > PRISM_KEA_IDENT_MAX || hl % 2 != 0 ||
 	    strlen(hex) != hl || !is_hex(hex))
-		return bad(reason, rl, "dhcp_identifier must be an even number of hex digits "
-			   "(at most %d)", PRISM_KEA_IDENT_MAX);
+		return bad(reason, rl,
+			   "dhcp_identifier must be an even number of hex digits "
+			   "(at most %d)",
+			   PRISM_KEA_IDENT_MAX);
 	for (size_t i = 0; i <= hl; i++)
 		n->identifier[i] = (char)tolower((unsigned char)hex[i]);
 	return take_fields(root, "ipv4_address", n, reason, rl);

@@ -14,13 +14,13 @@
 #include <stdint.h>
 
 /** Names of what `prism kea install-trigger` creates on Kea's hosts table. */
-#define PRISM_KEA_FUNCTION "prism_kea_hosts_notify"
-#define PRISM_KEA_TRIGGER "prism_kea_hosts_trigger"
-#define PRISM_KEA_TRUNCATE_TRIGGER "prism_kea_hosts_truncate"
-#define PRISM_KEA_V6_TRIGGER "prism_kea_ipv6_trigger"
+#define PRISM_KEA_FUNCTION	      "prism_kea_hosts_notify"
+#define PRISM_KEA_TRIGGER	      "prism_kea_hosts_trigger"
+#define PRISM_KEA_TRUNCATE_TRIGGER    "prism_kea_hosts_truncate"
+#define PRISM_KEA_V6_TRIGGER	      "prism_kea_ipv6_trigger"
 #define PRISM_KEA_V6_TRUNCATE_TRIGGER "prism_kea_ipv6_truncate"
-#define PRISM_KEA_TRIGGERS 4 /**< triggers the SQL creates */
-#define PRISM_KEA_IDENT_MAX 510 /**< hex digits of a dhcp_identifier (255 bytes) */
+#define PRISM_KEA_TRIGGERS	      4	  /**< triggers the SQL creates */
+#define PRISM_KEA_IDENT_MAX	      510 /**< hex digits of a dhcp_identifier (255 bytes) */
 
 /**
  * SQL that creates (or replaces) the function and the triggers: every INSERT, UPDATE and
@@ -72,12 +72,12 @@ struct prism_kea_notify {
 	/** The Kea service's payload {"operation","hostname","ipv4_address","dhcp_identifier"}:
 	 *  no host_id, the reservation is found by its identifier. */
 	bool kea_service;
-	int64_t id;                 /**< host_id (Prism's; not for TRUNCATE) */
+	int64_t id;				  /**< host_id (Prism's; not for TRUNCATE) */
 	char identifier[PRISM_KEA_IDENT_MAX + 1]; /**< kea_service: dhcp_identifier, lower hex */
-	bool has_hostname;          /**< hostname is not NULL */
-	char hostname[256];         /**< as Kea has it (not checked here) */
+	bool has_hostname;			  /**< hostname is not NULL */
+	char hostname[256];			  /**< as Kea has it (not checked here) */
 	bool has_ipv4;
-	int64_t ipv4;               /**< ipv4_address */
+	int64_t ipv4; /**< ipv4_address */
 };
 
 /**

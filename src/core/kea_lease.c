@@ -11,8 +11,8 @@
 #include "core/hash.h"
 #include "core/kea_lease.h"
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *reason, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int bad(char *reason, size_t len, const char *fmt,
+						     ...)
 {
 	if (reason != NULL && len > 0) {
 		va_list ap;
@@ -44,12 +44,12 @@ static bool is(const char *f, size_t fl, const char *name)
 	return fl == strlen(name) && memcmp(f, name, fl) == 0;
 }
 
-int prism_kea_csv_header(const char *line, size_t len, struct prism_kea_csv *out,
-			 char *reason, size_t reason_len)
+int prism_kea_csv_header(const char *line, size_t len, struct prism_kea_csv *out, char *reason,
+			 size_t reason_len)
 {
 	if (line == NULL || out == NULL)
 		return PRISM_EINVAL;
-	*out = (struct prism_kea_csv){ -1, -1, -1, -1, -1, 0, false };
+	*out = (struct prism_kea_csv){-1, -1, -1, -1, -1, 0, false};
 	const char *f;
 	size_t fl;
 	for (int i = 0; i < 64 && field(line, len, i, &f, &fl); i++) {
@@ -68,7 +68,8 @@ int prism_kea_csv_header(const char *line, size_t len, struct prism_kea_csv *out
 		out->columns = i + 1;
 	}
 	if (out->address != 0 || out->hostname < 0 || out->valid_lifetime < 0 || out->expire < 0)
-		return bad(reason, reason_len, "not a Kea lease file header (address, "
+		return bad(reason, reason_len,
+			   "not a Kea lease file header (address, "
 			   "valid_lifetime, expire and hostname are needed)");
 	return 0;
 }
@@ -200,7 +201,7 @@ static struct rec *slot(const struct prism_kea_leases *t, const char *address)
 
 static int grow(struct prism_kea_leases *t)
 {
-	struct prism_kea_leases g = { calloc(t->cap * 2, sizeof(struct rec)), t->cap * 2, t->n };
+	struct prism_kea_leases g = {calloc(t->cap * 2, sizeof(struct rec)), t->cap * 2, t->n};
 	if (g.v == NULL)
 		return PRISM_ENOMEM;
 	for (size_t i = 0; i < t->cap; i++)
@@ -228,8 +229,8 @@ static bool rec_active(const struct rec *r, int64_t now)
 	       r->expire > now && r->state == 0;
 }
 
-int prism_kea_leases_put(struct prism_kea_leases *t, const struct prism_kea_lease *l,
-			 int64_t now, bool *was_active, bool *now_active, bool *renamed)
+int prism_kea_leases_put(struct prism_kea_leases *t, const struct prism_kea_lease *l, int64_t now,
+			 bool *was_active, bool *now_active, bool *renamed)
 {
 	if (t == NULL || l == NULL)
 		return PRISM_EINVAL;
@@ -292,8 +293,7 @@ void prism_kea_leases_each(const struct prism_kea_leases *t,
 }
 
 int64_t prism_kea_leases_expired(const struct prism_kea_leases *t, int64_t before, int64_t now,
-				 void (*cb)(void *arg, const struct prism_kea_lease *l),
-				 void *arg)
+				 void (*cb)(void *arg, const struct prism_kea_lease *l), void *arg)
 {
 	struct prism_kea_lease l;
 	int64_t next = 0;

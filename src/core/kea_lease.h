@@ -21,17 +21,17 @@
 struct prism_kea_csv {
 	int address, hostname, valid_lifetime, expire, state; /**< column numbers */
 	int columns;
-	bool v6;                    /**< kea-leases6.csv (has lease_type, iaid, …) */
+	bool v6; /**< kea-leases6.csv (has lease_type, iaid, …) */
 };
 
 /** One lease line. */
 struct prism_kea_lease {
-	char address[46];           /**< canonical text */
+	char address[46]; /**< canonical text */
 	bool ipv6;
-	char hostname[256];         /**< as Kea has it ("" = none) */
-	uint64_t valid_lifetime;    /**< seconds; 0 = released */
-	int64_t expire;             /**< unix seconds */
-	unsigned state;             /**< 0 default, 1 declined, 2 expired-reclaimed, … */
+	char hostname[256];	 /**< as Kea has it ("" = none) */
+	uint64_t valid_lifetime; /**< seconds; 0 = released */
+	int64_t expire;		 /**< unix seconds */
+	unsigned state;		 /**< 0 default, 1 declined, 2 expired-reclaimed, … */
 };
 
 #define PRISM_KEA_LINE_MAX 65536u /**< longest line accepted */
@@ -41,8 +41,8 @@ struct prism_kea_lease {
  * @return 0, PRISM_EMSG (not a lease file header: a required column is missing) with
  *         @p reason, PRISM_EINVAL (NULL)
  */
-int prism_kea_csv_header(const char *line, size_t len, struct prism_kea_csv *out,
-			 char *reason, size_t reason_len);
+int prism_kea_csv_header(const char *line, size_t len, struct prism_kea_csv *out, char *reason,
+			 size_t reason_len);
 
 /**
  * Parse one lease line (without its line end) with the columns of @p h. Columns after the
@@ -74,8 +74,8 @@ size_t prism_kea_leases_count(const struct prism_kea_leases *t);
  * name changed while active in both — what a follower needs to decide on a change.
  * @return 0, PRISM_ENOMEM
  */
-int prism_kea_leases_put(struct prism_kea_leases *t, const struct prism_kea_lease *l,
-			 int64_t now, bool *was_active, bool *now_active, bool *renamed);
+int prism_kea_leases_put(struct prism_kea_leases *t, const struct prism_kea_lease *l, int64_t now,
+			 bool *was_active, bool *now_active, bool *renamed);
 
 /** The lease of @p address into @p out. @return whether there is one. */
 bool prism_kea_leases_get(const struct prism_kea_leases *t, const char *address,

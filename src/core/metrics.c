@@ -16,7 +16,7 @@
 #include "core/hash.h"
 #include "core/metrics.h"
 
-#define MAX_LABELS 8
+#define MAX_LABELS  8
 #define MAX_BUCKETS 32
 
 static const double default_buckets[] = {
@@ -27,9 +27,9 @@ struct prism_metric_series {
 	const struct prism_metric *family;
 	uint64_t hash;
 	char **values;
-	double value;          /* counter/gauge value, histogram sum */
-	uint64_t count;        /* histogram */
-	uint64_t *buckets;     /* histogram: per bucket (not cumulative) */
+	double value;	   /* counter/gauge value, histogram sum */
+	uint64_t count;	   /* histogram */
+	uint64_t *buckets; /* histogram: per bucket (not cumulative) */
 };
 
 struct prism_metric {
@@ -180,8 +180,8 @@ int prism_metrics_add(struct prism_metrics *m, const struct prism_metric_desc *d
 	size_t nl;
 	if (m == NULL || d == NULL || !name_ok(d->name, true) || !labels_ok(d, &nl) ||
 	    (unsigned)d->type > PRISM_METRIC_HISTOGRAM ||
-	    (d->type == PRISM_METRIC_HISTOGRAM && d->buckets && !buckets_ok(d->buckets,
-									     d->nbuckets)) ||
+	    (d->type == PRISM_METRIC_HISTOGRAM && d->buckets &&
+	     !buckets_ok(d->buckets, d->nbuckets)) ||
 	    (d->help != NULL && strchr(d->help, '\n') != NULL))
 		return PRISM_EINVAL;
 	if (prism_metrics_find(m, d->name) != NULL)
@@ -378,8 +378,10 @@ static void put_escaped(struct out *o, const char *s, bool quote)
 {
 	const char *run = s;
 	for (; *s; s++) {
-		const char *esc = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
-				  : (quote && *s == '"') ? "\\\"" : NULL;
+		const char *esc = *s == '\\'		 ? "\\\\"
+				  : *s == '\n'		 ? "\\n"
+				  : (quote && *s == '"') ? "\\\""
+							 : NULL;
 		if (esc == NULL)
 			continue;
 		put(o, run, (size_t)(s - run));
@@ -467,13 +469,13 @@ static void put_histogram(struct out *o, const struct prism_metric *f,
 	puts_(o, "\n");
 }
 
-static const char *const type_names[] = { "counter", "gauge", "histogram" };
+static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
 int prism_metrics_format(const struct prism_metrics *m, char **buf, size_t *len, size_t *cap)
 {
 	if (m == NULL || buf == NULL || len == NULL || cap == NULL)
 		return PRISM_EINVAL;
-	struct out o = { buf, len, cap, false };
+	struct out o = {buf, len, cap, false};
 	reserve(&o, 0);
 	for (const struct prism_metric *f = m->head; f != NULL; f = f->next) {
 		puts_(&o, "# HELP ");

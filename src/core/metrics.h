@@ -18,9 +18,9 @@ enum prism_metric_type {
 	PRISM_METRIC_HISTOGRAM,
 };
 
-struct prism_metrics;        /**< registry */
-struct prism_metric;         /**< one family: name, help, type, label names */
-struct prism_metric_series;  /**< one set of label values of a family */
+struct prism_metrics;	    /**< registry */
+struct prism_metric;	    /**< one family: name, help, type, label names */
+struct prism_metric_series; /**< one set of label values of a family */
 
 /** New empty registry. NULL on out of memory. */
 struct prism_metrics *prism_metrics_new(void);
@@ -30,15 +30,15 @@ void prism_metrics_free(struct prism_metrics *m);
 
 /** Description of a family to add. */
 struct prism_metric_desc {
-	const char *name;            /**< [a-zA-Z_:][a-zA-Z0-9_:]* */
-	const char *help;            /**< one line (escaped on output) */
+	const char *name; /**< [a-zA-Z_:][a-zA-Z0-9_:]* */
+	const char *help; /**< one line (escaped on output) */
 	enum prism_metric_type type;
-	const char *const *labels;   /**< NULL-terminated label names, or NULL for none; "le" is
-	                              *   reserved, names starting with "__" too */
-	const double *buckets;       /**< histograms: finite, strictly increasing upper bounds
-	                              *   (+Inf is implied); NULL = the default buckets */
+	const char *const *labels; /**< NULL-terminated label names, or NULL for none; "le" is
+				    *   reserved, names starting with "__" too */
+	const double *buckets;	   /**< histograms: finite, strictly increasing upper bounds
+				    *   (+Inf is implied); NULL = the default buckets */
 	size_t nbuckets;
-	size_t max_series;           /**< cap on label sets (0 = 1 without labels, 64 with) */
+	size_t max_series; /**< cap on label sets (0 = 1 without labels, 64 with) */
 };
 
 /**

@@ -11,8 +11,8 @@
 #include "core/error.h"
 #include "core/ncr.h"
 
-__attribute__((format(printf, 4, 5)))
-static int fail(int rc, char *reason, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(int rc, char *reason, size_t len,
+						      const char *fmt, ...)
 {
 	if (reason != NULL && len > 0) {
 		va_list ap;
@@ -42,9 +42,9 @@ static bool leap(unsigned y)
 /* "YYYYMMDDHHMMSS" (UTC) → unix seconds. */
 static bool parse_stamp(const char *s, size_t n, int64_t *out)
 {
-	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned v[6] = { 0 };
-	static const unsigned width[6] = { 4, 2, 2, 2, 2, 2 };
+	static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	unsigned v[6] = {0};
+	static const unsigned width[6] = {4, 2, 2, 2, 2, 2};
 	if (n != 14)
 		return false;
 	for (size_t i = 0, k = 0; k < 6; k++)
@@ -140,8 +140,7 @@ static int take_conflict(json_t *root, struct prism_ncr *n, char *reason, size_t
 		return fail(PRISM_EMSG, reason, rl, "conflict-resolution-mode has the wrong type");
 	if (strcmp(m, "check-with-dhcid") == 0 || strcmp(m, "check-exists-with-dhcid") == 0)
 		n->conflict_resolution = true;
-	else if (strcmp(m, "no-check-with-dhcid") == 0 ||
-		 strcmp(m, "no-check-without-dhcid") == 0)
+	else if (strcmp(m, "no-check-with-dhcid") == 0 || strcmp(m, "no-check-without-dhcid") == 0)
 		n->conflict_resolution = false;
 	else
 		return fail(PRISM_EMSG, reason, rl, "conflict-resolution-mode: unknown mode");
@@ -197,7 +196,7 @@ int prism_ncr_parse(const uint8_t *buf, size_t len, struct prism_ncr *out, char 
 	if (root == NULL)
 		return fail(PRISM_EPROTO, reason, reason_len, "invalid JSON (%s)",
 			    json_error_code(&e) == json_error_duplicate_key ? "duplicate key"
-									     : "syntax");
+									    : "syntax");
 	int rc = json_is_object(root) ? take_fields(root, out, reason, reason_len)
 				      : fail(PRISM_EPROTO, reason, reason_len, "not an object");
 	json_decref(root);

@@ -20,20 +20,20 @@
 
 #include "core/dname.h"
 
-#define PRISM_NCR_MAX 65535u       /**< largest datagram */
+#define PRISM_NCR_MAX	    65535u /**< largest datagram */
 #define PRISM_NCR_DHCID_MAX 128u   /**< hex digits of a DHCID (RFC 4701 ones have 70) */
 
 /** One request. */
 struct prism_ncr {
-	bool remove;                  /**< change-type 1 (remove); 0 is add */
-	bool forward;                 /**< forward-change: the A/AAAA record */
-	bool reverse;                 /**< reverse-change: the PTR record */
+	bool remove;			/**< change-type 1 (remove); 0 is add */
+	bool forward;			/**< forward-change: the A/AAAA record */
+	bool reverse;			/**< reverse-change: the PTR record */
 	char fqdn[PRISM_DNAME_MAX + 1]; /**< lower-case, trailing dot */
-	char ip[46];                  /**< ip-address, canonical text */
+	char ip[46];			/**< ip-address, canonical text */
 	bool ipv6;
 	char dhcid[PRISM_NCR_DHCID_MAX + 1]; /**< upper-case hex */
-	int64_t lease_expires_on;     /**< unix seconds (UTC) */
-	uint32_t lease_length;        /**< seconds: the TTL Kea wants */
+	int64_t lease_expires_on;	     /**< unix seconds (UTC) */
+	uint32_t lease_length;		     /**< seconds: the TTL Kea wants */
 	/** use-conflict-resolution (absent: true), or Kea 2.4's conflict-resolution-mode: off
 	 *  for "no-check-with-dhcid" and "no-check-without-dhcid" */
 	bool conflict_resolution;

@@ -5,8 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +14,10 @@
 #include "core/jw.h"
 #include "core/pdns_json.h"
 
-#define NAME_MAX_LEN 254u  /* presentation form with trailing dot */
+#define NAME_MAX_LEN  254u /* presentation form with trailing dot */
 #define LABEL_MAX_LEN 63u
-#define TYPE_MAX_LEN 16u
-#define FALLBACK_MAX 200u  /* bytes of a non-JSON error body kept */
+#define TYPE_MAX_LEN  16u
+#define FALLBACK_MAX  200u /* bytes of a non-JSON error body kept */
 
 /*
  * A name we are willing to send: 1–254 printable ASCII characters without spaces, ending in a
@@ -155,9 +155,6 @@ static int dump(const json_t *root, char **body, size_t *len)
 	return 0;
 }
 
-
-
-
 /*
  * The PATCH body is written directly (core/jw.h), not built as a jansson tree: a bulk sync
  * sends thousands of RRsets per request and the tree cost a tenth of the push time.
@@ -208,7 +205,7 @@ int prism_pdns_patch_body(const struct prism_rr_change *changes, size_t n, const
 	for (size_t i = 0; i < n; i++)
 		if (!change_ok(&changes[i]))
 			return PRISM_EINVAL;
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_key(&w, "rrsets");
 	jw_arr(&w);
@@ -269,8 +266,8 @@ int prism_pdns_zone_create_body_kind(const char *zone, const char *const *namese
 		json_decref(ns);
 		return rc;
 	}
-	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", kind,
-			 "nameservers", ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
+	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", kind, "nameservers",
+			 ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
 	if (root == NULL)
 		return PRISM_ENOMEM;
 	if (soa != NULL && soa[0] != '\0') {
@@ -378,7 +375,8 @@ static bool owned_by(json_t *comments, const char *account)
 {
 	size_t i;
 	json_t *c;
-	json_array_foreach(comments, i, c) {
+	json_array_foreach(comments, i, c)
+	{
 		const char *a = json_string_value(json_object_get(c, "account"));
 		if (a != NULL && strcmp(a, account) == 0)
 			return true;
@@ -420,7 +418,7 @@ static int parse_rrset(json_t *rr, const char *account, struct prism_actual_rrse
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	out->ttl = (uint32_t)json_integer_value(ttl);
-	struct prism_rr_change rc = { out->name, out->type, out->ttl, contents, k };
+	struct prism_rr_change rc = {out->name, out->type, out->ttl, contents, k};
 	out->hash = prism_rrset_hash(&rc);
 	out->owned = owned_by(json_object_get(rr, "comments"), account);
 	free(contents);
@@ -485,7 +483,8 @@ int prism_pdns_stats_parse(const char *body, size_t len, struct prism_pdns_stats
 	}
 	size_t i;
 	json_t *item;
-	json_array_foreach(root, i, item) {
+	json_array_foreach(root, i, item)
+	{
 		const char *name = json_string_value(json_object_get(item, "name"));
 		uint64_t v;
 		if (name == NULL || !stat_value(json_object_get(item, "value"), &v))
@@ -517,7 +516,8 @@ static const char *config_value(json_t *root, const char *name)
 {
 	size_t i;
 	json_t *item;
-	json_array_foreach(root, i, item) {
+	json_array_foreach(root, i, item)
+	{
 		const char *n = json_string_value(json_object_get(item, "name"));
 		if (n != NULL && strcmp(n, name) == 0)
 			return json_string_value(json_object_get(item, "value"));

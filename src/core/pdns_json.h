@@ -58,11 +58,11 @@ void prism_pdns_error_message(const char *body, size_t len, char *out, size_t ou
 
 /** One RRset as a target holds it. */
 struct prism_actual_rrset {
-	char *name;     /**< lower-case FQDN, trailing dot */
-	char *type;     /**< "A", … */
+	char *name; /**< lower-case FQDN, trailing dot */
+	char *type; /**< "A", … */
 	uint32_t ttl;
-	uint64_t hash;  /**< prism_rrset_hash of name, type, ttl and the records */
-	bool owned;     /**< carries a comment with Prism's account */
+	uint64_t hash; /**< prism_rrset_hash of name, type, ttl and the records */
+	bool owned;    /**< carries a comment with Prism's account */
 };
 
 /** A zone's RRsets as read from a target. */
@@ -86,11 +86,11 @@ void prism_actual_zone_free(struct prism_actual_zone *z);
 /** What the health checks read from a PowerDNS server's statistics. */
 struct prism_pdns_stats {
 	bool has_uptime, has_queries, has_cache, has_latency;
-	uint64_t uptime;          /**< seconds ("uptime") */
-	uint64_t queries;         /**< "udp-queries" + "tcp-queries" (both families) */
-	uint64_t cache_hits;      /**< "packetcache-hit" */
-	uint64_t cache_misses;    /**< "packetcache-miss" */
-	uint64_t latency_us;      /**< "latency": average answer time, microseconds */
+	uint64_t uptime;       /**< seconds ("uptime") */
+	uint64_t queries;      /**< "udp-queries" + "tcp-queries" (both families) */
+	uint64_t cache_hits;   /**< "packetcache-hit" */
+	uint64_t cache_misses; /**< "packetcache-miss" */
+	uint64_t latency_us;   /**< "latency": average answer time, microseconds */
 };
 
 /**

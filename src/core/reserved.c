@@ -114,7 +114,7 @@ bool prism_reserved_match(const struct prism_reserved *r, const char *fqdn, cons
 	if (r != NULL && listed(r->abs, fqdn, fl))
 		return true;
 	if (fl <= zl + 1 || strcmp(fqdn + fl - zl, zone) != 0 || fqdn[fl - zl - 1] != '.')
-		return false; /* not below the zone: nothing relative to compare */
+		return false;	 /* not below the zone: nothing relative to compare */
 	size_t rl = fl - zl - 1; /* the part before ".<zone>" */
 	/* a relative part that spells a zone's own name ("example.com" in example.com.) */
 	if (zl > 1 && rl == zl - 1 && memcmp(fqdn, zone, rl) == 0)

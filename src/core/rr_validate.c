@@ -15,15 +15,15 @@
 #include "core/error.h"
 #include "core/rr_validate.h"
 
-#define LABEL_MAX 63u
-#define NAME_MAX_TEXT 253u /* without the trailing dot */
+#define LABEL_MAX      63u
+#define NAME_MAX_TEXT  253u /* without the trailing dot */
 #define TXT_STRING_MAX 255u
 
-static const char *const supported[] = { "A", "AAAA", "CNAME", "MX", "TXT",
-					 "NS", "SRV", "PTR", "CAA" };
+static const char *const supported[] = {"A",  "AAAA", "CNAME", "MX", "TXT",
+					"NS", "SRV",  "PTR",   "CAA"};
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t whylen,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t whylen, const char *fmt,
+							...)
 {
 	if (why != NULL && whylen > 0) {
 		va_list ap;
@@ -48,7 +48,8 @@ static int check_labels(const char *s, size_t n, bool wildcard, char *why, size_
 {
 	size_t label = 0, start = 0;
 	if (n > NAME_MAX_TEXT)
-		return refuse(why, whylen, "name too long (%zu > %u characters)", n, NAME_MAX_TEXT);
+		return refuse(why, whylen, "name too long (%zu > %u characters)", n,
+			      NAME_MAX_TEXT);
 	for (size_t i = 0; i <= n; i++) {
 		char c = i < n ? s[i] : '.';
 		if (c != '.') {
@@ -117,8 +118,10 @@ static int resolve_name(const char *in, size_t n, const char *zone, bool owner, 
 			return refuse(why, whylen, "name too long");
 	} else {
 		if (!owner && memchr(in, '.', len) != NULL)
-			return refuse(why, whylen, "ambiguous name '%.*s': end it with a dot for "
-				      "an absolute name", (int)(len > 60 ? 60 : len), in);
+			return refuse(why, whylen,
+				      "ambiguous name '%.*s': end it with a dot for "
+				      "an absolute name",
+				      (int)(len > 60 ? 60 : len), in);
 		if (lower_copy(in, len, strcmp(zone, ".") == 0 ? "." : "", buf, sizeof(buf)) != 0)
 			return refuse(why, whylen, "name too long");
 		if (strcmp(zone, ".") != 0) {
@@ -267,7 +270,8 @@ static int quoted(struct cursor *c, unsigned char *buf, size_t *n, char *why, si
 			return refuse(why, whylen, "control character in a string (use \\DDD)");
 		}
 		if (*n == TXT_STRING_MAX)
-			return refuse(why, whylen, "a string is longer than 255 bytes (split it "
+			return refuse(why, whylen,
+				      "a string is longer than 255 bytes (split it "
 				      "into several quoted strings)");
 		buf[(*n)++] = ch;
 		p++;
@@ -278,7 +282,7 @@ static int quoted(struct cursor *c, unsigned char *buf, size_t *n, char *why, si
 
 static int content_txt(const char *in, struct outbuf *o, char *why, size_t whylen)
 {
-	struct cursor c = { in };
+	struct cursor c = {in};
 	skip_blanks(&c);
 	if (*c.p != '"') {
 		/* one unquoted text: split every 255 bytes */
@@ -303,7 +307,8 @@ static int content_txt(const char *in, struct outbuf *o, char *why, size_t whyle
 		unsigned char buf[TXT_STRING_MAX];
 		size_t n;
 		if (*c.p != '"')
-			return refuse(why, whylen, "text between quoted strings: quote every part");
+			return refuse(why, whylen,
+				      "text between quoted strings: quote every part");
 		int rc = quoted(&c, buf, &n, why, whylen);
 		if (rc != 0)
 			return rc;
@@ -318,7 +323,7 @@ static int content_txt(const char *in, struct outbuf *o, char *why, size_t whyle
 
 static int content_caa(const char *in, struct outbuf *o, char *why, size_t whylen)
 {
-	struct cursor c = { in };
+	struct cursor c = {in};
 	const char *s;
 	size_t n = word(&c, &s);
 	unsigned long flags;
@@ -349,7 +354,8 @@ static int content_caa(const char *in, struct outbuf *o, char *why, size_t whyle
 		vn = word(&c, &v);
 		skip_blanks(&c);
 		if (vn == 0 || *c.p != '\0')
-			return refuse(why, whylen, "CAA value missing (or quote a value with "
+			return refuse(why, whylen,
+				      "CAA value missing (or quote a value with "
 				      "spaces)");
 		if (vn > TXT_STRING_MAX)
 			return refuse(why, whylen, "CAA value longer than 255 bytes");
@@ -377,7 +383,7 @@ static int put_name(struct outbuf *o, const char *s, size_t n, const char *zone,
 static int content_nums_name(const char *in, unsigned nnum, const char *const *what,
 			     const char *zone, struct outbuf *o, char *why, size_t whylen)
 {
-	struct cursor c = { in };
+	struct cursor c = {in};
 	const char *s;
 	size_t n;
 	for (unsigned i = 0; i < nnum; i++) {
@@ -401,7 +407,7 @@ static int content_addr(int af, const char *in, struct outbuf *o, char *why, siz
 {
 	char text[PRISM_IP_TEXT_MAX], canon[PRISM_IP_TEXT_MAX];
 	const char *fam = af == AF_INET ? "IPv4" : "IPv6", *reason = NULL;
-	struct cursor c = { in };
+	struct cursor c = {in};
 	const char *s, *rest;
 	bool v6;
 	size_t n = word(&c, &s);
@@ -418,29 +424,28 @@ static int content_addr(int af, const char *in, struct outbuf *o, char *why, siz
 	return 0;
 }
 
-int prism_rr_content(const char *type, const char *in, const char *zone, char *out,
-		     size_t outlen, char *why, size_t whylen)
+int prism_rr_content(const char *type, const char *in, const char *zone, char *out, size_t outlen,
+		     char *why, size_t whylen)
 {
-	static const char *const mx[] = { "MX priority", "MX exchange" };
-	static const char *const srv[] = { "SRV priority", "SRV weight", "SRV port",
-					   "SRV target" };
-	static const char *const one[] = { "target name" };
+	static const char *const mx[] = {"MX priority", "MX exchange"};
+	static const char *const srv[] = {"SRV priority", "SRV weight", "SRV port", "SRV target"};
+	static const char *const one[] = {"target name"};
 	if (type == NULL || in == NULL || zone == NULL || out == NULL || outlen == 0 ||
 	    zone[0] == '\0' || zone[strlen(zone) - 1] != '.')
 		return PRISM_EINVAL;
 	if (strlen(in) >= PRISM_RR_CONTENT_MAX)
-		return refuse(why, whylen, "content longer than %u bytes", PRISM_RR_CONTENT_MAX - 1);
+		return refuse(why, whylen, "content longer than %u bytes",
+			      PRISM_RR_CONTENT_MAX - 1);
 	if (strchr(in, '\n') != NULL || strchr(in, '\r') != NULL)
 		return refuse(why, whylen, "line break in the content");
-	struct outbuf o = { out, 0, outlen, false };
+	struct outbuf o = {out, 0, outlen, false};
 	out[0] = '\0';
 	int rc;
 	if (strcmp(type, "A") == 0)
 		rc = content_addr(AF_INET, in, &o, why, whylen);
 	else if (strcmp(type, "AAAA") == 0)
 		rc = content_addr(AF_INET6, in, &o, why, whylen);
-	else if (strcmp(type, "CNAME") == 0 || strcmp(type, "NS") == 0 ||
-		 strcmp(type, "PTR") == 0)
+	else if (strcmp(type, "CNAME") == 0 || strcmp(type, "NS") == 0 || strcmp(type, "PTR") == 0)
 		rc = content_nums_name(in, 0, one, zone, &o, why, whylen);
 	else if (strcmp(type, "MX") == 0)
 		rc = content_nums_name(in, 1, mx, zone, &o, why, whylen);
@@ -462,7 +467,7 @@ int prism_rr_line(const char *line, const char *zone, uint32_t default_ttl,
 {
 	if (line == NULL || zone == NULL || out == NULL)
 		return PRISM_EINVAL;
-	struct cursor c = { line };
+	struct cursor c = {line};
 	const char *s;
 	size_t n = word(&c, &s);
 	char name[PRISM_DNAME_MAX + 1];

@@ -19,9 +19,9 @@
 #include <stdint.h>
 
 #define PRISM_RR_CONTENT_MAX 4096u /**< one record's canonical text, NUL included */
-#define PRISM_RRSET_MAX 64u        /**< records in one RRset */
-#define PRISM_RR_WHY_MAX 160u      /**< room for a reason */
-#define PRISM_RR_TTL_MAX 2147483647u
+#define PRISM_RRSET_MAX	     64u   /**< records in one RRset */
+#define PRISM_RR_WHY_MAX     160u  /**< room for a reason */
+#define PRISM_RR_TTL_MAX     2147483647u
 
 /** Whether Prism manages records of @p type: A AAAA CNAME MX TXT NS SRV PTR CAA. */
 bool prism_rr_type_supported(const char *type);
@@ -45,12 +45,12 @@ int prism_rr_owner(const char *name, const char *zone, char *out, size_t outlen,
  * @param[out] out at least PRISM_RR_CONTENT_MAX bytes is always enough
  * @return 0, PRISM_EMSG (refused, @p why says why), PRISM_ETOOBIG, PRISM_EINVAL
  */
-int prism_rr_content(const char *type, const char *in, const char *zone, char *out,
-		     size_t outlen, char *why, size_t whylen);
+int prism_rr_content(const char *type, const char *in, const char *zone, char *out, size_t outlen,
+		     char *why, size_t whylen);
 
 /** One record line parsed by prism_rr_line(); the strings live in the struct. */
 struct prism_rr_line {
-	char name[256];                    /**< FQDN */
+	char name[256]; /**< FQDN */
 	char type[16];
 	uint32_t ttl;
 	char content[PRISM_RR_CONTENT_MAX]; /**< canonical */

@@ -11,11 +11,11 @@
 
 /** One wanted change of an RRset at a target. Borrowed strings. */
 struct prism_rr_change {
-	const char *name;            /**< FQDN, lower-case, trailing dot */
-	const char *type;            /**< "A", "AAAA", "PTR", … */
+	const char *name; /**< FQDN, lower-case, trailing dot */
+	const char *type; /**< "A", "AAAA", "PTR", … */
 	uint32_t ttl;
-	const char *const *records;  /**< contents in presentation form */
-	size_t nrecords;             /**< 0 = delete the whole RRset */
+	const char *const *records; /**< contents in presentation form */
+	size_t nrecords;	    /**< 0 = delete the whole RRset */
 	/** A replacement of an RRset the target holds with Prism's mark already: the mark is
 	 *  left as it is instead of written again (PowerDNS: no "comments" in the PATCH, which
 	 *  keeps the RRset's comments). Ignored by the hash. */

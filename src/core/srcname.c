@@ -16,9 +16,9 @@ static void say(char *reason, size_t len, const char *what)
 		snprintf(reason, len, "%s", what);
 }
 
-int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
-		       const char *const *zones, const struct prism_reserved *reserved, char *out,
-		       size_t outlen, const char **out_zone, char *reason, size_t reason_len)
+int prism_srcname_fqdn(const char *name, size_t len, const char *zone, const char *const *zones,
+		       const struct prism_reserved *reserved, char *out, size_t outlen,
+		       const char **out_zone, char *reason, size_t reason_len)
 {
 	char why[96];
 	if (name == NULL || zone == NULL || out == NULL || out_zone == NULL)
@@ -54,7 +54,8 @@ int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
 		return PRISM_EMSG;
 	}
 	if (prism_reserved_match(reserved, out, z)) {
-		say(reason, reason_len, "a reserved name (auth.reserved_names, ns names, the "
+		say(reason, reason_len,
+		    "a reserved name (auth.reserved_names, ns names, the "
 		    "zones' name servers)");
 		out[0] = '\0';
 		return PRISM_EMSG;

@@ -32,9 +32,9 @@ struct prism_reserved;
  * @return 0, PRISM_EMSG (invalid, or outside every managed zone), PRISM_ETOOBIG (the FQDN
  *         is over 253 characters), PRISM_EINVAL (NULL arguments)
  */
-int prism_srcname_fqdn(const char *name, size_t len, const char *zone,
-		       const char *const *zones, const struct prism_reserved *reserved, char *out,
-		       size_t outlen, const char **out_zone, char *reason, size_t reason_len);
+int prism_srcname_fqdn(const char *name, size_t len, const char *zone, const char *const *zones,
+		       const struct prism_reserved *reserved, char *out, size_t outlen,
+		       const char **out_zone, char *reason, size_t reason_len);
 
 struct prism_name_filter;
 

@@ -52,11 +52,10 @@ void prism_strset_clear(struct prism_strset *s)
 			free(n);
 		}
 	free(s->b);
-	*s = (struct prism_strset){ NULL, 0, 0 };
+	*s = (struct prism_strset){NULL, 0, 0};
 }
 
-bool prism_strset_has_joined(const struct prism_strset *s, const char *a, char sep,
-			     const char *b)
+bool prism_strset_has_joined(const struct prism_strset *s, const char *a, char sep, const char *b)
 {
 	return s->n > 0 && *slot(s, key_hash(a, sep, b), a, sep, b) != NULL;
 }

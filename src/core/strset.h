@@ -27,8 +27,7 @@ bool prism_strset_has(const struct prism_strset *s, const char *key);
  * Whether the key @p a, @p sep, @p b (joined, as if by "%s%c%s") is in the set, without
  * building the joined string.
  */
-bool prism_strset_has_joined(const struct prism_strset *s, const char *a, char sep,
-			     const char *b);
+bool prism_strset_has_joined(const struct prism_strset *s, const char *a, char sep, const char *b);
 
 /**
  * Add a copy of @p key (adding a key already there does nothing).

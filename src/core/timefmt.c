@@ -6,8 +6,8 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 
-#define USEC_PER_SEC 1000000
-#define SEC_PER_DAY 86400
+#define USEC_PER_SEC	1000000
+#define SEC_PER_DAY	86400
 #define TIME_FORMAT_LEN 32 /* "2025-01-01T12:00:00.123456+00:00" */
 
 /* A cursor over the text being validated. */
@@ -67,7 +67,7 @@ static bool is_leap(int y)
 
 static int days_in_month(int y, int m)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
@@ -143,7 +143,7 @@ int prism_iso8601_check(const char *s, size_t len, char *reason, size_t reason_l
 		copy_reason("missing", reason, reason_len);
 		return PRISM_EINVAL;
 	}
-	struct cur c = { .s = s, .len = len };
+	struct cur c = {.s = s, .len = len};
 	if (!parse_date(&c))
 		goto fail;
 	if (at_end(&c)) {
@@ -208,10 +208,15 @@ int prism_time_format(int64_t usec, char *out, size_t outlen)
 	}
 	/* "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" digit by digit: every agent answer carries one */
 	static const char tmpl[] = "0000-00-00T00:00:00.000000+00:00";
-	unsigned v[] = { (unsigned)y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600),
-			 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac };
-	static const unsigned char at[] = { 0, 5, 8, 11, 14, 17, 20 };
-	static const unsigned char width[] = { 4, 2, 2, 2, 2, 2, 6 };
+	unsigned v[] = {(unsigned)y,
+			(unsigned)m,
+			(unsigned)d,
+			(unsigned)(sod / 3600),
+			(unsigned)(sod / 60 % 60),
+			(unsigned)(sod % 60),
+			(unsigned)frac};
+	static const unsigned char at[] = {0, 5, 8, 11, 14, 17, 20};
+	static const unsigned char width[] = {4, 2, 2, 2, 2, 2, 6};
 	memcpy(out, tmpl, sizeof(tmpl));
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		for (unsigned k = width[i], x = v[i]; k > 0; k--, x /= 10)

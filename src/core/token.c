@@ -40,7 +40,8 @@ int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	if (HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), (const unsigned char *)sha_hex, len,
-		 md, &mdlen) == NULL || mdlen != 32)
+		 md, &mdlen) == NULL ||
+	    mdlen != 32)
 		return PRISM_ENOMEM;
 	to_hex(md, out);
 	return 0;
@@ -67,7 +68,7 @@ bool prism_secret_equal(const char *a, const char *b, size_t len)
 }
 
 struct entry {
-	char *hash;  /* NULL = empty slot */
+	char *hash; /* NULL = empty slot */
 	char *name;
 	char *owner; /* the hash of the first entry with this name (borrowed; may be hash) */
 };
@@ -128,8 +129,8 @@ static struct entry *probe(const struct prism_token_set *set, const char *hash)
 
 static int grow(struct prism_token_set *set)
 {
-	struct prism_token_set bigger = { calloc(set->cap * 2, sizeof(struct entry)),
-					  set->cap * 2, 0 };
+	struct prism_token_set bigger = {calloc(set->cap * 2, sizeof(struct entry)), set->cap * 2,
+					 0};
 	if (bigger.slots == NULL)
 		return PRISM_ENOMEM;
 	for (size_t i = 0; i < set->cap; i++) {

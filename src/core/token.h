@@ -71,7 +71,7 @@ size_t prism_token_set_count(const struct prism_token_set *set);
 
 /** A configured token name whose owning secret changed (see prism_token_set_owner). */
 struct prism_token_rotation {
-	char name[128];                          /**< truncated for logs */
+	char name[128]; /**< truncated for logs */
 	char old_hash[PRISM_TOKEN_HASH_LEN + 1];
 	char new_hash[PRISM_TOKEN_HASH_LEN + 1];
 };

@@ -361,8 +361,8 @@ static int set_node(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, 
  * no option but names a deeper section ("kea" → "ncr") is walked the same way, so option
  * keys may have more than two parts ("kea.ncr.enabled").
  */
-static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, const char *sec,
-			size_t sl, yaml_node_t *v)
+static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, const char *sec, size_t sl,
+			yaml_node_t *v)
 {
 	char shown[64];
 
@@ -382,8 +382,8 @@ static int walk_section(struct prism_yaml_ctx *c, yaml_document_t *doc, const ch
 
 		if (pk->type != YAML_SCALAR_NODE)
 			return prism_yaml_fail(c, PRISM_ECONFIG,
-					       "%.*s: keys must be plain names (line %zu)", (int)sl,
-					       sec, prism_yaml_line(pk));
+					       "%.*s: keys must be plain names (line %zu)",
+					       (int)sl, sec, prism_yaml_line(pk));
 		name = (const char *)pk->data.scalar.value;
 		idx = find_opt(c->schema, sec, sl, name, pk->data.scalar.length);
 		if (idx < 0 && sl + 1 + pk->data.scalar.length < PRISM_YAML_KEY_MAX &&

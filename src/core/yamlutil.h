@@ -26,8 +26,8 @@
 
 /** Option types the engine sets itself; a parser numbers its own from PRISM_YAML_CUSTOM. */
 enum prism_yaml_type {
-	PRISM_YAML_STR,    /**< char *; "" unsets it (NULL), refused when the default is not "" */
-	PRISM_YAML_INT,    /**< uint16_t, uint32_t or uint64_t within [imin, imax] */
+	PRISM_YAML_STR,	   /**< char *; "" unsets it (NULL), refused when the default is not "" */
+	PRISM_YAML_INT,	   /**< uint16_t, uint32_t or uint64_t within [imin, imax] */
 	PRISM_YAML_BOOL,   /**< bool: true/yes/on, false/no/off in any case; 1/0 in the env */
 	PRISM_YAML_FLOAT,  /**< double within [fmin, fmax], plain decimal notation */
 	PRISM_YAML_CUSTOM, /**< first of a parser's own types, set through its schema hooks */
@@ -41,17 +41,17 @@ struct prism_yaml_choice {
 
 /** One option: a row of a parser's table. */
 struct prism_yaml_opt {
-	const char *key;  /**< "section.name", or "section.sub.name" in a nested section */
-	const char *env;  /**< "PRISM_SECTION_NAME" */
-	int type;         /**< enum prism_yaml_type, or the parser's own (>= PRISM_YAML_CUSTOM) */
-	size_t off;       /**< offsetof the field in the parser's struct */
-	size_t size;      /**< sizeof the field (the integer width) */
-	uint64_t imin;    /**< PRISM_YAML_INT bounds */
+	const char *key; /**< "section.name", or "section.sub.name" in a nested section */
+	const char *env; /**< "PRISM_SECTION_NAME" */
+	int type;	 /**< enum prism_yaml_type, or the parser's own (>= PRISM_YAML_CUSTOM) */
+	size_t off;	 /**< offsetof the field in the parser's struct */
+	size_t size;	 /**< sizeof the field (the integer width) */
+	uint64_t imin;	 /**< PRISM_YAML_INT bounds */
 	uint64_t imax;
-	double fmin;      /**< PRISM_YAML_FLOAT bounds */
+	double fmin; /**< PRISM_YAML_FLOAT bounds */
 	double fmax;
 	const struct prism_yaml_choice *choices; /**< for the parser's own types; {NULL}-ended */
-	const char *def;  /**< default as text; "" = none */
+	const char *def;			 /**< default as text; "" = none */
 };
 
 /** Most options one table may have (struct prism_yaml_ctx holds one slot per option). */
@@ -78,9 +78,9 @@ struct prism_yaml_schema;
 /** One parse in progress; the hooks receive it. */
 struct prism_yaml_ctx {
 	const struct prism_yaml_schema *schema;
-	void *cfg; /**< the parser's struct being built */
+	void *cfg;			 /**< the parser's struct being built */
 	size_t src[PRISM_YAML_MAX_OPTS]; /**< per option: SRC_DEFAULT, a file line or SRC_ENV */
-	char *err; /**< the caller's error buffer; may be NULL */
+	char *err;			 /**< the caller's error buffer; may be NULL */
 	size_t errlen;
 };
 
@@ -107,8 +107,7 @@ struct prism_yaml_schema {
 	 * @return 0, an error (reported), or PRISM_YAML_PASS to have a scalar go through
 	 *         set_text_cb and any other node refused with type_reason_cb's reason
 	 */
-	int (*node_cb)(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc,
-		       yaml_node_t *v);
+	int (*node_cb)(struct prism_yaml_ctx *c, size_t idx, yaml_document_t *doc, yaml_node_t *v);
 	/**
 	 * Optional: a top-level key @p k (a scalar, not a repeat) with value @p v.
 	 * @return 0, an error (reported), or PRISM_YAML_PASS when @p k is not one of the

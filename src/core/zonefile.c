@@ -5,13 +5,13 @@
  * ldns's presentation form, to be checked per type by core/rr_validate like any input.
  */
 #include <ctype.h>
-#include <stdbool.h>
-#include <strings.h>
 #include <jansson.h>
 #include <ldns/ldns.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
 #include "core/zonefile.h"
@@ -39,8 +39,8 @@ static void lower(char *s)
 }
 
 /* Append one record (takes ownership of the strings, also on failure). */
-static int data_add(struct prism_zone_data *z, size_t *cap, char *name, char *type,
-		    uint32_t ttl, char *content)
+static int data_add(struct prism_zone_data *z, size_t *cap, char *name, char *type, uint32_t ttl,
+		    char *content)
 {
 	if (name == NULL || type == NULL || content == NULL || z->n >= RECORDS_MAX) {
 		int rc = z->n >= RECORDS_MAX ? PRISM_ETOOBIG : PRISM_ENOMEM;
@@ -62,7 +62,7 @@ static int data_add(struct prism_zone_data *z, size_t *cap, char *name, char *ty
 		*cap = c;
 	}
 	lower(name);
-	z->v[z->n++] = (struct prism_zone_rr){ name, type, ttl, content };
+	z->v[z->n++] = (struct prism_zone_rr){name, type, ttl, content};
 	return 0;
 }
 
@@ -159,9 +159,9 @@ int prism_zonefile_parse(const char *text, size_t len, const char *zone,
 		if (st == LDNS_STATUS_OK) {
 			rc = add_ldns_rr(out, &cap, rr);
 			if (rc != 0)
-				snprintf(err, errlen, "%s", rc == PRISM_ETOOBIG
-							? "more than 1000000 records"
-							: "out of memory");
+				snprintf(err, errlen, "%s",
+					 rc == PRISM_ETOOBIG ? "more than 1000000 records"
+							     : "out of memory");
 		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
 			   st != LDNS_STATUS_SYNTAX_ORIGIN) {
 			snprintf(err, errlen, "line %d: %s", line,
@@ -192,7 +192,8 @@ int prism_pdns_zone_records(const char *body, size_t len, struct prism_zone_data
 	json_t *rrsets = json_object_get(root, "rrsets"), *rs, *rec;
 	size_t i, k, cap = 0;
 	int rc = json_is_array(rrsets) ? 0 : PRISM_EPROTO;
-	json_array_foreach (rrsets, i, rs) {
+	json_array_foreach(rrsets, i, rs)
+	{
 		const char *name = json_string_value(json_object_get(rs, "name"));
 		const char *type = json_string_value(json_object_get(rs, "type"));
 		json_t *ttl = json_object_get(rs, "ttl");
@@ -203,7 +204,8 @@ int prism_pdns_zone_records(const char *body, size_t len, struct prism_zone_data
 			rc = PRISM_EPROTO;
 			break;
 		}
-		json_array_foreach (json_object_get(rs, "records"), k, rec) {
+		json_array_foreach(json_object_get(rs, "records"), k, rec)
+		{
 			const char *content = json_string_value(json_object_get(rec, "content"));
 			if (content == NULL) {
 				rc = PRISM_EPROTO;
@@ -251,7 +253,8 @@ int prism_pdns_zone_list(const char *body, size_t len, struct prism_zone_list *o
 	out->v = calloc(json_array_size(root) ? json_array_size(root) : 1, sizeof(*out->v));
 	if (out->v == NULL)
 		rc = PRISM_ENOMEM;
-	json_array_foreach (root, i, z) {
+	json_array_foreach(root, i, z)
+	{
 		const char *name = json_string_value(json_object_get(z, "name"));
 		const char *kind = json_string_value(json_object_get(z, "kind"));
 		json_t *serial = json_object_get(z, "serial");
@@ -317,7 +320,7 @@ int prism_zonefile_write(const char *zone, uint32_t ttl, const char *soa,
 	if (zone == NULL || soa == NULL || nameservers == NULL || (v == NULL && n > 0) ||
 	    text == NULL)
 		return PRISM_EINVAL;
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	char line[1024];
 	snprintf(line, sizeof(line), "$ORIGIN %s\n$TTL %u\n", zone, ttl);
 	puts_(&b, line);

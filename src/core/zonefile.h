@@ -12,10 +12,10 @@
 
 /** One resource record in presentation form. */
 struct prism_zone_rr {
-	char *name;     /**< lower-case FQDN */
-	char *type;     /**< "A", "TYPE65534", … */
+	char *name; /**< lower-case FQDN */
+	char *type; /**< "A", "TYPE65534", … */
 	uint32_t ttl;
-	char *content;  /**< rdata text as the source wrote it (not yet canonical) */
+	char *content; /**< rdata text as the source wrote it (not yet canonical) */
 };
 
 /** A zone's records (SOA included, as one of them). */
@@ -44,8 +44,8 @@ int prism_pdns_zone_records(const char *body, size_t len, struct prism_zone_data
 
 /** One zone of a server's zone list. */
 struct prism_zone_entry {
-	char *name;     /**< lower-case FQDN */
-	char *kind;     /**< "Native", "Master", "Slave", … */
+	char *name; /**< lower-case FQDN */
+	char *kind; /**< "Native", "Master", "Slave", … */
 	uint32_t serial;
 };
 

@@ -34,40 +34,40 @@
  * target's callbacks may point into it after it is removed (rt_close_all frees it). */
 struct rt_target {
 	struct prism_runtime_target spec; /* owned */
-	char **zones;                     /* spec.zones split, NULL = every config zone */
-	struct prism_config_target ct;    /* a view of spec, as open_target wants it */
+	char **zones;			  /* spec.zones split, NULL = every config zone */
+	struct prism_config_target ct;	  /* a view of spec, as open_target wants it */
 	struct prism_engine_target et;
 	struct prism_engine_zone *ezones; /* et.zones, owned */
 	struct prism_target *handle;
-	bool running;                     /* in the engine (not removed, started) */
-	bool removed;                     /* deleted or replaced: only memory now */
+	bool running; /* in the engine (not removed, started) */
+	bool removed; /* deleted or replaced: only memory now */
 };
 
 struct daemon {
-	const struct prism_config *cfg;  /* the one in force */
+	const struct prism_config *cfg;	    /* the one in force */
 	const struct prism_config *started; /* the one prismd started with (restart-only) */
-	const char *config_path;         /* read again on SIGHUP */
-	struct prism_config **retired;   /* configs replaced by reloads: modules may still
-					  * point into them, so they live until exit */
+	const char *config_path;	    /* read again on SIGHUP */
+	struct prism_config **retired;	    /* configs replaced by reloads: modules may still
+					     * point into them, so they live until exit */
 	size_t nretired;
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
 	struct prism_store *store;
 	struct prism_store_writer *writer;
-	struct prism_target **targets;      /* one per cfg->targets entry */
+	struct prism_target **targets; /* one per cfg->targets entry */
 	struct prism_engine_target *etargets;
-	struct prism_engine_zone *ezones;   /* every zone, in cfg->zones order */
-	const char **zone_names;            /* the same names, NULL-terminated */
+	struct prism_engine_zone *ezones; /* every zone, in cfg->zones order */
+	const char **zone_names;	  /* the same names, NULL-terminated */
 	size_t ntargets, nzones;
 	struct prism_engine *engine;
-	struct prism_health *health;        /* target health checks (docs/zones.md) */
-	const char **dns_addresses;         /* per target, for the health checks' DNS probe */
-	struct rt_target **rt;              /* targets added at run time (API), never freed
-					     * before exit: the engine may still point at them */
+	struct prism_health *health; /* target health checks (docs/zones.md) */
+	const char **dns_addresses;  /* per target, for the health checks' DNS probe */
+	struct rt_target **rt;	     /* targets added at run time (API), never freed
+				      * before exit: the engine may still point at them */
 	size_t nrt;
 	struct prism_api_target_ops rt_ops; /* for the API: rt_check, rt_start, … */
 	struct prism_agent_server *agent;
-	struct prism_agent_tls *agent_tls;  /* the TLS agent port's context, NULL when off */
+	struct prism_agent_tls *agent_tls; /* the TLS agent port's context, NULL when off */
 	struct prism_ncr_server *ncr;
 	struct prism_kea_pg *kea_pg;
 	struct prism_name_filter *kea_pg_filter;
@@ -75,18 +75,18 @@ struct daemon {
 	struct prism_name_filter *kea_leases_filter;
 	struct prism_liveness *liveness;
 	struct prism_api *api;
-	struct prism_token_set *tokens; /* agent tokens from the config, by hash */
-	struct prism_cred_key cred_key; /* the registry's: credentials are hashed with it */
+	struct prism_token_set *tokens;	 /* agent tokens from the config, by hash */
+	struct prism_cred_key cred_key;	 /* the registry's: credentials are hashed with it */
 	struct prism_reserved *reserved; /* names no source may claim; updated in place */
 	int exit_code;
-	bool shut;                  /* shutdown_daemon ran */
+	bool shut; /* shutdown_daemon ran */
 	/* prismd --once: one consistency sync of the reservations, then wait for the DNS */
 	bool once;
-	double once_timeout;        /* seconds */
-	uint64_t once_deadline;     /* loop ms */
+	double once_timeout;	/* seconds */
+	uint64_t once_deadline; /* loop ms */
 	uv_timer_t once_timer;
 	bool once_checking;
-	size_t once_conflicts;      /* reservations refused by the sync */
+	size_t once_conflicts; /* reservations refused by the sync */
 };
 
 static const struct prism_store_api *const store_api = &prism_store_sqlite;
@@ -257,20 +257,20 @@ static int sync_target_zones(struct daemon *d)
 		return PRISM_ENOMEM;
 	}
 	for (size_t t = 0; t < d->ntargets; t++)
-		j->groups[j->ngroups++] = (struct prism_target_group){
-			d->cfg->targets[t]->name, d->cfg->targets[t]->group };
+		j->groups[j->ngroups++] = (struct prism_target_group){d->cfg->targets[t]->name,
+								      d->cfg->targets[t]->group};
 	for (size_t t = 0; t < d->ntargets; t++)
 		for (size_t z = 0; z < d->etargets[t].nzones; z++)
 			j->pairs[j->n++] = (struct prism_target_zone){
-				d->etargets[t].name, d->etargets[t].zones[z].name };
+				d->etargets[t].name, d->etargets[t].zones[z].name};
 	for (size_t t = 0; t < d->nrt; t++) {
 		const struct rt_target *r = d->rt[t];
 		if (!r->running)
 			continue; /* removed, or could not start: its rows go */
-		j->groups[j->ngroups++] = (struct prism_target_group){ r->et.name, r->ct.group };
+		j->groups[j->ngroups++] = (struct prism_target_group){r->et.name, r->ct.group};
 		for (size_t z = 0; z < r->et.nzones; z++)
-			j->pairs[j->n++] = (struct prism_target_zone){ r->et.name,
-								       r->et.zones[z].name };
+			j->pairs[j->n++] =
+				(struct prism_target_zone){r->et.name, r->et.zones[z].name};
 	}
 	j->d = d;
 	j->job.run = tz_run;
@@ -335,10 +335,14 @@ static struct rt_target *rt_new(const struct prism_runtime_target *t)
 	if (r == NULL)
 		return NULL;
 	r->spec = (struct prism_runtime_target){
-		dup_opt(t->name, &fail),      dup_opt(t->api_url, &fail),
-		dup_opt(t->api_key, &fail),   dup_opt(t->api_key_file, &fail),
-		dup_opt(t->server_id, &fail), dup_opt(t->zones, &fail),
-		dup_opt(t->group, &fail),     dup_opt(t->dns_address, &fail),
+		dup_opt(t->name, &fail),
+		dup_opt(t->api_url, &fail),
+		dup_opt(t->api_key, &fail),
+		dup_opt(t->api_key_file, &fail),
+		dup_opt(t->server_id, &fail),
+		dup_opt(t->zones, &fail),
+		dup_opt(t->group, &fail),
+		dup_opt(t->dns_address, &fail),
 		t->created,
 	};
 	if (fail || split_zones(r->spec.zones, &r->zones) != 0) {
@@ -395,7 +399,8 @@ static int rt_check(void *arg, const struct prism_runtime_target *t, char *err, 
 	}
 	if (t->dns_address != NULL &&
 	    prism_config_hostport(t->dns_address, host, sizeof(host), &port) != 0) {
-		snprintf(err, len, "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
+		snprintf(err, len,
+			 "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
 		return PRISM_EINVAL;
 	}
 	char **zones;
@@ -494,8 +499,10 @@ static int rt_remove(void *arg, const char *name)
 	if (r == NULL)
 		return PRISM_ENOTFOUND;
 	rt_stop(d, r);
-	prism_log(PRISM_LOG_INFO, TAG, "target %s removed (its ledger rows go; records on the "
-		  "server stay)", name);
+	prism_log(PRISM_LOG_INFO, TAG,
+		  "target %s removed (its ledger rows go; records on the "
+		  "server stay)",
+		  name);
 	return sync_target_zones(d);
 }
 
@@ -550,7 +557,8 @@ static void rt_start_all(struct daemon *d)
 		for (size_t t = 0; t < d->ntargets; t++)
 			clash |= strcmp(d->cfg->targets[t]->name, r->spec.name) == 0;
 		if (clash) {
-			prism_log(PRISM_LOG_WARNING, TAG, "target %s (added at run time) is also "
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "target %s (added at run time) is also "
 				  "in the configuration: the configuration's is used",
 				  r->spec.name);
 			r->removed = true; /* its registry row stays; DELETE answers 409 */
@@ -563,9 +571,10 @@ static void rt_start_all(struct daemon *d)
 			prism_log(PRISM_LOG_ERROR, TAG, "target %s (added at run time): %s",
 				  r->spec.name, err);
 		if (rc != 0)
-			prism_log(PRISM_LOG_ERROR, TAG, "target %s (added at run time) is not "
-				  "started; DELETE /api/v1/targets/%s forgets it", r->spec.name,
-				  r->spec.name);
+			prism_log(PRISM_LOG_ERROR, TAG,
+				  "target %s (added at run time) is not "
+				  "started; DELETE /api/v1/targets/%s forgets it",
+				  r->spec.name, r->spec.name);
 	}
 }
 
@@ -583,8 +592,10 @@ static int rt_load(struct daemon *d)
 	}
 	prism_runtime_targets_free(t, n);
 	if (rc != 0)
-		prism_log(PRISM_LOG_CRITICAL, "store", "cannot read the targets added at run "
-			  "time (%s)", prism_strerror(rc));
+		prism_log(PRISM_LOG_CRITICAL, "store",
+			  "cannot read the targets added at run "
+			  "time (%s)",
+			  prism_strerror(rc));
 	return rc;
 }
 
@@ -623,7 +634,7 @@ static int start_dns(struct daemon *d)
 	for (size_t z = 0; z < d->nzones; z++)
 		d->ezones[z] = (struct prism_engine_zone){
 			cfg->zones[z]->name, (const char *const *)cfg->zones[z]->nameservers,
-			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec };
+			cfg->zones[z]->soa, cfg->zones[z]->kind, cfg->zones[z]->dnssec};
 	for (size_t t = 0; t < n; t++) {
 		const struct prism_config_target *ct = cfg->targets[t];
 		struct prism_engine_target *et = &d->etargets[t];
@@ -710,7 +721,7 @@ static int add_token(const struct prism_cred_key *key, const struct prism_config
 {
 	char err[512], hash[PRISM_TOKEN_HASH_LEN + 1];
 	size_t n = 1;
-	char *inline_secret[1] = { c->secret };
+	char *inline_secret[1] = {c->secret};
 	char **lines = c->secret_file ? prism_secret_lines(c->secret_file, &n, err, sizeof(err))
 				      : inline_secret;
 	if (lines == NULL) {
@@ -757,8 +768,7 @@ static int build_reserved(const struct prism_config *cfg, struct prism_reserved 
 				  (const struct prism_config_zone *const *)cfg->zones, out);
 }
 
-static struct prism_liveness_opts liveness_opts(struct daemon *d,
-						const struct prism_config *cfg)
+static struct prism_liveness_opts liveness_opts(struct daemon *d, const struct prism_config *cfg)
 {
 	return (struct prism_liveness_opts){
 		.check_interval = cfg->heartbeat_check_interval,
@@ -808,18 +818,23 @@ static void reload_agent_tls(struct daemon *d, const struct prism_config *n)
 	if (d->agent_tls == NULL)
 		return; /* tls_port is restart-only: its warning is logged with the others */
 	if (n->server_tls_cert == NULL || n->server_tls_key == NULL) {
-		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: no server.tls_cert or "
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "reload: TLS agent port: no server.tls_cert or "
 			  "server.tls_key; the certificate in use is kept");
 		return;
 	}
 	struct prism_agent_tls_opts to = agent_tls_opts(n);
 	if (prism_agent_tls_reload(d->agent_tls, &to, err, sizeof(err)) != 0)
-		prism_log(PRISM_LOG_ERROR, TAG, "reload: TLS agent port: %s; the certificate, key "
-			  "and CRL in use are kept", err);
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "reload: TLS agent port: %s; the certificate, key "
+			  "and CRL in use are kept",
+			  err);
 	else
-		prism_log(PRISM_LOG_INFO, TAG, "reload: TLS agent port: certificate %s, key %s%s%s "
-			  "loaded; open connections keep theirs", n->server_tls_cert,
-			  n->server_tls_key, n->server_tls_client_crl ? ", CRL " : "",
+		prism_log(PRISM_LOG_INFO, TAG,
+			  "reload: TLS agent port: certificate %s, key %s%s%s "
+			  "loaded; open connections keep theirs",
+			  n->server_tls_cert, n->server_tls_key,
+			  n->server_tls_client_crl ? ", CRL " : "",
 			  n->server_tls_client_crl ? n->server_tls_client_crl : "");
 }
 
@@ -864,7 +879,8 @@ static int start_agent(struct daemon *d)
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "%s", err);
 	else if (!cfg->auth_required)
-		prism_log(PRISM_LOG_WARNING, TAG, "auth.required is false: agents without a "
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "auth.required is false: agents without a "
 			  "token are accepted");
 	return rc;
 }
@@ -920,8 +936,10 @@ static int start_api(struct daemon *d)
 			prism_log(PRISM_LOG_INFO, "api", "REST API on port %u (%s)",
 				  cfg->server_api_port, cfg->api_tls_cert ? "HTTPS" : "HTTP");
 		if (rc == 0 && n == 0)
-			prism_log(PRISM_LOG_WARNING, "api", "api.keys is empty: only the public "
-				  "routes answer, every other one is 401 until an admin key is set");
+			prism_log(
+				PRISM_LOG_WARNING, "api",
+				"api.keys is empty: only the public "
+				"routes answer, every other one is 401 until an admin key is set");
 	}
 	explicit_bzero(keys, n * sizeof(*keys));
 	free(keys);
@@ -937,8 +955,10 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 	const struct prism_config_opt_info *info = prism_config_options(&count);
 	for (size_t i = 0; i < count; i++)
 		if (!info[i].reload && !prism_config_option_same(o, n, i))
-			prism_log(PRISM_LOG_WARNING, TAG, "reload: %s changed: it takes effect "
-				  "at the next restart", info[i].key);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "reload: %s changed: it takes effect "
+				  "at the next restart",
+				  info[i].key);
 	size_t nt = 0, ot = 0, nz = 0, oz = 0;
 	while (n->targets[nt] != NULL)
 		nt++;
@@ -964,7 +984,8 @@ static void warn_restart_needed(const struct prism_config *o, const struct prism
 		       strcmp(n->zones[i]->kind, o->zones[i]->kind) == 0 &&
 		       n->zones[i]->dnssec == o->zones[i]->dnssec;
 	if (!same)
-		prism_log(PRISM_LOG_WARNING, TAG, "reload: targets or zones changed: they take "
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "reload: targets or zones changed: they take "
 			  "effect at the next restart");
 }
 
@@ -978,7 +999,7 @@ static int hash_api_keys(const struct prism_cred_key *key, const struct prism_co
  * password_file named at start (the connection options are restart-only).
  */
 struct secrets {
-	char **target_keys;        /* per running target; NULL: no longer configured */
+	char **target_keys; /* per running target; NULL: no longer configured */
 	char **kea_keys, **kea_vals;
 };
 
@@ -1014,7 +1035,7 @@ static int target_key(const struct prism_config_target *ct, char **out)
 
 static int secrets_read(struct daemon *d, const struct prism_config *n, struct secrets *s)
 {
-	*s = (struct secrets){ 0 };
+	*s = (struct secrets){0};
 	s->target_keys = calloc(d->ntargets ? d->ntargets : 1, sizeof(*s->target_keys));
 	if (s->target_keys == NULL)
 		return PRISM_ENOMEM;
@@ -1038,7 +1059,7 @@ static int secrets_read(struct daemon *d, const struct prism_config *n, struct s
 struct retry_job {
 	struct prism_store_job job;
 	struct daemon *d;
-	const char *target;  /* the engine target's name: lives as long as prismd */
+	const char *target; /* the engine target's name: lives as long as prismd */
 	size_t n;
 };
 
@@ -1086,8 +1107,10 @@ static void rt_reload_keys(struct daemon *d)
 		char *key = prism_secret_read(r->spec.api_key_file, err, sizeof(err));
 		int rc = key ? r->et.api->set_api_key(r->handle, key, &changed) : PRISM_ECONFIG;
 		if (key == NULL)
-			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key "
-				  "(api_key_file: %s)", r->spec.name, err);
+			prism_log(PRISM_LOG_ERROR, TAG,
+				  "reload: target %s keeps its API key "
+				  "(api_key_file: %s)",
+				  r->spec.name, err);
 		else if (rc != 0)
 			prism_log(PRISM_LOG_ERROR, TAG, "reload: target %s keeps its API key (%s)",
 				  r->spec.name, prism_strerror(rc));
@@ -1124,7 +1147,8 @@ static void secrets_apply(struct daemon *d, const struct secrets *s)
 	if (s->kea_keys != NULL &&
 	    prism_kea_pg_set_params(d->kea_pg, (const char *const *)s->kea_keys,
 				    (const char *const *)s->kea_vals) != 0)
-		prism_log(PRISM_LOG_ERROR, "kea-reservations", "reload: the database password "
+		prism_log(PRISM_LOG_ERROR, "kea-reservations",
+			  "reload: the database password "
 			  "was not replaced (out of memory)");
 }
 
@@ -1142,8 +1166,8 @@ static int rebind_run(struct prism_store *s, const struct prism_store_api *api,
 {
 	struct rebind_job *j = (struct rebind_job *)job;
 	for (size_t i = 0; i < j->n; i++) {
-		int rc = api->token_rebind(s, j->rot[i].old_hash, j->rot[i].new_hash,
-					   &j->hosts[i]);
+		int rc =
+			api->token_rebind(s, j->rot[i].old_hash, j->rot[i].new_hash, &j->hosts[i]);
 		if (rc != 0)
 			return rc;
 	}
@@ -1155,10 +1179,13 @@ static void rebind_done(struct prism_store_job *job, int err)
 	struct rebind_job *j = (struct rebind_job *)job;
 	for (size_t i = 0; i < j->n; i++)
 		if (err == 0)
-			prism_log(PRISM_LOG_INFO, TAG, "auth.tokens '%s': new secret, %zu host(s) "
-				  "bound to it keep their names", j->rot[i].name, j->hosts[i]);
+			prism_log(PRISM_LOG_INFO, TAG,
+				  "auth.tokens '%s': new secret, %zu host(s) "
+				  "bound to it keep their names",
+				  j->rot[i].name, j->hosts[i]);
 	if (err != 0 && err != -ECANCELED)
-		prism_log(PRISM_LOG_ERROR, TAG, "the hosts of rotated tokens could not be moved "
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "the hosts of rotated tokens could not be moved "
 			  "to the new ones (%s): release them (prism hosts release)",
 			  prism_strerror(err));
 	explicit_bzero(j->rot, j->n * sizeof(*j->rot));
@@ -1191,8 +1218,10 @@ static void reload(struct daemon *d)
 	char err[768];
 	struct prism_config *n = prism_config_load_file(d->config_path, err, sizeof(err));
 	if (n == NULL) {
-		prism_log(PRISM_LOG_ERROR, TAG, "reload refused, the running configuration "
-			  "stays: %s", err);
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "reload refused, the running configuration "
+			  "stays: %s",
+			  err);
 		return;
 	}
 	struct prism_token_set *tokens = NULL;
@@ -1202,14 +1231,15 @@ static void reload(struct daemon *d)
 		nkeys++;
 	struct prism_api_key *keys = calloc(nkeys ? nkeys : 1, sizeof(*keys));
 	struct prism_config **retired = realloc(d->retired, (d->nretired + 1) * sizeof(*retired));
-	struct secrets sec = { 0 };
+	struct secrets sec = {0};
 	if (retired != NULL)
 		d->retired = retired;
 	if (retired == NULL || keys == NULL || build_tokens(&d->cred_key, n, &tokens) != 0 ||
 	    build_reserved(n, &reserved) != 0 ||
 	    hash_api_keys(&d->cred_key, n, keys, nkeys) != 0 || secrets_read(d, n, &sec) != 0 ||
 	    prism_log_init(prism_log_level_parse(n->logging_level), n->logging_file) != 0) {
-		prism_log(PRISM_LOG_ERROR, TAG, "reload refused (see above), the running "
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "reload refused (see above), the running "
 			  "configuration stays");
 		prism_token_set_free(tokens);
 		prism_reserved_free(reserved);
@@ -1255,8 +1285,10 @@ static void reload(struct daemon *d)
 	/* modules may still point into the old config (names, zones): it lives until exit */
 	d->retired[d->nretired++] = n;
 	d->cfg = n;
-	prism_log(PRISM_LOG_INFO, TAG, "configuration reloaded from %s: %zu agent token(s), "
-		  "%zu API key(s)", d->config_path ? d->config_path : "the environment",
+	prism_log(PRISM_LOG_INFO, TAG,
+		  "configuration reloaded from %s: %zu agent token(s), "
+		  "%zu API key(s)",
+		  d->config_path ? d->config_path : "the environment",
 		  prism_token_set_count(tokens), nkeys);
 }
 
@@ -1299,8 +1331,8 @@ static int start_kea_pg(struct daemon *d)
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
 	char **keys, **vals;
-	int rc = prism_kea_pg_params(cfg, d->once ? "prismd --once" : "prismd", &keys, &vals,
-				     err, sizeof(err));
+	int rc = prism_kea_pg_params(cfg, d->once ? "prismd --once" : "prismd", &keys, &vals, err,
+				     sizeof(err));
 	if (rc != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "kea-reservations", "%s", err);
 		return rc;
@@ -1428,12 +1460,15 @@ static void once_done(struct prism_store_job *job, int err)
 		once_finish(d, 1);
 	} else if (pending == 0 && conflict == 0) {
 		printf("prismd --once: converged: every reservation's records are on every "
-		       "target%s\n", d->once_conflicts ? ", but some names were refused (see the "
-		       "log)" : "");
+		       "target%s\n",
+		       d->once_conflicts ? ", but some names were refused (see the "
+					   "log)"
+					 : "");
 		once_finish(d, d->once_conflicts ? 1 : 0);
 	} else if (uv_now(&d->loop) >= d->once_deadline) {
 		printf("prismd --once: not converged after %.0f s: %zu record set(s) pending or "
-		       "failed, %zu in conflict\n", d->once_timeout, pending, conflict);
+		       "failed, %zu in conflict\n",
+		       d->once_timeout, pending, conflict);
 		once_finish(d, 1);
 	} else {
 		uv_timer_start(&d->once_timer, once_timer_cb, 200, 0);
@@ -1465,7 +1500,8 @@ static void once_synced_cb(void *arg, int err, const struct prism_source_sync_re
 		return;
 	}
 	printf("prismd --once: %zu added, %zu updated, %zu removed, %zu unchanged, %zu "
-	       "conflict(s)\n", r->added, r->updated, r->removed, r->unchanged, r->conflicts);
+	       "conflict(s)\n",
+	       r->added, r->updated, r->removed, r->unchanged, r->conflicts);
 	d->once_conflicts = r->conflicts;
 	if (d->ntargets == 0) {
 		once_finish(d, r->conflicts ? 1 : 0);
@@ -1479,7 +1515,8 @@ static int start_once(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	if (!cfg->kea_reservations_enabled) {
-		prism_log(PRISM_LOG_CRITICAL, TAG, "--once: kea.reservations.enabled is false: "
+		prism_log(PRISM_LOG_CRITICAL, TAG,
+			  "--once: kea.reservations.enabled is false: "
 			  "nothing to do");
 		return PRISM_ECONFIG;
 	}
@@ -1503,15 +1540,19 @@ static int start(struct daemon *d)
 		return rc;
 	}
 	if ((rc = store_api->cred_key(d->store, &d->cred_key)) != 0) {
-		prism_log(PRISM_LOG_CRITICAL, "store", "database.path %s: no credential key in "
-			  "the registry (%s)", cfg->database_path, prism_strerror(rc));
+		prism_log(PRISM_LOG_CRITICAL, "store",
+			  "database.path %s: no credential key in "
+			  "the registry (%s)",
+			  cfg->database_path, prism_strerror(rc));
 		return rc;
 	}
 	if ((rc = rt_load(d)) != 0)
 		return rc;
 	if (d->nrt > 0 && cfg->targets[0] == NULL)
-		prism_log(PRISM_LOG_WARNING, TAG, "%zu target(s) added at run time are not started: "
-			  "DNS sync is disabled (no target in the configuration)", d->nrt);
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "%zu target(s) added at run time are not started: "
+			  "DNS sync is disabled (no target in the configuration)",
+			  d->nrt);
 	rc = prism_store_writer_start(&d->loop, store_api, d->store, 512, &d->writer);
 	if (rc != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "store", "cannot start the writer (%s)",
@@ -1539,14 +1580,14 @@ static int run(struct daemon *d);
 
 int prism_daemon_run(const struct prism_config *cfg, const char *path)
 {
-	struct daemon d = { .cfg = cfg, .started = cfg, .config_path = path, .exit_code = 0 };
+	struct daemon d = {.cfg = cfg, .started = cfg, .config_path = path, .exit_code = 0};
 	return run(&d);
 }
 
 int prism_daemon_once(const struct prism_config *cfg, double timeout)
 {
-	struct daemon d = { .cfg = cfg, .started = cfg, .exit_code = 0, .once = true,
-			    .once_timeout = timeout };
+	struct daemon d = {
+		.cfg = cfg, .started = cfg, .exit_code = 0, .once = true, .once_timeout = timeout};
 	return run(&d);
 }
 

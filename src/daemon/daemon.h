@@ -20,4 +20,3 @@ int prism_daemon_run(const struct prism_config *cfg, const char *path);
  * @return 0 converged, 1 otherwise (the database, the registry, a conflict, the timeout)
  */
 int prism_daemon_once(const struct prism_config *cfg, double timeout);
-

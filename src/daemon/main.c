@@ -13,7 +13,6 @@
 #include "daemon/daemon.h"
 #include "prism_version.h"
 
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -27,7 +26,8 @@ static void usage(FILE *out)
 		"                      PRISM_* environment overrides only)\n"
 		"      --check-config  validate the configuration, print the result, and exit\n"
 		"      --once          one consistency sync of Kea's reservations\n"
-		"                      (kea.reservations), push, wait until the targets have every\n"
+		"                      (kea.reservations), push, wait until the targets have "
+		"every\n"
 		"                      record, exit 0 (converged) or 1 (not converged, a name\n"
 		"                      refused, the database unreachable); nothing else starts\n"
 		"      --once-timeout SECONDS\n"
@@ -42,7 +42,8 @@ static void usage(FILE *out)
 		"\n"
 		"Environment overrides take precedence over the file, e.g.\n"
 		"  PRISM_POWERDNS_ENABLED, PRISM_POWERDNS_API_URL, PRISM_POWERDNS_API_KEY,\n"
-		"  PRISM_POWERDNS_DEFAULT_ZONE, PRISM_POWERDNS_DEFAULT_TTL, PRISM_SERVER_TCP_PORT.\n"
+		"  PRISM_POWERDNS_DEFAULT_ZONE, PRISM_POWERDNS_DEFAULT_TTL, "
+		"PRISM_SERVER_TCP_PORT.\n"
 		"See docs/configuration.md for every option.\n");
 }
 
@@ -66,7 +67,8 @@ static void config_reference(void)
 		size_t sl = dot ? (size_t)(dot - o[i].key) : strlen(o[i].key);
 		if (strlen(section) != sl || strncmp(section, o[i].key, sl) != 0) {
 			snprintf(section, sizeof(section), "%.*s", (int)sl, o[i].key);
-			printf("%s### %s\n\n| Key | Type | Default | Bounds | Environment | Reload "
+			printf("%s### %s\n\n| Key | Type | Default | Bounds | Environment | "
+			       "Reload "
 			       "| Meaning |\n|---|---|---|---|---|---|---|\n",
 			       i ? "\n" : "", section);
 		}
@@ -82,14 +84,14 @@ static void config_reference(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "once", no_argument, NULL, 'O' },
-		{ "once-timeout", required_argument, NULL, 'T' },
-		{ "config-reference", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"once", no_argument, NULL, 'O'},
+		{"once-timeout", required_argument, NULL, 'T'},
+		{"config-reference", no_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	int check = 0, once = 0, c;
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
 			once_timeout = strtod(optarg, &end);
 			if (*end != '\0' || !(once_timeout > 0 && once_timeout <= 86400)) {
 				fprintf(stderr, "prismd: --once-timeout must be seconds, 0 < s <= "
-					"86400\n");
+						"86400\n");
 				return 2;
 			}
 			break;

@@ -32,7 +32,8 @@
  * RRset went away meanwhile (or a read torn by a write racing it) does not wait for the
  * next reconcile pass. */
 #define CONFLICT_RECHECK_MS 2000u
-#define CONFLICT_MSG "a foreign RRset (not owned by prism) is at this name; set adopt to take it over"
+#define CONFLICT_MSG                                                                              \
+	"a foreign RRset (not owned by prism) is at this name; set adopt to take it over"
 
 struct worker;
 
@@ -52,24 +53,24 @@ struct apply_ctx {
 };
 
 struct round {
-	struct prism_store_job job; /* fetch, then mark */
-	struct apply_ctx *inflight;      /* requests the target still owes an answer */
+	struct prism_store_job job;	  /* fetch, then mark */
+	struct apply_ctx *inflight;	  /* requests the target still owes an answer */
 	struct group *queue, *queue_tail; /* zone groups not yet sent */
 	struct worker *w;
 	struct prism_ledger_row *rows;
 	size_t nrows;
 	int64_t next_due;
 	struct prism_ledger_mark *marks; /* one per row */
-	char **errors;                   /* owned error texts, one per row */
-	unsigned outstanding;            /* apply requests in flight */
-	bool transport_failed;           /* a failure that backs the target off */
+	char **errors;			 /* owned error texts, one per row */
+	unsigned outstanding;		 /* apply requests in flight */
+	bool transport_failed;		 /* a failure that backs the target off */
 	bool unauthorised;
-	int64_t fail_at;                 /* next_attempt for failed rows */
+	int64_t fail_at;		   /* next_attempt for failed rows */
 	uint64_t t_fetch, t_apply, t_mark; /* uv_hrtime() at each phase's start, for debug */
-	uint64_t *exclude;               /* prefetch: fingerprints of the rows being pushed */
+	uint64_t *exclude;		   /* prefetch: fingerprints of the rows being pushed */
 	size_t nexclude;
-	size_t nmark;                    /* rows recorded: the rest wait for a check */
-	unsigned char *cls;              /* row classes while a DNS check runs */
+	size_t nmark;	    /* rows recorded: the rest wait for a check */
+	unsigned char *cls; /* row classes while a DNS check runs */
 };
 
 /*
@@ -77,8 +78,18 @@ struct round {
  * read from the registry. Recording results never blocks the worker: the writer runs the
  * record job before any later fetch (its queue is FIFO), so a fetch always sees them.
  */
-enum wstate { W_IDLE, W_ENSURING, W_READING, W_RECONCILING, W_FETCHING, W_CHECKING, W_APPLYING,
-	      W_WAITNEXT, W_ZONES, W_DELETING };
+enum wstate {
+	W_IDLE,
+	W_ENSURING,
+	W_READING,
+	W_RECONCILING,
+	W_FETCHING,
+	W_CHECKING,
+	W_APPLYING,
+	W_WAITNEXT,
+	W_ZONES,
+	W_DELETING
+};
 
 /* The FNV-1a hash of "a b" (rows are fingerprinted by it). */
 static uint64_t fnv(const char *a, const char *b)
@@ -103,20 +114,20 @@ static int strset_build(struct prism_strset *ss, const struct prism_actual_zone 
 
 /* Reconciler state of one zone at one target. */
 struct zstate {
-	bool read;           /* read at least once */
-	bool force;          /* reconcile at the next chance */
+	bool read;	     /* read at least once */
+	bool force;	     /* reconcile at the next chance */
 	uint64_t last_read;  /* loop ms */
 	uint64_t recheck_at; /* loop ms: read again then to confirm conflicts; 0 = no need */
 	/* The ownership check (see check_row): the zone as its last read saw it, and when that
 	 * read started. It stands for a fresh read of every row due a second before it started,
 	 * while it is young (fresh_ms); other rows need a check of their own. */
 	struct prism_strset foreign, owned; /* "name type" */
-	int64_t read_at;     /* unix ms when the read began; 0 = no usable read */
-	uint64_t read_took;  /* ms the read and its comparison took */
-	int64_t read_after;  /* forced read wanted, not before this unix ms (rows due within
-			      * the second of the last read need a read in the next second) */
-	bool check_read;     /* force comes from the check: a failed read drops it, so the
-			      * rows waiting are fetched and shown as failed meanwhile */
+	int64_t read_at;		    /* unix ms when the read began; 0 = no usable read */
+	uint64_t read_took;		    /* ms the read and its comparison took */
+	int64_t read_after; /* forced read wanted, not before this unix ms (rows due within
+			     * the second of the last read need a read in the next second) */
+	bool check_read;    /* force comes from the check: a failed read drops it, so the
+			     * rows waiting are fetched and shown as failed meanwhile */
 };
 
 /*
@@ -127,16 +138,16 @@ struct zstate {
  */
 struct wzone {
 	char *name;
-	char **nameservers;  /* NULL-terminated */
+	char **nameservers; /* NULL-terminated */
 	char *soa;
-	char *kind;          /* NULL: Native */
-	bool adopt;          /* take over foreign RRsets (an imported zone) */
-	bool dnssec;         /* to be signed (registry zones) */
-	bool dnssec_done;    /* signed or unsigned as wanted, in this session */
-	bool master;         /* kind Master: NOTIFY after changes */
-	bool kind_done;      /* a config zone of kind Master: made Master if it was not */
-	bool config;         /* from the configuration: never dropped */
-	bool ok;             /* checked (and created if missing) on the target */
+	char *kind;		/* NULL: Native */
+	bool adopt;		/* take over foreign RRsets (an imported zone) */
+	bool dnssec;		/* to be signed (registry zones) */
+	bool dnssec_done;	/* signed or unsigned as wanted, in this session */
+	bool master;		/* kind Master: NOTIFY after changes */
+	bool kind_done;		/* a config zone of kind Master: made Master if it was not */
+	bool config;		/* from the configuration: never dropped */
+	bool ok;		/* checked (and created if missing) on the target */
 	uint64_t missing_until; /* loop ms: the target said it does not have the zone (and
 				   cannot create it): the other zones go on until then */
 	struct zstate zs;
@@ -147,18 +158,18 @@ struct wzone {
 struct dnscheck {
 	uv_udp_t udp;
 	uv_timer_t timer;
-	bool open;            /* udp and timer initialised (closed at stop) */
-	bool broken;          /* the socket could not be opened: zone reads only */
+	bool open;   /* udp and timer initialised (closed at stop) */
+	bool broken; /* the socket could not be opened: zone reads only */
 	struct sockaddr_storage addr;
 	struct round *r;      /* the round waiting for answers; NULL when idle */
-	size_t *rows;         /* the round's row of each query */
+	size_t *rows;	      /* the round's row of each query */
 	unsigned char *state; /* DQ_* per query */
 	size_t nq, waiting;   /* queries, answers still awaited for those sent */
-	size_t next;          /* the next query to send */
-	bool retried;         /* the queries unanswered at a timeout were sent again */
+	size_t next;	      /* the next query to send */
+	bool retried;	      /* the queries unanswered at a timeout were sent again */
 	enum { DISC_NONE, DISC_ASKING, DISC_DONE } disc; /* finding the DNS port by the API */
-	char found[64];       /* "IP:port" found that way, when dns_address is not set */
-	uint16_t qbase;       /* message id of query 0 */
+	char found[64]; /* "IP:port" found that way, when dns_address is not set */
+	uint16_t qbase; /* message id of query 0 */
 	uint8_t rbuf[4096];
 };
 
@@ -170,23 +181,23 @@ struct worker {
 	bool zone_ready;      /* every zone checked */
 	struct wzone **zones; /* the zones this target serves */
 	size_t nzones, zcap;
-	struct wzone *reading;  /* being read/reconciled (a reference) */
+	struct wzone *reading;	/* being read/reconciled (a reference) */
 	struct wzone *ensuring; /* being checked/created (a reference) */
-	int64_t op_started;   /* unix ms when the read or zone check in flight began */
-	char **dels;          /* registry zones to delete from the target */
+	int64_t op_started;	/* unix ms when the read or zone check in flight began */
+	char **dels;		/* registry zones to delete from the target */
 	size_t ndels;
-	bool zones_dirty;     /* the registry's zones changed: load them again */
-	bool wanted;          /* woken while busy: run again after this round */
-	unsigned failures;    /* consecutive target-level failures */
-	bool paused;          /* maintenance: send nothing */
-	bool unauthorised;    /* the last failure was 401/403 */
-	bool misconfigured;   /* the last failure was the server's configuration refusing */
+	bool zones_dirty;   /* the registry's zones changed: load them again */
+	bool wanted;	    /* woken while busy: run again after this round */
+	unsigned failures;  /* consecutive target-level failures */
+	bool paused;	    /* maintenance: send nothing */
+	bool unauthorised;  /* the last failure was 401/403 */
+	bool misconfigured; /* the last failure was the server's configuration refusing */
 	unsigned long long requests, request_failures, rrsets_applied, rrsets_failed;
-	int64_t last_success; /* unix seconds */
+	int64_t last_success;	/* unix seconds */
 	uint64_t backoff_until; /* loop time, ms */
-	struct round *round;  /* being pushed */
-	struct round *next;   /* prefetched while round was pushed, ready */
-	bool prefetching;     /* a prefetch job is in the writer */
+	struct round *round;	/* being pushed */
+	struct round *next;	/* prefetched while round was pushed, ready */
+	bool prefetching;	/* a prefetch job is in the writer */
 	struct dnscheck dns;
 };
 
@@ -389,8 +400,7 @@ static bool is_misconfigured(int err, int status)
 	return status == 0 && err == PRISM_ECONFIG;
 }
 
-static void target_failed(struct worker *w, const char *what, int err, int status,
-			      const char *msg)
+static void target_failed(struct worker *w, const char *what, int err, int status, const char *msg)
 {
 	w->failures++;
 	uint64_t delay = backoff_ms(w->e, w->failures);
@@ -579,7 +589,7 @@ static void enqueue(struct round *r, size_t lo, size_t hi)
 			r->marks[i].next_attempt = now_ms() + 1000;
 		return;
 	}
-	*g = (struct group){ lo, hi, NULL };
+	*g = (struct group){lo, hi, NULL};
 	if (r->queue_tail)
 		r->queue_tail->next = g;
 	else
@@ -662,13 +672,13 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 			w->zone_ready = false;
 		}
 		if (!r->unauthorised) {
-			r->unauthorised = is_unauthorised(err, status) ||
-					  is_misconfigured(err, status);
+			r->unauthorised =
+				is_unauthorised(err, status) || is_misconfigured(err, status);
 			target_failed(w, "push", err, status, buf);
 		}
 		for (size_t i = lo; i < hi; i++)
-			r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
-									uv_now(w->e->loop));
+			r->marks[i].next_attempt =
+				now_ms() + (int64_t)(w->backoff_until - uv_now(w->e->loop));
 	}
 	pump(w, r);
 }
@@ -688,8 +698,9 @@ static void pump(struct worker *w, struct round *r)
 		if (r->transport_failed) {
 			set_result(r, g->lo, g->hi, false, "not sent: the target is failing");
 			for (size_t i = g->lo; i < g->hi; i++)
-				r->marks[i].next_attempt = now_ms() + (int64_t)(w->backoff_until -
-										uv_now(w->e->loop));
+				r->marks[i].next_attempt =
+					now_ms() +
+					(int64_t)(w->backoff_until - uv_now(w->e->loop));
 		} else {
 			send_group(w, r, g->lo, g->hi);
 		}
@@ -742,10 +753,10 @@ static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
 			goto done;
 		const char **rr = recs + i * MAX_RECORDS;
 		size_t k = split_records(copies[i], rr, MAX_RECORDS);
-		ch[i] = (struct prism_rr_change){ row->name, row->type, row->ttl, rr, k,
-						  row->marked };
+		ch[i] = (struct prism_rr_change){row->name, row->type, row->ttl,
+						 rr,	    k,	       row->marked};
 	}
-	*c = (struct apply_ctx){ r, lo, hi, NULL };
+	*c = (struct apply_ctx){r, lo, hi, NULL};
 	rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, ch, n, apply_cb, c);
 	if (rc == 0) {
 		c->next = r->inflight;
@@ -791,8 +802,7 @@ static struct zstate *zone_state(const struct worker *w, const char *zone)
 	return wz != NULL ? &wz->zs : NULL;
 }
 
-static bool read_covers(const struct zstate *zs, const struct prism_ledger_row *row,
-			int64_t now)
+static bool read_covers(const struct zstate *zs, const struct prism_ledger_row *row, int64_t now)
 {
 	uint64_t fresh = zs->read_took * 3 > FRESH_MS ? zs->read_took * 3 : FRESH_MS;
 	return zs->read && zs->read_at > 0 && (row->since + 1) * 1000 <= zs->read_at &&
@@ -816,13 +826,14 @@ static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_ro
 	if (held_by_foreign(zs, row))
 		return OWN_FOREIGN;
 	return prism_strset_has_joined(&zs->owned, row->name, ' ', row->type) ? OWN_OURS
-									       : OWN_ABSENT;
+									      : OWN_ABSENT;
 }
 
 /*
  * PowerDNS refuses bodies over webserver-max-bodysize (2 MB by default): stay at 3/4 of
- * it unless the target says otherwise (targets[].max_body_bytes). A row costs its strings plus the JSON around them, the ownership comment included
- * (measured: 174 bytes besides name, type and content for a one-record REPLACE).
+ * it unless the target says otherwise (targets[].max_body_bytes). A row costs its strings plus the
+ * JSON around them, the ownership comment included (measured: 174 bytes besides name, type and
+ * content for a one-record REPLACE).
  */
 #define BODY_MAX (1536u * 1024u)
 
@@ -841,8 +852,15 @@ static int row_zone_cmp(const void *a, const void *b)
  * request (a deletion of what is gone already); held back (its zone is not ready on the
  * target yet: one added moments ago); left alone (a conflict); failed (not checked: the
  * target is failing); not decided this round (not checked yet: left due, not recorded). */
-enum row_class { ROW_SEND, ROW_GONE, ROW_NOT_READY, ROW_CONFLICT, ROW_UNCHECKABLE, ROW_CHECK,
-		 ROW_NCLASS };
+enum row_class {
+	ROW_SEND,
+	ROW_GONE,
+	ROW_NOT_READY,
+	ROW_CONFLICT,
+	ROW_UNCHECKABLE,
+	ROW_CHECK,
+	ROW_NCLASS
+};
 
 static enum row_class classify_row(const struct worker *w, struct prism_ledger_row *row,
 				   int64_t now)
@@ -861,10 +879,8 @@ static enum row_class classify_row(const struct worker *w, struct prism_ledger_r
 			return ROW_SEND; /* the server deletes only what carries our mark */
 	}
 	switch (own) {
-	case OWN_UNKNOWN:
-		return ROW_CHECK;
-	case OWN_ABSENT:
-		return deletion ? ROW_GONE : ROW_SEND;
+	case OWN_UNKNOWN: return ROW_CHECK;
+	case OWN_ABSENT: return deletion ? ROW_GONE : ROW_SEND;
 	case OWN_OURS:
 		row->marked = true; /* a replacement keeps the mark it has: cheaper */
 		return ROW_SEND;
@@ -935,9 +951,10 @@ static void mark_unsent(struct worker *w, struct round *r, size_t i, enum row_cl
 		m->next_attempt = now_ms() + 1000;
 	} else if (c == ROW_UNCHECKABLE) {
 		m->error = "not checked: the target is failing";
-		m->next_attempt = now_ms() + (int64_t)(w->backoff_until > uv_now(w->e->loop)
-							   ? w->backoff_until - uv_now(w->e->loop)
-							   : 1000);
+		m->next_attempt =
+			now_ms() + (int64_t)(w->backoff_until > uv_now(w->e->loop)
+						     ? w->backoff_until - uv_now(w->e->loop)
+						     : 1000);
 	} else if (c == ROW_CONFLICT) {
 		/* read again soon: a conflict resolves by itself once the RRset is gone */
 		struct zstate *zs = zone_state(w, row->zone);
@@ -962,9 +979,8 @@ static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
 	size_t nsend = bound[ROW_SEND];
 	r->nmark = bound[ROW_UNCHECKABLE]; /* unchecked rows stay due, unrecorded */
 	for (size_t i = 0; i < r->nrows; i++) {
-		r->marks[i] = (struct prism_ledger_mark){ r->rows[i].zone, r->rows[i].name,
-							  r->rows[i].type,
-							  r->rows[i].desired_hash };
+		r->marks[i] = (struct prism_ledger_mark){r->rows[i].zone, r->rows[i].name,
+							 r->rows[i].type, r->rows[i].desired_hash};
 		r->marks[i].deletion = r->rows[i].content[0] == '\0';
 		if (i >= nsend && i < r->nmark)
 			mark_unsent(w, r, i, (enum row_class)cls[i]);
@@ -975,8 +991,8 @@ static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
 	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
 	for (size_t i = 0; i < nsend; i++) {
 		size_t est = row_bytes(&r->rows[i]);
-		if (i > lo && (strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 ||
-			       bytes + est > cap)) {
+		if (i > lo &&
+		    (strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 || bytes + est > cap)) {
 			enqueue(r, lo, i);
 			lo = i;
 			bytes = 0;
@@ -1024,15 +1040,16 @@ static void apply_rows(struct worker *w, struct round *r)
 
 /*
  * Rows no zone read covers are asked of the target's DNS port (targets[].dns_address):
- * one query per row, DNS_CHECK_WINDOW at a time. NXDOMAIN, or NOERROR without an RRset of the type or a
- * CNAME at the name, means nothing is there: the row is written (a deletion is done). Any
+ * one query per row, DNS_CHECK_WINDOW at a time. NXDOMAIN, or NOERROR without an RRset of the type
+ * or a CNAME at the name, means nothing is there: the row is written (a deletion is done). Any
  * other answer, or none within DNS_CHECK_MS, leaves the row to a read of the zone. PowerDNS
  * purges its caches on every API write, so a foreign RRset made through the API is seen
  * at once; see docs/architecture.md for what remains.
  */
-#define DNS_CHECK_WINDOW 256 /* queries in flight at once: a burst would overflow the
-			      * server's socket buffer and be lost */
-#define DNS_CHECK_MS 1000u   /* no answer for this long: the rest go to a zone read */
+#define DNS_CHECK_WINDOW                                                                          \
+	256		   /* queries in flight at once: a burst would overflow the               \
+			    * server's socket buffer and be lost */
+#define DNS_CHECK_MS 1000u /* no answer for this long: the rest go to a zone read */
 
 enum { DQ_WAITING, DQ_ABSENT, DQ_PRESENT };
 
@@ -1061,8 +1078,10 @@ static void dns_finish(struct worker *w)
 		r->cls[i] = r->rows[i].content[0] == '\0' ? ROW_GONE : ROW_SEND;
 		absent++;
 	}
-	prism_log(PRISM_LOG_DEBUG, TAG, "target %s: DNS check of %zu RRset(s): %zu free, %zu "
-		  "left to a zone read", w->t.name, dc->nq, absent, dc->nq - absent);
+	prism_log(PRISM_LOG_DEBUG, TAG,
+		  "target %s: DNS check of %zu RRset(s): %zu free, %zu "
+		  "left to a zone read",
+		  w->t.name, dc->nq, absent, dc->nq - absent);
 	free(dc->rows);
 	free(dc->state);
 	dc->rows = NULL;
@@ -1073,8 +1092,8 @@ static void dns_finish(struct worker *w)
 	free(cls);
 }
 
-static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags)
+static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+			unsigned flags)
 {
 	struct worker *w = u->data;
 	struct dnscheck *dc = &w->dns;
@@ -1125,8 +1144,8 @@ static bool dns_send_one(struct dnscheck *dc, size_t q)
 	const struct prism_ledger_row *row = &dc->r->rows[dc->rows[q]];
 	uint8_t wire[512];
 	size_t len;
-	return prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire,
-			      sizeof(wire), &len) == 0 &&
+	return prism_rr_query(row->name, row->type, (uint16_t)(dc->qbase + q), wire, sizeof(wire),
+			      &len) == 0 &&
 	       prism_udp_send_copy(&dc->udp, (const struct sockaddr *)&dc->addr, wire, len) == 0;
 }
 
@@ -1161,14 +1180,17 @@ static void config_cb(void *arg, int err, int status, const char *msg, const cha
 	struct worker *w = arg;
 	struct dnscheck *dc = &w->dns;
 	dc->disc = DISC_DONE;
-	if (err == 0 && prism_pdns_dns_address(body, len, w->t.api_url, dc->found,
-					       sizeof(dc->found)) == 0)
-		prism_log(PRISM_LOG_INFO, TAG, "target %s: ownership checks ask its DNS port %s "
-			  "(its local-address; targets[].dns_address sets another)", w->t.name,
-			  dc->found);
+	if (err == 0 &&
+	    prism_pdns_dns_address(body, len, w->t.api_url, dc->found, sizeof(dc->found)) == 0)
+		prism_log(PRISM_LOG_INFO, TAG,
+			  "target %s: ownership checks ask its DNS port %s "
+			  "(its local-address; targets[].dns_address sets another)",
+			  w->t.name, dc->found);
 	else
-		prism_log(PRISM_LOG_INFO, TAG, "target %s: its DNS port is not known (set "
-			  "targets[].dns_address): ownership checks read zones", w->t.name);
+		prism_log(PRISM_LOG_INFO, TAG,
+			  "target %s: its DNS port is not known (set "
+			  "targets[].dns_address): ownership checks read zones",
+			  w->t.name);
 }
 
 /* Without targets[].dns_address, ask the server once where it answers DNS (PowerDNS:
@@ -1218,8 +1240,10 @@ static bool dns_open(struct worker *w)
 	w->e->refs += 2; /* dropped by the handles' close callbacks */
 	if (uv_udp_bind(&dc->udp, (const struct sockaddr *)&any, 0) != 0 ||
 	    uv_udp_recv_start(&dc->udp, dns_alloc_cb, dns_recv_cb) != 0) {
-		prism_log(PRISM_LOG_WARNING, TAG, "target %s: no DNS ownership checks (cannot "
-			  "open a UDP socket); zone reads instead", w->t.name);
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "target %s: no DNS ownership checks (cannot "
+			  "open a UDP socket); zone reads instead",
+			  w->t.name);
 		dc->broken = true;
 	}
 	return !dc->broken;
@@ -1274,8 +1298,8 @@ static void drop_excluded(struct round *r, size_t max)
 	for (size_t i = 0; i < r->nrows; i++) {
 		struct prism_ledger_row *row = &r->rows[i];
 		uint64_t fp = row_print(row->zone, row->name, row->type);
-		bool skip = k >= max || bsearch(&fp, r->exclude, r->nexclude, sizeof(fp),
-						u64_cmp) != NULL;
+		bool skip = k >= max ||
+			    bsearch(&fp, r->exclude, r->nexclude, sizeof(fp), u64_cmp) != NULL;
 		if (skip) {
 			free(row->zone);
 			free(row->name);
@@ -1293,8 +1317,8 @@ static int fetch_run(struct prism_store *s, const struct prism_store_api *api,
 {
 	struct round *r = (struct round *)job;
 	size_t max = r->w->e->opts.batch_max;
-	int rc = api->ledger_due(s, r->w->t.name, now_ms(), max + r->nexclude, &r->rows,
-				 &r->nrows, &r->next_due);
+	int rc = api->ledger_due(s, r->w->t.name, now_ms(), max + r->nexclude, &r->rows, &r->nrows,
+				 &r->next_due);
 	if (rc == 0 && r->exclude != NULL)
 		drop_excluded(r, max);
 	return rc;
@@ -1330,8 +1354,7 @@ static void prefetch_done(struct prism_store_job *job, int err)
 /* While @p r is pushed, read the next batch: the writer is idle meanwhile. */
 static void prefetch(struct worker *w, const struct round *r)
 {
-	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max ||
-	    read_wanted(w))
+	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max || read_wanted(w))
 		return;
 	struct round *n = calloc(1, sizeof(*n));
 	uint64_t *ex = malloc(r->nrows * sizeof(*ex));
@@ -1413,8 +1436,7 @@ static int zones_run(struct prism_store *s, const struct prism_store_api *api,
 	return api->zones_served(s, j->w->t.name, &j->served);
 }
 
-static const struct prism_served_zone *served_find(const struct prism_served *sv,
-						   const char *name)
+static const struct prism_served_zone *served_find(const struct prism_served *sv, const char *name)
 {
 	for (size_t i = 0; i < sv->nzones; i++)
 		if (strcmp(sv->zones[i].name, name) == 0)
@@ -1480,8 +1502,10 @@ static void zones_done(struct prism_store_job *job, int err)
 			err = zones_merge(w, &j->served);
 		if (err != 0) {
 			if (err != -ECANCELED)
-				prism_log(PRISM_LOG_ERROR, TAG, "target %s: cannot load the "
-					  "registry's zones (%s)", w->t.name, prism_strerror(err));
+				prism_log(PRISM_LOG_ERROR, TAG,
+					  "target %s: cannot load the "
+					  "registry's zones (%s)",
+					  w->t.name, prism_strerror(err));
 			w->zones_dirty = true;
 			w->backoff_until = uv_now(e->loop) + 1000;
 		}
@@ -1615,7 +1639,8 @@ static void rec_done(struct prism_store_job *job, int err)
 		prism_log(lvl, TAG,
 			  "target %s: reconciled %s: %zu in step, %zu to create, %zu to update, "
 			  "%zu to delete, %zu conflict(s)",
-			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove, r->conflict);
+			  w->t.name, zone, r->in_sync, r->create, r->update, r->remove,
+			  r->conflict);
 		j->z->zs.read = true;
 		j->z->zs.force = false;
 		j->z->zs.check_read = false;
@@ -1725,8 +1750,10 @@ static void zone_missing(struct worker *w, struct wzone *z, const char *msg)
 {
 	z->missing_until = uv_now(w->e->loop) + (uint64_t)(w->e->opts.retry_max * 1000);
 	w->zone_ready = false;
-	prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s; its records wait, checked again in "
-		  "%.0f s", w->t.name, msg, w->e->opts.retry_max);
+	prism_log(PRISM_LOG_WARNING, TAG,
+		  "target %s: %s; its records wait, checked again in "
+		  "%.0f s",
+		  w->t.name, msg, w->e->opts.retry_max);
 }
 
 static void ensure_cb(void *arg, int err, int status, const char *msg)
@@ -1971,8 +1998,8 @@ int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_ta
 	int rc = 0;
 	for (size_t z = 0; rc == 0 && z < w->t.nzones; z++) {
 		const struct prism_engine_zone *cz = &w->t.zones[z];
-		struct wzone *wz = wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind, false,
-					     true);
+		struct wzone *wz =
+			wzone_new(cz->name, cz->nameservers, cz->soa, cz->kind, false, true);
 		if (wz != NULL) {
 			wz->dnssec = cz->dnssec;
 			wz->dnssec_done = !cz->dnssec; /* never unsigned unasked */
@@ -2111,11 +2138,11 @@ int prism_engine_target_info(const struct prism_engine *e, size_t i,
 	uint64_t now = uv_now(e->loop);
 	*out = (struct prism_engine_target_info){
 		.name = w->t.name,
-		.state = w->paused ? "paused"
-			 : w->unauthorised ? "unauthorised"
+		.state = w->paused	    ? "paused"
+			 : w->unauthorised  ? "unauthorised"
 			 : w->misconfigured ? "misconfigured"
-			 : w->failures > 0 ? "backoff"
-					   : "ok",
+			 : w->failures > 0  ? "backoff"
+					    : "ok",
 		.zone_ready = w->zone_ready,
 		.failures = w->failures,
 		.retry_in = w->backoff_until > now ? (w->backoff_until - now) / 1000.0 : 0,
@@ -2257,8 +2284,8 @@ int prism_engine_zone_names(const struct prism_engine *e, const char *target, ch
 	return PRISM_ENOTFOUND;
 }
 
-int prism_engine_zone_state(const struct prism_engine *e, const char *target,
-			    const char *zone, bool *ready)
+int prism_engine_zone_state(const struct prism_engine *e, const char *target, const char *zone,
+			    bool *ready)
 {
 	if (e == NULL || target == NULL || zone == NULL || ready == NULL)
 		return PRISM_ENOTFOUND;
@@ -2402,12 +2429,13 @@ int prism_engine_plan(struct prism_engine *e, prism_engine_plan_cb cb, void *arg
 		n += e->workers[i]->nzones;
 	struct plan *p = calloc(1, sizeof(*p));
 	struct wzone **zrefs = calloc(n ? n : 1, sizeof(*zrefs));
-	if (p == NULL || zrefs == NULL || (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
+	if (p == NULL || zrefs == NULL ||
+	    (p->zones = calloc(n ? n : 1, sizeof(*p->zones))) == NULL) {
 		free(p);
 		free(zrefs);
 		return PRISM_ENOMEM;
 	}
-	*p = (struct plan){ e, cb, arg, p->zones, n, 1, zrefs };
+	*p = (struct plan){e, cb, arg, p->zones, n, 1, zrefs};
 	e->refs++;
 	size_t k = 0;
 	for (size_t i = 0; i < e->nworkers; i++) {

@@ -21,24 +21,24 @@ struct prism_engine;
 
 /** A zone a target serves: checked (and created if missing) before anything is pushed. */
 struct prism_engine_zone {
-	const char *name;                    /**< trailing dot */
-	const char *const *nameservers;      /**< NS set used if the zone must be created */
-	const char *soa;                     /**< SOA content for a new zone; NULL = default */
-	const char *kind;                    /**< NULL/"Native", "Master" (NOTIFY after changes) */
-	bool dnssec;                         /**< signed on the target */
+	const char *name;		/**< trailing dot */
+	const char *const *nameservers; /**< NS set used if the zone must be created */
+	const char *soa;		/**< SOA content for a new zone; NULL = default */
+	const char *kind;		/**< NULL/"Native", "Master" (NOTIFY after changes) */
+	bool dnssec;			/**< signed on the target */
 };
 
 /** One DNS server the engine keeps in step (copied; what it points to is borrowed for the
  *  engine's life). */
 struct prism_engine_target {
-	const char *name;                    /**< ledger key, e.g. "default" */
+	const char *name; /**< ledger key, e.g. "default" */
 	const struct prism_target_api *api;
 	struct prism_target *handle;
 	const struct prism_engine_zone *zones;
 	size_t nzones;
-	bool paused;                         /**< start paused */
-	bool adopt;                          /**< take over foreign RRsets at wanted names */
-	size_t max_body;                     /**< largest PATCH body in bytes; 0 = 1.5 MiB */
+	bool paused;	 /**< start paused */
+	bool adopt;	 /**< take over foreign RRsets at wanted names */
+	size_t max_body; /**< largest PATCH body in bytes; 0 = 1.5 MiB */
 	/** The target's DNS port ("IP:port", validated), NULL = none: the ownership check then
 	 *  asks it whether anything is at a name before reading the whole zone. */
 	const char *dns_address;
@@ -50,10 +50,10 @@ struct prism_engine_target {
 struct prism_engine_opts {
 	const struct prism_engine_target *targets;
 	size_t ntargets;
-	double retry_delay;       /**< first backoff step, seconds */
-	double retry_max;         /**< backoff cap, seconds */
-	unsigned coalesce_ms;     /**< wait this long after a wake so a burst becomes one batch */
-	size_t batch_max;         /**< most RRsets per round (and per PATCH) */
+	double retry_delay;   /**< first backoff step, seconds */
+	double retry_max;     /**< backoff cap, seconds */
+	unsigned coalesce_ms; /**< wait this long after a wake so a burst becomes one batch */
+	size_t batch_max;     /**< most RRsets per round (and per PATCH) */
 	unsigned reconcile_interval; /**< seconds between reconciler passes; 0 = at start only */
 };
 
@@ -67,15 +67,15 @@ void prism_engine_wake(struct prism_engine *e);
 /** What a target's worker is doing, for the API, metrics and logs. Plain snapshot. */
 struct prism_engine_target_info {
 	const char *name;
-	const char *state;            /**< "ok", "backoff", "unauthorised", "paused" */
-	bool zone_ready;              /**< managed zone checked/created on the target */
-	unsigned failures;            /**< consecutive target-level failures */
-	double retry_in;              /**< seconds until the next try while backing off */
-	unsigned long long requests;  /**< change requests sent */
+	const char *state;	     /**< "ok", "backoff", "unauthorised", "paused" */
+	bool zone_ready;	     /**< managed zone checked/created on the target */
+	unsigned failures;	     /**< consecutive target-level failures */
+	double retry_in;	     /**< seconds until the next try while backing off */
+	unsigned long long requests; /**< change requests sent */
 	unsigned long long request_failures;
 	unsigned long long rrsets_applied;
 	unsigned long long rrsets_failed;
-	int64_t last_success;         /**< unix seconds of the last successful push, 0 = never */
+	int64_t last_success; /**< unix seconds of the last successful push, 0 = never */
 };
 
 /**
@@ -113,14 +113,13 @@ int prism_engine_pause(struct prism_engine *e, const char *name, bool paused);
 struct prism_plan_zone {
 	const char *target;
 	const char *zone;
-	int err;                      /**< 0, or why the zone could not be read */
+	int err; /**< 0, or why the zone could not be read */
 	char errmsg[256];
 	struct prism_reconcile_result res; /**< counts and items (create/update/delete/conflict) */
 };
 
 /** Called once with every (target, zone) of the plan; the engine frees them after it. */
-typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zones,
-				     size_t n);
+typedef void (*prism_engine_plan_cb)(void *arg, const struct prism_plan_zone *zones, size_t n);
 
 /**
  * Compute the plan (a dry run of the reconciler): read every managed zone from every target
@@ -160,8 +159,8 @@ int prism_engine_zone_names(const struct prism_engine *e, const char *target, ch
 
 /** Whether @p target serves @p zone and has it checked/created (@p ready).
  *  @return 0, PRISM_ENOTFOUND (no such target, or the target does not list the zone yet) */
-int prism_engine_zone_state(const struct prism_engine *e, const char *target,
-			    const char *zone, bool *ready);
+int prism_engine_zone_state(const struct prism_engine *e, const char *target, const char *zone,
+			    bool *ready);
 
 /** Reconcile every zone of every target now (read it, compare, repair). */
 void prism_engine_reconcile(struct prism_engine *e);

@@ -34,14 +34,14 @@
 #include "engine/health.h"
 #include "engine/udp.h"
 
-#define TAG "health"
+#define TAG		 "health"
 #define PROBE_TIMEOUT_MS 2000
-#define PROBES_MAX 4096 /* zones probed per check; more are left out */
-#define REASONS_MAX 3
+#define PROBES_MAX	 4096 /* zones probed per check; more are left out */
+#define REASONS_MAX	 3
 
 enum hstate { H_UNKNOWN, H_HEALTHY, H_DEGRADED, H_UNAVAILABLE, H_MAINTENANCE };
-static const char *const hnames[] = { "unknown", "healthy", "degraded", "unavailable",
-				      "maintenance" };
+static const char *const hnames[] = {"unknown", "healthy", "degraded", "unavailable",
+				     "maintenance"};
 
 struct probe {
 	char *zone;
@@ -54,7 +54,7 @@ struct ptarget {
 	struct prism_health *h;
 	const struct prism_engine_target *t; /* &tc */
 	struct prism_engine_target tc;
-	bool gone;                       /* removed at run time: no more checks */
+	bool gone; /* removed at run time: no more checks */
 	bool has_dns;
 	struct sockaddr_storage addr;
 	uv_udp_t udp;
@@ -62,8 +62,8 @@ struct ptarget {
 	bool busy;
 	/* the check in progress */
 	bool api_ok, stats_ok, list_ok;
-	uint64_t t0;                     /* uv_hrtime() when the check asked the API */
-	double response_ms;              /* the API's first answer */
+	uint64_t t0;	    /* uv_hrtime() when the check asked the API */
+	double response_ms; /* the API's first answer */
 	struct prism_pdns_stats cur;
 	char err[256];
 	struct probe *probes;
@@ -80,8 +80,8 @@ struct ptarget {
 	int64_t since, checked;
 	unsigned long long transitions;
 	size_t zones_missing, zones_extra; /* of the last check that read the zone list */
-	double last_response_ms;           /* of the last check the API answered */
-	bool has_stats;                    /* stats: of the last check that read them */
+	double last_response_ms;	   /* of the last check the API answered */
+	bool has_stats;			   /* stats: of the last check that read them */
 	struct prism_pdns_stats stats;
 };
 
@@ -127,7 +127,7 @@ static void probes_free(struct ptarget *p)
 /* ---- the verdict ---- */
 
 __attribute__((format(printf, 3, 4))) static void add_reason(char *buf, size_t len,
-							       const char *fmt, ...)
+							     const char *fmt, ...)
 {
 	size_t n = strlen(buf);
 	if (n > 0 && n + 2 < len) {
@@ -164,8 +164,9 @@ static bool dns_reasons(struct ptarget *p, char *reason, size_t len, unsigned *s
 		} else if (q->dns_serial != q->api_serial) {
 			mismatch = true;
 			if (p->mismatch_streak >= 1 && (*shown)++ < REASONS_MAX)
-				add_reason(reason, len, "DNS: %s serial %" PRIu32 " (API %" PRIu32
-					   ")", q->zone, q->dns_serial, q->api_serial);
+				add_reason(reason, len,
+					   "DNS: %s serial %" PRIu32 " (API %" PRIu32 ")", q->zone,
+					   q->dns_serial, q->api_serial);
 		}
 	}
 	if (silent > 0 && (*shown)++ < REASONS_MAX)
@@ -249,8 +250,8 @@ static void probes_done(struct ptarget *p)
 	finish(p);
 }
 
-static void probe_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
-			  const struct sockaddr *from, unsigned flags)
+static void probe_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+			  unsigned flags)
 {
 	struct ptarget *p = (struct ptarget *)((char *)u - offsetof(struct ptarget, udp));
 	if (n <= 0 || !p->busy || p->waiting == 0)
@@ -291,7 +292,8 @@ static void probe_send(struct ptarget *p)
 		if (prism_soa_query(p->probes[i].zone, (uint16_t)(p->qbase + i), wire,
 				    sizeof(wire), &len) != 0)
 			continue;
-		if (prism_udp_send_copy(&p->udp, (const struct sockaddr *)&p->addr, wire, len) == 0)
+		if (prism_udp_send_copy(&p->udp, (const struct sockaddr *)&p->addr, wire, len) ==
+		    0)
 			p->waiting++;
 	}
 	if (p->waiting == 0) {
@@ -303,8 +305,7 @@ static void probe_send(struct ptarget *p)
 
 /* ---- the API side ---- */
 
-static void list_cb(void *arg, int err, int status, const char *msg,
-		    struct prism_zone_list *list)
+static void list_cb(void *arg, int err, int status, const char *msg, struct prism_zone_list *list)
 {
 	struct ptarget *p = arg;
 	p->list_ok = err == 0;
@@ -313,8 +314,7 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 			 msg && msg[0] ? ": " : "", msg ? msg : "");
 	char **zones = NULL;
 	size_t nz = 0;
-	if (err == 0 &&
-	    prism_engine_zone_names(p->h->opts.engine, p->t->name, &zones, &nz) == 0) {
+	if (err == 0 && prism_engine_zone_names(p->h->opts.engine, p->t->name, &zones, &nz) == 0) {
 		p->probes = calloc(nz ? nz : 1, sizeof(*p->probes));
 		for (size_t z = 0; z < nz; z++) {
 			const struct prism_zone_entry *e = NULL;
@@ -326,8 +326,8 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 					add_reason(p->missing, sizeof(p->missing), "%s", zones[z]);
 				free(zones[z]);
 			} else if (p->probes != NULL && p->has_dns && p->nprobes < PROBES_MAX) {
-				p->probes[p->nprobes++] = (struct probe){ zones[z], e->serial, 0,
-									  false };
+				p->probes[p->nprobes++] =
+					(struct probe){zones[z], e->serial, 0, false};
 			} else {
 				free(zones[z]);
 			}
@@ -347,16 +347,14 @@ static void list_cb(void *arg, int err, int status, const char *msg,
 
 static void ask_list(struct ptarget *p)
 {
-	int rc = p->h->stopping ? PRISM_EINVAL
-				: p->t->api->list_zones(p->t->handle, list_cb, p);
+	int rc = p->h->stopping ? PRISM_EINVAL : p->t->api->list_zones(p->t->handle, list_cb, p);
 	if (rc != 0) {
 		snprintf(p->err, sizeof(p->err), "%s", prism_strerror(rc));
 		finish(p);
 	}
 }
 
-static void stats_cb(void *arg, int err, int status, const char *msg, const char *body,
-		     size_t len)
+static void stats_cb(void *arg, int err, int status, const char *msg, const char *body, size_t len)
 {
 	struct ptarget *p = arg;
 	p->stats_ok = err == 0 && len > 0 && prism_pdns_stats_parse(body, len, &p->cur) == 0;
@@ -442,8 +440,9 @@ static int parse_addr(const char *s, struct sockaddr_storage *out)
 	} else {
 		snprintf(host, sizeof(host), "%s", s);
 		if (colon != NULL) /* a bare IPv6 address */
-			return uv_ip6_addr(host, 53, (struct sockaddr_in6 *)out) == 0 ? 0
-										  : PRISM_EINVAL;
+			return uv_ip6_addr(host, 53, (struct sockaddr_in6 *)out) == 0
+				       ? 0
+				       : PRISM_EINVAL;
 	}
 	if (port <= 0 || port > 65535)
 		return PRISM_EINVAL;
@@ -524,15 +523,19 @@ int prism_health_add(struct prism_health *h, const struct prism_engine_target *t
 	if (dns_address == NULL)
 		return 0;
 	if (parse_addr(dns_address, &p->addr) != 0) {
-		prism_log(PRISM_LOG_WARNING, TAG, "target %s: dns_address '%s' is not "
-			  "IP:port: no DNS probe", p->t->name, dns_address);
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "target %s: dns_address '%s' is not "
+			  "IP:port: no DNS probe",
+			  p->t->name, dns_address);
 		return 0;
 	}
 	int rc = open_udp(h, p);
 	p->has_dns = rc == 0;
 	if (rc != 0)
-		prism_log(PRISM_LOG_WARNING, TAG, "target %s: cannot open a socket for DNS "
-			  "probes (%s)", p->t->name, prism_strerror(rc));
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "target %s: cannot open a socket for DNS "
+			  "probes (%s)",
+			  p->t->name, prism_strerror(rc));
 	return 0;
 }
 

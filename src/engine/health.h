@@ -6,9 +6,9 @@
  * none is missing, and — when targets[].dns_address is set — each zone's SOA answers at the
  * DNS port with the serial the API shows; zones it has beyond those are counted (no fault:
  * a server may hold zones of its own); with response_time_ms, the API answers in time. The
- * statistics are kept (uptime, queries, packet cache, latency). The state is `healthy`, `degraded` (with the
- * reasons), `unavailable` (the API does not answer) or `maintenance` (paused); transitions
- * are logged and counted.
+ * statistics are kept (uptime, queries, packet cache, latency). The state is `healthy`, `degraded`
+ * (with the reasons), `unavailable` (the API does not answer) or `maintenance` (paused);
+ * transitions are logged and counted.
  */
 #pragma once
 
@@ -25,23 +25,23 @@ struct prism_health_opts {
 	const struct prism_engine_target *targets; /**< borrowed for the checker's life */
 	size_t ntargets;
 	const char *const *dns_addresses; /**< per target "host:port" or NULL; borrowed */
-	struct prism_engine *engine;      /**< the zones each target serves, paused state */
-	unsigned interval;                /**< seconds between checks; 0 = never */
-	unsigned response_time_ms;        /**< slower first API answer: degraded; 0 = off */
+	struct prism_engine *engine;	  /**< the zones each target serves, paused state */
+	unsigned interval;		  /**< seconds between checks; 0 = never */
+	unsigned response_time_ms;	  /**< slower first API answer: degraded; 0 = off */
 };
 
 /** A target's health, a snapshot. */
 struct prism_health_info {
-	const char *state;        /**< "unknown" before the first check, "healthy", … */
-	const char *reason;       /**< "" when healthy */
-	const char *version;      /**< the server's version, "" when unknown */
-	int64_t since;            /**< unix seconds of the last transition */
-	int64_t checked;          /**< unix seconds of the last finished check */
+	const char *state;   /**< "unknown" before the first check, "healthy", … */
+	const char *reason;  /**< "" when healthy */
+	const char *version; /**< the server's version, "" when unknown */
+	int64_t since;	     /**< unix seconds of the last transition */
+	int64_t checked;     /**< unix seconds of the last finished check */
 	unsigned long long transitions;
-	size_t zones_missing;     /**< zones it should serve and has not (last zone list read) */
-	size_t zones_extra;       /**< zones it has that Prism does not manage there */
-	double response_ms;       /**< the API's answer time in the last check it answered */
-	bool has_stats;           /**< @c stats: from the last check that read them */
+	size_t zones_missing; /**< zones it should serve and has not (last zone list read) */
+	size_t zones_extra;   /**< zones it has that Prism does not manage there */
+	double response_ms;   /**< the API's answer time in the last check it answered */
+	bool has_stats;	      /**< @c stats: from the last check that read them */
 	struct prism_pdns_stats stats;
 };
 

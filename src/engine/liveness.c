@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "engine/liveness.h"
 
-#define TAG "liveness"
+#define TAG   "liveness"
 #define BATCH 5000u /* hosts per transaction: keeps each commit short */
 
 struct prism_liveness {
@@ -55,7 +55,8 @@ static void check_done(struct prism_store_job *job, int err)
 	struct prism_liveness *l = j->l;
 	l->busy = false;
 	if (err != 0 && err != -ECANCELED) {
-		prism_log(PRISM_LOG_ERROR, TAG, "heartbeat check failed (%s)", prism_strerror(err));
+		prism_log(PRISM_LOG_ERROR, TAG, "heartbeat check failed (%s)",
+			  prism_strerror(err));
 	} else if (err == 0) {
 		l->stats.went_offline += j->offline;
 		l->stats.cleaned_up += j->cleaned;
@@ -100,8 +101,7 @@ static void timer_cb(uv_timer_t *t)
 int prism_liveness_start(uv_loop_t *loop, struct prism_store_writer *w,
 			 const struct prism_liveness_opts *opts, struct prism_liveness **out)
 {
-	if (loop == NULL || w == NULL || opts == NULL || out == NULL ||
-	    opts->check_interval == 0)
+	if (loop == NULL || w == NULL || opts == NULL || out == NULL || opts->check_interval == 0)
 		return PRISM_EINVAL;
 	struct prism_liveness *l = calloc(1, sizeof(*l));
 	if (l == NULL)

@@ -19,7 +19,7 @@ struct prism_liveness;
 
 struct prism_liveness_opts {
 	uint32_t check_interval;     /**< seconds between checks */
-	bool remove_dns;             /**< offline_dns: remove */
+	bool remove_dns;	     /**< offline_dns: remove */
 	uint32_t cleanup_after_days; /**< 0 = never delete */
 	/** Called on the loop when DNS desired state changed (wake the engine). */
 	void (*changed_cb)(void *arg);

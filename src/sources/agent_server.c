@@ -47,15 +47,15 @@
 #include "sources/agent_tls.h"
 #include "sources/source.h"
 
-#define TAG "agent"
-#define READ_CHUNK 65536u
-#define MAX_INFLIGHT 128u
+#define TAG	      "agent"
+#define READ_CHUNK    65536u
+#define MAX_INFLIGHT  128u
 #define MAX_LISTENERS 16u
 /* unsent answer bytes (libuv's write queue) above which a connection is not read */
 #define OUTQ_MAX 65536u
 /* TLS handshakes in progress at once: a handshake flood costs at most this many sessions */
 #define TLS_MAX_HANDSHAKES 256u
-#define REFUSED_LOG_BURST 10u /* warnings a second for refused messages; the rest counted */
+#define REFUSED_LOG_BURST  10u /* warnings a second for refused messages; the rest counted */
 
 /* One answer in a connection's ordered queue. */
 struct slot {
@@ -71,24 +71,24 @@ struct conn {
 	uv_timer_t timer;
 	struct prism_agent_server *srv;
 	struct prism_tls_conn *tls; /* NULL on the plain port */
-	bool handshaking;           /* counted in the server's handshakes */
-	bool rx_any;                /* a byte was received */
+	bool handshaking;	    /* counted in the server's handshakes */
+	bool rx_any;		    /* a byte was received */
 	struct prism_frame_reader rd;
 	struct conn *prev, *next; /* server's list, for stop */
 	struct slot *head, *tail; /* answers not yet written, in request order */
 	char ip[INET6_ADDRSTRLEN];
-	unsigned inflight;        /* registrations waiting for their commit */
+	unsigned inflight; /* registrations waiting for their commit */
 	unsigned refs;
 	bool ipv6;
-	bool counted;   /* counts against max_connections */
+	bool counted; /* counts against max_connections */
 	bool closing;
 	bool reading;
-	bool drain;     /* a final answer is queued: read and process nothing more */
-	bool eof;       /* the peer finished sending */
-	bool shutting;  /* uv_shutdown in progress */
-	bool authed;    /* a valid token was seen: full buffering allowed */
-	bool flush_queued;      /* on the server's flush list */
-	bool blocked;   /* unsent output over OUTQ_MAX: not read until it drains */
+	bool drain;	   /* a final answer is queued: read and process nothing more */
+	bool eof;	   /* the peer finished sending */
+	bool shutting;	   /* uv_shutdown in progress */
+	bool authed;	   /* a valid token was seen: full buffering allowed */
+	bool flush_queued; /* on the server's flush list */
+	bool blocked;	   /* unsent output over OUTQ_MAX: not read until it drains */
 	struct conn *flush_next;
 	unsigned writes;      /* uv_write requests not yet completed */
 	uint64_t last_rx;     /* loop ms */
@@ -108,7 +108,7 @@ struct prism_agent_server {
 	struct listener *listeners[2 * MAX_LISTENERS];
 	size_t nlisteners;
 	unsigned handshakes; /* TLS handshakes in progress */
-	unsigned refs; /* listeners + connections not yet freed */
+	unsigned refs;	     /* listeners + connections not yet freed */
 	struct prism_agent_server_opts opts;
 	struct conn *conns;
 	/* connections with answers to write, flushed once per loop iteration (before the loop
@@ -343,7 +343,8 @@ static void conn_flush(struct conn *c)
 		}
 		uv_buf_t bufs[WRITE_BATCH];
 		b->c = c;
-		while (b->n < WRITE_BATCH && c->head != NULL && c->head->ready && !b->close_after) {
+		while (b->n < WRITE_BATCH && c->head != NULL && c->head->ready &&
+		       !b->close_after) {
 			struct slot *sl = c->head;
 			c->head = sl->next;
 			if (c->head == NULL)
@@ -405,7 +406,7 @@ static void flush_cb(uv_prepare_t *h)
  */
 static void log_refused(struct conn *c, const struct prism_agent_resp *r)
 {
-	static const char *const quiet[] = { "idle_timeout", "store_error", "registry_full" };
+	static const char *const quiet[] = {"idle_timeout", "store_error", "registry_full"};
 	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
 		if (r->code != NULL && strcmp(r->code, quiet[i]) == 0)
 			return;
@@ -461,7 +462,7 @@ static void conn_error(struct conn *c, const char *message, const char *code, bo
 		conn_close(c);
 		return;
 	}
-	struct prism_agent_resp r = { .success = false, .message = message, .code = code };
+	struct prism_agent_resp r = {.success = false, .message = message, .code = code};
 	slot_fill(c, sl, &r, final);
 	if (final && !c->drain) {
 		c->drain = true;
@@ -509,18 +510,12 @@ static const char *const result_names[] = {
 static void reg_message(const struct reg_job *j, char *msg, size_t len)
 {
 	switch (j->out.result) {
-	case PRISM_REG_NEW:
-		snprintf(msg, len, "New host registered with IP %s", j->ip);
-		break;
+	case PRISM_REG_NEW: snprintf(msg, len, "New host registered with IP %s", j->ip); break;
 	case PRISM_REG_IP_CHANGED:
 		snprintf(msg, len, "IP address changed from %s to %s", j->out.old_ip, j->ip);
 		break;
-	case PRISM_REG_HEARTBEAT:
-		snprintf(msg, len, "Heartbeat updated");
-		break;
-	case PRISM_REG_RECONNECTED:
-		snprintf(msg, len, "Host reconnected");
-		break;
+	case PRISM_REG_HEARTBEAT: snprintf(msg, len, "Heartbeat updated"); break;
+	case PRISM_REG_RECONNECTED: snprintf(msg, len, "Host reconnected"); break;
 	case PRISM_REG_RECONNECTED_IP:
 		snprintf(msg, len, "Host reconnected with IP change from %s to %s", j->out.old_ip,
 			 j->ip);
@@ -540,17 +535,19 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 {
 	struct prism_agent_server *s = c->srv;
 	char msg[320];
-	struct prism_agent_resp r = { .success = false, .message = msg, .hostname = j->hostname };
+	struct prism_agent_resp r = {.success = false, .message = msg, .hostname = j->hostname};
 	if (err != 0) {
 		prism_log(PRISM_LOG_ERROR, TAG, "cannot store registration of %s (%s)",
 			  j->hostname, prism_strerror(err));
 		if (err == PRISM_ESTOREFULL) {
 			/* the operator's problem, not the agent's: say which, agents retry */
-			snprintf(msg, sizeof(msg), "Server error: registration could not be stored "
+			snprintf(msg, sizeof(msg),
+				 "Server error: registration could not be stored "
 				 "(registry full: no space left)");
 			r.code = "registry_full";
 		} else {
-			snprintf(msg, sizeof(msg), "Server error: registration could not be stored");
+			snprintf(msg, sizeof(msg),
+				 "Server error: registration could not be stored");
 			r.code = "store_error";
 		}
 	} else if (j->out.token != PRISM_TOKEN_OK) {
@@ -613,7 +610,7 @@ static void reg_done(struct prism_store_job *job, int err)
 static bool cert_allows(const struct prism_agent_server *s, const struct conn *c,
 			const char *hostname)
 {
-	const char *const def[] = { s->opts.dns.zone, NULL };
+	const char *const def[] = {s->opts.dns.zone, NULL};
 	return prism_tls_conn_allows(c->tls, hostname, s->opts.dns.zones) ||
 	       (s->opts.dns.zone != NULL && prism_tls_conn_allows(c->tls, hostname, def));
 }
@@ -674,8 +671,10 @@ static void conn_register(struct conn *c, const struct prism_agent_req *req)
 	    !cert_allows(s, c, req->hostname)) {
 		char names[256], msg[600];
 		prism_tls_conn_names(c->tls, names, sizeof(names));
-		snprintf(msg, sizeof(msg), "Hostname '%s' is not named by the client certificate "
-			 "(%s)", req->hostname, names);
+		snprintf(msg, sizeof(msg),
+			 "Hostname '%s' is not named by the client certificate "
+			 "(%s)",
+			 req->hostname, names);
 		conn_error(c, msg, "certificate_mismatch", false);
 		s->stats.auth_failures++;
 		return;
@@ -944,8 +943,10 @@ static void timer_cb(uv_timer_t *t)
 		/* the peer does not take its answers: no answer can reach it, just close */
 		s->stats.timeouts++;
 		s->stats.write_timeouts++;
-		prism_log(PRISM_LOG_INFO, TAG, "closing the connection from %s: its answers "
-			  "were not read within %u s", c->ip, s->opts.idle_timeout);
+		prism_log(PRISM_LOG_INFO, TAG,
+			  "closing the connection from %s: its answers "
+			  "were not read within %u s",
+			  c->ip, s->opts.idle_timeout);
 		conn_close(c);
 		return;
 	}

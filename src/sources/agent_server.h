@@ -20,25 +20,25 @@
 struct prism_agent_server;
 
 struct prism_agent_server_opts {
-	const char *const *hosts;    /**< listen address literals ("0.0.0.0", "::", …) */
+	const char *const *hosts; /**< listen address literals ("0.0.0.0", "::", …) */
 	size_t nhosts;
-	uint16_t port;               /**< plain agent port; 0 = off */
-	uint16_t tls_port;           /**< TLS agent port; 0 = off */
+	uint16_t port;	   /**< plain agent port; 0 = off */
+	uint16_t tls_port; /**< TLS agent port; 0 = off */
 	/** TLS context for tls_port (borrowed; the caller reloads it and frees it after stop) */
 	struct prism_agent_tls *tls;
 	uint32_t max_connections;
-	uint32_t idle_timeout;       /**< seconds without any byte */
-	uint32_t frame_timeout;      /**< seconds to complete a started frame */
-	uint32_t offline_after;      /**< seconds without registration until a host is offline */
-	bool auth_required;          /**< refuse registrations without a token */
-	const struct prism_token_set *tokens; /**< tokens from the config (borrowed), or NULL */
+	uint32_t idle_timeout;	/**< seconds without any byte */
+	uint32_t frame_timeout; /**< seconds to complete a started frame */
+	uint32_t offline_after; /**< seconds without registration until a host is offline */
+	bool auth_required;	/**< refuse registrations without a token */
+	const struct prism_token_set *tokens;  /**< tokens from the config (borrowed), or NULL */
 	const struct prism_cred_key *cred_key; /**< the registry's, tokens are hashed with it
 						*   (borrowed for the server's life) */
 	/** names no source may claim (core/reserved.h; borrowed: the daemon updates it in
 	 *  place on a reload) */
 	const struct prism_reserved *reserved;
 	struct prism_store_writer *writer;
-	struct prism_dns_dest dns;   /**< where host records go; target NULL = DNS disabled */
+	struct prism_dns_dest dns; /**< where host records go; target NULL = DNS disabled */
 	/** Called on the loop after a committed registration changed desired DNS state. */
 	void (*changed_cb)(void *arg);
 	void *changed_arg;
@@ -64,8 +64,8 @@ struct prism_agent_server_stats {
 	unsigned long long rejected_capacity;
 	unsigned long long frames;
 	unsigned long long registrations;
-	unsigned long long results[5];   /**< by enum prism_reg_result */
-	unsigned long long errors;       /**< error answers of any kind */
+	unsigned long long results[5]; /**< by enum prism_reg_result */
+	unsigned long long errors;     /**< error answers of any kind */
 	unsigned long long auth_failures;
 	unsigned long long source_conflicts; /**< names held by a host of another source */
 	unsigned long long timeouts;

@@ -29,16 +29,16 @@
 #include "core/kea_lease.h"
 #include "sources/kea_leases.h"
 
-#define TAG "kea-leases"
-#define CHUNK (256u << 10)
-#define JOB_MAX 512u
+#define TAG	   "kea-leases"
+#define CHUNK	   (256u << 10)
+#define JOB_MAX	   512u
 #define MARK_EVERY 16u
-#define LOG_BURST 5u
-#define QUEUE_MAX 1000000u
+#define LOG_BURST  5u
+#define QUEUE_MAX  1000000u
 
 struct item {
-	char key[46];         /* the address */
-	char *fqdn;           /* NULL: remove the key */
+	char key[46]; /* the address */
+	char *fqdn;   /* NULL: remove the key */
 	const char *zone;
 	bool ipv6;
 	int64_t expire;
@@ -62,19 +62,19 @@ struct prism_kea_leases_src {
 	uv_fs_event_t ev;
 	uv_timer_t tick;
 	uv_fs_t req;
-	bool busy;               /* a file request chain runs */
+	bool busy; /* a file request chain runs */
 	bool check_again;
 	bool ev_started;
 	bool waiting_logged;
 	/* the file followed */
 	uv_file fd;
 	uint64_t ino;
-	int64_t off;             /* after its last complete line */
+	int64_t off; /* after its last complete line */
 	/* the read in progress */
 	uv_file rfd;
 	int64_t roff;
 	char *buf;
-	char *carry;             /* an incomplete line from the previous chunk */
+	char *carry; /* an incomplete line from the previous chunk */
 	size_t ncarry;
 	struct prism_kea_csv csv;
 	bool have_csv;
@@ -150,8 +150,10 @@ static char *lease_fqdn(struct prism_kea_leases_src *k, const struct prism_kea_l
 			       sizeof(why)) != 0) {
 		k->stats.src.rejected++;
 		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "lease %s: hostname '%.64s' ignored: %s "
-				  "(%llu more not logged)", l->address, l->hostname, why, skipped);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "lease %s: hostname '%.64s' ignored: %s "
+				  "(%llu more not logged)",
+				  l->address, l->hostname, why, skipped);
 		return NULL;
 	}
 	return strdup(fqdn);
@@ -232,13 +234,15 @@ static void log_change(struct prism_kea_leases_src *k, const struct item *it)
 	unsigned long long skipped;
 	if (it->res.outcome == PRISM_SOURCE_CONFLICT) {
 		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "lease %s: %s refused: the name is %s "
-				  "(%llu more not logged)", it->key, it->fqdn,
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "lease %s: %s refused: the name is %s "
+				  "(%llu more not logged)",
+				  it->key, it->fqdn,
 				  prism_source_conflict_text(&it->res, why, sizeof(why)), skipped);
 	} else if (it->res.outcome != PRISM_SOURCE_UNCHANGED) {
 		prism_log(PRISM_LOG_INFO, TAG, "lease %s: %s %s", it->key,
 			  it->fqdn ? it->fqdn : "(gone)",
-			  it->res.outcome == PRISM_SOURCE_ADDED     ? "added"
+			  it->res.outcome == PRISM_SOURCE_ADDED	    ? "added"
 			  : it->res.outcome == PRISM_SOURCE_UPDATED ? "updated"
 								    : "removed");
 	}
@@ -254,13 +258,17 @@ static void job_done(struct prism_store_job *job, int err)
 		if (err == 0) {
 			prism_source_stats_sync(&k->stats.src, &j->sync);
 			changed = j->sync.dns_changed;
-			prism_log(PRISM_LOG_INFO, TAG, "consistency sync of %zu lease(s): %zu added, "
-				  "%zu updated, %zu removed, %zu unchanged, %zu conflict(s)", j->n,
-				  j->sync.added, j->sync.updated, j->sync.removed,
+			prism_log(PRISM_LOG_INFO, TAG,
+				  "consistency sync of %zu lease(s): %zu added, "
+				  "%zu updated, %zu removed, %zu unchanged, %zu conflict(s)",
+				  j->n, j->sync.added, j->sync.updated, j->sync.removed,
 				  j->sync.unchanged, j->sync.conflicts);
-			for (size_t i = 0; i < j->sync.conflicts && i < PRISM_SOURCE_SYNC_SHOWN; i++)
-				prism_log(PRISM_LOG_WARNING, TAG, "%s refused: the name is held by a "
-					  "host of source %s", j->sync.shown[i].name,
+			for (size_t i = 0; i < j->sync.conflicts && i < PRISM_SOURCE_SYNC_SHOWN;
+			     i++)
+				prism_log(PRISM_LOG_WARNING, TAG,
+					  "%s refused: the name is held by a "
+					  "host of source %s",
+					  j->sync.shown[i].name,
 					  prism_source_name(j->sync.shown[i].holder));
 		}
 	} else {
@@ -274,8 +282,10 @@ static void job_done(struct prism_store_job *job, int err)
 	if (err != 0) {
 		k->stats.src.failed += j->n;
 		if (err != -ECANCELED)
-			prism_log(PRISM_LOG_ERROR, TAG, "cannot store %zu lease change(s) (%s); the "
-				  "file is read again", j->n, prism_strerror(err));
+			prism_log(PRISM_LOG_ERROR, TAG,
+				  "cannot store %zu lease change(s) (%s); the "
+				  "file is read again",
+				  j->n, prism_strerror(err));
 		if (!k->stopping)
 			k->ino = 0; /* the next check reloads and syncs */
 	}
@@ -362,7 +372,7 @@ static int by_name(const void *a, const void *b)
 
 static void start_sync(struct prism_kea_leases_src *k)
 {
-	struct collect c = { .k = k, .now = now_s() };
+	struct collect c = {.k = k, .now = now_s()};
 	prism_kea_leases_each(k->table, collect_cb, &c);
 	if (c.n > 1)
 		qsort(c.v, c.n, sizeof(*c.v), by_name);
@@ -419,8 +429,10 @@ static void apply_line(struct prism_kea_leases_src *k, const char *line, size_t 
 		if (!k->have_csv)
 			snprintf(why, sizeof(why), "no header line before it");
 		if (prism_ratelimit_ok(&k->bad_log, uv_now(k->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "%s: line ignored: %s (%llu more not "
-				  "logged)", k->path, why, skipped);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "%s: line ignored: %s (%llu more not "
+				  "logged)",
+				  k->path, why, skipped);
 		return;
 	}
 	bool was, is, renamed;
@@ -564,7 +576,8 @@ static void read_cb(uv_fs_t *req)
 		return;
 	}
 	if (n < 0) {
-		prism_log(PRISM_LOG_ERROR, TAG, "cannot read %s (%s)", k->path, uv_strerror((int)n));
+		prism_log(PRISM_LOG_ERROR, TAG, "cannot read %s (%s)", k->path,
+			  uv_strerror((int)n));
 		if (k->reloading) {
 			close_rfd(k);
 			prism_kea_leases_free(k->fresh);
@@ -644,7 +657,7 @@ static void open_cb(uv_fs_t *req)
 static void reload_next(struct prism_kea_leases_src *k)
 {
 	char name[4096];
-	static const char *const suffix[] = { ".2", ".1", "" };
+	static const char *const suffix[] = {".2", ".1", ""};
 	snprintf(name, sizeof(name), "%s%s", k->path, suffix[k->reload_idx]);
 	k->refs++;
 	k->req.data = k;
@@ -737,9 +750,8 @@ static void event_cb(uv_fs_event_t *h, const char *filename, int events, int sta
 	struct prism_kea_leases_src *k = h->data;
 	size_t bl = strlen(k->base);
 	/* FILE, FILE.1, FILE.2 (LFC's files), or an event without a name: look */
-	if (status == 0 && (filename == NULL ||
-			    (strncmp(filename, k->base, bl) == 0 &&
-			     (filename[bl] == '\0' || filename[bl] == '.'))))
+	if (status == 0 && (filename == NULL || (strncmp(filename, k->base, bl) == 0 &&
+						 (filename[bl] == '\0' || filename[bl] == '.'))))
 		check(k);
 }
 
@@ -781,8 +793,9 @@ int prism_kea_leases_start(uv_loop_t *loop, const struct prism_kea_leases_opts *
 	}
 	int rc = uv_fs_event_start(&k->ev, event_cb, k->dir, 0);
 	if (rc != 0)
-		prism_log(PRISM_LOG_WARNING, TAG, "cannot watch %s (%s): checking every %u ms only",
-			  k->dir, uv_strerror(rc), opts->poll_interval);
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "cannot watch %s (%s): checking every %u ms only", k->dir,
+			  uv_strerror(rc), opts->poll_interval);
 	uv_timer_start(&k->tick, tick_cb, opts->poll_interval, opts->poll_interval);
 	check(k);
 	*out = k;

@@ -20,11 +20,11 @@
 struct prism_kea_leases_src;
 
 struct prism_kea_leases_opts {
-	const char *path;          /**< the lease file (copied) */
-	const char *zone;          /**< zone of short hostnames (borrowed) */
+	const char *path;			/**< the lease file (copied) */
+	const char *zone;			/**< zone of short hostnames (borrowed) */
 	const struct prism_name_filter *filter; /**< borrowed; NULL = every name */
 	uint32_t ttl;
-	uint32_t poll_interval;    /**< ms between checks besides inotify events */
+	uint32_t poll_interval; /**< ms between checks besides inotify events */
 	struct prism_source_dns dns;
 	struct prism_store_writer *writer;
 	void (*changed_cb)(void *arg);
@@ -39,10 +39,10 @@ int prism_kea_leases_start(uv_loop_t *loop, const struct prism_kea_leases_opts *
 void prism_kea_leases_stop(struct prism_kea_leases_src *k);
 
 struct prism_kea_leases_stats {
-	unsigned long long lines;      /**< lease lines read */
-	unsigned long long bad_lines;  /**< lines refused (logged, rate-limited) */
-	unsigned long long reloads;    /**< whole reads (start, rotations) */
-	unsigned long long leases;     /**< addresses known now */
+	unsigned long long lines;     /**< lease lines read */
+	unsigned long long bad_lines; /**< lines refused (logged, rate-limited) */
+	unsigned long long reloads;   /**< whole reads (start, rotations) */
+	unsigned long long leases;    /**< addresses known now */
 	struct prism_source_stats src;
 };
 void prism_kea_leases_stats(const struct prism_kea_leases_src *k,

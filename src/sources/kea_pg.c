@@ -37,15 +37,15 @@
 #include "core/strv.h"
 #include "sources/kea_pg.h"
 
-#define TAG "kea-reservations"
-#define NOTIFY_BATCH 512u
+#define TAG		 "kea-reservations"
+#define NOTIFY_BATCH	 512u
 #define NOTIFY_QUEUE_MAX 1000000u /* beyond: drop the queue and resync instead */
-#define MARK_EVERY 16u
-#define LOG_BURST 5u
+#define MARK_EVERY	 16u
+#define LOG_BURST	 5u
 #define BACKOFF_FIRST_MS 500u
-#define SYNC_RETRY_MS 5000u
-#define LOOKUP_BATCH 512u
-#define WANT_MAX 100000u /* reservations named and not yet read back; beyond: resync */
+#define SYNC_RETRY_MS	 5000u
+#define LOOKUP_BATCH	 512u
+#define WANT_MAX	 100000u /* reservations named and not yet read back; beyond: resync */
 
 enum state { S_DOWN, S_CONNECTING, S_LISTEN, S_SELECT, S_READY, S_LOOKUP };
 
@@ -55,7 +55,7 @@ struct item {
 	char ip[16];
 	char ip6[46];
 	bool has4, has6;
-	char *fqdn;          /* NULL: remove the key */
+	char *fqdn; /* NULL: remove the key */
 	const char *zone;
 	struct prism_source_result res;
 };
@@ -75,7 +75,7 @@ struct sync_job {
 	struct item *items;
 	struct prism_source_entry *entries;
 	size_t n;
-	uint64_t t0;         /* loop ms when the query was sent */
+	uint64_t t0; /* loop ms when the query was sent */
 	struct prism_source_sync_result res;
 };
 
@@ -91,13 +91,13 @@ struct prism_kea_pg {
 	enum state state;
 	unsigned attempt;
 	bool query_inflight;
-	bool syncing;          /* a sync job is in flight */
-	bool sync_again;       /* another sync was asked for meanwhile */
+	bool syncing;	 /* a sync job is in flight */
+	bool sync_again; /* another sync was asked for meanwhile */
 	bool notify_inflight;
 	bool stopping;
 	bool once_done;
 	uint64_t sync_t0;
-	struct item *queue;    /* notifications waiting, in order */
+	struct item *queue; /* notifications waiting, in order */
 	size_t nqueue, capqueue;
 	unsigned refs;
 	struct prism_ratelimit bad_log, name_log;
@@ -106,9 +106,9 @@ struct prism_kea_pg {
 	struct want {
 		int64_t id;
 		char *ident;
-	} *want, *inflight;
+	} * want, *inflight;
 	size_t nwant, capwant, ninflight;
-	bool service_seen;     /* a payload of the Kea service's trigger came */
+	bool service_seen; /* a payload of the Kea service's trigger came */
 };
 
 static void fail(struct prism_kea_pg *k, const char *what);
@@ -292,19 +292,15 @@ static void connect_poll(struct prism_kea_pg *k)
 		if (poll_set(k, UV_WRITABLE) != 0)
 			fail(k, "cannot connect to PostgreSQL");
 		break;
-	case PGRES_POLLING_OK:
-		connected(k);
-		break;
-	default:
-		fail(k, "cannot connect to PostgreSQL");
-		break;
+	case PGRES_POLLING_OK: connected(k); break;
+	default: fail(k, "cannot connect to PostgreSQL"); break;
 	}
 }
 
 static void connect_start(struct prism_kea_pg *k)
 {
-	k->conn = PQconnectStartParams((const char *const *)k->keys,
-				       (const char *const *)k->vals, 1);
+	k->conn = PQconnectStartParams((const char *const *)k->keys, (const char *const *)k->vals,
+				       1);
 	if (k->conn == NULL || PQstatus(k->conn) == CONNECTION_BAD) {
 		fail(k, "cannot connect to PostgreSQL");
 		return;
@@ -354,8 +350,10 @@ static void item_fill(struct prism_kea_pg *k, struct item *it, int64_t id, const
 			       sizeof(why)) != 0) {
 		k->stats.src.rejected++;
 		if (prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "reservation %" PRId64 ": hostname '%.64s' "
-				  "ignored: %s (%llu more not logged)", id, host, why, skipped);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "reservation %" PRId64 ": hostname '%.64s' "
+				  "ignored: %s (%llu more not logged)",
+				  id, host, why, skipped);
 		return;
 	}
 	it->fqdn = strdup(fqdn);
@@ -391,8 +389,10 @@ static int sync_run(struct prism_store *s, const struct prism_store_api *api,
 static void log_conflicts(struct prism_kea_pg *k, const struct prism_source_sync_result *r)
 {
 	for (size_t i = 0; i < r->conflicts && i < PRISM_SOURCE_SYNC_SHOWN; i++)
-		prism_log(PRISM_LOG_WARNING, TAG, "%s refused: the name is held by a host of "
-			  "source %s", r->shown[i].name, prism_source_name(r->shown[i].holder));
+		prism_log(PRISM_LOG_WARNING, TAG,
+			  "%s refused: the name is held by a host of "
+			  "source %s",
+			  r->shown[i].name, prism_source_name(r->shown[i].holder));
 	if (r->conflicts > PRISM_SOURCE_SYNC_SHOWN)
 		prism_log(PRISM_LOG_WARNING, TAG, "%zu more names refused for conflicts",
 			  r->conflicts - PRISM_SOURCE_SYNC_SHOWN);
@@ -408,7 +408,8 @@ static void sync_done(struct prism_store_job *job, int err)
 		k->stats.syncs++;
 		k->stats.last_sync_seconds = secs;
 		prism_source_stats_sync(&k->stats.src, &j->res);
-		prism_log(PRISM_LOG_INFO, TAG, "consistency sync of %zu reservation(s) in %.3f s: "
+		prism_log(PRISM_LOG_INFO, TAG,
+			  "consistency sync of %zu reservation(s) in %.3f s: "
 			  "%zu added, %zu updated, %zu removed, %zu unchanged, %zu conflict(s)",
 			  j->n, secs, j->res.added, j->res.updated, j->res.removed,
 			  j->res.unchanged, j->res.conflicts);
@@ -416,7 +417,8 @@ static void sync_done(struct prism_store_job *job, int err)
 		if (j->res.dns_changed && k->opts.changed_cb != NULL && !k->stopping)
 			k->opts.changed_cb(k->opts.arg);
 	} else if (err != -ECANCELED) {
-		prism_log(PRISM_LOG_ERROR, TAG, "consistency sync failed (%s)", prism_strerror(err));
+		prism_log(PRISM_LOG_ERROR, TAG, "consistency sync failed (%s)",
+			  prism_strerror(err));
 	}
 	if (k->opts.synced_cb != NULL && !k->stopping)
 		k->opts.synced_cb(k->opts.arg, err, err == 0 ? &j->res : NULL);
@@ -529,8 +531,10 @@ static void notify_done(struct prism_store_job *job, int err)
 	if (err != 0) {
 		k->stats.src.failed += j->n;
 		if (err != -ECANCELED) {
-			prism_log(PRISM_LOG_ERROR, TAG, "cannot apply %zu change(s) (%s); a "
-				  "consistency sync follows", j->n, prism_strerror(err));
+			prism_log(PRISM_LOG_ERROR, TAG,
+				  "cannot apply %zu change(s) (%s); a "
+				  "consistency sync follows",
+				  j->n, prism_strerror(err));
 			k->sync_again = true;
 		}
 	} else {
@@ -542,16 +546,18 @@ static void notify_done(struct prism_store_job *job, int err)
 			changed |= it->res.dns_changed;
 			if (it->res.outcome == PRISM_SOURCE_CONFLICT &&
 			    prism_ratelimit_ok(&k->name_log, uv_now(k->loop), LOG_BURST, &skipped))
-				prism_log(PRISM_LOG_WARNING, TAG, "reservation %s: %s refused: the "
-					  "name is %s (%llu more not logged)", it->key, it->fqdn,
+				prism_log(PRISM_LOG_WARNING, TAG,
+					  "reservation %s: %s refused: the "
+					  "name is %s (%llu more not logged)",
+					  it->key, it->fqdn,
 					  prism_source_conflict_text(&it->res, why, sizeof(why)),
 					  skipped);
 			else if (it->res.outcome != PRISM_SOURCE_UNCHANGED)
 				prism_log(PRISM_LOG_INFO, TAG, "reservation %s: %s %s", it->key,
 					  it->fqdn ? it->fqdn : "(removed)",
-					  it->res.outcome == PRISM_SOURCE_ADDED ? "added"
+					  it->res.outcome == PRISM_SOURCE_ADDED	    ? "added"
 					  : it->res.outcome == PRISM_SOURCE_UPDATED ? "updated"
-					  : "removed");
+										    : "removed");
 		}
 	}
 	if (changed && k->opts.changed_cb != NULL && !k->stopping)
@@ -661,7 +667,7 @@ static void lookup_next(struct prism_kea_pg *k)
 	}
 	char *p1 = prism_kea_array_literal(ids, NULL, ni);
 	char *p2 = prism_kea_array_literal(NULL, idents, nh);
-	const char *params[2] = { p1, p2 };
+	const char *params[2] = {p1, p2};
 	k->inflight = k->want;
 	k->ninflight = n;
 	k->want = NULL;
@@ -699,11 +705,12 @@ static void lookup_rows(struct prism_kea_pg *k, PGresult *res)
 		return;
 	}
 	for (size_t r = 0; r < n; r++) {
-		struct item it = { 0 };
+		struct item it = {0};
 		found[r] = strtoll(PQgetvalue(res, (int)r, 0), NULL, 10);
 		item_fill(k, &it, found[r],
 			  PQgetisnull(res, (int)r, 1) ? NULL : PQgetvalue(res, (int)r, 1),
-			  !PQgetisnull(res, (int)r, 2), strtoll(PQgetvalue(res, (int)r, 2), NULL, 10),
+			  !PQgetisnull(res, (int)r, 2),
+			  strtoll(PQgetvalue(res, (int)r, 2), NULL, 10),
 			  PQgetisnull(res, (int)r, 3) ? NULL : PQgetvalue(res, (int)r, 3));
 		queue_push(k, &it);
 	}
@@ -712,7 +719,7 @@ static void lookup_rows(struct prism_kea_pg *k, PGresult *res)
 		const struct want *w = &k->inflight[i];
 		if (w->ident != NULL || bsearch(&w->id, found, n, sizeof(*found), id_cmp))
 			continue;
-		struct item it = { 0 };
+		struct item it = {0};
 		snprintf(it.key, sizeof(it.key), "%" PRId64, w->id);
 		queue_push(k, &it);
 	}
@@ -728,8 +735,10 @@ static void handle_notify(struct prism_kea_pg *k, const char *payload)
 	if (prism_kea_notify_parse(payload, strlen(payload), &n, why, sizeof(why)) != 0) {
 		k->stats.bad_notifications++;
 		if (prism_ratelimit_ok(&k->bad_log, uv_now(k->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "notification ignored: %s (%llu more not "
-				  "logged)", why, skipped);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "notification ignored: %s (%llu more not "
+				  "logged)",
+				  why, skipped);
 		return;
 	}
 	if (n.kea_service && !k->service_seen) {
@@ -787,7 +796,8 @@ static void take_result(struct prism_kea_pg *k, PGresult *res)
 			char msg[256];
 			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
 			msg[strcspn(msg, "\n")] = '\0';
-			prism_log(PRISM_LOG_ERROR, TAG, "reading the reservations failed (%s)", msg);
+			prism_log(PRISM_LOG_ERROR, TAG, "reading the reservations failed (%s)",
+				  msg);
 			if (k->opts.once && k->opts.synced_cb != NULL) {
 				k->once_done = true;
 				k->opts.synced_cb(k->opts.arg, PRISM_EUPSTREAM, NULL);
@@ -798,8 +808,10 @@ static void take_result(struct prism_kea_pg *k, PGresult *res)
 			lookup_rows(k, res);
 		} else {
 			/* what was asked for is lost: a consistency sync reads it all */
-			prism_log(PRISM_LOG_ERROR, TAG, "reading changed reservations failed (%s); a "
-				  "consistency sync follows", PQresultErrorMessage(res));
+			prism_log(PRISM_LOG_ERROR, TAG,
+				  "reading changed reservations failed (%s); a "
+				  "consistency sync follows",
+				  PQresultErrorMessage(res));
 			k->sync_again = true;
 		}
 	}

@@ -6,8 +6,8 @@
  * then reads every reservation and runs a consistency sync of the kea-reservation hosts;
  * from then on the reservations each notification names (by host_id: Prism's trigger on
  * `hosts` and `ipv6_reservations`; by dhcp_identifier: the Kea service's own trigger) are
- * read back and applied as they are. A lost connection is retried with exponential backoff (with jitter,
- * capped) and followed by a consistency sync, so nothing missed meanwhile is lost.
+ * read back and applied as they are. A lost connection is retried with exponential backoff (with
+ * jitter, capped) and followed by a consistency sync, so nothing missed meanwhile is lost.
  */
 #pragma once
 
@@ -22,15 +22,15 @@
 struct prism_kea_pg;
 
 struct prism_kea_pg_opts {
-	const char *const *keys;   /**< libpq parameters (copied), see prism_kea_pg_params() */
+	const char *const *keys; /**< libpq parameters (copied), see prism_kea_pg_params() */
 	const char *const *values;
-	const char *channel;       /**< NOTIFY channel (copied) */
-	const char *zone;          /**< zone of short hostnames (borrowed for the source's life) */
+	const char *channel; /**< NOTIFY channel (copied) */
+	const char *zone;    /**< zone of short hostnames (borrowed for the source's life) */
 	const struct prism_name_filter *filter; /**< borrowed; NULL = every name */
 	uint32_t ttl;
-	uint32_t reconnect_max;    /**< seconds: backoff cap */
-	uint32_t resync_interval;  /**< seconds between consistency syncs; 0 = none */
-	bool once;                 /**< one consistency sync, no LISTEN, no reconnection */
+	uint32_t reconnect_max;	  /**< seconds: backoff cap */
+	uint32_t resync_interval; /**< seconds between consistency syncs; 0 = none */
+	bool once;		  /**< one consistency sync, no LISTEN, no reconnection */
 	struct prism_source_dns dns;
 	struct prism_store_writer *writer;
 	/** Called on the loop after a committed write changed desired DNS state. */
@@ -61,12 +61,12 @@ void prism_kea_pg_stop(struct prism_kea_pg *k);
 
 struct prism_kea_pg_stats {
 	bool connected;
-	unsigned long long connects;       /**< successful connections */
-	unsigned long long disconnects;    /**< connections lost or refused */
+	unsigned long long connects;	/**< successful connections */
+	unsigned long long disconnects; /**< connections lost or refused */
 	unsigned long long notifications;
 	unsigned long long bad_notifications;
 	unsigned long long syncs;
-	double last_sync_seconds;          /**< the last consistency sync, query to commit */
+	double last_sync_seconds; /**< the last consistency sync, query to commit */
 	struct prism_source_stats src;
 };
 void prism_kea_pg_stats(const struct prism_kea_pg *k, struct prism_kea_pg_stats *out);

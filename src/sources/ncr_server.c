@@ -31,15 +31,15 @@
 #include "core/reserved.h"
 #include "sources/ncr_server.h"
 
-#define TAG "kea-ddns"
-#define RECV_MSGS 32u          /* datagrams per recvmmsg */
-#define DGRAM_MAX 65536u       /* libuv's slot size per datagram */
-#define BATCH_MAX 512u         /* requests per intake job */
-#define APPLY_MAX 256u         /* queued requests applied per job */
-#define QUEUE_MAX 65536u       /* requests waiting while jobs are in flight */
+#define TAG	     "kea-ddns"
+#define RECV_MSGS    32u    /* datagrams per recvmmsg */
+#define DGRAM_MAX    65536u /* libuv's slot size per datagram */
+#define BATCH_MAX    512u   /* requests per intake job */
+#define APPLY_MAX    256u   /* queued requests applied per job */
+#define QUEUE_MAX    65536u /* requests waiting while jobs are in flight */
 #define MAX_INFLIGHT 16u
-#define RCVBUF (8u << 20)      /* socket receive buffer asked for: bursts wait here */
-#define LOG_BURST 5u           /* log lines per second for bad input and conflicts */
+#define RCVBUF	     (8u << 20) /* socket receive buffer asked for: bursts wait here */
+#define LOG_BURST    5u		/* log lines per second for bad input and conflicts */
 
 struct item {
 	struct prism_source_entry e;
@@ -66,14 +66,14 @@ struct prism_ncr_server {
 	char listen[80];
 	unsigned refs;
 	unsigned inflight;
-	size_t queued;              /* requests in the pending and waiting jobs */
-	struct job *pending;        /* being filled */
-	struct job *waiting_head;   /* full jobs not yet submitted, in order */
+	size_t queued;		  /* requests in the pending and waiting jobs */
+	struct job *pending;	  /* being filled */
+	struct job *waiting_head; /* full jobs not yet submitted, in order */
 	struct job *waiting_tail;
 	bool stopping;
 	char *rxbuf;
-	bool applying;              /* an apply job is in flight */
-	bool apply_again;           /* more came in meanwhile */
+	bool applying;	  /* an apply job is in flight */
+	bool apply_again; /* more came in meanwhile */
 	struct prism_ratelimit bad_log, conflict_log, drop_log;
 	struct prism_ncr_server_stats stats;
 };
@@ -156,8 +156,10 @@ static void apply_log(struct prism_ncr_server *s, const struct prism_source_sync
 	unsigned long long skipped;
 	for (size_t i = 0; i < r->conflicts && i < PRISM_SOURCE_SYNC_SHOWN; i++)
 		if (prism_ratelimit_ok(&s->conflict_log, uv_now(s->loop), LOG_BURST, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "%s refused: the name is %s%s (%llu more "
-				  "conflicts not logged)", r->shown[i].name,
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "%s refused: the name is %s%s (%llu more "
+				  "conflicts not logged)",
+				  r->shown[i].name,
 				  r->shown[i].holder == PRISM_SOURCE_KEA_DDNS
 					  ? "held by another client (another DHCID)"
 					  : "held by a host of source ",
@@ -166,9 +168,10 @@ static void apply_log(struct prism_ncr_server *s, const struct prism_source_sync
 					  : prism_source_name(r->shown[i].holder),
 				  skipped);
 	if (prism_log_enabled(PRISM_LOG_DEBUG))
-		prism_log(PRISM_LOG_DEBUG, TAG, "applied: %zu added, %zu updated, %zu removed, "
-			  "%zu unchanged, %zu conflict(s)", r->added, r->updated, r->removed,
-			  r->unchanged, r->conflicts);
+		prism_log(PRISM_LOG_DEBUG, TAG,
+			  "applied: %zu added, %zu updated, %zu removed, "
+			  "%zu unchanged, %zu conflict(s)",
+			  r->added, r->updated, r->removed, r->unchanged, r->conflicts);
 }
 
 static void apply_done(struct prism_store_job *job, int err)
@@ -184,8 +187,10 @@ static void apply_done(struct prism_store_job *job, int err)
 		if (j->res.dns_changed && s->opts.changed_cb != NULL && !s->stopping)
 			s->opts.changed_cb(s->opts.changed_arg);
 	} else if (err != -ECANCELED) {
-		prism_log(PRISM_LOG_ERROR, TAG, "cannot apply queued requests (%s); they stay "
-			  "queued for the next try", prism_strerror(err));
+		prism_log(PRISM_LOG_ERROR, TAG,
+			  "cannot apply queued requests (%s); they stay "
+			  "queued for the next try",
+			  prism_strerror(err));
 	}
 	bool again = s->apply_again || (err == 0 && j->left > 0);
 	free(j);
@@ -344,8 +349,10 @@ static void handle(struct prism_ncr_server *s, const uint8_t *p, size_t len,
 		unsigned long long skipped;
 		s->stats.dropped++;
 		if (prism_ratelimit_ok(&s->drop_log, uv_now(s->loop), 1, &skipped))
-			prism_log(PRISM_LOG_WARNING, TAG, "queue full (%u requests): request "
-				  "dropped (%llu more not logged)", QUEUE_MAX, skipped);
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "queue full (%u requests): request "
+				  "dropped (%llu more not logged)",
+				  QUEUE_MAX, skipped);
 		return;
 	}
 	memcpy(it->fqdn, n.fqdn, sizeof(it->fqdn));
@@ -372,8 +379,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(s->rxbuf, RECV_MSGS * DGRAM_MAX);
 }
 
-static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		    const struct sockaddr *addr, unsigned flags)
+static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		    unsigned flags)
 {
 	struct prism_ncr_server *s = h->data;
 	if (nread < 0) {
@@ -477,8 +484,7 @@ void prism_ncr_server_stop(struct prism_ncr_server *s)
 	server_unref(s);
 }
 
-void prism_ncr_server_stats(const struct prism_ncr_server *s,
-			    struct prism_ncr_server_stats *out)
+void prism_ncr_server_stats(const struct prism_ncr_server *s, struct prism_ncr_server_stats *out)
 {
 	*out = s->stats;
 }

@@ -18,8 +18,8 @@
 struct prism_ncr_server;
 
 struct prism_ncr_server_opts {
-	const char *listen;              /**< "127.0.0.1:53001" or "[::1]:53001" */
-	uint32_t ttl_min, ttl_max;       /**< lease-length is clamped into this range */
+	const char *listen;	   /**< "127.0.0.1:53001" or "[::1]:53001" */
+	uint32_t ttl_min, ttl_max; /**< lease-length is clamped into this range */
 	struct prism_source_dns dns;
 	struct prism_store_writer *writer;
 	/** Called on the loop after a committed batch changed desired DNS state. */
@@ -44,5 +44,4 @@ struct prism_ncr_server_stats {
 	unsigned long long queued;    /**< committed, not applied yet (after the last apply) */
 	struct prism_source_stats src;
 };
-void prism_ncr_server_stats(const struct prism_ncr_server *s,
-			    struct prism_ncr_server_stats *out);
+void prism_ncr_server_stats(const struct prism_ncr_server *s, struct prism_ncr_server_stats *out);

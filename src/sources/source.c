@@ -54,8 +54,7 @@ bool prism_ratelimit_ok(struct prism_ratelimit *r, uint64_t now_ms, unsigned bur
 	return true;
 }
 
-const char *prism_source_conflict_text(const struct prism_source_result *r, char *buf,
-				       size_t len)
+const char *prism_source_conflict_text(const struct prism_source_result *r, char *buf, size_t len)
 {
 	if (r->dhcid_conflict)
 		snprintf(buf, len, "held by another client (another DHCID)");

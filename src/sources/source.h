@@ -32,9 +32,9 @@ void prism_source_stats_sync(struct prism_source_stats *st,
 
 /** Where a source's hosts go (borrowed from the daemon for the source's life). */
 struct prism_source_dns {
-	bool enabled;                 /**< any target: records are kept, else hosts only */
+	bool enabled;		      /**< any target: records are kept, else hosts only */
 	bool publish_a, publish_aaaa; /**< powerdns.record_types */
-	bool auto_ptr;                /**< powerdns.auto_ptr: reservations and leases get PTRs */
+	bool auto_ptr;		      /**< powerdns.auto_ptr: reservations and leases get PTRs */
 	const char *const *zones;     /**< managed zones, NULL-terminated */
 	const struct prism_reserved *reserved; /**< names no source may claim (core/reserved.h);
 						*   may be NULL */
@@ -48,7 +48,7 @@ struct prism_source_ctx prism_source_ctx(const struct prism_source_dns *dns, int
  * reported by the next line allowed.
  */
 struct prism_ratelimit {
-	uint64_t second;               /**< the second (loop ms / 1000) being counted */
+	uint64_t second; /**< the second (loop ms / 1000) being counted */
 	unsigned used;
 	unsigned long long suppressed;
 };
@@ -60,5 +60,4 @@ bool prism_ratelimit_ok(struct prism_ratelimit *r, uint64_t now_ms, unsigned bur
 
 /** Why a conflict refused an entry, as a short phrase ("held by kea-reservation", "held by
  *  another client (DHCID)"). */
-const char *prism_source_conflict_text(const struct prism_source_result *r, char *buf,
-				       size_t len);
+const char *prism_source_conflict_text(const struct prism_source_result *r, char *buf, size_t len);

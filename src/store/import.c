@@ -30,12 +30,13 @@ static int lookup(sqlite3 *db, const char *sql, const char *arg, bool *found)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
-static int name_used(sqlite3 *db, const struct prism_host_import *h, const char *fqdn,
-		     bool *found)
+static int name_used(sqlite3 *db, const struct prism_host_import *h, const char *fqdn, bool *found)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM desired WHERE zone = ?1 AND name = ?2 AND "
-			       "(type = ?3 OR type = 'CNAME') LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM desired WHERE zone = ?1 AND name = ?2 AND "
+			       "(type = ?3 OR type = 'CNAME') LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	sqlite3_bind_text(st, 1, h->dns.zone, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, fqdn, -1, SQLITE_STATIC);
@@ -51,7 +52,8 @@ static int host_insert(sqlite3 *db, const struct prism_host_import *h, const cha
 {
 	static const char sql[] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
-		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, source) "
+		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
+		"source) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'agent')";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -69,8 +71,11 @@ static int host_insert(sqlite3 *db, const struct prism_host_import *h, const cha
 		sqlite3_bind_int64(st, 10, h->dns.ttl);
 	}
 	/* no records to push (offline, records removed) is in step at once */
-	sqlite3_bind_text(st, 11, !dns ? "disabled" : h->records ? "pending" : "synced", -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 11,
+			  !dns	       ? "disabled"
+			  : h->records ? "pending"
+				       : "synced",
+			  -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, h->online ? h->expires_at : h->last_seen);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -78,8 +83,7 @@ static int host_insert(sqlite3 *db, const struct prism_host_import *h, const cha
 	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
-static int import_write(struct prism_store *s, const struct prism_host_import *h,
-			const char *fqdn)
+static int import_write(struct prism_store *s, const struct prism_host_import *h, const char *fqdn)
 {
 	int64_t id;
 	if (host_insert(prism_sqlite_db(s), h, fqdn, &id) != 0)
@@ -148,8 +152,7 @@ void prism_orig_close(struct prism_orig_reader *r)
 	free(r);
 }
 
-int prism_orig_open(const char *path, struct prism_orig_reader **out, char *err,
-		    size_t errlen)
+int prism_orig_open(const char *path, struct prism_orig_reader **out, char *err, size_t errlen)
 {
 	static const char sql[] = "SELECT hostname, current_ip, status, first_seen, last_seen, "
 				  "dns_zone, dns_ttl, dns_sync_status FROM hosts";

@@ -20,8 +20,7 @@ struct prism_orig_reader;
  * @return 0, PRISM_ENOTFOUND (no such file), PRISM_ESTORE (not a database of that shape),
  *         PRISM_ENOMEM
  */
-int prism_orig_open(const char *path, struct prism_orig_reader **out, char *err,
-		    size_t errlen);
+int prism_orig_open(const char *path, struct prism_orig_reader **out, char *err, size_t errlen);
 
 /**
  * The next row, in the table's order. Its strings are borrowed until the next call.

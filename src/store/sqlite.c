@@ -33,11 +33,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 "AND name != ?2",
 	/* reconciler: one row to a state, created when missing */
 	[ST_LEDGER_SET] =
-		"INSERT INTO ledger (target, zone, name, type, desired_hash, applied_hash, status, "
+		"INSERT INTO ledger (target, zone, name, type, desired_hash, applied_hash, "
+		"status, "
 		"attempts, next_attempt, last_error, host_id, updated_at) VALUES (?1, ?2, ?3, ?4, "
 		"?5, CASE WHEN ?6 = 'synced' THEN ?5 END, ?6, 0, 0, ?7, ?8, ?9) "
 		"ON CONFLICT (target, zone, name, type) DO UPDATE SET desired_hash = ?5, "
-		"applied_hash = CASE WHEN ?6 = 'synced' THEN ?5 ELSE applied_hash END, status = ?6, "
+		"applied_hash = CASE WHEN ?6 = 'synced' THEN ?5 ELSE applied_hash END, status = "
+		"?6, "
 		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
 		"last_error = ?7, updated_at = ?9",
 	[ST_HOST_BEAT] = "UPDATE hosts SET last_seen = ?2, expires_at = ?3, "
@@ -47,12 +49,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"owner_token_hash) "
 		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_HOST_UPDATE] =
-		"UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
-		"ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = ?5, "
-		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
-		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
-		"owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
+	[ST_HOST_UPDATE] = "UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
+			   "ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = ?5, "
+			   "dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
+			   "dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
+			   "owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
 	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
 			  "name = ?2 AND type = ?3",
 	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
@@ -96,7 +97,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE ledger SET status = CASE WHEN ?9 THEN 'conflict' ELSE 'failed' END, "
 		"attempts = attempts + 1, "
 		"next_attempt = ?6, last_error = ?7, updated_at = ?8 WHERE target = ?1 "
-		"AND zone = ?2 AND name = ?3 AND type = ?4 AND desired_hash = ?5 RETURNING host_id",
+		"AND zone = ?2 AND name = ?3 AND type = ?4 AND desired_hash = ?5 RETURNING "
+		"host_id",
 	[ST_HOST_SYNC] =
 		"UPDATE hosts SET dns_sync_status = CASE "
 		"WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
@@ -142,8 +144,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "WHERE hostname = ?2 LIMIT 1",
 	[ST_SRC_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
-		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, source, "
-		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, "
+		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
+		"source, "
+		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, "
+		"?8, "
 		"?9, 9223372036854775807, ?10, ?11, ?12, ?13)",
 	[ST_SRC_UPDATE] =
 		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = ?5, "
@@ -422,8 +426,8 @@ static int cred_key_create(struct prism_store *s)
 	}
 	sqlite3_stmt *st;
 	int rc = PRISM_ESTORE;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('cred_key', ?1)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('cred_key', ?1)", -1,
+			       &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, key.k, sizeof(key.k), SQLITE_STATIC);
 	bool ok = sqlite3_step(st) == SQLITE_DONE;
@@ -432,9 +436,9 @@ static int cred_key_create(struct prism_store *s)
 					   NULL, NULL) != SQLITE_OK)
 		goto out;
 	if (sq_exec(s, "UPDATE tokens SET hash = prism_rekey(hash);"
-		    "UPDATE api_keys SET hash = prism_rekey(hash);"
-		    "UPDATE hosts SET owner_token_hash = prism_rekey(owner_token_hash) "
-		    "WHERE owner_token_hash IS NOT NULL;") == 0)
+		       "UPDATE api_keys SET hash = prism_rekey(hash);"
+		       "UPDATE hosts SET owner_token_hash = prism_rekey(owner_token_hash) "
+		       "WHERE owner_token_hash IS NOT NULL;") == 0)
 		rc = 0;
 	sqlite3_create_function(s->db, "prism_rekey", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 out:
@@ -450,8 +454,7 @@ static int sq_cred_key(struct prism_store *s, struct prism_cred_key *out)
 			       NULL) != SQLITE_OK)
 		return PRISM_EINVAL;
 	int rc = PRISM_ESTORE;
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_bytes(st, 0) == (int)sizeof(out->k)) {
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == (int)sizeof(out->k)) {
 		memcpy(out->k, sqlite3_column_blob(st, 0), sizeof(out->k));
 		rc = 0;
 	}
@@ -537,7 +540,7 @@ static int private_files(const char *path)
 	} else if (errno != EEXIST) {
 		return -1;
 	}
-	static const char *const suffix[] = { "", "-wal", "-shm" };
+	static const char *const suffix[] = {"", "-wal", "-shm"};
 	char side[PATH_MAX];
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		int n = snprintf(side, sizeof(side), "%s%s", path, suffix[i]);

@@ -82,7 +82,7 @@ static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, 
 static int desired_drop(struct prism_store *s, const char *zone, const char *name,
 			const char *type, int64_t host_id, int64_t now)
 {
-	struct prism_rr_change del = { name, type, 0, NULL, 0 };
+	struct prism_rr_change del = {name, type, 0, NULL, 0};
 	sqlite3_stmt *st = sq_stmt(s, ST_DESIRED_DELETE);
 	sq_bind_text(st, 1, zone);
 	sq_bind_text(st, 2, name);
@@ -135,8 +135,8 @@ static int ptr_want(struct prism_store *s, const struct prism_host_reg *reg, int
 	}
 	if (rc != 0 || rzone == NULL)
 		return rc; /* no managed reverse zone for this address */
-	const char *recs[1] = { fqdn };
-	struct prism_rr_change rr = { rev, "PTR", reg->dns.ttl, recs, 1 };
+	const char *recs[1] = {fqdn};
+	struct prism_rr_change rr = {rev, "PTR", reg->dns.ttl, recs, 1};
 	bool ch = false;
 	rc = desired_set(s, &rr, rzone, host_id, reg->now, &ch);
 	*changed |= ch;
@@ -150,8 +150,8 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 	*changed = false;
 	if (reg->ipv6 ? !reg->dns.publish_aaaa : !reg->dns.publish_a)
 		return 0; /* record_types leaves this family out */
-	const char *recs[1] = { reg->ip };
-	struct prism_rr_change rr = { fqdn, reg->ipv6 ? "AAAA" : "A", reg->dns.ttl, recs, 1 };
+	const char *recs[1] = {reg->ip};
+	struct prism_rr_change rr = {fqdn, reg->ipv6 ? "AAAA" : "A", reg->dns.ttl, recs, 1};
 	int rc = desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
 	if (rc == 0 && reg->dns.auto_ptr)
 		rc = ptr_want(s, reg, host_id, fqdn, changed);
@@ -308,7 +308,8 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 		id = sqlite3_column_int64(st, HG_ID);
 		const unsigned char *zone = sqlite3_column_text(st, HG_ZONE);
 		same_dns = reg->dns.enabled
-				   ? zone != NULL && strcmp((const char *)zone, reg->dns.zone) == 0 &&
+				   ? zone != NULL &&
+					     strcmp((const char *)zone, reg->dns.zone) == 0 &&
 					     sqlite3_column_int64(st, HG_TTL) == reg->dns.ttl &&
 					     !reg->dns.auto_ptr
 				   : zone == NULL;
@@ -326,8 +327,8 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 			return 0;
 		}
 		/* no hijacking: a bound name answers only to its token */
-		if (owner != NULL && (reg->owner == NULL ||
-				      strcmp((const char *)owner, reg->owner) != 0)) {
+		if (owner != NULL &&
+		    (reg->owner == NULL || strcmp((const char *)owner, reg->owner) != 0)) {
 			out->owned_by_other = true;
 			sqlite3_reset(st);
 			return 0;
@@ -353,7 +354,7 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	/* the record it would write: refused when the API or another host has it */
 	if (reg->dns.enabled && (reg->ipv6 ? reg->dns.publish_aaaa : reg->dns.publish_a) &&
 	    (rc = sq_name_holder(s, reg->dns.zone, out->fqdn, reg->ipv6 ? "AAAA" : "A",
-			      exists ? id : 0, &out->holder)) != 0) {
+				 exists ? id : 0, &out->holder)) != 0) {
 		if (rc != PRISM_ECONFLICT)
 			return rc;
 		out->source_conflict = true;
@@ -397,7 +398,9 @@ int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_
 		       bool *changed)
 {
 	enum { MAXR = 16 };
-	struct { char *f[3]; } rows[MAXR];
+	struct {
+		char *f[3];
+	} rows[MAXR];
 	size_t n = 0;
 	sqlite3_stmt *st = sq_stmt(s, ST_LEDGER_OF_HOST);
 	sqlite3_bind_int64(st, 1, host_id);
@@ -409,7 +412,7 @@ int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_
 	sqlite3_reset(st);
 	int err = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct prism_rr_change rr = { rows[i].f[1], rows[i].f[2], 0, NULL, 0 };
+		struct prism_rr_change rr = {rows[i].f[1], rows[i].f[2], 0, NULL, 0};
 		st = sq_stmt(s, ST_DESIRED_DELETE);
 		for (int k = 0; k < 3; k++)
 			sq_bind_text(st, k + 1, rows[i].f[k]);
@@ -435,8 +438,8 @@ int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_
 }
 
 /* Ids of up to @p max hosts selected by @p id (?1 = time, ?2 = limit). */
-static int select_ids(struct prism_store *s, enum stmt_id id, int64_t t, size_t max,
-		      int64_t **ids, size_t *n)
+static int select_ids(struct prism_store *s, enum stmt_id id, int64_t t, size_t max, int64_t **ids,
+		      size_t *n)
 {
 	*ids = calloc(max, sizeof(**ids));
 	*n = 0;
@@ -520,8 +523,10 @@ int sq_token_add(struct prism_store *s, const char *name, const char *hash, int6
 static int host_brief(struct prism_store *s, int64_t id, struct prism_host_brief *b)
 {
 	sqlite3_stmt *st;
-	if (sq_prep(s, "SELECT hostname, current_ip, status, owner_token_hash IS NOT NULL "
-		    "FROM hosts WHERE id = ?1", &st) != 0)
+	if (sq_prep(s,
+		    "SELECT hostname, current_ip, status, owner_token_hash IS NOT NULL "
+		    "FROM hosts WHERE id = ?1",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
@@ -605,7 +610,7 @@ int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new
 	if (s == NULL || old_hash == NULL || new_hash == NULL || n == NULL)
 		return PRISM_EINVAL;
 	if (sq_prep(s, "UPDATE hosts SET owner_token_hash = ?2 WHERE owner_token_hash = ?1",
-		 &st) != 0)
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_text(st, 1, old_hash);
 	sq_bind_text(st, 2, new_hash);
@@ -672,8 +677,10 @@ int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e)
 	sqlite3_stmt *st;
 	if (s == NULL || e == NULL || e->actor == NULL || e->action == NULL || e->object == NULL)
 		return PRISM_EINVAL;
-	if (sq_prep(s, "INSERT INTO audit (at, actor, action, object, before, after) "
-		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st) != 0)
+	if (sq_prep(s,
+		    "INSERT INTO audit (at, actor, action, object, before, after) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sqlite3_bind_int64(st, 1, e->at);
 	sq_bind_text(st, 2, e->actor);

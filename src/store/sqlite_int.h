@@ -67,15 +67,25 @@ enum stmt_id {
 /* ST_HOST_GET */
 enum { HG_ID, HG_IPV4, HG_IPV6, HG_IP, HG_STATUS, HG_OWNER, HG_ZONE, HG_TTL, HG_SOURCE };
 /* ST_LEDGER_DUE */
-enum { LD_ZONE, LD_NAME, LD_TYPE, LD_TTL, LD_CONTENT, LD_HASH, LD_ATTEMPTS, LD_HOST,
-       LD_SINCE };
+enum { LD_ZONE, LD_NAME, LD_TYPE, LD_TTL, LD_CONTENT, LD_HASH, LD_ATTEMPTS, LD_HOST, LD_SINCE };
 /* ST_SRC_BY_KEY */
 enum { SK_ID, SK_NAME, SK_IPV4, SK_IPV6, SK_DHCID4, SK_DHCID6, SK_TTL, SK_ZONE };
 /* ST_SRC_BY_NAME */
 enum { SN_ID, SN_SOURCE, SN_KEY };
 /* ST_QUEUE_TAKE */
-enum { QT_SEQ, QT_KEY, QT_FQDN, QT_ZONE, QT_FAMILIES, QT_IPV4, QT_IPV6, QT_TTL, QT_FLAGS,
-       QT_DHCID, QT_ONLY_IP };
+enum {
+	QT_SEQ,
+	QT_KEY,
+	QT_FQDN,
+	QT_ZONE,
+	QT_FAMILIES,
+	QT_IPV4,
+	QT_IPV6,
+	QT_TTL,
+	QT_FLAGS,
+	QT_DHCID,
+	QT_ONLY_IP
+};
 
 struct prism_store {
 	sqlite3 *db;
@@ -114,22 +124,21 @@ int sq_job_mark(struct prism_store *s);
 /* sqlite_hosts.c: hosts, tokens, keys, audit (struct prism_store_api, see store.h) */
 int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 		     struct prism_host_reg_out *out);
-int sq_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns,
-		    size_t *n, bool *dns_changed);
+int sq_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns, size_t *n,
+		    bool *dns_changed);
 int sq_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *n,
 		     bool *dns_changed);
 int sq_token_add(struct prism_store *s, const char *name, const char *hash, int64_t now,
 		 int64_t expires_at);
-int sq_host_delete(struct prism_store *s, int64_t id, int64_t now,
-		   struct prism_host_brief *before, bool *dns_changed);
+int sq_host_delete(struct prism_store *s, int64_t id, int64_t now, struct prism_host_brief *before,
+		   bool *dns_changed);
 int sq_host_release(struct prism_store *s, int64_t id, struct prism_host_brief *before);
-int sq_token_create(struct prism_store *s, const char *name, const char *hash,
-		    int64_t now, int64_t expires_at);
-int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash,
-		    size_t *n);
+int sq_token_create(struct prism_store *s, const char *name, const char *hash, int64_t now,
+		    int64_t expires_at);
+int sq_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash, size_t *n);
 int sq_token_revoke(struct prism_store *s, const char *name, size_t *changed);
-int sq_apikey_add(struct prism_store *s, const char *name, const char *hash,
-		  const char *role, int64_t now);
+int sq_apikey_add(struct prism_store *s, const char *name, const char *hash, const char *role,
+		  int64_t now);
 int sq_apikey_revoke(struct prism_store *s, const char *name, size_t *changed);
 int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e);
 /* Store a desired RRset once; @p hash receives its hash, @p differs whether it changed. */
@@ -139,8 +148,8 @@ int sq_desired_row(struct prism_store *s, const struct prism_rr_change *rr, cons
 int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_t now,
 		       bool *changed);
 /* The source of another host holding @p fqdn's @p type in @p zone, if any. */
-int sq_name_holder(struct prism_store *s, const char *zone, const char *fqdn,
-		   const char *type, int64_t host_id, enum prism_source *holder);
+int sq_name_holder(struct prism_store *s, const char *zone, const char *fqdn, const char *type,
+		   int64_t host_id, enum prism_source *holder);
 /* A hosts.source value as an enum. */
 enum prism_source sq_source_parse(const char *name);
 
@@ -150,11 +159,11 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 int sq_ledger_mark(struct prism_store *s, const char *target,
 		   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);
 int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n);
-int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
-		    size_t n, int64_t now, size_t *caught_up);
+int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+		    int64_t now, size_t *caught_up);
 int sq_reconcile(struct prism_store *s, const char *target, const char *zone,
-		 const struct prism_actual_zone *actual, bool adopt, bool dry_run,
-		 int64_t now, struct prism_reconcile_result *out);
+		 const struct prism_actual_zone *actual, bool adopt, bool dry_run, int64_t now,
+		 struct prism_reconcile_result *out);
 
 /* sqlite_sources.c: hosts of other sources, the intake queue (struct prism_store_api) */
 int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
@@ -168,8 +177,8 @@ int sq_source_enqueue(struct prism_store *s, const struct prism_source_entry *e)
 int sq_source_apply(struct prism_store *s, enum prism_source source, size_t max,
 		    const struct prism_source_ctx *ctx, struct prism_source_sync_result *out,
 		    size_t *applied, size_t *left);
-int sq_source_unsynced(struct prism_store *s, enum prism_source source,
-		       size_t *pending, size_t *conflict);
+int sq_source_unsynced(struct prism_store *s, enum prism_source source, size_t *pending,
+		       size_t *conflict);
 
 /** sqlite_read.c: the reads (struct prism_store_read_api). */
 extern const struct prism_store_read_api prism_sqlite_read;
@@ -178,9 +187,9 @@ extern const struct prism_store_read_api prism_sqlite_read;
 sqlite3 *prism_sqlite_db(struct prism_store *s);
 
 /* zones.c: the zone operations of struct prism_store_api, documented in store.h */
-int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
-			  size_t n, const struct prism_target_group *groups, size_t ngroups,
-			  int64_t now, size_t *caught_up);
+int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+			  const struct prism_target_group *groups, size_t ngroups, int64_t now,
+			  size_t *caught_up);
 int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
 		   const char *const *targets, int64_t now);
 int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now, size_t *ntargets);
@@ -191,9 +200,8 @@ int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
 		  size_t *changed, struct prism_rrset_err *err);
 int zq_zones_served(struct prism_store *s, const char *target, struct prism_served *out);
 int zq_zone_deletion_done(struct prism_store *s, const char *target, const char *zone);
-int zq_repoint(struct prism_store *s, const char *from, const char *to,
-	       const char *const *zones, const char *pattern, bool dry_run, int64_t now,
-	       struct prism_repoint_result *out);
+int zq_repoint(struct prism_store *s, const char *from, const char *to, const char *const *zones,
+	       const char *pattern, bool dry_run, int64_t now, struct prism_repoint_result *out);
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);
 int zq_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n);
 

@@ -142,8 +142,7 @@ static const char mark_hosts_sql[] =
 	"AND l.zone = m.zone AND l.name = m.name AND l.type = m.type) AS x "
 	"WHERE hosts.id = x.id";
 
-static int run_marks_sql(struct prism_store *s, const char *sql, const char *target,
-			 int64_t now_s)
+static int run_marks_sql(struct prism_store *s, const char *sql, const char *target, int64_t now_s)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
@@ -160,8 +159,8 @@ static int load_marks(struct prism_store *s, const struct prism_ledger_mark *mar
 {
 	*loaded = 0;
 	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS marked (zone TEXT, name TEXT, type TEXT, "
-		    "hash INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
-		    "DELETE FROM marked;") != 0)
+		       "hash INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
+		       "DELETE FROM marked;") != 0)
 		return PRISM_ESTORE;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO marked VALUES (?1, ?2, ?3, ?4)", -1,
@@ -234,7 +233,7 @@ int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs
 	sq_tz_forget(s);
 	/* forget pairs no longer served: a temporary table of the wanted ones */
 	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS want_tz (target TEXT, zone TEXT);"
-		    "DELETE FROM want_tz;") != 0)
+		       "DELETE FROM want_tz;") != 0)
 		return PRISM_ESTORE;
 	sqlite3_stmt *ins;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO want_tz VALUES (?1, ?2)", -1, &ins, NULL) !=
@@ -249,11 +248,10 @@ int sq_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs
 			rc = PRISM_ESTORE;
 	}
 	sqlite3_finalize(ins);
-	if (rc == 0 &&
-	    sq_exec(s, "DELETE FROM ledger WHERE (target, zone) NOT IN "
-		    "(SELECT target, zone FROM want_tz);"
-		    "DELETE FROM target_zones WHERE (target, zone) NOT IN "
-		    "(SELECT target, zone FROM want_tz);") != 0)
+	if (rc == 0 && sq_exec(s, "DELETE FROM ledger WHERE (target, zone) NOT IN "
+				  "(SELECT target, zone FROM want_tz);"
+				  "DELETE FROM target_zones WHERE (target, zone) NOT IN "
+				  "(SELECT target, zone FROM want_tz);") != 0)
 		rc = PRISM_ESTORE;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		sqlite3_stmt *st = sq_stmt(s, ST_TZ_ADD);
@@ -285,11 +283,13 @@ int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 	if (s == NULL || n == NULL)
 		return PRISM_EINVAL;
 	/* through the (target, status, next_attempt) index: only failed rows are visited */
-	const char *sql = target != NULL
-		? "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
-		  "WHERE target = ?1 AND status = 'failed'"
-		: "UPDATE ledger SET status = 'pending', next_attempt = 0, updated_at = ?2 "
-		  "WHERE status = 'failed' AND target IN (SELECT target FROM target_zones)";
+	const char *sql = target != NULL ? "UPDATE ledger SET status = 'pending', next_attempt = "
+					   "0, updated_at = ?2 "
+					   "WHERE target = ?1 AND status = 'failed'"
+					 : "UPDATE ledger SET status = 'pending', next_attempt = "
+					   "0, updated_at = ?2 "
+					   "WHERE status = 'failed' AND target IN (SELECT target "
+					   "FROM target_zones)";
 	if (sq_prep(s, sql, &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_text(st, 1, target);
@@ -298,9 +298,11 @@ int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 	if (rc != 0 || *n == 0)
 		return rc;
 	/* hosts whose only failure was retried are pending again */
-	if (sq_prep(s, "UPDATE hosts SET dns_sync_status = 'pending' WHERE dns_sync_status = "
+	if (sq_prep(s,
+		    "UPDATE hosts SET dns_sync_status = 'pending' WHERE dns_sync_status = "
 		    "'failed' AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.host_id = hosts.id "
-		    "AND l.status IN ('failed', 'conflict'))", &st) != 0)
+		    "AND l.status IN ('failed', 'conflict'))",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	return sq_step_done(s, st, NULL);
 }
@@ -320,8 +322,8 @@ void prism_reconcile_result_free(struct prism_reconcile_result *r)
 	r->nitems = 0;
 }
 
-static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
-		    const char *name, const char *type)
+static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a, const char *name,
+		    const char *type)
 {
 	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
 		/* grow at powers of two */
@@ -347,8 +349,8 @@ static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
 static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 {
 	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS actual (name TEXT, type TEXT, "
-		    "hash INTEGER, owned INTEGER, PRIMARY KEY (name, type)) WITHOUT ROWID;"
-		    "DELETE FROM actual;") != 0)
+		       "hash INTEGER, owned INTEGER, PRIMARY KEY (name, type)) WITHOUT ROWID;"
+		       "DELETE FROM actual;") != 0)
 		return PRISM_ESTORE;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO actual VALUES (?1, ?2, ?3, ?4)", -1,
@@ -393,8 +395,17 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 }
 
 /* the columns of reconcile_desired's select */
-enum { RD_NAME, RD_TYPE, RD_WANT, RD_HAVE, RD_OWNED, RD_STATUS, RD_LEDGER_HASH, RD_HOST,
-       RD_FOREIGN_CNAME };
+enum {
+	RD_NAME,
+	RD_TYPE,
+	RD_WANT,
+	RD_HAVE,
+	RD_OWNED,
+	RD_STATUS,
+	RD_LEDGER_HASH,
+	RD_HOST,
+	RD_FOREIGN_CNAME
+};
 
 /* Desired RRsets of the zone against the target's. */
 static int reconcile_desired(struct prism_store *s, const char *target, const char *zone,
@@ -460,8 +471,8 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 }
 
 /* Owned RRsets on the target that nothing wants any more. */
-static int reconcile_orphans(struct prism_store *s, const char *target, const char *zone,
-			     bool dry, int64_t now, struct prism_reconcile_result *out)
+static int reconcile_orphans(struct prism_store *s, const char *target, const char *zone, bool dry,
+			     int64_t now, struct prism_reconcile_result *out)
 {
 	static const char sql[] =
 		"SELECT a.name, a.type, l.status, l.desired_hash FROM actual a "
@@ -479,7 +490,7 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *type = (const char *)sqlite3_column_text(st, 1);
 		const char *lstatus = (const char *)sqlite3_column_text(st, 2);
-		struct prism_rr_change del = { name, type, 0, NULL, 0 };
+		struct prism_rr_change del = {name, type, 0, NULL, 0};
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)

@@ -19,7 +19,7 @@
 
 #define DHCID_MAX 160 /* hex text; RFC 4701 DHCIDs are 70 */
 
-#define SYNC_MARK 32  /* hosts a sync writes between job marks (sq_job_mark) */
+#define SYNC_MARK 32 /* hosts a sync writes between job marks (sq_job_mark) */
 
 /* A source host as stored. Family 0 is IPv4, 1 IPv6; "" is none. */
 struct src_row {
@@ -32,7 +32,7 @@ struct src_row {
 	uint32_t ttl;
 };
 
-static const char *const fam_type[2] = { "A", "AAAA" };
+static const char *const fam_type[2] = {"A", "AAAA"};
 
 static void col_copy(char *dst, size_t len, sqlite3_stmt *st, int i)
 {
@@ -146,8 +146,8 @@ static int src_desired_set(struct prism_store *s, const struct prism_rr_change *
 }
 
 /* Withdraw one desired RRset while host @p id owns it, and queue its deletion. */
-static int drop_owned(struct prism_store *s, const char *zone, const char *name,
-		      const char *type, int64_t id, int64_t now, bool *changed)
+static int drop_owned(struct prism_store *s, const char *zone, const char *name, const char *type,
+		      int64_t id, int64_t now, bool *changed)
 {
 	sqlite3_stmt *st = sq_stmt(s, ST_DESIRED_DROP_OWNED);
 	sq_bind_text(st, 1, zone);
@@ -158,7 +158,7 @@ static int drop_owned(struct prism_store *s, const char *zone, const char *name,
 		return PRISM_ESTORE;
 	if (sqlite3_changes(s->db) == 0)
 		return 0;
-	struct prism_rr_change del = { name, type, 0, NULL, 0 };
+	struct prism_rr_change del = {name, type, 0, NULL, 0};
 	st = sq_stmt(s, ST_LEDGER_WANT_DELETE);
 	sq_bind_text(st, 1, zone);
 	sq_bind_text(st, 2, name);
@@ -171,8 +171,7 @@ static int drop_owned(struct prism_store *s, const char *zone, const char *name,
 }
 
 /* The reverse name of @p ip and the managed zone holding it, or NULL (no PTR then). */
-static const char *reverse_zone(const char *ip, const char *const *zones, char *rev,
-				size_t len)
+static const char *reverse_zone(const char *ip, const char *const *zones, char *rev, size_t len)
 {
 	if (prism_reverse_name(ip, rev, len) != 0)
 		return NULL;
@@ -189,8 +188,8 @@ static int src_family(struct prism_store *s, const struct prism_source_entry *e,
 	int rc = 0;
 	if (e->forward && publish) {
 		if (ip != NULL) {
-			const char *recs[1] = { ip };
-			struct prism_rr_change rr = { e->fqdn, fam_type[f], e->ttl, recs, 1 };
+			const char *recs[1] = {ip};
+			struct prism_rr_change rr = {e->fqdn, fam_type[f], e->ttl, recs, 1};
 			rc = src_desired_set(s, &rr, e->zone, id, ctx->now, &ch);
 		} else {
 			rc = drop_owned(s, e->zone, e->fqdn, fam_type[f], id, ctx->now, &ch);
@@ -204,8 +203,8 @@ static int src_family(struct prism_store *s, const struct prism_source_entry *e,
 	    (rzone = reverse_zone(old, ctx->zones, rev, sizeof(rev))) != NULL)
 		rc = drop_owned(s, rzone, rev, "PTR", id, ctx->now, &ch);
 	if (rc == 0 && ip != NULL && (rzone = reverse_zone(ip, ctx->zones, rev, sizeof(rev)))) {
-		const char *recs[1] = { e->fqdn };
-		struct prism_rr_change rr = { rev, "PTR", e->ttl, recs, 1 };
+		const char *recs[1] = {e->fqdn};
+		struct prism_rr_change rr = {rev, "PTR", e->ttl, recs, 1};
 		bool set = false;
 		rc = src_desired_set(s, &rr, rzone, id, ctx->now, &set);
 		ch |= set;
@@ -232,8 +231,8 @@ static const char *nz(const char *v)
 }
 
 static int src_insert(struct prism_store *s, const struct prism_source_entry *e,
-		      const struct prism_source_ctx *ctx, char ip[2][64],
-		      char dhcid[2][DHCID_MAX], int64_t *id)
+		      const struct prism_source_ctx *ctx, char ip[2][64], char dhcid[2][DHCID_MAX],
+		      int64_t *id)
 {
 	char host[PRISM_DNAME_MAX + 1];
 	snprintf(host, sizeof(host), "%s", e->fqdn);
@@ -323,7 +322,8 @@ static bool entry_valid(const struct prism_source_entry *e)
 	       e->zone != NULL && e->families != 0 && (e->families & ~3u) == 0 &&
 	       (unsigned)e->source < PRISM_SOURCE_COUNT && e->source != PRISM_SOURCE_AGENT &&
 	       (e->dhcid == NULL || strlen(e->dhcid) < DHCID_MAX) &&
-	       (e->ipv4 == NULL || strlen(e->ipv4) < 64) && (e->ipv6 == NULL || strlen(e->ipv6) < 64);
+	       (e->ipv4 == NULL || strlen(e->ipv4) < 64) &&
+	       (e->ipv6 == NULL || strlen(e->ipv6) < 64);
 }
 
 int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
@@ -337,8 +337,8 @@ int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
 	int rc = src_by_key(s, e.source, e.key, &row);
 	if (rc != 0)
 		return rc;
-	bool sets = ((e.families & PRISM_FAM_V4) && e.ipv4) ||
-		    ((e.families & PRISM_FAM_V6) && e.ipv6);
+	bool sets =
+		((e.families & PRISM_FAM_V4) && e.ipv4) || ((e.families & PRISM_FAM_V6) && e.ipv6);
 	if (!sets && row.found) {
 		/* a withdrawal concerns the key's host, whatever name it came with */
 		e.fqdn = row.name;
@@ -351,7 +351,7 @@ int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
 			 * new name turns out to be someone else's */
 			if ((rc = src_drop_host(s, row.id, ctx->now, &out->dns_changed)) != 0)
 				return rc;
-			row = (struct src_row){ 0 };
+			row = (struct src_row){0};
 		}
 		if (out->outcome == PRISM_SOURCE_CONFLICT)
 			return 0;
@@ -365,7 +365,7 @@ int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
 	char ip[2][64], dhcid[2][DHCID_MAX];
 	memcpy(ip, row.ip, sizeof(ip));
 	memcpy(dhcid, row.dhcid, sizeof(dhcid));
-	const char *want[2] = { e.ipv4, e.ipv6 };
+	const char *want[2] = {e.ipv4, e.ipv6};
 	for (int f = 0; f < 2; f++) {
 		if (want[f] == NULL && e.only_ip != NULL && strcmp(row.ip[f], e.only_ip) != 0)
 			e.families &= ~(1u << f); /* it holds another address now: keep it */
@@ -405,9 +405,8 @@ int sq_source_put(struct prism_store *s, const struct prism_source_entry *e0,
 	}
 	out->host_id = id;
 	for (int f = 0; ctx->dns_enabled && f < 2; f++)
-		if ((e.families & (1u << f)) &&
-		    (rc = src_family(s, &e, ctx, id, f, row.ip[f], want[f],
-				     &out->dns_changed)) != 0)
+		if ((e.families & (1u << f)) && (rc = src_family(s, &e, ctx, id, f, row.ip[f],
+								 want[f], &out->dns_changed)) != 0)
 			return rc;
 	if (ip[0][0] == '\0' && ip[1][0] == '\0') {
 		out->outcome = PRISM_SOURCE_REMOVED;
@@ -468,8 +467,8 @@ static int collect_ids(sqlite3_stmt *st, int64_t **v, size_t *n)
 static int sync_load(struct prism_store *s, const struct prism_source_entry *entries, size_t n)
 {
 	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS sync_in (key TEXT PRIMARY KEY, "
-		    "idx INTEGER, fqdn TEXT, ipv4 TEXT, ipv6 TEXT, ttl INTEGER) WITHOUT ROWID;"
-		    "DELETE FROM sync_in;") != 0)
+		       "idx INTEGER, fqdn TEXT, ipv4 TEXT, ipv6 TEXT, ttl INTEGER) WITHOUT ROWID;"
+		       "DELETE FROM sync_in;") != 0)
 		return PRISM_ESTORE;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO sync_in VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1,
@@ -544,8 +543,10 @@ int sq_source_sync(struct prism_store *s, enum prism_source source,
 	int rc = sync_load(s, entries, n);
 	/* hosts whose key is gone first: a name may move from one key to another */
 	if (rc == 0)
-		rc = sync_select(s, "SELECT id FROM hosts WHERE source = ?1 AND source_key NOT IN "
-				    "(SELECT key FROM sync_in)", source, &v, &k);
+		rc = sync_select(s,
+				 "SELECT id FROM hosts WHERE source = ?1 AND source_key NOT IN "
+				 "(SELECT key FROM sync_in)",
+				 source, &v, &k);
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);
 		out->removed++;
@@ -556,10 +557,11 @@ int sq_source_sync(struct prism_store *s, enum prism_source source,
 	v = NULL;
 	/* entries that are new or differ from their host, in the caller's order */
 	if (rc == 0)
-		rc = sync_select(s, "SELECT i.idx FROM sync_in i LEFT JOIN hosts h ON "
-				    "h.source = ?1 AND h.source_key = i.key WHERE h.id IS NULL OR "
-				    "h.dns_record_id IS NOT i.fqdn OR h.ipv4 IS NOT i.ipv4 OR "
-				    "h.ipv6 IS NOT i.ipv6 OR h.dns_ttl IS NOT i.ttl ORDER BY i.idx",
+		rc = sync_select(s,
+				 "SELECT i.idx FROM sync_in i LEFT JOIN hosts h ON "
+				 "h.source = ?1 AND h.source_key = i.key WHERE h.id IS NULL OR "
+				 "h.dns_record_id IS NOT i.fqdn OR h.ipv4 IS NOT i.ipv4 OR "
+				 "h.ipv6 IS NOT i.ipv6 OR h.dns_ttl IS NOT i.ttl ORDER BY i.idx",
 				 source, &v, &k);
 	if (rc == 0)
 		out->unchanged = n - k;
@@ -594,8 +596,10 @@ int sq_source_enqueue(struct prism_store *s, const struct prism_source_entry *e)
 	sq_bind_text(st, 6, e->ipv4);
 	sq_bind_text(st, 7, e->ipv6);
 	sqlite3_bind_int64(st, 8, e->ttl);
-	sqlite3_bind_int(st, 9, (e->forward ? QF_FORWARD : 0) | (e->reverse ? QF_REVERSE : 0) |
-				(e->check_dhcid ? QF_CHECK : 0) | (e->takeover ? QF_TAKEOVER : 0));
+	sqlite3_bind_int(st, 9,
+			 (e->forward ? QF_FORWARD : 0) | (e->reverse ? QF_REVERSE : 0) |
+				 (e->check_dhcid ? QF_CHECK : 0) |
+				 (e->takeover ? QF_TAKEOVER : 0));
 	sq_bind_text(st, 10, e->dhcid);
 	sq_bind_text(st, 11, e->only_ip);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
@@ -635,8 +639,8 @@ static int queue_take(struct prism_store *s, enum prism_source source, size_t ma
 	int rc;
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct queued *x = &q[(*n)++];
-		static const int cols[] = { QT_KEY,  QT_FQDN,  QT_ZONE,   QT_IPV4,
-					    QT_IPV6, QT_DHCID, QT_ONLY_IP };
+		static const int cols[] = {QT_KEY,  QT_FQDN,  QT_ZONE,	 QT_IPV4,
+					   QT_IPV6, QT_DHCID, QT_ONLY_IP};
 		x->seq = sqlite3_column_int64(st, QT_SEQ);
 		for (int c = 0; c < 7; c++)
 			x->col[c] = col_or_null(st, cols[c]);
@@ -714,10 +718,12 @@ int sq_source_unsynced(struct prism_store *s, enum prism_source source, size_t *
 	sqlite3_stmt *st;
 	if (s == NULL || pending == NULL || conflict == NULL)
 		return PRISM_EINVAL;
-	if (sq_prep(s, "SELECT count(*) FILTER (WHERE l.status IN ('pending', 'failed')), "
+	if (sq_prep(s,
+		    "SELECT count(*) FILTER (WHERE l.status IN ('pending', 'failed')), "
 		    "count(*) FILTER (WHERE l.status = 'conflict') FROM ledger l "
 		    "LEFT JOIN hosts h ON h.id = l.host_id WHERE l.status != 'synced' AND "
-		    "(l.host_id IS NULL OR h.source = ?1)", &st) != 0)
+		    "(l.host_id IS NULL OR h.source = ?1)",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_text(st, 1, prism_source_name(source));
 	int rc = sqlite3_step(st);

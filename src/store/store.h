@@ -21,17 +21,17 @@ struct prism_reconcile_result;
 
 /** Open options. */
 struct prism_store_opts {
-	const char *path;        /**< database file */
-	bool synchronous_full;   /**< PRAGMA synchronous=FULL (survives power loss) vs NORMAL */
+	const char *path;      /**< database file */
+	bool synchronous_full; /**< PRAGMA synchronous=FULL (survives power loss) vs NORMAL */
 };
 
 /** Where a host comes from (hosts.source). */
 enum prism_source {
-	PRISM_SOURCE_AGENT = 0,       /**< the agent protocol (TCP) */
+	PRISM_SOURCE_AGENT = 0,	      /**< the agent protocol (TCP) */
 	PRISM_SOURCE_KEA_RESERVATION, /**< Kea's host reservations (PostgreSQL) */
-	PRISM_SOURCE_KEA_LEASE,       /**< Kea's memfile lease file */
-	PRISM_SOURCE_KEA_DDNS,        /**< Kea's NameChangeRequests (UDP) */
-	PRISM_SOURCE_API,             /**< the REST API */
+	PRISM_SOURCE_KEA_LEASE,	      /**< Kea's memfile lease file */
+	PRISM_SOURCE_KEA_DDNS,	      /**< Kea's NameChangeRequests (UDP) */
+	PRISM_SOURCE_API,	      /**< the REST API */
 	PRISM_SOURCE_COUNT,
 };
 
@@ -46,21 +46,21 @@ static inline const char *prism_source_name(enum prism_source s)
 
 /** Outcome of a registration. */
 enum prism_reg_result {
-	PRISM_REG_NEW = 0,           /**< new host */
-	PRISM_REG_IP_CHANGED,        /**< known host, new address */
-	PRISM_REG_HEARTBEAT,         /**< known host, same address */
-	PRISM_REG_RECONNECTED,       /**< back from offline, same address */
-	PRISM_REG_RECONNECTED_IP,    /**< back from offline, new address */
+	PRISM_REG_NEW = 0,	  /**< new host */
+	PRISM_REG_IP_CHANGED,	  /**< known host, new address */
+	PRISM_REG_HEARTBEAT,	  /**< known host, same address */
+	PRISM_REG_RECONNECTED,	  /**< back from offline, same address */
+	PRISM_REG_RECONNECTED_IP, /**< back from offline, new address */
 };
 
 /** Where a host's records go. Every target serving @c zone gets them (target_zones). */
 struct prism_dns_dest {
-	bool enabled;         /**< false: DNS is off, hosts are only stored */
-	const char *zone;     /**< normalised zone, trailing dot */
+	bool enabled;	  /**< false: DNS is off, hosts are only stored */
+	const char *zone; /**< normalised zone, trailing dot */
 	uint32_t ttl;
-	bool publish_a;       /**< record_types has A */
-	bool publish_aaaa;    /**< record_types has AAAA */
-	bool auto_ptr;        /**< also a PTR in the managed reverse zone, when there is one */
+	bool publish_a;		  /**< record_types has A */
+	bool publish_aaaa;	  /**< record_types has AAAA */
+	bool auto_ptr;		  /**< also a PTR in the managed reverse zone, when there is one */
 	const char *const *zones; /**< every managed zone (NULL-terminated), for PTRs */
 };
 
@@ -80,11 +80,11 @@ enum prism_token_state {
 
 /** A registration to record. Borrowed strings. */
 struct prism_host_reg {
-	const char *hostname;  /**< validated, lower-case */
-	const char *ip;        /**< peer address text */
-	bool ipv6;             /**< AAAA instead of A */
-	int64_t now;           /**< unix seconds */
-	int64_t expires_at;    /**< unix seconds when the host goes offline without heartbeat */
+	const char *hostname; /**< validated, lower-case */
+	const char *ip;	      /**< peer address text */
+	bool ipv6;	      /**< AAAA instead of A */
+	int64_t now;	      /**< unix seconds */
+	int64_t expires_at;   /**< unix seconds when the host goes offline without heartbeat */
 	/** SHA-256 hex of the client's token, NULL without one. Binds the hostname. */
 	const char *owner;
 	/** The token was not found in the configuration: look it up in the registry first. */
@@ -94,16 +94,16 @@ struct prism_host_reg {
 
 struct prism_host_reg_out {
 	enum prism_token_state token; /**< when check_token: the registry's verdict */
-	bool owned_by_other;          /**< the hostname is bound to another token: nothing changed */
+	bool owned_by_other; /**< the hostname is bound to another token: nothing changed */
 	/** The name belongs to a host of another source (a Kea reservation, …): nothing
 	 *  changed; @c holder says which. */
 	bool source_conflict;
 	enum prism_source holder;
 	enum prism_reg_result result;
 	int64_t host_id;
-	char old_ip[64];                 /**< previous address, for the change messages */
-	char fqdn[PRISM_DNAME_MAX + 1];  /**< "" when DNS is disabled */
-	bool dns_changed;                /**< ledger rows were marked pending */
+	char old_ip[64];		/**< previous address, for the change messages */
+	char fqdn[PRISM_DNAME_MAX + 1]; /**< "" when DNS is disabled */
+	bool dns_changed;		/**< ledger rows were marked pending */
 };
 
 /** One ledger row that is due. Strings are owned by the row array (free with store_rows_free). */
@@ -112,16 +112,16 @@ struct prism_ledger_row {
 	char *name;
 	char *type;
 	uint32_t ttl;
-	char *content;        /**< records separated by '\n'; "" = delete the RRset */
+	char *content; /**< records separated by '\n'; "" = delete the RRset */
 	uint64_t desired_hash;
 	uint32_t attempts;
-	int64_t host_id;      /**< 0 when not a host record */
-	bool marked;          /**< engine: the target holds it with Prism's mark (checked) */
-	int64_t since;        /**< unix seconds of the row's last change (it is due since then
-			       *   at the latest): a read of the target started a second later
-			       *   saw every RRset made before the row was due. Every writer of
-			       *   ledger rows stamps updated_at with the time of the change, never
-			       *   an older one (the ownership check relies on it) */
+	int64_t host_id; /**< 0 when not a host record */
+	bool marked;	 /**< engine: the target holds it with Prism's mark (checked) */
+	int64_t since;	 /**< unix seconds of the row's last change (it is due since then
+			  *   at the latest): a read of the target started a second later
+			  *   saw every RRset made before the row was due. Every writer of
+			  *   ledger rows stamps updated_at with the time of the change, never
+			  *   an older one (the ownership check relies on it) */
 };
 
 /* ---- hosts of other sources (Kea reservations, leases, DDNS requests) ----
@@ -139,16 +139,16 @@ struct prism_ledger_row {
 /** What a source says about one name. Borrowed strings. */
 struct prism_source_entry {
 	enum prism_source source;
-	const char *key;       /**< the entry's identity within its source (at most 255 bytes) */
-	const char *fqdn;      /**< validated, lower-case, trailing dot, inside @c zone */
-	const char *zone;      /**< the managed zone holding @c fqdn */
-	unsigned families;     /**< PRISM_FAM_*: the families this entry sets */
-	const char *ipv4;      /**< with PRISM_FAM_V4: the address, or NULL to withdraw it */
-	const char *ipv6;      /**< with PRISM_FAM_V6: likewise */
+	const char *key;   /**< the entry's identity within its source (at most 255 bytes) */
+	const char *fqdn;  /**< validated, lower-case, trailing dot, inside @c zone */
+	const char *zone;  /**< the managed zone holding @c fqdn */
+	unsigned families; /**< PRISM_FAM_*: the families this entry sets */
+	const char *ipv4;  /**< with PRISM_FAM_V4: the address, or NULL to withdraw it */
+	const char *ipv6;  /**< with PRISM_FAM_V6: likewise */
 	uint32_t ttl;
-	bool forward;          /**< set (or withdraw) the A/AAAA record */
-	bool reverse;          /**< set (or withdraw) the PTR, in the longest managed reverse
-				*   zone holding the address (none: no PTR) */
+	bool forward; /**< set (or withdraw) the A/AAAA record */
+	bool reverse; /**< set (or withdraw) the PTR, in the longest managed reverse
+		       *   zone holding the address (none: no PTR) */
 	/** DDNS: the client's DHCID (hex), kept per family. With @c check_dhcid, a family held
 	 *  under another DHCID is a conflict (Kea's check-with-dhcid). NULL: none. */
 	const char *dhcid;
@@ -163,10 +163,10 @@ struct prism_source_entry {
 
 /** Where source hosts' records go; the zone and TTL come with each entry. */
 struct prism_source_ctx {
-	bool dns_enabled;               /**< false: hosts are only stored */
-	bool publish_a, publish_aaaa;   /**< powerdns.record_types */
-	const char *const *zones;       /**< every managed zone (NULL-terminated), for PTRs */
-	int64_t now;                    /**< unix seconds */
+	bool dns_enabled;	      /**< false: hosts are only stored */
+	bool publish_a, publish_aaaa; /**< powerdns.record_types */
+	const char *const *zones;     /**< every managed zone (NULL-terminated), for PTRs */
+	int64_t now;		      /**< unix seconds */
 };
 
 enum prism_source_outcome {
@@ -179,9 +179,9 @@ enum prism_source_outcome {
 
 struct prism_source_result {
 	enum prism_source_outcome outcome;
-	enum prism_source holder;   /**< conflict: the source holding the name */
-	bool dhcid_conflict;        /**< conflict: the same source, another DHCID */
-	bool dns_changed;           /**< ledger rows were marked pending */
+	enum prism_source holder; /**< conflict: the source holding the name */
+	bool dhcid_conflict;	  /**< conflict: the same source, another DHCID */
+	bool dns_changed;	  /**< ledger rows were marked pending */
 	int64_t host_id;
 };
 
@@ -204,12 +204,13 @@ struct prism_ledger_mark {
 	const char *zone;
 	const char *name;
 	const char *type;
-	uint64_t desired_hash; /**< the hash that was pushed: a newer desired state stays pending */
+	uint64_t
+		desired_hash; /**< the hash that was pushed: a newer desired state stays pending */
 	bool ok;
-	bool conflict;         /**< not sent: a foreign RRset holds the name (status conflict) */
-	bool deletion;         /**< the push deleted the RRset */
-	const char *error;     /**< when !ok */
-	int64_t next_attempt;  /**< when !ok: unix ms of the next try */
+	bool conflict;	      /**< not sent: a foreign RRset holds the name (status conflict) */
+	bool deletion;	      /**< the push deleted the RRset */
+	const char *error;    /**< when !ok */
+	int64_t next_attempt; /**< when !ok: unix ms of the next try */
 };
 
 /* ---- REST API writes (src/api) ---- */
@@ -220,15 +221,15 @@ struct prism_host_brief {
 	char hostname[PRISM_DNAME_MAX + 1];
 	char current_ip[64];
 	char status[16];
-	bool owned;               /**< bound to a token (owner_token_hash set) */
+	bool owned; /**< bound to a token (owner_token_hash set) */
 };
 
 /** One audit log entry. Borrowed strings; before/after are JSON texts or NULL. */
 struct prism_audit_entry {
-	int64_t at;               /**< unix seconds */
-	const char *actor;        /**< API key name, "agent:<token name>" or "system" */
-	const char *action;       /**< "host.delete", "token.create", … */
-	const char *object;       /**< what was changed: "host:12", "token:rack1", … */
+	int64_t at;	    /**< unix seconds */
+	const char *actor;  /**< API key name, "agent:<token name>" or "system" */
+	const char *action; /**< "host.delete", "token.create", … */
+	const char *object; /**< what was changed: "host:12", "token:rack1", … */
 	const char *before;
 	const char *after;
 };
@@ -237,45 +238,45 @@ struct prism_audit_entry {
 
 /** One agent host of the original registry to add (prism registry import-prism). */
 struct prism_host_import {
-	const char *hostname;   /**< validated, lower-case */
-	const char *ip;         /**< canonical address text */
+	const char *hostname; /**< validated, lower-case */
+	const char *ip;	      /**< canonical address text */
 	bool ipv6;
-	bool online;            /**< its status is kept */
+	bool online;		       /**< its status is kept */
 	int64_t first_seen, last_seen; /**< unix seconds, kept */
-	int64_t expires_at;     /**< online: when it goes offline without a heartbeat */
-	bool records;           /**< write its records (false: offline with offline_dns remove) */
-	int64_t now;            /**< unix seconds */
+	int64_t expires_at;	       /**< online: when it goes offline without a heartbeat */
+	bool records; /**< write its records (false: offline with offline_dns remove) */
+	int64_t now;  /**< unix seconds */
 	struct prism_dns_dest dns; /**< the agents' zone, TTL and record types */
 };
 
 enum prism_import_outcome {
-	PRISM_IMPORT_ADDED = 0,    /**< the host and its records were written */
-	PRISM_IMPORT_EXISTS,       /**< a host of this name is in the registry: left alone */
-	PRISM_IMPORT_NAME_TAKEN,   /**< a host of another source, or the API, holds the name */
+	PRISM_IMPORT_ADDED = 0,	 /**< the host and its records were written */
+	PRISM_IMPORT_EXISTS,	 /**< a host of this name is in the registry: left alone */
+	PRISM_IMPORT_NAME_TAKEN, /**< a host of another source, or the API, holds the name */
 };
 
 /* ---- zones and records (src/store/zones.c) ---- */
 
 /** A zone kept in the registry (created through the API or imported). Borrowed strings. */
 struct prism_zone_spec {
-	const char *name;          /**< normalised, trailing dot */
-	const char *kind;          /**< "Native" or "Master" */
-	const char *targets;       /**< "all" or a target group name */
-	const char *nameservers;   /**< FQDNs separated by '\n' */
-	const char *soa;           /**< SOA content "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MIN" */
-	uint32_t ttl;              /**< default TTL of its records */
-	bool dnssec;               /**< stored for later */
-	bool adopt;                /**< take over foreign RRsets at the names it wants */
-	const char *origin;        /**< "api" or "import" */
+	const char *name;	 /**< normalised, trailing dot */
+	const char *kind;	 /**< "Native" or "Master" */
+	const char *targets;	 /**< "all" or a target group name */
+	const char *nameservers; /**< FQDNs separated by '\n' */
+	const char *soa;	 /**< SOA content "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MIN" */
+	uint32_t ttl;		 /**< default TTL of its records */
+	bool dnssec;		 /**< stored for later */
+	bool adopt;		 /**< take over foreign RRsets at the names it wants */
+	const char *origin;	 /**< "api" or "import" */
 };
 
 /** One RRset to write. Borrowed strings; records in canonical form (core/rr_validate.h). */
 struct prism_rrset_put {
-	const char *name;          /**< FQDN in the zone */
+	const char *name; /**< FQDN in the zone */
 	const char *type;
 	uint32_t ttl;
 	const char *const *records;
-	size_t nrecords;           /**< 0 = delete the RRset */
+	size_t nrecords; /**< 0 = delete the RRset */
 };
 
 /** Why a write of RRsets was refused: the index of the RRset at fault and a reason. */
@@ -288,17 +289,17 @@ struct prism_rrset_err {
 struct prism_served_zone {
 	char *name;
 	char *kind;
-	char **nameservers;        /**< NULL-terminated */
+	char **nameservers; /**< NULL-terminated */
 	char *soa;
 	bool adopt;
-	bool dnssec;               /**< to be signed */
+	bool dnssec; /**< to be signed */
 };
 
 /** What a target must do about registry zones: serve these, delete those. */
 struct prism_served {
 	struct prism_served_zone *zones;
 	size_t nzones;
-	char **deletions;          /**< zones to delete from the target */
+	char **deletions; /**< zones to delete from the target */
 	size_t ndeletions;
 };
 
@@ -308,7 +309,7 @@ void prism_served_free(struct prism_served *s);
 /** A target and its group, for the zones assigned to groups. */
 struct prism_target_group {
 	const char *target;
-	const char *group;         /**< NULL: only zones for "all" */
+	const char *group; /**< NULL: only zones for "all" */
 };
 
 /**
@@ -319,13 +320,13 @@ struct prism_target_group {
 struct prism_runtime_target {
 	char *name;
 	char *api_url;
-	char *api_key;             /**< NULL when api_key_file is set (the registry is 0600) */
-	char *api_key_file;        /**< read at start and when the target is added */
+	char *api_key;	    /**< NULL when api_key_file is set (the registry is 0600) */
+	char *api_key_file; /**< read at start and when the target is added */
 	char *server_id;
-	char *zones;               /**< configuration zone names, one a line; NULL = every one */
-	char *group;               /**< NULL: only registry zones for "all" */
-	char *dns_address;         /**< "host:port" for the health checks' DNS probe, or NULL */
-	int64_t created;           /**< unix seconds */
+	char *zones;	   /**< configuration zone names, one a line; NULL = every one */
+	char *group;	   /**< NULL: only registry zones for "all" */
+	char *dns_address; /**< "host:port" for the health checks' DNS probe, or NULL */
+	int64_t created;   /**< unix seconds */
 };
 
 /** Free the strings of @p t (the key wiped) and zero it. NULL is a no-op. */
@@ -337,13 +338,13 @@ void prism_runtime_targets_free(struct prism_runtime_target *t, size_t n);
 /** One record a repoint changes (or would change). */
 struct prism_repoint_item {
 	char *zone, *name, *type;
-	int64_t host_id;           /**< 0: not a host record */
+	int64_t host_id; /**< 0: not a host record */
 };
 
 struct prism_repoint_result {
 	struct prism_repoint_item *items;
 	size_t n;
-	size_t hosts;              /**< hosts whose address changed */
+	size_t hosts; /**< hosts whose address changed */
 };
 
 /** Free the items of @p r. NULL is a no-op. */
@@ -374,14 +375,14 @@ struct prism_host_view {
 	struct prism_text hostname, current_ip, ipv4, ipv6, status, source;
 	struct prism_text dns_zone, dns_name, dns_sync_status;
 	int64_t first_seen, last_seen, dns_last_sync;
-	bool has_ttl;               /**< dns_ttl is set */
+	bool has_ttl; /**< dns_ttl is set */
 	int64_t dns_ttl;
-	bool bound;                 /**< bound to a token */
+	bool bound; /**< bound to a token */
 };
 
 /** A ledger row (one RRset on one target). */
 struct prism_ledger_view {
-	bool has_host;              /**< host_id is set (a host's record) */
+	bool has_host; /**< host_id is set (a host's record) */
 	int64_t host_id;
 	struct prism_text target, zone, name, type, status, last_error;
 	int64_t attempts, updated_at, next_attempt;
@@ -418,37 +419,37 @@ struct prism_zone_view {
 	struct prism_text name, kind, targets, nameservers, soa, origin;
 	int64_t ttl, created_at;
 	bool dnssec, adopt;
-	int64_t records;            /**< zones_list: its desired RRsets; zone_get: -1 */
+	int64_t records; /**< zones_list: its desired RRsets; zone_get: -1 */
 };
 
 /** Which desired RRsets of a zone a records list returns, by name and type. */
 struct prism_records_query {
 	const char *zone;
-	const char *name;           /**< only this owner, NULL: any */
-	const char *type;           /**< only this type, NULL: any */
-	const char *after_name;     /**< the cursor: RRsets after (after_name, after_type); */
-	const char *after_type;     /**<   NULL: from the start */
-	int64_t limit;              /**< 0: all */
+	const char *name;	/**< only this owner, NULL: any */
+	const char *type;	/**< only this type, NULL: any */
+	const char *after_name; /**< the cursor: RRsets after (after_name, after_type); */
+	const char *after_type; /**<   NULL: from the start */
+	int64_t limit;		/**< 0: all */
 };
 
 /** The registry's host counts. */
 struct prism_host_counts {
 	int64_t online, offline;
-	int64_t last_seen;          /**< the last registration (unix seconds), 0: none */
+	int64_t last_seen; /**< the last registration (unix seconds), 0: none */
 	/** hosts by dns_sync_status: pending, synced, failed, disabled */
 	int64_t sync[4];
 };
 
 /** Which hosts a list returns, in id order. */
 struct prism_hosts_query {
-	const char *status;         /**< "online", "offline", NULL: any */
-	const char *search;         /**< lower-case substring of the hostname, NULL: none */
-	bool compat;                /**< offset paging (@c offset), the compatibility columns */
-	int64_t after;              /**< !compat: ids after this one */
-	int64_t upto;               /**< !compat with a search: ids up to this one, 0: no bound */
-	int64_t offset;             /**< compat: hosts skipped */
+	const char *status; /**< "online", "offline", NULL: any */
+	const char *search; /**< lower-case substring of the hostname, NULL: none */
+	bool compat;	    /**< offset paging (@c offset), the compatibility columns */
+	int64_t after;	    /**< !compat: ids after this one */
+	int64_t upto;	    /**< !compat with a search: ids up to this one, 0: no bound */
+	int64_t offset;	    /**< compat: hosts skipped */
 	int64_t limit;
-	bool with_ledger;           /**< !compat: each host's ledger rows follow it */
+	bool with_ledger; /**< !compat: each host's ledger rows follow it */
 };
 
 /** Callbacks of a host list: host, then its ledger rows (with_ledger), then host_end. */
@@ -565,8 +566,8 @@ struct prism_store_api {
 			     struct prism_host_reg_out *out);
 	/**
 	 * Take up to @p max rows of @p target that are pending or failed and due at @p now_ms,
-	 * in index order (the caller groups them by zone). @p next_due receives the earliest not yet due next_attempt (ms), or
-	 * 0 when none.
+	 * in index order (the caller groups them by zone). @p next_due receives the earliest not
+	 * yet due next_attempt (ms), or 0 when none.
 	 */
 	int (*ledger_due)(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
 			  struct prism_ledger_row **rows, size_t *n, int64_t *next_due);
@@ -588,8 +589,8 @@ struct prism_store_api {
 	 * for every desired RRset of its zone (a new target catches up by itself); rows of pairs
 	 * no longer served are dropped. @p caught_up receives the number of rows added.
 	 */
-	int (*targets_sync)(struct prism_store *s, const struct prism_target_zone *pairs,
-			    size_t n, int64_t now, size_t *caught_up);
+	int (*targets_sync)(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+			    int64_t now, size_t *caught_up);
 	/**
 	 * Compare what @p target holds for @p zone (@p actual, just read) with the desired
 	 * state. Unless @p dry_run: drift becomes pending, owned RRsets nothing wants are
@@ -613,8 +614,8 @@ struct prism_store_api {
 	int (*host_release)(struct prism_store *s, int64_t id, struct prism_host_brief *before);
 	/** Add an agent token by hash; @p expires_at 0 = never.
 	 *  @return 0, PRISM_ECONFLICT (the hash, or an active token with this name, exists) */
-	int (*token_create)(struct prism_store *s, const char *name, const char *hash,
-			    int64_t now, int64_t expires_at);
+	int (*token_create)(struct prism_store *s, const char *name, const char *hash, int64_t now,
+			    int64_t expires_at);
 	/** A configured token was rotated (same name, new secret): the hosts bound to
 	 *  @p old_hash are bound to @p new_hash. @p n receives their number. */
 	int (*token_rebind)(struct prism_store *s, const char *old_hash, const char *new_hash,
@@ -654,8 +655,7 @@ struct prism_store_api {
 	 * that served it gets a pending deletion (zones_served). @p ntargets receives their
 	 * number. @return 0, PRISM_ENOTFOUND
 	 */
-	int (*zone_delete)(struct prism_store *s, const char *zone, int64_t now,
-			   size_t *ntargets);
+	int (*zone_delete)(struct prism_store *s, const char *zone, int64_t now, size_t *ntargets);
 	/** Sign a registry zone, or not. @p changed: the flag changed. 0 or PRISM_ENOTFOUND */
 	int (*zone_set_dnssec)(struct prism_store *s, const char *zone, bool on, bool *changed);
 	/** Mark a registry zone as adopting foreign RRsets (an import). 0 or PRISM_ENOTFOUND */
@@ -734,7 +734,8 @@ struct prism_store_api {
 	 */
 	int (*source_sync)(struct prism_store *s, enum prism_source source,
 			   const struct prism_source_entry *entries, size_t n,
-			   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out);
+			   const struct prism_source_ctx *ctx,
+			   struct prism_source_sync_result *out);
 	/**
 	 * Inside a writer job that writes many hosts: keep what it wrote so far (a later
 	 * failure of the job undoes only what follows). Keeps SQLite's savepoint journal short;

@@ -58,16 +58,20 @@ static int write_target(struct prism_store *s, const char *sql,
 
 int tq_runtime_target_add(struct prism_store *s, const struct prism_runtime_target *t)
 {
-	return write_target(s, "INSERT INTO runtime_targets (name, api_url, api_key, "
-			       "api_key_file, server_id, zones, grp, dns_address, created) VALUES "
-			       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", t);
+	return write_target(s,
+			    "INSERT INTO runtime_targets (name, api_url, api_key, "
+			    "api_key_file, server_id, zones, grp, dns_address, created) VALUES "
+			    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			    t);
 }
 
 int tq_runtime_target_update(struct prism_store *s, const struct prism_runtime_target *t)
 {
-	return write_target(s, "UPDATE runtime_targets SET api_url = ?2, api_key = ?3, "
-			       "api_key_file = ?4, server_id = ?5, zones = ?6, grp = ?7, "
-			       "dns_address = ?8 WHERE name = ?1", t);
+	return write_target(s,
+			    "UPDATE runtime_targets SET api_url = ?2, api_key = ?3, "
+			    "api_key_file = ?4, server_id = ?5, zones = ?6, grp = ?7, "
+			    "dns_address = ?8 WHERE name = ?1",
+			    t);
 }
 
 int tq_runtime_target_delete(struct prism_store *s, const char *name)
@@ -132,9 +136,11 @@ int tq_runtime_targets(struct prism_store *s, struct prism_runtime_target **out,
 		return PRISM_EINVAL;
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(prism_sqlite_db(s), "SELECT name, api_url, api_key, api_key_file, "
+	if (sqlite3_prepare_v2(prism_sqlite_db(s),
+			       "SELECT name, api_url, api_key, api_key_file, "
 			       "server_id, zones, grp, dns_address, created FROM runtime_targets "
-			       "ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+			       "ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	int rc = 0, step;
 	size_t cap = 0;

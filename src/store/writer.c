@@ -19,7 +19,7 @@
 struct prism_store_writer {
 	uv_loop_t *loop;
 	uv_async_t async;
-	uv_prepare_t kick;  /* hands the iteration's jobs to the thread */
+	uv_prepare_t kick; /* hands the iteration's jobs to the thread */
 	struct prism_store_job *pend_head, *pend_tail; /* loop only: submitted, not yet handed */
 	const struct prism_store_api *api;
 	struct prism_store *store;
@@ -249,8 +249,7 @@ void prism_store_writer_stop(struct prism_store_writer *w)
 	uv_close((uv_handle_t *)&w->async, writer_closed_cb);
 }
 
-void prism_store_writer_stats(struct prism_store_writer *w,
-			      struct prism_store_writer_stats *out)
+void prism_store_writer_stats(struct prism_store_writer *w, struct prism_store_writer_stats *out)
 {
 	pthread_mutex_lock(&w->lock);
 	*out = w->stats;

@@ -58,5 +58,4 @@ struct prism_store_writer_stats {
 	unsigned long long batches;
 	unsigned long long failed_batches;
 };
-void prism_store_writer_stats(struct prism_store_writer *w,
-			      struct prism_store_writer_stats *out);
+void prism_store_writer_stats(struct prism_store_writer *w, struct prism_store_writer_stats *out);

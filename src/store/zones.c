@@ -21,7 +21,7 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
-#define SERVED_MAX 1000000u /* zones one target may serve; bounds the reading loops */
+#define SERVED_MAX  1000000u /* zones one target may serve; bounds the reading loops */
 #define REPOINT_MAX 1000000u
 
 static sqlite3 *db_of(struct prism_store *s)
@@ -94,7 +94,7 @@ static int add_pair(struct prism_store *s, const char *target, const char *zone,
 }
 
 int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
-			  const char *const *targets, int64_t now)
+		   const char *const *targets, int64_t now)
 {
 	sqlite3_stmt *st;
 	int err;
@@ -103,9 +103,12 @@ int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
 		return PRISM_EINVAL;
 	if (exists(s, "SELECT 1 FROM zones WHERE name = ?1", z->name, &err))
 		return PRISM_ECONFLICT;
-	if (err != 0 || sq_prep(s, "INSERT INTO zones (name, kind, targets, nameservers, soa, ttl, "
-			     "dnssec, adopt, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-			     "?7, ?8, ?9, ?10)", &st) != 0)
+	if (err != 0 ||
+	    sq_prep(s,
+		    "INSERT INTO zones (name, kind, targets, nameservers, soa, ttl, "
+		    "dnssec, adopt, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		    "?7, ?8, ?9, ?10)",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_copy(st, 1, z->name);
 	sq_bind_copy(st, 2, z->kind);
@@ -128,8 +131,7 @@ int zq_zone_create(struct prism_store *s, const struct prism_zone_spec *z,
 	return rc;
 }
 
-int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now,
-			  size_t *ntargets)
+int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now, size_t *ntargets)
 {
 	int err;
 	if (s == NULL || zone == NULL || ntargets == NULL)
@@ -142,7 +144,8 @@ int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now,
 		"DELETE FROM target_zones WHERE zone = ?1",
 		"DELETE FROM zones WHERE name = ?1",
 	};
-	int rc = exec4(s, "INSERT OR REPLACE INTO zone_deletions (target, zone, at) "
+	int rc = exec4(s,
+		       "INSERT OR REPLACE INTO zone_deletions (target, zone, at) "
 		       "SELECT target, zone, ?4 FROM target_zones WHERE zone = ?1",
 		       zone, NULL, NULL, now, ntargets);
 	for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
@@ -174,9 +177,9 @@ int zq_zone_set_dnssec(struct prism_store *s, const char *zone, bool on, bool *c
 	return rc;
 }
 
-int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs,
-				 size_t n, const struct prism_target_group *groups,
-				 size_t ngroups, int64_t now, size_t *caught_up)
+int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+			  const struct prism_target_group *groups, size_t ngroups, int64_t now,
+			  size_t *caught_up)
 {
 	sqlite3_stmt *st;
 	if (s == NULL || (pairs == NULL && n > 0) || (groups == NULL && ngroups > 0))
@@ -223,7 +226,7 @@ int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone 
 				}
 				all = v;
 			}
-			all[k++] = (struct prism_target_zone){ groups[g].target, name };
+			all[k++] = (struct prism_target_zone){groups[g].target, name};
 		}
 	}
 	sqlite3_finalize(st);
@@ -315,9 +318,11 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	if (s == NULL || target == NULL || out == NULL)
 		return PRISM_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (sq_prep(s, "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt, z.dnssec FROM "
+	if (sq_prep(s,
+		    "SELECT z.name, z.kind, z.nameservers, z.soa, z.adopt, z.dnssec FROM "
 		    "target_zones t "
-		    "JOIN zones z ON z.name = t.zone WHERE t.target = ?1 ORDER BY z.name", &st) != 0)
+		    "JOIN zones z ON z.name = t.zone WHERE t.target = ?1 ORDER BY z.name",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_copy(st, 1, target);
 	int rc = 0, step;
@@ -330,13 +335,15 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	}
 	sqlite3_finalize(st);
 	cap = 0;
-	if (rc == 0 && sq_prep(s, "SELECT zone FROM zone_deletions WHERE target = ?1 ORDER BY zone",
-			    &st) == 0) {
+	if (rc == 0 &&
+	    sq_prep(s, "SELECT zone FROM zone_deletions WHERE target = ?1 ORDER BY zone", &st) ==
+		    0) {
 		sq_bind_copy(st, 1, target);
 		while (rc == 0 && out->ndeletions < SERVED_MAX && sqlite3_step(st) == SQLITE_ROW) {
 			rc = grow((void **)&out->deletions, &cap, out->ndeletions,
 				  sizeof(*out->deletions));
-			if (rc == 0 && (out->deletions[out->ndeletions++] = sq_col_dup(st, 0)) == NULL)
+			if (rc == 0 &&
+			    (out->deletions[out->ndeletions++] = sq_col_dup(st, 0)) == NULL)
 				rc = PRISM_ENOMEM;
 		}
 		sqlite3_finalize(st);
@@ -417,10 +424,12 @@ static void put_close(struct put_ctx *c)
 
 static int put_open(struct put_ctx *c)
 {
-	if (sqlite3_exec(db_of(c->s), "CREATE TEMP TABLE IF NOT EXISTS zput (zone TEXT, name TEXT, "
-			      "type TEXT, ttl INTEGER, content TEXT, hash INTEGER, host_id "
-			      "INTEGER, del INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
-			      "DELETE FROM temp.zput;", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(db_of(c->s),
+			 "CREATE TEMP TABLE IF NOT EXISTS zput (zone TEXT, name TEXT, "
+			 "type TEXT, ttl INTEGER, content TEXT, hash INTEGER, host_id "
+			 "INTEGER, del INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
+			 "DELETE FROM temp.zput;",
+			 NULL, NULL, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
 	for (int i = 0; i < P_COUNT; i++)
 		if (sq_prep(c->s, put_sql[i], &c->st[i]) != 0)
@@ -431,7 +440,7 @@ static int put_open(struct put_ctx *c)
 /* {"ttl":N,"records":[...]} of an RRset, NULL for none; caller frees. */
 static char *rrset_json(uint32_t ttl, const char *const *records, size_t n)
 {
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_kint(&w, "ttl", ttl);
 	jw_key(&w, "records");
@@ -476,7 +485,8 @@ static int put_current(struct put_ctx *c, const char *name, const char *type, in
 	*host = -1;
 	*json = NULL;
 	if (rc == SQLITE_ROW) {
-		*host = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+		*host = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0
+								  : sqlite3_column_int64(st, 0);
 		*hash = sqlite3_column_int64(st, 3);
 		char **recs = split_lines((const char *)sqlite3_column_text(st, 2));
 		size_t n = 0;
@@ -542,7 +552,7 @@ static int put_desired(struct put_ctx *c, const struct prism_rrset_put *rr, int6
 /* Queue the withdrawal of one RRset: deleted on every target that has it. */
 static int drop_desired(struct put_ctx *c, const char *name, const char *type)
 {
-	struct prism_rr_change del = { name, type, 0, NULL, 0 };
+	struct prism_rr_change del = {name, type, 0, NULL, 0};
 	sqlite3_stmt *st = c->st[P_QUEUE];
 	sq_bind_copy(st, 1, c->zone);
 	sq_bind_copy(st, 2, name);
@@ -581,8 +591,9 @@ static int put_one(struct put_ctx *c, const struct prism_rrset_put *rr, bool *ch
 	if (rc != 0)
 		return rc;
 	if (host > 0) {
-		snprintf(err->message, sizeof(err->message), "%s %s is a host's record (host %"
-			 PRId64 "): change the host instead", rr->name, rr->type, host);
+		snprintf(err->message, sizeof(err->message),
+			 "%s %s is a host's record (host %" PRId64 "): change the host instead",
+			 rr->name, rr->type, host);
 		rc = PRISM_ECONFLICT;
 	} else if (rr->nrecords == 0) {
 		if (host < 0) {
@@ -592,12 +603,13 @@ static int put_one(struct put_ctx *c, const struct prism_rrset_put *rr, bool *ch
 		} else {
 			rc = drop_desired(c, rr->name, rr->type);
 			if (rc == 0)
-				rc = put_audit(c, "record.delete", rr->name, rr->type, before, NULL);
+				rc = put_audit(c, "record.delete", rr->name, rr->type, before,
+					       NULL);
 			*changed = rc == 0;
 		}
 	} else {
-		struct prism_rr_change ch = { rr->name, rr->type, rr->ttl, rr->records,
-					      rr->nrecords };
+		struct prism_rr_change ch = {rr->name, rr->type, rr->ttl, rr->records,
+					     rr->nrecords};
 		int64_t hash = (int64_t)prism_rrset_hash(&ch);
 		if (host < 0 || hash != old_hash) {
 			rc = put_desired(c, rr, hash, 0);
@@ -630,9 +642,10 @@ static int check_cname(struct put_ctx *c, const struct prism_rrset_put *rr,
 	int64_t hosts = sqlite3_column_int64(st, 2);
 	const char *types = (const char *)sqlite3_column_text(st, 3);
 	if (cnames > 0 && total > 1) {
-		snprintf(err->message, sizeof(err->message), "a CNAME cannot share its name with "
-			 "other records: %s has %s%s", rr->name, types ? types : "?",
-			 hosts > 0 ? " (a host's records)" : "");
+		snprintf(err->message, sizeof(err->message),
+			 "a CNAME cannot share its name with "
+			 "other records: %s has %s%s",
+			 rr->name, types ? types : "?", hosts > 0 ? " (a host's records)" : "");
 		rc = hosts > 0 ? PRISM_ECONFLICT : PRISM_EMSG;
 	} else {
 		rc = 0;
@@ -642,8 +655,8 @@ static int check_cname(struct put_ctx *c, const struct prism_rrset_put *rr,
 }
 
 int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
-			 const struct prism_rrset_put *v, size_t n, int64_t now,
-			 const char *actor, size_t *changed, struct prism_rrset_err *err)
+		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
+		  size_t *changed, struct prism_rrset_err *err)
 {
 	int e;
 	if (s == NULL || zone == NULL || (v == NULL && n > 0) || changed == NULL || err == NULL)
@@ -654,7 +667,7 @@ int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
 		snprintf(err->message, sizeof(err->message), "no zone %s", zone);
 		return e != 0 ? e : PRISM_ENOTFOUND;
 	}
-	struct put_ctx c = { .s = s, .zone = zone, .now = now, .actor = actor };
+	struct put_ctx c = {.s = s, .zone = zone, .now = now, .actor = actor};
 	int rc = put_open(&c);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		bool ch;
@@ -712,10 +725,12 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	if (sq_prep(s, "SELECT zone, name, type, ttl, content, coalesce(host_id, 0) FROM desired "
+	if (sq_prep(s,
+		    "SELECT zone, name, type, ttl, content, coalesce(host_id, 0) FROM desired "
 		    "WHERE type IN ('A', 'AAAA') AND instr(char(10) || content || char(10), "
 		    "char(10) || ?1 || char(10)) > 0 AND (?2 IS NULL OR "
-		    "rtrim(name, '.') GLOB ?2) ORDER BY zone, name, type", &st) != 0)
+		    "rtrim(name, '.') GLOB ?2) ORDER BY zone, name, type",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_copy(st, 1, from);
 	sq_bind_copy(st, 2, pattern);
@@ -741,8 +756,8 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 }
 
 /* The records of @p m with @p from replaced by @p to (once: no duplicate). */
-static int repoint_records(const struct match *m, const char *from, const char *to,
-			   char ***recs, size_t *n)
+static int repoint_records(const struct match *m, const char *from, const char *to, char ***recs,
+			   size_t *n)
 {
 	char **v = split_lines(m->content);
 	*recs = NULL;
@@ -781,10 +796,12 @@ static int repoint_records(const struct match *m, const char *from, const char *
 static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, const char *to)
 {
 	sqlite3_stmt *st;
-	if (sq_prep(c->s, "UPDATE hosts SET current_ip = CASE WHEN current_ip = ?1 THEN ?2 ELSE "
-		       "current_ip END, ipv4 = CASE WHEN ipv4 = ?1 THEN ?2 ELSE ipv4 END, "
-		       "ipv6 = CASE WHEN ipv6 = ?1 THEN ?2 ELSE ipv6 END, "
-		       "dns_sync_status = 'pending' WHERE id = ?3", &st) != 0)
+	if (sq_prep(c->s,
+		    "UPDATE hosts SET current_ip = CASE WHEN current_ip = ?1 THEN ?2 ELSE "
+		    "current_ip END, ipv4 = CASE WHEN ipv4 = ?1 THEN ?2 ELSE ipv4 END, "
+		    "ipv6 = CASE WHEN ipv6 = ?1 THEN ?2 ELSE ipv6 END, "
+		    "dns_sync_status = 'pending' WHERE id = ?3",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sq_bind_copy(st, 1, from);
 	sq_bind_copy(st, 2, to);
@@ -795,8 +812,10 @@ static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, co
 	if (rc != 0 || prism_reverse_name(from, old_rev, sizeof(old_rev)) != 0 ||
 	    prism_reverse_name(to, new_rev, sizeof(new_rev)) != 0)
 		return rc;
-	if (sq_prep(c->s, "SELECT zone, ttl, content FROM desired WHERE host_id = ?1 AND "
-		       "name = ?2 AND type = 'PTR'", &st) != 0)
+	if (sq_prep(c->s,
+		    "SELECT zone, ttl, content FROM desired WHERE host_id = ?1 AND "
+		    "name = ?2 AND type = 'PTR'",
+		    &st) != 0)
 		return PRISM_ESTORE;
 	sqlite3_bind_int64(st, 1, host_id);
 	sq_bind_copy(st, 2, old_rev);
@@ -813,11 +832,11 @@ static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, co
 		c->zone = zone;
 		rc = drop_desired(c, old_rev, "PTR");
 		/* the new PTR goes into the same reverse zone when it belongs there */
-		const char *zones[2] = { zone, NULL };
+		const char *zones[2] = {zone, NULL};
 		if (rc == 0 && prism_zone_of(new_rev, zones) != NULL) {
-			const char *recs[1] = { target };
-			struct prism_rrset_put p = { new_rev, "PTR", ttl, recs, 1 };
-			struct prism_rr_change ch = { new_rev, "PTR", ttl, recs, 1 };
+			const char *recs[1] = {target};
+			struct prism_rrset_put p = {new_rev, "PTR", ttl, recs, 1};
+			struct prism_rr_change ch = {new_rev, "PTR", ttl, recs, 1};
 			rc = put_desired(c, &p, (int64_t)prism_rrset_hash(&ch), host_id);
 		}
 		c->zone = saved;
@@ -834,10 +853,10 @@ static int repoint_apply(struct put_ctx *c, const struct match *m, const char *f
 	size_t n = 0;
 	int rc = repoint_records(m, from, to, &recs, &n);
 	if (rc == 0) {
-		struct prism_rrset_put p = { m->name, m->type, m->ttl, (const char *const *)recs,
-					     n };
-		struct prism_rr_change ch = { m->name, m->type, m->ttl,
-					      (const char *const *)recs, n };
+		struct prism_rrset_put p = {m->name, m->type, m->ttl, (const char *const *)recs,
+					    n};
+		struct prism_rr_change ch = {m->name, m->type, m->ttl, (const char *const *)recs,
+					     n};
 		c->zone = m->zone;
 		rc = put_desired(c, &p, (int64_t)prism_rrset_hash(&ch), m->host_id);
 	}
@@ -849,9 +868,8 @@ static int repoint_apply(struct put_ctx *c, const struct match *m, const char *f
 	return rc;
 }
 
-int zq_repoint(struct prism_store *s, const char *from, const char *to,
-		      const char *const *zones, const char *pattern, bool dry_run, int64_t now,
-		      struct prism_repoint_result *out)
+int zq_repoint(struct prism_store *s, const char *from, const char *to, const char *const *zones,
+	       const char *pattern, bool dry_run, int64_t now, struct prism_repoint_result *out)
 {
 	if (s == NULL || from == NULL || to == NULL || out == NULL)
 		return PRISM_EINVAL;
@@ -859,7 +877,7 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 	struct match *m;
 	size_t n;
 	int rc = repoint_select(s, from, zones, pattern, &m, &n);
-	struct put_ctx c = { .s = s, .now = now };
+	struct put_ctx c = {.s = s, .now = now};
 	if (rc == 0 && !dry_run)
 		rc = put_open(&c);
 	if (rc == 0 && n > 0 && (out->items = calloc(n, sizeof(*out->items))) == NULL)
@@ -893,13 +911,13 @@ int zq_repoint(struct prism_store *s, const char *from, const char *to,
 
 /* Every desired RRset of the (target, zone) pairs WHERE picks becomes pending (?1: its key);
  * rows queued for deletion stay as they are. */
-#define RESYNC_SQL(where)                                                                   \
-	"INSERT INTO ledger (target, zone, name, type, desired_hash, status, "               \
-	"attempts, next_attempt, host_id, updated_at) SELECT t.target, d.zone, "             \
-	"d.name, d.type, d.hash, 'pending', 0, 0, d.host_id, ?4 FROM target_zones t "        \
-	"JOIN desired d ON d.zone = t.zone WHERE " where " "                                 \
-	"ON CONFLICT (target, zone, name, type) DO UPDATE SET "                              \
-	"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "           \
+#define RESYNC_SQL(where)                                                                         \
+	"INSERT INTO ledger (target, zone, name, type, desired_hash, status, "                    \
+	"attempts, next_attempt, host_id, updated_at) SELECT t.target, d.zone, "                  \
+	"d.name, d.type, d.hash, 'pending', 0, 0, d.host_id, ?4 FROM target_zones t "             \
+	"JOIN desired d ON d.zone = t.zone WHERE " where " "                                      \
+	"ON CONFLICT (target, zone, name, type) DO UPDATE SET "                                   \
+	"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "                \
 	"next_attempt = 0, last_error = NULL, updated_at = excluded.updated_at"
 
 int zq_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n)

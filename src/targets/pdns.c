@@ -29,32 +29,32 @@
 #include "core/zonefile.h"
 #include "targets/target.h"
 
-#define RESP_MAX (4u << 20)          /* cap on a response body */
-#define ZONE_RESP_MAX (1024u << 20)  /* a whole zone: ~150 bytes per RRset, 1M RRsets fit */
+#define RESP_MAX	       (4u << 20)    /* cap on a response body */
+#define ZONE_RESP_MAX	       (1024u << 20) /* a whole zone: ~150 bytes per RRset, 1M RRsets fit */
 #define CONNECT_TIMEOUT_MAX_MS 5000L
-#define DEFAULT_TIMEOUT_MS 10000L    /* when opts->timeout is not positive */
-#define TIMEOUT_MAX_S 86400.0
-#define ERRMSG_MAX 512u
+#define DEFAULT_TIMEOUT_MS     10000L /* when opts->timeout is not positive */
+#define TIMEOUT_MAX_S	       86400.0
+#define ERRMSG_MAX	       512u
 /* Connections open at once per target; curl queues further requests. PowerDNS 4.7's
  * webserver listens with a backlog of 10: a burst of 50 connects overflowed it and cost
  * 1 s SYN retransmits, so stay below that. */
 #define MAX_CONNECTIONS 8L
-#define OWNER_DEFAULT "prism" /* the marks written before owner ids existed */
+#define OWNER_DEFAULT	"prism" /* the marks written before owner ids existed */
 
 enum req_step {
-	STEP_PATCH,     /* apply(): PATCH zones/<zone> */
-	STEP_ZONE_GET,  /* ensure_zone(): GET zones/<zone>?rrsets=false */
-	STEP_ZONE_POST, /* ensure_zone(): POST zones, only after a 404/422 */
-	STEP_FLUSH,     /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
-	STEP_ZONE_READ, /* read_zone(): GET zones/<zone> with its RRsets */
+	STEP_PATCH,	  /* apply(): PATCH zones/<zone> */
+	STEP_ZONE_GET,	  /* ensure_zone(): GET zones/<zone>?rrsets=false */
+	STEP_ZONE_POST,	  /* ensure_zone(): POST zones, only after a 404/422 */
+	STEP_FLUSH,	  /* apply(): PUT cache/flush?domain=<zone>, after a successful PATCH */
+	STEP_ZONE_READ,	  /* read_zone(): GET zones/<zone> with its RRsets */
 	STEP_ZONE_DELETE, /* delete_zone(): DELETE zones/<zone> */
-	STEP_ZONE_LIST, /* list_zones(): GET zones */
-	STEP_DNSSEC,    /* set_dnssec(): PUT zones/<zone> {"dnssec": …}, then rectify, flush */
-	STEP_RECTIFY,   /* set_dnssec(): PUT zones/<zone>/rectify */
-	STEP_KEYS,      /* read_keys(): GET zones/<zone>/cryptokeys */
-	STEP_NOTIFY,    /* notify(): PUT zones/<zone>/notify */
-	STEP_GET,       /* server_get(): GET servers/<id><suffix> */
-	STEP_KIND,      /* set_kind(): PUT zones/<zone> {"kind": …} */
+	STEP_ZONE_LIST,	  /* list_zones(): GET zones */
+	STEP_DNSSEC,	  /* set_dnssec(): PUT zones/<zone> {"dnssec": …}, then rectify, flush */
+	STEP_RECTIFY,	  /* set_dnssec(): PUT zones/<zone>/rectify */
+	STEP_KEYS,	  /* read_keys(): GET zones/<zone>/cryptokeys */
+	STEP_NOTIFY,	  /* notify(): PUT zones/<zone>/notify */
+	STEP_GET,	  /* server_get(): GET servers/<id><suffix> */
+	STEP_KIND,	  /* set_kind(): PUT zones/<zone> {"kind": …} */
 };
 
 struct pdns_req {
@@ -62,14 +62,14 @@ struct pdns_req {
 	struct pdns_req *prev, *next;
 	CURL *easy;
 	enum req_step step;
-	char *url;           /* URL of the current step */
-	char *body;          /* body of the current step, NULL for GET; owned */
+	char *url;  /* URL of the current step */
+	char *body; /* body of the current step, NULL for GET; owned */
 	size_t body_len;
-	char *post_url;      /* the follow-up step (ensure_zone's POST, apply's cache flush),
-			      * prepared up front; owned */
+	char *post_url; /* the follow-up step (ensure_zone's POST, apply's cache flush),
+			 * prepared up front; owned */
 	char *post_body;
 	size_t post_len;
-	char *resp;          /* response body of the current step; owned */
+	char *resp; /* response body of the current step; owned */
 	size_t resp_len, resp_cap;
 	bool resp_too_big;
 	prism_target_done_cb cb;
@@ -77,13 +77,13 @@ struct pdns_req {
 	prism_target_data_cb data_cb; /* read_zone_records() instead of cb */
 	prism_target_list_cb list_cb; /* list_zones() instead of cb */
 	prism_target_body_cb body_cb; /* read_keys() instead of cb */
-	char *rectify_url;   /* set_dnssec(): the rectify step, when signing; owned */
+	char *rectify_url;	      /* set_dnssec(): the rectify step, when signing; owned */
 	void *arg;
-	uint64_t started;    /* uv_hrtime() when the current step started, for the observer */
+	uint64_t started; /* uv_hrtime() when the current step started, for the observer */
 	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
 	struct pdns_req *wait_next; /* on the target's gate queue */
-	uint64_t not_before; /* gate: a quick retry waits until then (uv_now) */
-	unsigned attempts;   /* quick retries made */
+	uint64_t not_before;	    /* gate: a quick retry waits until then (uv_now) */
+	unsigned attempts;	    /* quick retries made */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -106,11 +106,11 @@ struct prism_target {
 	struct retired_headers {
 		struct curl_slist *list;
 		struct retired_headers *next;
-	} *retired;
+	} * retired;
 	char *name;
-	char *base_url;      /* <api_url>/servers/<server_id> */
-	char *comment;       /* "managed by prism instance <instance>" */
-	char *owner;         /* the mark's account: sync.owner_id */
+	char *base_url; /* <api_url>/servers/<server_id> */
+	char *comment;	/* "managed by prism instance <instance>" */
+	char *owner;	/* the mark's account: sync.owner_id */
 	long timeout_ms;
 	long connect_timeout_ms;
 	unsigned refs;
@@ -118,25 +118,25 @@ struct prism_target {
 	struct pdns_req *reqs;
 	struct poll_ctx *polls;
 	/* counters for metrics; read with a debugger or a future accessor */
-	uint64_t requests;   /* HTTP requests started (an ensure_zone may be two) */
-	uint64_t failures;   /* operations completed with an error */
+	uint64_t requests;		   /* HTTP requests started (an ensure_zone may be two) */
+	uint64_t failures;		   /* operations completed with an error */
 	prism_target_observer_cb observer; /* metrics: told about every finished request */
 	void *observer_arg;
 	/* Gateway limits. Every HTTP request passes the gate: a quick retry waits its delay,
 	 * a request waits for a token of the bucket, and fails at once (asynchronously) while
 	 * the breaker is open or its one probe is out. Held requests queue in order. */
 	uv_timer_t gate;
-	struct pdns_req *waiting;  /* FIFO through wait_next */
+	struct pdns_req *waiting; /* FIFO through wait_next */
 	unsigned retry_attempts;
-	double qps;                /* 0: no rate limit */
-	double tokens;             /* at most max(1, qps) */
-	uint64_t tokens_at;        /* uv_now of the last refill */
+	double qps;		    /* 0: no rate limit */
+	double tokens;		    /* at most max(1, qps) */
+	uint64_t tokens_at;	    /* uv_now of the last refill */
 	unsigned breaker_threshold; /* 0: no breaker */
 	uint64_t breaker_recovery_ms;
 	unsigned failures_in_row;
 	enum breaker_state breaker;
-	uint64_t breaker_until;    /* open: when the probe may go */
-	struct pdns_req *probe;    /* half-open: the request in flight */
+	uint64_t breaker_until; /* open: when the probe may go */
+	struct pdns_req *probe; /* half-open: the request in flight */
 };
 
 /* ---- helpers ---- */
@@ -344,8 +344,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct pdns_req *r = userdata;
 	size_t n = size * nmemb;
 
-	size_t limit = r->step == STEP_ZONE_READ || r->step == STEP_ZONE_LIST ? ZONE_RESP_MAX
-									      : RESP_MAX;
+	size_t limit =
+		r->step == STEP_ZONE_READ || r->step == STEP_ZONE_LIST ? ZONE_RESP_MAX : RESP_MAX;
 	if (n > limit - r->resp_len) {
 		r->resp_too_big = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -417,7 +417,11 @@ static int set_common(struct pdns_req *r)
 	CURL *e = r->easy;
 	CURLcode rc = CURLE_OK;
 
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+#define SET(opt, val)                                                                             \
+	do {                                                                                      \
+		if (rc == CURLE_OK)                                                               \
+			rc = curl_easy_setopt(e, opt, val);                                       \
+	} while (0)
 	SET(CURLOPT_URL, r->url);
 	SET(CURLOPT_PRIVATE, r);
 	SET(CURLOPT_HTTPHEADER, t->headers);
@@ -439,9 +443,7 @@ static int set_common(struct pdns_req *r)
 	case STEP_ZONE_READ:
 	case STEP_ZONE_LIST:
 	case STEP_KEYS:
-	case STEP_GET:
-		SET(CURLOPT_HTTPGET, 1L);
-		break;
+	case STEP_GET: SET(CURLOPT_HTTPGET, 1L); break;
 	case STEP_DNSSEC:
 	case STEP_KIND:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
@@ -454,9 +456,7 @@ static int set_common(struct pdns_req *r)
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 		SET(CURLOPT_POSTFIELDS, "");
 		break;
-	case STEP_ZONE_DELETE:
-		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
-		break;
+	case STEP_ZONE_DELETE: SET(CURLOPT_CUSTOMREQUEST, "DELETE"); break;
 	case STEP_FLUSH:
 		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -675,8 +675,9 @@ static void req_complete(struct pdns_req *r, int err, int status, const char *ms
 		struct prism_zone_data *d = NULL;
 		if (err == 0) {
 			d = calloc(1, sizeof(*d));
-			int rc = d ? prism_pdns_zone_records(r->resp ? r->resp : "", r->resp_len, d)
-				   : PRISM_ENOMEM;
+			int rc =
+				d ? prism_pdns_zone_records(r->resp ? r->resp : "", r->resp_len, d)
+				  : PRISM_ENOMEM;
 			if (rc != 0) {
 				free(d);
 				d = NULL;
@@ -720,12 +721,9 @@ static int transport_error(const struct pdns_req *r, CURLcode cc, char *msg, siz
 	}
 	snprintf(msg, msglen, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 	switch (cc) {
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return PRISM_ETIMEOUT;
-	default:
-		return PRISM_EUPSTREAM;
+	case CURLE_COULDNT_CONNECT: return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT: return PRISM_ETIMEOUT;
+	default: return PRISM_EUPSTREAM;
 	}
 }
 
@@ -766,14 +764,14 @@ static int req_next_flush(struct pdns_req *r)
 /* Tell the observer about the step of r that just ended (status 0: no HTTP answer). */
 static void observe_step(const struct pdns_req *r, long status)
 {
-	static const char *const method[] = { "PATCH", "GET", "POST", "PUT", "GET", "DELETE",
-					      "GET", "PUT", "PUT", "GET", "PUT", "GET", "PUT" };
-	static const char *const endpoint[] = { "zone", "zone", "zones", "cache", "zone", "zone",
-						"zones", "zone", "rectify", "cryptokeys",
-						"notify", "server", "zone" };
-	static const char *const zone_op[] = { NULL, "check", "create", NULL, "read", "delete",
-					       "list", "dnssec", "rectify", "keys", "notify",
-					       NULL, "kind" };
+	static const char *const method[] = {"PATCH", "GET", "POST", "PUT", "GET", "DELETE", "GET",
+					     "PUT",   "PUT", "GET",  "PUT", "GET", "PUT"};
+	static const char *const endpoint[] = {
+		"zone", "zone",	   "zones",	 "cache",  "zone",   "zone", "zones",
+		"zone", "rectify", "cryptokeys", "notify", "server", "zone"};
+	static const char *const zone_op[] = {NULL,	"check", "create", NULL,      "read",
+					      "delete", "list",	 "dnssec", "rectify", "keys",
+					      "notify", NULL,	 "kind"};
 	const struct prism_target *t = r->t;
 
 	if (t->observer == NULL)
@@ -827,8 +825,7 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 		req_complete(r, err, 0, msg);
 		return;
 	}
-	if ((r->step == STEP_DNSSEC || r->step == STEP_RECTIFY) && status >= 200 &&
-	    status < 300) {
+	if ((r->step == STEP_DNSSEC || r->step == STEP_RECTIFY) && status >= 200 && status < 300) {
 		/* signing: rectify next; then (or when unsigning) flush the caches */
 		bool rectify = r->step == STEP_DNSSEC && r->rectify_url != NULL;
 		if (rectify) {
@@ -914,8 +911,7 @@ static bool api_key_ok(const char *api_key)
 static int build_headers(struct prism_target *t, const char *api_key)
 {
 	static const char *const fixed[] = {
-		"Content-Type: application/json",
-		"Accept: application/json",
+		"Content-Type: application/json", "Accept: application/json",
 		"Expect:", /* no 100-continue round trip for large bodies */
 	};
 	char *key = NULL;
@@ -979,15 +975,15 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	t->loop = loop;
 	t->name = strdup(opts->name != NULL ? opts->name : "default");
 	sid = path_escape(opts->server_id);
-	if (sid == NULL || asprintf(&t->base_url, "%.*s/servers/%s", (int)ulen, opts->api_url,
-				    sid) < 0)
+	if (sid == NULL ||
+	    asprintf(&t->base_url, "%.*s/servers/%s", (int)ulen, opts->api_url, sid) < 0)
 		t->base_url = NULL;
 	free(sid);
 	if (asprintf(&t->comment, "managed by prism instance %s",
 		     opts->instance != NULL ? opts->instance : "default") < 0)
 		t->comment = NULL;
 	t->owner = strdup(opts->owner_id != NULL && opts->owner_id[0] ? opts->owner_id
-								       : OWNER_DEFAULT);
+								      : OWNER_DEFAULT);
 	if (t->name == NULL || t->base_url == NULL || t->comment == NULL || t->owner == NULL)
 		return target_open_fail(t, PRISM_ENOMEM);
 	rc = build_headers(t, opts->api_key);
@@ -995,8 +991,8 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 		return target_open_fail(t, rc);
 
 	t->timeout_ms = timeout_ms(opts->timeout);
-	t->connect_timeout_ms = t->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? t->timeout_ms
-								       : CONNECT_TIMEOUT_MAX_MS;
+	t->connect_timeout_ms =
+		t->timeout_ms < CONNECT_TIMEOUT_MAX_MS ? t->timeout_ms : CONNECT_TIMEOUT_MAX_MS;
 
 	t->multi = curl_multi_init();
 	if (t->multi == NULL)
@@ -1012,9 +1008,8 @@ static int pdns_open(uv_loop_t *loop, const struct prism_target_opts *opts,
 	t->tokens = t->qps > 1 ? t->qps : 1;
 	t->tokens_at = uv_now(loop);
 	t->breaker_threshold = opts->breaker_threshold;
-	t->breaker_recovery_ms = opts->breaker_recovery > 0
-					 ? (uint64_t)(opts->breaker_recovery * 1000.0)
-					 : 30000;
+	t->breaker_recovery_ms =
+		opts->breaker_recovery > 0 ? (uint64_t)(opts->breaker_recovery * 1000.0) : 30000;
 	uv_timer_init(loop, &t->timer); /* cannot fail */
 	t->timer.data = t;
 	uv_timer_init(loop, &t->gate);
@@ -1056,7 +1051,7 @@ static int pdns_set_api_key(struct prism_target *t, const char *api_key, bool *c
 
 static void pdns_gateway(const struct prism_target *t, struct prism_target_gateway *out)
 {
-	static const char *const names[] = { "closed", "open", "half-open" };
+	static const char *const names[] = {"closed", "open", "half-open"};
 	uint64_t now = uv_now(t->loop);
 	size_t queued = 0;
 	for (const struct pdns_req *r = t->waiting; r != NULL; r = r->wait_next)
@@ -1066,9 +1061,9 @@ static void pdns_gateway(const struct prism_target *t, struct prism_target_gatew
 		.rate_limit_qps = t->qps,
 		.retry_attempts = t->retry_attempts,
 		.breaker_threshold = t->breaker_threshold,
-		.breaker = open ? names[BREAKER_OPEN]
+		.breaker = open				  ? names[BREAKER_OPEN]
 			   : t->breaker == BREAKER_CLOSED ? names[BREAKER_CLOSED]
-							   : names[BREAKER_HALF_OPEN],
+							  : names[BREAKER_HALF_OPEN],
 		.failures_in_row = t->failures_in_row,
 		.probe_in = open ? (double)(t->breaker_until - now) / 1000.0 : 0,
 		.queued = queued,
@@ -1350,8 +1345,8 @@ static int pdns_read_keys(struct prism_target *t, const char *zone, prism_target
 	return req_submit(t, r);
 }
 
-static int pdns_server_get(struct prism_target *t, const char *suffix,
-			   prism_target_body_cb cb, void *arg)
+static int pdns_server_get(struct prism_target *t, const char *suffix, prism_target_body_cb cb,
+			   void *arg)
 {
 	if (t == NULL || t->closing || suffix == NULL || cb == NULL)
 		return PRISM_EINVAL;

@@ -36,12 +36,12 @@
 
 #define DEFAULT_TIMEOUT_MS 10000u
 #define XFR_TIMEOUT_MIN_MS 60000u /* a transfer of a large zone takes longer than a write */
-#define ERRMSG_MAX 512u
+#define ERRMSG_MAX	   512u
 /* Bytes of changes (their uncompressed wire size) put into one UPDATE before it is built;
  * names compress well, so start above 64 KiB and shrink when a message comes out too big. */
 #define BUDGET_START 160000u
-#define BUDGET_MIN 8000u
-#define BUDGET_MAX (16u * 65536u)
+#define BUDGET_MIN   8000u
+#define BUDGET_MAX   (16u * 65536u)
 
 /* ---- the target ---- */
 
@@ -50,7 +50,7 @@ struct zown {
 	struct zown *next;
 	char *zone;
 	bool known;
-	bool served;     /* the server answered its SOA (the health check's transfer uses it) */
+	bool served; /* the server answered its SOA (the health check's transfer uses it) */
 	struct prism_strset owned; /* "name TYPE" of the RRsets Prism owns */
 };
 
@@ -66,13 +66,13 @@ struct rreq {
 	uv_timer_t timer;
 	uv_connect_t conn;
 	uv_write_t wr;
-	unsigned handles;      /* open handles; freed when the last one closes */
+	unsigned handles; /* open handles; freed when the last one closes */
 	bool tcp_open, done;
 	char *zone;
 	/* apply */
 	struct prism_rr_change *ch;
 	bool *owned;
-	size_t n, lo, hi;      /* changes; [lo, hi) is in the message being answered */
+	size_t n, lo, hi; /* changes; [lo, hi) is in the message being answered */
 	unsigned sent_msgs;
 	struct prism_dns_msg msg;
 	uint8_t hdr[2];
@@ -251,7 +251,9 @@ static void observe(struct rreq *r, int status)
 	}
 	struct prism_target_event ev = {
 		.target = t->name,
-		.method = r->kind == R_UPDATE ? "UPDATE" : r->kind == R_AXFR ? "AXFR" : "QUERY",
+		.method = r->kind == R_UPDATE ? "UPDATE"
+			  : r->kind == R_AXFR ? "AXFR"
+					      : "QUERY",
 		.endpoint = r->purpose == P_LIST ? "zones" : "zone",
 		.http_status = status,
 		.seconds = (double)(uv_hrtime() - r->started) / 1e9,
@@ -275,9 +277,7 @@ static void req_finish(struct rreq *r, int err, const char *msg)
 	switch (r->purpose) {
 	case P_APPLY:
 	case P_ENSURE:
-	case P_NOOP:
-		r->cb(r->arg, err, status, msg);
-		break;
+	case P_NOOP: r->cb(r->arg, err, status, msg); break;
 	case P_READ: {
 		struct prism_actual_zone *z = NULL;
 		char **keys = NULL;
@@ -350,8 +350,8 @@ static int send_msg(struct rreq *r)
 {
 	r->hdr[0] = (uint8_t)(r->msg.len >> 8);
 	r->hdr[1] = (uint8_t)r->msg.len;
-	uv_buf_t b[2] = { uv_buf_init((char *)r->hdr, 2),
-			  uv_buf_init((char *)r->msg.wire, (unsigned)r->msg.len) };
+	uv_buf_t b[2] = {uv_buf_init((char *)r->hdr, 2),
+			 uv_buf_init((char *)r->msg.wire, (unsigned)r->msg.len)};
 	r->wr.data = r;
 	r->sent_msgs++;
 	return uv_write(&r->wr, (uv_stream_t *)&r->tcp, b, 2, write_cb);
@@ -381,7 +381,8 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 					    t->owner_id, t->signed_ ? &t->key : NULL, t->next_id++,
 					    &r->msg, &bad, why, whylen);
 		if (rc == PRISM_ETOOBIG && hi - r->lo > 1) {
-			t->budget = t->budget * 3 / 4 > BUDGET_MIN ? t->budget * 3 / 4 : BUDGET_MIN;
+			t->budget =
+				t->budget * 3 / 4 > BUDGET_MIN ? t->budget * 3 / 4 : BUDGET_MIN;
 			continue;
 		}
 		if (rc == PRISM_ETOOBIG)
@@ -391,11 +392,11 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 			return rc == PRISM_ETOOBIG ? PRISM_EMSG : rc;
 		r->hi = hi;
 		if (hi < r->n && r->msg.len > 0) {
-			/* aim the next message at 95 % of the largest one, from this one's ratio of
-			 * wire bytes to estimated bytes (names compress well) */
+			/* aim the next message at 95 % of the largest one, from this one's ratio
+			 * of wire bytes to estimated bytes (names compress well) */
 			double want = 0.95 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
 				      (double)r->msg.len;
-			t->budget = want < BUDGET_MIN ? BUDGET_MIN
+			t->budget = want < BUDGET_MIN	? BUDGET_MIN
 				    : want > BUDGET_MAX ? BUDGET_MAX
 							: (size_t)want;
 		}
@@ -420,8 +421,7 @@ static void record_owned(struct rreq *r)
 }
 
 /* What an UPDATE's answer means for the engine (see target.h). */
-static int update_verdict(struct rreq *r, const struct prism_dns_answer *a, char *msg,
-			  size_t len)
+static int update_verdict(struct rreq *r, const struct prism_dns_answer *a, char *msg, size_t len)
 {
 	char rb[16];
 	const char *rc = prism_rcode_name(a->rcode, rb, sizeof(rb));
@@ -435,7 +435,8 @@ static int update_verdict(struct rreq *r, const struct prism_dns_answer *a, char
 		return PRISM_EDENIED;
 	}
 	if (!a->tsig_ok) {
-		snprintf(msg, len, "%s, and the answer's TSIG does not verify (wrong secret?)", rc);
+		snprintf(msg, len, "%s, and the answer's TSIG does not verify (wrong secret?)",
+			 rc);
 		return PRISM_EDENIED;
 	}
 	switch (a->rcode) {
@@ -446,11 +447,12 @@ static int update_verdict(struct rreq *r, const struct prism_dns_answer *a, char
 	case 9: /* NOTAUTH */
 		snprintf(msg, len, "NOTAUTH: not authorised to update zone %s", r->zone);
 		return PRISM_EDENIED;
-	case 5: /* REFUSED */
+	case 5:	 /* REFUSED */
 	case 10: /* NOTZONE */
-	case 4: /* NOTIMP */
-		snprintf(msg, len, "%s: the server's configuration refuses updates of %s with "
-				   "key %s (update-policy or ACL)",
+	case 4:	 /* NOTIMP */
+		snprintf(msg, len,
+			 "%s: the server's configuration refuses updates of %s with "
+			 "key %s (update-policy or ACL)",
 			 rc, r->zone, r->t->key.name ? r->t->key.name : "(none)");
 		return PRISM_ECONFIG;
 	case 6: /* YXDOMAIN */
@@ -459,9 +461,7 @@ static int update_verdict(struct rreq *r, const struct prism_dns_answer *a, char
 	case 3: /* NXDOMAIN */
 		snprintf(msg, len, "%s: a name is held by someone else (prerequisite failed)", rc);
 		return PRISM_ECONFLICT;
-	default:
-		snprintf(msg, len, "%s", rc);
-		return PRISM_EUPSTREAM;
+	default: snprintf(msg, len, "%s", rc); return PRISM_EUPSTREAM;
 	}
 }
 
@@ -507,7 +507,7 @@ static void on_soa_answer(struct rreq *r, const uint8_t *m, size_t len)
 	if (r->purpose == P_LIST) {
 		if (ok && r->list != NULL) {
 			struct prism_zone_entry *e = &r->list->v[r->list->n];
-			*e = (struct prism_zone_entry){ strdup(zone), strdup("Native"), a.serial };
+			*e = (struct prism_zone_entry){strdup(zone), strdup("Native"), a.serial};
 			r->list->n++;
 			if (e->name == NULL || e->kind == NULL) {
 				req_finish(r, PRISM_ENOMEM, "");
@@ -526,11 +526,13 @@ static void on_soa_answer(struct rreq *r, const uint8_t *m, size_t len)
 	if (zo != NULL)
 		zo->served = ok;
 	if (!ok && r->purpose != P_PING) {
-		snprintf(msg, sizeof(msg), "zone %s is not served by the server (%s); zones are "
-					   "not created on RFC 2136 targets: add it to the "
-					   "server's configuration",
-			 r->zone, a.rcode ? prism_rcode_name(a.rcode, rb, sizeof(rb))
-					  : "no SOA in the answer");
+		snprintf(msg, sizeof(msg),
+			 "zone %s is not served by the server (%s); zones are "
+			 "not created on RFC 2136 targets: add it to the "
+			 "server's configuration",
+			 r->zone,
+			 a.rcode ? prism_rcode_name(a.rcode, rb, sizeof(rb))
+				 : "no SOA in the answer");
 		req_finish(r, PRISM_ENOTFOUND, msg);
 		return;
 	}
@@ -549,8 +551,9 @@ static void on_axfr_message(struct rreq *r, const uint8_t *m, size_t len)
 				 a.tsig_ok ? "" : ", TSIG does not verify");
 			req_finish(r, PRISM_EDENIED, msg);
 		} else if (a.rcode == 5) {
-			snprintf(msg, sizeof(msg), "transfer of %s: REFUSED (allow the key to "
-						   "transfer the zone: allow-transfer / acl)",
+			snprintf(msg, sizeof(msg),
+				 "transfer of %s: REFUSED (allow the key to "
+				 "transfer the zone: allow-transfer / acl)",
 				 r->zone);
 			req_finish(r, PRISM_ECONFIG, msg);
 		} else {
@@ -707,8 +710,8 @@ static void list_next(struct rreq *r)
 		return;
 	}
 	prism_dns_msg_free(&r->msg);
-	int rc = prism_query_build(r->lz->zone, PRISM_DNSQ_SOA,
-				   r->t->signed_ ? &r->t->key : NULL, r->t->next_id++, &r->msg);
+	int rc = prism_query_build(r->lz->zone, PRISM_DNSQ_SOA, r->t->signed_ ? &r->t->key : NULL,
+				   r->t->next_id++, &r->msg);
 	if (rc == 0)
 		rc = send_msg(r);
 	if (rc != 0)
@@ -761,7 +764,7 @@ static int r_open(uv_loop_t *loop, const struct prism_target_opts *opts, struct 
 		t->kname = strdup(opts->tsig_name);
 		t->kalg = strdup(opts->tsig_algorithm ? opts->tsig_algorithm : "hmac-sha256");
 		t->ksecret = opts->tsig_secret ? strdup(opts->tsig_secret) : NULL;
-		t->key = (struct prism_tsig){ t->kname, t->kalg, t->ksecret };
+		t->key = (struct prism_tsig){t->kname, t->kalg, t->ksecret};
 		t->signed_ = true;
 		char why[128];
 		if (t->kname == NULL || t->kalg == NULL || t->ksecret == NULL)
@@ -789,7 +792,7 @@ static int r_set_api_key(struct prism_target *t, const char *secret, bool *chang
 	if (strcmp(secret, t->ksecret) == 0)
 		return 0;
 	char why[128];
-	struct prism_tsig k = { t->kname, t->kalg, secret };
+	struct prism_tsig k = {t->kname, t->kalg, secret};
 	if (prism_tsig_check(&k, why, sizeof(why)) != 0)
 		return PRISM_EINVAL;
 	char *copy = strdup(secret);
@@ -926,8 +929,7 @@ static int r_apply(struct prism_target *t, const char *zone, const struct prism_
 	return req_submit(r);
 }
 
-static int xfr(struct prism_target *t, const char *zone, enum rpurpose purpose,
-	       struct rreq **out)
+static int xfr(struct prism_target *t, const char *zone, enum rpurpose purpose, struct rreq **out)
 {
 	if (t == NULL || t->closing || !zone_ok(zone))
 		return PRISM_EINVAL;
@@ -946,8 +948,8 @@ static int r_read_zone(struct prism_target *t, const char *zone, prism_target_zo
 	return req_submit(r);
 }
 
-static int r_read_zone_records(struct prism_target *t, const char *zone,
-			       prism_target_data_cb cb, void *arg)
+static int r_read_zone_records(struct prism_target *t, const char *zone, prism_target_data_cb cb,
+			       void *arg)
 {
 	struct rreq *r;
 	int rc = cb ? xfr(t, zone, P_RECORDS, &r) : PRISM_EINVAL;
@@ -960,8 +962,8 @@ static int r_read_zone_records(struct prism_target *t, const char *zone,
 
 /* DNSSEC is the server's configuration on these targets (BIND's dnssec-policy, Knot's
  * dnssec-signing): nothing to do here. */
-static int r_set_dnssec(struct prism_target *t, const char *zone, bool on,
-			prism_target_done_cb cb, void *arg)
+static int r_set_dnssec(struct prism_target *t, const char *zone, bool on, prism_target_done_cb cb,
+			void *arg)
 {
 	(void)on;
 	return noop(t, zone, 204, cb, arg);
@@ -1002,8 +1004,7 @@ static int r_server_get(struct prism_target *t, const char *suffix, prism_target
 	return req_submit(r);
 }
 
-static int r_notify(struct prism_target *t, const char *zone, prism_target_done_cb cb,
-		    void *arg)
+static int r_notify(struct prism_target *t, const char *zone, prism_target_done_cb cb, void *arg)
 {
 	return noop(t, zone, 204, cb, arg); /* the server notifies its secondaries itself */
 }

@@ -16,42 +16,42 @@
 struct prism_target;
 
 struct prism_target_opts {
-	const char *name;       /**< target name for logs and metrics, e.g. "default" */
-	const char *api_url;    /**< "http://127.0.0.1:8053/api/v1" (with or without trailing /) */
-	const char *api_key;    /**< sent as X-API-Key */
-	const char *server_id;  /**< "localhost" */
-	double timeout;         /**< seconds for a whole request (0 or less: 10 s); the
-				     connect phase gets at most min(timeout, 5 s) */
-	const char *instance;   /**< names this Prism instance in ownership comments */
+	const char *name;      /**< target name for logs and metrics, e.g. "default" */
+	const char *api_url;   /**< "http://127.0.0.1:8053/api/v1" (with or without trailing /) */
+	const char *api_key;   /**< sent as X-API-Key */
+	const char *server_id; /**< "localhost" */
+	double timeout;	       /**< seconds for a whole request (0 or less: 10 s); the
+				    connect phase gets at most min(timeout, 5 s) */
+	const char *instance;  /**< names this Prism instance in ownership comments */
 	/** Names the deployment (sync.owner_id) in every ownership mark (PowerDNS: the RRset
 	 *  comment's account; rfc2136: the companion TXT records): an RRset is Prism's only
 	 *  when its mark carries exactly this id. NULL = "prism" (the marks written before
 	 *  owner ids existed). Instances of one deployment share it. */
 	const char *owner_id;
 	/* rfc2136 targets */
-	const char *server;     /**< "192.0.2.53:53" (IP:port; TCP) */
-	const char *tsig_name;  /**< TSIG key name; NULL = unsigned */
+	const char *server;	    /**< "192.0.2.53:53" (IP:port; TCP) */
+	const char *tsig_name;	    /**< TSIG key name; NULL = unsigned */
 	const char *tsig_algorithm; /**< "hmac-sha256", … */
 	const char *tsig_secret;    /**< base64 */
 	/* gateway limits (0 = off) */
-	unsigned retry_attempts;     /**< quick retries of a failed request (transport error
-				      *   or HTTP 5xx), after 0.1 s, 0.2 s, ... */
-	double rate_limit_qps;       /**< most requests a second: a token bucket holding one
-				      *   second's worth */
-	unsigned breaker_threshold;  /**< failures in a row that open the circuit breaker:
-				      *   requests then fail at once until a probe succeeds */
-	double breaker_recovery;     /**< seconds open before one probe request (half-open) */
+	unsigned retry_attempts;    /**< quick retries of a failed request (transport error
+				     *   or HTTP 5xx), after 0.1 s, 0.2 s, ... */
+	double rate_limit_qps;	    /**< most requests a second: a token bucket holding one
+				     *   second's worth */
+	unsigned breaker_threshold; /**< failures in a row that open the circuit breaker:
+				     *   requests then fail at once until a probe succeeds */
+	double breaker_recovery;    /**< seconds open before one probe request (half-open) */
 };
 
 /** A target's gateway limits (prism_target_opts) and their state now. */
 struct prism_target_gateway {
-	double rate_limit_qps;      /**< 0: no limit */
+	double rate_limit_qps; /**< 0: no limit */
 	unsigned retry_attempts;
 	unsigned breaker_threshold; /**< 0: no breaker */
-	const char *breaker;        /**< "closed", "open", "half-open" (static) */
+	const char *breaker;	    /**< "closed", "open", "half-open" (static) */
 	unsigned failures_in_row;   /**< requests failed in a row (no answer or 5xx) */
-	double probe_in;            /**< open: seconds until one probe may go; else 0 */
-	size_t queued;              /**< requests held by the gate (tokens, retry delays) */
+	double probe_in;	    /**< open: seconds until one probe may go; else 0 */
+	size_t queued;		    /**< requests held by the gate (tokens, retry delays) */
 };
 
 /**
@@ -98,14 +98,14 @@ typedef void (*prism_target_body_cb)(void *arg, int err, int http_status, const 
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
-	const char *target;     /**< target name */
-	const char *method;     /**< "GET", "POST", "PATCH" */
-	const char *endpoint;   /**< "zone" (one zone), "zones" (the zone list) */
-	int http_status;        /**< 0 when no HTTP answer arrived (refused, timeout, …) */
-	double seconds;         /**< from start to end of the request */
-	const char *zone_op;    /**< "check" or "create" for zone operations, else NULL */
-	unsigned replaced;      /**< PATCH: RRsets replaced */
-	unsigned deleted;       /**< PATCH: RRsets deleted */
+	const char *target;   /**< target name */
+	const char *method;   /**< "GET", "POST", "PATCH" */
+	const char *endpoint; /**< "zone" (one zone), "zones" (the zone list) */
+	int http_status;      /**< 0 when no HTTP answer arrived (refused, timeout, …) */
+	double seconds;	      /**< from start to end of the request */
+	const char *zone_op;  /**< "check" or "create" for zone operations, else NULL */
+	unsigned replaced;    /**< PATCH: RRsets replaced */
+	unsigned deleted;     /**< PATCH: RRsets deleted */
 };
 
 /** Called on the loop after each HTTP request of a target; @p ev is borrowed for the call. */
@@ -121,7 +121,8 @@ struct prism_target_api {
 	 *  conditional writes). */
 	bool conditional_writes;
 	/** Create a target on @p loop. Options are copied. */
-	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts, struct prism_target **out);
+	int (*open)(uv_loop_t *loop, const struct prism_target_opts *opts,
+		    struct prism_target **out);
 	/** Start closing: pending requests are abandoned without callbacks, handles are closed
 	 *  and memory freed from close callbacks, so the loop must run afterwards. NULL ok.
 	 *  May be called from inside a completion callback of the same target. */
@@ -130,8 +131,9 @@ struct prism_target_api {
 	 *  (NULL-terminated) when missing. PowerDNS: GET (200 done; 404 or 422 missing), then
 	 *  POST (201 created; 409 someone else created it: also success).
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
-	int (*ensure_zone)(struct prism_target *t, const char *zone, const char *const *nameservers,
-			   const char *soa, prism_target_done_cb cb, void *arg);
+	int (*ensure_zone)(struct prism_target *t, const char *zone,
+			   const char *const *nameservers, const char *soa,
+			   prism_target_done_cb cb, void *arg);
 	/** Like ensure_zone, creating the zone of @p kind ("Native", "Master"; NULL = Native). */
 	int (*ensure_zone_kind)(struct prism_target *t, const char *zone,
 				const char *const *nameservers, const char *soa, const char *kind,
@@ -151,14 +153,15 @@ struct prism_target_api {
 	 *  Keep one write in flight per target for PowerDNS with gsqlite3: concurrent PATCHes
 	 *  (even to different zones) can fail with 500 "database is locked".
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */
-	int (*apply)(struct prism_target *t, const char *zone, const struct prism_rr_change *changes,
-		     size_t n, prism_target_done_cb cb, void *arg);
+	int (*apply)(struct prism_target *t, const char *zone,
+		     const struct prism_rr_change *changes, size_t n, prism_target_done_cb cb,
+		     void *arg);
 	/** Read every RRset of @p zone with its ownership (reconciler, conflict checks). */
 	int (*read_zone)(struct prism_target *t, const char *zone, prism_target_zone_cb cb,
 			 void *arg);
 	/** Read every record of @p zone with its content (an import). */
-	int (*read_zone_records)(struct prism_target *t, const char *zone,
-				 prism_target_data_cb cb, void *arg);
+	int (*read_zone_records)(struct prism_target *t, const char *zone, prism_target_data_cb cb,
+				 void *arg);
 	/** Sign @p zone (DNSSEC on: keys created by the server, rectified) or remove its keys
 	 *  (off), then flush it from the server's caches. */
 	int (*set_dnssec)(struct prism_target *t, const char *zone, bool on,

@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	size_t chunks[] = { 1, 2 + data[0] % 13, 64 + (size_t)data[0] * 7, size };
+	size_t chunks[] = {1, 2 + data[0] % 13, 64 + (size_t)data[0] * 7, size};
 	size_t limit = (data[0] & 0x80) ? PRISM_FRAME_BUF_PREAUTH : PRISM_FRAME_BUF_MAX;
 	size_t first = run_stream(data, size, chunks[0], limit);
 	for (size_t i = 1; i < sizeof(chunks) / sizeof(chunks[0]); i++)

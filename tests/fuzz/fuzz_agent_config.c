@@ -39,8 +39,8 @@ static void check(int rc, const struct prism_agent_config *cfg, const char *err,
 	    (cfg->server_auth_token_file != NULL || cfg->server_auth_token[0] == '\0' ||
 	     strlen(cfg->server_auth_token) > PRISM_TOKEN_MAX))
 		abort();
-	if (cfg->server_host != NULL && (cfg->server_host[0] == '[' ||
-					 strchr(cfg->server_host, ' ') != NULL))
+	if (cfg->server_host != NULL &&
+	    (cfg->server_host[0] == '[' || strchr(cfg->server_host, ' ') != NULL))
 		abort();
 }
 
@@ -93,9 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(err, 'x', sizeof(err));
 	rc = prism_agent_config_parse((const char *)data, size, envp, &cfg, err, sizeof(err));
 	check(rc, cfg, err, sizeof(err));
-	if (rc == 0 && (cfg->server_port != 9000 ||
-			cfg->logging_level != PRISM_AGENT_LOG_WARNING ||
-			(cfg->server_auth_token == NULL && cfg->server_auth_token_file == NULL)))
+	if (rc == 0 &&
+	    (cfg->server_port != 9000 || cfg->logging_level != PRISM_AGENT_LOG_WARNING ||
+	     (cfg->server_auth_token == NULL && cfg->server_auth_token_file == NULL)))
 		abort();
 	prism_agent_config_free(cfg);
 

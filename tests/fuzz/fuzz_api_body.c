@@ -20,7 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NOW 1767225600 /* 2026-01-01T00:00:00Z: fixed, so runs are reproducible */
 
 static const struct prism_api_field *const tables[] = {
-	prism_api_body_none, prism_api_body_token_create, prism_api_body_key_create,
+	prism_api_body_none,
+	prism_api_body_token_create,
+	prism_api_body_key_create,
 	prism_api_body_sync_retry,
 };
 
@@ -30,7 +32,7 @@ static void check_err(const struct prism_api_body_err *e)
 	if ((e->status != 400 && e->status != 422) || e->code == NULL ||
 	    memchr(e->message, '\0', sizeof(e->message)) == NULL)
 		abort();
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_key(&w, "error");
 	jw_obj(&w);
@@ -44,8 +46,8 @@ static void check_err(const struct prism_api_body_err *e)
 		return; /* out of memory */
 	}
 	json_t *doc = json_loads(text, 0, NULL);
-	const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"),
-							    "message"));
+	const char *msg =
+		json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
 	if (doc == NULL || msg == NULL || strcmp(msg, e->message) != 0)
 		abort();
 	json_decref(doc);

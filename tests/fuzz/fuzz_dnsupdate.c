@@ -9,8 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const struct prism_tsig key = { "prism-key", "hmac-sha256",
-				       "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=" };
+static const struct prism_tsig key = {"prism-key", "hmac-sha256",
+				      "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I="};
 
 static void transfer(const struct prism_dns_msg *q, const uint8_t *data, size_t size)
 {

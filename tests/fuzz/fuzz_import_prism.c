@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	const char *f[8] = { 0 };
+	const char *f[8] = {0};
 	char *p = text;
 	for (size_t i = 0; i < 8 && p != NULL; i++) {
 		f[i] = p;
@@ -29,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p != NULL)
 			*p++ = '\0';
 	}
-	struct prism_orig_row row = { f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7] };
+	struct prism_orig_row row = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
 	struct prism_orig_host h;
 	char why[160];
-	enum prism_orig_verdict v = prism_orig_row_check(&row, "managed.prism.local.", &h, why,
-							 sizeof(why));
+	enum prism_orig_verdict v =
+		prism_orig_row_check(&row, "managed.prism.local.", &h, why, sizeof(why));
 	if (v != PRISM_ORIG_OK) {
 		if (strlen(why) >= sizeof(why))
 			abort();

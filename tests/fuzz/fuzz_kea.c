@@ -33,7 +33,7 @@ static void notify(const char *p, size_t n)
 		abort();
 	if (!k.kea_service && il != 0)
 		abort();
-	const char *const one[1] = { k.identifier };
+	const char *const one[1] = {k.identifier};
 	char *lit = k.kea_service && il ? prism_kea_array_literal(NULL, one, 1) : NULL;
 	if (lit != NULL && (strlen(lit) != il + 2 || lit[0] != '{' || lit[il + 1] != '}'))
 		abort();
@@ -42,7 +42,7 @@ static void notify(const char *p, size_t n)
 		abort();
 	char ip[16];
 	if (k.has_ipv4 && prism_kea_ipv4(k.ipv4, ip, sizeof(ip)) == 0 &&
-	    inet_pton(AF_INET, ip, &(struct in_addr){ 0 }) != 1)
+	    inet_pton(AF_INET, ip, &(struct in_addr){0}) != 1)
 		abort();
 }
 
@@ -69,12 +69,14 @@ static void leases(const char *p, size_t n)
 				if (prism_kea_leases_put(t, &l, 1000, &was, &is, &renamed) != 0)
 					break;
 				put++;
-				if (is != prism_kea_lease_active(&l, 1000) || (renamed && !(was && is)))
+				if (is != prism_kea_lease_active(&l, 1000) ||
+				    (renamed && !(was && is)))
 					abort();
 				if (!prism_kea_leases_get(t, l.address, &got) ||
 				    strcmp(got.hostname, l.hostname) != 0)
 					abort();
-				if (is && (l.hostname[0] == '\0' || l.valid_lifetime == 0 || l.state))
+				if (is &&
+				    (l.hostname[0] == '\0' || l.valid_lifetime == 0 || l.state))
 					abort();
 			}
 		}

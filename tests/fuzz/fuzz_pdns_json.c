@@ -16,7 +16,7 @@
 #include "core/rrset.h"
 
 #define MAX_CHANGES 64
-#define MAX_FIELDS 16
+#define MAX_FIELDS  16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,8 +41,8 @@ static void check_body(const char *body, size_t len, size_t n)
 	if (root == NULL || strlen(body) != len || json_array_size(rrsets) != n)
 		abort();
 	for (size_t i = 0; i < n; i++) {
-		const char *ct = json_string_value(json_object_get(json_array_get(rrsets, i),
-								   "changetype"));
+		const char *ct = json_string_value(
+			json_object_get(json_array_get(rrsets, i), "changetype"));
 		int is_replace = ct != NULL && strcmp(ct, "REPLACE") == 0;
 
 		if (ct == NULL || (seen_replace && !is_replace))

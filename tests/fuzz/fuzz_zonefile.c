@@ -22,8 +22,8 @@ static void check(struct prism_zone_data *d)
 		if (d->v[i].name == NULL || d->v[i].type == NULL || d->v[i].content == NULL)
 			abort();
 		if (prism_rr_type_supported(d->v[i].type))
-			(void)prism_rr_content(d->v[i].type, d->v[i].content, ZONE, out, sizeof(out),
-					       why, sizeof(why));
+			(void)prism_rr_content(d->v[i].type, d->v[i].content, ZONE, out,
+					       sizeof(out), why, sizeof(why));
 	}
 	prism_zone_data_free(d);
 }

@@ -21,18 +21,17 @@
 #include "core/error.h"
 
 /* The reference client's own example file, comments and all. */
-static const char reference_yaml[] =
-	"# Prism host client configuration\n"
-	"server:\n"
-	"  host: \"dns.example.net\"   # Prism server\n"
-	"  port: 8080\n"
-	"  timeout: 10\n"
-	"  auth_token: \"tok-0123456789abcdef\"\n"
-	"heartbeat:\n"
-	"  interval: 60  # seconds\n"
-	"logging:\n"
-	"  level: INFO\n"
-	"  file: \"client.log\"\n";
+static const char reference_yaml[] = "# Prism host client configuration\n"
+				     "server:\n"
+				     "  host: \"dns.example.net\"   # Prism server\n"
+				     "  port: 8080\n"
+				     "  timeout: 10\n"
+				     "  auth_token: \"tok-0123456789abcdef\"\n"
+				     "heartbeat:\n"
+				     "  interval: 60  # seconds\n"
+				     "logging:\n"
+				     "  level: INFO\n"
+				     "  file: \"client.log\"\n";
 
 /* ---- helpers ---- */
 
@@ -166,12 +165,12 @@ static void test_not_nul_terminated(void **state)
 
 	(void)state;
 	memcpy(buf, text, sizeof(text) - 1);
-	assert_int_equal(prism_agent_config_parse(buf, sizeof(text) - 1, NULL, &cfg, err,
-						  sizeof(err)), 0);
+	assert_int_equal(
+		prism_agent_config_parse(buf, sizeof(text) - 1, NULL, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->server_port, 9000);
 	prism_agent_config_free(cfg);
-	assert_int_equal(prism_agent_config_parse(buf, sizeof(text) - 3, NULL, &cfg, err,
-						  sizeof(err)), 0);
+	assert_int_equal(
+		prism_agent_config_parse(buf, sizeof(text) - 3, NULL, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->server_port, 90);
 	prism_agent_config_free(cfg);
 	test_free(buf);
@@ -227,7 +226,8 @@ static void test_values(void **state)
 	(void)state;
 	c = parse_ok("server:\n  host: 192.0.2.1\n  port: \"65535\"\n  timeout: 2.5\n"
 		     "  auth_token_file: /etc/prism/token\n"
-		     "heartbeat: {interval: 86400}\nlogging: {level: Warn, file: ''}\n", NULL);
+		     "heartbeat: {interval: 86400}\nlogging: {level: Warn, file: ''}\n",
+		     NULL);
 	assert_string_equal(c->server_host, "192.0.2.1");
 	assert_int_equal(c->server_port, 65535);
 	assert_true(c->server_timeout == 2.5);
@@ -256,11 +256,16 @@ static void test_levels(void **state)
 		const char *text;
 		int level;
 	} cases[] = {
-		{ "debug", PRISM_AGENT_LOG_DEBUG }, { "DEBUG", PRISM_AGENT_LOG_DEBUG },
-		{ "Info", PRISM_AGENT_LOG_INFO }, { "WARNING", PRISM_AGENT_LOG_WARNING },
-		{ "warn", PRISM_AGENT_LOG_WARNING }, { "error", PRISM_AGENT_LOG_ERROR },
-		{ "CRITICAL", PRISM_AGENT_LOG_CRITICAL }, { "verbose", PRISM_EMSG },
-		{ "", PRISM_EMSG }, { "info ", PRISM_EMSG },
+		{"debug", PRISM_AGENT_LOG_DEBUG},
+		{"DEBUG", PRISM_AGENT_LOG_DEBUG},
+		{"Info", PRISM_AGENT_LOG_INFO},
+		{"WARNING", PRISM_AGENT_LOG_WARNING},
+		{"warn", PRISM_AGENT_LOG_WARNING},
+		{"error", PRISM_AGENT_LOG_ERROR},
+		{"CRITICAL", PRISM_AGENT_LOG_CRITICAL},
+		{"verbose", PRISM_EMSG},
+		{"", PRISM_EMSG},
+		{"info ", PRISM_EMSG},
 	};
 
 	(void)state;
@@ -355,8 +360,8 @@ static void test_host_errors(void **state)
 
 static void test_token(void **state)
 {
-	static const char *const env_token[] = { "PRISM_AUTH_TOKEN=from-env", NULL };
-	static const char *const env_empty[] = { "PRISM_AUTH_TOKEN=", NULL };
+	static const char *const env_token[] = {"PRISM_AUTH_TOKEN=from-env", NULL};
+	static const char *const env_empty[] = {"PRISM_AUTH_TOKEN=", NULL};
 	char yaml[700], big[PRISM_TOKEN_MAX + 2];
 	struct prism_agent_config *c;
 
@@ -390,7 +395,7 @@ static void test_token(void **state)
 	parse_err(yaml, NULL, "server.auth_token: longer than 512 characters (line 2)");
 	{
 		char env[PRISM_TOKEN_MAX + 40];
-		const char *envp[] = { env, NULL };
+		const char *envp[] = {env, NULL};
 		snprintf(env, sizeof(env), "PRISM_AUTH_TOKEN=%s", big);
 		parse_err("", envp, "PRISM_AUTH_TOKEN: longer than 512 characters (environment)");
 	}
@@ -398,8 +403,8 @@ static void test_token(void **state)
 
 static void test_tls(void **state)
 {
-	static const char *const env[] = { "PRISM_AGENT_SERVER_TLS=1",
-					   "PRISM_AGENT_SERVER_CA_FILE=/e/ca.pem", NULL };
+	static const char *const env[] = {"PRISM_AGENT_SERVER_TLS=1",
+					  "PRISM_AGENT_SERVER_CA_FILE=/e/ca.pem", NULL};
 	struct prism_agent_config *c;
 
 	(void)state;
@@ -409,7 +414,8 @@ static void test_tls(void **state)
 	assert_null(c->server_cert_file);
 	prism_agent_config_free(c);
 	c = parse_ok("server:\n  tls: yes\n  ca_file: /etc/prism/ca.pem\n"
-		     "  cert_file: /etc/prism/agent.pem\n  key_file: /etc/prism/agent.key\n", NULL);
+		     "  cert_file: /etc/prism/agent.pem\n  key_file: /etc/prism/agent.key\n",
+		     NULL);
 	assert_true(c->server_tls);
 	assert_string_equal(c->server_ca_file, "/etc/prism/ca.pem");
 	assert_string_equal(c->server_cert_file, "/etc/prism/agent.pem");
@@ -423,8 +429,7 @@ static void test_tls(void **state)
 		  "server.key_file: server.cert_file and server.key_file go together");
 	parse_err("server:\n  key_file: /k.pem\n", NULL,
 		  "server.cert_file: server.cert_file and server.key_file go together");
-	parse_err("server:\n  tls: maybe\n", NULL,
-		  "server.tls: must be true or false (line 2)");
+	parse_err("server:\n  tls: maybe\n", NULL, "server.tls: must be true or false (line 2)");
 }
 
 static void test_env_overrides(void **state)
@@ -442,9 +447,9 @@ static void test_env_overrides(void **state)
 		"NOEQUALS",
 		NULL,
 	};
-	static const char *const bad[] = { "PRISM_AGENT_SERVER_PORT=http", NULL };
-	static const char *const bad_host[] = { "PRISM_AGENT_SERVER_HOST=a:1", NULL };
-	static const char *const unset_file[] = { "PRISM_AGENT_LOGGING_FILE=", NULL };
+	static const char *const bad[] = {"PRISM_AGENT_SERVER_PORT=http", NULL};
+	static const char *const bad_host[] = {"PRISM_AGENT_SERVER_HOST=a:1", NULL};
+	static const char *const unset_file[] = {"PRISM_AGENT_LOGGING_FILE=", NULL};
 	struct prism_agent_config *c;
 
 	(void)state;
@@ -553,17 +558,23 @@ static void test_fallback_name(void **state)
 	char out[32];
 
 	(void)state;
-	assert_int_equal(prism_agent_fallback_name("0123456789ABCDEF0123456789abcdef\n", out,
-						   sizeof(out)), 0);
+	assert_int_equal(
+		prism_agent_fallback_name("0123456789ABCDEF0123456789abcdef\n", out, sizeof(out)),
+		0);
 	assert_string_equal(out, "host-0123456789ab");
-	assert_int_equal(prism_agent_fallback_name("0123456789abcdef0123456789abcdef", out,
-						   sizeof(out)), 0);
+	assert_int_equal(
+		prism_agent_fallback_name("0123456789abcdef0123456789abcdef", out, sizeof(out)),
+		0);
 	assert_string_equal(out, "host-0123456789ab");
 	assert_int_equal(prism_hostname_check(out, strlen(out), NULL, 0), 0);
 	/* not a machine id: too short, too long, not hex, uninitialized */
 	static const char *const bad[] = {
-		NULL, "", "0123456789abcdef", "0123456789abcdef0123456789abcdef0",
-		"0123456789abcdef0123456789abcdeg", "uninitialized\n",
+		NULL,
+		"",
+		"0123456789abcdef",
+		"0123456789abcdef0123456789abcdef0",
+		"0123456789abcdef0123456789abcdeg",
+		"uninitialized\n",
 		"0123456789abcdef0123456789abcdef\n\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -24,13 +24,13 @@
 #include "core/frame.h"
 
 #define TS "2025-01-01T12:00:00Z"
-#define VALID                                                                            \
-	"{\"version\":\"1.0\",\"type\":\"registration\",\"timestamp\":\"" TS "\","         \
+#define VALID                                                                                     \
+	"{\"version\":\"1.0\",\"type\":\"registration\",\"timestamp\":\"" TS "\","                \
 	"\"hostname\":\"web1\",\"auth_token\":\"secret\"}"
 #define ERR_DECODE "Protocol error: Message decoding failed: "
 #define NOT_OBJECT "Protocol error: Message must be a JSON object"
 
-static const char *const fields[] = { "version", "type", "timestamp", "hostname" };
+static const char *const fields[] = {"version", "type", "timestamp", "hostname"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static void *jt_malloc(size_t n)
@@ -86,7 +86,7 @@ static const char *reg(char *buf, size_t len, const char *vals[NFIELDS], const c
 /* A registration with one required field's raw JSON value replaced. */
 static const char *reg_with(char *buf, size_t len, const char *field, const char *raw)
 {
-	const char *vals[NFIELDS] = { "\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\"" };
+	const char *vals[NFIELDS] = {"\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\""};
 	for (size_t i = 0; i < NFIELDS; i++)
 		if (strcmp(fields[i], field) == 0)
 			vals[i] = raw;
@@ -95,7 +95,7 @@ static const char *reg_with(char *buf, size_t len, const char *field, const char
 
 static const char *reg_token(char *buf, size_t len, const char *raw_token)
 {
-	const char *vals[NFIELDS] = { "\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\"" };
+	const char *vals[NFIELDS] = {"\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\""};
 	char extra[PRISM_TOKEN_MAX + 64];
 	snprintf(extra, sizeof(extra), "\"auth_token\":%s", raw_token);
 	return reg(buf, len, vals, extra);
@@ -124,7 +124,7 @@ static void test_null_args(void **state)
 	assert_int_equal(prism_agent_err_too_large(1, NULL, 10), PRISM_EINVAL);
 	assert_int_equal(prism_agent_err_too_large(1, err, 0), PRISM_EINVAL);
 
-	struct prism_agent_resp resp = { .message = "x" };
+	struct prism_agent_resp resp = {.message = "x"};
 	uint8_t *out;
 	size_t outlen;
 	assert_int_equal(prism_agent_resp_encode(NULL, &out, &outlen), PRISM_EINVAL);
@@ -226,7 +226,7 @@ static void test_decode_error_text_encodes(void **state)
 		struct prism_agent_req req;
 		char err[PRISM_AGENT_ERRMSG_MAX];
 		assert_int_equal(parse(cases[i], &req, err), PRISM_EPROTO);
-		struct prism_agent_resp resp = { .message = err };
+		struct prism_agent_resp resp = {.message = err};
 		uint8_t *out;
 		size_t outlen;
 		assert_int_equal(prism_agent_resp_encode(&resp, &out, &outlen), 0);
@@ -236,8 +236,8 @@ static void test_decode_error_text_encodes(void **state)
 
 static void test_not_object(void **state)
 {
-	const char *cases[] = { "[]", "[1,2]", "[" VALID "]", "\"string\"", "42", "1.0",
-				"-1e3", "null", "true", "false", " \"x\" \n" };
+	const char *cases[] = {"[]",   "[1,2]", "[" VALID "]", "\"string\"", "42",	 "1.0",
+			       "-1e3", "null",	"true",	       "false",	     " \"x\" \n"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_err(cases[i], PRISM_EPROTO, NOT_OBJECT);
 }
@@ -245,7 +245,7 @@ static void test_not_object(void **state)
 static void test_missing_field(void **state)
 {
 	char buf[512], want[128];
-	const char *vals[NFIELDS] = { "\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\"" };
+	const char *vals[NFIELDS] = {"\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\""};
 
 	for (size_t i = 0; i < NFIELDS; i++) {
 		const char *v[NFIELDS];
@@ -267,7 +267,7 @@ static void test_missing_field(void **state)
 
 static void test_not_string(void **state)
 {
-	const char *raws[] = { "1", "1.0", "-0.5", "null", "true", "[]", "[\"1.0\"]", "{}" };
+	const char *raws[] = {"1", "1.0", "-0.5", "null", "true", "[]", "[\"1.0\"]", "{}"};
 	char buf[512], want[128];
 
 	for (size_t i = 0; i < NFIELDS; i++) {
@@ -278,8 +278,8 @@ static void test_not_string(void **state)
 				   want);
 	}
 	/* the first field in table order is reported */
-	expect_err("{\"version\":\"1.0\",\"type\":2,\"timestamp\":3,\"hostname\":4}",
-		   PRISM_EMSG, "Invalid message: Field 'type' must be a string");
+	expect_err("{\"version\":\"1.0\",\"type\":2,\"timestamp\":3,\"hostname\":4}", PRISM_EMSG,
+		   "Invalid message: Field 'type' must be a string");
 }
 
 static void test_unsupported_version(void **state)
@@ -342,9 +342,9 @@ static void test_invalid_timestamp(void **state)
 
 static void test_valid_timestamps(void **state)
 {
-	const char *ok[] = { "\"2025-01-01T12:00:00Z\"", "\"2025-01-01T12:00:00+00:00\"",
-			     "\"2025-01-01T12:00:00.123456789\"", "\"2025-01-01 12:00:00\"",
-			     "\"2024-02-29T00:00:00.5-08:00\"" };
+	const char *ok[] = {"\"2025-01-01T12:00:00Z\"", "\"2025-01-01T12:00:00+00:00\"",
+			    "\"2025-01-01T12:00:00.123456789\"", "\"2025-01-01 12:00:00\"",
+			    "\"2024-02-29T00:00:00.5-08:00\""};
 	char buf[512];
 	struct prism_agent_req req;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -410,7 +410,7 @@ static void test_valid_hostnames(void **state)
 static void test_message_too_large(void **state)
 {
 	char err[PRISM_AGENT_ERRMSG_MAX];
-	const uint8_t frame[] = { 0x00, 0x01, 0x00, 0x01, '{', '}' };
+	const uint8_t frame[] = {0x00, 0x01, 0x00, 0x01, '{', '}'};
 	struct prism_frame_reader r;
 	const uint8_t *p;
 	size_t n;
@@ -423,8 +423,7 @@ static void test_message_too_large(void **state)
 	assert_int_equal(prism_agent_err_too_large(declared, err, sizeof(err)), PRISM_EPROTO);
 	assert_string_equal(err, "Protocol error: Message too large: 65537 > 65536");
 
-	assert_int_equal(prism_agent_err_too_large(UINT32_MAX, err, sizeof(err)),
-			 PRISM_EPROTO);
+	assert_int_equal(prism_agent_err_too_large(UINT32_MAX, err, sizeof(err)), PRISM_EPROTO);
 	assert_string_equal(err, "Protocol error: Message too large: 4294967295 > 65536");
 	assert_int_equal(prism_agent_err_too_large(70000, err, 9), PRISM_EPROTO);
 	assert_string_equal(err, "Protocol");
@@ -468,7 +467,7 @@ static void test_token(void **state)
 	char buf[2048], raw[PRISM_TOKEN_MAX + 8];
 	struct prism_agent_req req;
 
-	const char *vals[NFIELDS] = { "\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\"" };
+	const char *vals[NFIELDS] = {"\"1.0\"", "\"registration\"", "\"" TS "\"", "\"web1\""};
 	expect_ok(reg(buf, sizeof(buf), vals, ""), &req); /* absent */
 	assert_false(req.has_token);
 	assert_false(req.token_too_long);
@@ -500,7 +499,7 @@ static void test_token(void **state)
 	assert_true(req.token_too_long);
 	assert_string_equal(req.token, "");
 
-	const char *bad[] = { "1", "1.5", "true", "{}", "[\"tok\"]" };
+	const char *bad[] = {"1", "1.5", "true", "{}", "[\"tok\"]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_err(reg_token(buf, sizeof(buf), bad[i]), PRISM_EMSG,
 			   "Invalid message: Field 'auth_token' must be a string");
@@ -539,8 +538,7 @@ static void test_errmsg_truncation(void **state)
 	reg_with(buf, sizeof(buf), "version", raw);
 
 	char big[PRISM_AGENT_ERRMSG_MAX];
-	assert_int_equal(prism_agent_parse((const uint8_t *)p, strlen(p), &req, big,
-					   sizeof(big)),
+	assert_int_equal(prism_agent_parse((const uint8_t *)p, strlen(p), &req, big, sizeof(big)),
 			 PRISM_EMSG);
 	assert_true(strlen(big) < sizeof(big));
 	assert_int_equal(strncmp(big, "Invalid message: Unsupported version: \xc3\xa9", 40), 0);
@@ -551,7 +549,7 @@ static void test_errmsg_truncation(void **state)
 				 PRISM_EMSG);
 		assert_true(strlen(err) < len);
 		assert_int_equal(strncmp(err, big, strlen(err)), 0);
-		struct prism_agent_resp resp = { .message = err };
+		struct prism_agent_resp resp = {.message = err};
 		uint8_t *out;
 		size_t outlen;
 		assert_int_equal(prism_agent_resp_encode(&resp, &out, &outlen), 0);
@@ -569,8 +567,8 @@ static char *encode(const struct prism_agent_resp *resp)
 	size_t outlen = 0;
 	assert_int_equal(prism_agent_resp_encode(resp, &out, &outlen), 0);
 	assert_true(outlen >= 4);
-	uint32_t n = (uint32_t)out[0] << 24 | (uint32_t)out[1] << 16 | (uint32_t)out[2] << 8 |
-		     out[3];
+	uint32_t n =
+		(uint32_t)out[0] << 24 | (uint32_t)out[1] << 16 | (uint32_t)out[2] << 8 | out[3];
 	assert_int_equal(n, outlen - 4);
 	char *text = malloc(n + 1);
 	assert_non_null(text);
@@ -587,7 +585,7 @@ static void expect_encoded(const struct prism_agent_resp *resp, const char *want
 	free(text);
 }
 
-#define NOW 1735732800123456LL
+#define NOW	 1735732800123456LL
 #define NOW_TEXT "2025-01-01T12:00:00.123456+00:00"
 
 static void test_resp_key_order(void **state)
@@ -642,7 +640,7 @@ static void test_resp_invalid(void **state)
 {
 	uint8_t *out = NULL;
 	size_t outlen;
-	struct prism_agent_resp resp = { .message = "bad \xc3", .now_usec = NOW };
+	struct prism_agent_resp resp = {.message = "bad \xc3", .now_usec = NOW};
 
 	assert_int_equal(prism_agent_resp_encode(&resp, &out, &outlen), PRISM_EINVAL);
 	resp.message = "ok";

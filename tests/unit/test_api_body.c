@@ -37,8 +37,7 @@ static void expect_parse_error(const char *body, bool takes_body, const char *co
 {
 	struct prism_api_body_err e;
 	json_t *o = (json_t *)1;
-	assert_int_equal(prism_api_body_parse(body, strlen(body), takes_body, &o, &e),
-			 PRISM_EMSG);
+	assert_int_equal(prism_api_body_parse(body, strlen(body), takes_body, &o, &e), PRISM_EMSG);
 	assert_null(o);
 	assert_int_equal(e.status, 400);
 	assert_string_equal(e.code, code);
@@ -62,7 +61,8 @@ static void test_parse(void **state)
 	expect_parse_error("{}", false, "invalid_body", "this route takes no request body");
 	expect_parse_error("{\"a\":", true, "invalid_json", "malformed JSON (");
 	expect_parse_error("[1]", true, "invalid_json", "the body must be a JSON object");
-	expect_parse_error("\"s\"", true, "invalid_json", "malformed JSON ("); /* not a container */
+	expect_parse_error("\"s\"", true, "invalid_json",
+			   "malformed JSON ("); /* not a container */
 	expect_parse_error("{\"a\":1,\"a\":2}", true, "invalid_json", "malformed JSON (");
 	expect_parse_error("{\"a\":\"\\u0000\"}", true, "invalid_json", "malformed JSON (");
 	expect_parse_error("{\"a\":\"\xff\"}", true, "invalid_json", "malformed JSON (");
@@ -93,11 +93,12 @@ static void test_token_create(void **state)
 	assert_null(v[1].str);
 	assert_string_equal(check(f, "{\"name\":\"ci\",\"expires_at\":null}", v, &e), "");
 	assert_null(v[1].str);
-	assert_string_equal(check(f, "{\"expires_at\":\"2030-01-01T00:00:00Z\",\"name\":\"a.b\"}",
-				  v, &e), "");
+	assert_string_equal(
+		check(f, "{\"expires_at\":\"2030-01-01T00:00:00Z\",\"name\":\"a.b\"}", v, &e), "");
 	assert_int_equal(v[1].unix_time, 1893456000);
-	assert_string_equal(check(f, "{\"name\":\"ci\",\"expires_at\":\"2030-01-01T02:30+02:30\"}",
-				  v, &e), "");
+	assert_string_equal(
+		check(f, "{\"name\":\"ci\",\"expires_at\":\"2030-01-01T02:30+02:30\"}", v, &e),
+		"");
 	assert_int_equal(v[1].unix_time, 1893456000);
 
 	assert_string_equal(check(f, "{\"name\":\"ci\",\"x\":1}", v, &e), "unknown_field");
@@ -112,7 +113,7 @@ static void test_token_create(void **state)
 	assert_string_equal(check(f, "{\"name\":\"a b\"}", v, &e), "invalid_value");
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.message, "'name' must be 1 to 64 characters of letters, digits and "
-			    ". _ - @ :");
+				       ". _ - @ :");
 	assert_string_equal(check(f, "{\"name\":\"\"}", v, &e), "invalid_value");
 	char body[128];
 	snprintf(body, sizeof(body), "{\"name\":\"%065d\"}", 0);
@@ -123,12 +124,14 @@ static void test_token_create(void **state)
 	assert_string_equal(check(f, "{\"name\":\"a\",\"expires_at\":\"tomorrow\"}", v, &e),
 			    "invalid_value");
 	assert_string_equal(e.message, "'expires_at' must be an ISO 8601 date-time");
-	assert_string_equal(check(f, "{\"name\":\"a\",\"expires_at\":\"2025-12-31T23:59:59Z\"}",
-				  v, &e), "invalid_value");
+	assert_string_equal(
+		check(f, "{\"name\":\"a\",\"expires_at\":\"2025-12-31T23:59:59Z\"}", v, &e),
+		"invalid_value");
 	assert_string_equal(e.message, "'expires_at' is in the past");
 	/* exactly now is not in the future */
-	assert_string_equal(check(f, "{\"name\":\"a\",\"expires_at\":\"2026-01-01T00:00:00Z\"}",
-				  v, &e), "invalid_value");
+	assert_string_equal(
+		check(f, "{\"name\":\"a\",\"expires_at\":\"2026-01-01T00:00:00Z\"}", v, &e),
+		"invalid_value");
 }
 
 static void test_other_routes(void **state)
@@ -138,8 +141,8 @@ static void test_other_routes(void **state)
 	assert_string_equal(check(prism_api_body_none, "{}", v, &e), "");
 	assert_string_equal(check(prism_api_body_none, "{\"force\":true}", v, &e),
 			    "unknown_field");
-	assert_string_equal(check(prism_api_body_key_create, "{\"name\":\"k\",\"role\":\"x\"}",
-				  v, &e), "");
+	assert_string_equal(
+		check(prism_api_body_key_create, "{\"name\":\"k\",\"role\":\"x\"}", v, &e), "");
 	assert_string_equal(check(prism_api_body_key_create, "{\"name\":\"k\"}", v, &e),
 			    "missing_field");
 	assert_string_equal(e.message, "'role' is required");
@@ -174,16 +177,16 @@ static void test_utf8_sanitize(void **state)
 {
 	expect_sanitized("", "");
 	expect_sanitized("plain", "plain");
-	expect_sanitized("ab\xc3\xa9", "ab\xc3\xa9");                 /* é */
+	expect_sanitized("ab\xc3\xa9", "ab\xc3\xa9");		      /* é */
 	expect_sanitized("a\xf0\x9f\x98\x80z", "a\xf0\x9f\x98\x80z"); /* U+1F600 */
-	expect_sanitized("ab\xc3", "ab?");                 /* cut short at the end */
+	expect_sanitized("ab\xc3", "ab?");			      /* cut short at the end */
 	expect_sanitized("a\xe2\x82", "a??");
 	expect_sanitized("near '\"*\\u0\xd0'", "near '\"*\\u0?'"); /* jansson's error text */
 	expect_sanitized("\xff\xfe", "??");
-	expect_sanitized("\xc0\xaf", "??");               /* overlong '/' */
-	expect_sanitized("\xed\xa0\x80", "???");          /* surrogate U+D800 */
-	expect_sanitized("\xf4\x90\x80\x80", "????");     /* over U+10FFFF */
-	expect_sanitized("\x80x", "?x");                   /* stray continuation byte */
+	expect_sanitized("\xc0\xaf", "??");	      /* overlong '/' */
+	expect_sanitized("\xed\xa0\x80", "???");      /* surrogate U+D800 */
+	expect_sanitized("\xf4\x90\x80\x80", "????"); /* over U+10FFFF */
+	expect_sanitized("\x80x", "?x");	      /* stray continuation byte */
 }
 
 /* A malformed body's error quotes jansson's text, which may end inside a character. */

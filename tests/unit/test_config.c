@@ -747,7 +747,8 @@ static void test_env_errors(void **state)
 						    "non-empty list of A, AAAA (environment)"},
 		{"PRISM_LOGGING_LEVEL=loud", "PRISM_LOGGING_LEVEL: must be one of debug, info, "
 					     "warning, warn, error, critical (environment)"},
-		{"PRISM_SERVER_HOST=", "PRISM_SERVER_HOST: must name at least one address (environment)"},
+		{"PRISM_SERVER_HOST=",
+		 "PRISM_SERVER_HOST: must name at least one address (environment)"},
 		{"PRISM_POWERDNS_API_URL=localhost:8053",
 		 "PRISM_POWERDNS_API_URL: must start "
 		 "with http:// or https:// (environment)"},
@@ -788,20 +789,23 @@ static void test_tls(void **state)
 		  "server.tls_client_ca: required with server.tls_client_crl");
 	parse_err("server:\n  tls_client_cert: sometimes\n", NULL,
 		  "server.tls_client_cert: must be one of none, optional, required (line 2)");
-	parse_err("server:\n  tcp_port: 0\n", NULL, "server.tcp_port: 0 turns the plain agent "
+	parse_err("server:\n  tcp_port: 0\n", NULL,
+		  "server.tcp_port: 0 turns the plain agent "
 		  "port off: set server.tls_port for agents to have one (line 2)");
-	parse_err("server:\n  tls_port: 8081\n  tls_cert: c\n  tls_key: k\n", NULL,
-		  "server.tls_port: must differ from server.tcp_port and server.api_port (line 2)");
+	parse_err(
+		"server:\n  tls_port: 8081\n  tls_cert: c\n  tls_key: k\n", NULL,
+		"server.tls_port: must differ from server.tcp_port and server.api_port (line 2)");
 	c = parse_ok("server:\n  tcp_port: 0\n  tls_port: 8443\n  tls_cert: c.pem\n"
 		     "  tls_key: k.pem\n  tls_client_ca: ca.pem\n  tls_client_cert: Optional\n"
-		     "  tls_client_crl: crl.pem\n", NULL);
+		     "  tls_client_crl: crl.pem\n",
+		     NULL);
 	assert_int_equal(c->server_tcp_port, 0);
 	assert_int_equal(c->server_tls_port, 8443);
 	assert_string_equal(c->server_tls_client_cert, "optional");
 	assert_string_equal(c->server_tls_client_crl, "crl.pem");
 	prism_config_free(c);
-	const char *env[] = { "PRISM_SERVER_TLS_PORT=9443", "PRISM_SERVER_TLS_CERT=/e/c.pem",
-			      "PRISM_SERVER_TLS_KEY=/e/k.pem", NULL };
+	const char *env[] = {"PRISM_SERVER_TLS_PORT=9443", "PRISM_SERVER_TLS_CERT=/e/c.pem",
+			     "PRISM_SERVER_TLS_KEY=/e/k.pem", NULL};
 	c = parse_ok("", env);
 	assert_int_equal(c->server_tls_port, 9443);
 	assert_string_equal(c->server_tls_cert, "/e/c.pem");
@@ -855,13 +859,17 @@ static void test_kea(void **state)
 {
 	static const struct bad bad[] = {
 		{"kea:\n  ncr:\n    listen: 127.0.0.1\n",
-		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line "
+		 "3)"},
 		{"kea:\n  ncr:\n    listen: \"::1:53001\"\n",
-		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line "
+		 "3)"},
 		{"kea:\n  ncr:\n    listen: \"localhost:53001\"\n",
-		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line "
+		 "3)"},
 		{"kea:\n  ncr:\n    listen: \"127.0.0.1:0\"\n",
-		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line 3)"},
+		 "kea.ncr.listen: must be IPv4:port or [IPv6]:port, e.g. 127.0.0.1:53001 (line "
+		 "3)"},
 		{"kea:\n  ncr:\n    ttl_min: 700\n    ttl_max: 600\n",
 		 "kea.ncr.ttl_min: must not be above kea.ncr.ttl_max (line 3)"},
 		{"kea:\n  ncr:\n    enabled: maybe\n",
@@ -873,7 +881,8 @@ static void test_kea(void **state)
 		 "duplicate key 'kea.ncr.enabled' (line 4)"},
 		{"kea:\n  dhcp:\n    x: 1\n", "unknown key 'kea.dhcp' (line 2)"},
 		{"kea:\n  reservations:\n    channel: \"Bad-Name\"\n",
-		 "kea.reservations.channel: must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, "
+		 "kea.reservations.channel: must be a lower-case SQL identifier "
+		 "([a-z_][a-z0-9_]*, "
 		 "at most 63 characters) (line 3)"},
 		{"kea:\n  reservations:\n    zone: other.test\n",
 		 "kea.reservations.zone: is not one of zones (line 3)"},
@@ -887,7 +896,7 @@ static void test_kea(void **state)
 		 "kea.reservations.password_file (line 4)"},
 	};
 	static const char *const env[] = {"PRISM_KEA_NCR_ENABLED=1",
-					   "PRISM_KEA_RESERVATIONS_FILTER=*-ilo, *-idrac", NULL};
+					  "PRISM_KEA_RESERVATIONS_FILTER=*-ilo, *-idrac", NULL};
 	struct prism_config *c;
 
 	(void)state;
@@ -931,7 +940,7 @@ static void test_owner_id(void **state)
 	cfg = parse_ok("sync:\n  owner_id: dc-1.alpha_2\n", NULL);
 	assert_string_equal(cfg->sync_owner_id, "dc-1.alpha_2");
 	prism_config_free(cfg);
-	static const char *const env[] = { "PRISM_SYNC_OWNER_ID=beta", NULL };
+	static const char *const env[] = {"PRISM_SYNC_OWNER_ID=beta", NULL};
 	cfg = parse_ok("server:\n  tcp_port: 1\n", env);
 	assert_string_equal(cfg->sync_owner_id, "beta");
 	prism_config_free(cfg);
@@ -968,7 +977,7 @@ static void test_hostport(void **state)
 
 static void test_options_table(void **state)
 {
-	static const char *const types[] = {"string", "int",  "bool",    "float",
+	static const char *const types[] = {"string", "int",  "bool",	 "float",
 					    "list",   "enum", "strings", "credentials"};
 	size_t n = 0;
 	const struct prism_config_opt_info *o = prism_config_options(&n);
@@ -1045,14 +1054,14 @@ static void test_option_same(void **state)
 /* The reload column: what a SIGHUP applies, and what it only reports. */
 static void test_options_reload(void **state)
 {
-	static const char *const live[] = {"logging.level", "auth.tokens", "api.keys",
-					   "heartbeat.interval", "sync.batch_max",
-					   "powerdns.retry_delay", "powerdns.api_key",
-					   "powerdns.api_key_file"};
-	static const char *const restart[] = {"server.tcp_port", "database.path",
-					      "powerdns.api_url", "sync.health_interval",
-					      "kea.ncr.listen", "kea.reservations.password_file",
-					      "health.response_time_ms"};
+	static const char *const live[] = {"logging.level",    "auth.tokens",
+					   "api.keys",	       "heartbeat.interval",
+					   "sync.batch_max",   "powerdns.retry_delay",
+					   "powerdns.api_key", "powerdns.api_key_file"};
+	static const char *const restart[] = {
+		"server.tcp_port",	  "database.path",  "powerdns.api_url",
+		"sync.health_interval",	  "kea.ncr.listen", "kea.reservations.password_file",
+		"health.response_time_ms"};
 	size_t n = 0, found = 0;
 	const struct prism_config_opt_info *o = prism_config_options(&n);
 
@@ -1271,10 +1280,12 @@ static void test_targets_and_zones(void **state)
 		{"zones:\n  - {name: a.test, ttl: 0}\n",
 		 "zones[1].ttl: must be an integer from 1 to 2147483647 (line 2)"},
 		{"targets:\n  - {name: a, api_url: http://x, api_key: k, max_body_bytes: 100}\n",
-		 "targets[1].max_body_bytes: must be an integer from 65536 to 1073741824 (line 2)"},
+		 "targets[1].max_body_bytes: must be an integer from 65536 to 1073741824 (line "
+		 "2)"},
 		{"targets:\n  - {name: a, api_url: http://x, api_key: k, dns_address: ns.x:53}\n",
 		 "targets[1].dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)"},
-		{"targets:\n  - {name: a, api_url: http://x, api_key: k, dns_address: 192.0.2.1}\n",
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, dns_address: "
+		 "192.0.2.1}\n",
 		 "targets[1].dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)"},
 		{"zones:\n  - {name: a.test}\n  - {name: A.TEST.}\n",
 		 "zones[2].name: 'a.test.' is listed twice"},
@@ -1300,12 +1311,14 @@ static void test_targets_and_zones(void **state)
 		 "unknown key 'targets[1].tsig.colour' (line 3)"},
 		{"targets:\n  - {name: a, type: rfc2136, server: 127.0.0.1:53, api_key: x,\n"
 		 "     tsig: {name: k, secret: AAAA}}\n",
-		 "targets[1]: api_url, api_key, api_key_file and server_id are for type: powerdns"},
+		 "targets[1]: api_url, api_key, api_key_file and server_id are for type: "
+		 "powerdns"},
 		{"targets:\n  - {name: a, api_url: http://x, api_key: k, server: 127.0.0.1:53}\n",
 		 "targets[1]: server and tsig are for type: rfc2136"},
 		{"targets:\n  - {name: a, api_url: http://x, api_key: k, breaker: 3}\n",
 		 "targets[1].breaker: must be a mapping {threshold, recovery_seconds} (line 2)"},
-		{"targets:\n  - {name: a, api_url: http://x, api_key: k, breaker: {threshold: 3}}\n",
+		{"targets:\n  - {name: a, api_url: http://x, api_key: k, breaker: {threshold: "
+		 "3}}\n",
 		 "targets[1].breaker.recovery_seconds: required (line 2)"},
 		{"targets:\n  - {name: a, api_url: http://x, api_key: k,\n"
 		 "     breaker: {threshold: 0, recovery_seconds: 5}}\n",
@@ -1326,7 +1339,8 @@ static void test_targets_and_zones(void **state)
 	(void)state;
 	/* seed form: one zone, one target "default" from powerdns: */
 	c = parse_ok("powerdns:\n  enabled: true\n  api_key: k\n  default_ttl: 77\n"
-		     "  rate_limit_qps: 7\n  breaker_threshold: 2\n", NULL);
+		     "  rate_limit_qps: 7\n  breaker_threshold: 2\n",
+		     NULL);
 	assert_int_equal(c->targets[0]->rate_limit_qps, 7);
 	assert_int_equal(c->targets[0]->breaker_threshold, 2);
 	assert_int_equal(c->targets[0]->breaker_recovery_seconds, 30);
@@ -1345,13 +1359,15 @@ static void test_targets_and_zones(void **state)
 	assert_non_null(c->targets);
 	assert_null(c->targets[0]);
 	prism_config_free(c);
-	c = parse_ok("zones:\n  - name: Example.COM\n    nameservers: [ns1.example.com, ns2.example.com]\n"
-		     "    ttl: 120\n    kind: MASTER\n    dnssec: true\n  - {name: 10.in-addr.arpa}\n"
-		     "targets:\n  - {name: pdns1, api_url: http://a/api/v1, api_key: k1}\n"
-		     "  - name: pdns2\n    api_url: http://b/api/v1\n    api_key_file: /k\n"
-		     "    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n"
-		     "    rate_limit_qps: 25\n    breaker: {threshold: 4, recovery_seconds: 9}\n",
-		     NULL);
+	c = parse_ok(
+		"zones:\n  - name: Example.COM\n    nameservers: [ns1.example.com, "
+		"ns2.example.com]\n"
+		"    ttl: 120\n    kind: MASTER\n    dnssec: true\n  - {name: 10.in-addr.arpa}\n"
+		"targets:\n  - {name: pdns1, api_url: http://a/api/v1, api_key: k1}\n"
+		"  - name: pdns2\n    api_url: http://b/api/v1\n    api_key_file: /k\n"
+		"    zones: [example.com]\n    adopt: yes\n    dns_address: 127.0.0.1:53\n"
+		"    rate_limit_qps: 25\n    breaker: {threshold: 4, recovery_seconds: 9}\n",
+		NULL);
 	assert_string_equal(c->powerdns_default_zone, "example.com.");
 	assert_string_equal(c->zones[0]->nameservers[1], "ns2.example.com.");
 	assert_int_equal(c->zones[0]->ttl, 120);

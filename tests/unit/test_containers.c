@@ -31,7 +31,7 @@ static void test_fnv_vectors(void **state)
 static void test_strset_basic(void **state)
 {
 	(void)state;
-	struct prism_strset s = { 0 };
+	struct prism_strset s = {0};
 	assert_false(prism_strset_has(&s, "a"));
 	prism_strset_del(&s, "a"); /* on an empty set */
 	assert_int_equal(prism_strset_add(&s, "www.example. A"), 0);
@@ -66,7 +66,7 @@ static void test_strset_basic(void **state)
 static void test_strset_grow(void **state)
 {
 	(void)state;
-	struct prism_strset s = { 0 };
+	struct prism_strset s = {0};
 	char key[32];
 	enum { N = 5000 };
 	for (int i = 0; i < N; i++) {
@@ -96,7 +96,7 @@ static void test_strv(void **state)
 	prism_strv_free(e);
 	prism_strv_free(NULL);
 
-	const char *v[] = { "ns1.example.", "", "ns2.example.", NULL };
+	const char *v[] = {"ns1.example.", "", "ns2.example.", NULL};
 	assert_int_equal(prism_strv_len(v), 3);
 	char **d = prism_strv_dup(v);
 	assert_non_null(d);

@@ -59,8 +59,9 @@ static void test_hostname_valid(void **state)
 {
 	char buf[301];
 	const char *good[] = {
-		"a", "web1", "WEB-1", "web1.example.com", "0", "123", "a-b-c.d--e.f",
-		"xn--caf-dma.example", "A.B.C.D.E",
+		"a",	     "web1", "WEB-1",	     "web1.example.com",
+		"0",	     "123",  "a-b-c.d--e.f", "xn--caf-dma.example",
+		"A.B.C.D.E",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(check(good[i], NULL, 0), 0);
@@ -149,11 +150,10 @@ static void test_zone_normalize(void **state)
 
 	assert_int_equal(prism_zone_normalize(long_name(in, 253), out, sizeof(out)), 0);
 	assert_int_equal(strlen(out), 254);
-	assert_int_equal(prism_zone_normalize(long_name(in, 254), out, sizeof(out)),
-			 PRISM_EMSG);
+	assert_int_equal(prism_zone_normalize(long_name(in, 254), out, sizeof(out)), PRISM_EMSG);
 
-	const char *bad[] = { "", "..", "example.com..", ".example.com", "a..b", "-a.com",
-			      "a b.com", "a-.com" };
+	const char *bad[] = {"",     "..",     "example.com..", ".example.com",
+			     "a..b", "-a.com", "a b.com",	"a-.com"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(prism_zone_normalize(bad[i], out, sizeof(out)), PRISM_EMSG);
 
@@ -206,8 +206,8 @@ static void test_reverse_name(void **state)
 
 static void test_zone_of(void **state)
 {
-	const char *zones[] = { "example.com.", "in-addr.arpa.", "2.0.192.in-addr.arpa.",
-				"le.com.", NULL };
+	const char *zones[] = {"example.com.", "in-addr.arpa.", "2.0.192.in-addr.arpa.", "le.com.",
+			       NULL};
 	(void)state;
 	assert_string_equal(prism_zone_of("a.example.com.", zones), "example.com.");
 	assert_string_equal(prism_zone_of("example.com.", zones), "example.com.");

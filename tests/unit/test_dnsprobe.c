@@ -15,16 +15,16 @@
 static size_t make_answer(uint8_t *q, size_t n, uint8_t *out)
 {
 	static const uint8_t soa[] = {
-		0xc0, 0x0c, 0x00, 0x06, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x18,
-		0x02, 'n', 's', 0x00,           /* mname "ns." */
-		0x02, 'h', 'm', 0x00,           /* rname "hm." */
-		0x78, 0xa3, 0xf1, 0xd7,         /* serial 2024010199 */
-		0x00, 0x00, 0x0e, 0x10, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x00, 0x0e, 0x10,
-		0x00, 0x00, 0x0e, 0x10,
+		0xc0, 0x0c, 0x00, 0x06, 0x00, 0x01, 0x00, 0x00,
+		0x0e, 0x10, 0x00, 0x18, 0x02, 'n',  's',  0x00, /* mname "ns." */
+		0x02, 'h',  'm',  0x00,				/* rname "hm." */
+		0x78, 0xa3, 0xf1, 0xd7,				/* serial 2024010199 */
+		0x00, 0x00, 0x0e, 0x10, 0x00, 0x00, 0x0e, 0x10,
+		0x00, 0x00, 0x0e, 0x10, 0x00, 0x00, 0x0e, 0x10,
 	};
 	memcpy(out, q, n);
 	out[2] |= 0x84; /* QR, AA */
-	out[7] = 1;     /* ANCOUNT */
+	out[7] = 1;	/* ANCOUNT */
 	memcpy(out + n, soa, sizeof(soa));
 	return n + sizeof(soa);
 }
@@ -66,8 +66,9 @@ static size_t answer_with(const uint8_t *q, size_t n, uint8_t *out, uint16_t typ
 	if (type == 0)
 		return n;
 	out[7] = 1;
-	uint8_t rr[] = { 0xc0, 0x0c, (uint8_t)(type >> 8), (uint8_t)type, 0x00, 0x01,
-			 0x00, 0x00, 0x00, 0x3c, 0x00, (uint8_t)rdlen };
+	uint8_t rr[] = {
+		0xc0, 0x0c, (uint8_t)(type >> 8), (uint8_t)type, 0x00, 0x01, 0x00, 0x00, 0x00,
+		0x3c, 0x00, (uint8_t)rdlen};
 	memcpy(out + n, rr, sizeof(rr));
 	memcpy(out + n + sizeof(rr), rdata, rdlen);
 	return n + sizeof(rr) + rdlen;
@@ -76,8 +77,8 @@ static size_t answer_with(const uint8_t *q, size_t n, uint8_t *out, uint16_t typ
 static void test_rr_presence(void **state)
 {
 	(void)state;
-	static const uint8_t ip[] = { 192, 0, 2, 1 };
-	static const uint8_t target[] = { 1, 'x', 0 };
+	static const uint8_t ip[] = {192, 0, 2, 1};
+	static const uint8_t target[] = {1, 'x', 0};
 	uint8_t q[512], a[600];
 	size_t n, an;
 	uint16_t id;
@@ -114,8 +115,7 @@ static void test_rr_presence(void **state)
 			 PRISM_EPROTO);
 	assert_int_equal(prism_rr_query("h.example.com.", "NOTATYPE", 1, q, sizeof(q), &n),
 			 PRISM_EINVAL);
-	assert_int_equal(prism_rr_answer(NULL, 0, "x.", "A", &id, &rcode, &present),
-			 PRISM_EINVAL);
+	assert_int_equal(prism_rr_answer(NULL, 0, "x.", "A", &id, &rcode, &present), PRISM_EINVAL);
 }
 
 static void test_bad_args(void **state)

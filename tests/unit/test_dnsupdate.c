@@ -21,10 +21,10 @@
 #undef free
 
 #define SECRET "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I="
-#define OTHER "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3Q="
+#define OTHER  "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3Q="
 
-static const struct prism_tsig key = { "prism-key", "hmac-sha256", SECRET };
-static const struct prism_tsig wrong = { "prism-key", "hmac-sha256", OTHER };
+static const struct prism_tsig key = {"prism-key", "hmac-sha256", SECRET};
+static const struct prism_tsig wrong = {"prism-key", "hmac-sha256", OTHER};
 
 /* The server's answer to @p q: its header with @p rcode, signed with @p k. */
 static uint8_t *answer(const struct prism_dns_msg *q, int rcode, const struct prism_tsig *k,
@@ -43,9 +43,9 @@ static uint8_t *answer(const struct prism_dns_msg *q, int rcode, const struct pr
 	ldns_pkt_set_qr(p, true);
 	ldns_pkt_set_rcode(p, (uint8_t)rcode);
 	if (k != NULL)
-		assert_int_equal(ldns_pkt_tsig_sign(p, k->name, k->secret, 300, "hmac-sha256.",
-						    q->mac),
-				 LDNS_STATUS_OK);
+		assert_int_equal(
+			ldns_pkt_tsig_sign(p, k->name, k->secret, 300, "hmac-sha256.", q->mac),
+			LDNS_STATUS_OK);
 	uint8_t *w = NULL;
 	assert_int_equal(ldns_pkt2wire(&w, p, len), LDNS_STATUS_OK);
 	ldns_pkt_free(p);
@@ -94,15 +94,15 @@ static void test_tsig_check(void **state)
 static void test_update_content(void **state)
 {
 	(void)state;
-	const char *a[] = { "192.0.2.1", "192.0.2.2" };
-	const char *c[] = { "target.example.com." };
+	const char *a[] = {"192.0.2.1", "192.0.2.2"};
+	const char *c[] = {"target.example.com."};
 	struct prism_rr_change ch[] = {
-		{ "new.example.com.", "A", 60, a, 2 },          /* create: must not exist */
-		{ "gone.example.com.", "A", 0, NULL, 0 },       /* owned deletion */
-		{ "mine.example.com.", "CNAME", 60, c, 1 },     /* owned change */
-		{ "never.example.com.", "TXT", 0, NULL, 0 },    /* deletion of a foreign one */
+		{"new.example.com.", "A", 60, a, 2},	   /* create: must not exist */
+		{"gone.example.com.", "A", 0, NULL, 0},	   /* owned deletion */
+		{"mine.example.com.", "CNAME", 60, c, 1},  /* owned change */
+		{"never.example.com.", "TXT", 0, NULL, 0}, /* deletion of a foreign one */
 	};
-	bool owned[] = { false, true, true, false };
+	bool owned[] = {false, true, true, false};
 	struct prism_dns_msg m;
 	size_t bad;
 	char why[200];
@@ -137,8 +137,8 @@ static void test_update_content(void **state)
 	ldns_pkt_free(p);
 	prism_dns_msg_free(&m);
 	/* a record that is not one */
-	const char *bogus[] = { "not-an-address" };
-	struct prism_rr_change b[] = { ch[0], { "x.example.com.", "A", 60, bogus, 1 } };
+	const char *bogus[] = {"not-an-address"};
+	struct prism_rr_change b[] = {ch[0], {"x.example.com.", "A", 60, bogus, 1}};
 	assert_int_equal(prism_update_build("example.com.", b, NULL, 2, "prism", &key, 1, &m, &bad,
 					    why, sizeof(why)),
 			 PRISM_EMSG);
@@ -149,17 +149,17 @@ static void test_update_content(void **state)
 static void test_algorithms(void **state)
 {
 	(void)state;
-	static const char *const algs[] = { "hmac-sha1", "hmac-sha224", "hmac-sha256",
-					    "hmac-sha384", "hmac-sha512" };
-	const char *a[] = { "2001:db8::1" };
-	struct prism_rr_change ch[] = { { "v6.example.com.", "AAAA", 60, a, 1 } };
+	static const char *const algs[] = {"hmac-sha1", "hmac-sha224", "hmac-sha256",
+					   "hmac-sha384", "hmac-sha512"};
+	const char *a[] = {"2001:db8::1"};
+	struct prism_rr_change ch[] = {{"v6.example.com.", "AAAA", 60, a, 1}};
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		struct prism_tsig k = { "k.", algs[i], SECRET };
+		struct prism_tsig k = {"k.", algs[i], SECRET};
 		struct prism_dns_msg m;
 		size_t bad;
 		char why[100];
-		assert_int_equal(prism_update_build("example.com.", ch, NULL, 1, "prism", &k, 3, &m,
-						    &bad, why, sizeof(why)),
+		assert_int_equal(prism_update_build("example.com.", ch, NULL, 1, "prism", &k, 3,
+						    &m, &bad, why, sizeof(why)),
 				 0);
 		ldns_pkt *p = parse_request(&m);
 		/* ldns 1.8 knows hmac-sha1, -sha256 and -sha512 (BIND checks all five in
@@ -177,11 +177,11 @@ static void test_update_too_big(void **state)
 	(void)state;
 	enum { N = 3000 };
 	struct prism_rr_change *ch = calloc(N, sizeof(*ch));
-	char (*names)[64] = calloc(N, 64);
-	const char *a[] = { "192.0.2.1" };
+	char(*names)[64] = calloc(N, 64);
+	const char *a[] = {"192.0.2.1"};
 	for (size_t i = 0; i < N; i++) {
 		snprintf(names[i], 64, "host-%zu.example.com.", i);
-		ch[i] = (struct prism_rr_change){ names[i], "A", 60, a, 1 };
+		ch[i] = (struct prism_rr_change){names[i], "A", 60, a, 1};
 	}
 	struct prism_dns_msg m;
 	size_t bad;
@@ -201,8 +201,8 @@ static void test_update_too_big(void **state)
 static void test_answers(void **state)
 {
 	(void)state;
-	const char *a[] = { "192.0.2.1" };
-	struct prism_rr_change ch[] = { { "h.example.com.", "A", 60, a, 1 } };
+	const char *a[] = {"192.0.2.1"};
+	struct prism_rr_change ch[] = {{"h.example.com.", "A", 60, a, 1}};
 	struct prism_dns_msg m;
 	size_t bad, len;
 	char why[200];
@@ -276,8 +276,8 @@ static void test_axfr(void **state)
 	for (size_t i = 0; i < z.n; i++) {
 		if (strcmp(z.v[i].name, "mine.example.com.") == 0) {
 			assert_true(z.v[i].owned);
-			const char *want[] = { "192.0.2.2", "192.0.2.1" };
-			struct prism_rr_change c = { "mine.example.com.", "A", 60, want, 2 };
+			const char *want[] = {"192.0.2.2", "192.0.2.1"};
+			struct prism_rr_change c = {"mine.example.com.", "A", 60, want, 2};
 			assert_true(z.v[i].hash == prism_rrset_hash(&c));
 		}
 		owned += z.v[i].owned;
@@ -318,10 +318,10 @@ static void test_axfr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_owner_name),   cmocka_unit_test(test_tsig_check),
+		cmocka_unit_test(test_owner_name),     cmocka_unit_test(test_tsig_check),
 		cmocka_unit_test(test_update_content), cmocka_unit_test(test_update_too_big),
-		cmocka_unit_test(test_algorithms),
-		cmocka_unit_test(test_answers),      cmocka_unit_test(test_axfr),
+		cmocka_unit_test(test_algorithms),     cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_axfr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,7 +112,7 @@ static void test_single_frame(void **state)
 static void test_empty_frame(void **state)
 {
 	struct prism_frame_reader r;
-	const uint8_t zero[4] = { 0 };
+	const uint8_t zero[4] = {0};
 
 	prism_frame_reader_init(&r, PRISM_FRAME_BUF_PREAUTH);
 	assert_int_equal(prism_frame_feed(&r, zero, sizeof(zero)), 0);
@@ -193,8 +193,8 @@ static void test_payload_valid_until_feed(void **state)
 static void test_declared_too_big(void **state)
 {
 	struct prism_frame_reader r;
-	const uint8_t over[] = { 0x00, 0x01, 0x00, 0x01, '{' };
-	const uint8_t huge[] = { 0xff, 0xff, 0xff, 0xff };
+	const uint8_t over[] = {0x00, 0x01, 0x00, 0x01, '{'};
+	const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff};
 	const uint8_t *p;
 	size_t n;
 	uint32_t declared = 0;
@@ -362,7 +362,7 @@ static void test_encode(void **state)
 
 static void test_encode_roundtrip_text(void **state)
 {
-	const char *msgs[] = { "a", "{\"version\":\"1.0\"}", "", "caf\xc3\xa9" };
+	const char *msgs[] = {"a", "{\"version\":\"1.0\"}", "", "caf\xc3\xa9"};
 	struct prism_frame_reader r;
 
 	prism_frame_reader_init(&r, PRISM_FRAME_BUF_PREAUTH);

@@ -12,7 +12,7 @@
 static void test_heap(void **state)
 {
 	(void)state;
-	struct jw w = { 0 };
+	struct jw w = {0};
 	jw_obj(&w);
 	jw_kstr(&w, "a", "x\"y\n");
 	jw_kint(&w, "n", -12);
@@ -23,9 +23,8 @@ static void test_heap(void **state)
 	jw_end_arr(&w);
 	jw_ktime(&w, "t", 1767225600);
 	jw_end_obj(&w);
-	assert_string_equal(jw_text(&w),
-			    "{\"a\":\"x\\\"y\\n\",\"n\":-12,\"l\":[null,true],"
-			    "\"t\":\"2026-01-01T00:00:00Z\"}");
+	assert_string_equal(jw_text(&w), "{\"a\":\"x\\\"y\\n\",\"n\":-12,\"l\":[null,true],"
+					 "\"t\":\"2026-01-01T00:00:00Z\"}");
 	jw_free(&w);
 	assert_null(w.buf);
 }

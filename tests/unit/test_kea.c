@@ -69,29 +69,34 @@ static void test_notify(void **state)
 	(void)state;
 	/* what PostgreSQL's json_build_object sends */
 	assert_int_equal(notify("{\"op\" : \"UPDATE\", \"id\" : 42, \"hostname\" : "
-				"\"us3-cab10-ru20-idrac\", \"ipv4\" : 167772161}", &n, why), 0);
+				"\"us3-cab10-ru20-idrac\", \"ipv4\" : 167772161}",
+				&n, why),
+			 0);
 	assert_int_equal(n.op, PRISM_KEA_UPDATE);
 	assert_int_equal(n.id, 42);
 	assert_true(n.has_hostname && n.has_ipv4);
 	assert_string_equal(n.hostname, "us3-cab10-ru20-idrac");
 	assert_int_equal(n.ipv4, 167772161);
-	assert_int_equal(notify("{\"op\":\"DELETE\",\"id\":7,\"hostname\":null,\"ipv4\":null}", &n,
-				why), 0);
+	assert_int_equal(
+		notify("{\"op\":\"DELETE\",\"id\":7,\"hostname\":null,\"ipv4\":null}", &n, why),
+		0);
 	assert_int_equal(n.op, PRISM_KEA_DELETE);
 	assert_false(n.has_hostname || n.has_ipv4);
 	assert_int_equal(notify("{\"op\":\"TRUNCATE\"}", &n, why), 0);
 	assert_int_equal(n.op, PRISM_KEA_TRUNCATE);
-	static const struct { const char *s, *why; } bad[] = {
-		{ "", "not a JSON object" },
-		{ "[1]", "not a JSON object" },
-		{ "{\"id\":1}", "missing op" },
-		{ "{\"op\":\"MERGE\",\"id\":1}", "unknown op" },
-		{ "{\"op\":\"INSERT\"}", "id must be a non-negative integer" },
-		{ "{\"op\":\"INSERT\",\"id\":-3}", "id must be a non-negative integer" },
-		{ "{\"op\":\"INSERT\",\"id\":1,\"hostname\":5}",
-		  "hostname must be a string of at most 255 bytes" },
-		{ "{\"op\":\"INSERT\",\"id\":1,\"ipv4\":\"10.0.0.1\"}", "ipv4 must be an integer" },
-		{ "{\"op\":\"INSERT\",\"op\":\"DELETE\",\"id\":1}", "not a JSON object" },
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+		{"", "not a JSON object"},
+		{"[1]", "not a JSON object"},
+		{"{\"id\":1}", "missing op"},
+		{"{\"op\":\"MERGE\",\"id\":1}", "unknown op"},
+		{"{\"op\":\"INSERT\"}", "id must be a non-negative integer"},
+		{"{\"op\":\"INSERT\",\"id\":-3}", "id must be a non-negative integer"},
+		{"{\"op\":\"INSERT\",\"id\":1,\"hostname\":5}",
+		 "hostname must be a string of at most 255 bytes"},
+		{"{\"op\":\"INSERT\",\"id\":1,\"ipv4\":\"10.0.0.1\"}", "ipv4 must be an integer"},
+		{"{\"op\":\"INSERT\",\"op\":\"DELETE\",\"id\":1}", "not a JSON object"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(notify(bad[i].s, &n, why), PRISM_EMSG);
@@ -112,7 +117,9 @@ static void test_notify_kea_service(void **state)
 	/* the Kea service's own trigger: no host_id, the identifier in hex */
 	assert_int_equal(notify("{\"operation\" : \"INSERT\", \"hostname\" : \"bmc-7\", "
 				"\"ipv4_address\" : 167772161, \"dhcp_identifier\" : "
-				"\"0200AABBccdd\"}", &n, why), 0);
+				"\"0200AABBccdd\"}",
+				&n, why),
+			 0);
 	assert_true(n.kea_service);
 	assert_int_equal(n.op, PRISM_KEA_INSERT);
 	assert_string_equal(n.identifier, "0200aabbccdd");
@@ -120,29 +127,37 @@ static void test_notify_kea_service(void **state)
 	assert_string_equal(n.hostname, "bmc-7");
 	assert_int_equal(n.ipv4, 167772161);
 	assert_int_equal(notify("{\"operation\":\"UPDATE\",\"hostname\":\"x\",\"ipv4_address\":"
-				"null,\"dhcp_identifier\":\"01\"}", &n, why), 0);
+				"null,\"dhcp_identifier\":\"01\"}",
+				&n, why),
+			 0);
 	assert_int_equal(n.op, PRISM_KEA_UPDATE);
 	assert_false(n.has_ipv4);
 	/* Prism's trigger on ipv6_reservations: the host's id */
-	assert_int_equal(notify("{\"op\":\"DELETE\",\"id\":9,\"table\":\"ipv6_reservations\"}", &n,
-				why), 0);
+	assert_int_equal(
+		notify("{\"op\":\"DELETE\",\"id\":9,\"table\":\"ipv6_reservations\"}", &n, why),
+		0);
 	assert_false(n.kea_service);
 	assert_int_equal(n.id, 9);
-	static const struct { const char *s, *why; } bad[] = {
-		{ "{\"operation\":\"INSERT\"}", "dhcp_identifier must be an even number of hex "
-		  "digits (at most 510)" },
-		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"abc\"}", "dhcp_identifier "
-		  "must be an even number of hex digits (at most 510)" },
-		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"zz\"}", "dhcp_identifier "
-		  "must be an even number of hex digits (at most 510)" },
-		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"\"}", "dhcp_identifier "
-		  "must be an even number of hex digits (at most 510)" },
-		{ "{\"operation\":1,\"dhcp_identifier\":\"01\"}", "missing operation" },
-		{ "{\"operation\":\"COPY\",\"dhcp_identifier\":\"01\"}", "unknown op" },
-		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"ipv4_address\":\"1\"}",
-		  "ipv4_address must be an integer" },
-		{ "{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"hostname\":[]}",
-		  "hostname must be a string of at most 255 bytes" },
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+		{"{\"operation\":\"INSERT\"}", "dhcp_identifier must be an even number of hex "
+					       "digits (at most 510)"},
+		{"{\"operation\":\"INSERT\",\"dhcp_identifier\":\"abc\"}",
+		 "dhcp_identifier "
+		 "must be an even number of hex digits (at most 510)"},
+		{"{\"operation\":\"INSERT\",\"dhcp_identifier\":\"zz\"}",
+		 "dhcp_identifier "
+		 "must be an even number of hex digits (at most 510)"},
+		{"{\"operation\":\"INSERT\",\"dhcp_identifier\":\"\"}",
+		 "dhcp_identifier "
+		 "must be an even number of hex digits (at most 510)"},
+		{"{\"operation\":1,\"dhcp_identifier\":\"01\"}", "missing operation"},
+		{"{\"operation\":\"COPY\",\"dhcp_identifier\":\"01\"}", "unknown op"},
+		{"{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"ipv4_address\":\"1\"}",
+		 "ipv4_address must be an integer"},
+		{"{\"operation\":\"INSERT\",\"dhcp_identifier\":\"01\",\"hostname\":[]}",
+		 "hostname must be a string of at most 255 bytes"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(notify(bad[i].s, &n, why), PRISM_EMSG);
@@ -162,18 +177,18 @@ static void test_lookup(void **state)
 {
 	char ip6[46];
 	(void)state;
-	const int64_t ids[] = { 1, 42, 9223372036854775807LL };
+	const int64_t ids[] = {1, 42, 9223372036854775807LL};
 	char *a = prism_kea_array_literal(ids, NULL, 3);
 	assert_string_equal(a, "{1,42,9223372036854775807}");
 	lib_free(a);
 	a = prism_kea_array_literal(NULL, NULL, 0);
 	assert_string_equal(a, "{}");
 	lib_free(a);
-	const char *hex[] = { "0a1b", "FFee" };
+	const char *hex[] = {"0a1b", "FFee"};
 	a = prism_kea_array_literal(NULL, hex, 2);
 	assert_string_equal(a, "{0a1b,FFee}");
 	lib_free(a);
-	const char *bad[] = { "0a", "x\"}" };
+	const char *bad[] = {"0a", "x\"}"};
 	assert_null(prism_kea_array_literal(NULL, bad, 2));
 	assert_non_null(strstr(prism_kea_lookup_sql(), "ANY($1::bigint[])"));
 	assert_non_null(strstr(prism_kea_select_sql(), "ipv6_reservations"));
@@ -237,18 +252,21 @@ static void test_csv(void **state)
 	assert_int_equal(prism_kea_csv_header("hwaddr,address", 14, &h, why, sizeof(why)),
 			 PRISM_EMSG);
 	assert_int_equal(prism_kea_csv_header(v4head, strlen(v4head), &h, why, sizeof(why)), 0);
-	static const struct { const char *line, *why; } bad[] = {
-		{ "10.99.0.300,,,3600,1,1,1,1,a,0,", "bad address" },
-		{ "10.99.0.1,,,36x0,1,1,1,1,a,0,", "bad valid_lifetime" },
-		{ "10.99.0.1,,,3600,-1,1,1,1,a,0,", "bad expire" },
-		{ "10.99.0.1,,,99999999999,1,1,1,1,a,0,", "bad valid_lifetime" },
-		{ "10.99.0.1,,,3600,1,1,1,1,a", "bad state" },
-		{ "10.99.0.1,,,3600", "bad expire" },
-		{ "", "bad address" },
+	static const struct {
+		const char *line, *why;
+	} bad[] = {
+		{"10.99.0.300,,,3600,1,1,1,1,a,0,", "bad address"},
+		{"10.99.0.1,,,36x0,1,1,1,1,a,0,", "bad valid_lifetime"},
+		{"10.99.0.1,,,3600,-1,1,1,1,a,0,", "bad expire"},
+		{"10.99.0.1,,,99999999999,1,1,1,1,a,0,", "bad valid_lifetime"},
+		{"10.99.0.1,,,3600,1,1,1,1,a", "bad state"},
+		{"10.99.0.1,,,3600", "bad expire"},
+		{"", "bad address"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(prism_kea_csv_line(&h, bad[i].line, strlen(bad[i].line), &l, why,
-						    sizeof(why)), PRISM_EMSG);
+						    sizeof(why)),
+				 PRISM_EMSG);
 		assert_string_equal(why, bad[i].why);
 	}
 }
@@ -324,12 +342,9 @@ static void test_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trigger_sql),
-		cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_notify),
-		cmocka_unit_test(test_notify_kea_service),
-		cmocka_unit_test(test_lookup),
-		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_trigger_sql), cmocka_unit_test(test_ipv4),
+		cmocka_unit_test(test_notify),	    cmocka_unit_test(test_notify_kea_service),
+		cmocka_unit_test(test_lookup),	    cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,7 @@ static int parse(const char *json, struct prism_ncr *n, char *why)
 static void test_null(void **state)
 {
 	struct prism_ncr n;
-	uint8_t b[4] = { 0 };
+	uint8_t b[4] = {0};
 	size_t len;
 	(void)state;
 	assert_int_equal(prism_ncr_parse(NULL, 2, &n, NULL, 0), PRISM_EINVAL);
@@ -60,8 +60,8 @@ static void test_real_datagram(void **state)
 	assert_string_equal(n.fqdn, "client1.lab.test.");
 	assert_string_equal(n.ip, "10.99.0.100");
 	assert_false(n.ipv6);
-	assert_string_equal(n.dhcid,
-			    "00010143180E843B22E2113E40D446FA8ECA5CD4F60F7C37ADE960C9F3885D9CF5EDC5");
+	assert_string_equal(
+		n.dhcid, "00010143180E843B22E2113E40D446FA8ECA5CD4F60F7C37ADE960C9F3885D9CF5EDC5");
 	assert_int_equal(n.lease_expires_on, 1795314119); /* 2026-11-22 02:21:59 UTC */
 	assert_int_equal(n.lease_length, 1200);
 	assert_true(n.conflict_resolution);
@@ -95,11 +95,14 @@ static void test_fields(void **state)
 	char why[128];
 	(void)state;
 	/* a remove, IPv6, mixed case, no conflict resolution, unknown keys ignored */
-	assert_int_equal(parse("{\"change-type\":1,\"forward-change\":false,\"reverse-change\":true,"
-			       "\"fqdn\":\"Host-A.Lab.Test\",\"ip-address\":\"2001:DB8:0::1\","
-			       "\"dhcid\":\"0a0B\",\"lease-expires-on\":\"20240101000000\","
-			       "\"lease-length\":0,\"use-conflict-resolution\":false,"
-			       "\"future-key\":[1,2]}", &n, why), 0);
+	assert_int_equal(
+		parse("{\"change-type\":1,\"forward-change\":false,\"reverse-change\":true,"
+		      "\"fqdn\":\"Host-A.Lab.Test\",\"ip-address\":\"2001:DB8:0::1\","
+		      "\"dhcid\":\"0a0B\",\"lease-expires-on\":\"20240101000000\","
+		      "\"lease-length\":0,\"use-conflict-resolution\":false,"
+		      "\"future-key\":[1,2]}",
+		      &n, why),
+		0);
 	assert_true(n.remove);
 	assert_false(n.forward);
 	assert_string_equal(n.fqdn, "host-a.lab.test.");
@@ -112,19 +115,24 @@ static void test_fields(void **state)
 	assert_int_equal(parse("{\"change-type\":0,\"forward-change\":true,\"reverse-change\":"
 			       "false,\"fqdn\":\"a.lab.test\",\"ip-address\":\"::ffff:1.2.3.4\","
 			       "\"dhcid\":\"01\",\"lease-expires-on\":\"20240101000000\","
-			       "\"lease-length\":0}", &n, why), PRISM_EMSG);
+			       "\"lease-length\":0}",
+			       &n, why),
+			 PRISM_EMSG);
 	assert_non_null(strstr(why, "ip-address: an IPv4-mapped"));
 	/* Kea 2.4's conflict-resolution-mode; absent: on */
 	static const char base[] =
 		"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":false,"
 		"\"fqdn\":\"a.b.\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\","
 		"\"lease-expires-on\":\"20240101000000\",\"lease-length\":60%s}";
-	static const struct { const char *extra; bool on; } modes[] = {
-		{ "", true },
-		{ ",\"conflict-resolution-mode\":\"check-with-dhcid\"", true },
-		{ ",\"conflict-resolution-mode\":\"check-exists-with-dhcid\"", true },
-		{ ",\"conflict-resolution-mode\":\"no-check-with-dhcid\"", false },
-		{ ",\"conflict-resolution-mode\":\"no-check-without-dhcid\"", false },
+	static const struct {
+		const char *extra;
+		bool on;
+	} modes[] = {
+		{"", true},
+		{",\"conflict-resolution-mode\":\"check-with-dhcid\"", true},
+		{",\"conflict-resolution-mode\":\"check-exists-with-dhcid\"", true},
+		{",\"conflict-resolution-mode\":\"no-check-with-dhcid\"", false},
+		{",\"conflict-resolution-mode\":\"no-check-without-dhcid\"", false},
 	};
 	char json[600];
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -139,54 +147,59 @@ static void test_fields(void **state)
 
 static void test_bad(void **state)
 {
-	static const struct { const char *json; int rc; const char *why; } bad[] = {
-		{ "[]", PRISM_EPROTO, "not an object" },
-		{ "{", PRISM_EPROTO, "invalid JSON (syntax)" },
-		{ "{\"a\":1,\"a\":2}", PRISM_EPROTO, "invalid JSON (duplicate key)" },
-		{ "{}", PRISM_EMSG, "missing change-type" },
-		{ "{\"change-type\":\"0\"}", PRISM_EMSG, "change-type has the wrong type" },
-		{ "{\"change-type\":2,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":\"a.b\","
-		  "\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "change-type: must be 0 (add) or 1 (remove)" },
-		{ "{\"change-type\":0,\"forward-change\":false,\"reverse-change\":false,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "neither forward-change nor reverse-change" },
-		{ "{\"change-type\":0,\"forward-change\":1,\"reverse-change\":false}", PRISM_EMSG,
-		  "forward-change has the wrong type" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a_b.c\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "fqdn: invalid character '_'" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.256\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "ip-address: not an address" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"0G\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "dhcid: not hex" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"012\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "dhcid: must be 2 to 128 hex digits" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20230229000000\",\"lease-length\":1}",
-		  PRISM_EMSG, "lease-expires-on: not YYYYMMDDHHMMSS" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":-1}",
-		  PRISM_EMSG, "lease-length: out of range" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\",\"lease-length\":4294967296}",
-		  PRISM_EMSG, "lease-length: out of range" },
-		{ "{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
-		  "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
-		  "\"20240101000000\"}",
-		  PRISM_EMSG, "missing lease-length" },
+	static const struct {
+		const char *json;
+		int rc;
+		const char *why;
+	} bad[] = {
+		{"[]", PRISM_EPROTO, "not an object"},
+		{"{", PRISM_EPROTO, "invalid JSON (syntax)"},
+		{"{\"a\":1,\"a\":2}", PRISM_EPROTO, "invalid JSON (duplicate key)"},
+		{"{}", PRISM_EMSG, "missing change-type"},
+		{"{\"change-type\":\"0\"}", PRISM_EMSG, "change-type has the wrong type"},
+		{"{\"change-type\":2,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":\"a."
+		 "b\","
+		 "\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "change-type: must be 0 (add) or 1 (remove)"},
+		{"{\"change-type\":0,\"forward-change\":false,\"reverse-change\":false,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "neither forward-change nor reverse-change"},
+		{"{\"change-type\":0,\"forward-change\":1,\"reverse-change\":false}", PRISM_EMSG,
+		 "forward-change has the wrong type"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a_b.c\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "fqdn: invalid character '_'"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.256\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "ip-address: not an address"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"0G\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "dhcid: not hex"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"012\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "dhcid: must be 2 to 128 hex digits"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20230229000000\",\"lease-length\":1}",
+		 PRISM_EMSG, "lease-expires-on: not YYYYMMDDHHMMSS"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":-1}",
+		 PRISM_EMSG, "lease-length: out of range"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\",\"lease-length\":4294967296}",
+		 PRISM_EMSG, "lease-length: out of range"},
+		{"{\"change-type\":0,\"forward-change\":true,\"reverse-change\":true,\"fqdn\":"
+		 "\"a.b\",\"ip-address\":\"10.0.0.1\",\"dhcid\":\"01\",\"lease-expires-on\":"
+		 "\"20240101000000\"}",
+		 PRISM_EMSG, "missing lease-length"},
 	};
 	struct prism_ncr n;
 	char why[128];
@@ -225,12 +238,9 @@ static void test_framing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_null),
-		cmocka_unit_test(test_real_datagram),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_null),	   cmocka_unit_test(test_real_datagram),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_bad),	   cmocka_unit_test(test_framing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

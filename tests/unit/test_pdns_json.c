@@ -22,7 +22,7 @@ static void lib_free(void *p)
 #define ACCOUNT "prism"
 #define COMMENT "managed by prism instance test"
 
-static const char *const www_rec[] = { "192.0.2.1", "192.0.2.2" };
+static const char *const www_rec[] = {"192.0.2.1", "192.0.2.2"};
 
 static json_t *parse(const char *body, size_t len)
 {
@@ -61,7 +61,7 @@ static void expect_patch_einval(const struct prism_rr_change *c, size_t n)
 
 static void test_patch_null_args(void **state)
 {
-	struct prism_rr_change c = { "www.example.com.", "A", 60, www_rec, 2 };
+	struct prism_rr_change c = {"www.example.com.", "A", 60, www_rec, 2};
 	char *body = NULL;
 	size_t len;
 
@@ -83,8 +83,8 @@ static void test_patch_null_args(void **state)
 /* A replacement of an RRset that carries the mark already leaves its comments alone. */
 static void test_patch_keep_mark(void **state)
 {
-	struct prism_rr_change c[2] = { { "www.example.com.", "A", 60, www_rec, 2, true },
-					{ "new.example.com.", "A", 60, www_rec, 2, false } };
+	struct prism_rr_change c[2] = {{"www.example.com.", "A", 60, www_rec, 2, true},
+				       {"new.example.com.", "A", 60, www_rec, 2, false}};
 	char *body = NULL;
 
 	(void)state;
@@ -121,12 +121,19 @@ static void make_name(char *out, size_t total)
 static void test_patch_bad_names(void **state)
 {
 	static const char *const bad[] = {
-		"", "www.example.com", ".", "a..example.", ".example.", "white space.example.",
-		"tab\t.example.", "ctl\x01.example.", "\xc3\xa9.example.",
+		"",
+		"www.example.com",
+		".",
+		"a..example.",
+		".example.",
+		"white space.example.",
+		"tab\t.example.",
+		"ctl\x01.example.",
+		"\xc3\xa9.example.",
 		/* 64-character label */
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.",
 	};
-	struct prism_rr_change c = { NULL, "A", 60, www_rec, 2 };
+	struct prism_rr_change c = {NULL, "A", 60, www_rec, 2};
 	char longname[300];
 
 	(void)state;
@@ -154,11 +161,11 @@ static void test_patch_bad_names(void **state)
 
 static void test_patch_bad_types_and_records(void **state)
 {
-	static const char *const null_rec[] = { "192.0.2.1", NULL };
-	static const char *const bad_utf8[] = { "\"\xff\xfe\"" };
-	static const char *const surrogate[] = { "\"\xed\xa0\x80\"" };
-	static const char *const overlong[] = { "\"\xc0\xaf\"" };
-	struct prism_rr_change c = { "www.example.com.", NULL, 60, www_rec, 2 };
+	static const char *const null_rec[] = {"192.0.2.1", NULL};
+	static const char *const bad_utf8[] = {"\"\xff\xfe\""};
+	static const char *const surrogate[] = {"\"\xed\xa0\x80\""};
+	static const char *const overlong[] = {"\"\xc0\xaf\""};
+	struct prism_rr_change c = {"www.example.com.", NULL, 60, www_rec, 2};
 
 	(void)state;
 	expect_patch_einval(&c, 1);
@@ -189,8 +196,8 @@ static void test_patch_bad_types_and_records(void **state)
 
 	/* one bad change fails the whole body */
 	struct prism_rr_change two[] = {
-		{ "ok.example.", "A", 60, www_rec, 2 },
-		{ "bad name.example.", "A", 60, www_rec, 2 },
+		{"ok.example.", "A", 60, www_rec, 2},
+		{"bad name.example.", "A", 60, www_rec, 2},
 	};
 	expect_patch_einval(two, 2);
 
@@ -205,14 +212,12 @@ static void test_patch_bad_types_and_records(void **state)
 
 static void test_patch_delete_first(void **state)
 {
-	static const char *const a[] = { "192.0.2.1" };
-	static const char *const cname[] = { "target.example." };
+	static const char *const a[] = {"192.0.2.1"};
+	static const char *const cname[] = {"target.example."};
 	const struct prism_rr_change c[] = {
-		{ "r1.example.", "A", 60, a, 1 },
-		{ "d1.example.", "CNAME", 60, NULL, 0 },
-		{ "r2.example.", "CNAME", 120, cname, 1 },
-		{ "d2.example.", "AAAA", 0, NULL, 0 },
-		{ "r3.example.", "A", 30, a, 1 },
+		{"r1.example.", "A", 60, a, 1},		 {"d1.example.", "CNAME", 60, NULL, 0},
+		{"r2.example.", "CNAME", 120, cname, 1}, {"d2.example.", "AAAA", 0, NULL, 0},
+		{"r3.example.", "A", 30, a, 1},
 	};
 	static const char *const order[] = {
 		"d1.example.", "d2.example.", "r1.example.", "r2.example.", "r3.example.",
@@ -237,11 +242,11 @@ static void test_patch_delete_first(void **state)
 
 static void test_patch_structure(void **state)
 {
-	static const char *const txt[] = { "\"v=spf1 -all\"", "\"with \\\"quotes\\\" and \\\\\"" };
+	static const char *const txt[] = {"\"v=spf1 -all\"", "\"with \\\"quotes\\\" and \\\\\""};
 	const struct prism_rr_change c[] = {
-		{ "www.example.com.", "A", 300, www_rec, 2 },
-		{ "old.example.com.", "AAAA", 300, NULL, 0 },
-		{ "txt.example.com.", "TXT", 4294967295u, txt, 2 },
+		{"www.example.com.", "A", 300, www_rec, 2},
+		{"old.example.com.", "AAAA", 300, NULL, 0},
+		{"txt.example.com.", "TXT", 4294967295u, txt, 2},
 	};
 
 	(void)state;
@@ -297,18 +302,20 @@ static void test_patch_structure(void **state)
 
 static void test_patch_exact_text(void **state)
 {
-	static const char *const a[] = { "192.0.2.1" };
+	static const char *const a[] = {"192.0.2.1"};
 	const struct prism_rr_change c[] = {
-		{ "a.example.", "A", 60, a, 1 },
-		{ "b.example.", "A", 60, NULL, 0 },
+		{"a.example.", "A", 60, a, 1},
+		{"b.example.", "A", 60, NULL, 0},
 	};
 	char *body = NULL;
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(prism_pdns_patch_body(c, 2, "prism", "managed by prism instance x",
-					       &body, &len), 0);
-	assert_string_equal(body,
+	assert_int_equal(
+		prism_pdns_patch_body(c, 2, "prism", "managed by prism instance x", &body, &len),
+		0);
+	assert_string_equal(
+		body,
 		"{\"rrsets\":["
 		"{\"name\":\"b.example.\",\"type\":\"A\",\"changetype\":\"DELETE\"},"
 		"{\"name\":\"a.example.\",\"type\":\"A\",\"ttl\":60,\"changetype\":\"REPLACE\","
@@ -323,10 +330,10 @@ static void test_patch_exact_text(void **state)
 
 static void test_zone_null_args(void **state)
 {
-	static const char *const ns[] = { "ns1.example.", NULL };
-	static const char *const none[] = { NULL };
-	static const char *const bad_ns[] = { "ns1.example.", "ns2 .example.", NULL };
-	static const char *const rel_ns[] = { "ns1", NULL };
+	static const char *const ns[] = {"ns1.example.", NULL};
+	static const char *const none[] = {NULL};
+	static const char *const bad_ns[] = {"ns1.example.", "ns2 .example.", NULL};
+	static const char *const rel_ns[] = {"ns1", NULL};
 	char *body = NULL;
 	size_t len;
 
@@ -346,7 +353,7 @@ static void test_zone_null_args(void **state)
 
 static void test_zone_body(void **state)
 {
-	static const char *const ns[] = { "ns1.example.", "ns2.example.", NULL };
+	static const char *const ns[] = {"ns1.example.", "ns2.example.", NULL};
 	char *body = NULL;
 	size_t len = 0;
 
@@ -372,8 +379,8 @@ static void test_error_null_args(void **state)
 	char out[16] = "untouched";
 
 	(void)state;
-	prism_pdns_error_message("{\"error\":\"x\"}", 13, NULL, 16);  /* no crash */
-	prism_pdns_error_message("{\"error\":\"x\"}", 13, out, 0);    /* no write */
+	prism_pdns_error_message("{\"error\":\"x\"}", 13, NULL, 16); /* no crash */
+	prism_pdns_error_message("{\"error\":\"x\"}", 13, out, 0);   /* no write */
 	assert_string_equal(out, "untouched");
 	prism_pdns_error_message(NULL, 10, out, sizeof(out));
 	assert_string_equal(out, "");
@@ -425,7 +432,7 @@ static void test_error_fallback(void **state)
 	assert_string_equal(out, num);
 
 	/* non-printable and non-ASCII bytes are replaced, embedded NUL included */
-	static const char bin[] = { 'o', 'k', '\0', '\x01', '\xff', '\t', 'z' };
+	static const char bin[] = {'o', 'k', '\0', '\x01', '\xff', '\t', 'z'};
 
 	prism_pdns_error_message(bin, sizeof(bin), out, sizeof(out));
 	assert_string_equal(out, "ok??? z");
@@ -481,8 +488,8 @@ static void test_zone_parse(void **state)
 	assert_true(z.v[0].owned);
 	assert_false(z.v[1].owned);
 	/* same hash as the desired RRset, whatever the record order; disabled ones ignored */
-	const char *recs[] = { "192.0.2.1", "192.0.2.2" };
-	struct prism_rr_change rr = { "www.z.test.", "A", 60, recs, 2 };
+	const char *recs[] = {"192.0.2.1", "192.0.2.2"};
+	struct prism_rr_change rr = {"www.z.test.", "A", 60, recs, 2};
 	assert_true(z.v[0].hash == prism_rrset_hash(&rr));
 	prism_actual_zone_free(&z);
 	assert_int_equal(prism_pdns_zone_parse("[]", 2, "prism", &z), PRISM_EPROTO);
@@ -499,12 +506,14 @@ static void test_stats(void **state)
 	static const char body[] =
 		"[{\"name\": \"latency\", \"type\": \"StatisticItem\", \"value\": \"250\"},"
 		" {\"name\": \"packetcache-hit\", \"type\": \"StatisticItem\", \"value\": \"75\"},"
-		" {\"name\": \"packetcache-miss\", \"type\": \"StatisticItem\", \"value\": \"25\"},"
+		" {\"name\": \"packetcache-miss\", \"type\": \"StatisticItem\", \"value\": "
+		"\"25\"},"
 		" {\"name\": \"tcp-queries\", \"type\": \"StatisticItem\", \"value\": \"3\"},"
 		" {\"name\": \"udp-queries\", \"type\": \"StatisticItem\", \"value\": \"97\"},"
 		" {\"name\": \"udp6-queries\", \"type\": \"StatisticItem\", \"value\": \"40\"},"
 		" {\"name\": \"uptime\", \"type\": \"StatisticItem\", \"value\": \"3600\"},"
-		" {\"name\": \"response-by-qtype\", \"type\": \"MapStatisticItem\", \"value\": []},"
+		" {\"name\": \"response-by-qtype\", \"type\": \"MapStatisticItem\", \"value\": "
+		"[]},"
 		" {\"name\": \"queries\", \"type\": \"RingStatisticItem\", \"size\": 10000}]";
 	assert_int_equal(prism_pdns_stats_parse(body, strlen(body), &st), 0);
 	assert_true(st.has_uptime && st.has_queries && st.has_cache && st.has_latency);
@@ -514,9 +523,10 @@ static void test_stats(void **state)
 	assert_int_equal(st.cache_misses, 25);
 	assert_int_equal(st.latency_us, 250);
 	/* unreadable values leave their fields unset; other shapes are refused */
-	static const char odd[] = "[{\"name\":\"uptime\",\"value\":\"-1\"},"
-				  "{\"name\":\"latency\",\"value\":\"12345678901234567890\"},"
-				  "{\"name\":\"packetcache-hit\",\"value\":7}, 5, {\"value\":\"1\"}]";
+	static const char odd[] =
+		"[{\"name\":\"uptime\",\"value\":\"-1\"},"
+		"{\"name\":\"latency\",\"value\":\"12345678901234567890\"},"
+		"{\"name\":\"packetcache-hit\",\"value\":7}, 5, {\"value\":\"1\"}]";
 	assert_int_equal(prism_pdns_stats_parse(odd, strlen(odd), &st), 0);
 	assert_false(st.has_uptime || st.has_latency || st.has_queries);
 	assert_true(st.has_cache);
@@ -532,8 +542,8 @@ static void test_dns_address(void **state)
 	(void)state;
 	char out[64];
 	const char *api = "http://127.0.0.1:8081/api/v1";
-#define CFG(la, lp)                                                                        \
-	"[{\"name\": \"local-address\", \"type\": \"ConfigSetting\", \"value\": \"" la "\"},"  \
+#define CFG(la, lp)                                                                               \
+	"[{\"name\": \"local-address\", \"type\": \"ConfigSetting\", \"value\": \"" la "\"},"     \
 	" {\"name\": \"local-port\", \"type\": \"ConfigSetting\", \"value\": \"" lp "\"}]"
 	static const struct {
 		const char *body, *api, *want;
@@ -557,7 +567,8 @@ static void test_dns_address(void **state)
 #undef CFG
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int rc = prism_pdns_dns_address(cases[i].body, strlen(cases[i].body),
-						cases[i].api ? cases[i].api : api, out, sizeof(out));
+						cases[i].api ? cases[i].api : api, out,
+						sizeof(out));
 		assert_int_equal(rc, cases[i].rc);
 		assert_string_equal(out, cases[i].want);
 	}

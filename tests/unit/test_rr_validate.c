@@ -41,7 +41,8 @@ static void test_null_args(void **state)
 	assert_int_equal(prism_rr_content("A", NULL, ZONE, out, sizeof(out), why, sizeof(why)),
 			 PRISM_EINVAL);
 	assert_int_equal(prism_rr_content("A", "1.2.3.4", "example.com", out, sizeof(out), why,
-					  sizeof(why)), PRISM_EINVAL);
+					  sizeof(why)),
+			 PRISM_EINVAL);
 	assert_int_equal(prism_rr_owner(NULL, ZONE, out, sizeof(out), why, sizeof(why)),
 			 PRISM_EINVAL);
 	assert_int_equal(prism_rr_line(NULL, ZONE, 1, NULL, why, sizeof(why)), PRISM_EINVAL);
@@ -54,16 +55,19 @@ static void test_owner(void **state)
 {
 	(void)state;
 	const char *cases[][2] = {
-		{ "@", "example.com." },          { "", "example.com." },
-		{ "www", "www.example.com." },    { "WWW.Eu", "www.eu.example.com." },
-		{ "www.example.com", "www.example.com." },
-		{ "www.example.com.", "www.example.com." },
-		{ "*.dyn", "*.dyn.example.com." }, { "_sip._tcp", "_sip._tcp.example.com." },
-		{ "example.com.", "example.com." },
+		{"@", "example.com."},
+		{"", "example.com."},
+		{"www", "www.example.com."},
+		{"WWW.Eu", "www.eu.example.com."},
+		{"www.example.com", "www.example.com."},
+		{"www.example.com.", "www.example.com."},
+		{"*.dyn", "*.dyn.example.com."},
+		{"_sip._tcp", "_sip._tcp.example.com."},
+		{"example.com.", "example.com."},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(prism_rr_owner(cases[i][0], ZONE, out, sizeof(out), why,
-						sizeof(why)), 0);
+		assert_int_equal(
+			prism_rr_owner(cases[i][0], ZONE, out, sizeof(out), why, sizeof(why)), 0);
 		assert_string_equal(out, cases[i][1]);
 	}
 	assert_int_equal(prism_rr_owner("other.org.", ZONE, out, sizeof(out), why, sizeof(why)),
@@ -187,7 +191,8 @@ static void test_other_types(void **state)
 	bad("TXT", big, "longer than");
 	char small[8];
 	assert_int_equal(prism_rr_content("TXT", "hello world", ZONE, small, sizeof(small), why,
-					  sizeof(why)), PRISM_ETOOBIG);
+					  sizeof(why)),
+			 PRISM_ETOOBIG);
 }
 
 static void test_line(void **state)
@@ -209,11 +214,10 @@ static void test_line(void **state)
 	assert_int_equal(prism_rr_line("www", ZONE, 1, &l, why, sizeof(why)), PRISM_EMSG);
 	assert_non_null(strstr(why, "type"));
 	assert_int_equal(prism_rr_line("www HINFO x", ZONE, 1, &l, why, sizeof(why)), PRISM_EMSG);
-	assert_int_equal(prism_rr_line("www 99999999999 A 1.2.3.4", ZONE, 1, &l, why,
-				       sizeof(why)), PRISM_EMSG);
-	assert_non_null(strstr(why, "ttl"));
-	assert_int_equal(prism_rr_line("www A 1.2.3", ZONE, 1, &l, why, sizeof(why)),
+	assert_int_equal(prism_rr_line("www 99999999999 A 1.2.3.4", ZONE, 1, &l, why, sizeof(why)),
 			 PRISM_EMSG);
+	assert_non_null(strstr(why, "ttl"));
+	assert_int_equal(prism_rr_line("www A 1.2.3", ZONE, 1, &l, why, sizeof(why)), PRISM_EMSG);
 	assert_non_null(strstr(why, "content: not an IPv4"));
 	assert_int_equal(prism_rr_line("", ZONE, 1, &l, why, sizeof(why)), PRISM_EMSG);
 }
@@ -223,8 +227,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_null_args), cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_addresses), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_mx_srv),    cmocka_unit_test(test_txt),
-		cmocka_unit_test(test_caa),       cmocka_unit_test(test_other_types),
+		cmocka_unit_test(test_mx_srv),	  cmocka_unit_test(test_txt),
+		cmocka_unit_test(test_caa),	  cmocka_unit_test(test_other_types),
 		cmocka_unit_test(test_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,11 @@ static uint64_t hash_of(const char *name, const char *type, uint32_t ttl,
 			const char *const *records, size_t n)
 {
 	struct prism_rr_change rr = {
-		.name = name, .type = type, .ttl = ttl, .records = records, .nrecords = n,
+		.name = name,
+		.type = type,
+		.ttl = ttl,
+		.records = records,
+		.nrecords = n,
 	};
 
 	return prism_rrset_hash(&rr);
@@ -31,7 +35,7 @@ static void test_null(void **state)
  * "192.0.2.1\0" "192.0.2.2\0"; the deletion over "www.example.com.\0" "A\0" be64(0). */
 static void test_pinned(void **state)
 {
-	static const char *const rec[] = { "192.0.2.2", "192.0.2.1" };
+	static const char *const rec[] = {"192.0.2.2", "192.0.2.1"};
 
 	(void)state;
 	assert_true(hash_of("www.example.com.", "A", 300, rec, 2) == 0xf49726a52698281cULL);
@@ -40,9 +44,9 @@ static void test_pinned(void **state)
 
 static void test_order_independent(void **state)
 {
-	static const char *const a[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
-	static const char *const b[] = { "192.0.2.3", "192.0.2.1", "192.0.2.2" };
-	static const char *const c[] = { "192.0.2.2", "192.0.2.3", "192.0.2.1" };
+	static const char *const a[] = {"192.0.2.1", "192.0.2.2", "192.0.2.3"};
+	static const char *const b[] = {"192.0.2.3", "192.0.2.1", "192.0.2.2"};
+	static const char *const c[] = {"192.0.2.2", "192.0.2.3", "192.0.2.1"};
 
 	(void)state;
 	uint64_t h = hash_of("www.example.com.", "A", 60, a, 3);
@@ -53,7 +57,7 @@ static void test_order_independent(void **state)
 
 static void test_input_not_modified(void **state)
 {
-	const char *rec[] = { "c", "a", "b" };
+	const char *rec[] = {"c", "a", "b"};
 
 	(void)state;
 	hash_of("x.example.", "TXT", 60, rec, 3);
@@ -82,9 +86,9 @@ static void test_many_records(void **state)
 
 static void test_separators(void **state)
 {
-	static const char *const ab_c[] = { "ab", "c" };
-	static const char *const a_bc[] = { "a", "bc" };
-	static const char *const abc[] = { "abc" };
+	static const char *const ab_c[] = {"ab", "c"};
+	static const char *const a_bc[] = {"a", "bc"};
+	static const char *const abc[] = {"abc"};
 
 	(void)state;
 	assert_true(hash_of("n.example.", "TXT", 60, ab_c, 2) !=
@@ -99,8 +103,8 @@ static void test_separators(void **state)
 
 static void test_duplicates_count(void **state)
 {
-	static const char *const one[] = { "a" };
-	static const char *const two[] = { "a", "a" };
+	static const char *const one[] = {"a"};
+	static const char *const two[] = {"a", "a"};
 
 	(void)state;
 	assert_true(hash_of("d.example.", "TXT", 60, one, 1) !=
@@ -109,8 +113,8 @@ static void test_duplicates_count(void **state)
 
 static void test_delete_vs_replace(void **state)
 {
-	static const char *const empty[] = { "" };
-	static const char *const rec[] = { "192.0.2.1" };
+	static const char *const empty[] = {""};
+	static const char *const rec[] = {"192.0.2.1"};
 
 	(void)state;
 	uint64_t del = hash_of("www.example.com.", "A", 300, NULL, 0);
@@ -129,7 +133,7 @@ static void test_delete_vs_replace(void **state)
 
 static void test_ttl_matters(void **state)
 {
-	static const char *const rec[] = { "192.0.2.1" };
+	static const char *const rec[] = {"192.0.2.1"};
 
 	(void)state;
 	assert_true(hash_of("www.example.com.", "A", 300, rec, 1) !=
@@ -140,8 +144,8 @@ static void test_ttl_matters(void **state)
 
 static void test_content_matters(void **state)
 {
-	static const char *const a[] = { "192.0.2.1" };
-	static const char *const b[] = { "192.0.2.10" };
+	static const char *const a[] = {"192.0.2.1"};
+	static const char *const b[] = {"192.0.2.10"};
 
 	(void)state;
 	assert_true(hash_of("www.example.com.", "A", 300, a, 1) !=
@@ -150,8 +154,8 @@ static void test_content_matters(void **state)
 
 static void test_null_fields(void **state)
 {
-	static const char *const with_null[] = { NULL, "b" };
-	static const char *const with_empty[] = { "b", "" };
+	static const char *const with_null[] = {NULL, "b"};
+	static const char *const with_empty[] = {"b", ""};
 
 	(void)state;
 	/* NULL strings hash as "" rather than crashing */

@@ -13,8 +13,8 @@
 #include "core/reserved.h"
 #include "core/srcname.h"
 
-static const char *const zones[] = { "dc.example.", "lab.dc.example.", "other.test.",
-				     "10.in-addr.arpa.", NULL };
+static const char *const zones[] = {"dc.example.", "lab.dc.example.", "other.test.",
+				    "10.in-addr.arpa.", NULL};
 
 static int fqdn(const char *name, char *out, const char **zone, char *why)
 {
@@ -27,20 +27,22 @@ static void test_fqdn_reserved(void **state)
 {
 	(void)state;
 	char out[PRISM_DNAME_MAX + 1], why[96];
-	const char *z = NULL, *names[] = { "www", NULL };
+	const char *z = NULL, *names[] = {"www", NULL};
 	struct prism_reserved *r;
 	assert_int_equal(prism_reserved_new(names, NULL, &r), 0);
-	static const char *const refused[] = { "www", "WWW.lab.dc.example.", "ns1",
-					       "ns.other.test" };
+	static const char *const refused[] = {"www", "WWW.lab.dc.example.", "ns1",
+					      "ns.other.test"};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		assert_int_equal(prism_srcname_fqdn(refused[i], strlen(refused[i]), "dc.example.",
 						    zones, r, out, sizeof(out), &z, why,
-						    sizeof(why)), PRISM_EMSG);
+						    sizeof(why)),
+				 PRISM_EMSG);
 		assert_non_null(strstr(why, "reserved"));
 		assert_string_equal(out, "");
 	}
 	assert_int_equal(prism_srcname_fqdn("www2", 4, "dc.example.", zones, r, out, sizeof(out),
-					    &z, why, sizeof(why)), 0);
+					    &z, why, sizeof(why)),
+			 0);
 	assert_string_equal(out, "www2.dc.example.");
 	prism_reserved_free(r);
 }
@@ -51,14 +53,18 @@ static void test_fqdn_null(void **state)
 	const char *z;
 	(void)state;
 	assert_int_equal(prism_srcname_fqdn(NULL, 0, "dc.example.", zones, NULL, out, sizeof(out),
-					    &z, NULL, 0), PRISM_EINVAL);
-	assert_int_equal(prism_srcname_fqdn("a", 1, NULL, zones, NULL, out, sizeof(out), &z, NULL,
-					    0), PRISM_EINVAL);
-	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", zones, NULL, NULL, 0, &z, NULL,
-					    0), PRISM_EINVAL);
+					    &z, NULL, 0),
+			 PRISM_EINVAL);
+	assert_int_equal(
+		prism_srcname_fqdn("a", 1, NULL, zones, NULL, out, sizeof(out), &z, NULL, 0),
+		PRISM_EINVAL);
+	assert_int_equal(
+		prism_srcname_fqdn("a", 1, "dc.example.", zones, NULL, NULL, 0, &z, NULL, 0),
+		PRISM_EINVAL);
 	/* no zones at all: nothing is inside one */
-	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", NULL, NULL, out, sizeof(out), &z,
-					    NULL, 0), PRISM_EMSG);
+	assert_int_equal(prism_srcname_fqdn("a", 1, "dc.example.", NULL, NULL, out, sizeof(out),
+					    &z, NULL, 0),
+			 PRISM_EMSG);
 }
 
 static void test_fqdn(void **state)
@@ -94,7 +100,8 @@ static void test_fqdn(void **state)
 	assert_int_equal(fqdn("..", out, &z, why), PRISM_EMSG);
 	assert_int_equal(fqdn("host\xc3\xa9", out, &z, why), PRISM_EMSG);
 	assert_int_equal(prism_srcname_fqdn("a\0b", 3, "dc.example.", zones, NULL, out,
-					    sizeof(out), &z, why, sizeof(why)), PRISM_EMSG);
+					    sizeof(out), &z, why, sizeof(why)),
+			 PRISM_EMSG);
 	/* a label over 63 characters */
 	char longlabel[80];
 	memset(longlabel, 'a', 64);
@@ -107,7 +114,7 @@ static void test_fqdn(void **state)
 
 static void test_filter(void **state)
 {
-	static const char *const bmc[] = { "*-ilo", "*-idrac", "*-bmc", NULL };
+	static const char *const bmc[] = {"*-ilo", "*-idrac", "*-bmc", NULL};
 	struct prism_name_filter *f = NULL;
 	(void)state;
 	assert_true(prism_name_filter_match(NULL, "anything"));

@@ -21,7 +21,7 @@
 
 static const struct prism_store_api *api = &prism_store_sqlite;
 
-static const char *const zones[] = { "example.test.", "10.in-addr.arpa.", "ip6.arpa.", NULL };
+static const char *const zones[] = {"example.test.", "10.in-addr.arpa.", "ip6.arpa.", NULL};
 
 struct fx {
 	char path[64];
@@ -38,18 +38,23 @@ static int setup(void **state)
 	int fd = mkstemp(f->path);
 	assert_true(fd >= 0);
 	close(fd);
-	struct prism_store_opts o = { .path = f->path };
+	struct prism_store_opts o = {.path = f->path};
 	assert_int_equal(api->open(&o, &f->s, err, sizeof(err)), 0);
 	static const struct prism_target_zone tz[] = {
-		{ "t1", "example.test." }, { "t1", "10.in-addr.arpa." }, { "t1", "ip6.arpa." },
+		{"t1", "example.test."},
+		{"t1", "10.in-addr.arpa."},
+		{"t1", "ip6.arpa."},
 	};
 	size_t caught;
 	assert_int_equal(api->begin(f->s), 0);
 	assert_int_equal(api->targets_sync(f->s, tz, 3, 1000, &caught), 0);
 	assert_int_equal(api->commit(f->s), 0);
 	assert_int_equal(sqlite3_open(f->path, &f->peek), SQLITE_OK);
-	f->ctx = (struct prism_source_ctx){ .dns_enabled = true, .publish_a = true,
-					    .publish_aaaa = true, .zones = zones, .now = 1000 };
+	f->ctx = (struct prism_source_ctx){.dns_enabled = true,
+					   .publish_a = true,
+					   .publish_aaaa = true,
+					   .zones = zones,
+					   .now = 1000};
 	*state = f;
 	return 0;
 }
@@ -91,10 +96,18 @@ static struct prism_source_entry ddns(const char *fqdn, unsigned fam, const char
 				      const char *dhcid)
 {
 	return (struct prism_source_entry){
-		.source = PRISM_SOURCE_KEA_DDNS, .key = fqdn, .fqdn = fqdn,
-		.zone = "example.test.", .families = fam,
-		.ipv4 = fam == PRISM_FAM_V4 ? ip : NULL, .ipv6 = fam == PRISM_FAM_V6 ? ip : NULL,
-		.ttl = 600, .forward = true, .reverse = true, .dhcid = dhcid, .check_dhcid = true,
+		.source = PRISM_SOURCE_KEA_DDNS,
+		.key = fqdn,
+		.fqdn = fqdn,
+		.zone = "example.test.",
+		.families = fam,
+		.ipv4 = fam == PRISM_FAM_V4 ? ip : NULL,
+		.ipv6 = fam == PRISM_FAM_V6 ? ip : NULL,
+		.ttl = 600,
+		.forward = true,
+		.reverse = true,
+		.dhcid = dhcid,
+		.check_dhcid = true,
 	};
 }
 
@@ -128,14 +141,18 @@ static void test_add_records_and_unchanged(void **state)
 	assert_true(r.dns_changed);
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-ddns' AND "
 			      "hostname = 'c1.example.test' AND ipv4 = '10.0.0.5' AND "
-			      "dhcid4 = '0a01' AND expires_at > 4000000000"), 1);
+			      "dhcid4 = '0a01' AND expires_at > 4000000000"),
+			 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'c1.example.test.' AND "
-			      "type = 'A' AND content = '10.0.0.5' AND ttl = 600"), 1);
+			      "type = 'A' AND content = '10.0.0.5' AND ttl = 600"),
+			 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
 			      "'5.0.0.10.in-addr.arpa.' AND type = 'PTR' AND "
-			      "content = 'c1.example.test.'"), 1);
+			      "content = 'c1.example.test.'"),
+			 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE target = 't1' AND "
-			      "status = 'pending'"), 2);
+			      "status = 'pending'"),
+			 2);
 	long long v = q(f, "PRAGMA data_version");
 	assert_int_equal(put(f, &e, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
@@ -146,12 +163,15 @@ static void test_add_records_and_unchanged(void **state)
 	assert_int_equal(put(f, &e, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
-			      "'5.0.0.10.in-addr.arpa.'"), 0);
+			      "'5.0.0.10.in-addr.arpa.'"),
+			 0);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
-			      "'6.0.0.10.in-addr.arpa.' AND content = 'c1.example.test.'"), 1);
+			      "'6.0.0.10.in-addr.arpa.' AND content = 'c1.example.test.'"),
+			 1);
 	/* the old PTR is queued for deletion at the target */
 	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE name = "
-			      "'5.0.0.10.in-addr.arpa.' AND status = 'pending'"), 1);
+			      "'5.0.0.10.in-addr.arpa.' AND status = 'pending'"),
+			 1);
 	/* the host never goes offline through the heartbeat monitor */
 	size_t n = 99;
 	bool ch = false;
@@ -179,7 +199,8 @@ static void test_dhcid_and_families(void **state)
 	assert_int_equal(r.outcome, PRISM_SOURCE_CONFLICT);
 	assert_true(r.dhcid_conflict);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.' AND "
-			      "content = '10.0.1.1'"), 1);
+			      "content = '10.0.1.1'"),
+			 1);
 	/* nor remove it */
 	struct prism_source_entry rm = ddns("d.example.test.", PRISM_FAM_V4, NULL, "cc");
 	assert_int_equal(put(f, &rm, &r), 0);
@@ -189,21 +210,24 @@ static void test_dhcid_and_families(void **state)
 	assert_int_equal(put(f, &b, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname = 'd.example.test' AND "
-			      "ipv4 = '10.0.1.2' AND dhcid4 = 'cc' AND dhcid6 = 'bb'"), 1);
+			      "ipv4 = '10.0.1.2' AND dhcid4 = 'cc' AND dhcid6 = 'bb'"),
+			 1);
 	/* a late withdrawal of an address the client no longer has changes nothing */
 	rm.dhcid = "cc";
 	rm.only_ip = "10.0.1.1";
 	assert_int_equal(put(f, &rm, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UNCHANGED);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.' AND "
-			      "content = '10.0.1.2'"), 1);
+			      "content = '10.0.1.2'"),
+			 1);
 	/* withdrawing the A leaves the AAAA; withdrawing that too removes the host */
 	rm.only_ip = "10.0.1.2";
 	assert_int_equal(put(f, &rm, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_UPDATED);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'd.example.test.'"), 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
-			      "'2.1.0.10.in-addr.arpa.'"), 0);
+			      "'2.1.0.10.in-addr.arpa.'"),
+			 0);
 	struct prism_source_entry rm6 = ddns("d.example.test.", PRISM_FAM_V6, NULL, "bb");
 	assert_int_equal(put(f, &rm6, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_REMOVED);
@@ -220,9 +244,15 @@ static void test_sources_conflict(void **state)
 	struct prism_source_result r;
 	struct prism_host_reg_out out;
 	struct prism_host_reg reg = {
-		.hostname = "web1", .ip = "10.0.2.1", .now = 1000, .expires_at = 2000,
-		.dns = { .enabled = true, .zone = "example.test.", .ttl = 60, .publish_a = true,
-			 .zones = zones },
+		.hostname = "web1",
+		.ip = "10.0.2.1",
+		.now = 1000,
+		.expires_at = 2000,
+		.dns = {.enabled = true,
+			.zone = "example.test.",
+			.ttl = 60,
+			.publish_a = true,
+			.zones = zones},
 	};
 	assert_int_equal(api->begin(f->s), 0);
 	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
@@ -230,9 +260,14 @@ static void test_sources_conflict(void **state)
 	assert_false(out.source_conflict);
 	/* a reservation for the agent's name is refused and changes nothing */
 	struct prism_source_entry e = {
-		.source = PRISM_SOURCE_KEA_RESERVATION, .key = "7", .fqdn = "web1.example.test.",
-		.zone = "example.test.", .families = PRISM_FAM_V4 | PRISM_FAM_V6,
-		.ipv4 = "10.0.2.9", .ttl = 600, .forward = true,
+		.source = PRISM_SOURCE_KEA_RESERVATION,
+		.key = "7",
+		.fqdn = "web1.example.test.",
+		.zone = "example.test.",
+		.families = PRISM_FAM_V4 | PRISM_FAM_V6,
+		.ipv4 = "10.0.2.9",
+		.ttl = 600,
+		.forward = true,
 	};
 	long long v = q(f, "PRAGMA data_version");
 	assert_int_equal(put(f, &e, &r), 0);
@@ -250,7 +285,8 @@ static void test_sources_conflict(void **state)
 	assert_true(out.source_conflict);
 	assert_int_equal(out.holder, PRISM_SOURCE_KEA_RESERVATION);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'web2.example.test.' "
-			      "AND content = '10.0.2.9'"), 1);
+			      "AND content = '10.0.2.9'"),
+			 1);
 	/* nor may a DDNS request, even with conflict resolution off */
 	struct prism_source_entry d = ddns("web2.example.test.", PRISM_FAM_V4, "10.0.2.3", "ee");
 	d.check_dhcid = false;
@@ -264,9 +300,15 @@ static void test_rename_and_takeover(void **state)
 	struct fx *f = *state;
 	struct prism_source_result r;
 	struct prism_source_entry e = {
-		.source = PRISM_SOURCE_KEA_LEASE, .key = "10.0.3.1", .fqdn = "old.example.test.",
-		.zone = "example.test.", .families = PRISM_FAM_V4 | PRISM_FAM_V6,
-		.ipv4 = "10.0.3.1", .ttl = 300, .forward = true, .reverse = true,
+		.source = PRISM_SOURCE_KEA_LEASE,
+		.key = "10.0.3.1",
+		.fqdn = "old.example.test.",
+		.zone = "example.test.",
+		.families = PRISM_FAM_V4 | PRISM_FAM_V6,
+		.ipv4 = "10.0.3.1",
+		.ttl = 300,
+		.forward = true,
+		.reverse = true,
 	};
 	assert_int_equal(put(f, &e, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
@@ -275,9 +317,11 @@ static void test_rename_and_takeover(void **state)
 	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'old.example.test.'"), 0);
 	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE name = 'old.example.test.' AND "
-			      "status = 'pending'"), 1);
+			      "status = 'pending'"),
+			 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
-			      "'1.3.0.10.in-addr.arpa.' AND content = 'new.example.test.'"), 1);
+			      "'1.3.0.10.in-addr.arpa.' AND content = 'new.example.test.'"),
+			 1);
 	/* another lease with that name: a conflict without takeover, the name moves with it */
 	struct prism_source_entry g = e;
 	g.key = g.ipv4 = "10.0.3.2";
@@ -289,9 +333,11 @@ static void test_rename_and_takeover(void **state)
 	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE source = 'kea-lease'"), 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'new.example.test.' AND "
-			      "content = '10.0.3.2'"), 1);
+			      "content = '10.0.3.2'"),
+			 1);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = "
-			      "'1.3.0.10.in-addr.arpa.'"), 0);
+			      "'1.3.0.10.in-addr.arpa.'"),
+			 0);
 	assert_int_equal(api->begin(f->s), 0);
 	assert_int_equal(api->source_remove(f->s, PRISM_SOURCE_KEA_LEASE, "10.0.3.2", &f->ctx, &r),
 			 0);
@@ -315,16 +361,21 @@ static void sync_fill(struct sync_set *v, size_t n, unsigned shift)
 		snprintf(v->ip[i], sizeof(v->ip[i]), "10.1.%zu.%zu", (i + shift) / 250,
 			 (i + shift) % 250 + 1);
 		v->e[i] = (struct prism_source_entry){
-			.source = PRISM_SOURCE_KEA_RESERVATION, .key = v->key[i],
-			.fqdn = v->fqdn[i], .zone = "example.test.",
-			.families = PRISM_FAM_V4 | PRISM_FAM_V6, .ipv4 = v->ip[i], .ttl = 600,
-			.forward = true, .reverse = true,
+			.source = PRISM_SOURCE_KEA_RESERVATION,
+			.key = v->key[i],
+			.fqdn = v->fqdn[i],
+			.zone = "example.test.",
+			.families = PRISM_FAM_V4 | PRISM_FAM_V6,
+			.ipv4 = v->ip[i],
+			.ttl = 600,
+			.forward = true,
+			.reverse = true,
 		};
 	}
 }
 
 static int do_sync(struct fx *f, const struct sync_set *v, size_t n,
-		struct prism_source_sync_result *out)
+		   struct prism_source_sync_result *out)
 {
 	assert_int_equal(api->begin(f->s), 0);
 	int rc = api->source_sync(f->s, PRISM_SOURCE_KEA_RESERVATION, v->e, n, &f->ctx, out);
@@ -373,8 +424,9 @@ static void test_sync(void **state)
 	/* a key given twice is a caller's error, and nothing changes */
 	snprintf(w->key[1], sizeof(w->key[1]), "%s", w->key[0]);
 	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->source_sync(f->s, PRISM_SOURCE_KEA_RESERVATION, w->e, 3, &f->ctx,
-					  &out), PRISM_EINVAL);
+	assert_int_equal(
+		api->source_sync(f->s, PRISM_SOURCE_KEA_RESERVATION, w->e, 3, &f->ctx, &out),
+		PRISM_EINVAL);
 	assert_int_equal(api->rollback(f->s), 0);
 	/* an empty set removes every host of the source, and only of that source */
 	assert_int_equal(do_sync(f, v, 0, &out), 0);
@@ -402,8 +454,9 @@ static void test_queue(void **state)
 	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 3);
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 0);
 	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
-					   &left), 0);
+	assert_int_equal(
+		api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied, &left),
+		0);
 	assert_int_equal(api->commit(f->s), 0);
 	assert_int_equal(applied, 2);
 	assert_int_equal(left, 1);
@@ -411,8 +464,9 @@ static void test_queue(void **state)
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 2);
 	/* in order: the remove comes after the add of the same name */
 	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied,
-					   &left), 0);
+	assert_int_equal(
+		api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 2, &f->ctx, &r, &applied, &left),
+		0);
 	assert_int_equal(api->commit(f->s), 0);
 	assert_int_equal(applied, 1);
 	assert_int_equal(left, 0);
@@ -421,8 +475,9 @@ static void test_queue(void **state)
 	assert_int_equal(q(f, "SELECT count(*) FROM source_queue"), 0);
 	/* another source's queue is its own */
 	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_LEASE, 10, &f->ctx, &r, &applied,
-					   &left), 0);
+	assert_int_equal(
+		api->source_apply(f->s, PRISM_SOURCE_KEA_LEASE, 10, &f->ctx, &r, &applied, &left),
+		0);
 	assert_int_equal(api->commit(f->s), 0);
 	assert_int_equal(applied, 0);
 	assert_int_equal(api->source_enqueue(f->s, NULL), PRISM_EINVAL);
@@ -432,11 +487,14 @@ static void test_queue(void **state)
 static void test_runtime_targets(void **state)
 {
 	struct fx *f = *state;
-	struct prism_runtime_target a = { "pdns2", "http://127.0.0.1:1/api/v1", NULL,
-					  "/etc/prism/k", "localhost", "example.test.", "edge",
-					  NULL, 42 };
-	struct prism_runtime_target b = { "a-first", "https://x/api/v1", "secret", NULL,
-					  "localhost", NULL, NULL, "127.0.0.1:53", 43 };
+	struct prism_runtime_target a = {"pdns2",     "http://127.0.0.1:1/api/v1",
+					 NULL,	      "/etc/prism/k",
+					 "localhost", "example.test.",
+					 "edge",      NULL,
+					 42};
+	struct prism_runtime_target b = {"a-first", "https://x/api/v1", "secret",
+					 NULL,	    "localhost",	NULL,
+					 NULL,	    "127.0.0.1:53",	43};
 	struct prism_runtime_target *out;
 	size_t n;
 	assert_int_equal(api->runtime_target_add(NULL, &a), PRISM_EINVAL);

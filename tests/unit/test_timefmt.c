@@ -125,8 +125,7 @@ static void test_length_bounds(void **state)
 	assert_int_equal(prism_iso8601_check(s, 20, NULL, 0), 0);
 	assert_int_equal(prism_iso8601_check(s, 10, reason, sizeof(reason)), PRISM_EMSG);
 	assert_string_equal(reason, "missing time part");
-	assert_int_equal(prism_iso8601_check("2025-01-01T12:00:00\0Z", 21, NULL, 0),
-			 PRISM_EMSG);
+	assert_int_equal(prism_iso8601_check("2025-01-01T12:00:00\0Z", 21, NULL, 0), PRISM_EMSG);
 	/* reason truncated, still terminated */
 	char small[8];
 	assert_int_equal(check("garbage", small, sizeof(small)), PRISM_EMSG);
@@ -161,12 +160,9 @@ static void test_format_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_null_args),
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_leap_years),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_length_bounds),
-		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_null_args),     cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_leap_years),    cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_length_bounds), cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

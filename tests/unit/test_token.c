@@ -2,9 +2,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* what the library allocates is freed with the C library's free, not cmocka's test_free */
@@ -111,10 +111,10 @@ static void test_rotations(void **state)
 	assert_int_equal(prism_token_set_add(before, b, "rack-b"), 0);
 	assert_int_equal(prism_token_set_add(before, c1, "rack-c"), 0);
 	assert_int_equal(prism_token_set_add(before, d, "rack-d"), 0);
-	assert_int_equal(prism_token_set_add(after, a2, "rack-a"), 0);   /* rotated */
-	assert_int_equal(prism_token_set_add(after, b, "rack-b"), 0);    /* unchanged */
-	assert_int_equal(prism_token_set_add(after, c1, "rack-c"), 0);   /* c2 added beside: */
-	assert_int_equal(prism_token_set_add(after, c2, "rack-c"), 0);   /* c1 still owns */
+	assert_int_equal(prism_token_set_add(after, a2, "rack-a"), 0); /* rotated */
+	assert_int_equal(prism_token_set_add(after, b, "rack-b"), 0);  /* unchanged */
+	assert_int_equal(prism_token_set_add(after, c1, "rack-c"), 0); /* c2 added beside: */
+	assert_int_equal(prism_token_set_add(after, c2, "rack-c"), 0); /* c1 still owns */
 	/* both secrets of rack-c bind hosts by the first one */
 	assert_string_equal(prism_token_set_owner(after, c2), c1);
 	assert_string_equal(prism_token_set_owner(after, c1), c1);
@@ -148,10 +148,8 @@ static void test_rotations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_known_vector),
-		cmocka_unit_test(test_cred_hash),
-		cmocka_unit_test(test_secret_equal),
-		cmocka_unit_test(test_set_add_find),
+		cmocka_unit_test(test_hash_known_vector), cmocka_unit_test(test_cred_hash),
+		cmocka_unit_test(test_secret_equal),	  cmocka_unit_test(test_set_add_find),
 		cmocka_unit_test(test_rotations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

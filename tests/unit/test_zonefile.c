@@ -23,7 +23,7 @@ static void test_null_args(void **state)
 	(void)state;
 	struct prism_zone_data d;
 	char err[128], *text;
-	const char *ns[] = { NULL };
+	const char *ns[] = {NULL};
 	assert_int_equal(prism_zonefile_parse(NULL, 0, "x.", &d, err, sizeof(err)), PRISM_EINVAL);
 	assert_int_equal(prism_pdns_zone_records(NULL, 0, &d), PRISM_EINVAL);
 	assert_int_equal(prism_zonefile_write(NULL, 1, "soa", ns, NULL, 0, &text), PRISM_EINVAL);
@@ -42,20 +42,21 @@ static const struct prism_zone_rr *find(const struct prism_zone_data *d, const c
 static void test_write_then_parse(void **state)
 {
 	(void)state;
-	const char *ns[] = { "ns1.example.com.", "ns2.example.net.", NULL };
+	const char *ns[] = {"ns1.example.com.", "ns2.example.net.", NULL};
 	struct prism_export_rrset v[] = {
-		{ "www.example.com.", "A", 60, "192.0.2.1\n192.0.2.2" },
-		{ "example.com.", "TXT", 300, "\"a b\" \"c\"" },
-		{ "example.com.", "MX", 300, "10 mail.example.com." },
+		{"www.example.com.", "A", 60, "192.0.2.1\n192.0.2.2"},
+		{"example.com.", "TXT", 300, "\"a b\" \"c\""},
+		{"example.com.", "MX", 300, "10 mail.example.com."},
 	};
 	char *text = NULL, err[128];
 	assert_int_equal(prism_zonefile_write("example.com.", 300,
 					      "ns1.example.com. hostmaster.example.com. 1 2 3 4 5",
-					      ns, v, 3, &text), 0);
+					      ns, v, 3, &text),
+			 0);
 	assert_non_null(strstr(text, "www.example.com. 60 IN A 192.0.2.2\n"));
 	struct prism_zone_data d;
-	assert_int_equal(prism_zonefile_parse(text, strlen(text), "example.com.", &d, err,
-					      sizeof(err)), 0);
+	assert_int_equal(
+		prism_zonefile_parse(text, strlen(text), "example.com.", &d, err, sizeof(err)), 0);
 	lib_free(text);
 	assert_int_equal(d.n, 7);
 	assert_string_equal(find(&d, "example.com.", "SOA")->content,
@@ -80,8 +81,9 @@ static void test_parse_errors(void **state)
 	assert_non_null(strstr(err, "line 2"));
 	assert_int_equal(prism_zonefile_parse("", 0, "x.", &d, err, sizeof(err)), PRISM_EMSG);
 	const char nul[] = "@ IN A 1.2.3.4\0";
-	assert_int_equal(prism_zonefile_parse(nul, sizeof(nul) - 1 + 1, "x.", &d, err,
-					      sizeof(err)), PRISM_EMSG);
+	assert_int_equal(
+		prism_zonefile_parse(nul, sizeof(nul) - 1 + 1, "x.", &d, err, sizeof(err)),
+		PRISM_EMSG);
 }
 
 static void test_pdns_records(void **state)
