@@ -1195,7 +1195,7 @@ static void config_cb(void *arg, int err, int status, const char *msg, const cha
 
 /* Without targets[].dns_address, ask the server once where it answers DNS (PowerDNS:
  * GET config, local-address and local-port): a default setup gets the cheap check too.
- * Meanwhile rows are checked by zone reads. */
+ * Asked when the target is added; until the answer, rows are checked by zone reads. */
 static void dns_discover(struct worker *w)
 {
 	struct dnscheck *dc = &w->dns;
@@ -2019,6 +2019,9 @@ int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_ta
 	w->timer.data = w;
 	e->refs++;
 	e->workers[e->nworkers++] = w;
+	/* asked now, not at the first check: that one would wait for a whole zone read */
+	if (w->t.dns_address == NULL && !w->t.api->conditional_writes)
+		dns_discover(w);
 	schedule(w, 0);
 	return 0;
 }
