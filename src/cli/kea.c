@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* prism kea install-trigger: the notification trigger on Kea's hosts table (blocking libpq:
- * a command, not the daemon). */
+/* prism kea install-trigger: the notification trigger on Kea's hosts table (the work is
+ * sources/kea_trigger.c). */
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "common/conffile.h"
 #include "core/config.h"
 #include "core/kea.h"
+#include "sources/kea_trigger.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -75,52 +75,6 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* One statement (or several) in a transaction; the error text goes to stderr. */
-static int exec_tx(PGconn *conn, const char *sql)
-{
-	PGresult *r = PQexec(conn, "BEGIN");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	if (ok) {
-		r = PQexec(conn, sql);
-		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!ok)
-			fprintf(stderr, "prism kea install-trigger: %s", PQresultErrorMessage(r));
-		PQclear(r);
-	}
-	r = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
-	ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	return ok ? 0 : -1;
-}
-
-static long count_triggers(PGconn *conn)
-{
-	PGresult *r = PQexec(conn, prism_kea_trigger_count_sql());
-	long n = PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-	PQclear(r);
-	return n;
-}
-
-/* --conninfo alone (its password, or PGPASSWORD), else kea.reservations. */
-static PGconn *connect_db(const struct prism_config *cfg, const struct opts *o)
-{
-	char err[512];
-	char **keys, **vals;
-	if (o->conninfo != NULL) {
-		const char *k1[] = {"dbname", "application_name", NULL};
-		const char *v1[] = {o->conninfo, "prism kea", NULL};
-		return PQconnectdbParams(k1, v1, 1);
-	}
-	if (prism_kea_pg_params(cfg, "prism kea", &keys, &vals, err, sizeof(err)) != 0) {
-		fprintf(stderr, "prism kea install-trigger: %s\n", err);
-		return NULL;
-	}
-	PGconn *conn = PQconnectdbParams((const char *const *)keys, (const char *const *)vals, 1);
-	prism_kea_pg_params_free(keys, vals);
-	return conn;
-}
-
 static int install(const struct prism_config *cfg, const struct opts *o)
 {
 	char sql[4096];
@@ -129,39 +83,29 @@ static int install(const struct prism_config *cfg, const struct opts *o)
 			"prism kea install-trigger: kea.reservations.channel is invalid\n");
 		return EXIT_USAGE;
 	}
-	const char *text = o->uninstall ? prism_kea_uninstall_sql() : sql;
 	if (o->print) {
-		printf("BEGIN;\n%sCOMMIT;\n", text);
+		printf("BEGIN;\n%sCOMMIT;\n", o->uninstall ? prism_kea_uninstall_sql() : sql);
 		return EXIT_OK;
 	}
-	PGconn *conn = connect_db(cfg, o);
-	if (conn == NULL)
-		return EXIT_USAGE;
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "prism kea install-trigger: cannot connect (%s)",
-			PQerrorMessage(conn));
-		PQfinish(conn);
-		return EXIT_UNREACHABLE;
+	char err[768];
+	struct prism_kea_trigger_out out;
+	enum prism_kea_trigger_status st =
+		prism_kea_trigger_apply(cfg, o->conninfo, o->uninstall, &out, err, sizeof(err));
+	if (st != PRISM_KEA_TRIGGER_DONE) {
+		fprintf(stderr, "prism kea install-trigger: %s\n", err);
+		return st == PRISM_KEA_TRIGGER_BADCONFIG     ? EXIT_USAGE
+		       : st == PRISM_KEA_TRIGGER_UNREACHABLE ? EXIT_UNREACHABLE
+							     : EXIT_FAILED;
 	}
-	int rc = exec_tx(conn, text) == 0 ? EXIT_OK : EXIT_FAILED;
-	long n = rc == EXIT_OK ? count_triggers(conn) : -1;
-	if (rc == EXIT_OK && o->uninstall && n == 0)
+	if (o->uninstall)
 		printf("removed: no Prism trigger on %s's hosts and ipv6_reservations tables\n",
-		       PQdb(conn));
-	else if (rc == EXIT_OK && !o->uninstall && n == PRISM_KEA_TRIGGERS)
+		       out.db);
+	else
 		printf("installed: %s on %s's hosts table notifies channel %s (INSERT, UPDATE, "
 		       "DELETE, TRUNCATE), and %s on its ipv6_reservations table\n",
-		       PRISM_KEA_TRIGGER, PQdb(conn), cfg->kea_reservations_channel,
+		       PRISM_KEA_TRIGGER, out.db, cfg->kea_reservations_channel,
 		       PRISM_KEA_V6_TRIGGER);
-	else if (rc == EXIT_OK) {
-		fprintf(stderr,
-			"prism kea install-trigger: the triggers did not come out as "
-			"expected (%ld found)\n",
-			n);
-		rc = EXIT_FAILED;
-	}
-	PQfinish(conn);
-	return rc;
+	return EXIT_OK;
 }
 
 int prism_kea_main(int argc, char **argv)

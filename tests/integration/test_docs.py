@@ -63,6 +63,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 IO_HEADERS = re.compile(r"^(?:uv\.h|curl/|sqlite3\.h|microhttpd\.h|libpq-fe\.h|openssl/ssl\.h|"
                         r"unistd\.h|fcntl\.h|poll\.h|pthread\.h|netdb\.h|sys/socket\.h|"
                         r"sys/stat\.h|systemd/)")
+DB_HEADERS = re.compile(r"(sqlite3\.h|libpq-fe\.h|postgresql/)")
 LAYERS = ("core", "common", "store", "targets", "engine", "sources", "api", "cli", "daemon")
 
 
@@ -80,6 +81,9 @@ def layer_violations(files):
             elif top in ("core", "common") and part in LAYERS and \
                     LAYERS.index(part) > LAYERS.index(top):
                 hits.append(f"{rel}: includes {inc} (a layer above {top})")
+            elif DB_HEADERS.match(inc) and top not in (None, "store", "sources"):
+                hits.append(f"{rel}: includes {inc} (a database API: only src/store, "
+                            "and src/sources for Kea's database)")
         if rel.endswith("meson.build") and not rel.startswith("src/daemon/"):
             for m in re.findall(r"daemon/\w+\.c\b", text):
                 hits.append(f"{rel}: compiles {m} (only src/daemon may)")
@@ -96,6 +100,8 @@ def test_layer_check_finds_what_it_must():
         "src/core/c.c": "#  include <curl/curl.h>\n",
         "src/common/d.c": '#include "store/store.h"\n',
         "tests/unit/e.c": '#include "daemon/daemon.h"\n',
+        "src/cli/f.c": "#include <libpq-fe.h>\n",
+        "src/api/g.c": "#include <sqlite3.h>\n",
     }
     assert len(layer_violations(bad)) == len(bad)
     good = {
@@ -103,6 +109,8 @@ def test_layer_check_finds_what_it_must():
         "src/core/a.c": '#include <stdio.h>\n#include "core/error.h"\n',
         "src/common/b.c": '#include <unistd.h>\n#include "core/config.h"\n',
         "src/engine/c.c": '#include <uv.h>\n#include "common/log.h"\n',
+        "src/store/pg.c": "#include <libpq-fe.h>\n#include <sqlite3.h>\n",
+        "src/sources/kea_pg.c": "#include <libpq-fe.h>\n",
         "meson.build": "subdir('src/daemon')\n",
     }
     assert layer_violations(good) == []
