@@ -352,7 +352,8 @@ static void round_free(struct round *r)
 	free(r);
 }
 
-/* Exponential backoff with equal jitter: half fixed, half random. */
+/* Exponential backoff with equal jitter: half fixed, half random (arc4random: glibc 2.36
+ * seeds it itself, so instances started together do not retry in step). */
 static uint64_t backoff_ms(const struct prism_engine *e, unsigned failures)
 {
 	double d = e->opts.retry_delay;
@@ -361,7 +362,7 @@ static uint64_t backoff_ms(const struct prism_engine *e, unsigned failures)
 	if (d > e->opts.retry_max)
 		d = e->opts.retry_max;
 	double ms = d * 1000.0;
-	return (uint64_t)(ms / 2 + (ms / 2) * ((double)rand() / RAND_MAX));
+	return (uint64_t)(ms / 2 + (ms / 2) * ((double)arc4random() / UINT32_MAX));
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -1265,7 +1266,7 @@ static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 	}
 	dc->nq = dc->waiting = dc->next = 0;
 	dc->retried = false;
-	dc->qbase = (uint16_t)rand();
+	dc->qbase = (uint16_t)arc4random(); /* query ids: not guessable */
 	for (size_t i = 0; i < r->nrows; i++) {
 		if (r->cls[i] != ROW_CHECK)
 			continue;

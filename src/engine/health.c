@@ -285,7 +285,7 @@ static void probe_timeout_cb(uv_timer_t *t)
 static void probe_send(struct ptarget *p)
 {
 	uint8_t wire[512];
-	p->qbase = (uint16_t)rand();
+	p->qbase = (uint16_t)arc4random(); /* query ids: not guessable */
 	p->waiting = 0;
 	for (size_t i = 0; i < p->nprobes; i++) {
 		size_t len;
