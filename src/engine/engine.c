@@ -71,6 +71,7 @@ struct round {
 	size_t nexclude;
 	size_t nmark;	    /* rows recorded: the rest wait for a check */
 	unsigned char *cls; /* row classes while a DNS check runs */
+	bool *unsent;	    /* rows of groups dropped by a pause: not recorded (NULL: none) */
 };
 
 /*
@@ -168,6 +169,7 @@ struct dnscheck {
 	size_t next;	      /* the next query to send */
 	bool retried;	      /* the queries unanswered at a timeout were sent again */
 	enum { DISC_NONE, DISC_ASKING, DISC_DONE } disc; /* finding the DNS port by the API */
+	uint64_t disc_after; /* loop ms: not asked again before (the last ask failed) */
 	char found[64]; /* "IP:port" found that way, when dns_address is not set */
 	uint16_t qbase; /* message id of query 0 */
 	uint8_t rbuf[4096];
@@ -190,6 +192,7 @@ struct worker {
 	bool wanted;	    /* woken while busy: run again after this round */
 	unsigned failures;  /* consecutive target-level failures */
 	bool paused;	    /* maintenance: send nothing */
+	bool removed;	    /* removed at run time: send nothing, record nothing */
 	bool unauthorised;  /* the last failure was 401/403 */
 	bool misconfigured; /* the last failure was the server's configuration refusing */
 	unsigned long long requests, request_failures, rrsets_applied, rrsets_failed;
@@ -348,6 +351,7 @@ static void round_free(struct round *r)
 	free(r->marks);
 	free(r->exclude);
 	free(r->cls);
+	free(r->unsent);
 	prism_ledger_rows_free(r->rows, r->nrows);
 	free(r);
 }
@@ -509,9 +513,10 @@ static void after_push(struct worker *w, bool more, int64_t next_due)
 {
 	if (w->e->stopping)
 		return;
-	bool stop = w->failures > 0 || read_wanted(w);
+	bool stop = w->failures > 0 || read_wanted(w) || w->paused;
 	if (stop && w->next != NULL) {
-		/* the target is failing (back off instead), or a read comes first */
+		/* the target is failing (back off instead), a read comes first, or it was
+		 * paused: the prefetched rows stay due */
 		round_free(w->next);
 		w->next = NULL;
 	}
@@ -554,8 +559,31 @@ static void mark_done(struct prism_store_job *job, int err)
 	engine_unref(e);
 }
 
+/* Leave out the marks of rows a pause kept from being sent (they stay due as they were),
+ * or every mark of a removed target's round: what it sent to the server it had is not
+ * news for the target that may replace it under the same name. */
+static void drop_unrecorded(struct worker *w, struct round *r)
+{
+	if (w->removed) {
+		r->nmark = 0;
+		return;
+	}
+	if (r->unsent == NULL)
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < r->nmark; i++)
+		if (!r->unsent[i])
+			r->marks[k++] = r->marks[i];
+	r->nmark = k;
+}
+
 static void submit_marks(struct worker *w, struct round *r)
 {
+	drop_unrecorded(w, r);
+	if (r->nmark == 0) {
+		round_free(r);
+		return;
+	}
 	r->t_mark = uv_hrtime();
 	r->job.run = mark_run;
 	r->job.done = mark_done;
@@ -696,7 +724,19 @@ static void pump(struct worker *w, struct round *r)
 		r->queue = g->next;
 		if (r->queue == NULL)
 			r->queue_tail = NULL;
-		if (r->transport_failed) {
+		if (w->paused) {
+			/* paused (or removed) since the round began: nothing more goes out */
+			if (r->unsent == NULL)
+				r->unsent = calloc(r->nrows, sizeof(*r->unsent));
+			if (r->unsent == NULL) {
+				set_result(r, g->lo, g->hi, false, "not sent: the target is paused");
+				for (size_t i = g->lo; i < g->hi; i++)
+					r->marks[i].next_attempt = now_ms() + 1000;
+			} else {
+				for (size_t i = g->lo; i < g->hi; i++)
+					r->unsent[i] = true;
+			}
+		} else if (r->transport_failed) {
 			set_result(r, g->lo, g->hi, false, "not sent: the target is failing");
 			for (size_t i = g->lo; i < g->hi; i++)
 				r->marks[i].next_attempt =
@@ -1093,15 +1133,27 @@ static void dns_finish(struct worker *w)
 	free(cls);
 }
 
+static bool same_peer(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	if (a == NULL || a->sa_family != b->ss_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return a->sa_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
 static void dns_recv_cb(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
 			unsigned flags)
 {
 	struct worker *w = u->data;
 	struct dnscheck *dc = &w->dns;
-	(void)from;
 	(void)flags;
-	if (n < 2 || dc->r == NULL)
-		return;
+	if (n < 2 || dc->r == NULL || !same_peer(from, &dc->addr))
+		return; /* an answer counts only from the server asked */
 	const uint8_t *b = (const uint8_t *)buf->base;
 	size_t q = (uint16_t)((uint16_t)(b[0] << 8 | b[1]) - dc->qbase);
 	if (q >= dc->nq || dc->state[q] != DQ_WAITING)
@@ -1175,14 +1227,21 @@ static void dns_closed_cb(uv_handle_t *h)
 	engine_unref(w->e);
 }
 
+#define DISC_RETRY_MS 10000u /* the DNS port could not be asked: ask again after this long */
+
 static void config_cb(void *arg, int err, int status, const char *msg, const char *body,
 		      size_t len)
 {
 	struct worker *w = arg;
 	struct dnscheck *dc = &w->dns;
+	if (err != 0 && status == 0) {
+		/* the server is not up yet (a boot before PowerDNS): asked again later */
+		dc->disc = DISC_NONE;
+		dc->disc_after = uv_now(w->e->loop) + DISC_RETRY_MS;
+		return;
+	}
 	dc->disc = DISC_DONE;
-	if (err == 0 &&
-	    prism_pdns_dns_address(body, len, w->t.api_url, dc->found, sizeof(dc->found)) == 0)
+	if (prism_pdns_dns_address(body, len, w->t.api_url, dc->found, sizeof(dc->found)) == 0)
 		prism_log(PRISM_LOG_INFO, TAG,
 			  "target %s: ownership checks ask its DNS port %s "
 			  "(its local-address; targets[].dns_address sets another)",
@@ -1200,7 +1259,7 @@ static void config_cb(void *arg, int err, int status, const char *msg, const cha
 static void dns_discover(struct worker *w)
 {
 	struct dnscheck *dc = &w->dns;
-	if (dc->disc != DISC_NONE)
+	if (dc->disc != DISC_NONE || uv_now(w->e->loop) < dc->disc_after)
 		return;
 	dc->disc = DISC_DONE;
 	if (w->t.api->server_get == NULL || w->t.api_url == NULL)
@@ -1335,7 +1394,7 @@ static void prefetch_done(struct prism_store_job *job, int err)
 	 * read first, a backoff), its rows are fetched again in their turn */
 	bool pushing = w->state == W_APPLYING || w->state == W_CHECKING || w->state == W_WAITNEXT;
 	if (err != 0 || e->stopping || n->nrows == 0 || w->failures > 0 || read_wanted(w) ||
-	    !pushing) {
+	    !pushing || w->paused) {
 		bool waiting = w->state == W_WAITNEXT && !e->stopping;
 		int64_t next_due = n->next_due;
 		round_free(n);
@@ -1355,7 +1414,8 @@ static void prefetch_done(struct prism_store_job *job, int err)
 /* While @p r is pushed, read the next batch: the writer is idle meanwhile. */
 static void prefetch(struct worker *w, const struct round *r)
 {
-	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max || read_wanted(w))
+	if (w->prefetching || w->next != NULL || r->nrows < w->e->opts.batch_max ||
+	    read_wanted(w) || w->paused)
 		return;
 	struct round *n = calloc(1, sizeof(*n));
 	uint64_t *ex = malloc(r->nrows * sizeof(*ex));
@@ -1392,7 +1452,8 @@ static void fetch_done(struct prism_store_job *job, int err)
 		w->round = NULL;
 		round_free(r);
 		go_idle(w, false, 0);
-	} else if (r->nrows == 0) {
+	} else if (r->nrows == 0 || w->paused) {
+		/* nothing due, or paused while the rows were read: they stay due */
 		int64_t next_due = r->next_due;
 		w->round = NULL;
 		round_free(r);
@@ -2041,10 +2102,12 @@ int prism_engine_remove_target(struct prism_engine *e, const char *name)
 		return PRISM_ENOMEM;
 	e->removed = g;
 	struct worker *w = e->workers[i];
-	/* like a pause for good: a request in flight ends and its results are recorded, then
-	 * the worker sends nothing more; its store jobs and the target's callbacks still
-	 * point at it, so it is freed with the engine */
+	/* like a pause for good: a request in flight ends (its results are not recorded:
+	 * a target of the same name may take the rows over), then the worker sends nothing
+	 * more; its store jobs and the target's callbacks still point at it, so it is freed
+	 * with the engine */
 	w->paused = true;
+	w->removed = true;
 	uv_timer_stop(&w->timer);
 	memmove(&e->workers[i], &e->workers[i + 1], (e->nworkers - i - 1) * sizeof(*g));
 	e->nworkers--;

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+import drill
 from prismlib import PowerDNS, wait_for
 
 pytestmark = pytest.mark.serial  # requests per second and breaker gaps are measured
@@ -193,3 +194,41 @@ def test_no_quick_retry_backs_off(prismd_factory, pdns_proxy):
     # no quick retry: the engine backs off at once, retry_delay with jitter (half to whole)
     assert re.search(r"push failed \(HTTP 503: injected\), retry in 0\.[2-5] s \(failure 1\)",
                      d.read_log()), d.read_log()
+
+
+def set_paused(d, paused):
+    r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/targets/gw/"
+                      f"{'pause' if paused else 'resume'}", timeout=5,
+                      headers={"X-API-Key": "adm1n"})
+    assert r.status_code == 200, r.text
+
+
+def test_pause_stops_a_round_being_pushed(prismd_factory, pdns_proxy):
+    """A pause answered while a round is pushed: the request in flight ends, the rest of
+    the round is not sent (and not recorded as failed), the rows stay due for the resume."""
+    pdns, proxy = pdns_proxy
+    d = prismd_factory(None, extra_yaml=target_yaml(
+        proxy, pdns.key, "    rate_limit_qps: 1\n    max_body_bytes: 65536\n") + KEYS)
+    wait_for(lambda: zone_on(pdns, ZONE), 15, what="zone")
+    set_paused(d, True)
+    names = [f"round{i}" for i in range(3000)]
+    answers = drill.register_sync(d, names, timeout=30)
+    assert sum(1 for a in answers.values() if a["status"] == "success") == len(names)
+
+    def patches():
+        return [e for e in proxy.entries() if e[1] == "PATCH"]
+    before = len(patches())
+    set_paused(d, False)  # one round of 3,000 rows: 11 requests of 64 KiB
+    wait_for(lambda: len(patches()) > before, 15, interval=0.05, what="the round's first PATCH")
+    set_paused(d, True)
+    paused_at = len(patches())
+    time.sleep(6)  # at one request a second (a PATCH and its cache flush) three more PATCHes
+    sent = len(patches()) - paused_at
+    assert sent <= 1, f"{sent} PATCH(es) after the pause answered (one may be in flight)"
+    failed = d.db_query("SELECT count(*) FROM ledger WHERE status = 'failed'")[0][0]
+    pending = d.db_query("SELECT count(*) FROM ledger WHERE status = 'pending'")[0][0]
+    assert failed == 0 and pending > 0, (failed, pending)
+    set_paused(d, False)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")[0][0]
+             == len(names), 60, what="every row synced after the resume")
+    assert pdns.query(f"round2999.{ZONE}") == ["127.0.0.1"]
