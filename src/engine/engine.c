@@ -170,8 +170,8 @@ struct dnscheck {
 	bool retried;	      /* the queries unanswered at a timeout were sent again */
 	enum { DISC_NONE, DISC_ASKING, DISC_DONE } disc; /* finding the DNS port by the API */
 	uint64_t disc_after; /* loop ms: not asked again before (the last ask failed) */
-	char found[64]; /* "IP:port" found that way, when dns_address is not set */
-	uint16_t qbase; /* message id of query 0 */
+	char found[64];	     /* "IP:port" found that way, when dns_address is not set */
+	uint16_t qbase;	     /* message id of query 0 */
 	uint8_t rbuf[4096];
 };
 
@@ -729,7 +729,8 @@ static void pump(struct worker *w, struct round *r)
 			if (r->unsent == NULL)
 				r->unsent = calloc(r->nrows, sizeof(*r->unsent));
 			if (r->unsent == NULL) {
-				set_result(r, g->lo, g->hi, false, "not sent: the target is paused");
+				set_result(r, g->lo, g->hi, false,
+					   "not sent: the target is paused");
 				for (size_t i = g->lo; i < g->hi; i++)
 					r->marks[i].next_attempt = now_ms() + 1000;
 			} else {
