@@ -185,6 +185,10 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "PEM certificate file: serve the API over HTTPS", RESTART)                              \
 	X(api, tls_key, STR, 0, 0, NULL, "", "PRISM_API_TLS_KEY",                                 \
 	  "PEM private key file for tls_cert", RESTART)                                           \
+	X(api, target_key_dir, STR, 0, 0, NULL, "", "PRISM_API_TARGET_KEY_DIR",                   \
+	  "directory whose files targets added through the API may name in api_key_file "         \
+	  "(empty: api_key_file is refused there)",                                                \
+	  RESTART)                                                                                \
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
 	  "largest accepted request body, bytes", RESTART)                                        \
 	X(api, header_timeout, INT, 1, 3600, NULL, "10", "PRISM_API_HEADER_TIMEOUT",              \

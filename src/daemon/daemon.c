@@ -182,7 +182,9 @@ static int open_target(struct daemon *d, const struct prism_config_target *ct,
 	if (ct->tsig.secret_file != NULL)
 		topts.api_key = NULL;
 	int rc = api->open(&d->loop, &topts, out);
-	free(key); /* the target keeps its own copy */
+	if (key != NULL) /* the target keeps its own copy */
+		explicit_bzero(key, strlen(key));
+	free(key);
 	if (rc != 0)
 		prism_log(PRISM_LOG_CRITICAL, TAG, "target %s: cannot set it up (%s)", ct->name,
 			  prism_strerror(rc));
@@ -368,6 +370,42 @@ static bool has_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
+/* Whether @p path names a file inside api.target_key_dir (symbolic links resolved). */
+static bool in_key_dir(const char *dir, const char *path)
+{
+	char *d = realpath(dir, NULL), *p = realpath(path, NULL);
+	size_t n = d ? strlen(d) : 0;
+	bool in = d && p && strncmp(p, d, n) == 0 && (p[n] == '/' || (n == 1 && d[0] == '/'));
+	free(d);
+	free(p);
+	return in;
+}
+
+/*
+ * A run-time target's api_key_file: its key is sent to the api_url the caller chose, so
+ * only files of api.target_key_dir may be named (not the TSIG secret, the Kea password, …),
+ * and the refusal does not tell whether a file exists elsewhere.
+ */
+static int key_file_check(const struct daemon *d, const char *path, char *err, size_t len)
+{
+	const char *dir = d->cfg->api_target_key_dir;
+	if (dir == NULL) {
+		snprintf(err, len,
+			 "api_key_file: not taken through the API unless api.target_key_dir "
+			 "names the directory of target keys (or give api_key)");
+		return PRISM_EINVAL;
+	}
+	char why[400];
+	char *key = in_key_dir(dir, path) ? prism_secret_read(path, why, sizeof(why)) : NULL;
+	if (key == NULL) {
+		snprintf(err, len, "api_key_file: %s is not a readable key file in %s", path, dir);
+		return PRISM_EINVAL;
+	}
+	explicit_bzero(key, strlen(key));
+	free(key);
+	return 0;
+}
+
 static int rt_check(void *arg, const struct prism_runtime_target *t, char *err, size_t len)
 {
 	struct daemon *d = arg;
@@ -383,20 +421,12 @@ static int rt_check(void *arg, const struct prism_runtime_target *t, char *err, 
 		snprintf(err, len, "give exactly one of api_key and api_key_file");
 		return PRISM_EINVAL;
 	}
-	if (t->api_key != NULL && t->api_key[0] == '\0') {
-		snprintf(err, len, "api_key: must not be empty");
+	if (t->api_key != NULL && (t->api_key[0] == '\0' || strpbrk(t->api_key, "\r\n"))) {
+		snprintf(err, len, "api_key: must not be empty or hold a line break");
 		return PRISM_EINVAL;
 	}
-	if (t->api_key_file != NULL) {
-		char why[400];
-		char *key = prism_secret_read(t->api_key_file, why, sizeof(why));
-		if (key == NULL) {
-			snprintf(err, len, "api_key_file: %s", why);
-			return PRISM_EINVAL;
-		}
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
+	if (t->api_key_file != NULL && key_file_check(d, t->api_key_file, err, len) != 0)
+		return PRISM_EINVAL;
 	if (t->dns_address != NULL &&
 	    prism_config_hostport(t->dns_address, host, sizeof(host), &port) != 0) {
 		snprintf(err, len,

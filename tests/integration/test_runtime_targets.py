@@ -20,10 +20,11 @@ KEYS = ("api:\n  keys:\n    - {name: admin, key: adm1n, role: admin}\n"
         "    - {name: ro, key: r3ad, role: read}\n")
 
 
-def config(p1):
+def config(p1, key_dir=None):
     return (f"targets:\n  - name: pdns1\n    api_url: \"{p1.api_url}\"\n"
             f"    api_key: \"{p1.key}\"\n"
             f"zones:\n  - name: {ZONE}\n  - name: {SECOND}\n" + KEYS +
+            (f"  target_key_dir: \"{key_dir}\"\n" if key_dir else "") +
             "sync:\n  reconcile_interval: 2\n")
 
 
@@ -52,7 +53,7 @@ def keyfile(tmp_path, pdns2):
 
 
 def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
-    d = prismd_factory(None, extra_yaml=config(pdns))
+    d = prismd_factory(None, extra_yaml=config(pdns, os.path.dirname(keyfile)))
     api = Api(d)
     register(d, "web1")
     wait_for(lambda: answers(pdns, "web1." + ZONE, "A") is not None and
@@ -130,7 +131,7 @@ def test_add_patch_delete_and_restart(prismd_factory, pdns, pdns2, keyfile):
 
 
 def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
-    d = prismd_factory(None, extra_yaml=config(pdns))
+    d = prismd_factory(None, extra_yaml=config(pdns, os.path.dirname(keyfile)))
     api = Api(d)
     good = {"name": "pdns2", "api_url": pdns2.api_url, "api_key": pdns2.key}
     msg = err(api("POST", "/api/v1/targets", json=dict(good, name="pdns1")), 409, "conflict")
@@ -143,7 +144,19 @@ def test_refusals(prismd_factory, pdns, pdns2, keyfile, tmp_path):
     missing = str(tmp_path / "nope.key")
     g2 = {k: v for k, v in good.items() if k != "api_key"}
     msg = err(api("POST", "/api/v1/targets", json=dict(g2, api_key_file=missing)), 422)
-    assert msg.startswith("api_key_file:") and "nope.key" in msg
+    assert msg.startswith("api_key_file:") and "nope.key is not a readable key file" in msg
+    # only files of api.target_key_dir: another readable file (a secret of something else,
+    # sent to an api_url of the caller's choice) gets the same answer as a missing one
+    other = tmp_path.parent / "elsewhere.key"
+    other.write_text("secret\n")
+    link = tmp_path / "link.key"
+    link.symlink_to(other)
+    for path in (other, link):
+        msg = err(api("POST", "/api/v1/targets", json=dict(g2, api_key_file=str(path))), 422)
+        assert "is not a readable key file in" in msg, msg
+    msg = err(api("POST", "/api/v1/targets", json=dict(good, api_key="a\nX-Other: 1")), 422)
+    assert "api_key: must not be empty or hold a line break" in msg
+    assert "pdns2" not in targets(api)
     msg = err(api("POST", "/api/v1/targets", json=dict(good, zones=["other.test"])), 422)
     assert "other.test. is not a zone of the configuration" in msg
     msg = err(api("POST", "/api/v1/targets", json=dict(good, dns_address="localhost")), 422)
@@ -211,7 +224,7 @@ def test_cli_targets_add_and_remove(prismd_factory, pdns, pdns2):
 def test_key_file_read_again_on_sighup(prismd_factory, pdns, pdns2, tmp_path):
     """A Vault Agent renders the key to the file and sends SIGHUP: a run-time target with
     api_key_file takes the new key, like the configuration's targets."""
-    d = prismd_factory(None, extra_yaml=config(pdns))
+    d = prismd_factory(None, extra_yaml=config(pdns, str(tmp_path)))
     api = Api(d)
     register(d, "web1")
     key = tmp_path / "rotated.key"
@@ -226,3 +239,13 @@ def test_key_file_read_again_on_sighup(prismd_factory, pdns, pdns2, tmp_path):
     wait_for(lambda: answers(pdns2, "web1." + ZONE, "A") not in (None, []), 20,
              what="web1 on pdns2 with the new key")
     assert "reload: target pdns2: new API key" in d.read_log()
+
+
+def test_key_file_refused_without_key_dir(prismd_factory, pdns, pdns2, keyfile):
+    """Without api.target_key_dir, api_key_file is not taken through the API at all."""
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+    msg = err(api("POST", "/api/v1/targets", json={
+        "name": "pdns2", "api_url": pdns2.api_url, "api_key_file": keyfile}), 422)
+    assert "unless api.target_key_dir names the directory of target keys" in msg
+    assert "pdns2" not in targets(api)
