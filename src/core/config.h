@@ -134,8 +134,8 @@ struct prism_config {
 	bool api_public_metrics;	     /**< false: /metrics needs a key */
 	char *api_tls_cert;		     /**< PEM certificate file; NULL = plain HTTP */
 	char *api_target_key_dir; /**< run-time targets' api_key_file lives here; NULL: refused */
-	char *api_tls_key;		     /**< PEM private key file, with tls_cert */
-	uint32_t api_max_body;		     /**< largest request body, bytes (1048576) */
+	char *api_tls_key;	  /**< PEM private key file, with tls_cert */
+	uint32_t api_max_body;	  /**< largest request body, bytes (1048576) */
 	uint32_t api_header_timeout;	     /**< seconds to receive a whole request head (10) */
 	uint32_t api_max_connections_per_ip; /**< API connections per client address (64) */
 	/* sync: */
