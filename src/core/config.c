@@ -187,7 +187,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "PEM private key file for tls_cert", RESTART)                                           \
 	X(api, target_key_dir, STR, 0, 0, NULL, "", "PRISM_API_TARGET_KEY_DIR",                   \
 	  "directory whose files targets added through the API may name in api_key_file "         \
-	  "(empty: api_key_file is refused there)",                                                \
+	  "(empty: api_key_file is refused there)",                                               \
 	  RESTART)                                                                                \
 	X(api, max_body, INT, 1024, 67108864, NULL, "1048576", "PRISM_API_MAX_BODY",              \
 	  "largest accepted request body, bytes", RESTART)                                        \
