@@ -120,6 +120,7 @@ struct prism_agent_server {
 	bool stopping;
 	struct prism_agent_server_stats stats;
 	struct prism_ratelimit refused_log;
+	struct prism_ratelimit tls_log; /* TLS failures: the same cap as refused messages */
 };
 
 struct reg_job {
@@ -483,8 +484,13 @@ static void tls_fail(struct conn *c, enum prism_tls_failure reason, const char *
 		why = text;
 	}
 	s->stats.tls_failures[reason]++;
-	prism_log(PRISM_LOG_WARNING, TAG, "TLS connection from %s closed: %s (%s)", c->ip,
-		  prism_tls_failure_name(reason), why);
+	unsigned long long skipped; /* a flood of failed handshakes must not flood the log */
+	if (prism_ratelimit_ok(&s->tls_log, uv_now(s->loop), REFUSED_LOG_BURST, &skipped))
+		prism_log(PRISM_LOG_WARNING, TAG, "TLS connection from %s closed: %s (%s)%s",
+			  c->ip, prism_tls_failure_name(reason), why,
+			  skipped > 0 ? " (more TLS failures, counted in "
+					"prism_agent_tls_failures_total, not logged)"
+				      : "");
 	c->drain = true;
 	conn_drain_deadline(c);
 	conn_send_tls(c, true);
