@@ -1285,10 +1285,31 @@ static int run_audit_only(struct prism_store *s, const struct prism_store_api *s
 	return audit(s, st, j, j->flag ? "target.pause" : "target.resume", object, before, after);
 }
 
+/* The state of target @p name into @p buf; false when there is no such target. */
+static bool target_state(struct prism_engine *e, const char *name, char *buf, size_t len)
+{
+	struct prism_engine_target_info ti;
+	for (size_t i = 0; i < prism_engine_ntargets(e); i++) {
+		if (prism_engine_target_info(e, i, &ti) == 0 && strcmp(ti.name, name) == 0) {
+			snprintf(buf, len, "%s", ti.state);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The audit entry is committed: now the pause (or resume) takes effect, never before (an
+ * error answer means nothing changed). */
 static void done_target_state(struct api_req *r, struct api_job *j, int err)
 {
+	struct prism_engine *e = r->api->opts.engine;
 	if (err != 0) {
 		store_failed(r, err);
+		return;
+	}
+	if (prism_engine_pause(e, j->name, j->flag) != 0 ||
+	    !target_state(e, j->name, j->text, sizeof(j->text))) {
+		api_error(r, 404, "not_found", "no target called '%s'", j->name);
 		return;
 	}
 	struct jw *w = &r->api->jw;
@@ -1304,11 +1325,11 @@ static void target_pause(struct api_req *r, bool paused)
 {
 	struct prism_api_value v[1];
 	struct prism_api *api = r->api;
+	char state[32];
 	if (!body_check(r, prism_api_body_none, v))
 		return;
 	const char *name = r->params[0];
-	struct prism_engine_target_info ti;
-	if (prism_engine_pause(api->opts.engine, name, paused) != 0) {
+	if (!target_state(api->opts.engine, name, state, sizeof(state))) {
 		api_error(r, 404, "not_found", "no target called '%s'", name);
 		return;
 	}
@@ -1316,10 +1337,6 @@ static void target_pause(struct api_req *r, bool paused)
 	if (j == NULL)
 		return;
 	snprintf(j->name, sizeof(j->name), "%s", name);
-	for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine); i++)
-		if (prism_engine_target_info(api->opts.engine, i, &ti) == 0 &&
-		    strcmp(ti.name, name) == 0)
-			snprintf(j->text, sizeof(j->text), "%s", ti.state);
 	j->flag = paused;
 	j->run = run_audit_only;
 	j->done = done_target_state;
