@@ -176,6 +176,8 @@ void api_db_failed(struct api_req *r);
 int api_refresh_counts(struct prism_api *api);
 /** Refresh the cached ledger counts per target. */
 int api_refresh_ledger(struct prism_api *api);
+/** The cached ledger counts of @p target (by name: targets come and go), NULL: none yet. */
+const struct api_ledger_counts *api_ledger_of(const struct prism_api *api, const char *target);
 /** Collect every metric and format them into api->metrics_buf. */
 int api_metrics_collect(struct prism_api *api);
 /** routes_zones.c: end the imports still waiting for a target (the API stops). */

@@ -1142,7 +1142,7 @@ static void h_v1_key_revoke(struct api_req *r)
 
 /* ---- targets and sync ---- */
 
-static const struct api_ledger_counts *ledger_of(struct prism_api *api, const char *target)
+const struct api_ledger_counts *api_ledger_of(const struct prism_api *api, const char *target)
 {
 	for (size_t i = 0; i < api->nledger; i++)
 		if (strcmp(api->ledger[i].target, target) == 0)
@@ -1266,7 +1266,7 @@ static void h_v1_targets(struct api_req *r)
 		gateway_json(w, api, ti.name);
 		jw_key(w, "ledger");
 		jw_obj(w);
-		ledger_json(w, ledger_of(api, ti.name), now);
+		ledger_json(w, api_ledger_of(api, ti.name), now);
 		jw_end_obj(w);
 		jw_end_obj(w);
 	}
