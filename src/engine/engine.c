@@ -1275,24 +1275,14 @@ static bool dns_open(struct worker *w)
 	struct dnscheck *dc = &w->dns;
 	if (dc->open)
 		return true;
-	char host[64];
-	uint16_t port;
 	const char *addr = w->t.dns_address ? w->t.dns_address : dc->found[0] ? dc->found : NULL;
 	if (addr == NULL) {
 		dns_discover(w);
 		return false;
 	}
-	if (prism_config_hostport(addr, host, sizeof(host), &port) != 0)
-		return false;
 	struct sockaddr_storage any;
-	memset(&any, 0, sizeof(any));
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&dc->addr) == 0) {
-		uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
-	} else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&dc->addr) == 0) {
-		uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
-	} else {
+	if (prism_udp_addr(addr, &dc->addr, &any) != 0)
 		return false;
-	}
 	if (uv_udp_init(w->e->loop, &dc->udp) != 0)
 		return false;
 	uv_timer_init(w->e->loop, &dc->timer);

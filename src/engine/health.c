@@ -418,37 +418,6 @@ static void tick_cb(uv_timer_t *t)
 }
 
 /* "host:port", "[v6]:port" or a bare address (port 53). */
-static int parse_addr(const char *s, struct sockaddr_storage *out)
-{
-	char host[64];
-	int port = 53;
-	const char *colon = strrchr(s, ':');
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (end == NULL || (size_t)(end - s - 1) >= sizeof(host))
-			return PRISM_EINVAL;
-		snprintf(host, sizeof(host), "%.*s", (int)(end - s - 1), s + 1);
-		if (end[1] == ':')
-			port = atoi(end + 2);
-		return uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0 ? 0 : PRISM_EINVAL;
-	}
-	if (colon != NULL && strchr(s, ':') == colon) {
-		if ((size_t)(colon - s) >= sizeof(host))
-			return PRISM_EINVAL;
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
-		port = atoi(colon + 1);
-	} else {
-		snprintf(host, sizeof(host), "%s", s);
-		if (colon != NULL) /* a bare IPv6 address */
-			return uv_ip6_addr(host, 53, (struct sockaddr_in6 *)out) == 0
-				       ? 0
-				       : PRISM_EINVAL;
-	}
-	if (port <= 0 || port > 65535)
-		return PRISM_EINVAL;
-	return uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0 ? 0 : PRISM_EINVAL;
-}
-
 static int open_udp(struct prism_health *h, struct ptarget *p)
 {
 	struct sockaddr_storage any;
@@ -522,7 +491,7 @@ int prism_health_add(struct prism_health *h, const struct prism_engine_target *t
 	h->refs++;
 	if (dns_address == NULL)
 		return 0;
-	if (parse_addr(dns_address, &p->addr) != 0) {
+	if (prism_udp_addr(dns_address, &p->addr, NULL) != 0) {
 		prism_log(PRISM_LOG_WARNING, TAG,
 			  "target %s: dns_address '%s' is not "
 			  "IP:port: no DNS probe",

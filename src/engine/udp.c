@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "engine/udp.h"
 
@@ -23,4 +24,27 @@ int prism_udp_send_copy(uv_udp_t *u, const struct sockaddr *to, const void *buf,
 	if (rc != 0)
 		free(req);
 	return rc;
+}
+
+int prism_udp_addr(const char *hostport, struct sockaddr_storage *addr,
+		   struct sockaddr_storage *any)
+{
+	char host[64];
+	uint16_t port;
+	if (prism_config_hostport(hostport, host, sizeof(host), &port) != 0)
+		return PRISM_EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	if (any != NULL)
+		memset(any, 0, sizeof(*any));
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)addr) == 0) {
+		if (any != NULL)
+			uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)any);
+		return 0;
+	}
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)addr) == 0) {
+		if (any != NULL)
+			uv_ip6_addr("::", 0, (struct sockaddr_in6 *)any);
+		return 0;
+	}
+	return PRISM_EINVAL;
 }
