@@ -21,6 +21,7 @@
  * Lifetime: a reference for the timer, one per poll handle not yet closed, one per store job
  * in flight, and one until stop; freed when the last goes.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -47,7 +48,7 @@
 #define LOOKUP_BATCH	 512u
 #define WANT_MAX	 100000u /* reservations named and not yet read back; beyond: resync */
 
-enum state { S_DOWN, S_CONNECTING, S_LISTEN, S_SELECT, S_READY, S_LOOKUP };
+enum state { S_DOWN, S_RESOLVING, S_CONNECTING, S_LISTEN, S_SELECT, S_READY, S_LOOKUP };
 
 /* One reservation to apply: a put (fqdn set) or a removal of its key. */
 struct item {
@@ -88,6 +89,8 @@ struct prism_kea_pg {
 	uv_poll_t *poll;
 	int poll_fd;
 	uv_timer_t timer;
+	uv_getaddrinfo_t gai; /* the database's host looked up off the loop (S_RESOLVING) */
+	char host[256];	      /* that host name */
 	enum state state;
 	unsigned attempt;
 	bool query_inflight;
@@ -221,10 +224,18 @@ static void disconnect(struct prism_kea_pg *k)
 		k->stats.connected = false;
 }
 
+static void fail_why(struct prism_kea_pg *k, const char *what, const char *why);
+
 static void fail(struct prism_kea_pg *k, const char *what)
 {
+	fail_why(k, what, k->conn ? PQerrorMessage(k->conn) : "");
+}
+
+/* fail() with the reason given (or libpq's). */
+static void fail_why(struct prism_kea_pg *k, const char *what, const char *why)
+{
 	char msg[512];
-	snprintf(msg, sizeof(msg), "%s", k->conn ? PQerrorMessage(k->conn) : "");
+	snprintf(msg, sizeof(msg), "%s", why);
 	msg[strcspn(msg, "\n")] = '\0';
 	bool was_up = k->stats.connected;
 	disconnect(k);
@@ -297,10 +308,68 @@ static void connect_poll(struct prism_kea_pg *k)
 	}
 }
 
-static void connect_start(struct prism_kea_pg *k)
+/* libpq's connection parameter @p key (the last given wins), or NULL. */
+static const char *param_of(const struct prism_kea_pg *k, const char *key)
 {
-	k->conn = PQconnectStartParams((const char *const *)k->keys, (const char *const *)k->vals,
-				       1);
+	const char *v = NULL;
+	for (size_t i = 0; k->keys[i] != NULL; i++)
+		if (strcmp(k->keys[i], key) == 0)
+			v = k->vals[i];
+	return v;
+}
+
+/* The host libpq would connect to, into @p buf: kea.reservations.host, else the host of
+ * the conninfo string, else PGHOST; "" when none (the local socket). */
+static void host_of(const struct prism_kea_pg *k, char *buf, size_t len)
+{
+	const char *h = param_of(k, "host"), *ci = NULL;
+	for (size_t i = 0; h == NULL && ci == NULL && k->keys[i] != NULL; i++)
+		if (strcmp(k->keys[i], "dbname") == 0)
+			ci = k->vals[i]; /* the first dbname is the conninfo string */
+	PQconninfoOption *opts = ci != NULL ? PQconninfoParse(ci, NULL) : NULL;
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && h == NULL; o++)
+		if (strcmp(o->keyword, "host") == 0)
+			h = o->val;
+	if (h == NULL && param_of(k, "hostaddr") == NULL)
+		h = getenv("PGHOST");
+	snprintf(buf, len, "%s", h ? h : "");
+	PQconninfoFree(opts);
+}
+
+/* A host name (not an address, a socket directory or a list) libpq would look up itself,
+ * with a blocking getaddrinfo() on the loop. */
+static bool needs_lookup(const char *host)
+{
+	unsigned char a[16];
+	return host != NULL && host[0] != '\0' && host[0] != '/' && strchr(host, ',') == NULL &&
+	       inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1;
+}
+
+/* Start connecting; @p hostaddr (NULL: none) is the host's addresses, looked up already,
+ * and @p host the host name as often as there are addresses (libpq tries them in turn). */
+static void connect_to(struct prism_kea_pg *k, const char *host, const char *hostaddr)
+{
+	size_t n = 0;
+	while (k->keys[n] != NULL)
+		n++;
+	const char **keys = calloc(n + 3, sizeof(*keys)), **vals = calloc(n + 3, sizeof(*vals));
+	if (keys == NULL || vals == NULL) {
+		free(keys);
+		free(vals);
+		fail_why(k, "cannot connect to PostgreSQL", "out of memory");
+		return;
+	}
+	memcpy(keys, k->keys, n * sizeof(*keys));
+	memcpy(vals, k->vals, n * sizeof(*vals));
+	if (hostaddr != NULL) { /* after the rest: they override the conninfo string's */
+		keys[n] = "host";
+		vals[n] = host;
+		keys[n + 1] = "hostaddr";
+		vals[n + 1] = hostaddr;
+	}
+	k->conn = PQconnectStartParams(keys, vals, 1);
+	free(keys);
+	free(vals);
 	if (k->conn == NULL || PQstatus(k->conn) == CONNECTION_BAD) {
 		fail(k, "cannot connect to PostgreSQL");
 		return;
@@ -309,6 +378,53 @@ static void connect_start(struct prism_kea_pg *k)
 	/* libpq: start as if PQconnectPoll had answered PGRES_POLLING_WRITING */
 	if (poll_set(k, UV_WRITABLE) != 0)
 		fail(k, "cannot connect to PostgreSQL");
+}
+
+static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct prism_kea_pg *k = req->data;
+	const char *name = k->host;
+	char ips[4 * 48] = "", hosts[4 * 256] = "";
+	size_t n = 0;
+	for (struct addrinfo *a = status == 0 ? res : NULL; a != NULL && n < 4; a = a->ai_next) {
+		char ip[48];
+		if (uv_ip_name(a->ai_addr, ip, sizeof(ip)) != 0)
+			continue;
+		size_t li = strlen(ips), lh = strlen(hosts);
+		snprintf(ips + li, sizeof(ips) - li, "%s%s", n ? "," : "", ip);
+		snprintf(hosts + lh, sizeof(hosts) - lh, "%s%s", n ? "," : "", name);
+		n++;
+	}
+	uv_freeaddrinfo(res);
+	if (!k->stopping) {
+		k->state = S_DOWN;
+		if (n > 0)
+			connect_to(k, hosts, ips);
+		else
+			fail_why(k, "cannot look up the database's host",
+				 status != 0 ? uv_strerror(status) : "no address");
+	}
+	unref(k);
+}
+
+static void connect_start(struct prism_kea_pg *k)
+{
+	host_of(k, k->host, sizeof(k->host));
+	if (!needs_lookup(k->host) || strlen(k->host) >= sizeof(k->host) - 1 ||
+	    param_of(k, "hostaddr") != NULL) {
+		connect_to(k, NULL, NULL);
+		return;
+	}
+	const char *host = k->host;
+	static const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	k->gai.data = k;
+	k->state = S_RESOLVING;
+	k->refs++;
+	if (uv_getaddrinfo(k->loop, &k->gai, resolved_cb, host, NULL, &hints) != 0) {
+		k->refs--;
+		k->state = S_DOWN;
+		fail_why(k, "cannot look up the database's host", "no resolver");
+	}
 }
 
 static void timer_cb(uv_timer_t *t)

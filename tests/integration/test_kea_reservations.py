@@ -376,3 +376,18 @@ def test_ipv6_reservations(prismd_factory, pdns, pg, keadb):
     d.start()
     wait_for(lambda: "0 added, 0 updated, 0 removed, 2 unchanged" in d.read_log(), 20,
              what="second sync unchanged")
+
+
+def test_host_name_looked_up_off_the_loop(prismd_factory, pdns, pg, keadb):
+    """A host name in the conninfo is looked up by prismd (off the loop) and handed to libpq
+    with its addresses, every one tried: "localhost" reaches the server on 127.0.0.1."""
+    sql(pg, keadb, reservation_sql("byname", "10.0.3.1", "02:00:00:00:03:01"))
+    d = prismd_factory(pdns, start=False,
+                       extra_yaml=kea_yaml(pg, keadb).replace("host=127.0.0.1",
+                                                             "host=localhost"),
+                       env={"KEA_DB_PASSWORD": "kea"})
+    assert "host=localhost" in open(d.config).read()
+    d.start()
+    wait_for(lambda: pdns.query("byname.dc.test.") == ["10.0.3.1"], 20,
+             what="a reservation read through a host name")
+    assert "cannot look up" not in d.read_log()
