@@ -2,7 +2,8 @@
 /*
  * Kea host reservations from PostgreSQL, on the loop.
  *
- * States: DOWN (waiting for the reconnect timer) → CONNECTING (PQconnectPoll steered by
+ * States: DOWN (waiting for the reconnect timer) → RESOLVING (the host name looked up with
+ * uv_getaddrinfo, as libpq would block the loop doing it) → CONNECTING (PQconnectPoll steered by
  * uv_poll on PQsocket, which may change while libpq tries addresses) → LISTEN (the LISTEN
  * command in flight) → SELECT (the consistency query in flight) → READY (notifications)
  * ⇄ LOOKUP (a lookup of changed reservations in flight). LISTEN is sent before the query,
