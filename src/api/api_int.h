@@ -119,6 +119,7 @@ struct prism_api {
 	unsigned refs;
 	bool stopping;
 	unsigned long long heads_late; /* connections closed for a late request head */
+	unsigned targets_creating;     /* POST /api/v1/targets jobs in flight (the 64 limit) */
 	struct api_req *suspended;
 	void *imports;	    /* routes_zones.c: imports waiting for a target's answer */
 	int64_t started_at; /* unix seconds */

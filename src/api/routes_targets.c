@@ -28,6 +28,7 @@ struct tctx {
 	enum tmode mode;
 	struct prism_runtime_target t; /* owned: the new state (the name only for DELETE) */
 	char *before;		       /* PATCH, DELETE: the old state as JSON, owned */
+	struct prism_api *api;	       /* CREATE: counted in api->targets_creating */
 };
 
 static void tctx_cleanup(struct api_job *j)
@@ -35,6 +36,8 @@ static void tctx_cleanup(struct api_job *j)
 	struct tctx *c = (struct tctx *)j->data;
 	if (c == NULL)
 		return;
+	if (c->api != NULL)
+		c->api->targets_creating--;
 	prism_runtime_target_clear(&c->t);
 	free(c->before);
 	free(c);
@@ -370,12 +373,15 @@ void h_v1_target_create(struct api_req *r)
 	} else if (not_config(r, name, "choose another name")) {
 		if (engine_has(r->api->opts.engine, name))
 			api_error(r, 409, "conflict", "a target called '%s' exists", name);
-		else if (prism_engine_ntargets(r->api->opts.engine) >= API_MAX_TARGETS)
+		else if (prism_engine_ntargets(r->api->opts.engine) + r->api->targets_creating >=
+			 API_MAX_TARGETS) /* creations in flight count: they all start */
 			api_error(r, 409, "conflict",
 				  "there are %d targets already, the most "
 				  "prismd takes",
 				  API_MAX_TARGETS);
 		else if (target_ok(r, &c->t)) {
+			c->api = r->api;
+			r->api->targets_creating++;
 			api_submit(r, j);
 			return;
 		}

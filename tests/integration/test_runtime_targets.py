@@ -249,3 +249,20 @@ def test_key_file_refused_without_key_dir(prismd_factory, pdns, pdns2, keyfile):
         "name": "pdns2", "api_url": pdns2.api_url, "api_key_file": keyfile}), 422)
     assert "unless api.target_key_dir names the directory of target keys" in msg
     assert "pdns2" not in targets(api)
+
+
+def test_target_limit_holds_under_concurrent_posts(prismd_factory, pdns):
+    """64 targets in all, also when the POSTs come at once (creations still being committed
+    count): the rest get 409."""
+    import concurrent.futures
+    d = prismd_factory(None, extra_yaml=config(pdns))
+    api = Api(d)
+
+    def post(i):
+        return api("POST", "/api/v1/targets", json={
+            "name": f"t{i}", "api_url": "http://127.0.0.1:9/api/v1", "api_key": "k",
+            "zones": [SECOND]}).status_code
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(post, range(80)))
+    assert codes.count(201) == 63 and codes.count(409) == 17, sorted(set(codes))
+    assert len(targets(api)) == 64
