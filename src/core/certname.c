@@ -6,27 +6,23 @@
 #include "core/certname.h"
 #include "core/dname.h"
 
-/* Length of @p name without a trailing dot and without the longest ".zone" suffix. */
-static size_t short_len(const char *name, const char *const *zones)
+/* Length of @p name without a trailing dot and without a suffix "." + @p zone (its part
+ * relative to the zone; the whole name when it is not in it). */
+static size_t relative_len(const char *name, const char *zone)
 {
 	size_t n = strlen(name);
 	if (n > 0 && name[n - 1] == '.')
 		n--;
-	size_t best = n;
-	for (const char *const *z = zones; z != NULL && *z != NULL; z++) {
-		size_t zl = strlen(*z);
-		if (zl > 0 && (*z)[zl - 1] == '.')
-			zl--;
-		if (zl == 0 || zl + 1 >= n)
-			continue;
-		const char *tail = name + n - zl;
-		if (tail[-1] == '.' && strncasecmp(tail, *z, zl) == 0 && n - zl - 1 < best)
-			best = n - zl - 1;
-	}
-	return best;
+	size_t zl = zone != NULL ? strlen(zone) : 0;
+	if (zl > 0 && zone[zl - 1] == '.')
+		zl--;
+	if (zl > 0 && n > zl + 1 && name[n - zl - 1] == '.' &&
+	    strncasecmp(name + n - zl, zone, zl) == 0)
+		n -= zl + 1;
+	return n;
 }
 
-bool prism_cert_name_allows(const char *cert_name, const char *hostname, const char *const *zones)
+bool prism_cert_name_allows(const char *cert_name, const char *hostname, const char *zone)
 {
 	if (cert_name == NULL || hostname == NULL)
 		return false;
@@ -36,6 +32,6 @@ bool prism_cert_name_allows(const char *cert_name, const char *hostname, const c
 	/* a wildcard or anything else that is not one host's name grants nothing */
 	if (cl == 0 || prism_hostname_check(cert_name, cl, NULL, 0) != 0)
 		return false;
-	size_t a = short_len(cert_name, zones), b = short_len(hostname, zones);
+	size_t a = relative_len(cert_name, zone), b = relative_len(hostname, zone);
 	return a == b && strncasecmp(cert_name, hostname, a) == 0;
 }

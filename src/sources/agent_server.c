@@ -612,13 +612,11 @@ static void reg_done(struct prism_store_job *job, int err)
 	conn_unref(c);
 }
 
-/* The verified client certificate names @p hostname (in any managed zone). */
+/* The verified client certificate names @p hostname in the agents' zone. */
 static bool cert_allows(const struct prism_agent_server *s, const struct conn *c,
 			const char *hostname)
 {
-	const char *const def[] = {s->opts.dns.zone, NULL};
-	return prism_tls_conn_allows(c->tls, hostname, s->opts.dns.zones) ||
-	       (s->opts.dns.zone != NULL && prism_tls_conn_allows(c->tls, hostname, def));
+	return prism_tls_conn_allows(c->tls, hostname, s->opts.dns.zone);
 }
 
 /* Authentication before any work: fills @p j's owner or queues the error answer. */

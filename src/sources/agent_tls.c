@@ -568,11 +568,10 @@ void prism_tls_conn_names(const struct prism_tls_conn *c, char *out, size_t outl
 		snprintf(out, outlen, "(no usable name)");
 }
 
-bool prism_tls_conn_allows(const struct prism_tls_conn *c, const char *hostname,
-			   const char *const *zones)
+bool prism_tls_conn_allows(const struct prism_tls_conn *c, const char *hostname, const char *zone)
 {
 	for (size_t i = 0; c->identity && i < c->nnames; i++)
-		if (prism_cert_name_allows(c->names[i], hostname, zones))
+		if (prism_cert_name_allows(c->names[i], hostname, zone))
 			return true;
 	return false;
 }

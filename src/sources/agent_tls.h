@@ -137,5 +137,4 @@ bool prism_tls_conn_has_identity(const struct prism_tls_conn *c);
 void prism_tls_conn_names(const struct prism_tls_conn *c, char *out, size_t outlen);
 
 /** Does the verified client certificate allow @p hostname (see prism_cert_name_allows)? */
-bool prism_tls_conn_allows(const struct prism_tls_conn *c, const char *hostname,
-			   const char *const *zones);
+bool prism_tls_conn_allows(const struct prism_tls_conn *c, const char *hostname, const char *zone);
