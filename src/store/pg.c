@@ -71,7 +71,8 @@ static const char *const migrations[] = {
 	" updated_at BIGINT,"
 	" PRIMARY KEY (target, zone, name, type)"
 	");"
-	"CREATE INDEX ledger_due ON ledger (target, status, next_attempt);"
+	/* ledger_due takes rows in this order: the index answers it without a sort */
+	"CREATE INDEX ledger_due ON ledger (target, status, next_attempt, zone, name, type);"
 	"CREATE INDEX ledger_host ON ledger (host_id);"
 	"CREATE TABLE tokens ("
 	" hash TEXT PRIMARY KEY,"
@@ -347,6 +348,63 @@ size_t pg_changes(const PGresult *r)
 {
 	const char *n = PQcmdTuples((PGresult *)r);
 	return n && n[0] ? (size_t)strtoull(n, NULL, 10) : 0;
+}
+
+static void array_put(struct pg_array *a, const char *v, size_t n)
+{
+	if (a->oom)
+		return;
+	if (a->len + n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap : 256;
+		while (a->len + n + 2 > cap)
+			cap *= 2;
+		char *p = realloc(a->s, cap);
+		if (p == NULL) {
+			a->oom = true;
+			return;
+		}
+		a->s = p;
+		a->cap = cap;
+	}
+	memcpy(a->s + a->len, v, n);
+	a->len += n;
+	a->s[a->len] = '\0';
+}
+
+void pg_array_text(struct pg_array *a, const char *v)
+{
+	array_put(a, a->len ? "," : "{", 1);
+	if (v == NULL) {
+		array_put(a, "NULL", 4);
+		return;
+	}
+	array_put(a, "\"", 1);
+	for (const char *c = v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			array_put(a, "\\", 1);
+		array_put(a, c, 1);
+	}
+	array_put(a, "\"", 1);
+}
+
+void pg_array_int(struct pg_array *a, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%" PRId64, v);
+	array_put(a, a->len ? "," : "{", 1);
+	array_put(a, num, (size_t)n);
+}
+
+const char *pg_array_end(struct pg_array *a)
+{
+	array_put(a, a->len ? "}" : "{}", a->len ? 1 : 2);
+	return a->oom ? NULL : a->s;
+}
+
+void pg_array_free(struct pg_array *a)
+{
+	free(a->s);
+	*a = (struct pg_array){0};
 }
 
 void pg_tz_forget(struct prism_store *s)
@@ -645,4 +703,25 @@ const struct prism_store_api prism_store_postgresql = {
 	.release = pg_release,
 	.last_error = pg_last_error,
 	.job_mark = pg_job_mark,
+	.host_register = pg_host_register,
+	.host_import = pg_host_import,
+	.ledger_due = pg_ledger_due,
+	.ledger_mark = pg_ledger_mark,
+	.hosts_expire = pg_hosts_expire,
+	.hosts_cleanup = pg_hosts_cleanup,
+	.token_add = pg_token_add,
+	.targets_sync = pg_targets_sync,
+	.reconcile = pg_reconcile,
+	/* REST API writes */
+	.host_delete = pg_host_delete,
+	.host_release = pg_host_release,
+	.token_create = pg_token_create,
+	.token_revoke = pg_token_revoke,
+	.token_rebind = pg_token_rebind,
+	.apikey_add = pg_apikey_add,
+	.apikey_revoke = pg_apikey_revoke,
+	.ledger_retry = pg_ledger_retry,
+	.audit_add = pg_audit_add,
+	.zones_targets_sync = pg_zones_targets_sync,
+	.target_resync = pg_target_resync,
 };

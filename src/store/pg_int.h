@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/rrset.h"
 #include "store/store.h"
 
 #define PG_MAXPARAMS 16 /* parameters of one statement */
@@ -79,6 +80,25 @@ bool pg_null(const PGresult *r, int row, int col);
 char *pg_dup(const PGresult *r, int row, int col);
 /** Rows changed by the statement of @p r. */
 size_t pg_changes(const PGresult *r);
+/**
+ * An array parameter in PostgreSQL's text form ("{a,NULL,\"b c\"}"), for set-based
+ * statements over many rows (unnest($1::text[], ...)). Zero-initialise; on out of memory
+ * the array remembers it and pg_array_end answers NULL.
+ */
+struct pg_array {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+/** Append a text element (NULL: a NULL element). */
+void pg_array_text(struct pg_array *a, const char *v);
+/** Append an integer element. */
+void pg_array_int(struct pg_array *a, int64_t v);
+/** Close the array: its text, owned by @p a; NULL when out of memory. */
+const char *pg_array_end(struct pg_array *a);
+/** Free the text. */
+void pg_array_free(struct pg_array *a);
+
 /** Forget the target_zones read for source writes (they changed). */
 void pg_tz_forget(struct prism_store *s);
 /* struct prism_store_api's savepoint, release and job_mark (store.h) */
@@ -92,5 +112,57 @@ int pg_job_mark(struct prism_store *s);
  * so that a lost server fails calls instead of hanging them. Blocking.
  */
 PGconn *pg_connect(const char *url);
+
+/* pg_hosts.c: hosts, tokens, keys, audit, import (struct prism_store_api, see store.h) */
+int pg_host_register(struct prism_store *s, const struct prism_host_reg *reg,
+		     struct prism_host_reg_out *out);
+int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns, size_t *n,
+		    bool *dns_changed);
+int pg_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *n,
+		     bool *dns_changed);
+int pg_token_add(struct prism_store *s, const char *name, const char *hash, int64_t now,
+		 int64_t expires_at);
+int pg_host_delete(struct prism_store *s, int64_t id, int64_t now, struct prism_host_brief *before,
+		   bool *dns_changed);
+int pg_host_release(struct prism_store *s, int64_t id, struct prism_host_brief *before);
+int pg_token_create(struct prism_store *s, const char *name, const char *hash, int64_t now,
+		    int64_t expires_at);
+int pg_token_rebind(struct prism_store *s, const char *old_hash, const char *new_hash, size_t *n);
+int pg_token_revoke(struct prism_store *s, const char *name, size_t *changed);
+int pg_apikey_add(struct prism_store *s, const char *name, const char *hash, const char *role,
+		  int64_t now);
+int pg_apikey_revoke(struct prism_store *s, const char *name, size_t *changed);
+int pg_audit_add(struct prism_store *s, const struct prism_audit_entry *e);
+int pg_host_import(struct prism_store *s, const struct prism_host_import *h,
+		   enum prism_import_outcome *out);
+/** Store a desired RRset (one per host record) and mark it pending on every target of its
+ *  zone; @p changed set when it differed. Unchanged, or the API's for a host: nothing. */
+int pg_desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
+		   int64_t host_id, int64_t now, bool *changed);
+/** A host's A/AAAA record (and PTR) desired and pending, as a registration writes them. */
+int pg_host_records(struct prism_store *s, const struct prism_host_reg *reg, int64_t host_id,
+		    const char *fqdn, bool *changed);
+/** Withdraw the records of the hosts @p ids (an array in text form, "{1,2}"), their
+ *  deletions queued; @p link keeps the host ids on the ledger rows. */
+int pg_hosts_dns_delete(struct prism_store *s, const char *ids, bool link, int64_t now,
+			bool *changed);
+/** A hosts.source value as an enum. */
+enum prism_source pg_source_parse(const char *name);
+
+/* pg_ledger.c: the ledger, the reconciler, the served pairs (struct prism_store_api) */
+int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
+		  struct prism_ledger_row **rows, size_t *n, int64_t *next_due);
+int pg_ledger_mark(struct prism_store *s, const char *target,
+		   const struct prism_ledger_mark *marks, size_t n, int64_t now_ms);
+int pg_ledger_retry(struct prism_store *s, const char *target, int64_t now, size_t *n);
+int pg_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+		    int64_t now, size_t *caught_up);
+int pg_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
+			  const struct prism_target_group *groups, size_t ngroups, int64_t now,
+			  size_t *caught_up);
+int pg_target_resync(struct prism_store *s, const char *target, int64_t now, size_t *n);
+int pg_reconcile(struct prism_store *s, const char *target, const char *zone,
+		 const struct prism_actual_zone *actual, bool adopt, bool dry_run, int64_t now,
+		 struct prism_reconcile_result *out);
 /** "host/dbname" of @p url for logs (never the password). */
 void pg_url_describe(const char *url, char *out, size_t len);
