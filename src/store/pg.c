@@ -436,7 +436,7 @@ PGconn *pg_connect(const char *url)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
-void pg_url_describe(const char *url, char *out, size_t len)
+void prism_store_pg_describe(const char *url, char *out, size_t len)
 {
 	PQconninfoOption *opts = PQconninfoParse(url ? url : "", NULL);
 	const char *host = NULL, *db = NULL, *port = NULL;
@@ -586,7 +586,7 @@ static int pg_open(const struct prism_store_opts *opts, struct prism_store **out
 	s->conn = pg_connect(s->conninfo);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
 		char where[256];
-		pg_url_describe(s->conninfo, where, sizeof(where));
+		prism_store_pg_describe(s->conninfo, where, sizeof(where));
 		snprintf(err, errlen, "cannot connect to PostgreSQL at %s (%s)", where,
 			 s->conn ? PQerrorMessage(s->conn) : "out of memory");
 		size_t n = strlen(err);

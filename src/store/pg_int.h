@@ -164,5 +164,3 @@ int pg_target_resync(struct prism_store *s, const char *target, int64_t now, siz
 int pg_reconcile(struct prism_store *s, const char *target, const char *zone,
 		 const struct prism_actual_zone *actual, bool adopt, bool dry_run, int64_t now,
 		 struct prism_reconcile_result *out);
-/** "host/dbname" of @p url for logs (never the password). */
-void pg_url_describe(const char *url, char *out, size_t len);

@@ -798,3 +798,6 @@ extern const struct prism_store_api prism_store_sqlite;
 
 /** The PostgreSQL backend (libpq; opts.url). */
 extern const struct prism_store_api prism_store_postgresql;
+
+/** "host[:port]/dbname" of a PostgreSQL URL for logs: never its password. */
+void prism_store_pg_describe(const char *url, char *out, size_t len);
