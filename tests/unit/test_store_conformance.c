@@ -946,6 +946,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intake_queue, setup, teardown),
 	};
 	int failed = 0;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* cmocka's results go to stderr: keep the order */
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		current = &backends[i];
 		if (!backend_runs(current)) {
@@ -953,6 +954,7 @@ int main(void)
 				      current->name);
 			continue;
 		}
+		print_message("[ BACKEND  ] %s\n", current->name);
 		failed += _cmocka_run_group_tests(backends[i].name, tests,
 						  sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 	}
