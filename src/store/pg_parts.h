@@ -29,3 +29,18 @@ int pg_runtime_target_add(struct prism_store *s, const struct prism_runtime_targ
 int pg_runtime_target_update(struct prism_store *s, const struct prism_runtime_target *t);
 int pg_runtime_target_delete(struct prism_store *s, const char *name);
 int pg_runtime_targets(struct prism_store *s, struct prism_runtime_target **out, size_t *n);
+
+/* pg_sources.c: hosts of other sources and the intake queue */
+int pg_source_put(struct prism_store *s, const struct prism_source_entry *e,
+		  const struct prism_source_ctx *ctx, struct prism_source_result *out);
+int pg_source_remove(struct prism_store *s, enum prism_source source, const char *key,
+		     const struct prism_source_ctx *ctx, struct prism_source_result *out);
+int pg_source_sync(struct prism_store *s, enum prism_source source,
+		   const struct prism_source_entry *entries, size_t n,
+		   const struct prism_source_ctx *ctx, struct prism_source_sync_result *out);
+int pg_source_enqueue(struct prism_store *s, const struct prism_source_entry *e);
+int pg_source_apply(struct prism_store *s, enum prism_source source, size_t max,
+		    const struct prism_source_ctx *ctx, struct prism_source_sync_result *out,
+		    size_t *applied, size_t *left);
+int pg_source_unsynced(struct prism_store *s, enum prism_source source, size_t *pending,
+		       size_t *conflict);
