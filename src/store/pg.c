@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/token.h"
 #include "store/pg_int.h"
+#include "store/pg_parts.h"
 #include "store/store.h"
 
 #define T "TEXT COLLATE \"C\"" /* byte order, as SQLite's BINARY */
@@ -857,6 +858,7 @@ static int pg_last_error(struct prism_store *s)
 
 const struct prism_store_api prism_store_postgresql = {
 	.name = "postgresql",
+	.read = &prism_pg_read,
 	.open = pg_open,
 	.close = pg_close,
 	.cred_key = pg_cred_key,
@@ -886,6 +888,28 @@ const struct prism_store_api prism_store_postgresql = {
 	.apikey_revoke = pg_apikey_revoke,
 	.ledger_retry = pg_ledger_retry,
 	.audit_add = pg_audit_add,
+	/* zones and records (pg_zones.c) */
 	.zones_targets_sync = pg_zones_targets_sync,
+	.zone_create = pg_zone_create,
+	.zone_delete = pg_zone_delete,
+	.zone_set_adopt = pg_zone_set_adopt,
+	.zone_set_dnssec = pg_zone_set_dnssec,
+	.rrsets_put = pg_rrsets_put,
+	.zones_served = pg_zones_served,
+	.zone_deletion_done = pg_zone_deletion_done,
+	.repoint = pg_repoint,
 	.target_resync = pg_target_resync,
+	.zone_resync = pg_zone_resync,
+	/* hosts of other sources (pg_sources.c) */
+	.source_put = pg_source_put,
+	.source_remove = pg_source_remove,
+	.source_sync = pg_source_sync,
+	.source_unsynced = pg_source_unsynced,
+	.source_enqueue = pg_source_enqueue,
+	.source_apply = pg_source_apply,
+	/* targets added at run time (pg_zones.c) */
+	.runtime_target_add = pg_runtime_target_add,
+	.runtime_target_update = pg_runtime_target_update,
+	.runtime_target_delete = pg_runtime_target_delete,
+	.runtime_targets = pg_runtime_targets,
 };
