@@ -12,6 +12,7 @@ import requests
 
 from kealib import Postgres
 from prismlib import BUILD, wait_for
+from test_api import ADMIN, KEYS
 
 ZONE = "managed.prism.local."
 CONFORMANCE = os.path.join(BUILD, "tests", "unit", "test_store_conformance")
@@ -50,14 +51,16 @@ def test_conformance_on_postgresql(pg):
 
 def start_prismd(prismd_factory, pdns, pg, db):
     pg.psql(f"CREATE DATABASE {db}")
-    d = prismd_factory(pdns, start=False, env={"PRISM_DATABASE_TYPE": "postgresql",
-                                               "PRISM_DATABASE_URL": url(pg, db)})
+    d = prismd_factory(pdns, start=False, extra_yaml=KEYS,
+                       env={"PRISM_DATABASE_TYPE": "postgresql",
+                            "PRISM_DATABASE_URL": url(pg, db)})
     d.start()
     return d
 
 
 def api_status(d, path="/api/v1/hosts"):
-    return requests.get(f"http://127.0.0.1:{d.api_port}{path}", timeout=10).status_code
+    return requests.get(f"http://127.0.0.1:{d.api_port}{path}", headers=ADMIN,
+                        timeout=10).status_code
 
 
 def test_agents_on_postgresql_survive_a_restart(pdns, prismd_factory, pg):
