@@ -288,9 +288,10 @@ static const char *const migrations[] = {
 	"  END IF;"
 	" END $$;"
 	/* a writer's batch of registrations in one call, answered by position (i): first the
-	 * plain heartbeats, set-based (a name that comes twice is left to the loop), then
-	 * the others one by one in the order they came. The heartbeats' statement is planned
-	 * for each batch (EXECUTE): a plan made for a small table would scan it */
+	 * plain heartbeats and the plain new hosts, set-based (a name that comes twice is
+	 * left to the loop), then the others one by one in the order they came. The
+	 * set-based statements are planned for each batch (EXECUTE): a plan made while the
+	 * table was small would scan it */
 	"CREATE FUNCTION prism_host_register_many(p_hostname text[], p_ip text[],"
 	" p_ipv6 bool[], p_now bigint[], p_expires bigint[], p_owner text[],"
 	" p_check_token bool[], p_zone text[], p_fqdn text[], p_ttl bigint[], p_publish bool[],"
@@ -298,7 +299,7 @@ static const char *const migrations[] = {
 	" source_conflict bool, holder text, result int, host_id bigint, old_ip text,"
 	" dns_changed bool) LANGUAGE plpgsql AS $$"
 	" DECLARE v_n int := coalesce(array_length(p_hostname, 1), 0); v_done bool[];"
-	"  v_i int; v_id bigint;"
+	"  v_i int; v_id bigint; v_pub bool;"
 	" BEGIN"
 	"  v_done := array_fill(false, ARRAY[v_n]);"
 	"  FOR v_i, v_id IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6,"
@@ -321,6 +322,48 @@ static const char *const migrations[] = {
 	"   i := v_i; token := 0; owned_by_other := false; source_conflict := false;"
 	"   holder := NULL; result := 2; host_id := v_id; old_ip := NULL; dns_changed := false;"
 	"   RETURN NEXT;"
+	"  END LOOP;"
+	/* then the new hosts that nothing stands in the way of (a valid token when checked,
+	 * no host of that name, nobody else's record or name at their FQDN): inserted with
+	 * their records and ledger rows set-based */
+	"  FOR v_i, v_id, v_pub IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5,"
+	"   $6, $7, $8, $9, $10, $11, $12, $13) WITH ORDINALITY AS r (hostname, ip, ipv6, now,"
+	"   expires, owner, check_token, zone, fqdn, ttl, publish, type, hash, i)),"
+	"   n AS (SELECT * FROM r WHERE NOT ($14::bool[])[r.i] AND NOT EXISTS (SELECT 1 FROM r r2"
+	"   WHERE r2.i <> r.i AND (r2.hostname = r.hostname OR r2.fqdn = r.fqdn))"
+	"   AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = r.hostname)"
+	"   AND (NOT r.check_token OR r.owner IS NULL OR EXISTS (SELECT 1 FROM tokens t"
+	"   WHERE t.hash = r.owner AND t.active <> 0 AND (t.expires_at IS NULL OR"
+	"   t.expires_at > r.now))) AND (r.zone IS NULL OR NOT EXISTS (SELECT 1 FROM hosts o"
+	"   WHERE o.dns_record_id = r.fqdn AND o.source <> ''agent''))"
+	"   AND (r.zone IS NULL OR NOT r.publish OR NOT EXISTS (SELECT 1 FROM desired d"
+	"   WHERE d.zone = r.zone AND d.name = r.fqdn AND (d.type = r.type OR"
+	"   d.type = ''CNAME'')))),"
+	"   ins AS (INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen,"
+	"   last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at,"
+	"   owner_token_hash) SELECT hostname, ip, CASE WHEN ipv6 THEN NULL ELSE ip END,"
+	"   CASE WHEN ipv6 THEN ip END, ''online'', now, now, zone, fqdn,"
+	"   CASE WHEN zone IS NOT NULL THEN ttl END, CASE WHEN zone IS NULL THEN ''disabled''"
+	"   ELSE ''pending'' END, expires, owner FROM n ORDER BY i RETURNING id, hostname),"
+	"   w AS (SELECT n.*, ins.id FROM n JOIN ins ON ins.hostname = n.hostname),"
+	"   des AS (INSERT INTO desired (zone, name, type, ttl, content, hash, host_id)"
+	"   SELECT zone, fqdn, type, ttl, ip, hash, id FROM w WHERE zone IS NOT NULL AND"
+	"   publish),"
+	"   led AS (INSERT INTO ledger (target, zone, name, type, desired_hash, status,"
+	"   attempts, next_attempt, host_id, updated_at) SELECT tz.target, w.zone, w.fqdn,"
+	"   w.type, w.hash, ''pending'', 0, 0, w.id, w.now FROM w JOIN target_zones tz ON"
+	"   tz.zone = w.zone WHERE w.publish ON CONFLICT (target, zone, name, type) DO UPDATE"
+	"   SET desired_hash = excluded.desired_hash, status = ''pending'', attempts = 0,"
+	"   next_attempt = 0, last_error = NULL, host_id = excluded.host_id,"
+	"   updated_at = excluded.updated_at)"
+	"   SELECT i::int, id, zone IS NOT NULL AND publish FROM w'"
+	"   USING p_hostname, p_ip, p_ipv6, p_now, p_expires, p_owner, p_check_token, p_zone,"
+	"   p_fqdn, p_ttl, p_publish, p_type, p_hash, v_done"
+	"  LOOP"
+	"   v_done[v_i] := true;"
+	"   i := v_i; token := 0; owned_by_other := false; source_conflict := false;"
+	"   holder := NULL; result := 0; host_id := v_id; old_ip := NULL;"
+	"   dns_changed := v_pub; RETURN NEXT;"
 	"  END LOOP;"
 	"  FOR k IN 1 .. v_n LOOP"
 	"   CONTINUE WHEN v_done[k];"

@@ -290,6 +290,23 @@ static void register_args(struct pg_array *a, const struct prism_host_reg *reg,
 	pg_array_int(&a[RA_HASH], publish ? (int64_t)prism_rrset_hash(&rr) : 0);
 }
 
+/*
+ * The planner's statistics made again (ANALYZE) when this connection added many hosts
+ * since: without them it takes a table that grew from nothing for a tiny one and joins a
+ * batch against every row of it (a fresh registry taking 20,000 agents slowed down
+ * batch by batch until autovacuum came, a minute later).
+ */
+static int statistics(struct prism_store *s, const struct pg_reg *q, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		s->new_hosts += q[i].out->result == PRISM_REG_NEW;
+	if (s->new_hosts < 1000 || s->new_hosts < s->analyzed_hosts / 5)
+		return 0;
+	s->analyzed_hosts += s->new_hosts;
+	s->new_hosts = 0;
+	return pg_exec_simple(s, "ANALYZE hosts, desired, ledger");
+}
+
 static const char register_many_sql[] =
 	"SELECT * FROM prism_host_register_many($1::text[], $2::text[], $3::bool[], "
 	"$4::bigint[], $5::bigint[], $6::text[], $7::bool[], $8::text[], $9::text[], "
@@ -335,6 +352,8 @@ int pg_regs_flush(struct prism_store *s)
 		pg_array_free(&a[c]);
 	if (rc != 0)
 		s->poisoned = true;
+	else
+		rc = statistics(s, q, n);
 	return rc;
 }
 

@@ -49,6 +49,10 @@ struct prism_store {
 		struct prism_host_reg_out *out;
 	} regs[PG_MAXREGS], regs_run[PG_MAXREGS];
 	unsigned nregs;
+	/* hosts this connection added since the planner's statistics were last made, and
+	 * how many hosts there were then (pg_regs_flush: a registry filling up fast is
+	 * analyzed as it grows, not a minute later by autovacuum) */
+	int64_t new_hosts, analyzed_hosts;
 	/* reconnection with backoff: not before next_try (ms, CLOCK_MONOTONIC) */
 	int64_t next_try;
 	int64_t backoff;
