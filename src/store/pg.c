@@ -610,6 +610,24 @@ void pg_array_free(struct pg_array *a)
 	*a = (struct pg_array){0};
 }
 
+int pg_bind_arrays(struct pg_params *p, int first, struct pg_array *a, int n)
+{
+	int rc = 0;
+	for (int c = 0; c < n; c++) {
+		const char *v = pg_array_end(&a[c]);
+		if (v == NULL)
+			rc = PRISM_ENOMEM;
+		pg_bind_text(p, first + c, v);
+	}
+	return rc;
+}
+
+void pg_arrays_free(struct pg_array *a, int n)
+{
+	for (int c = 0; c < n; c++)
+		pg_array_free(&a[c]);
+}
+
 void pg_tz_forget(struct prism_store *s)
 {
 	for (size_t i = 0; i < s->ntz; i++) {

@@ -88,18 +88,11 @@ static int drop_rows(struct prism_store *s, const PGresult *r, bool link, int64_
 		pg_array_text(&a[4], link ? pg_text(r, i, 3) : NULL);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 5; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, 5);
 	pg_bind_int(&p, 6, now);
 	if (rc == 0)
 		rc = pg_cmd(s, desired_drop_sql, &p, NULL);
-	for (int c = 0; c < 5; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 5);
 	return rc;
 }
 
@@ -330,13 +323,7 @@ int pg_regs_flush(struct prism_store *s)
 	for (unsigned i = 0; i < n; i++)
 		register_args(a, q[i].reg, q[i].out);
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < RA_COUNT; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, RA_COUNT);
 	PGresult *r = rc == 0 ? pg_exec(s, register_many_sql, &p) : NULL;
 	if (r == NULL || PQntuples(r) != (int)n)
 		rc = PRISM_ESTORE;
@@ -348,8 +335,7 @@ int pg_regs_flush(struct prism_store *s)
 			register_answer(r, row, q[i - 1].out);
 	}
 	PQclear(r);
-	for (int c = 0; c < RA_COUNT; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, RA_COUNT);
 	if (rc != 0)
 		s->poisoned = true;
 	else
@@ -487,9 +473,10 @@ static char *ids_of(const PGresult *r, int *n)
 	return a.s;
 }
 
-/* Run @p sql (ids of hosts changed in column 0), then withdraw their records. */
-static int hosts_batch(struct prism_store *s, const char *sql, int64_t t, size_t max,
-		       bool remove_dns, bool link, int64_t now, size_t *n, bool *dns_changed)
+/* Run @p sql ($1 a time, $2 a limit; host ids in column 0): @p ids receives them as an
+ * array in text form (NULL when none; the caller frees it), @p n their number. */
+static int host_ids(struct prism_store *s, const char *sql, int64_t t, size_t max, char **ids,
+		    size_t *n)
 {
 	struct pg_params p = {0};
 	pg_bind_int(&p, 1, t);
@@ -498,16 +485,10 @@ static int hosts_batch(struct prism_store *s, const char *sql, int64_t t, size_t
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int k;
-	char *ids = ids_of(r, &k);
+	*ids = ids_of(r, &k);
 	PQclear(r);
 	*n = (size_t)k;
-	if (k == 0)
-		return 0;
-	if (ids == NULL)
-		return PRISM_ENOMEM;
-	int rc = remove_dns ? pg_hosts_dns_delete(s, ids, link, now, dns_changed) : 0;
-	free(ids);
-	return rc;
+	return k > 0 && *ids == NULL ? PRISM_ENOMEM : 0;
 }
 
 int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns, size_t *n,
@@ -520,7 +501,12 @@ int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_
 		"UPDATE hosts SET status = 'offline' WHERE id IN (SELECT id FROM hosts "
 		"WHERE status = 'online' AND expires_at < $1::bigint AND source = 'agent' "
 		"ORDER BY expires_at LIMIT $2::bigint) RETURNING id";
-	return hosts_batch(s, sql, now, max, remove_dns, true, now, n, dns_changed);
+	char *ids;
+	int rc = host_ids(s, sql, now, max, &ids, n);
+	if (rc == 0 && ids != NULL && remove_dns)
+		rc = pg_hosts_dns_delete(s, ids, true, now, dns_changed);
+	free(ids);
+	return rc;
 }
 
 int pg_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *n,
@@ -532,25 +518,13 @@ int pg_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *
 	 * are due now, not at the cutoff (the engine's ownership check, engine.c) */
 	static const char sql[] = "SELECT id FROM hosts WHERE status = 'offline' AND "
 				  "last_seen < $1::bigint ORDER BY last_seen LIMIT $2::bigint";
-	int64_t now = (int64_t)time(NULL);
-	PGresult *r;
-	struct pg_params p = {0};
-	pg_bind_int(&p, 1, before);
-	pg_bind_int(&p, 2, (int64_t)max);
-	if ((r = pg_exec(s, sql, &p)) == NULL)
-		return PRISM_ESTORE;
-	int k;
-	char *ids = ids_of(r, &k);
-	PQclear(r);
-	*n = (size_t)k;
-	if (k == 0)
-		return 0;
-	if (ids == NULL)
-		return PRISM_ENOMEM;
-	int rc = pg_hosts_dns_delete(s, ids, false, now, dns_changed);
+	char *ids;
+	int rc = host_ids(s, sql, before, max, &ids, n);
+	if (rc == 0 && ids != NULL)
+		rc = pg_hosts_dns_delete(s, ids, false, (int64_t)time(NULL), dns_changed);
 	struct pg_params q = {0};
 	pg_bind_text(&q, 1, ids);
-	if (rc == 0)
+	if (rc == 0 && ids != NULL)
 		rc = pg_cmd(s, "DELETE FROM hosts WHERE id = ANY ($1::bigint[])", &q, NULL);
 	free(ids);
 	return rc;

@@ -114,6 +114,11 @@ void pg_array_int(struct pg_array *a, int64_t v);
 const char *pg_array_end(struct pg_array *a);
 /** Free the text. */
 void pg_array_free(struct pg_array *a);
+/** Close @p n arrays and set them as parameters @p first, @p first + 1, … of @p p.
+ *  0, or PRISM_ENOMEM when one ran out of memory. */
+int pg_bind_arrays(struct pg_params *p, int first, struct pg_array *a, int n);
+/** Free @p n arrays. */
+void pg_arrays_free(struct pg_array *a, int n);
 
 /** Forget the target_zones read for source writes (they changed). */
 void pg_tz_forget(struct prism_store *s);

@@ -148,14 +148,8 @@ int pg_ledger_mark(struct prism_store *s, const char *target,
 		any_fail |= !m->ok;
 	}
 	struct pg_params p = {0};
-	int rc = 0;
 	pg_bind_text(&p, 1, target);
-	for (int c = 0; c < 9; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 2, v);
-	}
+	int rc = pg_bind_arrays(&p, 2, a, 9);
 	pg_bind_int(&p, 11, now_ms / 1000);
 	if (rc == 0 && any_fail)
 		rc = pg_cmd(s, marks_fail_sql, &p, NULL);
@@ -163,8 +157,7 @@ int pg_ledger_mark(struct prism_store *s, const char *target,
 		rc = pg_cmd(s, marks_ok_sql, &p, NULL);
 	if (rc == 0)
 		rc = pg_cmd(s, marks_hosts_sql, &p, NULL);
-	for (int c = 0; c < 9; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 9);
 	return rc;
 }
 
@@ -205,13 +198,7 @@ static int tz_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 		pg_array_text(&a[3], groups[i].group);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 4; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, 4);
 	pg_bind_int(&p, 5, now);
 	PGresult *r = rc == 0 ? pg_exec(s, tz_sync_sql, &p) : NULL;
 	if (r != NULL)
@@ -219,8 +206,7 @@ static int tz_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 	else if (rc == 0)
 		rc = PRISM_ESTORE;
 	PQclear(r);
-	for (int c = 0; c < 4; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 4);
 	return rc;
 }
 
@@ -295,30 +281,6 @@ int pg_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 
 /* ---- reconciler ---- */
 
-static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a, const char *name,
-		    const char *type)
-{
-	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
-		/* grow at powers of two */
-		size_t cap = r->nitems ? (r->nitems + 1) * 2 : 16;
-		struct prism_plan_item *v = realloc(r->items, cap * sizeof(*v));
-		if (v == NULL)
-			return PRISM_ENOMEM;
-		r->items = v;
-	}
-	struct prism_plan_item *it = &r->items[r->nitems];
-	it->action = a;
-	it->name = strdup(name);
-	it->type = strdup(type);
-	if (it->name == NULL || it->type == NULL) {
-		free(it->name);
-		free(it->type);
-		return PRISM_ENOMEM;
-	}
-	r->nitems++;
-	return 0;
-}
-
 /* What the target holds, in a temporary table of the session (emptied at commit). */
 static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 {
@@ -335,13 +297,7 @@ static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 		pg_array_int(&v[3], a->v[i].owned);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 4; c++) {
-		const char *t = pg_array_end(&v[c]);
-		if (t == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, t);
-	}
+	int rc = pg_bind_arrays(&p, 1, v, 4);
 	/* a name and type read twice: the last one, as SQLite's INSERT OR REPLACE */
 	if (rc == 0)
 		rc = pg_cmd(s,
@@ -350,8 +306,7 @@ static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 			    "WITH ORDINALITY AS u (name, type, hash, owned, i) "
 			    "ORDER BY name, type, i DESC",
 			    &p, NULL);
-	for (int c = 0; c < 4; c++)
-		pg_array_free(&v[c]);
+	pg_arrays_free(v, 4);
 	return rc;
 }
 
@@ -419,7 +374,7 @@ static int desired_row(struct prism_store *s, const char *target, const char *zo
 	if (foreign && !adopt) {
 		out->conflict++;
 		if (dry)
-			return plan_add(out, PRISM_PLAN_CONFLICT, name, type);
+			return prism_reconcile_plan_add(out, PRISM_PLAN_CONFLICT, name, type);
 		if (lstatus == NULL || strcmp(lstatus, "conflict") != 0)
 			return ledger_set(s, target, zone, name, type, want, "conflict",
 					  "a foreign RRset (not owned by prism) is at this "
@@ -439,7 +394,7 @@ static int desired_row(struct prism_store *s, const char *target, const char *zo
 	else
 		out->create++;
 	if (dry)
-		return plan_add(out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
+		return prism_reconcile_plan_add(out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
 	if (lstatus == NULL || lhash != want || strcmp(lstatus, "synced") == 0 ||
 	    strcmp(lstatus, "conflict") == 0)
 		return ledger_set(s, target, zone, name, type, want, "pending", NULL, host_id,
@@ -496,7 +451,7 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)
-			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
+			rc = prism_reconcile_plan_add(out, PRISM_PLAN_DELETE, name, type);
 		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
 			 pg_int(r, i, 3) != hash)
 			/* a deletion already queued keeps its time (engine.c, read_covers) */
