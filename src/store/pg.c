@@ -374,7 +374,7 @@ static const char *const migrations[] = {
 	" END $$;",
 };
 
-#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define SCHEMA_VERSION	 ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define CRED_KEY_VERSION 1 /* the migration after which the credential key is made */
 
 /* One lock for migrations across every prismd sharing the registry ("prism" in ASCII). */
@@ -646,13 +646,22 @@ PGconn *pg_connect(const char *url)
 {
 	/* the defaults first, the URL last: what it says wins (libpq keeps the last value) */
 	static const char *const keys[] = {
-		"connect_timeout",     "keepalives",	   "keepalives_idle", "keepalives_interval",
-		"keepalives_count",    "tcp_user_timeout", "application_name", "options",
-		"client_encoding",     "dbname",	   NULL,
+		"connect_timeout",
+		"keepalives",
+		"keepalives_idle",
+		"keepalives_interval",
+		"keepalives_count",
+		"tcp_user_timeout",
+		"application_name",
+		"options",
+		"client_encoding",
+		"dbname",
+		NULL,
 	};
 	const char *vals[] = {
-		"5",	 "1", "10", "5", "3", "15000", "prismd", "-c statement_timeout=30000",
-		"UTF8", url, NULL,
+		"5",	"1",	 "10",	   "5",
+		"3",	"15000", "prismd", "-c statement_timeout=300000 -c lock_timeout=30000",
+		"UTF8", url,	 NULL,
 	};
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -662,7 +671,8 @@ void prism_store_pg_describe(const char *url, char *out, size_t len)
 	PQconninfoOption *opts = PQconninfoParse(url ? url : "", NULL);
 	const char *host = NULL, *db = NULL, *port = NULL;
 	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "host") == 0 || (strcmp(o->keyword, "hostaddr") == 0 && !host))
+		if (strcmp(o->keyword, "host") == 0 ||
+		    (strcmp(o->keyword, "hostaddr") == 0 && !host))
 			host = o->val;
 		else if (strcmp(o->keyword, "dbname") == 0)
 			db = o->val;
@@ -714,7 +724,8 @@ static int pg_cred_key(struct prism_store *s, struct prism_cred_key *out)
 	int rc = PRISM_ESTORE;
 	if (PQntuples(r) == 1) {
 		size_t len = 0;
-		unsigned char *v = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &len);
+		unsigned char *v =
+			PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &len);
 		if (v != NULL && len == sizeof(out->k)) {
 			memcpy(out->k, v, sizeof(out->k));
 			rc = 0;
@@ -758,8 +769,8 @@ static int migrate_locked(struct prism_store *s, char *err, size_t errlen)
 		pg_bind_int(&p, 2, (int64_t)time(NULL));
 		if (pg_exec_simple(s, "BEGIN") != 0 || pg_exec_simple(s, migrations[v]) != 0 ||
 		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
-		    pg_cmd(s, "INSERT INTO schema_version VALUES ($1::int, $2::bigint)", &p, NULL) !=
-			    0 ||
+		    pg_cmd(s, "INSERT INTO schema_version VALUES ($1::int, $2::bigint)", &p,
+			   NULL) != 0 ||
 		    pg_exec_simple(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->errmsg);
 			pg_exec_simple(s, "ROLLBACK");
@@ -818,6 +829,13 @@ static int pg_open(const struct prism_store_opts *opts, struct prism_store **out
 	if (pg_exec_simple(s, "SET client_min_messages = warning") != 0 ||
 	    migrate(s, err, errlen) != 0)
 		goto fail;
+	/* the hosts the planner knows of: statistics are made again as they grow by a fifth
+	 * (pg_hosts.c); -1 (never analyzed) counts as none */
+	PGresult *r = pg_exec(
+		s, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'hosts'::regclass", NULL);
+	if (r != NULL && PQntuples(r) == 1 && pg_int(r, 0, 0) > 0)
+		s->analyzed_hosts = pg_int(r, 0, 0);
+	PQclear(r);
 	*out = s;
 	return 0;
 fail:

@@ -101,10 +101,11 @@ int pg_hosts_dns_delete(struct prism_store *s, const char *ids, bool link, int64
 {
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, ids);
-	PGresult *r = pg_exec(s,
-			      "SELECT zone, name, type, host_id FROM desired "
-			      "WHERE host_id = ANY ($1::bigint[]) ORDER BY host_id, zone, name, type",
-			      &p);
+	PGresult *r =
+		pg_exec(s,
+			"SELECT zone, name, type, host_id FROM desired "
+			"WHERE host_id = ANY ($1::bigint[]) ORDER BY host_id, zone, name, type",
+			&p);
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int rc = drop_rows(s, r, link, now);
@@ -179,8 +180,20 @@ static const char reg_check_sql[] =
 	"hh.id = d.host_id WHERE d.zone = $5 AND d.name = $4 AND (d.type = $6 OR "
 	"d.type = 'CNAME') AND d.host_id IS DISTINCT FROM coalesce(h.id, 0) LIMIT 1) "
 	"FROM (SELECT 1) one LEFT JOIN hosts h ON h.hostname = $1";
-enum { RC_ID, RC_IPV4, RC_IPV6, RC_IP, RC_STATUS, RC_OWNER, RC_ZONE, RC_TTL, RC_SOURCE,
-       RC_TOKEN, RC_NAME_SOURCE, RC_NAME_HOLDER };
+enum {
+	RC_ID,
+	RC_IPV4,
+	RC_IPV6,
+	RC_IP,
+	RC_STATUS,
+	RC_OWNER,
+	RC_ZONE,
+	RC_TTL,
+	RC_SOURCE,
+	RC_TOKEN,
+	RC_NAME_SOURCE,
+	RC_NAME_HOLDER
+};
 
 static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
 			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
@@ -193,8 +206,9 @@ static int register_check(const struct prism_host_reg *reg, const PGresult *r,
 			  bool *was_offline)
 {
 	if (reg->check_token && reg->owner != NULL) {
-		out->token = pg_null(r, 0, RC_TOKEN) ? PRISM_TOKEN_NOT_FOUND
-						     : (enum prism_token_state)pg_int(r, 0, RC_TOKEN);
+		out->token = pg_null(r, 0, RC_TOKEN)
+				     ? PRISM_TOKEN_NOT_FOUND
+				     : (enum prism_token_state)pg_int(r, 0, RC_TOKEN);
 		if (out->token != PRISM_TOKEN_OK)
 			return 0;
 	}
@@ -252,12 +266,27 @@ static void register_answer(const PGresult *r, int row, struct prism_host_reg_ou
 	out->holder = pg_source_parse(pg_text(r, row, 4));
 	out->result = (enum prism_reg_result)pg_int(r, row, 5);
 	out->host_id = pg_int(r, row, 6);
-	snprintf(out->old_ip, sizeof(out->old_ip), "%s", pg_text(r, row, 7) ? pg_text(r, row, 7) : "");
+	snprintf(out->old_ip, sizeof(out->old_ip), "%s",
+		 pg_text(r, row, 7) ? pg_text(r, row, 7) : "");
 	out->dns_changed = pg_int(r, row, 8) != 0;
 }
 
-enum { RA_HOSTNAME, RA_IP, RA_IPV6, RA_NOW, RA_EXPIRES, RA_OWNER, RA_CHECK, RA_ZONE, RA_FQDN,
-       RA_TTL, RA_PUBLISH, RA_TYPE, RA_HASH, RA_COUNT };
+enum {
+	RA_HOSTNAME,
+	RA_IP,
+	RA_IPV6,
+	RA_NOW,
+	RA_EXPIRES,
+	RA_OWNER,
+	RA_CHECK,
+	RA_ZONE,
+	RA_FQDN,
+	RA_TTL,
+	RA_PUBLISH,
+	RA_TYPE,
+	RA_HASH,
+	RA_COUNT
+};
 
 /* One queued registration as the function's arguments (its FQDN is in out already). */
 static void register_args(struct pg_array *a, const struct prism_host_reg *reg,

@@ -20,10 +20,9 @@
 #include "core/rrset.h"
 #include "store/store.h"
 
-#define PG_MAXPARAMS 16 /* parameters of one statement */
-#define PG_MAXPREP 192	/* statements prepared per connection */
-#define PG_MAXREGS 512	/* registrations queued before they are written (pg_hosts.c) */
-
+#define PG_MAXPARAMS 16	 /* parameters of one statement */
+#define PG_MAXPREP   192 /* statements prepared per connection */
+#define PG_MAXREGS   512 /* registrations queued before they are written (pg_hosts.c) */
 
 /** Parameters of one statement, 1-based like SQLite's ?n. Unset ones are SQL NULL. */
 struct pg_params {

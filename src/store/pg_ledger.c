@@ -19,22 +19,33 @@
  * next_attempt and key), each status through the index; the earliest later row's time in
  * the same answer (one row with only it when nothing is due).
  */
-#define DUE_PART(st)                                                                          \
-	"(SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0) AS ttl, "                        \
-	"coalesce(d.content, '') AS content, l.desired_hash, l.attempts, l.host_id, "         \
-	"coalesce(l.updated_at, 0) AS since, l.status, l.next_attempt FROM ledger l "         \
-	"LEFT JOIN desired d ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "     \
-	"WHERE l.target = $1 AND l.status = '" st "' AND l.next_attempt <= $2::bigint "       \
+#define DUE_PART(st)                                                                              \
+	"(SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0) AS ttl, "                             \
+	"coalesce(d.content, '') AS content, l.desired_hash, l.attempts, l.host_id, "             \
+	"coalesce(l.updated_at, 0) AS since, l.status, l.next_attempt FROM ledger l "             \
+	"LEFT JOIN desired d ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "         \
+	"WHERE l.target = $1 AND l.status = '" st "' AND l.next_attempt <= $2::bigint "           \
 	"ORDER BY l.next_attempt, l.zone, l.name, l.type LIMIT $3::bigint)"
+#define DUE_FAILED  DUE_PART("failed")
+#define DUE_PENDING DUE_PART("pending")
 static const char due_sql[] =
 	"SELECT q.zone, q.name, q.type, q.ttl, q.content, q.desired_hash, q.attempts, "
 	"q.host_id, q.since, n.next FROM (SELECT min(next_attempt) AS next FROM ledger "
 	"WHERE target = $1 AND status IN ('pending', 'failed') AND next_attempt > $2::bigint) n "
-	"LEFT JOIN LATERAL (SELECT * FROM (" DUE_PART("failed") " UNION ALL " DUE_PART("pending")
-	") u ORDER BY u.status, u.next_attempt, u.zone, u.name, u.type LIMIT $3::bigint) q "
-	"ON true";
-enum { LD_ZONE, LD_NAME, LD_TYPE, LD_TTL, LD_CONTENT, LD_HASH, LD_ATTEMPTS, LD_HOST, LD_SINCE,
-       LD_NEXT };
+	"LEFT JOIN LATERAL (SELECT * FROM (" DUE_FAILED " UNION ALL " DUE_PENDING ") u "
+	"ORDER BY u.status, u.next_attempt, u.zone, u.name, u.type LIMIT $3::bigint) q ON true";
+enum {
+	LD_ZONE,
+	LD_NAME,
+	LD_TYPE,
+	LD_TTL,
+	LD_CONTENT,
+	LD_HASH,
+	LD_ATTEMPTS,
+	LD_HOST,
+	LD_SINCE,
+	LD_NEXT
+};
 
 int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
 		  struct prism_ledger_row **rows, size_t *n, int64_t *next_due)
@@ -86,9 +97,9 @@ int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 /* ---- push results ---- */
 
 /* the marks as a table (the arrays of mark_params) */
-#define MARKS                                                                                 \
-	"m AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "       \
-	"$6::bigint[], $7::text[], $8::bool[], $9::bool[], $10::bool[]) AS m (zone, name, "    \
+#define MARKS                                                                                     \
+	"m AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "           \
+	"$6::bigint[], $7::text[], $8::bool[], $9::bool[], $10::bool[]) AS m (zone, name, "       \
 	"type, hash, next_attempt, error, ok, conflict, deletion))"
 
 /* failures first, as the SQLite backend marks them; then the applied ones */
@@ -261,14 +272,15 @@ int pg_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, target);
 	pg_bind_int(&p, 2, now);
-	int rc = pg_cmd(s,
-			target != NULL
-				? "UPDATE ledger SET status = 'pending', next_attempt = 0, "
-				  "updated_at = $2::bigint WHERE target = $1 AND status = 'failed'"
-				: "UPDATE ledger SET status = 'pending', next_attempt = 0, "
-				  "updated_at = $2::bigint WHERE status = 'failed' AND "
-				  "($1::text IS NULL) AND target IN (SELECT target FROM target_zones)",
-			&p, n);
+	int rc = pg_cmd(
+		s,
+		target != NULL
+			? "UPDATE ledger SET status = 'pending', next_attempt = 0, "
+			  "updated_at = $2::bigint WHERE target = $1 AND status = 'failed'"
+			: "UPDATE ledger SET status = 'pending', next_attempt = 0, "
+			  "updated_at = $2::bigint WHERE status = 'failed' AND "
+			  "($1::text IS NULL) AND target IN (SELECT target FROM target_zones)",
+		&p, n);
 	if (rc != 0 || *n == 0)
 		return rc;
 	/* hosts whose only failure was retried are pending again */
@@ -354,8 +366,17 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 	return pg_cmd(s, host_sync_sql, &q, NULL);
 }
 
-enum { RD_NAME, RD_TYPE, RD_WANT, RD_HAVE, RD_OWNED, RD_STATUS, RD_LEDGER_HASH, RD_HOST,
-       RD_FOREIGN_CNAME };
+enum {
+	RD_NAME,
+	RD_TYPE,
+	RD_WANT,
+	RD_HAVE,
+	RD_OWNED,
+	RD_STATUS,
+	RD_LEDGER_HASH,
+	RD_HOST,
+	RD_FOREIGN_CNAME
+};
 
 /* One desired RRset against the target's (a row of reconcile_desired's query). */
 static int desired_row(struct prism_store *s, const char *target, const char *zone, bool adopt,
@@ -394,7 +415,8 @@ static int desired_row(struct prism_store *s, const char *target, const char *zo
 	else
 		out->create++;
 	if (dry)
-		return prism_reconcile_plan_add(out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
+		return prism_reconcile_plan_add(
+			out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
 	if (lstatus == NULL || lhash != want || strcmp(lstatus, "synced") == 0 ||
 	    strcmp(lstatus, "conflict") == 0)
 		return ledger_set(s, target, zone, name, type, want, "pending", NULL, host_id,
