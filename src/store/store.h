@@ -625,6 +625,9 @@ struct prism_store_api {
 	 * Returns 0 also when the token is refused or the name is owned by another token (see
 	 * @p out): nothing is written then. Atomic by itself (a heartbeat is one statement,
 	 * anything more runs in a savepoint of its own): a failure leaves nothing half-done.
+	 * @p reg and @p out stay the caller's until the transaction's commit (or rollback)
+	 * returns: a backend may send the registration ahead and fill @p out only then
+	 * (PostgreSQL pipelines a batch); a failure found then fails the commit.
 	 */
 	int (*host_register)(struct prism_store *s, const struct prism_host_reg *reg,
 			     struct prism_host_reg_out *out);
