@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/token.h"
 #include "store/pg_int.h"
+#include "store/pg_parts.h"
 #include "store/store.h"
 
 #define T "TEXT COLLATE \"C\"" /* byte order, as SQLite's BINARY */
@@ -287,9 +288,10 @@ static const char *const migrations[] = {
 	"  END IF;"
 	" END $$;"
 	/* a writer's batch of registrations in one call, answered by position (i): first the
-	 * plain heartbeats, set-based (a name that comes twice is left to the loop), then
-	 * the others one by one in the order they came. The heartbeats' statement is planned
-	 * for each batch (EXECUTE): a plan made for a small table would scan it */
+	 * plain heartbeats and the plain new hosts, set-based (a name that comes twice is
+	 * left to the loop), then the others one by one in the order they came. The
+	 * set-based statements are planned for each batch (EXECUTE): a plan made while the
+	 * table was small would scan it */
 	"CREATE FUNCTION prism_host_register_many(p_hostname text[], p_ip text[],"
 	" p_ipv6 bool[], p_now bigint[], p_expires bigint[], p_owner text[],"
 	" p_check_token bool[], p_zone text[], p_fqdn text[], p_ttl bigint[], p_publish bool[],"
@@ -297,7 +299,7 @@ static const char *const migrations[] = {
 	" source_conflict bool, holder text, result int, host_id bigint, old_ip text,"
 	" dns_changed bool) LANGUAGE plpgsql AS $$"
 	" DECLARE v_n int := coalesce(array_length(p_hostname, 1), 0); v_done bool[];"
-	"  v_i int; v_id bigint;"
+	"  v_i int; v_id bigint; v_pub bool;"
 	" BEGIN"
 	"  v_done := array_fill(false, ARRAY[v_n]);"
 	"  FOR v_i, v_id IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6,"
@@ -321,6 +323,48 @@ static const char *const migrations[] = {
 	"   holder := NULL; result := 2; host_id := v_id; old_ip := NULL; dns_changed := false;"
 	"   RETURN NEXT;"
 	"  END LOOP;"
+	/* then the new hosts that nothing stands in the way of (a valid token when checked,
+	 * no host of that name, nobody else's record or name at their FQDN): inserted with
+	 * their records and ledger rows set-based */
+	"  FOR v_i, v_id, v_pub IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5,"
+	"   $6, $7, $8, $9, $10, $11, $12, $13) WITH ORDINALITY AS r (hostname, ip, ipv6, now,"
+	"   expires, owner, check_token, zone, fqdn, ttl, publish, type, hash, i)),"
+	"   n AS (SELECT * FROM r WHERE NOT ($14::bool[])[r.i] AND NOT EXISTS (SELECT 1 FROM r r2"
+	"   WHERE r2.i <> r.i AND (r2.hostname = r.hostname OR r2.fqdn = r.fqdn))"
+	"   AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = r.hostname)"
+	"   AND (NOT r.check_token OR r.owner IS NULL OR EXISTS (SELECT 1 FROM tokens t"
+	"   WHERE t.hash = r.owner AND t.active <> 0 AND (t.expires_at IS NULL OR"
+	"   t.expires_at > r.now))) AND (r.zone IS NULL OR NOT EXISTS (SELECT 1 FROM hosts o"
+	"   WHERE o.dns_record_id = r.fqdn AND o.source <> ''agent''))"
+	"   AND (r.zone IS NULL OR NOT r.publish OR NOT EXISTS (SELECT 1 FROM desired d"
+	"   WHERE d.zone = r.zone AND d.name = r.fqdn AND (d.type = r.type OR"
+	"   d.type = ''CNAME'')))),"
+	"   ins AS (INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen,"
+	"   last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at,"
+	"   owner_token_hash) SELECT hostname, ip, CASE WHEN ipv6 THEN NULL ELSE ip END,"
+	"   CASE WHEN ipv6 THEN ip END, ''online'', now, now, zone, fqdn,"
+	"   CASE WHEN zone IS NOT NULL THEN ttl END, CASE WHEN zone IS NULL THEN ''disabled''"
+	"   ELSE ''pending'' END, expires, owner FROM n ORDER BY i RETURNING id, hostname),"
+	"   w AS (SELECT n.*, ins.id FROM n JOIN ins ON ins.hostname = n.hostname),"
+	"   des AS (INSERT INTO desired (zone, name, type, ttl, content, hash, host_id)"
+	"   SELECT zone, fqdn, type, ttl, ip, hash, id FROM w WHERE zone IS NOT NULL AND"
+	"   publish),"
+	"   led AS (INSERT INTO ledger (target, zone, name, type, desired_hash, status,"
+	"   attempts, next_attempt, host_id, updated_at) SELECT tz.target, w.zone, w.fqdn,"
+	"   w.type, w.hash, ''pending'', 0, 0, w.id, w.now FROM w JOIN target_zones tz ON"
+	"   tz.zone = w.zone WHERE w.publish ON CONFLICT (target, zone, name, type) DO UPDATE"
+	"   SET desired_hash = excluded.desired_hash, status = ''pending'', attempts = 0,"
+	"   next_attempt = 0, last_error = NULL, host_id = excluded.host_id,"
+	"   updated_at = excluded.updated_at)"
+	"   SELECT i::int, id, zone IS NOT NULL AND publish FROM w'"
+	"   USING p_hostname, p_ip, p_ipv6, p_now, p_expires, p_owner, p_check_token, p_zone,"
+	"   p_fqdn, p_ttl, p_publish, p_type, p_hash, v_done"
+	"  LOOP"
+	"   v_done[v_i] := true;"
+	"   i := v_i; token := 0; owned_by_other := false; source_conflict := false;"
+	"   holder := NULL; result := 0; host_id := v_id; old_ip := NULL;"
+	"   dns_changed := v_pub; RETURN NEXT;"
+	"  END LOOP;"
 	"  FOR k IN 1 .. v_n LOOP"
 	"   CONTINUE WHEN v_done[k];"
 	"   RETURN QUERY SELECT k, r.* FROM prism_host_register(p_hostname[k], p_ip[k],"
@@ -330,7 +374,7 @@ static const char *const migrations[] = {
 	" END $$;",
 };
 
-#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define SCHEMA_VERSION	 ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define CRED_KEY_VERSION 1 /* the migration after which the credential key is made */
 
 /* One lock for migrations across every prismd sharing the registry ("prism" in ASCII). */
@@ -566,6 +610,24 @@ void pg_array_free(struct pg_array *a)
 	*a = (struct pg_array){0};
 }
 
+int pg_bind_arrays(struct pg_params *p, int first, struct pg_array *a, int n)
+{
+	int rc = 0;
+	for (int c = 0; c < n; c++) {
+		const char *v = pg_array_end(&a[c]);
+		if (v == NULL)
+			rc = PRISM_ENOMEM;
+		pg_bind_text(p, first + c, v);
+	}
+	return rc;
+}
+
+void pg_arrays_free(struct pg_array *a, int n)
+{
+	for (int c = 0; c < n; c++)
+		pg_array_free(&a[c]);
+}
+
 void pg_tz_forget(struct prism_store *s)
 {
 	for (size_t i = 0; i < s->ntz; i++) {
@@ -584,13 +646,22 @@ PGconn *pg_connect(const char *url)
 {
 	/* the defaults first, the URL last: what it says wins (libpq keeps the last value) */
 	static const char *const keys[] = {
-		"connect_timeout",     "keepalives",	   "keepalives_idle", "keepalives_interval",
-		"keepalives_count",    "tcp_user_timeout", "application_name", "options",
-		"client_encoding",     "dbname",	   NULL,
+		"connect_timeout",
+		"keepalives",
+		"keepalives_idle",
+		"keepalives_interval",
+		"keepalives_count",
+		"tcp_user_timeout",
+		"application_name",
+		"options",
+		"client_encoding",
+		"dbname",
+		NULL,
 	};
 	const char *vals[] = {
-		"5",	 "1", "10", "5", "3", "15000", "prismd", "-c statement_timeout=30000",
-		"UTF8", url, NULL,
+		"5",	"1",	 "10",	   "5",
+		"3",	"15000", "prismd", "-c statement_timeout=300000 -c lock_timeout=30000",
+		"UTF8", url,	 NULL,
 	};
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -600,7 +671,8 @@ void prism_store_pg_describe(const char *url, char *out, size_t len)
 	PQconninfoOption *opts = PQconninfoParse(url ? url : "", NULL);
 	const char *host = NULL, *db = NULL, *port = NULL;
 	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "host") == 0 || (strcmp(o->keyword, "hostaddr") == 0 && !host))
+		if (strcmp(o->keyword, "host") == 0 ||
+		    (strcmp(o->keyword, "hostaddr") == 0 && !host))
 			host = o->val;
 		else if (strcmp(o->keyword, "dbname") == 0)
 			db = o->val;
@@ -652,7 +724,8 @@ static int pg_cred_key(struct prism_store *s, struct prism_cred_key *out)
 	int rc = PRISM_ESTORE;
 	if (PQntuples(r) == 1) {
 		size_t len = 0;
-		unsigned char *v = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &len);
+		unsigned char *v =
+			PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &len);
 		if (v != NULL && len == sizeof(out->k)) {
 			memcpy(out->k, v, sizeof(out->k));
 			rc = 0;
@@ -696,8 +769,8 @@ static int migrate_locked(struct prism_store *s, char *err, size_t errlen)
 		pg_bind_int(&p, 2, (int64_t)time(NULL));
 		if (pg_exec_simple(s, "BEGIN") != 0 || pg_exec_simple(s, migrations[v]) != 0 ||
 		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
-		    pg_cmd(s, "INSERT INTO schema_version VALUES ($1::int, $2::bigint)", &p, NULL) !=
-			    0 ||
+		    pg_cmd(s, "INSERT INTO schema_version VALUES ($1::int, $2::bigint)", &p,
+			   NULL) != 0 ||
 		    pg_exec_simple(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->errmsg);
 			pg_exec_simple(s, "ROLLBACK");
@@ -756,6 +829,13 @@ static int pg_open(const struct prism_store_opts *opts, struct prism_store **out
 	if (pg_exec_simple(s, "SET client_min_messages = warning") != 0 ||
 	    migrate(s, err, errlen) != 0)
 		goto fail;
+	/* the hosts the planner knows of: statistics are made again as they grow by a fifth
+	 * (pg_hosts.c); -1 (never analyzed) counts as none */
+	PGresult *r = pg_exec(
+		s, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'hosts'::regclass", NULL);
+	if (r != NULL && PQntuples(r) == 1 && pg_int(r, 0, 0) > 0)
+		s->analyzed_hosts = pg_int(r, 0, 0);
+	PQclear(r);
 	*out = s;
 	return 0;
 fail:
@@ -857,6 +937,7 @@ static int pg_last_error(struct prism_store *s)
 
 const struct prism_store_api prism_store_postgresql = {
 	.name = "postgresql",
+	.read = &prism_pg_read,
 	.open = pg_open,
 	.close = pg_close,
 	.cred_key = pg_cred_key,
@@ -886,6 +967,28 @@ const struct prism_store_api prism_store_postgresql = {
 	.apikey_revoke = pg_apikey_revoke,
 	.ledger_retry = pg_ledger_retry,
 	.audit_add = pg_audit_add,
+	/* zones and records (pg_zones.c) */
 	.zones_targets_sync = pg_zones_targets_sync,
+	.zone_create = pg_zone_create,
+	.zone_delete = pg_zone_delete,
+	.zone_set_adopt = pg_zone_set_adopt,
+	.zone_set_dnssec = pg_zone_set_dnssec,
+	.rrsets_put = pg_rrsets_put,
+	.zones_served = pg_zones_served,
+	.zone_deletion_done = pg_zone_deletion_done,
+	.repoint = pg_repoint,
 	.target_resync = pg_target_resync,
+	.zone_resync = pg_zone_resync,
+	/* hosts of other sources (pg_sources.c) */
+	.source_put = pg_source_put,
+	.source_remove = pg_source_remove,
+	.source_sync = pg_source_sync,
+	.source_unsynced = pg_source_unsynced,
+	.source_enqueue = pg_source_enqueue,
+	.source_apply = pg_source_apply,
+	/* targets added at run time (pg_zones.c) */
+	.runtime_target_add = pg_runtime_target_add,
+	.runtime_target_update = pg_runtime_target_update,
+	.runtime_target_delete = pg_runtime_target_delete,
+	.runtime_targets = pg_runtime_targets,
 };

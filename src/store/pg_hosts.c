@@ -88,18 +88,11 @@ static int drop_rows(struct prism_store *s, const PGresult *r, bool link, int64_
 		pg_array_text(&a[4], link ? pg_text(r, i, 3) : NULL);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 5; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, 5);
 	pg_bind_int(&p, 6, now);
 	if (rc == 0)
 		rc = pg_cmd(s, desired_drop_sql, &p, NULL);
-	for (int c = 0; c < 5; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 5);
 	return rc;
 }
 
@@ -108,10 +101,11 @@ int pg_hosts_dns_delete(struct prism_store *s, const char *ids, bool link, int64
 {
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, ids);
-	PGresult *r = pg_exec(s,
-			      "SELECT zone, name, type, host_id FROM desired "
-			      "WHERE host_id = ANY ($1::bigint[]) ORDER BY host_id, zone, name, type",
-			      &p);
+	PGresult *r =
+		pg_exec(s,
+			"SELECT zone, name, type, host_id FROM desired "
+			"WHERE host_id = ANY ($1::bigint[]) ORDER BY host_id, zone, name, type",
+			&p);
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int rc = drop_rows(s, r, link, now);
@@ -186,8 +180,20 @@ static const char reg_check_sql[] =
 	"hh.id = d.host_id WHERE d.zone = $5 AND d.name = $4 AND (d.type = $6 OR "
 	"d.type = 'CNAME') AND d.host_id IS DISTINCT FROM coalesce(h.id, 0) LIMIT 1) "
 	"FROM (SELECT 1) one LEFT JOIN hosts h ON h.hostname = $1";
-enum { RC_ID, RC_IPV4, RC_IPV6, RC_IP, RC_STATUS, RC_OWNER, RC_ZONE, RC_TTL, RC_SOURCE,
-       RC_TOKEN, RC_NAME_SOURCE, RC_NAME_HOLDER };
+enum {
+	RC_ID,
+	RC_IPV4,
+	RC_IPV6,
+	RC_IP,
+	RC_STATUS,
+	RC_OWNER,
+	RC_ZONE,
+	RC_TTL,
+	RC_SOURCE,
+	RC_TOKEN,
+	RC_NAME_SOURCE,
+	RC_NAME_HOLDER
+};
 
 static int register_write(struct prism_store *s, const struct prism_host_reg *reg,
 			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
@@ -200,8 +206,9 @@ static int register_check(const struct prism_host_reg *reg, const PGresult *r,
 			  bool *was_offline)
 {
 	if (reg->check_token && reg->owner != NULL) {
-		out->token = pg_null(r, 0, RC_TOKEN) ? PRISM_TOKEN_NOT_FOUND
-						     : (enum prism_token_state)pg_int(r, 0, RC_TOKEN);
+		out->token = pg_null(r, 0, RC_TOKEN)
+				     ? PRISM_TOKEN_NOT_FOUND
+				     : (enum prism_token_state)pg_int(r, 0, RC_TOKEN);
 		if (out->token != PRISM_TOKEN_OK)
 			return 0;
 	}
@@ -259,12 +266,27 @@ static void register_answer(const PGresult *r, int row, struct prism_host_reg_ou
 	out->holder = pg_source_parse(pg_text(r, row, 4));
 	out->result = (enum prism_reg_result)pg_int(r, row, 5);
 	out->host_id = pg_int(r, row, 6);
-	snprintf(out->old_ip, sizeof(out->old_ip), "%s", pg_text(r, row, 7) ? pg_text(r, row, 7) : "");
+	snprintf(out->old_ip, sizeof(out->old_ip), "%s",
+		 pg_text(r, row, 7) ? pg_text(r, row, 7) : "");
 	out->dns_changed = pg_int(r, row, 8) != 0;
 }
 
-enum { RA_HOSTNAME, RA_IP, RA_IPV6, RA_NOW, RA_EXPIRES, RA_OWNER, RA_CHECK, RA_ZONE, RA_FQDN,
-       RA_TTL, RA_PUBLISH, RA_TYPE, RA_HASH, RA_COUNT };
+enum {
+	RA_HOSTNAME,
+	RA_IP,
+	RA_IPV6,
+	RA_NOW,
+	RA_EXPIRES,
+	RA_OWNER,
+	RA_CHECK,
+	RA_ZONE,
+	RA_FQDN,
+	RA_TTL,
+	RA_PUBLISH,
+	RA_TYPE,
+	RA_HASH,
+	RA_COUNT
+};
 
 /* One queued registration as the function's arguments (its FQDN is in out already). */
 static void register_args(struct pg_array *a, const struct prism_host_reg *reg,
@@ -290,6 +312,23 @@ static void register_args(struct pg_array *a, const struct prism_host_reg *reg,
 	pg_array_int(&a[RA_HASH], publish ? (int64_t)prism_rrset_hash(&rr) : 0);
 }
 
+/*
+ * The planner's statistics made again (ANALYZE) when this connection added many hosts
+ * since: without them it takes a table that grew from nothing for a tiny one and joins a
+ * batch against every row of it (a fresh registry taking 20,000 agents slowed down
+ * batch by batch until autovacuum came, a minute later).
+ */
+static int statistics(struct prism_store *s, const struct pg_reg *q, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		s->new_hosts += q[i].out->result == PRISM_REG_NEW;
+	if (s->new_hosts < 1000 || s->new_hosts < s->analyzed_hosts / 5)
+		return 0;
+	s->analyzed_hosts += s->new_hosts;
+	s->new_hosts = 0;
+	return pg_exec_simple(s, "ANALYZE hosts, desired, ledger");
+}
+
 static const char register_many_sql[] =
 	"SELECT * FROM prism_host_register_many($1::text[], $2::text[], $3::bool[], "
 	"$4::bigint[], $5::bigint[], $6::text[], $7::bool[], $8::text[], $9::text[], "
@@ -313,13 +352,7 @@ int pg_regs_flush(struct prism_store *s)
 	for (unsigned i = 0; i < n; i++)
 		register_args(a, q[i].reg, q[i].out);
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < RA_COUNT; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, RA_COUNT);
 	PGresult *r = rc == 0 ? pg_exec(s, register_many_sql, &p) : NULL;
 	if (r == NULL || PQntuples(r) != (int)n)
 		rc = PRISM_ESTORE;
@@ -331,10 +364,11 @@ int pg_regs_flush(struct prism_store *s)
 			register_answer(r, row, q[i - 1].out);
 	}
 	PQclear(r);
-	for (int c = 0; c < RA_COUNT; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, RA_COUNT);
 	if (rc != 0)
 		s->poisoned = true;
+	else
+		rc = statistics(s, q, n);
 	return rc;
 }
 
@@ -468,9 +502,10 @@ static char *ids_of(const PGresult *r, int *n)
 	return a.s;
 }
 
-/* Run @p sql (ids of hosts changed in column 0), then withdraw their records. */
-static int hosts_batch(struct prism_store *s, const char *sql, int64_t t, size_t max,
-		       bool remove_dns, bool link, int64_t now, size_t *n, bool *dns_changed)
+/* Run @p sql ($1 a time, $2 a limit; host ids in column 0): @p ids receives them as an
+ * array in text form (NULL when none; the caller frees it), @p n their number. */
+static int host_ids(struct prism_store *s, const char *sql, int64_t t, size_t max, char **ids,
+		    size_t *n)
 {
 	struct pg_params p = {0};
 	pg_bind_int(&p, 1, t);
@@ -479,16 +514,10 @@ static int hosts_batch(struct prism_store *s, const char *sql, int64_t t, size_t
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int k;
-	char *ids = ids_of(r, &k);
+	*ids = ids_of(r, &k);
 	PQclear(r);
 	*n = (size_t)k;
-	if (k == 0)
-		return 0;
-	if (ids == NULL)
-		return PRISM_ENOMEM;
-	int rc = remove_dns ? pg_hosts_dns_delete(s, ids, link, now, dns_changed) : 0;
-	free(ids);
-	return rc;
+	return k > 0 && *ids == NULL ? PRISM_ENOMEM : 0;
 }
 
 int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns, size_t *n,
@@ -501,7 +530,12 @@ int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_
 		"UPDATE hosts SET status = 'offline' WHERE id IN (SELECT id FROM hosts "
 		"WHERE status = 'online' AND expires_at < $1::bigint AND source = 'agent' "
 		"ORDER BY expires_at LIMIT $2::bigint) RETURNING id";
-	return hosts_batch(s, sql, now, max, remove_dns, true, now, n, dns_changed);
+	char *ids;
+	int rc = host_ids(s, sql, now, max, &ids, n);
+	if (rc == 0 && ids != NULL && remove_dns)
+		rc = pg_hosts_dns_delete(s, ids, true, now, dns_changed);
+	free(ids);
+	return rc;
 }
 
 int pg_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *n,
@@ -513,25 +547,13 @@ int pg_hosts_cleanup(struct prism_store *s, int64_t before, size_t max, size_t *
 	 * are due now, not at the cutoff (the engine's ownership check, engine.c) */
 	static const char sql[] = "SELECT id FROM hosts WHERE status = 'offline' AND "
 				  "last_seen < $1::bigint ORDER BY last_seen LIMIT $2::bigint";
-	int64_t now = (int64_t)time(NULL);
-	PGresult *r;
-	struct pg_params p = {0};
-	pg_bind_int(&p, 1, before);
-	pg_bind_int(&p, 2, (int64_t)max);
-	if ((r = pg_exec(s, sql, &p)) == NULL)
-		return PRISM_ESTORE;
-	int k;
-	char *ids = ids_of(r, &k);
-	PQclear(r);
-	*n = (size_t)k;
-	if (k == 0)
-		return 0;
-	if (ids == NULL)
-		return PRISM_ENOMEM;
-	int rc = pg_hosts_dns_delete(s, ids, false, now, dns_changed);
+	char *ids;
+	int rc = host_ids(s, sql, before, max, &ids, n);
+	if (rc == 0 && ids != NULL)
+		rc = pg_hosts_dns_delete(s, ids, false, (int64_t)time(NULL), dns_changed);
 	struct pg_params q = {0};
 	pg_bind_text(&q, 1, ids);
-	if (rc == 0)
+	if (rc == 0 && ids != NULL)
 		rc = pg_cmd(s, "DELETE FROM hosts WHERE id = ANY ($1::bigint[])", &q, NULL);
 	free(ids);
 	return rc;

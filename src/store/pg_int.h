@@ -20,10 +20,9 @@
 #include "core/rrset.h"
 #include "store/store.h"
 
-#define PG_MAXPARAMS 16 /* parameters of one statement */
-#define PG_MAXPREP 192	/* statements prepared per connection */
-#define PG_MAXREGS 512	/* registrations queued before they are written (pg_hosts.c) */
-
+#define PG_MAXPARAMS 16	 /* parameters of one statement */
+#define PG_MAXPREP   192 /* statements prepared per connection */
+#define PG_MAXREGS   512 /* registrations queued before they are written (pg_hosts.c) */
 
 /** Parameters of one statement, 1-based like SQLite's ?n. Unset ones are SQL NULL. */
 struct pg_params {
@@ -49,6 +48,10 @@ struct prism_store {
 		struct prism_host_reg_out *out;
 	} regs[PG_MAXREGS], regs_run[PG_MAXREGS];
 	unsigned nregs;
+	/* hosts this connection added since the planner's statistics were last made, and
+	 * how many hosts there were then (pg_regs_flush: a registry filling up fast is
+	 * analyzed as it grows, not a minute later by autovacuum) */
+	int64_t new_hosts, analyzed_hosts;
 	/* reconnection with backoff: not before next_try (ms, CLOCK_MONOTONIC) */
 	int64_t next_try;
 	int64_t backoff;
@@ -110,6 +113,11 @@ void pg_array_int(struct pg_array *a, int64_t v);
 const char *pg_array_end(struct pg_array *a);
 /** Free the text. */
 void pg_array_free(struct pg_array *a);
+/** Close @p n arrays and set them as parameters @p first, @p first + 1, … of @p p.
+ *  0, or PRISM_ENOMEM when one ran out of memory. */
+int pg_bind_arrays(struct pg_params *p, int first, struct pg_array *a, int n);
+/** Free @p n arrays. */
+void pg_arrays_free(struct pg_array *a, int n);
 
 /** Forget the target_zones read for source writes (they changed). */
 void pg_tz_forget(struct prism_store *s);

@@ -19,22 +19,33 @@
  * next_attempt and key), each status through the index; the earliest later row's time in
  * the same answer (one row with only it when nothing is due).
  */
-#define DUE_PART(st)                                                                          \
-	"(SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0) AS ttl, "                        \
-	"coalesce(d.content, '') AS content, l.desired_hash, l.attempts, l.host_id, "         \
-	"coalesce(l.updated_at, 0) AS since, l.status, l.next_attempt FROM ledger l "         \
-	"LEFT JOIN desired d ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "     \
-	"WHERE l.target = $1 AND l.status = '" st "' AND l.next_attempt <= $2::bigint "       \
+#define DUE_PART(st)                                                                              \
+	"(SELECT l.zone, l.name, l.type, coalesce(d.ttl, 0) AS ttl, "                             \
+	"coalesce(d.content, '') AS content, l.desired_hash, l.attempts, l.host_id, "             \
+	"coalesce(l.updated_at, 0) AS since, l.status, l.next_attempt FROM ledger l "             \
+	"LEFT JOIN desired d ON d.zone = l.zone AND d.name = l.name AND d.type = l.type "         \
+	"WHERE l.target = $1 AND l.status = '" st "' AND l.next_attempt <= $2::bigint "           \
 	"ORDER BY l.next_attempt, l.zone, l.name, l.type LIMIT $3::bigint)"
+#define DUE_FAILED  DUE_PART("failed")
+#define DUE_PENDING DUE_PART("pending")
 static const char due_sql[] =
 	"SELECT q.zone, q.name, q.type, q.ttl, q.content, q.desired_hash, q.attempts, "
 	"q.host_id, q.since, n.next FROM (SELECT min(next_attempt) AS next FROM ledger "
 	"WHERE target = $1 AND status IN ('pending', 'failed') AND next_attempt > $2::bigint) n "
-	"LEFT JOIN LATERAL (SELECT * FROM (" DUE_PART("failed") " UNION ALL " DUE_PART("pending")
-	") u ORDER BY u.status, u.next_attempt, u.zone, u.name, u.type LIMIT $3::bigint) q "
-	"ON true";
-enum { LD_ZONE, LD_NAME, LD_TYPE, LD_TTL, LD_CONTENT, LD_HASH, LD_ATTEMPTS, LD_HOST, LD_SINCE,
-       LD_NEXT };
+	"LEFT JOIN LATERAL (SELECT * FROM (" DUE_FAILED " UNION ALL " DUE_PENDING ") u "
+	"ORDER BY u.status, u.next_attempt, u.zone, u.name, u.type LIMIT $3::bigint) q ON true";
+enum {
+	LD_ZONE,
+	LD_NAME,
+	LD_TYPE,
+	LD_TTL,
+	LD_CONTENT,
+	LD_HASH,
+	LD_ATTEMPTS,
+	LD_HOST,
+	LD_SINCE,
+	LD_NEXT
+};
 
 int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, size_t max,
 		  struct prism_ledger_row **rows, size_t *n, int64_t *next_due)
@@ -86,9 +97,9 @@ int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 /* ---- push results ---- */
 
 /* the marks as a table (the arrays of mark_params) */
-#define MARKS                                                                                 \
-	"m AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "       \
-	"$6::bigint[], $7::text[], $8::bool[], $9::bool[], $10::bool[]) AS m (zone, name, "    \
+#define MARKS                                                                                     \
+	"m AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "           \
+	"$6::bigint[], $7::text[], $8::bool[], $9::bool[], $10::bool[]) AS m (zone, name, "       \
 	"type, hash, next_attempt, error, ok, conflict, deletion))"
 
 /* failures first, as the SQLite backend marks them; then the applied ones */
@@ -148,14 +159,8 @@ int pg_ledger_mark(struct prism_store *s, const char *target,
 		any_fail |= !m->ok;
 	}
 	struct pg_params p = {0};
-	int rc = 0;
 	pg_bind_text(&p, 1, target);
-	for (int c = 0; c < 9; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 2, v);
-	}
+	int rc = pg_bind_arrays(&p, 2, a, 9);
 	pg_bind_int(&p, 11, now_ms / 1000);
 	if (rc == 0 && any_fail)
 		rc = pg_cmd(s, marks_fail_sql, &p, NULL);
@@ -163,8 +168,7 @@ int pg_ledger_mark(struct prism_store *s, const char *target,
 		rc = pg_cmd(s, marks_ok_sql, &p, NULL);
 	if (rc == 0)
 		rc = pg_cmd(s, marks_hosts_sql, &p, NULL);
-	for (int c = 0; c < 9; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 9);
 	return rc;
 }
 
@@ -205,13 +209,7 @@ static int tz_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 		pg_array_text(&a[3], groups[i].group);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 4; c++) {
-		const char *v = pg_array_end(&a[c]);
-		if (v == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, v);
-	}
+	int rc = pg_bind_arrays(&p, 1, a, 4);
 	pg_bind_int(&p, 5, now);
 	PGresult *r = rc == 0 ? pg_exec(s, tz_sync_sql, &p) : NULL;
 	if (r != NULL)
@@ -219,8 +217,7 @@ static int tz_sync(struct prism_store *s, const struct prism_target_zone *pairs,
 	else if (rc == 0)
 		rc = PRISM_ESTORE;
 	PQclear(r);
-	for (int c = 0; c < 4; c++)
-		pg_array_free(&a[c]);
+	pg_arrays_free(a, 4);
 	return rc;
 }
 
@@ -275,14 +272,15 @@ int pg_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, target);
 	pg_bind_int(&p, 2, now);
-	int rc = pg_cmd(s,
-			target != NULL
-				? "UPDATE ledger SET status = 'pending', next_attempt = 0, "
-				  "updated_at = $2::bigint WHERE target = $1 AND status = 'failed'"
-				: "UPDATE ledger SET status = 'pending', next_attempt = 0, "
-				  "updated_at = $2::bigint WHERE status = 'failed' AND "
-				  "($1::text IS NULL) AND target IN (SELECT target FROM target_zones)",
-			&p, n);
+	int rc = pg_cmd(
+		s,
+		target != NULL
+			? "UPDATE ledger SET status = 'pending', next_attempt = 0, "
+			  "updated_at = $2::bigint WHERE target = $1 AND status = 'failed'"
+			: "UPDATE ledger SET status = 'pending', next_attempt = 0, "
+			  "updated_at = $2::bigint WHERE status = 'failed' AND "
+			  "($1::text IS NULL) AND target IN (SELECT target FROM target_zones)",
+		&p, n);
 	if (rc != 0 || *n == 0)
 		return rc;
 	/* hosts whose only failure was retried are pending again */
@@ -294,30 +292,6 @@ int pg_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 }
 
 /* ---- reconciler ---- */
-
-static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a, const char *name,
-		    const char *type)
-{
-	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
-		/* grow at powers of two */
-		size_t cap = r->nitems ? (r->nitems + 1) * 2 : 16;
-		struct prism_plan_item *v = realloc(r->items, cap * sizeof(*v));
-		if (v == NULL)
-			return PRISM_ENOMEM;
-		r->items = v;
-	}
-	struct prism_plan_item *it = &r->items[r->nitems];
-	it->action = a;
-	it->name = strdup(name);
-	it->type = strdup(type);
-	if (it->name == NULL || it->type == NULL) {
-		free(it->name);
-		free(it->type);
-		return PRISM_ENOMEM;
-	}
-	r->nitems++;
-	return 0;
-}
 
 /* What the target holds, in a temporary table of the session (emptied at commit). */
 static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
@@ -335,13 +309,7 @@ static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 		pg_array_int(&v[3], a->v[i].owned);
 	}
 	struct pg_params p = {0};
-	int rc = 0;
-	for (int c = 0; c < 4; c++) {
-		const char *t = pg_array_end(&v[c]);
-		if (t == NULL)
-			rc = PRISM_ENOMEM;
-		pg_bind_text(&p, c + 1, t);
-	}
+	int rc = pg_bind_arrays(&p, 1, v, 4);
 	/* a name and type read twice: the last one, as SQLite's INSERT OR REPLACE */
 	if (rc == 0)
 		rc = pg_cmd(s,
@@ -350,8 +318,7 @@ static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 			    "WITH ORDINALITY AS u (name, type, hash, owned, i) "
 			    "ORDER BY name, type, i DESC",
 			    &p, NULL);
-	for (int c = 0; c < 4; c++)
-		pg_array_free(&v[c]);
+	pg_arrays_free(v, 4);
 	return rc;
 }
 
@@ -399,8 +366,17 @@ static int ledger_set(struct prism_store *s, const char *target, const char *zon
 	return pg_cmd(s, host_sync_sql, &q, NULL);
 }
 
-enum { RD_NAME, RD_TYPE, RD_WANT, RD_HAVE, RD_OWNED, RD_STATUS, RD_LEDGER_HASH, RD_HOST,
-       RD_FOREIGN_CNAME };
+enum {
+	RD_NAME,
+	RD_TYPE,
+	RD_WANT,
+	RD_HAVE,
+	RD_OWNED,
+	RD_STATUS,
+	RD_LEDGER_HASH,
+	RD_HOST,
+	RD_FOREIGN_CNAME
+};
 
 /* One desired RRset against the target's (a row of reconcile_desired's query). */
 static int desired_row(struct prism_store *s, const char *target, const char *zone, bool adopt,
@@ -419,7 +395,7 @@ static int desired_row(struct prism_store *s, const char *target, const char *zo
 	if (foreign && !adopt) {
 		out->conflict++;
 		if (dry)
-			return plan_add(out, PRISM_PLAN_CONFLICT, name, type);
+			return prism_reconcile_plan_add(out, PRISM_PLAN_CONFLICT, name, type);
 		if (lstatus == NULL || strcmp(lstatus, "conflict") != 0)
 			return ledger_set(s, target, zone, name, type, want, "conflict",
 					  "a foreign RRset (not owned by prism) is at this "
@@ -439,7 +415,8 @@ static int desired_row(struct prism_store *s, const char *target, const char *zo
 	else
 		out->create++;
 	if (dry)
-		return plan_add(out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
+		return prism_reconcile_plan_add(
+			out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
 	if (lstatus == NULL || lhash != want || strcmp(lstatus, "synced") == 0 ||
 	    strcmp(lstatus, "conflict") == 0)
 		return ledger_set(s, target, zone, name, type, want, "pending", NULL, host_id,
@@ -496,7 +473,7 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)
-			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
+			rc = prism_reconcile_plan_add(out, PRISM_PLAN_DELETE, name, type);
 		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
 			 pg_int(r, i, 3) != hash)
 			/* a deletion already queued keeps its time (engine.c, read_covers) */

@@ -322,8 +322,8 @@ void prism_reconcile_result_free(struct prism_reconcile_result *r)
 	r->nitems = 0;
 }
 
-static int plan_add(struct prism_reconcile_result *r, enum prism_plan_action a, const char *name,
-		    const char *type)
+int prism_reconcile_plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
+			     const char *name, const char *type)
 {
 	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
 		/* grow at powers of two */
@@ -439,7 +439,7 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 		if (foreign && !adopt) {
 			out->conflict++;
 			if (dry)
-				rc = plan_add(out, PRISM_PLAN_CONFLICT, name, type);
+				rc = prism_reconcile_plan_add(out, PRISM_PLAN_CONFLICT, name, type);
 			else if (lstatus == NULL || strcmp((const char *)lstatus, "conflict") != 0)
 				rc = ledger_set(s, target, zone, name, type, want, "conflict",
 						"a foreign RRset (not owned by prism) is at this "
@@ -458,7 +458,7 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 			else
 				out->create++;
 			if (dry)
-				rc = plan_add(out, a, name, type);
+				rc = prism_reconcile_plan_add(out, a, name, type);
 			else if (lstatus == NULL || lhash != want ||
 				 strcmp((const char *)lstatus, "synced") == 0 ||
 				 strcmp((const char *)lstatus, "conflict") == 0)
@@ -494,7 +494,7 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
 		out->remove++;
 		if (dry)
-			rc = plan_add(out, PRISM_PLAN_DELETE, name, type);
+			rc = prism_reconcile_plan_add(out, PRISM_PLAN_DELETE, name, type);
 		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
 			 sqlite3_column_int64(st, 3) != hash)
 			/* a deletion already queued keeps its time: the engine's ownership

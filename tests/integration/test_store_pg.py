@@ -12,6 +12,7 @@ import requests
 
 from kealib import Postgres
 from prismlib import BUILD, wait_for
+from test_api import ADMIN, KEYS
 
 ZONE = "managed.prism.local."
 CONFORMANCE = os.path.join(BUILD, "tests", "unit", "test_store_conformance")
@@ -50,14 +51,16 @@ def test_conformance_on_postgresql(pg):
 
 def start_prismd(prismd_factory, pdns, pg, db):
     pg.psql(f"CREATE DATABASE {db}")
-    d = prismd_factory(pdns, start=False, env={"PRISM_DATABASE_TYPE": "postgresql",
-                                               "PRISM_DATABASE_URL": url(pg, db)})
+    d = prismd_factory(pdns, start=False, extra_yaml=KEYS,
+                       env={"PRISM_DATABASE_TYPE": "postgresql",
+                            "PRISM_DATABASE_URL": url(pg, db)})
     d.start()
     return d
 
 
 def api_status(d, path="/api/v1/hosts"):
-    return requests.get(f"http://127.0.0.1:{d.api_port}{path}", timeout=10).status_code
+    return requests.get(f"http://127.0.0.1:{d.api_port}{path}", headers=ADMIN,
+                        timeout=10).status_code
 
 
 def test_agents_on_postgresql_survive_a_restart(pdns, prismd_factory, pg):
@@ -97,3 +100,37 @@ def test_agents_on_postgresql_survive_a_restart(pdns, prismd_factory, pg):
     for h in acked:
         assert pdns.query(h + "." + ZONE) == ["127.0.0.1"]
     wait_for(lambda: api_status(d) == 200, 15, what="API answers again")
+
+
+def test_url_from_a_file_never_logged(prismd_factory, pg, tmp_path):
+    """database.url_file: the URL (a password in it) read from a file; logs name the server
+    and database only."""
+    pg.psql("CREATE DATABASE prism_file")
+    f = tmp_path / "db-url"
+    f.write_text(f"host=127.0.0.1 port={pg.port} dbname=prism_file user=postgres "
+                 "password=s3cret-pw application_name=prism-test\n")
+    f.chmod(0o600)
+    d = prismd_factory(start=False, extra_yaml=KEYS,
+                       env={"PRISM_DATABASE_TYPE": "postgresql",
+                            "PRISM_DATABASE_URL_FILE": str(f)})
+    d.start()
+    assert d.register("fromfile")["status"] == "success"
+    assert pg.psql("SELECT hostname FROM hosts", db="prism_file") == "fromfile"
+    log = d.read_log()
+    assert "postgresql 127.0.0.1:" in log and "/prism_file" in log
+    assert "s3cret-pw" not in log
+
+
+def test_unreachable_at_start_is_a_clear_error(prismd_factory, pg):
+    """A server that is not there: prismd refuses to start, saying where it tried."""
+    port = pg.port
+    pg.stop()
+    d = prismd_factory(start=False, env={"PRISM_DATABASE_TYPE": "postgresql",
+                                         "PRISM_DATABASE_URL":
+                                         f"postgresql://u:pw9@127.0.0.1:{port}/prism"})
+    d.expect_dead = True
+    with pytest.raises(RuntimeError):
+        d.start()
+    log = d.read_log()
+    assert f"cannot connect to PostgreSQL at 127.0.0.1:{port}/prism" in log
+    assert "pw9" not in log
