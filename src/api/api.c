@@ -377,7 +377,10 @@ static void job_done(struct prism_store_job *job, int err)
 		else
 			j->done(r, j, err);
 		r->job = NULL;
-		if (r->suspended) {
+		if (r->offload == j)
+			return; /* a read thread writes the answer, then ends the job */
+		/* a read thread still runs the handler: its done resumes the request */
+		if (r->suspended && !r->in_task) {
 			resume(r);
 			pump(r->l);
 		}
@@ -386,6 +389,49 @@ static void job_done(struct prism_store_job *job, int err)
 		j->cleanup(j);
 	free(j);
 	api_unref(api);
+}
+
+static void offload_work(struct api_task *t)
+{
+	struct api_req *r = (struct api_req *)((char *)t - offsetof(struct api_req, task));
+	r->offload_fn(r, r->offload);
+}
+
+static void offload_done(struct api_task *t)
+{
+	struct api_req *r = (struct api_req *)((char *)t - offsetof(struct api_req, task));
+	struct api_job *j = r->offload;
+	struct prism_api *api = j->api;
+	r->offload = NULL;
+	r->in_task = false;
+	if (t->cancelled && r->resp == NULL)
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+	if (r->resp != NULL && r->uncounted)
+		count_request(r, r->status);
+	r->uncounted = false;
+	if (j->cleanup != NULL)
+		j->cleanup(j);
+	free(j);
+	if (r->suspended) {
+		resume(r);
+		pump(r->l);
+	}
+	api_unref(api);
+}
+
+void api_answer_off_loop(struct api_req *r, struct api_job *j,
+			 void (*fn)(struct api_req *r, struct api_job *j))
+{
+	if (r->api->pool == NULL) {
+		fn(r, j);
+		return;
+	}
+	r->offload = j;
+	r->offload_fn = fn;
+	r->in_task = true;
+	r->task.work = offload_work;
+	r->task.done = offload_done;
+	api_pool_submit(r->api, &r->task);
 }
 
 struct api_job *api_job_new(struct api_req *r)
@@ -742,6 +788,7 @@ static void req_done(struct api_task *t)
 	struct api_req *r = (struct api_req *)((char *)t - offsetof(struct api_req, task));
 	struct api_job *j = r->deferred;
 	r->auth_pending = false;
+	r->in_task = false;
 	r->deferred = NULL;
 	if (j != NULL && !r->api->stopping) {
 		api_submit(r, j); /* the writer job the handler made on the thread */
@@ -788,6 +835,7 @@ static enum MHD_Result to_pool(struct api_req *tmp, void **con_cls)
 		return MHD_NO;
 	r->task.work = req_work;
 	r->task.done = req_done;
+	r->in_task = true;
 	*con_cls = r;
 	suspend(r);
 	api_pool_submit(r->api, &r->task);
@@ -969,6 +1017,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 	if (parsed && r->api->pool != NULL && r->route->worker) {
 		/* its store reads go to a read thread, then its job to the writer */
 		r->authorised = r->run_fn = true;
+		r->in_task = true;
 		r->task.work = req_work;
 		r->task.done = req_done;
 		suspend(r);
@@ -984,7 +1033,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		r->resp = NULL;
 		return rc;
 	}
-	if (r->job != NULL)
+	if (r->job != NULL || r->in_task)
 		suspend(r);
 	return MHD_YES;
 }

@@ -112,8 +112,11 @@ struct api_req {
 	bool via_read;		  /* a read from read_call: answered once back on the loop */
 	bool run_fn;		  /* the thread runs the handler (api_route.worker) */
 	struct api_job *deferred; /* made on the thread: submitted on the loop */
-	bool auth_pending;	  /* the thread decides the role */
-	bool ask_store;		  /* ... looking the key up in the registry */
+	bool in_task;		  /* a read thread has it: nothing else resumes it */
+	struct api_job *offload;  /* api_answer_off_loop: the job whose answer is written */
+	void (*offload_fn)(struct api_req *r, struct api_job *j);
+	bool auth_pending; /* the thread decides the role */
+	bool ask_store;	   /* ... looking the key up in the registry */
 	bool authorised;
 	bool presented, unreadable, config_keys;
 	bool uncounted;		   /* answered on a thread: counted on the loop */
@@ -231,6 +234,10 @@ void api_job_attach(struct api_req *r, struct api_job *j);
 /** Hand an attached job (api_job_attach) to the store writer after all: its run and done
  *  follow as for api_submit, without another reference. */
 void api_job_resubmit(struct api_job *j);
+/** From a job's done: write the answer with @p fn, which reads the store — on a read
+ *  thread when the reads block (the job ends there), else at once. */
+void api_answer_off_loop(struct api_req *r, struct api_job *j,
+			 void (*fn)(struct api_req *r, struct api_job *j));
 /** A query argument, or NULL. */
 const char *api_arg(struct api_req *r, const char *name);
 

@@ -15,9 +15,9 @@
 #include <time.h>
 
 #include "api/api_int.h"
-#include "common/log.h"
 #include "api/routes_targets.h"
 #include "api/routes_zones.h"
+#include "common/log.h"
 #include "core/api_body.h"
 #include "core/error.h"
 #include "core/timefmt.h"
@@ -56,8 +56,8 @@ int api_open_db(struct prism_api *api, char *err, size_t errlen)
 		api->counts_ok = api->ledger_ok = true; /* the reader just opened */
 		rc = api_pool_start(api, API_READ_THREADS, &o, err, errlen);
 		if (rc == 0)
-			prism_log(PRISM_LOG_INFO, "api", "registry reads on %d threads of their own",
-				  API_READ_THREADS);
+			prism_log(PRISM_LOG_INFO, "api",
+				  "registry reads on %d threads of their own", API_READ_THREADS);
 	}
 	return rc;
 }
@@ -1880,7 +1880,7 @@ const struct api_route api_routes[] = {
 	 h_v1_record_delete, false, true},
 	{"GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export, false, true},
 	{"POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import},
-	{"GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true},
+	{"GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true, true},
 	{"POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set},
 	{"POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync, false, true},
 	{"POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint, false, true},

@@ -804,10 +804,11 @@ static int run_zone_create(struct prism_store *s, const struct prism_store_api *
 	return rc;
 }
 
+static void zone_created_answer(struct api_req *r, struct api_job *j);
+
 static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 {
 	struct zone_ctx *c = (struct zone_ctx *)j->data;
-	struct zone_info z;
 	if (c->fail_status != 0) {
 		api_error(r, c->fail_status, c->fail_code, "%s", c->fail_msg);
 		return;
@@ -822,6 +823,14 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 	}
 	prism_engine_zones_changed(r->api->opts.engine);
 	prism_engine_wake(r->api->opts.engine);
+	api_answer_off_loop(r, j, zone_created_answer);
+}
+
+/* The zone as it is now (read back), and for an import what was done. */
+static void zone_created_answer(struct api_req *r, struct api_job *j)
+{
+	struct zone_ctx *c = (struct zone_ctx *)j->data;
+	struct zone_info z;
 	if (zone_lookup(r->api, c->name, &z) != 0) {
 		api_db_failed(r);
 		return;

@@ -44,3 +44,6 @@ int pg_source_apply(struct prism_store *s, enum prism_source source, size_t max,
 		    size_t *applied, size_t *left);
 int pg_source_unsynced(struct prism_store *s, enum prism_source source, size_t *pending,
 		       size_t *conflict);
+
+/* pg_copy.c: moving a registry (prism registry copy) */
+extern const struct prism_store_copy_api prism_pg_copy;

@@ -20,8 +20,7 @@
 #include "store/pg_parts.h"
 #include "store/zones_util.h"
 
-#define SERVED_MAX  1000000 /* zones one target may serve */
-#define REPOINT_MAX 1000000
+#define SERVED_MAX 1000000 /* zones one target may serve */
 
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
@@ -229,9 +228,9 @@ int pg_zone_deletion_done(struct prism_store *s, const char *target, const char 
 	return pg_cmd(s, "DELETE FROM zone_deletions WHERE target = $1 AND zone = $2", &p, NULL);
 }
 
-/* ---- records ---- */
+/* ---- records (zones_core.c decides what these statements do) ---- */
 
-/* Applied in this order by put_flush ($1 = now). */
+/* Applied in this order by pg_zflush ($1 = now). */
 static const char *const flush_sql[] = {
 	"DELETE FROM desired d USING zput z WHERE z.del AND d.zone = z.zone AND "
 	"d.name = z.name AND d.type = z.type",
@@ -251,17 +250,11 @@ static const char *const flush_sql[] = {
 	"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
 	"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
 	"updated_at = excluded.updated_at",
+	"DELETE FROM zput",
 };
 
-struct put_ctx {
-	struct prism_store *s;
-	const char *zone;
-	int64_t now;
-	const char *actor;
-};
-
-/* The session's queue of writes, empty. */
-static int put_open(struct put_ctx *c)
+/* The session's queue of writes (a temporary table), empty. */
+static int pg_zopen(struct zput *c)
 {
 	return pg_exec_simple(c->s, "CREATE TEMP TABLE IF NOT EXISTS zput (zone TEXT COLLATE "
 				    "\"C\", name TEXT COLLATE \"C\", type TEXT COLLATE \"C\", "
@@ -270,27 +263,25 @@ static int put_open(struct put_ctx *c)
 				    "DELETE FROM zput;");
 }
 
-static int put_audit(struct put_ctx *c, const char *action, const char *name, const char *type,
-		     const char *before, const char *after)
+static void pg_zclose(struct zput *c)
 {
-	if (c->actor == NULL)
-		return 0;
-	char object[600];
-	snprintf(object, sizeof(object), "record:%s %s", name, type);
-	struct prism_audit_entry e = {c->now, c->actor, action, object, before, after};
-	return pg_audit_add(c->s, &e);
+	(void)c;
 }
 
-/* The RRset as stored now: host_id (-1 when absent), and its JSON for the audit log. */
-static int put_current(struct put_ctx *c, const char *name, const char *type, int64_t *host,
-		       int64_t *hash, char **json)
+static int pg_zaudit(struct zput *c, const struct prism_audit_entry *e)
+{
+	return pg_audit_add(c->s, e);
+}
+
+static int pg_zcurrent(struct zput *c, const char *name, const char *type, int64_t *host,
+		       int64_t *hash, uint32_t *ttl, char **content)
 {
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, c->zone);
 	pg_bind_text(&p, 2, name);
 	pg_bind_text(&p, 3, type);
 	*host = -1;
-	*json = NULL;
+	*content = NULL;
 	PGresult *r = pg_exec(c->s,
 			      "SELECT host_id, ttl, content, hash FROM desired WHERE zone = $1 "
 			      "AND name = $2 AND type = $3",
@@ -300,73 +291,40 @@ static int put_current(struct put_ctx *c, const char *name, const char *type, in
 	int rc = 0;
 	if (PQntuples(r) > 0) {
 		*host = pg_int(r, 0, 0);
+		*ttl = (uint32_t)pg_int(r, 0, 1);
 		*hash = pg_int(r, 0, 3);
-		char **recs = prism_split_lines(PQgetvalue(r, 0, 2));
-		size_t n = 0;
-		while (recs != NULL && recs[n] != NULL)
-			n++;
-		*json = recs ? prism_rrset_json((uint32_t)pg_int(r, 0, 1),
-						(const char *const *)recs, n)
-			     : NULL;
-		for (size_t i = 0; i < n; i++)
-			free(recs[i]);
-		free(recs);
-		if (*json == NULL)
+		if ((*content = pg_dup(r, 0, 2)) == NULL)
 			rc = PRISM_ENOMEM;
 	}
 	PQclear(r);
 	return rc;
 }
 
-static const char queue_sql[] =
-	"INSERT INTO zput (zone, name, type, ttl, content, hash, host_id, del) VALUES "
-	"($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (zone, name, type) DO UPDATE SET "
-	"ttl = excluded.ttl, content = excluded.content, hash = excluded.hash, "
-	"host_id = excluded.host_id, del = excluded.del";
-
-/* Queue one desired RRset (host_id 0 = none): written and made pending on every target of
- * its zone by put_flush. */
-static int put_desired(struct put_ctx *c, const struct prism_rrset_put *rr, int64_t hash,
-		       int64_t host_id)
+static int pg_zqueue(struct zput *c, const char *name, const char *type, uint32_t ttl,
+		     const char *content, int64_t hash, int64_t host_id, bool del)
 {
-	char *content = prism_join_records(rr->records, rr->nrecords);
-	if (content == NULL)
-		return PRISM_ENOMEM;
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, c->zone);
-	pg_bind_text(&p, 2, rr->name);
-	pg_bind_text(&p, 3, rr->type);
-	pg_bind_int(&p, 4, rr->ttl);
+	pg_bind_text(&p, 2, name);
+	pg_bind_text(&p, 3, type);
+	pg_bind_int(&p, 4, ttl);
 	pg_bind_text(&p, 5, content);
 	pg_bind_int(&p, 6, hash);
 	if (host_id > 0)
 		pg_bind_int(&p, 7, host_id);
 	else
 		pg_bind_text(&p, 7, NULL);
-	pg_bind_bool(&p, 8, false);
-	int rc = pg_cmd(c->s, queue_sql, &p, NULL);
-	free(content);
-	return rc;
-}
-
-/* Queue the withdrawal of one RRset: deleted on every target that has it. */
-static int drop_desired(struct put_ctx *c, const char *name, const char *type)
-{
-	struct prism_rr_change del = {name, type, 0, NULL, 0};
-	struct pg_params p = {0};
-	pg_bind_text(&p, 1, c->zone);
-	pg_bind_text(&p, 2, name);
-	pg_bind_text(&p, 3, type);
-	pg_bind_int(&p, 4, 0);
-	pg_bind_text(&p, 5, "");
-	pg_bind_int(&p, 6, (int64_t)prism_rrset_hash(&del));
-	pg_bind_text(&p, 7, NULL);
-	pg_bind_bool(&p, 8, true);
-	return pg_cmd(c->s, queue_sql, &p, NULL);
+	pg_bind_bool(&p, 8, del);
+	return pg_cmd(c->s,
+		      "INSERT INTO zput (zone, name, type, ttl, content, hash, host_id, del) "
+		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (zone, name, type) DO "
+		      "UPDATE SET ttl = excluded.ttl, content = excluded.content, "
+		      "hash = excluded.hash, host_id = excluded.host_id, del = excluded.del",
+		      &p, NULL);
 }
 
 /* Apply every queued change, set-based. */
-static int put_flush(struct put_ctx *c)
+static int pg_zflush(struct zput *c)
 {
 	struct pg_params p = {0};
 	pg_bind_int(&p, 1, c->now);
@@ -375,133 +333,38 @@ static int put_flush(struct put_ctx *c)
 		rc = pg_cmd(c->s, flush_sql[i], strstr(flush_sql[i], "$1") ? &p : NULL, NULL) == 0
 			     ? 0
 			     : PRISM_ESTORE;
-	if (rc == 0)
-		rc = pg_cmd(c->s, "DELETE FROM zput", NULL, NULL);
 	return rc;
 }
 
-static int put_one(struct put_ctx *c, const struct prism_rrset_put *rr, bool *changed,
-		   struct prism_rrset_err *err)
-{
-	int64_t host, old_hash = 0;
-	char *before = NULL, *after = NULL;
-	int rc = put_current(c, rr->name, rr->type, &host, &old_hash, &before);
-	*changed = false;
-	if (rc != 0)
-		return rc;
-	if (host > 0) {
-		snprintf(err->message, sizeof(err->message),
-			 "%s %s is a host's record (host %" PRId64 "): change the host instead",
-			 rr->name, rr->type, host);
-		rc = PRISM_ECONFLICT;
-	} else if (rr->nrecords == 0) {
-		if (host < 0) {
-			snprintf(err->message, sizeof(err->message), "there is no %s record at %s",
-				 rr->type, rr->name);
-			rc = PRISM_ENOTFOUND;
-		} else {
-			rc = drop_desired(c, rr->name, rr->type);
-			if (rc == 0)
-				rc = put_audit(c, "record.delete", rr->name, rr->type, before,
-					       NULL);
-			*changed = rc == 0;
-		}
-	} else {
-		struct prism_rr_change ch = {rr->name, rr->type, rr->ttl, rr->records,
-					     rr->nrecords};
-		int64_t hash = (int64_t)prism_rrset_hash(&ch);
-		if (host < 0 || hash != old_hash) {
-			rc = put_desired(c, rr, hash, 0);
-			after = rc == 0 ? prism_rrset_json(rr->ttl, rr->records, rr->nrecords)
-					: NULL;
-			if (rc == 0 && after == NULL)
-				rc = PRISM_ENOMEM;
-			if (rc == 0)
-				rc = put_audit(c, "record.put", rr->name, rr->type, before, after);
-			*changed = rc == 0;
-		}
-	}
-	free(before);
-	free(after);
-	return rc;
-}
-
-/* After every change: a CNAME must be alone at its name. */
-static int check_cname(struct put_ctx *c, const struct prism_rrset_put *rr,
-		       struct prism_rrset_err *err)
+static int pg_zname_types(struct zput *c, const char *name, int64_t *total, int64_t *cnames,
+			  int64_t *hosts, char *types, size_t len)
 {
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, c->zone);
-	pg_bind_text(&p, 2, rr->name);
+	pg_bind_text(&p, 2, name);
 	PGresult *r = pg_exec(c->s,
 			      "SELECT count(*), count(*) FILTER (WHERE type = 'CNAME'), "
-			      "count(host_id), string_agg(type, ' ' ORDER BY type) FROM desired "
+			      "count(host_id), string_agg(type, ' ') FROM desired "
 			      "WHERE zone = $1 AND name = $2",
 			      &p);
 	if (r == NULL || PQntuples(r) != 1) {
 		PQclear(r);
 		return PRISM_ESTORE;
 	}
-	int64_t total = pg_int(r, 0, 0), cnames = pg_int(r, 0, 1), hosts = pg_int(r, 0, 2);
-	const char *types = pg_text(r, 0, 3);
-	int rc = 0;
-	if (cnames > 0 && total > 1) {
-		snprintf(err->message, sizeof(err->message),
-			 "a CNAME cannot share its name with other records: %s has %s%s", rr->name,
-			 types ? types : "?", hosts > 0 ? " (a host's records)" : "");
-		rc = hosts > 0 ? PRISM_ECONFLICT : PRISM_EMSG;
-	}
+	const char *t = pg_text(r, 0, 3);
+	*total = pg_int(r, 0, 0);
+	*cnames = pg_int(r, 0, 1);
+	*hosts = pg_int(r, 0, 2);
+	snprintf(types, len, "%s", t ? t : "");
 	PQclear(r);
-	return rc;
+	return 0;
 }
 
-int pg_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
-		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
-		  size_t *changed, struct prism_rrset_err *err)
+static int pg_zone_exists(struct prism_store *s, const char *zone, bool *found)
 {
-	int e;
-	if (s == NULL || zone == NULL || (v == NULL && n > 0) || changed == NULL || err == NULL)
-		return PRISM_EINVAL;
-	*changed = 0;
-	memset(err, 0, sizeof(*err));
-	if (!config_zone && !zone_exists(s, zone, &e)) {
-		snprintf(err->message, sizeof(err->message), "no zone %s", zone);
-		return e != 0 ? e : PRISM_ENOTFOUND;
-	}
-	struct put_ctx c = {.s = s, .zone = zone, .now = now, .actor = actor};
-	int rc = put_open(&c);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		bool ch;
-		err->index = i;
-		rc = put_one(&c, &v[i], &ch, err);
-		*changed += ch;
-	}
-	if (rc == 0)
-		rc = put_flush(&c);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		err->index = i;
-		if (v[i].nrecords > 0)
-			rc = check_cname(&c, &v[i], err);
-	}
-	return rc;
-}
-
-/* ---- repoint ---- */
-
-struct match {
-	char *zone, *name, *type, *content;
-	uint32_t ttl;
-	int64_t host_id;
-};
-
-static bool zone_listed(const char *zone, const char *const *zones)
-{
-	if (zones == NULL)
-		return true;
-	for (size_t i = 0; zones[i] != NULL; i++)
-		if (strcmp(zones[i], zone) == 0)
-			return true;
-	return false;
+	int err;
+	*found = zone_exists(s, zone, &err);
+	return err;
 }
 
 /* Whether @p name (an FQDN) matches SQLite's GLOB @p pattern without its trailing dot. */
@@ -515,8 +378,8 @@ static bool glob_match(const char *pattern, const char *name)
 	return fnmatch(pattern, host, FNM_NOESCAPE) == 0;
 }
 
-static int repoint_select(struct prism_store *s, const char *from, const char *const *zones,
-			  const char *pattern, struct match **out, size_t *n)
+static int pg_zmatches(struct prism_store *s, const char *from, const char *const *zones,
+		       const char *pattern, struct zmatch **out, size_t *n)
 {
 	size_t cap = 0;
 	*out = NULL;
@@ -532,140 +395,77 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int rc = 0;
-	for (int i = 0; rc == 0 && i < PQntuples(r) && *n < REPOINT_MAX; i++) {
-		if (!zone_listed(PQgetvalue(r, i, 0), zones) ||
-		    (pattern != NULL && !glob_match(pattern, PQgetvalue(r, i, 1))))
-			continue;
-		rc = grow((void **)out, &cap, *n, sizeof(**out));
-		if (rc != 0)
-			break;
-		struct match *m = &(*out)[(*n)++];
-		m->zone = pg_dup(r, i, 0);
-		m->name = pg_dup(r, i, 1);
-		m->type = pg_dup(r, i, 2);
-		m->ttl = (uint32_t)pg_int(r, i, 3);
-		m->content = pg_dup(r, i, 4);
-		m->host_id = pg_int(r, i, 5);
-		if (!m->zone || !m->name || !m->type || !m->content)
-			rc = PRISM_ENOMEM;
-	}
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+		if (pattern == NULL || glob_match(pattern, PQgetvalue(r, i, 1)))
+			rc = zmatch_add(out, n, &cap, zones, PQgetvalue(r, i, 0),
+					PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+					(uint32_t)pg_int(r, i, 3), PQgetvalue(r, i, 4),
+					pg_int(r, i, 5));
 	PQclear(r);
 	return rc;
 }
 
-/* A host's address moved: its row, and its PTR when it has one for the old address. */
-static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, const char *to)
+static int pg_zreaddress(struct prism_store *s, int64_t host_id, const char *from, const char *to)
 {
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, from);
 	pg_bind_text(&p, 2, to);
 	pg_bind_int(&p, 3, host_id);
-	int rc = pg_cmd(c->s,
-			"UPDATE hosts SET current_ip = CASE WHEN current_ip = $1 THEN $2 ELSE "
-			"current_ip END, ipv4 = CASE WHEN ipv4 = $1 THEN $2 ELSE ipv4 END, "
-			"ipv6 = CASE WHEN ipv6 = $1 THEN $2 ELSE ipv6 END, "
-			"dns_sync_status = 'pending' WHERE id = $3",
-			&p, NULL);
-	char old_rev[PRISM_DNAME_MAX + 1], new_rev[PRISM_DNAME_MAX + 1];
-	if (rc != 0 || prism_reverse_name(from, old_rev, sizeof(old_rev)) != 0 ||
-	    prism_reverse_name(to, new_rev, sizeof(new_rev)) != 0)
-		return rc;
-	struct pg_params q = {0};
-	pg_bind_int(&q, 1, host_id);
-	pg_bind_text(&q, 2, old_rev);
-	PGresult *r = pg_exec(c->s,
-			      "SELECT zone, ttl, content FROM desired WHERE host_id = $1 AND "
-			      "name = $2 AND type = 'PTR'",
-			      &q);
-	if (r == NULL)
-		return PRISM_ESTORE;
-	char *zone = NULL, *target = NULL;
-	uint32_t ttl = 0;
-	if (PQntuples(r) > 0) {
-		zone = pg_dup(r, 0, 0);
-		ttl = (uint32_t)pg_int(r, 0, 1);
-		target = pg_dup(r, 0, 2);
-	}
-	PQclear(r);
-	if (zone != NULL && target != NULL) {
-		const char *saved = c->zone;
-		c->zone = zone;
-		rc = drop_desired(c, old_rev, "PTR");
-		/* the new PTR goes into the same reverse zone when it belongs there */
-		const char *zones[2] = {zone, NULL};
-		if (rc == 0 && prism_zone_of(new_rev, zones) != NULL) {
-			const char *recs[1] = {target};
-			struct prism_rrset_put pp = {new_rev, "PTR", ttl, recs, 1};
-			struct prism_rr_change ch = {new_rev, "PTR", ttl, recs, 1};
-			rc = put_desired(c, &pp, (int64_t)prism_rrset_hash(&ch), host_id);
-		}
-		c->zone = saved;
-	}
-	free(zone);
-	free(target);
-	return rc;
+	return pg_cmd(s,
+		      "UPDATE hosts SET current_ip = CASE WHEN current_ip = $1 THEN $2 ELSE "
+		      "current_ip END, ipv4 = CASE WHEN ipv4 = $1 THEN $2 ELSE ipv4 END, "
+		      "ipv6 = CASE WHEN ipv6 = $1 THEN $2 ELSE ipv6 END, "
+		      "dns_sync_status = 'pending' WHERE id = $3",
+		      &p, NULL);
 }
 
-static int repoint_apply(struct put_ctx *c, const struct match *m, const char *from,
-			 const char *to)
+static int pg_zhost_ptr(struct prism_store *s, int64_t host_id, const char *rev, char **zone,
+			uint32_t *ttl, char **target)
 {
-	char **recs = NULL;
-	size_t n = 0;
-	int rc = prism_repoint_content(m->content, from, to, &recs, &n);
-	if (rc == 0) {
-		struct prism_rrset_put p = {m->name, m->type, m->ttl, (const char *const *)recs,
-					    n};
-		struct prism_rr_change ch = {m->name, m->type, m->ttl, (const char *const *)recs,
-					     n};
-		c->zone = m->zone;
-		rc = put_desired(c, &p, (int64_t)prism_rrset_hash(&ch), m->host_id);
+	struct pg_params p = {0};
+	pg_bind_int(&p, 1, host_id);
+	pg_bind_text(&p, 2, rev);
+	*zone = *target = NULL;
+	PGresult *r = pg_exec(s,
+			      "SELECT zone, ttl, content FROM desired WHERE host_id = $1 AND "
+			      "name = $2 AND type = 'PTR'",
+			      &p);
+	if (r == NULL)
+		return PRISM_ESTORE;
+	if (PQntuples(r) > 0) {
+		*zone = pg_dup(r, 0, 0);
+		*ttl = (uint32_t)pg_int(r, 0, 1);
+		*target = pg_dup(r, 0, 2);
 	}
-	for (size_t i = 0; recs != NULL && i < n; i++)
-		free(recs[i]);
-	free(recs);
-	if (rc == 0 && m->host_id > 0)
-		rc = repoint_host(c, m->host_id, from, to);
-	return rc;
+	PQclear(r);
+	return 0;
+}
+
+static const struct zput_ops pg_zput = {
+	.open = pg_zopen,
+	.close = pg_zclose,
+	.current = pg_zcurrent,
+	.queue = pg_zqueue,
+	.audit = pg_zaudit,
+	.flush = pg_zflush,
+	.name_types = pg_zname_types,
+	.zone_exists = pg_zone_exists,
+	.matches = pg_zmatches,
+	.readdress = pg_zreaddress,
+	.host_ptr = pg_zhost_ptr,
+};
+
+int pg_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
+		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
+		  size_t *changed, struct prism_rrset_err *err)
+{
+	return zput_rrsets(&pg_zput, s, zone, config_zone, v, n, now, actor, changed, err);
 }
 
 int pg_repoint(struct prism_store *s, const char *from, const char *to, const char *const *zones,
 	       const char *pattern, bool dry_run, int64_t now, struct prism_repoint_result *out)
 {
-	if (s == NULL || from == NULL || to == NULL || out == NULL)
-		return PRISM_EINVAL;
-	memset(out, 0, sizeof(*out));
-	struct match *m;
-	size_t n;
-	int rc = repoint_select(s, from, zones, pattern, &m, &n);
-	struct put_ctx c = {.s = s, .now = now};
-	if (rc == 0 && !dry_run)
-		rc = put_open(&c);
-	if (rc == 0 && n > 0 && (out->items = calloc(n, sizeof(*out->items))) == NULL)
-		rc = PRISM_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct prism_repoint_item *it = &out->items[out->n++];
-		it->zone = strdup(m[i].zone);
-		it->name = strdup(m[i].name);
-		it->type = strdup(m[i].type);
-		it->host_id = m[i].host_id;
-		out->hosts += m[i].host_id > 0;
-		if (!it->zone || !it->name || !it->type)
-			rc = PRISM_ENOMEM;
-		else if (!dry_run)
-			rc = repoint_apply(&c, &m[i], from, to);
-	}
-	if (rc == 0 && !dry_run)
-		rc = put_flush(&c);
-	for (size_t i = 0; i < n; i++) {
-		free(m[i].zone);
-		free(m[i].name);
-		free(m[i].type);
-		free(m[i].content);
-	}
-	free(m);
-	if (rc != 0)
-		prism_repoint_result_free(out);
-	return rc;
+	return zput_repoint(&pg_zput, s, from, to, zones, pattern, dry_run, now, out);
 }
 
 int pg_zone_resync(struct prism_store *s, const char *zone, int64_t now, size_t *n)

@@ -6,6 +6,7 @@ keeps answering what needs no registry; PostgreSQL back → the readers reconnec
 import concurrent.futures
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -104,3 +105,39 @@ def test_postgresql_down_is_an_error_not_an_empty_answer(prismd_factory, pg):
     wait_for(lambda: all(api.get("/api/v1/hosts").status_code == 200 for _ in range(8)), 15,
              what="the API reads again")
     assert len(api.get("/api/v1/hosts").json()["hosts"]) == 3
+
+
+def test_a_read_that_waits_never_holds_the_loop(prismd_factory, pg):
+    """A read stuck behind a lock waits on its read thread; the loop goes on (health,
+    metrics and other reads answer at once), and the stuck read answers once freed."""
+    d = pg_prismd(prismd_factory, pg)
+    api = Api(d)
+    assert d.register("first")["status"] == "success"
+    conninfo = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
+                "-d", "prism"]
+    holder = subprocess.Popen(conninfo + ["-c", "BEGIN; LOCK TABLE tokens IN ACCESS "
+                                          "EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: pg.psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON "
+                                 "c.oid = l.relation WHERE c.relname = 'tokens' AND "
+                                 "l.mode = 'AccessExclusiveLock' AND l.granted",
+                                 db="prism") == "1", 10, what="the lock")
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            stuck = ex.submit(lambda: (time.monotonic(), api.get("/api/v1/tokens")))
+            time.sleep(0.3)
+            assert not stuck.done()  # it waits on the lock
+            # (a registration would wait too: the writer's statement reads tokens)
+            t0 = time.monotonic()
+            for _ in range(10):
+                assert api.get("/api/health").status_code == 200
+                assert api.get("/api/v1/hosts/first").status_code == 200
+                assert api.get("/metrics").status_code == 200
+            elapsed = time.monotonic() - t0
+            assert not stuck.done(), "the lock was not held through the checks"
+            assert elapsed < 2.0, elapsed
+            started, r = stuck.result(timeout=20)
+        assert r.status_code == 200 and r.json()["tokens"] == []
+        assert time.monotonic() - started > 2.0  # it did wait for the lock
+    finally:
+        holder.wait(20)
