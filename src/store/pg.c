@@ -944,6 +944,7 @@ static int pg_last_error(struct prism_store *s)
 const struct prism_store_api prism_store_postgresql = {
 	.name = "postgresql",
 	.read = &prism_pg_read,
+	.copy = &prism_pg_copy,
 	.open = pg_open,
 	.close = pg_close,
 	.cred_key = pg_cred_key,
