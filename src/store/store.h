@@ -856,10 +856,6 @@ struct prism_reconcile_result {
 /** Free the items of @p r. */
 void prism_reconcile_result_free(struct prism_reconcile_result *r);
 
-/** Backends: add an item to a dry run's plan (copies the strings). 0 or PRISM_ENOMEM */
-int prism_reconcile_plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
-			     const char *name, const char *type);
-
 /** Free rows returned by ledger_due. */
 void prism_ledger_rows_free(struct prism_ledger_row *rows, size_t n);
 
