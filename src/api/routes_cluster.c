@@ -22,7 +22,7 @@ struct cluster_ctx;
 
 struct cluster_slot {
 	struct cluster_ctx *c;
-	const char *target; /* borrowed from the engine's targets */
+	char target[128]; /* the engine's target name (copied: read on a read thread) */
 	int err;
 	char msg[256];
 	struct prism_zone_list *list; /* owned once answered */
@@ -93,7 +93,7 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	jw_kstr(w, "error", s->err ? s->msg : NULL);
 	jw_key(w, "zones");
 	jw_arr(w);
-	if (api->rd->target_zones(api->reader, s->target, managed_zone, &c) != 0)
+	if (api->rd->target_zones(api_reader(api), s->target, managed_zone, &c) != 0)
 		return PRISM_ESTORE;
 	jw_end_arr(w);
 	/* zones on the server that Prism does not manage there */
@@ -102,8 +102,8 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	size_t extra = 0;
 	for (size_t i = 0; s->list != NULL && i < s->list->n; i++) {
 		bool serves;
-		if (api->rd->target_serves(api->reader, s->target, s->list->v[i].name, &serves) !=
-		    0)
+		if (api->rd->target_serves(api_reader(api), s->target, s->list->v[i].name,
+					   &serves) != 0)
 			return PRISM_ESTORE;
 		if (!serves) {
 			jw_str(w, s->list->v[i].name);
@@ -119,14 +119,12 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	return 0;
 }
 
-static void done_cluster(struct api_req *r, struct api_job *j, int err)
+/* Every target's zones as the registry has them beside the server's list (store reads: on
+ * a read thread when they block). */
+static void cluster_answer(struct api_req *r, struct api_job *j)
 {
 	struct cluster_ctx *c = (struct cluster_ctx *)j->data;
-	if (err == -ECANCELED) {
-		api_error(r, 503, "unavailable", "the daemon is shutting down");
-		return;
-	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "targets");
@@ -140,6 +138,15 @@ static void done_cluster(struct api_req *r, struct api_job *j, int err)
 	jw_end_arr(w);
 	jw_end_obj(w);
 	api_reply(r, 200);
+}
+
+static void done_cluster(struct api_req *r, struct api_job *j, int err)
+{
+	if (err == -ECANCELED) {
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+		return;
+	}
+	api_answer_off_loop(r, j, cluster_answer);
 }
 
 static void cluster_finish_one(struct cluster_ctx *c)
@@ -201,7 +208,7 @@ void h_v1_cluster(struct api_req *r)
 		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		struct cluster_slot *s = &c->slots[i];
 		s->c = c;
-		s->target = t->name;
+		snprintf(s->target, sizeof(s->target), "%s", t->name);
 		int rc = t->api->list_zones(t->handle, list_cb, s);
 		if (rc != 0) {
 			s->err = rc;
@@ -241,7 +248,7 @@ static void done_resync(struct api_req *r, struct api_job *j, int err)
 		targets = prism_engine_resync_zone(r->api->opts.engine, j->name);
 	else
 		prism_engine_resync(r->api->opts.engine, j->name);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, j->flag ? "zone" : "target", j->name);
@@ -312,7 +319,7 @@ static void done_dnssec(struct api_req *r, struct api_job *j, int err)
 		return;
 	}
 	prism_engine_zones_changed(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "zone", j->name);
@@ -367,7 +374,7 @@ struct keys_ctx;
 
 struct keys_slot {
 	struct keys_ctx *c;
-	const char *target;
+	char target[128];
 	int err;
 	char msg[256];
 	json_t *keys; /* the target's cryptokeys, owned */
@@ -414,7 +421,7 @@ static void key_json(struct jw *w, const json_t *k)
 static void done_keys(struct api_req *r, struct api_job *j, int err)
 {
 	struct keys_ctx *c = (struct keys_ctx *)j->data;
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	const json_t *k;
 	size_t i;
 	jw_reset(w);
@@ -472,53 +479,42 @@ static void keys_abort(struct api_wait *wt)
 	api_job_complete(c->job, -ECANCELED);
 }
 
-void h_v1_zone_dnssec(struct api_req *r)
-{
-	struct prism_api *api = r->api;
-	char name[PRISM_DNAME_MAX + 1];
+/* GET .../dnssec: what the store says (on a read thread when reads block), then the keys
+ * of each target serving the zone, asked on the loop (api_loop_call). */
+struct dnssec_get {
+	struct api_req *r;
+	const char *name;
 	bool on;
-	if (!dnssec_zone(r, name, sizeof(name)))
-		return;
-	int rc = api->rd->zone_dnssec(api->reader, name, &on);
-	if (rc != 0) {
-		if (rc == PRISM_ENOTFOUND)
-			api_error(r, 404, "not_found", "no zone %s", name);
-		else
-			api_error(r, 503, "unavailable", "the registry could not be read");
-		return;
-	}
-	struct keys_ctx *c = calloc(1, sizeof(*c));
-	size_t n = prism_engine_ntargets(api->opts.engine);
-	if (c == NULL || (c->slots = calloc(n ? n : 1, sizeof(*c->slots))) == NULL) {
-		free(c);
-		api_error(r, 500, "internal", "out of memory");
-		return;
-	}
-	/* the targets serving the zone: those with a (target, zone) pair; a registry that
-	 * cannot be read is an error answer, not "no target serves the zone" */
-	for (size_t i = 0; i < n; i++) {
-		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
-		bool serves;
-		if (api->rd->target_serves(api->reader, t->name, name, &serves) != 0) {
-			free(c->slots);
-			free(c);
-			api_db_failed(r);
-			return;
-		}
-		if (serves) {
-			c->slots[c->n].c = c;
-			c->slots[c->n++].target = t->name;
-		}
-	}
+	struct keys_ctx *c;
+	size_t n;			  /* the engine's targets */
+	char names[API_MAX_TARGETS][128]; /* their names */
+};
+
+static void dnssec_names(void *arg)
+{
+	struct dnssec_get *g = arg;
+	const struct prism_engine *e = g->r->api->opts.engine;
+	for (size_t i = 0; i < prism_engine_ntargets(e) && g->n < API_MAX_TARGETS; i++)
+		snprintf(g->names[g->n++], sizeof(g->names[0]), "%s",
+			 prism_engine_target(e, i)->name);
+}
+
+/* On the loop: the job, and a read of the keys from each target serving the zone. */
+static void dnssec_ask(void *arg)
+{
+	struct dnssec_get *g = arg;
+	struct api_req *r = g->r;
+	struct prism_api *api = r->api;
+	struct keys_ctx *c = g->c;
 	struct api_job *j = api_job_new(r);
 	if (j == NULL) {
 		free(c->slots);
 		free(c);
 		return;
 	}
-	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->name, sizeof(j->name), "%s", g->name);
 	c->job = j;
-	c->enabled = on;
+	c->enabled = g->on;
 	j->data = c;
 	j->cleanup = keys_cleanup;
 	j->done = done_keys;
@@ -526,19 +522,78 @@ void h_v1_zone_dnssec(struct api_req *r)
 	c->wait.abort = keys_abort;
 	api_wait_add(api, &c->wait);
 	c->pending = 1;
-	for (size_t i = 0, k = 0; i < n && k < c->n; i++) {
-		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
+	for (size_t k = 0; k < c->n; k++) {
 		struct keys_slot *s = &c->slots[k];
-		if (s->target != t->name)
-			continue;
-		k++;
-		c->pending++;
-		rc = t->api->read_keys(t->handle, name, keys_cb, s);
+		const struct prism_engine_target *t = NULL;
+		for (size_t i = 0; i < prism_engine_ntargets(api->opts.engine) && t == NULL; i++)
+			if (strcmp(prism_engine_target(api->opts.engine, i)->name, s->target) == 0)
+				t = prism_engine_target(api->opts.engine, i);
+		int rc = t != NULL ? (c->pending++,
+				      t->api->read_keys(t->handle, g->name, keys_cb, s))
+				   : PRISM_ENOTFOUND;
 		if (rc != 0) {
 			s->err = rc;
-			snprintf(s->msg, sizeof(s->msg), "%s", prism_strerror(rc));
-			c->pending--;
+			snprintf(s->msg, sizeof(s->msg), "%s",
+				 t ? prism_strerror(rc) : "the target was removed");
+			c->pending -= t != NULL;
 		}
 	}
 	keys_finish_one(c);
+}
+
+void h_v1_zone_dnssec(struct api_req *r)
+{
+	struct prism_api *api = r->api;
+	char name[PRISM_DNAME_MAX + 1];
+	struct dnssec_get *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		api_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	g->r = r;
+	g->name = name;
+	if (!dnssec_zone(r, name, sizeof(name)))
+		goto out;
+	int rc = api->rd->zone_dnssec(api_reader(api), name, &g->on);
+	if (rc != 0) {
+		if (rc == PRISM_ENOTFOUND)
+			api_error(r, 404, "not_found", "no zone %s", name);
+		else
+			api_error(r, 503, "unavailable", "the registry could not be read");
+		goto out;
+	}
+	if (api_loop_call(api, dnssec_names, g) != 0) {
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+		goto out;
+	}
+	struct keys_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->slots = calloc(g->n ? g->n : 1, sizeof(*c->slots))) == NULL) {
+		free(c);
+		api_error(r, 500, "internal", "out of memory");
+		goto out;
+	}
+	/* the targets serving the zone: those with a (target, zone) pair; a registry that
+	 * cannot be read is an error answer, not "no target serves the zone" */
+	for (size_t i = 0; i < g->n; i++) {
+		bool serves;
+		if (api->rd->target_serves(api_reader(api), g->names[i], name, &serves) != 0) {
+			free(c->slots);
+			free(c);
+			api_db_failed(r);
+			goto out;
+		}
+		if (serves) {
+			c->slots[c->n].c = c;
+			snprintf(c->slots[c->n++].target, sizeof(c->slots[0].target), "%s",
+				 g->names[i]);
+		}
+	}
+	g->c = c;
+	if (api_loop_call(api, dnssec_ask, g) != 0) {
+		free(c->slots);
+		free(c);
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+	}
+out:
+	free(g);
 }

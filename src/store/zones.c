@@ -16,13 +16,12 @@
 
 #include "core/dname.h"
 #include "core/error.h"
-#include "core/jw.h"
 #include "core/rrset.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "store/zones_util.h"
 
-#define SERVED_MAX  1000000u /* zones one target may serve; bounds the reading loops */
-#define REPOINT_MAX 1000000u
+#define SERVED_MAX 1000000u /* zones one target may serve; bounds the reading loops */
 
 static sqlite3 *db_of(struct prism_store *s)
 {
@@ -259,33 +258,6 @@ void prism_served_free(struct prism_served *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
-/* "a\nb" → {"a", "b", NULL} */
-static char **split_lines(const char *text)
-{
-	size_t n = 1;
-	for (const char *p = text; *p; p++)
-		n += *p == '\n';
-	char **v = calloc(n + 1, sizeof(*v));
-	if (v == NULL)
-		return NULL;
-	size_t k = 0;
-	for (const char *p = text; k < n;) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len > 0 && (v[k++] = strndup(p, len)) == NULL)
-			goto fail;
-		if (e == NULL)
-			break;
-		p = e + 1;
-	}
-	return v;
-fail:
-	for (size_t i = 0; i < k; i++)
-		free(v[i]);
-	free(v);
-	return NULL;
-}
-
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
 	if (n < *cap)
@@ -304,7 +276,7 @@ static int served_zone_row(sqlite3_stmt *st, struct prism_served_zone *z)
 	memset(z, 0, sizeof(*z));
 	z->name = sq_col_dup(st, 0);
 	z->kind = sq_col_dup(st, 1);
-	z->nameservers = split_lines((const char *)sqlite3_column_text(st, 2));
+	z->nameservers = prism_split_lines((const char *)sqlite3_column_text(st, 2));
 	z->soa = sq_col_dup(st, 3);
 	z->adopt = sqlite3_column_int(st, 4) != 0;
 	z->dnssec = sqlite3_column_int(st, 5) != 0;
@@ -363,14 +335,13 @@ int zq_zone_deletion_done(struct prism_store *s, const char *target, const char 
 		     NULL, 0, NULL);
 }
 
-/* ---- records ---- */
-
-/*
- * The statements of one rrsets_put or repoint call. Writes are queued in a temporary table
- * and applied set-based at the end (put_flush): desired and ledger have foreign keys, so
- * every statement writing them opens a statement journal whose release costs in proportion
- * to the pages the transaction has dirtied — row by row, 10,000 RRsets took a minute; set-
- * based, a few statements do it.
+/* ---- records ----
+ *
+ * The statements of one rrsets_put or repoint call (zones_core.c decides what they do).
+ * Writes are queued in a temporary table and applied set-based at the end (sq_zflush):
+ * desired and ledger have foreign keys, so every statement writing them opens a statement
+ * journal whose release costs in proportion to the pages the transaction has dirtied — row
+ * by row, 10,000 RRsets took a minute; set-based, a few statements do it.
  */
 enum { P_GET, P_QUEUE, P_NAME, P_AUDIT, P_COUNT };
 
@@ -386,7 +357,7 @@ static const char *const put_sql[P_COUNT] = {
 		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
-/* Applied in this order by put_flush (?1 = now). */
+/* Applied in this order by sq_zflush (?1 = now). */
 static const char *const flush_sql[] = {
 	"DELETE FROM desired WHERE (zone, name, type) IN "
 	"(SELECT zone, name, type FROM temp.zput WHERE del)",
@@ -408,21 +379,18 @@ static const char *const flush_sql[] = {
 	"DELETE FROM temp.zput",
 };
 
-struct put_ctx {
-	struct prism_store *s;
-	sqlite3_stmt *st[P_COUNT];
-	const char *zone;
-	int64_t now;
-	const char *actor;
-};
-
-static void put_close(struct put_ctx *c)
+static sqlite3_stmt *stmt(struct zput *c, int i)
 {
-	for (int i = 0; i < P_COUNT; i++)
-		sqlite3_finalize(c->st[i]);
+	return c->st[i];
 }
 
-static int put_open(struct put_ctx *c)
+static void sq_zclose(struct zput *c)
+{
+	for (int i = 0; i < P_COUNT; i++)
+		sqlite3_finalize(stmt(c, i));
+}
+
+static int sq_zopen(struct zput *c)
 {
 	if (sqlite3_exec(db_of(c->s),
 			 "CREATE TEMP TABLE IF NOT EXISTS zput (zone TEXT, name TEXT, "
@@ -431,142 +399,69 @@ static int put_open(struct put_ctx *c)
 			 "DELETE FROM temp.zput;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;
-	for (int i = 0; i < P_COUNT; i++)
-		if (sq_prep(c->s, put_sql[i], &c->st[i]) != 0)
+	for (int i = 0; i < P_COUNT; i++) {
+		sqlite3_stmt *st;
+		if (sq_prep(c->s, put_sql[i], &st) != 0)
 			return PRISM_ESTORE;
+		c->st[i] = st;
+	}
 	return 0;
 }
 
-/* {"ttl":N,"records":[...]} of an RRset, NULL for none; caller frees. */
-static char *rrset_json(uint32_t ttl, const char *const *records, size_t n)
+static int sq_zaudit(struct zput *c, const struct prism_audit_entry *e)
 {
-	struct jw w = {0};
-	jw_obj(&w);
-	jw_kint(&w, "ttl", ttl);
-	jw_key(&w, "records");
-	jw_arr(&w);
-	for (size_t i = 0; i < n; i++)
-		jw_str(&w, records[i]);
-	jw_end_arr(&w);
-	jw_end_obj(&w);
-	if (jw_text(&w) == NULL) {
-		jw_free(&w);
-		return NULL;
-	}
-	return w.buf;
-}
-
-static int put_audit(struct put_ctx *c, const char *action, const char *name, const char *type,
-		     const char *before, const char *after)
-{
-	if (c->actor == NULL)
-		return 0;
-	char object[600];
-	snprintf(object, sizeof(object), "record:%s %s", name, type);
-	sqlite3_stmt *st = c->st[P_AUDIT];
-	sqlite3_bind_int64(st, 1, c->now);
-	sq_bind_copy(st, 2, c->actor);
-	sq_bind_copy(st, 3, action);
-	sq_bind_copy(st, 4, object);
-	sq_bind_copy(st, 5, before);
-	sq_bind_copy(st, 6, after);
+	sqlite3_stmt *st = stmt(c, P_AUDIT);
+	sqlite3_bind_int64(st, 1, e->at);
+	sq_bind_copy(st, 2, e->actor);
+	sq_bind_copy(st, 3, e->action);
+	sq_bind_copy(st, 4, e->object);
+	sq_bind_copy(st, 5, e->before);
+	sq_bind_copy(st, 6, e->after);
 	return run(st);
 }
 
-/* The RRset as stored now: host_id (-1 when absent), and its JSON for the audit log. */
-static int put_current(struct put_ctx *c, const char *name, const char *type, int64_t *host,
-		       int64_t *hash, char **json)
+static int sq_zcurrent(struct zput *c, const char *name, const char *type, int64_t *host,
+		       int64_t *hash, uint32_t *ttl, char **content)
 {
-	sqlite3_stmt *st = c->st[P_GET];
+	sqlite3_stmt *st = stmt(c, P_GET);
 	sq_bind_copy(st, 1, c->zone);
 	sq_bind_copy(st, 2, name);
 	sq_bind_copy(st, 3, type);
 	int rc = sqlite3_step(st);
 	*host = -1;
-	*json = NULL;
+	*content = NULL;
 	if (rc == SQLITE_ROW) {
 		*host = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0
 								  : sqlite3_column_int64(st, 0);
+		*ttl = (uint32_t)sqlite3_column_int64(st, 1);
 		*hash = sqlite3_column_int64(st, 3);
-		char **recs = split_lines((const char *)sqlite3_column_text(st, 2));
-		size_t n = 0;
-		while (recs != NULL && recs[n] != NULL)
-			n++;
-		*json = recs ? rrset_json((uint32_t)sqlite3_column_int64(st, 1),
-					  (const char *const *)recs, n)
-			     : NULL;
-		for (size_t i = 0; i < n; i++)
-			free(recs[i]);
-		free(recs);
-		if (*json == NULL)
+		if ((*content = sq_col_dup(st, 2)) == NULL)
 			rc = SQLITE_NOMEM;
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
-static char *join_records(const char *const *r, size_t n)
+static int sq_zqueue(struct zput *c, const char *name, const char *type, uint32_t ttl,
+		     const char *content, int64_t hash, int64_t host_id, bool del)
 {
-	size_t len = 1;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(r[i]) + 1;
-	char *out = malloc(len), *p = out;
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(r[i]);
-		if (i > 0)
-			*p++ = '\n';
-		memcpy(p, r[i], l);
-		p += l;
-	}
-	*p = '\0';
-	return out;
-}
-
-/* Queue one desired RRset (host_id 0 = none): written and made pending on every target of
- * its zone by put_flush. */
-static int put_desired(struct put_ctx *c, const struct prism_rrset_put *rr, int64_t hash,
-		       int64_t host_id)
-{
-	char *content = join_records(rr->records, rr->nrecords);
-	if (content == NULL)
-		return PRISM_ENOMEM;
-	sqlite3_stmt *st = c->st[P_QUEUE];
+	sqlite3_stmt *st = stmt(c, P_QUEUE);
 	sq_bind_copy(st, 1, c->zone);
-	sq_bind_copy(st, 2, rr->name);
-	sq_bind_copy(st, 3, rr->type);
-	sqlite3_bind_int64(st, 4, rr->ttl);
+	sq_bind_copy(st, 2, name);
+	sq_bind_copy(st, 3, type);
+	sqlite3_bind_int64(st, 4, ttl);
 	sq_bind_copy(st, 5, content);
 	sqlite3_bind_int64(st, 6, hash);
 	if (host_id > 0)
 		sqlite3_bind_int64(st, 7, host_id);
 	else
 		sqlite3_bind_null(st, 7);
-	sqlite3_bind_int(st, 8, 0);
-	int rc = run(st);
-	free(content);
-	return rc;
-}
-
-/* Queue the withdrawal of one RRset: deleted on every target that has it. */
-static int drop_desired(struct put_ctx *c, const char *name, const char *type)
-{
-	struct prism_rr_change del = {name, type, 0, NULL, 0};
-	sqlite3_stmt *st = c->st[P_QUEUE];
-	sq_bind_copy(st, 1, c->zone);
-	sq_bind_copy(st, 2, name);
-	sq_bind_copy(st, 3, type);
-	sqlite3_bind_int64(st, 4, 0);
-	sq_bind_copy(st, 5, "");
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)prism_rrset_hash(&del));
-	sqlite3_bind_null(st, 7);
-	sqlite3_bind_int(st, 8, 1);
+	sqlite3_bind_int(st, 8, del);
 	return run(st);
 }
 
 /* Apply every queued change, set-based. */
-static int put_flush(struct put_ctx *c)
+static int sq_zflush(struct zput *c)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof(flush_sql) / sizeof(flush_sql[0]); i++) {
@@ -581,145 +476,33 @@ static int put_flush(struct put_ctx *c)
 	return rc;
 }
 
-static int put_one(struct put_ctx *c, const struct prism_rrset_put *rr, bool *changed,
-		   struct prism_rrset_err *err)
+static int sq_zname_types(struct zput *c, const char *name, int64_t *total, int64_t *cnames,
+			  int64_t *hosts, char *types, size_t len)
 {
-	int64_t host, old_hash = 0;
-	char *before = NULL, *after = NULL;
-	int rc = put_current(c, rr->name, rr->type, &host, &old_hash, &before);
-	*changed = false;
-	if (rc != 0)
-		return rc;
-	if (host > 0) {
-		snprintf(err->message, sizeof(err->message),
-			 "%s %s is a host's record (host %" PRId64 "): change the host instead",
-			 rr->name, rr->type, host);
-		rc = PRISM_ECONFLICT;
-	} else if (rr->nrecords == 0) {
-		if (host < 0) {
-			snprintf(err->message, sizeof(err->message), "there is no %s record at %s",
-				 rr->type, rr->name);
-			rc = PRISM_ENOTFOUND;
-		} else {
-			rc = drop_desired(c, rr->name, rr->type);
-			if (rc == 0)
-				rc = put_audit(c, "record.delete", rr->name, rr->type, before,
-					       NULL);
-			*changed = rc == 0;
-		}
-	} else {
-		struct prism_rr_change ch = {rr->name, rr->type, rr->ttl, rr->records,
-					     rr->nrecords};
-		int64_t hash = (int64_t)prism_rrset_hash(&ch);
-		if (host < 0 || hash != old_hash) {
-			rc = put_desired(c, rr, hash, 0);
-			after = rc == 0 ? rrset_json(rr->ttl, rr->records, rr->nrecords) : NULL;
-			if (rc == 0 && after == NULL)
-				rc = PRISM_ENOMEM;
-			if (rc == 0)
-				rc = put_audit(c, "record.put", rr->name, rr->type, before, after);
-			*changed = rc == 0;
-		}
-	}
-	free(before);
-	free(after);
-	return rc;
-}
-
-/* After every change: a CNAME must be alone at its name. */
-static int check_cname(struct put_ctx *c, const struct prism_rrset_put *rr,
-		       struct prism_rrset_err *err)
-{
-	sqlite3_stmt *st = c->st[P_NAME];
+	sqlite3_stmt *st = stmt(c, P_NAME);
 	sq_bind_copy(st, 1, c->zone);
-	sq_bind_copy(st, 2, rr->name);
+	sq_bind_copy(st, 2, name);
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return PRISM_ESTORE;
-	}
-	int64_t total = sqlite3_column_int64(st, 0), cnames = sqlite3_column_int64(st, 1);
-	int64_t hosts = sqlite3_column_int64(st, 2);
-	const char *types = (const char *)sqlite3_column_text(st, 3);
-	if (cnames > 0 && total > 1) {
-		snprintf(err->message, sizeof(err->message),
-			 "a CNAME cannot share its name with "
-			 "other records: %s has %s%s",
-			 rr->name, types ? types : "?", hosts > 0 ? " (a host's records)" : "");
-		rc = hosts > 0 ? PRISM_ECONFLICT : PRISM_EMSG;
-	} else {
-		rc = 0;
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 3);
+		*total = sqlite3_column_int64(st, 0);
+		*cnames = sqlite3_column_int64(st, 1);
+		*hosts = sqlite3_column_int64(st, 2);
+		snprintf(types, len, "%s", t ? t : "");
 	}
 	sqlite3_reset(st);
-	return rc;
+	return rc == SQLITE_ROW ? 0 : PRISM_ESTORE;
 }
 
-int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
-		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
-		  size_t *changed, struct prism_rrset_err *err)
+static int sq_zone_exists(struct prism_store *s, const char *zone, bool *found)
 {
-	int e;
-	if (s == NULL || zone == NULL || (v == NULL && n > 0) || changed == NULL || err == NULL)
-		return PRISM_EINVAL;
-	*changed = 0;
-	memset(err, 0, sizeof(*err));
-	if (!config_zone && !exists(s, "SELECT 1 FROM zones WHERE name = ?1", zone, &e)) {
-		snprintf(err->message, sizeof(err->message), "no zone %s", zone);
-		return e != 0 ? e : PRISM_ENOTFOUND;
-	}
-	struct put_ctx c = {.s = s, .zone = zone, .now = now, .actor = actor};
-	int rc = put_open(&c);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		bool ch;
-		err->index = i;
-		rc = put_one(&c, &v[i], &ch, err);
-		*changed += ch;
-	}
-	if (rc == 0)
-		rc = put_flush(&c);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		err->index = i;
-		if (v[i].nrecords > 0)
-			rc = check_cname(&c, &v[i], err);
-	}
-	put_close(&c);
-	return rc;
+	int err;
+	*found = exists(s, "SELECT 1 FROM zones WHERE name = ?1", zone, &err);
+	return err;
 }
 
-/* ---- repoint ---- */
-
-void prism_repoint_result_free(struct prism_repoint_result *r)
-{
-	if (r == NULL)
-		return;
-	for (size_t i = 0; i < r->n; i++) {
-		free(r->items[i].zone);
-		free(r->items[i].name);
-		free(r->items[i].type);
-	}
-	free(r->items);
-	r->items = NULL;
-	r->n = 0;
-}
-
-struct match {
-	char *zone, *name, *type, *content;
-	uint32_t ttl;
-	int64_t host_id;
-};
-
-static bool zone_listed(const char *zone, const char *const *zones)
-{
-	if (zones == NULL)
-		return true;
-	for (size_t i = 0; zones[i] != NULL; i++)
-		if (strcmp(zones[i], zone) == 0)
-			return true;
-	return false;
-}
-
-static int repoint_select(struct prism_store *s, const char *from, const char *const *zones,
-			  const char *pattern, struct match **out, size_t *n)
+static int sq_zmatches(struct prism_store *s, const char *from, const char *const *zones,
+		       const char *pattern, struct zmatch **out, size_t *n)
 {
 	sqlite3_stmt *st;
 	size_t cap = 0;
@@ -734,69 +517,22 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 		return PRISM_ESTORE;
 	sq_bind_copy(st, 1, from);
 	sq_bind_copy(st, 2, pattern);
-	int rc = 0, step;
-	while (rc == 0 && *n < REPOINT_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!zone_listed((const char *)sqlite3_column_text(st, 0), zones))
-			continue;
-		rc = grow((void **)out, &cap, *n, sizeof(**out));
-		if (rc != 0)
-			break;
-		struct match *m = &(*out)[(*n)++];
-		m->zone = sq_col_dup(st, 0);
-		m->name = sq_col_dup(st, 1);
-		m->type = sq_col_dup(st, 2);
-		m->ttl = (uint32_t)sqlite3_column_int64(st, 3);
-		m->content = sq_col_dup(st, 4);
-		m->host_id = sqlite3_column_int64(st, 5);
-		if (!m->zone || !m->name || !m->type || !m->content)
-			rc = PRISM_ENOMEM;
-	}
+	int rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+		rc = zmatch_add(out, n, &cap, zones, (const char *)sqlite3_column_text(st, 0),
+				(const char *)sqlite3_column_text(st, 1),
+				(const char *)sqlite3_column_text(st, 2),
+				(uint32_t)sqlite3_column_int64(st, 3),
+				(const char *)sqlite3_column_text(st, 4),
+				sqlite3_column_int64(st, 5));
 	sqlite3_finalize(st);
 	return rc;
 }
 
-/* The records of @p m with @p from replaced by @p to (once: no duplicate). */
-static int repoint_records(const struct match *m, const char *from, const char *to, char ***recs,
-			   size_t *n)
-{
-	char **v = split_lines(m->content);
-	*recs = NULL;
-	*n = 0;
-	if (v == NULL)
-		return PRISM_ENOMEM;
-	bool have_to = false;
-	for (size_t i = 0; v[i] != NULL; i++)
-		have_to |= strcmp(v[i], to) == 0;
-	size_t k = 0;
-	for (size_t i = 0; v[i] != NULL; i++) {
-		if (strcmp(v[i], from) == 0) {
-			free(v[i]);
-			v[i] = NULL;
-			if (have_to)
-				continue;
-			v[i] = strdup(to);
-			if (v[i] == NULL) {
-				for (size_t j = i + 1; v[j] != NULL; j++)
-					free(v[j]);
-				*recs = v;
-				*n = k;
-				return PRISM_ENOMEM;
-			}
-			have_to = true;
-		}
-		v[k++] = v[i];
-	}
-	v[k] = NULL;
-	*recs = v;
-	*n = k;
-	return 0;
-}
-
-/* A host's address moved: its row, and its PTR when it has one for the old address. */
-static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, const char *to)
+static int sq_zreaddress(struct prism_store *s, int64_t host_id, const char *from, const char *to)
 {
 	sqlite3_stmt *st;
-	if (sq_prep(c->s,
+	if (sq_prep(s,
 		    "UPDATE hosts SET current_ip = CASE WHEN current_ip = ?1 THEN ?2 ELSE "
 		    "current_ip END, ipv4 = CASE WHEN ipv4 = ?1 THEN ?2 ELSE ipv4 END, "
 		    "ipv6 = CASE WHEN ipv6 = ?1 THEN ?2 ELSE ipv6 END, "
@@ -808,105 +544,55 @@ static int repoint_host(struct put_ctx *c, int64_t host_id, const char *from, co
 	sqlite3_bind_int64(st, 3, host_id);
 	int rc = run(st);
 	sqlite3_finalize(st);
-	char old_rev[PRISM_DNAME_MAX + 1], new_rev[PRISM_DNAME_MAX + 1];
-	if (rc != 0 || prism_reverse_name(from, old_rev, sizeof(old_rev)) != 0 ||
-	    prism_reverse_name(to, new_rev, sizeof(new_rev)) != 0)
-		return rc;
-	if (sq_prep(c->s,
+	return rc;
+}
+
+static int sq_zhost_ptr(struct prism_store *s, int64_t host_id, const char *rev, char **zone,
+			uint32_t *ttl, char **target)
+{
+	sqlite3_stmt *st;
+	*zone = *target = NULL;
+	if (sq_prep(s,
 		    "SELECT zone, ttl, content FROM desired WHERE host_id = ?1 AND "
 		    "name = ?2 AND type = 'PTR'",
 		    &st) != 0)
 		return PRISM_ESTORE;
 	sqlite3_bind_int64(st, 1, host_id);
-	sq_bind_copy(st, 2, old_rev);
-	char *zone = NULL, *target = NULL;
-	uint32_t ttl = 0;
+	sq_bind_copy(st, 2, rev);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		zone = sq_col_dup(st, 0);
-		ttl = (uint32_t)sqlite3_column_int64(st, 1);
-		target = sq_col_dup(st, 2);
+		*zone = sq_col_dup(st, 0);
+		*ttl = (uint32_t)sqlite3_column_int64(st, 1);
+		*target = sq_col_dup(st, 2);
 	}
 	sqlite3_finalize(st);
-	if (zone != NULL && target != NULL) {
-		const char *saved = c->zone;
-		c->zone = zone;
-		rc = drop_desired(c, old_rev, "PTR");
-		/* the new PTR goes into the same reverse zone when it belongs there */
-		const char *zones[2] = {zone, NULL};
-		if (rc == 0 && prism_zone_of(new_rev, zones) != NULL) {
-			const char *recs[1] = {target};
-			struct prism_rrset_put p = {new_rev, "PTR", ttl, recs, 1};
-			struct prism_rr_change ch = {new_rev, "PTR", ttl, recs, 1};
-			rc = put_desired(c, &p, (int64_t)prism_rrset_hash(&ch), host_id);
-		}
-		c->zone = saved;
-	}
-	free(zone);
-	free(target);
-	return rc;
+	return 0;
 }
 
-static int repoint_apply(struct put_ctx *c, const struct match *m, const char *from,
-			 const char *to)
+static const struct zput_ops sq_zput = {
+	.open = sq_zopen,
+	.close = sq_zclose,
+	.current = sq_zcurrent,
+	.queue = sq_zqueue,
+	.audit = sq_zaudit,
+	.flush = sq_zflush,
+	.name_types = sq_zname_types,
+	.zone_exists = sq_zone_exists,
+	.matches = sq_zmatches,
+	.readdress = sq_zreaddress,
+	.host_ptr = sq_zhost_ptr,
+};
+
+int zq_rrsets_put(struct prism_store *s, const char *zone, bool config_zone,
+		  const struct prism_rrset_put *v, size_t n, int64_t now, const char *actor,
+		  size_t *changed, struct prism_rrset_err *err)
 {
-	char **recs = NULL;
-	size_t n = 0;
-	int rc = repoint_records(m, from, to, &recs, &n);
-	if (rc == 0) {
-		struct prism_rrset_put p = {m->name, m->type, m->ttl, (const char *const *)recs,
-					    n};
-		struct prism_rr_change ch = {m->name, m->type, m->ttl, (const char *const *)recs,
-					     n};
-		c->zone = m->zone;
-		rc = put_desired(c, &p, (int64_t)prism_rrset_hash(&ch), m->host_id);
-	}
-	for (size_t i = 0; recs != NULL && i < n; i++)
-		free(recs[i]);
-	free(recs);
-	if (rc == 0 && m->host_id > 0)
-		rc = repoint_host(c, m->host_id, from, to);
-	return rc;
+	return zput_rrsets(&sq_zput, s, zone, config_zone, v, n, now, actor, changed, err);
 }
 
 int zq_repoint(struct prism_store *s, const char *from, const char *to, const char *const *zones,
 	       const char *pattern, bool dry_run, int64_t now, struct prism_repoint_result *out)
 {
-	if (s == NULL || from == NULL || to == NULL || out == NULL)
-		return PRISM_EINVAL;
-	memset(out, 0, sizeof(*out));
-	struct match *m;
-	size_t n;
-	int rc = repoint_select(s, from, zones, pattern, &m, &n);
-	struct put_ctx c = {.s = s, .now = now};
-	if (rc == 0 && !dry_run)
-		rc = put_open(&c);
-	if (rc == 0 && n > 0 && (out->items = calloc(n, sizeof(*out->items))) == NULL)
-		rc = PRISM_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct prism_repoint_item *it = &out->items[out->n++];
-		it->zone = strdup(m[i].zone);
-		it->name = strdup(m[i].name);
-		it->type = strdup(m[i].type);
-		it->host_id = m[i].host_id;
-		out->hosts += m[i].host_id > 0;
-		if (!it->zone || !it->name || !it->type)
-			rc = PRISM_ENOMEM;
-		else if (!dry_run)
-			rc = repoint_apply(&c, &m[i], from, to);
-	}
-	if (rc == 0 && !dry_run)
-		rc = put_flush(&c);
-	put_close(&c);
-	for (size_t i = 0; i < n; i++) {
-		free(m[i].zone);
-		free(m[i].name);
-		free(m[i].type);
-		free(m[i].content);
-	}
-	free(m);
-	if (rc != 0)
-		prism_repoint_result_free(out);
-	return rc;
+	return zput_repoint(&sq_zput, s, from, to, zones, pattern, dry_run, now, out);
 }
 
 /* Every desired RRset of the (target, zone) pairs WHERE picks becomes pending (?1: its key);
