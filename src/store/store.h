@@ -573,6 +573,9 @@ struct prism_store_copy_api {
 	int (*done)(struct prism_store *s);
 };
 
+/** The copy functions of backend @p api (SQLite's, PostgreSQL's); NULL for another. */
+const struct prism_store_copy_api *prism_store_copy_api_of(const struct prism_store_api *api);
+
 struct prism_copy_report {
 	const char *table;
 	int64_t source, dest; /**< rows read, rows the destination holds afterwards */
@@ -597,8 +600,6 @@ struct prism_store_api {
 	const char *name;
 	/** The reads (a connection of their own, for the loop thread). */
 	const struct prism_store_read_api *read;
-	/** Moving a registry (prism registry copy); NULL: not possible with this backend. */
-	const struct prism_store_copy_api *copy;
 	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
 	int (*open)(const struct prism_store_opts *opts, struct prism_store **out, char *err,
 		    size_t errlen);
