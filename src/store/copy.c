@@ -9,8 +9,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "store/pg_parts.h"
-#include "store/sqlite_int.h"
 #include "store/store.h"
 
 #define BATCH 1000 /* rows per copy_api.in call */
@@ -72,13 +70,6 @@ const struct prism_copy_table prism_copy_tables[] = {
 	{"runtime_targets", c_targets, 0},
 	{NULL, NULL, 0},
 };
-
-const struct prism_store_copy_api *prism_store_copy_api_of(const struct prism_store_api *api)
-{
-	return api == &prism_store_sqlite	? &prism_sqlite_copy
-	       : api == &prism_store_postgresql ? &prism_pg_copy
-						: NULL;
-}
 
 static size_t ncols(const struct prism_copy_table *t)
 {
@@ -238,8 +229,7 @@ int prism_store_copy(const struct prism_store_api *sa, struct prism_store *src,
 		     void (*report)(void *ctx, const struct prism_copy_report *r), void *ctx,
 		     char *err, size_t errlen)
 {
-	const struct prism_store_copy_api *sc = prism_store_copy_api_of(sa),
-					  *dc = prism_store_copy_api_of(da);
+	const struct prism_store_copy_api *sc = sa ? sa->copy : NULL, *dc = da ? da->copy : NULL;
 	if (src == NULL || dst == NULL || sc == NULL || dc == NULL) {
 		snprintf(err, errlen, "this backend cannot copy a registry");
 		return PRISM_EINVAL;

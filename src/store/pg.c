@@ -302,19 +302,24 @@ static const char *const migrations[] = {
 	"  v_i int; v_id bigint; v_pub bool;"
 	" BEGIN"
 	"  v_done := array_fill(false, ARRAY[v_n]);"
-	"  FOR v_i, v_id IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6,"
-	"   $7, $8, $9) WITH ORDINALITY AS r (hostname, ip, ipv6, now, expires, owner, zone,"
-	"   ttl, check_token, i)), u AS (SELECT * FROM r WHERE NOT EXISTS (SELECT 1 FROM r r2"
-	"   WHERE r2.hostname = r.hostname AND r2.i <> r.i)) UPDATE hosts h SET"
-	"   last_seen = u.now, expires_at = u.expires,"
-	"   owner_token_hash = coalesce(h.owner_token_hash, u.owner) FROM u"
-	"   WHERE h.hostname = u.hostname AND h.source = ''agent'' AND h.status = ''online''"
-	"   AND (h.owner_token_hash IS NULL OR h.owner_token_hash = u.owner)"
-	"   AND CASE WHEN u.ipv6 THEN h.ipv6 = u.ip ELSE h.ipv4 = u.ip END"
-	"   AND h.dns_zone IS NOT DISTINCT FROM u.zone AND (u.zone IS NULL OR"
-	"   h.dns_ttl = u.ttl) AND (NOT u.check_token OR u.owner IS NULL OR EXISTS (SELECT 1"
-	"   FROM tokens t WHERE t.hash = u.owner AND t.active <> 0 AND (t.expires_at IS NULL"
-	"   OR t.expires_at > u.now))) RETURNING u.i, h.id'"
+	"  FOR v_i, v_id IN EXECUTE 'WITH r AS (SELECT *, count(*) OVER (PARTITION BY"
+	"   hostname) AS nh FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) WITH ORDINALITY"
+	"   AS r (hostname, ip, ipv6, now, expires, owner, zone, ttl, check_token, i)),"
+	/* each host looked up by its name (OFFSET 0 keeps the lookup a lookup): never a
+	 * join that scans the batch once per host */
+	"   m AS MATERIALIZED (SELECT r.i, x.id, r.now, r.expires, r.owner FROM r CROSS JOIN"
+	"   LATERAL (SELECT h.id, h.source, h.status, h.owner_token_hash, h.ipv4, h.ipv6,"
+	"   h.dns_zone, h.dns_ttl FROM hosts h WHERE h.hostname = r.hostname OFFSET 0) x"
+	"   WHERE r.nh = 1 AND x.source = ''agent'' AND x.status = ''online''"
+	"   AND (x.owner_token_hash IS NULL OR x.owner_token_hash = r.owner)"
+	"   AND CASE WHEN r.ipv6 THEN x.ipv6 = r.ip ELSE x.ipv4 = r.ip END"
+	"   AND x.dns_zone IS NOT DISTINCT FROM r.zone AND (r.zone IS NULL OR"
+	"   x.dns_ttl = r.ttl) AND (NOT r.check_token OR r.owner IS NULL OR EXISTS (SELECT 1"
+	"   FROM tokens t WHERE t.hash = r.owner AND t.active <> 0 AND (t.expires_at IS NULL"
+	"   OR t.expires_at > r.now))))"
+	"   UPDATE hosts h SET last_seen = m.now, expires_at = m.expires,"
+	"   owner_token_hash = coalesce(h.owner_token_hash, m.owner) FROM m WHERE h.id = m.id"
+	"   RETURNING m.i, h.id'"
 	"   USING p_hostname, p_ip, p_ipv6, p_now, p_expires, p_owner, p_zone, p_ttl,"
 	"   p_check_token"
 	"  LOOP"
@@ -326,11 +331,12 @@ static const char *const migrations[] = {
 	/* then the new hosts that nothing stands in the way of (a valid token when checked,
 	 * no host of that name, nobody else's record or name at their FQDN): inserted with
 	 * their records and ledger rows set-based */
-	"  FOR v_i, v_id, v_pub IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5,"
-	"   $6, $7, $8, $9, $10, $11, $12, $13) WITH ORDINALITY AS r (hostname, ip, ipv6, now,"
-	"   expires, owner, check_token, zone, fqdn, ttl, publish, type, hash, i)),"
-	"   n AS (SELECT * FROM r WHERE NOT ($14::bool[])[r.i] AND NOT EXISTS (SELECT 1 FROM r r2"
-	"   WHERE r2.i <> r.i AND (r2.hostname = r.hostname OR r2.fqdn = r.fqdn))"
+	"  FOR v_i, v_id, v_pub IN EXECUTE 'WITH r AS (SELECT *, count(*) OVER (PARTITION BY"
+	"   hostname) AS nh, count(*) OVER (PARTITION BY fqdn) AS nf FROM unnest($1, $2, $3,"
+	"   $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) WITH ORDINALITY AS r (hostname, ip,"
+	"   ipv6, now, expires, owner, check_token, zone, fqdn, ttl, publish, type, hash, i)),"
+	"   n AS (SELECT * FROM r WHERE NOT ($14::bool[])[r.i] AND r.nh = 1 AND"
+	"   (r.fqdn IS NULL OR r.nf = 1)"
 	"   AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = r.hostname)"
 	"   AND (NOT r.check_token OR r.owner IS NULL OR EXISTS (SELECT 1 FROM tokens t"
 	"   WHERE t.hash = r.owner AND t.active <> 0 AND (t.expires_at IS NULL OR"
@@ -938,6 +944,7 @@ static int pg_last_error(struct prism_store *s)
 const struct prism_store_api prism_store_postgresql = {
 	.name = "postgresql",
 	.read = &prism_pg_read,
+	.copy = &prism_pg_copy,
 	.open = pg_open,
 	.close = pg_close,
 	.cred_key = pg_cred_key,

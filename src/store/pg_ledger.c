@@ -12,6 +12,7 @@
 #include "core/pdns_json.h"
 #include "core/rrset.h"
 #include "store/pg_int.h"
+#include "store/reconcile_core.h"
 #include "store/store.h"
 
 /*
@@ -378,52 +379,6 @@ enum {
 	RD_FOREIGN_CNAME
 };
 
-/* One desired RRset against the target's (a row of reconcile_desired's query). */
-static int desired_row(struct prism_store *s, const char *target, const char *zone, bool adopt,
-		       bool dry, int64_t now, const PGresult *r, int i,
-		       struct prism_reconcile_result *out)
-{
-	const char *name = pg_text(r, i, RD_NAME);
-	const char *type = pg_text(r, i, RD_TYPE);
-	int64_t want = pg_int(r, i, RD_WANT);
-	bool present = !pg_null(r, i, RD_HAVE);
-	int64_t have = pg_int(r, i, RD_HAVE);
-	bool foreign = (present && !pg_int(r, i, RD_OWNED)) || pg_int(r, i, RD_FOREIGN_CNAME);
-	const char *lstatus = pg_text(r, i, RD_STATUS);
-	int64_t lhash = pg_int(r, i, RD_LEDGER_HASH);
-	int64_t host_id = pg_int(r, i, RD_HOST);
-	if (foreign && !adopt) {
-		out->conflict++;
-		if (dry)
-			return prism_reconcile_plan_add(out, PRISM_PLAN_CONFLICT, name, type);
-		if (lstatus == NULL || strcmp(lstatus, "conflict") != 0)
-			return ledger_set(s, target, zone, name, type, want, "conflict",
-					  "a foreign RRset (not owned by prism) is at this "
-					  "name; set adopt to take it over",
-					  host_id, now);
-		return 0;
-	}
-	if (present && !foreign && have == want) {
-		out->in_sync++;
-		if (!dry && (lstatus == NULL || lhash != want || strcmp(lstatus, "synced") != 0))
-			return ledger_set(s, target, zone, name, type, want, "synced", NULL,
-					  host_id, now);
-		return 0;
-	}
-	if (present)
-		out->update++;
-	else
-		out->create++;
-	if (dry)
-		return prism_reconcile_plan_add(
-			out, present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE, name, type);
-	if (lstatus == NULL || lhash != want || strcmp(lstatus, "synced") == 0 ||
-	    strcmp(lstatus, "conflict") == 0)
-		return ledger_set(s, target, zone, name, type, want, "pending", NULL, host_id,
-				  now);
-	return 0;
-}
-
 /* Desired RRsets of the zone against the target's. */
 static int reconcile_desired(struct prism_store *s, const char *target, const char *zone,
 			     bool adopt, bool dry, int64_t now, struct prism_reconcile_result *out)
@@ -443,8 +398,25 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 	if (r == NULL)
 		return PRISM_ESTORE;
 	int rc = 0;
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-		rc = desired_row(s, target, zone, adopt, dry, now, r, i, out);
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		bool present = !pg_null(r, i, RD_HAVE);
+		struct prism_reconcile_row row = {
+			.name = pg_text(r, i, RD_NAME),
+			.type = pg_text(r, i, RD_TYPE),
+			.want = pg_int(r, i, RD_WANT),
+			.present = present,
+			.have = pg_int(r, i, RD_HAVE),
+			.foreign = (present && !pg_int(r, i, RD_OWNED)) ||
+				   pg_int(r, i, RD_FOREIGN_CNAME),
+			.lstatus = pg_text(r, i, RD_STATUS),
+			.lhash = pg_int(r, i, RD_LEDGER_HASH),
+		};
+		const char *status, *error;
+		rc = prism_reconcile_desired(&row, adopt, dry, out, &status, &error);
+		if (rc == 0 && status != NULL)
+			rc = ledger_set(s, target, zone, row.name, row.type, row.want, status,
+					error, pg_int(r, i, RD_HOST), now);
+	}
 	PQclear(r);
 	return rc;
 }
@@ -471,12 +443,10 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		const char *lstatus = pg_text(r, i, 2);
 		struct prism_rr_change del = {name, type, 0, NULL, 0};
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
-		out->remove++;
-		if (dry)
-			rc = prism_reconcile_plan_add(out, PRISM_PLAN_DELETE, name, type);
-		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
-			 pg_int(r, i, 3) != hash)
-			/* a deletion already queued keeps its time (engine.c, read_covers) */
+		bool queue;
+		rc = prism_reconcile_orphan(name, type, lstatus, pg_int(r, i, 3), hash, dry, out,
+					    &queue);
+		if (rc == 0 && queue)
 			rc = ledger_set(s, target, zone, name, type, hash, "pending", NULL, 0,
 					now);
 	}

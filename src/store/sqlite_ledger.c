@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/pdns_json.h"
 #include "core/rrset.h"
+#include "store/reconcile_core.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -309,43 +310,6 @@ int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 
 /* ---- reconciler ---- */
 
-void prism_reconcile_result_free(struct prism_reconcile_result *r)
-{
-	if (r == NULL)
-		return;
-	for (size_t i = 0; i < r->nitems; i++) {
-		free(r->items[i].name);
-		free(r->items[i].type);
-	}
-	free(r->items);
-	r->items = NULL;
-	r->nitems = 0;
-}
-
-int prism_reconcile_plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
-			     const char *name, const char *type)
-{
-	if ((r->nitems & (r->nitems + 1)) == 0 || r->items == NULL) {
-		/* grow at powers of two */
-		size_t cap = r->nitems ? (r->nitems + 1) * 2 : 16;
-		struct prism_plan_item *v = realloc(r->items, cap * sizeof(*v));
-		if (v == NULL)
-			return PRISM_ENOMEM;
-		r->items = v;
-	}
-	struct prism_plan_item *it = &r->items[r->nitems];
-	it->action = a;
-	it->name = strdup(name);
-	it->type = strdup(type);
-	if (it->name == NULL || it->type == NULL) {
-		free(it->name);
-		free(it->type);
-		return PRISM_ENOMEM;
-	}
-	r->nitems++;
-	return 0;
-}
-
 static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 {
 	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS actual (name TEXT, type TEXT, "
@@ -433,38 +397,21 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 		int64_t have = sqlite3_column_int64(st, RD_HAVE);
 		bool foreign = (present && !sqlite3_column_int(st, RD_OWNED)) ||
 			       sqlite3_column_int(st, RD_FOREIGN_CNAME);
-		const unsigned char *lstatus = sqlite3_column_text(st, RD_STATUS);
-		int64_t lhash = sqlite3_column_int64(st, RD_LEDGER_HASH);
-		int64_t host_id = sqlite3_column_int64(st, RD_HOST);
-		if (foreign && !adopt) {
-			out->conflict++;
-			if (dry)
-				rc = prism_reconcile_plan_add(out, PRISM_PLAN_CONFLICT, name, type);
-			else if (lstatus == NULL || strcmp((const char *)lstatus, "conflict") != 0)
-				rc = ledger_set(s, target, zone, name, type, want, "conflict",
-						"a foreign RRset (not owned by prism) is at this "
-						"name; set adopt to take it over",
-						host_id, now);
-		} else if (present && !foreign && have == want) {
-			out->in_sync++;
-			if (!dry && (lstatus == NULL || lhash != want ||
-				     strcmp((const char *)lstatus, "synced") != 0))
-				rc = ledger_set(s, target, zone, name, type, want, "synced", NULL,
-						host_id, now);
-		} else {
-			enum prism_plan_action a = present ? PRISM_PLAN_UPDATE : PRISM_PLAN_CREATE;
-			if (present)
-				out->update++;
-			else
-				out->create++;
-			if (dry)
-				rc = prism_reconcile_plan_add(out, a, name, type);
-			else if (lstatus == NULL || lhash != want ||
-				 strcmp((const char *)lstatus, "synced") == 0 ||
-				 strcmp((const char *)lstatus, "conflict") == 0)
-				rc = ledger_set(s, target, zone, name, type, want, "pending", NULL,
-						host_id, now);
-		}
+		struct prism_reconcile_row row = {
+			.name = name,
+			.type = type,
+			.want = want,
+			.present = present,
+			.have = have,
+			.foreign = foreign,
+			.lstatus = (const char *)sqlite3_column_text(st, RD_STATUS),
+			.lhash = sqlite3_column_int64(st, RD_LEDGER_HASH),
+		};
+		const char *status, *error;
+		rc = prism_reconcile_desired(&row, adopt, dry, out, &status, &error);
+		if (rc == 0 && status != NULL)
+			rc = ledger_set(s, target, zone, name, type, want, status, error,
+					sqlite3_column_int64(st, RD_HOST), now);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -492,13 +439,10 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 		const char *lstatus = (const char *)sqlite3_column_text(st, 2);
 		struct prism_rr_change del = {name, type, 0, NULL, 0};
 		int64_t hash = (int64_t)prism_rrset_hash(&del);
-		out->remove++;
-		if (dry)
-			rc = prism_reconcile_plan_add(out, PRISM_PLAN_DELETE, name, type);
-		else if (lstatus == NULL || strcmp(lstatus, "synced") == 0 ||
-			 sqlite3_column_int64(st, 3) != hash)
-			/* a deletion already queued keeps its time: the engine's ownership
-			 * check needs a read that began after it (engine.c, read_covers) */
+		bool queue;
+		rc = prism_reconcile_orphan(name, type, lstatus, sqlite3_column_int64(st, 3), hash,
+					    dry, out, &queue);
+		if (rc == 0 && queue)
 			rc = ledger_set(s, target, zone, name, type, hash, "pending", NULL, 0,
 					now);
 	}

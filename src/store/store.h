@@ -573,9 +573,6 @@ struct prism_store_copy_api {
 	int (*done)(struct prism_store *s);
 };
 
-/** The copy functions of backend @p api (SQLite's, PostgreSQL's); NULL for another. */
-const struct prism_store_copy_api *prism_store_copy_api_of(const struct prism_store_api *api);
-
 struct prism_copy_report {
 	const char *table;
 	int64_t source, dest; /**< rows read, rows the destination holds afterwards */
@@ -600,6 +597,8 @@ struct prism_store_api {
 	const char *name;
 	/** The reads (a connection of their own, for the loop thread). */
 	const struct prism_store_read_api *read;
+	/** Moving a registry (prism registry copy); NULL: not possible with this backend. */
+	const struct prism_store_copy_api *copy;
 	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
 	int (*open)(const struct prism_store_opts *opts, struct prism_store **out, char *err,
 		    size_t errlen);
@@ -856,10 +855,6 @@ struct prism_reconcile_result {
 
 /** Free the items of @p r. */
 void prism_reconcile_result_free(struct prism_reconcile_result *r);
-
-/** Backends: add an item to a dry run's plan (copies the strings). 0 or PRISM_ENOMEM */
-int prism_reconcile_plan_add(struct prism_reconcile_result *r, enum prism_plan_action a,
-			     const char *name, const char *type);
 
 /** Free rows returned by ledger_due. */
 void prism_ledger_rows_free(struct prism_ledger_row *rows, size_t n);
