@@ -81,7 +81,7 @@ static size_t ncols(const struct prism_copy_table *t)
 
 /* Rows gathered from the source, handed to the destination BATCH at a time. */
 struct batch {
-	const struct prism_store_api *da;
+	const struct prism_store_copy_api *da;
 	struct prism_store *dst;
 	const struct prism_copy_table *t;
 	size_t ncols, n;
@@ -94,7 +94,7 @@ static int flush(struct batch *b)
 {
 	if (b->n == 0)
 		return 0;
-	int rc = b->da->copy->in(b->dst, b->t, (const char *const *)b->v, b->n);
+	int rc = b->da->in(b->dst, b->t, (const char *const *)b->v, b->n);
 	for (size_t i = 0; i < b->n * b->ncols; i++) {
 		free(b->v[i]);
 		b->v[i] = NULL;
@@ -120,7 +120,8 @@ static int take_row(void *ctx, const char *const *v)
 	return 0;
 }
 
-static int copy_table(const struct prism_store_api *sa, struct prism_store *src, struct batch *b)
+static int copy_table(const struct prism_store_copy_api *sa, struct prism_store *src,
+		      struct batch *b)
 {
 	b->ncols = ncols(b->t);
 	b->n = 0;
@@ -129,7 +130,7 @@ static int copy_table(const struct prism_store_api *sa, struct prism_store *src,
 	b->v = calloc(BATCH * b->ncols, sizeof(*b->v));
 	if (b->v == NULL)
 		return PRISM_ENOMEM;
-	int rc = sa->copy->out(src, b->t, take_row, b);
+	int rc = sa->out(src, b->t, take_row, b);
 	if (b->err != 0)
 		rc = b->err;
 	else if (rc == 0)
@@ -142,14 +143,14 @@ static int copy_table(const struct prism_store_api *sa, struct prism_store *src,
 }
 
 /* Whether the destination holds anything but meta (made with every registry). */
-static int dest_empty(const struct prism_store_api *da, struct prism_store *dst, char *err,
+static int dest_empty(const struct prism_store_copy_api *da, struct prism_store *dst, char *err,
 		      size_t errlen)
 {
 	for (const struct prism_copy_table *t = prism_copy_tables; t->name != NULL; t++) {
 		int64_t n;
 		if (strcmp(t->name, "meta") == 0)
 			continue;
-		if (da->copy->count(dst, t, &n) != 0) {
+		if (da->count(dst, t, &n) != 0) {
 			snprintf(err, errlen, "the destination cannot be read (table %s)",
 				 t->name);
 			return PRISM_ESTORE;
@@ -165,8 +166,8 @@ static int dest_empty(const struct prism_store_api *da, struct prism_store *dst,
 	return 0;
 }
 
-static int copy_all(const struct prism_store_api *sa, struct prism_store *src,
-		    const struct prism_store_api *da, struct prism_store *dst, bool force,
+static int copy_all(const struct prism_store_copy_api *sa, struct prism_store *src,
+		    const struct prism_store_copy_api *da, struct prism_store *dst, bool force,
 		    void (*report)(void *ctx, const struct prism_copy_report *r), void *ctx,
 		    char *err, size_t errlen)
 {
@@ -179,7 +180,7 @@ static int copy_all(const struct prism_store_api *sa, struct prism_store *src,
 	/* children first: nothing refers to a row that is gone */
 	for (size_t i = nt; i-- > 0;) {
 		bool meta = strcmp(prism_copy_tables[i].name, "meta") == 0;
-		if ((force || meta) && da->copy->clear(dst, &prism_copy_tables[i]) != 0) {
+		if ((force || meta) && da->clear(dst, &prism_copy_tables[i]) != 0) {
 			snprintf(err, errlen, "cannot empty %s in the destination",
 				 prism_copy_tables[i].name);
 			return PRISM_ESTORE;
@@ -196,7 +197,7 @@ static int copy_all(const struct prism_store_api *sa, struct prism_store *src,
 		}
 		counts[i] = b.rows;
 	}
-	if (da->copy->done(dst) != 0) {
+	if (da->done(dst) != 0) {
 		snprintf(err, errlen, "cannot set the destination's identity counters");
 		return PRISM_ESTORE;
 	}
@@ -205,8 +206,7 @@ static int copy_all(const struct prism_store_api *sa, struct prism_store *src,
 	for (size_t i = 0; i < nt && i < 32; i++) {
 		const struct prism_copy_table *t = &prism_copy_tables[i];
 		struct prism_copy_report r = {t->name, 0, 0};
-		if (sa->copy->count(src, t, &r.source) != 0 ||
-		    da->copy->count(dst, t, &r.dest) != 0) {
+		if (sa->count(src, t, &r.source) != 0 || da->count(dst, t, &r.dest) != 0) {
 			snprintf(err, errlen, "cannot count %s", t->name);
 			return PRISM_ESTORE;
 		}
@@ -229,8 +229,8 @@ int prism_store_copy(const struct prism_store_api *sa, struct prism_store *src,
 		     void (*report)(void *ctx, const struct prism_copy_report *r), void *ctx,
 		     char *err, size_t errlen)
 {
-	if (sa == NULL || src == NULL || da == NULL || dst == NULL || sa->copy == NULL ||
-	    da->copy == NULL) {
+	const struct prism_store_copy_api *sc = sa ? sa->copy : NULL, *dc = da ? da->copy : NULL;
+	if (src == NULL || dst == NULL || sc == NULL || dc == NULL) {
 		snprintf(err, errlen, "this backend cannot copy a registry");
 		return PRISM_EINVAL;
 	}
@@ -243,7 +243,7 @@ int prism_store_copy(const struct prism_store_api *sa, struct prism_store *src,
 		snprintf(err, errlen, "cannot begin a transaction on the destination");
 		return PRISM_ESTORE;
 	}
-	int rc = copy_all(sa, src, da, dst, force, report, ctx, err, errlen);
+	int rc = copy_all(sc, src, dc, dst, force, report, ctx, err, errlen);
 	if (rc == 0 && da->commit(dst) != 0) {
 		snprintf(err, errlen, "the destination refused the commit");
 		rc = PRISM_ESTORE;
