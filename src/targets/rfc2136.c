@@ -82,7 +82,13 @@ struct rreq {
 	bool *owned;
 	size_t n, lo, hi; /* changes; [lo, hi) is in the message being answered */
 	unsigned sent_msgs;
-	struct prism_dns_msg msg;
+	struct prism_dns_msg msg; /* the message in flight */
+	/* the next message, built while the server works on the one in flight */
+	struct prism_dns_msg pre;
+	size_t pre_hi;
+	int pre_rc;
+	bool has_pre;
+	char pre_why[ERRMSG_MAX];
 	uint8_t hdr[2];
 	/* reading */
 	uint8_t *rbuf;
@@ -183,6 +189,7 @@ static void req_free(struct rreq *r)
 	free(r->ch);
 	free(r->owned);
 	prism_dns_msg_free(&r->msg);
+	prism_dns_msg_free(&r->pre);
 	free(r->rbuf);
 	prism_axfr_free(r->axfr);
 	if (r->list != NULL) {
@@ -420,6 +427,27 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 	}
 }
 
+/* With [lo, hi) sent (uv_write has handed it to the kernel), build the message after it
+ * while the server works: the answer then only has to be read before the next one goes. A
+ * failure is kept for when the next message is wanted (none is if this one fails). */
+static void prebuild(struct rreq *r)
+{
+	if (r->hi >= r->n)
+		return;
+	size_t lo = r->lo, hi = r->hi;
+	struct prism_dns_msg cur = r->msg;
+	r->msg = (struct prism_dns_msg){0};
+	r->lo = hi;
+	r->pre_why[0] = '\0';
+	r->pre_rc = build_next(r, r->pre_why, sizeof(r->pre_why));
+	r->pre = r->msg;
+	r->pre_hi = r->hi;
+	r->has_pre = true;
+	r->msg = cur;
+	r->lo = lo;
+	r->hi = hi;
+}
+
 /* The message [lo, hi) was applied: remember what Prism owns now. */
 static void record_owned(struct rreq *r)
 {
@@ -501,7 +529,20 @@ static void on_update_answer(struct rreq *r, const uint8_t *m, size_t len)
 		req_finish(r, 0, "");
 		return;
 	}
-	if ((rc = build_next(r, msg, sizeof(msg))) != 0 || (rc = send_msg(r)) != 0)
+	if (r->has_pre) {
+		prism_dns_msg_free(&r->msg);
+		r->msg = r->pre;
+		r->pre = (struct prism_dns_msg){0};
+		r->hi = r->pre_hi;
+		r->has_pre = false;
+		rc = r->pre_rc;
+		snprintf(msg, sizeof(msg), "%s", r->pre_why);
+	} else {
+		rc = build_next(r, msg, sizeof(msg));
+	}
+	if (rc == 0 && (rc = send_msg(r)) == 0)
+		prebuild(r);
+	if (rc != 0)
 		req_finish(r, rc, rc < 0 && rc > -1000 ? uv_strerror(rc) : msg);
 }
 
@@ -715,8 +756,9 @@ static void connect_cb(uv_connect_t *c, int status)
 	int rc = 0;
 	if (r->kind == R_UPDATE)
 		rc = build_next(r, why, sizeof(why));
-	if (rc == 0 && (rc = uv_read_start((uv_stream_t *)&r->tcp, alloc_cb, read_cb)) == 0)
-		rc = send_msg(r);
+	if (rc == 0 && (rc = uv_read_start((uv_stream_t *)&r->tcp, alloc_cb, read_cb)) == 0 &&
+	    (rc = send_msg(r)) == 0 && r->kind == R_UPDATE)
+		prebuild(r);
 	if (rc != 0)
 		req_finish(r, rc, why[0] ? why : rc > -1000 ? uv_strerror(rc) : "");
 }
