@@ -404,8 +404,9 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 					    t->owner_id, t->signed_ ? &t->key : NULL, t->next_id++,
 					    &r->msg, &bad, why, whylen);
 		if (rc == PRISM_ETOOBIG && hi - r->lo > 1) {
-			t->budget =
-				t->budget * 3 / 4 > BUDGET_MIN ? t->budget * 3 / 4 : BUDGET_MIN;
+			/* just over: a little less (the estimate is aimed at the limit) */
+			t->budget = t->budget * 15 / 16 > BUDGET_MIN ? t->budget * 15 / 16
+								     : BUDGET_MIN;
 			continue;
 		}
 		if (rc == PRISM_ETOOBIG)
@@ -415,9 +416,11 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 			return rc == PRISM_ETOOBIG ? PRISM_EMSG : rc;
 		r->hi = hi;
 		if (hi < r->n && r->msg.len > 0) {
-			/* aim the next message at 95 % of the largest one, from this one's ratio
-			 * of wire bytes to estimated bytes (names compress well) */
-			double want = 0.95 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
+			/* aim the next message at 99 % of the largest one, from this one's ratio
+			 * of wire bytes to estimated bytes (names compress well): every message
+			 * costs the server a commit, so fewer and fuller is faster; one that
+			 * comes out too big is built again a little smaller */
+			double want = 0.99 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
 				      (double)r->msg.len;
 			t->budget = want < BUDGET_MIN	? BUDGET_MIN
 				    : want > BUDGET_MAX ? BUDGET_MAX
