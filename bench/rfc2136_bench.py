@@ -89,6 +89,13 @@ def send_all(b, msgs):
     return dt
 
 
+def cpu(proc):
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def in_flight(d):
     """Seconds spent in the target's requests, from prismd's /metrics: UPDATE (an apply's
     messages, one after the other), zone reads (AXFR and IXFR), and the reads by kind."""
@@ -132,11 +139,14 @@ def main():
             open(d.config, "w").write(cfg.replace("level: debug", "level: info"))
         d.start()
         msgs_a, per = build_updates(floor_a, names)
+        c0 = cpu(floor_a.proc)
         t_floor_a = send_all(floor_a, msgs_a)
+        c_floor = cpu(floor_a.proc) - c0
         # a BIND that took 100k updates keeps working on its journal for a while: stopped,
         # so that it does not take the CPU from the next run (2 cores here)
         assert floor_a.query(names[-1]) == ["127.0.0.1"]
         floor_a.stop()
+        c0, p0 = cpu(bind.proc), cpu(d.proc)
         t0 = time.perf_counter()
         r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/targets/bind/resume",
                           headers={"X-API-Key": "adm1n"}, timeout=10)
@@ -148,6 +158,7 @@ def main():
                  what="last record answering")
         wait_for(lambda: synced(d) == n, 900, interval=0.05, what="bulk sync")
         t_prism = time.perf_counter() - t0
+        c_bind, c_prismd = cpu(bind.proc) - c0, cpu(d.proc) - p0
         busy = in_flight(d)
         got = sum(1 for _, t, _ in bind.axfr(ZONE) if t == "A")
         d.stop()
@@ -168,6 +179,8 @@ def main():
               f"{busy['UPDATE_n']:.0f} applies; zone reads {busy['reads']:.2f} s "
               f"(ixfr {busy['ixfr']:.0f}, axfr {busy['axfr']:.0f}); the rest is prismd's "
               f"own (registry, engine)")
+        print(f"  CPU used in Prism's run: BIND {c_bind:.2f} s, prismd {c_prismd:.2f} s; "
+              f"BIND in the floor's first run: {c_floor:.2f} s")
         print(f"  floor, same records, {len(msgs_a)} UPDATEs of {per}: {t_floor:7.2f} s "
               f"{n / t_floor:9,.0f} RRsets/s  (before {t_floor_a:.2f} s, after "
               f"{t_floor_b:.2f} s)")
