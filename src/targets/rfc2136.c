@@ -634,8 +634,11 @@ static void xfr_complete(struct rreq *r)
 {
 	struct zown *zo = zown_get(r->t, r->zone, true);
 	r->result = r->axfr;
-	if (zo == NULL)
+	if (zo == NULL) {
+		/* no memory for a copy: a whole zone is still an answer, differences not */
+		req_finish(r, r->ixfr ? PRISM_ENOMEM : 0, "");
 		return;
+	}
 	if (r->ixfr) {
 		if (zo->copy == NULL || prism_ixfr_apply(zo->copy, r->axfr) != 0) {
 			ixfr_fallback(r);
