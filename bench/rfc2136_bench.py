@@ -17,6 +17,7 @@ key, built before the clock starts:
 usage: bench/rfc2136_bench.py [N]   (default 100000)
 """
 import os
+import re
 import socket
 import struct
 import sys
@@ -88,6 +89,33 @@ def send_all(b, msgs):
     return dt
 
 
+def cpu(proc):
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_flight(d):
+    """Seconds spent in the target's requests, from prismd's /metrics: UPDATE (an apply's
+    messages, one after the other), zone reads (AXFR and IXFR), and the reads by kind."""
+    import requests
+    text = requests.get(f"http://127.0.0.1:{d.api_port}/metrics",
+                        headers={"X-API-Key": "adm1n"}, timeout=10).text
+    out = {"UPDATE": 0.0, "UPDATE_n": 0.0, "reads": 0.0, "ixfr": 0.0, "axfr": 0.0}
+    for line in text.splitlines():
+        m = re.match(r'prism_powerdns_api_request_duration_seconds_(sum|count)'
+                     r'\{method="(\w+)",endpoint="zone"\} (\S+)', line)
+        if m and m.group(2) == "UPDATE":
+            out["UPDATE" if m.group(1) == "sum" else "UPDATE_n"] += float(m.group(3))
+        elif m and m.group(2) in ("AXFR", "IXFR") and m.group(1) == "sum":
+            out["reads"] += float(m.group(3))
+        m = re.match(r'prism_target_zone_reads_total\{target="bind",kind="(\w+)"\} (\S+)', line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     names = [f"bulk{i}.{ZONE}" for i in range(n)]
@@ -111,11 +139,14 @@ def main():
             open(d.config, "w").write(cfg.replace("level: debug", "level: info"))
         d.start()
         msgs_a, per = build_updates(floor_a, names)
+        c0 = cpu(floor_a.proc)
         t_floor_a = send_all(floor_a, msgs_a)
+        c_floor = cpu(floor_a.proc) - c0
         # a BIND that took 100k updates keeps working on its journal for a while: stopped,
         # so that it does not take the CPU from the next run (2 cores here)
         assert floor_a.query(names[-1]) == ["127.0.0.1"]
         floor_a.stop()
+        c0, p0 = cpu(bind.proc), cpu(d.proc)
         t0 = time.perf_counter()
         r = requests.post(f"http://127.0.0.1:{d.api_port}/api/v1/targets/bind/resume",
                           headers={"X-API-Key": "adm1n"}, timeout=10)
@@ -127,6 +158,8 @@ def main():
                  what="last record answering")
         wait_for(lambda: synced(d) == n, 900, interval=0.05, what="bulk sync")
         t_prism = time.perf_counter() - t0
+        c_bind, c_prismd = cpu(bind.proc) - c0, cpu(d.proc) - p0
+        busy = in_flight(d)
         got = sum(1 for _, t, _ in bind.axfr(ZONE) if t == "A")
         d.stop()
         bind.stop()
@@ -142,6 +175,12 @@ def main():
         print(f"  registrations (8 pipelined connections): {n / t_reg:,.0f}/s")
         print(f"  Prism, resume -> last record answering: {t_prism:7.2f} s "
               f"{n / t_prism:9,.0f} RRsets/s  ({got:,} A records in the zone)")
+        print(f"  Prism's time with an UPDATE in flight (BIND working): {busy['UPDATE']:.2f} s in "
+              f"{busy['UPDATE_n']:.0f} applies; zone reads {busy['reads']:.2f} s "
+              f"(ixfr {busy['ixfr']:.0f}, axfr {busy['axfr']:.0f}); the rest is prismd's "
+              f"own (registry, engine)")
+        print(f"  CPU used in Prism's run: BIND {c_bind:.2f} s, prismd {c_prismd:.2f} s; "
+              f"BIND in the floor's first run: {c_floor:.2f} s")
         print(f"  floor, same records, {len(msgs_a)} UPDATEs of {per}: {t_floor:7.2f} s "
               f"{n / t_floor:9,.0f} RRsets/s  (before {t_floor_a:.2f} s, after "
               f"{t_floor_b:.2f} s)")

@@ -174,6 +174,7 @@ struct prism_api {
 	struct prism_metrics *metrics;
 	struct prism_metric *m_api_requests, *m_api_duration;
 	struct prism_metric *m_pdns_requests, *m_pdns_duration, *m_pdns_records, *m_pdns_zones;
+	struct prism_metric *m_zone_reads;
 	char *metrics_buf;
 	size_t metrics_len, metrics_cap;
 };

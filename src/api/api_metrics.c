@@ -30,6 +30,7 @@ static const char *const l_status[] = {"status", NULL};
 static const char *const l_target[] = {"target", NULL};
 static const char *const l_target_state[] = {"target", "state", NULL};
 static const char *const l_target_status[] = {"target", "status", NULL};
+static const char *const l_target_kind[] = {"target", "kind", NULL};
 static const char *const l_api[] = {"route", "method", "status", NULL};
 static const char *const l_route[] = {"route", NULL};
 static const char *const l_pdns[] = {"method", "endpoint", "status", NULL};
@@ -106,6 +107,10 @@ static const struct family families[] = {
 	 l_target_state, NULL, 0, API_MAX_TARGETS * 5},
 	{"prism_target_health_transitions_total", "Changes of each target's health state.",
 	 PRISM_METRIC_COUNTER, l_target, NULL, 0, API_MAX_TARGETS},
+	{"prism_target_zone_reads_total",
+	 "Zone reads of RFC 2136 targets by how the server answered: axfr (the whole zone), "
+	 "ixfr (differences applied to the copy of the last read).",
+	 PRISM_METRIC_COUNTER, l_target_kind, NULL, 0, API_MAX_TARGETS * 2},
 	{"prism_target_response_seconds",
 	 "Time the target's API took to answer the last health check.", PRISM_METRIC_GAUGE,
 	 l_target, NULL, 0, API_MAX_TARGETS},
@@ -214,6 +219,10 @@ static void pdns_observer(void *arg, const struct prism_target_event *ev)
 		const char *v[] = {"delete", status};
 		prism_metric_inc(api->m_pdns_records, v, ev->deleted);
 	}
+	if (ev->zone_read != NULL) {
+		const char *v[] = {ev->target, ev->zone_read};
+		prism_metric_inc(api->m_zone_reads, v, 1);
+	}
 	if (ev->zone_op != NULL) {
 		/* a check answered 404 found a missing zone: that is a successful check */
 		bool zok = ok ||
@@ -253,6 +262,7 @@ int api_metrics_init(struct prism_api *api)
 	api->m_pdns_duration = fam(api, "prism_powerdns_api_request_duration_seconds");
 	api->m_pdns_records = fam(api, "prism_powerdns_record_operations_total");
 	api->m_pdns_zones = fam(api, "prism_powerdns_zone_operations_total");
+	api->m_zone_reads = fam(api, "prism_target_zone_reads_total");
 	/* the usual outcomes exist from the start, at zero */
 	static const char *const results[] = {"new", "ip_changed", "heartbeat", "reconnected",
 					      "reconnected_ip_changed"};

@@ -18,6 +18,7 @@
 
 #include "core/dnsupdate.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 #define FUDGE		 300
 #define OWNER_PREFIX	 "_prism-"
@@ -562,8 +563,8 @@ done:
 	return rc;
 }
 
-int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct prism_tsig *k,
-		      uint16_t id, struct prism_dns_msg *out)
+static int query_build(const char *zone, enum prism_dns_qkind kind, uint32_t serial,
+		       const struct prism_tsig *k, uint16_t id, struct prism_dns_msg *out)
 {
 	if (zone == NULL || out == NULL)
 		return PRISM_EINVAL;
@@ -572,11 +573,25 @@ int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct 
 	if (!name_wire(zone, &zn))
 		return PRISM_EINVAL;
 	struct wbuf b = {0};
-	uint8_t hdr[12] = {(uint8_t)(id >> 8), (uint8_t)id, 0, 0, 0, 1};
+	bool ixfr = kind == PRISM_DNSQ_IXFR;
+	uint8_t hdr[12] = {(uint8_t)(id >> 8), (uint8_t)id, 0, 0, 0, 1, 0, 0, 0, ixfr};
 	wput(&b, hdr, sizeof(hdr));
 	wput(&b, zn.w, zn.len);
-	wput16(&b, kind == PRISM_DNSQ_AXFR ? LDNS_RR_TYPE_AXFR : LDNS_RR_TYPE_SOA);
+	wput16(&b, ixfr			     ? LDNS_RR_TYPE_IXFR
+		   : kind == PRISM_DNSQ_AXFR ? LDNS_RR_TYPE_AXFR
+					     : LDNS_RR_TYPE_SOA);
 	wput16(&b, LDNS_RR_CLASS_IN);
+	if (ixfr) {
+		/* RFC 1995 3: the client's SOA in the authority section; only its serial
+		 * counts, so the names are the root and the timers zero */
+		wput16(&b, 0xc000 | ZONE_OFFSET);
+		put_rr_head(&b, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0);
+		wput16(&b, 22);
+		wput16(&b, 0); /* mname ".", rname "." */
+		wput32(&b, serial);
+		for (int i = 0; i < 4; i++)
+			wput32(&b, 0);
+	}
 	int rc = b.fail ? PRISM_ENOMEM : k != NULL ? tsig_append(&b, k, id, out) : 0;
 	if (rc == 0) {
 		out->wire = b.p;
@@ -586,6 +601,20 @@ int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct 
 		prism_dns_msg_free(out);
 	}
 	return rc;
+}
+
+int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct prism_tsig *k,
+		      uint16_t id, struct prism_dns_msg *out)
+{
+	if (kind == PRISM_DNSQ_IXFR)
+		return PRISM_EINVAL; /* it needs a serial: prism_ixfr_query_build */
+	return query_build(zone, kind, 0, k, id, out);
+}
+
+int prism_ixfr_query_build(const char *zone, uint32_t serial, const struct prism_tsig *k,
+			   uint16_t id, struct prism_dns_msg *out)
+{
+	return query_build(zone, PRISM_DNSQ_IXFR, serial, k, id, out);
 }
 
 /* ---- answers ---- */
@@ -852,7 +881,13 @@ int prism_answer_read(const uint8_t *wire, size_t len, const struct prism_dns_ms
 struct xrec {
 	char *name, *type, *content;
 	uint32_t ttl;
+	uint32_t serial; /* the zone's SOA: its serial */
+	bool del;	 /* IXFR differences: a deletion (else an addition) */
+	bool soa;	 /* the zone's SOA */
 };
+
+/* What an IXFR answer turned out to be (RFC 1995 4). */
+enum xform { X_AXFR, X_UNKNOWN, X_FULL, X_DIFF, X_CURRENT };
 
 struct prism_axfr {
 	ldns_rdf *zone;
@@ -865,6 +900,10 @@ struct prism_axfr {
 	bool first; /* no message read yet */
 	bool done;
 	uint32_t serial;
+	enum xform form; /* X_AXFR for an AXFR; the shape of an IXFR answer */
+	uint32_t base;	 /* IXFR: the serial asked from */
+	bool adding;	 /* IXFR differences: in an addition sequence */
+	size_t seen;	 /* records read */
 	struct xrec *v;
 	size_t n, cap;
 };
@@ -887,6 +926,7 @@ struct prism_axfr *prism_axfr_new(const char *zone, const struct prism_dns_msg *
 	}
 	x->id = q->id;
 	x->first = true;
+	x->form = X_AXFR;
 	if (x->zone == NULL) {
 		prism_axfr_free(x);
 		return NULL;
@@ -894,15 +934,20 @@ struct prism_axfr *prism_axfr_new(const char *zone, const struct prism_dns_msg *
 	return x;
 }
 
+static void free_rec(struct xrec *r)
+{
+	free(r->name);
+	free(r->type);
+	free(r->content);
+	*r = (struct xrec){0};
+}
+
 void prism_axfr_free(struct prism_axfr *x)
 {
 	if (x == NULL)
 		return;
-	for (size_t i = 0; i < x->n; i++) {
-		free(x->v[i].name);
-		free(x->v[i].type);
-		free(x->v[i].content);
-	}
+	for (size_t i = 0; i < x->n; i++)
+		free_rec(&x->v[i]);
 	free(x->v);
 	ldns_rdf_deep_free(x->zone);
 	free(x->pending.p);
@@ -966,7 +1011,9 @@ static char *rdata_text(const ldns_rr *rr)
 	return s;
 }
 
-static int keep(struct prism_axfr *x, const ldns_rr *rr)
+static bool is_zone_soa(const struct prism_axfr *x, const ldns_rr *rr);
+
+static int keep(struct prism_axfr *x, const ldns_rr *rr, bool del)
 {
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : 256;
@@ -983,6 +1030,9 @@ static int keep(struct prism_axfr *x, const ldns_rr *rr)
 	r->type = ldns_rr_type2str(ldns_rr_get_type(rr));
 	r->content = rdata_text(rr);
 	r->ttl = ldns_rr_ttl(rr);
+	r->del = del;
+	r->soa = is_zone_soa(x, rr);
+	r->serial = r->soa ? ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : 0;
 	if (r->name == NULL || r->type == NULL || r->content == NULL) {
 		free(r->name);
 		free(r->type);
@@ -1057,7 +1107,25 @@ int prism_axfr_feed(struct prism_axfr *x, const uint8_t *wire, size_t len,
 	for (size_t i = 0; rc == 0 && i < cnt; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(l, i);
 		bool soa = is_zone_soa(x, rr);
-		if (soa && x->n > 0) {
+		if (x->form == X_UNKNOWN && x->seen == 1) {
+			/* RFC 1995 4: the old serial second means differences follow */
+			bool diff = soa && ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) == x->base;
+			x->form = diff ? X_DIFF : X_FULL;
+			if (diff)
+				free_rec(&x->v[--x->n]); /* the new SOA: a header */
+		}
+		bool closing =
+			x->form == X_DIFF
+				? soa && x->adding &&
+					  ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) == x->serial
+				: soa && x->seen > 0;
+		x->seen++;
+		if (closing && x->form == X_FULL &&
+		    ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) != x->serial) {
+			rc = PRISM_EPROTO; /* not the zone's version the answer began with */
+			break;
+		}
+		if (closing) {
 			x->done = true; /* the closing SOA: its message must be signed */
 			if (x->k != NULL && !loc.present) {
 				ans->tsig_ok = false;
@@ -1065,12 +1133,24 @@ int prism_axfr_feed(struct prism_axfr *x, const uint8_t *wire, size_t len,
 			}
 			break;
 		}
-		if (soa) {
+		if (soa && x->seen == 1) {
 			x->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 			ans->serial = x->serial;
 			ans->has_soa = true;
 		}
-		rc = keep(x, rr);
+		if (soa && x->form == X_DIFF)
+			x->adding = !x->adding && x->seen > 2; /* a sequence starts */
+		rc = keep(x, rr, x->form == X_DIFF && !x->adding);
+	}
+	if (rc == 0 && x->form == X_UNKNOWN && x->first && x->seen == 1) {
+		/* one SOA alone: the server has nothing newer (a serial other than the one
+		 * asked from is caught when the answer is applied) */
+		x->form = X_CURRENT;
+		x->done = true;
+		if (x->k != NULL && !loc.present) {
+			ans->tsig_ok = false;
+			rc = PRISM_EUPSTREAM;
+		}
 	}
 	x->first = false;
 	ldns_pkt_free(p);
@@ -1082,6 +1162,158 @@ int prism_axfr_feed(struct prism_axfr *x, const uint8_t *wire, size_t len,
 uint32_t prism_axfr_serial(const struct prism_axfr *x)
 {
 	return x ? x->serial : 0;
+}
+
+struct prism_axfr *prism_ixfr_new(const char *zone, const struct prism_dns_msg *q,
+				  const struct prism_tsig *k, uint32_t serial)
+{
+	struct prism_axfr *x = prism_axfr_new(zone, q, k);
+	if (x != NULL) {
+		x->form = X_UNKNOWN;
+		x->base = serial;
+	}
+	return x;
+}
+
+bool prism_ixfr_incremental(const struct prism_axfr *x)
+{
+	return x != NULL && x->done && (x->form == X_DIFF || x->form == X_CURRENT);
+}
+
+/* ---- applying an IXFR's differences to a held copy ---- */
+
+/* An index of a copy's live records by (name, type, content): open addressing over
+ * positions in the copy, SIZE_MAX empty; dead records stay as tombstones. */
+struct rindex {
+	size_t *slot;
+	size_t mask;
+};
+
+static uint64_t rec_hash(const struct xrec *r)
+{
+	uint64_t h = prism_fnv1a_str(PRISM_FNV64_OFFSET, r->name);
+	h = prism_fnv1a(h, "", 1);
+	h = prism_fnv1a_str(h, r->type);
+	h = prism_fnv1a(h, "", 1);
+	return prism_fnv1a_str(h, r->content);
+}
+
+static bool rec_same(const struct xrec *a, const struct xrec *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->type, b->type) == 0 &&
+	       strcmp(a->content, b->content) == 0;
+}
+
+/* The live record of @p c equal to @p r, or SIZE_MAX. */
+static size_t rindex_find(const struct rindex *ix, const struct prism_axfr *c, const uint8_t *dead,
+			  const struct xrec *r)
+{
+	for (size_t i = rec_hash(r) & ix->mask;; i = (i + 1) & ix->mask) {
+		size_t at = ix->slot[i];
+		if (at == SIZE_MAX)
+			return SIZE_MAX;
+		if (!dead[at] && rec_same(&c->v[at], r))
+			return at;
+	}
+}
+
+static void rindex_add(struct rindex *ix, const struct prism_axfr *c, size_t at)
+{
+	size_t i = rec_hash(&c->v[at]) & ix->mask;
+	while (ix->slot[i] != SIZE_MAX)
+		i = (i + 1) & ix->mask;
+	ix->slot[i] = at;
+}
+
+/* One record of the differences: a deletion must find what it deletes, an addition must
+ * not find what it adds (it moves from @p d into @p c); SOAs carry the serials. */
+static int diff_one(struct prism_axfr *c, struct rindex *ix, uint8_t *dead, struct xrec *d,
+		    uint32_t *serial)
+{
+	size_t at = rindex_find(ix, c, dead, d);
+	if (d->del) {
+		if (at == SIZE_MAX || (d->soa && d->serial != *serial))
+			return PRISM_ECONFLICT;
+		dead[at] = 1;
+		return 0;
+	}
+	if (at != SIZE_MAX)
+		return PRISM_ECONFLICT;
+	if (d->soa)
+		*serial = d->serial;
+	c->v[c->n] = *d;
+	c->v[c->n].del = false;
+	*d = (struct xrec){0};
+	rindex_add(ix, c, c->n++);
+	return 0;
+}
+
+static int apply_diff(struct prism_axfr *c, struct prism_axfr *d)
+{
+	size_t total = c->n + d->n;
+	if (total > AXFR_MAX_RECORDS)
+		return PRISM_ETOOBIG;
+	if (total > c->cap) {
+		struct xrec *v = realloc(c->v, total * sizeof(*v));
+		if (v == NULL)
+			return PRISM_ENOMEM;
+		c->v = v;
+		c->cap = total;
+	}
+	size_t cap = 16;
+	while (cap < 2 * total)
+		cap *= 2;
+	struct rindex ix = {malloc(cap * sizeof(size_t)), cap - 1};
+	uint8_t *dead = calloc(total ? total : 1, 1);
+	int rc = ix.slot == NULL || dead == NULL ? PRISM_ENOMEM : 0;
+	for (size_t i = 0; rc == 0 && i < cap; i++)
+		ix.slot[i] = SIZE_MAX;
+	for (size_t i = 0; rc == 0 && i < c->n; i++)
+		rindex_add(&ix, c, i);
+	uint32_t serial = c->serial;
+	for (size_t i = 0; rc == 0 && i < d->n; i++)
+		rc = diff_one(c, &ix, dead, &d->v[i], &serial);
+	if (rc == 0 && serial != d->serial)
+		rc = PRISM_ECONFLICT;
+	size_t kept = 0;
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		if (dead[i])
+			free_rec(&c->v[i]);
+		else
+			c->v[kept++] = c->v[i];
+	}
+	if (rc == 0) {
+		c->n = kept;
+		c->serial = serial;
+	}
+	free(ix.slot);
+	free(dead);
+	return rc;
+}
+
+int prism_ixfr_apply(struct prism_axfr *copy, struct prism_axfr *diff)
+{
+	if (copy == NULL || diff == NULL || !copy->done || copy->form != X_AXFR || !diff->done)
+		return PRISM_EINVAL;
+	switch (diff->form) {
+	case X_CURRENT: return diff->serial == copy->serial ? 0 : PRISM_ECONFLICT;
+	case X_DIFF: return apply_diff(copy, diff);
+	case X_FULL:
+	case X_AXFR: {
+		struct xrec *v = copy->v;
+		size_t n = copy->n, cap = copy->cap;
+		copy->v = diff->v;
+		copy->n = diff->n;
+		copy->cap = diff->cap;
+		copy->serial = diff->serial;
+		diff->v = v;
+		diff->n = n;
+		diff->cap = cap;
+		return 0;
+	}
+	case X_UNKNOWN: break;
+	}
+	return PRISM_EINVAL;
 }
 
 static int rec_cmp(const void *a, const void *b)

@@ -71,11 +71,17 @@ int prism_update_build(const char *zone, const struct prism_rr_change *ch, const
 		       struct prism_dns_msg *out, size_t *bad, char *why, size_t whylen);
 
 /** What a query asks for. */
-enum prism_dns_qkind { PRISM_DNSQ_SOA, PRISM_DNSQ_AXFR };
+enum prism_dns_qkind { PRISM_DNSQ_SOA, PRISM_DNSQ_AXFR, PRISM_DNSQ_IXFR };
 
-/** Build a signed query (SOA of @p zone, or its AXFR). @return 0, PRISM_EINVAL, PRISM_ENOMEM */
+/** Build a signed query (SOA of @p zone, or its AXFR; IXFR needs prism_ixfr_query_build).
+ *  @return 0, PRISM_EINVAL, PRISM_ENOMEM */
 int prism_query_build(const char *zone, enum prism_dns_qkind kind, const struct prism_tsig *k,
 		      uint16_t id, struct prism_dns_msg *out);
+
+/** Build a signed IXFR query of @p zone from @p serial (RFC 1995: the SOA in the authority
+ *  section). @return 0, PRISM_EINVAL, PRISM_ENOMEM */
+int prism_ixfr_query_build(const char *zone, uint32_t serial, const struct prism_tsig *k,
+			   uint16_t id, struct prism_dns_msg *out);
 
 /** The verdict on one answer. */
 struct prism_dns_answer {
@@ -129,6 +135,30 @@ int prism_axfr_records(const struct prism_axfr *x, struct prism_zone_data *out);
 
 /** The zone's SOA serial seen at the start of the transfer. */
 uint32_t prism_axfr_serial(const struct prism_axfr *x);
+
+/**
+ * Start reading the answer to @p q, an IXFR of @p zone from @p serial (RFC 1995). It is fed
+ * with prism_axfr_feed like an AXFR; the answer is one of: the zone's SOA alone (nothing
+ * newer), difference sequences (old SOA, deletions, new SOA, additions; repeated), or the
+ * whole zone as an AXFR would send it. @return NULL when out of memory.
+ */
+struct prism_axfr *prism_ixfr_new(const char *zone, const struct prism_dns_msg *q,
+				  const struct prism_tsig *k, uint32_t serial);
+
+/** Whether a complete IXFR answer was incremental (differences, or the SOA alone), not the
+ *  whole zone. */
+bool prism_ixfr_incremental(const struct prism_axfr *x);
+
+/**
+ * Bring @p copy (a complete AXFR, or a copy brought up to date by earlier calls) to the
+ * version of @p diff (a complete IXFR asked from the copy's serial): its differences are
+ * applied, or its whole zone taken. Records move out of @p diff; free it afterwards.
+ * @return 0; PRISM_ECONFLICT when the answer does not fit the copy (a deletion of a record
+ *         not held, an addition of one held, a serial other than the copy's: read the
+ *         zone by AXFR); PRISM_ENOMEM, PRISM_ETOOBIG, PRISM_EINVAL. On any failure @p copy
+ *         is no longer a faithful copy: free it.
+ */
+int prism_ixfr_apply(struct prism_axfr *copy, struct prism_axfr *diff);
 
 /** Free a transfer. NULL is a no-op. */
 void prism_axfr_free(struct prism_axfr *x);

@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RFC 2136 target: dynamic updates signed with TSIG, zone reads by AXFR, over TCP on the
- * loop (uv_tcp; TCP only: UPDATE messages up to 64 KiB, and AXFR needs it anyway).
+ * RFC 2136 target: dynamic updates signed with TSIG, zone reads by AXFR or IXFR, over TCP on
+ * the loop (uv_tcp; TCP only: UPDATE messages up to 64 KiB, and transfers need it anyway).
+ *
+ * Incremental reads. The target keeps the last transferred copy of each zone with its SOA
+ * serial; the next read (reconciler, plan, catch-up) asks IXFR from that serial and applies
+ * the differences to the copy. The whole zone is read by AXFR instead when there is no
+ * copy yet, and on a new connection when the IXFR answer does not fit the copy (see
+ * prism_ixfr_apply), is refused or answered with an error, or is not a transfer at all. An
+ * answer that is the whole zone (AXFR-style) is taken as it is.
  *
  * One request is one TCP connection: connect, write one or more length-prefixed messages,
  * read their answers, close. apply() sends its changes as few messages as fit in 64 KiB,
@@ -52,6 +59,7 @@ struct zown {
 	bool known;
 	bool served; /* the server answered its SOA (the health check's transfer uses it) */
 	struct prism_strset owned; /* "name TYPE" of the RRsets Prism owns */
+	struct prism_axfr *copy;   /* the zone as last read (and its serial), or NULL */
 };
 
 enum rkind { R_UPDATE, R_SOA, R_AXFR, R_NOOP };
@@ -74,12 +82,21 @@ struct rreq {
 	bool *owned;
 	size_t n, lo, hi; /* changes; [lo, hi) is in the message being answered */
 	unsigned sent_msgs;
-	struct prism_dns_msg msg;
+	struct prism_dns_msg msg; /* the message in flight */
+	/* the next message, built while the server works on the one in flight */
+	struct prism_dns_msg pre;
+	size_t pre_hi;
+	int pre_rc;
+	bool has_pre;
+	char pre_why[ERRMSG_MAX];
 	uint8_t hdr[2];
 	/* reading */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	struct prism_axfr *axfr;
+	bool ixfr;			 /* axfr reads an IXFR answer from the zone's copy */
+	bool incremental;		 /* the read was answered incrementally */
+	const struct prism_axfr *result; /* the zone read: the copy, or axfr */
 	/* list_zones: the zones to ask, one after the other */
 	struct prism_zone_list *list;
 	struct zown *lz;
@@ -121,6 +138,7 @@ static void target_unref(struct prism_target *t)
 		struct zown *z = t->zones;
 		t->zones = z->next;
 		prism_strset_clear(&z->owned);
+		prism_axfr_free(z->copy);
 		free(z->zone);
 		free(z);
 	}
@@ -171,6 +189,7 @@ static void req_free(struct rreq *r)
 	free(r->ch);
 	free(r->owned);
 	prism_dns_msg_free(&r->msg);
+	prism_dns_msg_free(&r->pre);
 	free(r->rbuf);
 	prism_axfr_free(r->axfr);
 	if (r->list != NULL) {
@@ -252,6 +271,7 @@ static void observe(struct rreq *r, int status)
 	struct prism_target_event ev = {
 		.target = t->name,
 		.method = r->kind == R_UPDATE ? "UPDATE"
+			  : r->ixfr	      ? "IXFR"
 			  : r->kind == R_AXFR ? "AXFR"
 					      : "QUERY",
 		.endpoint = r->purpose == P_LIST ? "zones" : "zone",
@@ -261,6 +281,8 @@ static void observe(struct rreq *r, int status)
 		.replaced = repl,
 		.deleted = del,
 	};
+	if (status != 0 && (r->purpose == P_READ || r->purpose == P_RECORDS))
+		ev.zone_read = r->incremental ? "ixfr" : "axfr";
 	t->observer(t->observer_arg, &ev);
 }
 
@@ -283,7 +305,8 @@ static void req_finish(struct rreq *r, int err, const char *msg)
 		char **keys = NULL;
 		if (err == 0 && (z = calloc(1, sizeof(*z))) == NULL)
 			err = PRISM_ENOMEM;
-		if (err == 0 && (err = prism_axfr_zone(r->axfr, r->t->owner_id, z, &keys)) == 0) {
+		if (err == 0 &&
+		    (err = prism_axfr_zone(r->result, r->t->owner_id, z, &keys)) == 0) {
 			struct zown *zo = zown_get(r->t, r->zone, true);
 			if (zo != NULL) {
 				prism_strset_clear(&zo->owned);
@@ -307,7 +330,7 @@ static void req_finish(struct rreq *r, int err, const char *msg)
 		struct prism_zone_data *d = NULL;
 		if (err == 0 && (d = calloc(1, sizeof(*d))) == NULL)
 			err = PRISM_ENOMEM;
-		if (err == 0 && (err = prism_axfr_records(r->axfr, d)) != 0) {
+		if (err == 0 && (err = prism_axfr_records(r->result, d)) != 0) {
 			free(d);
 			d = NULL;
 		}
@@ -381,8 +404,9 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 					    t->owner_id, t->signed_ ? &t->key : NULL, t->next_id++,
 					    &r->msg, &bad, why, whylen);
 		if (rc == PRISM_ETOOBIG && hi - r->lo > 1) {
-			t->budget =
-				t->budget * 3 / 4 > BUDGET_MIN ? t->budget * 3 / 4 : BUDGET_MIN;
+			/* just over: a little less (the estimate is aimed at the limit) */
+			t->budget = t->budget * 15 / 16 > BUDGET_MIN ? t->budget * 15 / 16
+								     : BUDGET_MIN;
 			continue;
 		}
 		if (rc == PRISM_ETOOBIG)
@@ -392,9 +416,11 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 			return rc == PRISM_ETOOBIG ? PRISM_EMSG : rc;
 		r->hi = hi;
 		if (hi < r->n && r->msg.len > 0) {
-			/* aim the next message at 95 % of the largest one, from this one's ratio
-			 * of wire bytes to estimated bytes (names compress well) */
-			double want = 0.95 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
+			/* aim the next message at 99 % of the largest one, from this one's ratio
+			 * of wire bytes to estimated bytes (names compress well): every message
+			 * costs the server a commit, so fewer and fuller is faster; one that
+			 * comes out too big is built again a little smaller */
+			double want = 0.99 * (PRISM_DNS_MSG_MAX - 600) * (double)bytes /
 				      (double)r->msg.len;
 			t->budget = want < BUDGET_MIN	? BUDGET_MIN
 				    : want > BUDGET_MAX ? BUDGET_MAX
@@ -402,6 +428,27 @@ static int build_next(struct rreq *r, char *why, size_t whylen)
 		}
 		return 0;
 	}
+}
+
+/* With [lo, hi) sent (uv_write has handed it to the kernel), build the message after it
+ * while the server works: the answer then only has to be read before the next one goes. A
+ * failure is kept for when the next message is wanted (none is if this one fails). */
+static void prebuild(struct rreq *r)
+{
+	if (r->hi >= r->n)
+		return;
+	size_t lo = r->lo, hi = r->hi;
+	struct prism_dns_msg cur = r->msg;
+	r->msg = (struct prism_dns_msg){0};
+	r->lo = hi;
+	r->pre_why[0] = '\0';
+	r->pre_rc = build_next(r, r->pre_why, sizeof(r->pre_why));
+	r->pre = r->msg;
+	r->pre_hi = r->hi;
+	r->has_pre = true;
+	r->msg = cur;
+	r->lo = lo;
+	r->hi = hi;
 }
 
 /* The message [lo, hi) was applied: remember what Prism owns now. */
@@ -485,7 +532,20 @@ static void on_update_answer(struct rreq *r, const uint8_t *m, size_t len)
 		req_finish(r, 0, "");
 		return;
 	}
-	if ((rc = build_next(r, msg, sizeof(msg))) != 0 || (rc = send_msg(r)) != 0)
+	if (r->has_pre) {
+		prism_dns_msg_free(&r->msg);
+		r->msg = r->pre;
+		r->pre = (struct prism_dns_msg){0};
+		r->hi = r->pre_hi;
+		r->has_pre = false;
+		rc = r->pre_rc;
+		snprintf(msg, sizeof(msg), "%s", r->pre_why);
+	} else {
+		rc = build_next(r, msg, sizeof(msg));
+	}
+	if (rc == 0 && (rc = send_msg(r)) == 0)
+		prebuild(r);
+	if (rc != 0)
 		req_finish(r, rc, rc < 0 && rc > -1000 ? uv_strerror(rc) : msg);
 }
 
@@ -539,11 +599,71 @@ static void on_soa_answer(struct rreq *r, const uint8_t *m, size_t len)
 	req_finish(r, 0, "");
 }
 
+static int query_req(struct prism_target *t, enum rkind kind, enum rpurpose purpose,
+		     const char *zone, struct rreq **out);
+static int req_submit(struct rreq *r);
+
+/* The IXFR answer does not do: forget the copy and read the whole zone by AXFR, on a new
+ * request that takes over the callback (this one ends without one). */
+static void ixfr_fallback(struct rreq *r)
+{
+	struct zown *zo = zown_get(r->t, r->zone, false);
+	if (zo != NULL) {
+		prism_axfr_free(zo->copy);
+		zo->copy = NULL;
+	}
+	struct rreq *n;
+	int rc = query_req(r->t, R_AXFR, r->purpose, r->zone, &n);
+	if (rc == 0) {
+		n->zone_cb = r->zone_cb;
+		n->data_cb = r->data_cb;
+		n->arg = r->arg;
+		n->started = r->started;
+		rc = req_submit(n);
+	}
+	if (rc != 0) {
+		req_finish(r, rc, prism_strerror(rc));
+		return;
+	}
+	req_unlink(r);
+	req_close(r);
+}
+
+/* A complete transfer: the zone's copy becomes (or is brought up to) what it read. */
+static void xfr_complete(struct rreq *r)
+{
+	struct zown *zo = zown_get(r->t, r->zone, true);
+	r->result = r->axfr;
+	if (zo == NULL) {
+		/* no memory for a copy: a whole zone is still an answer, differences not */
+		req_finish(r, r->ixfr ? PRISM_ENOMEM : 0, "");
+		return;
+	}
+	if (r->ixfr) {
+		if (zo->copy == NULL || prism_ixfr_apply(zo->copy, r->axfr) != 0) {
+			ixfr_fallback(r);
+			return;
+		}
+		r->incremental = prism_ixfr_incremental(r->axfr);
+	} else {
+		prism_axfr_free(zo->copy);
+		zo->copy = r->axfr;
+		r->axfr = NULL;
+	}
+	r->result = zo->copy;
+	req_finish(r, 0, "");
+}
+
 static void on_axfr_message(struct rreq *r, const uint8_t *m, size_t len)
 {
 	struct prism_dns_answer a;
 	char msg[ERRMSG_MAX], rb[16];
 	int rc = prism_axfr_feed(r->axfr, m, len, &a);
+	if (r->ixfr && rc < 0 && rc != PRISM_ENOMEM && a.tsig_error == 0 &&
+	    (rc != PRISM_EUPSTREAM || a.tsig_ok)) {
+		ixfr_fallback(r); /* refused, not offered, or not a transfer: AXFR decides */
+		return;
+	}
 	if (rc == PRISM_EUPSTREAM) {
 		if (a.tsig_error != 0 || !a.tsig_ok || a.rcode == 9) {
 			snprintf(msg, sizeof(msg), "transfer of %s: %s%s", r->zone,
@@ -566,8 +686,10 @@ static void on_axfr_message(struct rreq *r, const uint8_t *m, size_t len)
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "transfer of %s: %s", r->zone, prism_strerror(rc));
 		req_finish(r, rc, msg);
-	} else if (rc == 1 || r->purpose == P_PING) {
+	} else if (r->purpose == P_PING) {
 		req_finish(r, 0, ""); /* the health check wants the first message only */
+	} else if (rc == 1) {
+		xfr_complete(r);
 	}
 }
 
@@ -640,8 +762,9 @@ static void connect_cb(uv_connect_t *c, int status)
 	int rc = 0;
 	if (r->kind == R_UPDATE)
 		rc = build_next(r, why, sizeof(why));
-	if (rc == 0 && (rc = uv_read_start((uv_stream_t *)&r->tcp, alloc_cb, read_cb)) == 0)
-		rc = send_msg(r);
+	if (rc == 0 && (rc = uv_read_start((uv_stream_t *)&r->tcp, alloc_cb, read_cb)) == 0 &&
+	    (rc = send_msg(r)) == 0 && r->kind == R_UPDATE)
+		prebuild(r);
 	if (rc != 0)
 		req_finish(r, rc, why[0] ? why : rc > -1000 ? uv_strerror(rc) : "");
 }
@@ -688,10 +811,20 @@ static int query_req(struct prism_target *t, enum rkind kind, enum rpurpose purp
 	struct rreq *r = req_new(t, kind, purpose, zone);
 	if (r == NULL)
 		return PRISM_ENOMEM;
-	int rc = prism_query_build(zone, kind == R_AXFR ? PRISM_DNSQ_AXFR : PRISM_DNSQ_SOA,
-				   t->signed_ ? &t->key : NULL, t->next_id++, &r->msg);
-	if (rc == 0 && kind == R_AXFR &&
-	    (r->axfr = prism_axfr_new(zone, &r->msg, t->signed_ ? &t->key : NULL)) == NULL)
+	const struct prism_tsig *k = t->signed_ ? &t->key : NULL;
+	struct zown *zo = kind == R_AXFR && (purpose == P_READ || purpose == P_RECORDS)
+				  ? zown_get(t, zone, false)
+				  : NULL;
+	r->ixfr = zo != NULL && zo->copy != NULL;
+	uint32_t serial = r->ixfr ? prism_axfr_serial(zo->copy) : 0;
+	int rc = r->ixfr ? prism_ixfr_query_build(zone, serial, k, t->next_id++, &r->msg)
+			 : prism_query_build(zone,
+					     kind == R_AXFR ? PRISM_DNSQ_AXFR : PRISM_DNSQ_SOA, k,
+					     t->next_id++, &r->msg);
+	if (rc == 0 && r->ixfr && (r->axfr = prism_ixfr_new(zone, &r->msg, k, serial)) == NULL)
+		rc = PRISM_ENOMEM;
+	if (rc == 0 && !r->ixfr && kind == R_AXFR &&
+	    (r->axfr = prism_axfr_new(zone, &r->msg, k)) == NULL)
 		rc = PRISM_ENOMEM;
 	if (rc != 0) {
 		req_unlink(r);

@@ -98,14 +98,16 @@ typedef void (*prism_target_body_cb)(void *arg, int err, int http_status, const 
 /** One finished HTTP request of a target, for metrics. Every string is a bounded constant
  *  (never a URL or a zone name) except @c target, the configured target name. */
 struct prism_target_event {
-	const char *target;   /**< target name */
-	const char *method;   /**< "GET", "POST", "PATCH" */
-	const char *endpoint; /**< "zone" (one zone), "zones" (the zone list) */
-	int http_status;      /**< 0 when no HTTP answer arrived (refused, timeout, …) */
-	double seconds;	      /**< from start to end of the request */
-	const char *zone_op;  /**< "check" or "create" for zone operations, else NULL */
-	unsigned replaced;    /**< PATCH: RRsets replaced */
-	unsigned deleted;     /**< PATCH: RRsets deleted */
+	const char *target;    /**< target name */
+	const char *method;    /**< "GET", "POST", "PATCH" */
+	const char *endpoint;  /**< "zone" (one zone), "zones" (the zone list) */
+	int http_status;       /**< 0 when no HTTP answer arrived (refused, timeout, …) */
+	double seconds;	       /**< from start to end of the request */
+	const char *zone_op;   /**< "check" or "create" for zone operations, else NULL */
+	unsigned replaced;     /**< PATCH: RRsets replaced */
+	unsigned deleted;      /**< PATCH: RRsets deleted */
+	const char *zone_read; /**< a successful zone read: "axfr" (the whole zone), "ixfr"
+				*   (differences applied to the copy); else NULL */
 };
 
 /** Called on the loop after each HTTP request of a target; @p ev is borrowed for the call. */

@@ -315,13 +315,234 @@ static void test_axfr(void **state)
 	prism_dns_msg_free(&q);
 }
 
+#define SOA(n) "example.com. 300 IN SOA ns1.example.com. hm.example.com. " #n " 3600 600 86400 300"
+
+/* A complete transfer of @p recs answering @p q (unsigned when @p q is), split into
+ * messages after every @p per records. */
+static struct prism_axfr *transfer(const struct prism_dns_msg *q, struct prism_axfr *x,
+				   const char *const *recs, size_t n, size_t per, int want_rc)
+{
+	int rc = 0;
+	for (size_t at = 0; at < n; at += per) {
+		ldns_rr_list *l = ldns_rr_list_new();
+		for (size_t i = at; i < n && i < at + per; i++)
+			ldns_rr_list_push_rr(l, rr(recs[i]));
+		size_t len;
+		uint8_t *w = answer(q, 0, q->mac ? &key : NULL, l, &len);
+		struct prism_dns_answer ans;
+		rc = prism_axfr_feed(x, w, len, &ans);
+		free(w);
+		if (rc != 0)
+			break;
+	}
+	assert_int_equal(rc, want_rc);
+	return x;
+}
+
+static struct prism_axfr *held_copy(void)
+{
+	static const char *const recs[] = {
+		SOA(42),
+		"example.com. 300 IN NS ns1.example.com.",
+		"a.example.com. 60 IN A 192.0.2.1",
+		"b.example.com. 60 IN A 192.0.2.2",
+		"b.example.com. 60 IN A 192.0.2.3",
+		SOA(42),
+	};
+	struct prism_dns_msg q;
+	assert_int_equal(prism_query_build("example.com.", PRISM_DNSQ_AXFR, &key, 7, &q), 0);
+	struct prism_axfr *x = transfer(&q, prism_axfr_new("example.com.", &q, &key), recs,
+					sizeof(recs) / sizeof(recs[0]), 100, 1);
+	prism_dns_msg_free(&q);
+	return x;
+}
+
+/* The records of @p x as sorted "name type content" lines joined by '|'. */
+static char *listing(const struct prism_axfr *x)
+{
+	struct prism_zone_data d;
+	assert_int_equal(prism_axfr_records(x, &d), 0);
+	char **v = calloc(d.n + 1, sizeof(*v));
+	size_t total = 1;
+	for (size_t i = 0; i < d.n; i++) {
+		size_t l = strlen(d.v[i].name) + strlen(d.v[i].type) + strlen(d.v[i].content) + 3;
+		v[i] = malloc(l);
+		snprintf(v[i], l, "%s %s %s", d.v[i].name, d.v[i].type, d.v[i].content);
+		total += l;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		for (size_t j = i + 1; j < d.n; j++)
+			if (strcmp(v[i], v[j]) > 0) {
+				char *t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+			}
+	char *out = calloc(1, total);
+	for (size_t i = 0; i < d.n; i++) {
+		if (i > 0)
+			strcat(out, "|");
+		strcat(out, v[i]);
+		free(v[i]);
+	}
+	free(v);
+	prism_zone_data_free(&d);
+	return out;
+}
+
+/* An IXFR answer of @p recs to a query from serial 42, applied to a fresh copy. */
+static int ixfr_apply(const char *const *recs, size_t n, size_t per, bool signed_,
+		      bool *incremental, char **after)
+{
+	struct prism_dns_msg q;
+	assert_int_equal(prism_ixfr_query_build("example.com.", 42, signed_ ? &key : NULL, 9, &q),
+			 0);
+	struct prism_axfr *d = prism_ixfr_new("example.com.", &q, signed_ ? &key : NULL, 42);
+	transfer(&q, d, recs, n, per, 1);
+	*incremental = prism_ixfr_incremental(d);
+	struct prism_axfr *c = held_copy();
+	int rc = prism_ixfr_apply(c, d);
+	*after = rc == 0 ? listing(c) : NULL;
+	if (rc == 0)
+		assert_int_equal(prism_axfr_serial(c), prism_axfr_serial(d));
+	prism_axfr_free(d);
+	prism_axfr_free(c);
+	prism_dns_msg_free(&q);
+	return rc;
+}
+
+static void test_ixfr_query(void **state)
+{
+	(void)state;
+	struct prism_dns_msg q;
+	assert_int_equal(prism_ixfr_query_build("example.com.", 4242, &key, 3, &q), 0);
+	ldns_pkt *p = parse_request(&q);
+	const ldns_rr *qr = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+	assert_int_equal(ldns_rr_get_type(qr), LDNS_RR_TYPE_IXFR);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_authority(p)), 1);
+	const ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_authority(p), 0);
+	assert_int_equal(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+	char *owner = ldns_rdf2str(ldns_rr_owner(soa));
+	assert_string_equal(owner, "example.com.");
+	free(owner);
+	assert_int_equal(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), 4242);
+	assert_non_null(ldns_pkt_tsig(p));
+	ldns_pkt_free(p);
+	prism_dns_msg_free(&q);
+	assert_int_equal(prism_query_build("example.com.", PRISM_DNSQ_IXFR, &key, 3, &q),
+			 PRISM_EINVAL);
+}
+
+static void test_ixfr_differences(void **state)
+{
+	(void)state;
+	/* two sequences, 42 -> 43 -> 44; split over messages of 3 records */
+	const char *recs[] = {
+		SOA(44),
+		SOA(42),
+		"b.example.com. 60 IN A 192.0.2.2",
+		SOA(43),
+		"c.example.com. 60 IN A 192.0.2.9",
+		SOA(43),
+		"a.example.com. 60 IN A 192.0.2.1",
+		"b.example.com. 60 IN A 192.0.2.3",
+		SOA(44),
+		"a.example.com. 60 IN A 192.0.2.7",
+		"B.example.com. 60 IN AAAA 2001:db8::1",
+		SOA(44),
+	};
+	size_t n = sizeof(recs) / sizeof(recs[0]);
+	const char *want = "a.example.com. A 192.0.2.7|b.example.com. AAAA 2001:db8::1|"
+			   "c.example.com. A 192.0.2.9|example.com. NS ns1.example.com.|"
+			   "example.com. SOA ns1.example.com. hm.example.com. 44 3600 600 "
+			   "86400 300";
+	bool inc;
+	char *after;
+	/* a first message holding the new SOA alone reads as "nothing newer", whose serial
+	 * is not the copy's: the caller reads the zone by AXFR (servers fill messages) */
+	assert_int_equal(ixfr_apply(recs, n, 1, false, &inc, &after), PRISM_ECONFLICT);
+	for (size_t per = 2; per <= n; per += 3) {
+		assert_int_equal(ixfr_apply(recs, n, per, false, &inc, &after), 0);
+		assert_true(inc);
+		assert_string_equal(after, want);
+		free(after);
+	}
+	assert_int_equal(ixfr_apply(recs, n, n, true, &inc, &after), 0); /* signed */
+	assert_string_equal(after, want);
+	free(after);
+}
+
+static void test_ixfr_current_and_full(void **state)
+{
+	(void)state;
+	bool inc;
+	char *after;
+	/* nothing newer: the SOA alone */
+	const char *same[] = {SOA(42)};
+	assert_int_equal(ixfr_apply(same, 1, 1, true, &inc, &after), 0);
+	assert_true(inc);
+	assert_non_null(strstr(after, "b.example.com. A 192.0.2.3"));
+	free(after);
+	/* the SOA alone, but an older serial (the zone went back): not a copy any more */
+	const char *older[] = {SOA(40)};
+	assert_int_equal(ixfr_apply(older, 1, 1, true, &inc, &after), PRISM_ECONFLICT);
+	/* the whole zone (AXFR-style): taken as it is */
+	const char *full[] = {SOA(50), "example.com. 300 IN NS ns1.example.com.",
+			      "z.example.com. 60 IN A 192.0.2.50", SOA(50)};
+	assert_int_equal(ixfr_apply(full, 4, 2, false, &inc, &after), 0);
+	assert_false(inc);
+	assert_string_equal(after, "example.com. NS ns1.example.com.|"
+				   "example.com. SOA ns1.example.com. hm.example.com. 50 3600 "
+				   "600 86400 300|z.example.com. A 192.0.2.50");
+	free(after);
+}
+
+static void test_ixfr_inconsistent(void **state)
+{
+	(void)state;
+	bool inc;
+	char *after;
+	/* a deletion of a record the copy does not hold */
+	const char *notheld[] = {SOA(43), SOA(42), "x.example.com. 60 IN A 192.0.2.99", SOA(43),
+				 SOA(43)};
+	assert_int_equal(ixfr_apply(notheld, 5, 5, false, &inc, &after), PRISM_ECONFLICT);
+	/* an addition of one it holds */
+	const char *held[] = {SOA(43), SOA(42), SOA(43), "a.example.com. 60 IN A 192.0.2.1",
+			      SOA(43)};
+	assert_int_equal(ixfr_apply(held, 5, 5, false, &inc, &after), PRISM_ECONFLICT);
+	/* a sequence that does not start where the last one ended (43, then from 45) */
+	const char *gap[] = {SOA(46), SOA(42), SOA(43), SOA(45), SOA(46), SOA(46)};
+	assert_int_equal(ixfr_apply(gap, 6, 6, false, &inc, &after), PRISM_ECONFLICT);
+	/* a whole zone whose closing SOA is another version: not a transfer */
+	struct prism_dns_msg q;
+	assert_int_equal(prism_ixfr_query_build("example.com.", 42, NULL, 9, &q), 0);
+	struct prism_axfr *d = prism_ixfr_new("example.com.", &q, NULL, 42);
+	const char *mixed[] = {SOA(50), "example.com. 300 IN NS ns1.example.com.", SOA(51)};
+	transfer(&q, d, mixed, 3, 3, PRISM_EPROTO);
+	prism_axfr_free(d);
+	/* applying to something that is not a complete copy */
+	d = prism_ixfr_new("example.com.", &q, NULL, 42);
+	struct prism_axfr *c = held_copy();
+	assert_int_equal(prism_ixfr_apply(c, d), PRISM_EINVAL);
+	assert_int_equal(prism_ixfr_apply(d, c), PRISM_EINVAL);
+	prism_axfr_free(c);
+	prism_axfr_free(d);
+	prism_dns_msg_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_owner_name),     cmocka_unit_test(test_tsig_check),
-		cmocka_unit_test(test_update_content), cmocka_unit_test(test_update_too_big),
-		cmocka_unit_test(test_algorithms),     cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_owner_name),
+		cmocka_unit_test(test_tsig_check),
+		cmocka_unit_test(test_update_content),
+		cmocka_unit_test(test_update_too_big),
+		cmocka_unit_test(test_algorithms),
+		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_axfr),
+		cmocka_unit_test(test_ixfr_query),
+		cmocka_unit_test(test_ixfr_differences),
+		cmocka_unit_test(test_ixfr_current_and_full),
+		cmocka_unit_test(test_ixfr_inconsistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
