@@ -161,7 +161,7 @@ def main():
           f"run, 64 clients, token auth on, one PowerDNS target")
     hdr = (f"{'row':<16} {'floor/s':>9} {'prismd/s':>9} {'ratio':>6} {'goal':>5} "
            f"{'p50 ms':>7} {'p99 ms':>7} {'new':>7} {'not ok':>6} {'prismd%':>7} "
-           f"{'pdns%':>6} {'other%':>6} {'synced':>7}")
+           f"{'pdns%':>6} {'other%':>6} {'synced':>7} {'us/reg':>7}")
     print(hdr)
     print("-" * len(hdr))
     for o in out:
@@ -170,15 +170,19 @@ def main():
         notok = sum(v for k, v in pr["outcomes"].items() if k != "ok")
         new = pr["answers_ok"].get("New host registered", 0)
         conv = "-" if pr["converge_s"] is None else f"{pr['converge_s']:.2f}s"
+        # prismd's CPU per registration: steadier than the rate on a shared machine
+        us = (pr["prismd_cpu_pct"] / 100 * 1e6 / pr["registrations_per_s"]
+              if pr["registrations_per_s"] else 0)
         print(f"{o['name']:<16} {fl['registrations_per_s']:>9.0f} "
               f"{pr['registrations_per_s']:>9.0f} {ratio:>6.3f} {o['goal']:>5} "
               f"{pr['latency_ms']['p50']:>7.2f} {pr['latency_ms']['p99']:>7.2f} {new:>7} "
               f"{notok:>6} {pr['prismd_cpu_pct']:>7.0f} {ab.fmt(pr['pdns_cpu_pct']):>6} "
-              f"{pr['others_cpu_pct']:>6.0f} {conv:>7}")
+              f"{pr['others_cpu_pct']:>6.0f} {conv:>7} {us:>7.1f}")
     print("floor/s, prismd/s: successful answers per second to the same agent-load command, "
           "floor run just before prismd's;\nratio: prismd / floor; new: 'New host registered' "
           "answers; prismd%, pdns%: CPU in % of one core; other%: the rest of the machine;\n"
-          "synced: seconds after the run until every host of it is synced to PowerDNS.")
+          "synced: seconds after the run until every host of it is synced to PowerDNS; "
+          "us/reg: prismd CPU per registration.")
     for o in out:
         print(f"  {o['name']}: {o['prismd']['cmd']}")
     if a.json:
