@@ -100,6 +100,7 @@ struct conn {
 	bool authed;	   /* a valid token was seen: full buffering allowed */
 	bool flush_queued; /* on the server's flush list */
 	bool blocked;	   /* unsent output over OUTQ_MAX: not read until it drains */
+	bool hashed;	   /* a token was hashed: the next one is kept in memo */
 	struct conn *flush_next;
 	unsigned writes;      /* uv_write requests not yet completed */
 	uint64_t last_rx;     /* loop ms */
@@ -631,7 +632,7 @@ static bool cert_allows(const struct prism_agent_server *s, const struct conn *c
 }
 
 /* The credential hash of @p token into @p out, from the connection's memo when it is the token
- * the connection sent last. */
+ * the connection sent last (kept from its second frame on). */
 static int token_hash(struct conn *c, const char *token, char out[PRISM_TOKEN_HASH_LEN + 1])
 {
 	size_t len = strlen(token);
@@ -643,6 +644,11 @@ static int token_hash(struct conn *c, const char *token, char out[PRISM_TOKEN_HA
 	int rc = prism_cred_hash(c->srv->opts.cred_key, token, len, out);
 	if (rc != 0)
 		return rc;
+	if (!c->hashed) {
+		/* a connection per registration (the reference client) never needs a memo */
+		c->hashed = true;
+		return 0;
+	}
 	if (m == NULL || m->len != len) {
 		if (m != NULL)
 			explicit_bzero(m, sizeof(*m) + m->len);
