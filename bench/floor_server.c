@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_FRAME 65536
+#define MAX_FRAME  65536
 #define READ_CHUNK 65536
 #define MAX_EVENTS 256
 
@@ -39,9 +39,9 @@ static const char answer_body[] =
 
 struct conn {
 	int fd;
-	size_t have;  /* bytes of the current frame seen so far (header included) */
-	size_t need;  /* the current frame's total length once its header is known, else 0 */
-	char *out;    /* answers not yet written */
+	size_t have; /* bytes of the current frame seen so far (header included) */
+	size_t need; /* the current frame's total length once its header is known, else 0 */
+	char *out;   /* answers not yet written */
 	size_t out_len, out_cap;
 	uint8_t hdr[4]; /* the current frame's length prefix; the payload is not kept */
 };
@@ -222,7 +222,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc) {
 			ready_file = argv[++i];
 		} else {
-			fprintf(stderr, "usage: floor-server [--listen HOST:PORT] [--ready-file F]\n");
+			fprintf(stderr,
+				"usage: floor-server [--listen HOST:PORT] [--ready-file F]\n");
 			return 2;
 		}
 	}
@@ -285,17 +286,20 @@ int main(int argc, char **argv)
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
 				for (;;) {
-					int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					int fd = accept4(lfd, NULL, NULL,
+							 SOCK_NONBLOCK | SOCK_CLOEXEC);
 					if (fd < 0)
 						break;
-					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+						   sizeof(one));
 					struct conn *nc = calloc(1, sizeof(*nc));
 					if (nc == NULL) {
 						close(fd);
 						continue;
 					}
 					nc->fd = fd;
-					struct epoll_event ev = {.events = EPOLLIN, .data.ptr = nc};
+					struct epoll_event ev = {.events = EPOLLIN,
+								 .data.ptr = nc};
 					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 				}
 				continue;
