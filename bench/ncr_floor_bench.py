@@ -15,6 +15,7 @@ usage: bench/ncr_floor_bench.py [N] [ROUNDS] [RATE]   (defaults 30000, 1, 40000)
 Environment: PRISM_BUILD_DIR (prismd, default ./build).
 """
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def prism(n, rate, run):
         return took
     finally:
         d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
         pdns.cleanup()
 
 
