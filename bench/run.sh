@@ -16,11 +16,13 @@ bash scripts/build.sh build
 /usr/bin/python3 bench/latency.py "${1:-100}"
 shift || true
 /usr/bin/python3 bench/agent_bench.py "$@"
+/usr/bin/python3 bench/floor_bench.py --duration 5
 /usr/bin/python3 bench/sync_bench.py 100000 1000 10
 /usr/bin/python3 bench/api_bench.py 1000000 8
 /usr/bin/python3 bench/registry_size.py 1000000
 /usr/bin/python3 bench/zones_bench.py 1000 100 300
 /usr/bin/python3 bench/abuse_bench.py
 /usr/bin/python3 bench/ncr_bench.py 100000 20000 40000 max
+/usr/bin/python3 bench/ncr_floor_bench.py 30000 1
 /usr/bin/python3 bench/kea_bench.py 100000 200
 /usr/bin/python3 bench/rfc2136_bench.py 100000

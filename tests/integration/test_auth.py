@@ -106,6 +106,32 @@ def test_registry_tokens_expired_and_inactive(prismd_factory):
         "Invalid authentication token: token_inactive"
 
 
+def test_tokens_change_within_one_connection(prismd_factory):
+    """A connection remembers the hash of the last token it sent (a speed-up): every frame
+    is still checked, so a token deactivated meanwhile, another token or a wrong one on the
+    same connection gets its own answer."""
+    d = prismd_factory(None, auth_yaml=auth_yaml(tokens=[("conf", "tok-conf")]))
+    key = d.db_query("SELECT value FROM meta WHERE name = 'cred_key'")[0][0]
+    sha = hashlib.sha256(b"reg-tok").hexdigest()
+    h = hmac.new(key, sha.encode(), hashlib.sha256).hexdigest()
+    d.db_exec("INSERT INTO tokens (hash, name, created_at, expires_at, active) "
+              "VALUES (?, 'reg', ?, NULL, 1)", (h, int(time.time())))
+
+    with d.connect() as s:
+        def ask(host, token):
+            s.sendall(frame(registration(host, token)))
+            return recv_frame(s)["message"]
+        assert ask("m1", "reg-tok").startswith("New host registered")
+        assert ask("m1", "reg-tok") == "Heartbeat updated"
+        assert ask("m1", "reg-tox") == "Invalid authentication token: token_not_found"
+        assert ask("m2", "tok-conf").startswith("New host registered")
+        assert ask("m1", "tok-conf") == "Hostname 'm1' is registered to another client"
+        assert ask("m1", "reg-tok") == "Heartbeat updated"
+        d.db_exec("UPDATE tokens SET active = 0 WHERE hash = ?", (h,))
+        assert ask("m1", "reg-tok") == "Invalid authentication token: token_inactive"
+        assert ask("m2", "tok-conf") == "Heartbeat updated"
+
+
 def test_token_file(prismd_factory, tmp_path):
     tf = tmp_path / "agent.token"
     tf.write_text("from-a-file\n")

@@ -2,6 +2,9 @@
 """Ownership against a real PowerDNS: Prism changes or deletes only RRsets that carry its
 mark with its owner id (sync.owner_id), checked by a read that began after the change was
 due; foreign RRsets are conflicts, reported and left alone; two deployments share a zone."""
+import socket
+import threading
+
 import requests
 
 from prismlib import wait_for
@@ -326,3 +329,65 @@ def test_dns_check_of_a_large_batch(prismd_factory, pdns):
              == [(701,)], 30, what="all synced")
     assert pdns.query("many699." + ZONE) == ["127.0.0.1"]
     assert "DNS check of 700 RRset(s): 700 free" in d.read_log()
+
+
+class LossyDNS:
+    """A UDP relay to PowerDNS's DNS port that drops the first @p drop copies of every query
+    (a busy server's lost datagrams), then relays the query and its answer."""
+
+    def __init__(self, p, drop):
+        self.dns = ("127.0.0.1", p.dns_port)
+        self.drop, self.seen, self.clients = drop, {}, {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if addr == self.dns:
+                client = self.clients.get(data[:2])
+                if client is not None:
+                    self.sock.sendto(data, client)
+                continue
+            self.seen[data] = self.seen.get(data, 0) + 1
+            if self.seen[data] <= self.drop:
+                continue
+            self.clients[data[:2]] = addr
+            self.sock.sendto(data, self.dns)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_dns_check_resends_lost_queries(prismd_factory, pdns):
+    """Queries the DNS port does not answer are sent again (four times, after 50 to 400 ms
+    without an answer) before their rows are left to a zone read: here every query's first
+    three copies are lost and each name is still decided by its DNS answer."""
+    relay = LossyDNS(pdns, drop=3)
+    try:
+        target = (f"targets:\n  - name: pdns1\n    api_url: \"{pdns.api_url}\"\n"
+                  f"    api_key: \"{pdns.key}\"\n    dns_address: \"127.0.0.1:{relay.port}\"\n")
+        d = prismd_factory(pdns, extra_yaml=SLOW + target)
+        anchor(d, pdns)
+        for i in range(3):
+            assert d.register(f"lossy{i}")["status"] == "success"
+        for i in range(3):
+            wait_for(lambda: pdns.query(f"lossy{i}." + ZONE) == ["127.0.0.1"], 15,
+                     what="written")
+        log = d.read_log()
+        checks = [ln for ln in log.splitlines() if "DNS check of" in ln]
+        assert checks, log
+        assert all("0 left to a zone read" in ln for ln in checks), checks
+        assert any(n >= 4 for n in relay.seen.values())  # the copies did get resent
+    finally:
+        relay.close()
