@@ -95,7 +95,7 @@ static void test_next_tick(void **state)
 {
 	(void)state;
 	assert_int_equal(prism_ha_next_tick(1000, 9, 0), 4000);
-	assert_int_equal(prism_ha_next_tick(1000, 9, 2000), 2050);
+	assert_int_equal(prism_ha_next_tick(1000, 9, 2000), 2005);
 	assert_int_equal(prism_ha_next_tick(1000, 9, 8000), 4000);
 }
 
