@@ -69,7 +69,7 @@ uint64_t prism_ha_valid_until(uint64_t sent_ms, uint32_t lease_seconds, uint64_t
 
 /**
  * When to renew next, given the last renewal was sent at @p sent_ms: the regular interval,
- * or sooner when a claim this instance wants runs out at @p foreign_expiry_ms (0 = none),
+ * or sooner when a claim another instance holds runs out at @p foreign_expiry_ms (0 = none),
  * a little after it, so a dead holder's claim is taken as soon as the database lets it go.
  */
 uint64_t prism_ha_next_tick(uint64_t sent_ms, uint32_t lease_seconds, uint64_t foreign_expiry_ms);

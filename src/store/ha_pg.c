@@ -97,6 +97,8 @@ struct prism_ha {
 	bool again_done;  /* the quick second tick was used */
 	bool stopping;
 	bool setup_failed;
+	bool leave_ready; /* stopping, and no work runs under the claims any more */
+	uint64_t drain_until;
 	unsigned refs;
 	uint64_t sent_ms, last_ok_ms;
 	bool have_view;
@@ -502,7 +504,9 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 		bool want = wanted(ha, c);
 		if (want != mine)
 			again = true;
-		if (want && !mine && v != NULL && v->left_ms > 0) {
+		/* at another's expiry: it renewed by then, or it is dead and the claim is
+		 * free (its heartbeat is as old as the lease: the view drops it) */
+		if (!mine && v != NULL && v->left_ms > 0) {
 			uint64_t e = now + (uint64_t)v->left_ms;
 			if (foreign == 0 || e < foreign)
 				foreign = e;
@@ -538,12 +542,14 @@ static void query_done(struct prism_ha *ha)
 		fail(ha, "cannot set up the instance tables");
 		return;
 	}
+	bool setup = ha->state == S_SETUP;
 	ha->state = S_IDLE;
 	if (ha->stopping) {
-		send_leave(ha);
+		if (ha->leave_ready)
+			send_leave(ha);
 		return;
 	}
-	if (ha->tick_wanted || !ha->have_view) {
+	if (ha->tick_wanted || setup) {
 		ha->tick_wanted = false;
 		send_tick(ha);
 	}
@@ -713,6 +719,32 @@ static void send_leave(struct prism_ha *ha)
 		finish_stop(ha);
 }
 
+static bool any_busy(struct prism_ha *ha)
+{
+	for (size_t i = 0; i < ha->nclaims; i++)
+		if (ha->claims[i].held_db && ha->opts.busy_cb != NULL &&
+		    ha->opts.busy_cb(ha->opts.arg, ha->claims[i].name))
+			return true;
+	return false;
+}
+
+/* Draining: work started under the claims runs out (at most work_ms, within the leases),
+ * then the release is sent; it gets LEAVE_MAX_MS. */
+static void drain_cb(uv_timer_t *t)
+{
+	struct prism_ha *ha = t->data;
+	if (any_busy(ha) && uv_now(ha->loop) < ha->drain_until) {
+		uv_timer_start(&ha->leave_timer, drain_cb, AGAIN_MS, 0);
+		return;
+	}
+	ha->leave_ready = true;
+	uv_timer_start(&ha->leave_timer, leave_timer_cb, LEAVE_MAX_MS, 0);
+	if (ha->conn != NULL && ha->state == S_IDLE)
+		send_leave(ha);
+	else if (ha->conn == NULL || (ha->state != S_TICK && ha->state != S_SETUP))
+		finish_stop(ha); /* else the release follows the query in flight */
+}
+
 void prism_ha_stop(struct prism_ha *ha, void (*done_cb)(void *arg), void *arg)
 {
 	if (ha == NULL)
@@ -721,18 +753,11 @@ void prism_ha_stop(struct prism_ha *ha, void (*done_cb)(void *arg), void *arg)
 	ha->done_cb = done_cb;
 	ha->done_arg = arg;
 	for (size_t i = 0; i < ha->nclaims; i++)
-		ha->claims[i].valid_until = 0;
+		ha->claims[i].valid_until = 0; /* no new work from now on */
+	ha->drain_until = uv_now(ha->loop) + ha->opts.work_ms;
 	uv_timer_stop(&ha->timer);
-	if (ha->conn != NULL && ha->state == S_IDLE) {
-		send_leave(ha);
-	} else if (ha->conn != NULL && (ha->state == S_TICK || ha->state == S_SETUP)) {
-		/* one query at a time: the leave follows the one in flight (query_done) */
-	} else {
-		finish_stop(ha);
-	}
-	if (ha->state != S_GONE)
-		uv_timer_start(&ha->leave_timer, leave_timer_cb, LEAVE_MAX_MS, 0);
 	uv_close((uv_handle_t *)&ha->timer, timer_closed_cb);
+	drain_cb(&ha->leave_timer);
 	unref(ha);
 }
 

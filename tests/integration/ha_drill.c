@@ -6,7 +6,8 @@
  * (CLOCK_MONOTONIC is one clock for every process on the host, so the test can check that
  * no two instances ever work under one claim within work_ms of each other), and
  *   C <monotonic ms> <claims held, comma-separated>
- * when its claims change. SIGTERM: release the claims (graceful handover), print L, exit.
+ * when its claims change. Work "runs" WORK_MS: a claim is busy (kept) until it is over.
+ * SIGTERM: release the claims (graceful handover), print L, exit.
  *
  *   prism-ha-drill CONNINFO ID LEASE_SECONDS WORK_MS CLAIM...
  */
@@ -24,6 +25,8 @@ static struct prism_ha *ha;
 static const char *const *claims;
 static size_t nclaims;
 static uv_timer_t work;
+static unsigned long long *last_work; /* per claim: monotonic ms of the last start */
+static unsigned long long work_ms;
 static uv_signal_t term;
 
 static unsigned long long mono_ms(void)
@@ -49,9 +52,21 @@ static void work_cb(uv_timer_t *t)
 {
 	(void)t;
 	for (size_t i = 0; i < nclaims; i++)
-		if (prism_ha_holds(ha, claims[i]))
-			printf("W %s %llu\n", claims[i], mono_ms());
+		if (prism_ha_holds(ha, claims[i])) {
+			last_work[i] = mono_ms();
+			printf("W %s %llu\n", claims[i], last_work[i]);
+		}
 	fflush(stdout);
+}
+
+/* Work started under a claim runs work_ms: until then the claim is busy (not let go). */
+static bool busy(void *arg, const char *claim)
+{
+	(void)arg;
+	for (size_t i = 0; i < nclaims; i++)
+		if (strcmp(claims[i], claim) == 0)
+			return last_work[i] != 0 && mono_ms() < last_work[i] + work_ms;
+	return false;
 }
 
 static void left(void *arg)
@@ -92,9 +107,12 @@ int main(int argc, char **argv)
 		.work_ms = strtoull(argv[4], NULL, 10),
 		.reconnect_max = 2,
 		.changed_cb = changed,
+		.busy_cb = busy,
 	};
+	work_ms = o.work_ms;
 	claims = (const char *const *)argv + 5;
 	nclaims = (size_t)argc - 5;
+	last_work = calloc(nclaims, sizeof(*last_work));
 	uv_loop_t *loop = uv_default_loop();
 	if (prism_ha_start(loop, &o, &ha) != 0) {
 		fprintf(stderr, "prism-ha-drill: bad arguments\n");
