@@ -57,6 +57,8 @@ struct prism_api_opts {
 	/** The store backend whose reads the API uses (a reader of its own on the loop
 	 *  thread); NULL: SQLite. */
 	const struct prism_store_api *store;
+	/** PostgreSQL: the registry's URL (borrowed for the API's life); NULL for SQLite. */
+	const char *store_url;
 	struct prism_engine *engine;		       /**< NULL when DNS is disabled */
 	struct prism_health *health;		       /**< target health checks; may be NULL */
 	struct prism_agent_server *agent;	       /**< for metrics; may be NULL */

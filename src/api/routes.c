@@ -41,7 +41,11 @@ int api_open_db(struct prism_api *api, char *err, size_t errlen)
 {
 	const struct prism_store_api *store =
 		api->opts.store ? api->opts.store : &prism_store_sqlite;
-	struct prism_store_opts o = {.path = api->cfg->database_path};
+	struct prism_store_opts o = {.path = api->cfg->database_path, .url = api->opts.store_url};
+	if (store->read == NULL) {
+		snprintf(err, errlen, "the %s registry has no reads", store->name);
+		return PRISM_ESTORE;
+	}
 	api->rd = store->read;
 	return api->rd->open(&o, &api->reader, err, errlen);
 }

@@ -59,6 +59,9 @@ static const struct prism_yaml_choice level_choices[] = {
 	{ "warn", "warning" }, { "error", "error" }, { "critical", "critical" },
 	{ NULL, NULL },
 };
+static const struct prism_yaml_choice db_type_choices[] = {
+	{ "sqlite", "sqlite" }, { "postgresql", "postgresql" }, { NULL, NULL },
+};
 static const struct prism_yaml_choice sync_choices[] = {
 	{ "normal", "normal" }, { "full", "full" }, { NULL, NULL },
 };
@@ -110,8 +113,14 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "PEM CRL file checked against client certificates (re-read on SIGHUP)", LIVE)           \
 	X(server, instance, STR, 0, 0, NULL, "prism", "PRISM_SERVER_INSTANCE",                    \
 	  "instance name written in ownership comments", RESTART)                                 \
+	X(database, type, ENUM, 0, 0, db_type_choices, "sqlite", "PRISM_DATABASE_TYPE",           \
+	  "registry backend: sqlite or postgresql", RESTART)                                      \
 	X(database, path, STR, 0, 0, NULL, "./prism.db", "PRISM_DATABASE_PATH",                   \
 	  "SQLite registry file", RESTART)                                                        \
+	X(database, url, STR, 0, 0, NULL, "", "PRISM_DATABASE_URL",                               \
+	  "PostgreSQL registry: libpq URI or key=value string (may hold the password)", RESTART)  \
+	X(database, url_file, STR, 0, 0, NULL, "", "PRISM_DATABASE_URL_FILE",                     \
+	  "file holding database.url (keeps the password out of the config)", RESTART)           \
 	X(database, connection_pool_size, INT, 1, 1000, NULL, "20",                               \
 	  "PRISM_DATABASE_CONNECTION_POOL_SIZE", "accepted for compatibility; unused", RESTART)   \
 	X(database, synchronous, ENUM, 0, 0, sync_choices, "normal",                              \
@@ -1686,6 +1695,25 @@ static int validate_tls(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* The registry backend: a PostgreSQL one needs its URL, once; a SQLite one none. */
+static int validate_database(struct prism_yaml_ctx *c)
+{
+	struct prism_config *cfg = c->cfg;
+	if (cfg->database_url != NULL && cfg->database_url_file != NULL)
+		return prism_yaml_fail_opt(c, IDX_database_url_file,
+					   "cannot be combined with database.url");
+	bool pg = strcmp(cfg->database_type, "postgresql") == 0;
+	if (pg && cfg->database_url == NULL && cfg->database_url_file == NULL)
+		return prism_yaml_fail(c, PRISM_ECONFIG,
+				       "database.url: required when database.type is postgresql "
+				       "(or set database.url_file)");
+	if (!pg && (cfg->database_url != NULL || cfg->database_url_file != NULL))
+		return prism_yaml_fail_opt(c, cfg->database_url ? IDX_database_url
+								: IDX_database_url_file,
+					   "only with database.type postgresql");
+	return 0;
+}
+
 static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 {
 	struct prism_config *cfg = c->cfg;
@@ -1741,7 +1769,7 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 		return prism_yaml_fail_opt(c,
 					   cfg->api_tls_cert ? IDX_api_tls_cert : IDX_api_tls_key,
 					   "api.tls_cert and api.tls_key go together");
-	if ((rc = validate_tls(c)) != 0)
+	if ((rc = validate_tls(c)) != 0 || (rc = validate_database(c)) != 0)
 		return rc;
 	if (cfg->server_tcp_port == cfg->server_api_port) {
 		/* blame the one the user set; api_port when both were set */

@@ -90,7 +90,10 @@ struct prism_config {
 	char *server_tls_client_crl;	 /**< PEM CRL file; NULL = unset */
 	char *server_instance; /**< instance name in ownership comments; default "prism" */
 	/* database: */
+	char *database_type;			/**< "sqlite" | "postgresql", default "sqlite" */
 	char *database_path;			/**< "./prism.db" */
+	char *database_url;			/**< PostgreSQL: libpq URI or key=value, or NULL */
+	char *database_url_file;		/**< PostgreSQL: file holding the URL, or NULL */
 	uint32_t database_connection_pool_size; /**< seed compatibility (20, 1–1000), unused */
 	char *database_synchronous;		/**< "normal" | "full", default "normal" */
 	/* heartbeat: */

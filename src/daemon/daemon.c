@@ -53,6 +53,8 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
 	struct prism_store *store;
+	char *db_url;		 /* PostgreSQL: database.url, or read from url_file (wiped) */
+	char db_where[256];	 /* the registry for logs: a file, or PostgreSQL's host/dbname */
 	struct prism_store_writer *writer;
 	struct prism_target **targets; /* one per cfg->targets entry */
 	struct prism_engine_target *etargets;
@@ -89,7 +91,8 @@ struct daemon {
 	size_t once_conflicts; /* reservations refused by the sync */
 };
 
-static const struct prism_store_api *const store_api = &prism_store_sqlite;
+/* the registry backend, chosen by database.type at start */
+static const struct prism_store_api *store_api = &prism_store_sqlite;
 
 static void changed_cb(void *arg)
 {
@@ -913,6 +916,8 @@ static int start_api(struct daemon *d)
 	if (rc == 0) {
 		struct prism_api_opts aopts = {
 			.cfg = cfg,
+			.store = store_api,
+			.store_url = d->db_url,
 			.keys = keys,
 			.cred_key = &d->cred_key,
 			.nkeys = n,
@@ -1523,27 +1528,52 @@ static int start_once(struct daemon *d)
 	return start_kea_pg(d);
 }
 
-static int start(struct daemon *d)
+/* The registry: SQLite's file, or PostgreSQL at database.url (or the URL in url_file). Its
+ * URL may hold a password: logs name the host and database only. */
+static int open_store(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
-	if (build_zone_names(d) != 0 || build_reserved(cfg, &d->reserved) != 0)
+	bool pg = strcmp(cfg->database_type, "postgresql") == 0;
+	store_api = pg ? &prism_store_postgresql : &prism_store_sqlite;
+	if (pg && cfg->database_url_file != NULL &&
+	    (d->db_url = prism_secret_read(cfg->database_url_file, err, sizeof(err))) == NULL) {
+		prism_log(PRISM_LOG_CRITICAL, "store", "database.url_file %s: %s",
+			  cfg->database_url_file, err);
+		return PRISM_ECONFIG;
+	}
+	if (pg && d->db_url == NULL && (d->db_url = strdup(cfg->database_url)) == NULL)
 		return PRISM_ENOMEM;
+	if (pg) {
+		char where[200];
+		prism_store_pg_describe(d->db_url, where, sizeof(where));
+		snprintf(d->db_where, sizeof(d->db_where), "postgresql %s", where);
+	} else {
+		snprintf(d->db_where, sizeof(d->db_where), "database.path %s",
+			 cfg->database_path);
+	}
 	struct prism_store_opts sopts = {
 		.path = cfg->database_path,
 		.synchronous_full = strcmp(cfg->database_synchronous, "full") == 0,
+		.url = d->db_url,
 	};
 	int rc = store_api->open(&sopts, &d->store, err, sizeof(err));
-	if (rc != 0) {
-		prism_log(PRISM_LOG_CRITICAL, "store", "database.path %s: %s", cfg->database_path,
-			  err);
+	if (rc != 0)
+		prism_log(PRISM_LOG_CRITICAL, "store", "%s: %s", d->db_where, err);
+	return rc;
+}
+
+static int start(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	if (build_zone_names(d) != 0 || build_reserved(cfg, &d->reserved) != 0)
+		return PRISM_ENOMEM;
+	int rc = open_store(d);
+	if (rc != 0)
 		return rc;
-	}
 	if ((rc = store_api->cred_key(d->store, &d->cred_key)) != 0) {
-		prism_log(PRISM_LOG_CRITICAL, "store",
-			  "database.path %s: no credential key in "
-			  "the registry (%s)",
-			  cfg->database_path, prism_strerror(rc));
+		prism_log(PRISM_LOG_CRITICAL, "store", "%s: no credential key in the registry (%s)",
+			  d->db_where, prism_strerror(rc));
 		return rc;
 	}
 	if ((rc = rt_load(d)) != 0)
@@ -1571,7 +1601,7 @@ static int start(struct daemon *d)
 		  "prismd %s ready: agents on %s%s port %u, TLS port %u, registry %s, DNS: %zu "
 		  "target(s), agents' zone %s",
 		  PRISM_VERSION, cfg->server_host[0], cfg->server_host[1] ? " (and more)" : "",
-		  cfg->server_tcp_port, cfg->server_tls_port, cfg->database_path, d->ntargets,
+		  cfg->server_tcp_port, cfg->server_tls_port, d->db_where, d->ntargets,
 		  d->ntargets ? cfg->powerdns_default_zone : "- (DNS disabled)");
 	return 0;
 }
@@ -1625,6 +1655,10 @@ static int run(struct daemon *dp)
 	if (uv_loop_close(&d.loop) != 0)
 		prism_log(PRISM_LOG_WARNING, TAG, "loop closed with handles still open");
 	store_api->close(d.store);
+	if (d.db_url != NULL) {
+		explicit_bzero(d.db_url, strlen(d.db_url));
+		free(d.db_url);
+	}
 	prism_token_set_free(d.tokens);
 	explicit_bzero(&d.cred_key, sizeof(d.cred_key));
 	for (size_t t = 0; d.etargets != NULL && t < d.ntargets; t++)

@@ -21,8 +21,9 @@ struct prism_reconcile_result;
 
 /** Open options. */
 struct prism_store_opts {
-	const char *path;      /**< database file */
+	const char *path;      /**< database file (SQLite) */
 	bool synchronous_full; /**< PRAGMA synchronous=FULL (survives power loss) vs NORMAL */
+	const char *url;       /**< libpq URI or key=value string (PostgreSQL) */
 };
 
 /** Where a host comes from (hosts.source). */
@@ -794,3 +795,9 @@ void prism_ledger_rows_free(struct prism_ledger_row *rows, size_t n);
 
 /** The SQLite backend (WAL). */
 extern const struct prism_store_api prism_store_sqlite;
+
+/** The PostgreSQL backend (libpq; opts.url). */
+extern const struct prism_store_api prism_store_postgresql;
+
+/** "host[:port]/dbname" of a PostgreSQL URL for logs: never its password. */
+void prism_store_pg_describe(const char *url, char *out, size_t len);

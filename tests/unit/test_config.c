@@ -773,6 +773,35 @@ static void test_env_errors(void **state)
 
 /* ---- validation across options ---- */
 
+/* The registry backend: PostgreSQL needs its URL, once; SQLite none. */
+static void test_database(void **state)
+{
+	struct prism_config *c;
+	(void)state;
+	c = parse_ok("", NULL);
+	assert_string_equal(c->database_type, "sqlite");
+	assert_null(c->database_url);
+	prism_config_free(c);
+	parse_err("database:\n  type: postgresql\n", NULL,
+		  "database.url: required when database.type is postgresql (or set "
+		  "database.url_file)");
+	parse_err("database:\n  type: postgresql\n  url: postgresql://h/db\n  url_file: u\n",
+		  NULL, "database.url_file: cannot be combined with database.url (line 4)");
+	parse_err("database:\n  url: postgresql://h/db\n", NULL,
+		  "database.url: only with database.type postgresql (line 2)");
+	parse_err("database:\n  type: mysql\n", NULL,
+		  "database.type: must be one of sqlite, postgresql (line 2)");
+	c = parse_ok("database:\n  type: postgresql\n  url_file: /etc/prism/db-url\n", NULL);
+	assert_string_equal(c->database_url_file, "/etc/prism/db-url");
+	prism_config_free(c);
+	static const char *const env[] = {"PRISM_DATABASE_TYPE=postgresql",
+					  "PRISM_DATABASE_URL=host=db dbname=prism", NULL};
+	c = parse_ok("", env);
+	assert_string_equal(c->database_type, "postgresql");
+	assert_string_equal(c->database_url, "host=db dbname=prism");
+	prism_config_free(c);
+}
+
 /* The TLS agent port: files that go together, the client certificate mode, ports. */
 static void test_tls(void **state)
 {
@@ -984,7 +1013,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 86); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 89); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
@@ -1129,8 +1158,10 @@ static void test_options_roundtrip(void **state)
 			continue;
 		}
 		if (strcmp(o[i].key, "api.keys") == 0 || strncmp(o[i].key, "api.tls_", 8) == 0 ||
-		    strcmp(o[i].key, "server.tls_client_crl") == 0) {
-			continue; /* need a role / each other: covered by test_api_keys */
+		    strcmp(o[i].key, "server.tls_client_crl") == 0 ||
+		    strncmp(o[i].key, "database.url", 12) == 0) {
+			/* need a role / each other: covered by test_api_keys, test_database */
+			continue;
 		} else if (strcmp(o[i].type, "credentials") == 0) {
 			val = "agent:secret";
 			snprintf(yaml, sizeof(yaml), "%.*s:\n  %s: [{name: agent, token: s}]\n",
@@ -1454,6 +1485,7 @@ int main(void)
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_database),
 		cmocka_unit_test(test_kea),
 		cmocka_unit_test(test_owner_id),
 		cmocka_unit_test(test_hostport),

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: MIT
+"""The registry on PostgreSQL (database.type: postgresql), against a real PostgreSQL 15
+started here on loopback: the store conformance suite on it, and prismd with real PowerDNS
+registering agents through it, PostgreSQL stopped (clear errors, 503) and started again
+(registrations go on, nothing acknowledged is lost)."""
+import os
+import re
+import subprocess
+
+import pytest
+import requests
+
+from kealib import Postgres
+from prismlib import BUILD, wait_for
+
+ZONE = "managed.prism.local."
+CONFORMANCE = os.path.join(BUILD, "tests", "unit", "test_store_conformance")
+STORE_ERROR = "Server error: registration could not be stored"
+
+
+@pytest.fixture
+def pg():
+    p = Postgres().start()
+    yield p
+    p.cleanup()
+
+
+def url(pg, db="postgres"):
+    return f"postgresql://postgres@127.0.0.1:{pg.port}/{db}"
+
+
+def test_conformance_on_postgresql(pg):
+    """Every test of the store conformance suite on PostgreSQL (a database per test)."""
+    r = subprocess.run([CONFORMANCE], env=dict(os.environ, PRISM_TEST_PG_URL=url(pg)),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=300)
+    out = r.stdout
+    assert r.returncode == 0, out
+    assert "[ BACKEND  ] postgresql" in out, out
+    pg_part = out[out.index("[ BACKEND  ] postgresql"):]
+    passed = re.search(r"\[  PASSED  \] (\d+) test", pg_part)
+    assert passed and int(passed.group(1)) > 0, out
+    # a test skipped for a function the backend lacks says which: shown, never hidden
+    for skip in re.findall(r"\[  SKIP    \] postgresql: .*", pg_part):
+        print(skip)
+    # every database the suite made was dropped
+    left = pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'prism_conformance%'")
+    assert left == "0"
+
+
+def start_prismd(prismd_factory, pdns, pg, db):
+    pg.psql(f"CREATE DATABASE {db}")
+    d = prismd_factory(pdns, start=False, env={"PRISM_DATABASE_TYPE": "postgresql",
+                                               "PRISM_DATABASE_URL": url(pg, db)})
+    d.start()
+    return d
+
+
+def api_status(d, path="/api/v1/hosts"):
+    return requests.get(f"http://127.0.0.1:{d.api_port}{path}", timeout=10).status_code
+
+
+def test_agents_on_postgresql_survive_a_restart(pdns, prismd_factory, pg):
+    d = start_prismd(prismd_factory, pdns, pg, "prism_e2e")
+    log = d.read_log()
+    assert "postgresql 127.0.0.1:" in log and "/prism_e2e" in log
+    assert "postgres@" not in log  # the URL itself is never logged
+    acked = []
+    for i in range(20):
+        r = d.register(f"pg{i}")
+        assert r["status"] == "success", r
+        acked.append(f"pg{i}")
+    for h in acked:
+        wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 15,
+                 what=f"{h} resolves")
+    assert pg.psql("SELECT count(*) FROM hosts", db="prism_e2e") == "20"
+    assert api_status(d) == 200
+
+    # PostgreSQL goes away: a registration gets the store error, the API 503
+    pg.stop()
+    r = d.register("while-down")
+    assert r["status"] == "error", r
+    assert r["message"] == STORE_ERROR
+    assert api_status(d) == 503
+    assert d.register("pg0")["status"] == "error"  # a heartbeat too: never a false success
+
+    # back: registrations go on (the backend reconnects), nothing acknowledged is lost
+    pg.start()
+    r = wait_for(lambda: (a := d.register("after")) and a["status"] == "success" and a, 30,
+                 what="registration after PostgreSQL restarted")
+    assert r["message"].startswith("New host registered")
+    assert d.register("pg1")["message"] == "Heartbeat updated"
+    wait_for(lambda: pdns.query("after." + ZONE) == ["127.0.0.1"], 15, what="after resolves")
+    names = set(pg.psql("SELECT hostname FROM hosts", db="prism_e2e").split())
+    assert set(acked) | {"after"} <= names
+    assert "while-down" not in names
+    for h in acked:
+        assert pdns.query(h + "." + ZONE) == ["127.0.0.1"]
+    wait_for(lambda: api_status(d) == 200, 15, what="API answers again")
