@@ -61,8 +61,6 @@ struct conn_guard {
 	bool remote;
 };
 
-static void api_unref(struct prism_api *api);
-
 enum prism_api_role prism_api_role_parse(const char *name)
 {
 	if (name == NULL)
@@ -261,7 +259,10 @@ static void answer(struct api_req *r, unsigned status, struct MHD_Response *resp
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	count_request(r, status);
+	if (api_on_worker())
+		r->uncounted = true; /* metrics are the loop's: counted when back there */
+	else
+		count_request(r, status);
 	if (r->job != NULL || r->suspended) {
 		if (r->resp != NULL)
 			MHD_destroy_response(r->resp);
@@ -286,7 +287,7 @@ void api_reply_text(struct api_req *r, unsigned status, const char *type, const 
 
 void api_reply(struct api_req *r, unsigned status)
 {
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	if (w->oom) {
 		static const char oom[] = "{\"error\":{\"code\":\"internal\","
 					  "\"message\":\"out of memory\"}}";
@@ -324,7 +325,7 @@ void api_error(struct api_req *r, unsigned status, const char *code, const char 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	prism_utf8_sanitize(msg); /* it may quote peer input: JSON answers must be UTF-8 */
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "error");
@@ -421,6 +422,11 @@ void api_job_resubmit(struct api_job *j)
 
 void api_submit(struct api_req *r, struct api_job *j)
 {
+	if (api_on_worker()) {
+		/* the writer and the API's references are the loop's: submitted from there */
+		r->deferred = j;
+		return;
+	}
 	j->req = r;
 	j->job.run = job_run;
 	j->job.done = job_done;
@@ -440,7 +446,7 @@ bool api_any_key(struct prism_api *api)
 	if (api->db_keys_checked == 0 || now - api->db_keys_checked >= 1000) {
 		bool any;
 		/* a registry that cannot be read holds no key we could check */
-		api->have_db_keys = api->rd->apikeys_any(api->reader, &any) == 0 && any;
+		api->have_db_keys = api->rd->apikeys_any(api_reader(api), &any) == 0 && any;
 		api->db_keys_checked = now ? now : 1;
 	}
 	return api->have_db_keys;
@@ -462,57 +468,76 @@ static const char *presented_key(struct MHD_Connection *c)
 	return *auth ? auth : NULL;
 }
 
-/* The role of the presented key; NONE when absent (@p presented false) or unknown, or when
- * the registry could not be read to look it up (@p unreadable true). */
-static enum prism_api_role authenticate(struct api_req *r, bool *presented, bool *unreadable)
+/* Whether the route is open to anyone by configuration. */
+static bool public_route(const struct api_req *r)
+{
+	enum api_access need = r->route->access;
+	return (need == ACCESS_HEALTH && r->api->cfg->api_public_health) ||
+	       (need == ACCESS_METRICS && r->api->cfg->api_public_metrics);
+}
+
+/* The configured keys (on the loop: they change there). True when that settles r->role
+ * (NONE: no key, or none that can be hashed); false when the registry must be asked
+ * about r->hash. */
+static bool auth_config(struct api_req *r)
 {
 	struct prism_api *api = r->api;
 	const char *key = presented_key(r->conn);
-	char hash[PRISM_TOKEN_HASH_LEN + 1];
-	*presented = key != NULL;
-	if (key == NULL || prism_cred_hash(api->opts.cred_key, key, strlen(key), hash) != 0)
-		return PRISM_API_ROLE_NONE;
+	r->presented = key != NULL;
+	r->role = PRISM_API_ROLE_NONE;
+	r->config_keys = api->nkeys > 0;
+	if (key == NULL || prism_cred_hash(api->opts.cred_key, key, strlen(key), r->hash) != 0)
+		return true;
 	/* every configured key is compared, in constant time, whatever matches */
 	const struct prism_api_key *found = NULL;
 	for (size_t i = 0; i < api->nkeys; i++)
-		if (prism_secret_equal(api->keys[i].hash, hash, PRISM_TOKEN_HASH_LEN))
+		if (prism_secret_equal(api->keys[i].hash, r->hash, PRISM_TOKEN_HASH_LEN))
 			found = &api->keys[i];
-	if (found != NULL) {
-		snprintf(r->actor, sizeof(r->actor), "%s", found->name);
-		return found->role;
-	}
+	if (found == NULL)
+		return false;
+	snprintf(r->actor, sizeof(r->actor), "%s", found->name);
+	r->role = found->role;
+	return true;
+}
+
+/* The registry's keys (on the loop or a read thread); r->unreadable when it cannot be
+ * read to look the key up. */
+static void auth_store(struct api_req *r)
+{
+	struct prism_api *api = r->api;
 	char role[16];
-	int rc = api->rd->apikey_by_hash(api->reader, hash, r->actor, sizeof(r->actor), role,
-					 sizeof(role));
-	if (rc != 0) {
-		*unreadable = rc != PRISM_ENOTFOUND;
-		return PRISM_API_ROLE_NONE;
-	}
-	return prism_api_role_parse(role);
+	int rc = api->rd->apikey_by_hash(api_reader(api), r->hash, r->actor, sizeof(r->actor),
+					 role, sizeof(role));
+	r->unreadable = rc != 0 && rc != PRISM_ENOTFOUND;
+	r->role = rc == 0 ? prism_api_role_parse(role) : PRISM_API_ROLE_NONE;
+}
+
+static bool any_key(struct api_req *r)
+{
+	if (!api_on_worker())
+		return api_any_key(r->api);
+	bool any;
+	/* a registry that cannot be read holds no key we could check */
+	return r->config_keys || (r->api->rd->apikeys_any(api_reader(r->api), &any) == 0 && any);
 }
 
 static const char *const role_names[] = {"none", "read", "write", "admin"};
 
-/* Answers 401/403 itself and returns false when the caller may not use the route. */
-static bool authorise(struct api_req *r)
+/* The verdict on r->role: answers 401/403 itself and returns false when the caller may
+ * not use the route. */
+static bool verdict(struct api_req *r)
 {
-	struct prism_api *api = r->api;
 	enum api_access need = r->route->access;
-	if ((need == ACCESS_HEALTH && api->cfg->api_public_health) ||
-	    (need == ACCESS_METRICS && api->cfg->api_public_metrics))
-		return true;
 	enum prism_api_role want =
 		need >= ACCESS_HEALTH ? PRISM_API_ROLE_READ : (enum prism_api_role)need;
-	bool presented, unreadable = false;
-	r->role = authenticate(r, &presented, &unreadable);
 	if (r->role == PRISM_API_ROLE_NONE) {
-		if (unreadable)
+		if (r->unreadable)
 			api_db_failed(r); /* the key may be valid: not a 401 */
-		else if (!api_any_key(api))
+		else if (!any_key(r))
 			api_error(r, 401, "unauthorized",
 				  "no API key is configured: add an admin "
 				  "key to api.keys in the configuration");
-		else if (!presented)
+		else if (!r->presented)
 			api_error(r, 401, "unauthorized",
 				  "missing API key (send Authorization: "
 				  "Bearer <key> or X-API-Key: <key>)");
@@ -526,6 +551,31 @@ static bool authorise(struct api_req *r)
 		return false;
 	}
 	return true;
+}
+
+/* Inline (reads on the loop): answers 401/403 itself and returns false when refused. */
+static bool authorise(struct api_req *r)
+{
+	if (public_route(r))
+		return true;
+	if (!auth_config(r))
+		auth_store(r);
+	return verdict(r);
+}
+
+/* With a read pool: 1 authorised, 0 refused (answered), -1 the registry decides (on a read
+ * thread: r->auth_pending and r->ask_store are set). */
+static int authorise_loop(struct api_req *r)
+{
+	if (public_route(r))
+		return 1;
+	bool settled = auth_config(r);
+	/* a refusal's message asks whether the registry holds any key: a read as well */
+	if (settled && (r->role != PRISM_API_ROLE_NONE || r->config_keys))
+		return verdict(r) ? 1 : 0;
+	r->auth_pending = true;
+	r->ask_store = !settled;
+	return -1;
 }
 
 /* ---- routing ---- */
@@ -647,13 +697,134 @@ static void answer_too_big(struct api_req *r)
  */
 static char read_marker;
 
+/* A request state on the heap, for a request that waits (its body, a job, a read thread). */
+static struct api_req *req_to_heap(const struct api_req *tmp)
+{
+	struct api_req *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	*r = *tmp;
+	r->heap = true;
+	/* params point into pathbuf: move them along */
+	for (size_t i = 0; i < API_MAX_PARAMS; i++)
+		if (tmp->params[i] != NULL)
+			r->params[i] = r->pathbuf + (tmp->params[i] - tmp->pathbuf);
+	return r;
+}
+
+static void suspend(struct api_req *r)
+{
+	r->suspended = true;
+	r->next = r->api->suspended;
+	if (r->next != NULL)
+		r->next->prev = r;
+	r->api->suspended = r;
+	MHD_suspend_connection(r->conn);
+}
+
+/* On a read thread: the role when the registry decides it, then the handler of a route
+ * that reads only the store (api_route.worker). */
+static void req_work(struct api_task *t)
+{
+	struct api_req *r = (struct api_req *)((char *)t - offsetof(struct api_req, task));
+	if (r->auth_pending) {
+		if (r->ask_store)
+			auth_store(r);
+		r->authorised = verdict(r);
+	}
+	if (r->authorised && r->run_fn)
+		r->route->fn(r);
+}
+
+/* Back on the loop: the handler of a route that needs the loop, then the answer. */
+static void req_done(struct api_task *t)
+{
+	struct api_req *r = (struct api_req *)((char *)t - offsetof(struct api_req, task));
+	struct api_job *j = r->deferred;
+	r->auth_pending = false;
+	r->deferred = NULL;
+	if (j != NULL && !r->api->stopping) {
+		api_submit(r, j); /* the writer job the handler made on the thread */
+	} else if (j != NULL) {
+		if (j->cleanup != NULL)
+			j->cleanup(j);
+		free(j);
+	}
+	if ((t->cancelled || r->api->stopping) && r->resp == NULL)
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+	else if (r->authorised && r->via_read && !r->run_fn && r->resp == NULL) {
+		if (r->route->counts && api_counts_stale(r->api)) {
+			api_counts_wait(r->api, r); /* it goes on when they are fresh */
+			return;
+		}
+		r->route->fn(r);
+	}
+	if (r->resp != NULL && r->uncounted)
+		count_request(r, r->status);
+	r->uncounted = false;
+	if (r->job == NULL && r->suspended) {
+		resume(r);
+		pump(r->l);
+	}
+}
+
+void api_req_continue(struct api_req *r)
+{
+	if (r->api->stopping)
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+	else
+		r->route->fn(r);
+	if (r->job == NULL && r->suspended) {
+		resume(r);
+		pump(r->l);
+	}
+}
+
+/* Hand @p tmp to a read thread; the connection waits, suspended. */
+static enum MHD_Result to_pool(struct api_req *tmp, void **con_cls)
+{
+	struct api_req *r = req_to_heap(tmp);
+	if (r == NULL)
+		return MHD_NO;
+	r->task.work = req_work;
+	r->task.done = req_done;
+	*con_cls = r;
+	suspend(r);
+	api_pool_submit(r->api, &r->task);
+	return MHD_YES;
+}
+
 static enum MHD_Result read_call(struct listener *l, struct MHD_Connection *c, const char *url,
-				 const char *method)
+				 const char *method, void **con_cls)
 {
 	struct api_req tmp = {.api = l->api, .l = l, .conn = c, .started = uv_hrtime()};
-	if (!api_ui_request(&tmp, url, method) && route(&tmp, url, method) && authorise(&tmp))
+	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method))
+		return tmp.answered ? MHD_YES : MHD_NO;
+	if (l->api->pool == NULL) {
+		if (authorise(&tmp))
+			tmp.route->fn(&tmp);
+		return tmp.answered ? MHD_YES : MHD_NO;
+	}
+	int a = authorise_loop(&tmp);
+	if (a == 1 && !tmp.route->worker && tmp.route->counts && api_counts_stale(l->api)) {
+		/* the counts are refreshed on a read thread first */
+		struct api_req *r = req_to_heap(&tmp);
+		if (r == NULL)
+			return MHD_NO;
+		r->via_read = true;
+		*con_cls = r;
+		suspend(r);
+		api_counts_wait(l->api, r);
+		return MHD_YES;
+	}
+	if (a == 1 && !tmp.route->worker)
 		tmp.route->fn(&tmp);
-	return tmp.answered ? MHD_YES : MHD_NO;
+	if (a == 0 || (a == 1 && !tmp.route->worker))
+		return tmp.answered ? MHD_YES : MHD_NO;
+	tmp.via_read = true;
+	tmp.run_fn = tmp.route->worker;
+	tmp.authorised = a == 1;
+	return to_pool(&tmp, con_cls);
 }
 
 /* Whether @p url (n bytes) has the shape of @p tmpl: a "{param}" is one non-empty segment. */
@@ -700,23 +871,22 @@ static enum MHD_Result first_call(struct listener *l, struct MHD_Connection *c, 
 		return MHD_YES;
 	}
 	struct api_req tmp = {.api = l->api, .l = l, .conn = c, .started = uv_hrtime()};
-	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method) || !authorise(&tmp))
+	if (api_ui_request(&tmp, url, method) || !route(&tmp, url, method))
+		return MHD_YES;
+	int a = l->api->pool == NULL ? authorise(&tmp) : authorise_loop(&tmp);
+	if (a == 0)
 		return MHD_YES;
 	enum too_big big = body_too_big(&tmp);
 	if (big == REFUSE_NOW) {
 		answer_too_big(&tmp);
 		return MHD_YES;
 	}
-	struct api_req *r = malloc(sizeof(*r));
+	tmp.too_big = big == DISCARD;
+	if (a < 0) /* the registry decides the role first; then the body comes */
+		return to_pool(&tmp, con_cls);
+	struct api_req *r = req_to_heap(&tmp);
 	if (r == NULL)
 		return MHD_NO;
-	*r = tmp;
-	r->heap = true;
-	r->too_big = big == DISCARD;
-	/* params point into pathbuf: move them along */
-	for (size_t i = 0; i < API_MAX_PARAMS; i++)
-		if (tmp.params[i] != NULL)
-			r->params[i] = r->pathbuf + (tmp.params[i] - tmp.pathbuf);
 	*con_cls = r;
 	return MHD_YES;
 }
@@ -771,7 +941,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 			return MHD_YES;
 		}
 		*con_cls = NULL;
-		return read_call(l, c, url, method);
+		return read_call(l, c, url, method, con_cls);
 	}
 	if (*upload_size > 0) {
 		take_body(r, upload, *upload_size);
@@ -785,13 +955,27 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		r->resp = NULL;
 		return rc;
 	}
+	if (r->via_read)
+		return MHD_NO; /* a read thread left no answer: out of memory */
 	if (r->too_big) {
 		answer_too_big(r);
 		return MHD_YES;
 	}
 	if (r->job != NULL)
 		return MHD_YES; /* cannot happen: suspended while the job runs */
-	if (parse_body(r))
+	if (r->run_fn)
+		return MHD_NO; /* the thread's handler left no answer: out of memory */
+	bool parsed = parse_body(r);
+	if (parsed && r->api->pool != NULL && r->route->worker) {
+		/* its store reads go to a read thread, then its job to the writer */
+		r->authorised = r->run_fn = true;
+		r->task.work = req_work;
+		r->task.done = req_done;
+		suspend(r);
+		api_pool_submit(r->api, &r->task);
+		return MHD_YES;
+	}
+	if (parsed)
 		r->route->fn(r);
 	if (r->resp != NULL) {
 		/* answered synchronously from a job (writer stopping) */
@@ -800,14 +984,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 		r->resp = NULL;
 		return rc;
 	}
-	if (r->job != NULL) {
-		r->suspended = true;
-		r->next = r->api->suspended;
-		if (r->next != NULL)
-			r->next->prev = r;
-		r->api->suspended = r;
-		MHD_suspend_connection(c);
-	}
+	if (r->job != NULL)
+		suspend(r);
 	return MHD_YES;
 }
 
@@ -966,6 +1144,7 @@ static void api_free(struct prism_api *api)
 	prism_metrics_free(api->metrics);
 	free(api->metrics_buf);
 	jw_free(&api->jw);
+	pthread_rwlock_destroy(&api->keys_lock);
 	for (size_t i = 0; i < api->nkeys; i++)
 		free((char *)api->keys[i].name);
 	free(api->keys);
@@ -973,7 +1152,7 @@ static void api_free(struct prism_api *api)
 	free(api);
 }
 
-static void api_unref(struct prism_api *api)
+void api_unref(struct prism_api *api)
 {
 	if (--api->refs == 0)
 		api_free(api);
@@ -1044,6 +1223,7 @@ int prism_api_start(uv_loop_t *loop, const struct prism_api_opts *opts, struct p
 	api->cfg = opts->cfg;
 	api->refs = 1;
 	api->started_at = (int64_t)time(NULL);
+	pthread_rwlock_init(&api->keys_lock, NULL);
 	int rc = copy_keys(api, opts->keys, opts->nkeys);
 	if (rc == 0)
 		rc = api_open_db(api, err, errlen);
@@ -1067,6 +1247,7 @@ void prism_api_stop(struct prism_api *api)
 		return;
 	api->stopping = true;
 	api_metrics_detach(api);
+	api_pool_stop(api);  /* its requests answered (or told the daemon stops) first */
 	api_zones_stop(api); /* before the suspended requests lose their jobs */
 	/* MHD must not be stopped with suspended connections: resume them, their jobs
 	 * finish alone (done only drops its reference) */
@@ -1094,6 +1275,7 @@ int prism_api_set_keys(struct prism_api *api, const struct prism_api_key *keys, 
 {
 	if (api == NULL)
 		return PRISM_EINVAL;
+	pthread_rwlock_wrlock(&api->keys_lock);
 	struct prism_api_key *old = api->keys;
 	size_t nold = api->nkeys;
 	api->keys = NULL;
@@ -1104,8 +1286,10 @@ int prism_api_set_keys(struct prism_api *api, const struct prism_api_key *keys, 
 		free(api->keys);
 		api->keys = old;
 		api->nkeys = nold;
+		pthread_rwlock_unlock(&api->keys_lock);
 		return PRISM_ENOMEM;
 	}
+	pthread_rwlock_unlock(&api->keys_lock);
 	for (size_t i = 0; i < nold; i++)
 		free((char *)old[i].name);
 	free(old);

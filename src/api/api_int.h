@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -15,8 +16,9 @@
 #include "core/metrics.h"
 #include "store/store.h"
 
-#define API_MAX_PARAMS 3
-#define API_ACTOR_MAX  128
+#define API_MAX_PARAMS	 3
+#define API_ACTOR_MAX	 128
+#define API_READ_THREADS 4 /* with blocking reads: threads, each with a reader */
 
 struct api_req;
 
@@ -37,12 +39,27 @@ struct api_route {
 	void (*fn)(struct api_req *r);
 	bool async; /**< a read answered later (waits for the engine or a
 		     *   target): heap context like a write */
+	/** Reads only the store and the request (no engine, target or metric): when the
+	 *  store's reads block, the whole handler runs on a read thread (api_pool.c). */
+	bool worker;
+	/** Answers from the cached counts (api_refresh_counts, api_refresh_ledger): with
+	 *  read threads it waits for a refresh when they are older than a second. */
+	bool counts;
 };
 
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
 struct listener;
+
+/** Work for a read thread (api_pool.c): @c work there, then @c done on the loop
+ *  (@c cancelled: the API stopped before it ran; work did not run). */
+struct api_task {
+	void (*work)(struct api_task *t);
+	void (*done)(struct api_task *t);
+	struct api_task *next;
+	bool cancelled;
+};
 
 /** A store job started by a request. Outlives the request if the client goes away. */
 struct api_job {
@@ -90,6 +107,18 @@ struct api_req {
 	struct MHD_Response *resp; /* ready after the job */
 	unsigned status;
 	struct api_req *prev, *next; /* suspended requests, for stop */
+	/* on a read thread (api_pool.c) */
+	struct api_task task;
+	bool via_read;		  /* a read from read_call: answered once back on the loop */
+	bool run_fn;		  /* the thread runs the handler (api_route.worker) */
+	struct api_job *deferred; /* made on the thread: submitted on the loop */
+	bool auth_pending;	  /* the thread decides the role */
+	bool ask_store;		  /* ... looking the key up in the registry */
+	bool authorised;
+	bool presented, unreadable, config_keys;
+	bool uncounted;		   /* answered on a thread: counted on the loop */
+	struct api_req *wait_next; /* api->count_waiters */
+	char hash[PRISM_TOKEN_HASH_LEN + 1];
 };
 
 struct api_ledger_counts {
@@ -111,11 +140,13 @@ struct prism_api {
 	size_t nlisteners;
 	struct prism_api_key *keys;
 	size_t nkeys;
-	bool have_db_keys;		       /* the registry held API keys at the last check */
-	uint64_t db_keys_checked;	       /* uv_now() of that check */
+	pthread_rwlock_t keys_lock; /* taken on the loop to change them, on a thread to read */
+	bool have_db_keys;	    /* the registry held API keys at the last check */
+	uint64_t db_keys_checked;   /* uv_now() of that check */
 	const struct prism_store_read_api *rd; /* the store's reads, on this loop thread */
 	struct prism_store_reader *reader;
-	struct jw jw; /* response text, reused */
+	struct api_pool *pool; /* reads off the loop (blocking reads), NULL: inline */
+	struct jw jw;	       /* response text, reused */
 	unsigned refs;
 	bool stopping;
 	unsigned long long heads_late; /* connections closed for a late request head */
@@ -129,6 +160,9 @@ struct prism_api {
 	uint64_t ledger_at;
 	struct api_ledger_counts ledger[API_MAX_TARGETS];
 	size_t nledger;
+	bool counts_ok, ledger_ok;     /* with a pool: the last refresh (off the loop) read */
+	bool refreshing;	       /* with a pool: a refresh is on a read thread */
+	struct api_req *count_waiters; /* requests waiting for that refresh */
 	/* registry health: the writer's failed batches as last seen and when they grew */
 	unsigned long long failed_batches;
 	uint64_t failed_at;
@@ -139,6 +173,36 @@ struct prism_api {
 	char *metrics_buf;
 	size_t metrics_len, metrics_cap;
 };
+
+/* ---- api_pool.c: reads off the loop ---- */
+
+/** Start @p n read threads, each with a reader of its own opened with @p o. */
+int api_pool_start(struct prism_api *api, size_t n, const struct prism_store_opts *o, char *err,
+		   size_t errlen);
+/** Stop them (a read in progress ends first); tasks not run get done with cancelled. */
+void api_pool_stop(struct prism_api *api);
+/** Run @p t on a read thread, then its done on the loop. */
+void api_pool_submit(struct prism_api *api, struct api_task *t);
+/** Run @p fn on the loop: at once on the loop; from a read thread, it waits for the loop
+ *  to have run it (for what the loop owns: the engine, the targets). @return 0,
+ *  -ECANCELED (the API stops: @p fn did not run) */
+int api_loop_call(struct prism_api *api, void (*fn)(void *arg), void *arg);
+/** Whether the caller is a read thread. */
+bool api_on_worker(void);
+/** The caller's JSON writer and reader: the read thread's own, or the loop's. */
+struct jw *api_jw(struct prism_api *api);
+struct prism_store_reader *api_reader(struct prism_api *api);
+/** With read threads: whether the cached counts are older than a second. */
+bool api_counts_stale(struct prism_api *api);
+/** Refresh them on a read thread; @p r (NULL: none) waits for it, suspended, then its
+ *  handler runs on the loop. */
+void api_counts_wait(struct prism_api *api, struct api_req *r);
+/** Run the handler of a request that waited on the loop, and send its answer (api.c). */
+void api_req_continue(struct api_req *r);
+/** Drop a reference to the API (api.c). */
+void api_unref(struct prism_api *api);
+/** The cached ledger counts of @p target, NULL when none. */
+const struct api_ledger_counts *api_ledger_of(struct prism_api *api, const char *target);
 
 /* ---- api.c: responses and jobs ---- */
 

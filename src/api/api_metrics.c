@@ -451,9 +451,9 @@ static void collect_targets(struct prism_api *api)
 			     (double)hi.transitions);
 			put_health_stats(api, ti.name, &hi);
 		}
-		if (!ledger || i >= api->nledger)
+		const struct api_ledger_counts *c = ledger ? api_ledger_of(api, ti.name) : NULL;
+		if (c == NULL)
 			continue;
-		const struct api_ledger_counts *c = &api->ledger[i];
 		for (size_t s = 0; s < 4; s++) {
 			put2(api, "prism_target_ledger_rows", ti.name, api_sync_states[s],
 			     (double)c->n[s]);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "common/log.h"
 #include "api/routes_targets.h"
 #include "api/routes_zones.h"
 #include "core/api_body.h"
@@ -47,7 +48,18 @@ int api_open_db(struct prism_api *api, char *err, size_t errlen)
 		return PRISM_ESTORE;
 	}
 	api->rd = store->read;
-	return api->rd->open(&o, &api->reader, err, errlen);
+	int rc = api->rd->open(&o, &api->reader, err, errlen);
+	/* reads that block go to threads of their own; PRISM_TEST_API_READ_THREADS forces
+	 * that path on a backend whose reads do not (the tests, with SQLite) */
+	const char *force = getenv("PRISM_TEST_API_READ_THREADS");
+	if (rc == 0 && (api->rd->blocking || (force != NULL && strcmp(force, "1") == 0))) {
+		api->counts_ok = api->ledger_ok = true; /* the reader just opened */
+		rc = api_pool_start(api, API_READ_THREADS, &o, err, errlen);
+		if (rc == 0)
+			prism_log(PRISM_LOG_INFO, "api", "registry reads on %d threads of their own",
+				  API_READ_THREADS);
+	}
+	return rc;
 }
 
 void api_close_db(struct prism_api *api)
@@ -67,13 +79,119 @@ static void ktext(struct jw *w, const char *key, struct prism_text t)
 		jw_strn(w, t.s, t.len);
 }
 
+/*
+ * With read threads the counts are refreshed there, at most once a second, and the loop
+ * answers from the last refresh: the targets' names are taken on the loop for it.
+ */
+struct refresh_task {
+	struct api_task t;
+	struct prism_api *api;
+	size_t n;
+	struct api_ledger_counts ledger[API_MAX_TARGETS];
+	struct prism_host_counts c;
+	bool counts_ok, ledger_ok;
+};
+
+static void refresh_offloop(struct prism_api *api);
+
+static void refresh_work(struct api_task *t)
+{
+	struct refresh_task *x = (struct refresh_task *)t;
+	struct prism_api *api = x->api;
+	x->counts_ok = api->rd->host_counts(api_reader(api), &x->c) == 0;
+	x->ledger_ok = true;
+	for (size_t i = 0; i < x->n && x->ledger_ok; i++)
+		x->ledger_ok =
+			api->rd->ledger_counts(api_reader(api), x->ledger[i].target,
+					       x->ledger[i].n, &x->ledger[i].oldest_pending) == 0;
+}
+
+static void refresh_done(struct api_task *t)
+{
+	struct refresh_task *x = (struct refresh_task *)t;
+	struct prism_api *api = x->api;
+	uint64_t now = uv_now(api->loop);
+	api->refreshing = false;
+	if (!t->cancelled) {
+		api->counts_ok = x->counts_ok;
+		api->ledger_ok = x->ledger_ok;
+		if (x->counts_ok) {
+			api->online = x->c.online;
+			api->offline = x->c.offline;
+			api->last_seen = x->c.last_seen;
+			memcpy(api->sync_hosts, x->c.sync, sizeof(x->c.sync));
+		}
+		if (x->ledger_ok) {
+			memcpy(api->ledger, x->ledger, x->n * sizeof(x->ledger[0]));
+			api->nledger = x->n;
+		}
+		api->counts_at = api->ledger_at = now ? now : 1;
+	}
+	free(x);
+	struct api_req *w = api->count_waiters;
+	api->count_waiters = NULL;
+	while (w != NULL) {
+		struct api_req *next = w->wait_next;
+		api_req_continue(w);
+		w = next;
+	}
+	api_unref(api);
+}
+
+void api_counts_wait(struct prism_api *api, struct api_req *r)
+{
+	if (r != NULL) {
+		r->wait_next = api->count_waiters;
+		api->count_waiters = r;
+	}
+	refresh_offloop(api);
+}
+
+bool api_counts_stale(struct prism_api *api)
+{
+	return api->counts_at == 0 || uv_now(api->loop) - api->counts_at >= 1000;
+}
+
+static void refresh_offloop(struct prism_api *api)
+{
+	if (api->refreshing || !api_counts_stale(api))
+		return;
+	struct refresh_task *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		/* the waiters get the counts as they are */
+		while (api->count_waiters != NULL) {
+			struct api_req *r = api->count_waiters;
+			api->count_waiters = r->wait_next;
+			api_req_continue(r);
+		}
+		return;
+	}
+	x->api = api;
+	x->t.work = refresh_work;
+	x->t.done = refresh_done;
+	size_t n = prism_engine_ntargets(api->opts.engine);
+	for (size_t i = 0; i < n && x->n < API_MAX_TARGETS; i++) {
+		struct prism_engine_target_info info;
+		if (prism_engine_target_info(api->opts.engine, i, &info) == 0)
+			snprintf(x->ledger[x->n++].target, sizeof(x->ledger[0].target), "%s",
+				 info.name);
+	}
+	api->refreshing = true;
+	api->refs++;
+	api_pool_submit(api, &x->t);
+}
+
 int api_refresh_counts(struct prism_api *api)
 {
+	if (api->pool != NULL) {
+		refresh_offloop(api);
+		return api->counts_ok ? 0 : PRISM_ESTORE;
+	}
 	uint64_t now = uv_now(api->loop);
 	if (api->counts_at != 0 && now - api->counts_at < 1000)
 		return 0;
 	struct prism_host_counts c;
-	if (api->rd->host_counts(api->reader, &c) != 0)
+	if (api->rd->host_counts(api_reader(api), &c) != 0)
 		return PRISM_ESTORE;
 	api->online = c.online;
 	api->offline = c.offline;
@@ -87,11 +205,15 @@ static int ledger_one(struct prism_api *api, const char *target, struct api_ledg
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->target, sizeof(c->target), "%s", target);
-	return api->rd->ledger_counts(api->reader, target, c->n, &c->oldest_pending);
+	return api->rd->ledger_counts(api_reader(api), target, c->n, &c->oldest_pending);
 }
 
 int api_refresh_ledger(struct prism_api *api)
 {
+	if (api->pool != NULL) {
+		refresh_offloop(api);
+		return api->ledger_ok ? 0 : PRISM_ESTORE;
+	}
 	uint64_t now = uv_now(api->loop);
 	if (api->ledger_at != 0 && now - api->ledger_at < 1000)
 		return 0;
@@ -182,7 +304,7 @@ static void store_failed(struct api_req *r, int err)
 void api_db_failed(struct api_req *r)
 {
 	api_error(r, 503, "unavailable", "the registry could not be read (%s)",
-		  r->api->rd->error(r->api->reader));
+		  r->api->rd->error(api_reader(r->api)));
 }
 
 static int host_id_of(void *ctx, const struct prism_host_view *h)
@@ -202,7 +324,7 @@ static bool path_host_id(struct api_req *r, const char *p, int64_t *id)
 		name[i] = (char)tolower((unsigned char)p[i]);
 	name[sizeof(name) - 1] = '\0';
 	*id = 0;
-	int rc = r->api->rd->host_get(r->api->reader, 0, name, host_id_of, id);
+	int rc = r->api->rd->host_get(api_reader(r->api), 0, name, host_id_of, id);
 	if (rc == 0)
 		return true;
 	if (rc == PRISM_ENOTFOUND)
@@ -307,7 +429,7 @@ static bool registry_writable(struct prism_api *api)
 static void h_health(struct api_req *r)
 {
 	struct prism_api *api = r->api;
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	bool readable = api_refresh_counts(api) == 0;
 	bool writable = registry_writable(api);
 	size_t nt = prism_engine_ntargets(api->opts.engine), bad = 0;
@@ -375,6 +497,15 @@ static void h_metrics(struct api_req *r)
 static int compat_total(struct prism_api *api, const char *status, const char *search,
 			int64_t *total)
 {
+	if (search == NULL && api_on_worker()) {
+		struct prism_host_counts c;
+		if (api->rd->host_counts(api_reader(api), &c) != 0)
+			return PRISM_ESTORE;
+		*total = status == NULL			 ? c.online + c.offline
+			 : strcmp(status, "online") == 0 ? c.online
+							 : c.offline;
+		return 0;
+	}
 	if (search == NULL) {
 		if (api_refresh_counts(api) != 0)
 			return PRISM_ESTORE;
@@ -383,7 +514,7 @@ static int compat_total(struct prism_api *api, const char *status, const char *s
 							 : api->offline;
 		return 0;
 	}
-	return api->rd->hosts_search_count(api->reader, status, search, total);
+	return api->rd->hosts_search_count(api_reader(api), status, search, total);
 }
 
 static int compat_row(void *ctx, const struct prism_host_view *h)
@@ -412,12 +543,12 @@ static void compat_list(struct api_req *r, const char *status)
 				      .limit = per_page,
 				      .offset = (page - 1) * per_page};
 	struct prism_hosts_visit v = {.host = compat_row};
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "hosts");
 	jw_arr(w);
-	if (api->rd->hosts_list(api->reader, &q, &v, w) != 0) {
+	if (api->rd->hosts_list(api_reader(api), &q, &v, w) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -460,7 +591,7 @@ static void h_compat_host(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "the host id must be an integer");
 		return;
 	}
-	int rc = r->api->rd->host_get(r->api->reader, id, NULL, compat_detail, &r->api->jw);
+	int rc = r->api->rd->host_get(api_reader(r->api), id, NULL, compat_detail, api_jw(r->api));
 	if (rc == 0)
 		api_reply(r, 200);
 	else if (rc == PRISM_ENOTFOUND)
@@ -476,7 +607,7 @@ static void h_compat_summary(struct api_req *r)
 		api_db_failed(r);
 		return;
 	}
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kint(w, "total_hosts", api->online + api->offline);
@@ -522,14 +653,14 @@ static int v1_host_end(void *ctx, const struct prism_host_view *h)
 static void v1_page(struct api_req *r, const struct prism_hosts_query *q, int64_t window_end)
 {
 	struct prism_api *api = r->api;
-	struct v1_page_ctx c = {.w = &api->jw};
+	struct v1_page_ctx c = {.w = api_jw(api)};
 	struct jw *w = c.w;
 	static const struct prism_hosts_visit v = {v1_host, v1_ledger, v1_host_end};
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "hosts");
 	jw_arr(w);
-	if (api->rd->hosts_list(api->reader, q, &v, &c) != 0) {
+	if (api->rd->hosts_list(api_reader(api), q, &v, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -568,7 +699,7 @@ static void h_v1_hosts(struct api_req *r)
 	int64_t window_end = 0;
 	if (search != NULL) {
 		int64_t max_id;
-		if (api->rd->hosts_max_id(api->reader, &max_id) != 0) {
+		if (api->rd->hosts_max_id(api_reader(api), &max_id) != 0) {
 			api_db_failed(r);
 			return;
 		}
@@ -624,9 +755,9 @@ static void h_v1_host(struct api_req *r)
 			name[i] = (char)tolower((unsigned char)p[i]);
 		by_name = name;
 	}
-	struct v1_page_ctx c = {.w = &api->jw};
+	struct v1_page_ctx c = {.w = api_jw(api)};
 	struct jw *w = c.w;
-	int rc = api->rd->host_get(api->reader, id, by_name, v1_detail, &c);
+	int rc = api->rd->host_get(api_reader(api), id, by_name, v1_detail, &c);
 	if (rc != 0) {
 		if (rc == PRISM_ENOTFOUND)
 			api_error(r, 404, "not_found", "no host %s", p);
@@ -637,7 +768,7 @@ static void h_v1_host(struct api_req *r)
 	id = c.last;
 	jw_key(w, "sync");
 	jw_arr(w);
-	if (api->rd->host_ledger(api->reader, id, ledger_row, w) != 0) {
+	if (api->rd->host_ledger(api_reader(api), id, ledger_row, w) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -645,7 +776,7 @@ static void h_v1_host(struct api_req *r)
 	/* the host's records as the registry wants them (the same on every target) */
 	jw_key(w, "records");
 	jw_arr(w);
-	if (api->rd->host_records(api->reader, id, record_row, w) != 0) {
+	if (api->rd->host_records(api_reader(api), id, record_row, w) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -691,7 +822,7 @@ static int run_host_delete(struct prism_store *s, const struct prism_store_api *
 
 static void brief_reply(struct api_req *r, const char *key, const struct prism_host_brief *b)
 {
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, key);
@@ -827,7 +958,7 @@ static void done_token_create(struct api_req *r, struct api_job *j, int err)
 	} else if (err != 0) {
 		store_failed(r, err);
 	} else {
-		struct jw *w = &r->api->jw;
+		struct jw *w = api_jw(r->api);
 		jw_reset(w);
 		jw_obj(w);
 		jw_kstr(w, "name", j->name);
@@ -913,13 +1044,13 @@ static void h_v1_tokens(struct api_req *r)
 	const char *after;
 	if (page_args(r, &limit, &after) != 0)
 		return;
-	struct name_page c = {.w = &api->jw, .now = (int64_t)time(NULL)};
+	struct name_page c = {.w = api_jw(api), .now = (int64_t)time(NULL)};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "tokens");
 	jw_arr(w);
-	if (api->rd->tokens_list(api->reader, after, limit, token_row, &c) != 0) {
+	if (api->rd->tokens_list(api_reader(api), after, limit, token_row, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -950,7 +1081,7 @@ static void done_revoke(struct api_req *r, struct api_job *j, int err)
 		store_failed(r, err);
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "name", j->name);
@@ -981,7 +1112,7 @@ static const char *role_name(enum prism_api_role role)
 /* The caller's key: its name and role (the dashboard draws only what the role may use). */
 static void h_v1_whoami(struct api_req *r)
 {
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "name", r->actor);
@@ -1019,7 +1150,7 @@ static void done_key_add(struct api_req *r, struct api_job *j, int err)
 	} else if (err != 0) {
 		store_failed(r, err);
 	} else {
-		struct jw *w = &r->api->jw;
+		struct jw *w = api_jw(r->api);
 		r->api->db_keys_checked = 0;
 		jw_reset(w);
 		jw_obj(w);
@@ -1088,12 +1219,14 @@ static void h_v1_keys(struct api_req *r)
 	const char *after;
 	if (page_args(r, &limit, &after) != 0)
 		return;
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "keys");
 	jw_arr(w);
 	if (after == NULL) {
+		/* a read thread: the keys change on the loop (a reload) */
+		pthread_rwlock_rdlock(&api->keys_lock);
 		for (size_t i = 0; i < api->nkeys; i++) {
 			jw_obj(w);
 			jw_kstr(w, "name", api->keys[i].name);
@@ -1102,9 +1235,10 @@ static void h_v1_keys(struct api_req *r)
 			jw_kbool(w, "active", true);
 			jw_end_obj(w);
 		}
+		pthread_rwlock_unlock(&api->keys_lock);
 	}
 	struct name_page c = {.w = w};
-	if (api->rd->apikeys_list(api->reader, after, limit, key_row, &c) != 0) {
+	if (api->rd->apikeys_list(api_reader(api), after, limit, key_row, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -1146,7 +1280,7 @@ static void h_v1_key_revoke(struct api_req *r)
 
 /* ---- targets and sync ---- */
 
-static const struct api_ledger_counts *ledger_of(struct prism_api *api, const char *target)
+const struct api_ledger_counts *api_ledger_of(struct prism_api *api, const char *target)
 {
 	for (size_t i = 0; i < api->nledger; i++)
 		if (strcmp(api->ledger[i].target, target) == 0)
@@ -1223,7 +1357,7 @@ static void h_v1_targets(struct api_req *r)
 		api_db_failed(r);
 		return;
 	}
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	int64_t now = (int64_t)time(NULL);
 	jw_reset(w);
 	jw_obj(w);
@@ -1270,7 +1404,7 @@ static void h_v1_targets(struct api_req *r)
 		gateway_json(w, api, ti.name);
 		jw_key(w, "ledger");
 		jw_obj(w);
-		ledger_json(w, ledger_of(api, ti.name), now);
+		ledger_json(w, api_ledger_of(api, ti.name), now);
 		jw_end_obj(w);
 		jw_end_obj(w);
 	}
@@ -1295,7 +1429,7 @@ static void done_target_state(struct api_req *r, struct api_job *j, int err)
 		store_failed(r, err);
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "name", j->name);
@@ -1347,7 +1481,7 @@ static void h_v1_sync(struct api_req *r)
 		api_db_failed(r);
 		return;
 	}
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	int64_t now = (int64_t)time(NULL), total[4] = {0};
 	jw_reset(w);
 	jw_obj(w);
@@ -1402,14 +1536,32 @@ static int sync_row(void *ctx, const struct prism_ledger_view *l)
 static int sync_rows_of(struct api_req *r, const char *target, const char *status, int64_t max,
 			int64_t *n, bool *more)
 {
-	struct sync_rows_ctx c = {&r->api->jw, max, n, more};
-	return r->api->rd->sync_rows(r->api->reader, target, status, max - *n + 1, sync_row, &c);
+	struct sync_rows_ctx c = {api_jw(r->api), max, n, more};
+	return r->api->rd->sync_rows(api_reader(r->api), target, status, max - *n + 1, sync_row,
+				     &c);
 }
 
 /* Ledger rows in one status (failed by default) with their last errors: what failed and why. */
+/* The engine's target names (taken on the loop: api_loop_call). */
+struct target_names {
+	struct prism_api *api;
+	size_t n;
+	char v[API_MAX_TARGETS][64];
+};
+
+static void target_names_collect(void *arg)
+{
+	struct target_names *t = arg;
+	struct prism_engine *e = t->api->opts.engine;
+	for (size_t i = 0; i < prism_engine_ntargets(e) && t->n < API_MAX_TARGETS; i++) {
+		struct prism_engine_target_info ti;
+		if (prism_engine_target_info(e, i, &ti) == 0)
+			snprintf(t->v[t->n++], sizeof(t->v[0]), "%s", ti.name);
+	}
+}
+
 static void h_v1_sync_rows(struct api_req *r)
 {
-	struct prism_engine *e = r->api->opts.engine;
 	const char *status = api_arg(r, "status"), *target = api_arg(r, "target");
 	int64_t limit, n = 0;
 	bool more = false, found = target == NULL;
@@ -1423,18 +1575,21 @@ static void h_v1_sync_rows(struct api_req *r)
 			  "status must be pending, failed or conflict");
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct target_names t = {.api = r->api};
+	if (api_loop_call(r->api, target_names_collect, &t) != 0) {
+		api_error(r, 503, "unavailable", "the daemon is shutting down");
+		return;
+	}
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "rows");
 	jw_arr(w);
-	for (size_t i = 0; i < prism_engine_ntargets(e) && !more; i++) {
-		struct prism_engine_target_info ti;
-		if (prism_engine_target_info(e, i, &ti) != 0 ||
-		    (target != NULL && strcmp(target, ti.name) != 0))
+	for (size_t i = 0; i < t.n && !more; i++) {
+		if (target != NULL && strcmp(target, t.v[i]) != 0)
 			continue;
 		found = true;
-		if (sync_rows_of(r, ti.name, status, limit, &n, &more) != 0) {
+		if (sync_rows_of(r, t.v[i], status, limit, &n, &more) != 0) {
 			api_db_failed(r);
 			return;
 		}
@@ -1470,7 +1625,7 @@ static void done_retry(struct api_req *r, struct api_job *j, int err)
 		r->api->ledger_at = 0;
 		prism_engine_wake(r->api->opts.engine);
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kint(w, "retried", (int64_t)j->count);
@@ -1517,7 +1672,7 @@ static const char *const plan_actions[] = {
 static void done_plan(struct api_req *r, struct api_job *j, int err)
 {
 	const struct prism_plan_zone *zones = j->data;
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "zones");
@@ -1591,7 +1746,7 @@ static void h_v1_sync_reconcile(struct api_req *r)
 		return;
 	}
 	prism_engine_reconcile(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "status", "reconcile started");
@@ -1633,13 +1788,13 @@ static void h_v1_audit(struct api_req *r)
 		api_error(r, 400, "invalid_parameter", "after must be a cursor from 'next'");
 		return;
 	}
-	struct name_page c = {.w = &api->jw};
+	struct name_page c = {.w = api_jw(api)};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "entries");
 	jw_arr(w);
-	if (api->rd->audit_list(api->reader, after, limit, audit_row, &c) != 0) {
+	if (api->rd->audit_list(api_reader(api), after, limit, audit_row, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -1663,7 +1818,7 @@ static const char *const access_names[] = {
 
 static void h_v1_routes(struct api_req *r)
 {
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "routes");
@@ -1682,23 +1837,26 @@ static void h_v1_routes(struct api_req *r)
 
 /* Literal routes before templated ones of the same shape: the first match wins. */
 const struct api_route api_routes[] = {
-	{"GET", "/api/health", ACCESS_HEALTH, false, h_health},
-	{"GET", "/metrics", ACCESS_METRICS, false, h_metrics},
-	{"GET", "/api/hosts", ACCESS_READ, false, h_compat_hosts},
-	{"GET", "/api/hosts/stats/summary", ACCESS_READ, false, h_compat_summary},
-	{"GET", "/api/hosts/status/{status}", ACCESS_READ, false, h_compat_hosts_status},
-	{"GET", "/api/hosts/{id}", ACCESS_READ, false, h_compat_host},
-	{"GET", "/api/v1/hosts", ACCESS_READ, false, h_v1_hosts},
-	{"GET", "/api/v1/hosts/{host}", ACCESS_READ, false, h_v1_host},
-	{"DELETE", "/api/v1/hosts/{host}", ACCESS_WRITE, false, h_v1_host_delete},
-	{"POST", "/api/v1/hosts/{host}/release", ACCESS_ADMIN, true, h_v1_host_release},
-	{"GET", "/api/v1/tokens", ACCESS_READ, false, h_v1_tokens},
+	{"GET", "/api/health", ACCESS_HEALTH, false, h_health, false, false, true},
+	{"GET", "/metrics", ACCESS_METRICS, false, h_metrics, false, false, true},
+	{"GET", "/api/hosts", ACCESS_READ, false, h_compat_hosts, false, true},
+	{"GET", "/api/hosts/stats/summary", ACCESS_READ, false, h_compat_summary, false, false,
+	 true},
+	{"GET", "/api/hosts/status/{status}", ACCESS_READ, false, h_compat_hosts_status, false,
+	 true},
+	{"GET", "/api/hosts/{id}", ACCESS_READ, false, h_compat_host, false, true},
+	{"GET", "/api/v1/hosts", ACCESS_READ, false, h_v1_hosts, false, true},
+	{"GET", "/api/v1/hosts/{host}", ACCESS_READ, false, h_v1_host, false, true},
+	{"DELETE", "/api/v1/hosts/{host}", ACCESS_WRITE, false, h_v1_host_delete, false, true},
+	{"POST", "/api/v1/hosts/{host}/release", ACCESS_ADMIN, true, h_v1_host_release, false,
+	 true},
+	{"GET", "/api/v1/tokens", ACCESS_READ, false, h_v1_tokens, false, true},
 	{"POST", "/api/v1/tokens", ACCESS_ADMIN, true, h_v1_tokens_create},
 	{"DELETE", "/api/v1/tokens/{name}", ACCESS_ADMIN, false, h_v1_token_revoke},
-	{"GET", "/api/v1/keys", ACCESS_ADMIN, false, h_v1_keys},
+	{"GET", "/api/v1/keys", ACCESS_ADMIN, false, h_v1_keys, false, true},
 	{"POST", "/api/v1/keys", ACCESS_ADMIN, true, h_v1_keys_create},
 	{"DELETE", "/api/v1/keys/{name}", ACCESS_ADMIN, false, h_v1_key_revoke},
-	{"GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets},
+	{"GET", "/api/v1/targets", ACCESS_READ, false, h_v1_targets, false, false, true},
 	{"POST", "/api/v1/targets", ACCESS_ADMIN, true, h_v1_target_create},
 	{"PATCH", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_update},
 	{"DELETE", "/api/v1/targets/{name}", ACCESS_ADMIN, true, h_v1_target_delete},
@@ -1706,28 +1864,29 @@ const struct api_route api_routes[] = {
 	{"POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume},
 	{"POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync},
 	{"GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true},
-	{"GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync},
+	{"GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync, false, false, true},
 	{"POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry},
 	{"GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true},
-	{"GET", "/api/v1/sync/rows", ACCESS_READ, false, h_v1_sync_rows},
+	{"GET", "/api/v1/sync/rows", ACCESS_READ, false, h_v1_sync_rows, false, true},
 	{"POST", "/api/v1/sync/reconcile", ACCESS_WRITE, false, h_v1_sync_reconcile},
-	{"GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones},
+	{"GET", "/api/v1/zones", ACCESS_READ, false, h_v1_zones, false, true},
 	{"POST", "/api/v1/zones", ACCESS_ADMIN, true, h_v1_zone_create},
-	{"GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone},
-	{"DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete},
-	{"GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records},
-	{"POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put},
+	{"GET", "/api/v1/zones/{zone}", ACCESS_READ, false, h_v1_zone, false, true},
+	{"DELETE", "/api/v1/zones/{zone}", ACCESS_ADMIN, false, h_v1_zone_delete, false, true},
+	{"GET", "/api/v1/zones/{zone}/records", ACCESS_READ, false, h_v1_records, false, true},
+	{"POST", "/api/v1/zones/{zone}/records", ACCESS_WRITE, true, h_v1_records_put, false,
+	 true},
 	{"DELETE", "/api/v1/zones/{zone}/records/{name}/{type}", ACCESS_WRITE, false,
-	 h_v1_record_delete},
-	{"GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export},
+	 h_v1_record_delete, false, true},
+	{"GET", "/api/v1/zones/{zone}/export", ACCESS_READ, false, h_v1_zone_export, false, true},
 	{"POST", "/api/v1/zones/{zone}/import", ACCESS_ADMIN, true, h_v1_zone_import},
 	{"GET", "/api/v1/zones/{zone}/dnssec", ACCESS_READ, false, h_v1_zone_dnssec, true},
 	{"POST", "/api/v1/zones/{zone}/dnssec", ACCESS_ADMIN, true, h_v1_zone_dnssec_set},
-	{"POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync},
-	{"POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint},
-	{"GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit},
-	{"GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes},
-	{"GET", "/api/v1/whoami", ACCESS_READ, false, h_v1_whoami},
+	{"POST", "/api/v1/zones/{zone}/resync", ACCESS_ADMIN, true, h_v1_zone_resync, false, true},
+	{"POST", "/api/v1/repoint", ACCESS_WRITE, true, h_v1_repoint, false, true},
+	{"GET", "/api/v1/audit", ACCESS_READ, false, h_v1_audit, false, true},
+	{"GET", "/api/v1/routes", ACCESS_READ, false, h_v1_routes, false, true},
+	{"GET", "/api/v1/whoami", ACCESS_READ, false, h_v1_whoami, false, true},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

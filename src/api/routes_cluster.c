@@ -93,7 +93,7 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	jw_kstr(w, "error", s->err ? s->msg : NULL);
 	jw_key(w, "zones");
 	jw_arr(w);
-	if (api->rd->target_zones(api->reader, s->target, managed_zone, &c) != 0)
+	if (api->rd->target_zones(api_reader(api), s->target, managed_zone, &c) != 0)
 		return PRISM_ESTORE;
 	jw_end_arr(w);
 	/* zones on the server that Prism does not manage there */
@@ -102,8 +102,8 @@ static int target_json(struct prism_api *api, struct jw *w, const struct cluster
 	size_t extra = 0;
 	for (size_t i = 0; s->list != NULL && i < s->list->n; i++) {
 		bool serves;
-		if (api->rd->target_serves(api->reader, s->target, s->list->v[i].name, &serves) !=
-		    0)
+		if (api->rd->target_serves(api_reader(api), s->target, s->list->v[i].name,
+					   &serves) != 0)
 			return PRISM_ESTORE;
 		if (!serves) {
 			jw_str(w, s->list->v[i].name);
@@ -126,7 +126,7 @@ static void done_cluster(struct api_req *r, struct api_job *j, int err)
 		api_error(r, 503, "unavailable", "the daemon is shutting down");
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "targets");
@@ -241,7 +241,7 @@ static void done_resync(struct api_req *r, struct api_job *j, int err)
 		targets = prism_engine_resync_zone(r->api->opts.engine, j->name);
 	else
 		prism_engine_resync(r->api->opts.engine, j->name);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, j->flag ? "zone" : "target", j->name);
@@ -312,7 +312,7 @@ static void done_dnssec(struct api_req *r, struct api_job *j, int err)
 		return;
 	}
 	prism_engine_zones_changed(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "zone", j->name);
@@ -414,7 +414,7 @@ static void key_json(struct jw *w, const json_t *k)
 static void done_keys(struct api_req *r, struct api_job *j, int err)
 {
 	struct keys_ctx *c = (struct keys_ctx *)j->data;
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	const json_t *k;
 	size_t i;
 	jw_reset(w);
@@ -479,7 +479,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 	bool on;
 	if (!dnssec_zone(r, name, sizeof(name)))
 		return;
-	int rc = api->rd->zone_dnssec(api->reader, name, &on);
+	int rc = api->rd->zone_dnssec(api_reader(api), name, &on);
 	if (rc != 0) {
 		if (rc == PRISM_ENOTFOUND)
 			api_error(r, 404, "not_found", "no zone %s", name);
@@ -499,7 +499,7 @@ void h_v1_zone_dnssec(struct api_req *r)
 	for (size_t i = 0; i < n; i++) {
 		const struct prism_engine_target *t = prism_engine_target(api->opts.engine, i);
 		bool serves;
-		if (api->rd->target_serves(api->reader, t->name, name, &serves) != 0) {
+		if (api->rd->target_serves(api_reader(api), t->name, name, &serves) != 0) {
 			free(c->slots);
 			free(c);
 			api_db_failed(r);

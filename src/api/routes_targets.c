@@ -250,7 +250,7 @@ static void done_target(struct api_req *r, struct api_job *j, int err)
 		api_error(r, 500, "internal", "kept in the registry, but %s", why);
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	if (c->mode == T_DELETE) {
 		jw_obj(w);

@@ -182,7 +182,7 @@ static int zone_lookup(struct prism_api *api, const char *name, struct zone_info
 		snprintf(z->soa, sizeof(z->soa), "%s", z->cz->soa ? z->cz->soa : "");
 		return 0;
 	}
-	return api->rd->zone_get(api->reader, name, zone_copy, z);
+	return api->rd->zone_get(api_reader(api), name, zone_copy, z);
 }
 
 /* Find the zone of the path; answers 404/503 itself. */
@@ -250,15 +250,43 @@ static bool serves_rt(const struct prism_runtime_target *t, const struct zone_in
 	return t->zones == NULL;
 }
 
-static void served_by_json(struct prism_api *api, struct jw *w, const char *name,
-			   const struct zone_info *z, const char *target)
+/* The targets serving a zone and whether each has it ready: the engine's, so taken on
+ * the loop (api_loop_call) when the answer is written on a read thread. */
+struct served_by {
+	struct prism_api *api;
+	const char *name;
+	const struct zone_info *z;
+	size_t n;
+	struct {
+		char target[64];
+		bool ready;
+	} v[API_MAX_TARGETS];
+};
+
+static void served_by_add(struct served_by *s, const char *target)
 {
-	bool ready = false;
-	prism_engine_zone_state(api->opts.engine, target, name, &ready);
-	jw_obj(w);
-	jw_kstr(w, "target", target);
-	jw_kbool(w, "ready", ready);
-	jw_end_obj(w);
+	if (s->n == API_MAX_TARGETS)
+		return;
+	snprintf(s->v[s->n].target, sizeof(s->v[0].target), "%s", target);
+	s->v[s->n].ready = false;
+	prism_engine_zone_state(s->api->opts.engine, target, s->name, &s->v[s->n].ready);
+	s->n++;
+}
+
+static void served_by_collect(void *arg)
+{
+	struct served_by *s = arg;
+	struct prism_api *api = s->api;
+	for (size_t i = 0; api->cfg->targets[i] != NULL; i++)
+		if (serves(api->cfg->targets[i], s->z, s->name))
+			served_by_add(s, api->cfg->targets[i]->name);
+	const struct prism_api_target_ops *ops = api->opts.target_ops;
+	for (size_t i = 0; ops != NULL && i < prism_engine_ntargets(api->opts.engine); i++) {
+		const char *t = prism_engine_target(api->opts.engine, i)->name;
+		const struct prism_runtime_target *rt = ops->find(ops->arg, t);
+		if (rt != NULL && serves_rt(rt, s->z, s->name))
+			served_by_add(s, t);
+	}
 }
 
 static void zone_json(struct prism_api *api, struct jw *w, const char *name,
@@ -286,15 +314,22 @@ static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 	jw_ktime(w, "created_at", z->created_at);
 	jw_key(w, "served_by");
 	jw_arr(w);
-	for (size_t i = 0; api->cfg->targets[i] != NULL; i++)
-		if (serves(api->cfg->targets[i], z, name))
-			served_by_json(api, w, name, z, api->cfg->targets[i]->name);
-	const struct prism_api_target_ops *ops = api->opts.target_ops;
-	for (size_t i = 0; ops != NULL && i < prism_engine_ntargets(api->opts.engine); i++) {
-		const char *t = prism_engine_target(api->opts.engine, i)->name;
-		const struct prism_runtime_target *rt = ops->find(ops->arg, t);
-		if (rt != NULL && serves_rt(rt, z, name))
-			served_by_json(api, w, name, z, t);
+	struct served_by *s = malloc(sizeof(*s));
+	if (s != NULL) {
+		s->api = api;
+		s->name = name;
+		s->z = z;
+		s->n = 0;
+		api_loop_call(api, served_by_collect, s); /* the API stops: none listed */
+		for (size_t i = 0; i < s->n; i++) {
+			jw_obj(w);
+			jw_kstr(w, "target", s->v[i].target);
+			jw_kbool(w, "ready", s->v[i].ready);
+			jw_end_obj(w);
+		}
+		free(s);
+	} else {
+		w->oom = true;
 	}
 	jw_end_arr(w);
 	jw_end_obj(w);
@@ -303,7 +338,7 @@ static void zone_json(struct prism_api *api, struct jw *w, const char *name,
 static int64_t count_records(struct prism_api *api, const char *zone)
 {
 	int64_t n;
-	return api->rd->zone_record_count(api->reader, zone, &n) == 0 ? n : -1;
+	return api->rd->zone_record_count(api_reader(api), zone, &n) == 0 ? n : -1;
 }
 
 /* ---- GET /api/v1/zones, GET /api/v1/zones/{zone} ---- */
@@ -331,7 +366,7 @@ static int zones_row(void *ctx, const struct prism_zone_view *v)
 void h_v1_zones(struct api_req *r)
 {
 	struct prism_api *api = r->api;
-	struct jw *w = &api->jw;
+	struct jw *w = api_jw(api);
 	struct zone_info z;
 	jw_reset(w);
 	jw_obj(w);
@@ -346,7 +381,7 @@ void h_v1_zones(struct api_req *r)
 		zone_json(api, w, name, &z, count_records(api, name));
 	}
 	struct zones_ctx c = {api, w};
-	if (api->rd->zones_list(api->reader, zones_row, &c) != 0) {
+	if (api->rd->zones_list(api_reader(api), zones_row, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -361,8 +396,8 @@ void h_v1_zone(struct api_req *r)
 	struct zone_info z;
 	if (!path_zone(r, name, sizeof(name), &z))
 		return;
-	jw_reset(&r->api->jw);
-	zone_json(r->api, &r->api->jw, name, &z, count_records(r->api, name));
+	jw_reset(api_jw(r->api));
+	zone_json(r->api, api_jw(r->api), name, &z, count_records(r->api, name));
 	api_reply(r, 200);
 }
 
@@ -791,7 +826,7 @@ static void done_zone_create(struct api_req *r, struct api_job *j, int err)
 		api_db_failed(r);
 		return;
 	}
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	if (!c->imported) {
 		zone_json(r->api, w, c->name, &z, count_records(r->api, c->name));
@@ -1054,7 +1089,7 @@ static void done_zone_delete(struct api_req *r, struct api_job *j, int err)
 		return;
 	}
 	prism_engine_zones_changed(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "deleted");
@@ -1180,14 +1215,14 @@ void h_v1_records(struct api_req *r)
 					.after_name = an,
 					.after_type = at,
 					.limit = limit};
-	struct records_page c = {.w = &r->api->jw};
+	struct records_page c = {.w = api_jw(r->api)};
 	struct jw *w = c.w;
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "zone", name);
 	jw_key(w, "records");
 	jw_arr(w);
-	if (r->api->rd->records_list(r->api->reader, &q, records_row, &c) != 0) {
+	if (r->api->rd->records_list(api_reader(r->api), &q, records_row, &c) != 0) {
 		api_db_failed(r);
 		return;
 	}
@@ -1234,7 +1269,7 @@ static void done_records_put(struct api_req *r, struct api_job *j, int err)
 	}
 	if (j->count > 0)
 		prism_engine_wake(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kstr(w, "zone", c->zone);
@@ -1378,7 +1413,7 @@ static void done_repoint(struct api_req *r, struct api_job *j, int err)
 	}
 	if (!c->dry_run && c->res.n > 0)
 		prism_engine_wake(r->api->opts.engine);
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_kbool(w, "dry_run", c->dry_run);
@@ -1553,7 +1588,7 @@ static int export_load(struct prism_api *api, const char *zone, struct export_ro
 	memset(x, 0, sizeof(*x));
 	struct prism_records_query q = {.zone = zone};
 	struct export_load_ctx c = {x, 0};
-	int rc = api->rd->records_list(api->reader, &q, export_row, &c);
+	int rc = api->rd->records_list(api_reader(api), &q, export_row, &c);
 	return c.err != 0 ? c.err : rc;
 }
 
@@ -1572,7 +1607,7 @@ static void export_soa(const struct zone_info *z, const char *zone, char *out, s
 static void export_json(struct api_req *r, const char *zone, const struct zone_info *z,
 			const struct export_rows *x)
 {
-	struct jw *w = &r->api->jw;
+	struct jw *w = api_jw(r->api);
 	jw_reset(w);
 	jw_obj(w);
 	jw_key(w, "zone");

@@ -461,6 +461,10 @@ struct prism_hosts_visit {
 };
 
 struct prism_store_read_api {
+	/** A read is a network round trip (PostgreSQL): the REST API then never reads on the
+	 *  loop thread but on threads of its own, each with its own reader. false: a read is
+	 *  fast and local (SQLite), done inline on the loop. */
+	bool blocking;
 	/** Open a reader on the registry at @p opts->path (made by the writer's open).
 	 *  @p err receives a one-line reason. @return 0, PRISM_ESTORE */
 	int (*open)(const struct prism_store_opts *opts, struct prism_store_reader **out,
