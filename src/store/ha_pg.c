@@ -68,6 +68,20 @@ static const char SETUP_SQL[] =
 	"  DELETE FROM prism_ha_instance WHERE id = me;"
 	"  PERFORM pg_notify('" PRISM_HA_CHANNEL "', me);"
 	" END $f$;"
+	/* a commit that makes ledger rows pending wakes the holder of their target's claim:
+	 * NOTIFY in the writing transaction, delivered at COMMIT (one per target) */
+	"CREATE OR REPLACE FUNCTION prism_ha_dirty() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  PERFORM pg_notify('" PRISM_HA_CHANNEL_DIRTY "', s.t) FROM"
+	"   (SELECT DISTINCT target AS t FROM prism_new WHERE status = 'pending') s;"
+	"  RETURN NULL;"
+	" END $f$;"
+	"DO $d$ BEGIN IF to_regclass('ledger') IS NOT NULL THEN"
+	" CREATE OR REPLACE TRIGGER prism_ha_dirty_ins AFTER INSERT ON ledger"
+	"  REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION prism_ha_dirty();"
+	" CREATE OR REPLACE TRIGGER prism_ha_dirty_upd AFTER UPDATE ON ledger"
+	"  REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION prism_ha_dirty();"
+	" END IF; END $d$;"
 	"COMMIT;"
 	"LISTEN " PRISM_HA_CHANNEL ";"
 	"LISTEN " PRISM_HA_CHANNEL_DIRTY ";";
@@ -90,6 +104,7 @@ struct prism_ha {
 	int poll_fd;
 	uv_timer_t timer;     /* reconnect, or the next tick */
 	uv_timer_t leave_timer;
+	uv_timer_t lapse_timer; /* at the earliest valid_until: claims lapse (changed_cb) */
 	enum state state;
 	unsigned attempt;
 	bool query_inflight;
@@ -97,6 +112,7 @@ struct prism_ha {
 	bool again_done;  /* the quick second tick was used */
 	bool stopping;
 	bool setup_failed;
+	bool released; /* claims let go while building a tick: changed_cb after sending */
 	bool leave_ready; /* stopping, and no work runs under the claims any more */
 	uint64_t drain_until;
 	unsigned refs;
@@ -369,6 +385,34 @@ static void timer_cb(uv_timer_t *t)
 		prism_ha_tick_now(ha);
 }
 
+/* A claim ran out by our clock (no renewal came in time): tell, and watch the next one. */
+static void lapse_arm(struct prism_ha *ha);
+
+static void lapse_cb(uv_timer_t *t)
+{
+	struct prism_ha *ha = t->data;
+	if (ha->stopping)
+		return;
+	prism_log(PRISM_LOG_WARNING, TAG, "claims lapsed: not renewed within their leases");
+	if (ha->opts.changed_cb != NULL)
+		ha->opts.changed_cb(ha->opts.arg);
+	lapse_arm(ha);
+}
+
+static void lapse_arm(struct prism_ha *ha)
+{
+	uint64_t now = uv_now(ha->loop), first = 0;
+	for (size_t i = 0; i < ha->nclaims; i++) {
+		uint64_t v = ha->claims[i].valid_until;
+		if (v > now && (first == 0 || v < first))
+			first = v;
+	}
+	if (first == 0)
+		uv_timer_stop(&ha->lapse_timer);
+	else
+		uv_timer_start(&ha->lapse_timer, lapse_cb, first - now, 0);
+}
+
 /* ---- the tick ---- */
 
 /* The wanted claims as a text[] literal: {"a","b"} with " and \ escaped. */
@@ -388,6 +432,8 @@ static char *wanted_array(struct prism_ha *ha)
 		/* work under a claim not wanted any more is let finish: keep it this tick */
 		bool busy = c->held_db && ha->opts.busy_cb != NULL &&
 			    ha->opts.busy_cb(ha->opts.arg, c->name);
+		if (!want && c->valid_until > uv_now(ha->loop))
+			ha->released = true;
 		if (!want)
 			c->valid_until = 0; /* no new work under it from now on */
 		if (!want && !busy)
@@ -423,8 +469,13 @@ static void send_tick(struct prism_ha *ha)
 	int rc = send_query(ha, "SELECT kind, name, holder, ms FROM prism_ha_tick($1, $2, $3)", 3,
 			    params);
 	free(arr);
-	if (rc != 0)
+	if (rc != 0) {
 		fail(ha, "cannot renew the claims");
+	} else if (ha->released) {
+		ha->released = false;
+		if (ha->opts.changed_cb != NULL)
+			ha->opts.changed_cb(ha->opts.arg);
+	}
 }
 
 void prism_ha_tick_now(struct prism_ha *ha)
@@ -514,6 +565,7 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 	}
 	ha->last_ok_ms = now;
 	ha->stats.ticks++;
+	lapse_arm(ha);
 	if (changed && ha->opts.changed_cb != NULL)
 		ha->opts.changed_cb(ha->opts.arg);
 	uint64_t next = prism_ha_next_tick(ha->sent_ms, ha->opts.lease_seconds, foreign);
@@ -656,13 +708,14 @@ int prism_ha_start(uv_loop_t *loop, const struct prism_ha_opts *opts, struct pri
 		return PRISM_ENOMEM;
 	ha->loop = loop;
 	ha->opts = *opts;
-	ha->refs = 3; /* until stop, and the two timers */
+	ha->refs = 4; /* until stop, and the three timers */
 	snprintf(ha->id, sizeof(ha->id), "%s", opts->instance_id);
 	ha->keys = prism_strv_dup(opts->keys);
 	ha->vals = prism_strv_dup(opts->values);
 	uv_timer_init(loop, &ha->timer);
 	uv_timer_init(loop, &ha->leave_timer);
-	ha->timer.data = ha->leave_timer.data = ha;
+	uv_timer_init(loop, &ha->lapse_timer);
+	ha->timer.data = ha->leave_timer.data = ha->lapse_timer.data = ha;
 	if (ha->keys == NULL || ha->vals == NULL) {
 		prism_ha_stop(ha, NULL, NULL);
 		return PRISM_ENOMEM;
@@ -757,6 +810,7 @@ void prism_ha_stop(struct prism_ha *ha, void (*done_cb)(void *arg), void *arg)
 	ha->drain_until = uv_now(ha->loop) + ha->opts.work_ms;
 	uv_timer_stop(&ha->timer);
 	uv_close((uv_handle_t *)&ha->timer, timer_closed_cb);
+	uv_close((uv_handle_t *)&ha->lapse_timer, timer_closed_cb);
 	drain_cb(&ha->leave_timer);
 	unref(ha);
 }
