@@ -600,6 +600,8 @@ static int rt_load(struct daemon *d)
 {
 	struct prism_runtime_target *t;
 	size_t n;
+	if (store_api->runtime_targets == NULL)
+		return 0; /* a backend without run-time targets (yet) */
 	int rc = store_api->runtime_targets(d->store, &t, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct rt_target *r = rt_new(&t[i]);
