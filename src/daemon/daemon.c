@@ -107,6 +107,14 @@ static void changed_cb(void *arg)
 
 static void rt_close_all(struct daemon *d);
 static void ha_claims_update(struct daemon *d);
+static void stop_sync(struct daemon *d);
+
+/* Shutting down: the claims are released (ha_pg.c waited for the work in flight). */
+static void ha_left_cb(void *arg)
+{
+	stop_sync(arg);
+}
+
 static bool ha_may_target(void *arg, const char *target);
 static bool ha_may_liveness(void *arg);
 
@@ -118,10 +126,6 @@ static void shutdown_daemon(struct daemon *d)
 	prism_log(PRISM_LOG_INFO, TAG, "shutting down");
 	prism_api_stop(d->api); /* first: it reads every other module */
 	d->api = NULL;
-	/* no new work under any claim from now on; released (after work in flight, which the
-	 * engine's stop below ends) so other instances take over at once */
-	prism_ha_stop(d->ha, NULL, NULL);
-	d->ha = NULL;
 	uv_signal_stop(&d->sigint);
 	uv_signal_stop(&d->sigterm);
 	uv_signal_stop(&d->sighup);
@@ -145,6 +149,20 @@ static void shutdown_daemon(struct daemon *d)
 	d->liveness = NULL;
 	prism_health_stop(d->health);
 	d->health = NULL;
+	if (d->ha != NULL) {
+		/* no new work under any claim from now on; the requests in flight end, then the
+		 * claims are released so other instances take over at once, then the rest */
+		struct prism_ha *ha = d->ha;
+		d->ha = NULL;
+		prism_ha_stop(ha, ha_left_cb, d);
+		return;
+	}
+	stop_sync(d);
+}
+
+/* The engine, the targets, then the writer drains. */
+static void stop_sync(struct daemon *d)
+{
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
