@@ -25,7 +25,8 @@ from prismlib import BUILD, wait_for  # noqa: E402
 
 DRILL = os.path.join(BUILD, "tests", "integration", "prism-ha-drill")
 LEASE = 10
-WORK_MS = 5000
+WORK_MS = 5000  # the fence's budget: powerdns.timeout
+RUN_MS = 50  # what a push takes (tens of ms at PowerDNS): SIGTERM waits for it, then hands over
 CLAIMS = ["liveness", "kea-reservations"] + [f"target:pdns{i}" for i in range(6)]
 CLAIM = "target:pdns0"
 
@@ -42,7 +43,7 @@ class Drill:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [DRILL, self.conninfo, self.name, str(LEASE), str(WORK_MS)] + CLAIMS,
+            [DRILL, self.conninfo, self.name, str(LEASE), str(WORK_MS), str(RUN_MS)] + CLAIMS,
             stdout=open(self.out, "a"), stderr=subprocess.DEVNULL)
 
     def first_work(self, claim, after):

@@ -6,10 +6,11 @@
  * (CLOCK_MONOTONIC is one clock for every process on the host, so the test can check that
  * no two instances ever work under one claim within work_ms of each other), and
  *   C <monotonic ms> <claims held, comma-separated>
- * when its claims change. Work "runs" WORK_MS: a claim is busy (kept) until it is over.
+ * when its claims change. Work "runs" RUN_MS (at most WORK_MS, the budget the fence counts
+ * with): a claim is busy (not let go) until its last start's run is over.
  * SIGTERM: release the claims (graceful handover), print L, exit.
  *
- *   prism-ha-drill CONNINFO ID LEASE_SECONDS WORK_MS CLAIM...
+ *   prism-ha-drill CONNINFO ID LEASE_SECONDS WORK_MS RUN_MS CLAIM...
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ static const char *const *claims;
 static size_t nclaims;
 static uv_timer_t work;
 static unsigned long long *last_work; /* per claim: monotonic ms of the last start */
-static unsigned long long work_ms;
+static unsigned long long run_ms;
 static uv_signal_t term;
 
 static unsigned long long mono_ms(void)
@@ -59,13 +60,13 @@ static void work_cb(uv_timer_t *t)
 	fflush(stdout);
 }
 
-/* Work started under a claim runs work_ms: until then the claim is busy (not let go). */
+/* Work started under a claim runs run_ms: until then the claim is busy (not let go). */
 static bool busy(void *arg, const char *claim)
 {
 	(void)arg;
 	for (size_t i = 0; i < nclaims; i++)
 		if (strcmp(claims[i], claim) == 0)
-			return last_work[i] != 0 && mono_ms() < last_work[i] + work_ms;
+			return last_work[i] != 0 && mono_ms() < last_work[i] + run_ms;
 	return false;
 }
 
@@ -92,8 +93,8 @@ static void term_cb(uv_signal_t *s, int sig)
 
 int main(int argc, char **argv)
 {
-	if (argc < 6) {
-		fprintf(stderr, "usage: prism-ha-drill CONNINFO ID LEASE WORK_MS CLAIM...\n");
+	if (argc < 7) {
+		fprintf(stderr, "usage: prism-ha-drill CONNINFO ID LEASE WORK_MS RUN_MS CLAIM...\n");
 		return 2;
 	}
 	prism_log_init(PRISM_LOG_INFO, NULL);
@@ -109,9 +110,9 @@ int main(int argc, char **argv)
 		.changed_cb = changed,
 		.busy_cb = busy,
 	};
-	work_ms = o.work_ms;
-	claims = (const char *const *)argv + 5;
-	nclaims = (size_t)argc - 5;
+	run_ms = strtoull(argv[5], NULL, 10);
+	claims = (const char *const *)argv + 6;
+	nclaims = (size_t)argc - 6;
 	last_work = calloc(nclaims, sizeof(*last_work));
 	uv_loop_t *loop = uv_default_loop();
 	if (prism_ha_start(loop, &o, &ha) != 0) {

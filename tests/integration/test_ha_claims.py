@@ -44,7 +44,7 @@ class Drill:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [DRILL, self.conninfo, self.name, str(LEASE), str(WORK_MS)] + CLAIMS,
+            [DRILL, self.conninfo, self.name, str(LEASE), str(WORK_MS), str(WORK_MS)] + CLAIMS,
             stdout=open(self.out, "a"), stderr=open(self.err, "a"))
         return self
 
