@@ -49,7 +49,9 @@ static void usage(FILE *out)
 		     "Registry commands:\n"
 		     "  registry import-prism FILE [--config FILE]\n"
 		     "              the hosts of the original Prism server's database\n"
-		     "              (see `prism registry --help`)\n"
+		     "  registry copy --from REGISTRY --to REGISTRY [--force]\n"
+		     "              every table of a registry into another: sqlite:PATH or\n"
+		     "              postgresql:URL (see `prism registry --help`)\n"
 		     "\n");
 	prism_admin_usage(out);
 	fputc('\n', out);

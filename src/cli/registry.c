@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* prism registry import-prism: the original Prism server's hosts into this registry. The
  * command opens the registry itself (SQLite, WAL: prismd may be running on it) and writes
- * through the store's operations; every SQL statement is the store's. */
+ * through the store's operations; every SQL statement is the store's.
+ * prism registry copy: every table of one registry into another (SQLite ⇄ PostgreSQL),
+ * through the store's copy functions (store.h, prism_store_copy). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 #include "store/import.h"
 #include "store/store.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREADABLE = 3 };
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREADABLE = 3, EXIT_NOT_EMPTY = 4 };
 
 #define CHUNK 500 /* hosts per transaction: prismd's writer gets its turn in between */
 #define SHOWN 20  /* rows named on stderr; the rest are counted */
@@ -227,14 +229,164 @@ out:
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- prism registry copy ---- */
+
+static void copy_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: prism registry copy --from REGISTRY --to REGISTRY [--force]\n"
+		"\n"
+		"Copy every table of a registry into another: hosts, tokens, API keys, zones,\n"
+		"records, the sync ledger, the audit log, targets added at run time, the intake\n"
+		"queue and the credential key (so that stored token and key hashes keep "
+		"working).\n"
+		"REGISTRY is sqlite:PATH or postgresql:URL (a libpq URI or key=value string);\n"
+		"the destination is made when it has no schema yet. One transaction on each "
+		"side:\n"
+		"the copy is committed only when every table's row count in the destination\n"
+		"equals the source's; the counts are printed. Stop prismd before copying.\n"
+		"\n"
+		"  -f, --from REGISTRY  the registry to read\n"
+		"  -t, --to REGISTRY    the registry to fill\n"
+		"      --force          replace the destination's contents (by default a\n"
+		"                       destination holding any row is refused)\n"
+		"  -h, --help           show this help\n"
+		"\n"
+		"Exit status: 0 copied, 1 a registry refused (or the counts differ: nothing was\n"
+		"committed), 2 usage error, 4 the destination is not empty (see --force).\n");
+}
+
+struct registry_ref {
+	const struct prism_store_api *api;
+	struct prism_store_opts opts;
+};
+
+/* "sqlite:PATH" or "postgresql:URL" (postgres: too); false when it is neither. */
+static bool registry_ref(const char *spec, struct registry_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (strncmp(spec, "sqlite:", 7) == 0 && spec[7] != '\0') {
+		r->api = &prism_store_sqlite;
+		r->opts.path = spec + 7;
+		r->opts.synchronous_full = true;
+		return true;
+	}
+	const char *url = strncmp(spec, "postgresql:", 11) == 0 ? spec + 11
+			  : strncmp(spec, "postgres:", 9) == 0	? spec + 9
+								: NULL;
+	if (url == NULL || *url == '\0')
+		return false;
+	/* "postgresql://..." is itself a URI: keep the scheme for libpq */
+	r->api = &prism_store_postgresql;
+	r->opts.url = strncmp(url, "//", 2) == 0 ? spec : url;
+	return true;
+}
+
+static void print_count(void *ctx, const struct prism_copy_report *r)
+{
+	(void)ctx;
+	printf("%-16s %10lld rows (source %lld)\n", r->table, (long long)r->dest,
+	       (long long)r->source);
+}
+
+static const char *ref_kind(const struct registry_ref *r)
+{
+	return r->api == &prism_store_sqlite ? "sqlite" : "postgresql";
+}
+
+static int run_copy(const char *from, const char *to, bool force)
+{
+	static const char *const c = "prism registry copy";
+	struct registry_ref src, dst;
+	if (!registry_ref(from, &src) || !registry_ref(to, &dst)) {
+		fprintf(stderr, "%s: a registry is sqlite:PATH or postgresql:URL\n", c);
+		return EXIT_USAGE;
+	}
+	if (src.api == &prism_store_sqlite && dst.api == &prism_store_sqlite &&
+	    same_file(src.opts.path, dst.opts.path)) {
+		fprintf(stderr, "%s: --from and --to are the same file\n", c);
+		return EXIT_USAGE;
+	}
+	if (src.api == &prism_store_sqlite) {
+		struct stat st;
+		if (stat(src.opts.path, &st) != 0) {
+			fprintf(stderr, "%s: %s: no such registry\n", c, src.opts.path);
+			return EXIT_FAILED;
+		}
+	}
+	char err[768];
+	struct prism_store *s = NULL, *d = NULL;
+	if (src.api->open(&src.opts, &s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: the source (%s): %s\n", c, ref_kind(&src), err);
+		return EXIT_FAILED;
+	}
+	if (dst.api->open(&dst.opts, &d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: the destination (%s): %s\n", c, ref_kind(&dst), err);
+		src.api->close(s);
+		return EXIT_FAILED;
+	}
+	err[0] = '\0';
+	int rc = prism_store_copy(src.api, s, dst.api, d, force, print_count, NULL, err,
+				  sizeof(err));
+	dst.api->close(d);
+	src.api->close(s);
+	if (rc == PRISM_ECONFLICT) {
+		fprintf(stderr, "%s: %s\n", c, err);
+		return EXIT_NOT_EMPTY;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s; nothing was committed\n", c, err[0] ? err : "failed");
+		return EXIT_FAILED;
+	}
+	printf("copied %s registry into %s registry: every table's counts agree\n", ref_kind(&src),
+	       ref_kind(&dst));
+	return EXIT_OK;
+}
+
+static int copy_main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"to", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *from = NULL, *to = NULL;
+	bool force = false;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "f:t:h", lopts, NULL)) != -1) {
+		if (o == 'f')
+			from = optarg;
+		else if (o == 't')
+			to = optarg;
+		else if (o == 'F')
+			force = true;
+		else {
+			copy_usage(o == 'h' ? stdout : stderr);
+			return o == 'h' ? EXIT_OK : EXIT_USAGE;
+		}
+	}
+	if (from == NULL || to == NULL || optind != argc) {
+		fprintf(stderr, "prism registry copy: --from and --to are needed (see --help)\n");
+		return EXIT_USAGE;
+	}
+	return run_copy(from, to, force);
+}
+
 int prism_registry_main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
+		copy_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
+	if (strcmp(argv[1], "copy") == 0)
+		return copy_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import-prism") != 0) {
-		fprintf(stderr, "prism registry: unknown command '%s' (import-prism)\n", argv[1]);
+		fprintf(stderr, "prism registry: unknown command '%s' (import-prism, copy)\n",
+			argv[1]);
 		return EXIT_USAGE;
 	}
 	static const struct option lopts[] = {

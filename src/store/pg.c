@@ -50,9 +50,11 @@ static const char *const migrations[] = {
 	" source_key " T ","
 	" dhcid4 TEXT,"
 	" dhcid6 TEXT"
-	");"
-	"CREATE INDEX hosts_liveness ON hosts (status, last_seen);"
-	"CREATE INDEX hosts_expiry ON hosts (status, expires_at);"
+	") WITH (fillfactor = 70);"
+	/* no index on last_seen or expires_at (SQLite has hosts_liveness and hosts_expiry):
+	 * a heartbeat changes nothing indexed, so it is a HOT update (in place, in the page's
+	 * free space) instead of a new entry in every index of the table. The expiry and
+	 * cleanup scans read the hosts of one status instead */
 	"CREATE INDEX hosts_status ON hosts (status);"
 	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key);"
 	"CREATE INDEX hosts_dns_name ON hosts (dns_record_id);"
@@ -187,6 +189,145 @@ static const char *const migrations[] = {
 	" dns_address TEXT,"
 	" created BIGINT NOT NULL"
 	");",
+	/* 2: a registration (without auto_ptr) as a server-side function, and a writer's
+	 * batch of them in one call (pg_hosts.c): a round trip for all. The same decisions,
+	 * in the same order, as the C path of pg_host_register (and the SQLite backend's) */
+	"CREATE FUNCTION prism_host_register(p_hostname text, p_ip text, p_ipv6 bool,"
+	" p_now bigint, p_expires bigint, p_owner text, p_check_token bool, p_zone text,"
+	" p_fqdn text, p_ttl bigint, p_publish bool, p_type text, p_hash bigint,"
+	" OUT o_token int, OUT o_owned_by_other bool, OUT o_source_conflict bool,"
+	" OUT o_holder text, OUT o_result int, OUT o_host_id bigint, OUT o_old_ip text,"
+	" OUT o_dns_changed bool) LANGUAGE plpgsql AS $$"
+	" DECLARE v_h hosts%ROWTYPE; v_t tokens%ROWTYPE; v_exists bool; v_fam text;"
+	"  v_prev text; v_same_dns bool := false; v_ip_changed bool := false;"
+	"  v_offline bool := false; v_sync text; v_n bigint;"
+	" BEGIN"
+	"  o_token := 0; o_owned_by_other := false; o_source_conflict := false; o_result := 0;"
+	"  o_host_id := 0; o_dns_changed := false;"
+	"  IF p_check_token AND p_owner IS NOT NULL THEN"
+	"   SELECT * INTO v_t FROM tokens t WHERE t.hash = p_owner;"
+	"   IF NOT FOUND THEN o_token := 1; RETURN;"
+	"   ELSIF v_t.active = 0 THEN o_token := 3; RETURN;"
+	"   ELSIF v_t.expires_at IS NOT NULL AND v_t.expires_at <= p_now THEN o_token := 2;"
+	"    RETURN; END IF;"
+	"  END IF;"
+	"  SELECT * INTO v_h FROM hosts h WHERE h.hostname = p_hostname;"
+	"  v_exists := FOUND;"
+	"  IF v_exists THEN"
+	"   IF p_zone IS NOT NULL THEN"
+	"    v_same_dns := v_h.dns_zone IS NOT NULL AND v_h.dns_zone = p_zone AND"
+	"     v_h.dns_ttl IS NOT DISTINCT FROM p_ttl;"
+	"   ELSE v_same_dns := v_h.dns_zone IS NULL; END IF;"
+	"   v_fam := CASE WHEN p_ipv6 THEN v_h.ipv6 ELSE v_h.ipv4 END;"
+	"   IF v_h.source <> 'agent' THEN o_source_conflict := true; o_holder := v_h.source;"
+	"    RETURN; END IF;"
+	"   IF v_h.owner_token_hash IS NOT NULL AND (p_owner IS NULL OR"
+	"    v_h.owner_token_hash <> p_owner) THEN o_owned_by_other := true; RETURN; END IF;"
+	"   v_prev := coalesce(v_fam, v_h.current_ip);"
+	"   v_ip_changed := v_prev IS NULL OR v_prev <> p_ip;"
+	"   IF v_ip_changed AND v_prev IS NOT NULL THEN o_old_ip := v_prev; END IF;"
+	"   v_offline := v_h.status = 'offline';"
+	"   IF NOT v_ip_changed AND NOT v_offline AND v_same_dns AND v_fam IS NOT NULL THEN"
+	"    UPDATE hosts SET last_seen = p_now, expires_at = p_expires,"
+	"     owner_token_hash = coalesce(owner_token_hash, p_owner) WHERE id = v_h.id;"
+	"    o_host_id := v_h.id; o_result := 2; RETURN;"
+	"   END IF;"
+	"  END IF;"
+	"  IF p_zone IS NOT NULL AND (NOT v_exists OR NOT v_same_dns) THEN"
+	"   SELECT o.source INTO o_holder FROM hosts o WHERE o.dns_record_id = p_fqdn AND"
+	"    o.source <> 'agent' LIMIT 1;"
+	"   IF FOUND THEN o_source_conflict := true; RETURN; END IF;"
+	"  END IF;"
+	"  IF p_zone IS NOT NULL AND p_publish THEN"
+	"   SELECT coalesce(hh.source, 'api') INTO o_holder FROM desired d LEFT JOIN hosts hh"
+	"    ON hh.id = d.host_id WHERE d.zone = p_zone AND d.name = p_fqdn AND"
+	"    (d.type = p_type OR d.type = 'CNAME') AND d.host_id IS DISTINCT FROM"
+	"    (CASE WHEN v_exists THEN v_h.id ELSE 0 END) LIMIT 1;"
+	"   IF FOUND THEN o_source_conflict := true; RETURN; END IF;"
+	"  END IF;"
+	"  o_holder := NULL;"
+	"  v_sync := CASE WHEN p_zone IS NULL THEN 'disabled' END;"
+	"  IF v_exists THEN o_host_id := v_h.id;"
+	"  ELSE"
+	"   INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, last_seen,"
+	"    dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, owner_token_hash)"
+	"    VALUES (p_hostname, p_ip, CASE WHEN p_ipv6 THEN NULL ELSE p_ip END,"
+	"    CASE WHEN p_ipv6 THEN p_ip END, 'online', p_now, p_now, p_zone, p_fqdn,"
+	"    CASE WHEN p_zone IS NOT NULL THEN p_ttl END, coalesce(v_sync, 'pending'),"
+	"    p_expires, p_owner) RETURNING id INTO o_host_id;"
+	"  END IF;"
+	"  IF p_zone IS NOT NULL AND p_publish THEN"
+	"   WITH up AS (INSERT INTO desired (zone, name, type, ttl, content, hash, host_id)"
+	"    VALUES (p_zone, p_fqdn, p_type, p_ttl, p_ip, p_hash, o_host_id)"
+	"    ON CONFLICT (zone, name, type) DO UPDATE SET ttl = excluded.ttl,"
+	"    content = excluded.content, hash = excluded.hash, host_id = excluded.host_id"
+	"    WHERE desired.hash <> excluded.hash AND desired.host_id IS NOT NULL RETURNING 1),"
+	"   led AS (INSERT INTO ledger (target, zone, name, type, desired_hash, status,"
+	"    attempts, next_attempt, host_id, updated_at) SELECT tz.target, p_zone, p_fqdn,"
+	"    p_type, p_hash, 'pending', 0, 0, o_host_id, p_now FROM target_zones tz"
+	"    WHERE tz.zone = p_zone AND EXISTS (SELECT 1 FROM up)"
+	"    ON CONFLICT (target, zone, name, type) DO UPDATE SET"
+	"    desired_hash = excluded.desired_hash, status = 'pending', attempts = 0,"
+	"    next_attempt = 0, last_error = NULL, host_id = excluded.host_id,"
+	"    updated_at = excluded.updated_at)"
+	"   SELECT count(*) INTO v_n FROM up;"
+	"   o_dns_changed := v_n > 0;"
+	"  END IF;"
+	"  IF v_exists THEN"
+	"   IF o_dns_changed THEN v_sync := 'pending'; END IF;"
+	"   UPDATE hosts SET current_ip = p_ip,"
+	"    ipv4 = coalesce(CASE WHEN p_ipv6 THEN NULL ELSE p_ip END, ipv4),"
+	"    ipv6 = coalesce(CASE WHEN p_ipv6 THEN p_ip END, ipv6), status = 'online',"
+	"    last_seen = p_now, dns_zone = p_zone, dns_record_id = p_fqdn,"
+	"    dns_ttl = CASE WHEN p_zone IS NOT NULL THEN p_ttl END,"
+	"    dns_sync_status = coalesce(v_sync, dns_sync_status), expires_at = p_expires,"
+	"    owner_token_hash = coalesce(owner_token_hash, p_owner) WHERE id = v_h.id;"
+	"   o_result := CASE WHEN v_offline THEN CASE WHEN v_ip_changed THEN 4 ELSE 3 END"
+	"    ELSE CASE WHEN v_ip_changed THEN 1 ELSE 2 END END;"
+	"  END IF;"
+	" END $$;"
+	/* a writer's batch of registrations in one call, answered by position (i): first the
+	 * plain heartbeats, set-based (a name that comes twice is left to the loop), then
+	 * the others one by one in the order they came. The heartbeats' statement is planned
+	 * for each batch (EXECUTE): a plan made for a small table would scan it */
+	"CREATE FUNCTION prism_host_register_many(p_hostname text[], p_ip text[],"
+	" p_ipv6 bool[], p_now bigint[], p_expires bigint[], p_owner text[],"
+	" p_check_token bool[], p_zone text[], p_fqdn text[], p_ttl bigint[], p_publish bool[],"
+	" p_type text[], p_hash bigint[]) RETURNS TABLE (i int, token int, owned_by_other bool,"
+	" source_conflict bool, holder text, result int, host_id bigint, old_ip text,"
+	" dns_changed bool) LANGUAGE plpgsql AS $$"
+	" DECLARE v_n int := coalesce(array_length(p_hostname, 1), 0); v_done bool[];"
+	"  v_i int; v_id bigint;"
+	" BEGIN"
+	"  v_done := array_fill(false, ARRAY[v_n]);"
+	"  FOR v_i, v_id IN EXECUTE 'WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6,"
+	"   $7, $8, $9) WITH ORDINALITY AS r (hostname, ip, ipv6, now, expires, owner, zone,"
+	"   ttl, check_token, i)), u AS (SELECT * FROM r WHERE NOT EXISTS (SELECT 1 FROM r r2"
+	"   WHERE r2.hostname = r.hostname AND r2.i <> r.i)) UPDATE hosts h SET"
+	"   last_seen = u.now, expires_at = u.expires,"
+	"   owner_token_hash = coalesce(h.owner_token_hash, u.owner) FROM u"
+	"   WHERE h.hostname = u.hostname AND h.source = ''agent'' AND h.status = ''online''"
+	"   AND (h.owner_token_hash IS NULL OR h.owner_token_hash = u.owner)"
+	"   AND CASE WHEN u.ipv6 THEN h.ipv6 = u.ip ELSE h.ipv4 = u.ip END"
+	"   AND h.dns_zone IS NOT DISTINCT FROM u.zone AND (u.zone IS NULL OR"
+	"   h.dns_ttl = u.ttl) AND (NOT u.check_token OR u.owner IS NULL OR EXISTS (SELECT 1"
+	"   FROM tokens t WHERE t.hash = u.owner AND t.active <> 0 AND (t.expires_at IS NULL"
+	"   OR t.expires_at > u.now))) RETURNING u.i, h.id'"
+	"   USING p_hostname, p_ip, p_ipv6, p_now, p_expires, p_owner, p_zone, p_ttl,"
+	"   p_check_token"
+	"  LOOP"
+	"   v_done[v_i] := true;"
+	"   i := v_i; token := 0; owned_by_other := false; source_conflict := false;"
+	"   holder := NULL; result := 2; host_id := v_id; old_ip := NULL; dns_changed := false;"
+	"   RETURN NEXT;"
+	"  END LOOP;"
+	"  FOR k IN 1 .. v_n LOOP"
+	"   CONTINUE WHEN v_done[k];"
+	"   RETURN QUERY SELECT k, r.* FROM prism_host_register(p_hostname[k], p_ip[k],"
+	"    p_ipv6[k], p_now[k], p_expires[k], p_owner[k], p_check_token[k], p_zone[k],"
+	"    p_fqdn[k], p_ttl[k], p_publish[k], p_type[k], p_hash[k]) r;"
+	"  END LOOP;"
+	" END $$;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -268,17 +409,33 @@ static int prepared(struct prism_store *s, const char *sql, int nparams, char na
 	return 1;
 }
 
+static bool connected(struct prism_store *s)
+{
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return true;
+	snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", "");
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", "no connection to PostgreSQL");
+	return false;
+}
+
+/* The queued registrations written; whether the transaction may still commit. */
+int pg_flush(struct prism_store *s)
+{
+	if (s->nregs > 0 && pg_regs_flush(s) != 0)
+		s->poisoned = true;
+	return s->poisoned ? PRISM_ESTORE : 0;
+}
+
 PGresult *pg_exec(struct prism_store *s, const char *sql, const struct pg_params *p)
 {
 	static const struct pg_params none;
 	char name[16];
 	if (p == NULL)
 		p = &none;
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-		snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", "");
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s", "no connection to PostgreSQL");
+	if (s->nregs > 0)
+		pg_flush(s); /* in order: the registrations taken before run first */
+	if (!connected(s))
 		return NULL;
-	}
 	int prep = prepared(s, sql, p->n, name);
 	if (prep < 0)
 		return NULL;
@@ -308,7 +465,9 @@ int pg_cmd(struct prism_store *s, const char *sql, const struct pg_params *p, si
 
 int pg_exec_simple(struct prism_store *s, const char *sql)
 {
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+	if (s->nregs > 0)
+		pg_flush(s);
+	if (!connected(s))
 		return PRISM_ESTORE;
 	PGresult *r = PQexec(s->conn, sql);
 	bool ok = result_ok(r);
@@ -630,6 +789,8 @@ static int reconnect(struct prism_store *s)
 
 static int pg_begin(struct prism_store *s)
 {
+	s->nregs = 0; /* left by a transaction that did not end: none of it counts */
+	s->poisoned = false;
 	if (reconnect(s) != 0)
 		return PRISM_ESTORE;
 	/* a transaction left open by a failure before: end it */
@@ -641,8 +802,9 @@ static int pg_begin(struct prism_store *s)
 
 static int pg_commit(struct prism_store *s)
 {
-	/* COMMIT of a failed transaction answers ROLLBACK without an error: check the state */
-	if (PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
+	/* the queued registrations must have been written; COMMIT of a failed transaction
+	 * answers ROLLBACK without an error: check the state */
+	if (pg_flush(s) != 0 || PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
 		return PRISM_ESTORE;
 	PGresult *r = pg_exec(s, "COMMIT", NULL);
 	bool ok = r != NULL && strcmp(PQcmdStatus(r), "COMMIT") == 0;
@@ -652,6 +814,8 @@ static int pg_commit(struct prism_store *s)
 
 static int pg_rollback(struct prism_store *s)
 {
+	s->nregs = 0; /* not written: nothing to undo */
+	s->poisoned = false;
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return PRISM_ESTORE;
 	return pg_cmd(s, "ROLLBACK", NULL, NULL);

@@ -2,9 +2,10 @@
 /*
  * The PostgreSQL backend: hosts (registrations, expiry, cleanup, the API's deletes and
  * releases, the import of the original registry), tokens, API keys and the audit log.
- * Same semantics as the SQLite backend (sqlite_hosts.c); fewer round trips: a heartbeat is
- * one statement, the checks of any other registration one query, a desired RRset and its
- * ledger rows one statement.
+ * Same semantics as the SQLite backend (sqlite_hosts.c); fewer round trips: registrations
+ * are queued and the writer's batch of them written by one call of a server-side function
+ * (migration 2) before the next other statement or the commit; with auto_ptr the checks
+ * are one query, a desired RRset and its ledger rows one statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,48 +174,6 @@ enum prism_source pg_source_parse(const char *name)
 	return PRISM_SOURCE_API; /* the schema's CHECK allows nothing else */
 }
 
-/*
- * The common case, every interval from every agent: only the times change, in one
- * statement. It matches only a host that a full registration would treat as a heartbeat
- * (same source, token, family address, zone and TTL, online; with check_token a token of
- * the registry that is valid); anything else takes the full path.
- */
-static const char beat_sql[] =
-	"UPDATE hosts SET last_seen = $2::bigint, expires_at = $3::bigint, "
-	"owner_token_hash = coalesce(owner_token_hash, $4) "
-	"WHERE hostname = $1 AND source = 'agent' AND status = 'online' "
-	"AND (owner_token_hash IS NULL OR owner_token_hash = $4) "
-	"AND CASE WHEN $5::bool THEN ipv6 = $6 ELSE ipv4 = $6 END "
-	"AND dns_zone IS NOT DISTINCT FROM $7 AND ($7 IS NULL OR dns_ttl = $8::bigint) "
-	"AND (NOT $9::bool OR EXISTS (SELECT 1 FROM tokens t WHERE t.hash = $4 AND "
-	"t.active <> 0 AND (t.expires_at IS NULL OR t.expires_at > $2::bigint))) "
-	"RETURNING id";
-
-static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, bool *done,
-		     struct prism_host_reg_out *out)
-{
-	struct pg_params p = {0};
-	pg_bind_text(&p, 1, reg->hostname);
-	pg_bind_int(&p, 2, reg->now);
-	pg_bind_int(&p, 3, reg->expires_at);
-	pg_bind_text(&p, 4, reg->owner);
-	pg_bind_bool(&p, 5, reg->ipv6);
-	pg_bind_text(&p, 6, reg->ip);
-	pg_bind_text(&p, 7, reg->dns.enabled ? reg->dns.zone : NULL);
-	pg_bind_int(&p, 8, reg->dns.ttl);
-	pg_bind_bool(&p, 9, reg->check_token && reg->owner != NULL);
-	PGresult *r = pg_exec(s, beat_sql, &p);
-	if (r == NULL)
-		return PRISM_ESTORE;
-	*done = PQntuples(r) == 1;
-	if (*done) {
-		out->host_id = pg_int(r, 0, 0);
-		out->result = PRISM_REG_HEARTBEAT;
-	}
-	PQclear(r);
-	return 0;
-}
-
 /* Everything a registration checks, in one query that always answers one row. */
 static const char reg_check_sql[] =
 	"SELECT h.id, h.ipv4, h.ipv6, h.current_ip, h.status, h.owner_token_hash, h.dns_zone, "
@@ -234,7 +193,8 @@ static int register_write(struct prism_store *s, const struct prism_host_reg *re
 			  struct prism_host_reg_out *out, bool exists, int64_t id, bool ip_changed,
 			  bool was_offline);
 
-/* The registration's decisions, in the SQLite backend's order. 1: go on and write. */
+/* The registration's decisions (with auto_ptr: never a plain heartbeat), in the SQLite
+ * backend's order. 1: go on and write. */
 static int register_check(const struct prism_host_reg *reg, const PGresult *r,
 			  struct prism_host_reg_out *out, bool *exists, bool *ip_changed,
 			  bool *was_offline)
@@ -274,8 +234,6 @@ static int register_check(const struct prism_host_reg *reg, const PGresult *r,
 			snprintf(out->old_ip, sizeof(out->old_ip), "%s", prev);
 		const char *status = pg_text(r, 0, RC_STATUS);
 		*was_offline = status != NULL && strcmp(status, "offline") == 0;
-		if (!*ip_changed && !*was_offline && same_dns && fam != NULL)
-			return 2; /* a heartbeat the fast statement did not take (a race) */
 	}
 	if (reg->dns.enabled && (!*exists || !same_dns) && !pg_null(r, 0, RC_NAME_SOURCE)) {
 		out->source_conflict = true;
@@ -292,6 +250,94 @@ static int register_check(const struct prism_host_reg *reg, const PGresult *r,
 	return 1;
 }
 
+/* One answer row of prism_host_register_many into the caller's out. */
+static void register_answer(const PGresult *r, int row, struct prism_host_reg_out *out)
+{
+	out->token = (enum prism_token_state)pg_int(r, row, 1);
+	out->owned_by_other = pg_int(r, row, 2) != 0;
+	out->source_conflict = pg_int(r, row, 3) != 0;
+	out->holder = pg_source_parse(pg_text(r, row, 4));
+	out->result = (enum prism_reg_result)pg_int(r, row, 5);
+	out->host_id = pg_int(r, row, 6);
+	snprintf(out->old_ip, sizeof(out->old_ip), "%s", pg_text(r, row, 7) ? pg_text(r, row, 7) : "");
+	out->dns_changed = pg_int(r, row, 8) != 0;
+}
+
+enum { RA_HOSTNAME, RA_IP, RA_IPV6, RA_NOW, RA_EXPIRES, RA_OWNER, RA_CHECK, RA_ZONE, RA_FQDN,
+       RA_TTL, RA_PUBLISH, RA_TYPE, RA_HASH, RA_COUNT };
+
+/* One queued registration as the function's arguments (its FQDN is in out already). */
+static void register_args(struct pg_array *a, const struct prism_host_reg *reg,
+			  const struct prism_host_reg_out *out)
+{
+	bool dns = reg->dns.enabled;
+	bool publish = dns && (reg->ipv6 ? reg->dns.publish_aaaa : reg->dns.publish_a);
+	const char *type = reg->ipv6 ? "AAAA" : "A";
+	const char *recs[1] = {reg->ip};
+	struct prism_rr_change rr = {out->fqdn, type, reg->dns.ttl, recs, 1};
+	pg_array_text(&a[RA_HOSTNAME], reg->hostname);
+	pg_array_text(&a[RA_IP], reg->ip);
+	pg_array_text(&a[RA_IPV6], reg->ipv6 ? "t" : "f");
+	pg_array_int(&a[RA_NOW], reg->now);
+	pg_array_int(&a[RA_EXPIRES], reg->expires_at);
+	pg_array_text(&a[RA_OWNER], reg->owner);
+	pg_array_text(&a[RA_CHECK], reg->check_token ? "t" : "f");
+	pg_array_text(&a[RA_ZONE], dns ? reg->dns.zone : NULL);
+	pg_array_text(&a[RA_FQDN], dns ? out->fqdn : NULL);
+	pg_array_int(&a[RA_TTL], reg->dns.ttl);
+	pg_array_text(&a[RA_PUBLISH], publish ? "t" : "f");
+	pg_array_text(&a[RA_TYPE], type);
+	pg_array_int(&a[RA_HASH], publish ? (int64_t)prism_rrset_hash(&rr) : 0);
+}
+
+static const char register_many_sql[] =
+	"SELECT * FROM prism_host_register_many($1::text[], $2::text[], $3::bool[], "
+	"$4::bigint[], $5::bigint[], $6::text[], $7::bool[], $8::text[], $9::text[], "
+	"$10::bigint[], $11::bool[], $12::text[], $13::bigint[])";
+
+/*
+ * The queued registrations, in the order they came, in one call of the server-side
+ * function (migration 2): a writer's batch costs one round trip. Their answers fill the
+ * callers' out before the commit returns.
+ */
+int pg_regs_flush(struct prism_store *s)
+{
+	unsigned n = s->nregs;
+	if (n == 0)
+		return 0;
+	/* taken out first: the statement below flushes nothing again */
+	memcpy(s->regs_run, s->regs, n * sizeof(s->regs[0]));
+	s->nregs = 0;
+	struct pg_reg *q = s->regs_run;
+	struct pg_array a[RA_COUNT] = {0};
+	for (unsigned i = 0; i < n; i++)
+		register_args(a, q[i].reg, q[i].out);
+	struct pg_params p = {0};
+	int rc = 0;
+	for (int c = 0; c < RA_COUNT; c++) {
+		const char *v = pg_array_end(&a[c]);
+		if (v == NULL)
+			rc = PRISM_ENOMEM;
+		pg_bind_text(&p, c + 1, v);
+	}
+	PGresult *r = rc == 0 ? pg_exec(s, register_many_sql, &p) : NULL;
+	if (r == NULL || PQntuples(r) != (int)n)
+		rc = PRISM_ESTORE;
+	for (int row = 0; rc == 0 && row < (int)n; row++) {
+		int64_t i = pg_int(r, row, 0); /* 1-based position in the batch */
+		if (i < 1 || i > (int64_t)n)
+			rc = PRISM_ESTORE;
+		else
+			register_answer(r, row, q[i - 1].out);
+	}
+	PQclear(r);
+	for (int c = 0; c < RA_COUNT; c++)
+		pg_array_free(&a[c]);
+	if (rc != 0)
+		s->poisoned = true;
+	return rc;
+}
+
 int pg_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 		     struct prism_host_reg_out *out)
 {
@@ -301,11 +347,15 @@ int pg_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	if (reg->dns.enabled &&
 	    prism_fqdn_join(reg->hostname, reg->dns.zone, out->fqdn, sizeof(out->fqdn)) != 0)
 		return PRISM_ETOOBIG;
-	bool done = false;
-	if (!(reg->dns.enabled && reg->dns.auto_ptr) && heartbeat(s, reg, &done, out) != 0)
-		return PRISM_ESTORE;
-	if (done)
+	if (!(reg->dns.enabled && reg->dns.auto_ptr)) {
+		if (s->nregs == PG_MAXREGS && pg_regs_flush(s) != 0)
+			return PRISM_ESTORE;
+		s->regs[s->nregs++] = (struct pg_reg){reg, out};
 		return 0;
+	}
+	/* with auto_ptr (never a plain heartbeat, as in the SQLite backend: the PTR is looked
+	 * at each time): the PTR's old names are withdrawn with hashes made here, statement
+	 * by statement */
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, reg->hostname);
 	pg_bind_text(&p, 2, reg->check_token ? reg->owner : NULL);
@@ -322,13 +372,6 @@ int pg_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	PQclear(r);
 	if (go == 0)
 		return 0;
-	if (go == 2) {
-		/* the fast statement missed it only through a change in between: once more */
-		if (heartbeat(s, reg, &done, out) != 0)
-			return PRISM_ESTORE;
-		if (done)
-			return 0;
-	}
 	/* several statements: all or nothing (the writer puts no savepoint around this job) */
 	if (pg_savepoint(s) != 0)
 		return PRISM_ESTORE;

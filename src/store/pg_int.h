@@ -22,6 +22,8 @@
 
 #define PG_MAXPARAMS 16 /* parameters of one statement */
 #define PG_MAXPREP 192	/* statements prepared per connection */
+#define PG_MAXREGS 512	/* registrations queued before they are written (pg_hosts.c) */
+
 
 /** Parameters of one statement, 1-based like SQLite's ?n. Unset ones are SQL NULL. */
 struct pg_params {
@@ -40,6 +42,13 @@ struct prism_store {
 	/* the last failure: its SQLSTATE ("" for a lost connection) and message */
 	char sqlstate[6];
 	char errmsg[256];
+	bool poisoned; /* queued registrations failed: the transaction must not commit */
+	/* registrations taken but not written yet (pg_regs_flush): the caller's until commit */
+	struct pg_reg {
+		const struct prism_host_reg *reg;
+		struct prism_host_reg_out *out;
+	} regs[PG_MAXREGS], regs_run[PG_MAXREGS];
+	unsigned nregs;
 	/* reconnection with backoff: not before next_try (ms, CLOCK_MONOTONIC) */
 	int64_t next_try;
 	int64_t backoff;
@@ -63,6 +72,9 @@ void pg_bind_bool(struct pg_params *p, int i, bool v);
  * or NULL (the failure is kept for pg_last_error and s->errmsg).
  */
 PGresult *pg_exec(struct prism_store *s, const char *sql, const struct pg_params *p);
+/** Write the queued registrations (pg_exec does it first; commit too). 0, or PRISM_ESTORE
+ *  when they failed (the transaction then cannot commit). */
+int pg_flush(struct prism_store *s);
 /**
  * Run @p sql for its effect. @p changes (may be NULL) receives the rows it changed.
  * @return 0, PRISM_ECONFLICT (a unique or check constraint), PRISM_ESTORE
@@ -114,6 +126,9 @@ int pg_job_mark(struct prism_store *s);
 PGconn *pg_connect(const char *url);
 
 /* pg_hosts.c: hosts, tokens, keys, audit, import (struct prism_store_api, see store.h) */
+/** Write the queued registrations (before any other statement, and at commit). 0 or
+ *  PRISM_ESTORE (the transaction is then poisoned). */
+int pg_regs_flush(struct prism_store *s);
 int pg_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 		     struct prism_host_reg_out *out);
 int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_dns, size_t *n,

@@ -715,6 +715,7 @@ static int sq_last_error(struct prism_store *s)
 const struct prism_store_api prism_store_sqlite = {
 	.name = "sqlite",
 	.read = &prism_sqlite_read,
+	.copy = &prism_sqlite_copy,
 	.open = sq_open,
 	.close = sq_close,
 	.cred_key = sq_cred_key,

@@ -182,6 +182,8 @@ int sq_source_unsynced(struct prism_store *s, enum prism_source source, size_t *
 
 /** sqlite_read.c: the reads (struct prism_store_read_api). */
 extern const struct prism_store_read_api prism_sqlite_read;
+/* sqlite_copy.c: moving a registry (store.h) */
+extern const struct prism_store_copy_api prism_sqlite_copy;
 
 /** The backend's connection (writer thread only). */
 sqlite3 *prism_sqlite_db(struct prism_store *s);

@@ -18,6 +18,7 @@ struct prism_store;
 struct prism_cred_key;
 struct prism_actual_zone;
 struct prism_reconcile_result;
+struct prism_store_api;
 
 /** Open options. */
 struct prism_store_opts {
@@ -536,10 +537,68 @@ struct prism_store_read_api {
 			    int (*cb)(void *ctx, const struct prism_record_view *rec), void *ctx);
 };
 
+/* ---- moving a registry (prism registry copy, src/store/copy.c) ----
+ *
+ * Every table of the registry, row by row, from one backend to another. Values are texts
+ * (integers in decimal, NULL as NULL); a column holding bytes (meta.value: the credential
+ * key) goes as hex. The tables and their columns are the schema's, the same on every
+ * backend (prism_copy_tables); counters kept by triggers follow the rows.
+ */
+
+/** A table to copy: its name and columns (NULL-terminated); bit i of @c binary: column i
+ *  holds bytes. */
+struct prism_copy_table {
+	const char *name;
+	const char *const *cols;
+	unsigned binary;
+};
+
+/** Every table to copy, parents before children; the entry after the last has no name. */
+extern const struct prism_copy_table prism_copy_tables[];
+
+struct prism_store_copy_api {
+	/** Every row of @p t to @p row (texts borrowed for the call; a non-zero return stops:
+	 *  the call returns it). */
+	int (*out)(struct prism_store *s, const struct prism_copy_table *t,
+		   int (*row)(void *ctx, const char *const *v), void *ctx);
+	/** Add @p n rows to @p t (@p v: n × columns values, row after row). 0, PRISM_ESTORE,
+	 *  PRISM_ECONFLICT (a key is there already) */
+	int (*in)(struct prism_store *s, const struct prism_copy_table *t, const char *const *v,
+		  size_t n);
+	/** The rows of @p t. */
+	int (*count)(struct prism_store *s, const struct prism_copy_table *t, int64_t *n);
+	/** Delete every row of @p t. */
+	int (*clear)(struct prism_store *s, const struct prism_copy_table *t);
+	/** After the rows came: what the backend keeps beside them (identity counters). */
+	int (*done)(struct prism_store *s);
+};
+
+struct prism_copy_report {
+	const char *table;
+	int64_t source, dest; /**< rows read, rows the destination holds afterwards */
+};
+
+/**
+ * Copy every table of the registry @p src (backend @p sa) into @p dst (backend @p da),
+ * in one transaction on each side: the destination's is committed only when every
+ * table's row count there equals the source's. A destination holding hosts, tokens, keys,
+ * zones, records, audit entries or targets is refused (PRISM_ECONFLICT, @p err names the
+ * table) unless @p force, which empties it first; meta (the credential key) is always the
+ * source's, so stored token and key hashes keep working. @p report (may be NULL) gets
+ * each table's counts. @return 0, PRISM_ECONFLICT, PRISM_EMSG (counts differ), PRISM_ESTORE,
+ * PRISM_ENOMEM
+ */
+int prism_store_copy(const struct prism_store_api *sa, struct prism_store *src,
+		     const struct prism_store_api *da, struct prism_store *dst, bool force,
+		     void (*report)(void *ctx, const struct prism_copy_report *r), void *ctx,
+		     char *err, size_t errlen);
+
 struct prism_store_api {
 	const char *name;
 	/** The reads (a connection of their own, for the loop thread). */
 	const struct prism_store_read_api *read;
+	/** Moving a registry (prism registry copy); NULL: not possible with this backend. */
+	const struct prism_store_copy_api *copy;
 	/** Open (creating and migrating the schema). @p err receives a one-line reason. */
 	int (*open)(const struct prism_store_opts *opts, struct prism_store **out, char *err,
 		    size_t errlen);
@@ -566,6 +625,9 @@ struct prism_store_api {
 	 * Returns 0 also when the token is refused or the name is owned by another token (see
 	 * @p out): nothing is written then. Atomic by itself (a heartbeat is one statement,
 	 * anything more runs in a savepoint of its own): a failure leaves nothing half-done.
+	 * @p reg and @p out stay the caller's until the transaction's commit (or rollback)
+	 * returns: a backend may send the registration ahead and fill @p out only then
+	 * (PostgreSQL pipelines a batch); a failure found then fails the commit.
 	 */
 	int (*host_register)(struct prism_store *s, const struct prism_host_reg *reg,
 			     struct prism_host_reg_out *out);

@@ -20,6 +20,7 @@
 #include "core/rrset.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "store/zones_util.h"
 
 #define SERVED_MAX  1000000u /* zones one target may serve; bounds the reading loops */
 #define REPOINT_MAX 1000000u
@@ -259,8 +260,7 @@ void prism_served_free(struct prism_served *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
-/* "a\nb" → {"a", "b", NULL} */
-static char **split_lines(const char *text)
+char **prism_split_lines(const char *text)
 {
 	size_t n = 1;
 	for (const char *p = text; *p; p++)
@@ -304,7 +304,7 @@ static int served_zone_row(sqlite3_stmt *st, struct prism_served_zone *z)
 	memset(z, 0, sizeof(*z));
 	z->name = sq_col_dup(st, 0);
 	z->kind = sq_col_dup(st, 1);
-	z->nameservers = split_lines((const char *)sqlite3_column_text(st, 2));
+	z->nameservers = prism_split_lines((const char *)sqlite3_column_text(st, 2));
 	z->soa = sq_col_dup(st, 3);
 	z->adopt = sqlite3_column_int(st, 4) != 0;
 	z->dnssec = sqlite3_column_int(st, 5) != 0;
@@ -437,8 +437,7 @@ static int put_open(struct put_ctx *c)
 	return 0;
 }
 
-/* {"ttl":N,"records":[...]} of an RRset, NULL for none; caller frees. */
-static char *rrset_json(uint32_t ttl, const char *const *records, size_t n)
+char *prism_rrset_json(uint32_t ttl, const char *const *records, size_t n)
 {
 	struct jw w = {0};
 	jw_obj(&w);
@@ -488,12 +487,12 @@ static int put_current(struct put_ctx *c, const char *name, const char *type, in
 		*host = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0
 								  : sqlite3_column_int64(st, 0);
 		*hash = sqlite3_column_int64(st, 3);
-		char **recs = split_lines((const char *)sqlite3_column_text(st, 2));
+		char **recs = prism_split_lines((const char *)sqlite3_column_text(st, 2));
 		size_t n = 0;
 		while (recs != NULL && recs[n] != NULL)
 			n++;
-		*json = recs ? rrset_json((uint32_t)sqlite3_column_int64(st, 1),
-					  (const char *const *)recs, n)
+		*json = recs ? prism_rrset_json((uint32_t)sqlite3_column_int64(st, 1),
+						(const char *const *)recs, n)
 			     : NULL;
 		for (size_t i = 0; i < n; i++)
 			free(recs[i]);
@@ -505,7 +504,7 @@ static int put_current(struct put_ctx *c, const char *name, const char *type, in
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
-static char *join_records(const char *const *r, size_t n)
+char *prism_join_records(const char *const *r, size_t n)
 {
 	size_t len = 1;
 	for (size_t i = 0; i < n; i++)
@@ -529,7 +528,7 @@ static char *join_records(const char *const *r, size_t n)
 static int put_desired(struct put_ctx *c, const struct prism_rrset_put *rr, int64_t hash,
 		       int64_t host_id)
 {
-	char *content = join_records(rr->records, rr->nrecords);
+	char *content = prism_join_records(rr->records, rr->nrecords);
 	if (content == NULL)
 		return PRISM_ENOMEM;
 	sqlite3_stmt *st = c->st[P_QUEUE];
@@ -613,7 +612,8 @@ static int put_one(struct put_ctx *c, const struct prism_rrset_put *rr, bool *ch
 		int64_t hash = (int64_t)prism_rrset_hash(&ch);
 		if (host < 0 || hash != old_hash) {
 			rc = put_desired(c, rr, hash, 0);
-			after = rc == 0 ? rrset_json(rr->ttl, rr->records, rr->nrecords) : NULL;
+			after = rc == 0 ? prism_rrset_json(rr->ttl, rr->records, rr->nrecords)
+					: NULL;
 			if (rc == 0 && after == NULL)
 				rc = PRISM_ENOMEM;
 			if (rc == 0)
@@ -755,11 +755,10 @@ static int repoint_select(struct prism_store *s, const char *from, const char *c
 	return rc;
 }
 
-/* The records of @p m with @p from replaced by @p to (once: no duplicate). */
-static int repoint_records(const struct match *m, const char *from, const char *to, char ***recs,
-			   size_t *n)
+int prism_repoint_content(const char *content, const char *from, const char *to, char ***recs,
+			  size_t *n)
 {
-	char **v = split_lines(m->content);
+	char **v = prism_split_lines(content);
 	*recs = NULL;
 	*n = 0;
 	if (v == NULL)
@@ -851,7 +850,7 @@ static int repoint_apply(struct put_ctx *c, const struct match *m, const char *f
 {
 	char **recs = NULL;
 	size_t n = 0;
-	int rc = repoint_records(m, from, to, &recs, &n);
+	int rc = prism_repoint_content(m->content, from, to, &recs, &n);
 	if (rc == 0) {
 		struct prism_rrset_put p = {m->name, m->type, m->ttl, (const char *const *)recs,
 					    n};
