@@ -24,7 +24,7 @@ from kealib import Postgres  # noqa: E402
 from prismlib import BUILD, wait_for  # noqa: E402
 
 DRILL = os.path.join(BUILD, "tests", "integration", "prism-ha-drill")
-LEASE = 10
+LEASE = 9  # the default ha.lease_seconds
 WORK_MS = 5000  # the fence's budget: powerdns.timeout
 RUN_MS = 50  # what a push takes (tens of ms at PowerDNS): SIGTERM waits for it, then hands over
 CLAIMS = ["liveness", "kea-reservations"] + [f"target:pdns{i}" for i in range(6)]

@@ -223,7 +223,7 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	X(ha, instance_id, STR, 0, 0, NULL, "", "PRISM_HA_INSTANCE_ID",                           \
 	  "this instance among several on one PostgreSQL registry (unset = hostname:agent port)", \
 	  RESTART)                                                                                \
-	X(ha, lease_seconds, INT, 3, 10, NULL, "10", "PRISM_HA_LEASE_SECONDS",                    \
+	X(ha, lease_seconds, INT, 3, 10, NULL, "9", "PRISM_HA_LEASE_SECONDS",                     \
 	  "seconds a claim outlives its holder's last renewal; a survivor takes it then",         \
 	  RESTART)
 
