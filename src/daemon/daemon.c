@@ -27,6 +27,7 @@
 #include "sources/ncr_server.h"
 #include "store/dns_dest.h"
 #include "store/ha_pg.h"
+#include "store/pg_whole.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "targets/target.h"
@@ -1575,7 +1576,7 @@ static int open_store(struct daemon *d)
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
 	bool pg = strcmp(cfg->database_type, "postgresql") == 0;
-	store_api = pg ? &prism_store_postgresql : &prism_store_sqlite;
+	store_api = pg ? prism_store_pg_whole() : &prism_store_sqlite;
 	if (pg && cfg->database_url_file != NULL &&
 	    (d->db_url = prism_secret_read(cfg->database_url_file, err, sizeof(err))) == NULL) {
 		prism_log(PRISM_LOG_CRITICAL, "store", "database.url_file %s: %s",

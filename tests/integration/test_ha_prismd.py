@@ -19,6 +19,12 @@ from prismlib import PRISM, wait_for
 
 ZONE = "managed.prism.local."
 LEASE = 3
+KEY = "read-key-0123456789"
+API_YAML = f"""api:
+  public_metrics: true
+  keys:
+    - {{name: reader, key: "{KEY}", role: read}}
+"""
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists("/usr/lib/postgresql/15/bin/initdb"),
@@ -39,14 +45,15 @@ def start_instances(prismd_factory, pdns, pg, n):
     url = f"postgresql://postgres@127.0.0.1:{pg.port}/prism_ha"
     ds = []
     for i in range(n):
-        ds.append(prismd_factory(pdns, name=f"inst{i}", env={
+        ds.append(prismd_factory(pdns, name=f"inst{i}", extra_yaml=API_YAML, env={
             "PRISM_DATABASE_TYPE": "postgresql", "PRISM_DATABASE_URL": url,
             "PRISM_HA_INSTANCE_ID": f"inst{i}", "PRISM_HA_LEASE_SECONDS": str(LEASE)}))
     return ds
 
 
 def instances(d):
-    r = requests.get(f"http://127.0.0.1:{d.api_port}/api/v1/cluster/instances", timeout=10)
+    r = requests.get(f"http://127.0.0.1:{d.api_port}/api/v1/cluster/instances", timeout=10,
+                     headers={"X-API-Key": KEY})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -71,7 +78,7 @@ def all_alive(ds):
 
 def owned_a(pdns):
     """Names of the A RRsets in the zone."""
-    z = pdns.api("GET", f"/servers/localhost/zones/{ZONE}").json()
+    z = pdns.api("GET", f"/zones/{ZONE}").json()
     return {r["name"] for r in z["rrsets"] if r["type"] == "A"}
 
 
@@ -95,13 +102,15 @@ def test_registrations_spread_all_resolve(pdns, prismd_factory, pg, n):
     assert any(c.startswith("target:") for c in held)
     # the CLI shows the same
     out = subprocess.run([PRISM, "--server", f"http://127.0.0.1:{ds[0].api_port}",
-                          "instances"], capture_output=True, text=True, timeout=10)
+                          "--api-key", KEY, "instances"],
+                         capture_output=True, text=True, timeout=10)
     assert out.returncode == 0, out.stderr
     for i in range(n):
         assert f"inst{i}" in out.stdout
     m = requests.get(f"http://127.0.0.1:{ds[0].api_port}/metrics", timeout=10)
-    if m.status_code == 200:
-        assert f"prism_ha_instances {n}" in m.text
+    assert m.status_code == 200
+    assert f"prism_ha_instances {n}" in m.text
+    assert "prism_ha_db_connected 1" in m.text
 
 
 class Load:
