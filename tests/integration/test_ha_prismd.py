@@ -196,3 +196,27 @@ def test_sigterm_hands_over_at_once(pdns, prismd_factory, pg):
     assert r["status"] == "success"
     wait_for(lambda: pdns.query("after-term." + ZONE) == ["127.0.0.1"], 10,
              what="after-term resolves")
+
+
+def test_postgres_restart_under_load(pdns, prismd_factory, pg):
+    ds = start_instances(prismd_factory, pdns, pg, 2)
+    wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+    with Load(ds, "pgr-") as load:
+        wait_for(lambda: len(load.acked) >= 20, 15, what="registrations under load")
+        pg.stop()
+        # meanwhile: agents get an error answer (never a success), the API 503
+        r = ds[0].register("while-down")
+        assert r["status"] == "error", r
+        assert requests.get(f"http://127.0.0.1:{ds[1].api_port}/api/v1/hosts", timeout=10,
+                            headers={"X-API-Key": KEY}).status_code == 503
+        time.sleep(LEASE + 1)
+        pg.start()
+        n_at = len(load.acked)
+        wait_for(lambda: len(load.acked) >= n_at + 20, 30, what="registrations go on")
+    names = set(pg.psql("SELECT hostname FROM hosts", db="prism_ha").split())
+    assert set(load.acked) <= names, "an acknowledged registration is not in the registry"
+    assert "while-down" not in names
+    for h in load.acked:
+        wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 30,
+                 what=f"{h} resolves")
+    wait_for(lambda: all_alive(ds), 20, what="both instances alive again")
