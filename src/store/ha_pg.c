@@ -24,6 +24,7 @@
 #define BACKOFF_FIRST_MS 500u
 #define LEAVE_MAX_MS	 2000u
 #define AGAIN_MS	 20u /* a second tick when the first changed the view */
+#define LETGO_MS	 50u /* while a claim to hand over is busy */
 
 /* Schema and function, created under an advisory lock (concurrent CREATE OR REPLACE of one
  * function fails), then LISTEN on both channels. The tick: heartbeat; release the claims
@@ -533,7 +534,7 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 		for (size_t j = 0; j < ha->nview; j++)
 			ha->inst[i].claims += ha->view[j].left_ms > 0 &&
 					      strcmp(ha->view[j].holder, ha->inst[i].id) == 0;
-	bool changed = false, again = false;
+	bool changed = false, again = false, letting_go = false;
 	uint64_t until = prism_ha_valid_until(ha->sent_ms, ha->opts.lease_seconds,
 					      ha->opts.work_ms);
 	uint64_t now = uv_now(ha->loop), foreign = 0;
@@ -555,6 +556,7 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 		bool want = wanted(ha, c);
 		if (want != mine)
 			again = true;
+		letting_go |= mine && !want; /* busy: released once its work is over */
 		/* at another's expiry: it renewed by then, or it is dead and the claim is
 		 * free (its heartbeat is as old as the lease: the view drops it) */
 		if (!mine && v != NULL && v->left_ms > 0) {
@@ -578,6 +580,10 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 	} else {
 		ha->again_done = false;
 	}
+	/* a claim to hand over waits for its work in flight: look again soon, not at the
+	 * next renewal, so the other instance does not wait a third of the lease */
+	if (letting_go && now + LETGO_MS < next)
+		next = now + LETGO_MS;
 	uv_timer_start(&ha->timer, timer_cb, next > now ? next - now : 0, 0);
 }
 
