@@ -16,7 +16,7 @@ import time
 import pytest
 
 from kealib import Postgres
-from prismlib import BUILD, stop_pid, wait_for
+from prismlib import BUILD, SANITIZER_MARKS, stop_pid, wait_for
 
 DRILL = os.path.join(BUILD, "tests", "integration", "prism-ha-drill")
 LEASE = 3  # seconds (ha.lease_seconds' lowest value: short drills)
@@ -81,6 +81,11 @@ def drills(pg, tmp_path):
         if d.proc is not None:
             stop_pid(d.proc)
     assert_exclusive(made)
+    for d in made:
+        with open(d.err, errors="replace") as f:
+            err = f.read()
+        found = [m for m in SANITIZER_MARKS if m in err]
+        assert not found, f"sanitizer report from {d.name}:\n{err[-3000:]}"
 
 
 def assert_exclusive(drills):
