@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/ha.h"
 #include "core/strv.h"
+#include "store/pg_loop.h"
 
 #define TAG		 "ha"
 #define BACKOFF_FIRST_MS 500u
@@ -101,9 +102,8 @@ struct prism_ha {
 	char **keys, **vals;
 	char id[PRISM_HA_ID_MAX + 1];
 	PGconn *conn;
-	uv_poll_t *poll;
-	int poll_fd;
-	uv_timer_t timer;     /* reconnect, or the next tick */
+	struct prism_pg_poll pp;
+	uv_timer_t timer; /* reconnect, or the next tick */
 	uv_timer_t leave_timer;
 	uv_timer_t lapse_timer; /* at the earliest valid_until: claims lapse (changed_cb) */
 	enum state state;
@@ -168,45 +168,21 @@ static void unref(struct prism_ha *ha)
 
 /* ---- poll handle ---- */
 
-static void poll_closed_cb(uv_handle_t *h)
+static void poll_opened(void *owner)
 {
-	struct prism_ha *ha = h->data;
-	free(h);
-	unref(ha);
+	((struct prism_ha *)owner)->refs++;
 }
 
-static void poll_drop(struct prism_ha *ha)
+static void poll_closed(void *owner)
 {
-	if (ha->poll == NULL)
-		return;
-	uv_poll_stop(ha->poll);
-	uv_close((uv_handle_t *)ha->poll, poll_closed_cb);
-	ha->poll = NULL;
+	unref(owner);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events);
 
 static int poll_set(struct prism_ha *ha, int events)
 {
-	int fd = PQsocket(ha->conn);
-	if (fd < 0)
-		return PRISM_EINVAL;
-	if (ha->poll != NULL && ha->poll_fd != fd)
-		poll_drop(ha);
-	if (ha->poll == NULL) {
-		ha->poll = malloc(sizeof(*ha->poll));
-		if (ha->poll == NULL)
-			return PRISM_ENOMEM;
-		if (uv_poll_init(ha->loop, ha->poll, fd) != 0) {
-			free(ha->poll);
-			ha->poll = NULL;
-			return PRISM_EINVAL;
-		}
-		ha->poll->data = ha;
-		ha->poll_fd = fd;
-		ha->refs++;
-	}
-	return uv_poll_start(ha->poll, events, poll_cb);
+	return prism_pg_poll_set(&ha->pp, ha->conn, events);
 }
 
 /* ---- claims held locally ---- */
@@ -261,18 +237,14 @@ static bool wanted(const struct prism_ha *ha, const struct claim *c)
 static uint64_t backoff_ms(struct prism_ha *ha)
 {
 	uint64_t cap = (uint64_t)(ha->opts.reconnect_max ? ha->opts.reconnect_max : 30) * 1000;
-	uint64_t d = (uint64_t)BACKOFF_FIRST_MS << (ha->attempt < 16 ? ha->attempt : 16);
-	if (d > cap)
-		d = cap;
-	ha->attempt++;
-	return d * 3 / 4 + uv_hrtime() % (d / 2 + 1);
+	return prism_pg_backoff_ms(&ha->attempt, BACKOFF_FIRST_MS, cap);
 }
 
 static void timer_cb(uv_timer_t *t);
 
 static void disconnect(struct prism_ha *ha)
 {
-	poll_drop(ha);
+	prism_pg_poll_drop(&ha->pp);
 	if (ha->conn != NULL)
 		PQfinish(ha->conn);
 	ha->conn = NULL;
@@ -319,16 +291,8 @@ static void fail(struct prism_ha *ha, const char *what)
 static int send_query(struct prism_ha *ha, const char *sql, int nparams,
 		      const char *const *params)
 {
-	int ok = nparams < 0 ? PQsendQuery(ha->conn, sql)
-			     : PQsendQueryParams(ha->conn, sql, nparams, NULL, params, NULL, NULL,
-						 0);
-	if (!ok)
-		return PRISM_EUPSTREAM;
 	ha->query_inflight = true;
-	int f = PQflush(ha->conn);
-	if (f < 0)
-		return PRISM_EUPSTREAM;
-	return poll_set(ha, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+	return prism_pg_send(&ha->pp, ha->conn, sql, nparams, params);
 }
 
 static void connected(struct prism_ha *ha)
@@ -656,12 +620,10 @@ static void handle_notify(struct prism_ha *ha, const PGnotify *n)
 
 static void io(struct prism_ha *ha, int events)
 {
-	if ((events & UV_WRITABLE) && ha->query_inflight) {
-		int f = PQflush(ha->conn);
-		if (f < 0 || poll_set(ha, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0) {
-			fail(ha, "connection to PostgreSQL lost");
-			return;
-		}
+	if ((events & UV_WRITABLE) && ha->query_inflight &&
+	    prism_pg_flush(&ha->pp, ha->conn) != 0) {
+		fail(ha, "connection to PostgreSQL lost");
+		return;
 	}
 	if (!(events & UV_READABLE))
 		return;
@@ -688,7 +650,7 @@ static void io(struct prism_ha *ha, int events)
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct prism_ha *ha = h->data;
-	if (h != ha->poll || ha->state == S_GONE)
+	if (h != ha->pp.poll || ha->state == S_GONE)
 		return;
 	if (status < 0) {
 		fail(ha, "connection to PostgreSQL lost");
@@ -722,6 +684,8 @@ int prism_ha_start(uv_loop_t *loop, const struct prism_ha_opts *opts, struct pri
 	uv_timer_init(loop, &ha->leave_timer);
 	uv_timer_init(loop, &ha->lapse_timer);
 	ha->timer.data = ha->leave_timer.data = ha->lapse_timer.data = ha;
+	ha->pp = (struct prism_pg_poll){.loop = loop, .cb = poll_cb, .owner = ha,
+					.opened = poll_opened, .closed = poll_closed};
 	if (ha->keys == NULL || ha->vals == NULL) {
 		prism_ha_stop(ha, NULL, NULL);
 		return PRISM_ENOMEM;
