@@ -220,4 +220,3 @@ def test_postgres_restart_under_load(pdns, prismd_factory, pg):
         wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 30,
                  what=f"{h} resolves")
     wait_for(lambda: all_alive(ds), 20, what="both instances alive again")
-
