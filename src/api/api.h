@@ -23,6 +23,7 @@
 #include "sources/kea_leases.h"
 #include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
+#include "store/ha_pg.h"
 #include "store/writer.h"
 
 struct prism_api;
@@ -67,6 +68,7 @@ struct prism_api_opts {
 	struct prism_kea_pg *kea_pg;		       /**< for metrics; may be NULL */
 	struct prism_kea_leases_src *kea_leases;       /**< for metrics; may be NULL */
 	const struct prism_api_target_ops *target_ops; /**< run-time targets; NULL = refused */
+	struct prism_ha *ha; /**< active-active instances (PostgreSQL); NULL = one instance */
 };
 
 struct prism_runtime_target;
@@ -113,6 +115,10 @@ int prism_api_start(uv_loop_t *loop, const struct prism_api_opts *opts, struct p
  * loop must run afterwards. Call before stopping the engine, targets and writer. NULL ok.
  */
 void prism_api_stop(struct prism_api *api);
+
+/** The Kea reservation follower for the metrics, started or stopped as this instance
+ *  gains or loses its claim (NULL: none). @p api NULL is ignored. */
+void prism_api_set_kea_pg(struct prism_api *api, struct prism_kea_pg *k);
 
 /** Replace the configured API keys (a reload). Keys are copied. @return 0 or PRISM_ENOMEM
  *  (the old keys stay). */

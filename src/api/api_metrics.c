@@ -158,6 +158,13 @@ static const struct family families[] = {
 	 PRISM_METRIC_COUNTER, l_none, NULL, 0, 1},
 	{"prism_ncr_queued", "NameChangeRequests committed but not applied yet.",
 	 PRISM_METRIC_GAUGE, l_none, NULL, 0, 1},
+	{"prism_ha_instances",
+	 "Live instances on this PostgreSQL registry, as this instance's last renewal saw them.",
+	 PRISM_METRIC_GAUGE, l_none, NULL, 0, 1},
+	{"prism_ha_claims", "Claims (targets, liveness, Kea follower) this instance works under.",
+	 PRISM_METRIC_GAUGE, l_none, NULL, 0, 1},
+	{"prism_ha_db_connected", "1 while this instance's claim connection to PostgreSQL is up.",
+	 PRISM_METRIC_GAUGE, l_none, NULL, 0, 1},
 	{"prism_kea_db_connected", "1 while the connection to Kea's PostgreSQL is up.",
 	 PRISM_METRIC_GAUGE, l_none, NULL, 0, 1},
 	{"prism_kea_db_connects_total", "Connections made to Kea's PostgreSQL.",
@@ -381,6 +388,13 @@ static void collect_sources(struct prism_api *api)
 		put0(api, "prism_ncr_queued",
 		     (double)(ns.committed > ns.applied ? ns.committed - ns.applied : 0));
 		put_source(api, PRISM_SOURCE_KEA_DDNS, &ns.src);
+	}
+	if (api->opts.ha != NULL) {
+		struct prism_ha_stats hs;
+		prism_ha_stats(api->opts.ha, &hs);
+		put0(api, "prism_ha_instances", (double)hs.instances_alive);
+		put0(api, "prism_ha_claims", (double)hs.held);
+		put0(api, "prism_ha_db_connected", hs.connected);
 	}
 	if (api->opts.kea_pg != NULL) {
 		struct prism_kea_pg_stats ks;

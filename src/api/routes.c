@@ -1881,6 +1881,7 @@ const struct api_route api_routes[] = {
 	{"POST", "/api/v1/targets/{name}/resume", ACCESS_ADMIN, true, h_v1_target_resume},
 	{"POST", "/api/v1/targets/{name}/resync", ACCESS_ADMIN, true, h_v1_target_resync},
 	{"GET", "/api/v1/cluster", ACCESS_READ, false, h_v1_cluster, true},
+	{"GET", "/api/v1/cluster/instances", ACCESS_READ, false, h_v1_cluster_instances},
 	{"GET", "/api/v1/sync", ACCESS_READ, false, h_v1_sync, false, false, true},
 	{"POST", "/api/v1/sync/retry", ACCESS_WRITE, true, h_v1_sync_retry},
 	{"GET", "/api/v1/sync/plan", ACCESS_READ, false, h_v1_sync_plan, true},

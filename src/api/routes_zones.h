@@ -21,6 +21,8 @@ void h_v1_zone_export(struct api_req *r);
 void h_v1_zone_import(struct api_req *r);
 void h_v1_repoint(struct api_req *r);
 void h_v1_cluster(struct api_req *r);
+/* routes_ha.c */
+void h_v1_cluster_instances(struct api_req *r);
 void h_v1_target_resync(struct api_req *r);
 void h_v1_zone_resync(struct api_req *r);
 /** Queue a resync of @p name (a zone to its targets when @p zone, else a target's zones):

@@ -17,6 +17,7 @@
 
 #include "cli/admin.h"
 #include "cli/agent.h"
+#include "cli/instances.h"
 #include "cli/kea.h"
 #include "cli/registry.h"
 #include "cli/session.h"
@@ -55,6 +56,8 @@ static void usage(FILE *out)
 	prism_admin_usage(out);
 	fputc('\n', out);
 	prism_zones_usage(out);
+	fputc('\n', out);
+	prism_instances_usage(out);
 	fprintf(out,
 		"\n"
 		"prism register options:\n"
@@ -461,6 +464,7 @@ static const struct command commands[] = {
 	{"agent", NULL, prism_agent_main},
 	{"kea", NULL, prism_kea_main},
 	{"registry", NULL, prism_registry_main},
+	{NULL, prism_instances_is_command, prism_instances_main},
 	{NULL, prism_zones_is_command, prism_zones_main},
 	{NULL, prism_admin_is_command, prism_admin_main},
 };

@@ -31,6 +31,7 @@
 #include "core/dname.h"
 #include "core/dnsupdate.h"
 #include "core/error.h"
+#include "core/ha.h"
 #include "core/rr_validate.h"
 #include "core/strv.h"
 #include "core/yamlutil.h"
@@ -222,6 +223,12 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  RESTART)                                                                                \
 	X(health, response_time_ms, INT, 0, 600000, NULL, "0", "PRISM_HEALTH_RESPONSE_TIME_MS",   \
 	  "a target whose API answers a health check slower than this is degraded (0 = off)",     \
+	  RESTART)                                                                                \
+	X(ha, instance_id, STR, 0, 0, NULL, "", "PRISM_HA_INSTANCE_ID",                           \
+	  "this instance among several on one PostgreSQL registry (unset = hostname:agent port)", \
+	  RESTART)                                                                                \
+	X(ha, lease_seconds, INT, 3, 10, NULL, "9", "PRISM_HA_LEASE_SECONDS",                     \
+	  "seconds a claim outlives its holder's last renewal; a survivor takes it then",         \
 	  RESTART)
 
 /*
@@ -1753,6 +1760,10 @@ static int validate(struct prism_yaml_ctx *c, const char *const *envp)
 	if (!owner_id_ok(cfg->sync_owner_id))
 		return prism_yaml_fail_opt(c, IDX_sync_owner_id,
 					   "must be 1-64 of the characters a-z A-Z 0-9 . _ -");
+	if (cfg->ha_instance_id != NULL && !prism_ha_id_ok(cfg->ha_instance_id))
+		return prism_yaml_fail_opt(
+			c, IDX_ha_instance_id,
+			"must be 1-128 of the characters a-z A-Z 0-9 . _ - : [ ]");
 	for (char **r = cfg->auth_reserved_names; r != NULL && *r != NULL; r++)
 		for (char *p = *r; *p; p++)
 			*p = (char)tolower((unsigned char)*p);

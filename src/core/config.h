@@ -150,6 +150,9 @@ struct prism_config {
 	char *sync_owner_id;	       /**< names this deployment in ownership marks ("prism") */
 	/* health: */
 	uint32_t health_response_time_ms; /**< slower API answers: degraded (0 = off) */
+	/* ha: several instances on one PostgreSQL registry */
+	char *ha_instance_id;	   /**< NULL = hostname:agent port (prism_ha_default_id) */
+	uint32_t ha_lease_seconds; /**< 9: a dead holder's claims pass to a survivor then */
 	/* kea.ncr: Kea's NameChangeRequests (UDP) */
 	bool kea_ncr_enabled;	  /**< false */
 	char *kea_ncr_listen;	  /**< "127.0.0.1:53001"; validated address:port */

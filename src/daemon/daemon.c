@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "api/api.h"
 #include "common/conffile.h"
 #include "common/log.h"
 #include "core/error.h"
+#include "core/ha.h"
 #include "core/reserved.h"
 #include "core/token.h"
 #include "daemon/daemon.h"
@@ -24,6 +26,7 @@
 #include "sources/kea_pg.h"
 #include "sources/ncr_server.h"
 #include "store/dns_dest.h"
+#include "store/ha_pg.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "targets/target.h"
@@ -76,6 +79,8 @@ struct daemon {
 	struct prism_kea_leases_src *kea_leases;
 	struct prism_name_filter *kea_leases_filter;
 	struct prism_liveness *liveness;
+	struct prism_ha *ha; /* PostgreSQL: heartbeats and claims of active-active instances */
+	bool ha_on;	     /* PostgreSQL (not --once): work waits for its claim */
 	struct prism_api *api;
 	struct prism_token_set *tokens;	 /* agent tokens from the config, by hash */
 	struct prism_cred_key cred_key;	 /* the registry's: credentials are hashed with it */
@@ -101,6 +106,17 @@ static void changed_cb(void *arg)
 }
 
 static void rt_close_all(struct daemon *d);
+static void ha_claims_update(struct daemon *d);
+static void stop_sync(struct daemon *d);
+
+/* Shutting down: the claims are released (ha_pg.c waited for the work in flight). */
+static void ha_left_cb(void *arg)
+{
+	stop_sync(arg);
+}
+
+static bool ha_may_target(void *arg, const char *target);
+static bool ha_may_liveness(void *arg);
 
 static void shutdown_daemon(struct daemon *d)
 {
@@ -133,6 +149,20 @@ static void shutdown_daemon(struct daemon *d)
 	d->liveness = NULL;
 	prism_health_stop(d->health);
 	d->health = NULL;
+	if (d->ha != NULL) {
+		/* no new work under any claim from now on; the requests in flight end, then the
+		 * claims are released so other instances take over at once, then the rest */
+		struct prism_ha *ha = d->ha;
+		d->ha = NULL;
+		prism_ha_stop(ha, ha_left_cb, d);
+		return;
+	}
+	stop_sync(d);
+}
+
+/* The engine, the targets, then the writer drains. */
+static void stop_sync(struct daemon *d)
+{
 	prism_engine_stop(d->engine);
 	d->engine = NULL;
 	for (size_t i = 0; i < d->ntargets; i++) {
@@ -536,6 +566,7 @@ static int rt_remove(void *arg, const char *name)
 		  "target %s removed (its ledger rows go; records on the "
 		  "server stay)",
 		  name);
+	ha_claims_update(d);
 	return sync_target_zones(d);
 }
 
@@ -569,6 +600,7 @@ static int rt_start(void *arg, const struct prism_runtime_target *t, bool replac
 	}
 	prism_log(PRISM_LOG_INFO, TAG, "target %s %s at run time: %s, %zu zone(s)", t->name,
 		  old ? "changed" : "added", t->api_url, r->et.nzones);
+	ha_claims_update(d);
 	return sync_target_zones(d);
 }
 
@@ -616,6 +648,8 @@ static int rt_load(struct daemon *d)
 {
 	struct prism_runtime_target *t;
 	size_t n;
+	if (store_api->runtime_targets == NULL)
+		return 0; /* a backend without run-time targets (yet) */
 	int rc = store_api->runtime_targets(d->store, &t, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct rt_target *r = rt_new(&t[i]);
@@ -698,6 +732,8 @@ static int start_dns(struct daemon *d)
 		.coalesce_ms = cfg->sync_coalesce_ms,
 		.batch_max = cfg->sync_batch_max,
 		.reconcile_interval = cfg->sync_reconcile_interval,
+		.may_work = d->ha_on ? ha_may_target : NULL,
+		.may_work_arg = d,
 	};
 	int rc = prism_engine_new(&d->loop, d->writer, &eopts, &d->engine);
 	if (rc != 0) {
@@ -809,6 +845,7 @@ static struct prism_liveness_opts liveness_opts(struct daemon *d, const struct p
 		.cleanup_after_days = cfg->heartbeat_cleanup_after_days,
 		.changed_cb = changed_cb,
 		.changed_arg = d,
+		.may_run = d->ha_on ? ha_may_liveness : NULL,
 	};
 }
 
@@ -821,6 +858,7 @@ static int start_liveness(struct daemon *d)
 		.cleanup_after_days = cfg->heartbeat_cleanup_after_days,
 		.changed_cb = changed_cb,
 		.changed_arg = d,
+		.may_run = d->ha_on ? ha_may_liveness : NULL,
 	};
 	int rc = prism_liveness_start(&d->loop, d->writer, &lopts, &d->liveness);
 	if (rc != 0)
@@ -958,6 +996,7 @@ static int start_api(struct daemon *d)
 			.liveness = d->liveness,
 			.ncr = d->ncr,
 			.kea_pg = d->kea_pg,
+			.ha = d->ha,
 			.kea_leases = d->kea_leases,
 			.target_ops = d->engine ? &d->rt_ops : NULL,
 		};
@@ -1432,7 +1471,8 @@ static int start_kea(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
 	char err[512] = "";
-	if (cfg->kea_reservations_enabled && start_kea_pg(d) != 0)
+	/* active-active: the follower starts when this instance gets its claim */
+	if (cfg->kea_reservations_enabled && !d->ha_on && start_kea_pg(d) != 0)
 		return PRISM_ECONFIG;
 	if (cfg->kea_leases_file != NULL && start_kea_leases(d) != 0)
 		return PRISM_ECONFIG;
@@ -1592,6 +1632,128 @@ static int open_store(struct daemon *d)
 	return rc;
 }
 
+/* ---- active-active: instances on one PostgreSQL registry (docs/ha.md) ---- */
+
+static bool ha_may_target(void *arg, const char *target)
+{
+	struct daemon *d = arg;
+	char claim[PRISM_HA_CLAIM_MAX];
+	if (d->ha == NULL)
+		return false; /* not started yet, or stopped at shutdown: nothing is pushed */
+	return prism_ha_target_claim(target, claim, sizeof(claim)) == 0 &&
+	       prism_ha_holds(d->ha, claim);
+}
+
+static bool ha_may_liveness(void *arg)
+{
+	struct daemon *d = arg;
+	return d->ha != NULL && prism_ha_holds(d->ha, PRISM_HA_CLAIM_LIVENESS);
+}
+
+static bool ha_busy(void *arg, const char *claim)
+{
+	struct daemon *d = arg;
+	const char *target = prism_ha_claim_target(claim);
+	return target != NULL && d->engine != NULL && prism_engine_busy(d->engine, target);
+}
+
+static void ha_dirty(void *arg, const char *target)
+{
+	struct daemon *d = arg;
+	(void)target;
+	prism_engine_wake(d->engine);
+}
+
+/* The Kea reservation follower runs on the instance holding its claim only. */
+static void ha_changed(void *arg)
+{
+	struct daemon *d = arg;
+	prism_engine_wake(d->engine);
+	if (!d->cfg->kea_reservations_enabled || d->ha == NULL || d->shut)
+		return;
+	bool mine = prism_ha_holds(d->ha, PRISM_HA_CLAIM_KEA);
+	if (mine && d->kea_pg == NULL) {
+		if (start_kea_pg(d) == 0)
+			prism_api_set_kea_pg(d->api, d->kea_pg);
+	} else if (!mine && d->kea_pg != NULL) {
+		prism_api_set_kea_pg(d->api, NULL);
+		prism_kea_pg_stop(d->kea_pg);
+		d->kea_pg = NULL;
+		prism_name_filter_free(d->kea_pg_filter);
+		d->kea_pg_filter = NULL;
+	}
+}
+
+/* The claims to share: liveness, the Kea follower, and each target the engine pushes to
+ * (its reconciler runs in the target's worker, under the same claim). */
+static void ha_claims_update(struct daemon *d)
+{
+	if (d->ha == NULL)
+		return;
+	size_t nt = d->engine != NULL ? prism_engine_ntargets(d->engine) : 0, n = 0;
+	char(*names)[PRISM_HA_CLAIM_MAX] = calloc(nt + 2, sizeof(*names));
+	const char **v = calloc(nt + 2, sizeof(*v));
+	if (names != NULL && v != NULL) {
+		v[n++] = PRISM_HA_CLAIM_LIVENESS;
+		if (d->cfg->kea_reservations_enabled)
+			v[n++] = PRISM_HA_CLAIM_KEA;
+		for (size_t i = 0; i < nt; i++) {
+			const struct prism_engine_target *t = prism_engine_target(d->engine, i);
+			if (prism_ha_target_claim(t->name, names[i], sizeof(names[i])) == 0)
+				v[n++] = names[i];
+		}
+		if (prism_ha_set_claims(d->ha, v, n) != 0)
+			prism_log(PRISM_LOG_ERROR, "ha", "cannot set the claims: out of memory");
+	}
+	free(names);
+	free(v);
+}
+
+static int start_ha(struct daemon *d)
+{
+	const struct prism_config *cfg = d->cfg;
+	char id[PRISM_HA_ID_MAX + 1], host[256] = "";
+	if (cfg->ha_instance_id != NULL) {
+		snprintf(id, sizeof(id), "%s", cfg->ha_instance_id);
+	} else if (gethostname(host, sizeof(host) - 1) != 0 ||
+		   prism_ha_default_id(host,
+				       cfg->server_tcp_port ? cfg->server_tcp_port
+							    : cfg->server_tls_port,
+				       id, sizeof(id)) != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "ha",
+			  "no host name for the instance id: set "
+			  "ha.instance_id");
+		return PRISM_ECONFIG;
+	}
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *vals[] = {d->db_url, "prismd ha", NULL};
+	/* work started under a claim: one request to a target, at most powerdns.timeout (a
+	 * timeout above half the lease is fenced at half the lease only: docs/ha.md) */
+	uint64_t work_ms = (uint64_t)(cfg->powerdns_timeout * 1000);
+	if (work_ms > (uint64_t)cfg->ha_lease_seconds * 500)
+		work_ms = (uint64_t)cfg->ha_lease_seconds * 500;
+	struct prism_ha_opts o = {
+		.keys = keys,
+		.values = vals,
+		.instance_id = id,
+		.lease_seconds = cfg->ha_lease_seconds,
+		.work_ms = work_ms,
+		.reconnect_max = 10,
+		.changed_cb = ha_changed,
+		.dirty_cb = ha_dirty,
+		.busy_cb = ha_busy,
+		.arg = d,
+	};
+	int rc = prism_ha_start(&d->loop, &o, &d->ha);
+	if (rc != 0) {
+		prism_log(PRISM_LOG_CRITICAL, "ha", "cannot start (%s)", prism_strerror(rc));
+		return rc;
+	}
+	prism_log(PRISM_LOG_INFO, "ha", "instance %s, leases of %u s", id, cfg->ha_lease_seconds);
+	ha_claims_update(d);
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	const struct prism_config *cfg = d->cfg;
@@ -1600,6 +1762,7 @@ static int start(struct daemon *d)
 	int rc = open_store(d);
 	if (rc != 0)
 		return rc;
+	d->ha_on = strcmp(cfg->database_type, "postgresql") == 0 && !d->once;
 	if ((rc = store_api->cred_key(d->store, &d->cred_key)) != 0) {
 		prism_log(PRISM_LOG_CRITICAL, "store",
 			  "%s: no credential key in the registry (%s)", d->db_where,
@@ -1624,7 +1787,8 @@ static int start(struct daemon *d)
 	if (d->once)
 		return start_once(d);
 	if ((rc = start_agent(d)) != 0 || (rc = start_kea(d)) != 0 ||
-	    (rc = start_liveness(d)) != 0 || (rc = start_api(d)) != 0)
+	    (rc = start_liveness(d)) != 0 || (d->ha_on && (rc = start_ha(d)) != 0) ||
+	    (rc = start_api(d)) != 0)
 		return rc;
 
 	prism_log(PRISM_LOG_INFO, TAG,

@@ -218,6 +218,13 @@ struct prism_engine {
 };
 
 static void worker_run(struct worker *w);
+
+static bool may_work(const struct worker *w)
+{
+	const struct prism_engine_opts *o = &w->e->opts;
+	return o->may_work == NULL || o->may_work(o->may_work_arg, w->t.name);
+}
+
 static struct worker *find_worker(struct prism_engine *e, const char *target);
 
 static void wzone_unref(struct wzone *z)
@@ -779,6 +786,15 @@ static size_t split_records(char *content, const char **out, size_t max)
 
 static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
 {
+	if (!may_work(w)) {
+		/* the claim lapsed mid-round: the rows stay due for whoever holds it next */
+		set_result(r, lo, hi, false,
+			   "not sent: this instance's claim on the target "
+			   "lapsed");
+		for (size_t i = lo; i < hi; i++)
+			r->marks[i].next_attempt = now_ms();
+		return;
+	}
 	size_t n = hi - lo;
 	struct prism_rr_change *ch = calloc(n, sizeof(*ch));
 	const char **recs = calloc(n * MAX_RECORDS, sizeof(*recs));
@@ -1967,6 +1983,8 @@ static void worker_run(struct worker *w)
 	}
 	if (w->paused)
 		return; /* resumed by prism_engine_pause(…, false) */
+	if (!may_work(w))
+		return; /* another instance holds the target: woken when claims change */
 	uint64_t now = uv_now(w->e->loop);
 	if (now < w->backoff_until) {
 		schedule(w, 0);
@@ -2117,6 +2135,14 @@ int prism_engine_remove_target(struct prism_engine *e, const char *name)
 	e->nworkers--;
 	e->removed[e->nremoved++] = w;
 	return 0;
+}
+
+bool prism_engine_busy(const struct prism_engine *e, const char *target)
+{
+	for (size_t i = 0; e != NULL && i < e->nworkers; i++)
+		if (strcmp(e->workers[i]->t.name, target) == 0)
+			return e->workers[i]->state != W_IDLE;
+	return false;
 }
 
 void prism_engine_wake(struct prism_engine *e)

@@ -55,6 +55,11 @@ struct prism_engine_opts {
 	unsigned coalesce_ms; /**< wait this long after a wake so a burst becomes one batch */
 	size_t batch_max;     /**< most RRsets per round (and per PATCH) */
 	unsigned reconcile_interval; /**< seconds between reconciler passes; 0 = at start only */
+	/** Active-active: whether this instance may start work at @p target now (it holds
+	 *  the target's claim); NULL = always. Asked before each step of a target's worker
+	 *  and each request; a target refused stays idle until the next prism_engine_wake(). */
+	bool (*may_work)(void *arg, const char *target);
+	void *may_work_arg;
 };
 
 /** Create the engine; it starts a first round at once (catching up after a restart). */
@@ -93,6 +98,9 @@ int prism_engine_add_target(struct prism_engine *e, const struct prism_engine_ta
  * @return 0, PRISM_ENOTFOUND, PRISM_ENOMEM
  */
 int prism_engine_remove_target(struct prism_engine *e, const char *name);
+
+/** Whether @p target's worker has work in flight (a read, a request, a record job). */
+bool prism_engine_busy(const struct prism_engine *e, const char *target);
 
 /** Number of targets. */
 size_t prism_engine_ntargets(const struct prism_engine *e);

@@ -80,6 +80,8 @@ static void check(struct prism_liveness *l)
 {
 	if (l->busy || l->stopping)
 		return;
+	if (l->opts.may_run != NULL && !l->opts.may_run(l->opts.changed_arg))
+		return; /* another instance runs them */
 	struct check_job *j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		return;

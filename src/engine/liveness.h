@@ -24,6 +24,9 @@ struct prism_liveness_opts {
 	/** Called on the loop when DNS desired state changed (wake the engine). */
 	void (*changed_cb)(void *arg);
 	void *changed_arg;
+	/** Active-active: whether this instance runs the checks now (it holds the liveness
+	 *  claim); called with changed_arg; NULL = always. */
+	bool (*may_run)(void *arg);
 };
 
 struct prism_liveness_stats {

@@ -38,6 +38,7 @@
 #include "core/kea.h"
 #include "core/strv.h"
 #include "sources/kea_pg.h"
+#include "store/pg_loop.h"
 
 #define TAG		 "kea-reservations"
 #define NOTIFY_BATCH	 512u
@@ -87,8 +88,7 @@ struct prism_kea_pg {
 	char **keys, **vals;
 	char channel[64];
 	PGconn *conn;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct prism_pg_poll pp;
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai; /* the database's host looked up off the loop (S_RESOLVING) */
 	char host[256];	      /* that host name */
@@ -156,20 +156,14 @@ static void items_free(struct item *v, size_t n)
 
 /* ---- poll handles ---- */
 
-static void poll_closed_cb(uv_handle_t *h)
+static void poll_opened(void *owner)
 {
-	struct prism_kea_pg *k = h->data;
-	free(h);
-	unref(k);
+	((struct prism_kea_pg *)owner)->refs++;
 }
 
-static void poll_drop(struct prism_kea_pg *k)
+static void poll_closed(void *owner)
 {
-	if (k->poll == NULL)
-		return;
-	uv_poll_stop(k->poll);
-	uv_close((uv_handle_t *)k->poll, poll_closed_cb);
-	k->poll = NULL;
+	unref(owner);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events);
@@ -177,45 +171,22 @@ static void poll_cb(uv_poll_t *h, int status, int events);
 /* Watch PQsocket for @p events; a new socket gets a new handle. */
 static int poll_set(struct prism_kea_pg *k, int events)
 {
-	int fd = PQsocket(k->conn);
-	if (fd < 0)
-		return PRISM_EINVAL;
-	if (k->poll != NULL && k->poll_fd != fd)
-		poll_drop(k);
-	if (k->poll == NULL) {
-		k->poll = malloc(sizeof(*k->poll));
-		if (k->poll == NULL)
-			return PRISM_ENOMEM;
-		if (uv_poll_init(k->loop, k->poll, fd) != 0) {
-			free(k->poll);
-			k->poll = NULL;
-			return PRISM_EINVAL;
-		}
-		k->poll->data = k;
-		k->poll_fd = fd;
-		k->refs++;
-	}
-	return uv_poll_start(k->poll, events, poll_cb);
+	return prism_pg_poll_set(&k->pp, k->conn, events);
 }
 
 /* ---- connection ---- */
 
 static uint64_t backoff_ms(struct prism_kea_pg *k)
 {
-	uint64_t cap = (uint64_t)k->opts.reconnect_max * 1000;
-	uint64_t d = BACKOFF_FIRST_MS << (k->attempt < 16 ? k->attempt : 16);
-	if (d > cap)
-		d = cap;
-	k->attempt++;
-	/* jitter: 75 % to 125 %, so many prismd do not reconnect in step */
-	return d * 3 / 4 + uv_hrtime() % (d / 2 + 1);
+	return prism_pg_backoff_ms(&k->attempt, BACKOFF_FIRST_MS,
+				   (uint64_t)k->opts.reconnect_max * 1000);
 }
 
 static void timer_cb(uv_timer_t *t);
 
 static void disconnect(struct prism_kea_pg *k)
 {
-	poll_drop(k);
+	prism_pg_poll_drop(&k->pp);
 	if (k->conn != NULL)
 		PQfinish(k->conn);
 	k->conn = NULL;
@@ -260,13 +231,8 @@ static void fail_why(struct prism_kea_pg *k, const char *what, const char *why)
 static int send_query(struct prism_kea_pg *k, const char *sql, int nparams,
 		      const char *const *params)
 {
-	if (!PQsendQueryParams(k->conn, sql, nparams, NULL, params, NULL, NULL, 0))
-		return PRISM_EUPSTREAM;
 	k->query_inflight = true;
-	int f = PQflush(k->conn);
-	if (f < 0)
-		return PRISM_EUPSTREAM;
-	return poll_set(k, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+	return prism_pg_send(&k->pp, k->conn, sql, nparams, params);
 }
 
 static void connected(struct prism_kea_pg *k)
@@ -936,12 +902,9 @@ static void take_result(struct prism_kea_pg *k, PGresult *res)
 
 static void io(struct prism_kea_pg *k, int events)
 {
-	if ((events & UV_WRITABLE) && k->query_inflight) {
-		int f = PQflush(k->conn);
-		if (f < 0 || poll_set(k, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) != 0) {
-			fail(k, "connection to PostgreSQL lost");
-			return;
-		}
+	if ((events & UV_WRITABLE) && k->query_inflight && prism_pg_flush(&k->pp, k->conn) != 0) {
+		fail(k, "connection to PostgreSQL lost");
+		return;
 	}
 	if (!(events & UV_READABLE))
 		return;
@@ -971,7 +934,7 @@ static void io(struct prism_kea_pg *k, int events)
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct prism_kea_pg *k = h->data;
-	if (k->stopping || h != k->poll)
+	if (k->stopping || h != k->pp.poll)
 		return;
 	if (status < 0) {
 		fail(k, "connection to PostgreSQL lost");
@@ -1003,6 +966,11 @@ int prism_kea_pg_start(uv_loop_t *loop, const struct prism_kea_pg_opts *opts,
 	snprintf(k->channel, sizeof(k->channel), "%s", opts->channel);
 	uv_timer_init(loop, &k->timer);
 	k->timer.data = k;
+	k->pp = (struct prism_pg_poll){.loop = loop,
+				       .cb = poll_cb,
+				       .owner = k,
+				       .opened = poll_opened,
+				       .closed = poll_closed};
 	if (k->keys == NULL || k->vals == NULL) {
 		prism_kea_pg_stop(k);
 		return PRISM_ENOMEM;

@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+"""Several prismd on one PostgreSQL registry (active-active, docs/ha.md), with a real
+PostgreSQL and a real PowerDNS started here on loopback: registrations spread over two and
+three instances all resolve; `kill -9` of the instance holding the target's claim while
+registrations go on → a survivor takes the claim within the lease, every acknowledged
+registration resolves, nothing is deleted as an orphan; the killed instance restarted
+rejoins; SIGTERM hands the claims over at once; GET /api/v1/cluster/instances, `prism
+instances` and the metrics show the instances and claims."""
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from kealib import Postgres
+from prismlib import PRISM, wait_for
+
+ZONE = "managed.prism.local."
+LEASE = 3
+KEY = "read-key-0123456789"
+API_YAML = f"""api:
+  public_metrics: true
+  keys:
+    - {{name: reader, key: "{KEY}", role: read}}
+"""
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists("/usr/lib/postgresql/15/bin/initdb"),
+                       reason="needs PostgreSQL 15 (scripts/deps.sh)"),
+    pytest.mark.serial,  # handover deadlines are measured
+]
+
+
+@pytest.fixture
+def pg():
+    p = Postgres().start()
+    p.psql("CREATE DATABASE prism_ha")
+    yield p
+    p.cleanup()
+
+
+def start_instances(prismd_factory, pdns, pg, n):
+    url = f"postgresql://postgres@127.0.0.1:{pg.port}/prism_ha"
+    ds = []
+    for i in range(n):
+        ds.append(prismd_factory(pdns, name=f"inst{i}", extra_yaml=API_YAML, env={
+            "PRISM_DATABASE_TYPE": "postgresql", "PRISM_DATABASE_URL": url,
+            "PRISM_HA_INSTANCE_ID": f"inst{i}", "PRISM_HA_LEASE_SECONDS": str(LEASE)}))
+    return ds
+
+
+def instances(d):
+    r = requests.get(f"http://127.0.0.1:{d.api_port}/api/v1/cluster/instances", timeout=10,
+                     headers={"X-API-Key": KEY})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def holder(d, claim):
+    for c in instances(d)["claims"]:
+        if c["name"] == claim and c["expires_in_ms"] > 0:
+            return c["holder"]
+    return None
+
+
+def target_claim(d):
+    names = [c["name"] for c in instances(d)["claims"] if c["name"].startswith("target:")]
+    return names[0] if names else None
+
+
+def all_alive(ds):
+    v = instances(ds[0])
+    alive = {i["id"] for i in v["instances"] if i["alive"]}
+    return alive == {f"inst{i}" for i in range(len(ds))} and target_claim(ds[0]) is not None
+
+
+def owned_a(pdns):
+    """Names of the A RRsets in the zone."""
+    z = pdns.api("GET", f"/zones/{ZONE}").json()
+    return {r["name"] for r in z["rrsets"] if r["type"] == "A"}
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_registrations_spread_all_resolve(pdns, prismd_factory, pg, n):
+    ds = start_instances(prismd_factory, pdns, pg, n)
+    wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+    names = [f"spread{n}-{i}" for i in range(30)]
+    for i, h in enumerate(names):
+        r = ds[i % n].register(h)
+        assert r["status"] == "success", r
+    for h in names:
+        wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 15,
+                 what=f"{h} resolves")
+    v = instances(ds[-1])
+    assert v["enabled"] and v["lease_seconds"] == LEASE
+    assert sorted(i["id"] for i in v["instances"]) == [f"inst{i}" for i in range(n)]
+    # each claim held by exactly one instance
+    held = [c for i in v["instances"] for c in i["claims"]]
+    assert len(held) == len(set(held)) and "liveness" in held
+    assert any(c.startswith("target:") for c in held)
+    # the CLI shows the same
+    out = subprocess.run([PRISM, "--server", f"http://127.0.0.1:{ds[0].api_port}",
+                          "--api-key", KEY, "instances"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    for i in range(n):
+        assert f"inst{i}" in out.stdout
+    m = requests.get(f"http://127.0.0.1:{ds[0].api_port}/metrics", timeout=10)
+    assert m.status_code == 200
+    assert f"prism_ha_instances {n}" in m.text
+    assert "prism_ha_db_connected 1" in m.text
+
+
+class Load:
+    """Registrations through the given instances in a thread; remembers what was acked."""
+
+    def __init__(self, ds, prefix):
+        self.ds = list(ds)
+        self.prefix = prefix
+        self.acked = []
+        self.errors = 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            d = self.ds[i % len(self.ds)]
+            h = f"{self.prefix}{i}"
+            i += 1
+            try:
+                r = d.register(h)
+            except OSError:
+                self.errors += 1
+                continue
+            if r.get("status") == "success":
+                self.acked.append(h)
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop.set()
+        self.t.join(30)
+
+
+def test_kill9_of_the_holder_under_load(pdns, prismd_factory, pg):
+    ds = start_instances(prismd_factory, pdns, pg, 3)
+    wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+    claim = target_claim(ds[0])
+    victim = next(d for d in ds if f"inst{ds.index(d)}" == holder(ds[0], claim))
+    survivors = [d for d in ds if d is not victim]
+    with Load(survivors, "k9-") as load:
+        wait_for(lambda: len(load.acked) >= 20, 15, what="registrations under load")
+        victim.kill()
+        t_kill = time.monotonic()
+        wait_for(lambda: holder(survivors[0], claim) in ("inst%d" % ds.index(d)
+                                                         for d in survivors),
+                 LEASE + 5, what="a survivor holds the target's claim")
+        took = time.monotonic() - t_kill
+        n_at = len(load.acked)
+        wait_for(lambda: len(load.acked) >= n_at + 20, 15, what="registrations go on")
+    print(f"claim passed {took:.2f} s after kill -9; {len(load.acked)} acknowledged")
+    assert took <= LEASE + 2
+    for h in load.acked:
+        wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 20,
+                 what=f"{h} resolves")
+    # nothing deleted as an orphan: every acknowledged name is still there
+    a = owned_a(pdns)
+    assert {h + "." + ZONE for h in load.acked} <= a
+    # the killed instance rejoins
+    victim.start()
+    wait_for(lambda: all_alive(ds), 20, what="the restarted instance rejoined")
+    assert {h + "." + ZONE for h in load.acked} <= owned_a(pdns)
+
+
+def test_sigterm_hands_over_at_once(pdns, prismd_factory, pg):
+    ds = start_instances(prismd_factory, pdns, pg, 2)
+    wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+    claim = target_claim(ds[0])
+    leaving = next(d for d in ds if f"inst{ds.index(d)}" == holder(ds[0], claim))
+    other = next(d for d in ds if d is not leaving)
+    other_id = f"inst{ds.index(other)}"
+    t0 = time.monotonic()
+    assert leaving.stop() == 0
+    wait_for(lambda: holder(other, claim) == other_id, LEASE, interval=0.05,
+             what="the other instance holds the claim")
+    took = time.monotonic() - t0
+    print(f"claim handed over {took:.2f} s after SIGTERM")
+    assert took < LEASE  # at once: not by the lease running out
+    r = other.register("after-term")
+    assert r["status"] == "success"
+    wait_for(lambda: pdns.query("after-term." + ZONE) == ["127.0.0.1"], 10,
+             what="after-term resolves")
+
+
+def test_postgres_restart_under_load(pdns, prismd_factory, pg):
+    ds = start_instances(prismd_factory, pdns, pg, 2)
+    wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+    with Load(ds, "pgr-") as load:
+        wait_for(lambda: len(load.acked) >= 20, 15, what="registrations under load")
+        pg.stop()
+        # meanwhile: agents get an error answer (never a success), the API 503
+        r = ds[0].register("while-down")
+        assert r["status"] == "error", r
+        assert requests.get(f"http://127.0.0.1:{ds[1].api_port}/api/v1/hosts", timeout=10,
+                            headers={"X-API-Key": KEY}).status_code == 503
+        time.sleep(LEASE + 1)
+        pg.start()
+        n_at = len(load.acked)
+        wait_for(lambda: len(load.acked) >= n_at + 20, 30, what="registrations go on")
+    names = set(pg.psql("SELECT hostname FROM hosts", db="prism_ha").split())
+    assert set(load.acked) <= names, "an acknowledged registration is not in the registry"
+    assert "while-down" not in names
+    for h in load.acked:
+        wait_for(lambda h=h: pdns.query(h + "." + ZONE) == ["127.0.0.1"], 30,
+                 what=f"{h} resolves")
+    wait_for(lambda: all_alive(ds), 20, what="both instances alive again")
