@@ -334,6 +334,41 @@ static const char register_many_sql[] =
 	"$4::bigint[], $5::bigint[], $6::text[], $7::bool[], $8::text[], $9::text[], "
 	"$10::bigint[], $11::bool[], $12::text[], $13::bigint[])";
 
+#define REGS_TRIES 4 /* calls of a batch crossed by other prismd's transactions */
+
+/* 40P01 deadlock_detected, 40001 serialization_failure: another prismd's transaction crossed
+ * this one (rows of the same hosts, or the host counts, taken in another order) */
+static bool crossed(const struct prism_store *s)
+{
+	return strcmp(s->sqlstate, "40P01") == 0 || strcmp(s->sqlstate, "40001") == 0;
+}
+
+/*
+ * prism_host_register_many inside a savepoint of its own when in a transaction: when
+ * PostgreSQL ends it for a deadlock with another prismd sharing the registry, only the
+ * call is undone and made again, instead of failing every registration of the batch.
+ */
+static PGresult *register_many(struct prism_store *s, const struct pg_params *p)
+{
+	bool tx = PQstatus(s->conn) == CONNECTION_OK &&
+		  PQtransactionStatus(s->conn) == PQTRANS_INTRANS;
+	for (int tries = 1;; tries++) {
+		if (tx && pg_exec_simple(s, "SAVEPOINT regs") != 0)
+			return NULL;
+		PGresult *r = pg_exec(s, register_many_sql, p);
+		if (r != NULL) {
+			if (tx && pg_exec_simple(s, "RELEASE SAVEPOINT regs") != 0) {
+				PQclear(r);
+				return NULL;
+			}
+			return r;
+		}
+		if (!tx || tries == REGS_TRIES || !crossed(s) ||
+		    pg_exec_simple(s, "ROLLBACK TO SAVEPOINT regs") != 0)
+			return NULL;
+	}
+}
+
 /*
  * The queued registrations, in the order they came, in one call of the server-side
  * function (migration 2): a writer's batch costs one round trip. Their answers fill the
@@ -353,7 +388,7 @@ int pg_regs_flush(struct prism_store *s)
 		register_args(a, q[i].reg, q[i].out);
 	struct pg_params p = {0};
 	int rc = pg_bind_arrays(&p, 1, a, RA_COUNT);
-	PGresult *r = rc == 0 ? pg_exec(s, register_many_sql, &p) : NULL;
+	PGresult *r = rc == 0 ? register_many(s, &p) : NULL;
 	if (r == NULL || PQntuples(r) != (int)n)
 		rc = PRISM_ESTORE;
 	for (int row = 0; rc == 0 && row < (int)n; row++) {
