@@ -380,6 +380,36 @@ static const char *const migrations[] = {
 	"    p_fqdn[k], p_ttl[k], p_publish[k], p_type[k], p_hash[k]) r;"
 	"  END LOOP;"
 	" END $$;",
+	/* 3: the host counts kept as rows of changes. The triggers add rows and never update
+	 * one: two prismd writing hosts at once no longer take the same count rows in
+	 * opposite orders (a new address, pending after synced, against a push's marks,
+	 * synced after pending), which PostgreSQL ended as deadlocks after a second's wait.
+	 * Reads sum them; prism_fold_host_counts (hosts_expire, one prismd at a time) folds
+	 * them into one row per status again */
+	"ALTER TABLE host_counts DROP CONSTRAINT host_counts_pkey;"
+	"ALTER TABLE host_sync_counts DROP CONSTRAINT host_sync_counts_pkey;"
+	"CREATE OR REPLACE FUNCTION prism_host_counts() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	" IF TG_OP IN ('UPDATE', 'DELETE') THEN"
+	"  IF TG_OP = 'DELETE' OR OLD.status <> NEW.status THEN"
+	"   INSERT INTO host_counts VALUES (OLD.status, -1); END IF;"
+	"  IF TG_OP = 'DELETE' OR OLD.dns_sync_status <> NEW.dns_sync_status THEN"
+	"   INSERT INTO host_sync_counts VALUES (OLD.dns_sync_status, -1); END IF;"
+	" END IF;"
+	" IF TG_OP IN ('UPDATE', 'INSERT') THEN"
+	"  IF TG_OP = 'INSERT' OR OLD.status <> NEW.status THEN"
+	"   INSERT INTO host_counts VALUES (NEW.status, 1); END IF;"
+	"  IF TG_OP = 'INSERT' OR OLD.dns_sync_status <> NEW.dns_sync_status THEN"
+	"   INSERT INTO host_sync_counts VALUES (NEW.dns_sync_status, 1); END IF;"
+	" END IF;"
+	" RETURN NULL; END $$;"
+	"CREATE FUNCTION prism_fold_host_counts() RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+	" IF pg_try_advisory_xact_lock(7072697302) THEN"
+	"  WITH d AS (DELETE FROM host_counts RETURNING status, n)"
+	"   INSERT INTO host_counts SELECT status, sum(n) FROM d GROUP BY status;"
+	"  WITH d AS (DELETE FROM host_sync_counts RETURNING status, n)"
+	"   INSERT INTO host_sync_counts SELECT status, sum(n) FROM d GROUP BY status;"
+	" END IF; END $$;",
 };
 
 #define SCHEMA_VERSION	 ((int)(sizeof(migrations) / sizeof(migrations[0])))

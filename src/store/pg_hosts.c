@@ -570,6 +570,10 @@ int pg_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_
 	if (rc == 0 && ids != NULL && remove_dns)
 		rc = pg_hosts_dns_delete(s, ids, true, now, dns_changed);
 	free(ids);
+	/* the host counts' rows of changes folded into one per status (migration 3): the
+	 * liveness check runs this every heartbeat.check_interval, on one prismd */
+	if (rc == 0)
+		rc = pg_cmd(s, "SELECT prism_fold_host_counts()", NULL, NULL);
 	return rc;
 }
 

@@ -173,9 +173,11 @@ static int rd_host_counts(struct prism_store_reader *r, struct prism_host_counts
 	static const char *const host_states[2] = {"online", "offline"};
 	int64_t n[2];
 	memset(out, 0, sizeof(*out));
-	if (status_counts(r, "SELECT status, n FROM host_counts", host_states, 2, n) != 0 ||
-	    status_counts(r, "SELECT status, n FROM host_sync_counts", host_sync_states, 4,
-			  out->sync) != 0)
+	/* rows of changes, summed (migration 3) */
+	if (status_counts(r, "SELECT status, sum(n) FROM host_counts GROUP BY status", host_states,
+			  2, n) != 0 ||
+	    status_counts(r, "SELECT status, sum(n) FROM host_sync_counts GROUP BY status",
+			  host_sync_states, 4, out->sync) != 0)
 		return PRISM_ESTORE;
 	out->online = n[0];
 	out->offline = n[1];
