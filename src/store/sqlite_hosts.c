@@ -232,6 +232,35 @@ static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, in
 	return 0;
 }
 
+/*
+ * The heartbeat of a known host in one statement, without reading the row first: 1 when it
+ * was one (@p out filled), 0 when the row differs in anything but the times (or there is
+ * none: the full path decides), PRISM_ESTORE on failure.
+ */
+static int beat_by_name(struct prism_store *s, const struct prism_host_reg *reg,
+			struct prism_host_reg_out *out)
+{
+	sqlite3_stmt *st = sq_stmt(s, ST_HOST_BEAT_NAME);
+	sq_bind_text(st, 1, reg->hostname);
+	sqlite3_bind_int64(st, 2, reg->now);
+	sqlite3_bind_int64(st, 3, reg->expires_at);
+	sq_bind_text(st, 4, reg->owner);
+	sq_bind_text(st, 5, reg->ip);
+	sqlite3_bind_int(st, 6, reg->ipv6);
+	sq_bind_text(st, 7, reg->dns.enabled ? reg->dns.zone : NULL);
+	sqlite3_bind_int64(st, 8, reg->dns.ttl);
+	s->beat_id = 0;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	if (sqlite3_changes(s->db) != 1)
+		return 0;
+	out->host_id = s->beat_id;
+	out->result = PRISM_REG_HEARTBEAT;
+	return 1;
+}
+
 enum prism_source sq_source_parse(const char *name)
 {
 	for (int i = 0; i < PRISM_SOURCE_COUNT; i++)
@@ -296,9 +325,14 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	    prism_fqdn_join(reg->hostname, reg->dns.zone, out->fqdn, sizeof(out->fqdn)) != 0)
 		return PRISM_ETOOBIG;
 
+	/* the common case first: nothing but the times change */
+	int rc = reg->dns.auto_ptr ? 0 : beat_by_name(s, reg, out);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+
 	sqlite3_stmt *st = sq_stmt(s, ST_HOST_GET);
 	sq_bind_text(st, 1, reg->hostname);
-	int rc = sqlite3_step(st);
+	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
 	bool exists = rc == SQLITE_ROW;
