@@ -208,19 +208,23 @@ static void commit(struct fx *f)
 	assert_int_equal(f->api->commit(f->s), 0);
 }
 
-static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip, int64_t now)
+/* One registration in its own transaction: @p owner the token hash or NULL, @p ttl the DNS
+ * TTL, @p ptr reverse records on. */
+static struct prism_host_reg_out reg_as(struct fx *f, const char *host, const char *ip,
+					int64_t now, const char *owner, uint32_t ttl, bool ptr)
 {
 	struct prism_host_reg g = {
 		.hostname = host,
 		.ip = ip,
 		.now = now,
 		.expires_at = now + 60,
+		.owner = owner,
 		.dns = {.enabled = true,
 			.zone = ZONE,
-			.ttl = 300,
+			.ttl = ttl,
 			.publish_a = true,
 			.publish_aaaa = true,
-			.auto_ptr = true,
+			.auto_ptr = ptr,
 			.zones = zones},
 	};
 	struct prism_host_reg_out out;
@@ -228,6 +232,11 @@ static struct prism_host_reg_out reg(struct fx *f, const char *host, const char 
 	assert_int_equal(f->api->host_register(f->s, &g, &out), 0);
 	commit(f);
 	return out;
+}
+
+static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip, int64_t now)
+{
+	return reg_as(f, host, ip, now, NULL, 300, true);
 }
 
 struct host_seen {
@@ -370,29 +379,11 @@ static int list_row(void *ctx, const struct prism_ledger_view *l)
 	return 0;
 }
 
-/* A registration with reverse records off (a plain heartbeat can then be a single write):
- * @p owner the token hash or NULL, @p ttl the DNS TTL. */
-static struct prism_host_reg_out beat(struct fx *f, const char *host, const char *ip,
-				      int64_t now, const char *owner, uint32_t ttl)
+/* Reverse records off: a plain heartbeat can then be a single write. */
+static struct prism_host_reg_out beat(struct fx *f, const char *host, const char *ip, int64_t now,
+				      const char *owner, uint32_t ttl)
 {
-	struct prism_host_reg g = {
-		.hostname = host,
-		.ip = ip,
-		.now = now,
-		.expires_at = now + 60,
-		.owner = owner,
-		.dns = {.enabled = true,
-			.zone = ZONE,
-			.ttl = ttl,
-			.publish_a = true,
-			.publish_aaaa = true,
-			.zones = zones},
-	};
-	struct prism_host_reg_out out;
-	begin(f);
-	assert_int_equal(f->api->host_register(f->s, &g, &out), 0);
-	commit(f);
-	return out;
+	return reg_as(f, host, ip, now, owner, ttl, false);
 }
 
 /* Only the times change in a heartbeat; anything else goes the full way. */
@@ -432,8 +423,7 @@ static void test_heartbeats(void **state)
 	assert_int_equal(f->api->hosts_expire(f->s, 1200, 10, false, &changed, &dns), 0);
 	commit(f);
 	assert_int_equal(changed, 1);
-	assert_int_equal(beat(f, "hb1", "10.0.9.2", 1210, tok, 600).result,
-			 PRISM_REG_RECONNECTED);
+	assert_int_equal(beat(f, "hb1", "10.0.9.2", 1210, tok, 600).result, PRISM_REG_RECONNECTED);
 	o = beat(f, "hb1", "10.0.9.2", 1220, tok, 600);
 	assert_int_equal(o.result, PRISM_REG_HEARTBEAT);
 	assert_int_equal(o.host_id, id);
