@@ -42,8 +42,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?6, "
 		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
 		"last_error = ?7, updated_at = ?9",
-	[ST_HOST_BEAT] = "UPDATE hosts SET last_seen = ?2, expires_at = ?3, "
-			 "owner_token_hash = coalesce(owner_token_hash, ?4) WHERE id = ?1",
 	/* a known agent host beating again from the same address with the same DNS settings,
 	 * in one statement: the hostname index is read once and the row written in place.
 	 * Every condition sq_host_register checks for a heartbeat is in the WHERE clause (no

@@ -216,22 +216,6 @@ static int token_check(struct prism_store *s, const char *hash, int64_t now,
 	return 0;
 }
 
-/* The common case, every interval from every agent: only the times change. */
-static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, int64_t id,
-		     struct prism_host_reg_out *out)
-{
-	sqlite3_stmt *st = sq_stmt(s, ST_HOST_BEAT);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, reg->now);
-	sqlite3_bind_int64(st, 3, reg->expires_at);
-	sq_bind_text(st, 4, reg->owner);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return PRISM_ESTORE;
-	out->host_id = id;
-	out->result = PRISM_REG_HEARTBEAT;
-	return 0;
-}
-
 /*
  * The heartbeat of a known host in one statement, without reading the row first: 1 when it
  * was one (@p out filled), 0 when the row differs in anything but the times (or there is
@@ -337,7 +321,7 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 		return PRISM_ESTORE;
 	bool exists = rc == SQLITE_ROW;
 	int64_t id = 0;
-	bool ip_changed = false, was_offline = false, same_dns = false, fam_known = false;
+	bool ip_changed = false, was_offline = false, same_dns = false;
 	if (exists) {
 		id = sqlite3_column_int64(st, HG_ID);
 		const unsigned char *zone = sqlite3_column_text(st, HG_ZONE);
@@ -348,7 +332,6 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 					     !reg->dns.auto_ptr
 				   : zone == NULL;
 		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? HG_IPV6 : HG_IPV4);
-		fam_known = fam != NULL;
 		const unsigned char *cur = sqlite3_column_text(st, HG_IP);
 		const unsigned char *status = sqlite3_column_text(st, HG_STATUS);
 		const unsigned char *owner = sqlite3_column_text(st, HG_OWNER);
@@ -376,8 +359,7 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	}
 	sqlite3_reset(st);
 
-	if (exists && !ip_changed && !was_offline && same_dns && fam_known)
-		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
+	/* a plain heartbeat was written by beat_by_name: what is left writes more */
 	if (reg->dns.enabled && (!exists || !same_dns) &&
 	    (rc = name_source(s, out->fqdn, &out->holder)) != 0) {
 		if (rc != PRISM_ECONFLICT)
