@@ -164,7 +164,7 @@ def main():
           f"run, 64 clients, token auth on, one PowerDNS target")
     hdr = (f"{'row':<16} {'floor/s':>9} {'prismd/s':>9} {'ratio':>6} {'goal':>5} "
            f"{'p50 ms':>7} {'p99 ms':>7} {'new':>7} {'beats':>7} {'not ok':>6} {'prismd%':>7} "
-           f"{'pdns%':>6} {'other%':>6} {'synced':>7} {'us/reg':>7}")
+           f"{'pdns%':>6} {'other%':>6} {'synced':>7} {'us/reg':>7} {'loop':>5} {'store':>5}")
     print(hdr)
     print("-" * len(hdr))
     for o in out:
@@ -177,18 +177,25 @@ def main():
         # prismd's CPU per registration: steadier than the rate on a shared machine
         us = (pr["prismd_cpu_pct"] / 100 * 1e6 / pr["registrations_per_s"]
               if pr["registrations_per_s"] else 0)
+        # split by thread: the event loop, and the busiest other (the store writer)
+        th = pr.get("prismd_threads_pct", {})
+        loop_pct = th.get("loop", 0)
+        store_pct = max([v for k, v in th.items() if k != "loop"] or [0])
+        per = 1e4 / pr["registrations_per_s"] if pr["registrations_per_s"] else 0
         print(f"{o['name']:<16} {fl['registrations_per_s']:>9.0f} "
               f"{pr['registrations_per_s']:>9.0f} {ratio:>6.3f} {o['goal']:>5} "
               f"{pr['latency_ms']['p50']:>7.2f} {pr['latency_ms']['p99']:>7.2f} {new:>7} "
               f"{beats:>7} "
               f"{notok:>6} {pr['prismd_cpu_pct']:>7.0f} {ab.fmt(pr['pdns_cpu_pct']):>6} "
-              f"{pr['others_cpu_pct']:>6.0f} {conv:>7} {us:>7.1f}")
+              f"{pr['others_cpu_pct']:>6.0f} {conv:>7} {us:>7.1f} {loop_pct * per:>5.1f} "
+              f"{store_pct * per:>5.1f}")
     print("floor/s, prismd/s: successful answers per second to the same agent-load command, "
           "floor run just before prismd's;\nratio: prismd / floor; new, beats: 'New host "
           "registered', 'Heartbeat updated' answers; prismd%, pdns%: CPU in % of one core; "
           "other%:\nthe rest of the machine; "
           "synced: seconds after the run until every host of it is synced to PowerDNS; "
-          "us/reg: prismd CPU per registration.")
+          "us/reg: prismd CPU per registration\n(loop, store: of it, the event loop's and "
+          "the busiest other thread's, the store writer).")
     for o in out:
         print(f"  {o['name']}: {o['prismd']['cmd']}")
     if a.json:

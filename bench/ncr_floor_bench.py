@@ -64,6 +64,7 @@ def prism(n, rate, run):
                     g("prism_ncr_applied_total") >= g("prism_ncr_received_total") -
                     g("prism_ncr_dropped_total") - g("prism_ncr_invalid_total"))
         wait_for(settled, 600, interval=0.05, what="every request applied")
+        t_applied = time.monotonic()
         applied = int(metrics(d).get(("prism_ncr_applied_total", frozenset()), 0))
 
         def synced():
@@ -78,8 +79,9 @@ def prism(n, rate, run):
         for i in range(0, n, max(1, n // 20)):
             name = f"f{run}-h{i}.{ZONE}"
             ok += pdns.query(name) == [f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"]
-        print(f"  sample of {len(range(0, n, max(1, n // 20)))} names: {ok} answer at PowerDNS",
-              flush=True)
+        print(f"  sample of {len(range(0, n, max(1, n // 20)))} names: {ok} answer at PowerDNS;"
+              f" sent in {t1 - t0:.2f} s, all applied (in the registry) after "
+              f"{t_applied - t0:.2f} s", flush=True)
         return took
     finally:
         d.stop()

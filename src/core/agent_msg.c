@@ -62,6 +62,10 @@ static size_t utf8_valid_prefix(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
+		if (s[i] < 0x80) { /* ASCII, nearly all of every frame: no call per byte */
+			i++;
+			continue;
+		}
 		size_t n = utf8_seq(s + i, len - i);
 		if (n == 0)
 			break;

@@ -521,6 +521,14 @@ static int reg_run(struct prism_store *s, const struct prism_store_api *api,
 	return api->host_register(s, &j->reg, &j->out);
 }
 
+/* snprintf(out, len, "%s", in) without printf's machinery: once or more per frame */
+static void copy_str(char *out, size_t len, const char *in)
+{
+	size_t n = strnlen(in, len - 1);
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
 static const char *const result_names[] = {
 	[PRISM_REG_NEW] = "new",
 	[PRISM_REG_IP_CHANGED] = "ip_changed",
@@ -536,8 +544,8 @@ static void reg_message(const struct reg_job *j, char *msg, size_t len)
 	case PRISM_REG_IP_CHANGED:
 		snprintf(msg, len, "IP address changed from %s to %s", j->out.old_ip, j->ip);
 		break;
-	case PRISM_REG_HEARTBEAT: snprintf(msg, len, "Heartbeat updated"); break;
-	case PRISM_REG_RECONNECTED: snprintf(msg, len, "Host reconnected"); break;
+	case PRISM_REG_HEARTBEAT: copy_str(msg, len, "Heartbeat updated"); break;
+	case PRISM_REG_RECONNECTED: copy_str(msg, len, "Host reconnected"); break;
 	case PRISM_REG_RECONNECTED_IP:
 		snprintf(msg, len, "Host reconnected with IP change from %s to %s", j->out.old_ip,
 			 j->ip);
@@ -736,8 +744,8 @@ static void conn_register(struct conn *c, const struct prism_agent_req *req)
 		return;
 	}
 	int64_t now = now_usec() / 1000000;
-	snprintf(j->hostname, sizeof(j->hostname), "%s", req->hostname);
-	snprintf(j->ip, sizeof(j->ip), "%s", c->ip);
+	copy_str(j->hostname, sizeof(j->hostname), req->hostname);
+	copy_str(j->ip, sizeof(j->ip), c->ip);
 	j->reg = (struct prism_host_reg){
 		.hostname = j->hostname,
 		.ip = j->ip,

@@ -42,8 +42,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?6, "
 		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
 		"last_error = ?7, updated_at = ?9",
-	[ST_HOST_BEAT] = "UPDATE hosts SET last_seen = ?2, expires_at = ?3, "
-			 "owner_token_hash = coalesce(owner_token_hash, ?4) WHERE id = ?1",
+	/* a known agent host beating again from the same address with the same DNS settings,
+	 * in one statement: the hostname index is read once and the row written in place.
+	 * Every condition sq_host_register checks for a heartbeat is in the WHERE clause (no
+	 * row: the full path decides). ?5: the address, ?6: 1 for IPv6, ?7: the zone (NULL:
+	 * DNS off), ?8: the TTL. prism_beat(id, t) notes the row's id and gives t: cheaper than
+	 * RETURNING, which SQLite runs through a temporary table (5.3 µs of the store thread
+	 * per heartbeat instead of 3.1 at 64 x 32 pipelined) */
+	[ST_HOST_BEAT_NAME] =
+		"UPDATE hosts SET last_seen = prism_beat(id, ?2), expires_at = ?3, "
+		"owner_token_hash = coalesce(owner_token_hash, ?4) WHERE hostname = ?1 "
+		"AND (owner_token_hash IS NULL OR owner_token_hash = ?4) "
+		"AND coalesce(source, 'agent') = 'agent' AND status != 'offline' "
+		"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "
+		"AND (?7 IS NULL OR dns_ttl = ?8)",
 	[ST_HOST_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
@@ -376,6 +388,14 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* prism_beat(id, v): note @c id for the heartbeat statement's caller; the value is @c v. */
+static void beat_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	*(int64_t *)sqlite3_user_data(ctx) = sqlite3_value_int64(argv[0]);
+	sqlite3_result_value(ctx, argv[1]);
+}
+
 sqlite3 *prism_sqlite_db(struct prism_store *s)
 {
 	return s->db;
@@ -587,6 +607,11 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 	}
 	if (migrate(s, err, errlen) != 0)
 		goto fail;
+	if (sqlite3_create_function(s->db, "prism_beat", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+				    &s->beat_id, beat_fn, NULL, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "cannot set up database", s->db);
+		goto fail;
+	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->st[i], NULL) != SQLITE_OK) {

@@ -216,20 +216,33 @@ static int token_check(struct prism_store *s, const char *hash, int64_t now,
 	return 0;
 }
 
-/* The common case, every interval from every agent: only the times change. */
-static int heartbeat(struct prism_store *s, const struct prism_host_reg *reg, int64_t id,
-		     struct prism_host_reg_out *out)
+/*
+ * The heartbeat of a known host in one statement, without reading the row first: 1 when it
+ * was one (@p out filled), 0 when the row differs in anything but the times (or there is
+ * none: the full path decides), PRISM_ESTORE on failure.
+ */
+static int beat_by_name(struct prism_store *s, const struct prism_host_reg *reg,
+			struct prism_host_reg_out *out)
 {
-	sqlite3_stmt *st = sq_stmt(s, ST_HOST_BEAT);
-	sqlite3_bind_int64(st, 1, id);
+	sqlite3_stmt *st = sq_stmt(s, ST_HOST_BEAT_NAME);
+	sq_bind_text(st, 1, reg->hostname);
 	sqlite3_bind_int64(st, 2, reg->now);
 	sqlite3_bind_int64(st, 3, reg->expires_at);
 	sq_bind_text(st, 4, reg->owner);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	sq_bind_text(st, 5, reg->ip);
+	sqlite3_bind_int(st, 6, reg->ipv6);
+	sq_bind_text(st, 7, reg->dns.enabled ? reg->dns.zone : NULL);
+	sqlite3_bind_int64(st, 8, reg->dns.ttl);
+	s->beat_id = 0;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
 		return PRISM_ESTORE;
-	out->host_id = id;
+	if (sqlite3_changes(s->db) != 1)
+		return 0;
+	out->host_id = s->beat_id;
 	out->result = PRISM_REG_HEARTBEAT;
-	return 0;
+	return 1;
 }
 
 enum prism_source sq_source_parse(const char *name)
@@ -296,14 +309,19 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	    prism_fqdn_join(reg->hostname, reg->dns.zone, out->fqdn, sizeof(out->fqdn)) != 0)
 		return PRISM_ETOOBIG;
 
+	/* the common case first: nothing but the times change */
+	int rc = reg->dns.auto_ptr ? 0 : beat_by_name(s, reg, out);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+
 	sqlite3_stmt *st = sq_stmt(s, ST_HOST_GET);
 	sq_bind_text(st, 1, reg->hostname);
-	int rc = sqlite3_step(st);
+	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PRISM_ESTORE;
 	bool exists = rc == SQLITE_ROW;
 	int64_t id = 0;
-	bool ip_changed = false, was_offline = false, same_dns = false, fam_known = false;
+	bool ip_changed = false, was_offline = false, same_dns = false;
 	if (exists) {
 		id = sqlite3_column_int64(st, HG_ID);
 		const unsigned char *zone = sqlite3_column_text(st, HG_ZONE);
@@ -314,7 +332,6 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 					     !reg->dns.auto_ptr
 				   : zone == NULL;
 		const unsigned char *fam = sqlite3_column_text(st, reg->ipv6 ? HG_IPV6 : HG_IPV4);
-		fam_known = fam != NULL;
 		const unsigned char *cur = sqlite3_column_text(st, HG_IP);
 		const unsigned char *status = sqlite3_column_text(st, HG_STATUS);
 		const unsigned char *owner = sqlite3_column_text(st, HG_OWNER);
@@ -342,8 +359,7 @@ int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,
 	}
 	sqlite3_reset(st);
 
-	if (exists && !ip_changed && !was_offline && same_dns && fam_known)
-		return heartbeat(s, reg, id, out); /* one statement: atomic by itself */
+	/* a plain heartbeat was written by beat_by_name: what is left writes more */
 	if (reg->dns.enabled && (!exists || !same_dns) &&
 	    (rc = name_source(s, out->fqdn, &out->holder)) != 0) {
 		if (rc != PRISM_ECONFLICT)

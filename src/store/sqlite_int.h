@@ -44,7 +44,7 @@ enum stmt_id {
 	ST_TZ_ADD,
 	ST_TZ_CATCHUP,
 	ST_SAVEPOINT,
-	ST_HOST_BEAT,
+	ST_HOST_BEAT_NAME,
 	ST_HOST_PTRS,
 	ST_LEDGER_SET,
 	ST_RELEASE,
@@ -95,6 +95,7 @@ struct prism_store {
 	struct prism_target_zone *tz;
 	size_t ntz;
 	bool tz_loaded;
+	int64_t beat_id; /* ST_HOST_BEAT_NAME's row, noted by its prism_beat() */
 };
 
 /* ---- sqlite.c: helpers shared by the backend's files ---- */

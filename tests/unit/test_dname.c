@@ -176,6 +176,10 @@ static void test_fqdn_join(void **state)
 	assert_string_equal(out, "example.com.");
 	assert_int_equal(prism_fqdn_join("web1", ".", out, sizeof(out)), 0);
 	assert_string_equal(out, "web1.");
+	assert_int_equal(prism_fqdn_join("web1", "", out, sizeof(out)), 0);
+	assert_string_equal(out, "web1.");
+	assert_int_equal(prism_fqdn_join("", ".", out, sizeof(out)), 0);
+	assert_string_equal(out, ".");
 
 	/* 249 + "." + "com." = 254 characters: the longest allowed */
 	assert_int_equal(prism_fqdn_join(long_name(host, 249), "com.", out, sizeof(out)), 0);

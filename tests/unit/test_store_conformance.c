@@ -208,19 +208,23 @@ static void commit(struct fx *f)
 	assert_int_equal(f->api->commit(f->s), 0);
 }
 
-static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip, int64_t now)
+/* One registration in its own transaction: @p owner the token hash or NULL, @p ttl the DNS
+ * TTL, @p ptr reverse records on. */
+static struct prism_host_reg_out reg_as(struct fx *f, const char *host, const char *ip,
+					int64_t now, const char *owner, uint32_t ttl, bool ptr)
 {
 	struct prism_host_reg g = {
 		.hostname = host,
 		.ip = ip,
 		.now = now,
 		.expires_at = now + 60,
+		.owner = owner,
 		.dns = {.enabled = true,
 			.zone = ZONE,
-			.ttl = 300,
+			.ttl = ttl,
 			.publish_a = true,
 			.publish_aaaa = true,
-			.auto_ptr = true,
+			.auto_ptr = ptr,
 			.zones = zones},
 	};
 	struct prism_host_reg_out out;
@@ -228,6 +232,11 @@ static struct prism_host_reg_out reg(struct fx *f, const char *host, const char 
 	assert_int_equal(f->api->host_register(f->s, &g, &out), 0);
 	commit(f);
 	return out;
+}
+
+static struct prism_host_reg_out reg(struct fx *f, const char *host, const char *ip, int64_t now)
+{
+	return reg_as(f, host, ip, now, NULL, 300, true);
 }
 
 struct host_seen {
@@ -368,6 +377,60 @@ static int list_row(void *ctx, const struct prism_ledger_view *l)
 {
 	((struct list_seen *)ctx)->rows++;
 	return 0;
+}
+
+/* Reverse records off: a plain heartbeat can then be a single write. */
+static struct prism_host_reg_out beat(struct fx *f, const char *host, const char *ip, int64_t now,
+				      const char *owner, uint32_t ttl)
+{
+	return reg_as(f, host, ip, now, owner, ttl, false);
+}
+
+/* Only the times change in a heartbeat; anything else goes the full way. */
+static void test_heartbeats(void **state)
+{
+	struct fx *f = *state;
+	NEED(f, api, host_register);
+	NEED(f, api, hosts_expire);
+	NEED(f, rd, host_get);
+	const char *tok = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct prism_host_reg_out o = beat(f, "hb1", "10.0.9.1", 1000, tok, 300);
+	assert_int_equal(o.result, PRISM_REG_NEW);
+	int64_t id = o.host_id;
+	o = beat(f, "hb1", "10.0.9.1", 1010, tok, 300);
+	assert_int_equal(o.result, PRISM_REG_HEARTBEAT);
+	assert_int_equal(o.host_id, id);
+	assert_string_equal(o.fqdn, "hb1." ZONE);
+	assert_false(o.dns_changed);
+	/* another token: refused, nothing written */
+	o = beat(f, "hb1", "10.0.9.1", 1020, "ff", 300);
+	assert_true(o.owned_by_other);
+	o = beat(f, "hb1", "10.0.9.1", 1020, NULL, 300);
+	assert_true(o.owned_by_other);
+	/* another TTL: the record is rewritten */
+	o = beat(f, "hb1", "10.0.9.1", 1030, tok, 600);
+	assert_int_equal(o.result, PRISM_REG_HEARTBEAT);
+	assert_true(o.dns_changed);
+	assert_int_equal(beat(f, "hb1", "10.0.9.1", 1040, tok, 600).dns_changed, false);
+	/* another address of the family */
+	o = beat(f, "hb1", "10.0.9.2", 1050, tok, 600);
+	assert_int_equal(o.result, PRISM_REG_IP_CHANGED);
+	assert_string_equal(o.old_ip, "10.0.9.1");
+	/* offline: back as a reconnection, then heartbeats again */
+	size_t changed;
+	bool dns;
+	begin(f);
+	assert_int_equal(f->api->hosts_expire(f->s, 1200, 10, false, &changed, &dns), 0);
+	commit(f);
+	assert_int_equal(changed, 1);
+	assert_int_equal(beat(f, "hb1", "10.0.9.2", 1210, tok, 600).result, PRISM_REG_RECONNECTED);
+	o = beat(f, "hb1", "10.0.9.2", 1220, tok, 600);
+	assert_int_equal(o.result, PRISM_REG_HEARTBEAT);
+	assert_int_equal(o.host_id, id);
+	struct host_seen h = {0};
+	assert_int_equal(f->rd->host_get(f->r, id, NULL, host_copy, &h), 0);
+	assert_string_equal(h.status, "online");
+	assert_true(h.bound);
 }
 
 static void test_host_list(void **state)
@@ -939,6 +1002,7 @@ int main(void)
 {
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
