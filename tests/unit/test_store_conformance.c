@@ -561,6 +561,22 @@ static void test_keys(void **state)
 
 /* ---- the ledger ---- */
 
+/* The one due row of @p target is pushed: marked synced. */
+static void sync_one_due(struct fx *f, const char *target)
+{
+	struct prism_ledger_row *rows;
+	size_t n;
+	int64_t next;
+	assert_int_equal(f->api->ledger_due(f->s, target, 1600000, 10, &rows, &n, &next), 0);
+	assert_int_equal(n, 1);
+	struct prism_ledger_mark m = {rows[0].zone, rows[0].name, rows[0].type,
+				      rows[0].desired_hash, .ok = true};
+	begin(f);
+	assert_int_equal(f->api->ledger_mark(f->s, target, &m, 1, 1600000), 0);
+	commit(f);
+	prism_ledger_rows_free(rows, n);
+}
+
 static void test_ledger_transitions(void **state)
 {
 	struct fx *f = *state;
@@ -614,24 +630,10 @@ static void test_ledger_transitions(void **state)
 	assert_int_equal(count_of(f, "t1", PENDING), 1);
 	assert_host_sync(f, "db1", "pending");
 	/* the retried row synced: t2's row is still pending, so is the host */
-	assert_int_equal(f->api->ledger_due(f->s, "t1", 1600000, 10, &rows, &n, &next), 0);
-	assert_int_equal(n, 1);
-	struct prism_ledger_mark ok1 = {rows[0].zone, rows[0].name, rows[0].type,
-					rows[0].desired_hash, .ok = true};
-	begin(f);
-	assert_int_equal(f->api->ledger_mark(f->s, "t1", &ok1, 1, 1600000), 0);
-	commit(f);
-	prism_ledger_rows_free(rows, n);
+	sync_one_due(f, "t1");
 	assert_host_sync(f, "db1", "pending");
 	/* and t2's: every row synced */
-	assert_int_equal(f->api->ledger_due(f->s, "t2", 1600000, 10, &rows, &n, &next), 0);
-	assert_int_equal(n, 1);
-	struct prism_ledger_mark ok2 = {rows[0].zone, rows[0].name, rows[0].type,
-					rows[0].desired_hash, .ok = true};
-	begin(f);
-	assert_int_equal(f->api->ledger_mark(f->s, "t2", &ok2, 1, 1600000), 0);
-	commit(f);
-	prism_ledger_rows_free(rows, n);
+	sync_one_due(f, "t2");
 	assert_host_sync(f, "db1", "synced");
 	reg(f, "db1", "10.0.3.3", 1650); /* pending again everywhere */
 	/* a mark for an older desired state leaves the newer one pending */
