@@ -240,6 +240,7 @@ static struct prism_host_reg_out reg(struct fx *f, const char *host, const char 
 }
 
 struct host_seen {
+	char sync[16];
 	int64_t id;
 	char ip[64], status[16];
 	bool bound;
@@ -252,7 +253,17 @@ static int host_copy(void *ctx, const struct prism_host_view *h)
 	snprintf(s->ip, sizeof(s->ip), "%.*s", (int)h->current_ip.len, h->current_ip.s);
 	snprintf(s->status, sizeof(s->status), "%.*s", (int)h->status.len, h->status.s);
 	s->bound = h->bound;
+	snprintf(s->sync, sizeof(s->sync), "%.*s", (int)h->dns_sync_status.len,
+		 h->dns_sync_status.s);
 	return 0;
+}
+
+/* The host's dns_sync_status, as ledger_mark left it. */
+static void assert_host_sync(struct fx *f, const char *host, const char *want)
+{
+	struct host_seen h = {0};
+	assert_int_equal(f->rd->host_get(f->r, 0, host, host_copy, &h), 0);
+	assert_string_equal(h.sync, want);
 }
 
 struct ledger_seen {
@@ -613,6 +624,22 @@ static void test_keys(void **state)
 
 /* ---- the ledger ---- */
 
+/* The one due row of @p target is pushed: marked synced. */
+static void sync_one_due(struct fx *f, const char *target)
+{
+	struct prism_ledger_row *rows;
+	size_t n;
+	int64_t next;
+	assert_int_equal(f->api->ledger_due(f->s, target, 1600000, 10, &rows, &n, &next), 0);
+	assert_int_equal(n, 1);
+	struct prism_ledger_mark m = {rows[0].zone, rows[0].name, rows[0].type,
+				      rows[0].desired_hash, .ok = true};
+	begin(f);
+	assert_int_equal(f->api->ledger_mark(f->s, target, &m, 1, 1600000), 0);
+	commit(f);
+	prism_ledger_rows_free(rows, n);
+}
+
 static void test_ledger_transitions(void **state)
 {
 	struct fx *f = *state;
@@ -625,6 +652,7 @@ static void test_ledger_transitions(void **state)
 	NEED(f, api, targets_sync);
 	NEED(f, rd, ledger_counts);
 	NEED(f, rd, sync_rows);
+	NEED(f, rd, host_get);
 	reg(f, "db1", "10.0.3.1", 1000);
 	/* A on t1 and t2, the PTR on t1 only (t2 does not serve the reverse zone) */
 	assert_int_equal(count_of(f, "t1", PENDING), 2);
@@ -646,6 +674,7 @@ static void test_ledger_transitions(void **state)
 	prism_ledger_rows_free(rows, n);
 	assert_int_equal(count_of(f, "t1", SYNCED), 1);
 	assert_int_equal(count_of(f, "t1", FAILED), 1);
+	assert_host_sync(f, "db1", "failed"); /* any failed row of the host, on any target */
 	/* a failed row is not due before its next attempt */
 	assert_int_equal(f->api->ledger_due(f->s, "t1", 1500000, 10, &rows, &n, &next), 0);
 	assert_int_equal(n, 0);
@@ -662,6 +691,14 @@ static void test_ledger_transitions(void **state)
 	assert_int_equal(retried, 1);
 	assert_int_equal(count_of(f, "t1", FAILED), 0);
 	assert_int_equal(count_of(f, "t1", PENDING), 1);
+	assert_host_sync(f, "db1", "pending");
+	/* the retried row synced: t2's row is still pending, so is the host */
+	sync_one_due(f, "t1");
+	assert_host_sync(f, "db1", "pending");
+	/* and t2's: every row synced */
+	sync_one_due(f, "t2");
+	assert_host_sync(f, "db1", "synced");
+	reg(f, "db1", "10.0.3.3", 1650); /* pending again everywhere */
 	/* a mark for an older desired state leaves the newer one pending */
 	assert_int_equal(f->api->ledger_due(f->s, "t2", 1600000, 10, &rows, &n, &next), 0);
 	assert_int_equal(n, 1);
@@ -684,6 +721,7 @@ static void test_ledger_transitions(void **state)
 	commit(f);
 	prism_ledger_rows_free(rows, n);
 	assert_int_equal(count_of(f, "t2", CONFLICT), 1);
+	assert_host_sync(f, "db1", "failed");
 }
 
 static void test_reconcile_marks(void **state)
