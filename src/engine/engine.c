@@ -482,8 +482,11 @@ static void go_idle(struct worker *w, bool more, int64_t next_due)
 	w->state = W_IDLE;
 	if (w->e->stopping)
 		return;
-	if (w->failures > 0) {
-		schedule(w, 0); /* the backoff decides when */
+	if (w->failures > 0 || w->backoff_until > uv_now(w->e->loop)) {
+		/* the backoff decides when; a failed ledger read (the registry switching over)
+		 * is tried again too: the rows it missed are due, and wakes in the backoff are
+		 * not kept */
+		schedule(w, 0);
 	} else if (more || w->wanted) {
 		w->wanted = false;
 		schedule(w, 0);

@@ -936,14 +936,17 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 	struct prism_kea_pg *k = h->data;
 	if (k->stopping || h != k->pp.poll)
 		return;
+	/* a socket error while connecting (libuv's status for POLLERR) is PQconnectPoll's
+	 * to read: it tries the next address or host, as in ha_pg.c */
+	if (k->state == S_CONNECTING) {
+		connect_poll(k);
+		return;
+	}
 	if (status < 0) {
 		fail(k, "connection to PostgreSQL lost");
 		return;
 	}
-	if (k->state == S_CONNECTING)
-		connect_poll(k);
-	else
-		io(k, events);
+	io(k, events);
 }
 
 /* ---- start and stop ---- */

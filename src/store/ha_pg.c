@@ -115,6 +115,7 @@ struct prism_ha {
 	bool again_done;  /* the quick second tick was used */
 	bool stopping;
 	bool setup_failed;
+	bool reconnected; /* the first tick on a new connection wakes the work (changed_cb) */
 	bool released;	  /* claims let go while building a tick: changed_cb after sending */
 	bool leave_ready; /* stopping, and no work runs under the claims any more */
 	uint64_t drain_until;
@@ -307,6 +308,7 @@ static void connected(struct prism_ha *ha)
 		  PQport(ha->conn) ? PQport(ha->conn) : "?");
 	ha->state = S_SETUP;
 	ha->setup_failed = false;
+	ha->reconnected = true;
 	if (send_query(ha, SETUP_SQL, -1, NULL) != 0)
 		fail(ha, "cannot set up the instance tables");
 }
@@ -499,7 +501,10 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 		for (size_t j = 0; j < ha->nview; j++)
 			ha->inst[i].claims += ha->view[j].left_ms > 0 &&
 					      strcmp(ha->view[j].holder, ha->inst[i].id) == 0;
-	bool changed = false, again = false, letting_go = false;
+	/* NOTIFYs sent while no connection listened are lost: the work they asked for is
+	 * looked for once on every new connection */
+	bool changed = ha->reconnected, again = false, letting_go = false;
+	ha->reconnected = false;
 	uint64_t until =
 		prism_ha_valid_until(ha->sent_ms, ha->opts.lease_seconds, ha->opts.work_ms);
 	uint64_t now = uv_now(ha->loop), foreign = 0;
@@ -653,14 +658,18 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 	struct prism_ha *ha = h->data;
 	if (h != ha->pp.poll || ha->state == S_GONE)
 		return;
+	/* While connecting, an error on the socket (a refused connect is POLLERR, which libuv
+	 * reports as a status) is PQconnectPoll's to read: it goes on to the next host of the
+	 * URL, so a primary switchover finds the new primary. */
+	if (ha->state == S_CONNECTING) {
+		connect_poll(ha);
+		return;
+	}
 	if (status < 0) {
 		fail(ha, "connection to PostgreSQL lost");
 		return;
 	}
-	if (ha->state == S_CONNECTING)
-		connect_poll(ha);
-	else
-		io(ha, events);
+	io(ha, events);
 }
 
 /* ---- start and stop ---- */
