@@ -22,7 +22,6 @@
  * Lifetime: a reference for the timer, one per poll handle not yet closed, one per store job
  * in flight, and one until stop; freed when the last goes.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -90,8 +89,7 @@ struct prism_kea_pg {
 	PGconn *conn;
 	struct prism_pg_poll pp;
 	uv_timer_t timer;
-	uv_getaddrinfo_t gai; /* the database's host looked up off the loop (S_RESOLVING) */
-	char host[256];	      /* that host name */
+	struct prism_pg_start start; /* S_RESOLVING: its host looked up off the loop */
 	enum state state;
 	unsigned attempt;
 	bool query_inflight;
@@ -275,123 +273,36 @@ static void connect_poll(struct prism_kea_pg *k)
 	}
 }
 
-/* libpq's connection parameter @p key (the last given wins), or NULL. */
-static const char *param_of(const struct prism_kea_pg *k, const char *key)
+/* The connection is started (or could not be): go on connecting on the loop. */
+static void started(void *owner, PGconn *conn, const char *why)
 {
-	const char *v = NULL;
-	for (size_t i = 0; k->keys[i] != NULL; i++)
-		if (strcmp(k->keys[i], key) == 0)
-			v = k->vals[i];
-	return v;
-}
-
-/* The host libpq would connect to, into @p buf: kea.reservations.host, else the host of
- * the conninfo string, else PGHOST; "" when none (the local socket). */
-static void host_of(const struct prism_kea_pg *k, char *buf, size_t len)
-{
-	const char *h = param_of(k, "host"), *ci = NULL;
-	for (size_t i = 0; h == NULL && ci == NULL && k->keys[i] != NULL; i++)
-		if (strcmp(k->keys[i], "dbname") == 0)
-			ci = k->vals[i]; /* the first dbname is the conninfo string */
-	PQconninfoOption *opts = ci != NULL ? PQconninfoParse(ci, NULL) : NULL;
-	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && h == NULL; o++)
-		if (strcmp(o->keyword, "host") == 0)
-			h = o->val;
-	if (h == NULL && param_of(k, "hostaddr") == NULL)
-		h = getenv("PGHOST");
-	snprintf(buf, len, "%s", h ? h : "");
-	PQconninfoFree(opts);
-}
-
-/* A host name (not an address, a socket directory or a list) libpq would look up itself,
- * with a blocking getaddrinfo() on the loop. */
-static bool needs_lookup(const char *host)
-{
-	unsigned char a[16];
-	return host != NULL && host[0] != '\0' && host[0] != '/' && strchr(host, ',') == NULL &&
-	       inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1;
-}
-
-/* Start connecting; @p hostaddr (NULL: none) is the host's addresses, looked up already,
- * and @p host the host name as often as there are addresses (libpq tries them in turn). */
-static void connect_to(struct prism_kea_pg *k, const char *host, const char *hostaddr)
-{
-	size_t n = 0;
-	while (k->keys[n] != NULL)
-		n++;
-	const char **keys = calloc(n + 3, sizeof(*keys)), **vals = calloc(n + 3, sizeof(*vals));
-	if (keys == NULL || vals == NULL) {
-		free(keys);
-		free(vals);
-		fail_why(k, "cannot connect to PostgreSQL", "out of memory");
-		return;
-	}
-	memcpy(keys, k->keys, n * sizeof(*keys));
-	memcpy(vals, k->vals, n * sizeof(*vals));
-	if (hostaddr != NULL) { /* after the rest: they override the conninfo string's */
-		keys[n] = "host";
-		vals[n] = host;
-		keys[n + 1] = "hostaddr";
-		vals[n + 1] = hostaddr;
-	}
-	k->conn = PQconnectStartParams(keys, vals, 1);
-	free(keys);
-	free(vals);
-	if (k->conn == NULL || PQstatus(k->conn) == CONNECTION_BAD) {
-		fail(k, "cannot connect to PostgreSQL");
-		return;
-	}
-	k->state = S_CONNECTING;
-	/* libpq: start as if PQconnectPoll had answered PGRES_POLLING_WRITING */
-	if (poll_set(k, UV_WRITABLE) != 0)
-		fail(k, "cannot connect to PostgreSQL");
-}
-
-static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct prism_kea_pg *k = req->data;
-	const char *name = k->host;
-	char ips[4 * 48] = "", hosts[4 * 256] = "";
-	size_t n = 0;
-	for (struct addrinfo *a = status == 0 ? res : NULL; a != NULL && n < 4; a = a->ai_next) {
-		char ip[48];
-		if (uv_ip_name(a->ai_addr, ip, sizeof(ip)) != 0)
-			continue;
-		size_t li = strlen(ips), lh = strlen(hosts);
-		snprintf(ips + li, sizeof(ips) - li, "%s%s", n ? "," : "", ip);
-		snprintf(hosts + lh, sizeof(hosts) - lh, "%s%s", n ? "," : "", name);
-		n++;
-	}
-	uv_freeaddrinfo(res);
-	if (!k->stopping) {
-		k->state = S_DOWN;
-		if (n > 0)
-			connect_to(k, hosts, ips);
-		else
-			fail_why(k, "cannot look up the database's host",
-				 status != 0 ? uv_strerror(status) : "no address");
+	struct prism_kea_pg *k = owner;
+	k->state = S_DOWN;
+	if (k->stopping) {
+		if (conn != NULL)
+			PQfinish(conn);
+	} else if (conn == NULL) {
+		fail_why(k, "cannot connect to PostgreSQL", why);
+	} else {
+		k->conn = conn;
+		if (PQstatus(conn) == CONNECTION_BAD) {
+			fail(k, "cannot connect to PostgreSQL");
+		} else {
+			k->state = S_CONNECTING;
+			/* libpq: start as if PQconnectPoll had answered PGRES_POLLING_WRITING */
+			if (poll_set(k, UV_WRITABLE) != 0)
+				fail(k, "cannot connect to PostgreSQL");
+		}
 	}
 	unref(k);
 }
 
 static void connect_start(struct prism_kea_pg *k)
 {
-	host_of(k, k->host, sizeof(k->host));
-	if (!needs_lookup(k->host) || strlen(k->host) >= sizeof(k->host) - 1 ||
-	    param_of(k, "hostaddr") != NULL) {
-		connect_to(k, NULL, NULL);
-		return;
-	}
-	const char *host = k->host;
-	static const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	k->gai.data = k;
 	k->state = S_RESOLVING;
-	k->refs++;
-	if (uv_getaddrinfo(k->loop, &k->gai, resolved_cb, host, NULL, &hints) != 0) {
-		k->refs--;
-		k->state = S_DOWN;
-		fail_why(k, "cannot look up the database's host", "no resolver");
-	}
+	k->refs++; /* until started() */
+	prism_pg_start(&k->start, k->loop, (const char *const *)k->keys,
+		       (const char *const *)k->vals, started, k);
 }
 
 static void timer_cb(uv_timer_t *t)

@@ -90,7 +90,8 @@ static const char SETUP_SQL[] =
 	"LISTEN " PRISM_HA_CHANNEL ";"
 	"LISTEN " PRISM_HA_CHANNEL_DIRTY ";";
 
-enum state { S_DOWN, S_CONNECTING, S_SETUP, S_IDLE, S_TICK, S_LEAVE, S_GONE };
+/* S_RESOLVING: the host name looked up off the loop (prism_pg_start) */
+enum state { S_DOWN, S_RESOLVING, S_CONNECTING, S_SETUP, S_IDLE, S_TICK, S_LEAVE, S_GONE };
 
 struct claim {
 	char *name;
@@ -105,6 +106,7 @@ struct prism_ha {
 	char id[PRISM_HA_ID_MAX + 1];
 	PGconn *conn;
 	struct prism_pg_poll pp;
+	struct prism_pg_start start;
 	uv_timer_t timer; /* reconnect, or the next tick */
 	uv_timer_t leave_timer;
 	uv_timer_t lapse_timer; /* at the earliest valid_until: claims lapse (changed_cb) */
@@ -271,10 +273,18 @@ static void finish_stop(struct prism_ha *ha)
 	ha->done_cb = NULL;
 }
 
+static void fail_why(struct prism_ha *ha, const char *what, const char *why);
+
 static void fail(struct prism_ha *ha, const char *what)
 {
+	fail_why(ha, what, ha->conn ? PQerrorMessage(ha->conn) : "");
+}
+
+/* fail() with the reason given (or libpq's). */
+static void fail_why(struct prism_ha *ha, const char *what, const char *why)
+{
 	char msg[512];
-	snprintf(msg, sizeof(msg), "%s", ha->conn ? PQerrorMessage(ha->conn) : "");
+	snprintf(msg, sizeof(msg), "%s", why);
 	msg[strcspn(msg, "\n")] = '\0';
 	bool was_up = ha->stats.connected;
 	disconnect(ha);
@@ -329,17 +339,31 @@ static void connect_poll(struct prism_ha *ha)
 	}
 }
 
+/* The connection is started (or could not be): go on connecting on the loop. */
+static void started(void *owner, PGconn *conn, const char *why)
+{
+	struct prism_ha *ha = owner;
+	if (ha->stopping) {
+		if (conn != NULL)
+			PQfinish(conn);
+	} else if (conn == NULL) {
+		ha->state = S_DOWN;
+		fail_why(ha, "cannot connect to PostgreSQL", why);
+	} else {
+		ha->conn = conn;
+		ha->state = S_CONNECTING;
+		if (PQstatus(conn) == CONNECTION_BAD || poll_set(ha, UV_WRITABLE) != 0)
+			fail(ha, "cannot connect to PostgreSQL");
+	}
+	unref(ha);
+}
+
 static void connect_start(struct prism_ha *ha)
 {
-	ha->conn = PQconnectStartParams((const char *const *)ha->keys,
-					(const char *const *)ha->vals, 1);
-	if (ha->conn == NULL || PQstatus(ha->conn) == CONNECTION_BAD) {
-		fail(ha, "cannot connect to PostgreSQL");
-		return;
-	}
-	ha->state = S_CONNECTING;
-	if (poll_set(ha, UV_WRITABLE) != 0)
-		fail(ha, "cannot connect to PostgreSQL");
+	ha->state = S_RESOLVING;
+	ha->refs++; /* until started() */
+	prism_pg_start(&ha->start, ha->loop, (const char *const *)ha->keys,
+		       (const char *const *)ha->vals, started, ha);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -520,10 +544,10 @@ static void tick_rows(struct prism_ha *ha, PGresult *res)
 		bool was = c->valid_until > now;
 		/* a claim let go this tick stays let go, even if a busy one was renewed */
 		c->held_db = mine;
-		c->valid_until = mine && wanted(ha, c) ? until : 0;
+		bool want = wanted(ha, c);
+		c->valid_until = mine && want ? until : 0;
 		if (was != (c->valid_until > now))
 			changed = true;
-		bool want = wanted(ha, c);
 		if (want != mine)
 			again = true;
 		letting_go |= mine && !want; /* busy: released once its work is over */
