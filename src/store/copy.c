@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strv.h"
 #include "store/store.h"
 
 #define BATCH 1000 /* rows per copy_api.in call */
@@ -71,14 +72,6 @@ const struct prism_copy_table prism_copy_tables[] = {
 	{NULL, NULL, 0},
 };
 
-static size_t ncols(const struct prism_copy_table *t)
-{
-	size_t n = 0;
-	while (t->cols[n] != NULL)
-		n++;
-	return n;
-}
-
 /* Rows gathered from the source, handed to the destination BATCH at a time. */
 struct batch {
 	const struct prism_store_copy_api *da;
@@ -123,7 +116,7 @@ static int take_row(void *ctx, const char *const *v)
 static int copy_table(const struct prism_store_copy_api *sa, struct prism_store *src,
 		      struct batch *b)
 {
-	b->ncols = ncols(b->t);
+	b->ncols = prism_strv_len(b->t->cols);
 	b->n = 0;
 	b->rows = 0;
 	b->err = 0;

@@ -241,38 +241,23 @@ int pg_source_remove(struct prism_store *s, enum prism_source source, const char
 	return src_remove(&pg_src_ops, s, source, key, ctx, out);
 }
 
-/* The entries as arrays (key, fqdn, ipv4, ipv6, ttl), for unnest. */
-struct sync_arrays {
-	struct pg_array a[5];
-};
+/* The entries as arrays (key, fqdn, ipv4, ipv6, ttl), for unnest: parameters 2 to 6. */
+#define SYNC_COLS 5
 
-static void sync_arrays_free(struct sync_arrays *x)
-{
-	for (int i = 0; i < 5; i++)
-		pg_array_free(&x->a[i]);
-}
-
-static int sync_arrays(struct sync_arrays *x, const struct prism_source_entry *entries, size_t n,
+static int sync_arrays(struct pg_array *a, const struct prism_source_entry *entries, size_t n,
 		       struct pg_params *p)
 {
-	memset(x, 0, sizeof(*x));
 	for (size_t i = 0; i < n; i++) {
 		const struct prism_source_entry *e = &entries[i];
 		if (!src_entry_valid(e))
 			return PRISM_EINVAL;
-		pg_array_text(&x->a[0], e->key);
-		pg_array_text(&x->a[1], e->fqdn);
-		pg_array_text(&x->a[2], (e->families & PRISM_FAM_V4) ? e->ipv4 : NULL);
-		pg_array_text(&x->a[3], (e->families & PRISM_FAM_V6) ? e->ipv6 : NULL);
-		pg_array_int(&x->a[4], e->ttl);
+		pg_array_text(&a[0], e->key);
+		pg_array_text(&a[1], e->fqdn);
+		pg_array_text(&a[2], (e->families & PRISM_FAM_V4) ? e->ipv4 : NULL);
+		pg_array_text(&a[3], (e->families & PRISM_FAM_V6) ? e->ipv6 : NULL);
+		pg_array_int(&a[4], e->ttl);
 	}
-	for (int i = 0; i < 5; i++) {
-		const char *v = pg_array_end(&x->a[i]);
-		if (v == NULL)
-			return PRISM_ENOMEM;
-		pg_bind_text(p, i + 2, v);
-	}
-	return 0;
+	return pg_bind_arrays(p, 2, a, SYNC_COLS);
 }
 
 /* Ids (or indexes) of the first column of @p r, into a new array. */
@@ -301,12 +286,12 @@ int pg_source_sync(struct prism_store *s, enum prism_source source,
 	    source == PRISM_SOURCE_AGENT || (unsigned)source >= PRISM_SOURCE_COUNT)
 		return PRISM_EINVAL;
 	memset(out, 0, sizeof(*out));
-	struct sync_arrays x;
+	struct pg_array x[SYNC_COLS] = {0};
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, prism_source_name(source));
 	int64_t *v = NULL;
 	size_t k = 0;
-	int rc = sync_arrays(&x, entries, n, &p);
+	int rc = sync_arrays(x, entries, n, &p);
 	/* keys are unique (a key given twice is the caller's mistake, as on SQLite) */
 	struct pg_params keys = {.v = {p.v[1]}, .n = 1};
 	PGresult *r = rc == 0 ? pg_exec(s,
@@ -360,7 +345,7 @@ int pg_source_sync(struct prism_store *s, enum prism_source source,
 			rc = pg_job_mark(s);
 	}
 	free(v);
-	sync_arrays_free(&x);
+	pg_arrays_free(x, SYNC_COLS);
 	return rc;
 }
 

@@ -22,19 +22,6 @@
 
 #define SERVED_MAX 1000000 /* zones one target may serve */
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = realloc(*v, c * size);
-	if (p == NULL)
-		return PRISM_ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 /* Whether @p sql (one parameter: @p a) finds a row; *err set on a failure. */
 static bool exists(struct prism_store *s, const char *sql, const char *a, int *err)
 {
@@ -185,7 +172,7 @@ int pg_zones_served(struct prism_store *s, const char *target, struct prism_serv
 		return PRISM_ESTORE;
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < PQntuples(r) && i < SERVED_MAX; i++) {
-		rc = grow((void **)&out->zones, &cap, out->nzones, sizeof(*out->zones));
+		rc = zgrow((void **)&out->zones, &cap, out->nzones, sizeof(*out->zones));
 		if (rc != 0)
 			break;
 		struct prism_served_zone *z = &out->zones[out->nzones++];
@@ -207,8 +194,8 @@ int pg_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	if (rc == 0 && r == NULL)
 		rc = PRISM_ESTORE;
 	for (int i = 0; rc == 0 && i < PQntuples(r) && i < SERVED_MAX; i++) {
-		rc = grow((void **)&out->deletions, &cap, out->ndeletions,
-			  sizeof(*out->deletions));
+		rc = zgrow((void **)&out->deletions, &cap, out->ndeletions,
+			   sizeof(*out->deletions));
 		if (rc == 0 && (out->deletions[out->ndeletions++] = pg_dup(r, i, 0)) == NULL)
 			rc = PRISM_ENOMEM;
 	}

@@ -258,19 +258,6 @@ void prism_served_free(struct prism_served *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = realloc(*v, c * size);
-	if (p == NULL)
-		return PRISM_ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 static int served_zone_row(sqlite3_stmt *st, struct prism_served_zone *z)
 {
 	memset(z, 0, sizeof(*z));
@@ -299,7 +286,7 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 	sq_bind_copy(st, 1, target);
 	int rc = 0, step;
 	while (rc == 0 && out->nzones < SERVED_MAX && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = grow((void **)&out->zones, &cap, out->nzones, sizeof(*out->zones));
+		rc = zgrow((void **)&out->zones, &cap, out->nzones, sizeof(*out->zones));
 		if (rc == 0) {
 			rc = served_zone_row(st, &out->zones[out->nzones]);
 			out->nzones++; /* a half-filled row is freed like the others */
@@ -312,8 +299,8 @@ int zq_zones_served(struct prism_store *s, const char *target, struct prism_serv
 		    0) {
 		sq_bind_copy(st, 1, target);
 		while (rc == 0 && out->ndeletions < SERVED_MAX && sqlite3_step(st) == SQLITE_ROW) {
-			rc = grow((void **)&out->deletions, &cap, out->ndeletions,
-				  sizeof(*out->deletions));
+			rc = zgrow((void **)&out->deletions, &cap, out->ndeletions,
+				   sizeof(*out->deletions));
 			if (rc == 0 &&
 			    (out->deletions[out->ndeletions++] = sq_col_dup(st, 0)) == NULL)
 				rc = PRISM_ENOMEM;

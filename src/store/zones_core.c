@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/jw.h"
 #include "core/rrset.h"
+#include "core/strv.h"
 #include "store/store.h"
 #include "store/zones_util.h"
 
@@ -81,13 +82,6 @@ char *prism_join_records(const char *const *r, size_t n)
 	return out;
 }
 
-static void free_lines(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* ---- records ---- */
 
 static int put_audit(struct zput *c, const char *action, const char *name, const char *type,
@@ -116,7 +110,7 @@ static int put_current(struct zput *c, const char *name, const char *type, int64
 	while (recs != NULL && recs[n] != NULL)
 		n++;
 	*json = recs ? prism_rrset_json(ttl, (const char *const *)recs, n) : NULL;
-	free_lines(recs);
+	prism_strv_free(recs);
 	free(content);
 	return *json == NULL ? PRISM_ENOMEM : 0;
 }
@@ -265,6 +259,19 @@ void zmatch_free(struct zmatch *m, size_t n)
 	free(m);
 }
 
+int zgrow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p = realloc(*v, c * size);
+	if (p == NULL)
+		return PRISM_ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
 int zmatch_add(struct zmatch **v, size_t *n, size_t *cap, const char *const *zones,
 	       const char *zone, const char *name, const char *type, uint32_t ttl,
 	       const char *content, int64_t host_id)
@@ -278,14 +285,8 @@ int zmatch_add(struct zmatch **v, size_t *n, size_t *cap, const char *const *zon
 	}
 	if (*n >= REPOINT_MAX)
 		return 0;
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct zmatch *g = realloc(*v, c * sizeof(*g));
-		if (g == NULL)
-			return PRISM_ENOMEM;
-		*v = g;
-		*cap = c;
-	}
+	if (zgrow((void **)v, cap, *n, sizeof(**v)) != 0)
+		return PRISM_ENOMEM;
 	struct zmatch *m = &(*v)[(*n)++];
 	*m = (struct zmatch){strdup(zone),    strdup(name), strdup(type),
 			     strdup(content), ttl,	    host_id};

@@ -81,6 +81,9 @@ int zput_repoint(const struct zput_ops *ops, struct prism_store *s, const char *
 		 const char *to, const char *const *zones, const char *pattern, bool dry_run,
 		 int64_t now, struct prism_repoint_result *out);
 /** Add a match unless @p zones (NULL: any) leaves its zone out. 0, PRISM_ENOMEM */
+/** Room for element @p n of the array @p v (capacity @p cap, doubled from 16).
+ *  @return 0, PRISM_ENOMEM */
+int zgrow(void **v, size_t *cap, size_t n, size_t size);
 int zmatch_add(struct zmatch **v, size_t *n, size_t *cap, const char *const *zones,
 	       const char *zone, const char *name, const char *type, uint32_t ttl,
 	       const char *content, int64_t host_id);
