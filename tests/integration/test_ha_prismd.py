@@ -182,7 +182,11 @@ def test_sigterm_hands_over_at_once(pdns, prismd_factory, pg):
     ds = start_instances(prismd_factory, pdns, pg, 2)
     wait_for(lambda: all_alive(ds), 20, what="instances see each other")
     claim = target_claim(ds[0])
-    leaving = next(d for d in ds if f"inst{ds.index(d)}" == holder(ds[0], claim))
+    ids = [f"inst{i}" for i in range(len(ds))]
+    # the claim row comes before its first holder's lease (seen under ASan in CI)
+    wait_for(lambda: holder(ds[0], claim) in ids, LEASE + 5, interval=0.05,
+             what="the target's claim held")
+    leaving = ds[ids.index(holder(ds[0], claim))]
     other = next(d for d in ds if d is not leaving)
     other_id = f"inst{ds.index(other)}"
     t0 = time.monotonic()
