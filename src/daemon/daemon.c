@@ -317,13 +317,6 @@ static int sync_target_zones(struct daemon *d)
 
 /* ---- targets added at run time (POST /api/v1/targets, docs/api.md) ---- */
 
-static char *dup_opt(const char *s, bool *fail)
-{
-	char *c = s ? strdup(s) : NULL;
-	*fail |= s != NULL && c == NULL;
-	return c;
-}
-
 /* "a\nb" into {"a", "b", NULL}; NULL stays NULL. */
 static int split_zones(const char *text, char ***out)
 {
@@ -362,22 +355,11 @@ static void rt_free(struct rt_target *r)
 
 static struct rt_target *rt_new(const struct prism_runtime_target *t)
 {
-	bool fail = false;
 	struct rt_target *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
-	r->spec = (struct prism_runtime_target){
-		dup_opt(t->name, &fail),
-		dup_opt(t->api_url, &fail),
-		dup_opt(t->api_key, &fail),
-		dup_opt(t->api_key_file, &fail),
-		dup_opt(t->server_id, &fail),
-		dup_opt(t->zones, &fail),
-		dup_opt(t->group, &fail),
-		dup_opt(t->dns_address, &fail),
-		t->created,
-	};
-	if (fail || split_zones(r->spec.zones, &r->zones) != 0) {
+	if (prism_runtime_target_copy(t, &r->spec) != 0 ||
+	    split_zones(r->spec.zones, &r->zones) != 0) {
 		rt_free(r);
 		return NULL;
 	}

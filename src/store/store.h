@@ -334,6 +334,15 @@ struct prism_runtime_target {
 /** Free the strings of @p t (the key wiped) and zero it. NULL is a no-op. */
 void prism_runtime_target_clear(struct prism_runtime_target *t);
 
+/**
+ * Copy @p t into @p out, strings and all (@p out's old strings are not freed). All or
+ * nothing: on failure @p out is left zeroed.
+ * @return 0, PRISM_ENOMEM, PRISM_EINVAL (a NULL argument); clear with
+ *         prism_runtime_target_clear
+ */
+int prism_runtime_target_copy(const struct prism_runtime_target *t,
+			      struct prism_runtime_target *out);
+
 /** Free @p n targets returned by runtime_targets, then the array. NULL is a no-op. */
 void prism_runtime_targets_free(struct prism_runtime_target *t, size_t n);
 
