@@ -219,9 +219,7 @@ static int run_target(struct prism_store *s, const struct prism_store_api *st, s
 	char *after = c->mode == T_DELETE ? NULL : target_text(&c->t);
 	if (c->mode != T_DELETE && after == NULL)
 		return PRISM_ENOMEM;
-	struct prism_audit_entry e = {j->now, j->actor,	 actions[c->mode],
-				      object, c->before, after};
-	rc = st->audit_add(s, &e);
+	rc = api_audit(s, st, j, actions[c->mode], object, c->before, after);
 	free(after);
 	return rc;
 }

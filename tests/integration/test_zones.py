@@ -652,6 +652,10 @@ def test_cluster_view_and_resync(cluster):
     wait_for(lambda: answers(p1, "a.cl.test.", "A") == ["192.0.2.1"], 15, what="resynced")
     err(api("POST", "/api/v1/targets/nope/resync"), 404)
     err(api("POST", "/api/v1/targets/pdns1/resync", headers=WRITE), 403)
+    entries = api("GET", "/api/v1/audit").json()["entries"]
+    resyncs = [e for e in entries if e["action"] == "target.resync"]
+    assert [e["object"] for e in resyncs] == ["target:pdns1"], entries
+    assert resyncs[0]["before"] is None and resyncs[0]["after"]["rrsets"] >= 1, resyncs
     # a target that is down is shown as such
     p1.stop()
     v = cluster_view(api)
