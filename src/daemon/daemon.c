@@ -1685,8 +1685,9 @@ static int start_ha(struct daemon *d)
 			  "ha.instance_id");
 		return PRISM_ECONFIG;
 	}
-	const char *keys[] = {"dbname", "application_name", NULL};
-	const char *vals[] = {d->db_url, "prismd ha", NULL};
+	/* the backend's keepalives and timeouts: a lost server ends the connection */
+	const char *keys[PRISM_STORE_PG_PARAMS], *vals[PRISM_STORE_PG_PARAMS];
+	prism_store_pg_params(d->db_url, "prismd ha", keys, vals);
 	/* work started under a claim: one request to a target, at most powerdns.timeout (a
 	 * timeout above half the lease is fenced at half the lease only: docs/ha.md) */
 	uint64_t work_ms = (uint64_t)(cfg->powerdns_timeout * 1000);

@@ -876,3 +876,18 @@ extern const struct prism_store_api prism_store_postgresql;
 
 /** "host[:port]/dbname" of a PostgreSQL URL for logs: never its password. */
 void prism_store_pg_describe(const char *url, char *out, size_t len);
+
+/** Entries of prism_store_pg_params' arrays, the terminating NULL included. */
+#define PRISM_STORE_PG_PARAMS 11
+
+/**
+ * The libpq parameters of every connection to a PostgreSQL registry, the backend's and the
+ * active-active instance's (ha_pg.h): a bounded connect, TCP keepalives and a user timeout
+ * (a lost server fails calls instead of hanging them), statement and lock timeouts, UTF-8,
+ * @p application as application_name, then @p url as "dbname" for expand_dbname (its own
+ * settings win: libpq keeps the last value). Fills @p keys and @p vals, NULL-terminated;
+ * the strings are static, or @p application and @p url (borrowed).
+ */
+void prism_store_pg_params(const char *url, const char *application,
+			   const char *keys[PRISM_STORE_PG_PARAMS],
+			   const char *vals[PRISM_STORE_PG_PARAMS]);
