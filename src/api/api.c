@@ -447,6 +447,13 @@ struct api_job *api_job_new(struct api_req *r)
 	return j;
 }
 
+int api_audit(struct prism_store *s, const struct prism_store_api *st, const struct api_job *j,
+	      const char *action, const char *object, const char *before, const char *after)
+{
+	struct prism_audit_entry e = {j->now, j->actor, action, object, before, after};
+	return st->audit_add(s, &e);
+}
+
 void api_job_complete(struct api_job *j, int err)
 {
 	job_done(&j->job, err);

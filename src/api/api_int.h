@@ -221,6 +221,13 @@ void api_reply_response(struct api_req *r, unsigned status, struct MHD_Response 
 /** Answer with a text body of @p type (copied). */
 void api_reply_text(struct api_req *r, unsigned status, const char *type, const char *text,
 		    size_t len);
+/**
+ * From a job's run (the writer thread): the audit entry of @p j's change, by @p j's actor at
+ * @p j's time, in the job's transaction. @p before and @p after are JSON or NULL.
+ * @return what audit_add returns (0, PRISM_ESTORE)
+ */
+int api_audit(struct prism_store *s, const struct prism_store_api *st, const struct api_job *j,
+	      const char *action, const char *object, const char *before, const char *after);
 /** New job for @p r; route fills it then calls api_submit. NULL on out of memory (answered). */
 struct api_job *api_job_new(struct api_req *r);
 /** Hand the job to the writer; the request waits (suspended) for its done. */

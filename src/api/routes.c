@@ -801,13 +801,6 @@ static void brief_json(char *out, size_t len, const struct prism_host_brief *b)
 	jw_free(&w);
 }
 
-static int audit(struct prism_store *s, const struct prism_store_api *st, struct api_job *j,
-		 const char *action, const char *object, const char *before, const char *after)
-{
-	struct prism_audit_entry e = {j->now, j->actor, action, object, before, after};
-	return st->audit_add(s, &e);
-}
-
 static int run_host_delete(struct prism_store *s, const struct prism_store_api *st,
 			   struct api_job *j)
 {
@@ -817,7 +810,7 @@ static int run_host_delete(struct prism_store *s, const struct prism_store_api *
 	char before[1024], object[32];
 	brief_json(before, sizeof(before), &j->brief);
 	snprintf(object, sizeof(object), "host:%" PRId64, j->id);
-	return audit(s, st, j, "host.delete", object, before, NULL);
+	return api_audit(s, st, j, "host.delete", object, before, NULL);
 }
 
 static void brief_reply(struct api_req *r, const char *key, const struct prism_host_brief *b)
@@ -877,7 +870,7 @@ static int run_host_release(struct prism_store *s, const struct prism_store_api 
 	b.owned = false;
 	brief_json(after, sizeof(after), &b);
 	snprintf(object, sizeof(object), "host:%" PRId64, j->id);
-	return audit(s, st, j, "host.release", object, before, after);
+	return api_audit(s, st, j, "host.release", object, before, after);
 }
 
 static void done_host_release(struct api_req *r, struct api_job *j, int err)
@@ -948,7 +941,7 @@ static int run_token_create(struct prism_store *s, const struct prism_store_api 
 	snprintf(after, sizeof(after), "%s", text != NULL ? text : "null");
 	jw_free(&w);
 	snprintf(object, sizeof(object), "token:%s", j->name);
-	return audit(s, st, j, "token.create", object, NULL, after);
+	return api_audit(s, st, j, "token.create", object, NULL, after);
 }
 
 static void done_token_create(struct api_req *r, struct api_job *j, int err)
@@ -1068,7 +1061,8 @@ static int run_token_revoke(struct prism_store *s, const struct prism_store_api 
 		return rc;
 	char object[300];
 	snprintf(object, sizeof(object), "token:%s", j->name);
-	return audit(s, st, j, "token.revoke", object, "{\"active\":true}", "{\"active\":false}");
+	return api_audit(s, st, j, "token.revoke", object, "{\"active\":true}",
+			 "{\"active\":false}");
 }
 
 static void done_revoke(struct api_req *r, struct api_job *j, int err)
@@ -1139,7 +1133,7 @@ static int run_key_add(struct prism_store *s, const struct prism_store_api *st, 
 	char after[400], object[300];
 	snprintf(after, sizeof(after), "{\"role\":\"%s\"}", role);
 	snprintf(object, sizeof(object), "key:%s", j->name);
-	return audit(s, st, j, "key.create", object, NULL, after);
+	return api_audit(s, st, j, "key.create", object, NULL, after);
 }
 
 static void done_key_add(struct api_req *r, struct api_job *j, int err)
@@ -1256,7 +1250,8 @@ static int run_key_revoke(struct prism_store *s, const struct prism_store_api *s
 		return rc;
 	char object[300];
 	snprintf(object, sizeof(object), "key:%s", j->name);
-	return audit(s, st, j, "key.revoke", object, "{\"active\":true}", "{\"active\":false}");
+	return api_audit(s, st, j, "key.revoke", object, "{\"active\":true}",
+			 "{\"active\":false}");
 }
 
 static void h_v1_key_revoke(struct api_req *r)
@@ -1420,7 +1415,8 @@ static int run_audit_only(struct prism_store *s, const struct prism_store_api *s
 	snprintf(object, sizeof(object), "target:%s", j->name);
 	snprintf(before, sizeof(before), "{\"paused\":%s}", j->flag ? "false" : "true");
 	snprintf(after, sizeof(after), "{\"paused\":%s}", j->flag ? "true" : "false");
-	return audit(s, st, j, j->flag ? "target.pause" : "target.resume", object, before, after);
+	return api_audit(s, st, j, j->flag ? "target.pause" : "target.resume", object, before,
+			 after);
 }
 
 /* The state of target @p name into @p buf; false when there is no such target. */
@@ -1629,7 +1625,7 @@ static int run_retry(struct prism_store *s, const struct prism_store_api *st, st
 	char object[300], after[64];
 	snprintf(object, sizeof(object), "sync:%s", j->name[0] ? j->name : "*");
 	snprintf(after, sizeof(after), "{\"retried\":%zu}", j->count);
-	return audit(s, st, j, "sync.retry", object, NULL, after);
+	return api_audit(s, st, j, "sync.retry", object, NULL, after);
 }
 
 static void done_retry(struct api_req *r, struct api_job *j, int err)

@@ -231,9 +231,7 @@ static int run_resync(struct prism_store *s, const struct prism_store_api *st, s
 	char object[300], after[64];
 	snprintf(object, sizeof(object), "%s:%s", j->flag ? "zone" : "target", j->name);
 	snprintf(after, sizeof(after), "{\"rrsets\":%zu}", j->count);
-	struct prism_audit_entry e = {j->now, j->actor, j->flag ? "zone.resync" : "target.resync",
-				      object, NULL,	after};
-	return st->audit_add(s, &e);
+	return api_audit(s, st, j, j->flag ? "zone.resync" : "target.resync", object, NULL, after);
 }
 
 static void done_resync(struct api_req *r, struct api_job *j, int err)
@@ -298,13 +296,9 @@ static int run_dnssec(struct prism_store *s, const struct prism_store_api *st, s
 		return rc;
 	char object[300];
 	snprintf(object, sizeof(object), "zone:%s", j->name);
-	struct prism_audit_entry e = {j->now,
-				      j->actor,
-				      "zone.dnssec",
-				      object,
-				      j->flag ? "{\"dnssec\":false}" : "{\"dnssec\":true}",
-				      j->flag ? "{\"dnssec\":true}" : "{\"dnssec\":false}"};
-	return st->audit_add(s, &e);
+	return api_audit(s, st, j, "zone.dnssec", object,
+			 j->flag ? "{\"dnssec\":false}" : "{\"dnssec\":true}",
+			 j->flag ? "{\"dnssec\":true}" : "{\"dnssec\":false}");
 }
 
 static void done_dnssec(struct api_req *r, struct api_job *j, int err)

@@ -219,9 +219,7 @@ static int run_target(struct prism_store *s, const struct prism_store_api *st, s
 	char *after = c->mode == T_DELETE ? NULL : target_text(&c->t);
 	if (c->mode != T_DELETE && after == NULL)
 		return PRISM_ENOMEM;
-	struct prism_audit_entry e = {j->now, j->actor,	 actions[c->mode],
-				      object, c->before, after};
-	rc = st->audit_add(s, &e);
+	rc = api_audit(s, st, j, actions[c->mode], object, c->before, after);
 	free(after);
 	return rc;
 }
@@ -319,23 +317,6 @@ static bool target_ok(struct api_req *r, const struct prism_runtime_target *t)
 	return false;
 }
 
-/* A copy of @p t, strings and all; false after answering. */
-static bool copy_target(struct api_req *r, const struct prism_runtime_target *t,
-			struct prism_runtime_target *out)
-{
-	const char *src[] = {t->name,	   t->api_url, t->api_key, t->api_key_file,
-			     t->server_id, t->zones,   t->group,   t->dns_address};
-	char **dst[] = {&out->name,	 &out->api_url, &out->api_key, &out->api_key_file,
-			&out->server_id, &out->zones,	&out->group,   &out->dns_address};
-	out->created = t->created;
-	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
-		if (src[i] != NULL && (*dst[i] = strdup(src[i])) == NULL) {
-			api_error(r, 500, "internal", "out of memory");
-			return false;
-		}
-	return true;
-}
-
 /* Drop a job that was never submitted (the request is answered already). */
 static void discard(struct api_req *r, struct api_job *j)
 {
@@ -404,8 +385,9 @@ void h_v1_target_update(struct api_req *r)
 		api_error(r, 404, "not_found", "no target called '%s'", name);
 	} else if ((c->before = target_text(old)) == NULL) {
 		api_error(r, 500, "internal", "out of memory");
-	} else if (copy_target(r, old, &c->t) && apply_fields(r, &c->t, true) &&
-		   target_ok(r, &c->t)) {
+	} else if (prism_runtime_target_copy(old, &c->t) != 0) {
+		api_error(r, 500, "internal", "out of memory");
+	} else if (apply_fields(r, &c->t, true) && target_ok(r, &c->t)) {
 		api_submit(r, j);
 		return;
 	}

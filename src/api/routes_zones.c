@@ -770,13 +770,6 @@ static char *spec_json(const struct prism_zone_spec *z)
 	return w.buf;
 }
 
-static int audit_one(struct prism_store *s, const struct prism_store_api *st, struct api_job *j,
-		     const char *action, const char *object, const char *before, const char *after)
-{
-	struct prism_audit_entry e = {j->now, j->actor, action, object, before, after};
-	return st->audit_add(s, &e);
-}
-
 static int run_zone_create(struct prism_store *s, const struct prism_store_api *st,
 			   struct api_job *j)
 {
@@ -789,7 +782,7 @@ static int run_zone_create(struct prism_store *s, const struct prism_store_api *
 		rc = st->zone_set_adopt(s, c->name);
 	} else if (rc == 0) {
 		char *after = spec_json(&c->spec);
-		rc = after ? audit_one(s, st, j, "zone.create", object, NULL, after)
+		rc = after ? api_audit(s, st, j, "zone.create", object, NULL, after)
 			   : PRISM_ENOMEM;
 		free(after);
 	}
@@ -799,7 +792,7 @@ static int run_zone_create(struct prism_store *s, const struct prism_store_api *
 	if (rc == 0 && c->imported) {
 		char after[64];
 		snprintf(after, sizeof(after), "{\"rrsets\":%zu}", c->rrsets.n);
-		rc = audit_one(s, st, j, "zone.import", object, NULL, after);
+		rc = api_audit(s, st, j, "zone.import", object, NULL, after);
 	}
 	return rc;
 }
@@ -1084,7 +1077,7 @@ static int run_zone_delete(struct prism_store *s, const struct prism_store_api *
 	char object[PRISM_DNAME_MAX + 8], after[64];
 	snprintf(object, sizeof(object), "zone:%s", j->name);
 	snprintf(after, sizeof(after), "{\"targets\":%zu}", j->count);
-	return audit_one(s, st, j, "zone.delete", object, j->text, after);
+	return api_audit(s, st, j, "zone.delete", object, j->text, after);
 }
 
 static void done_zone_delete(struct api_req *r, struct api_job *j, int err)
@@ -1410,7 +1403,7 @@ static int run_repoint(struct prism_store *s, const struct prism_store_api *st, 
 		 c->res.n, c->res.hosts);
 	char object[80];
 	snprintf(object, sizeof(object), "address:%s", c->from);
-	return audit_one(s, st, j, "repoint", object, NULL, after);
+	return api_audit(s, st, j, "repoint", object, NULL, after);
 }
 
 static void done_repoint(struct api_req *r, struct api_job *j, int err)

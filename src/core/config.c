@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1401,6 +1402,57 @@ static int seed_target(struct prism_yaml_ctx *c)
 	return 0;
 }
 
+/* "WHERE.FIELD: what" ("FIELD: what" without @p where; "WHERE: what" without a field). */
+__attribute__((format(printf, 5, 6))) static int
+target_fail(char *why, size_t len, const char *where, const char *field, const char *fmt, ...)
+{
+	char what[PRISM_TARGET_WHY_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (field == NULL)
+		snprintf(why, len, "%s%s%s", where, where[0] ? ": " : "", what);
+	else
+		snprintf(why, len, "%s%s%s: %s", where, where[0] ? "." : "", field, what);
+	return PRISM_ECONFIG;
+}
+
+int prism_config_target_check(const struct prism_config *cfg, const struct prism_config_target *t,
+			      const char *where, char *why, size_t len)
+{
+	char host[64], shown[64];
+	uint16_t port;
+	if (cfg == NULL || t == NULL || why == NULL || len == 0)
+		return PRISM_EINVAL;
+	where = where ? where : "";
+	if (t->type == NULL || strcmp(t->type, "rfc2136") != 0) {
+		if (t->api_url == NULL)
+			return target_fail(why, len, where, "api_url", "required");
+		if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
+			return target_fail(why, len, where, "api_url",
+					   "must start with http:// or https://");
+		if ((t->api_key == NULL) == (t->api_key_file == NULL))
+			return target_fail(why, len, where, NULL,
+					   "give exactly one of api_key and api_key_file");
+	}
+	if (t->dns_address != NULL &&
+	    prism_config_hostport(t->dns_address, host, sizeof(host), &port) != 0)
+		return target_fail(why, len, where, "dns_address",
+				   "must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
+	for (char **z = t->zones; z != NULL && *z != NULL; z++) {
+		bool known = false;
+		for (size_t k = 0; cfg->zones != NULL && cfg->zones[k] != NULL && !known; k++)
+			known = strcmp(cfg->zones[k]->name, *z) == 0;
+		if (!known) {
+			prism_yaml_printable(shown, sizeof(shown), *z, strlen(*z));
+			return target_fail(why, len, where, "zones", "'%s' is not one of zones",
+					   shown);
+		}
+	}
+	return 0;
+}
+
 static int validate_powerdns(struct prism_yaml_ctx *c, struct prism_config_target *t, size_t i)
 {
 	if (t->type != NULL && strcmp(t->type, "powerdns") != 0)
@@ -1411,16 +1463,6 @@ static int validate_powerdns(struct prism_yaml_ctx *c, struct prism_config_targe
 		return prism_yaml_fail(c, PRISM_ECONFIG,
 				       "targets[%zu]: server and tsig are for type: rfc2136",
 				       i + 1);
-	if (t->api_url == NULL)
-		return prism_yaml_fail(c, PRISM_ECONFIG, "targets[%zu].api_url: required", i + 1);
-	if (!has_scheme(t->api_url, "http://") && !has_scheme(t->api_url, "https://"))
-		return prism_yaml_fail(c, PRISM_ECONFIG,
-				       "targets[%zu].api_url: must start with http:// or https://",
-				       i + 1);
-	if ((t->api_key == NULL) == (t->api_key_file == NULL))
-		return prism_yaml_fail(
-			c, PRISM_ECONFIG,
-			"targets[%zu]: give exactly one of api_key and api_key_file", i + 1);
 	if (t->server_id == NULL && (t->server_id = strdup("localhost")) == NULL)
 		return prism_yaml_nomem(c);
 	return 0;
@@ -1486,30 +1528,13 @@ static int validate_targets(struct prism_yaml_ctx *c)
 			t->breaker_threshold = cfg->powerdns_breaker_threshold;
 			t->breaker_recovery_seconds = cfg->powerdns_breaker_recovery_seconds;
 		}
-		char dns_host[64];
-		uint16_t dns_port;
-		if (t->dns_address != NULL &&
-		    prism_config_hostport(t->dns_address, dns_host, sizeof(dns_host), &dns_port) !=
-			    0)
-			return prism_yaml_fail(c, PRISM_ECONFIG,
-					       "targets[%zu].dns_address: must be IP:port "
-					       "(192.0.2.1:53, [2001:db8::1]:53)",
-					       i + 1);
-		for (char **z = t->zones; z != NULL && *z != NULL; z++) {
-			int rc = normalize_in_place(z);
-			if (rc == PRISM_ENOMEM)
+		for (char **z = t->zones; z != NULL && *z != NULL; z++)
+			if (normalize_in_place(z) == PRISM_ENOMEM)
 				return prism_yaml_nomem(c);
-			bool known = false;
-			for (size_t k = 0; rc == 0 && cfg->zones[k] != NULL; k++)
-				known |= strcmp(cfg->zones[k]->name, *z) == 0;
-			if (!known) {
-				prism_yaml_printable(shown, sizeof(shown), *z, strlen(*z));
-				return prism_yaml_fail(
-					c, PRISM_ECONFIG,
-					"targets[%zu].zones: '%s' is not one of zones", i + 1,
-					shown);
-			}
-		}
+		char where[32], why[PRISM_TARGET_WHY_MAX];
+		snprintf(where, sizeof(where), "targets[%zu]", i + 1);
+		if (prism_config_target_check(cfg, t, where, why, sizeof(why)) != 0)
+			return prism_yaml_fail(c, PRISM_ECONFIG, "%s", why);
 	}
 	return 0;
 }

@@ -255,6 +255,23 @@ const struct prism_config_opt_info *prism_config_options(size_t *n);
  */
 int prism_config_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
+/** Room for prism_config_target_check's message. */
+#define PRISM_TARGET_WHY_MAX 256
+
+/**
+ * The checks every PowerDNS or rfc2136 target's fields pass, whoever gives them (the
+ * targets: list, POST or PATCH /api/v1/targets): a PowerDNS target's api_url (http:// or
+ * https://, any case, and more after it) and exactly one of api_key and api_key_file; a
+ * dns_address of IP:port; zones (normalised names) among @p cfg's zones. What only one
+ * source checks (type-specific fields of the file, key files of the API) is not here.
+ * @param where the message's prefix ("targets[2]" gives "targets[2].api_url: ..."), or
+ *        NULL/"" for none ("api_url: ...")
+ * @return 0, PRISM_ECONFIG (@p why says what is wrong; PRISM_TARGET_WHY_MAX is room for
+ *         it), PRISM_EINVAL (a NULL argument)
+ */
+int prism_config_target_check(const struct prism_config *cfg, const struct prism_config_target *t,
+			      const char *where, char *why, size_t len);
+
 /**
  * Whether option row @p i has the same value in @p a and @p b (strings, lists and
  * credentials compared by content). @return false also for NULL configs or a bad @p i

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/ha.h"
 #include "core/reserved.h"
+#include "core/strv.h"
 #include "core/token.h"
 #include "daemon/daemon.h"
 #include "engine/engine.h"
@@ -316,13 +317,6 @@ static int sync_target_zones(struct daemon *d)
 
 /* ---- targets added at run time (POST /api/v1/targets, docs/api.md) ---- */
 
-static char *dup_opt(const char *s, bool *fail)
-{
-	char *c = s ? strdup(s) : NULL;
-	*fail |= s != NULL && c == NULL;
-	return c;
-}
-
 /* "a\nb" into {"a", "b", NULL}; NULL stays NULL. */
 static int split_zones(const char *text, char ***out)
 {
@@ -340,9 +334,7 @@ static int split_zones(const char *text, char ***out)
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		if ((v[i] = strndup(p, len)) == NULL) {
-			for (size_t k = 0; k < i; k++)
-				free(v[k]);
-			free(v);
+			prism_strv_free(v);
 			return PRISM_ENOMEM;
 		}
 		p += len + (nl != NULL);
@@ -355,9 +347,7 @@ static void rt_free(struct rt_target *r)
 {
 	if (r == NULL)
 		return;
-	for (char **z = r->zones; z != NULL && *z != NULL; z++)
-		free(*z);
-	free(r->zones);
+	prism_strv_free(r->zones);
 	free(r->ezones);
 	prism_runtime_target_clear(&r->spec);
 	free(r);
@@ -365,22 +355,11 @@ static void rt_free(struct rt_target *r)
 
 static struct rt_target *rt_new(const struct prism_runtime_target *t)
 {
-	bool fail = false;
 	struct rt_target *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
-	r->spec = (struct prism_runtime_target){
-		dup_opt(t->name, &fail),
-		dup_opt(t->api_url, &fail),
-		dup_opt(t->api_key, &fail),
-		dup_opt(t->api_key_file, &fail),
-		dup_opt(t->server_id, &fail),
-		dup_opt(t->zones, &fail),
-		dup_opt(t->group, &fail),
-		dup_opt(t->dns_address, &fail),
-		t->created,
-	};
-	if (fail || split_zones(r->spec.zones, &r->zones) != 0) {
+	if (prism_runtime_target_copy(t, &r->spec) != 0 ||
+	    split_zones(r->spec.zones, &r->zones) != 0) {
 		rt_free(r);
 		return NULL;
 	}
@@ -396,11 +375,6 @@ static struct rt_target *rt_new(const struct prism_runtime_target *t)
 		.group = r->spec.group,
 	};
 	return r;
-}
-
-static bool has_prefix(const char *s, const char *p)
-{
-	return strncmp(s, p, strlen(p)) == 0;
 }
 
 /* Whether @p path names a file inside api.target_key_dir (symbolic links resolved). */
@@ -439,51 +413,37 @@ static int key_file_check(const struct daemon *d, const char *path, char *err, s
 	return 0;
 }
 
+/*
+ * Whether @p t can be started: the checks of the configuration's targets (against the zones
+ * prismd started with: zones are restart-only), then what only the API's targets get: a key
+ * without line breaks (it goes into a header) and a key file of api.target_key_dir.
+ */
 static int rt_check(void *arg, const struct prism_runtime_target *t, char *err, size_t len)
 {
 	struct daemon *d = arg;
-	char host[64];
-	uint16_t port;
-	if (t->api_url == NULL ||
-	    (!has_prefix(t->api_url, "http://") && !has_prefix(t->api_url, "https://")) ||
-	    strlen(t->api_url) < 9) {
-		snprintf(err, len, "api_url: must start with http:// or https://");
+	char **zones;
+	if (split_zones(t->zones, &zones) != 0)
+		return PRISM_ENOMEM;
+	struct prism_config_target ct = {
+		.name = t->name,
+		.type = "powerdns",
+		.api_url = t->api_url,
+		.api_key = t->api_key,
+		.api_key_file = t->api_key_file,
+		.dns_address = t->dns_address,
+		.zones = zones,
+	};
+	int rc = prism_config_target_check(d->started, &ct, NULL, err, len);
+	prism_strv_free(zones);
+	if (rc != 0)
 		return PRISM_EINVAL;
-	}
-	if ((t->api_key == NULL) == (t->api_key_file == NULL)) {
-		snprintf(err, len, "give exactly one of api_key and api_key_file");
-		return PRISM_EINVAL;
-	}
 	if (t->api_key != NULL && (t->api_key[0] == '\0' || strpbrk(t->api_key, "\r\n"))) {
 		snprintf(err, len, "api_key: must not be empty or hold a line break");
 		return PRISM_EINVAL;
 	}
 	if (t->api_key_file != NULL && key_file_check(d, t->api_key_file, err, len) != 0)
 		return PRISM_EINVAL;
-	if (t->dns_address != NULL &&
-	    prism_config_hostport(t->dns_address, host, sizeof(host), &port) != 0) {
-		snprintf(err, len,
-			 "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
-		return PRISM_EINVAL;
-	}
-	char **zones;
-	if (split_zones(t->zones, &zones) != 0)
-		return PRISM_ENOMEM;
-	int rc = 0;
-	for (size_t i = 0; zones != NULL && zones[i] != NULL && rc == 0; i++) {
-		bool known = false;
-		for (size_t z = 0; z < d->nzones && !known; z++)
-			known = strcmp(zones[i], d->ezones[z].name) == 0;
-		if (!known) {
-			snprintf(err, len, "zones: %s is not a zone of the configuration (zones:)",
-				 zones[i]);
-			rc = PRISM_EINVAL;
-		}
-	}
-	for (size_t i = 0; zones != NULL && zones[i] != NULL; i++)
-		free(zones[i]);
-	free(zones);
-	return rc;
+	return 0;
 }
 
 /* Open @p r's target and hand it to the engine, the health checks and the metrics. */
@@ -1725,8 +1685,9 @@ static int start_ha(struct daemon *d)
 			  "ha.instance_id");
 		return PRISM_ECONFIG;
 	}
-	const char *keys[] = {"dbname", "application_name", NULL};
-	const char *vals[] = {d->db_url, "prismd ha", NULL};
+	/* the backend's keepalives and timeouts: a lost server ends the connection */
+	const char *keys[PRISM_STORE_PG_PARAMS], *vals[PRISM_STORE_PG_PARAMS];
+	prism_store_pg_params(d->db_url, "prismd ha", keys, vals);
 	/* work started under a claim: one request to a target, at most powerdns.timeout (a
 	 * timeout above half the lease is fenced at half the lease only: docs/ha.md) */
 	uint64_t work_ms = (uint64_t)(cfg->powerdns_timeout * 1000);

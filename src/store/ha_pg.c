@@ -70,22 +70,8 @@ static const char SETUP_SQL[] =
 	"  DELETE FROM prism_ha_instance WHERE id = me;"
 	"  PERFORM pg_notify('" PRISM_HA_CHANNEL "', me);"
 	" END $f$;"
-	/* a commit that makes ledger rows pending wakes the holder of their target's claim:
-	 * NOTIFY in the writing transaction, delivered at COMMIT (one per target) */
-	"CREATE OR REPLACE FUNCTION prism_ha_dirty() RETURNS trigger LANGUAGE plpgsql AS $f$"
-	" BEGIN"
-	"  PERFORM pg_notify('" PRISM_HA_CHANNEL_DIRTY "', s.t) FROM"
-	"   (SELECT DISTINCT target AS t FROM prism_new WHERE status = 'pending') s;"
-	"  RETURN NULL;"
-	" END $f$;"
-	"DO $d$ BEGIN IF to_regclass('ledger') IS NOT NULL THEN"
-	" CREATE OR REPLACE TRIGGER prism_ha_dirty_ins AFTER INSERT ON ledger"
-	"  REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION "
-	"prism_ha_dirty();"
-	" CREATE OR REPLACE TRIGGER prism_ha_dirty_upd AFTER UPDATE ON ledger"
-	"  REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION "
-	"prism_ha_dirty();"
-	" END IF; END $d$;"
+	/* the ledger's trigger that NOTIFYs prism_dirty is the registry's (migration 4 of
+	 * pg.c): made here, it took a lock on ledger at every connect */
 	"COMMIT;"
 	"LISTEN " PRISM_HA_CHANNEL ";"
 	"LISTEN " PRISM_HA_CHANNEL_DIRTY ";";

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/ha.h"
 #include "core/token.h"
 #include "store/pg_int.h"
 #include "store/pg_parts.h"
@@ -410,6 +411,21 @@ static const char *const migrations[] = {
 	"  WITH d AS (DELETE FROM host_sync_counts RETURNING status, n)"
 	"   INSERT INTO host_sync_counts SELECT status, sum(n) FROM d GROUP BY status;"
 	" END IF; END $$;",
+	/* 4: a commit that makes ledger rows pending wakes the holder of their target's claim
+	 * (active-active, ha_pg.c): NOTIFY in the writing transaction, delivered at COMMIT (one
+	 * per target). Before, every active-active connect made these again, which took a lock
+	 * on ledger each time; CREATE OR REPLACE: registries set up that way have them */
+	"CREATE OR REPLACE FUNCTION prism_ha_dirty() RETURNS trigger LANGUAGE plpgsql AS $$"
+	" BEGIN"
+	"  PERFORM pg_notify('" PRISM_HA_CHANNEL_DIRTY "', s.t) FROM"
+	"   (SELECT DISTINCT target AS t FROM prism_new WHERE status = 'pending') s;"
+	"  RETURN NULL;"
+	" END $$;"
+	"CREATE OR REPLACE TRIGGER prism_ha_dirty_ins AFTER INSERT ON ledger"
+	" REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION prism_ha_dirty();"
+	"CREATE OR REPLACE TRIGGER prism_ha_dirty_upd AFTER UPDATE ON ledger"
+	" REFERENCING NEW TABLE AS prism_new FOR EACH STATEMENT EXECUTE FUNCTION "
+	"prism_ha_dirty();",
 };
 
 #define SCHEMA_VERSION	 ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -680,27 +696,45 @@ void pg_tz_forget(struct prism_store *s)
 
 /* ---- the connection ---- */
 
-PGconn *pg_connect(const char *url)
+void prism_store_pg_params(const char *url, const char *application,
+			   const char *keys[PRISM_STORE_PG_PARAMS],
+			   const char *vals[PRISM_STORE_PG_PARAMS])
 {
 	/* the defaults first, the URL last: what it says wins (libpq keeps the last value) */
-	static const char *const keys[] = {
+	static const char *const k[PRISM_STORE_PG_PARAMS] = {
 		"connect_timeout",
 		"keepalives",
 		"keepalives_idle",
 		"keepalives_interval",
 		"keepalives_count",
 		"tcp_user_timeout",
-		"application_name",
 		"options",
 		"client_encoding",
+		"application_name",
 		"dbname",
 		NULL,
 	};
-	const char *vals[] = {
-		"5",	"1",	 "10",	   "5",
-		"3",	"15000", "prismd", "-c statement_timeout=300000 -c lock_timeout=30000",
-		"UTF8", url,	 NULL,
+	const char *const v[PRISM_STORE_PG_PARAMS] = {
+		"5",
+		"1",
+		"10",
+		"5",
+		"3",
+		"15000",
+		"-c statement_timeout=300000 -c lock_timeout=30000",
+		"UTF8",
+		application,
+		url,
+		NULL,
 	};
+	memcpy(keys, k, sizeof(k));
+	memcpy(vals, v, sizeof(v));
+}
+
+PGconn *pg_connect(const char *url)
+{
+	const char *keys[PRISM_STORE_PG_PARAMS], *vals[PRISM_STORE_PG_PARAMS];
+	prism_store_pg_params(url, "prismd", keys, vals);
 	return PQconnectdbParams(keys, vals, 1);
 }
 

@@ -126,11 +126,8 @@ int pg_savepoint(struct prism_store *s);
 int pg_release(struct prism_store *s, bool keep);
 int pg_job_mark(struct prism_store *s);
 
-/**
- * The options every connection of the backend gets, then @p url (a libpq URI or key=value
- * string) whose own settings win: a bounded connect, TCP keepalives and a statement timeout,
- * so that a lost server fails calls instead of hanging them. Blocking.
- */
+/** Connect with prism_store_pg_params (application "prismd") to @p url (a libpq URI or
+ *  key=value string). Blocking. */
 PGconn *pg_connect(const char *url);
 
 /* pg_hosts.c: hosts, tokens, keys, audit, import (struct prism_store_api, see store.h) */

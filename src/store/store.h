@@ -334,6 +334,15 @@ struct prism_runtime_target {
 /** Free the strings of @p t (the key wiped) and zero it. NULL is a no-op. */
 void prism_runtime_target_clear(struct prism_runtime_target *t);
 
+/**
+ * Copy @p t into @p out, strings and all (@p out's old strings are not freed). All or
+ * nothing: on failure @p out is left zeroed.
+ * @return 0, PRISM_ENOMEM, PRISM_EINVAL (a NULL argument); clear with
+ *         prism_runtime_target_clear
+ */
+int prism_runtime_target_copy(const struct prism_runtime_target *t,
+			      struct prism_runtime_target *out);
+
 /** Free @p n targets returned by runtime_targets, then the array. NULL is a no-op. */
 void prism_runtime_targets_free(struct prism_runtime_target *t, size_t n);
 
@@ -867,3 +876,18 @@ extern const struct prism_store_api prism_store_postgresql;
 
 /** "host[:port]/dbname" of a PostgreSQL URL for logs: never its password. */
 void prism_store_pg_describe(const char *url, char *out, size_t len);
+
+/** Entries of prism_store_pg_params' arrays, the terminating NULL included. */
+#define PRISM_STORE_PG_PARAMS 11
+
+/**
+ * The libpq parameters of every connection to a PostgreSQL registry, the backend's and the
+ * active-active instance's (ha_pg.h): a bounded connect, TCP keepalives and a user timeout
+ * (a lost server fails calls instead of hanging them), statement and lock timeouts, UTF-8,
+ * @p application as application_name, then @p url as "dbname" for expand_dbname (its own
+ * settings win: libpq keeps the last value). Fills @p keys and @p vals, NULL-terminated;
+ * the strings are static, or @p application and @p url (borrowed).
+ */
+void prism_store_pg_params(const char *url, const char *application,
+			   const char *keys[PRISM_STORE_PG_PARAMS],
+			   const char *vals[PRISM_STORE_PG_PARAMS]);

@@ -107,6 +107,25 @@ void prism_runtime_target_clear(struct prism_runtime_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
+int prism_runtime_target_copy(const struct prism_runtime_target *t,
+			      struct prism_runtime_target *out)
+{
+	if (t == NULL || out == NULL)
+		return PRISM_EINVAL;
+	const char *src[] = {t->name,	   t->api_url, t->api_key, t->api_key_file,
+			     t->server_id, t->zones,   t->group,   t->dns_address};
+	char **dst[] = {&out->name,	 &out->api_url, &out->api_key, &out->api_key_file,
+			&out->server_id, &out->zones,	&out->group,   &out->dns_address};
+	memset(out, 0, sizeof(*out));
+	out->created = t->created;
+	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		if (src[i] != NULL && (*dst[i] = strdup(src[i])) == NULL) {
+			prism_runtime_target_clear(out);
+			return PRISM_ENOMEM;
+		}
+	return 0;
+}
+
 void prism_runtime_targets_free(struct prism_runtime_target *t, size_t n)
 {
 	for (size_t i = 0; t != NULL && i < n; i++)

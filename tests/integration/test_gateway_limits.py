@@ -138,8 +138,12 @@ def test_circuit_breaker_opens_probes_and_closes(prismd_factory, pdns_proxy):
     proxy.fail_all = True
     assert d.register("web1")["status"] == "success"
     t0 = time.monotonic()
-    time.sleep(7)
-    failed = [e for e in proxy.entries() if e[0] >= t0 and e[3] == 503]
+
+    def failed_since():
+        return [e for e in proxy.entries() if e[0] >= t0 and e[3] == 503]
+    # three failures in a row, then a probe each time the breaker half-opens (2 s)
+    wait_for(lambda: len(failed_since()) >= 5, 20, interval=0.1, what="two probes")
+    failed = failed_since()
     assert len(failed) >= 4, failed
     # after the third failure in a row the breaker is open: nothing for 2 s, then one
     # probe; the probe fails, so it opens again for 2 s (health checks every second and
@@ -218,11 +222,18 @@ def test_pause_stops_a_round_being_pushed(prismd_factory, pdns_proxy):
     def patches():
         return [e for e in proxy.entries() if e[1] == "PATCH"]
     before = len(patches())
+
+    def synced():
+        return d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")[0][0]
+    synced_before = synced()
     set_paused(d, False)  # one round of 3,000 rows: 11 requests of 64 KiB
     wait_for(lambda: len(patches()) > before, 15, interval=0.05, what="the round's first PATCH")
     set_paused(d, True)
     paused_at = len(patches())
-    time.sleep(6)  # at one request a second (a PATCH and its cache flush) three more PATCHes
+    # a round records its rows once, when it is over: the sent ones synced. Over once the
+    # request in flight ended, had the pause dropped the rest; else only after the other
+    # PATCHes, at one request a second (a PATCH and its cache flush)
+    wait_for(lambda: synced() > synced_before, 60, what="the round recorded")
     sent = len(patches()) - paused_at
     assert sent <= 1, f"{sent} PATCH(es) after the pause answered (one may be in flight)"
     failed = d.db_query("SELECT count(*) FROM ledger WHERE status = 'failed'")[0][0]

@@ -58,6 +58,11 @@ class Drill:
         with open(self.out) as f:
             return [ln.split() for ln in f if ln.startswith(kind + " ")]
 
+    def changes(self):
+        """[(monotonic ms, set of claims held)] of every change of its claims."""
+        return [(int(p[1]), set(p[2].split(",")) if len(p) > 2 else set())
+                for p in self.lines("C")]
+
 
 @pytest.fixture
 def pg():
@@ -111,9 +116,10 @@ def holders(drills, since):
     return h
 
 
-def all_held(drills, alive):
-    """Every claim worked under lately, each by one live instance, all of them having some."""
-    since = mono_ms() - 300
+def all_held(drills, alive, after=0):
+    """Every claim worked under lately (and after monotonic ms @p after), each by one live
+    instance, all of them having some."""
+    since = max(mono_ms() - 300, after)
     h = holders(drills, since)
     return (set(h) == set(CLAIMS) and all(len(v) == 1 for v in h.values())
             and set().union(*h.values()) == {d.name for d in alive})
@@ -180,11 +186,27 @@ def test_postgres_down_fences_then_recovers(pg, drills):
     wait_for(lambda: all_held(ds, ds), 15, what="claims spread")
     pg.stop("immediate")
     t_down = mono_ms()
-    time.sleep(LEASE + 1)
+
+    def fenced(d):
+        """When d, without the database, let its claims go by its own clock (or None)."""
+        return next((t for t, held in d.changes() if t >= t_down and not held), None)
+    wait_for(lambda: all(fenced(d) for d in ds), LEASE + 5, what="every instance fenced")
     # every instance stopped working under its claims before its lease could run out
-    late = [(d.name, c, t) for d in ds for c, t in d.works() if t >= t_down + LEASE * 1000]
-    assert not late, f"worked after the leases ran out: {late[:3]}"
+    for d in ds:
+        assert fenced(d) < t_down + LEASE * 1000, (d.name, fenced(d) - t_down)
+    t_up = mono_ms()
     pg.start()
-    wait_for(lambda: all_held(ds, ds), 20, what="claims taken again after the restart")
+
+    def back(d):
+        """When d held claims again after its fence (or None)."""
+        return next((t for t, held in d.changes() if t > fenced(d) and held), None)
+    # work under stale claims would count as held: only what came after the restart does
+    wait_for(lambda: all_held(ds, ds, after=t_up) and all(back(d) for d in ds), 20,
+             what="claims taken again after the restart")
     for d in ds:
         assert d.proc.poll() is None
+        # and worked under none until it held claims again, once the database was back
+        t_fence = fenced(d)
+        assert back(d) >= t_up, (d.name, back(d) - t_up)
+        late = [(c, t) for c, t in d.works() if t_fence < t < back(d)]
+        assert not late, f"{d.name} worked while fenced: {late[:3]}"

@@ -135,3 +135,35 @@ def test_unreachable_at_start_is_a_clear_error(prismd_factory, pg):
     log = d.read_log()
     assert f"cannot connect to PostgreSQL at 127.0.0.1:{port}/prism" in log
     assert "pw9" not in log
+
+
+DIRTY_TRIGGERS = ("SELECT string_agg(tgname, ' ' ORDER BY tgname) FROM pg_trigger "
+                  "WHERE tgrelid = 'ledger'::regclass AND tgname LIKE 'prism_ha_dirty%'")
+
+
+def test_migration_4_makes_the_ledger_trigger(pdns, prismd_factory, pg):
+    """The trigger that wakes the holder of a target's claim (NOTIFY prism_dirty) is made by
+    migration 4: on a registry of schema 3 that has it (an earlier prismd's active-active
+    connection made it at every connect) and on one that does not."""
+    d = start_prismd(prismd_factory, pdns, pg, "prism_mig")
+    assert pg.psql("SELECT max(version) FROM schema_version", db="prism_mig") == "4"
+    assert pg.psql(DIRTY_TRIGGERS, db="prism_mig") == "prism_ha_dirty_ins prism_ha_dirty_upd"
+    assert d.register("before")["status"] == "success"
+    for drop in (False, True):
+        assert d.stop() == 0
+        pg.psql("DELETE FROM schema_version WHERE version = 4", db="prism_mig")
+        if drop:
+            pg.psql("DROP FUNCTION prism_ha_dirty() CASCADE", db="prism_mig")
+            assert pg.psql(DIRTY_TRIGGERS, db="prism_mig") == ""
+        d.start()
+        assert pg.psql("SELECT max(version) FROM schema_version", db="prism_mig") == "4"
+        assert pg.psql(DIRTY_TRIGGERS, db="prism_mig") == \
+            "prism_ha_dirty_ins prism_ha_dirty_upd"
+    # it fires: rows made pending in a transaction notify their target at the commit
+    out = subprocess.run(
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d",
+         "prism_mig"], input="LISTEN prism_dirty;\nUPDATE ledger SET status = 'pending';\n"
+        "SELECT 1;\n", capture_output=True, text=True, timeout=30)
+    assert 'notification "prism_dirty" with payload "default"' in out.stdout, out
+    assert d.register("after")["status"] == "success"
+    wait_for(lambda: pdns.query("after." + ZONE) == ["127.0.0.1"], 15, what="after resolves")

@@ -652,6 +652,10 @@ def test_cluster_view_and_resync(cluster):
     wait_for(lambda: answers(p1, "a.cl.test.", "A") == ["192.0.2.1"], 15, what="resynced")
     err(api("POST", "/api/v1/targets/nope/resync"), 404)
     err(api("POST", "/api/v1/targets/pdns1/resync", headers=WRITE), 403)
+    entries = api("GET", "/api/v1/audit").json()["entries"]
+    resyncs = [e for e in entries if e["action"] == "target.resync"]
+    assert [e["object"] for e in resyncs] == ["target:pdns1"], entries
+    assert resyncs[0]["before"] is None and resyncs[0]["after"]["rrsets"] >= 1, resyncs
     # a target that is down is shown as such
     p1.stop()
     v = cluster_view(api)
@@ -680,7 +684,10 @@ def test_zone_resync_repairs_one_zone_on_its_targets(prismd_factory, pdns, pdns2
     assert r.json()["rrsets"] >= 2  # at least a.rs.test. A on each target
     for p in (pdns, pdns2):
         wait_for(lambda: answers(p, "a.rs.test.", "A") == ["192.0.2.7"], 15, what="resynced")
-    time.sleep(1)
+    # the resync's marks were committed before its answer: once no row is pending, the
+    # engine pushed all it was asked to (other.test. too, had it been marked)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'pending'")[0][0]
+             == 0, 15, what="every marked row pushed")
     for p in (pdns, pdns2):
         assert answers(p, "a.other.test.", "A") == [], "only the zone asked for is synced"
     out = cli(d, "zones", "resync", "other.test").stdout

@@ -1437,6 +1437,75 @@ static void test_targets_and_zones(void **state)
 	run_bad(bad, ARRAY_SIZE(bad));
 }
 
+/* The one check of a target's fields: the targets: list and the API's targets both call it. */
+static void expect_target_err(const struct prism_config *c, const struct prism_config_target *t,
+			      const char *where, const char *msg)
+{
+	char why[PRISM_TARGET_WHY_MAX];
+	memset(why, 'x', sizeof(why));
+	assert_int_equal(prism_config_target_check(c, t, where, why, sizeof(why)), PRISM_ECONFIG);
+	assert_string_equal(why, msg);
+}
+
+static void test_target_check(void **state)
+{
+	struct prism_config *c =
+		parse_ok("zones:\n  - {name: a.test}\n  - {name: b.test}\n", NULL);
+	char *zones[] = {"b.test.", NULL}, *other[] = {"a.test.", "other.test.", NULL};
+	struct prism_config_target t = {
+		.name = "p", .api_url = "HTTPS://pdns/api/v1", .api_key = "k", .zones = zones};
+	char why[PRISM_TARGET_WHY_MAX] = "untouched", tiny[12];
+
+	(void)state;
+	assert_int_equal(prism_config_target_check(NULL, &t, NULL, why, sizeof(why)),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_config_target_check(c, NULL, NULL, why, sizeof(why)), PRISM_EINVAL);
+	assert_int_equal(prism_config_target_check(c, &t, NULL, NULL, 0), PRISM_EINVAL);
+	/* the scheme in any case, as the configuration file always took it */
+	assert_int_equal(prism_config_target_check(c, &t, NULL, why, sizeof(why)), 0);
+	assert_string_equal(why, "untouched");
+	t.api_url = "http://x";
+	t.dns_address = "[2001:db8::1]:53";
+	assert_int_equal(prism_config_target_check(c, &t, "targets[1]", why, sizeof(why)), 0);
+	/* the same texts, with or without the configuration's prefix */
+	t.api_url = NULL;
+	expect_target_err(c, &t, NULL, "api_url: required");
+	t.api_url = "ftp://x/api/v1";
+	expect_target_err(c, &t, NULL, "api_url: must start with http:// or https://");
+	expect_target_err(c, &t, "targets[3]",
+			  "targets[3].api_url: must start with http:// or https://");
+	t.api_url = "https://"; /* nothing after the scheme */
+	expect_target_err(c, &t, "", "api_url: must start with http:// or https://");
+	t.api_url = "http://x";
+	t.api_key_file = "/k";
+	expect_target_err(c, &t, NULL, "give exactly one of api_key and api_key_file");
+	expect_target_err(c, &t, "targets[2]",
+			  "targets[2]: give exactly one of api_key and api_key_file");
+	t.api_key = NULL;
+	t.api_key_file = NULL;
+	expect_target_err(c, &t, NULL, "give exactly one of api_key and api_key_file");
+	t.api_key_file = "/k";
+	t.dns_address = "ns.x:53";
+	expect_target_err(c, &t, NULL,
+			  "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
+	t.dns_address = NULL;
+	t.zones = other;
+	expect_target_err(c, &t, NULL, "zones: 'other.test.' is not one of zones");
+	expect_target_err(c, &t, "targets[1]",
+			  "targets[1].zones: 'other.test.' is not one of zones");
+	/* a message cut to the room given, still terminated */
+	assert_int_equal(prism_config_target_check(c, &t, NULL, tiny, sizeof(tiny)),
+			 PRISM_ECONFIG);
+	assert_string_equal(tiny, "zones: 'oth");
+	/* rfc2136 targets have no api_url or key; the rest is checked the same */
+	struct prism_config_target r = {.name = "r", .type = "rfc2136", .zones = zones};
+	assert_int_equal(prism_config_target_check(c, &r, NULL, why, sizeof(why)), 0);
+	r.dns_address = "192.0.2.1";
+	expect_target_err(c, &r, NULL,
+			  "dns_address: must be IP:port (192.0.2.1:53, [2001:db8::1]:53)");
+	prism_config_free(c);
+}
+
 static void test_atomic(void **state)
 {
 	static const char *const file_env[] = {"PRISM_POWERDNS_API_KEY_FILE=/k", NULL};
@@ -1497,6 +1566,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_api_keys),
 		cmocka_unit_test(test_targets_and_zones),
+		cmocka_unit_test(test_target_check),
 		cmocka_unit_test(test_atomic),
 	};
 

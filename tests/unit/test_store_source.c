@@ -530,6 +530,36 @@ static void test_runtime_targets(void **state)
 	prism_runtime_target_clear(NULL);
 }
 
+/* The one deep copy of a run-time target (the daemon's and the API's): every string its
+ * own, NULLs kept. */
+static void test_runtime_target_copy(void **state)
+{
+	struct prism_runtime_target a = {"pdns2", "http://x/api/v1", NULL,
+					 "/k",	  "localhost",	     "a.test.\nb.test.",
+					 "edge",  "127.0.0.1:53",    42};
+	struct prism_runtime_target c;
+	(void)state;
+	assert_int_equal(prism_runtime_target_copy(NULL, &c), PRISM_EINVAL);
+	assert_int_equal(prism_runtime_target_copy(&a, NULL), PRISM_EINVAL);
+	memset(&c, 0xff, sizeof(c)); /* whatever was there is not read */
+	assert_int_equal(prism_runtime_target_copy(&a, &c), 0);
+	const char *const want[] = {a.name,	 a.api_url, a.api_key, a.api_key_file,
+				    a.server_id, a.zones,   a.group,   a.dns_address};
+	const char *const got[] = {c.name,	c.api_url, c.api_key, c.api_key_file,
+				   c.server_id, c.zones,   c.group,   c.dns_address};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (want[i] == NULL) {
+			assert_null(got[i]);
+			continue;
+		}
+		assert_string_equal(got[i], want[i]);
+		assert_ptr_not_equal(got[i], want[i]);
+	}
+	assert_int_equal(c.created, 42);
+	prism_runtime_target_clear(&c);
+	assert_null(c.name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
+		cmocka_unit_test(test_runtime_target_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
