@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PowerDNS HTTP API JSON mapping. Bodies are built as jansson trees and serialised into a
- * buffer from malloc() (not jansson's allocator), so callers always release them with free().
+ * PowerDNS HTTP API JSON mapping. Bodies are written directly (core/jw.h) into a buffer
+ * from malloc(), so callers always release them with free(); answers are read with jansson.
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -133,32 +133,8 @@ static bool change_ok(const struct prism_rr_change *c)
 	return true;
 }
 
-/* Serialise into a malloc()ed, NUL-terminated buffer. Consumes nothing. */
-static int dump(const json_t *root, char **body, size_t *len)
-{
-	size_t need = json_dumpb(root, NULL, 0, JSON_COMPACT);
-	char *buf;
-
-	if (need == 0)
-		return PRISM_ENOMEM;
-	buf = malloc(need + 1);
-	if (buf == NULL)
-		return PRISM_ENOMEM;
-	if (json_dumpb(root, buf, need, JSON_COMPACT) != need) {
-		free(buf);
-		return PRISM_ENOMEM;
-	}
-	buf[need] = '\0';
-	*body = buf;
-	if (len != NULL)
-		*len = need;
-	return 0;
-}
-
-/*
- * The PATCH body is written directly (core/jw.h), not built as a jansson tree: a bulk sync
- * sends thousands of RRsets per request and the tree cost a tenth of the push time.
- */
+/* Not built as a jansson tree: a bulk sync sends thousands of RRsets per request and the
+ * tree cost a tenth of the push time. */
 static void write_rrset(struct jw *w, const struct prism_rr_change *c, const char *account,
 			const char *comment)
 {
@@ -244,45 +220,84 @@ int prism_pdns_zone_create_body_kind(const char *zone, const char *const *namese
 				     const char *soa, uint32_t ttl, const char *kind, char **body,
 				     size_t *len)
 {
-	json_t *root, *ns;
-	int rc = 0;
+	return prism_pdns_zone_create_body_rrsets(zone, nameservers, soa, ttl, kind, NULL, 0, NULL,
+						  NULL, body, len);
+}
 
+/* A zone created with its RRsets (a new target's catch-up) carries as many as a PATCH. */
+int prism_pdns_zone_create_body_rrsets(const char *zone, const char *const *nameservers,
+				       const char *soa, uint32_t ttl, const char *kind,
+				       const struct prism_rr_change *changes, size_t n,
+				       const char *account, const char *comment, char **body,
+				       size_t *len)
+{
 	if (kind == NULL)
 		kind = "Native";
 	if (!name_ok(zone) || nameservers == NULL || nameservers[0] == NULL || body == NULL ||
-	    (strcmp(kind, "Native") != 0 && strcmp(kind, "Master") != 0))
+	    (strcmp(kind, "Native") != 0 && strcmp(kind, "Master") != 0) ||
+	    (soa != NULL && !utf8_ok(soa)) || (n > 0 && changes == NULL))
 		return PRISM_EINVAL;
 	for (size_t i = 0; nameservers[i] != NULL; i++)
 		if (!name_ok(nameservers[i]))
 			return PRISM_EINVAL;
+	if (n > 0 &&
+	    (account == NULL || comment == NULL || !utf8_ok(account) || !utf8_ok(comment)))
+		return PRISM_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!change_ok(&changes[i]))
+			return PRISM_EINVAL;
+	bool has_soa = soa != NULL && soa[0] != '\0';
+	size_t nrr = 0;
+	for (size_t i = 0; i < n; i++)
+		nrr += changes[i].nrecords > 0;
 
-	ns = json_array();
-	if (ns == NULL)
-		return PRISM_ENOMEM;
-	for (size_t i = 0; nameservers[i] != NULL && rc == 0; i++)
-		if (json_array_append_new(ns, json_string(nameservers[i])) != 0)
-			rc = PRISM_ENOMEM;
-	if (rc != 0) {
-		json_decref(ns);
-		return rc;
-	}
-	root = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", zone, "kind", kind, "nameservers",
-			 ns, "soa_edit_api", "DEFAULT", "api_rectify", 0);
-	if (root == NULL)
-		return PRISM_ENOMEM;
-	if (soa != NULL && soa[0] != '\0') {
-		/* the operator's SOA instead of the server's default-soa-content */
-		json_t *rr = json_pack("[{s:s, s:s, s:I, s:[{s:s, s:b}]}]", "name", zone, "type",
-				       "SOA", "ttl", (json_int_t)(ttl ? ttl : 3600), "records",
-				       "content", soa, "disabled", 0);
-		if (rr == NULL || json_object_set_new(root, "rrsets", rr) != 0) {
-			json_decref(root);
-			return PRISM_ENOMEM;
+	struct jw w = {0};
+	jw_obj(&w);
+	jw_kstr(&w, "name", zone);
+	jw_kstr(&w, "kind", kind);
+	jw_key(&w, "nameservers");
+	jw_arr(&w);
+	for (size_t i = 0; nameservers[i] != NULL; i++)
+		jw_str(&w, nameservers[i]);
+	jw_end_arr(&w);
+	jw_kstr(&w, "soa_edit_api", "DEFAULT");
+	jw_kbool(&w, "api_rectify", false);
+	if (has_soa || nrr > 0) {
+		jw_key(&w, "rrsets");
+		jw_arr(&w);
+		if (has_soa) {
+			/* the operator's SOA instead of the server's default-soa-content */
+			jw_obj(&w);
+			jw_kstr(&w, "name", zone);
+			jw_kstr(&w, "type", "SOA");
+			jw_kint(&w, "ttl", ttl ? ttl : 3600);
+			jw_key(&w, "records");
+			jw_arr(&w);
+			jw_obj(&w);
+			jw_kstr(&w, "content", soa);
+			jw_kbool(&w, "disabled", false);
+			jw_end_obj(&w);
+			jw_end_arr(&w);
+			jw_end_obj(&w);
 		}
+		/* a deletion has nothing to delete in a zone not yet there */
+		for (size_t i = 0; i < n; i++)
+			if (changes[i].nrecords > 0) {
+				struct prism_rr_change c = changes[i];
+				c.keep_mark = false; /* a new RRset: it gets the mark */
+				write_rrset(&w, &c, account, comment);
+			}
+		jw_end_arr(&w);
 	}
-	rc = dump(root, body, len);
-	json_decref(root);
-	return rc;
+	jw_end_obj(&w);
+	if (jw_text(&w) == NULL) {
+		jw_free(&w);
+		return PRISM_ENOMEM;
+	}
+	*body = w.buf;
+	if (len != NULL)
+		*len = w.len;
+	return 0;
 }
 
 /*

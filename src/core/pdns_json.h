@@ -49,6 +49,19 @@ int prism_pdns_zone_create_body_kind(const char *zone, const char *const *namese
 				     size_t *len);
 
 /**
+ * Like prism_pdns_zone_create_body_kind, creating the zone with @p n RRsets in it (one
+ * request instead of a POST and a PATCH). Every RRset carries the ownership comment as in
+ * prism_pdns_patch_body; deletions (nrecords 0) are left out: the zone is new. @p changes,
+ * @p account and @p comment may be NULL when @p n is 0. Validates as both builders do.
+ * @return 0, PRISM_EINVAL, PRISM_ENOMEM
+ */
+int prism_pdns_zone_create_body_rrsets(const char *zone, const char *const *nameservers,
+				       const char *soa, uint32_t ttl, const char *kind,
+				       const struct prism_rr_change *changes, size_t n,
+				       const char *account, const char *comment, char **body,
+				       size_t *len);
+
+/**
  * Extract the human message of a PowerDNS error answer ({"error": "..."}); falls back to the
  * first 200 bytes of the body made printable, or "" for an empty body. Always NUL-terminates.
  * Control characters become spaces; truncation to @p outlen never splits a UTF-8 character.

@@ -40,6 +40,7 @@ struct worker;
 /* One group of rows of one zone sent in one request. */
 struct group {
 	size_t lo, hi; /* row range */
+	bool create;   /* the zone is created with these rows (send_create) */
 	struct group *next;
 };
 
@@ -49,6 +50,7 @@ struct round;
 struct apply_ctx {
 	struct round *r;
 	size_t lo, hi;
+	int64_t started; /* unix ms when the request was sent */
 	struct apply_ctx *next;
 };
 
@@ -149,6 +151,10 @@ struct wzone {
 	bool kind_done;		/* a config zone of kind Master: made Master if it was not */
 	bool config;		/* from the configuration: never dropped */
 	bool ok;		/* checked (and created if missing) on the target */
+	bool lazy;		/* not checked yet: created by the first push of its rows, with
+				 * them in one request (send_create), or alone by a check once a
+				 * round shows it has none due (lazy_settle) */
+	bool seen;		/* lazy_settle: a row of the round is in it */
 	uint64_t missing_until; /* loop ms: the target said it does not have the zone (and
 				   cannot create it): the other zones go on until then */
 	struct zstate zs;
@@ -183,6 +189,8 @@ struct worker {
 	bool zone_ready;      /* every zone checked */
 	struct wzone **zones; /* the zones this target serves */
 	size_t nzones, zcap;
+	uint32_t *zidx;		/* zones by name: open addressing, index + 1 (0: free) */
+	size_t zmask;		/* zidx has zmask + 1 slots; NULL zidx: linear search */
 	struct wzone *reading;	/* being read/reconciled (a reference) */
 	struct wzone *ensuring; /* being checked/created (a reference) */
 	int64_t op_started;	/* unix ms when the read or zone check in flight began */
@@ -269,6 +277,30 @@ static struct wzone *wzone_new(const char *name, const char *const *ns, const ch
 	return z;
 }
 
+static void zindex_put(struct worker *w, size_t z)
+{
+	size_t i = (size_t)prism_fnv1a_str(PRISM_FNV64_OFFSET, w->zones[z]->name) & w->zmask;
+	while (w->zidx[i] != 0)
+		i = (i + 1) & w->zmask;
+	w->zidx[i] = (uint32_t)(z + 1);
+}
+
+/* Index the zones by name (a round looks up each row's zone): at most half full. Without
+ * memory for it, lookups go through the list. */
+static void zindex_build(struct worker *w)
+{
+	free(w->zidx);
+	w->zidx = NULL;
+	size_t cap = 16;
+	while (cap < w->nzones * 2)
+		cap *= 2;
+	if (w->nzones >= UINT32_MAX || (w->zidx = calloc(cap, sizeof(*w->zidx))) == NULL)
+		return;
+	w->zmask = cap - 1;
+	for (size_t z = 0; z < w->nzones; z++)
+		zindex_put(w, z);
+}
+
 static int worker_add_zone(struct worker *w, struct wzone *z)
 {
 	if (w->nzones == w->zcap) {
@@ -280,11 +312,22 @@ static int worker_add_zone(struct worker *w, struct wzone *z)
 		w->zcap = cap;
 	}
 	w->zones[w->nzones++] = z;
+	if (w->zidx != NULL && w->nzones * 2 <= w->zmask + 1)
+		zindex_put(w, w->nzones - 1);
+	else
+		zindex_build(w);
 	return 0;
 }
 
 static struct wzone *find_zone(const struct worker *w, const char *name)
 {
+	if (w->zidx != NULL) {
+		size_t i = (size_t)prism_fnv1a_str(PRISM_FNV64_OFFSET, name) & w->zmask;
+		for (; w->zidx[i] != 0; i = (i + 1) & w->zmask)
+			if (strcmp(w->zones[w->zidx[i] - 1]->name, name) == 0)
+				return w->zones[w->zidx[i] - 1];
+		return NULL;
+	}
 	for (size_t z = 0; z < w->nzones; z++)
 		if (strcmp(w->zones[z]->name, name) == 0)
 			return w->zones[z];
@@ -305,7 +348,9 @@ static void worker_zones_free(struct worker *w)
 	for (size_t z = 0; z < w->nzones; z++)
 		wzone_unref(w->zones[z]);
 	free(w->zones);
+	free(w->zidx);
 	w->zones = NULL;
+	w->zidx = NULL;
 	w->nzones = 0;
 	wzone_unref(w->reading);
 	wzone_unref(w->ensuring);
@@ -614,12 +659,13 @@ static void inflight_remove(struct round *r, struct apply_ctx *c)
 }
 
 static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi);
+static void send_create(struct worker *w, struct round *r, size_t lo, size_t hi);
 static struct zstate *zone_state(const struct worker *w, const char *zone);
 static void pump(struct worker *w, struct round *r);
 static void set_result(struct round *r, size_t lo, size_t hi, bool ok, const char *msg);
 
-/* Queue a group of rows [lo, hi) for sending. */
-static void enqueue(struct round *r, size_t lo, size_t hi)
+/* Queue a group of rows [lo, hi) for sending (@p create: with their zone, send_create). */
+static void enqueue(struct round *r, size_t lo, size_t hi, bool create)
 {
 	struct group *g = malloc(sizeof(*g));
 	if (g == NULL) {
@@ -628,7 +674,7 @@ static void enqueue(struct round *r, size_t lo, size_t hi)
 			r->marks[i].next_attempt = now_ms() + 1000;
 		return;
 	}
-	*g = (struct group){lo, hi, NULL};
+	*g = (struct group){lo, hi, create, NULL};
 	if (r->queue_tail)
 		r->queue_tail->next = g;
 	else
@@ -676,8 +722,8 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		   hi - lo > 1) {
 		/* one RRset spoils the request (or holds a foreign name): split to find it */
 		size_t mid = lo + (hi - lo) / 2;
-		enqueue(r, lo, mid);
-		enqueue(r, mid, hi);
+		enqueue(r, lo, mid, false);
+		enqueue(r, mid, hi, false);
 	} else if (status == 0 && err == PRISM_ECONFLICT) {
 		/* the server refused to touch a name someone else holds (prerequisites) */
 		struct zstate *zs = zone_state(w, r->rows[lo].zone);
@@ -722,6 +768,22 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 	pump(w, r);
 }
 
+/* Rows [lo, hi) go unrecorded: they stay due as they were, for a later round to decide.
+ * Without memory to note that, they are recorded as failed with @p why, tried in a second. */
+static void leave_unsent(struct round *r, size_t lo, size_t hi, const char *why)
+{
+	if (r->unsent == NULL)
+		r->unsent = calloc(r->nrows, sizeof(*r->unsent));
+	if (r->unsent == NULL) {
+		set_result(r, lo, hi, false, why);
+		for (size_t i = lo; i < hi; i++)
+			r->marks[i].next_attempt = now_ms() + 1000;
+		return;
+	}
+	for (size_t i = lo; i < hi; i++)
+		r->unsent[i] = true;
+}
+
 /*
  * Send the next queued group, one request at a time per target: PowerDNS's gsqlite3 backend
  * answers 500 ("database is locked") to concurrent writes, even to different zones. Once the
@@ -736,23 +798,15 @@ static void pump(struct worker *w, struct round *r)
 			r->queue_tail = NULL;
 		if (w->paused) {
 			/* paused (or removed) since the round began: nothing more goes out */
-			if (r->unsent == NULL)
-				r->unsent = calloc(r->nrows, sizeof(*r->unsent));
-			if (r->unsent == NULL) {
-				set_result(r, g->lo, g->hi, false,
-					   "not sent: the target is paused");
-				for (size_t i = g->lo; i < g->hi; i++)
-					r->marks[i].next_attempt = now_ms() + 1000;
-			} else {
-				for (size_t i = g->lo; i < g->hi; i++)
-					r->unsent[i] = true;
-			}
+			leave_unsent(r, g->lo, g->hi, "not sent: the target is paused");
 		} else if (r->transport_failed) {
 			set_result(r, g->lo, g->hi, false, "not sent: the target is failing");
 			for (size_t i = g->lo; i < g->hi; i++)
 				r->marks[i].next_attempt =
 					now_ms() +
 					(int64_t)(w->backoff_until - uv_now(w->e->loop));
+		} else if (g->create) {
+			send_create(w, r, g->lo, g->hi);
 		} else {
 			send_group(w, r, g->lo, g->hi);
 		}
@@ -787,57 +841,232 @@ static size_t split_records(char *content, const char **out, size_t max)
 
 #define MAX_RECORDS 64
 
-static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
+/* The changes of rows [lo, hi) for one request. Each row's content is split on a copy:
+ * rows keep theirs for a retry of half the group. */
+struct changes {
+	struct prism_rr_change *ch;
+	const char **recs;
+	char **copies;
+	size_t n;
+};
+
+static void changes_free(struct changes *cs)
 {
-	if (!may_work(w)) {
-		/* the claim lapsed mid-round: the rows stay due for whoever holds it next */
-		set_result(r, lo, hi, false,
-			   "not sent: this instance's claim on the target "
-			   "lapsed");
-		for (size_t i = lo; i < hi; i++)
-			r->marks[i].next_attempt = now_ms();
-		return;
-	}
+	for (size_t i = 0; cs->copies != NULL && i < cs->n; i++)
+		free(cs->copies[i]);
+	free(cs->copies);
+	free(cs->ch);
+	free(cs->recs);
+}
+
+static int changes_build(const struct round *r, size_t lo, size_t hi, struct changes *cs)
+{
 	size_t n = hi - lo;
-	struct prism_rr_change *ch = calloc(n, sizeof(*ch));
-	const char **recs = calloc(n * MAX_RECORDS, sizeof(*recs));
-	char **copies = calloc(n, sizeof(*copies));
-	struct apply_ctx *c = malloc(sizeof(*c));
-	int rc = PRISM_ENOMEM;
-	if (ch == NULL || recs == NULL || copies == NULL || c == NULL)
-		goto done;
+	*cs = (struct changes){calloc(n, sizeof(*cs->ch)), calloc(n * MAX_RECORDS, sizeof(char *)),
+			       calloc(n, sizeof(char *)), n};
+	if (cs->ch == NULL || cs->recs == NULL || cs->copies == NULL) {
+		changes_free(cs);
+		return PRISM_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
-		struct prism_ledger_row *row = &r->rows[lo + i];
-		/* split a copy: rows keep their content for a retry of half the group */
-		copies[i] = strdup(row->content);
-		if (copies[i] == NULL)
-			goto done;
-		const char **rr = recs + i * MAX_RECORDS;
-		size_t k = split_records(copies[i], rr, MAX_RECORDS);
-		ch[i] = (struct prism_rr_change){row->name, row->type, row->ttl,
-						 rr,	    k,	       row->marked};
+		const struct prism_ledger_row *row = &r->rows[lo + i];
+		cs->copies[i] = strdup(row->content);
+		if (cs->copies[i] == NULL) {
+			changes_free(cs);
+			return PRISM_ENOMEM;
+		}
+		const char **rr = cs->recs + i * MAX_RECORDS;
+		size_t k = split_records(cs->copies[i], rr, MAX_RECORDS);
+		cs->ch[i] = (struct prism_rr_change){row->name, row->type, row->ttl,
+						     rr,	k,	   row->marked};
 	}
-	*c = (struct apply_ctx){r, lo, hi, NULL};
-	rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, ch, n, apply_cb, c);
-	if (rc == 0) {
-		c->next = r->inflight;
-		r->inflight = c;
-		r->outstanding++;
-		c = NULL;
-	}
-done:
-	for (size_t i = 0; copies != NULL && i < n; i++)
-		free(copies[i]);
-	free(copies);
-	free(ch);
-	free(recs);
-	free(c);
-	if (rc == 0)
-		return;
+	return 0;
+}
+
+/* A request for rows [lo, hi) is out: the round waits for its answer. */
+static void inflight_add(struct round *r, struct apply_ctx *c)
+{
+	c->next = r->inflight;
+	r->inflight = c;
+	r->outstanding++;
+}
+
+/* Rows [lo, hi) could not be sent (@p rc): the target is treated as failing this round. */
+static void send_failed(struct round *r, size_t lo, size_t hi, int rc)
+{
 	set_result(r, lo, hi, false, prism_strerror(rc));
 	r->transport_failed = true;
 	for (size_t i = lo; i < hi; i++)
 		r->marks[i].next_attempt = now_ms() + 1000;
+}
+
+static bool claim_lapsed(struct worker *w, struct round *r, size_t lo, size_t hi)
+{
+	if (may_work(w))
+		return false;
+	/* the claim lapsed mid-round: the rows stay due for whoever holds it next */
+	set_result(r, lo, hi, false, "not sent: this instance's claim on the target lapsed");
+	for (size_t i = lo; i < hi; i++)
+		r->marks[i].next_attempt = now_ms();
+	return true;
+}
+
+static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
+{
+	if (claim_lapsed(w, r, lo, hi))
+		return;
+	struct changes cs;
+	struct apply_ctx *c = malloc(sizeof(*c));
+	int rc = c == NULL ? PRISM_ENOMEM : changes_build(r, lo, hi, &cs);
+	if (rc == 0) {
+		*c = (struct apply_ctx){r, lo, hi, now_ms(), NULL};
+		rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, cs.ch, cs.n, apply_cb, c);
+		changes_free(&cs);
+	}
+	if (rc == 0) {
+		inflight_add(r, c);
+		return;
+	}
+	free(c);
+	send_failed(r, lo, hi, rc);
+}
+
+/* ---- a zone created with its rows ---- */
+
+enum owner { OWN_UNKNOWN, OWN_ABSENT, OWN_OURS, OWN_FOREIGN };
+static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_row *row,
+			    int64_t now);
+static bool all_zones_ok(const struct worker *w);
+
+/* The zone is there now, made by this request (201): it holds the rows and nothing else,
+ * which is what a read begun when the request was sent would show. */
+static void zone_made(struct worker *w, struct wzone *z, int64_t started)
+{
+	z->ok = true;
+	z->lazy = false;
+	z->missing_until = 0;
+	prism_strset_clear(&z->zs.foreign);
+	prism_strset_clear(&z->zs.owned);
+	z->zs.read_at = started;
+	z->zs.read = true;
+	z->zs.force = false;
+	z->zs.last_read = uv_now(w->e->loop);
+	w->zone_ready = all_zones_ok(w);
+}
+
+static void create_cb(void *arg, int err, int status, const char *msg)
+{
+	struct apply_ctx *c = arg;
+	struct round *r = c->r;
+	struct worker *w = r->w;
+	size_t lo = c->lo, hi = c->hi;
+	int64_t started = c->started;
+	inflight_remove(r, c);
+	free(c);
+	r->outstanding--;
+	w->requests++;
+	struct wzone *z = find_zone(w, r->rows[lo].zone);
+	if (err == 0 && status == 201) {
+		set_result(r, lo, hi, true, NULL); /* deletions too: nothing was there */
+		w->rrsets_applied += hi - lo;
+		w->last_success = now_ms() / 1000;
+		if (z != NULL) {
+			zone_made(w, z, started);
+			/* its kind or DNSSEC comes next (worker_run): not left for a timer */
+			if (!z->kind_done || !z->dnssec_done)
+				w->wanted = true;
+		}
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s created with %zu RRset(s)",
+			  w->t.name, r->rows[lo].zone, hi - lo);
+	} else if (err == 0) {
+		/* it was there already (409) and nothing was written: the rows wait for the
+		 * ownership check of a zone that existed, as after ensure_zone */
+		if (z != NULL) {
+			z->ok = true;
+			z->lazy = false;
+			w->zone_ready = all_zones_ok(w);
+		}
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s ready", w->t.name,
+			  r->rows[lo].zone);
+		leave_unsent(r, lo, hi, "the zone is not ready on this target yet");
+	} else {
+		w->request_failures++;
+		if (z != NULL)
+			z->lazy = false; /* created alone next, by the usual check */
+		char buf[512];
+		describe(buf, sizeof(buf), err, status, msg);
+		if (err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
+		    status != 403 && status != 404 && status != 429) {
+			/* the zone or a row refused: the zone is created alone, then its rows
+			 * are pushed as anywhere else (a bad one found and quarantined) */
+			prism_log(PRISM_LOG_WARNING, TAG,
+				  "target %s: zone %s not created with its RRsets (%s); "
+				  "created alone next",
+				  w->t.name, r->rows[lo].zone, buf);
+			leave_unsent(r, lo, hi, "the zone is not ready on this target yet");
+		} else {
+			set_result(r, lo, hi, false, buf);
+			r->transport_failed = true;
+			if (!r->unauthorised) {
+				r->unauthorised = is_unauthorised(err, status) ||
+						  is_misconfigured(err, status);
+				target_failed(w, "zone creation", err, status, buf);
+			}
+			for (size_t i = lo; i < hi; i++)
+				r->marks[i].next_attempt =
+					now_ms() +
+					(int64_t)(w->backoff_until - uv_now(w->e->loop));
+		}
+	}
+	pump(w, r);
+}
+
+/*
+ * Rows of a zone the target has not been checked for (a registry zone new to it: a new
+ * target's catch-up, a zone just made through the API). The zone is created with them in
+ * one POST: when it is created (201), nothing else can be at their names; when it existed
+ * (409), nothing was written and the rows wait for the usual ownership check. A later group
+ * of the same zone in the round finds it created and is decided as any other.
+ */
+static void send_create(struct worker *w, struct round *r, size_t lo, size_t hi)
+{
+	struct wzone *z = find_zone(w, r->rows[lo].zone);
+	if (z != NULL && z->ok) {
+		int64_t now = now_ms();
+		for (size_t i = lo; i < hi; i++) {
+			enum owner own = row_owner(z, &r->rows[i], now);
+			if (own != OWN_ABSENT && own != OWN_OURS) {
+				leave_unsent(r, lo, hi, "not checked yet");
+				return;
+			}
+		}
+		send_group(w, r, lo, hi);
+		return;
+	}
+	if (z == NULL || !z->lazy) {
+		/* dropped, or its creation failed earlier this round */
+		leave_unsent(r, lo, hi, "the zone is not ready on this target yet");
+		return;
+	}
+	if (claim_lapsed(w, r, lo, hi))
+		return;
+	struct changes cs;
+	struct apply_ctx *c = malloc(sizeof(*c));
+	int rc = c == NULL ? PRISM_ENOMEM : changes_build(r, lo, hi, &cs);
+	if (rc == 0) {
+		*c = (struct apply_ctx){r, lo, hi, now_ms(), NULL};
+		rc = w->t.api->create_zone_rrsets(w->t.handle, z->name,
+						  (const char *const *)z->nameservers, z->soa,
+						  z->kind, cs.ch, cs.n, create_cb, c);
+		changes_free(&cs);
+	}
+	if (rc == 0) {
+		inflight_add(r, c);
+		return;
+	}
+	free(c);
+	z->lazy = false;
+	send_failed(r, lo, hi, rc);
 }
 
 /*
@@ -854,8 +1083,6 @@ done:
  * read, as external-dns's and octoDNS's runs do on the state they read first; a re-read
  * would cost as much as the sync. */
 #define FRESH_MS 30000u
-
-enum owner { OWN_UNKNOWN, OWN_ABSENT, OWN_OURS, OWN_FOREIGN };
 
 static struct zstate *zone_state(const struct worker *w, const char *zone)
 {
@@ -909,11 +1136,13 @@ static int row_zone_cmp(const void *a, const void *b)
 		      ((const struct prism_ledger_row *)b)->zone);
 }
 
-/* What becomes of a fetched row, in the order the round keeps them: sent; done without a
+/* What becomes of a fetched row, in the order the round keeps them: sent with its zone,
+ * which is created by the same request (send_create); sent; done without a
  * request (a deletion of what is gone already); held back (its zone is not ready on the
  * target yet: one added moments ago); left alone (a conflict); failed (not checked: the
  * target is failing); not decided this round (not checked yet: left due, not recorded). */
 enum row_class {
+	ROW_CREATE,
 	ROW_SEND,
 	ROW_GONE,
 	ROW_NOT_READY,
@@ -927,6 +1156,8 @@ static enum row_class classify_row(const struct worker *w, struct prism_ledger_r
 				   int64_t now)
 {
 	const struct wzone *wz = find_zone(w, row->zone);
+	if (wz != NULL && !wz->ok && wz->lazy)
+		return ROW_CREATE;
 	if (wz == NULL || !wz->ok)
 		return ROW_NOT_READY;
 	bool deletion = row->content[0] == '\0';
@@ -980,7 +1211,7 @@ static void partition_rows(struct round *r, unsigned char *cls, size_t bound[ROW
 	memcpy(cls, tcls, n);
 	free(tmp);
 	free(tcls);
-	qsort(r->rows, bound[ROW_SEND], sizeof(*r->rows), row_zone_cmp);
+	qsort(r->rows, bound[ROW_SEND], sizeof(*r->rows), row_zone_cmp); /* CREATE and SEND */
 }
 
 /* Rows not covered by a read: their zones are read again (in the next second at the
@@ -1048,28 +1279,52 @@ static void apply_send(struct worker *w, struct round *r, unsigned char *cls)
 	}
 	want_reads(w, r, bound[ROW_CONFLICT], r->nrows);
 	w->state = W_APPLYING;
-	/* one request per zone, cut where the body would outgrow the server's request limit */
+	/* one request per zone, cut where the body would outgrow the server's request limit;
+	 * the rows of a zone still to be made go with it (ROW_CREATE: sorted among the rows to
+	 * send, by zone, so a group is all of one class) */
 	size_t lo = 0, bytes = 0, cap = w->t.max_body ? w->t.max_body : BODY_MAX;
-	for (size_t i = 0; i < nsend; i++) {
-		size_t est = row_bytes(&r->rows[i]);
-		if (i > lo &&
-		    (strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 || bytes + est > cap)) {
-			enqueue(r, lo, i);
+	for (size_t i = 0; i <= nsend; i++) {
+		if (i > lo && (i == nsend || strcmp(r->rows[i].zone, r->rows[lo].zone) != 0 ||
+			       bytes + row_bytes(&r->rows[i]) > cap)) {
+			const struct wzone *z = find_zone(w, r->rows[lo].zone);
+			enqueue(r, lo, i, z != NULL && !z->ok && z->lazy);
 			lo = i;
 			bytes = 0;
 		}
-		bytes += est;
+		if (i < nsend)
+			bytes += row_bytes(&r->rows[i]);
 	}
-	if (nsend > lo)
-		enqueue(r, lo, nsend);
 	prefetch(w, r);
 	pump(w, r);
 }
 
 static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked);
 
+/* A round that holds every row due now (fewer than batch_max) shows which zones still to be
+ * made have none: those are checked (and created) alone, by the next worker_run. */
+static void lazy_settle(struct worker *w, const struct round *r)
+{
+	size_t nlazy = 0;
+	for (size_t z = 0; z < w->nzones; z++)
+		nlazy += w->zones[z]->lazy;
+	if (nlazy == 0 || r->nrows >= w->e->opts.batch_max)
+		return;
+	for (size_t i = 0; i < r->nrows; i++) {
+		struct wzone *z = find_zone(w, r->rows[i].zone);
+		if (z != NULL)
+			z->seen = true;
+	}
+	for (size_t z = 0; z < w->nzones; z++) {
+		struct wzone *wz = w->zones[z];
+		if (wz->lazy && !wz->seen)
+			wz->lazy = false;
+		wz->seen = false;
+	}
+}
+
 static void apply_rows(struct worker *w, struct round *r)
 {
+	lazy_settle(w, r);
 	r->t_apply = uv_hrtime();
 	r->marks = calloc(r->nrows, sizeof(*r->marks));
 	r->errors = calloc(r->nrows, sizeof(*r->errors));
@@ -1478,6 +1733,8 @@ static void fetch_done(struct prism_store_job *job, int err)
 	} else if (r->nrows == 0 || w->paused) {
 		/* nothing due, or paused while the rows were read: they stay due */
 		int64_t next_due = r->next_due;
+		if (!w->paused)
+			lazy_settle(w, r);
 		w->round = NULL;
 		round_free(r);
 		go_idle(w, false, next_due);
@@ -1554,6 +1811,7 @@ static int zones_merge(struct worker *w, struct prism_served *sv)
 		}
 	}
 	w->nzones = k;
+	zindex_build(w);
 	for (size_t i = 0; i < sv->nzones; i++) {
 		const struct prism_served_zone *sz = &sv->zones[i];
 		if (find_zone(w, sz->name) != NULL)
@@ -1566,6 +1824,7 @@ static int zones_merge(struct worker *w, struct prism_served *sv)
 		}
 		wz->dnssec = sz->dnssec;
 		wz->dnssec_done = !sz->dnssec; /* signed at start; never unsigned unasked */
+		wz->lazy = w->t.api->create_zone_rrsets != NULL;
 		w->zone_ready = false;
 	}
 	dels_free(w);
@@ -1816,7 +2075,7 @@ static struct wzone *next_zone(const struct worker *w)
 {
 	uint64_t now = uv_now(w->e->loop);
 	for (size_t z = 0; z < w->nzones; z++)
-		if (!w->zones[z]->ok && w->zones[z]->missing_until <= now)
+		if (!w->zones[z]->ok && !w->zones[z]->lazy && w->zones[z]->missing_until <= now)
 			return w->zones[z];
 	return NULL;
 }

@@ -80,7 +80,9 @@ struct pdns_req {
 	char *rectify_url;	      /* set_dnssec(): the rectify step, when signing; owned */
 	void *arg;
 	uint64_t started; /* uv_hrtime() when the current step started, for the observer */
-	unsigned replaced, deleted; /* PATCH: RRsets by changetype, for the observer */
+	unsigned replaced, deleted; /* PATCH (and a POST with RRsets): RRsets by changetype,
+				     * for the observer */
+	int written;		    /* the status of the write a cache flush follows */
 	struct pdns_req *wait_next; /* on the target's gate queue */
 	uint64_t not_before;	    /* gate: a quick retry waits until then (uv_now) */
 	unsigned attempts;	    /* quick retries made */
@@ -783,7 +785,7 @@ static void observe_step(const struct pdns_req *r, long status)
 		.http_status = (int)status,
 		.seconds = (double)(uv_hrtime() - r->started) / 1e9,
 		.zone_op = zone_op[r->step],
-		.replaced = r->step == STEP_PATCH ? r->replaced : 0,
+		.replaced = r->step == STEP_PATCH || r->step == STEP_ZONE_POST ? r->replaced : 0,
 		.deleted = r->step == STEP_PATCH ? r->deleted : 0,
 	};
 	t->observer(t->observer_arg, &ev);
@@ -847,11 +849,13 @@ static void req_done(struct pdns_req *r, CURLcode cc)
 		return;
 	}
 	if (r->step == STEP_FLUSH) {
-		/* the PATCH itself succeeded; a failed flush only delays visibility */
-		req_complete(r, 0, 204, "");
+		/* the write itself succeeded; a failed flush only delays visibility */
+		req_complete(r, 0, r->written ? r->written : 204, "");
 		return;
 	}
-	if (r->step == STEP_PATCH && status >= 200 && status < 300 && r->post_url != NULL) {
+	if ((r->step == STEP_PATCH || (r->step == STEP_ZONE_POST && status == 201)) &&
+	    status >= 200 && status < 300 && r->post_url != NULL) {
+		r->written = (int)status; /* 201 tells a zone created from one that existed */
 		err = req_next_flush(r);
 		if (err == 0)
 			return;
@@ -1168,6 +1172,39 @@ static int pdns_create_zone(struct prism_target *t, const char *zone,
 	return req_submit(t, r);
 }
 
+static int pdns_create_zone_rrsets(struct prism_target *t, const char *zone,
+				   const char *const *nameservers, const char *soa,
+				   const char *kind, const struct prism_rr_change *changes,
+				   size_t n, prism_target_done_cb cb, void *arg)
+{
+	if (t == NULL || t->closing || !zone_ok(zone) || (n > 0 && changes == NULL))
+		return PRISM_EINVAL;
+	struct pdns_req *r = req_new(t, cb, arg);
+	if (r == NULL)
+		return PRISM_ENOMEM;
+	r->step = STEP_ZONE_POST;
+	for (size_t i = 0; i < n; i++)
+		r->replaced += changes[i].nrecords > 0;
+	int rc = prism_pdns_zone_create_body_rrsets(zone, nameservers, soa, 0, kind, changes, n,
+						    t->owner, t->comment, &r->body, &r->body_len);
+	if (rc != 0) {
+		req_free(r);
+		return rc;
+	}
+	/* flushed after a 201 as after a PATCH (req_next_flush): the new names answer at once */
+	char *z = path_escape(zone);
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0)
+		r->url = NULL;
+	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
+		r->post_url = NULL;
+	free(z);
+	if (r->url == NULL || r->post_url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
 			    void *arg)
 {
@@ -1379,6 +1416,7 @@ const struct prism_target_api prism_target_powerdns = {
 	.ensure_zone = pdns_ensure_zone,
 	.ensure_zone_kind = pdns_ensure_zone_kind,
 	.create_zone = pdns_create_zone,
+	.create_zone_rrsets = pdns_create_zone_rrsets,
 	.delete_zone = pdns_delete_zone,
 	.apply = pdns_apply,
 	.read_zone = pdns_read_zone,

@@ -146,6 +146,14 @@ struct prism_target_api {
 	int (*create_zone)(struct prism_target *t, const char *zone,
 			   const char *const *nameservers, const char *soa, const char *kind,
 			   prism_target_done_cb cb, void *arg);
+	/** Like create_zone, with @p n RRsets written into the new zone by the same request
+	 *  (deletions have nothing to do there and are left out): 201 created with them, 409
+	 *  it existed and nothing was written. A zone made this way needs no read before its
+	 *  first write. NULL: the kind cannot (RFC 2136 servers do not create zones). */
+	int (*create_zone_rrsets)(struct prism_target *t, const char *zone,
+				  const char *const *nameservers, const char *soa,
+				  const char *kind, const struct prism_rr_change *changes,
+				  size_t n, prism_target_done_cb cb, void *arg);
 	/** Delete @p zone and all its data from the server. A zone already missing is a
 	 *  success (PowerDNS: 204, or 404/422 for a missing zone).
 	 *  @return 0 accepted (@p cb will run), or a negative error and @p cb never runs */

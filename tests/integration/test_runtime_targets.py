@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from prismlib import wait_for
+from test_api import metric, parse_metrics
 from test_zones import Api, answers, cli, err, zone_on  # the same keys and helpers
 
 ZONE = "managed.prism.local."
@@ -271,3 +272,58 @@ def test_target_limit_holds_under_concurrent_posts(prismd_factory, pdns):
         codes = list(pool.map(post, range(80)))
     assert codes.count(201) == 63 and codes.count(409) == 17, sorted(set(codes))
     assert len(targets(api)) == 64
+
+
+def pdns_requests(api):
+    r = api("GET", "/metrics")
+    assert r.status_code == 200, r.text
+    ms = parse_metrics(r.text)
+    return lambda method, endpoint, status: metric(
+        ms, "prism_powerdns_api_requests_total", method=method, endpoint=endpoint,
+        status=status)
+
+
+def test_new_target_gets_each_zone_with_its_records_in_one_request(prismd_factory, pdns,
+                                                                    pdns2, keyfile):
+    """A new target's catch-up creates each registry zone with its records in one POST (no
+    PATCH); a zone that was there already (409) is checked first: the foreign RRset at a
+    wanted name is left alone and reported, the rest pushed."""
+    d = prismd_factory(None, extra_yaml=config(pdns, os.path.dirname(keyfile)))
+    api = Api(d)
+    zones = ["cu0.test.", "cu1.test.", "cu2.test.", "taken.test."]
+    for z in zones:
+        r = api("POST", "/api/v1/zones", json={"name": z, "records": [
+            {"name": f"h{k}", "type": "A", "content": f"192.0.2.{k + 1}"} for k in range(5)]})
+        assert r.status_code == 201, r.text
+    synced = "SELECT count(*) FROM ledger WHERE status != 'synced'"
+    wait_for(lambda: d.db_query(synced)[0][0] == 0, 15, what="all on pdns1")
+    # taken.test is on pdns2 already, with someone else's h0
+    assert pdns2.api("POST", "/zones", json={"name": "taken.test.", "kind": "Native",
+                                             "nameservers": ["ns1.taken.test."]}).status_code == 201
+    assert pdns2.api("PATCH", "/zones/taken.test.", json={"rrsets": [{
+        "name": "h0.taken.test.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+        "records": [{"content": "203.0.113.9", "disabled": False}]}]}).status_code == 204
+    before = pdns_requests(api)
+
+    r = api("POST", "/api/v1/targets", json={"name": "pdns2", "api_url": pdns2.api_url,
+                                             "api_key_file": keyfile})
+    assert r.status_code == 201, r.text
+    for z in zones[:3]:
+        wait_for(lambda: answers(pdns2, "h4." + z, "A") == ["192.0.2.5"], 15,
+                 what=f"{z} on pdns2")
+        rr = pdns2.rrset(z, "h2." + z, "A")
+        assert [c["account"] for c in rr["comments"]] == ["prism"], rr
+    wait_for(lambda: answers(pdns2, "h4.taken.test.", "A") == ["192.0.2.5"], 15,
+             what="taken.test's free names on pdns2")
+    assert answers(pdns2, "h0.taken.test.", "A") == ["203.0.113.9"]
+    wait_for(lambda: d.db_query("SELECT status FROM ledger WHERE target = 'pdns2' AND "
+                                "name = 'h0.taken.test.'") == [("conflict",)], 15,
+             what="the foreign h0 reported")
+    after = pdns_requests(api)
+    grew = {k: after(*k) - before(*k) for k in (("POST", "zones", "201"),
+                                                ("POST", "zones", "409"),
+                                                ("PATCH", "zone", "204"))}
+    # three API zones with their records and the two configured zones (created alone, then
+    # checked as before) are new; taken.test was there; only its free names need a PATCH
+    assert grew == {("POST", "zones", "201"): 5, ("POST", "zones", "409"): 1,
+                    ("PATCH", "zone", "204"): 1}, grew

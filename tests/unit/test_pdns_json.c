@@ -372,6 +372,75 @@ static void test_zone_body(void **state)
 	json_decref(root);
 }
 
+/* A zone created with its RRsets: the SOA first, then every RRset with the mark (a kept
+ * mark is written too: the zone is new), deletions left out. */
+static void test_zone_body_rrsets(void **state)
+{
+	static const char *const ns[] = {"ns1.example.", NULL};
+	static const char *const one[] = {"192.0.2.9"};
+	const struct prism_rr_change c[] = {
+		{"www.example.", "A", 300, www_rec, 2, false},
+		{"old.example.", "A", 300, NULL, 0, false},
+		{"mail.example.", "A", 60, one, 1, true},
+	};
+	char *body = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, "a. b. 1 2 3 4 5", 0,
+							    "Master", c, 3, ACCOUNT, COMMENT,
+							    &body, &len),
+			 0);
+	json_t *root = parse(body, len);
+	lib_free(body);
+	assert_string_equal(json_string_value(json_object_get(root, "kind")), "Master");
+	json_t *rr = json_object_get(root, "rrsets");
+	assert_int_equal(json_array_size(rr), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rr, 0), "type")),
+			    "SOA");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(rr, 0), "ttl")), 3600);
+	for (size_t i = 1; i < 3; i++) {
+		json_t *x = json_array_get(rr, i);
+		json_t *cm = json_array_get(json_object_get(x, "comments"), 0);
+		assert_string_equal(json_string_value(json_object_get(cm, "account")), ACCOUNT);
+		assert_string_equal(json_string_value(json_object_get(cm, "content")), COMMENT);
+	}
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rr, 1), "name")),
+			    "www.example.");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(rr, 1), "records")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rr, 2), "name")),
+			    "mail.example.");
+	json_decref(root);
+
+	/* only deletions: the zone alone, as prism_pdns_zone_create_body_kind writes it */
+	char *alone = NULL, *plain = NULL;
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, NULL, 0, NULL, &c[1],
+							    1, ACCOUNT, COMMENT, &alone, NULL),
+			 0);
+	assert_int_equal(
+		prism_pdns_zone_create_body_kind("example.", ns, NULL, 0, NULL, &plain, NULL), 0);
+	assert_string_equal(alone, plain);
+	lib_free(alone);
+	lib_free(plain);
+
+	/* bad input: an RRset, the mark, the SOA's text */
+	const struct prism_rr_change bad = {"www example.", "A", 300, one, 1, false};
+	body = NULL;
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, NULL, 0, NULL, &bad, 1,
+							    ACCOUNT, COMMENT, &body, NULL),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, NULL, 0, NULL, c, 1,
+							    NULL, COMMENT, &body, NULL),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, NULL, 0, NULL, NULL, 1,
+							    ACCOUNT, COMMENT, &body, NULL),
+			 PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_create_body_rrsets("example.", ns, "bad \xff", 0, NULL, c,
+							    1, ACCOUNT, COMMENT, &body, NULL),
+			 PRISM_EINVAL);
+	assert_null(body);
+}
+
 /* ---- error messages ---- */
 
 static void test_error_null_args(void **state)
@@ -590,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_patch_exact_text),
 		cmocka_unit_test(test_zone_null_args),
 		cmocka_unit_test(test_zone_body),
+		cmocka_unit_test(test_zone_body_rrsets),
 		cmocka_unit_test(test_error_null_args),
 		cmocka_unit_test(test_error_json),
 		cmocka_unit_test(test_error_fallback),
