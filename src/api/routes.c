@@ -49,10 +49,15 @@ int api_open_db(struct prism_api *api, char *err, size_t errlen)
 	}
 	api->rd = store->read;
 	int rc = api->rd->open(&o, &api->reader, err, errlen);
-	/* reads that block go to threads of their own; PRISM_TEST_API_READ_THREADS forces
-	 * that path on a backend whose reads do not (the tests, with SQLite) */
+	/* reads go to threads of their own when they block (PostgreSQL), and with SQLite too
+	 * when there is a second core for them: the loop then only parses and sends (a page of
+	 * 100 hosts: 13,000-15,000 answers/s instead of 9,600-9,700 on 2 cores; see
+	 * bench/README.md). PRISM_TEST_API_READ_THREADS=1 or 0 forces one way (tests, benches). */
 	const char *force = getenv("PRISM_TEST_API_READ_THREADS");
-	if (rc == 0 && (api->rd->blocking || (force != NULL && strcmp(force, "1") == 0))) {
+	bool threads = api->rd->blocking || uv_available_parallelism() >= 2;
+	if (force != NULL && (strcmp(force, "1") == 0 || strcmp(force, "0") == 0))
+		threads = api->rd->blocking || force[0] == '1';
+	if (rc == 0 && threads) {
 		api->counts_ok = api->ledger_ok = true; /* the reader just opened */
 		rc = api_pool_start(api, API_READ_THREADS, &o, err, errlen);
 		if (rc == 0)

@@ -230,8 +230,15 @@ webserver-max-bodysize=64
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def api(self, method, path, **kw):
-        return requests.request(method, f"{self.api_url}/servers/localhost{path}",
-                                headers={"X-API-Key": self.key}, timeout=5, **kw)
+        # gsqlite3 answers a write racing prismd's own with 500 "database is locked":
+        # tried again (bounded), as prismd itself does
+        for _ in range(20):
+            r = requests.request(method, f"{self.api_url}/servers/localhost{path}",
+                                 headers={"X-API-Key": self.key}, timeout=5, **kw)
+            if method == "GET" or r.status_code != 500 or "locked" not in r.text.lower():
+                return r
+            time.sleep(0.1)
+        return r
 
     def query(self, name, rdtype="A"):
         """Addresses (sorted) answering name/rdtype at the DNS port; [] when none."""
