@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""The REST API's registry reads, side by side: SQLite read inline on the loop (the
-default), SQLite read on the API's read threads (PRISM_TEST_API_READ_THREADS=1), and
+"""The REST API's registry reads, side by side: SQLite read inline on the loop (one core's
+default, PRISM_TEST_API_READ_THREADS=0), SQLite read on the API's read threads (the default
+with two cores or more, PRISM_TEST_API_READ_THREADS=1), and
 PostgreSQL (a private cluster on loopback; always on the read threads).
 
 For each: wrk on GET /api/v1/hosts?limit=100 (a page with each host's ledger rows), then
@@ -51,8 +52,8 @@ def main():
     secs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     pg = Postgres().start()
     pg.psql("CREATE DATABASE prism")
-    runs = [("sqlite, inline", {}), ("sqlite, read threads", {"PRISM_TEST_API_READ_THREADS":
-                                                             "1"}),
+    runs = [("sqlite, inline", {"PRISM_TEST_API_READ_THREADS": "0"}),
+            ("sqlite, read threads", {"PRISM_TEST_API_READ_THREADS": "1"}),
             ("postgresql", {"PRISM_DATABASE_TYPE": "postgresql", "PRISM_DATABASE_URL":
                             f"host=127.0.0.1 port={pg.port} dbname=prism user=postgres"})]
     rows = []
