@@ -200,6 +200,10 @@ struct worker {
 	bool wanted;	    /* woken while busy: run again after this round */
 	unsigned failures;  /* consecutive target-level failures */
 	bool paused;	    /* maintenance: send nothing */
+	bool worked;	    /* has held the target (may_work) since it was added */
+	bool push_first;    /* took the target over from another instance: the rows due go
+			     * out before the zones' first reads (their checks ask DNS), so a
+			     * failover is not held up by reading every zone */
 	bool removed;	    /* removed at run time: send nothing, record nothing */
 	bool unauthorised;  /* the last failure was 401/403 */
 	bool misconfigured; /* the last failure was the server's configuration refusing */
@@ -525,6 +529,8 @@ static uint64_t reconcile_due_in(const struct worker *w)
 static void go_idle(struct worker *w, bool more, int64_t next_due)
 {
 	w->state = W_IDLE;
+	if (!more)
+		w->push_first = false; /* the backlog is out (or failing): the zones' reads now */
 	if (w->e->stopping)
 		return;
 	if (w->failures > 0 || w->backoff_until > uv_now(w->e->loop)) {
@@ -2245,8 +2251,12 @@ static void worker_run(struct worker *w)
 	}
 	if (w->paused)
 		return; /* resumed by prism_engine_pause(…, false) */
-	if (!may_work(w))
+	if (!may_work(w)) {
+		if (!w->worked)
+			w->push_first = true; /* whoever takes over catches up first */
 		return; /* another instance holds the target: woken when claims change */
+	}
+	w->worked = true;
 	uint64_t now = uv_now(w->e->loop);
 	if (now < w->backoff_until) {
 		schedule(w, 0);
@@ -2283,6 +2293,8 @@ static void worker_run(struct worker *w)
 				wait = zs->read_after - wall;
 			continue;
 		}
+		if (!zs->read && !zs->force && w->push_first)
+			continue; /* after the backlog (go_idle) */
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);
