@@ -917,24 +917,41 @@ static bool claim_lapsed(struct worker *w, struct round *r, size_t lo, size_t hi
 	return true;
 }
 
-static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
+static void create_cb(void *arg, int err, int status, const char *msg);
+
+/* One request for rows [lo, hi): a PATCH, or with @p create the POST that makes that zone
+ * with them. On success the round waits for its answer. */
+static int send_rows(struct worker *w, struct round *r, size_t lo, size_t hi,
+		     const struct wzone *create)
 {
-	if (claim_lapsed(w, r, lo, hi))
-		return;
 	struct changes cs;
 	struct apply_ctx *c = malloc(sizeof(*c));
 	int rc = c == NULL ? PRISM_ENOMEM : changes_build(r, lo, hi, &cs);
 	if (rc == 0) {
 		*c = (struct apply_ctx){r, lo, hi, now_ms(), NULL};
-		rc = w->t.api->apply(w->t.handle, r->rows[lo].zone, cs.ch, cs.n, apply_cb, c);
+		rc = create == NULL
+			     ? w->t.api->apply(w->t.handle, r->rows[lo].zone, cs.ch, cs.n,
+					       apply_cb, c)
+			     : w->t.api->create_zone_rrsets(
+				       w->t.handle, create->name,
+				       (const char *const *)create->nameservers, create->soa,
+				       create->kind, cs.ch, cs.n, create_cb, c);
 		changes_free(&cs);
 	}
-	if (rc == 0) {
+	if (rc == 0)
 		inflight_add(r, c);
+	else
+		free(c);
+	return rc;
+}
+
+static void send_group(struct worker *w, struct round *r, size_t lo, size_t hi)
+{
+	if (claim_lapsed(w, r, lo, hi))
 		return;
-	}
-	free(c);
-	send_failed(r, lo, hi, rc);
+	int rc = send_rows(w, r, lo, hi, NULL);
+	if (rc != 0)
+		send_failed(r, lo, hi, rc);
 }
 
 /* ---- a zone created with its rows ---- */
@@ -1056,23 +1073,11 @@ static void send_create(struct worker *w, struct round *r, size_t lo, size_t hi)
 	}
 	if (claim_lapsed(w, r, lo, hi))
 		return;
-	struct changes cs;
-	struct apply_ctx *c = malloc(sizeof(*c));
-	int rc = c == NULL ? PRISM_ENOMEM : changes_build(r, lo, hi, &cs);
-	if (rc == 0) {
-		*c = (struct apply_ctx){r, lo, hi, now_ms(), NULL};
-		rc = w->t.api->create_zone_rrsets(w->t.handle, z->name,
-						  (const char *const *)z->nameservers, z->soa,
-						  z->kind, cs.ch, cs.n, create_cb, c);
-		changes_free(&cs);
+	int rc = send_rows(w, r, lo, hi, z);
+	if (rc != 0) {
+		z->lazy = false;
+		send_failed(r, lo, hi, rc);
 	}
-	if (rc == 0) {
-		inflight_add(r, c);
-		return;
-	}
-	free(c);
-	z->lazy = false;
-	send_failed(r, lo, hi, rc);
 }
 
 /*

@@ -1101,6 +1101,21 @@ static void pdns_close(struct prism_target *t)
 	target_unref(t); /* the owner's reference */
 }
 
+/* Submit a write @p r (its URL set: NULL fails) that a flush of @p zone from PowerDNS's
+ * caches follows once it succeeded (req_next_flush); @p r is freed on failure. */
+static int req_submit_flushed(struct prism_target *t, struct pdns_req *r, const char *zone)
+{
+	char *z = path_escape(zone);
+	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
+		r->post_url = NULL;
+	free(z);
+	if (r->url == NULL || r->post_url == NULL) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	return req_submit(t, r);
+}
+
 static int pdns_apply(struct prism_target *t, const char *zone,
 		      const struct prism_rr_change *changes, size_t n, prism_target_done_cb cb,
 		      void *arg)
@@ -1126,15 +1141,7 @@ static int pdns_apply(struct prism_target *t, const char *zone,
 		return rc;
 	}
 	r->url = zone_url(t, zone, "");
-	char *z = path_escape(zone);
-	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
-		r->post_url = NULL;
-	free(z);
-	if (r->url == NULL || r->post_url == NULL) {
-		req_free(r);
-		return PRISM_ENOMEM;
-	}
-	return req_submit(t, r);
+	return req_submit_flushed(t, r, zone);
 }
 
 static int pdns_ensure_zone_kind(struct prism_target *t, const char *zone,
@@ -1192,17 +1199,9 @@ static int pdns_create_zone_rrsets(struct prism_target *t, const char *zone,
 		return rc;
 	}
 	/* flushed after a 201 as after a PATCH (req_next_flush): the new names answer at once */
-	char *z = path_escape(zone);
 	if (asprintf(&r->url, "%s/zones", t->base_url) < 0)
 		r->url = NULL;
-	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
-		r->post_url = NULL;
-	free(z);
-	if (r->url == NULL || r->post_url == NULL) {
-		req_free(r);
-		return PRISM_ENOMEM;
-	}
-	return req_submit(t, r);
+	return req_submit_flushed(t, r, zone);
 }
 
 static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
