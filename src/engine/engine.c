@@ -1001,6 +1001,8 @@ static void create_cb(void *arg, int err, int status, const char *msg)
 		}
 		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s created with %zu RRset(s)",
 			  w->t.name, r->rows[lo].zone, hi - lo);
+		send_notify(w,
+			    r->rows[lo].zone); /* as after a PATCH: a Master zone's secondaries */
 	} else if (err == 0) {
 		/* it was there already (409) and nothing was written: the rows wait for the
 		 * ownership check of a zone that existed, as after ensure_zone */

@@ -29,6 +29,7 @@ class Proxy:
         self.fail_all = False
         self.fail_next = 0        # so many requests matching fail_method answer 503
         self.fail_method = None
+        self.fail_when = None     # (method, path, body) -> a status to answer instead, or None
         self.lock = threading.Lock()
         proxy = self
 
@@ -47,7 +48,11 @@ class Proxy:
                             proxy.fail_method in (None, self.command):
                         proxy.fail_next -= 1
                         fail = True
-                if fail:
+                    injected = proxy.fail_when(self.command, self.path, body or b"") \
+                        if proxy.fail_when else None
+                if injected:
+                    status, data, ctype = injected, b'{"error": "injected"}', "application/json"
+                elif fail:
                     status, data, ctype = 503, b'{"error": "injected"}', "application/json"
                 else:
                     hdrs = {k: v for k, v in self.headers.items()

@@ -4,6 +4,7 @@ add|remove) against two real PowerDNS servers: the second one is added while pri
 and catches up at once, a PATCH of its zones takes effect, a DELETE stops the pushes and
 forgets its ledger rows (its records stay on the server), it survives a restart, the
 refusals say why, every change is audited and a read key cannot change targets."""
+import json
 import os
 import signal
 
@@ -327,3 +328,45 @@ def test_new_target_gets_each_zone_with_its_records_in_one_request(prismd_factor
     # checked as before) are new; taken.test was there; only its free names need a PATCH
     assert grew == {("POST", "zones", "201"): 5, ("POST", "zones", "409"): 1,
                     ("PATCH", "zone", "204"): 1}, grew
+
+
+def test_zone_refused_with_its_records_is_created_alone(prismd_factory, pdns, pdns2, keyfile):
+    """A server that refuses the POST creating a zone with its records (a 422, injected by a
+    proxy) gets the zone created alone and the records by PATCH; one that answers 503
+    backs prismd off, and the zone still arrives with every record."""
+    from test_gateway_limits import Proxy
+    proxy = Proxy(f"http://127.0.0.1:{pdns2.api_port}")
+    tried = []
+
+    def fail_when(method, path, body):
+        # a zone's own creation may carry its SOA; the records make it the one-request kind
+        if method != "POST" or not path.endswith("/zones") or b'"type":"A"' not in body:
+            return None
+        name = json.loads(body)["name"]
+        tried.append(name)
+        if name == "refused.test.":
+            return 422
+        return 503 if tried.count(name) <= 5 else None
+
+    proxy.fail_when = fail_when
+    try:
+        d = prismd_factory(None, extra_yaml=config(pdns, os.path.dirname(keyfile)))
+        api = Api(d)
+        for z in ("refused.test.", "busy.test."):
+            r = api("POST", "/api/v1/zones", json={"name": z, "records": [
+                {"name": f"h{k}", "type": "A", "content": f"192.0.2.{k + 1}"}
+                for k in range(3)]})
+            assert r.status_code == 201, r.text
+        r = api("POST", "/api/v1/targets", json={"name": "pdns2", "api_url": proxy.api_url,
+                                                 "api_key_file": keyfile})
+        assert r.status_code == 201, r.text
+        for z in ("refused.test.", "busy.test."):
+            wait_for(lambda: all(answers(pdns2, f"h{k}." + z, "A") == [f"192.0.2.{k + 1}"]
+                                 for k in range(3)), 40, what=f"{z} on pdns2")
+        assert "refused.test." in tried and tried.count("busy.test.") >= 1, tried
+        log = d.read_log()
+        assert "zone refused.test. not created with its RRsets" in log, log[-2000:]
+        wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE target = 'pdns2' AND "
+                                    "status != 'synced'")[0][0] == 0, 20, what="all synced")
+    finally:
+        proxy.stop()
