@@ -239,6 +239,15 @@ static bool may_work(const struct worker *w)
 
 static struct worker *find_worker(struct prism_engine *e, const char *target);
 
+/* The worker of @p target, NULL when none (or @p e or @p target is NULL). */
+static struct worker *worker_named(const struct prism_engine *e, const char *target)
+{
+	for (size_t i = 0; e != NULL && target != NULL && i < e->nworkers; i++)
+		if (strcmp(e->workers[i]->t.name, target) == 0)
+			return e->workers[i];
+	return NULL;
+}
+
 static void wzone_unref(struct wzone *z)
 {
 	if (z == NULL || --z->refs > 0)
@@ -2420,10 +2429,8 @@ int prism_engine_remove_target(struct prism_engine *e, const char *name)
 
 bool prism_engine_busy(const struct prism_engine *e, const char *target)
 {
-	for (size_t i = 0; e != NULL && i < e->nworkers; i++)
-		if (strcmp(e->workers[i]->t.name, target) == 0)
-			return e->workers[i]->state != W_IDLE;
-	return false;
+	const struct worker *w = worker_named(e, target);
+	return w != NULL && w->state != W_IDLE;
 }
 
 void prism_engine_wake(struct prism_engine *e)
@@ -2535,21 +2542,16 @@ int prism_engine_target_info(const struct prism_engine *e, size_t i,
 
 int prism_engine_pause(struct prism_engine *e, const char *name, bool paused)
 {
-	if (e == NULL || name == NULL)
+	struct worker *w = worker_named(e, name);
+	if (w == NULL)
 		return PRISM_ENOTFOUND;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		struct worker *w = e->workers[i];
-		if (strcmp(w->t.name, name) != 0)
-			continue;
-		if (w->paused != paused)
-			prism_log(PRISM_LOG_INFO, TAG, "target %s: %s", name,
-				  paused ? "paused" : "resumed");
-		w->paused = paused;
-		if (!paused)
-			schedule(w, 0);
-		return 0;
-	}
-	return PRISM_ENOTFOUND;
+	if (w->paused != paused)
+		prism_log(PRISM_LOG_INFO, TAG, "target %s: %s", name,
+			  paused ? "paused" : "resumed");
+	w->paused = paused;
+	if (!paused)
+		schedule(w, 0);
+	return 0;
 }
 
 void prism_engine_zones_changed(struct prism_engine *e)
@@ -2568,12 +2570,7 @@ void prism_engine_zones_changed(struct prism_engine *e)
 /* The worker of @p target, NULL when none (or the engine stops). */
 static struct worker *find_worker(struct prism_engine *e, const char *target)
 {
-	if (e == NULL || target == NULL || e->stopping)
-		return NULL;
-	for (size_t i = 0; i < e->nworkers; i++)
-		if (strcmp(e->workers[i]->t.name, target) == 0)
-			return e->workers[i];
-	return NULL;
+	return e == NULL || e->stopping ? NULL : worker_named(e, target);
 }
 
 /* Run @p w now, or as soon as what it does now is done. */
@@ -2638,45 +2635,34 @@ int prism_engine_credentials_changed(struct prism_engine *e, const char *target)
 int prism_engine_zone_names(const struct prism_engine *e, const char *target, char ***names,
 			    size_t *n)
 {
-	if (e == NULL || target == NULL || names == NULL || n == NULL)
+	const struct worker *w = worker_named(e, target);
+	if (w == NULL || names == NULL || n == NULL)
 		return PRISM_ENOTFOUND;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		const struct worker *w = e->workers[i];
-		if (strcmp(w->t.name, target) != 0)
-			continue;
-		char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
-		if (v == NULL)
+	char **v = calloc(w->nzones ? w->nzones : 1, sizeof(*v));
+	if (v == NULL)
+		return PRISM_ENOMEM;
+	for (size_t z = 0; z < w->nzones; z++) {
+		if ((v[z] = strdup(w->zones[z]->name)) == NULL) {
+			for (size_t k = 0; k < z; k++)
+				free(v[k]);
+			free(v);
 			return PRISM_ENOMEM;
-		for (size_t z = 0; z < w->nzones; z++) {
-			if ((v[z] = strdup(w->zones[z]->name)) == NULL) {
-				for (size_t k = 0; k < z; k++)
-					free(v[k]);
-				free(v);
-				return PRISM_ENOMEM;
-			}
 		}
-		*names = v;
-		*n = w->nzones;
-		return 0;
 	}
-	return PRISM_ENOTFOUND;
+	*names = v;
+	*n = w->nzones;
+	return 0;
 }
 
 int prism_engine_zone_state(const struct prism_engine *e, const char *target, const char *zone,
 			    bool *ready)
 {
-	if (e == NULL || target == NULL || zone == NULL || ready == NULL)
+	const struct worker *w = worker_named(e, target);
+	const struct wzone *wz = w != NULL && zone != NULL ? find_zone(w, zone) : NULL;
+	if (wz == NULL || ready == NULL)
 		return PRISM_ENOTFOUND;
-	for (size_t i = 0; i < e->nworkers; i++) {
-		if (strcmp(e->workers[i]->t.name, target) != 0)
-			continue;
-		const struct wzone *wz = find_zone(e->workers[i], zone);
-		if (wz == NULL)
-			return PRISM_ENOTFOUND;
-		*ready = wz->ok;
-		return 0;
-	}
-	return PRISM_ENOTFOUND;
+	*ready = wz->ok;
+	return 0;
 }
 
 void prism_engine_reconcile(struct prism_engine *e)
