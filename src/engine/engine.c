@@ -200,9 +200,8 @@ struct worker {
 	bool wanted;	    /* woken while busy: run again after this round */
 	unsigned failures;  /* consecutive target-level failures */
 	bool paused;	    /* maintenance: send nothing */
-	bool worked;	    /* has held the target (may_work) since it was added */
-	bool push_first;    /* took the target over from another instance: the rows due go
-			     * out before the zones' first reads (their checks ask DNS), so a
+	bool push_first;    /* takes the target over from another instance: the rows due go
+			     * out before the zones are read (their checks ask DNS), so a
 			     * failover is not held up by reading every zone */
 	bool removed;	    /* removed at run time: send nothing, record nothing */
 	bool unauthorised;  /* the last failure was 401/403 */
@@ -2268,11 +2267,9 @@ static void worker_run(struct worker *w)
 	if (w->paused)
 		return; /* resumed by prism_engine_pause(…, false) */
 	if (!may_work(w)) {
-		if (!w->worked)
-			w->push_first = true; /* whoever takes over catches up first */
+		w->push_first = true; /* when it takes over: the backlog first */
 		return; /* another instance holds the target: woken when claims change */
 	}
-	w->worked = true;
 	uint64_t now = uv_now(w->e->loop);
 	if (now < w->backoff_until) {
 		schedule(w, 0);
@@ -2309,8 +2306,8 @@ static void worker_run(struct worker *w)
 				wait = zs->read_after - wall;
 			continue;
 		}
-		if (!zs->read && !zs->force && w->push_first)
-			continue; /* after the backlog (go_idle) */
+		if (w->push_first && !zs->force)
+			continue; /* reads after the backlog (go_idle) */
 		if (!zs->read || zs->force || (ival > 0 && now >= zs->last_read + ival) ||
 		    (zs->recheck_at != 0 && now >= zs->recheck_at)) {
 			read_zone(w, w->zones[z]);

@@ -215,6 +215,51 @@ def test_kill9_of_the_holder_under_load(pdns, prismd_factory, pg):
     assert {h + "." + ZONE for h in load.acked} <= owned_a(pdns)
 
 
+class Via:
+    """The test's PowerDNS as one prismd sees it: through a proxy that logs its requests."""
+
+    def __init__(self, pdns, proxy):
+        self.key = pdns.key
+        self.api_url = proxy.api_url
+
+
+def test_takeover_pushes_before_reading_the_zone(pdns, prismd_factory, pg):
+    """The instance that takes the target over after a kill -9 pushes the rows due first
+    (each checked by a DNS query) and reads the zone after, so a large zone does not hold
+    the failover up: its first PATCH of the zone comes before its first read of it."""
+    from test_gateway_limits import Proxy
+    proxies = [Proxy(f"http://127.0.0.1:{pdns.api_port}") for _ in range(2)]
+    try:
+        # a reconcile pass every 2 s: a read is due whenever the survivor takes over
+        ds = [start_instance(prismd_factory, Via(pdns, proxies[i]), pg, i,
+                             {"PRISM_SYNC_RECONCILE_INTERVAL": "2"}) for i in range(2)]
+        wait_for(lambda: all_alive(ds), 20, what="instances see each other")
+        zone = f"/api/v1/servers/localhost/zones/{ZONE}"
+        for i in range(10):
+            assert ds[0].register(f"tk{i}")["status"] == "success"
+        wait_for(lambda: pdns.query("tk9." + ZONE) == ["127.0.0.1"], 15, what="tk9 pushed")
+        # the holder is the one that pushed last (the claim may have moved once at start),
+        # and every instance agrees on it
+        last = [max((t for t, m, p, _ in x.entries() if m == "PATCH" and p == zone),
+                    default=0) for x in proxies]
+        k = last.index(max(last))
+        victim, survivor, log = ds[k], ds[1 - k], proxies[1 - k]
+        wait_for(lambda: held_by(ds) is victim, LEASE + 5, interval=0.05,
+                 what="every instance sees the pusher hold the target")
+        victim.kill()
+        mark = len(log.entries())
+        assert survivor.register("after-kill")["status"] == "success"
+        wait_for(lambda: pdns.query("after-kill." + ZONE) == ["127.0.0.1"], LEASE + 15,
+                 what="the survivor's first push")
+        wait_for(lambda: any(m == "GET" and p == zone for _, m, p, _ in log.entries()[mark:]),
+                 20, what="the survivor's read of the zone")
+        after = [(m, p) for _, m, p, _ in log.entries()[mark:] if p == zone]
+        assert after.index(("PATCH", zone)) < after.index(("GET", zone)), after
+    finally:
+        for p in proxies:
+            p.stop()
+
+
 def test_sigterm_hands_over_at_once(pdns, prismd_factory, pg):
     ds = start_instances(prismd_factory, pdns, pg, 2)
     wait_for(lambda: all_alive(ds), 20, what="instances see each other")
