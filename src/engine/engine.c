@@ -714,6 +714,32 @@ static int64_t row_retry_at(const struct prism_engine *e, const struct prism_led
 	return now_ms() + (int64_t)backoff_ms(e, row->attempts + 4);
 }
 
+/* An answer refusing what was sent (a 4xx other than the target-level ones): the RRsets or
+ * the zone at fault, not the target. */
+static bool rrset_refused(int err, int status)
+{
+	return err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
+	       status != 403 && status != 404 && status != 429;
+}
+
+/* Rows [lo, hi) failed with the target (transport, 5xx, unauthorised): the round sends no
+ * more, the target backs off and the rows are due again when it may be tried. */
+static void push_failed(struct worker *w, struct round *r, size_t lo, size_t hi, const char *what,
+			int err, int status, const char *msg)
+{
+	char buf[512];
+	describe(buf, sizeof(buf), err, status, msg);
+	set_result(r, lo, hi, false, buf);
+	r->transport_failed = true;
+	if (!r->unauthorised) {
+		r->unauthorised = is_unauthorised(err, status) || is_misconfigured(err, status);
+		target_failed(w, what, err, status, buf);
+	}
+	for (size_t i = lo; i < hi; i++)
+		r->marks[i].next_attempt =
+			now_ms() + (int64_t)(w->backoff_until - uv_now(w->e->loop));
+}
+
 static void apply_cb(void *arg, int err, int status, const char *msg)
 {
 	struct apply_ctx *c = arg;
@@ -748,9 +774,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		r->marks[lo].next_attempt = row_retry_at(w->e, &r->rows[lo]);
 		prism_log(PRISM_LOG_WARNING, TAG, "target %s: conflict at %s %s: left alone (%s)",
 			  w->t.name, r->rows[lo].name, r->rows[lo].type, msg);
-	} else if ((err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
-		    status != 403 && status != 404 && status != 429) ||
-		   (status == 0 && err == PRISM_EMSG)) {
+	} else if (rrset_refused(err, status) || (status == 0 && err == PRISM_EMSG)) {
 		/* this RRset itself was refused: quarantine it, keep the target going */
 		set_result(r, lo, hi, false, msg);
 		w->rrsets_failed += hi - lo;
@@ -759,10 +783,6 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 		prism_log(PRISM_LOG_WARNING, TAG, "target %s: %s %s refused: HTTP %d %s",
 			  w->t.name, r->rows[lo].name, r->rows[lo].type, status, msg);
 	} else {
-		char buf[512];
-		describe(buf, sizeof(buf), err, status, msg);
-		set_result(r, lo, hi, false, buf);
-		r->transport_failed = true;
 		if (status == 404 || (status == 0 && err == PRISM_ENOTFOUND)) {
 			/* the zone went away: check (and create) it again */
 			struct wzone *wz = find_zone(w, r->rows[lo].zone);
@@ -770,14 +790,7 @@ static void apply_cb(void *arg, int err, int status, const char *msg)
 				wz->ok = false;
 			w->zone_ready = false;
 		}
-		if (!r->unauthorised) {
-			r->unauthorised =
-				is_unauthorised(err, status) || is_misconfigured(err, status);
-			target_failed(w, "push", err, status, buf);
-		}
-		for (size_t i = lo; i < hi; i++)
-			r->marks[i].next_attempt =
-				now_ms() + (int64_t)(w->backoff_until - uv_now(w->e->loop));
+		push_failed(w, r, lo, hi, "push", err, status, msg);
 	}
 	pump(w, r);
 }
@@ -969,8 +982,8 @@ static enum owner row_owner(const struct wzone *wz, const struct prism_ledger_ro
 			    int64_t now);
 static bool all_zones_ok(const struct worker *w);
 
-/* The zone is there now, made by this request (201): it holds the rows and nothing else,
- * which is what a read begun when the request was sent would show. */
+/* The zone is there now, made by a request begun at @p started (201): it holds what that
+ * request carried and nothing else, which is what a read begun then would show. */
 static void zone_made(struct worker *w, struct wzone *z, int64_t started)
 {
 	z->ok = true;
@@ -1009,8 +1022,8 @@ static void create_cb(void *arg, int err, int status, const char *msg)
 		}
 		prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s created with %zu RRset(s)",
 			  w->t.name, r->rows[lo].zone, hi - lo);
-		send_notify(w,
-			    r->rows[lo].zone); /* as after a PATCH: a Master zone's secondaries */
+		/* as after a PATCH: a Master zone's secondaries */
+		send_notify(w, r->rows[lo].zone);
 	} else if (err == 0) {
 		/* it was there already (409) and nothing was written: the rows wait for the
 		 * ownership check of a zone that existed, as after ensure_zone */
@@ -1026,29 +1039,18 @@ static void create_cb(void *arg, int err, int status, const char *msg)
 		w->request_failures++;
 		if (z != NULL)
 			z->lazy = false; /* created alone next, by the usual check */
-		char buf[512];
-		describe(buf, sizeof(buf), err, status, msg);
-		if (err == PRISM_EUPSTREAM && status >= 400 && status < 500 && status != 401 &&
-		    status != 403 && status != 404 && status != 429) {
+		if (rrset_refused(err, status)) {
 			/* the zone or a row refused: the zone is created alone, then its rows
 			 * are pushed as anywhere else (a bad one found and quarantined) */
+			char buf[512];
+			describe(buf, sizeof(buf), err, status, msg);
 			prism_log(PRISM_LOG_WARNING, TAG,
 				  "target %s: zone %s not created with its RRsets (%s); "
 				  "created alone next",
 				  w->t.name, r->rows[lo].zone, buf);
 			leave_unsent(r, lo, hi, "the zone is not ready on this target yet");
 		} else {
-			set_result(r, lo, hi, false, buf);
-			r->transport_failed = true;
-			if (!r->unauthorised) {
-				r->unauthorised = is_unauthorised(err, status) ||
-						  is_misconfigured(err, status);
-				target_failed(w, "zone creation", err, status, buf);
-			}
-			for (size_t i = lo; i < hi; i++)
-				r->marks[i].next_attempt =
-					now_ms() +
-					(int64_t)(w->backoff_until - uv_now(w->e->loop));
+			push_failed(w, r, lo, hi, "zone creation", err, status, msg);
 		}
 	}
 	pump(w, r);
@@ -2143,15 +2145,11 @@ static void ensure_cb(void *arg, int err, int status, const char *msg)
 	}
 	prism_log(PRISM_LOG_INFO, TAG, "target %s: zone %s %s", w->t.name, z->name,
 		  status == 201 ? "created" : "ready");
-	z->ok = true;
-	z->missing_until = 0;
 	if (status == 201 && !z->zs.force) {
-		/* just created: nothing but its SOA and NS set is there, no read needed */
-		prism_strset_clear(&z->zs.foreign);
-		prism_strset_clear(&z->zs.owned);
-		z->zs.read_at = w->op_started;
-		z->zs.read = true;
-		z->zs.last_read = uv_now(w->e->loop);
+		zone_made(w, z, w->op_started); /* nothing but its SOA and NS set: no read */
+	} else {
+		z->ok = true;
+		z->missing_until = 0;
 	}
 	wzone_unref(z);
 	target_ok(w);

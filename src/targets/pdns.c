@@ -1155,30 +1155,6 @@ static int pdns_ensure_zone(struct prism_target *t, const char *zone,
 	return pdns_ensure_zone_kind(t, zone, nameservers, soa, NULL, cb, arg);
 }
 
-static int pdns_create_zone(struct prism_target *t, const char *zone,
-			    const char *const *nameservers, const char *soa, const char *kind,
-			    prism_target_done_cb cb, void *arg)
-{
-	if (t == NULL || t->closing || !zone_ok(zone))
-		return PRISM_EINVAL;
-	struct pdns_req *r = req_new(t, cb, arg);
-	if (r == NULL)
-		return PRISM_ENOMEM;
-	r->step = STEP_ZONE_POST;
-	int rc = prism_pdns_zone_create_body_kind(zone, nameservers, soa, 0, kind, &r->body,
-						  &r->body_len);
-	if (rc != 0) {
-		req_free(r);
-		return rc;
-	}
-	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
-		r->url = NULL;
-		req_free(r);
-		return PRISM_ENOMEM;
-	}
-	return req_submit(t, r);
-}
-
 static int pdns_create_zone_rrsets(struct prism_target *t, const char *zone,
 				   const char *const *nameservers, const char *soa,
 				   const char *kind, const struct prism_rr_change *changes,
@@ -1198,10 +1174,20 @@ static int pdns_create_zone_rrsets(struct prism_target *t, const char *zone,
 		req_free(r);
 		return rc;
 	}
-	/* flushed after a 201 as after a PATCH (req_next_flush): the new names answer at once */
-	if (asprintf(&r->url, "%s/zones", t->base_url) < 0)
-		r->url = NULL;
-	return req_submit_flushed(t, r, zone);
+	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		req_free(r);
+		return PRISM_ENOMEM;
+	}
+	/* with RRsets, flushed after a 201 as after a PATCH (req_next_flush): the new names
+	 * answer at once */
+	return n > 0 ? req_submit_flushed(t, r, zone) : req_submit(t, r);
+}
+
+static int pdns_create_zone(struct prism_target *t, const char *zone,
+			    const char *const *nameservers, const char *soa, const char *kind,
+			    prism_target_done_cb cb, void *arg)
+{
+	return pdns_create_zone_rrsets(t, zone, nameservers, soa, kind, NULL, 0, cb, arg);
 }
 
 static int pdns_delete_zone(struct prism_target *t, const char *zone, prism_target_done_cb cb,
