@@ -197,6 +197,7 @@ def run_load(d, args, limit, tls=None, pki=None):
     # whatever else ran on the machine meanwhile (other jobs skew the figures: say so)
     res["others_cpu_pct"] = (100.0 * (m1 - m0) / HZ / wall - res["prismd_cpu_pct"]
                              - (res["pdns_cpu_pct"] or 0) - 100.0 * load_cpu / wall)
+    res["load_cpu_pct"] = 100.0 * load_cpu / wall
     res["prismd_threads_pct"] = {k: 100.0 * (v - t0.get(k, 0)) / HZ / wall
                                  for k, v in t1.items() if v - t0.get(k, 0) > 0}
     return res

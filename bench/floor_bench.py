@@ -78,7 +78,7 @@ def load_args(mode, depth, prefix, hosts, duration):
 
 
 def perf_start(pid, path):
-    return subprocess.Popen(["perf", "record", "-g", "-q", "-o", path, "-p", str(pid)],
+    return subprocess.Popen(["perf", "record"] + os.environ.get("PRISM_PERF_ARGS", "-g").split() + ["-q", "-o", path, "-p", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -54,7 +54,7 @@ static int host_insert(sqlite3 *db, const struct prism_host_import *h, const cha
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"source) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'agent')";
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, prism_seen(?7), ?8, ?9, ?10, ?11, ?12, 'agent')";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return PRISM_ESTORE;

@@ -60,9 +60,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"owner_token_hash) "
-		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_HOST_UPDATE] = "UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
-			   "ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = ?5, "
+			   "ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = prism_seen(?5), "
 			   "dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
 			   "dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
 			   "owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
@@ -158,11 +158,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"source, "
-		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, ?5, ?6, ?7, "
+		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, "
 		"?8, "
 		"?9, 9223372036854775807, ?10, ?11, ?12, ?13)",
 	[ST_SRC_UPDATE] =
-		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = ?5, "
+		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = prism_seen(?5), "
 		"dns_zone = ?6, dns_ttl = ?7, dns_sync_status = coalesce(?8, dns_sync_status), "
 		"dhcid4 = ?9, dhcid6 = ?10 WHERE id = ?1",
 	/* withdraw a record only while this host owns it: a PTR may have moved on */
@@ -178,6 +178,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
 		"updated_at = excluded.updated_at",
 	[ST_TZ_ALL] = "SELECT target, zone FROM target_zones",
+	[ST_SEEN_STORE] = "INSERT INTO meta (name, value) VALUES ('last_seen', ?1) ON CONFLICT "
+			  "(name) DO UPDATE SET value = max(value, excluded.value)",
 	[ST_QUEUE_ADD] = "INSERT INTO source_queue (source, key, fqdn, zone, families, ipv4, "
 			 "ipv6, ttl, flags, dhcid, only_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			 "?8, ?9, ?10, ?11)",
@@ -382,18 +384,53 @@ static const char *const migrations[] = {
 	" dns_address TEXT,"
 	" created INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 10 (write paths): fewer index entries per heartbeat and per new host. A heartbeat
+	 * wrote two (status, time) entries; it now writes one: hosts by last_seen (the stale
+	 * sweep) are only offline hosts, hosts by expiry only agent hosts, and a source key
+	 * only hosts that have one (not agents). The leading status column keeps each
+	 * preferred over hosts_status when the registry has no statistics. The last
+	 * registration time, which read the old last_seen index, is kept in meta by the
+	 * writer (sq_commit). Each statement can run again (user_version set back) */
+	"DROP INDEX IF EXISTS hosts_liveness;"
+	"DROP INDEX IF EXISTS hosts_stale;"
+	"CREATE INDEX hosts_stale ON hosts (status, last_seen) WHERE status = 'offline';"
+	"DROP INDEX IF EXISTS hosts_expiry;"
+	"CREATE INDEX hosts_expiry ON hosts (status, expires_at) WHERE source = 'agent';"
+	"DROP INDEX IF EXISTS hosts_source_key;"
+	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key) WHERE "
+	"source_key IS NOT NULL;"
+	"INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "
+	"coalesce(max(last_seen), 0) FROM hosts;",
 };
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* prism_beat(id, v): note @c id for the heartbeat statement's caller; the value is @c v. */
+/* The latest last_seen the writer wrote, kept for the meta row at commit (sq_commit). */
+static void note_seen(struct prism_store *s, int64_t t)
+{
+	if (t > s->seen_max)
+		s->seen_max = t;
+}
+
+/* prism_beat(id, t): note @c id for the heartbeat statement's caller; the value is @c t, a
+ * last_seen (noted for the meta row). */
 static void beat_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
+	struct prism_store *s = sqlite3_user_data(ctx);
 	(void)argc;
-	*(int64_t *)sqlite3_user_data(ctx) = sqlite3_value_int64(argv[0]);
+	s->beat_id = sqlite3_value_int64(argv[0]);
+	note_seen(s, sqlite3_value_int64(argv[1]));
 	sqlite3_result_value(ctx, argv[1]);
+}
+
+/* prism_seen(t): @c t, a last_seen written (noted for the meta row). */
+static void seen_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	note_seen(sqlite3_user_data(ctx), sqlite3_value_int64(argv[0]));
+	sqlite3_result_value(ctx, argv[0]);
 }
 
 sqlite3 *prism_sqlite_db(struct prism_store *s)
@@ -607,8 +644,10 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 	}
 	if (migrate(s, err, errlen) != 0)
 		goto fail;
-	if (sqlite3_create_function(s->db, "prism_beat", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-				    &s->beat_id, beat_fn, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_create_function(s->db, "prism_beat", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+				    beat_fn, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(s->db, "prism_seen", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+				    seen_fn, NULL, NULL) != SQLITE_OK) {
 		set_err(err, errlen, "cannot set up database", s->db);
 		goto fail;
 	}
@@ -631,13 +670,30 @@ static int sq_begin(struct prism_store *s)
 	return sq_exec(s, "BEGIN IMMEDIATE");
 }
 
+/* The last registration time (the newest last_seen written) in meta, once per transaction:
+ * an index on last_seen cost every heartbeat an entry */
+static int seen_flush(struct prism_store *s)
+{
+	if (s->seen_max <= s->seen_stored)
+		return 0;
+	sqlite3_stmt *st = sq_stmt(s, ST_SEEN_STORE);
+	sqlite3_bind_int64(st, 1, s->seen_max);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	return 0;
+}
+
 static int sq_commit(struct prism_store *s)
 {
-	return sq_exec(s, "COMMIT");
+	if (seen_flush(s) != 0 || sq_exec(s, "COMMIT") != 0)
+		return PRISM_ESTORE;
+	s->seen_stored = s->seen_max;
+	return 0;
 }
 
 static int sq_rollback(struct prism_store *s)
 {
+	s->seen_max = s->seen_stored;
 	return sq_exec(s, "ROLLBACK");
 }
 

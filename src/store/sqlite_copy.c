@@ -144,8 +144,14 @@ static int sq_copy_clear(struct prism_store *s, const struct prism_copy_table *t
 
 static int sq_copy_done(struct prism_store *s)
 {
-	(void)s; /* INTEGER PRIMARY KEY: the next id follows the largest */
-	return 0;
+	/* INTEGER PRIMARY KEY: the next id follows the largest. The last registration time
+	 * is kept in meta by the writer: the copied hosts' */
+	return sqlite3_exec(s->db,
+			    "INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "
+			    "coalesce(max(last_seen), 0) FROM hosts",
+			    NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : PRISM_ESTORE;
 }
 
 const struct prism_store_copy_api prism_sqlite_copy = {

@@ -56,6 +56,7 @@ enum stmt_id {
 	ST_DESIRED_DROP_OWNED,
 	ST_SRC_LEDGER_UPSERT,
 	ST_TZ_ALL,
+	ST_SEEN_STORE,
 	ST_QUEUE_ADD,
 	ST_QUEUE_TAKE,
 	ST_QUEUE_DROP,
@@ -96,6 +97,8 @@ struct prism_store {
 	size_t ntz;
 	bool tz_loaded;
 	int64_t beat_id; /* ST_HOST_BEAT_NAME's row, noted by its prism_beat() */
+	/* the newest last_seen written (prism_seen, prism_beat), and the newest in meta */
+	int64_t seen_max, seen_stored;
 };
 
 /* ---- sqlite.c: helpers shared by the backend's files ---- */

@@ -326,8 +326,8 @@ int sq_source_sync(struct prism_store *s, enum prism_source source,
 	/* hosts whose key is gone first: a name may move from one key to another */
 	if (rc == 0)
 		rc = sync_select(s,
-				 "SELECT id FROM hosts WHERE source = ?1 AND source_key NOT IN "
-				 "(SELECT key FROM sync_in)",
+				 "SELECT id FROM hosts WHERE source = ?1 AND source_key IS NOT "
+				 "NULL AND source_key NOT IN (SELECT key FROM sync_in)",
 				 source, &v, &k);
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);

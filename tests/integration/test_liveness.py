@@ -80,13 +80,59 @@ def test_cleanup_deletes_host_and_records(prismd_factory, pdns):
     assert pdns.query("young." + ZONE) == ["127.0.0.1"]
 
 
-def test_expiry_uses_index(prismd_factory):
-    """The monitor's query walks the expiry index, not every host."""
+def plan(d, sql):
+    return " ".join(str(r[-1]) for r in d.db_query("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_expiry_and_cleanup_use_their_indexes(prismd_factory):
+    """The monitor's queries (as prismd runs them) walk their partial indexes, not every
+    host: online agent hosts by expiry, offline hosts by last_seen."""
     d = prismd_factory(None)
-    plan = d.db_query("EXPLAIN QUERY PLAN SELECT id FROM hosts WHERE status = 'online' "
-                      "AND expires_at <= 0 ORDER BY expires_at LIMIT 10")
-    text = " ".join(str(r[-1]) for r in plan)
-    assert "hosts_expiry" in text, text
+    text = plan(d, "SELECT id FROM hosts WHERE status = 'online' AND expires_at < 0 "
+                   "AND source = 'agent' ORDER BY expires_at LIMIT 10")
+    assert "hosts_expiry" in text and "TEMP B-TREE" not in text, text
+    text = plan(d, "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < 0 "
+                   "ORDER BY last_seen LIMIT 10")
+    assert "hosts_stale" in text and "TEMP B-TREE" not in text, text
+    # a heartbeat writes no index entry for last_seen (it had one per beat)
+    idx = {r[0]: r[1] for r in d.db_query("SELECT name, sql FROM sqlite_master WHERE "
+                                          "type = 'index' AND tbl_name = 'hosts'")}
+    assert "hosts_liveness" not in idx, idx
+    assert all("last_seen" not in (sql or "") or "status = 'offline'" in sql
+               for sql in idx.values()), idx
+
+
+def summary_time(d):
+    """The compatibility summary's last_registration, in unix seconds."""
+    import calendar
+    import json
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{d.api_port}/api/hosts/stats/summary",
+                                 headers={"X-API-Key": "r3ad"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        t = json.load(r)["last_registration"]
+    return calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) if t else None
+
+
+def test_last_registration_follows_heartbeats(prismd_factory):
+    """The summary's last registration is the newest heartbeat's time (kept by the writer,
+    not read off an index), and a registry of the schema before it gets it from its hosts."""
+    d = prismd_factory(None, extra_yaml="api:\n  keys:\n    - {name: ro, key: r3ad, role: read}\n")
+    assert d.register("lr-a")["status"] == "success"
+    first = d.db_query("SELECT last_seen FROM hosts WHERE hostname = 'lr-a'")[0][0]
+    wait_for(lambda: summary_time(d) == first, 5, what="the first registration's time")
+    time.sleep(1.1)
+    assert d.register("lr-a")["message"] == "Heartbeat updated"
+    beat = d.db_query("SELECT last_seen FROM hosts WHERE hostname = 'lr-a'")[0][0]
+    assert beat > first
+    wait_for(lambda: summary_time(d) == beat, 5, what="the heartbeat's time")
+    d.stop()
+    # schema 9: no meta row; the migration takes the newest last_seen of the hosts
+    d.db_exec("DELETE FROM meta WHERE name = 'last_seen'")
+    d.db_exec("UPDATE hosts SET last_seen = last_seen + 100")
+    d.db_exec("PRAGMA user_version = 9")
+    d.start()
+    wait_for(lambda: summary_time(d) == beat + 100, 5, what="the migrated time")
 
 
 def ipv6_available():
