@@ -46,26 +46,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * in one statement: the hostname index is read once and the row written in place.
 	 * Every condition sq_host_register checks for a heartbeat is in the WHERE clause (no
 	 * row: the full path decides). ?5: the address, ?6: 1 for IPv6, ?7: the zone (NULL:
-	 * DNS off), ?8: the TTL. prism_beat(id, t) notes the row's id and gives t: cheaper than
-	 * RETURNING, which SQLite runs through a temporary table (5.3 µs of the store thread
-	 * per heartbeat instead of 3.1 at 64 x 32 pipelined) */
-	[ST_HOST_BEAT_NAME] =
-		"UPDATE hosts SET last_seen = prism_beat(id, ?2), expires_at = ?3, "
-		"owner_token_hash = coalesce(owner_token_hash, ?4) WHERE hostname = ?1 "
-		"AND (owner_token_hash IS NULL OR owner_token_hash = ?4) "
-		"AND coalesce(source, 'agent') = 'agent' AND status != 'offline' "
-		"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "
-		"AND (?7 IS NULL OR dns_ttl = ?8)",
+	 * DNS off), ?8: the TTL, ?9: the seconds it stays online (live_for). prism_beat(id, t)
+	 * notes the row's id and gives t: cheaper than RETURNING, which SQLite runs through a
+	 * temporary table (5.3 µs of the store thread per heartbeat instead of 3.1 at 64 x 32
+	 * pipelined). BEAT_QUICK leaves expires_at, and so its index entry, as it is while it
+	 * is at least ?10 away (the host's true expiry is last_seen + live_for: the liveness
+	 * sweep catches expires_at up before it takes a host offline); BEAT_NAME moves it */
+#define BEAT_WHERE                                                                             \
+	" WHERE hostname = ?1 AND (owner_token_hash IS NULL OR owner_token_hash = ?4) "        \
+	"AND coalesce(source, 'agent') = 'agent' AND status != 'offline' "                     \
+	"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "                    \
+	"AND (?7 IS NULL OR dns_ttl = ?8)"
+	[ST_HOST_BEAT_QUICK] = "UPDATE hosts SET last_seen = prism_beat(id, ?2), "
+			       "owner_token_hash = coalesce(owner_token_hash, ?4)" BEAT_WHERE
+			       " AND live_for = ?9 AND expires_at >= ?10",
+	[ST_HOST_BEAT_NAME] = "UPDATE hosts SET last_seen = prism_beat(id, ?2), expires_at = ?3, "
+			      "live_for = ?9, owner_token_hash = coalesce(owner_token_hash, ?4)"
+			      BEAT_WHERE,
+#undef BEAT_WHERE
 	[ST_HOST_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
-		"owner_token_hash) "
-		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, ?8, ?9, ?10, ?11)",
+		"owner_token_hash, live_for) "
+		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, ?8, ?9, ?10, ?11, "
+		"?10 - ?5)",
 	[ST_HOST_UPDATE] = "UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
 			   "ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = prism_seen(?5), "
 			   "dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
 			   "dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
-			   "owner_token_hash = coalesce(owner_token_hash, ?11) WHERE id = ?1",
+			   "live_for = ?10 - ?5, owner_token_hash = coalesce(owner_token_hash, ?11) "
+			   "WHERE id = ?1",
 	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
 			  "name = ?2 AND type = ?3",
 	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
@@ -121,10 +131,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TOKEN_GET] = "SELECT active, expires_at FROM tokens WHERE hash = ?1",
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (hash, name, created_at, expires_at, active) "
 			 "VALUES (?1, ?2, ?3, ?4, 1)",
-	/* strictly past: seconds are truncated, so a host is never marked offline early */
+	/* strictly past: seconds are truncated, so a host is never marked offline early. A
+	 * host's expiry is last_seen + live_for when it has one (expires_at may lag behind it:
+	 * BEAT_QUICK); EXPIRY_CATCHUP first moves the lagging ones due by expires_at */
+	[ST_HOST_EXPIRY_CATCHUP] =
+		"UPDATE hosts SET expires_at = last_seen + live_for WHERE id IN (SELECT id FROM "
+		"hosts WHERE status = 'online' AND expires_at < ?1 AND source = 'agent' AND "
+		"live_for IS NOT NULL AND last_seen + live_for > expires_at ORDER BY expires_at "
+		"LIMIT ?2)",
 	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at < ?1 "
-			    "AND source = 'agent' "
-			    "ORDER BY expires_at LIMIT ?2",
+			    "AND source = 'agent' AND (live_for IS NULL OR last_seen + live_for "
+			    "< ?1) ORDER BY expires_at LIMIT ?2",
 	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
 	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "
 			  "ORDER BY last_seen LIMIT ?2",
@@ -401,7 +418,14 @@ static const char *const migrations[] = {
 	"source_key IS NOT NULL;"
 	"INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "
 	"coalesce(max(last_seen), 0) FROM hosts;",
+	/* 11: how long an agent host stays online after its last heartbeat (NULL: expires_at
+	 * is exact). A heartbeat then leaves expires_at as it is while it is far enough away
+	 * (BEAT_QUICK): one index entry less per heartbeat. Skipped when the column is there
+	 * (user_version set back: see migrate) */
+	"ALTER TABLE hosts ADD COLUMN live_for INTEGER;",
 };
+
+#define LIVE_FOR_VERSION 11 /* the migration that adds hosts.live_for */
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
 
@@ -519,6 +543,20 @@ static int sq_cred_key(struct prism_store *s, struct prism_cred_key *out)
 	return rc;
 }
 
+/* Whether @p table has a column @p col (both constants of this file). */
+static bool has_column(struct prism_store *s, const char *table, const char *col)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+			       &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
 static int migrate(struct prism_store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -536,7 +574,8 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 || sq_exec(s, migrations[v]) != 0 ||
+		bool skip = v + 1 == LIVE_FOR_VERSION && has_column(s, "hosts", "live_for");
+		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 || (!skip && sq_exec(s, migrations[v]) != 0) ||
 		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
 		    sq_exec(s, pragma) != 0 || sq_exec(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->db);

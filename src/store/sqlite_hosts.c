@@ -224,25 +224,35 @@ static int token_check(struct prism_store *s, const char *hash, int64_t now,
 static int beat_by_name(struct prism_store *s, const struct prism_host_reg *reg,
 			struct prism_host_reg_out *out)
 {
-	sqlite3_stmt *st = sq_stmt(s, ST_HOST_BEAT_NAME);
-	sq_bind_text(st, 1, reg->hostname);
-	sqlite3_bind_int64(st, 2, reg->now);
-	sqlite3_bind_int64(st, 3, reg->expires_at);
-	sq_bind_text(st, 4, reg->owner);
-	sq_bind_text(st, 5, reg->ip);
-	sqlite3_bind_int(st, 6, reg->ipv6);
-	sq_bind_text(st, 7, reg->dns.enabled ? reg->dns.zone : NULL);
-	sqlite3_bind_int64(st, 8, reg->dns.ttl);
-	s->beat_id = 0;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return PRISM_ESTORE;
-	if (sqlite3_changes(s->db) != 1)
-		return 0;
-	out->host_id = s->beat_id;
-	out->result = PRISM_REG_HEARTBEAT;
-	return 1;
+	/* expires_at is left as it is while at least a quarter of the time a host stays
+	 * online is still ahead of it (BEAT_QUICK); otherwise it moves (BEAT_NAME) */
+	int64_t live_for = reg->expires_at - reg->now;
+	int64_t keep = live_for / 4 > 1 ? live_for / 4 : 1;
+	for (int quick = 1; quick >= 0; quick--) {
+		sqlite3_stmt *st = sq_stmt(s, quick ? ST_HOST_BEAT_QUICK : ST_HOST_BEAT_NAME);
+		sq_bind_text(st, 1, reg->hostname);
+		sqlite3_bind_int64(st, 2, reg->now);
+		sqlite3_bind_int64(st, 3, reg->expires_at);
+		sq_bind_text(st, 4, reg->owner);
+		sq_bind_text(st, 5, reg->ip);
+		sqlite3_bind_int(st, 6, reg->ipv6);
+		sq_bind_text(st, 7, reg->dns.enabled ? reg->dns.zone : NULL);
+		sqlite3_bind_int64(st, 8, reg->dns.ttl);
+		sqlite3_bind_int64(st, 9, live_for);
+		if (quick)
+			sqlite3_bind_int64(st, 10, reg->now + keep);
+		s->beat_id = 0;
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return PRISM_ESTORE;
+		if (sqlite3_changes(s->db) == 1) {
+			out->host_id = s->beat_id;
+			out->result = PRISM_REG_HEARTBEAT;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 enum prism_source sq_source_parse(const char *name)
@@ -476,6 +486,14 @@ int sq_hosts_expire(struct prism_store *s, int64_t now, size_t max, bool remove_
 {
 	if (s == NULL || n == NULL || dns_changed == NULL || max == 0)
 		return PRISM_EINVAL;
+	/* expiry times that lag behind a later heartbeat first (BEAT_QUICK) */
+	sqlite3_stmt *cu = sq_stmt(s, ST_HOST_EXPIRY_CATCHUP);
+	sqlite3_bind_int64(cu, 1, now);
+	sqlite3_bind_int64(cu, 2, (sqlite3_int64)max);
+	int step = sqlite3_step(cu);
+	sqlite3_reset(cu);
+	if (step != SQLITE_DONE)
+		return PRISM_ESTORE;
 	int64_t *ids;
 	int rc = select_ids(s, ST_HOST_EXPIRED, now, max, &ids, n);
 	for (size_t i = 0; rc == 0 && i < *n; i++) {

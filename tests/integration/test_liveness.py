@@ -66,6 +66,29 @@ def test_heartbeats_keep_host_online(prismd_factory):
         time.sleep(0.3)
 
 
+def test_offline_counts_from_the_last_heartbeat(prismd_factory):
+    """A host that beat often (most beats leave its stored expiry as it is) goes offline
+    one offline period after its last heartbeat: not at an expiry stored earlier."""
+    d = prismd_factory(None, extra_yaml=(
+        "heartbeat:\n  interval: 2\n  timeout_multiplier: 2\n  grace_period: 0\n"
+        "  check_interval: 1\n"))
+    d.register("often")
+    stored = set()
+    for _ in range(8):
+        time.sleep(0.5)
+        assert d.register("often")["message"] == "Heartbeat updated"
+        stored.add(d.db_query("SELECT expires_at - last_seen FROM hosts WHERE "
+                              "hostname = 'often'")[0][0])
+    last = d.db_query("SELECT last_seen FROM hosts WHERE hostname = 'often'")[0][0]
+    assert min(stored) < 4, stored  # beats that left the stored expiry behind
+    # online until last + 4 s (seconds are truncated: a second's margin), offline after
+    while time.time() < last + 3:
+        assert status(d, "often") == "online"
+        time.sleep(0.2)
+    wait_for(lambda: status(d, "often") == "offline", 10, what="host offline")
+    assert time.time() >= last + 4
+
+
 def test_cleanup_deletes_host_and_records(prismd_factory, pdns):
     d = prismd_factory(pdns, extra_yaml=fast_heartbeat("keep", cleanup_days=1))
     d.register("old")

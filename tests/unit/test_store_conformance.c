@@ -397,6 +397,51 @@ static struct prism_host_reg_out beat(struct fx *f, const char *host, const char
 	return reg_as(f, host, ip, now, owner, ttl, false);
 }
 
+/* A host goes offline when its last heartbeat's time to live has passed, not before, however
+ * the backend keeps that time (SQLite moves expires_at only now and then), also when the
+ * sweep takes fewer hosts at a time than are due. */
+static void test_heartbeat_expiry(void **state)
+{
+	struct fx *f = *state;
+	NEED(f, api, host_register);
+	NEED(f, api, hosts_expire);
+	NEED(f, rd, host_get);
+	static const char *const names[3] = {"ttl1", "ttl2", "ttl3"};
+	for (int i = 0; i < 3; i++) {
+		char ip[16];
+		snprintf(ip, sizeof(ip), "10.0.8.%d", i + 1);
+		assert_int_equal(beat(f, names[i], ip, 1000, NULL, 300).result, PRISM_REG_NEW);
+		for (int64_t t = 1010; t <= 1040; t += 10) /* each lives 60 s: until 1100 */
+			assert_int_equal(beat(f, names[i], ip, t, NULL, 300).result,
+					 PRISM_REG_HEARTBEAT);
+	}
+	size_t changed;
+	bool dns;
+	/* past the first registration's expiry, one host at a time: none is due */
+	for (int64_t now = 1061; now <= 1100; now += 13) {
+		for (int k = 0; k < 4; k++) {
+			begin(f);
+			assert_int_equal(f->api->hosts_expire(f->s, now, 1, false, &changed, &dns),
+					 0);
+			commit(f);
+			assert_int_equal(changed, 0);
+		}
+	}
+	struct host_seen h = {0};
+	assert_int_equal(f->rd->host_get(f->r, 0, "ttl2", host_copy, &h), 0);
+	assert_string_equal(h.status, "online");
+	size_t total = 0;
+	for (int k = 0; k < 6; k++) {
+		begin(f);
+		assert_int_equal(f->api->hosts_expire(f->s, 1101, 1, false, &changed, &dns), 0);
+		commit(f);
+		total += changed;
+	}
+	assert_int_equal(total, 3);
+	assert_int_equal(f->rd->host_get(f->r, 0, "ttl2", host_copy, &h), 0);
+	assert_string_equal(h.status, "offline");
+}
+
 /* Only the times change in a heartbeat; anything else goes the full way. */
 static void test_heartbeats(void **state)
 {
@@ -1041,6 +1086,7 @@ int main(void)
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
