@@ -12,10 +12,13 @@ the ownership comment Prism writes ("marked") and without it ("bare"). The ratio
 floor / Prism (1.0 = as fast as the direct upload).
 
 usage: bench/ncr_floor_bench.py [N] [ROUNDS] [RATE]   (defaults 30000, 1, 40000)
-Environment: PRISM_BUILD_DIR (prismd, default ./build).
+Environment: PRISM_BUILD_DIR (prismd, default ./build); PRISM_PERF_DIR: `perf record` prismd
+into DIR/ncr-<round>.data (PRISM_PERF_ARGS: perf's options, default -g).
 """
 import os
 import shutil
+import signal
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -53,6 +56,14 @@ def prism(n, rate, run):
         # the zone exists at PowerDNS before the clock starts (prismd creates it at start)
         wait_for(lambda: pdns.api("GET", f"/zones/{ZONE}").status_code == 200, 60,
                  what="zone created")
+        perf = None
+        if os.environ.get("PRISM_PERF_DIR"):
+            # perf record prismd from the first datagram until every name is synced
+            perf = subprocess.Popen(
+                ["perf", "record"] + os.environ.get("PRISM_PERF_ARGS", "-g").split() +
+                ["-q", "-o", os.path.join(os.environ["PRISM_PERF_DIR"], f"ncr-{run}.data"),
+                 "-p", str(d.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         t0, t1 = ncr_bench.send(port, dg, rate)
 
         def settled():
@@ -72,6 +83,9 @@ def prism(n, rate, run):
                               "dns_sync_status = 'synced'")[0][0] >= applied
         wait_for(synced, 600, interval=0.02, what="every name synced")
         took = time.monotonic() - t0
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=60)
         if applied < n:
             print(f"  {n - applied} of {n} requests lost before prismd (kernel socket buffer)",
                   flush=True)
@@ -91,6 +105,9 @@ def prism(n, rate, run):
 
 def main():
     a = sys.argv[1:]
+    if a and a[0] in ("-h", "--help"):
+        print(__doc__)
+        return
     n = int(a[0]) if a else 30000
     rounds = int(a[1]) if len(a) > 1 else 1
     rate = int(a[2]) if len(a) > 2 else 40000

@@ -136,14 +136,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * BEAT_QUICK); EXPIRY_CATCHUP first moves the lagging ones due by expires_at */
 	[ST_HOST_EXPIRY_CATCHUP] =
 		"UPDATE hosts SET expires_at = last_seen + live_for WHERE id IN (SELECT id FROM "
-		"hosts WHERE status = 'online' AND expires_at < ?1 AND source = 'agent' AND "
-		"live_for IS NOT NULL AND last_seen + live_for > expires_at ORDER BY expires_at "
-		"LIMIT ?2)",
+		"hosts WHERE status = 'online' AND expires_at < ?1 AND expires_at < "
+		"9223372036854775807 AND source = 'agent' AND live_for IS NOT NULL AND "
+		"last_seen + live_for > expires_at ORDER BY expires_at LIMIT ?2)",
 	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at < ?1 "
-			    "AND source = 'agent' AND (live_for IS NULL OR last_seen + live_for "
-			    "< ?1) ORDER BY expires_at LIMIT ?2",
+			    "AND expires_at < 9223372036854775807 AND source = 'agent' AND "
+			    "(live_for IS NULL OR last_seen + live_for < ?1) ORDER BY expires_at "
+			    "LIMIT ?2",
 	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
-	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status = 'offline' AND last_seen < ?1 "
+	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status < 'online' AND last_seen < ?1 "
 			  "ORDER BY last_seen LIMIT ?2",
 	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[ST_LEDGER_OF_HOST] = "SELECT zone, name, type FROM desired WHERE host_id = ?1",
@@ -403,16 +404,20 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;",
 	/* 10 (write paths): fewer index entries per heartbeat and per new host. A heartbeat
 	 * wrote two (status, time) entries; it now writes one: hosts by last_seen (the stale
-	 * sweep) are only offline hosts, hosts by expiry only agent hosts, and a source key
-	 * only hosts that have one (not agents). The leading status column keeps each
-	 * preferred over hosts_status when the registry has no statistics. The last
+	 * sweep) are only offline hosts, hosts by expiry only hosts that expire (agents; other
+	 * sources' are written with the largest time), and a source key only hosts that have
+	 * one (not agents). No partial index compares a column with a constant that queries
+	 * compare with a bound value (status = ?1, source = ?1): SQLite would prepare such a
+	 * statement again at every bind. So offline is "status < 'online'" (the CHECK allows
+	 * nothing else below it) and the sweeps repeat the predicates word for word. The last
 	 * registration time, which read the old last_seen index, is kept in meta by the
 	 * writer (sq_commit). Each statement can run again (user_version set back) */
 	"DROP INDEX IF EXISTS hosts_liveness;"
 	"DROP INDEX IF EXISTS hosts_stale;"
-	"CREATE INDEX hosts_stale ON hosts (status, last_seen) WHERE status = 'offline';"
+	"CREATE INDEX hosts_stale ON hosts (last_seen) WHERE status < 'online';"
 	"DROP INDEX IF EXISTS hosts_expiry;"
-	"CREATE INDEX hosts_expiry ON hosts (status, expires_at) WHERE source = 'agent';"
+	"CREATE INDEX hosts_expiry ON hosts (status, expires_at) WHERE expires_at < "
+	"9223372036854775807;"
 	"DROP INDEX IF EXISTS hosts_source_key;"
 	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key) WHERE "
 	"source_key IS NOT NULL;"

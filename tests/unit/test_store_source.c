@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "store/store.h"
 
+sqlite3 *prism_sqlite_db(struct prism_store *s); /* store/sqlite_int.h */
+
 static const struct prism_store_api *api = &prism_store_sqlite;
 
 static const char *const zones[] = {"example.test.", "10.in-addr.arpa.", "ip6.arpa.", NULL};
@@ -436,6 +438,54 @@ static void test_sync(void **state)
 	free(v);
 }
 
+/* The statements the store keeps prepared stay prepared: none is compiled again per call (a
+ * partial index whose WHERE compares a column with a constant that a statement compares
+ * with a bound value makes SQLite prepare that statement again at every bind). */
+static void test_statements_stay_prepared(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_sync_result r;
+	size_t applied, left;
+	char name[64], ip[32];
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(api->begin(f->s), 0);
+		for (int i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "p%d-%d.example.test.", round, i);
+			snprintf(ip, sizeof(ip), "10.1.%d.%d", round, i + 1);
+			struct prism_source_entry e = ddns(name, PRISM_FAM_V4, ip, NULL);
+			assert_int_equal(api->source_enqueue(f->s, &e), 0);
+		}
+		assert_int_equal(api->commit(f->s), 0);
+		assert_int_equal(api->begin(f->s), 0);
+		assert_int_equal(api->source_apply(f->s, PRISM_SOURCE_KEA_DDNS, 100, &f->ctx, &r,
+						   &applied, &left),
+				 0);
+		assert_int_equal(api->commit(f->s), 0);
+		assert_int_equal(applied, 40);
+		for (int i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "agent%d", i);
+			struct prism_host_reg g = {.hostname = name,
+						   .ip = "10.2.0.1",
+						   .now = 1000 + round,
+						   .expires_at = 1060 + round};
+			struct prism_host_reg_out o;
+			assert_int_equal(api->begin(f->s), 0);
+			assert_int_equal(api->host_register(f->s, &g, &o), 0);
+			assert_int_equal(api->commit(f->s), 0);
+		}
+	}
+	int most = 0;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(prism_sqlite_db(f->s), NULL); st != NULL;
+	     st = sqlite3_next_stmt(prism_sqlite_db(f->s), st)) {
+		int n = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0);
+		if (n > most) {
+			most = n;
+			print_message("prepared again %d times: %s\n", n, sqlite3_sql(st));
+		}
+	}
+	assert_true(most < 5); /* 80 source puts, 80 registrations */
+}
+
 static void test_queue(void **state)
 {
 	struct fx *f = *state;
@@ -570,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_and_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statements_stay_prepared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
 		cmocka_unit_test(test_runtime_target_copy),
 	};
