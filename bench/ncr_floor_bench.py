@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import agent_bench  # noqa: E402
 import ncr_bench  # noqa: E402
 import prismlib  # noqa: E402
 import sync_bench  # noqa: E402
@@ -64,6 +65,7 @@ def prism(n, rate, run):
                 ["-q", "-o", os.path.join(os.environ["PRISM_PERF_DIR"], f"ncr-{run}.data"),
                  "-p", str(d.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        c0, th0 = agent_bench.cpu_ticks(d.proc.pid)
         t0, t1 = ncr_bench.send(port, dg, rate)
 
         def settled():
@@ -83,6 +85,11 @@ def prism(n, rate, run):
                               "dns_sync_status = 'synced'")[0][0] >= applied
         wait_for(synced, 600, interval=0.02, what="every name synced")
         took = time.monotonic() - t0
+        c1, th1 = agent_bench.cpu_ticks(d.proc.pid)
+        hz = os.sysconf("SC_CLK_TCK")
+        busiest = max((v - th0.get(k, 0) for k, v in th1.items() if k != "loop"), default=0)
+        cpu_us = (1e6 * (c1 - c0) / hz / n, 1e6 * (th1.get("loop", 0) - th0.get("loop", 0)) /
+                  hz / n, 1e6 * busiest / hz / n)
         if perf is not None:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=60)
@@ -95,7 +102,8 @@ def prism(n, rate, run):
             ok += pdns.query(name) == [f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"]
         print(f"  sample of {len(range(0, n, max(1, n // 20)))} names: {ok} answer at PowerDNS;"
               f" sent in {t1 - t0:.2f} s, all applied (in the registry) after "
-              f"{t_applied - t0:.2f} s", flush=True)
+              f"{t_applied - t0:.2f} s; prismd CPU per request {cpu_us[0]:.1f} us (loop "
+              f"{cpu_us[1]:.1f}, store writer {cpu_us[2]:.1f})", flush=True)
         return took
     finally:
         d.stop()
