@@ -4,8 +4,9 @@
 
 On a busy machine two separate runs of sync_bench.py differ by 2-3x for the same build;
 interleaving A, B and the floors ROUNDS times and comparing medians shows what a change
-does. N hosts are registered once (target paused) into a registry; each measurement starts
-the build on a copy of it against a fresh PowerDNS with the defaults (1.5 MiB bodies,
+does. N hosts are registered (target paused) into a registry; each measurement starts
+the build on a copy of its own registry (each build registers them once, so each meets its
+own schema) against a fresh PowerDNS with the defaults (1.5 MiB bodies,
 5,000 RRsets a request) and times until every RRset is synced. The floors write the same
 RRsets directly in 10k-RRset PATCHes, with and without the ownership comment.
 
@@ -63,22 +64,26 @@ def main():
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     names = [f"bulk{i}" for i in range(n)]
     root = tempfile.mkdtemp(prefix="prism-syncab-")
-    p = PowerDNS().start()
-    try:
-        prismlib.PRISMD = prismd_of(b)
-        d = Prismd(os.path.join(root, "reg"), extra_yaml=targets_yaml(p, paused=True,
-                                                                       tuned=False))
-        d.start()
-        register_many(d, names)
-        assert d.stop() == 0
-        saved = os.path.join(root, "registry.db")
-        shutil.copyfile(d.db, saved)
-    finally:
-        p.cleanup()
+    # each build registers the hosts into a registry of its own: a build meets its own schema
+    # (an older one refuses a newer registry; a newer one would time its migration)
+    saved = {}
+    for key, build in (("A", a), ("B", b)):
+        p = PowerDNS().start()
+        try:
+            prismlib.PRISMD = prismd_of(build)
+            d = Prismd(os.path.join(root, f"reg-{key}"),
+                       extra_yaml=targets_yaml(p, paused=True, tuned=False))
+            d.start()
+            register_many(d, names)
+            assert d.stop() == 0
+            saved[key] = os.path.join(root, f"registry-{key}.db")
+            shutil.copyfile(d.db, saved[key])
+        finally:
+            p.cleanup()
     t = {"A": [], "B": [], "floor, marked": [], "floor, bare": []}
     for r in range(rounds):
-        t["A"].append(one_sync(a, os.path.join(root, f"a{r}"), saved, n))
-        t["B"].append(one_sync(b, os.path.join(root, f"b{r}"), saved, n))
+        t["A"].append(one_sync(a, os.path.join(root, f"a{r}"), saved["A"], n))
+        t["B"].append(one_sync(b, os.path.join(root, f"b{r}"), saved["B"], n))
         t["floor, marked"].append(one_floor(names, True))
         t["floor, bare"].append(one_floor(names, False))
         print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:.2f} s" for k, v in t.items()),
