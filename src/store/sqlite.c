@@ -79,10 +79,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
 			  "name = ?2 AND type = ?3",
 	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
-	 * another host (?4: the asking host, 0 for a new one) */
-	[ST_NAME_HOLDER] = "SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h "
-			   "ON h.id = d.host_id WHERE d.zone = ?1 AND d.name = ?2 AND "
-			   "(d.type = ?3 OR d.type = 'CNAME') AND d.host_id IS NOT ?4 LIMIT 1",
+	 * another host (?4: the asking host, 0 for a new one). Two lookups of the primary key
+	 * (type = ?3 OR type = 'CNAME' is an IN list: a temporary table per run) */
+#define HOLDER_ARM(type)                                                                       \
+	"SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h ON h.id = d.host_id " \
+	"WHERE d.zone = ?1 AND d.name = ?2 AND d.type = " type " AND d.host_id IS NOT ?4"
+	[ST_NAME_HOLDER] = HOLDER_ARM("?3") " UNION ALL " HOLDER_ARM("'CNAME'") " LIMIT 1",
+#undef HOLDER_ARM
 	/* fan a desired change out to every target serving the zone */
 	[ST_LEDGER_UPSERT] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
@@ -428,9 +431,14 @@ static const char *const migrations[] = {
 	 * (BEAT_QUICK): one index entry less per heartbeat. Skipped when the column is there
 	 * (user_version set back: see migrate) */
 	"ALTER TABLE hosts ADD COLUMN live_for INTEGER;",
+	/* 12: the CHECK constraints of columns written with every host and ledger row as
+	 * comparisons joined by OR: an IN list of more than two values builds a temporary
+	 * table each time the row is checked (checks_inline; no SQL of its own) */
+	"",
 };
 
 #define LIVE_FOR_VERSION 11 /* the migration that adds hosts.live_for */
+#define CHECKS_VERSION	 12 /* the migration that rewrites the CHECK constraints */
 
 #define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
 
@@ -562,6 +570,63 @@ static bool has_column(struct prism_store *s, const char *table, const char *col
 	return found;
 }
 
+/* The CHECK constraints that SQLite checks with a temporary table (an IN list of more than
+ * two values) and their equivalents as comparisons. */
+static const char *const check_texts[][2] = {
+	{"CHECK (dns_sync_status IN ('pending', 'synced', 'failed', 'disabled'))",
+	 "CHECK (dns_sync_status = 'pending' OR dns_sync_status = 'synced' OR "
+	 "dns_sync_status = 'failed' OR dns_sync_status = 'disabled')"},
+	{"CHECK (source IN ('agent', 'kea-reservation', 'kea-lease', 'kea-ddns', 'api'))",
+	 "CHECK (source = 'agent' OR source = 'kea-reservation' OR source = 'kea-lease' OR "
+	 "source = 'kea-ddns' OR source = 'api')"},
+	{"CHECK (status IN ('pending', 'synced', 'failed', 'conflict'))",
+	 "CHECK (status = 'pending' OR status = 'synced' OR status = 'failed' OR "
+	 "status = 'conflict')"},
+};
+
+/*
+ * Migration 12: rewrite the CHECK constraints of hosts and ledger in place, as SQLite's
+ * documentation describes for changes that leave the stored rows as they are (writable_schema,
+ * then a new schema version so that every connection reads the schema again). The
+ * constraints are equivalent; a registry whose text differs keeps its own. Skipped when the
+ * connection is defensive (writable_schema refused): the checks are then only slower.
+ */
+static int checks_inline(struct prism_store *s)
+{
+	int defensive = 0;
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+	if (defensive)
+		return 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) != SQLITE_OK)
+		return PRISM_ESTORE;
+	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0 || sq_exec(s, "PRAGMA writable_schema = ON") != 0)
+		return PRISM_ESTORE;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) WHERE "
+				    "type = 'table' AND name IN ('hosts', 'ledger')",
+				    -1, &st, NULL) == SQLITE_OK
+			 ? 0
+			 : PRISM_ESTORE;
+	for (size_t i = 0; rc == 0 && i < sizeof(check_texts) / sizeof(check_texts[0]); i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, check_texts[i][0], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, check_texts[i][1], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = PRISM_ESTORE;
+	}
+	sqlite3_finalize(st);
+	char pragma[64];
+	snprintf(pragma, sizeof(pragma), "PRAGMA schema_version = %d", version + 1);
+	if (rc == 0)
+		rc = sq_exec(s, pragma);
+	if (sq_exec(s, "PRAGMA writable_schema = OFF") != 0 && rc == 0)
+		rc = PRISM_ESTORE;
+	return rc;
+}
+
 static int migrate(struct prism_store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -582,6 +647,7 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 		bool skip = v + 1 == LIVE_FOR_VERSION && has_column(s, "hosts", "live_for");
 		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 || (!skip && sq_exec(s, migrations[v]) != 0) ||
 		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
+		    (v + 1 == CHECKS_VERSION && checks_inline(s) != 0) ||
 		    sq_exec(s, pragma) != 0 || sq_exec(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->db);
 			sq_exec(s, "ROLLBACK");
