@@ -22,6 +22,33 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
+/*
+ * A known agent host beating again from the same address with the same DNS settings, in one
+ * statement: the hostname index is read once and the row written in place. Every condition
+ * sq_host_register checks for a heartbeat is in the WHERE clause (no row: the full path
+ * decides). ?5: the address, ?6: 1 for IPv6, ?7: the zone (NULL: DNS off), ?8: the TTL, ?9:
+ * the seconds it stays online (live_for). prism_beat(id, t) notes the row's id and gives t:
+ * cheaper than RETURNING, which SQLite runs through a temporary table (5.3 µs of the store
+ * thread per heartbeat instead of 3.1 at 64 x 32 pipelined). BEAT_QUICK leaves expires_at,
+ * and so its index entry, as it is while it is at least ?10 away (the host's true expiry is
+ * last_seen + live_for: the liveness sweep catches expires_at up before it takes a host
+ * offline); BEAT_NAME moves it.
+ */
+#define BEAT_WHERE                                                                                \
+	" WHERE hostname = ?1 AND (owner_token_hash IS NULL OR owner_token_hash = ?4) "           \
+	"AND coalesce(source, 'agent') = 'agent' AND status != 'offline' "                        \
+	"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "                       \
+	"AND (?7 IS NULL OR dns_ttl = ?8)"
+
+/*
+ * Who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or another
+ * host (?4: the asking host, 0 for a new one). Two lookups of the primary key: type = ?3 OR
+ * type = 'CNAME' is an IN list to SQLite, a temporary table each run.
+ */
+#define HOLDER_ARM(type)                                                                          \
+	"SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h ON h.id = d.host_id "  \
+	"WHERE d.zone = ?1 AND d.name = ?2 AND d.type = " type " AND d.host_id IS NOT ?4"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash, dns_zone, "
 			"dns_ttl, source FROM hosts WHERE hostname = ?1",
@@ -42,50 +69,30 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?6, "
 		"next_attempt = CASE WHEN ?6 = 'pending' THEN 0 ELSE next_attempt END, "
 		"last_error = ?7, updated_at = ?9",
-	/* a known agent host beating again from the same address with the same DNS settings,
-	 * in one statement: the hostname index is read once and the row written in place.
-	 * Every condition sq_host_register checks for a heartbeat is in the WHERE clause (no
-	 * row: the full path decides). ?5: the address, ?6: 1 for IPv6, ?7: the zone (NULL:
-	 * DNS off), ?8: the TTL, ?9: the seconds it stays online (live_for). prism_beat(id, t)
-	 * notes the row's id and gives t: cheaper than RETURNING, which SQLite runs through a
-	 * temporary table (5.3 µs of the store thread per heartbeat instead of 3.1 at 64 x 32
-	 * pipelined). BEAT_QUICK leaves expires_at, and so its index entry, as it is while it
-	 * is at least ?10 away (the host's true expiry is last_seen + live_for: the liveness
-	 * sweep catches expires_at up before it takes a host offline); BEAT_NAME moves it */
-#define BEAT_WHERE                                                                             \
-	" WHERE hostname = ?1 AND (owner_token_hash IS NULL OR owner_token_hash = ?4) "        \
-	"AND coalesce(source, 'agent') = 'agent' AND status != 'offline' "                     \
-	"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "                    \
-	"AND (?7 IS NULL OR dns_ttl = ?8)"
+	/* a known agent host's heartbeat (BEAT_WHERE) */
 	[ST_HOST_BEAT_QUICK] = "UPDATE hosts SET last_seen = prism_beat(id, ?2), "
 			       "owner_token_hash = coalesce(owner_token_hash, ?4)" BEAT_WHERE
 			       " AND live_for = ?9 AND expires_at >= ?10",
-	[ST_HOST_BEAT_NAME] = "UPDATE hosts SET last_seen = prism_beat(id, ?2), expires_at = ?3, "
-			      "live_for = ?9, owner_token_hash = coalesce(owner_token_hash, ?4)"
-			      BEAT_WHERE,
-#undef BEAT_WHERE
+	[ST_HOST_BEAT_NAME] =
+		"UPDATE hosts SET last_seen = prism_beat(id, ?2), expires_at = ?3, "
+		"live_for = ?9, owner_token_hash = coalesce(owner_token_hash, ?4)" BEAT_WHERE,
 	[ST_HOST_INSERT] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"owner_token_hash, live_for) "
 		"VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, ?8, ?9, ?10, ?11, "
 		"?10 - ?5)",
-	[ST_HOST_UPDATE] = "UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
-			   "ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = prism_seen(?5), "
-			   "dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
-			   "dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
-			   "live_for = ?10 - ?5, owner_token_hash = coalesce(owner_token_hash, ?11) "
-			   "WHERE id = ?1",
+	[ST_HOST_UPDATE] =
+		"UPDATE hosts SET current_ip = ?2, ipv4 = coalesce(?3, ipv4), "
+		"ipv6 = coalesce(?4, ipv6), status = 'online', last_seen = prism_seen(?5), "
+		"dns_zone = ?6, dns_record_id = ?7, dns_ttl = ?8, "
+		"dns_sync_status = coalesce(?9, dns_sync_status), expires_at = ?10, "
+		"live_for = ?10 - ?5, owner_token_hash = coalesce(owner_token_hash, ?11) "
+		"WHERE id = ?1",
 	[ST_LEDGER_GET] = "SELECT hash, host_id IS NULL FROM desired WHERE zone = ?1 AND "
 			  "name = ?2 AND type = ?3",
-	/* who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or
-	 * another host (?4: the asking host, 0 for a new one). Two lookups of the primary key
-	 * (type = ?3 OR type = 'CNAME' is an IN list: a temporary table per run) */
-#define HOLDER_ARM(type)                                                                       \
-	"SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h ON h.id = d.host_id " \
-	"WHERE d.zone = ?1 AND d.name = ?2 AND d.type = " type " AND d.host_id IS NOT ?4"
+	/* who else holds an RRset of this type, or a CNAME, at a name (HOLDER_ARM) */
 	[ST_NAME_HOLDER] = HOLDER_ARM("?3") " UNION ALL " HOLDER_ARM("'CNAME'") " LIMIT 1",
-#undef HOLDER_ARM
 	/* fan a desired change out to every target serving the zone */
 	[ST_LEDGER_UPSERT] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
@@ -179,11 +186,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
 		"source, "
-		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, prism_seen(?5), ?6, ?7, "
+		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, "
+		"prism_seen(?5), ?6, ?7, "
 		"?8, "
 		"?9, 9223372036854775807, ?10, ?11, ?12, ?13)",
 	[ST_SRC_UPDATE] =
-		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = prism_seen(?5), "
+		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = "
+		"prism_seen(?5), "
 		"dns_zone = ?6, dns_ttl = ?7, dns_sync_status = coalesce(?8, dns_sync_status), "
 		"dhcid4 = ?9, dhcid6 = ?10 WHERE id = ?1",
 	/* withdraw a record only while this host owns it: a PTR may have moved on */
@@ -213,6 +222,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
 		"0, 0, host_id, ?3 FROM desired WHERE zone = ?2 ON CONFLICT DO NOTHING",
 };
+#undef BEAT_WHERE
+#undef HOLDER_ARM
 
 /* Migrations: index i brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -645,7 +656,8 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
 		bool skip = v + 1 == LIVE_FOR_VERSION && has_column(s, "hosts", "live_for");
-		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 || (!skip && sq_exec(s, migrations[v]) != 0) ||
+		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 ||
+		    (!skip && sq_exec(s, migrations[v]) != 0) ||
 		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
 		    (v + 1 == CHECKS_VERSION && checks_inline(s) != 0) ||
 		    sq_exec(s, pragma) != 0 || sq_exec(s, "COMMIT") != 0) {
