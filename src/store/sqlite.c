@@ -40,6 +40,19 @@
 	"AND CASE WHEN ?6 THEN ipv6 ELSE ipv4 END = ?5 AND dns_zone IS ?7 "                       \
 	"AND (?7 IS NULL OR dns_ttl = ?8)"
 
+/* The expiry of hosts that never expire (other sources'); hosts_expiry leaves them out. */
+#define FAR_EXPIRY "9223372036854775807"
+
+/* Offline, as hosts_stale says it (the CHECK allows nothing else below 'online'): a partial
+ * index compared with status = ?1 would have statements prepared again at each bind */
+#define OFFLINE "status < 'online'"
+
+/* Online agent hosts whose stored expiry is past ?1, in hosts_expiry's terms: its predicate
+ * repeated word for word, so that SQLite sees the partial index applies (migration 10) */
+#define EXPIRY_DUE                                                                                \
+	"status = 'online' AND expires_at < ?1 AND expires_at < " FAR_EXPIRY " AND "              \
+	"source = 'agent'"
+
 /*
  * Who else holds an RRset of this type, or a CNAME, at a name: the API (no host) or another
  * host (?4: the asking host, 0 for a new one). Two lookups of the primary key: type = ?3 OR
@@ -146,15 +159,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * BEAT_QUICK); EXPIRY_CATCHUP first moves the lagging ones due by expires_at */
 	[ST_HOST_EXPIRY_CATCHUP] =
 		"UPDATE hosts SET expires_at = last_seen + live_for WHERE id IN (SELECT id FROM "
-		"hosts WHERE status = 'online' AND expires_at < ?1 AND expires_at < "
-		"9223372036854775807 AND source = 'agent' AND live_for IS NOT NULL AND "
-		"last_seen + live_for > expires_at ORDER BY expires_at LIMIT ?2)",
-	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE status = 'online' AND expires_at < ?1 "
-			    "AND expires_at < 9223372036854775807 AND source = 'agent' AND "
-			    "(live_for IS NULL OR last_seen + live_for < ?1) ORDER BY expires_at "
-			    "LIMIT ?2",
+		"hosts WHERE " EXPIRY_DUE " AND live_for IS NOT NULL AND last_seen + live_for > "
+		"expires_at ORDER BY expires_at LIMIT ?2)",
+	[ST_HOST_EXPIRED] = "SELECT id FROM hosts WHERE " EXPIRY_DUE " AND (live_for IS NULL OR "
+			    "last_seen + live_for < ?1) ORDER BY expires_at LIMIT ?2",
 	[ST_HOST_OFFLINE] = "UPDATE hosts SET status = 'offline' WHERE id = ?1",
-	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE status < 'online' AND last_seen < ?1 "
+	[ST_HOST_STALE] = "SELECT id FROM hosts WHERE " OFFLINE " AND last_seen < ?1 "
 			  "ORDER BY last_seen LIMIT ?2",
 	[ST_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[ST_LEDGER_OF_HOST] = "SELECT zone, name, type FROM desired WHERE host_id = ?1",
@@ -189,7 +199,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"source_key, dhcid4, dhcid6) VALUES (?1, ?2, ?3, ?4, 'online', ?5, "
 		"prism_seen(?5), ?6, ?7, "
 		"?8, "
-		"?9, 9223372036854775807, ?10, ?11, ?12, ?13)",
+		"?9, " FAR_EXPIRY ", ?10, ?11, ?12, ?13)",
 	[ST_SRC_UPDATE] =
 		"UPDATE hosts SET current_ip = ?2, ipv4 = ?3, ipv6 = ?4, last_seen = "
 		"prism_seen(?5), "
@@ -223,6 +233,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"0, 0, host_id, ?3 FROM desired WHERE zone = ?2 ON CONFLICT DO NOTHING",
 };
 #undef BEAT_WHERE
+#undef EXPIRY_DUE
 #undef HOLDER_ARM
 
 /* Migrations: index i brings the schema from version i to i + 1. */
@@ -428,30 +439,23 @@ static const char *const migrations[] = {
 	 * writer (sq_commit). Each statement can run again (user_version set back) */
 	"DROP INDEX IF EXISTS hosts_liveness;"
 	"DROP INDEX IF EXISTS hosts_stale;"
-	"CREATE INDEX hosts_stale ON hosts (last_seen) WHERE status < 'online';"
+	"CREATE INDEX hosts_stale ON hosts (last_seen) WHERE " OFFLINE ";"
 	"DROP INDEX IF EXISTS hosts_expiry;"
-	"CREATE INDEX hosts_expiry ON hosts (status, expires_at) WHERE expires_at < "
-	"9223372036854775807;"
+	"CREATE INDEX hosts_expiry ON hosts (status, expires_at) WHERE expires_at < " FAR_EXPIRY
+	";"
 	"DROP INDEX IF EXISTS hosts_source_key;"
 	"CREATE UNIQUE INDEX hosts_source_key ON hosts (source, source_key) WHERE "
-	"source_key IS NOT NULL;"
-	"INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "
-	"coalesce(max(last_seen), 0) FROM hosts;",
+	"source_key IS NOT NULL;" SQ_LAST_SEEN_FROM_HOSTS ";",
 	/* 11: how long an agent host stays online after its last heartbeat (NULL: expires_at
 	 * is exact). A heartbeat then leaves expires_at as it is while it is far enough away
 	 * (BEAT_QUICK): one index entry less per heartbeat. Skipped when the column is there
-	 * (user_version set back: see migrate) */
+	 * (user_version set back: live_for_there) */
 	"ALTER TABLE hosts ADD COLUMN live_for INTEGER;",
 	/* 12: the CHECK constraints of columns written with every host and ledger row as
 	 * comparisons joined by OR: an IN list of more than two values builds a temporary
-	 * table each time the row is checked (checks_inline; no SQL of its own) */
+	 * table each time the row is checked (checks_inline, migration_steps; no SQL) */
 	"",
 };
-
-#define LIVE_FOR_VERSION 11 /* the migration that adds hosts.live_for */
-#define CHECKS_VERSION	 12 /* the migration that rewrites the CHECK constraints */
-
-#define CRED_KEY_VERSION 7 /* the migration after which cred_key_create runs */
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -638,6 +642,33 @@ static int checks_inline(struct prism_store *s)
 	return rc;
 }
 
+/* ALTER TABLE ADD COLUMN cannot run twice: migration 11 has nothing to do when the column is
+ * there (a registry whose user_version was set back). */
+static bool live_for_there(struct prism_store *s)
+{
+	return has_column(s, "hosts", "live_for");
+}
+
+/* What a migration does besides its SQL, in the same transaction: @c done, when it says so,
+ * skips the SQL; @c then runs after it. */
+static const struct migration_step {
+	int version; /* the schema version the migration brings */
+	bool (*done)(struct prism_store *s);
+	int (*then)(struct prism_store *s);
+} migration_steps[] = {
+	{7, NULL, cred_key_create},
+	{11, live_for_there, NULL},
+	{12, NULL, checks_inline},
+};
+
+static const struct migration_step *migration_step(int version)
+{
+	for (size_t i = 0; i < sizeof(migration_steps) / sizeof(migration_steps[0]); i++)
+		if (migration_steps[i].version == version)
+			return &migration_steps[i];
+	return NULL;
+}
+
 static int migrate(struct prism_store *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
@@ -655,11 +686,11 @@ static int migrate(struct prism_store *s, char *err, size_t errlen)
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		bool skip = v + 1 == LIVE_FOR_VERSION && has_column(s, "hosts", "live_for");
+		const struct migration_step *step = migration_step(v + 1);
 		if (sq_exec(s, "BEGIN IMMEDIATE") != 0 ||
-		    (!skip && sq_exec(s, migrations[v]) != 0) ||
-		    (v + 1 == CRED_KEY_VERSION && cred_key_create(s) != 0) ||
-		    (v + 1 == CHECKS_VERSION && checks_inline(s) != 0) ||
+		    (!(step != NULL && step->done != NULL && step->done(s)) &&
+		     sq_exec(s, migrations[v]) != 0) ||
+		    (step != NULL && step->then != NULL && step->then(s) != 0) ||
 		    sq_exec(s, pragma) != 0 || sq_exec(s, "COMMIT") != 0) {
 			set_err(err, errlen, "schema migration failed", s->db);
 			sq_exec(s, "ROLLBACK");

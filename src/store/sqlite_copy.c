@@ -154,12 +154,7 @@ static int sq_copy_done(struct prism_store *s)
 {
 	/* INTEGER PRIMARY KEY: the next id follows the largest. The last registration time
 	 * is kept in meta by the writer: the copied hosts' */
-	return sqlite3_exec(s->db,
-			    "INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "
-			    "coalesce(max(last_seen), 0) FROM hosts",
-			    NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : PRISM_ESTORE;
+	return sq_exec(s, SQ_LAST_SEEN_FROM_HOSTS);
 }
 
 const struct prism_store_copy_api prism_sqlite_copy = {

@@ -103,6 +103,12 @@ struct prism_store {
 	int64_t seen_max, seen_stored;
 };
 
+/* The last registration time in meta taken from the hosts (kept by the writer otherwise,
+ * sq_commit): a migrated or copied registry. */
+#define SQ_LAST_SEEN_FROM_HOSTS                                                                   \
+	"INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "                          \
+	"coalesce(max(last_seen), 0) FROM hosts"
+
 /* ---- sqlite.c: helpers shared by the backend's files ---- */
 
 /** Statement @p id of the table, reset and its bindings cleared. */

@@ -1101,14 +1101,21 @@ static void pdns_close(struct prism_target *t)
 	target_unref(t); /* the owner's reference */
 }
 
+/* The request that flushes @p zone from PowerDNS's caches (NULL when out of memory). */
+static char *cache_flush_url(const struct prism_target *t, const char *zone)
+{
+	char *z = path_escape(zone), *url;
+	if (z == NULL || asprintf(&url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
+		url = NULL;
+	free(z);
+	return url;
+}
+
 /* Submit a write @p r (its URL set: NULL fails) that a flush of @p zone from PowerDNS's
  * caches follows once it succeeded (req_next_flush); @p r is freed on failure. */
 static int req_submit_flushed(struct prism_target *t, struct pdns_req *r, const char *zone)
 {
-	char *z = path_escape(zone);
-	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
-		r->post_url = NULL;
-	free(z);
+	r->post_url = cache_flush_url(t, zone);
 	if (r->url == NULL || r->post_url == NULL) {
 		req_free(r);
 		return PRISM_ENOMEM;
@@ -1175,6 +1182,7 @@ static int pdns_create_zone_rrsets(struct prism_target *t, const char *zone,
 		return rc;
 	}
 	if (asprintf(&r->url, "%s/zones", t->base_url) < 0) {
+		r->url = NULL; /* undefined after a failure */
 		req_free(r);
 		return PRISM_ENOMEM;
 	}
@@ -1325,10 +1333,7 @@ static int pdns_set_dnssec(struct prism_target *t, const char *zone, bool on,
 	r->body = strdup(on ? "{\"dnssec\":true,\"api_rectify\":true}"
 			    : "{\"dnssec\":false,\"api_rectify\":false}");
 	r->body_len = r->body ? strlen(r->body) : 0;
-	char *z = path_escape(zone);
-	if (z == NULL || asprintf(&r->post_url, "%s/cache/flush?domain=%s", t->base_url, z) < 0)
-		r->post_url = NULL;
-	free(z);
+	r->post_url = cache_flush_url(t, zone);
 	if (on)
 		r->rectify_url = zone_url(t, zone, "/rectify");
 	if (r->body == NULL || r->post_url == NULL || (on && r->rectify_url == NULL)) {
