@@ -716,6 +716,7 @@ static void sq_close(struct prism_store *s)
 {
 	if (s == NULL)
 		return;
+	sq_ckpt_stop(s);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
@@ -793,6 +794,10 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 		 opts->synchronous_full ? "FULL" : "NORMAL");
 	if (sq_exec(s, pragmas) != 0) {
 		set_err(err, errlen, "cannot set up database", s->db);
+		goto fail;
+	}
+	if (sq_ckpt_start(s, opts->path, opts->synchronous_full) != 0) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (migrate(s, err, errlen) != 0)

@@ -101,6 +101,7 @@ struct prism_store {
 	int64_t beat_id; /* ST_HOST_BEAT_NAME's row, noted by its prism_beat() */
 	/* the newest last_seen written (prism_seen, prism_beat), and the newest in meta */
 	int64_t seen_max, seen_stored;
+	struct sq_ckpt *ckpt; /* WAL checkpoints off the writer's path (sqlite_ckpt.c) */
 };
 
 /* The last registration time in meta taken from the hosts (kept by the writer otherwise,
@@ -199,6 +200,21 @@ extern const struct prism_store_copy_api prism_sqlite_copy;
 
 /** The backend's connection (writer thread only). */
 sqlite3 *prism_sqlite_db(struct prism_store *s);
+
+/* ---- sqlite_ckpt.c: WAL checkpoints off the writer's path ---- */
+
+/** Checkpoints run so far: by the checkpoint thread, by the writer itself (the thread could
+ *  not keep up or start), and failed ones (other than busy: another one ran). */
+struct prism_sqlite_ckpt_stats {
+	uint64_t background, by_writer, failed;
+};
+
+/** Hand @p s's checkpoints to a thread of their own (started when first needed). 0 or -1. */
+int sq_ckpt_start(struct prism_store *s, const char *path, bool full);
+/** Stop the thread and close its connection (before the writer's connection closes). */
+void sq_ckpt_stop(struct prism_store *s);
+/** The counts so far (zeros when checkpoints were never handed over). */
+void prism_sqlite_ckpt_stats(struct prism_store *s, struct prism_sqlite_ckpt_stats *out);
 
 /* zones.c: the zone operations of struct prism_store_api, documented in store.h */
 int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,

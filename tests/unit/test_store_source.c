@@ -12,15 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "core/error.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
-
-sqlite3 *prism_sqlite_db(struct prism_store *s); /* store/sqlite_int.h */
 
 static const struct prism_store_api *api = &prism_store_sqlite;
 
@@ -638,6 +639,69 @@ static void test_runtime_target_copy(void **state)
 	assert_null(c.name);
 }
 
+static long long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static void register_many(struct fx *f, int first, int count)
+{
+	char name[64];
+	assert_int_equal(api->begin(f->s), 0);
+	for (int i = first; i < first + count; i++) {
+		snprintf(name, sizeof(name), "ck%d", i);
+		struct prism_host_reg g = {
+			.hostname = name, .ip = "10.3.0.1", .now = 1000, .expires_at = 1060};
+		struct prism_host_reg_out o;
+		assert_int_equal(api->host_register(f->s, &g, &o), 0);
+	}
+	assert_int_equal(api->commit(f->s), 0);
+}
+
+/* The WAL is copied into the database by the checkpoint thread, not by the commits of the
+ * writer's connection; and the WAL stays bounded when commits follow each other with no
+ * pause for the thread (the writer then checkpoints itself). */
+static void test_checkpoints_off_the_writer(void **state)
+{
+	struct fx *f = *state;
+	struct prism_sqlite_ckpt_stats ck;
+	int n = 0;
+	const struct timespec pause = {0, 2000000};
+	/* paced: 2 ms between batches of 100 new hosts, until two checkpoints ran */
+	for (int round = 0; round < 400; round++, n += 100) {
+		prism_sqlite_ckpt_stats(f->s, &ck);
+		if (ck.background >= 2)
+			break;
+		register_many(f, n, 100);
+		nanosleep(&pause, NULL);
+	}
+	prism_sqlite_ckpt_stats(f->s, &ck);
+	print_message("paced: %d hosts, checkpoints: %llu by the thread, %llu by the writer\n", n,
+		      (unsigned long long)ck.background, (unsigned long long)ck.by_writer);
+	assert_true(ck.background >= 2);
+	assert_int_equal(ck.failed, 0);
+	/* back to back: 20,000 more hosts (some 2 pages of WAL per 10 hosts, without the index
+	 * and ledger pages) with no pause */
+	char wal[80];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	long long most = 0;
+	for (int round = 0; round < 200; round++, n += 100) {
+		register_many(f, n, 100);
+		long long size = file_size(wal);
+		most = size > most ? size : most;
+	}
+	prism_sqlite_ckpt_stats(f->s, &ck);
+	print_message(
+		"back to back: WAL at most %lld bytes; checkpoints: %llu by the thread, %llu "
+		"by the writer\n",
+		most, (unsigned long long)ck.background, (unsigned long long)ck.by_writer);
+	assert_int_equal(ck.failed, 0);
+	/* 8,000 pages before the writer steps in, plus one batch */
+	assert_true(most < 9000LL * (4096 + 24));
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname LIKE 'ck%'"), n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statements_stay_prepared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_off_the_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
 		cmocka_unit_test(test_runtime_target_copy),
 	};
