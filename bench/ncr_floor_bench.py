@@ -45,6 +45,14 @@ def floor(names, comments):
         p.cleanup()
 
 
+def pdns_queries(pdns):
+    """DNS queries PowerDNS has answered over UDP so far (its statistics)."""
+    for st in pdns.api("GET", "/statistics").json():
+        if st.get("name") == "udp-queries":
+            return int(st["value"])
+    return 0
+
+
 def prism(n, rate, run):
     pdns = PowerDNS().start()
     d = Prismd(tempfile.mkdtemp(prefix="prism-ncr-floor-"), pdns=pdns)
@@ -66,6 +74,7 @@ def prism(n, rate, run):
                  "-p", str(d.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         c0, th0 = agent_bench.cpu_ticks(d.proc.pid)
+        p0, q0 = agent_bench.cpu_ticks(pdns.proc.pid)[0], pdns_queries(pdns)
         t0, t1 = ncr_bench.send(port, dg, rate)
 
         def settled():
@@ -86,6 +95,7 @@ def prism(n, rate, run):
         wait_for(synced, 600, interval=0.02, what="every name synced")
         took = time.monotonic() - t0
         c1, th1 = agent_bench.cpu_ticks(d.proc.pid)
+        p1, q1 = agent_bench.cpu_ticks(pdns.proc.pid)[0], pdns_queries(pdns)
         hz = os.sysconf("SC_CLK_TCK")
         busiest = max((v - th0.get(k, 0) for k, v in th1.items() if k != "loop"), default=0)
         cpu_us = (1e6 * (c1 - c0) / hz / n, 1e6 * (th1.get("loop", 0) - th0.get("loop", 0)) /
@@ -103,7 +113,8 @@ def prism(n, rate, run):
         print(f"  sample of {len(range(0, n, max(1, n // 20)))} names: {ok} answer at PowerDNS;"
               f" sent in {t1 - t0:.2f} s, all applied (in the registry) after "
               f"{t_applied - t0:.2f} s; prismd CPU per request {cpu_us[0]:.1f} us (loop "
-              f"{cpu_us[1]:.1f}, store writer {cpu_us[2]:.1f})", flush=True)
+              f"{cpu_us[1]:.1f}, store writer {cpu_us[2]:.1f}); PowerDNS CPU {(p1 - p0) / hz:.2f} s,"
+              f" {q1 - q0} DNS queries (ownership checks)", flush=True)
         return took
     finally:
         d.stop()

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +24,104 @@ static void to_hex(const unsigned char md[32], char out[PRISM_TOKEN_HASH_LEN + 1
 	out[PRISM_TOKEN_HASH_LEN] = '\0';
 }
 
+/*
+ * OpenSSL 3 looks the algorithm up again at every one-shot call (EVP_Digest, HMAC): 1.1 of
+ * the 1.5 us a credential hash took on the agent port. Each thread keeps a digest context
+ * and an HMAC context keyed once (0.11 and 0.22 us a call), freed when the thread ends.
+ */
+struct hash_ctx {
+	EVP_MD *sha;
+	EVP_MD_CTX *md;
+	EVP_MAC_CTX *mac;
+	bool keyed;
+	unsigned char key[PRISM_CRED_KEY_LEN]; /* the key mac holds */
+};
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static bool ctx_ok;
+
+static void ctx_free(void *arg)
+{
+	struct hash_ctx *c = arg;
+	EVP_MAC_CTX_free(c->mac);
+	EVP_MD_CTX_free(c->md);
+	EVP_MD_free(c->sha);
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+static void ctx_key_create(void)
+{
+	ctx_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
+}
+
+/* This thread's contexts; NULL when they cannot be had (the one-shot calls then do). */
+static struct hash_ctx *hash_ctx(void)
+{
+	if (pthread_once(&ctx_once, ctx_key_create) != 0 || !ctx_ok)
+		return NULL;
+	struct hash_ctx *c = pthread_getspecific(ctx_key);
+	if (c != NULL)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	c->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+	c->md = EVP_MD_CTX_new();
+	c->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(hmac); /* the context holds its own reference */
+	if (c->sha == NULL || c->md == NULL || c->mac == NULL ||
+	    pthread_setspecific(ctx_key, c) != 0) {
+		ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static bool digest(struct hash_ctx *c, const void *in, size_t len, unsigned char md[32])
+{
+	unsigned int n = 0;
+	if (c != NULL)
+		return EVP_DigestInit_ex(c->md, c->sha, NULL) == 1 &&
+		       EVP_DigestUpdate(c->md, in, len) == 1 &&
+		       EVP_DigestFinal_ex(c->md, md, &n) == 1 && n == 32;
+	return EVP_Digest(in, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
+}
+
+static bool hmac(struct hash_ctx *c, const struct prism_cred_key *key, const void *in, size_t len,
+		 unsigned char md[32])
+{
+	if (c == NULL) {
+		unsigned int n = 0;
+		return HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), in, len, md, &n) != NULL &&
+		       n == 32;
+	}
+	int rc;
+	if (c->keyed && memcmp(c->key, key->k, sizeof(c->key)) == 0) {
+		rc = EVP_MAC_init(c->mac, NULL, 0, NULL); /* the same key again */
+	} else {
+		char digest_name[] = "SHA256";
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+			OSSL_PARAM_construct_end(),
+		};
+		rc = EVP_MAC_init(c->mac, key->k, sizeof(key->k), params);
+		c->keyed = rc == 1;
+		memcpy(c->key, key->k, sizeof(c->key));
+	}
+	size_t n = 0;
+	return rc == 1 && EVP_MAC_update(c->mac, in, len) == 1 &&
+	       EVP_MAC_final(c->mac, md, &n, 32) == 1 && n == 32;
+}
+
 int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1])
 {
 	if (token == NULL || out == NULL)
 		return PRISM_EINVAL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+	unsigned char md[32];
+	if (!digest(hash_ctx(), token, len, md))
 		return PRISM_ENOMEM;
 	to_hex(md, out);
 	return 0;
@@ -37,11 +132,8 @@ int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size
 {
 	if (key == NULL || sha_hex == NULL || out == NULL)
 		return PRISM_EINVAL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), (const unsigned char *)sha_hex, len,
-		 md, &mdlen) == NULL ||
-	    mdlen != 32)
+	unsigned char md[32];
+	if (!hmac(hash_ctx(), key, sha_hex, len, md))
 		return PRISM_ENOMEM;
 	to_hex(md, out);
 	return 0;

@@ -50,6 +50,9 @@ static void test_cred_hash(void **state)
 	key.k[0] ^= 1; /* another registry: another hash */
 	assert_int_equal(prism_cred_hash(&key, "abc", 3, again), 0);
 	assert_string_not_equal(out, again);
+	key.k[0] ^= 1; /* and back: the thread's context takes the first key again */
+	assert_int_equal(prism_cred_hash(&key, "abc", 3, again), 0);
+	assert_string_equal(out, again);
 }
 
 static void test_secret_equal(void **state)
