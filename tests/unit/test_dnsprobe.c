@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ldns/ldns.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -118,6 +119,37 @@ static void test_rr_presence(void **state)
 	assert_int_equal(prism_rr_answer(NULL, 0, "x.", "A", &id, &rcode, &present), PRISM_EINVAL);
 }
 
+/* The hand-made question is byte for byte what a whole ldns packet gives. */
+static void test_query_bytes(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"h.example.com.", "example.com.", "a\\.b.example.",
+					    "x-1.sub.zone.test", "."};
+	static const char *const types[] = {"A", "AAAA", "SOA", "CNAME", "TXT"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		uint8_t q[512];
+		size_t n;
+		assert_int_equal(prism_rr_query(names[i], types[i], 0xbeef, q, sizeof(q), &n), 0);
+		ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(names[i]),
+						 ldns_get_rr_type_by_name(types[i]),
+						 LDNS_RR_CLASS_IN, 0);
+		assert_non_null(p);
+		ldns_pkt_set_id(p, 0xbeef);
+		ldns_pkt_set_rd(p, false);
+		/* ldns's own buffer: its memory is not cmocka's to check */
+		ldns_buffer *wire = ldns_buffer_new(512);
+		assert_non_null(wire);
+		assert_int_equal(ldns_pkt2buffer_wire(wire, p), LDNS_STATUS_OK);
+		assert_int_equal(n, ldns_buffer_position(wire));
+		assert_memory_equal(q, ldns_buffer_begin(wire), n);
+		ldns_buffer_free(wire);
+		ldns_pkt_free(p);
+		/* one byte short of room */
+		assert_int_equal(prism_rr_query(names[i], types[i], 1, q, n - 1, &n),
+				 PRISM_ETOOBIG);
+	}
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -136,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_and_answer),
 		cmocka_unit_test(test_rr_presence),
+		cmocka_unit_test(test_query_bytes),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
