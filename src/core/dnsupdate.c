@@ -903,6 +903,7 @@ struct prism_axfr {
 	enum xform form; /* X_AXFR for an AXFR; the shape of an IXFR answer */
 	uint32_t base;	 /* IXFR: the serial asked from */
 	bool adding;	 /* IXFR differences: in an addition sequence */
+	bool names_only; /* keep names and types, not the data (prism_axfr_names_only) */
 	size_t seen;	 /* records read */
 	struct xrec *v;
 	size_t n, cap;
@@ -1028,12 +1029,12 @@ static int keep(struct prism_axfr *x, const ldns_rr *rr, bool del)
 	struct xrec *r = &x->v[x->n];
 	r->name = ldns_rdf2str(ldns_rr_owner(rr));
 	r->type = ldns_rr_type2str(ldns_rr_get_type(rr));
-	r->content = rdata_text(rr);
+	r->content = x->names_only ? NULL : rdata_text(rr);
 	r->ttl = ldns_rr_ttl(rr);
 	r->del = del;
 	r->soa = is_zone_soa(x, rr);
 	r->serial = r->soa ? ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : 0;
-	if (r->name == NULL || r->type == NULL || r->content == NULL) {
+	if (r->name == NULL || r->type == NULL || (r->content == NULL && !x->names_only)) {
 		free(r->name);
 		free(r->type);
 		free(r->content);
@@ -1293,7 +1294,8 @@ static int apply_diff(struct prism_axfr *c, struct prism_axfr *d)
 
 int prism_ixfr_apply(struct prism_axfr *copy, struct prism_axfr *diff)
 {
-	if (copy == NULL || diff == NULL || !copy->done || copy->form != X_AXFR || !diff->done)
+	if (copy == NULL || diff == NULL || !copy->done || copy->form != X_AXFR || !diff->done ||
+	    copy->names_only || diff->names_only)
 		return PRISM_EINVAL;
 	switch (diff->form) {
 	case X_CURRENT: return diff->serial == copy->serial ? 0 : PRISM_ECONFLICT;
@@ -1449,7 +1451,7 @@ static int build_zone(struct xrec *const *v, size_t n, char **keys, size_t nkeys
 int prism_axfr_zone(const struct prism_axfr *x, const char *owner_id,
 		    struct prism_actual_zone *out, char ***owned_keys)
 {
-	if (x == NULL || owner_id == NULL || out == NULL)
+	if (x == NULL || owner_id == NULL || out == NULL || x->names_only)
 		return PRISM_EINVAL;
 	*out = (struct prism_actual_zone){NULL, 0};
 	char text[320];
@@ -1486,9 +1488,28 @@ int prism_axfr_zone(const struct prism_axfr *x, const char *owner_id,
 	return 0;
 }
 
+void prism_axfr_names_only(struct prism_axfr *x)
+{
+	if (x != NULL)
+		x->names_only = true;
+}
+
+int prism_axfr_names(const struct prism_axfr *x,
+		     int (*fn)(void *arg, const char *name, const char *type), void *arg)
+{
+	if (x == NULL || fn == NULL || !x->done)
+		return PRISM_EINVAL;
+	for (size_t i = 0; i < x->n; i++) {
+		int rc = fn(arg, x->v[i].name, x->v[i].type);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int prism_axfr_records(const struct prism_axfr *x, struct prism_zone_data *out)
 {
-	if (x == NULL || out == NULL)
+	if (x == NULL || out == NULL || x->names_only)
 		return PRISM_EINVAL;
 	*out = (struct prism_zone_data){NULL, 0};
 	out->v = calloc(x->n ? x->n : 1, sizeof(*out->v));

@@ -130,7 +130,20 @@ int prism_axfr_feed(struct prism_axfr *x, const uint8_t *wire, size_t len,
 int prism_axfr_zone(const struct prism_axfr *x, const char *owner_id,
 		    struct prism_actual_zone *out, char ***owned_keys);
 
-/** Every record of the transfer (SOA once), after a complete transfer. */
+/** Keep only the name and type of each record (a read of what is present, not of the data:
+ *  prism_axfr_names). Call before the first message; the transfer then serves
+ *  prism_axfr_names and prism_axfr_serial only. */
+void prism_axfr_names_only(struct prism_axfr *x);
+
+/**
+ * Call @p fn with the name (lower-case FQDN) and type of every record of a complete
+ * transfer, the zone's SOA once; a nonzero return from @p fn stops and is returned.
+ * @return 0, PRISM_EINVAL (not complete), or what @p fn returned
+ */
+int prism_axfr_names(const struct prism_axfr *x,
+		     int (*fn)(void *arg, const char *name, const char *type), void *arg);
+
+/** Every record of the transfer (SOA once), after a complete transfer (not names only). */
 int prism_axfr_records(const struct prism_axfr *x, struct prism_zone_data *out);
 
 /** The zone's SOA serial seen at the start of the transfer. */

@@ -308,14 +308,26 @@ def test_unchecked_rows_in_full_batches_wait_for_a_read_not_forever(prismd_facto
     assert pdns.query("batch7." + ZONE) == ["192.0.2.1"]
 
 
-def test_dns_check_of_a_large_batch(prismd_factory, pdns):
-    """More names than the DNS check keeps in flight (256) go through it in one round."""
-    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS + dns_target_yaml(pdns))
-    d.register("anchor")
-    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], 15, what="zone ready")
+def make_zone(p, filler=0):
+    """The zone made before prismd starts, with @p filler foreign RRsets in it."""
+    z = {"name": ZONE, "kind": "Native", "nameservers": ["ns1." + ZONE]}
+    assert p.api("POST", "/zones", json=z).status_code == 201
+    rrs = [{"name": f"filler{i}.{ZONE}", "type": "A", "ttl": 300, "changetype": "REPLACE",
+            "records": [{"content": "192.0.2.200", "disabled": False}]} for i in range(filler)]
+    if rrs:
+        assert p.api("PATCH", f"/zones/{ZONE}", json={"rrsets": rrs}).status_code == 204
+
+
+def udp_queries(p):
+    """DNS queries the PowerDNS has answered over UDP so far."""
+    return int(next(st["value"] for st in p.api("GET", "/statistics").json()
+                    if st["name"] == "udp-queries"))
+
+
+def burst(d, names):
+    """Register @p names while the target is paused (one round checks them all), resume."""
     api = f"http://127.0.0.1:{d.api_port}/api/v1/targets/pdns1"
     assert requests.post(f"{api}/pause", headers=H, timeout=10).status_code in (200, 202)
-    names = [f"many{i}" for i in range(700)]
     s = d.connect()
     try:
         from prismlib import frame, recv_frame, registration
@@ -325,10 +337,72 @@ def test_dns_check_of_a_large_batch(prismd_factory, pdns):
     finally:
         s.close()
     assert requests.post(f"{api}/resume", headers=H, timeout=10).status_code in (200, 202)
+
+
+def test_dns_check_of_a_large_batch(prismd_factory, pdns):
+    """More names than the DNS check keeps in flight (256) go through it in one round. The
+    zone holds 4,000 RRsets: more than a transfer is worth for 700 names (5 per name)."""
+    make_zone(pdns, filler=4000)
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS + dns_target_yaml(pdns))
+    d.register("anchor")
+    wait_for(lambda: pdns.query("anchor." + ZONE) == ["127.0.0.1"], 15, what="zone ready")
+    burst(d, [f"many{i}" for i in range(700)])
     wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")
              == [(701,)], 30, what="all synced")
     assert pdns.query("many699." + ZONE) == ["127.0.0.1"]
-    assert "DNS check of 700 RRset(s): 700 free" in d.read_log()
+    assert ("DNS check of 700 RRset(s): 700 free, 0 left to a zone read (0 by a transfer"
+            in d.read_log())
+
+
+def test_transfer_checks_a_burst_in_a_small_zone(prismd_factory, pdns):
+    """Many new names in a small zone: one AXFR from the DNS port says which are free
+    instead of a query each. Free names are written; names with a foreign RRset (or a
+    foreign CNAME) at them go to a read of the zone and are left alone."""
+    make_zone(pdns)
+    d = prismd_factory(pdns, extra_yaml=SLOW + API_KEYS + dns_target_yaml(pdns))
+    anchor(d, pdns)
+    for i in range(4):
+        put_foreign(pdns, f"xf{i}", f"192.0.2.{70 + i}")
+    cname = {"name": "xfc." + ZONE, "type": "CNAME", "ttl": 300, "changetype": "REPLACE",
+             "records": [{"content": "elsewhere.example.", "disabled": False}]}
+    assert pdns.api("PATCH", f"/zones/{ZONE}", json={"rrsets": [cname]}).status_code == 204
+    names = [f"xn{i}" for i in range(195)] + [f"xf{i}" for i in range(4)] + ["xfc"]
+    q0 = udp_queries(pdns)
+    burst(d, names)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")
+             == [(196,)], 30, what="the free names synced")
+    for i in range(4):
+        conflict(d, f"xf{i}")
+        assert pdns.query(f"xf{i}." + ZONE) == [f"192.0.2.{70 + i}"]
+    conflict(d, "xfc")
+    assert pdns.query("xn194." + ZONE) == ["127.0.0.1"]
+    log = d.read_log()
+    assert ("DNS check of 200 RRset(s): 195 free, 5 left to a zone read (200 by a transfer"
+            in log), log
+    # the queries the test itself made, not one per name
+    assert udp_queries(pdns) - q0 < 30
+
+
+def test_refused_transfer_falls_back_to_queries(prismd_factory):
+    """A DNS port that refuses transfers (allow-axfr-ips without prismd's address): the
+    names are checked by a query each, in the same round, and written."""
+    from prismlib import PowerDNS
+    p = PowerDNS(extra_conf="allow-axfr-ips=192.0.2.1/32\n").start()
+    try:
+        make_zone(p)
+        d = prismd_factory(p, extra_yaml=SLOW + API_KEYS + dns_target_yaml(p))
+        anchor(d, p)
+        burst(d, [f"rf{i}" for i in range(100)])
+        wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")
+                 == [(101,)], 30, what="all synced")
+        assert p.query("rf99." + ZONE) == ["127.0.0.1"]
+        log = d.read_log()
+        assert f"no transfer of {ZONE} from the DNS port (" in log, log
+        assert ("DNS check of 100 RRset(s): 100 free, 0 left to a zone read (0 by a transfer"
+                in log), log
+        d.stop()
+    finally:
+        p.cleanup()
 
 
 class LossyDNS:

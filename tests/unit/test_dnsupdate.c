@@ -529,6 +529,52 @@ static void test_ixfr_inconsistent(void **state)
 	prism_dns_msg_free(&q);
 }
 
+static int count_name(void *arg, const char *name, const char *type)
+{
+	size_t *n = arg;
+	n[0]++;
+	if (strcmp(name, "mine.example.com.") == 0 && strcmp(type, "A") == 0)
+		n[1]++;
+	return 0;
+}
+
+/* A presence read: names and types of every record, unsigned, no data kept. */
+static void test_axfr_names_only(void **state)
+{
+	(void)state;
+	struct prism_dns_msg q;
+	assert_int_equal(prism_query_build("example.com.", PRISM_DNSQ_AXFR, NULL, 7, &q), 0);
+	ldns_rr_list *l = ldns_rr_list_new();
+	const char *recs[] = {
+		"example.com. 300 IN SOA ns1.example.com. hm.example.com. 9 3600 600 86400 300",
+		"Mine.example.com. 60 IN A 192.0.2.1",
+		"mine.example.com. 60 IN A 192.0.2.2",
+		"alias.example.com. 60 IN CNAME mine.example.com.",
+		"example.com. 300 IN SOA ns1.example.com. hm.example.com. 9 3600 600 86400 300",
+	};
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+		ldns_rr_list_push_rr(l, rr(recs[i]));
+	size_t len;
+	uint8_t *w = answer(&q, 0, NULL, l, &len);
+	struct prism_axfr *x = prism_axfr_new("example.com.", &q, NULL);
+	prism_axfr_names_only(x);
+	size_t n[2] = {0, 0};
+	assert_int_equal(prism_axfr_names(x, count_name, n), PRISM_EINVAL); /* not complete */
+	struct prism_dns_answer ans;
+	assert_int_equal(prism_axfr_feed(x, w, len, &ans), 1);
+	assert_int_equal(prism_axfr_names(x, count_name, n), 0);
+	assert_int_equal(n[0], 4); /* SOA once, two A (one name, lower-cased), the CNAME */
+	assert_int_equal(n[1], 2);
+	/* without the data, nothing that needs it */
+	struct prism_zone_data data;
+	assert_int_equal(prism_axfr_records(x, &data), PRISM_EINVAL);
+	struct prism_actual_zone z;
+	assert_int_equal(prism_axfr_zone(x, "prism", &z, NULL), PRISM_EINVAL);
+	prism_axfr_free(x);
+	free(w);
+	prism_dns_msg_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_axfr),
+		cmocka_unit_test(test_axfr_names_only),
 		cmocka_unit_test(test_ixfr_query),
 		cmocka_unit_test(test_ixfr_differences),
 		cmocka_unit_test(test_ixfr_current_and_full),
