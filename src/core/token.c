@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,104 +23,13 @@ static void to_hex(const unsigned char md[32], char out[PRISM_TOKEN_HASH_LEN + 1
 	out[PRISM_TOKEN_HASH_LEN] = '\0';
 }
 
-/*
- * OpenSSL 3 looks the algorithm up again at every one-shot call (EVP_Digest, HMAC): 1.1 of
- * the 1.5 us a credential hash took on the agent port. Each thread keeps a digest context
- * and an HMAC context keyed once (0.11 and 0.22 us a call), freed when the thread ends.
- */
-struct hash_ctx {
-	EVP_MD *sha;
-	EVP_MD_CTX *md;
-	EVP_MAC_CTX *mac;
-	bool keyed;
-	unsigned char key[PRISM_CRED_KEY_LEN]; /* the key mac holds */
-};
-
-static pthread_key_t ctx_key;
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
-static bool ctx_ok;
-
-static void ctx_free(void *arg)
-{
-	struct hash_ctx *c = arg;
-	EVP_MAC_CTX_free(c->mac);
-	EVP_MD_CTX_free(c->md);
-	EVP_MD_free(c->sha);
-	explicit_bzero(c, sizeof(*c));
-	free(c);
-}
-
-static void ctx_key_create(void)
-{
-	ctx_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
-}
-
-/* This thread's contexts; NULL when they cannot be had (the one-shot calls then do). */
-static struct hash_ctx *hash_ctx(void)
-{
-	if (pthread_once(&ctx_once, ctx_key_create) != 0 || !ctx_ok)
-		return NULL;
-	struct hash_ctx *c = pthread_getspecific(ctx_key);
-	if (c != NULL)
-		return c;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	c->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
-	c->md = EVP_MD_CTX_new();
-	c->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
-	EVP_MAC_free(hmac); /* the context holds its own reference */
-	if (c->sha == NULL || c->md == NULL || c->mac == NULL ||
-	    pthread_setspecific(ctx_key, c) != 0) {
-		ctx_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-static bool digest(struct hash_ctx *c, const void *in, size_t len, unsigned char md[32])
-{
-	unsigned int n = 0;
-	if (c != NULL)
-		return EVP_DigestInit_ex(c->md, c->sha, NULL) == 1 &&
-		       EVP_DigestUpdate(c->md, in, len) == 1 &&
-		       EVP_DigestFinal_ex(c->md, md, &n) == 1 && n == 32;
-	return EVP_Digest(in, len, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
-}
-
-static bool hmac(struct hash_ctx *c, const struct prism_cred_key *key, const void *in, size_t len,
-		 unsigned char md[32])
-{
-	if (c == NULL) {
-		unsigned int n = 0;
-		return HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), in, len, md, &n) != NULL &&
-		       n == 32;
-	}
-	int rc;
-	if (c->keyed && memcmp(c->key, key->k, sizeof(c->key)) == 0) {
-		rc = EVP_MAC_init(c->mac, NULL, 0, NULL); /* the same key again */
-	} else {
-		char digest_name[] = "SHA256";
-		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-			OSSL_PARAM_construct_end(),
-		};
-		rc = EVP_MAC_init(c->mac, key->k, sizeof(key->k), params);
-		c->keyed = rc == 1;
-		memcpy(c->key, key->k, sizeof(c->key));
-	}
-	size_t n = 0;
-	return rc == 1 && EVP_MAC_update(c->mac, in, len) == 1 &&
-	       EVP_MAC_final(c->mac, md, &n, 32) == 1 && n == 32;
-}
-
 int prism_token_hash(const char *token, size_t len, char out[PRISM_TOKEN_HASH_LEN + 1])
 {
 	if (token == NULL || out == NULL)
 		return PRISM_EINVAL;
-	unsigned char md[32];
-	if (!digest(hash_ctx(), token, len, md))
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return PRISM_ENOMEM;
 	to_hex(md, out);
 	return 0;
@@ -132,8 +40,85 @@ int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size
 {
 	if (key == NULL || sha_hex == NULL || out == NULL)
 		return PRISM_EINVAL;
-	unsigned char md[32];
-	if (!hmac(hash_ctx(), key, sha_hex, len, md))
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (HMAC(EVP_sha256(), key->k, (int)sizeof(key->k), (const unsigned char *)sha_hex, len,
+		 md, &mdlen) == NULL ||
+	    mdlen != 32)
+		return PRISM_ENOMEM;
+	to_hex(md, out);
+	return 0;
+}
+
+/*
+ * OpenSSL 3 looks the algorithm up again at every one-shot call (EVP_Digest, HMAC): 1.1 of
+ * the 1.5 us a credential hash took on the agent port. A hasher keeps a digest context and
+ * an HMAC context keyed once (0.11 and 0.22 us a call).
+ */
+struct prism_cred_hasher {
+	EVP_MD *sha;
+	EVP_MD_CTX *md;
+	EVP_MAC_CTX *mac;
+};
+
+void prism_cred_hasher_free(struct prism_cred_hasher *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MAC_CTX_free(h->mac); /* cleanses the key */
+	EVP_MD_CTX_free(h->md);
+	EVP_MD_free(h->sha);
+	free(h);
+}
+
+struct prism_cred_hasher *prism_cred_hasher_new(const struct prism_cred_key *key)
+{
+	if (key == NULL)
+		return NULL;
+	struct prism_cred_hasher *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	h->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+	h->md = EVP_MD_CTX_new();
+	h->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(hmac); /* the context holds its own reference */
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (h->sha == NULL || h->md == NULL || h->mac == NULL ||
+	    EVP_MAC_init(h->mac, key->k, sizeof(key->k), params) != 1) {
+		prism_cred_hasher_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int prism_cred_hasher_hash(struct prism_cred_hasher *h, const char *token, size_t len,
+			   char out[PRISM_TOKEN_HASH_LEN + 1])
+{
+	if (h == NULL || token == NULL || out == NULL)
+		return PRISM_EINVAL;
+	unsigned char sha[32], md[32];
+	char hex[PRISM_TOKEN_HASH_LEN + 1];
+	unsigned int n = 0;
+	size_t m = 0;
+	int ok = EVP_DigestInit_ex(h->md, h->sha, NULL) == 1 &&
+		 EVP_DigestUpdate(h->md, token, len) == 1 &&
+		 EVP_DigestFinal_ex(h->md, sha, &n) == 1 && n == 32;
+	if (ok) {
+		to_hex(sha, hex);
+		/* a NULL key: the one set when the hasher was made */
+		ok = EVP_MAC_init(h->mac, NULL, 0, NULL) == 1 &&
+		     EVP_MAC_update(h->mac, (const unsigned char *)hex, PRISM_TOKEN_HASH_LEN) ==
+			     1 &&
+		     EVP_MAC_final(h->mac, md, &m, sizeof(md)) == 1 && m == 32;
+	}
+	explicit_bzero(sha, sizeof(sha));
+	explicit_bzero(hex, sizeof(hex));
+	if (!ok)
 		return PRISM_ENOMEM;
 	to_hex(md, out);
 	return 0;

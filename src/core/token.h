@@ -38,6 +38,19 @@ int prism_cred_rekey(const struct prism_cred_key *key, const char *sha_hex, size
 int prism_cred_hash(const struct prism_cred_key *key, const char *token, size_t len,
 		    char out[PRISM_TOKEN_HASH_LEN + 1]);
 
+/** Contexts that hash many credentials under one key (the agent port's tokens): the same
+ *  value as prism_cred_hash, a microsecond sooner. One thread at a time. */
+struct prism_cred_hasher;
+
+/** A hasher for @p key (copied into it). NULL when out of memory. */
+struct prism_cred_hasher *prism_cred_hasher_new(const struct prism_cred_key *key);
+/** prism_cred_hash(key, @p token, @p len) with the hasher's key. @return 0, PRISM_EINVAL,
+ *  PRISM_ENOMEM */
+int prism_cred_hasher_hash(struct prism_cred_hasher *h, const char *token, size_t len,
+			   char out[PRISM_TOKEN_HASH_LEN + 1]);
+/** Free a hasher (NULL: nothing). */
+void prism_cred_hasher_free(struct prism_cred_hasher *h);
+
 /** Constant-time comparison of two equal-length strings (e.g. two hashes). */
 bool prism_secret_equal(const char *a, const char *b, size_t len);
 

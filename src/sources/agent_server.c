@@ -132,7 +132,8 @@ struct prism_agent_server {
 	bool stopping;
 	struct prism_agent_server_stats stats;
 	struct prism_ratelimit refused_log;
-	struct prism_ratelimit tls_log; /* TLS failures: the same cap as refused messages */
+	struct prism_ratelimit tls_log;	  /* TLS failures: the same cap as refused messages */
+	struct prism_cred_hasher *hasher; /* tokens under opts.cred_key; made at first use */
 };
 
 struct reg_job {
@@ -162,8 +163,10 @@ static int64_t now_usec(void)
 
 static void server_unref(struct prism_agent_server *s)
 {
-	if (--s->refs == 0)
+	if (--s->refs == 0) {
+		prism_cred_hasher_free(s->hasher);
 		free(s);
+	}
 }
 
 static void slot_free(struct slot *sl)
@@ -653,7 +656,11 @@ static int token_hash(struct conn *c, const char *token, char out[PRISM_TOKEN_HA
 		memcpy(out, m->hash, sizeof(m->hash));
 		return 0;
 	}
-	int rc = prism_cred_hash(c->srv->opts.cred_key, token, len, out);
+	struct prism_agent_server *s = c->srv;
+	if (s->hasher == NULL && s->opts.cred_key != NULL)
+		s->hasher = prism_cred_hasher_new(s->opts.cred_key);
+	int rc = s->hasher != NULL ? prism_cred_hasher_hash(s->hasher, token, len, out)
+				   : prism_cred_hash(s->opts.cred_key, token, len, out);
 	if (rc != 0)
 		return rc;
 	if (!c->hashed) {

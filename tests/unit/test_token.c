@@ -50,9 +50,25 @@ static void test_cred_hash(void **state)
 	key.k[0] ^= 1; /* another registry: another hash */
 	assert_int_equal(prism_cred_hash(&key, "abc", 3, again), 0);
 	assert_string_not_equal(out, again);
-	key.k[0] ^= 1; /* and back: the thread's context takes the first key again */
+	key.k[0] ^= 1; /* and back */
 	assert_int_equal(prism_cred_hash(&key, "abc", 3, again), 0);
 	assert_string_equal(out, again);
+	/* a hasher gives the same values, call after call, under its own key */
+	struct prism_cred_hasher *h = prism_cred_hasher_new(&key);
+	assert_non_null(h);
+	key.k[1] ^= 1; /* the hasher copied the key it was made with */
+	static const char *const tokens[] = {"abc", "", "another-token-0123456789", "abc"};
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+		key.k[1] ^= 1;
+		assert_int_equal(prism_cred_hash(&key, tokens[i], strlen(tokens[i]), out), 0);
+		key.k[1] ^= 1;
+		assert_int_equal(prism_cred_hasher_hash(h, tokens[i], strlen(tokens[i]), again),
+				 0);
+		assert_string_equal(out, again);
+	}
+	assert_int_equal(prism_cred_hasher_hash(h, NULL, 0, again), PRISM_EINVAL);
+	prism_cred_hasher_free(h);
+	assert_null(prism_cred_hasher_new(NULL));
 }
 
 static void test_secret_equal(void **state)
