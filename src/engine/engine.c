@@ -78,7 +78,14 @@ struct round {
 	size_t nmark;	    /* rows recorded: the rest wait for a check */
 	unsigned char *cls; /* row classes while a DNS check runs */
 	bool *unsent;	    /* rows of groups dropped by a pause: not recorded (NULL: none) */
+	/* a prefetched round checked while the one before it is pushed (check_early): per row,
+	 * EARLY_* (NULL: not checked early) */
+	unsigned char *early;
+	bool checking_early; /* that check runs */
+	bool apply_pending;  /* and the round is to be applied when it ends */
 };
+
+enum { EARLY_NONE, EARLY_ABSENT, EARLY_PRESENT };
 
 /*
  * W_WAITNEXT: a push ended and the next batch, prefetched while it ran, is still being
@@ -427,6 +434,7 @@ static void round_free(struct round *r)
 	free(r->exclude);
 	free(r->cls);
 	free(r->unsent);
+	free(r->early);
 	prism_ledger_rows_free(r->rows, r->nrows);
 	free(r);
 }
@@ -589,6 +597,8 @@ static bool read_wanted(const struct worker *w)
 }
 
 /* A push ended (results are being recorded): go on with the prefetched batch, if any. */
+static void dns_abort(struct worker *w);
+
 static void after_push(struct worker *w, bool more, int64_t next_due)
 {
 	if (w->e->stopping)
@@ -597,6 +607,8 @@ static void after_push(struct worker *w, bool more, int64_t next_due)
 	if (stop && w->next != NULL) {
 		/* the target is failing (back off instead), a read comes first, or it was
 		 * paused: the prefetched rows stay due */
+		if (w->next->checking_early)
+			dns_abort(w);
 		round_free(w->next);
 		w->next = NULL;
 	}
@@ -1367,6 +1379,12 @@ static void lazy_settle(struct worker *w, const struct round *r)
 
 static void apply_rows(struct worker *w, struct round *r)
 {
+	if (r->checking_early) {
+		/* its check began while the round before was pushed: applied when it ends */
+		r->apply_pending = true;
+		w->state = W_CHECKING;
+		return;
+	}
 	lazy_settle(w, r);
 	r->t_apply = uv_hrtime();
 	r->marks = calloc(r->nrows, sizeof(*r->marks));
@@ -1385,7 +1403,10 @@ static void apply_rows(struct worker *w, struct round *r)
 	size_t unchecked = 0;
 	for (size_t i = 0; i < r->nrows; i++) {
 		cls[i] = (unsigned char)classify_row(w, &r->rows[i], now);
-		unchecked += cls[i] == ROW_CHECK;
+		if (cls[i] == ROW_CHECK && r->early != NULL && r->early[i] == EARLY_ABSENT)
+			cls[i] = r->rows[i].content[0] == '\0' ? ROW_GONE : ROW_SEND;
+		else if (cls[i] == ROW_CHECK && (r->early == NULL || r->early[i] == EARLY_NONE))
+			unchecked++; /* (checked early and something there: a read decides) */
 	}
 	r->cls = cls;
 	if (unchecked > 0 && check_dns_start(w, r, unchecked))
@@ -1445,6 +1466,8 @@ static void dns_finish(struct worker *w)
 	size_t absent = 0, by_xfr = dc->nq - dc->nsend;
 	for (size_t q = 0; q < dc->nq; q++) {
 		size_t i = dc->rows[q];
+		if (r->checking_early)
+			r->early[i] = dc->state[q] == DQ_ABSENT ? EARLY_ABSENT : EARLY_PRESENT;
 		if (dc->state[q] != DQ_ABSENT)
 			continue;
 		r->cls[i] = r->rows[i].content[0] == '\0' ? ROW_GONE : ROW_SEND;
@@ -1460,8 +1483,79 @@ static void dns_finish(struct worker *w)
 	dc->state = NULL;
 	unsigned char *cls = r->cls;
 	r->cls = NULL;
+	if (r->checking_early) {
+		/* the results wait in r->early for the round's turn (apply_rows) */
+		free(cls);
+		r->checking_early = false;
+		if (r->apply_pending) {
+			r->apply_pending = false;
+			apply_rows(w, r);
+		}
+		return;
+	}
 	apply_send(w, r, cls);
 	free(cls);
+}
+
+/* Drop the check in progress (its round is dropped): no callback comes for it. */
+static void dns_abort(struct worker *w)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->open)
+		uv_timer_stop(&dc->timer);
+	prism_xfr_cancel(dc->xfr);
+	dc->xfr = NULL;
+	if (dc->xfr_zone != NULL)
+		wzone_unref(dc->xfr_zone);
+	dc->xfr_zone = NULL;
+	if (dc->r != NULL) {
+		free(dc->r->cls);
+		dc->r->cls = NULL;
+		dc->r->checking_early = false;
+	}
+	dc->r = NULL;
+	free(dc->rows);
+	free(dc->state);
+	dc->rows = NULL;
+	dc->state = NULL;
+}
+
+/*
+ * The next round, prefetched while this one is pushed, has its ownership check done now:
+ * the server answers the queries (or the transfer) while it also takes the PATCH, instead
+ * of one after the other. The check began after the rows were due, so it counts for them;
+ * a row the round finds covered by a read meanwhile goes by that read instead.
+ */
+static void check_early(struct worker *w, struct round *n)
+{
+	struct dnscheck *dc = &w->dns;
+	if (dc->r != NULL || dc->broken || w->failures > 0 || w->paused)
+		return;
+	n->early = calloc(n->nrows, 1);
+	n->cls = malloc(n->nrows);
+	if (n->early == NULL || n->cls == NULL) {
+		free(n->early);
+		free(n->cls);
+		n->early = NULL;
+		n->cls = NULL;
+		return;
+	}
+	int64_t now = now_ms();
+	size_t unchecked = 0;
+	for (size_t i = 0; i < n->nrows; i++) {
+		n->cls[i] = (unsigned char)classify_row(w, &n->rows[i], now);
+		unchecked += n->cls[i] == ROW_CHECK;
+	}
+	n->checking_early = true;
+	if (unchecked == 0 || !check_dns_start(w, n, unchecked)) {
+		n->checking_early = false;
+		free(n->cls);
+		n->cls = NULL;
+		return;
+	}
+	prism_log(PRISM_LOG_DEBUG, TAG,
+		  "target %s: checking the next round's %zu RRset(s) while this one is pushed",
+		  w->t.name, unchecked);
 }
 
 static bool same_peer(const struct sockaddr *a, const struct sockaddr_storage *b)
@@ -1759,14 +1853,15 @@ static bool check_dns_start(struct worker *w, struct round *r, size_t unchecked)
 	dc->retries = 0;
 	dc->qbase = (uint16_t)arc4random(); /* query ids: not guessable */
 	for (size_t i = 0; i < r->nrows; i++) {
-		if (r->cls[i] != ROW_CHECK)
+		if (r->cls[i] != ROW_CHECK || (r->early != NULL && r->early[i] != EARLY_NONE))
 			continue;
 		dc->rows[dc->nq] = i;
 		dc->state[dc->nq++] = DQ_PRESENT; /* unless answered */
 	}
 	dc->nsend = dc->nq;
 	dc->r = r;
-	w->state = W_CHECKING;
+	if (!r->checking_early) /* else the round before is still pushed */
+		w->state = W_CHECKING;
 	xfr_choose(w, r);
 	dns_send_more(w);
 	return true;
@@ -1818,6 +1913,8 @@ static int fetch_run(struct prism_store *s, const struct prism_store_api *api,
 	return rc;
 }
 
+static void check_early(struct worker *w, struct round *n);
+
 static void prefetch_done(struct prism_store_job *job, int err)
 {
 	struct round *n = (struct round *)job;
@@ -1841,6 +1938,8 @@ static void prefetch_done(struct prism_store_job *job, int err)
 		w->next = n;
 		if (w->state == W_WAITNEXT)
 			after_push(w, true, 0);
+		else if (w->state == W_APPLYING)
+			check_early(w, n);
 	}
 	engine_unref(e);
 }

@@ -308,6 +308,27 @@ def test_unchecked_rows_in_full_batches_wait_for_a_read_not_forever(prismd_facto
     assert pdns.query("batch7." + ZONE) == ["192.0.2.1"]
 
 
+def test_next_round_checked_while_this_one_is_pushed(prismd_factory, pdns):
+    """Full rounds (sync.batch_max): the next round's DNS check runs while the round before
+    it is pushed. Its free names are written, and foreign RRsets made before the resume, in
+    later rounds, are still found and left alone."""
+    d = prismd_factory(pdns, extra_yaml="sync:\n  reconcile_interval: 300\n  batch_max: 40\n" +
+                       API_KEYS + dns_target_yaml(pdns))
+    anchor(d, pdns)
+    names = [f"early{i}" for i in range(400)]
+    foreign = ["early275", "early399"]  # none in the first rounds: they would bring a read
+    for n in foreign:
+        put_foreign(pdns, n, "192.0.2.99")
+    burst(d, names)
+    wait_for(lambda: d.db_query("SELECT count(*) FROM ledger WHERE status = 'synced'")
+             == [(399,)], 60, what="the free names synced")
+    for n in foreign:
+        conflict(d, n)
+        assert pdns.query(n + "." + ZONE) == ["192.0.2.99"]
+    assert pdns.query("early398." + ZONE) == ["127.0.0.1"]
+    assert "checking the next round's" in d.read_log()
+
+
 def make_zone(p, filler=0):
     """The zone made before prismd starts, with @p filler foreign RRsets in it."""
     z = {"name": ZONE, "kind": "Native", "nameservers": ["ns1." + ZONE]}

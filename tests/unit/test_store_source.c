@@ -668,10 +668,10 @@ static void test_checkpoints_off_the_writer(void **state)
 	struct prism_sqlite_ckpt_stats ck;
 	int n = 0;
 	const struct timespec pause = {0, 2000000};
-	/* paced: 2 ms between batches of 100 new hosts, until two checkpoints ran */
+	/* paced: 2 ms between batches of 100 new hosts, until a checkpoint ran */
 	for (int round = 0; round < 400; round++, n += 100) {
 		prism_sqlite_ckpt_stats(f->s, &ck);
-		if (ck.background >= 2)
+		if (ck.background >= 1)
 			break;
 		register_many(f, n, 100);
 		nanosleep(&pause, NULL);
@@ -679,14 +679,14 @@ static void test_checkpoints_off_the_writer(void **state)
 	prism_sqlite_ckpt_stats(f->s, &ck);
 	print_message("paced: %d hosts, checkpoints: %llu by the thread, %llu by the writer\n", n,
 		      (unsigned long long)ck.background, (unsigned long long)ck.by_writer);
-	assert_true(ck.background >= 2);
+	assert_true(ck.background >= 1);
 	assert_int_equal(ck.failed, 0);
-	/* back to back: 20,000 more hosts (some 2 pages of WAL per 10 hosts, without the index
-	 * and ledger pages) with no pause */
+	/* back to back: 8,000 more hosts with no pause (the thread copies while the writer
+	 * commits: the WAL is never all copied when a transaction starts) */
 	char wal[80];
 	snprintf(wal, sizeof(wal), "%s-wal", f->path);
 	long long most = 0;
-	for (int round = 0; round < 200; round++, n += 100) {
+	for (int round = 0; round < 80; round++, n += 100) {
 		register_many(f, n, 100);
 		long long size = file_size(wal);
 		most = size > most ? size : most;
