@@ -9,7 +9,10 @@ from the first datagram until every host is synced in the registry; a sample of 
 asked at PowerDNS's DNS port. The floor, measured in the same run just before and just after
 on a fresh PowerDNS: the same A records PATCHed directly, 10,000 RRsets per request, with
 the ownership comment Prism writes ("marked") and without it ("bare"). The ratio is
-floor / Prism (1.0 = as fast as the direct upload).
+floor / Prism (1.0 = as fast as the direct upload). Also printed: prismd's CPU per request
+(its event loop and its store writer), and PowerDNS's CPU and the DNS queries it answered
+during the run (Prism's ownership checks: one per new name, unless a zone transfer covers
+them).
 
 usage: bench/ncr_floor_bench.py [N] [ROUNDS] [RATE]   (defaults 30000, 1, 40000)
 Environment: PRISM_BUILD_DIR (prismd, default ./build); PRISM_PERF_DIR: `perf record` prismd
