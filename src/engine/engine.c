@@ -596,9 +596,9 @@ static bool read_wanted(const struct worker *w)
 	return false;
 }
 
-/* A push ended (results are being recorded): go on with the prefetched batch, if any. */
 static void dns_abort(struct worker *w);
 
+/* A push ended (results are being recorded): go on with the prefetched batch, if any. */
 static void after_push(struct worker *w, bool more, int64_t next_due)
 {
 	if (w->e->stopping)
