@@ -141,6 +141,7 @@ echo "==> [valgrind] unit tests and fuzz corpus replay under valgrind"
 rm -f build/meson-logs/testlog-valgrind.json
 if ! meson test -C build --suite unit --suite fuzz --print-errorlogs \
 	--wrapper "valgrind --error-exitcode=1 --leak-check=full --track-origins=yes -q \
+	--suppressions=$root/tests/fuzz/valgrind.supp \
 	--errors-for-leak-kinds=definite,indirect,possible \
 	--show-leak-kinds=definite,indirect,possible"; then
 	failures+=("valgrind: unit/fuzz")

@@ -13,6 +13,28 @@
 #define ZONE "fuzz.example."
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__asan_default_options(void);
+const char *__lsan_default_suppressions(void);
+
+/*
+ * ldns 1.8.3 (Debian 12) leaks on one invalid input: ldns_str2rdf_cert_alg reads a numeric
+ * CERT type with ldns_str2rdf_int16 and, when the number is 0, returns an error without
+ * freeing the value it made (2 bytes per such record; the parse fails and the file is
+ * refused). The leak is the library's; it is suppressed by its function, which the leak's
+ * stack shows only when unwinding does not rely on frame pointers (ldns has none). The
+ * input that found it is in this target's corpus (leak-cert-type-0). These hooks are read
+ * by the sanitizers' runtime; ASAN_OPTIONS and LSAN_OPTIONS from the environment still
+ * apply on top.
+ */
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:ldns_str2rdf_cert_alg\n";
+}
 
 static void check(struct prism_zone_data *d)
 {
