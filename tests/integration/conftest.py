@@ -11,6 +11,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prismlib import PRISMD, PowerDNS, Prismd  # noqa: E402
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the tail of every prismd log still running (a shared
+    fixture's too): what the engine did is then in the CI log, not in a rotated temp dir."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for d in list(Prismd.running):
+            try:
+                rep.sections.append((f"prismd log {d.log_path} (tail)", d.read_log()[-6000:]))
+            except OSError:
+                pass
+
+
 def pytest_configure(config):
     # scripts/check.sh runs the suite in two passes (docs/development.md): everything not
     # marked serial in parallel under pytest-xdist (-n N --dist loadgroup -m "not serial"),

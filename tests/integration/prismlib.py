@@ -294,6 +294,8 @@ def _recv_exact(sock, n):
 class Prismd:
     """The built prismd with a config of its own in a test directory."""
 
+    running = []  # every started instance not yet stopped: conftest shows their logs on a failure
+
     def __init__(self, workdir, pdns=None, extra_yaml="", env=None, synchronous="normal",
                  auth_yaml="auth:\n  required: false\n"):
         self.dir = str(workdir)
@@ -335,6 +337,8 @@ logging:
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([PRISMD, "--config", self.config], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)
+        if self not in Prismd.running:
+            Prismd.running.append(self)
         if wait:
             def ready():
                 if self.proc.poll() is not None:
@@ -363,12 +367,16 @@ logging:
         rc = stop_pid(self.proc, 20)
         self.proc = None
         self.logf.close()
+        if self in Prismd.running:
+            Prismd.running.remove(self)
         return rc
 
     def kill(self):
         self.proc.kill()
         self.proc.wait()
         self.proc = None
+        if self in Prismd.running:
+            Prismd.running.remove(self)
         self.logf.close()
 
     def connect(self, source=None):
