@@ -37,6 +37,8 @@ struct sq_ckpt {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool started, broken, want, stop;
+	int last_pages;	  /* the WAL's pages after the writer's last commit (writer thread) */
+	int inline_pages; /* CKPT_INLINE_PAGES (a test sets it lower) */
 	struct prism_sqlite_ckpt_stats stats; /* under lock */
 };
 
@@ -94,6 +96,12 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct sq_ckpt *c = arg;
 	(void)name;
+	if (pages < c->last_pages) { /* the WAL started over: a checkpoint had copied it all */
+		pthread_mutex_lock(&c->lock);
+		c->stats.restarts++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	c->last_pages = pages;
 	if (pages < (int)CKPT_PAGES)
 		return SQLITE_OK;
 	pthread_mutex_lock(&c->lock);
@@ -103,7 +111,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		else
 			c->broken = true;
 	}
-	bool self = c->broken || pages >= (int)CKPT_INLINE_PAGES;
+	bool self = c->broken || pages >= c->inline_pages;
 	c->want = !self;
 	if (c->want)
 		pthread_cond_signal(&c->cond);
@@ -121,6 +129,7 @@ int sq_ckpt_start(struct prism_store *s, const char *path, bool full)
 		return -1;
 	}
 	c->full = full;
+	c->inline_pages = CKPT_INLINE_PAGES;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	s->ckpt = c;
@@ -157,4 +166,10 @@ void prism_sqlite_ckpt_stats(struct prism_store *s, struct prism_sqlite_ckpt_sta
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void prism_sqlite_ckpt_inline_pages(struct prism_store *s, int pages)
+{
+	if (s->ckpt != NULL)
+		s->ckpt->inline_pages = pages; /* the writer's thread reads it */
 }

@@ -204,9 +204,10 @@ sqlite3 *prism_sqlite_db(struct prism_store *s);
 /* ---- sqlite_ckpt.c: WAL checkpoints off the writer's path ---- */
 
 /** Checkpoints run so far: by the checkpoint thread, by the writer itself (the thread could
- *  not keep up or start), and failed ones (other than busy: another one ran). */
+ *  not keep up or start), and failed ones (other than busy: another one ran); and the times
+ *  the WAL started over from its beginning (all of it copied). */
 struct prism_sqlite_ckpt_stats {
-	uint64_t background, by_writer, failed;
+	uint64_t background, by_writer, failed, restarts;
 };
 
 /** Hand @p s's checkpoints to a thread of their own (started when first needed). 0 or -1. */
@@ -215,6 +216,9 @@ int sq_ckpt_start(struct prism_store *s, const char *path, bool full);
 void sq_ckpt_stop(struct prism_store *s);
 /** The counts so far (zeros when checkpoints were never handed over). */
 void prism_sqlite_ckpt_stats(struct prism_store *s, struct prism_sqlite_ckpt_stats *out);
+/** Tests: the WAL size (pages) past which the writer checkpoints itself (default 8,000).
+ *  Called on the writer's thread. */
+void prism_sqlite_ckpt_inline_pages(struct prism_store *s, int pages);
 
 /* zones.c: the zone operations of struct prism_store_api, documented in store.h */
 int zq_zones_targets_sync(struct prism_store *s, const struct prism_target_zone *pairs, size_t n,
