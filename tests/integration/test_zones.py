@@ -702,7 +702,14 @@ def test_zone_resync_repairs_one_zone_on_its_targets(prismd_factory, pdns, pdns2
         ["zone:other.test.", "zone:rs.test."], entries
 
 
-DNSSEC_CONF = "gsqlite3-dnssec=yes\nprimary=yes\n"
+# PowerDNS keeps DNSSEC keys (30 s) and zone metadata (60 s) in caches of its own, which the
+# cache flush after each change does not empty. Twice in CI, under load, its DNS answers
+# lagged what prismd had done by more than the tests wait (DNSKEY still answered 20 s after
+# prismd turned DNSSEC off; a record added to a signed zone unsigned after 15 s); those
+# caches are the likely cause, not confirmed. Without them the answers show what PowerDNS
+# holds, which is what these tests check.
+DNSSEC_CONF = ("gsqlite3-dnssec=yes\nprimary=yes\ndnssec-key-cache-ttl=0\n"
+               "zone-metadata-cache-ttl=0\n")
 
 
 @pytest.fixture
