@@ -62,6 +62,14 @@
 	"SELECT coalesce(h.source, 'api') FROM desired d LEFT JOIN hosts h ON h.id = d.host_id "  \
 	"WHERE d.zone = ?1 AND d.name = ?2 AND d.type = " type " AND d.host_id IS NOT ?4"
 
+/* Set-based statements' working tables, on the writer's connection only (temp_store is
+ * MEMORY): marks of successful pushes, and a zone as a target holds it for the reconciler. */
+static const char temp_tables[] =
+	"CREATE TEMP TABLE IF NOT EXISTS marked (zone TEXT, name TEXT, type TEXT, hash INTEGER, "
+	"PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
+	"CREATE TEMP TABLE IF NOT EXISTS actual (name TEXT, type TEXT, hash INTEGER, "
+	"owned INTEGER, PRIMARY KEY (name, type)) WITHOUT ROWID;";
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_GET] = "SELECT id, ipv4, ipv6, current_ip, status, owner_token_hash, dns_zone, "
 			"dns_ttl, source FROM hosts WHERE hostname = ?1",
@@ -227,6 +235,52 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "only_ip FROM source_queue WHERE source = ?1 ORDER BY seq LIMIT ?2",
 	[ST_QUEUE_DROP] = "DELETE FROM source_queue WHERE source = ?1 AND seq <= ?2",
 	[ST_QUEUE_COUNT] = "SELECT count(*) FROM source_queue WHERE source = ?1",
+	/* successful pushes, recorded set-based (sqlite_ledger.c): row-value IN drives the
+	 * update from the (small) marked table through the primary key; a join lets the
+	 * planner scan every ledger row of the target instead */
+	[ST_MARKED_CLEAR] = "DELETE FROM temp.marked",
+	[ST_MARKED_ADD] = "INSERT OR REPLACE INTO temp.marked VALUES (?1, ?2, ?3, ?4)",
+	[ST_MARK_OK] = "UPDATE ledger SET applied_hash = desired_hash, status = 'synced', "
+		       "attempts = 0, last_error = NULL, updated_at = ?2 WHERE target = ?1 AND "
+		       "(zone, name, type, desired_hash) IN (SELECT zone, name, type, hash "
+		       "FROM temp.marked)",
+	/* each marked host's status from its ledger rows in one aggregate over ledger_host,
+	 * instead of two EXISTS probes per host (18 against 22 ms per 5,000 marks on a
+	 * 100,000-row ledger) */
+	[ST_MARK_HOSTS] =
+		"UPDATE hosts SET dns_sync_status = x.st, dns_last_sync = ?2 "
+		"FROM (SELECT l.host_id AS id, CASE WHEN max(l.status IN ('failed', 'conflict')) "
+		"THEN 'failed' WHEN max(l.status = 'pending') THEN 'pending' ELSE 'synced' END AS "
+		"st "
+		"FROM ledger l WHERE l.host_id IN (SELECT m2.host_id FROM temp.marked m CROSS "
+		"JOIN "
+		"ledger m2 ON m2.target = ?1 AND m2.zone = m.zone AND m2.name = m.name AND "
+		"m2.type = m.type) GROUP BY l.host_id) AS x WHERE hosts.id = x.id",
+	/* the reconciler (sqlite_ledger.c): a zone as the target holds it, against the
+	 * desired RRsets and the ledger */
+	[ST_ACTUAL_CLEAR] = "DELETE FROM temp.actual",
+	[ST_ACTUAL_ADD] = "INSERT OR REPLACE INTO temp.actual VALUES (?1, ?2, ?3, ?4)",
+	[ST_REC_DESIRED] =
+		"SELECT d.name, d.type, d.hash, a.hash, a.owned, l.status, l.desired_hash, "
+		"d.host_id, EXISTS (SELECT 1 FROM temp.actual c WHERE c.name = d.name AND "
+		"c.type = 'CNAME' AND c.owned = 0 AND d.type != 'CNAME') "
+		"FROM desired d LEFT JOIN temp.actual a ON a.name = d.name AND a.type = d.type "
+		"LEFT JOIN ledger l ON l.target = ?1 AND l.zone = d.zone AND l.name = d.name "
+		"AND l.type = d.type WHERE d.zone = ?2",
+	/* owned RRsets on the target that nothing wants any more */
+	[ST_REC_ORPHANS] =
+		"SELECT a.name, a.type, l.status, l.desired_hash FROM temp.actual a "
+		"LEFT JOIN ledger l ON l.target = ?2 AND l.zone = ?1 AND l.name = a.name "
+		"AND l.type = a.type WHERE a.owned = 1 AND NOT EXISTS "
+		"(SELECT 1 FROM desired d WHERE d.zone = ?1 AND d.name = a.name "
+		"AND d.type = a.type)",
+	/* deletions left in conflict whose RRset is gone from the target */
+	[ST_REC_GONE] =
+		"DELETE FROM ledger WHERE target = ?1 AND zone = ?2 AND status = 'conflict' "
+		"AND NOT EXISTS (SELECT 1 FROM desired d WHERE d.zone = ledger.zone "
+		"AND d.name = ledger.name AND d.type = ledger.type) "
+		"AND NOT EXISTS (SELECT 1 FROM temp.actual a WHERE a.name = ledger.name "
+		"AND a.type = ledger.type)",
 	[ST_TZ_CATCHUP] =
 		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
 		"next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, hash, 'pending', "
@@ -806,6 +860,12 @@ static int sq_open(const struct prism_store_opts *opts, struct prism_store **out
 				    beat_fn, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function(s->db, "prism_seen", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
 				    seen_fn, NULL, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "cannot set up database", s->db);
+		goto fail;
+	}
+	/* the connection's temporary tables, made here outside any transaction (a rollback
+	 * would take them away from under the statements prepared on them) */
+	if (sq_exec(s, temp_tables) != 0) {
 		set_err(err, errlen, "cannot set up database", s->db);
 		goto fail;
 	}

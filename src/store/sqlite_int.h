@@ -63,6 +63,16 @@ enum stmt_id {
 	ST_QUEUE_TAKE,
 	ST_QUEUE_DROP,
 	ST_QUEUE_COUNT,
+	/* on the connection's temporary tables (sq_temp_tables): made once, at open */
+	ST_MARKED_CLEAR,
+	ST_MARKED_ADD,
+	ST_MARK_OK,
+	ST_MARK_HOSTS,
+	ST_ACTUAL_CLEAR,
+	ST_ACTUAL_ADD,
+	ST_REC_DESIRED,
+	ST_REC_ORPHANS,
+	ST_REC_GONE,
 	ST_COUNT,
 };
 

@@ -35,7 +35,10 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 		return PRISM_EINVAL;
 	*rows = NULL;
 	*n = 0;
-	struct prism_ledger_row *r = calloc(max, sizeof(*r));
+	/* grown as rows come: most fetches find far fewer rows than @p max (an idle target's
+	 * none), and @p max rows zeroed at every fetch were 0.8 MB at a batch_max of 10,000 */
+	size_t cap = max < 64 ? max : 64;
+	struct prism_ledger_row *r = calloc(cap, sizeof(*r));
 	if (r == NULL)
 		return PRISM_ENOMEM;
 	sqlite3_stmt *st = sq_stmt(s, ST_LEDGER_DUE);
@@ -45,6 +48,18 @@ int sq_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 	size_t k = 0;
 	int rc;
 	while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			size_t ncap = cap * 2 < max ? cap * 2 : max;
+			struct prism_ledger_row *nr = realloc(r, ncap * sizeof(*r));
+			if (nr == NULL) {
+				sqlite3_reset(st);
+				prism_ledger_rows_free(r, k);
+				return PRISM_ENOMEM;
+			}
+			memset(nr + cap, 0, (ncap - cap) * sizeof(*r));
+			r = nr;
+			cap = ncap;
+		}
 		struct prism_ledger_row *row = &r[k++];
 		row->zone = sq_col_dup(st, LD_ZONE);
 		row->name = sq_col_dup(st, LD_NAME);
@@ -126,52 +141,25 @@ static int mark_one(struct prism_store *s, const char *target, const struct pris
  * then two joined statements update the ledger and the hosts — instead of three statements
  * per RRset (~40 µs each), which bounded bulk sync throughput.
  */
-/* row-value IN drives the update from the (small) marked table through the primary key;
- * a join lets the planner scan every ledger row of the target instead */
-static const char mark_ok_sql[] =
-	"UPDATE ledger SET applied_hash = desired_hash, status = 'synced', attempts = 0, "
-	"last_error = NULL, updated_at = ?2 WHERE target = ?1 AND (zone, name, type, "
-	"desired_hash) IN (SELECT zone, name, type, hash FROM marked)";
-
-/* each marked host's status from its ledger rows in one aggregate over ledger_host, instead of
- * two EXISTS probes per host (18 against 22 ms per 5,000 marks on a 100,000-row ledger) */
-static const char mark_hosts_sql[] =
-	"UPDATE hosts SET dns_sync_status = x.st, dns_last_sync = ?2 "
-	"FROM (SELECT l.host_id AS id, CASE WHEN max(l.status IN ('failed', 'conflict')) "
-	"THEN 'failed' WHEN max(l.status = 'pending') THEN 'pending' ELSE 'synced' END AS st "
-	"FROM ledger l WHERE l.host_id IN (SELECT m2.host_id FROM marked m CROSS JOIN ledger m2 "
-	"ON m2.target = ?1 AND m2.zone = m.zone AND m2.name = m.name AND m2.type = m.type) "
-	"GROUP BY l.host_id) AS x WHERE hosts.id = x.id";
-
-static int run_marks_sql(struct prism_store *s, const char *sql, const char *target, int64_t now_s)
+static int run_marks_sql(struct prism_store *s, enum stmt_id id, const char *target, int64_t now_s)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = sq_stmt(s, id);
 	sq_bind_text(st, 1, target);
 	sqlite3_bind_int64(st, 2, now_s);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
-	sqlite3_finalize(st);
-	return rc;
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
 static int load_marks(struct prism_store *s, const struct prism_ledger_mark *marks, size_t n,
 		      size_t *loaded)
 {
 	*loaded = 0;
-	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS marked (zone TEXT, name TEXT, type TEXT, "
-		       "hash INTEGER, PRIMARY KEY (zone, name, type)) WITHOUT ROWID;"
-		       "DELETE FROM marked;") != 0)
-		return PRISM_ESTORE;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO marked VALUES (?1, ?2, ?3, ?4)", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_step(sq_stmt(s, ST_MARKED_CLEAR)) != SQLITE_DONE)
 		return PRISM_ESTORE;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (!marks[i].ok)
 			continue;
-		sqlite3_reset(st);
+		sqlite3_stmt *st = sq_stmt(s, ST_MARKED_ADD);
 		sq_bind_text(st, 1, marks[i].zone);
 		sq_bind_text(st, 2, marks[i].name);
 		sq_bind_text(st, 3, marks[i].type);
@@ -179,7 +167,6 @@ static int load_marks(struct prism_store *s, const struct prism_ledger_mark *mar
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
 		(*loaded)++;
 	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -191,9 +178,9 @@ static int marks_ok(struct prism_store *s, const char *target,
 	if (rc != 0 || k == 0)
 		return rc;
 	int64_t now_s = now_ms / 1000;
-	rc = run_marks_sql(s, mark_ok_sql, target, now_s);
+	rc = run_marks_sql(s, ST_MARK_OK, target, now_s);
 	if (rc == 0)
-		rc = run_marks_sql(s, mark_hosts_sql, target, now_s);
+		rc = run_marks_sql(s, ST_MARK_HOSTS, target, now_s);
 	/* an applied deletion leaves nothing to track */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (!marks[i].ok || !marks[i].deletion)
@@ -312,17 +299,11 @@ int sq_ledger_retry(struct prism_store *s, const char *target, int64_t now, size
 
 static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 {
-	if (sq_exec(s, "CREATE TEMP TABLE IF NOT EXISTS actual (name TEXT, type TEXT, "
-		       "hash INTEGER, owned INTEGER, PRIMARY KEY (name, type)) WITHOUT ROWID;"
-		       "DELETE FROM actual;") != 0)
-		return PRISM_ESTORE;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO actual VALUES (?1, ?2, ?3, ?4)", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_step(sq_stmt(s, ST_ACTUAL_CLEAR)) != SQLITE_DONE)
 		return PRISM_ESTORE;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < a->n; i++) {
-		sqlite3_reset(st);
+		sqlite3_stmt *st = sq_stmt(s, ST_ACTUAL_ADD);
 		sq_bind_text(st, 1, a->v[i].name);
 		sq_bind_text(st, 2, a->v[i].type);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)a->v[i].hash);
@@ -330,7 +311,6 @@ static int load_actual(struct prism_store *s, const struct prism_actual_zone *a)
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = PRISM_ESTORE;
 	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -375,16 +355,7 @@ enum {
 static int reconcile_desired(struct prism_store *s, const char *target, const char *zone,
 			     bool adopt, bool dry, int64_t now, struct prism_reconcile_result *out)
 {
-	static const char sql[] =
-		"SELECT d.name, d.type, d.hash, a.hash, a.owned, l.status, l.desired_hash, "
-		"d.host_id, EXISTS (SELECT 1 FROM actual c WHERE c.name = d.name AND "
-		"c.type = 'CNAME' AND c.owned = 0 AND d.type != 'CNAME') "
-		"FROM desired d LEFT JOIN actual a ON a.name = d.name AND a.type = d.type "
-		"LEFT JOIN ledger l ON l.target = ?1 AND l.zone = d.zone AND l.name = d.name "
-		"AND l.type = d.type WHERE d.zone = ?2";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = sq_stmt(s, ST_REC_DESIRED);
 	sq_bind_text(st, 1, target);
 	sq_bind_text(st, 2, zone);
 	int rc = 0, step;
@@ -413,7 +384,7 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 			rc = ledger_set(s, target, zone, name, type, want, status, error,
 					sqlite3_column_int64(st, RD_HOST), now);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -421,15 +392,7 @@ static int reconcile_desired(struct prism_store *s, const char *target, const ch
 static int reconcile_orphans(struct prism_store *s, const char *target, const char *zone, bool dry,
 			     int64_t now, struct prism_reconcile_result *out)
 {
-	static const char sql[] =
-		"SELECT a.name, a.type, l.status, l.desired_hash FROM actual a "
-		"LEFT JOIN ledger l ON l.target = ?2 AND l.zone = ?1 AND l.name = a.name "
-		"AND l.type = a.type WHERE a.owned = 1 AND NOT EXISTS "
-		"(SELECT 1 FROM desired d WHERE d.zone = ?1 AND d.name = a.name "
-		"AND d.type = a.type)";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = sq_stmt(s, ST_REC_ORPHANS);
 	sq_bind_text(st, 1, zone);
 	sq_bind_text(st, 2, target);
 	int rc = 0;
@@ -446,7 +409,7 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 			rc = ledger_set(s, target, zone, name, type, hash, "pending", NULL, 0,
 					now);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -459,21 +422,13 @@ static int reconcile_orphans(struct prism_store *s, const char *target, const ch
 static int reconcile_gone(struct prism_store *s, const char *target, const char *zone,
 			  struct prism_reconcile_result *out)
 {
-	static const char sql[] =
-		"DELETE FROM ledger WHERE target = ?1 AND zone = ?2 AND status = 'conflict' "
-		"AND NOT EXISTS (SELECT 1 FROM desired d WHERE d.zone = ledger.zone "
-		"AND d.name = ledger.name AND d.type = ledger.type) "
-		"AND NOT EXISTS (SELECT 1 FROM actual a WHERE a.name = ledger.name "
-		"AND a.type = ledger.type)";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return PRISM_ESTORE;
+	sqlite3_stmt *st = sq_stmt(s, ST_REC_GONE);
 	sq_bind_text(st, 1, target);
 	sq_bind_text(st, 2, zone);
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
 	if (rc == 0)
 		out->in_sync += (size_t)sqlite3_changes(s->db);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
