@@ -182,6 +182,8 @@ static const struct prism_yaml_choice rrtype_choices[] = {
 	  "also manage PTR records", RESTART)                                                     \
 	X(auth, required, BOOL, 0, 0, NULL, "true", "PRISM_AUTH_REQUIRED",                        \
 	  "agents must send a valid auth_token", LIVE)                                            \
+	X(auth, failure_delay_ms, INT, 0, 60000, NULL, "250", "PRISM_AUTH_FAILURE_DELAY_MS",      \
+	  "after an authentication failure an agent connection is not read for this long", LIVE)  \
 	X(auth, tokens, CREDS, 0, 0, NULL, "", "PRISM_AUTH_TOKENS",                               \
 	  "agent tokens: list of {name, token | token_file}", LIVE)                               \
 	X(auth, reserved_names, STRS, 0, 0, NULL, "", "PRISM_AUTH_RESERVED_NAMES",                \

@@ -898,6 +898,7 @@ static int start_agent(struct daemon *d)
 		.frame_timeout = cfg->server_frame_timeout,
 		.offline_after = prism_config_offline_after(cfg),
 		.auth_required = cfg->auth_required,
+		.auth_failure_delay_ms = cfg->auth_failure_delay_ms,
 		.tokens = d->tokens,
 		.cred_key = &d->cred_key,
 		.reserved = d->reserved,
@@ -1291,6 +1292,7 @@ static void reload(struct daemon *d)
 		.frame_timeout = n->server_frame_timeout,
 		.offline_after = prism_config_offline_after(n),
 		.auth_required = n->auth_required,
+		.auth_failure_delay_ms = n->auth_failure_delay_ms,
 		.tokens = tokens,
 		.reserved = d->reserved,
 	};

@@ -101,12 +101,14 @@ struct conn {
 	bool flush_queued; /* on the server's flush list */
 	bool blocked;	   /* unsent output over OUTQ_MAX: not read until it drains */
 	bool hashed;	   /* a token was hashed: the next one is kept in memo */
+	bool proven;	   /* a registration succeeded (and no auth failure since): pipelined */
 	struct conn *flush_next;
 	unsigned writes;      /* uv_write requests not yet completed */
 	uint64_t last_rx;     /* loop ms */
 	uint64_t frame_start; /* loop ms when the current partial frame began, 0 = none */
 	uint64_t tx_progress; /* loop ms of the last write completed (or first queued) */
 	uint64_t drain_start; /* loop ms when drain or shutting began */
+	uint64_t held_until;  /* loop ms: after an auth failure, not read nor served till then */
 };
 
 struct listener {
@@ -563,6 +565,30 @@ static const char *const token_reasons[] = {
 	[PRISM_TOKEN_INACTIVE] = "token_inactive",
 };
 
+/*
+ * An authentication failure (no token, an unknown, expired or revoked one, a certificate
+ * naming another host) holds its connection: nothing more is read
+ * or served on it for auth.failure_delay_ms. A connection has one registration in flight
+ * until one succeeds (its first frame, for a valid agent), and again after a failure, so
+ * a pipelined burst cannot pass the hold. A client guessing tokens, or flooding with a bad
+ * one, gets one answer per delay and connection instead of as many as prismd can give, and
+ * the agents with valid tokens keep the CPU. Without the hold a flood of bad tokens took its share
+ * of prismd like as many valid registrations (docs/reliability.md).
+ */
+static void conn_auth_failed(struct conn *c)
+{
+	struct prism_agent_server *s = c->srv;
+	s->stats.auth_failures++;
+	c->proven = false;
+	if (s->opts.auth_failure_delay_ms > 0)
+		c->held_until = uv_now(s->loop) + s->opts.auth_failure_delay_ms;
+}
+
+static bool conn_held(const struct conn *c)
+{
+	return c->held_until != 0 && uv_now(c->srv->loop) < c->held_until;
+}
+
 /* Turn a finished registration into its answer. */
 static void reg_answer(struct conn *c, struct reg_job *j, int err)
 {
@@ -587,7 +613,7 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 		snprintf(msg, sizeof(msg), "Invalid authentication token: %s",
 			 token_reasons[j->out.token]);
 		r.code = "invalid_token";
-		s->stats.auth_failures++;
+		conn_auth_failed(c);
 	} else if (j->out.source_conflict) {
 		snprintf(msg, sizeof(msg), "Hostname '%s' is managed by another source (%s)",
 			 j->hostname, prism_source_name(j->out.holder));
@@ -597,7 +623,7 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 		snprintf(msg, sizeof(msg), "Hostname '%s' is registered to another client",
 			 j->hostname);
 		r.code = "hostname_owned";
-		s->stats.auth_failures++;
+		s->stats.auth_failures++; /* a valid token: not held (a client of many hosts) */
 	} else {
 		reg_message(j, msg, sizeof(msg));
 		r.success = true;
@@ -606,6 +632,7 @@ static void reg_answer(struct conn *c, struct reg_job *j, int err)
 		r.fqdn = j->out.fqdn[0] ? j->out.fqdn : NULL;
 		s->stats.registrations++;
 		s->stats.results[j->out.result]++;
+		c->proven = true;
 		if (j->reg.owner != NULL && !c->authed) {
 			/* a valid token: this client may now pipeline up to the full buffer */
 			c->authed = true;
@@ -704,13 +731,13 @@ static bool authenticate(struct conn *c, const struct prism_agent_req *req, stru
 			return true;
 		conn_error(c, "Authentication required. Please configure auth_token.",
 			   "auth_required", false);
-		s->stats.auth_failures++;
+		conn_auth_failed(c);
 		return false;
 	}
 	if (req->token_too_long || token_hash(c, req->token, j->owner) != 0) {
 		conn_error(c, "Invalid authentication token: token_not_found", "invalid_token",
 			   false);
-		s->stats.auth_failures++;
+		conn_auth_failed(c);
 		return false;
 	}
 	/* configured tokens are checked here; registry tokens by the store, in the job. A
@@ -742,7 +769,7 @@ static void conn_register(struct conn *c, const struct prism_agent_req *req)
 			 "(%s)",
 			 req->hostname, names);
 		conn_error(c, msg, "certificate_mismatch", false);
-		s->stats.auth_failures++;
+		conn_auth_failed(c);
 		return;
 	}
 	struct reg_job *j = calloc(1, sizeof(*j));
@@ -879,7 +906,8 @@ static void conn_process(struct conn *c)
 	}
 	if (!c->closing && !c->blocked && conn_out_full(c))
 		c->blocked = true;
-	while (!c->closing && !c->drain && !c->blocked && c->inflight < MAX_INFLIGHT) {
+	while (!c->closing && !c->drain && !c->blocked && !conn_held(c) &&
+	       c->inflight < (c->proven ? MAX_INFLIGHT : 1u)) {
 		const uint8_t *p;
 		size_t len;
 		uint32_t declared = 0;
@@ -907,7 +935,9 @@ static void conn_process(struct conn *c)
 	if (c->closing || c->drain || c->shutting)
 		return;
 	if (c->eof) {
-		if (c->inflight == 0)
+		if (conn_held(c))
+			conn_arm_timer(c); /* frames may be left: served when the hold ends */
+		else if (c->inflight == 0)
 			conn_finish(c);
 		return;
 	}
@@ -919,11 +949,13 @@ static void conn_process(struct conn *c)
 		c->frame_start = uv_now(c->srv->loop);
 	if (!c->blocked && conn_out_full(c))
 		c->blocked = true;
-	if (c->blocked && c->reading) {
-		/* answers pile up unread: stop taking requests until the peer reads them */
+	bool held = conn_held(c);
+	if ((c->blocked || held) && c->reading) {
+		/* answers pile up unread (or the connection is held after an authentication
+		 * failure): stop taking requests until the peer reads them */
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
-	} else if (!c->blocked && !c->reading &&
+	} else if (!c->blocked && !held && !c->reading &&
 		   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) {
 		c->reading = true; /* room freed: resume reading if backpressure had stopped it */
 	}
@@ -1004,6 +1036,16 @@ static void timer_cb(uv_timer_t *t)
 	uint64_t now = uv_now(s->loop);
 	uint64_t idle_ms = (uint64_t)s->opts.idle_timeout * 1000;
 	uint64_t frame_ms = (uint64_t)s->opts.frame_timeout * 1000;
+	if (c->held_until != 0 && now >= c->held_until) {
+		/* the hold after an authentication failure is over: read and serve again (the
+		 * silence it imposed is not the client's) */
+		c->held_until = 0;
+		c->last_rx = now;
+		if (c->frame_start != 0)
+			c->frame_start = now;
+		conn_process(c);
+		return;
+	}
 	if ((c->writes > 0 && now - c->tx_progress >= idle_ms) ||
 	    (c->drain_start != 0 && now - c->drain_start >= idle_ms)) {
 		/* the peer does not take its answers: no answer can reach it, just close */
@@ -1062,6 +1104,8 @@ static void conn_arm_timer(struct conn *c)
 		if (c->frame_start != 0 && f < due)
 			due = f;
 	}
+	if (c->held_until != 0 && c->held_until < due)
+		due = c->held_until;
 	if (due == UINT64_MAX)
 		due = now + idle_ms; /* blocked with nothing written yet: check again later */
 	uv_timer_start(&c->timer, timer_cb, due > now ? due - now : 0, 0);
@@ -1244,6 +1288,7 @@ void prism_agent_server_reload(struct prism_agent_server *s,
 	s->opts.frame_timeout = o->frame_timeout;
 	s->opts.offline_after = o->offline_after;
 	s->opts.auth_required = o->auth_required;
+	s->opts.auth_failure_delay_ms = o->auth_failure_delay_ms;
 	s->opts.tokens = o->tokens;
 	s->opts.reserved = o->reserved;
 }

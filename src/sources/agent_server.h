@@ -31,6 +31,9 @@ struct prism_agent_server_opts {
 	uint32_t frame_timeout; /**< seconds to complete a started frame */
 	uint32_t offline_after; /**< seconds without registration until a host is offline */
 	bool auth_required;	/**< refuse registrations without a token */
+	/** milliseconds an agent connection is neither read nor served after an authentication
+	 *  failure (and it keeps one registration in flight from then on); 0 = none */
+	uint32_t auth_failure_delay_ms;
 	const struct prism_token_set *tokens;  /**< tokens from the config (borrowed), or NULL */
 	const struct prism_cred_key *cred_key; /**< the registry's, tokens are hashed with it
 						*   (borrowed for the server's life) */

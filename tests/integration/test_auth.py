@@ -2,6 +2,8 @@
 """Tokens, hostname ownership and reserved names against the built prismd."""
 import hashlib
 import hmac
+import os
+import signal
 import socket
 import time
 
@@ -130,6 +132,51 @@ def test_tokens_change_within_one_connection(prismd_factory):
         d.db_exec("UPDATE tokens SET active = 0 WHERE hash = ?", (h,))
         assert ask("m1", "reg-tok") == "Invalid authentication token: token_inactive"
         assert ask("m2", "tok-conf") == "Heartbeat updated"
+
+
+def test_auth_failure_holds_the_connection(prismd_factory):
+    """After an authentication failure the connection is neither read nor served for
+    auth.failure_delay_ms, then one frame at a time: a pipelined flood of bad tokens gets
+    one answer per delay; every frame is still answered, in order; a connection with a
+    valid token beside it is not held."""
+    d = prismd_factory(None, auth_yaml=auth_yaml(tokens=[("conf", "tok-conf")]) +
+                       "  failure_delay_ms: 300\n")
+    with d.connect() as bad, d.connect() as good:
+        bad.sendall(b"".join(frame(registration(f"bad{i}", "wrong")) for i in range(4)))
+        t0 = time.monotonic()
+        at = []
+        for i in range(4):
+            r = recv_frame(bad)
+            assert r["message"] == "Invalid authentication token: token_not_found", r
+            assert r["hostname"] == f"bad{i}"
+            at.append(time.monotonic() - t0)
+            # the valid connection answers at once meanwhile
+            g0 = time.monotonic()
+            good.sendall(frame(registration(f"good{i}", "tok-conf")))
+            assert recv_frame(good)["status"] == "success"
+            assert time.monotonic() - g0 < 0.25
+        # the first answer at once, each next one a delay after the one before
+        assert at[0] < 0.25, at
+        for a, b in zip(at, at[1:]):
+            assert b - a >= 0.28, at
+        # the held connection is served again: a valid token on it succeeds
+        bad.sendall(frame(registration("late", "tok-conf")))
+        assert recv_frame(bad)["status"] == "success"
+    assert d.host("bad0") is None and d.host("late") is not None
+
+    # 0 turns the hold off (live, on SIGHUP): the same frames answered at once
+    text = open(d.config).read()
+    open(d.config, "w").write(text.replace("failure_delay_ms: 300", "failure_delay_ms: 0"))
+    reloads = d.read_log().count("configuration reloaded")
+    os.kill(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: d.read_log().count("configuration reloaded") > reloads,
+             what="reload logged")
+    with d.connect() as bad:
+        t0 = time.monotonic()
+        bad.sendall(b"".join(frame(registration(f"quick{i}", "wrong")) for i in range(4)))
+        for i in range(4):
+            assert recv_frame(bad)["hostname"] == f"quick{i}"
+        assert time.monotonic() - t0 < 0.5
 
 
 def test_token_file(prismd_factory, tmp_path):
