@@ -1013,7 +1013,7 @@ static void test_options_table(void **state)
 
 	(void)state;
 	assert_non_null(o);
-	assert_int_equal(n, 90); /* one row per option field of struct prism_config */
+	assert_int_equal(n, 91); /* one row per option field of struct prism_config */
 	for (size_t i = 0; i < n; i++) {
 		char env[128] = "PRISM_";
 		size_t k = strlen(env);
