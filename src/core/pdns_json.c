@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * PowerDNS HTTP API JSON mapping. Bodies are written directly (core/jw.h) into a buffer
- * from malloc(), so callers always release them with free(); answers are read with jansson.
+ * from malloc(), so callers always release them with free(); answers are read with jansson,
+ * a zone's RRsets first by an in-place scanner that leaves anything unusual to jansson.
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -440,8 +441,8 @@ static int parse_rrset(json_t *rr, const char *account, struct prism_actual_rrse
 	return 0;
 }
 
-int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
-			  struct prism_actual_zone *out)
+int prism_pdns_zone_parse_reference(const char *body, size_t len, const char *account,
+				    struct prism_actual_zone *out)
 {
 	if (body == NULL || account == NULL || out == NULL)
 		return PRISM_EINVAL;
@@ -464,6 +465,459 @@ int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
 	if (rc != 0)
 		prism_actual_zone_free(out);
 	return rc;
+}
+
+/*
+ * The fast path of prism_pdns_zone_parse(). Building jansson's tree of a zone answer (a
+ * hash table per object, an allocation per value) was most of reading a zone, so the body
+ * is scanned in place instead: every byte is checked as jansson checks it, the values Prism
+ * needs are copied out and everything else is stepped over. Whatever this scanner is not
+ * sure of jansson's verdict on (a \u escape, a real or long number, a key read twice, deep
+ * nesting, a value of an unexpected type, trailing data, any error) makes it give up; the
+ * reference then parses the whole body and decides, errors included. Both give the same
+ * result for every input: the pdns_json fuzz target compares them.
+ */
+
+#define SKIP_DEPTH  16 /* nesting stepped over in place; jansson takes the deeper (to 2048) */
+#define SKIP_DIGITS 18 /* an integer this long fits json_int_t: jansson cannot overflow */
+
+struct zscan {
+	const unsigned char *p, *end; /* the cursor in the body */
+	char *buf;		      /* the current RRset's strings, decoded, NUL-terminated */
+	size_t blen, bcap;
+	const char **rec; /* its enabled contents, pointing into buf */
+	size_t nrec, rcap;
+	const char *account;
+};
+
+static void zs_ws(struct zscan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool zs_at(const struct zscan *s, unsigned char c)
+{
+	return s->p < s->end && *s->p == c;
+}
+
+static bool zs_word(struct zscan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* The character an escape stands for, 0 for \u (left to jansson) and invalid ones. */
+static char unescape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/': return (char)c;
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	}
+	return 0;
+}
+
+/* A string at the cursor, as jansson takes it: well-formed UTF-8, no control character, no
+ * escape but the simple ones. Its raw bytes are [*raw, *raw + *n); *esc: it has escapes. */
+static bool zs_string(struct zscan *s, const unsigned char **raw, size_t *n, bool *esc)
+{
+	if (!zs_at(s, '"'))
+		return false;
+	const unsigned char *p = ++s->p;
+	*esc = false;
+	for (;;) {
+		while (p < s->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p == s->end || *p < 0x20)
+			return false;
+		if (*p == '"')
+			break;
+		if (*p == '\\') {
+			if (s->end - p < 2 || unescape(p[1]) == 0)
+				return false;
+			*esc = true;
+			p += 2;
+			continue;
+		}
+		size_t k = utf8_seq(p, (size_t)(s->end - p));
+		if (k == 0)
+			return false;
+		p += k;
+	}
+	*raw = s->p;
+	*n = (size_t)(p - s->p);
+	s->p = p + 1;
+	return true;
+}
+
+/* The string at the cursor decoded into buf; NULL when it is not a string (or, which cannot
+ * happen, buf is full: a decoded string is no longer than its raw bytes and their quote,
+ * and the strings of an RRset are distinct parts of the body, which buf is as large as). */
+static const char *zs_take(struct zscan *s)
+{
+	const unsigned char *raw;
+	size_t n;
+	bool esc;
+
+	if (!zs_string(s, &raw, &n, &esc) || n + 1 > s->bcap - s->blen)
+		return NULL;
+	char *d = s->buf + s->blen, *o = d;
+	if (!esc) {
+		memcpy(o, raw, n);
+		o += n;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			*o++ = raw[i] == '\\' ? unescape(raw[++i]) : (char)raw[i];
+	}
+	*o++ = '\0';
+	s->blen = (size_t)(o - s->buf);
+	return d;
+}
+
+/* A JSON integer jansson surely reads as one: -?(0|[1-9][0-9]*), at most SKIP_DIGITS digits.
+ * A real gives up: jansson may refuse it (overflow), and it is never a valid TTL. */
+static bool zs_number(struct zscan *s, int64_t *v)
+{
+	const unsigned char *p = s->p, *d;
+	bool minus = zs_at(s, '-');
+	int64_t x = 0;
+
+	p += minus;
+	d = p;
+	while (p < s->end && *p >= '0' && *p <= '9') {
+		if (p - d == SKIP_DIGITS)
+			return false;
+		x = x * 10 + (*p++ - '0');
+	}
+	if (p == d || (*d == '0' && p - d > 1) ||
+	    (p < s->end && (*p == '.' || *p == 'e' || *p == 'E')))
+		return false;
+	s->p = p;
+	if (v != NULL)
+		*v = minus ? -x : x;
+	return true;
+}
+
+/*
+ * Before the next item of an object or array whose opening was taken (@p close: '}' or
+ * ']'; *first true before the first item): 1 when there is one, the cursor on it, 0 after
+ * the closing, -1 to give up (a missing comma, a comma before the closing).
+ */
+static int zs_next(struct zscan *s, unsigned char close, bool *first)
+{
+	zs_ws(s);
+	if (zs_at(s, close)) {
+		s->p++;
+		return 0;
+	}
+	if (!*first) {
+		if (!zs_at(s, ','))
+			return -1;
+		s->p++;
+		zs_ws(s);
+	}
+	*first = false;
+	return 1;
+}
+
+/*
+ * The next member of an object, as zs_next(), with the cursor on its value and in *k the
+ * index of its key in the NULL-terminated @p keys (-1: none of them). A key of @p keys seen
+ * before (@p seen) gives up: jansson keeps the last value, this scanner would have used the
+ * first. An escaped key is never one of them: only a \u could spell a letter.
+ */
+static int zs_member(struct zscan *s, bool *first, const char *const *keys, unsigned *seen, int *k)
+{
+	const unsigned char *key;
+	size_t n;
+	bool esc;
+	int r = zs_next(s, '}', first);
+
+	if (r != 1)
+		return r;
+	if (!zs_string(s, &key, &n, &esc))
+		return -1;
+	zs_ws(s);
+	if (!zs_at(s, ':'))
+		return -1;
+	s->p++;
+	zs_ws(s);
+	*k = -1;
+	for (int i = 0; keys != NULL && keys[i] != NULL; i++) {
+		size_t j = 0; /* no strlen per key: a raw key holds no NUL */
+		while (j < n && keys[i][j] == (char)key[j])
+			j++;
+		if (j < n || keys[i][j] != '\0')
+			continue;
+		if (*seen & (1u << i))
+			return -1;
+		*seen |= 1u << i;
+		*k = i;
+		break;
+	}
+	return 1;
+}
+
+/* Step over the value at the cursor, checked as jansson would check it. */
+static bool zs_skip(struct zscan *s, int depth)
+{
+	const unsigned char *raw;
+	size_t n;
+	bool esc, first = true;
+	unsigned seen = 0;
+	int r, k;
+
+	if (s->p == s->end)
+		return false;
+	switch (*s->p) {
+	case '"': return zs_string(s, &raw, &n, &esc);
+	case 't': return zs_word(s, "true");
+	case 'f': return zs_word(s, "false");
+	case 'n': return zs_word(s, "null");
+	case '{':
+		if (depth == 0)
+			return false;
+		s->p++;
+		while ((r = zs_member(s, &first, NULL, &seen, &k)) == 1)
+			if (!zs_skip(s, depth - 1))
+				return false;
+		return r == 0;
+	case '[':
+		if (depth == 0)
+			return false;
+		s->p++;
+		while ((r = zs_next(s, ']', &first)) == 1)
+			if (!zs_skip(s, depth - 1))
+				return false;
+		return r == 0;
+	}
+	return zs_number(s, NULL);
+}
+
+static const char *const record_keys[] = {"content", "disabled", NULL};
+
+/* One record: an object with a string "content", which joins the RRset's contents unless
+ * "disabled" is true (any other value of it, as json_is_true, means enabled). */
+static bool zs_record(struct zscan *s)
+{
+	const char *content = NULL;
+	bool first = true, disabled = false;
+	unsigned seen = 0;
+	int r, k;
+
+	if (!zs_at(s, '{'))
+		return false;
+	s->p++;
+	while ((r = zs_member(s, &first, record_keys, &seen, &k)) == 1) {
+		if (k == 0) {
+			if ((content = zs_take(s)) == NULL)
+				return false;
+		} else if (k == 1 && zs_at(s, 't')) {
+			if (!zs_word(s, "true"))
+				return false;
+			disabled = true;
+		} else if (!zs_skip(s, SKIP_DEPTH)) {
+			return false;
+		}
+	}
+	if (r != 0 || content == NULL)
+		return false;
+	if (disabled)
+		return true;
+	if (s->nrec == s->rcap) {
+		size_t cap = s->rcap ? s->rcap * 2 : 16;
+		const char **rec = realloc(s->rec, cap * sizeof(*rec));
+		if (rec == NULL)
+			return false;
+		s->rec = rec;
+		s->rcap = cap;
+	}
+	s->rec[s->nrec++] = content;
+	return true;
+}
+
+static bool zs_records(struct zscan *s)
+{
+	bool first = true;
+	int r;
+
+	if (!zs_at(s, '['))
+		return false;
+	s->p++;
+	while ((r = zs_next(s, ']', &first)) == 1)
+		if (!zs_record(s))
+			return false;
+	return r == 0;
+}
+
+static const char *const comment_keys[] = {"account", NULL};
+
+/* Owned when a comment is an object whose "account" is the string @p s->account. Anything
+ * else is no mark, as in owned_by(): a "comments" that is no array, an item that is no
+ * object, an account that is no string. */
+static bool zs_comments(struct zscan *s, bool *owned)
+{
+	bool first = true;
+	int r;
+
+	if (!zs_at(s, '['))
+		return zs_skip(s, SKIP_DEPTH);
+	s->p++;
+	while ((r = zs_next(s, ']', &first)) == 1) {
+		bool cfirst = true;
+		unsigned seen = 0;
+		int cr, k;
+
+		if (!zs_at(s, '{')) {
+			if (!zs_skip(s, SKIP_DEPTH))
+				return false;
+			continue;
+		}
+		s->p++;
+		while ((cr = zs_member(s, &cfirst, comment_keys, &seen, &k)) == 1) {
+			if (k == 0 && zs_at(s, '"')) {
+				size_t mark = s->blen; /* compared, then forgotten */
+				const char *a = zs_take(s);
+				if (a == NULL)
+					return false;
+				*owned |= strcmp(a, s->account) == 0;
+				s->blen = mark;
+			} else if (!zs_skip(s, SKIP_DEPTH)) {
+				return false;
+			}
+		}
+		if (cr != 0)
+			return false;
+	}
+	return r == 0;
+}
+
+enum { RR_NAME, RR_TYPE, RR_TTL, RR_RECORDS, RR_COMMENTS };
+static const char *const rrset_keys[] = {"name", "type", "ttl", "records", "comments", NULL};
+#define RR_NEEDED ((1u << RR_NAME) | (1u << RR_TYPE) | (1u << RR_TTL) | (1u << RR_RECORDS))
+
+/* One RRset object appended to @p out (*cap entries allocated), as parse_rrset() does. */
+static bool zs_rrset(struct zscan *s, struct prism_actual_zone *out, size_t *cap)
+{
+	const char *name = NULL, *type = NULL;
+	int64_t ttl = -1;
+	bool first = true, owned = false, ok;
+	unsigned seen = 0;
+	int r, k;
+
+	if (!zs_at(s, '{'))
+		return false;
+	s->p++;
+	s->blen = 0; /* the previous RRset's strings are done with */
+	s->nrec = 0;
+	while ((r = zs_member(s, &first, rrset_keys, &seen, &k)) == 1) {
+		switch (k) {
+		case RR_NAME: ok = (name = zs_take(s)) != NULL; break;
+		case RR_TYPE: ok = (type = zs_take(s)) != NULL; break;
+		case RR_TTL: ok = zs_number(s, &ttl) && ttl >= 0 && ttl <= UINT32_MAX; break;
+		case RR_RECORDS: ok = zs_records(s); break;
+		case RR_COMMENTS: ok = zs_comments(s, &owned); break;
+		default: ok = zs_skip(s, SKIP_DEPTH);
+		}
+		if (!ok)
+			return false;
+	}
+	if (r != 0 || (seen & RR_NEEDED) != RR_NEEDED)
+		return false;
+	if (out->n == *cap) {
+		size_t c = *cap * 2;
+		struct prism_actual_rrset *v = realloc(out->v, c * sizeof(*v));
+		if (v == NULL)
+			return false;
+		out->v = v;
+		*cap = c;
+	}
+	struct prism_actual_rrset *rr = &out->v[out->n++]; /* freed like the others on failure */
+	rr->name = strdup(name);
+	rr->type = strdup(type);
+	if (rr->name == NULL || rr->type == NULL)
+		return false;
+	for (char *p = rr->name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	rr->ttl = (uint32_t)ttl;
+	struct prism_rr_change rc = {rr->name, rr->type, rr->ttl, s->rec, s->nrec};
+	rr->hash = prism_rrset_hash(&rc);
+	rr->owned = owned;
+	return true;
+}
+
+static bool zs_rrsets(struct zscan *s, struct prism_actual_zone *out)
+{
+	size_t cap = 16;
+	bool first = true;
+	int r;
+
+	if (!zs_at(s, '['))
+		return false;
+	s->p++;
+	if ((out->v = malloc(cap * sizeof(*out->v))) == NULL)
+		return false;
+	while ((r = zs_next(s, ']', &first)) == 1)
+		if (!zs_rrset(s, out, &cap))
+			return false;
+	return r == 0;
+}
+
+static const char *const zone_keys[] = {"rrsets", NULL};
+
+/* The whole body: one object with an "rrsets" array, nothing after it but blanks. */
+static bool zs_zone(struct zscan *s, struct prism_actual_zone *out)
+{
+	bool first = true;
+	unsigned seen = 0;
+	int r, k;
+
+	zs_ws(s);
+	if (!zs_at(s, '{'))
+		return false;
+	s->p++;
+	while ((r = zs_member(s, &first, zone_keys, &seen, &k)) == 1)
+		if (k == 0 ? !zs_rrsets(s, out) : !zs_skip(s, SKIP_DEPTH))
+			return false;
+	if (r != 0 || seen == 0)
+		return false;
+	zs_ws(s);
+	return s->p == s->end;
+}
+
+int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
+			  struct prism_actual_zone *out)
+{
+	if (body == NULL || account == NULL || out == NULL)
+		return PRISM_EINVAL;
+	out->v = NULL;
+	out->n = 0;
+	/* one buffer for the strings of any RRset: they cannot outgrow the body */
+	struct zscan s = {
+		.p = (const unsigned char *)body,
+		.end = (const unsigned char *)body + len,
+		.buf = malloc(len + 1),
+		.bcap = len + 1,
+		.account = account,
+	};
+	bool ok = s.buf != NULL && zs_zone(&s, out);
+	free(s.buf);
+	free(s.rec);
+	if (ok)
+		return 0;
+	prism_actual_zone_free(out);
+	return prism_pdns_zone_parse_reference(body, len, account, out);
 }
 
 /* A decimal string (or a JSON integer) that fits 64 bits. */

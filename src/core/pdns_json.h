@@ -85,13 +85,28 @@ struct prism_actual_zone {
 };
 
 /**
- * Parse the answer of GET /api/v1/servers/{id}/zones/{zone} (with rrsets).
+ * Parse the answer of GET /api/v1/servers/{id}/zones/{zone} (with rrsets). The body is
+ * scanned in place; anything unusual in it (a Unicode escape, a key given twice, a real, deep
+ * nesting, an error) is left to prism_pdns_zone_parse_reference(), so the result is always
+ * exactly the reference's.
  * @param account the ownership comment account ("prism")
  * @param[out] out caller frees with prism_actual_zone_free()
  * @return 0, PRISM_EPROTO (not the expected JSON), PRISM_ENOMEM, PRISM_EINVAL
  */
 int prism_pdns_zone_parse(const char *body, size_t len, const char *account,
 			  struct prism_actual_zone *out);
+
+/**
+ * The reference prism_pdns_zone_parse() must agree with, for every input: the body loaded as
+ * a jansson tree (JSON as jansson takes it; a duplicate key keeps its last value), then
+ * read. RRsets in the order of "rrsets", each with "name" (lower-cased), "type" (strings),
+ * "ttl" (a JSON integer 0…UINT32_MAX) and "records" (an array of objects with a string
+ * "content"; those with "disabled": true left out of the hash), owned when an item of an
+ * array "comments" has an "account" equal to @p account. A body not so: PRISM_EPROTO.
+ * Used by the fast path as its fallback, and by the fuzz target and the benchmark.
+ */
+int prism_pdns_zone_parse_reference(const char *body, size_t len, const char *account,
+				    struct prism_actual_zone *out);
 
 /** Free the RRsets of @p z (not @p z itself). NULL is a no-op. */
 void prism_actual_zone_free(struct prism_actual_zone *z);

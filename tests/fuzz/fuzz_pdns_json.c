@@ -5,7 +5,9 @@
  * on the raw input, then a PATCH
  * body built from records split out of the input (one change per line, "name type ttl
  * content..." with fields separated by spaces, no content = DELETE). Any body that is built
- * must be valid JSON with DELETEs before REPLACEs.
+ * must be valid JSON with DELETEs before REPLACEs. The input is also read as a zone answer:
+ * the in-place fast path of prism_pdns_zone_parse() must give exactly what its jansson
+ * reference gives (return code and every RRset).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -99,17 +101,30 @@ static void check_patch(const uint8_t *data, size_t size)
 	free(text);
 }
 
-/* A zone answer from a target: parsed or refused, never crashing or leaking. */
+/* A zone answer from a target: parsed or refused, never crashing or leaking, and the fast
+ * path agrees with the jansson reference in every respect. */
 static void check_zone(const uint8_t *data, size_t size)
 {
-	struct prism_actual_zone z;
+	struct prism_actual_zone z, ref;
+	int rc = prism_pdns_zone_parse((const char *)data, size, "prism", &z);
+	int ref_rc = prism_pdns_zone_parse_reference((const char *)data, size, "prism", &ref);
 
-	if (prism_pdns_zone_parse((const char *)data, size, "prism", &z) == 0) {
-		for (size_t i = 0; i < z.n; i++)
-			if (z.v[i].name == NULL || z.v[i].type == NULL)
-				abort();
-		prism_actual_zone_free(&z);
+	if (rc != ref_rc)
+		abort();
+	if (rc != 0)
+		return;
+	if (z.n != ref.n)
+		abort();
+	for (size_t i = 0; i < z.n; i++) {
+		const struct prism_actual_rrset *a = &z.v[i], *b = &ref.v[i];
+
+		if (a->name == NULL || a->type == NULL || strcmp(a->name, b->name) != 0 ||
+		    strcmp(a->type, b->type) != 0 || a->ttl != b->ttl || a->hash != b->hash ||
+		    a->owned != b->owned)
+			abort();
 	}
+	prism_actual_zone_free(&z);
+	prism_actual_zone_free(&ref);
 }
 
 /* The statistics: any input, a result or a refusal; the ratio's parts add up. */

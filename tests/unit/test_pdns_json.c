@@ -2,8 +2,10 @@
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,21 @@
 static void lib_free(void *p)
 {
 	free(p);
+}
+
+/* jansson's allocations counted (json_set_alloc_funcs): a zone the fast path reads allocates
+ * nothing through jansson, one it leaves to the reference does. */
+static size_t jansson_allocs;
+
+static void *lib_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void *counting_malloc(size_t n)
+{
+	jansson_allocs++;
+	return malloc(n);
 }
 
 #include <cmocka.h>
@@ -568,6 +585,253 @@ static void test_zone_parse(void **state)
 	prism_actual_zone_free(NULL);
 }
 
+/* ---- reading a zone: the fast path against the reference ---- */
+
+/* Both parsers on @p body: the same code and the same RRsets. Returns the code; *fast tells
+ * whether prism_pdns_zone_parse answered without jansson. The result is left in @p z. */
+static int zone_both(const char *body, size_t len, struct prism_actual_zone *z, bool *fast)
+{
+	struct prism_actual_zone ref;
+
+	json_set_alloc_funcs(counting_malloc, lib_free);
+	jansson_allocs = 0;
+	int rc = prism_pdns_zone_parse(body, len, ACCOUNT, z);
+	*fast = jansson_allocs == 0;
+	json_set_alloc_funcs(lib_malloc, lib_free);
+	int ref_rc = prism_pdns_zone_parse_reference(body, len, ACCOUNT, &ref);
+	assert_int_equal(rc, ref_rc);
+	if (rc != 0)
+		return rc;
+	assert_int_equal(z->n, ref.n);
+	for (size_t i = 0; i < z->n; i++) {
+		assert_string_equal(z->v[i].name, ref.v[i].name);
+		assert_string_equal(z->v[i].type, ref.v[i].type);
+		assert_int_equal(z->v[i].ttl, ref.v[i].ttl);
+		assert_true(z->v[i].hash == ref.v[i].hash);
+		assert_int_equal(z->v[i].owned, ref.v[i].owned);
+	}
+	prism_actual_zone_free(&ref);
+	return rc;
+}
+
+/* One RRset as expected: name, type, ttl, owned and the hash of these contents. */
+static void expect_rrset(const struct prism_actual_rrset *rr, const char *name, const char *type,
+			 uint32_t ttl, bool owned, const char *const *recs, size_t n)
+{
+	struct prism_rr_change c = {name, type, ttl, recs, n};
+
+	assert_string_equal(rr->name, name);
+	assert_string_equal(rr->type, type);
+	assert_int_equal(rr->ttl, ttl);
+	assert_int_equal(rr->owned, owned);
+	assert_true(rr->hash == prism_rrset_hash(&c));
+}
+
+/* A one-RRset zone whose RRset is @p rrset; the code, *fast as zone_both. */
+static int zone_one(const char *rrset, struct prism_actual_zone *z, bool *fast)
+{
+	char body[1024];
+	int n = snprintf(body, sizeof(body), "{\"rrsets\": [%s]}", rrset);
+
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	return zone_both(body, (size_t)n, z, fast);
+}
+
+/* What PowerDNS answers, keys in any order, blanks, values Prism does not read: in place. */
+static void test_zone_parse_fast(void **state)
+{
+	static const char body[] =
+		" {\"account\": \"\", \"dnssec\": false, \"masters\": [], \"serial\": 2026112201,"
+		" \"nested\": {\"a\": [1, -2, 0, {\"b\": null, \"c\": [true, \"x\\/y\"]}], \"d\": "
+		"{}},"
+		" \"rrsets\" : [\n"
+		"\t{\"comments\": [{\"account\": \"ops\", \"content\": \"x\", \"modified_at\": 1},"
+		" {\"content\": \"managed\", \"account\": \"prism\", \"modified_at\": 2}],"
+		" \"name\": \"WWW.Z.test.\", \"records\": [{\"content\": \"192.0.2.2\","
+		" \"disabled\": false}, {\"disabled\": true, \"content\": \"192.0.2.9\"},"
+		" {\"content\": \"192.0.2.1\", \"disabled\": false}], \"ttl\": 60, \"type\": "
+		"\"A\"},\n"
+		"\t{\"ttl\": 300, \"type\": \"TXT\", \"name\": \"t.z.test.\", \"records\": ["
+		"{\"content\": \"\\\"v=spf1 -all\\\" \\\"a\\\\\\\\b\\\\tc\\\"\", \"extra\": [{}]},"
+		" {\"content\": \"\\\"caf\xc3\xa9 \xe2\x98\x83\\\"\", \"disabled\": \"true\"},"
+		" {\"content\": \"x\", \"disabled\": 1}, {\"content\": \"y\", \"disabled\": "
+		"null}],"
+		" \"comments\": {\"account\": \"prism\"}, \"changetype\": null},\n"
+		"\t{\"name\": \"e.z.test.\", \"type\": \"CNAME\", \"ttl\": 0, \"records\": [],"
+		" \"comments\": [1, \"prism\", [], {\"account\": 5}, {\"account\": \"Prism\"}]},\n"
+		"\t{\"name\": \"m.z.test.\", \"type\": \"MX\", \"ttl\": 4294967295, \"records\": ["
+		"{\"content\": \"10 mx.z.test.\"}], \"comments\": [{\"account\": \"prism\"}]}\n"
+		" ], \"url\": \"/api/v1/servers/localhost/zones/z.test.\"}\r\n";
+	static const char *const www[] = {"192.0.2.1", "192.0.2.2"};
+	/* the escapes decoded; "disabled" other than true is enabled */
+	static const char *const txt[] = {"\"v=spf1 -all\" \"a\\\\b\\tc\"",
+					  "\"caf\xc3\xa9 \xe2\x98\x83\"", "x", "y"};
+	static const char *const mx[] = {"10 mx.z.test."};
+	struct prism_actual_zone z;
+	bool fast;
+	(void)state;
+
+	assert_int_equal(zone_both(body, strlen(body), &z, &fast), 0);
+	assert_true(fast);
+	assert_int_equal(z.n, 4);
+	expect_rrset(&z.v[0], "www.z.test.", "A", 60, true, www, 2);
+	expect_rrset(&z.v[1], "t.z.test.", "TXT", 300, false, txt, 4);
+	expect_rrset(&z.v[2], "e.z.test.", "CNAME", 0, false, NULL, 0);
+	expect_rrset(&z.v[3], "m.z.test.", "MX", UINT32_MAX, true, mx, 1);
+	prism_actual_zone_free(&z);
+
+	/* no RRsets at all; a ttl of -0 is jansson's integer 0 */
+	assert_int_equal(zone_both("{\"rrsets\":[]}", 13, &z, &fast), 0);
+	assert_true(fast);
+	assert_int_equal(z.n, 0);
+	prism_actual_zone_free(&z);
+	assert_int_equal(
+		zone_one("{\"name\":\"a.\",\"type\":\"A\",\"ttl\":-0,\"records\":[]}", &z, &fast),
+		0);
+	assert_true(fast);
+	assert_int_equal(z.v[0].ttl, 0);
+	prism_actual_zone_free(&z);
+}
+
+/* What the fast path leaves to jansson, with jansson's result: a \u escape, a key read twice
+ * (the last one counts), a real or a long integer where nothing is read, deep nesting. */
+static void test_zone_parse_fallback(void **state)
+{
+	static const struct {
+		const char *rrset;
+		const char *name;
+		uint32_t ttl;
+		bool owned;
+		const char *record; /* the one enabled record, or NULL */
+	} cases[] = {
+		{"{\"name\":\"\\u0041.z.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}", "a.z.", 1,
+		 false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"content\":"
+		 "\"\\u00e9\\ud83d\\ude00\"}]}",
+		 "a.", 1, false, "\xc3\xa9\xf0\x9f\x98\x80"},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		 "\"comments\":[{\"account\":\"\\u0070rism\"}]}",
+		 "a.", 1, true, NULL},
+		{"{\"n\\u0061me\":\"b.\",\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		 "a.", 1, false, NULL},
+		{"{\"name\":\"a.\",\"name\":\"B.\",\"type\":\"A\",\"ttl\":1,\"ttl\":2,\"records\":"
+		 "[]}",
+		 "b.", 2, false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"content\":\"x\","
+		 "\"disabled\":true,\"disabled\":false,\"content\":\"y\"}]}",
+		 "a.", 1, false, "y"},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		 "\"comments\":[{\"account\":\"prism\",\"account\":\"ops\"}]}",
+		 "a.", 1, false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		 "\"comments\":[],\"comments\":[{\"account\":\"prism\"}]}",
+		 "a.", 1, true, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":1.5}", "a.", 1,
+		 false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":-2e-400}", "a.",
+		 1, false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		 "\"x\":1234567890123456789}",
+		 "a.", 1, false, NULL},
+		{"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":"
+		 "[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]}",
+		 "a.", 1, false, NULL},
+	};
+	struct prism_actual_zone z;
+	bool fast;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *rec[] = {cases[i].record};
+
+		assert_int_equal(zone_one(cases[i].rrset, &z, &fast), 0);
+		assert_false(fast);
+		assert_int_equal(z.n, 1);
+		expect_rrset(&z.v[0], cases[i].name, "A", cases[i].ttl, cases[i].owned, rec,
+			     cases[i].record != NULL);
+		prism_actual_zone_free(&z);
+	}
+	/* "rrsets" twice: the last one */
+	static const char twice[] = "{\"rrsets\":[{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,"
+				    "\"records\":[]}],\"rrsets\":[]}";
+	assert_int_equal(zone_both(twice, strlen(twice), &z, &fast), 0);
+	assert_false(fast);
+	assert_int_equal(z.n, 0);
+	prism_actual_zone_free(&z);
+}
+
+/* Refusals: whatever is wrong, the reference words it (PRISM_EPROTO) and both agree. */
+static void test_zone_parse_errors(void **state)
+{
+	static const char *const rrsets[] = {
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":300.0,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":3e2,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":-1,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":4294967296,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":060,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":\"60\",\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":{}}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"content\":1}]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"disabled\":true}]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[\"x\"]}",
+		"{\"name\":1,\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":null,\"ttl\":1,\"records\":[]}",
+		"[\"name\",\"a.\"]",
+		/* not JSON as jansson takes it */
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":1e999}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		"\"x\":12345678901234567890}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"content\":\"x\"},]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[] \"x\":1}",
+		"{\"name\":\"a\\x.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"a\\u0000.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"a\\ud800.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"a\tb.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"\xc3\x28.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"\xed\xa0\x80.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"\xc0\xae.\",\"type\":\"A\",\"ttl\":1,\"records\":[]}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":tru}",
+		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":truex}",
+	};
+	static const char *const bodies[] = {
+		"",
+		" ",
+		"[]",
+		"{}",
+		"{\"rrsets\":{}}",
+		"{\"rrsets\":null}",
+		"{\"rrsets\":[]} x",
+		"{\"rrsets\":[]}}",
+		"{\"rrsets\":[]",
+		"{\"rrsets\" [] }",
+		"\xef\xbb\xbf{\"rrsets\":[]}",
+	};
+	struct prism_actual_zone z;
+	bool fast;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(rrsets) / sizeof(rrsets[0]); i++) {
+		assert_int_equal(zone_one(rrsets[i], &z, &fast), PRISM_EPROTO);
+		assert_null(z.v);
+		assert_int_equal(z.n, 0);
+	}
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		assert_int_equal(zone_both(bodies[i], strlen(bodies[i]), &z, &fast), PRISM_EPROTO);
+	/* a NUL byte, in a string and after the object */
+	static const char nul[] = "{\"rrsets\":[{\"name\":\"a\0.\",\"type\":\"A\",\"ttl\":1,"
+				  "\"records\":[]}]}";
+	assert_int_equal(zone_both(nul, sizeof(nul) - 1, &z, &fast), PRISM_EPROTO);
+	assert_int_equal(zone_both("{\"rrsets\":[]}\0", 14, &z, &fast), PRISM_EPROTO);
+	/* only len bytes are read: the same body cut short is refused */
+	assert_int_equal(zone_both("{\"rrsets\":[]}", 12, &z, &fast), PRISM_EPROTO);
+	assert_int_equal(prism_pdns_zone_parse_reference(NULL, 0, ACCOUNT, &z), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_parse("{}", 2, NULL, &z), PRISM_EINVAL);
+	assert_int_equal(prism_pdns_zone_parse("{}", 2, ACCOUNT, NULL), PRISM_EINVAL);
+}
+
 static void test_stats(void **state)
 {
 	struct prism_pdns_stats st;
@@ -665,6 +929,9 @@ int main(void)
 		cmocka_unit_test(test_error_fallback),
 		cmocka_unit_test(test_error_truncation),
 		cmocka_unit_test(test_zone_parse),
+		cmocka_unit_test(test_zone_parse_fast),
+		cmocka_unit_test(test_zone_parse_fallback),
+		cmocka_unit_test(test_zone_parse_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
