@@ -781,8 +781,8 @@ static void test_zone_parse_errors(void **state)
 		"[\"name\",\"a.\"]",
 		/* not JSON as jansson takes it */
 		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],\"x\":1e999}",
-		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
-		"\"x\":12345678901234567890}",
+		("{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],"
+		 "\"x\":12345678901234567890}"), /* one string: parentheses tell clang so */
 		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[],}",
 		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[{\"content\":\"x\"},]}",
 		"{\"name\":\"a.\",\"type\":\"A\",\"ttl\":1,\"records\":[] \"x\":1}",
