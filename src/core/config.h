@@ -129,8 +129,7 @@ struct prism_config {
 	bool powerdns_auto_ptr;	      /**< false */
 	/* auth: */
 	bool auth_required;		/**< true: registrations need a valid token */
-	uint32_t auth_failure_delay_ms; /**< an agent connection's pause after an auth failure, 250
-					 */
+	uint32_t auth_failure_delay_ms; /**< ms an agent connection waits after an auth failure */
 	struct prism_config_cred **auth_tokens; /**< NULL-terminated, or NULL for none */
 	char **auth_reserved_names; /**< lower-cased names no source may claim; may be NULL */
 	/* api: */

@@ -567,13 +567,13 @@ static const char *const token_reasons[] = {
 
 /*
  * An authentication failure (no token, an unknown, expired or revoked one, a certificate
- * naming another host) holds its connection: nothing more is read
- * or served on it for auth.failure_delay_ms. A connection has one registration in flight
- * until one succeeds (its first frame, for a valid agent), and again after a failure, so
- * a pipelined burst cannot pass the hold. A client guessing tokens, or flooding with a bad
- * one, gets one answer per delay and connection instead of as many as prismd can give, and
- * the agents with valid tokens keep the CPU. Without the hold a flood of bad tokens took its share
- * of prismd like as many valid registrations (docs/reliability.md).
+ * naming another host) holds its connection: nothing more is read or served on it for
+ * auth.failure_delay_ms. A connection has one registration in flight until one succeeds
+ * (its first frame, for a valid agent), and again after a failure, so a pipelined burst
+ * cannot pass the hold. A client guessing tokens, or flooding with a bad one, gets one
+ * answer per delay and connection instead of as many as prismd can give, and the agents
+ * with valid tokens keep the CPU. Without the hold a flood of bad tokens took its share of
+ * prismd like as many valid registrations (docs/reliability.md).
  */
 static void conn_auth_failed(struct conn *c)
 {

@@ -62,7 +62,9 @@ int pg_ledger_due(struct prism_store *s, const char *target, int64_t now_ms, siz
 	PGresult *r = pg_exec(s, due_sql, &p);
 	if (r == NULL)
 		return PRISM_ESTORE;
-	struct prism_ledger_row *v = calloc(max, sizeof(*v));
+	/* as many rows as came, not max: most fetches find far fewer (an idle target's none) */
+	size_t nt = (size_t)PQntuples(r) < max ? (size_t)PQntuples(r) : max;
+	struct prism_ledger_row *v = calloc(nt ? nt : 1, sizeof(*v));
 	if (v == NULL) {
 		PQclear(r);
 		return PRISM_ENOMEM;

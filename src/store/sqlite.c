@@ -250,12 +250,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MARK_HOSTS] =
 		"UPDATE hosts SET dns_sync_status = x.st, dns_last_sync = ?2 "
 		"FROM (SELECT l.host_id AS id, CASE WHEN max(l.status IN ('failed', 'conflict')) "
-		"THEN 'failed' WHEN max(l.status = 'pending') THEN 'pending' ELSE 'synced' END AS "
-		"st "
-		"FROM ledger l WHERE l.host_id IN (SELECT m2.host_id FROM temp.marked m CROSS "
-		"JOIN "
-		"ledger m2 ON m2.target = ?1 AND m2.zone = m.zone AND m2.name = m.name AND "
-		"m2.type = m.type) GROUP BY l.host_id) AS x WHERE hosts.id = x.id",
+		"THEN 'failed' WHEN max(l.status = 'pending') THEN 'pending' ELSE 'synced' "
+		"END AS st FROM ledger l WHERE l.host_id IN (SELECT m2.host_id FROM temp.marked m "
+		"CROSS JOIN ledger m2 ON m2.target = ?1 AND m2.zone = m.zone AND m2.name = m.name "
+		"AND m2.type = m.type) GROUP BY l.host_id) AS x WHERE hosts.id = x.id",
 	/* the reconciler (sqlite_ledger.c): a zone as the target holds it, against the
 	 * desired RRsets and the ledger */
 	[ST_ACTUAL_CLEAR] = "DELETE FROM temp.actual",

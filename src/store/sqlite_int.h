@@ -63,7 +63,7 @@ enum stmt_id {
 	ST_QUEUE_TAKE,
 	ST_QUEUE_DROP,
 	ST_QUEUE_COUNT,
-	/* on the connection's temporary tables (sq_temp_tables): made once, at open */
+	/* on the connection's temporary tables (temp_tables, sqlite.c): made once, at open */
 	ST_MARKED_CLEAR,
 	ST_MARKED_ADD,
 	ST_MARK_OK,
