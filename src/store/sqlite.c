@@ -114,16 +114,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "name = ?2 AND type = ?3",
 	/* who else holds an RRset of this type, or a CNAME, at a name (HOLDER_ARM) */
 	[ST_NAME_HOLDER] = HOLDER_ARM("?3") " UNION ALL " HOLDER_ARM("'CNAME'") " LIMIT 1",
-	/* fan a desired change out to every target serving the zone */
-	[ST_LEDGER_UPSERT] =
-		"INSERT INTO ledger (target, zone, name, type, desired_hash, status, attempts, "
-		"next_attempt, host_id, updated_at) "
-		"SELECT target, ?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?6 FROM target_zones "
-		"WHERE zone = ?1 "
-		"ON CONFLICT (target, zone, name, type) DO UPDATE SET "
-		"desired_hash = excluded.desired_hash, status = 'pending', attempts = 0, "
-		"next_attempt = 0, last_error = NULL, host_id = excluded.host_id, "
-		"updated_at = excluded.updated_at",
 	/* no desired row = the RRset is to be deleted. INDEXED BY: without statistics SQLite
 	 * picks the primary key and walks every row of the target (16-21 ms at 120,000 rows
 	 * against 0.02-0.06 ms through ledger_due), on the writer thread */
@@ -910,6 +900,7 @@ static int sq_commit(struct prism_store *s)
 static int sq_rollback(struct prism_store *s)
 {
 	s->seen_max = s->seen_stored;
+	sq_tz_forget(s); /* it may hold pairs the transaction added */
 	return sq_exec(s, "ROLLBACK");
 }
 
@@ -931,6 +922,8 @@ int sq_savepoint(struct prism_store *s)
 
 int sq_release(struct prism_store *s, bool keep)
 {
+	if (!keep)
+		sq_tz_forget(s); /* the job may have added target_zones pairs */
 	if (!keep && step_once(s, ST_ROLLBACK_TO) != 0)
 		return PRISM_ESTORE;
 	if (s->savepoint_depth > 0)

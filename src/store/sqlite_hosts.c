@@ -55,29 +55,6 @@ int sq_desired_row(struct prism_store *s, const struct prism_rr_change *rr, cons
 	return 0;
 }
 
-/* Desired RRset changed: store it once and mark it pending on every target of its zone. */
-static int desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
-		       int64_t host_id, int64_t now, bool *changed)
-{
-	int64_t hash;
-	bool differs;
-	if (sq_desired_row(s, rr, zone, host_id, &hash, &differs) != 0)
-		return PRISM_ESTORE;
-	if (!differs)
-		return 0;
-	sqlite3_stmt *st = sq_stmt(s, ST_LEDGER_UPSERT);
-	sq_bind_text(st, 1, zone);
-	sq_bind_text(st, 2, rr->name);
-	sq_bind_text(st, 3, rr->type);
-	sqlite3_bind_int64(st, 4, hash);
-	sqlite3_bind_int64(st, 5, host_id);
-	sqlite3_bind_int64(st, 6, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return PRISM_ESTORE;
-	*changed = true;
-	return 0;
-}
-
 /* Withdraw one desired RRset and queue its deletion on every target that has it. */
 static int desired_drop(struct prism_store *s, const char *zone, const char *name,
 			const char *type, int64_t host_id, int64_t now)
@@ -138,7 +115,7 @@ static int ptr_want(struct prism_store *s, const struct prism_host_reg *reg, int
 	const char *recs[1] = {fqdn};
 	struct prism_rr_change rr = {rev, "PTR", reg->dns.ttl, recs, 1};
 	bool ch = false;
-	rc = desired_set(s, &rr, rzone, host_id, reg->now, &ch);
+	rc = sq_desired_set(s, &rr, rzone, host_id, reg->now, &ch);
 	*changed |= ch;
 	return rc;
 }
@@ -152,7 +129,7 @@ static int ledger_want(struct prism_store *s, const struct prism_host_reg *reg, 
 		return 0; /* record_types leaves this family out */
 	const char *recs[1] = {reg->ip};
 	struct prism_rr_change rr = {fqdn, reg->ipv6 ? "AAAA" : "A", reg->dns.ttl, recs, 1};
-	int rc = desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
+	int rc = sq_desired_set(s, &rr, reg->dns.zone, host_id, reg->now, changed);
 	if (rc == 0 && reg->dns.auto_ptr)
 		rc = ptr_want(s, reg, host_id, fqdn, changed);
 	return rc;

@@ -24,7 +24,6 @@ enum stmt_id {
 	ST_HOST_UPDATE,
 	ST_LEDGER_GET,
 	ST_NAME_HOLDER,
-	ST_LEDGER_UPSERT,
 	ST_LEDGER_DUE,
 	ST_LEDGER_NEXT,
 	ST_LEDGER_OK,
@@ -167,6 +166,10 @@ int sq_audit_add(struct prism_store *s, const struct prism_audit_entry *e);
 /* Store a desired RRset once; @p hash receives its hash, @p differs whether it changed. */
 int sq_desired_row(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
 		   int64_t host_id, int64_t *hash, bool *differs);
+/* sq_desired_row, and when it changed, the RRset pending on every target of @p zone
+ * (@p changed set). */
+int sq_desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
+		   int64_t host_id, int64_t now, bool *changed);
 /* Withdraw host @p host_id's records (deletions queued); @p link keeps them tied to it. */
 int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_t now,
 		       bool *changed);

@@ -96,10 +96,14 @@ static int tz_load(struct prism_store *s)
 	return 0;
 }
 
-/* desired_set for source hosts: the ledger row of each target serving the zone is written
- * by a single-row statement (see ST_SRC_LEDGER_UPSERT). */
-static int src_desired_set(struct prism_store *s, const struct prism_rr_change *rr,
-			   const char *zone, int64_t host_id, int64_t now, bool *changed)
+/*
+ * A desired RRset stored once (the `desired` row) and, when it differed, its ledger row on
+ * each target serving the zone marked pending, each by a single-row statement (see
+ * ST_SRC_LEDGER_UPSERT) from the target_zones read once (tz_load). Agents' and other
+ * sources' hosts both write their records through here.
+ */
+int sq_desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
+		   int64_t host_id, int64_t now, bool *changed)
 {
 	int64_t hash;
 	bool differs;
@@ -223,7 +227,7 @@ static const struct src_ops sq_src_ops = {
 	.by_key = src_by_key,
 	.by_name = src_by_name,
 	.name_holder = sq_name_holder,
-	.desired_set = src_desired_set,
+	.desired_set = sq_desired_set,
 	.drop_owned = drop_owned,
 	.drop_host = src_drop_host,
 	.insert = src_insert,

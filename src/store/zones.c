@@ -84,6 +84,7 @@ static int add_pair(struct prism_store *s, const char *target, const char *zone,
 		       target, zone, NULL, 0, &added);
 	if (rc != 0 || added == 0)
 		return rc;
+	sq_tz_forget(s); /* records written from now on fan out to this pair too */
 	return exec4(s,
 		     "INSERT INTO ledger (target, zone, name, type, desired_hash, status, "
 		     "attempts, next_attempt, host_id, updated_at) SELECT ?1, zone, name, type, "
@@ -149,6 +150,7 @@ int zq_zone_delete(struct prism_store *s, const char *zone, int64_t now, size_t 
 		       zone, NULL, NULL, now, ntargets);
 	for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
 		rc = exec4(s, steps[i], zone, NULL, NULL, 0, NULL);
+	sq_tz_forget(s);
 	return rc;
 }
 

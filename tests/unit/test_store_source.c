@@ -707,6 +707,65 @@ static void test_checkpoints_off_the_writer(void **state)
 	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname LIKE 'ck%'"), n);
 }
 
+/* A zone added after the writer read the (target, zone) pairs: records written in it, by an
+ * agent or another source, still reach its targets (the pairs are read again), and a zone
+ * deleted leaves none behind. */
+static void test_zone_added_later_gets_ledger_rows(void **state)
+{
+	struct fx *f = *state;
+	struct prism_source_result r;
+	/* the pairs are read by the first write */
+	struct prism_source_entry d = ddns("a.example.test.", PRISM_FAM_V4, "10.0.3.1", "aa");
+	assert_int_equal(put(f, &d, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	static const char *const later_zones[] = {"example.test.", "later.test.", NULL};
+	struct prism_zone_spec z = {.name = "later.test.",
+				    .kind = "Native",
+				    .targets = "all",
+				    .nameservers = "ns1.later.test.",
+				    .soa = "ns1.later.test. hostmaster.later.test. 1 3600 600 "
+					   "86400 60",
+				    .ttl = 60};
+	const char *const targets[] = {"t1", NULL};
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->zone_create(f->s, &z, targets, 1000), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	f->ctx.zones = later_zones;
+	d = ddns("b.later.test.", PRISM_FAM_V4, "10.0.3.2", "bb");
+	d.zone = "later.test.";
+	assert_int_equal(put(f, &d, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	struct prism_host_reg_out out;
+	struct prism_host_reg reg = {
+		.hostname = "web9",
+		.ip = "10.0.3.3",
+		.now = 1000,
+		.expires_at = 2000,
+		.dns = {.enabled = true,
+			.zone = "later.test.",
+			.ttl = 60,
+			.publish_a = true,
+			.zones = later_zones},
+	};
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(out.result, PRISM_REG_NEW);
+	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE target = 't1' AND zone = "
+			      "'later.test.' AND status = 'pending' AND name IN "
+			      "('b.later.test.', 'web9.later.test.')"),
+			 2);
+	/* deleted: a record written afterwards in it goes nowhere */
+	size_t nt;
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->zone_delete(f->s, "later.test.", 1001, &nt), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	d = ddns("c.later.test.", PRISM_FAM_V4, "10.0.3.4", "cc");
+	d.zone = "later.test.";
+	assert_int_equal(put(f, &d, &r), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE zone = 'later.test.'"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_statements_stay_prepared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_off_the_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zone_added_later_gets_ledger_rows, setup, teardown),
 		cmocka_unit_test(test_runtime_target_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
