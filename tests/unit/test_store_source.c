@@ -779,7 +779,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_statements_stay_prepared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_off_the_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zone_added_later_gets_ledger_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zone_added_later_gets_ledger_rows, setup,
+						teardown),
 		cmocka_unit_test(test_runtime_target_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
