@@ -143,6 +143,22 @@ def cpu_ticks(pid):
     return total, threads
 
 
+def sched_waits(pid):
+    """Nanoseconds each live thread of a process spent waiting on a run queue (runnable but
+    not running: the machine's cores were busy), from /proc/PID/task/TID/schedstat; named
+    as cpu_ticks names them. Empty where the kernel has no schedstats."""
+    out = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                wait = int(f.read().split()[1])
+            name = stat_ticks(f"/proc/{pid}/task/{tid}/stat")[1]
+            out["loop" if tid == str(pid) else f"{name}/{tid}"] = wait
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        pass
+    return out
+
+
 def machine_busy_ticks():
     """Busy CPU ticks of the whole machine (all cores), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -178,6 +194,7 @@ def run_load(d, args, limit, tls=None, pki=None):
         cmd += ["--token", TOKEN]
     log("  $ " + " ".join(cmd))
     p0, t0 = cpu_ticks(d.proc.pid)
+    q0 = sched_waits(d.proc.pid)
     n0 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     m0, w0 = machine_busy_ticks(), time.monotonic()
@@ -186,6 +203,7 @@ def run_load(d, args, limit, tls=None, pki=None):
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_cpu = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
     p1, t1 = cpu_ticks(d.proc.pid)
+    q1 = sched_waits(d.proc.pid)
     n1 = cpu_ticks(d.pdns.proc.pid)[0] if d.pdns else 0
     if r.returncode not in (0, 1) or not r.stdout.strip():
         raise RuntimeError(f"agent-load failed ({r.returncode}): {r.stderr}")
@@ -200,6 +218,9 @@ def run_load(d, args, limit, tls=None, pki=None):
     res["load_cpu_pct"] = 100.0 * load_cpu / wall
     res["prismd_threads_pct"] = {k: 100.0 * (v - t0.get(k, 0)) / HZ / wall
                                  for k, v in t1.items() if v - t0.get(k, 0) > 0}
+    # the same threads' time runnable but waiting for a core, in % of the run
+    res["prismd_threads_wait_pct"] = {k: 100.0 * (v - q0[k]) / 1e9 / wall
+                                      for k, v in q1.items() if k in q0 and v > q0[k]}
     return res
 
 

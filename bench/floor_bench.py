@@ -17,7 +17,8 @@ auth on, one PowerDNS target), floor first, and prints both and prismd / floor:
 from a host range larger than the run can reach, so every answer is "New host registered"
 (the table's `new` column counts them).
 
-usage: bench/floor_bench.py [--duration S] [--hosts H] [--rounds R] [--perf DIR] [--json FILE]
+usage: bench/floor_bench.py [--duration S] [--hosts H] [--rounds R] [--clients N] [--perf DIR]
+                           [--json FILE]
   --perf DIR   also `perf record -g` prismd during each prismd run (DIR/<row>.data)
 Environment: PRISM_BUILD_DIR (prismd, default ./build), AGENT_LOAD, FLOOR_SERVER (default
 $PRISM_BUILD_DIR/bench/floor-server).
@@ -67,8 +68,8 @@ class Floor:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def load_args(mode, depth, prefix, hosts, duration):
-    args = ["--mode", mode, "--clients", "64", "--duration", str(duration),
+def load_args(mode, depth, prefix, hosts, duration, clients=64):
+    args = ["--mode", mode, "--clients", str(clients), "--duration", str(duration),
             "--hosts", str(hosts), "--prefix", prefix, "--timeout", "10"]
     if mode == "oneshot":
         args += ["--sources", "16"]
@@ -115,7 +116,7 @@ def prismd_row(name, mode, depth, known, a, r):
             p = perf_start(d.proc.pid, os.path.join(a.perf, name.replace(" ", "-") + ".data"))
             time.sleep(0.5)
         try:
-            res = ab.run_load(d, load_args(mode, depth, prefix, hosts, a.duration),
+            res = ab.run_load(d, load_args(mode, depth, prefix, hosts, a.duration, a.clients),
                               a.duration + 120)
         finally:
             perf_stop(p)
@@ -134,6 +135,9 @@ def main():
     ap.add_argument("--hosts", type=int, default=20000, help="known hosts per row")
     ap.add_argument("--rounds", type=int, default=1, help="floor+prismd pairs per row")
     ap.add_argument("--rows", default="", help="comma-separated row names (default all)")
+    ap.add_argument("--clients", type=int, default=64,
+                    help="agent-load clients, floor and prismd alike (issue 20's table: 64; "
+                         "more tells whether a row waits on latency or on the cores)")
     ap.add_argument("--perf", help="perf record prismd into this directory")
     ap.add_argument("--json", help="also write every raw result to this file")
     a = ap.parse_args()
@@ -153,7 +157,8 @@ def main():
             f = Floor()
             try:
                 fl = ab.run_load(f, load_args(mode, depth, "fl-", a.hosts if known else
-                                              10_000_000, a.duration), a.duration + 120)
+                                              10_000_000, a.duration, a.clients),
+                                 a.duration + 120)
             finally:
                 f.stop()
             ab.log(f"{name}, round {r + 1}: prismd")
@@ -161,7 +166,7 @@ def main():
             out.append({"name": name, "goal": goal, "floor": fl, "prismd": pr})
     print()
     print(f"agent port against the no-op floor: nproc {os.cpu_count()}, {a.duration} s per "
-          f"run, 64 clients, token auth on, one PowerDNS target")
+          f"run, {a.clients} clients, token auth on, one PowerDNS target")
     hdr = (f"{'row':<16} {'floor/s':>9} {'prismd/s':>9} {'ratio':>6} {'goal':>5} "
            f"{'p50 ms':>7} {'p99 ms':>7} {'new':>7} {'beats':>7} {'not ok':>6} {'prismd%':>7} "
            f"{'pdns%':>6} {'other%':>6} {'synced':>7} {'us/reg':>7} {'loop':>5} {'store':>5}")
@@ -198,6 +203,17 @@ def main():
           "the busiest other thread's, the store writer).")
     for o in out:
         print(f"  {o['name']}: {o['prismd']['cmd']}")
+    # on a machine whose cores are all taken, a thread that could run waits for one: the
+    # event loop's and the writer's share of the run on a core and waiting for one
+    print("prismd's threads on a core / waiting for one (runnable, the cores busy), in % of "
+          "the run:")
+    for o in out:
+        th = o["prismd"].get("prismd_threads_pct", {})
+        wt = o["prismd"].get("prismd_threads_wait_pct", {})
+        busiest = sorted(th, key=lambda k: -th[k])[:3]
+        print(f"  {o['name']}: " + ", ".join(
+            f"{k.split('/')[0] if k == 'loop' else k} {th[k]:.0f} / {wt.get(k, 0):.0f}"
+            for k in busiest))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=2)
