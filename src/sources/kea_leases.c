@@ -29,12 +29,11 @@
 #include "core/kea_lease.h"
 #include "sources/kea_leases.h"
 
-#define TAG	   "kea-leases"
-#define CHUNK	   (256u << 10)
-#define JOB_MAX	   512u
-#define MARK_EVERY 16u
-#define LOG_BURST  5u
-#define QUEUE_MAX  1000000u
+#define TAG	  "kea-leases"
+#define CHUNK	  (256u << 10)
+#define JOB_MAX	  512u
+#define LOG_BURST 5u
+#define QUEUE_MAX 1000000u
 
 struct item {
 	char key[46]; /* the address */
@@ -213,7 +212,8 @@ static int changes_run(struct prism_store *s, const struct prism_store_api *api,
 			struct prism_source_entry e = entry_of(j->k, it);
 			rc = api->source_put(s, &e, &j->ctx, &it->res);
 		}
-		if (rc == 0 && i % MARK_EVERY == MARK_EVERY - 1)
+		if (rc == 0 && api->job_mark_every > 0 &&
+		    i % api->job_mark_every == api->job_mark_every - 1)
 			rc = api->job_mark(s);
 		if (rc != 0)
 			return rc;

@@ -42,7 +42,6 @@
 #define TAG		 "kea-reservations"
 #define NOTIFY_BATCH	 512u
 #define NOTIFY_QUEUE_MAX 1000000u /* beyond: drop the queue and resync instead */
-#define MARK_EVERY	 16u
 #define LOG_BURST	 5u
 #define BACKOFF_FIRST_MS 500u
 #define SYNC_RETRY_MS	 5000u
@@ -508,7 +507,8 @@ static int notify_run(struct prism_store *s, const struct prism_store_api *api,
 			struct prism_source_entry e = entry_of(j->k, it);
 			rc = api->source_put(s, &e, &j->ctx, &it->res);
 		}
-		if (rc == 0 && i % MARK_EVERY == MARK_EVERY - 1)
+		if (rc == 0 && api->job_mark_every > 0 &&
+		    i % api->job_mark_every == api->job_mark_every - 1)
 			rc = api->job_mark(s);
 		if (rc != 0)
 			return rc;

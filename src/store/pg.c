@@ -1021,6 +1021,7 @@ const struct prism_store_api prism_store_postgresql = {
 	.release = pg_release,
 	.last_error = pg_last_error,
 	.job_mark = pg_job_mark,
+	.job_mark_every = PG_MARK_EVERY,
 	.host_register = pg_host_register,
 	.host_import = pg_host_import,
 	.ledger_due = pg_ledger_due,

@@ -125,6 +125,8 @@ void pg_tz_forget(struct prism_store *s);
 int pg_savepoint(struct prism_store *s);
 int pg_release(struct prism_store *s, bool keep);
 int pg_job_mark(struct prism_store *s);
+/* entries between job marks (struct prism_store_api's job_mark_every) */
+#define PG_MARK_EVERY 32u
 
 /** Connect with prism_store_pg_params (application "prismd") to @p url (a libpq URI or
  *  key=value string). Blocking. */

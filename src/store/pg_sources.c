@@ -314,7 +314,7 @@ int pg_source_sync(struct prism_store *s, enum prism_source source,
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);
 		out->removed++;
-		if (rc == 0 && i % SRC_MARK == SRC_MARK - 1)
+		if (rc == 0 && i % PG_MARK_EVERY == PG_MARK_EVERY - 1)
 			rc = pg_job_mark(s);
 	}
 	free(v);
@@ -341,7 +341,7 @@ int pg_source_sync(struct prism_store *s, enum prism_source source,
 		rc = pg_source_put(s, e, ctx, &res);
 		if (rc == 0)
 			src_tally(out, e, &res);
-		if (rc == 0 && i % SRC_MARK == SRC_MARK - 1)
+		if (rc == 0 && i % PG_MARK_EVERY == PG_MARK_EVERY - 1)
 			rc = pg_job_mark(s);
 	}
 	free(v);
@@ -424,7 +424,7 @@ int pg_source_apply(struct prism_store *s, enum prism_source source, size_t max,
 	size_t n;
 	int rc = queue_take(s, source, max, &q, &n);
 	if (rc == 0)
-		rc = src_apply_queued(&pg_src_ops, s, q, n, ctx, out, pg_job_mark);
+		rc = src_apply_queued(&pg_src_ops, s, q, n, ctx, out, pg_job_mark, PG_MARK_EVERY);
 	struct pg_params p = {0};
 	pg_bind_text(&p, 1, prism_source_name(source));
 	if (rc == 0 && n > 0) {

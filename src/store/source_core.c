@@ -282,7 +282,8 @@ void src_queued_free(struct src_queued *q, size_t n)
 
 int src_apply_queued(const struct src_ops *ops, struct prism_store *s, struct src_queued *q,
 		     size_t n, const struct prism_source_ctx *ctx,
-		     struct prism_source_sync_result *out, int (*mark)(struct prism_store *s))
+		     struct prism_source_sync_result *out, int (*mark)(struct prism_store *s),
+		     size_t every)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -294,7 +295,7 @@ int src_apply_queued(const struct src_ops *ops, struct prism_store *s, struct sr
 		}
 		if (rc == 0)
 			src_tally(out, &q[i].e, &r);
-		if (rc == 0 && i % SRC_MARK == SRC_MARK - 1)
+		if (rc == 0 && i % every == every - 1)
 			rc = mark(s);
 	}
 	return rc;

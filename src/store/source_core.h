@@ -14,7 +14,6 @@
 #include "store/store.h"
 
 #define SRC_DHCID_MAX 160 /* hex text; RFC 4701 DHCIDs are 70 */
-#define SRC_MARK      32  /* hosts written between job marks by a sync or an apply */
 
 /* A source host as stored. Family 0 is IPv4, 1 IPv6; "" is none. */
 struct src_row {
@@ -89,7 +88,8 @@ int src_queued_entry(struct src_queued *x, enum prism_source source, unsigned fa
 		     uint32_t ttl, int flags);
 void src_queued_free(struct src_queued *q, size_t n);
 /** Apply @p n queued entries in order (an entry that cannot be applied is dropped), with a
- *  job mark (@p mark) every SRC_MARK entries. */
+ *  job mark (@p mark) every @p every entries. */
 int src_apply_queued(const struct src_ops *ops, struct prism_store *s, struct src_queued *q,
 		     size_t n, const struct prism_source_ctx *ctx,
-		     struct prism_source_sync_result *out, int (*mark)(struct prism_store *s));
+		     struct prism_source_sync_result *out, int (*mark)(struct prism_store *s),
+		     size_t every);

@@ -1051,6 +1051,7 @@ const struct prism_store_api prism_store_sqlite = {
 	.source_remove = sq_source_remove,
 	.source_sync = sq_source_sync,
 	.job_mark = sq_job_mark,
+	.job_mark_every = SQ_MARK_EVERY,
 	.source_unsynced = sq_source_unsynced,
 	.source_enqueue = sq_source_enqueue,
 	.source_apply = sq_source_apply,

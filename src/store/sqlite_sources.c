@@ -336,7 +336,7 @@ int sq_source_sync(struct prism_store *s, enum prism_source source,
 	for (size_t i = 0; rc == 0 && i < k; i++) {
 		rc = src_drop_host(s, v[i], ctx->now, &out->dns_changed);
 		out->removed++;
-		if (rc == 0 && i % SRC_MARK == SRC_MARK - 1)
+		if (rc == 0 && i % SQ_MARK_EVERY == SQ_MARK_EVERY - 1)
 			rc = sq_job_mark(s);
 	}
 	free(v);
@@ -357,7 +357,7 @@ int sq_source_sync(struct prism_store *s, enum prism_source source,
 		rc = sq_source_put(s, e, ctx, &r);
 		if (rc == 0)
 			src_tally(out, e, &r);
-		if (rc == 0 && i % SRC_MARK == SRC_MARK - 1)
+		if (rc == 0 && i % SQ_MARK_EVERY == SQ_MARK_EVERY - 1)
 			rc = sq_job_mark(s);
 	}
 	free(v);
@@ -433,7 +433,7 @@ int sq_source_apply(struct prism_store *s, enum prism_source source, size_t max,
 	size_t n;
 	int rc = queue_take(s, source, max, &q, &n);
 	if (rc == 0)
-		rc = src_apply_queued(&sq_src_ops, s, q, n, ctx, out, sq_job_mark);
+		rc = src_apply_queued(&sq_src_ops, s, q, n, ctx, out, sq_job_mark, SQ_MARK_EVERY);
 	if (rc == 0 && n > 0) {
 		sqlite3_stmt *st = sq_stmt(s, ST_QUEUE_DROP);
 		sq_bind_text(st, 1, prism_source_name(source));

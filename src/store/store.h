@@ -819,6 +819,13 @@ struct prism_store_api {
 	 */
 	int (*job_mark)(struct prism_store *s);
 	/**
+	 * Entries (hosts) a writer job writes between two job_marks: what keeps this backend
+	 * fastest. SQLite: 2 — every statement that needs a statement journal (an insert with
+	 * triggers, an upsert) walks the savepoint's in-memory journal from its start, so
+	 * the shorter it is the cheaper; PostgreSQL: 32 — a mark is two round trips.
+	 */
+	size_t job_mark_every;
+	/**
 	 * How far the records of @p source's hosts are from their targets: ledger rows of
 	 * those hosts, and deletions (rows of no host), that are pending or failed
 	 * (@p pending) or in conflict (@p conflict). For `prismd --once`.
