@@ -47,9 +47,10 @@ static int name_used(sqlite3 *db, const struct prism_host_import *h, const char 
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
 }
 
-static int host_insert(sqlite3 *db, const struct prism_host_import *h, const char *fqdn,
+static int host_insert(struct prism_store *s, const struct prism_host_import *h, const char *fqdn,
 		       int64_t *id)
 {
+	sqlite3 *db = prism_sqlite_db(s);
 	static const char sql[] =
 		"INSERT INTO hosts (hostname, current_ip, ipv4, ipv6, status, first_seen, "
 		"last_seen, dns_zone, dns_record_id, dns_ttl, dns_sync_status, expires_at, "
@@ -71,22 +72,21 @@ static int host_insert(sqlite3 *db, const struct prism_host_import *h, const cha
 		sqlite3_bind_int64(st, 10, h->dns.ttl);
 	}
 	/* no records to push (offline, records removed) is in step at once */
-	sqlite3_bind_text(st, 11,
-			  !dns	       ? "disabled"
-			  : h->records ? "pending"
-				       : "synced",
-			  -1, SQLITE_STATIC);
+	const char *sync = !dns ? "disabled" : h->records ? "pending" : "synced";
+	sqlite3_bind_text(st, 11, sync, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, h->online ? h->expires_at : h->last_seen);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	*id = sqlite3_last_insert_rowid(db);
-	return rc == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	if (rc != SQLITE_DONE)
+		return PRISM_ESTORE;
+	return sq_host_counted(s, h->online ? "online" : "offline", sync);
 }
 
 static int import_write(struct prism_store *s, const struct prism_host_import *h, const char *fqdn)
 {
 	int64_t id;
-	if (host_insert(prism_sqlite_db(s), h, fqdn, &id) != 0)
+	if (host_insert(s, h, fqdn, &id) != 0)
 		return PRISM_ESTORE;
 	if (!h->dns.enabled || !h->records)
 		return 0;

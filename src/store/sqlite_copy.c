@@ -153,8 +153,9 @@ static int sq_copy_clear(struct prism_store *s, const struct prism_copy_table *t
 static int sq_copy_done(struct prism_store *s)
 {
 	/* INTEGER PRIMARY KEY: the next id follows the largest. The last registration time
-	 * is kept in meta by the writer: the copied hosts' */
-	return sq_exec(s, SQ_LAST_SEEN_FROM_HOSTS);
+	 * is kept in meta by the writer: the copied hosts'. Hosts are counted by the
+	 * statements that insert them, not by a trigger (migration 13): the copied ones here */
+	return sq_exec(s, SQ_LAST_SEEN_FROM_HOSTS ";" SQ_RECOUNT_HOSTS);
 }
 
 const struct prism_store_copy_api prism_sqlite_copy = {

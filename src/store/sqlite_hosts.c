@@ -148,6 +148,17 @@ static enum prism_reg_result classify(bool was_offline, bool ip_changed)
 	return ip_changed ? PRISM_REG_IP_CHANGED : PRISM_REG_HEARTBEAT;
 }
 
+int sq_host_counted(struct prism_store *s, const char *status, const char *sync)
+{
+	sqlite3_stmt *st = sq_stmt(s, ST_COUNT_STATUS);
+	sq_bind_text(st, 1, status);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	st = sq_stmt(s, ST_COUNT_SYNC);
+	sq_bind_text(st, 1, sync);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+}
+
 static int host_write(struct prism_store *s, const struct prism_host_reg *reg, bool exists,
 		      int64_t id, const char *fqdn, const char *sync)
 {
@@ -170,7 +181,9 @@ static int host_write(struct prism_store *s, const struct prism_host_reg *reg, b
 	sq_bind_text(st, 9, sync);
 	sqlite3_bind_int64(st, 10, reg->expires_at);
 	sq_bind_text(st, 11, reg->owner);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : PRISM_ESTORE;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return PRISM_ESTORE;
+	return exists ? 0 : sq_host_counted(s, "online", sync);
 }
 
 static int token_check(struct prism_store *s, const char *hash, int64_t now,

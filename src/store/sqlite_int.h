@@ -56,6 +56,8 @@ enum stmt_id {
 	ST_SRC_LEDGER_UPSERT,
 	ST_TZ_ALL,
 	ST_SEEN_STORE,
+	ST_COUNT_STATUS,
+	ST_COUNT_SYNC,
 	ST_HOST_BEAT_QUICK,
 	ST_HOST_EXPIRY_CATCHUP,
 	ST_QUEUE_ADD,
@@ -119,6 +121,13 @@ struct prism_store {
 	"INSERT OR REPLACE INTO meta (name, value) SELECT 'last_seen', "                          \
 	"coalesce(max(last_seen), 0) FROM hosts"
 
+/* host_counts and host_sync_counts made again from the hosts (after a registry copy) */
+#define SQ_RECOUNT_HOSTS                                                                          \
+	"UPDATE host_counts SET n = (SELECT count(*) FROM hosts h WHERE h.status = "              \
+	"host_counts.status);"                                                                    \
+	"UPDATE host_sync_counts SET n = (SELECT count(*) FROM hosts h WHERE "                    \
+	"h.dns_sync_status = host_sync_counts.status)"
+
 /* ---- sqlite.c: helpers shared by the backend's files ---- */
 
 /** Statement @p id of the table, reset and its bindings cleared. */
@@ -172,6 +181,9 @@ int sq_desired_row(struct prism_store *s, const struct prism_rr_change *rr, cons
  * (@p changed set). */
 int sq_desired_set(struct prism_store *s, const struct prism_rr_change *rr, const char *zone,
 		   int64_t host_id, int64_t now, bool *changed);
+/* Count a host just inserted (host_counts, host_sync_counts): every statement that inserts
+ * one calls this, in the same savepoint (there are no insert triggers, migration 13). */
+int sq_host_counted(struct prism_store *s, const char *status, const char *sync);
 /* Withdraw host @p host_id's records (deletions queued); @p link keeps them tied to it. */
 int sq_host_dns_delete(struct prism_store *s, int64_t host_id, bool link, int64_t now,
 		       bool *changed);

@@ -191,7 +191,8 @@ static int src_insert(struct prism_store *s, const struct prism_source_entry *e,
 	sq_bind_text(st, 6, e->zone);
 	sq_bind_text(st, 7, e->fqdn);
 	sqlite3_bind_int64(st, 8, e->ttl);
-	sq_bind_text(st, 9, ctx->dns_enabled ? "pending" : "disabled");
+	const char *sync = ctx->dns_enabled ? "pending" : "disabled";
+	sq_bind_text(st, 9, sync);
 	sq_bind_text(st, 10, prism_source_name(e->source));
 	sq_bind_text(st, 11, e->key);
 	sq_bind_text(st, 12, nz(dhcid[0]));
@@ -202,7 +203,7 @@ static int src_insert(struct prism_store *s, const struct prism_source_entry *e,
 	if (rc != SQLITE_DONE)
 		return PRISM_ESTORE;
 	*id = sqlite3_last_insert_rowid(s->db);
-	return 0;
+	return sq_host_counted(s, "online", sync);
 }
 
 static int src_update(struct prism_store *s, const struct prism_source_entry *e,

@@ -236,7 +236,8 @@ def test_sync_status_counts_hosts(prismd_factory):
     assert metric(metrics(api), "prism_dns_sync_status", status="failed") == 1
     d.stop()
     # back to schema 7 (host_sync_counts is migration 8): the migration counts the hosts
-    for sql in ("DROP TRIGGER host_sync_counts_insert", "DROP TRIGGER host_sync_counts_delete",
+    for sql in ("DROP TRIGGER IF EXISTS host_sync_counts_insert",
+                "DROP TRIGGER host_sync_counts_delete",
                 "DROP TRIGGER host_sync_counts_update", "DROP TABLE host_sync_counts",
                 "PRAGMA user_version = 7"):
         d.db_exec(sql)

@@ -7,6 +7,7 @@ agent's token and the API key (the credential key came along)."""
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
@@ -107,6 +108,13 @@ def test_copy_sqlite_to_postgresql_and_back(prismd_factory, pdns, pg, tmp_path):
     assert rc == 0, out + errs
     n = counts(out)
     assert n["hosts"] == (26, 26) and all(a == b for a, b in n.values()), out
+    # the hosts counted by status and DNS status as they are (the copy counts them)
+    con = sqlite3.connect(back)
+    for table, col in (("host_counts", "status"), ("host_sync_counts", "dns_sync_status")):
+        kept = dict(con.execute(f"SELECT status, n FROM {table}").fetchall())
+        real = dict(con.execute(f"SELECT {col}, count(*) FROM hosts GROUP BY {col}").fetchall())
+        assert {k: v for k, v in kept.items() if v} == real, (table, kept, real)
+    con.close()
     s = prismd_factory(pdns, extra_yaml=KEYS, auth_yaml=AUTH, start=False)
     shutil.copy(back, s.db)
     s.start()

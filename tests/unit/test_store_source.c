@@ -766,6 +766,88 @@ static void test_zone_added_later_gets_ledger_rows(void **state)
 	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE zone = 'later.test.'"), 0);
 }
 
+/* host_counts and host_sync_counts as the hosts are: a host is counted by the statement
+ * that inserts it (no insert triggers), also when its job is rolled back. */
+static void expect_counts_match(struct fx *f)
+{
+	static const char *const sql[][2] = {
+		{"SELECT n FROM host_counts WHERE status = 'online'",
+		 "SELECT count(*) FROM hosts WHERE status = 'online'"},
+		{"SELECT n FROM host_counts WHERE status = 'offline'",
+		 "SELECT count(*) FROM hosts WHERE status = 'offline'"},
+		{"SELECT n FROM host_sync_counts WHERE status = 'pending'",
+		 "SELECT count(*) FROM hosts WHERE dns_sync_status = 'pending'"},
+		{"SELECT n FROM host_sync_counts WHERE status = 'synced'",
+		 "SELECT count(*) FROM hosts WHERE dns_sync_status = 'synced'"},
+		{"SELECT n FROM host_sync_counts WHERE status = 'disabled'",
+		 "SELECT count(*) FROM hosts WHERE dns_sync_status = 'disabled'"},
+	};
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		assert_int_equal(q(f, sql[i][0]), q(f, sql[i][1]));
+}
+
+static void test_host_counts_kept(void **state)
+{
+	struct fx *f = *state;
+	struct prism_host_reg_out out;
+	struct prism_host_reg reg = {
+		.hostname = "c1",
+		.ip = "10.0.4.1",
+		.now = 1000,
+		.expires_at = 2000,
+		.dns = {.enabled = true,
+			.zone = "example.test.",
+			.ttl = 60,
+			.publish_a = true,
+			.zones = zones},
+	};
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	reg.hostname = "c2";
+	reg.ip = "10.0.4.2";
+	reg.dns.enabled = false; /* DNS off: counted as disabled */
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	/* a job rolled back: its host is neither there nor counted */
+	assert_int_equal(api->savepoint(f->s), 0);
+	reg.hostname = "c3";
+	reg.ip = "10.0.4.3";
+	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
+	assert_int_equal(api->release(f->s, false), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	struct prism_source_result r;
+	struct prism_source_entry d = ddns("k1.example.test.", PRISM_FAM_V4, "10.0.4.4", "aa");
+	assert_int_equal(put(f, &d, &r), 0);
+	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
+	struct prism_host_import h = {.hostname = "old1",
+				      .ip = "10.0.4.5",
+				      .online = false,
+				      .first_seen = 900,
+				      .last_seen = 950,
+				      .records = false,
+				      .now = 1000,
+				      .dns = reg.dns};
+	h.dns.enabled = true;
+	enum prism_import_outcome io;
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_import(f->s, &h, &io), 0);
+	assert_int_equal(api->commit(f->s), 0);
+	assert_int_equal(io, PRISM_IMPORT_ADDED);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts"), 4);
+	assert_int_equal(q(f, "SELECT count(*) FROM hosts WHERE hostname = 'c3'"), 0);
+	assert_int_equal(q(f, "SELECT n FROM host_counts WHERE status = 'online'"), 3);
+	assert_int_equal(q(f, "SELECT n FROM host_counts WHERE status = 'offline'"), 1);
+	assert_int_equal(q(f, "SELECT n FROM host_sync_counts WHERE status = 'synced'"), 1);
+	expect_counts_match(f);
+	/* and as before for the rest: a deletion and a change of status (triggers) */
+	assert_int_equal(sqlite3_exec(f->peek,
+				      "DELETE FROM hosts WHERE hostname = 'c1';"
+				      "UPDATE hosts SET status = 'offline' WHERE hostname = "
+				      "'c2'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	expect_counts_match(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +863,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_runtime_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zone_added_later_gets_ledger_rows, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_host_counts_kept, setup, teardown),
 		cmocka_unit_test(test_runtime_target_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
