@@ -500,11 +500,11 @@ static const char *const migrations[] = {
 	 * comparisons joined by OR: an IN list of more than two values builds a temporary
 	 * table each time the row is checked (checks_inline, migration_steps; no SQL) */
 	"",
-	/* 13: a new host is counted by the statements that insert it (SQ_HOSTS_COUNTED), not
+	/* 13: a new host is counted by the statements that insert it (sq_host_counted), not
 	 * by triggers: an insert with a trigger needs a statement journal, which every such
 	 * statement walks from the start of its job's savepoint (2 us of a Kea host's 19) */
-	"DROP TRIGGER IF EXISTS host_counts_insert;"
-	"DROP TRIGGER IF EXISTS host_sync_counts_insert;",
+	("DROP TRIGGER IF EXISTS host_counts_insert;"
+	 "DROP TRIGGER IF EXISTS host_sync_counts_insert;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -152,7 +152,7 @@ int sq_savepoint(struct prism_store *s);
 int sq_release(struct prism_store *s, bool keep);
 int sq_job_mark(struct prism_store *s);
 /* entries between job marks (struct prism_store_api's job_mark_every) */
-#define SQ_MARK_EVERY 2u
+#define SQ_MARK_EVERY 8u
 
 /* sqlite_hosts.c: hosts, tokens, keys, audit (struct prism_store_api, see store.h) */
 int sq_host_register(struct prism_store *s, const struct prism_host_reg *reg,

@@ -820,9 +820,10 @@ struct prism_store_api {
 	int (*job_mark)(struct prism_store *s);
 	/**
 	 * Entries (hosts) a writer job writes between two job_marks: what keeps this backend
-	 * fastest. SQLite: 2 — every statement that needs a statement journal (an insert with
-	 * triggers, an upsert) walks the savepoint's in-memory journal from its start, so
-	 * the shorter it is the cheaper; PostgreSQL: 32 — a mark is two round trips.
+	 * fastest. SQLite: 8 — every statement that needs a statement journal (an upsert, an
+	 * insert with a trigger) walks the savepoint's in-memory journal from its start, and a
+	 * mark is two statements (bench/store-bench); PostgreSQL: 32 — a mark is two round
+	 * trips.
 	 */
 	size_t job_mark_every;
 	/**
