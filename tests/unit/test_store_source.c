@@ -96,6 +96,28 @@ static int put(struct fx *f, const struct prism_source_entry *e, struct prism_so
 	return rc;
 }
 
+/* An agent's registration of @p name from @p ip, its A record in @p zone. */
+static struct prism_host_reg agent_reg(const char *name, const char *ip, const char *zone,
+				       const char *const *zs)
+{
+	return (struct prism_host_reg){
+		.hostname = name,
+		.ip = ip,
+		.now = 1000,
+		.expires_at = 2000,
+		.dns = {.enabled = true, .zone = zone, .ttl = 60, .publish_a = true, .zones = zs},
+	};
+}
+
+/* @p reg registered in a transaction of its own. */
+static void register_one(struct fx *f, const struct prism_host_reg *reg,
+			 struct prism_host_reg_out *out)
+{
+	assert_int_equal(api->begin(f->s), 0);
+	assert_int_equal(api->host_register(f->s, reg, out), 0);
+	assert_int_equal(api->commit(f->s), 0);
+}
+
 static struct prism_source_entry ddns(const char *fqdn, unsigned fam, const char *ip,
 				      const char *dhcid)
 {
@@ -247,20 +269,8 @@ static void test_sources_conflict(void **state)
 	struct fx *f = *state;
 	struct prism_source_result r;
 	struct prism_host_reg_out out;
-	struct prism_host_reg reg = {
-		.hostname = "web1",
-		.ip = "10.0.2.1",
-		.now = 1000,
-		.expires_at = 2000,
-		.dns = {.enabled = true,
-			.zone = "example.test.",
-			.ttl = 60,
-			.publish_a = true,
-			.zones = zones},
-	};
-	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
-	assert_int_equal(api->commit(f->s), 0);
+	struct prism_host_reg reg = agent_reg("web1", "10.0.2.1", "example.test.", zones);
+	register_one(f, &reg, &out);
 	assert_false(out.source_conflict);
 	/* a reservation for the agent's name is refused and changes nothing */
 	struct prism_source_entry e = {
@@ -283,9 +293,7 @@ static void test_sources_conflict(void **state)
 	assert_int_equal(put(f, &e, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
 	reg.hostname = "web2";
-	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
-	assert_int_equal(api->commit(f->s), 0);
+	register_one(f, &reg, &out);
 	assert_true(out.source_conflict);
 	assert_int_equal(out.holder, PRISM_SOURCE_KEA_RESERVATION);
 	assert_int_equal(q(f, "SELECT count(*) FROM desired WHERE name = 'web2.example.test.' "
@@ -736,20 +744,8 @@ static void test_zone_added_later_gets_ledger_rows(void **state)
 	assert_int_equal(put(f, &d, &r), 0);
 	assert_int_equal(r.outcome, PRISM_SOURCE_ADDED);
 	struct prism_host_reg_out out;
-	struct prism_host_reg reg = {
-		.hostname = "web9",
-		.ip = "10.0.3.3",
-		.now = 1000,
-		.expires_at = 2000,
-		.dns = {.enabled = true,
-			.zone = "later.test.",
-			.ttl = 60,
-			.publish_a = true,
-			.zones = later_zones},
-	};
-	assert_int_equal(api->begin(f->s), 0);
-	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
-	assert_int_equal(api->commit(f->s), 0);
+	struct prism_host_reg reg = agent_reg("web9", "10.0.3.3", "later.test.", later_zones);
+	register_one(f, &reg, &out);
 	assert_int_equal(out.result, PRISM_REG_NEW);
 	assert_int_equal(q(f, "SELECT count(*) FROM ledger WHERE target = 't1' AND zone = "
 			      "'later.test.' AND status = 'pending' AND name IN "
@@ -790,17 +786,7 @@ static void test_host_counts_kept(void **state)
 {
 	struct fx *f = *state;
 	struct prism_host_reg_out out;
-	struct prism_host_reg reg = {
-		.hostname = "c1",
-		.ip = "10.0.4.1",
-		.now = 1000,
-		.expires_at = 2000,
-		.dns = {.enabled = true,
-			.zone = "example.test.",
-			.ttl = 60,
-			.publish_a = true,
-			.zones = zones},
-	};
+	struct prism_host_reg reg = agent_reg("c1", "10.0.4.1", "example.test.", zones);
 	assert_int_equal(api->begin(f->s), 0);
 	assert_int_equal(api->host_register(f->s, &reg, &out), 0);
 	reg.hostname = "c2";
