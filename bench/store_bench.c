@@ -64,6 +64,12 @@ static struct prism_store *fresh(void)
 	return s;
 }
 
+/* Host @p x's IPv4 address, 10.0.0.0/8 in order. */
+static void addr_of(int x, char *ip, size_t len)
+{
+	snprintf(ip, len, "10.%d.%d.%d", (x >> 16) & 255, (x >> 8) & 255, x & 255);
+}
+
 static void fail(const char *what, int i)
 {
 	fprintf(stderr, "store-bench: %s failed at host %d\n", what, i);
@@ -90,8 +96,7 @@ static void agents(int n)
 		for (int k = 0; k < 64 && i + k < n; k++) {
 			int x = i + k;
 			snprintf(host, sizeof(host), "a%07d", x);
-			snprintf(ip, sizeof(ip), "10.%d.%d.%d", (x >> 16) & 255, (x >> 8) & 255,
-				 x & 255);
+			addr_of(x, ip, sizeof(ip));
 			reg.hostname = host;
 			if (api->host_register(s, &reg, &out) != 0 || out.result != PRISM_REG_NEW)
 				fail("host_register", x);
@@ -110,8 +115,7 @@ static void agents(int n)
 		for (; k < 256 && i + k < n; k++) {
 			int x = i + k;
 			snprintf(names[k], 80, "a%07d.bench.test.", x);
-			snprintf(ip, sizeof(ip), "10.%d.%d.%d", (x >> 16) & 255, (x >> 8) & 255,
-				 x & 255);
+			addr_of(x, ip, sizeof(ip));
 			const char *recs[1] = {ip};
 			struct prism_rr_change rr = {names[k], "A", 60, recs, 1};
 			mk[k] = (struct prism_ledger_mark){.zone = "bench.test.",
@@ -149,8 +153,7 @@ static double sources(int n, int every)
 		for (int k = 0; k < 256 && i + k < n; k++) {
 			int x = i + k;
 			snprintf(fqdn, sizeof(fqdn), "d%07d.bench.test.", x);
-			snprintf(ip, sizeof(ip), "10.%d.%d.%d", (x >> 16) & 255, (x >> 8) & 255,
-				 x & 255);
+			addr_of(x, ip, sizeof(ip));
 			snprintf(dh, sizeof(dh), "000200%08X", (unsigned)x);
 			struct prism_source_entry e = {.source = PRISM_SOURCE_KEA_DDNS,
 						       .key = fqdn,

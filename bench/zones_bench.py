@@ -33,6 +33,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 from prismlib import PowerDNS, Prismd, wait_for  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agent_bench  # noqa: E402
+
 KEY = {"X-API-Key": "bench-admin"}
 OLD, NEW = "198.51.100.1", "198.51.100.2"
 MOVED_PER_ZONE = 10
@@ -95,9 +98,7 @@ def floor(p, nzones, nrec):
 
 def cpu_s(pid):
     """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    return agent_bench.cpu_ticks(pid)[0] / agent_bench.HZ
 
 
 def settle(procs, limit=60):

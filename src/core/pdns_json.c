@@ -400,6 +400,25 @@ static bool owned_by(json_t *comments, const char *account)
 	return false;
 }
 
+/* @p out from an RRset's parts (both readers of a zone end here): its name lower-cased, its
+ * hash over the @p n enabled @p contents. PRISM_ENOMEM leaves what was copied to the free. */
+static int rrset_fill(struct prism_actual_rrset *out, const char *name, const char *type,
+		      uint32_t ttl, const char **contents, size_t n, bool owned)
+{
+	out->name = strdup(name);
+	out->type = strdup(type);
+	if (out->name == NULL || out->type == NULL)
+		return PRISM_ENOMEM;
+	for (char *p = out->name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	out->ttl = ttl;
+	struct prism_rr_change rc = {out->name, out->type, ttl, contents, n};
+	out->hash = prism_rrset_hash(&rc);
+	out->owned = owned;
+	return 0;
+}
+
 /* One rrset object into @p out; records that are disabled count as absent. */
 static int parse_rrset(json_t *rr, const char *account, struct prism_actual_rrset *out)
 {
@@ -424,21 +443,10 @@ static int parse_rrset(json_t *rr, const char *account, struct prism_actual_rrse
 		if (!json_is_true(json_object_get(r, "disabled")))
 			contents[k++] = content;
 	}
-	out->name = strdup(name);
-	out->type = strdup(type);
-	if (out->name == NULL || out->type == NULL) {
-		free(contents);
-		return PRISM_ENOMEM;
-	}
-	for (char *p = out->name; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	out->ttl = (uint32_t)json_integer_value(ttl);
-	struct prism_rr_change rc = {out->name, out->type, out->ttl, contents, k};
-	out->hash = prism_rrset_hash(&rc);
-	out->owned = owned_by(json_object_get(rr, "comments"), account);
+	int rc = rrset_fill(out, name, type, (uint32_t)json_integer_value(ttl), contents, k,
+			    owned_by(json_object_get(rr, "comments"), account));
 	free(contents);
-	return 0;
+	return rc;
 }
 
 int prism_pdns_zone_parse_reference(const char *body, size_t len, const char *account,
@@ -843,18 +851,8 @@ static bool zs_rrset(struct zscan *s, struct prism_actual_zone *out, size_t *cap
 		*cap = c;
 	}
 	struct prism_actual_rrset *rr = &out->v[out->n++]; /* freed like the others on failure */
-	rr->name = strdup(name);
-	rr->type = strdup(type);
-	if (rr->name == NULL || rr->type == NULL)
-		return false;
-	for (char *p = rr->name; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	rr->ttl = (uint32_t)ttl;
-	struct prism_rr_change rc = {rr->name, rr->type, rr->ttl, s->rec, s->nrec};
-	rr->hash = prism_rrset_hash(&rc);
-	rr->owned = owned;
-	return true;
+	*rr = (struct prism_actual_rrset){0};
+	return rrset_fill(rr, name, type, (uint32_t)ttl, s->rec, s->nrec, owned) == 0;
 }
 
 static bool zs_rrsets(struct zscan *s, struct prism_actual_zone *out)
